@@ -1,0 +1,89 @@
+import { cleanEnv, str, num, port, url, bool, makeValidator, EnvError, EnvMissingError } from 'envalid';
+import type { ValidatorSpec } from 'envalid';
+
+export { str, num, port, url, bool, makeValidator };
+export type { ValidatorSpec };
+
+/** Thrown at start-up when configuration is invalid; its message names every bad variable. */
+export class ConfigError extends Error {
+  readonly problems: Record<string, string>;
+  constructor(service: string, problems: Record<string, string>) {
+    const lines = Object.entries(problems).map(([key, why]) => `  - ${key}: ${why}`);
+    super(`${service}: invalid configuration (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** A duration like `30s`, `15m`, `12h`, `30d`, or a bare number of seconds; parsed to seconds. */
+export const duration = makeValidator<number>((input: string) => {
+  const m = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(input.trim());
+  if (!m) throw new Error('expected a duration such as 30s, 15m, 12h or 30d');
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const factor = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[unit] ?? 1;
+  return n * factor;
+});
+
+/** Comma-separated list. */
+export const list = makeValidator<string[]>((input: string) =>
+  input
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+/** A secret: at least 16 characters so that a forgotten placeholder cannot slip into production. */
+export const secret = makeValidator<string>((input: string) => {
+  if (input.length < 16) throw new Error('must be at least 16 characters');
+  return input;
+});
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Variables every service reads. Development defaults mean a local run needs only Postgres and Redis. */
+export const baseEnv = {
+  NODE_ENV: str({ choices: ['development', 'test', 'production'], default: 'development' }),
+  LOG_LEVEL: str({ choices: LOG_LEVELS, default: 'info' }),
+  HOST: str({ default: '127.0.0.1' }),
+  DATABASE_URL: url({ devDefault: 'postgres://postgres@127.0.0.1:5432/postgres', desc: 'Postgres server URL; the database name is derived per service' }),
+  REDIS_URL: url({ devDefault: 'redis://127.0.0.1:6379' }),
+  QUEUE_PREFIX: str({ default: 'imlab' }),
+  PUBLIC_BASE_URL: url({ devDefault: 'http://localhost:8080' }),
+  AUTH_JWKS_URL: url({ devDefault: 'http://127.0.0.1:4001/.well-known/jwks.json', desc: 'where services fetch auth\'s public keys' }),
+  SHUTDOWN_GRACE_MS: num({ default: 10_000 }),
+};
+
+type Specs = { [key: string]: ValidatorSpec<unknown> };
+type Cleaned<S extends Specs> = { readonly [K in keyof S]: S[K] extends ValidatorSpec<infer T> ? T : never };
+
+/**
+ * Parses `env` against `specs` once, into a frozen typed object. Every missing or malformed variable
+ * is collected and reported together in one ConfigError.
+ */
+export function loadConfig<S extends Specs>(service: string, specs: S, env: NodeJS.ProcessEnv = process.env): Cleaned<S> {
+  const problems: Record<string, string> = {};
+  const cleaned = cleanEnv(env, specs, {
+    reporter: ({ errors }) => {
+      for (const [key, err] of Object.entries(errors)) {
+        if (!err) continue;
+        if (err instanceof EnvMissingError) problems[key] = 'is required but missing';
+        else if (err instanceof EnvError) problems[key] = err.message || 'is invalid';
+        else problems[key] = (err as Error).message || 'is invalid';
+      }
+    },
+  });
+  if (Object.keys(problems).length > 0) {
+    const err = new ConfigError(service, problems);
+    if (!env.NODE_ENV) err.message += '\n  (development defaults apply only when NODE_ENV=development or test is set)';
+    throw err;
+  }
+  return Object.freeze({ ...cleaned }) as unknown as Cleaned<S>;
+}
+
+/** `postgres://host/anything` + `imlab_auth` → `postgres://host/imlab_auth`. */
+export function databaseUrlFor(serverUrl: string, database: string): string {
+  const u = new URL(serverUrl);
+  u.pathname = `/${database}`;
+  return u.toString();
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, baseEnv, port, str, secret, ConfigError, duration, databaseUrlFor } from '../src/index.js';
+
+describe('loadConfig', () => {
+  const specs = { ...baseEnv, PORT: port({ default: 4000 }), STRIPE_SECRET_KEY: str(), IP_HASH_SECRET: secret() };
+
+  it('reports every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig('billing', specs, { NODE_ENV: 'production', PORT: 'eighty', IP_HASH_SECRET: 'short' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(Object.keys(problems).sort()).toEqual(
+      ['AUTH_JWKS_URL', 'DATABASE_URL', 'IP_HASH_SECRET', 'PORT', 'PUBLIC_BASE_URL', 'REDIS_URL', 'STRIPE_SECRET_KEY'].sort(),
+    );
+    const message = (error as Error).message;
+    for (const key of Object.keys(problems)) expect(message).toContain(key);
+    // the value of a bad secret is never echoed back
+    expect(message).not.toContain("'short'");
+  });
+
+  it('uses development defaults so a local run needs only Postgres and Redis', () => {
+    const config = loadConfig('auth', { ...baseEnv, PORT: port({ default: 4001 }) }, { NODE_ENV: 'development' });
+    expect(config.DATABASE_URL).toMatch(/^postgres:/);
+    expect(config.PORT).toBe(4001);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('parses durations and derives per-service database URLs', () => {
+    const config = loadConfig('x', { TTL: duration({ default: 60 }) }, { TTL: '30d' });
+    expect(config.TTL).toBe(30 * 86400);
+    expect(databaseUrlFor('postgres://u@h:5432/postgres?sslmode=disable', 'imlab_auth')).toBe('postgres://u@h:5432/imlab_auth?sslmode=disable');
+  });
+});

@@ -1,0 +1,6 @@
+import './formats.js';
+export * from './queues.js';
+export * from './messages/index.js';
+export * from './errors.js';
+export * from './roles.js';
+export * from './internal-headers.js';

@@ -1,0 +1,25 @@
+import { Type } from '@sinclair/typebox';
+import { event } from './define.js';
+import { Uuid, Locale, IsoDate, Hash } from './common.js';
+
+export const authMessages = {
+  /** A person signed up (email or Google). Notification keeps the contact for later emails. */
+  'user.registered': event(
+    ['notification'],
+    Type.Object({ userId: Uuid, email: Type.String({ format: 'email' }), locale: Locale, displayName: Type.String() }, { additionalProperties: false }),
+  ),
+  'user.verified': event([], Type.Object({ userId: Uuid, ipHash: Type.Optional(Hash) }, { additionalProperties: false })),
+  'user.updated': event(
+    ['notification'],
+    Type.Object({ userId: Uuid, email: Type.String({ format: 'email' }), locale: Locale, displayName: Type.String() }, { additionalProperties: false }),
+  ),
+  /** DELETE /me: the account is disabled now and purged at purgeAfter. */
+  'user.deletion-requested': event([], Type.Object({ userId: Uuid, purgeAfter: IsoDate }, { additionalProperties: false })),
+  /** Every service removes or anonymises what it holds about userId. */
+  'user.purge': event(
+    ['credits-ledger', 'generation', 'billing', 'notification'],
+    Type.Object({ userId: Uuid }, { additionalProperties: false }),
+  ),
+  /** Export of everything a person owns: each listed service contributes its part. */
+  'export.requested': event(['credits-ledger', 'generation'], Type.Object({ exportId: Uuid, userId: Uuid }, { additionalProperties: false })),
+};

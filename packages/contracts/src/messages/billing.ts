@@ -1,0 +1,15 @@
+import { Type } from '@sinclair/typebox';
+import { command, event } from './define.js';
+import { Uuid, PositiveInt } from './common.js';
+
+export const billingMessages = {
+  /** A verified Stripe webhook event, stored by id, processed from billing's own inbox. */
+  'billing.stripe-event': command('billing', Type.Object({ eventId: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false })),
+  'order.paid': event(
+    ['notification'],
+    Type.Object(
+      { orderId: Uuid, userId: Uuid, credits: PositiveInt, amount: PositiveInt, currency: Type.String({ minLength: 3, maxLength: 3 }) },
+      { additionalProperties: false },
+    ),
+  ),
+};

@@ -1,0 +1,19 @@
+import type { TSchema } from '@sinclair/typebox';
+import type { QueueName } from '../queues.js';
+
+/** A command goes to exactly one owner's inbox. */
+export interface CommandDef<S extends TSchema = TSchema> {
+  kind: 'command';
+  to: QueueName;
+  schema: S;
+}
+/** An event is fanned out by the relay to the inbox of every subscriber listed here. */
+export interface EventDef<S extends TSchema = TSchema> {
+  kind: 'event';
+  subscribers: readonly QueueName[];
+  schema: S;
+}
+export type MessageDef = CommandDef | EventDef;
+
+export const command = <S extends TSchema>(to: QueueName, schema: S): CommandDef<S> => ({ kind: 'command', to, schema });
+export const event = <S extends TSchema>(subscribers: readonly QueueName[], schema: S): EventDef<S> => ({ kind: 'event', subscribers, schema });

@@ -1,0 +1,121 @@
+import pg from 'pg';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Migrator, FileMigrationProvider } from 'kysely/migration';
+import type { Transaction } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+export { sql };
+export type { Kysely, Transaction };
+
+/** Repository functions take this first: the caller owns the transaction. */
+export type Db<DB> = Kysely<DB> | Transaction<DB>;
+
+const INT8_OID = 20;
+
+/** bigint columns come back as JS numbers; a value beyond 2^53 is an error, never a silent rounding. */
+function parseInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${value} exceeds the safe integer range`);
+  return n;
+}
+
+export interface CreateDbOptions {
+  max?: number;
+  applicationName?: string;
+  statementTimeoutMs?: number;
+}
+
+export function createDb<DB>(connectionString: string, opts: CreateDbOptions = {}): Kysely<DB> {
+  const pool = new pg.Pool({
+    connectionString,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName,
+    statement_timeout: opts.statementTimeoutMs ?? 30_000,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Creates the database named in `url` when it does not exist (development and tests). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  if (!/^[a-z0-9_]+$/i.test(name)) throw new Error(`refusing to create database with unusual name "${name}"`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`create database "${name}"`);
+      } catch (err) {
+        // another process created it between our check and create
+        if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505') throw err;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Combines frozen migrations shipped by shared packages (outbox, inbox) with a service's folder. */
+class CombinedProvider implements MigrationProvider {
+  constructor(
+    private readonly folder: string | undefined,
+    private readonly extra: Record<string, Migration>,
+  ) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const own = this.folder ? await new FileMigrationProvider({ fs, path, migrationFolder: this.folder }).getMigrations() : {};
+    return { ...this.extra, ...own };
+  }
+}
+
+export interface MigrateOptions {
+  /** Absolute path of the service's `migrations/` folder. */
+  folder?: string;
+  /** Migrations from shared packages; their names sort before the service's own (`0000-…`). */
+  extra?: Record<string, Migration>;
+}
+
+/** Runs every pending migration; throws with the failing migration's name. */
+export async function migrateToLatest(db: Kysely<unknown>, opts: MigrateOptions): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new CombinedProvider(opts.folder, opts.extra ?? {}) });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) {
+    const err = new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${(error as Error).message ?? String(error)}`);
+    (err as Error & { cause?: unknown }).cause = error;
+    throw err;
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Liveness of the pool for /readyz. */
+export async function pingDb(db: Kysely<unknown>): Promise<void> {
+  await sql`select 1`.execute(db);
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === '23505';
+}

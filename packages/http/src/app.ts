@@ -1,0 +1,72 @@
+import Fastify from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyServerOptions,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@imlab/logger';
+import { registerProblemHandlers } from './problem.js';
+import { registerMetrics } from './metrics.js';
+import { registerHealth, type ReadinessCheck } from './health.js';
+import type { Registry } from 'prom-client';
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metricsRegistry: Registry;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
+
+export interface BuildAppOptions {
+  service: string;
+  logger: Logger;
+  readiness?: Record<string, ReadinessCheck>;
+  bodyLimit?: number;
+  /** Extra Fastify options (trustProxy for the gateway, ...). */
+  fastify?: Partial<FastifyServerOptions>;
+}
+
+/**
+ * The shared Fastify factory: request ids (a well-formed x-request-id from the gateway is kept),
+ * problem+json errors, /healthz, /readyz, /metrics, body limits and timeouts. Never listens.
+ */
+export function buildApp(opts: BuildAppOptions): App {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    connectionTimeout: 30_000,
+    requestTimeout: 60_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ...opts.fastify,
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerProblemHandlers(app as unknown as FastifyInstance);
+  app.decorate('metricsRegistry', registerMetrics(app as unknown as FastifyInstance, opts.service));
+  registerHealth(app as unknown as FastifyInstance, opts.readiness ?? {});
+  return app;
+}

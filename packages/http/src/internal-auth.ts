@@ -1,0 +1,67 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fastifyJwt from '@fastify/jwt';
+import buildGetJwks from 'get-jwks';
+import { INTERNAL_JWT_ISSUER, type InternalClaims, type Role } from '@imlab/contracts';
+import { AppError } from './app-error.js';
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: InternalClaims;
+    user: InternalClaims;
+  }
+}
+
+export interface InternalAuthOptions {
+  /** This service's name: the `aud` the token must carry. */
+  audience: string;
+  /** Auth's JWKS endpoint. */
+  jwksUrl: string;
+}
+
+/** The only algorithm accepted; `none`, HS256 and the rest are refused before any key is looked up. */
+export const INTERNAL_JWT_ALGORITHM = 'EdDSA';
+
+/**
+ * Verifies the gateway-forwarded internal JWT against auth's JWKS (keys cached, refetched on an
+ * unknown kid so rotation works). Adds `request.user` and the `authenticate`/`requireRole` hooks.
+ */
+export async function registerInternalAuth(app: FastifyInstance, opts: InternalAuthOptions): Promise<void> {
+  const jwksUrl = new URL(opts.jwksUrl);
+  const getJwks = buildGetJwks({
+    max: 100,
+    ttl: 5 * 60 * 1000,
+    providerDiscovery: false,
+    jwksPath: jwksUrl.pathname,
+    issuersWhitelist: [jwksUrl.origin],
+  } as Parameters<typeof buildGetJwks>[0]);
+
+  await app.register(fastifyJwt, {
+    decode: { complete: true },
+    secret: async (_request: FastifyRequest, token: unknown) => {
+      const { header } = token as { header: { kid?: string; alg?: string } };
+      if (header.alg !== INTERNAL_JWT_ALGORITHM) throw new Error('unexpected token algorithm');
+      return getJwks.getPublicKey({ kid: header.kid, alg: header.alg, domain: jwksUrl.origin });
+    },
+    verify: { algorithms: [INTERNAL_JWT_ALGORITHM], allowedAud: opts.audience, allowedIss: INTERNAL_JWT_ISSUER, maxAge: '5m' },
+  } as never);
+}
+
+/** preHandler: a valid internal token is required. */
+export async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+  if (!request.headers.authorization) throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401 });
+  try {
+    await request.jwtVerify();
+  } catch (err) {
+    throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401, cause: err });
+  }
+}
+
+/** preHandler factory: a valid token carrying one of `roles`. */
+export function requireRole(...roles: Role[]) {
+  return async function checkRole(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    await authenticate(request, reply);
+    if (!request.user.roles.some((r) => roles.includes(r))) {
+      throw new AppError('FORBIDDEN', `requires role ${roles.join(' or ')}`, { status: 403 });
+    }
+  };
+}

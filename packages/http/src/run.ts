@@ -1,0 +1,43 @@
+import closeWithGrace from 'close-with-grace';
+import type { Logger } from '@imlab/logger';
+
+export interface Closable {
+  close(): Promise<unknown> | unknown;
+}
+
+export interface RunOptions {
+  logger: Logger;
+  /** Started first; closed first (stop accepting, finish in-flight work). */
+  app?: Closable & { listen(opts: { port: number; host: string }): Promise<string> };
+  port?: number;
+  host?: string;
+  /** Closed after the app, in order: workers, relays, then pools. */
+  closables?: Closable[];
+  graceMs?: number;
+}
+
+/**
+ * Process entry helper: listen, then on SIGTERM/SIGINT close the app (stops accepting, lets
+ * in-flight requests finish), then every closable in order, then exit. A second signal or the
+ * grace period running out exits at once.
+ */
+export async function runService(opts: RunOptions): Promise<void> {
+  const { logger } = opts;
+  closeWithGrace({ delay: opts.graceMs ?? 10_000, logger: logger as never }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an error');
+    else logger.info({ signal }, 'shutting down');
+    if (opts.app) await opts.app.close();
+    for (const c of opts.closables ?? []) {
+      try {
+        await c.close();
+      } catch (e) {
+        logger.error({ err: e }, 'error while closing');
+      }
+    }
+    logger.info('stopped');
+  });
+  if (opts.app && opts.port !== undefined) {
+    const address = await opts.app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+    logger.info({ address }, 'listening');
+  }
+}

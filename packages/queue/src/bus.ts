@@ -1,0 +1,354 @@
+import { Queue, QueueEvents, Worker, Job, UnrecoverableError, type JobsOptions, type Processor } from 'bullmq';
+import type { Kysely, Transaction } from 'kysely';
+import pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { targetsOf, type MessageName, type Payload, type QueueName } from '@imlab/contracts';
+import { AppError } from '@imlab/http';
+import type { Logger } from '@imlab/logger';
+import { Gauge, type Registry } from 'prom-client';
+import { connectRedis, queuePrefix, type Redis } from './redis.js';
+import { envelopeProblem, payloadProblem, type Envelope } from './envelope.js';
+import type { QueueTables } from './migrations.js';
+
+/** Default job options: retries with exponential backoff, bounded retention. */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: { age: 24 * 3600, count: 50_000 },
+  removeOnFail: { age: 14 * 24 * 3600 },
+};
+
+export interface BusOptions {
+  service: string;
+  /** The service's own database: the outbox and inbox live there. */
+  db: Kysely<QueueTables>;
+  /** Needed for LISTEN (the relay wakes on commit); omit to poll only. */
+  databaseUrl?: string;
+  redisUrl: string;
+  prefix: string;
+  logger: Logger;
+  /** Relay poll interval when no NOTIFY arrives. */
+  pollMs?: number;
+}
+
+export interface SendOptions {
+  /** Message id; also the BullMQ jobId. Defaults to a UUIDv7. */
+  id?: string;
+  delayMs?: number;
+  requestId?: string;
+}
+
+export type Handler<N extends MessageName = MessageName> = (ctx: {
+  tx: Transaction<QueueTables>;
+  message: Envelope<N>;
+  payload: Payload<N>;
+  log: Logger;
+  job: Job;
+}) => Promise<unknown>;
+
+export type Handlers = { [N in MessageName]?: Handler<N> };
+
+export type RawHandler = (ctx: { message: Envelope; log: Logger; job: Job; token?: string }) => Promise<unknown>;
+
+export interface ConsumeOptions {
+  concurrency?: number;
+  lockDuration?: number;
+  /** Called just before the effect's transaction commits; tests use it to simulate crashes. */
+  beforeCommit?: (message: Envelope) => Promise<void> | void;
+}
+
+/**
+ * The messaging side of a service: writes messages to its outbox inside the caller's
+ * transaction, relays them to BullMQ (jobId = message id), and consumes its inbox with
+ * dedupe in the same transaction as the effect.
+ */
+export class Bus {
+  readonly prefix: string;
+  readonly redis: Redis;
+  private readonly queues = new Map<QueueName, Queue>();
+  private readonly events = new Map<QueueName, QueueEvents>();
+  private readonly workers: Worker[] = [];
+  private relayTimer: NodeJS.Timeout | undefined;
+  private listener: pg.Client | undefined;
+  private relayRunning: Promise<number> | undefined;
+  private relayAgain = false;
+  private closed = false;
+  /** Test hook: throw here to simulate a relay that dies after publishing, before marking sent. */
+  afterPublishHook: (() => Promise<void> | void) | undefined;
+
+  constructor(private readonly opts: BusOptions) {
+    this.prefix = queuePrefix(opts.prefix);
+    this.redis = connectRedis(opts.redisUrl, `${opts.service}-bus`);
+    this.redis.on('error', (err) => opts.logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  }
+
+  queue(name: QueueName): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.redis, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  /**
+   * Writes a message to the outbox in `tx`. Nothing is published unless the transaction commits.
+   * Commands go to their owner; events to every subscriber listed in contracts.
+   */
+  async send<N extends MessageName>(tx: Kysely<QueueTables> | Transaction<QueueTables>, name: N, payload: Payload<N>, opts: SendOptions = {}): Promise<string> {
+    const problem = payloadProblem(name, payload);
+    if (problem) throw new AppError('CONTRACT_VIOLATION', problem, { status: 500, retryable: false });
+    const id = opts.id ?? uuidv7();
+    const targets = [...targetsOf(name)];
+    if (targets.length === 0) return id; // an event nobody subscribes to yet
+    await tx
+      .insertInto('outbox')
+      .values({ id, name, payload: JSON.stringify(payload), targets, request_id: opts.requestId ?? null, delay_ms: opts.delayMs ?? 0 })
+      .execute();
+    return id;
+  }
+
+  /** Starts the relay: LISTEN for commits, plus a slow poll as a safety net. */
+  async startRelay(): Promise<void> {
+    if (this.opts.databaseUrl) {
+      this.listener = new pg.Client({ connectionString: this.opts.databaseUrl });
+      this.listener.on('error', (err) => this.opts.logger.warn({ err: { message: err.message } }, 'outbox listener error'));
+      await this.listener.connect();
+      this.listener.on('notification', () => this.kick());
+      await this.listener.query('listen imlab_outbox');
+    }
+    const poll = () => {
+      this.relayTimer = setTimeout(() => {
+        this.kick();
+        if (!this.closed) poll();
+      }, this.opts.pollMs ?? 1000);
+      this.relayTimer.unref();
+    };
+    poll();
+    this.kick();
+  }
+
+  /** Asks the relay to run now (coalesces concurrent kicks). */
+  kick(): void {
+    if (this.closed) return;
+    if (this.relayRunning) {
+      this.relayAgain = true;
+      return;
+    }
+    this.relayRunning = this.flush()
+      .catch((err) => {
+        this.opts.logger.error({ err }, 'outbox relay failed');
+        return 0;
+      })
+      .finally(() => {
+        this.relayRunning = undefined;
+        if (this.relayAgain) {
+          this.relayAgain = false;
+          this.kick();
+        }
+      });
+  }
+
+  /**
+   * Publishes every unsent outbox row, with jobId = message id, then marks them sent, in one
+   * transaction holding the rows (SKIP LOCKED, so several relays can run). A crash between
+   * publishing and marking re-publishes: BullMQ drops a duplicate jobId still known, and
+   * consumers dedupe by message id otherwise.
+   */
+  async flush(batch = 200): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.opts.db.transaction().execute(async (tx) => {
+        const rows = await tx
+          .selectFrom('outbox')
+          .selectAll()
+          .where('sent_at', 'is', null)
+          .orderBy('id')
+          .limit(batch)
+          .forUpdate()
+          .skipLocked()
+          .execute();
+        if (rows.length === 0) return 0;
+        const byQueue = new Map<QueueName, { name: string; data: Envelope; opts: JobsOptions }[]>();
+        for (const row of rows) {
+          const data = {
+            id: row.id,
+            name: row.name,
+            payload: row.payload,
+            occurredAt: row.created_at.toISOString(),
+            ...(row.request_id ? { requestId: row.request_id } : {}),
+          } as Envelope;
+          for (const target of row.targets as QueueName[]) {
+            const list = byQueue.get(target) ?? [];
+            list.push({ name: row.name, data, opts: { jobId: row.id, ...(row.delay_ms > 0 ? { delay: row.delay_ms } : {}) } });
+            byQueue.set(target, list);
+          }
+        }
+        for (const [queueName, jobs] of byQueue) await this.queue(queueName).addBulk(jobs);
+        if (this.afterPublishHook) await this.afterPublishHook();
+        await tx
+          .updateTable('outbox')
+          .set({ sent_at: new Date() })
+          .where(
+            'id',
+            'in',
+            rows.map((r) => r.id),
+          )
+          .execute();
+        return rows.length;
+      });
+      total += n;
+      if (n < batch) return total;
+    }
+  }
+
+  /**
+   * Waits up to `timeoutMs` for the job `jobId` on `queue` to finish and returns its result.
+   * `{ timedOut: true }` when it has not: the saga still completes through events.
+   */
+  async waitForResult<T = unknown>(queueName: QueueName, jobId: string, timeoutMs: number): Promise<{ timedOut: false; result: T } | { timedOut: true }> {
+    const deadline = Date.now() + timeoutMs;
+    let events = this.events.get(queueName);
+    if (!events) {
+      events = new QueueEvents(queueName, { connection: this.redis.duplicate(), prefix: this.prefix });
+      this.events.set(queueName, events);
+      await events.waitUntilReady();
+    }
+    let job: Job | undefined;
+    while (!job) {
+      job = await Job.fromId(this.queue(queueName), jobId);
+      if (job) break;
+      if (Date.now() >= deadline) return { timedOut: true };
+      this.kick();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    try {
+      const result = (await job.waitUntilFinished(events, Math.max(1, deadline - Date.now()))) as T;
+      return { timedOut: false, result };
+    } catch (err) {
+      if (/timed out/i.test((err as Error).message)) return { timedOut: true };
+      throw err;
+    }
+  }
+
+  /**
+   * A BullMQ worker on `queueName` that validates every envelope against contracts before the
+   * processor runs: a malformed job fails at once (no retry) with the reason. AppErrors with
+   * `retryable: false` become UnrecoverableError.
+   */
+  worker(queueName: QueueName, processor: RawHandler, opts: ConsumeOptions = {}): Worker {
+    const log = this.opts.logger.child({ queue: queueName });
+    const wrapped: Processor = async (job, token) => {
+      const problem = envelopeProblem(job.data);
+      if (problem) {
+        log.warn({ jobId: job.id, problem }, 'rejected malformed message');
+        throw new UnrecoverableError(problem);
+      }
+      const message = job.data as Envelope;
+      const jobLog = log.child({ jobId: job.id, msg: message.name, ...(message.requestId ? { requestId: message.requestId } : {}) });
+      try {
+        return await processor({ message, log: jobLog, job, ...(token ? { token } : {}) });
+      } catch (err) {
+        if (err instanceof AppError && !err.retryable) {
+          jobLog.warn({ code: err.code, reason: err.message }, 'message failed permanently');
+          throw new UnrecoverableError(`${err.code}: ${err.message}`);
+        }
+        throw err;
+      }
+    };
+    const worker = new Worker(queueName, wrapped, {
+      connection: this.redis.duplicate(),
+      prefix: this.prefix,
+      concurrency: opts.concurrency ?? 4,
+      lockDuration: opts.lockDuration ?? 30_000,
+      maxStalledCount: 3,
+    });
+    worker.on('error', (err) => log.error({ err }, 'worker error'));
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /**
+   * Consumes a service inbox: each message's handler runs in one transaction that first records
+   * the message id in `inbox`; a message seen before returns the stored result and does nothing.
+   */
+  consume(queueName: QueueName, handlers: Handlers, opts: ConsumeOptions = {}): Worker {
+    return this.worker(
+      queueName,
+      async ({ message, log, job }) => {
+        const handler = handlers[message.name] as Handler | undefined;
+        if (!handler) throw new UnrecoverableError(`${queueName} has no handler for ${message.name}`);
+        return this.opts.db.transaction().execute(async (tx) => {
+          const inserted = await tx
+            .insertInto('inbox')
+            .values({ message_id: message.id, consumer: queueName, name: message.name })
+            .onConflict((oc) => oc.doNothing())
+            .returning('message_id')
+            .executeTakeFirst();
+          if (!inserted) {
+            const seen = await tx.selectFrom('inbox').select('result').where('message_id', '=', message.id).where('consumer', '=', queueName).executeTakeFirst();
+            log.debug('duplicate delivery ignored');
+            return seen?.result ?? null;
+          }
+          const result = (await handler({ tx, message, payload: message.payload, log, job })) ?? null;
+          await tx
+            .updateTable('inbox')
+            .set({ result: JSON.stringify(result) })
+            .where('message_id', '=', message.id)
+            .where('consumer', '=', queueName)
+            .execute();
+          if (opts.beforeCommit) await opts.beforeCommit(message);
+          return result;
+        });
+      },
+      opts,
+    );
+  }
+
+  /** queue_jobs{queue,state} for /metrics: waiting + prioritized + delayed is the backlog ops scale on. */
+  registerMetrics(registry: Registry, queues: QueueName[]): void {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const bus = this;
+    new Gauge({
+      name: 'queue_jobs',
+      help: 'Jobs per queue and state',
+      labelNames: ['queue', 'state'],
+      registers: [registry],
+      async collect() {
+        for (const q of queues) {
+          const counts = await bus.queue(q).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed');
+          for (const [state, n] of Object.entries(counts)) this.labels(q, state).set(n);
+        }
+      },
+    });
+    new Gauge({
+      name: 'outbox_unsent',
+      help: 'Outbox rows not yet published',
+      registers: [registry],
+      async collect() {
+        const row = await bus.opts.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('sent_at', 'is', null).executeTakeFirst();
+        this.set(Number(row?.n ?? 0));
+      },
+    });
+  }
+
+  /** Readiness: Redis answers. */
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  /**
+   * Graceful stop: workers finish their current jobs (a job that cannot finish in time is handed
+   * back by its lock expiring), the relay stops, connections close.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.relayTimer);
+    await Promise.all(this.workers.map((w) => w.close()));
+    if (this.relayRunning) await this.relayRunning;
+    await this.listener?.end().catch(() => {});
+    await Promise.all([...this.events.values()].map((e) => e.close()));
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,6 @@
+export * from './redis.js';
+export * from './migrations.js';
+export * from './envelope.js';
+export * from './bus.js';
+export { UnrecoverableError, type Job, type Worker } from 'bullmq';
+export * from './runtime.js';

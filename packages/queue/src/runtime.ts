@@ -1,0 +1,84 @@
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import { createDb, ensureDatabase, migrateToLatest, pingDb } from '@imlab/db';
+import { databaseUrlFor } from '@imlab/config';
+import type { Logger } from '@imlab/logger';
+import { assertRedisReady } from './redis.js';
+import { Bus } from './bus.js';
+import { queueMigrations, type QueueTables } from './migrations.js';
+
+export interface ServiceContextOptions {
+  service: string;
+  logger: Logger;
+  /** Postgres server URL; the database name is replaced by `databaseName`. */
+  databaseUrl: string;
+  databaseName: string;
+  redisUrl: string;
+  queuePrefix: string;
+  /** The service's migrations folder (absolute). */
+  migrationsFolder: string;
+  /** Create the database if missing and migrate at start-up (development, tests). */
+  migrate?: boolean;
+  poolSize?: number;
+  extraMigrations?: Record<string, Migration>;
+}
+
+export interface ServiceContext<DB> {
+  db: Kysely<DB>;
+  bus: Bus;
+  databaseUrl: string;
+  readiness: Record<string, () => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/**
+ * What every service needs before it can serve: Redis checked (reachable, noeviction), its own
+ * database (created and migrated in development), a pool and a Bus. Fails fast with one message.
+ */
+export async function createServiceContext<DB extends QueueTables>(opts: ServiceContextOptions): Promise<ServiceContext<DB>> {
+  await assertRedisReady(opts.redisUrl);
+  const databaseUrl = databaseUrlFor(opts.databaseUrl, opts.databaseName);
+  if (opts.migrate) {
+    await ensureDatabase(databaseUrl);
+    const migrator = createDb<unknown>(databaseUrl, { max: 1 });
+    try {
+      const applied = await migrateToLatest(migrator, { folder: opts.migrationsFolder, extra: { ...queueMigrations, ...opts.extraMigrations } });
+      if (applied.length) opts.logger.info({ applied }, 'migrations applied');
+    } finally {
+      await migrator.destroy();
+    }
+  }
+  const db = createDb<DB>(databaseUrl, { max: opts.poolSize ?? 10, applicationName: opts.service });
+  const bus = new Bus({
+    service: opts.service,
+    db: db as unknown as Kysely<QueueTables>,
+    databaseUrl,
+    redisUrl: opts.redisUrl,
+    prefix: opts.queuePrefix,
+    logger: opts.logger,
+  });
+  return {
+    db,
+    bus,
+    databaseUrl,
+    readiness: { postgres: () => pingDb(db as unknown as Kysely<unknown>), redis: () => bus.ping() },
+    async close() {
+      await bus.close();
+      await db.destroy();
+    },
+  };
+}
+
+/** The `migrate` command of a service: create the database if missing, apply every migration. */
+export async function runMigrations(opts: { databaseUrl: string; databaseName: string; migrationsFolder: string; logger: Logger }): Promise<string[]> {
+  const url = databaseUrlFor(opts.databaseUrl, opts.databaseName);
+  await ensureDatabase(url);
+  const db = createDb<unknown>(url, { max: 1 });
+  try {
+    const applied = await migrateToLatest(db, { folder: opts.migrationsFolder, extra: queueMigrations });
+    opts.logger.info({ database: opts.databaseName, applied }, 'migrated');
+    return applied;
+  } finally {
+    await db.destroy();
+  }
+}

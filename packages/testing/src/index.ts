@@ -1,0 +1,75 @@
+import { inject } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createServer } from 'node:net';
+import { ensureDatabase, dropDatabase } from '@imlab/db';
+
+export function infra(): { databaseUrl: string; redisUrl: string; runId: string } {
+  return {
+    databaseUrl: process.env.DATABASE_URL ?? inject('databaseUrl'),
+    redisUrl: process.env.REDIS_URL ?? inject('redisUrl'),
+    runId: process.env.IMLAB_TEST_RUN ?? inject('runId'),
+  };
+}
+
+function label(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 20);
+}
+
+/** A fresh database of its own for one test file, on the test Postgres server; dropped after the run. */
+export async function createTestDatabase(name: string): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
+  const { databaseUrl, runId } = infra();
+  const db = `imlabt_${runId}_${label(name)}_${randomBytes(3).toString('hex')}`;
+  const u = new URL(databaseUrl);
+  u.pathname = `/${db}`;
+  const url = u.toString();
+  await ensureDatabase(url);
+  return { name: db, url, drop: () => dropDatabase(url) };
+}
+
+/** A queue prefix of its own (a hash tag, removed after the run). */
+export function testPrefix(name: string): string {
+  const { runId } = infra();
+  return `{imlabt_${runId}_${label(name)}_${randomBytes(3).toString('hex')}}`;
+}
+
+/** A pino destination that keeps every line, to assert what logs never contain. */
+export function captureLogs(): { stream: Writable; lines: string[]; text: () => string } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { stream, lines, text: () => lines.join('') };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+export * from './jwt-issuer.js';

@@ -1,0 +1,40 @@
+import { createServer, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
+
+/**
+ * Stands in for auth's JWKS in other services' tests: a real Ed25519 key, served over real HTTP,
+ * signing real internal tokens (and wrong ones, for the attack tests).
+ */
+export async function startTestIssuer(): Promise<{
+  jwksUrl: string;
+  sign: (claims: { sub: string; roles?: string[]; sid?: string; aud: string; expiresIn?: string; iss?: string }) => Promise<string>;
+  close: () => Promise<void>;
+}> {
+  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  const kid = randomUUID();
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' };
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/.well-known/jwks.json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [jwk] }));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    sign: (c) =>
+      new SignJWT({ roles: c.roles ?? ['user'], sid: c.sid ?? randomUUID() })
+        .setProtectedHeader({ alg: 'EdDSA', kid })
+        .setSubject(c.sub)
+        .setAudience(c.aud)
+        .setIssuer(c.iss ?? 'imlab-auth')
+        .setIssuedAt()
+        .setExpirationTime(c.expiresIn ?? '60s')
+        .sign(privateKey),
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}

@@ -1,0 +1,19 @@
+import { buildApp, registerInternalAuth, type App } from '@imlab/http';
+import type { Logger } from '@imlab/logger';
+import type { ServiceContext } from '@imlab/queue';
+import type { Config } from './config.js';
+import type { DB } from './db.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  ctx: ServiceContext<DB>;
+}
+
+/** Builds the notification app; never listens (main.ts does). */
+export async function build({ config, logger, ctx }: AppDeps): Promise<App> {
+  const app = buildApp({ service: 'notification', logger, readiness: ctx.readiness });
+  await registerInternalAuth(app as never, { audience: 'notification', jwksUrl: config.AUTH_JWKS_URL });
+  ctx.bus.registerMetrics(app.metricsRegistry, ['notification']);
+  return app;
+}

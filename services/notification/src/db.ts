@@ -1,0 +1,3 @@
+import type { QueueTables } from '@imlab/queue';
+
+export interface DB extends QueueTables {}
