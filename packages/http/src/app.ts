@@ -9,6 +9,7 @@ import type {
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
 import type { Logger } from '@imlab/logger';
 import { registerProblemHandlers } from './problem.js';
 import { registerMetrics } from './metrics.js';
@@ -36,6 +37,7 @@ export interface BuildAppOptions {
   logger: Logger;
   readiness?: Record<string, ReadinessCheck>;
   bodyLimit?: number;
+  version?: string;
   /** Extra Fastify options (trustProxy for the gateway, ...). */
   fastify?: Partial<FastifyServerOptions>;
 }
@@ -44,7 +46,7 @@ export interface BuildAppOptions {
  * The shared Fastify factory: request ids (a well-formed x-request-id from the gateway is kept),
  * problem+json errors, /healthz, /readyz, /metrics, body limits and timeouts. Never listens.
  */
-export function buildApp(opts: BuildAppOptions): App {
+export async function buildApp(opts: BuildAppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
@@ -68,5 +70,13 @@ export function buildApp(opts: BuildAppOptions): App {
   registerProblemHandlers(app as unknown as FastifyInstance);
   app.decorate('metricsRegistry', registerMetrics(app as unknown as FastifyInstance, opts.service));
   registerHealth(app as unknown as FastifyInstance, opts.readiness ?? {});
+  // Every route schema becomes part of the service's OpenAPI document; the gateway merges them.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: `imagemakerlab ${opts.service}`, version: opts.version ?? '1.0.0' },
+    },
+  });
+  app.get('/openapi.json', { schema: { hide: true } as object }, async () => app.swagger());
   return app;
 }

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyJwt from '@fastify/jwt';
 import buildGetJwks from 'get-jwks';
@@ -62,6 +63,24 @@ export function requireRole(...roles: Role[]) {
     await authenticate(request, reply);
     if (!request.user.roles.some((r) => roles.includes(r))) {
       throw new AppError('FORBIDDEN', `requires role ${roles.join(' or ')}`, { status: 403 });
+    }
+  };
+}
+
+/** Header carrying the shared service-to-service token on `/internal/*` routes (never forwarded from clients). */
+export const INTERNAL_TOKEN_HEADER = 'x-imlab-internal-token';
+
+/**
+ * preHandler factory for `/internal/*` routes (gateway → auth session resolution, auth → services
+ * for exports): the caller must present INTERNAL_API_TOKEN. Compared in constant time.
+ */
+export function requireInternalToken(expected: string) {
+  const want = Buffer.from(expected);
+  return async function checkInternalToken(request: FastifyRequest): Promise<void> {
+    const given = request.headers[INTERNAL_TOKEN_HEADER];
+    const got = Buffer.from(typeof given === 'string' ? given : '');
+    if (got.length !== want.length || !timingSafeEqual(got, want)) {
+      throw new AppError('FORBIDDEN', 'internal endpoint', { status: 403 });
     }
   };
 }

@@ -12,7 +12,7 @@ export interface AppDeps {
 
 /** Builds the notification app; never listens (main.ts does). */
 export async function build({ config, logger, ctx }: AppDeps): Promise<App> {
-  const app = buildApp({ service: 'notification', logger, readiness: ctx.readiness });
+  const app = await buildApp({ service: 'notification', logger, readiness: ctx.readiness });
   await registerInternalAuth(app as never, { audience: 'notification', jwksUrl: config.AUTH_JWKS_URL });
   ctx.bus.registerMetrics(app.metricsRegistry, ['notification']);
   return app;
