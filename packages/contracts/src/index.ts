@@ -4,3 +4,4 @@ export * from './messages/index.js';
 export * from './errors.js';
 export * from './roles.js';
 export * from './internal-headers.js';
+export * from './catalog.js';

@@ -5,12 +5,12 @@ import { Uuid, Locale, IsoDate, Hash } from './common.js';
 export const authMessages = {
   /** A person signed up (email or Google). Notification keeps the contact for later emails. */
   'user.registered': event(
-    ['notification'],
+    ['notification', 'generation'],
     Type.Object({ userId: Uuid, email: Type.String({ format: 'email' }), locale: Locale, displayName: Type.String() }, { additionalProperties: false }),
   ),
   'user.verified': event([], Type.Object({ userId: Uuid, ipHash: Type.Optional(Hash) }, { additionalProperties: false })),
   'user.updated': event(
-    ['notification'],
+    ['notification', 'generation'],
     Type.Object({ userId: Uuid, email: Type.String({ format: 'email' }), locale: Locale, displayName: Type.String() }, { additionalProperties: false }),
   ),
   /** DELETE /me: the account is disabled now and purged at purgeAfter. */
