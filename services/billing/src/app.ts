@@ -1,0 +1,47 @@
+import { buildApp, registerInternalAuth, type App } from '@imlab/http';
+import type { Logger } from '@imlab/logger';
+import type { ServiceContext } from '@imlab/queue';
+import type { Config } from './config.js';
+import type { DB } from './db.js';
+import type { Stripe } from './stripe/stripe-client.js';
+import { registerPricingRoutes } from './pricing/pricing.routes.js';
+import { registerCheckoutRoutes } from './checkout/checkout.routes.js';
+import { registerOrderRoutes } from './orders/orders.routes.js';
+import { registerWebhookRoutes } from './webhooks/webhooks.routes.js';
+import { registerReconciliationRoutes } from './reconciliation/reconciliation.routes.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  ctx: ServiceContext<DB>;
+  stripe: Stripe;
+}
+
+/** Builds the billing app; never listens (main.ts does). */
+export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<App> {
+  const app = await buildApp({ service: 'billing', logger, readiness: ctx.readiness });
+  await registerInternalAuth(app as never, { audience: 'billing', jwksUrl: config.AUTH_JWKS_URL });
+  ctx.bus.registerMetrics(app.metricsRegistry, ['billing']);
+
+  registerPricingRoutes(app, config.PRICING_PACKS);
+  registerCheckoutRoutes(app, {
+    db: ctx.db,
+    stripe,
+    packs: config.PRICING_PACKS,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    successPath: config.CHECKOUT_SUCCESS_PATH,
+    cancelPath: config.CHECKOUT_CANCEL_PATH,
+    sessionTtlSeconds: config.CHECKOUT_SESSION_TTL,
+    log: logger,
+  });
+  registerOrderRoutes(app, ctx.db);
+  await registerWebhookRoutes(app, {
+    db: ctx.db,
+    bus: ctx.bus,
+    stripe,
+    webhookSecret: config.STRIPE_WEBHOOK_SECRET,
+    toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE,
+  });
+  registerReconciliationRoutes(app, ctx.db);
+  return app;
+}

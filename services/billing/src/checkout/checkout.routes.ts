@@ -1,0 +1,40 @@
+import { Type } from '@sinclair/typebox';
+import { authenticate, type App } from '@imlab/http';
+import { ProblemBody } from '../schemas.js';
+import { startCheckout, type CheckoutDeps } from './checkout.service.js';
+
+/** POST /v1/billing/checkout: signed-in person buys a pack; answers the Stripe Checkout URL. */
+export function registerCheckoutRoutes(app: App, deps: CheckoutDeps): void {
+  app.post(
+    '/v1/billing/checkout',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['billing'],
+        summary: 'Start a Stripe Checkout for a credit pack',
+        body: Type.Object(
+          {
+            packId: Type.String({ minLength: 1, maxLength: 40 }),
+            locale: Type.Optional(Type.Union([Type.Literal('en'), Type.Literal('zh')])),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object({ orderId: Type.String({ format: 'uuid' }), url: Type.String({ format: 'uri' }) }),
+          400: ProblemBody,
+          401: ProblemBody,
+          404: ProblemBody,
+          502: ProblemBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await startCheckout(
+        { ...deps, log: deps.log.child({ requestId: request.id }) },
+        { userId: request.user.sub, packId: request.body.packId, locale: request.body.locale ?? 'en' },
+      );
+      reply.code(201);
+      return result;
+    },
+  );
+}

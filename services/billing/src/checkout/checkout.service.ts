@@ -1,0 +1,83 @@
+import type { Kysely } from '@imlab/db';
+import type { Logger } from '@imlab/logger';
+import { AppError } from '@imlab/http';
+import { v7 as uuidv7 } from 'uuid';
+import type { DB } from '../db.js';
+import type { Pack } from '../pricing/catalog.js';
+import type { Stripe } from '../stripe/stripe-client.js';
+import * as orders from '../orders/orders.repository.js';
+
+export interface CheckoutDeps {
+  db: Kysely<DB>;
+  stripe: Stripe;
+  packs: readonly Pack[];
+  publicBaseUrl: string;
+  successPath: string;
+  cancelPath: string;
+  sessionTtlSeconds: number;
+  log: Logger;
+}
+
+function pageUrl(base: string, path: string, orderId: string): string {
+  const u = new URL(path, base);
+  u.searchParams.set('order', orderId);
+  return u.toString();
+}
+
+/**
+ * A pending order, then a Stripe Checkout Session for it. The order id travels as
+ * client_reference_id and metadata (the webhook finds the order by it) and is the Stripe
+ * idempotency key, so a retried create never opens a second session for one order.
+ */
+export async function startCheckout(deps: CheckoutDeps, input: { userId: string; packId: string; locale: 'en' | 'zh' }): Promise<{ orderId: string; url: string }> {
+  const pack = deps.packs.find((p) => p.id === input.packId);
+  if (!pack) throw new AppError('BILLING_PACK_NOT_FOUND', `no credit pack "${input.packId}"`, { status: 404 });
+
+  const orderId = uuidv7();
+  await orders.insertOrder(deps.db, {
+    id: orderId,
+    user_id: input.userId,
+    pack_id: pack.id,
+    credits: pack.credits,
+    amount: pack.price,
+    currency: pack.currency,
+    status: 'pending',
+    stripe_session_id: null,
+    stripe_payment_intent_id: null,
+    paid_at: null,
+    closed_at: null,
+  });
+
+  let session: Stripe.Checkout.Session;
+  try {
+    session = await deps.stripe.checkout.sessions.create(
+      {
+        mode: 'payment',
+        client_reference_id: orderId,
+        metadata: { orderId },
+        payment_intent_data: { metadata: { orderId } },
+        line_items: [
+          {
+            quantity: 1,
+            price_data: { currency: pack.currency, unit_amount: pack.price, product_data: { name: pack.name[input.locale] } },
+          },
+        ],
+        locale: input.locale === 'zh' ? 'zh' : 'en',
+        success_url: pageUrl(deps.publicBaseUrl, deps.successPath, orderId),
+        cancel_url: pageUrl(deps.publicBaseUrl, deps.cancelPath, orderId),
+        expires_at: Math.floor(Date.now() / 1000) + deps.sessionTtlSeconds,
+      },
+      { idempotencyKey: orderId },
+    );
+  } catch (err) {
+    await orders.setStatusIf(deps.db, orderId, 'pending', 'failed');
+    deps.log.warn({ orderId, err: { type: (err as { type?: string }).type, message: (err as Error).message } }, 'stripe checkout session not created');
+    throw new AppError('BILLING_STRIPE_UNAVAILABLE', 'the payment provider did not answer; try again', { status: 502, cause: err });
+  }
+  if (!session.url) {
+    await orders.setStatusIf(deps.db, orderId, 'pending', 'failed');
+    throw new AppError('BILLING_STRIPE_UNAVAILABLE', 'the payment provider returned no checkout page', { status: 502 });
+  }
+  await orders.setCheckoutSession(deps.db, orderId, session.id);
+  return { orderId, url: session.url };
+}

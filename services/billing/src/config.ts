@@ -1,0 +1,32 @@
+import { loadConfig, baseEnv, port, str, url, duration, num, makeValidator } from '@imlab/config';
+import { parsePricingPacks, DEFAULT_PACKS, type Pack } from './pricing/catalog.js';
+
+/** PRICING_PACKS: a JSON array of packs; validated at start-up with every problem named. */
+const pricingPacks = makeValidator<readonly Pack[]>((input: string) => parsePricingPacks(input));
+
+export const configSpec = {
+  ...baseEnv,
+  PORT: port({ default: 4004 }),
+  DATABASE_NAME: str({ default: 'imlab_billing' }),
+  STRIPE_SECRET_KEY: str({ devDefault: 'sk_test_development_placeholder', desc: 'Stripe secret API key' }),
+  STRIPE_WEBHOOK_SECRET: str({ devDefault: 'whsec_development_placeholder', desc: 'signing secret of the Stripe webhook endpoint' }),
+  STRIPE_API_BASE: url({ default: 'https://api.stripe.com', desc: 'Stripe API origin; tests point it at a local fake' }),
+  /** How old a webhook signature may be (replay window), in seconds. */
+  STRIPE_WEBHOOK_TOLERANCE: duration({ default: 300 }),
+  STRIPE_TIMEOUT_MS: num({ default: 20_000 }),
+  STRIPE_MAX_NETWORK_RETRIES: num({ default: 2 }),
+  CHECKOUT_SUCCESS_PATH: str({ default: '/billing/success' }),
+  CHECKOUT_CANCEL_PATH: str({ default: '/billing/cancel' }),
+  /** Lifetime of a Checkout Session (Stripe accepts 30 minutes to 24 hours). */
+  CHECKOUT_SESSION_TTL: duration({ default: 3600 }),
+  PRICING_PACKS: pricingPacks({ default: DEFAULT_PACKS }),
+  /** Pending orders older than this are looked up at Stripe by the sweeper. */
+  PENDING_ORDER_SWEEP_AGE: duration({ default: 900 }),
+  PENDING_ORDER_SWEEP_INTERVAL: duration({ default: 300 }),
+};
+
+export type Config = ReturnType<typeof loadBillingConfig>;
+
+export function loadBillingConfig(env: NodeJS.ProcessEnv = process.env) {
+  return loadConfig('billing', configSpec, env);
+}

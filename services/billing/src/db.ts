@@ -1,0 +1,76 @@
+import type { ColumnType, Generated } from 'kysely';
+import type { QueueTables } from '@imlab/queue';
+
+export type OrderStatus = 'pending' | 'paid' | 'refunded' | 'disputed' | 'failed' | 'expired';
+
+export interface OrderTable {
+  id: string;
+  user_id: string | null;
+  pack_id: string;
+  credits: number;
+  amount: number;
+  currency: string;
+  status: OrderStatus;
+  stripe_session_id: string | null;
+  stripe_payment_intent_id: string | null;
+  refunded_amount: Generated<number>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  paid_at: Date | null;
+  closed_at: Date | null;
+}
+
+export interface OrderDisputeTable {
+  id: string;
+  order_id: string;
+  amount: number;
+  status: string;
+  funds_reinstated: Generated<boolean>;
+  updated_at: Generated<Date>;
+}
+
+export type PostingKind = 'grant' | 'clawback' | 'restore';
+export type PostingCause = 'purchase' | 'refund' | 'dispute';
+
+export interface OrderPostingTable {
+  idempotency_key: string;
+  order_id: string;
+  kind: PostingKind;
+  cause: PostingCause;
+  credits: number;
+  created_at: Generated<Date>;
+}
+
+export type StripeEventStatus = 'received' | 'processed' | 'parked' | 'ignored';
+
+export interface StripeEventTable {
+  id: string;
+  type: string;
+  created: ColumnType<Date, Date, never>;
+  received_at: Generated<Date>;
+  status: Generated<StripeEventStatus>;
+  processed_at: Date | null;
+  order_id: string | null;
+  object_id: string | null;
+  payment_intent_id: string | null;
+  object_status: string | null;
+  amount: number | null;
+  currency: string | null;
+}
+
+export interface LedgerPostingTable {
+  idempotency_key: string;
+  order_id: string | null;
+  kind: PostingKind;
+  amount: number;
+  debt: number;
+  received_at: Generated<Date>;
+}
+
+export interface DB extends QueueTables {
+  orders: OrderTable;
+  order_disputes: OrderDisputeTable;
+  order_postings: OrderPostingTable;
+  stripe_events: StripeEventTable;
+  ledger_postings: LedgerPostingTable;
+}

@@ -1,0 +1,121 @@
+import { sql, type Db, type Transaction } from '@imlab/db';
+import type { Insertable, Selectable } from 'kysely';
+import type { DB, OrderStatus, OrderTable, PostingCause, PostingKind } from '../db.js';
+
+export type OrderRow = Selectable<OrderTable>;
+
+export async function insertOrder(db: Db<DB>, row: Insertable<OrderTable>): Promise<void> {
+  await db.insertInto('orders').values(row).execute();
+}
+
+export async function setCheckoutSession(db: Db<DB>, orderId: string, sessionId: string): Promise<void> {
+  await db.updateTable('orders').set({ stripe_session_id: sessionId, updated_at: new Date() }).where('id', '=', orderId).execute();
+}
+
+export async function findOrder(db: Db<DB>, orderId: string): Promise<OrderRow | undefined> {
+  return db.selectFrom('orders').selectAll().where('id', '=', orderId).executeTakeFirst();
+}
+
+export async function lockOrder(tx: Transaction<DB>, orderId: string): Promise<OrderRow | undefined> {
+  return tx.selectFrom('orders').selectAll().where('id', '=', orderId).forUpdate().executeTakeFirst();
+}
+
+export async function lockOrderBySession(tx: Transaction<DB>, sessionId: string): Promise<OrderRow | undefined> {
+  return tx.selectFrom('orders').selectAll().where('stripe_session_id', '=', sessionId).forUpdate().executeTakeFirst();
+}
+
+export async function lockOrderByPaymentIntent(tx: Transaction<DB>, paymentIntentId: string): Promise<OrderRow | undefined> {
+  return tx.selectFrom('orders').selectAll().where('stripe_payment_intent_id', '=', paymentIntentId).forUpdate().executeTakeFirst();
+}
+
+/**
+ * Serialises everything that concerns one PaymentIntent (learning it on an order, parking events
+ * that name it) so an event parked concurrently with the order learning its PaymentIntent is
+ * never left behind.
+ */
+export async function lockPaymentIntent(tx: Transaction<DB>, paymentIntentId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`pi:${paymentIntentId}`}, 0))`.execute(tx);
+}
+
+export async function updateOrder(
+  tx: Transaction<DB>,
+  orderId: string,
+  patch: Partial<Pick<OrderRow, 'status' | 'stripe_payment_intent_id' | 'refunded_amount' | 'paid_at' | 'closed_at'>>,
+): Promise<void> {
+  await tx
+    .updateTable('orders')
+    .set({ ...patch, updated_at: new Date() })
+    .where('id', '=', orderId)
+    .execute();
+}
+
+export async function setStatusIf(db: Db<DB>, orderId: string, from: OrderStatus, to: OrderStatus): Promise<boolean> {
+  const res = await db
+    .updateTable('orders')
+    .set({ status: to, closed_at: new Date(), updated_at: new Date() })
+    .where('id', '=', orderId)
+    .where('status', '=', from)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** A person's orders, newest first (ids are UUIDv7, so id order is creation order). */
+export async function listOrdersForUser(db: Db<DB>, userId: string, opts: { before?: string; limit: number }): Promise<OrderRow[]> {
+  let q = db.selectFrom('orders').selectAll().where('user_id', '=', userId);
+  if (opts.before) q = q.where('id', '<', opts.before);
+  return q.orderBy('id', 'desc').limit(opts.limit).execute();
+}
+
+export async function pendingOrdersOlderThan(db: Db<DB>, cutoff: Date, limit: number): Promise<OrderRow[]> {
+  return db.selectFrom('orders').selectAll().where('status', '=', 'pending').where('created_at', '<', cutoff).orderBy('created_at').limit(limit).execute();
+}
+
+/** user.purge: orders stay for the books but lose the link to the person. */
+export async function unlinkUser(db: Db<DB>, userId: string): Promise<number> {
+  const res = await db.updateTable('orders').set({ user_id: null, updated_at: new Date() }).where('user_id', '=', userId).executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+export interface DisputeRow {
+  id: string;
+  order_id: string;
+  amount: number;
+  status: string;
+  funds_reinstated: boolean;
+}
+
+export async function findDispute(tx: Transaction<DB>, disputeId: string): Promise<DisputeRow | undefined> {
+  return tx.selectFrom('order_disputes').select(['id', 'order_id', 'amount', 'status', 'funds_reinstated']).where('id', '=', disputeId).executeTakeFirst();
+}
+
+export async function upsertDispute(tx: Transaction<DB>, row: DisputeRow): Promise<void> {
+  await tx
+    .insertInto('order_disputes')
+    .values(row)
+    .onConflict((oc) => oc.column('id').doUpdateSet({ amount: row.amount, status: row.status, funds_reinstated: row.funds_reinstated, updated_at: new Date() }))
+    .execute();
+}
+
+export async function listDisputes(tx: Transaction<DB>, orderId: string): Promise<DisputeRow[]> {
+  return tx.selectFrom('order_disputes').select(['id', 'order_id', 'amount', 'status', 'funds_reinstated']).where('order_id', '=', orderId).orderBy('id').execute();
+}
+
+/** Records a ledger command as sent; false when that idempotency key was sent before. */
+export async function recordPosting(
+  tx: Transaction<DB>,
+  row: { idempotency_key: string; order_id: string; kind: PostingKind; cause: PostingCause; credits: number },
+): Promise<boolean> {
+  const inserted = await tx.insertInto('order_postings').values(row).onConflict((oc) => oc.doNothing()).returning('idempotency_key').executeTakeFirst();
+  return inserted !== undefined;
+}
+
+export async function postedCredits(tx: Transaction<DB>, orderId: string, kind: PostingKind, cause: PostingCause): Promise<number> {
+  const row = await tx
+    .selectFrom('order_postings')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('credits'), sql<number>`0`).as('total'))
+    .where('order_id', '=', orderId)
+    .where('kind', '=', kind)
+    .where('cause', '=', cause)
+    .executeTakeFirstOrThrow();
+  return Number(row.total);
+}

@@ -1,0 +1,37 @@
+import type { Kysely } from '@imlab/db';
+import type { DB } from '../db.js';
+import * as orders from './orders.repository.js';
+import type { OrderRow } from './orders.repository.js';
+
+export interface OrderView {
+  id: string;
+  packId: string;
+  credits: number;
+  amount: number;
+  currency: string;
+  status: string;
+  refundedAmount: number;
+  createdAt: string;
+  paidAt: string | null;
+}
+
+export function toView(o: OrderRow): OrderView {
+  return {
+    id: o.id,
+    packId: o.pack_id,
+    credits: o.credits,
+    amount: o.amount,
+    currency: o.currency,
+    status: o.status,
+    refundedAmount: o.refunded_amount,
+    createdAt: o.created_at.toISOString(),
+    paidAt: o.paid_at ? o.paid_at.toISOString() : null,
+  };
+}
+
+/** Cursor pagination: the cursor is the last order id seen (UUIDv7, so ordered by creation). */
+export async function listOwnOrders(db: Kysely<DB>, userId: string, cursor: string | undefined, limit: number): Promise<{ items: OrderView[]; nextCursor: string | null }> {
+  const rows = await orders.listOrdersForUser(db, userId, { ...(cursor ? { before: cursor } : {}), limit: limit + 1 });
+  const page = rows.slice(0, limit);
+  return { items: page.map(toView), nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };
+}

@@ -1,0 +1,56 @@
+import { sql, type Db } from '@imlab/db';
+import type { DB, PostingKind } from '../db.js';
+
+/** ledger.posted: what the ledger actually did for a key. A redelivery changes nothing. */
+export async function recordLedgerPosting(
+  db: Db<DB>,
+  row: { idempotency_key: string; order_id: string | null; kind: PostingKind; amount: number; debt: number },
+): Promise<void> {
+  await db.insertInto('ledger_postings').values(row).onConflict((oc) => oc.column('idempotency_key').doNothing()).execute();
+}
+
+export interface ReconRow {
+  id: string;
+  status: string;
+  currency: string;
+  amount: number;
+  credits: number;
+  refunded_amount: number;
+  paid_at: Date;
+  ledger_granted: number;
+  ledger_clawed_back: number;
+  ledger_debt: number;
+  ledger_restored: number;
+}
+
+/** Orders paid within [from, to), with what the ledger reported posting for each. */
+export async function paidOrdersWithLedger(db: Db<DB>, from: Date, to: Date): Promise<ReconRow[]> {
+  const ledgerSum = (kind: PostingKind, expr: ReturnType<typeof sql>) =>
+    sql<number>`coalesce((select sum(${expr}) from ledger_postings l where l.order_id = o.id and l.kind = ${kind}), 0)::bigint`;
+  const rows = await db
+    .selectFrom('orders as o')
+    .select([
+      'o.id',
+      'o.status',
+      'o.currency',
+      'o.amount',
+      'o.credits',
+      'o.refunded_amount',
+      'o.paid_at',
+      ledgerSum('grant', sql`l.amount`).as('ledger_granted'),
+      ledgerSum('clawback', sql`l.amount + l.debt`).as('ledger_clawed_back'),
+      ledgerSum('clawback', sql`l.debt`).as('ledger_debt'),
+      ledgerSum('restore', sql`l.amount`).as('ledger_restored'),
+    ])
+    .where('o.paid_at', '>=', from)
+    .where('o.paid_at', '<', to)
+    .orderBy('o.paid_at')
+    .orderBy('o.id')
+    .execute();
+  return rows as ReconRow[];
+}
+
+export async function disputesOf(db: Db<DB>, orderIds: string[]): Promise<{ id: string; order_id: string; amount: number; status: string; funds_reinstated: boolean }[]> {
+  if (orderIds.length === 0) return [];
+  return db.selectFrom('order_disputes').select(['id', 'order_id', 'amount', 'status', 'funds_reinstated']).where('order_id', 'in', orderIds).execute();
+}

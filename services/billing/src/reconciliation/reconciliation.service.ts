@@ -1,0 +1,110 @@
+import type { Kysely } from '@imlab/db';
+import { AppError } from '@imlab/http';
+import type { DB } from '../db.js';
+import { creditsFor } from '../pricing/catalog.js';
+import { disputeFavoursMerchant } from '../orders/settlement.service.js';
+import * as repo from './reconciliation.repository.js';
+
+const MAX_PERIOD_MS = 366 * 24 * 3600 * 1000;
+
+export interface ReconOrder {
+  orderId: string;
+  status: string;
+  currency: string;
+  amount: number;
+  refundedAmount: number;
+  disputedAmount: number;
+  paidAt: string;
+  expected: { granted: number; clawedBack: number; restored: number };
+  ledger: { granted: number; clawedBack: number; restored: number; debt: number };
+  matches: boolean;
+}
+
+export interface CurrencyTotals {
+  currency: string;
+  orders: number;
+  gross: number;
+  refunded: number;
+  disputesLost: number;
+  net: number;
+  creditsGranted: number;
+  creditsClawedBack: number;
+  creditsRestored: number;
+}
+
+/**
+ * Each order paid in the period against what the ledger reported (ledger.posted): expected
+ * credits follow from the order's facts (price, cumulative refund, disputes), the same rules the
+ * settlement uses; any difference is listed with its reasons.
+ */
+export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) {
+  const from = new Date(fromIso);
+  const to = new Date(toIso);
+  if (!(to > from)) throw new AppError('BILLING_RECONCILIATION_PERIOD_INVALID', '"to" must be after "from"', { status: 400 });
+  if (to.getTime() - from.getTime() > MAX_PERIOD_MS) throw new AppError('BILLING_RECONCILIATION_PERIOD_INVALID', 'the period may span at most 366 days', { status: 400 });
+
+  const rows = await repo.paidOrdersWithLedger(db, from, to);
+  const disputes = await repo.disputesOf(
+    db,
+    rows.map((r) => r.id),
+  );
+  const orders: ReconOrder[] = [];
+  const mismatches: { orderId: string; reasons: string[] }[] = [];
+  const totals = new Map<string, CurrencyTotals>();
+
+  for (const r of rows) {
+    const own = disputes.filter((d) => d.order_id === r.id);
+    const refundCredits = creditsFor(r.refunded_amount, r.amount, r.credits);
+    const disputeCredits = own.reduce((s, d) => s + creditsFor(d.amount, r.amount, r.credits), 0);
+    const restored = own.filter(disputeFavoursMerchant).reduce((s, d) => s + creditsFor(d.amount, r.amount, r.credits), 0);
+    const disputesLost = own.filter((d) => d.status === 'lost').reduce((s, d) => s + d.amount, 0);
+    const expected = { granted: r.credits, clawedBack: refundCredits + disputeCredits, restored };
+    const ledger = { granted: Number(r.ledger_granted), clawedBack: Number(r.ledger_clawed_back), restored: Number(r.ledger_restored), debt: Number(r.ledger_debt) };
+    const reasons: string[] = [];
+    if (ledger.granted === 0) reasons.push('grant not posted by the ledger');
+    else if (ledger.granted !== expected.granted) reasons.push(`granted ${ledger.granted}, expected ${expected.granted}`);
+    if (ledger.clawedBack !== expected.clawedBack) reasons.push(`clawed back ${ledger.clawedBack}, expected ${expected.clawedBack}`);
+    if (ledger.restored !== expected.restored) reasons.push(`restored ${ledger.restored}, expected ${expected.restored}`);
+    if (reasons.length) mismatches.push({ orderId: r.id, reasons });
+    orders.push({
+      orderId: r.id,
+      status: r.status,
+      currency: r.currency,
+      amount: r.amount,
+      refundedAmount: r.refunded_amount,
+      disputedAmount: own.reduce((s, d) => s + d.amount, 0),
+      paidAt: r.paid_at.toISOString(),
+      expected,
+      ledger,
+      matches: reasons.length === 0,
+    });
+
+    const t = totals.get(r.currency) ?? {
+      currency: r.currency,
+      orders: 0,
+      gross: 0,
+      refunded: 0,
+      disputesLost: 0,
+      net: 0,
+      creditsGranted: 0,
+      creditsClawedBack: 0,
+      creditsRestored: 0,
+    };
+    t.orders += 1;
+    t.gross += r.amount;
+    t.refunded += r.refunded_amount;
+    t.disputesLost += disputesLost;
+    t.net = t.gross - t.refunded - t.disputesLost;
+    t.creditsGranted += ledger.granted;
+    t.creditsClawedBack += ledger.clawedBack;
+    t.creditsRestored += ledger.restored;
+    totals.set(r.currency, t);
+  }
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    orders,
+    mismatches,
+    totals: [...totals.values()].sort((a, b) => a.currency.localeCompare(b.currency)),
+  };
+}

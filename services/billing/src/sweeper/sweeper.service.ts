@@ -1,0 +1,102 @@
+import type { Kysely } from '@imlab/db';
+import type { Bus } from '@imlab/queue';
+import type { Logger } from '@imlab/logger';
+import type { DB } from '../db.js';
+import type { Stripe } from '../stripe/stripe-client.js';
+import * as orders from '../orders/orders.repository.js';
+import { markPaid } from '../orders/settlement.service.js';
+import { applyParked } from '../webhooks/stripe-events.service.js';
+
+export interface SweeperDeps {
+  db: Kysely<DB>;
+  bus: Bus;
+  stripe: Stripe;
+  log: Logger;
+  /** Pending orders older than this many seconds are looked up. */
+  ageSeconds: number;
+  batch?: number;
+}
+
+export interface SweepResult {
+  checked: number;
+  fulfilled: number;
+  expired: number;
+  failed: number;
+  open: number;
+}
+
+const idOf = (v: unknown): string | null => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { id?: unknown }).id === 'string' ? (v as { id: string }).id : null);
+
+/**
+ * A webhook that never arrives must not cost a customer their credits: pending orders older than
+ * the configured age are looked up at Stripe and fulfilled or expired through the same code the
+ * webhook uses, so a late webhook afterwards changes nothing.
+ */
+export async function sweepPendingOrders(deps: SweeperDeps): Promise<SweepResult> {
+  const result: SweepResult = { checked: 0, fulfilled: 0, expired: 0, failed: 0, open: 0 };
+  const cutoff = new Date(Date.now() - deps.ageSeconds * 1000);
+  const candidates = await orders.pendingOrdersOlderThan(deps.db, cutoff, deps.batch ?? 100);
+  for (const candidate of candidates) {
+    result.checked++;
+    if (!candidate.stripe_session_id) {
+      // Stripe never answered the create: no one can pay this order.
+      if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'failed')) result.failed++;
+      continue;
+    }
+    let session: Stripe.Checkout.Session;
+    try {
+      session = await deps.stripe.checkout.sessions.retrieve(candidate.stripe_session_id);
+    } catch (err) {
+      const e = err as { code?: string; statusCode?: number; message?: string };
+      if (e.statusCode === 404 || e.code === 'resource_missing') {
+        if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'expired')) result.expired++;
+      } else {
+        deps.log.warn({ orderId: candidate.id, err: { code: e.code, message: e.message } }, 'sweeper could not look up the checkout session');
+      }
+      continue;
+    }
+    const paymentIntentId = idOf(session.payment_intent);
+    if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
+      await deps.db.transaction().execute(async (tx) => {
+        if (paymentIntentId) await orders.lockPaymentIntent(tx, paymentIntentId);
+        const order = await orders.lockOrder(tx, candidate.id);
+        if (!order) return;
+        await markPaid(tx, order, paymentIntentId, { bus: deps.bus, log: deps.log });
+        if (paymentIntentId) await applyParked(tx, paymentIntentId, { bus: deps.bus, log: deps.log });
+      });
+      result.fulfilled++;
+      deps.log.info({ orderId: candidate.id }, 'order fulfilled by the sweeper (webhook missing)');
+    } else if (session.status === 'expired') {
+      if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'expired')) result.expired++;
+    } else {
+      result.open++;
+    }
+  }
+  return result;
+}
+
+/** Runs the sweep every `intervalSeconds`; never overlaps itself; `close()` waits for a running sweep. */
+export function startSweeper(deps: SweeperDeps, intervalSeconds: number): { close(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+  let closed = false;
+  const tick = () => {
+    timer = setTimeout(() => {
+      running = sweepPendingOrders(deps)
+        .catch((err) => deps.log.error({ err }, 'order sweep failed'))
+        .finally(() => {
+          running = undefined;
+          if (!closed) tick();
+        });
+    }, intervalSeconds * 1000);
+    timer.unref();
+  };
+  tick();
+  return {
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

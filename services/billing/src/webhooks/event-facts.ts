@@ -1,0 +1,82 @@
+import type { Stripe } from '../stripe/stripe-client.js';
+
+/** The few ids and amounts billing keeps from a Stripe event; the payload itself is never stored. */
+export interface EventFacts {
+  id: string;
+  type: string;
+  created: Date;
+  orderId: string | null;
+  objectId: string | null;
+  paymentIntentId: string | null;
+  objectStatus: string | null;
+  amount: number | null;
+  currency: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type Obj = Record<string, unknown>;
+
+const str = (v: unknown, max = 255): string | null => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : null);
+const int = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null);
+/** Stripe fields like `payment_intent` are an id, or the object itself when expanded. */
+const idOf = (v: unknown): string | null => str(v) ?? (v && typeof v === 'object' ? str((v as Obj).id) : null);
+const uuidOrNull = (v: unknown): string | null => {
+  const s = str(v);
+  return s && UUID.test(s) ? s.toLowerCase() : null;
+};
+const currencyOf = (v: unknown): string | null => {
+  const s = str(v);
+  return s && /^[a-z]{3}$/i.test(s) ? s.toLowerCase() : null;
+};
+
+export function factsOf(event: Stripe.Event): EventFacts {
+  const obj = (event.data?.object ?? {}) as unknown as Obj;
+  const metadata = (obj.metadata && typeof obj.metadata === 'object' ? obj.metadata : {}) as Obj;
+  const base: EventFacts = {
+    id: event.id,
+    type: event.type,
+    created: new Date((int(event.created) ?? Math.floor(Date.now() / 1000)) * 1000),
+    orderId: null,
+    objectId: null,
+    paymentIntentId: null,
+    objectStatus: null,
+    amount: null,
+    currency: null,
+  };
+  if (event.type.startsWith('checkout.session.')) {
+    return {
+      ...base,
+      objectId: str(obj.id),
+      orderId: uuidOrNull(metadata.orderId) ?? uuidOrNull(obj.client_reference_id),
+      paymentIntentId: idOf(obj.payment_intent),
+      objectStatus: str(obj.payment_status, 40),
+      amount: int(obj.amount_total),
+      currency: currencyOf(obj.currency),
+    };
+  }
+  if (event.type === 'charge.refunded') {
+    return {
+      ...base,
+      objectId: str(obj.id),
+      orderId: uuidOrNull(metadata.orderId),
+      paymentIntentId: idOf(obj.payment_intent),
+      objectStatus: str(obj.status, 40),
+      // Cumulative: the total refunded on the charge so far, not this refund's amount.
+      amount: int(obj.amount_refunded),
+      currency: currencyOf(obj.currency),
+    };
+  }
+  if (event.type.startsWith('charge.dispute.')) {
+    return {
+      ...base,
+      objectId: str(obj.id),
+      orderId: uuidOrNull(metadata.orderId),
+      paymentIntentId: idOf(obj.payment_intent),
+      objectStatus: str(obj.status, 40),
+      amount: int(obj.amount),
+      currency: currencyOf(obj.currency),
+    };
+  }
+  return base;
+}
