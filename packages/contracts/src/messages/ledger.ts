@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { command, event } from './define.js';
 import { Uuid, PositiveInt, NonNegativeInt, IsoDate } from './common.js';
 
@@ -59,3 +59,28 @@ export const ledgerMessages = {
     ),
   ),
 };
+
+/**
+ * What the `ledger.reserve` handler returns (the generation API waits on it with
+ * bus.waitForResult). `LEDGER_HOLD_CLOSED`: the hold id was already released or captured before
+ * this reserve arrived (reordered delivery), so nothing is reserved and nothing will be.
+ */
+export const LedgerReserveResult = Type.Union([
+  Type.Object({ status: Type.Literal('placed') }),
+  Type.Object({ status: Type.Literal('rejected'), code: Type.Literal('LEDGER_INSUFFICIENT_CREDITS'), shortfall: PositiveInt }),
+  Type.Object({ status: Type.Literal('rejected'), code: Type.Literal('LEDGER_HOLD_CLOSED'), shortfall: Type.Literal(0) }),
+]);
+export type LedgerReserveResult = Static<typeof LedgerReserveResult>;
+
+/** What `ledger.capture` / `ledger.release` return; a hold resolves once, later commands are no-ops. */
+export const LedgerHoldOutcome = Type.Union([
+  Type.Object({ status: Type.Literal('captured'), captured: NonNegativeInt, returned: NonNegativeInt }),
+  Type.Object({ status: Type.Literal('released'), returned: NonNegativeInt }),
+  Type.Object({ status: Type.Literal('expired'), returned: NonNegativeInt }),
+  Type.Object({ status: Type.Literal('noop'), hold: Type.String() }),
+]);
+export type LedgerHoldOutcome = Static<typeof LedgerHoldOutcome>;
+
+/** What `ledger.grant` / `ledger.clawback` / `ledger.restore` return (same as the `ledger.posted` event). */
+export const LedgerPostingResult = Type.Object({ amount: NonNegativeInt, debt: NonNegativeInt });
+export type LedgerPostingResult = Static<typeof LedgerPostingResult>;

@@ -1,0 +1,25 @@
+import { buildApp, registerInternalAuth, type App } from '@imlab/http';
+import type { Logger } from '@imlab/logger';
+import type { ServiceContext } from '@imlab/queue';
+import type { Config } from './config.js';
+import type { DB } from './db.js';
+import { creditsRoutes } from './credits/credits.routes.js';
+import { financeRoutes } from './finance/finance.routes.js';
+import { privacyRoutes } from './privacy/privacy.routes.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  ctx: ServiceContext<DB>;
+}
+
+/** Builds the credits-ledger app; never listens (main.ts does). */
+export async function build({ config, logger, ctx }: AppDeps): Promise<App> {
+  const app = await buildApp({ service: 'credits-ledger', logger, readiness: ctx.readiness });
+  await registerInternalAuth(app as never, { audience: 'credits-ledger', jwksUrl: config.AUTH_JWKS_URL });
+  ctx.bus.registerMetrics(app.metricsRegistry, ['credits-ledger']);
+  creditsRoutes(app, ctx.db);
+  financeRoutes(app, ctx.db, config.LEDGER_SEAL_SECRET);
+  privacyRoutes(app, ctx.db, config.INTERNAL_API_TOKEN);
+  return app;
+}

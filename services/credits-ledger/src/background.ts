@@ -1,0 +1,55 @@
+import type { Kysely } from '@imlab/db';
+import type { Logger } from '@imlab/logger';
+import type { DB } from './db.js';
+import { expireDue, type LedgerDeps } from './ledger/ledger.service.js';
+import { sealAll } from './audit/audit.service.js';
+
+/** A periodic task that never overlaps itself and finishes its current run on close. */
+function every(ms: number, log: Logger, name: string, run: () => Promise<unknown>): { close(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<unknown> | undefined;
+  let closed = false;
+  const tick = () => {
+    current = run()
+      .catch((err) => log.error({ err, task: name }, 'background task failed'))
+      .finally(() => {
+        current = undefined;
+        if (!closed) timer = setTimeout(tick, ms);
+      });
+  };
+  timer = setTimeout(tick, ms);
+  return {
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await current;
+    },
+  };
+}
+
+/** Releases expired holds until none is due. */
+export async function sweepExpiredHolds(db: Kysely<DB>, deps: LedgerDeps): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await db.transaction().execute((tx) => expireDue(tx, deps));
+    total += n;
+    if (n === 0) return total;
+  }
+}
+
+/** The hold sweeper and the checkpoint sealer; neither takes a lock the write path waits on for long. */
+export function startBackground(opts: { db: Kysely<DB>; deps: LedgerDeps; logger: Logger; sweepMs: number; sealMs: number; sealSecret: string }) {
+  const log = opts.logger.child({ component: 'background' });
+  const tasks = [
+    every(opts.sweepMs, log, 'hold-sweeper', async () => {
+      const n = await sweepExpiredHolds(opts.db, opts.deps);
+      if (n > 0) log.info({ released: n }, 'expired holds released');
+    }),
+    every(opts.sealMs, log, 'sealer', () => sealAll(opts.db, opts.sealSecret)),
+  ];
+  return {
+    async close() {
+      await Promise.all(tasks.map((t) => t.close()));
+    },
+  };
+}

@@ -1,0 +1,24 @@
+import { loadConfig, baseEnv, port, str, num, duration } from '@imlab/config';
+
+export const configSpec = {
+  ...baseEnv,
+  PORT: port({ default: 4002 }),
+  DATABASE_NAME: str({ default: 'imlab_ledger' }),
+  /** `ledger.low-balance` is emitted when a user's available balance drops below this. */
+  LOW_BALANCE_THRESHOLD: num({ default: 10 }),
+  /** How often expired holds are released. */
+  HOLD_SWEEP_INTERVAL: duration({ default: 5, desc: 'seconds, or 5s, 1m' }),
+  /** How often the transfer log is sealed into a hash checkpoint. */
+  SEAL_INTERVAL: duration({ default: 10, desc: 'seconds, or 10s, 1m' }),
+  /** HMAC key over each checkpoint: rewriting transfers and checkpoints together needs this key. */
+  LEDGER_SEAL_SECRET: str({ devDefault: 'dev-ledger-seal-secret-change-me' }),
+  /** Worker concurrency of the credits-ledger inbox. */
+  INBOX_CONCURRENCY: num({ default: 16 }),
+  DB_POOL_SIZE: num({ default: 20 }),
+};
+
+export type Config = ReturnType<typeof loadLedgerConfig>;
+
+export function loadLedgerConfig(env: NodeJS.ProcessEnv = process.env) {
+  return loadConfig('credits-ledger', configSpec, env);
+}

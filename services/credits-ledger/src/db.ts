@@ -1,0 +1,91 @@
+import type { Generated, ColumnType } from 'kysely';
+import type { QueueTables } from '@imlab/queue';
+
+export const USER_ACCOUNT_TYPES = ['available', 'held'] as const;
+export const SYSTEM_ACCOUNT_TYPES = ['issuance', 'promo', 'consumed', 'forfeited', 'debt'] as const;
+export type UserAccountType = (typeof USER_ACCOUNT_TYPES)[number];
+export type SystemAccountType = (typeof SYSTEM_ACCOUNT_TYPES)[number];
+export type AccountType = UserAccountType | SystemAccountType;
+
+export type HoldStatus = 'open' | 'captured' | 'released' | 'expired' | 'rejected' | 'void';
+
+export type TransferKind =
+  | 'grant_purchase'
+  | 'grant_promo'
+  | 'reserve'
+  | 'capture'
+  | 'capture_return'
+  | 'release'
+  | 'expire'
+  | 'clawback'
+  | 'clawback_debt'
+  | 'restore'
+  | 'restore_debt';
+
+export interface AccountTable {
+  id: Generated<string>;
+  owner_id: string | null;
+  type: AccountType;
+  balance: Generated<number>;
+  anonymized_at: Date | null;
+  created_at: Generated<Date>;
+}
+
+export interface PostingTable {
+  id: Generated<number>;
+  idempotency_key: string;
+  request_hash: string;
+  kind: 'grant' | 'clawback' | 'restore';
+  subject_id: string | null;
+  result: ColumnType<unknown, string | undefined, string>;
+  created_at: Generated<Date>;
+}
+
+export interface HoldTable {
+  id: string;
+  subject_id: string | null;
+  held_account_id: string | null;
+  amount: number | null;
+  request_hash: string | null;
+  status: HoldStatus;
+  captured: number | null;
+  shortfall: number | null;
+  expires_at: Date | null;
+  reference: string | null;
+  reason: string | null;
+  created_at: Generated<Date>;
+  resolved_at: Date | null;
+}
+
+export interface TransferTable {
+  id: Generated<number>;
+  xid: Generated<string>;
+  debit_account_id: string;
+  credit_account_id: string;
+  amount: number;
+  kind: TransferKind;
+  subject_id: string | null;
+  posting_id: number | null;
+  hold_id: string | null;
+  reference: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface CheckpointTable {
+  id: Generated<number>;
+  last_xid: string;
+  last_transfer_id: number;
+  transfer_count: number;
+  prev_hash: string;
+  hash: string;
+  seal: string;
+  sealed_at: Generated<Date>;
+}
+
+export interface DB extends QueueTables {
+  accounts: AccountTable;
+  postings: PostingTable;
+  holds: HoldTable;
+  transfers: TransferTable;
+  checkpoints: CheckpointTable;
+}

@@ -1,0 +1,19 @@
+import { AppError } from '@imlab/http';
+
+export const LEDGER_ERROR_CODES = [
+  'LEDGER_INSUFFICIENT_CREDITS',
+  'LEDGER_IDEMPOTENCY_CONFLICT',
+  'LEDGER_CAPTURE_EXCEEDS_HOLD',
+  'LEDGER_HOLD_CLOSED',
+  'LEDGER_INVARIANT_BROKEN',
+  'LEDGER_ACCOUNT_NOT_FOUND',
+] as const;
+
+export const idempotencyConflict = (key: string) =>
+  new AppError('LEDGER_IDEMPOTENCY_CONFLICT', `idempotency key "${key}" was already used for a different request`, { status: 409, retryable: false });
+
+export const captureExceedsHold = (requested: number, held: number) =>
+  new AppError('LEDGER_CAPTURE_EXCEEDS_HOLD', `cannot capture ${requested} credits from a hold of ${held}`, { status: 422, retryable: false });
+
+/** A stored balance disagreeing with the holds it backs: never expected, never retried silently. */
+export const invariantBroken = (what: string) => new AppError('LEDGER_INVARIANT_BROKEN', what, { status: 500, retryable: false });

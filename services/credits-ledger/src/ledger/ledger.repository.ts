@@ -1,0 +1,243 @@
+import { sql, type Db, type Transaction } from '@imlab/db';
+import type { DB, HoldStatus, SystemAccountType, TransferKind } from '../db.js';
+
+/** The two accounts a person has. */
+export interface UserAccounts {
+  availableId: string;
+  heldId: string;
+  available: number;
+  held: number;
+}
+
+export async function findUserAccounts(db: Db<DB>, userId: string): Promise<UserAccounts | undefined> {
+  const rows = await db.selectFrom('accounts').select(['id', 'type', 'balance']).where('owner_id', '=', userId).execute();
+  const available = rows.find((r) => r.type === 'available');
+  const held = rows.find((r) => r.type === 'held');
+  if (!available || !held) return undefined;
+  return { availableId: available.id, heldId: held.id, available: available.balance, held: held.balance };
+}
+
+/** Opens both accounts of a person if missing (concurrent callers converge on one pair). */
+export async function createUserAccounts(db: Db<DB>, userId: string): Promise<void> {
+  await db
+    .insertInto('accounts')
+    .values([
+      { owner_id: userId, type: 'available' },
+      { owner_id: userId, type: 'held' },
+    ])
+    .onConflict((oc) => oc.columns(['owner_id', 'type']).where('owner_id', 'is not', null).doNothing())
+    .execute();
+}
+
+export async function systemAccountIds(db: Db<DB>): Promise<Record<SystemAccountType, string>> {
+  const rows = await db.selectFrom('accounts').select(['id', 'type']).where('owner_id', 'is', null).execute();
+  return Object.fromEntries(rows.map((r) => [r.type, r.id])) as Record<SystemAccountType, string>;
+}
+
+/** Adds to a user account; returns the new balance (the row stays locked until commit). */
+export async function creditAccount(tx: Transaction<DB>, accountId: string, amount: number): Promise<number> {
+  const row = await tx
+    .updateTable('accounts')
+    .set((eb) => ({ balance: eb('balance', '+', amount) }))
+    .where('id', '=', accountId)
+    .returning('balance')
+    .executeTakeFirstOrThrow();
+  return row.balance;
+}
+
+/**
+ * Takes `amount` from a user account only if it is covered, in one statement: the row lock and
+ * the check are the same act, so two concurrent debits can never both pass on a stale read.
+ * Returns the new balance, or undefined when the balance does not cover it (nothing changed).
+ */
+export async function debitAccountIfCovered(tx: Transaction<DB>, accountId: string, amount: number): Promise<number | undefined> {
+  const row = await tx
+    .updateTable('accounts')
+    .set((eb) => ({ balance: eb('balance', '-', amount) }))
+    .where('id', '=', accountId)
+    .where('balance', '>=', amount)
+    .returning('balance')
+    .executeTakeFirst();
+  return row?.balance;
+}
+
+/** Locks a user account row and returns its balance (for decisions that depend on it, e.g. clawback). */
+export async function lockAccount(tx: Transaction<DB>, accountId: string): Promise<number> {
+  const row = await tx.selectFrom('accounts').select('balance').where('id', '=', accountId).forUpdate().executeTakeFirstOrThrow();
+  return row.balance;
+}
+
+export async function accountBalance(db: Db<DB>, accountId: string): Promise<number> {
+  const row = await db.selectFrom('accounts').select('balance').where('id', '=', accountId).executeTakeFirstOrThrow();
+  return row.balance;
+}
+
+export async function ownerOf(db: Db<DB>, accountId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('accounts').select('owner_id').where('id', '=', accountId).executeTakeFirst();
+  return row?.owner_id ?? undefined;
+}
+
+export interface NewTransfer {
+  debit: string;
+  credit: string;
+  amount: number;
+  kind: TransferKind;
+  subjectId: string | null;
+  postingId?: number | null;
+  holdId?: string | null;
+  reference?: string | null;
+}
+
+export async function insertTransfers(tx: Transaction<DB>, transfers: NewTransfer[]): Promise<void> {
+  if (transfers.length === 0) return;
+  await tx
+    .insertInto('transfers')
+    .values(
+      transfers.map((t) => ({
+        debit_account_id: t.debit,
+        credit_account_id: t.credit,
+        amount: t.amount,
+        kind: t.kind,
+        subject_id: t.subjectId,
+        posting_id: t.postingId ?? null,
+        hold_id: t.holdId ?? null,
+        reference: t.reference ?? null,
+      })),
+    )
+    .execute();
+}
+
+// ── postings (grant, clawback, restore): the idempotency record ─────────────────────────────────
+
+/** Inserts the posting record; undefined when the key exists already (waits for a concurrent twin to commit). */
+export async function insertPosting(
+  tx: Transaction<DB>,
+  p: { key: string; requestHash: string; kind: 'grant' | 'clawback' | 'restore'; subjectId: string | null; result?: unknown },
+): Promise<number | undefined> {
+  const row = await tx
+    .insertInto('postings')
+    .values({
+      idempotency_key: p.key,
+      request_hash: p.requestHash,
+      kind: p.kind,
+      subject_id: p.subjectId,
+      ...(p.result === undefined ? {} : { result: JSON.stringify(p.result) }),
+    })
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row?.id;
+}
+
+export async function findPosting(db: Db<DB>, key: string) {
+  return db.selectFrom('postings').select(['id', 'request_hash', 'kind', 'result']).where('idempotency_key', '=', key).executeTakeFirst();
+}
+
+export async function setPostingResult(tx: Transaction<DB>, id: number, result: unknown): Promise<void> {
+  await tx.updateTable('postings').set({ result: JSON.stringify(result) }).where('id', '=', id).execute();
+}
+
+/** What a person still owes from clawbacks, net of restores that repaid it. */
+export async function outstandingDebt(db: Db<DB>, subjectId: string): Promise<number> {
+  const row = await db
+    .selectFrom('transfers')
+    .select(
+      sql<number>`coalesce(sum(case kind when 'clawback_debt' then amount when 'restore_debt' then -amount else 0 end), 0)::int8`.as('debt'),
+    )
+    .where('subject_id', '=', subjectId)
+    .where('kind', 'in', ['clawback_debt', 'restore_debt'])
+    .executeTakeFirstOrThrow();
+  return row.debt;
+}
+
+// ── holds ─────────────────────────────────────────────────────────────────────────────────────────
+
+export interface HoldRow {
+  id: string;
+  subject_id: string | null;
+  held_account_id: string | null;
+  amount: number | null;
+  request_hash: string | null;
+  status: HoldStatus;
+  captured: number | null;
+  shortfall: number | null;
+  expires_at: Date | null;
+  reference: string | null;
+  expired: boolean;
+}
+
+/** Inserts a new hold; false when a hold with this id exists already (placed, resolved or a tombstone). */
+export async function insertHold(
+  tx: Transaction<DB>,
+  h: { id: string; subjectId: string | null; heldAccountId: string | null; amount: number | null; requestHash: string | null; status: HoldStatus; expiresAt: Date | null; reference: string | null; reason?: string | null },
+): Promise<boolean> {
+  const row = await tx
+    .insertInto('holds')
+    .values({
+      id: h.id,
+      subject_id: h.subjectId,
+      held_account_id: h.heldAccountId,
+      amount: h.amount,
+      request_hash: h.requestHash,
+      status: h.status,
+      captured: null,
+      shortfall: null,
+      expires_at: h.expiresAt,
+      reference: h.reference,
+      reason: h.reason ?? null,
+      resolved_at: h.status === 'open' ? null : new Date(),
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Locks a hold; `expired` is judged by the database clock at the moment of the lock. */
+export async function lockHold(tx: Transaction<DB>, id: string): Promise<HoldRow | undefined> {
+  return tx
+    .selectFrom('holds')
+    .select([
+      'id',
+      'subject_id',
+      'held_account_id',
+      'amount',
+      'request_hash',
+      'status',
+      'captured',
+      'shortfall',
+      'expires_at',
+      'reference',
+      sql<boolean>`expires_at <= clock_timestamp()`.as('expired'),
+    ])
+    .where('id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function resolveHold(
+  tx: Transaction<DB>,
+  id: string,
+  r: { status: Exclude<HoldStatus, 'open' | 'void'>; captured?: number; shortfall?: number; reason?: string | null },
+): Promise<void> {
+  await tx
+    .updateTable('holds')
+    .set({ status: r.status, captured: r.captured ?? null, shortfall: r.shortfall ?? null, reason: r.reason ?? null, resolved_at: new Date() })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Claims up to `limit` open holds past their expiry; SKIP LOCKED lets several sweepers and captures run side by side. */
+export async function claimExpiredHolds(tx: Transaction<DB>, limit: number): Promise<string[]> {
+  const rows = await tx
+    .selectFrom('holds')
+    .select('id')
+    .where('status', '=', 'open')
+    .where('expires_at', '<=', sql<Date>`clock_timestamp()`)
+    .orderBy('expires_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  return rows.map((r) => r.id);
+}

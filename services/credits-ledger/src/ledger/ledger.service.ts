@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto';
+import type { Transaction } from '@imlab/db';
+import type { Bus } from '@imlab/queue';
+import type { Payload, LedgerHoldOutcome, LedgerPostingResult, LedgerReserveResult } from '@imlab/contracts';
+import type { QueueTables } from '@imlab/queue';
+import type { DB, SystemAccountType } from '../db.js';
+import * as repo from './ledger.repository.js';
+import { captureExceedsHold, idempotencyConflict, invariantBroken } from './ledger.errors.js';
+
+export interface LedgerDeps {
+  bus: Bus;
+  system: Record<SystemAccountType, string>;
+  lowBalanceThreshold: number;
+}
+
+type Tx = Transaction<DB>;
+
+/** Outbox writes go through the bus in the caller's transaction. */
+const outbox = (tx: Tx) => tx as unknown as Transaction<QueueTables>;
+
+/** The request an idempotency key stands for; same key + different hash = conflict. */
+export function requestHash(kind: string, fields: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify([kind, ...fields])).digest('hex');
+}
+
+async function userAccounts(tx: Tx, userId: string): Promise<repo.UserAccounts> {
+  const found = await repo.findUserAccounts(tx, userId);
+  if (found) return found;
+  await repo.createUserAccounts(tx, userId);
+  const created = await repo.findUserAccounts(tx, userId);
+  if (!created) throw invariantBroken(`accounts of a user could not be opened`);
+  return created;
+}
+
+async function duplicatePosting(tx: Tx, key: string, hash: string): Promise<LedgerPostingResult> {
+  const existing = await repo.findPosting(tx, key);
+  if (!existing || existing.request_hash !== hash) throw idempotencyConflict(key);
+  return existing.result as LedgerPostingResult;
+}
+
+/** Emits `ledger.low-balance` once per crossing from at-or-above the threshold to below it. */
+async function noteBalanceDrop(tx: Tx, deps: LedgerDeps, userId: string, before: number, after: number): Promise<void> {
+  const t = deps.lowBalanceThreshold;
+  if (before >= t && after < t) await deps.bus.send(outbox(tx), 'ledger.low-balance', { userId, available: after, threshold: t });
+}
+
+/** Purchase or promo credits: issuance/promo → available. */
+export async function grant(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.grant'>): Promise<LedgerPostingResult> {
+  const hash = requestHash('grant', [p.userId, p.amount, p.source, p.reference]);
+  const acc = await userAccounts(tx, p.userId);
+  const result: LedgerPostingResult = { amount: p.amount, debt: 0 };
+  const postingId = await repo.insertPosting(tx, { key: p.idempotencyKey, requestHash: hash, kind: 'grant', subjectId: acc.availableId, result });
+  if (postingId === undefined) return duplicatePosting(tx, p.idempotencyKey, hash);
+  await repo.creditAccount(tx, acc.availableId, p.amount);
+  await repo.insertTransfers(tx, [
+    {
+      debit: deps.system[p.source === 'purchase' ? 'issuance' : 'promo'],
+      credit: acc.availableId,
+      amount: p.amount,
+      kind: p.source === 'purchase' ? 'grant_purchase' : 'grant_promo',
+      subjectId: acc.availableId,
+      postingId,
+      reference: p.reference,
+    },
+  ]);
+  await deps.bus.send(outbox(tx), 'ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'grant', userId: p.userId, ...result, reference: p.reference });
+  return result;
+}
+
+/**
+ * available → held for a generation. The hold row is written first: its primary key (the hold id)
+ * is what makes a duplicate or late reserve converge, and a tombstone left by an earlier
+ * capture/release makes a late reserve a no-op instead of resurrecting the hold.
+ */
+export async function reserve(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.reserve'>): Promise<LedgerReserveResult> {
+  const hash = requestHash('reserve', [p.userId, p.amount]);
+  const acc = await repo.findUserAccounts(tx, p.userId);
+  const inserted = await repo.insertHold(tx, {
+    id: p.holdId,
+    subjectId: acc?.availableId ?? null,
+    heldAccountId: acc?.heldId ?? null,
+    amount: p.amount,
+    requestHash: hash,
+    status: 'open',
+    expiresAt: new Date(p.expiresAt),
+    reference: p.reference,
+  });
+  if (!inserted) return repeatedReserve(tx, p.holdId, hash);
+
+  let after: number | undefined;
+  let balance = 0;
+  if (acc) {
+    // A concurrent grant may land between a failed debit and the read of the balance; try again then.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      after = await repo.debitAccountIfCovered(tx, acc.availableId, p.amount);
+      if (after !== undefined) break;
+      balance = await repo.accountBalance(tx, acc.availableId);
+      if (balance < p.amount) break;
+    }
+  }
+  if (!acc || after === undefined) {
+    const shortfall = p.amount - balance;
+    await repo.resolveHold(tx, p.holdId, { status: 'rejected', shortfall });
+    await deps.bus.send(outbox(tx), 'ledger.hold-rejected', { holdId: p.holdId, userId: p.userId, amount: p.amount, shortfall });
+    return { status: 'rejected', code: 'LEDGER_INSUFFICIENT_CREDITS', shortfall };
+  }
+  await repo.creditAccount(tx, acc.heldId, p.amount);
+  await repo.insertTransfers(tx, [
+    { debit: acc.availableId, credit: acc.heldId, amount: p.amount, kind: 'reserve', subjectId: acc.availableId, holdId: p.holdId, reference: p.reference },
+  ]);
+  await noteBalanceDrop(tx, deps, p.userId, after + p.amount, after);
+  await deps.bus.send(outbox(tx), 'ledger.hold-placed', { holdId: p.holdId, userId: p.userId, amount: p.amount });
+  return { status: 'placed' };
+}
+
+async function repeatedReserve(tx: Tx, holdId: string, hash: string): Promise<LedgerReserveResult> {
+  const hold = await repo.lockHold(tx, holdId);
+  if (!hold) throw invariantBroken('hold vanished');
+  if (hold.status === 'void') return { status: 'rejected', code: 'LEDGER_HOLD_CLOSED', shortfall: 0 };
+  if (hold.request_hash !== hash) throw idempotencyConflict(holdId);
+  if (hold.status === 'rejected') return { status: 'rejected', code: 'LEDGER_INSUFFICIENT_CREDITS', shortfall: hold.shortfall ?? 0 };
+  return { status: 'placed' };
+}
+
+/**
+ * Locks the hold, or, when no reserve has arrived yet, leaves a `void` tombstone so that the late
+ * reserve cannot place it. A reserve racing us holds the primary key: the insert then waits for it
+ * and we read its hold instead.
+ */
+async function lockOrTombstone(tx: Tx, holdId: string, reason: string): Promise<repo.HoldRow | undefined> {
+  for (;;) {
+    const hold = await repo.lockHold(tx, holdId);
+    if (hold) return hold;
+    const tombstoned = await repo.insertHold(tx, {
+      id: holdId,
+      subjectId: null,
+      heldAccountId: null,
+      amount: null,
+      requestHash: null,
+      status: 'void',
+      expiresAt: null,
+      reference: null,
+      reason,
+    });
+    if (tombstoned) return undefined;
+  }
+}
+
+/** held → available for the whole hold (release or expiry). Account locks: available, then held. */
+async function returnHold(tx: Tx, hold: repo.HoldRow, kind: 'release' | 'expire', reason: string | null): Promise<number> {
+  const amount = hold.amount!;
+  await repo.creditAccount(tx, hold.subject_id!, amount);
+  const held = await repo.debitAccountIfCovered(tx, hold.held_account_id!, amount);
+  if (held === undefined) throw invariantBroken(`held balance does not cover hold ${hold.id}`);
+  await repo.insertTransfers(tx, [
+    { debit: hold.held_account_id!, credit: hold.subject_id!, amount, kind, subjectId: hold.subject_id, holdId: hold.id, reference: hold.reference },
+  ]);
+  await repo.resolveHold(tx, hold.id, { status: kind === 'release' ? 'released' : 'expired', reason });
+  return amount;
+}
+
+async function expireHold(tx: Tx, deps: LedgerDeps, hold: repo.HoldRow): Promise<number> {
+  const returned = await returnHold(tx, hold, 'expire', 'expired');
+  const userId = await repo.ownerOf(tx, hold.subject_id!);
+  if (userId) await deps.bus.send(outbox(tx), 'ledger.hold-expired', { holdId: hold.id, userId, amount: returned });
+  return returned;
+}
+
+/** held → consumed (all, or `amount` with the rest back to available). An expired hold is released instead. */
+export async function capture(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.capture'>): Promise<LedgerHoldOutcome> {
+  const hold = await lockOrTombstone(tx, p.holdId, 'capture before reserve');
+  if (!hold) return { status: 'noop', hold: 'void' };
+  if (hold.status !== 'open') return { status: 'noop', hold: hold.status };
+  if (hold.expired) return { status: 'expired', returned: await expireHold(tx, deps, hold) };
+  const amount = hold.amount!;
+  const take = p.amount ?? amount;
+  if (take > amount) throw captureExceedsHold(take, amount);
+  const rest = amount - take;
+  if (rest > 0) await repo.creditAccount(tx, hold.subject_id!, rest);
+  const held = await repo.debitAccountIfCovered(tx, hold.held_account_id!, amount);
+  if (held === undefined) throw invariantBroken(`held balance does not cover hold ${hold.id}`);
+  const base = { subjectId: hold.subject_id, holdId: hold.id, reference: hold.reference };
+  await repo.insertTransfers(tx, [
+    ...(take > 0 ? [{ ...base, debit: hold.held_account_id!, credit: deps.system.consumed, amount: take, kind: 'capture' as const }] : []),
+    ...(rest > 0 ? [{ ...base, debit: hold.held_account_id!, credit: hold.subject_id!, amount: rest, kind: 'capture_return' as const }] : []),
+  ]);
+  await repo.resolveHold(tx, hold.id, { status: 'captured', captured: take });
+  return { status: 'captured', captured: take, returned: rest };
+}
+
+export async function release(tx: Tx, _deps: LedgerDeps, p: Payload<'ledger.release'>): Promise<LedgerHoldOutcome> {
+  const hold = await lockOrTombstone(tx, p.holdId, p.reason);
+  if (!hold) return { status: 'noop', hold: 'void' };
+  if (hold.status !== 'open') return { status: 'noop', hold: hold.status };
+  return { status: 'released', returned: await returnHold(tx, hold, 'release', p.reason) };
+}
+
+/**
+ * Releases up to `limit` expired holds in one transaction. Accounts are locked in ascending
+ * account id order (available before held per user), the same global order as any other writer,
+ * so a sweep never deadlocks with captures or with another sweeper.
+ */
+export async function expireDue(tx: Tx, deps: LedgerDeps, limit = 100): Promise<number> {
+  const ids = await repo.claimExpiredHolds(tx, limit);
+  const holds: repo.HoldRow[] = [];
+  for (const id of ids) {
+    const hold = await repo.lockHold(tx, id);
+    if (hold && hold.status === 'open') holds.push(hold);
+  }
+  holds.sort((a, b) => (a.subject_id! < b.subject_id! ? -1 : a.subject_id! > b.subject_id! ? 1 : 0));
+  for (const hold of holds) await expireHold(tx, deps, hold);
+  return holds.length;
+}
+
+/** Refund or dispute: takes back what is still available; the rest is recorded against the debt account. */
+export async function clawback(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.clawback'>): Promise<LedgerPostingResult> {
+  const hash = requestHash('clawback', [p.userId, p.amount, p.reference]);
+  const acc = await userAccounts(tx, p.userId);
+  const postingId = await repo.insertPosting(tx, { key: p.idempotencyKey, requestHash: hash, kind: 'clawback', subjectId: acc.availableId });
+  if (postingId === undefined) return duplicatePosting(tx, p.idempotencyKey, hash);
+  const before = await repo.lockAccount(tx, acc.availableId);
+  const take = Math.min(before, p.amount);
+  const debt = p.amount - take;
+  if (take > 0 && (await repo.debitAccountIfCovered(tx, acc.availableId, take)) === undefined) throw invariantBroken('locked balance moved');
+  const base = { subjectId: acc.availableId, postingId, reference: p.reference };
+  await repo.insertTransfers(tx, [
+    ...(take > 0 ? [{ ...base, debit: acc.availableId, credit: deps.system.issuance, amount: take, kind: 'clawback' as const }] : []),
+    ...(debt > 0 ? [{ ...base, debit: deps.system.debt, credit: deps.system.issuance, amount: debt, kind: 'clawback_debt' as const }] : []),
+  ]);
+  const result: LedgerPostingResult = { amount: take, debt };
+  await repo.setPostingResult(tx, postingId, result);
+  await noteBalanceDrop(tx, deps, p.userId, before, before - take);
+  await deps.bus.send(outbox(tx), 'ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'clawback', userId: p.userId, ...result, reference: p.reference });
+  return result;
+}
+
+/** Dispute won: first cancels what the person still owes, then credits the rest back to available. */
+export async function restore(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.restore'>): Promise<LedgerPostingResult> {
+  const hash = requestHash('restore', [p.userId, p.amount, p.reference]);
+  const acc = await userAccounts(tx, p.userId);
+  const postingId = await repo.insertPosting(tx, { key: p.idempotencyKey, requestHash: hash, kind: 'restore', subjectId: acc.availableId });
+  if (postingId === undefined) return duplicatePosting(tx, p.idempotencyKey, hash);
+  // The row lock serialises this with the person's clawbacks, so the debt read below is stable.
+  await repo.lockAccount(tx, acc.availableId);
+  const owed = await repo.outstandingDebt(tx, acc.availableId);
+  const repaid = Math.min(owed, p.amount);
+  const give = p.amount - repaid;
+  if (give > 0) await repo.creditAccount(tx, acc.availableId, give);
+  const base = { subjectId: acc.availableId, postingId, reference: p.reference };
+  await repo.insertTransfers(tx, [
+    ...(repaid > 0 ? [{ ...base, debit: deps.system.issuance, credit: deps.system.debt, amount: repaid, kind: 'restore_debt' as const }] : []),
+    ...(give > 0 ? [{ ...base, debit: deps.system.issuance, credit: acc.availableId, amount: give, kind: 'restore' as const }] : []),
+  ]);
+  const result: LedgerPostingResult = { amount: give, debt: repaid };
+  await repo.setPostingResult(tx, postingId, result);
+  await deps.bus.send(outbox(tx), 'ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'restore', userId: p.userId, ...result, reference: p.reference });
+  return result;
+}

@@ -1,0 +1,37 @@
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '@imlab/logger';
+import { runService } from '@imlab/http';
+import { createServiceContext } from '@imlab/queue';
+import { loadLedgerConfig } from './config.js';
+import { build } from './app.js';
+import { consumeInbox, ledgerDeps } from './inbox.js';
+import { startBackground } from './background.js';
+import type { DB } from './db.js';
+
+const config = loadLedgerConfig();
+const logger = createLogger({ service: 'credits-ledger', level: config.LOG_LEVEL });
+const ctx = await createServiceContext<DB>({
+  service: 'credits-ledger',
+  logger,
+  databaseUrl: config.DATABASE_URL,
+  databaseName: config.DATABASE_NAME,
+  redisUrl: config.REDIS_URL,
+  queuePrefix: config.QUEUE_PREFIX,
+  migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
+  migrate: config.NODE_ENV !== 'production',
+  poolSize: config.DB_POOL_SIZE,
+});
+const app = await build({ config, logger, ctx });
+const deps = await ledgerDeps(ctx, config);
+consumeInbox(ctx, deps, { concurrency: config.INBOX_CONCURRENCY });
+const background = startBackground({
+  db: ctx.db,
+  deps,
+  logger,
+  sweepMs: config.HOLD_SWEEP_INTERVAL * 1000,
+  sealMs: config.SEAL_INTERVAL * 1000,
+  sealSecret: config.LEDGER_SEAL_SECRET,
+});
+await ctx.bus.startRelay();
+// Close order: HTTP first, then the background tasks (they finish their run), then bus and pool.
+await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [background, ctx], graceMs: config.SHUTDOWN_GRACE_MS });

@@ -1,0 +1,17 @@
+import { randomUUID } from 'node:crypto';
+import type { Transaction } from '@imlab/db';
+import type { DB } from '../db.js';
+import * as repo from './privacy.repository.js';
+
+/**
+ * `user.purge`: the books must still balance, so transfers stay; what goes is every link to the
+ * person. The accounts get a random owner id nobody knows, references and request hashes are
+ * dropped, and published messages naming the user are deleted.
+ */
+export async function purgeUser(tx: Transaction<DB>, userId: string): Promise<{ accounts: number }> {
+  const ids = await repo.accountIdsOf(tx, userId);
+  await repo.scrubReferences(tx, ids);
+  const accounts = await repo.rekeyAccounts(tx, userId, randomUUID());
+  await repo.deleteSentMessagesAbout(tx, userId);
+  return { accounts };
+}
