@@ -1,13 +1,16 @@
-import { loadConfig, baseEnv, port, str, url } from '@imlab/config';
+import { loadConfig, baseEnv, num, port, str, url } from '@imlab/config';
 
 export const configSpec = {
   ...baseEnv,
   PORT: port({ default: 4005 }),
   DATABASE_NAME: str({ default: 'imlab_notification' }),
-  RESEND_API_KEY: str({ default: '' }),
+  RESEND_API_KEY: str({ default: '', desc: 'empty: emails go to the development mailbox (MAILBOX_DIR) instead of Resend' }),
   RESEND_BASE_URL: url({ default: 'https://api.resend.com' }),
+  RESEND_WEBHOOK_SECRET: str({ default: '', desc: 'whsec_… signing secret of the Resend webhook; empty: the webhook answers 503' }),
+  RESEND_TIMEOUT_MS: num({ default: 15_000, desc: 'per request to Resend; a send is leased for twice this long' }),
   MAIL_FROM: str({ default: 'imagemakerlab <hello@imagemakerlab.local>' }),
   MAILBOX_DIR: str({ default: '.data/mailbox' }),
+  EMAIL_CONCURRENCY: num({ default: 4, desc: 'inbox messages processed at once; the pool is sized from it' }),
 };
 
 export type Config = ReturnType<typeof loadNotificationConfig>;

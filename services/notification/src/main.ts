@@ -5,9 +5,12 @@ import { createServiceContext } from '@imlab/queue';
 import { loadNotificationConfig } from './config.js';
 import { build } from './app.js';
 import type { DB } from './db.js';
+import { createMailer } from './delivery/providers/index.js';
+import { startConsumers } from './inbox/inbox.handlers.js';
 
 const config = loadNotificationConfig();
 const logger = createLogger({ service: 'notification', level: config.LOG_LEVEL });
+const mailer = createMailer(config, logger);
 const ctx = await createServiceContext<DB>({
   service: 'notification',
   logger,
@@ -17,7 +20,11 @@ const ctx = await createServiceContext<DB>({
   queuePrefix: config.QUEUE_PREFIX,
   migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
   migrate: config.NODE_ENV !== 'production',
+  // Each email job holds its inbox transaction and briefly needs a second connection for the
+  // delivery state (see delivery.service.ts): the pool must outnumber the concurrency.
+  poolSize: config.EMAIL_CONCURRENCY * 2 + 2,
 });
 const app = await build({ config, logger, ctx });
+startConsumers({ ctx, config, mailer });
 await ctx.bus.startRelay();
 await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [ctx], graceMs: config.SHUTDOWN_GRACE_MS });

@@ -1,0 +1,126 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { EmailTemplate } from '@imlab/contracts';
+import type { Db } from '@imlab/db';
+import { AppError } from '@imlab/http';
+import type { Logger } from '@imlab/logger';
+import type { DB, DeliveryStatus, Locale } from '../db.js';
+import { findContact } from '../contacts/contacts.repository.js';
+import { TemplateDataError } from '../mail/data.js';
+import { renderEmail } from '../mail/render.js';
+import { addressHash, withoutAddress } from './address.js';
+import { claimDelivery, findDeliveryByKey, isFinal, isSuppressed, markFailed, markPending, markSent, recordUnsent, type NewDelivery } from './delivery.repository.js';
+import { ProviderError, type Mailer } from './providers/provider.js';
+
+export interface DeliveryDeps {
+  /**
+   * The pool, not the inbox transaction: delivery state must be committed before and after the
+   * provider call, whatever happens to the message's transaction.
+   */
+  db: Db<DB>;
+  mailer: Mailer;
+  from: string;
+  publicBaseUrl: string;
+  /** How long a claimed send stays ours; longer than the provider timeout. */
+  leaseMs: number;
+  log: Logger;
+}
+
+export interface EmailRequest {
+  idempotencyKey: string;
+  template: EmailTemplate;
+  to?: string;
+  userId?: string;
+  locale?: Locale;
+  data: Record<string, string | number | boolean | null>;
+  /** Commands wait for a contact that has not arrived yet; events about unknown users are dropped. */
+  unknownContact: 'retry' | 'skip';
+}
+
+export interface DeliveryOutcome {
+  status: DeliveryStatus | 'skipped';
+  deliveryId?: string;
+}
+
+/** Where the current attempt stands among the job's attempts. */
+export interface Attempt {
+  last: boolean;
+}
+
+/**
+ * Sends one email at most once per idempotency key:
+ * 1. a key already final (sent, failed, suppressed) returns its outcome and sends nothing;
+ * 2. the recipient is resolved (address, or the contact of userId) and checked against suppressions;
+ * 3. the email is rendered (bad data → failed, permanently);
+ * 4. the row is claimed (`sending`, leased) in its own committed statement, so a concurrent
+ *    duplicate backs off, and a redelivery after a crash finds it;
+ * 5. the provider is called with Idempotency-Key = the key: if we die between its answer and
+ *    step 6, the retry sends the same key and the provider answers with the same email;
+ * 6. the outcome is committed: sent, pending (retryable; the job is retried) or failed.
+ */
+export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attempt: Attempt): Promise<DeliveryOutcome> {
+  const { db, log } = deps;
+  const existing = await findDeliveryByKey(db, req.idempotencyKey);
+  if (existing && isFinal(existing.status)) return { status: existing.status, deliveryId: existing.id };
+
+  const contact = req.userId ? await findContact(db, req.userId) : undefined;
+  const to = req.to ?? contact?.email;
+  if (!to) {
+    if (req.unknownContact === 'skip') {
+      log.info({ template: req.template }, 'no contact for user; email skipped');
+      return { status: 'skipped' };
+    }
+    throw new AppError('NOTIFICATION_CONTACT_UNKNOWN', 'no address for this user yet', { status: 503, retryable: !attempt.last });
+  }
+  const locale: Locale = req.locale ?? contact?.locale ?? 'en';
+  const row: NewDelivery = {
+    id: existing?.id ?? uuidv7(),
+    idempotencyKey: req.idempotencyKey,
+    template: req.template,
+    userId: req.userId ?? null,
+    recipientHash: addressHash(to),
+    locale,
+    provider: deps.mailer.name,
+  };
+
+  if (await isSuppressed(db, row.recipientHash)) {
+    await recordUnsent(db, row, 'suppressed', null);
+    log.info({ template: req.template, deliveryId: row.id }, 'recipient suppressed; email not sent');
+    return { status: 'suppressed', deliveryId: row.id };
+  }
+
+  let email;
+  try {
+    email = renderEmail({ template: req.template, locale, data: req.data, publicBaseUrl: deps.publicBaseUrl, ...(contact ? { displayName: contact.display_name } : {}) });
+  } catch (err) {
+    if (!(err instanceof TemplateDataError)) throw err;
+    await recordUnsent(db, row, 'failed', err.message);
+    throw new AppError('NOTIFICATION_INVALID_DATA', err.message, { status: 422, retryable: false });
+  }
+
+  const claimed = await claimDelivery(db, row, deps.leaseMs);
+  if (!claimed) {
+    const now = await findDeliveryByKey(db, req.idempotencyKey);
+    if (now && isFinal(now.status)) return { status: now.status, deliveryId: now.id };
+    // Another worker is sending this key right now; look again after a backoff.
+    throw new AppError('NOTIFICATION_SEND_IN_PROGRESS', 'this email is being sent by another worker', { status: 409, retryable: true });
+  }
+
+  try {
+    const { providerId } = await deps.mailer.send({ idempotencyKey: req.idempotencyKey, deliveryId: claimed.id, from: deps.from, to, email });
+    await markSent(db, claimed.id, providerId);
+    log.info({ template: req.template, deliveryId: claimed.id, providerId, attempts: claimed.attempts }, 'email sent');
+    return { status: 'sent', deliveryId: claimed.id };
+  } catch (err) {
+    const reason = withoutAddress(err instanceof Error ? err.message : String(err), to).slice(0, 500);
+    const retryable = !(err instanceof ProviderError) || err.retryable;
+    if (retryable && !attempt.last) {
+      await markPending(db, claimed.id, reason);
+      log.warn({ template: req.template, deliveryId: claimed.id, reason }, 'email send failed; will retry');
+      throw new AppError('NOTIFICATION_PROVIDER_UNAVAILABLE', reason, { status: 503, retryable: true, cause: err });
+    }
+    const finalReason = retryable ? `gave up after ${claimed.attempts} attempts: ${reason}` : reason;
+    await markFailed(db, claimed.id, finalReason);
+    log.warn({ template: req.template, deliveryId: claimed.id, reason: finalReason }, 'email failed permanently');
+    throw new AppError('NOTIFICATION_PROVIDER_REJECTED', finalReason, { status: 502, retryable: false, cause: err });
+  }
+}

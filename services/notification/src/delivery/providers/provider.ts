@@ -1,0 +1,29 @@
+import type { RenderedEmail } from '../../mail/content.js';
+
+export interface OutgoingEmail {
+  /** Also the provider's idempotency key, so a retry after a crash is deduped by the provider. */
+  idempotencyKey: string;
+  deliveryId: string;
+  from: string;
+  to: string;
+  email: RenderedEmail;
+}
+
+/** A failed send. `retryable`: 429, 5xx, network; otherwise permanent (the reason is recorded). */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+export interface Mailer {
+  /** 'resend' | 'mailbox', recorded per delivery. */
+  readonly name: string;
+  /** Sends one email; resolves with the provider's message id. */
+  send(mail: OutgoingEmail): Promise<{ providerId: string }>;
+}

@@ -1,0 +1,82 @@
+import type { Transaction } from '@imlab/db';
+import type { Logger } from '@imlab/logger';
+import type { ConsumeOptions, Job, ServiceContext, Worker } from '@imlab/queue';
+import type { Config } from '../config.js';
+import type { DB } from '../db.js';
+import { purgeUser, rememberContact } from '../contacts/contacts.service.js';
+import { deliverEmail, type DeliveryDeps, type EmailRequest } from '../delivery/delivery.service.js';
+import type { Mailer } from '../delivery/providers/index.js';
+
+export interface ConsumerDeps {
+  ctx: ServiceContext<DB>;
+  config: Config;
+  mailer: Mailer;
+}
+
+const isLastAttempt = (job: Job): boolean => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+
+/**
+ * The notification inbox. Contact events change state inside the inbox transaction (deduped by
+ * message id). Emails are different: their state lives in `deliveries`, committed around the
+ * provider call on the pool (see delivery.service.ts), so a redelivered or retried message finds
+ * what already happened and never sends twice; the inbox row only records the outcome.
+ */
+export function startConsumers({ ctx, config, mailer }: ConsumerDeps, opts: ConsumeOptions = {}): Worker {
+  const deps = (log: Logger): DeliveryDeps => ({
+    db: ctx.db,
+    mailer,
+    from: config.MAIL_FROM,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    leaseMs: config.RESEND_TIMEOUT_MS * 2,
+    log,
+  });
+  const send = (log: Logger, job: Job, req: EmailRequest) => deliverEmail(deps(log), req, { last: isLastAttempt(job) });
+
+  return ctx.bus.consume(
+    'notification',
+    {
+      'email.send': async ({ payload, log, job }) =>
+        send(log, job, {
+          idempotencyKey: payload.idempotencyKey,
+          template: payload.template,
+          ...(payload.to ? { to: payload.to } : {}),
+          ...(payload.userId ? { userId: payload.userId } : {}),
+          ...(payload.locale ? { locale: payload.locale } : {}),
+          data: payload.data,
+          unknownContact: 'retry',
+        }),
+      'user.registered': async ({ tx, payload, message }) =>
+        rememberContact(tx as unknown as Transaction<DB>, { ...payload, sourceAt: new Date(message.occurredAt) }),
+      'user.updated': async ({ tx, payload, message }) => rememberContact(tx as unknown as Transaction<DB>, { ...payload, sourceAt: new Date(message.occurredAt) }),
+      'user.purge': async ({ tx, payload }) => purgeUser(tx as unknown as Transaction<DB>, payload.userId),
+      'ledger.low-balance': async ({ payload, message, log, job }) =>
+        send(log, job, {
+          // One email per event: the ledger decides when a balance crossing is worth telling.
+          idempotencyKey: `low-balance:${message.id}`,
+          template: 'low-balance',
+          userId: payload.userId,
+          data: { available: payload.available, threshold: payload.threshold },
+          unknownContact: 'skip',
+        }),
+      'order.paid': async ({ payload, log, job }) =>
+        send(log, job, {
+          idempotencyKey: `purchase-receipt:${payload.orderId}`,
+          template: 'purchase-receipt',
+          userId: payload.userId,
+          data: { orderId: payload.orderId, credits: payload.credits, amount: payload.amount, currency: payload.currency },
+          unknownContact: 'skip',
+        }),
+      'generation.finished': async ({ payload, log, job }) => {
+        if (!payload.refunded) return { status: 'ignored' };
+        return send(log, job, {
+          idempotencyKey: `generation-refunded:${payload.generationId}`,
+          template: 'generation-refunded',
+          userId: payload.userId,
+          data: { generationId: payload.generationId },
+          unknownContact: 'skip',
+        });
+      },
+    },
+    { concurrency: config.EMAIL_CONCURRENCY, ...opts },
+  );
+}

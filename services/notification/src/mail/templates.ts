@@ -1,0 +1,237 @@
+import type { EmailTemplate } from '@imlab/contracts';
+import type { Locale } from '../db.js';
+import type { EmailContent } from './content.js';
+import { formatDate, formatInt, formatMoney, type TemplateData } from './data.js';
+
+/*
+ * Copy for every template in English and Chinese. Data keys each template reads (documented for
+ * callers in packages/contracts/src/messages/notification.ts). Paths of the web app that this
+ * service links to itself: /login, /forgot-password, /settings/security, /billing/orders,
+ * /pricing, /generations/:id.
+ */
+
+type Copy = (d: TemplateData) => EmailContent;
+
+const hi = (d: TemplateData): string => {
+  const name = d.displayName;
+  return d.locale === 'zh' ? (name ? `${name}，你好：` : '你好：') : name ? `Hi ${name},` : 'Hi,';
+};
+
+export const TEMPLATES: Record<EmailTemplate, Record<Locale, Copy>> = {
+  'verify-email': {
+    en: (d) => ({
+      subject: 'Confirm your email address',
+      preheader: 'One click to finish setting up your imagemakerlab account.',
+      greeting: hi(d),
+      paragraphs: ['Welcome to imagemakerlab. Please confirm that this is your email address so that we can keep your account safe.'],
+      action: { label: 'Confirm email address', url: d.link('link') },
+      footnote: 'If you did not sign up for imagemakerlab, you can ignore this email.',
+    }),
+    zh: (d) => ({
+      subject: '请确认你的邮箱地址',
+      preheader: '点击一下，完成 imagemakerlab 账户的设置。',
+      greeting: hi(d),
+      paragraphs: ['欢迎来到 imagemakerlab。请确认这是你的邮箱地址，以便我们保护你的账户安全。'],
+      action: { label: '确认邮箱地址', url: d.link('link') },
+      footnote: '如果你没有注册 imagemakerlab，请忽略这封邮件。',
+    }),
+  },
+  'password-reset': {
+    en: (d) => {
+      const minutes = d.optionalInt('expiresInMinutes');
+      return {
+        subject: 'Reset your password',
+        preheader: 'A link to choose a new password.',
+        greeting: hi(d),
+        paragraphs: [
+          'Someone asked to reset the password of your imagemakerlab account. Use the button below to choose a new one.',
+          ...(minutes ? [`The link works once and expires in ${formatInt('en', minutes)} minutes.`] : ['The link works once and expires soon.']),
+        ],
+        action: { label: 'Choose a new password', url: d.link('link') },
+        footnote: 'If you did not ask for this, you can ignore this email: your password stays as it is.',
+      };
+    },
+    zh: (d) => {
+      const minutes = d.optionalInt('expiresInMinutes');
+      return {
+        subject: '重置你的密码',
+        preheader: '用于设置新密码的链接。',
+        greeting: hi(d),
+        paragraphs: [
+          '有人请求重置你的 imagemakerlab 账户密码。请点击下面的按钮设置新密码。',
+          minutes ? `该链接只能使用一次，将在 ${formatInt('zh', minutes)} 分钟后失效。` : '该链接只能使用一次，并会很快失效。',
+        ],
+        action: { label: '设置新密码', url: d.link('link') },
+        footnote: '如果这不是你本人的操作，请忽略这封邮件，你的密码不会改变。',
+      };
+    },
+  },
+  'password-changed': {
+    en: (d) => {
+      const at = d.optionalDate('changedAt');
+      return {
+        subject: 'Your password was changed',
+        preheader: 'A security notice about your account.',
+        greeting: hi(d),
+        paragraphs: [
+          at ? `The password of your imagemakerlab account was changed on ${formatDate('en', at)}.` : 'The password of your imagemakerlab account was just changed.',
+          'All other sessions were signed out.',
+        ],
+        action: { label: 'Review account security', url: d.path('/settings/security') },
+        footnote: `If this was not you, reset your password now at ${d.path('/forgot-password')} and contact support.`,
+      };
+    },
+    zh: (d) => {
+      const at = d.optionalDate('changedAt');
+      return {
+        subject: '你的密码已更改',
+        preheader: '关于你账户的安全通知。',
+        greeting: hi(d),
+        paragraphs: [
+          at ? `你的 imagemakerlab 账户密码已于 ${formatDate('zh', at)} 更改。` : '你的 imagemakerlab 账户密码刚刚被更改。',
+          '其他所有会话均已退出登录。',
+        ],
+        action: { label: '查看账户安全', url: d.path('/settings/security') },
+        footnote: `如果这不是你本人的操作，请立即前往 ${d.path('/forgot-password')} 重置密码并联系客服。`,
+      };
+    },
+  },
+  'purchase-receipt': {
+    en: (d) => ({
+      subject: 'Your imagemakerlab receipt',
+      preheader: `${formatInt('en', d.int('credits'))} credits added to your account.`,
+      greeting: hi(d),
+      paragraphs: ['Thank you for your purchase. The credits are in your account and ready to use.'],
+      facts: [
+        ['Order', d.string('orderId', 64)],
+        ['Credits', formatInt('en', d.int('credits'))],
+        ['Amount paid', formatMoney('en', d.int('amount'), d.string('currency', 3))],
+      ],
+      action: { label: 'View your orders', url: d.path('/billing/orders') },
+      footnote: 'Payment was processed by Stripe; we never see or store your card details.',
+    }),
+    zh: (d) => ({
+      subject: '你的 imagemakerlab 收据',
+      preheader: `${formatInt('zh', d.int('credits'))} 点积分已加入你的账户。`,
+      greeting: hi(d),
+      paragraphs: ['感谢你的购买。积分已到账，可以立即使用。'],
+      facts: [
+        ['订单号', d.string('orderId', 64)],
+        ['积分', formatInt('zh', d.int('credits'))],
+        ['支付金额', formatMoney('zh', d.int('amount'), d.string('currency', 3))],
+      ],
+      action: { label: '查看订单', url: d.path('/billing/orders') },
+      footnote: '付款由 Stripe 处理；我们不会看到或保存你的银行卡信息。',
+    }),
+  },
+  'low-balance': {
+    en: (d) => ({
+      subject: 'Your credits are running low',
+      preheader: `${formatInt('en', d.int('available'))} credits left.`,
+      greeting: hi(d),
+      paragraphs: [`You have ${formatInt('en', d.int('available'))} credits left. Top up any time to keep creating without interruption.`],
+      action: { label: 'See credit packs', url: d.path('/pricing') },
+    }),
+    zh: (d) => ({
+      subject: '你的积分余额不足',
+      preheader: `剩余 ${formatInt('zh', d.int('available'))} 点积分。`,
+      greeting: hi(d),
+      paragraphs: [`你还剩 ${formatInt('zh', d.int('available'))} 点积分。随时充值，创作不中断。`],
+      action: { label: '查看积分套餐', url: d.path('/pricing') },
+    }),
+  },
+  'generation-refunded': {
+    en: (d) => {
+      const credits = d.optionalInt('credits');
+      return {
+        subject: 'Credits returned for a generation',
+        preheader: 'A generation could not be completed; nothing was charged.',
+        greeting: hi(d),
+        paragraphs: [
+          'One of your generations could not be completed.',
+          credits ? `The ${formatInt('en', credits)} credits reserved for it are back in your account.` : 'The credits reserved for it are back in your account.',
+        ],
+        action: { label: 'Open the generation', url: d.path(`/generations/${encodeURIComponent(d.string('generationId', 64))}`) },
+      };
+    },
+    zh: (d) => {
+      const credits = d.optionalInt('credits');
+      return {
+        subject: '一次生成的积分已退回',
+        preheader: '一次生成未能完成，未扣除任何积分。',
+        greeting: hi(d),
+        paragraphs: ['你的一次生成未能完成。', credits ? `为它预留的 ${formatInt('zh', credits)} 点积分已退回你的账户。` : '为它预留的积分已退回你的账户。'],
+        action: { label: '查看这次生成', url: d.path(`/generations/${encodeURIComponent(d.string('generationId', 64))}`) },
+      };
+    },
+  },
+  'account-deletion-scheduled': {
+    en: (d) => ({
+      subject: 'Your account is scheduled for deletion',
+      preheader: 'Your account and everything in it will be deleted.',
+      greeting: hi(d),
+      paragraphs: [
+        'We received your request to delete your imagemakerlab account. The account is disabled and you have been signed out everywhere.',
+        `On ${formatDate('en', d.date('purgeAfter'))} your profile, images and transaction history will be permanently deleted.`,
+      ],
+      footnote: 'If you did not ask for this, reply to support before that date.',
+    }),
+    zh: (d) => ({
+      subject: '你的账户已安排删除',
+      preheader: '你的账户及其中的全部内容将被删除。',
+      greeting: hi(d),
+      paragraphs: [
+        '我们已收到删除你的 imagemakerlab 账户的请求。账户已停用，你已在所有设备上退出登录。',
+        `你的个人资料、图片和交易记录将于 ${formatDate('zh', d.date('purgeAfter'))} 被永久删除。`,
+      ],
+      footnote: '如果这不是你本人的请求，请在该日期之前联系客服。',
+    }),
+  },
+  'account-deleted': {
+    en: (d) => ({
+      subject: 'Your account has been deleted',
+      preheader: 'Your imagemakerlab account no longer exists.',
+      greeting: hi(d),
+      paragraphs: [
+        'Your imagemakerlab account has been deleted, together with your profile, images and transaction history.',
+        'Accounting records we must keep by law no longer carry anything that identifies you. This is the last email you will receive from us.',
+      ],
+    }),
+    zh: (d) => ({
+      subject: '你的账户已删除',
+      preheader: '你的 imagemakerlab 账户已不存在。',
+      greeting: hi(d),
+      paragraphs: [
+        '你的 imagemakerlab 账户已被删除，个人资料、图片和交易记录也一并删除。',
+        '依法必须保留的会计记录已不再包含任何能识别你身份的信息。这是你从我们这里收到的最后一封邮件。',
+      ],
+    }),
+  },
+  'export-ready': {
+    en: (d) => {
+      const until = d.optionalDate('expiresAt');
+      return {
+        subject: 'Your data export is ready',
+        preheader: 'Download your images and transaction history.',
+        greeting: hi(d),
+        paragraphs: [
+          'The export you asked for is ready: all your images and your transaction history in one archive.',
+          ...(until ? [`The download link works until ${formatDate('en', until)}.`] : []),
+        ],
+        action: { label: 'Download your export', url: d.link('link') },
+        footnote: 'You need to be signed in to download it.',
+      };
+    },
+    zh: (d) => {
+      const until = d.optionalDate('expiresAt');
+      return {
+        subject: '你的数据导出已准备好',
+        preheader: '下载你的图片和交易记录。',
+        greeting: hi(d),
+        paragraphs: ['你请求的导出已准备好：你的全部图片和交易记录都在一个压缩包中。', ...(until ? [`下载链接在 ${formatDate('zh', until)} 之前有效。`] : [])],
+        action: { label: '下载导出文件', url: d.link('link') },
+        footnote: '下载时需要登录账户。',
+      };
+    },
+  },
+};

@@ -1,0 +1,78 @@
+import { fileURLToPath } from 'node:url';
+import type { Writable } from 'node:stream';
+import { createLogger } from '@imlab/logger';
+import { createServiceContext, type ConsumeOptions, type ServiceContext } from '@imlab/queue';
+import { createTestDatabase, infra, testPrefix } from '@imlab/testing';
+import type { MessageName, Payload } from '@imlab/contracts';
+import type { App } from '@imlab/http';
+import { build } from '../src/app.js';
+import { loadNotificationConfig, type Config } from '../src/config.js';
+import type { DB } from '../src/db.js';
+import { createMailer } from '../src/delivery/providers/index.js';
+import { startConsumers } from '../src/inbox/inbox.handlers.js';
+
+export const PUBLIC_BASE_URL = 'https://app.imlab.test';
+
+export interface Service {
+  config: Config;
+  ctx: ServiceContext<DB>;
+  app: App;
+  /** Puts a message on the notification inbox the way another service would (outbox → relay). */
+  publish<N extends MessageName>(name: N, payload: Payload<N>, id?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The real service (config, database, queue, app, consumer) on a database and prefix of its own. */
+export async function startService(
+  label: string,
+  opts: { env?: Record<string, string>; logStream?: Writable; consume?: ConsumeOptions; consumers?: boolean } = {},
+): Promise<Service> {
+  const database = await createTestDatabase(label);
+  const { databaseUrl, redisUrl } = infra();
+  const config = loadNotificationConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: opts.logStream ? 'info' : 'warn',
+    DATABASE_URL: databaseUrl,
+    DATABASE_NAME: database.name,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: testPrefix(label),
+    PUBLIC_BASE_URL,
+    EMAIL_CONCURRENCY: '2',
+    MAIL_FROM: 'imagemakerlab <hello@mail.imlab.test>',
+    ...opts.env,
+  });
+  const logger = createLogger({ service: 'notification', level: config.LOG_LEVEL, ...(opts.logStream ? { destination: opts.logStream } : {}) });
+  const ctx = await createServiceContext<DB>({
+    service: 'notification',
+    logger,
+    databaseUrl: config.DATABASE_URL,
+    databaseName: config.DATABASE_NAME,
+    redisUrl: config.REDIS_URL,
+    queuePrefix: config.QUEUE_PREFIX,
+    migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
+    migrate: true,
+    poolSize: 4,
+  });
+  const app = await build({ config, logger, ctx });
+  if (opts.consumers !== false) startConsumers({ ctx, config, mailer: createMailer(config, logger) }, opts.consume);
+  await ctx.bus.startRelay();
+  return {
+    config,
+    ctx,
+    app,
+    async publish(name, payload, id) {
+      const messageId = await ctx.bus.send(ctx.db as never, name, payload, id ? { id } : {});
+      ctx.bus.kick();
+      return messageId;
+    },
+    async close() {
+      await app.close();
+      await ctx.close();
+      await database.drop();
+    },
+  };
+}
+
+export const delivery = (svc: Service, key: string) => svc.ctx.db.selectFrom('deliveries').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
