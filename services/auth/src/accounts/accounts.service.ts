@@ -1,0 +1,206 @@
+import { v7 as uuidv7 } from 'uuid';
+import { AppError } from '@imlab/http';
+import type { Transaction } from '@imlab/db';
+import type { AuthDeps } from '../deps.js';
+import type { DB } from '../db.js';
+import type { SessionService } from '../sessions/sessions.service.js';
+import { checkPasswordPolicy, hashPassword, verifyPassword } from '../lib/passwords.js';
+import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
+import { defaultDisplayName, normaliseEmail } from '../lib/email.js';
+import { createBackoff } from './backoff.js';
+import { publicLink, sendEmail } from './emails.js';
+import * as repo from './accounts.repository.js';
+import type { UserRow } from './accounts.repository.js';
+
+const invalidCredentials = () => new AppError('AUTH_INVALID_CREDENTIALS', 'email or password is incorrect', { status: 401 });
+const invalidToken = () => new AppError('AUTH_INVALID_TOKEN', 'this link is invalid or has expired', { status: 400 });
+
+export function createAccountService(deps: AuthDeps, sessions: SessionService) {
+  const { config, db, bus, redis, keyPrefix } = deps;
+  const backoff = createBackoff(redis, keyPrefix, config);
+
+  async function issueVerification(tx: Transaction<DB>, user: UserRow): Promise<void> {
+    const token = newToken();
+    const id = uuidv7();
+    await repo.voidEmailTokens(tx, user.id, 'verify');
+    await repo.insertEmailToken(tx, { id, userId: user.id, purpose: 'verify', tokenHash: hashToken(token), expiresAt: new Date(Date.now() + config.VERIFY_TOKEN_TTL * 1000) });
+    await sendEmail(bus, tx, {
+      template: 'verify-email',
+      to: user.email,
+      locale: user.locale,
+      data: { link: publicLink(config, '/verify-email', { token }), displayName: user.display_name },
+      idempotencyKey: `verify-email:${id}`,
+    });
+  }
+
+  /** A cooldown shared by every path that mails a person (resend, repeated sign-up, forgot). */
+  async function cooldownPassed(kind: string, userId: string, seconds: number): Promise<boolean> {
+    const ok = await redis.set(`${keyPrefix}auth:cooldown:${kind}:${userId}`, '1', 'EX', Math.max(1, Math.ceil(seconds)), 'NX');
+    return ok === 'OK';
+  }
+
+  async function countSignup(ipHash: string | undefined): Promise<void> {
+    const day = new Date().toISOString().slice(0, 10);
+    const key = `${keyPrefix}auth:signups:${ipHash ?? 'unknown'}:${day}`;
+    const n = await redis.incr(key);
+    if (n === 1) await redis.expire(key, 2 * 86400);
+    if (n > config.SIGNUPS_PER_IP_PER_DAY) {
+      throw new AppError('AUTH_SIGNUP_LIMIT', 'too many sign-ups from this network today; try again tomorrow', { status: 429, details: { retryAfter: 86400 } });
+    }
+  }
+
+  /** The promo grant, at most once per account and once per IP hash within the window. */
+  async function grantSignupBonus(tx: Transaction<DB>, userId: string, ipHash: string | undefined): Promise<boolean> {
+    if (config.SIGNUP_BONUS_CREDITS <= 0 || !ipHash) return false;
+    await repo.lockIpHash(tx, ipHash);
+    if (await repo.bonusClaimedByUser(tx, userId)) return false;
+    if (await repo.bonusClaimedSince(tx, ipHash, new Date(Date.now() - config.SIGNUP_BONUS_WINDOW * 1000))) return false;
+    await repo.insertBonusClaim(tx, { id: uuidv7(), ipHash, userId });
+    await bus.send(tx as never, 'ledger.grant', {
+      idempotencyKey: `signup-bonus:${userId}`,
+      userId,
+      amount: config.SIGNUP_BONUS_CREDITS,
+      source: 'promo',
+      reference: 'signup-bonus',
+    });
+    return true;
+  }
+
+  return {
+    backoff,
+    issueVerification,
+    grantSignupBonus,
+
+    /**
+     * Same answer whether or not the address is taken: the password is hashed either way, and
+     * an existing unverified account simply gets its verification mail again (cooldown applies).
+     */
+    async signup(input: { email: string; password: string; displayName?: string; locale: 'en' | 'zh'; ipHash?: string }): Promise<void> {
+      const email = normaliseEmail(input.email);
+      const password = checkPasswordPolicy(input.password);
+      await countSignup(input.ipHash);
+      const passwordHash = await hashPassword(password);
+      await db.transaction().execute(async (tx) => {
+        const created = await repo.insertUserIfNew(tx, {
+          id: uuidv7(),
+          email,
+          passwordHash,
+          displayName: input.displayName?.trim() || defaultDisplayName(email),
+          locale: input.locale,
+          signupIpHash: input.ipHash ?? null,
+          verified: false,
+        });
+        if (created) {
+          await cooldownPassed('verify', created.id, config.VERIFY_RESEND_COOLDOWN);
+          await issueVerification(tx, created);
+          await bus.send(tx as never, 'user.registered', { userId: created.id, email, locale: created.locale, displayName: created.display_name });
+          return;
+        }
+        const existing = await repo.findUserByEmail(tx, email);
+        if (existing && existing.status === 'active' && !existing.email_verified_at && (await cooldownPassed('verify', existing.id, config.VERIFY_RESEND_COOLDOWN))) {
+          await issueVerification(tx, existing);
+        }
+      });
+    },
+
+    async resendVerification(rawEmail: string): Promise<void> {
+      const email = normaliseEmail(rawEmail);
+      const user = await repo.findUserByEmail(db, email);
+      if (!user || user.status !== 'active' || user.email_verified_at) return;
+      if (!(await cooldownPassed('verify', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
+      await db.transaction().execute((tx) => issueVerification(tx, user));
+    },
+
+    /**
+     * Single use, atomically. Verifying also revokes any session the account had: whoever set
+     * the password before the inbox owner confirmed must not keep a foothold (pre-hijacking).
+     */
+    async verifyEmail(token: unknown, requestIpHash?: string): Promise<{ userId: string }> {
+      if (!looksLikeToken(token)) throw invalidToken();
+      const result = await db.transaction().execute(async (tx) => {
+        const consumed = await repo.consumeEmailToken(tx, 'verify', hashToken(token));
+        if (!consumed) throw invalidToken();
+        const user = await repo.lockUser(tx, consumed.userId);
+        if (!user || user.status !== 'active') throw invalidToken();
+        const firstTime = !user.email_verified_at;
+        await repo.markEmailVerified(tx, user.id);
+        const afterCommit = await sessions.revokeAllIn(tx, user.id);
+        const ipHash = user.signup_ip_hash ?? requestIpHash;
+        if (firstTime) {
+          await bus.send(tx as never, 'user.verified', { userId: user.id, ...(ipHash ? { ipHash } : {}) });
+          await grantSignupBonus(tx, user.id, ipHash);
+        }
+        return { userId: user.id, afterCommit };
+      });
+      await result.afterCommit();
+      return { userId: result.userId };
+    },
+
+    /**
+     * Unknown, deleted, Google-only and wrong-password accounts all get the same 401 after the
+     * same argon2 work; the backoff counts by email hash for known and unknown alike. During
+     * backoff even the right password gets the backoff answer.
+     */
+    async login(input: { email: string; password: string; device: string; presentedToken?: string }): Promise<{ user: UserRow; token: string; maxAge: number }> {
+      const email = normaliseEmail(input.email);
+      const wait = await backoff.retryAfter(email);
+      if (wait > 0) throw new AppError('AUTH_TOO_MANY_ATTEMPTS', 'too many failed attempts; try again later or reset your password', { status: 429, details: { retryAfter: wait } });
+      const user = await repo.findUserByEmail(db, email);
+      const usable = user && user.status === 'active' ? user : undefined;
+      const ok = await verifyPassword(usable?.password_hash, input.password);
+      if (!usable || !ok) {
+        await backoff.recordFailure(email);
+        throw invalidCredentials();
+      }
+      await backoff.clear(email);
+      if (!usable.email_verified_at) throw new AppError('AUTH_EMAIL_NOT_VERIFIED', 'confirm your email address first; we can send the link again', { status: 403 });
+      // No fixation: whatever session id the browser brought is ended and a new one issued.
+      if (input.presentedToken) await sessions.revokeByToken(input.presentedToken);
+      const { token, maxAge } = await sessions.create(db, usable.id, input.device);
+      return { user: usable, token, maxAge };
+    },
+
+    async forgotPassword(rawEmail: string): Promise<void> {
+      const email = normaliseEmail(rawEmail);
+      const user = await repo.findUserByEmail(db, email);
+      if (!user || user.status !== 'active') return;
+      if (!(await cooldownPassed('reset', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
+      await db.transaction().execute(async (tx) => {
+        const token = newToken();
+        const id = uuidv7();
+        await repo.voidEmailTokens(tx, user.id, 'reset');
+        await repo.insertEmailToken(tx, { id, userId: user.id, purpose: 'reset', tokenHash: hashToken(token), expiresAt: new Date(Date.now() + config.RESET_TOKEN_TTL * 1000) });
+        await sendEmail(bus, tx, {
+          template: 'password-reset',
+          to: user.email,
+          locale: user.locale,
+          data: { link: publicLink(config, '/reset-password', { token }), displayName: user.display_name },
+          idempotencyKey: `password-reset:${id}`,
+        });
+      });
+    },
+
+    /** New password; the link proves the inbox, so the email counts as verified. Every session ends. */
+    async resetPassword(token: unknown, newPassword: string): Promise<void> {
+      const password = checkPasswordPolicy(newPassword);
+      if (!looksLikeToken(token)) throw invalidToken();
+      const passwordHash = await hashPassword(password);
+      const done = await db.transaction().execute(async (tx) => {
+        const consumed = await repo.consumeEmailToken(tx, 'reset', hashToken(token));
+        if (!consumed) throw invalidToken();
+        const user = await repo.lockUser(tx, consumed.userId);
+        if (!user || user.status !== 'active') throw invalidToken();
+        await repo.setPasswordHash(tx, user.id, passwordHash);
+        await repo.markEmailVerified(tx, user.id);
+        await repo.voidEmailTokens(tx, user.id, 'reset');
+        const afterCommit = await sessions.revokeAllIn(tx, user.id);
+        await sendEmail(bus, tx, { template: 'password-changed', to: user.email, locale: user.locale, data: { displayName: user.display_name }, idempotencyKey: `password-changed:${uuidv7()}` });
+        return { email: user.email, afterCommit };
+      });
+      await done.afterCommit();
+      await backoff.clear(done.email);
+    },
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;

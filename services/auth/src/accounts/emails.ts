@@ -1,0 +1,24 @@
+import type { Bus } from '@imlab/queue';
+import type { EmailTemplate } from '@imlab/contracts';
+import type { Db } from '@imlab/db';
+import type { DB } from '../db.js';
+import type { Config } from '../config.js';
+
+/**
+ * Links in emails are built from PUBLIC_BASE_URL only — never from the request's Host or
+ * Origin, which an attacker controls (reset-link poisoning).
+ */
+export function publicLink(config: Config, path: string, params: Record<string, string> = {}): string {
+  const u = new URL(path, config.PUBLIC_BASE_URL);
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+  return u.toString();
+}
+
+/** Queues an email through notification's inbox, in the caller's transaction. */
+export async function sendEmail(
+  bus: Bus,
+  tx: Db<DB>,
+  mail: { template: EmailTemplate; to: string; locale: 'en' | 'zh'; data: Record<string, string | number | boolean | null>; idempotencyKey: string },
+): Promise<void> {
+  await bus.send(tx as never, 'email.send', mail);
+}

@@ -1,0 +1,76 @@
+import cookie from '@fastify/cookie';
+import { buildApp, AppError, type App } from '@imlab/http';
+import type { Logger } from '@imlab/logger';
+import type { ServiceContext } from '@imlab/queue';
+import type { Config } from './config.js';
+import type { DB } from './db.js';
+import type { AuthDeps } from './deps.js';
+import { loadKeyRing, type KeyRing } from './keys/keys.js';
+import { createSessionService, type SessionService } from './sessions/sessions.service.js';
+import { createAccountService, type AccountService } from './accounts/accounts.service.js';
+import { createProfileService } from './profile/profile.service.js';
+import { createGoogleService } from './google/google.service.js';
+import { createPrivacyService, type PrivacyService } from './privacy/privacy.service.js';
+import { registerAccountRoutes } from './accounts/accounts.routes.js';
+import { registerProfileRoutes } from './profile/profile.routes.js';
+import { registerInternalRoutes } from './sessions/internal.routes.js';
+import { registerGoogleRoutes } from './google/google.routes.js';
+import { registerPrivacyRoutes } from './privacy/privacy.routes.js';
+import { warmPasswordHasher } from './lib/passwords.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  ctx: ServiceContext<DB>;
+  /** Tests inject a key ring; otherwise it comes from AUTH_SIGNING_KEYS (or the dev key file). */
+  keys?: KeyRing;
+}
+
+export interface AuthServices {
+  deps: AuthDeps;
+  sessions: SessionService;
+  accounts: AccountService;
+  privacy: PrivacyService;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    auth: AuthServices;
+  }
+}
+
+/** Builds the auth app; never listens (main.ts does). */
+export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App> {
+  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness });
+  ctx.bus.registerMetrics(app.metricsRegistry, ['auth']);
+  await app.register(cookie);
+  // 429 answers carry Retry-After (the problem body has it as retryAfter too).
+  app.addHook('onError', async (_request, reply, err) => {
+    const retryAfter = err instanceof AppError ? err.details?.retryAfter : undefined;
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
+  });
+
+  const deps: AuthDeps = {
+    config,
+    logger,
+    db: ctx.db,
+    bus: ctx.bus,
+    redis: ctx.bus.redis,
+    keyPrefix: ctx.bus.prefix,
+    keys: keys ?? (await loadKeyRing({ signingKeys: config.AUTH_SIGNING_KEYS, keysFile: config.AUTH_KEYS_FILE, nodeEnv: config.NODE_ENV, logger })),
+  };
+  await warmPasswordHasher();
+  const sessions = createSessionService(deps);
+  const accounts = createAccountService(deps, sessions);
+  const profiles = createProfileService(deps);
+  const google = createGoogleService(deps, sessions, accounts);
+  const privacy = createPrivacyService(deps, sessions, accounts);
+  app.decorate('auth', { deps, sessions, accounts, privacy });
+
+  registerInternalRoutes(app, deps, sessions);
+  registerAccountRoutes(app, deps, accounts, sessions, profiles);
+  registerProfileRoutes(app, deps, profiles, sessions);
+  registerGoogleRoutes(app, deps, google);
+  registerPrivacyRoutes(app, deps, privacy, sessions);
+  return app;
+}

@@ -1,0 +1,74 @@
+import { loadConfig, baseEnv, port, str, url, num, duration, makeValidator, ConfigError } from '@imlab/config';
+
+/** JSON list of signing JWKs (first = current, private; the rest may be public, kept for rotation). */
+const jwkList = makeValidator<string>((input: string) => {
+  if (input === '') return '';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(input);
+  } catch {
+    throw new Error('expected JSON: an array of Ed25519 JWKs, the current (private) key first');
+  }
+  const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) throw new Error('expected a non-empty array of JWKs (or {"keys": [...]})');
+  const first = keys[0] as Record<string, unknown>;
+  if (first.kty !== 'OKP' || first.crv !== 'Ed25519' || typeof first.d !== 'string') throw new Error('the first key must be a private Ed25519 JWK (kty OKP, crv Ed25519, d)');
+  return input;
+});
+
+export const configSpec = {
+  ...baseEnv,
+  PORT: port({ default: 4001 }),
+  DATABASE_NAME: str({ default: 'imlab_auth' }),
+  /** Absolute session lifetime; the cookie's Max-Age. */
+  SESSION_TTL: duration({ default: 30 * 86400 }),
+  /** A session unused for this long is over. */
+  SESSION_IDLE_TTL: duration({ default: 7 * 86400 }),
+  /** last_seen_at is written at most once per this interval per session. */
+  SESSION_TOUCH_INTERVAL: duration({ default: 60 }),
+  /** How long a resolved session may be served from Redis before Postgres is asked again. */
+  SESSION_CACHE_TTL: duration({ default: 60 }),
+  INTERNAL_JWT_TTL: duration({ default: 60 }),
+  AUTH_SIGNING_KEYS: jwkList({ default: '' }),
+  /** Development only: where a generated signing key is kept when AUTH_SIGNING_KEYS is unset. */
+  AUTH_KEYS_FILE: str({ default: '.data/auth/signing-keys.json' }),
+  VERIFY_TOKEN_TTL: duration({ default: 24 * 3600 }),
+  RESET_TOKEN_TTL: duration({ default: 3600 }),
+  VERIFY_RESEND_COOLDOWN: duration({ default: 60 }),
+  SIGNUPS_PER_IP_PER_DAY: num({ default: 10 }),
+  SIGNUP_BONUS_CREDITS: num({ default: 0 }),
+  SIGNUP_BONUS_WINDOW: duration({ default: 30 * 86400 }),
+  /** Failed logins allowed before the per-account backoff starts. */
+  LOGIN_FREE_ATTEMPTS: num({ default: 5 }),
+  LOGIN_BACKOFF_BASE: duration({ default: 2 }),
+  /** The backoff never grows past this, so an attacker can only delay the owner, never lock them out. */
+  LOGIN_BACKOFF_MAX: duration({ default: 15 * 60 }),
+  /** DELETE /me without a password is allowed this long after signing in. */
+  RECENT_LOGIN_WINDOW: duration({ default: 10 * 60 }),
+  ACCOUNT_PURGE_DELAY: duration({ default: 7 * 86400 }),
+  GOOGLE_CLIENT_ID: str({ default: '' }),
+  GOOGLE_CLIENT_SECRET: str({ default: '' }),
+  GOOGLE_ISSUER: url({ default: 'https://accounts.google.com' }),
+  /** OAuth round trip allowed between /google/start and the callback. */
+  OAUTH_STATE_TTL: duration({ default: 600 }),
+  LEDGER_URL: url({ devDefault: 'http://127.0.0.1:4002' }),
+  GENERATION_URL: url({ devDefault: 'http://127.0.0.1:4003' }),
+  EXPORT_DIR: str({ default: '.data/exports' }),
+  EXPORT_TTL: duration({ default: 7 * 86400 }),
+  /** How often the privacy worker looks for due purges and pending exports (ms). */
+  PRIVACY_POLL_MS: num({ default: 5000 }),
+};
+
+export type Config = ReturnType<typeof loadAuthConfig>;
+
+export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig('auth', configSpec, env);
+  const problems: Record<string, string> = {};
+  // The privacy policy promises removal within 30 days.
+  if (config.ACCOUNT_PURGE_DELAY >= 30 * 86400) problems.ACCOUNT_PURGE_DELAY = 'must be shorter than 30 days (the privacy policy promises removal within 30 days)';
+  if (config.SESSION_IDLE_TTL > config.SESSION_TTL) problems.SESSION_IDLE_TTL = 'must not exceed SESSION_TTL';
+  if (config.NODE_ENV === 'production' && !config.AUTH_SIGNING_KEYS) problems.AUTH_SIGNING_KEYS = 'is required in production';
+  if (config.INTERNAL_JWT_TTL > 300) problems.INTERNAL_JWT_TTL = 'must be at most 5m (services refuse older tokens)';
+  if (Object.keys(problems).length > 0) throw new ConfigError('auth', problems);
+  return config;
+}

@@ -1,0 +1,78 @@
+import type { ColumnType, Generated } from 'kysely';
+import type { QueueTables } from '@imlab/queue';
+import type { Role } from '@imlab/contracts';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface UserTable {
+  id: string;
+  email: string;
+  email_verified_at: Date | null;
+  password_hash: string | null;
+  display_name: Generated<string>;
+  locale: Generated<'en' | 'zh'>;
+  roles: ColumnType<Role[], Role[] | undefined, Role[]>;
+  status: Generated<'active' | 'deleted'>;
+  purge_after: Date | null;
+  signup_ip_hash: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface IdentityTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  created_at: Timestamp;
+}
+
+export interface SessionTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  device: Generated<string>;
+  created_at: Timestamp;
+  authenticated_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Date;
+  revoked_at: Date | null;
+}
+
+export interface EmailTokenTable {
+  id: string;
+  user_id: string;
+  purpose: 'verify' | 'reset';
+  token_hash: string;
+  expires_at: Date;
+  used_at: Date | null;
+  created_at: Timestamp;
+}
+
+export interface SignupBonusClaimTable {
+  id: string;
+  ip_hash: string;
+  user_id: string | null;
+  granted_at: Timestamp;
+}
+
+export interface ExportTable {
+  id: string;
+  user_id: string;
+  status: Generated<'pending' | 'running' | 'ready' | 'failed'>;
+  attempts: Generated<number>;
+  lease_until: Date | null;
+  file_name: string | null;
+  error: string | null;
+  created_at: Timestamp;
+  completed_at: Date | null;
+  expires_at: Date | null;
+}
+
+export interface DB extends QueueTables {
+  users: UserTable;
+  identities: IdentityTable;
+  sessions: SessionTable;
+  email_tokens: EmailTokenTable;
+  signup_bonus_claims: SignupBonusClaimTable;
+  exports: ExportTable;
+}

@@ -1,0 +1,191 @@
+import { v7 as uuidv7 } from 'uuid';
+import * as oidc from 'openid-client';
+import { AppError } from '@imlab/http';
+import type { AuthDeps } from '../deps.js';
+import type { SessionService } from '../sessions/sessions.service.js';
+import type { AccountService } from '../accounts/accounts.service.js';
+import * as repo from '../accounts/accounts.repository.js';
+import { defaultDisplayName, normaliseEmail } from '../lib/email.js';
+import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
+
+interface PendingLogin {
+  state: string;
+  nonce: string;
+  verifier: string;
+  returnTo: string;
+  /** hash of the session cookie the browser had before, ended when the new session starts */
+  previous?: string;
+  locale: 'en' | 'zh';
+}
+
+/** Codes the callback redirects with (`/sign-in?error=…`); the page shows a message for each. */
+export type GoogleErrorCode = 'oauth_state' | 'oauth_failed' | 'account_conflict' | 'account_disabled' | 'oauth_unavailable';
+
+export class GoogleSignInError extends Error {
+  constructor(
+    readonly code: GoogleErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Only same-site relative paths: `/x`, never `//evil`, `/\evil`, `https://evil` or control characters. */
+export function safeReturnTo(value: unknown): string {
+  if (typeof value !== 'string' || value.length > 512) return '/';
+  if (!/^\/(?![/\\])[\x21-\x7e]*$/.test(value) || value.includes('\\')) return '/';
+  return value;
+}
+
+/**
+ * Google sign-in (OIDC code flow with state, nonce and PKCE). The flow is bound to the browser
+ * without a third cookie: /start sets `imlab_sid` to a fresh random value that is not a session,
+ * only the key (hashed) of a short-lived server-side record holding state, nonce and verifier;
+ * the callback must come back with that cookie, and the record is single use.
+ */
+export function createGoogleService(deps: AuthDeps, sessions: SessionService, accounts: AccountService) {
+  const { config, redis, keyPrefix, db, bus, logger } = deps;
+  const pendingKey = (cookie: string) => `${keyPrefix}auth:oauth:${hashToken(cookie)}`;
+  const redirectUri = new URL('/v1/auth/google/callback', config.PUBLIC_BASE_URL).toString();
+  let configuration: Promise<oidc.Configuration> | undefined;
+
+  function client(): Promise<oidc.Configuration> {
+    configuration ??= (async () => {
+      const issuer = new URL(config.GOOGLE_ISSUER);
+      // Plain http only for a local fake issuer outside production.
+      const insecure = issuer.protocol === 'http:' && config.NODE_ENV !== 'production';
+      const c = await oidc.discovery(issuer, config.GOOGLE_CLIENT_ID, config.GOOGLE_CLIENT_SECRET, undefined, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
+      // Verify the id_token's signature against the issuer's JWKS even though it came over TLS.
+      oidc.enableNonRepudiationChecks(c);
+      return c;
+    })().catch((err: unknown) => {
+      configuration = undefined;
+      throw err;
+    });
+    return configuration;
+  }
+
+  return {
+    enabled: config.GOOGLE_CLIENT_ID !== '' && config.GOOGLE_CLIENT_SECRET !== '',
+    redirectUri,
+
+    async start(input: { returnTo: unknown; previousCookie?: string; locale: 'en' | 'zh' }): Promise<{ cookie: string; url: string }> {
+      let c: oidc.Configuration;
+      try {
+        c = await client();
+      } catch (err) {
+        throw new AppError('AUTH_GOOGLE_UNAVAILABLE', 'Google sign-in is unavailable right now', { status: 503, cause: err });
+      }
+      const cookie = newToken();
+      const pending: PendingLogin = {
+        state: oidc.randomState(),
+        nonce: oidc.randomNonce(),
+        verifier: oidc.randomPKCECodeVerifier(),
+        returnTo: safeReturnTo(input.returnTo),
+        locale: input.locale,
+        ...(looksLikeToken(input.previousCookie) ? { previous: input.previousCookie } : {}),
+      };
+      await redis.set(pendingKey(cookie), JSON.stringify(pending), 'EX', Math.ceil(config.OAUTH_STATE_TTL));
+      const url = oidc.buildAuthorizationUrl(c, {
+        redirect_uri: redirectUri,
+        scope: 'openid email profile',
+        state: pending.state,
+        nonce: pending.nonce,
+        code_challenge: await oidc.calculatePKCECodeChallenge(pending.verifier),
+        code_challenge_method: 'S256',
+      });
+      return { cookie, url: url.toString() };
+    },
+
+    async callback(input: { cookie: unknown; query: Record<string, string>; device: string; ipHash?: string }): Promise<{ token: string; maxAge: number; returnTo: string }> {
+      if (!looksLikeToken(input.cookie)) throw new GoogleSignInError('oauth_state', 'callback without a pending sign-in in this browser');
+      const raw = await redis.getdel(pendingKey(input.cookie));
+      if (!raw) throw new GoogleSignInError('oauth_state', 'no pending sign-in for this browser (expired, used, or never started)');
+      const pending = JSON.parse(raw) as PendingLogin;
+      if (typeof input.query.state !== 'string' || input.query.state !== pending.state) throw new GoogleSignInError('oauth_state', 'state does not match this browser');
+      if (input.query.error) throw new GoogleSignInError('oauth_failed', 'the provider returned an error');
+
+      let claims: oidc.IDToken;
+      try {
+        const c = await client();
+        const current = new URL(redirectUri);
+        for (const [k, v] of Object.entries(input.query)) current.searchParams.set(k, v);
+        const tokens = await oidc.authorizationCodeGrant(c, current, { pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce });
+        const idClaims = tokens.claims();
+        if (!idClaims) throw new Error('no id_token');
+        claims = idClaims;
+      } catch (err) {
+        throw new GoogleSignInError('oauth_failed', 'the authorization code or id_token was rejected', { cause: err });
+      }
+
+      const userId = await signInWithClaims(claims, pending.locale, input.ipHash);
+      if (pending.previous) await sessions.revokeByToken(pending.previous);
+      const { token, maxAge } = await sessions.create(db, userId, input.device);
+      return { token, maxAge, returnTo: pending.returnTo };
+    },
+  };
+
+  /**
+   * Account keyed by issuer + subject. Linking by email only when Google says the address is
+   * verified; an existing account whose owner never verified it loses its password and sessions
+   * first, so whoever pre-registered the address gets nothing (pre-hijacking).
+   */
+  async function signInWithClaims(claims: oidc.IDToken, locale: 'en' | 'zh', ipHash: string | undefined): Promise<string> {
+    const issuer = claims.iss;
+    const subject = claims.sub;
+    const result = await db.transaction().execute(async (tx) => {
+      const known = await repo.findIdentity(tx, issuer, subject);
+      if (known) {
+        const user = await repo.findUserById(tx, known.userId);
+        if (!user || user.status !== 'active') throw new GoogleSignInError('account_disabled', 'account is scheduled for deletion');
+        return { userId: user.id, afterCommit: undefined };
+      }
+      const rawEmail = typeof claims.email === 'string' ? claims.email : undefined;
+      if (!rawEmail) throw new GoogleSignInError('oauth_failed', 'the id_token carries no email');
+      const email = normaliseEmail(rawEmail);
+      const emailVerified = claims.email_verified === true;
+      const existing = await repo.findUserByEmail(tx, email);
+      if (existing) {
+        const user = await repo.lockUser(tx, existing.id);
+        if (!user || user.status !== 'active') throw new GoogleSignInError('account_disabled', 'account is scheduled for deletion');
+        if (!emailVerified) throw new GoogleSignInError('account_conflict', 'an account with this email exists and Google has not verified the address');
+        let afterCommit: (() => Promise<void>) | undefined;
+        if (!user.email_verified_at) {
+          await repo.setPasswordHash(tx, user.id, null);
+          await repo.voidEmailTokens(tx, user.id, 'verify');
+          await repo.voidEmailTokens(tx, user.id, 'reset');
+          afterCommit = await sessions.revokeAllIn(tx, user.id);
+          await repo.markEmailVerified(tx, user.id);
+          await bus.send(tx as never, 'user.verified', { userId: user.id, ...(ipHash ? { ipHash } : {}) });
+          await accounts.grantSignupBonus(tx, user.id, ipHash);
+        }
+        await repo.insertIdentity(tx, { issuer, subject, userId: user.id });
+        return { userId: user.id, afterCommit };
+      }
+      const name = typeof claims.name === 'string' ? claims.name.trim().slice(0, 64) : '';
+      const created = await repo.insertUserIfNew(tx, {
+        id: uuidv7(),
+        email,
+        passwordHash: null,
+        displayName: name || defaultDisplayName(email),
+        locale,
+        signupIpHash: ipHash ?? null,
+        verified: emailVerified,
+      });
+      if (!created) throw new GoogleSignInError('account_conflict', 'the address was taken concurrently');
+      await repo.insertIdentity(tx, { issuer, subject, userId: created.id });
+      await bus.send(tx as never, 'user.registered', { userId: created.id, email, locale: created.locale, displayName: created.display_name });
+      if (emailVerified) {
+        await bus.send(tx as never, 'user.verified', { userId: created.id, ...(ipHash ? { ipHash } : {}) });
+        await accounts.grantSignupBonus(tx, created.id, ipHash);
+      }
+      return { userId: created.id, afterCommit: undefined };
+    });
+    if (result.afterCommit) await result.afterCommit();
+    logger.debug({ userId: result.userId }, 'google sign-in');
+    return result.userId;
+  }
+}
+
+export type GoogleService = ReturnType<typeof createGoogleService>;

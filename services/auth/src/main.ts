@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '@imlab/logger';
+import { runService } from '@imlab/http';
+import { createServiceContext } from '@imlab/queue';
+import { loadAuthConfig } from './config.js';
+import { build } from './app.js';
+import { startPrivacyWorker } from './privacy/privacy.service.js';
+import type { DB } from './db.js';
+
+const config = loadAuthConfig();
+const logger = createLogger({ service: 'auth', level: config.LOG_LEVEL });
+const ctx = await createServiceContext<DB>({
+  service: 'auth',
+  logger,
+  databaseUrl: config.DATABASE_URL,
+  databaseName: config.DATABASE_NAME,
+  redisUrl: config.REDIS_URL,
+  queuePrefix: config.QUEUE_PREFIX,
+  migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
+  migrate: config.NODE_ENV !== 'production',
+});
+const app = await build({ config, logger, ctx });
+await ctx.bus.startRelay();
+const privacyWorker = startPrivacyWorker(app.auth.privacy, config.PRIVACY_POLL_MS, logger);
+await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [privacyWorker, ctx], graceMs: config.SHUTDOWN_GRACE_MS });

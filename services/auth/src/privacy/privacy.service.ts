@@ -1,0 +1,217 @@
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { zip as zipCallback, type AsyncZippable } from 'fflate';
+import { v7 as uuidv7 } from 'uuid';
+import { AppError } from '@imlab/http';
+import type { AuthDeps } from '../deps.js';
+import type { SessionService } from '../sessions/sessions.service.js';
+import type { AccountService } from '../accounts/accounts.service.js';
+import type { Caller } from '../http/request-auth.js';
+import * as accountsRepo from '../accounts/accounts.repository.js';
+import * as sessionsRepo from '../sessions/sessions.repository.js';
+import * as repo from './privacy.repository.js';
+import type { ExportRow } from './privacy.repository.js';
+import { verifyPassword } from '../lib/passwords.js';
+import { publicLink, sendEmail } from '../accounts/emails.js';
+import { toMe } from '../profile/profile.service.js';
+import { fetchExportPart } from './export-fetch.js';
+
+const zip = promisify(zipCallback) as (data: AsyncZippable, opts?: { level?: 0 | 1 | 6 | 9 }) => Promise<Uint8Array>;
+
+const MAX_EXPORT_ATTEMPTS = 5;
+const EXPORT_LEASE_SECONDS = 300;
+
+export function exportView(row: ExportRow) {
+  return {
+    id: row.id,
+    status: row.status,
+    createdAt: row.created_at.toISOString(),
+    ...(row.completed_at ? { completedAt: row.completed_at.toISOString() } : {}),
+    ...(row.expires_at ? { expiresAt: row.expires_at.toISOString() } : {}),
+    ...(row.status === 'ready' ? { downloadUrl: `/v1/me/exports/${row.id}/download` } : {}),
+  };
+}
+
+export function createPrivacyService(deps: AuthDeps, sessions: SessionService, accounts: AccountService) {
+  const { config, db, bus, logger } = deps;
+  const exportDir = resolve(config.EXPORT_DIR);
+
+  return {
+    exportDir,
+
+    /**
+     * Disables the account now (sessions revoked, sign-in refused) and schedules the purge.
+     * Needs the password, or a sign-in within RECENT_LOGIN_WINDOW (Google-only accounts).
+     */
+    async requestDeletion(caller: Caller, password: string | undefined): Promise<{ purgeAfter: string }> {
+      const user = await accountsRepo.findUserById(db, caller.userId);
+      if (!user || user.status !== 'active') throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401 });
+      const recent = Date.now() - caller.authenticatedAt.getTime() <= config.RECENT_LOGIN_WINDOW * 1000;
+      if (password !== undefined) {
+        const wait = await accounts.backoff.retryAfter(user.email);
+        if (wait > 0) throw new AppError('AUTH_TOO_MANY_ATTEMPTS', 'too many failed attempts; try again later', { status: 429, details: { retryAfter: wait } });
+        if (!(await verifyPassword(user.password_hash, password))) {
+          await accounts.backoff.recordFailure(user.email);
+          throw new AppError('AUTH_REAUTH_REQUIRED', 'the password is incorrect', { status: 403 });
+        }
+      } else if (!recent) {
+        throw new AppError('AUTH_REAUTH_REQUIRED', 'confirm with your password, or sign in again first', { status: 403 });
+      }
+      const purgeAfter = new Date(Date.now() + config.ACCOUNT_PURGE_DELAY * 1000);
+      const afterCommit = await db.transaction().execute(async (tx) => {
+        await accountsRepo.markDeleted(tx, user.id, purgeAfter);
+        const done = await sessions.revokeAllIn(tx, user.id);
+        await bus.send(tx as never, 'user.deletion-requested', { userId: user.id, purgeAfter: purgeAfter.toISOString() });
+        await sendEmail(bus, tx, {
+          template: 'account-deletion-scheduled',
+          to: user.email,
+          locale: user.locale,
+          data: { purgeAfter: purgeAfter.toISOString(), displayName: user.display_name },
+          idempotencyKey: `account-deletion-scheduled:${user.id}`,
+        });
+        return done;
+      });
+      await afterCommit();
+      return { purgeAfter: purgeAfter.toISOString() };
+    },
+
+    /**
+     * One due purge: every other service is told (`user.purge`, same transaction as the delete),
+     * then auth's own rows go — profile, identities, sessions, tokens, exports — and sent outbox
+     * rows that named the person. Returns false when nothing was due.
+     */
+    async purgeOne(): Promise<boolean> {
+      const purged = await db.transaction().execute(async (tx) => {
+        const user = await accountsRepo.claimDuePurge(tx);
+        if (!user) return undefined;
+        const hashes = await sessionsRepo.tokenHashesOf(tx, user.id);
+        const files = await repo.exportFilesOf(tx, user.id);
+        await repo.scrubSentOutbox(tx, user.id, user.email);
+        await bus.send(tx as never, 'user.purge', { userId: user.id });
+        await accountsRepo.unlinkBonusClaims(tx, user.id);
+        await accountsRepo.deleteUser(tx, user.id);
+        return { userId: user.id, email: user.email, hashes, files };
+      });
+      if (!purged) return false;
+      await Promise.all(purged.files.map((f) => rm(join(exportDir, f), { force: true })));
+      if (purged.hashes.length) await deps.redis.del(...purged.hashes.map((h) => `${deps.keyPrefix}auth:session:${h}`));
+      await accounts.backoff.clear(purged.email);
+      logger.info({ userId: purged.userId }, 'account purged');
+      return true;
+    },
+
+    async requestExport(userId: string): Promise<ExportRow> {
+      const open = await repo.findOpenExport(db, userId);
+      if (open) return open;
+      return repo.insertExport(db, { id: uuidv7(), userId });
+    },
+
+    async getExport(userId: string, id: string): Promise<ExportRow> {
+      const row = await repo.findExport(db, userId, id);
+      if (!row) throw new AppError('NOT_FOUND', 'export not found', { status: 404 });
+      return row;
+    },
+
+    /** Path of a ready, unexpired archive owned by `userId`. */
+    async exportFile(userId: string, id: string): Promise<string> {
+      const row = await repo.findExport(db, userId, id);
+      if (!row || row.status !== 'ready' || !row.file_name || (row.expires_at && row.expires_at < new Date())) {
+        throw new AppError('NOT_FOUND', 'export not found or not ready', { status: 404 });
+      }
+      return join(exportDir, row.file_name);
+    },
+
+    /** Builds one pending export: profile from here, credits and images from their services, zipped. */
+    async buildOne(): Promise<boolean> {
+      const job = await repo.claimExport(db, EXPORT_LEASE_SECONDS);
+      if (!job) return false;
+      const log = logger.child({ exportId: job.id });
+      try {
+        const user = await accountsRepo.findUserById(db, job.user_id);
+        if (!user || user.status !== 'active') throw new Error('account is not active');
+        const identities = await accountsRepo.listIdentities(db, user.id);
+        const liveSessions = await sessionsRepo.listLiveSessions(db, user.id);
+        const profile = {
+          ...toMe(user, identities.length > 0),
+          googleIdentities: identities,
+          sessions: liveSessions.map((s) => ({ createdAt: s.created_at.toISOString(), lastSeenAt: s.last_seen_at.toISOString(), device: s.device })),
+        };
+        const [ledger, generation] = await Promise.all([
+          fetchExportPart(config.LEDGER_URL, 'credits', user.id, config.INTERNAL_API_TOKEN),
+          fetchExportPart(config.GENERATION_URL, 'images', user.id, config.INTERNAL_API_TOKEN),
+        ]);
+        const files: AsyncZippable = {
+          'README.txt': Buffer.from(`imagemakerlab export for ${user.email}\ncreated ${new Date().toISOString()}\n\nprofile.json: your account\ncredits: your credit transactions\nimages: your generations and images\n`),
+          'profile.json': Buffer.from(JSON.stringify(profile, null, 2)),
+          [ledger.name]: ledger.bytes,
+          [generation.name]: generation.bytes,
+        };
+        const archive = await zip(files, { level: 6 });
+        await mkdir(exportDir, { recursive: true });
+        const fileName = `${job.id}.zip`;
+        const tmp = join(exportDir, `${fileName}.part`);
+        await writeFile(tmp, archive, { mode: 0o600 });
+        await rename(tmp, join(exportDir, fileName));
+        await db.transaction().execute(async (tx) => {
+          await repo.markExportReady(tx, job.id, fileName, new Date(Date.now() + config.EXPORT_TTL * 1000));
+          await sendEmail(bus, tx, {
+            template: 'export-ready',
+            to: user.email,
+            locale: user.locale,
+            data: { link: publicLink(config, `/v1/me/exports/${job.id}/download`), displayName: user.display_name },
+            idempotencyKey: `export-ready:${job.id}`,
+          });
+        });
+        log.info({ bytes: archive.byteLength }, 'export ready');
+      } catch (err) {
+        const failed = job.attempts >= MAX_EXPORT_ATTEMPTS;
+        log.warn({ err: { message: (err as Error).message }, attempt: job.attempts, failed }, 'export attempt failed');
+        await repo.markExportRetry(db, job.id, (err as Error).message.slice(0, 200), failed);
+      }
+      return true;
+    },
+
+    async sweepExpiredExports(): Promise<number> {
+      const gone = await repo.takeExpiredExports(db);
+      await Promise.all(gone.filter((g) => g.file_name).map((g) => rm(join(exportDir, g.file_name!), { force: true })));
+      return gone.length;
+    },
+
+    /** One pass of the background work; the worker loop and tests call it. */
+    async runOnce(): Promise<{ purged: number; exports: number }> {
+      let purged = 0;
+      while (await this.purgeOne()) purged += 1;
+      let exports = 0;
+      while (exports < 10 && (await this.buildOne())) exports += 1;
+      await this.sweepExpiredExports();
+      return { purged, exports };
+    },
+  };
+}
+
+export type PrivacyService = ReturnType<typeof createPrivacyService>;
+
+/** Polls for due purges and pending exports until stopped. */
+export function startPrivacyWorker(privacy: PrivacyService, intervalMs: number, logger: AuthDeps['logger']): { close(): Promise<void> } {
+  let stopped = false;
+  let running: Promise<unknown> | undefined;
+  const tick = () => {
+    if (stopped) return;
+    running = privacy
+      .runOnce()
+      .catch((err: unknown) => logger.error({ err }, 'privacy worker pass failed'))
+      .finally(() => {
+        running = undefined;
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  let timer: NodeJS.Timeout = setTimeout(tick, 0);
+  return {
+    async close() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { Type } from '@sinclair/typebox';
+import { Locale, Problem } from '@imlab/contracts';
+import { AppError, type App } from '@imlab/http';
+import type { AuthDeps } from '../deps.js';
+import type { ProfileService } from './profile.service.js';
+import type { SessionService } from '../sessions/sessions.service.js';
+import { Me } from '../accounts/accounts.schemas.js';
+import { setLocaleCookie } from '../sessions/cookies.js';
+import { callerOf, requireCaller } from '../http/request-auth.js';
+
+const PatchMe = Type.Object(
+  {
+    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    locale: Type.Optional(Locale),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+const SessionItem = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  lastSeenAt: Type.String({ format: 'date-time' }),
+  device: Type.String(),
+  current: Type.Boolean(),
+});
+
+export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: ProfileService, sessions: SessionService): void {
+  const authed = requireCaller(deps.keys, sessions);
+
+  app.get('/v1/me', { preHandler: authed, schema: { tags: ['me'], response: { 200: Me, 401: Problem } } }, async (request) => profiles.get(callerOf(request).userId));
+
+  app.patch('/v1/me', { preHandler: authed, schema: { tags: ['me'], body: PatchMe, response: { 200: Me, 400: Problem, 401: Problem } } }, async (request, reply) => {
+    const displayName = request.body.displayName?.trim();
+    if (request.body.displayName !== undefined && !displayName) throw new AppError('VALIDATION_FAILED', 'displayName must not be blank', { status: 400 });
+    const me = await profiles.update(callerOf(request).userId, { ...(displayName ? { displayName } : {}), ...(request.body.locale ? { locale: request.body.locale } : {}) });
+    // Set from the stored, validated value: the request's text never reaches Set-Cookie.
+    if (request.body.locale) setLocaleCookie(reply, deps.config, me.locale);
+    return me;
+  });
+
+  app.get(
+    '/v1/me/sessions',
+    { preHandler: authed, schema: { tags: ['me'], response: { 200: Type.Object({ items: Type.Array(SessionItem) }), 401: Problem } } },
+    async (request) => {
+      const caller = callerOf(request);
+      const rows = await sessions.list(caller.userId);
+      return {
+        items: rows.map((s) => ({ id: s.id, createdAt: s.created_at.toISOString(), lastSeenAt: s.last_seen_at.toISOString(), device: s.device, current: s.id === caller.sessionId })),
+      };
+    },
+  );
+
+  app.delete(
+    '/v1/me/sessions/:id',
+    { preHandler: authed, schema: { tags: ['me'], params: Type.Object({ id: Type.String({ format: 'uuid' }) }), response: { 204: Type.Null(), 401: Problem, 404: Problem } } },
+    async (request, reply) => {
+      const revoked = await sessions.revokeOne(callerOf(request).userId, request.params.id);
+      if (!revoked) throw new AppError('NOT_FOUND', 'session not found', { status: 404 });
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,26 @@
+import type { FastifyReply } from 'fastify';
+import type { Config } from '../config.js';
+
+/** The only two cookies this product sets (privacy policy): the session and the locale. */
+export const SESSION_COOKIE = 'imlab_sid';
+export const LOCALE_COOKIE = 'locale';
+
+// Secure everywhere but local development, where the site runs on plain http://localhost.
+const secure = (config: Config) => config.NODE_ENV !== 'development';
+
+export function setSessionCookie(reply: FastifyReply, config: Config, token: string, maxAgeSeconds: number): void {
+  reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, secure: secure(config), sameSite: 'lax', path: '/', maxAge: Math.floor(maxAgeSeconds) });
+}
+
+export function clearSessionCookie(reply: FastifyReply, config: Config): void {
+  reply.clearCookie(SESSION_COOKIE, { httpOnly: true, secure: secure(config), sameSite: 'lax', path: '/' });
+}
+
+/** Only ever called with a validated `en` | `zh`: the cookie never echoes client input. */
+export function setLocaleCookie(reply: FastifyReply, config: Config, locale: 'en' | 'zh'): void {
+  reply.setCookie(LOCALE_COOKIE, locale, { httpOnly: false, secure: secure(config), sameSite: 'lax', path: '/', maxAge: 365 * 86400 });
+}
+
+export function localeFromCookie(value: unknown): 'en' | 'zh' | undefined {
+  return value === 'en' || value === 'zh' ? value : undefined;
+}

@@ -1,0 +1,143 @@
+import { v7 as uuidv7 } from 'uuid';
+import { SERVICES, type Role } from '@imlab/contracts';
+import { AppError } from '@imlab/http';
+import type { Db } from '@imlab/db';
+import type { AuthDeps } from '../deps.js';
+import type { DB } from '../db.js';
+import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
+import * as repo from './sessions.repository.js';
+
+interface CachedSession {
+  sid: string;
+  uid: string;
+  roles: Role[];
+  /** absolute expiry, epoch ms */
+  exp: number;
+  /** last seen, epoch ms */
+  seen: number;
+}
+
+export interface ResolvedSession {
+  token: string;
+  userId: string;
+  sessionId: string;
+  roles: Role[];
+  expiresIn: number;
+}
+
+const invalid = () => new AppError('AUTH_SESSION_INVALID', 'session is not valid', { status: 401 });
+
+/** Coarse label from the gateway ("Firefox on macOS"); anything unexpected is dropped, never stored raw. */
+export function deviceLabel(header: unknown): string {
+  if (typeof header !== 'string') return '';
+  const label = header.trim();
+  return /^[\p{L}\p{N} ._()/-]{1,64}$/u.test(label) ? label : '';
+}
+
+export function createSessionService(deps: AuthDeps) {
+  const { config, redis, keyPrefix, db, keys } = deps;
+  const cacheKey = (tokenHash: string) => `${keyPrefix}auth:session:${tokenHash}`;
+  const touchKey = (sid: string) => `${keyPrefix}auth:touch:${sid}`;
+
+  async function dropCache(tokenHashes: string[]): Promise<void> {
+    if (tokenHashes.length) await redis.del(...tokenHashes.map(cacheKey));
+  }
+
+  /** Session lookup by token, Redis-cached under the token's hash; idle/absolute expiry enforced. */
+  async function lookup(token: unknown): Promise<CachedSession> {
+    if (!looksLikeToken(token)) throw invalid();
+    const tokenHash = hashToken(token);
+    const now = Date.now();
+    let s: CachedSession | undefined;
+    const cached = await redis.get(cacheKey(tokenHash));
+    if (cached) s = JSON.parse(cached) as CachedSession;
+    else {
+      const row = await repo.findLiveSessionByHash(db, tokenHash);
+      if (!row) throw invalid();
+      s = { sid: row.id, uid: row.userId, roles: row.roles, exp: row.expiresAt.getTime(), seen: row.lastSeenAt.getTime() };
+    }
+    if (s.exp <= now || s.seen + config.SESSION_IDLE_TTL * 1000 <= now) {
+      await dropCache([tokenHash]);
+      throw invalid();
+    }
+    // last_seen_at is written at most once per interval per session, whatever the request rate.
+    let touched = false;
+    if (now - s.seen >= config.SESSION_TOUCH_INTERVAL * 1000) {
+      const first = await redis.set(touchKey(s.sid), '1', 'EX', Math.max(1, Math.ceil(config.SESSION_TOUCH_INTERVAL)), 'NX');
+      if (first) {
+        await repo.touchSession(db, s.sid);
+        s.seen = now;
+        touched = true;
+      }
+    }
+    const ttlMs = Math.min(config.SESSION_CACHE_TTL * 1000, s.exp - now);
+    if (ttlMs > 0 && (!cached || touched)) await redis.set(cacheKey(tokenHash), JSON.stringify(s), 'PX', Math.ceil(ttlMs));
+    return s;
+  }
+
+  /** Drops every cached lookup of the user's sessions (logout-all, reset, role change, deletion). */
+  async function invalidateUser(userId: string): Promise<void> {
+    await dropCache(await repo.tokenHashesOf(db, userId));
+  }
+
+  return {
+    invalidateUser,
+
+    /** Starts a session: a fresh 256-bit token (never one the client offered), only its hash stored. */
+    async create(dbOrTx: Db<DB>, userId: string, device: string): Promise<{ token: string; sessionId: string; maxAge: number }> {
+      const token = newToken();
+      const sessionId = uuidv7();
+      const expiresAt = new Date(Date.now() + config.SESSION_TTL * 1000);
+      await repo.insertSession(dbOrTx, { id: sessionId, userId, tokenHash: hashToken(token), device, expiresAt });
+      return { token, sessionId, maxAge: config.SESSION_TTL };
+    },
+
+    lookup,
+
+    /** The gateway's call: a session token in, a short-lived internal JWT for `audience` out. */
+    async resolve(token: unknown, audience: string): Promise<ResolvedSession> {
+      if (!(SERVICES as readonly string[]).includes(audience)) {
+        throw new AppError('VALIDATION_FAILED', 'unknown audience', { status: 400 });
+      }
+      const s = await lookup(token);
+      const expiresIn = Math.max(1, Math.min(config.INTERNAL_JWT_TTL, Math.floor((s.exp - Date.now()) / 1000)));
+      const jwt = await keys.sign({ sub: s.uid, sid: s.sid, roles: s.roles, aud: audience }, expiresIn);
+      return { token: jwt, userId: s.uid, sessionId: s.sid, roles: s.roles, expiresIn };
+    },
+
+    async revokeOne(userId: string, sessionId: string): Promise<boolean> {
+      const hashes = await repo.revokeSessions(db, { userId, sessionId });
+      await dropCache(hashes);
+      return hashes.length > 0;
+    },
+
+    async revokeByToken(token: unknown): Promise<void> {
+      if (!looksLikeToken(token)) return;
+      const tokenHash = hashToken(token);
+      await repo.revokeSessionByHash(db, tokenHash);
+      await dropCache([tokenHash]);
+    },
+
+    /** Revokes every session of a user inside `tx`; call `afterCommit` once it committed. */
+    async revokeAllIn(tx: Db<DB>, userId: string): Promise<() => Promise<void>> {
+      await repo.revokeSessions(tx, { userId });
+      return () => invalidateUser(userId);
+    },
+
+    async revokeAll(userId: string): Promise<void> {
+      await repo.revokeSessions(db, { userId });
+      await invalidateUser(userId);
+    },
+
+    list(userId: string) {
+      return repo.listLiveSessions(db, userId);
+    },
+
+    /** The session behind an internal token, if it is still live (tokens outlive revocation by ≤60 s). */
+    findLive(sessionId: string) {
+      return repo.findLiveSessionById(db, sessionId);
+    },
+  };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;
