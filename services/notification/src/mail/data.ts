@@ -92,5 +92,14 @@ export function formatMoney(locale: Locale, amount: number, currency: string): s
 
 /** Dates in UTC with the zone named, so the text is right wherever it is read. */
 export function formatDate(locale: Locale, d: Date): string {
-  return new Intl.DateTimeFormat(INTL_LOCALE[locale], { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC', timeZoneName: 'short' }).format(d);
+  return new Intl.DateTimeFormat(INTL_LOCALE[locale], {
+    year: 'numeric',
+    month: 'long',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZone: 'UTC',
+    timeZoneName: 'short',
+  }).format(d);
 }

@@ -64,9 +64,10 @@ ${footnote}
 /** The same content as plain text. */
 export function layoutText(locale: Locale, c: EmailContent): string {
   const chrome = CHROME[locale];
+  const colon = locale === 'zh' ? '：' : ': ';
   const parts: string[] = [c.greeting, ...c.paragraphs];
-  if (c.facts?.length) parts.push(c.facts.map(([k, v]) => `${k}: ${v}`).join('\n'));
-  if (c.action) parts.push(`${c.action.label}:\n${c.action.url}`);
+  if (c.facts?.length) parts.push(c.facts.map(([k, v]) => `${k}${colon}${v}`).join('\n'));
+  if (c.action) parts.push(`${c.action.label}${colon.trim()}\n${c.action.url}`);
   if (c.footnote) parts.push(c.footnote);
   parts.push(`--\n${chrome.brand}\n${chrome.footer}`);
   return `${parts.join('\n\n')}\n`;

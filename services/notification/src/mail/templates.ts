@@ -174,7 +174,7 @@ export const TEMPLATES: Record<EmailTemplate, Record<Locale, Copy>> = {
         'We received your request to delete your imagemakerlab account. The account is disabled and you have been signed out everywhere.',
         `On ${formatDate('en', d.date('purgeAfter'))} your profile, images and transaction history will be permanently deleted.`,
       ],
-      footnote: 'If you did not ask for this, reply to support before that date.',
+      footnote: 'If you did not ask for this, contact support before that date.',
     }),
     zh: (d) => ({
       subject: '你的账户已安排删除',
