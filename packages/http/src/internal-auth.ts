@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createPublicKey, timingSafeEqual, type JsonWebKey } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyJwt from '@fastify/jwt';
 import buildGetJwks from 'get-jwks';
@@ -41,7 +41,9 @@ export async function registerInternalAuth(app: FastifyInstance, opts: InternalA
     secret: async (_request: FastifyRequest, token: unknown) => {
       const { header } = token as { header: { kid?: string; alg?: string } };
       if (header.alg !== INTERNAL_JWT_ALGORITHM) throw new Error('unexpected token algorithm');
-      return getJwks.getPublicKey({ kid: header.kid, alg: header.alg, domain: jwksUrl.origin });
+      // get-jwks' own PEM conversion (jwk-to-pem) knows no OKP keys, so Ed25519 goes through node:crypto.
+      const jwk = await getJwks.getJwk({ kid: header.kid ?? '', alg: header.alg, domain: jwksUrl.origin });
+      return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
     },
     verify: { algorithms: [INTERNAL_JWT_ALGORITHM], allowedAud: opts.audience, allowedIss: INTERNAL_JWT_ISSUER, maxAge: '5m' },
   } as never);
