@@ -8,7 +8,7 @@ export function registerCheckoutRoutes(app: App, deps: CheckoutDeps): void {
   app.post(
     '/v1/billing/checkout',
     {
-      preHandler: authenticate,
+      preValidation: authenticate,
       schema: {
         tags: ['billing'],
         summary: 'Start a Stripe Checkout for a credit pack',

@@ -22,7 +22,7 @@ export function registerOrderRoutes(app: App, db: Kysely<DB>): void {
   app.get(
     '/v1/billing/orders',
     {
-      preHandler: authenticate,
+      preValidation: authenticate,
       schema: {
         tags: ['billing'],
         summary: 'My orders',

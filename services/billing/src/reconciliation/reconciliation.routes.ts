@@ -12,7 +12,7 @@ export function registerReconciliationRoutes(app: App, db: Kysely<DB>): void {
   app.get(
     '/v1/admin/billing/reconciliation',
     {
-      preHandler: requireRole('finance', 'admin'),
+      preValidation: requireRole('finance', 'admin'),
       schema: {
         tags: ['finance'],
         summary: 'Orders paid in a period against the ledger\'s grants and clawbacks',

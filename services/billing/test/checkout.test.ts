@@ -1,0 +1,179 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { ConfigError } from '@imlab/config';
+import { startBilling, type Harness } from './support/harness.js';
+import { loadBillingConfig } from '../src/config.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startBilling('checkout');
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('GET /v1/pricing', () => {
+  it('lists the credit packs and per-image costs without a token', async () => {
+    const res = await h.api('GET', '/v1/pricing');
+    expect(res.status).toBe(200);
+    expect(res.body.packs.map((p: { id: string }) => p.id)).toEqual(['starter', 'creator', 'studio']);
+    expect(res.body.packs[0]).toEqual({ id: 'starter', credits: 100, price: 500, currency: 'usd', name: { en: 'Starter pack', zh: '入门包' } });
+    const draft = res.body.imageCosts.models.find((m: { id: string }) => m.id === 'imlab-draft');
+    expect(draft.creditsPerImage).toBeGreaterThan(0);
+    expect(res.body.imageCosts.sizes).toContain('1024x1024');
+  });
+});
+
+describe('PRICING_PACKS', () => {
+  const base = { NODE_ENV: 'test' };
+  it('overrides the default catalog', () => {
+    const packs = [{ id: 'mini', credits: 10, price: 600, currency: 'cny', name: { en: 'Mini', zh: '迷你包' } }];
+    const config = loadBillingConfig({ ...base, PRICING_PACKS: JSON.stringify(packs) });
+    expect(config.PRICING_PACKS).toEqual(packs);
+  });
+  it.each([
+    ['not JSON', '{nope'],
+    ['an empty list', '[]'],
+    ['a negative price', JSON.stringify([{ id: 'x', credits: 1, price: -5, currency: 'usd', name: { en: 'x', zh: 'x' } }])],
+    ['a missing Chinese name', JSON.stringify([{ id: 'x', credits: 1, price: 5, currency: 'usd', name: { en: 'x' } }])],
+    [
+      'duplicate ids',
+      JSON.stringify([
+        { id: 'x', credits: 1, price: 5, currency: 'usd', name: { en: 'x', zh: 'x' } },
+        { id: 'x', credits: 2, price: 9, currency: 'usd', name: { en: 'y', zh: 'y' } },
+      ]),
+    ],
+  ])('refuses to start with %s, naming the variable', (_what, value) => {
+    let err: unknown;
+    try {
+      loadBillingConfig({ ...base, PRICING_PACKS: value });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(Object.keys((err as ConfigError).problems)).toEqual(['PRICING_PACKS']);
+  });
+  it('requires the Stripe keys in production', () => {
+    expect(() => loadBillingConfig({ NODE_ENV: 'production' })).toThrow(/STRIPE_SECRET_KEY[\s\S]*STRIPE_WEBHOOK_SECRET|STRIPE_WEBHOOK_SECRET[\s\S]*STRIPE_SECRET_KEY/);
+  });
+});
+
+describe('POST /v1/billing/checkout', () => {
+  it('answers 401 without a token and creates nothing', async () => {
+    const before = h.stripe.requests.length;
+    const res = await h.api('POST', '/v1/billing/checkout', { body: { packId: 'starter' } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(res.body.code).toBe('UNAUTHENTICATED');
+    expect(await h.count('orders')).toBe(0);
+    expect(h.stripe.requests.length).toBe(before);
+  });
+
+  it('answers 401 for a token minted for another service, or not signed by auth', async () => {
+    const userId = h.newUser();
+    const forLedger = await h.issuer.sign({ sub: userId, aud: 'credits-ledger' });
+    expect((await h.api('POST', '/v1/billing/checkout', { body: { packId: 'starter' }, token: forLedger })).status).toBe(401);
+    const hs256 = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+    expect((await h.api('POST', '/v1/billing/checkout', { body: { packId: 'starter' }, token: hs256 })).status).toBe(401);
+    expect(await h.count('orders')).toBe(0);
+  });
+
+  it('answers 404 for an unknown pack and creates nothing, locally or at Stripe', async () => {
+    const before = h.stripe.requests.length;
+    const res = await h.api('POST', '/v1/billing/checkout', { userId: h.newUser(), body: { packId: 'platinum' } });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(res.body).toMatchObject({ code: 'BILLING_PACK_NOT_FOUND', status: 404 });
+    expect(res.body.requestId).toBeTruthy();
+    expect(await h.count('orders')).toBe(0);
+    expect(h.stripe.requests.length).toBe(before);
+  });
+
+  it.each([
+    ['no packId', {}],
+    ['an extra field', { packId: 'starter', price: 1 }],
+    ['a wrong type', { packId: { id: 'starter' } }],
+    ['an unknown locale', { packId: 'starter', locale: 'fr' }],
+  ])('answers 400 for %s and creates nothing', async (_what, body) => {
+    const res = await h.api('POST', '/v1/billing/checkout', { userId: h.newUser(), body });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(await h.count('orders')).toBe(0);
+  });
+
+  it('creates a pending order and a payment-mode Checkout Session keyed by the order id', async () => {
+    const userId = h.newUser();
+    const res = await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'creator', locale: 'zh' } });
+    expect(res.status).toBe(201);
+    const { orderId, url } = res.body;
+    const order = await h.order(orderId);
+    expect(order).toMatchObject({ user_id: userId, pack_id: 'creator', credits: 500, amount: 2000, currency: 'usd', status: 'pending', paid_at: null });
+    expect(url).toBe(`https://checkout.stripe.com/c/pay/${order.stripe_session_id}`);
+
+    const call = h.stripe.requests.find((r) => r.method === 'POST' && r.params.client_reference_id === orderId)!;
+    expect(call.path).toBe('/v1/checkout/sessions');
+    expect(call.idempotencyKey).toBe(orderId);
+    expect(call.authorization).toBe('Bearer sk_test_billing_fake_key');
+    expect(call.params).toMatchObject({
+      mode: 'payment',
+      'metadata[orderId]': orderId,
+      'line_items[0][quantity]': '1',
+      'line_items[0][price_data][currency]': 'usd',
+      'line_items[0][price_data][unit_amount]': '2000',
+      'line_items[0][price_data][product_data][name]': '创作者包',
+      locale: 'zh',
+    });
+    expect(call.params.success_url).toBe(`https://imagemakerlab.test/billing/success?order=${orderId}`);
+    expect(call.params.cancel_url).toBe(`https://imagemakerlab.test/billing/cancel?order=${orderId}`);
+  });
+
+  it('answers 502 when Stripe fails, and the order is marked failed rather than left pending', async () => {
+    h.stripe.failCreates(1);
+    const userId = h.newUser();
+    const res = await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' } });
+    expect(res.status).toBe(502);
+    expect(res.body.code).toBe('BILLING_STRIPE_UNAVAILABLE');
+    const rows = await h.db.selectFrom('orders').selectAll().where('user_id', '=', userId).execute();
+    expect(rows.map((o) => o.status)).toEqual(['failed']);
+  });
+});
+
+describe('GET /v1/billing/orders', () => {
+  it('pages through the caller\'s own orders, newest first, and never another person\'s', async () => {
+    const me = h.newUser();
+    const other = h.newUser();
+    const mine: string[] = [];
+    for (let i = 0; i < 5; i++) mine.push((await h.checkout(me)).orderId);
+    await h.checkout(other);
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: Awaited<ReturnType<Harness['api']>> = await h.api('GET', `/v1/billing/orders?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { userId: me });
+      expect(res.status).toBe(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...res.body.items.map((o: { id: string }) => o.id));
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([...mine].reverse());
+
+    const first = (await h.api('GET', '/v1/billing/orders?limit=1', { userId: me })).body.items[0];
+    expect(first).toEqual({
+      id: mine[4],
+      packId: 'starter',
+      credits: 100,
+      amount: 500,
+      currency: 'usd',
+      status: 'pending',
+      refundedAmount: 0,
+      createdAt: expect.any(String),
+      paidAt: null,
+    });
+  });
+
+  it('answers 401 without a token and 400 for a malformed cursor', async () => {
+    expect((await h.api('GET', '/v1/billing/orders')).status).toBe(401);
+    const bad = await h.api('GET', '/v1/billing/orders?cursor=not-an-id', { userId: h.newUser() });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('VALIDATION_FAILED');
+  });
+});

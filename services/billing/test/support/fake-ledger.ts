@@ -1,0 +1,85 @@
+import type { Bus, Worker } from '@imlab/queue';
+
+export interface LedgerCommand {
+  kind: 'grant' | 'clawback' | 'restore';
+  idempotencyKey: string;
+  userId: string;
+  amount: number;
+}
+
+/**
+ * A small stand-in for the credits ledger: consumes the real `credits-ledger` queue, keeps
+ * balances and debts, dedupes by idempotency key like the ledger does (and records any key reused
+ * with a different amount as a conflict), and emits `ledger.posted` back to billing.
+ */
+export function startFakeLedger(bus: Bus): {
+  commands: LedgerCommand[];
+  applied: LedgerCommand[];
+  conflicts: string[];
+  duplicates: string[];
+  balance(userId: string): number;
+  debt(userId: string): number;
+  spend(userId: string, credits: number): void;
+  /** Keys the fake acknowledges but never reports back (to provoke reconciliation mismatches). */
+  silent: Set<string>;
+  worker: Worker;
+} {
+  const commands: LedgerCommand[] = [];
+  const applied: LedgerCommand[] = [];
+  const conflicts: string[] = [];
+  const duplicates: string[] = [];
+  const seen = new Map<string, LedgerCommand>();
+  const balances = new Map<string, number>();
+  const debts = new Map<string, number>();
+  const silent = new Set<string>();
+
+  const handle = (kind: LedgerCommand['kind']) =>
+    async ({ tx, payload }: { tx: Parameters<Bus['send']>[0]; payload: { idempotencyKey: string; userId: string; amount: number } }) => {
+      const cmd: LedgerCommand = { kind, idempotencyKey: payload.idempotencyKey, userId: payload.userId, amount: payload.amount };
+      commands.push(cmd);
+      const before = seen.get(cmd.idempotencyKey);
+      if (before) {
+        duplicates.push(cmd.idempotencyKey);
+        if (before.amount !== cmd.amount || before.kind !== cmd.kind || before.userId !== cmd.userId) conflicts.push(cmd.idempotencyKey);
+        return { duplicate: true };
+      }
+      seen.set(cmd.idempotencyKey, cmd);
+      applied.push(cmd);
+      const available = balances.get(cmd.userId) ?? 0;
+      let amount = cmd.amount;
+      let debt = 0;
+      if (kind === 'grant' || kind === 'restore') balances.set(cmd.userId, available + cmd.amount);
+      else {
+        amount = Math.min(available, cmd.amount);
+        debt = cmd.amount - amount;
+        balances.set(cmd.userId, available - amount);
+        debts.set(cmd.userId, (debts.get(cmd.userId) ?? 0) + debt);
+      }
+      if (!silent.has(cmd.idempotencyKey)) {
+        await bus.send(tx, 'ledger.posted', { idempotencyKey: cmd.idempotencyKey, kind, userId: cmd.userId, amount, debt, reference: 'fake-ledger' });
+      }
+      return { amount, debt };
+    };
+
+  const worker = bus.consume('credits-ledger', {
+    'ledger.grant': handle('grant'),
+    'ledger.clawback': handle('clawback'),
+    'ledger.restore': handle('restore'),
+  });
+
+  return {
+    commands,
+    applied,
+    conflicts,
+    duplicates,
+    balance: (u) => balances.get(u) ?? 0,
+    debt: (u) => debts.get(u) ?? 0,
+    spend(u, n) {
+      const b = balances.get(u) ?? 0;
+      if (b < n) throw new Error('fake ledger: not enough credits to spend');
+      balances.set(u, b - n);
+    },
+    silent,
+    worker,
+  };
+}

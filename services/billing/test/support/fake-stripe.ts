@@ -1,0 +1,141 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+/** Stripe's published example objects (see /work/shared/fixtures/stripe/README.md). */
+export const FIXTURES_DIR = process.env.STRIPE_FIXTURES_DIR ?? '/work/shared/fixtures/stripe';
+export function fixture<T = Record<string, unknown>>(name: 'checkout.session' | 'charge' | 'dispute' | 'event' | 'refund' | 'payment_intent'): T {
+  return JSON.parse(readFileSync(`${FIXTURES_DIR}/${name}.json`, 'utf8')) as T;
+}
+
+export type Session = Record<string, unknown> & { id: string; metadata: Record<string, string> };
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  idempotencyKey: string | undefined;
+  authorization: string | undefined;
+  params: Record<string, string>;
+}
+
+const rand = (n = 12) => randomBytes(n).toString('hex');
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function stripeError(status: number, type: string, message: string, code?: string) {
+  return { status, body: { error: { type, message, ...(code ? { code } : {}) } } };
+}
+
+/**
+ * A local stand-in for the two Stripe endpoints billing uses — Checkout Session create and
+ * retrieve — speaking Stripe's wire format (form-encoded requests, JSON objects built on the
+ * published fixtures, Stripe-style errors, idempotency keys replayed).
+ */
+export async function startFakeStripe(): Promise<{
+  base: string;
+  requests: RecordedRequest[];
+  sessions: Map<string, Session>;
+  /** Changes a stored session as Stripe would after the customer acts (paid, expired...). */
+  update(id: string, patch: Record<string, unknown>): Session;
+  /** The next N create calls answer 500. */
+  failCreates(n: number): void;
+  close(): Promise<void>;
+}> {
+  const requests: RecordedRequest[] = [];
+  const sessions = new Map<string, Session>();
+  const byIdempotencyKey = new Map<string, Session>();
+  let failing = 0;
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      const raw = await readBody(req);
+      const params = Object.fromEntries(new URLSearchParams(raw));
+      const idem = req.headers['idempotency-key'];
+      requests.push({
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        idempotencyKey: typeof idem === 'string' ? idem : undefined,
+        authorization: req.headers.authorization,
+        params,
+      });
+      let answer: { status: number; body: unknown };
+      if (!req.headers.authorization?.startsWith('Bearer sk_')) {
+        answer = stripeError(401, 'invalid_request_error', 'Invalid API Key provided');
+      } else if (req.method === 'POST' && url.pathname === '/v1/checkout/sessions') {
+        if (failing > 0) {
+          failing--;
+          answer = stripeError(500, 'api_error', 'Something went wrong on Stripe\'s end.');
+        } else if (typeof idem === 'string' && byIdempotencyKey.has(idem)) {
+          answer = { status: 200, body: byIdempotencyKey.get(idem) };
+        } else {
+          const session = createSession(params);
+          sessions.set(session.id, session);
+          if (typeof idem === 'string') byIdempotencyKey.set(idem, session);
+          answer = { status: 200, body: session };
+        }
+      } else if (req.method === 'GET' && url.pathname.startsWith('/v1/checkout/sessions/')) {
+        const id = decodeURIComponent(url.pathname.slice('/v1/checkout/sessions/'.length));
+        const s = sessions.get(id);
+        answer = s ? { status: 200, body: s } : stripeError(404, 'invalid_request_error', `No such checkout.session: '${id}'`, 'resource_missing');
+      } else {
+        answer = stripeError(404, 'invalid_request_error', `Unrecognized request URL (${req.method}: ${url.pathname}).`);
+      }
+      res.writeHead(answer.status, { 'content-type': 'application/json', 'request-id': `req_${rand(7)}` });
+      res.end(JSON.stringify(answer.body));
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+
+  function createSession(p: Record<string, string>): Session {
+    const s = fixture<Session>('checkout.session');
+    const id = `cs_test_${rand()}`;
+    const metadata: Record<string, string> = {};
+    for (const [k, v] of Object.entries(p)) {
+      const m = /^metadata\[(.+)\]$/.exec(k);
+      if (m) metadata[m[1]!] = v;
+    }
+    const unit = Number(p['line_items[0][price_data][unit_amount]'] ?? 0);
+    const qty = Number(p['line_items[0][quantity]'] ?? 1);
+    Object.assign(s, {
+      id,
+      mode: p.mode,
+      client_reference_id: p.client_reference_id ?? null,
+      metadata,
+      currency: p['line_items[0][price_data][currency]'] ?? null,
+      amount_subtotal: unit * qty,
+      amount_total: unit * qty,
+      success_url: p.success_url,
+      cancel_url: p.cancel_url,
+      expires_at: Number(p.expires_at ?? Math.floor(Date.now() / 1000) + 86400),
+      created: Math.floor(Date.now() / 1000),
+      locale: p.locale ?? null,
+      status: 'open',
+      payment_status: 'unpaid',
+      payment_intent: null,
+      url: `https://checkout.stripe.com/c/pay/${id}`,
+    });
+    return s;
+  }
+
+  return {
+    base: `http://127.0.0.1:${port}`,
+    requests,
+    sessions,
+    update(id, patch) {
+      const s = sessions.get(id);
+      if (!s) throw new Error(`fake stripe: no session ${id}`);
+      Object.assign(s, patch);
+      return s;
+    },
+    failCreates(n) {
+      failing = n;
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
