@@ -14,6 +14,8 @@ export interface ScriptedResponse {
   body?: unknown;
   /** Never answer (the caller times out or dies waiting). */
   hang?: boolean;
+  /** Accept the email (it is delivered) but never answer: the sender cannot know it was sent. */
+  acceptThenHang?: boolean;
 }
 
 /**
@@ -85,7 +87,7 @@ export class FakeResend {
       this.hanging.push(res);
       return;
     }
-    if (scripted) return answer(scripted.status, scripted.body ?? {});
+    if (scripted && !scripted.acceptThenHang) return answer(scripted.status, scripted.body ?? {});
 
     const key = req.headers['idempotency-key'] as string;
     const bodyHash = createHash('sha256').update(raw).digest('hex');
@@ -96,6 +98,10 @@ export class FakeResend {
     }
     const id = randomUUID();
     this.delivered.set(key, { id, bodyHash, body: body as Record<string, unknown> });
+    if (scripted?.acceptThenHang) {
+      this.hanging.push(res);
+      return;
+    }
     return answer(200, { id });
   }
 
