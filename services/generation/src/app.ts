@@ -1,0 +1,83 @@
+import { buildApp, registerInternalAuth, type App } from '@imlab/http';
+import type { Logger } from '@imlab/logger';
+import type { ServiceContext } from '@imlab/queue';
+import type { Config } from './config.js';
+import type { DB } from './db.js';
+import { createStorage, type ObjectStorage } from './storage/storage.js';
+import { createMetrics, type GenerationMetrics } from './metrics.js';
+import { StatusEvents } from './generations/status-events.js';
+import { GenerationService } from './generations/generations.service.js';
+import { generationRoutes } from './generations/generations.routes.js';
+import { generationHandlers } from './generations/generations.handlers.js';
+import { imageRoutes } from './images/images.routes.js';
+import { uploadRoutes } from './uploads/uploads.routes.js';
+import { sweepExpiredUploads } from './uploads/uploads.service.js';
+import { privacyRoutes } from './privacy/privacy.routes.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  ctx: ServiceContext<DB>;
+  /** Defaults to the one STORAGE selects. */
+  storage?: ObjectStorage;
+}
+
+export interface GenerationRuntime {
+  service: GenerationService;
+  events: StatusEvents;
+  storage: ObjectStorage;
+  metrics: GenerationMetrics;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    generation: GenerationRuntime;
+  }
+}
+
+/** Builds the generation API; never listens (main.ts does). */
+export async function build({ config, logger, ctx, storage = createStorage(config) }: AppDeps): Promise<App> {
+  const app = await buildApp({
+    service: 'generation',
+    logger,
+    readiness: { ...ctx.readiness, storage: () => storage.ping() },
+    // Uploads have their own, larger limit on their route.
+    bodyLimit: 64 * 1024,
+  });
+  await registerInternalAuth(app as never, { audience: 'generation', jwksUrl: config.AUTH_JWKS_URL });
+  ctx.bus.registerMetrics(app.metricsRegistry, ['generation', 'generation-render']);
+  const metrics = createMetrics(app.metricsRegistry);
+  const events = new StatusEvents(ctx.bus.redis, ctx.bus.prefix);
+  const service = new GenerationService({ db: ctx.db, bus: ctx.bus, config, events, metrics, logger });
+  app.decorate('generation', { service, events, storage, metrics });
+  app.addHook('onClose', async () => events.close());
+
+  generationRoutes(app, { config, service, events });
+  imageRoutes(app, { db: ctx.db, storage });
+  await uploadRoutes(app, { db: ctx.db, storage, config });
+  privacyRoutes(app, { db: ctx.db, storage, config });
+  return app;
+}
+
+/** The generation inbox: ledger hold events, profile updates, purge. */
+export function startConsumers(app: App, ctx: ServiceContext<DB>, opts: { concurrency?: number } = {}) {
+  const { service, storage, events } = app.generation;
+  return ctx.bus.consume('generation', generationHandlers(service, storage, events), { concurrency: opts.concurrency ?? 8 });
+}
+
+/** Periodic clean-up: expired holds fail (and release), unused uploads expire. */
+export function startSweeper(app: App, ctx: ServiceContext<DB>, intervalMs: number): { close(): void } {
+  const { service, storage } = app.generation;
+  const timer = setInterval(() => {
+    void (async () => {
+      try {
+        await service.sweepExpired();
+        await sweepExpiredUploads(ctx.db, storage);
+      } catch (err) {
+        app.log.error({ err }, 'sweep failed');
+      }
+    })();
+  }, intervalMs);
+  timer.unref();
+  return { close: () => clearInterval(timer) };
+}

@@ -1,0 +1,65 @@
+import { loadConfig, baseEnv, port, str, num, url, duration, ConfigError } from '@imlab/config';
+
+export const configSpec = {
+  ...baseEnv,
+  PORT: port({ default: 4003 }),
+  /** Health and metrics of the render worker process. */
+  WORKER_PORT: port({ default: 4103 }),
+  DATABASE_NAME: str({ default: 'imlab_generation' }),
+  DB_POOL_SIZE: num({ default: 10 }),
+
+  IMAGE_PROVIDER: str({ choices: ['local', 'openai'], default: 'local' }),
+  /** Artificial render time of the local provider (load tests). */
+  LOCAL_RENDER_MS: num({ default: 0 }),
+  OPENAI_API_KEY: str({ default: '' }),
+  OPENAI_BASE_URL: url({ default: 'https://api.openai.com/v1' }),
+  OPENAI_MODEL: str({ default: 'gpt-image-1' }),
+  PROVIDER_TIMEOUT_MS: num({ default: 120_000 }),
+
+  STORAGE: str({ choices: ['fs', 's3'], default: 'fs' }),
+  STORAGE_DIR: str({ default: '.data/generation' }),
+  S3_ENDPOINT: str({ default: '' }),
+  S3_REGION: str({ default: 'auto' }),
+  S3_BUCKET: str({ default: '' }),
+  S3_ACCESS_KEY_ID: str({ default: '' }),
+  S3_SECRET_ACCESS_KEY: str({ default: '' }),
+  S3_FORCE_PATH_STYLE: str({ choices: ['true', 'false'], default: 'true' }),
+
+  /** Render jobs one worker process runs at once. */
+  RENDER_CONCURRENCY: num({ default: 2 }),
+  /** Running renders one person may have across all workers. */
+  RENDER_USER_CAP: num({ default: 2 }),
+  /** Attempts for transient provider errors before the generation fails and is refunded. */
+  RENDER_MAX_ATTEMPTS: num({ default: 4 }),
+  /** BullMQ job lock; a killed worker's job is recovered after about lock + stalled interval. */
+  RENDER_LOCK_MS: num({ default: 30_000 }),
+  RENDER_STALLED_INTERVAL_MS: num({ default: 30_000 }),
+
+  /** How long POST /v1/generations waits for the ledger before answering 202 reserving. */
+  RESERVE_WAIT_MS: num({ default: 3000 }),
+  /** Credits stay held this long; an unfinished generation then fails and the ledger releases. */
+  HOLD_TTL: duration({ default: 1800 }),
+  PROMPT_MAX_CHARS: num({ default: 2000 }),
+
+  UPLOAD_MAX_BYTES: num({ default: 10 * 1024 * 1024 }),
+  UPLOAD_MAX_PIXELS: num({ default: 40_000_000 }),
+  /** Unused reference uploads are deleted after this. */
+  UPLOAD_TTL: duration({ default: 86_400 }),
+  SWEEP_INTERVAL_MS: num({ default: 60_000 }),
+};
+
+export type Config = ReturnType<typeof loadGenerationConfig>;
+
+export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig('generation', configSpec, env);
+  // Cross-variable rules envalid cannot express, reported the same way.
+  const problems: Record<string, string> = {};
+  if (config.STORAGE === 's3') {
+    for (const key of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) if (!config[key]) problems[key] = 'is required when STORAGE=s3';
+  }
+  if (config.IMAGE_PROVIDER === 'openai' && !config.OPENAI_API_KEY) problems.OPENAI_API_KEY = 'is required when IMAGE_PROVIDER=openai';
+  if (config.RENDER_CONCURRENCY < 1) problems.RENDER_CONCURRENCY = 'must be at least 1';
+  if (config.RENDER_USER_CAP < 1) problems.RENDER_USER_CAP = 'must be at least 1';
+  if (Object.keys(problems).length) throw new ConfigError('generation', problems);
+  return config;
+}

@@ -1,0 +1,81 @@
+import type { ColumnType, Generated, Selectable } from 'kysely';
+import type { QueueTables } from '@imlab/queue';
+
+export type GenerationStatus = 'reserving' | 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'rejected';
+export const OPEN_STATUSES: GenerationStatus[] = ['reserving', 'queued', 'running'];
+export const TERMINAL_STATUSES: GenerationStatus[] = ['succeeded', 'failed', 'canceled', 'rejected'];
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface GenerationTable {
+  id: string;
+  user_id: string;
+  status: GenerationStatus;
+  prompt: string;
+  negative_prompt: string | null;
+  model: string;
+  width: number;
+  height: number;
+  count: number;
+  seed: number;
+  reference_upload_ids: ColumnType<string[], string[] | undefined, string[]>;
+  cost: number;
+  idempotency_key: string | null;
+  request_hash: string;
+  error_code: string | null;
+  shortfall: number | null;
+  attempt: Generated<number>;
+  lease: string | null;
+  hold_expires_at: Timestamp;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  queued_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface ImageTable {
+  id: string;
+  generation_id: string;
+  user_id: string;
+  idx: number;
+  width: number;
+  height: number;
+  bytes: number;
+  sha256: string;
+  storage_key: string;
+  thumb_key: string;
+  thumb_sha256: string;
+  published_at: Date | null;
+  created_at: Generated<Date>;
+}
+
+export interface UploadTable {
+  id: string;
+  user_id: string;
+  sha256: string;
+  mime: string;
+  width: number;
+  height: number;
+  bytes: number;
+  storage_key: string;
+  created_at: Generated<Date>;
+  expires_at: Date | null;
+}
+
+export interface UserProfileTable {
+  user_id: string;
+  display_name: string;
+  updated_at: Generated<Date>;
+}
+
+export interface DB extends QueueTables {
+  generations: GenerationTable;
+  images: ImageTable;
+  uploads: UploadTable;
+  user_profiles: UserProfileTable;
+}
+
+export type GenerationRow = Selectable<GenerationTable>;
+export type ImageRow = Selectable<ImageTable>;
+export type UploadRow = Selectable<UploadTable>;

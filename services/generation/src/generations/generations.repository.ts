@@ -1,0 +1,99 @@
+import { sql, type Db, type Transaction } from '@imlab/db';
+import type { Insertable, Updateable } from 'kysely';
+import type { DB, GenerationRow, GenerationStatus, GenerationTable } from '../db.js';
+
+export async function insertGeneration(db: Db<DB>, row: Insertable<GenerationTable>): Promise<GenerationRow> {
+  return db.insertInto('generations').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findGeneration(db: Db<DB>, id: string): Promise<GenerationRow | undefined> {
+  return db.selectFrom('generations').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findOwnedGeneration(db: Db<DB>, id: string, userId: string): Promise<GenerationRow | undefined> {
+  return db.selectFrom('generations').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+}
+
+export async function findByIdempotencyKey(db: Db<DB>, userId: string, key: string): Promise<GenerationRow | undefined> {
+  return db.selectFrom('generations').selectAll().where('user_id', '=', userId).where('idempotency_key', '=', key).executeTakeFirst();
+}
+
+/** Newest first; `before` is the id of the last row of the previous page (UUIDv7 sorts by time). */
+export async function listGenerations(db: Db<DB>, userId: string, opts: { before?: string; limit: number }): Promise<GenerationRow[]> {
+  let q = db.selectFrom('generations').selectAll().where('user_id', '=', userId);
+  if (opts.before) q = q.where('id', '<', opts.before);
+  return q.orderBy('id', 'desc').limit(opts.limit).execute();
+}
+
+export async function listAllForUser(db: Db<DB>, userId: string): Promise<GenerationRow[]> {
+  return db.selectFrom('generations').selectAll().where('user_id', '=', userId).orderBy('id').execute();
+}
+
+/**
+ * The only way a generation changes state: a conditional update from one of `from`. Returns the
+ * updated row, or undefined when the row was not in one of those states (someone else won).
+ */
+export async function transition(
+  db: Db<DB>,
+  id: string,
+  from: GenerationStatus[],
+  patch: Updateable<GenerationTable>,
+  extra: { lease?: string } = {},
+): Promise<GenerationRow | undefined> {
+  let q = db
+    .updateTable('generations')
+    .set({ ...patch, updated_at: new Date() })
+    .where('id', '=', id)
+    .where('status', 'in', from);
+  if (extra.lease) q = q.where('lease', '=', extra.lease);
+  return q.returningAll().executeTakeFirst();
+}
+
+/**
+ * Serialises claims of one person's renders (transaction-scoped advisory lock keyed by the user)
+ * so that the per-user cap holds even when several workers pick that person's jobs at once.
+ */
+export async function lockUser(tx: Transaction<DB>, userId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${userId}, 7))`.execute(tx);
+}
+
+export async function countRunning(db: Db<DB>, userId: string, exceptId: string): Promise<number> {
+  const row = await db
+    .selectFrom('generations')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('user_id', '=', userId)
+    .where('status', '=', 'running')
+    .where('id', '!=', exceptId)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+/** Open generations whose hold has expired (the sweeper fails them). */
+export async function lockExpiredOpen(tx: Transaction<DB>, now: Date, limit = 100): Promise<GenerationRow[]> {
+  return tx
+    .selectFrom('generations')
+    .selectAll()
+    .where('status', 'in', ['reserving', 'queued', 'running'])
+    .where('hold_expires_at', '<', now)
+    .orderBy('hold_expires_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+export async function deleteGenerationsOfUser(db: Db<DB>, userId: string): Promise<number> {
+  const res = await db.deleteFrom('generations').where('user_id', '=', userId).executeTakeFirst();
+  return Number(res.numDeletedRows);
+}
+
+/** queued (or running, when a crashed or retried attempt is taken over) → running under a new lease. */
+export async function claim(tx: Transaction<DB>, id: string, lease: string): Promise<GenerationRow | undefined> {
+  return tx
+    .updateTable('generations')
+    .set((eb) => ({ status: 'running', lease, attempt: eb('attempt', '+', 1), started_at: new Date(), updated_at: new Date() }))
+    .where('id', '=', id)
+    .where('status', 'in', ['queued', 'running'])
+    .returningAll()
+    .executeTakeFirst();
+}

@@ -1,0 +1,288 @@
+import { createHash, randomInt } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import type { Kysely, Transaction } from '@imlab/db';
+import { isUniqueViolation } from '@imlab/db';
+import { AppError, notFound } from '@imlab/http';
+import type { Bus } from '@imlab/queue';
+import type { Logger } from '@imlab/logger';
+import { ASPECT_RATIOS, DEFAULT_IMAGE_MODEL, DEFAULT_IMAGE_SIZE, IMAGE_MODELS, parseSize, priceOf, type ImageModelId, type ImageSize } from '@imlab/contracts';
+import type { DB, GenerationRow, GenerationStatus } from '../db.js';
+import type { Config } from '../config.js';
+import type { GenerationMetrics } from '../metrics.js';
+import type { StatusEvents } from './status-events.js';
+import * as repo from './generations.repository.js';
+import * as images from '../images/images.repository.js';
+import * as uploads from '../uploads/uploads.repository.js';
+import { checkPolicy, normalisePrompt } from './policy.js';
+import { generationView, type GenerationRequest, type GenerationView } from './generations.schemas.js';
+
+export interface GenerationDeps {
+  db: Kysely<DB>;
+  bus: Bus;
+  config: Config;
+  events: StatusEvents;
+  metrics: GenerationMetrics;
+  logger: Logger;
+}
+
+export interface NormalisedRequest {
+  prompt: string;
+  negativePrompt: string | null;
+  model: ImageModelId;
+  size: ImageSize;
+  width: number;
+  height: number;
+  count: number;
+  seed: number | undefined;
+  referenceUploadIds: string[];
+  creditsPerImage: number;
+  cost: number;
+}
+
+/** The ledger's answer to ledger.reserve (its job result). */
+export type ReserveResult = { status: 'placed' } | { status: 'rejected'; code: string; shortfall: number };
+
+/**
+ * Validates, normalises, checks the content policy and prices a request. Pure: no side effects,
+ * so quote and create share it and a rejected prompt costs nothing.
+ */
+export function prepare(config: Config, input: GenerationRequest): NormalisedRequest {
+  const prompt = normalisePrompt(input.prompt);
+  if (prompt.length === 0) throw new AppError('GENERATION_PROMPT_EMPTY', 'the prompt is empty', { status: 422 });
+  if ([...prompt].length > config.PROMPT_MAX_CHARS) {
+    throw new AppError('GENERATION_PROMPT_TOO_LONG', `the prompt is longer than ${config.PROMPT_MAX_CHARS} characters`, { status: 422, details: { maxChars: config.PROMPT_MAX_CHARS } });
+  }
+  const negative = input.negativePrompt === undefined ? '' : normalisePrompt(input.negativePrompt);
+  const rule = checkPolicy(prompt);
+  if (rule) {
+    throw new AppError('GENERATION_CONTENT_POLICY', `the prompt breaks the content policy: ${rule.description}`, { status: 422, details: { rule: rule.id } });
+  }
+  if (input.size && input.aspectRatio) {
+    const { width, height } = parseSize(input.size);
+    const [aw, ah] = input.aspectRatio.split(':').map(Number);
+    if (width * ah! !== height * aw! && Math.abs(width / height - aw! / ah!) > 0.1) {
+      throw new AppError('GENERATION_SIZE_MISMATCH', `size ${input.size} does not have aspect ratio ${input.aspectRatio}`, { status: 422 });
+    }
+  }
+  const model = input.model ?? DEFAULT_IMAGE_MODEL;
+  const size: ImageSize = input.size ?? (input.aspectRatio ? ASPECT_RATIOS[input.aspectRatio] : DEFAULT_IMAGE_SIZE);
+  const count = input.count ?? 1;
+  const referenceUploadIds = input.referenceUploadIds ?? [];
+  if (referenceUploadIds.length > 0 && !IMAGE_MODELS[model].acceptsReferences) {
+    throw new AppError('GENERATION_REFERENCES_UNSUPPORTED', `model ${model} does not take reference images`, { status: 422 });
+  }
+  const { creditsPerImage, cost } = priceOf(model, size, count);
+  return { prompt, negativePrompt: negative || null, model, size, ...parseSize(size), count, seed: input.seed, referenceUploadIds, creditsPerImage, cost };
+}
+
+export function quote(config: Config, input: GenerationRequest) {
+  const r = prepare(config, input);
+  return { model: r.model, size: r.size, width: r.width, height: r.height, count: r.count, creditsPerImage: r.creditsPerImage, cost: r.cost };
+}
+
+/** What the request asked for, so a reused Idempotency-Key with a different body is caught. */
+function requestHash(r: NormalisedRequest): string {
+  const { prompt, negativePrompt, model, size, count, seed, referenceUploadIds } = r;
+  return createHash('sha256').update(JSON.stringify({ prompt, negativePrompt, model, size, count, seed: seed ?? null, referenceUploadIds })).digest('hex');
+}
+
+export type CreateOutcome = { kind: 'accepted'; generation: GenerationRow } | { kind: 'insufficient'; generation: GenerationRow };
+
+function outcomeOf(g: GenerationRow): CreateOutcome {
+  return g.status === 'rejected' && g.error_code === 'LEDGER_INSUFFICIENT_CREDITS' ? { kind: 'insufficient', generation: g } : { kind: 'accepted', generation: g };
+}
+
+export class GenerationService {
+  constructor(private readonly d: GenerationDeps) {}
+
+  private async publish(g: GenerationRow | undefined): Promise<void> {
+    if (!g) return;
+    await this.d.events.publish(g.id, g.status).catch((err) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'status publish failed'));
+  }
+
+  /**
+   * Stores the generation (reserving) and the ledger.reserve command in one transaction, then waits
+   * briefly for the ledger's answer. When the wait times out the saga finishes through the
+   * ledger's hold-placed / hold-rejected events.
+   */
+  async create(userId: string, input: GenerationRequest, idempotencyKey: string | undefined, requestId: string): Promise<CreateOutcome> {
+    const r = prepare(this.d.config, input);
+    const hash = requestHash(r);
+    if (idempotencyKey) {
+      const existing = await repo.findByIdempotencyKey(this.d.db, userId, idempotencyKey);
+      if (existing) return this.replay(existing, hash);
+    }
+    if (r.referenceUploadIds.length) {
+      const owned = await uploads.findOwnedUploads(this.d.db, userId, r.referenceUploadIds);
+      if (owned.length !== r.referenceUploadIds.length) throw new AppError('GENERATION_REFERENCE_NOT_FOUND', 'a reference upload does not exist or has expired', { status: 422 });
+    }
+    const id = uuidv7();
+    const expiresAt = new Date(Date.now() + this.d.config.HOLD_TTL * 1000);
+    let reserveMessageId: string;
+    try {
+      reserveMessageId = await this.d.db.transaction().execute(async (tx) => {
+        await repo.insertGeneration(tx, {
+          id,
+          user_id: userId,
+          status: 'reserving',
+          prompt: r.prompt,
+          negative_prompt: r.negativePrompt,
+          model: r.model,
+          width: r.width,
+          height: r.height,
+          count: r.count,
+          seed: r.seed ?? randomInt(0, 2 ** 32),
+          reference_upload_ids: r.referenceUploadIds,
+          cost: r.cost,
+          idempotency_key: idempotencyKey ?? null,
+          request_hash: hash,
+          hold_expires_at: expiresAt,
+        });
+        await uploads.markUsed(tx, r.referenceUploadIds);
+        return this.d.bus.send(
+          tx as never,
+          'ledger.reserve',
+          { holdId: id, userId, amount: r.cost, expiresAt: expiresAt.toISOString(), reference: `generation:${id}` },
+          { requestId },
+        );
+      });
+    } catch (err) {
+      if (idempotencyKey && isUniqueViolation(err)) {
+        // A concurrent retry with the same key won the insert.
+        const existing = await repo.findByIdempotencyKey(this.d.db, userId, idempotencyKey);
+        if (existing) return this.replay(existing, hash);
+      }
+      throw err;
+    }
+    const answer = await this.d.bus.waitForResult<ReserveResult>('credits-ledger', reserveMessageId, this.d.config.RESERVE_WAIT_MS).catch((err) => {
+      this.d.logger.warn({ err: { message: (err as Error).message }, generationId: id }, 'ledger reserve failed; the saga continues by events');
+      return { timedOut: true as const };
+    });
+    if (!answer.timedOut && answer.result) {
+      if (answer.result.status === 'placed') await this.onHoldPlaced(id);
+      else if (answer.result.status === 'rejected') await this.onHoldRejected(id, answer.result.shortfall ?? 0, answer.result.code);
+    }
+    const g = (await repo.findGeneration(this.d.db, id))!;
+    return outcomeOf(g);
+  }
+
+  private replay(existing: GenerationRow, hash: string): CreateOutcome {
+    if (existing.request_hash !== hash) {
+      throw new AppError('GENERATION_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { status: 422 });
+    }
+    return outcomeOf(existing);
+  }
+
+  /** reserving → queued and the render job, in one transaction. Idempotent (event and wait both call it). */
+  async onHoldPlaced(id: string, tx?: Transaction<DB>): Promise<void> {
+    const run = async (t: Transaction<DB>) => {
+      const g = await repo.transition(t, id, ['reserving'], { status: 'queued', queued_at: new Date() });
+      if (g) {
+        await this.d.bus.send(t as never, 'generation.render', { generationId: id });
+        return g;
+      }
+      const current = await repo.findGeneration(t, id);
+      if (current?.status === 'canceled') {
+        // Canceled while the ledger was still placing the hold: give it back.
+        await this.d.bus.send(t as never, 'ledger.release', { holdId: id, reason: 'canceled' });
+      }
+      return undefined;
+    };
+    const g = tx ? await run(tx) : await this.d.db.transaction().execute(run);
+    if (g && !tx) await this.publish(g);
+    return;
+  }
+
+  async onHoldRejected(id: string, shortfall: number, code = 'LEDGER_INSUFFICIENT_CREDITS', tx?: Transaction<DB>): Promise<GenerationRow | undefined> {
+    const g = await repo.transition(tx ?? this.d.db, id, ['reserving'], { status: 'rejected', error_code: code, shortfall, finished_at: new Date() });
+    if (g && !tx) await this.publish(g);
+    return g;
+  }
+
+  /** The ledger released an expired hold: an unfinished generation can no longer be paid for. */
+  async onHoldExpired(tx: Transaction<DB>, id: string): Promise<GenerationRow | undefined> {
+    const g = await repo.transition(tx, id, ['reserving', 'queued', 'running'], { status: 'failed', error_code: 'GENERATION_HOLD_EXPIRED', finished_at: new Date(), lease: null });
+    if (g) {
+      await this.d.bus.send(tx as never, 'generation.finished', { generationId: id, userId: g.user_id, status: 'failed', refunded: true, errorCode: 'GENERATION_HOLD_EXPIRED' });
+      this.d.metrics.refunds.labels('hold-expired').inc();
+    }
+    return g;
+  }
+
+  async cancel(userId: string, id: string): Promise<GenerationView> {
+    const owned = await repo.findOwnedGeneration(this.d.db, id, userId);
+    if (!owned) throw notFound('generation', 'GENERATION_NOT_FOUND');
+    const g = await this.d.db.transaction().execute(async (tx) => {
+      const row = await repo.transition(tx, id, ['reserving', 'queued', 'running'], { status: 'canceled', error_code: 'GENERATION_CANCELED', finished_at: new Date(), lease: null });
+      if (!row) return undefined;
+      // Released even while reserving: a release that beats the reserve is repeated on hold-placed.
+      await this.d.bus.send(tx as never, 'ledger.release', { holdId: id, reason: 'canceled' });
+      await this.d.bus.send(tx as never, 'generation.finished', { generationId: id, userId, status: 'canceled', refunded: true, errorCode: 'GENERATION_CANCELED' });
+      return row;
+    });
+    if (!g) {
+      const current = (await repo.findGeneration(this.d.db, id))!;
+      if (current.status === 'canceled') return this.view(current);
+      throw new AppError('GENERATION_NOT_CANCELABLE', `a ${current.status} generation cannot be canceled`, { status: 409 });
+    }
+    this.d.metrics.refunds.labels('canceled').inc();
+    await this.publish(g);
+    return this.view(g);
+  }
+
+  async get(userId: string, id: string): Promise<GenerationView> {
+    const g = await repo.findOwnedGeneration(this.d.db, id, userId);
+    if (!g) throw notFound('generation', 'GENERATION_NOT_FOUND');
+    return this.view(g);
+  }
+
+  async status(id: string): Promise<GenerationStatus | undefined> {
+    return (await repo.findGeneration(this.d.db, id))?.status;
+  }
+
+  async view(g: GenerationRow): Promise<GenerationView> {
+    return generationView(g, await images.imagesOfGenerations(this.d.db, [g.id]));
+  }
+
+  async list(userId: string, cursor: string | undefined, limit: number): Promise<{ items: GenerationView[]; nextCursor: string | null }> {
+    const before = cursor ? decodeCursor(cursor) : undefined;
+    const rows = await repo.listGenerations(this.d.db, userId, { ...(before ? { before } : {}), limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const imgs = await images.imagesOfGenerations(this.d.db, page.map((g) => g.id));
+    return { items: page.map((g) => generationView(g, imgs)), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
+  }
+
+  /**
+   * Fails open generations whose hold has expired (the ledger released it or will) and tells the
+   * ledger to release, which is harmless when it already did.
+   */
+  async sweepExpired(now = new Date()): Promise<number> {
+    const failed = await this.d.db.transaction().execute(async (tx) => {
+      const rows = await repo.lockExpiredOpen(tx, now);
+      const out: GenerationRow[] = [];
+      for (const row of rows) {
+        const g = await repo.transition(tx, row.id, ['reserving', 'queued', 'running'], { status: 'failed', error_code: 'GENERATION_HOLD_EXPIRED', finished_at: now, lease: null });
+        if (!g) continue;
+        await this.d.bus.send(tx as never, 'ledger.release', { holdId: g.id, reason: 'hold-expired' });
+        await this.d.bus.send(tx as never, 'generation.finished', { generationId: g.id, userId: g.user_id, status: 'failed', refunded: true, errorCode: 'GENERATION_HOLD_EXPIRED' });
+        out.push(g);
+      }
+      return out;
+    });
+    for (const g of failed) {
+      this.d.metrics.refunds.labels('hold-expired').inc();
+      await this.publish(g);
+    }
+    return failed.length;
+  }
+}
+
+export function encodeCursor(id: string): string {
+  return Buffer.from(id).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString();
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw new AppError('VALIDATION_FAILED', 'invalid cursor', { status: 400 });
+  return id;
+}

@@ -1,0 +1,48 @@
+import { EventEmitter } from 'node:events';
+import type { Redis } from '@imlab/queue';
+import type { GenerationStatus } from '../db.js';
+
+/**
+ * Status changes over Redis pub/sub, for SSE. A message carries only the generation id and its
+ * new status: nothing a person wrote ever goes to Redis. Subscribers re-read the row.
+ */
+export class StatusEvents {
+  private readonly channel: string;
+  private readonly emitter = new EventEmitter();
+  private sub: Redis | undefined;
+  private ready: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.channel = `${prefix}:generation-status`;
+    this.emitter.setMaxListeners(0);
+  }
+
+  async publish(id: string, status: GenerationStatus): Promise<void> {
+    await this.redis.publish(this.channel, `${id} ${status}`);
+  }
+
+  /** Calls `fn` on each change of generation `id`; returns the unsubscribe function. */
+  async listen(id: string, fn: (status: GenerationStatus) => void): Promise<() => void> {
+    if (!this.ready) {
+      const sub = this.redis.duplicate();
+      this.sub = sub;
+      sub.on('message', (_channel: string, message: string) => {
+        const [gid, status] = message.split(' ');
+        if (gid && status) this.emitter.emit(gid, status as GenerationStatus);
+      });
+      this.ready = sub.subscribe(this.channel);
+    }
+    this.emitter.on(id, fn);
+    await this.ready;
+    return () => this.emitter.off(id, fn);
+  }
+
+  async close(): Promise<void> {
+    this.sub?.disconnect();
+    this.sub = undefined;
+    this.ready = undefined;
+  }
+}

@@ -1,0 +1,51 @@
+import type { Db } from '@imlab/db';
+import type { Insertable } from 'kysely';
+import type { DB, ImageRow, ImageTable } from '../db.js';
+
+export async function insertImages(db: Db<DB>, rows: Insertable<ImageTable>[]): Promise<void> {
+  if (rows.length) await db.insertInto('images').values(rows).execute();
+}
+
+export async function imagesOfGenerations(db: Db<DB>, generationIds: string[]): Promise<ImageRow[]> {
+  if (generationIds.length === 0) return [];
+  return db.selectFrom('images').selectAll().where('generation_id', 'in', generationIds).orderBy('generation_id').orderBy('idx').execute();
+}
+
+export async function findImage(db: Db<DB>, id: string): Promise<ImageRow | undefined> {
+  return db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function setPublished(db: Db<DB>, id: string, userId: string, at: Date | null): Promise<ImageRow | undefined> {
+  return db.updateTable('images').set({ published_at: at }).where('id', '=', id).where('user_id', '=', userId).returningAll().executeTakeFirst();
+}
+
+export async function deleteImage(db: Db<DB>, id: string, userId: string): Promise<ImageRow | undefined> {
+  return db.deleteFrom('images').where('id', '=', id).where('user_id', '=', userId).returningAll().executeTakeFirst();
+}
+
+export async function imagesOfUser(db: Db<DB>, userId: string): Promise<ImageRow[]> {
+  return db.selectFrom('images').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
+}
+
+export interface GalleryRow {
+  id: string;
+  width: number;
+  height: number;
+  published_at: Date;
+  display_name: string | null;
+}
+
+/** Published images, newest first; keyset on (published_at, id). */
+export async function galleryPage(db: Db<DB>, opts: { after?: { publishedAt: Date; id: string }; limit: number }): Promise<GalleryRow[]> {
+  let q = db
+    .selectFrom('images')
+    .leftJoin('user_profiles', 'user_profiles.user_id', 'images.user_id')
+    .select(['images.id', 'images.width', 'images.height', 'images.published_at', 'user_profiles.display_name'])
+    .where('images.published_at', 'is not', null);
+  if (opts.after) {
+    const { publishedAt, id } = opts.after;
+    q = q.where((eb) => eb.or([eb('images.published_at', '<', publishedAt), eb.and([eb('images.published_at', '=', publishedAt), eb('images.id', '<', id)])]));
+  }
+  const rows = await q.orderBy('images.published_at', 'desc').orderBy('images.id', 'desc').limit(opts.limit).execute();
+  return rows as GalleryRow[];
+}

@@ -1,0 +1,84 @@
+import type { Kysely } from '@imlab/db';
+import { AppError, notFound } from '@imlab/http';
+import type { DB, ImageRow } from '../db.js';
+import type { ObjectStorage } from '../storage/storage.js';
+import * as repo from './images.repository.js';
+
+export interface ImageFile {
+  bytes: Buffer;
+  contentType: string;
+  etag: string;
+  published: boolean;
+}
+
+/** Owner, or anyone once published. Not found (never forbidden) otherwise: existence stays private. */
+async function visible(db: Kysely<DB>, id: string, viewer: string | undefined): Promise<ImageRow> {
+  const img = await repo.findImage(db, id);
+  if (!img || (img.user_id !== viewer && img.published_at === null)) throw notFound('image', 'IMAGE_NOT_FOUND');
+  return img;
+}
+
+export async function readImage(db: Kysely<DB>, storage: ObjectStorage, id: string, viewer: string | undefined, variant: 'original' | 'thumb'): Promise<ImageFile> {
+  const img = await visible(db, id, viewer);
+  return load(storage, img, variant);
+}
+
+/** For internal callers (export): no visibility rule. */
+export async function readImageInternal(db: Kysely<DB>, storage: ObjectStorage, id: string, variant: 'original' | 'thumb'): Promise<ImageFile> {
+  const img = await repo.findImage(db, id);
+  if (!img) throw notFound('image', 'IMAGE_NOT_FOUND');
+  return load(storage, img, variant);
+}
+
+async function load(storage: ObjectStorage, img: ImageRow, variant: 'original' | 'thumb'): Promise<ImageFile> {
+  const key = variant === 'original' ? img.storage_key : img.thumb_key;
+  const bytes = await storage.get(key);
+  if (!bytes) throw new AppError('IMAGE_MISSING', 'the stored image is missing', { status: 500 });
+  return {
+    bytes,
+    contentType: variant === 'original' ? 'image/png' : 'image/webp',
+    etag: `"${variant === 'original' ? img.sha256 : img.thumb_sha256}"`,
+    published: img.published_at !== null,
+  };
+}
+
+export async function setPublished(db: Kysely<DB>, id: string, userId: string, published: boolean): Promise<ImageRow> {
+  const img = await repo.setPublished(db, id, userId, published ? new Date() : null);
+  if (!img) throw notFound('image', 'IMAGE_NOT_FOUND');
+  return img;
+}
+
+/** The row goes first (the image stops being served), then its stored objects. */
+export async function deleteImage(db: Kysely<DB>, storage: ObjectStorage, id: string, userId: string): Promise<void> {
+  const img = await repo.deleteImage(db, id, userId);
+  if (!img) throw notFound('image', 'IMAGE_NOT_FOUND');
+  await storage.delete([img.storage_key, img.thumb_key]);
+}
+
+export function encodeGalleryCursor(row: { published_at: Date; id: string }): string {
+  return Buffer.from(`${row.published_at.toISOString()}|${row.id}`).toString('base64url');
+}
+
+export function decodeGalleryCursor(cursor: string): { publishedAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const publishedAt = new Date(at ?? '');
+  if (!id || !/^[0-9a-f-]{36}$/.test(id) || Number.isNaN(publishedAt.getTime())) throw new AppError('VALIDATION_FAILED', 'invalid cursor', { status: 400 });
+  return { publishedAt, id };
+}
+
+export async function gallery(db: Kysely<DB>, cursor: string | undefined, limit: number) {
+  const rows = await repo.galleryPage(db, { ...(cursor ? { after: decodeGalleryCursor(cursor) } : {}), limit: limit + 1 });
+  const page = rows.slice(0, limit);
+  return {
+    items: page.map((r) => ({
+      id: r.id,
+      url: `/v1/images/${r.id}`,
+      thumbUrl: `/v1/images/${r.id}/thumb`,
+      width: r.width,
+      height: r.height,
+      publishedAt: r.published_at.toISOString(),
+      author: { displayName: r.display_name ?? 'anonymous' },
+    })),
+    nextCursor: rows.length > limit ? encodeGalleryCursor(page[page.length - 1]!) : null,
+  };
+}

@@ -1,0 +1,29 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+export interface GenerationMetrics {
+  renderDuration: Histogram<'outcome'>;
+  enqueueToStart: Histogram;
+  providerErrors: Counter<'provider' | 'code'>;
+  refunds: Counter<'reason'>;
+}
+
+/** Generation's own metrics on the app's registry (queue depth comes from bus.registerMetrics). */
+export function createMetrics(registry: Registry): GenerationMetrics {
+  return {
+    renderDuration: new Histogram({
+      name: 'generation_render_duration_seconds',
+      help: 'Render job duration by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    enqueueToStart: new Histogram({
+      name: 'generation_enqueue_to_start_seconds',
+      help: 'Time from queued to a worker starting the render',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    providerErrors: new Counter({ name: 'generation_provider_errors_total', help: 'Provider errors by code', labelNames: ['provider', 'code'], registers: [registry] }),
+    refunds: new Counter({ name: 'generation_refunds_total', help: 'Holds released instead of captured, by reason', labelNames: ['reason'], registers: [registry] }),
+  };
+}

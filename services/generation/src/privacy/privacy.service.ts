@@ -1,0 +1,44 @@
+import type { Db, Kysely } from '@imlab/db';
+import type { DB } from '../db.js';
+import type { ObjectStorage } from '../storage/storage.js';
+import { keys } from '../storage/storage.js';
+import * as generations from '../generations/generations.repository.js';
+import * as images from '../images/images.repository.js';
+import * as uploads from '../uploads/uploads.repository.js';
+import * as users from '../users/users.repository.js';
+import { generationView } from '../generations/generations.schemas.js';
+
+/**
+ * user.purge: the stored objects go first (idempotent, so a retried purge finishes the job), then
+ * every row. A render still in flight for this person finds its row gone and deletes what it wrote.
+ */
+export async function purgeUser(db: Db<DB>, storage: ObjectStorage, userId: string): Promise<{ generations: number }> {
+  await storage.deletePrefix(keys.userPrefix(userId));
+  await uploads.deleteUploadsOfUser(db, userId);
+  const n = await generations.deleteGenerationsOfUser(db, userId);
+  await users.deleteProfile(db, userId);
+  return { generations: n };
+}
+
+/** Everything this service holds about a person, for the account export (auth builds the archive). */
+export async function exportUser(db: Kysely<DB>, userId: string) {
+  const gens = await generations.listAllForUser(db, userId);
+  const imgs = await images.imagesOfUser(db, userId);
+  const ups = await uploads.uploadsOfUser(db, userId);
+  return {
+    userId,
+    generations: gens.map((g) => {
+      const view = generationView(g, imgs);
+      return {
+        ...view,
+        images: view.images.map((i) => ({
+          ...i,
+          url: `/internal/images/${i.id}/original`,
+          thumbUrl: `/internal/images/${i.id}/thumb`,
+          publishedAt: imgs.find((x) => x.id === i.id)?.published_at?.toISOString() ?? null,
+        })),
+      };
+    }),
+    uploads: ups.map((u) => ({ id: u.id, mime: u.mime, width: u.width, height: u.height, bytes: u.bytes, createdAt: u.created_at.toISOString(), url: `/internal/uploads/${u.id}` })),
+  };
+}

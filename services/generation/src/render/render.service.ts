@@ -1,0 +1,183 @@
+import { v7 as uuidv7 } from 'uuid';
+import sharp from 'sharp';
+import { createHash } from 'node:crypto';
+import { DelayedError, type Job } from 'bullmq';
+import type { Kysely } from '@imlab/db';
+import type { Bus } from '@imlab/queue';
+import type { Logger } from '@imlab/logger';
+import { AppError } from '@imlab/http';
+import type { Config } from '../config.js';
+import type { Insertable } from 'kysely';
+import type { DB, GenerationRow, ImageTable } from '../db.js';
+import type { GenerationMetrics } from '../metrics.js';
+import type { StatusEvents } from '../generations/status-events.js';
+import type { ObjectStorage } from '../storage/storage.js';
+import { keys } from '../storage/storage.js';
+import * as repo from '../generations/generations.repository.js';
+import * as imagesRepo from '../images/images.repository.js';
+import * as uploadsRepo from '../uploads/uploads.repository.js';
+import { ProviderError, type ImageProvider } from './providers/provider.js';
+
+export interface RenderDeps {
+  db: Kysely<DB>;
+  bus: Bus;
+  config: Config;
+  events: StatusEvents;
+  metrics: GenerationMetrics;
+  storage: ObjectStorage;
+  provider: ImageProvider;
+  logger: Logger;
+}
+
+export const THUMB_SIZE = 384;
+
+function asProviderError(err: unknown): ProviderError {
+  if (err instanceof ProviderError) return err;
+  const name = (err as Error)?.name;
+  if (name === 'AbortError' || name === 'TimeoutError') return new ProviderError('GENERATION_PROVIDER_TIMEOUT', 'the image provider did not answer in time', { retryable: true, cause: err });
+  if (err instanceof AppError) return new ProviderError(err.code, err.message, { retryable: err.retryable, cause: err });
+  // Storage hiccups, undecodable provider output: worth another try, then a refund.
+  return new ProviderError('GENERATION_RENDER_ERROR', 'rendering failed', { retryable: true, cause: err });
+}
+
+/**
+ * One render job. The generation row is the source of truth: every step is a conditional update
+ * from the state the step expects, under a lease that changes each time a worker takes the job.
+ * Capture is written in the same transaction that moves running → succeeded under the current
+ * lease, so a job re-run after a crash, or a zombie worker, can never capture twice.
+ */
+export class RenderService {
+  constructor(private readonly d: RenderDeps) {}
+
+  private async publish(g: GenerationRow | undefined) {
+    if (g) await this.d.events.publish(g.id, g.status).catch(() => {});
+  }
+
+  async process(generationId: string, job: Job, token: string | undefined, log: Logger): Promise<unknown> {
+    const g = await repo.findGeneration(this.d.db, generationId);
+    if (!g) return { skipped: 'gone' };
+    if (g.status !== 'queued' && g.status !== 'running') return { skipped: g.status };
+    if (g.hold_expires_at.getTime() <= Date.now()) return this.fail(g, g.lease, 'GENERATION_HOLD_EXPIRED', 'hold-expired');
+
+    const lease = uuidv7();
+    const claimed = await this.d.db.transaction().execute(async (tx) => {
+      await repo.lockUser(tx, g.user_id);
+      if ((await repo.countRunning(tx, g.user_id, g.id)) >= this.d.config.RENDER_USER_CAP) return 'busy' as const;
+      return repo.claim(tx, g.id, lease);
+    });
+    if (claimed === 'busy') {
+      // This person already uses their share of the workers: step aside so others' jobs run.
+      await job.moveToDelayed(Date.now() + 200 + Math.floor(Math.random() * 400), token);
+      throw new DelayedError();
+    }
+    if (!claimed) return { skipped: 'state-changed' };
+    if (claimed.attempt === 1 && claimed.queued_at) this.d.metrics.enqueueToStart.observe((Date.now() - claimed.queued_at.getTime()) / 1000);
+    await this.publish(claimed);
+
+    const started = performance.now();
+    const stored: string[] = [];
+    try {
+      const references = await this.loadReferences(claimed);
+      const raw = await this.d.provider.render({
+        prompt: claimed.prompt,
+        negativePrompt: claimed.negative_prompt,
+        model: claimed.model,
+        width: claimed.width,
+        height: claimed.height,
+        count: claimed.count,
+        seed: claimed.seed,
+        references,
+        signal: AbortSignal.timeout(this.d.config.PROVIDER_TIMEOUT_MS),
+      });
+      const rows: Insertable<ImageTable>[] = [];
+      for (const [idx, bytes] of raw.entries()) {
+        // Re-encode whatever the provider sent: exact size, PNG, no metadata.
+        const png = await sharp(bytes, { limitInputPixels: 64_000_000 }).resize(claimed.width, claimed.height, { fit: 'cover' }).png().toBuffer();
+        const thumb = await sharp(png).resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside' }).webp({ quality: 75 }).toBuffer();
+        const key = keys.image(claimed.user_id, claimed.id, lease, idx);
+        const thumbKey = keys.thumb(claimed.user_id, claimed.id, lease, idx);
+        await this.d.storage.put(key, png, 'image/png');
+        stored.push(key);
+        await this.d.storage.put(thumbKey, thumb, 'image/webp');
+        stored.push(thumbKey);
+        rows.push({
+          id: uuidv7(),
+          generation_id: claimed.id,
+          user_id: claimed.user_id,
+          idx,
+          width: claimed.width,
+          height: claimed.height,
+          bytes: png.length,
+          sha256: createHash('sha256').update(png).digest('hex'),
+          storage_key: key,
+          thumb_key: thumbKey,
+          thumb_sha256: createHash('sha256').update(thumb).digest('hex'),
+          published_at: null,
+        });
+      }
+      const done = await this.d.db.transaction().execute(async (tx) => {
+        const row = await repo.transition(tx, claimed.id, ['running'], { status: 'succeeded', finished_at: new Date(), error_code: null }, { lease });
+        if (!row) return undefined;
+        await imagesRepo.insertImages(tx, rows);
+        await this.d.bus.send(tx as never, 'ledger.capture', { holdId: claimed.id });
+        await this.d.bus.send(tx as never, 'generation.finished', { generationId: claimed.id, userId: claimed.user_id, status: 'succeeded', refunded: false });
+        return row;
+      });
+      if (!done) {
+        // Canceled meanwhile, or another worker took the job over: nothing of this attempt stays.
+        await this.d.storage.delete(stored);
+        this.d.metrics.renderDuration.labels('discarded').observe((performance.now() - started) / 1000);
+        log.info({ generationId: claimed.id }, 'render discarded: the generation moved on');
+        return { discarded: true };
+      }
+      this.d.metrics.renderDuration.labels('succeeded').observe((performance.now() - started) / 1000);
+      await this.publish(done);
+      return { status: 'succeeded', images: rows.length };
+    } catch (err) {
+      if (err instanceof DelayedError) throw err;
+      await this.d.storage.delete(stored).catch(() => {});
+      const pe = asProviderError(err);
+      this.d.metrics.providerErrors.labels(this.d.provider.name, pe.code).inc();
+      const attempt = job.attemptsMade + 1;
+      const maxAttempts = Math.min(this.d.config.RENDER_MAX_ATTEMPTS, job.opts.attempts ?? 1);
+      if (pe.retryable && attempt < maxAttempts) {
+        log.warn({ generationId: claimed.id, code: pe.code, attempt }, 'transient render failure; retrying');
+        const back = await repo.transition(this.d.db, claimed.id, ['running'], { status: 'queued', error_code: pe.code }, { lease });
+        await this.publish(back);
+        throw pe;
+      }
+      log.warn({ generationId: claimed.id, code: pe.code, attempt }, 'render failed; releasing the hold');
+      this.d.metrics.renderDuration.labels('failed').observe((performance.now() - started) / 1000);
+      return this.fail(claimed, lease, pe.code, 'provider-error');
+    }
+  }
+
+  /** running|queued → failed and the hold released, in one transaction. */
+  private async fail(g: GenerationRow, lease: string | null, code: string, reason: string): Promise<unknown> {
+    const failed = await this.d.db.transaction().execute(async (tx) => {
+      const row = await repo.transition(tx, g.id, ['queued', 'running'], { status: 'failed', error_code: code, finished_at: new Date() }, lease ? { lease } : {});
+      if (!row) return undefined;
+      await this.d.bus.send(tx as never, 'ledger.release', { holdId: g.id, reason: code.slice(0, 100) });
+      await this.d.bus.send(tx as never, 'generation.finished', { generationId: g.id, userId: g.user_id, status: 'failed', refunded: true, errorCode: code });
+      return row;
+    });
+    if (failed) {
+      this.d.metrics.refunds.labels(reason).inc();
+      await this.publish(failed);
+    }
+    return { status: 'failed', code };
+  }
+
+  private async loadReferences(g: GenerationRow): Promise<{ bytes: Buffer; mime: string }[]> {
+    if (g.reference_upload_ids.length === 0) return [];
+    const rows = await uploadsRepo.findUploads(this.d.db, g.reference_upload_ids);
+    const out = [];
+    for (const id of g.reference_upload_ids) {
+      const row = rows.find((r) => r.id === id);
+      const bytes = row ? await this.d.storage.get(row.storage_key) : undefined;
+      if (!row || !bytes) throw new ProviderError('GENERATION_REFERENCE_MISSING', 'a reference image is gone', { retryable: false });
+      out.push({ bytes, mime: row.mime });
+    }
+    return out;
+  }
+}

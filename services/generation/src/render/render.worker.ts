@@ -1,0 +1,49 @@
+import { buildApp, type App } from '@imlab/http';
+import type { Logger } from '@imlab/logger';
+import type { ServiceContext, Worker } from '@imlab/queue';
+import type { Config } from '../config.js';
+import type { DB } from '../db.js';
+import { createMetrics } from '../metrics.js';
+import { StatusEvents } from '../generations/status-events.js';
+import { createStorage, type ObjectStorage } from '../storage/storage.js';
+import { createProvider, type ImageProvider } from './providers/index.js';
+import { RenderService } from './render.service.js';
+
+export interface RenderWorker {
+  /** Health and metrics only. */
+  app: App;
+  worker: Worker;
+  events: StatusEvents;
+}
+
+/**
+ * The render worker: consumes `generation-render` with RENDER_CONCURRENCY jobs at a time. It is
+ * the raw BullMQ variant because a render must not hold a database transaction open; the
+ * generation row's conditional updates make it idempotent instead.
+ */
+export async function startRenderWorker(deps: {
+  config: Config;
+  logger: Logger;
+  ctx: ServiceContext<DB>;
+  storage?: ObjectStorage;
+  provider?: ImageProvider;
+}): Promise<RenderWorker> {
+  const { config, logger, ctx } = deps;
+  const storage = deps.storage ?? createStorage(config);
+  const provider = deps.provider ?? createProvider(config);
+  const app = await buildApp({ service: 'generation-worker', logger, readiness: { ...ctx.readiness, storage: () => storage.ping() } });
+  ctx.bus.registerMetrics(app.metricsRegistry, ['generation-render']);
+  const metrics = createMetrics(app.metricsRegistry);
+  const events = new StatusEvents(ctx.bus.redis, ctx.bus.prefix);
+  const render = new RenderService({ db: ctx.db, bus: ctx.bus, config, events, metrics, storage, provider, logger });
+  const worker = ctx.bus.worker(
+    'generation-render',
+    async ({ message, job, token, log }) => {
+      const { generationId } = message.payload as { generationId: string };
+      return render.process(generationId, job, token, log);
+    },
+    { concurrency: config.RENDER_CONCURRENCY, lockDuration: config.RENDER_LOCK_MS, stalledInterval: config.RENDER_STALLED_INTERVAL_MS },
+  );
+  app.addHook('onClose', async () => events.close());
+  return { app, worker, events };
+}

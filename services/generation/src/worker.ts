@@ -1,0 +1,28 @@
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '@imlab/logger';
+import { runService } from '@imlab/http';
+import { createServiceContext } from '@imlab/queue';
+import { loadGenerationConfig } from './config.js';
+import { startRenderWorker } from './render/render.worker.js';
+import type { DB } from './db.js';
+
+// Second entry point: render workers only, scaled by ops on the generation-render queue depth.
+const config = loadGenerationConfig();
+const logger = createLogger({ service: 'generation-worker', level: config.LOG_LEVEL });
+const ctx = await createServiceContext<DB>({
+  service: 'generation-worker',
+  logger,
+  databaseUrl: config.DATABASE_URL,
+  databaseName: config.DATABASE_NAME,
+  redisUrl: config.REDIS_URL,
+  queuePrefix: config.QUEUE_PREFIX,
+  migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
+  migrate: config.NODE_ENV !== 'production',
+  poolSize: Math.max(2, config.RENDER_CONCURRENCY + 2),
+});
+const { app } = await startRenderWorker({ config, logger, ctx });
+// Capture and release commands are written to the outbox; this process relays its own.
+await ctx.bus.startRelay();
+// SIGTERM: stop serving health, let running renders finish (bus.close waits for the worker); a
+// render that outlives the grace period is handed back when its lock expires.
+await runService({ logger, app, port: config.WORKER_PORT, host: config.HOST, closables: [ctx], graceMs: config.SHUTDOWN_GRACE_MS });

@@ -1,0 +1,174 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '@imlab/logger';
+import { createServiceContext, type ServiceContext } from '@imlab/queue';
+import { createTestDatabase, eventually, freePort, infra, startTestIssuer, testPrefix } from '@imlab/testing';
+import type { App } from '@imlab/http';
+import { loadGenerationConfig, type Config } from '../../src/config.js';
+import { build, startConsumers } from '../../src/app.js';
+import { startRenderWorker, type RenderWorker } from '../../src/render/render.worker.js';
+import type { DB } from '../../src/db.js';
+import { FakeLedger } from './fake-ledger.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const repoRoot = path.resolve(root, '../..');
+const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
+
+export interface Harness {
+  url: string;
+  env: Record<string, string>;
+  config: Config;
+  ctx: ServiceContext<DB>;
+  app: App;
+  ledger: FakeLedger;
+  storageDir: string;
+  token(userId: string): Promise<string>;
+  api(method: string, path: string, opts?: { user?: string; body?: unknown; raw?: Buffer; contentType?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  waitFor(userId: string, id: string, statuses: string[], timeoutMs?: number): Promise<any>;
+  startWorker(env?: Record<string, string>): Promise<RenderWorker>;
+  spawnWorker(env?: Record<string, string>): Promise<SpawnedWorker>;
+  close(): Promise<void>;
+}
+
+export interface SpawnedWorker {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** The real API (HTTP on a free port), its inbox consumers and relay, a fake ledger, and workers on demand. */
+export async function startHarness(label: string, extraEnv: Record<string, string> = {}): Promise<Harness> {
+  const db = await createTestDatabase(label);
+  const prefix = testPrefix(label);
+  const issuer = await startTestIssuer();
+  const storageDir = await mkdtemp(path.join(tmpdir(), 'imlab-gen-'));
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: infra().databaseUrl,
+    DATABASE_NAME: db.name,
+    REDIS_URL: infra().redisUrl,
+    QUEUE_PREFIX: prefix,
+    AUTH_JWKS_URL: issuer.jwksUrl,
+    STORAGE_DIR: storageDir,
+    RESERVE_WAIT_MS: '5000',
+    RENDER_LOCK_MS: '2000',
+    RENDER_STALLED_INTERVAL_MS: '1000',
+    ...extraEnv,
+  };
+  const config = loadGenerationConfig(env);
+  const logger = createLogger({ service: 'generation', level: 'silent' });
+  const ctx = await createServiceContext<DB>({
+    service: 'generation',
+    logger,
+    databaseUrl: config.DATABASE_URL,
+    databaseName: config.DATABASE_NAME,
+    redisUrl: config.REDIS_URL,
+    queuePrefix: config.QUEUE_PREFIX,
+    migrationsFolder: path.join(root, 'migrations'),
+    migrate: true,
+    poolSize: 4,
+  });
+  const app = await build({ config, logger, ctx });
+  startConsumers(app, ctx);
+  await ctx.bus.startRelay();
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const ledger = await FakeLedger.start(prefix);
+  const workers: { close(): Promise<unknown> }[] = [];
+  const spawned: SpawnedWorker[] = [];
+
+  const token = (userId: string) => issuer.sign({ sub: userId, aud: 'generation' });
+  const h: Harness = {
+    url: address,
+    env,
+    config,
+    ctx,
+    app,
+    ledger,
+    storageDir,
+    token,
+    async api(method, p, opts = {}) {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      if (opts.user) headers.authorization = `Bearer ${await token(opts.user)}`;
+      let body: BodyInit | undefined;
+      if (opts.raw) {
+        body = new Uint8Array(opts.raw);
+        headers['content-type'] = opts.contentType ?? 'application/octet-stream';
+      } else if (opts.body !== undefined) {
+        body = JSON.stringify(opts.body);
+        headers['content-type'] = 'application/json';
+      }
+      const res = await fetch(`${address}${p}`, { method, headers, ...(body ? { body } : {}) });
+      const type = res.headers.get('content-type') ?? '';
+      const parsed = type.includes('json') ? await res.json() : type.startsWith('image/') ? Buffer.from(await res.arrayBuffer()) : await res.text();
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async waitFor(userId, id, statuses, timeoutMs = 20_000) {
+      return eventually(async () => {
+        const r = await h.api('GET', `/v1/generations/${id}`, { user: userId });
+        return statuses.includes(r.body.status) ? r.body : undefined;
+      }, timeoutMs);
+    },
+    async startWorker(workerEnv = {}) {
+      const wconfig = loadGenerationConfig({ ...env, ...workerEnv });
+      const wctx = await createServiceContext<DB>({
+        service: 'generation-worker',
+        logger,
+        databaseUrl: wconfig.DATABASE_URL,
+        databaseName: wconfig.DATABASE_NAME,
+        redisUrl: wconfig.REDIS_URL,
+        queuePrefix: wconfig.QUEUE_PREFIX,
+        migrationsFolder: path.join(root, 'migrations'),
+        poolSize: 4,
+      });
+      const w = await startRenderWorker({ config: wconfig, logger, ctx: wctx });
+      await wctx.bus.startRelay();
+      workers.push({ close: async () => (await w.app.close(), await wctx.close()) });
+      return w;
+    },
+    async spawnWorker(workerEnv = {}) {
+      const port = await freePort();
+      const child = spawn(tsx, [path.join(root, 'src/worker.ts')], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'warn', WORKER_PORT: String(port), ...workerEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      child.stderr!.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const w: SpawnedWorker = {
+        child,
+        port,
+        output: () => out,
+        async stop(signal = 'SIGTERM') {
+          if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+          child.kill(signal);
+          return exited;
+        },
+      };
+      spawned.push(w);
+      await eventually(async () => {
+        if (child.exitCode !== null) throw new Error(`worker exited: ${out}`);
+        const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+        return r?.ok;
+      }, 30_000, 100);
+      return w;
+    },
+    async close() {
+      for (const w of spawned) await w.stop('SIGKILL');
+      for (const w of workers) await w.close();
+      await app.close();
+      await ctx.close();
+      await ledger.close();
+      await issuer.close();
+      await db.drop();
+      await rm(storageDir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
