@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Agent, request as undiciRequest } from 'undici';
+import type { Logger } from '@imlab/logger';
+import type { ServiceName } from '@imlab/contracts';
+import type { Config } from './config.js';
+import { registerErrorHandler } from './errors.js';
+import { createMetrics, registerMetricsRoute, routeTemplate } from './metrics.js';
+import { normalizeClientAddress } from './identity/client-address.js';
+import { createHasher } from './identity/hash.js';
+import { deviceLabel } from './identity/device.js';
+import { normalizeUrl } from './routing/normalize-path.js';
+import { answerProbe, registerProxy } from './routing/proxy.js';
+import type { Upstreams } from './routing/routes.js';
+import { createLimiter, type Limiter } from './rate-limit/limiter.js';
+import { SessionResolver } from './session/sessions.js';
+import { OpenApiAggregator } from './openapi/merge.js';
+
+export interface GatewayDeps {
+  config: Config;
+  logger: Logger;
+  /** Start the periodic OpenAPI refresh (main does; tests call `openapi.refresh()` themselves). */
+  refreshOpenApi?: boolean;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  limiter: Limiter;
+  openapi: OpenApiAggregator;
+}
+
+/** Set on the raw request by rewriteUrl when the path was refused, answered by BAD_PATH_ROUTE. */
+const BAD_PATH = Symbol('imlab.badPath');
+const BAD_PATH_ROUTE = '/__gateway/refused-path';
+
+export function upstreamsFrom(config: Config): Upstreams {
+  return {
+    auth: config.AUTH_URL,
+    'credits-ledger': config.LEDGER_URL,
+    generation: config.GENERATION_URL,
+    billing: config.BILLING_URL,
+    notification: config.NOTIFICATION_URL,
+  } satisfies Record<ServiceName, string>;
+}
+
+/** Builds the gateway; never listens (main.ts does). */
+export async function build({ config, logger, refreshOpenApi = false }: GatewayDeps): Promise<Gateway> {
+  const upstreams = Object.fromEntries(Object.entries(upstreamsFrom(config)).map(([k, v]) => [k, v.replace(/\/+$/, '')])) as Upstreams;
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.BODY_LIMIT,
+    // Only these peers may speak for the client in X-Forwarded-For; the right-most untrusted hop wins.
+    trustProxy: config.TRUSTED_PROXIES.length ? [...config.TRUSTED_PROXIES] : false,
+    requestTimeout: 120_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // A request id from the internet is not trusted: every request gets a fresh one here.
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
+    rewriteUrl(req) {
+      const n = normalizeUrl(req.url ?? '/');
+      if (n.ok) return n.url;
+      (req as unknown as Record<symbol, string>)[BAD_PATH] = n.reason;
+      return BAD_PATH_ROUTE;
+    },
+  }) as unknown as FastifyInstance;
+
+  const metrics = createMetrics();
+  const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 2000 } });
+  const limiter = createLimiter(config.REDIS_URL, config.RATE_LIMIT_REDIS_TIMEOUT_MS, logger);
+  const sessions = new SessionResolver({
+    authUrl: upstreams.auth,
+    internalToken: config.INTERNAL_API_TOKEN,
+    timeoutMs: config.SESSION_RESOLVE_TIMEOUT * 1000,
+    cacheTtlMs: config.SESSION_CACHE_TTL * 1000,
+    dispatcher,
+  });
+  const openapi = new OpenApiAggregator(upstreams, config.PUBLIC_BASE_URL, dispatcher, logger);
+  const hasher = createHasher(config.IP_HASH_SECRET, config.IP_HASH_SECRET_PREVIOUS || undefined);
+  const allowedOrigins = new Set([...config.CORS_ORIGINS, new URL(config.PUBLIC_BASE_URL).origin]);
+  const deps = { config, limiter, sessions, metrics, upstreams, dispatcher, allowedOrigins };
+
+  app.decorateRequest('edge', null as never);
+  // Identity first: the raw address and user agent are turned into hashes and a coarse label,
+  // and only those are kept on the request.
+  app.addHook('onRequest', async (request, reply) => {
+    const address = normalizeClientAddress(request.ip ?? '');
+    const ua = request.headers['user-agent'] ?? '';
+    request.edge = {
+      ipHash: hasher.ip(address),
+      previousIpHash: hasher.previousIp(address),
+      uaHash: hasher.ua(ua),
+      device: deviceLabel(ua),
+    };
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.edge?.route ? routeTemplate(request.url.split('?')[0]!) : (request.routeOptions.url ?? 'unmatched');
+    metrics.duration.labels(request.method, route === '/v1/*' ? 'unmatched' : route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
+  });
+
+  registerErrorHandler(app);
+  app.setNotFoundHandler((request, reply) => answerProbe(deps, request, reply, 404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`));
+
+  await app.register(helmet, {
+    // An API: nothing here is meant to be framed or to run scripts; /docs sets its own policy.
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  });
+  await app.register(cors, {
+    origin: (origin, cb) => cb(null, origin !== undefined && config.CORS_ORIGINS.includes(origin)),
+    credentials: true,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['content-type', 'idempotency-key', 'last-event-id'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy'],
+    maxAge: 600,
+  });
+
+  app.all(BAD_PATH_ROUTE, { schema: { hide: true } as object }, async (request, reply) => {
+    const reason = (request.raw as unknown as Record<symbol, string | undefined>)[BAD_PATH];
+    if (!reason) return answerProbe(deps, request, reply, 404, 'NOT_FOUND', 'no such route');
+    return answerProbe(deps, request, reply, 400, 'GATEWAY_BAD_PATH', `refused request path: ${reason}`);
+  });
+
+  app.get('/healthz', { schema: { hide: true } as object }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } as object }, async (_request, reply) => {
+    const checks: Record<string, string> = {};
+    const probe = async (name: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+        checks[name] = 'ok';
+      } catch (err) {
+        checks[name] = (err as Error).message.slice(0, 120);
+      }
+    };
+    await Promise.all([
+      probe('redis', () => limiter.ping()),
+      ...Object.entries(upstreams).map(([name, base]) =>
+        probe(name, async () => {
+          const res = await undiciRequest(`${base}/healthz`, { dispatcher, headersTimeout: 1000, bodyTimeout: 1000 });
+          await res.body.dump();
+          if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+        }),
+      ),
+    ]);
+    // Redis is required; services are reported, and only all of them down makes the edge unready
+    // (one failing service must not take the whole site out of the load balancer).
+    const servicesUp = Object.keys(upstreams).some((s) => checks[s] === 'ok');
+    const ok = checks.redis === 'ok' && servicesUp;
+    reply.code(ok ? 200 : 503);
+    return { status: ok ? 'ok' : 'unavailable', checks };
+  });
+  registerMetricsRoute(app, metrics);
+
+  app.get('/openapi.json', { schema: { hide: true } as object }, async () => openapi.document());
+  await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'imagemakerlab API', version: '1.0.0' } } });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformSpecificationClone: false,
+    transformSpecification: () => openapi.document(),
+  });
+
+  await registerProxy(app, deps);
+
+  if (!(await limiter.waitReady(2000))) logger.warn('rate-limit Redis not reachable at start-up; auth and generation routes answer 503 until it is');
+  if (refreshOpenApi) openapi.start(config.OPENAPI_REFRESH);
+  app.addHook('onClose', async () => {
+    openapi.stop();
+    await limiter.close();
+    await dispatcher.close();
+  });
+  return { app, limiter, openapi };
+}

@@ -1,0 +1,103 @@
+import { BlockList, isIP } from 'node:net';
+import { loadConfig, baseEnv, port, str, num, url, secret, duration, makeValidator } from '@imlab/config';
+
+/** `<count>/<window>`, e.g. `10/1m`: a burst of `count`, refilled evenly over `window`. */
+export interface RatePolicySpec {
+  limit: number;
+  windowSeconds: number;
+}
+
+export const ratePolicy = makeValidator<RatePolicySpec>((input: string) => {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*(s|m|h|d)?\s*$/.exec(input);
+  if (!m) throw new Error('expected <count>/<window>, e.g. 10/1m');
+  const limit = Number(m[1]);
+  const factor = { s: 1, m: 60, h: 3600, d: 86400 }[m[3] ?? 's'] ?? 1;
+  const windowSeconds = Number(m[2]) * factor;
+  if (limit < 1 || windowSeconds < 1) throw new Error('count and window must be positive');
+  return { limit, windowSeconds };
+});
+
+/** Addresses or CIDR ranges (IPv4/IPv6), or proxy-addr's names loopback/linklocal/uniquelocal. */
+const proxyList = makeValidator<string[]>((input: string) => {
+  const items = input
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const probe = new BlockList();
+  for (const item of items) {
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(item)) continue;
+    const [addr, bits] = item.split('/');
+    const family = isIP(addr ?? '');
+    if (!family) throw new Error(`"${item}" is not an IP address or CIDR range`);
+    if (bits !== undefined) {
+      const n = Number(bits);
+      if (!/^\d+$/.test(bits) || n > (family === 4 ? 32 : 128)) throw new Error(`"${item}" has an invalid prefix length`);
+      probe.addSubnet(addr!, n, family === 4 ? 'ipv4' : 'ipv6');
+    }
+  }
+  return items;
+});
+
+/** An origin exactly as browsers send it: scheme://host[:port], no path. */
+const originList = makeValidator<string[]>((input: string) => {
+  const items = input
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items) {
+    let u: URL;
+    try {
+      u = new URL(item);
+    } catch {
+      throw new Error(`"${item}" is not an origin`);
+    }
+    if (u.origin !== item) throw new Error(`"${item}" must be exactly an origin such as https://app.example.com (no path or trailing slash)`);
+  }
+  return items;
+});
+
+const bytes = num;
+
+export const configSpec = {
+  NODE_ENV: baseEnv.NODE_ENV,
+  LOG_LEVEL: baseEnv.LOG_LEVEL,
+  HOST: baseEnv.HOST,
+  REDIS_URL: baseEnv.REDIS_URL,
+  PUBLIC_BASE_URL: baseEnv.PUBLIC_BASE_URL,
+  SHUTDOWN_GRACE_MS: baseEnv.SHUTDOWN_GRACE_MS,
+  INTERNAL_API_TOKEN: baseEnv.INTERNAL_API_TOKEN,
+  GATEWAY_PORT: port({ default: 8080 }),
+
+  AUTH_URL: url({ devDefault: 'http://127.0.0.1:4001' }),
+  LEDGER_URL: url({ devDefault: 'http://127.0.0.1:4002' }),
+  GENERATION_URL: url({ devDefault: 'http://127.0.0.1:4003' }),
+  BILLING_URL: url({ devDefault: 'http://127.0.0.1:4004' }),
+  NOTIFICATION_URL: url({ devDefault: 'http://127.0.0.1:4005' }),
+
+  IP_HASH_SECRET: secret({ devDefault: 'dev-ip-hash-secret-change-me', desc: 'HMAC key for client IP and user-agent hashes' }),
+  IP_HASH_SECRET_PREVIOUS: str({ default: '', desc: 'the secret being rotated out; rate-limit buckets keyed by it still count' }),
+  TRUSTED_PROXIES: proxyList({ default: [], desc: 'peers whose X-Forwarded-For is believed (right-most untrusted hop wins)' }),
+  CORS_ORIGINS: originList({ default: [], devDefault: ['http://localhost:5173', 'http://localhost:3000'] }),
+
+  BODY_LIMIT: bytes({ default: 1024 * 1024, desc: 'bytes, JSON and other small bodies' }),
+  UPLOAD_BODY_LIMIT: bytes({ default: 20 * 1024 * 1024, desc: 'bytes, POST /v1/uploads' }),
+  UPSTREAM_TIMEOUT: duration({ default: 30, desc: 'per upstream request (headers and body); uploads get 4x; SSE none' }),
+  SESSION_RESOLVE_TIMEOUT: duration({ default: 2 }),
+  SESSION_CACHE_TTL: duration({ default: 5, desc: 'how long a resolved session is reused in-process; 0 disables' }),
+  OPENAPI_REFRESH: duration({ default: 60 }),
+
+  RATE_LIMIT_PREFIX: str({ default: 'imlab:gw:rl' }),
+  RATE_LIMIT_REDIS_TIMEOUT_MS: num({ default: 150, desc: 'a decision waits no longer than this for Redis' }),
+  RATE_LIMIT_AUTH: ratePolicy({ default: { limit: 10, windowSeconds: 60 }, desc: 'login, sign-up, password reset, e-mail verification, OAuth' }),
+  RATE_LIMIT_GENERATION: ratePolicy({ default: { limit: 20, windowSeconds: 60 }, desc: 'POST /v1/generations, per user and per IP' }),
+  RATE_LIMIT_WRITE: ratePolicy({ default: { limit: 120, windowSeconds: 60 } }),
+  RATE_LIMIT_READ: ratePolicy({ default: { limit: 1200, windowSeconds: 60 } }),
+  RATE_LIMIT_WEBHOOK: ratePolicy({ default: { limit: 1200, windowSeconds: 60 } }),
+  RATE_LIMIT_NOT_FOUND: ratePolicy({ default: { limit: 60, windowSeconds: 60 }, desc: '404 answers per IP before every request is refused' }),
+};
+
+export type Config = ReturnType<typeof loadGatewayConfig>;
+
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
+  return loadConfig('gateway', configSpec, env);
+}

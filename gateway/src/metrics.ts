@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface GatewayMetrics {
+  registry: Registry;
+  duration: Histogram<'method' | 'route' | 'status'>;
+  rateLimit: Counter<'policy' | 'decision'>;
+  upstreamErrors: Counter<'service' | 'kind'>;
+  sessions: Counter<'result'>;
+}
+
+/** One registry per app, so tests can run several gateways in one process. */
+export function createMetrics(): GatewayMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: 'gateway' });
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    duration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Gateway latency by route template, method and status (includes the upstream)',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    rateLimit: new Counter({
+      name: 'gateway_rate_limit_decisions_total',
+      help: 'Rate-limit decisions; decision = allowed | limited | fail_open_local | fail_closed',
+      labelNames: ['policy', 'decision'],
+      registers: [registry],
+    }),
+    upstreamErrors: new Counter({
+      name: 'gateway_upstream_errors_total',
+      help: 'Upstream failures by service; kind = unavailable | timeout | failed',
+      labelNames: ['service', 'kind'],
+      registers: [registry],
+    }),
+    sessions: new Counter({
+      name: 'gateway_session_resolutions_total',
+      help: 'Session cookie resolutions; result = session | anonymous | unavailable',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+  };
+}
+
+const ID_SEGMENT = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z]{2,5}_[A-Za-z0-9]+|\d+|[A-Za-z0-9_-]{16,})$/i;
+
+/** `/v1/generations/0190…/events` → `/v1/generations/:id/events`: bounded label cardinality. */
+export function routeTemplate(path: string): string {
+  return path
+    .split('/')
+    .map((s) => (ID_SEGMENT.test(s) ? ':id' : s))
+    .join('/');
+}
+
+export function registerMetricsRoute(app: FastifyInstance, m: GatewayMetrics): void {
+  app.get('/metrics', { schema: { hide: true } as object }, async (_req, reply) => {
+    reply.header('content-type', m.registry.contentType);
+    return m.registry.metrics();
+  });
+}

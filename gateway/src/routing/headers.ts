@@ -1,0 +1,84 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { INTERNAL_HEADERS } from '@imlab/contracts';
+
+/**
+ * Request headers never forwarded: credentials the client could forge (Authorization), identity
+ * the gateway computes itself (forwarding chains), the raw user agent (replaced by its hash and a
+ * coarse label), and hop-by-hop headers undici refuses. Any `x-imlab-*` is dropped separately.
+ */
+const DROP_REQUEST = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'user-agent',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'via',
+  'x-request-id',
+  'upgrade',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'expect',
+]);
+
+const DROP_RESPONSE = new Set(['x-powered-by', 'server', 'connection', 'keep-alive']);
+
+/** `a=1; imlab_sid=xyz` → Map of raw (undecoded) values. */
+export function readCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!header) return out;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    const name = part.slice(0, eq).trim();
+    if (name && !out.has(name)) out.set(name, part.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+export interface ForwardContext {
+  requestId: string;
+  ipHash: string;
+  uaHash: string;
+  device: string;
+  bearer: string | undefined;
+  /** Cookies this upstream may see (raw name=value pairs). */
+  cookies: [string, string][];
+}
+
+export function forwardRequestHeaders(headers: IncomingHttpHeaders, ctx: ForwardContext): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (DROP_REQUEST.has(name) || name.startsWith('x-imlab-')) continue;
+    out[name] = value;
+  }
+  out[INTERNAL_HEADERS.requestId] = ctx.requestId;
+  out[INTERNAL_HEADERS.ipHash] = ctx.ipHash;
+  out[INTERNAL_HEADERS.uaHash] = ctx.uaHash;
+  out[INTERNAL_HEADERS.device] = ctx.device;
+  if (ctx.bearer) out.authorization = `Bearer ${ctx.bearer}`;
+  if (ctx.cookies.length) out.cookie = ctx.cookies.map(([k, v]) => `${k}=${v}`).join('; ');
+  return out;
+}
+
+export function forwardResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) if (!DROP_RESPONSE.has(name)) out[name] = value;
+  if (String(out['content-type'] ?? '').startsWith('text/event-stream')) {
+    // Tell any buffering proxy in front of us (nginx) to pass events through as they come.
+    out['x-accel-buffering'] = 'no';
+    out['cache-control'] ??= 'no-cache';
+  }
+  return out;
+}

@@ -1,0 +1,238 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import replyFrom from '@fastify/reply-from';
+import type { Agent } from 'undici';
+import { AppError, problem, sendProblem } from '@imlab/http';
+import type { Config } from '../config.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { Limiter } from '../rate-limit/limiter.js';
+import { bucketsFor, failsOpen, probeBucket } from '../rate-limit/policies.js';
+import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
+import { csrfVerdict } from '../security/csrf.js';
+import type { ResolvedSession, SessionResolver } from '../session/sessions.js';
+import { forwardRequestHeaders, forwardResponseHeaders, readCookies } from './headers.js';
+import { classify, type RouteInfo, type Upstreams } from './routes.js';
+
+export const SESSION_COOKIE = 'imlab_sid';
+const LOCALE_COOKIE = 'locale';
+
+/** What the edge learned about a request; raw address and user agent are not kept here. */
+export interface EdgeState {
+  ipHash: string;
+  previousIpHash: string | undefined;
+  uaHash: string;
+  device: string;
+  route?: RouteInfo;
+  sessionToken?: string;
+  session?: ResolvedSession;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    edge: EdgeState;
+  }
+}
+
+export interface ProxyDeps {
+  config: Config;
+  limiter: Limiter;
+  sessions: SessionResolver;
+  metrics: GatewayMetrics;
+  upstreams: Upstreams;
+  dispatcher: Agent;
+  allowedOrigins: ReadonlySet<string>;
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json(?:\s*;.*)?$/i;
+
+/** Answers 404 (or 400 for a refused path) and spends one unit of the IP's 404 budget; 429 once it is gone. */
+export async function answerProbe(
+  deps: Pick<ProxyDeps, 'config' | 'limiter' | 'metrics'>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: 400 | 404,
+  code: string,
+  detail: string,
+): Promise<FastifyReply> {
+  const bucket = probeBucket(deps.config, request.edge);
+  const outcome = await deps.limiter.decide([bucket], true);
+  deps.metrics.rateLimit.inc({ policy: 'not-found', decision: outcome.allowed ? (outcome.source === 'local' ? 'fail_open_local' : 'allowed') : 'limited' });
+  if (!outcome.allowed) {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))));
+    return sendProblem(reply, problem(429, 'RATE_LIMITED', 'too many requests; try again later'));
+  }
+  return sendProblem(reply, problem(status, code, detail));
+}
+
+function bodyLimit(config: Config, request: FastifyRequest): number {
+  return request.edge.route?.body === 'upload' ? config.UPLOAD_BODY_LIMIT : config.BODY_LIMIT;
+}
+
+/**
+ * Bodies that are not JSON are streamed to the service untouched (uploads, webhooks). They must
+ * declare their length, so the limit is enforced before a byte is read and the stream cannot grow.
+ */
+function streamParser(config: Config) {
+  return (request: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: unknown) => void) => {
+    const raw = request.headers['content-length'];
+    if (raw === undefined) return done(new AppError('GATEWAY_LENGTH_REQUIRED', 'this request body needs a Content-Length header', { status: 411 }));
+    const length = Number(raw);
+    if (!Number.isSafeInteger(length) || length < 0) return done(new AppError('VALIDATION_FAILED', 'invalid Content-Length', { status: 400 }));
+    if (length > bodyLimit(config, request)) return done(new AppError('PAYLOAD_TOO_LARGE', 'request body is too large', { status: 413 }));
+    done(null, payload);
+  };
+}
+
+/** JSON is read (bounded) and checked, then the original bytes are forwarded. */
+function jsonParser(request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void): void {
+  try {
+    JSON.parse(body.toString('utf8'));
+    done(null, body);
+  } catch {
+    done(new AppError('VALIDATION_FAILED', 'the body is not valid JSON', { status: 400 }));
+  }
+}
+
+function upstreamError(error: Error): { status: 502 | 503 | 504; code: string; kind: 'unavailable' | 'timeout' | 'failed' } {
+  const codes: string[] = [];
+  for (let e: unknown = error; e && codes.length < 6; e = (e as { cause?: unknown }).cause) {
+    const c = (e as { code?: unknown }).code;
+    if (typeof c === 'string') codes.push(c);
+  }
+  if (codes.some((c) => ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'FST_REPLY_FROM_SERVICE_UNAVAILABLE'].includes(c))) {
+    return { status: 503, code: 'SERVICE_UNAVAILABLE', kind: 'unavailable' };
+  }
+  if (codes.some((c) => ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'FST_REPLY_FROM_GATEWAY_TIMEOUT'].includes(c))) {
+    return { status: 504, code: 'UPSTREAM_TIMEOUT', kind: 'timeout' };
+  }
+  return { status: 502, code: 'UPSTREAM_FAILED', kind: 'failed' };
+}
+
+/** Logout-like answers seen here drop this process's reuse of the session at once. */
+function forgetSessionsAfter(deps: ProxyDeps, request: FastifyRequest, status: number): void {
+  if (status < 200 || status >= 300 || request.method === 'GET') return;
+  const path = request.url.split('?')[0];
+  const { sessionToken, session } = request.edge;
+  const logoutLike = path === '/v1/auth/logout' || path === '/v1/auth/logout-all' || path === '/v1/auth/password/reset' || (path === '/v1/me' && request.method === 'DELETE');
+  if (!logoutLike) return;
+  if (sessionToken) deps.sessions.forgetToken(sessionToken);
+  if (session && path !== '/v1/auth/logout') deps.sessions.forgetUser(session.userId);
+}
+
+/**
+ * The /v1 proxy. Per request, before any body byte is read: classify the canonical path, check
+ * CSRF, resolve the session, take one rate-limit decision; then forward with keep-alive, the body
+ * streamed (or the checked JSON bytes), the answer streamed back.
+ */
+export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
+  const { config, limiter, sessions, metrics, upstreams } = deps;
+
+  async function admit(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const path = request.url.split('?')[0]!;
+    const route = classify(request.method, path);
+    if (!route) return answerProbe(deps, request, reply, 404, 'NOT_FOUND', `no route for ${request.method} ${path}`);
+    request.edge.route = route;
+    let userId: string | undefined;
+    if (route.routeClass !== 'webhook') {
+      const cookies = readCookies(request.headers.cookie);
+      const sid = cookies.get(SESSION_COOKIE) || undefined;
+      const verdict = csrfVerdict({
+        method: request.method,
+        origin: request.headers.origin,
+        secFetchSite: request.headers['sec-fetch-site'] as string | undefined,
+        hasSessionCookie: sid !== undefined,
+        allowedOrigins: deps.allowedOrigins,
+      });
+      if (!verdict.ok) throw new AppError('GATEWAY_CSRF_REJECTED', `cross-site request refused: ${verdict.reason}`, { status: 403 });
+      if (sid) request.edge.sessionToken = sid;
+      if (sid && route.session) {
+        const result = await sessions.resolve(sid, route.service);
+        metrics.sessions.inc({ result: result.kind });
+        if (result.kind === 'unavailable') {
+          throw new AppError('SERVICE_UNAVAILABLE', 'sign-in is temporarily unavailable; try again shortly', { status: 503, details: { retryAfter: 2 } });
+        }
+        if (result.kind === 'session') {
+          request.edge.session = result.session;
+          userId = result.session.userId;
+        }
+      }
+    }
+    const buckets = bucketsFor(config, route.routeClass, { ipHash: request.edge.ipHash, previousIpHash: request.edge.previousIpHash, userId });
+    const outcome = await limiter.decide(buckets, failsOpen(route.routeClass));
+    const policy = buckets[0]!.policy;
+    if (outcome.source === 'unavailable') {
+      metrics.rateLimit.inc({ policy, decision: 'fail_closed' });
+      throw new AppError('SERVICE_UNAVAILABLE', 'temporarily unavailable; try again shortly', { status: 503, details: { retryAfter: Math.ceil(outcome.retryAfterMs / 1000) } });
+    }
+    metrics.rateLimit.inc({ policy, decision: !outcome.allowed ? 'limited' : outcome.source === 'local' ? 'fail_open_local' : 'allowed' });
+    setRateLimitHeaders(reply, buckets, outcome);
+    if (!outcome.allowed) {
+      throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
+        status: 429,
+        details: { retryAfter: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)), policy: refusingPolicy(buckets, outcome) },
+      });
+    }
+    return undefined;
+  }
+
+  async function forward(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const route = request.edge.route!;
+    const { session, sessionToken } = request.edge;
+    if (route.routeClass === 'sse') request.raw.socket.setTimeout(0);
+    const cookies: [string, string][] = [];
+    const jar = readCookies(request.headers.cookie);
+    if (route.service === 'auth' && sessionToken) cookies.push([SESSION_COOKIE, sessionToken]);
+    const locale = jar.get(LOCALE_COOKIE);
+    if (locale) cookies.push([LOCALE_COOKIE, locale]);
+    const body = Buffer.isBuffer(request.body) ? { body: request.body, contentType: request.headers['content-type'] ?? 'application/json' } : {};
+    return reply.from(upstreams[route.service] + request.url, {
+      ...body,
+      timeout: route.timeoutFactor === 0 ? 0 : config.UPSTREAM_TIMEOUT * 1000 * route.timeoutFactor,
+      // Never retried: reply-from would otherwise replay GETs answered 503 up to ten times.
+      retryDelay: () => null,
+      rewriteRequestHeaders: (_req: unknown, headers: IncomingHttpHeaders) =>
+        forwardRequestHeaders(headers, {
+          requestId: request.id,
+          ipHash: request.edge.ipHash,
+          uaHash: request.edge.uaHash,
+          device: request.edge.device,
+          bearer: session?.token,
+          cookies,
+        }),
+      rewriteHeaders: (headers: Record<string, string | string[] | undefined>) => forwardResponseHeaders(headers),
+      onError: (r: FastifyReply, { error }: { error: Error }) => {
+        const mapped = upstreamError(error);
+        metrics.upstreamErrors.inc({ service: route.service, kind: mapped.kind });
+        request.log.warn({ service: route.service, kind: mapped.kind, code: (error as { code?: string }).code }, 'upstream request failed');
+        if (mapped.status === 503) r.header('retry-after', '5');
+        const detail = mapped.status === 504 ? 'the service took too long to answer' : mapped.status === 503 ? 'the service is unavailable; try again shortly' : 'the service failed to answer';
+        sendProblem(r as FastifyReply, problem(mapped.status, mapped.code, detail));
+      },
+    } as never);
+  }
+
+  await app.register(replyFrom, { undici: deps.dispatcher as never, disableRequestLogging: true });
+
+  // Public /v1 routes: JSON checked and bounded, anything else streamed with a declared length.
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer', bodyLimit: config.BODY_LIMIT }, jsonParser as never);
+    scope.addContentTypeParser('*', streamParser(config));
+    scope.addHook('onResponse', async (request, reply) => {
+      if (reply.statusCode === 404 && request.edge.route) void limiter.charge([probeBucket(config, request.edge)]);
+      forgetSessionsAfter(deps, request, reply.statusCode);
+    });
+    scope.route({ method: METHODS, url: '/v1/*', exposeHeadRoute: false, schema: { hide: true } as object, onRequest: admit, handler: forward });
+  });
+
+  // Webhooks: signed over their exact bytes, so never parsed, only streamed (Stripe, Resend).
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', streamParser(config));
+    for (const url of ['/v1/billing/webhook', '/v1/notifications/webhooks/*']) {
+      scope.route({ method: 'POST', url, schema: { hide: true } as object, onRequest: admit, handler: forward });
+    }
+  });
+}
+

@@ -1,0 +1,69 @@
+import type { ServiceName } from '@imlab/contracts';
+
+/**
+ * Route classes decide the rate-limit policy, whether a session is resolved, how the body is read
+ * and how long the upstream may take.
+ */
+export type RouteClass = 'auth' | 'generation-create' | 'write' | 'read' | 'webhook' | 'sse';
+
+export interface RouteInfo {
+  service: ServiceName;
+  routeClass: RouteClass;
+  /** Resolve the imlab_sid cookie into an internal JWT for this request. */
+  session: boolean;
+  /** Upstream timeout multiplier; 0 = none (SSE). */
+  timeoutFactor: number;
+  /** Body limit class. */
+  body: 'default' | 'upload';
+}
+
+/** Owners of the public /v1 prefixes (services serve the same paths). */
+const OWNERS: [prefix: string, service: ServiceName][] = [
+  ['/v1/auth', 'auth'],
+  ['/v1/me', 'auth'],
+  ['/v1/credits', 'credits-ledger'],
+  ['/v1/admin/ledger', 'credits-ledger'],
+  ['/v1/uploads', 'generation'],
+  ['/v1/generations', 'generation'],
+  ['/v1/images', 'generation'],
+  ['/v1/gallery', 'generation'],
+  ['/v1/pricing', 'billing'],
+  ['/v1/billing', 'billing'],
+  ['/v1/admin/billing', 'billing'],
+  ['/v1/notifications/webhooks', 'notification'],
+];
+
+export function ownerOf(path: string): ServiceName | undefined {
+  for (const [prefix, service] of OWNERS) {
+    if (path === prefix || path.startsWith(`${prefix}/`)) return service;
+  }
+  return undefined;
+}
+
+/** Auth endpoints anyone can hammer to guess passwords or send mail: the strict policy, IP-keyed. */
+const STRICT_AUTH = /^\/v1\/auth\/(signup|login|verify-email|password\/forgot|password\/reset|google\/start|google\/callback)$/;
+/** Public and anonymous: resolving a session there would only cost an auth round trip. */
+const ANONYMOUS = /^\/v1\/(pricing|gallery)$/;
+const SSE = /^\/v1\/generations\/[^/]+\/events$/;
+
+export function isWebhook(path: string): boolean {
+  return path === '/v1/billing/webhook' || path.startsWith('/v1/notifications/webhooks/');
+}
+
+/** Classifies a canonical path; undefined = not a public route (404). */
+export function classify(method: string, path: string): RouteInfo | undefined {
+  const service = ownerOf(path);
+  if (!service) return undefined;
+  const safe = method === 'GET' || method === 'HEAD';
+  const base = { service, session: true, timeoutFactor: 1, body: 'default' as const };
+  if (isWebhook(path)) return { ...base, routeClass: 'webhook', session: false };
+  if (STRICT_AUTH.test(path)) return { ...base, routeClass: 'auth', session: false };
+  if (safe && SSE.test(path)) return { ...base, routeClass: 'sse', timeoutFactor: 0 };
+  if (safe) return { ...base, routeClass: 'read', session: !ANONYMOUS.test(path) };
+  if (method === 'POST' && path === '/v1/generations') return { ...base, routeClass: 'generation-create' };
+  if (method === 'POST' && path === '/v1/uploads') return { ...base, routeClass: 'write', timeoutFactor: 4, body: 'upload' };
+  return { ...base, routeClass: 'write' };
+}
+
+/** Where a service listens, by name. */
+export type Upstreams = Record<ServiceName, string>;

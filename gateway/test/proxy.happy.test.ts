@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
+
+let fakes: Fakes;
+let gw: RunningGateway;
+
+beforeAll(async () => {
+  fakes = await startFakes();
+  gw = await startGateway(fakes);
+});
+afterAll(async () => {
+  await gw?.close();
+  await fakes?.close();
+  await closeClients();
+});
+
+const FIREFOX_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0';
+
+describe('routing /v1 to the owning service', () => {
+  it.each([
+    ['GET', '/v1/auth/google/start', 'auth'],
+    ['GET', '/v1/me', 'auth'],
+    ['GET', '/v1/me/sessions', 'auth'],
+    ['GET', '/v1/credits/balance', 'credits-ledger'],
+    ['GET', '/v1/admin/ledger/trial-balance', 'credits-ledger'],
+    ['GET', '/v1/generations', 'generation'],
+    ['GET', '/v1/images/abc/thumb', 'generation'],
+    ['GET', '/v1/gallery?cursor=x&limit=2', 'generation'],
+    ['GET', '/v1/pricing', 'billing'],
+    ['GET', '/v1/billing/orders', 'billing'],
+    ['GET', '/v1/admin/billing/reconciliation', 'billing'],
+  ])('%s %s reaches %s with the path and query unchanged', async (method, path, service) => {
+    const res = await send(gw.url + path, { method });
+    expect(res.status).toBe(200);
+    expect(res.json()).toMatchObject({ service, url: path });
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('forwards the request id, hashes and a coarse device label instead of the raw client', async () => {
+    const before = fakes.billing.requests.length;
+    const res = await send(`${gw.url}/v1/pricing`, { headers: { 'user-agent': FIREFOX_MAC } });
+    expect(res.status).toBe(200);
+    const seen = fakes.billing.requests[before]!;
+    expect(seen.headers['x-request-id']).toBe(res.headers['x-request-id']);
+    expect(seen.headers['x-imlab-ip-hash']).toMatch(/^[0-9a-f]{64}$/);
+    expect(seen.headers['x-imlab-ua-hash']).toMatch(/^[0-9a-f]{64}$/);
+    expect(seen.headers['x-imlab-ua-hash']).not.toBe(seen.headers['x-imlab-ip-hash']);
+    expect(seen.headers['x-imlab-device']).toBe('Firefox on macOS');
+    expect(seen.headers['user-agent']).toBeUndefined();
+    expect(seen.headers['x-forwarded-for']).toBeUndefined();
+  });
+
+  it('drops client-supplied Authorization and x-imlab-* headers', async () => {
+    const before = fakes.ledger.requests.length;
+    await send(`${gw.url}/v1/credits/balance`, {
+      headers: {
+        authorization: 'Bearer forged-internal-jwt',
+        'x-imlab-ip-hash': 'f'.repeat(64),
+        'x-imlab-internal-token': 'guess',
+        'x-imlab-anything': 'x',
+        'x-forwarded-for': '203.0.113.5',
+        forwarded: 'for=203.0.113.5',
+        'x-request-id': 'client-chosen-request-id',
+      },
+    });
+    const seen = fakes.ledger.requests[before]!;
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(seen.headers['x-imlab-ip-hash']).not.toBe('f'.repeat(64));
+    expect(seen.headers['x-imlab-internal-token']).toBeUndefined();
+    expect(seen.headers['x-imlab-anything']).toBeUndefined();
+    expect(seen.headers['x-forwarded-for']).toBeUndefined();
+    expect(seen.headers.forwarded).toBeUndefined();
+    expect(seen.headers['x-request-id']).not.toBe('client-chosen-request-id');
+  });
+
+  it('forwards JSON bodies byte for byte', async () => {
+    const before = fakes.generation.requests.length;
+    const body = '{ "prompt" : "a quiet workshop",\n  "n": 1 }';
+    const res = await send(`${gw.url}/v1/generations/quote`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    expect(fakes.generation.requests[before]!.body.toString()).toBe(body);
+  });
+
+  it('streams an upload with its declared length to the generation service', async () => {
+    const before = fakes.generation.requests.length;
+    const payload = Buffer.alloc(3 * 1024 * 1024, 7);
+    const res = await send(`${gw.url}/v1/uploads`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: payload });
+    expect(res.status).toBe(200);
+    expect(fakes.generation.requests[before]!.body.equals(payload)).toBe(true);
+  });
+
+  it('passes the Stripe and Resend webhooks through raw, even when they are not valid JSON', async () => {
+    const stripeBody = Buffer.from('{"id":"evt_1",  "type":"checkout.session.completed"}\r\n');
+    const before = fakes.billing.requests.length;
+    const res = await send(`${gw.url}/v1/billing/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': 't=1,v1=abc' },
+      body: stripeBody,
+    });
+    expect(res.status).toBe(200);
+    const seen = fakes.billing.requests[before]!;
+    expect(seen.body.equals(stripeBody)).toBe(true);
+    expect(seen.headers['stripe-signature']).toBe('t=1,v1=abc');
+    expect(seen.headers['content-type']).toBe('application/json; charset=utf-8');
+
+    const resendBody = Buffer.from('{not json but signed');
+    const n = fakes.notification.requests.length;
+    const r2 = await send(`${gw.url}/v1/notifications/webhooks/resend`, { method: 'POST', headers: { 'content-type': 'application/json', 'svix-signature': 'v1,xyz' }, body: resendBody });
+    expect(r2.status).toBe(200);
+    expect(fakes.notification.requests[n]!.body.equals(resendBody)).toBe(true);
+  });
+
+  it('passes upstream answers through, status and problem body included', async () => {
+    fakes.generation.on('GET', '/v1/generations/missing', (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"type":"about:blank","title":"Not Found","status":404,"code":"GENERATION_NOT_FOUND"}');
+    });
+    const res = await send(`${gw.url}/v1/generations/missing`);
+    expect(res.status).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'GENERATION_NOT_FOUND' });
+  });
+});
+
+describe('GET /v1/generations/:id/events', () => {
+  it('streams server-sent events as they are produced, not at the end', async () => {
+    fakes.generation.on('GET', /^\/v1\/generations\/[^/]+\/events$/, async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      for (const status of ['queued', 'running', 'succeeded']) {
+        res.write(`event: status\ndata: {"status":"${status}"}\n\n`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      res.end();
+    });
+    const started = Date.now();
+    const res = await fetch(`${gw.url}/v1/generations/gen_1/events`);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.getReader();
+    const arrivals: { at: number; text: string }[] = [];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      arrivals.push({ at: Date.now() - started, text: Buffer.from(value).toString() });
+    }
+    const all = arrivals.map((a) => a.text).join('');
+    expect(all).toContain('"queued"');
+    expect(all).toContain('"succeeded"');
+    // each event came on its own, as produced 300 ms apart, not all at the end (~900 ms)
+    const queued = arrivals.find((a) => a.text.includes('queued'))!;
+    const succeeded = arrivals.find((a) => a.text.includes('succeeded'))!;
+    expect(queued.text).not.toContain('succeeded');
+    expect(queued.at).toBeLessThan(600);
+    expect(succeeded.at - queued.at).toBeGreaterThan(250);
+  });
+});
