@@ -1,0 +1,295 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { sql } from '@imlab/db';
+import { startBilling, WEBHOOK_SECRET, type Harness } from './support/harness.js';
+import { stripeEvent, sessionObject, chargeObject, disputeObject, signature, newPaymentIntentId, newDisputeId, CARDHOLDER } from './support/events.js';
+import { fixture } from './support/fake-stripe.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startBilling('webhooks');
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+/** A checkout whose completion event (paid) is ready to send. */
+async function checkoutReady(userId = h.newUser(), packId = 'starter') {
+  const c = await h.checkout(userId, packId);
+  const pi = newPaymentIntentId();
+  const completed = stripeEvent('checkout.session.completed', sessionObject(c.session, { status: 'complete', payment_status: 'paid', payment_intent: pi }));
+  return { ...c, userId, pi, completed };
+}
+
+async function paidOrder(userId = h.newUser(), packId = 'starter') {
+  const c = await checkoutReady(userId, packId);
+  expect((await h.webhook(c.completed)).status).toBe(200);
+  await h.settled();
+  return c;
+}
+
+const refunded = (pi: string, amountRefunded: number, chargeId = 'ch_test_fixed') =>
+  stripeEvent('charge.refunded', chargeObject({ id: chargeId, paymentIntent: pi, amount: 500, amountRefunded, currency: 'usd' }));
+const dispute = (type: string, id: string, pi: string, status: string, amount = 500) =>
+  stripeEvent(type, disputeObject({ id, paymentIntent: pi, amount, status, currency: 'usd' }));
+
+/** What the ledger was asked to do for an order, as "kind:amount" in arrival order. */
+const ledgerFor = (orderId: string) => h.ledger.applied.filter((c) => c.idempotencyKey.startsWith(`order:${orderId}`)).map((c) => `${c.kind}:${c.amount}`);
+
+describe('POST /v1/billing/webhook signatures', () => {
+  it('rejects a signature made with another secret, and stores nothing', async () => {
+    const before = await h.count('stripe_events');
+    const ev = stripeEvent('checkout.session.completed', { id: 'cs_x' });
+    const res = await h.webhook(ev, { secret: 'whsec_someone_else_entirely_123' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(res.body.code).toBe('BILLING_WEBHOOK_SIGNATURE_INVALID');
+    expect(await h.count('stripe_events')).toBe(before);
+  });
+
+  it('rejects a missing signature', async () => {
+    const res = await h.webhook(stripeEvent('checkout.session.completed', { id: 'cs_x' }), { signatureHeader: null });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('BILLING_WEBHOOK_SIGNATURE_MISSING');
+  });
+
+  it('rejects a stale signature (replay outside the tolerance window)', async () => {
+    const before = await h.count('stripe_events');
+    const res = await h.webhook(stripeEvent('checkout.session.completed', { id: 'cs_x' }), { timestamp: Math.floor(Date.now() / 1000) - 3600 });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('BILLING_WEBHOOK_SIGNATURE_INVALID');
+    expect(res.body.detail).toMatch(/tolerance/i);
+    expect(await h.count('stripe_events')).toBe(before);
+  });
+
+  it('rejects a body changed after signing', async () => {
+    const c = await checkoutReady();
+    const signed = JSON.stringify(c.completed);
+    const tampered = signed.replace('"amount_total":500', '"amount_total":5');
+    expect(tampered).not.toBe(signed);
+    const res = await h.webhook(c.completed, { signatureHeader: signature(signed, WEBHOOK_SECRET), rawBody: tampered });
+    expect(res.status).toBe(400);
+    expect(await h.count('stripe_events', sql`id = ${c.completed.id as string}`)).toBe(0);
+  });
+});
+
+describe('checkout.session.completed', () => {
+  it('grants the pack once and announces order.paid once, however often the event is replayed', async () => {
+    const c = await checkoutReady();
+    const replies = await Promise.all([h.webhook(c.completed), h.webhook(c.completed), h.webhook(c.completed)]);
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(replies.filter((r) => r.body.duplicate === false)).toHaveLength(1);
+    // Stripe also says it with another event (the async success) and a resend later.
+    await h.webhook(stripeEvent('checkout.session.async_payment_succeeded', sessionObject(c.session, { status: 'complete', payment_status: 'paid', payment_intent: c.pi })));
+    await h.settled();
+    await h.webhook(c.completed);
+    await h.settled();
+
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100']);
+    expect(h.ledger.applied.find((x) => x.idempotencyKey === `order:${c.orderId}`)).toMatchObject({ userId: c.userId, amount: 100 });
+    expect(h.ledger.duplicates.filter((k) => k.includes(c.orderId))).toEqual([]);
+    const order = await h.order(c.orderId);
+    expect(order).toMatchObject({ status: 'paid', stripe_payment_intent_id: c.pi });
+    expect(order.paid_at).toBeInstanceOf(Date);
+    const paidEvents = await h.db.selectFrom('outbox').select('payload').where('name', '=', 'order.paid').execute();
+    const mine = paidEvents.map((r) => r.payload as { orderId: string }).filter((p) => p.orderId === c.orderId);
+    expect(mine).toEqual([{ orderId: c.orderId, userId: c.userId, credits: 100, amount: 500, currency: 'usd' }]);
+  });
+
+  it('waits for a delayed payment and grants on async_payment_succeeded', async () => {
+    const c = await checkoutReady();
+    await h.webhook(stripeEvent('checkout.session.completed', sessionObject(c.session, { status: 'complete', payment_status: 'unpaid', payment_intent: c.pi })));
+    await h.settled();
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'pending', stripe_payment_intent_id: c.pi });
+    expect(ledgerFor(c.orderId)).toEqual([]);
+
+    await h.webhook(stripeEvent('checkout.session.async_payment_succeeded', sessionObject(c.session, { status: 'complete', payment_status: 'paid', payment_intent: c.pi })));
+    await h.settled();
+    expect((await h.order(c.orderId)).status).toBe('paid');
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100']);
+  });
+
+  it('fails the order on async_payment_failed and grants nothing', async () => {
+    const c = await checkoutReady();
+    await h.webhook(stripeEvent('checkout.session.completed', sessionObject(c.session, { status: 'complete', payment_status: 'unpaid', payment_intent: c.pi })));
+    await h.webhook(stripeEvent('checkout.session.async_payment_failed', sessionObject(c.session, { status: 'complete', payment_status: 'unpaid', payment_intent: c.pi })));
+    await h.settled();
+    expect((await h.order(c.orderId)).status).toBe('failed');
+    expect(ledgerFor(c.orderId)).toEqual([]);
+  });
+
+  it('acknowledges a session that belongs to no order and changes nothing', async () => {
+    const before = h.ledger.applied.length;
+    const foreign = sessionObject(fixture('checkout.session') as never, { payment_status: 'paid', status: 'complete' });
+    const ev = stripeEvent('checkout.session.completed', foreign);
+    expect((await h.webhook(ev)).status).toBe(200);
+    await h.settled();
+    expect((await h.db.selectFrom('stripe_events').select('status').where('id', '=', ev.id as string).executeTakeFirstOrThrow()).status).toBe('ignored');
+    expect(h.ledger.applied.length).toBe(before);
+  });
+});
+
+describe('charge.refunded', () => {
+  it('claws back only the newly refunded part, in proportion to the pack, and ignores replays and late older events', async () => {
+    const c = await paidOrder();
+    const first = refunded(c.pi, 100);
+    await h.webhook(first);
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:20']);
+
+    await h.webhook(first); // replay
+    await h.webhook(refunded(c.pi, 250)); // a second partial refund: cumulative 250
+    await h.settled();
+    await h.webhook(refunded(c.pi, 100)); // an older state delivered late (new event id)
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:20', 'clawback:30']);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 250 });
+
+    await h.webhook(refunded(c.pi, 500));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:20', 'clawback:30', 'clawback:50']);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'refunded', refunded_amount: 500 });
+    const keys = h.ledger.applied.filter((x) => x.idempotencyKey.startsWith(`order:${c.orderId}:refund`)).map((x) => x.idempotencyKey);
+    expect(keys).toEqual([`order:${c.orderId}:refund:100`, `order:${c.orderId}:refund:250`, `order:${c.orderId}:refund:500`]);
+    expect(h.ledger.conflicts).toEqual([]);
+  });
+
+  it('converges to the same state when the refund overtakes the completion', async () => {
+    const inOrder = await checkoutReady();
+    await h.webhook(inOrder.completed);
+    await h.settled();
+    await h.webhook(refunded(inOrder.pi, 250, 'ch_in_order'));
+    await h.settled();
+
+    const reordered = await checkoutReady();
+    const early = refunded(reordered.pi, 250, 'ch_reordered');
+    await h.webhook(early);
+    await h.settled();
+    expect((await h.db.selectFrom('stripe_events').select('status').where('id', '=', early.id as string).executeTakeFirstOrThrow()).status).toBe('parked');
+    expect(ledgerFor(reordered.orderId)).toEqual([]);
+    await h.webhook(reordered.completed);
+    await h.settled();
+
+    expect(ledgerFor(reordered.orderId)).toEqual(ledgerFor(inOrder.orderId));
+    expect(ledgerFor(reordered.orderId)).toEqual(['grant:100', 'clawback:50']);
+    const [a, b] = [await h.order(inOrder.orderId), await h.order(reordered.orderId)];
+    expect({ status: b.status, refunded: b.refunded_amount }).toEqual({ status: a.status, refunded: a.refunded_amount });
+    expect((await h.db.selectFrom('stripe_events').select('status').where('id', '=', early.id as string).executeTakeFirstOrThrow()).status).toBe('processed');
+  });
+
+  it('claws back the full pack even when the credits were already spent: the ledger records the rest as debt', async () => {
+    const c = await paidOrder();
+    h.ledger.spend(c.userId, 80);
+    await h.webhook(refunded(c.pi, 500));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
+    expect(h.ledger.balance(c.userId)).toBe(0);
+    expect(h.ledger.debt(c.userId)).toBe(80);
+    const posted = await h.db.selectFrom('ledger_postings').selectAll().where('order_id', '=', c.orderId).where('kind', '=', 'clawback').executeTakeFirstOrThrow();
+    expect(posted).toMatchObject({ amount: 20, debt: 80 });
+
+    const from = new Date(Date.now() - 3600_000).toISOString();
+    const to = new Date(Date.now() + 3600_000).toISOString();
+    const recon = await h.api('GET', `/v1/admin/billing/reconciliation?from=${from}&to=${to}`, { userId: h.newUser(), roles: ['finance'] });
+    const line = recon.body.orders.find((o: { orderId: string }) => o.orderId === c.orderId);
+    expect(line).toMatchObject({ matches: true, expected: { granted: 100, clawedBack: 100, restored: 0 }, ledger: { granted: 100, clawedBack: 100, debt: 80 } });
+  });
+});
+
+describe('disputes', () => {
+  it('claws back when a dispute opens and keeps it clawed back when the dispute is lost', async () => {
+    const c = await paidOrder();
+    const dp = newDisputeId();
+    await h.webhook(dispute('charge.dispute.created', dp, c.pi, 'needs_response'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
+    expect((await h.order(c.orderId)).status).toBe('disputed');
+
+    await h.webhook(dispute('charge.dispute.funds_withdrawn', dp, c.pi, 'needs_response'));
+    await h.webhook(dispute('charge.dispute.updated', dp, c.pi, 'under_review'));
+    await h.settled();
+    await h.webhook(dispute('charge.dispute.closed', dp, c.pi, 'lost'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
+    expect((await h.order(c.orderId)).status).toBe('disputed');
+  });
+
+  it('restores the credits once when the dispute is won and the funds come back', async () => {
+    const c = await paidOrder();
+    const dp = newDisputeId();
+    await h.webhook(dispute('charge.dispute.created', dp, c.pi, 'needs_response'));
+    await h.settled();
+    await h.webhook(dispute('charge.dispute.funds_reinstated', dp, c.pi, 'won'));
+    await h.webhook(dispute('charge.dispute.closed', dp, c.pi, 'won'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100']);
+    expect((await h.order(c.orderId)).status).toBe('paid');
+    expect(h.ledger.balance(c.userId)).toBe(100);
+  });
+
+  it('converges when a won dispute is reported before it was opened', async () => {
+    const c = await paidOrder();
+    const dp = newDisputeId();
+    await h.webhook(dispute('charge.dispute.closed', dp, c.pi, 'won'));
+    await h.settled();
+    await h.webhook(dispute('charge.dispute.created', dp, c.pi, 'needs_response'));
+    await h.settled();
+    expect(ledgerFor(c.orderId).sort()).toEqual(['clawback:100', 'grant:100', 'restore:100']);
+    expect((await h.order(c.orderId)).status).toBe('paid');
+    expect(h.ledger.balance(c.userId)).toBe(100);
+  });
+});
+
+describe('other events', () => {
+  it('acknowledges an event type billing does not handle and does nothing with it', async () => {
+    const ev = fixture('event');
+    const before = h.ledger.commands.length;
+    const res = await h.webhook(ev);
+    expect(res.status).toBe(200);
+    await h.settled();
+    const row = await h.db.selectFrom('stripe_events').selectAll().where('id', '=', ev.id as string).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ type: 'plan.created', status: 'ignored', order_id: null });
+    expect(h.ledger.commands.length).toBe(before);
+  });
+});
+
+describe('privacy', () => {
+  it('keeps no card or billing details anywhere after a full checkout, refund and dispute', async () => {
+    const c = await paidOrder();
+    await h.webhook(refunded(c.pi, 100, 'ch_privacy'));
+    await h.webhook(dispute('charge.dispute.created', newDisputeId(), c.pi, 'needs_response', 400));
+    await h.settled();
+
+    const columns = await sql<{ table_name: string; column_name: string }>`
+      select table_name, column_name from information_schema.columns
+      where table_schema = 'public' and data_type in ('text', 'character varying', 'character', 'json', 'jsonb', 'ARRAY')`.execute(h.db);
+    expect(columns.rows.length).toBeGreaterThan(10);
+    const needles = [CARDHOLDER.last4, CARDHOLDER.fingerprint, CARDHOLDER.name, CARDHOLDER.email, CARDHOLDER.sessionEmail, 'visa', 'billing_details', 'customer_details'];
+    const hits: string[] = [];
+    for (const { table_name, column_name } of columns.rows) {
+      for (const needle of needles) {
+        const found = await sql<{ n: string }>`select count(*) as n from ${sql.table(table_name)} where ${sql.ref(column_name)}::text ilike ${`%${needle}%`}`.execute(h.db);
+        if (Number(found.rows[0]!.n) > 0) hits.push(`${table_name}.${column_name} contains ${needle}`);
+      }
+    }
+    expect(hits).toEqual([]);
+    // and the stored event keeps only ids and amounts
+    const stored = await h.db.selectFrom('stripe_events').selectAll().where('id', '=', c.completed.id as string).executeTakeFirstOrThrow();
+    expect(stored).toMatchObject({ type: 'checkout.session.completed', order_id: c.orderId, payment_intent_id: c.pi, amount: 500, currency: 'usd' });
+  });
+
+  it('unlinks purged people from their orders, which stay for the books', async () => {
+    const c = await paidOrder();
+    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId: c.userId }));
+    await h.settled();
+    const order = await h.order(c.orderId);
+    expect(order).toMatchObject({ user_id: null, status: 'paid', amount: 500, credits: 100 });
+    expect((await h.api('GET', '/v1/billing/orders', { userId: c.userId })).body.items).toEqual([]);
+
+    // Stripe can still refund afterwards: the order follows, but no command names anyone.
+    const commands = h.ledger.commands.length;
+    await h.webhook(refunded(c.pi, 500, 'ch_after_purge'));
+    await h.settled();
+    expect((await h.order(c.orderId)).status).toBe('refunded');
+    expect(h.ledger.commands.length).toBe(commands);
+  });
+});
