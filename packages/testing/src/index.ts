@@ -73,3 +73,4 @@ export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 10_000
   }
 }
 export * from './jwt-issuer.js';
+export * from './fakes/oidc.js';
