@@ -49,19 +49,22 @@ describe('capture racing expiry', () => {
     const u = user();
     const n = 40;
     await grant(u, n * 5);
-    const expiresAt = new Date(Date.now() + 400);
+    // Expiries spread over 800 ms; the captures all start in the middle of that window while three
+    // sweepers run through it, so the holds near the boundary are fought over by both sides.
+    const t0 = Date.now() + 1500;
     const holds = Array.from({ length: n }, () => randomUUID());
-    for (const holdId of holds) {
-      expect(await L.run((tx) => ledger.reserve(tx, L.deps, { holdId, userId: u, amount: 5, expiresAt: expiresAt.toISOString(), reference: 'gen' }))).toEqual({ status: 'placed' });
+    for (const [i, holdId] of holds.entries()) {
+      const expiresAt = new Date(t0 + i * 20).toISOString();
+      expect(await L.run((tx) => ledger.reserve(tx, L.deps, { holdId, userId: u, amount: 5, expiresAt, reference: 'gen' }))).toEqual({ status: 'placed' });
     }
-    // Start both sides just before the expiry so that some captures land before it and some after.
-    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt.getTime() - Date.now() - 30)));
+    const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
     const [captures] = await Promise.all([
-      Promise.all(holds.map((holdId, i) => new Promise((r) => setTimeout(r, i)).then(() => L.run((tx) => ledger.capture(tx, L.deps, { holdId }))))),
+      sleepUntil(t0 + 400).then(() => Promise.all(holds.map((holdId) => L.run((tx) => ledger.capture(tx, L.deps, { holdId }))))),
       ...Array.from({ length: 3 }, async () => {
-        for (let i = 0; i < 10; i++) {
+        await sleepUntil(t0);
+        while (Date.now() < t0 + 1000) {
           await sweepExpiredHolds(L.db, L.deps);
-          await new Promise((r) => setTimeout(r, 10));
+          await new Promise((r) => setTimeout(r, 5));
         }
       }),
     ]);
