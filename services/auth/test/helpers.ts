@@ -67,7 +67,7 @@ export async function startAuth(label: string, env: Record<string, string> = {})
     logs,
     env: fullEnv,
     async close() {
-      await app.close();
+      await this.app.close(); // tests may swap the app (key rotation)
       await ctx.close();
     },
   };
