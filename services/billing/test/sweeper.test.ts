@@ -1,0 +1,90 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { sql } from '@imlab/db';
+import { startBilling, type Harness } from './support/harness.js';
+import { stripeEvent, sessionObject, chargeObject, newPaymentIntentId } from './support/events.js';
+import { sweepPendingOrders, startSweeper } from '../src/sweeper/sweeper.service.js';
+import { createStripe } from '../src/stripe/stripe-client.js';
+import { eventually } from '@imlab/testing';
+import { createLogger } from '@imlab/logger';
+
+const log = createLogger({ service: 'billing-sweeper-test', level: 'silent' });
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startBilling('sweeper');
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const sweep = (ageSeconds = 0) =>
+  sweepPendingOrders({ db: h.db, bus: h.ctx.bus, stripe: createStripe(h.config), log, ageSeconds });
+const ledgerFor = (orderId: string) => h.ledger.applied.filter((c) => c.idempotencyKey.startsWith(`order:${orderId}`)).map((c) => `${c.kind}:${c.amount}`);
+const age = (orderId: string, seconds: number) =>
+  sql`update orders set created_at = now() - make_interval(secs => ${seconds}) where id = ${orderId}`.execute(h.db);
+
+describe('sweeper for missed webhooks', () => {
+  it('fulfils a paid order whose webhook never arrived, and the late webhook changes nothing', async () => {
+    const userId = h.newUser();
+    const c = await h.checkout(userId);
+    const pi = newPaymentIntentId();
+    h.stripe.update(c.session.id, { status: 'complete', payment_status: 'paid', payment_intent: pi });
+    await age(c.orderId, 3600);
+
+    const result = await sweep(1800);
+    expect(result).toMatchObject({ fulfilled: 1 });
+    await h.settled();
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', stripe_payment_intent_id: pi });
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100']);
+    expect(h.stripe.requests.some((r) => r.method === 'GET' && r.path === `/v1/checkout/sessions/${c.session.id}`)).toBe(true);
+
+    await h.webhook(stripeEvent('checkout.session.completed', sessionObject(h.stripe.sessions.get(c.session.id)!, {})));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100']);
+    const receipts = await h.db.selectFrom('outbox').select('payload').where('name', '=', 'order.paid').execute();
+    expect(receipts.filter((r) => (r.payload as { orderId: string }).orderId === c.orderId)).toHaveLength(1);
+  });
+
+  it('expires an order whose session expired unpaid, and leaves an open one and a young one alone', async () => {
+    const expired = await h.checkout(h.newUser());
+    h.stripe.update(expired.session.id, { status: 'expired', payment_status: 'unpaid' });
+    const open = await h.checkout(h.newUser());
+    const young = await h.checkout(h.newUser());
+    h.stripe.update(young.session.id, { status: 'expired' });
+    await age(expired.orderId, 7200);
+    await age(open.orderId, 7200);
+
+    await sweep(1800);
+    await h.settled();
+    expect((await h.order(expired.orderId)).status).toBe('expired');
+    expect((await h.order(open.orderId)).status).toBe('pending');
+    expect((await h.order(young.orderId)).status).toBe('pending');
+    expect(ledgerFor(expired.orderId)).toEqual([]);
+  });
+
+  it('applies a refund that arrived while the completion webhook was lost', async () => {
+    const c = await h.checkout(h.newUser());
+    const pi = newPaymentIntentId();
+    await h.webhook(stripeEvent('charge.refunded', chargeObject({ paymentIntent: pi, amount: 500, amountRefunded: 500, currency: 'usd' })));
+    await h.settled();
+    h.stripe.update(c.session.id, { status: 'complete', payment_status: 'paid', payment_intent: pi });
+    await age(c.orderId, 3600);
+    await sweep(1800);
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
+    expect((await h.order(c.orderId)).status).toBe('refunded');
+  });
+
+  it('runs on its interval in the background', async () => {
+    const c = await h.checkout(h.newUser());
+    h.stripe.update(c.session.id, { status: 'complete', payment_status: 'paid', payment_intent: newPaymentIntentId() });
+    const sweeper = startSweeper({ db: h.db, bus: h.ctx.bus, stripe: createStripe(h.config), log, ageSeconds: 0 }, 0.1);
+    try {
+      await eventually(async () => (await h.order(c.orderId)).status === 'paid', 5000);
+    } finally {
+      await sweeper.close();
+    }
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100']);
+  });
+});
