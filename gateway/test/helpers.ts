@@ -181,7 +181,7 @@ const agents = new Map<string, Agent>();
 function agentFor(localAddress: string): Agent {
   let a = agents.get(localAddress);
   if (!a) {
-    a = new Agent({ connect: { localAddress }, connections: 64 });
+    a = new Agent({ localAddress, connections: 64 });
     agents.set(localAddress, a);
   }
   return a;

@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
+
+let fakes: Fakes;
+let gw: RunningGateway;
+
+beforeAll(async () => {
+  fakes = await startFakes();
+  gw = await startGateway(fakes, { BODY_LIMIT: '4096', UPLOAD_BODY_LIMIT: '65536', UPSTREAM_TIMEOUT: '1s' });
+});
+afterAll(async () => {
+  await gw?.close();
+  await fakes?.close();
+  await closeClients();
+});
+
+/** Sends a request line exactly as written (fetch and undici would normalise the path). */
+async function rawRequest(port: number, target: string, method = 'GET'): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`${method} ${target} HTTP/1.1\r\nHost: gateway.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    });
+    let data = '';
+    socket.on('data', (c) => (data += c.toString()));
+    socket.on('end', () => resolve({ status: Number(data.split(' ')[1]), text: data }));
+    socket.on('error', reject);
+  });
+}
+
+const allUpstreamRequests = () => [fakes.auth, fakes.ledger, fakes.generation, fakes.billing, fakes.notification].flatMap((s) => s.requests.map((r) => `${s.name} ${r.method} ${r.url}`));
+
+describe('request paths that must not reach anything else', () => {
+  it.each([
+    '/v1/auth/..%2f..%2finternal/sessions/resolve',
+    '/v1/auth/%2e%2e/%2e%2e/internal/sessions/resolve',
+    '/v1/auth/..;/internal/sessions/resolve',
+    '/v1/auth/login;jsessionid=1',
+    '/v1/auth\\..\\..\\internal\\sessions\\resolve',
+    '/v1/me/%252e%252e/%252e%252e/internal',
+    '/v1/auth/%00',
+    '/v1/../../internal/sessions/resolve',
+    '/v1/../metrics',
+    '/v1/auth/../../.well-known/jwks.json',
+    '/internal/sessions/resolve',
+    '/.well-known/jwks.json',
+    '/v1/credits/../../internal/users/u1/export',
+    '/v1/images/%2F..%2F..%2Finternal',
+  ])('%s is refused or not found and reaches no service', async (target) => {
+    const before = allUpstreamRequests().length;
+    const res = await rawRequest(Number(new URL(gw.url).port), target, 'POST');
+    expect([400, 404]).toContain(res.status);
+    expect(res.text).toContain('application/problem+json');
+    expect(allUpstreamRequests().length).toBe(before);
+  });
+
+  it('serves its own /metrics, never a service’s', async () => {
+    const res = await send(`${gw.url}/metrics`);
+    expect(res.text).toContain('service="gateway"');
+  });
+});
+
+describe('bodies', () => {
+  it('refuses an oversized JSON body with 413 before the service sees it', async () => {
+    const before = fakes.generation.requests.length;
+    const res = await send(`${gw.url}/v1/generations/quote`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'x'.repeat(10_000) }),
+    });
+    expect(res.status).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(fakes.generation.requests.length).toBe(before);
+  });
+
+  it('refuses malformed JSON with 400 before the service sees it', async () => {
+    const before = fakes.generation.requests.length;
+    const res = await send(`${gw.url}/v1/generations/quote`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt": "x",' });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(fakes.generation.requests.length).toBe(before);
+  });
+
+  it('refuses an upload larger than the upload limit by its declared length', async () => {
+    const before = fakes.generation.requests.length;
+    const res = await send(`${gw.url}/v1/uploads`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: Buffer.alloc(70_000) });
+    expect(res.status).toBe(413);
+    expect(fakes.generation.requests.length).toBe(before);
+  });
+
+  it('refuses a streamed body without a declared length (411)', async () => {
+    const before = fakes.generation.requests.length;
+    const res = await fetch(`${gw.url}/v1/uploads`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new ReadableStream({
+        start(c) {
+          c.enqueue(new Uint8Array(10));
+          c.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(411);
+    expect(((await res.json()) as { code: string }).code).toBe('GATEWAY_LENGTH_REQUIRED');
+    expect(fakes.generation.requests.length).toBe(before);
+  });
+});
+
+describe('upstream failures', () => {
+  it('answers 503 problem+json with Retry-After when the service is down, without internals', async () => {
+    const down = await startGateway({ ...fakes, ledger: undefined });
+    try {
+      const res = await send(`${down.url}/v1/credits/balance`);
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.json()).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+      expect(res.text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:1\b|undici|stack/i);
+      const metrics = await send(`${down.url}/metrics`);
+      expect(metrics.text).toMatch(/gateway_upstream_errors_total\{[^}]*service="credits-ledger"[^}]*kind="unavailable"[^}]*\} 1/);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('answers 504 when the service takes longer than the route timeout', async () => {
+    fakes.billing.on('GET', '/v1/billing/orders', async (_req, res) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      res.writeHead(200).end('{}');
+    });
+    const started = Date.now();
+    const res = await send(`${gw.url}/v1/billing/orders`);
+    expect(res.status).toBe(504);
+    expect(res.json()).toMatchObject({ code: 'UPSTREAM_TIMEOUT' });
+    expect(Date.now() - started).toBeLessThan(1450);
+  });
+
+  it('does not retry a POST whose connection failed, and answers 502', async () => {
+    let calls = 0;
+    fakes.billing.on('POST', '/v1/billing/checkout', (req) => {
+      calls++;
+      req.socket.destroy();
+    });
+    const res = await send(`${gw.url}/v1/billing/checkout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"pack":"small"}' });
+    expect(res.status).toBe(502);
+    expect(res.json()).toMatchObject({ code: 'UPSTREAM_FAILED' });
+    expect(calls).toBe(1);
+  });
+
+  it('does not replay a GET the service answered 503', async () => {
+    let calls = 0;
+    fakes.ledger.on('GET', '/v1/credits/transactions', (_req, res) => {
+      calls++;
+      res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '0' }).end('{"status":503,"code":"SERVICE_UNAVAILABLE"}');
+    });
+    const res = await send(`${gw.url}/v1/credits/transactions`);
+    expect(res.status).toBe(503);
+    expect(calls).toBe(1);
+  });
+});

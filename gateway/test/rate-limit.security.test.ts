@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
+
+let fakes: Fakes;
+
+beforeAll(async () => {
+  fakes = await startFakes();
+});
+afterAll(async () => {
+  await fakes?.close();
+  await closeClients();
+});
+
+/** A gateway of its own per test (own Redis prefix), with a login limit of 10 per hour: no refill mid-test. */
+async function gatewayWith(env: Record<string, string> = {}): Promise<RunningGateway> {
+  return startGateway(fakes, { RATE_LIMIT_AUTH: '10/1h', RATE_LIMIT_GENERATION: '3/1h', ...env });
+}
+
+const login = (gw: RunningGateway, opts: { from?: string; headers?: Record<string, string>; path?: string } = {}) =>
+  send(gw.url + (opts.path ?? '/v1/auth/login'), {
+    method: 'POST',
+    from: opts.from,
+    headers: { 'content-type': 'application/json', ...opts.headers },
+    body: '{"email":"a@b.test","password":"x"}',
+  });
+
+describe('POST /v1/auth/login rate limit', () => {
+  it('admits exactly 10 of 200 parallel requests against a limit of 10', async () => {
+    const gw = await gatewayWith();
+    try {
+      const before = fakes.auth.requests.filter((r) => r.url === '/v1/auth/login').length;
+      const answers = await Promise.all(Array.from({ length: 200 }, () => login(gw, { from: '127.0.0.21' })));
+      const ok = answers.filter((a) => a.status === 200).length;
+      const limited = answers.filter((a) => a.status === 429);
+      expect(ok).toBe(10);
+      expect(limited).toHaveLength(190);
+      expect(fakes.auth.requests.filter((r) => r.url === '/v1/auth/login').length - before).toBe(10);
+      const sample = limited[0]!;
+      expect(sample.headers['content-type']).toContain('application/problem+json');
+      expect(sample.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      expect(Number(sample.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(sample.headers['ratelimit-policy']).toBe('"auth";q=10;w=3600');
+      expect(sample.headers.ratelimit).toMatch(/^"auth";r=0;t=\d+$/);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('tells the client what is left on every admitted answer', async () => {
+    const gw = await gatewayWith();
+    try {
+      const first = await login(gw, { from: '127.0.0.22' });
+      const second = await login(gw, { from: '127.0.0.22' });
+      expect(first.headers.ratelimit).toMatch(/^"auth";r=9;t=\d+$/);
+      expect(second.headers.ratelimit).toMatch(/^"auth";r=8;t=\d+$/);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('ignores forwarding headers from an untrusted peer: spoofing X-Forwarded-For buys no quota', async () => {
+    const gw = await gatewayWith({ TRUSTED_PROXIES: '10.0.0.0/8' });
+    try {
+      const answers = [];
+      for (let i = 0; i < 15; i++) {
+        answers.push(await login(gw, { from: '127.0.0.23', headers: { 'x-forwarded-for': `198.51.100.${i}`, 'x-real-ip': `198.51.100.${i}`, forwarded: `for=198.51.100.${i}` } }));
+      }
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(10);
+      expect(answers.filter((a) => a.status === 429)).toHaveLength(5);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('behind a trusted proxy keys by the right-most untrusted hop, whatever the client prepends', async () => {
+    const gw = await gatewayWith({ TRUSTED_PROXIES: '127.0.0.24' });
+    try {
+      const viaProxy = (chain: string) => login(gw, { from: '127.0.0.24', headers: { 'x-forwarded-for': chain } });
+      const a = [];
+      // one real client 203.0.113.7 forging a different left-most entry on every request
+      for (let i = 0; i < 12; i++) a.push(await viaProxy(`10.9.9.${i}, 203.0.113.7`));
+      expect(a.filter((x) => x.status === 200)).toHaveLength(10);
+      // a different real client behind the same proxy has its own bucket
+      expect((await viaProxy('203.0.113.8')).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('does not give new quota to a rotated user agent', async () => {
+    const gw = await gatewayWith();
+    try {
+      const answers = [];
+      for (let i = 0; i < 14; i++) answers.push(await login(gw, { from: '127.0.0.25', headers: { 'user-agent': `Mozilla/5.0 rotation-${i}` } }));
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(10);
+      // another address is another client
+      expect((await login(gw, { from: '127.0.0.26' })).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('counts every spelling of the path in the same bucket', async () => {
+    const gw = await gatewayWith();
+    try {
+      const variants = [
+        '/v1/auth/login',
+        '/v1//auth/login',
+        '/v1/auth/login/',
+        '/v1/./auth/login',
+        '/v1/auth/x/../login',
+        '/v1/auth/%6cogin',
+        '/v1/auth/%2e/login',
+        '/v1/%61uth/login',
+        '//v1/auth//login',
+        '/v1/auth/login?x=1',
+      ];
+      const answers = [];
+      for (const path of variants) answers.push(await login(gw, { from: '127.0.0.27', path }));
+      expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+      for (const path of variants) expect((await login(gw, { from: '127.0.0.27', path })).status).toBe(429);
+      // every one that went through reached the service under the canonical path
+      const urls = fakes.auth.requests.slice(-10).map((r) => r.url.split('?')[0]);
+      expect(new Set(urls)).toEqual(new Set(['/v1/auth/login']));
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('POST /v1/generations rate limit', () => {
+  it('limits per user across addresses and per address across users', async () => {
+    fakes.auth.sessions.set('sid-gen-user-1', 'usr_gen1');
+    fakes.auth.sessions.set('sid-gen-user-2', 'usr_gen2');
+    const gw = await gatewayWith();
+    const create = (sid: string, from: string) =>
+      send(`${gw.url}/v1/generations`, {
+        method: 'POST',
+        from,
+        headers: { 'content-type': 'application/json', cookie: `imlab_sid=${sid}`, origin: 'https://app.imlab.test' },
+        body: '{"prompt":"x"}',
+      });
+    try {
+      // one user hopping over three addresses: 3 per hour in total
+      const hops = [];
+      for (const from of ['127.0.0.31', '127.0.0.32', '127.0.0.33', '127.0.0.34']) hops.push((await create('sid-gen-user-1', from)).status);
+      expect(hops).toEqual([200, 200, 200, 429]);
+      // many users on one address: that address gets 3 in total (127.0.0.31 spent 1 already)
+      const shared = [];
+      shared.push((await create('sid-gen-user-2', '127.0.0.31')).status);
+      shared.push((await create('sid-gen-user-2', '127.0.0.31')).status);
+      shared.push((await create('sid-gen-user-2', '127.0.0.31')).status);
+      expect(shared).toEqual([200, 200, 429]);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('404 probing', () => {
+  it('limits an address that keeps hitting unknown paths, also on known routes', async () => {
+    const gw = await gatewayWith({ RATE_LIMIT_NOT_FOUND: '5/1h' });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 7; i++) statuses.push((await send(`${gw.url}/wp-admin/${i}.php`, { from: '127.0.0.41' })).status);
+      expect(statuses).toEqual([404, 404, 404, 404, 404, 429, 429]);
+      // the prober is refused on real routes too, others are not
+      expect((await send(`${gw.url}/v1/pricing`, { from: '127.0.0.41' })).status).toBe(429);
+      expect((await send(`${gw.url}/v1/pricing`, { from: '127.0.0.42' })).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('counts 404 answers of the services as probing', async () => {
+    fakes.generation.on('GET', /^\/v1\/images\/guess-/, (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"status":404,"code":"NOT_FOUND"}');
+    });
+    const gw = await gatewayWith({ RATE_LIMIT_NOT_FOUND: '3/1h' });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 5; i++) {
+        statuses.push((await send(`${gw.url}/v1/images/guess-${i}`, { from: '127.0.0.43' })).status);
+        // the 404 is charged after the answer: give the fire-and-forget write a moment
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(statuses).toEqual([404, 404, 404, 429, 429]);
+    } finally {
+      await gw.close();
+    }
+  });
+});
