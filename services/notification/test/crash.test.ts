@@ -8,7 +8,7 @@ import { createLogger } from '@imlab/logger';
 import { createMailer } from '../src/delivery/providers/index.js';
 import { startConsumers } from '../src/inbox/inbox.handlers.js';
 import { FakeResend } from './fake-resend.js';
-import { delivery, startService, type Service } from './harness.js';
+import { delivery, sentDelivery, startService, type Service } from './harness.js';
 
 const TIMEOUT_MS = 2500; // the lease on a send is twice this
 let resend: FakeResend;
@@ -86,10 +86,7 @@ describe('a service process killed while Resend is accepting its email', () => {
     // The same email asked for again (e.g. the caller retried) reaches a fresh consumer.
     startConsumers({ ctx: svc.ctx, config: svc.config, mailer: createMailer(svc.config, createLogger({ service: 'notification', level: 'silent' })) });
     await svc.publish('email.send', payload);
-    const row = await eventually(async () => {
-      const d = await delivery(svc, key);
-      return d?.status === 'sent' ? d : undefined;
-    }, 25_000);
+    const row = await sentDelivery(svc, key, 25_000);
 
     const reqs = resend.requests.filter((r) => r.headers['idempotency-key'] === key);
     expect(reqs).toHaveLength(2); // a second POST only after the dead sender's lease ran out…

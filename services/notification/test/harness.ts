@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
 import { createLogger } from '@imlab/logger';
 import { createServiceContext, type ConsumeOptions, type ServiceContext } from '@imlab/queue';
-import { createTestDatabase, infra, testPrefix } from '@imlab/testing';
+import { createTestDatabase, eventually, infra, testPrefix } from '@imlab/testing';
 import type { MessageName, Payload } from '@imlab/contracts';
 import type { App } from '@imlab/http';
 import { build } from '../src/app.js';
@@ -76,3 +76,12 @@ export async function startService(
 export const delivery = (svc: Service, key: string) => svc.ctx.db.selectFrom('deliveries').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the delivery of `key` is sent and returns its row. */
+export async function sentDelivery(svc: Service, key: string, timeoutMs = 10_000) {
+  const row = await eventually(async () => {
+    const d = await delivery(svc, key);
+    return d?.status === 'sent' ? d : undefined;
+  }, timeoutMs);
+  return row!;
+}

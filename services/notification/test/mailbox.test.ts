@@ -3,8 +3,8 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { captureLogs, eventually } from '@imlab/testing';
-import { delivery, startService, type Service } from './harness.js';
+import { captureLogs } from '@imlab/testing';
+import { sentDelivery, startService, type Service } from './harness.js';
 
 let svc: Service;
 let dir: string;
@@ -25,10 +25,7 @@ describe('development mailbox (no RESEND_API_KEY)', () => {
     const key = `verify:${randomUUID()}`;
     const token = `tok_${randomUUID()}`;
     await svc.publish('email.send', { template: 'verify-email', to: 'dev@example.test', locale: 'zh', data: { link: `/verify-email?token=${token}` }, idempotencyKey: key });
-    const row = await eventually(async () => {
-      const d = await delivery(svc, key);
-      return d?.status === 'sent' ? d : undefined;
-    });
+    const row = await sentDelivery(svc, key);
     expect(row).toMatchObject({ provider: 'mailbox', provider_id: `mailbox:${row.id}` });
 
     expect((await readdir(dir)).sort()).toEqual([`${row.id}.html`, `${row.id}.txt`]);

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'svix';
 import { eventually } from '@imlab/testing';
 import { FakeResend } from './fake-resend.js';
-import { delivery, sleep, startService, type Service } from './harness.js';
+import { delivery, sentDelivery, sleep, startService, type Service } from './harness.js';
 
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 let resend: FakeResend;
@@ -38,10 +38,7 @@ describe('email.send through Resend', () => {
     const key = `verify:${randomUUID()}`;
     await svc.publish('email.send', { template: 'verify-email', to, locale: 'en', data: { link: '/verify-email?token=tok_secret_abc123', displayName: 'Ada' }, idempotencyKey: key });
 
-    const row = await eventually(async () => {
-      const d = await delivery(svc, key);
-      return d?.status === 'sent' ? d : undefined;
-    });
+    const row = await sentDelivery(svc, key);
     const [req] = requestsFor(key);
     expect(resend.violations).toEqual([]);
     expect(req).toMatchObject({ method: 'POST', path: '/emails', status: 200 });
@@ -105,10 +102,7 @@ describe('email.send through Resend', () => {
       { status: 503, body: { statusCode: 503, name: 'internal_server_error', message: 'Service unavailable' } },
     );
     await svc.publish('email.send', { template: 'low-balance', to: addr('busy'), locale: 'zh', data: { available: 5, threshold: 20 }, idempotencyKey: key });
-    const row = await eventually(async () => {
-      const d = await delivery(svc, key);
-      return d?.status === 'sent' ? d : undefined;
-    }, 20_000);
+    const row = await sentDelivery(svc, key, 20_000);
     const reqs = requestsFor(key);
     expect(reqs.map((r) => r.status)).toEqual([429, 503, 200]);
     expect(new Set(reqs.map((r) => JSON.stringify(r.body))).size).toBe(1); // the same email each time
@@ -149,7 +143,7 @@ describe('contacts and events', () => {
     await svc.publish('user.registered', { userId, email, locale: 'en', displayName: '<script>alert("x")</script> & Co' });
     await eventually(() => svc.ctx.db.selectFrom('contacts').select('user_id').where('user_id', '=', userId).executeTakeFirst());
     await svc.publish('order.paid', { orderId, userId, credits: 500, amount: 999, currency: 'EUR' });
-    const sent = await eventually(() => resend.delivered.get(`purchase-receipt:${orderId}`)?.body);
+    const sent = (await eventually(() => resend.delivered.get(`purchase-receipt:${orderId}`)?.body))!;
     expect(sent.to).toEqual([email]);
     expect(sent.html).not.toContain('<script>');
     expect(sent.html).toContain('Hi &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co,');
@@ -168,8 +162,8 @@ describe('contacts and events', () => {
     await svc.publish('generation.finished', { generationId: ok, userId, status: 'succeeded', refunded: false });
     await svc.publish('generation.finished', { generationId: refunded, userId, status: 'failed', refunded: true, errorCode: 'PROVIDER_TIMEOUT' });
     const low = await svc.publish('ledger.low-balance', { userId, available: 4, threshold: 10 });
-    const refundMail = await eventually(() => resend.delivered.get(`generation-refunded:${refunded}`)?.body);
-    const lowMail = await eventually(() => resend.delivered.get(`low-balance:${low}`)?.body);
+    const refundMail = (await eventually(() => resend.delivered.get(`generation-refunded:${refunded}`)?.body))!;
+    const lowMail = (await eventually(() => resend.delivered.get(`low-balance:${low}`)?.body))!;
     expect(refundMail.subject).toBe('一次生成的积分已退回');
     expect(refundMail.text).toContain('美，你好：');
     expect(refundMail.html).toContain(`https://app.imlab.test/generations/${refunded}`);
@@ -203,7 +197,7 @@ describe('contacts and events', () => {
     await sleep(300);
     expect(requestsFor(key)).toHaveLength(0);
     await svc.publish('user.registered', { userId, email, locale: 'en', displayName: 'Late' });
-    const sent = await eventually(() => resend.delivered.get(key)?.body, 15_000);
+    const sent = (await eventually(() => resend.delivered.get(key)?.body, 15_000))!;
     expect(sent.to).toEqual([email]);
     expect((await delivery(svc, key))?.user_id).toBe(userId);
   });

@@ -15,8 +15,28 @@ export const EMAIL_TEMPLATES = [
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
+/**
+ * `data` each template reads (others are ignored). Every template also takes an optional
+ * `displayName` (else the contact's). A `link` is a path (`/verify-email?token=…`) joined to
+ * notification's PUBLIC_BASE_URL, or an absolute URL that already lies under it; any other link
+ * fails the email permanently. Amounts are integers in minor units; dates are ISO 8601.
+ *
+ * - verify-email: link
+ * - password-reset: link, expiresInMinutes?
+ * - password-changed: changedAt?
+ * - purchase-receipt: orderId, credits, amount, currency (sent by notification itself on `order.paid`)
+ * - low-balance: available, threshold? (on `ledger.low-balance`)
+ * - generation-refunded: generationId, credits? (on `generation.finished` with refunded)
+ * - account-deletion-scheduled: purgeAfter
+ * - account-deleted: (nothing) — send it with `to`: the contact is gone after `user.purge`
+ * - export-ready: link, expiresAt?
+ */
 export const notificationMessages = {
-  /** Either `to` (an address) or `userId` (resolved from notification's contacts) must be given. */
+  /**
+   * Either `to` (an address) or `userId` (resolved from notification's contacts) must be given;
+   * `to` wins when both are. `idempotencyKey` makes the send happen at most once, ever: the same
+   * key again (a retry, a duplicate) sends nothing more. Locale: given, else the contact's, else en.
+   */
   'email.send': command(
     'notification',
     Type.Object(
