@@ -24,12 +24,10 @@ export class FakeLedger {
   readonly violations: string[] = [];
   readonly received: { name: string; holdId: string }[] = [];
   private ctx!: ServiceContext<QueueTables>;
-  private dropDb!: () => Promise<void>;
 
   static async start(prefix: string): Promise<FakeLedger> {
     const ledger = new FakeLedger();
     const db = await createTestDatabase('fake_ledger');
-    ledger.dropDb = db.drop;
     ledger.ctx = await createServiceContext<QueueTables>({
       service: 'credits-ledger',
       logger: createLogger({ service: 'fake-ledger', level: 'silent' }),
@@ -126,7 +124,7 @@ export class FakeLedger {
   }
 
   async close(): Promise<void> {
+    // The database is dropped with the rest of the run's by the global teardown.
     await this.ctx.close();
-    await this.dropDb();
   }
 }

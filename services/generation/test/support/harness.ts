@@ -166,7 +166,6 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
       await ctx.close();
       await ledger.close();
       await issuer.close();
-      await db.drop();
       await rm(storageDir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,177 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { v7 as uuidv7 } from 'uuid';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { eventually } from '@imlab/testing';
+import { startHarness, type Harness } from './support/harness.js';
+
+let h: Harness;
+const alice = uuidv7();
+const bob = uuidv7();
+let aliceGen: any;
+
+async function files(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await files(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  h = await startHarness('images');
+  await h.startWorker();
+  h.ledger.grant(alice, 50);
+  h.ledger.grant(bob, 50);
+  const created = await h.api('POST', '/v1/generations', { user: alice, body: { prompt: 'a red fox in snow', count: 2, size: '512x512', seed: 42 } });
+  aliceGen = await h.waitFor(alice, created.body.id, ['succeeded']);
+});
+afterAll(async () => h?.close());
+
+describe('images', () => {
+  it('serves the owner the PNG original and a WebP thumbnail with ETag and private caching', async () => {
+    const img = aliceGen.images[0];
+    const res = await h.api('GET', img.url, { user: alice });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('private, max-age=3600');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const meta = await sharp(res.body).metadata();
+    expect(meta).toMatchObject({ format: 'png', width: 512, height: 512 });
+    expect(meta.exif).toBeUndefined();
+    const etag = res.headers.get('etag')!;
+    const again = await h.api('GET', img.url, { user: alice, headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    const thumb = await h.api('GET', img.thumbUrl, { user: alice });
+    expect(thumb.headers.get('content-type')).toBe('image/webp');
+    expect((await sharp(thumb.body).metadata()).width).toBeLessThanOrEqual(384);
+  });
+
+  it('renders different prompts differently and the same prompt + seed identically', async () => {
+    const same = await h.api('POST', '/v1/generations', { user: bob, body: { prompt: 'a red fox in snow', count: 1, size: '512x512', seed: 42 } });
+    const other = await h.api('POST', '/v1/generations', { user: bob, body: { prompt: 'a blue whale', count: 1, size: '512x512', seed: 42 } });
+    const a = await h.waitFor(bob, same.body.id, ['succeeded']);
+    const b = await h.waitFor(bob, other.body.id, ['succeeded']);
+    const [pa, pb, orig] = await Promise.all([h.api('GET', a.images[0].url, { user: bob }), h.api('GET', b.images[0].url, { user: bob }), h.api('GET', aliceGen.images[0].url, { user: alice })]);
+    expect(Buffer.compare(pa.body, orig.body)).toBe(0);
+    const [ra, rb] = await Promise.all([sharp(pa.body).raw().toBuffer(), sharp(pb.body).raw().toBuffer()]);
+    let differing = 0;
+    for (let i = 0; i < ra.length; i++) if (Math.abs(ra[i]! - rb[i]!) > 16) differing++;
+    expect(differing / ra.length).toBeGreaterThan(0.3);
+  });
+
+  it('person B cannot read, publish, unpublish, delete or cancel person A’s images and generations', async () => {
+    const img = aliceGen.images[0];
+    expect((await h.api('GET', `/v1/generations/${aliceGen.id}`, { user: bob })).status).toBe(404);
+    expect((await h.api('POST', `/v1/generations/${aliceGen.id}/cancel`, { user: bob })).status).toBe(404);
+    expect((await h.api('GET', img.url, { user: bob })).status).toBe(404);
+    expect((await h.api('GET', img.thumbUrl, { user: bob })).status).toBe(404);
+    expect((await h.api('GET', img.url)).status).toBe(404);
+    expect((await h.api('POST', `/v1/images/${img.id}/publish`, { user: bob })).status).toBe(404);
+    expect((await h.api('DELETE', `/v1/images/${img.id}/publish`, { user: bob })).status).toBe(404);
+    expect((await h.api('DELETE', `/v1/images/${img.id}`, { user: bob })).status).toBe(404);
+    const list = await h.api('GET', '/v1/generations', { user: bob });
+    expect(list.body.items.map((g: any) => g.id)).not.toContain(aliceGen.id);
+    // and A still has everything
+    expect((await h.api('GET', img.url, { user: alice })).status).toBe(200);
+    expect((await h.api('GET', `/v1/generations/${aliceGen.id}`, { user: alice })).body.images[0].published).toBe(false);
+  });
+
+  it('a forged or wrong-audience token is refused', async () => {
+    const res = await fetch(`${h.url}/v1/generations`, { headers: { authorization: 'Bearer not-a-jwt' } });
+    expect(res.status).toBe(401);
+  });
+
+  it('publishing puts the image in the public gallery with only the display name, newest first, with cursors', async () => {
+    await h.ctx.db.insertInto('user_profiles').values({ user_id: alice, display_name: 'Alice A.' }).execute();
+    const [first, second] = aliceGen.images;
+    expect((await h.api('POST', `/v1/images/${first.id}/publish`, { user: alice })).body).toEqual({ id: first.id, published: true });
+    await new Promise((r) => setTimeout(r, 5));
+    await h.api('POST', `/v1/images/${second.id}/publish`, { user: alice });
+    const page1 = await h.api('GET', '/v1/gallery?limit=1');
+    expect(page1.status).toBe(200);
+    expect(page1.body.items).toHaveLength(1);
+    expect(page1.body.items[0]).toMatchObject({ id: second.id, author: { displayName: 'Alice A.' } });
+    expect(JSON.stringify(page1.body)).not.toContain(alice);
+    expect(JSON.stringify(page1.body)).not.toContain('fox');
+    const page2 = await h.api('GET', `/v1/gallery?limit=1&cursor=${page1.body.nextCursor}`);
+    expect(page2.body.items[0].id).toBe(first.id);
+    // anyone can now fetch it, with public caching
+    const pub = await h.api('GET', first.url);
+    expect(pub.status).toBe(200);
+    expect(pub.headers.get('cache-control')).toContain('public');
+    expect((await h.api('GET', first.url, { user: bob })).status).toBe(200);
+    // unpublish hides it again
+    await h.api('DELETE', `/v1/images/${first.id}/publish`, { user: alice });
+    expect((await h.api('GET', first.url)).status).toBe(404);
+    const gallery = await h.api('GET', '/v1/gallery');
+    expect(gallery.body.items.map((i: any) => i.id)).toEqual([second.id]);
+    expect((await h.api('GET', '/v1/gallery?cursor=%%%')).status).toBe(400);
+  });
+
+  it('deleting an image removes its stored objects too', async () => {
+    const before = await files(h.storageDir);
+    const img = aliceGen.images[1];
+    expect((await h.api('DELETE', `/v1/images/${img.id}`, { user: alice })).status).toBe(204);
+    const after = await files(h.storageDir);
+    expect(before.length - after.length).toBe(2);
+    expect((await h.api('GET', img.url, { user: alice })).status).toBe(404);
+    expect((await h.api('GET', '/v1/gallery')).body.items.map((i: any) => i.id)).not.toContain(img.id);
+  });
+
+  it('lists generations newest first with a cursor', async () => {
+    const p1 = await h.api('GET', '/v1/generations?limit=1', { user: bob });
+    expect(p1.body.items).toHaveLength(1);
+    const p2 = await h.api('GET', `/v1/generations?limit=1&cursor=${p1.body.nextCursor}`, { user: bob });
+    expect(p2.body.items).toHaveLength(1);
+    expect(p2.body.items[0].id < p1.body.items[0].id).toBe(true);
+    expect(p2.body.nextCursor).toBeNull();
+  });
+});
+
+describe('privacy', () => {
+  it('exports a person’s generations with internal links to every image, behind the internal token', async () => {
+    expect((await h.api('GET', `/internal/users/${bob}/export`)).status).toBe(403);
+    const headers = { 'x-imlab-internal-token': h.config.INTERNAL_API_TOKEN };
+    const res = await h.api('GET', `/internal/users/${bob}/export`, { headers });
+    expect(res.status).toBe(200);
+    expect(res.body.generations).toHaveLength(2);
+    expect(res.body.generations.map((g: any) => g.prompt).sort()).toEqual(['a blue whale', 'a red fox in snow']);
+    const url = res.body.generations[0].images[0].url;
+    expect(url).toMatch(/^\/internal\/images\/.+\/original$/);
+    const bytes = await h.api('GET', url, { headers });
+    expect(bytes.status).toBe(200);
+    expect((await sharp(bytes.body).metadata()).format).toBe('png');
+    expect((await h.api('GET', url)).status).toBe(403);
+  });
+
+  it('user.purge deletes generations, images, uploads and every stored object of the person', async () => {
+    const upload = await h.api('POST', '/v1/uploads', { user: bob, raw: await sharp({ create: { width: 32, height: 32, channels: 3, background: '#123456' } }).png().toBuffer(), contentType: 'image/png' });
+    expect(upload.status).toBe(201);
+    const bobFiles = async () => (await files(h.storageDir)).filter((f) => f.includes(bob));
+    expect((await bobFiles()).length).toBeGreaterThan(0);
+    await h.ctx.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId: bob }));
+    await eventually(async () => (await h.api('GET', '/v1/generations', { user: bob })).body.items.length === 0);
+    expect(await bobFiles()).toEqual([]);
+    const left = await h.ctx.db.selectFrom('uploads').select('id').where('user_id', '=', bob).execute();
+    expect(left).toEqual([]);
+    // Alice is untouched
+    expect((await h.api('GET', `/v1/generations/${aliceGen.id}`, { user: alice })).status).toBe(200);
+  });
+
+  it('keeps the display name from user.registered / user.updated and nothing else', async () => {
+    const carol = uuidv7();
+    await h.ctx.db.transaction().execute((tx) =>
+      h.ctx.bus.send(tx as never, 'user.registered', { userId: carol, email: 'carol@example.com', locale: 'en', displayName: 'Carol' }),
+    );
+    await eventually(async () => (await h.ctx.db.selectFrom('user_profiles').selectAll().where('user_id', '=', carol).executeTakeFirst())?.display_name === 'Carol');
+    await h.ctx.db.transaction().execute((tx) =>
+      h.ctx.bus.send(tx as never, 'user.updated', { userId: carol, email: 'c@example.com', locale: 'zh', displayName: 'Carol C' }),
+    );
+    await eventually(async () => (await h.ctx.db.selectFrom('user_profiles').selectAll().where('user_id', '=', carol).executeTakeFirst())?.display_name === 'Carol C');
+    const row = await h.ctx.db.selectFrom('user_profiles').selectAll().where('user_id', '=', carol).executeTakeFirstOrThrow();
+    expect(JSON.stringify(row)).not.toContain('example.com');
+  });
+});
