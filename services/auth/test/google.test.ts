@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOidcIssuer, type FakeOidcIssuer, type FakeOidcUser, type IdTokenTamper } from '@imlab/testing';
+import { call, ipHash, outboxMessages, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
+
+let t: TestAuth;
+let issuer: FakeOidcIssuer;
+const CLIENT = { clientId: 'imlab-test-client.apps.example', clientSecret: 'test-client-secret-0123456789' };
+
+beforeAll(async () => {
+  issuer = await startFakeOidcIssuer(CLIENT);
+  t = await startAuth('auth_google', { GOOGLE_ISSUER: issuer.issuer, GOOGLE_CLIENT_ID: CLIENT.clientId, GOOGLE_CLIENT_SECRET: CLIENT.clientSecret });
+});
+afterAll(async () => {
+  await t?.close();
+  await issuer?.close();
+});
+
+/** A browser: starts at auth, is sent to the provider, comes back. */
+async function start(returnTo?: string, headers: Record<string, string> = {}) {
+  const r = await call(t.url, 'GET', `/v1/auth/google/start${returnTo === undefined ? '' : `?returnTo=${encodeURIComponent(returnTo)}`}`, { headers });
+  expect(r.status).toBe(302);
+  return { authorizationUrl: r.headers.get('location')!, cookie: r.cookies.imlab_sid!, answer: r };
+}
+
+/** The provider's redirect back, replayed against the local auth (the public origin is the gateway's). */
+async function callback(providerRedirect: string, cookie: string | undefined, headers: Record<string, string> = {}) {
+  const u = new URL(providerRedirect);
+  expect(u.origin + u.pathname).toBe(`${PUBLIC_BASE_URL}/v1/auth/google/callback`);
+  return call(t.url, 'GET', `${u.pathname}${u.search}`, { cookies: cookie ? { imlab_sid: cookie } : {}, headers });
+}
+
+async function signIn(user: FakeOidcUser, tamper?: IdTokenTamper, returnTo?: string) {
+  const s = await start(returnTo);
+  const back = issuer.approve(s.authorizationUrl, user, tamper);
+  return { start: s, back, answer: await callback(back, s.cookie, { 'x-imlab-ip-hash': ipHash(), 'x-imlab-device': 'Chrome on Android' }) };
+}
+
+const resolve = (token: string) => call(t.url, 'POST', '/internal/sessions/resolve', { body: { token, audience: 'auth' }, headers: { 'x-imlab-internal-token': INTERNAL_TOKEN } });
+const errorOf = (location: string | null) => new URL(location!).searchParams.get('error');
+const usersWithEmail = async (email: string) => t.ctx.db.selectFrom('users').select('id').where('email', '=', email).execute();
+
+describe('Google sign-in', () => {
+  it('creates an account keyed by issuer and subject, signs in with a new session, and returns to a safe path', async () => {
+    const { start: s, answer } = await signIn({ sub: 'g-100', email: 'Lin@Gmail.example', email_verified: true, name: 'Lin' }, undefined, '/library?tab=mine');
+    // the start step only sets imlab_sid, short-lived, and it is not a session
+    expect(s.answer.setCookies.map((c) => c.split('=')[0])).toEqual(['imlab_sid']);
+    expect(s.answer.setCookies[0]).toMatch(/Max-Age=600/);
+    expect(s.answer.setCookies[0]).toMatch(/HttpOnly/i);
+    expect((await resolve(s.cookie)).status).toBe(401);
+    const auth = new URL(s.authorizationUrl);
+    expect(auth.searchParams.get('redirect_uri')).toBe(`${PUBLIC_BASE_URL}/v1/auth/google/callback`);
+    expect(auth.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(auth.searchParams.get('nonce')).toBeTruthy();
+    expect(auth.searchParams.get('state')).toBeTruthy();
+
+    expect(answer.status).toBe(302);
+    expect(answer.headers.get('location')).toBe(`${PUBLIC_BASE_URL}/library?tab=mine`);
+    const session = answer.cookies.imlab_sid!;
+    expect(session).not.toBe(s.cookie);
+    const r = await resolve(session);
+    expect(r.status).toBe(200);
+
+    const identity = await t.ctx.db.selectFrom('identities').selectAll().where('subject', '=', 'g-100').executeTakeFirstOrThrow();
+    expect(identity).toMatchObject({ issuer: issuer.issuer, subject: 'g-100', user_id: r.body.userId });
+    const user = await t.ctx.db.selectFrom('users').selectAll().where('id', '=', r.body.userId).executeTakeFirstOrThrow();
+    expect(user).toMatchObject({ email: 'lin@gmail.example', password_hash: null, display_name: 'Lin' });
+    expect(user.email_verified_at).not.toBeNull();
+    expect(await outboxMessages(t, 'user.registered')).toContainEqual(expect.objectContaining({ userId: r.body.userId, email: 'lin@gmail.example' }));
+    expect(await outboxMessages(t, 'ledger.grant')).toContainEqual(expect.objectContaining({ userId: r.body.userId, idempotencyKey: `signup-bonus:${r.body.userId}` }));
+  });
+
+  it('finds the same account by subject even when the Google email changed', async () => {
+    const first = await resolve((await signIn({ sub: 'g-200', email: 'old@gmail.example', email_verified: true })).answer.cookies.imlab_sid!);
+    const second = await resolve((await signIn({ sub: 'g-200', email: 'new@gmail.example', email_verified: true })).answer.cookies.imlab_sid!);
+    expect(second.body.userId).toBe(first.body.userId);
+    expect(await usersWithEmail('new@gmail.example')).toEqual([]);
+  });
+
+  it('links to an existing password account only when both sides verified the email', async () => {
+    const { userId } = await signedInUser(t, 'both@example.com');
+    const { answer } = await signIn({ sub: 'g-300', email: 'both@example.com', email_verified: true });
+    expect((await resolve(answer.cookies.imlab_sid!)).body.userId).toBe(userId);
+    // the password still works
+    expect((await call(t.url, 'POST', '/v1/auth/login', { body: { email: 'both@example.com', password: 'correct horse battery staple' } })).status).toBe(200);
+
+    await signedInUser(t, 'unverified-at-google@example.com');
+    const refused = await signIn({ sub: 'g-301', email: 'unverified-at-google@example.com', email_verified: false });
+    expect(refused.answer.status).toBe(302);
+    expect(errorOf(refused.answer.headers.get('location'))).toBe('account_conflict');
+    expect(refused.answer.cookies.imlab_sid).toBeUndefined();
+    expect(await t.ctx.db.selectFrom('identities').select('subject').where('subject', '=', 'g-301').execute()).toEqual([]);
+  });
+
+  it('does not let a pre-registered, unverified password account keep access (pre-hijacking)', async () => {
+    // the attacker registers the victim's address with a password they know, and never verifies
+    await call(t.url, 'POST', '/v1/auth/signup', { body: { email: 'victim@gmail.example', password: 'attacker knows this one' }, headers: { 'x-imlab-ip-hash': ipHash() } });
+    const [pre] = await usersWithEmail('victim@gmail.example');
+    // the victim signs in with Google
+    const { answer } = await signIn({ sub: 'g-400', email: 'victim@gmail.example', email_verified: true });
+    expect((await resolve(answer.cookies.imlab_sid!)).body.userId).toBe(pre!.id);
+    const row = await t.ctx.db.selectFrom('users').select(['password_hash', 'email_verified_at']).where('id', '=', pre!.id).executeTakeFirstOrThrow();
+    expect(row.password_hash).toBeNull();
+    expect(row.email_verified_at).not.toBeNull();
+    const attacker = await call(t.url, 'POST', '/v1/auth/login', { body: { email: 'victim@gmail.example', password: 'attacker knows this one' } });
+    expect(attacker.status).toBe(401);
+    // and the verification link mailed at the attacker's sign-up is void
+    const mail = (await t.ctx.db.selectFrom('email_tokens').select('used_at').where('user_id', '=', pre!.id).where('purpose', '=', 'verify').execute());
+    expect(mail.every((m) => m.used_at !== null)).toBe(true);
+  });
+});
+
+describe('Google callback attacks', () => {
+  it('without state, or without the browser cookie, nothing happens', async () => {
+    const s = await start();
+    const back = new URL(issuer.approve(s.authorizationUrl, { sub: 'g-500', email: 'nostate@gmail.example', email_verified: true }));
+    const noState = new URL(back);
+    noState.searchParams.delete('state');
+    const a = await callback(noState.toString(), s.cookie);
+    expect(errorOf(a.headers.get('location'))).toBe('oauth_state');
+    const b = await callback(back.toString(), undefined);
+    expect(errorOf(b.headers.get('location'))).toBe('oauth_state');
+    for (const r of [a, b]) expect(r.cookies.imlab_sid).toBeUndefined();
+    expect(await usersWithEmail('nostate@gmail.example')).toEqual([]);
+  });
+
+  it("refuses a callback carrying another browser's state (login CSRF)", async () => {
+    const attacker = await start();
+    const victim = await start();
+    const attackerBack = issuer.approve(attacker.authorizationUrl, { sub: 'g-600', email: 'attacker@gmail.example', email_verified: true });
+    const exchanges = issuer.tokenRequests.ok + issuer.tokenRequests.refused;
+    const r = await callback(attackerBack, victim.cookie);
+    expect(errorOf(r.headers.get('location'))).toBe('oauth_state');
+    expect(r.cookies.imlab_sid).toBeUndefined();
+    // refused before the code was ever exchanged
+    expect(issuer.tokenRequests.ok + issuer.tokenRequests.refused).toBe(exchanges);
+    expect(await usersWithEmail('attacker@gmail.example')).toEqual([]);
+  });
+
+  it('refuses a replayed callback and a replayed code', async () => {
+    const first = await signIn({ sub: 'g-700', email: 'replay@gmail.example', email_verified: true });
+    expect(first.answer.cookies.imlab_sid).toBeDefined();
+    // the same redirect again: the pending sign-in was single use
+    const again = await callback(first.back, first.start.cookie);
+    expect(errorOf(again.headers.get('location'))).toBe('oauth_state');
+    // the old code inside a fresh, valid flow: the provider refuses it
+    const fresh = await start();
+    const state = new URL(fresh.authorizationUrl).searchParams.get('state')!;
+    const forged = new URL(first.back);
+    forged.searchParams.set('state', state);
+    const refusedBefore = issuer.tokenRequests.refused;
+    const replay = await callback(forged.toString(), fresh.cookie);
+    expect(errorOf(replay.headers.get('location'))).toBe('oauth_failed');
+    expect(issuer.tokenRequests.refused).toBe(refusedBefore + 1);
+    expect(replay.cookies.imlab_sid).toBeUndefined();
+  });
+
+  it.each([
+    ['a wrong nonce', { nonce: 'not-the-nonce' }],
+    ['a wrong issuer', { iss: 'https://accounts.evil.example' }],
+    ['a wrong audience', { aud: 'some-other-client' }],
+    ['an expired id_token', { expiresIn: -120 }],
+    ['a signature from a key outside the JWKS', { foreignKey: true }],
+  ] as [string, IdTokenTamper][])('refuses an id_token with %s', async (_name, tamper) => {
+    const email = `tampered-${Object.keys(tamper)[0]}@gmail.example`;
+    const { answer } = await signIn({ sub: `g-tamper-${Object.keys(tamper)[0]}`, email, email_verified: true }, tamper);
+    expect(answer.status).toBe(302);
+    expect(errorOf(answer.headers.get('location'))).toBe('oauth_failed');
+    expect(answer.cookies.imlab_sid).toBeUndefined();
+    expect(await usersWithEmail(email)).toEqual([]);
+    // refused by the id_token checks, after a successful code exchange
+    expect(t.logs.text()).toContain('google sign-in refused');
+  });
+
+  it('never redirects off-site, whatever returnTo says', async () => {
+    for (const returnTo of ['https://evil.example/', '//evil.example/x', '/\\evil.example', '\\\\evil.example', 'javascript:alert(1)', '/ok\r\nSet-Cookie: x=1', 'http:evil.example', '/%0d%0aLocation:%20https://evil.example']) {
+      const { answer } = await signIn({ sub: 'g-800', email: 'redirect@gmail.example', email_verified: true }, undefined, returnTo);
+      const location = new URL(answer.headers.get('location')!);
+      expect(location.origin, returnTo).toBe(PUBLIC_BASE_URL);
+    }
+    // error redirects too
+    const s = await start('https://evil.example/');
+    const r = await callback(`${PUBLIC_BASE_URL}/v1/auth/google/callback?code=x&state=y`, s.cookie);
+    expect(new URL(r.headers.get('location')!).origin).toBe(PUBLIC_BASE_URL);
+  });
+
+  it('builds the redirect_uri from PUBLIC_BASE_URL, not from forwarded host headers', async () => {
+    const s = await start('/', { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http', forwarded: 'host=evil.example;proto=http' });
+    expect(new URL(s.authorizationUrl).searchParams.get('redirect_uri')).toBe(`${PUBLIC_BASE_URL}/v1/auth/google/callback`);
+  });
+});
