@@ -9,6 +9,7 @@ import { registerCheckoutRoutes } from './checkout/checkout.routes.js';
 import { registerOrderRoutes } from './orders/orders.routes.js';
 import { registerWebhookRoutes } from './webhooks/webhooks.routes.js';
 import { registerReconciliationRoutes } from './reconciliation/reconciliation.routes.js';
+import { registerPrivacyRoutes } from './privacy/privacy.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -43,5 +44,6 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE,
   });
   registerReconciliationRoutes(app, ctx.db);
+  registerPrivacyRoutes(app, ctx.db, config.INTERNAL_API_TOKEN);
   return app;
 }

@@ -176,6 +176,19 @@ describe('charge.refunded', () => {
     expect((await h.db.selectFrom('stripe_events').select('status').where('id', '=', early.id as string).executeTakeFirstOrThrow()).status).toBe('processed');
   });
 
+  it('converges when completions and refunds of many orders race each other through concurrent workers', async () => {
+    const orders = await Promise.all(Array.from({ length: 8 }, () => checkoutReady()));
+    const deliveries = orders.flatMap((c, i) => [h.webhook(c.completed), h.webhook(refunded(c.pi, 250, `ch_race_${i}`))]);
+    const replies = await Promise.all(deliveries);
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    await h.settled();
+    for (const c of orders) {
+      expect(ledgerFor(c.orderId).sort()).toEqual(['clawback:50', 'grant:100']);
+      expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 250 });
+    }
+    expect(await h.count('stripe_events', sql`status = 'parked'`)).toBe(0);
+  });
+
   it('claws back the full pack even when the credits were already spent: the ledger records the rest as debt', async () => {
     const c = await paidOrder();
     h.ledger.spend(c.userId, 80);
@@ -259,22 +272,45 @@ describe('privacy', () => {
     await h.webhook(dispute('charge.dispute.created', newDisputeId(), c.pi, 'needs_response', 400));
     await h.settled();
 
-    const columns = await sql<{ table_name: string; column_name: string }>`
-      select table_name, column_name from information_schema.columns
-      where table_schema = 'public' and data_type in ('text', 'character varying', 'character', 'json', 'jsonb', 'ARRAY')`.execute(h.db);
-    expect(columns.rows.length).toBeGreaterThan(10);
     const needles = [CARDHOLDER.last4, CARDHOLDER.fingerprint, CARDHOLDER.name, CARDHOLDER.email, CARDHOLDER.sessionEmail, 'visa', 'billing_details', 'customer_details'];
-    const hits: string[] = [];
-    for (const { table_name, column_name } of columns.rows) {
-      for (const needle of needles) {
-        const found = await sql<{ n: string }>`select count(*) as n from ${sql.table(table_name)} where ${sql.ref(column_name)}::text ilike ${`%${needle}%`}`.execute(h.db);
-        if (Number(found.rows[0]!.n) > 0) hits.push(`${table_name}.${column_name} contains ${needle}`);
+    const scan = async () => {
+      const columns = await sql<{ table_name: string; column_name: string }>`
+        select table_name, column_name from information_schema.columns
+        where table_schema = 'public' and data_type in ('text', 'character varying', 'character', 'json', 'jsonb', 'ARRAY')`.execute(h.db);
+      expect(columns.rows.length).toBeGreaterThan(10);
+      const found: string[] = [];
+      for (const { table_name, column_name } of columns.rows) {
+        for (const needle of needles) {
+          // Whole values only: "4242" also occurs inside random hex ids, which are not card data.
+          const pattern = `(^|[^0-9a-z-])${needle.replace(/[.]/g, '\\.')}($|[^0-9a-z-])`;
+          const n = await sql<{ n: string }>`select count(*) as n from ${sql.table(table_name)} where ${sql.ref(column_name)}::text ~* ${pattern}`.execute(h.db);
+          if (Number(n.rows[0]!.n) > 0) found.push(`${table_name}.${column_name} contains ${needle}`);
+        }
       }
-    }
+      return found;
+    };
+    // The scan itself must see card data where it is: a planted copy of the fixture's card is found.
+    await sql`create table privacy_canary (payload jsonb)`.execute(h.db);
+    await sql`insert into privacy_canary values (${JSON.stringify({ card: { last4: CARDHOLDER.last4 }, email: CARDHOLDER.email })}::jsonb)`.execute(h.db);
+    expect(await scan()).toEqual(['privacy_canary.payload contains 4242', `privacy_canary.payload contains ${CARDHOLDER.email}`]);
+    await sql`drop table privacy_canary`.execute(h.db);
+
+    const hits = await scan();
     expect(hits).toEqual([]);
     // and the stored event keeps only ids and amounts
     const stored = await h.db.selectFrom('stripe_events').selectAll().where('id', '=', c.completed.id as string).executeTakeFirstOrThrow();
     expect(stored).toMatchObject({ type: 'checkout.session.completed', order_id: c.orderId, payment_intent_id: c.pi, amount: 500, currency: 'usd' });
+  });
+
+  it('exports a person\'s orders to auth over the internal token only', async () => {
+    const c = await paidOrder();
+    const url = `${h.base}/internal/users/${c.userId}/export`;
+    expect((await fetch(url)).status).toBe(403);
+    expect((await fetch(url, { headers: { 'x-imlab-internal-token': 'wrong-token-of-same-size!!!' } })).status).toBe(403);
+    const res = await fetch(url, { headers: { 'x-imlab-internal-token': h.config.INTERNAL_API_TOKEN } });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toEqual({ userId: c.userId, orders: [expect.objectContaining({ id: c.orderId, status: 'paid', amount: 500, credits: 100 })] });
   });
 
   it('unlinks purged people from their orders, which stay for the books', async () => {

@@ -35,3 +35,16 @@ export async function listOwnOrders(db: Kysely<DB>, userId: string, cursor: stri
   const page = rows.slice(0, limit);
   return { items: page.map(toView), nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };
 }
+
+/** Every order of a person, oldest first, for their data export. */
+export async function exportOrders(db: Kysely<DB>, userId: string): Promise<OrderView[]> {
+  const out: OrderView[] = [];
+  let before: string | undefined;
+  for (;;) {
+    const rows = await orders.listOrdersForUser(db, userId, { ...(before ? { before } : {}), limit: 500 });
+    out.push(...rows.map(toView));
+    if (rows.length < 500) break;
+    before = rows[rows.length - 1]!.id;
+  }
+  return out.reverse();
+}
