@@ -8,7 +8,7 @@ export const configSpec = {
   RESEND_BASE_URL: url({ default: 'https://api.resend.com' }),
   RESEND_WEBHOOK_SECRET: str({ default: '', desc: 'whsec_… signing secret of the Resend webhook; empty: the webhook answers 503' }),
   RESEND_TIMEOUT_MS: num({ default: 15_000, desc: 'per request to Resend; a send is leased for twice this long' }),
-  MAIL_FROM: str({ default: 'imagemakerlab <hello@imagemakerlab.local>' }),
+  MAIL_FROM: str({ devDefault: 'imagemakerlab <hello@imagemakerlab.local>', desc: 'sender, on a domain verified with Resend' }),
   MAILBOX_DIR: str({ default: '.data/mailbox' }),
   EMAIL_CONCURRENCY: num({ default: 4, desc: 'inbox messages processed at once; the pool is sized from it' }),
 };

@@ -126,6 +126,22 @@ describe('email.send through Resend', () => {
     expect(requestsFor(key)).toHaveLength(1);
   });
 
+  it('marks the delivery failed when Resend is still down on the last attempt', async () => {
+    const key = `down:${randomUUID()}`;
+    const down = { status: 500, body: { statusCode: 500, name: 'internal_server_error', message: 'Internal server error' } };
+    resend.respond(down, down);
+    // A job allowed two attempts (the default is eight, about a minute of backoff).
+    const id = randomUUID();
+    const job = await svc.ctx.bus.queue('notification').add(
+      'email.send',
+      { id, name: 'email.send', payload: { template: 'low-balance', to: addr('down'), data: { available: 1 }, idempotencyKey: key }, occurredAt: new Date().toISOString() },
+      { jobId: id, attempts: 2 },
+    );
+    await eventually(async () => (await job.getState()) === 'failed');
+    expect(requestsFor(key).map((r) => r.status)).toEqual([500, 500]);
+    expect(await delivery(svc, key)).toMatchObject({ status: 'failed', attempts: 2, failure_reason: 'gave up after 2 attempts: 500 internal_server_error: Internal server error' });
+  });
+
   it('fails an email whose link does not point to PUBLIC_BASE_URL without calling Resend', async () => {
     const key = `bad:${randomUUID()}`;
     const id = await svc.publish('email.send', { template: 'verify-email', to: addr('phish'), data: { link: 'https://evil.test/verify?token=x' }, idempotencyKey: key });

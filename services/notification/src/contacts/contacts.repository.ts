@@ -15,8 +15,7 @@ export interface ContactInput {
  * order) or the user was purged (a late user.updated must not bring the address back).
  */
 export async function upsertContact(db: Db<DB>, c: ContactInput): Promise<boolean> {
-  const purged = await db.selectFrom('purged_users').select('user_id').where('user_id', '=', c.userId).executeTakeFirst();
-  if (purged) return false;
+  if (await isPurged(db, c.userId)) return false;
   const res = await db
     .insertInto('contacts')
     .values({ user_id: c.userId, email: c.email, locale: c.locale, display_name: c.displayName, source_at: c.sourceAt })
@@ -34,6 +33,10 @@ export async function upsertContact(db: Db<DB>, c: ContactInput): Promise<boolea
     )
     .executeTakeFirst();
   return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+export async function isPurged(db: Db<DB>, userId: string): Promise<boolean> {
+  return Boolean(await db.selectFrom('purged_users').select('user_id').where('user_id', '=', userId).executeTakeFirst());
 }
 
 export async function findContact(db: Db<DB>, userId: string) {

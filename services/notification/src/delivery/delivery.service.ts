@@ -4,7 +4,7 @@ import type { Db } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import type { DB, DeliveryStatus, Locale } from '../db.js';
-import { findContact } from '../contacts/contacts.repository.js';
+import { findContact, isPurged } from '../contacts/contacts.repository.js';
 import { TemplateDataError } from '../mail/data.js';
 import { renderEmail } from '../mail/render.js';
 import { addressHash, withoutAddress } from './address.js';
@@ -32,8 +32,11 @@ export interface EmailRequest {
   userId?: string;
   locale?: Locale;
   data: Record<string, string | number | boolean | null>;
-  /** Commands wait for a contact that has not arrived yet; events about unknown users are dropped. */
-  unknownContact: 'retry' | 'skip';
+  /**
+   * No address and no contact yet: wait (retry) for the contact, which may still be on its way;
+   * when the attempts run out, a command fails and an event is dropped.
+   */
+  unknownContact: 'fail' | 'skip';
 }
 
 export interface DeliveryOutcome {
@@ -65,8 +68,9 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
   const contact = req.userId ? await findContact(db, req.userId) : undefined;
   const to = req.to ?? contact?.email;
   if (!to) {
-    if (req.unknownContact === 'skip') {
-      log.info({ template: req.template }, 'no contact for user; email skipped');
+    const purged = req.userId ? await isPurged(db, req.userId) : false;
+    if (purged || (attempt.last && req.unknownContact === 'skip')) {
+      log.info({ template: req.template, purged }, 'no contact for user; email skipped');
       return { status: 'skipped' };
     }
     throw new AppError('NOTIFICATION_CONTACT_UNKNOWN', 'no address for this user yet', { status: 503, retryable: !attempt.last });

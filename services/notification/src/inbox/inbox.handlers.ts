@@ -43,7 +43,7 @@ export function startConsumers({ ctx, config, mailer }: ConsumerDeps, opts: Cons
           ...(payload.userId ? { userId: payload.userId } : {}),
           ...(payload.locale ? { locale: payload.locale } : {}),
           data: payload.data,
-          unknownContact: 'retry',
+          unknownContact: 'fail',
         }),
       'user.registered': async ({ tx, payload, message }) =>
         rememberContact(tx as unknown as Transaction<DB>, { ...payload, sourceAt: new Date(message.occurredAt) }),
