@@ -204,7 +204,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       onError: (r: FastifyReply, { error }: { error: Error }) => {
         const mapped = upstreamError(error);
         metrics.upstreamErrors.inc({ service: route.service, kind: mapped.kind });
-        request.log.warn({ service: route.service, kind: mapped.kind, code: (error as { code?: string }).code }, 'upstream request failed');
+        request.log.warn({ upstream: route.service, kind: mapped.kind, code: (error as { code?: string }).code }, 'upstream request failed');
         if (mapped.status === 503) r.header('retry-after', '5');
         const detail = mapped.status === 504 ? 'the service took too long to answer' : mapped.status === 503 ? 'the service is unavailable; try again shortly' : 'the service failed to answer';
         sendProblem(r as FastifyReply, problem(mapped.status, mapped.code, detail));
