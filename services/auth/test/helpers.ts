@@ -59,7 +59,7 @@ export async function startAuth(label: string, env: Record<string, string> = {})
   const app = await build({ config, logger, ctx });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;
-  return {
+  const handle: TestAuth = {
     app,
     url: `http://127.0.0.1:${port}`,
     config,
@@ -67,10 +67,11 @@ export async function startAuth(label: string, env: Record<string, string> = {})
     logs,
     env: fullEnv,
     async close() {
-      await this.app.close(); // tests may swap the app (key rotation)
+      await handle.app.close(); // tests may swap the app (key rotation)
       await ctx.close();
     },
   };
+  return handle;
 }
 
 export interface Answer {
@@ -95,7 +96,7 @@ export async function call(
   if (opts.cookies) headers.cookie = Object.entries(opts.cookies).map(([k, v]) => `${k}=${v}`).join('; ');
   const res = await fetch(`${base}${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), redirect: 'manual' });
   const text = await res.text();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {

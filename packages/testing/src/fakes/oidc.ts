@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 
@@ -65,7 +65,7 @@ export async function startFakeOidcIssuer(opts: { clientId: string; clientSecret
   const stats = { ok: 0, refused: 0 };
   let issuer = '';
 
-  const refuse = (res: import('node:http').ServerResponse, error: string) => {
+  const refuse = (res: ServerResponse, error: string) => {
     stats.refused += 1;
     res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error }));
   };

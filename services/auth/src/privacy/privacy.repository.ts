@@ -16,7 +16,10 @@ export async function findExport(db: Db<DB>, userId: string, id: string): Promis
   return db.selectFrom('exports').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
 }
 
-/** Takes one pending export, or one whose worker's lease ran out (it crashed), with a new lease. */
+/**
+ * Takes one pending export whose retry time has come (lease_until doubles as "not before" for
+ * pending rows), or a running one whose worker's lease ran out (it crashed), with a new lease.
+ */
 export async function claimExport(db: Db<DB>, leaseSeconds: number): Promise<ExportRow | undefined> {
   return db
     .updateTable('exports')
@@ -24,7 +27,7 @@ export async function claimExport(db: Db<DB>, leaseSeconds: number): Promise<Exp
     .where(
       'id',
       '=',
-      sql<string>`(select id from exports where status = 'pending' or (status = 'running' and lease_until < now()) order by created_at limit 1 for update skip locked)`,
+      sql<string>`(select id from exports where status in ('pending', 'running') and (lease_until is null or lease_until < now()) order by created_at limit 1 for update skip locked)`,
     )
     .returningAll()
     .executeTakeFirst();
@@ -38,10 +41,16 @@ export async function markExportReady(db: Db<DB>, id: string, fileName: string, 
     .execute();
 }
 
-export async function markExportRetry(db: Db<DB>, id: string, error: string, failed: boolean): Promise<void> {
+export async function markExportRetry(db: Db<DB>, id: string, error: string, retryInSeconds: number | null): Promise<void> {
+  const failed = retryInSeconds === null;
   await db
     .updateTable('exports')
-    .set({ status: failed ? 'failed' : 'pending', error, lease_until: null, ...(failed ? { completed_at: sql<Date>`now()` } : {}) })
+    .set({
+      status: failed ? 'failed' : 'pending',
+      error,
+      lease_until: failed ? null : sql<Date>`now() + make_interval(secs => ${retryInSeconds})`,
+      ...(failed ? { completed_at: sql<Date>`now()`, expires_at: sql<Date>`now() + interval '1 day'` } : {}),
+    })
     .where('id', '=', id)
     .execute();
 }

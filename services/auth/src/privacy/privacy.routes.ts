@@ -27,14 +27,18 @@ export function registerPrivacyRoutes(app: App, deps: AuthDeps, privacy: Privacy
     '/v1/me',
     {
       preHandler: authed,
+      // a DELETE usually has no body: treat none as {} so the schema still guards a given one
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
       schema: {
         tags: ['me'],
-        body: Type.Optional(Type.Object({ password: Type.Optional(Password) }, { additionalProperties: false })),
+        body: Type.Object({ password: Type.Optional(Password) }, { additionalProperties: false }),
         response: { 202: Type.Object({ status: Type.Literal('scheduled'), purgeAfter: Type.String({ format: 'date-time' }) }), 401: Problem, 403: Problem, 429: Problem },
       },
     },
     async (request, reply) => {
-      const { purgeAfter } = await privacy.requestDeletion(callerOf(request), request.body?.password);
+      const { purgeAfter } = await privacy.requestDeletion(callerOf(request), request.body.password);
       clearSessionCookie(reply, deps.config);
       return reply.code(202).send({ status: 'scheduled' as const, purgeAfter });
     },

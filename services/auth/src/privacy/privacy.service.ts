@@ -167,7 +167,8 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
       } catch (err) {
         const failed = job.attempts >= MAX_EXPORT_ATTEMPTS;
         log.warn({ err: { message: (err as Error).message }, attempt: job.attempts, failed }, 'export attempt failed');
-        await repo.markExportRetry(db, job.id, (err as Error).message.slice(0, 200), failed);
+        // retried later with a growing pause; after MAX_EXPORT_ATTEMPTS the person sees `failed`
+        await repo.markExportRetry(db, job.id, (err as Error).message.slice(0, 200), failed ? null : 30 * 2 ** (job.attempts - 1));
       }
       return true;
     },

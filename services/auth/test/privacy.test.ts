@@ -1,0 +1,207 @@
+import { createServer, type Server } from 'node:http';
+import { readdir } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unzipSync, strFromU8 } from 'fflate';
+import { sql } from '@imlab/db';
+import { startFakeOidcIssuer, type FakeOidcIssuer } from '@imlab/testing';
+import { loadAuthConfig } from '../src/config.js';
+import { call, bearer, ipHash, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
+
+/** Stands in for the ledger's and generation's /internal/users/:id/export. */
+async function fakeExportService(body: (userId: string) => unknown): Promise<{ url: string; calls: string[]; fail: { status: number | null }; close(): Promise<void> }> {
+  const calls: string[] = [];
+  const fail = { status: null as number | null };
+  const server: Server = createServer((req, res) => {
+    const m = /^\/internal\/users\/([0-9a-f-]+)\/export$/.exec(req.url ?? '');
+    if (req.headers['x-imlab-internal-token'] !== INTERNAL_TOKEN) return void res.writeHead(403).end();
+    if (!m) return void res.writeHead(404).end();
+    calls.push(m[1]!);
+    if (fail.status) return void res.writeHead(fail.status).end();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body(m[1]!)));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    calls,
+    fail,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+let t: TestAuth;
+let ledger: Awaited<ReturnType<typeof fakeExportService>>;
+let generation: Awaited<ReturnType<typeof fakeExportService>>;
+let issuer: FakeOidcIssuer;
+const CLIENT = { clientId: 'privacy-client', clientSecret: 'privacy-secret-0123456789' };
+const PASSWORD = 'correct horse battery staple';
+const setCookieNames = new Set<string>();
+
+/** Every answer passes through here so the cookie promise can be checked at the end. */
+async function c(...args: Parameters<typeof call>) {
+  const r = await call(...args);
+  for (const line of r.setCookies) setCookieNames.add(line.split('=')[0]!);
+  return r;
+}
+const resolve = (token: string) => c(t.url, 'POST', '/internal/sessions/resolve', { body: { token, audience: 'auth' }, headers: { 'x-imlab-internal-token': INTERNAL_TOKEN } });
+
+beforeAll(async () => {
+  ledger = await fakeExportService((userId) => ({ userId, transactions: [{ id: 't1', amount: 50, kind: 'grant' }] }));
+  generation = await fakeExportService((userId) => ({ userId, generations: [{ id: 'g1', prompt: 'a quiet workshop' }] }));
+  issuer = await startFakeOidcIssuer(CLIENT);
+  t = await startAuth('auth_privacy', {
+    LEDGER_URL: ledger.url,
+    GENERATION_URL: generation.url,
+    GOOGLE_ISSUER: issuer.issuer,
+    GOOGLE_CLIENT_ID: CLIENT.clientId,
+    GOOGLE_CLIENT_SECRET: CLIENT.clientSecret,
+  });
+});
+afterAll(async () => {
+  await t?.close();
+  await Promise.all([ledger?.close(), generation?.close(), issuer?.close()]);
+});
+
+describe('DELETE /v1/me', () => {
+  it('needs the password, or a recent sign-in', async () => {
+    const { sid } = await signedInUser(t, 'stale@example.com');
+    await sql`update sessions set authenticated_at = now() - interval '1 hour'`.execute(t.ctx.db);
+    const bare = await c(t.url, 'DELETE', '/v1/me', { headers: await bearer(t, sid) });
+    expect(bare.status).toBe(403);
+    expect(bare.body.code).toBe('AUTH_REAUTH_REQUIRED');
+    const wrong = await c(t.url, 'DELETE', '/v1/me', { body: { password: 'not my password' }, headers: await bearer(t, sid) });
+    expect(wrong.status).toBe(403);
+    const row = await t.ctx.db.selectFrom('users').select('status').where('email', '=', 'stale@example.com').executeTakeFirstOrThrow();
+    expect(row.status).toBe('active');
+    expect((await resolve(sid)).status).toBe(200);
+  });
+
+  it('disables the account at once, mails the schedule, and purges auth\'s rows after the delay with user.purge for everyone else', async () => {
+    const email = 'leaving@example.com';
+    const { sid, userId } = await signedInUser(t, email);
+    await c(t.url, 'PATCH', '/v1/me', { body: { displayName: 'Zhang Wei Leaving' }, headers: await bearer(t, sid) });
+    const other = await c(t.url, 'POST', '/v1/auth/login', { body: { email, password: PASSWORD } });
+
+    const del = await c(t.url, 'DELETE', '/v1/me', { body: { password: PASSWORD }, headers: await bearer(t, sid) });
+    expect(del.status).toBe(202);
+    const purgeAfter = new Date(del.body.purgeAfter).getTime();
+    expect(purgeAfter - Date.now()).toBeGreaterThan(6.9 * 86400_000);
+    expect(purgeAfter - Date.now()).toBeLessThan(30 * 86400_000);
+    expect(del.cookies.imlab_sid).toBe('');
+    for (const token of [sid, other.cookies.imlab_sid!]) expect((await resolve(token)).status).toBe(401);
+    const mail = (await sentEmails(t, email)).find((m) => m.template === 'account-deletion-scheduled');
+    expect(mail?.data.purgeAfter).toBe(del.body.purgeAfter);
+
+    // signing in is refused exactly like an unknown address
+    const login = await c(t.url, 'POST', '/v1/auth/login', { body: { email, password: PASSWORD } });
+    const unknown = await c(t.url, 'POST', '/v1/auth/login', { body: { email: 'never@example.com', password: PASSWORD } });
+    expect(login.status).toBe(401);
+    expect({ ...login.body, requestId: 0 }).toEqual({ ...unknown.body, requestId: 0 });
+
+    // nothing happens before the delay
+    expect((await t.app.auth.privacy.runOnce()).purged).toBe(0);
+    // the relay has long published everything by purge time
+    await t.ctx.bus.flush();
+    await sql`update users set purge_after = now() - interval '1 second' where id = ${userId}`.execute(t.ctx.db);
+    expect((await t.app.auth.privacy.runOnce()).purged).toBe(1);
+
+    expect(await outboxMessages(t, 'user.purge')).toContainEqual({ userId });
+    const dump = await sql<{ t: string }>`
+      select coalesce(string_agg(x, E'\n'), '') as t from (
+        select row_to_json(u)::text as x from users u union all select row_to_json(s)::text from sessions s
+        union all select row_to_json(e)::text from email_tokens e union all select row_to_json(o)::text from outbox o
+        union all select row_to_json(i)::text from identities i union all select row_to_json(x)::text from exports x
+        union all select row_to_json(b)::text from signup_bonus_claims b) all_rows`.execute(t.ctx.db);
+    expect(dump.rows[0]!.t).not.toContain(email);
+    expect(dump.rows[0]!.t).not.toContain('Zhang Wei Leaving');
+    for (const table of ['users', 'sessions', 'email_tokens', 'identities', 'exports'] as const) {
+      const rows = await sql`select 1 from ${sql.table(table)} where ${sql.ref(table === 'users' ? 'id' : 'user_id')} = ${userId}`.execute(t.ctx.db);
+      expect(rows.rows, table).toEqual([]);
+    }
+    // the address is free again
+    const again = await c(t.url, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD }, headers: { 'x-imlab-ip-hash': ipHash() } });
+    expect(again.status).toBe(202);
+    expect((await t.ctx.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id).not.toBe(userId);
+  });
+
+  it('lets a Google-only account leave with a recent sign-in, and forgets its subject id', async () => {
+    const s = await c(t.url, 'GET', '/v1/auth/google/start');
+    const back = new URL(issuer.approve(s.headers.get('location')!, { sub: 'g-leave', email: 'g-leave@gmail.example', email_verified: true }));
+    const cb = await c(t.url, 'GET', back.pathname + back.search, { cookies: { imlab_sid: s.cookies.imlab_sid! } });
+    const sid = cb.cookies.imlab_sid!;
+    const { userId } = (await resolve(sid)).body;
+    expect((await c(t.url, 'DELETE', '/v1/me', { headers: await bearer(t, sid) })).status).toBe(202);
+    await sql`update users set purge_after = now() - interval '1 second' where id = ${userId}`.execute(t.ctx.db);
+    await t.app.auth.privacy.runOnce();
+    expect(await t.ctx.db.selectFrom('identities').select('subject').where('subject', '=', 'g-leave').execute()).toEqual([]);
+  });
+
+  it('refuses a purge delay of 30 days or more at start-up', () => {
+    expect(() => loadAuthConfig({ ...t.env, ACCOUNT_PURGE_DELAY: '30d' })).toThrow(/ACCOUNT_PURGE_DELAY/);
+    expect(loadAuthConfig({ ...t.env, ACCOUNT_PURGE_DELAY: '29d' }).ACCOUNT_PURGE_DELAY).toBe(29 * 86400);
+  });
+});
+
+describe('exports', () => {
+  it('collects profile, credits and images into a zip only its owner can download', async () => {
+    const { sid, userId } = await signedInUser(t, 'exporter@example.com');
+    const auth = await bearer(t, sid);
+    const req = await c(t.url, 'POST', '/v1/me/exports', { headers: auth });
+    expect(req.status).toBe(202);
+    expect(req.body.status).toBe('pending');
+    // asking again while one is open returns the same job
+    expect((await c(t.url, 'POST', '/v1/me/exports', { headers: auth })).body.id).toBe(req.body.id);
+
+    expect((await t.app.auth.privacy.runOnce()).exports).toBe(1);
+    expect(ledger.calls).toContain(userId);
+    expect(generation.calls).toContain(userId);
+
+    const status = await c(t.url, 'GET', `/v1/me/exports/${req.body.id}`, { headers: auth });
+    expect(status.body).toMatchObject({ id: req.body.id, status: 'ready', downloadUrl: `/v1/me/exports/${req.body.id}/download` });
+    const mail = (await sentEmails(t, 'exporter@example.com')).find((m) => m.template === 'export-ready');
+    expect(mail?.data.link).toBe(`${PUBLIC_BASE_URL}/v1/me/exports/${req.body.id}/download`);
+
+    const res = await fetch(`${t.url}${status.body.downloadUrl}`, { headers: auth });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/zip');
+    const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
+    expect(Object.keys(files).sort()).toEqual(['README.txt', 'credits.json', 'images.json', 'profile.json']);
+    expect(JSON.parse(strFromU8(files['profile.json']!))).toMatchObject({ id: userId, email: 'exporter@example.com' });
+    expect(JSON.parse(strFromU8(files['credits.json']!))).toEqual({ userId, transactions: [{ id: 't1', amount: 50, kind: 'grant' }] });
+    expect(JSON.parse(strFromU8(files['images.json']!))).toEqual({ userId, generations: [{ id: 'g1', prompt: 'a quiet workshop' }] });
+
+    // someone else sees nothing
+    const stranger = await signedInUser(t, 'stranger@example.com');
+    const sAuth = await bearer(t, stranger.sid);
+    expect((await c(t.url, 'GET', `/v1/me/exports/${req.body.id}`, { headers: sAuth })).status).toBe(404);
+    expect((await c(t.url, 'GET', `/v1/me/exports/${req.body.id}/download`, { headers: sAuth })).status).toBe(404);
+    expect((await c(t.url, 'GET', `/v1/me/exports/${req.body.id}/download`)).status).toBe(401);
+  });
+
+  it('retries when a service is down and reports failed after the last attempt', async () => {
+    const { sid } = await signedInUser(t, 'unlucky@example.com');
+    const auth = await bearer(t, sid);
+    generation.fail.status = 503;
+    try {
+      const req = await c(t.url, 'POST', '/v1/me/exports', { headers: auth });
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        await t.app.auth.privacy.runOnce();
+        const row = await t.ctx.db.selectFrom('exports').selectAll().where('id', '=', req.body.id).executeTakeFirstOrThrow();
+        expect(row.attempts).toBe(attempt);
+        expect(row.status).toBe(attempt < 5 ? 'pending' : 'failed');
+        // skip the pause before the next attempt
+        await sql`update exports set lease_until = now() - interval '1 second' where id = ${req.body.id} and status = 'pending'`.execute(t.ctx.db);
+      }
+      expect((await c(t.url, 'GET', `/v1/me/exports/${req.body.id}`, { headers: auth })).body.status).toBe('failed');
+      expect(await readdir(t.app.auth.privacy.exportDir)).not.toContain(`${req.body.id}.zip`);
+    } finally {
+      generation.fail.status = null;
+    }
+  });
+});
+
+describe('cookies', () => {
+  it('only imlab_sid and locale were ever set across every flow in this file', () => {
+    expect(setCookieNames.size).toBeGreaterThan(0);
+    expect([...setCookieNames].sort()).toEqual(['imlab_sid', 'locale']);
+  });
+});
