@@ -4,12 +4,12 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { eventually } from '@imlab/testing';
-import { startHarness, type Harness } from './support/harness.js';
+import { startHarness, type Body, type Harness } from './support/harness.js';
 
 let h: Harness;
 const alice = uuidv7();
 const bob = uuidv7();
-let aliceGen: any;
+let aliceGen: Body;
 
 async function files(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -73,7 +73,7 @@ describe('images', () => {
     expect((await h.api('DELETE', `/v1/images/${img.id}/publish`, { user: bob })).status).toBe(404);
     expect((await h.api('DELETE', `/v1/images/${img.id}`, { user: bob })).status).toBe(404);
     const list = await h.api('GET', '/v1/generations', { user: bob });
-    expect(list.body.items.map((g: any) => g.id)).not.toContain(aliceGen.id);
+    expect(list.body.items.map((g: Body) => g.id)).not.toContain(aliceGen.id);
     // and A still has everything
     expect((await h.api('GET', img.url, { user: alice })).status).toBe(200);
     expect((await h.api('GET', `/v1/generations/${aliceGen.id}`, { user: alice })).body.images[0].published).toBe(false);
@@ -107,7 +107,7 @@ describe('images', () => {
     await h.api('DELETE', `/v1/images/${first.id}/publish`, { user: alice });
     expect((await h.api('GET', first.url)).status).toBe(404);
     const gallery = await h.api('GET', '/v1/gallery');
-    expect(gallery.body.items.map((i: any) => i.id)).toEqual([second.id]);
+    expect(gallery.body.items.map((i: Body) => i.id)).toEqual([second.id]);
     expect((await h.api('GET', '/v1/gallery?cursor=%%%')).status).toBe(400);
   });
 
@@ -118,7 +118,7 @@ describe('images', () => {
     const after = await files(h.storageDir);
     expect(before.length - after.length).toBe(2);
     expect((await h.api('GET', img.url, { user: alice })).status).toBe(404);
-    expect((await h.api('GET', '/v1/gallery')).body.items.map((i: any) => i.id)).not.toContain(img.id);
+    expect((await h.api('GET', '/v1/gallery')).body.items.map((i: Body) => i.id)).not.toContain(img.id);
   });
 
   it('lists generations newest first with a cursor', async () => {
@@ -138,7 +138,7 @@ describe('privacy', () => {
     const res = await h.api('GET', `/internal/users/${bob}/export`, { headers });
     expect(res.status).toBe(200);
     expect(res.body.generations).toHaveLength(2);
-    expect(res.body.generations.map((g: any) => g.prompt).sort()).toEqual(['a blue whale', 'a red fox in snow']);
+    expect(res.body.generations.map((g: Body) => g.prompt).sort()).toEqual(['a blue whale', 'a red fox in snow']);
     const url = res.body.generations[0].images[0].url;
     expect(url).toMatch(/^\/internal\/images\/.+\/original$/);
     const bytes = await h.api('GET', url, { headers });

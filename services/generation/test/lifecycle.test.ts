@@ -23,7 +23,7 @@ describe('generation lifecycle around the render', () => {
     await eventually(() => h.ledger.balance(user).available === 10);
 
     const worker = await h.startWorker();
-    await eventually(async () => (await h.ctx.bus.queue('generation-render').getJobCounts('completed')).completed >= 1);
+    await eventually(async () => (await h.ctx.bus.queue('generation-render').getJobCounts('completed')).completed! >= 1);
     const g = await h.api('GET', `/v1/generations/${created.body.id}`, { user });
     expect(g.body.status).toBe('canceled');
     expect(g.body.images).toEqual([]);

@@ -46,6 +46,7 @@ export function normalisePrompt(text: string): string {
   return text
     .normalize('NFKC')
     .replace(ZERO_WIDTH, '')
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
     .replace(/[\u0000-\u0008\u000B-\u001F\u007F]/g, ' ')
     .replace(/[ \t\r\n]+/g, ' ')
     .trim();

@@ -17,6 +17,10 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const repoRoot = path.resolve(root, '../..');
 const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
 
+// Responses are asserted field by field in the tests; a loose type keeps them readable.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Body = any;
+
 export interface Harness {
   url: string;
   env: Record<string, string>;
@@ -26,8 +30,8 @@ export interface Harness {
   ledger: FakeLedger;
   storageDir: string;
   token(userId: string): Promise<string>;
-  api(method: string, path: string, opts?: { user?: string; body?: unknown; raw?: Buffer; contentType?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
-  waitFor(userId: string, id: string, statuses: string[], timeoutMs?: number): Promise<any>;
+  api(method: string, path: string, opts?: { user?: string; body?: unknown; raw?: Buffer; contentType?: string; headers?: Record<string, string> }): Promise<{ status: number; body: Body; headers: Headers }>;
+  waitFor(userId: string, id: string, statuses: string[], timeoutMs?: number): Promise<Body>;
   startWorker(env?: Record<string, string>): Promise<RenderWorker>;
   spawnWorker(env?: Record<string, string>): Promise<SpawnedWorker>;
   close(): Promise<void>;
@@ -94,7 +98,7 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
     async api(method, p, opts = {}) {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };
       if (opts.user) headers.authorization = `Bearer ${await token(opts.user)}`;
-      let body: BodyInit | undefined;
+      let body: Uint8Array | string | undefined;
       if (opts.raw) {
         body = new Uint8Array(opts.raw);
         headers['content-type'] = opts.contentType ?? 'application/octet-stream';

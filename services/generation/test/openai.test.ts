@@ -1,0 +1,117 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { v7 as uuidv7 } from 'uuid';
+import sharp from 'sharp';
+import { eventually } from '@imlab/testing';
+import { OpenAiProvider, ProviderError } from '../src/render/providers/index.js';
+import { startFakeOpenAi } from './support/fake-openai.js';
+import { startHarness, type Harness } from './support/harness.js';
+
+let fake: Awaited<ReturnType<typeof startFakeOpenAi>>;
+let provider: OpenAiProvider;
+const base = { negativePrompt: null, model: 'imlab-standard', width: 1024, height: 1024, count: 2, seed: 1, references: [] };
+const signal = () => AbortSignal.timeout(5000);
+
+beforeAll(async () => {
+  fake = await startFakeOpenAi();
+  provider = new OpenAiProvider({ apiKey: 'sk-test-fake-key', baseUrl: fake.baseUrl, model: 'gpt-image-1' });
+});
+afterAll(async () => fake?.close());
+
+async function failure(p: Promise<unknown>): Promise<ProviderError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ProviderError) return err;
+    throw err;
+  }
+  throw new Error('expected a provider error');
+}
+
+describe('openai provider (against a fake speaking the Images API wire format)', () => {
+  it('calls /images/generations with model, n and size and decodes b64_json images', async () => {
+    const images = await provider.render({ ...base, prompt: 'a harbour', negativePrompt: 'fog', signal: signal() });
+    expect(images).toHaveLength(2);
+    expect(await sharp(images[0]!).metadata()).toMatchObject({ width: 1024, height: 1024 });
+    const req = fake.seen.at(-1)!;
+    expect(req.path).toBe('/v1/images/generations');
+    expect(req.json).toMatchObject({ model: 'gpt-image-1', n: 2, size: '1024x1024' });
+    expect(req.json!.response_format).toBeUndefined();
+    expect(String(req.json!.prompt)).toContain('Avoid: fog');
+  });
+
+  it('sends reference images to /images/edits as multipart image[] parts', async () => {
+    const ref = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#ff00ff' } }).png().toBuffer();
+    const images = await provider.render({ ...base, count: 1, prompt: 'in this style', references: [{ bytes: ref, mime: 'image/png' }, { bytes: ref, mime: 'image/png' }], signal: signal() });
+    expect(images).toHaveLength(1);
+    const req = fake.seen.at(-1)!;
+    expect(req.path).toBe('/v1/images/edits');
+    expect(req.contentType).toMatch(/^multipart\/form-data; boundary=/);
+    expect(req.fields).toMatchObject({ model: 'gpt-image-1', prompt: 'in this style', n: '1', size: '1024x1024' });
+    expect(req.files).toEqual([
+      { field: 'image[]', type: 'image/png', name: 'reference-0.png', size: ref.length },
+      { field: 'image[]', type: 'image/png', name: 'reference-1.png', size: ref.length },
+    ]);
+  });
+
+  it('maps error bodies: 429 retryable with Retry-After, moderation permanent, 5xx retryable, bad key permanent', async () => {
+    const limited = await failure(provider.render({ ...base, prompt: 'rate-limit-once a', signal: signal() }));
+    expect(limited).toMatchObject({ code: 'GENERATION_PROVIDER_RATE_LIMITED', retryable: true, retryAfterMs: 1000 });
+    const policy = await failure(provider.render({ ...base, prompt: 'moderation', signal: signal() }));
+    expect(policy).toMatchObject({ code: 'GENERATION_PROVIDER_POLICY', retryable: false });
+    expect(policy.message).not.toContain('safety system'); // the provider's text (it may quote the prompt) stays out
+    const down = await failure(provider.render({ ...base, prompt: 'always-500', signal: signal() }));
+    expect(down).toMatchObject({ code: 'GENERATION_PROVIDER_UNAVAILABLE', retryable: true });
+    const wrongKey = new OpenAiProvider({ apiKey: 'sk-wrong', baseUrl: fake.baseUrl, model: 'gpt-image-1' });
+    expect(await failure(wrongKey.render({ ...base, prompt: 'x', signal: signal() }))).toMatchObject({ code: 'GENERATION_PROVIDER_AUTH', retryable: false });
+    const timeout = await failure(provider.render({ ...base, prompt: 'slow', signal: AbortSignal.timeout(100) }));
+    expect(timeout).toMatchObject({ code: 'GENERATION_PROVIDER_TIMEOUT', retryable: true });
+  });
+});
+
+describe('saga with the openai provider', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness('openai', {
+      IMAGE_PROVIDER: 'openai',
+      OPENAI_API_KEY: 'sk-test-fake-key',
+      OPENAI_BASE_URL: fake.baseUrl,
+      RENDER_MAX_ATTEMPTS: '3',
+    });
+    await h.startWorker();
+  });
+  afterAll(async () => h?.close());
+
+  it('a permanent provider error fails the generation at once and refunds', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const res = await h.api('POST', '/v1/generations', { user, body: { prompt: 'moderation trigger' } });
+    const g = await h.waitFor(user, res.body.id, ['failed']);
+    expect(g.errorCode).toBe('GENERATION_PROVIDER_POLICY');
+    await eventually(() => h.ledger.balance(user).available === 10);
+    expect(h.ledger.count('capture', res.body.id)).toBe(0);
+    expect(fake.seen.filter((r) => r.json?.prompt === 'moderation trigger')).toHaveLength(1);
+  });
+
+  it('transient errors are retried, then the generation fails and is refunded', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const res = await h.api('POST', '/v1/generations', { user, body: { prompt: 'always-500 here' } });
+    const g = await h.waitFor(user, res.body.id, ['failed'], 30_000);
+    expect(g.errorCode).toBe('GENERATION_PROVIDER_UNAVAILABLE');
+    expect(fake.seen.filter((r) => r.json?.prompt === 'always-500 here')).toHaveLength(3);
+    await eventually(() => h.ledger.balance(user).available === 10);
+    expect(h.ledger.count('capture', res.body.id)).toBe(0);
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metrics).toContain('queue_jobs');
+  });
+
+  it('a rate limit is retried and then succeeds, charged once', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const res = await h.api('POST', '/v1/generations', { user, body: { prompt: 'rate-limit-once b' } });
+    const g = await h.waitFor(user, res.body.id, ['succeeded'], 30_000);
+    expect(g.images).toHaveLength(1);
+    await eventually(() => h.ledger.count('capture', res.body.id) === 1);
+    expect(h.ledger.balance(user)).toEqual({ available: 8, held: 0, consumed: 2 });
+  });
+});
