@@ -52,6 +52,10 @@ describe('PRICING_PACKS', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect(Object.keys((err as ConfigError).problems)).toEqual(['PRICING_PACKS']);
   });
+  it('refuses a Checkout Session lifetime Stripe would reject', () => {
+    expect(() => loadBillingConfig({ ...base, CHECKOUT_SESSION_TTL: '10m' })).toThrow(/CHECKOUT_SESSION_TTL/);
+    expect(loadBillingConfig({ ...base, CHECKOUT_SESSION_TTL: '2h' }).CHECKOUT_SESSION_TTL).toBe(7200);
+  });
   it('requires the Stripe keys in production', () => {
     expect(() => loadBillingConfig({ NODE_ENV: 'production' })).toThrow(/STRIPE_SECRET_KEY[\s\S]*STRIPE_WEBHOOK_SECRET|STRIPE_WEBHOOK_SECRET[\s\S]*STRIPE_SECRET_KEY/);
   });
