@@ -25,6 +25,6 @@ const ctx = await createServiceContext<DB>({
   poolSize: config.EMAIL_CONCURRENCY * 2 + 2,
 });
 const app = await build({ config, logger, ctx });
-startConsumers({ ctx, config, mailer });
+startConsumers({ ctx, config, mailer, metrics: app.metricsRegistry });
 await ctx.bus.startRelay();
 await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [ctx], graceMs: config.SHUTDOWN_GRACE_MS });

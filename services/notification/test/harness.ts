@@ -54,7 +54,7 @@ export async function startService(
     poolSize: 4,
   });
   const app = await build({ config, logger, ctx });
-  if (opts.consumers !== false) startConsumers({ ctx, config, mailer: createMailer(config, logger) }, opts.consume);
+  if (opts.consumers !== false) startConsumers({ ctx, config, mailer: createMailer(config, logger), metrics: app.metricsRegistry }, opts.consume);
   await ctx.bus.startRelay();
   return {
     config,

@@ -151,6 +151,15 @@ describe('email.send through Resend', () => {
   });
 });
 
+describe('GET /metrics', () => {
+  it('counts emails by template and outcome', async () => {
+    const res = await svc.app.inject({ method: 'GET', url: '/metrics' });
+    expect(res.body).toMatch(/notification_emails_total\{[^}]*template="verify-email"[^}]*outcome="sent"[^}]*\} [1-9]/);
+    expect(res.body).toMatch(/notification_emails_total\{[^}]*template="low-balance"[^}]*outcome="retry"[^}]*\} [1-9]/);
+    expect(res.body).toMatch(/notification_emails_total\{[^}]*template="password-changed"[^}]*outcome="failed"[^}]*\} [1-9]/);
+  });
+});
+
 describe('contacts and events', () => {
   it('escapes HTML in a display name and mails the receipt to the registered contact', async () => {
     const userId = randomUUID();

@@ -42,6 +42,8 @@ export interface EmailRequest {
 export interface DeliveryOutcome {
   status: DeliveryStatus | 'skipped';
   deliveryId?: string;
+  /** The key was already final: nothing was done this time. */
+  duplicate?: boolean;
 }
 
 /** Where the current attempt stands among the job's attempts. */
@@ -63,7 +65,7 @@ export interface Attempt {
 export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attempt: Attempt): Promise<DeliveryOutcome> {
   const { db, log } = deps;
   const existing = await findDeliveryByKey(db, req.idempotencyKey);
-  if (existing && isFinal(existing.status)) return { status: existing.status, deliveryId: existing.id };
+  if (existing && isFinal(existing.status)) return { status: existing.status, deliveryId: existing.id, duplicate: true };
 
   const contact = req.userId ? await findContact(db, req.userId) : undefined;
   const to = req.to ?? contact?.email;
@@ -104,7 +106,7 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
   const claimed = await claimDelivery(db, row, deps.leaseMs);
   if (!claimed) {
     const now = await findDeliveryByKey(db, req.idempotencyKey);
-    if (now && isFinal(now.status)) return { status: now.status, deliveryId: now.id };
+    if (now && isFinal(now.status)) return { status: now.status, deliveryId: now.id, duplicate: true };
     // Another worker is sending this key right now; look again after a backoff.
     throw new AppError('NOTIFICATION_SEND_IN_PROGRESS', 'this email is being sent by another worker', { status: 409, retryable: true });
   }

@@ -1,4 +1,6 @@
+import { Counter, type Registry } from 'prom-client';
 import type { Transaction } from '@imlab/db';
+import { AppError } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import type { ConsumeOptions, Job, ServiceContext, Worker } from '@imlab/queue';
 import type { Config } from '../config.js';
@@ -11,6 +13,16 @@ export interface ConsumerDeps {
   ctx: ServiceContext<DB>;
   config: Config;
   mailer: Mailer;
+  /** The app's registry: `notification_emails_total{template,outcome}` goes there. */
+  metrics?: Registry;
+}
+
+/** What happened to one email attempt, for the counter. */
+function outcomeOf(err: unknown): string {
+  if (!(err instanceof AppError)) return 'error';
+  if (err.code === 'NOTIFICATION_PROVIDER_UNAVAILABLE' || err.code === 'NOTIFICATION_SEND_IN_PROGRESS') return 'retry';
+  if (err.code === 'NOTIFICATION_CONTACT_UNKNOWN') return err.retryable ? 'waiting_for_contact' : 'failed';
+  return 'failed';
 }
 
 const isLastAttempt = (job: Job): boolean => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -21,7 +33,13 @@ const isLastAttempt = (job: Job): boolean => job.attemptsMade + 1 >= (job.opts.a
  * provider call on the pool (see delivery.service.ts), so a redelivered or retried message finds
  * what already happened and never sends twice; the inbox row only records the outcome.
  */
-export function startConsumers({ ctx, config, mailer }: ConsumerDeps, opts: ConsumeOptions = {}): Worker {
+export function startConsumers({ ctx, config, mailer, metrics }: ConsumerDeps, opts: ConsumeOptions = {}): Worker {
+  const emails = new Counter({
+    name: 'notification_emails_total',
+    help: 'Email attempts by template and outcome (sent, suppressed, skipped, duplicate, retry, failed, ...)',
+    labelNames: ['template', 'outcome'],
+    registers: metrics ? [metrics] : [],
+  });
   const deps = (log: Logger): DeliveryDeps => ({
     db: ctx.db,
     mailer,
@@ -30,7 +48,16 @@ export function startConsumers({ ctx, config, mailer }: ConsumerDeps, opts: Cons
     leaseMs: config.RESEND_TIMEOUT_MS * 2,
     log,
   });
-  const send = (log: Logger, job: Job, req: EmailRequest) => deliverEmail(deps(log), req, { last: isLastAttempt(job) });
+  const send = async (log: Logger, job: Job, req: EmailRequest) => {
+    try {
+      const outcome = await deliverEmail(deps(log), req, { last: isLastAttempt(job) });
+      emails.inc({ template: req.template, outcome: outcome.duplicate ? 'duplicate' : outcome.status });
+      return outcome;
+    } catch (err) {
+      emails.inc({ template: req.template, outcome: outcomeOf(err) });
+      throw err;
+    }
+  };
 
   return ctx.bus.consume(
     'notification',
