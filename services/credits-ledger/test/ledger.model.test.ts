@@ -53,7 +53,7 @@ const holdIdx = fc.integer({ min: 0, max: 7 });
 const keyIdx = fc.integer({ min: 0, max: 5 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ t: fc.constant('grant' as const), user: userIdx, amount, promo: fc.boolean(), key: keyIdx }) },
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('reserve' as const), user: userIdx, amount, hold: holdIdx, expired: fc.boolean({ trueWeight: 1 }) }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('reserve' as const), user: userIdx, amount, hold: holdIdx, expired: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('capture' as const), hold: holdIdx, amount: fc.option(fc.integer({ min: 0, max: 45 }), { nil: undefined }) }, { requiredKeys: ['t', 'hold'] }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('release' as const), hold: holdIdx }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('clawback' as const), user: userIdx, amount, key: keyIdx }) },
