@@ -2,6 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, bearer, ipHash, lastLinkToken, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
 let t: TestAuth;
+
+async function dropSessionCache(): Promise<void> {
+  const keys = await t.ctx.bus.redis.keys(`${t.config.QUEUE_PREFIX}auth:session:*`);
+  if (keys.length) await t.ctx.bus.redis.del(...keys);
+}
 beforeAll(async () => {
   t = await startAuth('auth_happy');
 });
@@ -161,12 +166,43 @@ describe('sessions', () => {
     }
   });
 
+  it('a revocation landing between a lookup\'s database read and its cache write wins', async () => {
+    const { sid } = await signedInUser(t, 'race@example.com');
+    const redis = t.ctx.bus.redis as unknown as Record<'set' | 'eval', (...args: unknown[]) => Promise<unknown>>;
+    const original = { set: redis.set, eval: redis.eval };
+    let revoked = false;
+    // Hold the lookup's cache write until logout-all has gone through: the worst interleaving.
+    for (const name of ['set', 'eval'] as const) {
+      redis[name] = async function (this: unknown, ...args: unknown[]) {
+        const key = String(name === 'eval' ? args[2] : args[0]);
+        if (!revoked && key.includes('auth:session:')) {
+          revoked = true;
+          await t.app.auth.sessions.revokeAll(lookupUser!);
+        }
+        return original[name].apply(this, args);
+      };
+    }
+    let lookupUser: string | undefined;
+    try {
+      const row = await t.ctx.db.selectFrom('users').select('id').where('email', '=', 'race@example.com').executeTakeFirstOrThrow();
+      lookupUser = row.id;
+      await dropSessionCache();
+      await call(t.url, 'POST', '/internal/sessions/resolve', { body: { token: sid, audience: 'auth' }, headers: { 'x-imlab-internal-token': INTERNAL_TOKEN } });
+    } finally {
+      redis.set = original.set;
+      redis.eval = original.eval;
+    }
+    expect(revoked).toBe(true);
+    const after = await call(t.url, 'POST', '/internal/sessions/resolve', { body: { token: sid, audience: 'auth' }, headers: { 'x-imlab-internal-token': INTERNAL_TOKEN } });
+    expect(after.status).toBe(401);
+  });
+
   it('writes last_seen_at at most once per interval however many requests arrive', async () => {
     const { sid } = await signedInUser(t, 'touch@example.com');
     const { sql } = await import('@imlab/db');
     // pretend the session was last seen two minutes ago, and nothing is cached
     await sql`update sessions set last_seen_at = now() - interval '2 minutes'`.execute(t.ctx.db);
-    await t.ctx.bus.redis.del(...(await t.ctx.bus.redis.keys(`${t.config.QUEUE_PREFIX}auth:session:*`)));
+    await dropSessionCache();
     const before = await sql<{ n: number }>`select n_tup_upd::int as n from pg_stat_user_tables where relname = 'sessions'`.execute(t.ctx.db);
     await Promise.all(Array.from({ length: 20 }, () => bearer(t, sid)));
     await new Promise((r) => setTimeout(r, 600)); // pg_stat counters are flushed asynchronously

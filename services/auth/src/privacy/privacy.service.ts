@@ -95,7 +95,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
       });
       if (!purged) return false;
       await Promise.all(purged.files.map((f) => rm(join(exportDir, f), { force: true })));
-      if (purged.hashes.length) await deps.redis.del(...purged.hashes.map((h) => `${deps.keyPrefix}auth:session:${h}`));
+      await sessions.dropCached(purged.hashes);
       await accounts.backoff.clear(purged.email);
       logger.info({ userId: purged.userId }, 'account purged');
       return true;

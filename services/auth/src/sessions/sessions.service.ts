@@ -39,9 +39,21 @@ export function createSessionService(deps: AuthDeps) {
   const cacheKey = (tokenHash: string) => `${keyPrefix}auth:session:${tokenHash}`;
   const touchKey = (sid: string) => `${keyPrefix}auth:touch:${sid}`;
 
+  const tombstoneKey = (tokenHash: string) => `${keyPrefix}auth:session-dropped:${tokenHash}`;
+
+  /**
+   * Drops cached lookups and leaves a tombstone for one cache lifetime, so a lookup that read
+   * Postgres just before the revocation cannot write its stale answer back afterwards.
+   */
   async function dropCache(tokenHashes: string[]): Promise<void> {
-    if (tokenHashes.length) await redis.del(...tokenHashes.map(cacheKey));
+    if (!tokenHashes.length) return;
+    const multi = redis.multi();
+    for (const h of tokenHashes) multi.del(cacheKey(h)).set(tombstoneKey(h), '1', 'PX', Math.ceil(config.SESSION_CACHE_TTL * 1000));
+    await multi.exec();
   }
+
+  // SET unless a tombstone exists; both keys share the hash-tagged prefix, so one cluster slot.
+  const SET_UNLESS_DROPPED = "if redis.call('exists', KEYS[2]) == 0 then return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) end return false";
 
   /** Session lookup by token, Redis-cached under the token's hash; idle/absolute expiry enforced. */
   async function lookup(token: unknown): Promise<CachedSession> {
@@ -71,7 +83,7 @@ export function createSessionService(deps: AuthDeps) {
       }
     }
     const ttlMs = Math.min(config.SESSION_CACHE_TTL * 1000, s.exp - now);
-    if (ttlMs > 0 && (!cached || touched)) await redis.set(cacheKey(tokenHash), JSON.stringify(s), 'PX', Math.ceil(ttlMs));
+    if (ttlMs > 0 && (!cached || touched)) await redis.eval(SET_UNLESS_DROPPED, 2, cacheKey(tokenHash), tombstoneKey(tokenHash), JSON.stringify(s), String(Math.ceil(ttlMs)));
     return s;
   }
 
@@ -82,6 +94,8 @@ export function createSessionService(deps: AuthDeps) {
 
   return {
     invalidateUser,
+    /** For callers that removed sessions themselves (the purge). */
+    dropCached: dropCache,
 
     /** Starts a session: a fresh 256-bit token (never one the client offered), only its hash stored. */
     async create(dbOrTx: Db<DB>, userId: string, device: string): Promise<{ token: string; sessionId: string; maxAge: number }> {
