@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '@imlab/db';
+import { createLogger } from '@imlab/logger';
+import { startTestIssuer } from '@imlab/testing';
+import type { App } from '@imlab/http';
+import { build } from '../src/app.js';
+import * as ledger from '../src/ledger/ledger.service.js';
+import { findUserAccounts } from '../src/ledger/ledger.repository.js';
+import { purgeUser } from '../src/privacy/privacy.service.js';
+import { sealAll } from '../src/audit/audit.service.js';
+import { inMinutes, invariantViolations, startLedger, user, type TestLedger } from './support/ledger.js';
+
+let L: TestLedger;
+let app: App;
+let base: string;
+let issuer: Awaited<ReturnType<typeof startTestIssuer>>;
+
+beforeAll(async () => {
+  issuer = await startTestIssuer();
+  L = await startLedger('ledger-http', { env: { AUTH_JWKS_URL: issuer.jwksUrl, INTERNAL_API_TOKEN: 'test-internal-token-0123456789' } });
+  app = await build({ config: L.config, logger: createLogger({ service: 'credits-ledger', level: 'silent' }), ctx: L.ctx });
+  base = await app.listen({ port: 0, host: '127.0.0.1' });
+});
+afterAll(async () => {
+  await app?.close();
+  await L?.close();
+  await issuer?.close();
+});
+
+const tokenFor = (sub: string, roles: string[] = ['user'], aud = 'credits-ledger') => issuer.sign({ sub, roles, aud });
+// Bodies are asserted by shape in each test; typing every response here would add nothing.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Body = any;
+async function get(path: string, token?: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; headers: Headers; body: Body }> {
+  const res = await fetch(`${base}${path}`, { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
+  const type = res.headers.get('content-type') ?? '';
+  return { status: res.status, type, headers: res.headers, body: type.includes('json') ? await res.json() : await res.text() };
+}
+
+const grant = (userId: string, amount: number, source: 'purchase' | 'promo' = 'purchase') =>
+  L.run((tx) => ledger.grant(tx, L.deps, { idempotencyKey: randomUUID(), userId, amount, source, reference: 'ord_123' }));
+const reserve = (userId: string, holdId: string, amount: number) =>
+  L.run((tx) => ledger.reserve(tx, L.deps, { holdId, userId, amount, expiresAt: inMinutes(10), reference: `gen_${holdId.slice(0, 8)}` }));
+
+describe('GET /v1/credits/balance', () => {
+  it('answers 401 without a token, or with a token meant for another service', async () => {
+    expect((await get('/v1/credits/balance')).status).toBe(401);
+    const other = await get('/v1/credits/balance', await tokenFor(user(), ['user'], 'billing'));
+    expect(other.status).toBe(401);
+    expect(other.type).toContain('application/problem+json');
+    expect(other.body).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it("returns the caller's available and held credits", async () => {
+    const u = user();
+    expect((await get('/v1/credits/balance', await tokenFor(u))).body).toEqual({ available: 0, held: 0 });
+    await grant(u, 30);
+    await reserve(u, randomUUID(), 4);
+    expect((await get('/v1/credits/balance', await tokenFor(u))).body).toEqual({ available: 26, held: 4 });
+  });
+});
+
+describe('GET /v1/credits/transactions', () => {
+  it('lists movements of the available balance, newest first, in words a person understands', async () => {
+    const u = user();
+    await grant(u, 100);
+    await grant(u, 5, 'promo');
+    const g1 = randomUUID();
+    const g2 = randomUUID();
+    await reserve(u, g1, 4);
+    await L.run((tx) => ledger.capture(tx, L.deps, { holdId: g1 }));
+    await reserve(u, g2, 6);
+    await L.run((tx) => ledger.release(tx, L.deps, { holdId: g2, reason: 'failed' }));
+    const { status, body } = await get('/v1/credits/transactions', await tokenFor(u));
+    expect(status).toBe(200);
+    expect(body.items.map((i: { kind: string; amount: number; description: string }) => [i.kind, i.amount, i.description])).toEqual([
+      ['refund', 6, 'Refund — generation failed'],
+      ['generation', -6, `Image generation gen_${g2.slice(0, 8)} — 6 credits`],
+      ['generation', -4, `Image generation gen_${g1.slice(0, 8)} — 4 credits`],
+      ['promo', 5, 'Promotional credits — 5 credits'],
+      ['purchase', 100, 'Credit purchase — 100 credits'],
+    ]);
+    const sum = body.items.reduce((s: number, i: { amount: number }) => s + i.amount, 0);
+    expect(sum).toBe((await findUserAccounts(L.db, u))!.available);
+  });
+
+  it('pages with an opaque cursor without skipping or repeating', async () => {
+    const u = user();
+    for (let i = 1; i <= 5; i++) await grant(u, i);
+    const token = await tokenFor(u);
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { items: { amount: number }[]; nextCursor: string | null } } = await get(`/v1/credits/transactions?limit=2${cursor ? `&cursor=${cursor}` : ''}`, token);
+      seen.push(...page.body.items.map((i) => i.amount));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([5, 4, 3, 2, 1]);
+  });
+
+  it('answers 400 problem+json for a forged cursor or an out-of-range limit', async () => {
+    const token = await tokenFor(user());
+    const forged = await get('/v1/credits/transactions?cursor=not-a-cursor', token);
+    expect(forged.status).toBe(400);
+    expect(forged.type).toContain('application/problem+json');
+    expect(forged.body).toMatchObject({ code: 'LEDGER_BAD_CURSOR' });
+    expect((await get('/v1/credits/transactions?limit=0', token)).status).toBe(400);
+    expect((await get('/v1/credits/transactions?limit=101', token)).body).toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+});
+
+describe('finance API', () => {
+  it('answers 403 to a person without the finance role and 401 without a token', async () => {
+    const asUser = await get('/v1/admin/ledger/trial-balance', await tokenFor(user()));
+    expect(asUser.status).toBe(403);
+    expect(asUser.body).toMatchObject({ code: 'FORBIDDEN' });
+    expect((await get('/v1/admin/ledger/verify')).status).toBe(401);
+    expect((await get('/v1/admin/ledger/export.csv', await tokenFor(user(), ['ops']))).status).toBe(403);
+  });
+
+  it('gives a trial balance whose debits equal its credits, now and at a past instant', async () => {
+    const fin = await tokenFor(user(), ['finance']);
+    const u = user();
+    await grant(u, 40);
+    await reserve(u, randomUUID(), 10);
+    const tb = await get('/v1/admin/ledger/trial-balance', fin);
+    expect(tb.status).toBe(200);
+    expect(tb.body.totals.debits).toBe(tb.body.totals.credits);
+    expect(tb.body.totals.balance).toBe(0);
+    expect(tb.body.storedBalancesMatch).toBe(true);
+    const types = tb.body.lines.map((l: { type: string }) => l.type);
+    expect(types).toEqual(expect.arrayContaining(['available', 'held', 'issuance', 'promo', 'consumed', 'forfeited', 'debt']));
+    const past = await get(`/v1/admin/ledger/trial-balance?at=2000-01-01T00:00:00Z`, fin);
+    expect(past.body.totals).toEqual({ debits: 0, credits: 0, balance: 0 });
+    expect((await get('/v1/admin/ledger/trial-balance?at=yesterday', fin)).status).toBe(400);
+  });
+
+  it('gives an account statement with opening and closing balances, and the balance at a point in time', async () => {
+    const fin = await tokenFor(user(), ['admin']);
+    const u = user();
+    await grant(u, 50);
+    await new Promise((r) => setTimeout(r, 20));
+    const t1 = new Date();
+    await new Promise((r) => setTimeout(r, 20));
+    await grant(u, 7);
+    await reserve(u, randomUUID(), 20);
+    await new Promise((r) => setTimeout(r, 20));
+    const t2 = new Date();
+    const { availableId } = (await findUserAccounts(L.db, u))!;
+    const st = await get(`/v1/admin/ledger/accounts/${availableId}/statement?from=${t1.toISOString()}&to=${t2.toISOString()}`, fin);
+    expect(st.status).toBe(200);
+    expect(st.body).toMatchObject({ account: { id: availableId, type: 'available', scope: 'user' }, openingBalance: 50, closingBalance: 37 });
+    expect(st.body.lines.map((l: { kind: string; amount: number }) => [l.kind, l.amount])).toEqual([
+      ['grant_purchase', 7],
+      ['reserve', -20],
+    ]);
+    const at = await get(`/v1/admin/ledger/accounts/${availableId}/balance?at=${t1.toISOString()}`, fin);
+    expect(at.body).toMatchObject({ balance: 50 });
+
+    expect((await get(`/v1/admin/ledger/accounts/${randomUUID()}/statement?from=${t1.toISOString()}&to=${t2.toISOString()}`, fin)).body).toMatchObject({
+      status: 404,
+      code: 'LEDGER_ACCOUNT_NOT_FOUND',
+    });
+    expect((await get(`/v1/admin/ledger/accounts/not-a-uuid/statement?from=${t1.toISOString()}&to=${t2.toISOString()}`, fin)).status).toBe(400);
+    expect((await get(`/v1/admin/ledger/accounts/${availableId}/statement?from=${t2.toISOString()}&to=${t1.toISOString()}`, fin)).status).toBe(400);
+    expect((await get(`/v1/admin/ledger/accounts/${availableId}/statement?from=${t1.toISOString()}`, fin)).status).toBe(400);
+  });
+
+  it('streams the transfer log as CSV', async () => {
+    const fin = await tokenFor(user(), ['finance']);
+    const u = user();
+    await L.run((tx) => ledger.grant(tx, L.deps, { idempotencyKey: randomUUID(), userId: u, amount: 3, source: 'purchase', reference: '=HYPERLINK("x"),"quoted"' }));
+    const res = await get('/v1/admin/ledger/export.csv', fin);
+    expect(res.status).toBe(200);
+    expect(res.type).toContain('text/csv');
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
+    const lines = (res.body as string).trimEnd().split('\n');
+    expect(lines[0]).toBe('transfer_id,created_at,kind,amount,debit_account_id,debit_type,credit_account_id,credit_type,posting_id,hold_id,reference');
+    const count = await L.db.selectFrom('transfers').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    expect(lines).toHaveLength(Number(count.n) + 1);
+    // A spreadsheet must not run a reference as a formula; quotes are escaped.
+    expect(lines.at(-1)).toContain(`"'=HYPERLINK(""x""),""quoted"""`);
+  });
+
+  it('verifies the sealed hash chain, and reports the first checkpoint a tampered transfer breaks', async () => {
+    const fin = await tokenFor(user(), ['finance']);
+    await grant(user(), 9);
+    await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+    const firstSeal = await L.db.selectFrom('checkpoints').select(['id', 'last_transfer_id']).orderBy('id').executeTakeFirstOrThrow();
+    await grant(user(), 11);
+    await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+    const ok = await get('/v1/admin/ledger/verify', fin);
+    expect(ok.body).toMatchObject({ ok: true, firstMismatch: null, unsealedTransfers: 0 });
+    expect(ok.body.checkpoints).toBeGreaterThanOrEqual(2);
+
+    // The write path cannot rewrite history...
+    await expect(sql`update transfers set amount = amount + 1 where id = ${firstSeal.last_transfer_id}`.execute(L.db)).rejects.toThrow(/immutable/);
+    await expect(sql`delete from transfers where id = ${firstSeal.last_transfer_id}`.execute(L.db)).rejects.toThrow(/immutable/);
+    // ...someone with the database owner's rights can, and verify notices.
+    await L.db.transaction().execute(async (tx) => {
+      await sql`alter table transfers disable trigger transfers_immutable`.execute(tx);
+      await sql`update transfers set amount = amount + 1000 where id = ${firstSeal.last_transfer_id}`.execute(tx);
+      await sql`alter table transfers enable trigger transfers_immutable`.execute(tx);
+    });
+    const bad = await get('/v1/admin/ledger/verify', fin);
+    expect(bad.body).toMatchObject({ ok: false, firstMismatch: { checkpointId: firstSeal.id, reason: 'hash', lastTransferId: firstSeal.last_transfer_id } });
+    await L.db.transaction().execute(async (tx) => {
+      await sql`alter table transfers disable trigger transfers_immutable`.execute(tx);
+      await sql`update transfers set amount = amount - 1000 where id = ${firstSeal.last_transfer_id}`.execute(tx);
+      await sql`alter table transfers enable trigger transfers_immutable`.execute(tx);
+    });
+    expect((await get('/v1/admin/ledger/verify', fin)).body).toMatchObject({ ok: true });
+  });
+});
+
+describe('privacy', () => {
+  it('exports a person’s transaction history to callers holding the internal token only', async () => {
+    const u = user();
+    await grant(u, 12);
+    expect((await get(`/internal/users/${u}/export`)).status).toBe(403);
+    expect((await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': 'wrong-token-0123456789abc' })).status).toBe(403);
+    const res = await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': 'test-internal-token-0123456789' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ userId: u, balance: { available: 12, held: 0 }, transactions: [{ kind: 'purchase', amount: 12 }] });
+  });
+
+  it('on user.purge keeps the books balanced but drops every link to the person', async () => {
+    const fin = await tokenFor(user(), ['finance']);
+    const u = user();
+    await grant(u, 25);
+    await reserve(u, randomUUID(), 5);
+    const before = (await findUserAccounts(L.db, u))!;
+    await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+
+    await L.run((tx) => purgeUser(tx, u));
+
+    expect(await findUserAccounts(L.db, u)).toBeUndefined();
+    const accounts = await L.db.selectFrom('accounts').select(['owner_id', 'balance', 'anonymized_at']).where('id', 'in', [before.availableId, before.heldId]).execute();
+    expect(accounts).toHaveLength(2);
+    for (const a of accounts) {
+      expect(a.owner_id).not.toBe(u);
+      expect(a.anonymized_at).not.toBeNull();
+    }
+    expect(accounts.map((a) => a.balance).sort()).toEqual([20, 5]);
+    const refs = await L.db.selectFrom('transfers').select('reference').where('subject_id', '=', before.availableId).execute();
+    expect(refs.every((r) => r.reference === null)).toBe(true);
+    const outbox = await sql<{ n: number }>`select count(*)::int8 as n from outbox where sent_at is not null and payload::text like ${'%' + u + '%'}`.execute(L.db);
+    expect(outbox.rows[0]!.n).toBe(0);
+    const mentions = await sql<{ n: number }>`
+      select (select count(*) from accounts where owner_id = ${u}) + (select count(*) from holds h join accounts a on a.id = h.subject_id where a.owner_id = ${u}) as n`.execute(L.db);
+    expect(Number(mentions.rows[0]!.n)).toBe(0);
+
+    expect((await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': 'test-internal-token-0123456789' })).body).toMatchObject({ transactions: [], balance: { available: 0, held: 0 } });
+    expect((await get('/v1/admin/ledger/trial-balance', fin)).body.totals.balance).toBe(0);
+    // Scrubbing references does not touch what the checkpoints seal.
+    expect((await get('/v1/admin/ledger/verify', fin)).body).toMatchObject({ ok: true });
+    expect(await invariantViolations(L.db)).toEqual([]);
+  });
+});
