@@ -7,13 +7,21 @@ import { startFakeOidcIssuer, type FakeOidcIssuer } from '@imlab/testing';
 import { loadAuthConfig } from '../src/config.js';
 import { call, bearer, ipHash, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
-/** Stands in for the ledger's and generation's /internal/users/:id/export. */
-async function fakeExportService(body: (userId: string) => unknown): Promise<{ url: string; calls: string[]; fail: { status: number | null }; close(): Promise<void> }> {
+// a real 1x1 PNG
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+/** Stands in for the ledger's and generation's /internal/users/:id/export (and generation's files). */
+async function fakeExportService(
+  body: (userId: string) => unknown,
+  files: Record<string, { type: string; bytes: Buffer }> = {},
+): Promise<{ url: string; calls: string[]; fail: { status: number | null }; close(): Promise<void> }> {
   const calls: string[] = [];
   const fail = { status: null as number | null };
   const server: Server = createServer((req, res) => {
     const m = /^\/internal\/users\/([0-9a-f-]+)\/export$/.exec(req.url ?? '');
     if (req.headers['x-imlab-internal-token'] !== INTERNAL_TOKEN) return void res.writeHead(403).end();
+    const file = files[req.url ?? ''];
+    if (file) return void res.writeHead(200, { 'content-type': file.type }).end(file.bytes);
     if (!m) return void res.writeHead(404).end();
     calls.push(m[1]!);
     if (fail.status) return void res.writeHead(fail.status).end();
@@ -46,7 +54,14 @@ const resolve = (token: string) => c(t.url, 'POST', '/internal/sessions/resolve'
 
 beforeAll(async () => {
   ledger = await fakeExportService((userId) => ({ userId, transactions: [{ id: 't1', amount: 50, kind: 'grant' }] }));
-  generation = await fakeExportService((userId) => ({ userId, generations: [{ id: 'g1', prompt: 'a quiet workshop' }] }));
+  generation = await fakeExportService(
+    (userId) => ({
+      userId,
+      generations: [{ id: 'g1', prompt: 'a quiet workshop', images: [{ id: 'img1', url: '/internal/images/img1/original', thumbUrl: '/internal/images/img1/thumb' }] }],
+      uploads: [{ id: 'up1', mime: 'image/png', url: '/internal/uploads/up1' }],
+    }),
+    { '/internal/images/img1/original': { type: 'image/png', bytes: PNG }, '/internal/uploads/up1': { type: 'image/png', bytes: PNG } },
+  );
   issuer = await startFakeOidcIssuer(CLIENT);
   t = await startAuth('auth_privacy', {
     LEDGER_URL: ledger.url,
@@ -164,10 +179,17 @@ describe('exports', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/zip');
     const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
-    expect(Object.keys(files).sort()).toEqual(['README.txt', 'credits.json', 'images.json', 'profile.json']);
+    expect(Object.keys(files).sort()).toEqual(['README.txt', 'credits.json', 'images.json', 'images/img1.png', 'profile.json', 'uploads/up1.png']);
+    expect(Buffer.from(files['images/img1.png']!)).toEqual(PNG);
+    expect(Buffer.from(files['uploads/up1.png']!)).toEqual(PNG);
     expect(JSON.parse(strFromU8(files['profile.json']!))).toMatchObject({ id: userId, email: 'exporter@example.com' });
     expect(JSON.parse(strFromU8(files['credits.json']!))).toEqual({ userId, transactions: [{ id: 't1', amount: 50, kind: 'grant' }] });
-    expect(JSON.parse(strFromU8(files['images.json']!))).toEqual({ userId, generations: [{ id: 'g1', prompt: 'a quiet workshop' }] });
+    // internal URLs are replaced by the files' places in the archive
+    expect(JSON.parse(strFromU8(files['images.json']!))).toEqual({
+      userId,
+      generations: [{ id: 'g1', prompt: 'a quiet workshop', images: [{ id: 'img1', file: 'images/img1.png' }] }],
+      uploads: [{ id: 'up1', mime: 'image/png', file: 'uploads/up1.png' }],
+    });
 
     // someone else sees nothing
     const stranger = await signedInUser(t, 'stranger@example.com');

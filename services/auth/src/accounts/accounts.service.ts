@@ -174,7 +174,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
           template: 'password-reset',
           to: user.email,
           locale: user.locale,
-          data: { link: publicLink(config, '/reset-password', { token }), displayName: user.display_name },
+          data: { link: publicLink(config, '/reset-password', { token }), displayName: user.display_name, expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
           idempotencyKey: `password-reset:${id}`,
         });
       });
@@ -194,7 +194,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         await repo.markEmailVerified(tx, user.id);
         await repo.voidEmailTokens(tx, user.id, 'reset');
         const afterCommit = await sessions.revokeAllIn(tx, user.id);
-        await sendEmail(bus, tx, { template: 'password-changed', to: user.email, locale: user.locale, data: { displayName: user.display_name }, idempotencyKey: `password-changed:${uuidv7()}` });
+        await sendEmail(bus, tx, { template: 'password-changed', to: user.email, locale: user.locale, data: { displayName: user.display_name, changedAt: new Date().toISOString() }, idempotencyKey: `password-changed:${uuidv7()}` });
         return { email: user.email, afterCommit };
       });
       await done.afterCommit();

@@ -9,7 +9,9 @@ import type { Config } from '../config.js';
  * Origin, which an attacker controls (reset-link poisoning).
  */
 export function publicLink(config: Config, path: string, params: Record<string, string> = {}): string {
-  const u = new URL(path, config.PUBLIC_BASE_URL);
+  const base = new URL(config.PUBLIC_BASE_URL);
+  // keep a base path (https://example.com/app) in front of the app path
+  const u = new URL(`${base.pathname.replace(/\/$/, '')}${path}`, base.origin);
   for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
   return u.toString();
 }

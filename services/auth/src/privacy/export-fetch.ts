@@ -1,29 +1,55 @@
 import { INTERNAL_TOKEN_HEADER } from '@imlab/http';
 
-export interface ExportPart {
-  /** file name inside the archive */
-  name: string;
+export interface Fetched {
+  contentType: string;
   bytes: Uint8Array;
 }
 
-/**
- * GET {base}/internal/users/:userId/export from another service (internal token). JSON becomes
- * `<label>.json`, a zip is nested as `<label>.zip`; anything else is kept as `<label>.bin`.
- */
-export async function fetchExportPart(base: string, label: string, userId: string, internalToken: string, timeoutMs = 30_000): Promise<ExportPart> {
-  const url = new URL(`/internal/users/${encodeURIComponent(userId)}/export`, base);
-  const res = await fetch(url, { headers: { [INTERNAL_TOKEN_HEADER]: internalToken, accept: 'application/json, application/zip' }, signal: AbortSignal.timeout(timeoutMs) });
+/** GET {base}{path} from another service with the internal token; non-2xx is an error. */
+export async function fetchInternal(base: string, path: string, internalToken: string, timeoutMs = 30_000): Promise<Fetched> {
+  const url = new URL(path, base);
+  const res = await fetch(url, { headers: { [INTERNAL_TOKEN_HEADER]: internalToken }, signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) {
     await res.body?.cancel();
-    throw new Error(`${label} export answered ${res.status}`);
+    throw new Error(`GET ${url.pathname} answered ${res.status}`);
   }
-  const type = res.headers.get('content-type') ?? '';
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (type.includes('json')) {
-    // re-indented so the person can read it; also proves it is JSON
-    const pretty = JSON.stringify(JSON.parse(Buffer.from(bytes).toString('utf8')), null, 2);
-    return { name: `${label}.json`, bytes: Buffer.from(pretty, 'utf8') };
+  return { contentType: res.headers.get('content-type') ?? '', bytes: new Uint8Array(await res.arrayBuffer()) };
+}
+
+/** A service's part of the export: GET /internal/users/:userId/export, JSON. */
+export async function fetchUserExport(base: string, userId: string, internalToken: string): Promise<unknown> {
+  const { contentType, bytes } = await fetchInternal(base, `/internal/users/${encodeURIComponent(userId)}/export`, internalToken);
+  if (!contentType.includes('json')) throw new Error(`export from ${new URL(base).host} is not JSON (${contentType || 'no content type'})`);
+  return JSON.parse(Buffer.from(bytes).toString('utf8'));
+}
+
+const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/gif': 'gif', 'image/avif': 'avif' };
+
+/**
+ * Generation's export names each stored file by an internal URL (`/internal/images/:id/original`,
+ * `/internal/uploads/:id`). Those mean nothing to the person, so each one is fetched, added to
+ * the archive, and the entry points to its file there instead (`images/<id>.png`).
+ */
+export async function inlineInternalFiles(
+  node: unknown,
+  fetchFile: (path: string) => Promise<Fetched>,
+  add: (name: string, bytes: Uint8Array) => void,
+): Promise<void> {
+  if (Array.isArray(node)) {
+    for (const item of node) await inlineInternalFiles(item, fetchFile, add);
+    return;
   }
-  if (type.includes('zip')) return { name: `${label}.zip`, bytes };
-  return { name: `${label}.bin`, bytes };
+  if (!node || typeof node !== 'object') return;
+  const obj = node as Record<string, unknown>;
+  if (typeof obj.url === 'string' && obj.url.startsWith('/internal/')) {
+    const folder = obj.url.startsWith('/internal/uploads/') ? 'uploads' : 'images';
+    const id = typeof obj.id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(obj.id) ? obj.id : `${folder}-${Math.random().toString(36).slice(2, 10)}`;
+    const file = await fetchFile(obj.url);
+    const name = `${folder}/${id}.${EXTENSIONS[file.contentType.split(';')[0]!.trim()] ?? 'bin'}`;
+    add(name, file.bytes);
+    obj.file = name;
+    delete obj.url;
+    if (typeof obj.thumbUrl === 'string' && obj.thumbUrl.startsWith('/internal/')) delete obj.thumbUrl;
+  }
+  for (const value of Object.values(obj)) await inlineInternalFiles(value, fetchFile, add);
 }

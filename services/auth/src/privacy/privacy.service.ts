@@ -1,7 +1,5 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { zip as zipCallback, type AsyncZippable } from 'fflate';
 import { v7 as uuidv7 } from 'uuid';
 import { AppError } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
@@ -15,9 +13,17 @@ import type { ExportRow } from './privacy.repository.js';
 import { verifyPassword } from '../lib/passwords.js';
 import { publicLink, sendEmail } from '../accounts/emails.js';
 import { toMe } from '../profile/profile.service.js';
-import { fetchExportPart } from './export-fetch.js';
+import { fetchInternal, fetchUserExport, inlineInternalFiles } from './export-fetch.js';
+import { createZipFile } from './zip-file.js';
 
-const zip = promisify(zipCallback) as (data: AsyncZippable, opts?: { level?: 0 | 1 | 6 | 9 }) => Promise<Uint8Array>;
+const README = `Your imagemakerlab export.
+
+profile.json   your account: email, name, language, sign-in methods, active sessions
+credits.json   your credit balance and every transaction
+images.json    your generations (prompts, settings, status) and uploads; each image's "file"
+images/        the images themselves
+uploads/       reference images you uploaded
+`;
 
 const MAX_EXPORT_ATTEMPTS = 5;
 const EXPORT_LEASE_SECONDS = 300;
@@ -137,33 +143,42 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
           googleIdentities: identities,
           sessions: liveSessions.map((s) => ({ createdAt: s.created_at.toISOString(), lastSeenAt: s.last_seen_at.toISOString(), device: s.device })),
         };
-        const [ledger, generation] = await Promise.all([
-          fetchExportPart(config.LEDGER_URL, 'credits', user.id, config.INTERNAL_API_TOKEN),
-          fetchExportPart(config.GENERATION_URL, 'images', user.id, config.INTERNAL_API_TOKEN),
+        const [credits, images] = await Promise.all([
+          fetchUserExport(config.LEDGER_URL, user.id, config.INTERNAL_API_TOKEN),
+          fetchUserExport(config.GENERATION_URL, user.id, config.INTERNAL_API_TOKEN),
         ]);
-        const files: AsyncZippable = {
-          'README.txt': Buffer.from(`imagemakerlab export for ${user.email}\ncreated ${new Date().toISOString()}\n\nprofile.json: your account\ncredits: your credit transactions\nimages: your generations and images\n`),
-          'profile.json': Buffer.from(JSON.stringify(profile, null, 2)),
-          [ledger.name]: ledger.bytes,
-          [generation.name]: generation.bytes,
-        };
-        const archive = await zip(files, { level: 6 });
         await mkdir(exportDir, { recursive: true });
         const fileName = `${job.id}.zip`;
         const tmp = join(exportDir, `${fileName}.part`);
-        await writeFile(tmp, archive, { mode: 0o600 });
+        const archive = createZipFile(tmp);
+        let bytes: number;
+        try {
+          const text = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value, null, 2));
+          archive.add('README.txt', text(README), true);
+          archive.add('profile.json', text(profile), true);
+          archive.add('credits.json', text(credits), true);
+          // image files first, then the listing that points at them
+          await inlineInternalFiles(images, (path) => fetchInternal(config.GENERATION_URL, path, config.INTERNAL_API_TOKEN), (name, data) => archive.add(name, data));
+          archive.add('images.json', text(images), true);
+          bytes = await archive.finish();
+        } catch (err) {
+          archive.abort();
+          await rm(tmp, { force: true });
+          throw err;
+        }
         await rename(tmp, join(exportDir, fileName));
+        const expiresAt = new Date(Date.now() + config.EXPORT_TTL * 1000);
         await db.transaction().execute(async (tx) => {
-          await repo.markExportReady(tx, job.id, fileName, new Date(Date.now() + config.EXPORT_TTL * 1000));
+          await repo.markExportReady(tx, job.id, fileName, expiresAt);
           await sendEmail(bus, tx, {
             template: 'export-ready',
             to: user.email,
             locale: user.locale,
-            data: { link: publicLink(config, `/v1/me/exports/${job.id}/download`), displayName: user.display_name },
+            data: { link: publicLink(config, `/v1/me/exports/${job.id}/download`), displayName: user.display_name, expiresAt: expiresAt.toISOString() },
             idempotencyKey: `export-ready:${job.id}`,
           });
         });
-        log.info({ bytes: archive.byteLength }, 'export ready');
+        log.info({ bytes }, 'export ready');
       } catch (err) {
         const failed = job.attempts >= MAX_EXPORT_ATTEMPTS;
         log.warn({ err: { message: (err as Error).message }, attempt: job.attempts, failed }, 'export attempt failed');
