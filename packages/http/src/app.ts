@@ -64,8 +64,15 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
+  // Once closing starts, answers to in-flight requests tell keep-alive clients to hang up, so
+  // shutdown does not wait for idle sockets until the grace period runs out.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
   });
   registerProblemHandlers(app as unknown as FastifyInstance);
   app.decorate('metricsRegistry', registerMetrics(app as unknown as FastifyInstance, opts.service));

@@ -53,8 +53,11 @@ export type RawHandler = (ctx: { message: Envelope; log: Logger; job: Job; token
 export interface ConsumeOptions {
   concurrency?: number;
   lockDuration?: number;
+  stalledInterval?: number;
   /** Called just before the effect's transaction commits; tests use it to simulate crashes. */
   beforeCommit?: (message: Envelope) => Promise<void> | void;
+  /** Called after the effect committed, before BullMQ records the job done; tests crash here. */
+  afterCommit?: (message: Envelope) => Promise<void> | void;
 }
 
 /**
@@ -245,7 +248,7 @@ export class Bus {
         throw new UnrecoverableError(problem);
       }
       const message = job.data as Envelope;
-      const jobLog = log.child({ jobId: job.id, msg: message.name, ...(message.requestId ? { requestId: message.requestId } : {}) });
+      const jobLog = log.child({ jobId: job.id, messageName: message.name, ...(message.requestId ? { requestId: message.requestId } : {}) });
       try {
         return await processor({ message, log: jobLog, job, ...(token ? { token } : {}) });
       } catch (err) {
@@ -261,6 +264,7 @@ export class Bus {
       prefix: this.prefix,
       concurrency: opts.concurrency ?? 4,
       lockDuration: opts.lockDuration ?? 30_000,
+      ...(opts.stalledInterval ? { stalledInterval: opts.stalledInterval } : {}),
       maxStalledCount: 3,
     });
     worker.on('error', (err) => log.error({ err }, 'worker error'));
@@ -278,7 +282,7 @@ export class Bus {
       async ({ message, log, job }) => {
         const handler = handlers[message.name] as Handler | undefined;
         if (!handler) throw new UnrecoverableError(`${queueName} has no handler for ${message.name}`);
-        return this.opts.db.transaction().execute(async (tx) => {
+        const result = await this.opts.db.transaction().execute(async (tx) => {
           const inserted = await tx
             .insertInto('inbox')
             .values({ message_id: message.id, consumer: queueName, name: message.name })
@@ -300,6 +304,8 @@ export class Bus {
           if (opts.beforeCommit) await opts.beforeCommit(message);
           return result;
         });
+        if (opts.afterCommit) await opts.afterCommit(message);
+        return result;
       },
       opts,
     );

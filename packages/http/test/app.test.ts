@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Type } from '@sinclair/typebox';
+import { createLogger } from '@imlab/logger';
+import { startTestIssuer } from '@imlab/testing';
+import { AppError, authenticate, buildApp, registerInternalAuth, requireRole, type App } from '../src/index.js';
+
+let app: App;
+let issuer: Awaited<ReturnType<typeof startTestIssuer>>;
+const USER = '0190f5f0-0000-7000-8000-000000000001';
+
+beforeAll(async () => {
+  issuer = await startTestIssuer();
+  app = await buildApp({ service: 'demo', logger: createLogger({ service: 'demo', level: 'silent' }), bodyLimit: 1024 });
+  await registerInternalAuth(app as never, { audience: 'demo', jwksUrl: issuer.jwksUrl });
+  app.post('/v1/things', { schema: { body: Type.Object({ name: Type.String({ minLength: 1 }) }, { additionalProperties: false }), response: { 201: Type.Object({ name: Type.String() }) } } }, async (req, reply) => {
+    reply.code(201);
+    return { name: req.body.name };
+  });
+  app.get('/v1/teapot', async () => {
+    throw new AppError('DEMO_TEAPOT', 'short and stout', { status: 418 });
+  });
+  app.get('/v1/boom', async () => {
+    throw new Error('database password is hunter2');
+  });
+  app.get('/v1/mine', { preHandler: authenticate }, async (req) => ({ sub: req.user.sub }));
+  app.get('/v1/finance', { preHandler: requireRole('finance') }, async () => ({ ok: true }));
+  await app.ready();
+});
+afterAll(async () => {
+  await app.close();
+  await issuer.close();
+});
+
+describe('shared app factory', () => {
+  it('answers validation failures as problem+json with a stable code and the request id', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/things', payload: { name: '' }, headers: { 'x-request-id': 'req-12345678' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', requestId: 'req-12345678' });
+  });
+
+  it('rejects malformed JSON and oversized bodies', async () => {
+    const bad = await app.inject({ method: 'POST', url: '/v1/things', payload: '{"name":', headers: { 'content-type': 'application/json' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().code).toBeDefined();
+    const big = await app.inject({ method: 'POST', url: '/v1/things', payload: { name: 'x'.repeat(5000) } });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('maps AppError to its status and code, and hides 5xx details', async () => {
+    expect((await app.inject('/v1/teapot')).json()).toMatchObject({ status: 418, code: 'DEMO_TEAPOT', detail: 'short and stout' });
+    const boom = await app.inject('/v1/boom');
+    expect(boom.statusCode).toBe(500);
+    expect(boom.body).not.toContain('hunter2');
+  });
+
+  it('answers unknown routes with a 404 problem', async () => {
+    const res = await app.inject('/v1/nothing?token=abc');
+    expect(res.json()).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    expect(res.body).not.toContain('abc');
+  });
+
+  it('verifies internal tokens: audience, expiry, role, algorithm', async () => {
+    const good = await issuer.sign({ sub: USER, aud: 'demo' });
+    expect((await app.inject({ url: '/v1/mine', headers: { authorization: `Bearer ${good}` } })).json()).toEqual({ sub: USER });
+    const wrongAud = await issuer.sign({ sub: USER, aud: 'billing' });
+    expect((await app.inject({ url: '/v1/mine', headers: { authorization: `Bearer ${wrongAud}` } })).statusCode).toBe(401);
+    const expired = await issuer.sign({ sub: USER, aud: 'demo', expiresIn: '-10s' });
+    expect((await app.inject({ url: '/v1/mine', headers: { authorization: `Bearer ${expired}` } })).statusCode).toBe(401);
+    const [h, p] = good.split('.');
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`;
+    expect((await app.inject({ url: '/v1/mine', headers: { authorization: `Bearer ${none}` } })).statusCode).toBe(401);
+    expect((await app.inject({ url: '/v1/mine', headers: { authorization: `Bearer ${h}.${p}.AAAA` } })).statusCode).toBe(401);
+    expect((await app.inject({ url: '/v1/mine' })).statusCode).toBe(401);
+    expect((await app.inject({ url: '/v1/finance', headers: { authorization: `Bearer ${good}` } })).statusCode).toBe(403);
+    const finance = await issuer.sign({ sub: USER, aud: 'demo', roles: ['finance'] });
+    expect((await app.inject({ url: '/v1/finance', headers: { authorization: `Bearer ${finance}` } })).statusCode).toBe(200);
+  });
+
+  it('serves health, readiness, metrics and its OpenAPI document', async () => {
+    expect((await app.inject('/healthz')).statusCode).toBe(200);
+    expect((await app.inject('/readyz')).json()).toMatchObject({ status: 'ok' });
+    expect((await app.inject('/metrics')).body).toContain('http_request_duration_seconds');
+    const doc = (await app.inject('/openapi.json')).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toContain('/v1/things');
+    expect(Object.keys(doc.paths)).not.toContain('/metrics');
+  });
+});

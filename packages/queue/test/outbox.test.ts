@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { sql, type Kysely } from 'kysely';
+import { v7 as uuidv7 } from 'uuid';
+import { createDb, migrateToLatest } from '@imlab/db';
+import { createLogger } from '@imlab/logger';
+import { createTestDatabase, testPrefix, infra, eventually } from '@imlab/testing';
+import { Bus, queueMigrations, type QueueTables, type Worker } from '../src/index.js';
+
+const USER = '0190f5f0-0000-7000-8000-000000000001';
+const logger = createLogger({ service: 'test', level: 'silent' });
+
+interface Effects {
+  effects: { id: number; message_id: string; amount: number };
+}
+type DB = QueueTables & Effects;
+
+let dbInfo: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: Kysely<DB>;
+const buses: Bus[] = [];
+
+function newBus(prefix: string): Bus {
+  const bus = new Bus({ service: 'test', db: db as unknown as Kysely<QueueTables>, databaseUrl: dbInfo.url, redisUrl: infra().redisUrl, prefix, logger, pollMs: 100 });
+  buses.push(bus);
+  return bus;
+}
+
+async function effectsFor(messageId: string): Promise<number> {
+  const r = await sql<{ n: number }>`select count(*)::int as n from effects where message_id = ${messageId}`.execute(db);
+  return r.rows[0]!.n;
+}
+
+function grantHandler() {
+  return {
+    'ledger.grant': async ({ tx, payload, message }: { tx: unknown; payload: { amount: number }; message: { id: string } }) => {
+      await sql`insert into effects (message_id, amount) values (${message.id}, ${payload.amount})`.execute(tx as Kysely<unknown>);
+      return { applied: payload.amount };
+    },
+  };
+}
+
+const grant = (amount: number) => ({ idempotencyKey: `k-${amount}`, userId: USER, amount, source: 'promo' as const, reference: 'test' });
+
+beforeAll(async () => {
+  dbInfo = await createTestDatabase('outbox');
+  db = createDb<DB>(dbInfo.url, { max: 4 });
+  await migrateToLatest(db as unknown as Kysely<unknown>, { extra: queueMigrations });
+  await sql`create table effects (id serial primary key, message_id text not null, amount int not null)`.execute(db);
+});
+
+afterAll(async () => {
+  for (const b of buses) await b.close();
+  await db.destroy();
+});
+
+describe('transactional outbox and inbox', () => {
+  it('delivers a committed message and applies its effect once', async () => {
+    const bus = newBus(testPrefix('happy'));
+    bus.consume('credits-ledger', grantHandler() as never, { concurrency: 2 });
+    await bus.startRelay();
+    const id = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(5)));
+    await eventually(async () => (await effectsFor(id)) === 1);
+    const result = await bus.waitForResult('credits-ledger', id, 5000);
+    expect(result).toEqual({ timedOut: false, result: { applied: 5 } });
+    // its relay would otherwise publish the other tests' rows under this prefix
+    await bus.close();
+  });
+
+  it('publishes nothing for a rolled-back transaction', async () => {
+    const bus = newBus(testPrefix('rollback'));
+    let id = '';
+    await expect(
+      db.transaction().execute(async (tx) => {
+        id = await bus.send(tx, 'ledger.grant', grant(7));
+        throw new Error('business rule failed');
+      }),
+    ).rejects.toThrow('business rule failed');
+    expect(await bus.flush()).toBe(0);
+    expect(await bus.queue('credits-ledger').getJob(id)).toBeUndefined();
+    const rows = await db.selectFrom('outbox').selectAll().where('id', '=', id).execute();
+    expect(rows).toHaveLength(0);
+  });
+
+  it('applies the effect once when the relay dies between publishing and marking sent', async () => {
+    const prefix = testPrefix('relaycrash');
+    const crashing = newBus(prefix);
+    crashing.afterPublishHook = () => {
+      throw new Error('relay killed');
+    };
+    const id = await db.transaction().execute((tx) => crashing.send(tx, 'ledger.grant', grant(11)));
+    await expect(crashing.flush()).rejects.toThrow('relay killed');
+    // the row is still unsent, and the job is already in Redis
+    const row = await db.selectFrom('outbox').select('sent_at').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row.sent_at).toBeNull();
+    const consumer = newBus(prefix);
+    consumer.consume('credits-ledger', grantHandler() as never);
+    await eventually(async () => (await effectsFor(id)) === 1);
+    // remove the finished job, as retention eventually does, so the re-publish creates a new job
+    await consumer.queue('credits-ledger').remove(id);
+    const healthy = newBus(prefix);
+    expect(await healthy.flush()).toBe(1);
+    await eventually(async () => (await consumer.queue('credits-ledger').getJobState(id)) === 'completed');
+    expect(await effectsFor(id)).toBe(1);
+    const sent = await db.selectFrom('outbox').select('sent_at').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(sent.sent_at).not.toBeNull();
+  });
+
+  it('ignores the same job delivered twice', async () => {
+    const prefix = testPrefix('dupe');
+    const bus = newBus(prefix);
+    const worker: Worker = bus.consume('credits-ledger', grantHandler() as never);
+    const id = uuidv7();
+    const envelope = { id, name: 'ledger.grant', payload: grant(3), occurredAt: new Date().toISOString() };
+    await bus.queue('credits-ledger').add('ledger.grant', envelope, { jobId: id });
+    await eventually(async () => (await bus.queue('credits-ledger').getJobState(id)) === 'completed');
+    await bus.queue('credits-ledger').add('ledger.grant', envelope, { jobId: `${id}-again` });
+    await eventually(async () => (await bus.queue('credits-ledger').getJobState(`${id}-again`)) === 'completed');
+    const again = await bus.queue('credits-ledger').getJob(`${id}-again`);
+    expect(again?.returnvalue).toEqual({ applied: 3 });
+    expect(await effectsFor(id)).toBe(1);
+    expect(worker.isRunning()).toBe(true);
+  });
+
+  it('applies the effect once when the consumer crashes after committing but before acknowledging', async () => {
+    const prefix = testPrefix('consumercrash');
+    const bus = newBus(prefix);
+    const id = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(13)));
+    const script = fileURLToPath(new URL('./fixtures/crash-consumer.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script, dbInfo.url, infra().redisUrl, prefix], {
+      cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    await bus.flush();
+    expect(await exited).toBe('SIGKILL');
+    expect(await effectsFor(id)).toBe(1);
+    expect(await bus.queue('credits-ledger').getJobState(id)).toBe('active');
+    // a healthy consumer picks the stalled job up; the inbox makes the second delivery a no-op
+    bus.consume('credits-ledger', grantHandler() as never, { lockDuration: 1500, stalledInterval: 500 });
+    await eventually(async () => (await bus.queue('credits-ledger').getJobState(id)) === 'completed', 20_000);
+    expect(await effectsFor(id)).toBe(1);
+  });
+
+  it('fails a malformed message with a clear reason and changes nothing', async () => {
+    const prefix = testPrefix('malformed');
+    const bus = newBus(prefix);
+    bus.consume('credits-ledger', grantHandler() as never);
+    const id = uuidv7();
+    await bus.queue('credits-ledger').add('ledger.grant', { id, name: 'ledger.grant', payload: { ...grant(1), amount: -5 }, occurredAt: new Date().toISOString() }, { jobId: id });
+    await eventually(async () => (await bus.queue('credits-ledger').getJobState(id)) === 'failed');
+    const job = await bus.queue('credits-ledger').getJob(id);
+    expect(job?.failedReason).toMatch(/invalid ledger\.grant payload: \/amount/);
+    expect(job?.attemptsMade).toBe(1);
+    expect(await effectsFor(id)).toBe(0);
+    const inbox = await db.selectFrom('inbox').selectAll().where('message_id', '=', id).execute();
+    expect(inbox).toHaveLength(0);
+  });
+
+  it('refuses to write a message that breaks its contract', async () => {
+    const bus = newBus(testPrefix('contract'));
+    await expect(db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', { ...grant(1), userId: 'not-a-uuid' }))).rejects.toMatchObject({
+      code: 'CONTRACT_VIOLATION',
+    });
+  });
+});
