@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, type ServiceContext } from '@imlab/queue';
+import { createServiceContext, type ConsumeOptions, type ServiceContext } from '@imlab/queue';
 import { sql } from '@imlab/db';
 import type { App } from '@imlab/http';
 import { createTestDatabase, testPrefix, startTestIssuer, infra, captureLogs, eventually } from '@imlab/testing';
@@ -23,7 +23,7 @@ export type Harness = Awaited<ReturnType<typeof startBilling>>;
  * fake of Stripe reached through the SDK's host/port/protocol, and a fake ledger on the real
  * credits-ledger queue.
  */
-export async function startBilling(label: string, env: Record<string, string> = {}) {
+export async function startBilling(label: string, env: Record<string, string> = {}, opts: { consume?: ConsumeOptions } = {}) {
   const { databaseUrl, redisUrl } = infra();
   const database = await createTestDatabase(`billing_${label}`);
   const prefix = testPrefix(`billing_${label}`);
@@ -61,7 +61,7 @@ export async function startBilling(label: string, env: Record<string, string> = 
   const app: App = await build({ config, logger, ctx, stripe });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  startConsumers(ctx.bus);
+  startConsumers(ctx.bus, opts.consume);
   const ledger = startFakeLedger(ctx.bus);
   await ctx.bus.startRelay();
 
