@@ -22,7 +22,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       closed_at timestamptz
     )`.execute(db);
   await sql`create index orders_user on orders (user_id, id desc) where user_id is not null`.execute(db);
-  await sql`create index orders_pending on orders (created_at) where status = 'pending'`.execute(db);
+  await sql`create index orders_pending on orders (updated_at) where status = 'pending'`.execute(db);
   await sql`create index orders_paid_at on orders (paid_at) where paid_at is not null`.execute(db);
 
   await sql`

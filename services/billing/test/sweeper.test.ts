@@ -17,8 +17,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const sweep = (ageSeconds = 0) =>
-  sweepPendingOrders({ db: h.db, bus: h.ctx.bus, stripe: createStripe(h.config), log, ageSeconds });
+const sweep = (ageSeconds = 0, batch?: number) =>
+  sweepPendingOrders({ db: h.db, bus: h.ctx.bus, stripe: createStripe(h.config), log, ageSeconds, ...(batch ? { batch } : {}) });
 const ledgerFor = (orderId: string) => h.ledger.applied.filter((c) => c.idempotencyKey.startsWith(`order:${orderId}`)).map((c) => `${c.kind}:${c.amount}`);
 const age = (orderId: string, seconds: number) =>
   sql`update orders set created_at = now() - make_interval(secs => ${seconds}) where id = ${orderId}`.execute(h.db);
@@ -73,6 +73,21 @@ describe('sweeper for missed webhooks', () => {
     await h.settled();
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
     expect((await h.order(c.orderId)).status).toBe('refunded');
+  });
+
+  it('looks at still-open sessions in rotation, so a backlog cannot starve a newer paid order', async () => {
+    await sql`update orders set status = 'expired' where status = 'pending'`.execute(h.db); // earlier tests' leftovers
+    const stuck = await h.checkout(h.newUser());
+    const paidLater = await h.checkout(h.newUser());
+    h.stripe.update(paidLater.session.id, { status: 'complete', payment_status: 'paid', payment_intent: newPaymentIntentId() });
+    await age(stuck.orderId, 7200);
+    await age(paidLater.orderId, 3600);
+
+    expect(await sweep(1800, 1)).toMatchObject({ checked: 1, open: 1 });
+    expect(await sweep(1800, 1)).toMatchObject({ checked: 1, fulfilled: 1 });
+    await h.settled();
+    expect((await h.order(paidLater.orderId)).status).toBe('paid');
+    expect((await h.order(stuck.orderId)).status).toBe('pending');
   });
 
   it('runs on its interval in the background', async () => {

@@ -66,8 +66,13 @@ export async function listOrdersForUser(db: Db<DB>, userId: string, opts: { befo
   return q.orderBy('id', 'desc').limit(opts.limit).execute();
 }
 
+/** Least recently looked-at first, so a backlog of still-open sessions cannot starve newer orders. */
 export async function pendingOrdersOlderThan(db: Db<DB>, cutoff: Date, limit: number): Promise<OrderRow[]> {
-  return db.selectFrom('orders').selectAll().where('status', '=', 'pending').where('created_at', '<', cutoff).orderBy('created_at').limit(limit).execute();
+  return db.selectFrom('orders').selectAll().where('status', '=', 'pending').where('created_at', '<', cutoff).orderBy('updated_at').orderBy('id').limit(limit).execute();
+}
+
+export async function touchOrder(db: Db<DB>, orderId: string): Promise<void> {
+  await db.updateTable('orders').set({ updated_at: new Date() }).where('id', '=', orderId).execute();
 }
 
 /** user.purge: orders stay for the books but lose the link to the person. */

@@ -70,6 +70,7 @@ export async function sweepPendingOrders(deps: SweeperDeps): Promise<SweepResult
       if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'expired')) result.expired++;
     } else {
       result.open++;
+      await orders.touchOrder(deps.db, candidate.id);
     }
   }
   return result;
