@@ -175,7 +175,43 @@ describe('password reset', () => {
   });
 });
 
+describe('single-use links under real concurrency', () => {
+  it('ten simultaneous uses of one reset link: exactly one wins', async () => {
+    await signedInUser(t, 'race-reset@example.com');
+    await call(t.url, 'POST', '/v1/auth/password/forgot', { body: { email: 'race-reset@example.com' } });
+    const token = await lastLinkToken(t, 'race-reset@example.com', 'password-reset');
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => call(t.url, 'POST', '/v1/auth/password/reset', { body: { token, password: `concurrent passphrase ${i}` } })),
+    );
+    const winners = answers.map((a, i) => [a.status, i] as const).filter(([status]) => status === 204);
+    expect(winners).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 400)).toHaveLength(9);
+    const winner = winners[0]![1];
+    expect((await call(t.url, 'POST', '/v1/auth/login', { body: { email: 'race-reset@example.com', password: `concurrent passphrase ${winner}` } })).status).toBe(200);
+  });
+
+  it('five simultaneous uses of one verification link: one success, one bonus', async () => {
+    const ip = ipHash();
+    await call(t.url, 'POST', '/v1/auth/signup', { body: { email: 'race-verify@example.com', password: PASSWORD }, headers: { 'x-imlab-ip-hash': ip } });
+    const token = await lastLinkToken(t, 'race-verify@example.com', 'verify-email');
+    const answers = await Promise.all(Array.from({ length: 5 }, () => call(t.url, 'POST', '/v1/auth/verify-email', { body: { token } })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 400, 400, 400, 400]);
+    const user = await t.ctx.db.selectFrom('users').select('id').where('email', '=', 'race-verify@example.com').executeTakeFirstOrThrow();
+    const grants = await t.ctx.db.selectFrom('outbox').select('payload').where('name', '=', 'ledger.grant').execute();
+    expect(grants.filter((g) => (g.payload as { userId: string }).userId === user.id)).toHaveLength(1);
+  });
+});
+
 describe('session attacks', () => {
+  it('a session past its absolute lifetime is over, however recently it was used', async () => {
+    const { sid } = await signedInUser(t, 'absolute@example.com');
+    await resolve(sid); // cached
+    await sql`update sessions set expires_at = now() - interval '1 second' where user_id = (select id from users where email = 'absolute@example.com')`.execute(t.ctx.db);
+    const keys = await t.ctx.bus.redis.keys(`${t.config.QUEUE_PREFIX}auth:session:*`);
+    if (keys.length) await t.ctx.bus.redis.del(...keys);
+    expect((await resolve(sid)).status).toBe(401);
+  });
+
   it('a tampered or made-up cookie resolves to nothing', async () => {
     const { sid } = await signedInUser(t, 'tamper@example.com');
     const flipped = sid.slice(0, -1) + (sid.endsWith('A') ? 'B' : 'A');

@@ -15,7 +15,7 @@ const Resolved = Type.Object({
 const Jwks = Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) });
 
 export function registerInternalRoutes(app: App, deps: AuthDeps, sessions: SessionService): void {
-  app.get('/.well-known/jwks.json', { schema: { tags: ['internal'], response: { 200: Jwks } } }, async (_request, reply) => {
+  app.get('/.well-known/jwks.json', { schema: { hide: true, tags: ['internal'], response: { 200: Jwks } } }, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300');
     return deps.keys.jwks;
   });
@@ -24,7 +24,7 @@ export function registerInternalRoutes(app: App, deps: AuthDeps, sessions: Sessi
     '/internal/sessions/resolve',
     {
       preHandler: requireInternalToken(deps.config.INTERNAL_API_TOKEN),
-      schema: { tags: ['internal'], body: ResolveBody, response: { 200: Resolved, 400: Problem, 401: Problem, 403: Problem } },
+      schema: { hide: true, tags: ['internal'], body: ResolveBody, response: { 200: Resolved, 400: Problem, 401: Problem, 403: Problem } },
     },
     async (request) => sessions.resolve(request.body.token, request.body.audience),
   );
