@@ -29,7 +29,7 @@ export async function assertRedisReady(url: string, timeoutMs = 3000): Promise<v
     try {
       await client.connect();
     } catch (err) {
-      throw new Error(`cannot reach Redis at ${describeRedisUrl(url)}: ${(err as Error).message}`);
+      throw new Error(`cannot reach Redis at ${describeRedisUrl(url)}: ${(err as Error).message}`, { cause: err });
     }
     let policy: string | undefined;
     try {

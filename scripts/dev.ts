@@ -1,0 +1,105 @@
+// Starts the whole system for local development: migrates every service database, then runs
+// every service, one render worker and the gateway as child processes (Node 24 via tsx), waits
+// until the gateway is ready and prints its URL. Ctrl-C (or SIGTERM) stops everything cleanly.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const env = { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' };
+const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
+
+interface Proc {
+  name: string;
+  entry: string;
+}
+
+const services: Proc[] = [
+  { name: 'auth', entry: 'services/auth/src/main.ts' },
+  { name: 'credits-ledger', entry: 'services/credits-ledger/src/main.ts' },
+  { name: 'generation', entry: 'services/generation/src/main.ts' },
+  { name: 'billing', entry: 'services/billing/src/main.ts' },
+  { name: 'notification', entry: 'services/notification/src/main.ts' },
+];
+const processes: Proc[] = [...services, { name: 'render-worker', entry: 'services/generation/src/worker.ts' }, { name: 'gateway', entry: 'gateway/src/main.ts' }];
+
+const COLORS = [36, 33, 35, 32, 34, 31, 37];
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+function run(name: string, entry: string, color: number, onExit?: (code: number | null) => void): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tag = `\x1b[${color}m${name.padEnd(14)}\x1b[0m│ `;
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${tag}${line}\n`));
+  }
+  child.on('exit', (code, signal) => onExit?.(code ?? (signal ? 128 : null)));
+  return child;
+}
+
+async function migrate(): Promise<void> {
+  for (const [i, s] of services.entries()) {
+    const entry = s.entry.replace('main.ts', 'migrate.ts');
+    if (!existsSync(`${root}/${entry}`)) continue;
+    const code = await new Promise<number | null>((resolve) => run(`${s.name}:migrate`, entry, COLORS[i % COLORS.length]!, resolve));
+    if (code !== 0) throw new Error(`migrations of ${s.name} failed (exit ${code})`);
+  }
+}
+
+async function waitReady(url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !stopping) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    process.stdout.write('\nstopping…\n');
+    const exits = [...children.values()].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r))));
+    for (const c of children.values()) c.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      for (const c of children.values()) c.kill('SIGKILL');
+    }, 15_000);
+    await Promise.all(exits);
+    clearTimeout(timer);
+  }
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+try {
+  await migrate();
+} catch (err) {
+  console.error(String((err as Error).message));
+  process.exit(1);
+}
+for (const [i, p] of processes.entries()) {
+  if (!existsSync(`${root}/${p.entry}`)) continue;
+  children.set(
+    p.name,
+    run(p.name, p.entry, COLORS[i % COLORS.length]!, (code) => {
+      if (!stopping) {
+        console.error(`${p.name} exited (code ${code}); stopping everything`);
+        void stop(1);
+      }
+    }),
+  );
+}
+const ready = await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, 60_000);
+if (!ready) {
+  console.error('the gateway did not become ready within 60 s');
+  await stop(1);
+}
+process.stdout.write(`\n  imagemakerlab is running: http://localhost:${gatewayPort}  (API docs: http://localhost:${gatewayPort}/docs)\n  Emails land in .data/mailbox/. Press Ctrl-C to stop.\n\n`);
