@@ -17,6 +17,7 @@ import { registerInternalRoutes } from './sessions/internal.routes.js';
 import { registerGoogleRoutes } from './google/google.routes.js';
 import { registerPrivacyRoutes } from './privacy/privacy.routes.js';
 import { warmPasswordHasher } from './lib/passwords.js';
+import { createBackground } from './lib/background.js';
 
 export interface AppDeps {
   config: Config;
@@ -58,7 +59,10 @@ export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App
     redis: ctx.bus.redis,
     keyPrefix: ctx.bus.prefix,
     keys: keys ?? (await loadKeyRing({ signingKeys: config.AUTH_SIGNING_KEYS, keysFile: config.AUTH_KEYS_FILE, nodeEnv: config.NODE_ENV, logger })),
+    background: createBackground(logger),
   };
+  // in-flight after-the-answer work finishes before the pools close
+  app.addHook('onClose', async () => deps.background.drain());
   await warmPasswordHasher();
   const sessions = createSessionService(deps);
   const accounts = createAccountService(deps, sessions);

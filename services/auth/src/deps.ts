@@ -5,6 +5,7 @@ import type { Logger } from '@imlab/logger';
 import type { Config } from './config.js';
 import type { DB } from './db.js';
 import type { KeyRing } from './keys/keys.js';
+import type { Background } from './lib/background.js';
 
 /** What the services of auth share; built once in app.ts. */
 export interface AuthDeps {
@@ -16,4 +17,5 @@ export interface AuthDeps {
   redis: Redis;
   keyPrefix: string;
   keys: KeyRing;
+  background: Background;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, bearer, ipHash, lastLinkToken, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
+import { call, settle, bearer, ipHash, lastLinkToken, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
 let t: TestAuth;
 
@@ -247,6 +247,7 @@ describe('profile', () => {
     expect(p.setCookies).toEqual([]);
     // a bogus locale cookie at sign-up is ignored
     await call(t.url, 'POST', '/v1/auth/signup', { body: { email: 'cookie-locale@example.com', password: 'correct horse battery staple' }, cookies: { locale: 'xx<script>' } });
+    await settle(t);
     const row = await t.ctx.db.selectFrom('users').select('locale').where('email', '=', 'cookie-locale@example.com').executeTakeFirstOrThrow();
     expect(row.locale).toBe('en');
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOidcIssuer, type FakeOidcIssuer, type FakeOidcUser, type IdTokenTamper } from '@imlab/testing';
-import { call, ipHash, outboxMessages, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
+import { call, settle, ipHash, outboxMessages, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
 let t: TestAuth;
 let issuer: FakeOidcIssuer;
@@ -94,6 +94,7 @@ describe('Google sign-in', () => {
   it('does not let a pre-registered, unverified password account keep access (pre-hijacking)', async () => {
     // the attacker registers the victim's address with a password they know, and never verifies
     await call(t.url, 'POST', '/v1/auth/signup', { body: { email: 'victim@gmail.example', password: 'attacker knows this one' }, headers: { 'x-imlab-ip-hash': ipHash() } });
+    await settle(t);
     const [pre] = await usersWithEmail('victim@gmail.example');
     // the victim signs in with Google
     const { answer } = await signIn({ sub: 'g-400', email: 'victim@gmail.example', email_verified: true });

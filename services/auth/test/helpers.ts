@@ -112,14 +112,21 @@ export async function call(
   return { status: res.status, headers: res.headers, body, text, setCookies, cookies };
 }
 
+/** Waits for the work auth does after answering (sign-up, resend and forgot mails). */
+export async function settle(t: TestAuth): Promise<void> {
+  await t.app.auth.deps.background.drain();
+}
+
 /** Emails queued for notification (`email.send` rows of the outbox), newest last. */
 export async function sentEmails(t: TestAuth, to?: string): Promise<{ template: string; to: string; data: Record<string, unknown>; idempotencyKey: string }[]> {
+  await settle(t);
   const rows = await t.ctx.db.selectFrom('outbox').select(['payload', 'name']).where('name', '=', 'email.send').orderBy('id').execute();
   const mails = rows.map((r) => r.payload as { template: string; to: string; data: Record<string, unknown>; idempotencyKey: string });
   return to ? mails.filter((m) => m.to === to) : mails;
 }
 
 export async function outboxMessages(t: TestAuth, name: string): Promise<Record<string, unknown>[]> {
+  await settle(t);
   const rows = await t.ctx.db.selectFrom('outbox').select('payload').where('name', '=', name).orderBy('id').execute();
   return rows.map((r) => r.payload as Record<string, unknown>);
 }

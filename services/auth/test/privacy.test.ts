@@ -5,7 +5,7 @@ import { unzipSync, strFromU8 } from 'fflate';
 import { sql } from '@imlab/db';
 import { startFakeOidcIssuer, type FakeOidcIssuer } from '@imlab/testing';
 import { loadAuthConfig } from '../src/config.js';
-import { call, bearer, ipHash, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
+import { call, settle, bearer, ipHash, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
 // a real 1x1 PNG
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
@@ -135,6 +135,7 @@ describe('DELETE /v1/me', () => {
     // the address is free again
     const again = await c(t.url, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD }, headers: { 'x-imlab-ip-hash': ipHash() } });
     expect(again.status).toBe(202);
+    await settle(t);
     expect((await t.ctx.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id).not.toBe(userId);
   });
 

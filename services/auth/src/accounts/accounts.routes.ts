@@ -33,7 +33,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
   });
 
   app.post('/v1/auth/verify-email/resend', { schema: { tags: ['auth'], body: EmailBody, response: { 202: Accepted, 400: Problem } } }, async (request, reply) => {
-    await accounts.resendVerification(request.body.email);
+    accounts.resendVerification(request.body.email);
     return reply.code(202).send(ACCEPTED);
   });
 
@@ -73,7 +73,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
   });
 
   app.post('/v1/auth/password/forgot', { schema: { tags: ['auth'], body: EmailBody, response: { 202: Accepted, 400: Problem } } }, async (request, reply) => {
-    await accounts.forgotPassword(request.body.email);
+    accounts.forgotPassword(request.body.email);
     return reply.code(202).send(ACCEPTED);
   });
 

@@ -16,7 +16,7 @@ const invalidCredentials = () => new AppError('AUTH_INVALID_CREDENTIALS', 'email
 const invalidToken = () => new AppError('AUTH_INVALID_TOKEN', 'this link is invalid or has expired', { status: 400 });
 
 export function createAccountService(deps: AuthDeps, sessions: SessionService) {
-  const { config, db, bus, redis, keyPrefix } = deps;
+  const { config, db, bus, redis, keyPrefix, background } = deps;
   const backoff = createBackoff(redis, keyPrefix, config);
 
   async function issueVerification(tx: Transaction<DB>, user: UserRow): Promise<void> {
@@ -66,6 +66,25 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     return true;
   }
 
+  async function sendResetLink(email: string): Promise<void> {
+    const user = await repo.findUserByEmail(db, email);
+    if (!user || user.status !== 'active') return;
+    if (!(await cooldownPassed('reset', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
+    await db.transaction().execute(async (tx) => {
+      const token = newToken();
+      const id = uuidv7();
+      await repo.voidEmailTokens(tx, user.id, 'reset');
+      await repo.insertEmailToken(tx, { id, userId: user.id, purpose: 'reset', tokenHash: hashToken(token), expiresAt: new Date(Date.now() + config.RESET_TOKEN_TTL * 1000) });
+      await sendEmail(bus, tx, {
+        template: 'password-reset',
+        to: user.email,
+        locale: user.locale,
+        data: { link: publicLink(config, '/reset-password', { token }), displayName: user.display_name, expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
+        idempotencyKey: `password-reset:${id}`,
+      });
+    });
+  }
+
   return {
     backoff,
     issueVerification,
@@ -80,7 +99,8 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
       const password = checkPasswordPolicy(input.password);
       await countSignup(input.ipHash);
       const passwordHash = await hashPassword(password);
-      await db.transaction().execute(async (tx) => {
+      // After the answer: whether the address is taken must not show in the timing either.
+      background.run('signup', () => db.transaction().execute(async (tx) => {
         const created = await repo.insertUserIfNew(tx, {
           id: uuidv7(),
           email,
@@ -100,15 +120,18 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         if (existing && existing.status === 'active' && !existing.email_verified_at && (await cooldownPassed('verify', existing.id, config.VERIFY_RESEND_COOLDOWN))) {
           await issueVerification(tx, existing);
         }
-      });
+      }));
     },
 
-    async resendVerification(rawEmail: string): Promise<void> {
+    /** Answers at once; the lookup and the mail happen after, so timing tells nothing. */
+    resendVerification(rawEmail: string): void {
       const email = normaliseEmail(rawEmail);
-      const user = await repo.findUserByEmail(db, email);
-      if (!user || user.status !== 'active' || user.email_verified_at) return;
-      if (!(await cooldownPassed('verify', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
-      await db.transaction().execute((tx) => issueVerification(tx, user));
+      background.run('resend-verification', async () => {
+        const user = await repo.findUserByEmail(db, email);
+        if (!user || user.status !== 'active' || user.email_verified_at) return;
+        if (!(await cooldownPassed('verify', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
+        await db.transaction().execute((tx) => issueVerification(tx, user));
+      });
     },
 
     /**
@@ -160,24 +183,10 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
       return { user: usable, token, maxAge };
     },
 
-    async forgotPassword(rawEmail: string): Promise<void> {
+    /** Answers at once; the lookup and the mail happen after, so timing tells nothing. */
+    forgotPassword(rawEmail: string): void {
       const email = normaliseEmail(rawEmail);
-      const user = await repo.findUserByEmail(db, email);
-      if (!user || user.status !== 'active') return;
-      if (!(await cooldownPassed('reset', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
-      await db.transaction().execute(async (tx) => {
-        const token = newToken();
-        const id = uuidv7();
-        await repo.voidEmailTokens(tx, user.id, 'reset');
-        await repo.insertEmailToken(tx, { id, userId: user.id, purpose: 'reset', tokenHash: hashToken(token), expiresAt: new Date(Date.now() + config.RESET_TOKEN_TTL * 1000) });
-        await sendEmail(bus, tx, {
-          template: 'password-reset',
-          to: user.email,
-          locale: user.locale,
-          data: { link: publicLink(config, '/reset-password', { token }), displayName: user.display_name, expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
-          idempotencyKey: `password-reset:${id}`,
-        });
-      });
+      background.run('forgot-password', () => sendResetLink(email));
     },
 
     /** New password; the link proves the inbox, so the email counts as verified. Every session ends. */
