@@ -107,6 +107,24 @@ describe('internal tokens verified by registerInternalAuth against auth\'s JWKS'
   });
 });
 
+describe("auth's own /v1/me applies the same rules to the gateway's token", () => {
+  it('refuses alg none, HS256 with the public key, a foreign key, and another audience; accepts the real one', async () => {
+    const { sid, userId } = await signedInUser(t, 'self@example.com');
+    const real = await resolve(sid, 'auth');
+    const me = (token: string) => call(t.url, 'GET', '/v1/me', { headers: { authorization: `Bearer ${token}` } });
+    expect((await me(real.token)).status).toBe(200);
+    const now = Math.floor(Date.now() / 1000);
+    const body = Buffer.from(JSON.stringify({ sub: userId, sid: real.sessionId, roles: ['user'], iss: 'imlab-auth', aud: 'auth', iat: now, exp: now + 60 })).toString('base64url');
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', kid: currentJwk.kid })).toString('base64url')}.${body}.`;
+    const hsHeader = Buffer.from(JSON.stringify({ alg: 'HS256', kid: currentJwk.kid })).toString('base64url');
+    const hs = `${hsHeader}.${body}.${createHmac('sha256', Buffer.from(currentJwk.x!, 'base64url')).update(`${hsHeader}.${body}`).digest('base64url')}`;
+    const { privateKey: other } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+    const foreign = await new SignJWT({ sid: real.sessionId, roles: ['user'] }).setProtectedHeader({ alg: 'EdDSA', kid: currentJwk.kid! }).setSubject(userId).setIssuer('imlab-auth').setAudience('auth').setIssuedAt().setExpirationTime('60s').sign(other);
+    const otherAudience = (await resolve(sid, 'billing')).token;
+    for (const token of [none, hs, foreign, otherAudience]) expect((await me(token)).status).toBe(401);
+  });
+});
+
 describe('roles', () => {
   it('are assigned by the CLI command and reach the next internal token at once', async () => {
     const { sid } = await signedInUser(t, 'finance@example.com');

@@ -151,6 +151,18 @@ describe('DELETE /v1/me', () => {
     expect(await t.ctx.db.selectFrom('identities').select('subject').where('subject', '=', 'g-leave').execute()).toEqual([]);
   });
 
+  it('refuses Google sign-in to an account waiting for its purge', async () => {
+    const first = await c(t.url, 'GET', '/v1/auth/google/start');
+    const back = new URL(issuer.approve(first.headers.get('location')!, { sub: 'g-grace', email: 'g-grace@gmail.example', email_verified: true }));
+    const sid = (await c(t.url, 'GET', back.pathname + back.search, { cookies: { imlab_sid: first.cookies.imlab_sid! } })).cookies.imlab_sid!;
+    expect((await c(t.url, 'DELETE', '/v1/me', { headers: await bearer(t, sid) })).status).toBe(202);
+    const again = await c(t.url, 'GET', '/v1/auth/google/start');
+    const back2 = new URL(issuer.approve(again.headers.get('location')!, { sub: 'g-grace', email: 'g-grace@gmail.example', email_verified: true }));
+    const r = await c(t.url, 'GET', back2.pathname + back2.search, { cookies: { imlab_sid: again.cookies.imlab_sid! } });
+    expect(new URL(r.headers.get('location')!).searchParams.get('error')).toBe('account_disabled');
+    expect(r.cookies.imlab_sid).toBeUndefined();
+  });
+
   it('refuses a purge delay of 30 days or more at start-up', () => {
     expect(() => loadAuthConfig({ ...t.env, ACCOUNT_PURGE_DELAY: '30d' })).toThrow(/ACCOUNT_PURGE_DELAY/);
     expect(loadAuthConfig({ ...t.env, ACCOUNT_PURGE_DELAY: '29d' }).ACCOUNT_PURGE_DELAY).toBe(29 * 86400);
