@@ -239,6 +239,26 @@ describe('disputes', () => {
     expect(h.ledger.balance(c.userId)).toBe(100);
   });
 
+  it('restores a won dispute by first cancelling the debt its clawback left, and the books still match', async () => {
+    const c = await paidOrder();
+    h.ledger.spend(c.userId, 70);
+    const dp = newDisputeId();
+    await h.webhook(dispute('charge.dispute.created', dp, c.pi, 'needs_response'));
+    await h.settled();
+    expect(h.ledger.debt(c.userId)).toBe(70);
+    await h.webhook(dispute('charge.dispute.closed', dp, c.pi, 'won'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100']);
+    expect(h.ledger.debt(c.userId)).toBe(0);
+    expect(h.ledger.balance(c.userId)).toBe(30);
+
+    const from = new Date(Date.now() - 3600_000).toISOString();
+    const to = new Date(Date.now() + 3600_000).toISOString();
+    const recon = await h.api('GET', `/v1/admin/billing/reconciliation?from=${from}&to=${to}`, { userId: h.newUser(), roles: ['finance'] });
+    const line = recon.body.orders.find((o: { orderId: string }) => o.orderId === c.orderId);
+    expect(line).toMatchObject({ matches: true, status: 'paid', expected: { granted: 100, clawedBack: 100, restored: 100 }, ledger: { granted: 100, clawedBack: 100, restored: 100 } });
+  });
+
   it('converges when a won dispute is reported before it was opened', async () => {
     const c = await paidOrder();
     const dp = newDisputeId();

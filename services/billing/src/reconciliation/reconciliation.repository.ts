@@ -38,9 +38,11 @@ export async function paidOrdersWithLedger(db: Db<DB>, from: Date, to: Date): Pr
       'o.refunded_amount',
       'o.paid_at',
       ledgerSum('grant', sql`l.amount`).as('ledger_granted'),
+      // A clawback takes what is available (`amount`) and books the rest as debt (`debt`).
       ledgerSum('clawback', sql`l.amount + l.debt`).as('ledger_clawed_back'),
       ledgerSum('clawback', sql`l.debt`).as('ledger_debt'),
-      ledgerSum('restore', sql`l.amount`).as('ledger_restored'),
+      // A restore first cancels debt (reported as `debt`), then credits the rest (`amount`).
+      ledgerSum('restore', sql`l.amount + l.debt`).as('ledger_restored'),
     ])
     .where('o.paid_at', '>=', from)
     .where('o.paid_at', '<', to)

@@ -10,7 +10,9 @@ export interface LedgerCommand {
 /**
  * A small stand-in for the credits ledger: consumes the real `credits-ledger` queue, keeps
  * balances and debts, dedupes by idempotency key like the ledger does (and records any key reused
- * with a different amount as a conflict), and emits `ledger.posted` back to billing.
+ * with a different amount as a conflict), and emits `ledger.posted` back to billing with the
+ * ledger's meaning of amount/debt: a clawback reports what it took and what became debt, a
+ * restore what it credited and what debt it cancelled.
  */
 export function startFakeLedger(bus: Bus): {
   commands: LedgerCommand[];
@@ -48,8 +50,15 @@ export function startFakeLedger(bus: Bus): {
       const available = balances.get(cmd.userId) ?? 0;
       let amount = cmd.amount;
       let debt = 0;
-      if (kind === 'grant' || kind === 'restore') balances.set(cmd.userId, available + cmd.amount);
-      else {
+      if (kind === 'grant') balances.set(cmd.userId, available + cmd.amount);
+      else if (kind === 'restore') {
+        // Like the ledger: a restore first cancels what the person still owes, then credits the rest.
+        const owed = debts.get(cmd.userId) ?? 0;
+        debt = Math.min(owed, cmd.amount);
+        amount = cmd.amount - debt;
+        debts.set(cmd.userId, owed - debt);
+        balances.set(cmd.userId, available + amount);
+      } else {
         amount = Math.min(available, cmd.amount);
         debt = cmd.amount - amount;
         balances.set(cmd.userId, available - amount);
