@@ -4,3 +4,4 @@ export * from './envelope.js';
 export * from './bus.js';
 export { UnrecoverableError, type Job, type Worker } from 'bullmq';
 export * from './runtime.js';
+export * from './sealed.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, settle, bearer, ipHash, lastLinkToken, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
+import { call, rawEmailPayloads, settle, bearer, ipHash, lastLinkToken, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
 let t: TestAuth;
 
@@ -27,6 +27,10 @@ describe('sign-up, verification and login', () => {
     const link = new URL(String(mail!.data.link));
     expect(link.origin).toBe(PUBLIC_BASE_URL);
     expect(link.pathname).toBe('/verify-email');
+    // the token never sits in plain text in the outbox (and so in Redis): it travels sealed
+    const token = link.searchParams.get('token')!;
+    expect(token.length).toBeGreaterThan(20);
+    for (const raw of await rawEmailPayloads(t)) expect(raw).not.toContain(token);
 
     const registered = await outboxMessages(t, 'user.registered');
     expect(registered).toContainEqual(expect.objectContaining({ email, displayName: 'Ada', locale: 'en' }));

@@ -1,3 +1,4 @@
+import { isSealed, unseal } from '@imlab/queue';
 import { fileURLToPath } from 'node:url';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -117,12 +118,24 @@ export async function settle(t: TestAuth): Promise<void> {
   await t.app.auth.deps.background.drain();
 }
 
+/** `email.send` payloads exactly as stored in the outbox and published to Redis. */
+export async function rawEmailPayloads(t: TestAuth): Promise<string[]> {
+  await settle(t);
+  const rows = await t.ctx.db.selectFrom('outbox').select('payload').where('name', '=', 'email.send').execute();
+  return rows.map((r) => JSON.stringify(r.payload));
+}
+
 /** Emails queued for notification (`email.send` rows of the outbox), newest last. */
 export async function sentEmails(t: TestAuth, to?: string): Promise<{ template: string; to: string; data: Record<string, unknown>; idempotencyKey: string }[]> {
   await settle(t);
   const rows = await t.ctx.db.selectFrom('outbox').select(['payload', 'name']).where('name', '=', 'email.send').orderBy('id').execute();
   const mails = rows.map((r) => r.payload as { template: string; to: string; data: Record<string, unknown>; idempotencyKey: string });
-  return to ? mails.filter((m) => m.to === to) : mails;
+  // link tokens travel sealed; open them as notification does
+  const opened = mails.map((m) => ({
+    ...m,
+    data: Object.fromEntries(Object.entries(m.data).map(([k, v]) => [k, isSealed(v) ? unseal(v, t.config.MESSAGE_SEAL_KEY) : v])),
+  }));
+  return to ? opened.filter((m) => m.to === to) : opened;
 }
 
 export async function outboxMessages(t: TestAuth, name: string): Promise<Record<string, unknown>[]> {

@@ -8,7 +8,7 @@ import { checkPasswordPolicy, hashPassword, verifyPassword } from '../lib/passwo
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
 import { defaultDisplayName, normaliseEmail } from '../lib/email.js';
 import { createBackoff } from './backoff.js';
-import { publicLink, sendEmail } from './emails.js';
+import { sealedLink, sendEmail } from './emails.js';
 import * as repo from './accounts.repository.js';
 import type { UserRow } from './accounts.repository.js';
 
@@ -28,7 +28,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
       template: 'verify-email',
       to: user.email,
       locale: user.locale,
-      data: { link: publicLink(config, '/verify-email', { token }), displayName: user.display_name },
+      data: { link: sealedLink(config, '/verify-email', { token }), displayName: user.display_name },
       idempotencyKey: `verify-email:${id}`,
     });
   }
@@ -79,7 +79,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         template: 'password-reset',
         to: user.email,
         locale: user.locale,
-        data: { link: publicLink(config, '/reset-password', { token }), displayName: user.display_name, expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
+        data: { link: sealedLink(config, '/reset-password', { token }), displayName: user.display_name, expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
         idempotencyKey: `password-reset:${id}`,
       });
     });
@@ -201,6 +201,11 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         if (!user || user.status !== 'active') throw invalidToken();
         await repo.setPasswordHash(tx, user.id, passwordHash);
         await repo.markEmailVerified(tx, user.id);
+        if (!user.email_verified_at) {
+          // the reset link proved the inbox: this is the account's verification
+          await bus.send(tx as never, 'user.verified', { userId: user.id, ...(user.signup_ip_hash ? { ipHash: user.signup_ip_hash } : {}) });
+          await grantSignupBonus(tx, user.id, user.signup_ip_hash ?? undefined);
+        }
         await repo.voidEmailTokens(tx, user.id, 'reset');
         const afterCommit = await sessions.revokeAllIn(tx, user.id);
         await sendEmail(bus, tx, { template: 'password-changed', to: user.email, locale: user.locale, data: { displayName: user.display_name, changedAt: new Date().toISOString() }, idempotencyKey: `password-changed:${uuidv7()}` });

@@ -1,4 +1,4 @@
-import type { Bus } from '@imlab/queue';
+import { seal, type Bus } from '@imlab/queue';
 import type { EmailTemplate } from '@imlab/contracts';
 import type { Db } from '@imlab/db';
 import type { DB } from '../db.js';
@@ -14,6 +14,15 @@ export function publicLink(config: Config, path: string, params: Record<string, 
   const u = new URL(`${base.pathname.replace(/\/$/, '')}${path}`, base.origin);
   for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
   return u.toString();
+}
+
+/**
+ * A link that carries a single-use token: sealed (AES-GCM under MESSAGE_SEAL_KEY) so the token
+ * never sits in plain text in the outbox table, Redis or BullMQ's retained jobs; only
+ * notification opens it, just before rendering.
+ */
+export function sealedLink(config: Config, path: string, params: Record<string, string>): string {
+  return seal(publicLink(config, path, params), config.MESSAGE_SEAL_KEY);
 }
 
 /** Queues an email through notification's inbox, in the caller's transaction. */

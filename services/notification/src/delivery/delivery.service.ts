@@ -7,6 +7,7 @@ import type { DB, DeliveryStatus, Locale } from '../db.js';
 import { findContact, isPurged } from '../contacts/contacts.repository.js';
 import { TemplateDataError } from '../mail/data.js';
 import { renderEmail } from '../mail/render.js';
+import { isSealed, unseal } from '@imlab/queue';
 import { addressHash, withoutAddress } from './address.js';
 import { claimDelivery, findDeliveryByKey, isFinal, isSuppressed, markFailed, markPending, markSent, recordUnsent, type NewDelivery } from './delivery.repository.js';
 import { ProviderError, type Mailer } from './providers/provider.js';
@@ -20,6 +21,8 @@ export interface DeliveryDeps {
   mailer: Mailer;
   from: string;
   publicBaseUrl: string;
+  /** Opens sealed data values (link tokens travel encrypted through the outbox and Redis). */
+  messageSealKey: string;
   /** How long a claimed send stays ours; longer than the provider timeout. */
   leaseMs: number;
   log: Logger;
@@ -96,7 +99,7 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
 
   let email;
   try {
-    email = renderEmail({ template: req.template, locale, data: req.data, publicBaseUrl: deps.publicBaseUrl, ...(contact ? { displayName: contact.display_name } : {}) });
+    email = renderEmail({ template: req.template, locale, data: openSealed(req.data, deps.messageSealKey), publicBaseUrl: deps.publicBaseUrl, ...(contact ? { displayName: contact.display_name } : {}) });
   } catch (err) {
     if (!(err instanceof TemplateDataError)) throw err;
     await recordUnsent(db, row, 'failed', err.message);
@@ -129,4 +132,20 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
     log.warn({ template: req.template, deliveryId: claimed.id, reason: finalReason }, 'email failed permanently');
     throw new AppError('NOTIFICATION_PROVIDER_REJECTED', finalReason, { status: 502, retryable: false, cause: err });
   }
+}
+
+/** Sealed values (see @imlab/queue sealed.ts) are opened only here, just before rendering. */
+function openSealed(data: Record<string, string | number | boolean | null>, key: string): Record<string, string | number | boolean | null> {
+  const out: Record<string, string | number | boolean | null> = {};
+  for (const [k, v] of Object.entries(data)) {
+    if (!isSealed(v)) out[k] = v;
+    else {
+      try {
+        out[k] = unseal(v, key);
+      } catch (err) {
+        throw new TemplateDataError(`data.${k} could not be unsealed`, { cause: err });
+      }
+    }
+  }
+  return out;
 }

@@ -45,6 +45,7 @@ export function startConsumers({ ctx, config, mailer, metrics }: ConsumerDeps, o
     mailer,
     from: config.MAIL_FROM,
     publicBaseUrl: config.PUBLIC_BASE_URL,
+    messageSealKey: config.MESSAGE_SEAL_KEY,
     leaseMs: config.RESEND_TIMEOUT_MS * 2,
     log,
   });
