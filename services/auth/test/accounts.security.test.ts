@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '@imlab/db';
-import { call, bearer, ipHash, lastLinkToken, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type Answer, type TestAuth } from './helpers.js';
+import { call, settle, bearer, ipHash, lastLinkToken, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type Answer, type TestAuth } from './helpers.js';
 
 let t: TestAuth;
 beforeAll(async () => {
@@ -262,20 +262,33 @@ describe('abuse limits', () => {
     expect(await t.ctx.db.selectFrom('users').select('id').where('email', '=', 'cap3@example.com').execute()).toEqual([]);
   });
 
+  it('grants one bonus when accounts from one IP hash verify at the same moment', async () => {
+    const ip = ipHash();
+    const emails = ['burst1@example.com', 'burst2@example.com', 'burst3@example.com'];
+    for (const email of emails) await call(t.url, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD }, headers: { 'x-imlab-ip-hash': ip } });
+    const tokens = await Promise.all(emails.map((e) => lastLinkToken(t, e, 'verify-email')));
+    const answers = await Promise.all(tokens.map((token) => call(t.url, 'POST', '/v1/auth/verify-email', { body: { token } })));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    const ids = (await t.ctx.db.selectFrom('users').select('id').where('email', 'in', emails).execute()).map((r) => r.id);
+    const grants = (await t.ctx.db.selectFrom('outbox').select('payload').where('name', '=', 'ledger.grant').execute()).filter((g) => ids.includes((g.payload as { userId: string }).userId));
+    expect(grants).toHaveLength(1);
+  });
+
   it('grants the sign-up bonus once per IP hash within the window, and only after verification', async () => {
     const ip = ipHash();
     for (const email of ['bonus1@example.com', 'bonus2@example.com']) {
       await call(t.url, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD }, headers: { 'x-imlab-ip-hash': ip } });
     }
-    const grants = async () => (await t.ctx.db.selectFrom('outbox').select('payload').where('name', '=', 'ledger.grant').execute()).map((r) => r.payload as { userId: string });
-    const before = (await grants()).length;
+    const grantsFor = async (ids: string[]) =>
+      (await t.ctx.db.selectFrom('outbox').select('payload').where('name', '=', 'ledger.grant').execute()).map((r) => (r.payload as { userId: string }).userId).filter((u) => ids.includes(u));
+    await settle(t);
+    const users = await t.ctx.db.selectFrom('users').select(['id', 'email']).where('email', 'in', ['bonus1@example.com', 'bonus2@example.com']).execute();
+    const idOf = (email: string) => users.find((u) => u.email === email)!.id;
+    expect(await grantsFor([idOf('bonus1@example.com'), idOf('bonus2@example.com')])).toEqual([]); // nothing before verification
     for (const email of ['bonus1@example.com', 'bonus2@example.com']) {
       await call(t.url, 'POST', '/v1/auth/verify-email', { body: { token: await lastLinkToken(t, email, 'verify-email') } });
     }
-    const after = await grants();
-    expect(after.length - before).toBe(1);
-    const bonus1 = await t.ctx.db.selectFrom('users').select('id').where('email', '=', 'bonus1@example.com').executeTakeFirstOrThrow();
-    expect(after.at(-1)!.userId).toBe(bonus1.id);
+    expect(await grantsFor([idOf('bonus1@example.com'), idOf('bonus2@example.com')])).toEqual([idOf('bonus1@example.com')]);
   });
 });
 

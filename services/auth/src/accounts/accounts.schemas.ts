@@ -30,5 +30,4 @@ export const Me = Type.Object(
     google: Type.Boolean(),
     createdAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'AuthMe' },
 );
