@@ -1,0 +1,57 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { v7 as uuidv7 } from 'uuid';
+import { startHarness, type Harness } from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('events', { LOCAL_RENDER_MS: '600' });
+  await h.startWorker();
+});
+afterAll(async () => h?.close());
+
+/** Reads an SSE stream to its end and returns the parsed `status` events. */
+async function readEvents(res: Response): Promise<{ status: string; images: unknown[] }[]> {
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .filter((block) => block.startsWith('event: status'))
+    .map((block) => JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6)));
+}
+
+describe('GET /v1/generations/:id/events', () => {
+  it('streams queued → running → succeeded with the images, then closes; Redis carries only ids and statuses', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const sub = h.ctx.bus.redis.duplicate();
+    const published: string[] = [];
+    sub.on('message', (_c: string, m: string) => published.push(m));
+    await sub.subscribe(`${h.ctx.bus.prefix}:generation-status`);
+
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'a secret prompt about tea', model: 'imlab-draft' } });
+    const res = await fetch(`${h.url}/v1/generations/${created.body.id}/events`, { headers: { authorization: `Bearer ${await h.token(user)}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const events = await readEvents(res);
+    const statuses = events.map((e) => e.status);
+    expect(statuses.at(-1)).toBe('succeeded');
+    expect(statuses).toContain('running');
+    expect(['queued', 'running']).toContain(statuses[0]);
+    expect(events.at(-1)!.images).toHaveLength(1);
+
+    sub.disconnect();
+    expect(published.length).toBeGreaterThan(0);
+    for (const m of published) expect(m).toMatch(/^[0-9a-f-]{36} [a-z]+$/);
+  });
+
+  it('ends at once for a finished generation, and refuses someone else', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'quick', model: 'imlab-draft' } });
+    await h.api('POST', `/v1/generations/${created.body.id}/cancel`, { user });
+    const res = await fetch(`${h.url}/v1/generations/${created.body.id}/events`, { headers: { authorization: `Bearer ${await h.token(user)}` } });
+    expect((await readEvents(res)).map((e) => e.status)).toEqual(['canceled']);
+    const other = await fetch(`${h.url}/v1/generations/${created.body.id}/events`, { headers: { authorization: `Bearer ${await h.token(uuidv7())}` } });
+    expect(other.status).toBe(404);
+    expect(other.headers.get('content-type')).toContain('application/problem+json');
+  });
+});
