@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '@imlab/db';
 import { createLogger } from '@imlab/logger';
-import { startTestIssuer } from '@imlab/testing';
+import { eventually, startTestIssuer } from '@imlab/testing';
 import type { App } from '@imlab/http';
 import { build } from '../src/app.js';
 import * as ledger from '../src/ledger/ledger.service.js';
 import { findUserAccounts } from '../src/ledger/ledger.repository.js';
 import { purgeUser } from '../src/privacy/privacy.service.js';
-import { sealAll } from '../src/audit/audit.service.js';
+import { sealAll, verify } from '../src/audit/audit.service.js';
 import { inMinutes, invariantViolations, startLedger, user, type TestLedger } from './support/ledger.js';
 
 let L: TestLedger;
@@ -37,6 +37,16 @@ async function get(path: string, token?: string, headers: Record<string, string>
   const type = res.headers.get('content-type') ?? '';
   return { status: res.status, type, headers: res.headers, body: type.includes('json') ? await res.json() : await res.text() };
 }
+
+/**
+ * Seals until every transfer is in a checkpoint. Sealing stops at the cluster-wide snapshot xmin, so a
+ * transaction open anywhere on the server (other tests) can delay it for a moment; it never blocks.
+ */
+const sealEverything = () =>
+  eventually(async () => {
+    await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+    return (await verify(L.db, L.config.LEDGER_SEAL_SECRET)).unsealedTransfers === 0;
+  });
 
 const grant = (userId: string, amount: number, source: 'purchase' | 'promo' = 'purchase') =>
   L.run((tx) => ledger.grant(tx, L.deps, { idempotencyKey: randomUUID(), userId, amount, source, reference: 'ord_123' }));
@@ -186,10 +196,10 @@ describe('finance API', () => {
   it('verifies the sealed hash chain, and reports the first checkpoint a tampered transfer breaks', async () => {
     const fin = await tokenFor(user(), ['finance']);
     await grant(user(), 9);
-    await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+    await sealEverything();
     const firstSeal = await L.db.selectFrom('checkpoints').select(['id', 'last_transfer_id']).orderBy('id').executeTakeFirstOrThrow();
     await grant(user(), 11);
-    await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+    await sealEverything();
     const ok = await get('/v1/admin/ledger/verify', fin);
     expect(ok.body).toMatchObject({ ok: true, firstMismatch: null, unsealedTransfers: 0 });
     expect(ok.body.checkpoints).toBeGreaterThanOrEqual(2);
@@ -231,7 +241,7 @@ describe('privacy', () => {
     await grant(u, 25);
     await reserve(u, randomUUID(), 5);
     const before = (await findUserAccounts(L.db, u))!;
-    await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+    await sealEverything();
 
     await L.run((tx) => purgeUser(tx, u));
 

@@ -47,22 +47,17 @@ async function noteBalanceDrop(tx: Tx, deps: LedgerDeps, userId: string, before:
 /** Purchase or promo credits: issuance/promo → available. */
 export async function grant(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.grant'>): Promise<LedgerPostingResult> {
   const hash = requestHash('grant', [p.userId, p.amount, p.source, p.reference]);
-  const acc = await userAccounts(tx, p.userId);
   const result: LedgerPostingResult = { amount: p.amount, debt: 0 };
-  const postingId = await repo.insertPosting(tx, { key: p.idempotencyKey, requestHash: hash, kind: 'grant', subjectId: acc.availableId, result });
-  if (postingId === undefined) return duplicatePosting(tx, p.idempotencyKey, hash);
-  await repo.creditAccount(tx, acc.availableId, p.amount);
-  await repo.insertTransfers(tx, [
-    {
-      debit: deps.system[p.source === 'purchase' ? 'issuance' : 'promo'],
-      credit: acc.availableId,
-      amount: p.amount,
-      kind: p.source === 'purchase' ? 'grant_purchase' : 'grant_promo',
-      subjectId: acc.availableId,
-      postingId,
-      reference: p.reference,
-    },
-  ]);
+  const debit = deps.system[p.source === 'purchase' ? 'issuance' : 'promo'];
+  const kind = p.source === 'purchase' ? 'grant_purchase' : 'grant_promo';
+  const grantRow = { key: p.idempotencyKey, requestHash: hash, userId: p.userId, amount: p.amount, debit, kind, reference: p.reference, result } as const;
+  let posted = await repo.postGrant(tx, grantRow);
+  if (!posted.hasAccount) {
+    // First credits of this person: open the accounts, then post.
+    await userAccounts(tx, p.userId);
+    posted = await repo.postGrant(tx, grantRow);
+  }
+  if (posted.postingId === undefined) return duplicatePosting(tx, p.idempotencyKey, hash);
   await deps.bus.send(outbox(tx), 'ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'grant', userId: p.userId, ...result, reference: p.reference });
   return result;
 }
@@ -74,40 +69,31 @@ export async function grant(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.grant'>
  */
 export async function reserve(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.reserve'>): Promise<LedgerReserveResult> {
   const hash = requestHash('reserve', [p.userId, p.amount]);
-  const acc = await repo.findUserAccounts(tx, p.userId);
-  const inserted = await repo.insertHold(tx, {
-    id: p.holdId,
-    subjectId: acc?.availableId ?? null,
-    heldAccountId: acc?.heldId ?? null,
-    amount: p.amount,
-    requestHash: hash,
-    status: 'open',
-    expiresAt: new Date(p.expiresAt),
-    reference: p.reference,
-  });
-  if (!inserted) return repeatedReserve(tx, p.holdId, hash);
-
-  let after: number | undefined;
+  const posted = await repo.postReserve(tx, { holdId: p.holdId, userId: p.userId, amount: p.amount, requestHash: hash, expiresAt: new Date(p.expiresAt), reference: p.reference });
+  if (!posted.inserted) return repeatedReserve(tx, p.holdId, hash);
+  let after = posted.after;
   let balance = 0;
-  if (acc) {
-    // A concurrent grant may land between a failed debit and the read of the balance; try again then.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      after = await repo.debitAccountIfCovered(tx, acc.availableId, p.amount);
-      if (after !== undefined) break;
+  if (after === undefined && posted.availableId) {
+    const acc = (await repo.findUserAccounts(tx, p.userId))!;
+    // A concurrent grant may land between the failed debit and this read; then try the debit again.
+    for (let attempt = 0; attempt < 3 && after === undefined; attempt++) {
       balance = await repo.accountBalance(tx, acc.availableId);
       if (balance < p.amount) break;
+      after = await repo.debitAccountIfCovered(tx, acc.availableId, p.amount);
+      if (after !== undefined) {
+        await repo.creditAccount(tx, acc.heldId, p.amount);
+        await repo.insertTransfers(tx, [
+          { debit: acc.availableId, credit: acc.heldId, amount: p.amount, kind: 'reserve', subjectId: acc.availableId, holdId: p.holdId, reference: p.reference },
+        ]);
+      }
     }
   }
-  if (!acc || after === undefined) {
+  if (after === undefined) {
     const shortfall = p.amount - balance;
     await repo.resolveHold(tx, p.holdId, { status: 'rejected', shortfall });
     await deps.bus.send(outbox(tx), 'ledger.hold-rejected', { holdId: p.holdId, userId: p.userId, amount: p.amount, shortfall });
     return { status: 'rejected', code: 'LEDGER_INSUFFICIENT_CREDITS', shortfall };
   }
-  await repo.creditAccount(tx, acc.heldId, p.amount);
-  await repo.insertTransfers(tx, [
-    { debit: acc.availableId, credit: acc.heldId, amount: p.amount, kind: 'reserve', subjectId: acc.availableId, holdId: p.holdId, reference: p.reference },
-  ]);
   await noteBalanceDrop(tx, deps, p.userId, after + p.amount, after);
   await deps.bus.send(outbox(tx), 'ledger.hold-placed', { holdId: p.holdId, userId: p.userId, amount: p.amount });
   return { status: 'placed' };

@@ -1,0 +1,224 @@
+/**
+ * Credits-ledger throughput on this machine, next to `pgbench -N` measured in the same run:
+ *
+ *   1. pgbench -N (simple-update TPS), 32 clients, on its own database;
+ *   2. store-level postings/s, 32 concurrent clients calling the ledger's service functions
+ *      (each posting one transaction, as the inbox handler runs it):
+ *        a. spread  — reserves on 2,000 users: only per-user rows are written;
+ *        b. hot     — grants to the same users: every posting debits the shared `issuance` account;
+ *        c. hot-row — (b) plus an UPDATE of one stored system balance row, i.e. what the design
+ *                     avoids by deriving system balances from transfers (shown, not used);
+ *   3. commands/s end to end: ledger.grant commands written to an outbox, relayed to BullMQ,
+ *      consumed by the real service process (src/main.ts), effect + inbox row + events committed.
+ *
+ *   pnpm --filter @imlab/bench ledger        (BENCH_SECONDS=15, BENCH_CLIENTS=32, BENCH_COMMANDS=3000)
+ *
+ * Writes the "Ledger" section of docs/benchmarks.md (between the ledger markers).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createLogger } from '@imlab/logger';
+import { createServiceContext } from '@imlab/queue';
+import { dropDatabase, sql } from '@imlab/db';
+import { databaseUrlFor } from '@imlab/config';
+import type { DB } from '../services/credits-ledger/src/db.js';
+import { ledgerDeps } from '../services/credits-ledger/src/inbox.js';
+import * as ledger from '../services/credits-ledger/src/ledger/ledger.service.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..');
+const tsx = path.join(repo, 'node_modules/.bin/tsx');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
+const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 3000);
+const USERS = 2000;
+const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const log = createLogger({ service: 'bench', level: 'info' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const tag = randomBytes(3).toString('hex');
+
+function pgbench(): number {
+  const db = `imlab_bench_pgbench_${tag}`;
+  const u = new URL(SERVER);
+  const conn = ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres')];
+  execFileSync('createdb', [...conn, db]);
+  try {
+    execFileSync('pgbench', [...conn, '-i', '-q', '-s', '10', db], { stdio: ['ignore', 'ignore', 'ignore'] });
+    const out = execFileSync('pgbench', [...conn, '-N', '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), db], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
+    if (!m) throw new Error(`cannot read pgbench output:\n${out}`);
+    return Number(m[1]);
+  } finally {
+    execFileSync('dropdb', [...conn, '--if-exists', '--force', db]);
+  }
+}
+
+/** Runs `op` from CLIENTS concurrent loops for SECONDS; returns completed operations per second. */
+async function loadFor(op: (client: number, i: number) => Promise<unknown>): Promise<{ rate: number; errors: number }> {
+  const deadline = Date.now() + SECONDS * 1000;
+  let done = 0;
+  let errors = 0;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, c) => {
+      for (let i = 0; Date.now() < deadline; i++) {
+        try {
+          await op(c, i);
+          done++;
+        } catch (err) {
+          errors++;
+          if (errors < 5) log.error({ err }, 'operation failed');
+        }
+      }
+    }),
+  );
+  return { rate: done / ((Date.now() - started) / 1000), errors };
+}
+
+async function main() {
+  const databaseName = `imlab_bench_ledger_${tag}`;
+  const prefix = `{imlab_bench_ledger_${tag}}`;
+  const migrationsFolder = path.join(repo, 'services/credits-ledger/migrations');
+  log.info({ seconds: SECONDS, clients: CLIENTS }, 'pgbench -N');
+  const pgTps = pgbench();
+  log.info({ tps: pgTps }, 'pgbench done');
+
+  const ctx = await createServiceContext<DB>({
+    service: 'credits-ledger',
+    logger: createLogger({ service: 'credits-ledger', level: 'warn' }),
+    databaseUrl: SERVER,
+    databaseName,
+    redisUrl: REDIS,
+    queuePrefix: prefix,
+    migrationsFolder,
+    migrate: true,
+    poolSize: CLIENTS + 2,
+  });
+  let service: ChildProcess | undefined;
+  try {
+    const deps = await ledgerDeps(ctx, { LOW_BALANCE_THRESHOLD: 10 });
+    const users = Array.from({ length: USERS }, () => randomUUID());
+    // Opening balances in bulk, booked as grants so the books balance from the start.
+    await sql`
+      with u as (select unnest(${users}::uuid[]) as owner_id),
+           a as (insert into accounts (owner_id, type, balance) select owner_id, 'available', 1000000000 from u returning id),
+           h as (insert into accounts (owner_id, type) select owner_id, 'held' from u)
+      insert into transfers (debit_account_id, credit_account_id, amount, kind, subject_id)
+      select ${deps.system.issuance}::uuid, a.id, 1000000000, 'grant_purchase', a.id from a`.execute(ctx.db);
+    await sql`create table bench_hot_row (id int primary key, balance bigint not null)`.execute(ctx.db);
+    await sql`insert into bench_hot_row values (1, 0)`.execute(ctx.db);
+    await sql`vacuum analyze`.execute(ctx.db);
+    const pick = (c: number, i: number) => users[(c * 7919 + i * 104729) % USERS]!;
+    const expiresAt = new Date(Date.now() + 3600_000).toISOString();
+
+    log.info('store: spread (reserves, per-user rows only)');
+    const spread = await loadFor((c, i) =>
+      ctx.db.transaction().execute((tx) => ledger.reserve(tx, deps, { holdId: randomUUID(), userId: pick(c, i), amount: 1, expiresAt, reference: 'gen_bench' })),
+    );
+    log.info('store: hot (grants, every posting on the issuance account)');
+    const hot = await loadFor((c, i) =>
+      ctx.db.transaction().execute((tx) => ledger.grant(tx, deps, { idempotencyKey: randomUUID(), userId: pick(c, i), amount: 1, source: 'purchase', reference: 'ord_bench' })),
+    );
+    log.info('store: hot row (grants + one stored system balance row updated)');
+    const hotRow = await loadFor((c, i) =>
+      ctx.db.transaction().execute(async (tx) => {
+        await ledger.grant(tx, deps, { idempotencyKey: randomUUID(), userId: pick(c, i), amount: 1, source: 'purchase', reference: 'ord_bench' });
+        await sql`update bench_hot_row set balance = balance - 1 where id = 1`.execute(tx);
+      }),
+    );
+
+    // End to end: the real service process consumes its inbox.
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    service = spawn(tsx, [path.join(repo, 'services/credits-ledger/src/main.ts')], {
+      cwd: path.join(repo, 'services/credits-ledger'),
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'warn',
+        PORT: String(port),
+        DATABASE_URL: SERVER,
+        REDIS_URL: REDIS,
+        DATABASE_NAME: databaseName,
+        QUEUE_PREFIX: prefix,
+        DB_POOL_SIZE: String(CLIENTS),
+        INBOX_CONCURRENCY: String(CLIENTS),
+        SEAL_INTERVAL: '5',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false);
+      if (ok) break;
+      if (i > 300) throw new Error('ledger service did not become ready');
+      await sleep(100);
+    }
+    const inboxBefore = Number((await sql<{ n: number }>`select count(*) as n from inbox`.execute(ctx.db)).rows[0]!.n);
+    log.info({ commands: COMMANDS }, 'end to end: outbox → relay → BullMQ → ledger inbox');
+    const started = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (next < COMMANDS) {
+          const i = next++;
+          await ctx.db.transaction().execute((tx) =>
+            ctx.bus.send(tx as never, 'ledger.grant', { idempotencyKey: randomUUID(), userId: users[i % USERS]!, amount: 1, source: 'purchase', reference: 'ord_e2e' }),
+          );
+        }
+      }),
+    );
+    const sentAt = Date.now();
+    for (;;) {
+      const n = Number((await sql<{ n: number }>`select count(*) as n from inbox`.execute(ctx.db)).rows[0]!.n) - inboxBefore;
+      if (n >= COMMANDS) break;
+      if (Date.now() - started > 300_000) throw new Error(`only ${n} of ${COMMANDS} commands processed`);
+      await sleep(20);
+    }
+    const e2e = COMMANDS / ((Date.now() - started) / 1000);
+    const verify = (await sql<{ n: number }>`select count(*) as n from postings where idempotency_key is not null`.execute(ctx.db)).rows[0]!.n;
+    log.info({ spread, hot, hotRow, e2e, sendSeconds: (sentAt - started) / 1000, postings: verify }, 'done');
+
+    const pct = (x: number) => `${((x / pgTps) * 100).toFixed(0)} %`;
+    const when = new Date().toISOString().slice(0, 16) + 'Z';
+    const section = `<!-- ledger:start -->
+## Ledger
+
+\`pnpm --filter @imlab/bench ledger\` (bench/ledger.ts), run ${when} on ${2} shared CPU cores, Postgres 15 with default
+durability (fsync on, synchronous_commit on) for both pgbench and the ledger, ${CLIENTS} concurrent clients,
+${SECONDS} s per case, ${USERS} users. Every ledger posting is one transaction exactly as the inbox handler runs it
+(idempotency row or hold row, conditional balance UPDATE, transfer rows, outbox event).
+
+| case | ops/s | vs \`pgbench -N\` (${pgTps.toFixed(0)} TPS, same run) |
+|---|---|---|
+| store, spread: reserves over ${USERS} users (per-user rows only) | ${spread.rate.toFixed(0)} | ${pct(spread.rate)} |
+| store, hot: grants, every posting debits the shared \`issuance\` account | ${hot.rate.toFixed(0)} | ${pct(hot.rate)} |
+| store, hot **row** (for comparison only): grants + UPDATE of one stored system balance | ${hotRow.rate.toFixed(0)} | ${pct(hotRow.rate)} |
+| commands end to end: outbox → relay → BullMQ → ledger inbox (${COMMANDS} \`ledger.grant\`) | ${e2e.toFixed(0)} | ${pct(e2e)} |
+
+Hot vs spread: ${((hot.rate / spread.rate) * 100).toFixed(0)} % (target: within 20 %). Errors: ${spread.errors + hot.errors + hotRow.errors}.
+System account balances are derived from transfers, never stored, so no posting locks a shared row; the third line
+shows what a stored system balance would cost (every posting queues on one row lock until commit).
+The end-to-end figure includes the producer's outbox transaction, the relay, Redis, the consumer's inbox row and
+the events the ledger emits in turn; all processes share the same two cores.
+<!-- ledger:end -->`;
+    const file = path.join(repo, 'docs/benchmarks.md');
+    const current = await readFile(file, 'utf8').catch(() => '# Benchmarks\n');
+    const next2 = /<!-- ledger:start -->[\s\S]*<!-- ledger:end -->/.test(current)
+      ? current.replace(/<!-- ledger:start -->[\s\S]*<!-- ledger:end -->/, section)
+      : `${current.trimEnd()}\n\n${section}\n`;
+    await writeFile(file, next2);
+    log.info({ file }, 'docs updated');
+  } finally {
+    if (service && service.exitCode === null) {
+      service.kill('SIGTERM');
+      await new Promise((r) => service!.once('exit', r));
+    }
+    await ctx.close();
+    await dropDatabase(databaseUrlFor(SERVER, databaseName));
+  }
+}
+
+await main();
