@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, importJWK, generateKeyPair, type JWK, type CryptoKey } from 'jose';
 import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { buildApp, registerInternalAuth, authenticate, requireRole, type App } from '@imlab/http';
 import { createLogger } from '@imlab/logger';
 import { captureLogs } from '@imlab/testing';
@@ -13,6 +14,22 @@ let t: TestAuth;
 let service: App;
 let serviceUrl: string;
 let currentJwk: JWK;
+const jwksFronts: Server[] = [];
+
+/**
+ * The address services know auth's JWKS by (a Service/load balancer in production): passes each
+ * request to whichever auth instance is current, so a rollout can swap the instance behind it.
+ */
+async function startJwksFront(): Promise<string> {
+  const jwksFront = createServer((_req, res) => {
+    fetch(`${t.url}/.well-known/jwks.json`)
+      .then(async (r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text()))
+      .catch(() => res.writeHead(502).end());
+  });
+  jwksFronts.push(jwksFront);
+  await new Promise<void>((r) => jwksFront.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(jwksFront.address() as { port: number }).port}/.well-known/jwks.json`;
+}
 
 /** A tiny service that trusts auth exactly as every real service does. */
 async function startVerifier(jwksUrl: string): Promise<{ app: App; url: string }> {
@@ -31,11 +48,12 @@ const whoami = (token: string, path = '/whoami') => call(serviceUrl, 'GET', path
 beforeAll(async () => {
   currentJwk = await generateSigningJwk();
   t = await startAuth('auth_jwt', { AUTH_SIGNING_KEYS: JSON.stringify([currentJwk]) });
-  ({ app: service, url: serviceUrl } = await startVerifier(`${t.url}/.well-known/jwks.json`));
+  ({ app: service, url: serviceUrl } = await startVerifier(await startJwksFront()));
 });
 afterAll(async () => {
   await service?.close();
   await t?.close();
+  await Promise.all(jwksFronts.map((f) => new Promise((r) => f.close(r))));
 });
 
 describe('internal tokens verified by registerInternalAuth against auth\'s JWKS', () => {
@@ -154,16 +172,15 @@ describe('key rotation', () => {
     const oldToken = (await resolve(sid)).token;
     expect((await whoami(oldToken)).status).toBe(200); // the service now caches the old key
 
-    // restart auth on the same address with [new, previous]
+    // roll out an auth instance with [new, previous] behind the same JWKS address, retire the old one
     const next = await generateSigningJwk();
-    const port = Number(new URL(t.url).port);
-    await t.app.close();
-    // let keep-alive clients notice the closed sockets (a real rollout drains via the load balancer)
-    await new Promise((r) => setTimeout(r, 200));
     const { d: _d, ...previousPublic } = currentJwk;
     const rotated = await build({ config: t.config, logger: createLogger({ service: 'auth', level: 'silent' }), ctx: t.ctx, keys: await keyRingFrom([next, previousPublic]) });
-    await rotated.listen({ port, host: '127.0.0.1' });
+    await rotated.listen({ port: 0, host: '127.0.0.1' });
+    const old = t.app;
     t.app = rotated;
+    t.url = `http://127.0.0.1:${(rotated.server.address() as { port: number }).port}`;
+    await old.close();
 
     const jwks = await call(t.url, 'GET', '/.well-known/jwks.json');
     expect(jwks.body.keys.map((k: JWK) => k.kid)).toEqual([next.kid, currentJwk.kid]);
@@ -173,5 +190,15 @@ describe('key rotation', () => {
     // a burst of requests carrying old and new tokens while the service learns the new key
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => whoami(i % 2 ? oldToken : newToken)));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    // a service instance that starts now, with no cached keys, also accepts both
+    const fresh = await startVerifier(await startJwksFront());
+    try {
+      const freshAnswers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => call(fresh.url, 'GET', '/whoami', { headers: { authorization: `Bearer ${i % 2 ? oldToken : newToken}` } })),
+      );
+      expect(freshAnswers.map((a) => a.status)).toEqual(Array(10).fill(200));
+    } finally {
+      await fresh.app.close();
+    }
   });
 });
