@@ -1,0 +1,143 @@
+// Starts the real system for end-to-end tests: every service, a render worker and the gateway as
+// separate Node processes (exactly the entry points the start script runs), each on its own
+// database and a queue prefix of this test file, with every line they log kept for inspection.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase, freePort, infra, testPrefix } from '@imlab/testing';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface SystemProcess {
+  name: string;
+  entry: string;
+  env: Record<string, string>;
+  child?: ChildProcess;
+}
+
+export interface System {
+  gatewayUrl: string;
+  env: Record<string, string>;
+  dataDir: string;
+  prefix: string;
+  rateLimitPrefix: string;
+  logs: string[];
+  databases: Record<string, string>;
+  start(name: string): Promise<void>;
+  kill(name: string, signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function waitFor(url: string, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not ready at ${url} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function startSystem(label: string, extraEnv: Record<string, string> = {}): Promise<System> {
+  const { databaseUrl, redisUrl } = infra();
+  const dataDir = mkdtempSync(path.join(tmpdir(), `imlab-e2e-${label}-`));
+  const prefix = testPrefix(label);
+  const rateLimitPrefix = `${prefix}:gw`;
+  const ports = { gateway: await freePort(), auth: await freePort(), ledger: await freePort(), generation: await freePort(), billing: await freePort(), notification: await freePort(), worker: await freePort() };
+  const databases: Record<string, string> = {};
+  for (const s of ['auth', 'ledger', 'generation', 'billing', 'notification']) databases[s] = (await createTestDatabase(`${label}_${s}`)).name;
+  const local = (port: number) => `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    PUBLIC_BASE_URL: 'http://app.imagemakerlab.test',
+    AUTH_JWKS_URL: `${local(ports.auth)}/.well-known/jwks.json`,
+    INTERNAL_API_TOKEN: 'e2e-internal-token-0123456789',
+    MESSAGE_SEAL_KEY: 'e2e-message-seal-key-0123456789',
+    AUTH_URL: local(ports.auth),
+    LEDGER_URL: local(ports.ledger),
+    GENERATION_URL: local(ports.generation),
+    BILLING_URL: local(ports.billing),
+    NOTIFICATION_URL: local(ports.notification),
+    GATEWAY_PORT: String(ports.gateway),
+    RATE_LIMIT_PREFIX: rateLimitPrefix,
+    CORS_ORIGINS: 'http://app.imagemakerlab.test',
+    IP_HASH_SECRET: 'e2e-ip-hash-secret-0123456789',
+    SIGNUP_BONUS_CREDITS: '40',
+    MAILBOX_DIR: path.join(dataDir, 'mailbox'),
+    STORAGE_DIR: path.join(dataDir, 'images'),
+    EXPORT_DIR: path.join(dataDir, 'exports'),
+    AUTH_KEYS_FILE: path.join(dataDir, 'auth-keys.json'),
+    WORKER_PORT: String(ports.worker),
+    ...extraEnv,
+  };
+  const procs: SystemProcess[] = [
+    { name: 'auth', entry: 'services/auth/src/main.ts', env: { PORT: String(ports.auth), DATABASE_NAME: databases.auth! } },
+    { name: 'credits-ledger', entry: 'services/credits-ledger/src/main.ts', env: { PORT: String(ports.ledger), DATABASE_NAME: databases.ledger! } },
+    { name: 'generation', entry: 'services/generation/src/main.ts', env: { PORT: String(ports.generation), DATABASE_NAME: databases.generation! } },
+    { name: 'render-worker', entry: 'services/generation/src/worker.ts', env: { DATABASE_NAME: databases.generation! } },
+    { name: 'billing', entry: 'services/billing/src/main.ts', env: { PORT: String(ports.billing), DATABASE_NAME: databases.billing! } },
+    { name: 'notification', entry: 'services/notification/src/main.ts', env: { PORT: String(ports.notification), DATABASE_NAME: databases.notification! } },
+    { name: 'gateway', entry: 'gateway/src/main.ts', env: {} },
+  ];
+  const health: Record<string, string> = {
+    auth: `${local(ports.auth)}/readyz`,
+    'credits-ledger': `${local(ports.ledger)}/readyz`,
+    generation: `${local(ports.generation)}/readyz`,
+    'render-worker': `${local(ports.worker)}/readyz`,
+    billing: `${local(ports.billing)}/readyz`,
+    notification: `${local(ports.notification)}/readyz`,
+    gateway: `${local(ports.gateway)}/readyz`,
+  };
+  const logs: string[] = [];
+
+  const system: System = {
+    gatewayUrl: local(ports.gateway),
+    env,
+    dataDir,
+    prefix,
+    rateLimitPrefix,
+    logs,
+    databases,
+    async start(name) {
+      const p = procs.find((x) => x.name === name)!;
+      const child = spawn(process.execPath, ['--import', 'tsx', p.entry], { cwd: root, env: { ...env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.on('data', (d) => logs.push(String(d)));
+      child.stderr!.on('data', (d) => logs.push(String(d)));
+      p.child = child;
+      await waitFor(health[name]!, 90_000, name);
+    },
+    async kill(name, signal = 'SIGKILL') {
+      const p = procs.find((x) => x.name === name)!;
+      const child = p.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    },
+    async stop() {
+      await Promise.all(procs.map((p) => system.kill(p.name, 'SIGTERM')));
+    },
+  };
+  // migrations first, one service at a time (each creates its own database objects)
+  for (const p of procs.filter((x) => x.name !== 'gateway' && x.name !== 'render-worker')) {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', p.entry.replace('main.ts', 'migrate.ts')], { cwd: root, env: { ...env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.on('data', (d) => logs.push(String(d)));
+      child.stderr.on('data', (d) => logs.push(String(d)));
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${p.name} migrate exited ${code}: ${logs.slice(-3).join('')}`))));
+    });
+  }
+  await Promise.all(procs.map((p) => system.start(p.name)));
+  return system;
+}
