@@ -1,15 +1,13 @@
-import { Problem } from '@imlab/contracts';
+import { Type } from '@sinclair/typebox';
+import { INTERNAL_HEADERS, Problem } from '@imlab/contracts';
 import type { App } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
 import type { AccountService } from './accounts.service.js';
-import type { SessionService } from '../sessions/sessions.service.js';
 import type { ProfileService } from '../profile/profile.service.js';
-import { deviceLabel } from '../sessions/sessions.service.js';
+import { deviceLabel, type SessionService } from '../sessions/sessions.service.js';
 import { clearSessionCookie, localeFromCookie, LOCALE_COOKIE, SESSION_COOKIE, setLocaleCookie, setSessionCookie } from '../sessions/cookies.js';
 import { callerOf, ipHashOf, requireCaller } from '../http/request-auth.js';
-import { INTERNAL_HEADERS } from '@imlab/contracts';
 import { Accepted, EmailBody, LoginBody, Me, ResetBody, SignupBody, TokenBody } from './accounts.schemas.js';
-import { Type } from '@sinclair/typebox';
 
 const ACCEPTED = { status: 'accepted', message: 'If the address can be used, an email is on its way.' } as const;
 
