@@ -15,10 +15,28 @@ export interface Hasher {
   previousIp(normalizedAddress: string): string | undefined;
 }
 
+/**
+ * Hashes are memoised in process memory (bounded): the same clients come back on every request,
+ * and the raw value never leaves this process either way.
+ */
+function memo(fn: (v: string) => string, max = 10_000): (v: string) => string {
+  const cache = new Map<string, string>();
+  return (v) => {
+    let h = cache.get(v);
+    if (h === undefined) {
+      if (cache.size >= max) cache.clear();
+      h = fn(v);
+      cache.set(v, h);
+    }
+    return h;
+  };
+}
+
 export function createHasher(current: string, previous?: string): Hasher {
+  const prev = previous ? memo((a) => hmacHex(previous, 'ip', a)) : undefined;
   return {
-    ip: (a) => hmacHex(current, 'ip', a),
-    ua: (u) => hmacHex(current, 'ua', u),
-    previousIp: (a) => (previous ? hmacHex(previous, 'ip', a) : undefined),
+    ip: memo((a) => hmacHex(current, 'ip', a)),
+    ua: memo((u) => hmacHex(current, 'ua', u)),
+    previousIp: (a) => prev?.(a),
   };
 }

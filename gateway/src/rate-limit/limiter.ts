@@ -34,6 +34,8 @@ export function createLimiter(redisUrl: string, commandTimeoutMs: number, logger
     connectTimeout: 1000,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     connectionName: 'gateway-rate-limit',
+    // Decisions arriving in the same tick go out in one write: fewer syscalls under load.
+    enableAutoPipelining: true,
   });
   // defineCommand runs the script by its SHA and re-sends the source only after a NOSCRIPT.
   redis.defineCommand('gcra', { lua: GCRA_SCRIPT });

@@ -1,0 +1,182 @@
+/**
+ * Gateway benchmark: one script, one run.
+ *
+ *   apt-get update && apt-get install -y nginx     # once, for the nginx comparison
+ *   pnpm exec tsx bench/gateway.ts                 # from the repository root; Redis on REDIS_URL
+ *
+ * The same small GET (/v1/credits/balance, a real @imlab/http app) is measured three ways:
+ *   direct  — the service itself;
+ *   gateway — through gateway/src/main.ts: identity hashing, one Redis rate-limit decision, session
+ *             cookie resolution (auth's answer reused in-process for SESSION_CACHE_TTL), proxying;
+ *   nginx   — `limit_req` + `proxy_pass` (keepalive upstream) to the same service, 1 worker.
+ * First each at saturation (fixed connections, as fast as possible), then each at half of the
+ * gateway's saturation throughput, where the added p99 latency is read. Prints a markdown report.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SATURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const PATH = '/v1/credits/balance';
+const HEADERS = { cookie: 'imlab_sid=bench-session-token', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' };
+
+const children: ChildProcess[] = [];
+let nginxDir: string | undefined;
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Node processes are started directly (no tsx CLI wrapper in between), so signals reach them. */
+function startTs(file: string, args: string[] = [], env: Record<string, string> = {}): ChildProcess {
+  return start(process.execPath, ['--import', 'tsx', file, ...args], env);
+}
+
+function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  return child;
+}
+
+async function waitFor(url: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const res = await fetch(url, { headers: HEADERS });
+      if (res.status === 200) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
+
+/** autocannon's own histogram has 1 ms resolution; latencies are collected here at full precision. */
+async function load(url: string, seconds: number, rate?: number): Promise<Run> {
+  const samples: number[] = [];
+  const result = await new Promise<autocannon.Result>((done, fail) => {
+    const instance = autocannon({ url, connections: CONNECTIONS, duration: seconds, headers: HEADERS, ...(rate ? { overallRate: rate } : {}) }, (err, r) =>
+      err ? fail(err) : done(r),
+    );
+    instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status === 200) samples.push(ms);
+    });
+  });
+  samples.sort((a, b) => a - b);
+  const pct = (p: number) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))] ?? NaN;
+  return { rps: result.requests.average, p50: pct(50), p99: pct(99), non2xx: result.non2xx + result.errors };
+}
+
+function nginxConfig(dir: string, listen: number, upstream: number): string {
+  return `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  limit_req_zone $binary_remote_addr zone=api:10m rate=1000000r/s;
+  upstream svc { server 127.0.0.1:${upstream}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${listen};
+    location / {
+      limit_req zone=api burst=1000000 nodelay;
+      proxy_pass http://svc;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+function cleanup(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  if (nginxDir) rmSync(nginxDir, { recursive: true, force: true });
+  nginxDir = undefined;
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
+const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
+  const [servicePort, gatewayPort, nginxPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const service = `http://127.0.0.1:${servicePort}`;
+  startTs('bench/gateway-upstream.ts', [String(servicePort)]);
+  startTs('gateway/src/main.ts', [], {
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    GATEWAY_PORT: String(gatewayPort),
+    REDIS_URL,
+    RATE_LIMIT_PREFIX: `imlab:bench:${Date.now()}`,
+    RATE_LIMIT_READ: '100000000/1m',
+    RATE_LIMIT_NOT_FOUND: '100000000/1m',
+    AUTH_URL: service,
+    LEDGER_URL: service,
+    GENERATION_URL: service,
+    BILLING_URL: service,
+    NOTIFICATION_URL: service,
+  });
+  nginxDir = mkdtempSync(join(tmpdir(), 'imlab-bench-nginx-'));
+  writeFileSync(join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, nginxPort, servicePort));
+  start('nginx', ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-g', 'daemon off;']);
+
+  const targets = { direct: `${service}${PATH}`, gateway: `http://127.0.0.1:${gatewayPort}${PATH}`, nginx: `http://127.0.0.1:${nginxPort}${PATH}` };
+  for (const url of Object.values(targets)) await waitFor(url);
+  for (const url of Object.values(targets)) await load(url, 3); // warm-up: JIT, keep-alive pools
+
+  const saturated: Record<string, Run> = {};
+  for (const [name, url] of Object.entries(targets)) saturated[name] = await load(url, SATURATION_SECONDS);
+  const halfRate = Math.floor(saturated.gateway!.rps / 2);
+  const half: Record<string, Run> = {};
+  for (const [name, url] of Object.entries(targets)) half[name] = await load(url, SATURATION_SECONDS, halfRate);
+
+  const s = saturated;
+  const lines = [
+    `Run: ${new Date().toISOString()}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), load average before the run ${loadBefore}, Node ${process.version}, ${CONNECTIONS} connections, ${SATURATION_SECONDS} s per run; load generator, service, gateway, Redis and nginx on the same machine.`,
+    '',
+    '| variant | saturation req/s | p50 ms | p99 ms | errors | at half load (' + halfRate + ' req/s): p50 ms | p99 ms |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...Object.keys(targets).map((n) => `| ${n} | ${fmt(s[n]!.rps, 0)} | ${fmt(s[n]!.p50)} | ${fmt(s[n]!.p99)} | ${s[n]!.non2xx + half[n]!.non2xx} | ${fmt(half[n]!.p50)} | ${fmt(half[n]!.p99)} |`),
+    '',
+    `- gateway / nginx throughput: ${fmt(s.gateway!.rps / s.nginx!.rps)} (target ≥ 0.50)`,
+    `- gateway / direct throughput: ${fmt(s.gateway!.rps / s.direct!.rps)}; nginx / direct: ${fmt(s.nginx!.rps / s.direct!.rps)}`,
+    `- p99 added by the gateway over direct at half load: ${fmt(half.gateway!.p99 - half.direct!.p99)} ms (target ≤ 2 ms); by nginx: ${fmt(half.nginx!.p99 - half.direct!.p99)} ms`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+try {
+  await main();
+} finally {
+  cleanup();
+}
+process.exit(0);
