@@ -129,6 +129,28 @@ describe('POST /v1/auth/login rate limit', () => {
   });
 });
 
+describe('IP_HASH_SECRET rotation', () => {
+  it('keeps counting a client whose buckets were keyed under the previous secret', async () => {
+    const old = await gatewayWith({ IP_HASH_SECRET: 'old-secret-0123456789abcdef' });
+    const prefix = old.config.RATE_LIMIT_PREFIX;
+    try {
+      for (let i = 0; i < 10; i++) expect((await login(old, { from: '127.0.0.28' })).status).toBe(200);
+    } finally {
+      await old.close();
+    }
+    const rotated = await gatewayWith({ RATE_LIMIT_PREFIX: prefix, IP_HASH_SECRET: 'new-secret-0123456789abcdef', IP_HASH_SECRET_PREVIOUS: 'old-secret-0123456789abcdef' });
+    const forgotten = await gatewayWith({ RATE_LIMIT_PREFIX: prefix, IP_HASH_SECRET: 'new-secret-0123456789abcdef' });
+    try {
+      expect((await login(rotated, { from: '127.0.0.28' })).status).toBe(429);
+      // without the previous secret the same client would have been handed a fresh quota
+      expect((await login(forgotten, { from: '127.0.0.28' })).status).toBe(200);
+    } finally {
+      await rotated.close();
+      await forgotten.close();
+    }
+  });
+});
+
 describe('POST /v1/generations rate limit', () => {
   it('limits per user across addresses and per address across users', async () => {
     fakes.auth.sessions.set('sid-gen-user-1', 'usr_gen1');
