@@ -234,6 +234,35 @@ describe('exports', () => {
   });
 });
 
+describe('export jobs survive crashes and expire', () => {
+  it('an export whose worker died mid-way (lease ran out) is picked up again and finished', async () => {
+    const { sid } = await signedInUser(t, 'crashed@example.com');
+    const auth = await bearer(t, sid);
+    const req = await c(t.url, 'POST', '/v1/me/exports', { headers: auth });
+    // what a worker leaves behind when killed while building: running, attempt counted, lease held
+    await sql`update exports set status = 'running', attempts = 1, lease_until = now() + interval '5 minutes' where id = ${req.body.id}`.execute(t.ctx.db);
+    expect((await t.app.auth.privacy.runOnce()).exports).toBe(0); // the lease still protects it
+    await sql`update exports set lease_until = now() - interval '1 second' where id = ${req.body.id}`.execute(t.ctx.db);
+    expect((await t.app.auth.privacy.runOnce()).exports).toBe(1);
+    const status = await c(t.url, 'GET', `/v1/me/exports/${req.body.id}`, { headers: auth });
+    expect(status.body.status).toBe('ready');
+    const row = await t.ctx.db.selectFrom('exports').select('attempts').where('id', '=', req.body.id).executeTakeFirstOrThrow();
+    expect(row.attempts).toBe(2);
+  });
+
+  it('a ready export is deleted, file and all, once it expires', async () => {
+    const { sid } = await signedInUser(t, 'expiring@example.com');
+    const auth = await bearer(t, sid);
+    const req = await c(t.url, 'POST', '/v1/me/exports', { headers: auth });
+    await t.app.auth.privacy.runOnce();
+    expect(await readdir(t.app.auth.privacy.exportDir)).toContain(`${req.body.id}.zip`);
+    await sql`update exports set expires_at = now() - interval '1 second' where id = ${req.body.id}`.execute(t.ctx.db);
+    await t.app.auth.privacy.runOnce();
+    expect(await readdir(t.app.auth.privacy.exportDir)).not.toContain(`${req.body.id}.zip`);
+    expect((await c(t.url, 'GET', `/v1/me/exports/${req.body.id}/download`, { headers: auth })).status).toBe(404);
+  });
+});
+
 describe('cookies', () => {
   it('only imlab_sid and locale were ever set across every flow in this file', () => {
     expect(setCookieNames.size).toBeGreaterThan(0);
