@@ -37,10 +37,20 @@ export async function sweepExpiredHolds(db: Kysely<DB>, deps: LedgerDeps): Promi
   }
 }
 
-/** The hold sweeper and the checkpoint sealer; neither takes a lock the write path waits on for long. */
-export function startBackground(opts: { db: Kysely<DB>; deps: LedgerDeps; logger: Logger; sweepMs: number; sealMs: number; sealSecret: string }) {
+/** The outbox poll, the hold sweeper and the checkpoint sealer; none takes a lock the write path waits on for long. */
+export function startBackground(opts: {
+  db: Kysely<DB>;
+  deps: LedgerDeps;
+  logger: Logger;
+  sweepMs: number;
+  sealMs: number;
+  sealSecret: string;
+  outboxPollMs: number;
+}) {
   const log = opts.logger.child({ component: 'background' });
   const tasks = [
+    // kick() coalesces with a running flush; an idle poll is one indexed query on unsent rows.
+    every(opts.outboxPollMs, log, 'outbox-poll', async () => opts.deps.bus.kick()),
     every(opts.sweepMs, log, 'hold-sweeper', async () => {
       const n = await sweepExpiredHolds(opts.db, opts.deps);
       if (n > 0) log.info({ released: n }, 'expired holds released');

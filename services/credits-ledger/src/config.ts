@@ -12,6 +12,8 @@ export const configSpec = {
   SEAL_INTERVAL: duration({ default: 10, desc: 'seconds, or 10s, 1m' }),
   /** HMAC key over each checkpoint: rewriting transfers and checkpoints together needs this key. */
   LEDGER_SEAL_SECRET: str({ devDefault: 'dev-ledger-seal-secret-change-me' }),
+  /** The ledger's outbox has no NOTIFY trigger (see migrations/0002); the relay polls this often. */
+  OUTBOX_POLL_MS: num({ default: 100 }),
   /** Worker concurrency of the credits-ledger inbox. */
   INBOX_CONCURRENCY: num({ default: 16 }),
   DB_POOL_SIZE: num({ default: 20 }),

@@ -31,6 +31,7 @@ const background = startBackground({
   sweepMs: config.HOLD_SWEEP_INTERVAL * 1000,
   sealMs: config.SEAL_INTERVAL * 1000,
   sealSecret: config.LEDGER_SEAL_SECRET,
+  outboxPollMs: config.OUTBOX_POLL_MS,
 });
 await ctx.bus.startRelay();
 // Close order: HTTP first, then the background tasks (they finish their run), then bus and pool.
