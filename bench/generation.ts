@@ -14,7 +14,7 @@ import { createServer } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, cpus } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue, Worker, QueueEvents } from 'bullmq';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
@@ -26,7 +26,8 @@ import { databaseUrlFor } from '@imlab/config';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
-const tsx = path.join(repo, 'node_modules/.bin/tsx');
+// Run the entry points under the tsx loader in one process each (the tsx CLI would add a parent).
+const tsxLoader = pathToFileURL(path.join(repo, 'node_modules/tsx/dist/loader.mjs')).href;
 const N = Number(process.env.BENCH_N ?? 300);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -60,7 +61,7 @@ async function issuer() {
 }
 
 function spawnProc(entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(tsx, [path.join(repo, 'services/generation/src', entry)], { cwd: path.join(repo, 'services/generation'), env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', tsxLoader, path.join(repo, 'services/generation/src', entry)], { cwd: path.join(repo, 'services/generation'), env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   return child;
 }
 

@@ -72,8 +72,12 @@ describe('render worker killed with SIGKILL', () => {
     const user = uuidv7();
     h.ledger.grant(user, 10);
     const res = await h.api('POST', '/v1/generations', { user, body: { prompt: 'graceful', model: 'imlab-draft' } });
+    expect(res.status).toBe(202);
     const w = await h.spawnWorker({ LOCAL_RENDER_MS: '1500' });
-    await h.waitFor(user, res.body.id, ['running']);
+    await h.waitFor(user, res.body.id, ['running']).catch(async (err) => {
+      const g = await h.api('GET', `/v1/generations/${res.body.id}`, { user });
+      throw new Error(`${(err as Error).message}; status ${g.body.status}; worker said: ${w.output()}`);
+    });
     const code = await w.stop('SIGTERM');
     expect(code).toBe(0);
     const g = await h.waitFor(user, res.body.id, ['succeeded'], 5000);

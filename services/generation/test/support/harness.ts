@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createLogger } from '@imlab/logger';
 import { createServiceContext, type ServiceContext } from '@imlab/queue';
 import { createTestDatabase, eventually, freePort, infra, startTestIssuer, testPrefix } from '@imlab/testing';
@@ -15,7 +15,9 @@ import { FakeLedger } from './fake-ledger.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const repoRoot = path.resolve(root, '../..');
-const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
+// The tsx loader in this very process, not the tsx CLI: the CLI runs the script in a grandchild
+// that a SIGKILL of the CLI would orphan, and the crash tests must kill the real worker.
+const tsxLoader = pathToFileURL(path.join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
 
 // Responses are asserted field by field in the tests; a loose type keeps them readable.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -136,7 +138,7 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
     },
     async spawnWorker(workerEnv = {}) {
       const port = await freePort();
-      const child = spawn(tsx, [path.join(root, 'src/worker.ts')], {
+      const child = spawn(process.execPath, ['--import', tsxLoader, path.join(root, 'src/worker.ts')], {
         cwd: root,
         env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'warn', WORKER_PORT: String(port), ...workerEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -170,7 +172,7 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
       await ctx.close();
       await ledger.close();
       await issuer.close();
-      await rm(storageDir, { recursive: true, force: true });
+      await rm(storageDir, { recursive: true, force: true, maxRetries: 5 }).catch(() => {});
     },
   };
   return h;
