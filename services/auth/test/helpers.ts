@@ -1,6 +1,6 @@
 import { isSealed, unseal } from '@imlab/queue';
 import { fileURLToPath } from 'node:url';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@imlab/logger';
@@ -70,6 +70,7 @@ export async function startAuth(label: string, env: Record<string, string> = {})
     async close() {
       await handle.app.close(); // tests may swap the app (key rotation)
       await ctx.close();
+      await rm(fullEnv.EXPORT_DIR!, { recursive: true, force: true });
     },
   };
   return handle;
