@@ -36,10 +36,10 @@ describe('many generations at once', () => {
       else expect(r.status === 202 && r.body.status !== 'rejected').toBe(true);
     }
     const ids = results.map((r) => (r.status === 202 ? r.body.id : r.body.generationId) as string);
-    const final = await eventually(async () => {
+    const final = (await eventually(async () => {
       const all = await Promise.all(ids.map(async (id) => (await h.api('GET', `/v1/generations/${id}`, { user })).body.status as string));
       return all.every((s) => s === 'succeeded' || s === 'rejected') ? all : undefined;
-    }, 60_000, 250);
+    }, 60_000, 250))!;
     expect(final.filter((s) => s === 'succeeded')).toHaveLength(30);
     expect(final.filter((s) => s === 'rejected')).toHaveLength(20);
     const succeededIds = ids.filter((_, i) => final[i] === 'succeeded');
