@@ -166,7 +166,7 @@ export async function startGateway(fakes: Partial<Fakes>, env: Record<string, st
     ...env,
   });
   const captured = captureLogs();
-  const logger = createLogger({ service: 'gateway', level: 'trace', destination: captured.stream });
+  const logger = createLogger({ service: 'gateway', level: env.LOG_LEVEL ?? 'trace', destination: captured.stream });
   const gateway = await build({ config, logger });
   const address = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   return { url: address, config, gateway, logs: captured.text, close: () => gateway.app.close() };

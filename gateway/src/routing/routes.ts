@@ -41,7 +41,7 @@ export function ownerOf(path: string): ServiceName | undefined {
 }
 
 /** Auth endpoints anyone can hammer to guess passwords or send mail: the strict policy, IP-keyed. */
-const STRICT_AUTH = /^\/v1\/auth\/(signup|login|verify-email|password\/forgot|password\/reset|google\/start|google\/callback)$/;
+const STRICT_AUTH = /^\/v1\/auth\/(signup|login|verify-email|verify-email\/resend|password\/forgot|password\/reset|google\/start|google\/callback)$/;
 /** Public and anonymous: resolving a session there would only cost an auth round trip. */
 const ANONYMOUS = /^\/v1\/(pricing|gallery)$/;
 const SSE = /^\/v1\/generations\/[^/]+\/events$/;

@@ -40,6 +40,8 @@ export class SessionResolver {
   }
 
   async resolve(token: string, audience: string): Promise<SessionResult> {
+    // Auth refuses longer tokens anyway; no need to ask.
+    if (token.length > 512) return { kind: 'anonymous' };
     const key = SessionResolver.tokenKey(token, audience);
     const now = Date.now();
     const hit = this.cache.get(key);
@@ -60,7 +62,8 @@ export class SessionResolver {
     } catch {
       return { kind: 'unavailable' };
     }
-    if (status === 401 || status === 404) {
+    // 400: not a well-formed token (e.g. too long); 401: unknown, expired or revoked.
+    if (status === 400 || status === 401 || status === 404) {
       this.remember(key, null, this.opts.cacheTtlMs);
       return { kind: 'anonymous' };
     }
