@@ -79,6 +79,11 @@ export async function startSystem(label: string, extraEnv: Record<string, string
     EXPORT_DIR: path.join(dataDir, 'exports'),
     AUTH_KEYS_FILE: path.join(dataDir, 'auth-keys.json'),
     WORKER_PORT: String(ports.worker),
+    // seven processes share the test server's connections with the other test files
+    DB_POOL_SIZE: '3',
+    EMAIL_CONCURRENCY: '1',
+    INBOX_CONCURRENCY: '4',
+    RENDER_CONCURRENCY: '1',
     ...extraEnv,
   };
   const procs: SystemProcess[] = [

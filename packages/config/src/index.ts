@@ -52,6 +52,7 @@ export const baseEnv = {
   PUBLIC_BASE_URL: url({ devDefault: 'http://localhost:8080' }),
   AUTH_JWKS_URL: url({ devDefault: 'http://127.0.0.1:4001/.well-known/jwks.json', desc: 'where services fetch auth\'s public keys' }),
   SHUTDOWN_GRACE_MS: num({ default: 10_000 }),
+  DB_POOL_SIZE: num({ default: 10, desc: 'Postgres connections per process' }),
   MESSAGE_SEAL_KEY: secret({ devDefault: 'dev-message-seal-key-change-me', desc: 'encrypts secrets that messages must carry (email link tokens)' }),
   INTERNAL_API_TOKEN: str({ devDefault: 'dev-internal-token-change-me', desc: 'shared secret for /internal/* service-to-service routes' }),
 };

@@ -16,6 +16,7 @@ const ctx = await createServiceContext<DB>({
   databaseName: config.DATABASE_NAME,
   redisUrl: config.REDIS_URL,
   queuePrefix: config.QUEUE_PREFIX,
+  poolSize: config.DB_POOL_SIZE,
   migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
   migrate: config.NODE_ENV !== 'production',
 });
