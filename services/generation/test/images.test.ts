@@ -79,9 +79,18 @@ describe('images', () => {
     expect((await h.api('GET', `/v1/generations/${aliceGen.id}`, { user: alice })).body.images[0].published).toBe(false);
   });
 
+  it('documents every public route in its OpenAPI document', async () => {
+    const doc = await h.api('GET', '/openapi.json');
+    expect(doc.status).toBe(200);
+    for (const p of ['/v1/generations', '/v1/generations/quote', '/v1/generations/{id}/events', '/v1/images/{id}', '/v1/gallery', '/v1/uploads']) expect(Object.keys(doc.body.paths)).toContain(p);
+    expect(Object.keys(doc.body.paths).some((p) => p.startsWith('/internal'))).toBe(false);
+  });
+
   it('a forged or wrong-audience token is refused', async () => {
     const res = await fetch(`${h.url}/v1/generations`, { headers: { authorization: 'Bearer not-a-jwt' } });
     expect(res.status).toBe(401);
+    const other = await fetch(`${h.url}/v1/generations/${aliceGen.id}`, { headers: { authorization: `Bearer ${await h.token(alice, 'credits-ledger')}` } });
+    expect(other.status).toBe(401);
   });
 
   it('publishing puts the image in the public gallery with only the display name, newest first, with cursors', async () => {

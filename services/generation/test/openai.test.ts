@@ -70,6 +70,7 @@ describe('openai provider (against a fake speaking the Images API wire format)',
 
 describe('saga with the openai provider', () => {
   let h: Harness;
+  let workerApp: Awaited<ReturnType<Harness['startWorker']>>['app'];
   beforeAll(async () => {
     h = await startHarness('openai', {
       IMAGE_PROVIDER: 'openai',
@@ -77,7 +78,7 @@ describe('saga with the openai provider', () => {
       OPENAI_BASE_URL: fake.baseUrl,
       RENDER_MAX_ATTEMPTS: '3',
     });
-    await h.startWorker();
+    workerApp = (await h.startWorker()).app;
   });
   afterAll(async () => h?.close());
 
@@ -101,8 +102,12 @@ describe('saga with the openai provider', () => {
     expect(fake.seen.filter((r) => r.json?.prompt === 'always-500 here')).toHaveLength(3);
     await eventually(() => h.ledger.balance(user).available === 10);
     expect(h.ledger.count('capture', res.body.id)).toBe(0);
-    const metrics = await (await fetch(`${h.url}/metrics`)).text();
-    expect(metrics).toContain('queue_jobs');
+    const api = await (await fetch(`${h.url}/metrics`)).text();
+    expect(api).toMatch(/queue_jobs\{[^}]*queue="generation-render"[^}]*state="waiting"/);
+    const worker = (await workerApp.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(worker).toMatch(/generation_provider_errors_total\{[^}]*provider="openai",code="GENERATION_PROVIDER_UNAVAILABLE"[^}]*\} 3/);
+    expect(worker).toMatch(/generation_refunds_total\{[^}]*reason="provider-error"[^}]*\} [12]/);
+    expect(worker).toContain('generation_render_duration_seconds_bucket');
   });
 
   it('a rate limit is retried and then succeeds, charged once', async () => {

@@ -115,6 +115,11 @@ export class RenderService {
           published_at: null,
         });
       }
+      if (claimed.hold_expires_at.getTime() <= Date.now()) {
+        // The ledger has given these credits back (or is about to): this render cannot be paid for.
+        await this.d.storage.delete(stored);
+        return this.fail(claimed, lease, 'GENERATION_HOLD_EXPIRED', 'hold-expired');
+      }
       const done = await this.d.db.transaction().execute(async (tx) => {
         const row = await repo.transition(tx, claimed.id, ['running'], { status: 'succeeded', finished_at: new Date(), error_code: null }, { lease });
         if (!row) return undefined;

@@ -31,7 +31,7 @@ export interface Harness {
   app: App;
   ledger: FakeLedger;
   storageDir: string;
-  token(userId: string): Promise<string>;
+  token(userId: string, audience?: string): Promise<string>;
   api(method: string, path: string, opts?: { user?: string; body?: unknown; raw?: Buffer; contentType?: string; headers?: Record<string, string> }): Promise<{ status: number; body: Body; headers: Headers }>;
   waitFor(userId: string, id: string, statuses: string[], timeoutMs?: number): Promise<Body>;
   startWorker(env?: Record<string, string>): Promise<RenderWorker>;
@@ -87,7 +87,7 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
   const workers: { close(): Promise<unknown> }[] = [];
   const spawned: SpawnedWorker[] = [];
 
-  const token = (userId: string) => issuer.sign({ sub: userId, aud: 'generation' });
+  const token = (userId: string, audience = 'generation') => issuer.sign({ sub: userId, aud: audience });
   const h: Harness = {
     url: address,
     env,
