@@ -18,6 +18,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
@@ -83,6 +84,7 @@ async function main() {
   const databaseName = `imlab_bench_ledger_${tag}`;
   const prefix = `{imlab_bench_ledger_${tag}}`;
   const migrationsFolder = path.join(repo, 'services/credits-ledger/migrations');
+  const loadBefore = loadavg()[0]!;
   log.info({ seconds: SECONDS, clients: CLIENTS }, 'pgbench -N');
   const pgTps = pgbench();
   log.info({ tps: pgTps }, 'pgbench done');
@@ -208,11 +210,26 @@ ${SECONDS} s per case, ${USERS} users. Every ledger posting is one transaction e
 | store, spread, with the shared outbox NOTIFY trigger put back (diagnostic only) | ${spreadNotify.rate.toFixed(0)} | ${pct(spreadNotify.rate)} |
 | commands end to end: outbox → relay → BullMQ → ledger inbox (${COMMANDS} \`ledger.grant\`) | ${e2e.toFixed(0)} | ${pct(e2e)} |
 
-Hot vs spread: ${((hot.rate / spread.rate) * 100).toFixed(0)} % (target: within 20 %). Errors: ${spread.errors + hot.errors + hotRow.errors + spreadNotify.errors}.
-System account balances are derived from transfers, never stored, so no posting locks a shared row; the third line
-shows what a stored system balance would cost (every posting queues on one row lock until commit).
-The end-to-end figure includes the producer's outbox transaction, the relay, Redis, the consumer's inbox row and
-the events the ledger emits in turn; all processes share the same two cores.
+Hot / spread: ${((hot.rate / spread.rate) * 100).toFixed(0)} % (target: at least 80 %). The two cases are different commands (a reserve writes a hold
+row and two balances, a grant one balance and an idempotency row); the point is that the shared account adds nothing. Errors: ${spread.errors + hot.errors + hotRow.errors + spreadNotify.errors}.
+Load average (1 min) on the machine: ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end — other
+engineers' builds and tests ran at the same time, so the absolute numbers move a lot between runs; the ratios less so.
+
+- **Hot accounts.** System account balances are derived from transfers, never stored, so no posting locks a shared
+  row and the hot case runs as fast as the spread one. The *hot row* line shows what a stored system balance costs:
+  every posting queues on one row lock held until its commit's WAL flush.
+- **NOTIFY.** The shared outbox trigger calls \`pg_notify\`; a transaction that notified takes Postgres's global
+  notify-queue lock at commit and holds it through the WAL flush, so commits stop being grouped. The ledger drops
+  that trigger on its own outbox (migrations/0002) and its relay polls every 100 ms; the diagnostic line puts the
+  trigger back for one run. Other services' outboxes have the same cost.
+- **Against the 50 % target.** Not reached here. A reserve is one multi-CTE statement (hold row, two conditional
+  balance updates, transfer) plus the outbox row, i.e. ~10 index entries per posting against pgbench's one UPDATE
+  and one unindexed INSERT, and the statement is parsed and planned on each call (node-postgres sends unnamed
+  statements). A single Node process drives all ${CLIENTS} clients, and on two shared cores its CPU, not Postgres's
+  commit rate, is what saturates first (pgbench's client is C and nearly free).
+- **End to end.** Includes the producer's outbox transaction, the relay, Redis, BullMQ's job bookkeeping, the
+  consumer's inbox row and the events the ledger emits in turn; the service, Redis, Postgres and the load
+  generator share the same two cores.
 <!-- ledger:end -->`;
     const file = path.join(repo, 'docs/benchmarks.md');
     const current = await readFile(file, 'utf8').catch(() => '# Benchmarks\n');
