@@ -29,7 +29,16 @@ export interface BusOptions {
   logger: Logger;
   /** Relay poll interval when no NOTIFY arrives. */
   pollMs?: number;
+  /**
+   * How long sent outbox rows and inbox dedupe records are kept (ms). Both hold message
+   * payloads or results that may name a person, so they must go well within the 30 days the
+   * privacy policy promises; the inbox must outlive any redelivery (retries, stalled jobs).
+   */
+  outboxRetentionMs?: number;
+  inboxRetentionMs?: number;
 }
+
+const HOUR = 3600_000;
 
 export interface SendOptions {
   /** Message id; also the BullMQ jobId. Defaults to a UUIDv7. */
@@ -120,9 +129,14 @@ export class Bus {
       this.listener.on('notification', () => this.kick());
       await this.listener.query('listen imlab_outbox');
     }
+    let lastPrune = 0;
     const poll = () => {
       this.relayTimer = setTimeout(() => {
         this.kick();
+        if (Date.now() - lastPrune > HOUR) {
+          lastPrune = Date.now();
+          this.prune().catch((err) => this.opts.logger.warn({ err }, 'outbox/inbox prune failed'));
+        }
         if (!this.closed) poll();
       }, this.opts.pollMs ?? 1000);
       this.relayTimer.unref();
@@ -203,6 +217,15 @@ export class Bus {
       total += n;
       if (n < batch) return total;
     }
+  }
+
+  /** Deletes sent outbox rows and inbox records past their retention; returns how many. */
+  async prune(now = new Date()): Promise<{ outbox: number; inbox: number }> {
+    const outboxBefore = new Date(now.getTime() - (this.opts.outboxRetentionMs ?? 24 * HOUR));
+    const inboxBefore = new Date(now.getTime() - (this.opts.inboxRetentionMs ?? 14 * 24 * HOUR));
+    const o = await this.opts.db.deleteFrom('outbox').where('sent_at', '<', outboxBefore).executeTakeFirst();
+    const i = await this.opts.db.deleteFrom('inbox').where('processed_at', '<', inboxBefore).executeTakeFirst();
+    return { outbox: Number(o.numDeletedRows), inbox: Number(i.numDeletedRows) };
   }
 
   /**
