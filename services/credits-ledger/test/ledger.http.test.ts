@@ -69,6 +69,10 @@ describe('GET /v1/credits/balance', () => {
     await reserve(u, randomUUID(), 4);
     expect((await get('/v1/credits/balance', await tokenFor(u))).body).toEqual({ available: 26, held: 4 });
   });
+
+  it('answers an empty balance for a subject that is not a user id', async () => {
+    expect(await get('/v1/credits/balance', await tokenFor('svc-not-a-uuid'))).toMatchObject({ status: 200, body: { available: 0, held: 0 } });
+  });
 });
 
 describe('GET /v1/credits/transactions', () => {

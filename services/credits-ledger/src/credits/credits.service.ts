@@ -48,8 +48,13 @@ export function describe(row: MovementRow): { kind: string; description: string 
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Owner ids are UUIDs; any other subject simply owns nothing here (never a database cast error). */
+const accountsOf = (db: Db<DB>, userId: string) => (UUID.test(userId) ? findUserAccounts(db, userId) : Promise.resolve(undefined));
+
 export async function balanceOf(db: Db<DB>, userId: string): Promise<{ available: number; held: number }> {
-  const acc = await findUserAccounts(db, userId);
+  const acc = await accountsOf(db, userId);
   return { available: acc?.available ?? 0, held: acc?.held ?? 0 };
 }
 
@@ -64,7 +69,7 @@ export function decodeCursor(cursor: string): number | undefined {
 }
 
 export async function movementsOf(db: Db<DB>, userId: string, beforeId: number | null, limit: number): Promise<{ items: Movement[]; nextCursor: string | null }> {
-  const acc = await findUserAccounts(db, userId);
+  const acc = await accountsOf(db, userId);
   if (!acc) return { items: [], nextCursor: null };
   const rows = await listAvailableMovements(db, acc.availableId, beforeId, limit + 1);
   const page = rows.slice(0, limit);
