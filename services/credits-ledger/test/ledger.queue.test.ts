@@ -26,7 +26,7 @@ afterAll(async () => {
 
 /** Stalled jobs are looked for every 500 ms (BullMQ's 30 s default would slow the crash test down). */
 function startConsumer() {
-  const opts: ConsumeOptions & { stalledInterval?: number } = { concurrency: 8, stalledInterval: 500 };
+  const opts: ConsumeOptions = { concurrency: 8, stalledInterval: 500 };
   worker = consumeInbox(L.ctx, L.deps, opts);
   return worker;
 }

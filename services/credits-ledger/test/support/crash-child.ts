@@ -23,7 +23,7 @@ const ctx = await createServiceContext<DB>({
 });
 const deps = await ledgerDeps(ctx, config);
 // Short lock and stalled-check interval: the parent takes the job over soon after the kill.
-const opts: ConsumeOptions & { stalledInterval?: number } = {
+const opts: ConsumeOptions = {
   concurrency: 1,
   lockDuration: 1000,
   stalledInterval: 500,
