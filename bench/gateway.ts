@@ -113,8 +113,18 @@ http {
 `;
 }
 
+const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+
+/** SIGTERM everyone (nginx's master then stops its workers), SIGKILL whoever is left after 5 s. */
+async function shutdown(): Promise<void> {
+  const exits = children.filter(running).map((c) => new Promise<void>((r) => c.once('exit', () => r())));
+  for (const c of children) if (running(c)) c.kill('SIGTERM');
+  await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 5000))]);
+  cleanup();
+}
+
 function cleanup(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children) if (running(c)) c.kill(c.spawnfile === 'nginx' ? 'SIGTERM' : 'SIGKILL');
   if (nginxDir) rmSync(nginxDir, { recursive: true, force: true });
   nginxDir = undefined;
 }
@@ -177,6 +187,6 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  cleanup();
+  await shutdown();
 }
 process.exit(0);
