@@ -1,87 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { fetch as undiciFetch } from 'undici';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { eventually, infra } from '@imlab/testing';
 import { startSystem, type System } from './system.js';
-
-// Distinctive client identity: neither string may appear in any log line, Redis key or value,
-// or database row anywhere in the system after the run.
-const CLIENT_IP = '127.0.0.77';
-const CLIENT_UA = 'E2eDistinctBrowser/7.7 (journey-ua-marker)';
-const ORIGIN = 'http://app.imagemakerlab.test';
+import { Browser, CLIENT_IP, CLIENT_UA, agent, signUpVerified } from './browser.js';
 
 let sys: System;
-const agent = new Agent({ connect: { localAddress: CLIENT_IP } });
-
-interface Res {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  headers: Headers;
-}
-
-class Browser {
-  cookies = new Map<string, string>();
-  async call(method: string, url: string, body?: unknown): Promise<Res> {
-    const headers: Record<string, string> = { 'user-agent': CLIENT_UA, origin: ORIGIN, 'sec-fetch-site': 'same-site' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await undiciFetch(`${sys.gatewayUrl}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: agent });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const [k, v] = pair!.split('=');
-      if (v) this.cookies.set(k!, v);
-      else this.cookies.delete(k!);
-    }
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON
-    }
-    return { status: res.status, body: parsed, headers: res.headers };
-  }
-}
-
-function mailedToken(to: string, template: string): string {
-  const dir = path.join(sys.dataDir, 'mailbox');
-  const texts = readdirSync(dir)
-    .filter((f) => f.endsWith('.txt'))
-    .sort()
-    .map((f) => readFileSync(path.join(dir, f), 'utf8'))
-    .filter((t) => t.includes(`To: ${to}`) && t.includes(`Template: ${template}`));
-  const m = /token=([A-Za-z0-9_-]+)/.exec(texts.at(-1) ?? '');
-  if (!m) throw new Error(`no ${template} mail for ${to} yet`);
-  return m[1]!;
-}
-
-async function signUpVerified(b: Browser, email: string): Promise<void> {
-  expect((await b.call('POST', '/v1/auth/signup', { email, password: 'a quiet workshop 2026', displayName: 'Mei <b>Ling</b>' })).status).toBe(202);
-  const token = await eventually(() => mailedToken(email, 'verify-email'), 20_000);
-  const verified = await b.call('POST', '/v1/auth/verify-email', { token });
-  expect(verified.status).toBeLessThan(300);
-  const login = await b.call('POST', '/v1/auth/login', { email, password: 'a quiet workshop 2026' });
-  expect(login.status).toBe(200);
-  expect(b.cookies.has('imlab_sid')).toBe(true);
-}
-
+const browser = (): Browser => new Browser(sys);
 beforeAll(async () => {
   sys = await startSystem('journey', { LOCAL_RENDER_MS: '1500', RENDER_LOCK_MS: '3000', RENDER_STALLED_INTERVAL_MS: '1000' });
 }, 180_000);
 
 afterAll(async () => {
   await sys?.stop();
-  await agent.close();
 });
 
 describe('the whole system, through the gateway', () => {
-  const person = new Browser();
+  const person = browser();
 
   it('signs a person up, verifies the email from the mailbox, and grants the sign-up bonus once', async () => {
-    await signUpVerified(person, 'mei@example.com');
+    await signUpVerified(sys, person, 'mei@example.com');
     const me = await person.call('GET', '/v1/me');
     expect(me.status).toBe(200);
     const balance = await eventually(async () => {
@@ -156,7 +95,7 @@ describe('the whole system, through the gateway', () => {
     const list = await person.call('GET', '/v1/generations');
     const image = list.body.items.find((g: { status: string }) => g.status === 'succeeded').images[0];
     expect((await person.call('POST', `/v1/images/${image.id}/publish`)).status).toBeLessThan(300);
-    const anonymous = new Browser();
+    const anonymous = browser();
     const gallery = await anonymous.call('GET', '/v1/gallery');
     expect(gallery.status).toBe(200);
     const text = JSON.stringify(gallery.body);
@@ -165,8 +104,8 @@ describe('the whole system, through the gateway', () => {
   }, 30_000);
 
   it('keeps another person out of the first one\'s images and generations', async () => {
-    const other = new Browser();
-    await signUpVerified(other, 'oscar@example.com');
+    const other = browser();
+    await signUpVerified(sys, other, 'oscar@example.com');
     const list = await person.call('GET', '/v1/generations');
     const gen = list.body.items[0];
     expect((await other.call('GET', `/v1/generations/${gen.id}`)).status).toBe(404);

@@ -146,3 +146,31 @@ export async function startSystem(label: string, extraEnv: Record<string, string
   await Promise.all(procs.map((p) => system.start(p.name)));
   return system;
 }
+
+/** Every text-like column of every table of one service's database, with its rows' values. */
+export async function scanDatabase(databaseName: string, needles: string[], skipTables: string[] = []): Promise<string[]> {
+  const pg = (await import('pg')).default;
+  const u = new URL(infra().databaseUrl);
+  u.pathname = `/${databaseName}`;
+  const client = new pg.Client({ connectionString: u.toString() });
+  await client.connect();
+  const hits: string[] = [];
+  try {
+    const cols = await client.query<{ table_name: string; column_name: string }>(
+      `select c.table_name, c.column_name from information_schema.columns c
+         join information_schema.tables t on t.table_name = c.table_name and t.table_schema = c.table_schema
+        where c.table_schema = 'public' and t.table_type = 'BASE TABLE'
+          and c.data_type in ('text', 'character varying', 'jsonb', 'json', 'inet', 'uuid', 'ARRAY', 'bytea')`,
+    );
+    for (const { table_name, column_name } of cols.rows) {
+      if (skipTables.includes(table_name)) continue;
+      for (const needle of needles) {
+        const r = await client.query(`select 1 from "${table_name}" where position($1 in "${column_name}"::text) > 0 limit 1`, [needle]);
+        if (r.rowCount) hits.push(`${databaseName}.${table_name}.${column_name} contains ${needle}`);
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  return hits;
+}

@@ -13,7 +13,8 @@ export interface ContactTable {
 }
 
 export interface PurgedUserTable {
-  user_id: string;
+  /** SHA-256 hex of the user id (migration 0002). */
+  user_hash: string;
   purged_at: Generated<Date>;
 }
 
@@ -50,7 +51,7 @@ export interface SuppressionTable {
 
 export interface DB extends QueueTables {
   contacts: ContactTable;
-  purged_users: PurgedUserTable;
+  purged_user_hashes: PurgedUserTable;
   deliveries: DeliveryTable;
   suppressions: SuppressionTable;
 }

@@ -21,6 +21,20 @@ export async function scrubReferences(tx: Transaction<DB>, subjectIds: string[])
   await tx.updateTable('postings').set({ request_hash: 'scrubbed' }).where('subject_id', 'in', subjectIds).execute();
 }
 
+/**
+ * Idempotency keys that embed the user id (`signup-bonus:<userId>`) would keep the link: they are
+ * replaced by a hash of themselves, which still keeps each key unique.
+ */
+export async function scrubIdempotencyKeys(tx: Transaction<DB>, subjectIds: string[], userId: string): Promise<void> {
+  if (subjectIds.length === 0) return;
+  await tx
+    .updateTable('postings')
+    .set({ idempotency_key: sql<string>`'purged:' || encode(sha256(convert_to(idempotency_key, 'UTF8')), 'hex')` })
+    .where('subject_id', 'in', subjectIds)
+    .where(sql<number>`position(${userId} in idempotency_key)`, '>', 0)
+    .execute();
+}
+
 /** Published messages we still keep in the outbox carry the user id in their payload. */
 export async function deleteSentMessagesAbout(tx: Transaction<DB>, userId: string): Promise<void> {
   await tx

@@ -11,6 +11,7 @@ import * as repo from './privacy.repository.js';
 export async function purgeUser(tx: Transaction<DB>, userId: string): Promise<{ accounts: number }> {
   const ids = await repo.accountIdsOf(tx, userId);
   await repo.scrubReferences(tx, ids);
+  await repo.scrubIdempotencyKeys(tx, ids, userId);
   const accounts = await repo.rekeyAccounts(tx, userId, randomUUID());
   await repo.deleteSentMessagesAbout(tx, userId);
   return { accounts };

@@ -103,7 +103,14 @@ export async function markByProviderId(db: Db<DB>, providerId: string, status: '
 export async function scrubDeliveries(db: Db<DB>, userId: string, recipientHash: string | null): Promise<number> {
   const res = await db
     .updateTable('deliveries')
-    .set({ user_id: null, recipient_hash: null, failure_reason: null, updated_at: sql`now()` })
+    .set({
+      user_id: null,
+      recipient_hash: null,
+      failure_reason: null,
+      // keys like `low-balance:<userId>:…` would keep the link; a hash of the key stays unique
+      idempotency_key: sql<string>`case when position(${userId} in idempotency_key) > 0 then 'purged:' || encode(sha256(convert_to(idempotency_key, 'UTF8')), 'hex') else idempotency_key end`,
+      updated_at: sql`now()`,
+    })
     .where((eb) => (recipientHash ? eb.or([eb('user_id', '=', userId), eb('recipient_hash', '=', recipientHash)]) : eb('user_id', '=', userId)))
     .executeTakeFirst();
   return Number(res.numUpdatedRows);

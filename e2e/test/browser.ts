@@ -1,0 +1,79 @@
+// A person's browser against the gateway: a cookie jar, same-site Origin and Fetch-Metadata
+// headers, and a distinctive client identity (source address and user agent) that must never
+// show up in any log line, Redis key or value, or table of the system.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { expect } from 'vitest';
+import { eventually } from '@imlab/testing';
+import type { System } from './system.js';
+
+export const CLIENT_IP = '127.0.0.77';
+export const CLIENT_UA = 'E2eDistinctBrowser/7.7 (journey-ua-marker)';
+export const ORIGIN = 'http://app.imagemakerlab.test';
+export const PASSWORD = 'a quiet workshop 2026';
+
+export const agent = new Agent({ connect: { localAddress: CLIENT_IP } });
+
+export interface Res {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  headers: Headers;
+  bytes: Buffer;
+}
+
+export class Browser {
+  cookies = new Map<string, string>();
+  constructor(private readonly sys: System) {}
+
+  async call(method: string, url: string, body?: unknown): Promise<Res> {
+    const headers: Record<string, string> = { 'user-agent': CLIENT_UA, origin: ORIGIN, 'sec-fetch-site': 'same-site' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await undiciFetch(`${this.sys.gatewayUrl}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: agent });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const [k, v] = pair!.split('=');
+      if (v) this.cookies.set(k!, v);
+      else this.cookies.delete(k!);
+    }
+    const bytes = Buffer.from(await res.arrayBuffer());
+    let parsed: unknown = bytes.toString('utf8');
+    try {
+      parsed = JSON.parse(parsed as string);
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body: parsed, headers: res.headers as unknown as Headers, bytes };
+  }
+}
+
+/** The token of the newest `template` mail to `to` in the development mailbox. */
+export function mailedToken(sys: System, to: string, template: string): string {
+  const dir = path.join(sys.dataDir, 'mailbox');
+  const texts = readdirSync(dir)
+    .filter((f) => f.endsWith('.txt'))
+    .sort()
+    .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+    .filter((t) => t.includes(`To: ${to}`) && t.includes(`Template: ${template}`));
+  const m = /token=([A-Za-z0-9_-]+)/.exec(texts.at(-1) ?? '');
+  if (!m) throw new Error(`no ${template} mail for ${to} yet`);
+  return m[1]!;
+}
+
+export async function signUpVerified(sys: System, b: Browser, email: string): Promise<void> {
+  expect((await b.call('POST', '/v1/auth/signup', { email, password: PASSWORD, displayName: 'Mei <b>Ling</b>' })).status).toBe(202);
+  const token = await eventually(() => mailedToken(sys, email, 'verify-email'), 20_000);
+  expect((await b.call('POST', '/v1/auth/verify-email', { token })).status).toBeLessThan(300);
+  expect((await b.call('POST', '/v1/auth/login', { email, password: PASSWORD })).status).toBe(200);
+  expect(b.cookies.has('imlab_sid')).toBe(true);
+}
+
+export async function generate(b: Browser, prompt: string): Promise<{ id: string; cost: number; images: { id: string; url: string }[] }> {
+  const created = await b.call('POST', '/v1/generations', { prompt, count: 1, seed: 11 });
+  expect(created.status).toBe(202);
+  return eventually(async () => {
+    const r = await b.call('GET', `/v1/generations/${created.body.id}`);
+    return r.body.status === 'succeeded' ? { ...r.body, cost: created.body.cost } : undefined;
+  }, 30_000);
+}
