@@ -48,15 +48,20 @@ export class Browser {
   }
 }
 
-/** The token of the newest `template` mail to `to` in the development mailbox. */
-export function mailedToken(sys: System, to: string, template: string): string {
+/** The text of the newest `template` mail to `to` in the development mailbox, if any. */
+export function mailText(sys: System, to: string, template: string): string | undefined {
   const dir = path.join(sys.dataDir, 'mailbox');
   const texts = readdirSync(dir)
     .filter((f) => f.endsWith('.txt'))
     .sort()
     .map((f) => readFileSync(path.join(dir, f), 'utf8'))
     .filter((t) => t.includes(`To: ${to}`) && t.includes(`Template: ${template}`));
-  const m = /token=([A-Za-z0-9_-]+)/.exec(texts.at(-1) ?? '');
+  return texts.at(-1);
+}
+
+/** The token of the newest `template` mail to `to` in the development mailbox. */
+export function mailedToken(sys: System, to: string, template: string): string {
+  const m = /token=([A-Za-z0-9_-]+)/.exec(mailText(sys, to, template) ?? '');
   if (!m) throw new Error(`no ${template} mail for ${to} yet`);
   return m[1]!;
 }

@@ -1,0 +1,95 @@
+// Buying credits on the running system: checkout through the gateway, a Stripe fake answering
+// the SDK, signed webhooks through the gateway's raw-body route, the real ledger granting and
+// clawing back, billing reconciling from the ledger's own postings.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { fetch as undiciFetch } from 'undici';
+import { eventually } from '@imlab/testing';
+import { startFakeStripe } from '../../services/billing/test/support/fake-stripe.js';
+import { chargeObject, newPaymentIntentId, sessionObject, signature, stripeEvent } from '../../services/billing/test/support/events.js';
+import { startSystem, type System } from './system.js';
+import { Browser, PASSWORD, mailText, signUpVerified } from './browser.js';
+
+const WEBHOOK_SECRET = 'whsec_e2e_0123456789abcdef';
+let sys: System;
+let stripe: Awaited<ReturnType<typeof startFakeStripe>>;
+
+async function webhook(event: Record<string, unknown>, sig?: string): Promise<number> {
+  const payload = JSON.stringify(event);
+  const res = await undiciFetch(`${sys.gatewayUrl}/v1/billing/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'stripe-signature': sig ?? signature(payload, WEBHOOK_SECRET), 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+    body: payload,
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+const available = async (b: Browser) => (await b.call('GET', '/v1/credits/balance')).body.available as number;
+
+beforeAll(async () => {
+  stripe = await startFakeStripe();
+  sys = await startSystem('billing', { STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: 'sk_test_e2e_0123456789', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET });
+}, 240_000);
+
+afterAll(async () => {
+  await sys?.stop();
+  await stripe?.close();
+});
+
+describe('buying credits', () => {
+  it('pays for a pack, grants its credits exactly once, claws back a partial refund, and reconciles', async () => {
+    const person = new Browser(sys);
+    await signUpVerified(sys, person, 'buyer@example.com');
+    await eventually(async () => (await available(person)) === 40, 20_000);
+
+    const pricing = await person.call('GET', '/v1/pricing');
+    const pack = pricing.body.packs.find((p: { id: string }) => p.id === 'starter');
+    const checkout = await person.call('POST', '/v1/billing/checkout', { packId: 'starter' });
+    expect(checkout.status).toBe(201);
+    expect(checkout.body.url).toMatch(/^https:\/\//);
+    const session = [...stripe.sessions.values()].find((s) => JSON.stringify(s.metadata).includes(checkout.body.orderId))!;
+    expect(session).toBeDefined();
+
+    const pi = newPaymentIntentId();
+    const completed = stripeEvent('checkout.session.completed', sessionObject(session, { status: 'complete', payment_status: 'paid', payment_intent: pi }));
+    expect(await webhook(completed, 'v1=deadbeef,t=1')).toBe(400);
+    expect(await webhook(completed)).toBe(200);
+    expect(await webhook(completed)).toBe(200); // Stripe retries: still one grant
+    await eventually(async () => (await available(person)) === 40 + pack.credits, 20_000);
+
+    const orders = await person.call('GET', '/v1/billing/orders');
+    expect(orders.body.items[0]).toMatchObject({ status: 'paid' });
+    const receipt = await eventually(() => mailText(sys, 'buyer@example.com', 'purchase-receipt'), 20_000);
+    expect(receipt).toContain(String(pack.credits));
+
+    // half refunded: half the pack's credits come back out
+    expect(await webhook(stripeEvent('charge.refunded', chargeObject({ paymentIntent: pi, amount: pack.price, amountRefunded: pack.price / 2, currency: pack.currency })))).toBe(200);
+    await eventually(async () => (await available(person)) === 40 + pack.credits / 2, 20_000);
+    // the same cumulative refund again changes nothing
+    expect(await webhook(stripeEvent('charge.refunded', chargeObject({ paymentIntent: pi, amount: pack.price, amountRefunded: pack.price / 2, currency: pack.currency })))).toBe(200);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await available(person)).toBe(40 + pack.credits / 2);
+
+    // finance: the order matches what the ledger posted
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const finance = new Browser(sys);
+    await signUpVerified(sys, finance, 'books@example.com');
+    await new Promise<void>((resolve, reject) =>
+      spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', 'books@example.com', 'finance'], { cwd: root, env: { ...sys.env, DATABASE_NAME: sys.databases.auth! }, stdio: 'ignore' }).on('exit', (c) =>
+        c === 0 ? resolve() : reject(new Error(`roles exited ${c}`)),
+      ),
+    );
+    expect((await finance.call('POST', '/v1/auth/login', { email: 'books@example.com', password: PASSWORD })).status).toBe(200);
+    const from = encodeURIComponent(new Date(Date.now() - 3600_000).toISOString());
+    const to = encodeURIComponent(new Date(Date.now() + 3600_000).toISOString());
+    const recon = await eventually(async () => {
+      const r = await finance.call('GET', `/v1/admin/billing/reconciliation?from=${from}&to=${to}`);
+      return r.status === 200 && r.body.mismatches.length === 0 && r.body.orders.length === 1 ? r.body : undefined;
+    }, 20_000);
+    expect(recon.orders[0]).toMatchObject({ orderId: checkout.body.orderId, matches: true, expected: { granted: pack.credits, clawedBack: pack.credits / 2 } });
+    const tb = await finance.call('GET', '/v1/admin/ledger/trial-balance');
+    expect(tb.status).toBe(200);
+  }, 120_000);
+});
