@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { createDb, ensureDatabase, migrateToLatest, pingDb } from '@imlab/db';
@@ -81,4 +82,45 @@ export async function runMigrations(opts: { databaseUrl: string; databaseName: s
   } finally {
     await db.destroy();
   }
+}
+
+/** The variables every service's config carries (baseEnv + DATABASE_NAME). */
+export interface StandardServiceConfig {
+  NODE_ENV: string;
+  LOG_LEVEL: string;
+  DATABASE_URL: string;
+  DATABASE_NAME: string;
+  REDIS_URL: string;
+  QUEUE_PREFIX: string;
+  DB_POOL_SIZE: number;
+}
+
+/**
+ * `createServiceContext` from a service's parsed config: migrates at start-up outside
+ * production, pool sized by DB_POOL_SIZE unless overridden (tests pass a small pool).
+ */
+export function contextFromConfig<DB extends QueueTables>(
+  service: string,
+  config: StandardServiceConfig,
+  logger: Logger,
+  migrations: URL,
+  overrides: Partial<Pick<ServiceContextOptions, 'migrate' | 'poolSize' | 'extraMigrations'>> = {},
+): Promise<ServiceContext<DB>> {
+  return createServiceContext<DB>({
+    service,
+    logger,
+    databaseUrl: config.DATABASE_URL,
+    databaseName: config.DATABASE_NAME,
+    redisUrl: config.REDIS_URL,
+    queuePrefix: config.QUEUE_PREFIX,
+    migrationsFolder: fileURLToPath(migrations),
+    migrate: overrides.migrate ?? config.NODE_ENV !== 'production',
+    poolSize: overrides.poolSize ?? config.DB_POOL_SIZE,
+    ...(overrides.extraMigrations ? { extraMigrations: overrides.extraMigrations } : {}),
+  });
+}
+
+/** A service's `migrate` command: `await migrateFromConfig(config, new URL('../migrations', import.meta.url), logger)`. */
+export function migrateFromConfig(config: StandardServiceConfig, migrations: URL, logger: Logger): Promise<string[]> {
+  return runMigrations({ databaseUrl: config.DATABASE_URL, databaseName: config.DATABASE_NAME, migrationsFolder: fileURLToPath(migrations), logger });
 }

@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '@imlab/logger';
 import { runService } from '@imlab/http';
-import { createServiceContext } from '@imlab/queue';
+import { contextFromConfig } from '@imlab/queue';
 import { loadAuthConfig } from './config.js';
 import { build } from './app.js';
 import { startPrivacyWorker } from './privacy/privacy.service.js';
@@ -9,17 +8,7 @@ import type { DB } from './db.js';
 
 const config = loadAuthConfig();
 const logger = createLogger({ service: 'auth', level: config.LOG_LEVEL });
-const ctx = await createServiceContext<DB>({
-  service: 'auth',
-  logger,
-  databaseUrl: config.DATABASE_URL,
-  databaseName: config.DATABASE_NAME,
-  redisUrl: config.REDIS_URL,
-  queuePrefix: config.QUEUE_PREFIX,
-  poolSize: config.DB_POOL_SIZE,
-  migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
-  migrate: config.NODE_ENV !== 'production',
-});
+const ctx = await contextFromConfig<DB>('auth', config, logger, new URL('../migrations', import.meta.url));
 const app = await build({ config, logger, ctx });
 await ctx.bus.startRelay();
 const privacyWorker = startPrivacyWorker(app.auth.privacy, config.PRIVACY_POLL_MS, logger);

@@ -1,10 +1,9 @@
 import { isSealed, unseal } from '@imlab/queue';
-import { fileURLToPath } from 'node:url';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, type ServiceContext } from '@imlab/queue';
+import { contextFromConfig, type ServiceContext } from '@imlab/queue';
 import { captureLogs, createTestDatabase, infra, testPrefix } from '@imlab/testing';
 import type { App } from '@imlab/http';
 import { build } from '../src/app.js';
@@ -46,17 +45,7 @@ export async function startAuth(label: string, env: Record<string, string> = {})
   const config = loadAuthConfig(fullEnv);
   const logs = captureLogs();
   const logger = createLogger({ service: 'auth', level: config.LOG_LEVEL, destination: logs.stream });
-  const ctx = await createServiceContext<DB>({
-    service: 'auth',
-    logger,
-    databaseUrl: config.DATABASE_URL,
-    databaseName: config.DATABASE_NAME,
-    redisUrl: config.REDIS_URL,
-    queuePrefix: config.QUEUE_PREFIX,
-    migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
-    migrate: true,
-    poolSize: 3,
-  });
+  const ctx = await contextFromConfig<DB>('auth', config, logger, new URL('../migrations', import.meta.url), { migrate: true, poolSize: 3 });
   const app = await build({ config, logger, ctx });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;

@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '@imlab/logger';
 import { runService } from '@imlab/http';
-import { createServiceContext } from '@imlab/queue';
+import { contextFromConfig } from '@imlab/queue';
 import { loadBillingConfig } from './config.js';
 import { build } from './app.js';
 import { createStripe } from './stripe/stripe-client.js';
@@ -11,17 +10,7 @@ import type { DB } from './db.js';
 
 const config = loadBillingConfig();
 const logger = createLogger({ service: 'billing', level: config.LOG_LEVEL });
-const ctx = await createServiceContext<DB>({
-  service: 'billing',
-  logger,
-  databaseUrl: config.DATABASE_URL,
-  databaseName: config.DATABASE_NAME,
-  redisUrl: config.REDIS_URL,
-  queuePrefix: config.QUEUE_PREFIX,
-  poolSize: config.DB_POOL_SIZE,
-  migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
-  migrate: config.NODE_ENV !== 'production',
-});
+const ctx = await contextFromConfig<DB>('billing', config, logger, new URL('../migrations', import.meta.url));
 const stripe = createStripe(config);
 const app = await build({ config, logger, ctx, stripe });
 startConsumers(ctx.bus);

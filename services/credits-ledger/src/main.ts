@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '@imlab/logger';
 import { runService } from '@imlab/http';
-import { createServiceContext } from '@imlab/queue';
+import { contextFromConfig } from '@imlab/queue';
 import { loadLedgerConfig } from './config.js';
 import { build } from './app.js';
 import { consumeInbox, ledgerDeps } from './inbox.js';
@@ -10,17 +9,7 @@ import type { DB } from './db.js';
 
 const config = loadLedgerConfig();
 const logger = createLogger({ service: 'credits-ledger', level: config.LOG_LEVEL });
-const ctx = await createServiceContext<DB>({
-  service: 'credits-ledger',
-  logger,
-  databaseUrl: config.DATABASE_URL,
-  databaseName: config.DATABASE_NAME,
-  redisUrl: config.REDIS_URL,
-  queuePrefix: config.QUEUE_PREFIX,
-  migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
-  migrate: config.NODE_ENV !== 'production',
-  poolSize: config.DB_POOL_SIZE,
-});
+const ctx = await contextFromConfig<DB>('credits-ledger', config, logger, new URL('../migrations', import.meta.url));
 const app = await build({ config, logger, ctx });
 const deps = await ledgerDeps(ctx, config);
 consumeInbox(ctx, deps, { concurrency: config.INBOX_CONCURRENCY });

@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '@imlab/logger';
 import { runService } from '@imlab/http';
-import { createServiceContext } from '@imlab/queue';
+import { contextFromConfig } from '@imlab/queue';
 import { loadNotificationConfig } from './config.js';
 import { build } from './app.js';
 import type { DB } from './db.js';
@@ -11,19 +10,9 @@ import { startConsumers } from './inbox/inbox.handlers.js';
 const config = loadNotificationConfig();
 const logger = createLogger({ service: 'notification', level: config.LOG_LEVEL });
 const mailer = createMailer(config, logger);
-const ctx = await createServiceContext<DB>({
-  service: 'notification',
-  logger,
-  databaseUrl: config.DATABASE_URL,
-  databaseName: config.DATABASE_NAME,
-  redisUrl: config.REDIS_URL,
-  queuePrefix: config.QUEUE_PREFIX,
-  migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
-  migrate: config.NODE_ENV !== 'production',
-  // Each email job holds its inbox transaction and briefly needs a second connection for the
-  // delivery state (see delivery.service.ts): the pool must outnumber the concurrency.
-  poolSize: config.EMAIL_CONCURRENCY * 2 + 2,
-});
+// Each email job holds its inbox transaction and briefly needs a second connection for the
+// delivery state (see delivery.service.ts): the pool must outnumber the concurrency.
+const ctx = await contextFromConfig<DB>('notification', config, logger, new URL('../migrations', import.meta.url), { poolSize: config.EMAIL_CONCURRENCY * 2 + 2 });
 const app = await build({ config, logger, ctx });
 startConsumers({ ctx, config, mailer, metrics: app.metricsRegistry });
 await ctx.bus.startRelay();

@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, type ConsumeOptions, type ServiceContext } from '@imlab/queue';
+import { contextFromConfig, type ConsumeOptions, type ServiceContext } from '@imlab/queue';
 import { createTestDatabase, eventually, infra, testPrefix } from '@imlab/testing';
 import type { MessageName, Payload } from '@imlab/contracts';
 import type { App } from '@imlab/http';
@@ -42,17 +41,7 @@ export async function startService(
     ...opts.env,
   });
   const logger = createLogger({ service: 'notification', level: config.LOG_LEVEL, ...(opts.logStream ? { destination: opts.logStream } : {}) });
-  const ctx = await createServiceContext<DB>({
-    service: 'notification',
-    logger,
-    databaseUrl: config.DATABASE_URL,
-    databaseName: config.DATABASE_NAME,
-    redisUrl: config.REDIS_URL,
-    queuePrefix: config.QUEUE_PREFIX,
-    migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
-    migrate: true,
-    poolSize: 4,
-  });
+  const ctx = await contextFromConfig<DB>('notification', config, logger, new URL('../migrations', import.meta.url), { migrate: true, poolSize: 4 });
   const app = await build({ config, logger, ctx });
   if (opts.consumers !== false) startConsumers({ ctx, config, mailer: createMailer(config, logger), metrics: app.metricsRegistry }, opts.consume);
   await ctx.bus.startRelay();

@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, type ConsumeOptions, type ServiceContext } from '@imlab/queue';
+import { contextFromConfig, type ConsumeOptions, type ServiceContext } from '@imlab/queue';
 import { sql } from '@imlab/db';
 import type { App } from '@imlab/http';
 import { createTestDatabase, testPrefix, startTestIssuer, infra, captureLogs, eventually } from '@imlab/testing';
@@ -46,17 +45,7 @@ export async function startBilling(label: string, env: Record<string, string> = 
     ...env,
   });
   const logger = createLogger({ service: 'billing', level: 'info', destination: logs.stream });
-  const ctx: ServiceContext<DB> = await createServiceContext<DB>({
-    service: 'billing',
-    logger,
-    databaseUrl,
-    databaseName: database.name,
-    redisUrl,
-    queuePrefix: prefix,
-    migrationsFolder: fileURLToPath(new URL('../../migrations', import.meta.url)),
-    migrate: true,
-    poolSize: 4,
-  });
+  const ctx: ServiceContext<DB> = await contextFromConfig<DB>('billing', config, logger, new URL('../../migrations', import.meta.url), { migrate: true, poolSize: 4 });
   const stripe = createStripe(config);
   const app: App = await build({ config, logger, ctx, stripe });
   await app.listen({ port: 0, host: '127.0.0.1' });

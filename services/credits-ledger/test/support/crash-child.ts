@@ -3,24 +3,14 @@
  * write but not committed when it prints IN_COMMAND and waits to be killed with SIGKILL.
  */
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, type ConsumeOptions } from '@imlab/queue';
+import { contextFromConfig, type ConsumeOptions } from '@imlab/queue';
 import { loadLedgerConfig } from '../../src/config.js';
 import type { DB } from '../../src/db.js';
 import { consumeInbox, ledgerDeps } from '../../src/inbox.js';
 
 const config = loadLedgerConfig();
 const logger = createLogger({ service: 'credits-ledger', level: 'silent' });
-const ctx = await createServiceContext<DB>({
-  service: 'credits-ledger',
-  logger,
-  databaseUrl: config.DATABASE_URL,
-  databaseName: config.DATABASE_NAME,
-  redisUrl: config.REDIS_URL,
-  queuePrefix: config.QUEUE_PREFIX,
-  migrationsFolder: '',
-  migrate: false,
-  poolSize: 2,
-});
+const ctx = await contextFromConfig<DB>('credits-ledger', config, logger, new URL('../../migrations', import.meta.url), { migrate: false, poolSize: 2 });
 const deps = await ledgerDeps(ctx, config);
 // Short lock and stalled-check interval: the parent takes the job over soon after the kill.
 const opts: ConsumeOptions = {

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, type ServiceContext } from '@imlab/queue';
+import { contextFromConfig, type ServiceContext } from '@imlab/queue';
 import { createDb, sql, type Kysely, type Transaction } from '@imlab/db';
 import { createTestDatabase, infra, testPrefix } from '@imlab/testing';
 import { loadLedgerConfig, type Config } from '../../src/config.js';
@@ -39,17 +39,7 @@ export async function startLedger(label: string, opts: { poolSize?: number; env?
     ...opts.env,
   });
   const logger = createLogger({ service: 'credits-ledger', level: config.LOG_LEVEL });
-  const ctx = await createServiceContext<DB>({
-    service: 'credits-ledger',
-    logger,
-    databaseUrl: config.DATABASE_URL,
-    databaseName: config.DATABASE_NAME,
-    redisUrl: config.REDIS_URL,
-    queuePrefix: config.QUEUE_PREFIX,
-    migrationsFolder: MIGRATIONS,
-    migrate: true,
-    poolSize: opts.poolSize ?? 4,
-  });
+  const ctx = await contextFromConfig<DB>('credits-ledger', config, logger, new URL('../../migrations', import.meta.url), { migrate: true, poolSize: opts.poolSize ?? 4 });
   const deps = await ledgerDeps(ctx, config);
   return {
     config,
