@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Agent, request as undiciRequest } from 'undici';
@@ -12,7 +10,9 @@ import { registerErrorHandler } from './errors.js';
 import { createMetrics, registerMetricsRoute, routeTemplate } from './metrics.js';
 import { normalizeClientAddress } from './identity/client-address.js';
 import { createHasher } from './identity/hash.js';
-import { deviceLabel } from './identity/device.js';
+import { createDeviceLabeler } from './identity/device.js';
+import { staticSecurityHeaders } from './security/headers.js';
+import { registerCors } from './security/cors.js';
 import { normalizeUrl } from './routing/normalize-path.js';
 import { answerProbe, registerProxy } from './routing/proxy.js';
 import type { Upstreams } from './routing/routes.js';
@@ -85,10 +85,17 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
   const allowedOrigins = new Set([...config.CORS_ORIGINS, new URL(config.PUBLIC_BASE_URL).origin]);
   const deps = { config, limiter, sessions, metrics, upstreams, dispatcher, allowedOrigins };
 
+  // An API: nothing here is meant to be framed or to run scripts; /docs sets its own policy.
+  const securityHeaders = staticSecurityHeaders({
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  });
+  const deviceLabel = createDeviceLabeler();
+
   app.decorateRequest('edge', null as never);
   // Identity first: the raw address and user agent are turned into hashes and a coarse label,
   // and only those are kept on the request.
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     const address = normalizeClientAddress(request.ip ?? '');
     const ua = request.headers['user-agent'] ?? '';
     request.edge = {
@@ -97,28 +104,25 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
       uaHash: hasher.ua(ua),
       device: deviceLabel(ua),
     };
+    reply.headers(securityHeaders);
     reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.edge?.route ? routeTemplate(request.url.split('?')[0]!) : (request.routeOptions.url ?? 'unmatched');
     metrics.duration.labels(request.method, route === '/v1/*' ? 'unmatched' : route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
+    done();
   });
 
   registerErrorHandler(app);
   app.setNotFoundHandler((request, reply) => answerProbe(deps, request, reply, 404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`));
 
-  await app.register(helmet, {
-    // An API: nothing here is meant to be framed or to run scripts; /docs sets its own policy.
-    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    crossOriginResourcePolicy: { policy: 'same-site' },
-  });
-  await app.register(cors, {
-    origin: (origin, cb) => cb(null, origin !== undefined && config.CORS_ORIGINS.includes(origin)),
-    credentials: true,
+  registerCors(app, {
+    origins: config.CORS_ORIGINS,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['content-type', 'idempotency-key', 'last-event-id'],
     exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy'],
-    maxAge: 600,
+    maxAgeSeconds: 600,
   });
 
   app.all(BAD_PATH_ROUTE, { schema: { hide: true } as object }, async (request, reply) => {

@@ -131,6 +131,17 @@ describe('CORS and security headers', () => {
     expect(res.headers['access-control-allow-credentials']).toBe('true');
   });
 
+  it('answers a preflight from another origin without any grant, and never forwards it', async () => {
+    const before = fakes.billing.requests.length;
+    const res = await send(`${gw.url}/v1/billing/checkout`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.test', 'access-control-request-method': 'POST' },
+    });
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+    expect(fakes.billing.requests.length).toBe(before);
+  });
+
   it('gives no CORS grant to an origin that is not an exact match', async () => {
     for (const origin of ['https://evil.test', 'https://app.imlab.test.evil.test', 'http://app.imlab.test']) {
       const res = await send(`${gw.url}/v1/pricing`, { headers: { origin } });

@@ -28,3 +28,18 @@ export function deviceLabel(userAgent: string | undefined): string {
   if (os) return `Browser on ${os}`;
   return 'Unknown device';
 }
+
+/** `deviceLabel` memoised (bounded): the same few user agents come back on every request. */
+export function createDeviceLabeler(max = 10_000): (userAgent: string | undefined) => string {
+  const cache = new Map<string, string>();
+  return (ua) => {
+    const key = ua ?? '';
+    let label = cache.get(key);
+    if (label === undefined) {
+      if (cache.size >= max) cache.clear();
+      label = deviceLabel(ua);
+      cache.set(key, label);
+    }
+    return label;
+  };
+}

@@ -219,9 +219,10 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer', bodyLimit: config.BODY_LIMIT }, jsonParser as never);
     scope.addContentTypeParser('*', streamParser(config));
-    scope.addHook('onResponse', async (request, reply) => {
+    scope.addHook('onResponse', (request, reply, done) => {
       if (reply.statusCode === 404 && request.edge.route) void limiter.charge([probeBucket(config, request.edge)]);
       forgetSessionsAfter(deps, request, reply.statusCode);
+      done();
     });
     scope.route({ method: METHODS, url: '/v1/*', exposeHeadRoute: false, schema: { hide: true } as object, onRequest: admit, handler: forward });
   });
