@@ -152,6 +152,14 @@ describe('CORS and security headers', () => {
     expect(String(ok.headers['access-control-expose-headers'])).toContain('ratelimit');
   });
 
+  it('keeps Origin in Vary when the service sends its own Vary', async () => {
+    fakes.billing.on('GET', '/v1/pricing', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', vary: 'Accept-Language' }).end('{}');
+    });
+    const res = await send(`${gw.url}/v1/pricing`, { headers: { origin: APP } });
+    expect(res.headers.vary).toBe('Accept-Language, Origin');
+  });
+
   it('sets security headers on proxied answers', async () => {
     const res = await send(`${gw.url}/v1/pricing`);
     expect(res.headers['x-content-type-options']).toBe('nosniff');

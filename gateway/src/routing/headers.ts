@@ -75,6 +75,9 @@ export function forwardRequestHeaders(headers: IncomingHttpHeaders, ctx: Forward
 export function forwardResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
   const out: Record<string, string | string[] | undefined> = {};
   for (const [name, value] of Object.entries(headers)) if (!DROP_RESPONSE.has(name)) out[name] = value;
+  // The CORS answer depends on Origin: keep it in Vary when the service sends a Vary of its own.
+  const vary = out.vary === undefined ? undefined : String(out.vary);
+  if (vary !== undefined && vary !== '*' && !/(^|,)\s*origin\s*(,|$)/i.test(vary)) out.vary = `${vary}, Origin`;
   if (String(out['content-type'] ?? '').startsWith('text/event-stream')) {
     // Tell any buffering proxy in front of us (nginx) to pass events through as they come.
     out['x-accel-buffering'] = 'no';
