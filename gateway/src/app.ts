@@ -89,6 +89,12 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
   const securityHeaders = staticSecurityHeaders({
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginResourcePolicy: { policy: 'same-site' },
+    // Headers that only matter to HTML documents or legacy browsers, on a JSON API: left out.
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
+    xPermittedCrossDomainPolicies: false,
+    originAgentCluster: false,
+    xXssProtection: false,
   });
   const deviceLabel = createDeviceLabeler();
 
