@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -57,7 +57,14 @@ async function issuer() {
   const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/.well-known/jwks.json`;
   const sign = (sub: string) =>
     new SignJWT({ roles: ['user'], sid: randomUUID() }).setProtectedHeader({ alg: 'EdDSA', kid }).setSubject(sub).setAudience('generation').setIssuer('imlab-auth').setIssuedAt().setExpirationTime('10m').sign(privateKey);
-  return { url, sign, close: () => new Promise((r) => srv.close(r)) };
+  return {
+    url,
+    sign,
+    close: () => {
+      srv.closeAllConnections();
+      return new Promise((r) => srv.close(r));
+    },
+  };
 }
 
 function spawnProc(entry: string, env: Record<string, string>): ChildProcess {
@@ -194,6 +201,7 @@ async function bareBullmq(prefix: string, n: number, workerCount: number) {
 }
 
 async function main() {
+  const loadAtStart = loadavg()[0]!;
   const tag = randomBytes(3).toString('hex');
   const genDbName = `imlab_bench_gen_${tag}`;
   const ledgerDbName = `imlab_bench_ledger_${tag}`;
@@ -236,7 +244,7 @@ async function main() {
     log.info(two, 'pipeline, 2 workers');
     const bare2 = await bareBullmq(`{imlab_bench_bare2_${tag}}`, N, 2);
     log.info({ bare1, bare2 }, 'bare BullMQ');
-    await writeDocs({ one, two, bare1, bare2 });
+    await writeDocs({ one, two, bare1, bare2, loadAtStart });
   } finally {
     for (const p of procs) p.kill('SIGTERM');
     await sleep(1500);
@@ -261,7 +269,7 @@ async function main() {
 type Run = Awaited<ReturnType<typeof pipelineRun>>;
 type Bare = Awaited<ReturnType<typeof bareBullmq>>;
 
-async function writeDocs(r: { one: Run; two: Run; bare1: Bare; bare2: Bare }) {
+async function writeDocs(r: { one: Run; two: Run; bare1: Bare; bare2: Bare; loadAtStart: number }) {
   const f = (x: number, d = 1) => x.toFixed(d);
   const section = `<!-- generation:start -->
 ## Generation
@@ -271,7 +279,8 @@ N = ${r.one.n} generations per run from ${CLIENTS} concurrent clients over 50 pe
 \`LOCAL_RENDER_MS=0\` (it still paints, encodes the PNG and the WebP thumbnail and writes both to the fs storage). Every
 generation goes the whole way: HTTP create → outbox → relay → ledger reserve (in-process stand-in answering at once) →
 queued + render command → relay → worker process (RENDER_CONCURRENCY=4) → store → succeeded + capture in one transaction.
-The API, the workers, Postgres, Redis and the load generator share the same cores, so treat these as orders of magnitude.
+The API, the workers, Postgres, Redis and the load generator share the same cores (1-minute load average at the start:
+${f(r.loadAtStart)}, other test suites were running), so treat these as orders of magnitude, not capacity figures.
 
 | | generations/s | creates/s | enqueue→start p50 | enqueue→start p99 | render (start→succeeded) p50 | create→succeeded p50 | create→succeeded p99 |
 |---|---|---|---|---|---|---|---|
@@ -297,3 +306,5 @@ bare loop does one Redis round trip, so the ratio is the price of the saga's gua
 }
 
 await main();
+// Client libraries keep a few sockets and timers open; the numbers are written, so leave.
+process.exit(0);
