@@ -93,6 +93,7 @@ export const configSpec = {
   RATE_LIMIT_WRITE: ratePolicy({ default: { limit: 120, windowSeconds: 60 } }),
   RATE_LIMIT_READ: ratePolicy({ default: { limit: 1200, windowSeconds: 60 } }),
   RATE_LIMIT_WEBHOOK: ratePolicy({ default: { limit: 1200, windowSeconds: 60 } }),
+  RATE_LIMIT_SESSION_RESOLVE: ratePolicy({ default: { limit: 300, windowSeconds: 60 }, desc: 'session cookies an IP may have resolved by auth (cache misses only)' }),
   RATE_LIMIT_NOT_FOUND: ratePolicy({ default: { limit: 60, windowSeconds: 60 }, desc: '404 answers per IP before every request is refused' }),
 };
 

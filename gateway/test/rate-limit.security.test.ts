@@ -180,6 +180,26 @@ describe('POST /v1/generations rate limit', () => {
   });
 });
 
+describe('session cookie floods', () => {
+  it('lets one address have only so many unknown cookies resolved by auth', async () => {
+    const gw = await gatewayWith({ RATE_LIMIT_SESSION_RESOLVE: '3/1h' });
+    try {
+      const before = fakes.auth.resolves.length;
+      const statuses = [];
+      for (let i = 0; i < 6; i++) statuses.push((await send(`${gw.url}/v1/credits/balance`, { from: '127.0.0.45', headers: { cookie: `imlab_sid=made-up-${i}` } })).status);
+      expect(statuses).toEqual([200, 200, 200, 429, 429, 429]);
+      expect(fakes.auth.resolves.length - before).toBe(3);
+      // a real session already resolved is reused and spends nothing from that budget
+      fakes.auth.sessions.set('sid-flood-ok', 'usr_flood');
+      const other = [];
+      for (let i = 0; i < 5; i++) other.push((await send(`${gw.url}/v1/credits/balance`, { from: '127.0.0.46', headers: { cookie: 'imlab_sid=sid-flood-ok' } })).status);
+      expect(other).toEqual([200, 200, 200, 200, 200]);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('404 probing', () => {
   it('limits an address that keeps hitting unknown paths, also on known routes', async () => {
     const gw = await gatewayWith({ RATE_LIMIT_NOT_FOUND: '5/1h' });

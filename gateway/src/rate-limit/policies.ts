@@ -55,6 +55,21 @@ export function probeBucket(config: Config, s: Pick<Subject, 'ipHash' | 'previou
   };
 }
 
+/**
+ * Asking auth about a cookie it has not seen lately is spent from its own IP budget, decided before
+ * auth is asked: a flood of made-up cookies costs auth at most that many lookups per address.
+ */
+export function sessionResolveBucket(config: Config, s: Pick<Subject, 'ipHash' | 'previousIpHash'>): Bucket {
+  const p = config.RATE_LIMIT_PREFIX;
+  return {
+    policy: 'session-resolve',
+    key: `${p}:sess:ip:${s.ipHash}`,
+    ...(s.previousIpHash ? { alias: `${p}:sess:ip:${s.previousIpHash}` } : {}),
+    ...config.RATE_LIMIT_SESSION_RESOLVE,
+    cost: 1,
+  };
+}
+
 /** Auth and generation creation refuse service when Redis cannot decide; everything else degrades to a local limiter. */
 export function failsOpen(routeClass: RouteClass): boolean {
   return routeClass !== 'auth' && routeClass !== 'generation-create';

@@ -6,7 +6,7 @@ import { AppError, problem, sendProblem } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
-import { bucketsFor, failsOpen, probeBucket } from '../rate-limit/policies.js';
+import { bucketsFor, failsOpen, probeBucket, sessionResolveBucket } from '../rate-limit/policies.js';
 import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
 import { csrfVerdict } from '../security/csrf.js';
 import type { ResolvedSession, SessionResolver } from '../session/sessions.js';
@@ -122,7 +122,8 @@ function forgetSessionsAfter(deps: ProxyDeps, request: FastifyRequest, status: n
 
 /**
  * The /v1 proxy. Per request, before any body byte is read: classify the canonical path, check
- * CSRF, resolve the session, take one rate-limit decision; then forward with keep-alive, the body
+ * CSRF, resolve the session (a cookie not in the short cache first spends from the IP's
+ * session-resolve budget), take one rate-limit decision; then forward with keep-alive, the body
  * streamed (or the checked JSON bytes), the answer streamed back.
  */
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
@@ -147,7 +148,19 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       if (!verdict.ok) throw new AppError('GATEWAY_CSRF_REJECTED', `cross-site request refused: ${verdict.reason}`, { status: 403 });
       if (sid) request.edge.sessionToken = sid;
       if (sid && route.session) {
-        const result = await sessions.resolve(sid, route.service);
+        let result = sessions.peek(sid, route.service);
+        if (!result) {
+          const guard = sessionResolveBucket(config, request.edge);
+          const pre = await limiter.decide([guard], true);
+          metrics.rateLimit.inc({ policy: guard.policy, decision: !pre.allowed ? 'limited' : pre.source === 'local' ? 'fail_open_local' : 'allowed' });
+          if (!pre.allowed) {
+            throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
+              status: 429,
+              details: { retryAfter: Math.max(1, Math.ceil(pre.retryAfterMs / 1000)), policy: guard.policy },
+            });
+          }
+          result = await sessions.resolve(sid, route.service);
+        }
         metrics.sessions.inc({ result: result.kind });
         if (result.kind === 'unavailable') {
           throw new AppError('SERVICE_UNAVAILABLE', 'sign-in is temporarily unavailable; try again shortly', { status: 503, details: { retryAfter: 2 } });

@@ -39,6 +39,14 @@ export class SessionResolver {
     return `${createHash('sha256').update(token).digest('base64url')}:${audience}`;
   }
 
+  /** The reusable answer for this token, if any, without asking auth. */
+  peek(token: string, audience: string): SessionResult | undefined {
+    if (token.length > 512) return { kind: 'anonymous' };
+    const hit = this.cache.get(SessionResolver.tokenKey(token, audience));
+    if (!hit || hit.expiresAt <= Date.now()) return undefined;
+    return hit.session ? { kind: 'session', session: hit.session } : { kind: 'anonymous' };
+  }
+
   async resolve(token: string, audience: string): Promise<SessionResult> {
     // Auth refuses longer tokens anyway; no need to ask.
     if (token.length > 512) return { kind: 'anonymous' };
