@@ -9,11 +9,22 @@ import { eventually } from '@imlab/testing';
 import type { System } from './system.js';
 
 export const CLIENT_IP = '127.0.0.77';
+/** Each suite browses from its own loopback address (the sign-up bonus is once per IP hash). */
+export const CLIENT_IPS = { journey: CLIENT_IP, billing: '127.0.0.78', privacy: '127.0.0.79' } as const;
 export const CLIENT_UA = 'E2eDistinctBrowser/7.7 (journey-ua-marker)';
 export const ORIGIN = 'http://app.imagemakerlab.test';
 export const PASSWORD = 'a quiet workshop 2026';
 
-export const agent = new Agent({ connect: { localAddress: CLIENT_IP } });
+const agents = new Map<string, Agent>();
+export function agentFor(ip: string): Agent {
+  let a = agents.get(ip);
+  if (!a) {
+    a = new Agent({ localAddress: ip });
+    agents.set(ip, a);
+  }
+  return a;
+}
+export const agent = agentFor(CLIENT_IP);
 
 export interface Res {
   status: number;
@@ -22,18 +33,27 @@ export interface Res {
   bytes: Buffer;
 }
 
+/** Every cookie name and session token any browser was given, for the leak checks. */
+export const issued = { cookieNames: new Set<string>(), sessionTokens: new Set<string>() };
+
 export class Browser {
   cookies = new Map<string, string>();
-  constructor(private readonly sys: System) {}
+  /** `sys` is read at call time: suites build browsers before the system has started. */
+  constructor(
+    private readonly system: () => System,
+    private readonly ip: string = CLIENT_IP,
+  ) {}
 
   async call(method: string, url: string, body?: unknown): Promise<Res> {
     const headers: Record<string, string> = { 'user-agent': CLIENT_UA, origin: ORIGIN, 'sec-fetch-site': 'same-site' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await undiciFetch(`${this.sys.gatewayUrl}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: agent });
+    const res = await undiciFetch(`${this.system().gatewayUrl}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: agentFor(this.ip) });
     for (const c of res.headers.getSetCookie()) {
       const [pair] = c.split(';');
       const [k, v] = pair!.split('=');
+      issued.cookieNames.add(k!);
+      if (k === 'imlab_sid' && v) issued.sessionTokens.add(v);
       if (v) this.cookies.set(k!, v);
       else this.cookies.delete(k!);
     }

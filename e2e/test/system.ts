@@ -7,8 +7,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, freePort, infra, testPrefix } from '@imlab/testing';
+import type { Browser } from './browser.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export const WEBHOOK_SECRET = 'whsec_e2e_0123456789abcdef';
+
+/** What the suites share: one running system (started once: seven processes are not cheap). */
+export interface E2E {
+  sys: System;
+  stripe: { sessions: Map<string, Record<string, unknown> & { id: string; metadata: Record<string, string> }>; base: string; close(): Promise<void> };
+  browser(ip?: string): Browser;
+}
 
 export interface SystemProcess {
   name: string;
@@ -120,7 +130,7 @@ export async function startSystem(label: string, extraEnv: Record<string, string
       child.stdout!.on('data', (d) => logs.push(String(d)));
       child.stderr!.on('data', (d) => logs.push(String(d)));
       p.child = child;
-      await waitFor(health[name]!, 90_000, name);
+      await waitFor(health[name]!, 180_000, name);
     },
     async kill(name, signal = 'SIGKILL') {
       const p = procs.find((x) => x.name === name)!;

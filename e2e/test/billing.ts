@@ -1,23 +1,20 @@
 // Buying credits on the running system: checkout through the gateway, a Stripe fake answering
 // the SDK, signed webhooks through the gateway's raw-body route, the real ledger granting and
 // clawing back, billing reconciling from the ledger's own postings.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { fetch as undiciFetch } from 'undici';
 import { eventually } from '@imlab/testing';
-import { startFakeStripe } from '../../services/billing/test/support/fake-stripe.js';
 import { chargeObject, newPaymentIntentId, sessionObject, signature, stripeEvent } from '../../services/billing/test/support/events.js';
-import { startSystem, type System } from './system.js';
-import { Browser, PASSWORD, mailText, signUpVerified } from './browser.js';
+import { WEBHOOK_SECRET, type E2E } from './system.js';
+import { CLIENT_IPS, PASSWORD, mailText, signUpVerified, type Browser } from './browser.js';
 
-const WEBHOOK_SECRET = 'whsec_e2e_0123456789abcdef';
-let sys: System;
-let stripe: Awaited<ReturnType<typeof startFakeStripe>>;
 
+export function billingSuite(e2e: E2E): void {
 async function webhook(event: Record<string, unknown>, sig?: string): Promise<number> {
   const payload = JSON.stringify(event);
-  const res = await undiciFetch(`${sys.gatewayUrl}/v1/billing/webhook`, {
+  const res = await undiciFetch(`${e2e.sys.gatewayUrl}/v1/billing/webhook`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'stripe-signature': sig ?? signature(payload, WEBHOOK_SECRET), 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
     body: payload,
@@ -28,20 +25,10 @@ async function webhook(event: Record<string, unknown>, sig?: string): Promise<nu
 
 const available = async (b: Browser) => (await b.call('GET', '/v1/credits/balance')).body.available as number;
 
-beforeAll(async () => {
-  stripe = await startFakeStripe();
-  sys = await startSystem('billing', { STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: 'sk_test_e2e_0123456789', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET });
-}, 240_000);
-
-afterAll(async () => {
-  await sys?.stop();
-  await stripe?.close();
-});
-
 describe('buying credits', () => {
   it('pays for a pack, grants its credits exactly once, claws back a partial refund, and reconciles', async () => {
-    const person = new Browser(sys);
-    await signUpVerified(sys, person, 'buyer@example.com');
+    const person = e2e.browser(CLIENT_IPS.billing);
+    await signUpVerified(e2e.sys, person, 'buyer@example.com');
     await eventually(async () => (await available(person)) === 40, 20_000);
 
     const pricing = await person.call('GET', '/v1/pricing');
@@ -49,7 +36,7 @@ describe('buying credits', () => {
     const checkout = await person.call('POST', '/v1/billing/checkout', { packId: 'starter' });
     expect(checkout.status).toBe(201);
     expect(checkout.body.url).toMatch(/^https:\/\//);
-    const session = [...stripe.sessions.values()].find((s) => JSON.stringify(s.metadata).includes(checkout.body.orderId))!;
+    const session = [...e2e.stripe.sessions.values()].find((s) => JSON.stringify(s.metadata).includes(checkout.body.orderId))!;
     expect(session).toBeDefined();
 
     const pi = newPaymentIntentId();
@@ -61,7 +48,7 @@ describe('buying credits', () => {
 
     const orders = await person.call('GET', '/v1/billing/orders');
     expect(orders.body.items[0]).toMatchObject({ status: 'paid' });
-    const receipt = await eventually(() => mailText(sys, 'buyer@example.com', 'purchase-receipt'), 20_000);
+    const receipt = await eventually(() => mailText(e2e.sys, 'buyer@example.com', 'purchase-receipt'), 20_000);
     expect(receipt).toContain(String(pack.credits));
 
     // half refunded: half the pack's credits come back out
@@ -74,10 +61,10 @@ describe('buying credits', () => {
 
     // finance: the order matches what the ledger posted
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    const finance = new Browser(sys);
-    await signUpVerified(sys, finance, 'books@example.com');
+    const finance = e2e.browser(CLIENT_IPS.billing);
+    await signUpVerified(e2e.sys, finance, 'books@example.com');
     await new Promise<void>((resolve, reject) =>
-      spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', 'books@example.com', 'finance'], { cwd: root, env: { ...sys.env, DATABASE_NAME: sys.databases.auth! }, stdio: 'ignore' }).on('exit', (c) =>
+      spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', 'books@example.com', 'finance'], { cwd: root, env: { ...e2e.sys.env, DATABASE_NAME: e2e.sys.databases.auth! }, stdio: 'ignore' }).on('exit', (c) =>
         c === 0 ? resolve() : reject(new Error(`roles exited ${c}`)),
       ),
     );
@@ -93,3 +80,4 @@ describe('buying credits', () => {
     expect(tb.status).toBe(200);
   }, 120_000);
 });
+}

@@ -1,5 +1,5 @@
 // The privacy policy's promises, checked against the whole running system.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -7,11 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { unzipSync, strFromU8 } from 'fflate';
 import { Redis } from 'ioredis';
 import { eventually, infra } from '@imlab/testing';
-import { scanDatabase, startSystem, type System } from './system.js';
-import { Browser, PASSWORD, generate, signUpVerified } from './browser.js';
+import { scanDatabase, type E2E, type System } from './system.js';
+import { CLIENT_IPS, PASSWORD, generate, signUpVerified, type Browser } from './browser.js';
 
 const PROMPT_MARKER = 'teal origami crane promptmarker9';
-let sys: System;
 const person = () => shared.person!;
 const shared: { person?: Browser; userId?: string; imageFiles?: string[] } = {};
 
@@ -25,7 +24,7 @@ function files(dir: string): string[] {
   }
 }
 
-async function redisContains(needle: string): Promise<string[]> {
+async function redisContains(sys: System, needle: string): Promise<string[]> {
   const redis = new Redis(infra().redisUrl);
   const hits: string[] = [];
   try {
@@ -46,7 +45,7 @@ async function redisContains(needle: string): Promise<string[]> {
   return hits;
 }
 
-async function grantRoles(email: string, roles: string[]): Promise<void> {
+async function grantRoles(sys: System, email: string, roles: string[]): Promise<void> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   await new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', email, ...roles], {
@@ -58,21 +57,17 @@ async function grantRoles(email: string, roles: string[]): Promise<void> {
   });
 }
 
+export function privacySuite(e2e: E2E): void {
+describe('privacy promises, on the running system', () => {
 beforeAll(async () => {
-  sys = await startSystem('privacy', { ACCOUNT_PURGE_DELAY: '4s', PRIVACY_POLL_MS: '300' });
-  shared.person = new Browser(sys);
-  await signUpVerified(sys, person(), 'lin@example.com');
+  shared.person = e2e.browser(CLIENT_IPS.privacy);
+  await signUpVerified(e2e.sys, person(), 'lin@example.com');
   shared.userId = (await person().call('GET', '/v1/me')).body.id;
   await eventually(async () => (await person().call('GET', '/v1/credits/balance')).body.available === 40, 20_000);
   await generate(person(), `a ${PROMPT_MARKER} on a desk`);
-  shared.imageFiles = files(path.join(sys.dataDir, 'images'));
+  shared.imageFiles = files(path.join(e2e.sys.dataDir, 'images')).filter((f) => f.includes(shared.userId!));
 }, 240_000);
 
-afterAll(async () => {
-  await sys?.stop();
-});
-
-describe('privacy promises, on the running system', () => {
   it('exports every image and the transaction history from account settings', async () => {
     const started = await person().call('POST', '/v1/me/exports');
     expect(started.status).toBe(202);
@@ -93,15 +88,15 @@ describe('privacy promises, on the running system', () => {
     // the transaction history: the bonus and the generation's charge
     expect(everything).toMatch(/promo|bonus/i);
     // another person cannot download it
-    const other = new Browser(sys);
-    await signUpVerified(sys, other, 'someone-else@example.com');
+    const other = e2e.browser(CLIENT_IPS.privacy);
+    await signUpVerified(e2e.sys, other, 'someone-else@example.com');
     expect((await other.call('GET', ready.downloadUrl)).status).toBe(404);
   }, 90_000);
 
   it('uses prompts only to serve their owner: not in Redis, logs, other services or finance views', async () => {
-    const finance = new Browser(sys);
-    await signUpVerified(sys, finance, 'finance@example.com');
-    await grantRoles('finance@example.com', ['finance', 'admin', 'ops']);
+    const finance = e2e.browser(CLIENT_IPS.privacy);
+    await signUpVerified(e2e.sys, finance, 'finance@example.com');
+    await grantRoles(e2e.sys, 'finance@example.com', ['finance', 'admin', 'ops']);
     // a new session picks up the roles
     expect((await finance.call('POST', '/v1/auth/login', { email: 'finance@example.com', password: PASSWORD })).status).toBe(200);
     const period = `from=${encodeURIComponent(new Date(Date.now() - 86400_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 86400_000).toISOString())}`;
@@ -111,10 +106,10 @@ describe('privacy promises, on the running system', () => {
       expect(r.bytes.toString('utf8'), url).not.toContain(PROMPT_MARKER);
       expect(r.bytes.toString('utf8'), url).not.toContain('lin@example.com');
     }
-    expect(await redisContains(PROMPT_MARKER)).toEqual([]);
-    expect(sys.logs.join('')).not.toContain(PROMPT_MARKER);
+    expect(await redisContains(e2e.sys, PROMPT_MARKER)).toEqual([]);
+    expect(e2e.sys.logs.join('')).not.toContain(PROMPT_MARKER);
     for (const service of ['auth', 'ledger', 'billing', 'notification']) {
-      expect(await scanDatabase(sys.databases[service]!, [PROMPT_MARKER])).toEqual([]);
+      expect(await scanDatabase(e2e.sys.databases[service]!, [PROMPT_MARKER])).toEqual([]);
     }
   }, 90_000);
 
@@ -132,7 +127,7 @@ describe('privacy promises, on the running system', () => {
     await eventually(
       async () => {
         for (const service of ['auth', 'ledger', 'generation', 'billing', 'notification']) {
-          const hits = await scanDatabase(sys.databases[service]!, needles, skip);
+          const hits = await scanDatabase(e2e.sys.databases[service]!, needles, skip);
           if (hits.length) throw new Error(hits.join('; '));
         }
         return true;
@@ -140,10 +135,10 @@ describe('privacy promises, on the running system', () => {
       60_000,
       500,
     );
-    const left = files(path.join(sys.dataDir, 'images')).filter((f) => shared.imageFiles!.includes(f));
+    const left = files(path.join(e2e.sys.dataDir, 'images')).filter((f) => shared.imageFiles!.includes(f));
     expect(left).toEqual([]);
     // the books still balance after the anonymisation
-    const finance = new Browser(sys);
+    const finance = e2e.browser(CLIENT_IPS.privacy);
     expect((await finance.call('POST', '/v1/auth/login', { email: 'finance@example.com', password: PASSWORD })).status).toBe(200);
     const tb = await finance.call('GET', '/v1/admin/ledger/trial-balance');
     expect(tb.status).toBe(200);
@@ -152,3 +147,4 @@ describe('privacy promises, on the running system', () => {
     expect(verify.status).toBe(200);
   }, 120_000);
 });
+}
