@@ -98,6 +98,8 @@ export class Bus {
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue(name, { connection: this.redis, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      // every in-flight waitForResult listens for the queue closing; an API under load has many
+      q.setMaxListeners(1000);
       this.queues.set(name, q);
     }
     return q;
