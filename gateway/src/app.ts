@@ -19,6 +19,7 @@ import type { Upstreams } from './routing/routes.js';
 import { createLimiter, type Limiter } from './rate-limit/limiter.js';
 import { SessionResolver } from './session/sessions.js';
 import { OpenApiAggregator } from './openapi/merge.js';
+import { registerQueueBoard } from './admin/queue-board.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -177,6 +178,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     transformSpecification: () => openapi.document(),
   });
 
+  await registerQueueBoard(app, { ...deps, logger });
   await registerProxy(app, deps);
 
   if (!(await limiter.waitReady(2000))) logger.warn('rate-limit Redis not reachable at start-up; auth and generation routes answer 503 until it is');

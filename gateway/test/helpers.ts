@@ -85,6 +85,8 @@ function openApiOf(service: string) {
 export interface FakeAuth extends FakeService {
   /** Session tokens the fake knows: token → user id. */
   sessions: Map<string, string>;
+  /** Roles per user id (default `['user']`), returned by resolve as auth does. */
+  roles: Map<string, string[]>;
   resolves: { token: string; audience: string }[];
 }
 
@@ -92,6 +94,7 @@ export interface FakeAuth extends FakeService {
 export async function startFakeAuth(): Promise<FakeAuth> {
   const svc = (await startFakeService('auth')) as FakeAuth;
   svc.sessions = new Map();
+  svc.roles = new Map();
   svc.resolves = [];
   svc.on('POST', '/internal/sessions/resolve', (req, res, body) => {
     if (req.headers['x-imlab-internal-token'] !== INTERNAL_TOKEN) {
@@ -106,7 +109,7 @@ export async function startFakeAuth(): Promise<FakeAuth> {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token: `jwt.${audience}.${userId}`, userId, expiresIn: 60 }));
+    res.end(JSON.stringify({ token: `jwt.${audience}.${userId}`, userId, roles: svc.roles.get(userId) ?? ['user'], expiresIn: 60 }));
   });
   return svc;
 }

@@ -9,7 +9,7 @@ import type { Limiter } from '../rate-limit/limiter.js';
 import { bucketsFor, failsOpen, probeBucket, sessionResolveBucket } from '../rate-limit/policies.js';
 import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
 import { csrfVerdict } from '../security/csrf.js';
-import type { ResolvedSession, SessionResolver } from '../session/sessions.js';
+import type { ResolvedSession, SessionResolver, SessionResult } from '../session/sessions.js';
 import { forwardRequestHeaders, forwardResponseHeaders, readCookies } from './headers.js';
 import { classify, type RouteInfo, type Upstreams } from './routes.js';
 
@@ -63,6 +63,36 @@ export async function answerProbe(
     return sendProblem(reply, problem(429, 'RATE_LIMITED', 'too many requests; try again later'));
   }
   return sendProblem(reply, problem(status, code, detail));
+}
+
+/**
+ * The session behind a cookie, for `audience`: from the short in-process cache, or from auth after
+ * spending one unit of the IP's session-resolve budget (429 once it is gone). 503 if auth cannot answer.
+ */
+export async function resolveSession(
+  deps: Pick<ProxyDeps, 'config' | 'limiter' | 'sessions' | 'metrics'>,
+  request: FastifyRequest,
+  sid: string,
+  audience: string,
+): Promise<Exclude<SessionResult, { kind: 'unavailable' }>> {
+  let result = deps.sessions.peek(sid, audience);
+  if (!result) {
+    const guard = sessionResolveBucket(deps.config, request.edge);
+    const pre = await deps.limiter.decide([guard], true);
+    deps.metrics.rateLimit.inc({ policy: guard.policy, decision: !pre.allowed ? 'limited' : pre.source === 'local' ? 'fail_open_local' : 'allowed' });
+    if (!pre.allowed) {
+      throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
+        status: 429,
+        details: { retryAfter: Math.max(1, Math.ceil(pre.retryAfterMs / 1000)), policy: guard.policy },
+      });
+    }
+    result = await deps.sessions.resolve(sid, audience);
+  }
+  deps.metrics.sessions.inc({ result: result.kind });
+  if (result.kind === 'unavailable') {
+    throw new AppError('SERVICE_UNAVAILABLE', 'sign-in is temporarily unavailable; try again shortly', { status: 503, details: { retryAfter: 2 } });
+  }
+  return result;
 }
 
 function bodyLimit(config: Config, request: FastifyRequest): number {
@@ -127,7 +157,7 @@ function forgetSessionsAfter(deps: ProxyDeps, request: FastifyRequest, status: n
  * streamed (or the checked JSON bytes), the answer streamed back.
  */
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
-  const { config, limiter, sessions, metrics, upstreams } = deps;
+  const { config, limiter, metrics, upstreams } = deps;
 
   async function admit(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const path = request.url.split('?')[0]!;
@@ -148,23 +178,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       if (!verdict.ok) throw new AppError('GATEWAY_CSRF_REJECTED', `cross-site request refused: ${verdict.reason}`, { status: 403 });
       if (sid) request.edge.sessionToken = sid;
       if (sid && route.session) {
-        let result = sessions.peek(sid, route.service);
-        if (!result) {
-          const guard = sessionResolveBucket(config, request.edge);
-          const pre = await limiter.decide([guard], true);
-          metrics.rateLimit.inc({ policy: guard.policy, decision: !pre.allowed ? 'limited' : pre.source === 'local' ? 'fail_open_local' : 'allowed' });
-          if (!pre.allowed) {
-            throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
-              status: 429,
-              details: { retryAfter: Math.max(1, Math.ceil(pre.retryAfterMs / 1000)), policy: guard.policy },
-            });
-          }
-          result = await sessions.resolve(sid, route.service);
-        }
-        metrics.sessions.inc({ result: result.kind });
-        if (result.kind === 'unavailable') {
-          throw new AppError('SERVICE_UNAVAILABLE', 'sign-in is temporarily unavailable; try again shortly', { status: 503, details: { retryAfter: 2 } });
-        }
+        const result = await resolveSession(deps, request, sid, route.service);
         if (result.kind === 'session') {
           request.edge.session = result.session;
           userId = result.session.userId;

@@ -7,6 +7,8 @@ export interface ResolvedSession {
   /** Internal JWT for the target service (audience-bound, short-lived). */
   token: string;
   userId: string;
+  /** The person's roles, as auth knows them now (the queue board needs ops/admin). */
+  roles: readonly string[];
 }
 
 export type SessionResult = { kind: 'anonymous' } | { kind: 'session'; session: ResolvedSession } | { kind: 'unavailable' };
@@ -75,9 +77,10 @@ export class SessionResolver {
       this.remember(key, null, this.opts.cacheTtlMs);
       return { kind: 'anonymous' };
     }
-    const b = body as { token?: unknown; userId?: unknown; expiresIn?: unknown } | undefined;
+    const b = body as { token?: unknown; userId?: unknown; roles?: unknown; expiresIn?: unknown } | undefined;
     if (status !== 200 || typeof b?.token !== 'string' || typeof b.userId !== 'string') return { kind: 'unavailable' };
-    const session = { token: b.token, userId: b.userId };
+    const roles = Array.isArray(b.roles) ? b.roles.filter((r): r is string => typeof r === 'string') : [];
+    const session = { token: b.token, userId: b.userId, roles };
     // Never reuse a JWT in its last 10 s: it must still be valid when the service checks it.
     const lifetimeMs = typeof b.expiresIn === 'number' ? b.expiresIn * 1000 - 10_000 : 0;
     this.remember(key, session, Math.min(this.opts.cacheTtlMs, lifetimeMs));

@@ -5,3 +5,4 @@ export * from './bus.js';
 export { UnrecoverableError, type Job, type Worker } from 'bullmq';
 export * from './runtime.js';
 export * from './sealed.js';
+export * from './board.js';
