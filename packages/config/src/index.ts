@@ -53,6 +53,8 @@ export const baseEnv = {
   AUTH_JWKS_URL: url({ devDefault: 'http://127.0.0.1:4001/.well-known/jwks.json', desc: 'where services fetch auth\'s public keys' }),
   SHUTDOWN_GRACE_MS: num({ default: 10_000 }),
   DB_POOL_SIZE: num({ default: 10, desc: 'Postgres connections per process' }),
+  QUEUE_LOCK_MS: num({ default: 30_000, desc: 'how long a consumer holds a job before BullMQ may hand it to another (crash recovery time)' }),
+  QUEUE_STALLED_INTERVAL_MS: num({ default: 30_000, desc: 'how often BullMQ looks for jobs whose consumer died' }),
   MESSAGE_SEAL_KEY: secret({ devDefault: 'dev-message-seal-key-change-me', desc: 'encrypts secrets that messages must carry (email link tokens)' }),
   INTERNAL_API_TOKEN: str({ devDefault: 'dev-internal-token-change-me', desc: 'shared secret for /internal/* service-to-service routes' }),
 };

@@ -25,6 +25,8 @@ export interface CreateDbOptions {
   max?: number;
   applicationName?: string;
   statementTimeoutMs?: number;
+  /** Called when an idle pooled connection fails (it is replaced on next use). */
+  onIdleError?: (err: Error) => void;
 }
 
 export function createDb<DB>(connectionString: string, opts: CreateDbOptions = {}): Kysely<DB> {
@@ -38,6 +40,9 @@ export function createDb<DB>(connectionString: string, opts: CreateDbOptions = {
         oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
+  // An idle client can be cut off by the server (restart, failover, a dropped database); the pool
+  // replaces it. Without a listener that would be an uncaught 'error' event and kill the process.
+  pool.on('error', (err) => opts.onIdleError?.(err));
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 

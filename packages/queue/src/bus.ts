@@ -36,6 +36,9 @@ export interface BusOptions {
    */
   outboxRetentionMs?: number;
   inboxRetentionMs?: number;
+  /** Defaults for every consumer of this bus: how fast a dead consumer's job is handed back. */
+  lockDuration?: number;
+  stalledInterval?: number;
 }
 
 const HOUR = 3600_000;
@@ -288,8 +291,8 @@ export class Bus {
       connection: this.redis.duplicate(),
       prefix: this.prefix,
       concurrency: opts.concurrency ?? 4,
-      lockDuration: opts.lockDuration ?? 30_000,
-      ...(opts.stalledInterval ? { stalledInterval: opts.stalledInterval } : {}),
+      lockDuration: opts.lockDuration ?? this.opts.lockDuration ?? 30_000,
+      stalledInterval: opts.stalledInterval ?? this.opts.stalledInterval ?? 30_000,
       maxStalledCount: 3,
     });
     worker.on('error', (err) => log.error({ err }, 'worker error'));

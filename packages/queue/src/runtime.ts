@@ -22,6 +22,8 @@ export interface ServiceContextOptions {
   migrate?: boolean;
   poolSize?: number;
   extraMigrations?: Record<string, Migration>;
+  lockDuration?: number;
+  stalledInterval?: number;
 }
 
 export interface ServiceContext<DB> {
@@ -49,7 +51,11 @@ export async function createServiceContext<DB extends QueueTables>(opts: Service
       await migrator.destroy();
     }
   }
-  const db = createDb<DB>(databaseUrl, { max: opts.poolSize ?? 10, applicationName: opts.service });
+  const db = createDb<DB>(databaseUrl, {
+    max: opts.poolSize ?? 10,
+    applicationName: opts.service,
+    onIdleError: (err) => opts.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle Postgres connection lost'),
+  });
   const bus = new Bus({
     service: opts.service,
     db: db as unknown as Kysely<QueueTables>,
@@ -57,6 +63,8 @@ export async function createServiceContext<DB extends QueueTables>(opts: Service
     redisUrl: opts.redisUrl,
     prefix: opts.queuePrefix,
     logger: opts.logger,
+    ...(opts.lockDuration ? { lockDuration: opts.lockDuration } : {}),
+    ...(opts.stalledInterval ? { stalledInterval: opts.stalledInterval } : {}),
   });
   return {
     db,
@@ -93,6 +101,8 @@ export interface StandardServiceConfig {
   REDIS_URL: string;
   QUEUE_PREFIX: string;
   DB_POOL_SIZE: number;
+  QUEUE_LOCK_MS?: number;
+  QUEUE_STALLED_INTERVAL_MS?: number;
 }
 
 /**
@@ -116,6 +126,8 @@ export function contextFromConfig<DB extends QueueTables>(
     migrationsFolder: fileURLToPath(migrations),
     migrate: overrides.migrate ?? config.NODE_ENV !== 'production',
     poolSize: overrides.poolSize ?? config.DB_POOL_SIZE,
+    ...(config.QUEUE_LOCK_MS ? { lockDuration: config.QUEUE_LOCK_MS } : {}),
+    ...(config.QUEUE_STALLED_INTERVAL_MS ? { stalledInterval: config.QUEUE_STALLED_INTERVAL_MS } : {}),
     ...(overrides.extraMigrations ? { extraMigrations: overrides.extraMigrations } : {}),
   });
 }

@@ -51,6 +51,9 @@ beforeAll(async () => {
     STRIPE_SECRET_KEY: 'sk_test_restart_fake_key',
     STRIPE_WEBHOOK_SECRET: SECRET,
     STRIPE_MAX_NETWORK_RETRIES: '0',
+    // the killed process's job comes back within seconds instead of BullMQ's 30 s + 30 s default
+    QUEUE_LOCK_MS: '3000',
+    QUEUE_STALLED_INTERVAL_MS: '1000',
   };
   // The test's side of the system: a fake ledger on the same queues (and the same database, as its store).
   side = await createServiceContext<DB>({
@@ -109,7 +112,7 @@ describe('billing process killed right after acknowledging webhooks', () => {
     await eventually(async () => {
       const paid = await side.db.selectFrom('orders').select('id').where('status', '=', 'paid').execute();
       return paid.length === orders.length && ledger.applied.filter((c) => c.kind === 'grant').length === orders.length;
-      // A job the killed process held stays locked until BullMQ's stall check hands it back (lock 30 s + check 30 s).
+      // A job the killed process held stays locked until BullMQ's stall check hands it back (QUEUE_LOCK_MS + QUEUE_STALLED_INTERVAL_MS).
     }, 80_000, 200);
     await new Promise((r) => setTimeout(r, 500)); // room for any stray duplicate to show up
 

@@ -17,7 +17,8 @@ describe('POST /v1/generations (saga with the ledger)', () => {
     h.ledger.grant(user, 20);
     const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'a lighthouse at dawn', count: 2, aspectRatio: '1:1', model: 'imlab-standard' } });
     expect(created.status).toBe(202);
-    expect(created.body).toMatchObject({ status: 'queued', cost: 4 });
+    // a free worker may already have started it by the time the answer is written
+    expect(created.body).toMatchObject({ status: expect.stringMatching(/^(queued|running)$/), cost: 4 });
     const done = await h.waitFor(user, created.body.id, ['succeeded', 'failed']);
     expect(done.status).toBe('succeeded');
     expect(done.images).toHaveLength(2);
