@@ -11,23 +11,32 @@
  *   3. commands/s end to end: ledger.grant commands written to an outbox, relayed to BullMQ,
  *      consumed by the real service process (src/main.ts), effect + inbox row + events committed.
  *
- *   pnpm --filter @imlab/bench ledger        (BENCH_SECONDS=15, BENCH_CLIENTS=32, BENCH_COMMANDS=3000)
+ *   pnpm --filter @imlab/bench ledger        (BENCH_SECONDS=15, BENCH_CLIENTS=32, BENCH_WORKERS=2, BENCH_COMMANDS=3000)
+ *
+ * The store cases run their clients from BENCH_WORKERS child processes (this file, started with
+ * BENCH_WORKER=1), each with its own pool: one Node process driving 32 clients saturates its own
+ * core on a 2-core machine before Postgres does, while pgbench's C client costs next to nothing.
+ * CPU of the postgres processes, of the load-generating Node processes and of the whole machine
+ * is recorded for every case (from /proc), so the table says who was busy.
  *
  * Writes the "Ledger" section of docs/benchmarks.md (between the ledger markers).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext } from '@imlab/queue';
+import { createServiceContext, type ServiceContext } from '@imlab/queue';
 import { dropDatabase, sql } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
 import type { DB } from '../services/credits-ledger/src/db.js';
 import { ledgerDeps } from '../services/credits-ledger/src/inbox.js';
 import * as ledger from '../services/credits-ledger/src/ledger/ledger.service.js';
+import type { LedgerDeps } from '../services/credits-ledger/src/ledger/ledger.service.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
@@ -42,30 +51,101 @@ const log = createLogger({ service: 'bench', level: 'info' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tag = randomBytes(3).toString('hex');
 
-function pgbench(): number {
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+
+/** CPU seconds used so far by each `postgres` process on this machine, and by the whole machine (non-idle). */
+function cpuNow(): { postgres: Map<number, number>; machine: number; at: number } {
+  const hz = 100;
+  const postgres = new Map<number, number>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+      const f = stat.slice(close + 2).split(' ');
+      postgres.set(Number(pid), (Number(f[11]) + Number(f[12])) / hz);
+    } catch {
+      // the process ended between readdir and read
+    }
+  }
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  const idle = cpu[3]! + cpu[4]!;
+  const machine = (cpu.reduce((a, b) => a + b, 0) - idle) / hz;
+  return { postgres, machine, at: Date.now() };
+}
+
+interface Cpu {
+  /** Cores busy on average during the case: all postgres processes, the backends serving the benchmark, its client processes, the machine. */
+  postgres: number;
+  backends: number;
+  client: number;
+  machine: number;
+}
+
+/**
+ * Per-process deltas (a backend that exits inside the window is left out rather than counted
+ * negative). `ours` are the benchmark's backends, from pg_stat_activity.
+ */
+function cpuSince(start: ReturnType<typeof cpuNow>, clientSeconds: number, ours: Set<number>, end = cpuNow()): Cpu {
+  const wall = (end.at - start.at) / 1000;
+  let postgres = 0;
+  let backends = 0;
+  for (const [pid, s] of end.postgres) {
+    const d = s - (start.postgres.get(pid) ?? 0);
+    postgres += d;
+    if (ours.has(pid)) backends += d;
+  }
+  return { postgres: postgres / wall, backends: backends / wall, client: clientSeconds / wall, machine: (end.machine - start.machine) / wall };
+}
+
+function backendPids(database: string): Set<number> {
+  const u = new URL(SERVER);
+  const out = execFileSync('psql', ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres'), '-Atc', `select pid from pg_stat_activity where datname = '${database}'`, 'postgres'], { encoding: 'utf8' });
+  return new Set(out.split('\n').filter(Boolean).map(Number));
+}
+
+async function pgbench(): Promise<{ tps: number; cpu: Cpu }> {
   const db = `imlab_bench_pgbench_${tag}`;
   const u = new URL(SERVER);
   const conn = ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres')];
   execFileSync('createdb', [...conn, db]);
   try {
     execFileSync('pgbench', [...conn, '-i', '-q', '-s', '10', db], { stdio: ['ignore', 'ignore', 'ignore'] });
-    const out = execFileSync('pgbench', [...conn, '-N', '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), db], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
-    if (!m) throw new Error(`cannot read pgbench output:\n${out}`);
-    return Number(m[1]);
+    execFileSync('psql', [...conn, '-q', '-c', 'vacuum analyze', db]);
+    // /usr/bin/time reports pgbench's own CPU (user + system seconds) on stderr. Postgres CPU is
+    // sampled inside the run (its backends exit with pgbench).
+    const run = spawn('/usr/bin/time', ['-f', 'cpu %U %S', 'pgbench', ...conn, '-N', '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), db]);
+    let stdout = '';
+    let stderr = '';
+    run.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    run.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise((r) => run.once('exit', r));
+    await sleep(1500);
+    const before = cpuNow();
+    await sleep((SECONDS - 2) * 1000);
+    const end = cpuNow();
+    const ours = backendPids(db);
+    await exited;
+    const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
+    if (!m) throw new Error(`cannot read pgbench output:\n${stdout}\n${stderr}`);
+    const t = /cpu ([\d.]+) ([\d.]+)/.exec(stderr);
+    // pgbench's CPU is for the whole run; scale it to the sampled window's share.
+    const cpu = cpuSince(before, 0, ours, end);
+    return { tps: Number(m[1]), cpu: { ...cpu, client: t ? (Number(t[1]) + Number(t[2])) / SECONDS : 0 } };
   } finally {
     execFileSync('dropdb', [...conn, '--if-exists', '--force', db]);
   }
 }
 
-/** Runs `op` from CLIENTS concurrent loops for SECONDS; returns completed operations per second. */
-async function loadFor(op: (client: number, i: number) => Promise<unknown>): Promise<{ rate: number; errors: number }> {
+/** Runs `op` from `clients` concurrent loops for SECONDS; returns completed operations per second. */
+async function loadFor(clients: number, op: (client: number, i: number) => Promise<unknown>): Promise<{ rate: number; errors: number }> {
   const deadline = Date.now() + SECONDS * 1000;
   let done = 0;
   let errors = 0;
   const started = Date.now();
   await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, c) => {
+    Array.from({ length: clients }, async (_, c) => {
       for (let i = 0; Date.now() < deadline; i++) {
         try {
           await op(c, i);
@@ -80,14 +160,117 @@ async function loadFor(op: (client: number, i: number) => Promise<unknown>): Pro
   return { rate: done / ((Date.now() - started) / 1000), errors };
 }
 
+type CaseName = 'spread' | 'hot' | 'hot-row';
+
+/** One posting of a case, exactly as the inbox handler runs it: one transaction. */
+function operation(name: CaseName, ctx: ServiceContext<DB>, deps: LedgerDeps, users: string[], offset: number) {
+  const pick = (c: number, i: number) => users[((c + offset) * 7919 + i * 104729) % users.length]!;
+  const expiresAt = new Date(Date.now() + 3600_000).toISOString();
+  switch (name) {
+    case 'spread':
+      return (c: number, i: number) =>
+        ctx.db.transaction().execute((tx) => ledger.reserve(tx, deps, { holdId: randomUUID(), userId: pick(c, i), amount: 1, expiresAt, reference: 'gen_bench' }));
+    case 'hot':
+      return (c: number, i: number) =>
+        ctx.db.transaction().execute((tx) => ledger.grant(tx, deps, { idempotencyKey: randomUUID(), userId: pick(c, i), amount: 1, source: 'purchase', reference: 'ord_bench' }));
+    case 'hot-row':
+      return (c: number, i: number) =>
+        ctx.db.transaction().execute(async (tx) => {
+          await ledger.grant(tx, deps, { idempotencyKey: randomUUID(), userId: pick(c, i), amount: 1, source: 'purchase', reference: 'ord_bench' });
+          await sql`update bench_hot_row set balance = balance - 1 where id = 1`.execute(tx);
+        });
+  }
+}
+
+function workerContext(databaseName: string, prefix: string, poolSize: number) {
+  return createServiceContext<DB>({
+    service: 'credits-ledger',
+    logger: createLogger({ service: 'credits-ledger', level: 'warn' }),
+    databaseUrl: SERVER,
+    databaseName,
+    redisUrl: REDIS,
+    queuePrefix: prefix,
+    migrationsFolder: path.join(repo, 'services/credits-ledger/migrations'),
+    migrate: false,
+    poolSize,
+  });
+}
+
+/** Child process mode: run one case's share of the clients, report rate and own CPU as a JSON line. */
+async function worker() {
+  const name = process.env.BENCH_CASE as CaseName;
+  const clients = Number(process.env.BENCH_WORKER_CLIENTS);
+  const ctx = await workerContext(process.env.BENCH_DB!, process.env.BENCH_PREFIX!, clients + 1);
+  try {
+    const deps = await ledgerDeps(ctx, { LOW_BALANCE_THRESHOLD: 10 });
+    const users = (await sql<{ owner_id: string }>`select owner_id from accounts where type = 'available' and owner_id is not null order by owner_id`.execute(ctx.db)).rows.map((r) => r.owner_id);
+    const op = operation(name, ctx, deps, users, Number(process.env.BENCH_WORKER_INDEX) * clients);
+    // Warm the pool so that connecting is not part of the measurement.
+    await Promise.all(Array.from({ length: clients }, () => sql`select 1`.execute(ctx.db)));
+    const next = lines(process.stdin);
+    process.stdout.write('ready\n');
+    await next();
+    const cpu0 = process.cpuUsage();
+    const r = await loadFor(clients, op);
+    const cpu = process.cpuUsage(cpu0);
+    process.stdout.write(`${JSON.stringify({ ...r, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);
+    // Keep the connections until the parent has sampled the backends' CPU (it closes our stdin).
+    await next().catch(() => undefined);
+  } finally {
+    await ctx.close();
+  }
+}
+
+function lines(stream: NodeJS.ReadableStream): () => Promise<string> {
+  const it = createInterface({ input: stream })[Symbol.asyncIterator]();
+  return async () => {
+    const r = await it.next();
+    if (r.done) throw new Error('bench worker ended early');
+    return r.value as string;
+  };
+}
+
+interface CaseResult {
+  rate: number;
+  errors: number;
+  cpu: Cpu;
+}
+
+/** Runs a case from `workers` child processes that start together; sums their rates. */
+async function runCase(name: CaseName, databaseName: string, prefix: string, workers = WORKERS): Promise<CaseResult> {
+  const clients = CLIENTS / workers;
+  if (!Number.isInteger(clients)) throw new Error('BENCH_CLIENTS must be a multiple of BENCH_WORKERS');
+  const procs = Array.from({ length: workers }, (_, w) =>
+    spawn(tsx, [fileURLToPath(import.meta.url)], {
+      env: { ...process.env, BENCH_WORKER: '1', BENCH_CASE: name, BENCH_DB: databaseName, BENCH_PREFIX: prefix, BENCH_WORKER_CLIENTS: String(clients), BENCH_WORKER_INDEX: String(w) },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
+  try {
+    const readers = procs.map((p) => lines(p.stdout!));
+    await Promise.all(readers.map(async (read) => void (await read())));
+    const before = cpuNow();
+    for (const p of procs) p.stdin!.write('go\n');
+    const results = await Promise.all(readers.map(async (read) => JSON.parse(await read()) as { rate: number; errors: number; cpuSeconds: number }));
+    const cpu = cpuSince(before, results.reduce((a, r) => a + r.cpuSeconds, 0), backendPids(databaseName));
+    const result = { rate: results.reduce((a, r) => a + r.rate, 0), errors: results.reduce((a, r) => a + r.errors, 0), cpu };
+    log.info({ name, workers, ...result }, 'case done');
+    return result;
+  } finally {
+    for (const p of procs) p.stdin!.end();
+    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+  }
+}
+
 async function main() {
   const databaseName = `imlab_bench_ledger_${tag}`;
   const prefix = `{imlab_bench_ledger_${tag}}`;
   const migrationsFolder = path.join(repo, 'services/credits-ledger/migrations');
   const loadBefore = loadavg()[0]!;
   log.info({ seconds: SECONDS, clients: CLIENTS }, 'pgbench -N');
-  const pgTps = pgbench();
-  log.info({ tps: pgTps }, 'pgbench done');
+  const pg = await pgbench();
+  const pgTps = pg.tps;
+  log.info(pg, 'pgbench done');
 
   const ctx = await createServiceContext<DB>({
     service: 'credits-ledger',
@@ -114,32 +297,21 @@ async function main() {
     await sql`create table bench_hot_row (id int primary key, balance bigint not null)`.execute(ctx.db);
     await sql`insert into bench_hot_row values (1, 0)`.execute(ctx.db);
     await sql`vacuum analyze`.execute(ctx.db);
-    const pick = (c: number, i: number) => users[(c * 7919 + i * 104729) % USERS]!;
-    const expiresAt = new Date(Date.now() + 3600_000).toISOString();
 
-    log.info('store: spread (reserves, per-user rows only)');
-    const spread = await loadFor((c, i) =>
-      ctx.db.transaction().execute((tx) => ledger.reserve(tx, deps, { holdId: randomUUID(), userId: pick(c, i), amount: 1, expiresAt, reference: 'gen_bench' })),
-    );
-    log.info('store: hot (grants, every posting on the issuance account)');
-    const hot = await loadFor((c, i) =>
-      ctx.db.transaction().execute((tx) => ledger.grant(tx, deps, { idempotencyKey: randomUUID(), userId: pick(c, i), amount: 1, source: 'purchase', reference: 'ord_bench' })),
-    );
-    log.info('store: hot row (grants + one stored system balance row updated)');
-    const hotRow = await loadFor((c, i) =>
-      ctx.db.transaction().execute(async (tx) => {
-        await ledger.grant(tx, deps, { idempotencyKey: randomUUID(), userId: pick(c, i), amount: 1, source: 'purchase', reference: 'ord_bench' });
-        await sql`update bench_hot_row set balance = balance - 1 where id = 1`.execute(tx);
-      }),
-    );
-
+    const spread = await runCase('spread', databaseName, prefix);
+    // The same case driven by one Node process for all clients: what the earlier runs measured.
+    const spreadOne = await runCase('spread', databaseName, prefix, 1);
+    const hot = await runCase('hot', databaseName, prefix);
+    // BENCH_PROBE=1: the two target cases and the one-process comparison only; the docs are not touched.
+    if (process.env.BENCH_PROBE) {
+      log.info({ pgbench: pg, spread, spreadOne, hot, spreadPct: spread.rate / pgTps, hotPct: hot.rate / pgTps }, 'probe');
+      return;
+    }
+    const hotRow = await runCase('hot-row', databaseName, prefix);
     // Diagnostic: the shared outbox's NOTIFY trigger (which the ledger drops, migrations/0002) makes
     // every commit take Postgres's global notify-queue lock through the WAL flush. Put back for one run.
-    log.info('store: spread with the shared outbox NOTIFY trigger (diagnostic)');
     await sql`create trigger outbox_notify after insert on outbox for each statement execute function imlab_outbox_notify()`.execute(ctx.db);
-    const spreadNotify = await loadFor((c, i) =>
-      ctx.db.transaction().execute((tx) => ledger.reserve(tx, deps, { holdId: randomUUID(), userId: pick(c, i), amount: 1, expiresAt, reference: 'gen_bench' })),
-    );
+    const spreadNotify = await runCase('spread', databaseName, prefix);
     await sql`drop trigger outbox_notify on outbox`.execute(ctx.db);
 
     // End to end: the real service process consumes its inbox.
@@ -248,4 +420,5 @@ engineers' builds and tests ran at the same time, so the absolute numbers move a
   }
 }
 
-await main();
+if (process.env.BENCH_WORKER) await worker();
+else await main();

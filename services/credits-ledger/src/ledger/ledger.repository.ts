@@ -242,10 +242,22 @@ export async function claimExpiredHolds(tx: Transaction<DB>, limit: number): Pro
   return rows.map((r) => r.id);
 }
 
-// ── single-statement postings for the two hottest commands ───────────────────────────────────────
-// One round trip instead of five: the client's CPU per posting, not Postgres, limits throughput
-// on a small machine. Data-modifying CTEs see one snapshot; each UPDATE below depends on the one
-// before it (`exists (select 1 from …)`), which fixes the order rows are locked in: available, then held.
+// ── single-call postings for the two hottest commands ────────────────────────────────────────────
+// One call of a PL/pgSQL function (migrations/0003) instead of a multi-CTE statement plus the outbox
+// INSERT: the function's plans are cached per connection, so Postgres no longer parses and plans a
+// large statement per posting, and the outbox row rides in the same round trip. Each UPDATE runs
+// after the one before it, which fixes the order rows are locked in: available, then held.
+
+/** An outbox row built and validated like Bus.send does; null when nobody subscribes. */
+export interface OutboxEvent {
+  id: string;
+  name: string;
+  payload: unknown;
+  targets: string[];
+}
+
+const eventArgs = (e: OutboxEvent | null) =>
+  sql`${e?.id ?? null}::uuid, ${e?.name ?? null}::text, ${e ? JSON.stringify(e.payload) : null}::jsonb, ${e?.targets ?? null}::text[]`;
 
 export interface GrantOutcome {
   /** False when the person has no accounts yet: nothing was written, open them and post again. */
@@ -255,70 +267,37 @@ export interface GrantOutcome {
 }
 
 /**
- * Posting record + credit of the available account + the transfer. Writes nothing when the person
- * has no account yet: accounts are always opened before the idempotency key is taken (the order
- * clawback and restore use too), otherwise two first postings of one person could deadlock.
+ * Posting record + credit of the available account + the transfer + the event. Writes nothing when
+ * the person has no account yet: accounts are always opened before the idempotency key is taken
+ * (the order clawback and restore use too), otherwise two first postings of one person could deadlock.
  */
 export async function postGrant(
   tx: Transaction<DB>,
-  g: { key: string; requestHash: string; userId: string; amount: number; debit: string; kind: TransferKind; reference: string; result: unknown },
+  g: { key: string; requestHash: string; userId: string; amount: number; debit: string; kind: TransferKind; reference: string; result: unknown; event: OutboxEvent | null },
 ): Promise<GrantOutcome> {
-  const { rows } = await sql<{ posting_id: number | null; has_account: boolean }>`
-    with acc as (select id from accounts where owner_id = ${g.userId} and type = 'available'),
-    p as (
-      insert into postings (idempotency_key, request_hash, kind, subject_id, result)
-      select ${g.key}, ${g.requestHash}, 'grant', acc.id, ${JSON.stringify(g.result)}::jsonb from acc
-      on conflict (idempotency_key) do nothing
-      returning id),
-    c as (
-      update accounts set balance = balance + ${g.amount}
-      where id = (select id from acc) and exists (select 1 from p)
-      returning id),
-    t as (
-      insert into transfers (debit_account_id, credit_account_id, amount, kind, subject_id, posting_id, reference)
-      select ${g.debit}::uuid, c.id, ${g.amount}, ${g.kind}, c.id, p.id, ${g.reference} from p, c
-      returning id)
-    select (select id from p) as posting_id, exists (select 1 from acc) as has_account, (select count(*) from t) as moved`.execute(tx);
+  const { rows } = await sql<{ posted_id: number | null; has_account: boolean }>`
+    select posted_id, has_account from ledger_post_grant(${g.key}::text, ${g.requestHash}::text, ${g.userId}::uuid, ${g.amount}::int8, ${g.debit}::uuid,
+      ${g.kind}::text, ${g.reference}::text, ${JSON.stringify(g.result)}::jsonb, ${eventArgs(g.event)})`.execute(tx);
   const r = rows[0]!;
-  return { postingId: r.posting_id ?? undefined, hasAccount: r.has_account };
+  return { postingId: r.posted_id ?? undefined, hasAccount: r.has_account };
 }
 
 export interface ReserveOutcome {
   inserted: boolean;
   /** The person's available account, when they have one. */
   availableId: string | null;
-  /** Available balance after the debit; undefined when nothing moved. */
+  /** Available balance after the debit; undefined when nothing moved (then no event was written either). */
   after: number | undefined;
 }
 
-/** The hold row, and — if the hold is new and the balance covers it — available → held with its transfer. */
+/** The hold row, and — if the hold is new and the balance covers it — available → held with its transfer and `placed` event. */
 export async function postReserve(
   tx: Transaction<DB>,
-  r: { holdId: string; userId: string; amount: number; requestHash: string; expiresAt: Date; reference: string },
+  r: { holdId: string; userId: string; amount: number; requestHash: string; expiresAt: Date; reference: string; placed: OutboxEvent | null },
 ): Promise<ReserveOutcome> {
-  const { rows } = await sql<{ inserted: number; available_id: string | null; after: number | null }>`
-    with acc as (select id, type from accounts where owner_id = ${r.userId}),
-    ins as (
-      insert into holds (id, subject_id, held_account_id, amount, request_hash, status, expires_at, reference)
-      values (${r.holdId}, (select id from acc where type = 'available'), (select id from acc where type = 'held'),
-              ${r.amount}, ${r.requestHash}, 'open', ${r.expiresAt}, ${r.reference})
-      on conflict (id) do nothing
-      returning subject_id, held_account_id),
-    deb as (
-      update accounts set balance = balance - ${r.amount}
-      where id = (select subject_id from ins) and balance >= ${r.amount}
-      returning id, balance),
-    cred as (
-      update accounts set balance = balance + ${r.amount}
-      where id = (select held_account_id from ins) and exists (select 1 from deb)
-      returning id),
-    t as (
-      insert into transfers (debit_account_id, credit_account_id, amount, kind, subject_id, hold_id, reference)
-      select deb.id, cred.id, ${r.amount}, 'reserve', deb.id, ${r.holdId}, ${r.reference} from deb, cred
-      returning id)
-    select (select count(*) from ins)::int4 as inserted,
-           (select subject_id from ins) as available_id,
-           (select balance from deb where exists (select 1 from t)) as after`.execute(tx);
+  const { rows } = await sql<{ inserted: boolean; available_id: string | null; after_balance: number | null }>`
+    select inserted, available_id, after_balance from ledger_post_reserve(${r.holdId}::uuid, ${r.userId}::uuid, ${r.amount}::int8,
+      ${r.requestHash}::text, ${r.expiresAt}::timestamptz, ${r.reference}::text, ${eventArgs(r.placed)})`.execute(tx);
   const row = rows[0]!;
-  return { inserted: row.inserted === 1, availableId: row.available_id, after: row.after ?? undefined };
+  return { inserted: row.inserted, availableId: row.available_id, after: row.after_balance ?? undefined };
 }

@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { targetsOf, type MessageName } from '@imlab/contracts';
+import { AppError } from '@imlab/http';
+import { payloadProblem } from '@imlab/queue';
 import type { Transaction } from '@imlab/db';
 import type { Bus } from '@imlab/queue';
 import type { Payload, LedgerHoldOutcome, LedgerPostingResult, LedgerReserveResult } from '@imlab/contracts';
@@ -17,6 +21,17 @@ type Tx = Transaction<DB>;
 
 /** Outbox writes go through the bus in the caller's transaction. */
 const outbox = (tx: Tx) => tx as unknown as Transaction<QueueTables>;
+
+/**
+ * The outbox row Bus.send would write (validated payload, uuidv7 id, the subscribers), for the
+ * postings whose single database call writes the event itself. Null when nobody subscribes.
+ */
+function outboxEvent<N extends MessageName>(name: N, payload: Payload<N>): repo.OutboxEvent | null {
+  const problem = payloadProblem(name, payload);
+  if (problem) throw new AppError('CONTRACT_VIOLATION', problem, { status: 500, retryable: false });
+  const targets = [...targetsOf(name)];
+  return targets.length === 0 ? null : { id: uuidv7(), name, payload, targets };
+}
 
 /** The request an idempotency key stands for; same key + different hash = conflict. */
 export function requestHash(kind: string, fields: unknown[]): string {
@@ -50,7 +65,8 @@ export async function grant(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.grant'>
   const result: LedgerPostingResult = { amount: p.amount, debt: 0 };
   const debit = deps.system[p.source === 'purchase' ? 'issuance' : 'promo'];
   const kind = p.source === 'purchase' ? 'grant_purchase' : 'grant_promo';
-  const grantRow = { key: p.idempotencyKey, requestHash: hash, userId: p.userId, amount: p.amount, debit, kind, reference: p.reference, result } as const;
+  const event = outboxEvent('ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'grant', userId: p.userId, ...result, reference: p.reference });
+  const grantRow = { key: p.idempotencyKey, requestHash: hash, userId: p.userId, amount: p.amount, debit, kind, reference: p.reference, result, event } as const;
   let posted = await repo.postGrant(tx, grantRow);
   if (!posted.hasAccount) {
     // First credits of this person: open the accounts, then post.
@@ -58,7 +74,7 @@ export async function grant(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.grant'>
     posted = await repo.postGrant(tx, grantRow);
   }
   if (posted.postingId === undefined) return duplicatePosting(tx, p.idempotencyKey, hash);
-  await deps.bus.send(outbox(tx), 'ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'grant', userId: p.userId, ...result, reference: p.reference });
+  // `ledger.posted` was written by the same call.
   return result;
 }
 
@@ -69,7 +85,16 @@ export async function grant(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.grant'>
  */
 export async function reserve(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.reserve'>): Promise<LedgerReserveResult> {
   const hash = requestHash('reserve', [p.userId, p.amount]);
-  const posted = await repo.postReserve(tx, { holdId: p.holdId, userId: p.userId, amount: p.amount, requestHash: hash, expiresAt: new Date(p.expiresAt), reference: p.reference });
+  const placed = { holdId: p.holdId, userId: p.userId, amount: p.amount };
+  const posted = await repo.postReserve(tx, {
+    holdId: p.holdId,
+    userId: p.userId,
+    amount: p.amount,
+    requestHash: hash,
+    expiresAt: new Date(p.expiresAt),
+    reference: p.reference,
+    placed: outboxEvent('ledger.hold-placed', placed),
+  });
   if (!posted.inserted) return repeatedReserve(tx, p.holdId, hash);
   let after = posted.after;
   let balance = 0;
@@ -95,7 +120,8 @@ export async function reserve(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.reser
     return { status: 'rejected', code: 'LEDGER_INSUFFICIENT_CREDITS', shortfall };
   }
   await noteBalanceDrop(tx, deps, p.userId, after + p.amount, after);
-  await deps.bus.send(outbox(tx), 'ledger.hold-placed', { holdId: p.holdId, userId: p.userId, amount: p.amount });
+  // The single call wrote `ledger.hold-placed` itself when its debit went through; the retry path did not.
+  if (posted.after === undefined) await deps.bus.send(outbox(tx), 'ledger.hold-placed', placed);
   return { status: 'placed' };
 }
 
