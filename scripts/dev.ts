@@ -29,7 +29,9 @@ const children = new Map<string, ChildProcess>();
 let stopping = false;
 
 function run(name: string, entry: string, color: number, onExit?: (code: number | null) => void): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process group: Ctrl-C reaches only this script, which then stops each child once with
+  // SIGTERM (a child that saw the terminal's SIGINT too would take the second signal as "exit now").
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const tag = `\x1b[${color}m${name.padEnd(14)}\x1b[0m│ `;
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${tag}${line}\n`));
@@ -61,22 +63,30 @@ async function waitReady(url: string, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
-async function stop(code: number): Promise<never> {
-  if (!stopping) {
+let stopped: Promise<never> | undefined;
+
+/** Stops every child once (SIGTERM, SIGKILL after 15 s) and exits; later calls wait for the same stop. */
+function stop(code: number): Promise<never> {
+  stopped ??= (async () => {
     stopping = true;
     process.stdout.write('\nstopping…\n');
-    const exits = [...children.values()].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r))));
+    // 'close' comes after the child's output is drained, so its last log lines are printed too
+    const exits = [...children.values()].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('close', r))));
     for (const c of children.values()) c.kill('SIGTERM');
     const timer = setTimeout(() => {
       for (const c of children.values()) c.kill('SIGKILL');
     }, 15_000);
     await Promise.all(exits);
     clearTimeout(timer);
-  }
-  process.exit(code);
+    process.exit(code);
+  })();
+  return stopped;
 }
 
 process.on('SIGINT', () => void stop(0));
+process.on('exit', () => {
+  for (const c of children.values()) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 process.on('SIGTERM', () => void stop(0));
 
 try {
