@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '@imlab/logger';
 import { runService } from '@imlab/http';
-import { createServiceContext } from '@imlab/queue';
+import { contextFromConfig } from '@imlab/queue';
 import { loadGenerationConfig } from './config.js';
 import { startRenderWorker } from './render/render.worker.js';
 import type { DB } from './db.js';
@@ -9,15 +8,7 @@ import type { DB } from './db.js';
 // Second entry point: render workers only, scaled by ops on the generation-render queue depth.
 const config = loadGenerationConfig();
 const logger = createLogger({ service: 'generation-worker', level: config.LOG_LEVEL });
-const ctx = await createServiceContext<DB>({
-  service: 'generation-worker',
-  logger,
-  databaseUrl: config.DATABASE_URL,
-  databaseName: config.DATABASE_NAME,
-  redisUrl: config.REDIS_URL,
-  queuePrefix: config.QUEUE_PREFIX,
-  migrationsFolder: fileURLToPath(new URL('../migrations', import.meta.url)),
-  migrate: config.NODE_ENV !== 'production',
+const ctx = await contextFromConfig<DB>('generation-worker', config, logger, new URL('../migrations', import.meta.url), {
   poolSize: Math.max(2, config.RENDER_CONCURRENCY + 2),
 });
 const { app } = await startRenderWorker({ config, logger, ctx });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, type ServiceContext } from '@imlab/queue';
+import { contextFromConfig, type ServiceContext } from '@imlab/queue';
 import { createTestDatabase, eventually, freePort, infra, startTestIssuer, testPrefix } from '@imlab/testing';
 import type { App } from '@imlab/http';
 import { loadGenerationConfig, type Config } from '../../src/config.js';
@@ -68,17 +68,7 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
   };
   const config = loadGenerationConfig(env);
   const logger = createLogger({ service: 'generation', level: 'silent' });
-  const ctx = await createServiceContext<DB>({
-    service: 'generation',
-    logger,
-    databaseUrl: config.DATABASE_URL,
-    databaseName: config.DATABASE_NAME,
-    redisUrl: config.REDIS_URL,
-    queuePrefix: config.QUEUE_PREFIX,
-    migrationsFolder: path.join(root, 'migrations'),
-    migrate: true,
-    poolSize: 4,
-  });
+  const ctx = await contextFromConfig<DB>('generation', config, logger, new URL('../../migrations', import.meta.url), { migrate: true, poolSize: 4 });
   const app = await build({ config, logger, ctx });
   startConsumers(app, ctx);
   await ctx.bus.startRelay();
@@ -121,16 +111,7 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
     },
     async startWorker(workerEnv = {}) {
       const wconfig = loadGenerationConfig({ ...env, ...workerEnv });
-      const wctx = await createServiceContext<DB>({
-        service: 'generation-worker',
-        logger,
-        databaseUrl: wconfig.DATABASE_URL,
-        databaseName: wconfig.DATABASE_NAME,
-        redisUrl: wconfig.REDIS_URL,
-        queuePrefix: wconfig.QUEUE_PREFIX,
-        migrationsFolder: path.join(root, 'migrations'),
-        poolSize: 4,
-      });
+      const wctx = await contextFromConfig<DB>('generation-worker', wconfig, logger, new URL('../../migrations', import.meta.url), { migrate: false, poolSize: 4 });
       const w = await startRenderWorker({ config: wconfig, logger, ctx: wctx });
       await wctx.bus.startRelay();
       workers.push({ close: async () => (await w.app.close(), await wctx.close()) });
