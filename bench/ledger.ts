@@ -21,7 +21,7 @@
  *
  * Writes the "Ledger" section of docs/benchmarks.md (between the ledger markers).
  */
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -304,6 +304,8 @@ async function main() {
     const hot = await runCase('hot', databaseName, prefix);
     // BENCH_PROBE=1: the two target cases and the one-process comparison only; the docs are not touched.
     if (process.env.BENCH_PROBE) {
+      const hotUpdates = (await sql`select relname, n_tup_upd, n_tup_hot_upd from pg_stat_user_tables where relname in ('accounts', 'holds')`.execute(ctx.db)).rows;
+      log.info({ hotUpdates }, 'updates');
       log.info({ pgbench: pg, spread, spreadOne, hot, spreadPct: spread.rate / pgTps, hotPct: hot.rate / pgTps }, 'probe');
       return;
     }
@@ -366,48 +368,45 @@ async function main() {
 
     const pct = (x: number) => `${((x / pgTps) * 100).toFixed(0)} %`;
     const when = new Date().toISOString().slice(0, 16) + 'Z';
+    const c = (x: number) => x.toFixed(2);
+    // CPU per operation: the benchmark's postgres backends and its client processes, in ms.
+    const perOp = (r: { rate: number; cpu: Cpu }) => `${((r.cpu.backends / r.rate) * 1000).toFixed(2)} + ${((r.cpu.client / r.rate) * 1000).toFixed(2)}`;
+    const row = (label: string, r: { rate: number; cpu: Cpu }) =>
+      `| ${label} | ${r.rate.toFixed(0)} | ${pct(r.rate)} | ${c(r.cpu.backends)} / ${c(r.cpu.client)} / ${c(r.cpu.machine)} | ${perOp(r)} |`;
     const section = `<!-- ledger:start -->
 ## Ledger
 
 \`pnpm --filter @imlab/bench ledger\` (bench/ledger.ts), run ${when} on ${2} shared CPU cores, Postgres 15 with default
 durability (fsync on, synchronous_commit on) for both pgbench and the ledger, ${CLIENTS} concurrent clients,
 ${SECONDS} s per case, ${USERS} users. Every ledger posting is one transaction exactly as the inbox handler runs it
-(idempotency row or hold row, conditional balance UPDATE, transfer rows, outbox event).
+(BEGIN, one call of the posting's PL/pgSQL function — idempotency row or hold row, conditional balance UPDATE,
+transfer row, outbox event — COMMIT). The store cases' clients run in ${WORKERS} worker processes unless noted.
+CPU columns are average cores busy during the case, read from /proc: the postgres backends serving the case, the
+load generator (pgbench's own CPU, or the Node workers), and the whole machine (other engineers' work included).
 
-| case | ops/s | vs \`pgbench -N\` (${pgTps.toFixed(0)} TPS, same run) |
-|---|---|---|
-| store, spread: reserves over ${USERS} users (per-user rows only) | ${spread.rate.toFixed(0)} | ${pct(spread.rate)} |
-| store, hot: grants, every posting debits the shared \`issuance\` account | ${hot.rate.toFixed(0)} | ${pct(hot.rate)} |
-| store, hot **row** (for comparison only): grants + UPDATE of one stored system balance | ${hotRow.rate.toFixed(0)} | ${pct(hotRow.rate)} |
-| store, spread, with the shared outbox NOTIFY trigger put back (diagnostic only) | ${spreadNotify.rate.toFixed(0)} | ${pct(spreadNotify.rate)} |
-| commands end to end: outbox → relay → BullMQ → ledger inbox (${COMMANDS} \`ledger.grant\`) | ${e2e.toFixed(0)} | ${pct(e2e)} |
+| case | ops/s | vs \`pgbench -N\` (${pgTps.toFixed(0)} TPS, same run) | CPU cores: backends / client / machine | CPU ms per op: postgres + client |
+|---|---|---|---|---|
+${row('`pgbench -N` (C client, 2 threads)', { rate: pgTps, cpu: pg.cpu })}
+${row(`store, spread: reserves over ${USERS} users (per-user rows only)`, spread)}
+${row('store, spread, all clients in one Node process', spreadOne)}
+${row('store, hot: grants, every posting debits the shared `issuance` account', hot)}
+${row('store, hot **row** (for comparison only): grants + UPDATE of one stored system balance', hotRow)}
+${row('store, spread, with the shared outbox NOTIFY trigger put back (diagnostic only)', spreadNotify)}
+| commands end to end: outbox → relay → BullMQ → ledger inbox (${COMMANDS} \`ledger.grant\`) | ${e2e.toFixed(0)} | ${pct(e2e)} | | |
 
-Hot / spread: ${((hot.rate / spread.rate) * 100).toFixed(0)} % (target: at least 80 %). The two cases are different commands (a reserve writes a hold
-row and two balances, a grant one balance and an idempotency row); the point is that the shared account adds nothing. Errors: ${spread.errors + hot.errors + hotRow.errors + spreadNotify.errors}.
+Hot / spread: ${((hot.rate / spread.rate) * 100).toFixed(0)} % (target: at least 80 %). Errors: ${spread.errors + spreadOne.errors + hot.errors + hotRow.errors + spreadNotify.errors}.
 Load average (1 min) on the machine: ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end — other
-engineers' builds and tests ran at the same time, so the absolute numbers move a lot between runs; the ratios less so.
-
-- **Hot accounts.** System account balances are derived from transfers, never stored, so no posting locks a shared
-  row and the hot case runs as fast as the spread one. The *hot row* line shows what a stored system balance costs:
-  every posting queues on one row lock held until its commit's WAL flush.
-- **NOTIFY.** The shared outbox trigger calls \`pg_notify\`; a transaction that notified takes Postgres's global
-  notify-queue lock at commit and holds it through the WAL flush, so commits stop being grouped. The ledger drops
-  that trigger on its own outbox (migrations/0002) and its relay polls every 100 ms; the diagnostic line puts the
-  trigger back for one run. Other services' outboxes have the same cost.
-- **Against the 50 % target.** Not reached here. A reserve is one multi-CTE statement (hold row, two conditional
-  balance updates, transfer) plus the outbox row, i.e. ~10 index entries per posting against pgbench's one UPDATE
-  and one unindexed INSERT, and the statement is parsed and planned on each call (node-postgres sends unnamed
-  statements). A single Node process drives all ${CLIENTS} clients, and on two shared cores its CPU, not Postgres's
-  commit rate, is what saturates first (pgbench's client is C and nearly free).
-- **End to end.** Includes the producer's outbox transaction, the relay, Redis, BullMQ's job bookkeeping, the
-  consumer's inbox row and the events the ledger emits in turn; the service, Redis, Postgres and the load
-  generator share the same two cores.
+engineers' builds and tests ran at the same time, so absolute numbers and even the ratios move between runs.
+<!-- ledger:notes -->
 <!-- ledger:end -->`;
     const file = path.join(repo, 'docs/benchmarks.md');
     const current = await readFile(file, 'utf8').catch(() => '# Benchmarks\n');
+    // The analysis below the table is written by hand; keep it across runs.
+    const notes = /<!-- ledger:notes -->([\s\S]*)<!-- ledger:end -->/.exec(current)?.[1] ?? '\n';
+    const sectionWithNotes = section.replace('<!-- ledger:notes -->\n<!-- ledger:end -->', () => `<!-- ledger:notes -->${notes}<!-- ledger:end -->`);
     const next2 = /<!-- ledger:start -->[\s\S]*<!-- ledger:end -->/.test(current)
-      ? current.replace(/<!-- ledger:start -->[\s\S]*<!-- ledger:end -->/, section)
-      : `${current.trimEnd()}\n\n${section}\n`;
+      ? current.replace(/<!-- ledger:start -->[\s\S]*<!-- ledger:end -->/, () => sectionWithNotes)
+      : `${current.trimEnd()}\n\n${sectionWithNotes}\n`;
     await writeFile(file, next2);
     log.info({ file }, 'docs updated');
   } finally {
