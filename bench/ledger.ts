@@ -1,7 +1,8 @@
 /**
  * Credits-ledger throughput on this machine, next to `pgbench -N` measured in the same run:
  *
- *   1. pgbench -N (simple-update TPS), 32 clients, on its own database;
+ *   1. pgbench -N (simple-update TPS), 32 clients, on its own database — alternated with 2a and 2b
+ *      for BENCH_ROUNDS rounds, because the machine is shared and its load moves within minutes;
  *   2. store-level postings/s, 32 concurrent clients calling the ledger's service functions
  *      (each posting one transaction, as the inbox handler runs it):
  *        a. spread  — reserves on 2,000 users: only per-user rows are written;
@@ -11,7 +12,7 @@
  *   3. commands/s end to end: ledger.grant commands written to an outbox, relayed to BullMQ,
  *      consumed by the real service process (src/main.ts), effect + inbox row + events committed.
  *
- *   pnpm --filter @imlab/bench ledger        (BENCH_SECONDS=15, BENCH_CLIENTS=32, BENCH_WORKERS=2, BENCH_COMMANDS=3000)
+ *   pnpm --filter @imlab/bench ledger        (BENCH_SECONDS=15, BENCH_CLIENTS=32, BENCH_WORKERS=2, BENCH_ROUNDS=3, BENCH_COMMANDS=3000)
  *
  * The store cases run their clients from BENCH_WORKERS child processes (this file, started with
  * BENCH_WORKER=1), each with its own pool: one Node process driving 32 clients saturates its own
@@ -52,6 +53,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tag = randomBytes(3).toString('hex');
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 /** CPU seconds used so far by each `postgres` process on this machine, and by the whole machine (non-idle). */
 function cpuNow(): { postgres: Map<number, number>; machine: number; at: number } {
@@ -105,37 +107,51 @@ function backendPids(database: string): Set<number> {
   return new Set(out.split('\n').filter(Boolean).map(Number));
 }
 
-async function pgbench(): Promise<{ tps: number; cpu: Cpu }> {
+/** pgbench's database (scale 10), initialised once; `run` is one `pgbench -N` of SECONDS. */
+function pgbenchDatabase() {
   const db = `imlab_bench_pgbench_${tag}`;
   const u = new URL(SERVER);
   const conn = ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres')];
   execFileSync('createdb', [...conn, db]);
-  try {
-    execFileSync('pgbench', [...conn, '-i', '-q', '-s', '10', db], { stdio: ['ignore', 'ignore', 'ignore'] });
-    execFileSync('psql', [...conn, '-q', '-c', 'vacuum analyze', db]);
-    // /usr/bin/time reports pgbench's own CPU (user + system seconds) on stderr. Postgres CPU is
-    // sampled inside the run (its backends exit with pgbench).
-    const run = spawn('/usr/bin/time', ['-f', 'cpu %U %S', 'pgbench', ...conn, '-N', '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), db]);
-    let stdout = '';
-    let stderr = '';
-    run.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    run.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise((r) => run.once('exit', r));
-    await sleep(1500);
-    const before = cpuNow();
-    await sleep((SECONDS - 2) * 1000);
-    const end = cpuNow();
-    const ours = backendPids(db);
-    await exited;
-    const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
-    if (!m) throw new Error(`cannot read pgbench output:\n${stdout}\n${stderr}`);
-    const t = /cpu ([\d.]+) ([\d.]+)/.exec(stderr);
-    // pgbench's CPU is for the whole run; scale it to the sampled window's share.
-    const cpu = cpuSince(before, 0, ours, end);
-    return { tps: Number(m[1]), cpu: { ...cpu, client: t ? (Number(t[1]) + Number(t[2])) / SECONDS : 0 } };
-  } finally {
-    execFileSync('dropdb', [...conn, '--if-exists', '--force', db]);
-  }
+  execFileSync('pgbench', [...conn, '-i', '-q', '-s', '10', db], { stdio: ['ignore', 'ignore', 'ignore'] });
+  execFileSync('psql', [...conn, '-q', '-c', 'vacuum analyze', db]);
+  return {
+    async run(): Promise<CaseResult> {
+      // /usr/bin/time reports pgbench's own CPU (user + system seconds) on stderr. Postgres CPU is
+      // sampled inside the run (its backends exit with pgbench).
+      const run = spawn('/usr/bin/time', ['-f', 'cpu %U %S', 'pgbench', ...conn, '-N', '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), db]);
+      let stdout = '';
+      let stderr = '';
+      run.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      run.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise((r) => run.once('exit', r));
+      await sleep(1500);
+      const before = cpuNow();
+      await sleep((SECONDS - 2) * 1000);
+      const end = cpuNow();
+      const ours = backendPids(db);
+      await exited;
+      const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
+      if (!m) throw new Error(`cannot read pgbench output:\n${stdout}\n${stderr}`);
+      const t = /cpu ([\d.]+) ([\d.]+)/.exec(stderr);
+      // pgbench's own CPU covers the whole run: averaged over it.
+      const cpu = cpuSince(before, 0, ours, end);
+      const result = { rate: Number(m[1]), errors: 0, cpu: { ...cpu, client: t ? (Number(t[1]) + Number(t[2])) / SECONDS : 0 } };
+      log.info({ name: 'pgbench -N', ...result }, 'case done');
+      return result;
+    },
+    drop: () => execFileSync('dropdb', [...conn, '--if-exists', '--force', db]),
+  };
+}
+
+/** The mean of several runs of one case (rates and CPU averaged). */
+function mean(rs: CaseResult[]): CaseResult {
+  const avg = (f: (r: CaseResult) => number) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
+  return {
+    rate: avg((r) => r.rate),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    cpu: { postgres: avg((r) => r.cpu.postgres), backends: avg((r) => r.cpu.backends), client: avg((r) => r.cpu.client), machine: avg((r) => r.cpu.machine) },
+  };
 }
 
 /** Runs `op` from `clients` concurrent loops for SECONDS; returns completed operations per second. */
@@ -267,10 +283,8 @@ async function main() {
   const prefix = `{imlab_bench_ledger_${tag}}`;
   const migrationsFolder = path.join(repo, 'services/credits-ledger/migrations');
   const loadBefore = loadavg()[0]!;
-  log.info({ seconds: SECONDS, clients: CLIENTS }, 'pgbench -N');
-  const pg = await pgbench();
-  const pgTps = pg.tps;
-  log.info(pg, 'pgbench done');
+  log.info({ seconds: SECONDS, clients: CLIENTS, rounds: ROUNDS }, 'start');
+  const pgdb = pgbenchDatabase();
 
   const ctx = await createServiceContext<DB>({
     service: 'credits-ledger',
@@ -298,10 +312,18 @@ async function main() {
     await sql`insert into bench_hot_row values (1, 0)`.execute(ctx.db);
     await sql`vacuum analyze`.execute(ctx.db);
 
-    const spread = await runCase('spread', databaseName, prefix);
-    // The same case driven by one Node process for all clients: what the earlier runs measured.
+    // pgbench and the two target cases alternate for ROUNDS rounds: the machine is shared, and its
+    // load moves within minutes, so each round compares cases run seconds apart.
+    const rounds: { pg: CaseResult; spread: CaseResult; hot: CaseResult }[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      rounds.push({ pg: await pgdb.run(), spread: await runCase('spread', databaseName, prefix), hot: await runCase('hot', databaseName, prefix) });
+    }
+    const pg = mean(rounds.map((r) => r.pg));
+    const pgTps = pg.rate;
+    const spread = mean(rounds.map((r) => r.spread));
+    const hot = mean(rounds.map((r) => r.hot));
+    // The spread case driven by one Node process for all clients: what the earlier runs measured.
     const spreadOne = await runCase('spread', databaseName, prefix, 1);
-    const hot = await runCase('hot', databaseName, prefix);
     // BENCH_PROBE=1: the two target cases and the one-process comparison only; the docs are not touched.
     if (process.env.BENCH_PROBE) {
       const hotUpdates = (await sql`select relname, n_tup_upd, n_tup_hot_upd from pg_stat_user_tables where relname in ('accounts', 'holds')`.execute(ctx.db)).rows;
@@ -386,7 +408,7 @@ load generator (pgbench's own CPU, or the Node workers), and the whole machine (
 
 | case | ops/s | vs \`pgbench -N\` (${pgTps.toFixed(0)} TPS, same run) | CPU cores: backends / client / machine | CPU ms per op: postgres + client |
 |---|---|---|---|---|
-${row('`pgbench -N` (C client, 2 threads)', { rate: pgTps, cpu: pg.cpu })}
+${row('`pgbench -N` (C client, 2 threads)', pg)}
 ${row(`store, spread: reserves over ${USERS} users (per-user rows only)`, spread)}
 ${row('store, spread, all clients in one Node process', spreadOne)}
 ${row('store, hot: grants, every posting debits the shared `issuance` account', hot)}
@@ -394,7 +416,13 @@ ${row('store, hot **row** (for comparison only): grants + UPDATE of one stored s
 ${row('store, spread, with the shared outbox NOTIFY trigger put back (diagnostic only)', spreadNotify)}
 | commands end to end: outbox → relay → BullMQ → ledger inbox (${COMMANDS} \`ledger.grant\`) | ${e2e.toFixed(0)} | ${pct(e2e)} | | |
 
-Hot / spread: ${((hot.rate / spread.rate) * 100).toFixed(0)} % (target: at least 80 %). Errors: ${spread.errors + spreadOne.errors + hot.errors + hotRow.errors + spreadNotify.errors}.
+The pgbench, spread and hot rows are means over ${ROUNDS} rounds of (pgbench, spread, hot), run one after the other; per round:
+
+| round | \`pgbench -N\` TPS | spread ops/s (vs pgbench) | hot ops/s (vs pgbench) | hot / spread |
+|---|---|---|---|---|
+${rounds.map((r, i) => `| ${i + 1} | ${r.pg.rate.toFixed(0)} | ${r.spread.rate.toFixed(0)} (${((r.spread.rate / r.pg.rate) * 100).toFixed(0)} %) | ${r.hot.rate.toFixed(0)} (${((r.hot.rate / r.pg.rate) * 100).toFixed(0)} %) | ${((r.hot.rate / r.spread.rate) * 100).toFixed(0)} % |`).join('\n')}
+
+Hot / spread (means): ${((hot.rate / spread.rate) * 100).toFixed(0)} % (target: at least 80 %). Errors: ${spread.errors + spreadOne.errors + hot.errors + hotRow.errors + spreadNotify.errors}.
 Load average (1 min) on the machine: ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end — other
 engineers' builds and tests ran at the same time, so absolute numbers and even the ratios move between runs.
 <!-- ledger:notes -->
@@ -416,6 +444,7 @@ engineers' builds and tests ran at the same time, so absolute numbers and even t
     }
     await ctx.close();
     await dropDatabase(databaseUrlFor(SERVER, databaseName));
+    pgdb.drop();
   }
 }
 
