@@ -73,6 +73,18 @@ export interface ConsumeOptions {
 }
 
 /**
+ * What the outbox holds for one message: its payload checked against contracts (a producer bug is
+ * a CONTRACT_VIOLATION, never a half-written message), an id (UUIDv7 unless given), and the
+ * queues it goes to. Null when nobody subscribes to the event yet.
+ */
+export function prepareMessage<N extends MessageName>(name: N, payload: Payload<N>, id?: string): { id: string; name: N; payload: Payload<N>; targets: QueueName[] } | null {
+  const problem = payloadProblem(name, payload);
+  if (problem) throw new AppError('CONTRACT_VIOLATION', problem, { status: 500, retryable: false });
+  const targets = [...targetsOf(name)];
+  return targets.length === 0 ? null : { id: id ?? uuidv7(), name, payload, targets };
+}
+
+/**
  * The messaging side of a service: writes messages to its outbox inside the caller's
  * transaction, relays them to BullMQ (jobId = message id), and consumes its inbox with
  * dedupe in the same transaction as the effect.
@@ -113,11 +125,10 @@ export class Bus {
    * Commands go to their owner; events to every subscriber listed in contracts.
    */
   async send<N extends MessageName>(tx: Kysely<QueueTables> | Transaction<QueueTables>, name: N, payload: Payload<N>, opts: SendOptions = {}): Promise<string> {
-    const problem = payloadProblem(name, payload);
-    if (problem) throw new AppError('CONTRACT_VIOLATION', problem, { status: 500, retryable: false });
     const id = opts.id ?? uuidv7();
-    const targets = [...targetsOf(name)];
-    if (targets.length === 0) return id; // an event nobody subscribes to yet
+    const message = prepareMessage(name, payload, id);
+    if (!message) return id; // an event nobody subscribes to yet
+    const { targets } = message;
     await tx
       .insertInto('outbox')
       .values({ id, name, payload: JSON.stringify(payload), targets, request_id: opts.requestId ?? null, delay_ms: opts.delayMs ?? 0 })

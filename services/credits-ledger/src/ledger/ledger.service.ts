@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
-import { targetsOf, type MessageName } from '@imlab/contracts';
-import { AppError } from '@imlab/http';
-import { payloadProblem } from '@imlab/queue';
+import type { MessageName } from '@imlab/contracts';
+import { prepareMessage } from '@imlab/queue';
 import type { Transaction } from '@imlab/db';
 import type { Bus } from '@imlab/queue';
 import type { Payload, LedgerHoldOutcome, LedgerPostingResult, LedgerReserveResult } from '@imlab/contracts';
@@ -27,10 +25,7 @@ const outbox = (tx: Tx) => tx as unknown as Transaction<QueueTables>;
  * postings whose single database call writes the event itself. Null when nobody subscribes.
  */
 function outboxEvent<N extends MessageName>(name: N, payload: Payload<N>): repo.OutboxEvent | null {
-  const problem = payloadProblem(name, payload);
-  if (problem) throw new AppError('CONTRACT_VIOLATION', problem, { status: 500, retryable: false });
-  const targets = [...targetsOf(name)];
-  return targets.length === 0 ? null : { id: uuidv7(), name, payload, targets };
+  return prepareMessage(name, payload);
 }
 
 /** The request an idempotency key stands for; same key + different hash = conflict. */
