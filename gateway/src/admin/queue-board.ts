@@ -43,9 +43,18 @@ type BoardDeps = Pick<ProxyDeps, 'config' | 'limiter' | 'sessions' | 'metrics' |
 export async function registerQueueBoard(app: FastifyInstance, deps: BoardDeps): Promise<void> {
   const { config, limiter, metrics } = deps;
   const redis = connectRedis(config.REDIS_URL, 'gateway-queue-board');
-  redis.on('error', (err) => deps.logger.warn({ err: { message: err.message } }, 'queue board redis connection error'));
+  // Logged once per outage, not on every reconnect attempt (the board is not on the request path).
+  let down = false;
+  redis.on('error', (err) => {
+    if (!down) deps.logger.warn({ err: { message: err.message } }, 'queue board redis connection error');
+    down = true;
+  });
+  redis.on('ready', () => {
+    down = false;
+  });
   const queues = openAllQueues(redis, config.QUEUE_PREFIX);
-  for (const q of queues.values()) q.on('error', (err) => deps.logger.warn({ err: { message: err.message }, queue: q.name }, 'queue board queue error'));
+  // Each queue re-emits its connection's errors; the connection's handler above already logged them.
+  for (const q of queues.values()) q.on('error', () => {});
 
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
