@@ -1,5 +1,6 @@
 import { sql, type Db, type Transaction } from '@imlab/db';
-import type { DB, HoldStatus, SystemAccountType, TransferKind } from '../db.js';
+import type { Selectable } from 'kysely';
+import type { DB, HoldStatus, HoldTable, SystemAccountType, TransferKind } from '../db.js';
 
 /** The two accounts a person has. */
 export interface UserAccounts {
@@ -152,19 +153,8 @@ export async function outstandingDebt(db: Db<DB>, subjectId: string): Promise<nu
 
 // ── holds ─────────────────────────────────────────────────────────────────────────────────────────
 
-export interface HoldRow {
-  id: string;
-  subject_id: string | null;
-  held_account_id: string | null;
-  amount: number | null;
-  request_hash: string | null;
-  status: HoldStatus;
-  captured: number | null;
-  shortfall: number | null;
-  expires_at: Date | null;
-  reference: string | null;
-  expired: boolean;
-}
+/** A hold as the capture/release paths read it, with whether it has expired by the database clock. */
+export type HoldRow = Omit<Selectable<HoldTable>, 'reason' | 'created_at' | 'resolved_at'> & { expired: boolean };
 
 /** Inserts a new hold; false when a hold with this id exists already (placed, resolved or a tombstone). */
 export async function insertHold(

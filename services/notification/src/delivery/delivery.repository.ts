@@ -29,13 +29,7 @@ export async function claimDelivery(db: Db<DB>, d: NewDelivery, leaseMs: number)
   return db
     .insertInto('deliveries')
     .values({
-      id: d.id,
-      idempotency_key: d.idempotencyKey,
-      template: d.template,
-      user_id: d.userId,
-      recipient_hash: d.recipientHash,
-      locale: d.locale,
-      provider: d.provider,
+      ...deliveryColumns(d),
       status: 'sending',
       attempts: 1,
       lease_until: lease,
@@ -50,6 +44,19 @@ export async function claimDelivery(db: Db<DB>, d: NewDelivery, leaseMs: number)
     .executeTakeFirst();
 }
 
+/** The columns every new delivery row starts with. */
+function deliveryColumns(d: NewDelivery) {
+  return {
+    id: d.id,
+    idempotency_key: d.idempotencyKey,
+    template: d.template,
+    user_id: d.userId,
+    recipient_hash: d.recipientHash,
+    locale: d.locale,
+    provider: d.provider,
+  };
+}
+
 /**
  * Records an outcome reached without sending (suppressed, invalid data): creates the row, or
  * finalises a row still `pending` from an earlier attempt. A final row is left as it is.
@@ -58,13 +65,7 @@ export async function recordUnsent(db: Db<DB>, d: NewDelivery, status: 'suppress
   await db
     .insertInto('deliveries')
     .values({
-      id: d.id,
-      idempotency_key: d.idempotencyKey,
-      template: d.template,
-      user_id: d.userId,
-      recipient_hash: d.recipientHash,
-      locale: d.locale,
-      provider: d.provider,
+      ...deliveryColumns(d),
       status,
       failure_reason: reason,
     })
