@@ -18,6 +18,7 @@ COPY packages/http/package.json packages/http/
 COPY packages/testing/package.json packages/testing/
 COPY packages/client/package.json packages/client/
 COPY bench/package.json bench/
+COPY e2e/package.json e2e/
 RUN pnpm install --frozen-lockfile
 
 FROM node:24-bookworm-slim
