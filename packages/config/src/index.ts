@@ -72,9 +72,14 @@ export function loadConfig<S extends Specs>(service: string, specs: S, env: Node
     reporter: ({ errors }) => {
       for (const [key, err] of Object.entries(errors)) {
         if (!err) continue;
-        if (err instanceof EnvMissingError) problems[key] = 'is required but missing';
-        else if (err instanceof EnvError) problems[key] = err.message || 'is invalid';
-        else problems[key] = (err as Error).message || 'is invalid';
+        if (err instanceof EnvMissingError) {
+          problems[key] = 'is required but missing';
+          continue;
+        }
+        // Validators quote the bad value; it may hold a password (a URL's userinfo, a key).
+        const raw = env[key];
+        const message = (err instanceof EnvError ? err.message : (err as Error).message) || 'is invalid';
+        problems[key] = raw ? message.split(raw).join('[value hidden]') : message;
       }
     },
   });

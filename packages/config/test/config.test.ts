@@ -22,6 +22,17 @@ describe('loadConfig', () => {
     expect(message).not.toContain("'short'");
   });
 
+  it('never echoes a malformed value, which may carry a password', () => {
+    let message = '';
+    try {
+      loadConfig('auth', { REDIS_URL: baseEnv.REDIS_URL }, { NODE_ENV: 'production', REDIS_URL: 'redis//:hunter2pw@cache' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('REDIS_URL');
+    expect(message).not.toContain('hunter2pw');
+  });
+
   it('uses development defaults so a local run needs only Postgres and Redis', () => {
     const config = loadConfig('auth', { ...baseEnv, PORT: port({ default: 4001 }) }, { NODE_ENV: 'development' });
     expect(config.DATABASE_URL).toMatch(/^postgres:/);
