@@ -7,7 +7,7 @@ import { problem, sendProblem } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import { bucketsFor } from '../rate-limit/policies.js';
 import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
-import { csrfVerdict } from '../security/csrf.js';
+import { csrfVerdictFor } from '../security/csrf.js';
 import { readCookies } from '../routing/headers.js';
 import { SESSION_COOKIE, resolveSession, type ProxyDeps } from '../routing/proxy.js';
 
@@ -68,13 +68,7 @@ export async function registerQueueBoard(app: FastifyInstance, deps: BoardDeps):
     reply.header('content-security-policy', BOARD_CSP);
     reply.header('cache-control', 'no-store');
     const sid = readCookies(request.headers.cookie).get(SESSION_COOKIE) || undefined;
-    const verdict = csrfVerdict({
-      method: request.method,
-      origin: request.headers.origin,
-      secFetchSite: request.headers['sec-fetch-site'] as string | undefined,
-      hasSessionCookie: sid !== undefined,
-      allowedOrigins: deps.allowedOrigins,
-    });
+    const verdict = csrfVerdictFor(request, sid !== undefined, deps.allowedOrigins);
     if (!verdict.ok) return sendProblem(reply, problem(403, 'GATEWAY_CSRF_REJECTED', `cross-site request refused: ${verdict.reason}`));
     const result = sid ? await resolveSession(deps, request, sid, BOARD_AUDIENCE) : ({ kind: 'anonymous' } as const);
     const userId = result.kind === 'session' ? result.session.userId : undefined;

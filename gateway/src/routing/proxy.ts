@@ -8,7 +8,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
 import { bucketsFor, failsOpen, probeBucket, sessionResolveBucket } from '../rate-limit/policies.js';
 import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
-import { csrfVerdict } from '../security/csrf.js';
+import { csrfVerdictFor } from '../security/csrf.js';
 import type { ResolvedSession, SessionResolver, SessionResult } from '../session/sessions.js';
 import { forwardRequestHeaders, forwardResponseHeaders, readCookies } from './headers.js';
 import { classify, type RouteInfo, type Upstreams } from './routes.js';
@@ -168,13 +168,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     if (route.routeClass !== 'webhook') {
       const cookies = readCookies(request.headers.cookie);
       const sid = cookies.get(SESSION_COOKIE) || undefined;
-      const verdict = csrfVerdict({
-        method: request.method,
-        origin: request.headers.origin,
-        secFetchSite: request.headers['sec-fetch-site'] as string | undefined,
-        hasSessionCookie: sid !== undefined,
-        allowedOrigins: deps.allowedOrigins,
-      });
+      const verdict = csrfVerdictFor(request, sid !== undefined, deps.allowedOrigins);
       if (!verdict.ok) throw new AppError('GATEWAY_CSRF_REJECTED', `cross-site request refused: ${verdict.reason}`, { status: 403 });
       if (sid) request.edge.sessionToken = sid;
       if (sid && route.session) {

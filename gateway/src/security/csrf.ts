@@ -23,3 +23,20 @@ export function csrfVerdict(input: {
   }
   return input.hasSessionCookie ? { ok: false, reason: 'origin required for cookie-authenticated writes' } : { ok: true };
 }
+
+/** The verdict for one incoming request (its method, Origin and Sec-Fetch-Site headers). */
+export function csrfVerdictFor(
+  request: { method: string; headers: Record<string, string | string[] | undefined> },
+  hasSessionCookie: boolean,
+  allowedOrigins: ReadonlySet<string>,
+): { ok: true } | { ok: false; reason: string } {
+  const { origin } = request.headers;
+  const site = request.headers['sec-fetch-site'];
+  return csrfVerdict({
+    method: request.method,
+    origin: typeof origin === 'string' ? origin : undefined,
+    secFetchSite: typeof site === 'string' ? site : undefined,
+    hasSessionCookie,
+    allowedOrigins,
+  });
+}
