@@ -86,9 +86,15 @@ describe('Google sign-in', () => {
     await signedInUser(t, 'unverified-at-google@example.com');
     const refused = await signIn({ sub: 'g-301', email: 'unverified-at-google@example.com', email_verified: false });
     expect(refused.answer.status).toBe(302);
-    expect(errorOf(refused.answer.headers.get('location'))).toBe('account_conflict');
+    expect(errorOf(refused.answer.headers.get('location'))).toBe('email_unverified');
     expect(refused.answer.cookies.imlab_sid).toBeUndefined();
     expect(await t.ctx.db.selectFrom('identities').select('subject').where('subject', '=', 'g-301').execute()).toEqual([]);
+    // an unverified Google address nobody has registered gets the very same answer: no enumeration
+    const unknown = await signIn({ sub: 'g-302', email: 'nobody-here@example.com', email_verified: false });
+    expect(unknown.answer.status).toBe(302);
+    expect(errorOf(unknown.answer.headers.get('location'))).toBe('email_unverified');
+    expect(unknown.answer.cookies.imlab_sid).toBeUndefined();
+    expect(await usersWithEmail('nobody-here@example.com')).toEqual([]);
   });
 
   it('does not let a pre-registered, unverified password account keep access (pre-hijacking)', async () => {

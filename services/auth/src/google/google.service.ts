@@ -19,7 +19,7 @@ interface PendingLogin {
 }
 
 /** Codes the callback redirects with (`/sign-in?error=…`); the page shows a message for each. */
-export type GoogleErrorCode = 'oauth_state' | 'oauth_failed' | 'account_conflict' | 'account_disabled' | 'oauth_unavailable';
+export type GoogleErrorCode = 'oauth_state' | 'oauth_failed' | 'email_unverified' | 'account_conflict' | 'account_disabled' | 'oauth_unavailable';
 
 export class GoogleSignInError extends Error {
   constructor(
@@ -144,12 +144,13 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       const rawEmail = typeof claims.email === 'string' ? claims.email : undefined;
       if (!rawEmail) throw new GoogleSignInError('oauth_failed', 'the id_token carries no email');
       const email = normaliseEmail(rawEmail);
-      const emailVerified = claims.email_verified === true;
+      // An address Google has not verified is refused whether or not we know it: answering
+      // differently for a known address would tell its holder that an account exists.
+      if (claims.email_verified !== true) throw new GoogleSignInError('email_unverified', 'Google has not verified this address');
       const existing = await repo.findUserByEmail(tx, email);
       if (existing) {
         const user = await repo.lockUser(tx, existing.id);
         if (!user || user.status !== 'active') throw new GoogleSignInError('account_disabled', 'account is scheduled for deletion');
-        if (!emailVerified) throw new GoogleSignInError('account_conflict', 'an account with this email exists and Google has not verified the address');
         let afterCommit: (() => Promise<void>) | undefined;
         if (!user.email_verified_at) {
           await repo.setPasswordHash(tx, user.id, null);
@@ -171,15 +172,13 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         displayName: name || defaultDisplayName(email),
         locale,
         signupIpHash: ipHash ?? null,
-        verified: emailVerified,
+        verified: true,
       });
       if (!created) throw new GoogleSignInError('account_conflict', 'the address was taken concurrently');
       await repo.insertIdentity(tx, { issuer, subject, userId: created.id });
       await bus.send(tx as never, 'user.registered', { userId: created.id, email, locale: created.locale, displayName: created.display_name });
-      if (emailVerified) {
-        await bus.send(tx as never, 'user.verified', { userId: created.id, ...(ipHash ? { ipHash } : {}) });
-        await accounts.grantSignupBonus(tx, created.id, ipHash);
-      }
+      await bus.send(tx as never, 'user.verified', { userId: created.id, ...(ipHash ? { ipHash } : {}) });
+      await accounts.grantSignupBonus(tx, created.id, ipHash);
       return { userId: created.id, afterCommit: undefined };
     });
     if (result.afterCommit) await result.afterCommit();
