@@ -259,16 +259,131 @@ describe('disputes', () => {
     expect(line).toMatchObject({ matches: true, status: 'paid', expected: { granted: 100, clawedBack: 100, restored: 100 }, ledger: { granted: 100, clawedBack: 100, restored: 100 } });
   });
 
-  it('converges when a won dispute is reported before it was opened', async () => {
+  it('takes nothing for a dispute first reported already won, whichever of its events comes next', async () => {
     const c = await paidOrder();
     const dp = newDisputeId();
     await h.webhook(dispute('charge.dispute.closed', dp, c.pi, 'won'));
     await h.settled();
     await h.webhook(dispute('charge.dispute.created', dp, c.pi, 'needs_response'));
     await h.settled();
-    expect(ledgerFor(c.orderId).sort()).toEqual(['clawback:100', 'grant:100', 'restore:100']);
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100']);
     expect((await h.order(c.orderId)).status).toBe('paid');
     expect(h.ledger.balance(c.userId)).toBe(100);
+  });
+});
+
+describe('refunds and disputes on the same order never take more than the pack', () => {
+  const net = (orderId: string) =>
+    h.ledger.applied.filter((x) => x.idempotencyKey.startsWith(`order:${orderId}`)).reduce((s, x) => s + (x.kind === 'clawback' ? x.amount : x.kind === 'restore' ? -x.amount : 0), 0);
+  const reconLine = async (orderId: string) => {
+    const from = new Date(Date.now() - 3600_000).toISOString();
+    const to = new Date(Date.now() + 3600_000).toISOString();
+    const recon = await h.api('GET', `/v1/admin/billing/reconciliation?from=${from}&to=${to}`, { userId: h.newUser(), roles: ['finance'] });
+    return recon.body.orders.find((o: { orderId: string }) => o.orderId === orderId);
+  };
+  /** Sends each event and lets it settle before the next, so the order of arrival is the one given. */
+  const deliver = async (events: Record<string, unknown>[]) => {
+    for (const ev of events) {
+      expect((await h.webhook(ev)).status).toBe(200);
+      await h.settled();
+    }
+  };
+
+  it('full refund, then a dispute on the refunded charge that is lost: the dispute takes nothing', async () => {
+    const c = await paidOrder();
+    const dp = newDisputeId();
+    await deliver([refunded(c.pi, 500), dispute('charge.dispute.created', dp, c.pi, 'needs_response'), dispute('charge.dispute.closed', dp, c.pi, 'lost')]);
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
+    expect(h.ledger.balance(c.userId)).toBe(0);
+    expect(h.ledger.debt(c.userId)).toBe(0);
+    expect(await reconLine(c.orderId)).toMatchObject({ matches: true, expected: { granted: 100, clawedBack: 100, restored: 0 } });
+  });
+
+  it('partial refund, then a dispute lost for the whole charge: the dispute takes only what the refund left', async () => {
+    const c = await paidOrder();
+    const dp = newDisputeId();
+    await deliver([refunded(c.pi, 200), dispute('charge.dispute.created', dp, c.pi, 'needs_response'), dispute('charge.dispute.closed', dp, c.pi, 'lost')]);
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:40', 'clawback:60']);
+    expect(net(c.orderId)).toBe(100);
+    expect(await reconLine(c.orderId)).toMatchObject({ matches: true, expected: { clawedBack: 100, restored: 0 } });
+  });
+
+  it('partial refund, then a dispute won: the restore gives back only what the dispute took', async () => {
+    const c = await paidOrder();
+    const dp = newDisputeId();
+    await deliver([refunded(c.pi, 200), dispute('charge.dispute.created', dp, c.pi, 'needs_response'), dispute('charge.dispute.closed', dp, c.pi, 'won')]);
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:40', 'clawback:60', 'restore:60']);
+    expect(h.ledger.balance(c.userId)).toBe(60);
+    expect(await reconLine(c.orderId)).toMatchObject({ matches: true, expected: { clawedBack: 100, restored: 60 } });
+  });
+
+  it('dispute, then a full refund: the refund takes nothing more while the dispute holds the credits', async () => {
+    const c = await paidOrder();
+    const dp = newDisputeId();
+    await deliver([dispute('charge.dispute.created', dp, c.pi, 'needs_response'), refunded(c.pi, 500), dispute('charge.dispute.closed', dp, c.pi, 'lost')]);
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
+    expect(h.ledger.balance(c.userId)).toBe(0);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'disputed', refunded_amount: 500 });
+    expect(await reconLine(c.orderId)).toMatchObject({ matches: true });
+  });
+
+  it('dispute, a refund, then the dispute won: the restore is followed by the refund taking its share', async () => {
+    const c = await paidOrder();
+    const dp = newDisputeId();
+    await deliver([dispute('charge.dispute.created', dp, c.pi, 'needs_response'), refunded(c.pi, 250)]);
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
+    await deliver([dispute('charge.dispute.closed', dp, c.pi, 'won')]);
+    expect(ledgerFor(c.orderId).slice(0, 2)).toEqual(['grant:100', 'clawback:100']);
+    expect(ledgerFor(c.orderId).slice(2).sort()).toEqual(['clawback:50', 'restore:100']);
+    expect(net(c.orderId)).toBe(50);
+    expect(h.ledger.balance(c.userId)).toBe(50);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 250 });
+    expect(await reconLine(c.orderId)).toMatchObject({ matches: true, expected: { clawedBack: 150, restored: 100 } });
+  });
+
+  it('a partial dispute, a full refund capped by it, then the dispute won: the refund tops up under a new key', async () => {
+    const c = await paidOrder();
+    const dp = newDisputeId();
+    await deliver([dispute('charge.dispute.created', dp, c.pi, 'needs_response', 300), refunded(c.pi, 500)]);
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:60', 'clawback:40']);
+    await deliver([dispute('charge.dispute.funds_reinstated', dp, c.pi, 'won'), dispute('charge.dispute.closed', dp, c.pi, 'won')]);
+    expect(net(c.orderId)).toBe(100);
+    expect(h.ledger.balance(c.userId)).toBe(0);
+    const keys = h.ledger.applied.filter((x) => x.idempotencyKey.startsWith(`order:${c.orderId}:refund`)).map((x) => x.idempotencyKey);
+    expect(keys).toEqual([`order:${c.orderId}:refund:500`, `order:${c.orderId}:refund:500:credits:100`]);
+    expect(h.ledger.conflicts).toEqual([]);
+    expect(await reconLine(c.orderId)).toMatchObject({ matches: true, expected: { clawedBack: 160, restored: 60 } });
+  });
+
+  it('dispute won, then a full refund: the refund takes the whole pack once', async () => {
+    const c = await paidOrder();
+    const dp = newDisputeId();
+    await deliver([dispute('charge.dispute.created', dp, c.pi, 'needs_response'), dispute('charge.dispute.closed', dp, c.pi, 'won'), refunded(c.pi, 500)]);
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100', 'clawback:100']);
+    expect(net(c.orderId)).toBe(100);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'refunded' });
+    expect(await reconLine(c.orderId)).toMatchObject({ matches: true });
+  });
+
+  it('replays and duplicates of every event, in any order and concurrently, converge to the same net', async () => {
+    const a = await paidOrder();
+    const b = await paidOrder();
+    const [dpA, dpB] = [newDisputeId(), newDisputeId()];
+    const eventsFor = (pi: string, dp: string) => [refunded(pi, 500), dispute('charge.dispute.created', dp, pi, 'needs_response'), dispute('charge.dispute.closed', dp, pi, 'lost')];
+    const evA = eventsFor(a.pi, dpA);
+    const evB = eventsFor(b.pi, dpB).reverse();
+    // All at once (concurrent workers), then every event again as a replay of the same id.
+    await Promise.all([...evA, ...evB].map((ev) => h.webhook(ev)));
+    await h.settled();
+    await Promise.all([...evA, ...evB].map((ev) => h.webhook(ev)));
+    await h.settled();
+    for (const c of [a, b]) {
+      expect(net(c.orderId)).toBe(100);
+      expect(h.ledger.balance(c.userId)).toBe(0);
+      expect(h.ledger.debt(c.userId)).toBe(0);
+      expect(await reconLine(c.orderId)).toMatchObject({ matches: true });
+    }
+    expect(h.ledger.conflicts).toEqual([]);
   });
 });
 

@@ -114,13 +114,8 @@ export async function recordPosting(
   return inserted !== undefined;
 }
 
-export async function postedCredits(tx: Transaction<DB>, orderId: string, kind: PostingKind, cause: PostingCause): Promise<number> {
-  const row = await tx
-    .selectFrom('order_postings')
-    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('credits'), sql<number>`0`).as('total'))
-    .where('order_id', '=', orderId)
-    .where('kind', '=', kind)
-    .where('cause', '=', cause)
-    .executeTakeFirstOrThrow();
-  return Number(row.total);
+/** Every ledger command billing sent for an order, oldest first. */
+export async function listPostings(tx: Transaction<DB>, orderId: string): Promise<{ idempotency_key: string; kind: PostingKind; cause: PostingCause; credits: number }[]> {
+  const rows = await tx.selectFrom('order_postings').select(['idempotency_key', 'kind', 'cause', 'credits']).where('order_id', '=', orderId).orderBy('created_at').execute();
+  return rows.map((r) => ({ ...r, credits: Number(r.credits) }));
 }

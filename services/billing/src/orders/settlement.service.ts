@@ -45,18 +45,91 @@ export function deriveStatus(order: Pick<OrderRow, 'status' | 'paid_at' | 'refun
   return 'paid';
 }
 
-interface Wanted {
+export interface Wanted {
   key: string;
   kind: PostingKind;
   cause: PostingCause;
   credits: number;
 }
 
+export interface RecordedPosting {
+  idempotency_key: string;
+  kind: PostingKind;
+  cause: PostingCause;
+  credits: number;
+}
+
 /**
- * Brings the ledger in line with the order's facts: computes every command the facts call for
- * (grant once; refunds up to the cumulative amount refunded; a clawback per dispute and a restore
- * per dispute the merchant won) and sends those not sent before, in the caller's transaction.
- * Idempotency keys come from the facts, so replays and reorderings send nothing twice.
+ * What the facts call for in the end, whatever the order they arrived in: the refund's share and
+ * the share of every dispute still open or lost, together never more than the pack.
+ */
+export function factsNetClawback(order: Pick<OrderRow, 'refunded_amount' | 'amount' | 'credits'>, disputes: DisputeRow[]): number {
+  const refund = creditsFor(order.refunded_amount, order.amount, order.credits);
+  const open = disputes.filter((d) => !disputeFavoursMerchant(d)).reduce((s, d) => s + creditsFor(d.amount, order.amount, order.credits), 0);
+  return Math.min(order.credits, refund + open);
+}
+
+/**
+ * The ledger commands the order's facts still call for, given those already sent. The rule, so no
+ * credit is taken or given twice (net clawed back = clawbacks − restores, never above the grant):
+ *  1. grant the pack once;
+ *  2. a dispute the merchant won (or whose funds came back) restores exactly what its own
+ *     clawback took, once — nothing if it took nothing;
+ *  3. refunds take their share (`creditsFor(cumulative refunded)`) minus what refunds already
+ *     took, capped by what is still not clawed back: a refund on a disputed order takes only what
+ *     the dispute left, and the rest once the dispute is won and its share restored;
+ *  4. a dispute billing has not clawed back for yet, still open or lost, takes its share capped by
+ *     what is still not clawed back (after a full refund: nothing). A dispute first seen already
+ *     won takes nothing. Stripe allows one dispute per charge, so a dispute capped by another
+ *     dispute that is later won is not topped up (reconciliation would flag it).
+ * Keys are derived from facts and from what was sent before, which the order lock serialises, so
+ * a replay derives the same keys and the recorded postings make it send nothing.
+ */
+export function planPostings(order: Pick<OrderRow, 'id' | 'credits' | 'amount' | 'refunded_amount'>, disputes: DisputeRow[], recorded: RecordedPosting[]): Wanted[] {
+  const sent = new Map(recorded.map((p) => [p.idempotency_key, p]));
+  const wanted: Wanted[] = [];
+  const sum = (kind: PostingKind, cause?: PostingCause) => recorded.filter((p) => p.kind === kind && (!cause || p.cause === cause)).reduce((s, p) => s + Number(p.credits), 0);
+  const granted = order.credits;
+  let net = sum('clawback') - sum('restore');
+  const grantKey = `order:${order.id}`;
+  if (!sent.has(grantKey)) wanted.push({ key: grantKey, kind: 'grant', cause: 'purchase', credits: granted });
+
+  for (const d of disputes) {
+    const took = sent.get(`order:${order.id}:dispute:${d.id}`);
+    const restoreKey = `order:${order.id}:dispute:${d.id}:restore`;
+    if (took && disputeFavoursMerchant(d) && !sent.has(restoreKey)) {
+      wanted.push({ key: restoreKey, kind: 'restore', cause: 'dispute', credits: Number(took.credits) });
+      net -= Number(took.credits);
+    }
+  }
+
+  const refundTarget = creditsFor(order.refunded_amount, order.amount, order.credits);
+  const refundSent = sum('clawback', 'refund');
+  const refundTake = Math.min(refundTarget - refundSent, granted - net);
+  if (refundTake > 0) {
+    // Keyed by the cumulative amount refunded, so a replay of the same refund derives the same key;
+    // a second take at the same amount (after a won dispute gave credits back) is keyed by the
+    // refund credits taken in total after it, which only grows.
+    const base = `order:${order.id}:refund:${order.refunded_amount}`;
+    const key = sent.has(base) ? `${base}:credits:${refundSent + refundTake}` : base;
+    wanted.push({ key, kind: 'clawback', cause: 'refund', credits: refundTake });
+    net += refundTake;
+  }
+
+  for (const d of disputes) {
+    const key = `order:${order.id}:dispute:${d.id}`;
+    if (sent.has(key) || disputeFavoursMerchant(d)) continue;
+    const take = Math.min(creditsFor(d.amount, order.amount, order.credits), granted - net);
+    if (take <= 0) continue;
+    wanted.push({ key, kind: 'clawback', cause: 'dispute', credits: take });
+    net += take;
+  }
+  return wanted;
+}
+
+/**
+ * Brings the ledger in line with the order's facts (see planPostings for the rule) and sends the
+ * commands not sent before, in the caller's transaction.
  */
 export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: SettleDeps): Promise<OrderRow | undefined> {
   const order = await orders.lockOrder(tx, orderId);
@@ -71,21 +144,7 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
     return { ...order, status };
   }
 
-  const wanted: Wanted[] = [{ key: `order:${order.id}`, kind: 'grant', cause: 'purchase', credits: order.credits }];
-
-  const refundTarget = creditsFor(order.refunded_amount, order.amount, order.credits);
-  const refundSent = await orders.postedCredits(tx, order.id, 'clawback', 'refund');
-  if (refundTarget > refundSent) {
-    // Keyed by the cumulative amount refunded: a replay of the same refund event derives the same key.
-    wanted.push({ key: `order:${order.id}:refund:${order.refunded_amount}`, kind: 'clawback', cause: 'refund', credits: refundTarget - refundSent });
-  }
-
-  for (const d of disputes) {
-    const credits = creditsFor(d.amount, order.amount, order.credits);
-    if (credits <= 0) continue;
-    wanted.push({ key: `order:${order.id}:dispute:${d.id}`, kind: 'clawback', cause: 'dispute', credits });
-    if (disputeFavoursMerchant(d)) wanted.push({ key: `order:${order.id}:dispute:${d.id}:restore`, kind: 'restore', cause: 'dispute', credits });
-  }
+  const wanted = planPostings(order, disputes, await orders.listPostings(tx, order.id));
 
   for (const w of wanted) {
     if (w.credits <= 0) continue;

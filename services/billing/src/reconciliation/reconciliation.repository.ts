@@ -21,12 +21,15 @@ export interface ReconRow {
   ledger_clawed_back: number;
   ledger_debt: number;
   ledger_restored: number;
+  sent_clawed_back: number;
+  sent_restored: number;
 }
 
 /** Orders paid within [from, to), with what the ledger reported posting for each. */
 export async function paidOrdersWithLedger(db: Db<DB>, from: Date, to: Date): Promise<ReconRow[]> {
   const ledgerSum = (kind: PostingKind, expr: ReturnType<typeof sql>) =>
     sql<number>`coalesce((select sum(${expr}) from ledger_postings l where l.order_id = o.id and l.kind = ${kind}), 0)::bigint`;
+  const sentSum = (kind: PostingKind) => sql<number>`coalesce((select sum(p.credits) from order_postings p where p.order_id = o.id and p.kind = ${kind}), 0)::bigint`;
   const rows = await db
     .selectFrom('orders as o')
     .select([
@@ -43,6 +46,10 @@ export async function paidOrdersWithLedger(db: Db<DB>, from: Date, to: Date): Pr
       ledgerSum('clawback', sql`l.debt`).as('ledger_debt'),
       // A restore first cancels debt (reported as `debt`), then credits the rest (`amount`).
       ledgerSum('restore', sql`l.amount + l.debt`).as('ledger_restored'),
+      // What billing asked for: how much a clawback or restore carries depends on the order the
+      // events came in (a dispute after a full refund takes nothing), so the facts fix only the net.
+      sentSum('clawback').as('sent_clawed_back'),
+      sentSum('restore').as('sent_restored'),
     ])
     .where('o.paid_at', '>=', from)
     .where('o.paid_at', '<', to)

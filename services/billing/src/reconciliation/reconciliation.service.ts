@@ -1,8 +1,7 @@
 import type { Kysely } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import type { DB } from '../db.js';
-import { creditsFor } from '../pricing/catalog.js';
-import { disputeFavoursMerchant } from '../orders/settlement.service.js';
+import { factsNetClawback } from '../orders/settlement.service.js';
 import * as repo from './reconciliation.repository.js';
 
 const MAX_PERIOD_MS = 366 * 24 * 3600 * 1000;
@@ -54,17 +53,20 @@ export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) 
 
   for (const r of rows) {
     const own = disputes.filter((d) => d.order_id === r.id);
-    const refundCredits = creditsFor(r.refunded_amount, r.amount, r.credits);
-    const disputeCredits = own.reduce((s, d) => s + creditsFor(d.amount, r.amount, r.credits), 0);
-    const restored = own.filter(disputeFavoursMerchant).reduce((s, d) => s + creditsFor(d.amount, r.amount, r.credits), 0);
     const disputesLost = own.filter((d) => d.status === 'lost').reduce((s, d) => s + d.amount, 0);
-    const expected = { granted: r.credits, clawedBack: refundCredits + disputeCredits, restored };
+    // Expected clawbacks and restores are the commands billing sent (their split depends on the
+    // order events arrived in); their net must equal what the facts call for, capped at the pack.
+    const expected = { granted: r.credits, clawedBack: Number(r.sent_clawed_back), restored: Number(r.sent_restored) };
+    const netFromFacts = factsNetClawback(r, own);
     const ledger = { granted: Number(r.ledger_granted), clawedBack: Number(r.ledger_clawed_back), restored: Number(r.ledger_restored), debt: Number(r.ledger_debt) };
     const reasons: string[] = [];
     if (ledger.granted === 0) reasons.push('grant not posted by the ledger');
     else if (ledger.granted !== expected.granted) reasons.push(`granted ${ledger.granted}, expected ${expected.granted}`);
     if (ledger.clawedBack !== expected.clawedBack) reasons.push(`clawed back ${ledger.clawedBack}, expected ${expected.clawedBack}`);
     if (ledger.restored !== expected.restored) reasons.push(`restored ${ledger.restored}, expected ${expected.restored}`);
+    if (expected.clawedBack - expected.restored !== netFromFacts) {
+      reasons.push(`billing clawed back ${expected.clawedBack - expected.restored} net, the refunds and disputes call for ${netFromFacts}`);
+    }
     if (reasons.length) mismatches.push({ orderId: r.id, reasons });
     orders.push({
       orderId: r.id,

@@ -1,0 +1,70 @@
+import { describe, it, expect } from 'vitest';
+import { factsNetClawback, mergeDispute, planPostings, type RecordedPosting } from '../src/orders/settlement.service.js';
+import type { DisputeRow } from '../src/orders/orders.repository.js';
+
+// The settlement rule on its own, for every order in which Stripe may deliver a set of events:
+// after each event the planner runs on the facts so far, as settleOrder does under the order lock.
+type Ev = { refund: number } | { dispute: string; amount: number; status: string; reinstated?: boolean };
+
+const ORDER = { id: '00000000-0000-7000-8000-000000000001', credits: 100, amount: 500 };
+
+function permutations<T>(xs: T[]): T[][] {
+  if (xs.length <= 1) return [xs];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+}
+
+function run(events: Ev[]) {
+  let refunded = 0;
+  const disputes = new Map<string, DisputeRow>();
+  const recorded: RecordedPosting[] = [];
+  const netOf = () => recorded.reduce((s, p) => s + (p.kind === 'clawback' ? p.credits : p.kind === 'restore' ? -p.credits : 0), 0);
+  for (const ev of events) {
+    if ('refund' in ev) refunded = Math.max(refunded, ev.refund);
+    else disputes.set(ev.dispute, mergeDispute(disputes.get(ev.dispute), { id: ev.dispute, order_id: ORDER.id, amount: ev.amount, status: ev.status, funds_reinstated: !!ev.reinstated }));
+    const order = { ...ORDER, refunded_amount: refunded };
+    const list = [...disputes.values()];
+    const wanted = planPostings(order, list, recorded);
+    for (const w of wanted) {
+      expect(recorded.some((p) => p.idempotency_key === w.key)).toBe(false);
+      expect(w.credits).toBeGreaterThan(0);
+      recorded.push({ idempotency_key: w.key, kind: w.kind, cause: w.cause, credits: w.credits });
+      // Never more taken than granted, never more given back than taken, at every step.
+      expect(netOf()).toBeLessThanOrEqual(ORDER.credits);
+      expect(netOf()).toBeGreaterThanOrEqual(0);
+    }
+    // A replay of the same facts derives nothing more.
+    expect(planPostings(order, list, recorded)).toEqual([]);
+    expect(netOf()).toBe(factsNetClawback(order, list));
+  }
+  for (const p of recorded.filter((x) => x.kind === 'restore')) {
+    const took = recorded.find((x) => x.idempotency_key === p.idempotency_key.replace(/:restore$/, ''));
+    expect(p.credits).toBe(took?.credits);
+  }
+  return { net: netOf(), recorded };
+}
+
+describe('settlement rule: refunds and disputes together never take more than the pack', () => {
+  const cases: [string, Ev[], number][] = [
+    ['full refund and a lost dispute', [{ refund: 500 }, { dispute: 'dp_1', amount: 500, status: 'needs_response' }, { dispute: 'dp_1', amount: 500, status: 'lost' }], 100],
+    ['two partial refunds and a lost dispute', [{ refund: 200 }, { refund: 400 }, { dispute: 'dp_1', amount: 500, status: 'needs_response' }, { dispute: 'dp_1', amount: 500, status: 'lost' }], 100],
+    [
+      'a partial refund and a partial dispute won with funds reinstated',
+      [{ refund: 250 }, { dispute: 'dp_1', amount: 300, status: 'needs_response' }, { dispute: 'dp_1', amount: 300, status: 'under_review' }, { dispute: 'dp_1', amount: 300, status: 'won', reinstated: true }, { dispute: 'dp_1', amount: 300, status: 'won' }],
+      50,
+    ],
+    ['a full refund and a won dispute', [{ refund: 500 }, { dispute: 'dp_1', amount: 500, status: 'needs_response' }, { dispute: 'dp_1', amount: 500, status: 'won' }], 100],
+    ['a partial refund and an open dispute', [{ refund: 100 }, { refund: 300 }, { dispute: 'dp_1', amount: 400, status: 'needs_response' }], 100],
+  ];
+  for (const [name, events, net] of cases) {
+    it(`${name}: every delivery order ends at a net clawback of ${net}`, () => {
+      for (const order of permutations(events)) expect(run(order).net).toBe(net);
+    });
+  }
+
+  it('replaying every event a second time sends nothing more', () => {
+    const events: Ev[] = [{ dispute: 'dp_1', amount: 500, status: 'needs_response' }, { refund: 500 }, { dispute: 'dp_1', amount: 500, status: 'won' }];
+    const once = run(events);
+    const twice = run([...events, ...events]);
+    expect(twice.recorded).toEqual(once.recorded);
+  });
+});
