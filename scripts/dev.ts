@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const env = { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' };
+// Locally nobody can reach Stripe, so a new account gets a few credits to try generating with.
+const env = { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development', SIGNUP_BONUS_CREDITS: process.env.SIGNUP_BONUS_CREDITS ?? '20' };
 const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
 
 interface Proc {
