@@ -9,6 +9,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { connectRedis, queuePrefix, type Redis } from './redis.js';
 import { envelopeProblem, payloadProblem, type Envelope } from './envelope.js';
 import type { QueueTables } from './migrations.js';
+import { retryAfterOf } from './retry-after.js';
 
 /** Default job options: retries with exponential backoff, bounded retention. */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
@@ -70,6 +71,8 @@ export interface ConsumeOptions {
   beforeCommit?: (message: Envelope) => Promise<void> | void;
   /** Called after the effect committed, before BullMQ records the job done; tests crash here. */
   afterCommit?: (message: Envelope) => Promise<void> | void;
+  /** Cap on an error's `retryAfterMs` (default MAX_RETRY_AFTER_MS). */
+  maxRetryAfterMs?: number;
 }
 
 /**
@@ -276,7 +279,9 @@ export class Bus {
   /**
    * A BullMQ worker on `queueName` that validates every envelope against contracts before the
    * processor runs: a malformed job fails at once (no retry) with the reason. AppErrors with
-   * `retryable: false` become UnrecoverableError.
+   * `retryable: false` become UnrecoverableError. An error carrying `retryAfterMs` (a provider's
+   * Retry-After; see retryAfterOf) makes that retry wait this long instead of the exponential
+   * backoff; it still counts as an attempt.
    */
   worker(queueName: QueueName, processor: RawHandler, opts: ConsumeOptions = {}): Worker {
     const log = this.opts.logger.child({ queue: queueName });
@@ -294,6 +299,17 @@ export class Bus {
         if (err instanceof AppError && !err.retryable) {
           jobLog.warn({ code: err.code, reason: err.message }, 'message failed permanently');
           throw new UnrecoverableError(`${err.code}: ${err.message}`);
+        }
+        const waitMs = retryAfterOf(err, opts.maxRetryAfterMs);
+        if (waitMs !== undefined) {
+          // BullMQ computes the retry delay from this job object's `opts.backoff` when the
+          // processor throws, and a custom backoffStrategy is never consulted for the built-in
+          // 'exponential' type. Overriding it here, in memory only, makes this one retry wait
+          // the asked time and still go through moveToFailed, so attemptsMade and the attempt
+          // limit stay as they are (moveToDelayed + DelayedError would skip the attempt count);
+          // the stored options are untouched, so later retries back off exponentially again.
+          job.opts = { ...job.opts, backoff: { type: 'fixed', delay: waitMs } };
+          jobLog.info({ retryAfterMs: waitMs }, 'retry waits for the provider\'s Retry-After');
         }
         throw err;
       }

@@ -2,6 +2,7 @@ export * from './redis.js';
 export * from './migrations.js';
 export * from './envelope.js';
 export * from './bus.js';
+export * from './retry-after.js';
 export { UnrecoverableError, type Job, type Worker } from 'bullmq';
 export * from './runtime.js';
 export * from './sealed.js';

@@ -60,7 +60,9 @@ describe('openai provider (against a fake speaking the Images API wire format)',
     expect(policy).toMatchObject({ code: 'GENERATION_PROVIDER_POLICY', retryable: false });
     expect(policy.message).not.toContain('safety system'); // the provider's text (it may quote the prompt) stays out
     const down = await failure(provider.render({ ...base, prompt: 'always-500', signal: signal() }));
-    expect(down).toMatchObject({ code: 'GENERATION_PROVIDER_UNAVAILABLE', retryable: true });
+    expect(down).toMatchObject({ code: 'GENERATION_PROVIDER_UNAVAILABLE', retryable: true, retryAfterMs: undefined });
+    const overloaded = await failure(provider.render({ ...base, prompt: 'unavailable-once a', signal: signal() }));
+    expect(overloaded).toMatchObject({ code: 'GENERATION_PROVIDER_UNAVAILABLE', retryable: true, retryAfterMs: 1800 });
     const wrongKey = new OpenAiProvider({ apiKey: 'sk-wrong', baseUrl: fake.baseUrl, model: 'gpt-image-1' });
     expect(await failure(wrongKey.render({ ...base, prompt: 'x', signal: signal() }))).toMatchObject({ code: 'GENERATION_PROVIDER_AUTH', retryable: false });
     const timeout = await failure(provider.render({ ...base, prompt: 'slow', signal: AbortSignal.timeout(100) }));
@@ -110,13 +112,33 @@ describe('saga with the openai provider', () => {
     expect(worker).toContain('generation_render_duration_seconds_bucket');
   });
 
-  it('a rate limit is retried and then succeeds, charged once', async () => {
+  it('a rate limit is retried after its retry-after (not the 500 ms default backoff) and then succeeds, charged once', async () => {
     const user = uuidv7();
     h.ledger.grant(user, 10);
     const res = await h.api('POST', '/v1/generations', { user, body: { prompt: 'rate-limit-once b' } });
     const g = await h.waitFor(user, res.body.id, ['succeeded'], 30_000);
     expect(g.images).toHaveLength(1);
+    const calls = fake.seen.filter((r) => r.json?.prompt === 'rate-limit-once b');
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(1000);
+    expect(calls[1]!.at - calls[0]!.at).toBeLessThan(1000 + 3000);
     await eventually(() => h.ledger.count('capture', res.body.id) === 1);
+    expect(h.ledger.balance(user)).toEqual({ available: 8, held: 0, consumed: 2 });
+  });
+
+  it('a 503 with retry-after-ms is retried after that wait and then succeeds, charged once', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const res = await h.api('POST', '/v1/generations', { user, body: { prompt: 'unavailable-once b' } });
+    const g = await h.waitFor(user, res.body.id, ['succeeded'], 30_000);
+    expect(g.images).toHaveLength(1);
+    const calls = fake.seen.filter((r) => r.json?.prompt === 'unavailable-once b');
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(1800);
+    expect(calls[1]!.at - calls[0]!.at).toBeLessThan(1800 + 3000);
+    await eventually(() => h.ledger.count('capture', res.body.id) === 1);
+    expect(h.ledger.count('capture', res.body.id)).toBe(1);
+    expect(h.ledger.count('release', res.body.id)).toBe(0);
     expect(h.ledger.balance(user)).toEqual({ available: 8, held: 0, consumed: 2 });
   });
 });

@@ -7,11 +7,15 @@ export interface RecordedRequest {
   headers: IncomingMessage['headers'];
   body: unknown;
   status: number;
+  /** When the request arrived (ms since the epoch). */
+  at: number;
 }
 
 export interface ScriptedResponse {
   status: number;
   body?: unknown;
+  /** Extra response headers, e.g. `retry-after` on a 429. */
+  headers?: Record<string, string>;
   /** Never answer (the caller times out or dies waiting). */
   hang?: boolean;
   /** Accept the email (it is delivered) but never answer: the sender cannot know it was sent. */
@@ -68,11 +72,11 @@ export class FakeResend {
     } catch {
       body = raw;
     }
-    const record: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, status: 0 };
+    const record: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, status: 0, at: Date.now() };
     this.requests.push(record);
-    const answer = (status: number, payload: unknown) => {
+    const answer = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       record.status = status;
-      res.writeHead(status, { 'content-type': 'application/json' });
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(payload));
     };
     const error = (status: number, name: string, message: string) => answer(status, { statusCode: status, name, message });
@@ -87,7 +91,7 @@ export class FakeResend {
       this.hanging.push(res);
       return;
     }
-    if (scripted && !scripted.acceptThenHang) return answer(scripted.status, scripted.body ?? {});
+    if (scripted && !scripted.acceptThenHang) return answer(scripted.status, scripted.body ?? {}, scripted.headers);
 
     const key = req.headers['idempotency-key'] as string;
     const bodyHash = createHash('sha256').update(raw).digest('hex');

@@ -110,6 +110,24 @@ describe('email.send through Resend', () => {
     expect((reqs[2]!.body as { subject: string }).subject).toBe('你的积分余额不足');
   });
 
+  it('waits out the retry-after of a 429 (not the shorter default backoff), then sends once', async () => {
+    const key = `ra:${randomUUID()}`;
+    resend.respond({
+      status: 429,
+      headers: { 'retry-after': '2' },
+      body: { statusCode: 429, name: 'rate_limit_exceeded', message: 'Too many requests. You can only make 2 requests per second.' },
+    });
+    await svc.publish('email.send', { template: 'low-balance', to: addr('wait'), data: { available: 5, threshold: 20 }, idempotencyKey: key });
+    const row = await sentDelivery(svc, key, 20_000);
+    const reqs = requestsFor(key);
+    expect(reqs.map((r) => r.status)).toEqual([429, 200]);
+    const waited = reqs[1]!.at - reqs[0]!.at;
+    expect(waited).toBeGreaterThanOrEqual(2000); // the default first backoff is 500 ms
+    expect(waited).toBeLessThan(2000 + 3000);
+    expect(row).toMatchObject({ status: 'sent', attempts: 2, failure_reason: null });
+    expect(resend.emailsTo((reqs[1]!.body as { to: string[] }).to[0]!)).toHaveLength(1);
+  });
+
   it('records a permanent failure with its reason and does not retry it', async () => {
     const key = `perm:${randomUUID()}`;
     const to = addr('rejected');

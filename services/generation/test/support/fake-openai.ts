@@ -3,6 +3,8 @@ import sharp from 'sharp';
 
 export interface SeenRequest {
   path: string;
+  /** When the request arrived (ms since the epoch). */
+  at: number;
   contentType: string;
   json?: Record<string, unknown>;
   fields?: Record<string, string>;
@@ -15,7 +17,8 @@ const err = (message: string, type: string, code: string | null, param: string |
  * A local stand-in for the OpenAI Images API that speaks its wire format: bearer auth, JSON
  * /images/generations, multipart /images/edits (image or image[]), `{created, data:[{b64_json}]}`
  * answers and `{error:{message,type,param,code}}` errors, 429 with retry-after. The prompt steers
- * failures: "moderation" → 400 moderation_blocked, "always-500" → 500, "rate-limit-once" → one 429.
+ * failures: "moderation" → 400 moderation_blocked, "always-500" → 500, "rate-limit-once" → one 429
+ * (retry-after: 1), "unavailable-once" → one 503 (retry-after-ms: 1800).
  */
 export async function startFakeOpenAi(apiKey = 'sk-test-fake-key'): Promise<{ baseUrl: string; seen: SeenRequest[]; close(): Promise<void> }> {
   const seen: SeenRequest[] = [];
@@ -33,7 +36,7 @@ export async function startFakeOpenAi(apiKey = 'sk-test-fake-key'): Promise<{ ba
     }
     const path = req.url ?? '';
     const contentType = req.headers['content-type'] ?? '';
-    const entry: SeenRequest = { path, contentType };
+    const entry: SeenRequest = { path, contentType, at: Date.now() };
     let prompt: string;
     let n: number;
     let size: string;
@@ -66,6 +69,10 @@ export async function startFakeOpenAi(apiKey = 'sk-test-fake-key'): Promise<{ ba
     if (prompt.includes('rate-limit-once') && !limited.has(prompt)) {
       limited.add(prompt);
       return send(429, err('Rate limit reached for gpt-image-1 in organization org-x on images per minute (IPM): Limit 5, Used 5, Requested 1.', 'requests', 'rate_limit_exceeded'), { 'retry-after': '1', 'x-ratelimit-limit-requests': '5', 'x-ratelimit-remaining-requests': '0' });
+    }
+    if (prompt.includes('unavailable-once') && !limited.has(prompt)) {
+      limited.add(prompt);
+      return send(503, err('The engine is currently overloaded, please try again later.', 'server_error', null), { 'retry-after-ms': '1800' });
     }
     if (prompt.includes('slow')) await new Promise((r) => setTimeout(r, 2000));
     const [w, h] = size.split('x').map(Number);

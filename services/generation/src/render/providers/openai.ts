@@ -1,3 +1,4 @@
+import { retryAfterFromHeaders } from '@imlab/queue';
 import type { ImageProvider, RenderRequest } from './provider.js';
 import { ProviderError } from './provider.js';
 
@@ -17,17 +18,6 @@ interface ErrorBody {
 }
 
 const MIME_EXT: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
-
-/** `retry-after` (seconds or an HTTP date) or `retry-after-ms`, as milliseconds. */
-function retryAfter(headers: Headers): number | undefined {
-  const ms = headers.get('retry-after-ms');
-  if (ms && Number.isFinite(Number(ms))) return Number(ms);
-  const v = headers.get('retry-after');
-  if (!v) return undefined;
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
 
 /**
  * OpenAI-compatible Images API: POST /images/generations (JSON) without references, POST
@@ -98,14 +88,15 @@ export class OpenAiProvider implements ImageProvider {
     const code = body.error?.code ?? body.error?.type ?? '';
     // The provider's message may quote the prompt; keep it out of our error text.
     const summary = `provider answered ${res.status}${code ? ` (${code})` : ''}`;
+    // 429 and 503 may say when to come back (retry-after-ms / retry-after); the render worker's
+    // retry then waits that long (capped) instead of its exponential backoff.
+    const wait = retryAfterFromHeaders(res.headers);
+    const retryAfterMs = wait !== undefined ? { retryAfterMs: wait } : {};
     if (res.status === 429) {
       const quota = code === 'insufficient_quota' || body.error?.type === 'insufficient_quota';
-      return new ProviderError(quota ? 'GENERATION_PROVIDER_QUOTA' : 'GENERATION_PROVIDER_RATE_LIMITED', summary, {
-        retryable: !quota,
-        ...(retryAfter(res.headers) !== undefined ? { retryAfterMs: retryAfter(res.headers)! } : {}),
-      });
+      return new ProviderError(quota ? 'GENERATION_PROVIDER_QUOTA' : 'GENERATION_PROVIDER_RATE_LIMITED', summary, { retryable: !quota, ...(quota ? {} : retryAfterMs) });
     }
-    if (res.status >= 500) return new ProviderError('GENERATION_PROVIDER_UNAVAILABLE', summary, { retryable: true });
+    if (res.status >= 500) return new ProviderError('GENERATION_PROVIDER_UNAVAILABLE', summary, { retryable: true, ...retryAfterMs });
     if (res.status === 401 || res.status === 403) return new ProviderError('GENERATION_PROVIDER_AUTH', summary, { retryable: false });
     if (code === 'content_policy_violation' || code === 'moderation_blocked') return new ProviderError('GENERATION_PROVIDER_POLICY', summary, { retryable: false });
     return new ProviderError('GENERATION_PROVIDER_REJECTED', summary, { retryable: false });

@@ -9,12 +9,16 @@ export interface OutgoingEmail {
   email: RenderedEmail;
 }
 
-/** A failed send. `retryable`: 429, 5xx, network; otherwise permanent (the reason is recorded). */
+/**
+ * A failed send. `retryable`: 429, 5xx, network; otherwise permanent (the reason is recorded).
+ * `retryAfterMs`: the provider's Retry-After; the queue worker waits that long before the retry.
+ */
 export class ProviderError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
     readonly status: number | null,
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ProviderError';

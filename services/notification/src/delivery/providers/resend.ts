@@ -1,4 +1,5 @@
 import { Resend, type ErrorResponse } from 'resend';
+import { retryAfterFromHeaders } from '@imlab/queue';
 import type { Mailer, OutgoingEmail } from './provider.js';
 import { ProviderError } from './provider.js';
 
@@ -23,19 +24,20 @@ export class ResendMailer implements Mailer {
 
   async send(mail: OutgoingEmail): Promise<{ providerId: string }> {
     // The SDK never throws: network errors and aborts come back as an error with statusCode null.
-    const { data, error } = await this.client.emails.send(
+    const { data, error, headers } = await this.client.emails.send(
       { from: mail.from, to: [mail.to], subject: mail.email.subject, html: mail.email.html, text: mail.email.text },
       { idempotencyKey: mail.idempotencyKey, signal: AbortSignal.timeout(this.opts.timeoutMs) },
     );
-    if (error) throw classify(error);
+    if (error) throw classify(error, headers);
     if (!data?.id) throw new ProviderError('Resend answered without an email id', true, null);
     return { providerId: data.id };
   }
 }
 
-function classify(error: ErrorResponse): ProviderError {
+function classify(error: ErrorResponse, headers: Record<string, string> | null): ProviderError {
   const status = typeof error.statusCode === 'number' ? error.statusCode : null;
   const retryable = status === null || status === 429 || status >= 500 || RETRYABLE_NAMES.has(error.name);
   const reason = `${status ?? 'network'} ${error.name}: ${error.message}`.slice(0, 500);
-  return new ProviderError(reason, retryable, status);
+  // Resend's 429 says in `retry-after` (seconds) when the rate window reopens; a retry sooner is refused again.
+  return new ProviderError(reason, retryable, status, retryable ? retryAfterFromHeaders(headers) : undefined);
 }

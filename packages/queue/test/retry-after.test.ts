@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kysely } from 'kysely';
+import { createDb, migrateToLatest } from '@imlab/db';
+import { AppError } from '@imlab/http';
+import { createLogger } from '@imlab/logger';
+import { createTestDatabase, testPrefix, infra, eventually } from '@imlab/testing';
+import { Bus, MAX_RETRY_AFTER_MS, queueMigrations, retryAfterFromHeaders, retryAfterOf, type QueueTables } from '../src/index.js';
+
+const USER = '0190f5f0-0000-7000-8000-000000000002';
+const logger = createLogger({ service: 'test', level: 'silent' });
+let dbInfo: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: Kysely<QueueTables>;
+const buses: Bus[] = [];
+
+function newBus(prefix: string): Bus {
+  const bus = new Bus({ service: 'test', db, redisUrl: infra().redisUrl, prefix, logger, pollMs: 100 });
+  buses.push(bus);
+  return bus;
+}
+
+/** An error the way a provider adapter throws it: retryable, with the advertised wait. */
+class RateLimited extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super('provider answered 429');
+  }
+}
+
+const grant = (key: string) => ({ idempotencyKey: key, userId: USER, amount: 1, source: 'promo' as const, reference: 'test' });
+
+/** Publishes one message and returns when each processor call started. */
+async function run(bus: Bus, key: string, fail: (call: number) => Error | undefined) {
+  const calls: number[] = [];
+  bus.worker('credits-ledger', async () => {
+    calls.push(Date.now());
+    const err = fail(calls.length);
+    if (err) throw err;
+    return { ok: true };
+  });
+  const id = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(key)));
+  await bus.flush();
+  return { id, calls };
+}
+
+beforeAll(async () => {
+  dbInfo = await createTestDatabase('retryafter');
+  db = createDb<QueueTables>(dbInfo.url, { max: 2 });
+  await migrateToLatest(db as unknown as Kysely<unknown>, { extra: queueMigrations });
+});
+
+afterAll(async () => {
+  for (const b of buses) await b.close();
+  await db?.destroy();
+  await dbInfo?.drop();
+});
+
+describe('retryAfterOf', () => {
+  it('reads retryAfterMs from the error or its cause chain, caps it, and ignores nonsense', () => {
+    expect(retryAfterOf(new RateLimited(1500))).toBe(1500);
+    expect(retryAfterOf(new AppError('X_BUSY', 'busy', { status: 503, cause: new RateLimited(2000) }))).toBe(2000);
+    expect(retryAfterOf(new RateLimited(3 * 3600_000))).toBe(MAX_RETRY_AFTER_MS);
+    expect(retryAfterOf(new RateLimited(5000), 800)).toBe(800);
+    expect(retryAfterOf(new RateLimited(Number.NaN))).toBeUndefined();
+    expect(retryAfterOf(new RateLimited(-1))).toBeUndefined();
+    expect(retryAfterOf(new Error('plain'))).toBeUndefined();
+    expect(retryAfterOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('retryAfterFromHeaders', () => {
+  it('reads retry-after-ms first, then retry-after as seconds or an HTTP date', () => {
+    expect(retryAfterFromHeaders(new Headers({ 'retry-after-ms': '1250', 'retry-after': '9' }))).toBe(1250);
+    expect(retryAfterFromHeaders(new Headers({ 'Retry-After': '2' }))).toBe(2000);
+    expect(retryAfterFromHeaders({ 'retry-after': '1.5' })).toBe(1500);
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(retryAfterFromHeaders({ 'retry-after': 'Thu, 01 Jan 2026 00:00:30 GMT' }, now)).toBe(30_000);
+    expect(retryAfterFromHeaders({ 'retry-after': 'Wed, 31 Dec 2025 23:00:00 GMT' }, now)).toBe(0);
+    expect(retryAfterFromHeaders({ 'retry-after': 'soon' })).toBeUndefined();
+    expect(retryAfterFromHeaders({ 'retry-after-ms': '-5' })).toBeUndefined();
+    expect(retryAfterFromHeaders({})).toBeUndefined();
+    expect(retryAfterFromHeaders(null)).toBeUndefined();
+  });
+});
+
+describe('Bus.worker honours a Retry-After carried by the error', () => {
+  it('waits at least the advertised time (not the 500 ms first backoff), then succeeds once', async () => {
+    const bus = newBus(testPrefix('ra-wait'));
+    const { id, calls } = await run(bus, 'ra-wait', (n) => (n === 1 ? new RateLimited(1800) : undefined));
+    const job = () => bus.queue('credits-ledger').getJob(id);
+    await eventually(async () => (await (await job())?.getState()) === 'completed', 10_000);
+    expect(calls).toHaveLength(2);
+    const waited = calls[1]! - calls[0]!;
+    expect(waited).toBeGreaterThanOrEqual(1800);
+    expect(waited).toBeLessThan(1800 + 2500);
+    expect((await job())!.attemptsMade).toBe(2); // the 429 counted as an attempt, then the success
+  });
+
+  it('the wait is bounded: an advertised hour becomes maxRetryAfterMs', async () => {
+    const bus = newBus(testPrefix('ra-cap'));
+    const calls: number[] = [];
+    bus.worker(
+      'credits-ledger',
+      async () => {
+        calls.push(Date.now());
+        if (calls.length === 1) throw new RateLimited(3600_000);
+        return { ok: true };
+      },
+      { maxRetryAfterMs: 700 },
+    );
+    const id = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant('ra-cap')));
+    await bus.flush();
+    await eventually(async () => (await (await bus.queue('credits-ledger').getJob(id))?.getState()) === 'completed', 10_000);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]! - calls[0]!).toBeGreaterThanOrEqual(700);
+    expect(calls[1]! - calls[0]!).toBeLessThan(700 + 2500);
+  });
+
+  it('keeps the attempt limit: a provider that always asks to wait fails after the allowed attempts', async () => {
+    const bus = newBus(testPrefix('ra-limit'));
+    const calls: number[] = [];
+    bus.worker('credits-ledger', async () => {
+      calls.push(Date.now());
+      throw new RateLimited(200);
+    });
+    const q = bus.queue('credits-ledger');
+    const id = 'ra-limit-job';
+    await q.add('ledger.grant', { id, name: 'ledger.grant', payload: grant('ra-limit'), occurredAt: new Date().toISOString() }, { jobId: id, attempts: 3 });
+    await eventually(async () => (await (await q.getJob(id))?.getState()) === 'failed', 10_000);
+    expect(calls).toHaveLength(3);
+    expect((await q.getJob(id))!.attemptsMade).toBe(3);
+    for (let i = 1; i < calls.length; i++) expect(calls[i]! - calls[i - 1]!).toBeGreaterThanOrEqual(200);
+  });
+
+  it('without retryAfterMs the default exponential backoff still applies', async () => {
+    const bus = newBus(testPrefix('ra-default'));
+    const { id, calls } = await run(bus, 'ra-default', (n) => (n === 1 ? new Error('plain failure') : undefined));
+    await eventually(async () => (await (await bus.queue('credits-ledger').getJob(id))?.getState()) === 'completed', 10_000);
+    const waited = calls[1]! - calls[0]!;
+    expect(waited).toBeGreaterThanOrEqual(500);
+    expect(waited).toBeLessThan(1800);
+  });
+});
