@@ -99,6 +99,10 @@ beforeAll(async () => {
     await grantRoles(e2e.sys, 'finance@example.com', ['finance', 'admin', 'ops']);
     // a new session picks up the roles
     expect((await finance.call('POST', '/v1/auth/login', { email: 'finance@example.com', password: PASSWORD })).status).toBe(200);
+    // the ops queue board: open to ops/admin, closed to everyone else
+    expect((await finance.call('GET', '/admin/queues')).status).toBe(200);
+    expect((await person().call('GET', '/admin/queues')).status).toBe(403);
+    expect((await e2e.browser(CLIENT_IPS.privacy).call('GET', '/admin/queues')).status).toBe(401);
     const period = `from=${encodeURIComponent(new Date(Date.now() - 86400_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 86400_000).toISOString())}`;
     for (const url of ['/v1/admin/ledger/trial-balance', '/v1/admin/ledger/export.csv', `/v1/admin/billing/reconciliation?${period}`]) {
       const r = await finance.call('GET', url);

@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import { SERVICES, type Role } from '@imlab/contracts';
+import { INTERNAL_AUDIENCES, type Role } from '@imlab/contracts';
 import { AppError } from '@imlab/http';
 import type { Db } from '@imlab/db';
 import type { AuthDeps } from '../deps.js';
@@ -110,7 +110,7 @@ export function createSessionService(deps: AuthDeps) {
 
     /** The gateway's call: a session token in, a short-lived internal JWT for `audience` out. */
     async resolve(token: unknown, audience: string): Promise<ResolvedSession> {
-      if (!(SERVICES as readonly string[]).includes(audience)) {
+      if (!INTERNAL_AUDIENCES.includes(audience)) {
         throw new AppError('VALIDATION_FAILED', 'unknown audience', { status: 400 });
       }
       const s = await lookup(token);
