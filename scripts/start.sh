@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-tools.sh
-export PATH="$PWD/.tools/node_modules/.bin:$PATH"
-exec pnpm run --silent start
+# node_modules/.bin first: its `node` is Node 24 from the npm registry. exec, and no wrapper in
+# between, so Ctrl-C and SIGTERM reach the runner itself, which stops every process once.
+export PATH="$PWD/node_modules/.bin:$PWD/.tools/node_modules/.bin:$PATH"
+exec node --import tsx scripts/dev.ts
