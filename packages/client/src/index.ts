@@ -1,3 +1,4 @@
+import type { ProblemBody } from '@imlab/contracts';
 import { Agent, fetch, type Dispatcher, type RequestInit, type Response } from 'undici';
 
 /**
@@ -6,16 +7,7 @@ import { Agent, fetch, type Dispatcher, type RequestInit, type Response } from '
  * the gateway's CSRF check expects, and turns problem+json answers into `ApiError`.
  */
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  requestId?: string;
-  errors?: { path: string; message: string }[];
-  [extra: string]: unknown;
-}
+export type Problem = ProblemBody;
 
 /** The parsed `RateLimit` / `RateLimit-Policy` headers (IETF draft) of an answer. */
 export interface RateLimitInfo {

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 
 /** RFC 9457 problem details, with the stable `code` and the `requestId` every answer carries. */
 export const Problem = Type.Object(
@@ -13,6 +13,9 @@ export const Problem = Type.Object(
   },
   { $id: 'Problem', additionalProperties: true },
 );
+
+/** A problem+json body as it travels; services may add fields (`shortfall`, `retryAfter`, …). */
+export type ProblemBody = Static<typeof Problem> & { [extra: string]: unknown };
 
 /** Codes shared by every service; each service adds its own, namespaced (`LEDGER_…`, `AUTH_…`). */
 export const COMMON_ERROR_CODES = [

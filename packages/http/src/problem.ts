@@ -1,3 +1,4 @@
+import type { ProblemBody } from '@imlab/contracts';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
 
@@ -19,15 +20,7 @@ const TITLES: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  requestId?: string;
-  [extra: string]: unknown;
-}
+export type { ProblemBody };
 
 export function problem(status: number, code: string, detail?: string, extra: Record<string, unknown> = {}): ProblemBody {
   return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, code, ...(detail ? { detail } : {}), ...extra };

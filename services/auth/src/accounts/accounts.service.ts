@@ -19,18 +19,30 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
   const { config, db, bus, redis, keyPrefix, background } = deps;
   const backoff = createBackoff(redis, keyPrefix, config);
 
-  async function issueVerification(tx: Transaction<DB>, user: UserRow): Promise<void> {
+  /**
+   * A single-use link: earlier links of the same purpose stop working, only the token's hash is
+   * stored, and the mail carrying it is queued in the same transaction.
+   */
+  async function issueLinkEmail(
+    tx: Transaction<DB>,
+    user: UserRow,
+    link: { purpose: 'verify' | 'reset'; ttlSeconds: number; template: 'verify-email' | 'password-reset'; path: string; data?: Record<string, number> },
+  ): Promise<void> {
     const token = newToken();
     const id = uuidv7();
-    await repo.voidEmailTokens(tx, user.id, 'verify');
-    await repo.insertEmailToken(tx, { id, userId: user.id, purpose: 'verify', tokenHash: hashToken(token), expiresAt: new Date(Date.now() + config.VERIFY_TOKEN_TTL * 1000) });
+    await repo.voidEmailTokens(tx, user.id, link.purpose);
+    await repo.insertEmailToken(tx, { id, userId: user.id, purpose: link.purpose, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + link.ttlSeconds * 1000) });
     await sendEmail(bus, tx, {
-      template: 'verify-email',
+      template: link.template,
       to: user.email,
       locale: user.locale,
-      data: { link: sealedLink(config, '/verify-email', { token }), displayName: user.display_name },
-      idempotencyKey: `verify-email:${id}`,
+      data: { link: sealedLink(config, link.path, { token }), displayName: user.display_name, ...link.data },
+      idempotencyKey: `${link.template}:${id}`,
     });
+  }
+
+  async function issueVerification(tx: Transaction<DB>, user: UserRow): Promise<void> {
+    await issueLinkEmail(tx, user, { purpose: 'verify', ttlSeconds: config.VERIFY_TOKEN_TTL, template: 'verify-email', path: '/verify-email' });
   }
 
   /** A cooldown shared by every path that mails a person (resend, repeated sign-up, forgot). */
@@ -70,19 +82,15 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     const user = await repo.findUserByEmail(db, email);
     if (!user || user.status !== 'active') return;
     if (!(await cooldownPassed('reset', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
-    await db.transaction().execute(async (tx) => {
-      const token = newToken();
-      const id = uuidv7();
-      await repo.voidEmailTokens(tx, user.id, 'reset');
-      await repo.insertEmailToken(tx, { id, userId: user.id, purpose: 'reset', tokenHash: hashToken(token), expiresAt: new Date(Date.now() + config.RESET_TOKEN_TTL * 1000) });
-      await sendEmail(bus, tx, {
+    await db.transaction().execute((tx) =>
+      issueLinkEmail(tx, user, {
+        purpose: 'reset',
+        ttlSeconds: config.RESET_TOKEN_TTL,
         template: 'password-reset',
-        to: user.email,
-        locale: user.locale,
-        data: { link: sealedLink(config, '/reset-password', { token }), displayName: user.display_name, expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
-        idempotencyKey: `password-reset:${id}`,
-      });
-    });
+        path: '/reset-password',
+        data: { expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
+      }),
+    );
   }
 
   return {
