@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalizeClientAddress } from '../src/identity/client-address.js';
 import { deviceLabel } from '../src/identity/device.js';
 import { createHasher } from '../src/identity/hash.js';
-import { normalizePath } from '../src/routing/normalize-path.js';
+import { normalizeByRules, normalizePath } from '../src/routing/normalize-path.js';
 import { csrfVerdict } from '../src/security/csrf.js';
 
 describe('client address normalisation', () => {
@@ -64,6 +65,17 @@ describe('path normalisation', () => {
 
   it.each(['/v1/a%2fb', '/v1/a%5cb', '/v1/a\\b', '/v1/a;b', '/v1/a%3bb', '/v1/%252e%252e', '/v1/a%00', '/../x', '/v1/%zz', 'v1/x', '*'])('refuses %s', (raw) => {
     expect(normalizePath(raw).ok).toBe(false);
+  });
+
+  it('the fast path for canonical paths agrees with the character-by-character rules on any input', () => {
+    const piece = fc.constantFrom('/', '//', '.', '..', '/./', '/../', 'v1', 'auth', 'login', '%2e', '%2E', '%2f', '%6c', '%c3%a9', '%', ';', '\\', '~', "!$&'()*+,=:@", '\u0000', 'é', '?', '#', ' ', '-_');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), fc.boolean(), (parts, rooted) => {
+        const raw = (rooted ? '/' : '') + parts.join('');
+        expect(normalizePath(raw)).toEqual(normalizeByRules(raw));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
 

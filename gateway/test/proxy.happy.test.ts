@@ -1,3 +1,4 @@
+import { createServer, get, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
 
@@ -150,5 +151,92 @@ describe('GET /v1/generations/:id/events', () => {
     expect(queued.text).not.toContain('succeeded');
     expect(queued.at).toBeLessThan(600);
     expect(succeeded.at - queued.at).toBeGreaterThan(250);
+  });
+});
+
+describe('answers larger than a small JSON document', () => {
+  it('streams a large answer intact with its declared length, and a chunked one without', async () => {
+    const image = Buffer.alloc(2 * 1024 * 1024);
+    for (let i = 0; i < image.length; i++) image[i] = (i * 31) & 0xff;
+    fakes.generation.on('GET', '/v1/images/big/file', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': String(image.length) });
+      res.end(image);
+    });
+    fakes.generation.on('GET', '/v1/images/chunked/file', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/zip' });
+      res.write(image.subarray(0, 1000));
+      setTimeout(() => res.end(image.subarray(1000, 5000)), 50);
+    });
+    const big = await fetch(`${gw.url}/v1/images/big/file`);
+    expect(big.status).toBe(200);
+    expect(big.headers.get('content-length')).toBe(String(image.length));
+    expect(Buffer.from(await big.arrayBuffer()).equals(image)).toBe(true);
+
+    const chunked = await fetch(`${gw.url}/v1/images/chunked/file`);
+    expect(chunked.headers.get('transfer-encoding')).toBe('chunked');
+    expect(Buffer.from(await chunked.arrayBuffer()).equals(image.subarray(0, 5000))).toBe(true);
+  });
+
+  it('stops the service’s answer when the client goes away mid-stream', async () => {
+    let upstreamClosed = false;
+    fakes.generation.on('GET', /^\/v1\/generations\/[^/]+\/events$/, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const timer = setInterval(() => res.write('event: ping\ndata: {}\n\n'), 20);
+      res.on('close', () => {
+        clearInterval(timer);
+        upstreamClosed = true;
+      });
+    });
+    // A raw client whose socket is destroyed after the first event: the person closed the tab.
+    const client = get(`${gw.url}/v1/generations/gen_gone/events`);
+    const res = await new Promise<IncomingMessage>((r) => client.once('response', r));
+    await new Promise((r) => res.once('data', r));
+    client.destroy();
+    await expect.poll(() => upstreamClosed, { timeout: 3000 }).toBe(true);
+  });
+
+  it('answers HEAD with the service’s headers and no body', async () => {
+    fakes.generation.on('HEAD', '/v1/images/abc/file', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': '123456' }).end();
+    });
+    const res = await send(`${gw.url}/v1/images/abc/file`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-length']).toBe('123456');
+    expect(res.text).toBe('');
+  });
+});
+
+describe('hop-by-hop headers', () => {
+  it('does not forward headers the client names in Connection, and cannot be made to drop the gateway’s own', async () => {
+    const before = fakes.ledger.requests.length;
+    // undici refuses to send such a Connection header; node:http sends what it is given.
+    const res = await new Promise<IncomingMessage>((resolve, reject) =>
+      get(`${gw.url}/v1/credits/balance`, { headers: { connection: 'keep-alive, x-custom-hop, x-imlab-ip-hash, x-request-id', 'x-custom-hop': 'secret', 'x-kept': 'yes' } }, resolve).on('error', reject),
+    );
+    res.resume();
+    expect(res.statusCode).toBe(200);
+    const seen = fakes.ledger.requests[before]!;
+    expect(seen.headers['x-custom-hop']).toBeUndefined();
+    expect(seen.headers['x-kept']).toBe('yes');
+    expect(seen.headers['x-imlab-ip-hash']).toMatch(/^[0-9a-f]{64}$/);
+    expect(seen.headers['x-request-id']).toBe(res.headers['x-request-id']);
+    expect(seen.headers.host).toBe(new URL(fakes.ledger.url).host);
+  });
+
+  it('closes the client connection when the service answers before reading the whole upload', async () => {
+    // The fakes read the whole body before answering; this service answers from the headers alone.
+    const early = createServer((_req, res) => res.writeHead(413, { 'content-type': 'application/json' }).end('{"status":413}'));
+    await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
+    const port = (early.address() as { port: number }).port;
+    const gw2 = await startGateway({ ...fakes, generation: { ...fakes.generation, url: `http://127.0.0.1:${port}` } });
+    try {
+      const res = await send(`${gw2.url}/v1/uploads`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: Buffer.alloc(8 * 1024 * 1024, 1) });
+      expect(res.status).toBe(413);
+      expect(res.headers.connection).toBe('close');
+    } finally {
+      await gw2.close();
+      early.closeAllConnections();
+      early.close();
+    }
   });
 });

@@ -24,6 +24,9 @@ const DROP_REQUEST = new Set([
   'x-cluster-client-ip',
   'via',
   'x-request-id',
+  'host',
+  'connection',
+  'transfer-encoding',
   'upgrade',
   'keep-alive',
   'proxy-connection',
@@ -32,7 +35,7 @@ const DROP_REQUEST = new Set([
   'expect',
 ]);
 
-const DROP_RESPONSE = new Set(['x-powered-by', 'server', 'connection', 'keep-alive']);
+const DROP_RESPONSE = new Set(['x-powered-by', 'server', 'connection', 'keep-alive', 'transfer-encoding']);
 
 /** `a=1; imlab_sid=xyz` → Map of raw (undecoded) values. */
 export function readCookies(header: string | undefined): Map<string, string> {
@@ -57,11 +60,17 @@ export interface ForwardContext {
   cookies: [string, string][];
 }
 
+/**
+ * The headers a service receives: the client's, minus the dropped ones and any the client named
+ * in Connection (hop-by-hop by declaration, so a client cannot strip a header the gateway adds),
+ * plus the gateway's identity headers. Host is set by the HTTP client from the service's address.
+ */
 export function forwardRequestHeaders(headers: IncomingHttpHeaders, ctx: ForwardContext): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (DROP_REQUEST.has(name) || name.startsWith('x-imlab-')) continue;
-    out[name] = value;
+  const hopByHop = headers.connection ? headers.connection.toLowerCase().split(',').map((n) => n.trim()) : undefined;
+  for (const name in headers) {
+    if (DROP_REQUEST.has(name) || name.startsWith('x-imlab-') || hopByHop?.includes(name)) continue;
+    out[name] = headers[name];
   }
   out[INTERNAL_HEADERS.requestId] = ctx.requestId;
   out[INTERNAL_HEADERS.ipHash] = ctx.ipHash;
@@ -74,7 +83,7 @@ export function forwardRequestHeaders(headers: IncomingHttpHeaders, ctx: Forward
 
 export function forwardResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
   const out: Record<string, string | string[] | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) if (!DROP_RESPONSE.has(name)) out[name] = value;
+  for (const name in headers) if (!DROP_RESPONSE.has(name)) out[name] = headers[name];
   // The CORS answer depends on Origin: keep it in Vary when the service sends a Vary of its own.
   const vary = out.vary === undefined ? undefined : String(out.vary);
   if (vary !== undefined && vary !== '*' && !/(^|,)\s*origin\s*(,|$)/i.test(vary)) out.vary = `${vary}, Origin`;

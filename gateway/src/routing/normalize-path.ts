@@ -14,7 +14,18 @@ export type NormalizedPath = { ok: true; path: string } | { ok: false; reason: s
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const FORBIDDEN_DECODED = new Set(['/', '\\', ';', '%', '\0', '?', '#']);
 
+/**
+ * Already canonical: non-empty segments of plain characters (no `%`, `\`, `;`, controls), none of
+ * them `.` or `..`. Nearly every request is spelled this way; it skips the character loop.
+ */
+const CANONICAL = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)+$/;
+
 export function normalizePath(rawPath: string): NormalizedPath {
+  return CANONICAL.test(rawPath) ? { ok: true, path: rawPath } : normalizeByRules(rawPath);
+}
+
+/** The rules above applied character by character (what the fast path must agree with). */
+export function normalizeByRules(rawPath: string): NormalizedPath {
   if (!rawPath.startsWith('/')) return { ok: false, reason: 'path must start with /' };
   let decoded = '';
   for (let i = 0; i < rawPath.length; i++) {

@@ -1,6 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import replyFrom from '@fastify/reply-from';
+import type { Readable } from 'node:stream';
 import type { Agent } from 'undici';
 import { AppError, problem, sendProblem } from '@imlab/http';
 import type { Config } from '../config.js';
@@ -10,6 +9,7 @@ import { bucketsFor, failsOpen, probeBucket, sessionResolveBucket } from '../rat
 import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
 import { csrfVerdictFor } from '../security/csrf.js';
 import type { ResolvedSession, SessionResolver, SessionResult } from '../session/sessions.js';
+import { sendUpstream } from './forward.js';
 import { forwardRequestHeaders, forwardResponseHeaders, readCookies } from './headers.js';
 import { classify, type RouteInfo, type Upstreams } from './routes.js';
 
@@ -25,6 +25,8 @@ export interface EdgeState {
   route?: RouteInfo;
   sessionToken?: string;
   session?: ResolvedSession;
+  /** The locale cookie, the only other cookie a service may see. */
+  locale?: string;
 }
 
 declare module 'fastify' {
@@ -44,6 +46,8 @@ export interface ProxyDeps {
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+/** Answers with a declared length up to this are buffered and sent in one write; larger ones stream. */
+const BUFFERED_ANSWER_LIMIT = 64 * 1024;
 const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json(?:\s*;.*)?$/i;
 
 /** Answers 404 (or 400 for a refused path) and spends one unit of the IP's 404 budget; 429 once it is gone. */
@@ -130,10 +134,10 @@ function upstreamError(error: Error): { status: 502 | 503 | 504; code: string; k
     const c = (e as { code?: unknown }).code;
     if (typeof c === 'string') codes.push(c);
   }
-  if (codes.some((c) => ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'FST_REPLY_FROM_SERVICE_UNAVAILABLE'].includes(c))) {
+  if (codes.some((c) => ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT'].includes(c))) {
     return { status: 503, code: 'SERVICE_UNAVAILABLE', kind: 'unavailable' };
   }
-  if (codes.some((c) => ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'FST_REPLY_FROM_GATEWAY_TIMEOUT'].includes(c))) {
+  if (codes.some((c) => ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'].includes(c))) {
     return { status: 504, code: 'UPSTREAM_TIMEOUT', kind: 'timeout' };
   }
   return { status: 502, code: 'UPSTREAM_FAILED', kind: 'failed' };
@@ -168,6 +172,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     if (route.routeClass !== 'webhook') {
       const cookies = readCookies(request.headers.cookie);
       const sid = cookies.get(SESSION_COOKIE) || undefined;
+      request.edge.locale = cookies.get(LOCALE_COOKIE) || undefined;
       const verdict = csrfVerdictFor(request, sid !== undefined, deps.allowedOrigins);
       if (!verdict.ok) throw new AppError('GATEWAY_CSRF_REJECTED', `cross-site request refused: ${verdict.reason}`, { status: 403 });
       if (sid) request.edge.sessionToken = sid;
@@ -202,38 +207,49 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     const { session, sessionToken } = request.edge;
     if (route.routeClass === 'sse') request.raw.socket.setTimeout(0);
     const cookies: [string, string][] = [];
-    const jar = readCookies(request.headers.cookie);
     if (route.service === 'auth' && sessionToken) cookies.push([SESSION_COOKIE, sessionToken]);
-    const locale = jar.get(LOCALE_COOKIE);
-    if (locale) cookies.push([LOCALE_COOKIE, locale]);
-    const body = Buffer.isBuffer(request.body) ? { body: request.body, contentType: request.headers['content-type'] ?? 'application/json' } : {};
-    return reply.from(upstreams[route.service] + request.url, {
-      ...body,
-      timeout: route.timeoutFactor === 0 ? 0 : config.UPSTREAM_TIMEOUT * 1000 * route.timeoutFactor,
-      // Never retried: reply-from would otherwise replay GETs answered 503 up to ten times.
-      retryDelay: () => null,
-      rewriteRequestHeaders: (_req: unknown, headers: IncomingHttpHeaders) =>
-        forwardRequestHeaders(headers, {
-          requestId: request.id,
-          ipHash: request.edge.ipHash,
-          uaHash: request.edge.uaHash,
-          device: request.edge.device,
-          bearer: session?.token,
-          cookies,
-        }),
-      rewriteHeaders: (headers: Record<string, string | string[] | undefined>) => forwardResponseHeaders(headers),
-      onError: (r: FastifyReply, { error }: { error: Error }) => {
-        const mapped = upstreamError(error);
-        metrics.upstreamErrors.inc({ service: route.service, kind: mapped.kind });
-        request.log.warn({ upstream: route.service, kind: mapped.kind, code: (error as { code?: string }).code }, 'upstream request failed');
-        if (mapped.status === 503) r.header('retry-after', '5');
-        const detail = mapped.status === 504 ? 'the service took too long to answer' : mapped.status === 503 ? 'the service is unavailable; try again shortly' : 'the service failed to answer';
-        sendProblem(r as FastifyReply, problem(mapped.status, mapped.code, detail));
-      },
-    } as never);
+    if (request.edge.locale) cookies.push([LOCALE_COOKIE, request.edge.locale]);
+    const headers = forwardRequestHeaders(request.headers, {
+      requestId: request.id,
+      ipHash: request.edge.ipHash,
+      uaHash: request.edge.uaHash,
+      device: request.edge.device,
+      bearer: session?.token,
+      cookies,
+    });
+    let body: Buffer | Readable | null = null;
+    if (Buffer.isBuffer(request.body)) {
+      body = request.body;
+      headers['content-type'] ??= 'application/json';
+      headers['content-length'] = String(body.length);
+    } else if (request.body) {
+      body = request.body as Readable;
+    }
+    let answer;
+    try {
+      answer = await sendUpstream(deps.dispatcher, {
+        origin: upstreams[route.service],
+        path: request.url,
+        method: request.method as 'GET',
+        headers,
+        body,
+        timeoutMs: route.timeoutFactor === 0 ? 0 : config.UPSTREAM_TIMEOUT * 1000 * route.timeoutFactor,
+        bufferLimit: BUFFERED_ANSWER_LIMIT,
+      });
+    } catch (error) {
+      const mapped = upstreamError(error as Error);
+      metrics.upstreamErrors.inc({ service: route.service, kind: mapped.kind });
+      request.log.warn({ upstream: route.service, kind: mapped.kind, code: (error as { code?: string }).code }, 'upstream request failed');
+      if (mapped.status === 503) reply.header('retry-after', '5');
+      const detail = mapped.status === 504 ? 'the service took too long to answer' : mapped.status === 503 ? 'the service is unavailable; try again shortly' : 'the service failed to answer';
+      return sendProblem(reply, problem(mapped.status, mapped.code, detail));
+    }
+    reply.code(answer.status).headers(forwardResponseHeaders(answer.headers));
+    // The service answered before the client's body was read to the end: this connection cannot
+    // carry another request.
+    if (body && !Buffer.isBuffer(body) && !request.raw.complete) reply.header('connection', 'close');
+    return reply.send(answer.body);
   }
-
-  await app.register(replyFrom, { undici: deps.dispatcher as never, disableRequestLogging: true });
 
   // Public /v1 routes: JSON checked and bounded, anything else streamed with a declared length.
   await app.register(async (scope) => {

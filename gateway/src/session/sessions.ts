@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Agent} from 'undici';
 import { request } from 'undici';
 import { INTERNAL_TOKEN_HEADER } from '@imlab/http';
@@ -38,7 +38,7 @@ export class SessionResolver {
   constructor(private readonly opts: SessionResolverOptions) {}
 
   static tokenKey(token: string, audience: string): string {
-    return `${createHash('sha256').update(token).digest('base64url')}:${audience}`;
+    return `${hash('sha256', token, 'base64url')}:${audience}`;
   }
 
   /** The reusable answer for this token, if any, without asking auth. */
