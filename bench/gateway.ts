@@ -10,7 +10,9 @@
  *   direct  — the service itself;
  *   gateway — through gateway/src/main.ts: identity hashing, one Redis rate-limit decision, session
  *             cookie resolution (auth's answer reused in-process for SESSION_CACHE_TTL), proxying;
- *   nginx   — `limit_req` + `proxy_pass` (keepalive upstream) to the same service, 1 worker.
+ *   nginx   — `limit_req` + `proxy_pass` (keepalive upstream) to the same service, 1 worker;
+ *   floor   — reference only: bench/gateway-floor.ts, the gateway's Fastify server and undici
+ *             dispatch path with none of its features (what Node's HTTP stack alone costs here).
  * First each at saturation (autocannon, fixed connections, as fast as possible), then each at half
  * of the gateway's saturation throughput with an evenly paced open-loop client, where the added p99
  * latency is read. Prints a markdown report.
@@ -192,7 +194,7 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()
     .map((l) => l.toFixed(1))
     .join(' / ');
-  const [servicePort, gatewayPort, nginxPort, redisPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [servicePort, gatewayPort, nginxPort, redisPort, floorPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const service = `http://127.0.0.1:${servicePort}`;
   let redisUrl = SHARED_REDIS_URL;
   let redisNote = 'the shared development Redis';
@@ -203,6 +205,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   }
   startTs('bench/gateway-upstream.ts', [String(servicePort)]);
+  startTs('bench/gateway-floor.ts', [String(floorPort), String(servicePort)]);
   startTs('gateway/src/main.ts', [], {
     NODE_ENV: 'development',
     LOG_LEVEL: 'warn',
@@ -221,7 +224,12 @@ async function main(): Promise<void> {
   writeFileSync(join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, nginxPort, servicePort));
   start('nginx', ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-g', 'daemon off;']);
 
-  const targets = { direct: `${service}${PATH}`, gateway: `http://127.0.0.1:${gatewayPort}${PATH}`, nginx: `http://127.0.0.1:${nginxPort}${PATH}` };
+  const targets = {
+    direct: `${service}${PATH}`,
+    gateway: `http://127.0.0.1:${gatewayPort}${PATH}`,
+    nginx: `http://127.0.0.1:${nginxPort}${PATH}`,
+    floor: `http://127.0.0.1:${floorPort}${PATH}`,
+  };
   for (const url of Object.values(targets)) await waitFor(url);
   for (const url of Object.values(targets)) await load(url, 3); // warm-up: JIT, keep-alive pools
 
@@ -241,6 +249,7 @@ async function main(): Promise<void> {
     '',
     `- gateway / nginx throughput: ${fmt(s.gateway!.rps / s.nginx!.rps)} (target ≥ 0.50)`,
     `- gateway / direct throughput: ${fmt(s.gateway!.rps / s.direct!.rps)}; nginx / direct: ${fmt(s.nginx!.rps / s.direct!.rps)}`,
+    `- floor (Node proxy without the gateway's features) / nginx: ${fmt(s.floor!.rps / s.nginx!.rps)}; gateway / floor: ${fmt(s.gateway!.rps / s.floor!.rps)}`,
     `- half load: evenly paced open-loop requests, latency counted from each request's due time`,
     `- p99 added by the gateway over direct at half load: ${fmt(half.gateway!.p99 - half.direct!.p99)} ms (target ≤ 2 ms); by nginx: ${fmt(half.nginx!.p99 - half.direct!.p99)} ms`,
   ];

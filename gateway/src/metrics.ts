@@ -48,11 +48,18 @@ const ID_SEGMENT = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 
 /** `/v1/generations/0190…/events` → `/v1/generations/:id/events`: bounded label cardinality. */
 export function routeTemplate(path: string): string {
-  return path
-    .split('/')
-    .map((s) => (ID_SEGMENT.test(s) ? ':id' : s))
-    .join('/');
+  let template = templates.get(path);
+  if (template === undefined) {
+    template = path
+      .split('/')
+      .map((s) => (ID_SEGMENT.test(s) ? ':id' : s))
+      .join('/');
+    if (templates.size >= 10_000) templates.clear();
+    templates.set(path, template);
+  }
+  return template;
 }
+const templates = new Map<string, string>();
 
 export function registerMetricsRoute(app: FastifyInstance, m: GatewayMetrics): void {
   app.get('/metrics', { schema: { hide: true } as object }, async (_req, reply) => {

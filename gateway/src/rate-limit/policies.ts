@@ -18,41 +18,51 @@ export interface Subject {
  */
 export function bucketsFor(config: Config, routeClass: RouteClass, s: Subject): Bucket[] {
   const p = config.RATE_LIMIT_PREFIX;
-  const ip = (policy: string, suffix = '') => ({
-    key: `${p}:${policy}:ip:${s.ipHash}${suffix}`,
-    ...(s.previousIpHash ? { alias: `${p}:${policy}:ip:${s.previousIpHash}${suffix}` } : {}),
-  });
   const user = s.userId ? `:u:${s.userId}` : '';
-  const probe: Bucket = { policy: 'not-found', ...ip('nf'), ...config.RATE_LIMIT_NOT_FOUND, cost: 0 };
   switch (routeClass) {
     case 'auth':
-      return [{ policy: 'auth', ...ip('auth'), ...config.RATE_LIMIT_AUTH, cost: 1 }, probe];
+      return [ipBucket(p, 'auth', 'auth', s, config.RATE_LIMIT_AUTH, 1), probeCheck(config, s)];
     case 'generation-create':
-      return [
-        { policy: 'generation', ...ip('gen'), ...config.RATE_LIMIT_GENERATION, cost: 1 },
-        ...(s.userId ? [{ policy: 'generation-user', key: `${p}:gen:u:${s.userId}`, ...config.RATE_LIMIT_GENERATION, cost: 1 }] : []),
-        probe,
-      ];
+      return s.userId
+        ? [
+            ipBucket(p, 'generation', 'gen', s, config.RATE_LIMIT_GENERATION, 1),
+            { policy: 'generation-user', key: `${p}:gen:u:${s.userId}`, ...config.RATE_LIMIT_GENERATION, cost: 1 },
+            probeCheck(config, s),
+          ]
+        : [ipBucket(p, 'generation', 'gen', s, config.RATE_LIMIT_GENERATION, 1), probeCheck(config, s)];
     case 'webhook':
-      return [{ policy: 'webhook', ...ip('hook'), ...config.RATE_LIMIT_WEBHOOK, cost: 1 }];
+      return [ipBucket(p, 'webhook', 'hook', s, config.RATE_LIMIT_WEBHOOK, 1)];
     case 'write':
-      return [{ policy: 'write', ...ip('write', user), ...config.RATE_LIMIT_WRITE, cost: 1 }, probe];
+      return [ipBucket(p, 'write', 'write', s, config.RATE_LIMIT_WRITE, 1, user), probeCheck(config, s)];
     case 'read':
     case 'sse':
-      return [{ policy: 'read', ...ip('read', user), ...config.RATE_LIMIT_READ, cost: 1 }, probe];
+      return [ipBucket(p, 'read', 'read', s, config.RATE_LIMIT_READ, 1, user), probeCheck(config, s)];
   }
+}
+
+/** A bucket keyed by the IP hash (and the previous secret's hash during a rotation). */
+function ipBucket(
+  prefix: string,
+  policy: string,
+  keyName: string,
+  s: Pick<Subject, 'ipHash' | 'previousIpHash'>,
+  limits: { limit: number; windowSeconds: number },
+  cost: number,
+  suffix = '',
+): Bucket {
+  const bucket: Bucket = { policy, key: `${prefix}:${keyName}:ip:${s.ipHash}${suffix}`, limit: limits.limit, windowSeconds: limits.windowSeconds, cost };
+  if (s.previousIpHash) bucket.alias = `${prefix}:${keyName}:ip:${s.previousIpHash}${suffix}`;
+  return bucket;
+}
+
+/** The IP's 404 budget, checked without spending. */
+function probeCheck(config: Config, s: Pick<Subject, 'ipHash' | 'previousIpHash'>): Bucket {
+  return ipBucket(config.RATE_LIMIT_PREFIX, 'not-found', 'nf', s, config.RATE_LIMIT_NOT_FOUND, 0);
 }
 
 /** The 404 budget alone, spent once (a 404 answer or a refused path). */
 export function probeBucket(config: Config, s: Pick<Subject, 'ipHash' | 'previousIpHash'>): Bucket {
-  const p = config.RATE_LIMIT_PREFIX;
-  return {
-    policy: 'not-found',
-    key: `${p}:nf:ip:${s.ipHash}`,
-    ...(s.previousIpHash ? { alias: `${p}:nf:ip:${s.previousIpHash}` } : {}),
-    ...config.RATE_LIMIT_NOT_FOUND,
-    cost: 1,
-  };
+  return ipBucket(config.RATE_LIMIT_PREFIX, 'not-found', 'nf', s, config.RATE_LIMIT_NOT_FOUND, 1);
 }
 
 /**
@@ -60,14 +70,7 @@ export function probeBucket(config: Config, s: Pick<Subject, 'ipHash' | 'previou
  * auth is asked: a flood of made-up cookies costs auth at most that many lookups per address.
  */
 export function sessionResolveBucket(config: Config, s: Pick<Subject, 'ipHash' | 'previousIpHash'>): Bucket {
-  const p = config.RATE_LIMIT_PREFIX;
-  return {
-    policy: 'session-resolve',
-    key: `${p}:sess:ip:${s.ipHash}`,
-    ...(s.previousIpHash ? { alias: `${p}:sess:ip:${s.previousIpHash}` } : {}),
-    ...config.RATE_LIMIT_SESSION_RESOLVE,
-    cost: 1,
-  };
+  return ipBucket(config.RATE_LIMIT_PREFIX, 'session-resolve', 'sess', s, config.RATE_LIMIT_SESSION_RESOLVE, 1);
 }
 
 /** Auth and generation creation refuse service when Redis cannot decide; everything else degrades to a local limiter. */

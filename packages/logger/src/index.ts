@@ -87,3 +87,59 @@ export function createLogger({ service, level, destination }: CreateLoggerOption
   const options = loggerOptions(service, level);
   return destination ? pino(options, destination) : pino(options);
 }
+
+type LevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+type LogArgs = Parameters<Logger['info']>;
+
+/**
+ * A request's child logger that is only built when a line is actually written at an enabled
+ * level. pino serialises (and redacts) a child's bindings when the child is created; a server
+ * creating one per request at `warn` pays that for lines it never writes. Bindings, redaction and
+ * output are those of `parent.child(bindings, options)` once anything is logged.
+ */
+class LazyChild {
+  private real: Logger | undefined;
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Record<string, unknown>,
+    private readonly options: Parameters<Logger['child']>[1],
+  ) {}
+  private materialise(): Logger {
+    return (this.real ??= this.parent.child<never>(this.bindings, this.options as never));
+  }
+  private write(level: LevelName, args: LogArgs): void {
+    if (this.parent.isLevelEnabled(level)) (this.materialise()[level] as (...a: LogArgs) => void)(...args);
+  }
+  get level(): string {
+    return this.real?.level ?? this.parent.level;
+  }
+  isLevelEnabled(level: string): boolean {
+    return (this.real ?? this.parent).isLevelEnabled(level);
+  }
+  child(bindings: Record<string, unknown>, options?: Parameters<Logger['child']>[1]): Logger {
+    return this.materialise().child<never>(bindings, options as never);
+  }
+  fatal(...args: LogArgs): void {
+    this.write('fatal', args);
+  }
+  error(...args: LogArgs): void {
+    this.write('error', args);
+  }
+  warn(...args: LogArgs): void {
+    this.write('warn', args);
+  }
+  info(...args: LogArgs): void {
+    this.write('info', args);
+  }
+  debug(...args: LogArgs): void {
+    this.write('debug', args);
+  }
+  trace(...args: LogArgs): void {
+    this.write('trace', args);
+  }
+  silent(): void {}
+}
+
+export function lazyChildLogger(parent: Logger, bindings: Record<string, unknown>, options?: Parameters<Logger['child']>[1]): Logger {
+  return new LazyChild(parent, bindings, options) as unknown as Logger;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { createLogger, serializers } from '../src/index.js';
+import { createLogger, lazyChildLogger, serializers } from '../src/index.js';
 
 function capture() {
   const lines: string[] = [];
@@ -34,5 +34,40 @@ describe('logger', () => {
   it('serialises requests without address, host or query string', () => {
     const out = serializers.req({ id: 'r1', method: 'GET', url: '/v1/auth/google/callback?code=xyz&state=abc' });
     expect(out).toEqual({ id: 'r1', method: 'GET', url: '/v1/auth/google/callback?[redacted]', route: undefined });
+  });
+});
+
+describe('lazyChildLogger', () => {
+  it('writes exactly what a real child writes, bindings and redaction included', () => {
+    const real = capture();
+    const lazy = capture();
+    const bindings = { reqId: 'req-1', token: 'tok_should_not_appear' };
+    createLogger({ service: 'test', destination: real.stream, level: 'debug' }).child(bindings).warn({ ip: '203.0.113.9', n: 1 }, 'careful');
+    lazyChildLogger(createLogger({ service: 'test', destination: lazy.stream, level: 'debug' }), bindings).warn({ ip: '203.0.113.9', n: 1 }, 'careful');
+    const strip = (l: string) => ({ ...JSON.parse(l), time: 0, pid: 0 });
+    expect(lazy.lines.map(strip)).toEqual(real.lines.map(strip));
+    expect(lazy.lines.join('')).not.toContain('tok_should_not_appear');
+    expect(lazy.lines.join('')).not.toContain('203.0.113.9');
+    expect(strip(lazy.lines[0]!)).toMatchObject({ reqId: 'req-1', msg: 'careful', n: 1 });
+  });
+
+  it('never builds the child for lines below the level', () => {
+    const { lines, stream } = capture();
+    const parent = createLogger({ service: 'test', destination: stream, level: 'warn' });
+    let built = 0;
+    const child = parent.child.bind(parent);
+    parent.child = ((...args: Parameters<typeof child>) => {
+      built++;
+      return child(...args);
+    }) as typeof parent.child;
+    const log = lazyChildLogger(parent, { reqId: 'req-2' });
+    log.info('skipped');
+    log.debug('skipped');
+    expect(built).toBe(0);
+    expect(log.isLevelEnabled('info')).toBe(false);
+    log.error('kept');
+    expect(built).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ reqId: 'req-2', msg: 'kept' });
   });
 });
