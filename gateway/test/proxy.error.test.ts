@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
 
 let fakes: Fakes;
@@ -158,5 +159,39 @@ describe('upstream failures', () => {
     const res = await send(`${gw.url}/v1/credits/transactions`);
     expect(res.status).toBe(503);
     expect(calls).toBe(1);
+  });
+});
+
+describe('a client that goes away mid-upload', () => {
+  it('cuts the service’s request short too, and is not counted as a service failure', async () => {
+    let received = 0;
+    let serviceSawAbort = false;
+    const service = createServer((req, res) => {
+      req.on('data', (c: Buffer) => (received += c.length));
+      req.on('aborted', () => (serviceSawAbort = true));
+      req.on('close', () => {
+        if (!req.complete) serviceSawAbort = true;
+      });
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+    const gw2 = await startGateway({ ...fakes, generation: { ...fakes.generation, url: `http://127.0.0.1:${(service.address() as AddressInfo).port}` } });
+    try {
+      const port = Number(new URL(gw2.url).port);
+      const socket = connect(port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      socket.write(`POST /v1/uploads HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: image/png\r\nContent-Length: 1000000\r\n\r\n`);
+      socket.write(Buffer.alloc(20_000, 1));
+      await expect.poll(() => received, { timeout: 3000 }).toBeGreaterThan(0);
+      socket.destroy();
+      await expect.poll(() => serviceSawAbort, { timeout: 3000 }).toBe(true);
+      expect(received).toBeLessThan(1_000_000);
+      const metrics = await send(`${gw2.url}/metrics`);
+      expect(metrics.text).not.toMatch(/gateway_upstream_errors_total\{[^}]*service="generation"/);
+    } finally {
+      await gw2.close();
+      service.closeAllConnections();
+      service.close();
+    }
   });
 });

@@ -237,6 +237,8 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
         bufferLimit: BUFFERED_ANSWER_LIMIT,
       });
     } catch (error) {
+      // The client went away mid-request (an upload cut short): nobody to answer, no service fault.
+      if (request.raw.socket.destroyed) return reply;
       const mapped = upstreamError(error as Error);
       metrics.upstreamErrors.inc({ service: route.service, kind: mapped.kind });
       request.log.warn({ upstream: route.service, kind: mapped.kind, code: (error as { code?: string }).code }, 'upstream request failed');
