@@ -37,6 +37,7 @@ const EMPTY = Buffer.alloc(0);
 export function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest): Promise<UpstreamAnswer> {
   return new Promise((resolve, reject) => {
     let settled = false;
+    let ended = false;
     let status = 0;
     let headers: IncomingHttpHeaders = {};
     let chunks: Buffer[] | undefined;
@@ -60,8 +61,8 @@ export function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest): Prom
             if (c.paused) c.resume();
           },
           destroy(err, cb) {
-            // The client went away (or the reply failed): stop the service's answer too.
-            if (!c.aborted) c.abort(err ?? new Error('client closed the connection'));
+            // The client went away (or the reply failed) before the end: stop the service's answer too.
+            if (!ended && !c.aborted) c.abort(err ?? new Error('client closed the connection'));
             cb(err);
           },
         });
@@ -73,6 +74,7 @@ export function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest): Prom
         else if (stream && !stream.push(chunk)) c.pause();
       },
       onResponseEnd() {
+        ended = true;
         if (stream) {
           stream.push(null);
           return;
