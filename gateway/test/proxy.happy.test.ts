@@ -195,6 +195,34 @@ describe('answers larger than a small JSON document', () => {
     await expect.poll(() => upstreamClosed, { timeout: 3000 }).toBe(true);
   });
 
+  it('holds the service back while the client reads slowly, instead of buffering its whole answer', async () => {
+    const total = 64 * 1024 * 1024;
+    let written = 0;
+    fakes.generation.on('GET', '/v1/images/huge/file', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+      const chunk = Buffer.alloc(64 * 1024, 5);
+      const pump = () => {
+        while (written < total) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    const client = get(`${gw.url}/v1/images/huge/file`);
+    const res = await new Promise<IncomingMessage>((r) => client.once('response', r));
+    res.pause();
+    await new Promise((r) => setTimeout(r, 700));
+    // Socket buffers on both hops plus one stream buffer: a few MB at most, not the 64 MB answer.
+    expect(written).toBeLessThan(16 * 1024 * 1024);
+    let received = 0;
+    res.on('data', (c: Buffer) => (received += c.length));
+    res.resume();
+    await new Promise((r) => res.once('end', r));
+    expect(received).toBe(total);
+  });
+
   it('answers HEAD with the service’s headers and no body', async () => {
     fakes.generation.on('HEAD', '/v1/images/abc/file', (_req, res) => {
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': '123456' }).end();

@@ -67,7 +67,10 @@ export interface ForwardContext {
  */
 export function forwardRequestHeaders(headers: IncomingHttpHeaders, ctx: ForwardContext): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
-  const hopByHop = headers.connection ? headers.connection.toLowerCase().split(',').map((n) => n.trim()) : undefined;
+  // The usual `keep-alive` / `close` name no other header: no list to build on those requests.
+  const connection = headers.connection;
+  const hopByHop =
+    connection && connection !== 'keep-alive' && connection !== 'close' ? connection.toLowerCase().split(',').map((n) => n.trim()) : undefined;
   for (const name in headers) {
     if (DROP_REQUEST.has(name) || name.startsWith('x-imlab-') || hopByHop?.includes(name)) continue;
     out[name] = headers[name];

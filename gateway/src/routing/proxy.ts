@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import type { Agent } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { AppError, problem, sendProblem } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -219,8 +219,8 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     });
     let body: Buffer | Readable | null = null;
     if (Buffer.isBuffer(request.body)) {
+      // Only the JSON parser yields a Buffer, so the client's content-type is there and kept.
       body = request.body;
-      headers['content-type'] ??= 'application/json';
       headers['content-length'] = String(body.length);
     } else if (request.body) {
       body = request.body as Readable;
@@ -230,7 +230,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       answer = await sendUpstream(deps.dispatcher, {
         origin: upstreams[route.service],
         path: request.url,
-        method: request.method as 'GET',
+        method: request.method as Dispatcher.HttpMethod,
         headers,
         body,
         timeoutMs: route.timeoutFactor === 0 ? 0 : config.UPSTREAM_TIMEOUT * 1000 * route.timeoutFactor,

@@ -141,5 +141,7 @@ class LazyChild {
 }
 
 export function lazyChildLogger(parent: Logger, bindings: Record<string, unknown>, options?: Parameters<Logger['child']>[1]): Logger {
+  // A child with a level of its own (Fastify's per-route logLevel) decides what it writes: built at once.
+  if (options?.level) return parent.child<never>(bindings, options as never);
   return new LazyChild(parent, bindings, options) as unknown as Logger;
 }

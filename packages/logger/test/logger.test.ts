@@ -71,3 +71,14 @@ describe('lazyChildLogger', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ reqId: 'req-2', msg: 'kept' });
   });
 });
+
+describe('lazyChildLogger with a level of its own', () => {
+  it('writes what the child’s level allows, not the parent’s (per-route log levels)', () => {
+    const { lines, stream } = capture();
+    const log = lazyChildLogger(createLogger({ service: 'test', destination: stream, level: 'warn' }), { reqId: 'req-3' }, { level: 'debug' });
+    log.debug('route-level debug line');
+    log.trace('still below');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ reqId: 'req-3', msg: 'route-level debug line' });
+  });
+});
