@@ -5,6 +5,7 @@ export interface GatewayMetrics {
   registry: Registry;
   duration: Histogram<'method' | 'route' | 'status'>;
   rateLimit: Counter<'policy' | 'decision'>;
+  rateLimitBatch: Histogram;
   upstreamErrors: Counter<'service' | 'kind'>;
   sessions: Counter<'result'>;
 }
@@ -27,6 +28,12 @@ export function createMetrics(): GatewayMetrics {
       name: 'gateway_rate_limit_decisions_total',
       help: 'Rate-limit decisions; decision = allowed | limited | fail_open_local | fail_closed',
       labelNames: ['policy', 'decision'],
+      registers: [registry],
+    }),
+    rateLimitBatch: new Histogram({
+      name: 'gateway_rate_limit_batch_decisions',
+      help: 'Rate-limit decisions sent to Redis together in one script call (one event-loop turn)',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
       registers: [registry],
     }),
     upstreamErrors: new Counter({

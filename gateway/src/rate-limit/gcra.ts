@@ -1,54 +1,71 @@
 /**
- * GCRA (generic cell rate algorithm) over any number of buckets, decided atomically in one Redis
- * round trip on Redis's own clock. A bucket admits `burst` requests at once and then one per
- * `intervalMs`; there is no window edge, so no 2x burst.
+ * GCRA (generic cell rate algorithm) over any number of buckets, decided atomically on Redis's own
+ * clock. A bucket admits `burst` requests at once and then one per `intervalMs`; there is no window
+ * edge, so no 2x burst.
  *
- * KEYS: two per bucket — the key, and an alias read alongside it (the same key when none; the key
- * under the previous IP-hash secret during rotation, so rotating the secret buys no quota).
- * ARGV: three per bucket — interval_ms, burst, cost (0 = only check that one more would pass).
- * The request passes only if every bucket passes; only then are the costs written.
- * Returns {allowed, retry_after_ms, then per bucket: remaining, reset_ms}.
+ * One call carries a batch of independent decisions (every decision a gateway has to make within
+ * one turn of its event loop), decided one after another inside the script: each decision is atomic
+ * and sees the writes of the ones before it, exactly as if each had been its own call, but the batch
+ * costs one round trip, one command to encode and parse and one script run.
+ *
+ * ARGV[1]: the number of decisions. Then, per decision: its bucket count n, then three numbers per
+ * bucket — interval_ms, burst, cost (0 = only check that one more would pass).
+ * KEYS: two per bucket, in the same order — the key, and an alias read alongside it (the same key
+ * when none; the key under the previous IP-hash secret during rotation, so rotating the secret buys
+ * no quota).
+ * A decision passes only if every one of its buckets passes; only then are its costs written.
+ * Returns, per decision: allowed, retry_after_ms, then per bucket: remaining, reset_ms.
  */
 export const GCRA_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = #ARGV / 3
-local tats = {}
-local allowed = 1
-local retry = 0
-for i = 1, n do
-  local interval = tonumber(ARGV[3 * i - 2])
-  local burst = tonumber(ARGV[3 * i - 1])
-  local cost = tonumber(ARGV[3 * i])
-  local tat = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
-  if KEYS[2 * i] ~= KEYS[2 * i - 1] then
-    local alias = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
-    if alias > tat then tat = alias end
+local out = {}
+local a = 2
+local k = 0
+for d = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  local tats = {}
+  local allowed = 1
+  local retry = 0
+  for i = 1, n do
+    local interval = tonumber(ARGV[a + 3 * i - 3])
+    local burst = tonumber(ARGV[a + 3 * i - 2])
+    local cost = tonumber(ARGV[a + 3 * i - 1])
+    local key = KEYS[k + 2 * i - 1]
+    local tat = tonumber(redis.call('GET', key) or '0')
+    if KEYS[k + 2 * i] ~= key then
+      local alias = tonumber(redis.call('GET', KEYS[k + 2 * i]) or '0')
+      if alias > tat then tat = alias end
+    end
+    if tat < now then tat = now end
+    local c = cost
+    if c < 1 then c = 1 end
+    local allow_at = tat + interval * c - interval * burst
+    if now < allow_at then
+      allowed = 0
+      if allow_at - now > retry then retry = allow_at - now end
+    end
+    tats[i] = tat
   end
-  if tat < now then tat = now end
-  local c = cost
-  if c < 1 then c = 1 end
-  local allow_at = tat + interval * c - interval * burst
-  if now < allow_at then
-    allowed = 0
-    if allow_at - now > retry then retry = allow_at - now end
+  out[#out + 1] = allowed
+  out[#out + 1] = retry
+  for i = 1, n do
+    local interval = tonumber(ARGV[a + 3 * i - 3])
+    local burst = tonumber(ARGV[a + 3 * i - 2])
+    local cost = tonumber(ARGV[a + 3 * i - 1])
+    local tat = tats[i]
+    if allowed == 1 and cost > 0 then
+      tat = tat + interval * cost
+      redis.call('SET', KEYS[k + 2 * i - 1], tat, 'PX', tat - now)
+    end
+    local remaining = math.floor((now + interval * burst - tat) / interval)
+    if remaining < 0 then remaining = 0 end
+    out[#out + 1] = remaining
+    out[#out + 1] = tat - now
   end
-  tats[i] = tat
-end
-local out = { allowed, retry }
-for i = 1, n do
-  local interval = tonumber(ARGV[3 * i - 2])
-  local burst = tonumber(ARGV[3 * i - 1])
-  local cost = tonumber(ARGV[3 * i])
-  local tat = tats[i]
-  if allowed == 1 and cost > 0 then
-    tat = tat + interval * cost
-    redis.call('SET', KEYS[2 * i - 1], tat, 'PX', tat - now)
-  end
-  local remaining = math.floor((now + interval * burst - tat) / interval)
-  if remaining < 0 then remaining = 0 end
-  out[#out + 1] = remaining
-  out[#out + 1] = tat - now
+  a = a + 3 * n
+  k = k + 2 * n
 end
 return out
 `;
