@@ -1,7 +1,7 @@
 /**
  * Gateway benchmark: one script, one run.
  *
- *   apt-get update && apt-get install -y nginx     # once, for the nginx comparison
+ *   apt-get update && apt-get install -y nginx wrk # once: the nginx comparison, the load generator
  *   pnpm exec tsx bench/gateway.ts                 # from the repository root
  *
  * Rate limits go to a private redis-server when one is installed, else to REDIS_URL.
@@ -13,7 +13,7 @@
  *   nginx   — `limit_req` + `proxy_pass` (keepalive upstream) to the same service, 1 worker;
  *   floor   — reference only: bench/gateway-floor.ts, the gateway's Fastify server and undici
  *             dispatch path with none of its features (what Node's HTTP stack alone costs here).
- * First each at saturation (autocannon, fixed connections, as fast as possible), then each at half
+ * First each at saturation (wrk, else autocannon; fixed connections, as fast as possible), then each at half
  * of the gateway's saturation throughput with an evenly paced open-loop client, where the added p99
  * latency is read. Prints a markdown report.
  */
@@ -84,13 +84,46 @@ interface Run {
   non2xx: number;
 }
 
+/**
+ * Saturation load: wrk (Debian package `wrk`, C, one thread) when installed, else autocannon.
+ * On two cores shared by everything, the load generator's own CPU is taken from the proxies under
+ * test; wrk needs a fraction of what autocannon (Node) needs per request. BENCH_LOADGEN=autocannon
+ * forces autocannon.
+ */
+const LOADGEN = process.env.BENCH_LOADGEN ?? (hasCommand('wrk') ? 'wrk' : 'autocannon');
+
+async function load(url: string, seconds: number): Promise<Run> {
+  return LOADGEN === 'wrk' ? wrk(url, seconds) : autocannonLoad(url, seconds);
+}
+
+/** wrk's latency percentiles come from its own HdrHistogram (microsecond resolution). */
+async function wrk(url: string, seconds: number): Promise<Run> {
+  const headers = Object.entries(HEADERS).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const child = spawn('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers, url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`wrk exited with ${code}: ${out}`);
+  const ms = (line: RegExp): number => {
+    const m = line.exec(out);
+    if (!m) return NaN;
+    const unit = m[2];
+    return Number(m[1]) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
+  };
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    p50: ms(/^\s+50%\s+([\d.]+)(us|ms|s)$/m),
+    p99: ms(/^\s+99%\s+([\d.]+)(us|ms|s)$/m),
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+  };
+}
+
 /** autocannon's own histogram has 1 ms resolution; latencies are collected here at full precision. */
-async function load(url: string, seconds: number, rate?: number): Promise<Run> {
+async function autocannonLoad(url: string, seconds: number): Promise<Run> {
   const samples: number[] = [];
   const result = await new Promise<autocannon.Result>((done, fail) => {
-    const instance = autocannon({ url, connections: CONNECTIONS, duration: seconds, headers: HEADERS, ...(rate ? { overallRate: rate } : {}) }, (err, r) =>
-      err ? fail(err) : done(r),
-    );
+    const instance = autocannon({ url, connections: CONNECTIONS, duration: seconds, headers: HEADERS }, (err, r) => (err ? fail(err) : done(r)));
     instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
       if (status === 200) samples.push(ms);
     });
@@ -241,7 +274,7 @@ async function main(): Promise<void> {
 
   const s = saturated;
   const lines = [
-    `Run: ${new Date().toISOString()}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), load average before the run ${loadBefore}, Node ${process.version}, rate limits in ${redisNote}, ${CONNECTIONS} connections, ${SATURATION_SECONDS} s per run; load generator, service, gateway, Redis and nginx on the same machine.`,
+    `Run: ${new Date().toISOString()}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), load average before the run ${loadBefore}, Node ${process.version}, rate limits in ${redisNote}, saturation load by ${LOADGEN}, ${CONNECTIONS} connections, ${SATURATION_SECONDS} s per run; load generator, service, gateway, Redis and nginx on the same machine.`,
     '',
     '| variant | saturation req/s | p50 ms | p99 ms | errors | at half load (' + halfRate + ' req/s): p50 ms | p99 ms |',
     '|---|---:|---:|---:|---:|---:|---:|',
