@@ -75,6 +75,15 @@ describe('batched GCRA decisions', () => {
     const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => failing.decide([hourly(`k${i}`, 1)])));
     expect(answers).toEqual([undefined, undefined, undefined, undefined, undefined]);
     expect(calls).toBe(1);
+
+    // Even a failure before the call (here the batch-size observer throwing) answers every decision.
+    const throwing = new DecisionBatcher(
+      () => Promise.resolve([1, 0, 0, 0]),
+      () => {
+        throw new Error('observer failed');
+      },
+    );
+    expect(await Promise.all([throwing.decide([hourly('x', 1)]), throwing.decide([hourly('y', 1)])])).toEqual([undefined, undefined]);
   });
 
   it('degrades per decision when Redis cannot be reached: reads locally, auth refused', async () => {

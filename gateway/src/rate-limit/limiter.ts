@@ -129,20 +129,21 @@ export class DecisionBatcher {
   };
 
   private async send(batch: Pending[]): Promise<void> {
-    this.observe?.(batch.length);
-    const keys: string[] = [];
-    const argv: number[] = [batch.length];
-    for (const { buckets } of batch) {
-      argv.push(buckets.length);
-      for (const b of buckets) {
-        keys.push(b.key, b.alias ?? b.key);
-        argv.push(intervalMs(b), b.limit, b.cost);
-      }
-    }
     let out: unknown[];
     try {
+      this.observe?.(batch.length);
+      const keys: string[] = [];
+      const argv: number[] = [batch.length];
+      for (const { buckets } of batch) {
+        argv.push(buckets.length);
+        for (const b of buckets) {
+          keys.push(b.key, b.alias ?? b.key);
+          argv.push(intervalMs(b), b.limit, b.cost);
+        }
+      }
       out = await this.call([keys.length, ...keys, ...argv]);
     } catch {
+      // Whatever failed, every decision in the batch is answered: none is left hanging.
       for (const p of batch) p.done(undefined);
       return;
     }
