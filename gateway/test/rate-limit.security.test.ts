@@ -198,6 +198,25 @@ describe('session cookie floods', () => {
       await gw.close();
     }
   });
+
+  it('asks auth once, and spends once, for a burst of parallel requests with the same new cookie', async () => {
+    const gw = await gatewayWith({ RATE_LIMIT_SESSION_RESOLVE: '3/1h' });
+    try {
+      fakes.auth.sessions.set('sid-burst', 'usr_burst');
+      const before = fakes.auth.resolves.filter((r) => r.token === 'sid-burst').length;
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, () => send(`${gw.url}/v1/credits/balance`, { from: '127.0.0.47', headers: { cookie: 'imlab_sid=sid-burst' } })),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array<number>(30).fill(200));
+      expect(fakes.auth.resolves.filter((r) => r.token === 'sid-burst').length - before).toBe(1);
+      // the other two units of the budget are still there
+      const made = [];
+      for (let i = 0; i < 3; i++) made.push((await send(`${gw.url}/v1/credits/balance`, { from: '127.0.0.47', headers: { cookie: `imlab_sid=burst-made-up-${i}` } })).status);
+      expect(made).toEqual([200, 200, 429]);
+    } finally {
+      await gw.close();
+    }
+  });
 });
 
 describe('404 probing', () => {

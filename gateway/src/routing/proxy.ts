@@ -70,8 +70,10 @@ export async function answerProbe(
 }
 
 /**
- * The session behind a cookie, for `audience`: from the short in-process cache, or from auth after
- * spending one unit of the IP's session-resolve budget (429 once it is gone). 503 if auth cannot answer.
+ * The session behind a cookie, for `audience`: from the short in-process cache, from a lookup of the
+ * same cookie already under way (joined: nothing spent, its answer or its 429 shared), or from auth
+ * after spending one unit of the IP's session-resolve budget (429 once it is gone). 503 if auth
+ * cannot answer.
  */
 export async function resolveSession(
   deps: Pick<ProxyDeps, 'config' | 'limiter' | 'sessions' | 'metrics'>,
@@ -79,19 +81,23 @@ export async function resolveSession(
   sid: string,
   audience: string,
 ): Promise<Exclude<SessionResult, { kind: 'unavailable' }>> {
-  let result = deps.sessions.peek(sid, audience);
-  if (!result) {
-    const guard = sessionResolveBucket(deps.config, request.edge);
-    const pre = await deps.limiter.decide([guard], true);
-    deps.metrics.rateLimit.inc({ policy: guard.policy, decision: !pre.allowed ? 'limited' : pre.source === 'local' ? 'fail_open_local' : 'allowed' });
-    if (!pre.allowed) {
-      throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
-        status: 429,
-        details: { retryAfter: Math.max(1, Math.ceil(pre.retryAfterMs / 1000)), policy: guard.policy },
-      });
-    }
-    result = await deps.sessions.resolve(sid, audience);
-  }
+  const known = deps.sessions.peek(sid, audience);
+  const result =
+    known === undefined
+      ? await deps.sessions.resolve(sid, audience, async () => {
+          const guard = sessionResolveBucket(deps.config, request.edge);
+          const pre = await deps.limiter.decide([guard], true);
+          deps.metrics.rateLimit.inc({ policy: guard.policy, decision: !pre.allowed ? 'limited' : pre.source === 'local' ? 'fail_open_local' : 'allowed' });
+          if (!pre.allowed) {
+            throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
+              status: 429,
+              details: { retryAfter: Math.max(1, Math.ceil(pre.retryAfterMs / 1000)), policy: guard.policy },
+            });
+          }
+        })
+      : known instanceof Promise
+        ? await known
+        : known;
   deps.metrics.sessions.inc({ result: result.kind });
   if (result.kind === 'unavailable') {
     throw new AppError('SERVICE_UNAVAILABLE', 'sign-in is temporarily unavailable; try again shortly', { status: 503, details: { retryAfter: 2 } });

@@ -35,27 +35,67 @@ interface CacheEntry {
  */
 export class SessionResolver {
   private readonly cache = new Map<string, CacheEntry>();
+  /** Lookups under way at auth, by cache key. */
+  private readonly inflight = new Map<string, Promise<SessionResult>>();
+  /** Bumped by every forget: a lookup that started before it does not fill the cache. */
+  private generation = 0;
   constructor(private readonly opts: SessionResolverOptions) {}
 
   static tokenKey(token: string, audience: string): string {
     return `${hash('sha256', token, 'base64url')}:${audience}`;
   }
 
-  /** The reusable answer for this token, if any, without asking auth. */
-  peek(token: string, audience: string): SessionResult | undefined {
-    if (token.length > 512) return { kind: 'anonymous' };
-    const hit = this.cache.get(SessionResolver.tokenKey(token, audience));
-    if (!hit || hit.expiresAt <= Date.now()) return undefined;
-    return hit.session ? { kind: 'session', session: hit.session } : { kind: 'anonymous' };
-  }
-
-  async resolve(token: string, audience: string): Promise<SessionResult> {
-    // Auth refuses longer tokens anyway; no need to ask.
+  /**
+   * Without asking auth: the reusable answer for this token, or the answer of a lookup of it that
+   * is already under way (callers wait for that one instead of asking auth again), or nothing.
+   */
+  peek(token: string, audience: string): SessionResult | Promise<SessionResult> | undefined {
     if (token.length > 512) return { kind: 'anonymous' };
     const key = SessionResolver.tokenKey(token, audience);
-    const now = Date.now();
     const hit = this.cache.get(key);
-    if (hit && hit.expiresAt > now) return hit.session ? { kind: 'session', session: hit.session } : { kind: 'anonymous' };
+    if (hit && hit.expiresAt > Date.now()) return hit.session ? { kind: 'session', session: hit.session } : { kind: 'anonymous' };
+    return this.inflight.get(key);
+  }
+
+  /**
+   * Asks auth. Concurrent lookups of the same token and audience share one request: when a hot
+   * session's cache entry runs out, the requests that arrive before auth answers all wait for that
+   * one answer instead of each sending its own. `admit` runs first, inside that shared lookup (the
+   * gateway spends the IP's session-resolve budget there); if it throws, every request waiting on
+   * the lookup gets that error.
+   */
+  resolve(token: string, audience: string, admit?: () => Promise<void>): Promise<SessionResult> {
+    // Auth refuses longer tokens anyway; no need to ask.
+    if (token.length > 512) return Promise.resolve({ kind: 'anonymous' });
+    const key = SessionResolver.tokenKey(token, audience);
+    const hit = this.cache.get(key);
+    if (hit && hit.expiresAt > Date.now()) return Promise.resolve(hit.session ? { kind: 'session', session: hit.session } : { kind: 'anonymous' });
+    const pending = this.inflight.get(key);
+    if (pending) return pending;
+    const generation = this.generation;
+    const done = () => {
+      if (this.inflight.get(key) === lookup) this.inflight.delete(key);
+    };
+    const lookup: Promise<SessionResult> = (async () => {
+      if (admit) await admit();
+      return this.ask(token, audience);
+    })().then(
+      (outcome) => {
+        done();
+        // A logout seen while auth was being asked wins: its answer is not kept.
+        if (outcome.remember && generation === this.generation) this.remember(key, outcome.remember.session, outcome.remember.ttlMs);
+        return outcome.result;
+      },
+      (err: unknown) => {
+        done();
+        throw err;
+      },
+    );
+    this.inflight.set(key, lookup);
+    return lookup;
+  }
+
+  private async ask(token: string, audience: string): Promise<{ result: SessionResult; remember?: { session: ResolvedSession | null; ttlMs: number } }> {
     let status: number;
     let body: unknown;
     try {
@@ -70,32 +110,39 @@ export class SessionResolver {
       status = res.statusCode;
       body = status === 200 ? await res.body.json() : await res.body.dump();
     } catch {
-      return { kind: 'unavailable' };
+      return { result: { kind: 'unavailable' } };
     }
     // 400: not a well-formed token (e.g. too long); 401: unknown, expired or revoked.
-    if (status === 400 || status === 401 || status === 404) {
-      this.remember(key, null, this.opts.cacheTtlMs);
-      return { kind: 'anonymous' };
-    }
+    if (status === 400 || status === 401 || status === 404) return { result: { kind: 'anonymous' }, remember: { session: null, ttlMs: this.opts.cacheTtlMs } };
     const b = body as { token?: unknown; userId?: unknown; roles?: unknown; expiresIn?: unknown } | undefined;
-    if (status !== 200 || typeof b?.token !== 'string' || typeof b.userId !== 'string') return { kind: 'unavailable' };
+    if (status !== 200 || typeof b?.token !== 'string' || typeof b.userId !== 'string') return { result: { kind: 'unavailable' } };
     const roles = Array.isArray(b.roles) ? b.roles.filter((r): r is string => typeof r === 'string') : [];
     const session = { token: b.token, userId: b.userId, roles };
     // Never reuse a JWT in its last 10 s: it must still be valid when the service checks it.
     const lifetimeMs = typeof b.expiresIn === 'number' ? b.expiresIn * 1000 - 10_000 : 0;
-    this.remember(key, session, Math.min(this.opts.cacheTtlMs, lifetimeMs));
-    return { kind: 'session', session };
+    return { result: { kind: 'session', session }, remember: { session, ttlMs: Math.min(this.opts.cacheTtlMs, lifetimeMs) } };
   }
 
   /** After a logout or password reset seen here: forget that token (every audience). */
   forgetToken(token: string): void {
     const prefix = SessionResolver.tokenKey(token, '');
     for (const key of this.cache.keys()) if (key.startsWith(prefix)) this.cache.delete(key);
+    this.forgetLookups();
   }
 
   /** After logout-all or password reset: forget every cached session of the user. */
   forgetUser(userId: string): void {
     for (const [key, entry] of this.cache) if (entry.session?.userId === userId) this.cache.delete(key);
+    this.forgetLookups();
+  }
+
+  /**
+   * Lookups under way may carry an answer from before the logout: none of them fills the cache,
+   * and later requests ask auth afresh instead of joining them.
+   */
+  private forgetLookups(): void {
+    this.generation++;
+    this.inflight.clear();
   }
 
   private remember(key: string, session: ResolvedSession | null, ttlMs: number): void {
