@@ -81,23 +81,18 @@ export async function resolveSession(
   sid: string,
   audience: string,
 ): Promise<Exclude<SessionResult, { kind: 'unavailable' }>> {
-  const known = deps.sessions.peek(sid, audience);
-  const result =
-    known === undefined
-      ? await deps.sessions.resolve(sid, audience, async () => {
-          const guard = sessionResolveBucket(deps.config, request.edge);
-          const pre = await deps.limiter.decide([guard], true);
-          deps.metrics.rateLimit.inc({ policy: guard.policy, decision: !pre.allowed ? 'limited' : pre.source === 'local' ? 'fail_open_local' : 'allowed' });
-          if (!pre.allowed) {
-            throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
-              status: 429,
-              details: { retryAfter: Math.max(1, Math.ceil(pre.retryAfterMs / 1000)), policy: guard.policy },
-            });
-          }
-        })
-      : known instanceof Promise
-        ? await known
-        : known;
+  const known = deps.sessions.resolve(sid, audience, async () => {
+    const guard = sessionResolveBucket(deps.config, request.edge);
+    const pre = await deps.limiter.decide([guard], true);
+    deps.metrics.rateLimit.inc({ policy: guard.policy, decision: !pre.allowed ? 'limited' : pre.source === 'local' ? 'fail_open_local' : 'allowed' });
+    if (!pre.allowed) {
+      throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
+        status: 429,
+        details: { retryAfter: Math.max(1, Math.ceil(pre.retryAfterMs / 1000)), policy: guard.policy },
+      });
+    }
+  });
+  const result = known instanceof Promise ? await known : known;
   deps.metrics.sessions.inc({ result: result.kind });
   if (result.kind === 'unavailable') {
     throw new AppError('SERVICE_UNAVAILABLE', 'sign-in is temporarily unavailable; try again shortly', { status: 503, details: { retryAfter: 2 } });

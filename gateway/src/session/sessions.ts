@@ -13,6 +13,8 @@ export interface ResolvedSession {
 
 export type SessionResult = { kind: 'anonymous' } | { kind: 'session'; session: ResolvedSession } | { kind: 'unavailable' };
 
+const ANONYMOUS: SessionResult = Object.freeze({ kind: 'anonymous' });
+
 export interface SessionResolverOptions {
   authUrl: string;
   internalToken: string;
@@ -46,56 +48,38 @@ export class SessionResolver {
   }
 
   /**
-   * Without asking auth: the reusable answer for this token, or the answer of a lookup of it that
-   * is already under way (callers wait for that one instead of asking auth again), or nothing.
+   * The session behind a token, for `audience`. A cached answer comes back as it is (no promise on
+   * the hot path). Otherwise auth is asked, and concurrent lookups of the same token and audience
+   * share that one request: when a hot session's cache entry runs out, or a page fires many
+   * requests at once, they all wait for one answer instead of each sending its own. `admit` runs
+   * first, once per shared lookup (the gateway spends the IP's session-resolve budget there); if it
+   * throws, every request waiting on the lookup gets that error.
    */
-  peek(token: string, audience: string): SessionResult | Promise<SessionResult> | undefined {
-    if (token.length > 512) return { kind: 'anonymous' };
-    const key = SessionResolver.tokenKey(token, audience);
-    const hit = this.cache.get(key);
-    if (hit && hit.expiresAt > Date.now()) return hit.session ? { kind: 'session', session: hit.session } : { kind: 'anonymous' };
-    return this.inflight.get(key);
-  }
-
-  /**
-   * Asks auth. Concurrent lookups of the same token and audience share one request: when a hot
-   * session's cache entry runs out, the requests that arrive before auth answers all wait for that
-   * one answer instead of each sending its own. `admit` runs first, inside that shared lookup (the
-   * gateway spends the IP's session-resolve budget there); if it throws, every request waiting on
-   * the lookup gets that error.
-   */
-  resolve(token: string, audience: string, admit?: () => Promise<void>): Promise<SessionResult> {
+  resolve(token: string, audience: string, admit?: () => Promise<void>): SessionResult | Promise<SessionResult> {
     // Auth refuses longer tokens anyway; no need to ask.
-    if (token.length > 512) return Promise.resolve({ kind: 'anonymous' });
+    if (token.length > 512) return ANONYMOUS;
     const key = SessionResolver.tokenKey(token, audience);
     const hit = this.cache.get(key);
-    if (hit && hit.expiresAt > Date.now()) return Promise.resolve(hit.session ? { kind: 'session', session: hit.session } : { kind: 'anonymous' });
+    if (hit && hit.expiresAt > Date.now()) return hit.session ? { kind: 'session', session: hit.session } : ANONYMOUS;
     const pending = this.inflight.get(key);
     if (pending) return pending;
-    const generation = this.generation;
-    const done = () => {
+    const lookup = this.lookup(key, token, audience, admit, this.generation).finally(() => {
       if (this.inflight.get(key) === lookup) this.inflight.delete(key);
-    };
-    const lookup: Promise<SessionResult> = (async () => {
-      if (admit) await admit();
-      return this.ask(token, audience);
-    })().then(
-      (outcome) => {
-        done();
-        // A logout seen while auth was being asked wins: its answer is not kept.
-        if (outcome.remember && generation === this.generation) this.remember(key, outcome.remember.session, outcome.remember.ttlMs);
-        return outcome.result;
-      },
-      (err: unknown) => {
-        done();
-        throw err;
-      },
-    );
+    });
     this.inflight.set(key, lookup);
     return lookup;
   }
 
-  private async ask(token: string, audience: string): Promise<{ result: SessionResult; remember?: { session: ResolvedSession | null; ttlMs: number } }> {
+  private async lookup(key: string, token: string, audience: string, admit: (() => Promise<void>) | undefined, generation: number): Promise<SessionResult> {
+    if (admit) await admit();
+    const { result, ttlMs } = await this.ask(token, audience);
+    // A logout seen while auth was being asked wins: its answer is not kept.
+    if (generation === this.generation) this.remember(key, result.kind === 'session' ? result.session : null, ttlMs);
+    return result;
+  }
+
+  /** Auth's answer, and how long it may be reused (0: not at all). */
+  private async ask(token: string, audience: string): Promise<{ result: SessionResult; ttlMs: number }> {
     let status: number;
     let body: unknown;
     try {
@@ -110,17 +94,16 @@ export class SessionResolver {
       status = res.statusCode;
       body = status === 200 ? await res.body.json() : await res.body.dump();
     } catch {
-      return { result: { kind: 'unavailable' } };
+      return { result: { kind: 'unavailable' }, ttlMs: 0 };
     }
     // 400: not a well-formed token (e.g. too long); 401: unknown, expired or revoked.
-    if (status === 400 || status === 401 || status === 404) return { result: { kind: 'anonymous' }, remember: { session: null, ttlMs: this.opts.cacheTtlMs } };
+    if (status === 400 || status === 401 || status === 404) return { result: ANONYMOUS, ttlMs: this.opts.cacheTtlMs };
     const b = body as { token?: unknown; userId?: unknown; roles?: unknown; expiresIn?: unknown } | undefined;
-    if (status !== 200 || typeof b?.token !== 'string' || typeof b.userId !== 'string') return { result: { kind: 'unavailable' } };
+    if (status !== 200 || typeof b?.token !== 'string' || typeof b.userId !== 'string') return { result: { kind: 'unavailable' }, ttlMs: 0 };
     const roles = Array.isArray(b.roles) ? b.roles.filter((r): r is string => typeof r === 'string') : [];
-    const session = { token: b.token, userId: b.userId, roles };
     // Never reuse a JWT in its last 10 s: it must still be valid when the service checks it.
     const lifetimeMs = typeof b.expiresIn === 'number' ? b.expiresIn * 1000 - 10_000 : 0;
-    return { result: { kind: 'session', session }, remember: { session, ttlMs: Math.min(this.opts.cacheTtlMs, lifetimeMs) } };
+    return { result: { kind: 'session', session: { token: b.token, userId: b.userId, roles } }, ttlMs: Math.min(this.opts.cacheTtlMs, lifetimeMs) };
   }
 
   /** After a logout or password reset seen here: forget that token (every audience). */
