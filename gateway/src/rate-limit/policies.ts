@@ -23,13 +23,11 @@ export function bucketsFor(config: Config, routeClass: RouteClass, s: Subject): 
     case 'auth':
       return [ipBucket(p, 'auth', 'auth', s, config.RATE_LIMIT_AUTH, 1), probeCheck(config, s)];
     case 'generation-create':
-      return s.userId
-        ? [
-            ipBucket(p, 'generation', 'gen', s, config.RATE_LIMIT_GENERATION, 1),
-            { policy: 'generation-user', key: `${p}:gen:u:${s.userId}`, ...config.RATE_LIMIT_GENERATION, cost: 1 },
-            probeCheck(config, s),
-          ]
-        : [ipBucket(p, 'generation', 'gen', s, config.RATE_LIMIT_GENERATION, 1), probeCheck(config, s)];
+      return [
+        ipBucket(p, 'generation', 'gen', s, config.RATE_LIMIT_GENERATION, 1),
+        ...(s.userId ? [{ policy: 'generation-user', key: `${p}:gen:u:${s.userId}`, ...config.RATE_LIMIT_GENERATION, cost: 1 }] : []),
+        probeCheck(config, s),
+      ];
     case 'webhook':
       return [ipBucket(p, 'webhook', 'hook', s, config.RATE_LIMIT_WEBHOOK, 1)];
     case 'write':

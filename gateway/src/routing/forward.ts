@@ -15,9 +15,12 @@ import type { Dispatcher } from 'undici';
  *   as soon as the headers arrive, with backpressure (the service is paused while the client is
  *   slow) and the service's request aborted when the client goes away.
  */
-export type UpstreamAnswer =
-  | { kind: 'buffered'; status: number; headers: IncomingHttpHeaders; body: Buffer }
-  | { kind: 'stream'; status: number; headers: IncomingHttpHeaders; body: Readable };
+export interface UpstreamAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** A Buffer when buffered, a Readable when streamed. */
+  body: Buffer | Readable;
+}
 
 export interface UpstreamRequest {
   origin: string;
@@ -67,7 +70,7 @@ export function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest): Prom
           },
         });
         settled = true;
-        resolve({ kind: 'stream', status, headers, body: stream });
+        resolve({ status, headers, body: stream });
       },
       onResponseData(c, chunk) {
         if (chunks) chunks.push(chunk);
@@ -81,7 +84,7 @@ export function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest): Prom
         }
         settled = true;
         const body = !chunks || chunks.length === 0 ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-        resolve({ kind: 'buffered', status, headers, body });
+        resolve({ status, headers, body });
       },
       onResponseError(_c, error) {
         if (!settled) {

@@ -88,7 +88,8 @@ export function createLogger({ service, level, destination }: CreateLoggerOption
   return destination ? pino(options, destination) : pino(options);
 }
 
-type LevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+type LevelName = (typeof LEVELS)[number];
 type LogArgs = Parameters<Logger['info']>;
 
 /**
@@ -107,7 +108,8 @@ class LazyChild {
   private materialise(): Logger {
     return (this.real ??= this.parent.child<never>(this.bindings, this.options as never));
   }
-  private write(level: LevelName, args: LogArgs): void {
+  /** What `fatal` … `trace` do (defined on the prototype below, so nothing is allocated per child). */
+  write(level: LevelName, args: LogArgs): void {
     if (this.parent.isLevelEnabled(level)) (this.materialise()[level] as (...a: LogArgs) => void)(...args);
   }
   get level(): string {
@@ -119,25 +121,15 @@ class LazyChild {
   child(bindings: Record<string, unknown>, options?: Parameters<Logger['child']>[1]): Logger {
     return this.materialise().child<never>(bindings, options as never);
   }
-  fatal(...args: LogArgs): void {
-    this.write('fatal', args);
-  }
-  error(...args: LogArgs): void {
-    this.write('error', args);
-  }
-  warn(...args: LogArgs): void {
-    this.write('warn', args);
-  }
-  info(...args: LogArgs): void {
-    this.write('info', args);
-  }
-  debug(...args: LogArgs): void {
-    this.write('debug', args);
-  }
-  trace(...args: LogArgs): void {
-    this.write('trace', args);
-  }
   silent(): void {}
+}
+
+for (const level of LEVELS) {
+  Object.defineProperty(LazyChild.prototype, level, {
+    value: function (this: LazyChild, ...args: LogArgs) {
+      this.write(level, args);
+    },
+  });
 }
 
 export function lazyChildLogger(parent: Logger, bindings: Record<string, unknown>, options?: Parameters<Logger['child']>[1]): Logger {
