@@ -39,6 +39,8 @@ export interface OrderPostingTable {
   cause: PostingCause;
   credits: number;
   created_at: Generated<Date>;
+  /** The order in which billing sent the order's commands. */
+  seq: Generated<string>;
 }
 
 export type StripeEventStatus = 'received' | 'processed' | 'parked' | 'ignored';

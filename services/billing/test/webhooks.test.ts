@@ -32,6 +32,12 @@ const refunded = (pi: string, amountRefunded: number, chargeId = 'ch_test_fixed'
 const dispute = (type: string, id: string, pi: string, status: string, amount = 500) =>
   stripeEvent(type, disputeObject({ id, paymentIntent: pi, amount, status, currency: 'usd' }));
 
+/** Each command of an order names the one billing sent before it (the grant names none). */
+function expectChained(orderId: string) {
+  const keys = h.ledger.applied.filter((c) => c.idempotencyKey.startsWith(`order:${orderId}`));
+  expect(keys.map((c) => c.after)).toEqual([undefined, ...keys.slice(0, -1).map((c) => c.idempotencyKey)]);
+}
+
 /** What the ledger was asked to do for an order, as "kind:amount" in arrival order. */
 const ledgerFor = (orderId: string) => h.ledger.applied.filter((c) => c.idempotencyKey.startsWith(`order:${orderId}`)).map((c) => `${c.kind}:${c.amount}`);
 
@@ -153,6 +159,20 @@ describe('charge.refunded', () => {
     expect(h.ledger.conflicts).toEqual([]);
   });
 
+  it('applies a clawback that reaches the ledger before its grant only after the grant: no debt, no credits out of nothing', async () => {
+    const c = await checkoutReady();
+    h.ledger.failFirst.add(`order:${c.orderId}`); // the grant's first delivery fails, the clawback overtakes it
+    await h.webhook(refunded(c.pi, 250, 'ch_overtaken'));
+    await h.webhook(c.completed);
+    await h.settled();
+    const clawbackKey = `order:${c.orderId}:refund:250`;
+    expect(h.ledger.outOfOrder).toContain(clawbackKey);
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50']);
+    expectChained(c.orderId);
+    expect({ balance: h.ledger.balance(c.userId), debt: h.ledger.debt(c.userId) }).toEqual({ balance: 50, debt: 0 });
+    expect(h.ledger.conflicts).toEqual([]);
+  });
+
   it('converges to the same state when the refund overtakes the completion', async () => {
     const inOrder = await checkoutReady();
     await h.webhook(inOrder.completed);
@@ -171,6 +191,7 @@ describe('charge.refunded', () => {
 
     expect(ledgerFor(reordered.orderId)).toEqual(ledgerFor(inOrder.orderId));
     expect(ledgerFor(reordered.orderId)).toEqual(['grant:100', 'clawback:50']);
+    for (const c of [inOrder, reordered]) expect({ balance: h.ledger.balance(c.userId), debt: h.ledger.debt(c.userId) }).toEqual({ balance: 50, debt: 0 });
     const [a, b] = [await h.order(inOrder.orderId), await h.order(reordered.orderId)];
     expect({ status: b.status, refunded: b.refunded_amount }).toEqual({ status: a.status, refunded: a.refunded_amount });
     expect((await h.db.selectFrom('stripe_events').select('status').where('id', '=', early.id as string).executeTakeFirstOrThrow()).status).toBe('processed');
@@ -183,7 +204,9 @@ describe('charge.refunded', () => {
     expect(replies.every((r) => r.status === 200)).toBe(true);
     await h.settled();
     for (const c of orders) {
-      expect(ledgerFor(c.orderId).sort()).toEqual(['clawback:50', 'grant:100']);
+      // Whatever order the queue delivered them in, the ledger applied the grant first.
+      expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50']);
+      expect({ balance: h.ledger.balance(c.userId), debt: h.ledger.debt(c.userId) }).toEqual({ balance: 50, debt: 0 });
       expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 250 });
     }
     expect(await h.count('stripe_events', sql`status = 'parked'`)).toBe(0);
@@ -333,10 +356,13 @@ describe('refunds and disputes on the same order never take more than the pack',
     await deliver([dispute('charge.dispute.created', dp, c.pi, 'needs_response'), refunded(c.pi, 250)]);
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
     await deliver([dispute('charge.dispute.closed', dp, c.pi, 'won')]);
-    expect(ledgerFor(c.orderId).slice(0, 2)).toEqual(['grant:100', 'clawback:100']);
-    expect(ledgerFor(c.orderId).slice(2).sort()).toEqual(['clawback:50', 'restore:100']);
+    // Sent in one transaction, applied in the order sent: the restore first cancels the dispute's
+    // debt-free take, then the refund takes its share from what came back.
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100', 'clawback:50']);
+    expectChained(c.orderId);
     expect(net(c.orderId)).toBe(50);
     expect(h.ledger.balance(c.userId)).toBe(50);
+    expect(h.ledger.debt(c.userId)).toBe(0);
     expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 250 });
     expect(await reconLine(c.orderId)).toMatchObject({ matches: true, expected: { clawedBack: 150, restored: 100 } });
   });

@@ -127,6 +127,24 @@ describe('ledger inbox through the real queue', () => {
     expect(await invariantViolations(L.db)).toEqual([]);
   });
 
+  it('holds a clawback that overtook the grant it names as `after` until the grant is posted: no debt, no credits created', async () => {
+    const u = user();
+    const grantKey = `order:${randomUUID()}`;
+    const clawbackId = randomUUID();
+    const clawback = { idempotencyKey: `${grantKey}:refund:250`, userId: u, amount: 50, reference: grantKey, after: grantKey };
+    await L.db.transaction().execute((tx) => L.ctx.bus.send(tx as never, 'ledger.clawback', clawback, { id: clawbackId }));
+    // The clawback is tried and sent back to wait, more than once if need be, while no grant exists.
+    await eventually(async () => ((await L.ctx.bus.queue('credits-ledger').getJob(clawbackId))?.attemptsMade ?? 0) >= 1, 10_000, 20);
+    expect(await findUserAccounts(L.db, u)).toBeUndefined();
+    expect(await command('ledger.grant', { idempotencyKey: grantKey, userId: u, amount: 100, source: 'purchase', reference: grantKey })).toEqual({ amount: 100, debt: 0 });
+    const r = await L.ctx.bus.waitForResult('credits-ledger', clawbackId, 15_000);
+    expect(r).toEqual({ timedOut: false, result: { amount: 50, debt: 0 } });
+    expect(await findUserAccounts(L.db, u)).toMatchObject({ available: 50 });
+    const debt = await L.db.selectFrom('transfers').select('id').where('kind', '=', 'clawback_debt').where('reference', '=', grantKey).execute();
+    expect(debt).toEqual([]);
+    expect(await invariantViolations(L.db)).toEqual([]);
+  });
+
   it('rejects a malformed command without retry and changes nothing', async () => {
     const u = user();
     const job = await L.ctx.bus

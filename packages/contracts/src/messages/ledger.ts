@@ -3,6 +3,12 @@ import { command, event } from './define.js';
 import { Uuid, PositiveInt, NonNegativeInt, IsoDate } from './common.js';
 
 const Key = Type.String({ minLength: 1, maxLength: 200 });
+/**
+ * The idempotency key of the posting this one must follow. Queued commands can arrive in any
+ * order, and a clawback applied before its grant books debt the grant never repays (credits out
+ * of nothing); the ledger retries such a command until that posting exists.
+ */
+const After = Key;
 
 export const ledgerMessages = {
   'ledger.grant': command(
@@ -29,12 +35,12 @@ export const ledgerMessages = {
   /** Refund or dispute: take back what is still available; the rest is recorded as debt. */
   'ledger.clawback': command(
     'credits-ledger',
-    Type.Object({ idempotencyKey: Key, userId: Uuid, amount: PositiveInt, reference: Type.String({ maxLength: 200 }) }, { additionalProperties: false }),
+    Type.Object({ idempotencyKey: Key, userId: Uuid, amount: PositiveInt, reference: Type.String({ maxLength: 200 }), after: Type.Optional(After) }, { additionalProperties: false }),
   ),
   /** Dispute won: give back what a clawback took. */
   'ledger.restore': command(
     'credits-ledger',
-    Type.Object({ idempotencyKey: Key, userId: Uuid, amount: PositiveInt, reference: Type.String({ maxLength: 200 }) }, { additionalProperties: false }),
+    Type.Object({ idempotencyKey: Key, userId: Uuid, amount: PositiveInt, reference: Type.String({ maxLength: 200 }), after: Type.Optional(After) }, { additionalProperties: false }),
   ),
   'ledger.hold-placed': event(['generation'], Type.Object({ holdId: Uuid, userId: Uuid, amount: PositiveInt }, { additionalProperties: false })),
   'ledger.hold-rejected': event(

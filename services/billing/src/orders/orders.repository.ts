@@ -116,6 +116,6 @@ export async function recordPosting(
 
 /** Every ledger command billing sent for an order, oldest first. */
 export async function listPostings(tx: Transaction<DB>, orderId: string): Promise<{ idempotency_key: string; kind: PostingKind; cause: PostingCause; credits: number }[]> {
-  const rows = await tx.selectFrom('order_postings').select(['idempotency_key', 'kind', 'cause', 'credits']).where('order_id', '=', orderId).orderBy('created_at').execute();
+  const rows = await tx.selectFrom('order_postings').select(['idempotency_key', 'kind', 'cause', 'credits']).where('order_id', '=', orderId).orderBy('seq').execute();
   return rows.map((r) => ({ ...r, credits: Number(r.credits) }));
 }

@@ -144,20 +144,25 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
     return { ...order, status };
   }
 
-  const wanted = planPostings(order, disputes, await orders.listPostings(tx, order.id));
+  const recorded = await orders.listPostings(tx, order.id);
+  const wanted = planPostings(order, disputes, recorded);
+  // Each command names the one sent before it for this order, and the ledger applies it only after
+  // that one: queues reorder, and a clawback or restore applied out of turn moves credits and debt
+  // differently (a clawback before its grant books debt the grant never repays).
+  let previous = recorded.at(-1)?.idempotency_key;
 
   for (const w of wanted) {
     if (w.credits <= 0) continue;
     const fresh = await orders.recordPosting(tx, { idempotency_key: w.key, order_id: order.id, kind: w.kind, cause: w.cause, credits: w.credits });
     if (!fresh) continue;
-    const reference = `order:${order.id}`;
+    const command = { idempotencyKey: w.key, userId: order.user_id, amount: w.credits, reference: `order:${order.id}` };
+    const after = previous === undefined ? {} : { after: previous };
     if (w.kind === 'grant') {
-      await deps.bus.send(outbox(tx), 'ledger.grant', { idempotencyKey: w.key, userId: order.user_id, amount: w.credits, source: 'purchase', reference });
-    } else if (w.kind === 'clawback') {
-      await deps.bus.send(outbox(tx), 'ledger.clawback', { idempotencyKey: w.key, userId: order.user_id, amount: w.credits, reference });
+      await deps.bus.send(outbox(tx), 'ledger.grant', { ...command, source: 'purchase' });
     } else {
-      await deps.bus.send(outbox(tx), 'ledger.restore', { idempotencyKey: w.key, userId: order.user_id, amount: w.credits, reference });
+      await deps.bus.send(outbox(tx), w.kind === 'clawback' ? 'ledger.clawback' : 'ledger.restore', { ...command, ...after });
     }
+    previous = w.key;
     deps.log.info({ orderId: order.id, kind: w.kind, cause: w.cause, credits: w.credits }, 'ledger command sent');
   }
   return { ...order, status };

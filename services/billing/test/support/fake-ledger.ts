@@ -1,10 +1,12 @@
 import type { Bus, Worker } from '@imlab/queue';
+import { AppError } from '@imlab/http';
 
 export interface LedgerCommand {
   kind: 'grant' | 'clawback' | 'restore';
   idempotencyKey: string;
   userId: string;
   amount: number;
+  after?: string;
 }
 
 /**
@@ -19,26 +21,38 @@ export function startFakeLedger(bus: Bus): {
   applied: LedgerCommand[];
   conflicts: string[];
   duplicates: string[];
+  /** Commands that arrived before the posting they name as `after` (and were retried). */
+  outOfOrder: string[];
   balance(userId: string): number;
   debt(userId: string): number;
   spend(userId: string, credits: number): void;
   /** Keys the fake acknowledges but never reports back (to provoke reconciliation mismatches). */
   silent: Set<string>;
+  /** Keys whose first delivery fails (a retryable error), so later commands overtake them. */
+  failFirst: Set<string>;
   worker: Worker;
 } {
   const commands: LedgerCommand[] = [];
   const applied: LedgerCommand[] = [];
   const conflicts: string[] = [];
   const duplicates: string[] = [];
+  const outOfOrder: string[] = [];
   const seen = new Map<string, LedgerCommand>();
   const balances = new Map<string, number>();
   const debts = new Map<string, number>();
   const silent = new Set<string>();
+  const failFirst = new Set<string>();
 
   const handle = (kind: LedgerCommand['kind']) =>
-    async ({ tx, payload }: { tx: Parameters<Bus['send']>[0]; payload: { idempotencyKey: string; userId: string; amount: number } }) => {
-      const cmd: LedgerCommand = { kind, idempotencyKey: payload.idempotencyKey, userId: payload.userId, amount: payload.amount };
+    async ({ tx, payload }: { tx: Parameters<Bus['send']>[0]; payload: { idempotencyKey: string; userId: string; amount: number; after?: string } }) => {
+      const cmd: LedgerCommand = { kind, idempotencyKey: payload.idempotencyKey, userId: payload.userId, amount: payload.amount, ...(payload.after ? { after: payload.after } : {}) };
       commands.push(cmd);
+      if (failFirst.delete(cmd.idempotencyKey)) throw new Error('fake ledger: first attempt fails (test asked for it)');
+      // Like the ledger: a command that names a predecessor not posted yet is retried later.
+      if (payload.after !== undefined && !seen.has(payload.after)) {
+        outOfOrder.push(cmd.idempotencyKey);
+        throw new AppError('LEDGER_POSTING_OUT_OF_ORDER', `waits for ${payload.after}`, { status: 409, retryable: true });
+      }
       const before = seen.get(cmd.idempotencyKey);
       if (before) {
         duplicates.push(cmd.idempotencyKey);
@@ -81,6 +95,7 @@ export function startFakeLedger(bus: Bus): {
     applied,
     conflicts,
     duplicates,
+    outOfOrder,
     balance: (u) => balances.get(u) ?? 0,
     debt: (u) => debts.get(u) ?? 0,
     spend(u, n) {
@@ -89,6 +104,7 @@ export function startFakeLedger(bus: Bus): {
       balances.set(u, b - n);
     },
     silent,
+    failFirst,
     worker,
   };
 }

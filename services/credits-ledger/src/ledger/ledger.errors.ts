@@ -7,6 +7,7 @@ export const LEDGER_ERROR_CODES = [
   'LEDGER_HOLD_CLOSED',
   'LEDGER_INVARIANT_BROKEN',
   'LEDGER_ACCOUNT_NOT_FOUND',
+  'LEDGER_POSTING_OUT_OF_ORDER',
 ] as const;
 
 export const idempotencyConflict = (key: string) =>
@@ -17,3 +18,10 @@ export const captureExceedsHold = (requested: number, held: number) =>
 
 /** A stored balance disagreeing with the holds it backs: never expected, never retried silently. */
 export const invariantBroken = (what: string) => new AppError('LEDGER_INVARIANT_BROKEN', what, { status: 500, retryable: false });
+
+/**
+ * A command that must follow another posting arrived first (queues do not keep order): retried
+ * with the queue's backoff until that posting exists, so the two apply in the order they were sent.
+ */
+export const postingOutOfOrder = (key: string, after: string) =>
+  new AppError('LEDGER_POSTING_OUT_OF_ORDER', `posting "${key}" waits for posting "${after}", which has not arrived yet`, { status: 409, retryable: true });

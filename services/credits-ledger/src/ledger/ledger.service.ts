@@ -7,7 +7,7 @@ import type { Payload, LedgerHoldOutcome, LedgerPostingResult, LedgerReserveResu
 import type { QueueTables } from '@imlab/queue';
 import type { DB, SystemAccountType } from '../db.js';
 import * as repo from './ledger.repository.js';
-import { captureExceedsHold, idempotencyConflict, invariantBroken } from './ledger.errors.js';
+import { captureExceedsHold, idempotencyConflict, invariantBroken, postingOutOfOrder } from './ledger.errors.js';
 
 export interface LedgerDeps {
   bus: Bus;
@@ -40,6 +40,11 @@ async function userAccounts(tx: Tx, userId: string): Promise<repo.UserAccounts> 
   const created = await repo.findUserAccounts(tx, userId);
   if (!created) throw invariantBroken(`accounts of a user could not be opened`);
   return created;
+}
+
+/** Refuses (retryably) a command whose predecessor, named by `after`, is not posted yet. */
+async function requirePredecessor(tx: Tx, p: { idempotencyKey: string; after?: string | undefined }): Promise<void> {
+  if (p.after !== undefined && !(await repo.findPosting(tx, p.after))) throw postingOutOfOrder(p.idempotencyKey, p.after);
 }
 
 async function duplicatePosting(tx: Tx, key: string, hash: string): Promise<LedgerPostingResult> {
@@ -221,6 +226,7 @@ export async function expireDue(tx: Tx, deps: LedgerDeps, limit = 100): Promise<
 
 /** Refund or dispute: takes back what is still available; the rest is recorded against the debt account. */
 export async function clawback(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.clawback'>): Promise<LedgerPostingResult> {
+  await requirePredecessor(tx, p);
   const hash = requestHash('clawback', [p.userId, p.amount, p.reference]);
   const acc = await userAccounts(tx, p.userId);
   const postingId = await repo.insertPosting(tx, { key: p.idempotencyKey, requestHash: hash, kind: 'clawback', subjectId: acc.availableId });
@@ -243,6 +249,7 @@ export async function clawback(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.claw
 
 /** Dispute won: first cancels what the person still owes, then credits the rest back to available. */
 export async function restore(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.restore'>): Promise<LedgerPostingResult> {
+  await requirePredecessor(tx, p);
   const hash = requestHash('restore', [p.userId, p.amount, p.reference]);
   const acc = await userAccounts(tx, p.userId);
   const postingId = await repo.insertPosting(tx, { key: p.idempotencyKey, requestHash: hash, kind: 'restore', subjectId: acc.availableId });
