@@ -26,7 +26,8 @@ afterAll(async () => {
 
 describe('processing that dies mid-way', () => {
   it('rolls back the whole effect and the retry applies it exactly once', async () => {
-    const c = await h.checkout(h.newUser());
+    const userId = h.newUser();
+    const c = await h.checkout(userId);
     const pi = newPaymentIntentId();
     await h.webhook(stripeEvent('checkout.session.completed', sessionObject(c.session, { status: 'complete', payment_status: 'paid', payment_intent: pi })));
     await h.webhook(stripeEvent('charge.refunded', chargeObject({ paymentIntent: pi, amount: 500, amountRefunded: 250, currency: 'usd' })));
@@ -34,7 +35,8 @@ describe('processing that dies mid-way', () => {
 
     expect(crashed.size).toBe(2);
     const forOrder = h.ledger.applied.filter((x) => x.idempotencyKey.startsWith(`order:${c.orderId}`)).map((x) => `${x.kind}:${x.amount}`);
-    expect(forOrder.sort()).toEqual(['clawback:50', 'grant:100']);
+    expect(forOrder).toEqual(['grant:100', 'clawback:50']);
+    expect({ balance: h.ledger.balance(userId), debt: h.ledger.debt(userId) }).toEqual({ balance: 50, debt: 0 });
     expect(h.ledger.duplicates).toEqual([]);
     const receipts = await h.db.selectFrom('outbox').select('payload').where('name', '=', 'order.paid').execute();
     expect(receipts).toHaveLength(1);
