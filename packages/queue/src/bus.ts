@@ -1,4 +1,4 @@
-import { Queue, QueueEvents, Worker, Job, UnrecoverableError, type JobsOptions, type Processor } from 'bullmq';
+import { Queue, QueueEvents, Worker, Job, UnrecoverableError, DelayedError, type JobsOptions, type Processor } from 'bullmq';
 import type { Kysely, Transaction } from 'kysely';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
@@ -9,7 +9,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { connectRedis, queuePrefix, type Redis } from './redis.js';
 import { envelopeProblem, payloadProblem, type Envelope } from './envelope.js';
 import type { QueueTables } from './migrations.js';
-import { retryAfterOf } from './retry-after.js';
+import { deferOf, MAX_DEFER_MS, retryAfterOf } from './retry-after.js';
 
 /** Default job options: retries with exponential backoff, bounded retention. */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
@@ -73,6 +73,8 @@ export interface ConsumeOptions {
   afterCommit?: (message: Envelope) => Promise<void> | void;
   /** Cap on an error's `retryAfterMs` (default MAX_RETRY_AFTER_MS). */
   maxRetryAfterMs?: number;
+  /** How old a message may get while its handler says "not yet" (see notYet; default MAX_DEFER_MS). */
+  maxDeferMs?: number;
 }
 
 /**
@@ -281,7 +283,8 @@ export class Bus {
    * processor runs: a malformed job fails at once (no retry) with the reason. AppErrors with
    * `retryable: false` become UnrecoverableError. An error carrying `retryAfterMs` (a provider's
    * Retry-After; see retryAfterOf) makes that retry wait this long instead of the exponential
-   * backoff; it still counts as an attempt.
+   * backoff; it still counts as an attempt. An error marked with notYet (the message waits for
+   * another) is run again later without spending an attempt, until the message is `maxDeferMs` old.
    */
   worker(queueName: QueueName, processor: RawHandler, opts: ConsumeOptions = {}): Worker {
     const log = this.opts.logger.child({ queue: queueName });
@@ -296,6 +299,15 @@ export class Bus {
       try {
         return await processor({ message, log: jobLog, job, ...(token ? { token } : {}) });
       } catch (err) {
+        const ageMs = Date.now() - Date.parse(message.occurredAt);
+        const deferMs = token && ageMs < (opts.maxDeferMs ?? MAX_DEFER_MS) ? deferOf(err, ageMs) : undefined;
+        if (deferMs !== undefined) {
+          // Not a failure: the message waits for another one. Back to the delayed set without
+          // spending an attempt (DelayedError tells BullMQ the job was moved on purpose).
+          jobLog.info({ deferMs, reason: (err as Error).message }, 'message not due yet; waits without spending an attempt');
+          await job.moveToDelayed(Date.now() + deferMs, token);
+          throw new DelayedError();
+        }
         if (err instanceof AppError && !err.retryable) {
           jobLog.warn({ code: err.code, reason: err.message }, 'message failed permanently');
           throw new UnrecoverableError(`${err.code}: ${err.message}`);

@@ -34,3 +34,26 @@ export function retryAfterFromHeaders(headers: Headers | Record<string, string |
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+
+/** How long a message may keep waiting for what it depends on before its waits count as failures. */
+export const MAX_DEFER_MS = 60 * 60_000;
+/** The longest single wait of a deferred message. */
+export const MAX_DEFER_STEP_MS = 30_000;
+
+/**
+ * Marks an error as "not yet": the message depends on another that has not been applied (queues
+ * reorder), so its handler is run again later without spending one of its attempts — a message
+ * cannot be failed for good because its predecessor was slow. Each wait is at least `deferMs` and
+ * grows with the message's age (a quarter of it, at most MAX_DEFER_STEP_MS); once the message is
+ * older than the consumer's `maxDeferMs`, the error is an ordinary retryable failure again.
+ */
+export function notYet<E extends Error>(err: E, deferMs: number): E & { deferMs: number } {
+  return Object.assign(err, { deferMs });
+}
+
+/** The wait a "not yet" error asks for, given the message's age; undefined for any other error. */
+export function deferOf(err: unknown, ageMs: number): number | undefined {
+  const ms = err && typeof err === 'object' ? (err as { deferMs?: unknown }).deferMs : undefined;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return undefined;
+  return Math.ceil(Math.min(Math.max(ms, ageMs / 4), MAX_DEFER_STEP_MS));
+}

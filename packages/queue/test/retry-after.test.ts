@@ -4,7 +4,7 @@ import { createDb, migrateToLatest } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import { createLogger } from '@imlab/logger';
 import { createTestDatabase, testPrefix, infra, eventually } from '@imlab/testing';
-import { Bus, MAX_RETRY_AFTER_MS, queueMigrations, retryAfterFromHeaders, retryAfterOf, type QueueTables } from '../src/index.js';
+import { Bus, MAX_DEFER_STEP_MS, MAX_RETRY_AFTER_MS, deferOf, notYet, queueMigrations, retryAfterFromHeaders, retryAfterOf, type QueueTables } from '../src/index.js';
 
 const USER = '0190f5f0-0000-7000-8000-000000000002';
 const logger = createLogger({ service: 'test', level: 'silent' });
@@ -137,5 +137,54 @@ describe('Bus.worker honours a Retry-After carried by the error', () => {
     const waited = calls[1]! - calls[0]!;
     expect(waited).toBeGreaterThanOrEqual(500);
     expect(waited).toBeLessThan(1800);
+  });
+});
+
+describe('a handler that says "not yet" (notYet)', () => {
+  it('asks for at least its own wait, more as the message ages, never more than the step cap; other errors ask nothing', () => {
+    expect(deferOf(notYet(new Error('waits'), 250), 0)).toBe(250);
+    expect(deferOf(notYet(new Error('waits'), 250), 8000)).toBe(2000);
+    expect(deferOf(notYet(new Error('waits'), 250), 3600_000)).toBe(MAX_DEFER_STEP_MS);
+    expect(deferOf(new RateLimited(100), 0)).toBeUndefined();
+    expect(deferOf(new Error('plain'), 0)).toBeUndefined();
+    expect(deferOf(notYet(new Error('nonsense'), Number.NaN), 0)).toBeUndefined();
+  });
+
+  it('is run again without spending attempts: waiting longer than the attempt limit allows still ends in success', async () => {
+    const bus = newBus(testPrefix('ny-wait'));
+    const calls: number[] = [];
+    bus.worker('credits-ledger', async () => {
+      calls.push(Date.now());
+      if (calls.length <= 5) throw notYet(new AppError('X_NOT_YET', 'predecessor missing', { status: 409, retryable: true }), 50);
+      return { ok: true };
+    });
+    const q = bus.queue('credits-ledger');
+    const id = 'ny-wait-job';
+    await q.add('ledger.grant', { id, name: 'ledger.grant', payload: grant('ny-wait'), occurredAt: new Date().toISOString() }, { jobId: id, attempts: 2 });
+    await eventually(async () => (await (await q.getJob(id))?.getState()) === 'completed', 10_000);
+    expect(calls).toHaveLength(6);
+    for (let i = 1; i < calls.length; i++) expect(calls[i]! - calls[i - 1]!).toBeGreaterThanOrEqual(45);
+    expect((await q.getJob(id))!.attemptsMade).toBeLessThanOrEqual(1);
+    expect((await q.getJob(id))!.returnvalue).toEqual({ ok: true });
+  });
+
+  it('waits count as failed attempts once the message is older than maxDeferMs, so it cannot wait forever', async () => {
+    const bus = newBus(testPrefix('ny-limit'));
+    const calls: number[] = [];
+    bus.worker(
+      'credits-ledger',
+      async () => {
+        calls.push(Date.now());
+        throw notYet(new AppError('X_NOT_YET', 'predecessor never comes', { status: 409, retryable: true }), 50);
+      },
+      { maxDeferMs: 1000 },
+    );
+    const q = bus.queue('credits-ledger');
+    const id = 'ny-limit-job';
+    const old = new Date(Date.now() - 5000).toISOString();
+    await q.add('ledger.grant', { id, name: 'ledger.grant', payload: grant('ny-limit'), occurredAt: old }, { jobId: id, attempts: 2, backoff: { type: 'fixed', delay: 50 } });
+    await eventually(async () => (await (await q.getJob(id))?.getState()) === 'failed', 10_000);
+    expect(calls).toHaveLength(2);
+    expect((await q.getJob(id))!.attemptsMade).toBe(2);
   });
 });

@@ -1,4 +1,4 @@
-import type { Bus, Worker } from '@imlab/queue';
+import { notYet, type Bus, type Worker } from '@imlab/queue';
 import { AppError } from '@imlab/http';
 
 export interface LedgerCommand {
@@ -51,7 +51,7 @@ export function startFakeLedger(bus: Bus): {
       // Like the ledger: a command that names a predecessor not posted yet is retried later.
       if (payload.after !== undefined && !seen.has(payload.after)) {
         outOfOrder.push(cmd.idempotencyKey);
-        throw new AppError('LEDGER_POSTING_OUT_OF_ORDER', `waits for ${payload.after}`, { status: 409, retryable: true });
+        throw notYet(new AppError('LEDGER_POSTING_OUT_OF_ORDER', `waits for ${payload.after}`, { status: 409, retryable: true }), 250);
       }
       const before = seen.get(cmd.idempotencyKey);
       if (before) {

@@ -1,4 +1,5 @@
 import { AppError } from '@imlab/http';
+import { notYet } from '@imlab/queue';
 
 export const LEDGER_ERROR_CODES = [
   'LEDGER_INSUFFICIENT_CREDITS',
@@ -20,8 +21,9 @@ export const captureExceedsHold = (requested: number, held: number) =>
 export const invariantBroken = (what: string) => new AppError('LEDGER_INVARIANT_BROKEN', what, { status: 500, retryable: false });
 
 /**
- * A command that must follow another posting arrived first (queues do not keep order): retried
- * with the queue's backoff until that posting exists, so the two apply in the order they were sent.
+ * A command that must follow another posting arrived first (queues do not keep order): run again
+ * later, without spending its attempts, until that posting exists, so the two apply in the order
+ * they were sent.
  */
 export const postingOutOfOrder = (key: string, after: string) =>
-  new AppError('LEDGER_POSTING_OUT_OF_ORDER', `posting "${key}" waits for posting "${after}", which has not arrived yet`, { status: 409, retryable: true });
+  notYet(new AppError('LEDGER_POSTING_OUT_OF_ORDER', `posting "${key}" waits for posting "${after}", which has not arrived yet`, { status: 409, retryable: true }), 250);
