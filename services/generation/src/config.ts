@@ -39,6 +39,12 @@ export const configSpec = {
   RESERVE_WAIT_MS: num({ default: 3000 }),
   /** Credits stay held this long; an unfinished generation then fails and the ledger releases. */
   HOLD_TTL: duration({ default: 1800 }),
+  /**
+   * A render must finish at least this long before its hold expires, or it is failed and refunded:
+   * the capture still has to reach the ledger (commit, relay, queue) before the ledger's expiry
+   * returns the credits, which would leave the images delivered and never paid for.
+   */
+  HOLD_CAPTURE_MARGIN: duration({ default: 120 }),
   PROMPT_MAX_CHARS: num({ default: 2000 }),
 
   UPLOAD_MAX_BYTES: num({ default: 10 * 1024 * 1024 }),
@@ -60,6 +66,7 @@ export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
   if (config.IMAGE_PROVIDER === 'openai' && !config.OPENAI_API_KEY) problems.OPENAI_API_KEY = 'is required when IMAGE_PROVIDER=openai';
   if (config.RENDER_CONCURRENCY < 1) problems.RENDER_CONCURRENCY = 'must be at least 1';
   if (config.RENDER_USER_CAP < 1) problems.RENDER_USER_CAP = 'must be at least 1';
+  if (config.HOLD_CAPTURE_MARGIN >= config.HOLD_TTL) problems.HOLD_CAPTURE_MARGIN = `must be shorter than HOLD_TTL (${config.HOLD_TTL} s)`;
   if (Object.keys(problems).length) throw new ConfigError('generation', problems);
   return config;
 }

@@ -5,6 +5,7 @@ export interface GenerationMetrics {
   enqueueToStart: Histogram;
   providerErrors: Counter<'provider' | 'code'>;
   refunds: Counter<'reason'>;
+  uncharged: Counter;
 }
 
 /** Generation's own metrics on the app's registry (queue depth comes from bus.registerMetrics). */
@@ -25,5 +26,10 @@ export function createMetrics(registry: Registry): GenerationMetrics {
     }),
     providerErrors: new Counter({ name: 'generation_provider_errors_total', help: 'Provider errors by code', labelNames: ['provider', 'code'], registers: [registry] }),
     refunds: new Counter({ name: 'generation_refunds_total', help: 'Holds released instead of captured, by reason', labelNames: ['reason'], registers: [registry] }),
+    uncharged: new Counter({
+      name: 'generation_uncharged_total',
+      help: 'Succeeded generations whose hold the ledger expired before the capture arrived (delivered, never paid for)',
+      registers: [registry],
+    }),
   };
 }

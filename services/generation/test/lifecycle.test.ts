@@ -95,6 +95,35 @@ describe('generation lifecycle around the render', () => {
     await eventually(() => h.ledger.balance(user).available === 10);
   });
 
+  it('a render that finishes within HOLD_CAPTURE_MARGIN of the hold expiry is failed and refunded, not delivered unpaid', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    // The hold is HOLD_TTL long; with this margin the capture deadline is ~1 s after creation and
+    // the render takes 1.5 s: done before the hold expires, but too late for the capture to be sure.
+    const worker = await h.startWorker({ HOLD_CAPTURE_MARGIN: String(h.config.HOLD_TTL - 1) });
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'just too late', model: 'imlab-draft' } });
+    const g = await h.waitFor(user, created.body.id, ['failed', 'succeeded']);
+    expect(g).toMatchObject({ status: 'failed', errorCode: 'GENERATION_HOLD_EXPIRED', images: [] });
+    await eventually(() => h.ledger.balance(user).available === 10);
+    expect(h.ledger.count('capture', created.body.id)).toBe(0);
+    await worker.worker.close();
+  });
+
+  it('a capture that reaches the ledger after the hold expired is reported as an uncharged generation', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const worker = await h.startWorker({ LOCAL_RENDER_MS: '0' });
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'capture delayed past expiry', model: 'imlab-draft' } });
+    h.ledger.expiresBeforeCapture.add(created.body.id);
+    const uncharged = async () => Number(/^generation_uncharged_total(?:\{[^}]*\})? (\d+)/m.exec(await (await fetch(`${h.url}/metrics`)).text())?.[1] ?? 0);
+    const before = await uncharged();
+    await h.waitFor(user, created.body.id, ['succeeded']);
+    await eventually(async () => (await uncharged()) === before + 1);
+    expect(h.ledger.balance(user)).toEqual({ available: 10, held: 0, consumed: 0 });
+    expect((await h.api('GET', `/v1/generations/${created.body.id}`, { user })).body.status).toBe('succeeded');
+    await worker.worker.close();
+  });
+
   it('a cancel while the ledger is still reserving still ends with the credits back', async () => {
     const user = uuidv7();
     h.ledger.grant(user, 10);

@@ -209,6 +209,11 @@ export class GenerationService {
     return g;
   }
 
+  /** Counts a succeeded generation the ledger never charged (its hold expired first). */
+  noteUncharged(): void {
+    this.d.metrics.uncharged.inc();
+  }
+
   async cancel(userId: string, id: string): Promise<GenerationView> {
     const owned = await repo.findOwnedGeneration(this.d.db, id, userId);
     if (!owned) throw notFound('generation', 'GENERATION_NOT_FOUND');

@@ -49,6 +49,11 @@ function asProviderError(err: unknown): ProviderError {
 export class RenderService {
   constructor(private readonly d: RenderDeps) {}
 
+  /** Too close to the hold's expiry for a capture to reach the ledger in time (HOLD_CAPTURE_MARGIN). */
+  private pastCaptureDeadline(g: Pick<GenerationRow, 'hold_expires_at'>): boolean {
+    return g.hold_expires_at.getTime() - this.d.config.HOLD_CAPTURE_MARGIN * 1000 <= Date.now();
+  }
+
   private async publish(g: GenerationRow | undefined) {
     if (g) await this.d.events.publish(g.id, g.status).catch(() => {});
   }
@@ -57,7 +62,7 @@ export class RenderService {
     const g = await repo.findGeneration(this.d.db, generationId);
     if (!g) return { skipped: 'gone' };
     if (g.status !== 'queued' && g.status !== 'running') return { skipped: g.status };
-    if (g.hold_expires_at.getTime() <= Date.now()) return this.fail(g, g.lease, 'GENERATION_HOLD_EXPIRED', 'hold-expired');
+    if (this.pastCaptureDeadline(g)) return this.fail(g, g.lease, 'GENERATION_HOLD_EXPIRED', 'hold-expired');
 
     const lease = uuidv7();
     const claimed = await this.d.db.transaction().execute(async (tx) => {
@@ -115,8 +120,9 @@ export class RenderService {
           published_at: null,
         });
       }
-      if (claimed.hold_expires_at.getTime() <= Date.now()) {
-        // The ledger has given these credits back (or is about to): this render cannot be paid for.
+      if (this.pastCaptureDeadline(claimed)) {
+        // The ledger has given these credits back, or would before the capture reaches it: this
+        // render cannot be paid for.
         await this.d.storage.delete(stored);
         return this.fail(claimed, lease, 'GENERATION_HOLD_EXPIRED', 'hold-expired');
       }

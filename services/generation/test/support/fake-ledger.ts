@@ -23,6 +23,8 @@ export class FakeLedger {
   readonly holds = new Map<string, Hold>();
   readonly violations: string[] = [];
   readonly received: { name: string; holdId: string }[] = [];
+  /** Holds whose capture arrives after the ledger's expiry (a capture delayed past it). */
+  readonly expiresBeforeCapture = new Set<string>();
   private ctx!: ServiceContext<QueueTables>;
 
   static async start(prefix: string): Promise<FakeLedger> {
@@ -94,10 +96,17 @@ export class FakeLedger {
           await this.ctx.bus.send(tx, 'ledger.hold-placed', { holdId: payload.holdId, userId: payload.userId, amount: payload.amount });
           return { status: 'placed' };
         },
-        'ledger.capture': async ({ payload }) => {
+        'ledger.capture': async ({ tx, payload }) => {
           this.received.push({ name: 'capture', holdId: payload.holdId });
           const h = this.holds.get(payload.holdId);
           if (!h) this.violation(`capture of unknown hold ${payload.holdId}`);
+          if (h.state === 'held' && this.expiresBeforeCapture.has(payload.holdId)) {
+            // Like the ledger when a capture comes in after the hold's expiry: the credits go back.
+            h.state = 'expired';
+            this.available.set(h.userId, (this.available.get(h.userId) ?? 0) + h.amount);
+            await this.ctx.bus.send(tx, 'ledger.hold-expired', { holdId: payload.holdId, userId: h.userId, amount: h.amount });
+            return { status: 'expired', returned: h.amount };
+          }
           h.captures++;
           if (h.state === 'captured') this.violation(`double capture of hold ${payload.holdId}`);
           if (h.state !== 'held') this.violation(`capture of a ${h.state} hold ${payload.holdId}`);
