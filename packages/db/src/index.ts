@@ -8,6 +8,7 @@ import path from 'node:path';
 
 export { sql };
 export type { Kysely, Transaction };
+export * from './purge-tombstones.js';
 
 /** Repository functions take this first: the caller owns the transaction. */
 export type Db<DB> = Kysely<DB> | Transaction<DB>;

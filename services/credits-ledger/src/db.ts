@@ -1,5 +1,6 @@
 import type { Generated, ColumnType } from 'kysely';
 import type { QueueTables } from '@imlab/queue';
+import type { PurgeTombstoneTables } from '@imlab/db';
 
 export const USER_ACCOUNT_TYPES = ['available', 'held'] as const;
 export const SYSTEM_ACCOUNT_TYPES = ['issuance', 'promo', 'consumed', 'forfeited', 'debt'] as const;
@@ -82,7 +83,7 @@ export interface CheckpointTable {
   sealed_at: Generated<Date>;
 }
 
-export interface DB extends QueueTables {
+export interface DB extends QueueTables, PurgeTombstoneTables {
   accounts: AccountTable;
   postings: PostingTable;
   holds: HoldTable;

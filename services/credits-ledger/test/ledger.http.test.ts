@@ -271,4 +271,29 @@ describe('privacy', () => {
     expect((await get('/v1/admin/ledger/verify', fin)).body).toMatchObject({ ok: true });
     expect(await invariantViolations(L.db)).toEqual([]);
   });
+
+  it('turns grants, clawbacks and restores that arrive after the purge into no-ops: no accounts reopened under the id', async () => {
+    const u = user();
+    const order = `order:${randomUUID()}`;
+    await L.run((tx) => ledger.grant(tx, L.deps, { idempotencyKey: order, userId: u, amount: 100, source: 'purchase', reference: order }));
+    await L.run((tx) => purgeUser(tx, u));
+    const postingsBefore = Number((await sql<{ n: string }>`select count(*) as n from postings`.execute(L.db)).rows[0]!.n);
+    const naming = async () => Number((await sql<{ n: string }>`select count(*) as n from outbox where payload::text like ${'%' + u + '%'}`.execute(L.db)).rows[0]!.n);
+    const namingBefore = await naming(); // the first grant's ledger.posted, if the relay has not sent it yet
+
+    // Billing had already sent these when its own copy of the purge was still queued.
+    const late = [
+      await L.run((tx) => ledger.clawback(tx, L.deps, { idempotencyKey: `${order}:refund:250`, userId: u, amount: 50, reference: order, after: order })),
+      await L.run((tx) => ledger.restore(tx, L.deps, { idempotencyKey: `${order}:dispute:dp_1:restore`, userId: u, amount: 50, reference: order, after: `${order}:refund:250` })),
+      await L.run((tx) => ledger.grant(tx, L.deps, { idempotencyKey: `order:${randomUUID()}`, userId: u, amount: 40, source: 'purchase', reference: 'order:late' })),
+    ];
+    expect(late).toEqual([{ amount: 0, debt: 0 }, { amount: 0, debt: 0 }, { amount: 0, debt: 0 }]);
+    expect(await findUserAccounts(L.db, u)).toBeUndefined();
+    expect(Number((await sql<{ n: string }>`select count(*) as n from postings`.execute(L.db)).rows[0]!.n)).toBe(postingsBefore);
+    expect(await naming()).toBe(namingBefore); // no ledger.posted naming them
+    // The tombstone is a hash: the id itself is stored nowhere.
+    const stored = await sql<{ n: string }>`select count(*) as n from purged_user_hashes where user_hash = ${u}`.execute(L.db);
+    expect(Number(stored.rows[0]!.n)).toBe(0);
+    expect(await invariantViolations(L.db)).toEqual([]);
+  });
 });

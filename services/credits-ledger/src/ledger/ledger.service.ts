@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MessageName } from '@imlab/contracts';
 import { prepareMessage } from '@imlab/queue';
-import type { Transaction } from '@imlab/db';
+import { isPurged, type Transaction } from '@imlab/db';
 import type { Bus } from '@imlab/queue';
 import type { Payload, LedgerHoldOutcome, LedgerPostingResult, LedgerReserveResult } from '@imlab/contracts';
 import type { QueueTables } from '@imlab/queue';
@@ -59,6 +59,9 @@ async function noteBalanceDrop(tx: Tx, deps: LedgerDeps, userId: string, before:
   if (before >= t && after < t) await deps.bus.send(outbox(tx), 'ledger.low-balance', { userId, available: after, threshold: t });
 }
 
+/** What a grant, clawback or restore for a purged person does: nothing (there is nobody to credit or charge). */
+const PURGED_NOOP: LedgerPostingResult = { amount: 0, debt: 0 };
+
 /** Purchase or promo credits: issuance/promo → available. */
 export async function grant(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.grant'>): Promise<LedgerPostingResult> {
   const hash = requestHash('grant', [p.userId, p.amount, p.source, p.reference]);
@@ -69,7 +72,8 @@ export async function grant(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.grant'>
   const grantRow = { key: p.idempotencyKey, requestHash: hash, userId: p.userId, amount: p.amount, debit, kind, reference: p.reference, result, event } as const;
   let posted = await repo.postGrant(tx, grantRow);
   if (!posted.hasAccount) {
-    // First credits of this person: open the accounts, then post.
+    // First credits of this person (or a grant that arrived after their purge): open the accounts, then post.
+    if (await isPurged(tx, p.userId)) return PURGED_NOOP;
     await userAccounts(tx, p.userId);
     posted = await repo.postGrant(tx, grantRow);
   }
@@ -226,6 +230,7 @@ export async function expireDue(tx: Tx, deps: LedgerDeps, limit = 100): Promise<
 
 /** Refund or dispute: takes back what is still available; the rest is recorded against the debt account. */
 export async function clawback(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.clawback'>): Promise<LedgerPostingResult> {
+  if (await isPurged(tx, p.userId)) return PURGED_NOOP;
   await requirePredecessor(tx, p);
   const hash = requestHash('clawback', [p.userId, p.amount, p.reference]);
   const acc = await userAccounts(tx, p.userId);
@@ -249,6 +254,7 @@ export async function clawback(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.claw
 
 /** Dispute won: first cancels what the person still owes, then credits the rest back to available. */
 export async function restore(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.restore'>): Promise<LedgerPostingResult> {
+  if (await isPurged(tx, p.userId)) return PURGED_NOOP;
   await requirePredecessor(tx, p);
   const hash = requestHash('restore', [p.userId, p.amount, p.reference]);
   const acc = await userAccounts(tx, p.userId);

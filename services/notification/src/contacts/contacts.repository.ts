@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { sql, type Db, type Transaction } from '@imlab/db';
+import { sql, isPurged as isTombstoned, markPurged, type Db, type Transaction } from '@imlab/db';
 import type { DB, Locale } from '../db.js';
 
 export interface ContactInput {
@@ -36,12 +35,8 @@ export async function upsertContact(db: Db<DB>, c: ContactInput): Promise<boolea
   return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
-function userHash(userId: string): string {
-  return createHash('sha256').update(userId).digest('hex');
-}
-
 export async function isPurged(db: Db<DB>, userId: string): Promise<boolean> {
-  return Boolean(await db.selectFrom('purged_user_hashes').select('user_hash').where('user_hash', '=', userHash(userId)).executeTakeFirst());
+  return isTombstoned(db, userId);
 }
 
 export async function findContact(db: Db<DB>, userId: string) {
@@ -51,6 +46,6 @@ export async function findContact(db: Db<DB>, userId: string) {
 /** Deletes the contact and leaves a tombstone; returns the deleted address, if there was one. */
 export async function purgeContact(tx: Transaction<DB>, userId: string): Promise<string | undefined> {
   const row = await tx.deleteFrom('contacts').where('user_id', '=', userId).returning('email').executeTakeFirst();
-  await tx.insertInto('purged_user_hashes').values({ user_hash: userHash(userId) }).onConflict((oc) => oc.column('user_hash').doNothing()).execute();
+  await markPurged(tx, userId);
   return row?.email;
 }
