@@ -1,5 +1,6 @@
 import type { ColumnType, Generated, Selectable } from 'kysely';
 import type { QueueTables } from '@imlab/queue';
+import type { PurgeTombstoneTables } from '@imlab/db';
 
 export type GenerationStatus = 'reserving' | 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'rejected';
 export const OPEN_STATUSES: GenerationStatus[] = ['reserving', 'queued', 'running'];
@@ -67,9 +68,11 @@ export interface UserProfileTable {
   user_id: string;
   display_name: string;
   updated_at: Generated<Date>;
+  /** occurredAt of the event the name came from: an older event never overwrites a newer one. */
+  source_at: Generated<Date>;
 }
 
-export interface DB extends QueueTables {
+export interface DB extends QueueTables, PurgeTombstoneTables {
   generations: GenerationTable;
   images: ImageTable;
   uploads: UploadTable;

@@ -183,4 +183,27 @@ describe('privacy', () => {
     const row = await h.ctx.db.selectFrom('user_profiles').selectAll().where('user_id', '=', carol).executeTakeFirstOrThrow();
     expect(JSON.stringify(row)).not.toContain('example.com');
   });
+
+  it('keeps the newest display name when profile events are applied out of order, and none after a purge', async () => {
+    const dan = uuidv7();
+    const profile = () => h.ctx.db.selectFrom('user_profiles').select('display_name').where('user_id', '=', dan).executeTakeFirst();
+    // Delivered straight to the inbox queue, newest first, as a retried or slow user.registered would land.
+    const deliver = async (name: 'user.registered' | 'user.updated', displayName: string, occurredAt: Date) => {
+      const id = uuidv7();
+      const job = await h.ctx.bus.queue('generation').add(name, { id, name, payload: { userId: dan, email: 'dan@example.com', locale: 'en', displayName }, occurredAt: occurredAt.toISOString() }, { jobId: id });
+      await eventually(async () => (await job.getState()) === 'completed');
+    };
+    const t0 = Date.now();
+    await deliver('user.updated', 'Dan the Renamed', new Date(t0 - 1000));
+    await deliver('user.registered', 'Daniel Realname', new Date(t0 - 5000));
+    await deliver('user.updated', 'Dan (older edit)', new Date(t0 - 3000));
+    expect(await profile()).toEqual({ display_name: 'Dan the Renamed' });
+
+    await h.ctx.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId: dan }));
+    await eventually(async () => (await profile()) === undefined);
+    await deliver('user.updated', 'Dan after purge', new Date());
+    expect(await profile()).toBeUndefined();
+    const tombstones = await h.ctx.db.selectFrom('purged_user_hashes').select('user_hash').where('user_hash', '=', dan).execute();
+    expect(tombstones).toEqual([]); // kept as a hash, never the id
+  });
 });

@@ -44,14 +44,8 @@ export function generationHandlers(service: GenerationService, storage: ObjectSt
       return { status: 'unchanged' };
     },
     // Only the display name is kept (for the gallery); the email in these events is not stored.
-    'user.registered': async ({ tx: t, payload }) => {
-      await upsertProfile(tx(t), payload.userId, payload.displayName);
-      return null;
-    },
-    'user.updated': async ({ tx: t, payload }) => {
-      await upsertProfile(tx(t), payload.userId, payload.displayName);
-      return null;
-    },
+    'user.registered': async ({ tx: t, payload, message }) => ({ applied: await upsertProfile(tx(t), payload.userId, payload.displayName, new Date(message.occurredAt)) }),
+    'user.updated': async ({ tx: t, payload, message }) => ({ applied: await upsertProfile(tx(t), payload.userId, payload.displayName, new Date(message.occurredAt)) }),
     'user.purge': async ({ tx: t, payload }) => purgeUser(tx(t), storage, payload.userId),
     // Exports are pulled by auth from GET /internal/users/:userId/export; nothing to do here.
     'export.requested': async () => ({ served: 'GET /internal/users/:userId/export' }),

@@ -1,4 +1,4 @@
-import type { Db, Kysely } from '@imlab/db';
+import { markPurged, type Db, type Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import { keys } from '../storage/storage.js';
@@ -11,12 +11,14 @@ import { generationView } from '../generations/generations.schemas.js';
 /**
  * user.purge: the stored objects go first (idempotent, so a retried purge finishes the job), then
  * every row. A render still in flight for this person finds its row gone and deletes what it wrote.
+ * A tombstone (hash of the id) keeps a late profile event from storing their display name again.
  */
 export async function purgeUser(db: Db<DB>, storage: ObjectStorage, userId: string): Promise<{ generations: number }> {
   await storage.deletePrefix(keys.userPrefix(userId));
   await uploads.deleteUploadsOfUser(db, userId);
   const n = await generations.deleteGenerationsOfUser(db, userId);
   await users.deleteProfile(db, userId);
+  await markPurged(db, userId);
   return { generations: n };
 }
 
