@@ -41,7 +41,7 @@ describe('batched GCRA decisions', () => {
     const outcome = await limiter.decide([hourly(`${prefix()}:b`, 3)], false);
     expect(outcome.allowed).toBe(true);
     expect(batches).toEqual([1]);
-    expect(performance.now() - started).toBeLessThan(500);
+    expect(performance.now() - started).toBeLessThan(1500); // no batching timer to wait out
   });
 
   it('answers exactly as one call per decision would, for any mix of decisions in a batch', async () => {

@@ -8,7 +8,7 @@ beforeAll(async () => {
   fakes = await startFakes();
   fakes.auth.sessions.set('sid-redis-down', 'usr_rd');
   // Nothing listens on port 1: every rate-limit decision finds Redis down.
-  gw = await startGateway(fakes, { REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_READ: '5/1h' });
+  gw = await startGateway(fakes, { REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_READ: '5/1h', RATE_LIMIT_REDIS_TIMEOUT_MS: '250' });
 });
 afterAll(async () => {
   await gw?.close();
@@ -21,7 +21,7 @@ describe('when Redis is down', () => {
     const before = fakes.auth.requests.length;
     const started = Date.now();
     const res = await send(`${gw.url}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(2000);
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
     expect(res.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
@@ -53,7 +53,7 @@ describe('when Redis is down', () => {
           : send(`${gw.url}/v1/pricing`, { from: `127.0.0.${60 + (i % 20)}` }),
       ),
     );
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(5000); // piled up one after another, 50 × 250 ms would be 12.5 s
     expect(answers.filter((_, i) => i % 2).every((a) => a.status === 503)).toBe(true);
     expect(answers.filter((_, i) => !(i % 2)).every((a) => a.status === 200)).toBe(true);
   });

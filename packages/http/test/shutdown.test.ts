@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@imlab/testing';
+import { eventually, freePort } from '@imlab/testing';
 
 describe('graceful shutdown', () => {
   it('lets an in-flight request finish on SIGTERM, then exits cleanly', async () => {
@@ -14,18 +14,22 @@ describe('graceful shutdown', () => {
     let output = '';
     child.stderr.on('data', (d) => (output += String(d)));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve) =>
-      child.stdout.on('data', (d) => {
-        output += String(d);
-        if (output.includes('"listening"')) resolve();
-      }),
-    );
+    child.stdout.on('data', (d) => (output += String(d)));
+    await eventually(() => output.includes('"listening"'), 30_000);
     const inFlight = fetch(`http://127.0.0.1:${port}/slow`).then(async (r) => ({ status: r.status, body: await r.json() }));
-    await new Promise((r) => setTimeout(r, 300));
+    // SIGTERM once the server is inside the slow handler (not after a guessed delay).
+    await eventually(() => output.includes('slow request started'), 10_000);
     child.kill('SIGTERM');
     // new connections are no longer accepted once closing starts
-    await new Promise((r) => setTimeout(r, 200));
-    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    await eventually(() => output.includes('shutting down'), 10_000);
+    await eventually(async () => {
+      try {
+        await fetch(`http://127.0.0.1:${port}/healthz`);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 1000);
     expect(await inFlight).toEqual({ status: 200, body: { finished: true } });
     expect(await exited).toBe(0);
     expect(output).toContain('shutting down');

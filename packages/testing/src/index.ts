@@ -45,7 +45,36 @@ export function captureLogs(): { stream: Writable; lines: string[]; text: () => 
   return { stream, lines, text: () => lines.join('') };
 }
 
+/** Ports this process has handed out (a port is handed out once). */
+const handedOut = new Set<number>();
+/** Each test worker picks from its own slice below the kernel's ephemeral range (32768+ here). */
+const PORT_SLICE = 1000;
+const PORT_BASE = 12_000;
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port for a child process to listen on. Not one the OS hands out for `listen(0)` or outgoing
+ * connections (those come from the ephemeral range, and other test files open hundreds while a
+ * child is still starting), and not one another test worker can pick: each worker has its own
+ * slice. Checked free when picked; falls back to an OS-assigned port if the slice is crowded.
+ */
 export async function freePort(): Promise<number> {
+  const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 0) % 16;
+  const base = PORT_BASE + worker * PORT_SLICE;
+  for (let tries = 0; tries < 50; tries++) {
+    const port = base + Math.floor(Math.random() * PORT_SLICE);
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

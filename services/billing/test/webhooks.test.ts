@@ -161,11 +161,11 @@ describe('charge.refunded', () => {
 
   it('applies a clawback that reaches the ledger before its grant only after the grant: no debt, no credits out of nothing', async () => {
     const c = await checkoutReady();
-    h.ledger.failFirst.add(`order:${c.orderId}`); // the grant's first delivery fails, the clawback overtakes it
+    const clawbackKey = `order:${c.orderId}:refund:250`;
+    h.ledger.failUntilSeen.set(`order:${c.orderId}`, clawbackKey); // the grant fails until the clawback has overtaken it
     await h.webhook(refunded(c.pi, 250, 'ch_overtaken'));
     await h.webhook(c.completed);
     await h.settled();
-    const clawbackKey = `order:${c.orderId}:refund:250`;
     expect(h.ledger.outOfOrder).toContain(clawbackKey);
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50']);
     expectChained(c.orderId);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '@imlab/db';
 import * as ledger from '../src/ledger/ledger.service.js';
 import { findUserAccounts } from '../src/ledger/ledger.repository.js';
 import { sweepExpiredHolds } from '../src/background.js';
@@ -51,12 +52,14 @@ describe('capture racing expiry', () => {
     await grant(u, n * 5);
     // Expiries spread over 800 ms; the captures all start in the middle of that window while three
     // sweepers run through it, so the holds near the boundary are fought over by both sides.
-    const t0 = Date.now() + 1500;
     const holds = Array.from({ length: n }, () => randomUUID());
-    for (const [i, holdId] of holds.entries()) {
-      const expiresAt = new Date(t0 + i * 20).toISOString();
-      expect(await L.run((tx) => ledger.reserve(tx, L.deps, { holdId, userId: u, amount: 5, expiresAt, reference: 'gen' }))).toEqual({ status: 'placed' });
+    for (const holdId of holds) {
+      expect(await L.run((tx) => ledger.reserve(tx, L.deps, { holdId, userId: u, amount: 5, expiresAt: inMinutes(5), reference: 'gen' }))).toEqual({ status: 'placed' });
     }
+    // The expiries are set once every hold is placed (however slowly that went), in one statement.
+    const t0 = Date.now() + 500;
+    await sql`update holds h set expires_at = ${new Date(t0)}::timestamptz + (o.i - 1) * interval '20 milliseconds'
+      from unnest(${holds}::uuid[]) with ordinality as o(id, i) where h.id = o.id`.execute(L.db);
     const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
     const [captures] = await Promise.all([
       sleepUntil(t0 + 400).then(() => Promise.all(holds.map((holdId) => L.run((tx) => ledger.capture(tx, L.deps, { holdId }))))),

@@ -5,7 +5,6 @@ import { startHarness, type Harness } from './support/harness.js';
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness('events', { LOCAL_RENDER_MS: '600' });
-  await h.startWorker();
 });
 afterAll(async () => h?.close());
 
@@ -31,7 +30,10 @@ describe('GET /v1/generations/:id/events', () => {
     const res = await fetch(`${h.url}/v1/generations/${created.body.id}/events`, { headers: { authorization: `Bearer ${await h.token(user)}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
+    // The render starts only once the stream is open, so it cannot be over before we listen.
+    const worker = await h.startWorker();
     const events = await readEvents(res);
+    await worker.worker.close();
     const statuses = events.map((e) => e.status);
     expect(statuses.at(-1)).toBe('succeeded');
     expect(statuses).toContain('running');

@@ -28,8 +28,8 @@ export function startFakeLedger(bus: Bus): {
   spend(userId: string, credits: number): void;
   /** Keys the fake acknowledges but never reports back (to provoke reconciliation mismatches). */
   silent: Set<string>;
-  /** Keys whose first delivery fails (a retryable error), so later commands overtake them. */
-  failFirst: Set<string>;
+  /** key → other key: deliveries of `key` fail (retryably) until `other` has been delivered, so it overtakes. */
+  failUntilSeen: Map<string, string>;
   worker: Worker;
 } {
   const commands: LedgerCommand[] = [];
@@ -41,13 +41,17 @@ export function startFakeLedger(bus: Bus): {
   const balances = new Map<string, number>();
   const debts = new Map<string, number>();
   const silent = new Set<string>();
-  const failFirst = new Set<string>();
+  const failUntilSeen = new Map<string, string>();
 
   const handle = (kind: LedgerCommand['kind']) =>
     async ({ tx, payload }: { tx: Parameters<Bus['send']>[0]; payload: { idempotencyKey: string; userId: string; amount: number; after?: string } }) => {
       const cmd: LedgerCommand = { kind, idempotencyKey: payload.idempotencyKey, userId: payload.userId, amount: payload.amount, ...(payload.after ? { after: payload.after } : {}) };
       commands.push(cmd);
-      if (failFirst.delete(cmd.idempotencyKey)) throw new Error('fake ledger: first attempt fails (test asked for it)');
+      const awaited = failUntilSeen.get(cmd.idempotencyKey);
+      if (awaited !== undefined) {
+        if (!commands.some((c) => c.idempotencyKey === awaited)) throw new Error(`fake ledger: fails until ${awaited} was delivered (test asked for it)`);
+        failUntilSeen.delete(cmd.idempotencyKey);
+      }
       // Like the ledger: a command that names a predecessor not posted yet is retried later.
       if (payload.after !== undefined && !seen.has(payload.after)) {
         outOfOrder.push(cmd.idempotencyKey);
@@ -104,7 +108,7 @@ export function startFakeLedger(bus: Bus): {
       balances.set(u, b - n);
     },
     silent,
-    failFirst,
+    failUntilSeen,
     worker,
   };
 }
