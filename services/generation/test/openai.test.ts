@@ -141,4 +141,18 @@ describe('saga with the openai provider', () => {
     expect(h.ledger.count('release', res.body.id)).toBe(0);
     expect(h.ledger.balance(user)).toEqual({ available: 8, held: 0, consumed: 2 });
   });
+
+  it('a server that ignores n and delivers fewer images charges only for the images delivered', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const res = await h.api('POST', '/v1/generations', { user, body: { prompt: 'ignores-n please', model: 'imlab-standard', count: 4 } });
+    expect(res.body.cost).toBe(8); // quoted and held: 4 × 2
+    const g = await h.waitFor(user, res.body.id, ['succeeded'], 30_000);
+    expect(fake.seen.find((r) => r.json?.prompt === 'ignores-n please')?.json?.n).toBe(4);
+    expect(g.images).toHaveLength(1);
+    expect(g.cost).toBe(2);
+    await eventually(() => h.ledger.count('capture', res.body.id) === 1);
+    expect(h.ledger.balance(user)).toEqual({ available: 8, held: 0, consumed: 2 });
+    expect(h.ledger.violations).toEqual([]);
+  });
 });

@@ -126,11 +126,15 @@ export class RenderService {
         await this.d.storage.delete(stored);
         return this.fail(claimed, lease, 'GENERATION_HOLD_EXPIRED', 'hold-expired');
       }
+      // A provider may deliver fewer images than asked (some OpenAI-compatible servers ignore `n`):
+      // the person pays for the images they get, and the rest of the hold goes back.
+      const charged = rows.length < claimed.count ? (claimed.cost / claimed.count) * rows.length : claimed.cost;
+      if (charged !== claimed.cost) log.info({ generationId: claimed.id, asked: claimed.count, delivered: rows.length }, 'provider delivered fewer images than asked; charging for those delivered');
       const done = await this.d.db.transaction().execute(async (tx) => {
-        const row = await repo.transition(tx, claimed.id, ['running'], { status: 'succeeded', finished_at: new Date(), error_code: null }, { lease });
+        const row = await repo.transition(tx, claimed.id, ['running'], { status: 'succeeded', finished_at: new Date(), error_code: null, cost: charged }, { lease });
         if (!row) return undefined;
         await imagesRepo.insertImages(tx, rows);
-        await this.d.bus.send(tx as never, 'ledger.capture', { holdId: claimed.id });
+        await this.d.bus.send(tx as never, 'ledger.capture', charged === claimed.cost ? { holdId: claimed.id } : { holdId: claimed.id, amount: charged });
         await this.d.bus.send(tx as never, 'generation.finished', { generationId: claimed.id, userId: claimed.user_id, status: 'succeeded', refunded: false });
         return row;
       });
@@ -146,6 +150,16 @@ export class RenderService {
       return { status: 'succeeded', images: rows.length };
     } catch (err) {
       if (err instanceof DelayedError) throw err;
+      if (stored.length > 0) {
+        // The commit may have gone through even though its answer was lost (connection dropped at
+        // COMMIT): then the images are the person's and paid for, and must not be deleted.
+        const outcome = await repo.findGeneration(this.d.db, claimed.id).catch(() => undefined);
+        if (outcome === undefined || (outcome.status === 'succeeded' && outcome.lease === lease)) {
+          log.warn({ generationId: claimed.id, committed: outcome !== undefined }, 'render outcome unclear after an error; stored images kept');
+          if (outcome) return { status: 'succeeded', afterLostCommitAnswer: true };
+          throw err; // retried: the next attempt sees the row and does the right thing
+        }
+      }
       await this.d.storage.delete(stored).catch(() => {});
       const pe = asProviderError(err);
       this.d.metrics.providerErrors.labels(this.d.provider.name, pe.code).inc();

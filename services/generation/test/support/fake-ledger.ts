@@ -10,6 +10,8 @@ interface Hold {
   amount: number;
   state: HoldState;
   captures: number;
+  /** What a capture took (all of `amount` unless the capture named less). */
+  captured?: number;
 }
 
 /**
@@ -56,7 +58,7 @@ export class FakeLedger {
     for (const h of this.holds.values()) {
       if (h.userId !== userId) continue;
       if (h.state === 'held') held += h.amount;
-      if (h.state === 'captured') consumed += h.amount;
+      if (h.state === 'captured') consumed += h.captured ?? h.amount;
     }
     return { available: this.available.get(userId) ?? 0, held, consumed };
   }
@@ -110,8 +112,12 @@ export class FakeLedger {
           h.captures++;
           if (h.state === 'captured') this.violation(`double capture of hold ${payload.holdId}`);
           if (h.state !== 'held') this.violation(`capture of a ${h.state} hold ${payload.holdId}`);
+          const take = payload.amount ?? h.amount;
+          if (take > h.amount) this.violation(`capture of ${take} from a hold of ${h.amount}`);
           h.state = 'captured';
-          return { status: 'captured', amount: h.amount };
+          h.captured = take;
+          this.available.set(h.userId, (this.available.get(h.userId) ?? 0) + h.amount - take);
+          return { status: 'captured', captured: take, returned: h.amount - take };
         },
         'ledger.release': async ({ payload }) => {
           this.received.push({ name: 'release', holdId: payload.holdId });

@@ -75,6 +75,8 @@ export async function startFakeOpenAi(apiKey = 'sk-test-fake-key'): Promise<{ ba
       return send(503, err('The engine is currently overloaded, please try again later.', 'server_error', null), { 'retry-after-ms': '1800' });
     }
     if (prompt.includes('slow')) await new Promise((r) => setTimeout(r, 2000));
+    // Some OpenAI-compatible servers ignore `n` and always answer with one image.
+    if (prompt.includes('ignores-n')) n = 1;
     const [w, h] = size.split('x').map(Number);
     const data = [];
     for (let i = 0; i < n; i++) {

@@ -1,0 +1,86 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import { Registry } from 'prom-client';
+import type { Kysely } from '@imlab/db';
+import { createLogger } from '@imlab/logger';
+import type { Job } from '@imlab/queue';
+import { eventually } from '@imlab/testing';
+import type { DB } from '../src/db.js';
+import { createMetrics } from '../src/metrics.js';
+import { StatusEvents } from '../src/generations/status-events.js';
+import { createStorage } from '../src/storage/storage.js';
+import { createProvider } from '../src/render/providers/index.js';
+import { RenderService } from '../src/render/render.service.js';
+import { startHarness, type Harness } from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('render_commit');
+});
+afterAll(async () => h?.close());
+
+/**
+ * The database as the render sees it when the connection drops during COMMIT: the `nth`
+ * transaction commits, and then the caller gets an error anyway.
+ */
+function commitAnswerLost(db: Kysely<DB>, nth: number): Kysely<DB> {
+  let count = 0;
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop !== 'transaction') {
+        const value: unknown = Reflect.get(target, prop);
+        // Kysely keeps private fields: its methods must run on the real instance.
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return () => {
+        const builder = target.transaction();
+        return {
+          execute: async <T>(fn: Parameters<typeof builder.execute<T>>[0]) => {
+            const result = await builder.execute(fn);
+            if (++count === nth) throw new Error('Connection terminated unexpectedly');
+            return result;
+          },
+        };
+      };
+    },
+  });
+}
+
+describe('render whose success commit answers with an error', () => {
+  it('keeps the images of a generation that did commit: charged once, nothing deleted, nothing re-rendered', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'commit answer lost', model: 'imlab-draft' } });
+    expect(created.body.status).toBe('queued');
+
+    const logger = createLogger({ service: 'generation-worker', level: 'silent' });
+    const storage = createStorage(h.config);
+    const events = new StatusEvents(h.ctx.bus.redis, h.ctx.bus.prefix);
+    // Transaction 1 claims the job, transaction 2 is the success (images + capture).
+    const render = new RenderService({
+      db: commitAnswerLost(h.ctx.db, 2),
+      bus: h.ctx.bus,
+      config: h.config,
+      events,
+      metrics: createMetrics(new Registry()),
+      storage,
+      provider: createProvider(h.config),
+      logger,
+    });
+    const job = { attemptsMade: 0, opts: { attempts: 4 } } as unknown as Job;
+    const outcome = await render.process(created.body.id, job, undefined, logger);
+    expect(outcome).toMatchObject({ status: 'succeeded' });
+
+    const g = await h.api('GET', `/v1/generations/${created.body.id}`, { user });
+    expect(g.body.status).toBe('succeeded');
+    expect(g.body.images).toHaveLength(1);
+    const rows = await h.ctx.db.selectFrom('images').select(['storage_key', 'thumb_key']).where('generation_id', '=', created.body.id).execute();
+    for (const r of rows) for (const key of [r.storage_key, r.thumb_key]) await access(path.join(h.storageDir, key));
+    expect((await h.api('GET', g.body.images[0].url, { user })).status).toBe(200);
+    await eventually(() => h.ledger.count('capture', created.body.id) === 1);
+    expect(h.ledger.balance(user)).toEqual({ available: 9, held: 0, consumed: 1 });
+    await events.close();
+  });
+});
