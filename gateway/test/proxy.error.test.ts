@@ -83,6 +83,21 @@ describe('bodies', () => {
     expect(fakes.generation.requests.length).toBe(before);
   });
 
+  it('refuses text holding U+0000 with 400 before the service sees it', async () => {
+    const before = fakes.generation.requests.length;
+    const res = await send(`${gw.url}/v1/generations/quote`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"tea\\u0000time"}' });
+    expect(res.status).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED', detail: 'text may not contain NUL (U+0000) characters' });
+    expect(fakes.generation.requests.length).toBe(before);
+  });
+
+  it('forwards a body-less write sent with a JSON content type (as many fetch wrappers do)', async () => {
+    const before = fakes.generation.requests.length;
+    const res = await send(`${gw.url}/v1/generations/01900000-0000-7000-8000-000000000000/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '' });
+    expect(res.status).not.toBe(400);
+    expect(fakes.generation.requests.length).toBe(before + 1);
+  });
+
   it('refuses an upload larger than the upload limit by its declared length', async () => {
     const before = fakes.generation.requests.length;
     const res = await send(`${gw.url}/v1/uploads`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: Buffer.alloc(70_000) });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
-import { AppError, problem, sendProblem } from '@imlab/http';
+import { AppError, containsNul, nulRefused, problem, sendProblem } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
@@ -119,14 +119,21 @@ function streamParser(config: Config) {
   };
 }
 
-/** JSON is read (bounded) and checked, then the original bytes are forwarded. */
+/**
+ * JSON is read (bounded) and checked, then the original bytes are forwarded. An empty body is no
+ * body (the service's schema decides whether one was needed); text holding U+0000 is refused here,
+ * as the services do.
+ */
 function jsonParser(request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void): void {
+  if (body.length === 0 || body.toString('utf8').trim() === '') return done(null, body);
+  let parsed: unknown;
   try {
-    JSON.parse(body.toString('utf8'));
-    done(null, body);
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    done(new AppError('VALIDATION_FAILED', 'the body is not valid JSON', { status: 400 }));
+    return done(new AppError('VALIDATION_FAILED', 'the body is not valid JSON', { status: 400 }));
   }
+  if (containsNul(parsed)) return done(nulRefused());
+  done(null, body);
 }
 
 function upstreamError(error: Error): { status: 502 | 503 | 504; code: string; kind: 'unavailable' | 'timeout' | 'failed' } {

@@ -1,4 +1,4 @@
-import './formats.js';
+export { UUID_RE } from './formats.js';
 export * from './queues.js';
 export * from './messages/index.js';
 export * from './errors.js';

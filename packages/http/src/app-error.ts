@@ -25,5 +25,7 @@ export class AppError extends Error {
 export const notFound = (what: string, code = 'NOT_FOUND') => new AppError(code, `${what} not found`, { status: 404 });
 export const forbidden = (message = 'not allowed', code = 'FORBIDDEN') => new AppError(code, message, { status: 403 });
 export const unauthenticated = (message = 'sign in first') => new AppError('UNAUTHENTICATED', message, { status: 401 });
+/** Every list answers a cursor it did not issue the same way (an empty cursor is the first page). */
+export const invalidCursor = () => new AppError('INVALID_CURSOR', 'the cursor is not one this list gave out; start again without it', { status: 400 });
 export const badRequest = (code: string, message: string, details?: Record<string, unknown>) =>
   new AppError(code, message, { status: 400, details });

@@ -15,6 +15,9 @@ import { registerProblemHandlers } from './problem.js';
 import { registerMetrics } from './metrics.js';
 import { registerHealth, type ReadinessCheck } from './health.js';
 import type { Registry } from 'prom-client';
+import { useJsonBodyRules } from './json-body.js';
+import { UUID_RE } from '@imlab/contracts';
+import addFormats from 'ajv-formats';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -46,6 +49,10 @@ export interface BuildAppOptions {
  * The shared Fastify factory: request ids (a well-formed x-request-id from the gateway is kept),
  * problem+json errors, /healthz, /readyz, /metrics, body limits and timeouts. Never listens.
  */
+type AjvPlugin = NonNullable<NonNullable<FastifyServerOptions['ajv']>['plugins']>[number];
+/** ajv-formats is CommonJS: its default import is the plugin function itself at run time. */
+const formatsPlugin = addFormats as unknown as AjvPlugin;
+
 export async function buildApp(opts: BuildAppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: opts.logger,
@@ -60,7 +67,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+      // ajv-formats' uuid also accepts `urn:uuid:…`, which Postgres refuses (a 500 instead of a 400):
+      // the formats are added here (so the compiler does not add them after us), then uuid is narrowed.
+      plugins: [formatsPlugin, (ajv) => ajv.addFormat('uuid', UUID_RE)],
+    },
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
@@ -75,6 +87,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     if (closing) reply.header('connection', 'close');
   });
   registerProblemHandlers(app as unknown as FastifyInstance);
+  useJsonBodyRules(app as unknown as FastifyInstance);
   app.decorate('metricsRegistry', registerMetrics(app as unknown as FastifyInstance, opts.service));
   registerHealth(app as unknown as FastifyInstance, opts.readiness ?? {});
   // Every route schema becomes part of the service's OpenAPI document; the gateway merges them.

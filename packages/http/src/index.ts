@@ -4,3 +4,4 @@ export * from './app.js';
 export * from './health.js';
 export * from './internal-auth.js';
 export * from './run.js';
+export * from './json-body.js';

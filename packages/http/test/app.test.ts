@@ -22,6 +22,7 @@ beforeAll(async () => {
   app.get('/v1/boom', async () => {
     throw new Error('database password is hunter2');
   });
+  app.post('/v1/things/:id/cancel', { schema: { params: Type.Object({ id: Type.String({ format: 'uuid' }) }) } }, async (req) => ({ canceled: req.params.id, body: req.body ?? null }));
   app.get('/v1/mine', { preHandler: authenticate }, async (req) => ({ sub: req.user.sub }));
   app.get('/v1/finance', { preHandler: requireRole('finance') }, async () => ({ ok: true }));
   await app.ready();
@@ -46,6 +47,33 @@ describe('shared app factory', () => {
     const big = await app.inject({ method: 'POST', url: '/v1/things', payload: { name: 'x'.repeat(5000) } });
     expect(big.statusCode).toBe(413);
     expect(big.json().code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('takes an empty JSON body as no body, and still asks for one where the schema needs it', async () => {
+    const id = '01900000-0000-7000-8000-000000000000';
+    const cancel = await app.inject({ method: 'POST', url: `/v1/things/${id}/cancel`, payload: '', headers: { 'content-type': 'application/json' } });
+    expect(cancel.statusCode).toBe(200);
+    expect(cancel.json()).toEqual({ canceled: id, body: null });
+    const needed = await app.inject({ method: 'POST', url: '/v1/things', payload: '', headers: { 'content-type': 'application/json' } });
+    expect(needed.statusCode).toBe(400);
+    expect(needed.json().code).toBe('VALIDATION_FAILED');
+  });
+
+  it('refuses text holding U+0000 (Postgres cannot store it) before any handler runs', async () => {
+    for (const payload of ['{"name":"a\\u0000b"}', '{"name":"ok","x\\u0000":1}']) {
+      const res = await app.inject({ method: 'POST', url: '/v1/things', payload, headers: { 'content-type': 'application/json' } });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED', detail: 'text may not contain NUL (U+0000) characters' });
+    }
+    // prototype poisoning is still refused by Fastify's own parser underneath
+    const poisoned = await app.inject({ method: 'POST', url: '/v1/things', payload: '{"name":"x","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } });
+    expect(poisoned.statusCode).toBe(400);
+  });
+
+  it('takes only plain UUIDs where a uuid is asked for (urn:uuid: would reach Postgres and fail there)', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/things/urn:uuid:01900000-0000-7000-8000-000000000000/cancel' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('VALIDATION_FAILED');
   });
 
   it('maps AppError to its status and code, and hides 5xx details', async () => {

@@ -122,6 +122,7 @@ describe('sessions', () => {
     const list = await call(t.url, 'GET', '/v1/me/sessions', { headers: await bearer(t, sid) });
     expect(list.status).toBe(200);
     expect(list.body.items).toHaveLength(2);
+    expect(list.body.nextCursor).toBeNull();
     const current = list.body.items.find((s: { current: boolean }) => s.current);
     expect(current.device).toBe('Safari on iOS');
     const theOther = list.body.items.find((s: { current: boolean }) => !s.current);

@@ -118,6 +118,12 @@ describe('images', () => {
     const gallery = await h.api('GET', '/v1/gallery');
     expect(gallery.body.items.map((i: Body) => i.id)).toEqual([second.id]);
     expect((await h.api('GET', '/v1/gallery?cursor=%%%')).status).toBe(400);
+    // Cursors that decode to something shaped like an id but not a UUID must not reach Postgres.
+    const crafted = Buffer.from(`2025-01-01T00:00:00.000Z|${'a'.repeat(36)}`).toString('base64url');
+    expect((await h.api('GET', `/v1/gallery?cursor=${crafted}`)).body).toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
+    expect((await h.api('GET', `/v1/generations?cursor=${Buffer.from('-'.repeat(36)).toString('base64url')}`, { user: alice })).body).toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
+    expect((await h.api('GET', '/v1/gallery?cursor=&limit=5')).status).toBe(200);
+    expect((await h.api('GET', '/v1/generations/urn:uuid:01900000-0000-7000-8000-000000000000', { user: alice })).body).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
   });
 
   it('deleting an image removes its stored objects too', async () => {

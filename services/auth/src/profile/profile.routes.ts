@@ -40,12 +40,14 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
 
   app.get(
     '/v1/me/sessions',
-    { preHandler: authed, schema: { tags: ['me'], response: { 200: Type.Object({ items: Type.Array(SessionItem) }), 401: Problem } } },
+    { preHandler: authed, schema: { tags: ['me'], response: { 200: Type.Object({ items: Type.Array(SessionItem), nextCursor: Type.Null() }), 401: Problem } } },
     async (request) => {
       const caller = callerOf(request);
       const rows = await sessions.list(caller.userId);
       return {
         items: rows.map((s) => ({ id: s.id, createdAt: s.created_at.toISOString(), lastSeenAt: s.last_seen_at.toISOString(), device: s.device, current: s.id === caller.sessionId })),
+        // A person's active sessions fit one page; the list has the shape of every other list.
+        nextCursor: null,
       };
     },
   );

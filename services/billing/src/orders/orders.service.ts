@@ -1,4 +1,6 @@
 import type { Kysely } from '@imlab/db';
+import { UUID_RE } from '@imlab/contracts';
+import { invalidCursor } from '@imlab/http';
 import type { DB } from '../db.js';
 import * as orders from './orders.repository.js';
 import type { OrderRow } from './orders.repository.js';
@@ -31,6 +33,7 @@ export function toView(o: OrderRow): OrderView {
 
 /** Cursor pagination: the cursor is the last order id seen (UUIDv7, so ordered by creation). */
 export async function listOwnOrders(db: Kysely<DB>, userId: string, cursor: string | undefined, limit: number): Promise<{ items: OrderView[]; nextCursor: string | null }> {
+  if (cursor && !UUID_RE.test(cursor)) throw invalidCursor();
   const rows = await orders.listOrdersForUser(db, userId, { ...(cursor ? { before: cursor } : {}), limit: limit + 1 });
   const page = rows.slice(0, limit);
   return { items: page.map(toView), nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };

@@ -1,3 +1,4 @@
+import { UUID_RE } from '@imlab/contracts';
 import type { Stripe } from '../stripe/stripe-client.js';
 
 /** The few ids and amounts billing keeps from a Stripe event; the payload itself is never stored. */
@@ -13,7 +14,6 @@ export interface EventFacts {
   currency: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Obj = Record<string, unknown>;
 
@@ -23,7 +23,7 @@ const int = (v: unknown): number | null => (typeof v === 'number' && Number.isSa
 const idOf = (v: unknown): string | null => str(v) ?? (v && typeof v === 'object' ? str((v as Obj).id) : null);
 const uuidOrNull = (v: unknown): string | null => {
   const s = str(v);
-  return s && UUID.test(s) ? s.toLowerCase() : null;
+  return s && UUID_RE.test(s) ? s.toLowerCase() : null;
 };
 const currencyOf = (v: unknown): string | null => {
   const s = str(v);

@@ -1,4 +1,4 @@
-import { authenticate, badRequest, type App } from '@imlab/http';
+import { authenticate, invalidCursor, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { Balance, MovementPage, PageQuery, problems } from './credits.schemas.js';
@@ -18,9 +18,9 @@ export function creditsRoutes(app: App, db: Kysely<DB>): void {
     async (request) => {
       const { cursor, limit } = request.query;
       let before: number | null = null;
-      if (cursor !== undefined) {
+      if (cursor) {
         const id = decodeCursor(cursor);
-        if (id === undefined) throw badRequest('LEDGER_BAD_CURSOR', 'cursor is not valid');
+        if (id === undefined) throw invalidCursor();
         before = id;
       }
       return movementsOf(db, request.user.sub, before, limit);

@@ -19,7 +19,7 @@ export const MovementPage = Type.Object({ items: Type.Array(Movement), nextCurso
 
 export const PageQuery = Type.Object(
   {
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    cursor: Type.Optional(Type.String({ maxLength: 64 })),
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   },
   { additionalProperties: false },

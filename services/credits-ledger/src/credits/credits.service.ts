@@ -1,3 +1,4 @@
+import { UUID_RE } from '@imlab/contracts';
 import type { Db } from '@imlab/db';
 import type { DB } from '../db.js';
 import { findUserAccounts } from '../ledger/ledger.repository.js';
@@ -48,10 +49,9 @@ export function describe(row: MovementRow): { kind: string; description: string 
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Owner ids are UUIDs; any other subject simply owns nothing here (never a database cast error). */
-const accountsOf = (db: Db<DB>, userId: string) => (UUID.test(userId) ? findUserAccounts(db, userId) : Promise.resolve(undefined));
+const accountsOf = (db: Db<DB>, userId: string) => (UUID_RE.test(userId) ? findUserAccounts(db, userId) : Promise.resolve(undefined));
 
 export async function balanceOf(db: Db<DB>, userId: string): Promise<{ available: number; held: number }> {
   const acc = await accountsOf(db, userId);

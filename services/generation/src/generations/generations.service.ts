@@ -2,7 +2,8 @@ import { createHash, randomInt } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Kysely, Transaction } from '@imlab/db';
 import { isUniqueViolation } from '@imlab/db';
-import { AppError, notFound } from '@imlab/http';
+import { AppError, invalidCursor, notFound } from '@imlab/http';
+import { UUID_RE } from '@imlab/contracts';
 import type { Bus } from '@imlab/queue';
 import type { Logger } from '@imlab/logger';
 import { ASPECT_RATIOS, DEFAULT_IMAGE_MODEL, DEFAULT_IMAGE_SIZE, IMAGE_MODELS, parseSize, priceOf, type ImageModelId, type ImageSize } from '@imlab/contracts';
@@ -288,6 +289,6 @@ export function encodeCursor(id: string): string {
 
 export function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString();
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw new AppError('VALIDATION_FAILED', 'invalid cursor', { status: 400 });
+  if (!UUID_RE.test(id)) throw invalidCursor();
   return id;
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from '@imlab/db';
-import { AppError, notFound } from '@imlab/http';
+import { AppError, invalidCursor, notFound } from '@imlab/http';
+import { UUID_RE } from '@imlab/contracts';
 import type { DB, ImageRow } from '../db.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import * as repo from './images.repository.js';
@@ -62,7 +63,7 @@ export function encodeGalleryCursor(row: { published_at: Date; id: string }): st
 export function decodeGalleryCursor(cursor: string): { publishedAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
   const publishedAt = new Date(at ?? '');
-  if (!id || !/^[0-9a-f-]{36}$/.test(id) || Number.isNaN(publishedAt.getTime())) throw new AppError('VALIDATION_FAILED', 'invalid cursor', { status: 400 });
+  if (!id || !UUID_RE.test(id) || Number.isNaN(publishedAt.getTime())) throw invalidCursor();
   return { publishedAt, id };
 }
 

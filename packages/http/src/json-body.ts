@@ -1,0 +1,35 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from './app-error.js';
+
+/**
+ * True when a string anywhere in a parsed JSON document (key or value) holds U+0000. Postgres text
+ * cannot store it: such input would fail deep inside a handler (a 500, or a silently failed
+ * background write) instead of being refused up front.
+ */
+export function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 64 || value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some((v) => containsNul(v, depth + 1));
+  return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v, depth + 1));
+}
+
+export const nulRefused = () => new AppError('VALIDATION_FAILED', 'text may not contain NUL (U+0000) characters', { status: 400 });
+
+/**
+ * The services' JSON body parser: Fastify's own (prototype-poisoning checks included), plus two
+ * rules. An empty body with a JSON content type is no body (many fetch wrappers send the header on
+ * every request, also on body-less POSTs such as logout or cancel); a route that needs a body still
+ * says so through its schema. Strings holding U+0000 are refused with a 400.
+ */
+export function useJsonBodyRules(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => {
+    if (body.trim() === '') return done(null, undefined);
+    parse(request, body, (err: Error | null, parsed?: unknown) => {
+      if (err) return done(err);
+      if (containsNul(parsed)) return done(nulRefused());
+      done(null, parsed);
+    });
+  });
+}
