@@ -2,7 +2,7 @@ import { Queue, QueueEvents, Worker, Job, UnrecoverableError, DelayedError, type
 import type { Kysely, Transaction } from 'kysely';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
-import { targetsOf, type MessageName, type Payload, type QueueName } from '@imlab/contracts';
+import { isPersistent, targetsOf, type MessageName, type Payload, type QueueName } from '@imlab/contracts';
 import { AppError } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import { Gauge, type Registry } from 'prom-client';
@@ -11,12 +11,29 @@ import { envelopeProblem, payloadProblem, type Envelope } from './envelope.js';
 import type { QueueTables } from './migrations.js';
 import { deferOf, MAX_DEFER_MS, retryAfterOf } from './retry-after.js';
 
+/** How long finished jobs (their payloads can name a person) stay in Redis. */
+export const COMPLETED_JOB_RETENTION_S = 24 * 3600;
+export const FAILED_JOB_RETENTION_S = 14 * 24 * 3600;
+
+/**
+ * Persistent messages (`user.purge`): back off exponentially from 500 ms up to 15 minutes, then
+ * every 15 minutes, for 1900 attempts: about 20 days of retries, inside the privacy policy's 30 days
+ * from the deletion request to the purge (7 days by default) plus this.
+ */
+export const PERSISTENT_JOB_OPTIONS: JobsOptions = { attempts: 1900, backoff: { type: 'capped', delay: 500 } };
+export const PERSISTENT_BACKOFF_CAP_MS = 15 * 60_000;
+export const cappedBackoff = (attemptsMade: number, type?: string, _err?: Error, job?: { opts: JobsOptions }): number => {
+  if (type !== 'capped') throw new Error(`unknown backoff type ${String(type)}`);
+  const base = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 500;
+  return Math.min(base * 2 ** Math.max(0, attemptsMade - 1), PERSISTENT_BACKOFF_CAP_MS);
+};
+
 /** Default job options: retries with exponential backoff, bounded retention. */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 8,
   backoff: { type: 'exponential', delay: 500 },
-  removeOnComplete: { age: 24 * 3600, count: 50_000 },
-  removeOnFail: { age: 14 * 24 * 3600 },
+  removeOnComplete: { age: COMPLETED_JOB_RETENTION_S, count: 50_000 },
+  removeOnFail: { age: FAILED_JOB_RETENTION_S },
 };
 
 export interface BusOptions {
@@ -37,6 +54,9 @@ export interface BusOptions {
    */
   outboxRetentionMs?: number;
   inboxRetentionMs?: number;
+  /** Finished jobs of the queues this bus consumes are removed after these (default: the job options' ages). */
+  completedJobRetentionMs?: number;
+  failedJobRetentionMs?: number;
   /** Defaults for every consumer of this bus: how fast a dead consumer's job is handed back. */
   lockDuration?: number;
   stalledInterval?: number;
@@ -100,6 +120,8 @@ export class Bus {
   private readonly queues = new Map<QueueName, Queue>();
   private readonly events = new Map<QueueName, QueueEvents>();
   private readonly workers: Worker[] = [];
+  /** Queues this bus consumes (and cleans of old finished jobs). */
+  private readonly consumed = new Set<QueueName>();
   private relayTimer: NodeJS.Timeout | undefined;
   private listener: pg.Client | undefined;
   private relayRunning: Promise<number> | undefined;
@@ -218,7 +240,8 @@ export class Bus {
           } as Envelope;
           for (const target of row.targets as QueueName[]) {
             const list = byQueue.get(target) ?? [];
-            list.push({ name: row.name, data, opts: { jobId: row.id, ...(row.delay_ms > 0 ? { delay: row.delay_ms } : {}) } });
+            const persistent = isPersistent(row.name as MessageName) ? PERSISTENT_JOB_OPTIONS : {};
+            list.push({ name: row.name, data, opts: { jobId: row.id, ...persistent, ...(row.delay_ms > 0 ? { delay: row.delay_ms } : {}) } });
             byQueue.set(target, list);
           }
         }
@@ -241,12 +264,21 @@ export class Bus {
   }
 
   /** Deletes sent outbox rows and inbox records past their retention; returns how many. */
-  async prune(now = new Date()): Promise<{ outbox: number; inbox: number }> {
+  async prune(now = new Date()): Promise<{ outbox: number; inbox: number; jobs: number }> {
     const outboxBefore = new Date(now.getTime() - (this.opts.outboxRetentionMs ?? 24 * HOUR));
     const inboxBefore = new Date(now.getTime() - (this.opts.inboxRetentionMs ?? 14 * 24 * HOUR));
     const o = await this.opts.db.deleteFrom('outbox').where('sent_at', '<', outboxBefore).executeTakeFirst();
     const i = await this.opts.db.deleteFrom('inbox').where('processed_at', '<', inboxBefore).executeTakeFirst();
-    return { outbox: Number(o.numDeletedRows), inbox: Number(i.numDeletedRows) };
+    // BullMQ trims finished jobs by age only when another job finishes in the same queue: a queue
+    // that goes quiet after a burst of failures would keep those payloads (emails, display names)
+    // forever. The queues this bus consumes are cleaned here, on the same schedule.
+    let jobs = 0;
+    for (const name of this.consumed) {
+      const q = this.queue(name);
+      jobs += (await q.clean(this.opts.completedJobRetentionMs ?? COMPLETED_JOB_RETENTION_S * 1000, 5000, 'completed')).length;
+      jobs += (await q.clean(this.opts.failedJobRetentionMs ?? FAILED_JOB_RETENTION_S * 1000, 5000, 'failed')).length;
+    }
+    return { outbox: Number(o.numDeletedRows), inbox: Number(i.numDeletedRows), jobs };
   }
 
   /**
@@ -288,6 +320,7 @@ export class Bus {
    */
   worker(queueName: QueueName, processor: RawHandler, opts: ConsumeOptions = {}): Worker {
     const log = this.opts.logger.child({ queue: queueName });
+    this.consumed.add(queueName);
     const wrapped: Processor = async (job, token) => {
       const problem = envelopeProblem(job.data);
       if (problem) {
@@ -330,6 +363,7 @@ export class Bus {
       connection: this.redis.duplicate(),
       prefix: this.prefix,
       concurrency: opts.concurrency ?? 4,
+      settings: { backoffStrategy: cappedBackoff },
       lockDuration: opts.lockDuration ?? this.opts.lockDuration ?? 30_000,
       stalledInterval: opts.stalledInterval ?? this.opts.stalledInterval ?? 30_000,
       maxStalledCount: 3,

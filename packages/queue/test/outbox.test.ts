@@ -20,8 +20,8 @@ let dbInfo: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Kysely<DB>;
 const buses: Bus[] = [];
 
-function newBus(prefix: string): Bus {
-  const bus = new Bus({ service: 'test', db: db as unknown as Kysely<QueueTables>, databaseUrl: dbInfo.url, redisUrl: infra().redisUrl, prefix, logger, pollMs: 100 });
+function newBus(prefix: string, extra: Partial<ConstructorParameters<typeof Bus>[0]> = {}): Bus {
+  const bus = new Bus({ service: 'test', db: db as unknown as Kysely<QueueTables>, databaseUrl: dbInfo.url, redisUrl: infra().redisUrl, prefix, logger, pollMs: 100, ...extra });
   buses.push(bus);
   return bus;
 }
@@ -163,6 +163,23 @@ describe('transactional outbox and inbox', () => {
     await expect(db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', { ...grant(1), userId: 'not-a-uuid' }))).rejects.toMatchObject({
       code: 'CONTRACT_VIOLATION',
     });
+  });
+
+  it('removes old finished jobs (and their payloads) from Redis itself, even when the queue has gone quiet', async () => {
+    const bus = newBus(testPrefix('prune-jobs'), { completedJobRetentionMs: 0, failedJobRetentionMs: 0 });
+    const q = bus.queue('credits-ledger');
+    bus.worker('credits-ledger', async ({ message }) => {
+      if ((message.payload as { amount: number }).amount === 32) throw new Error('this one fails');
+      return { ok: true };
+    });
+    const done = await q.add('ledger.grant', { id: uuidv7(), name: 'ledger.grant', payload: grant(31), occurredAt: new Date().toISOString() }, { attempts: 1 });
+    const failed = await q.add('ledger.grant', { id: uuidv7(), name: 'ledger.grant', payload: grant(32), occurredAt: new Date().toISOString() }, { attempts: 1 });
+    await eventually(async () => (await done.getState()) === 'completed' && (await failed.getState()) === 'failed');
+    await new Promise((r) => setTimeout(r, 5)); // strictly older than "now" for the clean
+    const pruned = await bus.prune();
+    expect(pruned.jobs).toBe(2);
+    expect(await q.getJob(done.id!)).toBeUndefined();
+    expect(await q.getJob(failed.id!)).toBeUndefined();
   });
 
   it('prunes sent outbox rows and old inbox records, keeping unsent ones', async () => {

@@ -4,7 +4,7 @@ import { createDb, migrateToLatest } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import { createLogger } from '@imlab/logger';
 import { createTestDatabase, testPrefix, infra, eventually } from '@imlab/testing';
-import { Bus, MAX_DEFER_STEP_MS, MAX_RETRY_AFTER_MS, deferOf, notYet, queueMigrations, retryAfterFromHeaders, retryAfterOf, type QueueTables } from '../src/index.js';
+import { Bus, PERSISTENT_BACKOFF_CAP_MS, cappedBackoff, MAX_DEFER_STEP_MS, MAX_RETRY_AFTER_MS, deferOf, notYet, queueMigrations, retryAfterFromHeaders, retryAfterOf, type QueueTables } from '../src/index.js';
 
 const USER = '0190f5f0-0000-7000-8000-000000000002';
 const logger = createLogger({ service: 'test', level: 'silent' });
@@ -186,5 +186,37 @@ describe('a handler that says "not yet" (notYet)', () => {
     await eventually(async () => (await (await q.getJob(id))?.getState()) === 'failed', 10_000);
     expect(calls).toHaveLength(2);
     expect((await q.getJob(id))!.attemptsMade).toBe(2);
+  });
+});
+
+describe('persistent messages (user.purge) are not given up after the usual attempts', () => {
+  it('back off exponentially up to 15 minutes, for about 20 days in all', () => {
+    const opts = { opts: { backoff: { type: 'capped', delay: 500 } } };
+    expect([1, 2, 3].map((n) => cappedBackoff(n, 'capped', undefined, opts))).toEqual([500, 1000, 2000]);
+    expect(cappedBackoff(40, 'capped', undefined, opts)).toBe(PERSISTENT_BACKOFF_CAP_MS);
+    let total = 0;
+    for (let n = 1; n < 1900; n++) total += cappedBackoff(n, 'capped', undefined, opts);
+    expect(total / 86_400_000).toBeGreaterThan(19);
+    expect(total / 86_400_000).toBeLessThan(21);
+  });
+
+  it('go out with those options from the outbox, and a consumer failing more often than 8 times still ends in success', async () => {
+    const bus = newBus(testPrefix('persistent'));
+    const id = await db.transaction().execute((tx) => bus.send(tx, 'user.purge', { userId: USER }));
+    await bus.flush();
+    const job = await bus.queue('generation').getJob(id);
+    expect(job!.opts).toMatchObject({ attempts: 1900, backoff: { type: 'capped', delay: 500 } });
+    await job!.remove();
+    // Waiting out ten real backoffs takes minutes: the same message with a 1 ms base shows the
+    // worker applies the capped strategy past the default attempt limit.
+    const calls: number[] = [];
+    bus.worker('generation', async () => {
+      calls.push(Date.now());
+      if (calls.length <= 10) throw new Error('storage is down');
+      return { purged: true };
+    });
+    const fast = await bus.queue('generation').add('user.purge', { id: `${id}-fast`, name: 'user.purge', payload: { userId: USER }, occurredAt: new Date().toISOString() }, { jobId: `${id}-fast`, attempts: 1900, backoff: { type: 'capped', delay: 1 } });
+    await eventually(async () => (await fast.getState()) === 'completed', 20_000);
+    expect(calls.length).toBeGreaterThanOrEqual(11);
   });
 });

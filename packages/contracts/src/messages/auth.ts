@@ -15,10 +15,15 @@ export const authMessages = {
   ),
   /** DELETE /me: the account is disabled now and purged at purgeAfter. */
   'user.deletion-requested': event([], Type.Object({ userId: Uuid, purgeAfter: IsoDate }, { additionalProperties: false })),
-  /** Every service removes or anonymises what it holds about userId. */
+  /**
+   * Every service removes or anonymises what it holds about userId. Persistent: auth has already
+   * deleted its side, so a subscriber that fails for a while (storage or database down) must keep
+   * retrying, or the person's data would stay forever.
+   */
   'user.purge': event(
     ['credits-ledger', 'generation', 'billing', 'notification'],
     Type.Object({ userId: Uuid }, { additionalProperties: false }),
+    { persistent: true },
   ),
   /** Export of everything a person owns: each listed service contributes its part. */
   'export.requested': event(['credits-ledger', 'generation'], Type.Object({ exportId: Uuid, userId: Uuid }, { additionalProperties: false })),

@@ -12,8 +12,15 @@ export interface EventDef<S extends TSchema = TSchema> {
   kind: 'event';
   subscribers: readonly QueueName[];
   schema: S;
+  /** Never given up after a few failures: retried (capped backoff) for weeks. */
+  persistent?: boolean;
 }
 export type MessageDef = CommandDef | EventDef;
 
 export const command = <S extends TSchema>(to: QueueName, schema: S): CommandDef<S> => ({ kind: 'command', to, schema });
-export const event = <S extends TSchema>(subscribers: readonly QueueName[], schema: S): EventDef<S> => ({ kind: 'event', subscribers, schema });
+export const event = <S extends TSchema>(subscribers: readonly QueueName[], schema: S, opts: { persistent?: boolean } = {}): EventDef<S> => ({
+  kind: 'event',
+  subscribers,
+  schema,
+  ...opts,
+});

@@ -30,6 +30,12 @@ export function targetsOf(name: MessageName): readonly QueueName[] {
   return def.kind === 'command' ? [def.to] : def.subscribers;
 }
 
+/** Messages the bus retries for weeks instead of giving up after its usual attempts. */
+export function isPersistent(name: MessageName): boolean {
+  const def: MessageDef = MESSAGES[name];
+  return def.kind === 'event' && def.persistent === true;
+}
+
 export function isMessageName(name: string): name is MessageName {
   return Object.prototype.hasOwnProperty.call(MESSAGES, name);
 }
