@@ -85,8 +85,10 @@ beforeAll(async () => {
     const everything = names.filter((n) => n.endsWith('.json')).map((n) => strFromU8(zip[n]!)).join('\n');
     expect(everything).toContain(PROMPT_MARKER);
     expect(everything).toContain('lin@example.com');
-    // the transaction history: the bonus and the generation's charge
+    // the transaction history: the bonus and the generation's charge, and the purchase history
     expect(everything).toMatch(/promo|bonus/i);
+    expect(names).toContain('orders.json');
+    expect(JSON.parse(strFromU8(zip['orders.json']!))).toMatchObject({ userId: shared.userId, orders: expect.any(Array) });
     // another person cannot download it
     const other = e2e.browser(CLIENT_IPS.privacy);
     await signUpVerified(e2e.sys, other, 'someone-else@example.com');

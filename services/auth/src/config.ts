@@ -53,6 +53,8 @@ export const configSpec = {
   OAUTH_STATE_TTL: duration({ default: 600 }),
   LEDGER_URL: url({ devDefault: 'http://127.0.0.1:4002' }),
   GENERATION_URL: url({ devDefault: 'http://127.0.0.1:4003' }),
+  /** Billing's purchase history goes into the export. */
+  BILLING_URL: url({ devDefault: 'http://127.0.0.1:4004' }),
   EXPORT_DIR: str({ default: '.data/exports' }),
   EXPORT_TTL: duration({ default: 7 * 86400 }),
   /** How often the privacy worker looks for due purges and pending exports (ms). */

@@ -39,6 +39,7 @@ async function fakeExportService(
 let t: TestAuth;
 let ledger: Awaited<ReturnType<typeof fakeExportService>>;
 let generation: Awaited<ReturnType<typeof fakeExportService>>;
+let billing: Awaited<ReturnType<typeof fakeExportService>>;
 let issuer: FakeOidcIssuer;
 const CLIENT = { clientId: 'privacy-client', clientSecret: 'privacy-secret-0123456789' };
 const PASSWORD = 'correct horse battery staple';
@@ -62,10 +63,12 @@ beforeAll(async () => {
     }),
     { '/internal/images/img1/original': { type: 'image/png', bytes: PNG }, '/internal/uploads/up1': { type: 'image/png', bytes: PNG } },
   );
+  billing = await fakeExportService((userId) => ({ userId, orders: [{ id: 'o1', packId: 'starter', credits: 100, amount: 500, currency: 'usd', status: 'paid' }] }));
   issuer = await startFakeOidcIssuer(CLIENT);
   t = await startAuth('auth_privacy', {
     LEDGER_URL: ledger.url,
     GENERATION_URL: generation.url,
+    BILLING_URL: billing.url,
     GOOGLE_ISSUER: issuer.issuer,
     GOOGLE_CLIENT_ID: CLIENT.clientId,
     GOOGLE_CLIENT_SECRET: CLIENT.clientSecret,
@@ -73,7 +76,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  await Promise.all([ledger?.close(), generation?.close(), issuer?.close()]);
+  await Promise.all([ledger?.close(), generation?.close(), billing?.close(), issuer?.close()]);
 });
 
 describe('DELETE /v1/me', () => {
@@ -192,7 +195,9 @@ describe('exports', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/zip');
     const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
-    expect(Object.keys(files).sort()).toEqual(['README.txt', 'credits.json', 'images.json', 'images/img1.png', 'profile.json', 'uploads/up1.png']);
+    expect(Object.keys(files).sort()).toEqual(['README.txt', 'credits.json', 'images.json', 'images/img1.png', 'orders.json', 'profile.json', 'uploads/up1.png']);
+    expect(JSON.parse(strFromU8(files['orders.json']!))).toEqual({ userId, orders: [{ id: 'o1', packId: 'starter', credits: 100, amount: 500, currency: 'usd', status: 'paid' }] });
+    expect(billing.calls).toContain(userId);
     expect(Buffer.from(files['images/img1.png']!)).toEqual(PNG);
     expect(Buffer.from(files['uploads/up1.png']!)).toEqual(PNG);
     expect(JSON.parse(strFromU8(files['profile.json']!))).toMatchObject({ id: userId, email: 'exporter@example.com' });

@@ -20,6 +20,7 @@ const README = `Your imagemakerlab export.
 
 profile.json   your account: email, name, language, sign-in methods, active sessions
 credits.json   your credit balance and every transaction
+orders.json    your purchases: credit packs, amounts paid, refunds and disputes
 images.json    your generations (prompts, settings, status) and uploads; each image's "file"
 images/        the images themselves
 uploads/       reference images you uploaded
@@ -128,7 +129,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
       return join(exportDir, row.file_name);
     },
 
-    /** Builds one pending export: profile from here, credits and images from their services, zipped. */
+    /** Builds one pending export: profile from here, credits, images and orders from their services, zipped. */
     async buildOne(): Promise<boolean> {
       const job = await repo.claimExport(db, EXPORT_LEASE_SECONDS);
       if (!job) return false;
@@ -143,9 +144,10 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
           googleIdentities: identities,
           sessions: liveSessions.map((s) => ({ createdAt: s.created_at.toISOString(), lastSeenAt: s.last_seen_at.toISOString(), device: s.device })),
         };
-        const [credits, images] = await Promise.all([
+        const [credits, images, orders] = await Promise.all([
           fetchUserExport(config.LEDGER_URL, user.id, config.INTERNAL_API_TOKEN),
           fetchUserExport(config.GENERATION_URL, user.id, config.INTERNAL_API_TOKEN),
+          fetchUserExport(config.BILLING_URL, user.id, config.INTERNAL_API_TOKEN),
         ]);
         await mkdir(exportDir, { recursive: true });
         const fileName = `${job.id}.zip`;
@@ -157,6 +159,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
           archive.add('README.txt', text(README), true);
           archive.add('profile.json', text(profile), true);
           archive.add('credits.json', text(credits), true);
+          archive.add('orders.json', text(orders), true);
           // image files first, then the listing that points at them
           await inlineInternalFiles(images, (path) => fetchInternal(config.GENERATION_URL, path, config.INTERNAL_API_TOKEN), (name, data) => archive.add(name, data));
           archive.add('images.json', text(images), true);
