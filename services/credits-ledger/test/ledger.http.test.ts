@@ -274,6 +274,27 @@ describe('privacy', () => {
     expect(await invariantViolations(L.db)).toEqual([]);
   });
 
+  it('leaves no link to a person who never had credits: their rejected reserve is scrubbed at purge, and one after it keeps nothing', async () => {
+    const u = user();
+    const early = randomUUID();
+    expect(await L.run((tx) => ledger.reserve(tx, L.deps, { holdId: early, userId: u, amount: 3, expiresAt: inMinutes(5), reference: `generation:${early}` }))).toMatchObject({
+      status: 'rejected',
+      shortfall: 3,
+    });
+    await L.run((tx) => purgeUser(tx, u));
+    const late = randomUUID();
+    expect(await L.run((tx) => ledger.reserve(tx, L.deps, { holdId: late, userId: u, amount: 2, expiresAt: inMinutes(5), reference: `generation:${late}` }))).toMatchObject({ status: 'rejected' });
+    const holds = await L.db.selectFrom('holds').select(['id', 'reference', 'request_hash', 'status']).where('id', 'in', [early, late]).execute();
+    expect(holds).toHaveLength(2);
+    for (const h of holds) {
+      expect(h.status).toBe('rejected');
+      expect(h.reference).toBeNull();
+      expect(h.request_hash).not.toBe(ledger.requestHash('reserve', [u, h.id === early ? 3 : 2]));
+    }
+    expect(await findUserAccounts(L.db, u)).toBeUndefined();
+    expect(await invariantViolations(L.db)).toEqual([]);
+  });
+
   it('turns grants, clawbacks and restores that arrive after the purge into no-ops: no accounts reopened under the id', async () => {
     const u = user();
     const order = `order:${randomUUID()}`;

@@ -291,3 +291,13 @@ export async function postReserve(
   const row = rows[0]!;
   return { inserted: row.inserted, availableId: row.available_id, after: row.after_balance ?? undefined };
 }
+
+/** Links a hold placed before its owner had accounts to the accounts just opened. */
+export async function setHoldAccounts(tx: Transaction<DB>, holdId: string, subjectId: string, heldAccountId: string): Promise<void> {
+  await tx.updateTable('holds').set({ subject_id: subjectId, held_account_id: heldAccountId }).where('id', '=', holdId).execute();
+}
+
+/** A hold of a purged person keeps nothing that could point back at them. */
+export async function scrubHold(tx: Transaction<DB>, holdId: string): Promise<void> {
+  await tx.updateTable('holds').set({ reference: null, request_hash: 'scrubbed' }).where('id', '=', holdId).execute();
+}

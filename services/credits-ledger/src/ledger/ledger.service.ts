@@ -100,6 +100,7 @@ export async function reserve(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.reser
     placed: outboxEvent('ledger.hold-placed', placed),
   });
   if (!posted.inserted) return repeatedReserve(tx, p.holdId, hash);
+  if (!posted.availableId) await linkNewcomersHold(tx, p);
   let after = posted.after;
   let balance = 0;
   if (after === undefined && posted.availableId) {
@@ -127,6 +128,18 @@ export async function reserve(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.reser
   // The single call wrote `ledger.hold-placed` itself when its debit went through; the retry path did not.
   if (posted.after === undefined) await deps.bus.send(outbox(tx), 'ledger.hold-placed', placed);
   return { status: 'placed' };
+}
+
+/**
+ * A reserve by someone who never had credits (no accounts yet) is rejected, but its hold row
+ * keeps a request hash and a reference that point back at them; without an account link a purge
+ * could not find it. The accounts are opened and the hold linked to them; after a purge
+ * (tombstone) the hold is scrubbed at once instead.
+ */
+async function linkNewcomersHold(tx: Tx, p: Payload<'ledger.reserve'>): Promise<void> {
+  if (await isPurged(tx, p.userId)) return repo.scrubHold(tx, p.holdId);
+  const acc = await userAccounts(tx, p.userId);
+  await repo.setHoldAccounts(tx, p.holdId, acc.availableId, acc.heldId);
 }
 
 async function repeatedReserve(tx: Tx, holdId: string, hash: string): Promise<LedgerReserveResult> {
