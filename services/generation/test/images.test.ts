@@ -190,6 +190,21 @@ describe('privacy', () => {
     expect(JSON.stringify(row)).not.toContain('example.com');
   });
 
+  it('takes a person\'s images off the public gallery as soon as they ask to delete their account', async () => {
+    const erin = uuidv7();
+    h.ledger.grant(erin, 10);
+    const created = await h.api('POST', '/v1/generations', { user: erin, body: { prompt: 'a lighthouse at dusk', model: 'imlab-draft' } });
+    const g = await h.waitFor(erin, created.body.id, ['succeeded']);
+    await h.api('POST', `/v1/images/${g.images[0].id}/publish`, { user: erin });
+    const listed = async () => (await h.api('GET', '/v1/gallery?limit=100')).body.items.some((i: Body) => i.id === g.images[0].id);
+    expect(await listed()).toBe(true);
+    await h.ctx.db.transaction().execute((tx) =>
+      h.ctx.bus.send(tx as never, 'user.deletion-requested', { userId: erin, purgeAfter: new Date(Date.now() + 7 * 86_400_000).toISOString() }),
+    );
+    await eventually(async () => !(await listed()));
+    expect((await h.api('GET', g.images[0].url)).status).toBe(404); // no longer public
+  });
+
   it('keeps the newest display name when profile events are applied out of order, and none after a purge', async () => {
     const dan = uuidv7();
     const profile = () => h.ctx.db.selectFrom('user_profiles').select('display_name').where('user_id', '=', dan).executeTakeFirst();

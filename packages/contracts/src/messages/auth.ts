@@ -14,7 +14,8 @@ export const authMessages = {
     Type.Object({ userId: Uuid, email: Type.String({ format: 'email' }), locale: Locale, displayName: Type.String() }, { additionalProperties: false }),
   ),
   /** DELETE /me: the account is disabled now and purged at purgeAfter. */
-  'user.deletion-requested': event([], Type.Object({ userId: Uuid, purgeAfter: IsoDate }, { additionalProperties: false })),
+  /** The account is closed now (purged at purgeAfter): generation takes its images off the public gallery at once. */
+  'user.deletion-requested': event(['generation'], Type.Object({ userId: Uuid, purgeAfter: IsoDate }, { additionalProperties: false })),
   /**
    * Every service removes or anonymises what it holds about userId. Persistent: auth has already
    * deleted its side, so a subscriber that fails for a while (storage or database down) must keep

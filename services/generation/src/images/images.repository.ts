@@ -49,3 +49,9 @@ export async function galleryPage(db: Db<DB>, opts: { after?: { publishedAt: Dat
   const rows = await q.orderBy('images.published_at', 'desc').orderBy('images.id', 'desc').limit(opts.limit).execute();
   return rows as GalleryRow[];
 }
+
+/** Takes every image of a person off the public gallery (their account is being deleted). */
+export async function unpublishAllOfUser(db: Db<DB>, userId: string): Promise<number> {
+  const res = await db.updateTable('images').set({ published_at: null }).where('user_id', '=', userId).where('published_at', 'is not', null).executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
