@@ -18,6 +18,8 @@ export interface OrderTable {
   updated_at: Generated<Date>;
   paid_at: Date | null;
   closed_at: Date | null;
+  /** When billing asked Stripe to refund it because it was paid after its owner's purge. */
+  auto_refund_requested_at: Date | null;
 }
 
 export interface OrderDisputeTable {

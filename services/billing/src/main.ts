@@ -13,7 +13,7 @@ const logger = createLogger({ service: 'billing', level: config.LOG_LEVEL });
 const ctx = await contextFromConfig<DB>('billing', config, logger, new URL('../migrations', import.meta.url));
 const stripe = createStripe(config);
 const app = await build({ config, logger, ctx, stripe });
-startConsumers(ctx.bus);
+startConsumers(ctx.bus, stripe);
 await ctx.bus.startRelay();
 const sweeper = startSweeper(
   { db: ctx.db, bus: ctx.bus, stripe, log: logger.child({ component: 'sweeper' }), ageSeconds: config.PENDING_ORDER_SWEEP_AGE },

@@ -488,5 +488,29 @@ describe('privacy', () => {
     await h.settled();
     expect((await h.order(c.orderId)).status).toBe('refunded');
     expect(h.ledger.commands.length).toBe(commands);
+    // Credited before the purge: billing does not refund it on its own.
+    expect(h.stripe.refunds.filter((r) => r.payment_intent === c.pi)).toEqual([]);
+  });
+
+  it('refunds at Stripe, once, an order paid after its owner was purged (nobody to credit)', async () => {
+    const c = await checkoutReady();
+    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId: c.userId }));
+    await h.settled();
+    // The bank debit settles days later; Stripe also redelivers the event.
+    await h.webhook(c.completed);
+    await h.webhook(c.completed);
+    await h.settled();
+    expect(await h.order(c.orderId)).toMatchObject({ user_id: null, status: 'paid' });
+    expect(ledgerFor(c.orderId)).toEqual([]);
+    const refunds = h.stripe.refunds.filter((r) => r.payment_intent === c.pi);
+    expect(refunds).toHaveLength(1);
+    const calls = h.stripe.requests.filter((r) => r.path === '/v1/refunds' && r.params.payment_intent === c.pi);
+    expect(new Set(calls.map((r) => r.idempotencyKey))).toEqual(new Set([`orphaned-order-refund:${c.orderId}`]));
+    // Stripe then reports the refund like any other; the order follows it and nothing is sent again.
+    await h.webhook(refunded(c.pi, 500, 'ch_orphan'));
+    await h.settled();
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'refunded', refunded_amount: 500 });
+    expect(h.stripe.refunds.filter((r) => r.payment_intent === c.pi)).toHaveLength(1);
+    expect(h.ledger.commands.filter((x) => x.idempotencyKey.startsWith(`order:${c.orderId}`))).toEqual([]);
   });
 });

@@ -5,6 +5,8 @@ import { Uuid, PositiveInt } from './common.js';
 export const billingMessages = {
   /** A verified Stripe webhook event, stored by id, processed from billing's own inbox. */
   'billing.stripe-event': command('billing', Type.Object({ eventId: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false })),
+  /** Refund at Stripe an order paid after its owner's account was purged (nobody to credit). */
+  'billing.refund-orphaned-order': command('billing', Type.Object({ orderId: Uuid }, { additionalProperties: false })),
   'order.paid': event(
     ['notification'],
     Type.Object(

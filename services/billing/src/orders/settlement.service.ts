@@ -141,6 +141,13 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
   if (!order.user_id) {
     // Purged person: the ledger no longer links anything to them, there is no account to move credits on.
     deps.log.warn({ orderId }, 'order of a purged account changed at Stripe; no ledger command sent');
+    const credited = (await orders.listPostings(tx, orderId)).some((p) => p.kind === 'grant');
+    if (!credited && !order.auto_refund_requested_at && order.refunded_amount < order.amount && order.stripe_payment_intent_id) {
+      // Paid after the purge and never credited: the money goes back (once), since the credits can
+      // go to nobody. An order credited before the purge is not touched (the person used or left them).
+      await orders.updateOrder(tx, orderId, { auto_refund_requested_at: new Date() });
+      await deps.bus.send(outbox(tx), 'billing.refund-orphaned-order', { orderId });
+    }
     return { ...order, status };
   }
 

@@ -35,14 +35,16 @@ function stripeError(status: number, type: string, message: string, code?: strin
 }
 
 /**
- * A local stand-in for the two Stripe endpoints billing uses — Checkout Session create and
- * retrieve — speaking Stripe's wire format (form-encoded requests, JSON objects built on the
+ * A local stand-in for the Stripe endpoints billing uses — Checkout Session create and retrieve,
+ * Refund create — speaking Stripe's wire format (form-encoded requests, JSON objects built on the
  * published fixtures, Stripe-style errors, idempotency keys replayed).
  */
 export async function startFakeStripe(): Promise<{
   base: string;
   requests: RecordedRequest[];
   sessions: Map<string, Session>;
+  /** Refunds created through POST /v1/refunds (one per idempotency key). */
+  refunds: Record<string, unknown>[];
   /** Changes a stored session as Stripe would after the customer acts (paid, expired...). */
   update(id: string, patch: Record<string, unknown>): Session;
   /** The next N create calls answer 500. */
@@ -52,6 +54,8 @@ export async function startFakeStripe(): Promise<{
   const requests: RecordedRequest[] = [];
   const sessions = new Map<string, Session>();
   const byIdempotencyKey = new Map<string, Session>();
+  const refunds: Record<string, unknown>[] = [];
+  const refundsByIdempotencyKey = new Map<string, Record<string, unknown>>();
   let failing = 0;
 
   const server: Server = createServer((req, res) => {
@@ -81,6 +85,17 @@ export async function startFakeStripe(): Promise<{
           sessions.set(session.id, session);
           if (typeof idem === 'string') byIdempotencyKey.set(idem, session);
           answer = { status: 200, body: session };
+        }
+      } else if (req.method === 'POST' && url.pathname === '/v1/refunds') {
+        if (typeof idem === 'string' && refundsByIdempotencyKey.has(idem)) {
+          answer = { status: 200, body: refundsByIdempotencyKey.get(idem) };
+        } else if (!params.payment_intent) {
+          answer = stripeError(400, 'invalid_request_error', 'One of the following params should be provided for this request: payment_intent or charge.', 'parameter_missing');
+        } else {
+          const refund = { ...fixture('refund'), id: `re_test_${rand()}`, payment_intent: params.payment_intent, status: 'succeeded', created: Math.floor(Date.now() / 1000) };
+          refunds.push(refund);
+          if (typeof idem === 'string') refundsByIdempotencyKey.set(idem, refund);
+          answer = { status: 200, body: refund };
         }
       } else if (req.method === 'GET' && url.pathname.startsWith('/v1/checkout/sessions/')) {
         const id = decodeURIComponent(url.pathname.slice('/v1/checkout/sessions/'.length));
@@ -131,6 +146,7 @@ export async function startFakeStripe(): Promise<{
     base: `http://127.0.0.1:${port}`,
     requests,
     sessions,
+    refunds,
     update(id, patch) {
       const s = sessions.get(id);
       if (!s) throw new Error(`fake stripe: no session ${id}`);

@@ -50,7 +50,7 @@ export async function startBilling(label: string, env: Record<string, string> = 
   const app: App = await build({ config, logger, ctx, stripe });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  startConsumers(ctx.bus, opts.consume);
+  startConsumers(ctx.bus, stripe, opts.consume);
   const ledger = startFakeLedger(ctx.bus);
   await ctx.bus.startRelay();
 
