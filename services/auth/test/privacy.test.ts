@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unzipSync, strFromU8 } from 'fflate';
 import { sql } from '@imlab/db';
@@ -265,6 +267,28 @@ describe('export jobs survive crashes and expire', () => {
     await t.app.auth.privacy.runOnce();
     expect(await readdir(t.app.auth.privacy.exportDir)).not.toContain(`${req.body.id}.zip`);
     expect((await c(t.url, 'GET', `/v1/me/exports/${req.body.id}/download`, { headers: auth })).status).toBe(404);
+  });
+
+  it('removes archive files no ready export points at (a crash between row and file), but not a build in progress', async () => {
+    const { sid } = await signedInUser(t, 'orphans@example.com');
+    const req = await c(t.url, 'POST', '/v1/me/exports', { headers: await bearer(t, sid) });
+    await t.app.auth.privacy.runOnce();
+    const dir = t.app.auth.privacy.exportDir;
+    const old = new Date(Date.now() - 3600_000);
+    const stray = [`${uuidv7()}.zip`, `${uuidv7()}.zip.part`];
+    for (const name of stray) {
+      await writeFile(join(dir, name), 'profile, prompts and images of someone gone');
+      await utimes(join(dir, name), old, old);
+    }
+    const building = `${uuidv7()}.zip.part`; // written just now: a live build
+    await writeFile(join(dir, building), 'in progress');
+    await utimes(join(dir, `${req.body.id}.zip`), old, old); // old, but its export is ready: kept
+    expect(await t.app.auth.privacy.sweepOrphanFiles()).toBe(2);
+    const left = await readdir(dir);
+    for (const name of stray) expect(left).not.toContain(name);
+    expect(left).toContain(building);
+    expect(left).toContain(`${req.body.id}.zip`);
+    await rm(join(dir, building));
   });
 });
 

@@ -59,6 +59,13 @@ export async function takeExpiredExports(db: Db<DB>): Promise<{ id: string; file
   return db.deleteFrom('exports').where('status', 'in', ['ready', 'failed']).where('expires_at', '<', sql<Date>`now()`).returning(['id', 'file_name']).execute();
 }
 
+/** Which of these file names belong to a ready export. */
+export async function readyExportFiles(db: Db<DB>, fileNames: string[]): Promise<string[]> {
+  if (fileNames.length === 0) return [];
+  const rows = await db.selectFrom('exports').select('file_name').where('status', '=', 'ready').where('file_name', 'in', fileNames).execute();
+  return rows.map((r) => r.file_name!);
+}
+
 export async function exportFilesOf(db: Db<DB>, userId: string): Promise<string[]> {
   const rows = await db.selectFrom('exports').select('file_name').where('user_id', '=', userId).where('file_name', 'is not', null).execute();
   return rows.map((r) => r.file_name!);

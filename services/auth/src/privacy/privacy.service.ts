@@ -1,4 +1,4 @@
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { AppError } from '@imlab/http';
@@ -197,6 +197,27 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
       return gone.length;
     },
 
+    /**
+     * Archive files no ready export points at — left by a crash between deleting a row (purge,
+     * expiry) and its file, or by a build that died with its `.part` — hold a whole profile, prompts
+     * and images: they are removed once older than a build may take.
+     */
+    async sweepOrphanFiles(now = Date.now()): Promise<number> {
+      const names = (await readdir(exportDir).catch(() => [] as string[])).filter((n) => /^[0-9a-f-]{36}\.zip(\.part)?$/.test(n));
+      if (names.length === 0) return 0;
+      const kept = new Set(await repo.readyExportFiles(db, names));
+      let removed = 0;
+      for (const name of names) {
+        if (kept.has(name)) continue;
+        const info = await stat(join(exportDir, name)).catch(() => undefined);
+        if (!info || now - info.mtimeMs < EXPORT_LEASE_SECONDS * 1000) continue;
+        await rm(join(exportDir, name), { force: true });
+        removed += 1;
+      }
+      if (removed > 0) logger.warn({ removed }, 'removed export archives no export points at');
+      return removed;
+    },
+
     /** One pass of the background work; the worker loop and tests call it. */
     async runOnce(): Promise<{ purged: number; exports: number }> {
       let purged = 0;
@@ -204,6 +225,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
       let exports = 0;
       while (exports < 10 && (await this.buildOne())) exports += 1;
       await this.sweepExpiredExports();
+      await this.sweepOrphanFiles();
       return { purged, exports };
     },
   };
