@@ -20,6 +20,9 @@ export interface OrderTable {
   closed_at: Date | null;
   /** When billing asked Stripe to refund it because it was paid after its owner's purge. */
   auto_refund_requested_at: Date | null;
+  /** What Stripe reported as paid (the session's amount_total and currency). */
+  paid_amount: number | null;
+  paid_currency: string | null;
 }
 
 export interface OrderDisputeTable {

@@ -84,4 +84,18 @@ describe('GET /v1/admin/billing/reconciliation', () => {
       { currency: 'usd', orders: 3, gross: 1500, refunded: 0, disputesLost: 500, net: 1000, creditsGranted: 200, creditsClawedBack: 100, creditsRestored: 0 },
     ]);
   });
+
+  it('lists an order Stripe reports paid with another amount or currency than its price', async () => {
+    const c = await h.checkout(h.newUser(), 'small-usd');
+    const pi = newPaymentIntentId();
+    await h.webhook(stripeEvent('checkout.session.completed', sessionObject(c.session, { status: 'complete', payment_status: 'paid', payment_intent: pi, amount_total: 450, currency: 'eur' })));
+    await h.settled();
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', amount: 500, currency: 'usd', paid_amount: 450, paid_currency: 'eur' });
+    const res = await recon(period());
+    expect(res.body.mismatches.find((m: { orderId: string }) => m.orderId === c.orderId)).toEqual({
+      orderId: c.orderId,
+      reasons: ['Stripe reported 450 eur paid for an order of 500 usd'],
+    });
+    expect(h.logs.text()).toContain('paid amount differs from the order amount');
+  });
 });

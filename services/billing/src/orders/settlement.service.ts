@@ -179,9 +179,23 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
  * Payment confirmed by Stripe (webhook or sweeper): the order becomes paid once, the receipt
  * event goes out once, and the ledger is settled. Safe to call any number of times.
  */
-export async function markPaid(tx: Transaction<DB>, order: OrderRow, paymentIntentId: string | null, deps: SettleDeps): Promise<void> {
+export async function markPaid(
+  tx: Transaction<DB>,
+  order: OrderRow,
+  paymentIntentId: string | null,
+  deps: SettleDeps,
+  paid: { amount: number | null; currency: string | null } = { amount: null, currency: null },
+): Promise<void> {
   const patch: Parameters<typeof orders.updateOrder>[2] = {};
   if (paymentIntentId && !order.stripe_payment_intent_id) patch.stripe_payment_intent_id = paymentIntentId;
+  if (order.paid_amount === null && paid.amount !== null) {
+    patch.paid_amount = paid.amount;
+    patch.paid_currency = paid.currency?.toLowerCase() ?? order.currency;
+    if (paid.amount !== order.amount || patch.paid_currency !== order.currency) {
+      // The session was created with the order's own price; a difference means something upstream changed it.
+      deps.log.error({ orderId: order.id }, 'paid amount differs from the order amount; flagged for reconciliation');
+    }
+  }
   const firstTime = !order.paid_at;
   if (firstTime) {
     patch.paid_at = new Date();

@@ -17,6 +17,8 @@ export interface ReconRow {
   credits: number;
   refunded_amount: number;
   paid_at: Date;
+  paid_amount: number | null;
+  paid_currency: string | null;
   ledger_granted: number;
   ledger_clawed_back: number;
   ledger_debt: number;
@@ -40,6 +42,8 @@ export async function paidOrdersWithLedger(db: Db<DB>, from: Date, to: Date): Pr
       'o.credits',
       'o.refunded_amount',
       'o.paid_at',
+      'o.paid_amount',
+      'o.paid_currency',
       ledgerSum('grant', sql`l.amount`).as('ledger_granted'),
       // A clawback takes what is available (`amount`) and books the rest as debt (`debt`).
       ledgerSum('clawback', sql`l.amount + l.debt`).as('ledger_clawed_back'),

@@ -60,6 +60,9 @@ export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) 
     const netFromFacts = factsNetClawback(r, own);
     const ledger = { granted: Number(r.ledger_granted), clawedBack: Number(r.ledger_clawed_back), restored: Number(r.ledger_restored), debt: Number(r.ledger_debt) };
     const reasons: string[] = [];
+    if (r.paid_amount !== null && (r.paid_amount !== r.amount || r.paid_currency !== r.currency)) {
+      reasons.push(`Stripe reported ${r.paid_amount} ${r.paid_currency ?? '?'} paid for an order of ${r.amount} ${r.currency}`);
+    }
     if (ledger.granted === 0) reasons.push('grant not posted by the ledger');
     else if (ledger.granted !== expected.granted) reasons.push(`granted ${ledger.granted}, expected ${expected.granted}`);
     if (ledger.clawedBack !== expected.clawedBack) reasons.push(`clawed back ${ledger.clawedBack}, expected ${expected.clawedBack}`);

@@ -61,7 +61,7 @@ export async function sweepPendingOrders(deps: SweeperDeps): Promise<SweepResult
         if (paymentIntentId) await orders.lockPaymentIntent(tx, paymentIntentId);
         const order = await orders.lockOrder(tx, candidate.id);
         if (!order) return;
-        await markPaid(tx, order, paymentIntentId, { bus: deps.bus, log: deps.log });
+        await markPaid(tx, order, paymentIntentId, { bus: deps.bus, log: deps.log }, { amount: session.amount_total ?? null, currency: session.currency ?? null });
         if (paymentIntentId) await applyParked(tx, paymentIntentId, { bus: deps.bus, log: deps.log });
       });
       result.fulfilled++;

@@ -118,11 +118,7 @@ async function applySession(tx: Transaction<DB>, ev: StripeEventRow, deps: Proce
     ev.type === 'checkout.session.async_payment_succeeded' ||
     (ev.type === 'checkout.session.completed' && (ev.object_status === 'paid' || ev.object_status === 'no_payment_required'));
   if (paid) {
-    if (ev.amount !== null && (ev.amount !== order.amount || (ev.currency && ev.currency !== order.currency))) {
-      // The session was created with the order's own price; a difference means something upstream changed it.
-      deps.log.error({ orderId: order.id, eventId: ev.id }, 'paid amount differs from the order amount; flagged for reconciliation');
-    }
-    await markPaid(tx, order, ev.payment_intent_id, deps);
+    await markPaid(tx, order, ev.payment_intent_id, deps, { amount: ev.amount, currency: ev.currency });
   } else if (ev.type === 'checkout.session.async_payment_failed') {
     if (order.status === 'pending') await orders.updateOrder(tx, order.id, { status: 'failed', closed_at: new Date() });
   } else if (ev.type === 'checkout.session.expired') {
