@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '@imlab/testing';
+import { probeBucket } from '../src/rate-limit/policies.js';
+import { hmacHex } from '../src/identity/hash.js';
 import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
 
 let fakes: Fakes;
@@ -12,6 +15,13 @@ afterAll(async () => {
 });
 
 /** A gateway of its own per test (own Redis prefix), with a login limit of 10 per hour: no refill mid-test. */
+/** What is left of a 404 budget, read without spending (the IP's, or the IP's and a user's). */
+async function notFoundLeft(gw: RunningGateway, ip: string, userId?: string): Promise<number> {
+  const bucket = probeBucket(gw.config, { ipHash: hmacHex(gw.config.IP_HASH_SECRET, 'ip', ip), previousIpHash: undefined, userId });
+  const outcome = await gw.gateway.limiter.decide([{ ...bucket, cost: 0 }], false);
+  return outcome.source === 'unavailable' ? -1 : outcome.buckets[0]!.remaining;
+}
+
 async function gatewayWith(env: Record<string, string> = {}): Promise<RunningGateway> {
   return startGateway(fakes, { RATE_LIMIT_AUTH: '10/1h', RATE_LIMIT_GENERATION: '3/1h', ...env });
 }
@@ -243,10 +253,35 @@ describe('404 probing', () => {
       const statuses = [];
       for (let i = 0; i < 5; i++) {
         statuses.push((await send(`${gw.url}/v1/images/guess-${i}`, { from: '127.0.0.43' })).status);
-        // the 404 is charged after the answer: give the fire-and-forget write a moment
-        await new Promise((r) => setTimeout(r, 20));
+        // the 404 is charged after the answer (fire and forget): wait until it has landed
+        await eventually(async () => (await notFoundLeft(gw, '127.0.0.43')) <= Math.max(0, 2 - i));
       }
       expect(statuses).toEqual([404, 404, 404, 429, 429]);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('charges a signed-in person\'s 404s to their own budget: the others behind the same address are not locked out', async () => {
+    fakes.generation.on('GET', /^\/v1\/images\/stale-/, (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"status":404,"code":"NOT_FOUND"}');
+    });
+    fakes.auth.sessions.set('sid-stale-grid', 'usr_stale');
+    fakes.auth.sessions.set('sid-stale-neighbour', 'usr_neighbour');
+    const gw = await gatewayWith({ RATE_LIMIT_NOT_FOUND: '3/1h' });
+    try {
+      const from = '127.0.0.47';
+      const statuses = [];
+      for (let i = 0; i < 5; i++) {
+        statuses.push((await send(`${gw.url}/v1/images/stale-${i}/thumb`, { from, headers: { cookie: 'imlab_sid=sid-stale-grid' } })).status);
+        await eventually(async () => (await notFoundLeft(gw, from, 'usr_stale')) <= Math.max(0, 2 - i));
+      }
+      expect(statuses).toEqual([404, 404, 404, 429, 429]);
+      // Same address: another person and an anonymous login still get through.
+      expect((await send(`${gw.url}/v1/credits/balance`, { from, headers: { cookie: 'imlab_sid=sid-stale-neighbour' } })).status).toBe(200);
+      expect((await login(gw, { from })).status).not.toBe(429);
+      // Anonymous probing still spends the address's own budget.
+      expect(await notFoundLeft(gw, from)).toBe(3);
     } finally {
       await gw.close();
     }

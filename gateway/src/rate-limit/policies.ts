@@ -14,7 +14,8 @@ export interface Subject {
  * new user agent is the same client — with the user id added when signed in (people sharing a NAT
  * do not starve each other on reads and writes). Generation creation is limited per IP and,
  * separately, per user, so neither more accounts nor more addresses buy more renders. Every
- * decision also checks, without spending, the IP's 404 budget: a prober is refused everywhere.
+ * decision also checks, without spending, the 404 budget (the IP's, or the IP's and the user's when
+ * signed in): a prober is refused everywhere.
  */
 export function bucketsFor(config: Config, routeClass: RouteClass, s: Subject): Bucket[] {
   const p = config.RATE_LIMIT_PREFIX;
@@ -53,14 +54,25 @@ function ipBucket(
   return bucket;
 }
 
-/** The IP's 404 budget, checked without spending. */
-function probeCheck(config: Config, s: Pick<Subject, 'ipHash' | 'previousIpHash'>): Bucket {
-  return ipBucket(config.RATE_LIMIT_PREFIX, 'not-found', 'nf', s, config.RATE_LIMIT_NOT_FOUND, 0);
+/**
+ * The 404 budget: the IP's for anonymous requests, the IP's and the user's together once signed in
+ * (like reads and writes). A signed-in person whose library shows a few dozen stale thumbnails
+ * then runs out of their own budget, not of everyone's behind the same address, login included;
+ * an anonymous prober is still refused everywhere, and accounts to probe with are themselves
+ * strictly limited (sign-up).
+ */
+function notFoundBucket(config: Config, s: Pick<Subject, 'ipHash' | 'previousIpHash' | 'userId'>, cost: number): Bucket {
+  return ipBucket(config.RATE_LIMIT_PREFIX, 'not-found', 'nf', s, config.RATE_LIMIT_NOT_FOUND, cost, s.userId ? `:u:${s.userId}` : '');
+}
+
+/** The 404 budget, checked without spending. */
+function probeCheck(config: Config, s: Pick<Subject, 'ipHash' | 'previousIpHash' | 'userId'>): Bucket {
+  return notFoundBucket(config, s, 0);
 }
 
 /** The 404 budget alone, spent once (a 404 answer or a refused path). */
-export function probeBucket(config: Config, s: Pick<Subject, 'ipHash' | 'previousIpHash'>): Bucket {
-  return ipBucket(config.RATE_LIMIT_PREFIX, 'not-found', 'nf', s, config.RATE_LIMIT_NOT_FOUND, 1);
+export function probeBucket(config: Config, s: Pick<Subject, 'ipHash' | 'previousIpHash' | 'userId'>): Bucket {
+  return notFoundBucket(config, s, 1);
 }
 
 /**

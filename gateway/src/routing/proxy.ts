@@ -5,7 +5,7 @@ import { AppError, containsNul, nulRefused, problem, sendProblem } from '@imlab/
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
-import { bucketsFor, failsOpen, probeBucket, sessionResolveBucket } from '../rate-limit/policies.js';
+import { bucketsFor, failsOpen, probeBucket, sessionResolveBucket, type Subject } from '../rate-limit/policies.js';
 import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
 import { csrfVerdictFor } from '../security/csrf.js';
 import type { ResolvedSession, SessionResolver, SessionResult } from '../session/sessions.js';
@@ -27,6 +27,11 @@ export interface EdgeState {
   session?: ResolvedSession;
   /** The locale cookie, the only other cookie a service may see. */
   locale?: string;
+}
+
+/** Who a request counts against: its IP hash, and its user once the session is resolved. */
+export function subjectOf(edge: EdgeState): Subject {
+  return { ipHash: edge.ipHash, previousIpHash: edge.previousIpHash, userId: edge.session?.userId };
 }
 
 declare module 'fastify' {
@@ -59,7 +64,7 @@ export async function answerProbe(
   code: string,
   detail: string,
 ): Promise<FastifyReply> {
-  const bucket = probeBucket(deps.config, request.edge);
+  const bucket = probeBucket(deps.config, subjectOf(request.edge));
   const outcome = await deps.limiter.decide([bucket], true);
   deps.metrics.rateLimit.inc({ policy: 'not-found', decision: outcome.allowed ? (outcome.source === 'local' ? 'fail_open_local' : 'allowed') : 'limited' });
   if (!outcome.allowed) {
@@ -176,7 +181,6 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     const route = classify(request.method, path);
     if (!route) return answerProbe(deps, request, reply, 404, 'NOT_FOUND', `no route for ${request.method} ${path}`);
     request.edge.route = route;
-    let userId: string | undefined;
     if (route.routeClass !== 'webhook') {
       const cookies = readCookies(request.headers.cookie);
       const sid = cookies.get(SESSION_COOKIE) || undefined;
@@ -186,13 +190,10 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       if (sid) request.edge.sessionToken = sid;
       if (sid && route.session) {
         const result = await resolveSession(deps, request, sid, route.service);
-        if (result.kind === 'session') {
-          request.edge.session = result.session;
-          userId = result.session.userId;
-        }
+        if (result.kind === 'session') request.edge.session = result.session;
       }
     }
-    const buckets = bucketsFor(config, route.routeClass, { ipHash: request.edge.ipHash, previousIpHash: request.edge.previousIpHash, userId });
+    const buckets = bucketsFor(config, route.routeClass, subjectOf(request.edge));
     const outcome = await limiter.decide(buckets, failsOpen(route.routeClass));
     const policy = buckets[0]!.policy;
     if (outcome.source === 'unavailable') {
@@ -267,7 +268,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     scope.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer', bodyLimit: config.BODY_LIMIT }, jsonParser as never);
     scope.addContentTypeParser('*', streamParser(config));
     scope.addHook('onResponse', (request, reply, done) => {
-      if (reply.statusCode === 404 && request.edge.route) void limiter.charge([probeBucket(config, request.edge)]);
+      if (reply.statusCode === 404 && request.edge.route) void limiter.charge([probeBucket(config, subjectOf(request.edge))]);
       forgetSessionsAfter(deps, request, reply.statusCode);
       done();
     });
