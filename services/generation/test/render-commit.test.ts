@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { Registry } from 'prom-client';
@@ -25,7 +25,7 @@ afterAll(async () => h?.close());
  * The database as the render sees it when the connection drops during COMMIT: the `nth`
  * transaction commits, and then the caller gets an error anyway.
  */
-function commitAnswerLost(db: Kysely<DB>, nth: number): Kysely<DB> {
+function commitAnswerLost(db: Kysely<DB>, nth: number, before?: () => Promise<void>, commit = true): Kysely<DB> {
   let count = 0;
   return new Proxy(db, {
     get(target, prop) {
@@ -38,9 +38,10 @@ function commitAnswerLost(db: Kysely<DB>, nth: number): Kysely<DB> {
         const builder = target.transaction();
         return {
           execute: async <T>(fn: Parameters<typeof builder.execute<T>>[0]) => {
-            const result = await builder.execute(fn);
-            if (++count === nth) throw new Error('Connection terminated unexpectedly');
-            return result;
+            if (++count !== nth) return builder.execute(fn);
+            await before?.();
+            if (commit) await builder.execute(fn);
+            throw new Error('Connection terminated unexpectedly');
           },
         };
       };
@@ -81,6 +82,35 @@ describe('render whose success commit answers with an error', () => {
     expect((await h.api('GET', g.body.images[0].url, { user })).status).toBe(200);
     await eventually(() => h.ledger.count('capture', created.body.id) === 1);
     expect(h.ledger.balance(user)).toEqual({ available: 9, held: 0, consumed: 1 });
+    await events.close();
+  });
+
+  it('deletes what it stored when the generation is gone by then (purged during the render)', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'purged mid-render', model: 'imlab-draft' } });
+    const logger = createLogger({ service: 'generation-worker', level: 'silent' });
+    const storage = createStorage(h.config);
+    const events = new StatusEvents(h.ctx.bus.redis, h.ctx.bus.prefix);
+    // The success transaction fails without committing, after the person's purge removed the row.
+    const purge = async () => {
+      await h.ctx.db.deleteFrom('generations').where('id', '=', created.body.id).execute();
+    };
+    const render = new RenderService({
+      db: commitAnswerLost(h.ctx.db, 2, purge, false),
+      bus: h.ctx.bus,
+      config: h.config,
+      events,
+      metrics: createMetrics(new Registry()),
+      storage,
+      provider: createProvider(h.config),
+      logger,
+    });
+    const job = { attemptsMade: 0, opts: { attempts: 4 } } as unknown as Job;
+    await render.process(created.body.id, job, undefined, logger).catch(() => undefined);
+    const folder = path.join(h.storageDir, 'u', user, 'g', created.body.id);
+    const left = await readdir(folder, { recursive: true }).catch(() => [] as string[]);
+    expect(left.filter((f) => /\.(png|webp)$/.test(String(f)))).toEqual([]);
     await events.close();
   });
 });

@@ -80,6 +80,10 @@ export class RenderService {
     await this.publish(claimed);
 
     const started = performance.now();
+    // Nothing of this generation is stored yet unless an earlier attempt died after writing (a
+    // killed worker, an unreadable outcome): images only count once the success commits, so the
+    // generation's own folder is cleared before rendering again.
+    if (claimed.attempt > 1) await this.d.storage.deletePrefix(keys.generationPrefix(claimed.user_id, claimed.id));
     const stored: string[] = [];
     try {
       const references = await this.loadReferences(claimed);
@@ -152,12 +156,23 @@ export class RenderService {
       if (err instanceof DelayedError) throw err;
       if (stored.length > 0) {
         // The commit may have gone through even though its answer was lost (connection dropped at
-        // COMMIT): then the images are the person's and paid for, and must not be deleted.
-        const outcome = await repo.findGeneration(this.d.db, claimed.id).catch(() => undefined);
-        if (outcome === undefined || (outcome.status === 'succeeded' && outcome.lease === lease)) {
-          log.warn({ generationId: claimed.id, committed: outcome !== undefined }, 'render outcome unclear after an error; stored images kept');
-          if (outcome) return { status: 'succeeded', afterLostCommitAnswer: true };
-          throw err; // retried: the next attempt sees the row and does the right thing
+        // COMMIT): then the images are the person's and paid for, and must not be deleted. A row
+        // that is gone (purged meanwhile) or moved on falls through: what this attempt wrote goes.
+        let outcome: GenerationRow | undefined | 'unreadable';
+        try {
+          outcome = await repo.findGeneration(this.d.db, claimed.id);
+        } catch {
+          outcome = 'unreadable';
+        }
+        if (outcome === 'unreadable') {
+          // Cannot tell: keep the files and retry; a retry that renders again first clears what
+          // earlier attempts of this generation left (see process), a purge clears the rest.
+          log.warn({ generationId: claimed.id }, 'render outcome unclear after an error; stored images kept for the retry to sort out');
+          throw err;
+        }
+        if (outcome?.status === 'succeeded' && outcome.lease === lease) {
+          log.warn({ generationId: claimed.id }, 'success committed although its answer was lost; images kept');
+          return { status: 'succeeded', afterLostCommitAnswer: true };
         }
       }
       await this.d.storage.delete(stored).catch(() => {});
