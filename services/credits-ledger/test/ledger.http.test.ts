@@ -274,6 +274,30 @@ describe('privacy', () => {
     expect(await invariantViolations(L.db)).toEqual([]);
   });
 
+  it('a grant racing the purge waits for it and then does nothing: the re-keyed account is not credited', async () => {
+    const u = user();
+    const order = `order:${randomUUID()}`;
+    await L.run((tx) => ledger.grant(tx, L.deps, { idempotencyKey: `order:${randomUUID()}`, userId: u, amount: 10, source: 'purchase', reference: 'order:first' }));
+    const before = (await findUserAccounts(L.db, u))!;
+    let finish: (() => void) | undefined;
+    const purge = L.db.transaction().execute(async (tx) => {
+      await purgeUser(tx, u);
+      await new Promise<void>((r) => (finish = r)); // the purge is under way, not committed yet
+    });
+    await eventually(() => finish !== undefined);
+    let settled = false;
+    const racing = L.run((tx) => ledger.grant(tx, L.deps, { idempotencyKey: order, userId: u, amount: 5, source: 'purchase', reference: order })).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled).toBe(false); // waiting for the purge
+    finish!();
+    await purge;
+    expect(await racing).toEqual({ amount: 0, debt: 0 });
+    expect(await findUserAccounts(L.db, u)).toBeUndefined();
+    const rekeyed = await L.db.selectFrom('accounts').select('balance').where('id', '=', before.availableId).executeTakeFirstOrThrow();
+    expect(rekeyed.balance).toBe(10);
+    expect(await L.db.selectFrom('postings').select('id').where('idempotency_key', '=', order).execute()).toEqual([]);
+  });
+
   it('leaves no link to a person who never had credits: their rejected reserve is scrubbed at purge, and one after it keeps nothing', async () => {
     const u = user();
     const early = randomUUID();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { markPurged, type Transaction } from '@imlab/db';
+import { beginPurge, markPurged, type Transaction } from '@imlab/db';
 import type { DB } from '../db.js';
 import * as repo from './privacy.repository.js';
 
@@ -10,6 +10,7 @@ import * as repo from './privacy.repository.js';
  * commands still in flight for them no-ops instead of opening new accounts under their id.
  */
 export async function purgeUser(tx: Transaction<DB>, userId: string): Promise<{ accounts: number }> {
+  await beginPurge(tx, userId);
   const ids = await repo.accountIdsOf(tx, userId);
   await repo.scrubReferences(tx, ids);
   await repo.scrubIdempotencyKeys(tx, ids, userId);

@@ -1,4 +1,4 @@
-import { markPurged, type Db, type Kysely } from '@imlab/db';
+import { beginPurge, markPurged, type Kysely, type Transaction } from '@imlab/db';
 import type { DB } from '../db.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import { keys } from '../storage/storage.js';
@@ -13,7 +13,8 @@ import { generationView } from '../generations/generations.schemas.js';
  * every row. A render still in flight for this person finds its row gone and deletes what it wrote.
  * A tombstone (hash of the id) keeps a late profile event from storing their display name again.
  */
-export async function purgeUser(db: Db<DB>, storage: ObjectStorage, userId: string): Promise<{ generations: number }> {
+export async function purgeUser(db: Transaction<DB>, storage: ObjectStorage, userId: string): Promise<{ generations: number }> {
+  await beginPurge(db, userId);
   await storage.deletePrefix(keys.userPrefix(userId));
   await uploads.deleteUploadsOfUser(db, userId);
   const n = await generations.deleteGenerationsOfUser(db, userId);

@@ -1,4 +1,4 @@
-import { sql, isPurged as isTombstoned, markPurged, type Db, type Transaction } from '@imlab/db';
+import { sql, beginPurge, isPurged as isTombstoned, markPurged, type Db, type Transaction } from '@imlab/db';
 import type { DB, Locale } from '../db.js';
 
 export interface ContactInput {
@@ -45,6 +45,7 @@ export async function findContact(db: Db<DB>, userId: string) {
 
 /** Deletes the contact and leaves a tombstone; returns the deleted address, if there was one. */
 export async function purgeContact(tx: Transaction<DB>, userId: string): Promise<string | undefined> {
+  await beginPurge(tx, userId);
   const row = await tx.deleteFrom('contacts').where('user_id', '=', userId).returning('email').executeTakeFirst();
   await markPurged(tx, userId);
   return row?.email;
