@@ -1,6 +1,6 @@
 import type { Bus, ConsumeOptions, Worker } from '@imlab/queue';
 import type { Stripe } from './stripe/stripe-client.js';
-import { orphanRefundHandler } from './orders/orphan-refund.handlers.js';
+import { grantRefusedHandler, orphanRefundHandler } from './orders/orphan-refund.handlers.js';
 import { stripeEventHandler } from './webhooks/webhooks.handlers.js';
 import { ledgerPostedHandler } from './reconciliation/reconciliation.handlers.js';
 import { userPurgeHandler } from './privacy/privacy.handlers.js';
@@ -14,6 +14,7 @@ export function startConsumers(bus: Bus, stripe: Stripe, opts: ConsumeOptions = 
       'ledger.posted': ledgerPostedHandler,
       'user.purge': userPurgeHandler,
       'billing.refund-orphaned-order': orphanRefundHandler(stripe),
+      'ledger.grant-refused': grantRefusedHandler(bus),
     },
     opts,
   );

@@ -513,4 +513,14 @@ describe('privacy', () => {
     expect(h.stripe.refunds.filter((r) => r.payment_intent === c.pi)).toHaveLength(1);
     expect(h.ledger.commands.filter((x) => x.idempotencyKey.startsWith(`order:${c.orderId}`))).toEqual([]);
   });
+
+  it('refunds an order whose grant the ledger refused (its purge reached the ledger before billing\'s)', async () => {
+    const c = await paidOrder(); // billing still links the order: its copy of the purge has not run
+    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'ledger.grant-refused', { idempotencyKey: `order:${c.orderId}`, reference: `order:${c.orderId}` }));
+    await h.settled();
+    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'ledger.grant-refused', { idempotencyKey: `order:${c.orderId}`, reference: `order:${c.orderId}` }));
+    await h.settled();
+    expect(h.stripe.refunds.filter((r) => r.payment_intent === c.pi)).toHaveLength(1);
+    expect((await h.order(c.orderId)).auto_refund_requested_at).not.toBeNull();
+  });
 });

@@ -335,6 +335,9 @@ describe('privacy', () => {
       await L.run((tx) => ledger.grant(tx, L.deps, { idempotencyKey: `order:${randomUUID()}`, userId: u, amount: 40, source: 'purchase', reference: 'order:late' })),
     ];
     expect(late).toEqual([{ amount: 0, debt: 0 }, { amount: 0, debt: 0 }, { amount: 0, debt: 0 }]);
+    // The refused purchase is reported to billing (which refunds it), without naming the person.
+    const refused = await L.db.selectFrom('outbox').select('payload').where('name', '=', 'ledger.grant-refused').execute();
+    expect(refused.map((r) => r.payload)).toContainEqual({ idempotencyKey: expect.stringMatching(/^order:/), reference: 'order:late' });
     expect(await findUserAccounts(L.db, u)).toBeUndefined();
     expect(Number((await sql<{ n: string }>`select count(*) as n from postings`.execute(L.db)).rows[0]!.n)).toBe(postingsBefore);
     expect(await naming()).toBe(namingBefore); // no ledger.posted naming them

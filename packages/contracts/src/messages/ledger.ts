@@ -49,6 +49,11 @@ export const ledgerMessages = {
   ),
   'ledger.hold-expired': event(['generation'], Type.Object({ holdId: Uuid, userId: Uuid, amount: PositiveInt }, { additionalProperties: false })),
   'ledger.low-balance': event(['notification'], Type.Object({ userId: Uuid, available: NonNegativeInt, threshold: NonNegativeInt }, { additionalProperties: false })),
+  /**
+   * A purchase grant the ledger turned down because its person was purged (nobody to credit). No
+   * user id: it is about an order. Billing refunds that order.
+   */
+  'ledger.grant-refused': event(['billing'], Type.Object({ idempotencyKey: Key, reference: Type.String({ maxLength: 200 }) }, { additionalProperties: false })),
   /** Grants, clawbacks and restores as posted, for billing's reconciliation. */
   'ledger.posted': event(
     ['billing'],

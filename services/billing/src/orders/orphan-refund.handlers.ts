@@ -1,8 +1,10 @@
 import type { Transaction } from '@imlab/db';
-import type { Handler } from '@imlab/queue';
+import type { Bus, Handler } from '@imlab/queue';
 import type { DB } from '../db.js';
 import type { Stripe } from '../stripe/stripe-client.js';
 import * as orders from './orders.repository.js';
+import { requestOrphanRefund } from './settlement.service.js';
+import { orderOfKey } from '../reconciliation/reconciliation.handlers.js';
 
 /**
  * billing.refund-orphaned-order: asks Stripe to refund an order paid after its owner's purge. The
@@ -20,5 +22,18 @@ export function orphanRefundHandler(stripe: Stripe): Handler<'billing.refund-orp
     );
     log.info({ orderId: order.id, refundId: refund.id }, 'order paid after its account was purged: refunded at Stripe');
     return { refunded: true, refundId: refund.id };
+  };
+}
+
+/**
+ * ledger.grant-refused: the purge reached the ledger before billing's copy did, and a payment settled
+ * in between: the grant was turned down, so the order is refunded like one paid after the purge.
+ */
+export function grantRefusedHandler(bus: Bus): Handler<'ledger.grant-refused'> {
+  return async ({ tx, payload, log }) => {
+    const orderId = orderOfKey(payload.idempotencyKey);
+    const order = orderId ? await orders.lockOrder(tx as unknown as Transaction<DB>, orderId) : undefined;
+    if (!order) return { refundRequested: false };
+    return { refundRequested: await requestOrphanRefund(tx as unknown as Transaction<DB>, order, { bus, log }) };
   };
 }

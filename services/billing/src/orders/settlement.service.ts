@@ -141,13 +141,10 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
   if (!order.user_id) {
     // Purged person: the ledger no longer links anything to them, there is no account to move credits on.
     deps.log.warn({ orderId }, 'order of a purged account changed at Stripe; no ledger command sent');
+    // Paid after the purge and never credited: the money goes back, since the credits can go to
+    // nobody. An order credited before the purge is not touched (the person used or left them).
     const credited = (await orders.listPostings(tx, orderId)).some((p) => p.kind === 'grant');
-    if (!credited && !order.auto_refund_requested_at && order.refunded_amount < order.amount && order.stripe_payment_intent_id) {
-      // Paid after the purge and never credited: the money goes back (once), since the credits can
-      // go to nobody. An order credited before the purge is not touched (the person used or left them).
-      await orders.updateOrder(tx, orderId, { auto_refund_requested_at: new Date() });
-      await deps.bus.send(outbox(tx), 'billing.refund-orphaned-order', { orderId });
-    }
+    if (!credited) await requestOrphanRefund(tx, order, deps);
     return { ...order, status };
   }
 
@@ -173,6 +170,18 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
     deps.log.info({ orderId: order.id, kind: w.kind, cause: w.cause, credits: w.credits }, 'ledger command sent');
   }
   return { ...order, status };
+}
+
+/**
+ * Asks (once) for a Stripe refund of a paid order nobody can be credited for: paid after its owner's
+ * purge, or whose grant the ledger refused because the purge reached the ledger first.
+ */
+export async function requestOrphanRefund(tx: Transaction<DB>, order: OrderRow, deps: SettleDeps): Promise<boolean> {
+  if (!order.paid_at || order.auto_refund_requested_at || order.refunded_amount >= order.amount || !order.stripe_payment_intent_id) return false;
+  await orders.updateOrder(tx, order.id, { auto_refund_requested_at: new Date() });
+  await deps.bus.send(outbox(tx), 'billing.refund-orphaned-order', { orderId: order.id });
+  deps.log.warn({ orderId: order.id }, 'paid order nobody can be credited for; refund requested');
+  return true;
 }
 
 /**

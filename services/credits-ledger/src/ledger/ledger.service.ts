@@ -73,7 +73,11 @@ export async function grant(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.grant'>
   let posted = await repo.postGrant(tx, grantRow);
   if (!posted.hasAccount) {
     // First credits of this person (or a grant that arrived after their purge): open the accounts, then post.
-    if (await isPurged(tx, p.userId)) return PURGED_NOOP;
+    if (await isPurged(tx, p.userId)) {
+      // Money was paid for a purchase nobody can receive any more: billing refunds it.
+      if (p.source === 'purchase') await deps.bus.send(outbox(tx), 'ledger.grant-refused', { idempotencyKey: p.idempotencyKey, reference: p.reference });
+      return PURGED_NOOP;
+    }
     await userAccounts(tx, p.userId);
     posted = await repo.postGrant(tx, grantRow);
   }
