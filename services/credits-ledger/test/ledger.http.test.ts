@@ -179,6 +179,8 @@ describe('finance API', () => {
       code: 'LEDGER_ACCOUNT_NOT_FOUND',
     });
     expect((await get(`/v1/admin/ledger/accounts/not-a-uuid/statement?from=${t1.toISOString()}&to=${t2.toISOString()}`, fin)).status).toBe(400);
+    expect((await get(`/v1/admin/ledger/accounts/${availableId}/statement?from=${t1.toISOString()}&to=${t2.toISOString()}&cursor=`, fin)).status).toBe(200);
+    expect((await get(`/v1/admin/ledger/accounts/${availableId}/statement?from=${t1.toISOString()}&to=${t2.toISOString()}&cursor=abc`, fin)).body).toMatchObject({ code: 'INVALID_CURSOR' });
     expect((await get(`/v1/admin/ledger/accounts/${availableId}/statement?from=${t2.toISOString()}&to=${t1.toISOString()}`, fin)).status).toBe(400);
     expect((await get(`/v1/admin/ledger/accounts/${availableId}/statement?from=${t1.toISOString()}`, fin)).status).toBe(400);
   });

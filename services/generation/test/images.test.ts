@@ -121,6 +121,9 @@ describe('images', () => {
     // Cursors that decode to something shaped like an id but not a UUID must not reach Postgres.
     const crafted = Buffer.from(`2025-01-01T00:00:00.000Z|${'a'.repeat(36)}`).toString('base64url');
     expect((await h.api('GET', `/v1/gallery?cursor=${crafted}`)).body).toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
+    // a date JavaScript parses but Postgres cannot hold (year 5001 BC)
+    const ancient = Buffer.from(`-005000-01-01T00:00:00.000Z|${first.id}`).toString('base64url');
+    expect((await h.api('GET', `/v1/gallery?cursor=${ancient}`)).body).toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
     expect((await h.api('GET', `/v1/generations?cursor=${Buffer.from('-'.repeat(36)).toString('base64url')}`, { user: alice })).body).toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
     expect((await h.api('GET', '/v1/gallery?cursor=&limit=5')).status).toBe(200);
     expect((await h.api('GET', '/v1/generations/urn:uuid:01900000-0000-7000-8000-000000000000', { user: alice })).body).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });

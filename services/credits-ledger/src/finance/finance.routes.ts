@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { requireRole, type App } from '@imlab/http';
+import { invalidCursor, requireRole, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { verify } from '../audit/audit.service.js';
@@ -30,6 +30,8 @@ export function financeRoutes(app: App, db: Kysely<DB>, sealSecret: string): voi
     { preHandler, schema: { tags, params: AccountParams, querystring: StatementQuery, response: { 200: Statement, ...errors } } },
     async (request) => {
       const q = request.query;
+      // The statement's cursor is the last transfer id it listed; empty is the first page.
+      if (q.cursor && !/^[0-9]{1,15}$/.test(q.cursor)) throw invalidCursor();
       return finance.statement(db, request.params.id, new Date(q.from), new Date(q.to), q.cursor ? Number(q.cursor) : 0, q.limit);
     },
   );

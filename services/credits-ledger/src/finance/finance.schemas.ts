@@ -37,7 +37,7 @@ export const StatementQuery = Type.Object(
   {
     from: Type.String({ format: 'date-time' }),
     to: Type.String({ format: 'date-time' }),
-    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+    cursor: Type.Optional(Type.String({ maxLength: 64 })),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   },
   { additionalProperties: false },

@@ -62,7 +62,8 @@ export function encodeGalleryCursor(row: { published_at: Date; id: string }): st
 
 export function decodeGalleryCursor(cursor: string): { publishedAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const publishedAt = new Date(at ?? '');
+  // Exactly the form encodeGalleryCursor writes (a Date Postgres can hold), nothing JavaScript merely parses.
+  const publishedAt = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(at ?? '') ? new Date(at!) : new Date(Number.NaN);
   if (!id || !UUID_RE.test(id) || Number.isNaN(publishedAt.getTime())) throw invalidCursor();
   return { publishedAt, id };
 }
