@@ -175,6 +175,54 @@ describe('password reset', () => {
   });
 });
 
+describe('pre-hijacking: someone signs up first with another person\'s address', () => {
+  it('keeps neither password when sign-ups disagree; the inbox owner verifies and is sent a reset link', async () => {
+    const email = 'prehijack@example.com';
+    await call(t.url, 'POST', '/v1/auth/signup', { body: { email, password: 'attacker passphrase one' }, headers: { 'x-imlab-ip-hash': ipHash() } });
+    await settle(t);
+    await call(t.url, 'POST', '/v1/auth/signup', { body: { email, password: 'the owners own passphrase' }, headers: { 'x-imlab-ip-hash': ipHash() } });
+    await settle(t);
+    const token = await lastLinkToken(t, email, 'verify-email');
+    const verified = await call(t.url, 'POST', '/v1/auth/verify-email', { body: { token } });
+    expect(verified.body).toEqual({ verified: true, passwordResetRequired: true });
+    // Neither password opens the account…
+    for (const password of ['attacker passphrase one', 'the owners own passphrase']) {
+      expect((await call(t.url, 'POST', '/v1/auth/login', { body: { email, password } })).status).toBe(401);
+    }
+    // …the owner chooses one through the link that came with the verification.
+    const reset = await lastLinkToken(t, email, 'password-reset');
+    expect((await call(t.url, 'POST', '/v1/auth/password/reset', { body: { token: reset, password: 'the owners own passphrase' } })).status).toBe(204);
+    expect((await call(t.url, 'POST', '/v1/auth/login', { body: { email, password: 'the owners own passphrase' } })).status).toBe(200);
+  });
+
+  it('keeps the password when the same person simply signs up twice with it', async () => {
+    const email = 'twice@example.com';
+    for (let i = 0; i < 2; i++) {
+      await call(t.url, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD }, headers: { 'x-imlab-ip-hash': ipHash() } });
+      await settle(t);
+    }
+    const token = await lastLinkToken(t, email, 'verify-email');
+    expect((await call(t.url, 'POST', '/v1/auth/verify-email', { body: { token } })).body).toEqual({ verified: true, passwordResetRequired: false });
+    expect((await call(t.url, 'POST', '/v1/auth/login', { body: { email, password: PASSWORD } })).status).toBe(200);
+  });
+
+  it('a reset voids older verification links, so one clicked later cannot end the sessions of today', async () => {
+    const email = 'late-verify@example.com';
+    await call(t.url, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD }, headers: { 'x-imlab-ip-hash': ipHash() } });
+    await settle(t);
+    const verifyToken = await lastLinkToken(t, email, 'verify-email');
+    await call(t.url, 'POST', '/v1/auth/password/forgot', { body: { email } });
+    await settle(t);
+    const reset = await lastLinkToken(t, email, 'password-reset');
+    expect((await call(t.url, 'POST', '/v1/auth/password/reset', { body: { token: reset, password: 'a brand new passphrase' } })).status).toBe(204);
+    const login = await call(t.url, 'POST', '/v1/auth/login', { body: { email, password: 'a brand new passphrase' } });
+    expect(login.status).toBe(200);
+    const sid = login.setCookies.find((c) => c.startsWith('imlab_sid='))!.split(';')[0]!.slice('imlab_sid='.length);
+    expect((await call(t.url, 'POST', '/v1/auth/verify-email', { body: { token: verifyToken } })).status).toBe(400);
+    expect((await resolve(sid)).status).toBe(200);
+  });
+});
+
 describe('single-use links under real concurrency', () => {
   it('ten simultaneous uses of one reset link: exactly one wins', async () => {
     await signedInUser(t, 'race-reset@example.com');

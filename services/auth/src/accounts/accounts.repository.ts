@@ -153,6 +153,10 @@ export async function insertIdentity(db: Db<DB>, i: { issuer: string; subject: s
   await db.insertInto('identities').values({ issuer: i.issuer, subject: i.subject, user_id: i.userId }).execute();
 }
 
+export async function hasIdentity(db: Db<DB>, userId: string): Promise<boolean> {
+  return Boolean(await db.selectFrom('identities').select('user_id').where('user_id', '=', userId).executeTakeFirst());
+}
+
 export async function listIdentities(db: Db<DB>, userId: string): Promise<{ issuer: string; subject: string }[]> {
   return db.selectFrom('identities').select(['issuer', 'subject']).where('user_id', '=', userId).execute();
 }

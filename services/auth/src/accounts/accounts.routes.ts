@@ -25,10 +25,27 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
     },
   );
 
-  app.post('/v1/auth/verify-email', { schema: { tags: ['auth'], body: TokenBody, response: { 200: Type.Object({ verified: Type.Literal(true) }), 400: Problem } } }, async (request) => {
-    await accounts.verifyEmail(request.body.token, ipHashOf(request));
-    return { verified: true as const };
-  });
+  app.post(
+    '/v1/auth/verify-email',
+    {
+      schema: {
+        tags: ['auth'],
+        body: TokenBody,
+        response: {
+          200: Type.Object({
+            verified: Type.Literal(true),
+            /** Sign-ups with different passwords claimed the address: no password was kept, a reset link is on its way. */
+            passwordResetRequired: Type.Boolean(),
+          }),
+          400: Problem,
+        },
+      },
+    },
+    async (request) => {
+      const { passwordResetRequired } = await accounts.verifyEmail(request.body.token, ipHashOf(request));
+      return { verified: true as const, passwordResetRequired };
+    },
+  );
 
   app.post('/v1/auth/verify-email/resend', { schema: { tags: ['auth'], body: EmailBody, response: { 202: Accepted, 400: Problem } } }, async (request, reply) => {
     accounts.resendVerification(request.body.email);

@@ -78,19 +78,21 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     return true;
   }
 
+  function issueResetLink(tx: Transaction<DB>, user: UserRow) {
+    return issueLinkEmail(tx, user, {
+      purpose: 'reset',
+      ttlSeconds: config.RESET_TOKEN_TTL,
+      template: 'password-reset',
+      path: '/reset-password',
+      data: { expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
+    });
+  }
+
   async function sendResetLink(email: string): Promise<void> {
     const user = await repo.findUserByEmail(db, email);
     if (!user || user.status !== 'active') return;
     if (!(await cooldownPassed('reset', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
-    await db.transaction().execute((tx) =>
-      issueLinkEmail(tx, user, {
-        purpose: 'reset',
-        ttlSeconds: config.RESET_TOKEN_TTL,
-        template: 'password-reset',
-        path: '/reset-password',
-        data: { expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
-      }),
-    );
+    await db.transaction().execute((tx) => issueResetLink(tx, user));
   }
 
   return {
@@ -125,9 +127,12 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
           return;
         }
         const existing = await repo.findUserByEmail(tx, email);
-        if (existing && existing.status === 'active' && !existing.email_verified_at && (await cooldownPassed('verify', existing.id, config.VERIFY_RESEND_COOLDOWN))) {
-          await issueVerification(tx, existing);
-        }
+        if (!existing || existing.status !== 'active' || existing.email_verified_at) return;
+        // Two sign-ups with different passwords claim an address nobody has confirmed yet: one of
+        // them may be someone else pre-registering it. Neither password is kept; whoever verifies
+        // (the inbox owner) is sent a reset link to choose one (pre-hijacking).
+        if (!(await verifyPassword(existing.password_hash, password))) await repo.setPasswordHash(tx, existing.id, null);
+        if (await cooldownPassed('verify', existing.id, config.VERIFY_RESEND_COOLDOWN)) await issueVerification(tx, existing);
       }));
     },
 
@@ -146,7 +151,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
      * Single use, atomically. Verifying also revokes any session the account had: whoever set
      * the password before the inbox owner confirmed must not keep a foothold (pre-hijacking).
      */
-    async verifyEmail(token: unknown, requestIpHash?: string): Promise<{ userId: string }> {
+    async verifyEmail(token: unknown, requestIpHash?: string): Promise<{ userId: string; passwordResetRequired: boolean }> {
       if (!looksLikeToken(token)) throw invalidToken();
       const result = await db.transaction().execute(async (tx) => {
         const consumed = await repo.consumeEmailToken(tx, 'verify', hashToken(token));
@@ -154,17 +159,20 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         const user = await repo.lockUser(tx, consumed.userId);
         if (!user || user.status !== 'active') throw invalidToken();
         const firstTime = !user.email_verified_at;
+        if (!firstTime) return { userId: user.id, passwordResetRequired: false, afterCommit: async () => {} };
         await repo.markEmailVerified(tx, user.id);
         const afterCommit = await sessions.revokeAllIn(tx, user.id);
         const ipHash = user.signup_ip_hash ?? requestIpHash;
-        if (firstTime) {
-          await bus.send(tx as never, 'user.verified', { userId: user.id, ...(ipHash ? { ipHash } : {}) });
-          await grantSignupBonus(tx, user.id, ipHash);
-        }
-        return { userId: user.id, afterCommit };
+        await bus.send(tx as never, 'user.verified', { userId: user.id, ...(ipHash ? { ipHash } : {}) });
+        await grantSignupBonus(tx, user.id, ipHash);
+        // Password dropped by conflicting sign-ups (see signup), and no other way in: the owner
+        // chooses one through a reset link, sent now.
+        const passwordResetRequired = !user.password_hash && !(await repo.hasIdentity(tx, user.id));
+        if (passwordResetRequired) await issueResetLink(tx, user);
+        return { userId: user.id, passwordResetRequired, afterCommit };
       });
       await result.afterCommit();
-      return { userId: result.userId };
+      return { userId: result.userId, passwordResetRequired: result.passwordResetRequired };
     },
 
     /**
@@ -215,6 +223,8 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
           await grantSignupBonus(tx, user.id, user.signup_ip_hash ?? undefined);
         }
         await repo.voidEmailTokens(tx, user.id, 'reset');
+        // The reset verified the address: an older verification link must not end today's sessions.
+        await repo.voidEmailTokens(tx, user.id, 'verify');
         const afterCommit = await sessions.revokeAllIn(tx, user.id);
         await sendEmail(bus, tx, { template: 'password-changed', to: user.email, locale: user.locale, data: { displayName: user.display_name, changedAt: new Date().toISOString() }, idempotencyKey: `password-changed:${uuidv7()}` });
         return { email: user.email, afterCommit };
