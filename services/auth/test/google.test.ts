@@ -190,6 +190,20 @@ describe('Google callback attacks', () => {
     expect(new URL(r.headers.get('location')!).origin).toBe(PUBLIC_BASE_URL);
   });
 
+  it('another site cannot log a signed-in person out by linking to /google/start', async () => {
+    const { sid } = await signedInUser(t, 'linked-away@example.com');
+    const r = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid }, headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } });
+    expect(r.status).toBe(302);
+    expect(new URL(r.headers.get('location')!).origin).toBe(PUBLIC_BASE_URL);
+    expect(r.setCookies).toEqual([]);
+    expect((await resolve(sid)).status).toBe(200);
+    // From the app itself (same-site), or with no session to lose, sign-in starts as usual.
+    const own = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid }, headers: { 'sec-fetch-site': 'same-origin' } });
+    expect(new URL(own.headers.get('location')!).origin).toBe(new URL(issuer.issuer).origin);
+    const anonymous = await call(t.url, 'GET', '/v1/auth/google/start', { headers: { 'sec-fetch-site': 'cross-site' } });
+    expect(new URL(anonymous.headers.get('location')!).origin).toBe(new URL(issuer.issuer).origin);
+  });
+
   it('builds the redirect_uri from PUBLIC_BASE_URL, not from forwarded host headers', async () => {
     const s = await start('/', { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http', forwarded: 'host=evil.example;proto=http' });
     expect(new URL(s.authorizationUrl).searchParams.get('redirect_uri')).toBe(`${PUBLIC_BASE_URL}/v1/auth/google/callback`);

@@ -23,6 +23,12 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
     async (request, reply) => {
       if (!google.enabled) throw new AppError('AUTH_GOOGLE_DISABLED', 'Google sign-in is not configured', { status: 404 });
       const previous = request.cookies[SESSION_COOKIE];
+      if (previous && request.headers['sec-fetch-site'] === 'cross-site') {
+        // Another site sent a signed-in person here: starting would replace their session cookie
+        // with a pending one (a forced logout by link). Back to the app, session untouched.
+        reply.header('cache-control', 'no-store');
+        return reply.redirect(site('/'), 302);
+      }
       const { cookie, url } = await google.start({
         returnTo: request.query.returnTo,
         locale: localeFromCookie(request.cookies[LOCALE_COOKIE]) ?? 'en',
