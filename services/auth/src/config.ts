@@ -35,6 +35,8 @@ export const configSpec = {
   VERIFY_TOKEN_TTL: duration({ default: 24 * 3600 }),
   RESET_TOKEN_TTL: duration({ default: 3600 }),
   VERIFY_RESEND_COOLDOWN: duration({ default: 60 }),
+  /** Verification and reset mails one address receives per day at most (whoever asks, from wherever). */
+  LINK_EMAILS_PER_ADDRESS_PER_DAY: num({ default: 10 }),
   SIGNUPS_PER_IP_PER_DAY: num({ default: 10 }),
   SIGNUP_BONUS_CREDITS: num({ default: 0 }),
   SIGNUP_BONUS_WINDOW: duration({ default: 30 * 86400 }),

@@ -16,7 +16,7 @@ const invalidCredentials = () => new AppError('AUTH_INVALID_CREDENTIALS', 'email
 const invalidToken = () => new AppError('AUTH_INVALID_TOKEN', 'this link is invalid or has expired', { status: 400 });
 
 export function createAccountService(deps: AuthDeps, sessions: SessionService) {
-  const { config, db, bus, redis, keyPrefix, background } = deps;
+  const { config, db, bus, redis, keyPrefix, background, logger } = deps;
   const backoff = createBackoff(redis, keyPrefix, config);
 
   /**
@@ -28,6 +28,15 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     user: UserRow,
     link: { purpose: 'verify' | 'reset'; ttlSeconds: number; template: 'verify-email' | 'password-reset'; path: string; data?: Record<string, number> },
   ): Promise<void> {
+    // However many addresses and IPs the asker rotates through, one inbox gets a bounded number of
+    // our mails a day (the cooldown alone still allowed ~1,400 of each kind).
+    const day = new Date().toISOString().slice(0, 10);
+    const sentToday = await redis.incr(`${keyPrefix}auth:link-mails:${user.id}:${day}`);
+    if (sentToday === 1) await redis.expire(`${keyPrefix}auth:link-mails:${user.id}:${day}`, 2 * 86_400);
+    if (sentToday > config.LINK_EMAILS_PER_ADDRESS_PER_DAY) {
+      logger.warn({ userId: user.id, template: link.template }, 'daily cap of link mails to this address reached; not sent');
+      return;
+    }
     const token = newToken();
     const id = uuidv7();
     await repo.voidEmailTokens(tx, user.id, link.purpose);
@@ -36,7 +45,9 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
       template: link.template,
       to: user.email,
       locale: user.locale,
-      data: { link: sealedLink(config, link.path, { token }), displayName: user.display_name, ...link.data },
+      // The name is chosen by whoever signed up: until the inbox owner confirmed the account, it is
+      // not put in a mail to that inbox (someone else's text, sent from our domain).
+      data: { link: sealedLink(config, link.path, { token }), ...(user.email_verified_at ? { displayName: user.display_name } : {}), ...link.data },
       idempotencyKey: `${link.template}:${id}`,
     });
   }
