@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { access, readdir } from 'node:fs/promises';
+import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { Registry } from 'prom-client';
@@ -93,7 +93,10 @@ describe('render whose success commit answers with an error', () => {
     const storage = createStorage(h.config);
     const events = new StatusEvents(h.ctx.bus.redis, h.ctx.bus.prefix);
     // The success transaction fails without committing, after the person's purge removed the row.
+    const folder = path.join(h.storageDir, 'u', user, 'g', created.body.id);
+    let storedBefore: string[] = [];
     const purge = async () => {
+      storedBefore = (await readdir(folder, { recursive: true })).map(String);
       await h.ctx.db.deleteFrom('generations').where('id', '=', created.body.id).execute();
     };
     const render = new RenderService({
@@ -108,9 +111,23 @@ describe('render whose success commit answers with an error', () => {
     });
     const job = { attemptsMade: 0, opts: { attempts: 4 } } as unknown as Job;
     await render.process(created.body.id, job, undefined, logger).catch(() => undefined);
-    const folder = path.join(h.storageDir, 'u', user, 'g', created.body.id);
+    expect(storedBefore.filter((f) => /\.(png|webp)$/.test(f)).length).toBeGreaterThan(0); // the render had stored its images
     const left = await readdir(folder, { recursive: true }).catch(() => [] as string[]);
     expect(left.filter((f) => /\.(png|webp)$/.test(String(f)))).toEqual([]);
+    await events.close();
+  });
+
+  it('a retry that finds the generation gone removes what an earlier attempt kept there', async () => {
+    const user = uuidv7();
+    const id = uuidv7();
+    const folder = path.join(h.storageDir, 'u', user, 'g', id, uuidv7());
+    await mkdir(folder, { recursive: true });
+    await writeFile(path.join(folder, '0.png'), 'kept by an attempt whose outcome was unreadable');
+    const logger = createLogger({ service: 'generation-worker', level: 'silent' });
+    const events = new StatusEvents(h.ctx.bus.redis, h.ctx.bus.prefix);
+    const render = new RenderService({ db: h.ctx.db, bus: h.ctx.bus, config: h.config, events, metrics: createMetrics(new Registry()), storage: createStorage(h.config), provider: createProvider(h.config), logger });
+    expect(await render.process(id, { attemptsMade: 1, opts: { attempts: 4 } } as unknown as Job, undefined, logger, user)).toEqual({ skipped: 'gone' });
+    await expect(access(path.join(h.storageDir, 'u', user, 'g', id))).rejects.toThrow();
     await events.close();
   });
 });

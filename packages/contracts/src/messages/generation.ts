@@ -4,7 +4,8 @@ import { Uuid } from './common.js';
 
 export const generationMessages = {
   /** Consumed only by the render worker entry point. */
-  'generation.render': command('generation-render', Type.Object({ generationId: Uuid }, { additionalProperties: false })),
+  /** userId only lets a worker clear what an earlier attempt left once the row is gone (purged). */
+  'generation.render': command('generation-render', Type.Object({ generationId: Uuid, userId: Type.Optional(Uuid) }, { additionalProperties: false })),
   'generation.finished': event(
     ['notification'],
     Type.Object(

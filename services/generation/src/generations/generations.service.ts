@@ -179,7 +179,7 @@ export class GenerationService {
     const run = async (t: Transaction<DB>) => {
       const g = await repo.transition(t, id, ['reserving'], { status: 'queued', queued_at: new Date() });
       if (g) {
-        await this.d.bus.send(t as never, 'generation.render', { generationId: id });
+        await this.d.bus.send(t as never, 'generation.render', { generationId: id, userId: g.user_id });
         return g;
       }
       const current = await repo.findGeneration(t, id);

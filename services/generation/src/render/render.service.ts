@@ -58,10 +58,18 @@ export class RenderService {
     if (g) await this.d.events.publish(g.id, g.status).catch(() => {});
   }
 
-  async process(generationId: string, job: Job, token: string | undefined, log: Logger): Promise<unknown> {
+  async process(generationId: string, job: Job, token: string | undefined, log: Logger, userId?: string): Promise<unknown> {
     const g = await repo.findGeneration(this.d.db, generationId);
-    if (!g) return { skipped: 'gone' };
-    if (g.status !== 'queued' && g.status !== 'running') return { skipped: g.status };
+    if (!g) {
+      // Purged (or deleted) meanwhile: anything an earlier attempt kept goes too.
+      if (userId) await this.d.storage.deletePrefix(keys.generationPrefix(userId, generationId));
+      return { skipped: 'gone' };
+    }
+    if (g.status !== 'queued' && g.status !== 'running') {
+      // A failed or canceled generation has no images; what an earlier attempt kept is stray.
+      if (g.status === 'failed' || g.status === 'canceled') await this.d.storage.deletePrefix(keys.generationPrefix(g.user_id, g.id));
+      return { skipped: g.status };
+    }
     if (this.pastCaptureDeadline(g)) return this.fail(g, g.lease, 'GENERATION_HOLD_EXPIRED', 'hold-expired');
 
     const lease = uuidv7();
@@ -80,12 +88,12 @@ export class RenderService {
     await this.publish(claimed);
 
     const started = performance.now();
-    // Nothing of this generation is stored yet unless an earlier attempt died after writing (a
-    // killed worker, an unreadable outcome): images only count once the success commits, so the
-    // generation's own folder is cleared before rendering again.
-    if (claimed.attempt > 1) await this.d.storage.deletePrefix(keys.generationPrefix(claimed.user_id, claimed.id));
     const stored: string[] = [];
     try {
+      // What the attempt before this one wrote (a killed worker, an unreadable outcome) is stray:
+      // its lease was replaced by ours, so it can never commit. Only that lease's folder is cleared,
+      // never the generation's: a later attempt that overtook this one may already have committed.
+      if (g.lease) await this.d.storage.deletePrefix(`${keys.generationPrefix(claimed.user_id, claimed.id)}/${g.lease}`);
       const references = await this.loadReferences(claimed);
       const raw = await this.d.provider.render({
         prompt: claimed.prompt,

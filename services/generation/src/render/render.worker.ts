@@ -39,8 +39,8 @@ export async function startRenderWorker(deps: {
   const worker = ctx.bus.worker(
     'generation-render',
     async ({ message, job, token, log }) => {
-      const { generationId } = message.payload as { generationId: string };
-      return render.process(generationId, job, token, log);
+      const { generationId, userId } = message.payload as { generationId: string; userId?: string };
+      return render.process(generationId, job, token, log, userId);
     },
     { concurrency: config.RENDER_CONCURRENCY, lockDuration: config.RENDER_LOCK_MS, stalledInterval: config.RENDER_STALLED_INTERVAL_MS },
   );
