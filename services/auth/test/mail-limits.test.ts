@@ -29,6 +29,22 @@ describe('mail sent to an address on request of whoever asks', () => {
     expect((await sentEmails(t, 'victim@example.com')).filter((m) => m.template === 'verify-email')).toHaveLength(3);
   });
 
+  it('counts reset mails per requester: someone exhausting theirs cannot stop the owner getting one', async () => {
+    await signedInUser(t, 'resetter@example.com');
+    const attacker = ipHash();
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 1100));
+      await call(t.url, 'POST', '/v1/auth/password/forgot', { body: { email: 'resetter@example.com' }, headers: { 'x-imlab-ip-hash': attacker } });
+      await settle(t);
+    }
+    const resets = async () => (await sentEmails(t, 'resetter@example.com')).filter((m) => m.template === 'password-reset').length;
+    expect(await resets()).toBe(3);
+    await new Promise((r) => setTimeout(r, 1100));
+    await call(t.url, 'POST', '/v1/auth/password/forgot', { body: { email: 'resetter@example.com' }, headers: { 'x-imlab-ip-hash': ipHash() } });
+    await settle(t);
+    expect(await resets()).toBe(4);
+  });
+
   it('greets a confirmed person by their name', async () => {
     await signedInUser(t, 'named@example.com');
     await call(t.url, 'POST', '/v1/auth/password/forgot', { body: { email: 'named@example.com' } });

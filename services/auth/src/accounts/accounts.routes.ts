@@ -88,7 +88,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
   });
 
   app.post('/v1/auth/password/forgot', { schema: { tags: ['auth'], body: EmailBody, response: { 202: Accepted, 400: Problem } } }, async (request, reply) => {
-    accounts.forgotPassword(request.body.email);
+    accounts.forgotPassword(request.body.email, ipHashOf(request));
     return reply.code(202).send(ACCEPTED);
   });
 

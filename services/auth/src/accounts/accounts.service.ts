@@ -27,14 +27,11 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     tx: Transaction<DB>,
     user: UserRow,
     link: { purpose: 'verify' | 'reset'; ttlSeconds: number; template: 'verify-email' | 'password-reset'; path: string; data?: Record<string, number> },
+    /** The 24-hour budget this mail counts against (see capPassed); null: not capped. */
+    cap: string | null,
   ): Promise<void> {
-    // However many addresses and IPs the asker rotates through, one inbox gets a bounded number of
-    // our mails a day (the cooldown alone still allowed ~1,400 of each kind).
-    const day = new Date().toISOString().slice(0, 10);
-    const sentToday = await redis.incr(`${keyPrefix}auth:link-mails:${user.id}:${day}`);
-    if (sentToday === 1) await redis.expire(`${keyPrefix}auth:link-mails:${user.id}:${day}`, 2 * 86_400);
-    if (sentToday > config.LINK_EMAILS_PER_ADDRESS_PER_DAY) {
-      logger.warn({ userId: user.id, template: link.template }, 'daily cap of link mails to this address reached; not sent');
+    if (cap !== null && !(await capPassed(cap))) {
+      logger.warn({ userId: user.id, template: link.template }, 'daily cap of link mails reached; not sent');
       return;
     }
     const token = newToken();
@@ -53,7 +50,21 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
   }
 
   async function issueVerification(tx: Transaction<DB>, user: UserRow): Promise<void> {
-    await issueLinkEmail(tx, user, { purpose: 'verify', ttlSeconds: config.VERIFY_TOKEN_TTL, template: 'verify-email', path: '/verify-email' });
+    await issueLinkEmail(tx, user, { purpose: 'verify', ttlSeconds: config.VERIFY_TOKEN_TTL, template: 'verify-email', path: '/verify-email' }, `verify:${user.id}`);
+  }
+
+  /**
+   * However often it is asked for, an inbox gets a bounded number of our link mails per 24 hours
+   * (the cooldown alone still allowed ~1,400 of each kind). Verification mails count per address:
+   * only an unconfirmed address gets them, so nobody is locked out. Reset mails count per address
+   * *and requester* (IP hash): someone exhausting them from their addresses cannot stop the owner
+   * from getting one from theirs.
+   */
+  async function capPassed(scope: string): Promise<boolean> {
+    const key = `${keyPrefix}auth:link-mails:${scope}`;
+    const n = await redis.incr(key);
+    if (n === 1) await redis.expire(key, 86_400);
+    return n <= config.LINK_EMAILS_PER_ADDRESS_PER_DAY;
   }
 
   /** A cooldown shared by every path that mails a person (resend, repeated sign-up, forgot). */
@@ -89,21 +100,27 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     return true;
   }
 
-  function issueResetLink(tx: Transaction<DB>, user: UserRow) {
-    return issueLinkEmail(tx, user, {
-      purpose: 'reset',
-      ttlSeconds: config.RESET_TOKEN_TTL,
-      template: 'password-reset',
-      path: '/reset-password',
-      data: { expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
-    });
+  /** `cap`: the requester's budget (forgot-password), or null for the link verification itself sends. */
+  function issueResetLink(tx: Transaction<DB>, user: UserRow, cap: string | null) {
+    return issueLinkEmail(
+      tx,
+      user,
+      {
+        purpose: 'reset',
+        ttlSeconds: config.RESET_TOKEN_TTL,
+        template: 'password-reset',
+        path: '/reset-password',
+        data: { expiresInMinutes: Math.round(config.RESET_TOKEN_TTL / 60) },
+      },
+      cap,
+    );
   }
 
-  async function sendResetLink(email: string): Promise<void> {
+  async function sendResetLink(email: string, ipHash: string | undefined): Promise<void> {
     const user = await repo.findUserByEmail(db, email);
     if (!user || user.status !== 'active') return;
     if (!(await cooldownPassed('reset', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
-    await db.transaction().execute((tx) => issueResetLink(tx, user));
+    await db.transaction().execute((tx) => issueResetLink(tx, user, `reset:${user.id}:${ipHash ?? 'unknown'}`));
   }
 
   return {
@@ -121,30 +138,39 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
       await countSignup(input.ipHash);
       const passwordHash = await hashPassword(password);
       // After the answer: whether the address is taken must not show in the timing either.
-      background.run('signup', () => db.transaction().execute(async (tx) => {
-        const created = await repo.insertUserIfNew(tx, {
-          id: uuidv7(),
-          email,
-          passwordHash,
-          displayName: input.displayName?.trim() || defaultDisplayName(email),
-          locale: input.locale,
-          signupIpHash: input.ipHash ?? null,
-          verified: false,
+      background.run('signup', async () => {
+        const created = await db.transaction().execute(async (tx) => {
+          const inserted = await repo.insertUserIfNew(tx, {
+            id: uuidv7(),
+            email,
+            passwordHash,
+            displayName: input.displayName?.trim() || defaultDisplayName(email),
+            locale: input.locale,
+            signupIpHash: input.ipHash ?? null,
+            verified: false,
+          });
+          if (inserted) {
+            await cooldownPassed('verify', inserted.id, config.VERIFY_RESEND_COOLDOWN);
+            await issueVerification(tx, inserted);
+            await bus.send(tx as never, 'user.registered', { userId: inserted.id, email, locale: inserted.locale, displayName: inserted.display_name });
+          }
+          return inserted;
         });
-        if (created) {
-          await cooldownPassed('verify', created.id, config.VERIFY_RESEND_COOLDOWN);
-          await issueVerification(tx, created);
-          await bus.send(tx as never, 'user.registered', { userId: created.id, email, locale: created.locale, displayName: created.display_name });
-          return;
-        }
-        const existing = await repo.findUserByEmail(tx, email);
+        if (created) return;
+        const existing = await repo.findUserByEmail(db, email);
         if (!existing || existing.status !== 'active' || existing.email_verified_at) return;
         // Two sign-ups with different passwords claim an address nobody has confirmed yet: one of
         // them may be someone else pre-registering it. Neither password is kept; whoever verifies
-        // (the inbox owner) is sent a reset link to choose one (pre-hijacking).
-        if (!(await verifyPassword(existing.password_hash, password))) await repo.setPasswordHash(tx, existing.id, null);
-        if (await cooldownPassed('verify', existing.id, config.VERIFY_RESEND_COOLDOWN)) await issueVerification(tx, existing);
-      }));
+        // (the inbox owner) is sent a reset link to choose one (pre-hijacking). The hash is checked
+        // outside the transaction; the row is then locked and changed only if nothing moved since.
+        const samePassword = await verifyPassword(existing.password_hash, password);
+        await db.transaction().execute(async (tx) => {
+          const user = await repo.lockUser(tx, existing.id);
+          if (!user || user.status !== 'active' || user.email_verified_at) return;
+          if (!samePassword && user.password_hash === existing.password_hash) await repo.setPasswordHash(tx, user.id, null);
+          if (await cooldownPassed('verify', user.id, config.VERIFY_RESEND_COOLDOWN)) await issueVerification(tx, user);
+        });
+      });
     },
 
     /** Answers at once; the lookup and the mail happen after, so timing tells nothing. */
@@ -179,7 +205,8 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         // Password dropped by conflicting sign-ups (see signup), and no other way in: the owner
         // chooses one through a reset link, sent now.
         const passwordResetRequired = !user.password_hash && !(await repo.hasIdentity(tx, user.id));
-        if (passwordResetRequired) await issueResetLink(tx, user);
+        // The verification proved the inbox: this link is not subject to any cap.
+        if (passwordResetRequired) await issueResetLink(tx, user, null);
         return { userId: user.id, passwordResetRequired, afterCommit };
       });
       await result.afterCommit();
@@ -211,9 +238,9 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     },
 
     /** Answers at once; the lookup and the mail happen after, so timing tells nothing. */
-    forgotPassword(rawEmail: string): void {
+    forgotPassword(rawEmail: string, ipHash?: string): void {
       const email = normaliseEmail(rawEmail);
-      background.run('forgot-password', () => sendResetLink(email));
+      background.run('forgot-password', () => sendResetLink(email, ipHash));
     },
 
     /** New password; the link proves the inbox, so the email counts as verified. Every session ends. */
