@@ -78,7 +78,7 @@ describe('Google sign-in', () => {
 
   it('links to an existing password account only when both sides verified the email', async () => {
     const { userId } = await signedInUser(t, 'both@example.com');
-    const { answer } = await signIn({ sub: 'g-300', email: 'both@example.com', email_verified: true });
+    const { answer } = await signIn({ sub: 'g-300', email: 'both@example.com', email_verified: true, hd: 'example.com' });
     expect((await resolve(answer.cookies.imlab_sid!)).body.userId).toBe(userId);
     // the password still works
     expect((await call(t.url, 'POST', '/v1/auth/login', { body: { email: 'both@example.com', password: 'correct horse battery staple' } })).status).toBe(200);
@@ -97,13 +97,25 @@ describe('Google sign-in', () => {
     expect(await usersWithEmail('nobody-here@example.com')).toEqual([]);
   });
 
+  it('does not link to an existing account an address Google does not host (no @gmail.com, no Workspace hd)', async () => {
+    const { userId } = await signedInUser(t, 'moved-on@corp.example');
+    // a Google account made with that address years ago, by whoever held it then
+    const refused = await signIn({ sub: 'g-350', email: 'moved-on@corp.example', email_verified: true });
+    expect(errorOf(refused.answer.headers.get('location'))).toBe('link_requires_password');
+    expect(refused.answer.cookies.imlab_sid).toBeUndefined();
+    expect(await t.ctx.db.selectFrom('identities').select('subject').where('subject', '=', 'g-350').execute()).toEqual([]);
+    // a Workspace account of that domain is authoritative, and so is Gmail
+    const linked = await signIn({ sub: 'g-351', email: 'moved-on@corp.example', email_verified: true, hd: 'corp.example' });
+    expect((await resolve(linked.answer.cookies.imlab_sid!)).body.userId).toBe(userId);
+  });
+
   it('does not let a pre-registered, unverified password account keep access (pre-hijacking)', async () => {
     // the attacker registers the victim's address with a password they know, and never verifies
     await call(t.url, 'POST', '/v1/auth/signup', { body: { email: 'victim@gmail.example', password: 'attacker knows this one' }, headers: { 'x-imlab-ip-hash': ipHash() } });
     await settle(t);
     const [pre] = await usersWithEmail('victim@gmail.example');
     // the victim signs in with Google
-    const { answer } = await signIn({ sub: 'g-400', email: 'victim@gmail.example', email_verified: true });
+    const { answer } = await signIn({ sub: 'g-400', email: 'victim@gmail.example', email_verified: true, hd: 'gmail.example' });
     expect((await resolve(answer.cookies.imlab_sid!)).body.userId).toBe(pre!.id);
     const row = await t.ctx.db.selectFrom('users').select(['password_hash', 'email_verified_at']).where('id', '=', pre!.id).executeTakeFirstOrThrow();
     expect(row.password_hash).toBeNull();

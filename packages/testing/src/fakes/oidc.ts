@@ -8,6 +8,8 @@ export interface FakeOidcUser {
   email?: string;
   email_verified?: boolean;
   name?: string;
+  /** Google Workspace domain: Google is authoritative for the address (as for @gmail.com). */
+  hd?: string;
 }
 
 /** Ways to make the issued id_token wrong, for attack tests. */

@@ -19,7 +19,15 @@ interface PendingLogin {
 }
 
 /** Codes the callback redirects with (`/sign-in?error=…`); the page shows a message for each. */
-export type GoogleErrorCode = 'oauth_state' | 'oauth_failed' | 'email_unverified' | 'account_conflict' | 'account_disabled' | 'oauth_unavailable';
+/**
+ * Google vouches for an address it hosts: @gmail.com (and @googlemail.com), or a Workspace domain
+ * (the `hd` claim). For other addresses `email_verified` only says it was verified once.
+ */
+export function googleIsAuthoritative(email: string, hd: unknown): boolean {
+  return /@(gmail|googlemail)\.com$/i.test(email) || (typeof hd === 'string' && hd.length > 0 && email.toLowerCase().endsWith(`@${hd.toLowerCase()}`));
+}
+
+export type GoogleErrorCode = 'oauth_state' | 'oauth_failed' | 'email_unverified' | 'account_conflict' | 'account_disabled' | 'oauth_unavailable' | 'link_requires_password';
 
 export class GoogleSignInError extends Error {
   constructor(
@@ -148,6 +156,11 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       // differently for a known address would tell its holder that an account exists.
       if (claims.email_verified !== true) throw new GoogleSignInError('email_unverified', 'Google has not verified this address');
       const existing = await repo.findUserByEmail(tx, email);
+      if (existing && !googleIsAuthoritative(email, claims.hd)) {
+        // Google verified this address once, but does not host it: whoever holds that Google account
+        // today need not own the inbox. No linking to an account on it; sign in with its password.
+        throw new GoogleSignInError('link_requires_password', 'Google is not authoritative for this address; sign in with your password');
+      }
       if (existing) {
         const user = await repo.lockUser(tx, existing.id);
         if (!user || user.status !== 'active') throw new GoogleSignInError('account_disabled', 'account is scheduled for deletion');
