@@ -13,7 +13,7 @@ export interface PurgeTombstoneTables {
 type WithTombstones<DB extends PurgeTombstoneTables> = Kysely<DB> | Transaction<DB>;
 const tombstones = <DB extends PurgeTombstoneTables>(db: WithTombstones<DB>) => db as unknown as Kysely<PurgeTombstoneTables>;
 
-export function purgedUserHash(userId: string): string {
+function purgedUserHash(userId: string): string {
   return createHash('sha256').update(userId).digest('hex');
 }
 

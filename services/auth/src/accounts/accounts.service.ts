@@ -185,8 +185,9 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     },
 
     /**
-     * Single use, atomically. Verifying also revokes any session the account had: whoever set
-     * the password before the inbox owner confirmed must not keep a foothold (pre-hijacking).
+     * Single use, atomically. The first verification also revokes any session the account had:
+     * whoever set the password before the inbox owner confirmed must not keep a foothold
+     * (pre-hijacking). A later one (an old link) changes nothing.
      */
     async verifyEmail(token: unknown, requestIpHash?: string): Promise<{ userId: string; passwordResetRequired: boolean }> {
       if (!looksLikeToken(token)) throw invalidToken();

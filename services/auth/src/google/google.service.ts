@@ -23,7 +23,7 @@ interface PendingLogin {
  * Google vouches for an address it hosts: @gmail.com (and @googlemail.com), or a Workspace domain
  * (the `hd` claim). For other addresses `email_verified` only says it was verified once.
  */
-export function googleIsAuthoritative(email: string, hd: unknown): boolean {
+function googleIsAuthoritative(email: string, hd: unknown): boolean {
   return /@(gmail|googlemail)\.com$/i.test(email) || (typeof hd === 'string' && hd.length > 0 && email.toLowerCase().endsWith(`@${hd.toLowerCase()}`));
 }
 

@@ -30,19 +30,10 @@ export function generationHandlers(service: GenerationService, storage: ObjectSt
       if (g) notify(g.id, g.status);
       return { status: g?.status ?? 'unchanged' };
     },
-    'ledger.hold-expired': async ({ tx: t, payload, log }) => {
+    'ledger.hold-expired': async ({ tx: t, payload }) => {
       const g = await service.onHoldExpired(tx(t), payload.holdId);
-      if (g) {
-        notify(g.id, g.status);
-        return { status: g.status };
-      }
-      if ((await repo.findGeneration(tx(t), payload.holdId))?.status === 'succeeded') {
-        // Its capture reached the ledger after the hold expired: the images were delivered and the
-        // credits went back. HOLD_CAPTURE_MARGIN exists to make this rare; when it happens, say so.
-        service.noteUncharged();
-        log.error({ generationId: payload.holdId, credits: payload.amount }, 'succeeded generation was never charged: its hold expired before the capture arrived');
-      }
-      return { status: 'unchanged' };
+      if (g) notify(g.id, g.status);
+      return { status: g?.status ?? 'unchanged' };
     },
     // Only the display name is kept (for the gallery); the email in these events is not stored.
     'user.registered': async ({ tx: t, payload, message }) => ({ applied: await upsertProfile(tx(t), payload.userId, payload.displayName, new Date(message.occurredAt)) }),

@@ -200,19 +200,21 @@ export class GenerationService {
     return g;
   }
 
-  /** The ledger released an expired hold: an unfinished generation can no longer be paid for. */
+  /**
+   * The ledger released an expired hold: an unfinished generation can no longer be paid for. A
+   * succeeded one was delivered but its capture reached the ledger too late (HOLD_CAPTURE_MARGIN
+   * exists to make that rare): it is logged and counted, never changed.
+   */
   async onHoldExpired(tx: Transaction<DB>, id: string): Promise<GenerationRow | undefined> {
     const g = await repo.transition(tx, id, ['reserving', 'queued', 'running'], { status: 'failed', error_code: 'GENERATION_HOLD_EXPIRED', finished_at: new Date(), lease: null });
     if (g) {
       await this.d.bus.send(tx as never, 'generation.finished', { generationId: id, userId: g.user_id, status: 'failed', refunded: true, errorCode: 'GENERATION_HOLD_EXPIRED' });
       this.d.metrics.refunds.labels('hold-expired').inc();
+    } else if ((await repo.findGeneration(tx, id))?.status === 'succeeded') {
+      this.d.metrics.uncharged.inc();
+      this.d.logger.error({ generationId: id }, 'succeeded generation was never charged: its hold expired before the capture arrived');
     }
     return g;
-  }
-
-  /** Counts a succeeded generation the ledger never charged (its hold expired first). */
-  noteUncharged(): void {
-    this.d.metrics.uncharged.inc();
   }
 
   async cancel(userId: string, id: string): Promise<GenerationView> {
