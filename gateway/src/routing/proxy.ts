@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
-import { AppError, containsNul, nulRefused, problem, sendProblem } from '@imlab/http';
+import { AppError, jsonHoldsNul, nulRefused, problem, sendProblem } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
@@ -130,14 +130,15 @@ function streamParser(config: Config) {
  * as the services do.
  */
 function jsonParser(request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void): void {
-  if (body.length === 0 || body.toString('utf8').trim() === '') return done(null, body);
+  const text = body.toString('utf8');
+  if (text.trim() === '') return done(null, body);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return done(new AppError('VALIDATION_FAILED', 'the body is not valid JSON', { status: 400 }));
   }
-  if (containsNul(parsed)) return done(nulRefused());
+  if (jsonHoldsNul(text, parsed)) return done(nulRefused());
   done(null, body);
 }
 

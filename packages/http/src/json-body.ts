@@ -2,11 +2,16 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
 
 /**
- * True when a string anywhere in a parsed JSON document (key or value) holds U+0000. Postgres text
- * cannot store it: such input would fail deep inside a handler (a 500, or a silently failed
- * background write) instead of being refused up front.
+ * True when a string anywhere in the parsed JSON document (key or value) holds U+0000. Postgres
+ * text cannot store it: such input would fail deep inside a handler (a 500, or a silently failed
+ * background write) instead of being refused up front. JSON can only carry U+0000 as the escape
+ * `\u0000`, so a body whose text has none is not walked at all.
  */
-export function containsNul(value: unknown, depth = 0): boolean {
+export function jsonHoldsNul(text: string, parsed: unknown): boolean {
+  return text.includes('\\u0000') && containsNul(parsed);
+}
+
+function containsNul(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return value.includes('\u0000');
   if (depth > 64 || value === null || typeof value !== 'object') return false;
   if (Array.isArray(value)) return value.some((v) => containsNul(v, depth + 1));
@@ -28,7 +33,7 @@ export function useJsonBodyRules(app: FastifyInstance): void {
     if (body.trim() === '') return done(null, undefined);
     parse(request, body, (err: Error | null, parsed?: unknown) => {
       if (err) return done(err);
-      if (containsNul(parsed)) return done(nulRefused());
+      if (jsonHoldsNul(body, parsed)) return done(nulRefused());
       done(null, parsed);
     });
   });
