@@ -49,6 +49,20 @@ function commitAnswerLost(db: Kysely<DB>, nth: number, before?: () => Promise<vo
   });
 }
 
+const logger = createLogger({ service: 'generation-worker', level: 'silent' });
+const job = (attemptsMade = 0) => ({ attemptsMade, opts: { attempts: 4 } }) as unknown as Job;
+const openEvents: StatusEvents[] = [];
+afterAll(async () => {
+  for (const e of openEvents) await e.close();
+});
+
+/** The render worker's service, on the harness's database (or a stand-in for it), in this process. */
+function renderOn(db: Kysely<DB>): RenderService {
+  const events = new StatusEvents(h.ctx.bus.redis, h.ctx.bus.prefix);
+  openEvents.push(events);
+  return new RenderService({ db, bus: h.ctx.bus, config: h.config, events, metrics: createMetrics(new Registry()), storage: createStorage(h.config), provider: createProvider(h.config), logger });
+}
+
 describe('render whose success commit answers with an error', () => {
   it('keeps the images of a generation that did commit: charged once, nothing deleted, nothing re-rendered', async () => {
     const user = uuidv7();
@@ -56,22 +70,8 @@ describe('render whose success commit answers with an error', () => {
     const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'commit answer lost', model: 'imlab-draft' } });
     expect(created.body.status).toBe('queued');
 
-    const logger = createLogger({ service: 'generation-worker', level: 'silent' });
-    const storage = createStorage(h.config);
-    const events = new StatusEvents(h.ctx.bus.redis, h.ctx.bus.prefix);
     // Transaction 1 claims the job, transaction 2 is the success (images + capture).
-    const render = new RenderService({
-      db: commitAnswerLost(h.ctx.db, 2),
-      bus: h.ctx.bus,
-      config: h.config,
-      events,
-      metrics: createMetrics(new Registry()),
-      storage,
-      provider: createProvider(h.config),
-      logger,
-    });
-    const job = { attemptsMade: 0, opts: { attempts: 4 } } as unknown as Job;
-    const outcome = await render.process(created.body.id, job, undefined, logger);
+    const outcome = await renderOn(commitAnswerLost(h.ctx.db, 2)).process(created.body.id, job(), undefined, logger);
     expect(outcome).toMatchObject({ status: 'succeeded' });
 
     const g = await h.api('GET', `/v1/generations/${created.body.id}`, { user });
@@ -82,16 +82,12 @@ describe('render whose success commit answers with an error', () => {
     expect((await h.api('GET', g.body.images[0].url, { user })).status).toBe(200);
     await eventually(() => h.ledger.count('capture', created.body.id) === 1);
     expect(h.ledger.balance(user)).toEqual({ available: 9, held: 0, consumed: 1 });
-    await events.close();
   });
 
   it('deletes what it stored when the generation is gone by then (purged during the render)', async () => {
     const user = uuidv7();
     h.ledger.grant(user, 10);
     const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'purged mid-render', model: 'imlab-draft' } });
-    const logger = createLogger({ service: 'generation-worker', level: 'silent' });
-    const storage = createStorage(h.config);
-    const events = new StatusEvents(h.ctx.bus.redis, h.ctx.bus.prefix);
     // The success transaction fails without committing, after the person's purge removed the row.
     const folder = path.join(h.storageDir, 'u', user, 'g', created.body.id);
     let storedBefore: string[] = [];
@@ -99,22 +95,10 @@ describe('render whose success commit answers with an error', () => {
       storedBefore = (await readdir(folder, { recursive: true })).map(String);
       await h.ctx.db.deleteFrom('generations').where('id', '=', created.body.id).execute();
     };
-    const render = new RenderService({
-      db: commitAnswerLost(h.ctx.db, 2, purge, false),
-      bus: h.ctx.bus,
-      config: h.config,
-      events,
-      metrics: createMetrics(new Registry()),
-      storage,
-      provider: createProvider(h.config),
-      logger,
-    });
-    const job = { attemptsMade: 0, opts: { attempts: 4 } } as unknown as Job;
-    await render.process(created.body.id, job, undefined, logger).catch(() => undefined);
+    await renderOn(commitAnswerLost(h.ctx.db, 2, purge, false)).process(created.body.id, job(), undefined, logger).catch(() => undefined);
     expect(storedBefore.filter((f) => /\.(png|webp)$/.test(f)).length).toBeGreaterThan(0); // the render had stored its images
     const left = await readdir(folder, { recursive: true }).catch(() => [] as string[]);
     expect(left.filter((f) => /\.(png|webp)$/.test(String(f)))).toEqual([]);
-    await events.close();
   });
 
   it('a retry that finds the generation gone removes what an earlier attempt kept there', async () => {
@@ -123,11 +107,7 @@ describe('render whose success commit answers with an error', () => {
     const folder = path.join(h.storageDir, 'u', user, 'g', id, uuidv7());
     await mkdir(folder, { recursive: true });
     await writeFile(path.join(folder, '0.png'), 'kept by an attempt whose outcome was unreadable');
-    const logger = createLogger({ service: 'generation-worker', level: 'silent' });
-    const events = new StatusEvents(h.ctx.bus.redis, h.ctx.bus.prefix);
-    const render = new RenderService({ db: h.ctx.db, bus: h.ctx.bus, config: h.config, events, metrics: createMetrics(new Registry()), storage: createStorage(h.config), provider: createProvider(h.config), logger });
-    expect(await render.process(id, { attemptsMade: 1, opts: { attempts: 4 } } as unknown as Job, undefined, logger, user)).toEqual({ skipped: 'gone' });
+    expect(await renderOn(h.ctx.db).process(id, job(1), undefined, logger, user)).toEqual({ skipped: 'gone' });
     await expect(access(path.join(h.storageDir, 'u', user, 'g', id))).rejects.toThrow();
-    await events.close();
   });
 });
