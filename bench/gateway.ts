@@ -6,14 +6,17 @@
  *
  * Rate limits go to a private redis-server when one is installed, else to REDIS_URL.
  *
- * The same small GET (/v1/credits/balance, a real @imlab/http app) is measured three ways:
+ * The same small GET (/v1/credits/balance, a real @imlab/http app) is measured four ways (and two references):
  *   direct  — the service itself;
  *   gateway — through gateway/src/main.ts: identity hashing, one Redis rate-limit decision, session
  *             cookie resolution (auth's answer reused in-process for SESSION_CACHE_TTL), proxying;
  *   nginx   — `limit_req` + `proxy_pass` (keepalive upstream) to the same service, 1 worker;
  *   floor   — reference only: bench/gateway-floor.ts, the gateway's Fastify server and undici
- *             dispatch path with none of its features (what Node's HTTP stack alone costs here).
- * First each at saturation (wrk, else autocannon; fixed connections, as fast as possible), then each at half
+ *             dispatch path with none of its features (what Node's HTTP stack alone costs here);
+ *   floor+redis — reference only: the floor plus the gateway's Redis rate-limit decision.
+ * First each at saturation (wrk, else autocannon; fixed connections, as fast as possible) in
+ * BENCH_ROUNDS interleaved rounds (this machine's speed drifts within minutes, so every round runs
+ * every variant back to back; ratios are taken within a round, their median reported), then each at half
  * of the gateway's saturation throughput with an evenly paced open-loop client (after 5 s of the same
  * as warm-up), where the added p99
  * latency is read. Prints a markdown report.
@@ -36,6 +39,7 @@ const SHARED_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SATURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const HALF_LOAD_WARMUP_SECONDS = 5;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PATH = '/v1/credits/balance';
 const HEADERS = { cookie: 'imlab_sid=bench-session-token', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' };
 
@@ -265,13 +269,18 @@ process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
 
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
 const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 async function main(): Promise<void> {
   const loadBefore = loadavg()
     .map((l) => l.toFixed(1))
     .join(' / ');
-  const [servicePort, gatewayPort, nginxPort, redisPort, floorPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [servicePort, gatewayPort, nginxPort, redisPort, floorPort, floorRedisPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const service = `http://127.0.0.1:${servicePort}`;
   let redisUrl = SHARED_REDIS_URL;
   let redisNote = 'the shared development Redis';
@@ -283,6 +292,7 @@ async function main(): Promise<void> {
   }
   startTs('bench/gateway-upstream.ts', [String(servicePort)]);
   startTs('bench/gateway-floor.ts', [String(floorPort), String(servicePort)]);
+  startTs('bench/gateway-floor.ts', [String(floorRedisPort), String(servicePort), redisUrl]);
   startTs('gateway/src/main.ts', [], {
     NODE_ENV: 'development',
     LOG_LEVEL: 'warn',
@@ -306,12 +316,23 @@ async function main(): Promise<void> {
     gateway: `http://127.0.0.1:${gatewayPort}${PATH}`,
     nginx: `http://127.0.0.1:${nginxPort}${PATH}`,
     floor: `http://127.0.0.1:${floorPort}${PATH}`,
+    'floor+redis': `http://127.0.0.1:${floorRedisPort}${PATH}`,
   };
   for (const url of Object.values(targets)) await waitFor(url);
   for (const url of Object.values(targets)) await load(url, 3); // warm-up: JIT, keep-alive pools
 
-  const saturated: Record<string, Run> = {};
-  for (const [name, url] of Object.entries(targets)) saturated[name] = await load(url, SATURATION_SECONDS);
+  const rounds: Record<string, Run>[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const round: Record<string, Run> = {};
+    for (const [name, url] of Object.entries(targets)) round[name] = await load(url, SATURATION_SECONDS);
+    rounds.push(round);
+  }
+  // Each variant's round with the median throughput stands for it in the table.
+  const saturated: Record<string, Run> = Object.fromEntries(
+    Object.keys(targets).map((n) => [n, [...rounds.map((r) => r[n]!)].sort((a, b) => a.rps - b.rps)[Math.floor(ROUNDS / 2)]!]),
+  );
+  /** Median over rounds of a / b, both measured in the same round. */
+  const ratio = (a: string, b: string) => median(rounds.map((r) => r[a]!.rps / r[b]!.rps));
   const halfRate = Math.floor(saturated.gateway!.rps / 2);
   const half: Record<string, Run> = {};
   for (const [name, url] of Object.entries(targets)) {
@@ -325,13 +346,18 @@ async function main(): Promise<void> {
   const lines = [
     `Run: ${new Date().toISOString()}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), load average before the run ${loadBefore}, Node ${process.version}, rate limits in ${redisNote}, saturation load by ${LOADGEN}, ${CONNECTIONS} connections, ${SATURATION_SECONDS} s per run; load generator, service, gateway, Redis and nginx on the same machine.`,
     '',
-    '| variant | saturation req/s | p50 ms | p99 ms | errors | at half load (' + halfRate + ' req/s): p50 ms | p99 ms |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    ...Object.keys(targets).map((n) => `| ${n} | ${fmt(s[n]!.rps, 0)} | ${fmt(s[n]!.p50)} | ${fmt(s[n]!.p99)} | ${s[n]!.non2xx + half[n]!.non2xx} | ${fmt(half[n]!.p50)} | ${fmt(half[n]!.p99)} |`),
+    `| variant | saturation req/s (median of ${ROUNDS}) | every round | p50 ms | p99 ms | errors | at half load (${halfRate} req/s): p50 ms | p99 ms |`,
+    '|---|---:|---|---:|---:|---:|---:|---:|',
+    ...Object.keys(targets).map(
+      (n) =>
+        `| ${n} | ${fmt(s[n]!.rps, 0)} | ${rounds.map((r) => fmt(r[n]!.rps, 0)).join(' / ')} | ${fmt(s[n]!.p50)} | ${fmt(s[n]!.p99)} | ${rounds.reduce((a, r) => a + r[n]!.non2xx, 0) + half[n]!.non2xx} | ${fmt(half[n]!.p50)} | ${fmt(half[n]!.p99)} |`,
+    ),
     '',
-    `- gateway / nginx throughput: ${fmt(s.gateway!.rps / s.nginx!.rps)} (target ≥ 0.50)`,
-    `- gateway / direct throughput: ${fmt(s.gateway!.rps / s.direct!.rps)}; nginx / direct: ${fmt(s.nginx!.rps / s.direct!.rps)}`,
-    `- floor (Node proxy without the gateway's features) / nginx: ${fmt(s.floor!.rps / s.nginx!.rps)}; gateway / floor: ${fmt(s.gateway!.rps / s.floor!.rps)}`,
+    `Throughput ratios, each the median over rounds of the ratio within a round:`,
+    `- gateway / nginx: ${fmt(ratio('gateway', 'nginx'))} (target ≥ 0.50); every round: ${rounds.map((r) => fmt(r.gateway!.rps / r.nginx!.rps)).join(' / ')}`,
+    `- gateway / direct: ${fmt(ratio('gateway', 'direct'))}; nginx / direct: ${fmt(ratio('nginx', 'direct'))}`,
+    `- floor (Node proxy without the gateway's features) / nginx: ${fmt(ratio('floor', 'nginx'))}; gateway / floor: ${fmt(ratio('gateway', 'floor'))}`,
+    `- floor+redis (the floor plus the gateway's Redis rate-limit decision) / nginx: ${fmt(ratio('floor+redis', 'nginx'))}; gateway / floor+redis: ${fmt(ratio('gateway', 'floor+redis'))}`,
     `- half load: evenly paced open-loop requests after ${HALF_LOAD_WARMUP_SECONDS} s of the same, latency counted from each request's due time`,
     `- p99 added by the gateway over direct at half load: ${fmt(half.gateway!.p99 - half.direct!.p99)} ms (target ≤ 2 ms); by nginx: ${fmt(half.nginx!.p99 - half.direct!.p99)} ms`,
   ];
