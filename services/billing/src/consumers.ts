@@ -10,7 +10,7 @@ export function startConsumers(bus: Bus, stripe: Stripe, opts: ConsumeOptions = 
   return bus.consume(
     'billing',
     {
-      'billing.stripe-event': stripeEventHandler(bus),
+      'billing.stripe-event': stripeEventHandler(bus, stripe),
       'ledger.posted': ledgerPostedHandler,
       'user.purge': userPurgeHandler,
       'billing.refund-orphaned-order': orphanRefundHandler(stripe),

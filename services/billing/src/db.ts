@@ -23,6 +23,8 @@ export interface OrderTable {
   /** What Stripe reported as paid (the session's amount_total and currency). */
   paid_amount: number | null;
   paid_currency: string | null;
+  /** When a refund of the order first failed (or was canceled) at Stripe; see migration 0005. */
+  refund_failed_at: Date | null;
 }
 
 export interface OrderDisputeTable {

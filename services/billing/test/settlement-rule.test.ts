@@ -4,7 +4,9 @@ import type { DisputeRow } from '../src/orders/orders.repository.js';
 
 // The settlement rule on its own, for every order in which Stripe may deliver a set of events:
 // after each event the planner runs on the facts so far, as settleOrder does under the order lock.
-type Ev = { refund: number } | { dispute: string; amount: number; status: string; reinstated?: boolean };
+// `refund` is a charge.refunded's cumulative amount (the largest seen counts); `refundNow` is the
+// amount Stripe's refund list gives after a refund failed or was canceled (it can go down).
+type Ev = { refund: number } | { refundNow: number } | { dispute: string; amount: number; status: string; reinstated?: boolean };
 
 const ORDER = { id: '00000000-0000-7000-8000-000000000001', credits: 100, amount: 500 };
 
@@ -20,6 +22,7 @@ function run(events: Ev[]) {
   const netOf = () => recorded.reduce((s, p) => s + (p.kind === 'clawback' ? p.credits : p.kind === 'restore' ? -p.credits : 0), 0);
   for (const ev of events) {
     if ('refund' in ev) refunded = Math.max(refunded, ev.refund);
+    else if ('refundNow' in ev) refunded = ev.refundNow;
     else disputes.set(ev.dispute, mergeDispute(disputes.get(ev.dispute), { id: ev.dispute, order_id: ORDER.id, amount: ev.amount, status: ev.status, funds_reinstated: !!ev.reinstated }));
     const order = { ...ORDER, refunded_amount: refunded };
     const list = [...disputes.values()];
@@ -36,9 +39,11 @@ function run(events: Ev[]) {
     expect(planPostings(order, list, recorded)).toEqual([]);
     expect(netOf()).toBe(factsNetClawback(order, list));
   }
-  for (const p of recorded.filter((x) => x.kind === 'restore')) {
-    const took = recorded.find((x) => x.idempotency_key === p.idempotency_key.replace(/:restore$/, ''));
-    expect(p.credits).toBe(took?.credits);
+  for (const p of recorded.filter((x) => x.kind === 'restore' && x.cause === 'dispute')) {
+    // A won dispute gives back exactly what its clawbacks (first take and top-ups) took.
+    const base = p.idempotency_key.replace(/:restore$/, '');
+    const took = recorded.filter((x) => x.kind === 'clawback' && (x.idempotency_key === base || x.idempotency_key.startsWith(`${base}:more:`))).reduce((a, x) => a + x.credits, 0);
+    expect(p.credits).toBe(took);
   }
   return { net: netOf(), recorded };
 }
@@ -66,5 +71,34 @@ describe('settlement rule: refunds and disputes together never take more than th
     const once = run(events);
     const twice = run([...events, ...events]);
     expect(twice.recorded).toEqual(once.recorded);
+  });
+
+  it('refunds that fail (the refunded amount goes down) among refunds and disputes: the net always follows the facts', () => {
+    // Deterministic pseudo-random sequences (a linear congruential generator), so a failure replays.
+    let seed = 42;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const statuses = ['needs_response', 'under_review', 'won', 'lost'];
+    for (let i = 0; i < 400; i++) {
+      const events: Ev[] = [];
+      const disputed = 100 * (1 + next(5)); // a dispute's amount is set when it opens
+      for (let j = 0; j < 8; j++) {
+        const pick = next(3);
+        if (pick === 0) events.push({ refund: 50 * next(11) });
+        else if (pick === 1) events.push({ refundNow: 50 * next(11) });
+        else events.push({ dispute: 'dp_1', amount: disputed, status: statuses[next(4)]! });
+      }
+      // run() checks at every step: unique keys, 0 <= net <= pack, net = what the facts call for.
+      run(events);
+    }
+  });
+
+  it('a refund that fails gives back exactly what it took, and a new refund of the same amount takes it again under a new key', () => {
+    const { recorded, net } = run([{ refund: 250 }, { refundNow: 0 }, { refund: 250 }, { refundNow: 250 }, { refundNow: 0 }, { refundNow: 250 }]);
+    expect(recorded.map((p) => `${p.kind}:${p.credits}`)).toEqual(['grant:100', 'clawback:50', 'restore:50', 'clawback:50', 'restore:50', 'clawback:50']);
+    expect(new Set(recorded.map((p) => p.idempotency_key)).size).toBe(recorded.length);
+    expect(net).toBe(50);
   });
 });

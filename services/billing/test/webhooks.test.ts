@@ -295,6 +295,122 @@ describe('disputes', () => {
   });
 });
 
+describe('refunds that fail or are canceled at Stripe', () => {
+  const refundEvent = (type: string, refund: Record<string, unknown>) => stripeEvent(type, refund);
+
+  it('gives back what a failed refund took, ignores stale refund events after it, and counts later refunds from Stripe', async () => {
+    const c = await paidOrder();
+    const re1 = `re_test_${c.orderId.slice(0, 8)}_1`;
+    h.stripe.putRefund({ id: re1, paymentIntent: c.pi, amount: 250, status: 'succeeded' });
+    await h.webhook(refunded(c.pi, 250, 'ch_fails'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50']);
+
+    // The card was closed: the refund fails and the money goes back to the merchant.
+    const failed = refundEvent('charge.refund.updated', h.stripe.putRefund({ id: re1, paymentIntent: c.pi, amount: 250, status: 'failed' }));
+    await h.webhook(failed);
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50', 'restore:50']);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 0 });
+    expect((await h.order(c.orderId)).refund_failed_at).not.toBeNull();
+    expect(h.ledger.balance(c.userId)).toBe(100);
+
+    // The same failure again (replay, and the newer refund.failed event), and the charge's old
+    // state delivered late: nothing moves.
+    await h.webhook(failed);
+    await h.webhook(refundEvent('refund.failed', h.stripe.putRefund({ id: re1, paymentIntent: c.pi, amount: 250, status: 'failed' })));
+    await h.webhook(refunded(c.pi, 250, 'ch_fails'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50', 'restore:50']);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 0 });
+
+    // A new refund of 100: whatever cumulative amount the charge reports, Stripe's list says 100 is refunded.
+    h.stripe.putRefund({ id: `${re1}_2`, paymentIntent: c.pi, amount: 100, status: 'succeeded' });
+    await h.webhook(refunded(c.pi, 350, 'ch_fails'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50', 'restore:50', 'clawback:20']);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 100 });
+
+    // The first refund retried by the merchant for the same 250: counted again, under a new key.
+    h.stripe.putRefund({ id: `${re1}_3`, paymentIntent: c.pi, amount: 250, status: 'succeeded' });
+    await h.webhook(refunded(c.pi, 600, 'ch_fails'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50', 'restore:50', 'clawback:20', 'clawback:50']);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 350 });
+    expect({ balance: h.ledger.balance(c.userId), debt: h.ledger.debt(c.userId) }).toEqual({ balance: 30, debt: 0 });
+    expectChained(c.orderId);
+    expect(h.ledger.conflicts).toEqual([]);
+  });
+
+  it('restores a full refund that was canceled, and the order is paid again', async () => {
+    const c = await paidOrder();
+    const re = `re_test_${c.orderId.slice(0, 8)}_full`;
+    h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'pending' });
+    await h.webhook(refunded(c.pi, 500, 'ch_canceled'));
+    await h.settled();
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'refunded', refunded_amount: 500 });
+
+    await h.webhook(refundEvent('refund.updated', h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'canceled' })));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100']);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 0 });
+    expectChained(c.orderId);
+  });
+
+  it('a pending refund failed because the charge was disputed: the dispute takes what the refund gave back, and a won dispute returns it', async () => {
+    const c = await paidOrder();
+    const re = `re_test_${c.orderId.slice(0, 8)}_disputed`;
+    const dp = newDisputeId();
+    h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'pending' });
+    await h.webhook(refunded(c.pi, 500, 'ch_refund_disputed'));
+    await h.webhook(dispute('charge.dispute.created', dp, c.pi, 'needs_response'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']); // the refund already took the pack
+
+    await h.webhook(refundEvent('charge.refund.updated', { ...h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'failed' }), failure_reason: 'charge_for_pending_refund_disputed' }));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100', 'clawback:100']);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'disputed', refunded_amount: 0 });
+    expect(h.ledger.balance(c.userId)).toBe(0);
+
+    await h.webhook(dispute('charge.dispute.closed', dp, c.pi, 'won'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100', 'clawback:100', 'restore:100']);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 0 });
+    expect({ balance: h.ledger.balance(c.userId), debt: h.ledger.debt(c.userId) }).toEqual({ balance: 100, debt: 0 });
+    expectChained(c.orderId);
+  });
+
+  it('ignores refund updates that undo nothing (pending to succeeded), without asking Stripe', async () => {
+    const c = await paidOrder();
+    const re = `re_test_${c.orderId.slice(0, 8)}_ok`;
+    h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 100, status: 'succeeded' });
+    await h.webhook(refunded(c.pi, 100, 'ch_ok'));
+    await h.settled();
+    const lists = h.stripe.requests.filter((r) => r.path === '/v1/refunds' && r.method === 'GET').length;
+    const ev = refundEvent('charge.refund.updated', h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 100, status: 'succeeded' }));
+    await h.webhook(ev);
+    await h.settled();
+    expect(await h.count('stripe_events', sql`id = ${ev.id as string} and status = 'ignored'`)).toBe(1);
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:20']);
+    expect((await h.order(c.orderId)).refund_failed_at).toBeNull();
+    expect(h.stripe.requests.filter((r) => r.path === '/v1/refunds' && r.method === 'GET').length).toBe(lists);
+  });
+
+  it('keeps no cardholder data from a refund event', async () => {
+    const c = await paidOrder();
+    const re = `re_test_${c.orderId.slice(0, 8)}_pii`;
+    h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 100, status: 'succeeded' });
+    const ev = refundEvent('charge.refund.updated', { ...h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 100, status: 'failed' }), receipt_number: '1234-5678', description: CARDHOLDER.email });
+    await h.webhook(ev);
+    await h.settled();
+    const stored = await h.db.selectFrom('stripe_events').selectAll().where('id', '=', ev.id as string).executeTakeFirstOrThrow();
+    expect(JSON.stringify(stored)).not.toContain(CARDHOLDER.email);
+    expect(JSON.stringify(stored)).not.toContain('1234-5678');
+    expect(stored).toMatchObject({ object_id: re, object_status: 'failed', amount: 100, payment_intent_id: c.pi });
+  });
+});
+
 describe('refunds and disputes on the same order never take more than the pack', () => {
   const net = (orderId: string) =>
     h.ledger.applied.filter((x) => x.idempotencyKey.startsWith(`order:${orderId}`)).reduce((s, x) => s + (x.kind === 'clawback' ? x.amount : x.kind === 'restore' ? -x.amount : 0), 0);

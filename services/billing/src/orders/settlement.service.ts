@@ -77,11 +77,13 @@ export function factsNetClawback(order: Pick<OrderRow, 'refunded_amount' | 'amou
  *     clawback took, once — nothing if it took nothing;
  *  3. refunds take their share (`creditsFor(cumulative refunded)`) minus what refunds already
  *     took, capped by what is still not clawed back: a refund on a disputed order takes only what
- *     the dispute left, and the rest once the dispute is won and its share restored;
- *  4. a dispute billing has not clawed back for yet, still open or lost, takes its share capped by
- *     what is still not clawed back (after a full refund: nothing). A dispute first seen already
- *     won takes nothing. Stripe allows one dispute per charge, so a dispute capped by another
- *     dispute that is later won is not topped up (reconciliation would flag it).
+ *     the dispute left, and the rest once the dispute is won and its share restored; when the
+ *     refunded amount goes down (a refund failed or was canceled at Stripe), what refunds took
+ *     beyond their share is restored;
+ *  4. a dispute still open or lost takes its share, minus what it already took, capped by what is
+ *     still not clawed back (after a full refund: nothing; when that refund later fails, the rest
+ *     of its share — Stripe fails a pending refund whose charge gets disputed). A dispute first
+ *     seen already won takes nothing.
  * Keys are derived from facts and from what was sent before, which the order lock serialises, so
  * a replay derives the same keys and the recorded postings make it send nothing.
  */
@@ -94,33 +96,53 @@ export function planPostings(order: Pick<OrderRow, 'id' | 'credits' | 'amount' |
   const grantKey = `order:${order.id}`;
   if (!sent.has(grantKey)) wanted.push({ key: grantKey, kind: 'grant', cause: 'purchase', credits: granted });
 
+  // What a dispute's clawbacks took: its first take, and top-ups after a refund that capped it failed.
+  const disputeKey = (d: DisputeRow) => `order:${order.id}:dispute:${d.id}`;
+  const tookFor = (d: DisputeRow) =>
+    recorded
+      .filter((p) => p.kind === 'clawback' && (p.idempotency_key === disputeKey(d) || p.idempotency_key.startsWith(`${disputeKey(d)}:more:`)))
+      .reduce((s, p) => s + Number(p.credits), 0);
   for (const d of disputes) {
-    const took = sent.get(`order:${order.id}:dispute:${d.id}`);
-    const restoreKey = `order:${order.id}:dispute:${d.id}:restore`;
-    if (took && disputeFavoursMerchant(d) && !sent.has(restoreKey)) {
-      wanted.push({ key: restoreKey, kind: 'restore', cause: 'dispute', credits: Number(took.credits) });
-      net -= Number(took.credits);
+    const took = tookFor(d);
+    const restoreKey = `${disputeKey(d)}:restore`;
+    if (took > 0 && disputeFavoursMerchant(d) && !sent.has(restoreKey)) {
+      wanted.push({ key: restoreKey, kind: 'restore', cause: 'dispute', credits: took });
+      net -= took;
     }
   }
 
   const refundTarget = creditsFor(order.refunded_amount, order.amount, order.credits);
-  const refundSent = sum('clawback', 'refund');
+  // What refunds hold now: taken, minus what was given back after a refund failed at Stripe.
+  const refundSent = sum('clawback', 'refund') - sum('restore', 'refund');
+  // Refund postings only ever grow in number: a key suffix no earlier posting of the order used.
+  const refundPostings = recorded.filter((p) => p.cause === 'refund').length;
+  if (refundSent > refundTarget) {
+    // A refund failed or was canceled: the refunded amount went down, and what refunds took beyond
+    // its share now comes back.
+    const back = refundSent - refundTarget;
+    wanted.push({ key: `order:${order.id}:refund-undone:${order.refunded_amount}:${refundPostings}`, kind: 'restore', cause: 'refund', credits: back });
+    net -= back;
+  }
   const refundTake = Math.min(refundTarget - refundSent, granted - net);
   if (refundTake > 0) {
     // Keyed by the cumulative amount refunded, so a replay of the same refund derives the same key;
-    // a second take at the same amount (after a won dispute gave credits back) is keyed by the
-    // refund credits taken in total after it, which only grows.
+    // a second take at the same amount (after a won dispute, or a failed refund, gave credits back)
+    // is keyed by the refund credits held after it, and, if that was used too, by the count.
     const base = `order:${order.id}:refund:${order.refunded_amount}`;
-    const key = sent.has(base) ? `${base}:credits:${refundSent + refundTake}` : base;
+    let key = sent.has(base) ? `${base}:credits:${refundSent + refundTake}` : base;
+    if (sent.has(key)) key = `${key}:${refundPostings}`;
     wanted.push({ key, kind: 'clawback', cause: 'refund', credits: refundTake });
     net += refundTake;
   }
 
   for (const d of disputes) {
-    const key = `order:${order.id}:dispute:${d.id}`;
-    if (sent.has(key) || disputeFavoursMerchant(d)) continue;
-    const take = Math.min(creditsFor(d.amount, order.amount, order.credits), granted - net);
+    if (disputeFavoursMerchant(d) || sent.has(`${disputeKey(d)}:restore`)) continue;
+    const took = tookFor(d);
+    const take = Math.min(creditsFor(d.amount, order.amount, order.credits) - took, granted - net);
     if (take <= 0) continue;
+    // A top-up (the dispute was capped by a refund that then failed) is keyed by the dispute's count of postings.
+    const disputePostings = recorded.filter((p) => p.idempotency_key.startsWith(disputeKey(d))).length;
+    const key = sent.has(disputeKey(d)) ? `${disputeKey(d)}:more:${disputePostings}` : disputeKey(d);
     wanted.push({ key, kind: 'clawback', cause: 'dispute', credits: take });
     net += take;
   }

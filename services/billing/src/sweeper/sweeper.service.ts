@@ -62,7 +62,7 @@ export async function sweepPendingOrders(deps: SweeperDeps): Promise<SweepResult
         const order = await orders.lockOrder(tx, candidate.id);
         if (!order) return;
         await markPaid(tx, order, paymentIntentId, { bus: deps.bus, log: deps.log }, { amount: session.amount_total ?? null, currency: session.currency ?? null });
-        if (paymentIntentId) await applyParked(tx, paymentIntentId, { bus: deps.bus, log: deps.log });
+        if (paymentIntentId) await applyParked(tx, paymentIntentId, { bus: deps.bus, log: deps.log, stripe: deps.stripe });
       });
       result.fulfilled++;
       deps.log.info({ orderId: candidate.id }, 'order fulfilled by the sweeper (webhook missing)');

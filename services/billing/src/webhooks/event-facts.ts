@@ -30,6 +30,9 @@ const currencyOf = (v: unknown): string | null => {
   return s && /^[a-z]{3}$/i.test(s) ? s.toLowerCase() : null;
 };
 
+/** Events whose object is a Refund: how billing learns that a refund failed or was canceled. */
+export const REFUND_EVENTS = new Set(['charge.refund.updated', 'refund.updated', 'refund.failed']);
+
 export function factsOf(event: Stripe.Event): EventFacts {
   const obj = (event.data?.object ?? {}) as unknown as Obj;
   const metadata = (obj.metadata && typeof obj.metadata === 'object' ? obj.metadata : {}) as Obj;
@@ -64,6 +67,18 @@ export function factsOf(event: Stripe.Event): EventFacts {
       objectStatus: str(obj.status, 40),
       // Cumulative: the total refunded on the charge so far, not this refund's amount.
       amount: int(obj.amount_refunded),
+      currency: currencyOf(obj.currency),
+    };
+  }
+  if (REFUND_EVENTS.has(event.type)) {
+    // A Refund object: its own id, amount (this refund only) and status (pending, succeeded, failed, canceled...).
+    return {
+      ...base,
+      objectId: str(obj.id),
+      orderId: uuidOrNull(metadata.orderId),
+      paymentIntentId: idOf(obj.payment_intent),
+      objectStatus: str(obj.status, 40),
+      amount: int(obj.amount),
       currency: currencyOf(obj.currency),
     };
   }

@@ -51,7 +51,12 @@ export async function receiveWebhook(deps: WebhookDeps, rawBody: Buffer, signatu
 export interface ProcessDeps {
   bus: Bus;
   log: Logger;
+  /** Asked for the payment's refunds once a refund of the order has failed (refreshRefunded). */
+  stripe: Stripe;
 }
+
+/** Refund statuses that give the money back to the merchant: the refund no longer counts. */
+const REFUND_UNDONE = new Set(['failed', 'canceled']);
 
 /**
  * Applies one stored event (from billing's inbox). Events that name a PaymentIntent no order knows
@@ -77,7 +82,10 @@ async function apply(tx: Transaction<DB>, ev: StripeEventRow, deps: ProcessDeps)
       return applySession(tx, ev, deps);
     case 'charge.refunded':
       return withOrderOrPark(tx, ev, deps, async (order) => {
-        if (ev.amount !== null && ev.amount > order.refunded_amount) {
+        if (order.refund_failed_at) {
+          // A refund of this order failed before: the largest amount seen may include it, Stripe's list does not.
+          await refreshRefunded(tx, order, ev, deps);
+        } else if (ev.amount !== null && ev.amount > order.refunded_amount) {
           // amount_refunded is cumulative: keep the largest seen, so an older event arriving late changes nothing.
           await orders.updateOrder(tx, order.id, { refunded_amount: Math.min(ev.amount, order.amount) });
         }
@@ -99,6 +107,16 @@ async function apply(tx: Transaction<DB>, ev: StripeEventRow, deps: ProcessDeps)
           funds_reinstated: ev.type === 'charge.dispute.funds_reinstated',
         });
         await orders.upsertDispute(tx, merged);
+        await settleOrder(tx, order.id, deps);
+      });
+    case 'charge.refund.updated':
+    case 'refund.updated':
+    case 'refund.failed':
+      // Refunds that succeed or are still pending are counted from charge.refunded; only an undone one matters here.
+      if (!REFUND_UNDONE.has(ev.object_status ?? '')) return 'ignored';
+      return withOrderOrPark(tx, ev, deps, async (order) => {
+        if (!order.refund_failed_at) await orders.updateOrder(tx, order.id, { refund_failed_at: new Date() });
+        await refreshRefunded(tx, order, ev, deps);
         await settleOrder(tx, order.id, deps);
       });
     default:
@@ -129,6 +147,29 @@ async function applySession(tx: Transaction<DB>, ev: StripeEventRow, deps: Proce
   }
   if (ev.payment_intent_id) await applyParked(tx, ev.payment_intent_id, deps);
   return 'processed';
+}
+
+/**
+ * Sets the order's refunded amount to what Stripe says is refunded now: the sum of the payment's
+ * refunds that are not failed or canceled (it can go down, and the credits a failed refund took
+ * are then restored by settleOrder). Read under the order's lock, so the last event applied reads
+ * the newest list. A Stripe error fails the event, which is retried.
+ */
+async function refreshRefunded(tx: Transaction<DB>, order: orders.OrderRow, ev: StripeEventRow, deps: ProcessDeps): Promise<void> {
+  const paymentIntent = order.stripe_payment_intent_id ?? ev.payment_intent_id;
+  if (!paymentIntent) {
+    deps.log.warn({ orderId: order.id, eventId: ev.id }, 'refund change for an order with no known payment; refunded amount left as it is');
+    return;
+  }
+  let refunded = 0;
+  for await (const refund of deps.stripe.refunds.list({ payment_intent: paymentIntent, limit: 100 })) {
+    if (!REFUND_UNDONE.has(refund.status ?? '')) refunded += refund.amount;
+  }
+  const amount = Math.min(refunded, order.amount);
+  if (amount !== order.refunded_amount) {
+    deps.log.info({ orderId: order.id, from: order.refunded_amount, to: amount }, 'refunded amount corrected from Stripe');
+    await orders.updateOrder(tx, order.id, { refunded_amount: amount });
+  }
 }
 
 /** Applies events parked for a PaymentIntent now that an order knows it. */

@@ -45,6 +45,11 @@ export async function startFakeStripe(): Promise<{
   sessions: Map<string, Session>;
   /** Refunds created through POST /v1/refunds (one per idempotency key). */
   refunds: Record<string, unknown>[];
+  /**
+   * Records a refund of a payment as Stripe holds it (or changes its status): GET /v1/refunds
+   * lists it. Returns the Refund object, as a refund event would carry it.
+   */
+  putRefund(r: { id: string; paymentIntent: string; amount: number; status: string }): Record<string, unknown>;
   /** Changes a stored session as Stripe would after the customer acts (paid, expired...). */
   update(id: string, patch: Record<string, unknown>): Session;
   /** The next N create calls answer 500. */
@@ -56,6 +61,7 @@ export async function startFakeStripe(): Promise<{
   const byIdempotencyKey = new Map<string, Session>();
   const refunds: Record<string, unknown>[] = [];
   const refundsByIdempotencyKey = new Map<string, Record<string, unknown>>();
+  const held = new Map<string, Record<string, unknown>>();
   let failing = 0;
 
   const server: Server = createServer((req, res) => {
@@ -97,6 +103,15 @@ export async function startFakeStripe(): Promise<{
           if (typeof idem === 'string') refundsByIdempotencyKey.set(idem, refund);
           answer = { status: 200, body: refund };
         }
+      } else if (req.method === 'GET' && url.pathname === '/v1/refunds') {
+        // Newest first, as Stripe lists; `starting_after` pages on.
+        const pi = url.searchParams.get('payment_intent');
+        const all = [...refunds, ...held.values()].filter((r) => !pi || r.payment_intent === pi).reverse();
+        const after = url.searchParams.get('starting_after');
+        const from = after ? all.findIndex((r) => r.id === after) + 1 : 0;
+        const limit = Number(url.searchParams.get('limit') ?? 10);
+        const data = all.slice(from, from + limit);
+        answer = { status: 200, body: { object: 'list', url: '/v1/refunds', has_more: from + limit < all.length, data } };
       } else if (req.method === 'GET' && url.pathname.startsWith('/v1/checkout/sessions/')) {
         const id = decodeURIComponent(url.pathname.slice('/v1/checkout/sessions/'.length));
         const s = sessions.get(id);
@@ -152,6 +167,13 @@ export async function startFakeStripe(): Promise<{
       if (!s) throw new Error(`fake stripe: no session ${id}`);
       Object.assign(s, patch);
       return s;
+    },
+    putRefund(r) {
+      const known = held.get(r.id);
+      const refund = { ...(known ?? fixture('refund')), id: r.id, payment_intent: r.paymentIntent, amount: r.amount, status: r.status, created: Math.floor(Date.now() / 1000) };
+      if (r.status === 'failed') Object.assign(refund, { failure_reason: 'expired_or_canceled_card', failure_balance_transaction: `txn_test_${rand()}` });
+      held.set(r.id, refund);
+      return structuredClone(refund);
     },
     failCreates(n) {
       failing = n;

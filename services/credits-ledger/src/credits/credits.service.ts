@@ -43,7 +43,7 @@ export function describe(row: MovementRow): { kind: string; description: string 
     case 'clawback':
       return { kind: 'clawback', description: `Purchase refunded — ${credits(row.amount)} removed` };
     case 'restore':
-      return { kind: 'restore', description: `Credits restored — dispute resolved` };
+      return { kind: 'restore', description: `Credits restored — ${credits(row.amount)} given back` };
     default:
       return { kind: row.kind, description: row.kind };
   }
