@@ -4,6 +4,7 @@ import { createDb, migrateToLatest } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import { createLogger } from '@imlab/logger';
 import { createTestDatabase, testPrefix, infra, eventually } from '@imlab/testing';
+import { isPersistent } from '@imlab/contracts';
 import { Bus, PERSISTENT_BACKOFF_CAP_MS, cappedBackoff, MAX_DEFER_STEP_MS, MAX_RETRY_AFTER_MS, deferOf, notYet, queueMigrations, retryAfterFromHeaders, retryAfterOf, type QueueTables } from '../src/index.js';
 
 const USER = '0190f5f0-0000-7000-8000-000000000002';
@@ -189,7 +190,7 @@ describe('a handler that says "not yet" (notYet)', () => {
   });
 });
 
-describe('persistent messages (user.purge) are not given up after the usual attempts', () => {
+describe('persistent messages (user.purge, money commands) are not given up after the usual attempts', () => {
   it('back off exponentially up to 15 minutes, for about 20 days in all', () => {
     const opts = { opts: { backoff: { type: 'capped', delay: 500 } } };
     expect([1, 2, 3].map((n) => cappedBackoff(n, 'capped', undefined, opts))).toEqual([500, 1000, 2000]);
@@ -198,6 +199,18 @@ describe('persistent messages (user.purge) are not given up after the usual atte
     for (let n = 1; n < 1900; n++) total += cappedBackoff(n, 'capped', undefined, opts);
     expect(total / 86_400_000).toBeGreaterThan(19);
     expect(total / 86_400_000).toBeLessThan(21);
+  });
+
+  it('include every command that moves credits and the events money depends on; a capture goes out persistent', async () => {
+    const money = ['ledger.grant', 'ledger.reserve', 'ledger.capture', 'ledger.release', 'ledger.clawback', 'ledger.restore', 'ledger.grant-refused', 'ledger.posted', 'billing.stripe-event', 'billing.refund-orphaned-order'] as const;
+    expect(money.filter((n) => !isPersistent(n))).toEqual([]);
+    expect(isPersistent('email.send')).toBe(false); // a sign-in link days late helps nobody
+    const bus = newBus(testPrefix('persistent-capture'));
+    const id = await db.transaction().execute((tx) => bus.send(tx, 'ledger.capture', { holdId: USER }));
+    await bus.flush();
+    const job = await bus.queue('credits-ledger').getJob(id);
+    expect(job!.opts).toMatchObject({ attempts: 1900, backoff: { type: 'capped', delay: 500 } });
+    await job!.remove();
   });
 
   it('go out with those options from the outbox, and a consumer failing more often than 8 times still ends in success', async () => {

@@ -27,11 +27,11 @@ function every(ms: number, log: Logger, name: string, run: () => Promise<unknown
   };
 }
 
-/** Releases expired holds until none is due. */
-export async function sweepExpiredHolds(db: Kysely<DB>, deps: LedgerDeps): Promise<number> {
+/** Releases holds expired more than `graceSeconds` ago until none is due. */
+export async function sweepExpiredHolds(db: Kysely<DB>, deps: LedgerDeps, graceSeconds = 0): Promise<number> {
   let total = 0;
   for (;;) {
-    const n = await db.transaction().execute((tx) => expireDue(tx, deps));
+    const n = await db.transaction().execute((tx) => expireDue(tx, deps, 100, graceSeconds));
     total += n;
     if (n === 0) return total;
   }
@@ -43,6 +43,8 @@ export function startBackground(opts: {
   deps: LedgerDeps;
   logger: Logger;
   sweepMs: number;
+  /** HOLD_EXPIRY_GRACE. */
+  holdGraceSeconds: number;
   sealMs: number;
   sealSecret: string;
   outboxPollMs: number;
@@ -52,7 +54,7 @@ export function startBackground(opts: {
     // kick() coalesces with a running flush; an idle poll is one indexed query on unsent rows.
     every(opts.outboxPollMs, log, 'outbox-poll', async () => opts.deps.bus.kick()),
     every(opts.sweepMs, log, 'hold-sweeper', async () => {
-      const n = await sweepExpiredHolds(opts.db, opts.deps);
+      const n = await sweepExpiredHolds(opts.db, opts.deps, opts.holdGraceSeconds);
       if (n > 0) log.info({ released: n }, 'expired holds released');
     }),
     every(opts.sealMs, log, 'sealer', () => sealAll(opts.db, opts.sealSecret)),

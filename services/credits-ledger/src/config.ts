@@ -8,6 +8,13 @@ export const configSpec = {
   LOW_BALANCE_THRESHOLD: num({ default: 10 }),
   /** How often expired holds are released. */
   HOLD_SWEEP_INTERVAL: duration({ default: 5, desc: 'seconds, or 5s, 1m' }),
+  /**
+   * How long past its expiry a hold is left open before the sweeper returns it. Generation fails
+   * and releases unfinished generations on time itself; this sweep is the backstop, and the grace
+   * lets a capture issued before the expiry but delayed in the queue (a backlog, a ledger outage)
+   * still find its hold open.
+   */
+  HOLD_EXPIRY_GRACE: duration({ default: 3600, desc: 'seconds, or 30m, 1h' }),
   /** How often the transfer log is sealed into a hash checkpoint. */
   SEAL_INTERVAL: duration({ default: 10, desc: 'seconds, or 10s, 1m' }),
   /** HMAC key over each checkpoint: rewriting transfers and checkpoints together needs this key. */

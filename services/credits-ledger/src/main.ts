@@ -18,6 +18,7 @@ const background = startBackground({
   deps,
   logger,
   sweepMs: config.HOLD_SWEEP_INTERVAL * 1000,
+  holdGraceSeconds: config.HOLD_EXPIRY_GRACE,
   sealMs: config.SEAL_INTERVAL * 1000,
   sealSecret: config.LEDGER_SEAL_SECRET,
   outboxPollMs: config.OUTBOX_POLL_MS,

@@ -87,6 +87,36 @@ describe('capture racing expiry', () => {
     expect(await invariantViolations(L.db)).toEqual([]);
   });
 
+  it('captures a hold whose expiry has passed when the capture was issued before it (delivered late), and the sweeper waits out its grace', async () => {
+    const u = user();
+    await grant(u, 20);
+    const [late, stale] = [randomUUID(), randomUUID()];
+    for (const holdId of [late, stale]) {
+      await L.run((tx) => ledger.reserve(tx, L.deps, { holdId, userId: u, amount: 10, expiresAt: inMinutes(5), reference: 'gen' }));
+    }
+    // Both expired 10 s ago; a sweeper with a minute of grace leaves them open.
+    await sql`update holds set expires_at = now() - interval '10 seconds' where id in (${late}, ${stale})`.execute(L.db);
+    expect(await sweepExpiredHolds(L.db, L.deps, 60)).toBe(0);
+    expect(await L.db.selectFrom('holds').select('status').where('id', 'in', [late, stale]).execute()).toEqual([{ status: 'open' }, { status: 'open' }]);
+
+    // Generation committed this capture 20 s before it arrives: before the expiry, so it is charged.
+    const issued = new Date(Date.now() - 20_000);
+    expect(await L.run((tx) => ledger.capture(tx, L.deps, { holdId: late, amount: 6 }, issued))).toEqual({ status: 'captured', captured: 6, returned: 4 });
+    // One issued after the expiry releases the hold instead.
+    expect(await L.run((tx) => ledger.capture(tx, L.deps, { holdId: stale }, new Date()))).toEqual({ status: 'expired', returned: 10 });
+    expect(await findUserAccounts(L.db, u)).toMatchObject({ held: 0, available: 14 });
+
+    // Without grace the sweeper takes what is left at once.
+    const third = randomUUID();
+    await L.run((tx) => ledger.reserve(tx, L.deps, { holdId: third, userId: u, amount: 4, expiresAt: inMinutes(5), reference: 'gen' }));
+    await sql`update holds set expires_at = now() - interval '10 seconds' where id = ${third}`.execute(L.db);
+    expect(await sweepExpiredHolds(L.db, L.deps, 60)).toBe(0);
+    await sql`update holds set expires_at = now() - interval '61 seconds' where id = ${third}`.execute(L.db);
+    expect(await sweepExpiredHolds(L.db, L.deps, 60)).toBeGreaterThanOrEqual(1);
+    expect(await L.db.selectFrom('holds').select('status').where('id', '=', third).executeTakeFirst()).toEqual({ status: 'expired' });
+    expect(await invariantViolations(L.db)).toEqual([]);
+  });
+
   it('refuses to capture a hold whose expiry has passed, even before the sweeper ran', async () => {
     const u = user();
     await grant(u, 10);

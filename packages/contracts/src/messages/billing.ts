@@ -4,9 +4,10 @@ import { Uuid, PositiveInt } from './common.js';
 
 export const billingMessages = {
   /** A verified Stripe webhook event, stored by id, processed from billing's own inbox. */
-  'billing.stripe-event': command('billing', Type.Object({ eventId: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false })),
+  // Persistent: a stored Stripe event (a payment, a refund) is applied however long billing's database is out.
+  'billing.stripe-event': command('billing', Type.Object({ eventId: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false }), { persistent: true }),
   /** Refund at Stripe an order paid after its owner's account was purged (nobody to credit). */
-  'billing.refund-orphaned-order': command('billing', Type.Object({ orderId: Uuid }, { additionalProperties: false })),
+  'billing.refund-orphaned-order': command('billing', Type.Object({ orderId: Uuid }, { additionalProperties: false }), { persistent: true }),
   'order.paid': event(
     ['notification'],
     Type.Object(

@@ -33,7 +33,7 @@ export function targetsOf(name: MessageName): readonly QueueName[] {
 /** Messages the bus retries for weeks instead of giving up after its usual attempts. */
 export function isPersistent(name: MessageName): boolean {
   const def: MessageDef = MESSAGES[name];
-  return def.kind === 'event' && def.persistent === true;
+  return def.persistent === true;
 }
 
 export function isMessageName(name: string): name is MessageName {

@@ -10,6 +10,13 @@ const Key = Type.String({ minLength: 1, maxLength: 200 });
  */
 const After = Key;
 
+/**
+ * Commands that move credits, and the events money depends on, are persistent: a ledger (or
+ * billing) database out for longer than the usual attempts (about a minute) must not drop a
+ * capture (images delivered unpaid), a grant (a paid order never credited) or a release.
+ */
+const MONEY = { persistent: true };
+
 export const ledgerMessages = {
   'ledger.grant': command(
     'credits-ledger',
@@ -23,24 +30,28 @@ export const ledgerMessages = {
       },
       { additionalProperties: false },
     ),
+    MONEY,
   ),
   /** Hold keyed by the generation id: available → held until captured, released or expired. */
   'ledger.reserve': command(
     'credits-ledger',
     Type.Object({ holdId: Uuid, userId: Uuid, amount: PositiveInt, expiresAt: IsoDate, reference: Type.String({ maxLength: 200 }) }, { additionalProperties: false }),
+    MONEY,
   ),
   /** Capture all of a hold, or `amount` of it (the rest returns to available). */
-  'ledger.capture': command('credits-ledger', Type.Object({ holdId: Uuid, amount: Type.Optional(NonNegativeInt) }, { additionalProperties: false })),
-  'ledger.release': command('credits-ledger', Type.Object({ holdId: Uuid, reason: Type.String({ maxLength: 100 }) }, { additionalProperties: false })),
+  'ledger.capture': command('credits-ledger', Type.Object({ holdId: Uuid, amount: Type.Optional(NonNegativeInt) }, { additionalProperties: false }), MONEY),
+  'ledger.release': command('credits-ledger', Type.Object({ holdId: Uuid, reason: Type.String({ maxLength: 100 }) }, { additionalProperties: false }), MONEY),
   /** Refund or dispute: take back what is still available; the rest is recorded as debt. */
   'ledger.clawback': command(
     'credits-ledger',
     Type.Object({ idempotencyKey: Key, userId: Uuid, amount: PositiveInt, reference: Type.String({ maxLength: 200 }), after: Type.Optional(After) }, { additionalProperties: false }),
+    MONEY,
   ),
   /** Dispute won: give back what a clawback took. */
   'ledger.restore': command(
     'credits-ledger',
     Type.Object({ idempotencyKey: Key, userId: Uuid, amount: PositiveInt, reference: Type.String({ maxLength: 200 }), after: Type.Optional(After) }, { additionalProperties: false }),
+    MONEY,
   ),
   'ledger.hold-placed': event(['generation'], Type.Object({ holdId: Uuid, userId: Uuid, amount: PositiveInt }, { additionalProperties: false })),
   'ledger.hold-rejected': event(
@@ -53,7 +64,7 @@ export const ledgerMessages = {
    * A purchase grant the ledger turned down because its person was purged (nobody to credit). No
    * user id: it is about an order. Billing refunds that order.
    */
-  'ledger.grant-refused': event(['billing'], Type.Object({ idempotencyKey: Key, reference: Type.String({ maxLength: 200 }) }, { additionalProperties: false })),
+  'ledger.grant-refused': event(['billing'], Type.Object({ idempotencyKey: Key, reference: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), MONEY),
   /** Grants, clawbacks and restores as posted, for billing's reconciliation. */
   'ledger.posted': event(
     ['billing'],
@@ -68,6 +79,7 @@ export const ledgerMessages = {
       },
       { additionalProperties: false },
     ),
+    MONEY,
   ),
 };
 

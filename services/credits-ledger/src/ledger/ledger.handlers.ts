@@ -11,7 +11,7 @@ export function ledgerHandlers(deps: ledger.LedgerDeps): Handlers {
   return {
     'ledger.grant': ({ tx, payload }) => ledger.grant(asTx(tx), deps, payload),
     'ledger.reserve': ({ tx, payload }) => ledger.reserve(asTx(tx), deps, payload),
-    'ledger.capture': ({ tx, payload }) => ledger.capture(asTx(tx), deps, payload),
+    'ledger.capture': ({ tx, payload, message }) => ledger.capture(asTx(tx), deps, payload, new Date(message.occurredAt)),
     'ledger.release': ({ tx, payload }) => ledger.release(asTx(tx), deps, payload),
     'ledger.clawback': ({ tx, payload }) => ledger.clawback(asTx(tx), deps, payload),
     'ledger.restore': ({ tx, payload }) => ledger.restore(asTx(tx), deps, payload),

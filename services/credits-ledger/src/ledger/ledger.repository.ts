@@ -217,13 +217,13 @@ export async function resolveHold(
     .execute();
 }
 
-/** Claims up to `limit` open holds past their expiry; SKIP LOCKED lets several sweepers and captures run side by side. */
-export async function claimExpiredHolds(tx: Transaction<DB>, limit: number): Promise<string[]> {
+/** Claims up to `limit` open holds expired over `graceSeconds` ago; SKIP LOCKED lets several sweepers and captures run side by side. */
+export async function claimExpiredHolds(tx: Transaction<DB>, limit: number, graceSeconds = 0): Promise<string[]> {
   const rows = await tx
     .selectFrom('holds')
     .select('id')
     .where('status', '=', 'open')
-    .where('expires_at', '<=', sql<Date>`clock_timestamp()`)
+    .where('expires_at', '<=', sql<Date>`clock_timestamp() - make_interval(secs => ${graceSeconds})`)
     .orderBy('expires_at')
     .limit(limit)
     .forUpdate()

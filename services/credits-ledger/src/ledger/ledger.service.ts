@@ -199,12 +199,19 @@ async function expireHold(tx: Tx, deps: LedgerDeps, hold: repo.HoldRow): Promise
   return returned;
 }
 
-/** held → consumed (all, or `amount` with the rest back to available). An expired hold is released instead. */
-export async function capture(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.capture'>): Promise<LedgerHoldOutcome> {
+/**
+ * held → consumed (all, or `amount` with the rest back to available). A capture is judged by when
+ * it was issued (`issuedAt`, the message's occurredAt: when generation committed the success), not
+ * when it arrives: one issued before the hold's expiry captures while the hold is still open, even
+ * if a backlog or an outage delivered it late (the sweeper leaves expired holds open for
+ * HOLD_EXPIRY_GRACE). One issued after the expiry, or without a time, releases the hold instead.
+ */
+export async function capture(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.capture'>, issuedAt?: Date): Promise<LedgerHoldOutcome> {
   const hold = await lockOrTombstone(tx, p.holdId, 'capture before reserve');
   if (!hold) return { status: 'noop', hold: 'void' };
   if (hold.status !== 'open') return { status: 'noop', hold: hold.status };
-  if (hold.expired) return { status: 'expired', returned: await expireHold(tx, deps, hold) };
+  const issuedInTime = issuedAt !== undefined && hold.expires_at !== null && issuedAt.getTime() < hold.expires_at.getTime();
+  if (hold.expired && !issuedInTime) return { status: 'expired', returned: await expireHold(tx, deps, hold) };
   const amount = hold.amount!;
   const take = p.amount ?? amount;
   if (take > amount) throw captureExceedsHold(take, amount);
@@ -229,12 +236,12 @@ export async function release(tx: Tx, _deps: LedgerDeps, p: Payload<'ledger.rele
 }
 
 /**
- * Releases up to `limit` expired holds in one transaction. Accounts are locked in ascending
+ * Releases up to `limit` holds expired more than `graceSeconds` ago in one transaction. Accounts are locked in ascending
  * account id order (available before held per user), the same global order as any other writer,
  * so a sweep never deadlocks with captures or with another sweeper.
  */
-export async function expireDue(tx: Tx, deps: LedgerDeps, limit = 100): Promise<number> {
-  const ids = await repo.claimExpiredHolds(tx, limit);
+export async function expireDue(tx: Tx, deps: LedgerDeps, limit = 100, graceSeconds = 0): Promise<number> {
+  const ids = await repo.claimExpiredHolds(tx, limit, graceSeconds);
   const holds: repo.HoldRow[] = [];
   for (const id of ids) {
     const hold = await repo.lockHold(tx, id);
