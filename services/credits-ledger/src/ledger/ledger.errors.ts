@@ -9,7 +9,11 @@ export const LEDGER_ERROR_CODES = [
   'LEDGER_INVARIANT_BROKEN',
   'LEDGER_ACCOUNT_NOT_FOUND',
   'LEDGER_POSTING_OUT_OF_ORDER',
+  'LEDGER_CONTENDED',
 ] as const;
+
+/** A reserve the balance covered at every read whose conditional debits all lost to concurrent ones: run again. */
+export const reserveContended = () => new AppError('LEDGER_CONTENDED', 'the balance kept moving under this reserve; run again', { status: 503, retryable: true });
 
 export const idempotencyConflict = (key: string) =>
   new AppError('LEDGER_IDEMPOTENCY_CONFLICT', `idempotency key "${key}" was already used for a different request`, { status: 409, retryable: false });

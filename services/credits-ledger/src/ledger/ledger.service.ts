@@ -7,7 +7,7 @@ import type { Payload, LedgerHoldOutcome, LedgerPostingResult, LedgerReserveResu
 import type { QueueTables } from '@imlab/queue';
 import type { DB, SystemAccountType } from '../db.js';
 import * as repo from './ledger.repository.js';
-import { captureExceedsHold, idempotencyConflict, invariantBroken, postingOutOfOrder } from './ledger.errors.js';
+import { captureExceedsHold, idempotencyConflict, invariantBroken, postingOutOfOrder, reserveContended } from './ledger.errors.js';
 
 export interface LedgerDeps {
   bus: Bus;
@@ -121,6 +121,11 @@ export async function reserve(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.reser
         ]);
       }
     }
+  }
+  if (after === undefined && balance >= p.amount) {
+    // Covered at every read, yet concurrent debits won each conditional debit: not a shortfall.
+    // The whole command rolls back and the bus runs it again.
+    throw reserveContended();
   }
   if (after === undefined) {
     const shortfall = p.amount - balance;
