@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
 
@@ -51,6 +52,15 @@ describe('raw client address and user agent never leave the gateway', () => {
     await send(`${gw.url}/v1/auth/..%2fx`, opts);
     await send(`${gw.url}/v1/generations/quote`, { ...opts, method: 'POST', headers: { ...opts.headers, ...json }, body: '{bad' });
     await send(`${gw.url}/v1/billing/checkout`, { ...opts, method: 'POST', headers: { ...opts.headers, ...json, cookie: 'imlab_sid=sid-privacy', origin: 'https://evil.test' }, body: '{}' });
+    // A request Node cannot parse: its raw bytes (cookie and user agent included) ride on the client error.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: Number(new URL(gw.url).port), localAddress: SOURCE }, () => {
+        socket.end(`GET /v1/pricing HTTP/1.1\r\nHost: x\r\nUser-Agent: ${UA}\r\nCookie: imlab_sid=sid-privacy\r\nBad Header\u0001: y\r\n\r\n`);
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve());
+      socket.resume();
+    });
 
     const stored = await everythingUnderPrefix(gw.config.RATE_LIMIT_PREFIX);
     expect(stored.length).toBeGreaterThan(0); // the traffic did write buckets
@@ -64,6 +74,10 @@ describe('raw client address and user agent never leave the gateway', () => {
     expect(logs).not.toContain('ZebraQuokka');
     expect(logs).not.toContain('sid-privacy');
     expect(logs).not.toContain('jwt.');
+    // Buffers are logged as byte arrays: not those bytes either.
+    const bytes = (s: string) => [...Buffer.from(s)].join(',');
+    expect(logs).not.toContain(bytes('ZebraQuokka'));
+    expect(logs).not.toContain(bytes('sid-privacy'));
 
     const received = [fakes.auth, fakes.ledger, fakes.generation, fakes.billing].flatMap((s) => s.requests.map((r) => JSON.stringify(r.headers) + r.body.toString()));
     expect(received.length).toBeGreaterThan(0);

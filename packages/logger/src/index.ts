@@ -39,6 +39,10 @@ export const redactPaths = [
   '*.ip',
   '*.userAgent',
   '*.remoteAddress',
+  // Node puts the raw bytes of a request it could not parse on the error (Fastify logs it at
+  // trace): request line, cookie, user agent, forwarding headers, all of it.
+  'err.rawPacket',
+  '*.rawPacket',
 ];
 
 /** Removes the query string: tokens, codes and states travel there. */

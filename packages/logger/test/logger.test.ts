@@ -31,6 +31,22 @@ describe('logger', () => {
     expect(out).toContain('hello');
   });
 
+  it('redacts the raw bytes of an unparsable request that Node attaches to a client error', () => {
+    const { lines, stream } = capture();
+    const log = createLogger({ service: 'test', level: 'trace', destination: stream });
+    const err = Object.assign(new Error('Parse Error: Invalid header value char'), {
+      code: 'HPE_INVALID_HEADER_TOKEN',
+      rawPacket: Buffer.from('GET / HTTP/1.1\r\nUser-Agent: RawPacketUA/1\r\nCookie: imlab_sid=RAWPACKETSID\r\nX-Forwarded-For: 203.0.113.91\r\n\r\n'),
+    });
+    log.trace({ err }, 'client error');
+    log.trace({ clientError: err }, 'client error');
+    const out = lines.join('');
+    expect(out).toContain('HPE_INVALID_HEADER_TOKEN');
+    for (const raw of ['RawPacketUA', 'RAWPACKETSID', '203.0.113.91']) expect(out).not.toContain(raw);
+    // Buffers are logged as byte arrays: the decoded bytes must not be there either.
+    expect(out).not.toContain(JSON.stringify([...Buffer.from('RAWPACKETSID')]).slice(1, -1));
+  });
+
   it('serialises requests without address, host or query string', () => {
     const out = serializers.req({ id: 'r1', method: 'GET', url: '/v1/auth/google/callback?code=xyz&state=abc' });
     expect(out).toEqual({ id: 'r1', method: 'GET', url: '/v1/auth/google/callback?[redacted]', route: undefined });

@@ -216,6 +216,22 @@ describe('Google callback attacks', () => {
     expect(new URL(anonymous.headers.get('location')!).origin).toBe(new URL(issuer.issuer).origin);
   });
 
+  it('a signed-in person going through Google: the old session waits in Redis only as a hash, and ends when the new one starts', async () => {
+    const { sid } = await signedInUser(t, 'switching@example.com');
+    const s = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid }, headers: { 'sec-fetch-site': 'same-origin' } });
+    expect(s.status).toBe(302);
+    const redis = t.ctx.bus.redis;
+    const pending = await Promise.all((await redis.keys(`${t.config.QUEUE_PREFIX}auth:oauth:*`)).map((k) => redis.get(k)));
+    expect(pending.length).toBeGreaterThan(0);
+    expect(pending.join('\n')).not.toContain(sid);
+    const back = issuer.approve(s.headers.get('location')!, { sub: 'google-switching-1', email: 'switching-google@gmail.com', email_verified: true });
+    const answer = await callback(back, s.cookies.imlab_sid!, { 'x-imlab-ip-hash': ipHash(), 'x-imlab-device': 'Chrome on Android' });
+    expect(answer.status).toBe(302);
+    expect(answer.cookies.imlab_sid).toBeTruthy();
+    expect((await resolve(sid)).status).toBe(401);
+    expect((await resolve(answer.cookies.imlab_sid!)).status).toBe(200);
+  });
+
   it('builds the redirect_uri from PUBLIC_BASE_URL, not from forwarded host headers', async () => {
     const s = await start('/', { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http', forwarded: 'host=evil.example;proto=http' });
     expect(new URL(s.authorizationUrl).searchParams.get('redirect_uri')).toBe(`${PUBLIC_BASE_URL}/v1/auth/google/callback`);

@@ -92,7 +92,8 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         verifier: oidc.randomPKCECodeVerifier(),
         returnTo: safeReturnTo(input.returnTo),
         locale: input.locale,
-        ...(looksLikeToken(input.previousCookie) ? { previous: input.previousCookie } : {}),
+        // Only the hash waits in Redis: the cookie itself is a live credential for up to SESSION_TTL.
+        ...(looksLikeToken(input.previousCookie) ? { previous: hashToken(input.previousCookie) } : {}),
       };
       await redis.set(pendingKey(cookie), JSON.stringify(pending), 'EX', Math.ceil(config.OAUTH_STATE_TTL));
       const url = oidc.buildAuthorizationUrl(c, {
@@ -128,7 +129,7 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       }
 
       const userId = await signInWithClaims(claims, pending.locale, input.ipHash);
-      if (pending.previous) await sessions.revokeByToken(pending.previous);
+      if (pending.previous) await sessions.revokeByHash(pending.previous);
       const { token, maxAge } = await sessions.create(db, userId, input.device);
       return { token, maxAge, returnTo: pending.returnTo };
     },

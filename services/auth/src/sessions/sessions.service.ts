@@ -127,7 +127,11 @@ export function createSessionService(deps: AuthDeps) {
 
     async revokeByToken(token: unknown): Promise<void> {
       if (!looksLikeToken(token)) return;
-      const tokenHash = hashToken(token);
+      await this.revokeByHash(hashToken(token));
+    },
+
+    /** Ends the session whose token hashes to `tokenHash` (kept instead of a token wherever one must wait). */
+    async revokeByHash(tokenHash: string): Promise<void> {
       await repo.revokeSessionByHash(db, tokenHash);
       await dropCache([tokenHash]);
     },
