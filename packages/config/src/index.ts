@@ -66,7 +66,14 @@ type Cleaned<S extends Specs> = { readonly [K in keyof S]: S[K] extends Validato
  * Parses `env` against `specs` once, into a frozen typed object. Every missing or malformed variable
  * is collected and reported together in one ConfigError.
  */
-export function loadConfig<S extends Specs>(service: string, specs: S, env: NodeJS.ProcessEnv = process.env): Cleaned<S> {
+/**
+ * Rules across variables, run even when some variables are already wrong, so that one message
+ * names every problem. A variable that failed its own validation is `undefined` here; a rule
+ * comparing it finds nothing to report.
+ */
+export type ConfigCheck<S extends Specs> = (config: Partial<Cleaned<S>>, problems: Record<string, string>) => void;
+
+export function loadConfig<S extends Specs>(service: string, specs: S, env: NodeJS.ProcessEnv = process.env, check?: ConfigCheck<S>): Cleaned<S> {
   const problems: Record<string, string> = {};
   const cleaned = cleanEnv(env, specs, {
     reporter: ({ errors }) => {
@@ -83,6 +90,12 @@ export function loadConfig<S extends Specs>(service: string, specs: S, env: Node
       }
     },
   });
+  if (check) {
+    const rules: Record<string, string> = {};
+    const valid = Object.fromEntries(Object.entries(cleaned as Record<string, unknown>).filter(([k]) => !(k in problems)));
+    check(valid as Partial<Cleaned<S>>, rules);
+    for (const [key, message] of Object.entries(rules)) problems[key] ??= message;
+  }
   if (Object.keys(problems).length > 0) {
     const err = new ConfigError(service, problems);
     if (!env.NODE_ENV) err.message += '\n  (development defaults apply only when NODE_ENV=development or test is set)';

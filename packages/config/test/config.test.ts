@@ -22,6 +22,25 @@ describe('loadConfig', () => {
     expect(message).not.toContain("'short'");
   });
 
+  it('runs the cross-variable rules even when other variables are bad, and reports all in the same error', () => {
+    const rules = { ...baseEnv, PORT: port({ default: 4000 }), MIN: duration({ default: 60 }), MAX: duration({ default: 120 }) };
+    let error: unknown;
+    try {
+      loadConfig('gen', rules, { NODE_ENV: 'test', PORT: 'eighty', MIN: '10m', MAX: '5m' }, (c, problems) => {
+        if (c.MIN !== undefined && c.MAX !== undefined && c.MIN >= c.MAX) problems.MIN = 'must be shorter than MAX';
+        if (c.PORT !== undefined) problems.PORT = 'the rule saw a PORT that failed its own validation';
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(Object.keys((error as ConfigError).problems).sort()).toEqual(['MIN', 'PORT']);
+    expect((error as ConfigError).problems.PORT).not.toMatch(/rule saw/);
+    expect(loadConfig('gen', rules, { NODE_ENV: 'test', MIN: '1m', MAX: '2m' }, (c, problems) => {
+      if (c.MIN! >= c.MAX!) problems.MIN = 'must be shorter than MAX';
+    }).MIN).toBe(60);
+  });
+
   it('never echoes a malformed value, which may carry a password', () => {
     let message = '';
     try {

@@ -28,6 +28,11 @@ export const cappedBackoff = (attemptsMade: number, type?: string, _err?: Error,
   return Math.min(base * 2 ** Math.max(0, attemptsMade - 1), PERSISTENT_BACKOFF_CAP_MS);
 };
 
+/** How long a persistent message is retried, from its first failure to its last attempt (about 20 days). */
+export const PERSISTENT_RETRY_SPAN_MS = Array.from({ length: (PERSISTENT_JOB_OPTIONS.attempts ?? 1) - 1 }, (_, i) =>
+  cappedBackoff(i + 1, 'capped', undefined, { opts: PERSISTENT_JOB_OPTIONS }),
+).reduce((a, b) => a + b, 0);
+
 /** Default job options: retries with exponential backoff, bounded retention. */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 8,

@@ -1,4 +1,5 @@
-import { loadConfig, baseEnv, port, str, url, num, duration, makeValidator, ConfigError } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, url, num, duration, makeValidator } from '@imlab/config';
+import { PERSISTENT_RETRY_SPAN_MS } from '@imlab/queue';
 
 /** JSON list of signing JWKs (first = current, private; the rest may be public, kept for rotation). */
 const jwkList = makeValidator<string>((input: string) => {
@@ -65,14 +66,22 @@ export const configSpec = {
 
 export type Config = ReturnType<typeof loadAuthConfig>;
 
+/**
+ * The longest a purge may wait: the privacy policy promises removal within 30 days, and a purge
+ * that finds a service down is retried for up to PERSISTENT_RETRY_SPAN_MS after it starts.
+ */
+export const MAX_PURGE_DELAY_SECONDS = Math.floor((30 * 86_400_000 - PERSISTENT_RETRY_SPAN_MS) / 1000);
+
 export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig('auth', configSpec, env);
-  const problems: Record<string, string> = {};
-  // The privacy policy promises removal within 30 days.
-  if (config.ACCOUNT_PURGE_DELAY >= 30 * 86400) problems.ACCOUNT_PURGE_DELAY = 'must be shorter than 30 days (the privacy policy promises removal within 30 days)';
-  if (config.SESSION_IDLE_TTL > config.SESSION_TTL) problems.SESSION_IDLE_TTL = 'must not exceed SESSION_TTL';
-  if (config.NODE_ENV === 'production' && !config.AUTH_SIGNING_KEYS) problems.AUTH_SIGNING_KEYS = 'is required in production';
-  if (config.INTERNAL_JWT_TTL > 300) problems.INTERNAL_JWT_TTL = 'must be at most 5m (services refuse older tokens)';
-  if (Object.keys(problems).length > 0) throw new ConfigError('auth', problems);
-  return config;
+  return loadConfig('auth', configSpec, env, (config, problems) => {
+    if (config.ACCOUNT_PURGE_DELAY !== undefined && config.ACCOUNT_PURGE_DELAY > MAX_PURGE_DELAY_SECONDS) {
+      problems.ACCOUNT_PURGE_DELAY = `must be at most ${Math.floor(MAX_PURGE_DELAY_SECONDS / 86400)} days: removal is promised within 30 days, and a purge is retried for up to ${Math.round(PERSISTENT_RETRY_SPAN_MS / 86_400_000)} days while a service is down`;
+    }
+    if (config.SESSION_IDLE_TTL !== undefined && config.SESSION_TTL !== undefined && config.SESSION_IDLE_TTL > config.SESSION_TTL) problems.SESSION_IDLE_TTL = 'must not exceed SESSION_TTL';
+    if (config.NODE_ENV === 'production' && !config.AUTH_SIGNING_KEYS) problems.AUTH_SIGNING_KEYS ??= 'is required in production';
+    if (config.INTERNAL_JWT_TTL !== undefined && config.INTERNAL_JWT_TTL > 300) problems.INTERNAL_JWT_TTL = 'must be at most 5m (services refuse older tokens)';
+    if (Boolean(config.GOOGLE_CLIENT_ID) !== Boolean(config.GOOGLE_CLIENT_SECRET)) {
+      problems[config.GOOGLE_CLIENT_ID ? 'GOOGLE_CLIENT_SECRET' : 'GOOGLE_CLIENT_ID'] = 'is required with the other Google client variable (set both, or neither to turn Google sign-in off)';
+    }
+  });
 }

@@ -1,4 +1,4 @@
-import { loadConfig, baseEnv, port, str, url, duration, num, makeValidator, ConfigError } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, url, duration, num, makeValidator } from '@imlab/config';
 import { parsePricingPacks, DEFAULT_PACKS, type Pack } from './pricing/catalog.js';
 
 /** PRICING_PACKS: a JSON array of packs; validated at start-up with every problem named. */
@@ -28,10 +28,9 @@ export const configSpec = {
 export type Config = ReturnType<typeof loadBillingConfig>;
 
 export function loadBillingConfig(env: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig('billing', configSpec, env);
-  // Stripe refuses a Checkout Session expiring sooner than 30 minutes or later than 24 hours.
-  if (config.CHECKOUT_SESSION_TTL < 1800 || config.CHECKOUT_SESSION_TTL > 86_400) {
-    throw new ConfigError('billing', { CHECKOUT_SESSION_TTL: 'must be between 30m and 24h' });
-  }
-  return config;
+  return loadConfig('billing', configSpec, env, (config, problems) => {
+    // Stripe refuses a Checkout Session expiring sooner than 30 minutes or later than 24 hours.
+    const ttl = config.CHECKOUT_SESSION_TTL;
+    if (ttl !== undefined && (ttl < 1800 || ttl > 86_400)) problems.CHECKOUT_SESSION_TTL = 'must be between 30m and 24h';
+  });
 }

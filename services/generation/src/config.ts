@@ -1,4 +1,4 @@
-import { loadConfig, baseEnv, port, str, num, url, duration, ConfigError } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, num, url, duration } from '@imlab/config';
 
 export const configSpec = {
   ...baseEnv,
@@ -57,16 +57,16 @@ export const configSpec = {
 export type Config = ReturnType<typeof loadGenerationConfig>;
 
 export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig('generation', configSpec, env);
-  // Cross-variable rules envalid cannot express, reported the same way.
-  const problems: Record<string, string> = {};
-  if (config.STORAGE === 's3') {
-    for (const key of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) if (!config[key]) problems[key] = 'is required when STORAGE=s3';
-  }
-  if (config.IMAGE_PROVIDER === 'openai' && !config.OPENAI_API_KEY) problems.OPENAI_API_KEY = 'is required when IMAGE_PROVIDER=openai';
-  if (config.RENDER_CONCURRENCY < 1) problems.RENDER_CONCURRENCY = 'must be at least 1';
-  if (config.RENDER_USER_CAP < 1) problems.RENDER_USER_CAP = 'must be at least 1';
-  if (config.HOLD_CAPTURE_MARGIN >= config.HOLD_TTL) problems.HOLD_CAPTURE_MARGIN = `must be shorter than HOLD_TTL (${config.HOLD_TTL} s)`;
-  if (Object.keys(problems).length) throw new ConfigError('generation', problems);
-  return config;
+  // Cross-variable rules envalid cannot express, reported in the same message.
+  return loadConfig('generation', configSpec, env, (config, problems) => {
+    if (config.STORAGE === 's3') {
+      for (const key of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) if (!config[key]) problems[key] = 'is required when STORAGE=s3';
+    }
+    if (config.IMAGE_PROVIDER === 'openai' && !config.OPENAI_API_KEY) problems.OPENAI_API_KEY = 'is required when IMAGE_PROVIDER=openai';
+    if (config.RENDER_CONCURRENCY !== undefined && config.RENDER_CONCURRENCY < 1) problems.RENDER_CONCURRENCY = 'must be at least 1';
+    if (config.RENDER_USER_CAP !== undefined && config.RENDER_USER_CAP < 1) problems.RENDER_USER_CAP = 'must be at least 1';
+    if (config.HOLD_CAPTURE_MARGIN !== undefined && config.HOLD_TTL !== undefined && config.HOLD_CAPTURE_MARGIN >= config.HOLD_TTL) {
+      problems.HOLD_CAPTURE_MARGIN = `must be shorter than HOLD_TTL (${config.HOLD_TTL} s)`;
+    }
+  });
 }

@@ -1,3 +1,4 @@
+import { Webhook } from 'svix';
 import { loadConfig, baseEnv, num, port, str, url } from '@imlab/config';
 
 export const configSpec = {
@@ -16,5 +17,15 @@ export const configSpec = {
 export type Config = ReturnType<typeof loadNotificationConfig>;
 
 export function loadNotificationConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfig('notification', configSpec, env);
+  return loadConfig('notification', configSpec, env, (config, problems) => {
+    // The file mailbox is for development only.
+    if (config.NODE_ENV === 'production' && !config.RESEND_API_KEY) problems.RESEND_API_KEY = 'is required in production (the file mailbox is for development only)';
+    if (config.RESEND_WEBHOOK_SECRET) {
+      try {
+        new Webhook(config.RESEND_WEBHOOK_SECRET);
+      } catch {
+        problems.RESEND_WEBHOOK_SECRET = 'is not a Resend (Svix) signing secret: expected whsec_ followed by base64';
+      }
+    }
+  });
 }
