@@ -153,6 +153,29 @@ describe('GET /v1/generations/:id/events', () => {
   });
 });
 
+describe('shutdown with event streams passing through', () => {
+  it('ends them, so the gateway stops at once instead of waiting out its grace period', async () => {
+    let upstreamClosed = false;
+    fakes.generation.on('GET', /^\/v1\/generations\/[^/]+\/events$/, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: status\ndata: {"status":"queued"}\n\n');
+      const timer = setInterval(() => res.write(': ping\n\n'), 50);
+      res.on('close', () => {
+        clearInterval(timer);
+        upstreamClosed = true;
+      });
+    });
+    const own = await startGateway(fakes);
+    const res = await fetch(`${own.url}/v1/generations/gen_open/events`);
+    const reader = res.body!.getReader();
+    await reader.read();
+    const outcome = await Promise.race([own.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 5000))]);
+    expect(outcome).toBe('closed');
+    await expect.poll(() => upstreamClosed, { timeout: 3000 }).toBe(true);
+    await reader.cancel().catch(() => undefined);
+  });
+});
+
 describe('answers larger than a small JSON document', () => {
   it('streams a large answer intact with its declared length, and a chunked one without', async () => {
     const image = Buffer.alloc(2 * 1024 * 1024);

@@ -176,6 +176,12 @@ function forgetSessionsAfter(deps: ProxyDeps, request: FastifyRequest, status: n
  */
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
   const { config, limiter, metrics, upstreams } = deps;
+  // Event streams passed through end when the gateway shuts down (EventSource reconnects through
+  // another instance, with Last-Event-ID); otherwise close() would wait for them until the grace ran out.
+  const openStreams = new Set<Readable>();
+  app.addHook('preClose', async () => {
+    for (const stream of [...openStreams]) stream.destroy();
+  });
 
   async function admit(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const path = request.url.split('?')[0]!;
@@ -255,6 +261,11 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       if (mapped.status === 503) reply.header('retry-after', '5');
       const detail = mapped.status === 504 ? 'the service took too long to answer' : mapped.status === 503 ? 'the service is unavailable; try again shortly' : 'the service failed to answer';
       return sendProblem(reply, problem(mapped.status, mapped.code, detail));
+    }
+    if (route.routeClass === 'sse' && !Buffer.isBuffer(answer.body)) {
+      const stream = answer.body;
+      openStreams.add(stream);
+      stream.once('close', () => openStreams.delete(stream));
     }
     reply.code(answer.status).headers(forwardResponseHeaders(answer.headers));
     // The service answered before the client's body was read to the end: this connection cannot

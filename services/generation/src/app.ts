@@ -66,18 +66,28 @@ export function startConsumers(app: App, ctx: ServiceContext<DB>, opts: { concur
 }
 
 /** Periodic clean-up: expired holds fail (and release), unused uploads expire. */
-export function startSweeper(app: App, ctx: ServiceContext<DB>, intervalMs: number): { close(): void } {
+export function startSweeper(app: App, ctx: ServiceContext<DB>, intervalMs: number): { close(): Promise<void> } {
   const { service, storage } = app.generation;
+  let running: Promise<void> | undefined;
   const timer = setInterval(() => {
-    void (async () => {
+    if (running) return; // never overlaps itself
+    running = (async () => {
       try {
         await service.sweepExpired();
         await sweepExpiredUploads(ctx.db, storage);
       } catch (err) {
         app.log.error({ err }, 'sweep failed');
       }
-    })();
+    })().finally(() => {
+      running = undefined;
+    });
   }, intervalMs);
   timer.unref();
-  return { close: () => clearInterval(timer) };
+  // Closed before the pool: a sweep under way finishes first.
+  return {
+    close: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

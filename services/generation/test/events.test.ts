@@ -57,3 +57,26 @@ describe('GET /v1/generations/:id/events', () => {
     expect(other.headers.get('content-type')).toContain('application/problem+json');
   });
 });
+
+describe('shutdown with event streams open', () => {
+  it('ends open streams so the service stops at once instead of waiting out its grace period', async () => {
+    const h2 = await startHarness('events-close');
+    try {
+      const user = uuidv7();
+      h2.ledger.grant(user, 10);
+      const created = await h2.api('POST', '/v1/generations', { user, body: { prompt: 'never rendered', model: 'imlab-draft' } });
+      const res = await fetch(`${h2.url}/v1/generations/${created.body.id}/events`, { headers: { authorization: `Bearer ${await h2.token(user)}` } });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      await reader.read(); // the first status event: the stream is open
+      const started = Date.now();
+      const closed = await Promise.race([h2.app.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 5000))]);
+      expect(closed).toBe('closed');
+      expect(Date.now() - started).toBeLessThan(5000);
+      // The client sees the stream end (an EventSource would reconnect elsewhere).
+      for (;;) if ((await reader.read()).done) break;
+    } finally {
+      await h2.close();
+    }
+  });
+});

@@ -13,6 +13,13 @@ const problems = { 400: ProblemRef, 401: ProblemRef, 404: ProblemRef };
 const userOf = (req: FastifyRequest) => req.user.sub;
 
 export function generationRoutes(app: App, deps: { config: Config; service: GenerationService; events: StatusEvents }): void {
+  // Open event streams end when the service shuts down (the browser's EventSource reconnects to
+  // another instance); otherwise close() would wait for them until the grace period ran out.
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end();
+  });
+
   const { config, service, events } = deps;
 
   app.post(
@@ -98,9 +105,11 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
       const close = () => {
         if (closed) return;
         closed = true;
+        streams.delete(close);
         for (const c of cleanups) c();
         raw.end();
       };
+      streams.add(close);
       const emit = (view: typeof first) => {
         if (closed || view.status === last) return;
         last = view.status as GenerationStatus;
