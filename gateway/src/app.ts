@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Agent, request as undiciRequest } from 'undici';
 import { lazyChildLogger, type Logger } from '@imlab/logger';
+import { useDrainAnswers } from '@imlab/http';
 import type { ServiceName } from '@imlab/contracts';
 import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
@@ -58,7 +59,8 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     trustProxy: config.TRUSTED_PROXIES.length ? [...config.TRUSTED_PROXIES] : false,
     requestTimeout: 120_000,
     keepAliveTimeout: 72_000,
-    return503OnClosing: true,
+    // Draining answers come from useDrainAnswers (problem+json, Retry-After).
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     // A request id from the internet is not trusted: every request gets a fresh one here.
     requestIdHeader: false,
@@ -119,6 +121,8 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     reply.header('x-request-id', request.id);
     done();
   });
+  // After identity (so a draining answer carries the usual headers), before any other work.
+  useDrainAnswers(app);
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.edge?.route ? routeTemplate(request.url.split('?')[0]!) : (request.routeOptions.url ?? 'unmatched');
     metrics.duration.labels(request.method, route === '/v1/*' ? 'unmatched' : route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);

@@ -15,6 +15,7 @@ import { registerProblemHandlers } from './problem.js';
 import { registerMetrics } from './metrics.js';
 import { registerHealth, type ReadinessCheck } from './health.js';
 import type { Registry } from 'prom-client';
+import { useDrainAnswers } from './drain.js';
 import { useJsonBodyRules } from './json-body.js';
 import { UUID_RE } from '@imlab/contracts';
 import addFormats from 'ajv-formats';
@@ -60,7 +61,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     connectionTimeout: 30_000,
     requestTimeout: 60_000,
     keepAliveTimeout: 72_000,
-    return503OnClosing: true,
+    // Draining answers come from useDrainAnswers (problem+json, Retry-After).
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestIdHeader: false,
     genReqId: (req) => {
@@ -76,16 +78,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
-  // Once closing starts, answers to in-flight requests tell keep-alive clients to hang up, so
-  // shutdown does not wait for idle sockets until the grace period runs out.
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    if (closing) reply.header('connection', 'close');
   });
+  useDrainAnswers(app as unknown as FastifyInstance);
   registerProblemHandlers(app as unknown as FastifyInstance);
   useJsonBodyRules(app as unknown as FastifyInstance);
   app.decorate('metricsRegistry', registerMetrics(app as unknown as FastifyInstance, opts.service));

@@ -5,3 +5,4 @@ export * from './health.js';
 export * from './internal-auth.js';
 export * from './run.js';
 export * from './json-body.js';
+export * from './drain.js';

@@ -35,3 +35,48 @@ describe('graceful shutdown', () => {
     expect(output).toContain('shutting down');
   });
 });
+
+describe('draining', () => {
+  it('answers a request arriving while the app closes with a problem+json 503 and Retry-After, and lets the one in flight finish', async () => {
+    const { connect } = await import('node:net');
+    const { buildApp } = await import('../src/index.js');
+    const { createLogger } = await import('@imlab/logger');
+    const app = await buildApp({ service: 'drain', logger: createLogger({ service: 'drain', level: 'silent' }) });
+    let release: () => void = () => undefined;
+    let startedSlow: () => void = () => undefined;
+    const started = new Promise<void>((r) => (startedSlow = r));
+    app.get('/slow', async () => {
+      startedSlow();
+      await new Promise<void>((done) => (release = done));
+      return { finished: true };
+    });
+    app.get('/fast', async () => ({ ok: true }));
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const socket = connect(Number(new URL(address).port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    const ended = new Promise<void>((r) => socket.on('close', () => r()));
+    const other = connect(Number(new URL(address).port), '127.0.0.1');
+    let late = '';
+    other.on('data', (d: Buffer) => (late += d.toString()));
+    const otherEnded = new Promise<void>((r) => other.on('close', () => r()));
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    // A second client is half-way through sending its request when shutdown begins.
+    other.write('GET /fast HTTP/1.1\r\nHost: x\r\n');
+    await started;
+    const closed = app.close();
+    await new Promise((r) => setTimeout(r, 50)); // close() runs its preClose hooks on a later tick
+    other.write('\r\n');
+    await otherEnded;
+    release();
+    await closed;
+    await ended;
+    expect(received).toMatch(/^HTTP\/1\.1 200/);
+    expect(received).toContain('{"finished":true}');
+    expect(late).toMatch(/^HTTP\/1\.1 503/);
+    expect(late).toMatch(/content-type: application\/problem\+json/i);
+    expect(late).toMatch(/retry-after: 1/i);
+    expect(late).toContain('"code":"SERVICE_UNAVAILABLE"');
+    expect(late).toMatch(/x-request-id: /i);
+  });
+});

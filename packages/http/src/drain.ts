@@ -1,0 +1,24 @@
+import type { FastifyInstance } from 'fastify';
+import { problem, sendProblem } from './problem.js';
+
+/**
+ * Draining, the same way in every service and the gateway: once close() starts, requests still
+ * arriving on open connections get a problem+json 503 with Retry-After (Fastify's own
+ * `return503OnClosing` answer is bare JSON with no code, request id or Retry-After), and answers to
+ * requests in flight tell keep-alive clients to hang up, so shutdown does not wait for idle sockets
+ * until the grace period runs out. Use with `return503OnClosing: false`.
+ */
+export function useDrainAnswers(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!closing) return done();
+    reply.header('retry-after', '1').header('connection', 'close');
+    sendProblem(reply, problem(503, 'SERVICE_UNAVAILABLE', 'this instance is shutting down; try again'));
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+}
