@@ -54,6 +54,13 @@ type AjvPlugin = NonNullable<NonNullable<FastifyServerOptions['ajv']>['plugins']
 /** ajv-formats is CommonJS: its default import is the plugin function itself at run time. */
 const formatsPlugin = addFormats as unknown as AjvPlugin;
 
+/** ajv-formats' date-time, and only values JavaScript's Date can represent. */
+const narrowDateTime: AjvPlugin = (ajv) => {
+  const original = ajv.formats['date-time'] as { validate: (s: string) => boolean } | undefined;
+  if (!original) throw new Error('ajv-formats did not define date-time');
+  return ajv.addFormat('date-time', { type: 'string', validate: (s: string) => original.validate(s) && Number.isFinite(Date.parse(s)) });
+};
+
 export async function buildApp(opts: BuildAppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: opts.logger,
@@ -73,7 +80,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
       // ajv-formats' uuid also accepts `urn:uuid:…`, which Postgres refuses (a 500 instead of a 400):
       // the formats are added here (so the compiler does not add them after us), then uuid is narrowed.
-      plugins: [formatsPlugin, (ajv) => ajv.addFormat('uuid', UUID_RE)],
+      // date-time is narrowed the same way: RFC 3339 allows a leap second (…T23:59:60Z), which
+      // JavaScript's Date cannot hold (Invalid Date deeper down, a 500).
+      plugins: [formatsPlugin, (ajv) => ajv.addFormat('uuid', UUID_RE), narrowDateTime],
     },
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;

@@ -23,6 +23,7 @@ beforeAll(async () => {
     throw new Error('database password is hunter2');
   });
   app.post('/v1/things/:id/cancel', { schema: { params: Type.Object({ id: Type.String({ format: 'uuid' }) }) } }, async (req) => ({ canceled: req.params.id, body: req.body ?? null }));
+  app.get('/v1/at', { schema: { querystring: Type.Object({ at: Type.String({ format: 'date-time' }) }) } }, async (req) => ({ year: new Date(req.query.at).toISOString().slice(0, 4) }));
   app.get('/v1/mine', { preHandler: authenticate }, async (req) => ({ sub: req.user.sub }));
   app.get('/v1/finance', { preHandler: requireRole('finance') }, async () => ({ ok: true }));
   await app.ready();
@@ -74,6 +75,14 @@ describe('shared app factory', () => {
     const res = await app.inject({ method: 'POST', url: '/v1/things/urn:uuid:01900000-0000-7000-8000-000000000000/cancel' });
     expect(res.statusCode).toBe(400);
     expect(res.json().code).toBe('VALIDATION_FAILED');
+  });
+
+  it('takes only date-times JavaScript can hold (a leap second passes RFC 3339 and becomes an Invalid Date)', async () => {
+    const leap = await app.inject({ method: 'GET', url: '/v1/at?at=2016-12-31T23:59:60Z' });
+    expect(leap.statusCode).toBe(400);
+    expect(leap.json().code).toBe('VALIDATION_FAILED');
+    expect((await app.inject({ method: 'GET', url: '/v1/at?at=2016-02-30T00:00:00Z' })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: '/v1/at?at=2016-12-31T23:59:59%2B01:00' })).json()).toEqual({ year: '2016' });
   });
 
   it('maps AppError to its status and code, and hides 5xx details', async () => {
