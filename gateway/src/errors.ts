@@ -18,7 +18,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (err instanceof AppError) {
       if (err.status >= 500) request.log.error({ err }, 'request failed');
       if (err.status === 503 || err.status === 429) reply.header('retry-after', String(err.details?.retryAfter ?? 5));
-      const { retryAfter: _r, ...details } = err.details ?? {};
+      const { retryAfter: _r, rateLimit, ...details } = (err.details ?? {}) as Record<string, unknown> & { rateLimit?: { policy: string; state: string } };
+      if (rateLimit) reply.header('ratelimit-policy', rateLimit.policy).header('ratelimit', rateLimit.state);
       return sendProblem(reply, problem(err.status, err.code, err.status >= 500 && err.status !== 503 && err.status !== 504 && err.status !== 502 ? 'an internal error occurred' : err.message, details));
     }
     const fe = err as FastifyError;

@@ -199,6 +199,13 @@ describe('session cookie floods', () => {
       for (let i = 0; i < 6; i++) statuses.push((await send(`${gw.url}/v1/credits/balance`, { from: '127.0.0.45', headers: { cookie: `imlab_sid=made-up-${i}` } })).status);
       expect(statuses).toEqual([200, 200, 200, 429, 429, 429]);
       expect(fakes.auth.resolves.length - before).toBe(3);
+      // The refusal says which budget and when it refills, like every other 429.
+      const refused = await send(`${gw.url}/v1/credits/balance`, { from: '127.0.0.45', headers: { cookie: 'imlab_sid=made-up-again' } });
+      expect(refused.status).toBe(429);
+      expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+      expect(refused.headers['ratelimit-policy']).toBe('"session-resolve";q=3;w=3600');
+      expect(refused.headers.ratelimit).toMatch(/^"session-resolve";r=0;t=\d+$/);
+      expect(refused.json()).not.toHaveProperty('rateLimit');
       // a real session already resolved is reused and spends nothing from that budget
       fakes.auth.sessions.set('sid-flood-ok', 'usr_flood');
       const other = [];
@@ -236,8 +243,14 @@ describe('404 probing', () => {
       const statuses = [];
       for (let i = 0; i < 7; i++) statuses.push((await send(`${gw.url}/wp-admin/${i}.php`, { from: '127.0.0.41' })).status);
       expect(statuses).toEqual([404, 404, 404, 404, 404, 429, 429]);
-      // the prober is refused on real routes too, others are not
-      expect((await send(`${gw.url}/v1/pricing`, { from: '127.0.0.41' })).status).toBe(429);
+      const probe = await send(`${gw.url}/wp-admin/again.php`, { from: '127.0.0.41' });
+      expect(probe.headers['ratelimit-policy']).toBe('"not-found";q=5;w=3600');
+      expect(probe.headers.ratelimit).toMatch(/^"not-found";r=0;t=\d+$/);
+      // the prober is refused on real routes too (the headers name the budget that refused), others are not
+      const real = await send(`${gw.url}/v1/pricing`, { from: '127.0.0.41' });
+      expect(real.status).toBe(429);
+      expect(real.headers['ratelimit-policy']).toBe('"not-found";q=5;w=3600');
+      expect(real.json()).toMatchObject({ code: 'RATE_LIMITED', policy: 'not-found' });
       expect((await send(`${gw.url}/v1/pricing`, { from: '127.0.0.42' })).status).toBe(200);
     } finally {
       await gw.close();

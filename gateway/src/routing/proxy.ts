@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
 import { bucketsFor, failsOpen, probeBucket, sessionResolveBucket, type Subject } from '../rate-limit/policies.js';
-import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
+import { rateLimitHeaderValues, refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
 import { csrfVerdictFor } from '../security/csrf.js';
 import type { ResolvedSession, SessionResolver, SessionResult } from '../session/sessions.js';
 import { sendUpstream } from './forward.js';
@@ -69,7 +69,8 @@ export async function answerProbe(
   deps.metrics.rateLimit.inc({ policy: 'not-found', decision: outcome.allowed ? (outcome.source === 'local' ? 'fail_open_local' : 'allowed') : 'limited' });
   if (!outcome.allowed) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))));
-    return sendProblem(reply, problem(429, 'RATE_LIMITED', 'too many requests; try again later'));
+    setRateLimitHeaders(reply, [bucket], outcome);
+    return sendProblem(reply, problem(429, 'RATE_LIMITED', 'too many requests; try again later', { policy: bucket.policy }));
   }
   return sendProblem(reply, problem(status, code, detail));
 }
@@ -91,9 +92,10 @@ export async function resolveSession(
     const pre = await deps.limiter.decide([guard], true);
     deps.metrics.rateLimit.inc({ policy: guard.policy, decision: !pre.allowed ? 'limited' : pre.source === 'local' ? 'fail_open_local' : 'allowed' });
     if (!pre.allowed) {
+      // Joined lookups share this error: the headers travel with it (the error handler sets them).
       throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
         status: 429,
-        details: { retryAfter: Math.max(1, Math.ceil(pre.retryAfterMs / 1000)), policy: guard.policy },
+        details: { retryAfter: Math.max(1, Math.ceil(pre.retryAfterMs / 1000)), policy: guard.policy, rateLimit: rateLimitHeaderValues([guard], pre) },
       });
     }
   });
