@@ -33,6 +33,19 @@ export const PERSISTENT_RETRY_SPAN_MS = Array.from({ length: (PERSISTENT_JOB_OPT
   cappedBackoff(i + 1, 'capped', undefined, { opts: PERSISTENT_JOB_OPTIONS }),
 ).reduce((a, b) => a + b, 0);
 
+/** How long a metrics scrape waits for Redis or Postgres before reporting the last values. */
+export const METRICS_READ_TIMEOUT_MS = 1000;
+
+/** `promise`, or a rejection after `ms` (the promise itself is left to settle on its own). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined); // a late failure must not become an unhandled rejection
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Default job options: retries with exponential backoff, bounded retention. */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 8,
@@ -417,30 +430,40 @@ export class Bus {
     );
   }
 
-  /** queue_jobs{queue,state} for /metrics: waiting + prioritized + delayed is the backlog ops scale on. */
+  /**
+   * queue_jobs{queue,state} for /metrics: waiting + prioritized + delayed is the backlog ops scale on.
+   * Read when scraped, within METRICS_READ_TIMEOUT_MS: with Redis or Postgres down a scrape must
+   * not hang or fail (every other metric would be lost exactly during the outage), so the last
+   * values stay and `metrics_source_unavailable{source}` says they are stale.
+   */
   registerMetrics(registry: Registry, queues: QueueName[]): void {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const bus = this;
-    new Gauge({
-      name: 'queue_jobs',
-      help: 'Jobs per queue and state',
-      labelNames: ['queue', 'state'],
-      registers: [registry],
-      async collect() {
-        for (const q of queues) {
-          const counts = await bus.queue(q).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed');
-          for (const [state, n] of Object.entries(counts)) this.labels(q, state).set(n);
+    // One read per scrape, shared by the three gauges (prom-client collects them concurrently).
+    let reading: Promise<void> | undefined;
+    const read = () =>
+      (reading ??= (async () => {
+        const [jobs, outbox] = await Promise.allSettled([
+          within(Promise.all(queues.map((q) => this.queue(q).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed'))), METRICS_READ_TIMEOUT_MS),
+          within(this.opts.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('sent_at', 'is', null).executeTakeFirst(), METRICS_READ_TIMEOUT_MS),
+        ]);
+        if (jobs.status === 'fulfilled') {
+          jobs.value.forEach((counts, i) => {
+            for (const [state, n] of Object.entries(counts)) queueJobs.labels(queues[i]!, state).set(n);
+          });
         }
-      },
-    });
-    new Gauge({
-      name: 'outbox_unsent',
-      help: 'Outbox rows not yet published',
+        if (outbox.status === 'fulfilled') outboxUnsent.set(Number(outbox.value?.n ?? 0));
+        unavailable.labels('redis').set(jobs.status === 'fulfilled' ? 0 : 1);
+        unavailable.labels('postgres').set(outbox.status === 'fulfilled' ? 0 : 1);
+      })().finally(() => {
+        reading = undefined;
+      }));
+    const queueJobs = new Gauge({ name: 'queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry], collect: read });
+    const outboxUnsent = new Gauge({ name: 'outbox_unsent', help: 'Outbox rows not yet published', registers: [registry], collect: read });
+    const unavailable = new Gauge({
+      name: 'metrics_source_unavailable',
+      help: '1 when the last scrape could not read this source (its gauges keep their last values)',
+      labelNames: ['source'],
       registers: [registry],
-      async collect() {
-        const row = await bus.opts.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('sent_at', 'is', null).executeTakeFirst();
-        this.set(Number(row?.n ?? 0));
-      },
+      collect: read,
     });
   }
 

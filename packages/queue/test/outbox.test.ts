@@ -195,3 +195,35 @@ describe('transactional outbox and inbox', () => {
     await db.deleteFrom('outbox').where('id', '=', unsent).execute();
   });
 });
+
+describe('queue metrics while Redis or Postgres cannot answer', () => {
+  it('a scrape neither hangs nor fails: the last values stay and the source is reported unavailable', async () => {
+    const { Registry } = await import('prom-client');
+    const bus = newBus(testPrefix('metrics-down'));
+    const registry = new Registry();
+    bus.registerMetrics(registry, ['generation']);
+    const healthy = await registry.metrics();
+    expect(healthy).toMatch(/metrics_source_unavailable\{source="redis"\} 0/);
+    expect(healthy).toMatch(/metrics_source_unavailable\{source="postgres"\} 0/);
+    expect(healthy).toMatch(/queue_jobs\{queue="generation",state="waiting"\} \d+/);
+
+    // Redis stalls (a command that never answers) and Postgres refuses (a query that fails).
+    const queue = bus.queue('generation');
+    const originalCounts = queue.getJobCounts.bind(queue);
+    queue.getJobCounts = (() => new Promise(() => undefined)) as typeof queue.getJobCounts;
+    const brokenDb = { selectFrom: () => ({ select: () => ({ where: () => ({ executeTakeFirst: () => Promise.reject(new Error('connection refused')) }) }) }) };
+    const realDb = (bus as unknown as { opts: { db: unknown } }).opts.db;
+    (bus as unknown as { opts: { db: unknown } }).opts.db = brokenDb;
+    try {
+      const started = Date.now();
+      const during = await registry.metrics();
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(during).toMatch(/metrics_source_unavailable\{source="redis"\} 1/);
+      expect(during).toMatch(/metrics_source_unavailable\{source="postgres"\} 1/);
+      expect(during).toMatch(/queue_jobs\{queue="generation",state="waiting"\} \d+/); // the last value
+    } finally {
+      queue.getJobCounts = originalCounts;
+      (bus as unknown as { opts: { db: unknown } }).opts.db = realDb;
+    }
+  });
+});
