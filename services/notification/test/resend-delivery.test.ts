@@ -4,6 +4,7 @@ import { Webhook } from 'svix';
 import { eventually } from '@imlab/testing';
 import { FakeResend } from './fake-resend.js';
 import { delivery, sentDelivery, sleep, startService, type Service } from './harness.js';
+import { purgeUser } from '../src/contacts/contacts.service.js';
 
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 let resend: FakeResend;
@@ -268,6 +269,34 @@ describe('contacts and events', () => {
     await eventually(async () => (await jobState(late)) === 'completed' && (await jobState(after)) === 'completed');
     expect(await svc.ctx.db.selectFrom('contacts').selectAll().where('user_id', '=', userId).executeTakeFirst()).toBeUndefined();
     expect(requestsFor(`low-balance:${after}`)).toHaveLength(0);
+  });
+});
+
+describe('an email racing the purge of its person', () => {
+  it('writes no delivery row naming them once the purge has committed (the email is skipped)', async () => {
+    const userId = randomUUID();
+    const email = addr('racing');
+    await svc.publish('user.registered', { userId, email, locale: 'en', displayName: 'Racing' });
+    await eventually(() => svc.ctx.db.selectFrom('contacts').select('user_id').where('user_id', '=', userId).executeTakeFirst());
+    // The purge is under way (contact deleted, delivery log scrubbed, not committed yet) when the email is processed.
+    let commit: () => void = () => undefined;
+    const held = new Promise<void>((r) => (commit = r));
+    let purgeStarted: () => void = () => undefined;
+    const started = new Promise<void>((r) => (purgeStarted = r));
+    const purging = svc.ctx.db.transaction().execute(async (tx) => {
+      await purgeUser(tx, userId);
+      purgeStarted();
+      await held;
+    });
+    await started;
+    const low = await svc.publish('ledger.low-balance', { userId, available: 1, threshold: 10 });
+    await sleep(700); // the email reads the (still committed) contact and reaches its write
+    commit();
+    await purging;
+    await eventually(async () => (await jobState(low)) === 'completed');
+    expect(await delivery(svc, `low-balance:${low}`)).toBeUndefined();
+    expect(requestsFor(`low-balance:${low}`)).toHaveLength(0);
+    expect(await svc.ctx.db.selectFrom('deliveries').select('id').where('user_id', '=', userId).execute()).toEqual([]);
   });
 });
 

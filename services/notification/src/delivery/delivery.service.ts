@@ -65,6 +65,24 @@ export interface Attempt {
  *    step 6, the retry sends the same key and the provider answers with the same email;
  * 6. the outcome is committed: sent, pending (retryable; the job is retried) or failed.
  */
+const PURGED = Symbol('purged');
+
+/**
+ * Writes a delivery row that names a person only if they are not purged, under the shared purge
+ * lock (held to this short transaction's commit): the contact was read before, without the lock,
+ * and a purge committing in between would otherwise be followed by a row carrying their user id
+ * and address hash that nothing scrubs again.
+ */
+async function unlessPurged<T>(db: DeliveryDeps['db'], userId: string | undefined, write: (db: DeliveryDeps['db']) => Promise<T>): Promise<T | typeof PURGED> {
+  if (!userId) return write(db);
+  return db.transaction().execute(async (tx) => ((await isPurged(tx, userId)) ? PURGED : write(tx)));
+}
+
+function skippedAfterPurge(log: Logger, req: EmailRequest): DeliveryOutcome {
+  log.info({ template: req.template }, 'user purged meanwhile; email skipped');
+  return { status: 'skipped' };
+}
+
 export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attempt: Attempt): Promise<DeliveryOutcome> {
   const { db, log } = deps;
   const existing = await findDeliveryByKey(db, req.idempotencyKey);
@@ -92,7 +110,7 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
   };
 
   if (await isSuppressed(db, row.recipientHash)) {
-    await recordUnsent(db, row, 'suppressed', null);
+    if ((await unlessPurged(db, req.userId, (tx) => recordUnsent(tx, row, 'suppressed', null))) === PURGED) return skippedAfterPurge(log, req);
     log.info({ template: req.template, deliveryId: row.id }, 'recipient suppressed; email not sent');
     return { status: 'suppressed', deliveryId: row.id };
   }
@@ -102,11 +120,12 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
     email = renderEmail({ template: req.template, locale, data: openSealed(req.data, deps.messageSealKey), publicBaseUrl: deps.publicBaseUrl, ...(contact ? { displayName: contact.display_name } : {}) });
   } catch (err) {
     if (!(err instanceof TemplateDataError)) throw err;
-    await recordUnsent(db, row, 'failed', err.message);
+    if ((await unlessPurged(db, req.userId, (tx) => recordUnsent(tx, row, 'failed', err.message))) === PURGED) return skippedAfterPurge(log, req);
     throw new AppError('NOTIFICATION_INVALID_DATA', err.message, { status: 422, retryable: false });
   }
 
-  const claimed = await claimDelivery(db, row, deps.leaseMs);
+  const claimed = await unlessPurged(db, req.userId, (tx) => claimDelivery(tx, row, deps.leaseMs));
+  if (claimed === PURGED) return skippedAfterPurge(log, req);
   if (!claimed) {
     const now = await findDeliveryByKey(db, req.idempotencyKey);
     if (now && isFinal(now.status)) return { status: now.status, deliveryId: now.id, duplicate: true };
