@@ -29,7 +29,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     if (fe.validation) return sendProblem(reply, problem(400, 'VALIDATION_FAILED', 'the request is invalid'));
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-      return sendProblem(reply, problem(fe.statusCode, fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', 'the request is invalid'));
+      return sendProblem(reply, problem(fe.statusCode, fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fe.statusCode === 400 ? 'VALIDATION_FAILED' : 'BAD_REQUEST', 'the request is invalid'));
     }
     request.log.error({ err }, 'unhandled error');
     return sendProblem(reply, problem(500, 'INTERNAL', 'an internal error occurred'));

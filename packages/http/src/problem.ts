@@ -22,8 +22,13 @@ const TITLES: Record<number, string> = {
 
 export type { ProblemBody };
 
+/**
+ * A problem body. A VALIDATION_FAILED always carries the documented `errors` list: when the
+ * caller has no field-level errors, one entry for the request as a whole, saying what was wrong.
+ */
 export function problem(status: number, code: string, detail?: string, extra: Record<string, unknown> = {}): ProblemBody {
-  return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, code, ...(detail ? { detail } : {}), ...extra };
+  const errors = code === 'VALIDATION_FAILED' && !Array.isArray(extra.errors) ? { errors: [{ path: 'request', message: detail ?? 'is invalid' }] } : {};
+  return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, code, ...(detail ? { detail } : {}), ...errors, ...extra };
 }
 
 export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
@@ -62,8 +67,9 @@ export function registerProblemHandlers(app: FastifyInstance): void {
       return sendProblem(reply, problem(status, code, fe.message));
     }
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-      // JSON syntax errors and similar client faults from Fastify itself
-      const code = fe.statusCode === 429 ? 'RATE_LIMITED' : fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
+      // JSON syntax errors (a forbidden __proto__ key included) and similar client faults from
+      // Fastify itself: a 400 is bad input, with the documented code.
+      const code = fe.statusCode === 429 ? 'RATE_LIMITED' : fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fe.statusCode === 400 ? 'VALIDATION_FAILED' : 'BAD_REQUEST';
       return sendProblem(reply, problem(fe.statusCode, code, fe.message));
     }
     request.log.error({ err }, 'unhandled error');

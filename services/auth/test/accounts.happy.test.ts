@@ -123,6 +123,9 @@ describe('sessions', () => {
     expect(list.status).toBe(200);
     expect(list.body.items).toHaveLength(2);
     expect(list.body.nextCursor).toBeNull();
+    // No cursor was ever given out: an empty one is the first page, any other is refused as on every list.
+    expect((await call(t.url, 'GET', '/v1/me/sessions?cursor=&limit=20', { headers: await bearer(t, sid) })).body.items).toHaveLength(2);
+    expect((await call(t.url, 'GET', '/v1/me/sessions?cursor=garbage', { headers: await bearer(t, sid) })).body).toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
     const current = list.body.items.find((s: { current: boolean }) => s.current);
     expect(current.device).toBe('Safari on iOS');
     const theOther = list.body.items.find((s: { current: boolean }) => !s.current);

@@ -119,6 +119,8 @@ describe('GET /v1/credits/transactions', () => {
     expect(forged.status).toBe(400);
     expect(forged.type).toContain('application/problem+json');
     expect(forged.body).toMatchObject({ code: 'INVALID_CURSOR' });
+    // However long: a cursor the list did not give out is INVALID_CURSOR, not a schema error.
+    expect((await get(`/v1/credits/transactions?cursor=${'x'.repeat(300)}`, token)).body).toMatchObject({ code: 'INVALID_CURSOR' });
     // An empty cursor is the first page (`?cursor=&limit=`, as the contract writes it).
     expect((await get('/v1/credits/transactions?cursor=&limit=20', token)).status).toBe(200);
     expect((await get('/v1/credits/transactions?limit=0', token)).status).toBe(400);
@@ -167,7 +169,7 @@ describe('finance API', () => {
     const st = await get(`/v1/admin/ledger/accounts/${availableId}/statement?from=${t1.toISOString()}&to=${t2.toISOString()}`, fin);
     expect(st.status).toBe(200);
     expect(st.body).toMatchObject({ account: { id: availableId, type: 'available', scope: 'user' }, openingBalance: 50, closingBalance: 37 });
-    expect(st.body.lines.map((l: { kind: string; amount: number }) => [l.kind, l.amount])).toEqual([
+    expect(st.body.items.map((l: { kind: string; amount: number }) => [l.kind, l.amount])).toEqual([
       ['grant_purchase', 7],
       ['reserve', -20],
     ]);

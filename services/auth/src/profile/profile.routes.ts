@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { Locale, Problem } from '@imlab/contracts';
-import { AppError, type App } from '@imlab/http';
+import { AppError, type App, invalidCursor } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
 import type { ProfileService } from './profile.service.js';
 import type { SessionService } from '../sessions/sessions.service.js';
@@ -40,8 +40,17 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
 
   app.get(
     '/v1/me/sessions',
-    { preHandler: authed, schema: { tags: ['me'], response: { 200: Type.Object({ items: Type.Array(SessionItem), nextCursor: Type.Null() }), 401: Problem } } },
+    {
+      preHandler: authed,
+      schema: {
+        tags: ['me'],
+        querystring: Type.Object({ cursor: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }),
+        response: { 200: Type.Object({ items: Type.Array(SessionItem), nextCursor: Type.Null() }), 400: Problem, 401: Problem },
+      },
+    },
     async (request) => {
+      // One page, so no cursor was ever given out: any non-empty one is refused, as on every list.
+      if (request.query.cursor) throw invalidCursor();
       const caller = callerOf(request);
       const rows = await sessions.list(caller.userId);
       return {

@@ -28,7 +28,7 @@ export function registerOrderRoutes(app: App, db: Kysely<DB>): void {
         summary: 'My orders',
         querystring: Type.Object(
           {
-            cursor: Type.Optional(Type.String({ maxLength: 64 })),
+            cursor: Type.Optional(Type.String()), // any length: one not given out is INVALID_CURSOR
             limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
           },
           { additionalProperties: false },

@@ -19,7 +19,7 @@ export const MovementPage = Type.Object({ items: Type.Array(Movement), nextCurso
 
 export const PageQuery = Type.Object(
   {
-    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+    cursor: Type.Optional(Type.String()), // any length: one not given out is INVALID_CURSOR
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   },
   { additionalProperties: false },

@@ -37,7 +37,7 @@ export const StatementQuery = Type.Object(
   {
     from: Type.String({ format: 'date-time' }),
     to: Type.String({ format: 'date-time' }),
-    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+    cursor: Type.Optional(Type.String()), // any length: one not given out is INVALID_CURSOR
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   },
   { additionalProperties: false },
@@ -50,7 +50,8 @@ export const Statement = Type.Object(
     to: Type.String({ format: 'date-time' }),
     openingBalance: Type.Integer(),
     closingBalance: Type.Integer(),
-    lines: Type.Array(
+    // `items`, as on every paged list ({ items, nextCursor }).
+    items: Type.Array(
       Type.Object({
         transferId: Type.Integer(),
         createdAt: Type.String({ format: 'date-time' }),

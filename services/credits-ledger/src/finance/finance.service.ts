@@ -58,7 +58,7 @@ export async function statement(db: Db<DB>, id: string, from: Date, to: Date, af
     to: to.toISOString(),
     openingBalance: opening,
     closingBalance: closing,
-    lines: page.map((r) => {
+    items: page.map((r) => {
       const credit = r.credit_account_id === id;
       return {
         transferId: r.id,

@@ -63,7 +63,7 @@ export type GenerationView = Static<typeof GenerationView>;
 
 export const GenerationPage = Type.Object({ items: Type.Array(GenerationView), nextCursor: Type.Union([Type.String(), Type.Null()]) });
 export const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
-export const PageQuery = Type.Object({ cursor: Type.Optional(Type.String({ maxLength: 200 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) });
+export const PageQuery = Type.Object({ cursor: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) });
 export const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7E]+$' })) });
 export const ProblemRef = Problem;
 
