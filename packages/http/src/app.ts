@@ -19,6 +19,7 @@ import { useDrainAnswers } from './drain.js';
 import { useJsonBodyRules } from './json-body.js';
 import { UUID_RE } from '@imlab/contracts';
 import addFormats from 'ajv-formats';
+import { AjvCompiler } from '@fastify/ajv-compiler';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -61,6 +62,20 @@ const narrowDateTime: AjvPlugin = (ajv) => {
   return ajv.addFormat('date-time', { type: 'string', validate: (s: string) => original.validate(s) && Number.isFinite(Date.parse(s)) });
 };
 
+/**
+ * Validators: query strings, path parameters and headers arrive as text, so their types are
+ * coerced ("20" → 20, one value → an array); a JSON body already has types, and a wrong one is the
+ * client's mistake to hear about ({"count": true} is not a count, {"prompt": false} not a prompt).
+ */
+const validatorPool = AjvCompiler();
+type ValidatorFactory = NonNullable<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']>;
+const buildValidator: ValidatorFactory = (externalSchemas, ajvOptions) => {
+  const options = ajvOptions as { customOptions?: Record<string, unknown> };
+  const coercing = validatorPool(externalSchemas as never, options as never);
+  const exact = validatorPool(externalSchemas as never, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as never);
+  return (route) => (route.httpPart === 'body' ? exact : coercing)(route as never);
+};
+
 export async function buildApp(opts: BuildAppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: opts.logger,
@@ -84,6 +99,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
       // JavaScript's Date cannot hold (Invalid Date deeper down, a 500).
       plugins: [formatsPlugin, (ajv) => ajv.addFormat('uuid', UUID_RE), narrowDateTime],
     },
+    schemaController: { compilersFactory: { buildValidator } },
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 

@@ -24,6 +24,7 @@ beforeAll(async () => {
   });
   app.post('/v1/things/:id/cancel', { schema: { params: Type.Object({ id: Type.String({ format: 'uuid' }) }) } }, async (req) => ({ canceled: req.params.id, body: req.body ?? null }));
   app.get('/v1/at', { schema: { querystring: Type.Object({ at: Type.String({ format: 'date-time' }) }) } }, async (req) => ({ year: new Date(req.query.at).toISOString().slice(0, 4) }));
+  app.get('/v1/page', { schema: { querystring: Type.Object({ limit: Type.Integer(), tag: Type.Optional(Type.Array(Type.String())) }) } }, async (req) => req.query);
   app.get('/v1/mine', { preHandler: authenticate }, async (req) => ({ sub: req.user.sub }));
   app.get('/v1/finance', { preHandler: requireRole('finance') }, async () => ({ ok: true }));
   await app.ready();
@@ -85,6 +86,16 @@ describe('shared app factory', () => {
     expect(leap.json().code).toBe('VALIDATION_FAILED');
     expect((await app.inject({ method: 'GET', url: '/v1/at?at=2016-02-30T00:00:00Z' })).statusCode).toBe(400);
     expect((await app.inject({ method: 'GET', url: '/v1/at?at=2016-12-31T23:59:59%2B01:00' })).json()).toEqual({ year: '2016' });
+  });
+
+  it('takes a JSON body with the types it declares: no quiet conversion; query strings are still read as typed', async () => {
+    for (const payload of [{ name: 5 }, { name: true }, { name: ['x'] }, { name: null }]) {
+      const res = await app.inject({ method: 'POST', url: '/v1/things', payload });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: expect.stringContaining('name') }] });
+    }
+    expect((await app.inject({ method: 'POST', url: '/v1/things', payload: { name: 'x' } })).statusCode).toBe(201);
+    expect((await app.inject({ method: 'GET', url: '/v1/page?limit=20&tag=a' })).json()).toEqual({ limit: 20, tag: ['a'] });
   });
 
   it('maps AppError to its status and code, and hides 5xx details', async () => {
