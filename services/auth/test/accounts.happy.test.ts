@@ -249,7 +249,9 @@ describe('profile', () => {
     const { sid, userId } = await signedInUser(t, 'profile@example.com');
     const me = await call(t.url, 'GET', '/v1/me', { headers: await bearer(t, sid) });
     expect(me.status).toBe(200);
-    expect(me.body).toMatchObject({ id: userId, displayName: 'profile', locale: 'en' });
+    // No name is made up from the address (it would show in the public gallery): none until one is set.
+    expect(me.body).toMatchObject({ id: userId, displayName: '', locale: 'en' });
+    expect(await outboxMessages(t, 'user.registered')).toContainEqual(expect.objectContaining({ userId, displayName: '' }));
     const p = await call(t.url, 'PATCH', '/v1/me', { body: { displayName: '  Grace  ', locale: 'zh' }, headers: await bearer(t, sid) });
     expect(p.status).toBe(200);
     expect(p.body).toMatchObject({ displayName: 'Grace', locale: 'zh' });

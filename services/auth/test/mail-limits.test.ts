@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, ipHash, sentEmails, settle, signedInUser, startAuth, type TestAuth } from './helpers.js';
+import { bearer, call, ipHash, sentEmails, settle, signedInUser, startAuth, type TestAuth } from './helpers.js';
 
 let t: TestAuth;
 beforeAll(async () => {
@@ -45,10 +45,16 @@ describe('mail sent to an address on request of whoever asks', () => {
     expect(await resets()).toBe(4);
   });
 
-  it('greets a confirmed person by their name', async () => {
-    await signedInUser(t, 'named@example.com');
+  it('greets a confirmed person by the name they set, and without one when they set none', async () => {
+    const { sid } = await signedInUser(t, 'named@example.com');
+    await call(t.url, 'PATCH', '/v1/me', { body: { displayName: 'Named Person' }, headers: await bearer(t, sid) });
     await call(t.url, 'POST', '/v1/auth/password/forgot', { body: { email: 'named@example.com' } });
     const reset = (await sentEmails(t, 'named@example.com')).find((m) => m.template === 'password-reset');
-    expect(reset?.data.displayName).toBe('named');
+    expect(reset?.data.displayName).toBe('Named Person');
+    await signedInUser(t, 'nameless@example.com');
+    await call(t.url, 'POST', '/v1/auth/password/forgot', { body: { email: 'nameless@example.com' } });
+    const plain = (await sentEmails(t, 'nameless@example.com')).find((m) => m.template === 'password-reset');
+    expect(plain).toBeDefined();
+    expect(plain?.data.displayName ?? '').toBe('');
   });
 });

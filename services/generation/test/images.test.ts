@@ -107,6 +107,10 @@ describe('images', () => {
     expect(JSON.stringify(page1.body)).not.toContain('fox');
     const page2 = await h.api('GET', `/v1/gallery?limit=1&cursor=${page1.body.nextCursor}`);
     expect(page2.body.items[0].id).toBe(first.id);
+    // Someone who set no name (auth sends an empty one) shows as anonymous, never as an empty string.
+    await h.ctx.db.updateTable('user_profiles').set({ display_name: '' }).where('user_id', '=', alice).execute();
+    expect((await h.api('GET', '/v1/gallery?limit=1')).body.items[0].author).toEqual({ displayName: 'anonymous' });
+    await h.ctx.db.updateTable('user_profiles').set({ display_name: 'Alice A.' }).where('user_id', '=', alice).execute();
     // anyone can now fetch it, with public caching
     const pub = await h.api('GET', first.url);
     expect(pub.status).toBe(200);

@@ -6,7 +6,7 @@ import type { DB } from '../db.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../lib/passwords.js';
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
-import { defaultDisplayName, normaliseEmail } from '../lib/email.js';
+import { NO_DISPLAY_NAME, normaliseEmail } from '../lib/email.js';
 import { createBackoff } from './backoff.js';
 import { sealedLink, sendEmail } from './emails.js';
 import * as repo from './accounts.repository.js';
@@ -144,7 +144,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
             id: uuidv7(),
             email,
             passwordHash,
-            displayName: input.displayName?.trim() || defaultDisplayName(email),
+            displayName: input.displayName?.trim() || NO_DISPLAY_NAME,
             locale: input.locale,
             signupIpHash: input.ipHash ?? null,
             verified: false,

@@ -5,7 +5,7 @@ import type { AuthDeps } from '../deps.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import type { AccountService } from '../accounts/accounts.service.js';
 import * as repo from '../accounts/accounts.repository.js';
-import { defaultDisplayName, normaliseEmail } from '../lib/email.js';
+import { NO_DISPLAY_NAME, normaliseEmail } from '../lib/email.js';
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
 
 interface PendingLogin {
@@ -183,7 +183,7 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         id: uuidv7(),
         email,
         passwordHash: null,
-        displayName: name || defaultDisplayName(email),
+        displayName: name || NO_DISPLAY_NAME,
         locale,
         signupIpHash: ipHash ?? null,
         verified: true,
