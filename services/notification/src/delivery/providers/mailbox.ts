@@ -5,9 +5,9 @@ import type { Mailer, OutgoingEmail } from './provider.js';
 
 /**
  * Development only (no RESEND_API_KEY): each email becomes `<deliveryId>.html` and `.txt` under
- * MAILBOX_DIR, and one log line carries its subject and link so a person running locally can
- * click the verification link. This log line is the only place a link is ever logged. Files are
- * named by delivery id, so a retry overwrites instead of adding a second copy.
+ * MAILBOX_DIR, and one log line names the file and its subject, so a person running locally can
+ * open it and click the verification link. The link itself (a sign-in token) is never logged, not
+ * even here. Files are named by delivery id, so a retry overwrites instead of adding a second copy.
  */
 export class MailboxMailer implements Mailer {
   readonly name = 'mailbox';
@@ -24,7 +24,7 @@ export class MailboxMailer implements Mailer {
     await writeFile(`${base}.html`, mail.email.html, 'utf8');
     await writeFile(`${base}.txt`, headers + mail.email.text, 'utf8');
     this.logger.info(
-      { template: mail.email.template, subject: mail.email.subject, link: mail.email.link ?? null, file: `${base}.html` },
+      { template: mail.email.template, subject: mail.email.subject, file: `${base}.txt` },
       'development mailbox: email written',
     );
     return { providerId: `mailbox:${mail.deliveryId}` };
