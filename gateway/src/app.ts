@@ -121,8 +121,6 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     reply.header('x-request-id', request.id);
     done();
   });
-  // After identity (so a draining answer carries the usual headers), before any other work.
-  useDrainAnswers(app);
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.edge?.route ? routeTemplate(request.url.split('?')[0]!) : (request.routeOptions.url ?? 'unmatched');
     metrics.duration.labels(request.method, route === '/v1/*' ? 'unmatched' : route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
@@ -139,6 +137,8 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy'],
     maxAgeSeconds: 600,
   });
+  // After identity and CORS (a draining answer carries the usual headers, and a browser can read it), before any other work.
+  useDrainAnswers(app);
 
   app.all(BAD_PATH_ROUTE, { schema: { hide: true } as object }, async (request, reply) => {
     const reason = (request.raw as unknown as Record<symbol, string | undefined>)[BAD_PATH];

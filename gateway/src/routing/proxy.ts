@@ -181,7 +181,9 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
   // Event streams passed through end when the gateway shuts down (EventSource reconnects through
   // another instance, with Last-Event-ID); otherwise close() would wait for them until the grace ran out.
   const openStreams = new Set<Readable>();
+  let closing = false;
   app.addHook('preClose', async () => {
+    closing = true;
     for (const stream of [...openStreams]) stream.destroy();
   });
 
@@ -266,6 +268,8 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     }
     if (route.routeClass === 'sse' && !Buffer.isBuffer(answer.body)) {
       const stream = answer.body;
+      // An upstream answer that arrives after shutdown began is not passed on as a stream that would never end.
+      if (closing) stream.destroy();
       openStreams.add(stream);
       stream.once('close', () => openStreams.delete(stream));
     }

@@ -255,6 +255,11 @@ describe('profile', () => {
     const p = await call(t.url, 'PATCH', '/v1/me', { body: { displayName: '  Grace  ', locale: 'zh' }, headers: await bearer(t, sid) });
     expect(p.status).toBe(200);
     expect(p.body).toMatchObject({ displayName: 'Grace', locale: 'zh' });
+    // A name can be removed again (the gallery then says anonymous).
+    const cleared = await call(t.url, 'PATCH', '/v1/me', { body: { displayName: '  ' }, headers: await bearer(t, sid) });
+    expect(cleared.body).toMatchObject({ displayName: '' });
+    expect(await outboxMessages(t, 'user.updated')).toContainEqual({ userId, email: 'profile@example.com', locale: 'zh', displayName: '' });
+    await call(t.url, 'PATCH', '/v1/me', { body: { displayName: 'Grace' }, headers: await bearer(t, sid) });
     expect(p.cookies.locale).toBe('zh');
     expect(await outboxMessages(t, 'user.updated')).toContainEqual({ userId, email: 'profile@example.com', locale: 'zh', displayName: 'Grace' });
   });

@@ -63,7 +63,8 @@ describe('Google sign-in', () => {
     const identity = await t.ctx.db.selectFrom('identities').selectAll().where('subject', '=', 'g-100').executeTakeFirstOrThrow();
     expect(identity).toMatchObject({ issuer: issuer.issuer, subject: 'g-100', user_id: r.body.userId });
     const user = await t.ctx.db.selectFrom('users').selectAll().where('id', '=', r.body.userId).executeTakeFirstOrThrow();
-    expect(user).toMatchObject({ email: 'lin@gmail.example', password_hash: null, display_name: 'Lin' });
+    // Google's name claim is not published on the person's behalf: they choose a display name themselves.
+    expect(user).toMatchObject({ email: 'lin@gmail.example', password_hash: null, display_name: '' });
     expect(user.email_verified_at).not.toBeNull();
     expect(await outboxMessages(t, 'user.registered')).toContainEqual(expect.objectContaining({ userId: r.body.userId, email: 'lin@gmail.example' }));
     expect(await outboxMessages(t, 'ledger.grant')).toContainEqual(expect.objectContaining({ userId: r.body.userId, idempotencyKey: `signup-bonus:${r.body.userId}` }));

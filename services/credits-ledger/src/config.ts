@@ -14,7 +14,7 @@ export const configSpec = {
    * lets a capture issued before the expiry but delayed in the queue (a backlog, a ledger outage)
    * still find its hold open.
    */
-  HOLD_EXPIRY_GRACE: duration({ default: 3600, desc: 'seconds, or 30m, 1h' }),
+  HOLD_EXPIRY_GRACE: duration({ default: 6 * 3600, desc: 'seconds, or 30m, 6h' }),
   /** How often the transfer log is sealed into a hash checkpoint. */
   SEAL_INTERVAL: duration({ default: 10, desc: 'seconds, or 10s, 1m' }),
   /** HMAC key over each checkpoint: rewriting transfers and checkpoints together needs this key. */

@@ -66,6 +66,9 @@ describe('POST /v1/generations (saga with the ledger)', () => {
     expect(res.body).toEqual({ model: 'imlab-pro', size: '1344x768', width: 1344, height: 768, count: 3, creditsPerImage: 4, cost: 12 });
     const large = await h.api('POST', '/v1/generations/quote', { user, body: { prompt: 'x', model: 'imlab-pro', size: '1536x1024' } });
     expect(large.body.cost).toBe(6);
+    // What a generation's view says about a missing negative prompt (null) is accepted back; a wrong type is not.
+    expect((await h.api('POST', '/v1/generations/quote', { user, body: { prompt: 'x', negativePrompt: null } })).status).toBe(200);
+    expect((await h.api('POST', '/v1/generations/quote', { user, body: { prompt: 'x', count: true } })).body).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
     expect((await h.api('GET', '/v1/generations', { user })).body.items).toEqual([]);
   });
 

@@ -178,12 +178,12 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         await repo.insertIdentity(tx, { issuer, subject, userId: user.id });
         return { userId: user.id, afterCommit };
       }
-      const name = typeof claims.name === 'string' ? claims.name.trim().slice(0, 64) : '';
       const created = await repo.insertUserIfNew(tx, {
         id: uuidv7(),
         email,
         passwordHash: null,
-        displayName: name || NO_DISPLAY_NAME,
+        // Not Google's name claim either: the person chooses what the public gallery shows.
+        displayName: NO_DISPLAY_NAME,
         locale,
         signupIpHash: ipHash ?? null,
         verified: true,

@@ -10,7 +10,8 @@ import { callerOf, requireCaller } from '../http/request-auth.js';
 
 const PatchMe = Type.Object(
   {
-    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    // "" (or only spaces) removes the name: the gallery then says anonymous.
+    displayName: Type.Optional(Type.String({ maxLength: 64 })),
     locale: Type.Optional(Locale),
   },
   { additionalProperties: false, minProperties: 1 },
@@ -31,8 +32,7 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
 
   app.patch('/v1/me', { preHandler: authed, schema: { tags: ['me'], body: PatchMe, response: { 200: Me, 400: Problem, 401: Problem } } }, async (request, reply) => {
     const displayName = request.body.displayName?.trim();
-    if (request.body.displayName !== undefined && !displayName) throw new AppError('VALIDATION_FAILED', 'displayName must not be blank', { status: 400 });
-    const me = await profiles.update(callerOf(request).userId, { ...(displayName ? { displayName } : {}), ...(request.body.locale ? { locale: request.body.locale } : {}) });
+    const me = await profiles.update(callerOf(request).userId, { ...(displayName !== undefined ? { displayName } : {}), ...(request.body.locale ? { locale: request.body.locale } : {}) });
     // Set from the stored, validated value: the request's text never reaches Set-Cookie.
     if (request.body.locale) setLocaleCookie(reply, deps.config, me.locale);
     return me;

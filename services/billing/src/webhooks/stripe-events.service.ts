@@ -55,6 +55,9 @@ export interface ProcessDeps {
   stripe: Stripe;
 }
 
+/** How long the refund list read under the order's locks may take. */
+const REFUND_LIST_TIMEOUT_MS = 5000;
+
 /** Refund statuses that give the money back to the merchant: the refund no longer counts. */
 const REFUND_UNDONE = new Set(['failed', 'canceled']);
 
@@ -162,7 +165,9 @@ async function refreshRefunded(tx: Transaction<DB>, order: orders.OrderRow, ev: 
     return;
   }
   let refunded = 0;
-  for await (const refund of deps.stripe.refunds.list({ payment_intent: paymentIntent, limit: 100 })) {
+  // Under the order's locks: no SDK retries and a short timeout; a failure fails the event, which
+  // the bus retries (billing.stripe-event is persistent) without holding the locks meanwhile.
+  for await (const refund of deps.stripe.refunds.list({ payment_intent: paymentIntent, limit: 100 }, { timeout: REFUND_LIST_TIMEOUT_MS, maxNetworkRetries: 0 })) {
     if (!REFUND_UNDONE.has(refund.status ?? '')) refunded += refund.amount;
   }
   const amount = Math.min(refunded, order.amount);

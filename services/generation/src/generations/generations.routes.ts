@@ -16,7 +16,9 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
   // Open event streams end when the service shuts down (the browser's EventSource reconnects to
   // another instance); otherwise close() would wait for them until the grace period ran out.
   const streams = new Set<() => void>();
+  let closing = false;
   app.addHook('preClose', async () => {
+    closing = true;
     for (const end of [...streams]) end();
   });
 
@@ -110,6 +112,8 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
         raw.end();
       };
       streams.add(close);
+      // Opened while shutdown had already begun (it was authenticating or reading): end it at once.
+      if (closing) return close();
       const emit = (view: typeof first) => {
         if (closed || view.status === last) return;
         last = view.status as GenerationStatus;

@@ -8,7 +8,8 @@ export const GenerationRequest = Type.Object(
   {
     // The schema bounds the raw text; the service applies PROMPT_MAX_CHARS after normalising.
     prompt: Type.String({ minLength: 1, maxLength: 8000 }),
-    negativePrompt: Type.Optional(Type.String({ maxLength: 2000 })),
+    // null (what a generation's view shows when there is none) means none.
+    negativePrompt: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
     model: Type.Optional(literals(IMAGE_MODEL_IDS)),
     aspectRatio: Type.Optional(literals(Object.keys(ASPECT_RATIOS) as (keyof typeof ASPECT_RATIOS)[])),
     size: Type.Optional(literals(IMAGE_SIZES)),

@@ -53,7 +53,7 @@ export function prepare(config: Config, input: GenerationRequest): NormalisedReq
   if ([...prompt].length > config.PROMPT_MAX_CHARS) {
     throw new AppError('GENERATION_PROMPT_TOO_LONG', `the prompt is longer than ${config.PROMPT_MAX_CHARS} characters`, { status: 422, details: { maxChars: config.PROMPT_MAX_CHARS } });
   }
-  const negative = input.negativePrompt === undefined ? '' : normalisePrompt(input.negativePrompt);
+  const negative = input.negativePrompt === undefined || input.negativePrompt === null ? '' : normalisePrompt(input.negativePrompt);
   const rule = checkPolicy(prompt);
   if (rule) {
     throw new AppError('GENERATION_CONTENT_POLICY', `the prompt breaks the content policy: ${rule.description}`, { status: 422, details: { rule: rule.id } });
