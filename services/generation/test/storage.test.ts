@@ -63,3 +63,28 @@ describe.each(backends)('%s storage', (_name, make) => {
     await expect(st.deletePrefix('/')).rejects.toThrow(/invalid storage key/);
   });
 });
+
+describe('S3 deletes that S3 partly refuses', () => {
+  it('fails (so a purge is retried) when DeleteObjects answers 200 with per-key errors', async () => {
+    const { createServer } = await import('node:http');
+    // What S3 sends when some keys could not be deleted (InternalError, SlowDown, object lock): HTTP 200, an <Error> per key.
+    const fake = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/xml' });
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+            '<Error><Key>u/1/g/2/a.png</Key><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error></DeleteResult>',
+        );
+      });
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const store = new S3Storage({ endpoint: `http://127.0.0.1:${(fake.address() as { port: number }).port}`, region: 'us-east-1', bucket: 'b', accessKeyId: 'k', secretAccessKey: 's', forcePathStyle: true });
+    try {
+      await expect(store.delete(['u/1/g/2/a.png', 'u/1/g/2/b.png'])).rejects.toThrow(/1 of 2 objects were not deleted \(InternalError/);
+    } finally {
+      store.client.destroy();
+      await new Promise((r) => fake.close(r));
+    }
+  });
+});

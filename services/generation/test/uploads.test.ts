@@ -52,9 +52,12 @@ describe('POST /v1/uploads', () => {
     const first = await upload(jpeg, 'application/octet-stream');
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ mime: 'image/jpeg', width: 64, height: 48, deduplicated: false });
+    // The same bytes later (here: after the first upload's expiry had nearly run out): the answer carries the extended expiry.
+    await h.ctx.db.updateTable('uploads').set({ expires_at: new Date(Date.now() + 1000) }).where('id', '=', first.body.id).execute();
     const again = await upload(jpeg, 'image/jpeg');
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ id: first.body.id, deduplicated: true });
+    expect(Date.parse(again.body.expiresAt)).toBeGreaterThan(Date.now() + 60_000);
     const other = await upload(jpeg, 'image/jpeg', uuidv7());
     expect(other.body.id).not.toBe(first.body.id);
 

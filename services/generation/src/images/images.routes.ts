@@ -45,8 +45,10 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
       { schema: { tags: ['images'], params: IdParams, response: { 200: Binary, 304: Type.Null(), 401: ProblemRef, 404: ProblemRef } } },
       async (req, reply) => {
         const file = await images.readImage(db, storage, req.params.id, await viewerOf(req, reply), variant);
-        // Published images may sit in shared caches briefly; private ones only in the owner's browser.
-        return sendImage(req, reply, file, file.published ? 'public, max-age=300' : 'private, max-age=3600');
+        // Stored, but revalidated on every use (a cheap 304 through the ETag and the visibility check):
+        // an image unpublished or deleted, or whose owner asked for deletion, stops being served at once,
+        // by shared caches and by the browser alike.
+        return sendImage(req, reply, file, file.published ? 'public, no-cache' : 'private, no-cache');
       },
     );
   }

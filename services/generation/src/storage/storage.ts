@@ -106,7 +106,13 @@ export class S3Storage implements ObjectStorage {
   async delete(keys: string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const chunk = keys.slice(i, i + 1000).map((k) => ({ Key: checkKey(k) }));
-      if (chunk.length) await this.client.send(new DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: chunk, Quiet: true } }));
+      if (!chunk.length) continue;
+      const out = await this.client.send(new DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: chunk, Quiet: true } }));
+      // S3 answers 200 and lists the keys it could not delete: a purge must not be recorded as done.
+      if (out.Errors?.length) {
+        const first = out.Errors[0]!;
+        throw new Error(`storage: ${out.Errors.length} of ${chunk.length} objects were not deleted (${first.Code ?? 'error'}: ${first.Message ?? 'no message'})`);
+      }
     }
   }
   async deletePrefix(prefix: string): Promise<void> {

@@ -53,7 +53,8 @@ export async function storeUpload(db: Kysely<DB>, storage: ObjectStorage, config
   const existing = await repo.findUploadByHash(db, userId, sha256);
   if (existing) {
     await repo.refreshExpiry(db, existing.id, expiresAt);
-    return { upload: existing, deduplicated: true };
+    // The answer carries the new expiry, not the one read before (which may already have passed).
+    return { upload: { ...existing, expires_at: existing.expires_at === null ? null : expiresAt }, deduplicated: true };
   }
 
   let clean: { data: Buffer; info: OutputInfo };
