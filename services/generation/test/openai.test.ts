@@ -28,6 +28,20 @@ async function failure(p: Promise<unknown>): Promise<ProviderError> {
 }
 
 describe('openai provider (against a fake speaking the Images API wire format)', () => {
+  it('reads answers within a size cap and fetches images by URL only over https or from the provider itself, never elsewhere', async () => {
+    // Over the cap: refused, not read into memory.
+    const small = new OpenAiProvider({ apiKey: 'sk-test-fake-key', baseUrl: fake.baseUrl, model: 'gpt-image-1', maxImageBytes: 1024 });
+    expect((await failure(small.render({ ...base, prompt: 'a large harbour', signal: signal() }))).code).toBe('GENERATION_PROVIDER_BAD_RESPONSE');
+    // An image URL at an internal address is not fetched.
+    const internal = await failure(provider.render({ ...base, count: 1, prompt: 'url-internal', signal: signal() }));
+    expect(internal.code).toBe('GENERATION_PROVIDER_BAD_RESPONSE');
+    expect(internal.message).toMatch(/not https/);
+    // Images by URL on the provider's own origin are downloaded.
+    const own = await provider.render({ ...base, count: 2, prompt: 'url-own', signal: signal() });
+    expect(own).toHaveLength(2);
+    expect(await sharp(own[0]!).metadata()).toMatchObject({ format: 'png', width: 8 });
+  });
+
   it('calls /images/generations with model, n and size and decodes b64_json images', async () => {
     const images = await provider.render({ ...base, prompt: 'a harbour', negativePrompt: 'fog', signal: signal() });
     expect(images).toHaveLength(2);

@@ -18,7 +18,8 @@ const err = (message: string, type: string, code: string | null, param: string |
  * /images/generations, multipart /images/edits (image or image[]), `{created, data:[{b64_json}]}`
  * answers and `{error:{message,type,param,code}}` errors, 429 with retry-after. The prompt steers
  * failures: "moderation" → 400 moderation_blocked, "always-500" → 500, "rate-limit-once" → one 429
- * (retry-after: 1), "unavailable-once" → one 503 (retry-after-ms: 1800).
+ * (retry-after: 1), "unavailable-once" → one 503 (retry-after-ms: 1800), "url-internal" → images
+ * by URL at a cloud-metadata address, "url-own" → images by URL on this server (GET /files/<n>).
  */
 export async function startFakeOpenAi(apiKey = 'sk-test-fake-key'): Promise<{ baseUrl: string; seen: SeenRequest[]; close(): Promise<void> }> {
   const seen: SeenRequest[] = [];
@@ -31,6 +32,12 @@ export async function startFakeOpenAi(apiKey = 'sk-test-fake-key'): Promise<{ ba
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(text);
     };
+    // Image files answered by URL are public, like a CDN's.
+    if (req.method === 'GET' && (req.url ?? '').startsWith('/files/')) {
+      const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } }).png().toBuffer();
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': String(png.length) });
+      return res.end(png);
+    }
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
       return send(401, err('Incorrect API key provided: sk-***. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', 'invalid_api_key'));
     }
@@ -75,6 +82,11 @@ export async function startFakeOpenAi(apiKey = 'sk-test-fake-key'): Promise<{ ba
       return send(503, err('The engine is currently overloaded, please try again later.', 'server_error', null), { 'retry-after-ms': '1800' });
     }
     if (prompt.includes('slow')) await new Promise((r) => setTimeout(r, 2000));
+    if (prompt.includes('url-internal')) return send(200, JSON.stringify({ created: 1, data: [{ url: 'http://169.254.169.254/latest/meta-data/iam' }] }));
+    if (prompt.includes('url-own')) {
+      const port = (server.address() as { port: number }).port;
+      return send(200, JSON.stringify({ created: 1, data: Array.from({ length: n }, (_, i) => ({ url: `http://127.0.0.1:${port}/files/${i}` })) }));
+    }
     // Some OpenAI-compatible servers ignore `n` and always answer with one image.
     if (prompt.includes('ignores-n')) n = 1;
     const [w, h] = size.split('x').map(Number);

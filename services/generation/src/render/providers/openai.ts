@@ -7,6 +7,38 @@ export interface OpenAiOptions {
   /** e.g. https://api.openai.com/v1, or a compatible self-hosted server. */
   baseUrl: string;
   model: string;
+  /** Largest image accepted from the provider, in bytes (default 32 MiB); answers are read within it. */
+  maxImageBytes?: number;
+}
+
+const DEFAULT_MAX_IMAGE_BYTES = 32 * 1024 * 1024;
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+const badResponse = (message: string, retryable: boolean) => new ProviderError('GENERATION_PROVIDER_BAD_RESPONSE', message, { retryable });
+
+/**
+ * The body, read only up to `max` bytes: a misbehaving (or compromised) "compatible" server must
+ * not be able to fill the worker's memory with one answer.
+ */
+async function readCapped(res: Response, max: number): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw badResponse(`the image provider answered ${declared} bytes, more than the ${max} allowed`, false);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (res.body) {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      total += chunk.byteLength;
+      if (total > max) {
+        await res.body.cancel().catch(() => undefined);
+        throw badResponse(`the image provider answered more than the ${max} bytes allowed`, false);
+      }
+      chunks.push(chunk);
+    }
+  }
+  return Buffer.concat(chunks);
 }
 
 interface ImagesResponse {
@@ -68,23 +100,60 @@ export class OpenAiProvider implements ImageProvider {
       throw new ProviderError('GENERATION_PROVIDER_UNREACHABLE', 'the image provider could not be reached', { retryable: true, cause: err });
     }
     if (!res.ok) throw await this.errorOf(res);
-    const body = (await res.json().catch(() => ({}))) as ImagesResponse;
+    const maxImage = this.opts.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
+    // base64 is 4/3 of the bytes; a little room for the JSON around the images.
+    const text = (await readCapped(res, req.count * Math.ceil((maxImage * 4) / 3) + 64 * 1024)).toString('utf8');
+    let body: ImagesResponse;
+    try {
+      body = JSON.parse(text) as ImagesResponse;
+    } catch {
+      body = {};
+    }
     const items = body.data ?? [];
     if (items.length === 0) throw new ProviderError('GENERATION_PROVIDER_BAD_RESPONSE', 'the image provider returned no images', { retryable: true });
     const out: Buffer[] = [];
     for (const item of items.slice(0, req.count)) {
-      if (item.b64_json) out.push(Buffer.from(item.b64_json, 'base64'));
-      else if (item.url) {
-        const img = await fetch(item.url, { signal: req.signal });
-        if (!img.ok) throw new ProviderError('GENERATION_PROVIDER_BAD_RESPONSE', `image download answered ${img.status}`, { retryable: true });
-        out.push(Buffer.from(await img.arrayBuffer()));
-      } else throw new ProviderError('GENERATION_PROVIDER_BAD_RESPONSE', 'an image without data', { retryable: true });
+      if (item.b64_json) {
+        const bytes = Buffer.from(item.b64_json, 'base64');
+        if (bytes.length > maxImage) throw badResponse(`an image of ${bytes.length} bytes, more than the ${maxImage} allowed`, false);
+        out.push(bytes);
+      } else if (item.url) {
+        out.push(await this.download(item.url, maxImage, req.signal));
+      } else throw badResponse('an image without data', true);
     }
     return out;
   }
 
+  /**
+   * An image the provider answered by URL: only over https (or from the provider's own origin),
+   * never following a redirect, within the size cap — the answer must not make the worker fetch
+   * internal addresses (cloud metadata, other services) or unbounded bodies.
+   */
+  private async download(url: string, maxImage: number, signal: AbortSignal): Promise<Buffer> {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      throw badResponse('an image URL that is not a URL', false);
+    }
+    if (target.protocol !== 'https:' && target.origin !== new URL(this.base).origin) throw badResponse(`an image URL that is not https (${target.protocol})`, false);
+    let img: Response;
+    try {
+      img = await fetch(target, { signal, redirect: 'error' });
+    } catch (err) {
+      throw new ProviderError('GENERATION_PROVIDER_UNREACHABLE', 'the image could not be downloaded', { retryable: true, cause: err });
+    }
+    if (!img.ok) throw badResponse(`image download answered ${img.status}`, true);
+    return readCapped(img, maxImage);
+  }
+
   private async errorOf(res: Response): Promise<ProviderError> {
-    const body = (await res.json().catch(() => ({}))) as ErrorBody;
+    let body: ErrorBody = {};
+    try {
+      body = JSON.parse((await readCapped(res, MAX_ERROR_BODY_BYTES)).toString('utf8')) as ErrorBody;
+    } catch {
+      // not JSON, or too long: the status alone decides
+    }
     const code = body.error?.code ?? body.error?.type ?? '';
     // The provider's message may quote the prompt; keep it out of our error text.
     const summary = `provider answered ${res.status}${code ? ` (${code})` : ''}`;
