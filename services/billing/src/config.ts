@@ -31,6 +31,7 @@ export function loadBillingConfig(env: NodeJS.ProcessEnv = process.env) {
   return loadConfig('billing', configSpec, env, (config, problems) => {
     // Stripe refuses a Checkout Session expiring sooner than 30 minutes or later than 24 hours.
     const ttl = config.CHECKOUT_SESSION_TTL;
-    if (ttl !== undefined && (ttl < 1800 || ttl > 86_400)) problems.CHECKOUT_SESSION_TTL = 'must be between 30m and 24h';
+    // A margin on both sides: the expiry is computed here, then travels (SDK retries, clock skew).
+    if (ttl !== undefined && (ttl < 1920 || ttl > 86_280)) problems.CHECKOUT_SESSION_TTL = 'must be between 32m and 23h58m (Stripe accepts 30 minutes to 24 hours from its own clock)';
   });
 }

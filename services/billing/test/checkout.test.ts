@@ -54,6 +54,9 @@ describe('PRICING_PACKS', () => {
   });
   it('refuses a Checkout Session lifetime Stripe would reject', () => {
     expect(() => loadBillingConfig({ ...base, CHECKOUT_SESSION_TTL: '10m' })).toThrow(/CHECKOUT_SESSION_TTL/);
+    // Exactly Stripe's minimum leaves no margin for the trip (retries, clock skew).
+    expect(() => loadBillingConfig({ ...base, CHECKOUT_SESSION_TTL: '30m' })).toThrow(/CHECKOUT_SESSION_TTL/);
+    expect(() => loadBillingConfig({ ...base, CHECKOUT_SESSION_TTL: '24h' })).toThrow(/CHECKOUT_SESSION_TTL/);
     expect(loadBillingConfig({ ...base, CHECKOUT_SESSION_TTL: '2h' }).CHECKOUT_SESSION_TTL).toBe(7200);
   });
   it('requires the Stripe keys in production', () => {

@@ -3,6 +3,7 @@ import { sql } from '@imlab/db';
 import { startBilling, type Harness } from './support/harness.js';
 import { stripeEvent, sessionObject, chargeObject, newPaymentIntentId } from './support/events.js';
 import { sweepPendingOrders, startSweeper } from '../src/sweeper/sweeper.service.js';
+import { setCheckoutSession } from '../src/orders/orders.repository.js';
 import { createStripe } from '../src/stripe/stripe-client.js';
 import { eventually } from '@imlab/testing';
 import { createLogger } from '@imlab/logger';
@@ -43,6 +44,24 @@ describe('sweeper for missed webhooks', () => {
     expect(ledgerFor(c.orderId)).toEqual(['grant:100']);
     const receipts = await h.db.selectFrom('outbox').select('payload').where('name', '=', 'order.paid').execute();
     expect(receipts.filter((r) => (r.payload as { orderId: string }).orderId === c.orderId)).toHaveLength(1);
+  });
+
+  it('an order failed for having no session while Stripe was still creating it is pending again once the session is recorded, and still swept', async () => {
+    const userId = h.newUser();
+    const c = await h.checkout(userId);
+    // As if the sweeper had run while the create was still under way (PENDING_ORDER_SWEEP_AGE shorter than the Stripe call).
+    await sql`update orders set stripe_session_id = null where id = ${c.orderId}`.execute(h.db);
+    await age(c.orderId, 3600);
+    expect(await sweep(1800)).toMatchObject({ failed: 1 });
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'failed' });
+    await setCheckoutSession(h.db, c.orderId, c.session.id); // the create returns: its page is handed out
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'pending', closed_at: null, stripe_session_id: c.session.id });
+    // Paid, webhook lost: the sweeper still finds and fulfils it.
+    h.stripe.update(c.session.id, { status: 'complete', payment_status: 'paid', payment_intent: newPaymentIntentId() });
+    await age(c.orderId, 3600);
+    expect(await sweep(1800)).toMatchObject({ fulfilled: 1 });
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100']);
   });
 
   it('expires an order whose session expired unpaid, and leaves an open one and a young one alone', async () => {

@@ -38,6 +38,16 @@ function expectChained(orderId: string) {
   expect(keys.map((c) => c.after)).toEqual([undefined, ...keys.slice(0, -1).map((c) => c.idempotencyKey)]);
 }
 
+/** The reconciliation line of one order, over the last and next hour. */
+async function reconLine(orderId: string) {
+  const from = new Date(Date.now() - 3600_000).toISOString();
+  const to = new Date(Date.now() + 3600_000).toISOString();
+  const recon = await h.api('GET', `/v1/admin/billing/reconciliation?from=${from}&to=${to}`, { userId: h.newUser(), roles: ['finance'] });
+  const line = recon.body.orders.find((o: { orderId: string }) => o.orderId === orderId);
+  const mismatch = recon.body.mismatches.find((m: { orderId: string }) => m.orderId === orderId);
+  return { ...line, reasons: mismatch?.reasons ?? [] };
+}
+
 /** What the ledger was asked to do for an order, as "kind:amount" in arrival order. */
 const ledgerFor = (orderId: string) => h.ledger.applied.filter((c) => c.idempotencyKey.startsWith(`order:${orderId}`)).map((c) => `${c.kind}:${c.amount}`);
 
@@ -622,12 +632,17 @@ describe('privacy', () => {
     expect(refunds).toHaveLength(1);
     const calls = h.stripe.requests.filter((r) => r.path === '/v1/refunds' && r.params.payment_intent === c.pi);
     expect(new Set(calls.map((r) => r.idempotencyKey))).toEqual(new Set([`orphaned-order-refund:${c.orderId}`]));
+    // Until Stripe confirms the refund, finance sees why the order is still open.
+    expect(await reconLine(c.orderId)).toMatchObject({ matches: false, reasons: [expect.stringMatching(/automatic refund is not confirmed/)] });
     // Stripe then reports the refund like any other; the order follows it and nothing is sent again.
     await h.webhook(refunded(c.pi, 500, 'ch_orphan'));
     await h.settled();
     expect(await h.order(c.orderId)).toMatchObject({ status: 'refunded', refunded_amount: 500 });
     expect(h.stripe.refunds.filter((r) => r.payment_intent === c.pi)).toHaveLength(1);
     expect(h.ledger.commands.filter((x) => x.idempotencyKey.startsWith(`order:${c.orderId}`))).toEqual([]);
+    // Now it is settled for finance: no credits were issued and the money went back.
+    const recon = await reconLine(c.orderId);
+    expect(recon).toMatchObject({ matches: true, expected: { granted: 0, clawedBack: 0, restored: 0 }, ledger: { granted: 0 } });
   });
 
   it('refunds an order whose grant the ledger refused (its purge reached the ledger before billing\'s)', async () => {

@@ -8,8 +8,22 @@ export async function insertOrder(db: Db<DB>, row: Insertable<OrderTable>): Prom
   await db.insertInto('orders').values(row).execute();
 }
 
+/**
+ * Records the order's Checkout Session. An order the sweeper failed meanwhile for having no
+ * session (the create took longer than PENDING_ORDER_SWEEP_AGE) is pending again: its page is
+ * being handed out and can be paid, and only pending orders are swept for a lost webhook.
+ */
 export async function setCheckoutSession(db: Db<DB>, orderId: string, sessionId: string): Promise<void> {
-  await db.updateTable('orders').set({ stripe_session_id: sessionId, updated_at: new Date() }).where('id', '=', orderId).execute();
+  await db
+    .updateTable('orders')
+    .set({
+      stripe_session_id: sessionId,
+      status: sql<OrderStatus>`case when status = 'failed' and stripe_session_id is null then 'pending' else status end`,
+      closed_at: sql<Date | null>`case when status = 'failed' and stripe_session_id is null then null else closed_at end`,
+      updated_at: new Date(),
+    })
+    .where('id', '=', orderId)
+    .execute();
 }
 
 export async function findOrder(db: Db<DB>, orderId: string): Promise<OrderRow | undefined> {

@@ -19,6 +19,7 @@ export interface ReconRow {
   paid_at: Date;
   paid_amount: number | null;
   paid_currency: string | null;
+  auto_refund_requested_at: Date | null;
   ledger_granted: number;
   ledger_clawed_back: number;
   ledger_debt: number;
@@ -44,6 +45,7 @@ export async function paidOrdersWithLedger(db: Db<DB>, from: Date, to: Date): Pr
       'o.paid_at',
       'o.paid_amount',
       'o.paid_currency',
+      'o.auto_refund_requested_at',
       ledgerSum('grant', sql`l.amount`).as('ledger_granted'),
       // A clawback takes what is available (`amount`) and books the rest as debt (`debt`).
       ledgerSum('clawback', sql`l.amount + l.debt`).as('ledger_clawed_back'),
@@ -63,7 +65,13 @@ export async function paidOrdersWithLedger(db: Db<DB>, from: Date, to: Date): Pr
   return rows as ReconRow[];
 }
 
-export async function disputesOf(db: Db<DB>, orderIds: string[]): Promise<{ id: string; order_id: string; amount: number; status: string; funds_reinstated: boolean }[]> {
-  if (orderIds.length === 0) return [];
-  return db.selectFrom('order_disputes').select(['id', 'order_id', 'amount', 'status', 'funds_reinstated']).where('order_id', 'in', orderIds).execute();
+/** The disputes of the orders paid within [from, to): one join, however many orders (no list of ids as bind parameters). */
+export async function disputesOf(db: Db<DB>, from: Date, to: Date): Promise<{ id: string; order_id: string; amount: number; status: string; funds_reinstated: boolean }[]> {
+  return db
+    .selectFrom('order_disputes as d')
+    .innerJoin('orders as o', 'o.id', 'd.order_id')
+    .select(['d.id', 'd.order_id', 'd.amount', 'd.status', 'd.funds_reinstated'])
+    .where('o.paid_at', '>=', from)
+    .where('o.paid_at', '<', to)
+    .execute();
 }

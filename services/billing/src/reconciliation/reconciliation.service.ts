@@ -43,10 +43,7 @@ export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) 
   if (to.getTime() - from.getTime() > MAX_PERIOD_MS) throw new AppError('BILLING_RECONCILIATION_PERIOD_INVALID', 'the period may span at most 366 days', { status: 400 });
 
   const rows = await repo.paidOrdersWithLedger(db, from, to);
-  const disputes = await repo.disputesOf(
-    db,
-    rows.map((r) => r.id),
-  );
+  const disputes = await repo.disputesOf(db, from, to);
   const orders: ReconOrder[] = [];
   const mismatches: { orderId: string; reasons: string[] }[] = [];
   const totals = new Map<string, CurrencyTotals>();
@@ -56,14 +53,18 @@ export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) 
     const disputesLost = own.filter((d) => d.status === 'lost').reduce((s, d) => s + d.amount, 0);
     // Expected clawbacks and restores are the commands billing sent (their split depends on the
     // order events arrived in); their net must equal what the facts call for, capped at the pack.
-    const expected = { granted: r.credits, clawedBack: Number(r.sent_clawed_back), restored: Number(r.sent_restored) };
-    const netFromFacts = factsNetClawback(r, own);
     const ledger = { granted: Number(r.ledger_granted), clawedBack: Number(r.ledger_clawed_back), restored: Number(r.ledger_restored), debt: Number(r.ledger_debt) };
+    // Paid after its owner's purge (or its grant refused for that reason) and refunded at Stripe
+    // automatically: no credits were ever issued, so nothing is expected of the ledger at all.
+    const orphan = r.auto_refund_requested_at !== null && ledger.granted === 0;
+    const expected = orphan ? { granted: 0, clawedBack: 0, restored: 0 } : { granted: r.credits, clawedBack: Number(r.sent_clawed_back), restored: Number(r.sent_restored) };
+    const netFromFacts = orphan ? 0 : factsNetClawback(r, own);
     const reasons: string[] = [];
+    if (orphan && r.refunded_amount < r.amount) reasons.push(`paid after its owner's purge: the automatic refund is not confirmed by Stripe yet (${r.refunded_amount} of ${r.amount} refunded)`);
     if (r.paid_amount !== null && (r.paid_amount !== r.amount || r.paid_currency !== r.currency)) {
       reasons.push(`Stripe reported ${r.paid_amount} ${r.paid_currency ?? '?'} paid for an order of ${r.amount} ${r.currency}`);
     }
-    if (ledger.granted === 0) reasons.push('grant not posted by the ledger');
+    if (ledger.granted === 0 && !orphan) reasons.push('grant not posted by the ledger');
     else if (ledger.granted !== expected.granted) reasons.push(`granted ${ledger.granted}, expected ${expected.granted}`);
     if (ledger.clawedBack !== expected.clawedBack) reasons.push(`clawed back ${ledger.clawedBack}, expected ${expected.clawedBack}`);
     if (ledger.restored !== expected.restored) reasons.push(`restored ${ledger.restored}, expected ${expected.restored}`);

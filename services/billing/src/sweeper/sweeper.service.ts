@@ -38,42 +38,53 @@ export async function sweepPendingOrders(deps: SweeperDeps): Promise<SweepResult
   const candidates = await orders.pendingOrdersOlderThan(deps.db, cutoff, deps.batch ?? 100);
   for (const candidate of candidates) {
     result.checked++;
-    if (!candidate.stripe_session_id) {
-      // Stripe never answered the create: no one can pay this order.
-      if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'failed')) result.failed++;
-      continue;
-    }
-    let session: Stripe.Checkout.Session;
     try {
-      session = await deps.stripe.checkout.sessions.retrieve(candidate.stripe_session_id);
+      await sweepOne(deps, candidate, result);
     } catch (err) {
-      const e = err as { code?: string; statusCode?: number; message?: string };
-      if (e.statusCode === 404 || e.code === 'resource_missing') {
-        if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'expired')) result.expired++;
-      } else {
-        deps.log.warn({ orderId: candidate.id, err: { code: e.code, message: e.message } }, 'sweeper could not look up the checkout session');
-      }
-      continue;
-    }
-    const paymentIntentId = idOf(session.payment_intent);
-    if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
-      await deps.db.transaction().execute(async (tx) => {
-        if (paymentIntentId) await orders.lockPaymentIntent(tx, paymentIntentId);
-        const order = await orders.lockOrder(tx, candidate.id);
-        if (!order) return;
-        await markPaid(tx, order, paymentIntentId, { bus: deps.bus, log: deps.log }, { amount: session.amount_total ?? null, currency: session.currency ?? null });
-        if (paymentIntentId) await applyParked(tx, paymentIntentId, { bus: deps.bus, log: deps.log, stripe: deps.stripe });
-      });
-      result.fulfilled++;
-      deps.log.info({ orderId: candidate.id }, 'order fulfilled by the sweeper (webhook missing)');
-    } else if (session.status === 'expired') {
-      if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'expired')) result.expired++;
-    } else {
-      result.open++;
-      await orders.touchOrder(deps.db, candidate.id);
+      // One order failing (a deadlock, Stripe's refund list timing out) must not stop the sweep,
+      // nor keep that order first in line for the next one.
+      deps.log.warn({ orderId: candidate.id, err }, 'sweeping an order failed; it is retried on a later sweep');
+      await orders.touchOrder(deps.db, candidate.id).catch(() => undefined);
     }
   }
   return result;
+}
+
+async function sweepOne(deps: SweeperDeps, candidate: { id: string; stripe_session_id: string | null }, result: SweepResult): Promise<void> {
+  if (!candidate.stripe_session_id) {
+    // Stripe never answered the create: no one can pay this order.
+    if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'failed')) result.failed++;
+    return;
+  }
+  let session: Stripe.Checkout.Session;
+  try {
+    session = await deps.stripe.checkout.sessions.retrieve(candidate.stripe_session_id);
+  } catch (err) {
+    const e = err as { code?: string; statusCode?: number; message?: string };
+    if (e.statusCode === 404 || e.code === 'resource_missing') {
+      if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'expired')) result.expired++;
+    } else {
+      deps.log.warn({ orderId: candidate.id, err: { code: e.code, message: e.message } }, 'sweeper could not look up the checkout session');
+    }
+    return;
+  }
+  const paymentIntentId = idOf(session.payment_intent);
+  if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
+    await deps.db.transaction().execute(async (tx) => {
+      if (paymentIntentId) await orders.lockPaymentIntent(tx, paymentIntentId);
+      const order = await orders.lockOrder(tx, candidate.id);
+      if (!order) return;
+      await markPaid(tx, order, paymentIntentId, { bus: deps.bus, log: deps.log }, { amount: session.amount_total ?? null, currency: session.currency ?? null });
+      if (paymentIntentId) await applyParked(tx, paymentIntentId, { bus: deps.bus, log: deps.log, stripe: deps.stripe });
+    });
+    result.fulfilled++;
+    deps.log.info({ orderId: candidate.id }, 'order fulfilled by the sweeper (webhook missing)');
+  } else if (session.status === 'expired') {
+    if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'expired')) result.expired++;
+  } else {
+    result.open++;
+    await orders.touchOrder(deps.db, candidate.id);
+  }
 }
 
 /** Runs the sweep every `intervalSeconds`; never overlaps itself; `close()` waits for a running sweep. */
