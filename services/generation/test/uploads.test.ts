@@ -120,6 +120,12 @@ describe('POST /v1/uploads', () => {
     const stolen = await h.api('POST', '/v1/generations', { user: other, body: { prompt: 'use it', referenceUploadIds: [up.body.id] } });
     expect(stolen.status).toBe(422);
     expect(stolen.body.code).toBe('GENERATION_REFERENCE_NOT_FOUND');
+    // An upload past its expiry that the sweeper has not removed yet is refused at once, not accepted and failed at render time.
+    const expired = await upload(await sharp({ create: { width: 40, height: 40, channels: 3, background: '#00ff00' } }).png().toBuffer());
+    await h.ctx.db.updateTable('uploads').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', expired.body.id).execute();
+    const late = await h.api('POST', '/v1/generations', { user, body: { prompt: 'use it', referenceUploadIds: [expired.body.id] } });
+    expect(late.status).toBe(422);
+    expect(late.body.code).toBe('GENERATION_REFERENCE_NOT_FOUND');
     const draft = await h.api('POST', '/v1/generations', { user, body: { prompt: 'use it', model: 'imlab-draft', referenceUploadIds: [up.body.id] } });
     expect(draft.body.code).toBe('GENERATION_REFERENCES_UNSUPPORTED');
     const ok = await h.api('POST', '/v1/generations', { user, body: { prompt: 'use it', referenceUploadIds: [up.body.id] } });

@@ -115,7 +115,8 @@ export class GenerationService {
     }
     if (r.referenceUploadIds.length) {
       const owned = await uploads.findOwnedUploads(this.d.db, userId, r.referenceUploadIds);
-      if (owned.length !== r.referenceUploadIds.length) throw new AppError('GENERATION_REFERENCE_NOT_FOUND', 'a reference upload does not exist or has expired', { status: 422 });
+      const live = owned.filter((u) => u.expires_at === null || u.expires_at.getTime() > Date.now());
+      if (live.length !== r.referenceUploadIds.length) throw referenceMissing();
     }
     const id = uuidv7();
     const expiresAt = new Date(Date.now() + this.d.config.HOLD_TTL * 1000);
@@ -139,7 +140,8 @@ export class GenerationService {
           request_hash: hash,
           hold_expires_at: expiresAt,
         });
-        await uploads.markUsed(tx, r.referenceUploadIds);
+        // Checked again here, atomically with the insert: an upload that expired (or was swept) meanwhile fails the request, not the render.
+        if ((await uploads.markUsed(tx, userId, r.referenceUploadIds)) !== r.referenceUploadIds.length) throw referenceMissing();
         return this.d.bus.send(
           tx as never,
           'ledger.reserve',
@@ -284,6 +286,8 @@ export class GenerationService {
     return failed.length;
   }
 }
+
+const referenceMissing = () => new AppError('GENERATION_REFERENCE_NOT_FOUND', 'a reference upload does not exist or has expired', { status: 422 });
 
 export function encodeCursor(id: string): string {
   return Buffer.from(id).toString('base64url');

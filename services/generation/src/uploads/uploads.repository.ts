@@ -1,4 +1,4 @@
-import type { Db, Transaction } from '@imlab/db';
+import { sql, type Db, type Transaction } from '@imlab/db';
 import type { Insertable } from 'kysely';
 import type { DB, UploadRow, UploadTable } from '../db.js';
 
@@ -34,8 +34,21 @@ export async function findUploads(db: Db<DB>, ids: string[]): Promise<UploadRow[
 }
 
 /** Referenced by a generation: kept until the person deletes their account. */
-export async function markUsed(db: Db<DB>, ids: string[]): Promise<void> {
-  if (ids.length) await db.updateTable('uploads').set({ expires_at: null }).where('id', 'in', ids).execute();
+/**
+ * Keeps the person's uploads for good now that a generation uses them, in the generation's
+ * transaction: only uploads that are theirs and not expired (the sweeper may be about to delete
+ * one); answers how many that was, so the caller refuses the generation when one is missing.
+ */
+export async function markUsed(db: Db<DB>, userId: string, ids: string[]): Promise<number> {
+  if (!ids.length) return 0;
+  const res = await db
+    .updateTable('uploads')
+    .set({ expires_at: null })
+    .where('user_id', '=', userId)
+    .where('id', 'in', ids)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
 }
 
 export async function takeExpired(tx: Transaction<DB>, now: Date, limit = 200): Promise<UploadRow[]> {
