@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
-import { AppError, jsonHoldsNul, nulRefused, problem, sendProblem } from '@imlab/http';
+import { AppError, jsonHoldsNul, nulRefused, problem, sendDraining, sendProblem } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
@@ -268,8 +268,11 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     }
     if (route.routeClass === 'sse' && !Buffer.isBuffer(answer.body)) {
       const stream = answer.body;
-      // An upstream answer that arrives after shutdown began is not passed on as a stream that would never end.
-      if (closing) stream.destroy();
+      if (closing) {
+        // Shutdown began while this stream was being opened: not passed on (it would never end); the client reconnects elsewhere.
+        stream.destroy();
+        return sendDraining(reply);
+      }
       openStreams.add(stream);
       stream.once('close', () => openStreams.delete(stream));
     }

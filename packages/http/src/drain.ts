@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { problem, sendProblem } from './problem.js';
 
 /**
@@ -15,12 +15,16 @@ export function useDrainAnswers(app: FastifyInstance): void {
   });
   app.addHook('onRequest', (request, reply, done) => {
     if (!closing) return done();
-    reply.header('retry-after', '1').header('connection', 'close');
-    sendProblem(reply, problem(503, 'SERVICE_UNAVAILABLE', 'this instance is shutting down; try again'));
+    sendDraining(reply.header('connection', 'close'));
   });
   // Callback style: this runs on every answer of the gateway's hot path, where an async hook costs more.
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
+}
+
+/** The answer of an instance that is shutting down: 503, try again (elsewhere) in a second. */
+export function sendDraining(reply: FastifyReply): FastifyReply {
+  return sendProblem(reply.header('retry-after', '1'), problem(503, 'SERVICE_UNAVAILABLE', 'this instance is shutting down; try again'));
 }

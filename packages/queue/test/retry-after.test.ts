@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { createDb, migrateToLatest } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import { createLogger } from '@imlab/logger';
 import { createTestDatabase, testPrefix, infra, eventually } from '@imlab/testing';
-import { isPersistent } from '@imlab/contracts';
+import { isPersistent, type QueueName } from '@imlab/contracts';
+import type { JobsOptions } from 'bullmq';
 import { Bus, PERSISTENT_BACKOFF_CAP_MS, cappedBackoff, MAX_DEFER_STEP_MS, MAX_RETRY_AFTER_MS, deferOf, notYet, queueMigrations, retryAfterFromHeaders, retryAfterOf, type QueueTables } from '../src/index.js';
 
 const USER = '0190f5f0-0000-7000-8000-000000000002';
@@ -190,6 +191,18 @@ describe('a handler that says "not yet" (notYet)', () => {
   });
 });
 
+const PERSISTENT = { attempts: 1900, backoff: { type: 'capped', delay: 500 } };
+
+/** The id and options a message goes out with from the outbox (its job is removed after). */
+async function relayed(bus: Bus, queue: QueueName, send: (tx: Transaction<QueueTables>) => Promise<string>): Promise<{ id: string; opts: JobsOptions }> {
+  const id = await db.transaction().execute(send);
+  await bus.flush();
+  const job = (await bus.queue(queue).getJob(id))!;
+  const opts = job.opts;
+  await job.remove();
+  return { id, opts };
+}
+
 describe('persistent messages (user.purge, money commands) are not given up after the usual attempts', () => {
   it('back off exponentially up to 15 minutes, for about 20 days in all', () => {
     const opts = { opts: { backoff: { type: 'capped', delay: 500 } } };
@@ -206,20 +219,16 @@ describe('persistent messages (user.purge, money commands) are not given up afte
     expect(money.filter((n) => !isPersistent(n))).toEqual([]);
     expect(isPersistent('email.send')).toBe(false); // a sign-in link days late helps nobody
     const bus = newBus(testPrefix('persistent-capture'));
-    const id = await db.transaction().execute((tx) => bus.send(tx, 'ledger.capture', { holdId: USER }));
-    await bus.flush();
-    const job = await bus.queue('credits-ledger').getJob(id);
-    expect(job!.opts).toMatchObject({ attempts: 1900, backoff: { type: 'capped', delay: 500 } });
-    await job!.remove();
+    expect((await relayed(bus, 'credits-ledger', (tx) => bus.send(tx, 'ledger.capture', { holdId: USER }))).opts).toMatchObject(PERSISTENT);
+    const email = (await relayed(bus, 'notification', (tx) => bus.send(tx, 'email.send', { template: 'verify-email', to: 'a@example.test', data: {}, idempotencyKey: 'k' }))).opts;
+    expect(email.attempts).toBe(8);
+    expect(email.backoff).toMatchObject({ type: 'exponential' });
   });
 
   it('go out with those options from the outbox, and a consumer failing more often than 8 times still ends in success', async () => {
     const bus = newBus(testPrefix('persistent'));
-    const id = await db.transaction().execute((tx) => bus.send(tx, 'user.purge', { userId: USER }));
-    await bus.flush();
-    const job = await bus.queue('generation').getJob(id);
-    expect(job!.opts).toMatchObject({ attempts: 1900, backoff: { type: 'capped', delay: 500 } });
-    await job!.remove();
+    const { id, opts } = await relayed(bus, 'generation', (tx) => bus.send(tx, 'user.purge', { userId: USER }));
+    expect(opts).toMatchObject(PERSISTENT);
     // Waiting out ten real backoffs takes minutes: the same message with a 1 ms base shows the
     // worker applies the capped strategy past the default attempt limit.
     const calls: number[] = [];

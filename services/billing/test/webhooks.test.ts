@@ -306,18 +306,21 @@ describe('disputes', () => {
 });
 
 describe('refunds that fail or are canceled at Stripe', () => {
-  const refundEvent = (type: string, refund: Record<string, unknown>) => stripeEvent(type, refund);
+  /** A refund of the order as Stripe holds it, reported by a charge.refunded with `cumulative` refunded. */
+  const refundReported = async (pi: string, r: { id: string; amount: number; status: string }, cumulative: number) => {
+    h.stripe.putRefund({ ...r, paymentIntent: pi });
+    await h.webhook(refunded(pi, cumulative, `ch_${r.id}`));
+    await h.settled();
+  };
 
   it('gives back what a failed refund took, ignores stale refund events after it, and counts later refunds from Stripe', async () => {
     const c = await paidOrder();
     const re1 = `re_test_${c.orderId.slice(0, 8)}_1`;
-    h.stripe.putRefund({ id: re1, paymentIntent: c.pi, amount: 250, status: 'succeeded' });
-    await h.webhook(refunded(c.pi, 250, 'ch_fails'));
-    await h.settled();
+    await refundReported(c.pi, { id: re1, amount: 250, status: 'succeeded' }, 250);
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50']);
 
     // The card was closed: the refund fails and the money goes back to the merchant.
-    const failed = refundEvent('charge.refund.updated', h.stripe.putRefund({ id: re1, paymentIntent: c.pi, amount: 250, status: 'failed' }));
+    const failed = stripeEvent('charge.refund.updated', h.stripe.putRefund({ id: re1, paymentIntent: c.pi, amount: 250, status: 'failed' }));
     await h.webhook(failed);
     await h.settled();
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50', 'restore:50']);
@@ -328,23 +331,19 @@ describe('refunds that fail or are canceled at Stripe', () => {
     // The same failure again (replay, and the newer refund.failed event), and the charge's old
     // state delivered late: nothing moves.
     await h.webhook(failed);
-    await h.webhook(refundEvent('refund.failed', h.stripe.putRefund({ id: re1, paymentIntent: c.pi, amount: 250, status: 'failed' })));
+    await h.webhook(stripeEvent('refund.failed', h.stripe.putRefund({ id: re1, paymentIntent: c.pi, amount: 250, status: 'failed' })));
     await h.webhook(refunded(c.pi, 250, 'ch_fails'));
     await h.settled();
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50', 'restore:50']);
     expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 0 });
 
     // A new refund of 100: whatever cumulative amount the charge reports, Stripe's list says 100 is refunded.
-    h.stripe.putRefund({ id: `${re1}_2`, paymentIntent: c.pi, amount: 100, status: 'succeeded' });
-    await h.webhook(refunded(c.pi, 350, 'ch_fails'));
-    await h.settled();
+    await refundReported(c.pi, { id: `${re1}_2`, amount: 100, status: 'succeeded' }, 350);
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50', 'restore:50', 'clawback:20']);
     expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 100 });
 
     // The first refund retried by the merchant for the same 250: counted again, under a new key.
-    h.stripe.putRefund({ id: `${re1}_3`, paymentIntent: c.pi, amount: 250, status: 'succeeded' });
-    await h.webhook(refunded(c.pi, 600, 'ch_fails'));
-    await h.settled();
+    await refundReported(c.pi, { id: `${re1}_3`, amount: 250, status: 'succeeded' }, 600);
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:50', 'restore:50', 'clawback:20', 'clawback:50']);
     expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 350 });
     expect({ balance: h.ledger.balance(c.userId), debt: h.ledger.debt(c.userId) }).toEqual({ balance: 30, debt: 0 });
@@ -355,12 +354,10 @@ describe('refunds that fail or are canceled at Stripe', () => {
   it('restores a full refund that was canceled, and the order is paid again', async () => {
     const c = await paidOrder();
     const re = `re_test_${c.orderId.slice(0, 8)}_full`;
-    h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'pending' });
-    await h.webhook(refunded(c.pi, 500, 'ch_canceled'));
-    await h.settled();
+    await refundReported(c.pi, { id: re, amount: 500, status: 'pending' }, 500);
     expect(await h.order(c.orderId)).toMatchObject({ status: 'refunded', refunded_amount: 500 });
 
-    await h.webhook(refundEvent('refund.updated', h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'canceled' })));
+    await h.webhook(stripeEvent('refund.updated', h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'canceled' })));
     await h.settled();
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100']);
     expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 0 });
@@ -377,7 +374,7 @@ describe('refunds that fail or are canceled at Stripe', () => {
     await h.settled();
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']); // the refund already took the pack
 
-    await h.webhook(refundEvent('charge.refund.updated', { ...h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'failed' }), failure_reason: 'charge_for_pending_refund_disputed' }));
+    await h.webhook(stripeEvent('charge.refund.updated', { ...h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'failed' }), failure_reason: 'charge_for_pending_refund_disputed' }));
     await h.settled();
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100', 'clawback:100']);
     expect(await h.order(c.orderId)).toMatchObject({ status: 'disputed', refunded_amount: 0 });
@@ -394,11 +391,9 @@ describe('refunds that fail or are canceled at Stripe', () => {
   it('ignores refund updates that undo nothing (pending to succeeded), without asking Stripe', async () => {
     const c = await paidOrder();
     const re = `re_test_${c.orderId.slice(0, 8)}_ok`;
-    h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 100, status: 'succeeded' });
-    await h.webhook(refunded(c.pi, 100, 'ch_ok'));
-    await h.settled();
+    await refundReported(c.pi, { id: re, amount: 100, status: 'succeeded' }, 100);
     const lists = h.stripe.requests.filter((r) => r.path === '/v1/refunds' && r.method === 'GET').length;
-    const ev = refundEvent('charge.refund.updated', h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 100, status: 'succeeded' }));
+    const ev = stripeEvent('charge.refund.updated', h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 100, status: 'succeeded' }));
     await h.webhook(ev);
     await h.settled();
     expect(await h.count('stripe_events', sql`id = ${ev.id as string} and status = 'ignored'`)).toBe(1);
@@ -411,7 +406,7 @@ describe('refunds that fail or are canceled at Stripe', () => {
     const c = await paidOrder();
     const re = `re_test_${c.orderId.slice(0, 8)}_pii`;
     h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 100, status: 'succeeded' });
-    const ev = refundEvent('charge.refund.updated', { ...h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 100, status: 'failed' }), receipt_number: '1234-5678', description: CARDHOLDER.email });
+    const ev = stripeEvent('charge.refund.updated', { ...h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 100, status: 'failed' }), receipt_number: '1234-5678', description: CARDHOLDER.email });
     await h.webhook(ev);
     await h.settled();
     const stored = await h.db.selectFrom('stripe_events').selectAll().where('id', '=', ev.id as string).executeTakeFirstOrThrow();

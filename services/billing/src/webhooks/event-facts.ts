@@ -58,40 +58,19 @@ export function factsOf(event: Stripe.Event): EventFacts {
       currency: currencyOf(obj.currency),
     };
   }
-  if (event.type === 'charge.refunded') {
-    return {
-      ...base,
-      objectId: str(obj.id),
-      orderId: uuidOrNull(metadata.orderId),
-      paymentIntentId: idOf(obj.payment_intent),
-      objectStatus: str(obj.status, 40),
-      // Cumulative: the total refunded on the charge so far, not this refund's amount.
-      amount: int(obj.amount_refunded),
-      currency: currencyOf(obj.currency),
-    };
-  }
-  if (REFUND_EVENTS.has(event.type)) {
-    // A Refund object: its own id, amount (this refund only) and status (pending, succeeded, failed, canceled...).
-    return {
-      ...base,
-      objectId: str(obj.id),
-      orderId: uuidOrNull(metadata.orderId),
-      paymentIntentId: idOf(obj.payment_intent),
-      objectStatus: str(obj.status, 40),
-      amount: int(obj.amount),
-      currency: currencyOf(obj.currency),
-    };
-  }
-  if (event.type.startsWith('charge.dispute.')) {
-    return {
-      ...base,
-      objectId: str(obj.id),
-      orderId: uuidOrNull(metadata.orderId),
-      paymentIntentId: idOf(obj.payment_intent),
-      objectStatus: str(obj.status, 40),
-      amount: int(obj.amount),
-      currency: currencyOf(obj.currency),
-    };
-  }
+  // Charges, Refunds and Disputes carry the same few facts; only which amount counts differs.
+  const objectFacts = (amount: unknown) => ({
+    ...base,
+    objectId: str(obj.id),
+    orderId: uuidOrNull(metadata.orderId),
+    paymentIntentId: idOf(obj.payment_intent),
+    objectStatus: str(obj.status, 40),
+    amount: int(amount),
+    currency: currencyOf(obj.currency),
+  });
+  // A Charge: cumulative, the total refunded on it so far, not this refund's amount.
+  if (event.type === 'charge.refunded') return objectFacts(obj.amount_refunded);
+  // A Refund (this refund's own amount and status: pending, succeeded, failed, canceled...) or a Dispute.
+  if (REFUND_EVENTS.has(event.type) || event.type.startsWith('charge.dispute.')) return objectFacts(obj.amount);
   return base;
 }
