@@ -369,10 +369,14 @@ describe('refunds that fail or are canceled at Stripe', () => {
     const re = `re_test_${c.orderId.slice(0, 8)}_disputed`;
     const dp = newDisputeId();
     h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'pending' });
+    // The refund is applied before the dispute arrives (in the other order the dispute takes the
+    // pack and the refund's failure has nothing to give back: a different, also correct, ledger).
     await h.webhook(refunded(c.pi, 500, 'ch_refund_disputed'));
+    await h.settled();
     await h.webhook(dispute('charge.dispute.created', dp, c.pi, 'needs_response'));
     await h.settled();
-    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']); // the refund already took the pack
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
+    expect(h.ledger.applied.at(-1)?.idempotencyKey).toBe(`order:${c.orderId}:refund:500`); // the refund took the pack
 
     await h.webhook(stripeEvent('charge.refund.updated', { ...h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'failed' }), failure_reason: 'charge_for_pending_refund_disputed' }));
     await h.settled();
@@ -384,6 +388,30 @@ describe('refunds that fail or are canceled at Stripe', () => {
     await h.settled();
     expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100', 'clawback:100', 'restore:100']);
     expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', refunded_amount: 0 });
+    expect({ balance: h.ledger.balance(c.userId), debt: h.ledger.debt(c.userId) }).toEqual({ balance: 100, debt: 0 });
+    expectChained(c.orderId);
+  });
+
+  it('the same facts with the dispute applied before the refund: the dispute takes the pack, the failed refund gives nothing back, the won dispute returns it', async () => {
+    const c = await paidOrder();
+    const re = `re_test_${c.orderId.slice(0, 8)}_disputed_first`;
+    const dp = newDisputeId();
+    await h.webhook(dispute('charge.dispute.created', dp, c.pi, 'needs_response'));
+    await h.settled();
+    h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'pending' });
+    await h.webhook(refunded(c.pi, 500, 'ch_dispute_first'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
+    expect(h.ledger.applied.at(-1)?.idempotencyKey).toBe(`order:${c.orderId}:dispute:${dp}`);
+
+    await h.webhook(stripeEvent('refund.failed', { ...h.stripe.putRefund({ id: re, paymentIntent: c.pi, amount: 500, status: 'failed' }), failure_reason: 'charge_for_pending_refund_disputed' }));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100']);
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'disputed', refunded_amount: 0 });
+
+    await h.webhook(dispute('charge.dispute.closed', dp, c.pi, 'won'));
+    await h.settled();
+    expect(ledgerFor(c.orderId)).toEqual(['grant:100', 'clawback:100', 'restore:100']);
     expect({ balance: h.ledger.balance(c.userId), debt: h.ledger.debt(c.userId) }).toEqual({ balance: 100, debt: 0 });
     expectChained(c.orderId);
   });
