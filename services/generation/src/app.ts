@@ -4,6 +4,7 @@ import type { ServiceContext } from '@imlab/queue';
 import type { Config } from './config.js';
 import type { DB } from './db.js';
 import { createStorage, type ObjectStorage } from './storage/storage.js';
+import { StorageDeletions } from './storage/deletions.js';
 import { createMetrics, type GenerationMetrics } from './metrics.js';
 import { StatusEvents } from './generations/status-events.js';
 import { GenerationService } from './generations/generations.service.js';
@@ -26,6 +27,7 @@ export interface GenerationRuntime {
   service: GenerationService;
   events: StatusEvents;
   storage: ObjectStorage;
+  deletions: StorageDeletions;
   metrics: GenerationMetrics;
 }
 
@@ -49,11 +51,12 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
   const metrics = createMetrics(app.metricsRegistry);
   const events = new StatusEvents(ctx.bus.redis, ctx.bus.prefix);
   const service = new GenerationService({ db: ctx.db, bus: ctx.bus, config, events, metrics, logger });
-  app.decorate('generation', { service, events, storage, metrics });
+  const deletions = new StorageDeletions({ db: ctx.db, storage, log: logger, metrics });
+  app.decorate('generation', { service, events, storage, deletions, metrics });
   app.addHook('onClose', async () => events.close());
 
   generationRoutes(app, { config, service, events });
-  imageRoutes(app, { db: ctx.db, storage });
+  imageRoutes(app, { db: ctx.db, storage, deletions });
   await uploadRoutes(app, { db: ctx.db, storage, config });
   privacyRoutes(app, { db: ctx.db, storage, config });
   return app;
@@ -65,18 +68,25 @@ export function startConsumers(app: App, ctx: ServiceContext<DB>, opts: { concur
   return ctx.bus.consume('generation', generationHandlers(service, storage, events), { concurrency: opts.concurrency ?? 8 });
 }
 
-/** Periodic clean-up: expired holds fail (and release), unused uploads expire. */
+/** Periodic clean-up: expired holds fail (and release), unused uploads expire, failed object deletions are retried. */
 export function startSweeper(app: App, ctx: ServiceContext<DB>, intervalMs: number): { close(): Promise<void> } {
-  const { service, storage } = app.generation;
+  const { service, deletions } = app.generation;
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {
     if (running) return; // never overlaps itself
     running = (async () => {
-      try {
-        await service.sweepExpired();
-        await sweepExpiredUploads(ctx.db, storage);
-      } catch (err) {
-        app.log.error({ err }, 'sweep failed');
+      // Each step on its own: one failing (storage down) does not hold up the others (holds expire).
+      const steps: [string, () => Promise<unknown>][] = [
+        ['holds', () => service.sweepExpired()],
+        ['uploads', () => sweepExpiredUploads(ctx.db, deletions)],
+        ['storage-deletions', () => deletions.sweep()],
+      ];
+      for (const [step, run] of steps) {
+        try {
+          await run();
+        } catch (err) {
+          app.log.error({ err, step }, 'sweep failed');
+        }
       }
     })().finally(() => {
       running = undefined;

@@ -72,11 +72,21 @@ export interface UserProfileTable {
   source_at: Generated<Date>;
 }
 
+/** An object whose row is gone, until storage confirms it is deleted (storage/deletions.ts). */
+export interface StorageDeletionTable {
+  key: string;
+  user_id: string;
+  requested_at: Generated<Date>;
+  attempts: Generated<number>;
+  next_attempt_at: Generated<Date>;
+}
+
 export interface DB extends QueueTables, PurgeTombstoneTables {
   generations: GenerationTable;
   images: ImageTable;
   uploads: UploadTable;
   user_profiles: UserProfileTable;
+  storage_deletions: StorageDeletionTable;
 }
 
 export type GenerationRow = Selectable<GenerationTable>;

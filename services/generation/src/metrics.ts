@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface GenerationMetrics {
   renderDuration: Histogram<'outcome'>;
@@ -6,6 +6,8 @@ export interface GenerationMetrics {
   providerErrors: Counter<'provider' | 'code'>;
   refunds: Counter<'reason'>;
   uncharged: Counter;
+  storageDeletionFailures: Counter;
+  storageDeletionsPending: Gauge;
 }
 
 /** Generation's own metrics on the app's registry (queue depth comes from bus.registerMetrics). */
@@ -29,6 +31,16 @@ export function createMetrics(registry: Registry): GenerationMetrics {
     uncharged: new Counter({
       name: 'generation_uncharged_total',
       help: 'Succeeded generations whose hold the ledger expired before the capture arrived (delivered, never paid for)',
+      registers: [registry],
+    }),
+    storageDeletionFailures: new Counter({
+      name: 'generation_storage_deletion_failures_total',
+      help: 'Times storage failed to delete objects whose rows are gone (retried by the sweep)',
+      registers: [registry],
+    }),
+    storageDeletionsPending: new Gauge({
+      name: 'generation_storage_deletions_pending',
+      help: 'Objects whose rows are gone and that storage has not yet confirmed deleted, as of the last sweep',
       registers: [registry],
     }),
   };

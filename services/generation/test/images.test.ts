@@ -1,4 +1,4 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -144,6 +144,40 @@ describe('images', () => {
     expect((await h.api('GET', '/v1/gallery')).body.items.map((i: Body) => i.id)).not.toContain(img.id);
   });
 
+  it('an image whose stored objects storage failed to delete is gone for the person at once, and the sweep deletes the objects once storage is back', async () => {
+    const { storage, deletions } = h.app.generation;
+    const img = aliceGen.images[0];
+    const before = await files(h.storageDir);
+    const down = vi.spyOn(storage, 'delete').mockRejectedValue(new Error('storage unavailable'));
+    try {
+      expect((await h.api('DELETE', `/v1/images/${img.id}`, { user: alice })).status).toBe(204);
+      expect((await h.api('GET', img.url, { user: alice })).status).toBe(404);
+      expect((await h.api('DELETE', `/v1/images/${img.id}`, { user: alice })).status).toBe(404);
+      expect(await files(h.storageDir)).toEqual(before); // nothing deleted yet
+      const recorded = () => h.ctx.db.selectFrom('storage_deletions').selectAll().where('user_id', '=', alice).orderBy('key').execute();
+      const keys = (await recorded()).map((r) => r.key);
+      expect(keys).toHaveLength(2); // the PNG and its thumbnail
+      for (const key of keys) expect(key.startsWith(`u/${alice}/g/${aliceGen.id}/`)).toBe(true);
+      expect(await h.api('GET', '/metrics').then((r) => r.body)).toMatch(/^generation_storage_deletion_failures_total\{service="generation"\} 1$/m);
+
+      // Storage still down: the sweep leaves them recorded and waits before the next try.
+      expect(await deletions.sweep()).toEqual({ deleted: 0, failed: 2 });
+      const waiting = await recorded();
+      expect(waiting.map((r) => r.attempts)).toEqual([1, 1]);
+      expect(waiting.every((r) => r.next_attempt_at.getTime() > Date.now() + 20_000)).toBe(true);
+      expect(await deletions.sweep()).toEqual({ deleted: 0, failed: 0 }); // not due yet: storage is not asked again
+      expect(down).toHaveBeenCalledTimes(2);
+    } finally {
+      down.mockRestore();
+    }
+    // Storage is back and the retry is due.
+    await h.ctx.db.updateTable('storage_deletions').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('user_id', '=', alice).execute();
+    expect(await deletions.sweep()).toEqual({ deleted: 2, failed: 0 });
+    expect(before.length - (await files(h.storageDir)).length).toBe(2);
+    expect(await h.ctx.db.selectFrom('storage_deletions').selectAll().execute()).toEqual([]);
+    expect(await h.api('GET', '/metrics').then((r) => r.body)).toMatch(/^generation_storage_deletions_pending\{service="generation"\} 0$/m);
+  });
+
   it('lists generations newest first with a cursor', async () => {
     const p1 = await h.api('GET', '/v1/generations?limit=1', { user: bob });
     expect(p1.body.items).toHaveLength(1);
@@ -175,11 +209,18 @@ describe('privacy', () => {
     expect(upload.status).toBe(201);
     const bobFiles = async () => (await files(h.storageDir)).filter((f) => f.includes(bob));
     expect((await bobFiles()).length).toBeGreaterThan(0);
+    // One image deleted while storage was failing: its objects are recorded for the sweep, naming bob.
+    const bobImage = (await h.api('GET', '/v1/generations', { user: bob })).body.items[0].images[0];
+    const down = vi.spyOn(h.app.generation.storage, 'delete').mockRejectedValue(new Error('storage unavailable'));
+    expect((await h.api('DELETE', `/v1/images/${bobImage.id}`, { user: bob })).status).toBe(204);
+    down.mockRestore();
+    expect(await h.ctx.db.selectFrom('storage_deletions').select('key').where('user_id', '=', bob).execute()).toHaveLength(2);
     await h.ctx.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId: bob }));
     await eventually(async () => (await h.api('GET', '/v1/generations', { user: bob })).body.items.length === 0);
     expect(await bobFiles()).toEqual([]);
     const left = await h.ctx.db.selectFrom('uploads').select('id').where('user_id', '=', bob).execute();
     expect(left).toEqual([]);
+    expect(await h.ctx.db.selectFrom('storage_deletions').select('key').where('user_id', '=', bob).execute()).toEqual([]);
     // Alice is untouched
     expect((await h.api('GET', `/v1/generations/${aliceGen.id}`, { user: alice })).status).toBe(200);
   });

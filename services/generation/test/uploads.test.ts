@@ -140,7 +140,7 @@ describe('POST /v1/uploads', () => {
     const { sweepExpiredUploads } = await import('../src/uploads/uploads.service.js');
     const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#abcdef' } }).png().toBuffer();
     const up = await upload(png);
-    const n = await sweepExpiredUploads(h.ctx.db, h.app.generation.storage, new Date(Date.now() + h.config.UPLOAD_TTL * 1000 + 1000));
+    const n = await sweepExpiredUploads(h.ctx.db, h.app.generation.deletions, new Date(Date.now() + h.config.UPLOAD_TTL * 1000 + 1000));
     expect(n).toBeGreaterThanOrEqual(1);
     const stored = await h.api('GET', `/internal/uploads/${up.body.id}`, { headers: { 'x-imlab-internal-token': h.config.INTERNAL_API_TOKEN } });
     expect(stored.status).toBe(404);

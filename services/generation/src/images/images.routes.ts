@@ -4,6 +4,7 @@ import { authenticate, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import type { ObjectStorage } from '../storage/storage.js';
+import type { StorageDeletions } from '../storage/deletions.js';
 import { IdParams, PageQuery, ProblemRef } from '../generations/generations.schemas.js';
 import * as images from './images.service.js';
 
@@ -37,8 +38,8 @@ export function sendImage(req: FastifyRequest, reply: FastifyReply, file: images
   return reply.type(file.contentType).send(file.bytes);
 }
 
-export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage }): void {
-  const { db, storage } = deps;
+export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; deletions: StorageDeletions }): void {
+  const { db, storage, deletions } = deps;
   for (const variant of ['original', 'thumb'] as const) {
     app.get(
       variant === 'original' ? '/v1/images/:id' : '/v1/images/:id/thumb',
@@ -67,7 +68,7 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
     '/v1/images/:id',
     { preHandler: authenticate, schema: { tags: ['images'], params: IdParams, response: { 204: Type.Null(), 401: ProblemRef, 404: ProblemRef } } },
     async (req, reply) => {
-      await images.deleteImage(db, storage, req.params.id, req.user.sub);
+      await images.deleteImage(db, deletions, req.params.id, req.user.sub);
       return reply.code(204).send(null);
     },
   );

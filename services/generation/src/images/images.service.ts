@@ -3,6 +3,7 @@ import { AppError, invalidCursor, notFound } from '@imlab/http';
 import { UUID_RE } from '@imlab/contracts';
 import type { DB, ImageRow } from '../db.js';
 import type { ObjectStorage } from '../storage/storage.js';
+import { StorageDeletions } from '../storage/deletions.js';
 import * as repo from './images.repository.js';
 
 export interface ImageFile {
@@ -49,11 +50,19 @@ export async function setPublished(db: Kysely<DB>, id: string, userId: string, p
   return img;
 }
 
-/** The row goes first (the image stops being served), then its stored objects. */
-export async function deleteImage(db: Kysely<DB>, storage: ObjectStorage, id: string, userId: string): Promise<void> {
-  const img = await repo.deleteImage(db, id, userId);
+/**
+ * The row goes first (the image stops being served) with the record of its stored objects, which
+ * are deleted right after; if storage fails, the sweep retries (the image is gone for the person
+ * either way).
+ */
+export async function deleteImage(db: Kysely<DB>, deletions: StorageDeletions, id: string, userId: string): Promise<void> {
+  const img = await db.transaction().execute(async (tx) => {
+    const row = await repo.deleteImage(tx, id, userId);
+    if (row) await StorageDeletions.request(tx, [row.storage_key, row.thumb_key].map((key) => ({ userId, key })));
+    return row;
+  });
   if (!img) throw notFound('image', 'IMAGE_NOT_FOUND');
-  await storage.delete([img.storage_key, img.thumb_key]);
+  await deletions.deleteNow([img.storage_key, img.thumb_key]);
 }
 
 export function encodeGalleryCursor(row: { published_at: Date; id: string }): string {

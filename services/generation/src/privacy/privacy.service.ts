@@ -2,6 +2,7 @@ import { beginPurge, markPurged, type Kysely, type Transaction } from '@imlab/db
 import type { DB } from '../db.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import { keys } from '../storage/storage.js';
+import { StorageDeletions } from '../storage/deletions.js';
 import * as generations from '../generations/generations.repository.js';
 import * as images from '../images/images.repository.js';
 import * as uploads from '../uploads/uploads.repository.js';
@@ -17,6 +18,8 @@ export async function purgeUser(db: Transaction<DB>, storage: ObjectStorage, use
   await beginPurge(db, userId);
   await storage.deletePrefix(keys.userPrefix(userId));
   await uploads.deleteUploadsOfUser(db, userId);
+  // After the uploads: an expiry sweep that took this person's uploads first has committed its records by now.
+  await StorageDeletions.forgetUser(db, userId);
   const n = await generations.deleteGenerationsOfUser(db, userId);
   await users.deleteProfile(db, userId);
   await markPurged(db, userId);

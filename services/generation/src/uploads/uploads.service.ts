@@ -7,6 +7,7 @@ import type { DB, UploadRow } from '../db.js';
 import type { Config } from '../config.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import { keys } from '../storage/storage.js';
+import { StorageDeletions } from '../storage/deletions.js';
 import * as repo from './uploads.repository.js';
 
 export type ImageKind = 'png' | 'jpeg' | 'webp';
@@ -85,9 +86,13 @@ export async function storeUpload(db: Kysely<DB>, storage: ObjectStorage, config
   return { upload: row, deduplicated: !created };
 }
 
-/** Deletes unused uploads past their expiry, objects included. */
-export async function sweepExpiredUploads(db: Kysely<DB>, storage: ObjectStorage, now = new Date()): Promise<number> {
-  const gone = await db.transaction().execute((tx: Transaction<DB>) => repo.takeExpired(tx, now));
-  await storage.delete(gone.map((u) => u.storage_key));
+/** Deletes unused uploads past their expiry, objects included (retried by the sweep if storage fails). */
+export async function sweepExpiredUploads(db: Kysely<DB>, deletions: StorageDeletions, now = new Date()): Promise<number> {
+  const gone = await db.transaction().execute(async (tx: Transaction<DB>) => {
+    const rows = await repo.takeExpired(tx, now);
+    await StorageDeletions.request(tx, rows.map((u) => ({ userId: u.user_id, key: u.storage_key })));
+    return rows;
+  });
+  await deletions.deleteNow(gone.map((u) => u.storage_key));
   return gone.length;
 }
