@@ -81,6 +81,65 @@ describe('sweeper for missed webhooks', () => {
     expect(ledgerFor(expired.orderId)).toEqual([]);
   });
 
+  it('fails an order whose bank debit failed when async_payment_failed was lost, and leaves one still processing alone', async () => {
+    await sql`update orders set status = 'expired' where status = 'pending'`.execute(h.db); // earlier tests' leftovers
+    const failedDebit = await h.checkout(h.newUser());
+    const processing = await h.checkout(h.newUser());
+    const failedPi = newPaymentIntentId();
+    const processingPi = newPaymentIntentId();
+    // Both sessions completed with a delayed method: complete, unpaid, until the debit settles.
+    h.stripe.update(failedDebit.session.id, { status: 'complete', payment_status: 'unpaid', payment_intent: failedPi });
+    h.stripe.update(processing.session.id, { status: 'complete', payment_status: 'unpaid', payment_intent: processingPi });
+    h.stripe.putPaymentIntent({ id: failedPi, status: 'requires_payment_method', lastPaymentError: { type: 'card_error', code: 'payment_intent_payment_attempt_failed', message: 'The bank debit failed.' } });
+    h.stripe.putPaymentIntent({ id: processingPi, status: 'processing' });
+    await age(failedDebit.orderId, 3600);
+    await age(processing.orderId, 3600);
+
+    const result = await sweep(1800);
+    expect(result).toMatchObject({ failed: 1, open: 1, fulfilled: 0 });
+    expect(await h.order(failedDebit.orderId)).toMatchObject({ status: 'failed' });
+    expect((await h.order(failedDebit.orderId)).closed_at).not.toBeNull();
+    expect(await h.order(processing.orderId)).toMatchObject({ status: 'pending', closed_at: null });
+    expect(h.stripe.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/payment_intents/')).map((r) => r.path).sort()).toEqual(
+      [`/v1/payment_intents/${failedPi}`, `/v1/payment_intents/${processingPi}`].sort(),
+    );
+
+    // The lost webhook turns up late: nothing changes. The other debit clears later: paid as usual.
+    await h.webhook(stripeEvent('checkout.session.async_payment_failed', sessionObject(h.stripe.sessions.get(failedDebit.session.id)!, {})));
+    h.stripe.update(processing.session.id, { payment_status: 'paid' });
+    await age(processing.orderId, 3600);
+    expect(await sweep(1800)).toMatchObject({ fulfilled: 1 });
+    await h.settled();
+    expect(await h.order(failedDebit.orderId)).toMatchObject({ status: 'failed' });
+    expect(ledgerFor(failedDebit.orderId)).toEqual([]);
+    expect(ledgerFor(processing.orderId)).toEqual(['grant:100']);
+  });
+
+  it('one order that cannot be swept does not stop the sweep, and goes on being retried', async () => {
+    await sql`update orders set status = 'expired' where status = 'pending'`.execute(h.db); // earlier tests' leftovers
+    const broken = await h.checkout(h.newUser());
+    const fine = await h.checkout(h.newUser());
+    for (const c of [broken, fine]) h.stripe.update(c.session.id, { status: 'complete', payment_status: 'paid', payment_intent: newPaymentIntentId() });
+    await age(broken.orderId, 7200); // first in line
+    await age(fine.orderId, 3600);
+    // Any write to the broken order fails (as a deadlock or a constraint would), its fulfilment included.
+    await sql`create function pg_temp_refuse_order() returns trigger language plpgsql as $$ begin raise exception 'order refused for the test'; end $$`.execute(h.db);
+    await sql.raw(`create trigger refuse_order before update on orders for each row when (old.id = '${broken.orderId}') execute function pg_temp_refuse_order()`).execute(h.db);
+    try {
+      expect(await sweep(1800)).toMatchObject({ checked: 2, fulfilled: 1 });
+      await h.settled();
+      expect(await h.order(fine.orderId)).toMatchObject({ status: 'paid' });
+      expect(await h.order(broken.orderId)).toMatchObject({ status: 'pending' });
+    } finally {
+      await sql`drop trigger refuse_order on orders`.execute(h.db);
+      await sql`drop function pg_temp_refuse_order()`.execute(h.db);
+    }
+    expect(await sweep(1800)).toMatchObject({ checked: 1, fulfilled: 1 });
+    await h.settled();
+    expect(ledgerFor(broken.orderId)).toEqual(['grant:100']);
+    expect(ledgerFor(fine.orderId)).toEqual(['grant:100']);
+  });
+
   it('applies a refund that arrived while the completion webhook was lost', async () => {
     const c = await h.checkout(h.newUser());
     const pi = newPaymentIntentId();

@@ -81,10 +81,33 @@ async function sweepOne(deps: SweeperDeps, candidate: { id: string; stripe_sessi
     deps.log.info({ orderId: candidate.id }, 'order fulfilled by the sweeper (webhook missing)');
   } else if (session.status === 'expired') {
     if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'expired')) result.expired++;
+  } else if (session.status === 'complete' && paymentIntentId && (await delayedPaymentFailed(deps, paymentIntentId))) {
+    // A delayed payment (bank debit) failed and checkout.session.async_payment_failed never came:
+    // the session stays complete and unpaid for good, so the order fails as that webhook would fail it.
+    if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'failed')) result.failed++;
+    deps.log.info({ orderId: candidate.id }, 'order failed by the sweeper: its delayed payment failed (webhook missing)');
   } else {
     result.open++;
     await orders.touchOrder(deps.db, candidate.id);
   }
+}
+
+/**
+ * A completed Checkout Session stays `unpaid` while a delayed payment method settles (days for a
+ * bank debit). Its PaymentIntent tells a debit still processing (`processing`) from one that
+ * failed: back to `requires_payment_method` with the error, or canceled. A lookup that fails
+ * leaves the order open for the next sweep.
+ */
+async function delayedPaymentFailed(deps: SweeperDeps, paymentIntentId: string): Promise<boolean> {
+  let intent: Stripe.PaymentIntent;
+  try {
+    intent = await deps.stripe.paymentIntents.retrieve(paymentIntentId);
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    deps.log.warn({ err: { code: e.code, message: e.message } }, 'sweeper could not look up the payment of a completed, unpaid checkout session');
+    return false;
+  }
+  return intent.status === 'canceled' || (intent.status === 'requires_payment_method' && intent.last_payment_error != null);
 }
 
 /** Runs the sweep every `intervalSeconds`; never overlaps itself; `close()` waits for a running sweep. */

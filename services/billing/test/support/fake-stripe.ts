@@ -50,6 +50,8 @@ export async function startFakeStripe(): Promise<{
    * lists it. Returns the Refund object, as a refund event would carry it.
    */
   putRefund(r: { id: string; paymentIntent: string; amount: number; status: string }): Record<string, unknown>;
+  /** Records a PaymentIntent (built on the published fixture) that GET /v1/payment_intents/:id answers. */
+  putPaymentIntent(pi: { id: string; status: string; lastPaymentError?: Record<string, unknown> | null }): Record<string, unknown>;
   /** Changes a stored session as Stripe would after the customer acts (paid, expired...). */
   update(id: string, patch: Record<string, unknown>): Session;
   /** The next N create calls answer 500. */
@@ -62,6 +64,7 @@ export async function startFakeStripe(): Promise<{
   const refunds: Record<string, unknown>[] = [];
   const refundsByIdempotencyKey = new Map<string, Record<string, unknown>>();
   const held = new Map<string, Record<string, unknown>>();
+  const paymentIntents = new Map<string, Record<string, unknown>>();
   let failing = 0;
 
   const server: Server = createServer((req, res) => {
@@ -116,6 +119,10 @@ export async function startFakeStripe(): Promise<{
         const id = decodeURIComponent(url.pathname.slice('/v1/checkout/sessions/'.length));
         const s = sessions.get(id);
         answer = s ? { status: 200, body: s } : stripeError(404, 'invalid_request_error', `No such checkout.session: '${id}'`, 'resource_missing');
+      } else if (req.method === 'GET' && url.pathname.startsWith('/v1/payment_intents/')) {
+        const id = decodeURIComponent(url.pathname.slice('/v1/payment_intents/'.length));
+        const pi = paymentIntents.get(id);
+        answer = pi ? { status: 200, body: pi } : stripeError(404, 'invalid_request_error', `No such payment_intent: '${id}'`, 'resource_missing');
       } else {
         answer = stripeError(404, 'invalid_request_error', `Unrecognized request URL (${req.method}: ${url.pathname}).`);
       }
@@ -174,6 +181,11 @@ export async function startFakeStripe(): Promise<{
       if (r.status === 'failed') Object.assign(refund, { failure_reason: 'expired_or_canceled_card', failure_balance_transaction: `txn_test_${rand()}` });
       held.set(r.id, refund);
       return structuredClone(refund);
+    },
+    putPaymentIntent({ id, status, lastPaymentError = null }) {
+      const pi = { ...fixture('payment_intent'), id, status, last_payment_error: lastPaymentError, client_secret: `${id}_secret_${rand(8)}`, created: Math.floor(Date.now() / 1000) };
+      paymentIntents.set(id, pi);
+      return structuredClone(pi);
     },
     failCreates(n) {
       failing = n;
