@@ -30,12 +30,15 @@ describe('sweeper for missed webhooks', () => {
     const c = await h.checkout(userId);
     const pi = newPaymentIntentId();
     h.stripe.update(c.session.id, { status: 'complete', payment_status: 'paid', payment_intent: pi });
+    const chargedAt = new Date(Math.floor(Date.now() / 1000 - 3000) * 1000);
+    h.stripe.putPaymentIntent({ id: pi, status: 'succeeded', chargedAt });
     await age(c.orderId, 3600);
 
     const result = await sweep(1800);
     expect(result).toMatchObject({ fulfilled: 1 });
     await h.settled();
-    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', stripe_payment_intent_id: pi });
+    // Paid when Stripe charged, not when the sweeper noticed.
+    expect(await h.order(c.orderId)).toMatchObject({ status: 'paid', stripe_payment_intent_id: pi, paid_at: chargedAt });
     expect(ledgerFor(c.orderId)).toEqual(['grant:100']);
     expect(h.stripe.requests.some((r) => r.method === 'GET' && r.path === `/v1/checkout/sessions/${c.session.id}`)).toBe(true);
 

@@ -215,7 +215,7 @@ export async function markPaid(
   order: OrderRow,
   paymentIntentId: string | null,
   deps: SettleDeps,
-  paid: { amount: number | null; currency: string | null } = { amount: null, currency: null },
+  paid: { amount: number | null; currency: string | null; at?: Date | null } = { amount: null, currency: null },
 ): Promise<void> {
   const patch: Parameters<typeof orders.updateOrder>[2] = {};
   if (paymentIntentId && !order.stripe_payment_intent_id) patch.stripe_payment_intent_id = paymentIntentId;
@@ -229,7 +229,9 @@ export async function markPaid(
   }
   const firstTime = !order.paid_at;
   if (firstTime) {
-    patch.paid_at = new Date();
+    // Stripe's time of the payment when known (reconciliation periods then match Stripe's reports),
+    // never one in the future (a skewed clock).
+    patch.paid_at = paid.at && paid.at.getTime() <= Date.now() ? paid.at : new Date();
     patch.status = 'paid';
     patch.closed_at = null;
   }

@@ -25,6 +25,13 @@ export interface SweepResult {
   open: number;
 }
 
+/** When the session's payment was charged, if Stripe expanded its PaymentIntent and latest charge. */
+function chargedAt(session: Stripe.Checkout.Session): Date | null {
+  const intent = session.payment_intent;
+  const charge = intent && typeof intent === 'object' ? intent.latest_charge : null;
+  return charge && typeof charge === 'object' && Number.isSafeInteger(charge.created) ? new Date(charge.created * 1000) : null;
+}
+
 const idOf = (v: unknown): string | null => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { id?: unknown }).id === 'string' ? (v as { id: string }).id : null);
 
 /**
@@ -58,7 +65,8 @@ async function sweepOne(deps: SweeperDeps, candidate: { id: string; stripe_sessi
   }
   let session: Stripe.Checkout.Session;
   try {
-    session = await deps.stripe.checkout.sessions.retrieve(candidate.stripe_session_id);
+    // The payment's charge comes along: its time is when the order was paid (no webhook says when).
+    session = await deps.stripe.checkout.sessions.retrieve(candidate.stripe_session_id, { expand: ['payment_intent.latest_charge'] });
   } catch (err) {
     const e = err as { code?: string; statusCode?: number; message?: string };
     if (e.statusCode === 404 || e.code === 'resource_missing') {
@@ -74,7 +82,7 @@ async function sweepOne(deps: SweeperDeps, candidate: { id: string; stripe_sessi
       if (paymentIntentId) await orders.lockPaymentIntent(tx, paymentIntentId);
       const order = await orders.lockOrder(tx, candidate.id);
       if (!order) return;
-      await markPaid(tx, order, paymentIntentId, { bus: deps.bus, log: deps.log }, { amount: session.amount_total ?? null, currency: session.currency ?? null });
+      await markPaid(tx, order, paymentIntentId, { bus: deps.bus, log: deps.log }, { amount: session.amount_total ?? null, currency: session.currency ?? null, at: chargedAt(session) });
       if (paymentIntentId) await applyParked(tx, paymentIntentId, { bus: deps.bus, log: deps.log, stripe: deps.stripe });
     });
     result.fulfilled++;

@@ -139,7 +139,7 @@ async function applySession(tx: Transaction<DB>, ev: StripeEventRow, deps: Proce
     ev.type === 'checkout.session.async_payment_succeeded' ||
     (ev.type === 'checkout.session.completed' && (ev.object_status === 'paid' || ev.object_status === 'no_payment_required'));
   if (paid) {
-    await markPaid(tx, order, ev.payment_intent_id, deps, { amount: ev.amount, currency: ev.currency });
+    await markPaid(tx, order, ev.payment_intent_id, deps, { amount: ev.amount, currency: ev.currency, at: ev.created });
   } else if (ev.type === 'checkout.session.async_payment_failed') {
     if (order.status === 'pending') await orders.updateOrder(tx, order.id, { status: 'failed', closed_at: new Date() });
   } else if (ev.type === 'checkout.session.expired') {

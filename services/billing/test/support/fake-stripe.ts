@@ -51,7 +51,7 @@ export async function startFakeStripe(): Promise<{
    */
   putRefund(r: { id: string; paymentIntent: string; amount: number; status: string }): Record<string, unknown>;
   /** Records a PaymentIntent (built on the published fixture) that GET /v1/payment_intents/:id answers. */
-  putPaymentIntent(pi: { id: string; status: string; lastPaymentError?: Record<string, unknown> | null }): Record<string, unknown>;
+  putPaymentIntent(pi: { id: string; status: string; lastPaymentError?: Record<string, unknown> | null; chargedAt?: Date }): Record<string, unknown>;
   /** Changes a stored session as Stripe would after the customer acts (paid, expired...). */
   update(id: string, patch: Record<string, unknown>): Session;
   /** The next N create calls answer 500. */
@@ -65,6 +65,7 @@ export async function startFakeStripe(): Promise<{
   const refundsByIdempotencyKey = new Map<string, Record<string, unknown>>();
   const held = new Map<string, Record<string, unknown>>();
   const paymentIntents = new Map<string, Record<string, unknown>>();
+  const charges = new Map<string, Record<string, unknown>>();
   let failing = 0;
 
   const server: Server = createServer((req, res) => {
@@ -118,7 +119,7 @@ export async function startFakeStripe(): Promise<{
       } else if (req.method === 'GET' && url.pathname.startsWith('/v1/checkout/sessions/')) {
         const id = decodeURIComponent(url.pathname.slice('/v1/checkout/sessions/'.length));
         const s = sessions.get(id);
-        answer = s ? { status: 200, body: s } : stripeError(404, 'invalid_request_error', `No such checkout.session: '${id}'`, 'resource_missing');
+        answer = s ? { status: 200, body: expand(s, url.searchParams) } : stripeError(404, 'invalid_request_error', `No such checkout.session: '${id}'`, 'resource_missing');
       } else if (req.method === 'GET' && url.pathname.startsWith('/v1/payment_intents/')) {
         const id = decodeURIComponent(url.pathname.slice('/v1/payment_intents/'.length));
         const pi = paymentIntents.get(id);
@@ -132,6 +133,20 @@ export async function startFakeStripe(): Promise<{
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
+
+  /** Stripe's `expand[]` for what billing asks: a session's payment_intent and its latest_charge. */
+  function expand(session: Session, query: URLSearchParams): Record<string, unknown> {
+    const paths = [...query.entries()].filter(([k]) => /^expand\[\d*\]$/.test(k)).map(([, v]) => v);
+    const out: Record<string, unknown> = structuredClone(session);
+    const piId = session.payment_intent;
+    if (typeof piId !== 'string' || !paths.some((p) => p === 'payment_intent' || p.startsWith('payment_intent.'))) return out;
+    const pi: Record<string, unknown> = structuredClone(
+      paymentIntents.get(piId) ?? { ...fixture('payment_intent'), id: piId, status: session.payment_status === 'paid' ? 'succeeded' : 'processing', latest_charge: null },
+    );
+    if (paths.includes('payment_intent.latest_charge') && typeof pi.latest_charge === 'string') pi.latest_charge = structuredClone(charges.get(pi.latest_charge) ?? null);
+    out.payment_intent = pi;
+    return out;
+  }
 
   function createSession(p: Record<string, string>): Session {
     const s = fixture<Session>('checkout.session');
@@ -182,8 +197,22 @@ export async function startFakeStripe(): Promise<{
       held.set(r.id, refund);
       return structuredClone(refund);
     },
-    putPaymentIntent({ id, status, lastPaymentError = null }) {
-      const pi = { ...fixture('payment_intent'), id, status, last_payment_error: lastPaymentError, client_secret: `${id}_secret_${rand(8)}`, created: Math.floor(Date.now() / 1000) };
+    putPaymentIntent({ id, status, lastPaymentError = null, chargedAt }) {
+      let latestCharge: string | null = null;
+      if (chargedAt) {
+        latestCharge = `ch_test_${rand()}`;
+        const created = Math.floor(chargedAt.getTime() / 1000);
+        charges.set(latestCharge, { ...fixture('charge'), id: latestCharge, payment_intent: id, status: 'succeeded', paid: true, created });
+      }
+      const pi = {
+        ...fixture('payment_intent'),
+        id,
+        status,
+        last_payment_error: lastPaymentError,
+        latest_charge: latestCharge,
+        client_secret: `${id}_secret_${rand(8)}`,
+        created: Math.floor(Date.now() / 1000),
+      };
       paymentIntents.set(id, pi);
       return structuredClone(pi);
     },
