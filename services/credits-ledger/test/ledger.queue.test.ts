@@ -8,7 +8,7 @@ import type { ConsumeOptions, Job, Worker } from '@imlab/queue';
 import { sql } from '@imlab/db';
 import type { MessageName, Payload } from '@imlab/contracts';
 import * as ledger from '../src/ledger/ledger.service.js';
-import { findUserAccounts } from '../src/ledger/ledger.repository.js';
+import { accountBalance, findUserAccounts } from '../src/ledger/ledger.repository.js';
 import { consumeInbox } from '../src/inbox.js';
 import { inMinutes, invariantViolations, startLedger, user, type TestLedger } from './support/ledger.js';
 
@@ -145,6 +145,41 @@ describe('ledger inbox through the real queue', () => {
     expect(await findUserAccounts(L.db, u)).toMatchObject({ available: 50 });
     const debt = await L.db.selectFrom('transfers').select('id').where('kind', '=', 'clawback_debt').where('reference', '=', grantKey).execute();
     expect(debt).toEqual([]);
+    expect(await invariantViolations(L.db)).toEqual([]);
+  });
+
+  it('runs a reserve again when concurrent debits win every conditional debit while the balance covers it: no refusal, nothing half done', async () => {
+    const u = user();
+    await grantVia(u, 20);
+    const { availableId, heldId } = (await findUserAccounts(L.db, u))!;
+    const balances = async () => ({ available: await accountBalance(L.db, availableId), held: await accountBalance(L.db, heldId) });
+    // Every debit of this account loses (as it would to other debits committing in between), while
+    // reads still show 20: what three concurrent reserves racing this one look like, every time.
+    const trigger = `lose_debits_${availableId.replace(/-/g, '')}`;
+    await sql.raw(`create function ${trigger}() returns trigger language plpgsql as $$ begin if new.balance < old.balance then return null; end if; return new; end $$`).execute(L.db);
+    await sql.raw(`create trigger ${trigger} before update on accounts for each row when (old.id = '${availableId}') execute function ${trigger}()`).execute(L.db);
+    const holdId = randomUUID();
+    const id = randomUUID();
+    try {
+      await L.db.transaction().execute((tx) => L.ctx.bus.send(tx as never, 'ledger.reserve', { holdId, userId: u, amount: 8, expiresAt: inMinutes(5), reference: 'gen_contended' }, { id }));
+      const job = await eventually(async () => {
+        const j = await L.ctx.bus.queue('credits-ledger').getJob(id);
+        return j && j.attemptsMade >= 1 ? j : undefined;
+      }, 10_000);
+      expect(job!.failedReason).toMatch(/balance kept moving/);
+      expect(job!.opts.attempts).toBeGreaterThan(100); // a money command: retried for days, never dropped
+      // Each attempt rolled back whole: no hold, no refusal sent, the credits where they were.
+      expect(await L.db.selectFrom('holds').select('id').where('id', '=', holdId).execute()).toEqual([]);
+      expect(await sentEvents('ledger.hold-rejected', 'holdId', holdId)).toEqual([]);
+      expect(await balances()).toEqual({ available: 20, held: 0 });
+    } finally {
+      await sql.raw(`drop trigger ${trigger} on accounts`).execute(L.db);
+      await sql.raw(`drop function ${trigger}()`).execute(L.db);
+    }
+    // The debits go through again: the next attempt places the hold.
+    const r = await L.ctx.bus.waitForResult('credits-ledger', id, 20_000);
+    expect(r).toEqual({ timedOut: false, result: { status: 'placed' } });
+    expect(await balances()).toEqual({ available: 12, held: 8 });
     expect(await invariantViolations(L.db)).toEqual([]);
   });
 
