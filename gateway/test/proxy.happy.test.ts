@@ -174,6 +174,34 @@ describe('shutdown with event streams passing through', () => {
     await expect.poll(() => upstreamClosed, { timeout: 3000 }).toBe(true);
     await reader.cancel().catch(() => undefined);
   });
+
+  it('answers a stream the service opens only after shutdown began with the draining 503, and still stops at once', async () => {
+    let answerNow: () => void = () => undefined;
+    const asked = new Promise<void>((askedResolve) => {
+      fakes.generation.on('GET', /^\/v1\/generations\/[^/]+\/events$/, (_req, res) => {
+        askedResolve();
+        // The service answers late: after the gateway's close() has begun.
+        answerNow = () => {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write('event: status\ndata: {"status":"queued"}\n\n');
+          const timer = setInterval(() => res.write(': ping\n\n'), 50);
+          res.on('close', () => clearInterval(timer));
+        };
+      });
+    });
+    const own = await startGateway(fakes);
+    const pending = fetch(`${own.url}/v1/generations/gen_late/events`);
+    await asked;
+    const closed = own.close().then(() => 'closed');
+    await new Promise((r) => setTimeout(r, 100)); // preClose has run: the gateway is draining
+    answerNow();
+    const res = await pending;
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(await res.json()).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+    expect(await Promise.race([closed, new Promise((r) => setTimeout(() => r('still open'), 5000))])).toBe('closed');
+  });
 });
 
 describe('answers larger than a small JSON document', () => {
