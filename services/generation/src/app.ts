@@ -57,7 +57,7 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
 
   generationRoutes(app, { config, service, events });
   imageRoutes(app, { db: ctx.db, storage, deletions });
-  await uploadRoutes(app, { db: ctx.db, storage, config });
+  await uploadRoutes(app, { db: ctx.db, storage, deletions, config });
   privacyRoutes(app, { db: ctx.db, storage, config });
   return app;
 }

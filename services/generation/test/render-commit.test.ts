@@ -11,6 +11,7 @@ import type { DB } from '../src/db.js';
 import { createMetrics } from '../src/metrics.js';
 import { StatusEvents } from '../src/generations/status-events.js';
 import { createStorage } from '../src/storage/storage.js';
+import { StorageDeletions } from '../src/storage/deletions.js';
 import { createProvider } from '../src/render/providers/index.js';
 import { RenderService } from '../src/render/render.service.js';
 import { startHarness, type Harness } from './support/harness.js';
@@ -25,10 +26,16 @@ afterAll(async () => h?.close());
  * The database as the render sees it when the connection drops during COMMIT: the `nth`
  * transaction commits, and then the caller gets an error anyway.
  */
-function commitAnswerLost(db: Kysely<DB>, nth: number, before?: () => Promise<void>, commit = true): Kysely<DB> {
+function commitAnswerLost(db: Kysely<DB>, nth: number, before?: () => Promise<void>, commit = true, unreadableAfter = false): Kysely<DB> {
   let count = 0;
   return new Proxy(db, {
     get(target, prop) {
+      if (unreadableAfter && count >= nth && prop === 'selectFrom') {
+        // The database stays unreachable after the lost commit: the outcome cannot be read.
+        return () => {
+          throw new Error('Connection terminated unexpectedly');
+        };
+      }
       if (prop !== 'transaction') {
         const value: unknown = Reflect.get(target, prop);
         // Kysely keeps private fields: its methods must run on the real instance.
@@ -60,7 +67,10 @@ afterAll(async () => {
 function renderOn(db: Kysely<DB>): RenderService {
   const events = new StatusEvents(h.ctx.bus.redis, h.ctx.bus.prefix);
   openEvents.push(events);
-  return new RenderService({ db, bus: h.ctx.bus, config: h.config, events, metrics: createMetrics(new Registry()), storage: createStorage(h.config), provider: createProvider(h.config), logger });
+  const metrics = createMetrics(new Registry());
+  const storage = createStorage(h.config);
+  const deletions = new StorageDeletions({ db: h.ctx.db, storage, log: logger, metrics });
+  return new RenderService({ db, bus: h.ctx.bus, config: h.config, events, metrics, storage, deletions, provider: createProvider(h.config), logger });
 }
 
 describe('render whose success commit answers with an error', () => {
@@ -82,6 +92,32 @@ describe('render whose success commit answers with an error', () => {
     expect((await h.api('GET', g.body.images[0].url, { user })).status).toBe(200);
     await eventually(() => h.ledger.count('capture', created.body.id) === 1);
     expect(h.ledger.balance(user)).toEqual({ available: 9, held: 0, consumed: 1 });
+    // The commit kept its files: nothing of them is left for the sweep to delete.
+    expect(await h.ctx.db.selectFrom('storage_deletions').select('key').where('user_id', '=', user).execute()).toEqual([]);
+  });
+
+  it('an attempt whose outcome could not be read and that is never run again: its files are deleted by the sweep once no commit can happen', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'outcome unreadable', model: 'imlab-draft' } });
+    const folder = path.join(h.storageDir, 'u', user, 'g', created.body.id);
+    // The success transaction does not commit, and the database stays unreachable for the check after it.
+    await expect(renderOn(commitAnswerLost(h.ctx.db, 2, undefined, false, true)).process(created.body.id, job(), undefined, logger)).rejects.toThrow();
+    const written = (await readdir(folder, { recursive: true })).map(String).filter((f) => /\.(png|webp)$/.test(f));
+    expect(written).toHaveLength(2); // kept for a retry to sort out
+    const records = await h.ctx.db.selectFrom('storage_deletions').selectAll().where('user_id', '=', user).execute();
+    expect(records.map((r) => r.key).sort()).toEqual(written.map((f) => `u/${user}/g/${created.body.id}/${f}`).sort());
+    const g = await h.ctx.db.selectFrom('generations').select('hold_expires_at').where('id', '=', created.body.id).executeTakeFirstOrThrow();
+    // Not while the generation could still commit (until its hold expires), nor a while after.
+    for (const r of records) expect(r.next_attempt_at.getTime()).toBeGreaterThanOrEqual(g.hold_expires_at.getTime() + 3600_000);
+    await h.app.generation.deletions.sweep();
+    expect((await readdir(folder, { recursive: true })).map(String).filter((f) => /\.(png|webp)$/.test(f))).toHaveLength(2);
+
+    // No retry ever comes (the job was lost, the generation failed): once due, the sweep deletes them.
+    await h.ctx.db.updateTable('storage_deletions').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('user_id', '=', user).execute();
+    await h.app.generation.deletions.sweep();
+    expect((await readdir(folder, { recursive: true }).catch(() => [] as string[])).map(String).filter((f) => /\.(png|webp)$/.test(f))).toEqual([]);
+    expect(await h.ctx.db.selectFrom('storage_deletions').select('key').where('user_id', '=', user).execute()).toEqual([]);
   });
 
   it('deletes what it stored when the generation is gone by then (purged during the render)', async () => {

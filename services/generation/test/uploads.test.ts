@@ -2,6 +2,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { sql } from '@imlab/db';
 import { startHarness, type Harness } from './support/harness.js';
 
 let h: Harness;
@@ -134,6 +137,36 @@ describe('POST /v1/uploads', () => {
     expect(done.referenceUploadIds).toEqual([up.body.id]);
     const row = await h.ctx.db.selectFrom('uploads').select('expires_at').where('id', '=', up.body.id).executeTakeFirstOrThrow();
     expect(row.expires_at).toBeNull();
+  });
+
+  it('an object written for an upload whose row never committed is deleted by the sweep after its grace, and a kept one is not', async () => {
+    const who = uuidv7();
+    const files = async () => (await readdir(path.join(h.storageDir, 'u', who, 'uploads')).catch(() => [] as string[])).map(String);
+    const kept = await upload(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#0a0b0c' } }).png().toBuffer(), 'image/png', who);
+    expect(kept.status).toBe(201);
+    // The row's insert fails after the object was written (as a database failing mid-request would).
+    const fn = `refuse_upload_${who.replace(/-/g, '')}`;
+    await sql.raw(`create function ${fn}() returns trigger language plpgsql as $$ begin raise exception 'insert refused for the test'; end $$`).execute(h.ctx.db);
+    await sql.raw(`create trigger ${fn} before insert on uploads for each row when (new.user_id = '${who}') execute function ${fn}()`).execute(h.ctx.db);
+    try {
+      const lost = await upload(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#0d0e0f' } }).png().toBuffer(), 'image/png', who);
+      expect(lost.status).toBe(500);
+    } finally {
+      await sql.raw(`drop trigger ${fn} on uploads`).execute(h.ctx.db);
+      await sql.raw(`drop function ${fn}()`).execute(h.ctx.db);
+    }
+    expect(await files()).toHaveLength(2);
+    const records = await h.ctx.db.selectFrom('storage_deletions').selectAll().where('user_id', '=', who).execute();
+    expect(records).toHaveLength(1); // the lost one only: the kept upload's record went with its row
+    expect(records[0]!.next_attempt_at.getTime()).toBeGreaterThan(Date.now() + 50 * 60_000);
+    await h.app.generation.deletions.sweep();
+    expect(await files()).toHaveLength(2); // still within its grace
+
+    await h.ctx.db.updateTable('storage_deletions').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('user_id', '=', who).execute();
+    await h.app.generation.deletions.sweep();
+    const left = await files();
+    expect(left).toEqual([path.basename((await h.ctx.db.selectFrom('uploads').select('storage_key').where('id', '=', kept.body.id).executeTakeFirstOrThrow()).storage_key)]);
+    expect(await h.ctx.db.selectFrom('storage_deletions').select('key').where('user_id', '=', who).execute()).toEqual([]);
   });
 
   it('unused uploads expire and their objects are deleted', async () => {

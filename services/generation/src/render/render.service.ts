@@ -13,6 +13,7 @@ import type { GenerationMetrics } from '../metrics.js';
 import type { StatusEvents } from '../generations/status-events.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import { keys } from '../storage/storage.js';
+import { StorageDeletions } from '../storage/deletions.js';
 import * as repo from '../generations/generations.repository.js';
 import * as imagesRepo from '../images/images.repository.js';
 import * as uploadsRepo from '../uploads/uploads.repository.js';
@@ -25,9 +26,13 @@ export interface RenderDeps {
   events: StatusEvents;
   metrics: GenerationMetrics;
   storage: ObjectStorage;
+  deletions: StorageDeletions;
   provider: ImageProvider;
   logger: Logger;
 }
+
+/** How long after its hold expires an attempt's images are deleted if no commit kept them. */
+const UNKEPT_RENDER_GRACE_MS = 3600_000;
 
 export const THUMB_SIZE = 384;
 
@@ -107,6 +112,13 @@ export class RenderService {
         signal: AbortSignal.timeout(this.d.config.PROVIDER_TIMEOUT_MS),
       });
       const rows: Insertable<ImageTable>[] = [];
+      // Recorded before anything is written: if this attempt never commits (a crash, a lost
+      // commit), the sweep deletes its files once no commit can happen any more. The commit keeps them.
+      await StorageDeletions.provisional(
+        this.d.db,
+        raw.flatMap((_, idx) => [keys.image(claimed.user_id, claimed.id, lease, idx), keys.thumb(claimed.user_id, claimed.id, lease, idx)].map((key) => ({ userId: claimed.user_id, key }))),
+        new Date(claimed.hold_expires_at.getTime() + UNKEPT_RENDER_GRACE_MS),
+      );
       for (const [idx, bytes] of raw.entries()) {
         // Re-encode whatever the provider sent: exact size, PNG, no metadata.
         const png = await sharp(bytes, { limitInputPixels: 64_000_000 }).resize(claimed.width, claimed.height, { fit: 'cover' }).png().toBuffer();
@@ -135,7 +147,7 @@ export class RenderService {
       if (this.pastCaptureDeadline(claimed)) {
         // The ledger has given these credits back, or would before the capture reaches it: this
         // render cannot be paid for.
-        await this.d.storage.delete(stored);
+        await this.d.deletions.deleteNow(stored);
         return this.fail(claimed, lease, 'GENERATION_HOLD_EXPIRED', 'hold-expired');
       }
       // A provider may deliver fewer images than asked (some OpenAI-compatible servers ignore `n`):
@@ -146,13 +158,14 @@ export class RenderService {
         const row = await repo.transition(tx, claimed.id, ['running'], { status: 'succeeded', finished_at: new Date(), error_code: null, cost: charged }, { lease });
         if (!row) return undefined;
         await imagesRepo.insertImages(tx, rows);
+        await StorageDeletions.keep(tx, stored);
         await this.d.bus.send(tx as never, 'ledger.capture', charged === claimed.cost ? { holdId: claimed.id } : { holdId: claimed.id, amount: charged });
         await this.d.bus.send(tx as never, 'generation.finished', { generationId: claimed.id, userId: claimed.user_id, status: 'succeeded', refunded: false });
         return row;
       });
       if (!done) {
         // Canceled meanwhile, or another worker took the job over: nothing of this attempt stays.
-        await this.d.storage.delete(stored);
+        await this.d.deletions.deleteNow(stored);
         this.d.metrics.renderDuration.labels('discarded').observe((performance.now() - started) / 1000);
         log.info({ generationId: claimed.id }, 'render discarded: the generation moved on');
         return { discarded: true };
@@ -174,7 +187,8 @@ export class RenderService {
         }
         if (outcome === 'unreadable') {
           // Cannot tell: keep the files and retry; a retry that renders again first clears what
-          // earlier attempts of this generation left (see process), a purge clears the rest.
+          // earlier attempts of this generation left (see process); if the commit did not happen,
+          // the sweep deletes them after the grace (they are recorded as provisional).
           log.warn({ generationId: claimed.id }, 'render outcome unclear after an error; stored images kept for the retry to sort out');
           throw err;
         }
@@ -183,7 +197,7 @@ export class RenderService {
           return { status: 'succeeded', afterLostCommitAnswer: true };
         }
       }
-      await this.d.storage.delete(stored).catch(() => {});
+      await this.d.deletions.deleteNow(stored);
       const pe = asProviderError(err);
       this.d.metrics.providerErrors.labels(this.d.provider.name, pe.code).inc();
       const attempt = job.attemptsMade + 1;

@@ -6,6 +6,7 @@ import type { DB } from '../db.js';
 import { createMetrics } from '../metrics.js';
 import { StatusEvents } from '../generations/status-events.js';
 import { createStorage, type ObjectStorage } from '../storage/storage.js';
+import { StorageDeletions } from '../storage/deletions.js';
 import { createProvider, type ImageProvider } from './providers/index.js';
 import { RenderService } from './render.service.js';
 
@@ -35,7 +36,8 @@ export async function startRenderWorker(deps: {
   ctx.bus.registerMetrics(app.metricsRegistry, ['generation-render']);
   const metrics = createMetrics(app.metricsRegistry);
   const events = new StatusEvents(ctx.bus.redis, ctx.bus.prefix);
-  const render = new RenderService({ db: ctx.db, bus: ctx.bus, config, events, metrics, storage, provider, logger });
+  const deletions = new StorageDeletions({ db: ctx.db, storage, log: logger, metrics });
+  const render = new RenderService({ db: ctx.db, bus: ctx.bus, config, events, metrics, storage, deletions, provider, logger });
   const worker = ctx.bus.worker(
     'generation-render',
     async ({ message, job, token, log }) => {

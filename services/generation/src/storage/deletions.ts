@@ -13,10 +13,14 @@ export interface StoredObject {
 const MAX_BACKOFF_SECONDS = 3600;
 
 /**
- * Deleting stored objects whose rows are gone. The rows and the record of their objects go in one
+ * Stored objects no row names. Deleting: the rows and the record of their objects go in one
  * transaction (`request`); the objects are deleted after it commits (`deleteNow`), and whatever
  * storage failed to delete is retried by the sweep with a growing wait until storage confirms.
- * Without the record, a storage failure after the commit left objects nothing pointed to.
+ * Writing: objects are recorded before they are written, due only after a grace (`provisional`),
+ * and the transaction that inserts their rows takes the record back (`keep`); a write whose row
+ * never commits (a crash, a lost race, an error) is deleted by the sweep once the grace is over.
+ * Without the records, a storage failure or a crash at the wrong moment left objects nothing
+ * pointed to.
  */
 export class StorageDeletions {
   constructor(private readonly d: { db: Kysely<DB>; storage: ObjectStorage; log: Logger; metrics: GenerationMetrics }) {}
@@ -31,7 +35,29 @@ export class StorageDeletions {
       .execute();
   }
 
-  /** After the requesting transaction committed. A failure is logged and left to the sweep. */
+  /**
+   * Before writing objects no committed row names yet: unless `keep` takes the record back, the
+   * sweep deletes them from `dueAt` on (after the last moment their row could still commit).
+   */
+  static async provisional(db: Db<DB>, objects: StoredObject[], dueAt: Date): Promise<void> {
+    if (objects.length === 0) return;
+    await db
+      .insertInto('storage_deletions')
+      .values(objects.map((o) => ({ key: o.key, user_id: o.userId, next_attempt_at: dueAt })))
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+  }
+
+  /** In the transaction that inserts the rows naming these objects: they stay. */
+  static async keep(tx: Db<DB>, keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await tx.deleteFrom('storage_deletions').where('key', 'in', keys).execute();
+  }
+
+  /**
+   * Deletes objects no row names (after the transaction that recorded them, if any) and their
+   * records. Never throws: what storage fails to delete stays recorded for the sweep.
+   */
   async deleteNow(keys: string[]): Promise<boolean> {
     if (keys.length === 0) return true;
     try {
@@ -41,7 +67,12 @@ export class StorageDeletions {
       this.d.log.warn({ err, objects: keys.length }, 'stored objects not deleted; the sweep retries');
       return false;
     }
-    await this.d.db.deleteFrom('storage_deletions').where('key', 'in', keys).execute();
+    // A record left behind (database unreachable) only makes the sweep delete them again.
+    await this.d.db
+      .deleteFrom('storage_deletions')
+      .where('key', 'in', keys)
+      .execute()
+      .catch((err: unknown) => this.d.log.warn({ err }, 'deleted objects still recorded; the sweep deletes them again'));
     return true;
   }
 
@@ -64,7 +95,12 @@ export class StorageDeletions {
       .execute();
     const keys = claimed.map((r) => r.key);
     const ok = await this.deleteNow(keys);
-    const pending = await this.d.db.selectFrom('storage_deletions').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    // Due or failed before; provisional records within their grace are writes still under way.
+    const pending = await this.d.db
+      .selectFrom('storage_deletions')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where((eb) => eb.or([eb('next_attempt_at', '<=', sql<Date>`now()`), eb('attempts', '>', 0)]))
+      .executeTakeFirstOrThrow();
     this.d.metrics.storageDeletionsPending.set(Number(pending.n));
     return ok ? { deleted: keys.length, failed: 0 } : { deleted: 0, failed: keys.length };
   }

@@ -4,6 +4,7 @@ import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import type { Config } from '../config.js';
 import type { ObjectStorage } from '../storage/storage.js';
+import type { StorageDeletions } from '../storage/deletions.js';
 import { ProblemRef } from '../generations/generations.schemas.js';
 import { storeUpload } from './uploads.service.js';
 
@@ -21,8 +22,8 @@ const Upload = Type.Object({
  * POST /v1/uploads takes the image bytes as the request body (any of the image types or
  * application/octet-stream); what it is gets decided from the bytes.
  */
-export async function uploadRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; config: Config }): Promise<void> {
-  const { db, storage, config } = deps;
+export async function uploadRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; deletions: StorageDeletions; config: Config }): Promise<void> {
+  const { db, storage, deletions, config } = deps;
   await app.register(async (scope) => {
     scope.addContentTypeParser(['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: config.UPLOAD_MAX_BYTES }, (_req, body, done) =>
       done(null, body),
@@ -40,7 +41,7 @@ export async function uploadRoutes(app: App, deps: { db: Kysely<DB>; storage: Ob
       },
       async (req, reply) => {
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        const { upload, deduplicated } = await storeUpload(db, storage, config, req.user.sub, body);
+        const { upload, deduplicated } = await storeUpload(db, { storage, deletions }, config, req.user.sub, body);
         reply.code(deduplicated ? 200 : 201);
         return {
           id: upload.id,

@@ -22,6 +22,9 @@ export function sniff(buf: Buffer): ImageKind | undefined {
   return undefined;
 }
 
+/** How long an upload's object may wait for its row before the sweep deletes it. */
+const UNKEPT_UPLOAD_GRACE_MS = 3600_000;
+
 export interface StoredUpload {
   upload: UploadRow;
   deduplicated: boolean;
@@ -32,7 +35,13 @@ export interface StoredUpload {
  * decoded (decompression bombs), fully decoded and re-encoded so that metadata (EXIF, GPS, XMP,
  * ICC comments) and anything hidden after or inside the file (polyglots) is left behind.
  */
-export async function storeUpload(db: Kysely<DB>, storage: ObjectStorage, config: Config, userId: string, body: Buffer): Promise<StoredUpload> {
+export async function storeUpload(
+  db: Kysely<DB>,
+  store: { storage: ObjectStorage; deletions: StorageDeletions },
+  config: Config,
+  userId: string,
+  body: Buffer,
+): Promise<StoredUpload> {
   if (body.length === 0) throw new AppError('UPLOAD_EMPTY', 'the upload is empty', { status: 400 });
   if (body.length > config.UPLOAD_MAX_BYTES) throw new AppError('PAYLOAD_TOO_LARGE', `uploads are limited to ${config.UPLOAD_MAX_BYTES} bytes`, { status: 413 });
   const kind = sniff(body);
@@ -70,19 +79,25 @@ export async function storeUpload(db: Kysely<DB>, storage: ObjectStorage, config
 
   const id = uuidv7();
   const key = keys.upload(userId, id, EXT[kind]);
-  await storage.put(key, clean.data, MIME[kind]);
-  const { row, created } = await repo.insertUpload(db, {
-    id,
-    user_id: userId,
-    sha256,
-    mime: MIME[kind],
-    width: clean.info.width,
-    height: clean.info.height,
-    bytes: clean.data.length,
-    storage_key: key,
-    expires_at: expiresAt,
+  // Recorded first: if the row never commits (a crash, the database failing), the sweep deletes the object.
+  await StorageDeletions.provisional(db, [{ userId, key }], new Date(Date.now() + UNKEPT_UPLOAD_GRACE_MS));
+  await store.storage.put(key, clean.data, MIME[kind]);
+  const { row, created } = await db.transaction().execute(async (tx) => {
+    const inserted = await repo.insertUpload(tx, {
+      id,
+      user_id: userId,
+      sha256,
+      mime: MIME[kind],
+      width: clean.info.width,
+      height: clean.info.height,
+      bytes: clean.data.length,
+      storage_key: key,
+      expires_at: expiresAt,
+    });
+    if (inserted.created) await StorageDeletions.keep(tx, [key]);
+    return inserted;
   });
-  if (!created) await storage.delete([key]); // the same bytes raced in twice; keep the first
+  if (!created) await store.deletions.deleteNow([key]); // the same bytes raced in twice; keep the first
   return { upload: row, deduplicated: !created };
 }
 
