@@ -203,30 +203,42 @@ describe('Google callback attacks', () => {
     expect(new URL(r.headers.get('location')!).origin).toBe(PUBLIC_BASE_URL);
   });
 
-  it('another site cannot log a signed-in person out by linking to /google/start', async () => {
+  it('another site cannot log a signed-in person out by linking to /google/start, whatever headers the browser sends', async () => {
     const { sid } = await signedInUser(t, 'linked-away@example.com');
-    const r = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid }, headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } });
-    expect(r.status).toBe(302);
-    expect(new URL(r.headers.get('location')!).origin).toBe(PUBLIC_BASE_URL);
-    expect(r.setCookies).toEqual([]);
-    expect((await resolve(sid)).status).toBe(200);
-    // From the app itself (same-site), or with no session to lose, sign-in starts as usual.
-    const own = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid }, headers: { 'sec-fetch-site': 'same-origin' } });
-    expect(new URL(own.headers.get('location')!).origin).toBe(new URL(issuer.issuer).origin);
+    // A browser with Fetch Metadata, and an older one without it (nothing to tell a cross-site link by).
+    for (const headers of [{ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' }, {}] as Record<string, string>[]) {
+      const r = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid }, headers });
+      expect(r.status).toBe(302);
+      expect(new URL(r.headers.get('location')!).origin).toBe(new URL(issuer.issuer).origin);
+      expect(r.setCookies).toEqual([]); // the session cookie is never replaced by a pending value
+      expect((await resolve(sid)).status).toBe(200); // and the person, who goes back, is still signed in
+    }
+    // No cookie yet: a fresh pending value binds the flow to this browser, and is no session.
     const anonymous = await call(t.url, 'GET', '/v1/auth/google/start', { headers: { 'sec-fetch-site': 'cross-site' } });
     expect(new URL(anonymous.headers.get('location')!).origin).toBe(new URL(issuer.issuer).origin);
+    expect(anonymous.cookies.imlab_sid).toBeTruthy();
+    expect((await resolve(anonymous.cookies.imlab_sid!)).status).toBe(401);
   });
 
   it('a signed-in person going through Google: the old session waits in Redis only as a hash, and ends when the new one starts', async () => {
     const { sid } = await signedInUser(t, 'switching@example.com');
     const s = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid }, headers: { 'sec-fetch-site': 'same-origin' } });
     expect(s.status).toBe(302);
+    expect(s.setCookies).toEqual([]); // the flow is bound to the session cookie the browser has
     const redis = t.ctx.bus.redis;
-    const pending = await Promise.all((await redis.keys(`${t.config.QUEUE_PREFIX}auth:oauth:*`)).map((k) => redis.get(k)));
+    const keys = await redis.keys(`${t.config.QUEUE_PREFIX}auth:oauth:*`);
+    const pending = await Promise.all(keys.map((k) => redis.get(k)));
     expect(pending.length).toBeGreaterThan(0);
-    expect(pending.join('\n')).not.toContain(sid);
+    // Neither the cookie nor the hash the sessions table keeps is a key.
+    const stored = await t.ctx.db.selectFrom('sessions').select('token_hash').execute();
+    expect(`${keys.join('\n')}\n${pending.join('\n')}`).not.toContain(sid);
+    for (const k of keys) expect(stored.some((row) => k.endsWith(String(row.token_hash)))).toBe(false);
+    // Another browser (without this cookie) cannot finish it.
     const back = issuer.approve(s.headers.get('location')!, { sub: 'google-switching-1', email: 'switching-google@gmail.com', email_verified: true });
-    const answer = await callback(back, s.cookies.imlab_sid!, { 'x-imlab-ip-hash': ipHash(), 'x-imlab-device': 'Chrome on Android' });
+    const stranger = await callback(back, 'x'.repeat(43));
+    expect(new URL(stranger.headers.get('location')!).pathname).toBe('/sign-in');
+    expect((await resolve(sid)).status).toBe(200);
+    const answer = await callback(back, sid, { 'x-imlab-ip-hash': ipHash(), 'x-imlab-device': 'Chrome on Android' });
     expect(answer.status).toBe(302);
     expect(answer.cookies.imlab_sid).toBeTruthy();
     expect((await resolve(sid)).status).toBe(401);

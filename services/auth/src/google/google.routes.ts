@@ -22,20 +22,15 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
     },
     async (request, reply) => {
       if (!google.enabled) throw new AppError('AUTH_GOOGLE_DISABLED', 'Google sign-in is not configured', { status: 404 });
-      const previous = request.cookies[SESSION_COOKIE];
-      if (previous && request.headers['sec-fetch-site'] === 'cross-site') {
-        // Another site sent a signed-in person here: starting would replace their session cookie
-        // with a pending one (a forced logout by link). Back to the app, session untouched.
-        reply.header('cache-control', 'no-store');
-        return reply.redirect(site('/'), 302);
-      }
+      const current = request.cookies[SESSION_COOKIE];
       const { cookie, url } = await google.start({
         returnTo: request.query.returnTo,
         locale: localeFromCookie(request.cookies[LOCALE_COOKIE]) ?? 'en',
-        ...(previous ? { previousCookie: previous } : {}),
+        ...(current ? { currentCookie: current } : {}),
       });
-      // A short-lived imlab_sid that only keys the pending sign-in; never a session by itself.
-      setSessionCookie(reply, config, cookie, config.OAUTH_STATE_TTL);
+      // Only for a browser without imlab_sid: a short-lived value that keys the pending sign-in,
+      // never a session by itself. A session cookie is never replaced here.
+      if (cookie) setSessionCookie(reply, config, cookie, config.OAUTH_STATE_TTL);
       reply.header('cache-control', 'no-store');
       return reply.redirect(url, 302);
     },

@@ -48,13 +48,17 @@ export function safeReturnTo(value: unknown): string {
 
 /**
  * Google sign-in (OIDC code flow with state, nonce and PKCE). The flow is bound to the browser
- * without a third cookie: /start sets `imlab_sid` to a fresh random value that is not a session,
- * only the key (hashed) of a short-lived server-side record holding state, nonce and verifier;
- * the callback must come back with that cookie, and the record is single use.
+ * without a third cookie, by the `imlab_sid` it has: a short-lived server-side record holding
+ * state, nonce and verifier is keyed by the cookie's hash, the callback must come back with that
+ * cookie, and the record is single use. A signed-in browser keeps its session cookie through the
+ * flow (so a link from another site, or an abandoned sign-in, cannot log anyone out); one without
+ * a cookie gets a fresh random value that is not a session. A successful sign-in ends the session
+ * the browser had.
  */
 export function createGoogleService(deps: AuthDeps, sessions: SessionService, accounts: AccountService) {
   const { config, redis, keyPrefix, db, bus, logger } = deps;
-  const pendingKey = (cookie: string) => `${keyPrefix}auth:oauth:${hashToken(cookie)}`;
+  // Its own hash input: the key of a signed-in browser's record is not the session's stored hash.
+  const pendingKey = (cookie: string) => `${keyPrefix}auth:oauth:${hashToken(`oauth-pending:${cookie}`)}`;
   const redirectUri = new URL('/v1/auth/google/callback', config.PUBLIC_BASE_URL).toString();
   let configuration: Promise<oidc.Configuration> | undefined;
 
@@ -78,14 +82,16 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
     enabled: config.GOOGLE_CLIENT_ID !== '' && config.GOOGLE_CLIENT_SECRET !== '',
     redirectUri,
 
-    async start(input: { returnTo: unknown; previousCookie?: string; locale: 'en' | 'zh' }): Promise<{ cookie: string; url: string }> {
+    /** `cookie` is set only when the browser had none to bind the flow to. */
+    async start(input: { returnTo: unknown; currentCookie?: string; locale: 'en' | 'zh' }): Promise<{ cookie?: string; url: string }> {
       let c: oidc.Configuration;
       try {
         c = await client();
       } catch (err) {
         throw new AppError('AUTH_GOOGLE_UNAVAILABLE', 'Google sign-in is unavailable right now', { status: 503, cause: err });
       }
-      const cookie = newToken();
+      const current = looksLikeToken(input.currentCookie) ? input.currentCookie : undefined;
+      const cookie = current ?? newToken();
       const pending: PendingLogin = {
         state: oidc.randomState(),
         nonce: oidc.randomNonce(),
@@ -93,7 +99,7 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         returnTo: safeReturnTo(input.returnTo),
         locale: input.locale,
         // Only the hash waits in Redis: the cookie itself is a live credential for up to SESSION_TTL.
-        ...(looksLikeToken(input.previousCookie) ? { previous: hashToken(input.previousCookie) } : {}),
+        ...(current ? { previous: hashToken(current) } : {}),
       };
       await redis.set(pendingKey(cookie), JSON.stringify(pending), 'EX', Math.ceil(config.OAUTH_STATE_TTL));
       const url = oidc.buildAuthorizationUrl(c, {
@@ -104,7 +110,7 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         code_challenge: await oidc.calculatePKCECodeChallenge(pending.verifier),
         code_challenge_method: 'S256',
       });
-      return { cookie, url: url.toString() };
+      return { ...(current ? {} : { cookie }), url: url.toString() };
     },
 
     async callback(input: { cookie: unknown; query: Record<string, string>; device: string; ipHash?: string }): Promise<{ token: string; maxAge: number; returnTo: string }> {
