@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import type { DB } from './db.js';
 import { createStorage, type ObjectStorage } from './storage/storage.js';
 import { StorageDeletions } from './storage/deletions.js';
-import { createMetrics, type GenerationMetrics } from './metrics.js';
+import { createMetrics, createSweepMetrics, type GenerationMetrics } from './metrics.js';
 import { StatusEvents } from './generations/status-events.js';
 import { GenerationService } from './generations/generations.service.js';
 import { generationRoutes } from './generations/generations.routes.js';
@@ -51,7 +51,7 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
   const metrics = createMetrics(app.metricsRegistry);
   const events = new StatusEvents(ctx.bus.redis, ctx.bus.prefix);
   const service = new GenerationService({ db: ctx.db, bus: ctx.bus, config, events, metrics, logger });
-  const deletions = new StorageDeletions({ db: ctx.db, storage, log: logger, metrics });
+  const deletions = new StorageDeletions({ db: ctx.db, storage, log: logger, metrics, pending: createSweepMetrics(app.metricsRegistry).storageDeletionsPending });
   app.decorate('generation', { service, events, storage, deletions, metrics });
   app.addHook('onClose', async () => events.close());
 

@@ -7,7 +7,6 @@ export interface GenerationMetrics {
   refunds: Counter<'reason'>;
   uncharged: Counter;
   storageDeletionFailures: Counter;
-  storageDeletionsPending: Gauge;
 }
 
 /** Generation's own metrics on the app's registry (queue depth comes from bus.registerMetrics). */
@@ -38,9 +37,15 @@ export function createMetrics(registry: Registry): GenerationMetrics {
       help: 'Times storage failed to delete objects whose rows are gone (retried by the sweep)',
       registers: [registry],
     }),
+  };
+}
+
+/** Set by the sweep, so registered only by the process that runs it (the generation API). */
+export function createSweepMetrics(registry: Registry): { storageDeletionsPending: Gauge } {
+  return {
     storageDeletionsPending: new Gauge({
       name: 'generation_storage_deletions_pending',
-      help: 'Objects whose rows are gone and that storage has not yet confirmed deleted, as of the last sweep',
+      help: 'Recorded object deletions that are due or failed before, as of the last sweep (the same count on every API replica)',
       registers: [registry],
     }),
   };

@@ -5,6 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { eventually } from '@imlab/testing';
 import { startHarness, type Body, type Harness } from './support/harness.js';
+import { StorageDeletions } from '../src/storage/deletions.js';
 
 let h: Harness;
 const alice = uuidv7();
@@ -166,7 +167,8 @@ describe('images', () => {
       expect(waiting.map((r) => r.attempts)).toEqual([1, 1]);
       expect(waiting.every((r) => r.next_attempt_at.getTime() > Date.now() + 20_000)).toBe(true);
       expect(await deletions.sweep()).toEqual({ deleted: 0, failed: 0 }); // not due yet: storage is not asked again
-      expect(down).toHaveBeenCalledTimes(2);
+      // The request's try, then the sweep's batch and each object on its own; none since.
+      expect(down).toHaveBeenCalledTimes(4);
     } finally {
       down.mockRestore();
     }
@@ -176,6 +178,31 @@ describe('images', () => {
     expect(before.length - (await files(h.storageDir)).length).toBe(2);
     expect(await h.ctx.db.selectFrom('storage_deletions').selectAll().execute()).toEqual([]);
     expect(await h.api('GET', '/metrics').then((r) => r.body)).toMatch(/^generation_storage_deletions_pending\{service="generation"\} 0$/m);
+  });
+
+  it('the sweep deletes what storage accepts when it refuses one object of a batch', async () => {
+    const { storage, deletions } = h.app.generation;
+    const someone = uuidv7();
+    const keys = [0, 1, 2].map(() => `u/${someone}/uploads/${uuidv7()}.png`);
+    for (const key of keys) await storage.put(key, Buffer.from('bytes'), 'image/png');
+    await h.ctx.db.transaction().execute((tx) => StorageDeletions.request(tx, keys.map((key) => ({ userId: someone, key }))));
+    const original = storage.delete.bind(storage);
+    const picky = vi.spyOn(storage, 'delete').mockImplementation(async (batch) => {
+      if (batch.length > 1 || batch[0] === keys[1]) throw new Error('refused');
+      await original(batch);
+    });
+    try {
+      expect(await deletions.sweep()).toEqual({ deleted: 2, failed: 1 });
+    } finally {
+      picky.mockRestore();
+    }
+    const left = (await files(path.join(h.storageDir, 'u', someone))).map((f) => path.basename(f));
+    expect(left).toEqual([path.basename(keys[1]!)]);
+    const records = await h.ctx.db.selectFrom('storage_deletions').select(['key', 'attempts']).where('user_id', '=', someone).execute();
+    expect(records).toEqual([{ key: keys[1], attempts: 1 }]);
+    await h.ctx.db.updateTable('storage_deletions').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('user_id', '=', someone).execute();
+    expect(await deletions.sweep()).toEqual({ deleted: 1, failed: 0 });
+    expect(await files(path.join(h.storageDir, 'u', someone))).toEqual([]);
   });
 
   it('lists generations newest first with a cursor', async () => {
@@ -220,6 +247,10 @@ describe('privacy', () => {
     expect(await bobFiles()).toEqual([]);
     const left = await h.ctx.db.selectFrom('uploads').select('id').where('user_id', '=', bob).execute();
     expect(left).toEqual([]);
+    // What was recorded of bob's objects is due at once, and the next sweep clears it.
+    const recorded = await h.ctx.db.selectFrom('storage_deletions').selectAll().where('user_id', '=', bob).execute();
+    expect(recorded.every((r) => r.next_attempt_at.getTime() <= Date.now())).toBe(true);
+    await h.app.generation.deletions.sweep();
     expect(await h.ctx.db.selectFrom('storage_deletions').select('key').where('user_id', '=', bob).execute()).toEqual([]);
     // Alice is untouched
     expect((await h.api('GET', `/v1/generations/${aliceGen.id}`, { user: alice })).status).toBe(200);

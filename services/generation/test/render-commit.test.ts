@@ -120,6 +120,23 @@ describe('render whose success commit answers with an error', () => {
     expect(await h.ctx.db.selectFrom('storage_deletions').select('key').where('user_id', '=', user).execute()).toEqual([]);
   });
 
+  it('does not commit images the sweep already took (an attempt that outlived its grace): rolled back, files gone, run again', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'outlived its grace', model: 'imlab-draft' } });
+    const folder = path.join(h.storageDir, 'u', user, 'g', created.body.id);
+    // Just before the success commit, the attempt's records fall due and the sweep deletes its files.
+    const sweepFirst = async () => {
+      await h.ctx.db.updateTable('storage_deletions').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('user_id', '=', user).execute();
+      expect(await h.app.generation.deletions.sweep()).toMatchObject({ deleted: 2 });
+    };
+    await expect(renderOn(commitAnswerLost(h.ctx.db, 2, sweepFirst)).process(created.body.id, job(), undefined, logger)).rejects.toMatchObject({ code: 'STORAGE_OBJECTS_RECLAIMED' });
+    expect(await h.ctx.db.selectFrom('images').select('id').where('generation_id', '=', created.body.id).execute()).toEqual([]);
+    expect((await h.ctx.db.selectFrom('generations').select('status').where('id', '=', created.body.id).executeTakeFirstOrThrow()).status).toBe('queued');
+    expect((await readdir(folder, { recursive: true }).catch(() => [] as string[])).map(String).filter((f) => /\.(png|webp)$/.test(f))).toEqual([]);
+    expect(h.ledger.count('capture', created.body.id)).toBe(0);
+  });
+
   it('deletes what it stored when the generation is gone by then (purged during the render)', async () => {
     const user = uuidv7();
     h.ledger.grant(user, 10);

@@ -11,17 +11,18 @@ import { generationView } from '../generations/generations.schemas.js';
 
 /**
  * user.purge: the stored objects go first (idempotent, so a retried purge finishes the job), then
- * every row. A render still in flight for this person finds its row gone and deletes what it wrote.
- * A tombstone (hash of the id) keeps a late profile event from storing their display name again.
+ * every row; recorded object deletions become due at once (the sweep deletes what a render in
+ * flight wrote after the prefix went, then the records). A render still in flight for this person
+ * finds its row gone and deletes what it wrote. A tombstone (hash of the id) keeps a late profile event from storing their display name again.
  */
 export async function purgeUser(db: Transaction<DB>, storage: ObjectStorage, userId: string): Promise<{ generations: number }> {
   await beginPurge(db, userId);
   await storage.deletePrefix(keys.userPrefix(userId));
   await uploads.deleteUploadsOfUser(db, userId);
-  // After the uploads: an expiry sweep that took this person's uploads first has committed its records by now.
-  await StorageDeletions.forgetUser(db, userId);
   const n = await generations.deleteGenerationsOfUser(db, userId);
   await users.deleteProfile(db, userId);
+  // Last: an image deletion or upload expiry that held these rows has committed its records by now.
+  await StorageDeletions.dueNow(db, userId);
   await markPurged(db, userId);
   return { generations: n };
 }

@@ -1,5 +1,7 @@
 import { sql, type Db, type Kysely } from '@imlab/db';
 import type { Logger } from '@imlab/logger';
+import { AppError } from '@imlab/http';
+import type { Gauge } from 'prom-client';
 import type { DB } from '../db.js';
 import type { GenerationMetrics } from '../metrics.js';
 import type { ObjectStorage } from './storage.js';
@@ -23,7 +25,16 @@ const MAX_BACKOFF_SECONDS = 3600;
  * pointed to.
  */
 export class StorageDeletions {
-  constructor(private readonly d: { db: Kysely<DB>; storage: ObjectStorage; log: Logger; metrics: GenerationMetrics }) {}
+  constructor(
+    private readonly d: {
+      db: Kysely<DB>;
+      storage: ObjectStorage;
+      log: Logger;
+      metrics: Pick<GenerationMetrics, 'storageDeletionFailures'>;
+      /** Set by the sweep; only where the sweep runs (the API process), not in render workers. */
+      pending?: Gauge;
+    },
+  ) {}
 
   /** In the transaction that deletes the rows naming these objects. */
   static async request(tx: Db<DB>, objects: StoredObject[]): Promise<void> {
@@ -48,10 +59,18 @@ export class StorageDeletions {
       .execute();
   }
 
-  /** In the transaction that inserts the rows naming these objects: they stay. */
+  /**
+   * In the transaction that inserts the rows naming these objects: they stay. Throws (so that
+   * transaction rolls back) when the sweep has already taken any of them, as it does once their
+   * grace is over: rows committed then would name deleted objects.
+   */
   static async keep(tx: Db<DB>, keys: string[]): Promise<void> {
-    if (keys.length === 0) return;
-    await tx.deleteFrom('storage_deletions').where('key', 'in', keys).execute();
+    const wanted = new Set(keys);
+    if (wanted.size === 0) return;
+    const kept = await tx.deleteFrom('storage_deletions').where('key', 'in', [...wanted]).where('attempts', '=', 0).returning('key').execute();
+    if (kept.length !== wanted.size) {
+      throw new AppError('STORAGE_OBJECTS_RECLAIMED', 'the stored objects were written too long ago and are being deleted', { status: 503, retryable: true });
+    }
   }
 
   /**
@@ -67,13 +86,17 @@ export class StorageDeletions {
       this.d.log.warn({ err, objects: keys.length }, 'stored objects not deleted; the sweep retries');
       return false;
     }
-    // A record left behind (database unreachable) only makes the sweep delete them again.
+    await this.forget(keys);
+    return true;
+  }
+
+  /** A record left behind (database unreachable) only makes the sweep delete its object again. */
+  private async forget(keys: string[]): Promise<void> {
     await this.d.db
       .deleteFrom('storage_deletions')
       .where('key', 'in', keys)
       .execute()
       .catch((err: unknown) => this.d.log.warn({ err }, 'deleted objects still recorded; the sweep deletes them again'));
-    return true;
   }
 
   /**
@@ -94,19 +117,45 @@ export class StorageDeletions {
       .returning('key')
       .execute();
     const keys = claimed.map((r) => r.key);
-    const ok = await this.deleteNow(keys);
+    let deleted = (await this.deleteNow(keys)) ? keys.length : 0;
+    if (deleted === 0 && keys.length > 1) deleted = await this.oneByOne(keys);
     // Due or failed before; provisional records within their grace are writes still under way.
     const pending = await this.d.db
       .selectFrom('storage_deletions')
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .where((eb) => eb.or([eb('next_attempt_at', '<=', sql<Date>`now()`), eb('attempts', '>', 0)]))
       .executeTakeFirstOrThrow();
-    this.d.metrics.storageDeletionsPending.set(Number(pending.n));
-    return ok ? { deleted: keys.length, failed: 0 } : { deleted: 0, failed: keys.length };
+    this.d.pending?.set(Number(pending.n));
+    return { deleted, failed: keys.length - deleted };
   }
 
-  /** In a purge, after the person's objects are gone (by prefix): their records go too. */
-  static async forgetUser(tx: Db<DB>, userId: string): Promise<void> {
-    await tx.deleteFrom('storage_deletions').where('user_id', '=', userId).execute();
+  /**
+   * The batch failed: one object storage refuses must not hold the others back. Each is tried on
+   * its own until three in a row fail (storage itself is down: the rest wait for the next try).
+   */
+  private async oneByOne(keys: string[]): Promise<number> {
+    let deleted = 0;
+    let failedInARow = 0;
+    for (const key of keys) {
+      try {
+        await this.d.storage.delete([key]);
+      } catch {
+        if (++failedInARow >= 3) break;
+        continue;
+      }
+      failedInARow = 0;
+      await this.forget([key]);
+      deleted++;
+    }
+    return deleted;
+  }
+
+  /**
+   * In a purge, after the person's objects are gone (by prefix): what is recorded of them becomes
+   * due at once, so the sweep deletes anything written since (a render in flight) and then the
+   * records. They are not dropped here: they are what deletes objects written after the prefix went.
+   */
+  static async dueNow(tx: Db<DB>, userId: string): Promise<void> {
+    await tx.updateTable('storage_deletions').set({ next_attempt_at: sql<Date>`now()` }).where('user_id', '=', userId).execute();
   }
 }
