@@ -205,14 +205,17 @@ describe('Google callback attacks', () => {
 
   it('another site cannot log a signed-in person out by linking to /google/start, whatever headers the browser sends', async () => {
     const { sid } = await signedInUser(t, 'linked-away@example.com');
-    // A browser with Fetch Metadata, and an older one without it (nothing to tell a cross-site link by).
-    for (const headers of [{ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' }, {}] as Record<string, string>[]) {
-      const r = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid }, headers });
-      expect(r.status).toBe(302);
-      expect(new URL(r.headers.get('location')!).origin).toBe(new URL(issuer.issuer).origin);
-      expect(r.setCookies).toEqual([]); // the session cookie is never replaced by a pending value
-      expect((await resolve(sid)).status).toBe(200); // and the person, who goes back, is still signed in
-    }
+    // A browser with Fetch Metadata is sent back to the app, not through Google's account chooser.
+    const crossSite = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid }, headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } });
+    expect(crossSite.status).toBe(302);
+    expect(new URL(crossSite.headers.get('location')!).origin).toBe(PUBLIC_BASE_URL);
+    expect(crossSite.setCookies).toEqual([]);
+    // An older browser, without it (nothing tells a cross-site link from the app's own button).
+    const r = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid } });
+    expect(r.status).toBe(302);
+    expect(new URL(r.headers.get('location')!).origin).toBe(new URL(issuer.issuer).origin);
+    expect(r.setCookies).toEqual([]); // the session cookie is never replaced by a pending value
+    expect((await resolve(sid)).status).toBe(200); // and the person, who goes back, is still signed in
     // No cookie yet: a fresh pending value binds the flow to this browser, and is no session.
     const anonymous = await call(t.url, 'GET', '/v1/auth/google/start', { headers: { 'sec-fetch-site': 'cross-site' } });
     expect(new URL(anonymous.headers.get('location')!).origin).toBe(new URL(issuer.issuer).origin);
@@ -243,6 +246,24 @@ describe('Google callback attacks', () => {
     expect(answer.cookies.imlab_sid).toBeTruthy();
     expect((await resolve(sid)).status).toBe(401);
     expect((await resolve(answer.cookies.imlab_sid!)).status).toBe(200);
+  });
+
+  it('two sign-ins started in one browser (two tabs, or a retry) do not undo each other, and the cookie lasts for the latest', async () => {
+    const first = await start('/first');
+    const again = await call(t.url, 'GET', '/v1/auth/google/start?returnTo=%2Fsecond', { cookies: { imlab_sid: first.cookie } });
+    expect(again.status).toBe(302);
+    // The same value (no session), set again for a whole OAUTH_STATE_TTL from now.
+    expect(again.cookies.imlab_sid).toBe(first.cookie);
+    expect(again.setCookies.join('\n')).toMatch(new RegExp(`Max-Age=${Math.ceil(t.config.OAUTH_STATE_TTL)}`, 'i'));
+    // Knowing the cookie is not enough to use up a pending sign-in: the state must match too.
+    const firstBack = issuer.approve(first.authorizationUrl, { sub: 'g-two-tabs', email: 'two-tabs@gmail.example', email_verified: true });
+    const forged = new URL(firstBack);
+    forged.searchParams.set('state', 'not-the-state');
+    expect(new URL((await callback(forged.toString(), first.cookie)).headers.get('location')!).pathname).toBe('/sign-in');
+    // The first tab finishes (the second's record stays pending, unused, until it expires).
+    const done = await callback(firstBack, first.cookie);
+    expect(new URL(done.headers.get('location')!).pathname).toBe('/first');
+    expect((await resolve(done.cookies.imlab_sid!)).status).toBe(200);
   });
 
   it('builds the redirect_uri from PUBLIC_BASE_URL, not from forwarded host headers', async () => {

@@ -26,12 +26,15 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
       const { cookie, url } = await google.start({
         returnTo: request.query.returnTo,
         locale: localeFromCookie(request.cookies[LOCALE_COOKIE]) ?? 'en',
+        crossSite: request.headers['sec-fetch-site'] === 'cross-site',
         ...(current ? { currentCookie: current } : {}),
       });
-      // Only for a browser without imlab_sid: a short-lived value that keys the pending sign-in,
-      // never a session by itself. A session cookie is never replaced here.
-      if (cookie) setSessionCookie(reply, config, cookie, config.OAUTH_STATE_TTL);
       reply.header('cache-control', 'no-store');
+      // Signed in and sent here by another site: back to the app, nothing changed.
+      if (!url) return reply.redirect(site('/'), 302);
+      // Only for a browser without a live session: a value that keys the pending sign-in, never a
+      // session by itself, kept for as long as the sign-in may take. A session cookie is never replaced here.
+      if (cookie) setSessionCookie(reply, config, cookie, config.OAUTH_STATE_TTL);
       return reply.redirect(url, 302);
     },
   );

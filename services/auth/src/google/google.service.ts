@@ -49,16 +49,18 @@ export function safeReturnTo(value: unknown): string {
 /**
  * Google sign-in (OIDC code flow with state, nonce and PKCE). The flow is bound to the browser
  * without a third cookie, by the `imlab_sid` it has: a short-lived server-side record holding
- * state, nonce and verifier is keyed by the cookie's hash, the callback must come back with that
- * cookie, and the record is single use. A signed-in browser keeps its session cookie through the
- * flow (so a link from another site, or an abandoned sign-in, cannot log anyone out); one without
- * a cookie gets a fresh random value that is not a session. A successful sign-in ends the session
- * the browser had.
+ * state, nonce and verifier is keyed by a hash of the cookie and the state, the callback must
+ * come back with both, and the record is single use (one per sign-in started, so two tabs do not
+ * undo each other, and knowing the cookie alone cannot consume a pending sign-in). A signed-in
+ * browser keeps its session cookie through the flow (a link from another site, or an abandoned
+ * sign-in, cannot log anyone out); any other browser gets `imlab_sid` set to a value that is no
+ * session — the one it had, or a fresh one — for as long as a sign-in may take. A successful
+ * sign-in ends the session the browser had.
  */
 export function createGoogleService(deps: AuthDeps, sessions: SessionService, accounts: AccountService) {
   const { config, redis, keyPrefix, db, bus, logger } = deps;
   // Its own hash input: the key of a signed-in browser's record is not the session's stored hash.
-  const pendingKey = (cookie: string) => `${keyPrefix}auth:oauth:${hashToken(`oauth-pending:${cookie}`)}`;
+  const pendingKey = (cookie: string, state: string) => `${keyPrefix}auth:oauth:${hashToken(`oauth-pending:${cookie}:${state}`)}`;
   const redirectUri = new URL('/v1/auth/google/callback', config.PUBLIC_BASE_URL).toString();
   let configuration: Promise<oidc.Configuration> | undefined;
 
@@ -82,15 +84,22 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
     enabled: config.GOOGLE_CLIENT_ID !== '' && config.GOOGLE_CLIENT_SECRET !== '',
     redirectUri,
 
-    /** `cookie` is set only when the browser had none to bind the flow to. */
-    async start(input: { returnTo: unknown; currentCookie?: string; locale: 'en' | 'zh' }): Promise<{ cookie?: string; url: string }> {
+    /**
+     * `cookie`, when returned, is (re)set as `imlab_sid` for OAUTH_STATE_TTL: the browser had no live
+     * session. `signedIn` without a url: a signed-in browser sent here by another site (Fetch
+     * Metadata says cross-site) is not taken through Google, where an account chooser that
+     * remembers a Google account could silently switch them to another account.
+     */
+    async start(input: { returnTo: unknown; currentCookie?: string; crossSite: boolean; locale: 'en' | 'zh' }): Promise<{ cookie?: string; url?: string }> {
+      const current = looksLikeToken(input.currentCookie) ? input.currentCookie : undefined;
+      const live = current !== undefined && (await sessions.isLive(current));
+      if (live && input.crossSite) return {};
       let c: oidc.Configuration;
       try {
         c = await client();
       } catch (err) {
         throw new AppError('AUTH_GOOGLE_UNAVAILABLE', 'Google sign-in is unavailable right now', { status: 503, cause: err });
       }
-      const current = looksLikeToken(input.currentCookie) ? input.currentCookie : undefined;
       const cookie = current ?? newToken();
       const pending: PendingLogin = {
         state: oidc.randomState(),
@@ -101,7 +110,7 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         // Only the hash waits in Redis: the cookie itself is a live credential for up to SESSION_TTL.
         ...(current ? { previous: hashToken(current) } : {}),
       };
-      await redis.set(pendingKey(cookie), JSON.stringify(pending), 'EX', Math.ceil(config.OAUTH_STATE_TTL));
+      await redis.set(pendingKey(cookie, pending.state), JSON.stringify(pending), 'EX', Math.ceil(config.OAUTH_STATE_TTL));
       const url = oidc.buildAuthorizationUrl(c, {
         redirect_uri: redirectUri,
         scope: 'openid email profile',
@@ -110,12 +119,13 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         code_challenge: await oidc.calculatePKCECodeChallenge(pending.verifier),
         code_challenge_method: 'S256',
       });
-      return { ...(current ? {} : { cookie }), url: url.toString() };
+      return { ...(live ? {} : { cookie }), url: url.toString() };
     },
 
     async callback(input: { cookie: unknown; query: Record<string, string>; device: string; ipHash?: string }): Promise<{ token: string; maxAge: number; returnTo: string }> {
       if (!looksLikeToken(input.cookie)) throw new GoogleSignInError('oauth_state', 'callback without a pending sign-in in this browser');
-      const raw = await redis.getdel(pendingKey(input.cookie));
+      if (typeof input.query.state !== 'string' || input.query.state === '') throw new GoogleSignInError('oauth_state', 'callback without state');
+      const raw = await redis.getdel(pendingKey(input.cookie, input.query.state));
       if (!raw) throw new GoogleSignInError('oauth_state', 'no pending sign-in for this browser (expired, used, or never started)');
       const pending = JSON.parse(raw) as PendingLogin;
       if (typeof input.query.state !== 'string' || input.query.state !== pending.state) throw new GoogleSignInError('oauth_state', 'state does not match this browser');

@@ -108,6 +108,17 @@ export function createSessionService(deps: AuthDeps) {
 
     lookup,
 
+    /** Whether the token is a session that is live now (not expired, idle or revoked). */
+    async isLive(token: unknown): Promise<boolean> {
+      try {
+        await lookup(token);
+        return true;
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'AUTH_SESSION_INVALID') return false;
+        throw err;
+      }
+    },
+
     /** The gateway's call: a session token in, a short-lived internal JWT for `audience` out. */
     async resolve(token: unknown, audience: string): Promise<ResolvedSession> {
       if (!INTERNAL_AUDIENCES.includes(audience)) {
