@@ -103,9 +103,11 @@ describe('sweeper for missed webhooks', () => {
     expect(await h.order(failedDebit.orderId)).toMatchObject({ status: 'failed' });
     expect((await h.order(failedDebit.orderId)).closed_at).not.toBeNull();
     expect(await h.order(processing.orderId)).toMatchObject({ status: 'pending', closed_at: null });
-    expect(h.stripe.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/payment_intents/')).map((r) => r.path).sort()).toEqual(
-      [`/v1/payment_intents/${failedPi}`, `/v1/payment_intents/${processingPi}`].sort(),
-    );
+    // One call per order: the session comes with its PaymentIntent and latest charge expanded.
+    const lookups = h.stripe.requests.filter((r) => r.method === 'GET' && [failedDebit.session.id, processing.session.id].some((id) => r.path === `/v1/checkout/sessions/${id}`));
+    expect(lookups).toHaveLength(2);
+    expect(lookups.every((r) => r.query['expand[0]'] === 'payment_intent.latest_charge')).toBe(true);
+    expect(h.stripe.requests.some((r) => r.path.startsWith('/v1/payment_intents/'))).toBe(false);
 
     // The lost webhook turns up late: nothing changes. The other debit clears later: paid as usual.
     await h.webhook(stripeEvent('checkout.session.async_payment_failed', sessionObject(h.stripe.sessions.get(failedDebit.session.id)!, {})));

@@ -89,7 +89,7 @@ async function sweepOne(deps: SweeperDeps, candidate: { id: string; stripe_sessi
     deps.log.info({ orderId: candidate.id }, 'order fulfilled by the sweeper (webhook missing)');
   } else if (session.status === 'expired') {
     if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'expired')) result.expired++;
-  } else if (session.status === 'complete' && paymentIntentId && (await delayedPaymentFailed(deps, paymentIntentId))) {
+  } else if (session.status === 'complete' && delayedPaymentFailed(session)) {
     // A delayed payment (bank debit) failed and checkout.session.async_payment_failed never came:
     // the session stays complete and unpaid for good, so the order fails as that webhook would fail it.
     if (await orders.setStatusIf(deps.db, candidate.id, 'pending', 'failed')) result.failed++;
@@ -102,19 +102,12 @@ async function sweepOne(deps: SweeperDeps, candidate: { id: string; stripe_sessi
 
 /**
  * A completed Checkout Session stays `unpaid` while a delayed payment method settles (days for a
- * bank debit). Its PaymentIntent tells a debit still processing (`processing`) from one that
- * failed: back to `requires_payment_method` with the error, or canceled. A lookup that fails
- * leaves the order open for the next sweep.
+ * bank debit). Its PaymentIntent (expanded with the session) tells a debit still processing
+ * (`processing`) from one that failed: back to `requires_payment_method` with the error, or canceled.
  */
-async function delayedPaymentFailed(deps: SweeperDeps, paymentIntentId: string): Promise<boolean> {
-  let intent: Stripe.PaymentIntent;
-  try {
-    intent = await deps.stripe.paymentIntents.retrieve(paymentIntentId);
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    deps.log.warn({ err: { code: e.code, message: e.message } }, 'sweeper could not look up the payment of a completed, unpaid checkout session');
-    return false;
-  }
+function delayedPaymentFailed(session: Stripe.Checkout.Session): boolean {
+  const intent = session.payment_intent;
+  if (!intent || typeof intent !== 'object') return false;
   return intent.status === 'canceled' || (intent.status === 'requires_payment_method' && intent.last_payment_error != null);
 }
 

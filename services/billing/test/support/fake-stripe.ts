@@ -20,6 +20,7 @@ export interface RecordedRequest {
   idempotencyKey: string | undefined;
   authorization: string | undefined;
   params: Record<string, string>;
+  query: Record<string, string>;
 }
 
 const rand = (n = 12) => randomBytes(n).toString('hex');
@@ -50,7 +51,7 @@ export async function startFakeStripe(): Promise<{
    * lists it. Returns the Refund object, as a refund event would carry it.
    */
   putRefund(r: { id: string; paymentIntent: string; amount: number; status: string }): Record<string, unknown>;
-  /** Records a PaymentIntent (built on the published fixture) that GET /v1/payment_intents/:id answers. */
+  /** Records a PaymentIntent (built on the published fixture), expanded into its session when asked. */
   putPaymentIntent(pi: { id: string; status: string; lastPaymentError?: Record<string, unknown> | null; chargedAt?: Date }): Record<string, unknown>;
   /** Changes a stored session as Stripe would after the customer acts (paid, expired...). */
   update(id: string, patch: Record<string, unknown>): Session;
@@ -80,6 +81,7 @@ export async function startFakeStripe(): Promise<{
         idempotencyKey: typeof idem === 'string' ? idem : undefined,
         authorization: req.headers.authorization,
         params,
+        query: Object.fromEntries(url.searchParams),
       });
       let answer: { status: number; body: unknown };
       if (!req.headers.authorization?.startsWith('Bearer sk_')) {
@@ -120,10 +122,6 @@ export async function startFakeStripe(): Promise<{
         const id = decodeURIComponent(url.pathname.slice('/v1/checkout/sessions/'.length));
         const s = sessions.get(id);
         answer = s ? { status: 200, body: expand(s, url.searchParams) } : stripeError(404, 'invalid_request_error', `No such checkout.session: '${id}'`, 'resource_missing');
-      } else if (req.method === 'GET' && url.pathname.startsWith('/v1/payment_intents/')) {
-        const id = decodeURIComponent(url.pathname.slice('/v1/payment_intents/'.length));
-        const pi = paymentIntents.get(id);
-        answer = pi ? { status: 200, body: pi } : stripeError(404, 'invalid_request_error', `No such payment_intent: '${id}'`, 'resource_missing');
       } else {
         answer = stripeError(404, 'invalid_request_error', `Unrecognized request URL (${req.method}: ${url.pathname}).`);
       }
