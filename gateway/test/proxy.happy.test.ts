@@ -193,7 +193,8 @@ describe('shutdown with event streams passing through', () => {
     const pending = fetch(`${own.url}/v1/generations/gen_late/events`);
     await asked;
     const closed = own.close().then(() => 'closed');
-    await new Promise((r) => setTimeout(r, 100)); // preClose has run: the gateway is draining
+    // Draining (or no longer listening) once preClose has run: then the service answers.
+    await expect.poll(() => fetch(`${own.url}/healthz`).then((r) => r.status, () => 'refused'), { timeout: 5000, interval: 20 }).not.toBe(200);
     answerNow();
     const res = await pending;
     expect(res.status).toBe(503);
