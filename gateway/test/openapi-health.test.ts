@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import { freePort } from '@imlab/testing';
 import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
 
 let fakes: Fakes;
@@ -37,6 +39,27 @@ describe('GET /openapi.json', () => {
     expect(new Set(names).size).toBe(4);
     expect(Object.keys(doc.components.schemas[refOf('/v1/pricing')]!.properties)).toEqual(['billing']);
     expect(doc.paths['/v1/pricing']!.get.tags).toEqual(['billing']);
+  });
+
+  it('asks again soon for a document it never had (services start after the gateway), not only at the next refresh', async () => {
+    const port = await freePort();
+    const early = await startGateway({ ...fakes, notification: undefined }, { NOTIFICATION_URL: `http://127.0.0.1:${port}` });
+    const late = createServer((req, res) => {
+      res.writeHead(req.url === '/openapi.json' ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ openapi: '3.1.0', info: { title: 'notification', version: '1' }, paths: { '/v1/notifications/webhooks/resend': { post: { responses: { 200: { description: 'ok' } } } } } }));
+    });
+    try {
+      early.gateway.openapi.start(600); // the periodic refresh is ten minutes away
+      await expect.poll(async () => ((await send(`${early.url}/openapi.json`)).json() as Record<string, unknown>)['x-imlab-unavailable-services']).toEqual(['notification']);
+      await new Promise<void>((r) => late.listen(port, '127.0.0.1', r)); // the service comes up
+      await expect
+        .poll(async () => Object.keys(((await send(`${early.url}/openapi.json`)).json() as { paths: object }).paths), { timeout: 8000, interval: 200 })
+        .toContain('/v1/notifications/webhooks/resend');
+    } finally {
+      early.gateway.openapi.stop();
+      await early.close();
+      await new Promise((r) => late.close(r));
+    }
   });
 
   it('picks up a service that comes back on the next refresh', async () => {

@@ -72,13 +72,16 @@ export function mergeOpenApi(docs: Partial<Record<ServiceName, ServiceDoc>>, pub
 
 /**
  * Fetches every service's /openapi.json at start-up and then periodically. A service that is down
- * keeps its last good document (or is listed as unavailable) and never blocks the others.
+ * keeps its last good document (or is listed as unavailable) and never blocks the others. While a
+ * service's document has never been read (the gateway usually starts before the services), it is
+ * asked again after 1 s, doubling up to the refresh period, not only at the next refresh.
  */
 export class OpenApiAggregator {
   private docs: Partial<Record<ServiceName, ServiceDoc>> = {};
   private missing: ServiceName[] = [];
   private merged: Json;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly upstreams: Upstreams,
@@ -115,12 +118,21 @@ export class OpenApiAggregator {
   }
 
   start(everySeconds: number): void {
-    void this.refresh();
-    this.timer = setInterval(() => void this.refresh(), everySeconds * 1000);
-    this.timer.unref();
+    const period = everySeconds * 1000;
+    let retry = Math.min(1000, period);
+    const round = async () => {
+      await this.refresh();
+      if (this.stopped) return;
+      const delay = this.missing.length ? retry : period;
+      retry = this.missing.length ? Math.min(retry * 2, period) : Math.min(1000, period);
+      this.timer = setTimeout(() => void round(), delay);
+      this.timer.unref();
+    };
+    void round();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
   }
 }
