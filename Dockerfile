@@ -28,6 +28,8 @@ COPY --from=deps /app /app
 COPY . .
 RUN mkdir -p /data && chown node:node /data
 USER node
+# gateway, auth, credits-ledger, generation, billing, notification, render worker (health/metrics)
+EXPOSE 8080 4001 4002 4003 4004 4005 4103
 # e.g. `services/auth/src/main.ts`, `services/generation/src/worker.ts`, `scripts/migrate.ts`
 ENTRYPOINT ["node", "--import", "tsx"]
 CMD ["gateway/src/main.ts"]
