@@ -40,7 +40,7 @@ function accepted(load: Loader, env: Env, where: string): Record<string, unknown
   try {
     return load(env);
   } catch (err) {
-    throw new Error(`${where}: ${(err as Error).message}`);
+    throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
   }
 }
 
