@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { fetch as undiciFetch } from 'undici';
 import { eventually } from '@imlab/testing';
 import type { E2E } from './system.js';
@@ -7,6 +9,20 @@ import { CLIENT_UA, agent, signUpVerified } from './browser.js';
 export function journeySuite(e2e: E2E): void {
 describe('the whole system, through the gateway', () => {
   const person = e2e.browser();
+
+  it('documents in docs/api.md exactly the routes of the merged OpenAPI document', async () => {
+    const doc = await eventually(async () => {
+      const r = await undiciFetch(`${e2e.sys.gatewayUrl}/openapi.json`, { headers: { 'user-agent': CLIENT_UA }, dispatcher: agent });
+      const json = (await r.json()) as { paths: Record<string, Record<string, unknown>>; 'x-imlab-unavailable-services'?: string[] };
+      return json['x-imlab-unavailable-services'] ? undefined : json;
+    }, 20_000);
+    const served = Object.entries(doc!.paths)
+      .flatMap(([p, ops]) => Object.keys(ops).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m)).map((m) => `${m.toUpperCase()} ${p}`))
+      .sort();
+    const table = readFileSync(fileURLToPath(new URL('../../docs/api.md', import.meta.url)), 'utf8');
+    const documented = [...table.matchAll(/^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`]+)` \|/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+    expect(documented).toEqual(served);
+  });
 
   it('signs a person up, verifies the email from the mailbox, and grants the sign-up bonus once', async () => {
     await signUpVerified(e2e.sys, person, 'mei@example.com');
