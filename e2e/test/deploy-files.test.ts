@@ -66,6 +66,11 @@ describe('docker-compose.yml', () => {
       for (const load of loaders) accepted(load, env, `compose ${name}`);
       const known = knownVariables(env);
       expect(Object.keys(env).filter((k) => !known.has(k)), `compose ${name}: unknown variables`).toEqual([]);
+      // Development defaults point at 127.0.0.1, which inside a container is the container itself:
+      // every address another process needs is set to its compose service name.
+      const config = loaders.map((load) => load(env));
+      const loopback = config.flatMap((c) => Object.entries(c).filter(([k, v]) => k !== 'HOST' && /127\.0\.0\.1|localhost/.test(String(v)) && k !== 'PUBLIC_BASE_URL' && k !== 'CORS_ORIGINS'));
+      expect(loopback.map(([k]) => k), `compose ${name}: addresses left at their loopback defaults`).toEqual([]);
       checked++;
     }
     expect(checked).toBe(8); // migrate, five services, the render worker, the gateway
@@ -205,7 +210,10 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
       const mount = pod(d).containers[0]!.volumeMounts?.find((m) => m.mountPath === dirPath);
       const claim = pod(d).volumes?.find((v) => v.name === mount?.name)?.persistentVolumeClaim?.claimName;
       expect(claim, `${name} mounts ${dirPath} from a claim`).toBeDefined();
-      expect((claims.get(claim!)?.spec as { accessModes: string[] }).accessModes).toContain('ReadWriteMany');
+      // ReadWriteOnce only where every Deployment runs one replica (a single-node dev cluster).
+      const singleNode = deployments.every((x) => (x.spec as { replicas: number }).replicas === 1);
+      const modes = (claims.get(claim!)?.spec as { accessModes: string[] }).accessModes;
+      expect(modes.some((m) => m === 'ReadWriteMany' || (singleNode && m === 'ReadWriteOnce')), `${claim}: ${modes.join(', ')}`).toBe(true);
       return claim;
     };
     // Account exports: written by one auth replica, served by any.

@@ -106,7 +106,9 @@ export class OpenApiAggregator {
             await res.body.dump();
             throw new Error(`status ${res.statusCode}`);
           }
-          this.docs[service] = (await res.body.json()) as ServiceDoc;
+          const doc = (await res.body.json()) as unknown;
+          if (!doc || typeof doc !== 'object' || typeof (doc as { paths?: unknown }).paths !== 'object' || !(doc as { paths?: unknown }).paths) throw new Error('not an OpenAPI document');
+          this.docs[service] = doc as ServiceDoc;
         } catch (err) {
           if (!this.docs[service]) missing.push(service);
           this.logger.debug({ service, reason: (err as Error).message }, 'OpenAPI document unavailable');
@@ -121,12 +123,18 @@ export class OpenApiAggregator {
     const period = everySeconds * 1000;
     let retry = Math.min(1000, period);
     const round = async () => {
-      await this.refresh();
-      if (this.stopped) return;
-      const delay = this.missing.length ? retry : period;
-      retry = this.missing.length ? Math.min(retry * 2, period) : Math.min(1000, period);
-      this.timer = setTimeout(() => void round(), delay);
-      this.timer.unref();
+      try {
+        await this.refresh();
+      } catch (err) {
+        this.logger.warn({ err }, 'OpenAPI refresh failed; the last merged document stays');
+      } finally {
+        if (!this.stopped) {
+          const delay = this.missing.length ? retry : period;
+          retry = this.missing.length ? Math.min(retry * 2, period) : Math.min(1000, period);
+          this.timer = setTimeout(() => void round(), delay);
+          this.timer.unref();
+        }
+      }
     };
     void round();
   }

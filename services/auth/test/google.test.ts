@@ -266,6 +266,16 @@ describe('Google callback attacks', () => {
     expect((await resolve(done.cookies.imlab_sid!)).status).toBe(200);
   });
 
+  it('a signed-in browser whose session cookie could expire during the sign-in gets it set again for the sign-in', async () => {
+    const { sid, userId } = await signedInUser(t, 'nearly-over@example.com');
+    await t.ctx.db.updateTable('sessions').set({ expires_at: new Date(Date.now() + 60_000) }).where('user_id', '=', userId).execute();
+    const s = await call(t.url, 'GET', '/v1/auth/google/start', { cookies: { imlab_sid: sid }, headers: { 'sec-fetch-site': 'same-origin' } });
+    expect(s.status).toBe(302);
+    expect(s.cookies.imlab_sid).toBe(sid); // the same value, still the session
+    expect(s.setCookies.join('\n')).toMatch(new RegExp(`Max-Age=${Math.ceil(t.config.OAUTH_STATE_TTL)}`, 'i'));
+    expect((await resolve(sid)).status).toBe(200);
+  });
+
   it('builds the redirect_uri from PUBLIC_BASE_URL, not from forwarded host headers', async () => {
     const s = await start('/', { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http', forwarded: 'host=evil.example;proto=http' });
     expect(new URL(s.authorizationUrl).searchParams.get('redirect_uri')).toBe(`${PUBLIC_BASE_URL}/v1/auth/google/callback`);

@@ -86,14 +86,18 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
 
     /**
      * `cookie`, when returned, is (re)set as `imlab_sid` for OAUTH_STATE_TTL: the browser had no live
-     * session. `signedIn` without a url: a signed-in browser sent here by another site (Fetch
+     * session, or one whose cookie could expire before the sign-in comes back. `signedIn` without a url: a signed-in browser sent here by another site (Fetch
      * Metadata says cross-site) is not taken through Google, where an account chooser that
      * remembers a Google account could silently switch them to another account.
      */
     async start(input: { returnTo: unknown; currentCookie?: string; crossSite: boolean; locale: 'en' | 'zh' }): Promise<{ cookie?: string; url?: string }> {
       const current = looksLikeToken(input.currentCookie) ? input.currentCookie : undefined;
-      const live = current !== undefined && (await sessions.isLive(current));
+      const session = current === undefined ? undefined : await sessions.live(current);
+      const live = session !== undefined;
       if (live && input.crossSite) return {};
+      // The cookie must outlast the sign-in: one about to expire is set again (the same value; the
+      // server still ends the session at its own expiry).
+      const lastsThrough = live && session.exp - Date.now() > config.OAUTH_STATE_TTL * 1000;
       let c: oidc.Configuration;
       try {
         c = await client();
@@ -119,7 +123,7 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         code_challenge: await oidc.calculatePKCECodeChallenge(pending.verifier),
         code_challenge_method: 'S256',
       });
-      return { ...(live ? {} : { cookie }), url: url.toString() };
+      return { ...(lastsThrough ? {} : { cookie }), url: url.toString() };
     },
 
     async callback(input: { cookie: unknown; query: Record<string, string>; device: string; ipHash?: string }): Promise<{ token: string; maxAge: number; returnTo: string }> {

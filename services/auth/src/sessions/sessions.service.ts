@@ -108,13 +108,12 @@ export function createSessionService(deps: AuthDeps) {
 
     lookup,
 
-    /** Whether the token is a session that is live now (not expired, idle or revoked). */
-    async isLive(token: unknown): Promise<boolean> {
+    /** The session the token is, if it is live now (not expired, idle or revoked). */
+    async live(token: unknown): Promise<CachedSession | undefined> {
       try {
-        await lookup(token);
-        return true;
+        return await lookup(token);
       } catch (err) {
-        if (err instanceof AppError && err.code === 'AUTH_SESSION_INVALID') return false;
+        if (err instanceof AppError && err.code === 'AUTH_SESSION_INVALID') return undefined;
         throw err;
       }
     },
