@@ -64,8 +64,16 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
 
 /** The generation inbox: ledger hold events, profile updates, purge. */
 export function startConsumers(app: App, ctx: ServiceContext<DB>, opts: { concurrency?: number } = {}) {
-  const { service, storage, events } = app.generation;
-  return ctx.bus.consume('generation', generationHandlers(service, storage, events), { concurrency: opts.concurrency ?? 8 });
+  const { service, storage, events, deletions } = app.generation;
+  return ctx.bus.consume('generation', generationHandlers(service, storage, events), {
+    concurrency: opts.concurrency ?? 8,
+    // A purge leaves the person's recorded object deletions due: act on them now rather than at
+    // the next sweep, so nothing naming the person stays longer than storage takes to answer.
+    afterCommit: async (message) => {
+      if (message.name !== 'user.purge') return;
+      await deletions.sweepUser((message.payload as { userId: string }).userId).catch((err: unknown) => app.log.warn({ err }, 'deletions after a purge left to the sweep'));
+    },
+  });
 }
 
 /** Periodic clean-up: expired holds fail (and release), unused uploads expire, failed object deletions are retried. */

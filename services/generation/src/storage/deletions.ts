@@ -104,16 +104,18 @@ export class StorageDeletions {
    * back (30 s doubling, at most an hour) before storage is asked, so instances sweeping at once
    * do not take the same ones and a failure waits its turn.
    */
-  async sweep(limit = 200): Promise<{ deleted: number; failed: number }> {
+  async sweep(limit = 200, onlyUser?: string): Promise<{ deleted: number; failed: number }> {
     const claimed = await this.d.db
       .updateTable('storage_deletions')
       .set({
         attempts: sql`attempts + 1`,
         next_attempt_at: sql`now() + make_interval(secs => least(30 * power(2, least(attempts, 20)), ${MAX_BACKOFF_SECONDS}))`,
       })
-      .where('key', 'in', (eb) =>
-        eb.selectFrom('storage_deletions').select('key').where('next_attempt_at', '<=', sql<Date>`now()`).orderBy('next_attempt_at').limit(limit).forUpdate().skipLocked(),
-      )
+      .where('key', 'in', (eb) => {
+        let due = eb.selectFrom('storage_deletions').select('key').where('next_attempt_at', '<=', sql<Date>`now()`);
+        if (onlyUser !== undefined) due = due.where('user_id', '=', onlyUser);
+        return due.orderBy('next_attempt_at').limit(limit).forUpdate().skipLocked();
+      })
       .returning('key')
       .execute();
     const keys = claimed.map((r) => r.key);
@@ -148,6 +150,14 @@ export class StorageDeletions {
       deleted++;
     }
     return deleted;
+  }
+
+  /** Right after a purge committed: the person's records, due at once, are acted on without waiting for the sweep. */
+  async sweepUser(userId: string): Promise<void> {
+    for (;;) {
+      const { deleted, failed } = await this.sweep(200, userId);
+      if (failed > 0 || deleted < 200) return; // done, or storage refuses: the sweep retries
+    }
   }
 
   /**
