@@ -203,6 +203,19 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
     }
   });
 
+  it('lets only the gateway take connections from outside the system', () => {
+    type Selector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values: string[] }[] };
+    const selects = (sel: Selector, labels: Record<string, string>) =>
+      Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
+      (sel.matchExpressions ?? []).every((e) => (e.operator === 'In' ? e.values.includes(labels[e.key] ?? '') : e.operator === 'NotIn' ? !e.values.includes(labels[e.key] ?? '') : false));
+    const policies = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.spec as { podSelector: Selector; policyTypes: string[] });
+    for (const d of deployments) {
+      const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+      const guarded = policies.some((p) => p.policyTypes.includes('Ingress') && selects(p.podSelector, labels));
+      expect(guarded, `${d.metadata.name}: ingress restricted`).toBe(d.metadata.name !== 'gateway');
+    }
+  });
+
   it('puts files that several processes or replicas share on a shared volume', () => {
     const claims = new Map(objects.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => [o.metadata.name, o]));
     const mountOf = (name: string, dirPath: string) => {
