@@ -10,7 +10,8 @@ import { eventually } from '@imlab/testing';
 import type { DB } from '../src/db.js';
 import { createMetrics } from '../src/metrics.js';
 import { StatusEvents } from '../src/generations/status-events.js';
-import { createStorage } from '../src/storage/storage.js';
+import { createStorage, type ObjectStorage } from '../src/storage/storage.js';
+import { purgeUser } from '../src/privacy/privacy.service.js';
 import { StorageDeletions } from '../src/storage/deletions.js';
 import { createProvider } from '../src/render/providers/index.js';
 import { RenderService } from '../src/render/render.service.js';
@@ -30,11 +31,12 @@ function commitAnswerLost(db: Kysely<DB>, nth: number, before?: () => Promise<vo
   let count = 0;
   return new Proxy(db, {
     get(target, prop) {
-      if (unreadableAfter && count >= nth && prop === 'selectFrom') {
+      if (unreadableAfter && count >= nth && (prop === 'selectFrom' || prop === 'transaction')) {
         // The database stays unreachable after the lost commit: the outcome cannot be read.
-        return () => {
+        const unreachable = () => {
           throw new Error('Connection terminated unexpectedly');
         };
+        return prop === 'selectFrom' ? unreachable : () => ({ execute: async () => unreachable() });
       }
       if (prop !== 'transaction') {
         const value: unknown = Reflect.get(target, prop);
@@ -96,6 +98,52 @@ describe('render whose success commit answers with an error', () => {
     expect(await h.ctx.db.selectFrom('storage_deletions').select('key').where('user_id', '=', user).execute()).toEqual([]);
   });
 
+  it('keeps the images when the answer is lost while the commit is still in flight (the check waits for it)', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'commit still in flight', model: 'imlab-draft' } });
+    // The success transaction has made its changes and holds its locks; its COMMIT completes 500 ms
+    // after the caller has already been told the connection dropped.
+    let count = 0;
+    const inFlight = new Proxy(h.ctx.db, {
+      get(target, prop) {
+        if (prop !== 'transaction') {
+          const value: unknown = Reflect.get(target, prop);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return () => {
+          const builder = target.transaction();
+          return {
+            execute: async <T>(fn: Parameters<typeof builder.execute<T>>[0]) => {
+              if (++count !== 2) return builder.execute(fn);
+              let changed!: () => void;
+              const madeChanges = new Promise<void>((r) => (changed = r));
+              void builder
+                .execute(async (trx) => {
+                  const result = await fn(trx);
+                  changed();
+                  await new Promise((r) => setTimeout(r, 500));
+                  return result;
+                })
+                .catch(() => undefined);
+              await madeChanges;
+              throw new Error('Connection terminated unexpectedly');
+            },
+          };
+        };
+      },
+    }) as Kysely<DB>;
+    const outcome = await renderOn(inFlight).process(created.body.id, job(), undefined, logger);
+    expect(outcome).toMatchObject({ status: 'succeeded' });
+    const g = await h.api('GET', `/v1/generations/${created.body.id}`, { user });
+    expect(g.body.status).toBe('succeeded');
+    const rows = await h.ctx.db.selectFrom('images').select(['storage_key', 'thumb_key']).where('generation_id', '=', created.body.id).execute();
+    expect(rows).toHaveLength(1);
+    for (const r of rows) for (const key of [r.storage_key, r.thumb_key]) await access(path.join(h.storageDir, key));
+    expect((await h.api('GET', g.body.images[0].url, { user })).status).toBe(200);
+    await eventually(() => h.ledger.count('capture', created.body.id) === 1);
+  });
+
   it('an attempt whose outcome could not be read and that is never run again: its files are deleted by the sweep once no commit can happen', async () => {
     const user = uuidv7();
     h.ledger.grant(user, 10);
@@ -135,6 +183,30 @@ describe('render whose success commit answers with an error', () => {
     expect((await h.ctx.db.selectFrom('generations').select('status').where('id', '=', created.body.id).executeTakeFirstOrThrow()).status).toBe('queued');
     expect((await readdir(folder, { recursive: true }).catch(() => [] as string[])).map(String).filter((f) => /\.(png|webp)$/.test(f))).toEqual([]);
     expect(h.ledger.count('capture', created.body.id)).toBe(0);
+  });
+
+  it('a purge deletes what a render wrote while the purge was under way (its success committed just before the rows went)', async () => {
+    const user = uuidv7();
+    const storage = createStorage(h.config);
+    let racing = true;
+    // Right after the purge's first pass over the person's folder, a render writes its image there
+    // (and its success commit, which the purge's row delete waits for, takes back its records).
+    const duringPurge: ObjectStorage = {
+      kind: storage.kind,
+      put: (k, b, t) => storage.put(k, b, t),
+      get: (k) => storage.get(k),
+      delete: (ks) => storage.delete(ks),
+      ping: () => storage.ping(),
+      deletePrefix: async (prefix) => {
+        await storage.deletePrefix(prefix);
+        if (racing) {
+          racing = false;
+          await storage.put(`u/${user}/g/${uuidv7()}/${uuidv7()}/0.png`, Buffer.from('image bytes'), 'image/png');
+        }
+      },
+    };
+    await h.ctx.db.transaction().execute((tx) => purgeUser(tx, duringPurge, user));
+    expect(await readdir(path.join(h.storageDir, 'u', user), { recursive: true }).catch(() => [] as string[])).toEqual([]);
   });
 
   it('deletes what it stored when the generation is gone by then (purged during the render)', async () => {

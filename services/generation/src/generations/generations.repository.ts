@@ -1,4 +1,4 @@
-import { sql, type Db, type Transaction } from '@imlab/db';
+import { sql, type Db, type Kysely, type Transaction } from '@imlab/db';
 import type { Insertable, Updateable } from 'kysely';
 import type { DB, GenerationRow, GenerationStatus, GenerationTable } from '../db.js';
 
@@ -8,6 +8,14 @@ export async function insertGeneration(db: Db<DB>, row: Insertable<GenerationTab
 
 export async function findGeneration(db: Db<DB>, id: string): Promise<GenerationRow | undefined> {
   return db.selectFrom('generations').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * The row once no transaction is changing it: FOR SHARE waits for a writer still holding it (a
+ * commit whose answer was lost may still be in flight) and then reads what it committed.
+ */
+export async function findGenerationSettled(db: Kysely<DB>, id: string): Promise<GenerationRow | undefined> {
+  return db.transaction().execute((tx) => tx.selectFrom('generations').selectAll().where('id', '=', id).forShare().executeTakeFirst());
 }
 
 export async function findOwnedGeneration(db: Db<DB>, id: string, userId: string): Promise<GenerationRow | undefined> {

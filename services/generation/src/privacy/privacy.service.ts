@@ -20,6 +20,9 @@ export async function purgeUser(db: Transaction<DB>, storage: ObjectStorage, use
   await storage.deletePrefix(keys.userPrefix(userId));
   await uploads.deleteUploadsOfUser(db, userId);
   const n = await generations.deleteGenerationsOfUser(db, userId);
+  // Again, now that the row deletes have waited for any render committing its success meanwhile:
+  // files it wrote after the first pass are named by no record any more (its commit took them back).
+  await storage.deletePrefix(keys.userPrefix(userId));
   await users.deleteProfile(db, userId);
   // Last: an image deletion or upload expiry that held these rows has committed its records by now.
   await StorageDeletions.dueNow(db, userId);

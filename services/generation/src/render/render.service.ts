@@ -179,9 +179,11 @@ export class RenderService {
         // The commit may have gone through even though its answer was lost (connection dropped at
         // COMMIT): then the images are the person's and paid for, and must not be deleted. A row
         // that is gone (purged meanwhile) or moved on falls through: what this attempt wrote goes.
+        // The read waits for a commit still in flight (a plain read would see the row as it was
+        // and the images would be deleted under a charged generation).
         let outcome: GenerationRow | undefined | 'unreadable';
         try {
-          outcome = await repo.findGeneration(this.d.db, claimed.id);
+          outcome = await repo.findGenerationSettled(this.d.db, claimed.id);
         } catch {
           outcome = 'unreadable';
         }
