@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Agent, request as undiciRequest } from 'undici';
 import { lazyChildLogger, type Logger } from '@imlab/logger';
-import { useDrainAnswers } from '@imlab/http';
+import { clientErrorHandler, frameworkErrors, useDrainAnswers } from '@imlab/http';
 import type { ServiceName } from '@imlab/contracts';
 import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
@@ -67,6 +67,9 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     genReqId: () => randomUUID(),
     // Per-request loggers are built only when a request actually logs (most never do at info+).
     childLoggerFactory: (parent, bindings, options) => lazyChildLogger(parent as Logger, bindings, options) as never,
+    // What Fastify's router or Node's parser refuse before any hook runs: problem+json too.
+    frameworkErrors,
+    clientErrorHandler,
     rewriteUrl(req) {
       const n = normalizeUrl(req.url ?? '/');
       if (n.ok) return n.url;

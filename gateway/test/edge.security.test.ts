@@ -160,6 +160,15 @@ describe('CORS and security headers', () => {
     expect(res.headers.vary).toBe('Accept-Language, Origin');
   });
 
+  it('answers a path that is not UTF-8 percent-encoding with problem+json, never forwarding it', async () => {
+    const before = fakes.generation.requests.length;
+    const res = await send(`${gw.url}/v1/images/%C0`);
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', requestId: expect.any(String) });
+    expect(fakes.generation.requests.length).toBe(before);
+  });
+
   it('sets security headers on proxied answers', async () => {
     const res = await send(`${gw.url}/v1/pricing`);
     expect(res.headers['x-content-type-options']).toBe('nosniff');

@@ -11,7 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import type { Logger } from '@imlab/logger';
-import { registerProblemHandlers } from './problem.js';
+import { clientErrorHandler, frameworkErrors, registerProblemHandlers } from './problem.js';
 import { registerMetrics } from './metrics.js';
 import { registerHealth, type ReadinessCheck } from './health.js';
 import type { Registry } from 'prom-client';
@@ -100,6 +100,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
       plugins: [formatsPlugin, (ajv) => ajv.addFormat('uuid', UUID_RE), narrowDateTime],
     },
     schemaController: { compilersFactory: { buildValidator } },
+    frameworkErrors,
+    clientErrorHandler,
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 

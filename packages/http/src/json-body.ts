@@ -28,6 +28,9 @@ export const nulRefused = () => new AppError('VALIDATION_FAILED', 'text may not 
  */
 export function useJsonBodyRules(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
+  // JSON only: Fastify's text/plain parser would hand a string to routes that expect an object
+  // (a misleading "body must be object"), or let text through where no body is expected: 415.
+  app.removeContentTypeParser('text/plain');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => {
     if (body.trim() === '') return done(null, undefined);

@@ -1,4 +1,6 @@
 import type { ProblemBody } from '@imlab/contracts';
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
 
@@ -9,11 +11,15 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
+  411: 'Length Required',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -77,4 +83,46 @@ export function registerProblemHandlers(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) => sendProblem(reply, problem(404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`)));
+}
+
+/**
+ * Fastify's `frameworkErrors`: requests its router refuses before any route or hook runs (a path
+ * whose percent-encoding is not UTF-8, a path parameter over the router's length limit) get the
+ * same problem+json as everything else, with the request id.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  if (error.code === 'FST_ERR_BAD_URL') {
+    sendProblem(reply, problem(400, 'VALIDATION_FAILED', 'the path is not valid percent-encoded UTF-8'));
+  } else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    sendProblem(reply, problem(414, 'VALIDATION_FAILED', 'a path segment is too long'));
+  } else {
+    request.log.error({ err: error }, 'router failed');
+    sendProblem(reply, problem(500, 'INTERNAL', 'an internal error occurred'));
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a connection whose bytes are not an HTTP request Node can parse
+ * (malformed, headers over the size limit, too slow) is answered with a problem+json body and
+ * closed. No request exists yet, so the request id is made up here. The raw bytes are never logged.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, detail] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'REQUEST_TIMEOUT', 'the request was not received in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'REQUEST_HEADERS_TOO_LARGE', 'the request headers are too large']
+        : [400, 'MALFORMED_REQUEST', 'the request is not valid HTTP'];
+  this.log.debug({ code: err.code }, 'client error');
+  if (socket.writable) {
+    const requestId = randomUUID();
+    const body = JSON.stringify({ ...problem(status, code, detail), requestId });
+    socket.write(
+      `HTTP/1.1 ${status} ${TITLES[status]}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `x-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

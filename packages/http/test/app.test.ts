@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { Type } from '@sinclair/typebox';
 import { createLogger } from '@imlab/logger';
 import { startTestIssuer } from '@imlab/testing';
@@ -103,6 +104,49 @@ describe('shared app factory', () => {
     const boom = await app.inject('/v1/boom');
     expect(boom.statusCode).toBe(500);
     expect(boom.body).not.toContain('hunter2');
+  });
+
+  it('takes JSON only: text/plain is a 415, not a string where an object was expected', async () => {
+    const id = '01900000-0000-7000-8000-000000000000';
+    for (const url of ['/v1/things', `/v1/things/${id}/cancel`]) {
+      const res = await app.inject({ method: 'POST', url, payload: '{"name":"x"}', headers: { 'content-type': 'text/plain' } });
+      expect(res.statusCode, url).toBe(415);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json()).toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', title: 'Unsupported Media Type' });
+    }
+  });
+
+  it('answers what the router and the HTTP parser refuse before any route runs with problem+json too', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = new URL(address);
+    /** One raw exchange on a fresh connection: what fetch would refuse to send. */
+    const raw = (text: string) =>
+      new Promise<{ status: number; headers: string; body: string }>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.write(text));
+        let data = '';
+        socket.on('data', (d) => (data += String(d)));
+        socket.on('error', reject);
+        socket.on('close', () => {
+          const [head = '', body = ''] = data.split('\r\n\r\n');
+          resolve({ status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body });
+        });
+        setTimeout(() => socket.end(), 300);
+      });
+    const cases: [string, number, string][] = [
+      ['GET /v1/things/%C0/cancel HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'VALIDATION_FAILED'],
+      [`POST /v1/things/${'a'.repeat(101)}/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, 414, 'VALIDATION_FAILED'],
+      [`GET /healthz HTTP/1.1\r\nHost: x\r\nCookie: ${'c'.repeat(20_000)}\r\n\r\n`, 431, 'REQUEST_HEADERS_TOO_LARGE'],
+      ['NOT HTTP AT ALL\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+    ];
+    for (const [request, status, code] of cases) {
+      const res = await raw(request);
+      expect(res.status, request.slice(0, 40)).toBe(status);
+      expect(res.headers).toContain('content-type: application/problem+json');
+      expect(res.headers).toMatch(/x-request-id: \S+/);
+      const body = JSON.parse(res.body) as Record<string, unknown>;
+      expect(body).toMatchObject({ status, code, requestId: expect.any(String) });
+      expect(res.body).not.toContain('c'.repeat(100)); // nothing of the request echoed back
+    }
   });
 
   it('answers unknown routes with a 404 problem', async () => {

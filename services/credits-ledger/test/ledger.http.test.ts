@@ -203,6 +203,13 @@ describe('finance API', () => {
     expect(lines.at(-1)).toContain(`"'=HYPERLINK(""x""),""quoted"""`);
   });
 
+  it('refuses an export period that ends before it starts (as statements do), rather than an empty file', async () => {
+    const fin = await tokenFor(user(), ['finance']);
+    const backwards = await get('/v1/admin/ledger/export.csv?from=2025-01-02T00:00:00Z&to=2025-01-01T00:00:00Z', fin);
+    expect(backwards.status).toBe(400);
+    expect(backwards.body).toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+
   it('verifies the sealed hash chain, and reports the first checkpoint a tampered transfer breaks', async () => {
     const fin = await tokenFor(user(), ['finance']);
     await grant(user(), 9);

@@ -79,6 +79,16 @@ describe('POST /v1/uploads', () => {
     expect(await countUploads()).toBe(before);
   });
 
+  it('refuses a JSON or text body with 415 (not an "empty upload") and stores nothing', async () => {
+    const before = await countUploads();
+    for (const [raw, contentType] of [[Buffer.from('{}'), 'application/json'], [Buffer.from('some text'), 'text/plain']] as const) {
+      const res = await upload(raw, contentType);
+      expect(res.status, contentType).toBe(415);
+      expect(res.body).toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    }
+    expect(await countUploads()).toBe(before);
+  });
+
   it('refuses huge declared dimensions (decompression bomb) before decoding', async () => {
     const before = await countUploads();
     const res = await upload(bombPng(30000, 30000));
@@ -131,7 +141,12 @@ describe('POST /v1/uploads', () => {
     expect(late.body.code).toBe('GENERATION_REFERENCE_NOT_FOUND');
     const draft = await h.api('POST', '/v1/generations', { user, body: { prompt: 'use it', model: 'imlab-draft', referenceUploadIds: [up.body.id] } });
     expect(draft.body.code).toBe('GENERATION_REFERENCES_UNSUPPORTED');
-    const ok = await h.api('POST', '/v1/generations', { user, body: { prompt: 'use it', referenceUploadIds: [up.body.id] } });
+    // The same upload twice, in two spellings: a 400 that names the field, nothing created.
+    const twice = await h.api('POST', '/v1/generations', { user, body: { prompt: 'use it', referenceUploadIds: [up.body.id, String(up.body.id).toUpperCase()] } });
+    expect(twice.status).toBe(400);
+    expect(twice.body).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: 'body/referenceUploadIds' }] });
+    // An id in capitals names the same upload.
+    const ok = await h.api('POST', '/v1/generations', { user, body: { prompt: 'use it', referenceUploadIds: [String(up.body.id).toUpperCase()] } });
     expect(ok.status).toBe(202);
     const done = await h.waitFor(user, ok.body.id, ['succeeded']);
     expect(done.referenceUploadIds).toEqual([up.body.id]);

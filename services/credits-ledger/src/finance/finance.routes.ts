@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { invalidCursor, requireRole, type App } from '@imlab/http';
+import { badRequest, invalidCursor, requireRole, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { verify } from '../audit/audit.service.js';
@@ -47,8 +47,12 @@ export function financeRoutes(app: App, db: Kysely<DB>, sealSecret: string): voi
       },
     },
     async (request, reply) => {
+      const from = date(request.query.from);
+      const to = date(request.query.to);
+      // As the statement: a period that ends before it starts is a mistake, not an empty file.
+      if (from && to && from.getTime() > to.getTime()) throw badRequest('VALIDATION_FAILED', '"from" must not be after "to"');
       reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="ledger-transfers.csv"');
-      return reply.send(Readable.from(finance.exportCsv(db, date(request.query.from), date(request.query.to))));
+      return reply.send(Readable.from(finance.exportCsv(db, from, to)));
     },
   );
 

@@ -68,7 +68,12 @@ export function prepare(config: Config, input: GenerationRequest): NormalisedReq
   const model = input.model ?? DEFAULT_IMAGE_MODEL;
   const size: ImageSize = input.size ?? (input.aspectRatio ? ASPECT_RATIOS[input.aspectRatio] : DEFAULT_IMAGE_SIZE);
   const count = input.count ?? 1;
-  const referenceUploadIds = input.referenceUploadIds ?? [];
+  // One spelling per id (UUIDs are case-insensitive): the same upload twice is a mistake, and a retry
+  // spelled differently is the same request.
+  const referenceUploadIds = (input.referenceUploadIds ?? []).map((id) => id.toLowerCase());
+  if (new Set(referenceUploadIds).size !== referenceUploadIds.length) {
+    throw new AppError('VALIDATION_FAILED', 'referenceUploadIds names the same upload twice', { status: 400, details: { errors: [{ path: 'body/referenceUploadIds', message: 'must not repeat an upload' }] } });
+  }
   if (referenceUploadIds.length > 0 && !IMAGE_MODELS[model].acceptsReferences) {
     throw new AppError('GENERATION_REFERENCES_UNSUPPORTED', `model ${model} does not take reference images`, { status: 422 });
   }

@@ -25,6 +25,8 @@ const Upload = Type.Object({
 export async function uploadRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; deletions: StorageDeletions; config: Config }): Promise<void> {
   const { db, storage, deletions, config } = deps;
   await app.register(async (scope) => {
+    // Image bytes only: JSON or text here is a 415, not an "empty upload".
+    scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: config.UPLOAD_MAX_BYTES }, (_req, body, done) =>
       done(null, body),
     );
