@@ -217,6 +217,8 @@ describe('persistent messages (user.purge, money commands) are not given up afte
   it('include every command that moves credits and the events money depends on; a capture goes out persistent', async () => {
     const money = ['ledger.grant', 'ledger.reserve', 'ledger.capture', 'ledger.release', 'ledger.clawback', 'ledger.restore', 'ledger.grant-refused', 'ledger.posted', 'billing.stripe-event', 'billing.refund-orphaned-order'] as const;
     expect(money.filter((n) => !isPersistent(n))).toEqual([]);
+    // and the privacy messages whose loss would keep a person's data or images public
+    expect(['user.purge', 'user.deletion-requested'].filter((n) => !isPersistent(n as never))).toEqual([]);
     expect(isPersistent('email.send')).toBe(false); // a sign-in link days late helps nobody
     const bus = newBus(testPrefix('persistent-capture'));
     expect((await relayed(bus, 'credits-ledger', (tx) => bus.send(tx, 'ledger.capture', { holdId: USER }))).opts).toMatchObject(PERSISTENT);

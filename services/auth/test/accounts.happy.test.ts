@@ -34,6 +34,9 @@ describe('sign-up, verification and login', () => {
 
     const registered = await outboxMessages(t, 'user.registered');
     expect(registered).toContainEqual(expect.objectContaining({ email, displayName: 'Ada', locale: 'en' }));
+    // The mail names the account it belongs to, so the account's purge scrubs its delivery record.
+    const accountId = (registered.find((m) => m.email === email) as { userId: string }).userId;
+    expect(mail).toMatchObject({ to: email, userId: accountId, locale: 'en' });
 
     // not verified yet: the right password is told to verify first
     const early = await call(t.url, 'POST', '/v1/auth/login', { body: { email, password: 'correct horse battery staple' } });

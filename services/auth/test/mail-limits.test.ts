@@ -45,6 +45,17 @@ describe('mail sent to an address on request of whoever asks', () => {
     expect(await resets()).toBe(4);
   });
 
+  it('every counter it keeps in Redis (link mails per address, sign-ups per network) expires, so none outlives its window', async () => {
+    const redis = t.ctx.bus.redis;
+    const counters = [...(await redis.keys(`${t.config.QUEUE_PREFIX}auth:link-mails:*`)), ...(await redis.keys(`${t.config.QUEUE_PREFIX}auth:signups:*`))];
+    expect(counters.length).toBeGreaterThan(0); // the tests above counted both kinds
+    for (const key of counters) {
+      const ttl = await redis.ttl(key);
+      expect(ttl, key).toBeGreaterThan(0);
+      expect(ttl, key).toBeLessThanOrEqual(2 * 86400);
+    }
+  });
+
   it('greets a confirmed person by the name they set, and without one when they set none', async () => {
     const { sid } = await signedInUser(t, 'named@example.com');
     await call(t.url, 'PATCH', '/v1/me', { body: { displayName: 'Named Person' }, headers: await bearer(t, sid) });

@@ -145,6 +145,15 @@ describe('DELETE /v1/me', () => {
     expect((await t.ctx.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id).not.toBe(userId);
   });
 
+  it('deletes sign-up bonus claims once their window is over (no IP hash kept beside a credit history)', async () => {
+    const old = { id: uuidv7(), ip_hash: ipHash(), user_id: null, granted_at: new Date(Date.now() - t.config.SIGNUP_BONUS_WINDOW * 1000 - 60_000) };
+    const recent = { id: uuidv7(), ip_hash: ipHash(), user_id: null, granted_at: new Date(Date.now() - 60_000) };
+    await t.ctx.db.insertInto('signup_bonus_claims').values([old, recent]).execute();
+    await t.app.auth.privacy.runOnce();
+    const left = (await t.ctx.db.selectFrom('signup_bonus_claims').select('id').where('id', 'in', [old.id, recent.id]).execute()).map((r) => r.id);
+    expect(left).toEqual([recent.id]); // the recent one still limits its network to one bonus
+  });
+
   it('lets a Google-only account leave with a recent sign-in, and forgets its subject id', async () => {
     const s = await c(t.url, 'GET', '/v1/auth/google/start');
     const back = new URL(issuer.approve(s.headers.get('location')!, { sub: 'g-leave', email: 'g-leave@gmail.example', email_verified: true }));

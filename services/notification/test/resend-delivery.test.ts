@@ -260,7 +260,7 @@ describe('contacts and events', () => {
     await eventually(() => svc.ctx.db.selectFrom('inbox').select('message_id').where('message_id', '=', purge).executeTakeFirst());
     expect(await svc.ctx.db.selectFrom('contacts').selectAll().where('user_id', '=', userId).executeTakeFirst()).toBeUndefined();
     for (const key of [`low-balance:${low}`, byAddress]) {
-      expect(await delivery(svc, key)).toMatchObject({ status: 'sent', user_id: null, recipient_hash: null });
+      expect(await delivery(svc, key)).toMatchObject({ status: 'sent', user_id: null, recipient_hash: null, provider_id: null });
     }
 
     // a late update does not bring the address back; a later event finds nobody to mail
@@ -269,6 +269,20 @@ describe('contacts and events', () => {
     await eventually(async () => (await jobState(late)) === 'completed' && (await jobState(after)) === 'completed');
     expect(await svc.ctx.db.selectFrom('contacts').selectAll().where('user_id', '=', userId).executeTakeFirst()).toBeUndefined();
     expect(requestsFor(`low-balance:${after}`)).toHaveLength(0);
+  });
+});
+
+describe('a person whose registration never reached notification', () => {
+  it('has the emails auth sent them (address and user id) scrubbed by their purge all the same', async () => {
+    const userId = randomUUID(); // no user.registered: notification holds no contact for them
+    const email = addr('never-registered');
+    const key = `verify-email:${randomUUID()}`;
+    await svc.publish('email.send', { template: 'verify-email', to: email, userId, data: { link: '/verify-email?token=b' }, idempotencyKey: key });
+    await eventually(async () => (await delivery(svc, key))?.status === 'sent');
+    expect(await delivery(svc, key)).toMatchObject({ user_id: userId, provider_id: expect.any(String) });
+    const purge = await svc.publish('user.purge', { userId });
+    await eventually(() => svc.ctx.db.selectFrom('inbox').select('message_id').where('message_id', '=', purge).executeTakeFirst());
+    expect(await delivery(svc, key)).toMatchObject({ status: 'sent', user_id: null, recipient_hash: null, provider_id: null });
   });
 });
 

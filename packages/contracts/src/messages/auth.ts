@@ -13,9 +13,12 @@ export const authMessages = {
     ['notification', 'generation'],
     Type.Object({ userId: Uuid, email: Type.String({ format: 'email' }), locale: Locale, displayName: Type.String() }, { additionalProperties: false }),
   ),
-  /** DELETE /me: the account is disabled now and purged at purgeAfter. */
-  /** The account is closed now (purged at purgeAfter): generation takes its images off the public gallery at once. */
-  'user.deletion-requested': event(['generation'], Type.Object({ userId: Uuid, purgeAfter: IsoDate }, { additionalProperties: false })),
+  /**
+   * DELETE /me: the account is closed now (purged at purgeAfter) and generation takes its images off
+   * the public gallery at once. Persistent: dropped after a short outage, the images would stay
+   * public until the purge.
+   */
+  'user.deletion-requested': event(['generation'], Type.Object({ userId: Uuid, purgeAfter: IsoDate }, { additionalProperties: false }), { persistent: true }),
   /**
    * Every service removes or anonymises what it holds about userId. Persistent: auth has already
    * deleted its side, so a subscriber that fails for a while (storage or database down) must keep

@@ -137,6 +137,15 @@ export async function insertBonusClaim(db: Db<DB>, c: { id: string; ipHash: stri
   await db.insertInto('signup_bonus_claims').values({ id: c.id, ip_hash: c.ipHash, user_id: c.userId }).execute();
 }
 
+/**
+ * Claims past the window decide nothing any more (the ledger's grant key keeps an account from a
+ * second bonus): deleted, so no IP hash and claim time stay beside the anonymised credit history.
+ */
+export async function deleteBonusClaimsBefore(db: Db<DB>, before: Date): Promise<number> {
+  const res = await db.deleteFrom('signup_bonus_claims').where('granted_at', '<', before).executeTakeFirst();
+  return Number(res.numDeletedRows);
+}
+
 /** After a purge the claim keeps only the IP hash, so the abuse window still holds without the person. */
 export async function unlinkBonusClaims(db: Db<DB>, userId: string): Promise<void> {
   await db.updateTable('signup_bonus_claims').set({ user_id: null }).where('user_id', '=', userId).execute();

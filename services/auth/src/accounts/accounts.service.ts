@@ -40,8 +40,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     await repo.insertEmailToken(tx, { id, userId: user.id, purpose: link.purpose, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + link.ttlSeconds * 1000) });
     await sendEmail(bus, tx, {
       template: link.template,
-      to: user.email,
-      locale: user.locale,
+      user,
       // The name is chosen by whoever signed up: until the inbox owner confirmed the account, it is
       // not put in a mail to that inbox (someone else's text, sent from our domain).
       data: { link: sealedLink(config, link.path, { token }), ...(user.email_verified_at ? { displayName: user.display_name } : {}), ...link.data },
@@ -61,10 +60,16 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
    * from getting one from theirs.
    */
   async function capPassed(scope: string): Promise<boolean> {
-    const key = `${keyPrefix}auth:link-mails:${scope}`;
-    const n = await redis.incr(key);
-    if (n === 1) await redis.expire(key, 86_400);
+    const n = await countFor(`${keyPrefix}auth:link-mails:${scope}`, 86_400);
     return n <= config.LINK_EMAILS_PER_ADDRESS_PER_DAY;
+  }
+
+  /**
+   * Counts one more within a window that starts at the first count. Increment and expiry in one
+   * script: a separate EXPIRE that failed would leave a key naming a person (or an IP hash) forever.
+   */
+  async function countFor(key: string, seconds: number): Promise<number> {
+    return Number(await redis.eval("local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('expire', KEYS[1], ARGV[1]) end return n", 1, key, String(seconds)));
   }
 
   /** A cooldown shared by every path that mails a person (resend, repeated sign-up, forgot). */
@@ -75,9 +80,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
 
   async function countSignup(ipHash: string | undefined): Promise<void> {
     const day = new Date().toISOString().slice(0, 10);
-    const key = `${keyPrefix}auth:signups:${ipHash ?? 'unknown'}:${day}`;
-    const n = await redis.incr(key);
-    if (n === 1) await redis.expire(key, 2 * 86400);
+    const n = await countFor(`${keyPrefix}auth:signups:${ipHash ?? 'unknown'}:${day}`, 2 * 86400);
     if (n > config.SIGNUPS_PER_IP_PER_DAY) {
       throw new AppError('AUTH_SIGNUP_LIMIT', 'too many sign-ups from this network today; try again tomorrow', { status: 429, details: { retryAfter: 86400 } });
     }
@@ -265,7 +268,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         // The reset verified the address: an older verification link must not end today's sessions.
         await repo.voidEmailTokens(tx, user.id, 'verify');
         const afterCommit = await sessions.revokeAllIn(tx, user.id);
-        await sendEmail(bus, tx, { template: 'password-changed', to: user.email, locale: user.locale, data: { displayName: user.display_name, changedAt: new Date().toISOString() }, idempotencyKey: `password-changed:${uuidv7()}` });
+        await sendEmail(bus, tx, { template: 'password-changed', user, data: { displayName: user.display_name, changedAt: new Date().toISOString() }, idempotencyKey: `password-changed:${uuidv7()}` });
         return { email: user.email, afterCommit };
       });
       await done.afterCommit();

@@ -29,7 +29,10 @@ export function sealedLink(config: Config, path: string, params: Record<string, 
 export async function sendEmail(
   bus: Bus,
   tx: Db<DB>,
-  mail: { template: EmailTemplate; to: string; locale: 'en' | 'zh'; data: Record<string, string | number | boolean | null>; idempotencyKey: string },
+  mail: { template: EmailTemplate; user: { id: string; email: string; locale: 'en' | 'zh' }; data: Record<string, string | number | boolean | null>; idempotencyKey: string },
 ): Promise<void> {
-  await bus.send(tx as never, 'email.send', mail);
+  const { user, ...rest } = mail;
+  // The user id goes along with the address: notification links the delivery to the person, so
+  // their purge scrubs it even where it never learnt the contact (a lost user.registered).
+  await bus.send(tx as never, 'email.send', { ...rest, to: user.email, userId: user.id, locale: user.locale });
 }

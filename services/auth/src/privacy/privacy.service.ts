@@ -72,8 +72,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
         await bus.send(tx as never, 'user.deletion-requested', { userId: user.id, purgeAfter: purgeAfter.toISOString() });
         await sendEmail(bus, tx, {
           template: 'account-deletion-scheduled',
-          to: user.email,
-          locale: user.locale,
+          user,
           data: { purgeAfter: purgeAfter.toISOString(), displayName: user.display_name },
           idempotencyKey: `account-deletion-scheduled:${user.id}`,
         });
@@ -175,8 +174,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
           await repo.markExportReady(tx, job.id, fileName, expiresAt);
           await sendEmail(bus, tx, {
             template: 'export-ready',
-            to: user.email,
-            locale: user.locale,
+            user,
             data: { link: publicLink(config, `/v1/me/exports/${job.id}/download`), displayName: user.display_name, expiresAt: expiresAt.toISOString() },
             idempotencyKey: `export-ready:${job.id}`,
           });
@@ -226,6 +224,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
       while (exports < 10 && (await this.buildOne())) exports += 1;
       await this.sweepExpiredExports();
       await this.sweepOrphanFiles();
+      await accountsRepo.deleteBonusClaimsBefore(db, new Date(Date.now() - config.SIGNUP_BONUS_WINDOW * 1000));
       return { purged, exports };
     },
   };

@@ -108,6 +108,8 @@ export async function scrubDeliveries(db: Db<DB>, userId: string, recipientHash:
       user_id: null,
       recipient_hash: null,
       failure_reason: null,
+      // the provider's id of the message leads to its copy of the mail, recipient included
+      provider_id: null,
       // keys like `low-balance:<userId>:…` would keep the link; a hash of the key stays unique
       idempotency_key: sql<string>`case when position(${userId} in idempotency_key) > 0 then 'purged:' || encode(sha256(convert_to(idempotency_key, 'UTF8')), 'hex') else idempotency_key end`,
       updated_at: sql`now()`,
