@@ -25,6 +25,10 @@ export interface OrderTable {
   paid_currency: string | null;
   /** When a refund of the order first failed (or was canceled) at Stripe; see migration 0005. */
   refund_failed_at: Date | null;
+  /** The checkout request's Idempotency-Key, the hash of what it asked, and the page it answered (migration 0006). */
+  idempotency_key: ColumnType<string | null, string | null | undefined, string | null>;
+  request_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  checkout_url: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface OrderDisputeTable {

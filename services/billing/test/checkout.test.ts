@@ -144,6 +144,67 @@ describe('POST /v1/billing/checkout', () => {
   });
 });
 
+describe('POST /v1/billing/checkout with an Idempotency-Key', () => {
+  const creates = (orderId: string) => h.stripe.requests.filter((r) => r.method === 'POST' && r.path === '/v1/checkout/sessions' && r.idempotencyKey === orderId);
+
+  it('answers a repeated request (a double click, a retry) with the same order and page, opening one session', async () => {
+    const userId = h.newUser();
+    const headers = { 'idempotency-key': 'buy-creator-1' };
+    const first = await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'creator' }, headers });
+    expect(first.status).toBe(201);
+    const again = await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'creator' }, headers });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect(await h.db.selectFrom('orders').select('id').where('user_id', '=', userId).execute()).toHaveLength(1);
+    expect(creates(first.body.orderId)).toHaveLength(1);
+    // The key is the person's: someone else using the same one gets their own order.
+    const other = await h.api('POST', '/v1/billing/checkout', { userId: h.newUser(), body: { packId: 'creator' }, headers });
+    expect(other.status).toBe(201);
+    expect(other.body.orderId).not.toBe(first.body.orderId);
+  });
+
+  it('refuses the same key for another request with 422, creating nothing', async () => {
+    const userId = h.newUser();
+    const headers = { 'idempotency-key': 'buy-1' };
+    expect((await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' }, headers })).status).toBe(201);
+    const before = h.stripe.requests.length;
+    const other = await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'creator' }, headers });
+    expect(other.status).toBe(422);
+    expect(other.body).toMatchObject({ code: 'BILLING_IDEMPOTENCY_KEY_REUSED' });
+    expect(await h.db.selectFrom('orders').select('id').where('user_id', '=', userId).execute()).toHaveLength(1);
+    expect(h.stripe.requests.length).toBe(before);
+    const bad = await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' }, headers: { 'idempotency-key': 'has space' } });
+    expect(bad.status).toBe(400);
+  });
+
+  it('retried after Stripe failed, asks Stripe again for the same order with the same parameters', async () => {
+    const userId = h.newUser();
+    const headers = { 'idempotency-key': 'buy-after-outage' };
+    h.stripe.failCreates(1);
+    const failed = await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' }, headers });
+    expect(failed.status).toBe(502);
+    const retried = await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' }, headers });
+    expect(retried.status).toBe(200);
+    const orders = await h.db.selectFrom('orders').selectAll().where('user_id', '=', userId).execute();
+    expect(orders).toHaveLength(1);
+    expect(orders[0]).toMatchObject({ id: retried.body.orderId, status: 'pending', stripe_session_id: expect.any(String) });
+    // Both creates under the order's Stripe idempotency key, with identical parameters (expiry included):
+    // had the first reached Stripe, Stripe would answer the same session.
+    const calls = creates(retried.body.orderId);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.params).toEqual(calls[0]!.params);
+  });
+
+  it('forgets the key with the person when they are purged', async () => {
+    const userId = h.newUser();
+    const res = await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' }, headers: { 'idempotency-key': 'mine@example.com' } });
+    expect(res.status).toBe(201);
+    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId }));
+    await h.settled();
+    expect(await h.order(res.body.orderId)).toMatchObject({ user_id: null, idempotency_key: null, request_hash: null, checkout_url: null });
+  });
+});
+
 describe('GET /v1/billing/orders', () => {
   it('pages through the caller\'s own orders, newest first, and never another person\'s', async () => {
     const me = h.newUser();

@@ -11,7 +11,8 @@ export function registerCheckoutRoutes(app: App, deps: CheckoutDeps): void {
       preValidation: authenticate,
       schema: {
         tags: ['billing'],
-        summary: 'Start a Stripe Checkout for a credit pack',
+        summary: 'Start a Stripe Checkout for a credit pack (Idempotency-Key: a repeated request gets the same order and page)',
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7E]+$' })) }),
         body: Type.Object(
           {
             packId: Type.String({ minLength: 1, maxLength: 40 }),
@@ -20,10 +21,13 @@ export function registerCheckoutRoutes(app: App, deps: CheckoutDeps): void {
           { additionalProperties: false },
         ),
         response: {
+          200: Type.Object({ orderId: Type.String({ format: 'uuid' }), url: Type.String({ format: 'uri' }) }),
           201: Type.Object({ orderId: Type.String({ format: 'uuid' }), url: Type.String({ format: 'uri' }) }),
           400: ProblemBody,
           401: ProblemBody,
           404: ProblemBody,
+          409: ProblemBody,
+          422: ProblemBody,
           502: ProblemBody,
         },
       },
@@ -31,10 +35,10 @@ export function registerCheckoutRoutes(app: App, deps: CheckoutDeps): void {
     async (request, reply) => {
       const result = await startCheckout(
         { ...deps, log: deps.log.child({ requestId: request.id }) },
-        { userId: request.user.sub, packId: request.body.packId, locale: request.body.locale ?? 'en' },
+        { userId: request.user.sub, packId: request.body.packId, locale: request.body.locale ?? 'en', idempotencyKey: request.headers['idempotency-key'] },
       );
-      reply.code(201);
-      return result;
+      reply.code(result.replayed ? 200 : 201);
+      return { orderId: result.orderId, url: result.url };
     },
   );
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from '@imlab/db';
 import type { Logger } from '@imlab/logger';
 import { AppError } from '@imlab/http';
+import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { DB } from '../db.js';
 import type { Pack } from '../pricing/catalog.js';
@@ -27,15 +28,24 @@ function pageUrl(base: string, path: string, orderId: string): string {
 /**
  * A pending order, then a Stripe Checkout Session for it. The order id travels as
  * client_reference_id and metadata (the webhook finds the order by it) and is the Stripe
- * idempotency key, so a retried create never opens a second session for one order.
+ * idempotency key, so a retried create never opens a second session for one order (its parameters,
+ * the expiry included, are derived from the order, so a retry sends the same ones).
+ *
+ * With an Idempotency-Key, a person's repeated request (a double click, a retry after a lost
+ * answer) gets the same order and page; the same key with another request is refused. An order
+ * whose page was never obtained (Stripe did not answer) asks Stripe again under the order's key.
  */
-export async function startCheckout(deps: CheckoutDeps, input: { userId: string; packId: string; locale: 'en' | 'zh' }): Promise<{ orderId: string; url: string }> {
+export async function startCheckout(
+  deps: CheckoutDeps,
+  input: { userId: string; packId: string; locale: 'en' | 'zh'; idempotencyKey?: string | undefined },
+): Promise<{ orderId: string; url: string; replayed: boolean }> {
   const pack = deps.packs.find((p) => p.id === input.packId);
   if (!pack) throw new AppError('BILLING_PACK_NOT_FOUND', `no credit pack "${input.packId}"`, { status: 404 });
+  const key = input.idempotencyKey;
+  const requestHash = createHash('sha256').update(JSON.stringify({ packId: pack.id, locale: input.locale })).digest('hex');
 
-  const orderId = uuidv7();
-  await orders.insertOrder(deps.db, {
-    id: orderId,
+  const inserted = await orders.insertOrder(deps.db, {
+    id: uuidv7(),
     user_id: input.userId,
     pack_id: pack.id,
     credits: pack.credits,
@@ -46,8 +56,26 @@ export async function startCheckout(deps: CheckoutDeps, input: { userId: string;
     stripe_payment_intent_id: null,
     paid_at: null,
     closed_at: null,
+    idempotency_key: key ?? null,
+    request_hash: key ? requestHash : null,
   });
+  if (inserted) return { ...(await openSession(deps, inserted, pack, input.locale)), replayed: false };
 
+  // The person already has an order under this key.
+  const order = await orders.findOrderByIdempotencyKey(deps.db, input.userId, key!);
+  if (!order) throw new AppError('BILLING_CONFLICT', 'the order changed meanwhile; try again', { status: 409, retryable: true });
+  if (order.request_hash !== requestHash) {
+    throw new AppError('BILLING_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different checkout', { status: 422 });
+  }
+  if (order.checkout_url) return { orderId: order.id, url: order.checkout_url, replayed: true };
+  if (order.status !== 'pending' && order.status !== 'failed') {
+    throw new AppError('BILLING_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key belongs to a checkout that is over', { status: 422 });
+  }
+  return { ...(await openSession(deps, order, pack, input.locale)), replayed: true };
+}
+
+async function openSession(deps: CheckoutDeps, order: orders.OrderRow, pack: Pack, locale: 'en' | 'zh'): Promise<{ orderId: string; url: string }> {
+  const orderId = order.id;
   let session: Stripe.Checkout.Session;
   try {
     session = await deps.stripe.checkout.sessions.create(
@@ -59,13 +87,13 @@ export async function startCheckout(deps: CheckoutDeps, input: { userId: string;
         line_items: [
           {
             quantity: 1,
-            price_data: { currency: pack.currency, unit_amount: pack.price, product_data: { name: pack.name[input.locale] } },
+            price_data: { currency: pack.currency, unit_amount: pack.price, product_data: { name: pack.name[locale] } },
           },
         ],
-        locale: input.locale === 'zh' ? 'zh' : 'en',
+        locale: locale === 'zh' ? 'zh' : 'en',
         success_url: pageUrl(deps.publicBaseUrl, deps.successPath, orderId),
         cancel_url: pageUrl(deps.publicBaseUrl, deps.cancelPath, orderId),
-        expires_at: Math.floor(Date.now() / 1000) + deps.sessionTtlSeconds,
+        expires_at: Math.floor(order.created_at.getTime() / 1000) + deps.sessionTtlSeconds,
       },
       { idempotencyKey: orderId },
     );
@@ -78,6 +106,6 @@ export async function startCheckout(deps: CheckoutDeps, input: { userId: string;
     await orders.setStatusIf(deps.db, orderId, 'pending', 'failed');
     throw new AppError('BILLING_STRIPE_UNAVAILABLE', 'the payment provider returned no checkout page', { status: 502 });
   }
-  await orders.setCheckoutSession(deps.db, orderId, session.id);
+  await orders.setCheckoutSession(deps.db, orderId, session.id, session.url);
   return { orderId, url: session.url };
 }

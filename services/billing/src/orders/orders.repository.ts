@@ -4,8 +4,18 @@ import type { DB, OrderStatus, OrderTable, PostingCause, PostingKind } from '../
 
 export type OrderRow = Selectable<OrderTable>;
 
-export async function insertOrder(db: Db<DB>, row: Insertable<OrderTable>): Promise<void> {
-  await db.insertInto('orders').values(row).execute();
+/** Inserts the order; undefined when the person already has an order under the same Idempotency-Key. */
+export async function insertOrder(db: Db<DB>, row: Insertable<OrderTable>): Promise<OrderRow | undefined> {
+  return db
+    .insertInto('orders')
+    .values(row)
+    .onConflict((oc) => oc.columns(['user_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function findOrderByIdempotencyKey(db: Db<DB>, userId: string, key: string): Promise<OrderRow | undefined> {
+  return db.selectFrom('orders').selectAll().where('user_id', '=', userId).where('idempotency_key', '=', key).executeTakeFirst();
 }
 
 /**
@@ -13,11 +23,12 @@ export async function insertOrder(db: Db<DB>, row: Insertable<OrderTable>): Prom
  * session (the create took longer than PENDING_ORDER_SWEEP_AGE) is pending again: its page is
  * being handed out and can be paid, and only pending orders are swept for a lost webhook.
  */
-export async function setCheckoutSession(db: Db<DB>, orderId: string, sessionId: string): Promise<void> {
+export async function setCheckoutSession(db: Db<DB>, orderId: string, sessionId: string, url: string | null = null): Promise<void> {
   await db
     .updateTable('orders')
     .set({
       stripe_session_id: sessionId,
+      ...(url ? { checkout_url: url } : {}),
       status: sql<OrderStatus>`case when status = 'failed' and stripe_session_id is null then 'pending' else status end`,
       closed_at: sql<Date | null>`case when status = 'failed' and stripe_session_id is null then null else closed_at end`,
       updated_at: new Date(),
@@ -91,7 +102,12 @@ export async function touchOrder(db: Db<DB>, orderId: string): Promise<void> {
 
 /** user.purge: orders stay for the books but lose the link to the person. */
 export async function unlinkUser(db: Db<DB>, userId: string): Promise<number> {
-  const res = await db.updateTable('orders').set({ user_id: null, updated_at: new Date() }).where('user_id', '=', userId).executeTakeFirst();
+  // The client's Idempotency-Key is the person's text: it goes with them.
+  const res = await db
+    .updateTable('orders')
+    .set({ user_id: null, idempotency_key: null, request_hash: null, checkout_url: null, updated_at: new Date() })
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
   return Number(res.numUpdatedRows);
 }
 

@@ -58,8 +58,8 @@ export async function startBilling(label: string, env: Record<string, string> = 
     return issuer.sign({ sub: userId, roles, aud: 'billing' });
   }
 
-  async function api(method: string, path: string, opts: { userId?: string; roles?: string[]; body?: unknown; token?: string } = {}) {
-    const headers: Record<string, string> = {};
+  async function api(method: string, path: string, opts: { userId?: string; roles?: string[]; body?: unknown; token?: string; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { ...opts.headers };
     const bearer = opts.token ?? (opts.userId ? await token(opts.userId, opts.roles) : undefined);
     if (bearer) headers.authorization = `Bearer ${bearer}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
