@@ -121,6 +121,9 @@ describe('internal tokens verified by registerInternalAuth against auth\'s JWKS'
       const { sid } = await signedInUser(t, 'aud-probe@example.com');
       const bad = await call(t.url, 'POST', '/internal/sessions/resolve', { body: { token: sid, audience: 'evil' }, headers: { 'x-imlab-internal-token': INTERNAL_TOKEN } });
       expect(bad.status).toBe(400);
+      // without the internal token, even a malformed request learns nothing but 403 (the token is checked first)
+      const stranger = await call(t.url, 'POST', '/internal/sessions/resolve', { body: { audience: 42 } });
+      expect(stranger.status).toBe(403);
     });
   });
 });

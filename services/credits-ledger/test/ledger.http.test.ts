@@ -246,6 +246,7 @@ describe('privacy', () => {
     const u = user();
     await grant(u, 12);
     expect((await get(`/internal/users/${u}/export`)).status).toBe(403);
+    expect((await get('/internal/users/not-a-uuid/export')).status).toBe(403); // the token first, then the input
     expect((await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': 'wrong-token-0123456789abc' })).status).toBe(403);
     const res = await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': 'test-internal-token-0123456789' });
     expect(res.status).toBe(200);

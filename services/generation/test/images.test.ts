@@ -218,6 +218,7 @@ describe('images', () => {
 describe('privacy', () => {
   it('exports a person’s generations with internal links to every image, behind the internal token', async () => {
     expect((await h.api('GET', `/internal/users/${bob}/export`)).status).toBe(403);
+    expect((await h.api('GET', '/internal/users/not-a-uuid/export')).status).toBe(403); // the token first, then the input
     const headers = { 'x-imlab-internal-token': h.config.INTERNAL_API_TOKEN };
     const res = await h.api('GET', `/internal/users/${bob}/export`, { headers });
     expect(res.status).toBe(200);

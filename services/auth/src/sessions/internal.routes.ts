@@ -23,7 +23,7 @@ export function registerInternalRoutes(app: App, deps: AuthDeps, sessions: Sessi
   app.post(
     '/internal/sessions/resolve',
     {
-      preHandler: requireInternalToken(deps.config.INTERNAL_API_TOKEN),
+      preValidation: requireInternalToken(deps.config.INTERNAL_API_TOKEN),
       schema: { hide: true, tags: ['internal'], body: ResolveBody, response: { 200: Resolved, 400: Problem, 401: Problem, 403: Problem } },
     },
     async (request) => sessions.resolve(request.body.token, request.body.audience),

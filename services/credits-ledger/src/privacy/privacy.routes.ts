@@ -13,7 +13,7 @@ export function privacyRoutes(app: App, db: Kysely<DB>, internalToken: string): 
   app.get(
     '/internal/users/:userId/export',
     {
-      preHandler: requireInternalToken(internalToken),
+      preValidation: requireInternalToken(internalToken),
       schema: {
         hide: true,
         params: Type.Object({ userId: Type.String({ format: 'uuid' }) }),

@@ -18,19 +18,19 @@ export function privacyRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectS
   const guard = requireInternalToken(config.INTERNAL_API_TOKEN);
   app.get(
     '/internal/users/:userId/export',
-    { preHandler: guard, schema: { hide: true, params: Type.Object({ userId: Type.String({ format: 'uuid' }) }), response: { 200: Type.Unknown(), 403: ProblemRef } } as object },
+    { preValidation: guard, schema: { hide: true, params: Type.Object({ userId: Type.String({ format: 'uuid' }) }), response: { 200: Type.Unknown(), 403: ProblemRef } } as object },
     async (req) => exportUser(db, (req.params as { userId: string }).userId),
   );
   for (const variant of ['original', 'thumb'] as const) {
     app.get(
       `/internal/images/:id/${variant}`,
-      { preHandler: guard, schema: { hide: true, params: IdParams, response: { 200: Binary, 403: ProblemRef, 404: ProblemRef } } as object },
+      { preValidation: guard, schema: { hide: true, params: IdParams, response: { 200: Binary, 403: ProblemRef, 404: ProblemRef } } as object },
       async (req, reply) => sendImage(req, reply, await readImageInternal(db, storage, (req.params as { id: string }).id, variant), 'private, no-store'),
     );
   }
   app.get(
     '/internal/uploads/:id',
-    { preHandler: guard, schema: { hide: true, params: IdParams, response: { 200: Binary, 403: ProblemRef, 404: ProblemRef } } as object },
+    { preValidation: guard, schema: { hide: true, params: IdParams, response: { 200: Binary, 403: ProblemRef, 404: ProblemRef } } as object },
     async (req, reply) => {
       const [row] = await findUploads(db, [(req.params as { id: string }).id]);
       const bytes = row ? await storage.get(row.storage_key) : undefined;
