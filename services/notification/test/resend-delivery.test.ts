@@ -272,6 +272,21 @@ describe('contacts and events', () => {
   });
 });
 
+describe('a link mail to an address whose owner has not confirmed the account', () => {
+  it('carries none of the sign-up name notification holds for the account (someone else may have typed it)', async () => {
+    const userId = randomUUID();
+    const email = addr('unconfirmed');
+    await svc.publish('user.registered', { userId, email, locale: 'en', displayName: 'Claim your prize at evil.example' });
+    await eventually(() => svc.ctx.db.selectFrom('contacts').select('user_id').where('user_id', '=', userId).executeTakeFirst());
+    // auth sends the address and the account, and leaves the name out until the address is confirmed
+    const key = `verify-email:${randomUUID()}`;
+    await svc.publish('email.send', { template: 'verify-email', to: email, userId, locale: 'en', data: { link: '/verify-email?token=c' }, idempotencyKey: key });
+    await eventually(async () => (await delivery(svc, key))?.status === 'sent');
+    const body = requestsFor(key)[0]!.body as Record<string, string>;
+    expect(`${body.subject}\n${body.html}\n${body.text}`).not.toContain('evil.example');
+  });
+});
+
 describe('a person whose registration never reached notification', () => {
   it('has the emails auth sent them (address and user id) scrubbed by their purge all the same', async () => {
     const userId = randomUUID(); // no user.registered: notification holds no contact for them

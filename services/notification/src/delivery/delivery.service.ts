@@ -88,7 +88,9 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
   const existing = await findDeliveryByKey(db, req.idempotencyKey);
   if (existing && isFinal(existing.status)) return { status: existing.status, deliveryId: existing.id, duplicate: true };
 
-  const contact = req.userId ? await findContact(db, req.userId) : undefined;
+  // An email that names its address (auth's) carries all it needs: the contact is not read, so its
+  // display name — typed by whoever signed up, possibly not the inbox's owner — is never put in it.
+  const contact = req.userId && !req.to ? await findContact(db, req.userId) : undefined;
   const to = req.to ?? contact?.email;
   if (!to) {
     const purged = req.userId ? await isPurged(db, req.userId) : false;
