@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { ConfigError } from '@imlab/config';
+import { sql } from '@imlab/db';
 import { startBilling, type Harness } from './support/harness.js';
 import { loadBillingConfig } from '../src/config.js';
 
@@ -193,6 +194,45 @@ describe('POST /v1/billing/checkout with an Idempotency-Key', () => {
     const calls = creates(retried.body.orderId);
     expect(calls).toHaveLength(2);
     expect(calls[1]!.params).toEqual(calls[0]!.params);
+  });
+
+  it('answers 422 for a checkout that is over (paid, or its page expired), 409 while the first request is still opening it', async () => {
+    const userId = h.newUser();
+    const buy = (key: string) => h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' }, headers: { 'idempotency-key': key } });
+    // paid: the page is finished
+    const paid = await buy('paid-one');
+    await sql`update orders set status = 'paid', paid_at = now() where id = ${paid.body.orderId}`.execute(h.db);
+    expect((await buy('paid-one')).body).toMatchObject({ status: 422, code: 'BILLING_CHECKOUT_OVER' });
+    // still pending, but the session's time is up (the sweeper has not looked yet)
+    const old = await buy('old-one');
+    await sql`update orders set created_at = now() - make_interval(secs => ${h.config.CHECKOUT_SESSION_TTL + 1}) where id = ${old.body.orderId}`.execute(h.db);
+    expect((await buy('old-one')).body).toMatchObject({ status: 422, code: 'BILLING_CHECKOUT_OVER' });
+    // the first request has not got its page yet
+    const opening = await buy('opening-one');
+    await sql`update orders set checkout_url = null, stripe_session_id = null where id = ${opening.body.orderId}`.execute(h.db);
+    const busy = await buy('opening-one');
+    expect(busy.status).toBe(409);
+    expect(busy.body).toMatchObject({ code: 'BILLING_CHECKOUT_IN_PROGRESS' });
+    // a failed create retried too late for Stripe to take the session (under 30 minutes left)
+    h.stripe.failCreates(1);
+    const late = await buy('late-one');
+    expect(late.status).toBe(502);
+    const lateOrder = (await h.db.selectFrom('orders').select('id').where('user_id', '=', userId).where('idempotency_key', '=', 'late-one').executeTakeFirstOrThrow()).id;
+    await sql`update orders set created_at = now() - make_interval(secs => ${h.config.CHECKOUT_SESSION_TTL - 20 * 60}) where id = ${lateOrder}`.execute(h.db);
+    const before = h.stripe.requests.length;
+    expect((await buy('late-one')).body).toMatchObject({ status: 422, code: 'BILLING_CHECKOUT_OVER' });
+    expect(h.stripe.requests.length).toBe(before);
+  });
+
+  it('a retry asks Stripe for the price the order holds, whatever the catalog says now', async () => {
+    const userId = h.newUser();
+    const headers = { 'idempotency-key': 'price-kept' };
+    h.stripe.failCreates(1);
+    expect((await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' }, headers })).status).toBe(502);
+    const order = await h.db.selectFrom('orders').selectAll().where('user_id', '=', userId).executeTakeFirstOrThrow();
+    await sql`update orders set amount = ${order.amount + 100} where id = ${order.id}`.execute(h.db); // as if the catalog had changed since
+    expect((await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' }, headers })).status).toBe(200);
+    expect(creates(order.id).at(-1)!.params['line_items[0][price_data][unit_amount]']).toBe(String(order.amount + 100));
   });
 
   it('forgets the key with the person when they are purged', async () => {

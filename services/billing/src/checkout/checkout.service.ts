@@ -67,11 +67,24 @@ export async function startCheckout(
   if (order.request_hash !== requestHash) {
     throw new AppError('BILLING_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different checkout', { status: 422 });
   }
-  if (order.checkout_url) return { orderId: order.id, url: order.checkout_url, replayed: true };
-  if (order.status !== 'pending' && order.status !== 'failed') {
-    throw new AppError('BILLING_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key belongs to a checkout that is over', { status: 422 });
+  // The page lives until the session expires; Stripe takes a session only if it lives 30 minutes more.
+  const expiresAtMs = sessionExpiry(order, deps.sessionTtlSeconds) * 1000;
+  const over = () => new AppError('BILLING_CHECKOUT_OVER', 'the checkout started with this Idempotency-Key is over; start a new one with a new key', { status: 422 });
+  if (order.checkout_url) {
+    if (order.status !== 'pending' || Date.now() >= expiresAtMs) throw over();
+    return { orderId: order.id, url: order.checkout_url, replayed: true };
   }
+  if (order.status === 'pending') {
+    // The first request is still asking Stripe (or died doing so; the sweeper fails such an order).
+    throw new AppError('BILLING_CHECKOUT_IN_PROGRESS', 'this checkout is still being opened; try again in a moment', { status: 409, retryable: true, details: { retryAfter: 1 } });
+  }
+  if (order.status !== 'failed' || Date.now() >= expiresAtMs - 30 * 60_000) throw over();
   return { ...(await openSession(deps, order, pack, input.locale)), replayed: true };
+}
+
+/** When the order's Checkout Session expires: derived from the order, so every create sends the same. */
+function sessionExpiry(order: orders.OrderRow, ttlSeconds: number): number {
+  return Math.floor(order.created_at.getTime() / 1000) + ttlSeconds;
 }
 
 async function openSession(deps: CheckoutDeps, order: orders.OrderRow, pack: Pack, locale: 'en' | 'zh'): Promise<{ orderId: string; url: string }> {
@@ -87,17 +100,22 @@ async function openSession(deps: CheckoutDeps, order: orders.OrderRow, pack: Pac
         line_items: [
           {
             quantity: 1,
-            price_data: { currency: pack.currency, unit_amount: pack.price, product_data: { name: pack.name[locale] } },
+            // the order's price, not today's catalog: a retry asks for what the order says
+            price_data: { currency: order.currency, unit_amount: order.amount, product_data: { name: pack.name[locale] } },
           },
         ],
         locale: locale === 'zh' ? 'zh' : 'en',
         success_url: pageUrl(deps.publicBaseUrl, deps.successPath, orderId),
         cancel_url: pageUrl(deps.publicBaseUrl, deps.cancelPath, orderId),
-        expires_at: Math.floor(order.created_at.getTime() / 1000) + deps.sessionTtlSeconds,
+        expires_at: sessionExpiry(order, deps.sessionTtlSeconds),
       },
       { idempotencyKey: orderId },
     );
   } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 409) {
+      // Another request for this order is asking Stripe right now: it, not this one, decides the order.
+      throw new AppError('BILLING_CHECKOUT_IN_PROGRESS', 'this checkout is still being opened; try again in a moment', { status: 409, retryable: true, details: { retryAfter: 1 }, cause: err });
+    }
     await orders.setStatusIf(deps.db, orderId, 'pending', 'failed');
     deps.log.warn({ orderId, err: { type: (err as { type?: string }).type, message: (err as Error).message } }, 'stripe checkout session not created');
     throw new AppError('BILLING_STRIPE_UNAVAILABLE', 'the payment provider did not answer; try again', { status: 502, cause: err });
