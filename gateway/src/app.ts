@@ -52,6 +52,8 @@ export function upstreamsFrom(config: Config): Upstreams {
 /** Builds the gateway; never listens (main.ts does). */
 export async function build({ config, logger, refreshOpenApi = false }: GatewayDeps): Promise<Gateway> {
   const upstreams = Object.fromEntries(Object.entries(upstreamsFrom(config)).map(([k, v]) => [k, v.replace(/\/+$/, '')])) as Upstreams;
+  // Headers for answers Fastify makes before any hook runs (set below, with the security headers).
+  let frameworkAnswerHeaders: Record<string, string> = {};
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: config.BODY_LIMIT,
@@ -67,8 +69,9 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     genReqId: () => randomUUID(),
     // Per-request loggers are built only when a request actually logs (most never do at info+).
     childLoggerFactory: (parent, bindings, options) => lazyChildLogger(parent as Logger, bindings, options) as never,
-    // What Fastify's router or Node's parser refuse before any hook runs: problem+json too.
-    frameworkErrors,
+    // What Fastify's router or Node's parser refuse before any hook runs: problem+json too, with
+    // the security headers the onRequest hook would have set.
+    frameworkErrors: (error, request, reply) => frameworkErrors(error, request, reply.headers(frameworkAnswerHeaders)),
     clientErrorHandler,
     rewriteUrl(req) {
       const n = normalizeUrl(req.url ?? '/');
@@ -106,6 +109,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     originAgentCluster: false,
     xXssProtection: false,
   });
+  frameworkAnswerHeaders = securityHeaders;
   const deviceLabel = createDeviceLabeler();
 
   app.decorateRequest('edge', null as never);

@@ -166,6 +166,7 @@ describe('CORS and security headers', () => {
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.json()).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', requestId: expect.any(String) });
+    expect(res.headers['x-content-type-options']).toBe('nosniff'); // the security headers all answers carry
     expect(fakes.generation.requests.length).toBe(before);
   });
 

@@ -30,7 +30,12 @@ export function useJsonBodyRules(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   // JSON only: Fastify's text/plain parser would hand a string to routes that expect an object
   // (a misleading "body must be object"), or let text through where no body is expected: 415.
+  // An empty body labelled text/plain (fetch's `body: ''`) is no body, as for JSON.
   app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => {
+    if (body === '') return done(null, undefined);
+    done(new AppError('UNSUPPORTED_MEDIA_TYPE', 'bodies are JSON (Content-Type: application/json)', { status: 415 }));
+  });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => {
     if (body.trim() === '') return done(null, undefined);

@@ -114,6 +114,9 @@ describe('shared app factory', () => {
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.json()).toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', title: 'Unsupported Media Type' });
     }
+    // an empty body labelled text/plain (fetch's `body: ''`) is no body
+    const empty = await app.inject({ method: 'POST', url: `/v1/things/${id}/cancel`, payload: '', headers: { 'content-type': 'text/plain;charset=UTF-8' } });
+    expect(empty.statusCode).toBe(200);
   });
 
   it('answers what the router and the HTTP parser refuse before any route runs with problem+json too', async () => {
