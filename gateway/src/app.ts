@@ -8,7 +8,7 @@ import { clientErrorHandler, frameworkErrors, useDrainAnswers } from '@imlab/htt
 import type { ServiceName } from '@imlab/contracts';
 import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
-import { createMetrics, registerMetricsRoute, routeTemplate } from './metrics.js';
+import { createMetrics, forwardedRouteLabel, registerMetricsRoute } from './metrics.js';
 import { normalizeClientAddress } from './identity/client-address.js';
 import { createHasher } from './identity/hash.js';
 import { createDeviceLabeler } from './identity/device.js';
@@ -16,7 +16,7 @@ import { staticSecurityHeaders } from './security/headers.js';
 import { registerCors } from './security/cors.js';
 import { normalizeUrl } from './routing/normalize-path.js';
 import { answerProbe, registerProxy } from './routing/proxy.js';
-import type { Upstreams } from './routing/routes.js';
+import { ownerPrefixOf, type Upstreams } from './routing/routes.js';
 import { createLimiter, type Limiter } from './rate-limit/limiter.js';
 import { SessionResolver } from './session/sessions.js';
 import { OpenApiAggregator } from './openapi/merge.js';
@@ -129,7 +129,8 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.edge?.route ? routeTemplate(request.url.split('?')[0]!) : (request.routeOptions.url ?? 'unmatched');
+    const path = request.url.split('?')[0]!;
+    const route = request.edge?.route ? forwardedRouteLabel(path, reply.statusCode, ownerPrefixOf(path) ?? '/v1') : (request.routeOptions.url ?? 'unmatched');
     metrics.duration.labels(request.method, route === '/v1/*' ? 'unmatched' : route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
     done();
   });

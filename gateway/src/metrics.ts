@@ -53,7 +53,7 @@ export function createMetrics(): GatewayMetrics {
 
 const ID_SEGMENT = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z]{2,5}_[A-Za-z0-9]+|\d+|[A-Za-z0-9_-]{16,})$/i;
 
-/** `/v1/generations/0190…/events` → `/v1/generations/:id/events`: bounded label cardinality. */
+/** `/v1/generations/0190…/events` → `/v1/generations/:id/events`. */
 export function routeTemplate(path: string): string {
   let template = templates.get(path);
   if (template === undefined) {
@@ -61,10 +61,21 @@ export function routeTemplate(path: string): string {
       .split('/')
       .map((s) => (ID_SEGMENT.test(s) ? ':id' : s))
       .join('/');
+    if (path.length > 256) return template;
     if (templates.size >= 10_000) templates.clear();
     templates.set(path, template);
   }
   return template;
+}
+
+/**
+ * The route label of a forwarded request. Only an answer that succeeded names its path's template
+ * (real resources, bounded); anything else is labelled by the service's prefix: a client sending
+ * made-up paths (`/v1/images/abcdefgh`, each answered 400, 404 or 429) must not create a histogram
+ * series per path and grow the process's memory without end.
+ */
+export function forwardedRouteLabel(path: string, status: number, prefix: string): string {
+  return status < 400 ? routeTemplate(path) : `${prefix}/*`;
 }
 const templates = new Map<string, string>();
 

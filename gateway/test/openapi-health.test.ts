@@ -108,4 +108,17 @@ describe('health and metrics', () => {
     expect(text).toMatch(/http_request_duration_seconds_bucket\{[^}]*route="\/v1\/generations\/:id"/);
     expect(text).toMatch(/gateway_rate_limit_decisions_total\{[^}]*policy="read"[^}]*decision="allowed"[^}]*\} \d+/);
   });
+
+  it('labels answers that did not succeed by the service prefix: made-up paths add no series', async () => {
+    fakes.generation.on('GET', /^\/v1\/images\/[^/]+$/, (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/problem+json' });
+      res.end('{"status":404,"code":"IMAGE_NOT_FOUND"}');
+    });
+    const series = async () => ((await send(`${gw.url}/metrics`)).text.match(/^http_request_duration_seconds_count\{.*$/gm) ?? []).length;
+    await send(`${gw.url}/v1/images/warmup`);
+    const before = await series();
+    for (let i = 0; i < 20; i++) expect((await send(`${gw.url}/v1/images/made${i}up`)).status).toBe(404);
+    expect(await series()).toBe(before);
+    expect((await send(`${gw.url}/metrics`)).text).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/v1\/images\/\*"[^}]*status="404"/);
+  });
 });

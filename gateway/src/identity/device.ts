@@ -1,3 +1,4 @@
+import { MEMO_MAX_KEY } from './hash.js';
 /**
  * A coarse, human label for the device ("Firefox on macOS"), for the sessions list. Deliberately
  * low-entropy: no versions, no models, so it cannot serve as a fingerprint.
@@ -34,6 +35,7 @@ export function createDeviceLabeler(max = 10_000): (userAgent: string | undefine
   const cache = new Map<string, string>();
   return (ua) => {
     const key = ua ?? '';
+    if (key.length > MEMO_MAX_KEY) return deviceLabel(ua);
     let label = cache.get(key);
     if (label === undefined) {
       if (cache.size >= max) cache.clear();

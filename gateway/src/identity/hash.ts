@@ -19,9 +19,14 @@ export interface Hasher {
  * Hashes are memoised in process memory (bounded): the same clients come back on every request,
  * and the raw value never leaves this process either way.
  */
+/** Longest value kept in a memo: real addresses and user agents are far shorter. */
+export const MEMO_MAX_KEY = 512;
+
 function memo(fn: (v: string) => string, max = 10_000): (v: string) => string {
   const cache = new Map<string, string>();
   return (v) => {
+    // Only values of a sane size are kept (a crafted 16 KiB user agent per entry would fill memory).
+    if (v.length > MEMO_MAX_KEY) return fn(v);
     let h = cache.get(v);
     if (h === undefined) {
       if (cache.size >= max) cache.clear();

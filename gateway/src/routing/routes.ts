@@ -40,6 +40,11 @@ export function ownerOf(path: string): ServiceName | undefined {
   return undefined;
 }
 
+/** The public prefix a path falls under (`/v1/images`), for labels that must stay few. */
+export function ownerPrefixOf(path: string): string | undefined {
+  return OWNERS.find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`))?.[0];
+}
+
 /** Auth endpoints anyone can hammer to guess passwords or send mail: the strict policy, IP-keyed. */
 const STRICT_AUTH = /^\/v1\/auth\/(signup|login|verify-email|verify-email\/resend|password\/forgot|password\/reset|google\/start|google\/callback)$/;
 /** Public and anonymous: resolving a session there would only cost an auth round trip. */
