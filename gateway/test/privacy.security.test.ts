@@ -36,7 +36,19 @@ async function everythingUnderPrefix(prefix: string): Promise<string> {
 
 describe('raw client address and user agent never leave the gateway', () => {
   it('keeps them out of Redis, out of every log line and out of what services receive', async () => {
-    const opts = { from: SOURCE, headers: { 'user-agent': UA, 'x-forwarded-for': SOURCE } };
+    const opts = {
+      from: SOURCE,
+      headers: {
+        'user-agent': UA,
+        'x-forwarded-for': SOURCE,
+        // what a browser and the proxies in front of the gateway add: the same client, in other words
+        'sec-ch-ua': '"ZebraQuokka";v="7"',
+        'sec-ch-ua-platform': '"ZebraQuokkaOS"',
+        'x-original-forwarded-for': SOURCE,
+        'cf-connecting-ipv6': SOURCE,
+        'fastly-client-ip': SOURCE,
+      },
+    };
     const json = { 'content-type': 'application/json' };
     // a spread of traffic: reads, signed-in writes, a limited login, probes, refused paths, upstream errors
     await send(`${gw.url}/v1/pricing`, opts);
@@ -85,5 +97,27 @@ describe('raw client address and user agent never leave the gateway', () => {
       expect(r).not.toContain(SOURCE);
       expect(r).not.toContain('ZebraQuokka');
     }
+  });
+});
+
+describe('answers passed back from services', () => {
+  it('carry cookies only from auth, and no CORS or hop-by-hop headers of the service', async () => {
+    fakes.ledger.on('GET', '/v1/credits/cookie-test', (_req, res) => {
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'set-cookie': 'imlab_sid=planted; Path=/',
+        'access-control-allow-origin': '*',
+        connection: 'x-service-hop',
+        'x-service-hop': 'hop',
+        'x-answer': 'kept',
+      });
+      res.end('{}');
+    });
+    const res = await send(`${gw.url}/v1/credits/cookie-test`);
+    expect(res.status).toBe(200);
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(res.headers['x-service-hop']).toBeUndefined();
+    expect(res.headers['x-answer']).toBe('kept');
   });
 });

@@ -2,40 +2,39 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { INTERNAL_HEADERS } from '@imlab/contracts';
 
 /**
- * Request headers never forwarded: credentials the client could forge (Authorization), identity
- * the gateway computes itself (forwarding chains), the raw user agent (replaced by its hash and a
- * coarse label), and hop-by-hop headers undici refuses. Any `x-imlab-*` is dropped separately.
+ * The only client request headers a service receives: what its routes read (bodies, caching,
+ * idempotency, event-stream resumption, provider signatures, the Fetch Metadata auth checks) and
+ * content negotiation. Everything else stays at the edge: forged credentials and forwarding chains,
+ * the raw user agent and its client hints (sec-ch-ua*: browser, version, platform), address headers
+ * that proxies in front add (x-original-forwarded-for, cf-connecting-ipv6, fastly-client-ip...),
+ * and whatever a client invents. `authorization`, `cookie` and the identity headers are the
+ * gateway's own, set after.
  */
-const DROP_REQUEST = new Set([
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'user-agent',
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-forwarded-port',
-  'x-forwarded-prefix',
-  'x-real-ip',
-  'true-client-ip',
-  'cf-connecting-ip',
-  'x-client-ip',
-  'x-cluster-client-ip',
-  'via',
-  'x-request-id',
-  'host',
-  'connection',
-  'transfer-encoding',
-  'upgrade',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'expect',
+const FORWARD_REQUEST = new Set([
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'if-none-match',
+  'if-modified-since',
+  'idempotency-key',
+  'last-event-id',
+  'stripe-signature',
+  'svix-id',
+  'svix-timestamp',
+  'svix-signature',
+  'sec-fetch-site',
+  'sec-fetch-mode',
+  'sec-fetch-dest',
 ]);
 
-const DROP_RESPONSE = new Set(['x-powered-by', 'server', 'connection', 'keep-alive', 'transfer-encoding']);
+/**
+ * Response headers never passed on: hop-by-hop ones (RFC 9110 7.6.1), the service's software,
+ * and CORS (the gateway answers that for every route itself).
+ */
+const DROP_RESPONSE = new Set(['x-powered-by', 'server', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'te', 'proxy-authenticate', 'proxy-connection']);
 
 /** `a=1; imlab_sid=xyz` → Map of raw (undecoded) values. */
 export function readCookies(header: string | undefined): Map<string, string> {
@@ -72,7 +71,7 @@ export function forwardRequestHeaders(headers: IncomingHttpHeaders, ctx: Forward
   const hopByHop =
     connection && connection !== 'keep-alive' && connection !== 'close' ? connection.toLowerCase().split(',').map((n) => n.trim()) : undefined;
   for (const name in headers) {
-    if (DROP_REQUEST.has(name) || name.startsWith('x-imlab-') || hopByHop?.includes(name)) continue;
+    if (!FORWARD_REQUEST.has(name) || hopByHop?.includes(name)) continue;
     out[name] = headers[name];
   }
   out[INTERNAL_HEADERS.requestId] = ctx.requestId;
@@ -84,9 +83,18 @@ export function forwardRequestHeaders(headers: IncomingHttpHeaders, ctx: Forward
   return out;
 }
 
-export function forwardResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+/**
+ * What the client receives of a service's answer headers. Only auth sets cookies (the session and
+ * the locale): a cookie from any other service is dropped, so no service can set `imlab_sid`.
+ */
+export function forwardResponseHeaders(headers: Record<string, string | string[] | undefined>, service: string): Record<string, string | string[] | undefined> {
   const out: Record<string, string | string[] | undefined> = {};
-  for (const name in headers) if (!DROP_RESPONSE.has(name)) out[name] = headers[name];
+  const connection = headers.connection === undefined ? [] : String(headers.connection).toLowerCase().split(',').map((n) => n.trim());
+  for (const name in headers) {
+    if (DROP_RESPONSE.has(name) || connection.includes(name) || name.startsWith('access-control-')) continue;
+    if (name === 'set-cookie' && service !== 'auth') continue;
+    out[name] = headers[name];
+  }
   // The CORS answer depends on Origin: keep it in Vary when the service sends a Vary of its own.
   const vary = out.vary === undefined ? undefined : String(out.vary);
   if (vary !== undefined && vary !== '*' && !/(^|,)\s*origin\s*(,|$)/i.test(vary)) out.vary = `${vary}, Origin`;

@@ -276,7 +276,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       openStreams.add(stream);
       stream.once('close', () => openStreams.delete(stream));
     }
-    reply.code(answer.status).headers(forwardResponseHeaders(answer.headers));
+    reply.code(answer.status).headers(forwardResponseHeaders(answer.headers, route.service));
     // The service answered before the client's body was read to the end: this connection cannot
     // carry another request.
     if (body && !Buffer.isBuffer(body) && !request.raw.complete) reply.header('connection', 'close');
