@@ -82,7 +82,7 @@ export const configSpec = {
 
   BODY_LIMIT: bytes({ default: 1024 * 1024, desc: 'bytes, JSON and other small bodies' }),
   UPLOAD_BODY_LIMIT: bytes({ default: 20 * 1024 * 1024, desc: 'bytes, POST /v1/uploads' }),
-  UPSTREAM_TIMEOUT: duration({ default: 30, desc: 'per upstream request (headers and body); uploads get 4x; SSE none' }),
+  UPSTREAM_TIMEOUT: duration({ default: 30, desc: 'per upstream request (headers and body); uploads get 4x; SSE: its headers only' }),
   SESSION_RESOLVE_TIMEOUT: duration({ default: 2 }),
   SESSION_CACHE_TTL: duration({ default: 5, desc: 'how long a resolved session is reused in-process; 0 disables' }),
   OPENAPI_REFRESH: duration({ default: 60 }),

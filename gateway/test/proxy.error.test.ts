@@ -153,6 +153,19 @@ describe('upstream failures', () => {
     expect(Date.now() - started).toBeLessThan(3500);
   });
 
+  it('answers 504 when a service never starts an event stream (its body has no limit, its headers do)', async () => {
+    let ended = false;
+    fakes.generation.on('GET', /^\/v1\/generations\/[^/]+\/events$/, (_req, res) => {
+      res.on('close', () => (ended = true)); // never writes its headers
+    });
+    const started = Date.now();
+    const res = await send(`${gw.url}/v1/generations/gen_stuck/events`);
+    expect(res.status).toBe(504);
+    expect(res.json()).toMatchObject({ code: 'UPSTREAM_TIMEOUT' });
+    expect(Date.now() - started).toBeLessThan(3500);
+    await expect.poll(() => ended).toBe(true);
+  });
+
   it('does not retry a POST whose connection failed, and answers 502', async () => {
     let calls = 0;
     fakes.billing.on('POST', '/v1/billing/checkout', (req) => {

@@ -29,8 +29,10 @@ export interface UpstreamRequest {
   method: Dispatcher.HttpMethod;
   headers: IncomingHttpHeaders;
   body: Buffer | Readable | null;
-  /** Time allowed for the answer's headers and between body chunks; 0 = unlimited (SSE). */
+  /** Time allowed for the answer's headers and between body chunks; 0 = unlimited. */
   timeoutMs: number;
+  /** Time allowed for the answer's headers when it differs (an event stream: its body is unlimited, its headers not). */
+  headersTimeoutMs?: number;
   /** Largest declared body that is buffered rather than streamed. */
   bufferLimit: number;
 }
@@ -104,7 +106,7 @@ export function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest): Prom
           method: req.method,
           headers: req.headers as Record<string, string | string[]>,
           body: req.body,
-          headersTimeout: req.timeoutMs,
+          headersTimeout: req.headersTimeoutMs ?? req.timeoutMs,
           bodyTimeout: req.timeoutMs,
         },
         handler,

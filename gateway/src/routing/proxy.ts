@@ -254,6 +254,8 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
         headers,
         body,
         timeoutMs: route.timeoutFactor === 0 ? 0 : config.UPSTREAM_TIMEOUT * 1000 * route.timeoutFactor,
+        // An event stream runs as long as it likes, but its service must start it in time.
+        headersTimeoutMs: config.UPSTREAM_TIMEOUT * 1000 * Math.max(route.timeoutFactor, 1),
         bufferLimit: BUFFERED_ANSWER_LIMIT,
       });
     } catch (error) {
