@@ -140,6 +140,25 @@ describe('upstream failures', () => {
     }
   });
 
+  it('refuses ambiguous request framing (Transfer-Encoding with Content-Length, two Content-Lengths) with problem+json, forwarding nothing', async () => {
+    const before = fakes.generation.requests.length;
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: Number(new URL(gw.url).port) }, () => socket.write(text));
+        let data = '';
+        socket.on('data', (d) => (data += String(d)));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(data));
+      });
+    const body = '{"prompt":"x"}';
+    for (const framing of [`Content-Length: ${body.length}\r\nTransfer-Encoding: chunked`, `Content-Length: ${body.length}\r\nContent-Length: 3`]) {
+      const answer = await raw(`POST /v1/generations/quote HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${framing}\r\n\r\n${body}`);
+      expect(answer.split(' ')[1], framing).toBe('400');
+      expect(answer.toLowerCase()).toContain('content-type: application/problem+json');
+    }
+    expect(fakes.generation.requests.length).toBe(before);
+  });
+
   it('answers 504 when the service takes longer than the route timeout', async () => {
     fakes.billing.on('GET', '/v1/billing/orders', async (_req, res) => {
       await new Promise((r) => setTimeout(r, 5000));

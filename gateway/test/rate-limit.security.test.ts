@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '@imlab/testing';
 import { probeBucket } from '../src/rate-limit/policies.js';
@@ -93,6 +94,33 @@ describe('POST /v1/auth/login rate limit', () => {
       expect(a.filter((x) => x.status === 200)).toHaveLength(10);
       // a different real client behind the same proxy has its own bucket
       expect((await viaProxy('203.0.113.8')).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('reads an X-Forwarded-For sent as several header lines as one chain (the right-most untrusted hop still decides)', async () => {
+    const gw = await gatewayWith({ TRUSTED_PROXIES: '127.0.0.27' });
+    const body = '{"email":"a@b.test","password":"x"}';
+    /** A login through the trusted proxy, the chain split over two header lines (the client's forged part first). */
+    const viaProxy = (forged: string, real: string) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: Number(new URL(gw.url).port), localAddress: '127.0.0.27' }, () =>
+          socket.write(
+            `POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
+              `X-Forwarded-For: ${forged}\r\nX-Forwarded-For: ${real}\r\nConnection: close\r\n\r\n${body}`,
+          ),
+        );
+        let data = '';
+        socket.on('data', (d) => (data += String(d)));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(Number(data.split(' ')[1])));
+      });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 12; i++) statuses.push(await viaProxy(`10.8.8.${i}`, '203.0.113.17'));
+      expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(2);
     } finally {
       await gw.close();
     }
