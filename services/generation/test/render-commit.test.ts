@@ -25,16 +25,22 @@ afterAll(async () => h?.close());
 
 /**
  * The database as the render sees it when the connection drops during COMMIT: the `nth`
- * transaction commits, and then the caller gets an error anyway.
+ * transaction runs (after `before`), and then the caller gets an error anyway. `commit` says what
+ * became of it: committed, rolled back, or still committing (its changes made and its locks held
+ * for 500 ms after the caller was told). `unreadableAfter`: the database stays unreachable.
  */
-function commitAnswerLost(db: Kysely<DB>, nth: number, before?: () => Promise<void>, commit = true, unreadableAfter = false): Kysely<DB> {
+function commitAnswerLost(
+  db: Kysely<DB>,
+  opts: { nth?: number; before?: () => Promise<void>; commit?: 'done' | 'never' | 'in-flight'; unreadableAfter?: boolean } = {},
+): Kysely<DB> {
+  const { nth = 2, before, commit = 'done', unreadableAfter = false } = opts;
+  const lost = () => new Error('Connection terminated unexpectedly');
   let count = 0;
   return new Proxy(db, {
     get(target, prop) {
       if (unreadableAfter && count >= nth && (prop === 'selectFrom' || prop === 'transaction')) {
-        // The database stays unreachable after the lost commit: the outcome cannot be read.
         const unreachable = () => {
-          throw new Error('Connection terminated unexpectedly');
+          throw lost();
         };
         return prop === 'selectFrom' ? unreachable : () => ({ execute: async () => unreachable() });
       }
@@ -49,8 +55,21 @@ function commitAnswerLost(db: Kysely<DB>, nth: number, before?: () => Promise<vo
           execute: async <T>(fn: Parameters<typeof builder.execute<T>>[0]) => {
             if (++count !== nth) return builder.execute(fn);
             await before?.();
-            if (commit) await builder.execute(fn);
-            throw new Error('Connection terminated unexpectedly');
+            if (commit === 'done') await builder.execute(fn);
+            if (commit === 'in-flight') {
+              let changed!: () => void;
+              const madeChanges = new Promise<void>((r) => (changed = r));
+              void builder
+                .execute(async (trx) => {
+                  const result = await fn(trx);
+                  changed();
+                  await new Promise((r) => setTimeout(r, 500));
+                  return result;
+                })
+                .catch(() => undefined);
+              await madeChanges;
+            }
+            throw lost();
           },
         };
       };
@@ -76,14 +95,15 @@ function renderOn(db: Kysely<DB>): RenderService {
 }
 
 describe('render whose success commit answers with an error', () => {
-  it('keeps the images of a generation that did commit: charged once, nothing deleted, nothing re-rendered', async () => {
+  // Transaction 1 claims the job, transaction 2 is the success (images + capture). In flight: the
+  // answer is lost while the COMMIT still holds its locks, which the render's check must wait for.
+  it.each(['done', 'in-flight'] as const)('keeps the images of a generation whose commit answer was lost (commit %s): charged once, nothing deleted, nothing re-rendered', async (commit) => {
     const user = uuidv7();
     h.ledger.grant(user, 10);
-    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'commit answer lost', model: 'imlab-draft' } });
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: `commit answer lost, ${commit}`, model: 'imlab-draft' } });
     expect(created.body.status).toBe('queued');
 
-    // Transaction 1 claims the job, transaction 2 is the success (images + capture).
-    const outcome = await renderOn(commitAnswerLost(h.ctx.db, 2)).process(created.body.id, job(), undefined, logger);
+    const outcome = await renderOn(commitAnswerLost(h.ctx.db, { commit })).process(created.body.id, job(), undefined, logger);
     expect(outcome).toMatchObject({ status: 'succeeded' });
 
     const g = await h.api('GET', `/v1/generations/${created.body.id}`, { user });
@@ -98,59 +118,13 @@ describe('render whose success commit answers with an error', () => {
     expect(await h.ctx.db.selectFrom('storage_deletions').select('key').where('user_id', '=', user).execute()).toEqual([]);
   });
 
-  it('keeps the images when the answer is lost while the commit is still in flight (the check waits for it)', async () => {
-    const user = uuidv7();
-    h.ledger.grant(user, 10);
-    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'commit still in flight', model: 'imlab-draft' } });
-    // The success transaction has made its changes and holds its locks; its COMMIT completes 500 ms
-    // after the caller has already been told the connection dropped.
-    let count = 0;
-    const inFlight = new Proxy(h.ctx.db, {
-      get(target, prop) {
-        if (prop !== 'transaction') {
-          const value: unknown = Reflect.get(target, prop);
-          return typeof value === 'function' ? value.bind(target) : value;
-        }
-        return () => {
-          const builder = target.transaction();
-          return {
-            execute: async <T>(fn: Parameters<typeof builder.execute<T>>[0]) => {
-              if (++count !== 2) return builder.execute(fn);
-              let changed!: () => void;
-              const madeChanges = new Promise<void>((r) => (changed = r));
-              void builder
-                .execute(async (trx) => {
-                  const result = await fn(trx);
-                  changed();
-                  await new Promise((r) => setTimeout(r, 500));
-                  return result;
-                })
-                .catch(() => undefined);
-              await madeChanges;
-              throw new Error('Connection terminated unexpectedly');
-            },
-          };
-        };
-      },
-    }) as Kysely<DB>;
-    const outcome = await renderOn(inFlight).process(created.body.id, job(), undefined, logger);
-    expect(outcome).toMatchObject({ status: 'succeeded' });
-    const g = await h.api('GET', `/v1/generations/${created.body.id}`, { user });
-    expect(g.body.status).toBe('succeeded');
-    const rows = await h.ctx.db.selectFrom('images').select(['storage_key', 'thumb_key']).where('generation_id', '=', created.body.id).execute();
-    expect(rows).toHaveLength(1);
-    for (const r of rows) for (const key of [r.storage_key, r.thumb_key]) await access(path.join(h.storageDir, key));
-    expect((await h.api('GET', g.body.images[0].url, { user })).status).toBe(200);
-    await eventually(() => h.ledger.count('capture', created.body.id) === 1);
-  });
-
   it('an attempt whose outcome could not be read and that is never run again: its files are deleted by the sweep once no commit can happen', async () => {
     const user = uuidv7();
     h.ledger.grant(user, 10);
     const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'outcome unreadable', model: 'imlab-draft' } });
     const folder = path.join(h.storageDir, 'u', user, 'g', created.body.id);
     // The success transaction does not commit, and the database stays unreachable for the check after it.
-    await expect(renderOn(commitAnswerLost(h.ctx.db, 2, undefined, false, true)).process(created.body.id, job(), undefined, logger)).rejects.toThrow();
+    await expect(renderOn(commitAnswerLost(h.ctx.db, { commit: 'never', unreadableAfter: true })).process(created.body.id, job(), undefined, logger)).rejects.toThrow();
     const written = (await readdir(folder, { recursive: true })).map(String).filter((f) => /\.(png|webp)$/.test(f));
     expect(written).toHaveLength(2); // kept for a retry to sort out
     const records = await h.ctx.db.selectFrom('storage_deletions').selectAll().where('user_id', '=', user).execute();
@@ -178,7 +152,7 @@ describe('render whose success commit answers with an error', () => {
       await h.ctx.db.updateTable('storage_deletions').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('user_id', '=', user).execute();
       expect(await h.app.generation.deletions.sweep()).toMatchObject({ deleted: 2 });
     };
-    await expect(renderOn(commitAnswerLost(h.ctx.db, 2, sweepFirst)).process(created.body.id, job(), undefined, logger)).rejects.toMatchObject({ code: 'STORAGE_OBJECTS_RECLAIMED' });
+    await expect(renderOn(commitAnswerLost(h.ctx.db, { before: sweepFirst })).process(created.body.id, job(), undefined, logger)).rejects.toMatchObject({ code: 'STORAGE_OBJECTS_RECLAIMED' });
     expect(await h.ctx.db.selectFrom('images').select('id').where('generation_id', '=', created.body.id).execute()).toEqual([]);
     expect((await h.ctx.db.selectFrom('generations').select('status').where('id', '=', created.body.id).executeTakeFirstOrThrow()).status).toBe('queued');
     expect((await readdir(folder, { recursive: true }).catch(() => [] as string[])).map(String).filter((f) => /\.(png|webp)$/.test(f))).toEqual([]);
@@ -220,7 +194,7 @@ describe('render whose success commit answers with an error', () => {
       storedBefore = (await readdir(folder, { recursive: true })).map(String);
       await h.ctx.db.deleteFrom('generations').where('id', '=', created.body.id).execute();
     };
-    await renderOn(commitAnswerLost(h.ctx.db, 2, purge, false)).process(created.body.id, job(), undefined, logger).catch(() => undefined);
+    await renderOn(commitAnswerLost(h.ctx.db, { before: purge, commit: 'never' })).process(created.body.id, job(), undefined, logger).catch(() => undefined);
     expect(storedBefore.filter((f) => /\.(png|webp)$/.test(f)).length).toBeGreaterThan(0); // the render had stored its images
     const left = await readdir(folder, { recursive: true }).catch(() => [] as string[]);
     expect(left.filter((f) => /\.(png|webp)$/.test(String(f)))).toEqual([]);

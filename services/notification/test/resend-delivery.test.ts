@@ -15,6 +15,18 @@ const crashBeforeCommit = new Set<string>();
 const addr = (name: string) => `${name}-${randomUUID().slice(0, 8)}@example.test`;
 const requestsFor = (key: string) => resend.requests.filter((r) => r.headers['idempotency-key'] === key);
 const jobState = async (id: string) => (await svc.ctx.bus.queue('notification').getJob(id))?.getState();
+/** user.registered, applied: notification holds the person's contact. */
+async function registered(userId: string, email: string, displayName: string): Promise<void> {
+  await svc.publish('user.registered', { userId, email, locale: 'en', displayName });
+  await eventually(() => svc.ctx.db.selectFrom('contacts').select('user_id').where('user_id', '=', userId).executeTakeFirst());
+}
+/** A verification mail as auth sends it (address and account), once sent; its idempotency key. */
+async function linkMailSent(to: string, userId: string): Promise<string> {
+  const key = `verify-email:${randomUUID()}`;
+  await svc.publish('email.send', { template: 'verify-email', to, userId, locale: 'en', data: { link: '/verify-email?token=t' }, idempotencyKey: key });
+  await eventually(async () => (await delivery(svc, key))?.status === 'sent');
+  return key;
+}
 
 beforeAll(async () => {
   resend = await new FakeResend().start();
@@ -184,8 +196,7 @@ describe('contacts and events', () => {
     const userId = randomUUID();
     const orderId = randomUUID();
     const email = addr('mallory');
-    await svc.publish('user.registered', { userId, email, locale: 'en', displayName: '<script>alert("x")</script> & Co' });
-    await eventually(() => svc.ctx.db.selectFrom('contacts').select('user_id').where('user_id', '=', userId).executeTakeFirst());
+    await registered(userId, email, '<script>alert("x")</script> & Co');
     await svc.publish('order.paid', { orderId, userId, credits: 500, amount: 999, currency: 'EUR' });
     const sent = (await eventually(() => resend.delivered.get(`purchase-receipt:${orderId}`)?.body))!;
     expect(sent.to).toEqual([email]);
@@ -276,12 +287,9 @@ describe('a link mail to an address whose owner has not confirmed the account', 
   it('carries none of the sign-up name notification holds for the account (someone else may have typed it)', async () => {
     const userId = randomUUID();
     const email = addr('unconfirmed');
-    await svc.publish('user.registered', { userId, email, locale: 'en', displayName: 'Claim your prize at evil.example' });
-    await eventually(() => svc.ctx.db.selectFrom('contacts').select('user_id').where('user_id', '=', userId).executeTakeFirst());
+    await registered(userId, email, 'Claim your prize at evil.example');
     // auth sends the address and the account, and leaves the name out until the address is confirmed
-    const key = `verify-email:${randomUUID()}`;
-    await svc.publish('email.send', { template: 'verify-email', to: email, userId, locale: 'en', data: { link: '/verify-email?token=c' }, idempotencyKey: key });
-    await eventually(async () => (await delivery(svc, key))?.status === 'sent');
+    const key = await linkMailSent(email, userId);
     const body = requestsFor(key)[0]!.body as Record<string, string>;
     expect(`${body.subject}\n${body.html}\n${body.text}`).not.toContain('evil.example');
   });
@@ -291,9 +299,7 @@ describe('a person whose registration never reached notification', () => {
   it('has the emails auth sent them (address and user id) scrubbed by their purge all the same', async () => {
     const userId = randomUUID(); // no user.registered: notification holds no contact for them
     const email = addr('never-registered');
-    const key = `verify-email:${randomUUID()}`;
-    await svc.publish('email.send', { template: 'verify-email', to: email, userId, data: { link: '/verify-email?token=b' }, idempotencyKey: key });
-    await eventually(async () => (await delivery(svc, key))?.status === 'sent');
+    const key = await linkMailSent(email, userId);
     expect(await delivery(svc, key)).toMatchObject({ user_id: userId, provider_id: expect.any(String) });
     const purge = await svc.publish('user.purge', { userId });
     await eventually(() => svc.ctx.db.selectFrom('inbox').select('message_id').where('message_id', '=', purge).executeTakeFirst());
@@ -305,8 +311,7 @@ describe('an email racing the purge of its person', () => {
   it('writes no delivery row naming them once the purge has committed (the email is skipped)', async () => {
     const userId = randomUUID();
     const email = addr('racing');
-    await svc.publish('user.registered', { userId, email, locale: 'en', displayName: 'Racing' });
-    await eventually(() => svc.ctx.db.selectFrom('contacts').select('user_id').where('user_id', '=', userId).executeTakeFirst());
+    await registered(userId, email, 'Racing');
     // The purge is under way (contact deleted, delivery log scrubbed, not committed yet) when the email is processed.
     let commit: () => void = () => undefined;
     const held = new Promise<void>((r) => (commit = r));
