@@ -16,7 +16,7 @@ import { staticSecurityHeaders } from './security/headers.js';
 import { registerCors } from './security/cors.js';
 import { normalizeUrl } from './routing/normalize-path.js';
 import { answerProbe, registerProxy } from './routing/proxy.js';
-import { ownerPrefixOf, type Upstreams } from './routing/routes.js';
+import type { Upstreams } from './routing/routes.js';
 import { createLimiter, type Limiter } from './rate-limit/limiter.js';
 import { SessionResolver } from './session/sessions.js';
 import { OpenApiAggregator } from './openapi/merge.js';
@@ -129,8 +129,8 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
-    const path = request.url.split('?')[0]!;
-    const route = request.edge?.route ? forwardedRouteLabel(path, reply.statusCode, ownerPrefixOf(path) ?? '/v1') : (request.routeOptions.url ?? 'unmatched');
+    const forwarded = request.edge?.route;
+    const route = forwarded ? forwardedRouteLabel(request.url.split('?')[0]!, reply.statusCode, forwarded.prefix) : (request.routeOptions.url ?? 'unmatched');
     metrics.duration.labels(request.method, route === '/v1/*' ? 'unmatched' : route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
     done();
   });

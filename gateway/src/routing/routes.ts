@@ -8,6 +8,8 @@ export type RouteClass = 'auth' | 'generation-create' | 'write' | 'read' | 'webh
 
 export interface RouteInfo {
   service: ServiceName;
+  /** The public prefix the path falls under (`/v1/images`): the metrics label of answers that did not succeed. */
+  prefix: string;
   routeClass: RouteClass;
   /** Resolve the imlab_sid cookie into an internal JWT for this request. */
   session: boolean;
@@ -18,31 +20,25 @@ export interface RouteInfo {
 }
 
 /** Owners of the public /v1 prefixes (services serve the same paths). */
-const OWNERS: [prefix: string, service: ServiceName][] = [
-  ['/v1/auth', 'auth'],
-  ['/v1/me', 'auth'],
-  ['/v1/credits', 'credits-ledger'],
-  ['/v1/admin/ledger', 'credits-ledger'],
-  ['/v1/uploads', 'generation'],
-  ['/v1/generations', 'generation'],
-  ['/v1/images', 'generation'],
-  ['/v1/gallery', 'generation'],
-  ['/v1/pricing', 'billing'],
-  ['/v1/billing', 'billing'],
-  ['/v1/admin/billing', 'billing'],
-  ['/v1/notifications/webhooks', 'notification'],
-];
+const OWNERS: readonly { prefix: string; service: ServiceName }[] = (
+  [
+    ['/v1/auth', 'auth'],
+    ['/v1/me', 'auth'],
+    ['/v1/credits', 'credits-ledger'],
+    ['/v1/admin/ledger', 'credits-ledger'],
+    ['/v1/uploads', 'generation'],
+    ['/v1/generations', 'generation'],
+    ['/v1/images', 'generation'],
+    ['/v1/gallery', 'generation'],
+    ['/v1/pricing', 'billing'],
+    ['/v1/billing', 'billing'],
+    ['/v1/admin/billing', 'billing'],
+    ['/v1/notifications/webhooks', 'notification'],
+  ] as const
+).map(([prefix, service]) => ({ prefix, service }));
 
-export function ownerOf(path: string): ServiceName | undefined {
-  for (const [prefix, service] of OWNERS) {
-    if (path === prefix || path.startsWith(`${prefix}/`)) return service;
-  }
-  return undefined;
-}
-
-/** The public prefix a path falls under (`/v1/images`), for labels that must stay few. */
-export function ownerPrefixOf(path: string): string | undefined {
-  return OWNERS.find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`))?.[0];
+function ownerOf(path: string): { prefix: string; service: ServiceName } | undefined {
+  return OWNERS.find(({ prefix }) => path === prefix || path.startsWith(`${prefix}/`));
 }
 
 /** Auth endpoints anyone can hammer to guess passwords or send mail: the strict policy, IP-keyed. */
@@ -57,10 +53,10 @@ export function isWebhook(path: string): boolean {
 
 /** Classifies a canonical path; undefined = not a public route (404). */
 export function classify(method: string, path: string): RouteInfo | undefined {
-  const service = ownerOf(path);
-  if (!service) return undefined;
+  const owner = ownerOf(path);
+  if (!owner) return undefined;
   const safe = method === 'GET' || method === 'HEAD';
-  const base = { service, session: true, timeoutFactor: 1, body: 'default' as const };
+  const base = { ...owner, session: true, timeoutFactor: 1, body: 'default' as const };
   if (isWebhook(path)) return { ...base, routeClass: 'webhook', session: false };
   if (STRICT_AUTH.test(path)) return { ...base, routeClass: 'auth', session: false };
   if (safe && SSE.test(path)) return { ...base, routeClass: 'sse', timeoutFactor: 0 };
