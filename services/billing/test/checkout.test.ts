@@ -164,6 +164,20 @@ describe('POST /v1/billing/checkout with an Idempotency-Key', () => {
     expect(other.body.orderId).not.toBe(first.body.orderId);
   });
 
+  it('under concurrent repeats of one key, makes one order and one session; the others get it or are asked to retry', async () => {
+    const userId = h.newUser();
+    const headers = { 'idempotency-key': 'five-clicks' };
+    const answers = await Promise.all(Array.from({ length: 5 }, () => h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' }, headers })));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.every((s) => s === 201 || s === 200 || s === 409)).toBe(true);
+    const orders = await h.db.selectFrom('orders').selectAll().where('user_id', '=', userId).execute();
+    expect(orders).toHaveLength(1);
+    for (const a of answers.filter((x) => x.status < 300)) expect(a.body).toEqual({ orderId: orders[0]!.id, url: orders[0]!.checkout_url });
+    expect(creates(orders[0]!.id)).toHaveLength(1);
+    for (const a of answers.filter((x) => x.status === 409)) expect(a.body).toMatchObject({ code: 'BILLING_CHECKOUT_IN_PROGRESS' });
+  });
+
   it('refuses the same key for another request with 422, creating nothing', async () => {
     const userId = h.newUser();
     const headers = { 'idempotency-key': 'buy-1' };
