@@ -3,11 +3,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-/**
- * Stripe's published example objects, from the steering repo's `shared/fixtures/stripe/`, which
- * sits beside this checkout (locally and in CI); STRIPE_FIXTURES_DIR overrides.
- */
-export const FIXTURES_DIR = process.env.STRIPE_FIXTURES_DIR ?? fileURLToPath(new URL('../../../../../shared/fixtures/stripe', import.meta.url));
+/** Stripe's published example objects, kept in this repository (`../fixtures/stripe/`, see its README). */
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/stripe', import.meta.url));
 export function fixture<T = Record<string, unknown>>(name: 'checkout.session' | 'charge' | 'dispute' | 'event' | 'refund' | 'payment_intent'): T {
   return JSON.parse(readFileSync(`${FIXTURES_DIR}/${name}.json`, 'utf8')) as T;
 }
