@@ -1,4 +1,4 @@
-import { createPublicKey, timingSafeEqual, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyJwt from '@fastify/jwt';
 import buildGetJwks from 'get-jwks';
@@ -43,7 +43,7 @@ export async function registerInternalAuth(app: FastifyInstance, opts: InternalA
       if (header.alg !== INTERNAL_JWT_ALGORITHM) throw new Error('unexpected token algorithm');
       // get-jwks' own PEM conversion (jwk-to-pem) knows no OKP keys, so Ed25519 goes through node:crypto.
       const jwk = await getJwks.getJwk({ kid: header.kid ?? '', alg: header.alg, domain: jwksUrl.origin });
-      return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+      return createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
     },
     verify: { algorithms: [INTERNAL_JWT_ALGORITHM], allowedAud: opts.audience, allowedIss: INTERNAL_JWT_ISSUER, maxAge: '5m' },
   } as never);
