@@ -1,6 +1,6 @@
 // Starts the whole system for local development: migrates every service database, then runs
-// every service, one render worker and the gateway as child processes (Node 24 via tsx), waits
-// until the gateway is ready and prints its URL. Ctrl-C (or SIGTERM) stops everything cleanly.
+// every service, one render worker and the gateway as child processes (tsx), waits until every
+// one of them answers ready and prints the gateway's URL. Ctrl-C (or SIGTERM) stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -14,25 +14,33 @@ const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
 interface Proc {
   name: string;
   entry: string;
+  /** The port its /readyz answers on (each service's default; the variable that overrides it). */
+  port: number;
+  portVar: string;
 }
 
+const portOf = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const services: Proc[] = [
-  { name: 'auth', entry: 'services/auth/src/main.ts' },
-  { name: 'credits-ledger', entry: 'services/credits-ledger/src/main.ts' },
-  { name: 'generation', entry: 'services/generation/src/main.ts' },
-  { name: 'billing', entry: 'services/billing/src/main.ts' },
-  { name: 'notification', entry: 'services/notification/src/main.ts' },
+  { name: 'auth', entry: 'services/auth/src/main.ts', port: 4001, portVar: 'PORT' },
+  { name: 'credits-ledger', entry: 'services/credits-ledger/src/main.ts', port: 4002, portVar: 'PORT' },
+  { name: 'generation', entry: 'services/generation/src/main.ts', port: 4003, portVar: 'PORT' },
+  { name: 'billing', entry: 'services/billing/src/main.ts', port: 4004, portVar: 'PORT' },
+  { name: 'notification', entry: 'services/notification/src/main.ts', port: 4005, portVar: 'PORT' },
 ];
-const processes: Proc[] = [...services, { name: 'render-worker', entry: 'services/generation/src/worker.ts' }, { name: 'gateway', entry: 'gateway/src/main.ts' }];
+const processes: Proc[] = [
+  ...services,
+  { name: 'render-worker', entry: 'services/generation/src/worker.ts', port: portOf('WORKER_PORT', 4103), portVar: 'WORKER_PORT' },
+  { name: 'gateway', entry: 'gateway/src/main.ts', port: gatewayPort, portVar: 'GATEWAY_PORT' },
+];
 
 const COLORS = [36, 33, 35, 32, 34, 31, 37];
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
-function run(name: string, entry: string, color: number, onExit?: (code: number | null) => void): ChildProcess {
+function run(name: string, entry: string, color: number, onExit?: (code: number | null) => void, extraEnv: Record<string, string> = {}): ChildProcess {
   // Own process group: Ctrl-C reaches only this script, which then stops each child once with
   // SIGTERM (a child that saw the terminal's SIGINT too would take the second signal as "exit now").
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const tag = `\x1b[${color}m${name.padEnd(14)}\x1b[0m│ `;
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${tag}${line}\n`));
@@ -100,17 +108,26 @@ for (const [i, p] of processes.entries()) {
   if (!existsSync(`${root}/${p.entry}`)) continue;
   children.set(
     p.name,
-    run(p.name, p.entry, COLORS[i % COLORS.length]!, (code) => {
-      if (!stopping) {
-        console.error(`${p.name} exited (code ${code}); stopping everything`);
-        void stop(1);
-      }
-    }),
+    run(
+      p.name,
+      p.entry,
+      COLORS[i % COLORS.length]!,
+      (code) => {
+        if (!stopping) {
+          console.error(`${p.name} exited (code ${code}); stopping everything`);
+          void stop(1);
+        }
+      },
+      { [p.portVar]: String(p.port) },
+    ),
   );
 }
-const ready = await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, 60_000);
-if (!ready) {
-  console.error('the gateway did not become ready within 60 s');
+// Ready means every process answers its /readyz (its database and Redis answer), not just the
+// gateway: the gateway's own /readyz stays up while one service is down (see docs/operations.md).
+const waits = processes.map(async (p) => ({ name: p.name, ready: await waitReady(`http://127.0.0.1:${p.port}/readyz`, 120_000) }));
+const notReady = (await Promise.all(waits)).filter((w) => !w.ready).map((w) => w.name);
+if (notReady.length) {
+  console.error(`not ready within 120 s: ${notReady.join(', ')}`);
   await stop(1);
 }
 process.stdout.write(`\n  imagemakerlab is running: http://localhost:${gatewayPort}  (API docs: http://localhost:${gatewayPort}/docs)\n  Emails land in .data/mailbox/. Press Ctrl-C to stop.\n\n`);
