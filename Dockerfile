@@ -1,35 +1,32 @@
-# One image for every process; the command picks the entry point (see docker-compose.yml, k8s/).
-FROM node:24-bookworm-slim AS deps
-WORKDIR /app
-RUN npm install -g pnpm@10.34.9
-COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
-COPY gateway/package.json gateway/
-COPY services/auth/package.json services/auth/
-COPY services/credits-ledger/package.json services/credits-ledger/
-COPY services/generation/package.json services/generation/
-COPY services/billing/package.json services/billing/
-COPY services/notification/package.json services/notification/
-COPY packages/config/package.json packages/config/
-COPY packages/logger/package.json packages/logger/
-COPY packages/db/package.json packages/db/
-COPY packages/queue/package.json packages/queue/
-COPY packages/contracts/package.json packages/contracts/
-COPY packages/http/package.json packages/http/
-COPY packages/testing/package.json packages/testing/
-COPY packages/client/package.json packages/client/
-COPY bench/package.json bench/
-COPY e2e/package.json e2e/
-RUN pnpm install --frozen-lockfile
+# One image for every process; the command picks the entry point (see docker-compose.yml, k8s/):
+# `dist/gateway/src/main.js` (default), `dist/services/<name>/src/main.js`,
+# `dist/services/<name>/src/migrate.js`, `dist/services/generation/src/worker.js`,
+# `dist/services/auth/src/cli/roles.js`.
+#
+# The base is pinned by digest (node:26-bookworm-slim); bump the digest with the Node version in
+# package.json (`node` devDependency), `engines` and .node-version — e2e/test/repository.test.ts
+# fails when they disagree.
+ARG NODE_IMAGE=node:26-bookworm-slim@sha256:367679cf9792759492a486e4aa4b421764d71a9546a6dae8aab81a99eb797b3e
 
-FROM node:24-bookworm-slim
-WORKDIR /app
-ENV NODE_ENV=production
-COPY --from=deps /app /app
+# Build: install the workspace, compile every entry point (scripts/build.ts: esbuild), then
+# `pnpm deploy --prod` the release package: the compiled files and production dependencies only.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+RUN npm install -g pnpm@10.34.9
 COPY . .
+RUN pnpm install --frozen-lockfile && pnpm run build
+
+# Run: plain node, no TypeScript at run time, no devDependencies, no second Node binary.
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=root:root /src/.build/app /app
+# The only places a process writes (mount volumes there; the root filesystem can be read-only):
+# /data for images, exports, signing keys and the development mailbox.
 RUN mkdir -p /data && chown node:node /data
+VOLUME ["/data"]
 USER node
 # gateway, auth, credits-ledger, generation, billing, notification, render worker (health/metrics)
 EXPOSE 8080 4001 4002 4003 4004 4005 4103
-# e.g. `services/auth/src/main.ts`, `services/generation/src/worker.ts`, `scripts/migrate.ts`
-ENTRYPOINT ["node", "--import", "tsx"]
-CMD ["gateway/src/main.ts"]
+ENTRYPOINT ["node", "--enable-source-maps"]
+CMD ["dist/gateway/src/main.js"]

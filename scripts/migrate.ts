@@ -1,12 +1,14 @@
-// Runs every service's `migrate` command in turn (creates each database if missing).
+// Runs every service's `migrate` command in turn (creates each database if missing). Works from
+// the source (`pnpm run migrate`, through tsx) and compiled (`node dist/scripts/migrate.js` in the
+// image): it runs the sibling migrate entry of the same kind as itself.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const compiled = import.meta.url.endsWith('.js');
 for (const service of ['auth', 'credits-ledger', 'generation', 'billing', 'notification']) {
-  const entry = `services/${service}/src/migrate.ts`;
-  if (!existsSync(`${root}/${entry}`)) continue;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', entry], { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' } });
+  const entry = fileURLToPath(new URL(`../services/${service}/src/migrate.${compiled ? 'js' : 'ts'}`, import.meta.url));
+  if (!existsSync(entry)) continue;
+  const r = spawnSync(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), entry], { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' } });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }

@@ -26,14 +26,16 @@ const SERVICES: Record<string, Loader> = {
   billing: loadBillingConfig,
   notification: loadNotificationConfig,
 };
-/** Entry file → the configuration it loads (migrations load their service's). */
+/** Entry file (compiled, as the image runs it) → the configuration it loads (migrations load their service's). */
 const LOADERS: Record<string, Loader> = {
-  'gateway/src/main.ts': loadGatewayConfig,
-  'services/generation/src/worker.ts': loadGenerationConfig,
-  ...Object.fromEntries(Object.entries(SERVICES).flatMap(([name, load]) => [[`services/${name}/src/main.ts`, load], [`services/${name}/src/migrate.ts`, load]])),
+  'dist/gateway/src/main.js': loadGatewayConfig,
+  'dist/services/generation/src/worker.js': loadGenerationConfig,
+  ...Object.fromEntries(Object.entries(SERVICES).flatMap(([name, load]) => [[`dist/services/${name}/src/main.js`, load], [`dist/services/${name}/src/migrate.js`, load]])),
 };
 // scripts/migrate.ts runs every service's migrate.ts.
-const loadersOf = (entry: string): Loader[] => (entry === 'scripts/migrate.ts' ? Object.values(SERVICES) : LOADERS[entry] ? [LOADERS[entry]] : []);
+const loadersOf = (entry: string): Loader[] => (entry === 'dist/scripts/migrate.js' ? Object.values(SERVICES) : LOADERS[entry] ? [LOADERS[entry]] : []);
+/** The image's default command (the Dockerfile's CMD). */
+const IMAGE_CMD = /^CMD \["([^"]+)"\]/m.exec(read('Dockerfile'))![1]!;
 
 /** Loads the configuration or fails the test with the loader's own message (it names every bad variable). */
 function accepted(load: Loader, env: Env, where: string): Record<string, unknown> {
@@ -59,7 +61,7 @@ describe('docker-compose.yml', () => {
     let checked = 0;
     for (const [name, svc] of Object.entries(compose.services)) {
       if (!svc.build) continue; // postgres, redis: not this image
-      const entry = svc.command?.[0] ?? 'gateway/src/main.ts'; // the image's CMD
+      const entry = svc.command?.[0] ?? IMAGE_CMD;
       const env = strings(svc.environment);
       const loaders = loadersOf(entry);
       expect(loaders.length, `${name}: ${entry}`).toBeGreaterThan(0);
@@ -183,9 +185,9 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
       const spec = pod(d);
       const [main] = spec.containers;
       const entry = main!.args![0]!;
-      if (entry !== 'gateway/src/main.ts') {
-        const service = entry.split('/')[1];
-        expect(spec.initContainers?.map((c) => c.args?.[0]), d.metadata.name).toEqual([`services/${service}/src/migrate.ts`]);
+      if (entry !== 'dist/gateway/src/main.js') {
+        const service = entry.split('/')[2];
+        expect(spec.initContainers?.map((c) => c.args?.[0]), d.metadata.name).toEqual([`dist/services/${service}/src/migrate.js`]);
       }
       expect(main!.readinessProbe?.httpGet?.path, d.metadata.name).toBe('/readyz');
       expect(main!.livenessProbe?.httpGet?.path, d.metadata.name).toBe('/healthz');
@@ -197,7 +199,7 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
       expect(spec.terminationGracePeriodSeconds! * 1000, d.metadata.name).toBeGreaterThanOrEqual(sleep * 1000 + Number(config.SHUTDOWN_GRACE_MS));
       expect(spec.securityContext?.runAsNonRoot, d.metadata.name).toBe(true);
       for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-        expect(c.securityContext, `${d.metadata.name}/${c.name}`).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+        expect(c.securityContext, `${d.metadata.name}/${c.name}`).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
         expect(c.resources?.requests?.memory && c.resources?.limits?.memory, `${d.metadata.name}/${c.name}: memory request and limit`).toBeTruthy();
       }
     }

@@ -1,0 +1,102 @@
+// Builds what ships: every process's entry point compiled to JavaScript and run with plain `node`.
+//
+// 1. esbuild bundles each entry point (every service's main and migrate, the render worker, the
+//    gateway, the roles CLI) and each migration file into release/dist/, keeping the source
+//    layout (so `new URL('../migrations', import.meta.url)` still finds the migrations). The
+//    workspace's own packages (@imlab/*) are compiled in; every other package stays an import.
+// 2. The packages the bundles import must be exactly release/package.json's dependencies: the
+//    build fails naming any difference, so the shipped node_modules can neither miss nor carry one.
+// 3. `pnpm deploy --prod` installs release/ (its dist/ and those dependencies, from the
+//    workspace's lockfile) into .build/app/: the folder the Docker image copies, and the one
+//    e2e/test/production-build.test.ts starts processes from.
+//
+// Usage: `pnpm run build` (both steps) or `pnpm run build --bundle-only`.
+import { build, type Metafile, type Plugin } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { globSync, readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const releaseDir = `${root}release`;
+const outDir = `${releaseDir}/dist`;
+export const APP_DIR = `${root}.build/app`;
+
+const entryPoints = [
+  'gateway/src/main.ts',
+  ...globSync('services/*/src/{main,migrate,worker}.ts', { cwd: root }),
+  'services/auth/src/cli/roles.ts',
+  'scripts/migrate.ts',
+  ...globSync('services/*/migrations/*.ts', { cwd: root }),
+].sort();
+
+const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+
+/** The package a bare import names: `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
+const packageOf = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+
+/** Our own packages are compiled in; every third-party package stays an import, resolved at run time. */
+const thirdPartyExternal: Plugin = {
+  name: 'third-party-external',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('@imlab/') || builtins.has(args.path)) return undefined;
+      return { path: args.path, external: true };
+    });
+  },
+};
+
+function importedPackages(meta: Metafile): Set<string> {
+  const used = new Set<string>();
+  for (const output of Object.values(meta.outputs)) {
+    for (const imp of output.imports) if (imp.external && !builtins.has(imp.path)) used.add(packageOf(imp.path));
+  }
+  return used;
+}
+
+rmSync(outDir, { recursive: true, force: true });
+const result = await build({
+  entryPoints,
+  outbase: root,
+  outdir: outDir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node26',
+  sourcemap: 'linked',
+  chunkNames: 'chunks/[name]-[hash]',
+  plugins: [thirdPartyExternal],
+  metafile: true,
+  logLevel: 'warning',
+});
+
+const used = importedPackages(result.metafile);
+const declared = new Set(Object.keys((JSON.parse(readFileSync(`${releaseDir}/package.json`, 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {}));
+const missing = [...used].filter((p) => !declared.has(p)).sort();
+const unused = [...declared].filter((p) => !used.has(p)).sort();
+if (missing.length || unused.length) {
+  console.error(
+    [
+      'release/package.json does not match what the bundles import:',
+      ...(missing.length ? [`  imported but not declared: ${missing.join(', ')}`] : []),
+      ...(unused.length ? [`  declared but never imported: ${unused.join(', ')}`] : []),
+    ].join('\n'),
+  );
+  process.exit(1);
+}
+console.log(`› bundled ${entryPoints.length} entry points into release/dist (${used.size} packages imported)`);
+
+if (!process.argv.includes('--bundle-only')) {
+  rmSync(APP_DIR, { recursive: true, force: true });
+  // Optional peers (typescript for valibot, @types/node for sharp and stripe) are not installed:
+  // the workspace root's devDependencies would otherwise satisfy them and ship 27 MB of compilers.
+  const args = ['--filter', '@imlab/release', '--prod', '--prefer-offline', '--config.resolve-peers-from-workspace-root=false', '--config.auto-install-peers=false', 'deploy', '--legacy', APP_DIR];
+  try {
+    execFileSync('pnpm', args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  } catch {
+    console.error(`pnpm ${args.join(' ')} failed`);
+    process.exit(1);
+  }
+  console.log('› production output in .build/app (node dist/<entry>.js)');
+}
