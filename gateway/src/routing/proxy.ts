@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
 import { AppError, jsonHoldsNul, nulRefused, problem, sendDraining, sendProblem } from '@imlab/http';
 import type { Config } from '../config.js';
@@ -243,7 +243,16 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       body = request.body;
       headers['content-length'] = String(body.length);
     } else if (request.body) {
-      body = request.body as Readable;
+      // Through a stream of its own: when the service answers early and undici stops sending, it
+      // destroys the stream it was given, and the client's request (with its socket) must survive
+      // that to read the answer while the rest of its body is drained (useDrainAnswers).
+      const incoming = request.body as Readable;
+      const pass = incoming.pipe(new PassThrough());
+      // A client that goes away mid-body cuts the service's request short too.
+      incoming.once('close', () => {
+        if (!request.raw.complete) pass.destroy(new Error('the client closed its request'));
+      });
+      body = pass;
     }
     let answer;
     try {
@@ -260,7 +269,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       });
     } catch (error) {
       // The client went away mid-request (an upload cut short): nobody to answer, no service fault.
-      if (request.raw.socket.destroyed) return reply;
+      if (!request.raw.socket || request.raw.socket.destroyed) return reply;
       const mapped = upstreamError(error as Error);
       metrics.upstreamErrors.inc({ service: route.service, kind: mapped.kind });
       request.log.warn({ upstream: route.service, kind: mapped.kind, code: (error as { code?: string }).code }, 'upstream request failed');

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { problem, sendProblem } from './problem.js';
 
 /**
@@ -18,9 +18,40 @@ export function useDrainAnswers(app: FastifyInstance): void {
     sendDraining(reply.header('connection', 'close'));
   });
   // Callback style: this runs on every answer of the gateway's hot path, where an async hook costs more.
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    else if (!request.raw.complete && reply.getHeader('connection') === 'close') drainInsteadOfClosing(request, reply);
     done(null, payload);
+  });
+}
+
+/** The most of a refused body read and thrown away so that the client can read the answer. */
+export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+/** How long the rest of a refused body may take to arrive before the connection is cut. */
+export const DRAIN_MAX_MS = 10_000;
+
+/**
+ * An answer given before the request's body was read (a 413 from its declared length, a 415, a
+ * service that answered an upload early) came with `Connection: close`, and Node then destroys the
+ * socket as soon as the answer is written. A client still sending its body gets a reset instead
+ * of the answer (fetch: EPIPE / "other side closed"), depending on timing. So when the body's
+ * declared length is bounded, the connection stays open and the rest of the body is read and
+ * discarded after the answer (Node reads the next request only once this one ended); one that
+ * does not arrive within DRAIN_MAX_MS has its socket closed. A body of unknown or huge length is
+ * still answered with Connection: close.
+ */
+function drainInsteadOfClosing(request: FastifyRequest, reply: FastifyReply): void {
+  const declared = Number(request.headers['content-length']);
+  if (!Number.isSafeInteger(declared) || declared > DRAIN_MAX_BYTES) return;
+  reply.removeHeader('connection');
+  reply.raw.once('finish', () => {
+    const incoming = request.raw;
+    if (incoming.complete || incoming.destroyed) return;
+    const timer = setTimeout(() => incoming.socket?.destroy(), DRAIN_MAX_MS);
+    timer.unref();
+    incoming.once('close', () => clearTimeout(timer));
+    incoming.once('end', () => clearTimeout(timer));
+    incoming.resume();
   });
 }
 
