@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
@@ -44,17 +44,17 @@ async function startJwks(keys: Key[]): Promise<Jwks> {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-/** A token as auth mints it, with any claim or header field overridden. */
-function sign(key: Key, o: { kid?: string; aud?: string; iss?: string; iat?: number; exp?: number } = {}): Promise<string> {
+/** A token as auth mints it, with any claim or header field overridden (null: left out). */
+function sign(key: Key, o: { kid?: string | null; aud?: string; iss?: string; iat?: number; exp?: number | null } = {}): Promise<string> {
   const iat = o.iat ?? now();
-  return new SignJWT({ sid: SESSION, roles: ['user'] })
-    .setProtectedHeader({ alg: 'EdDSA', kid: o.kid ?? key.kid, typ: 'JWT' })
+  const jwt = new SignJWT({ sid: SESSION, roles: ['user'] })
+    .setProtectedHeader({ alg: 'EdDSA', ...(o.kid === null ? {} : { kid: o.kid ?? key.kid }), typ: 'JWT' })
     .setSubject(USER)
     .setIssuer(o.iss ?? 'imlab-auth')
     .setAudience(o.aud ?? 'demo')
-    .setIssuedAt(iat)
-    .setExpirationTime(o.exp ?? iat + 60)
-    .sign(key.privateKey);
+    .setIssuedAt(iat);
+  if (o.exp !== null) jwt.setExpirationTime(o.exp ?? iat + 60);
+  return jwt.sign(key.privateKey);
 }
 
 async function startService(jwksUrl: string): Promise<App> {
@@ -70,6 +70,7 @@ const bearer = (app: App, token: string) => whoami(app, `Bearer ${token}`);
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   while (cleanups.length) await cleanups.pop()!();
 });
 
@@ -109,6 +110,9 @@ describe('registerInternalAuth: the answer to a token', () => {
       await sign(key, { exp: now() - 1 }), // no clock tolerance: a second late is late
       await sign(key, { iat: now() - 301, exp: now() + 60 }), // older than five minutes, whatever exp says
       'not-a-jwt',
+      // signed with auth's key, but not as auth signs: no kid, or no expiry
+      await sign(key, { kid: null }),
+      await sign(key, { exp: null }),
     ];
     for (const token of bad) {
       const res = await bearer(app, token);
@@ -172,5 +176,39 @@ describe("registerInternalAuth: auth's keys", () => {
     expect((await bearer(app, token)).statusCode).toBe(401);
     jwks.down = false;
     expect((await bearer(app, token)).statusCode).toBe(200);
+  });
+});
+
+describe('registerInternalAuth: how long keys are kept', () => {
+  const fakeClock = () => vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+  const minutes = (n: number) => vi.setSystemTime(Date.now() + n * 60_000);
+
+  it('asks auth again after five minutes, and refuses a key it stopped publishing from then on', async () => {
+    fakeClock();
+    const { app, jwks, key } = await setup();
+    expect((await bearer(app, await sign(key))).statusCode).toBe(200);
+    jwks.keys = [await newKey()];
+    minutes(4);
+    expect((await bearer(app, await sign(key))).statusCode).toBe(200);
+    expect(jwks.fetches).toBe(1);
+    minutes(1.5);
+    expect((await bearer(app, await sign(key))).statusCode).toBe(401);
+    expect(jwks.fetches).toBeGreaterThan(1);
+  });
+
+  it('keeps using the keys it has for five more minutes while the JWKS cannot be fetched', async () => {
+    fakeClock();
+    const { app, jwks, key } = await setup();
+    expect((await bearer(app, await sign(key))).statusCode).toBe(200);
+    jwks.down = true;
+    minutes(6);
+    expect((await bearer(app, await sign(key))).statusCode).toBe(200);
+    expect(jwks.fetches).toBe(2); // it did ask
+    minutes(3);
+    expect((await bearer(app, await sign(key))).statusCode).toBe(200);
+    minutes(2); // eleven minutes since the last answer
+    expect((await bearer(app, await sign(key))).statusCode).toBe(401);
+    jwks.down = false;
+    expect((await bearer(app, await sign(key))).statusCode).toBe(200);
   });
 });
