@@ -1,13 +1,16 @@
-import { createPublicKey, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import fastifyJwt from '@fastify/jwt';
-import buildGetJwks from 'get-jwks';
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwksCache, jwtVerify, type ExportedJWKSCache, type JWKSCacheInput, type JWTVerifyGetKey } from 'jose';
 import { INTERNAL_JWT_ISSUER, type InternalClaims, type Role } from '@imlab/contracts';
 import { AppError } from './app-error.js';
 
-declare module '@fastify/jwt' {
-  interface FastifyJWT {
-    payload: InternalClaims;
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set by registerInternalAuth: the claims of a valid internal token for this service, or a throw. */
+    verifyInternalToken(token: string): Promise<InternalClaims>;
+  }
+  interface FastifyRequest {
+    /** The verified internal token's claims, set by `authenticate` (null before). */
     user: InternalClaims;
   }
 }
@@ -22,38 +25,71 @@ export interface InternalAuthOptions {
 /** The only algorithm accepted; `none`, HS256 and the rest are refused before any key is looked up. */
 export const INTERNAL_JWT_ALGORITHM = 'EdDSA';
 
+/** Auth's keys are fetched again when the last fetch is older than this. */
+const JWKS_MAX_AGE_MS = 5 * 60 * 1000;
+/** A token is refused this long after its `iat`, whatever its `exp` says. */
+const MAX_TOKEN_AGE_SECONDS = 5 * 60;
+
 /**
- * Verifies the gateway-forwarded internal JWT against auth's JWKS (keys cached, refetched on an
- * unknown kid so rotation works). Adds `request.user` and the `authenticate`/`requireRole` hooks.
+ * Auth's public keys, fetched from its JWKS and kept for five minutes (concurrent fetches are
+ * one). A kid not in the cached set is asked about again at once (no cooldown), so a key auth
+ * starts signing with is learned by the first request carrying it. When the JWKS cannot be
+ * fetched, the last keys fetched stay in use for five more minutes; a key auth stops publishing
+ * is refused from the first successful fetch without it.
+ */
+function authKeys(jwksUrl: URL): JWTVerifyGetKey {
+  const lastFetch: Partial<ExportedJWKSCache> = {}; // jose records every successful fetch here
+  const remote = createRemoteJWKSet(jwksUrl, { cacheMaxAge: JWKS_MAX_AGE_MS, cooldownDuration: 0, [jwksCache]: lastFetch as JWKSCacheInput });
+  let stale: { uat: number; keys: JWTVerifyGetKey } | undefined;
+  return async (header, token) => {
+    // Auth names its key in every token; a token without a kid is not one of its tokens.
+    if (!header.kid) throw new errors.JWKSNoMatchingKey();
+    try {
+      return await remote(header, token);
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
+      // The JWKS could not be fetched (auth down, timeout, not a JWKS).
+      if (!lastFetch.jwks || !lastFetch.uat || Date.now() - lastFetch.uat > 2 * JWKS_MAX_AGE_MS) throw err;
+      if (stale?.uat !== lastFetch.uat) stale = { uat: lastFetch.uat, keys: createLocalJWKSet(lastFetch.jwks) };
+      return stale.keys(header, token);
+    }
+  };
+}
+
+/**
+ * Verifies the gateway-forwarded internal JWT against auth's JWKS (see authKeys for how keys are
+ * kept and rotated): EdDSA only, `iss` imlab-auth, `aud` this service, not expired (no clock
+ * tolerance) and issued at most five minutes ago. Adds `request.user` and what the
+ * `authenticate`/`requireRole` hooks check with.
  */
 export async function registerInternalAuth(app: FastifyInstance, opts: InternalAuthOptions): Promise<void> {
-  const jwksUrl = new URL(opts.jwksUrl);
-  const getJwks = buildGetJwks({
-    max: 100,
-    ttl: 5 * 60 * 1000,
-    providerDiscovery: false,
-    jwksPath: jwksUrl.pathname,
-    issuersWhitelist: [jwksUrl.origin],
-  } as Parameters<typeof buildGetJwks>[0]);
-
-  await app.register(fastifyJwt, {
-    decode: { complete: true },
-    secret: async (_request: FastifyRequest, token: unknown) => {
-      const { header } = token as { header: { kid?: string; alg?: string } };
-      if (header.alg !== INTERNAL_JWT_ALGORITHM) throw new Error('unexpected token algorithm');
-      // get-jwks' own PEM conversion (jwk-to-pem) knows no OKP keys, so Ed25519 goes through node:crypto.
-      const jwk = await getJwks.getJwk({ kid: header.kid ?? '', alg: header.alg, domain: jwksUrl.origin });
-      return createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
-    },
-    verify: { algorithms: [INTERNAL_JWT_ALGORITHM], allowedAud: opts.audience, allowedIss: INTERNAL_JWT_ISSUER, maxAge: '5m' },
-  } as never);
+  const keys = authKeys(new URL(opts.jwksUrl));
+  app.decorateRequest('user', null as unknown as InternalClaims);
+  app.decorate('verifyInternalToken', async (token: string): Promise<InternalClaims> => {
+    const { payload } = await jwtVerify<InternalClaims>(token, keys, {
+      algorithms: [INTERNAL_JWT_ALGORITHM],
+      issuer: INTERNAL_JWT_ISSUER,
+      audience: opts.audience,
+      requiredClaims: ['exp', 'iat'],
+    });
+    // Not jose's maxTokenAge: that also refuses an iat ahead of this host's clock, and auth's
+    // clock may be a little ahead.
+    if (Date.now() / 1000 - payload.iat! > MAX_TOKEN_AGE_SECONDS) {
+      throw new errors.JWTExpired('"iat" claim timestamp check failed (too far in the past)', payload, 'iat', 'check_failed');
+    }
+    return payload;
+  });
 }
+
+/** "Bearer <token>", the scheme in any case, one space, no other. */
+const BEARER = /^Bearer ([^ ]+)$/i;
 
 /** preHandler: a valid internal token is required. */
 export async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-  if (!request.headers.authorization) throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401 });
+  const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+  if (!token) throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401 });
   try {
-    await request.jwtVerify();
+    request.user = await request.server.verifyInternalToken(token);
   } catch (err) {
     throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401, cause: err });
   }

@@ -1,5 +1,5 @@
-import { Webhook } from 'svix';
 import { loadConfig, baseEnv, num, port, str, url } from '@imlab/config';
+import { isResendWebhookSecret } from './webhooks/signature.js';
 
 export const configSpec = {
   ...baseEnv,
@@ -20,12 +20,8 @@ export function loadNotificationConfig(env: NodeJS.ProcessEnv = process.env) {
   return loadConfig('notification', configSpec, env, (config, problems) => {
     // The file mailbox is for development only.
     if (config.NODE_ENV === 'production' && !config.RESEND_API_KEY) problems.RESEND_API_KEY = 'is required in production (the file mailbox is for development only)';
-    if (config.RESEND_WEBHOOK_SECRET) {
-      try {
-        new Webhook(config.RESEND_WEBHOOK_SECRET);
-      } catch {
-        problems.RESEND_WEBHOOK_SECRET = 'is not a Resend (Svix) signing secret: expected whsec_ followed by base64';
-      }
+    if (config.RESEND_WEBHOOK_SECRET && !isResendWebhookSecret(config.RESEND_WEBHOOK_SECRET)) {
+      problems.RESEND_WEBHOOK_SECRET = 'is not a Resend (Svix) signing secret: expected whsec_ followed by base64';
     }
   });
 }

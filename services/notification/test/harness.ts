@@ -1,3 +1,4 @@
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { createLogger } from '@imlab/logger';
 import { contextFromConfig, type ConsumeOptions, type ServiceContext } from '@imlab/queue';
@@ -73,4 +74,15 @@ export async function sentDelivery(svc: Service, key: string, timeoutMs = 10_000
     return d?.status === 'sent' ? d : undefined;
   }, timeoutMs);
   return row!;
+}
+
+/**
+ * The headers Resend sends with a webhook, signed as Svix signs them: `v1,` then the base64
+ * HMAC-SHA256 of `id.seconds.body` under the base64 key after `whsec_` (written out here, not
+ * taken from the library the service verifies with).
+ */
+export function svixHeaders(secret: string, body: string, at = new Date(), id = `msg_${randomUUID()}`) {
+  const seconds = String(Math.floor(at.getTime() / 1000));
+  const signature = createHmac('sha256', Buffer.from(secret.replace(/^whsec_/, ''), 'base64')).update(`${id}.${seconds}.${body}`).digest('base64');
+  return { 'svix-id': id, 'svix-timestamp': seconds, 'svix-signature': `v1,${signature}` };
 }

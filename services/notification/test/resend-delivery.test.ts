@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Webhook } from 'svix';
 import { eventually } from '@imlab/testing';
 import { FakeResend } from './fake-resend.js';
-import { delivery, sentDelivery, sleep, startService, type Service } from './harness.js';
+import { delivery, sentDelivery, sleep, startService, svixHeaders, type Service } from './harness.js';
 import { purgeUser } from '../src/contacts/contacts.service.js';
 
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
@@ -335,11 +334,7 @@ describe('an email racing the purge of its person', () => {
 });
 
 describe('suppression', () => {
-  const sign = (body: string) => {
-    const id = `msg_${randomUUID()}`;
-    const now = new Date();
-    return { 'svix-id': id, 'svix-timestamp': String(Math.floor(now.getTime() / 1000)), 'svix-signature': new Webhook(WEBHOOK_SECRET).sign(id, now, body) };
-  };
+  const sign = (body: string) => svixHeaders(WEBHOOK_SECRET, body);
 
   it('sends nothing to an address that bounced', async () => {
     const email = addr('Bounced');

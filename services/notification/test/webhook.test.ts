@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Webhook } from 'svix';
 import { addressHash } from '../src/delivery/address.js';
-import { startService, type Service } from './harness.js';
+import { startService, svixHeaders, type Service } from './harness.js';
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const URL_PATH = '/v1/notifications/webhooks/resend';
@@ -20,14 +19,7 @@ afterAll(async () => {
 });
 
 function signed(body: string, opts: { secret?: string; at?: Date } = {}) {
-  const id = `msg_${randomUUID()}`;
-  const at = opts.at ?? new Date();
-  return {
-    'content-type': 'application/json',
-    'svix-id': id,
-    'svix-timestamp': String(Math.floor(at.getTime() / 1000)),
-    'svix-signature': new Webhook(opts.secret ?? SECRET).sign(id, at, body),
-  };
+  return { 'content-type': 'application/json', ...svixHeaders(opts.secret ?? SECRET, body, opts.at) };
 }
 
 function event(type: string, to: string, extra: Record<string, unknown> = {}) {
@@ -109,10 +101,24 @@ describe('POST /v1/notifications/webhooks/resend', () => {
     expect(await suppression(delivered)).toBeUndefined();
   });
 
+  it('takes any one of several signatures (Svix sends one per secret while a secret is rotated), and refuses a timestamp from the future', async () => {
+    const to = `rotated-${randomUUID()}@example.test`;
+    const body = event('email.complained', to);
+    const ours = signed(body);
+    const other = svixHeaders(`whsec_${randomBytes(24).toString('base64')}`, body, new Date(), ours['svix-id']);
+    const both = { ...ours, 'svix-signature': `${other['svix-signature']} ${ours['svix-signature']}` };
+    expect((await post(body, { ...ours, 'svix-signature': other['svix-signature'] })).status).toBe(400);
+    expect((await post(body, both)).status).toBe(200);
+    expect(await suppression(to)).toMatchObject({ reason: 'complained' });
+    const ahead = event('email.complained', `ahead-${randomUUID()}@example.test`);
+    expect((await post(ahead, signed(ahead, { at: new Date(Date.now() + 10 * 60_000) }))).status).toBe(400);
+  });
+
   it('answers 400 to a signed body that is not JSON', async () => {
     const body = 'not json';
     const res = await post(body, signed(body));
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ code: 'NOTIFICATION_WEBHOOK_MALFORMED' });
+    for (const other of ['', 'null', '{}']) expect(await (await post(other, signed(other))).json()).toMatchObject({ status: 400, code: 'NOTIFICATION_WEBHOOK_MALFORMED' });
   });
 });

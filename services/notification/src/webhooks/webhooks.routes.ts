@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import { Webhook, WebhookVerificationError } from 'svix';
 import { Problem } from '@imlab/contracts';
 import { AppError, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { handleResendEvent, type ResendEvent } from './webhooks.service.js';
+import { isResendWebhookSecret, verifyResendWebhook, WebhookBodyError, WebhookSignatureError } from './signature.js';
 
 const ProblemBody = Type.Object(Problem.properties, { additionalProperties: true });
 
@@ -17,11 +17,12 @@ export interface WebhookRouteOptions {
 /**
  * POST /v1/notifications/webhooks/resend — public (Resend calls it through the gateway), so the
  * only trust is the Svix signature over the exact bytes received: the body is kept raw here and
- * parsed only after it is verified. svix also refuses timestamps older than five minutes (replay).
+ * parsed only after it is verified, by Resend's SDK, which also refuses timestamps more than five
+ * minutes old (replay).
  */
 export async function webhookRoutes(app: App, opts: WebhookRouteOptions): Promise<void> {
-  // Constructed once: a malformed secret fails at start-up, not on the first bounce.
-  const verifier = opts.secret ? new Webhook(opts.secret) : undefined;
+  // Checked once: a malformed secret fails at start-up, not on the first bounce.
+  if (opts.secret && !isResendWebhookSecret(opts.secret)) throw new Error('RESEND_WEBHOOK_SECRET is not a Resend (Svix) signing secret');
 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 256 * 1024 }, (_req, body, done) => done(null, body));
@@ -46,27 +47,19 @@ export async function webhookRoutes(app: App, opts: WebhookRouteOptions): Promis
       },
     },
     async (request) => {
-      if (!verifier) throw new AppError('NOTIFICATION_WEBHOOK_NOT_CONFIGURED', 'RESEND_WEBHOOK_SECRET is not set', { status: 503 });
+      if (!opts.secret) throw new AppError('NOTIFICATION_WEBHOOK_NOT_CONFIGURED', 'RESEND_WEBHOOK_SECRET is not set', { status: 503 });
       const raw = typeof request.body === 'string' ? request.body : '';
-      const headers = {
-        'svix-id': request.headers['svix-id'] ?? '',
-        'svix-timestamp': request.headers['svix-timestamp'] ?? '',
-        'svix-signature': request.headers['svix-signature'] ?? '',
-      };
-      try {
-        verifier.verify(raw, headers);
-      } catch (err) {
-        if (err instanceof WebhookVerificationError) throw new AppError('NOTIFICATION_WEBHOOK_SIGNATURE_INVALID', 'webhook signature is invalid', { status: 400 });
-        throw err;
-      }
+      const id = request.headers['svix-id'] ?? '';
       let event: ResendEvent;
       try {
-        event = JSON.parse(raw) as ResendEvent;
-      } catch {
-        throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', 'webhook body is not JSON', { status: 400 });
+        event = verifyResendWebhook(opts.secret, raw, { id, timestamp: request.headers['svix-timestamp'] ?? '', signature: request.headers['svix-signature'] ?? '' }) as ResendEvent;
+      } catch (err) {
+        if (err instanceof WebhookSignatureError) throw new AppError('NOTIFICATION_WEBHOOK_SIGNATURE_INVALID', 'webhook signature is invalid', { status: 400 });
+        if (err instanceof WebhookBodyError) throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', 'webhook body is not JSON', { status: 400 });
+        throw err;
       }
       if (!event || typeof event.type !== 'string') throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', 'webhook event has no type', { status: 400 });
-      const { handled } = await handleResendEvent(opts.db, event, headers['svix-id']);
+      const { handled } = await handleResendEvent(opts.db, event, id);
       request.log.info({ type: event.type, handled }, 'resend webhook received');
       return { received: true, handled };
     },
