@@ -1,17 +1,19 @@
 import type { Agent} from 'undici';
 import { request } from 'undici';
 import type { Logger } from '@imlab/logger';
-import type { ServiceName } from '@imlab/contracts';
-import type { Upstreams } from '../routing/routes.js';
+import { API_TAGS, Problem, type ServiceName } from '@imlab/contracts';
+import { classify, isWebhook, type Upstreams } from '../routing/routes.js';
 
 type Json = Record<string, unknown>;
 
 interface ServiceDoc {
   paths?: Record<string, Json>;
-  components?: { schemas?: Record<string, unknown>; [k: string]: unknown };
+  components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown>; [k: string]: unknown };
+  tags?: { name: string; description?: string }[];
 }
 
 const REF_PREFIX = '#/components/schemas/';
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 
 function rewriteRefs(node: unknown, rename: Map<string, string>): unknown {
   if (Array.isArray(node)) return node.map((n) => rewriteRefs(n, rename));
@@ -28,14 +30,114 @@ function rewriteRefs(node: unknown, rename: Map<string, string>): unknown {
   return node;
 }
 
+const problemContent = { 'application/problem+json': { schema: { $ref: `${REF_PREFIX}Problem` } } };
+const retryAfter = { schema: { type: 'integer', minimum: 0 }, description: 'Seconds to wait before trying again.' };
+
+/** Answers the gateway itself gives, as shared responses; which operations get them is decided by their route class. */
+const GATEWAY_RESPONSES: Record<string, { status: string; code: string; applies: (method: string, path: string) => boolean; response: Json }> = {
+  GatewayCsrfRejected: {
+    status: '403',
+    code: 'GATEWAY_CSRF_REJECTED',
+    // Writes from a browser must come from an allowed origin; the signed webhooks are exempt.
+    applies: (method, path) => !['get', 'head'].includes(method) && !isWebhook(path),
+    response: {
+      description: 'Forbidden by the gateway: `GATEWAY_CSRF_REJECTED` (a write whose `Origin` is not allowed, or cross-site without `Origin`).',
+      content: problemContent,
+    },
+  },
+  GatewayLengthRequired: {
+    status: '411',
+    code: 'GATEWAY_LENGTH_REQUIRED',
+    // Bodies that are streamed through (uploads, webhooks) must declare their length.
+    applies: (method, path) => method === 'post' && (isWebhook(path) || classify('POST', path)?.body === 'upload'),
+    response: { description: 'Length Required by the gateway: `GATEWAY_LENGTH_REQUIRED` (the body must come with `Content-Length`).', content: problemContent },
+  },
+  RateLimited: {
+    status: '429',
+    code: 'RATE_LIMITED',
+    applies: () => true,
+    response: {
+      description: "Too Many Requests: `RATE_LIMITED` (the gateway's limit for this kind of request).",
+      headers: {
+        'retry-after': retryAfter,
+        'ratelimit-policy': { schema: { type: 'string' }, description: 'The policy that refused (IETF RateLimit headers draft).' },
+        ratelimit: { schema: { type: 'string' }, description: 'What is left of it.' },
+      },
+      content: problemContent,
+    },
+  },
+  UpstreamFailed: {
+    status: '502',
+    code: 'UPSTREAM_FAILED',
+    applies: () => true,
+    response: { description: 'Bad Gateway: `UPSTREAM_FAILED` (the service behind the gateway failed to answer).', content: problemContent },
+  },
+  ServiceUnavailable: {
+    status: '503',
+    code: 'SERVICE_UNAVAILABLE',
+    applies: () => true,
+    response: {
+      description: 'Service Unavailable: `SERVICE_UNAVAILABLE` (a service is down or restarting, or sign-in cannot be checked right now).',
+      headers: { 'retry-after': retryAfter },
+      content: problemContent,
+    },
+  },
+  UpstreamTimeout: {
+    status: '504',
+    code: 'UPSTREAM_TIMEOUT',
+    applies: () => true,
+    response: { description: 'Gateway Timeout: `UPSTREAM_TIMEOUT` (the service did not answer in time).', content: problemContent },
+  },
+};
+
+/**
+ * Adds the gateway's own answers to an operation: as a reference to the shared response, or, where
+ * the service already answers that status, by naming the gateway's code in its description.
+ */
+function addGatewayResponses(method: string, path: string, op: Json, used: Set<string>): void {
+  const responses = (op.responses ?? {}) as Record<string, Json>;
+  for (const [name, answer] of Object.entries(GATEWAY_RESPONSES)) {
+    if (!answer.applies(method, path)) continue;
+    const own = responses[answer.status];
+    if (!own) {
+      responses[answer.status] = { $ref: `#/components/responses/${name}` };
+      used.add(name);
+    } else if (typeof own.description === 'string' && !own.description.includes(`\`${answer.code}\``)) {
+      own.description = `${own.description} From the gateway: \`${answer.code}\`.`;
+    }
+  }
+  op.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The shared Problem schema as a component (services that use it list it themselves; this covers one that does not). */
+function problemComponent(): Json {
+  const { $id: _id, ...schema } = JSON.parse(JSON.stringify(Problem)) as Json;
+  return { ...schema, description: 'An error (RFC 9457 problem details) with a stable `code`.' };
+}
+
+const DESCRIPTION = `The public API of imagemakerlab, served by the gateway; every service's routes, merged.
+
+- **Sessions**: sign-in (\`POST /v1/auth/login\`, Google sign-in) sets the \`imlab_sid\` cookie (HttpOnly, SameSite=Lax); browsers send it by themselves. Operations say whether they need it, and which role where one is needed.
+- **Writes from browsers** (anything but GET, except the signed webhooks) whose \`Origin\` is sent must come from an allowed origin; without \`Origin\`, \`Sec-Fetch-Site\` must be \`same-origin\` or \`none\`. Otherwise 403 \`GATEWAY_CSRF_REJECTED\`.
+- **Errors** are \`application/problem+json\` (RFC 9457): \`type\`, \`title\`, \`status\`, a stable \`code\`, \`detail\`, \`requestId\`, and for validation errors an \`errors\` list. Each response names the codes it can carry.
+- **Rate limits**: 429 with \`Retry-After\`, \`RateLimit-Policy\` and \`RateLimit\` headers; every answer carries the \`RateLimit*\` headers of its policy.
+- **Lists** are cursor-paginated: \`?cursor=&limit=\`, answering \`{ items, nextCursor }\` (\`nextCursor\` null at the end).
+- **Idempotency**: \`POST /v1/generations\` and \`POST /v1/billing/checkout\` honour an \`Idempotency-Key\` header.
+- Every answer carries \`x-request-id\`; quote it when reporting a problem.`;
+
 /**
  * One OpenAPI 3.1 document from each service's own (built from its route schemas): only public
- * /v1 paths, each operation tagged with its service; component schemas that clash between
- * services are renamed `<service>.<name>` and the service's references rewritten.
+ * /v1 paths, each operation tagged with its area (its service when it has none); component
+ * schemas that clash between services are renamed `<service>.<name>` and the service's references
+ * rewritten. Tags and security schemes come from the services' documents; the gateway adds its own
+ * answers (rate limits, CSRF, upstream failures) to every operation they can happen to.
  */
 export function mergeOpenApi(docs: Partial<Record<ServiceName, ServiceDoc>>, publicBaseUrl: string, missing: ServiceName[]): Json {
   const paths: Record<string, Json> = {};
   const schemas: Record<string, unknown> = {};
+  const securitySchemes: Record<string, unknown> = {};
+  const tags = new Map<string, { name: string; description?: string }>();
+  const gatewayResponses = new Set<string>();
   for (const [service, doc] of Object.entries(docs) as [ServiceName, ServiceDoc][]) {
     const rename = new Map<string, string>();
     for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) {
@@ -44,27 +146,41 @@ export function mergeOpenApi(docs: Partial<Record<ServiceName, ServiceDoc>>, pub
     for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) {
       schemas[rename.get(name) ?? name] = rewriteRefs(schema, rename);
     }
+    Object.assign(securitySchemes, doc.components?.securitySchemes ?? {});
+    for (const tag of doc.tags ?? []) if (!tags.has(tag.name)) tags.set(tag.name, tag);
     for (const [path, item] of Object.entries(doc.paths ?? {})) {
       if (!path.startsWith('/v1/')) continue;
       const rewritten = rewriteRefs(item, rename) as Record<string, Json>;
-      for (const op of Object.values(rewritten)) {
-        if (op && typeof op === 'object' && !Array.isArray(op)) op.tags = Array.isArray(op.tags) && op.tags.length ? op.tags : [service];
+      for (const [method, op] of Object.entries(rewritten)) {
+        if (!METHODS.includes(method) || !op || typeof op !== 'object' || Array.isArray(op)) continue;
+        op.tags = Array.isArray(op.tags) && op.tags.length ? op.tags : [service];
+        for (const tag of op.tags as string[]) if (!tags.has(tag)) tags.set(tag, { name: tag });
+        addGatewayResponses(method, path, op, gatewayResponses);
       }
       paths[path] = { ...(paths[path] ?? {}), ...rewritten };
     }
   }
+  schemas.Problem ??= problemComponent();
+  const order = (name: string) => {
+    const i = API_TAGS.findIndex((t) => t.name === name);
+    return i === -1 ? API_TAGS.length : i;
+  };
   return {
     openapi: '3.1.0',
     info: {
       title: 'imagemakerlab API',
       version: '1.0.0',
-      description: 'Public API served by the gateway. Sign-in sets the imlab_sid cookie; write requests from browsers must come from an allowed Origin.',
+      description: DESCRIPTION,
+      contact: { name: 'imagemakerlab', url: publicBaseUrl },
+      license: { name: 'Proprietary', identifier: 'LicenseRef-imagemakerlab-proprietary' },
     },
-    servers: [{ url: publicBaseUrl }],
+    servers: [{ url: publicBaseUrl.replace(/\/+$/, ''), description: 'This deployment (the gateway)' }],
+    tags: [...tags.values()].sort((a, b) => order(a.name) - order(b.name)),
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
     components: {
       schemas,
-      securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'imlab_sid' } },
+      responses: Object.fromEntries(Object.entries(GATEWAY_RESPONSES).filter(([name]) => gatewayResponses.has(name)).map(([name, answer]) => [name, answer.response])),
+      securitySchemes: Object.keys(securitySchemes).length ? securitySchemes : { session: { type: 'apiKey', in: 'cookie', name: 'imlab_sid' } },
     },
     ...(missing.length ? { 'x-imlab-unavailable-services': missing } : {}),
   };

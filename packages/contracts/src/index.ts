@@ -1,4 +1,5 @@
 export { UUID_RE } from './formats.js';
+export * from './openapi.js';
 export * from './queues.js';
 export * from './messages/index.js';
 export * from './errors.js';

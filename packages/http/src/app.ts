@@ -17,7 +17,9 @@ import { registerHealth, type ReadinessCheck } from './health.js';
 import type { Registry } from 'prom-client';
 import { useDrainAnswers } from './drain.js';
 import { useJsonBodyRules } from './json-body.js';
-import { UUID_RE } from '@imlab/contracts';
+import { API_TAGS, Problem, UUID_RE } from '@imlab/contracts';
+import type { TSchema } from '@sinclair/typebox';
+import { OPTIONAL_BODY, SECURITY_SCHEMES } from './openapi.js';
 import addFormats from 'ajv-formats';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 
@@ -45,6 +47,11 @@ export interface BuildAppOptions {
   version?: string;
   /** Extra Fastify options (trustProxy for the gateway, ...). */
   fastify?: Partial<FastifyServerOptions>;
+  /**
+   * The service's component schemas (each with an `$id`; routes point at them with `ref()`), added
+   * before any route. Problem is always added.
+   */
+  schemas?: readonly TSchema[];
 }
 
 /**
@@ -73,7 +80,12 @@ const buildValidator: ValidatorFactory = (externalSchemas, ajvOptions) => {
   const options = ajvOptions as { customOptions?: Record<string, unknown> };
   const coercing = validatorPool(externalSchemas as never, options as never);
   const exact = validatorPool(externalSchemas as never, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as never);
-  return (route) => (route.httpPart === 'body' ? exact : coercing)(route as never);
+  return (route) => {
+    // A body declared as raw bytes (`binaryContent`, an upload) is a Buffer its route inspects
+    // itself: the schema documents it, there is no JSON to validate.
+    if (route.httpPart === 'body' && (route.schema as { format?: unknown }).format === 'binary') return (() => true) as never;
+    return (route.httpPart === 'body' ? exact : coercing)(route as never);
+  };
 };
 
 export async function buildApp(opts: BuildAppOptions): Promise<App> {
@@ -114,10 +126,26 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   app.decorate('metricsRegistry', registerMetrics(app as unknown as FastifyInstance, opts.service));
   registerHealth(app as unknown as FastifyInstance, opts.readiness ?? {});
   // Every route schema becomes part of the service's OpenAPI document; the gateway merges them.
+  // Components keep their `$id` as their name (swagger's default is def-0, def-1, …).
+  for (const schema of [Problem, ...(opts.schemas ?? [])]) app.addSchema(schema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: { title: `imagemakerlab ${opts.service}`, version: opts.version ?? '1.0.0' },
+      components: { securitySchemes: structuredClone(SECURITY_SCHEMES) as never },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // The tags this service's operations use, with their descriptions; optional bodies said so.
+    transformObject: (document) => {
+      const openapiObject = (document as { openapiObject: { paths?: Record<string, Record<string, unknown>> } }).openapiObject;
+      const operations = Object.values(openapiObject.paths ?? {}).flatMap((item) => Object.values(item ?? {}) as { tags?: string[]; requestBody?: { required?: boolean }; [OPTIONAL_BODY]?: boolean }[]);
+      for (const op of operations) {
+        if (!op[OPTIONAL_BODY]) continue;
+        delete op[OPTIONAL_BODY];
+        if (op.requestBody) op.requestBody.required = false;
+      }
+      const used = new Set(operations.flatMap((op) => op.tags ?? []));
+      return { ...openapiObject, tags: API_TAGS.filter((t) => used.has(t.name)).map((t) => ({ ...t })) };
     },
   });
   app.get('/openapi.json', { schema: { hide: true } as object }, async () => app.swagger());

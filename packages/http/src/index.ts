@@ -6,3 +6,4 @@ export * from './internal-auth.js';
 export * from './run.js';
 export * from './json-body.js';
 export * from './drain.js';
+export * from './openapi.js';

@@ -12,10 +12,11 @@ import { createProfileService } from './profile/profile.service.js';
 import { createGoogleService } from './google/google.service.js';
 import { createPrivacyService, type PrivacyService } from './privacy/privacy.service.js';
 import { registerAccountRoutes } from './accounts/accounts.routes.js';
-import { registerProfileRoutes } from './profile/profile.routes.js';
+import { accountSchemas } from './accounts/accounts.schemas.js';
+import { profileSchemas, registerProfileRoutes } from './profile/profile.routes.js';
 import { registerInternalRoutes } from './sessions/internal.routes.js';
 import { registerGoogleRoutes } from './google/google.routes.js';
-import { registerPrivacyRoutes } from './privacy/privacy.routes.js';
+import { privacySchemas, registerPrivacyRoutes } from './privacy/privacy.routes.js';
 import { warmPasswordHasher } from './lib/passwords.js';
 import { createBackground } from './lib/background.js';
 
@@ -42,7 +43,7 @@ declare module 'fastify' {
 
 /** Builds the auth app; never listens (main.ts does). */
 export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App> {
-  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness });
+  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas] });
   ctx.bus.registerMetrics(app.metricsRegistry, ['auth']);
   await app.register(cookie);
   // 429 answers carry Retry-After (the problem body has it as retryAfter too).

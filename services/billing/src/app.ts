@@ -4,11 +4,11 @@ import type { ServiceContext } from '@imlab/queue';
 import type { Config } from './config.js';
 import type { DB } from './db.js';
 import type { Stripe } from './stripe/stripe-client.js';
-import { registerPricingRoutes } from './pricing/pricing.routes.js';
-import { registerCheckoutRoutes } from './checkout/checkout.routes.js';
-import { registerOrderRoutes } from './orders/orders.routes.js';
-import { registerWebhookRoutes } from './webhooks/webhooks.routes.js';
-import { registerReconciliationRoutes } from './reconciliation/reconciliation.routes.js';
+import { pricingSchemas, registerPricingRoutes } from './pricing/pricing.routes.js';
+import { checkoutSchemas, registerCheckoutRoutes } from './checkout/checkout.routes.js';
+import { orderSchemas, registerOrderRoutes } from './orders/orders.routes.js';
+import { registerWebhookRoutes, webhookSchemas } from './webhooks/webhooks.routes.js';
+import { reconciliationSchemas, registerReconciliationRoutes } from './reconciliation/reconciliation.routes.js';
 import { registerPrivacyRoutes } from './privacy/privacy.routes.js';
 
 export interface AppDeps {
@@ -20,7 +20,12 @@ export interface AppDeps {
 
 /** Builds the billing app; never listens (main.ts does). */
 export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<App> {
-  const app = await buildApp({ service: 'billing', logger, readiness: ctx.readiness });
+  const app = await buildApp({
+    service: 'billing',
+    logger,
+    readiness: ctx.readiness,
+    schemas: [...pricingSchemas, ...checkoutSchemas, ...orderSchemas, ...webhookSchemas, ...reconciliationSchemas],
+  });
   await registerInternalAuth(app as never, { audience: 'billing', jwksUrl: config.AUTH_JWKS_URL });
   ctx.bus.registerMetrics(app.metricsRegistry, ['billing']);
 

@@ -3,8 +3,9 @@ import type { Logger } from '@imlab/logger';
 import type { ServiceContext } from '@imlab/queue';
 import type { Config } from './config.js';
 import type { DB } from './db.js';
-import { creditsRoutes } from './credits/credits.routes.js';
+import { creditSchemas, creditsRoutes } from './credits/credits.routes.js';
 import { financeRoutes } from './finance/finance.routes.js';
+import { financeSchemas } from './finance/finance.schemas.js';
 import { privacyRoutes } from './privacy/privacy.routes.js';
 
 export interface AppDeps {
@@ -15,7 +16,7 @@ export interface AppDeps {
 
 /** Builds the credits-ledger app; never listens (main.ts does). */
 export async function build({ config, logger, ctx }: AppDeps): Promise<App> {
-  const app = await buildApp({ service: 'credits-ledger', logger, readiness: ctx.readiness });
+  const app = await buildApp({ service: 'credits-ledger', logger, readiness: ctx.readiness, schemas: [...creditSchemas, ...financeSchemas] });
   await registerInternalAuth(app as never, { audience: 'credits-ledger', jwksUrl: config.AUTH_JWKS_URL });
   ctx.bus.registerMetrics(app.metricsRegistry, ['credits-ledger']);
   creditsRoutes(app, ctx.db);

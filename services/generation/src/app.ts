@@ -10,8 +10,9 @@ import { StatusEvents } from './generations/status-events.js';
 import { GenerationService } from './generations/generations.service.js';
 import { generationRoutes } from './generations/generations.routes.js';
 import { generationHandlers } from './generations/generations.handlers.js';
-import { imageRoutes } from './images/images.routes.js';
-import { uploadRoutes } from './uploads/uploads.routes.js';
+import { imageRoutes, imageSchemas } from './images/images.routes.js';
+import { uploadRoutes, uploadSchemas } from './uploads/uploads.routes.js';
+import { generationSchemas } from './generations/generations.schemas.js';
 import { sweepExpiredUploads } from './uploads/uploads.service.js';
 import { privacyRoutes } from './privacy/privacy.routes.js';
 
@@ -45,6 +46,7 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
     readiness: { ...ctx.readiness, storage: () => storage.ping() },
     // Uploads have their own, larger limit on their route.
     bodyLimit: 64 * 1024,
+    schemas: [...generationSchemas, ...imageSchemas, ...uploadSchemas],
   });
   await registerInternalAuth(app as never, { audience: 'generation', jwksUrl: config.AUTH_JWKS_URL });
   ctx.bus.registerMetrics(app.metricsRegistry, ['generation', 'generation-render']);

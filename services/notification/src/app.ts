@@ -3,7 +3,7 @@ import type { Logger } from '@imlab/logger';
 import type { ServiceContext } from '@imlab/queue';
 import type { Config } from './config.js';
 import type { DB } from './db.js';
-import { webhookRoutes } from './webhooks/webhooks.routes.js';
+import { webhookRoutes, webhookSchemas } from './webhooks/webhooks.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -13,7 +13,7 @@ export interface AppDeps {
 
 /** Builds the notification app; never listens (main.ts does). */
 export async function build({ config, logger, ctx }: AppDeps): Promise<App> {
-  const app = await buildApp({ service: 'notification', logger, readiness: ctx.readiness });
+  const app = await buildApp({ service: 'notification', logger, readiness: ctx.readiness, schemas: webhookSchemas });
   await registerInternalAuth(app as never, { audience: 'notification', jwksUrl: config.AUTH_JWKS_URL });
   ctx.bus.registerMetrics(app.metricsRegistry, ['notification']);
   // Its own scope: the raw-body JSON parser must not leak to other routes.

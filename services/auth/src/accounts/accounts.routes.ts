@@ -1,13 +1,68 @@
 import { Type } from '@sinclair/typebox';
-import { INTERNAL_HEADERS, Problem } from '@imlab/contracts';
-import type { App } from '@imlab/http';
+import { INTERNAL_HEADERS, ref } from '@imlab/contracts';
+import { errors, JSON_BODY_ERRORS, operation, type App } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
 import type { AccountService } from './accounts.service.js';
 import type { ProfileService } from '../profile/profile.service.js';
 import { deviceLabel, type SessionService } from '../sessions/sessions.service.js';
 import { clearSessionCookie, localeFromCookie, LOCALE_COOKIE, SESSION_COOKIE, setLocaleCookie, setSessionCookie } from '../sessions/cookies.js';
 import { callerOf, ipHashOf, requireCaller } from '../http/request-auth.js';
-import { Accepted, EmailBody, LoginBody, Me, ResetBody, SignupBody, TokenBody } from './accounts.schemas.js';
+import { Accepted, EmailBody, EmailVerified, LoginBody, Me, ResetBody, SignupBody, TokenBody } from './accounts.schemas.js';
+
+const accepted = ref(Accepted, { description: 'Accepted: if the address can be used, an email is on its way' });
+
+const resendSchema = {
+  ...operation('resendVerificationEmail', {
+    tag: 'auth',
+    access: 'public',
+    summary: 'Send the verification email again',
+    description: 'Sends a new verification link to an address whose account is not verified yet. The answer never tells whether it was sent.',
+  }),
+  body: ref(EmailBody),
+  response: { 202: accepted, ...errors(JSON_BODY_ERRORS) },
+};
+
+const logoutSchema = {
+  ...operation('deleteCurrentSession', {
+    tag: 'auth',
+    access: 'optional-session',
+    summary: 'End this session',
+    description: 'Ends the session of the `imlab_sid` cookie, if any, and clears the cookie. Always 204, also without a session.',
+  }),
+  response: { 204: Type.Null({ description: 'Signed out' }) },
+};
+
+const logoutAllSchema = {
+  ...operation('deleteAllSessions', {
+    tag: 'auth',
+    access: 'session',
+    summary: 'End every session of the account',
+    description: 'Ends every session of the account, on every device, and clears the cookie.',
+  }),
+  response: { 204: Type.Null({ description: 'Every session ended' }), ...errors({ 401: ['UNAUTHENTICATED'] }) },
+};
+
+const forgotSchema = {
+  ...operation('requestPasswordReset', {
+    tag: 'auth',
+    access: 'public',
+    summary: 'Email a password reset link',
+    description: 'Sends a reset link to the address if it has an account. The answer never tells whether it has.',
+  }),
+  body: ref(EmailBody),
+  response: { 202: accepted, ...errors(JSON_BODY_ERRORS) },
+};
+
+const resetSchema = {
+  ...operation('resetPassword', {
+    tag: 'auth',
+    access: 'public',
+    summary: 'Set a new password',
+    description: 'Sets a new password with the token from the reset email. Every session of the account ends; sign in again.',
+  }),
+  body: ref(ResetBody),
+  response: { 204: Type.Null({ description: 'The password is changed' }), ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_INVALID_TOKEN', 'AUTH_WEAK_PASSWORD'] }) },
+};
 
 const ACCEPTED = { status: 'accepted', message: 'If the address can be used, an email is on its way.' } as const;
 
@@ -17,7 +72,18 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
 
   app.post(
     '/v1/auth/signup',
-    { schema: { tags: ['auth'], body: SignupBody, response: { 202: Accepted, 400: Problem, 429: Problem } } },
+    {
+      schema: {
+        ...operation('createAccount', {
+          tag: 'auth',
+          access: 'public',
+          summary: 'Create an account',
+          description: 'Creates the account and sends the verification email. The answer is the same whether or not the address already has an account.',
+        }),
+        body: ref(SignupBody),
+        response: { 202: accepted, ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_WEAK_PASSWORD'], 429: ['AUTH_SIGNUP_LIMIT'] }) },
+      },
+    },
     async (request, reply) => {
       const locale = request.body.locale ?? localeFromCookie(request.cookies[LOCALE_COOKIE]) ?? 'en';
       await accounts.signup({ ...request.body, locale, ipHash: ipHashOf(request) });
@@ -29,16 +95,14 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
     '/v1/auth/verify-email',
     {
       schema: {
-        tags: ['auth'],
-        body: TokenBody,
-        response: {
-          200: Type.Object({
-            verified: Type.Literal(true),
-            /** Sign-ups with different passwords claimed the address: no password was kept, a reset link is on its way. */
-            passwordResetRequired: Type.Boolean(),
-          }),
-          400: Problem,
-        },
+        ...operation('verifyEmail', {
+          tag: 'auth',
+          access: 'public',
+          summary: 'Verify an email address',
+          description: 'Verifies the address with the token from the emailed link. The first verification ends any session the account had and grants the sign-up bonus where one applies.',
+        }),
+        body: ref(TokenBody),
+        response: { 200: ref(EmailVerified, { description: 'The address is verified' }), ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_INVALID_TOKEN'] }) },
       },
     },
     async (request) => {
@@ -47,14 +111,28 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
     },
   );
 
-  app.post('/v1/auth/verify-email/resend', { schema: { tags: ['auth'], body: EmailBody, response: { 202: Accepted, 400: Problem } } }, async (request, reply) => {
+  app.post('/v1/auth/verify-email/resend', { schema: resendSchema }, async (request, reply) => {
     accounts.resendVerification(request.body.email);
     return reply.code(202).send(ACCEPTED);
   });
 
   app.post(
     '/v1/auth/login',
-    { schema: { tags: ['auth'], body: LoginBody, response: { 200: Me, 400: Problem, 401: Problem, 403: Problem, 429: Problem } } },
+    {
+      schema: {
+        ...operation('createSession', {
+          tag: 'auth',
+          access: 'public',
+          summary: 'Sign in with email and password',
+          description: 'Signs in and answers the account; sets the `imlab_sid` session cookie and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`).',
+        }),
+        body: ref(LoginBody),
+        response: {
+          200: ref(Me, { description: 'Signed in: the account' }),
+          ...errors(JSON_BODY_ERRORS, { 401: ['AUTH_INVALID_CREDENTIALS'], 403: ['AUTH_EMAIL_NOT_VERIFIED'], 429: ['AUTH_TOO_MANY_ATTEMPTS'] }),
+        },
+      },
+    },
     async (request, reply) => {
       const presented = request.cookies[SESSION_COOKIE];
       const { user, token, maxAge } = await accounts.login({
@@ -69,7 +147,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
   );
 
   /** Ends the caller's session (bearer from the gateway, or the cookie itself); always 204. */
-  app.post('/v1/auth/logout', { schema: { tags: ['auth'], response: { 204: Type.Null() } } }, async (request, reply) => {
+  app.post('/v1/auth/logout', { schema: logoutSchema }, async (request, reply) => {
     const header = request.headers.authorization;
     if (typeof header === 'string' && header.startsWith('Bearer ')) {
       const claims = await deps.keys.verify(header.slice(7), 'auth').catch(() => undefined);
@@ -81,18 +159,18 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
     return reply.code(204).send(null);
   });
 
-  app.post('/v1/auth/logout-all', { preHandler: authed, schema: { tags: ['auth'], response: { 204: Type.Null(), 401: Problem } } }, async (request, reply) => {
+  app.post('/v1/auth/logout-all', { preHandler: authed, schema: logoutAllSchema }, async (request, reply) => {
     await sessions.revokeAll(callerOf(request).userId);
     clearSessionCookie(reply, config);
     return reply.code(204).send(null);
   });
 
-  app.post('/v1/auth/password/forgot', { schema: { tags: ['auth'], body: EmailBody, response: { 202: Accepted, 400: Problem } } }, async (request, reply) => {
+  app.post('/v1/auth/password/forgot', { schema: forgotSchema }, async (request, reply) => {
     accounts.forgotPassword(request.body.email, ipHashOf(request));
     return reply.code(202).send(ACCEPTED);
   });
 
-  app.post('/v1/auth/password/reset', { schema: { tags: ['auth'], body: ResetBody, response: { 204: Type.Null(), 400: Problem } } }, async (request, reply) => {
+  app.post('/v1/auth/password/reset', { schema: resetSchema }, async (request, reply) => {
     await accounts.resetPassword(request.body.token, request.body.password);
     clearSessionCookie(reply, config);
     return reply.code(204).send(null);

@@ -1,11 +1,35 @@
 import { Type } from '@sinclair/typebox';
-import { INTERNAL_HEADERS, Problem } from '@imlab/contracts';
-import { AppError, type App } from '@imlab/http';
+import { INTERNAL_HEADERS } from '@imlab/contracts';
+import { AppError, errors, operation, type App } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
 import { GoogleSignInError, type GoogleService } from './google.service.js';
 import { deviceLabel } from '../sessions/sessions.service.js';
 import { LOCALE_COOKIE, SESSION_COOKIE, localeFromCookie, setSessionCookie } from '../sessions/cookies.js';
 import { ipHashOf } from '../http/request-auth.js';
+
+const ProviderValue = Type.String({ maxLength: 4096 });
+/**
+ * Whatever the provider sends (every parameter is passed on to the token check); only state and
+ * code are used, and only after the browser check. The known ones are listed for the document.
+ */
+const CallbackQuery = Type.Unsafe<Record<string, string>>(
+  Type.Object(
+    {
+      state: Type.Optional(Type.String({ maxLength: 4096, description: 'The state /start sent; must match this browser\'s pending sign-in.' })),
+      code: Type.Optional(Type.String({ maxLength: 4096, description: 'The authorization code.' })),
+      scope: Type.Optional(Type.String({ maxLength: 4096, description: 'The scopes granted.' })),
+      authuser: Type.Optional(Type.String({ maxLength: 4096, description: 'Google\'s account index.' })),
+      hd: Type.Optional(Type.String({ maxLength: 4096, description: 'The hosted (Workspace) domain, if any.' })),
+      prompt: Type.Optional(Type.String({ maxLength: 4096, description: 'The prompt Google showed.' })),
+      iss: Type.Optional(Type.String({ maxLength: 4096, description: 'The issuer (RFC 9207).' })),
+      error: Type.Optional(Type.String({ maxLength: 4096, description: 'Set instead of `code` when the person declined or Google failed.' })),
+      error_description: Type.Optional(Type.String({ maxLength: 4096, description: 'Google\'s text for `error`.' })),
+    },
+    { additionalProperties: ProviderValue },
+  ),
+);
+
+const redirect = (description: string) => Type.Null({ description, headers: { location: Type.String({ description: 'Where the browser goes next.' }) } });
 
 export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleService): void {
   const { config, logger } = deps;
@@ -15,9 +39,18 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
     '/v1/auth/google/start',
     {
       schema: {
-        tags: ['auth'],
-        querystring: Type.Object({ returnTo: Type.Optional(Type.String({ maxLength: 2048 })) }),
-        response: { 302: Type.Null(), 404: Problem, 503: Problem },
+        ...operation('startGoogleSignIn', {
+          tag: 'auth',
+          access: 'optional-session',
+          summary: 'Start Google sign-in',
+          description:
+            'Redirects the browser to Google\'s account chooser; Google sends it back to `/v1/auth/google/callback`. A browser with a live session keeps it through the flow; a signed-in browser sent here by another site goes back to the app instead.',
+        }),
+        querystring: Type.Object({ returnTo: Type.Optional(Type.String({ maxLength: 2048, description: 'A path of the app to come back to after signing in.' })) }),
+        response: {
+          302: redirect('To Google (or, signed in and sent by another site, back to the app)'),
+          ...errors({ 400: ['VALIDATION_FAILED'], 404: ['AUTH_GOOGLE_DISABLED'], 503: ['AUTH_GOOGLE_UNAVAILABLE'] }),
+        },
       },
     },
     async (request, reply) => {
@@ -43,10 +76,15 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
     '/v1/auth/google/callback',
     {
       schema: {
-        tags: ['auth'],
-        // Whatever the provider sends; only state and code are used, and only after the browser check.
-        querystring: Type.Record(Type.String(), Type.String({ maxLength: 4096 })),
-        response: { 302: Type.Null(), 404: Problem },
+        ...operation('finishGoogleSignIn', {
+          tag: 'auth',
+          access: 'public',
+          summary: 'Google\'s redirect back',
+          description:
+            'Where Google sends the browser back. On success the session cookie `imlab_sid` is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `email_unverified`, `link_requires_password`, `account_conflict`). Parameters not listed are passed on to the token check.',
+        }),
+        querystring: CallbackQuery,
+        response: { 302: redirect('Back to the app: signed in, or to the sign-in page with the reason'), ...errors({ 400: ['VALIDATION_FAILED'], 404: ['AUTH_GOOGLE_DISABLED'] }) },
       },
     },
     async (request, reply) => {

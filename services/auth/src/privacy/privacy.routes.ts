@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Type } from '@sinclair/typebox';
-import { Problem } from '@imlab/contracts';
-import type { App } from '@imlab/http';
+import { ref, StringEnum } from '@imlab/contracts';
+import { binaryContent, errors, operation, type App } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import type { PrivacyService } from './privacy.service.js';
@@ -10,15 +10,62 @@ import { clearSessionCookie } from '../sessions/cookies.js';
 import { callerOf, requireCaller } from '../http/request-auth.js';
 import { Password } from '../accounts/accounts.schemas.js';
 
-const ExportView = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('running'), Type.Literal('ready'), Type.Literal('failed')]),
-  createdAt: Type.String({ format: 'date-time' }),
-  completedAt: Type.Optional(Type.String({ format: 'date-time' })),
-  expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
-  downloadUrl: Type.Optional(Type.String()),
-});
-const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const ExportView = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    status: StringEnum(['pending', 'running', 'ready', 'failed']),
+    createdAt: Type.String({ format: 'date-time' }),
+    completedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the archive is deleted.' })),
+    downloadUrl: Type.Optional(Type.String({ description: 'Once ready: where to download the zip.' })),
+  },
+  {
+    $id: 'DataExport',
+    description: 'An export of everything the account holds (profile, credits, images, orders), built in the background; an email says when it is ready.',
+    examples: [
+      {
+        id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a70',
+        status: 'ready',
+        createdAt: '2026-11-03T10:00:00.000Z',
+        completedAt: '2026-11-03T10:00:41.000Z',
+        expiresAt: '2026-11-10T10:00:41.000Z',
+        downloadUrl: '/v1/me/exports/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a70/download',
+      },
+    ],
+  },
+);
+const DeletionRequest = Type.Object(
+  { password: Type.Optional(Password) },
+  {
+    $id: 'AccountDeletionRequest',
+    additionalProperties: false,
+    description: 'The password, unless the session signed in recently (Google-only accounts sign in again instead).',
+    examples: [{ password: 'lantern-harbour-fog-7' }],
+  },
+);
+const DeletionScheduled = Type.Object(
+  { status: Type.Literal('scheduled'), purgeAfter: Type.String({ format: 'date-time', description: 'When everything the account holds is deleted.' }) },
+  { $id: 'AccountDeletionScheduled', examples: [{ status: 'scheduled', purgeAfter: '2026-11-10T10:00:00.000Z' }] },
+);
+const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'The export id.' }) });
+
+/** The privacy routes' schemas, registered with the app. */
+export const privacySchemas = [ExportView, DeletionRequest, DeletionScheduled];
+
+const startExportSchema = {
+  ...operation('createExport', {
+    tag: 'account',
+    access: 'session',
+    summary: 'Start an export of the account',
+    description: 'Starts building an archive of everything the account holds, or answers the export already under way.',
+  }),
+  response: { 202: ref(ExportView, { description: 'The export, being built' }), ...errors({ 401: ['UNAUTHENTICATED'] }) },
+};
+const getExportSchema = {
+  ...operation('getExport', { tag: 'account', access: 'session', summary: 'An export\'s status', description: 'Whether the export is ready, and where to download it once it is.' }),
+  params: IdParams,
+  response: { 200: ref(ExportView, { description: 'The export' }), ...errors({ 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 404: ['NOT_FOUND'] }) },
+};
 
 export function registerPrivacyRoutes(app: App, deps: AuthDeps, privacy: PrivacyService, sessions: SessionService): void {
   const authed = requireCaller(deps.keys, sessions);
@@ -32,9 +79,19 @@ export function registerPrivacyRoutes(app: App, deps: AuthDeps, privacy: Privacy
         if (request.body === undefined || request.body === null) request.body = {};
       },
       schema: {
-        tags: ['me'],
-        body: Type.Object({ password: Type.Optional(Password) }, { additionalProperties: false }),
-        response: { 202: Type.Object({ status: Type.Literal('scheduled'), purgeAfter: Type.String({ format: 'date-time' }) }), 401: Problem, 403: Problem, 429: Problem },
+        ...operation('deleteAccount', {
+          tag: 'account',
+          access: 'session',
+          summary: 'Delete the account',
+          description:
+            'Disables the account at once (every session ends, the images leave the gallery) and deletes everything it holds after the grace period. Needs the password, or a recent sign-in. The body is optional.',
+          optionalBody: true,
+        }),
+        body: ref(DeletionRequest),
+        response: {
+          202: ref(DeletionScheduled, { description: 'Disabled; the purge is scheduled' }),
+          ...errors({ 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 403: ['AUTH_REAUTH_REQUIRED'], 413: ['PAYLOAD_TOO_LARGE'], 415: ['UNSUPPORTED_MEDIA_TYPE'], 429: ['AUTH_TOO_MANY_ATTEMPTS'] }),
+        },
       },
     },
     async (request, reply) => {
@@ -44,18 +101,32 @@ export function registerPrivacyRoutes(app: App, deps: AuthDeps, privacy: Privacy
     },
   );
 
-  app.post('/v1/me/exports', { preHandler: authed, schema: { tags: ['me'], response: { 202: ExportView, 401: Problem } } }, async (request, reply) => {
+  app.post('/v1/me/exports', { preHandler: authed, schema: startExportSchema }, async (request, reply) => {
     const row = await privacy.requestExport(callerOf(request).userId);
     return reply.code(202).send(exportView(row));
   });
 
-  app.get('/v1/me/exports/:id', { preHandler: authed, schema: { tags: ['me'], params: IdParams, response: { 200: ExportView, 401: Problem, 404: Problem } } }, async (request) =>
+  app.get('/v1/me/exports/:id', { preHandler: authed, schema: getExportSchema }, async (request) =>
     exportView(await privacy.getExport(callerOf(request).userId, request.params.id)),
   );
 
   app.get(
     '/v1/me/exports/:id/download',
-    { preHandler: authed, schema: { tags: ['me'], params: IdParams, response: { 200: Type.Any(), 401: Problem, 404: Problem } } },
+    {
+      preHandler: authed,
+      schema: {
+        ...operation('downloadExport', { tag: 'account', access: 'session', summary: 'Download an export', description: 'The zip archive of a ready export (until it expires).' }),
+        params: IdParams,
+        response: {
+          200: {
+            description: 'The zip archive',
+            headers: { 'content-disposition': Type.String({ description: 'attachment; filename="imagemakerlab-export-<id>.zip"' }) },
+            content: binaryContent(['application/zip']),
+          },
+          ...errors({ 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 404: ['NOT_FOUND'] }),
+        },
+      },
+    },
     async (request, reply) => {
       const path = await privacy.exportFile(callerOf(request).userId, request.params.id);
       reply

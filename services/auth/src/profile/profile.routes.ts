@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { Locale, Problem } from '@imlab/contracts';
-import { AppError, type App, invalidCursor } from '@imlab/http';
+import { Locale, ref } from '@imlab/contracts';
+import { AppError, type App, errors, invalidCursor, JSON_BODY_ERRORS, operation } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
 import type { ProfileService } from './profile.service.js';
 import type { SessionService } from '../sessions/sessions.service.js';
@@ -14,23 +14,66 @@ const PatchMe = Type.Object(
     displayName: Type.Optional(Type.String({ maxLength: 64 })),
     locale: Type.Optional(Locale),
   },
-  { additionalProperties: false, minProperties: 1 },
+  {
+    $id: 'AccountUpdate',
+    additionalProperties: false,
+    minProperties: 1,
+    description: 'What to change. A blank `displayName` removes the name (the gallery then says anonymous).',
+    examples: [{ displayName: 'Mei', locale: 'zh' }],
+  },
 );
 
-const SessionItem = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  createdAt: Type.String({ format: 'date-time' }),
-  lastSeenAt: Type.String({ format: 'date-time' }),
-  device: Type.String(),
-  current: Type.Boolean(),
-});
+const SessionItem = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    createdAt: Type.String({ format: 'date-time' }),
+    lastSeenAt: Type.String({ format: 'date-time' }),
+    device: Type.String({ description: 'A coarse label such as "Firefox on macOS".' }),
+    current: Type.Boolean({ description: 'The session of this request.' }),
+  },
+  { $id: 'Session' },
+);
+
+const SessionList = Type.Object(
+  { items: Type.Array(ref(SessionItem)), nextCursor: Type.Null({ description: 'Always null: every active session is on this one page.' }) },
+  {
+    $id: 'SessionList',
+    description: 'Every active session of the account, newest first.',
+    examples: [
+      {
+        items: [{ id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a60', createdAt: '2026-11-02T09:15:00.000Z', lastSeenAt: '2026-11-03T18:40:12.000Z', device: 'Firefox on macOS', current: true }],
+        nextCursor: null,
+      },
+    ],
+  },
+);
+
+/** The profile's schemas, registered with the app. */
+export const profileSchemas = [PatchMe, SessionItem, SessionList];
+
+const sessionParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'The session id.' }) });
 
 export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: ProfileService, sessions: SessionService): void {
   const authed = requireCaller(deps.keys, sessions);
 
-  app.get('/v1/me', { preHandler: authed, schema: { tags: ['me'], response: { 200: Me, 401: Problem } } }, async (request) => profiles.get(callerOf(request).userId));
+  const getSchema = {
+    ...operation('getAccount', { tag: 'account', access: 'session', summary: 'The account', description: 'The signed-in person: email, display name, locale, roles and sign-in methods.' }),
+    response: { 200: ref(Me, { description: 'The account' }), ...errors({ 401: ['UNAUTHENTICATED'] }) },
+  };
+  const patchSchema = {
+    ...operation('updateAccount', {
+      tag: 'account',
+      access: 'session',
+      summary: 'Change the display name or locale',
+      description: 'Changes the display name and/or the locale (emails are then sent in it; the `locale` cookie is set too).',
+    }),
+    body: ref(PatchMe),
+    response: { 200: ref(Me, { description: 'The changed account' }), ...errors(JSON_BODY_ERRORS, { 401: ['UNAUTHENTICATED'] }) },
+  };
 
-  app.patch('/v1/me', { preHandler: authed, schema: { tags: ['me'], body: PatchMe, response: { 200: Me, 400: Problem, 401: Problem } } }, async (request, reply) => {
+  app.get('/v1/me', { preHandler: authed, schema: getSchema }, async (request) => profiles.get(callerOf(request).userId));
+
+  app.patch('/v1/me', { preHandler: authed, schema: patchSchema }, async (request, reply) => {
     const displayName = request.body.displayName?.trim();
     const me = await profiles.update(callerOf(request).userId, { ...(displayName !== undefined ? { displayName } : {}), ...(request.body.locale ? { locale: request.body.locale } : {}) });
     // Set from the stored, validated value: the request's text never reaches Set-Cookie.
@@ -43,9 +86,17 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
     {
       preHandler: authed,
       schema: {
-        tags: ['me'],
-        querystring: Type.Object({ cursor: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }),
-        response: { 200: Type.Object({ items: Type.Array(SessionItem), nextCursor: Type.Null() }), 400: Problem, 401: Problem },
+        ...operation('listSessions', {
+          tag: 'account',
+          access: 'session',
+          summary: 'Active sessions',
+          description: 'Every active session of the account in one page (`nextCursor` is always null; a non-empty `cursor` is `INVALID_CURSOR`).',
+        }),
+        querystring: Type.Object({
+          cursor: Type.Optional(Type.String({ description: 'Only the empty cursor (the first page) exists.' })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Accepted as on every list; the one page holds every session.' })),
+        }),
+        response: { 200: ref(SessionList, { description: 'The active sessions' }), ...errors({ 400: ['VALIDATION_FAILED', 'INVALID_CURSOR'], 401: ['UNAUTHENTICATED'] }) },
       },
     },
     async (request) => {
@@ -63,7 +114,14 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
 
   app.delete(
     '/v1/me/sessions/:id',
-    { preHandler: authed, schema: { tags: ['me'], params: Type.Object({ id: Type.String({ format: 'uuid' }) }), response: { 204: Type.Null(), 401: Problem, 404: Problem } } },
+    {
+      preHandler: authed,
+      schema: {
+        ...operation('deleteSession', { tag: 'account', access: 'session', summary: 'End one session', description: 'Ends one of the account\'s sessions (signs that device out).' }),
+        params: sessionParams,
+        response: { 204: Type.Null({ description: 'The session ended' }), ...errors({ 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 404: ['NOT_FOUND'] }) },
+      },
+    },
     async (request, reply) => {
       const revoked = await sessions.revokeOne(callerOf(request).userId, request.params.id);
       if (!revoked) throw new AppError('NOT_FOUND', 'session not found', { status: 404 });

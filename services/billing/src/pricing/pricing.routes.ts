@@ -1,16 +1,19 @@
 import { Type } from '@sinclair/typebox';
-import type { App } from '@imlab/http';
-import { catalogDocument } from '@imlab/contracts';
+import { operation, type App } from '@imlab/http';
+import { catalogDocument, ref } from '@imlab/contracts';
 import type { Pack } from './catalog.js';
 import { Currency } from '../schemas.js';
 
-const PackView = Type.Object({
-  id: Type.String(),
-  credits: Type.Integer(),
-  price: Type.Integer({ description: "in the currency's minor unit" }),
-  currency: Currency,
-  name: Type.Object({ en: Type.String(), zh: Type.String() }),
-});
+const PackView = Type.Object(
+  {
+    id: Type.String({ description: 'Pass as `packId` to `POST /v1/billing/checkout`.' }),
+    credits: Type.Integer(),
+    price: Type.Integer({ description: "in the currency's minor unit" }),
+    currency: Currency,
+    name: Type.Object({ en: Type.String(), zh: Type.String() }),
+  },
+  { $id: 'CreditPack', description: 'A pack of credits on sale.' },
+);
 
 /** Per-image costs from the generation catalog in contracts (owned by generation). */
 const ImageCosts = Type.Object(
@@ -34,8 +37,30 @@ const ImageCosts = Type.Object(
     maxImagesPerGeneration: Type.Integer(),
     maxReferenceImages: Type.Integer(),
   },
-  { additionalProperties: true },
+  { $id: 'ImageCosts', additionalProperties: true, description: 'What an image costs: credits per image by model, plus a surcharge above `largeImagePixels`.' },
 );
+
+const Pricing = Type.Object(
+  { packs: Type.Array(ref(PackView)), imageCosts: ref(ImageCosts) },
+  {
+    $id: 'Pricing',
+    examples: [
+      {
+        packs: [{ id: 'starter', credits: 100, price: 500, currency: 'usd', name: { en: 'Starter pack', zh: '入门包' } }],
+        imageCosts: {
+          models: [{ id: 'imlab-standard', label: 'Standard', description: 'Balanced quality for most work.', creditsPerImage: 2, largeImageSurcharge: 1, acceptsReferences: true }],
+          sizes: ['512x512', '1024x1024', '1536x1024'],
+          aspectRatios: { '1:1': '1024x1024', '3:2': '1536x1024' },
+          largeImagePixels: 1100000,
+          maxImagesPerGeneration: 4,
+          maxReferenceImages: 4,
+        },
+      },
+    ],
+  },
+);
+/** The pricing route's components, registered with the app. */
+export const pricingSchemas = [PackView, ImageCosts, Pricing];
 
 /** GET /v1/pricing: public, no token. */
 export function registerPricingRoutes(app: App, packs: readonly Pack[]): void {
@@ -47,9 +72,13 @@ export function registerPricingRoutes(app: App, packs: readonly Pack[]): void {
     '/v1/pricing',
     {
       schema: {
-        tags: ['billing'],
-        summary: 'Credit packs on sale and what an image costs',
-        response: { 200: Type.Object({ packs: Type.Array(PackView), imageCosts: ImageCosts }) },
+        ...operation('getPricing', {
+          tag: 'billing',
+          access: 'public',
+          summary: 'Credit packs and prices',
+          description: 'The credit packs on sale with their prices, and what an image costs by model and size.',
+        }),
+        response: { 200: ref(Pricing, { description: 'Packs and image costs' }) },
       },
     },
     async (_request, reply) => {

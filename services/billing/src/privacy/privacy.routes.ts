@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { ref } from '@imlab/contracts';
 import { requireInternalToken, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
@@ -16,7 +17,7 @@ export function registerPrivacyRoutes(app: App, db: Kysely<DB>, internalToken: s
         hide: true,
         params: Type.Object({ userId: Type.String({ format: 'uuid' }) }),
         response: {
-          200: Type.Object({ userId: Type.String(), orders: Type.Array(OrderViewSchema) }),
+          200: Type.Object({ userId: Type.String(), orders: Type.Array(ref(OrderViewSchema)) }),
           400: ProblemBody,
           403: ProblemBody,
         },

@@ -1,7 +1,14 @@
 import { Type } from '@sinclair/typebox';
-import type { App } from '@imlab/http';
-import { ProblemBody } from '../schemas.js';
+import { ref } from '@imlab/contracts';
+import { binaryContent, errors, operation, type App } from '@imlab/http';
 import { receiveWebhook, type WebhookDeps } from './stripe-events.service.js';
+
+const Receipt = Type.Object(
+  { received: Type.Boolean(), duplicate: Type.Boolean({ description: 'The event was received before; it is not processed again.' }) },
+  { $id: 'StripeWebhookReceipt', examples: [{ received: true, duplicate: false }] },
+);
+/** The webhook route's components, registered with the app. */
+export const webhookSchemas = [Receipt];
 
 /**
  * POST /v1/billing/webhook: Stripe calls it directly (no session, no internal token). The
@@ -16,12 +23,18 @@ export async function registerWebhookRoutes(app: App, deps: WebhookDeps): Promis
       '/v1/billing/webhook',
       {
         schema: {
-          tags: ['billing'],
-          summary: 'Stripe webhook endpoint (signed by Stripe)',
-          headers: Type.Object({ 'stripe-signature': Type.Optional(Type.String()) }),
+          ...operation('receiveStripeWebhook', {
+            tag: 'webhooks',
+            access: 'signed',
+            summary: 'Stripe events',
+            description:
+              'Stripe calls this with payment, refund and dispute events. The `Stripe-Signature` header must sign the exact bytes of the body (within the tolerance); each event is stored once and processed in the background.',
+          }),
+          headers: Type.Object({ 'stripe-signature': Type.Optional(Type.String({ description: "Stripe's signature over the raw body." })) }),
+          body: { content: binaryContent(['application/json'], 'A Stripe Event object; its exact bytes are what the signature covers.') },
           response: {
-            200: Type.Object({ received: Type.Boolean(), duplicate: Type.Boolean() }),
-            400: ProblemBody,
+            200: ref(Receipt, { description: 'Received' }),
+            ...errors({ 400: ['BILLING_WEBHOOK_SIGNATURE_MISSING', 'BILLING_WEBHOOK_SIGNATURE_INVALID', 'BILLING_WEBHOOK_MALFORMED'], 413: ['PAYLOAD_TOO_LARGE'] }),
           },
         },
       },

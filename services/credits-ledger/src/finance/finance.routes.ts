@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
-import { badRequest, invalidCursor, requireRole, type App } from '@imlab/http';
+import { ref } from '@imlab/contracts';
+import { badRequest, errors, invalidCursor, operation, requireRole, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { verify } from '../audit/audit.service.js';
-import { AccountParams, AtQuery, BalanceAt, ExportQuery, Statement, StatementQuery, TrialBalance, VerifyReport, errors } from './finance.schemas.js';
+import { AccountParams, AtQuery, BalanceAt, ExportQuery, Statement, StatementQuery, TrialBalance, VerifyReport } from './finance.schemas.js';
 import * as finance from './finance.service.js';
 
 const date = (s: string | undefined) => (s === undefined ? null : new Date(s));
@@ -11,23 +12,60 @@ const date = (s: string | undefined) => (s === undefined ? null : new Date(s));
 /** Finance's audit API; every route needs the finance or admin role. */
 export function financeRoutes(app: App, db: Kysely<DB>, sealSecret: string): void {
   const preHandler = requireRole('finance', 'admin');
-  const tags = ['finance'];
+  const access = { roles: ['finance', 'admin'] } as const;
+  const denied = { 401: ['UNAUTHENTICATED'], 403: ['FORBIDDEN'] } as const;
 
   app.get(
     '/v1/admin/ledger/trial-balance',
-    { preHandler, schema: { tags, querystring: AtQuery, response: { 200: TrialBalance, 400: errors[400], 401: errors[401], 403: errors[403] } } },
+    {
+      preHandler,
+      schema: {
+        ...operation('getTrialBalance', {
+          tag: 'finance',
+          access,
+          summary: 'Trial balance',
+          description: 'Every account type\'s debits, credits and balance at an instant (now by default); system accounts one by one, user accounts summed per type.',
+        }),
+        querystring: AtQuery,
+        response: { 200: ref(TrialBalance, { description: 'The trial balance' }), ...errors(denied, { 400: ['VALIDATION_FAILED'] }) },
+      },
+    },
     async (request) => finance.trialBalance(db, date(request.query.at)),
   );
 
   app.get(
     '/v1/admin/ledger/accounts/:id/balance',
-    { preHandler, schema: { tags, params: AccountParams, querystring: AtQuery, response: { 200: BalanceAt, ...errors } } },
+    {
+      preHandler,
+      schema: {
+        ...operation('getLedgerAccountBalance', { tag: 'finance', access, summary: 'One account\'s balance', description: 'The balance of one ledger account at an instant (now by default).' }),
+        params: AccountParams,
+        querystring: AtQuery,
+        response: { 200: ref(BalanceAt, { description: 'The account and its balance' }), ...errors(denied, { 400: ['VALIDATION_FAILED'], 404: ['LEDGER_ACCOUNT_NOT_FOUND'] }) },
+      },
+    },
     async (request) => finance.balanceAt(db, request.params.id, date(request.query.at)),
   );
 
   app.get(
     '/v1/admin/ledger/accounts/:id/statement',
-    { preHandler, schema: { tags, params: AccountParams, querystring: StatementQuery, response: { 200: Statement, ...errors } } },
+    {
+      preHandler,
+      schema: {
+        ...operation('getLedgerAccountStatement', {
+          tag: 'finance',
+          access,
+          summary: 'One account\'s postings',
+          description: 'The postings of one ledger account from `from` to `to`, with the balances before and after, in pages.',
+        }),
+        params: AccountParams,
+        querystring: StatementQuery,
+        response: {
+          200: ref(Statement, { description: 'The statement' }),
+          ...errors(denied, { 400: ['VALIDATION_FAILED', 'INVALID_CURSOR'], 404: ['LEDGER_ACCOUNT_NOT_FOUND'] }),
+        },
+      },
+    },
     async (request) => {
       const q = request.query;
       // The statement's cursor is the last transfer id it listed; empty is the first page.
@@ -41,9 +79,21 @@ export function financeRoutes(app: App, db: Kysely<DB>, sealSecret: string): voi
     {
       preHandler,
       schema: {
-        tags,
+        ...operation('exportLedgerTransfers', {
+          tag: 'finance',
+          access,
+          summary: 'The transfer log as CSV',
+          description: 'Every transfer in the period (all of them without `from`/`to`) as CSV, streamed.',
+        }),
         querystring: ExportQuery,
-        response: { 200: { description: 'text/csv, streamed', content: { 'text/csv': { schema: { type: 'string' } } } }, 400: errors[400], 401: errors[401], 403: errors[403] },
+        response: {
+          200: {
+            description: 'The transfers, one per line after a header line',
+            headers: { 'content-disposition': { type: 'string', description: 'attachment; filename="ledger-transfers.csv"' } },
+            content: { 'text/csv': { schema: { type: 'string' } } },
+          },
+          ...errors(denied, { 400: ['VALIDATION_FAILED'] }),
+        },
       },
     },
     async (request, reply) => {
@@ -58,7 +108,18 @@ export function financeRoutes(app: App, db: Kysely<DB>, sealSecret: string): voi
 
   app.get(
     '/v1/admin/ledger/verify',
-    { preHandler, schema: { tags, response: { 200: VerifyReport, 401: errors[401], 403: errors[403] } } },
+    {
+      preHandler,
+      schema: {
+        ...operation('verifyLedgerCheckpoints', {
+          tag: 'finance',
+          access,
+          summary: 'Check the tamper-evident checkpoints',
+          description: 'Recomputes every sealed checkpoint from the transfers it covers and reports the first mismatch, if any.',
+        }),
+        response: { 200: ref(VerifyReport, { description: 'The verification report' }), ...errors(denied) },
+      },
+    },
     async () => verify(db, sealSecret),
   );
 }

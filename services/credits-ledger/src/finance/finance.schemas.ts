@@ -1,8 +1,11 @@
 import { Type } from '@sinclair/typebox';
-import { Problem } from '@imlab/contracts';
+import { ref, StringEnum } from '@imlab/contracts';
 
-export const AtQuery = Type.Object({ at: Type.Optional(Type.String({ format: 'date-time' })) }, { additionalProperties: false });
-export const AccountParams = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+export const AtQuery = Type.Object(
+  { at: Type.Optional(Type.String({ format: 'date-time', description: 'The instant to report on (inclusive); now when absent.' })) },
+  { additionalProperties: false },
+);
+export const AccountParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'The ledger account id.' }) }, { additionalProperties: false });
 
 export const TrialBalance = Type.Object(
   {
@@ -11,7 +14,7 @@ export const TrialBalance = Type.Object(
       Type.Object({
         accountId: Type.Union([Type.String(), Type.Null()], { description: 'system accounts only; user accounts are summed per type' }),
         type: Type.String(),
-        scope: Type.Union([Type.Literal('system'), Type.Literal('users')]),
+        scope: StringEnum(['system', 'users']),
         accounts: Type.Integer(),
         debits: Type.Integer(),
         credits: Type.Integer(),
@@ -19,19 +22,25 @@ export const TrialBalance = Type.Object(
       }),
     ),
     totals: Type.Object({ debits: Type.Integer(), credits: Type.Integer(), balance: Type.Integer() }),
-    storedBalancesMatch: Type.Union([Type.Boolean(), Type.Null()]),
+    storedBalancesMatch: Type.Union([Type.Boolean(), Type.Null()], { description: 'Whether the stored user balances equal the transfers; null for a past instant.' }),
   },
-  { additionalProperties: false },
+  { $id: 'TrialBalance', additionalProperties: false, description: 'Every account type\'s debits, credits and balance at an instant; the totals balance to zero.' },
 );
 
-const Account = Type.Object({
-  id: Type.String(),
-  type: Type.String(),
-  scope: Type.Union([Type.Literal('system'), Type.Literal('user')]),
-  anonymized: Type.Boolean(),
-});
+const Account = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.String(),
+    scope: StringEnum(['system', 'user']),
+    anonymized: Type.Boolean({ description: 'The owner was purged: the account is kept for the books, without a person.' }),
+  },
+  { $id: 'LedgerAccount' },
+);
 
-export const BalanceAt = Type.Object({ account: Account, at: Type.String({ format: 'date-time' }), balance: Type.Integer() }, { additionalProperties: false });
+export const BalanceAt = Type.Object(
+  { account: ref(Account), at: Type.String({ format: 'date-time' }), balance: Type.Integer() },
+  { $id: 'LedgerAccountBalance', additionalProperties: false },
+);
 
 export const StatementQuery = Type.Object(
   {
@@ -45,7 +54,7 @@ export const StatementQuery = Type.Object(
 
 export const Statement = Type.Object(
   {
-    account: Account,
+    account: ref(Account),
     from: Type.String({ format: 'date-time' }),
     to: Type.String({ format: 'date-time' }),
     openingBalance: Type.Integer(),
@@ -56,7 +65,7 @@ export const Statement = Type.Object(
         transferId: Type.Integer(),
         createdAt: Type.String({ format: 'date-time' }),
         kind: Type.String(),
-        side: Type.Union([Type.Literal('debit'), Type.Literal('credit')]),
+        side: StringEnum(['debit', 'credit']),
         amount: Type.Integer({ description: 'signed effect on this account' }),
         counterAccountId: Type.String(),
         reference: Type.Union([Type.String(), Type.Null()]),
@@ -64,7 +73,7 @@ export const Statement = Type.Object(
     ),
     nextCursor: Type.Union([Type.String(), Type.Null()]),
   },
-  { additionalProperties: false },
+  { $id: 'LedgerStatement', additionalProperties: false, description: 'One account\'s postings in a period, with its balance before and after; paged by `cursor`.' },
 );
 
 export const ExportQuery = Type.Object(
@@ -82,7 +91,7 @@ export const VerifyReport = Type.Object(
       Type.Null(),
       Type.Object({
         checkpointId: Type.Integer(),
-        reason: Type.Union([Type.Literal('seal'), Type.Literal('link'), Type.Literal('count'), Type.Literal('hash')]),
+        reason: StringEnum(['seal', 'link', 'count', 'hash']),
         firstTransferId: Type.Union([Type.Integer(), Type.Null()]),
         lastTransferId: Type.Integer(),
         expected: Type.String(),
@@ -91,7 +100,8 @@ export const VerifyReport = Type.Object(
     ]),
     verifiedAt: Type.String({ format: 'date-time' }),
   },
-  { additionalProperties: false },
+  { $id: 'LedgerVerification', additionalProperties: false, description: 'The tamper-evident checkpoints checked against the transfers they seal.' },
 );
 
-export const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
+/** Finance's components, registered with the app. */
+export const financeSchemas = [TrialBalance, Account, BalanceAt, Statement, VerifyReport];

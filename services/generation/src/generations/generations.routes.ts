@@ -1,16 +1,29 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { authenticate, AppError, type App } from '@imlab/http';
+import { ref } from '@imlab/contracts';
+import { authenticate, AppError, errors, JSON_BODY_ERRORS, operation, type App } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GenerationStatus } from '../db.js';
 import { TERMINAL_STATUSES } from '../db.js';
 import type { GenerationService } from './generations.service.js';
 import { quote } from './generations.service.js';
 import type { StatusEvents } from './status-events.js';
-import { Accepted, GenerationPage, GenerationRequest, GenerationView, IdParams, IdempotencyHeaders, PageQuery, ProblemRef, Quote } from './generations.schemas.js';
+import { Accepted, GenerationPage, GenerationRequest, GenerationView, IdParams, IdempotencyHeaders, PageQuery, Quote } from './generations.schemas.js';
 
-const problems = { 400: ProblemRef, 401: ProblemRef, 404: ProblemRef };
 const userOf = (req: FastifyRequest) => req.user.sub;
+/** What a prompt can be refused for (quote and create alike). */
+const REQUEST_REFUSED = [
+  'GENERATION_PROMPT_EMPTY',
+  'GENERATION_PROMPT_TOO_LONG',
+  'GENERATION_CONTENT_POLICY',
+  'GENERATION_SIZE_MISMATCH',
+  'GENERATION_REFERENCES_UNSUPPORTED',
+] as const;
+const oneGeneration = { 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 404: ['GENERATION_NOT_FOUND'] } as const;
+const generation = ref(GenerationView, { description: 'The generation' });
+
+/** One `status` event: the generation as `GET /v1/generations/{id}` answers it. */
+const SSE_EXAMPLE = `event: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"running",…}\n\n: ping\n\nevent: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"succeeded",…,"images":[…]}\n\n`;
 
 export function generationRoutes(app: App, deps: { config: Config; service: GenerationService; events: StatusEvents }): void {
   // Open event streams end when the service shuts down (the browser's EventSource reconnects to
@@ -28,7 +41,16 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
     '/v1/generations/quote',
     {
       preHandler: authenticate,
-      schema: { tags: ['generation'], summary: 'Price a generation without creating it', body: GenerationRequest, response: { 200: Quote, 422: ProblemRef, ...problems } },
+      schema: {
+        ...operation('quoteGeneration', {
+          tag: 'generations',
+          access: 'session',
+          summary: 'Price a generation without creating it',
+          description: 'Checks the request as `createGeneration` would and answers its cost; nothing is created or held.',
+        }),
+        body: ref(GenerationRequest),
+        response: { 200: ref(Quote, { description: 'The price' }), ...errors(JSON_BODY_ERRORS, { 401: ['UNAUTHENTICATED'], 422: REQUEST_REFUSED }) },
+      },
     },
     async (req) => quote(config, req.body),
   );
@@ -38,11 +60,23 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
     {
       preHandler: authenticate,
       schema: {
-        tags: ['generation'],
-        summary: 'Create a generation: holds its credits and queues the render',
+        ...operation('createGeneration', {
+          tag: 'generations',
+          access: 'session',
+          summary: 'Create a generation',
+          description:
+            'Holds the credits the generation costs and queues the render. Not enough credits: 402 with `shortfall` (the generation is kept as rejected). With an `Idempotency-Key`, the same request again answers the same generation; the same key with another request is 422 `GENERATION_IDEMPOTENCY_KEY_REUSED`. Follow it with `GET /v1/generations/{id}` or its event stream.',
+        }),
         headers: IdempotencyHeaders,
-        body: GenerationRequest,
-        response: { 202: Accepted, 402: ProblemRef, 409: ProblemRef, 422: ProblemRef, ...problems },
+        body: ref(GenerationRequest),
+        response: {
+          202: ref(Accepted, { description: 'Created; `Location` names the generation', headers: { location: Type.String({ description: '/v1/generations/{id}' }) } }),
+          ...errors(JSON_BODY_ERRORS, {
+            401: ['UNAUTHENTICATED'],
+            402: ['LEDGER_INSUFFICIENT_CREDITS'],
+            422: [...REQUEST_REFUSED, 'GENERATION_REFERENCE_NOT_FOUND', 'GENERATION_IDEMPOTENCY_KEY_REUSED'],
+          }),
+        },
       },
     },
     async (req, reply) => {
@@ -61,19 +95,45 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
 
   app.get(
     '/v1/generations',
-    { preHandler: authenticate, schema: { tags: ['generation'], querystring: PageQuery, response: { 200: GenerationPage, ...problems } } },
+    {
+      preHandler: authenticate,
+      schema: {
+        ...operation('listGenerations', { tag: 'generations', access: 'session', summary: 'My generations', description: "The person's generations, newest first, with their images." }),
+        querystring: PageQuery,
+        response: { 200: ref(GenerationPage, { description: 'One page of generations' }), ...errors({ 400: ['VALIDATION_FAILED', 'INVALID_CURSOR'], 401: ['UNAUTHENTICATED'] }) },
+      },
+    },
     async (req) => service.list(userOf(req), req.query.cursor, req.query.limit ?? 20),
   );
 
   app.get(
     '/v1/generations/:id',
-    { preHandler: authenticate, schema: { tags: ['generation'], params: IdParams, response: { 200: GenerationView, ...problems } } },
+    {
+      preHandler: authenticate,
+      schema: {
+        ...operation('getGeneration', { tag: 'generations', access: 'session', summary: 'One generation', description: 'The generation, its status and, once it succeeded, its images.' }),
+        params: IdParams,
+        response: { 200: generation, ...errors(oneGeneration) },
+      },
+    },
     async (req) => service.get(userOf(req), req.params.id),
   );
 
   app.post(
     '/v1/generations/:id/cancel',
-    { preHandler: authenticate, schema: { tags: ['generation'], params: IdParams, response: { 200: GenerationView, 409: ProblemRef, ...problems } } },
+    {
+      preHandler: authenticate,
+      schema: {
+        ...operation('cancelGeneration', {
+          tag: 'generations',
+          access: 'session',
+          summary: 'Cancel a generation',
+          description: 'Cancels a generation that has not finished; its credits go back. Canceling a canceled one answers it again.',
+        }),
+        params: IdParams,
+        response: { 200: ref(GenerationView, { description: 'The canceled generation' }), ...errors(oneGeneration, { 409: ['GENERATION_NOT_CANCELABLE'] }) },
+      },
+    },
     async (req) => service.cancel(userOf(req), req.params.id),
   );
 
@@ -82,10 +142,26 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
     {
       preHandler: authenticate,
       schema: {
-        tags: ['generation'],
-        summary: 'Server-sent events: one `status` event per change, the last one (succeeded, failed, canceled, rejected) with the images',
+        ...operation('streamGenerationEvents', {
+          tag: 'generations',
+          access: 'session',
+          summary: 'Follow a generation (Server-Sent Events)',
+          description:
+            'A `text/event-stream`. Event `status`: its `data` is the generation (as `getGeneration` answers it, schema `Generation`), sent at once and on every status change. Lines starting with `:` are keep-alive comments (every 15 s). The stream ends after a final status (succeeded, failed, canceled, rejected), whose event carries the images; when the server shuts down it ends too, and a reconnect starts again with the current status.',
+        }),
         params: IdParams,
-        response: { 200: Type.String({ description: 'text/event-stream' }), ...problems },
+        response: {
+          200: {
+            description: 'The event stream',
+            content: {
+              'text/event-stream': {
+                schema: { type: 'string', description: 'Events named `status`, each `data` a `Generation` as JSON; `:` comment lines keep the connection alive.' },
+                example: SSE_EXAMPLE,
+              },
+            },
+          },
+          ...errors(oneGeneration),
+        },
       },
     },
     async (req, reply) => {

@@ -1,29 +1,59 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { authenticate, type App } from '@imlab/http';
+import { Page, ref } from '@imlab/contracts';
+import { authenticate, binaryContent, errors, operation, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import type { StorageDeletions } from '../storage/deletions.js';
-import { IdParams, PageQuery, ProblemRef } from '../generations/generations.schemas.js';
+import { IdParams, PageQuery } from '../generations/generations.schemas.js';
 import * as images from './images.service.js';
 
-const Binary = Type.Unsafe<Buffer>({ type: 'string', format: 'binary' });
-const Published = Type.Object({ id: Type.String(), published: Type.Boolean() });
-const GalleryPage = Type.Object({
-  items: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      url: Type.String(),
-      thumbUrl: Type.String(),
-      width: Type.Integer(),
-      height: Type.Integer(),
-      publishedAt: Type.String(),
-      author: Type.Object({ displayName: Type.String() }),
-    }),
-  ),
-  nextCursor: Type.Union([Type.String(), Type.Null()]),
+const EXAMPLE_IMAGE_ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a81';
+const Published = Type.Object(
+  { id: Type.String({ format: 'uuid' }), published: Type.Boolean() },
+  { $id: 'ImagePublication', description: 'Whether the image is in the public gallery now.', examples: [{ id: EXAMPLE_IMAGE_ID, published: true }] },
+);
+const GalleryImage = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    url: Type.String({ description: 'The PNG.' }),
+    thumbUrl: Type.String({ description: 'The WebP thumbnail.' }),
+    width: Type.Integer(),
+    height: Type.Integer(),
+    publishedAt: Type.String({ format: 'date-time' }),
+    author: Type.Object({ displayName: Type.String({ description: '"anonymous" when the author set no display name.' }) }),
+  },
+  { $id: 'GalleryImage', description: 'A published image.' },
+);
+const GalleryPage = Page('GalleryPage', ref(GalleryImage), {
+  description: 'One page of the gallery, newest first.',
+  examples: [
+    {
+      items: [
+        {
+          id: EXAMPLE_IMAGE_ID,
+          url: `/v1/images/${EXAMPLE_IMAGE_ID}`,
+          thumbUrl: `/v1/images/${EXAMPLE_IMAGE_ID}/thumb`,
+          width: 1024,
+          height: 1024,
+          publishedAt: '2026-11-03T10:05:00.000Z',
+          author: { displayName: 'Mei' },
+        },
+      ],
+      nextCursor: 'MjAyNi0xMS0wM1QxMDowNTowMC4wMDBafDAxOTBhMWIyLWMzZDQtN2U1Zi04YTliLTBjMWQyZTNmNGE4MQ',
+    },
+  ],
 });
+/** The image routes' components, registered with the app. */
+export const imageSchemas = [Published, GalleryImage, GalleryPage];
+
+const FILES = {
+  original: { operationId: 'getImage', mediaType: 'image/png', summary: 'An image (PNG)', what: 'The PNG' },
+  thumb: { operationId: 'getImageThumbnail', mediaType: 'image/webp', summary: 'An image\'s thumbnail (WebP)', what: 'The WebP thumbnail' },
+} as const;
+const imageErrors = { 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 404: ['IMAGE_NOT_FOUND'] } as const;
+const publication = ref(Published, { description: 'The image and whether it is published' });
 
 /** Signed-in viewer when a token came along; anonymous otherwise (published images only). */
 async function viewerOf(req: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
@@ -43,7 +73,29 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
   for (const variant of ['original', 'thumb'] as const) {
     app.get(
       variant === 'original' ? '/v1/images/:id' : '/v1/images/:id/thumb',
-      { schema: { tags: ['images'], params: IdParams, response: { 200: Binary, 304: Type.Null(), 401: ProblemRef, 404: ProblemRef } } },
+      {
+        schema: {
+          ...operation(FILES[variant].operationId, {
+            tag: 'images',
+            access: 'optional-session',
+            summary: FILES[variant].summary,
+            description: `${FILES[variant].what} of an image. Anyone may fetch a published image; an unpublished one only its owner, with their session (anyone else gets 404). Answers carry an \`ETag\`; send it back as \`If-None-Match\` for a 304.`,
+          }),
+          params: IdParams,
+          response: {
+            200: {
+              description: FILES[variant].what,
+              headers: {
+                etag: Type.String({ description: 'The bytes\' hash; revalidate with If-None-Match.' }),
+                'cache-control': Type.String({ description: '`public, no-cache` once published, `private, no-cache` otherwise.' }),
+              },
+              content: binaryContent([FILES[variant].mediaType]),
+            },
+            304: Type.Null({ description: 'Not modified: the If-None-Match ETag is current' }),
+            ...errors(imageErrors, { 500: ['IMAGE_MISSING'] }),
+          },
+        },
+      },
       async (req, reply) => {
         const file = await images.readImage(db, storage, req.params.id, await viewerOf(req, reply), variant);
         // Stored, but revalidated on every use (a cheap 304 through the ETag and the visibility check):
@@ -56,17 +108,38 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
 
   app.post(
     '/v1/images/:id/publish',
-    { preHandler: authenticate, schema: { tags: ['images'], params: IdParams, response: { 200: Published, 401: ProblemRef, 404: ProblemRef } } },
+    {
+      preHandler: authenticate,
+      schema: {
+        ...operation('publishImage', { tag: 'images', access: 'session', summary: 'Publish an image', description: 'Puts one of the person\'s images in the public gallery (under their display name).' }),
+        params: IdParams,
+        response: { 200: publication, ...errors(imageErrors) },
+      },
+    },
     async (req) => ({ id: (await images.setPublished(db, req.params.id, req.user.sub, true)).id, published: true }),
   );
   app.delete(
     '/v1/images/:id/publish',
-    { preHandler: authenticate, schema: { tags: ['images'], params: IdParams, response: { 200: Published, 401: ProblemRef, 404: ProblemRef } } },
+    {
+      preHandler: authenticate,
+      schema: {
+        ...operation('unpublishImage', { tag: 'images', access: 'session', summary: 'Take an image out of the gallery', description: 'Takes one of the person\'s images out of the public gallery; it is private again at once.' }),
+        params: IdParams,
+        response: { 200: publication, ...errors(imageErrors) },
+      },
+    },
     async (req) => ({ id: (await images.setPublished(db, req.params.id, req.user.sub, false)).id, published: false }),
   );
   app.delete(
     '/v1/images/:id',
-    { preHandler: authenticate, schema: { tags: ['images'], params: IdParams, response: { 204: Type.Null(), 401: ProblemRef, 404: ProblemRef } } },
+    {
+      preHandler: authenticate,
+      schema: {
+        ...operation('deleteImage', { tag: 'images', access: 'session', summary: 'Delete an image', description: 'Deletes one of the person\'s images (and its files); it stops being served at once.' }),
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errors(imageErrors) },
+      },
+    },
     async (req, reply) => {
       await images.deleteImage(db, deletions, req.params.id, req.user.sub);
       return reply.code(204).send(null);
@@ -75,7 +148,13 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
 
   app.get(
     '/v1/gallery',
-    { schema: { tags: ['gallery'], summary: 'Published images, newest first (public)', querystring: PageQuery, response: { 200: GalleryPage, 400: ProblemRef } } },
+    {
+      schema: {
+        ...operation('listGalleryImages', { tag: 'gallery', access: 'public', summary: 'The public gallery', description: 'Published images of everyone, newest first.' }),
+        querystring: PageQuery,
+        response: { 200: ref(GalleryPage, { description: 'One page of the gallery' }), ...errors({ 400: ['VALIDATION_FAILED', 'INVALID_CURSOR'] }) },
+      },
+    },
     async (req, reply) => {
       reply.header('cache-control', 'public, max-age=15');
       return images.gallery(db, req.query.cursor, req.query.limit ?? 20);

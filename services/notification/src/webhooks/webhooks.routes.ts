@@ -1,12 +1,17 @@
 import { Type } from '@sinclair/typebox';
-import { Problem } from '@imlab/contracts';
-import { AppError, type App } from '@imlab/http';
+import { ref } from '@imlab/contracts';
+import { AppError, binaryContent, errors, operation, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { handleResendEvent, type ResendEvent } from './webhooks.service.js';
 import { isResendWebhookSecret, verifyResendWebhook, WebhookBodyError, WebhookSignatureError } from './signature.js';
 
-const ProblemBody = Type.Object(Problem.properties, { additionalProperties: true });
+const Receipt = Type.Object(
+  { received: Type.Boolean(), handled: Type.Boolean({ description: 'Whether the event changed anything (a bounce or complaint suppresses the address).' }) },
+  { $id: 'ResendWebhookReceipt', examples: [{ received: true, handled: true }] },
+);
+/** The webhook route's components, registered with the app. */
+export const webhookSchemas = [Receipt];
 
 export interface WebhookRouteOptions {
   db: Kysely<DB>;
@@ -31,18 +36,27 @@ export async function webhookRoutes(app: App, opts: WebhookRouteOptions): Promis
     '/v1/notifications/webhooks/resend',
     {
       schema: {
-        summary: 'Resend delivery events (bounces and complaints suppress the address)',
-        tags: ['notification'],
-        headers: Type.Object({
-          'svix-id': Type.Optional(Type.String()),
-          'svix-timestamp': Type.Optional(Type.String()),
-          'svix-signature': Type.Optional(Type.String()),
+        ...operation('receiveResendWebhook', {
+          tag: 'webhooks',
+          access: 'signed',
+          summary: 'Resend delivery events',
+          description:
+            'Resend calls this with delivery events; bounces and complaints suppress the address. The Svix headers must sign the exact bytes of the body, with a timestamp at most five minutes old.',
         }),
+        headers: Type.Object({
+          'svix-id': Type.Optional(Type.String({ description: 'The message id (replays are recognised by it).' })),
+          'svix-timestamp': Type.Optional(Type.String({ description: 'When it was sent (Unix seconds).' })),
+          'svix-signature': Type.Optional(Type.String({ description: 'The signature over id, timestamp and the raw body.' })),
+        }),
+        body: { content: binaryContent(['application/json'], 'A Resend webhook event; its exact bytes are what the signature covers.') },
         response: {
-          200: Type.Object({ received: Type.Boolean(), handled: Type.Boolean() }),
-          400: ProblemBody,
-          415: ProblemBody,
-          503: ProblemBody,
+          200: ref(Receipt, { description: 'Received' }),
+          ...errors({
+            400: ['NOTIFICATION_WEBHOOK_SIGNATURE_INVALID', 'NOTIFICATION_WEBHOOK_MALFORMED'],
+            413: ['PAYLOAD_TOO_LARGE'],
+            415: ['UNSUPPORTED_MEDIA_TYPE'],
+            503: ['NOTIFICATION_WEBHOOK_NOT_CONFIGURED'],
+          }),
         },
       },
     },
