@@ -7,7 +7,8 @@ import { Agent, fetch, type Dispatcher, type RequestInit, type Response } from '
  * the gateway's CSRF check expects, and turns problem+json answers into `ApiError`.
  */
 
-export type Problem = ProblemBody;
+/** A problem+json answer; `UNKNOWN` when the answer was not one (a proxy's HTML error page). */
+export type Problem = Pick<ProblemBody, 'type' | 'title' | 'status' | 'detail' | 'requestId' | 'errors'> & { code: ProblemBody['code'] | 'UNKNOWN'; [extra: string]: unknown };
 
 /** The parsed `RateLimit` / `RateLimit-Policy` headers (IETF draft) of an answer. */
 export interface RateLimitInfo {

@@ -1,5 +1,6 @@
 export * from './app-error.js';
 export * from './problem.js';
+export * from './locale.js';
 export * from './app.js';
 export * from './health.js';
 export * from './internal-auth.js';

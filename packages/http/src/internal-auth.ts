@@ -51,11 +51,11 @@ export async function registerInternalAuth(app: FastifyInstance, opts: InternalA
 
 /** preHandler: a valid internal token is required. */
 export async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-  if (!request.headers.authorization) throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401 });
+  if (!request.headers.authorization) throw new AppError('UNAUTHENTICATED');
   try {
     await request.jwtVerify();
   } catch (err) {
-    throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401, cause: err });
+    throw new AppError('UNAUTHENTICATED', { cause: err });
   }
 }
 
@@ -64,7 +64,7 @@ export function requireRole(...roles: Role[]) {
   return async function checkRole(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     await authenticate(request, reply);
     if (!request.user.roles.some((r) => roles.includes(r))) {
-      throw new AppError('FORBIDDEN', `requires role ${roles.join(' or ')}`, { status: 403 });
+      throw new AppError('FORBIDDEN', { message: `requires role ${roles.join(' or ')}` });
     }
   };
 }
@@ -82,7 +82,7 @@ export function requireInternalToken(expected: string) {
     const given = request.headers[INTERNAL_TOKEN_HEADER];
     const got = Buffer.from(typeof given === 'string' ? given : '');
     if (got.length !== want.length || !timingSafeEqual(got, want)) {
-      throw new AppError('FORBIDDEN', 'internal endpoint', { status: 403 });
+      throw new AppError('FORBIDDEN', { message: 'internal endpoint' });
     }
   };
 }

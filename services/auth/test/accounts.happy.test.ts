@@ -279,6 +279,18 @@ describe('profile', () => {
     expect(row.locale).toBe('en');
   });
 
+  it('answers sign-in problems in the language of the locale cookie or of Accept-Language, in English by default', async () => {
+    await signedInUser(t, 'wrong-password@example.com');
+    const login = (opts: { headers?: Record<string, string>; cookies?: Record<string, string> }) =>
+      call(t.url, 'POST', '/v1/auth/login', { body: { email: 'wrong-password@example.com', password: 'not the password at all' }, ...opts });
+    expect((await login({})).body).toMatchObject({ status: 401, code: 'AUTH_INVALID_CREDENTIALS', title: 'Unauthorized', detail: 'The email or password is incorrect.' });
+    const zh = { status: 401, code: 'AUTH_INVALID_CREDENTIALS', title: '未登录', detail: '邮箱或密码不正确。' };
+    expect((await login({ cookies: { locale: 'zh' } })).body).toMatchObject(zh);
+    expect((await login({ headers: { 'accept-language': 'zh-CN,zh;q=0.9' } })).body).toMatchObject(zh);
+    const weak = await call(t.url, 'POST', '/v1/auth/signup', { body: { email: 'weak-zh@example.com', password: 'short' }, cookies: { locale: 'zh' } });
+    expect(weak.body).toMatchObject({ status: 400, code: 'AUTH_WEAK_PASSWORD', detail: '密码长度须为 8–128 个字符。' });
+  });
+
   it('answers 401 without a valid internal token', async () => {
     expect((await call(t.url, 'GET', '/v1/me')).status).toBe(401);
     expect((await call(t.url, 'GET', '/v1/me', { headers: { authorization: 'Bearer nonsense' } })).status).toBe(401);

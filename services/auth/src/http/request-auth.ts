@@ -18,7 +18,7 @@ declare module 'fastify' {
   }
 }
 
-const unauthenticated = () => new AppError('UNAUTHENTICATED', 'sign in first', { status: 401 });
+const unauthenticated = () => new AppError('UNAUTHENTICATED');
 
 /**
  * preHandler for /v1/me*: the gateway's internal JWT (EdDSA only, iss imlab-auth, aud auth),

@@ -66,7 +66,7 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
     { preHandler: authed, schema: { tags: ['me'], params: Type.Object({ id: Type.String({ format: 'uuid' }) }), response: { 204: Type.Null(), 401: Problem, 404: Problem } } },
     async (request, reply) => {
       const revoked = await sessions.revokeOne(callerOf(request).userId, request.params.id);
-      if (!revoked) throw new AppError('NOT_FOUND', 'session not found', { status: 404 });
+      if (!revoked) throw new AppError('NOT_FOUND', { message: 'session not found' });
       return reply.code(204).send(null);
     },
   );

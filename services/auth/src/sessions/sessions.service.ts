@@ -25,7 +25,7 @@ export interface ResolvedSession {
   expiresIn: number;
 }
 
-const invalid = () => new AppError('AUTH_SESSION_INVALID', 'session is not valid', { status: 401 });
+const invalid = () => new AppError('AUTH_SESSION_INVALID');
 
 /** Coarse label from the gateway ("Firefox on macOS"); anything unexpected is dropped, never stored raw. */
 export function deviceLabel(header: unknown): string {
@@ -121,7 +121,7 @@ export function createSessionService(deps: AuthDeps) {
     /** The gateway's call: a session token in, a short-lived internal JWT for `audience` out. */
     async resolve(token: unknown, audience: string): Promise<ResolvedSession> {
       if (!INTERNAL_AUDIENCES.includes(audience)) {
-        throw new AppError('VALIDATION_FAILED', 'unknown audience', { status: 400 });
+        throw new AppError('VALIDATION_FAILED', { message: 'unknown audience' });
       }
       const s = await lookup(token);
       const expiresIn = Math.max(1, Math.min(config.INTERNAL_JWT_TTL, Math.floor((s.exp - Date.now()) / 1000)));

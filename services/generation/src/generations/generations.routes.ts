@@ -49,8 +49,8 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
       const outcome = await service.create(userOf(req), req.body, req.headers['idempotency-key'], req.id);
       const g = outcome.generation;
       if (outcome.kind === 'insufficient') {
-        throw new AppError('LEDGER_INSUFFICIENT_CREDITS', `this generation costs ${g.cost} credits; ${g.shortfall ?? 0} more are needed`, {
-          status: 402,
+        throw new AppError('LEDGER_INSUFFICIENT_CREDITS', {
+          params: { cost: g.cost, shortfall: g.shortfall ?? 0 },
           details: { shortfall: g.shortfall ?? 0, cost: g.cost, generationId: g.id },
         });
       }

@@ -46,7 +46,7 @@ export async function webhookRoutes(app: App, opts: WebhookRouteOptions): Promis
       },
     },
     async (request) => {
-      if (!verifier) throw new AppError('NOTIFICATION_WEBHOOK_NOT_CONFIGURED', 'RESEND_WEBHOOK_SECRET is not set', { status: 503 });
+      if (!verifier) throw new AppError('NOTIFICATION_WEBHOOK_NOT_CONFIGURED', { message: 'RESEND_WEBHOOK_SECRET is not set' });
       const raw = typeof request.body === 'string' ? request.body : '';
       const headers = {
         'svix-id': request.headers['svix-id'] ?? '',
@@ -56,16 +56,16 @@ export async function webhookRoutes(app: App, opts: WebhookRouteOptions): Promis
       try {
         verifier.verify(raw, headers);
       } catch (err) {
-        if (err instanceof WebhookVerificationError) throw new AppError('NOTIFICATION_WEBHOOK_SIGNATURE_INVALID', 'webhook signature is invalid', { status: 400 });
+        if (err instanceof WebhookVerificationError) throw new AppError('NOTIFICATION_WEBHOOK_SIGNATURE_INVALID');
         throw err;
       }
       let event: ResendEvent;
       try {
         event = JSON.parse(raw) as ResendEvent;
       } catch {
-        throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', 'webhook body is not JSON', { status: 400 });
+        throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', { message: 'webhook body is not JSON' });
       }
-      if (!event || typeof event.type !== 'string') throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', 'webhook event has no type', { status: 400 });
+      if (!event || typeof event.type !== 'string') throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', { message: 'webhook event has no type' });
       const { handled } = await handleResendEvent(opts.db, event, headers['svix-id']);
       request.log.info({ type: event.type, handled }, 'resend webhook received');
       return { received: true, handled };
