@@ -137,6 +137,17 @@ describe("problems in the person's language", () => {
     expect(tooBig.json()).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE', title: '内容过大', detail: '请求体过大。' });
   });
 
+  it("uses the signed-in account's locale when no locale cookie is sent", async () => {
+    fakes.auth.sessions.set('sid-zh-reader', 'user-zh-reader');
+    fakes.auth.locales.set('user-zh-reader', 'zh');
+    const headers = { 'content-type': 'application/json', origin: 'https://app.imlab.test', 'accept-language': 'en' };
+    const res = await send(`${gw.url}/v1/generations/quote`, { method: 'POST', headers: { ...headers, cookie: 'imlab_sid=sid-zh-reader' }, body: JSON.stringify({ prompt: 'x'.repeat(10_000) }) });
+    expect(res.json()).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE', title: '内容过大', detail: '请求体过大。' });
+    // The cookie, this browser's choice, still wins.
+    const en = await send(`${gw.url}/v1/generations/quote`, { method: 'POST', headers: { ...headers, cookie: 'imlab_sid=sid-zh-reader; locale=en' }, body: JSON.stringify({ prompt: 'x'.repeat(10_000) }) });
+    expect(en.json()).toMatchObject({ status: 413, title: 'Content Too Large', detail: 'The request body is too large.' });
+  });
+
   it('passes what services need to choose the language on: the locale cookie and Accept-Language', async () => {
     const before = fakes.ledger.requests.length;
     await send(`${gw.url}/v1/credits/transactions`, { headers: { cookie: 'locale=zh; other=1', 'accept-language': 'zh-CN' } });

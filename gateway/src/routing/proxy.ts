@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
 import type { ErrorCode } from '@imlab/contracts';
-import { AppError, jsonHoldsNul, nulRefused, problem, requestLocale, sendDraining, sendProblem } from '@imlab/http';
+import { AppError, jsonHoldsNul, nulRefused, problem, rememberAccountLocale, requestLocale, sendDraining, sendProblem } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
@@ -102,6 +102,8 @@ export async function resolveSession(
   if (result.kind === 'unavailable') {
     throw new AppError('SERVICE_UNAVAILABLE', { message: 'sign-in is temporarily unavailable; try again shortly', details: { retryAfter: 2 } });
   }
+  // Problems of this request are answered in the account's language when no locale cookie says otherwise.
+  if (result.kind === 'session') rememberAccountLocale(request, result.session.locale);
   return result;
 }
 

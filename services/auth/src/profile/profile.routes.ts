@@ -34,7 +34,11 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
     const displayName = request.body.displayName?.trim();
     const me = await profiles.update(callerOf(request).userId, { ...(displayName !== undefined ? { displayName } : {}), ...(request.body.locale ? { locale: request.body.locale } : {}) });
     // Set from the stored, validated value: the request's text never reaches Set-Cookie.
-    if (request.body.locale) setLocaleCookie(reply, deps.config, me.locale);
+    if (request.body.locale) {
+      setLocaleCookie(reply, deps.config, me.locale);
+      // Cached session lookups carry the old locale (the internal tokens' claim): drop them.
+      await sessions.invalidateUser(me.id);
+    }
     return me;
   });
 

@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import { INTERNAL_AUDIENCES, type Role } from '@imlab/contracts';
+import { INTERNAL_AUDIENCES, asLocale, type Locale, type Role } from '@imlab/contracts';
 import { AppError } from '@imlab/http';
 import type { Db } from '@imlab/db';
 import type { AuthDeps } from '../deps.js';
@@ -11,6 +11,8 @@ interface CachedSession {
   sid: string;
   uid: string;
   roles: Role[];
+  /** The account's language (absent in entries cached before it was recorded). */
+  locale?: Locale;
   /** absolute expiry, epoch ms */
   exp: number;
   /** last seen, epoch ms */
@@ -22,6 +24,7 @@ export interface ResolvedSession {
   userId: string;
   sessionId: string;
   roles: Role[];
+  locale?: Locale;
   expiresIn: number;
 }
 
@@ -66,7 +69,7 @@ export function createSessionService(deps: AuthDeps) {
     else {
       const row = await repo.findLiveSessionByHash(db, tokenHash);
       if (!row) throw invalid();
-      s = { sid: row.id, uid: row.userId, roles: row.roles, exp: row.expiresAt.getTime(), seen: row.lastSeenAt.getTime() };
+      s = { sid: row.id, uid: row.userId, roles: row.roles, locale: row.locale, exp: row.expiresAt.getTime(), seen: row.lastSeenAt.getTime() };
     }
     if (s.exp <= now || s.seen + config.SESSION_IDLE_TTL * 1000 <= now) {
       await dropCache([tokenHash]);
@@ -125,8 +128,10 @@ export function createSessionService(deps: AuthDeps) {
       }
       const s = await lookup(token);
       const expiresIn = Math.max(1, Math.min(config.INTERNAL_JWT_TTL, Math.floor((s.exp - Date.now()) / 1000)));
-      const jwt = await keys.sign({ sub: s.uid, sid: s.sid, roles: s.roles, aud: audience }, expiresIn);
-      return { token: jwt, userId: s.uid, sessionId: s.sid, roles: s.roles, expiresIn };
+      // The account's locale travels in the token: services answer in it when no locale cookie came along.
+      const locale = asLocale(s.locale);
+      const jwt = await keys.sign({ sub: s.uid, sid: s.sid, roles: s.roles, aud: audience, ...(locale ? { locale } : {}) }, expiresIn);
+      return { token: jwt, userId: s.uid, sessionId: s.sid, roles: s.roles, ...(locale ? { locale } : {}), expiresIn };
     },
 
     async revokeOne(userId: string, sessionId: string): Promise<boolean> {
