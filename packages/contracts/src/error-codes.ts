@@ -242,5 +242,18 @@ export function problemTitle(status: number, locale: Locale): string {
   return STATUS_TITLES[status]?.[locale] ?? (locale === 'zh' ? '错误' : 'Error');
 }
 
+/**
+ * Why a generation ended without images: its `errorCode` (besides LEDGER_INSUFFICIENT_CREDITS,
+ * when nothing was held) and the `reason` of the refund that gives its credits back.
+ */
+export type GenerationEndCode = 'GENERATION_CANCELED' | Extract<CodeWithStatus<500 | 502 | 503 | 504>, `GENERATION_${string}`>;
+export const GENERATION_END_CODES: readonly GenerationEndCode[] = ERROR_CODE_LIST.filter(
+  (c): c is GenerationEndCode => c === 'GENERATION_CANCELED' || (c.startsWith('GENERATION_') && ERROR_CODES[c].status >= 500),
+);
+
+export function isGenerationEndCode(value: unknown): value is GenerationEndCode {
+  return isErrorCode(value) && (GENERATION_END_CODES as readonly string[]).includes(value);
+}
+
 /** The closed set as a schema: a string enum in the OpenAPI document (the problem `code`, a refund's `reason`). */
 export const ErrorCodeSchema = Type.Unsafe<ErrorCode>({ type: 'string', enum: ERROR_CODE_LIST, description: 'A registered error code (packages/contracts/src/error-codes.ts).' });

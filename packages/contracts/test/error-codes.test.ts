@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, ERROR_CODE_LIST, STATUS_TITLES, errorMessage, isErrorCode, problemTitle, type ErrorCode, type ErrorParams } from '../src/index.js';
+import { ERROR_CODES, ERROR_CODE_LIST, GENERATION_END_CODES, STATUS_TITLES, errorMessage, isErrorCode, problemTitle, type ErrorCode, type ErrorParams } from '../src/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -141,6 +141,17 @@ describe('the error code registry', () => {
         expect(zh, code).not.toMatch(/undefined|\[object|[A-Z]{3,}_[A-Z]/);
         if (params !== undefined) expect(en, `${code} renders its parameters`).not.toBe(errorMessage(code, 'en', undefined as never));
       }
+    }
+  });
+
+  it('knows why a generation can end without images, in words that also read after "Refund — "', () => {
+    expect(GENERATION_END_CODES).toEqual(expect.arrayContaining(['GENERATION_CANCELED', 'GENERATION_HOLD_EXPIRED', 'GENERATION_RENDER_ERROR', 'GENERATION_PROVIDER_TIMEOUT', 'GENERATION_REFERENCE_MISSING']));
+    expect(GENERATION_END_CODES).not.toContain('GENERATION_NOT_FOUND');
+    expect(GENERATION_END_CODES).not.toContain('GENERATION_PROMPT_EMPTY');
+    for (const code of GENERATION_END_CODES) {
+      // One clause: no second sentence, nothing addressed to the reader.
+      expect(errorMessage(code, 'en'), code).toMatch(/^(The|A|An) [^;]+\.$/);
+      expect(errorMessage(code, 'zh'), code).not.toMatch(/[；，]/);
     }
   });
 

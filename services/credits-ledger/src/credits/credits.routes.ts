@@ -1,4 +1,4 @@
-import { authenticate, invalidCursor, type App } from '@imlab/http';
+import { authenticate, invalidCursor, requestLocale, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { Balance, MovementPage, PageQuery, problems } from './credits.schemas.js';
@@ -23,7 +23,7 @@ export function creditsRoutes(app: App, db: Kysely<DB>): void {
         if (id === undefined) throw invalidCursor();
         before = id;
       }
-      return movementsOf(db, request.user.sub, before, limit);
+      return movementsOf(db, request.user.sub, before, limit, requestLocale(request));
     },
   );
 }
