@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**', 'bench/**'],
+    files: ['scripts/**', 'bench/**', 'packages/*/scripts/**'],
     rules: { 'no-console': 'off' },
   },
 );

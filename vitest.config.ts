@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['{gateway,services/*,packages/*,e2e}/test/**/*.test.ts'],
     globalSetup: ['./packages/testing/src/global-setup.ts'],
+    setupFiles: ['./packages/http/test/contract-setup.ts'],
     pool: 'forks',
     maxWorkers: 3,
     testTimeout: 30_000,

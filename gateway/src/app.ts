@@ -136,7 +136,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
   });
 
   registerErrorHandler(app);
-  app.setNotFoundHandler((request, reply) => answerProbe(deps, request, reply, 404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`));
+  app.setNotFoundHandler((request, reply) => answerProbe(deps, request, reply, 'NOT_FOUND'));
 
   registerCors(app, {
     origins: config.CORS_ORIGINS,
@@ -150,8 +150,9 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
 
   app.all(BAD_PATH_ROUTE, { schema: { hide: true } as object }, async (request, reply) => {
     const reason = (request.raw as unknown as Record<symbol, string | undefined>)[BAD_PATH];
-    if (!reason) return answerProbe(deps, request, reply, 404, 'NOT_FOUND', 'no such route');
-    return answerProbe(deps, request, reply, 400, 'GATEWAY_BAD_PATH', `refused request path: ${reason}`);
+    if (!reason) return answerProbe(deps, request, reply, 'NOT_FOUND');
+    request.log.debug({ reason }, 'refused request path');
+    return answerProbe(deps, request, reply, 'GATEWAY_BAD_PATH');
   });
 
   app.get('/healthz', { schema: { hide: true } as object }, async () => ({ status: 'ok' }));

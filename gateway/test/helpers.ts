@@ -87,6 +87,8 @@ export interface FakeAuth extends FakeService {
   sessions: Map<string, string>;
   /** Roles per user id (default `['user']`), returned by resolve as auth does. */
   roles: Map<string, string[]>;
+  /** The account's locale per user id (default `en`), returned by resolve as auth does. */
+  locales: Map<string, 'en' | 'zh'>;
   resolves: { token: string; audience: string }[];
 }
 
@@ -95,6 +97,7 @@ export async function startFakeAuth(): Promise<FakeAuth> {
   const svc = (await startFakeService('auth')) as FakeAuth;
   svc.sessions = new Map();
   svc.roles = new Map();
+  svc.locales = new Map();
   svc.resolves = [];
   svc.on('POST', '/internal/sessions/resolve', (req, res, body) => {
     if (req.headers['x-imlab-internal-token'] !== INTERNAL_TOKEN) {
@@ -109,7 +112,7 @@ export async function startFakeAuth(): Promise<FakeAuth> {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token: `jwt.${audience}.${userId}`, userId, roles: svc.roles.get(userId) ?? ['user'], expiresIn: 60 }));
+    res.end(JSON.stringify({ token: `jwt.${audience}.${userId}`, userId, roles: svc.roles.get(userId) ?? ['user'], locale: svc.locales.get(userId) ?? 'en', expiresIn: 60 }));
   });
   return svc;
 }

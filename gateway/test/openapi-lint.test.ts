@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import ts from 'typescript';
 import openapiTS, { astToString } from 'openapi-typescript';
-import { API_TAGS } from '@imlab/contracts';
+import { API_TAGS, isErrorCode, statusOf, type ErrorCode } from '@imlab/contracts';
 import { infra, testPrefix } from '@imlab/testing';
 import { buildMergedOpenApi } from './openapi-docs.js';
 
@@ -110,7 +110,17 @@ describe('the merged OpenAPI document', () => {
         if (Number(status) < 400) continue;
         const response = (answer.$ref ? responses[String(answer.$ref).split('/').pop()!] : answer) as Json;
         expect(response, `${method} ${path} ${status}`).toBeDefined();
-        expect(response.content, `${method} ${path} ${status}`).toEqual({ 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } });
+        const schema = (response.content as Json)?.['application/problem+json']?.schema as Json;
+        expect(Object.keys(response.content as Json), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
+        expect(schema.allOf[0], `${method} ${path} ${status}`).toEqual({ $ref: '#/components/schemas/Problem' });
+        // the codes this operation answers with this status: registered ones, of this status
+        const codes = schema.allOf[1].properties.code.enum as string[];
+        expect(codes.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
+        for (const code of codes) {
+          expect(isErrorCode(code), `${method} ${path} ${status}: ${code}`).toBe(true);
+          expect(statusOf(code as ErrorCode), `${method} ${path} ${status}: ${code}`).toBe(Number(status));
+          expect(response.description, `${method} ${path} ${status}`).toContain(`\`${code}\``);
+        }
         expect(response.description, `${method} ${path} ${status}`).toMatch(/`[A-Z][A-Z0-9_]+`/);
         errorResponses++;
       }

@@ -87,7 +87,7 @@ describe('bodies', () => {
     const before = fakes.generation.requests.length;
     const res = await send(`${gw.url}/v1/generations/quote`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"tea\\u0000time"}' });
     expect(res.status).toBe(400);
-    expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED', detail: 'text may not contain NUL (U+0000) characters' });
+    expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: 'request', message: 'text may not contain NUL (U+0000) characters' }] });
     expect(fakes.generation.requests.length).toBe(before);
   });
 
@@ -121,6 +121,50 @@ describe('bodies', () => {
     expect(res.status).toBe(411);
     expect(((await res.json()) as { code: string }).code).toBe('GATEWAY_LENGTH_REQUIRED');
     expect(fakes.generation.requests.length).toBe(before);
+  });
+});
+
+describe("problems in the person's language", () => {
+  const zhNotFound = { status: 404, code: 'NOT_FOUND', title: '未找到', detail: '未找到请求的内容。' };
+  const enNotFound = { status: 404, code: 'NOT_FOUND', title: 'Not Found', detail: 'Nothing was found here.' };
+
+  it('answers its own problems in Chinese for a locale=zh cookie or a zh* Accept-Language, in English otherwise', async () => {
+    expect((await send(`${gw.url}/v1/no-such-thing`)).json()).toMatchObject(enNotFound);
+    expect((await send(`${gw.url}/v1/no-such-thing`, { headers: { cookie: 'locale=zh' } })).json()).toMatchObject(zhNotFound);
+    expect((await send(`${gw.url}/v1/no-such-thing`, { headers: { 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.8' } })).json()).toMatchObject(zhNotFound);
+    expect((await send(`${gw.url}/v1/no-such-thing`, { headers: { cookie: 'locale=en', 'accept-language': 'zh-CN' } })).json()).toMatchObject(enNotFound);
+    const tooBig = await send(`${gw.url}/v1/generations/quote`, { method: 'POST', headers: { 'content-type': 'application/json', 'accept-language': 'zh-Hans' }, body: JSON.stringify({ prompt: 'x'.repeat(10_000) }) });
+    expect(tooBig.json()).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE', title: '内容过大', detail: '请求体过大。' });
+  });
+
+  it("uses the signed-in account's locale when no locale cookie is sent", async () => {
+    fakes.auth.sessions.set('sid-zh-reader', 'user-zh-reader');
+    fakes.auth.locales.set('user-zh-reader', 'zh');
+    const headers = { 'content-type': 'application/json', origin: 'https://app.imlab.test', 'accept-language': 'en' };
+    const res = await send(`${gw.url}/v1/generations/quote`, { method: 'POST', headers: { ...headers, cookie: 'imlab_sid=sid-zh-reader' }, body: JSON.stringify({ prompt: 'x'.repeat(10_000) }) });
+    expect(res.json()).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE', title: '内容过大', detail: '请求体过大。' });
+    // The cookie, this browser's choice, still wins.
+    const en = await send(`${gw.url}/v1/generations/quote`, { method: 'POST', headers: { ...headers, cookie: 'imlab_sid=sid-zh-reader; locale=en' }, body: JSON.stringify({ prompt: 'x'.repeat(10_000) }) });
+    expect(en.json()).toMatchObject({ status: 413, title: 'Content Too Large', detail: 'The request body is too large.' });
+  });
+
+  it('passes what services need to choose the language on: the locale cookie and Accept-Language', async () => {
+    const before = fakes.ledger.requests.length;
+    await send(`${gw.url}/v1/credits/transactions`, { headers: { cookie: 'locale=zh; other=1', 'accept-language': 'zh-CN' } });
+    const seen = fakes.ledger.requests[before]!;
+    expect(seen.headers.cookie).toBe('locale=zh');
+    expect(seen.headers['accept-language']).toBe('zh-CN');
+  });
+
+  it('says upstream failures in the same words in each language, never the reason', async () => {
+    const down = await startGateway({ ...fakes, billing: undefined });
+    try {
+      const res = await send(`${down.url}/v1/billing/orders`, { headers: { cookie: 'locale=zh' } });
+      expect(res.json()).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE', title: '服务不可用', detail: '服务暂时不可用，请稍后再试。' });
+      expect(res.text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
+    } finally {
+      await down.close();
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { connectRedis, openAllQueues } from '@imlab/queue';
-import { problem, sendProblem } from '@imlab/http';
+import { problem, requestLocale, sendProblem } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import { bucketsFor } from '../rate-limit/policies.js';
 import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
@@ -69,7 +69,7 @@ export async function registerQueueBoard(app: FastifyInstance, deps: BoardDeps):
     reply.header('cache-control', 'no-store');
     const sid = readCookies(request.headers.cookie).get(SESSION_COOKIE) || undefined;
     const verdict = csrfVerdictFor(request, sid !== undefined, deps.allowedOrigins);
-    if (!verdict.ok) return sendProblem(reply, problem(403, 'GATEWAY_CSRF_REJECTED', `cross-site request refused: ${verdict.reason}`));
+    if (!verdict.ok) return sendProblem(reply, problem('GATEWAY_CSRF_REJECTED', requestLocale(request)));
     const result = sid ? await resolveSession(deps, request, sid, BOARD_AUDIENCE) : ({ kind: 'anonymous' } as const);
     const userId = result.kind === 'session' ? result.session.userId : undefined;
     const buckets = bucketsFor(config, 'read', { ipHash: request.edge.ipHash, previousIpHash: request.edge.previousIpHash, userId });
@@ -79,13 +79,13 @@ export async function registerQueueBoard(app: FastifyInstance, deps: BoardDeps):
     setRateLimitHeaders(reply, buckets, outcome);
     if (!outcome.allowed) {
       reply.header('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))));
-      return sendProblem(reply, problem(429, 'RATE_LIMITED', 'too many requests; try again later', { policy: refusingPolicy(buckets, outcome) }));
+      return sendProblem(reply, problem('RATE_LIMITED', requestLocale(request), { extra: { policy: refusingPolicy(buckets, outcome) } }));
     }
-    if (result.kind !== 'session') return sendProblem(reply, problem(401, 'UNAUTHENTICATED', 'sign in to see the queue board'));
-    if (!result.session.roles.some((r) => BOARD_ROLES.has(r))) return sendProblem(reply, problem(403, 'FORBIDDEN', 'the queue board is for the ops role'));
+    if (result.kind !== 'session') return sendProblem(reply, problem('UNAUTHENTICATED', requestLocale(request)));
+    if (!result.session.roles.some((r) => BOARD_ROLES.has(r))) return sendProblem(reply, problem('FORBIDDEN', requestLocale(request)));
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       reply.header('allow', 'GET, HEAD');
-      return sendProblem(reply, problem(405, 'GATEWAY_READ_ONLY', 'the queue board is read-only'));
+      return sendProblem(reply, problem('GATEWAY_READ_ONLY', requestLocale(request)));
     }
     return undefined;
   }

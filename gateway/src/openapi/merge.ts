@@ -30,7 +30,10 @@ function rewriteRefs(node: unknown, rename: Map<string, string>): unknown {
   return node;
 }
 
-const problemContent = { 'application/problem+json': { schema: { $ref: `${REF_PREFIX}Problem` } } };
+/** A problem+json answer whose `code` is one of `codes` (the shape packages/http's errors() gives services' answers). */
+const problemContent = (...codes: string[]) => ({
+  'application/problem+json': { schema: { allOf: [{ $ref: `${REF_PREFIX}Problem` }, { type: 'object', properties: { code: { type: 'string', enum: codes } } }] } },
+});
 const retryAfter = { schema: { type: 'integer', minimum: 0 }, description: 'Seconds to wait before trying again.' };
 
 /** Answers the gateway itself gives, as shared responses; which operations get them is decided by their route class. */
@@ -42,7 +45,7 @@ const GATEWAY_RESPONSES: Record<string, { status: string; code: string; applies:
     applies: (method, path) => !['get', 'head'].includes(method) && !isWebhook(path),
     response: {
       description: 'Forbidden by the gateway: `GATEWAY_CSRF_REJECTED` (a write whose `Origin` is not allowed, or cross-site without `Origin`).',
-      content: problemContent,
+      content: problemContent('GATEWAY_CSRF_REJECTED'),
     },
   },
   GatewayLengthRequired: {
@@ -50,7 +53,7 @@ const GATEWAY_RESPONSES: Record<string, { status: string; code: string; applies:
     code: 'GATEWAY_LENGTH_REQUIRED',
     // Bodies that are streamed through (uploads, webhooks) must declare their length.
     applies: (method, path) => method === 'post' && (isWebhook(path) || classify('POST', path)?.body === 'upload'),
-    response: { description: 'Length Required by the gateway: `GATEWAY_LENGTH_REQUIRED` (the body must come with `Content-Length`).', content: problemContent },
+    response: { description: 'Length Required by the gateway: `GATEWAY_LENGTH_REQUIRED` (the body must come with `Content-Length`).', content: problemContent('GATEWAY_LENGTH_REQUIRED') },
   },
   RateLimited: {
     status: '429',
@@ -63,14 +66,14 @@ const GATEWAY_RESPONSES: Record<string, { status: string; code: string; applies:
         'ratelimit-policy': { schema: { type: 'string' }, description: 'The policy that refused (IETF RateLimit headers draft).' },
         ratelimit: { schema: { type: 'string' }, description: 'What is left of it.' },
       },
-      content: problemContent,
+      content: problemContent('RATE_LIMITED'),
     },
   },
   UpstreamFailed: {
     status: '502',
     code: 'UPSTREAM_FAILED',
     applies: () => true,
-    response: { description: 'Bad Gateway: `UPSTREAM_FAILED` (the service behind the gateway failed to answer).', content: problemContent },
+    response: { description: 'Bad Gateway: `UPSTREAM_FAILED` (the service behind the gateway failed to answer).', content: problemContent('UPSTREAM_FAILED') },
   },
   ServiceUnavailable: {
     status: '503',
@@ -79,14 +82,20 @@ const GATEWAY_RESPONSES: Record<string, { status: string; code: string; applies:
     response: {
       description: 'Service Unavailable: `SERVICE_UNAVAILABLE` (a service is down or restarting, or sign-in cannot be checked right now).',
       headers: { 'retry-after': retryAfter },
-      content: problemContent,
+      content: problemContent('SERVICE_UNAVAILABLE'),
     },
+  },
+  Internal: {
+    status: '500',
+    code: 'INTERNAL',
+    applies: () => true,
+    response: { description: 'Internal Server Error: `INTERNAL` (an unexpected error; the request id in the answer finds it in the logs).', content: problemContent('INTERNAL') },
   },
   UpstreamTimeout: {
     status: '504',
     code: 'UPSTREAM_TIMEOUT',
     applies: () => true,
-    response: { description: 'Gateway Timeout: `UPSTREAM_TIMEOUT` (the service did not answer in time).', content: problemContent },
+    response: { description: 'Gateway Timeout: `UPSTREAM_TIMEOUT` (the service did not answer in time).', content: problemContent('UPSTREAM_TIMEOUT') },
   },
 };
 
@@ -104,6 +113,8 @@ function addGatewayResponses(method: string, path: string, op: Json, used: Set<s
       used.add(name);
     } else if (typeof own.description === 'string' && !own.description.includes(`\`${answer.code}\``)) {
       own.description = `${own.description} From the gateway: \`${answer.code}\`.`;
+      const narrowed = (own.content as { 'application/problem+json'?: { schema?: { allOf?: { properties?: { code?: { enum?: string[] } } }[] } } } | undefined)?.['application/problem+json']?.schema?.allOf?.[1]?.properties?.code;
+      if (narrowed?.enum && !narrowed.enum.includes(answer.code)) narrowed.enum = [...narrowed.enum, answer.code];
     }
   }
   op.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));

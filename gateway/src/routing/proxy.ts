@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
-import { AppError, jsonHoldsNul, nulRefused, problem, sendDraining, sendProblem } from '@imlab/http';
+import type { ErrorCode } from '@imlab/contracts';
+import { AppError, jsonHoldsNul, nulRefused, problem, rememberAccountLocale, requestLocale, sendDraining, sendProblem } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
@@ -60,9 +61,7 @@ export async function answerProbe(
   deps: Pick<ProxyDeps, 'config' | 'limiter' | 'metrics'>,
   request: FastifyRequest,
   reply: FastifyReply,
-  status: 400 | 404,
-  code: string,
-  detail: string,
+  code: 'NOT_FOUND' | 'GATEWAY_BAD_PATH',
 ): Promise<FastifyReply> {
   const bucket = probeBucket(deps.config, subjectOf(request.edge));
   const outcome = await deps.limiter.decide([bucket], true);
@@ -70,9 +69,9 @@ export async function answerProbe(
   if (!outcome.allowed) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))));
     setRateLimitHeaders(reply, [bucket], outcome);
-    return sendProblem(reply, problem(429, 'RATE_LIMITED', 'too many requests; try again later', { policy: bucket.policy }));
+    return sendProblem(reply, problem('RATE_LIMITED', requestLocale(request), { extra: { policy: bucket.policy } }));
   }
-  return sendProblem(reply, problem(status, code, detail));
+  return sendProblem(reply, problem(code, requestLocale(request)));
 }
 
 /**
@@ -93,8 +92,7 @@ export async function resolveSession(
     deps.metrics.rateLimit.inc({ policy: guard.policy, decision: !pre.allowed ? 'limited' : pre.source === 'local' ? 'fail_open_local' : 'allowed' });
     if (!pre.allowed) {
       // Joined lookups share this error: the headers travel with it (the error handler sets them).
-      throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
-        status: 429,
+      throw new AppError('RATE_LIMITED', {
         details: { retryAfter: Math.max(1, Math.ceil(pre.retryAfterMs / 1000)), policy: guard.policy, rateLimit: rateLimitHeaderValues([guard], pre) },
       });
     }
@@ -102,8 +100,10 @@ export async function resolveSession(
   const result = known instanceof Promise ? await known : known;
   deps.metrics.sessions.inc({ result: result.kind });
   if (result.kind === 'unavailable') {
-    throw new AppError('SERVICE_UNAVAILABLE', 'sign-in is temporarily unavailable; try again shortly', { status: 503, details: { retryAfter: 2 } });
+    throw new AppError('SERVICE_UNAVAILABLE', { message: 'sign-in is temporarily unavailable; try again shortly', details: { retryAfter: 2 } });
   }
+  // Problems of this request are answered in the account's language when no locale cookie says otherwise.
+  if (result.kind === 'session') rememberAccountLocale(request, result.session.locale);
   return result;
 }
 
@@ -118,10 +118,10 @@ function bodyLimit(config: Config, request: FastifyRequest): number {
 function streamParser(config: Config) {
   return (request: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: unknown) => void) => {
     const raw = request.headers['content-length'];
-    if (raw === undefined) return done(new AppError('GATEWAY_LENGTH_REQUIRED', 'this request body needs a Content-Length header', { status: 411 }));
+    if (raw === undefined) return done(new AppError('GATEWAY_LENGTH_REQUIRED'));
     const length = Number(raw);
-    if (!Number.isSafeInteger(length) || length < 0) return done(new AppError('VALIDATION_FAILED', 'invalid Content-Length', { status: 400 }));
-    if (length > bodyLimit(config, request)) return done(new AppError('PAYLOAD_TOO_LARGE', 'request body is too large', { status: 413 }));
+    if (!Number.isSafeInteger(length) || length < 0) return done(new AppError('VALIDATION_FAILED', { message: 'invalid Content-Length' }));
+    if (length > bodyLimit(config, request)) return done(new AppError('PAYLOAD_TOO_LARGE', { params: { maxBytes: bodyLimit(config, request) } }));
     done(null, payload);
   };
 }
@@ -138,13 +138,13 @@ function jsonParser(request: FastifyRequest, body: Buffer, done: (err: Error | n
   try {
     parsed = JSON.parse(text);
   } catch {
-    return done(new AppError('VALIDATION_FAILED', 'the body is not valid JSON', { status: 400 }));
+    return done(new AppError('VALIDATION_FAILED', { message: 'the body is not valid JSON' }));
   }
   if (jsonHoldsNul(text, parsed)) return done(nulRefused());
   done(null, body);
 }
 
-function upstreamError(error: Error): { status: 502 | 503 | 504; code: string; kind: 'unavailable' | 'timeout' | 'failed' } {
+function upstreamError(error: Error): { status: 502 | 503 | 504; code: ErrorCode; kind: 'unavailable' | 'timeout' | 'failed' } {
   const codes: string[] = [];
   for (let e: unknown = error; e && codes.length < 6; e = (e as { cause?: unknown }).cause) {
     const c = (e as { code?: unknown }).code;
@@ -190,14 +190,14 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
   async function admit(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const path = request.url.split('?')[0]!;
     const route = classify(request.method, path);
-    if (!route) return answerProbe(deps, request, reply, 404, 'NOT_FOUND', `no route for ${request.method} ${path}`);
+    if (!route) return answerProbe(deps, request, reply, 'NOT_FOUND');
     request.edge.route = route;
     if (route.routeClass !== 'webhook') {
       const cookies = readCookies(request.headers.cookie);
       const sid = cookies.get(SESSION_COOKIE) || undefined;
       request.edge.locale = cookies.get(LOCALE_COOKIE) || undefined;
       const verdict = csrfVerdictFor(request, sid !== undefined, deps.allowedOrigins);
-      if (!verdict.ok) throw new AppError('GATEWAY_CSRF_REJECTED', `cross-site request refused: ${verdict.reason}`, { status: 403 });
+      if (!verdict.ok) throw new AppError('GATEWAY_CSRF_REJECTED', { message: `cross-site request refused: ${verdict.reason}` });
       if (sid) request.edge.sessionToken = sid;
       if (sid && route.session) {
         const result = await resolveSession(deps, request, sid, route.service);
@@ -209,13 +209,12 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     const policy = buckets[0]!.policy;
     if (outcome.source === 'unavailable') {
       metrics.rateLimit.inc({ policy, decision: 'fail_closed' });
-      throw new AppError('SERVICE_UNAVAILABLE', 'temporarily unavailable; try again shortly', { status: 503, details: { retryAfter: Math.ceil(outcome.retryAfterMs / 1000) } });
+      throw new AppError('SERVICE_UNAVAILABLE', { message: 'rate-limit store unavailable', details: { retryAfter: Math.ceil(outcome.retryAfterMs / 1000) } });
     }
     metrics.rateLimit.inc({ policy, decision: !outcome.allowed ? 'limited' : outcome.source === 'local' ? 'fail_open_local' : 'allowed' });
     setRateLimitHeaders(reply, buckets, outcome);
     if (!outcome.allowed) {
-      throw new AppError('RATE_LIMITED', 'too many requests; try again later', {
-        status: 429,
+      throw new AppError('RATE_LIMITED', {
         details: { retryAfter: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)), policy: refusingPolicy(buckets, outcome) },
       });
     }
@@ -274,8 +273,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       metrics.upstreamErrors.inc({ service: route.service, kind: mapped.kind });
       request.log.warn({ upstream: route.service, kind: mapped.kind, code: (error as { code?: string }).code }, 'upstream request failed');
       if (mapped.status === 503) reply.header('retry-after', '5');
-      const detail = mapped.status === 504 ? 'the service took too long to answer' : mapped.status === 503 ? 'the service is unavailable; try again shortly' : 'the service failed to answer';
-      return sendProblem(reply, problem(mapped.status, mapped.code, detail));
+      return sendProblem(reply, problem(mapped.code, requestLocale(request)));
     }
     if (route.routeClass === 'sse' && !Buffer.isBuffer(answer.body)) {
       const stream = answer.body;

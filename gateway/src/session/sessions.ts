@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Agent} from 'undici';
 import { request } from 'undici';
+import { asLocale, type Locale } from '@imlab/contracts';
 import { INTERNAL_TOKEN_HEADER } from '@imlab/http';
 
 export interface ResolvedSession {
@@ -9,6 +10,8 @@ export interface ResolvedSession {
   userId: string;
   /** The person's roles, as auth knows them now (the queue board needs ops/admin). */
   roles: readonly string[];
+  /** The account's language (problems the gateway answers use it when no locale cookie is sent). */
+  locale?: Locale | undefined;
 }
 
 export type SessionResult = { kind: 'anonymous' } | { kind: 'session'; session: ResolvedSession } | { kind: 'unavailable' };
@@ -98,12 +101,12 @@ export class SessionResolver {
     }
     // 400: not a well-formed token (e.g. too long); 401: unknown, expired or revoked.
     if (status === 400 || status === 401 || status === 404) return { result: ANONYMOUS, ttlMs: this.opts.cacheTtlMs };
-    const b = body as { token?: unknown; userId?: unknown; roles?: unknown; expiresIn?: unknown } | undefined;
+    const b = body as { token?: unknown; userId?: unknown; roles?: unknown; locale?: unknown; expiresIn?: unknown } | undefined;
     if (status !== 200 || typeof b?.token !== 'string' || typeof b.userId !== 'string') return { result: { kind: 'unavailable' }, ttlMs: 0 };
     const roles = Array.isArray(b.roles) ? b.roles.filter((r): r is string => typeof r === 'string') : [];
     // Never reuse a JWT in its last 10 s: it must still be valid when the service checks it.
     const lifetimeMs = typeof b.expiresIn === 'number' ? b.expiresIn * 1000 - 10_000 : 0;
-    return { result: { kind: 'session', session: { token: b.token, userId: b.userId, roles } }, ttlMs: Math.min(this.opts.cacheTtlMs, lifetimeMs) };
+    return { result: { kind: 'session', session: { token: b.token, userId: b.userId, roles, locale: asLocale(b.locale) } }, ttlMs: Math.min(this.opts.cacheTtlMs, lifetimeMs) };
   }
 
   /** After a logout or password reset seen here: forget that token (every audience). */

@@ -16,6 +16,7 @@ import { registerMetrics } from './metrics.js';
 import { registerHealth, type ReadinessCheck } from './health.js';
 import type { Registry } from 'prom-client';
 import { useDrainAnswers } from './drain.js';
+import { checkProblemsAgainstDocument } from './contract-check.js';
 import { useJsonBodyRules } from './json-body.js';
 import { API_TAGS, Problem, UUID_RE } from '@imlab/contracts';
 import type { TSchema } from '@sinclair/typebox';
@@ -121,6 +122,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     reply.header('x-request-id', request.id);
   });
   useDrainAnswers(app as unknown as FastifyInstance);
+  checkProblemsAgainstDocument(app as unknown as FastifyInstance);
   registerProblemHandlers(app as unknown as FastifyInstance);
   useJsonBodyRules(app as unknown as FastifyInstance);
   app.decorate('metricsRegistry', registerMetrics(app as unknown as FastifyInstance, opts.service));

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { problem, sendProblem } from './problem.js';
+import { requestLocale } from './locale.js';
 
 /**
  * Draining, the same way in every service and the gateway: once close() starts, requests still
@@ -57,5 +58,5 @@ function drainInsteadOfClosing(request: FastifyRequest, reply: FastifyReply): vo
 
 /** The answer of an instance that is shutting down: 503, try again (elsewhere) in a second. */
 export function sendDraining(reply: FastifyReply): FastifyReply {
-  return sendProblem(reply.header('retry-after', '1'), problem(503, 'SERVICE_UNAVAILABLE', 'this instance is shutting down; try again'));
+  return sendProblem(reply.header('retry-after', '1'), problem('SERVICE_UNAVAILABLE', requestLocale(reply.request)));
 }

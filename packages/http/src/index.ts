@@ -1,5 +1,6 @@
 export * from './app-error.js';
 export * from './problem.js';
+export * from './locale.js';
 export * from './app.js';
 export * from './health.js';
 export * from './internal-auth.js';
@@ -7,3 +8,4 @@ export * from './run.js';
 export * from './json-body.js';
 export * from './drain.js';
 export * from './openapi.js';
+export { contractViolations, UNIVERSAL_PROBLEM_CODES } from './contract-check.js';

@@ -87,11 +87,11 @@ const BEARER = /^Bearer ([^ ]+)$/i;
 /** preHandler: a valid internal token is required. */
 export async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
   const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
-  if (!token) throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401 });
+  if (!token) throw new AppError('UNAUTHENTICATED');
   try {
     request.user = await request.server.verifyInternalToken(token);
   } catch (err) {
-    throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401, cause: err });
+    throw new AppError('UNAUTHENTICATED', { cause: err });
   }
 }
 
@@ -100,7 +100,7 @@ export function requireRole(...roles: Role[]) {
   return async function checkRole(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     await authenticate(request, reply);
     if (!request.user.roles.some((r) => roles.includes(r))) {
-      throw new AppError('FORBIDDEN', `requires role ${roles.join(' or ')}`, { status: 403 });
+      throw new AppError('FORBIDDEN', { message: `requires role ${roles.join(' or ')}` });
     }
   };
 }
@@ -118,7 +118,7 @@ export function requireInternalToken(expected: string) {
     const given = request.headers[INTERNAL_TOKEN_HEADER];
     const got = Buffer.from(typeof given === 'string' ? given : '');
     if (got.length !== want.length || !timingSafeEqual(got, want)) {
-      throw new AppError('FORBIDDEN', 'internal endpoint', { status: 403 });
+      throw new AppError('FORBIDDEN', { message: 'internal endpoint' });
     }
   };
 }

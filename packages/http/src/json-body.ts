@@ -18,7 +18,7 @@ function containsNul(value: unknown, depth = 0): boolean {
   return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v, depth + 1));
 }
 
-export const nulRefused = () => new AppError('VALIDATION_FAILED', 'text may not contain NUL (U+0000) characters', { status: 400 });
+export const nulRefused = () => new AppError('VALIDATION_FAILED', { message: 'text may not contain NUL (U+0000) characters' });
 
 /**
  * The services' JSON body parser: Fastify's own (prototype-poisoning checks included), plus two
@@ -34,7 +34,7 @@ export function useJsonBodyRules(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => {
     if (body === '') return done(null, undefined);
-    done(new AppError('UNSUPPORTED_MEDIA_TYPE', 'bodies are JSON (Content-Type: application/json)', { status: 415 }));
+    done(new AppError('UNSUPPORTED_MEDIA_TYPE', { message: 'bodies are JSON (Content-Type: application/json)' }));
   });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => {

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { Problem, ref, type ApiTag, type Role } from '@imlab/contracts';
+import { Problem, ref, type ApiTag, type CodeWithStatus, type Role } from '@imlab/contracts';
 
 /**
  * How a route describes itself in the OpenAPI document. Every public route's schema spreads
@@ -75,10 +75,10 @@ export function operation(operationId: string, doc: OperationDoc) {
 export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504;
 
 /**
- * The problem codes an operation answers, per status (codes are strings until the error registry
- * gives them a type; every status's codes can then also become an `enum` on `code`).
+ * The problem codes an operation answers, per status: registered codes of that status only (a code
+ * under another status, or an unknown one, does not compile).
  */
-export type ErrorCodes = { readonly [S in ErrorStatus]?: readonly [string, ...string[]] };
+export type ErrorCodes = { readonly [S in ErrorStatus]?: readonly [CodeWithStatus<S>, ...CodeWithStatus<S>[]] };
 
 /** Codes every route with a JSON body may answer, besides its own (the shared body parser's). */
 export const JSON_BODY_ERRORS = {
@@ -87,7 +87,13 @@ export const JSON_BODY_ERRORS = {
   415: ['UNSUPPORTED_MEDIA_TYPE'],
 } as const satisfies ErrorCodes;
 
-/** One problem+json response per status, each a reference to the shared Problem schema, naming its codes. */
+/** On each declared error response: the codes it lists (read back by the contract check in app.ts). */
+export const PROBLEM_CODES = 'x-problem-codes';
+
+/**
+ * One problem+json response per status: the shared Problem schema with `code` narrowed to the
+ * codes this operation answers with that status (an `enum`), which the description names too.
+ */
 export function errors(...declared: ErrorCodes[]) {
   const byStatus = new Map<number, Set<string>>();
   for (const codes of declared) {
@@ -97,11 +103,13 @@ export function errors(...declared: ErrorCodes[]) {
       byStatus.set(Number(status), set);
     }
   }
-  const responses: Record<number, { description: string; content: { 'application/problem+json': { schema: ReturnType<typeof ref<typeof Problem>> } } }> = {};
+  const responses: Record<number, { description: string; [PROBLEM_CODES]: string[]; content: { 'application/problem+json': { schema: object } } }> = {};
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const list = [...codes].sort();
     responses[status] = {
-      description: `${STATUS_CODES[status] ?? 'Error'}: ${[...codes].map((c) => `\`${c}\``).join(', ')}.`,
-      content: { 'application/problem+json': { schema: ref(Problem) } },
+      description: `${STATUS_CODES[status] ?? 'Error'}: ${list.map((c) => `\`${c}\``).join(', ')}.`,
+      [PROBLEM_CODES]: list,
+      content: { 'application/problem+json': { schema: { allOf: [ref(Problem), { type: 'object', properties: { code: { type: 'string', enum: list } } }] } } },
     };
   }
   return responses;

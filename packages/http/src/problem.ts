@@ -1,40 +1,33 @@
-import type { ProblemBody } from '@imlab/contracts';
+import { errorMessage, problemTitle, STATUS_TITLES, statusOf, type ErrorCode, type ErrorParams, type Locale, type ProblemBody } from '@imlab/contracts';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
-
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  402: 'Payment Required',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  409: 'Conflict',
-  411: 'Length Required',
-  413: 'Content Too Large',
-  414: 'URI Too Long',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
+import { requestLocale } from './locale.js';
 
 export type { ProblemBody };
 
+export interface ProblemOptions<C extends ErrorCode> {
+  /** The parameters of the code's message. */
+  params?: ErrorParams<C> | undefined;
+  /** Extra fields (`shortfall`, `retryAfter`, `errors`, …), kept as given. */
+  extra?: Record<string, unknown>;
+  /** VALIDATION_FAILED without field-level errors: what was wrong with the request as a whole (English, for its `errors` entry). */
+  reason?: string;
+}
+
 /**
- * A problem body. A VALIDATION_FAILED always carries the documented `errors` list: when the
- * caller has no field-level errors, one entry for the request as a whole, saying what was wrong.
+ * A problem body for a registered code: its status, the status phrase as `title` and the code's
+ * message as `detail`, both in `locale`. A VALIDATION_FAILED always carries the documented `errors`
+ * list: when the caller has no field-level errors, one entry for the request as a whole, saying
+ * what was wrong.
  */
-export function problem(status: number, code: string, detail?: string, extra: Record<string, unknown> = {}): ProblemBody {
-  const errors = code === 'VALIDATION_FAILED' && !Array.isArray(extra.errors) ? { errors: [{ path: 'request', message: detail ?? 'is invalid' }] } : {};
-  return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, code, ...(detail ? { detail } : {}), ...errors, ...extra };
+export function problem<C extends ErrorCode>(code: C, locale: Locale, opts: ProblemOptions<C> = {}): ProblemBody {
+  const status = statusOf(code);
+  const detail = errorMessage(code, locale, opts.params ?? undefined);
+  const extra = opts.extra ?? {};
+  const errors = code === 'VALIDATION_FAILED' && !Array.isArray(extra.errors) ? { errors: [{ path: 'request', message: opts.reason ?? detail }] } : {};
+  return { type: 'about:blank', title: problemTitle(status, locale), status, code, detail, ...errors, ...extra };
 }
 
 export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
@@ -44,21 +37,47 @@ export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyRepl
     .send({ ...body, requestId: reply.request.id });
 }
 
-const FASTIFY_CODES: Record<string, [number, string]> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'PAYLOAD_TOO_LARGE'],
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE'],
-  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'VALIDATION_FAILED'],
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'VALIDATION_FAILED'],
-  FST_ERR_CTP_EMPTY_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE'],
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'VALIDATION_FAILED',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
-/** One error handler: problem+json everywhere, 5xx messages hidden. */
+/** Client errors Fastify or a plugin raise with only a status: the registered code for it (BAD_REQUEST, a 400, for any other). */
+const CODES_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'VALIDATION_FAILED',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  408: 'REQUEST_TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  414: 'PATH_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  431: 'REQUEST_HEADERS_TOO_LARGE',
+};
+
+export function codeForClientStatus(status: number): ErrorCode {
+  return CODES_BY_STATUS[status] ?? 'BAD_REQUEST';
+}
+
+/** A Fastify error that is not an AppError, as the registered code it answers with (INTERNAL when it is no client error). */
+export function codeForFastifyError(err: FastifyError): ErrorCode {
+  if (err.code && FASTIFY_CODES[err.code]) return FASTIFY_CODES[err.code]!;
+  if (err.validation) return 'VALIDATION_FAILED';
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return codeForClientStatus(err.statusCode);
+  return 'INTERNAL';
+}
+
+/** One error handler: problem+json everywhere, in the person's language; 5xx answers say only their code's generic message. */
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    const locale = requestLocale(request);
     if (err instanceof AppError) {
       if (err.status >= 500) request.log.error({ err }, 'request failed');
-      const detail = err.status >= 500 ? 'an internal error occurred' : err.message;
-      return sendProblem(reply, problem(err.status, err.code, detail, err.details ?? {}));
+      return sendProblem(reply, problem(err.code, locale, { params: err.params, extra: err.details ?? {}, reason: err.message }));
     }
     const fe = err as FastifyError;
     if (fe.validation) {
@@ -66,23 +85,16 @@ export function registerProblemHandlers(app: FastifyInstance): void {
         path: `${fe.validationContext ?? 'body'}${v.instancePath || ''}`,
         message: v.message ?? 'is invalid',
       }));
-      return sendProblem(reply, problem(400, 'VALIDATION_FAILED', 'the request is invalid', { errors }));
+      return sendProblem(reply, problem('VALIDATION_FAILED', locale, { extra: { errors } }));
     }
-    if (fe.code && FASTIFY_CODES[fe.code]) {
-      const [status, code] = FASTIFY_CODES[fe.code]!;
-      return sendProblem(reply, problem(status, code, fe.message));
-    }
-    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-      // JSON syntax errors (a forbidden __proto__ key included) and similar client faults from
-      // Fastify itself: a 400 is bad input, with the documented code.
-      const code = fe.statusCode === 429 ? 'RATE_LIMITED' : fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fe.statusCode === 400 ? 'VALIDATION_FAILED' : 'BAD_REQUEST';
-      return sendProblem(reply, problem(fe.statusCode, code, fe.message));
-    }
-    request.log.error({ err }, 'unhandled error');
-    return sendProblem(reply, problem(500, 'INTERNAL', 'an internal error occurred'));
+    // JSON syntax errors (a forbidden __proto__ key included) and similar client faults from
+    // Fastify itself: a 400 is bad input, with the documented code.
+    const code = codeForFastifyError(fe);
+    if (code === 'INTERNAL') request.log.error({ err }, 'unhandled error');
+    return sendProblem(reply, problem(code, locale, code === 'INTERNAL' ? {} : { reason: fe.message }));
   });
 
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, problem(404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, problem('NOT_FOUND', requestLocale(request))));
 }
 
 /**
@@ -92,13 +104,14 @@ export function registerProblemHandlers(app: FastifyInstance): void {
  */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   reply.header('x-request-id', request.id);
+  const locale = requestLocale(request);
   if (error.code === 'FST_ERR_BAD_URL') {
-    sendProblem(reply, problem(400, 'VALIDATION_FAILED', 'the path is not valid percent-encoded UTF-8'));
+    sendProblem(reply, problem('VALIDATION_FAILED', locale, { reason: 'the path is not valid percent-encoded UTF-8' }));
   } else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    sendProblem(reply, problem(414, 'VALIDATION_FAILED', 'a path segment is too long'));
+    sendProblem(reply, problem('PATH_TOO_LONG', locale));
   } else {
     request.log.error({ err: error }, 'router failed');
-    sendProblem(reply, problem(500, 'INTERNAL', 'an internal error occurred'));
+    sendProblem(reply, problem('INTERNAL', locale));
   }
 }
 
@@ -114,18 +127,15 @@ export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoExcep
     socket.destroy(err);
     return;
   }
-  const [status, code, detail] =
-    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'REQUEST_TIMEOUT', 'the request was not received in time']
-      : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'REQUEST_HEADERS_TOO_LARGE', 'the request headers are too large']
-        : [400, 'MALFORMED_REQUEST', 'the request is not valid HTTP'];
+  // Nothing of the request could be read, its Cookie and Accept-Language included: English.
+  const code: ErrorCode = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : err.code === 'HPE_HEADER_OVERFLOW' ? 'REQUEST_HEADERS_TOO_LARGE' : 'MALFORMED_REQUEST';
+  const status = statusOf(code);
   this.log.debug({ code: err.code }, 'client error');
   if (socket.writable) {
     const requestId = randomUUID();
-    const body = JSON.stringify({ ...problem(status, code, detail), requestId });
+    const body = JSON.stringify({ ...problem(code, 'en'), requestId });
     socket.write(
-      `HTTP/1.1 ${status} ${TITLES[status]}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `HTTP/1.1 ${status} ${STATUS_TITLES[status]!.en}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `x-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );
   }

@@ -17,8 +17,11 @@ beforeAll(async () => {
     reply.code(201);
     return { name: req.body.name };
   });
-  app.get('/v1/teapot', async () => {
-    throw new AppError('DEMO_TEAPOT', 'short and stout', { status: 418 });
+  app.get('/v1/prompt', async () => {
+    throw new AppError('GENERATION_PROMPT_TOO_LONG', { params: { maxChars: 7 }, details: { maxChars: 7 } });
+  });
+  app.get('/v1/ledger-broken', async () => {
+    throw new AppError('LEDGER_INVARIANT_BROKEN', { message: 'held balance of account 42 does not cover hold h-1' });
   });
   app.get('/v1/boom', async () => {
     throw new Error('database password is hunter2');
@@ -67,7 +70,7 @@ describe('shared app factory', () => {
     for (const payload of ['{"name":"a\\u0000b"}', '{"name":"ok","x\\u0000":1}']) {
       const res = await app.inject({ method: 'POST', url: '/v1/things', payload, headers: { 'content-type': 'application/json' } });
       expect(res.statusCode).toBe(400);
-      expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED', detail: 'text may not contain NUL (U+0000) characters', errors: [{ path: 'request' }] });
+      expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: 'request', message: 'text may not contain NUL (U+0000) characters' }] });
     }
     // prototype poisoning is still refused by Fastify's own parser underneath
     const poisoned = await app.inject({ method: 'POST', url: '/v1/things', payload: '{"name":"x","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } });
@@ -99,11 +102,39 @@ describe('shared app factory', () => {
     expect((await app.inject({ method: 'GET', url: '/v1/page?limit=20&tag=a' })).json()).toEqual({ limit: 20, tag: ['a'] });
   });
 
-  it('maps AppError to its status and code, and hides 5xx details', async () => {
-    expect((await app.inject('/v1/teapot')).json()).toMatchObject({ status: 418, code: 'DEMO_TEAPOT', detail: 'short and stout' });
+  it('maps AppError to its registered status and message, and hides 5xx details', async () => {
+    const long = await app.inject('/v1/prompt');
+    expect(long.statusCode).toBe(422);
+    expect(long.json()).toMatchObject({ status: 422, code: 'GENERATION_PROMPT_TOO_LONG', title: 'Unprocessable Content', detail: 'The prompt is longer than 7 characters.', maxChars: 7 });
     const boom = await app.inject('/v1/boom');
     expect(boom.statusCode).toBe(500);
+    expect(boom.json()).toMatchObject({ code: 'INTERNAL', detail: 'Something went wrong on our side; please try again later.' });
     expect(boom.body).not.toContain('hunter2');
+    const broken = await app.inject('/v1/ledger-broken');
+    expect(broken.json()).toMatchObject({ status: 500, code: 'LEDGER_INVARIANT_BROKEN', detail: 'Something went wrong on our side; please try again later.' });
+    expect(broken.body).not.toContain('hold h-1');
+  });
+
+  it("answers problems in the person's language: the locale cookie, then the account's, then Accept-Language", async () => {
+    const zh = { status: 422, title: '无法处理的内容', detail: '提示词超过了 7 个字符。' };
+    const en = { status: 422, title: 'Unprocessable Content', detail: 'The prompt is longer than 7 characters.' };
+    const inject = async (url: string, headers: Record<string, string>) => (await app.inject({ url, headers })).json();
+    expect(await inject('/v1/prompt', {})).toMatchObject(en);
+    expect(await inject('/v1/prompt', { cookie: 'imlab_x=1; locale=zh' })).toMatchObject(zh);
+    expect(await inject('/v1/prompt', { 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.8' })).toMatchObject(zh);
+    expect(await inject('/v1/prompt', { 'accept-language': 'fr-FR, en;q=0.8, zh-TW;q=0.5' })).toMatchObject(en);
+    expect(await inject('/v1/prompt', { 'accept-language': 'de' })).toMatchObject(en);
+    // The cookie wins over the browser's languages; anything but en|zh in it is ignored.
+    expect(await inject('/v1/prompt', { cookie: 'locale=en', 'accept-language': 'zh-CN' })).toMatchObject(en);
+    expect(await inject('/v1/prompt', { cookie: 'locale=fr', 'accept-language': 'zh-CN' })).toMatchObject(zh);
+    // The account's locale (the verified token's claim) comes after the cookie and before Accept-Language.
+    const zhAccount = await issuer.sign({ sub: USER, aud: 'demo', locale: 'zh' });
+    expect(await inject('/v1/finance', { authorization: `Bearer ${zhAccount}`, 'accept-language': 'en' })).toMatchObject({ status: 403, title: '禁止访问', detail: '你没有权限执行此操作。' });
+    expect(await inject('/v1/finance', { authorization: `Bearer ${zhAccount}`, cookie: 'locale=en' })).toMatchObject({ status: 403, detail: 'You are not allowed to do this.' });
+    // Schema errors, 404s and 5xx too; field-level errors stay as they are.
+    expect(await inject('/v1/page?limit=x', { cookie: 'locale=zh' })).toMatchObject({ code: 'VALIDATION_FAILED', title: '请求错误', detail: '请求无效，请按 errors 列表中的说明修改。', errors: [{ path: expect.stringContaining('limit') }] });
+    expect(await inject('/v1/nothing', { cookie: 'locale=zh' })).toMatchObject({ code: 'NOT_FOUND', title: '未找到', detail: '未找到请求的内容。' });
+    expect(await inject('/v1/boom', { 'accept-language': 'zh' })).toMatchObject({ code: 'INTERNAL', title: '服务器内部错误', detail: '服务器出现问题，请稍后再试。' });
   });
 
   it('takes JSON only: text/plain is a 415, not a string where an object was expected', async () => {
@@ -137,7 +168,7 @@ describe('shared app factory', () => {
       });
     const cases: [string, number, string][] = [
       ['GET /v1/things/%C0/cancel HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'VALIDATION_FAILED'],
-      [`POST /v1/things/${'a'.repeat(101)}/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, 414, 'VALIDATION_FAILED'],
+      [`POST /v1/things/${'a'.repeat(101)}/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, 414, 'PATH_TOO_LONG'],
       [`GET /healthz HTTP/1.1\r\nHost: x\r\nCookie: ${'c'.repeat(20_000)}\r\n\r\n`, 431, 'REQUEST_HEADERS_TOO_LARGE'],
       ['NOT HTTP AT ALL\r\n\r\n', 400, 'MALFORMED_REQUEST'],
     ];

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { createLogger } from '@imlab/logger';
+import { errorMessage } from '@imlab/contracts';
 import { authenticate, buildApp, registerInternalAuth, type App } from '../src/index.js';
 
 const USER = '0190f5f0-0000-7000-8000-000000000002';
@@ -118,7 +119,7 @@ describe('registerInternalAuth: the answer to a token', () => {
       const res = await bearer(app, token);
       expect(res.statusCode, token).toBe(401);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-      expect(res.json()).toMatchObject({ status: 401, code: 'UNAUTHENTICATED', detail: 'sign in first' });
+      expect(res.json()).toMatchObject({ status: 401, code: 'UNAUTHENTICATED', detail: errorMessage('UNAUTHENTICATED', 'en') });
     }
   });
 

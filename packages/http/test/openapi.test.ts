@@ -15,11 +15,11 @@ beforeAll(async () => {
       schema: {
         ...operation('createThing', { tag: 'uploads', access: 'session', summary: 'Make a thing', description: 'Makes one.' }),
         body: ref(Thing),
-        response: { 201: ref(Thing, { description: 'Made' }), ...errors({ 400: ['VALIDATION_FAILED'] }, { 400: ['DEMO_TOO_SHORT'], 402: ['DEMO_BROKE'] }) },
+        response: { 201: ref(Thing, { description: 'Made' }), ...errors({ 400: ['VALIDATION_FAILED'] }, { 400: ['INVALID_CURSOR', 'VALIDATION_FAILED'], 402: ['LEDGER_INSUFFICIENT_CREDITS'] }) },
       },
     },
     async (req, reply) => {
-      if (req.body.name === 'broke') throw new AppError('DEMO_BROKE', 'no credits', { status: 402, details: { shortfall: 3 } });
+      if (req.body.name === 'broke') throw new AppError('LEDGER_INSUFFICIENT_CREDITS', { details: { shortfall: 3 } });
       return reply.code(201).send({ name: req.body.name });
     },
   );
@@ -62,11 +62,15 @@ describe('route documentation helpers', () => {
     expect(op.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Thing' });
     expect(op.responses['201']).toEqual({ description: 'Made', content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } } });
     // Codes of one status given twice are listed once, in one response.
-    expect(op.responses['400']).toEqual({
-      description: 'Bad Request: `VALIDATION_FAILED`, `DEMO_TOO_SHORT`.',
-      content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+    expect(op.responses['400']).toMatchObject({
+      description: 'Bad Request: `INVALID_CURSOR`, `VALIDATION_FAILED`.',
+      content: {
+        'application/problem+json': {
+          schema: { allOf: [{ $ref: '#/components/schemas/Problem' }, { type: 'object', properties: { code: { type: 'string', enum: ['INVALID_CURSOR', 'VALIDATION_FAILED'] } } }] },
+        },
+      },
     });
-    expect(op.responses['402'].description).toBe('Payment Required: `DEMO_BROKE`.');
+    expect(op.responses['402'].description).toBe('Payment Required: `LEDGER_INSUFFICIENT_CREDITS`.');
     expect(doc.tags).toEqual([{ name: 'uploads', description: expect.any(String) }]);
     expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'imlab_sid' });
   });
@@ -84,7 +88,7 @@ describe('route documentation helpers', () => {
     expect(broke.statusCode).toBe(402);
     expect(broke.headers['content-type']).toMatch(/^application\/problem\+json/);
     // A problem's own fields pass the response schema.
-    expect(broke.json()).toMatchObject({ code: 'DEMO_BROKE', shortfall: 3, requestId: expect.any(String) });
+    expect(broke.json()).toMatchObject({ code: 'LEDGER_INSUFFICIENT_CREDITS', shortfall: 3, requestId: expect.any(String) });
     expect((await app.inject({ method: 'POST', url: '/v1/things', payload: { name: 'kettle' } })).json()).toEqual({ name: 'kettle' });
     expect((await app.inject({ method: 'DELETE', url: '/v1/things' })).statusCode).toBe(204);
   });

@@ -122,7 +122,7 @@ export interface ConsumeOptions {
  */
 export function prepareMessage<N extends MessageName>(name: N, payload: Payload<N>, id?: string): { id: string; name: N; payload: Payload<N>; targets: QueueName[] } | null {
   const problem = payloadProblem(name, payload);
-  if (problem) throw new AppError('CONTRACT_VIOLATION', problem, { status: 500, retryable: false });
+  if (problem) throw new AppError('CONTRACT_VIOLATION', { message: problem, retryable: false });
   const targets = [...targetsOf(name)];
   return targets.length === 0 ? null : { id: id ?? uuidv7(), name, payload, targets };
 }

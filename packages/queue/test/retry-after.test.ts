@@ -58,7 +58,7 @@ afterAll(async () => {
 describe('retryAfterOf', () => {
   it('reads retryAfterMs from the error or its cause chain, caps it, and ignores nonsense', () => {
     expect(retryAfterOf(new RateLimited(1500))).toBe(1500);
-    expect(retryAfterOf(new AppError('X_BUSY', 'busy', { status: 503, cause: new RateLimited(2000) }))).toBe(2000);
+    expect(retryAfterOf(new AppError('SERVICE_UNAVAILABLE', { message: 'busy', cause: new RateLimited(2000) }))).toBe(2000);
     expect(retryAfterOf(new RateLimited(3 * 3600_000))).toBe(MAX_RETRY_AFTER_MS);
     expect(retryAfterOf(new RateLimited(5000), 800)).toBe(800);
     expect(retryAfterOf(new RateLimited(Number.NaN))).toBeUndefined();
@@ -157,7 +157,7 @@ describe('a handler that says "not yet" (notYet)', () => {
     const calls: number[] = [];
     bus.worker('credits-ledger', async () => {
       calls.push(Date.now());
-      if (calls.length <= 5) throw notYet(new AppError('X_NOT_YET', 'predecessor missing', { status: 409, retryable: true }), 50);
+      if (calls.length <= 5) throw notYet(new AppError('LEDGER_POSTING_OUT_OF_ORDER', { message: 'predecessor missing', retryable: true }), 50);
       return { ok: true };
     });
     const q = bus.queue('credits-ledger');
@@ -177,7 +177,7 @@ describe('a handler that says "not yet" (notYet)', () => {
       'credits-ledger',
       async () => {
         calls.push(Date.now());
-        throw notYet(new AppError('X_NOT_YET', 'predecessor never comes', { status: 409, retryable: true }), 50);
+        throw notYet(new AppError('LEDGER_POSTING_OUT_OF_ORDER', { message: 'predecessor never comes', retryable: true }), 50);
       },
       { maxDeferMs: 1000 },
     );

@@ -8,7 +8,7 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
  */
 export async function startTestIssuer(): Promise<{
   jwksUrl: string;
-  sign: (claims: { sub: string; roles?: string[]; sid?: string; aud: string; expiresIn?: string; iss?: string }) => Promise<string>;
+  sign: (claims: { sub: string; roles?: string[]; sid?: string; aud: string; expiresIn?: string; iss?: string; locale?: string }) => Promise<string>;
   close: () => Promise<void>;
 }> {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
@@ -27,7 +27,7 @@ export async function startTestIssuer(): Promise<{
   return {
     jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`,
     sign: (c) =>
-      new SignJWT({ roles: c.roles ?? ['user'], sid: c.sid ?? randomUUID() })
+      new SignJWT({ roles: c.roles ?? ['user'], sid: c.sid ?? randomUUID(), ...(c.locale ? { locale: c.locale } : {}) })
         .setProtectedHeader({ alg: 'EdDSA', kid })
         .setSubject(c.sub)
         .setAudience(c.aud)

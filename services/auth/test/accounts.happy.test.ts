@@ -279,6 +279,40 @@ describe('profile', () => {
     expect(row.locale).toBe('en');
   });
 
+  it("carries the account's locale in the internal token, and answers problems in it unless a locale cookie says otherwise", async () => {
+    const { sid, userId } = await signedInUser(t, 'zh-reader@example.com');
+    const resolve = () => call(t.url, 'POST', '/internal/sessions/resolve', { body: { token: sid, audience: 'credits-ledger' }, headers: { 'x-imlab-internal-token': INTERNAL_TOKEN } });
+    const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    const before = await resolve();
+    expect(before.body).toMatchObject({ userId, locale: 'en' });
+    expect(claimsOf(before.body.token)).toMatchObject({ sub: userId, locale: 'en' });
+    const enList = await call(t.url, 'GET', '/v1/me/sessions?cursor=garbage', { headers: await bearer(t, sid) });
+    expect(enList.body).toMatchObject({ status: 400, code: 'INVALID_CURSOR', title: 'Bad Request', detail: 'This page link is no longer valid; start again from the first page.' });
+
+    // Changing the locale takes effect at once: cached session lookups are dropped.
+    expect((await call(t.url, 'PATCH', '/v1/me', { body: { locale: 'zh' }, headers: await bearer(t, sid) })).status).toBe(200);
+    const after = await resolve();
+    expect(after.body).toMatchObject({ userId, locale: 'zh' });
+    expect(claimsOf(after.body.token)).toMatchObject({ sub: userId, locale: 'zh' });
+    const zhList = await call(t.url, 'GET', '/v1/me/sessions?cursor=garbage', { headers: { ...(await bearer(t, sid)), 'accept-language': 'en' } });
+    expect(zhList.body).toMatchObject({ status: 400, code: 'INVALID_CURSOR', title: '请求错误', detail: '分页游标无效，请从第一页重新开始。' });
+    // This browser's cookie wins over the account.
+    const cookieEn = await call(t.url, 'GET', '/v1/me/sessions?cursor=garbage', { headers: await bearer(t, sid), cookies: { locale: 'en' } });
+    expect(cookieEn.body).toMatchObject({ title: 'Bad Request', detail: 'This page link is no longer valid; start again from the first page.' });
+  });
+
+  it('answers sign-in problems in the language of the locale cookie or of Accept-Language, in English by default', async () => {
+    await signedInUser(t, 'wrong-password@example.com');
+    const login = (opts: { headers?: Record<string, string>; cookies?: Record<string, string> }) =>
+      call(t.url, 'POST', '/v1/auth/login', { body: { email: 'wrong-password@example.com', password: 'not the password at all' }, ...opts });
+    expect((await login({})).body).toMatchObject({ status: 401, code: 'AUTH_INVALID_CREDENTIALS', title: 'Unauthorized', detail: 'The email or password is incorrect.' });
+    const zh = { status: 401, code: 'AUTH_INVALID_CREDENTIALS', title: '未登录', detail: '邮箱或密码不正确。' };
+    expect((await login({ cookies: { locale: 'zh' } })).body).toMatchObject(zh);
+    expect((await login({ headers: { 'accept-language': 'zh-CN,zh;q=0.9' } })).body).toMatchObject(zh);
+    const weak = await call(t.url, 'POST', '/v1/auth/signup', { body: { email: 'weak-zh@example.com', password: 'short' }, cookies: { locale: 'zh' } });
+    expect(weak.body).toMatchObject({ status: 400, code: 'AUTH_WEAK_PASSWORD', detail: '密码长度须为 8–128 个字符。' });
+  });
+
   it('answers 401 without a valid internal token', async () => {
     expect((await call(t.url, 'GET', '/v1/me')).status).toBe(401);
     expect((await call(t.url, 'GET', '/v1/me', { headers: { authorization: 'Bearer nonsense' } })).status).toBe(401);

@@ -89,14 +89,93 @@ describe('GET /v1/credits/transactions', () => {
     const { status, body } = await get('/v1/credits/transactions', await tokenFor(u));
     expect(status).toBe(200);
     expect(body.items.map((i: { kind: string; amount: number; description: string }) => [i.kind, i.amount, i.description])).toEqual([
-      ['refund', 6, 'Refund — generation failed'],
-      ['generation', -6, `Image generation gen_${g2.slice(0, 8)} — 6 credits`],
-      ['generation', -4, `Image generation gen_${g1.slice(0, 8)} — 4 credits`],
-      ['promo', 5, 'Promotional credits — 5 credits'],
+      ['refund', 6, 'Refund — the generation did not complete'],
+      ['generation', -6, 'Image generation — 6 credits'],
+      ['generation', -4, 'Image generation — 4 credits'],
+      ['bonus', 5, 'Bonus credits — 5 credits'],
       ['purchase', 100, 'Credit purchase — 100 credits'],
     ]);
+    expect(body.items.map((i: { generationId: string | null }) => i.generationId)).toEqual([g2, g2, g1, null, null]);
     const sum = body.items.reduce((s: number, i: { amount: number }) => s + i.amount, 0);
     expect(sum).toBe((await findUserAccounts(L.db, u))!.available);
+  });
+
+  it('describes every kind of line in English and in Chinese: what it was for, and why credits came back as a registered code', async () => {
+    const u = user();
+    const order = randomUUID();
+    const post = (p: { source: 'purchase' | 'promo'; amount: number; reference: string }) =>
+      L.run((tx) => ledger.grant(tx, L.deps, { idempotencyKey: randomUUID(), userId: u, ...p }));
+    const hold = (id: string, amount: number, expiresAt = inMinutes(10)) =>
+      L.run((tx) => ledger.reserve(tx, L.deps, { holdId: id, userId: u, amount, expiresAt, reference: `generation:${id}` }));
+    const [rendered, canceled, expired, partial, unknown] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await post({ source: 'purchase', amount: 100, reference: `order:${order}` });
+    await post({ source: 'promo', amount: 50, reference: 'signup-bonus' });
+    await post({ source: 'promo', amount: 1, reference: 'spring-promo' });
+    await hold(rendered, 6);
+    await L.run((tx) => ledger.release(tx, L.deps, { holdId: rendered, reason: 'GENERATION_RENDER_ERROR' }));
+    await hold(canceled, 3);
+    await L.run((tx) => ledger.release(tx, L.deps, { holdId: canceled, reason: 'canceled' }));
+    await hold(expired, 2, inMinutes(-1));
+    await L.run((tx) => ledger.capture(tx, L.deps, { holdId: expired })); // issued after the expiry: the hold expires
+    await hold(partial, 8);
+    await L.run((tx) => ledger.capture(tx, L.deps, { holdId: partial, amount: 6 }, new Date()));
+    await hold(unknown, 1);
+    await L.run((tx) => ledger.release(tx, L.deps, { holdId: unknown, reason: 'something new' }));
+    await L.run((tx) => ledger.clawback(tx, L.deps, { idempotencyKey: randomUUID(), userId: u, amount: 30, reference: `order:${order}` }));
+    await L.run((tx) => ledger.restore(tx, L.deps, { idempotencyKey: randomUUID(), userId: u, amount: 10, reference: `order:${order}` }));
+
+    const lines = (body: { items: Record<string, unknown>[] }) => body.items.map((i) => [i.kind, i.amount, i.reason, i.generationId, i.orderId, i.description]);
+    const token = await tokenFor(u);
+    const en = await get('/v1/credits/transactions?limit=100', token);
+    expect(lines(en.body)).toEqual([
+      ['restore', 10, null, null, order, 'Credits restored — 10 credits given back'],
+      ['clawback', -30, null, null, order, 'Payment reversed — 30 credits taken back'],
+      ['refund', 1, null, unknown, null, 'Refund — the generation did not complete'],
+      ['generation', -1, null, unknown, null, 'Image generation — 1 credit'],
+      ['refund', 2, null, partial, null, 'Refund — credits for images that were not delivered'],
+      ['generation', -8, null, partial, null, 'Image generation — 8 credits'],
+      ['refund', 2, 'GENERATION_HOLD_EXPIRED', expired, null, 'Refund — the image was not ready in time'],
+      ['generation', -2, null, expired, null, 'Image generation — 2 credits'],
+      ['refund', 3, 'GENERATION_CANCELED', canceled, null, 'Refund — the generation was canceled'],
+      ['generation', -3, null, canceled, null, 'Image generation — 3 credits'],
+      ['refund', 6, 'GENERATION_RENDER_ERROR', rendered, null, 'Refund — the image could not be rendered'],
+      ['generation', -6, null, rendered, null, 'Image generation — 6 credits'],
+      ['bonus', 1, null, null, null, 'Bonus credits — 1 credit'],
+      ['bonus', 50, null, null, null, 'Sign-up bonus — 50 credits'],
+      ['purchase', 100, null, null, order, 'Credit purchase — 100 credits'],
+    ]);
+    const zhLines = [
+      '积分已恢复 — 退回 10 积分',
+      '付款已撤销 — 收回 30 积分',
+      '退款 — 生成未完成',
+      '图像生成 — 1 积分',
+      '退款 — 未交付图像的积分',
+      '图像生成 — 8 积分',
+      '退款 — 图像未能按时生成',
+      '图像生成 — 2 积分',
+      '退款 — 生成已取消',
+      '图像生成 — 3 积分',
+      '退款 — 图像生成失败',
+      '图像生成 — 6 积分',
+      '赠送积分 — 1 积分',
+      '注册奖励 — 50 积分',
+      '购买积分 — 100 积分',
+    ];
+    // The same lines in Chinese: for the locale cookie, for Accept-Language, and for the account's locale (the token's claim).
+    for (const [how, t, headers] of [
+      ['cookie', token, { cookie: 'locale=zh' }],
+      ['accept-language', token, { 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.8' }],
+      ['account', await issuer.sign({ sub: u, aud: 'credits-ledger', locale: 'zh' }), {}],
+    ] as const) {
+      const zh = await get('/v1/credits/transactions?limit=100', t, headers);
+      expect(zh.body.items.map((i: { description: string }) => i.description), how).toEqual(zhLines);
+      // Everything but the words is the same.
+      expect(lines(zh.body).map((l) => l.slice(0, 5)), how).toEqual(lines(en.body).map((l) => l.slice(0, 5)));
+    }
+    // The cookie wins over the account; no description ever shows a code.
+    const cookieEn = await get('/v1/credits/transactions?limit=100', await issuer.sign({ sub: u, aud: 'credits-ledger', locale: 'zh' }), { cookie: 'locale=en' });
+    expect(cookieEn.body.items.map((i: { description: string }) => i.description)).toEqual(en.body.items.map((i: { description: string }) => i.description));
+    for (const item of [...en.body.items]) expect(item.description).not.toMatch(/[A-Z]{3,}_[A-Z]/);
   });
 
   it('pages with an opaque cursor without skipping or repeating', async () => {

@@ -13,7 +13,7 @@ async function readEvents(res: Response): Promise<{ status: string; images: unkn
   const text = await res.text();
   return text
     .split('\n\n')
-    .filter((block) => block.startsWith('event: status'))
+    .filter((block) => block.split('\n').includes('event: status'))
     .map((block) => JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6)));
 }
 
@@ -43,6 +43,25 @@ describe('GET /v1/generations/:id/events', () => {
     sub.disconnect();
     expect(published.length).toBeGreaterThan(0);
     for (const m of published) expect(m).toMatch(/^[0-9a-f-]{36} [a-z]+$/);
+  });
+
+  it('names each event by its status, and a reconnect with Last-Event-ID is not sent that status again', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'resumed', model: 'imlab-draft' } });
+    const auth = { authorization: `Bearer ${await h.token(user)}` };
+    const first = await fetch(`${h.url}/v1/generations/${created.body.id}/events`, { headers: auth });
+    const reader = first.body!.getReader();
+    const opening = new TextDecoder().decode((await reader.read()).value);
+    expect(opening).toMatch(/^id: (reserving|queued)\nevent: status\ndata: /);
+    const seen = /^id: (\w+)/.exec(opening)![1]!;
+    await reader.cancel();
+    const again = await fetch(`${h.url}/v1/generations/${created.body.id}/events`, { headers: { ...auth, 'last-event-id': seen } });
+    const worker = await h.startWorker();
+    const statuses = (await readEvents(again)).map((e) => e.status);
+    await worker.worker.close();
+    expect(statuses).not.toContain(seen);
+    expect(statuses.at(-1)).toBe('succeeded');
   });
 
   it('ends at once for a finished generation, and refuses someone else', async () => {

@@ -1,7 +1,9 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const Locale = Type.Union([Type.Literal('en'), Type.Literal('zh')]);
+/** The two languages the product speaks: English and Chinese (Simplified). */
+export type Locale = Static<typeof Locale>;
 export const PositiveInt = Type.Integer({ minimum: 1 });
 export const NonNegativeInt = Type.Integer({ minimum: 0 });
 export const IsoDate = Type.String({ format: 'date-time' });

@@ -12,8 +12,8 @@ import { sealedLink, sendEmail } from './emails.js';
 import * as repo from './accounts.repository.js';
 import type { UserRow } from './accounts.repository.js';
 
-const invalidCredentials = () => new AppError('AUTH_INVALID_CREDENTIALS', 'email or password is incorrect', { status: 401 });
-const invalidToken = () => new AppError('AUTH_INVALID_TOKEN', 'this link is invalid or has expired', { status: 400 });
+const invalidCredentials = () => new AppError('AUTH_INVALID_CREDENTIALS');
+const invalidToken = () => new AppError('AUTH_INVALID_TOKEN');
 
 export function createAccountService(deps: AuthDeps, sessions: SessionService) {
   const { config, db, bus, redis, keyPrefix, background, logger } = deps;
@@ -82,7 +82,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     const day = new Date().toISOString().slice(0, 10);
     const n = await countFor(`${keyPrefix}auth:signups:${ipHash ?? 'unknown'}:${day}`, 2 * 86400);
     if (n > config.SIGNUPS_PER_IP_PER_DAY) {
-      throw new AppError('AUTH_SIGNUP_LIMIT', 'too many sign-ups from this network today; try again tomorrow', { status: 429, details: { retryAfter: 86400 } });
+      throw new AppError('AUTH_SIGNUP_LIMIT', { details: { retryAfter: 86400 } });
     }
   }
 
@@ -225,7 +225,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     async login(input: { email: string; password: string; device: string; presentedToken?: string }): Promise<{ user: UserRow; token: string; maxAge: number }> {
       const email = normaliseEmail(input.email);
       const wait = await backoff.retryAfter(email);
-      if (wait > 0) throw new AppError('AUTH_TOO_MANY_ATTEMPTS', 'too many failed attempts; try again later or reset your password', { status: 429, details: { retryAfter: wait } });
+      if (wait > 0) throw new AppError('AUTH_TOO_MANY_ATTEMPTS', { details: { retryAfter: wait } });
       const user = await repo.findUserByEmail(db, email);
       const usable = user && user.status === 'active' ? user : undefined;
       const ok = await verifyPassword(usable?.password_hash, input.password);
@@ -234,7 +234,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         throw invalidCredentials();
       }
       await backoff.clear(email);
-      if (!usable.email_verified_at) throw new AppError('AUTH_EMAIL_NOT_VERIFIED', 'confirm your email address first; we can send the link again', { status: 403 });
+      if (!usable.email_verified_at) throw new AppError('AUTH_EMAIL_NOT_VERIFIED');
       // No fixation: whatever session id the browser brought is ended and a new one issued.
       if (input.presentedToken) await sessions.revokeByToken(input.presentedToken);
       const { token, maxAge } = await sessions.create(db, usable.id, input.device);

@@ -54,7 +54,7 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
       },
     },
     async (request, reply) => {
-      if (!google.enabled) throw new AppError('AUTH_GOOGLE_DISABLED', 'Google sign-in is not configured', { status: 404 });
+      if (!google.enabled) throw new AppError('AUTH_GOOGLE_DISABLED', { message: 'Google sign-in is not configured' });
       const current = request.cookies[SESSION_COOKIE];
       const { cookie, url } = await google.start({
         returnTo: request.query.returnTo,
@@ -88,7 +88,7 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
       },
     },
     async (request, reply) => {
-      if (!google.enabled) throw new AppError('AUTH_GOOGLE_DISABLED', 'Google sign-in is not configured', { status: 404 });
+      if (!google.enabled) throw new AppError('AUTH_GOOGLE_DISABLED', { message: 'Google sign-in is not configured' });
       reply.header('cache-control', 'no-store');
       try {
         const { token, maxAge, returnTo } = await google.callback({

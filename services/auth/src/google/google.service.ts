@@ -102,7 +102,7 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       try {
         c = await client();
       } catch (err) {
-        throw new AppError('AUTH_GOOGLE_UNAVAILABLE', 'Google sign-in is unavailable right now', { status: 503, cause: err });
+        throw new AppError('AUTH_GOOGLE_UNAVAILABLE', { cause: err });
       }
       const cookie = current ?? newToken();
       const pending: PendingLogin = {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { INTERNAL_HEADERS, type Role } from '@imlab/contracts';
-import { AppError } from '@imlab/http';
+import { AppError, rememberAccountLocale } from '@imlab/http';
 import type { KeyRing } from '../keys/keys.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 
@@ -18,7 +18,7 @@ declare module 'fastify' {
   }
 }
 
-const unauthenticated = () => new AppError('UNAUTHENTICATED', 'sign in first', { status: 401 });
+const unauthenticated = () => new AppError('UNAUTHENTICATED');
 
 /**
  * preHandler for /v1/me*: the gateway's internal JWT (EdDSA only, iss imlab-auth, aud auth),
@@ -39,6 +39,7 @@ export function requireCaller(keys: KeyRing, sessions: SessionService) {
     const session = await sessions.findLive(claims.sid);
     if (!session || session.user_id !== claims.sub) throw unauthenticated();
     request.caller = { userId: claims.sub, sessionId: claims.sid, roles: claims.roles ?? [], authenticatedAt: session.authenticated_at };
+    rememberAccountLocale(request, claims.locale);
   };
 }
 

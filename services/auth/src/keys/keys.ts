@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, createLocalJWKSet, type JWK, type CryptoKey, type JWTPayload } from 'jose';
-import { INTERNAL_JWT_ISSUER, type Role } from '@imlab/contracts';
+import { INTERNAL_JWT_ISSUER, type Locale, type Role } from '@imlab/contracts';
 import type { Logger } from '@imlab/logger';
 
 export const ALG = 'EdDSA';
@@ -10,9 +10,9 @@ export const ALG = 'EdDSA';
 export interface KeyRing {
   /** Public keys of every configured key (current first), as served at /.well-known/jwks.json. */
   jwks: { keys: JWK[] };
-  sign(claims: { sub: string; sid: string; roles: Role[]; aud: string }, ttlSeconds: number): Promise<string>;
+  sign(claims: { sub: string; sid: string; roles: Role[]; aud: string; locale?: Locale }, ttlSeconds: number): Promise<string>;
   /** Verifies an internal token addressed to `audience` with the same pinned rules services use. */
-  verify(token: string, audience: string): Promise<JWTPayload & { sid?: string; roles?: Role[] }>;
+  verify(token: string, audience: string): Promise<JWTPayload & { sid?: string; roles?: Role[]; locale?: unknown }>;
 }
 
 function publicPart(jwk: JWK): JWK {
@@ -34,8 +34,8 @@ export async function keyRingFrom(jwks: JWK[]): Promise<KeyRing> {
   const localSet = createLocalJWKSet(published);
   return {
     jwks: published,
-    sign: ({ sub, sid, roles, aud }, ttl) =>
-      new SignJWT({ sid, roles })
+    sign: ({ sub, sid, roles, aud, locale }, ttl) =>
+      new SignJWT({ sid, roles, ...(locale ? { locale } : {}) })
         .setProtectedHeader({ alg: ALG, kid: current.kid!, typ: 'JWT' })
         .setIssuer(INTERNAL_JWT_ISSUER)
         .setSubject(sub)
@@ -45,7 +45,7 @@ export async function keyRingFrom(jwks: JWK[]): Promise<KeyRing> {
         .sign(signingKey),
     verify: async (token, audience) => {
       const { payload } = await jwtVerify(token, localSet, { algorithms: [ALG], issuer: INTERNAL_JWT_ISSUER, audience, maxTokenAge: '5m' });
-      return payload as JWTPayload & { sid?: string; roles?: Role[] };
+      return payload as JWTPayload & { sid?: string; roles?: Role[]; locale?: unknown };
     },
   };
 }

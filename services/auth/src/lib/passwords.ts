@@ -22,10 +22,10 @@ export function checkPasswordPolicy(password: string): string {
   const p = normalisePassword(password);
   const length = [...p].length;
   if (length < PASSWORD_MIN || length > PASSWORD_MAX) {
-    throw new AppError('AUTH_WEAK_PASSWORD', `password must be ${PASSWORD_MIN}-${PASSWORD_MAX} characters`, { status: 400 });
+    throw new AppError('AUTH_WEAK_PASSWORD', { params: { rule: 'length', min: PASSWORD_MIN, max: PASSWORD_MAX } });
   }
   if (COMMON.has(p.toLowerCase())) {
-    throw new AppError('AUTH_WEAK_PASSWORD', 'this password appears in lists of common or breached passwords; choose another', { status: 400 });
+    throw new AppError('AUTH_WEAK_PASSWORD', { params: { rule: 'breached' } });
   }
   return p;
 }

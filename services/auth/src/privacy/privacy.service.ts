@@ -53,17 +53,17 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
      */
     async requestDeletion(caller: Caller, password: string | undefined): Promise<{ purgeAfter: string }> {
       const user = await accountsRepo.findUserById(db, caller.userId);
-      if (!user || user.status !== 'active') throw new AppError('UNAUTHENTICATED', 'sign in first', { status: 401 });
+      if (!user || user.status !== 'active') throw new AppError('UNAUTHENTICATED');
       const recent = Date.now() - caller.authenticatedAt.getTime() <= config.RECENT_LOGIN_WINDOW * 1000;
       if (password !== undefined) {
         const wait = await accounts.backoff.retryAfter(user.email);
-        if (wait > 0) throw new AppError('AUTH_TOO_MANY_ATTEMPTS', 'too many failed attempts; try again later', { status: 429, details: { retryAfter: wait } });
+        if (wait > 0) throw new AppError('AUTH_TOO_MANY_ATTEMPTS', { details: { retryAfter: wait } });
         if (!(await verifyPassword(user.password_hash, password))) {
           await accounts.backoff.recordFailure(user.email);
-          throw new AppError('AUTH_REAUTH_REQUIRED', 'the password is incorrect', { status: 403 });
+          throw new AppError('AUTH_REAUTH_REQUIRED', { params: { reason: 'wrong-password' } });
         }
       } else if (!recent) {
-        throw new AppError('AUTH_REAUTH_REQUIRED', 'confirm with your password, or sign in again first', { status: 403 });
+        throw new AppError('AUTH_REAUTH_REQUIRED', { params: { reason: 'confirm' } });
       }
       const purgeAfter = new Date(Date.now() + config.ACCOUNT_PURGE_DELAY * 1000);
       const afterCommit = await db.transaction().execute(async (tx) => {
@@ -115,7 +115,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
 
     async getExport(userId: string, id: string): Promise<ExportRow> {
       const row = await repo.findExport(db, userId, id);
-      if (!row) throw new AppError('NOT_FOUND', 'export not found', { status: 404 });
+      if (!row) throw new AppError('NOT_FOUND', { message: 'export not found' });
       return row;
     },
 
@@ -123,7 +123,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
     async exportFile(userId: string, id: string): Promise<string> {
       const row = await repo.findExport(db, userId, id);
       if (!row || row.status !== 'ready' || !row.file_name || (row.expires_at && row.expires_at < new Date())) {
-        throw new AppError('NOT_FOUND', 'export not found or not ready', { status: 404 });
+        throw new AppError('NOT_FOUND', { message: 'export not found or not ready' });
       }
       return join(exportDir, row.file_name);
     },

@@ -77,7 +77,11 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
     const displayName = request.body.displayName?.trim();
     const me = await profiles.update(callerOf(request).userId, { ...(displayName !== undefined ? { displayName } : {}), ...(request.body.locale ? { locale: request.body.locale } : {}) });
     // Set from the stored, validated value: the request's text never reaches Set-Cookie.
-    if (request.body.locale) setLocaleCookie(reply, deps.config, me.locale);
+    if (request.body.locale) {
+      setLocaleCookie(reply, deps.config, me.locale);
+      // Cached session lookups carry the old locale (the internal tokens' claim): drop them.
+      await sessions.invalidateUser(me.id);
+    }
     return me;
   });
 
@@ -124,7 +128,7 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
     },
     async (request, reply) => {
       const revoked = await sessions.revokeOne(callerOf(request).userId, request.params.id);
-      if (!revoked) throw new AppError('NOT_FOUND', 'session not found', { status: 404 });
+      if (!revoked) throw new AppError('NOT_FOUND', { message: 'session not found' });
       return reply.code(204).send(null);
     },
   );

@@ -19,7 +19,7 @@ export function toMe(user: UserRow, google: boolean): Static<typeof Me> {
   };
 }
 
-const gone = () => new AppError('UNAUTHENTICATED', 'sign in first', { status: 401 });
+const gone = () => new AppError('UNAUTHENTICATED');
 
 export function createProfileService(deps: AuthDeps) {
   const { db, bus } = deps;

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Problem, ROLES } from '@imlab/contracts';
+import { Locale, Problem, ROLES } from '@imlab/contracts';
 import { requireInternalToken, type App } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
 import type { SessionService } from './sessions.service.js';
@@ -10,6 +10,8 @@ const Resolved = Type.Object({
   userId: Type.String({ format: 'uuid' }),
   sessionId: Type.String({ format: 'uuid' }),
   roles: Type.Array(Type.Union(ROLES.map((r) => Type.Literal(r)))),
+  /** The account's language (also the token's `locale` claim): the gateway answers its own problems in it. */
+  locale: Type.Optional(Locale),
   expiresIn: Type.Integer(),
 });
 const Jwks = Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) });

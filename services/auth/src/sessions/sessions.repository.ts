@@ -1,6 +1,6 @@
 import { sql, type Db } from '@imlab/db';
 import type { Selectable } from 'kysely';
-import type { Role } from '@imlab/contracts';
+import type { Locale, Role } from '@imlab/contracts';
 import type { DB, SessionTable } from '../db.js';
 
 export type SessionRow = Selectable<SessionTable>;
@@ -13,17 +13,17 @@ export async function insertSession(db: Db<DB>, s: { id: string; userId: string;
 export async function findLiveSessionByHash(
   db: Db<DB>,
   tokenHash: string,
-): Promise<{ id: string; userId: string; roles: Role[]; expiresAt: Date; lastSeenAt: Date } | undefined> {
+): Promise<{ id: string; userId: string; roles: Role[]; locale: Locale; expiresAt: Date; lastSeenAt: Date } | undefined> {
   const row = await db
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
-    .select(['sessions.id', 'sessions.user_id', 'users.roles', 'sessions.expires_at', 'sessions.last_seen_at'])
+    .select(['sessions.id', 'sessions.user_id', 'users.roles', 'users.locale', 'sessions.expires_at', 'sessions.last_seen_at'])
     .where('sessions.token_hash', '=', tokenHash)
     .where('sessions.revoked_at', 'is', null)
     .where('sessions.expires_at', '>', sql<Date>`now()`)
     .where('users.status', '=', 'active')
     .executeTakeFirst();
-  return row ? { id: row.id, userId: row.user_id, roles: row.roles, expiresAt: row.expires_at, lastSeenAt: row.last_seen_at } : undefined;
+  return row ? { id: row.id, userId: row.user_id, roles: row.roles, locale: row.locale, expiresAt: row.expires_at, lastSeenAt: row.last_seen_at } : undefined;
 }
 
 export async function findLiveSessionById(db: Db<DB>, id: string): Promise<SessionRow | undefined> {

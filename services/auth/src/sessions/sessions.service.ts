@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import { INTERNAL_AUDIENCES, type Role } from '@imlab/contracts';
+import { INTERNAL_AUDIENCES, asLocale, type Locale, type Role } from '@imlab/contracts';
 import { AppError } from '@imlab/http';
 import type { Db } from '@imlab/db';
 import type { AuthDeps } from '../deps.js';
@@ -11,6 +11,8 @@ interface CachedSession {
   sid: string;
   uid: string;
   roles: Role[];
+  /** The account's language (absent in entries cached before it was recorded). */
+  locale?: Locale;
   /** absolute expiry, epoch ms */
   exp: number;
   /** last seen, epoch ms */
@@ -22,10 +24,11 @@ export interface ResolvedSession {
   userId: string;
   sessionId: string;
   roles: Role[];
+  locale?: Locale;
   expiresIn: number;
 }
 
-const invalid = () => new AppError('AUTH_SESSION_INVALID', 'session is not valid', { status: 401 });
+const invalid = () => new AppError('AUTH_SESSION_INVALID');
 
 /** Coarse label from the gateway ("Firefox on macOS"); anything unexpected is dropped, never stored raw. */
 export function deviceLabel(header: unknown): string {
@@ -66,7 +69,7 @@ export function createSessionService(deps: AuthDeps) {
     else {
       const row = await repo.findLiveSessionByHash(db, tokenHash);
       if (!row) throw invalid();
-      s = { sid: row.id, uid: row.userId, roles: row.roles, exp: row.expiresAt.getTime(), seen: row.lastSeenAt.getTime() };
+      s = { sid: row.id, uid: row.userId, roles: row.roles, locale: row.locale, exp: row.expiresAt.getTime(), seen: row.lastSeenAt.getTime() };
     }
     if (s.exp <= now || s.seen + config.SESSION_IDLE_TTL * 1000 <= now) {
       await dropCache([tokenHash]);
@@ -121,12 +124,14 @@ export function createSessionService(deps: AuthDeps) {
     /** The gateway's call: a session token in, a short-lived internal JWT for `audience` out. */
     async resolve(token: unknown, audience: string): Promise<ResolvedSession> {
       if (!INTERNAL_AUDIENCES.includes(audience)) {
-        throw new AppError('VALIDATION_FAILED', 'unknown audience', { status: 400 });
+        throw new AppError('VALIDATION_FAILED', { message: 'unknown audience' });
       }
       const s = await lookup(token);
       const expiresIn = Math.max(1, Math.min(config.INTERNAL_JWT_TTL, Math.floor((s.exp - Date.now()) / 1000)));
-      const jwt = await keys.sign({ sub: s.uid, sid: s.sid, roles: s.roles, aud: audience }, expiresIn);
-      return { token: jwt, userId: s.uid, sessionId: s.sid, roles: s.roles, expiresIn };
+      // The account's locale travels in the token: services answer in it when no locale cookie came along.
+      const locale = asLocale(s.locale);
+      const jwt = await keys.sign({ sub: s.uid, sid: s.sid, roles: s.roles, aud: audience, ...(locale ? { locale } : {}) }, expiresIn);
+      return { token: jwt, userId: s.uid, sessionId: s.sid, roles: s.roles, ...(locale ? { locale } : {}), expiresIn };
     },
 
     async revokeOne(userId: string, sessionId: string): Promise<boolean> {

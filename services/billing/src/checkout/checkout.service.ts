@@ -40,7 +40,7 @@ export async function startCheckout(
   input: { userId: string; packId: string; locale: 'en' | 'zh'; idempotencyKey?: string | undefined },
 ): Promise<{ orderId: string; url: string; replayed: boolean }> {
   const pack = deps.packs.find((p) => p.id === input.packId);
-  if (!pack) throw new AppError('BILLING_PACK_NOT_FOUND', `no credit pack "${input.packId}"`, { status: 404 });
+  if (!pack) throw new AppError('BILLING_PACK_NOT_FOUND', { params: { packId: input.packId } });
   const key = input.idempotencyKey;
   const requestHash = createHash('sha256').update(JSON.stringify({ packId: pack.id, locale: input.locale })).digest('hex');
 
@@ -63,20 +63,20 @@ export async function startCheckout(
 
   // The person already has an order under this key.
   const order = await orders.findOrderByIdempotencyKey(deps.db, input.userId, key!);
-  if (!order) throw new AppError('BILLING_CONFLICT', 'the order changed meanwhile; try again', { status: 409, retryable: true });
+  if (!order) throw new AppError('BILLING_CONFLICT', { retryable: true });
   if (order.request_hash !== requestHash) {
-    throw new AppError('BILLING_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different checkout', { status: 422 });
+    throw new AppError('BILLING_IDEMPOTENCY_KEY_REUSED');
   }
   // The page lives until the session expires; Stripe takes a session only if it lives 30 minutes more.
   const expiresAtMs = sessionExpiry(order, deps.sessionTtlSeconds) * 1000;
-  const over = () => new AppError('BILLING_CHECKOUT_OVER', 'the checkout started with this Idempotency-Key is over; start a new one with a new key', { status: 422 });
+  const over = () => new AppError('BILLING_CHECKOUT_OVER');
   if (order.checkout_url) {
     if (order.status !== 'pending' || Date.now() >= expiresAtMs) throw over();
     return { orderId: order.id, url: order.checkout_url, replayed: true };
   }
   if (order.status === 'pending') {
     // The first request is still asking Stripe (or died doing so; the sweeper fails such an order).
-    throw new AppError('BILLING_CHECKOUT_IN_PROGRESS', 'this checkout is still being opened; try again in a moment', { status: 409, retryable: true, details: { retryAfter: 1 } });
+    throw new AppError('BILLING_CHECKOUT_IN_PROGRESS', { retryable: true, details: { retryAfter: 1 } });
   }
   if (order.status !== 'failed' || Date.now() >= expiresAtMs - 30 * 60_000) throw over();
   return { ...(await openSession(deps, order, pack, input.locale)), replayed: true };
@@ -114,15 +114,15 @@ async function openSession(deps: CheckoutDeps, order: orders.OrderRow, pack: Pac
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 409) {
       // Another request for this order is asking Stripe right now: it, not this one, decides the order.
-      throw new AppError('BILLING_CHECKOUT_IN_PROGRESS', 'this checkout is still being opened; try again in a moment', { status: 409, retryable: true, details: { retryAfter: 1 }, cause: err });
+      throw new AppError('BILLING_CHECKOUT_IN_PROGRESS', { retryable: true, details: { retryAfter: 1 }, cause: err });
     }
     await orders.setStatusIf(deps.db, orderId, 'pending', 'failed');
     deps.log.warn({ orderId, err: { type: (err as { type?: string }).type, message: (err as Error).message } }, 'stripe checkout session not created');
-    throw new AppError('BILLING_STRIPE_UNAVAILABLE', 'the payment provider did not answer; try again', { status: 502, cause: err });
+    throw new AppError('BILLING_STRIPE_UNAVAILABLE', { cause: err });
   }
   if (!session.url) {
     await orders.setStatusIf(deps.db, orderId, 'pending', 'failed');
-    throw new AppError('BILLING_STRIPE_UNAVAILABLE', 'the payment provider returned no checkout page', { status: 502 });
+    throw new AppError('BILLING_STRIPE_UNAVAILABLE', { message: 'the payment provider returned no checkout page' });
   }
   await orders.setCheckoutSession(deps.db, orderId, session.id, session.url);
   return { orderId, url: session.url };

@@ -39,8 +39,8 @@ export interface CurrencyTotals {
 export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) {
   const from = new Date(fromIso);
   const to = new Date(toIso);
-  if (!(to > from)) throw new AppError('BILLING_RECONCILIATION_PERIOD_INVALID', '"to" must be after "from"', { status: 400 });
-  if (to.getTime() - from.getTime() > MAX_PERIOD_MS) throw new AppError('BILLING_RECONCILIATION_PERIOD_INVALID', 'the period may span at most 366 days', { status: 400 });
+  if (!(to > from)) throw new AppError('BILLING_RECONCILIATION_PERIOD_INVALID', { params: { rule: 'order' } });
+  if (to.getTime() - from.getTime() > MAX_PERIOD_MS) throw new AppError('BILLING_RECONCILIATION_PERIOD_INVALID', { params: { rule: 'length', maxDays: MAX_PERIOD_MS / 86_400_000 } });
 
   const rows = await repo.paidOrdersWithLedger(db, from, to);
   const disputes = await repo.disputesOf(db, from, to);

@@ -25,19 +25,17 @@ const outbox = (tx: Transaction<DB>) => tx as unknown as Transaction<QueueTables
  * its processing in one transaction. Answers fast; a replay is stored and queued only once.
  */
 export async function receiveWebhook(deps: WebhookDeps, rawBody: Buffer, signature: string | undefined, requestId: string): Promise<{ duplicate: boolean }> {
-  if (!signature) throw new AppError('BILLING_WEBHOOK_SIGNATURE_MISSING', 'the Stripe-Signature header is missing', { status: 400 });
+  if (!signature) throw new AppError('BILLING_WEBHOOK_SIGNATURE_MISSING');
   let event: Stripe.Event;
   try {
     event = deps.stripe.webhooks.constructEvent(rawBody, signature, deps.webhookSecret, deps.toleranceSeconds);
   } catch (err) {
     // The SDK's message says which check failed (no matching signature, timestamp outside tolerance).
-    throw new AppError('BILLING_WEBHOOK_SIGNATURE_INVALID', `signature verification failed: ${(err as Error).message.split('\n')[0]}`, {
-      status: 400,
-      cause: err,
-    });
+    const reason = (err as Error).message.split('\n')[0] ?? '';
+    throw new AppError('BILLING_WEBHOOK_SIGNATURE_INVALID', { message: `signature verification failed: ${reason}`, params: { stale: /tolerance/i.test(reason) }, cause: err });
   }
   if (typeof event.id !== 'string' || !event.id || typeof event.type !== 'string') {
-    throw new AppError('BILLING_WEBHOOK_MALFORMED', 'the event has no id or type', { status: 400 });
+    throw new AppError('BILLING_WEBHOOK_MALFORMED');
   }
   const facts = factsOf(event);
   const stored = await deps.db.transaction().execute(async (tx) => {
@@ -68,7 +66,7 @@ const REFUND_UNDONE = new Set(['failed', 'canceled']);
  */
 export async function processStripeEvent(tx: Transaction<DB>, eventId: string, deps: ProcessDeps): Promise<{ status: StripeEventStatus }> {
   const ev = await events.lockEvent(tx, eventId);
-  if (!ev) throw new AppError('BILLING_EVENT_NOT_FOUND', `stripe event ${eventId} is not stored`, { status: 500, retryable: false });
+  if (!ev) throw new AppError('BILLING_EVENT_NOT_FOUND', { message: `stripe event ${eventId} is not stored`, retryable: false });
   if (ev.status === 'processed' || ev.status === 'ignored') return { status: ev.status };
   const status = await apply(tx, ev, deps);
   await events.finishEvent(tx, ev.id, status);

@@ -55,7 +55,7 @@ export function startFakeLedger(bus: Bus): {
       // Like the ledger: a command that names a predecessor not posted yet is retried later.
       if (payload.after !== undefined && !seen.has(payload.after)) {
         outOfOrder.push(cmd.idempotencyKey);
-        throw notYet(new AppError('LEDGER_POSTING_OUT_OF_ORDER', `waits for ${payload.after}`, { status: 409, retryable: true }), 250);
+        throw notYet(new AppError('LEDGER_POSTING_OUT_OF_ORDER', { message: `waits for ${payload.after}`, retryable: true }), 250);
       }
       const before = seen.get(cmd.idempotencyKey);
       if (before) {

@@ -1,5 +1,5 @@
 import { asComponent, ref } from '@imlab/contracts';
-import { authenticate, errors, invalidCursor, operation, type App } from '@imlab/http';
+import { authenticate, errors, invalidCursor, operation, requestLocale, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { Balance, MovementPage, PageQuery } from './credits.schemas.js';
@@ -50,7 +50,7 @@ export function creditsRoutes(app: App, db: Kysely<DB>): void {
         if (id === undefined) throw invalidCursor();
         before = id;
       }
-      return movementsOf(db, request.user.sub, before, limit);
+      return movementsOf(db, request.user.sub, before, limit, requestLocale(request));
     },
   );
 }

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { requireInternalToken, type App } from '@imlab/http';
+import { requestLocale, requireInternalToken, type App } from '@imlab/http';
 import { Problem } from '@imlab/contracts';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
@@ -25,7 +25,7 @@ export function privacyRoutes(app: App, db: Kysely<DB>, internalToken: string): 
       const transactions: MovementT[] = [];
       let before: number | null = null;
       for (;;) {
-        const page = await movementsOf(db, userId, before, 100);
+        const page = await movementsOf(db, userId, before, 100, requestLocale(request));
         transactions.push(...page.items);
         if (!page.nextCursor) break;
         before = decodeCursor(page.nextCursor) ?? null;

@@ -4,7 +4,7 @@ import { ref } from '@imlab/contracts';
 import { authenticate, AppError, errors, JSON_BODY_ERRORS, operation, type App } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GenerationStatus } from '../db.js';
-import { TERMINAL_STATUSES } from '../db.js';
+import { OPEN_STATUSES, TERMINAL_STATUSES } from '../db.js';
 import type { GenerationService } from './generations.service.js';
 import { quote } from './generations.service.js';
 import type { StatusEvents } from './status-events.js';
@@ -23,7 +23,7 @@ const oneGeneration = { 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 40
 const generation = ref(GenerationView, { description: 'The generation' });
 
 /** One `status` event: the generation as `GET /v1/generations/{id}` answers it. */
-const SSE_EXAMPLE = `event: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"running",…}\n\n: ping\n\nevent: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"succeeded",…,"images":[…]}\n\n`;
+const SSE_EXAMPLE = `id: running\nevent: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"running",…}\n\n: ping\n\nid: succeeded\nevent: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"succeeded",…,"images":[…]}\n\n`;
 
 export function generationRoutes(app: App, deps: { config: Config; service: GenerationService; events: StatusEvents }): void {
   // Open event streams end when the service shuts down (the browser's EventSource reconnects to
@@ -83,8 +83,8 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
       const outcome = await service.create(userOf(req), req.body, req.headers['idempotency-key'], req.id);
       const g = outcome.generation;
       if (outcome.kind === 'insufficient') {
-        throw new AppError('LEDGER_INSUFFICIENT_CREDITS', `this generation costs ${g.cost} credits; ${g.shortfall ?? 0} more are needed`, {
-          status: 402,
+        throw new AppError('LEDGER_INSUFFICIENT_CREDITS', {
+          params: { cost: g.cost, shortfall: g.shortfall ?? 0 },
           details: { shortfall: g.shortfall ?? 0, cost: g.cost, generationId: g.id },
         });
       }
@@ -147,7 +147,7 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
           access: 'session',
           summary: 'Follow a generation (Server-Sent Events)',
           description:
-            'A `text/event-stream`. Event `status`: its `data` is the generation (as `getGeneration` answers it, schema `Generation`), sent at once and on every status change. Lines starting with `:` are keep-alive comments (every 15 s). The stream ends after a final status (succeeded, failed, canceled, rejected), whose event carries the images; when the server shuts down it ends too, and a reconnect starts again with the current status.',
+            'A `text/event-stream`. Event `status`: its `data` is the generation (as `getGeneration` answers it, schema `Generation`), sent at once and on every status change; its `id` is that status. A reconnect sending `Last-Event-ID` (the last status seen) is not sent that status again. Lines starting with `:` are keep-alive comments (every 15 s). The stream ends after a final status (succeeded, failed, canceled, rejected), whose event carries the images; when the server shuts down it ends too, and a reconnect starts again with the current status.',
         }),
         params: IdParams,
         response: {
@@ -176,7 +176,10 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
         'x-accel-buffering': 'no',
         'x-request-id': req.id,
       });
-      let last: GenerationStatus | undefined;
+      // A reconnect names the last status it saw (each event's id is its status): that one is not
+      // sent again, the stream goes on from the next change (a final one still ends it at once).
+      const resumed = req.headers['last-event-id'];
+      let last: GenerationStatus | undefined = typeof resumed === 'string' && (OPEN_STATUSES as string[]).includes(resumed) ? (resumed as GenerationStatus) : undefined;
       let closed = false;
       let chain = Promise.resolve();
       const cleanups: (() => void)[] = [];
@@ -193,7 +196,7 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
       const emit = (view: typeof first) => {
         if (closed || view.status === last) return;
         last = view.status as GenerationStatus;
-        raw.write(`event: status\ndata: ${JSON.stringify(view)}\n\n`);
+        raw.write(`id: ${last}\nevent: status\ndata: ${JSON.stringify(view)}\n\n`);
         if (TERMINAL_STATUSES.includes(last)) close();
       };
       const refresh = () => {

@@ -49,20 +49,20 @@ export type ReserveResult = { status: 'placed' } | { status: 'rejected'; code: s
  */
 export function prepare(config: Config, input: GenerationRequest): NormalisedRequest {
   const prompt = normalisePrompt(input.prompt);
-  if (prompt.length === 0) throw new AppError('GENERATION_PROMPT_EMPTY', 'the prompt is empty', { status: 422 });
+  if (prompt.length === 0) throw new AppError('GENERATION_PROMPT_EMPTY');
   if ([...prompt].length > config.PROMPT_MAX_CHARS) {
-    throw new AppError('GENERATION_PROMPT_TOO_LONG', `the prompt is longer than ${config.PROMPT_MAX_CHARS} characters`, { status: 422, details: { maxChars: config.PROMPT_MAX_CHARS } });
+    throw new AppError('GENERATION_PROMPT_TOO_LONG', { params: { maxChars: config.PROMPT_MAX_CHARS }, details: { maxChars: config.PROMPT_MAX_CHARS } });
   }
   const negative = input.negativePrompt === undefined || input.negativePrompt === null ? '' : normalisePrompt(input.negativePrompt);
   const rule = checkPolicy(prompt);
   if (rule) {
-    throw new AppError('GENERATION_CONTENT_POLICY', `the prompt breaks the content policy: ${rule.description}`, { status: 422, details: { rule: rule.id } });
+    throw new AppError('GENERATION_CONTENT_POLICY', { params: { rule: rule.description }, details: { rule: rule.id } });
   }
   if (input.size && input.aspectRatio) {
     const { width, height } = parseSize(input.size);
     const [aw, ah] = input.aspectRatio.split(':').map(Number);
     if (width * ah! !== height * aw! && Math.abs(width / height - aw! / ah!) > 0.1) {
-      throw new AppError('GENERATION_SIZE_MISMATCH', `size ${input.size} does not have aspect ratio ${input.aspectRatio}`, { status: 422 });
+      throw new AppError('GENERATION_SIZE_MISMATCH', { params: { size: input.size, aspectRatio: input.aspectRatio } });
     }
   }
   const model = input.model ?? DEFAULT_IMAGE_MODEL;
@@ -72,10 +72,10 @@ export function prepare(config: Config, input: GenerationRequest): NormalisedReq
   // spelled differently is the same request.
   const referenceUploadIds = (input.referenceUploadIds ?? []).map((id) => id.toLowerCase());
   if (new Set(referenceUploadIds).size !== referenceUploadIds.length) {
-    throw new AppError('VALIDATION_FAILED', 'referenceUploadIds names the same upload twice', { status: 400, details: { errors: [{ path: 'body/referenceUploadIds', message: 'must not repeat an upload' }] } });
+    throw new AppError('VALIDATION_FAILED', { message: 'referenceUploadIds names the same upload twice', details: { errors: [{ path: 'body/referenceUploadIds', message: 'must not repeat an upload' }] } });
   }
   if (referenceUploadIds.length > 0 && !IMAGE_MODELS[model].acceptsReferences) {
-    throw new AppError('GENERATION_REFERENCES_UNSUPPORTED', `model ${model} does not take reference images`, { status: 422 });
+    throw new AppError('GENERATION_REFERENCES_UNSUPPORTED', { params: { model } });
   }
   const { creditsPerImage, cost } = priceOf(model, size, count);
   return { prompt, negativePrompt: negative || null, model, size, ...parseSize(size), count, seed: input.seed, referenceUploadIds, creditsPerImage, cost };
@@ -176,7 +176,7 @@ export class GenerationService {
 
   private replay(existing: GenerationRow, hash: string): CreateOutcome {
     if (existing.request_hash !== hash) {
-      throw new AppError('GENERATION_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { status: 422 });
+      throw new AppError('GENERATION_IDEMPOTENCY_KEY_REUSED');
     }
     return outcomeOf(existing);
   }
@@ -238,7 +238,7 @@ export class GenerationService {
     if (!g) {
       const current = (await repo.findGeneration(this.d.db, id))!;
       if (current.status === 'canceled') return this.view(current);
-      throw new AppError('GENERATION_NOT_CANCELABLE', `a ${current.status} generation cannot be canceled`, { status: 409 });
+      throw new AppError('GENERATION_NOT_CANCELABLE', { params: { status: current.status } });
     }
     this.d.metrics.refunds.labels('canceled').inc();
     await this.publish(g);
@@ -292,7 +292,7 @@ export class GenerationService {
   }
 }
 
-const referenceMissing = () => new AppError('GENERATION_REFERENCE_NOT_FOUND', 'a reference upload does not exist or has expired', { status: 422 });
+const referenceMissing = () => new AppError('GENERATION_REFERENCE_NOT_FOUND');
 
 export function encodeCursor(id: string): string {
   return Buffer.from(id).toString('base64url');

@@ -4,36 +4,39 @@
  * zero-width characters removed), Latin terms on word boundaries, CJK terms as substrings (Chinese
  * has no spaces between words).
  */
+import type { LocalizedText } from '@imlab/contracts';
+
 export interface PolicyRule {
   id: string;
-  description: string;
+  /** What the rule forbids, in both languages (the 422's message names it). */
+  description: LocalizedText;
   terms: string[];
 }
 
 export const POLICY_RULES: PolicyRule[] = [
   {
     id: 'minors-sexual',
-    description: 'sexual content involving minors',
+    description: { en: 'sexual content involving minors', zh: '涉及未成年人的色情内容' },
     terms: ['child porn', 'child sexual', 'underage nude', 'underage sex', 'loli hentai', 'naked child', '儿童色情', '幼女色情', '未成年色情', '未成年裸体', '萝莉色情'],
   },
   {
     id: 'sexual-violence',
-    description: 'sexual violence',
+    description: { en: 'sexual violence', zh: '性暴力' },
     terms: ['rape', 'raping', 'sexual assault', '强奸', '性侵'],
   },
   {
     id: 'terrorism',
-    description: 'terrorist propaganda or graphic executions',
+    description: { en: 'terrorist propaganda or graphic executions', zh: '恐怖主义宣传或血腥处决画面' },
     terms: ['beheading', 'isis propaganda', 'terrorist recruitment', '斩首', '恐怖主义宣传', '恐怖分子招募'],
   },
   {
     id: 'self-harm',
-    description: 'encouragement of self-harm',
+    description: { en: 'encouragement of self-harm', zh: '鼓励自我伤害' },
     terms: ['how to kill myself', 'suicide instructions', 'self-harm tutorial', '自杀方法', '自残教程'],
   },
   {
     id: 'non-consensual-intimate',
-    description: 'intimate imagery of real people without consent',
+    description: { en: 'intimate imagery of real people without consent', zh: '未经同意的真实人物私密影像' },
     terms: ['deepfake nude', 'revenge porn', 'undress photo of', '换脸色情', '偷拍裸照'],
   },
 ];

@@ -35,7 +35,7 @@ export async function readImageInternal(db: Kysely<DB>, storage: ObjectStorage, 
 async function load(storage: ObjectStorage, img: ImageRow, variant: 'original' | 'thumb'): Promise<ImageFile> {
   const key = variant === 'original' ? img.storage_key : img.thumb_key;
   const bytes = await storage.get(key);
-  if (!bytes) throw new AppError('IMAGE_MISSING', 'the stored image is missing', { status: 500 });
+  if (!bytes) throw new AppError('IMAGE_MISSING', { message: 'the stored image is missing' });
   return {
     bytes,
     contentType: variant === 'original' ? 'image/png' : 'image/webp',

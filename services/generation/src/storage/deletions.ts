@@ -69,7 +69,7 @@ export class StorageDeletions {
     if (wanted.size === 0) return;
     const kept = await tx.deleteFrom('storage_deletions').where('key', 'in', [...wanted]).where('attempts', '=', 0).returning('key').execute();
     if (kept.length !== wanted.size) {
-      throw new AppError('STORAGE_OBJECTS_RECLAIMED', 'the stored objects were written too long ago and are being deleted', { status: 503, retryable: true });
+      throw new AppError('STORAGE_OBJECTS_RECLAIMED', { message: 'the stored objects were written too long ago and are being deleted', retryable: true });
     }
   }
 

@@ -42,20 +42,20 @@ export async function storeUpload(
   userId: string,
   body: Buffer,
 ): Promise<StoredUpload> {
-  if (body.length === 0) throw new AppError('UPLOAD_EMPTY', 'the upload is empty', { status: 400 });
-  if (body.length > config.UPLOAD_MAX_BYTES) throw new AppError('PAYLOAD_TOO_LARGE', `uploads are limited to ${config.UPLOAD_MAX_BYTES} bytes`, { status: 413 });
+  if (body.length === 0) throw new AppError('UPLOAD_EMPTY');
+  if (body.length > config.UPLOAD_MAX_BYTES) throw new AppError('PAYLOAD_TOO_LARGE', { params: { maxBytes: config.UPLOAD_MAX_BYTES } });
   const kind = sniff(body);
-  if (!kind) throw new AppError('UPLOAD_UNSUPPORTED_TYPE', 'only PNG, JPEG and WebP images are accepted', { status: 415 });
+  if (!kind) throw new AppError('UPLOAD_UNSUPPORTED_TYPE');
 
   let meta: Metadata;
   try {
     meta = await sharp(body, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new AppError('UPLOAD_UNREADABLE', 'the image could not be read', { status: 422, cause: err });
+    throw new AppError('UPLOAD_UNREADABLE', { cause: err });
   }
-  if (meta.format !== kind || !meta.width || !meta.height) throw new AppError('UPLOAD_UNREADABLE', 'the image could not be read', { status: 422 });
+  if (meta.format !== kind || !meta.width || !meta.height) throw new AppError('UPLOAD_UNREADABLE');
   if (meta.width * meta.height > config.UPLOAD_MAX_PIXELS) {
-    throw new AppError('UPLOAD_TOO_MANY_PIXELS', `images are limited to ${config.UPLOAD_MAX_PIXELS} pixels`, { status: 422, details: { width: meta.width, height: meta.height } });
+    throw new AppError('UPLOAD_TOO_MANY_PIXELS', { params: { maxPixels: config.UPLOAD_MAX_PIXELS }, details: { width: meta.width, height: meta.height } });
   }
 
   const sha256 = createHash('sha256').update(body).digest('hex');
@@ -74,7 +74,7 @@ export async function storeUpload(
     pipeline = kind === 'png' ? pipeline.png() : kind === 'jpeg' ? pipeline.jpeg({ quality: 92 }) : pipeline.webp({ quality: 92 });
     clean = await pipeline.toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw new AppError('UPLOAD_UNREADABLE', 'the image is damaged or truncated', { status: 422, cause: err });
+    throw new AppError('UPLOAD_UNREADABLE', { message: 'the image is damaged or truncated', cause: err });
   }
 
   const id = uuidv7();

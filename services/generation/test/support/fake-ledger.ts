@@ -76,7 +76,7 @@ export class FakeLedger {
 
   private violation(msg: string): never {
     this.violations.push(msg);
-    throw new AppError('LEDGER_FAKE_VIOLATION', msg, { status: 409, retryable: false });
+    throw new AppError('LEDGER_INVARIANT_BROKEN', { message: `fake ledger: ${msg}`, retryable: false });
   }
 
   private listen(): void {

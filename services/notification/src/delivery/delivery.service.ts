@@ -98,7 +98,7 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
       log.info({ template: req.template, purged }, 'no contact for user; email skipped');
       return { status: 'skipped' };
     }
-    throw new AppError('NOTIFICATION_CONTACT_UNKNOWN', 'no address for this user yet', { status: 503, retryable: !attempt.last });
+    throw new AppError('NOTIFICATION_CONTACT_UNKNOWN', { message: 'no address for this user yet', retryable: !attempt.last });
   }
   const locale: Locale = req.locale ?? contact?.locale ?? 'en';
   const row: NewDelivery = {
@@ -123,7 +123,7 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
   } catch (err) {
     if (!(err instanceof TemplateDataError)) throw err;
     if ((await unlessPurged(db, req.userId, (tx) => recordUnsent(tx, row, 'failed', err.message))) === PURGED) return skippedAfterPurge(log, req);
-    throw new AppError('NOTIFICATION_INVALID_DATA', err.message, { status: 422, retryable: false });
+    throw new AppError('NOTIFICATION_INVALID_DATA', { message: err.message, retryable: false });
   }
 
   const claimed = await unlessPurged(db, req.userId, (tx) => claimDelivery(tx, row, deps.leaseMs));
@@ -132,7 +132,7 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
     const now = await findDeliveryByKey(db, req.idempotencyKey);
     if (now && isFinal(now.status)) return { status: now.status, deliveryId: now.id, duplicate: true };
     // Another worker is sending this key right now; look again after a backoff.
-    throw new AppError('NOTIFICATION_SEND_IN_PROGRESS', 'this email is being sent by another worker', { status: 409, retryable: true });
+    throw new AppError('NOTIFICATION_SEND_IN_PROGRESS', { message: 'this email is being sent by another worker', retryable: true });
   }
 
   try {
@@ -146,12 +146,12 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
     if (retryable && !attempt.last) {
       await markPending(db, claimed.id, reason);
       log.warn({ template: req.template, deliveryId: claimed.id, reason }, 'email send failed; will retry');
-      throw new AppError('NOTIFICATION_PROVIDER_UNAVAILABLE', reason, { status: 503, retryable: true, cause: err });
+      throw new AppError('NOTIFICATION_PROVIDER_UNAVAILABLE', { message: reason, retryable: true, cause: err });
     }
     const finalReason = retryable ? `gave up after ${claimed.attempts} attempts: ${reason}` : reason;
     await markFailed(db, claimed.id, finalReason);
     log.warn({ template: req.template, deliveryId: claimed.id, reason: finalReason }, 'email failed permanently');
-    throw new AppError('NOTIFICATION_PROVIDER_REJECTED', finalReason, { status: 502, retryable: false, cause: err });
+    throw new AppError('NOTIFICATION_PROVIDER_REJECTED', { message: finalReason, retryable: false, cause: err });
   }
 }
 

@@ -61,18 +61,18 @@ export async function webhookRoutes(app: App, opts: WebhookRouteOptions): Promis
       },
     },
     async (request) => {
-      if (!opts.secret) throw new AppError('NOTIFICATION_WEBHOOK_NOT_CONFIGURED', 'RESEND_WEBHOOK_SECRET is not set', { status: 503 });
+      if (!opts.secret) throw new AppError('NOTIFICATION_WEBHOOK_NOT_CONFIGURED', { message: 'RESEND_WEBHOOK_SECRET is not set' });
       const raw = typeof request.body === 'string' ? request.body : '';
       const id = request.headers['svix-id'] ?? '';
       let event: ResendEvent;
       try {
         event = verifyResendWebhook(opts.secret, raw, { id, timestamp: request.headers['svix-timestamp'] ?? '', signature: request.headers['svix-signature'] ?? '' }) as ResendEvent;
       } catch (err) {
-        if (err instanceof WebhookSignatureError) throw new AppError('NOTIFICATION_WEBHOOK_SIGNATURE_INVALID', 'webhook signature is invalid', { status: 400 });
-        if (err instanceof WebhookBodyError) throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', 'webhook body is not JSON', { status: 400 });
+        if (err instanceof WebhookSignatureError) throw new AppError('NOTIFICATION_WEBHOOK_SIGNATURE_INVALID', { message: 'webhook signature is invalid' });
+        if (err instanceof WebhookBodyError) throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', { message: 'webhook body is not JSON' });
         throw err;
       }
-      if (!event || typeof event.type !== 'string') throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', 'webhook event has no type', { status: 400 });
+      if (!event || typeof event.type !== 'string') throw new AppError('NOTIFICATION_WEBHOOK_MALFORMED', { message: 'webhook event has no type' });
       const { handled } = await handleResendEvent(opts.db, event, id);
       request.log.info({ type: event.type, handled }, 'resend webhook received');
       return { received: true, handled };

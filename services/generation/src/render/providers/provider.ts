@@ -1,3 +1,4 @@
+import type { CodeWithStatus } from '@imlab/contracts';
 import { AppError } from '@imlab/http';
 
 export interface RenderRequest {
@@ -19,14 +20,17 @@ export interface ImageProvider {
   render(req: RenderRequest): Promise<Buffer[]>;
 }
 
+/** Why a render failed (all 502: the image service failed, not the person's request). */
+export type ProviderErrorCode = Extract<CodeWithStatus<502>, `GENERATION_${string}`>;
+
 /**
  * A provider failure. `retryable` decides between a retry with backoff (rate limits, 5xx,
  * timeouts, network) and failing the generation at once (policy, bad request, auth).
  */
-export class ProviderError extends AppError {
+export class ProviderError extends AppError<ProviderErrorCode> {
   readonly retryAfterMs: number | undefined;
-  constructor(code: string, message: string, opts: { retryable: boolean; retryAfterMs?: number; cause?: unknown }) {
-    super(code, message, { status: 502, retryable: opts.retryable, cause: opts.cause });
+  constructor(code: ProviderErrorCode, message: string, opts: { retryable: boolean; retryAfterMs?: number; cause?: unknown }) {
+    super(code, { message, retryable: opts.retryable, cause: opts.cause });
     this.retryAfterMs = opts.retryAfterMs;
   }
 }
