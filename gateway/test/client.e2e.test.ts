@@ -1,9 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, ImlabClient } from '@imlab/client';
+import { ApiError, createApiClient, download, generationEvents, ok, uploadImage, type ApiClientOptions } from '@imlab/client';
 import { closeClients, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
 
 let fakes: Fakes;
 let gw: RunningGateway;
+
+/** A fetch that keeps cookies like a browser does (Node's fetch keeps none) and sends the app's Origin. */
+function browserFetch(): { fetch: typeof fetch; cookies: Map<string, string> } {
+  const cookies = new Map<string, string>();
+  const wrapped: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    const headers = new Headers(request.headers);
+    headers.set('origin', 'https://app.imlab.test');
+    if (cookies.size) headers.set('cookie', [...cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    const response = await fetch(new Request(request, { headers }));
+    for (const c of response.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const [k, v] = pair!.split('=');
+      if (v) cookies.set(k!, v);
+      else cookies.delete(k!);
+    }
+    return response;
+  };
+  return { fetch: wrapped, cookies };
+}
 
 beforeAll(async () => {
   fakes = await startFakes();
@@ -26,57 +46,83 @@ afterAll(async () => {
   await closeClients();
 });
 
-describe('@imlab/client through the gateway', () => {
+describe('the generated client through the gateway', () => {
   it('signs in, is recognised on the next call, and signs out', async () => {
-    const client = new ImlabClient({ baseUrl: gw.url, origin: 'https://app.imlab.test' });
-    try {
-      await client.auth.login({ email: 'carol@imlab.test', password: 'pw' });
-      expect(client.signedIn).toBe(true);
-      const before = fakes.ledger.requests.length;
-      const balance = await client.credits.balance();
-      expect(balance.status).toBe(200);
-      expect(fakes.ledger.requests[before]!.headers.authorization).toBe('Bearer jwt.credits-ledger.usr_carol');
-      expect(fakes.ledger.requests[before]!.headers.cookie).toBe('locale=zh');
-      expect(balance.rateLimit).toMatchObject({ policy: 'read', limit: 1200, windowSeconds: 60 });
-      await client.auth.logout();
-      expect(client.signedIn).toBe(false);
-    } finally {
-      await client.close();
-    }
+    const browser = browserFetch();
+    const api = createApiClient({ baseUrl: gw.url, fetch: browser.fetch });
+    await ok(api.POST('/v1/auth/login', { body: { email: 'carol@imlab.test', password: 'pw' } }));
+    expect(browser.cookies.get('imlab_sid')).toBe('sid-carol@imlab.test');
+    const before = fakes.ledger.requests.length;
+    const { response } = await api.GET('/v1/credits/balance');
+    expect(response.status).toBe(200);
+    expect(fakes.ledger.requests[before]!.headers.authorization).toBe('Bearer jwt.credits-ledger.usr_carol');
+    expect(fakes.ledger.requests[before]!.headers.cookie).toBe('locale=zh');
+    expect(response.headers.get('ratelimit-policy')).toMatch(/^"read";q=1200;w=60/);
+    await api.POST('/v1/auth/logout');
+    expect(browser.cookies.has('imlab_sid')).toBe(false);
   });
 
-  it('surfaces a 429 as ApiError with the code and Retry-After', async () => {
-    const client = new ImlabClient({ baseUrl: gw.url, origin: 'https://app.imlab.test' });
-    try {
-      await client.auth.login({ email: 'dave@imlab.test', password: 'pw' });
-      await client.generations.create({ prompt: 'one' });
-      await client.generations.create({ prompt: 'two' });
-      const err = await client.generations.create({ prompt: 'three' }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ApiError);
-      expect(err).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
-      expect((err as ApiError).retryAfter).toBeGreaterThan(0);
-    } finally {
-      await client.close();
-    }
+  it('turns a problem answer into ApiError with the code and Retry-After', async () => {
+    const browser = browserFetch();
+    const api = createApiClient({ baseUrl: gw.url, fetch: browser.fetch });
+    await ok(api.POST('/v1/auth/login', { body: { email: 'dave@imlab.test', password: 'pw' } }));
+    await api.POST('/v1/generations', { body: { prompt: 'one' } });
+    await api.POST('/v1/generations', { body: { prompt: 'two' } });
+    const err = await ok(api.POST('/v1/generations', { body: { prompt: 'three' } })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+    expect((err as ApiError).retryAfter).toBeGreaterThan(0);
   });
 
-  it('reads generation events as they stream', async () => {
-    fakes.generation.on('GET', /^\/v1\/generations\/[^/]+\/events$/, async (_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('event: status\ndata: {"status":"running"}\n\n');
-      await new Promise((r) => setTimeout(r, 100));
-      res.end('event: status\ndata: {"status":"succeeded"}\n\n');
+  it('uploads the raw bytes of an image with its type', async () => {
+    const browser = browserFetch();
+    const api = createApiClient({ baseUrl: gw.url, fetch: browser.fetch });
+    await ok(api.POST('/v1/auth/login', { body: { email: 'erin@imlab.test', password: 'pw' } }));
+    fakes.generation.on('POST', '/v1/uploads', (_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80"}');
     });
-    const client = new ImlabClient({ baseUrl: gw.url });
-    try {
-      const events = [];
-      for await (const e of client.generationEvents('gen_1')) events.push(e);
-      expect(events).toEqual([
-        { event: 'status', data: '{"status":"running"}' },
-        { event: 'status', data: '{"status":"succeeded"}' },
-      ]);
-    } finally {
-      await client.close();
-    }
+    const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+    const before = fakes.generation.requests.length;
+    const upload = await uploadImage(api, bytes, 'image/png');
+    expect(upload).toMatchObject({ id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80' });
+    const seen = fakes.generation.requests[before]!;
+    expect(seen.headers['content-type']).toBe('image/png');
+    expect([...seen.body]).toEqual([...bytes]);
+  });
+
+  it('downloads a file, and answers a problem as ApiError', async () => {
+    fakes.generation.on('GET', '/v1/images/img1', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.from([1, 2, 3]));
+    });
+    fakes.generation.on('GET', '/v1/images/gone', (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"type":"about:blank","title":"Not Found","status":404,"code":"IMAGE_NOT_FOUND"}');
+    });
+    const opts: ApiClientOptions = { baseUrl: gw.url, fetch: browserFetch().fetch };
+    const blob = await download(opts, '/v1/images/img1');
+    expect(blob.type).toBe('image/png');
+    expect([...new Uint8Array(await blob.arrayBuffer())]).toEqual([1, 2, 3]);
+    await expect(download(opts, '/v1/images/gone')).rejects.toMatchObject({ status: 404, code: 'IMAGE_NOT_FOUND' });
+  });
+
+  it('follows a generation’s events, reconnecting with Last-Event-ID when the stream drops', async () => {
+    const lastEventIds: (string | undefined)[] = [];
+    const generation = (status: string) => JSON.stringify({ id: 'gen_1', status });
+    fakes.generation.on('GET', /^\/v1\/generations\/[^/]+\/events$/, async (req, res) => {
+      const resumed = req.headers['last-event-id'] as string | undefined;
+      lastEventIds.push(resumed);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (!resumed) {
+        res.write(`id: queued\nevent: status\ndata: ${generation('queued')}\n\n: ping\n\n`);
+        await new Promise((r) => setTimeout(r, 50));
+        // dropped before the final status (a service restarting)
+        res.end(`id: running\nevent: status\ndata: ${generation('running')}\n\n`);
+        return;
+      }
+      res.end(`id: succeeded\nevent: status\ndata: ${generation('succeeded')}\n\n`);
+    });
+    const statuses: string[] = [];
+    for await (const e of generationEvents('gen_1', { baseUrl: gw.url, fetch: browserFetch().fetch, reconnectDelayMs: 10 })) statuses.push(e.generation.status);
+    expect(statuses).toEqual(['queued', 'running', 'succeeded']);
+    expect(lastEventIds).toEqual([undefined, 'running']);
   });
 });

@@ -1,192 +1,197 @@
-import type { ProblemBody } from '@imlab/contracts';
-import { Agent, fetch, type Dispatcher, type RequestInit, type Response } from 'undici';
-
 /**
- * A small typed client for the public API behind the gateway, for tests, scripts and a Node-side
- * frontend. It keeps the two first-party cookies (`imlab_sid`, `locale`) itself, sends the Origin
- * the gateway's CSRF check expects, and turns problem+json answers into `ApiError`.
+ * The imagemakerlab API client: the operations, requests and answers are generated from the
+ * gateway's merged OpenAPI document (`api-types.ts`, by openapi-typescript) and called through
+ * openapi-fetch. Hand-written here only what generation cannot reach: turning a problem answer
+ * into an error, uploading raw image bytes, following a generation's event stream, downloading a
+ * file. Standard `fetch` only: runs in browsers (cookies go with `credentials: 'include'`) and in
+ * Node (pass a `fetch` that keeps cookies, as the end-to-end tests do).
  */
+import createClient, { type Client, type ClientOptions, type Middleware } from 'openapi-fetch';
+import type { components, operations, paths } from './api-types.js';
 
-export type Problem = ProblemBody;
+export type { components, operations, paths };
+export type Schemas = components['schemas'];
+export type Problem = Schemas['Problem'];
+export type ErrorCode = Problem['code'];
+export type Generation = Schemas['Generation'];
+export type GenerationStatus = Generation['status'];
+export type ApiClient = Client<paths>;
+export type { Middleware };
 
-/** The parsed `RateLimit` / `RateLimit-Policy` headers (IETF draft) of an answer. */
-export interface RateLimitInfo {
-  policy: string;
-  limit: number;
-  windowSeconds: number;
-  remaining: number;
-  resetSeconds: number;
+export interface ApiClientOptions {
+  /** The gateway's origin, e.g. `https://imagemakerlab.com` (in a browser: `location.origin`, or '' for the same origin). */
+  baseUrl: string;
+  /** A fetch of your own (Node: one that keeps the session cookie; tests: one that records). */
+  fetch?: typeof globalThis.fetch;
+  /** Headers sent with every request. */
+  headers?: Record<string, string>;
 }
 
+/** The typed client: `api.GET('/v1/credits/balance')`, `api.POST('/v1/generations', { body })`, … */
+export function createApiClient(opts: ApiClientOptions): ApiClient {
+  const options: ClientOptions = { baseUrl: opts.baseUrl, credentials: 'include', headers: opts.headers };
+  if (opts.fetch) options.fetch = opts.fetch;
+  return createClient<paths>(options);
+}
+
+/** A problem answer (RFC 9457) as an error: its status, registered code and the person-language detail. */
 export class ApiError extends Error {
   readonly status: number;
-  readonly code: string;
-  readonly problem: Problem;
+  readonly code: ErrorCode | 'UNKNOWN';
+  readonly problem: Problem | undefined;
   /** Seconds, from Retry-After (429, 503). */
   readonly retryAfter: number | undefined;
-  constructor(problem: Problem, retryAfter: number | undefined) {
-    super(`${problem.status} ${problem.code}${problem.detail ? `: ${problem.detail}` : ''}`);
+
+  constructor(status: number, problem: Problem | undefined, retryAfter?: number) {
+    super(problem ? `${status} ${problem.code}${problem.detail ? `: ${problem.detail}` : ''}` : `HTTP ${status}`);
     this.name = 'ApiError';
-    this.status = problem.status;
-    this.code = problem.code;
+    this.status = status;
+    this.code = problem?.code ?? 'UNKNOWN';
     this.problem = problem;
     this.retryAfter = retryAfter;
   }
 }
 
-export interface ClientOptions {
-  /** The gateway, e.g. `https://api.imagemakerlab.com`. */
-  baseUrl: string;
-  /** Sent as Origin on every request (the frontend's origin); required for cookie-authenticated writes. */
-  origin?: string;
-  userAgent?: string;
-  dispatcher?: Dispatcher;
+const retryAfterOf = (response: Response): number | undefined => {
+  const v = response.headers.get('retry-after');
+  return v !== null && /^\d+$/.test(v) ? Number(v) : undefined;
+};
+
+const isProblem = (value: unknown): value is Problem => typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'string';
+
+/**
+ * The data of a successful answer, or an ApiError for a problem:
+ * `const balance = await ok(api.GET('/v1/credits/balance'))`.
+ */
+export async function ok<T>(result: Promise<{ data?: T; error?: unknown; response: Response }> | { data?: T; error?: unknown; response: Response }): Promise<T> {
+  const { data, error, response } = await result;
+  if (!response.ok) throw new ApiError(response.status, isProblem(error) ? error : undefined, retryAfterOf(response));
+  return data as T;
 }
 
-export interface Answer<T> {
-  status: number;
-  data: T;
-  headers: Headers;
-  rateLimit: RateLimitInfo | undefined;
+/** The media types an upload may be. */
+export type ImageType = 'image/png' | 'image/jpeg' | 'image/webp';
+type UploadAnswer = paths['/v1/uploads']['post']['responses'][201]['content']['application/json'];
+
+/**
+ * Uploads a reference image (its raw bytes, not a form) and answers the stored upload. The same
+ * bytes uploaded again answer the same upload.
+ */
+export async function uploadImage(api: ApiClient, image: Blob | ArrayBuffer | Uint8Array, type: ImageType): Promise<UploadAnswer> {
+  const body = image instanceof Blob ? image : new Blob([image as ArrayBuffer], { type });
+  return ok(
+    api.POST('/v1/uploads', {
+      body: body as never,
+      bodySerializer: (b: unknown) => b as Blob,
+      headers: { 'content-type': type },
+    }) as Promise<{ data?: UploadAnswer; error?: unknown; response: Response }>,
+  );
 }
 
-const KEPT_COOKIES = new Set(['imlab_sid', 'locale']);
-
-export function parseRateLimit(headers: Headers): RateLimitInfo | undefined {
-  const policy = /^"([^"]+)";q=(\d+);w=(\d+)/.exec(headers.get('ratelimit-policy') ?? '');
-  const state = /^"([^"]+)";r=(\d+);t=(\d+)/.exec(headers.get('ratelimit') ?? '');
-  if (!policy || !state) return undefined;
-  return { policy: policy[1]!, limit: Number(policy[2]), windowSeconds: Number(policy[3]), remaining: Number(state[2]), resetSeconds: Number(state[3]) };
+/** A file the API serves (an image, a thumbnail, an export archive), as a Blob, or an ApiError. */
+export async function download(opts: ApiClientOptions, path: string, signal?: AbortSignal): Promise<Blob> {
+  const fetchImpl = opts.fetch ?? globalThis.fetch;
+  const response = await fetchImpl(`${opts.baseUrl}${path}`, { credentials: 'include', headers: opts.headers, signal: signal ?? null });
+  if (!response.ok) {
+    const body: unknown = await response.json().catch(() => undefined);
+    throw new ApiError(response.status, isProblem(body) ? body : undefined, retryAfterOf(response));
+  }
+  return response.blob();
 }
 
-export class ImlabClient {
-  private readonly cookies = new Map<string, string>();
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+export const FINAL_STATUSES: readonly GenerationStatus[] = ['succeeded', 'failed', 'canceled', 'rejected'];
 
-  constructor(private readonly opts: ClientOptions) {
-    this.ownsDispatcher = !opts.dispatcher;
-    this.dispatcher = opts.dispatcher ?? new Agent();
-  }
+/** One `status` event of a generation's stream: the generation as it is now. */
+export interface GenerationEvent {
+  /** The event's id: the status it reports (sent back as Last-Event-ID on a reconnect). */
+  id: string | undefined;
+  generation: Generation;
+}
 
-  /** Whether a session cookie is held (not whether it is still valid). */
-  get signedIn(): boolean {
-    return this.cookies.has('imlab_sid');
-  }
-
-  async request<T = unknown>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>): Promise<Answer<T>> {
-    const url = new URL(path, this.opts.baseUrl);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.opts.origin) headers.origin = this.opts.origin;
-    if (this.opts.userAgent) headers['user-agent'] = this.opts.userAgent;
-    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const init: RequestInit = { method, headers, dispatcher: this.dispatcher };
-    if (body !== undefined) {
-      headers['content-type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    const res = await fetch(url, init);
-    this.keepCookies(res);
-    const text = await res.text();
-    const isJson = /json/.test(res.headers.get('content-type') ?? '');
-    const data = (isJson && text ? JSON.parse(text) : text) as unknown;
-    if (res.status >= 400) {
-      const problem: Problem = isJson && data && typeof data === 'object' ? (data as Problem) : { type: 'about:blank', title: res.statusText, status: res.status, code: 'UNKNOWN' };
-      const retry = res.headers.get('retry-after');
-      throw new ApiError(problem, retry ? Number(retry) : undefined);
-    }
-    return { status: res.status, data: data as T, headers: res.headers as unknown as Headers, rateLimit: parseRateLimit(res.headers as unknown as Headers) };
-  }
-
-  /** Opens `GET /v1/generations/:id/events` and yields each server-sent event as it arrives. */
-  async *generationEvents(id: string, signal?: AbortSignal): AsyncGenerator<{ event: string; data: string }> {
-    const headers: Record<string, string> = { accept: 'text/event-stream' };
-    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await fetch(new URL(`/v1/generations/${encodeURIComponent(id)}/events`, this.opts.baseUrl), { headers, dispatcher: this.dispatcher, signal });
-    if (res.status >= 400 || !res.body) throw new ApiError((await res.json().catch(() => ({ status: res.status, code: 'UNKNOWN' }))) as Problem, undefined);
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let event = 'message';
-        const data: string[] = [];
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event:')) event = line.slice(6).trim();
-          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+/** Parses a text/event-stream body into its events (name, id, data), ignoring comments. */
+export async function* parseEventStream(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; id: string | undefined; data: string }> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let event = 'message';
+  let id: string | undefined;
+  let data: string[] = [];
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let newline: number;
+      while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
+        if (line === '') {
+          if (data.length) yield { event, id, data: data.join('\n') };
+          event = 'message';
+          data = [];
+          continue;
         }
-        if (data.length) yield { event, data: data.join('\n') };
+        if (line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'event') event = value;
+        else if (field === 'data') data.push(value);
+        else if (field === 'id') id = value;
       }
     }
+  } finally {
+    reader.releaseLock();
   }
+}
 
-  // The public API (see the gateway's /openapi.json for every field).
-  readonly auth = {
-    signup: (body: { email: string; password: string; locale?: 'en' | 'zh'; displayName?: string }) => this.request('POST', '/v1/auth/signup', body),
-    login: (body: { email: string; password: string }) => this.request('POST', '/v1/auth/login', body),
-    logout: () => this.request('POST', '/v1/auth/logout'),
-    logoutAll: () => this.request('POST', '/v1/auth/logout-all'),
-    verifyEmail: (token: string) => this.request('POST', '/v1/auth/verify-email', { token }),
-    forgotPassword: (email: string) => this.request('POST', '/v1/auth/password/forgot', { email }),
-    resetPassword: (token: string, password: string) => this.request('POST', '/v1/auth/password/reset', { token, password }),
-  };
+export interface GenerationEventsOptions extends ApiClientOptions {
+  signal?: AbortSignal;
+  /** Reconnects after a dropped stream (default 5); a stream that ends on a final status is done. */
+  maxReconnects?: number;
+  /** First wait before reconnecting, doubled each time (default 500 ms). */
+  reconnectDelayMs?: number;
+}
 
-  readonly me = {
-    get: () => this.request('GET', '/v1/me'),
-    update: (body: Record<string, unknown>) => this.request('PATCH', '/v1/me', body),
-    sessions: () => this.request('GET', '/v1/me/sessions'),
-    delete: () => this.request('DELETE', '/v1/me'),
-    requestExport: () => this.request('POST', '/v1/me/exports'),
-    export: (id: string) => this.request('GET', `/v1/me/exports/${encodeURIComponent(id)}`),
-  };
-
-  readonly credits = {
-    balance: () => this.request('GET', '/v1/credits/balance'),
-    transactions: (page: { cursor?: string; limit?: number } = {}) => this.request('GET', '/v1/credits/transactions', undefined, page),
-  };
-
-  readonly generations = {
-    quote: (body: Record<string, unknown>) => this.request('POST', '/v1/generations/quote', body),
-    create: (body: Record<string, unknown>) => this.request('POST', '/v1/generations', body),
-    list: (page: { cursor?: string; limit?: number } = {}) => this.request('GET', '/v1/generations', undefined, page),
-    get: (id: string) => this.request('GET', `/v1/generations/${encodeURIComponent(id)}`),
-    cancel: (id: string) => this.request('POST', `/v1/generations/${encodeURIComponent(id)}/cancel`),
-  };
-
-  readonly images = {
-    get: (id: string) => this.request('GET', `/v1/images/${encodeURIComponent(id)}`),
-    publish: (id: string) => this.request('POST', `/v1/images/${encodeURIComponent(id)}/publish`),
-    unpublish: (id: string) => this.request('DELETE', `/v1/images/${encodeURIComponent(id)}/publish`),
-    delete: (id: string) => this.request('DELETE', `/v1/images/${encodeURIComponent(id)}`),
-  };
-
-  readonly gallery = (page: { cursor?: string; limit?: number } = {}) => this.request('GET', '/v1/gallery', undefined, page);
-  readonly pricing = () => this.request('GET', '/v1/pricing');
-
-  readonly billing = {
-    checkout: (body: Record<string, unknown>) => this.request('POST', '/v1/billing/checkout', body),
-    orders: (page: { cursor?: string; limit?: number } = {}) => this.request('GET', '/v1/billing/orders', undefined, page),
-  };
-
-  async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
-  }
-
-  private keepCookies(res: Response): void {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(';');
-      const eq = pair!.indexOf('=');
-      if (eq === -1) continue;
-      const name = pair!.slice(0, eq).trim();
-      if (!KEPT_COOKIES.has(name)) continue;
-      const value = pair!.slice(eq + 1).trim();
-      const expired = attrs.some((a) => /^\s*max-age\s*=\s*0\s*$/i.test(a) || (/^\s*expires\s*=/i.test(a) && Date.parse(a.split('=')[1]!) <= Date.now()));
-      if (expired || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
+/**
+ * Follows `GET /v1/generations/{id}/events`: yields the generation at once and at every status
+ * change, until a final status. A stream that drops (a server restarting) is opened again with
+ * `Last-Event-ID`, so the status already seen is not yielded twice. A problem answer (404, 401…)
+ * is an ApiError.
+ */
+export async function* generationEvents(id: string, opts: GenerationEventsOptions): AsyncGenerator<GenerationEvent> {
+  const fetchImpl = opts.fetch ?? globalThis.fetch;
+  const maxReconnects = opts.maxReconnects ?? 5;
+  let delay = opts.reconnectDelayMs ?? 500;
+  let lastId: string | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const headers: Record<string, string> = { ...opts.headers, accept: 'text/event-stream' };
+    if (lastId) headers['last-event-id'] = lastId;
+    let response: Response | undefined;
+    try {
+      response = await fetchImpl(`${opts.baseUrl}/v1/generations/${encodeURIComponent(id)}/events`, { credentials: 'include', headers, signal: opts.signal ?? null });
+    } catch (err) {
+      if (opts.signal?.aborted || attempt >= maxReconnects) throw err;
     }
+    if (response && !response.ok) {
+      const body: unknown = await response.json().catch(() => undefined);
+      const error = new ApiError(response.status, isProblem(body) ? body : undefined, retryAfterOf(response));
+      if (response.status !== 503 || attempt >= maxReconnects) throw error;
+    } else if (response?.body) {
+      try {
+        for await (const message of parseEventStream(response.body)) {
+          if (message.event !== 'status') continue;
+          lastId = message.id ?? lastId;
+          const generation = JSON.parse(message.data) as Generation;
+          yield { id: message.id, generation };
+          if (FINAL_STATUSES.includes(generation.status)) return;
+        }
+      } catch (err) {
+        if (opts.signal?.aborted || attempt >= maxReconnects) throw err;
+      }
+      if (attempt >= maxReconnects) throw new Error(`the event stream of generation ${id} ended ${maxReconnects + 1} times before a final status`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 10_000);
   }
 }
