@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { infra, testPrefix } from '@imlab/testing';
 import { DOCUMENT_FILE, TYPES_FILE, generate } from '../scripts/generate.js';
+import type * as ClientModule from '../src/index.js';
 
 const pkg = fileURLToPath(new URL('..', import.meta.url));
 
@@ -35,7 +36,7 @@ describe('the generated client', () => {
     const manifest = JSON.parse(readFileSync(`${pkg}package.json`, 'utf8')) as { publishConfig: { exports: Record<string, { types: string; import: string }> } };
     expect(existsSync(`${pkg}${manifest.publishConfig.exports['.']!.import}`)).toBe(true);
     expect(existsSync(`${pkg}${manifest.publishConfig.exports['.']!.types}`)).toBe(true);
-    const built = (await import(`${dist}/index.js`)) as typeof import('../src/index.js');
+    const built = (await import(`${dist}/index.js`)) as typeof ClientModule;
     expect(typeof built.createApiClient({ baseUrl: 'http://localhost' }).GET).toBe('function');
   }, 120_000);
 });
