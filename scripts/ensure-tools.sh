@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what a fresh clone needs, using only the npm registry: pnpm into .tools/ (corepack is
 # not relied on), then the workspace, whose root devDependency on the `node` package brings
-# Node 24 for every pnpm script even where the system Node is older.
+# Node 26 (.node-version) for every pnpm script even where the system Node is older.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PNPM_VERSION=10.34.9
 if ! command -v npm >/dev/null 2>&1; then
-  echo "npm is required (any Node.js >= 18 provides it); Node 24 itself is installed from the npm registry" >&2
+  echo "npm is required (any Node.js >= 18 provides it); Node 26 itself is installed from the npm registry" >&2
   exit 1
 fi
 if [ ! -x .tools/node_modules/.bin/pnpm ] || [ "$(.tools/node_modules/.bin/pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-tools.sh
-# node_modules/.bin first: its `node` is Node 24 from the npm registry (for the runner's children).
+# node_modules/.bin first: its `node` is Node 26 from the npm registry (for the runner's children).
 # The runner is exec'd as that binary itself, not through node_modules/.bin/node (a shell wrapper
 # that would stay in between), so Ctrl-C and a SIGTERM to this script's pid reach the runner,
 # which stops every process once.
