@@ -579,6 +579,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/generations/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What each tier offers
+         * @description Per tier (`model`): the sizes it renders and their price, the size each aspect ratio makes, how many images, and whether seed, negative prompt and reference images are taken — with the image service configured now. Offer only these; anything else is refused with 422 `GENERATION_UNSUPPORTED_OPTION`.
+         *
+         *     Public: no session needed.
+         */
+        get: operations["getGenerationOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/generations/quote": {
         parameters: {
             query?: never;
@@ -1214,18 +1236,66 @@ export interface components {
          * @example {
          *       "id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80",
          *       "status": "queued",
-         *       "cost": 2
+         *       "cost": 2,
+         *       "size": "1024x1024",
+         *       "width": 1024,
+         *       "height": 1024
          *     }
          */
         GenerationAccepted: {
             cost: number;
+            height: number;
             /** Format: uuid */
             id: string;
+            /** @description The size that will be rendered (`WIDTHxHEIGHT`): for an aspect ratio, the nearest the model really renders. */
+            size: string;
             /**
              * @description reserving → queued → running → succeeded | failed | canceled, or reserving → rejected when the credits do not cover it.
              * @enum {string}
              */
             status: "reserving" | "queued" | "running" | "succeeded" | "failed" | "canceled" | "rejected";
+            width: number;
+        };
+        /**
+         * @description What each tier (`model`) offers with the image service configured now: a request outside it is refused with 422 `GENERATION_UNSUPPORTED_OPTION` before anything is held.
+         * @example {
+         *       "tiers": [
+         *         {
+         *           "id": "imlab-standard",
+         *           "label": "Standard",
+         *           "description": "Balanced quality for most work.",
+         *           "creditsPerImage": 2,
+         *           "largeImageSurcharge": 1,
+         *           "sizes": [
+         *             {
+         *               "size": "1024x1024",
+         *               "width": 1024,
+         *               "height": 1024,
+         *               "creditsPerImage": 2
+         *             }
+         *           ],
+         *           "aspectRatios": {
+         *             "1:1": "1024x1024",
+         *             "16:9": "1536x1024"
+         *           },
+         *           "maxCount": 4,
+         *           "seed": false,
+         *           "negativePrompt": false,
+         *           "references": {
+         *             "max": 4,
+         *             "formats": [
+         *               "image/png",
+         *               "image/jpeg",
+         *               "image/webp"
+         *             ]
+         *           },
+         *           "progress": false
+         *         }
+         *       ]
+         *     }
+         */
+        GenerationOptions: {
+            tiers: components["schemas"]["GenerationTierOptions"][];
         };
         /** @description One page of the person's generations, newest first. */
         GenerationPage: {
@@ -1278,6 +1348,38 @@ export interface components {
             seed?: number;
             /** @enum {string} */
             size?: "512x512" | "768x768" | "1024x1024" | "1536x1024" | "1024x1536" | "1344x768" | "768x1344";
+        };
+        GenerationTierOptions: {
+            /** @description Each aspect ratio and the size it renders here (the nearest the model makes). */
+            aspectRatios: {
+                [key: string]: string;
+            };
+            creditsPerImage: number;
+            description: string;
+            /** @description Pass as `model`. */
+            id: string;
+            label: string;
+            largeImageSurcharge: number;
+            /** @description Most images in one generation. */
+            maxCount: number;
+            /** @description Whether `negativePrompt` is accepted. */
+            negativePrompt: boolean;
+            /** @description Whether the event stream reports `progress` while rendering. */
+            progress: boolean;
+            /** @description Reference images: how many and which upload types; null when the tier takes none. */
+            references: {
+                formats: string[];
+                max: number;
+            } | null;
+            /** @description Whether `seed` is accepted (the same seed gives the same image). */
+            seed: boolean;
+            /** @description The sizes this tier renders (only these are accepted as `size`), with the credits per image of each. */
+            sizes: {
+                creditsPerImage: number;
+                height: number;
+                size: string;
+                width: number;
+            }[];
         };
         /** @description A generated image. */
         Image: {
@@ -1489,7 +1591,7 @@ export interface components {
              * @description A registered error code (packages/contracts/src/error-codes.ts).
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
+            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_UNSUPPORTED_OPTION" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
             /** @description What went wrong, a sentence in the person's language (the code's message). */
             detail?: string;
             errors?: {
@@ -3321,7 +3423,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Entity: `GENERATION_CONTENT_POLICY`, `GENERATION_IDEMPOTENCY_KEY_REUSED`, `GENERATION_PROMPT_EMPTY`, `GENERATION_PROMPT_TOO_LONG`, `GENERATION_REFERENCES_UNSUPPORTED`, `GENERATION_REFERENCE_NOT_FOUND`, `GENERATION_SIZE_MISMATCH`. */
+            /** @description Unprocessable Entity: `GENERATION_CONTENT_POLICY`, `GENERATION_IDEMPOTENCY_KEY_REUSED`, `GENERATION_PROMPT_EMPTY`, `GENERATION_PROMPT_TOO_LONG`, `GENERATION_REFERENCES_UNSUPPORTED`, `GENERATION_REFERENCE_NOT_FOUND`, `GENERATION_SIZE_MISMATCH`, `GENERATION_UNSUPPORTED_OPTION`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3329,7 +3431,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "GENERATION_CONTENT_POLICY" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_SIZE_MISMATCH";
+                        code?: "GENERATION_CONTENT_POLICY" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_SIZE_MISMATCH" | "GENERATION_UNSUPPORTED_OPTION";
                     };
                 };
             };
@@ -3553,6 +3655,31 @@ export interface operations {
             504: components["responses"]["UpstreamTimeout"];
         };
     };
+    getGenerationOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GenerationOptions"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
     quoteGeneration: {
         parameters: {
             query?: never;
@@ -3624,7 +3751,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Entity: `GENERATION_CONTENT_POLICY`, `GENERATION_PROMPT_EMPTY`, `GENERATION_PROMPT_TOO_LONG`, `GENERATION_REFERENCES_UNSUPPORTED`, `GENERATION_SIZE_MISMATCH`. */
+            /** @description Unprocessable Entity: `GENERATION_CONTENT_POLICY`, `GENERATION_PROMPT_EMPTY`, `GENERATION_PROMPT_TOO_LONG`, `GENERATION_REFERENCES_UNSUPPORTED`, `GENERATION_SIZE_MISMATCH`, `GENERATION_UNSUPPORTED_OPTION`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3632,7 +3759,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "GENERATION_CONTENT_POLICY" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_SIZE_MISMATCH";
+                        code?: "GENERATION_CONTENT_POLICY" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_SIZE_MISMATCH" | "GENERATION_UNSUPPORTED_OPTION";
                     };
                 };
             };

@@ -41,6 +41,10 @@ const UNAVAILABLE_ZH = '服务暂时不可用，请稍后再试。';
 const FINISHED_EN: Record<string, string> = { succeeded: 'has finished', failed: 'has failed', canceled: 'was already canceled', rejected: 'was rejected' };
 const FINISHED_ZH: Record<string, string> = { succeeded: '已完成', failed: '已失败', canceled: '已取消', rejected: '已被拒绝' };
 
+/** A generation request's fields, in words (GENERATION_UNSUPPORTED_OPTION). */
+const OPTION_EN: Record<string, string> = { size: 'size', aspectRatio: 'aspect ratio', count: 'number of images', seed: 'seed', negativePrompt: 'negative prompt', referenceUploadIds: 'reference image' };
+const OPTION_ZH: Record<string, string> = { size: '尺寸', aspectRatio: '宽高比', count: '图片数量', seed: '随机种子', negativePrompt: '反向提示词', referenceUploadIds: '参考图片' };
+
 export const ERROR_CODES = {
   // ── Any service, the gateway and the HTTP layer ─────────────────────────────────────────────
   VALIDATION_FAILED: spec(400, 'The request is not valid; the errors list says what to change.', '请求无效，请按 errors 列表中的说明修改。'),
@@ -130,6 +134,15 @@ export const ERROR_CODES = {
     (p) => `尺寸 ${p.size} 与宽高比 ${p.aspectRatio} 不符。`,
   ),
   GENERATION_REFERENCES_UNSUPPORTED: spec(422, (p: { model: string }) => `Model ${p.model} does not take reference images.`, (p) => `模型 ${p.model} 不支持参考图片。`),
+  /** A request option the configured image model cannot do; `field` is the request's field name, `allowed` what it takes (none: leave it out). */
+  GENERATION_UNSUPPORTED_OPTION: spec(
+    422,
+    (p: { field: string; model: string; allowed: string[] }) =>
+      p.allowed.length
+        ? `The ${p.model} model cannot take this ${OPTION_EN[p.field] ?? p.field}; it takes: ${p.allowed.join(', ')}.`
+        : `The ${p.model} model does not take a ${OPTION_EN[p.field] ?? p.field}; leave it out.`,
+    (p) => (p.allowed.length ? `模型 ${p.model} 不支持该${OPTION_ZH[p.field] ?? p.field}，可选：${p.allowed.join('、')}。` : `模型 ${p.model} 不支持${OPTION_ZH[p.field] ?? p.field}，请不要填写。`),
+  ),
   GENERATION_REFERENCE_NOT_FOUND: spec(422, 'A reference upload does not exist or has expired.', '某张参考图片不存在或已过期。'),
   GENERATION_IDEMPOTENCY_KEY_REUSED: spec(422, 'This Idempotency-Key was used for a different request.', '该 Idempotency-Key 已用于另一个请求。'),
   IMAGE_MISSING: spec(500, INTERNAL_EN, INTERNAL_ZH),

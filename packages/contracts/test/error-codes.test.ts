@@ -118,6 +118,11 @@ describe('the error code registry', () => {
     GENERATION_CONTENT_POLICY: [{ rule: { en: 'sexual violence', zh: '性暴力' } }],
     GENERATION_SIZE_MISMATCH: [{ size: '1024x1024', aspectRatio: '16:9' }],
     GENERATION_REFERENCES_UNSUPPORTED: [{ model: 'imlab-fast' }],
+    GENERATION_UNSUPPORTED_OPTION: [
+      { field: 'size', model: 'imlab-pro', allowed: ['1024x1024', '1536x1024'] },
+      { field: 'seed', model: 'imlab-pro', allowed: [] },
+      { field: 'referenceUploadIds', model: 'imlab-pro', allowed: ['image/png'] },
+    ],
     BILLING_RECONCILIATION_PERIOD_INVALID: [{ rule: 'order' }, { rule: 'length', maxDays: 366 }],
     BILLING_WEBHOOK_SIGNATURE_INVALID: [undefined, { stale: true }],
     BILLING_PACK_NOT_FOUND: [{ packId: 'pack_x' }],

@@ -1,4 +1,5 @@
-import { loadConfig, baseEnv, port, str, num, url, duration } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, num, url, duration, bool } from '@imlab/config';
+import { openAiTierProblems, type OpenAiTiers } from './render/providers/capabilities.js';
 
 export const configSpec = {
   ...baseEnv,
@@ -13,7 +14,15 @@ export const configSpec = {
   LOCAL_RENDER_MS: num({ default: 0 }),
   OPENAI_API_KEY: str({ default: '' }),
   OPENAI_BASE_URL: url({ default: 'https://api.openai.com/v1' }),
-  OPENAI_MODEL: str({ default: 'gpt-image-1' }),
+  /** The model and quality behind each tier (see README: each tier must differ from the ones priced differently). */
+  OPENAI_MODEL_DRAFT: str({ default: 'gpt-image-1-mini' }),
+  OPENAI_QUALITY_DRAFT: str({ default: 'medium' }),
+  OPENAI_MODEL_STANDARD: str({ default: 'gpt-image-1' }),
+  OPENAI_QUALITY_STANDARD: str({ default: 'medium' }),
+  OPENAI_MODEL_PRO: str({ default: 'gpt-image-1' }),
+  OPENAI_QUALITY_PRO: str({ default: 'high' }),
+  /** Allow two tiers at different prices to render with the same model and quality. */
+  OPENAI_ALLOW_SHARED_TIER_MODEL: bool({ default: false }),
   PROVIDER_TIMEOUT_MS: num({ default: 120_000 }),
 
   STORAGE: str({ choices: ['fs', 's3'], default: 'fs' }),
@@ -56,6 +65,20 @@ export const configSpec = {
 
 export type Config = ReturnType<typeof loadGenerationConfig>;
 
+type TierVars = 'OPENAI_MODEL_DRAFT' | 'OPENAI_QUALITY_DRAFT' | 'OPENAI_MODEL_STANDARD' | 'OPENAI_QUALITY_STANDARD' | 'OPENAI_MODEL_PRO' | 'OPENAI_QUALITY_PRO';
+
+/** The model and quality per tier (an empty quality: the model's default, not sent). Undefined while a variable is bad. */
+export function openAiTiersOf(config: Partial<Pick<Config, TierVars>>): OpenAiTiers | undefined {
+  const { OPENAI_MODEL_DRAFT: d, OPENAI_MODEL_STANDARD: s, OPENAI_MODEL_PRO: p } = config;
+  if (d === undefined || s === undefined || p === undefined) return undefined;
+  const q = (v: string | undefined) => (v ? v : null);
+  return {
+    'imlab-draft': { model: d, quality: q(config.OPENAI_QUALITY_DRAFT) },
+    'imlab-standard': { model: s, quality: q(config.OPENAI_QUALITY_STANDARD) },
+    'imlab-pro': { model: p, quality: q(config.OPENAI_QUALITY_PRO) },
+  };
+}
+
 export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
   // Cross-variable rules envalid cannot express, reported in the same message.
   return loadConfig('generation', configSpec, env, (config, problems) => {
@@ -63,6 +86,12 @@ export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
       for (const key of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) if (!config[key]) problems[key] = 'is required when STORAGE=s3';
     }
     if (config.IMAGE_PROVIDER === 'openai' && !config.OPENAI_API_KEY) problems.OPENAI_API_KEY = 'is required when IMAGE_PROVIDER=openai';
+    // One model for every tier sold Draft, Standard and Pro at 1, 2 and 4 credits: replaced.
+    if (env.OPENAI_MODEL) problems.OPENAI_MODEL = 'is replaced by OPENAI_MODEL_DRAFT, OPENAI_MODEL_STANDARD and OPENAI_MODEL_PRO (with OPENAI_QUALITY_*)';
+    if (config.IMAGE_PROVIDER === 'openai') {
+      const tiers = openAiTiersOf(config);
+      if (tiers) Object.assign(problems, openAiTierProblems(tiers, config.OPENAI_ALLOW_SHARED_TIER_MODEL ?? false));
+    }
     if (config.RENDER_CONCURRENCY !== undefined && config.RENDER_CONCURRENCY < 1) problems.RENDER_CONCURRENCY = 'must be at least 1';
     if (config.RENDER_USER_CAP !== undefined && config.RENDER_USER_CAP < 1) problems.RENDER_USER_CAP = 'must be at least 1';
     if (config.HOLD_CAPTURE_MARGIN !== undefined && config.HOLD_TTL !== undefined && config.HOLD_CAPTURE_MARGIN >= config.HOLD_TTL) {

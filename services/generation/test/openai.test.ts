@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import sharp from 'sharp';
 import { eventually } from '@imlab/testing';
-import { OpenAiProvider, ProviderError } from '../src/render/providers/index.js';
+import { OpenAiProvider, ProviderError, type OpenAiTiers } from '../src/render/providers/index.js';
 import { startFakeOpenAi } from './support/fake-openai.js';
 import { startHarness, type Harness } from './support/harness.js';
 
@@ -10,10 +10,15 @@ let fake: Awaited<ReturnType<typeof startFakeOpenAi>>;
 let provider: OpenAiProvider;
 const base = { negativePrompt: null, model: 'imlab-standard', width: 1024, height: 1024, count: 2, seed: 1, references: [] };
 const signal = () => AbortSignal.timeout(5000);
+const tiers: OpenAiTiers = {
+  'imlab-draft': { model: 'gpt-image-1-mini', quality: 'medium' },
+  'imlab-standard': { model: 'gpt-image-1', quality: 'medium' },
+  'imlab-pro': { model: 'gpt-image-1', quality: 'high' },
+};
 
 beforeAll(async () => {
   fake = await startFakeOpenAi();
-  provider = new OpenAiProvider({ apiKey: 'sk-test-fake-key', baseUrl: fake.baseUrl, model: 'gpt-image-1' });
+  provider = new OpenAiProvider({ apiKey: 'sk-test-fake-key', baseUrl: fake.baseUrl, tiers });
 });
 afterAll(async () => fake?.close());
 
@@ -30,7 +35,7 @@ async function failure(p: Promise<unknown>): Promise<ProviderError> {
 describe('openai provider (against a fake speaking the Images API wire format)', () => {
   it('reads answers within a size cap and fetches images by URL only over https or from the provider itself, never elsewhere', async () => {
     // Over the cap: refused, not read into memory.
-    const small = new OpenAiProvider({ apiKey: 'sk-test-fake-key', baseUrl: fake.baseUrl, model: 'gpt-image-1', maxImageBytes: 1024 });
+    const small = new OpenAiProvider({ apiKey: 'sk-test-fake-key', baseUrl: fake.baseUrl, tiers, maxImageBytes: 1024 });
     expect((await failure(small.render({ ...base, prompt: 'a large harbour', signal: signal() }))).code).toBe('GENERATION_PROVIDER_BAD_RESPONSE');
     // An image URL at an internal address is not fetched.
     const internal = await failure(provider.render({ ...base, count: 1, prompt: 'url-internal', signal: signal() }));
@@ -42,15 +47,44 @@ describe('openai provider (against a fake speaking the Images API wire format)',
     expect(await sharp(own[0]!).metadata()).toMatchObject({ format: 'png', width: 8 });
   });
 
-  it('calls /images/generations with model, n and size and decodes b64_json images', async () => {
-    const images = await provider.render({ ...base, prompt: 'a harbour', negativePrompt: 'fog', signal: signal() });
+  it("calls /images/generations with the tier's model and quality, n and size, and decodes b64_json images", async () => {
+    const images = await provider.render({ ...base, prompt: 'a harbour', signal: signal() });
     expect(images).toHaveLength(2);
     expect(await sharp(images[0]!).metadata()).toMatchObject({ width: 1024, height: 1024 });
     const req = fake.seen.at(-1)!;
     expect(req.path).toBe('/v1/images/generations');
-    expect(req.json).toMatchObject({ model: 'gpt-image-1', n: 2, size: '1024x1024' });
-    expect(req.json!.response_format).toBeUndefined();
-    expect(String(req.json!.prompt)).toContain('Avoid: fog');
+    expect(req.json).toEqual({ model: 'gpt-image-1', prompt: 'a harbour', n: 2, size: '1024x1024', quality: 'medium' });
+    await provider.render({ ...base, model: 'imlab-draft', count: 1, prompt: 'a draft', signal: signal() });
+    expect(fake.seen.at(-1)!.json).toMatchObject({ model: 'gpt-image-1-mini', quality: 'medium' });
+    await provider.render({ ...base, model: 'imlab-pro', count: 1, prompt: 'a pro', signal: signal() });
+    expect(fake.seen.at(-1)!.json).toMatchObject({ model: 'gpt-image-1', quality: 'high' });
+  });
+
+  it('the fake refuses what the real API refuses, in its error shape; the provider maps it to a permanent rejection', async () => {
+    const post = (json: unknown) =>
+      fetch(`${fake.baseUrl}/images/generations`, { method: 'POST', headers: { authorization: 'Bearer sk-test-fake-key', 'content-type': 'application/json' }, body: JSON.stringify(json) });
+    const cases: [unknown, { param: string; code: string }][] = [
+      [{ model: 'gpt-image-1', prompt: 'x', size: '512x512' }, { param: 'size', code: 'invalid_value' }],
+      [{ model: 'gpt-image-1', prompt: 'x', size: '1344x768' }, { param: 'size', code: 'invalid_value' }],
+      [{ model: 'dall-e-3', prompt: 'x', n: 2 }, { param: 'n', code: 'integer_above_max_value' }],
+      [{ model: 'gpt-image-1', prompt: 'x', seed: 7 }, { param: 'seed', code: 'unknown_parameter' }],
+      [{ model: 'gpt-image-1', prompt: 'x', response_format: 'b64_json' }, { param: 'response_format', code: 'unknown_parameter' }],
+      [{ model: 'gpt-image-1', prompt: 'x', quality: 'hd' }, { param: 'quality', code: 'invalid_value' }],
+      [{ model: 'gpt-image-1' }, { param: 'prompt', code: 'missing_required_parameter' }],
+    ];
+    for (const [json, expected] of cases) {
+      const res = await post(json);
+      expect(res.status, JSON.stringify(json)).toBe(400);
+      const body = (await res.json()) as { error: Record<string, unknown> };
+      expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+      expect(body.error).toMatchObject({ type: 'invalid_request_error', ...expected });
+    }
+    expect(((await (await post({ model: 'gpt-image-1', prompt: 'x', size: '768x768' })).json()) as { error: { message: string } }).error.message).toBe(
+      "Invalid value: '768x768'. Supported values are: '1024x1024', '1536x1024', '1024x1536', and 'auto'.",
+    );
+    // Asked of the provider directly (the API would have refused it first): a permanent rejection.
+    const refused = await failure(provider.render({ ...base, width: 512, height: 512, prompt: 'too small', signal: signal() }));
+    expect(refused).toMatchObject({ code: 'GENERATION_PROVIDER_REJECTED', retryable: false });
   });
 
   it('sends reference images to /images/edits as multipart image[] parts', async () => {
@@ -60,7 +94,7 @@ describe('openai provider (against a fake speaking the Images API wire format)',
     const req = fake.seen.at(-1)!;
     expect(req.path).toBe('/v1/images/edits');
     expect(req.contentType).toMatch(/^multipart\/form-data; boundary=/);
-    expect(req.fields).toMatchObject({ model: 'gpt-image-1', prompt: 'in this style', n: '1', size: '1024x1024' });
+    expect(req.fields).toEqual({ model: 'gpt-image-1', prompt: 'in this style', n: '1', size: '1024x1024', quality: 'medium' });
     expect(req.files).toEqual([
       { field: 'image[]', type: 'image/png', name: 'reference-0.png', size: ref.length },
       { field: 'image[]', type: 'image/png', name: 'reference-1.png', size: ref.length },
@@ -77,7 +111,7 @@ describe('openai provider (against a fake speaking the Images API wire format)',
     expect(down).toMatchObject({ code: 'GENERATION_PROVIDER_UNAVAILABLE', retryable: true, retryAfterMs: undefined });
     const overloaded = await failure(provider.render({ ...base, prompt: 'unavailable-once a', signal: signal() }));
     expect(overloaded).toMatchObject({ code: 'GENERATION_PROVIDER_UNAVAILABLE', retryable: true, retryAfterMs: 1800 });
-    const wrongKey = new OpenAiProvider({ apiKey: 'sk-wrong', baseUrl: fake.baseUrl, model: 'gpt-image-1' });
+    const wrongKey = new OpenAiProvider({ apiKey: 'sk-wrong', baseUrl: fake.baseUrl, tiers });
     expect(await failure(wrongKey.render({ ...base, prompt: 'x', signal: signal() }))).toMatchObject({ code: 'GENERATION_PROVIDER_AUTH', retryable: false });
     const timeout = await failure(provider.render({ ...base, prompt: 'slow', signal: AbortSignal.timeout(100) }));
     expect(timeout).toMatchObject({ code: 'GENERATION_PROVIDER_TIMEOUT', retryable: true });

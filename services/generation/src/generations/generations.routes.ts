@@ -6,9 +6,9 @@ import type { Config } from '../config.js';
 import type { GenerationStatus } from '../db.js';
 import { OPEN_STATUSES, TERMINAL_STATUSES } from '../db.js';
 import type { GenerationService } from './generations.service.js';
-import { quote } from './generations.service.js';
+import { options, quote } from './generations.service.js';
 import type { StatusEvents } from './status-events.js';
-import { Accepted, GenerationPage, GenerationRequest, GenerationView, IdParams, IdempotencyHeaders, PageQuery, Quote } from './generations.schemas.js';
+import { Accepted, GenerationOptions, GenerationPage, GenerationRequest, GenerationView, IdParams, IdempotencyHeaders, PageQuery, Quote } from './generations.schemas.js';
 
 const userOf = (req: FastifyRequest) => req.user.sub;
 /** What a prompt can be refused for (quote and create alike). */
@@ -18,6 +18,7 @@ const REQUEST_REFUSED = [
   'GENERATION_CONTENT_POLICY',
   'GENERATION_SIZE_MISMATCH',
   'GENERATION_REFERENCES_UNSUPPORTED',
+  'GENERATION_UNSUPPORTED_OPTION',
 ] as const;
 const oneGeneration = { 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 404: ['GENERATION_NOT_FOUND'] } as const;
 const generation = ref(GenerationView, { description: 'The generation' });
@@ -36,6 +37,24 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
   });
 
   const { config, service, events } = deps;
+
+  const offered = options(config);
+  app.get(
+    '/v1/generations/options',
+    {
+      schema: {
+        ...operation('getGenerationOptions', {
+          tag: 'generations',
+          access: 'public',
+          summary: 'What each tier offers',
+          description:
+            'Per tier (`model`): the sizes it renders and their price, the size each aspect ratio makes, how many images, and whether seed, negative prompt and reference images are taken — with the image service configured now. Offer only these; anything else is refused with 422 `GENERATION_UNSUPPORTED_OPTION`.',
+        }),
+        response: { 200: ref(GenerationOptions, { description: 'The options' }) },
+      },
+    },
+    async () => offered,
+  );
 
   app.post(
     '/v1/generations/quote',
@@ -89,7 +108,7 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
         });
       }
       reply.code(202).header('location', `/v1/generations/${g.id}`);
-      return { id: g.id, status: g.status, cost: g.cost };
+      return { id: g.id, status: g.status, cost: g.cost, size: `${g.width}x${g.height}`, width: g.width, height: g.height };
     },
   );
 

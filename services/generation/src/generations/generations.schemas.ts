@@ -50,11 +50,69 @@ const Status = StringEnum(STATUSES, {
 });
 
 export const Accepted = Type.Object(
-  { id: Type.String({ format: 'uuid' }), status: Status, cost: Type.Integer() },
+  {
+    id: Type.String({ format: 'uuid' }),
+    status: Status,
+    cost: Type.Integer(),
+    size: Type.String({ description: 'The size that will be rendered (`WIDTHxHEIGHT`): for an aspect ratio, the nearest the model really renders.' }),
+    width: Type.Integer(),
+    height: Type.Integer(),
+  },
   {
     $id: 'GenerationAccepted',
     description: 'The generation is created; follow it at `GET /v1/generations/{id}` or its event stream.',
-    examples: [{ id: EXAMPLE_ID, status: 'queued', cost: 2 }],
+    examples: [{ id: EXAMPLE_ID, status: 'queued', cost: 2, size: '1024x1024', width: 1024, height: 1024 }],
+  },
+);
+
+const TierOptions = Type.Object(
+  {
+    id: Type.String({ description: 'Pass as `model`.' }),
+    label: Type.String(),
+    description: Type.String(),
+    creditsPerImage: Type.Integer(),
+    largeImageSurcharge: Type.Integer(),
+    sizes: Type.Array(
+      Type.Object({ size: Type.String(), width: Type.Integer(), height: Type.Integer(), creditsPerImage: Type.Integer() }),
+      { description: 'The sizes this tier renders (only these are accepted as `size`), with the credits per image of each.' },
+    ),
+    aspectRatios: Type.Record(Type.String(), Type.String(), { description: 'Each aspect ratio and the size it renders here (the nearest the model makes).' }),
+    maxCount: Type.Integer({ description: 'Most images in one generation.' }),
+    seed: Type.Boolean({ description: 'Whether `seed` is accepted (the same seed gives the same image).' }),
+    negativePrompt: Type.Boolean({ description: 'Whether `negativePrompt` is accepted.' }),
+    references: Type.Union([Type.Object({ max: Type.Integer(), formats: Type.Array(Type.String()) }), Type.Null()], {
+      description: 'Reference images: how many and which upload types; null when the tier takes none.',
+    }),
+    progress: Type.Boolean({ description: 'Whether the event stream reports `progress` while rendering.' }),
+  },
+  { $id: 'GenerationTierOptions' },
+);
+
+export const GenerationOptions = Type.Object(
+  { tiers: Type.Array(ref(TierOptions)) },
+  {
+    $id: 'GenerationOptions',
+    description: 'What each tier (`model`) offers with the image service configured now: a request outside it is refused with 422 `GENERATION_UNSUPPORTED_OPTION` before anything is held.',
+    examples: [
+      {
+        tiers: [
+          {
+            id: 'imlab-standard',
+            label: 'Standard',
+            description: 'Balanced quality for most work.',
+            creditsPerImage: 2,
+            largeImageSurcharge: 1,
+            sizes: [{ size: '1024x1024', width: 1024, height: 1024, creditsPerImage: 2 }],
+            aspectRatios: { '1:1': '1024x1024', '16:9': '1536x1024' },
+            maxCount: 4,
+            seed: false,
+            negativePrompt: false,
+            references: { max: 4, formats: ['image/png', 'image/jpeg', 'image/webp'] },
+            progress: false,
+          },
+        ],
+      },
+    ],
   },
 );
 
@@ -129,7 +187,7 @@ export const IdempotencyHeaders = Type.Object({
 export const ProblemRef = Problem;
 
 /** The generation routes' components, registered with the app. */
-export const generationSchemas = [GenerationRequest, Quote, Accepted, ImageView, GenerationView, GenerationPage];
+export const generationSchemas = [GenerationRequest, Quote, Accepted, TierOptions, GenerationOptions, ImageView, GenerationView, GenerationPage];
 
 export function imageView(img: ImageRow): Static<typeof ImageView> {
   return {

@@ -6,7 +6,8 @@ import { AppError, invalidCursor, notFound } from '@imlab/http';
 import { UUID_RE } from '@imlab/contracts';
 import type { Bus } from '@imlab/queue';
 import type { Logger } from '@imlab/logger';
-import { ASPECT_RATIOS, DEFAULT_IMAGE_MODEL, DEFAULT_IMAGE_SIZE, IMAGE_MODELS, parseSize, priceOf, type ImageModelId, type ImageSize } from '@imlab/contracts';
+import { ASPECT_RATIOS, DEFAULT_IMAGE_MODEL, DEFAULT_IMAGE_SIZE, IMAGE_MODEL_IDS, IMAGE_MODELS, parseSize, priceOf, type ImageModelId, type ImageSize } from '@imlab/contracts';
+import { capabilitiesFor, nearestSize, type TierCapabilities } from '../render/providers/index.js';
 import type { DB, GenerationRow, GenerationStatus } from '../db.js';
 import type { Config } from '../config.js';
 import type { GenerationMetrics } from '../metrics.js';
@@ -58,6 +59,11 @@ export function prepare(config: Config, input: GenerationRequest): NormalisedReq
   if (rule) {
     throw new AppError('GENERATION_CONTENT_POLICY', { params: { rule: rule.description }, details: { rule: rule.id } });
   }
+  const model = input.model ?? DEFAULT_IMAGE_MODEL;
+  const tier = capabilitiesFor(config).tiers[model];
+  const unsupported = (field: string, allowed: string[]) => new AppError('GENERATION_UNSUPPORTED_OPTION', { params: { field, model, allowed }, details: { field, model, allowed } });
+  if (negative && !tier.negativePrompt) throw unsupported('negativePrompt', []);
+  if (input.seed !== undefined && !tier.seed) throw unsupported('seed', []);
   if (input.size && input.aspectRatio) {
     const { width, height } = parseSize(input.size);
     const [aw, ah] = input.aspectRatio.split(':').map(Number);
@@ -65,9 +71,10 @@ export function prepare(config: Config, input: GenerationRequest): NormalisedReq
       throw new AppError('GENERATION_SIZE_MISMATCH', { params: { size: input.size, aspectRatio: input.aspectRatio } });
     }
   }
-  const model = input.model ?? DEFAULT_IMAGE_MODEL;
-  const size: ImageSize = input.size ?? (input.aspectRatio ? ASPECT_RATIOS[input.aspectRatio] : DEFAULT_IMAGE_SIZE);
+  if (input.size && !tier.sizes.includes(input.size)) throw unsupported('size', tier.sizes);
+  const size = (input.size ?? sizeFor(tier, input.aspectRatio)) as ImageSize;
   const count = input.count ?? 1;
+  if (count > tier.maxCount) throw unsupported('count', Array.from({ length: tier.maxCount }, (_, i) => String(i + 1)));
   // One spelling per id (UUIDs are case-insensitive): the same upload twice is a mistake, and a retry
   // spelled differently is the same request.
   const referenceUploadIds = (input.referenceUploadIds ?? []).map((id) => id.toLowerCase());
@@ -77,8 +84,59 @@ export function prepare(config: Config, input: GenerationRequest): NormalisedReq
   if (referenceUploadIds.length > 0 && !IMAGE_MODELS[model].acceptsReferences) {
     throw new AppError('GENERATION_REFERENCES_UNSUPPORTED', { params: { model } });
   }
+  if (referenceUploadIds.length > 0 && !tier.references) throw unsupported('referenceUploadIds', []);
+  if (tier.references && referenceUploadIds.length > tier.references.max) {
+    throw unsupported('referenceUploadIds', Array.from({ length: tier.references.max }, (_, i) => `${i + 1} image${i ? 's' : ''}`));
+  }
   const { creditsPerImage, cost } = priceOf(model, size, count);
   return { prompt, negativePrompt: negative || null, model, size, ...parseSize(size), count, seed: input.seed, referenceUploadIds, creditsPerImage, cost };
+}
+
+/**
+ * The size rendered for an aspect ratio (or none): the tier's size nearest to it — a model that
+ * does not render the catalog's size for a ratio (gpt-image-1 has no 16:9) makes the closest it
+ * does, and the answer names it.
+ */
+function sizeFor(tier: TierCapabilities, aspectRatio: keyof typeof ASPECT_RATIOS | undefined): string {
+  const wanted: string = aspectRatio ? ASPECT_RATIOS[aspectRatio] : DEFAULT_IMAGE_SIZE;
+  if (tier.sizes.includes(wanted)) return wanted;
+  const { width, height } = parseSize(wanted as ImageSize);
+  const [aw, ah] = aspectRatio ? aspectRatio.split(':').map(Number) : [1, 1];
+  return nearestSize(tier.sizes, { w: aw!, h: ah! }, width * height);
+}
+
+/** The formats of the reference uploads the tier takes; checked before anything is held. */
+function checkReferenceFormats(config: Config, model: ImageModelId, mimes: string[]): void {
+  const refs = capabilitiesFor(config).tiers[model].references;
+  if (refs && mimes.some((m) => !refs.formats.includes(m))) {
+    const allowed = refs.formats;
+    throw new AppError('GENERATION_UNSUPPORTED_OPTION', { params: { field: 'referenceUploadIds', model, allowed }, details: { field: 'referenceUploadIds', model, allowed } });
+  }
+}
+
+/** What each tier offers with the configured provider (GET /v1/generations/options). */
+export function options(config: Config) {
+  const caps = capabilitiesFor(config);
+  return {
+    tiers: IMAGE_MODEL_IDS.map((id) => {
+      const t = caps.tiers[id];
+      const m = IMAGE_MODELS[id];
+      return {
+        id,
+        label: m.label,
+        description: m.description,
+        creditsPerImage: m.creditsPerImage,
+        largeImageSurcharge: m.largeImageSurcharge,
+        sizes: t.sizes.map((size) => ({ size, ...parseSize(size as ImageSize), creditsPerImage: priceOf(id, size as ImageSize, 1).creditsPerImage })),
+        aspectRatios: Object.fromEntries((Object.keys(ASPECT_RATIOS) as (keyof typeof ASPECT_RATIOS)[]).map((r) => [r, sizeFor(t, r)])),
+        maxCount: t.maxCount,
+        seed: t.seed,
+        negativePrompt: t.negativePrompt,
+        references: t.references ? { max: t.references.max, formats: [...t.references.formats] } : null,
+        progress: t.progress,
+      };
+    }),
+  };
 }
 
 export function quote(config: Config, input: GenerationRequest) {
@@ -122,6 +180,7 @@ export class GenerationService {
       const owned = await uploads.findOwnedUploads(this.d.db, userId, r.referenceUploadIds);
       const live = owned.filter((u) => u.expires_at === null || u.expires_at.getTime() > Date.now());
       if (live.length !== r.referenceUploadIds.length) throw referenceMissing();
+      checkReferenceFormats(this.d.config, r.model, live.map((u) => u.mime));
     }
     const id = uuidv7();
     const expiresAt = new Date(Date.now() + this.d.config.HOLD_TTL * 1000);

@@ -14,9 +14,54 @@ export interface SeenRequest {
 const err = (message: string, type: string, code: string | null, param: string | null = null) => JSON.stringify({ error: { message, type, param, code } });
 
 /**
+ * What the real Images API accepts per model (its API reference), kept apart from the provider's
+ * own table on purpose: the fake refuses what the real API refuses, so a provider table that
+ * promised too much fails here.
+ */
+const MODELS: Record<string, { sizes: string[]; maxN: number; qualities: string[]; edits: { max: number; formats: string[] } | null; responseFormat: boolean }> = {
+  'gpt-image-1': { sizes: ['1024x1024', '1536x1024', '1024x1536', 'auto'], maxN: 10, qualities: ['low', 'medium', 'high', 'auto'], edits: { max: 16, formats: ['image/png', 'image/jpeg', 'image/webp'] }, responseFormat: false },
+  'gpt-image-1-mini': { sizes: ['1024x1024', '1536x1024', '1024x1536', 'auto'], maxN: 10, qualities: ['low', 'medium', 'high', 'auto'], edits: { max: 16, formats: ['image/png', 'image/jpeg', 'image/webp'] }, responseFormat: false },
+  'dall-e-3': { sizes: ['1024x1024', '1792x1024', '1024x1792'], maxN: 1, qualities: ['standard', 'hd'], edits: null, responseFormat: true },
+  'dall-e-2': { sizes: ['256x256', '512x512', '1024x1024'], maxN: 10, qualities: ['standard'], edits: { max: 1, formats: ['image/png'] }, responseFormat: true },
+};
+const KNOWN_PARAMS = new Set(['model', 'prompt', 'n', 'size', 'quality', 'response_format', 'style', 'user', 'background', 'moderation', 'output_format', 'output_compression', 'image', 'image[]', 'mask', 'input_fidelity', 'partial_images', 'stream']);
+
+/** `'a', 'b', and 'c'`, as the API lists supported values. */
+const listed = (values: string[]) => (values.length > 1 ? `${values.slice(0, -1).map((v) => `'${v}'`).join(', ')}, and '${values.at(-1)}'` : `'${values[0]}'`);
+const invalid = (param: string, value: string, supported: string[]) =>
+  err(`Invalid value: '${value}'. Supported values are: ${listed(supported)}.`, 'invalid_request_error', 'invalid_value', param);
+
+/** The refusal the real API would answer for these parameters, or undefined. */
+function refusal(endpoint: 'generations' | 'edits', params: Record<string, unknown>, files: { type: string }[]): string | undefined {
+  for (const key of Object.keys(params)) if (!KNOWN_PARAMS.has(key)) return err(`Unknown parameter: '${key}'.`, 'invalid_request_error', 'unknown_parameter', key);
+  if (params.prompt === undefined || params.prompt === '') return err("Missing required parameter: 'prompt'.", 'invalid_request_error', 'missing_required_parameter', 'prompt');
+  const model = String(params.model ?? 'dall-e-2');
+  const spec = MODELS[model];
+  if (!spec) return invalid('model', model, Object.keys(MODELS));
+  if (params.response_format !== undefined && !spec.responseFormat) return err("Unknown parameter: 'response_format'.", 'invalid_request_error', 'unknown_parameter', 'response_format');
+  const size = params.size === undefined ? undefined : String(params.size);
+  if (size !== undefined && !spec.sizes.includes(size)) return invalid('size', size, spec.sizes);
+  const n = Number(params.n ?? 1);
+  if (!Number.isInteger(n) || n < 1) return err(`Invalid 'n': integer below minimum value. Expected a value >= 1, but got ${String(params.n)} instead.`, 'invalid_request_error', 'integer_below_min_value', 'n');
+  if (n > spec.maxN) return err(`Invalid 'n': integer above maximum value. Expected a value <= ${spec.maxN}, but got ${n} instead.`, 'invalid_request_error', 'integer_above_max_value', 'n');
+  if (params.quality !== undefined && !spec.qualities.includes(String(params.quality))) return invalid('quality', String(params.quality), spec.qualities);
+  if (endpoint === 'edits') {
+    if (!spec.edits) return invalid('model', model, Object.keys(MODELS).filter((m) => MODELS[m]!.edits));
+    if (files.length === 0) return err("Missing required parameter: 'image'.", 'invalid_request_error', 'missing_required_parameter', 'image');
+    if (files.length > spec.edits.max) return err(`Invalid 'image': array too long. Expected an array with maximum length ${spec.edits.max}, but got an array with length ${files.length} instead.`, 'invalid_request_error', 'array_above_max_length', 'image');
+    const bad = files.find((f) => !spec.edits!.formats.includes(f.type));
+    if (bad) return err(`Invalid file 'image': unsupported mimetype ('${bad.type}'). Supported file formats are ${spec.edits.formats.map((f) => `'${f}'`).join(', ')}.`, 'invalid_request_error', 'unsupported_file_mimetype', 'image');
+  }
+  return undefined;
+}
+
+/**
  * A local stand-in for the OpenAI Images API that speaks its wire format: bearer auth, JSON
  * /images/generations, multipart /images/edits (image or image[]), `{created, data:[{b64_json}]}`
- * answers and `{error:{message,type,param,code}}` errors, 429 with retry-after. The prompt steers
+ * answers and `{error:{message,type,param,code}}` errors, 429 with retry-after. It refuses what the
+ * real API refuses (400 with `param` and `code`): unknown parameters (`seed`), a missing prompt,
+ * sizes, `n` and `quality` the model does not take, `response_format` for gpt-image models, edits
+ * with too many images or of other formats. The prompt steers
  * failures: "moderation" → 400 moderation_blocked, "always-500" → 500, "rate-limit-once" → one 429
  * (retry-after: 1), "unavailable-once" → one 503 (retry-after-ms: 1800), "url-internal" → images
  * by URL at a cloud-metadata address, "url-own" → images by URL on this server (GET /files/<n>).
@@ -53,6 +98,11 @@ export async function startFakeOpenAi(apiKey = 'sk-test-fake-key'): Promise<{ ba
       prompt = String(json.prompt ?? '');
       n = Number(json.n ?? 1);
       size = String(json.size ?? '1024x1024');
+      const refused = refusal('generations', json, []);
+      if (refused) {
+        seen.push(entry);
+        return send(400, refused);
+      }
     } else if (path === '/v1/images/edits') {
       const form = await new Request('http://x/', { method: 'POST', headers: { 'content-type': contentType }, body }).formData();
       entry.fields = {};
@@ -64,7 +114,13 @@ export async function startFakeOpenAi(apiKey = 'sk-test-fake-key'): Promise<{ ba
       prompt = entry.fields.prompt ?? '';
       n = Number(entry.fields.n ?? 1);
       size = entry.fields.size ?? '1024x1024';
-      if (entry.files.length === 0) return send(400, err("Missing required parameter: 'image'.", 'invalid_request_error', 'missing_required_parameter', 'image'));
+      const params: Record<string, unknown> = { ...entry.fields };
+      for (const f of entry.files) params[f.field] = true;
+      const refused = refusal('edits', params, entry.files);
+      if (refused) {
+        seen.push(entry);
+        return send(400, refused);
+      }
     } else {
       return send(404, err(`Invalid URL (POST ${path})`, 'invalid_request_error', null));
     }
@@ -89,7 +145,7 @@ export async function startFakeOpenAi(apiKey = 'sk-test-fake-key'): Promise<{ ba
     }
     // Some OpenAI-compatible servers ignore `n` and always answer with one image.
     if (prompt.includes('ignores-n')) n = 1;
-    const [w, h] = size.split('x').map(Number);
+    const [w, h] = (size === 'auto' ? '1024x1024' : size).split('x').map(Number);
     const data = [];
     for (let i = 0; i < n; i++) {
       const png = await sharp({ create: { width: w!, height: h!, channels: 3, background: { r: (i * 60) % 256, g: 128, b: 200 } } }).png().toBuffer();

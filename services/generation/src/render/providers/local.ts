@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import type { ImageProvider, RenderRequest } from './provider.js';
 import { ProviderError } from './provider.js';
+import { localCapabilities, type ProviderCapabilities } from './capabilities.js';
 
 /** A small deterministic PRNG (mulberry32) seeded from the request. */
 function rng(seed: number): () => number {
@@ -17,7 +18,7 @@ function rng(seed: number): () => number {
 }
 
 /**
- * Paints an image from the prompt and seed alone: a two-colour gradient and a few discs and bars
+ * Paints an image from the prompt and seed (and blends any reference images over it, see render): a two-colour gradient and a few discs and bars
  * whose colours and places come from a hash, so different prompts look visibly different and the
  * same prompt + seed gives the same bytes. Offline, for development, tests and load tests.
  */
@@ -57,23 +58,47 @@ export function paint(req: Pick<RenderRequest, 'prompt' | 'negativePrompt' | 'mo
   return px;
 }
 
+/** How much of the result the reference images make up, together. */
+const REFERENCE_WEIGHT = 0.5;
+
 export class LocalProvider implements ImageProvider {
   readonly name = 'local';
+  readonly capabilities: ProviderCapabilities = localCapabilities();
   constructor(private readonly renderMs: number) {}
 
   async render(req: RenderRequest): Promise<Buffer[]> {
     if (this.renderMs > 0) {
-      try {
-        await sleep(this.renderMs, undefined, { signal: req.signal });
-      } catch (err) {
-        throw new ProviderError('GENERATION_PROVIDER_TIMEOUT', 'the local renderer was aborted', { retryable: true, cause: err });
+      // The artificial render time in steps, each reported as progress (the last 10% are the painting).
+      const steps = 4;
+      for (let step = 0; step < steps; step++) {
+        try {
+          await sleep(this.renderMs / steps, undefined, { signal: req.signal });
+        } catch (err) {
+          throw new ProviderError('GENERATION_PROVIDER_TIMEOUT', 'the local renderer was aborted', { retryable: true, cause: err });
+        }
+        req.onProgress?.(Math.round(((step + 1) / steps) * 90));
       }
     }
+    // Reference images, scaled to cover the canvas and laid over the painting translucently: the
+    // result visibly follows them, and the same references + prompt + seed give the same bytes.
+    const overlays = await Promise.all(
+      req.references.map(async (ref) => ({
+        input: await sharp(ref.bytes, { limitInputPixels: 64_000_000 })
+          .resize(req.width, req.height, { fit: 'cover' })
+          .removeAlpha()
+          .ensureAlpha(REFERENCE_WEIGHT / req.references.length)
+          .png()
+          .toBuffer(),
+      })),
+    );
     const out: Buffer[] = [];
     for (let i = 0; i < req.count; i++) {
       req.signal.throwIfAborted();
       const raw = paint(req, i);
-      out.push(await sharp(raw, { raw: { width: req.width, height: req.height, channels: 3 } }).png({ compressionLevel: 3 }).toBuffer());
+      let img = sharp(raw, { raw: { width: req.width, height: req.height, channels: 3 } });
+      if (overlays.length) img = sharp(await img.composite(overlays).png().toBuffer()).removeAlpha();
+      out.push(await img.png({ compressionLevel: 3 }).toBuffer());
+      req.onProgress?.(90 + Math.round(((i + 1) / req.count) * 10));
     }
     return out;
   }

@@ -1,12 +1,15 @@
 import { retryAfterFromHeaders } from '@imlab/queue';
+import type { ImageModelId } from '@imlab/contracts';
 import type { ImageProvider, RenderRequest } from './provider.js';
 import { ProviderError } from './provider.js';
+import { OPENAI_MODELS, openAiCapabilities, type OpenAiTiers, type ProviderCapabilities } from './capabilities.js';
 
 export interface OpenAiOptions {
   apiKey: string;
   /** e.g. https://api.openai.com/v1, or a compatible self-hosted server. */
   baseUrl: string;
-  model: string;
+  /** The model and quality behind each tier. */
+  tiers: OpenAiTiers;
   /** Largest image accepted from the provider, in bytes (default 32 MiB); answers are read within it. */
   maxImageBytes?: number;
 }
@@ -58,35 +61,38 @@ const MIME_EXT: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jp
  */
 export class OpenAiProvider implements ImageProvider {
   readonly name = 'openai';
+  readonly capabilities: ProviderCapabilities;
   private readonly base: string;
   constructor(private readonly opts: OpenAiOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
-  }
-
-  private prompt(req: RenderRequest): string {
-    // The Images API has no negative prompt; say it in words.
-    return req.negativePrompt ? `${req.prompt}\n\nAvoid: ${req.negativePrompt}` : req.prompt;
+    this.capabilities = openAiCapabilities(opts.tiers);
   }
 
   async render(req: RenderRequest): Promise<Buffer[]> {
     const size = `${req.width}x${req.height}`;
+    const tier = this.opts.tiers[req.model as ImageModelId];
+    if (!tier) throw new ProviderError('GENERATION_PROVIDER_REJECTED', `no model is configured for tier ${req.model}`, { retryable: false });
+    const { model, quality } = tier;
     // gpt-image models always answer base64 and refuse response_format; older ones need it.
-    const wantsFormat = !this.opts.model.startsWith('gpt-image');
+    const wantsFormat = OPENAI_MODELS[model]?.responseFormat ?? !model.startsWith('gpt-image');
+    // The API refuses seed and negative prompts (the capability table says so, and the public API
+    // refuses requests that name them before anything is held): neither is sent.
     let res: Response;
     try {
       if (req.references.length === 0) {
         res = await fetch(`${this.base}/images/generations`, {
           method: 'POST',
           headers: { authorization: `Bearer ${this.opts.apiKey}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ model: this.opts.model, prompt: this.prompt(req), n: req.count, size, ...(wantsFormat ? { response_format: 'b64_json' } : {}) }),
+          body: JSON.stringify({ model, prompt: req.prompt, n: req.count, size, ...(quality ? { quality } : {}), ...(wantsFormat ? { response_format: 'b64_json' } : {}) }),
           signal: req.signal,
         });
       } else {
         const form = new FormData();
-        form.set('model', this.opts.model);
-        form.set('prompt', this.prompt(req));
+        form.set('model', model);
+        form.set('prompt', req.prompt);
         form.set('n', String(req.count));
         form.set('size', size);
+        if (quality) form.set('quality', quality);
         if (wantsFormat) form.set('response_format', 'b64_json');
         req.references.forEach((ref, i) => {
           const ext = MIME_EXT[ref.mime] ?? 'png';

@@ -1,5 +1,6 @@
 import type { CodeWithStatus } from '@imlab/contracts';
 import { AppError } from '@imlab/http';
+import type { ProviderCapabilities } from './capabilities.js';
 
 export interface RenderRequest {
   prompt: string;
@@ -12,10 +13,14 @@ export interface RenderRequest {
   /** Re-encoded reference uploads (PNG, JPEG or WebP bytes). */
   references: { bytes: Buffer; mime: string }[];
   signal: AbortSignal;
+  /** Called with 0–100 as the render advances, by providers that report progress. */
+  onProgress?: (percent: number) => void;
 }
 
 export interface ImageProvider {
   readonly name: string;
+  /** What it renders, per tier (./capabilities.ts). */
+  readonly capabilities: ProviderCapabilities;
   /** Raw images in any format sharp reads; the worker re-encodes them. */
   render(req: RenderRequest): Promise<Buffer[]>;
 }
