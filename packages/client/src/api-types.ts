@@ -566,7 +566,7 @@ export interface paths {
         };
         /**
          * Follow a generation (Server-Sent Events)
-         * @description A `text/event-stream`. Event `status`: its `data` is the generation (as `getGeneration` answers it, schema `Generation`), sent at once and on every status change; its `id` is that status. A reconnect sending `Last-Event-ID` (the last status seen) is not sent that status again. Lines starting with `:` are keep-alive comments (every 15 s). The stream ends after a final status (succeeded, failed, canceled, rejected), whose event carries the images; when the server shuts down it ends too, and a reconnect starts again with the current status.
+         * @description A `text/event-stream`. Event `status`: its `data` is the generation (as `getGeneration` answers it, schema `Generation`), sent at once and on every status change; its `id` is that status. A reconnect sending `Last-Event-ID` (the last status seen) is not sent that status again. Event `progress` (no id), while it runs and only from image services that report it (see `getGenerationOptions`): `data` is `{"id","percent"}` with percent 0–100. Lines starting with `:` are keep-alive comments (every 15 s). The stream ends after a final status (succeeded, failed, canceled, rejected), whose event carries the images; when the server shuts down it ends too, and a reconnect starts again with the current status.
          *
          *     Needs a session.
          */
@@ -3602,6 +3602,9 @@ export interface operations {
                      * @example id: running
                      *     event: status
                      *     data: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"running",…}
+                     *
+                     *     event: progress
+                     *     data: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","percent":45}
                      *
                      *     : ping
                      *

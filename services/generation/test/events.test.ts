@@ -10,7 +10,10 @@ afterAll(async () => h?.close());
 
 /** Reads an SSE stream to its end and returns the parsed `status` events. */
 async function readEvents(res: Response): Promise<{ status: string; images: unknown[] }[]> {
-  const text = await res.text();
+  return parseStatusEvents(await res.text());
+}
+
+function parseStatusEvents(text: string): { status: string; images: unknown[] }[] {
   return text
     .split('\n\n')
     .filter((block) => block.split('\n').includes('event: status'))
@@ -32,9 +35,20 @@ describe('GET /v1/generations/:id/events', () => {
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     // The render starts only once the stream is open, so it cannot be over before we listen.
     const worker = await h.startWorker();
-    const events = await readEvents(res);
+    const text = await res.text();
+    const events = parseStatusEvents(text);
     await worker.worker.close();
     const statuses = events.map((e) => e.status);
+    // The local renderer reports progress: `progress` events (no id) between running and succeeded, rising.
+    const blocks = text.split('\n\n');
+    const progress = blocks.filter((b) => b.startsWith('event: progress\n')).map((b) => JSON.parse(b.split('\n')[1]!.slice(6)) as { id: string; percent: number });
+    expect(progress.length).toBeGreaterThan(0);
+    for (const p of progress) expect(p.id).toBe(created.body.id);
+    const percents = progress.map((p) => p.percent);
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    const firstProgress = blocks.findIndex((b) => b.startsWith('event: progress'));
+    expect(blocks.findIndex((b) => b.startsWith('id: running'))).toBeLessThan(firstProgress);
+    expect(blocks.findIndex((b) => b.startsWith('id: succeeded'))).toBeGreaterThan(firstProgress);
     expect(statuses.at(-1)).toBe('succeeded');
     expect(statuses).toContain('running');
     expect(['queued', 'running']).toContain(statuses[0]);
@@ -42,7 +56,7 @@ describe('GET /v1/generations/:id/events', () => {
 
     sub.disconnect();
     expect(published.length).toBeGreaterThan(0);
-    for (const m of published) expect(m).toMatch(/^[0-9a-f-]{36} [a-z]+$/);
+    for (const m of published) expect(m).toMatch(/^[0-9a-f-]{36} ([a-z]+|progress \d{1,3})$/);
   });
 
   it('names each event by its status, and a reconnect with Last-Event-ID is not sent that status again', async () => {

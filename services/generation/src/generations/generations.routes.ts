@@ -24,7 +24,7 @@ const oneGeneration = { 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 40
 const generation = ref(GenerationView, { description: 'The generation' });
 
 /** One `status` event: the generation as `GET /v1/generations/{id}` answers it. */
-const SSE_EXAMPLE = `id: running\nevent: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"running",…}\n\n: ping\n\nid: succeeded\nevent: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"succeeded",…,"images":[…]}\n\n`;
+const SSE_EXAMPLE = `id: running\nevent: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"running",…}\n\nevent: progress\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","percent":45}\n\n: ping\n\nid: succeeded\nevent: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"succeeded",…,"images":[…]}\n\n`;
 
 export function generationRoutes(app: App, deps: { config: Config; service: GenerationService; events: StatusEvents }): void {
   // Open event streams end when the service shuts down (the browser's EventSource reconnects to
@@ -166,7 +166,7 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
           access: 'session',
           summary: 'Follow a generation (Server-Sent Events)',
           description:
-            'A `text/event-stream`. Event `status`: its `data` is the generation (as `getGeneration` answers it, schema `Generation`), sent at once and on every status change; its `id` is that status. A reconnect sending `Last-Event-ID` (the last status seen) is not sent that status again. Lines starting with `:` are keep-alive comments (every 15 s). The stream ends after a final status (succeeded, failed, canceled, rejected), whose event carries the images; when the server shuts down it ends too, and a reconnect starts again with the current status.',
+            'A `text/event-stream`. Event `status`: its `data` is the generation (as `getGeneration` answers it, schema `Generation`), sent at once and on every status change; its `id` is that status. A reconnect sending `Last-Event-ID` (the last status seen) is not sent that status again. Event `progress` (no id), while it runs and only from image services that report it (see `getGenerationOptions`): `data` is `{"id","percent"}` with percent 0–100. Lines starting with `:` are keep-alive comments (every 15 s). The stream ends after a final status (succeeded, failed, canceled, rejected), whose event carries the images; when the server shuts down it ends too, and a reconnect starts again with the current status.',
         }),
         params: IdParams,
         response: {
@@ -174,7 +174,7 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
             description: 'The event stream',
             content: {
               'text/event-stream': {
-                schema: { type: 'string', description: 'Events named `status`, each `data` a `Generation` as JSON; `:` comment lines keep the connection alive.' },
+                schema: { type: 'string', description: 'Events named `status`, each `data` a `Generation` as JSON, and `progress` (`{"id","percent"}`) while it runs; `:` comment lines keep the connection alive.' },
                 example: SSE_EXAMPLE,
               },
             },
@@ -225,8 +225,14 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
           })
           .catch(() => close());
       };
+      // Progress of a running render (providers that report it): no id, so a reconnect's
+      // Last-Event-ID stays the last status.
+      const progress = (percent: number) => {
+        if (closed || last !== 'running' || !Number.isFinite(percent)) return;
+        raw.write(`event: progress\ndata: ${JSON.stringify({ id: first.id, percent })}\n\n`);
+      };
       req.raw.on('close', close);
-      cleanups.push(await events.listen(first.id, refresh));
+      cleanups.push(await events.listen(first.id, refresh, progress));
       // Pub/sub is a hint; the poll covers a notice lost between subscribe and read.
       const poll = setInterval(refresh, 1000);
       const ping = setInterval(() => raw.write(': ping\n\n'), 15_000);

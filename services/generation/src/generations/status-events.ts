@@ -24,20 +24,31 @@ export class StatusEvents {
     await this.redis.publish(this.channel, `${id} ${status}`);
   }
 
-  /** Calls `fn` on each change of generation `id`; returns the unsubscribe function. */
-  async listen(id: string, fn: (status: GenerationStatus) => void): Promise<() => void> {
+  /** A running render's progress (0–100), from providers that report it: `id progress <percent>`. */
+  async publishProgress(id: string, percent: number): Promise<void> {
+    await this.redis.publish(this.channel, `${id} progress ${Math.max(0, Math.min(100, Math.round(percent)))}`);
+  }
+
+  /** Calls `fn` on each change of generation `id` (and `onProgress` on its progress); returns the unsubscribe function. */
+  async listen(id: string, fn: (status: GenerationStatus) => void, onProgress?: (percent: number) => void): Promise<() => void> {
     if (!this.ready) {
       const sub = this.redis.duplicate();
       this.sub = sub;
       sub.on('message', (_channel: string, message: string) => {
-        const [gid, status] = message.split(' ');
-        if (gid && status) this.emitter.emit(gid, status as GenerationStatus);
+        const [gid, status, percent] = message.split(' ');
+        if (!gid || !status) return;
+        if (status === 'progress') this.emitter.emit(`${gid}:progress`, Number(percent));
+        else this.emitter.emit(gid, status as GenerationStatus);
       });
       this.ready = sub.subscribe(this.channel);
     }
     this.emitter.on(id, fn);
+    if (onProgress) this.emitter.on(`${id}:progress`, onProgress);
     await this.ready;
-    return () => this.emitter.off(id, fn);
+    return () => {
+      this.emitter.off(id, fn);
+      if (onProgress) this.emitter.off(`${id}:progress`, onProgress);
+    };
   }
 
   async close(): Promise<void> {

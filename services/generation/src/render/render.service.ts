@@ -100,7 +100,16 @@ export class RenderService {
       // never the generation's: a later attempt that overtook this one may already have committed.
       if (g.lease) await this.d.storage.deletePrefix(`${keys.generationPrefix(claimed.user_id, claimed.id)}/${g.lease}`);
       const references = await this.loadReferences(claimed);
+      // Progress goes out as whole percents, each once (a provider may report many steps).
+      let reported = -1;
+      const onProgress = (percent: number) => {
+        const p = Math.floor(percent);
+        if (p <= reported) return;
+        reported = p;
+        this.d.events.publishProgress(claimed.id, p).catch(() => {});
+      };
       const raw = await this.d.provider.render({
+        onProgress,
         prompt: claimed.prompt,
         negativePrompt: claimed.negative_prompt,
         model: claimed.model,
