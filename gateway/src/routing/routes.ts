@@ -44,7 +44,7 @@ function ownerOf(path: string): { prefix: string; service: ServiceName } | undef
 /** Auth endpoints anyone can hammer to guess passwords or send mail: the strict policy, IP-keyed. */
 const STRICT_AUTH = /^\/v1\/auth\/(signup|login|verify-email|verify-email\/resend|password\/forgot|password\/reset|google\/start|google\/callback)$/;
 /** Public and anonymous: resolving a session there would only cost an auth round trip. */
-const ANONYMOUS = /^\/v1\/(pricing|gallery)$/;
+const ANONYMOUS = /^\/v1\/(pricing|gallery|generations\/options)$/;
 const SSE = /^\/v1\/generations\/[^/]+\/events$/;
 
 export function isWebhook(path: string): boolean {
