@@ -114,6 +114,7 @@ describe('the generated client through the gateway', () => {
       if (!resumed) {
         res.write(`id: queued\nevent: status\ndata: ${generation('queued')}\n\n: ping\n\n`);
         await new Promise((r) => setTimeout(r, 50));
+        res.write(`event: progress\ndata: {"id":"gen_1","percent":40}\n\n`);
         // dropped before the final status (a service restarting)
         res.end(`id: running\nevent: status\ndata: ${generation('running')}\n\n`);
         return;
@@ -121,8 +122,11 @@ describe('the generated client through the gateway', () => {
       res.end(`id: succeeded\nevent: status\ndata: ${generation('succeeded')}\n\n`);
     });
     const statuses: string[] = [];
-    for await (const e of generationEvents('gen_1', { baseUrl: gw.url, fetch: browserFetch().fetch, reconnectDelayMs: 10 })) statuses.push(e.generation.status);
+    const progress: number[] = [];
+    const onProgress = (p: number) => progress.push(p);
+    for await (const e of generationEvents('gen_1', { baseUrl: gw.url, fetch: browserFetch().fetch, reconnectDelayMs: 10, onProgress })) statuses.push(e.generation.status);
     expect(statuses).toEqual(['queued', 'running', 'succeeded']);
+    expect(progress).toEqual([40]);
     expect(lastEventIds).toEqual([undefined, 'running']);
   });
 });

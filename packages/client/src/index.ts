@@ -151,6 +151,8 @@ export interface GenerationEventsOptions extends ApiClientOptions {
   maxReconnects?: number;
   /** First wait before reconnecting, doubled each time (default 500 ms). */
   reconnectDelayMs?: number;
+  /** Render progress (whole percent) from providers that report it, between `running` and the result. */
+  onProgress?: (percent: number) => void;
 }
 
 /**
@@ -180,6 +182,11 @@ export async function* generationEvents(id: string, opts: GenerationEventsOption
     } else if (response?.body) {
       try {
         for await (const message of parseEventStream(response.body)) {
+          if (message.event === 'progress') {
+            const percent = (JSON.parse(message.data) as { percent?: unknown }).percent;
+            if (typeof percent === 'number') opts.onProgress?.(percent);
+            continue;
+          }
           if (message.event !== 'status') continue;
           lastId = message.id ?? lastId;
           const generation = JSON.parse(message.data) as Generation;
