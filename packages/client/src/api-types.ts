@@ -1919,7 +1919,7 @@ export interface operations {
             query: {
                 cursor?: string;
                 from: string;
-                limit: number;
+                limit?: number;
                 to: string;
             };
             header?: never;
@@ -2943,9 +2943,9 @@ export interface operations {
     };
     listOrders: {
         parameters: {
-            query: {
+            query?: {
                 cursor?: string;
-                limit: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3089,9 +3089,9 @@ export interface operations {
     };
     listCreditTransactions: {
         parameters: {
-            query: {
+            query?: {
                 cursor?: string;
-                limit: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
