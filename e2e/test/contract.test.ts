@@ -2,7 +2,7 @@
 // there to catch, or the suite's "zero mismatches" would mean nothing.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ContractChecker, withoutServers, type OpenApiDocument } from './contract.js';
+import { ContractChecker, apartFromDeployment, type OpenApiDocument } from './contract.js';
 
 const document = JSON.parse(readFileSync(new URL('../../packages/client/openapi.json', import.meta.url), 'utf8')) as OpenApiDocument;
 const checker = () => new ContractChecker(document, { outside: { '/admin/queues': 'the ops board, a web page' } });
@@ -125,8 +125,10 @@ describe('the contract checker', () => {
     expect(c.checked).toBe(2);
   });
 
-  it('compares documents apart from their servers', () => {
-    expect(withoutServers({ ...document, servers: [{ url: 'http://elsewhere.test' }] })).toEqual(withoutServers(document));
-    expect(withoutServers(document)).not.toHaveProperty('servers');
+  it('compares documents apart from their deployment: servers and the public base URL', () => {
+    const elsewhere = { ...document, servers: [{ url: 'http://elsewhere.test' }], info: { ...(document.info as object), contact: { name: 'imagemakerlab', url: 'http://elsewhere.test' } } };
+    expect(apartFromDeployment(elsewhere)).toEqual(apartFromDeployment(document));
+    expect(apartFromDeployment(document)).not.toHaveProperty('servers');
+    expect(apartFromDeployment({ ...elsewhere, openapi: '3.0.3' })).not.toEqual(apartFromDeployment(document));
   });
 });

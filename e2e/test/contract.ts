@@ -4,6 +4,7 @@
 // must be able to trust it; any difference is collected as a mismatch and the suite fails on any.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { eventually } from '@imlab/testing';
 
 type Json = Record<string, unknown>;
 
@@ -62,6 +63,8 @@ export class ContractChecker {
   readonly mismatches: string[] = [];
   /** How many answers were checked against an operation of the document. */
   checked = 0;
+  /** The answers checked, counted by operation and status (`POST /v1/generations 402`). */
+  readonly seen = new Map<string, number>();
   /** Answers of the paths outside the document (`outside`), by path. */
   readonly outside = new Map<string, number>();
   readonly document: OpenApiDocument;
@@ -137,6 +140,8 @@ export class ContractChecker {
     if ('missing' in found) return [`${label()}: ${found.missing}`];
     this.checked++;
     const { operation, response, pointer } = found;
+    const seen = `${answer.method.toUpperCase()} ${operation.template} ${answer.status}`;
+    this.seen.set(seen, (this.seen.get(seen) ?? 0) + 1);
     const at = label(operation.template);
     const problems: string[] = [];
 
@@ -240,8 +245,34 @@ export class ContractChecker {
   }
 }
 
-/** The document without what differs between deployments (`servers`). */
-export function withoutServers(document: OpenApiDocument): Omit<OpenApiDocument, 'servers'> {
-  const { servers: _servers, ...rest } = document;
-  return rest;
+/**
+ * The document without what differs between deployments: `servers`, and the deployment's public
+ * base URL (the first server's) wherever else it appears (`info.contact.url`), as `{PUBLIC_BASE_URL}`.
+ */
+export function apartFromDeployment(document: OpenApiDocument): Omit<OpenApiDocument, 'servers'> {
+  const { servers, ...rest } = document;
+  const base = servers?.[0]?.url;
+  if (!base) return rest;
+  const replace = (node: unknown): unknown =>
+    typeof node === 'string'
+      ? node.split(base).join('{PUBLIC_BASE_URL}')
+      : Array.isArray(node)
+        ? node.map(replace)
+        : node && typeof node === 'object'
+          ? Object.fromEntries(Object.entries(node).map(([k, v]) => [k, replace(v)]))
+          : node;
+  return replace(rest) as Omit<OpenApiDocument, 'servers'>;
+}
+
+/**
+ * The checker for a running gateway: its `/openapi.json` (the document it serves, once every
+ * service's part is in), fetched once.
+ */
+export async function loadContract(gatewayUrl: string, options: ContractOptions = {}): Promise<ContractChecker> {
+  const document = await eventually(async (): Promise<OpenApiDocument | undefined> => {
+    const res = await fetch(`${gatewayUrl}/openapi.json`);
+    const doc = (await res.json()) as OpenApiDocument;
+    return res.ok && !doc['x-imlab-unavailable-services'] ? doc : undefined;
+  }, 30_000);
+  return new ContractChecker(document!, options);
 }
