@@ -25,7 +25,6 @@ export function agentFor(ip: string): Agent {
   }
   return a;
 }
-export const agent = agentFor(CLIENT_IP);
 
 export interface Res {
   status: number;

@@ -51,6 +51,22 @@ describe('the API document, after all of it', () => {
   it('declared every answer the suites got: status, content type, headers and body', () => {
     const { checked, mismatches, outside } = e2e.contract;
     expect(checked, 'answers checked').toBeGreaterThan(100);
+    // the answers the suites provoke on purpose were among them (problems, files, webhooks)
+    expect([...e2e.contract.seen.keys()]).toEqual(
+      expect.arrayContaining([
+        'POST /v1/generations 402',
+        'POST /v1/generations 403',
+        'GET /v1/generations/{id} 404',
+        'DELETE /v1/images/{id} 404',
+        'GET /v1/images/{id} 200',
+        'GET /v1/me/exports/{id}/download 200',
+        'GET /v1/me/exports/{id}/download 404',
+        'GET /v1/admin/ledger/export.csv 200',
+        'POST /v1/billing/webhook 400',
+        'POST /v1/billing/webhook 200',
+        'GET /v1/me 401',
+      ]),
+    );
     expect([...outside.keys()], 'paths answered outside the document').toEqual(['/admin/queues']);
     // each distinct mismatch once, with how often it happened (polling repeats them)
     const counted = [...new Set(mismatches)].map((m) => `${m} (×${mismatches.filter((x) => x === m).length})`);
