@@ -5,25 +5,29 @@ import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { fetch as undiciFetch } from 'undici';
+import { ok } from '@imlab/client';
 import { eventually } from '@imlab/testing';
 import { chargeObject, newPaymentIntentId, sessionObject, signature, stripeEvent } from '../../services/billing/test/support/events.js';
 import { WEBHOOK_SECRET, type E2E } from './system.js';
-import { CLIENT_IPS, PASSWORD, mailText, signUpVerified, type Browser } from './browser.js';
+import { CLIENT_IPS, PASSWORD, mailText, signUpVerified, until, type Browser } from './browser.js';
 
 
 export function billingSuite(e2e: E2E): void {
+/** Stripe, not a browser, calling the webhook: its answer is checked against the document too. */
 async function webhook(event: Record<string, unknown>, sig?: string): Promise<number> {
   const payload = JSON.stringify(event);
-  const res = await undiciFetch(`${e2e.sys.gatewayUrl}/v1/billing/webhook`, {
+  const url = `${e2e.sys.gatewayUrl}/v1/billing/webhook`;
+  const res = await undiciFetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'stripe-signature': sig ?? signature(payload, WEBHOOK_SECRET), 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
     body: payload,
   });
+  await e2e.contract.observe('POST', url, res);
   await res.arrayBuffer();
   return res.status;
 }
 
-const available = async (b: Browser) => (await b.call('GET', '/v1/credits/balance')).body.available as number;
+const available = async (b: Browser) => (await ok(b.api.GET('/v1/credits/balance'))).available;
 
 describe('buying credits', () => {
   it('pays for a pack, grants its credits exactly once, claws back a partial refund, and reconciles', async () => {
@@ -31,12 +35,13 @@ describe('buying credits', () => {
     await signUpVerified(e2e.sys, person, 'buyer@example.com');
     await eventually(async () => (await available(person)) === 40, 20_000);
 
-    const pricing = await person.call('GET', '/v1/pricing');
-    const pack = pricing.body.packs.find((p: { id: string }) => p.id === 'starter');
-    const checkout = await person.call('POST', '/v1/billing/checkout', { packId: 'starter' });
-    expect(checkout.status).toBe(201);
-    expect(checkout.body.url).toMatch(/^https:\/\//);
-    const session = [...e2e.stripe.sessions.values()].find((s) => JSON.stringify(s.metadata).includes(checkout.body.orderId))!;
+    const pricing = await ok(person.api.GET('/v1/pricing'));
+    const pack = pricing.packs.find((p) => p.id === 'starter')!;
+    const checkout = await person.api.POST('/v1/billing/checkout', { body: { packId: 'starter' } });
+    expect(checkout.response.status).toBe(201);
+    const { orderId, url } = checkout.data!;
+    expect(url).toMatch(/^https:\/\//);
+    const session = [...e2e.stripe.sessions.values()].find((s) => JSON.stringify(s.metadata).includes(orderId))!;
     expect(session).toBeDefined();
 
     const pi = newPaymentIntentId();
@@ -46,8 +51,8 @@ describe('buying credits', () => {
     expect(await webhook(completed)).toBe(200); // Stripe retries: still one grant
     await eventually(async () => (await available(person)) === 40 + pack.credits, 20_000);
 
-    const orders = await person.call('GET', '/v1/billing/orders');
-    expect(orders.body.items[0]).toMatchObject({ status: 'paid' });
+    const orders = await ok(person.api.GET('/v1/billing/orders'));
+    expect(orders.items[0]).toMatchObject({ status: 'paid' });
     const receipt = await eventually(() => mailText(e2e.sys, 'buyer@example.com', 'purchase-receipt'), 20_000);
     expect(receipt).toContain(String(pack.credits));
 
@@ -68,16 +73,16 @@ describe('buying credits', () => {
         c === 0 ? resolve() : reject(new Error(`roles exited ${c}`)),
       ),
     );
-    expect((await finance.call('POST', '/v1/auth/login', { email: 'books@example.com', password: PASSWORD })).status).toBe(200);
-    const from = encodeURIComponent(new Date(Date.now() - 3600_000).toISOString());
-    const to = encodeURIComponent(new Date(Date.now() + 3600_000).toISOString());
-    const recon = await eventually(async () => {
-      const r = await finance.call('GET', `/v1/admin/billing/reconciliation?from=${from}&to=${to}`);
-      return r.status === 200 && r.body.mismatches.length === 0 && r.body.orders.length === 1 ? r.body : undefined;
+    expect((await finance.api.POST('/v1/auth/login', { body: { email: 'books@example.com', password: PASSWORD } })).response.status).toBe(200);
+    const from = new Date(Date.now() - 3600_000).toISOString();
+    const to = new Date(Date.now() + 3600_000).toISOString();
+    const recon = await until(async () => {
+      const r = await finance.api.GET('/v1/admin/billing/reconciliation', { params: { query: { from, to } } });
+      return r.response.status === 200 && r.data!.mismatches.length === 0 && r.data!.orders.length === 1 ? r.data! : undefined;
     }, 20_000);
-    expect(recon.orders[0]).toMatchObject({ orderId: checkout.body.orderId, matches: true, expected: { granted: pack.credits, clawedBack: pack.credits / 2 } });
-    const tb = await finance.call('GET', '/v1/admin/ledger/trial-balance');
-    expect(tb.status).toBe(200);
+    expect(recon.orders[0]).toMatchObject({ orderId, matches: true, expected: { granted: pack.credits, clawedBack: pack.credits / 2 } });
+    const tb = await finance.api.GET('/v1/admin/ledger/trial-balance');
+    expect(tb.response.status).toBe(200);
   }, 120_000);
 });
 }

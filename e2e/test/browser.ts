@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { expect } from 'vitest';
 import { eventually } from '@imlab/testing';
-import type { System } from './system.js';
+import { createApiClient, type ApiClient, type ApiClientOptions, type Generation } from '@imlab/client';
+import type { E2E, System } from './system.js';
 
 export const CLIENT_IP = '127.0.0.77';
 /** Each suite browses from its own loopback address (the sign-up bonus is once per IP hash). */
@@ -24,7 +25,6 @@ export function agentFor(ip: string): Agent {
   }
   return a;
 }
-export const agent = agentFor(CLIENT_IP);
 
 export interface Res {
   status: number;
@@ -38,17 +38,27 @@ export const issued = { cookieNames: new Set<string>(), sessionTokens: new Set<s
 
 export class Browser {
   cookies = new Map<string, string>();
-  /** `sys` is read at call time: suites build browsers before the system has started. */
+  private client: ApiClient | undefined;
+
+  /** `e2e` is read at call time: suites build browsers before the system has started. */
   constructor(
-    private readonly system: () => System,
+    private readonly e2e: () => Pick<E2E, 'sys' | 'contract'>,
     private readonly ip: string = CLIENT_IP,
   ) {}
 
-  async call(method: string, url: string, body?: unknown): Promise<Res> {
+  /**
+   * The browser's fetch: its cookie jar, source address (an undici Agent with localAddress), user
+   * agent, and a same-site Origin and Sec-Fetch-Site unless the request names its own. Redirects
+   * are not followed (each answer is the gateway's own). Every answer is checked against the API
+   * document the gateway serves (contract.ts); the mismatches fail the suite at its end.
+   */
+  readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
     const headers: Record<string, string> = { 'user-agent': CLIENT_UA, origin: ORIGIN, 'sec-fetch-site': 'same-site' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    request.headers.forEach((value, name) => (headers[name] = value));
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await undiciFetch(`${this.system().gatewayUrl}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: agentFor(this.ip) });
+    const body = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
+    const res = await undiciFetch(request.url, { method: request.method, headers, body, dispatcher: agentFor(this.ip), redirect: 'manual', signal: request.signal });
     for (const c of res.headers.getSetCookie()) {
       const [pair] = c.split(';');
       const [k, v] = pair!.split('=');
@@ -57,6 +67,30 @@ export class Browser {
       if (v) this.cookies.set(k!, v);
       else this.cookies.delete(k!);
     }
+    await this.e2e().contract.observe(request.method, request.url, res);
+    return res as unknown as Response;
+  };
+
+  /** What the client's helpers (`download`, `generationEvents`) take: the gateway and this fetch. */
+  get options(): ApiClientOptions {
+    return { baseUrl: this.e2e().sys.gatewayUrl, fetch: this.fetch };
+  }
+
+  /** The generated client (packages/client) on this browser's fetch. */
+  get api(): ApiClient {
+    return (this.client ??= createApiClient(this.options));
+  }
+
+  /**
+   * A raw call through the same fetch (so its answer is checked too), for what the typed client
+   * cannot send: paths outside the API document, or input its types forbid.
+   */
+  async call(method: string, url: string, body?: unknown): Promise<Res> {
+    const res = await this.fetch(`${this.e2e().sys.gatewayUrl}${url}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const bytes = Buffer.from(await res.arrayBuffer());
     let parsed: unknown = bytes.toString('utf8');
     try {
@@ -64,9 +98,12 @@ export class Browser {
     } catch {
       // not JSON
     }
-    return { status: res.status, body: parsed, headers: res.headers as unknown as Headers, bytes };
+    return { status: res.status, body: parsed, headers: res.headers, bytes };
   }
 }
+
+/** `eventually` for a value: what `fn` answers once it answers one (it never answers undefined). */
+export const until = <T>(fn: () => Promise<T | undefined>, timeoutMs?: number): Promise<T> => eventually(fn, timeoutMs) as Promise<T>;
 
 /** The text of the newest `template` mail to `to` in the development mailbox, if any. */
 export function mailText(sys: System, to: string, template: string): string | undefined {
@@ -87,18 +124,19 @@ export function mailedToken(sys: System, to: string, template: string): string {
 }
 
 export async function signUpVerified(sys: System, b: Browser, email: string): Promise<void> {
-  expect((await b.call('POST', '/v1/auth/signup', { email, password: PASSWORD, displayName: 'Mei <b>Ling</b>' })).status).toBe(202);
+  expect((await b.api.POST('/v1/auth/signup', { body: { email, password: PASSWORD, displayName: 'Mei <b>Ling</b>' } })).response.status).toBe(202);
   const token = await eventually(() => mailedToken(sys, email, 'verify-email'), 20_000);
-  expect((await b.call('POST', '/v1/auth/verify-email', { token })).status).toBeLessThan(300);
-  expect((await b.call('POST', '/v1/auth/login', { email, password: PASSWORD })).status).toBe(200);
+  expect((await b.api.POST('/v1/auth/verify-email', { body: { token } })).response.status).toBeLessThan(300);
+  expect((await b.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } })).response.status).toBe(200);
   expect(b.cookies.has('imlab_sid')).toBe(true);
 }
 
-export async function generate(b: Browser, prompt: string): Promise<{ id: string; cost: number; images: { id: string; url: string }[] }> {
-  const created = await b.call('POST', '/v1/generations', { prompt, count: 1, seed: 11 });
-  expect(created.status).toBe(202);
-  return eventually(async () => {
-    const r = await b.call('GET', `/v1/generations/${created.body.id}`);
-    return r.body.status === 'succeeded' ? { ...r.body, cost: created.body.cost } : undefined;
+export async function generate(b: Browser, prompt: string): Promise<Generation> {
+  const created = await b.api.POST('/v1/generations', { body: { prompt, count: 1, seed: 11 } });
+  expect(created.response.status).toBe(202);
+  const id = created.data!.id;
+  return until(async () => {
+    const r = await b.api.GET('/v1/generations/{id}', { params: { path: { id } } });
+    return r.data?.status === 'succeeded' ? r.data : undefined;
   }, 30_000);
 }

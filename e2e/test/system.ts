@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, freePort, infra, testPrefix } from '@imlab/testing';
 import type { Browser } from './browser.js';
+import type { ContractChecker } from './contract.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -18,6 +19,8 @@ export interface E2E {
   sys: System;
   stripe: { sessions: Map<string, Record<string, unknown> & { id: string; metadata: Record<string, string> }>; base: string; close(): Promise<void> };
   browser(ip?: string): Browser;
+  /** The gateway's API document, which every answer a browser gets is checked against. */
+  contract: ContractChecker;
 }
 
 export interface SystemProcess {

@@ -2021,7 +2021,7 @@ export interface operations {
             query: {
                 cursor?: string;
                 from: string;
-                limit: number;
+                limit?: number;
                 to: string;
             };
             header?: never;
@@ -3045,9 +3045,9 @@ export interface operations {
     };
     listOrders: {
         parameters: {
-            query: {
+            query?: {
                 cursor?: string;
-                limit: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3191,9 +3191,9 @@ export interface operations {
     };
     listCreditTransactions: {
         parameters: {
-            query: {
+            query?: {
                 cursor?: string;
-                limit: number;
+                limit?: number;
             };
             header?: never;
             path?: never;

@@ -52,13 +52,14 @@ export function registerOrderRoutes(app: App, db: Kysely<DB>): void {
         querystring: Type.Object(
           {
             cursor: Type.Optional(Type.String()), // any length: one not given out is INVALID_CURSOR
-            limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+            // Optional: the default fills it in (a client need not send it, and the document says so).
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
           },
           { additionalProperties: false },
         ),
         response: { 200: ref(OrderPage, { description: 'One page of orders' }), ...errors({ 400: ['VALIDATION_FAILED', 'INVALID_CURSOR'], 401: ['UNAUTHENTICATED'] }) },
       },
     },
-    async (request) => listOwnOrders(db, request.user.sub, request.query.cursor, request.query.limit),
+    async (request) => listOwnOrders(db, request.user.sub, request.query.cursor, request.query.limit ?? 20),
   );
 }

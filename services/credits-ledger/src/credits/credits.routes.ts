@@ -50,7 +50,7 @@ export function creditsRoutes(app: App, db: Kysely<DB>): void {
         if (id === undefined) throw invalidCursor();
         before = id;
       }
-      return movementsOf(db, request.user.sub, before, limit, requestLocale(request));
+      return movementsOf(db, request.user.sub, before, limit ?? 20, requestLocale(request));
     },
   );
 }

@@ -39,7 +39,8 @@ export const MovementPage = Type.Object({ items: Type.Array(Movement), nextCurso
 export const PageQuery = Type.Object(
   {
     cursor: Type.Optional(Type.String()), // any length: one not given out is INVALID_CURSOR
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    // Optional: the default fills it in (a client need not send it, and the document says so).
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
   },
   { additionalProperties: false },
 );

@@ -70,7 +70,7 @@ export function financeRoutes(app: App, db: Kysely<DB>, sealSecret: string): voi
       const q = request.query;
       // The statement's cursor is the last transfer id it listed; empty is the first page.
       if (q.cursor && !/^[0-9]{1,15}$/.test(q.cursor)) throw invalidCursor();
-      return finance.statement(db, request.params.id, new Date(q.from), new Date(q.to), q.cursor ? Number(q.cursor) : 0, q.limit);
+      return finance.statement(db, request.params.id, new Date(q.from), new Date(q.to), q.cursor ? Number(q.cursor) : 0, q.limit ?? 200);
     },
   );
 

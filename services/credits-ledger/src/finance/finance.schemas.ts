@@ -47,7 +47,8 @@ export const StatementQuery = Type.Object(
     from: Type.String({ format: 'date-time' }),
     to: Type.String({ format: 'date-time' }),
     cursor: Type.Optional(Type.String()), // any length: one not given out is INVALID_CURSOR
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+    // Optional: the default fills it in (a client need not send it, and the document says so).
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
   },
   { additionalProperties: false },
 );
