@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { download, ok } from '@imlab/client';
+import { download, generationEvents, ok, uploadImage } from '@imlab/client';
 import { eventually } from '@imlab/testing';
 import type { E2E } from './system.js';
 import { signUpVerified, until } from './browser.js';
@@ -93,6 +93,25 @@ describe('the whole system, through the gateway', () => {
     }, 30_000);
     expect(after.available).toBe(done.status === 'succeeded' ? before - cost : before);
   }, 120_000);
+
+  it('renders with an uploaded reference image, followed over the event stream', async () => {
+    const list = await ok(person.api.GET('/v1/generations'));
+    const earlier = list.items.find((g) => g.status === 'succeeded')!.images[0]!;
+    const png = await download(person.options, earlier.url);
+    const upload = await uploadImage(person.api, await png.arrayBuffer(), 'image/png');
+    const created = await ok(person.api.POST('/v1/generations', { body: { prompt: 'the same lighthouse, at dusk', count: 1, seed: 5, referenceUploadIds: [upload.id] } }));
+    const statuses: string[] = [];
+    const progress: number[] = [];
+    let last;
+    for await (const event of generationEvents(created.id, { ...person.options, onProgress: (p) => progress.push(p) })) {
+      statuses.push(event.generation.status);
+      last = event.generation;
+    }
+    expect(statuses.at(-1)).toBe('succeeded');
+    expect(new Set(statuses).size).toBe(statuses.length); // each status once
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(last!.images).toHaveLength(1);
+  }, 60_000);
 
   it('publishes to the public gallery, which shows no owner data beyond the display name', async () => {
     const list = await ok(person.api.GET('/v1/generations'));
