@@ -142,7 +142,7 @@ export interface paths {
         };
         /**
          * Google's redirect back
-         * @description Where Google sends the browser back. On success the session cookie `imlab_sid` is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `email_unverified`, `link_requires_password`, `account_conflict`). Parameters not listed are passed on to the token check.
+         * @description Where Google sends the browser back. On success the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `email_unverified`, `link_requires_password`, `account_conflict`). Parameters not listed are passed on to the token check.
          *
          *     Public: no session needed.
          */
@@ -188,7 +188,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with email and password
-         * @description Signs in and answers the account; sets the `imlab_sid` session cookie and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`).
+         * @description Signs in and answers the account; sets the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`).
          *
          *     Public: no session needed.
          */
@@ -210,7 +210,7 @@ export interface paths {
         put?: never;
         /**
          * End this session
-         * @description Ends the session of the `imlab_sid` cookie, if any, and clears the cookie. Always 204, also without a session.
+         * @description Ends the session of the session cookie (`__Host-imlab_sid`; `imlab_sid` in development), if any, and clears the cookie. Always 204, also without a session.
          *
          *     The session is optional (what it changes is said above).
          */
@@ -1489,7 +1489,7 @@ export interface components {
              * @description A registered error code (packages/contracts/src/error-codes.ts).
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
+            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_SESSION_COOKIE_CONFLICT" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
             /** @description What went wrong, a sentence in the person's language (the code's message). */
             detail?: string;
             errors?: {
@@ -1695,6 +1695,18 @@ export interface components {
                 };
             };
         };
+        /** @description Unauthorized by the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT` (several session cookies that are each a live session; the cookie is cleared, sign in again). */
+        GatewaySessionCookieConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {string} */
+                    code?: "GATEWAY_SESSION_COOKIE_CONFLICT";
+                };
+            };
+        };
         /** @description Internal Server Error: `INTERNAL` (an unexpected error; the request id in the answer finds it in the logs). */
         Internal: {
             headers: {
@@ -1804,7 +1816,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1812,7 +1824,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -1871,7 +1883,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1879,7 +1891,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -1952,7 +1964,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1960,7 +1972,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2030,7 +2042,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2038,7 +2050,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2094,7 +2106,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2102,7 +2114,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2143,7 +2155,7 @@ export interface operations {
                     "application/json": components["schemas"]["LedgerVerification"];
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2151,7 +2163,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2223,6 +2235,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             /** @description Not Found: `AUTH_GOOGLE_DISABLED`. */
             404: {
                 headers: {
@@ -2275,6 +2288,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             /** @description Not Found: `AUTH_GOOGLE_DISABLED`. */
             404: {
                 headers: {
@@ -2339,7 +2353,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `AUTH_INVALID_CREDENTIALS`. */
+            /** @description Unauthorized: `AUTH_INVALID_CREDENTIALS`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2347,7 +2361,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "AUTH_INVALID_CREDENTIALS";
+                        code?: "AUTH_INVALID_CREDENTIALS" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2421,6 +2435,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
@@ -2445,7 +2460,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2453,7 +2468,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2499,6 +2514,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
@@ -2563,6 +2579,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
@@ -2629,6 +2646,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
@@ -2706,6 +2724,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
@@ -2772,6 +2791,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
@@ -2850,7 +2870,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2858,7 +2878,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2974,7 +2994,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2982,7 +3002,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3068,7 +3088,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreditBalance"];
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3076,7 +3096,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3120,7 +3140,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3128,7 +3148,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3173,6 +3193,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];
@@ -3214,7 +3235,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3222,7 +3243,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3272,7 +3293,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3280,7 +3301,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3372,7 +3393,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3380,7 +3401,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3435,7 +3456,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3443,7 +3464,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3522,7 +3543,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3530,7 +3551,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3587,7 +3608,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3595,7 +3616,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3686,7 +3707,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3694,7 +3715,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3758,7 +3779,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3766,7 +3787,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3822,7 +3843,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3830,7 +3851,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3886,7 +3907,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3894,7 +3915,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3961,7 +3982,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3969,7 +3990,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4021,7 +4042,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4029,7 +4050,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4074,7 +4095,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4082,7 +4103,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4174,7 +4195,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4182,7 +4203,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4236,7 +4257,7 @@ export interface operations {
                     "application/json": components["schemas"]["DataExport"];
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4244,7 +4265,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4289,7 +4310,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4297,7 +4318,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4355,7 +4376,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4363,7 +4384,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4421,7 +4442,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4429,7 +4450,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4471,7 +4492,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4479,7 +4500,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4605,6 +4626,7 @@ export interface operations {
                     "application/json": components["schemas"]["Pricing"];
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];
@@ -4658,7 +4680,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4666,7 +4688,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };

@@ -69,6 +69,11 @@ export const ERROR_CODES = {
 
   // ── Gateway ─────────────────────────────────────────────────────────────────────────────────
   GATEWAY_BAD_PATH: spec(400, 'This request address is not allowed.', '不允许使用该请求地址。'),
+  GATEWAY_SESSION_COOKIE_CONFLICT: spec(
+    401,
+    'This browser sent more than one session cookie; they were cleared. Please sign in again.',
+    '此浏览器发送了多个会话 Cookie，已全部清除。请重新登录。',
+  ),
   GATEWAY_CSRF_REJECTED: spec(403, 'This request came from another site and was refused.', '该请求来自其他网站，已被拒绝。'),
   GATEWAY_READ_ONLY: spec(405, 'The queue board is read-only.', '队列面板为只读。'),
   GATEWAY_LENGTH_REQUIRED: spec(411, 'This request body needs a Content-Length header.', '该请求体需要 Content-Length 请求头。'),
