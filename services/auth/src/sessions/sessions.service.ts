@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import { INTERNAL_AUDIENCES, asLocale, type Locale, type Role } from '@imlab/contracts';
+import { INTERNAL_AUDIENCES, REVOKED_SESSION_TTL_MS, asLocale, revokedSessionKey, type Locale, type Role } from '@imlab/contracts';
 import { AppError } from '@imlab/http';
 import type { Db } from '@imlab/db';
 import type { AuthDeps } from '../deps.js';
@@ -53,6 +53,19 @@ export function createSessionService(deps: AuthDeps) {
     const multi = redis.multi();
     for (const h of tokenHashes) multi.del(cacheKey(h)).set(tombstoneKey(h), '1', 'PX', Math.ceil(config.SESSION_CACHE_TTL * 1000));
     await multi.exec();
+  }
+
+  /**
+   * Ends sessions for everyone: their cached lookups go, and each is marked revoked for
+   * REVOKED_SESSION_TTL_MS, so services refuse internal tokens already minted for them (within
+   * their 1 s cache) instead of honouring them until they expire.
+   */
+  async function forget(revoked: repo.Revoked[]): Promise<void> {
+    if (!revoked.length) return;
+    const multi = redis.multi();
+    for (const r of revoked) multi.set(revokedSessionKey(keyPrefix, r.id), '1', 'PX', REVOKED_SESSION_TTL_MS);
+    await multi.exec();
+    await dropCache(revoked.map((r) => r.tokenHash));
   }
 
   // SET unless a tombstone exists; both keys share the hash-tagged prefix, so one cluster slot.
@@ -127,6 +140,9 @@ export function createSessionService(deps: AuthDeps) {
         throw new AppError('VALIDATION_FAILED', { message: 'unknown audience' });
       }
       const s = await lookup(token);
+      // A revocation that committed while this lookup read the session: its mark is set before
+      // the cache is dropped, so either it is seen here or the token minted now is refused by services.
+      if (await redis.exists(revokedSessionKey(keyPrefix, s.sid))) throw invalid();
       const expiresIn = Math.max(1, Math.min(config.INTERNAL_JWT_TTL, Math.floor((s.exp - Date.now()) / 1000)));
       // The account's locale travels in the token: services answer in it when no locale cookie came along.
       const locale = asLocale(s.locale);
@@ -135,9 +151,9 @@ export function createSessionService(deps: AuthDeps) {
     },
 
     async revokeOne(userId: string, sessionId: string): Promise<boolean> {
-      const hashes = await repo.revokeSessions(db, { userId, sessionId });
-      await dropCache(hashes);
-      return hashes.length > 0;
+      const revoked = await repo.revokeSessions(db, { userId, sessionId });
+      await forget(revoked);
+      return revoked.length > 0;
     },
 
     async revokeByToken(token: unknown): Promise<void> {
@@ -147,18 +163,22 @@ export function createSessionService(deps: AuthDeps) {
 
     /** Ends the session whose token hashes to `tokenHash` (kept instead of a token wherever one must wait). */
     async revokeByHash(tokenHash: string): Promise<void> {
-      await repo.revokeSessionByHash(db, tokenHash);
+      const revoked = await repo.revokeSessionByHash(db, tokenHash);
+      await forget(revoked);
       await dropCache([tokenHash]);
     },
 
     /** Revokes every session of a user inside `tx`; call `afterCommit` once it committed. */
     async revokeAllIn(tx: Db<DB>, userId: string): Promise<() => Promise<void>> {
-      await repo.revokeSessions(tx, { userId });
-      return () => invalidateUser(userId);
+      const revoked = await repo.revokeSessions(tx, { userId });
+      return async () => {
+        await forget(revoked);
+        await invalidateUser(userId);
+      };
     },
 
     async revokeAll(userId: string): Promise<void> {
-      await repo.revokeSessions(db, { userId });
+      await forget(await repo.revokeSessions(db, { userId }));
       await invalidateUser(userId);
     },
 
@@ -166,7 +186,7 @@ export function createSessionService(deps: AuthDeps) {
       return repo.listLiveSessions(db, userId);
     },
 
-    /** The session behind an internal token, if it is still live (tokens outlive revocation by ≤60 s). */
+    /** The session behind an internal token, if it is still live (auth's own check; services use the revocation mark). */
     findLive(sessionId: string) {
       return repo.findLiveSessionById(db, sessionId);
     },
