@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { command } from './define.js';
 import { Locale } from './common.js';
+import { EmailOrSealed } from './auth.js';
 
 export const EMAIL_TEMPLATES = [
   'verify-email',
@@ -42,7 +43,8 @@ export const notificationMessages = {
     Type.Object(
       {
         template: Type.Union(EMAIL_TEMPLATES.map((t) => Type.Literal(t))),
-        to: Type.Optional(Type.String({ format: 'email' })),
+        /** Sealed by auth (see EmailOrSealed): job payloads in Redis never hold the address. */
+        to: Type.Optional(EmailOrSealed),
         userId: Type.Optional(Type.String({ format: 'uuid' })),
         locale: Type.Optional(Locale),
         data: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])),

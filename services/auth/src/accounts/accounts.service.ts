@@ -8,7 +8,7 @@ import { checkPasswordPolicy, hashPassword, verifyPassword } from '../lib/passwo
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
 import { NO_DISPLAY_NAME, normaliseEmail } from '../lib/email.js';
 import { createBackoff } from './backoff.js';
-import { sealedLink, sendEmail } from './emails.js';
+import { sealEmail, sealedLink, sendEmail } from './emails.js';
 import * as repo from './accounts.repository.js';
 import type { UserRow } from './accounts.repository.js';
 
@@ -38,7 +38,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     const id = uuidv7();
     await repo.voidEmailTokens(tx, user.id, link.purpose);
     await repo.insertEmailToken(tx, { id, userId: user.id, purpose: link.purpose, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + link.ttlSeconds * 1000) });
-    await sendEmail(bus, tx, {
+    await sendEmail(config, bus, tx, {
       template: link.template,
       user,
       // The name is chosen by whoever signed up: until the inbox owner confirmed the account, it is
@@ -155,7 +155,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
           if (inserted) {
             await cooldownPassed('verify', inserted.id, config.VERIFY_RESEND_COOLDOWN);
             await issueVerification(tx, inserted);
-            await bus.send(tx as never, 'user.registered', { userId: inserted.id, email, locale: inserted.locale, displayName: inserted.display_name });
+            await bus.send(tx as never, 'user.registered', { userId: inserted.id, email: sealEmail(config, email), locale: inserted.locale, displayName: inserted.display_name });
           }
           return inserted;
         });
@@ -268,7 +268,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         // The reset verified the address: an older verification link must not end today's sessions.
         await repo.voidEmailTokens(tx, user.id, 'verify');
         const afterCommit = await sessions.revokeAllIn(tx, user.id);
-        await sendEmail(bus, tx, { template: 'password-changed', user, data: { displayName: user.display_name, changedAt: new Date().toISOString() }, idempotencyKey: `password-changed:${uuidv7()}` });
+        await sendEmail(config, bus, tx, { template: 'password-changed', user, data: { displayName: user.display_name, changedAt: new Date().toISOString() }, idempotencyKey: `password-changed:${uuidv7()}` });
         return { email: user.email, afterCommit };
       });
       await done.afterCommit();

@@ -1,6 +1,16 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+
+/**
+ * HMAC-SHA256 of something naming a person (an address), for Redis keys: a plain hash of an
+ * address is found again by hashing a list of addresses. The key is derived from
+ * MESSAGE_SEAL_KEY (domain-separated, so it is never the sealing key itself).
+ */
+export function identifierHash(config: Pick<Config, 'MESSAGE_SEAL_KEY'>, value: string): string {
+  const key = createHash('sha256').update(`imlab-identifier-hmac:${config.MESSAGE_SEAL_KEY}`).digest();
+  return createHmac('sha256', key).update(value).digest('hex');
+}
 
 /**
  * Per-account login backoff, keyed by a hash of the normalised email whether or not an account
@@ -9,7 +19,7 @@ import type { Config } from '../config.js';
  * owner down but never lock them out.
  */
 export function createBackoff(redis: Redis, keyPrefix: string, config: Config) {
-  const key = (email: string) => `${keyPrefix}auth:login-fail:${createHash('sha256').update(`login:${email}`).digest('hex')}`;
+  const key = (email: string) => `${keyPrefix}auth:login-fail:${identifierHash(config, `login:${email}`)}`;
   return {
     /** Seconds to wait, or 0 when an attempt may be made now. */
     async retryAfter(email: string): Promise<number> {

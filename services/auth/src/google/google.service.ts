@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import * as oidc from 'openid-client';
 import { AppError } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
+import { sealEmail } from '../accounts/emails.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import type { AccountService } from '../accounts/accounts.service.js';
 import * as repo from '../accounts/accounts.repository.js';
@@ -210,7 +211,7 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       });
       if (!created) throw new GoogleSignInError('account_conflict', 'the address was taken concurrently');
       await repo.insertIdentity(tx, { issuer, subject, userId: created.id });
-      await bus.send(tx as never, 'user.registered', { userId: created.id, email, locale: created.locale, displayName: created.display_name });
+      await bus.send(tx as never, 'user.registered', { userId: created.id, email: sealEmail(config, email), locale: created.locale, displayName: created.display_name });
       await bus.send(tx as never, 'user.verified', { userId: created.id, ...(ipHash ? { ipHash } : {}) });
       await accounts.grantSignupBonus(tx, created.id, ipHash);
       return { userId: created.id, afterCommit: undefined };
