@@ -219,7 +219,8 @@ describe('revocation reaches the services within REVOCATION_CACHE_MS', () => {
       await new Promise((res) => setTimeout(res, 50));
     }
   }
-  const BOUND = REVOCATION_CACHE_MS + 300;
+  // The cache bound plus room for a loaded machine (polling, HTTP round trips); before, tokens lived on for 60 s.
+  const BOUND = REVOCATION_CACHE_MS + 1000;
 
   it('logout-all: every session\'s tokens minted before are refused', async () => {
     const { sid } = await signedInUser(t, 'revoke-all@example.com');

@@ -8,6 +8,7 @@ import { checkPasswordPolicy, hashPassword, verifyPassword } from '../lib/passwo
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
 import { NO_DISPLAY_NAME, normaliseEmail } from '../lib/email.js';
 import { createBackoff } from './backoff.js';
+import { failClosed } from '../lib/bounded.js';
 import { sealEmail, sealedLink, sendEmail } from './emails.js';
 import * as repo from './accounts.repository.js';
 import type { UserRow } from './accounts.repository.js';
@@ -69,12 +70,12 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
    * script: a separate EXPIRE that failed would leave a key naming a person (or an IP hash) forever.
    */
   async function countFor(key: string, seconds: number): Promise<number> {
-    return Number(await redis.eval("local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('expire', KEYS[1], ARGV[1]) end return n", 1, key, String(seconds)));
+    return Number(await failClosed('sign-up and mail limits', config.AUTH_REDIS_TIMEOUT_MS, redis.eval("local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('expire', KEYS[1], ARGV[1]) end return n", 1, key, String(seconds))));
   }
 
   /** A cooldown shared by every path that mails a person (resend, repeated sign-up, forgot). */
   async function cooldownPassed(kind: string, userId: string, seconds: number): Promise<boolean> {
-    const ok = await redis.set(`${keyPrefix}auth:cooldown:${kind}:${userId}`, '1', 'EX', Math.max(1, Math.ceil(seconds)), 'NX');
+    const ok = await failClosed('mail cooldown', config.AUTH_REDIS_TIMEOUT_MS, redis.set(`${keyPrefix}auth:cooldown:${kind}:${userId}`, '1', 'EX', Math.max(1, Math.ceil(seconds)), 'NX'));
     return ok === 'OK';
   }
 

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { failClosed } from '../lib/bounded.js';
 
 /**
  * HMAC-SHA256 of something naming a person (an address), for Redis keys: a plain hash of an
@@ -23,13 +24,13 @@ export function createBackoff(redis: Redis, keyPrefix: string, config: Config) {
   return {
     /** Seconds to wait, or 0 when an attempt may be made now. */
     async retryAfter(email: string): Promise<number> {
-      const until = Number(await redis.hget(key(email), 'until'));
+      const until = Number(await failClosed('login backoff', config.AUTH_REDIS_TIMEOUT_MS, redis.hget(key(email), 'until')));
       const wait = Math.ceil((until - Date.now()) / 1000);
       return Number.isFinite(wait) && wait > 0 ? wait : 0;
     },
     async recordFailure(email: string): Promise<void> {
       const k = key(email);
-      const fails = await redis.hincrby(k, 'fails', 1);
+      const fails = await failClosed('login backoff', config.AUTH_REDIS_TIMEOUT_MS, redis.hincrby(k, 'fails', 1));
       const over = fails - config.LOGIN_FREE_ATTEMPTS;
       if (over >= 0) {
         const delay = Math.min(config.LOGIN_BACKOFF_BASE * 2 ** over, config.LOGIN_BACKOFF_MAX);
