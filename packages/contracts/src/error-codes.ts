@@ -94,6 +94,12 @@ export const ERROR_CODES = {
     (p: { reason: 'wrong-password' | 'confirm' }) => (p.reason === 'wrong-password' ? 'The password is incorrect.' : 'Confirm with your password, or sign in again first.'),
     (p) => (p.reason === 'wrong-password' ? '密码不正确。' : '请输入密码确认，或先重新登录。'),
   ),
+  /** A Google sign-in whose address belongs to an account already linked to another Google account (redirect reason `google_account_mismatch`). */
+  AUTH_GOOGLE_ACCOUNT_MISMATCH: spec(
+    409,
+    'This email address belongs to an account that signs in with a different Google account. Sign in with that Google account or with your password.',
+    '该邮箱地址所属的账户已关联另一个 Google 账户。请使用那个 Google 账户或密码登录。',
+  ),
   AUTH_GOOGLE_DISABLED: spec(404, 'Google sign-in is not available here.', '此处未开通 Google 登录。'),
   AUTH_TOO_MANY_ATTEMPTS: spec(429, 'Too many failed attempts; try again later, or reset your password.', '失败次数过多，请稍后再试，或重置密码。'),
   AUTH_SIGNUP_LIMIT: spec(429, 'Too many sign-ups from this network today; try again tomorrow.', '今天来自该网络的注册过多，请明天再试。'),

@@ -13,6 +13,7 @@ export const EMAIL_TEMPLATES = [
   'account-deletion-scheduled',
   'account-deleted',
   'export-ready',
+  'google-sign-in-refused',
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -31,6 +32,7 @@ export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
  * - account-deletion-scheduled: purgeAfter
  * - account-deleted: (nothing) — send it with `to`: the contact is gone after `user.purge`
  * - export-ready: link, expiresAt?
+ * - google-sign-in-refused: attemptedAt? — a Google account other than the linked one tried to sign in with the address
  */
 export const notificationMessages = {
   /**
