@@ -947,7 +947,7 @@ export interface components {
             status: "scheduled";
         };
         /**
-         * @description What to change. A blank `displayName` removes the name (the gallery then says anonymous).
+         * @description What to change. A blank `displayName` removes the name (the gallery then says anonymous). Bidi controls, zero-width and other invisible characters are removed.
          * @example {
          *       "displayName": "Mei",
          *       "locale": "zh"
@@ -1272,6 +1272,7 @@ export interface components {
             /** @enum {string} */
             model?: "imlab-draft" | "imlab-standard" | "imlab-pro";
             negativePrompt?: string | null;
+            /** @description What to render: at most 2,000 characters. */
             prompt: string;
             /** @description Uploads (`POST /v1/uploads`) to guide the image; only models that take references. */
             referenceUploadIds?: string[];
@@ -1591,7 +1592,7 @@ export interface components {
             nextCursor: null;
         };
         /**
-         * @description The password must have 8–128 characters and not be a common one. Without `locale`, the `locale` cookie (or English) decides the language of the emails.
+         * @description The password must have 8–256 characters and not be a common one. Without `locale`, the `locale` cookie (or English) decides the language of the emails.
          * @example {
          *       "email": "mei@example.com",
          *       "password": "lantern-harbour-fog-7",

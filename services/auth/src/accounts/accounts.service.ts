@@ -6,7 +6,7 @@ import type { DB } from '../db.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../lib/passwords.js';
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
-import { NO_DISPLAY_NAME, normaliseEmail } from '../lib/email.js';
+import { NO_DISPLAY_NAME, cleanDisplayName, normaliseEmail } from '../lib/email.js';
 import { createBackoff } from './backoff.js';
 import { failClosed } from '../lib/bounded.js';
 import { sealEmail, sealedLink, sendEmail } from './emails.js';
@@ -148,7 +148,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
             id: uuidv7(),
             email,
             passwordHash,
-            displayName: input.displayName?.trim() || NO_DISPLAY_NAME,
+            displayName: cleanDisplayName(input.displayName ?? '') || NO_DISPLAY_NAME,
             locale: input.locale,
             signupIpHash: input.ipHash ?? null,
             verified: false,
