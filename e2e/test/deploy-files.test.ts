@@ -205,16 +205,25 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
     }
   });
 
-  it('lets only the gateway take connections from outside the system', () => {
+  it('lets only the gateway take connections from outside the system, on its public port only (not metrics)', () => {
     type Selector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values: string[] }[] };
     const selects = (sel: Selector, labels: Record<string, string>) =>
       Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
       (sel.matchExpressions ?? []).every((e) => (e.operator === 'In' ? e.values.includes(labels[e.key] ?? '') : e.operator === 'NotIn' ? !e.values.includes(labels[e.key] ?? '') : false));
-    const policies = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.spec as { podSelector: Selector; policyTypes: string[] });
+    type Rule = { from?: unknown[]; ports?: { port: string | number }[] };
+    const policies = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.spec as { podSelector: Selector; policyTypes: string[]; ingress?: Rule[] });
     for (const d of deployments) {
       const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
-      const guarded = policies.some((p) => p.policyTypes.includes('Ingress') && selects(p.podSelector, labels));
-      expect(guarded, `${d.metadata.name}: ingress restricted`).toBe(d.metadata.name !== 'gateway');
+      const applying = policies.filter((p) => p.policyTypes.includes('Ingress') && selects(p.podSelector, labels));
+      const rules = applying.flatMap((p) => p.ingress ?? []);
+      // A rule without `from` admits anyone: only the gateway's public port may have one.
+      const open = rules.filter((r) => !r.from);
+      expect(applying.length, `${d.metadata.name}: ingress restricted`).toBeGreaterThan(0);
+      if (d.metadata.name === 'gateway') {
+        expect(open.flatMap((r) => r.ports?.map((p) => p.port) ?? ['every port']), 'gateway: only http is public').toEqual(['http']);
+      } else {
+        expect(open, `${d.metadata.name}: nothing open to all`).toEqual([]);
+      }
     }
   });
 

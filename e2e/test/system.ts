@@ -61,7 +61,7 @@ export async function startSystem(label: string, extraEnv: Record<string, string
   const dataDir = mkdtempSync(path.join(tmpdir(), `imlab-e2e-${label}-`));
   const prefix = testPrefix(label);
   const rateLimitPrefix = `${prefix}:gw`;
-  const ports = { gateway: await freePort(), auth: await freePort(), ledger: await freePort(), generation: await freePort(), billing: await freePort(), notification: await freePort(), worker: await freePort() };
+  const ports = { gateway: await freePort(), auth: await freePort(), ledger: await freePort(), generation: await freePort(), billing: await freePort(), notification: await freePort(), worker: await freePort(), gatewayMetrics: await freePort() };
   const databases: Record<string, string> = {};
   for (const s of ['auth', 'ledger', 'generation', 'billing', 'notification']) databases[s] = (await createTestDatabase(`${label}_${s}`)).name;
   const local = (port: number) => `http://127.0.0.1:${port}`;
@@ -83,6 +83,7 @@ export async function startSystem(label: string, extraEnv: Record<string, string
     BILLING_URL: local(ports.billing),
     NOTIFICATION_URL: local(ports.notification),
     GATEWAY_PORT: String(ports.gateway),
+    METRICS_PORT: String(ports.gatewayMetrics),
     RATE_LIMIT_PREFIX: rateLimitPrefix,
     // Seven services and a worker share two cores here: a Redis answer slower than the 250 ms
     // production budget would turn a sign-up into the Redis-down 503.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -8,7 +9,7 @@ import { clientErrorHandler, frameworkErrors, useDrainAnswers } from '@imlab/htt
 import type { ServiceName } from '@imlab/contracts';
 import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
-import { createMetrics, forwardedRouteLabel, registerMetricsRoute } from './metrics.js';
+import { createMetrics, createMetricsServer, forwardedRouteLabel } from './metrics.js';
 import { normalizeClientAddress } from './identity/client-address.js';
 import { createHasher } from './identity/hash.js';
 import { createDeviceLabeler } from './identity/device.js';
@@ -31,6 +32,8 @@ export interface GatewayDeps {
 
 export interface Gateway {
   app: FastifyInstance;
+  /** /metrics, for main.ts to listen on METRICS_PORT (not listening yet); closed with the app. */
+  metricsServer: Server;
   limiter: Limiter;
   openapi: OpenApiAggregator;
 }
@@ -184,7 +187,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     reply.code(ok ? 200 : 503);
     return { status: ok ? 'ok' : 'unavailable', checks };
   });
-  registerMetricsRoute(app, metrics);
+  const metricsServer = createMetricsServer(metrics);
 
   app.get('/openapi.json', { schema: { hide: true } as object }, async () => openapi.document());
   await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'imagemakerlab API', version: '1.0.0' } } });
@@ -202,8 +205,10 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
   if (refreshOpenApi) openapi.start(config.OPENAPI_REFRESH);
   app.addHook('onClose', async () => {
     openapi.stop();
+    metricsServer.closeAllConnections();
+    if (metricsServer.listening) await new Promise((r) => metricsServer.close(r));
     await limiter.close();
     await dispatcher.close();
   });
-  return { app, limiter, openapi };
+  return { app, metricsServer, limiter, openapi };
 }

@@ -68,6 +68,8 @@ export const configSpec = {
   SHUTDOWN_GRACE_MS: baseEnv.SHUTDOWN_GRACE_MS,
   INTERNAL_API_TOKEN: baseEnv.INTERNAL_API_TOKEN,
   GATEWAY_PORT: port({ default: 8080 }),
+  /** The internal listener for /metrics (Prometheus), on HOST; never exposed by the public Service. */
+  METRICS_PORT: port({ default: 9464 }),
 
   AUTH_URL: url({ devDefault: 'http://127.0.0.1:4001' }),
   LEDGER_URL: url({ devDefault: 'http://127.0.0.1:4002' }),

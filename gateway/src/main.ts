@@ -5,5 +5,8 @@ import { build } from './app.js';
 
 const config = loadGatewayConfig();
 const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
-const { app } = await build({ config, logger, refreshOpenApi: true });
+const { app, metricsServer } = await build({ config, logger, refreshOpenApi: true });
+// /metrics only here, never on the public port.
+await new Promise<void>((resolve, reject) => metricsServer.once('error', reject).listen(config.METRICS_PORT, config.HOST, resolve));
+logger.info({ port: config.METRICS_PORT }, 'metrics listener up');
 await runService({ logger, app, port: config.GATEWAY_PORT, host: config.HOST, graceMs: config.SHUTDOWN_GRACE_MS });

@@ -148,6 +148,8 @@ export async function startFakes(): Promise<Fakes> {
 
 export interface RunningGateway {
   url: string;
+  /** The internal listener serving /metrics (never the public port). */
+  metricsUrl: string;
   config: Config;
   gateway: Gateway;
   logs: () => string;
@@ -178,7 +180,9 @@ export async function startGateway(fakes: Partial<Fakes>, env: Record<string, st
   const logger = createLogger({ service: 'gateway', level: env.LOG_LEVEL ?? 'trace', destination: captured.stream });
   const gateway = await build({ config, logger });
   const address = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
-  return { url: address, config, gateway, logs: captured.text, close: () => gateway.app.close() };
+  await new Promise<void>((r) => gateway.metricsServer.listen(0, '127.0.0.1', r));
+  const metricsUrl = `http://127.0.0.1:${(gateway.metricsServer.address() as AddressInfo).port}`;
+  return { url: address, metricsUrl, config, gateway, logs: captured.text, close: () => gateway.app.close() };
 }
 
 export { INTERNAL_TOKEN };

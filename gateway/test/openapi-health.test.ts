@@ -104,7 +104,7 @@ describe('health and metrics', () => {
 
   it('/metrics has latency per route template and rate-limit decisions', async () => {
     await send(`${gw.url}/v1/generations/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`);
-    const text = (await send(`${gw.url}/metrics`)).text;
+    const text = (await send(`${gw.metricsUrl}/metrics`)).text;
     expect(text).toMatch(/http_request_duration_seconds_bucket\{[^}]*route="\/v1\/generations\/:id"/);
     expect(text).toMatch(/gateway_rate_limit_decisions_total\{[^}]*policy="read"[^}]*decision="allowed"[^}]*\} \d+/);
   });
@@ -114,11 +114,11 @@ describe('health and metrics', () => {
       res.writeHead(404, { 'content-type': 'application/problem+json' });
       res.end('{"status":404,"code":"IMAGE_NOT_FOUND"}');
     });
-    const series = async () => ((await send(`${gw.url}/metrics`)).text.match(/^http_request_duration_seconds_count\{.*$/gm) ?? []).length;
+    const series = async () => ((await send(`${gw.metricsUrl}/metrics`)).text.match(/^http_request_duration_seconds_count\{.*$/gm) ?? []).length;
     await send(`${gw.url}/v1/images/warmup`);
     const before = await series();
     for (let i = 0; i < 20; i++) expect((await send(`${gw.url}/v1/images/made${i}up`)).status).toBe(404);
     expect(await series()).toBe(before);
-    expect((await send(`${gw.url}/metrics`)).text).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/v1\/images\/\*"[^}]*status="404"/);
+    expect((await send(`${gw.metricsUrl}/metrics`)).text).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/v1\/images\/\*"[^}]*status="404"/);
   });
 });

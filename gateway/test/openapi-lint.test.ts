@@ -99,7 +99,7 @@ describe('the merged OpenAPI document', () => {
       expect(needsSession, where).toBe(/Needs a session/.test(op.description));
       if (path.startsWith('/v1/admin/')) expect(op.description, where).toContain('`finance` or `admin` role');
     }
-    expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'imlab_sid' });
+    expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: '__Host-imlab_sid' });
   });
 
   it('declares every error as application/problem+json pointing at the one Problem schema', () => {

@@ -55,9 +55,14 @@ describe('request paths that must not reach anything else', () => {
     expect(allUpstreamRequests().length).toBe(before);
   });
 
-  it('serves its own /metrics, never a service’s', async () => {
-    const res = await send(`${gw.url}/metrics`);
+  it('serves its own /metrics on the internal listener only, never a service’s, and 404 on the public port', async () => {
+    const res = await send(`${gw.metricsUrl}/metrics`);
+    expect(res.status).toBe(200);
     expect(res.text).toContain('service="gateway"');
+    const pub = await send(`${gw.url}/metrics`);
+    expect(pub.status).toBe(404);
+    expect(pub.text).not.toContain('service="gateway"');
+    expect((await send(`${gw.metricsUrl}/v1/credits/balance`)).status).toBe(404);
   });
 });
 
@@ -177,7 +182,7 @@ describe('upstream failures', () => {
       expect(res.headers['retry-after']).toBe('5');
       expect(res.json()).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
       expect(res.text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:1\b|undici|stack/i);
-      const metrics = await send(`${down.url}/metrics`);
+      const metrics = await send(`${down.metricsUrl}/metrics`);
       expect(metrics.text).toMatch(/gateway_upstream_errors_total\{[^}]*service="credits-ledger"[^}]*kind="unavailable"[^}]*\} 1/);
     } finally {
       await down.close();

@@ -8,8 +8,8 @@ import type { Logger } from '@imlab/logger';
 import { bucketsFor } from '../rate-limit/policies.js';
 import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
 import { csrfVerdictFor } from '../security/csrf.js';
-import { readCookies } from '../routing/headers.js';
-import { SESSION_COOKIE, resolveSession, type ProxyDeps } from '../routing/proxy.js';
+import { readCookieValues } from '../routing/headers.js';
+import { chooseSession, sessionCookieOf, type ProxyDeps } from '../routing/proxy.js';
 
 export const BOARD_PATH = '/admin/queues';
 /** Roles that may see the board: job payloads can name a person, so nobody else. */
@@ -67,11 +67,12 @@ export async function registerQueueBoard(app: FastifyInstance, deps: BoardDeps):
   async function admitBoard(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     reply.header('content-security-policy', BOARD_CSP);
     reply.header('cache-control', 'no-store');
-    const sid = readCookies(request.headers.cookie).get(SESSION_COOKIE) || undefined;
-    const verdict = csrfVerdictFor(request, sid !== undefined, deps.allowedOrigins);
+    const sids = readCookieValues(request.headers.cookie, sessionCookieOf(config));
+    const verdict = csrfVerdictFor(request, sids.length > 0, deps.allowedOrigins);
     if (!verdict.ok) return sendProblem(reply, problem('GATEWAY_CSRF_REJECTED', requestLocale(request)));
-    const result = sid ? await resolveSession(deps, request, sid, BOARD_AUDIENCE) : ({ kind: 'anonymous' } as const);
-    const userId = result.kind === 'session' ? result.session.userId : undefined;
+    const { session } = await chooseSession(deps, request, reply, sids, BOARD_AUDIENCE, true);
+    const result = session ? ({ kind: 'session', session } as const) : ({ kind: 'anonymous' } as const);
+    const userId = session?.userId;
     const buckets = bucketsFor(config, 'read', { ipHash: request.edge.ipHash, previousIpHash: request.edge.previousIpHash, userId });
     const outcome = await limiter.decide(buckets, true);
     const policy = buckets[0]!.policy;

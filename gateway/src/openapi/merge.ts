@@ -1,7 +1,7 @@
 import type { Agent} from 'undici';
 import { request } from 'undici';
 import type { Logger } from '@imlab/logger';
-import { API_TAGS, Problem, type ServiceName } from '@imlab/contracts';
+import { API_TAGS, Problem, SESSION_COOKIE_PRODUCTION, type ServiceName } from '@imlab/contracts';
 import { classify, isWebhook, type Upstreams } from '../routing/routes.js';
 
 type Json = Record<string, unknown>;
@@ -46,6 +46,16 @@ const GATEWAY_RESPONSES: Record<string, { status: string; code: string; applies:
     response: {
       description: 'Forbidden by the gateway: `GATEWAY_CSRF_REJECTED` (a write whose `Origin` is not allowed, or cross-site without `Origin`).',
       content: problemContent('GATEWAY_CSRF_REJECTED'),
+    },
+  },
+  GatewaySessionCookieConflict: {
+    status: '401',
+    code: 'GATEWAY_SESSION_COOKIE_CONFLICT',
+    // Any request carrying session cookies may carry several (cookie tossing); the webhooks read none.
+    applies: (_method, path) => !isWebhook(path),
+    response: {
+      description: 'Unauthorized by the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT` (several session cookies that are each a live session; the cookie is cleared, sign in again).',
+      content: problemContent('GATEWAY_SESSION_COOKIE_CONFLICT'),
     },
   },
   GatewayLengthRequired: {
@@ -128,7 +138,7 @@ function problemComponent(): Json {
 
 const DESCRIPTION = `The public API of imagemakerlab, served by the gateway; every service's routes, merged.
 
-- **Sessions**: sign-in (\`POST /v1/auth/login\`, Google sign-in) sets the \`imlab_sid\` cookie (HttpOnly, SameSite=Lax); browsers send it by themselves. Operations say whether they need it, and which role where one is needed.
+- **Sessions**: sign-in (\`POST /v1/auth/login\`, Google sign-in) sets the session cookie, \`__Host-imlab_sid\` (HttpOnly, Secure, SameSite=Lax, Path=/, no Domain; \`imlab_sid\` on a development server over plain http); browsers send it by themselves. A request carrying several session cookies is served with the one that is a live session; two live ones are refused (401 \`GATEWAY_SESSION_COOKIE_CONFLICT\`). Operations say whether they need it, and which role where one is needed.
 - **Writes from browsers** (anything but GET, except the signed webhooks) whose \`Origin\` is sent must come from an allowed origin; without \`Origin\`, \`Sec-Fetch-Site\` must be \`same-origin\` or \`none\`. Otherwise 403 \`GATEWAY_CSRF_REJECTED\`.
 - **Errors** are \`application/problem+json\` (RFC 9457): \`type\`, \`title\`, \`status\`, a stable \`code\`, \`detail\`, \`requestId\`, and for validation errors an \`errors\` list. Each response names the codes it can carry.
 - **Rate limits**: 429 with \`Retry-After\`, \`RateLimit-Policy\` and \`RateLimit\` headers; every answer carries the \`RateLimit*\` headers of its policy.
@@ -191,7 +201,7 @@ export function mergeOpenApi(docs: Partial<Record<ServiceName, ServiceDoc>>, pub
     components: {
       schemas,
       responses: Object.fromEntries(Object.entries(GATEWAY_RESPONSES).filter(([name]) => gatewayResponses.has(name)).map(([name, answer]) => [name, answer.response])),
-      securitySchemes: Object.keys(securitySchemes).length ? securitySchemes : { session: { type: 'apiKey', in: 'cookie', name: 'imlab_sid' } },
+      securitySchemes: Object.keys(securitySchemes).length ? securitySchemes : { session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE_PRODUCTION } },
     },
     ...(missing.length ? { 'x-imlab-unavailable-services': missing } : {}),
   };

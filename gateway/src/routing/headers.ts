@@ -49,6 +49,24 @@ export function readCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
+/**
+ * Every non-empty value a cookie named `name` has in the header, without repeats, in order. A
+ * browser sends several when several were set for the request's host with different Domain or
+ * Path attributes (one may have been tossed in by a sibling subdomain), so no one of them is
+ * more trustworthy than another by its position.
+ */
+export function readCookieValues(header: string | undefined, name: string): string[] {
+  const out: string[] = [];
+  if (!header) return out;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim();
+    if (value && !out.includes(value)) out.push(value);
+  }
+  return out;
+}
+
 export interface ForwardContext {
   requestId: string;
   ipHash: string;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
-import type { ErrorCode } from '@imlab/contracts';
+import { sessionCookieName, type ErrorCode } from '@imlab/contracts';
 import { AppError, jsonHoldsNul, nulRefused, problem, rememberAccountLocale, requestLocale, sendDraining, sendProblem } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -11,10 +11,13 @@ import { rateLimitHeaderValues, refusingPolicy, setRateLimitHeaders } from '../r
 import { csrfVerdictFor } from '../security/csrf.js';
 import type { ResolvedSession, SessionResolver, SessionResult } from '../session/sessions.js';
 import { sendUpstream } from './forward.js';
-import { forwardRequestHeaders, forwardResponseHeaders, readCookies } from './headers.js';
+import { forwardRequestHeaders, forwardResponseHeaders, readCookieValues, readCookies } from './headers.js';
 import { classify, type RouteInfo, type Upstreams } from './routes.js';
 
-export const SESSION_COOKIE = 'imlab_sid';
+/** The session cookie's name: `__Host-imlab_sid` in production, `imlab_sid` in development and tests (as auth sets it). */
+export const sessionCookieOf = (config: Pick<Config, 'NODE_ENV'>): string => sessionCookieName(config.NODE_ENV);
+/** More distinct session cookies than this in one request are not looked up one by one: refused. */
+const MAX_SESSION_COOKIES = 4;
 const LOCALE_COOKIE = 'locale';
 
 /** What the edge learned about a request; raw address and user agent are not kept here. */
@@ -107,6 +110,45 @@ export async function resolveSession(
   return result;
 }
 
+/** Several live sessions in one request: none is trusted; the host's own cookie is cleared and the person signs in again. */
+function sessionConflict(config: Config, request: FastifyRequest, reply: FastifyReply, count: number): AppError {
+  const secure = config.NODE_ENV === 'development' ? '' : '; Secure';
+  reply.header('set-cookie', `${sessionCookieOf(config)}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
+  request.log.info({ sessionCookies: count }, 'several session cookies in one request refused');
+  return new AppError('GATEWAY_SESSION_COOKIE_CONFLICT');
+}
+
+/**
+ * Which of a request's session cookies is trusted (cookie tossing: a sibling subdomain, or a
+ * plain-http page, can add a cookie of the same name that the browser may send first). One
+ * value: that one, resolved when `resolve`. Several: each is resolved, and only one that is a live
+ * session is used (its token is what auth sees); none live, the request is anonymous and no
+ * session cookie goes on; two live ones, or more values than MAX_SESSION_COOKIES, are refused with
+ * GATEWAY_SESSION_COOKIE_CONFLICT and the cookie is cleared.
+ */
+export async function chooseSession(
+  deps: Pick<ProxyDeps, 'config' | 'limiter' | 'sessions' | 'metrics'>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  values: readonly string[],
+  audience: string,
+  resolve: boolean,
+): Promise<{ token?: string; session?: ResolvedSession }> {
+  if (values.length === 0) return {};
+  if (values.length === 1) {
+    const token = values[0]!;
+    if (!resolve) return { token };
+    const result = await resolveSession(deps, request, token, audience);
+    return result.kind === 'session' ? { token, session: result.session } : { token };
+  }
+  if (values.length > MAX_SESSION_COOKIES) throw sessionConflict(deps.config, request, reply, values.length);
+  const results = await Promise.all(values.map((v) => resolveSession(deps, request, v, audience)));
+  const live = results.flatMap((r, i) => (r.kind === 'session' ? [{ token: values[i]!, session: r.session }] : []));
+  if (live.length > 1) throw sessionConflict(deps.config, request, reply, values.length);
+  if (!live.length) return {};
+  return resolve ? live[0]! : { token: live[0]!.token };
+}
+
 function bodyLimit(config: Config, request: FastifyRequest): number {
   return request.edge.route?.body === 'upload' ? config.UPLOAD_BODY_LIMIT : config.BODY_LIMIT;
 }
@@ -193,16 +235,13 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     if (!route) return answerProbe(deps, request, reply, 'NOT_FOUND');
     request.edge.route = route;
     if (route.routeClass !== 'webhook') {
-      const cookies = readCookies(request.headers.cookie);
-      const sid = cookies.get(SESSION_COOKIE) || undefined;
-      request.edge.locale = cookies.get(LOCALE_COOKIE) || undefined;
-      const verdict = csrfVerdictFor(request, sid !== undefined, deps.allowedOrigins);
+      const sids = readCookieValues(request.headers.cookie, sessionCookieOf(config));
+      request.edge.locale = readCookies(request.headers.cookie).get(LOCALE_COOKIE) || undefined;
+      const verdict = csrfVerdictFor(request, sids.length > 0, deps.allowedOrigins);
       if (!verdict.ok) throw new AppError('GATEWAY_CSRF_REJECTED', { message: `cross-site request refused: ${verdict.reason}` });
-      if (sid) request.edge.sessionToken = sid;
-      if (sid && route.session) {
-        const result = await resolveSession(deps, request, sid, route.service);
-        if (result.kind === 'session') request.edge.session = result.session;
-      }
+      const chosen = await chooseSession(deps, request, reply, sids, route.service, route.session);
+      if (chosen.token) request.edge.sessionToken = chosen.token;
+      if (chosen.session) request.edge.session = chosen.session;
     }
     const buckets = bucketsFor(config, route.routeClass, subjectOf(request.edge));
     const outcome = await limiter.decide(buckets, failsOpen(route.routeClass));
@@ -226,7 +265,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     const { session, sessionToken } = request.edge;
     if (route.routeClass === 'sse') request.raw.socket.setTimeout(0);
     const cookies: [string, string][] = [];
-    if (route.service === 'auth' && sessionToken) cookies.push([SESSION_COOKIE, sessionToken]);
+    if (route.service === 'auth' && sessionToken) cookies.push([sessionCookieOf(config), sessionToken]);
     if (request.edge.locale) cookies.push([LOCALE_COOKIE, request.edge.locale]);
     const headers = forwardRequestHeaders(request.headers, {
       requestId: request.id,

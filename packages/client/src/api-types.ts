@@ -142,7 +142,7 @@ export interface paths {
         };
         /**
          * Google's redirect back
-         * @description Where Google sends the browser back. On success the session cookie `imlab_sid` is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `email_unverified`, `link_requires_password`, `account_conflict`). Parameters not listed are passed on to the token check.
+         * @description Where Google sends the browser back. On success the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `email_unverified`, `link_requires_password`, `account_conflict`, `google_account_mismatch`: the address belongs to an account linked to another Google account, whose owner is told by email; message: `AUTH_GOOGLE_ACCOUNT_MISMATCH`). Parameters not listed are passed on to the token check.
          *
          *     Public: no session needed.
          */
@@ -188,7 +188,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with email and password
-         * @description Signs in and answers the account; sets the `imlab_sid` session cookie and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`).
+         * @description Signs in and answers the account; sets the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`).
          *
          *     Public: no session needed.
          */
@@ -210,7 +210,7 @@ export interface paths {
         put?: never;
         /**
          * End this session
-         * @description Ends the session of the `imlab_sid` cookie, if any, and clears the cookie. Always 204, also without a session.
+         * @description Ends the session of the session cookie (`__Host-imlab_sid`; `imlab_sid` in development), if any, and clears the cookie. Always 204, also without a session.
          *
          *     The session is optional (what it changes is said above).
          */
@@ -969,7 +969,7 @@ export interface components {
             status: "scheduled";
         };
         /**
-         * @description What to change. A blank `displayName` removes the name (the gallery then says anonymous).
+         * @description What to change. A blank `displayName` removes the name (the gallery then says anonymous). Bidi controls, zero-width and other invisible characters are removed.
          * @example {
          *       "displayName": "Mei",
          *       "locale": "zh"
@@ -1342,6 +1342,7 @@ export interface components {
             /** @enum {string} */
             model?: "imlab-draft" | "imlab-standard" | "imlab-pro";
             negativePrompt?: string | null;
+            /** @description What to render: at most 2,000 characters. */
             prompt: string;
             /** @description Uploads (`POST /v1/uploads`) to guide the image; only models that take references. */
             referenceUploadIds?: string[];
@@ -1591,7 +1592,7 @@ export interface components {
              * @description A registered error code (packages/contracts/src/error-codes.ts).
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_UNSUPPORTED_OPTION" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
+            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_SESSION_COOKIE_CONFLICT" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_ACCOUNT_MISMATCH" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_UNSUPPORTED_OPTION" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
             /** @description What went wrong, a sentence in the person's language (the code's message). */
             detail?: string;
             errors?: {
@@ -1693,7 +1694,7 @@ export interface components {
             nextCursor: null;
         };
         /**
-         * @description The password must have 8–128 characters and not be a common one. Without `locale`, the `locale` cookie (or English) decides the language of the emails.
+         * @description The password must have 8–256 characters and not be a common one. Without `locale`, the `locale` cookie (or English) decides the language of the emails.
          * @example {
          *       "email": "mei@example.com",
          *       "password": "lantern-harbour-fog-7",
@@ -1794,6 +1795,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"] & {
                     /** @enum {string} */
                     code?: "GATEWAY_LENGTH_REQUIRED";
+                };
+            };
+        };
+        /** @description Unauthorized by the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT` (several session cookies that are each a live session; the cookie is cleared, sign in again). */
+        GatewaySessionCookieConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {string} */
+                    code?: "GATEWAY_SESSION_COOKIE_CONFLICT";
                 };
             };
         };
@@ -1906,7 +1919,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1914,7 +1927,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -1973,7 +1986,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1981,7 +1994,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2054,7 +2067,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2062,7 +2075,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2132,7 +2145,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2140,7 +2153,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2196,7 +2209,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2204,7 +2217,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2245,7 +2258,7 @@ export interface operations {
                     "application/json": components["schemas"]["LedgerVerification"];
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2253,7 +2266,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2325,6 +2338,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             /** @description Not Found: `AUTH_GOOGLE_DISABLED`. */
             404: {
                 headers: {
@@ -2377,6 +2391,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             /** @description Not Found: `AUTH_GOOGLE_DISABLED`. */
             404: {
                 headers: {
@@ -2441,7 +2456,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `AUTH_INVALID_CREDENTIALS`. */
+            /** @description Unauthorized: `AUTH_INVALID_CREDENTIALS`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2449,7 +2464,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "AUTH_INVALID_CREDENTIALS";
+                        code?: "AUTH_INVALID_CREDENTIALS" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2523,6 +2538,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
@@ -2547,7 +2563,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2555,7 +2571,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -2601,6 +2617,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
@@ -2665,6 +2682,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
@@ -2731,6 +2749,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
@@ -2808,6 +2827,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
@@ -2874,6 +2894,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
@@ -2952,7 +2973,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2960,7 +2981,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3076,7 +3097,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3084,7 +3105,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3170,7 +3191,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreditBalance"];
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3178,7 +3199,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3222,7 +3243,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3230,7 +3251,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3275,6 +3296,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];
@@ -3316,7 +3338,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3324,7 +3346,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3374,7 +3396,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3382,7 +3404,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3474,7 +3496,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3482,7 +3504,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3537,7 +3559,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3545,7 +3567,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3627,7 +3649,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3635,7 +3657,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3676,6 +3698,7 @@ export interface operations {
                     "application/json": components["schemas"]["GenerationOptions"];
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];
@@ -3717,7 +3740,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3725,7 +3748,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3816,7 +3839,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3824,7 +3847,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3888,7 +3911,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3896,7 +3919,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -3952,7 +3975,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3960,7 +3983,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4016,7 +4039,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4024,7 +4047,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4091,7 +4114,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4099,7 +4122,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4151,7 +4174,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4159,7 +4182,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4204,7 +4227,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4212,7 +4235,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4304,7 +4327,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4312,7 +4335,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4366,7 +4389,7 @@ export interface operations {
                     "application/json": components["schemas"]["DataExport"];
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4374,7 +4397,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4419,7 +4442,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4427,7 +4450,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4485,7 +4508,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4493,7 +4516,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4551,7 +4574,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4559,7 +4582,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4601,7 +4624,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4609,7 +4632,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };
@@ -4735,6 +4758,7 @@ export interface operations {
                     "application/json": components["schemas"]["Pricing"];
                 };
             };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];
@@ -4788,7 +4812,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unauthorized: `UNAUTHENTICATED`. */
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4796,7 +4820,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "UNAUTHENTICATED";
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
                     };
                 };
             };

@@ -73,6 +73,11 @@ export const ERROR_CODES = {
 
   // ── Gateway ─────────────────────────────────────────────────────────────────────────────────
   GATEWAY_BAD_PATH: spec(400, 'This request address is not allowed.', '不允许使用该请求地址。'),
+  GATEWAY_SESSION_COOKIE_CONFLICT: spec(
+    401,
+    'This browser sent more than one session cookie; they were cleared. Please sign in again.',
+    '此浏览器发送了多个会话 Cookie，已全部清除。请重新登录。',
+  ),
   GATEWAY_CSRF_REJECTED: spec(403, 'This request came from another site and was refused.', '该请求来自其他网站，已被拒绝。'),
   GATEWAY_READ_ONLY: spec(405, 'The queue board is read-only.', '队列面板为只读。'),
   GATEWAY_LENGTH_REQUIRED: spec(411, 'This request body needs a Content-Length header.', '该请求体需要 Content-Length 请求头。'),
@@ -92,6 +97,12 @@ export const ERROR_CODES = {
     403,
     (p: { reason: 'wrong-password' | 'confirm' }) => (p.reason === 'wrong-password' ? 'The password is incorrect.' : 'Confirm with your password, or sign in again first.'),
     (p) => (p.reason === 'wrong-password' ? '密码不正确。' : '请输入密码确认，或先重新登录。'),
+  ),
+  /** A Google sign-in whose address belongs to an account already linked to another Google account (redirect reason `google_account_mismatch`). */
+  AUTH_GOOGLE_ACCOUNT_MISMATCH: spec(
+    409,
+    'This email address belongs to an account that signs in with a different Google account. Sign in with that Google account or with your password.',
+    '该邮箱地址所属的账户已关联另一个 Google 账户。请使用那个 Google 账户或密码登录。',
   ),
   AUTH_GOOGLE_DISABLED: spec(404, 'Google sign-in is not available here.', '此处未开通 Google 登录。'),
   AUTH_TOO_MANY_ATTEMPTS: spec(429, 'Too many failed attempts; try again later, or reset your password.', '失败次数过多，请稍后再试，或重置密码。'),

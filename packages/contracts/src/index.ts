@@ -7,4 +7,5 @@ export * from './error-codes.js';
 export * from './locale.js';
 export * from './roles.js';
 export * from './internal-headers.js';
+export * from './session-cookie.js';
 export * from './catalog.js';

@@ -37,7 +37,7 @@ export function Page<T extends TSchema>($id: string, item: T, options: SchemaOpt
 
 /** The public API's areas: every operation carries exactly one of these tags. */
 export const API_TAGS = [
-  { name: 'auth', description: 'Sign-up, email verification, sign-in (password or Google), sign-out and password reset. Sign-in sets the `imlab_sid` session cookie.' },
+  { name: 'auth', description: 'Sign-up, email verification, sign-in (password or Google), sign-out and password reset. Sign-in sets the session cookie, `__Host-imlab_sid` (`imlab_sid` on a development server over plain http).' },
   { name: 'account', description: 'The signed-in person: profile, active sessions, data export and account deletion.' },
   { name: 'credits', description: "The signed-in person's credit balance and credit history." },
   { name: 'uploads', description: 'Reference images for generations, sent as the raw image bytes.' },

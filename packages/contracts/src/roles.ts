@@ -12,3 +12,14 @@ export interface InternalClaims {
   locale?: Locale;
 }
 export const INTERNAL_JWT_ISSUER = 'imlab-auth';
+
+/**
+ * Redis key auth sets (value `1`) when it ends a session — logout, logout-all, password reset,
+ * deletion, a device signed out, a Google sign-in replacing a session — for
+ * REVOKED_SESSION_TTL_MS, longer than any internal token lives (services refuse one 5 min after
+ * its `iat`). Services refuse a token whose `sid` is marked (registerInternalAuth's revocation
+ * check), so a revocation reaches them within their cache bound instead of the token's 60 s.
+ * `prefix` is the queue prefix every service shares (hash-tagged).
+ */
+export const revokedSessionKey = (prefix: string, sid: string): string => `${prefix}auth:session-revoked:${sid}`;
+export const REVOKED_SESSION_TTL_MS = 10 * 60 * 1000;

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwksCache, jwtVerify, type ExportedJWKSCache, type JWKSCacheInput, type JWTVerifyGetKey } from 'jose';
-import { INTERNAL_JWT_ISSUER, type InternalClaims, type Role } from '@imlab/contracts';
+import { INTERNAL_JWT_ISSUER, revokedSessionKey, type InternalClaims, type Role } from '@imlab/contracts';
 import { AppError } from './app-error.js';
 
 declare module 'fastify' {
@@ -20,6 +20,65 @@ export interface InternalAuthOptions {
   audience: string;
   /** Auth's JWKS endpoint. */
   jwksUrl: string;
+  /**
+   * Where auth marks ended sessions (the shared Redis and queue prefix). With it, a token of a
+   * session that was logged out, reset or deleted is refused within REVOCATION_CACHE_MS; without
+   * it (tools, tests of other things), only when the token expires.
+   */
+  revocation?: RevocationSource;
+}
+
+/** What the revocation check needs of a Redis client (ioredis fits). */
+export interface RevocationSource {
+  redis: { get(key: string): Promise<string | null> };
+  keyPrefix: string;
+}
+
+/** A session's revocation state is reused this long per process: the bound on how late a revocation reaches a service. */
+export const REVOCATION_CACHE_MS = 1000;
+/** A revocation read waits no longer than this; past it the last known state (or "not revoked") is used. */
+const REVOCATION_READ_TIMEOUT_MS = 250;
+
+/**
+ * Per-session revocation state read from Redis, reused for REVOCATION_CACHE_MS (concurrent reads
+ * of one session are one). When Redis does not answer in time the last state read is used, or
+ * the token is accepted: it expires within 60 s anyway, and refusing every signed-in request
+ * while Redis stalls would take the site down with it (fail open, logged).
+ */
+function revocationCheck(source: RevocationSource, onError: (err: unknown) => void): (sid: string) => Promise<boolean> {
+  const known = new Map<string, { revoked: boolean; at: number }>();
+  const pending = new Map<string, Promise<boolean>>();
+  const read = async (sid: string): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const value = await Promise.race([
+        source.redis.get(revokedSessionKey(source.keyPrefix, sid)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('revocation read timed out')), REVOCATION_READ_TIMEOUT_MS);
+        }),
+      ]);
+      const revoked = value !== null;
+      if (known.size > 100_000) known.clear();
+      known.set(sid, { revoked, at: Date.now() });
+      return revoked;
+    } catch (err) {
+      onError(err);
+      return known.get(sid)?.revoked ?? false;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return (sid) => {
+    const hit = known.get(sid);
+    // Once revoked, always revoked: no need to ask again.
+    if (hit && (hit.revoked || Date.now() - hit.at < REVOCATION_CACHE_MS)) return Promise.resolve(hit.revoked);
+    let p = pending.get(sid);
+    if (!p) {
+      p = read(sid).finally(() => pending.delete(sid));
+      pending.set(sid, p);
+    }
+    return p;
+  };
 }
 
 /** The only algorithm accepted; `none`, HS256 and the rest are refused before any key is looked up. */
@@ -64,6 +123,14 @@ function authKeys(jwksUrl: URL): JWTVerifyGetKey {
  */
 export async function registerInternalAuth(app: FastifyInstance, opts: InternalAuthOptions): Promise<void> {
   const keys = authKeys(new URL(opts.jwksUrl));
+  let lastRevocationError = 0;
+  const isRevoked = opts.revocation
+    ? revocationCheck(opts.revocation, (err) => {
+        if (Date.now() - lastRevocationError < 10_000) return;
+        lastRevocationError = Date.now();
+        app.log.warn({ err }, 'session revocation state unavailable; accepting internal tokens by their signature alone');
+      })
+    : undefined;
   app.decorateRequest('user', null as unknown as InternalClaims);
   app.decorate('verifyInternalToken', async (token: string): Promise<InternalClaims> => {
     const { payload } = await jwtVerify<InternalClaims>(token, keys, {
@@ -76,6 +143,9 @@ export async function registerInternalAuth(app: FastifyInstance, opts: InternalA
     // clock may be a little ahead.
     if (Date.now() / 1000 - payload.iat! > MAX_TOKEN_AGE_SECONDS) {
       throw new errors.JWTExpired('"iat" claim timestamp check failed (too far in the past)', payload, 'iat', 'check_failed');
+    }
+    if (isRevoked && (typeof payload.sid !== 'string' || (await isRevoked(payload.sid)))) {
+      throw new errors.JWTClaimValidationFailed('the session was ended', payload, 'sid', 'check_failed');
     }
     return payload;
   });

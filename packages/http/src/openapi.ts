@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { Problem, ref, type ApiTag, type CodeWithStatus, type Role } from '@imlab/contracts';
+import { Problem, SESSION_COOKIE_PRODUCTION, ref, type ApiTag, type CodeWithStatus, type Role } from '@imlab/contracts';
 
 /**
  * How a route describes itself in the OpenAPI document. Every public route's schema spreads
@@ -19,8 +19,9 @@ export const SECURITY_SCHEMES = {
   [SESSION_SCHEME]: {
     type: 'apiKey',
     in: 'cookie',
-    name: 'imlab_sid',
-    description: 'The session cookie set by `POST /v1/auth/login` and Google sign-in (HttpOnly, SameSite=Lax). Browsers send it by themselves.',
+    name: SESSION_COOKIE_PRODUCTION,
+    description:
+      'The session cookie set by `POST /v1/auth/login` and Google sign-in: `__Host-imlab_sid` (HttpOnly, Secure, SameSite=Lax, Path=/, no Domain); a development server over plain http names it `imlab_sid`. Browsers send it by themselves.',
   },
 } as const;
 

@@ -72,7 +72,7 @@ describe('route documentation helpers', () => {
     });
     expect(op.responses['402'].description).toBe('Payment Required: `LEDGER_INSUFFICIENT_CREDITS`.');
     expect(doc.tags).toEqual([{ name: 'uploads', description: expect.any(String) }]);
-    expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'imlab_sid' });
+    expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: '__Host-imlab_sid' });
   });
 
   it('says which roles an operation needs, and marks an optional body as not required', () => {

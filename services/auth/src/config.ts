@@ -30,6 +30,12 @@ export const configSpec = {
   /** How long a resolved session may be served from Redis before Postgres is asked again. */
   SESSION_CACHE_TTL: duration({ default: 60 }),
   INTERNAL_JWT_TTL: duration({ default: 60 }),
+  /**
+   * The longest auth waits for one of its own Redis calls on a request. Session resolution then
+   * reads Postgres instead (signed-in requests keep working, slower); sign-in, sign-up and reset
+   * answer 503 (their limits are never skipped).
+   */
+  AUTH_REDIS_TIMEOUT_MS: num({ default: 250 }),
   AUTH_SIGNING_KEYS: jwkList({ default: '' }),
   /** Development only: where a generated signing key is kept when AUTH_SIGNING_KEYS is unset. */
   AUTH_KEYS_FILE: str({ default: '.data/auth/signing-keys.json' }),

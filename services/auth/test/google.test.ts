@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOidcIssuer, type FakeOidcIssuer, type FakeOidcUser, type IdTokenTamper } from '@imlab/testing';
-import { call, settle, ipHash, outboxMessages, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
+import { call, settle, ipHash, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
 let t: TestAuth;
 let issuer: FakeOidcIssuer;
@@ -279,5 +279,29 @@ describe('Google callback attacks', () => {
   it('builds the redirect_uri from PUBLIC_BASE_URL, not from forwarded host headers', async () => {
     const s = await start('/', { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http', forwarded: 'host=evil.example;proto=http' });
     expect(new URL(s.authorizationUrl).searchParams.get('redirect_uri')).toBe(`${PUBLIC_BASE_URL}/v1/auth/google/callback`);
+  });
+});
+
+describe('one Google subject per account', () => {
+  it('refuses another Google account carrying the same address, links nothing, and tells the owner by email (once per hour)', async () => {
+    const email = 'one.subject@gmail.com';
+    const first = await signIn({ sub: 'g-owner-1', email, email_verified: true });
+    expect(errorOf(first.answer.headers.get('location'))).toBeNull();
+    const [owner] = await usersWithEmail(email);
+
+    const other = await signIn({ sub: 'g-intruder-2', email, email_verified: true });
+    expect(other.answer.status).toBe(302);
+    expect(errorOf(other.answer.headers.get('location'))).toBe('google_account_mismatch');
+    expect(other.answer.cookies.imlab_sid).toBeUndefined();
+    const identities = await t.ctx.db.selectFrom('identities').select('subject').where('user_id', '=', owner!.id).execute();
+    expect(identities.map((i) => i.subject)).toEqual(['g-owner-1']);
+    const told = (await sentEmails(t, email)).filter((m) => m.template === 'google-sign-in-refused');
+    expect(told).toHaveLength(1);
+
+    // tried again: still refused, no second mail within the hour
+    expect(errorOf((await signIn({ sub: 'g-intruder-3', email, email_verified: true })).answer.headers.get('location'))).toBe('google_account_mismatch');
+    expect((await sentEmails(t, email)).filter((m) => m.template === 'google-sign-in-refused')).toHaveLength(1);
+    // the linked Google account still signs in
+    expect(errorOf((await signIn({ sub: 'g-owner-1', email, email_verified: true })).answer.headers.get('location'))).toBeNull();
   });
 });

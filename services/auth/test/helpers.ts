@@ -121,8 +121,10 @@ export async function sentEmails(t: TestAuth, to?: string): Promise<{ template: 
   const rows = await t.ctx.db.selectFrom('outbox').select(['payload', 'name']).where('name', '=', 'email.send').orderBy('id').execute();
   const mails = rows.map((r) => r.payload as { template: string; to: string; data: Record<string, unknown>; idempotencyKey: string });
   // link tokens travel sealed; open them as notification does
+  // addresses and link tokens travel sealed; open them as notification does
   const opened = mails.map((m) => ({
     ...m,
+    to: isSealed(m.to) ? unseal(m.to, t.config.MESSAGE_SEAL_KEY) : m.to,
     data: Object.fromEntries(Object.entries(m.data).map(([k, v]) => [k, isSealed(v) ? unseal(v, t.config.MESSAGE_SEAL_KEY) : v])),
   }));
   return to ? opened.filter((m) => m.to === to) : opened;
@@ -131,7 +133,11 @@ export async function sentEmails(t: TestAuth, to?: string): Promise<{ template: 
 export async function outboxMessages(t: TestAuth, name: string): Promise<Record<string, unknown>[]> {
   await settle(t);
   const rows = await t.ctx.db.selectFrom('outbox').select('payload').where('name', '=', name).orderBy('id').execute();
-  return rows.map((r) => r.payload as Record<string, unknown>);
+  // the person's address travels sealed (user.registered, user.updated); opened as notification does
+  return rows.map((r) => {
+    const p = r.payload as Record<string, unknown>;
+    return isSealed(p.email) ? { ...p, email: unseal(p.email, t.config.MESSAGE_SEAL_KEY) } : p;
+  });
 }
 
 /** The token in the last link mailed to `to` with `template`. */

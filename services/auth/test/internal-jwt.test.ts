@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, importJWK, generateKeyPair, type JWK, type CryptoKey } from 'jose';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { buildApp, registerInternalAuth, authenticate, requireRole, type App } from '@imlab/http';
+import { buildApp, registerInternalAuth, authenticate, requireRole, REVOCATION_CACHE_MS, type App } from '@imlab/http';
 import { createLogger } from '@imlab/logger';
 import { captureLogs } from '@imlab/testing';
 import { build } from '../src/app.js';
 import { generateSigningJwk, keyRingFrom } from '../src/keys/keys.js';
 import { runRolesCommand } from '../src/cli/roles.js';
-import { call, signedInUser, startAuth, INTERNAL_TOKEN, type TestAuth } from './helpers.js';
+import { bearer, call, signedInUser, startAuth, INTERNAL_TOKEN, type TestAuth } from './helpers.js';
 
 let t: TestAuth;
 let service: App;
@@ -34,7 +34,7 @@ async function startJwksFront(): Promise<string> {
 /** A tiny service that trusts auth exactly as every real service does. */
 async function startVerifier(jwksUrl: string): Promise<{ app: App; url: string }> {
   const app = await buildApp({ service: 'generation', logger: createLogger({ service: 'generation', level: 'silent', destination: captureLogs().stream }) });
-  await registerInternalAuth(app as never, { audience: 'generation', jwksUrl });
+  await registerInternalAuth(app as never, { audience: 'generation', jwksUrl, revocation: { redis: t.ctx.bus.redis, keyPrefix: t.ctx.bus.prefix } });
   app.get('/whoami', { preHandler: authenticate }, async (request) => ({ sub: request.user.sub, sid: request.user.sid, roles: request.user.roles }));
   app.get('/finance-only', { preHandler: requireRole('finance') }, async () => ({ ok: true }));
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -204,5 +204,51 @@ describe('key rotation', () => {
     } finally {
       await fresh.app.close();
     }
+  });
+});
+
+describe('revocation reaches the services within REVOCATION_CACHE_MS', () => {
+  /** Until the service refuses `token` (polled every 50 ms); how long that took, in ms. */
+  async function refusedWithin(token: string, limitMs: number): Promise<number> {
+    const started = Date.now();
+    for (;;) {
+      const r = await whoami(token);
+      if (r.status === 401) return Date.now() - started;
+      expect(r.status).toBe(200);
+      if (Date.now() - started > limitMs) throw new Error(`still accepted after ${limitMs} ms`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+  // The cache bound plus room for a loaded machine (polling, HTTP round trips); before, tokens lived on for 60 s.
+  const BOUND = REVOCATION_CACHE_MS + 1000;
+
+  it('logout-all: every session\'s tokens minted before are refused', async () => {
+    const { sid } = await signedInUser(t, 'revoke-all@example.com');
+    const other = (await call(t.url, 'POST', '/v1/auth/login', { body: { email: 'revoke-all@example.com', password: 'correct horse battery staple' } })).cookies.imlab_sid!;
+    const [mine, theirs] = [(await resolve(sid)).token, (await resolve(other)).token];
+    expect((await whoami(mine)).status).toBe(200);
+    expect((await whoami(theirs)).status).toBe(200);
+    expect((await call(t.url, 'POST', '/v1/auth/logout-all', { headers: await bearer(t, sid) })).status).toBe(204);
+    expect(await refusedWithin(mine, BOUND)).toBeLessThanOrEqual(BOUND);
+    expect(await refusedWithin(theirs, BOUND)).toBeLessThanOrEqual(BOUND);
+  });
+
+  it('DELETE /v1/me: tokens minted before are refused', async () => {
+    const { sid } = await signedInUser(t, 'revoke-delete@example.com');
+    const token = (await resolve(sid)).token;
+    expect((await whoami(token)).status).toBe(200);
+    const del = await call(t.url, 'DELETE', '/v1/me', { body: { password: 'correct horse battery staple' }, headers: await bearer(t, sid) });
+    expect(del.status).toBeLessThan(300);
+    expect(await refusedWithin(token, BOUND)).toBeLessThanOrEqual(BOUND);
+  });
+
+  it('logout of one session: its tokens are refused, another session\'s are not', async () => {
+    const { sid } = await signedInUser(t, 'revoke-one@example.com');
+    const other = (await call(t.url, 'POST', '/v1/auth/login', { body: { email: 'revoke-one@example.com', password: 'correct horse battery staple' } })).cookies.imlab_sid!;
+    const token = (await resolve(sid)).token;
+    const kept = (await resolve(other)).token;
+    expect((await call(t.url, 'POST', '/v1/auth/logout', { headers: { cookie: `imlab_sid=${sid}` } })).status).toBe(204);
+    expect(await refusedWithin(token, BOUND)).toBeLessThanOrEqual(BOUND);
+    expect((await whoami(kept)).status).toBe(200);
   });
 });

@@ -26,7 +26,7 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     readiness: ctx.readiness,
     schemas: [...pricingSchemas, ...checkoutSchemas, ...orderSchemas, ...webhookSchemas, ...reconciliationSchemas],
   });
-  await registerInternalAuth(app as never, { audience: 'billing', jwksUrl: config.AUTH_JWKS_URL });
+  await registerInternalAuth(app as never, { audience: 'billing', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['billing']);
 
   registerPricingRoutes(app, config.PRICING_PACKS);

@@ -17,7 +17,7 @@ export interface AppDeps {
 /** Builds the credits-ledger app; never listens (main.ts does). */
 export async function build({ config, logger, ctx }: AppDeps): Promise<App> {
   const app = await buildApp({ service: 'credits-ledger', logger, readiness: ctx.readiness, schemas: [...creditSchemas, ...financeSchemas] });
-  await registerInternalAuth(app as never, { audience: 'credits-ledger', jwksUrl: config.AUTH_JWKS_URL });
+  await registerInternalAuth(app as never, { audience: 'credits-ledger', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['credits-ledger']);
   creditsRoutes(app, ctx.db);
   financeRoutes(app, ctx.db, config.LEDGER_SEAL_SECRET);

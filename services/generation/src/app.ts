@@ -48,7 +48,7 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
     bodyLimit: 64 * 1024,
     schemas: [...generationSchemas, ...imageSchemas, ...uploadSchemas],
   });
-  await registerInternalAuth(app as never, { audience: 'generation', jwksUrl: config.AUTH_JWKS_URL });
+  await registerInternalAuth(app as never, { audience: 'generation', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['generation', 'generation-render']);
   const metrics = createMetrics(app.metricsRegistry);
   const events = new StatusEvents(ctx.bus.redis, ctx.bus.prefix);

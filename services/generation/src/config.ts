@@ -1,5 +1,6 @@
 import { loadConfig, baseEnv, port, str, num, url, duration, bool } from '@imlab/config';
 import { openAiTierProblems, type OpenAiTiers } from './render/providers/capabilities.js';
+import { PROMPT_SCHEMA_MAX_CHARS } from './generations/generations.schemas.js';
 
 export const configSpec = {
   ...baseEnv,
@@ -54,7 +55,8 @@ export const configSpec = {
    * returns the credits, which would leave the images delivered and never paid for.
    */
   HOLD_CAPTURE_MARGIN: duration({ default: 120 }),
-  PROMPT_MAX_CHARS: num({ default: 2000 }),
+  /** At most PROMPT_SCHEMA_MAX_CHARS (2,000), the limit the API document states. */
+  PROMPT_MAX_CHARS: num({ default: PROMPT_SCHEMA_MAX_CHARS }),
 
   UPLOAD_MAX_BYTES: num({ default: 10 * 1024 * 1024 }),
   UPLOAD_MAX_PIXELS: num({ default: 40_000_000 }),
@@ -91,6 +93,9 @@ export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
     if (config.IMAGE_PROVIDER === 'openai') {
       const tiers = openAiTiersOf(config);
       if (tiers) Object.assign(problems, openAiTierProblems(tiers, config.OPENAI_ALLOW_SHARED_TIER_MODEL ?? false));
+    }
+    if (config.PROMPT_MAX_CHARS !== undefined && (config.PROMPT_MAX_CHARS < 1 || config.PROMPT_MAX_CHARS > PROMPT_SCHEMA_MAX_CHARS)) {
+      problems.PROMPT_MAX_CHARS = `must be between 1 and ${PROMPT_SCHEMA_MAX_CHARS} (the limit the API document states)`;
     }
     if (config.RENDER_CONCURRENCY !== undefined && config.RENDER_CONCURRENCY < 1) problems.RENDER_CONCURRENCY = 'must be at least 1';
     if (config.RENDER_USER_CAP !== undefined && config.RENDER_USER_CAP < 1) problems.RENDER_USER_CAP = 'must be at least 1';

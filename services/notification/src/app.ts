@@ -14,7 +14,7 @@ export interface AppDeps {
 /** Builds the notification app; never listens (main.ts does). */
 export async function build({ config, logger, ctx }: AppDeps): Promise<App> {
   const app = await buildApp({ service: 'notification', logger, readiness: ctx.readiness, schemas: webhookSchemas });
-  await registerInternalAuth(app as never, { audience: 'notification', jwksUrl: config.AUTH_JWKS_URL });
+  await registerInternalAuth(app as never, { audience: 'notification', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['notification']);
   // Its own scope: the raw-body JSON parser must not leak to other routes.
   await app.register(webhookRoutes as never, { db: ctx.db, secret: config.RESEND_WEBHOOK_SECRET });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { eventually } from '@imlab/testing';
+import { seal } from '@imlab/queue';
 import { FakeResend } from './fake-resend.js';
 import { delivery, sentDelivery, sleep, startService, svixHeaders, type Service } from './harness.js';
 import { purgeUser } from '../src/contacts/contacts.service.js';
@@ -42,6 +43,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await svc?.close();
   await resend?.close();
+});
+
+describe('sealed addresses (as auth sends them)', () => {
+  it('opens a sealed `to` and a sealed contact address just before use', async () => {
+    const to = addr('sealed');
+    const userId = randomUUID();
+    await registered(userId, seal(to, svc.config.MESSAGE_SEAL_KEY), 'Sealy');
+    const contact = await svc.ctx.db.selectFrom('contacts').selectAll().where('user_id', '=', userId).executeTakeFirstOrThrow();
+    expect(JSON.stringify(contact)).toContain(to);
+    const key = await linkMailSent(seal(to, svc.config.MESSAGE_SEAL_KEY), userId);
+    expect((requestsFor(key)[0]!.body as { to: string[] | string }).to.toString()).toBe(to);
+  });
 });
 
 describe('email.send through Resend', () => {

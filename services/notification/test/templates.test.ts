@@ -17,6 +17,7 @@ const SAMPLE: Record<EmailTemplate, Record<string, string | number>> = {
   'account-deletion-scheduled': { purgeAfter: '2026-04-01T00:00:00Z' },
   'account-deleted': {},
   'export-ready': { link: '/exports/0190a1b2-0000-7000-8000-000000000003', expiresAt: '2026-03-08T00:00:00Z' },
+  'google-sign-in-refused': { attemptedAt: '2026-03-01T10:00:00Z' },
 };
 
 describe('email templates', () => {

@@ -2,16 +2,25 @@ import { Type } from '@sinclair/typebox';
 import { event } from './define.js';
 import { Uuid, Locale, IsoDate, Hash } from './common.js';
 
+/**
+ * The person's address, sealed (AES-256-GCM under MESSAGE_SEAL_KEY, `@imlab/queue` seal): message
+ * payloads sit in the outbox, in Redis and in BullMQ's retained jobs, and must not name anyone
+ * there. Only notification (which has the key) opens it.
+ */
+export const SealedEmail = Type.String({ minLength: 1, maxLength: 2048, pattern: '^sealed:', description: 'an email address sealed under MESSAGE_SEAL_KEY' });
+/** An address, plain or sealed: auth always seals; the plain form remains for tools and senders without the key. */
+export const EmailOrSealed = Type.Union([Type.String({ format: 'email' }), SealedEmail]);
+
 export const authMessages = {
   /** A person signed up (email or Google). Notification keeps the contact for later emails. */
   'user.registered': event(
     ['notification', 'generation'],
-    Type.Object({ userId: Uuid, email: Type.String({ format: 'email' }), locale: Locale, displayName: Type.String() }, { additionalProperties: false }),
+    Type.Object({ userId: Uuid, email: EmailOrSealed, locale: Locale, displayName: Type.String() }, { additionalProperties: false }),
   ),
   'user.verified': event([], Type.Object({ userId: Uuid, ipHash: Type.Optional(Hash) }, { additionalProperties: false })),
   'user.updated': event(
     ['notification', 'generation'],
-    Type.Object({ userId: Uuid, email: Type.String({ format: 'email' }), locale: Locale, displayName: Type.String() }, { additionalProperties: false }),
+    Type.Object({ userId: Uuid, email: EmailOrSealed, locale: Locale, displayName: Type.String() }, { additionalProperties: false }),
   ),
   /**
    * DELETE /me: the account is closed now (purged at purgeAfter) and generation takes its images off

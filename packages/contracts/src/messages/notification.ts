@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { command } from './define.js';
 import { Locale } from './common.js';
+import { EmailOrSealed } from './auth.js';
 
 export const EMAIL_TEMPLATES = [
   'verify-email',
@@ -12,6 +13,7 @@ export const EMAIL_TEMPLATES = [
   'account-deletion-scheduled',
   'account-deleted',
   'export-ready',
+  'google-sign-in-refused',
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -30,6 +32,7 @@ export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
  * - account-deletion-scheduled: purgeAfter
  * - account-deleted: (nothing) — send it with `to`: the contact is gone after `user.purge`
  * - export-ready: link, expiresAt?
+ * - google-sign-in-refused: attemptedAt? — a Google account other than the linked one tried to sign in with the address
  */
 export const notificationMessages = {
   /**
@@ -42,7 +45,8 @@ export const notificationMessages = {
     Type.Object(
       {
         template: Type.Union(EMAIL_TEMPLATES.map((t) => Type.Literal(t))),
-        to: Type.Optional(Type.String({ format: 'email' })),
+        /** Sealed by auth (see EmailOrSealed): job payloads in Redis never hold the address. */
+        to: Type.Optional(EmailOrSealed),
         userId: Type.Optional(Type.String({ format: 'uuid' })),
         locale: Type.Optional(Locale),
         data: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])),

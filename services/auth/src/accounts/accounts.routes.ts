@@ -5,7 +5,7 @@ import type { AuthDeps } from '../deps.js';
 import type { AccountService } from './accounts.service.js';
 import type { ProfileService } from '../profile/profile.service.js';
 import { deviceLabel, type SessionService } from '../sessions/sessions.service.js';
-import { clearSessionCookie, localeFromCookie, LOCALE_COOKIE, SESSION_COOKIE, setLocaleCookie, setSessionCookie } from '../sessions/cookies.js';
+import { clearSessionCookie, localeFromCookie, LOCALE_COOKIE, sessionCookie, setLocaleCookie, setSessionCookie } from '../sessions/cookies.js';
 import { callerOf, ipHashOf, requireCaller } from '../http/request-auth.js';
 import { Accepted, EmailBody, EmailVerified, LoginBody, Me, ResetBody, SignupBody, TokenBody } from './accounts.schemas.js';
 
@@ -27,7 +27,7 @@ const logoutSchema = {
     tag: 'auth',
     access: 'optional-session',
     summary: 'End this session',
-    description: 'Ends the session of the `imlab_sid` cookie, if any, and clears the cookie. Always 204, also without a session.',
+    description: 'Ends the session of the session cookie (`__Host-imlab_sid`; `imlab_sid` in development), if any, and clears the cookie. Always 204, also without a session.',
   }),
   response: { 204: Type.Null({ description: 'Signed out' }) },
 };
@@ -124,7 +124,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
           tag: 'auth',
           access: 'public',
           summary: 'Sign in with email and password',
-          description: 'Signs in and answers the account; sets the `imlab_sid` session cookie and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`).',
+          description: 'Signs in and answers the account; sets the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`).',
         }),
         body: ref(LoginBody),
         response: {
@@ -134,7 +134,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
       },
     },
     async (request, reply) => {
-      const presented = request.cookies[SESSION_COOKIE];
+      const presented = request.cookies[sessionCookie(config)];
       const { user, token, maxAge } = await accounts.login({
         ...request.body,
         device: deviceLabel(request.headers[INTERNAL_HEADERS.device]),
@@ -153,7 +153,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
       const claims = await deps.keys.verify(header.slice(7), 'auth').catch(() => undefined);
       if (claims?.sub && claims.sid) await sessions.revokeOne(claims.sub, claims.sid);
     }
-    const cookie = request.cookies[SESSION_COOKIE];
+    const cookie = request.cookies[sessionCookie(config)];
     if (cookie) await sessions.revokeByToken(cookie);
     clearSessionCookie(reply, config);
     return reply.code(204).send(null);

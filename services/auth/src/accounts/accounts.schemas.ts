@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { Locale } from '@imlab/contracts';
 
 export const Email = Type.String({ format: 'email', maxLength: 254 });
-/** Policy (8-128 characters after NFKC, not common) is checked by the service with a clear code. */
+/** Policy (8-256 characters after NFKC, not common) is checked by the service with a clear code. */
 export const Password = Type.String({ minLength: 1, maxLength: 1024 });
 export const EmailToken = Type.String({ minLength: 1, maxLength: 256 });
 
@@ -11,7 +11,7 @@ export const SignupBody = Type.Object(
   {
     $id: 'SignupRequest',
     additionalProperties: false,
-    description: 'The password must have 8–128 characters and not be a common one. Without `locale`, the `locale` cookie (or English) decides the language of the emails.',
+    description: 'The password must have 8–256 characters and not be a common one. Without `locale`, the `locale` cookie (or English) decides the language of the emails.',
     examples: [{ email: 'mei@example.com', password: 'lantern-harbour-fog-7', displayName: 'Mei', locale: 'en' }],
   },
 );

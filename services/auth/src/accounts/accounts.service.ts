@@ -6,9 +6,10 @@ import type { DB } from '../db.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../lib/passwords.js';
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
-import { NO_DISPLAY_NAME, normaliseEmail } from '../lib/email.js';
+import { NO_DISPLAY_NAME, cleanDisplayName, normaliseEmail } from '../lib/email.js';
 import { createBackoff } from './backoff.js';
-import { sealedLink, sendEmail } from './emails.js';
+import { failClosed } from '../lib/bounded.js';
+import { sealEmail, sealedLink, sendEmail } from './emails.js';
 import * as repo from './accounts.repository.js';
 import type { UserRow } from './accounts.repository.js';
 
@@ -38,7 +39,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     const id = uuidv7();
     await repo.voidEmailTokens(tx, user.id, link.purpose);
     await repo.insertEmailToken(tx, { id, userId: user.id, purpose: link.purpose, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + link.ttlSeconds * 1000) });
-    await sendEmail(bus, tx, {
+    await sendEmail(config, bus, tx, {
       template: link.template,
       user,
       // The name is chosen by whoever signed up: until the inbox owner confirmed the account, it is
@@ -69,12 +70,12 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
    * script: a separate EXPIRE that failed would leave a key naming a person (or an IP hash) forever.
    */
   async function countFor(key: string, seconds: number): Promise<number> {
-    return Number(await redis.eval("local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('expire', KEYS[1], ARGV[1]) end return n", 1, key, String(seconds)));
+    return Number(await failClosed('sign-up and mail limits', config.AUTH_REDIS_TIMEOUT_MS, redis.eval("local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('expire', KEYS[1], ARGV[1]) end return n", 1, key, String(seconds))));
   }
 
   /** A cooldown shared by every path that mails a person (resend, repeated sign-up, forgot). */
   async function cooldownPassed(kind: string, userId: string, seconds: number): Promise<boolean> {
-    const ok = await redis.set(`${keyPrefix}auth:cooldown:${kind}:${userId}`, '1', 'EX', Math.max(1, Math.ceil(seconds)), 'NX');
+    const ok = await failClosed('mail cooldown', config.AUTH_REDIS_TIMEOUT_MS, redis.set(`${keyPrefix}auth:cooldown:${kind}:${userId}`, '1', 'EX', Math.max(1, Math.ceil(seconds)), 'NX'));
     return ok === 'OK';
   }
 
@@ -147,7 +148,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
             id: uuidv7(),
             email,
             passwordHash,
-            displayName: input.displayName?.trim() || NO_DISPLAY_NAME,
+            displayName: cleanDisplayName(input.displayName ?? '') || NO_DISPLAY_NAME,
             locale: input.locale,
             signupIpHash: input.ipHash ?? null,
             verified: false,
@@ -155,7 +156,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
           if (inserted) {
             await cooldownPassed('verify', inserted.id, config.VERIFY_RESEND_COOLDOWN);
             await issueVerification(tx, inserted);
-            await bus.send(tx as never, 'user.registered', { userId: inserted.id, email, locale: inserted.locale, displayName: inserted.display_name });
+            await bus.send(tx as never, 'user.registered', { userId: inserted.id, email: sealEmail(config, email), locale: inserted.locale, displayName: inserted.display_name });
           }
           return inserted;
         });
@@ -268,7 +269,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         // The reset verified the address: an older verification link must not end today's sessions.
         await repo.voidEmailTokens(tx, user.id, 'verify');
         const afterCommit = await sessions.revokeAllIn(tx, user.id);
-        await sendEmail(bus, tx, { template: 'password-changed', user, data: { displayName: user.display_name, changedAt: new Date().toISOString() }, idempotencyKey: `password-changed:${uuidv7()}` });
+        await sendEmail(config, bus, tx, { template: 'password-changed', user, data: { displayName: user.display_name, changedAt: new Date().toISOString() }, idempotencyKey: `password-changed:${uuidv7()}` });
         return { email: user.email, afterCommit };
       });
       await done.afterCommit();

@@ -25,8 +25,14 @@ export function sealedLink(config: Config, path: string, params: Record<string, 
   return seal(publicLink(config, path, params), config.MESSAGE_SEAL_KEY);
 }
 
+/** A person's address as messages carry it: sealed, opened only by notification. */
+export function sealEmail(config: Pick<Config, 'MESSAGE_SEAL_KEY'>, email: string): string {
+  return seal(email, config.MESSAGE_SEAL_KEY);
+}
+
 /** Queues an email through notification's inbox, in the caller's transaction. */
 export async function sendEmail(
+  config: Config,
   bus: Bus,
   tx: Db<DB>,
   mail: { template: EmailTemplate; user: { id: string; email: string; locale: 'en' | 'zh' }; data: Record<string, string | number | boolean | null>; idempotencyKey: string },
@@ -34,5 +40,6 @@ export async function sendEmail(
   const { user, ...rest } = mail;
   // The user id goes along with the address: notification links the delivery to the person, so
   // their purge scrubs it even where it never learnt the contact (a lost user.registered).
-  await bus.send(tx as never, 'email.send', { ...rest, to: user.email, userId: user.id, locale: user.locale });
+  // The address travels sealed: the job sits in Redis (and BullMQ keeps it for days).
+  await bus.send(tx as never, 'email.send', { ...rest, to: sealEmail(config, user.email), userId: user.id, locale: user.locale });
 }

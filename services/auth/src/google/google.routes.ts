@@ -2,9 +2,9 @@ import { Type } from '@sinclair/typebox';
 import { INTERNAL_HEADERS } from '@imlab/contracts';
 import { AppError, errors, operation, type App } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
-import { GoogleSignInError, type GoogleService } from './google.service.js';
+import { GOOGLE_REFUSAL_PROBLEMS, GoogleSignInError, type GoogleService } from './google.service.js';
 import { deviceLabel } from '../sessions/sessions.service.js';
-import { LOCALE_COOKIE, SESSION_COOKIE, localeFromCookie, setSessionCookie } from '../sessions/cookies.js';
+import { LOCALE_COOKIE, sessionCookie, localeFromCookie, setSessionCookie } from '../sessions/cookies.js';
 import { ipHashOf } from '../http/request-auth.js';
 
 const ProviderValue = Type.String({ maxLength: 4096 });
@@ -55,7 +55,7 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
     },
     async (request, reply) => {
       if (!google.enabled) throw new AppError('AUTH_GOOGLE_DISABLED', { message: 'Google sign-in is not configured' });
-      const current = request.cookies[SESSION_COOKIE];
+      const current = request.cookies[sessionCookie(config)];
       const { cookie, url } = await google.start({
         returnTo: request.query.returnTo,
         locale: localeFromCookie(request.cookies[LOCALE_COOKIE]) ?? 'en',
@@ -81,7 +81,7 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
           access: 'public',
           summary: 'Google\'s redirect back',
           description:
-            'Where Google sends the browser back. On success the session cookie `imlab_sid` is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `email_unverified`, `link_requires_password`, `account_conflict`). Parameters not listed are passed on to the token check.',
+            'Where Google sends the browser back. On success the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `email_unverified`, `link_requires_password`, `account_conflict`, `google_account_mismatch`: the address belongs to an account linked to another Google account, whose owner is told by email; message: `AUTH_GOOGLE_ACCOUNT_MISMATCH`). Parameters not listed are passed on to the token check.',
         }),
         querystring: CallbackQuery,
         response: { 302: redirect('Back to the app: signed in, or to the sign-in page with the reason'), ...errors({ 400: ['VALIDATION_FAILED'], 404: ['AUTH_GOOGLE_DISABLED'] }) },
@@ -92,7 +92,7 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
       reply.header('cache-control', 'no-store');
       try {
         const { token, maxAge, returnTo } = await google.callback({
-          cookie: request.cookies[SESSION_COOKIE],
+          cookie: request.cookies[sessionCookie(config)],
           query: request.query,
           device: deviceLabel(request.headers[INTERNAL_HEADERS.device]),
           ...(ipHashOf(request) ? { ipHash: ipHashOf(request)! } : {}),
@@ -101,7 +101,7 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
         return reply.redirect(site(returnTo), 302);
       } catch (err) {
         if (!(err instanceof GoogleSignInError)) throw err;
-        logger.warn({ code: err.code, reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'google sign-in refused');
+        logger.warn({ code: err.code, problem: GOOGLE_REFUSAL_PROBLEMS[err.code], reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'google sign-in refused');
         // The cookie is left alone: a pending value is not a session and expires by itself, and
         // clearing would let any page log a signed-in person out by linking here.
         return reply.redirect(site(`/sign-in?error=${err.code}`), 302);

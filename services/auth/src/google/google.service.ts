@@ -1,7 +1,9 @@
 import { v7 as uuidv7 } from 'uuid';
 import * as oidc from 'openid-client';
 import { AppError } from '@imlab/http';
+import type { ErrorCode } from '@imlab/contracts';
 import type { AuthDeps } from '../deps.js';
+import { sealEmail, sendEmail } from '../accounts/emails.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import type { AccountService } from '../accounts/accounts.service.js';
 import * as repo from '../accounts/accounts.repository.js';
@@ -27,7 +29,21 @@ function googleIsAuthoritative(email: string, hd: unknown): boolean {
   return /@(gmail|googlemail)\.com$/i.test(email) || (typeof hd === 'string' && hd.length > 0 && email.toLowerCase().endsWith(`@${hd.toLowerCase()}`));
 }
 
-export type GoogleErrorCode = 'oauth_state' | 'oauth_failed' | 'email_unverified' | 'account_conflict' | 'account_disabled' | 'oauth_unavailable' | 'link_requires_password';
+export type GoogleErrorCode =
+  | 'oauth_state'
+  | 'oauth_failed'
+  | 'email_unverified'
+  | 'account_conflict'
+  | 'account_disabled'
+  | 'oauth_unavailable'
+  | 'link_requires_password'
+  | 'google_account_mismatch';
+
+/** The registered problem whose message (en, zh) the sign-in page shows for a redirect reason that has one. */
+export const GOOGLE_REFUSAL_PROBLEMS: Partial<Record<GoogleErrorCode, ErrorCode>> = { google_account_mismatch: 'AUTH_GOOGLE_ACCOUNT_MISMATCH' };
+
+/** At most one "Google sign-in refused" mail per account per this long, however often it is tried. */
+const MISMATCH_MAIL_COOLDOWN_SECONDS = 3600;
 
 export class GoogleSignInError extends Error {
   constructor(
@@ -185,6 +201,20 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       if (existing) {
         const user = await repo.lockUser(tx, existing.id);
         if (!user || user.status !== 'active') throw new GoogleSignInError('account_disabled', 'account is scheduled for deletion');
+        // One Google subject per account: another Google account claiming the same address (a
+        // recycled Workspace address, a re-created account) is refused, and the owner is told.
+        if ((await repo.listIdentities(tx, user.id)).some((i) => i.issuer === issuer && i.subject !== subject)) {
+          const mail = await redis.set(`${keyPrefix}auth:cooldown:google-refused:${user.id}`, '1', 'EX', MISMATCH_MAIL_COOLDOWN_SECONDS, 'NX').catch(() => 'OK');
+          if (mail === 'OK') {
+            await sendEmail(config, bus, tx, {
+              template: 'google-sign-in-refused',
+              user,
+              data: { displayName: user.display_name, attemptedAt: new Date().toISOString() },
+              idempotencyKey: `google-sign-in-refused:${uuidv7()}`,
+            });
+          }
+          return { userId: user.id, afterCommit: undefined, refused: true };
+        }
         let afterCommit: (() => Promise<void>) | undefined;
         if (!user.email_verified_at) {
           await repo.setPasswordHash(tx, user.id, null);
@@ -210,11 +240,12 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       });
       if (!created) throw new GoogleSignInError('account_conflict', 'the address was taken concurrently');
       await repo.insertIdentity(tx, { issuer, subject, userId: created.id });
-      await bus.send(tx as never, 'user.registered', { userId: created.id, email, locale: created.locale, displayName: created.display_name });
+      await bus.send(tx as never, 'user.registered', { userId: created.id, email: sealEmail(config, email), locale: created.locale, displayName: created.display_name });
       await bus.send(tx as never, 'user.verified', { userId: created.id, ...(ipHash ? { ipHash } : {}) });
       await accounts.grantSignupBonus(tx, created.id, ipHash);
       return { userId: created.id, afterCommit: undefined };
     });
+    if ('refused' in result) throw new GoogleSignInError('google_account_mismatch', 'the account is linked to another Google subject');
     if (result.afterCommit) await result.afterCommit();
     logger.debug({ userId: result.userId }, 'google sign-in');
     return result.userId;

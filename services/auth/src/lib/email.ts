@@ -10,3 +10,17 @@ export function normaliseEmail(email: string): string {
  * greet without a name).
  */
 export const NO_DISPLAY_NAME = '';
+
+/**
+ * Characters that change how text around them is shown without showing themselves: bidi
+ * embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), marks (U+200E, U+200F,
+ * U+061C), zero-width and joiner characters (U+200B–U+200D, U+2060, U+FEFF, U+180E), other
+ * invisible format characters (Unicode category Cf), control characters and line separators.
+ * In a display name they spoof ("‮evil" shows reversed) or hide who someone is.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\u2028\u2029\u180E]/gu;
+
+/** A display name as stored: NFC, invisible and control characters removed, trimmed. */
+export function cleanDisplayName(name: string): string {
+  return name.normalize('NFC').replace(INVISIBLE, '').trim();
+}

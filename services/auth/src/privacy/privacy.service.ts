@@ -70,7 +70,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
         await accountsRepo.markDeleted(tx, user.id, purgeAfter);
         const done = await sessions.revokeAllIn(tx, user.id);
         await bus.send(tx as never, 'user.deletion-requested', { userId: user.id, purgeAfter: purgeAfter.toISOString() });
-        await sendEmail(bus, tx, {
+        await sendEmail(config, bus, tx, {
           template: 'account-deletion-scheduled',
           user,
           data: { purgeAfter: purgeAfter.toISOString(), displayName: user.display_name },
@@ -172,7 +172,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
         const expiresAt = new Date(Date.now() + config.EXPORT_TTL * 1000);
         await db.transaction().execute(async (tx) => {
           await repo.markExportReady(tx, job.id, fileName, expiresAt);
-          await sendEmail(bus, tx, {
+          await sendEmail(config, bus, tx, {
             template: 'export-ready',
             user,
             data: { link: publicLink(config, `/v1/me/exports/${job.id}/download`), displayName: user.display_name, expiresAt: expiresAt.toISOString() },

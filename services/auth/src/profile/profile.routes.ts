@@ -6,6 +6,7 @@ import type { ProfileService } from './profile.service.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import { Me } from '../accounts/accounts.schemas.js';
 import { setLocaleCookie } from '../sessions/cookies.js';
+import { cleanDisplayName } from '../lib/email.js';
 import { callerOf, requireCaller } from '../http/request-auth.js';
 
 const PatchMe = Type.Object(
@@ -18,7 +19,7 @@ const PatchMe = Type.Object(
     $id: 'AccountUpdate',
     additionalProperties: false,
     minProperties: 1,
-    description: 'What to change. A blank `displayName` removes the name (the gallery then says anonymous).',
+    description: 'What to change. A blank `displayName` removes the name (the gallery then says anonymous). Bidi controls, zero-width and other invisible characters are removed.',
     examples: [{ displayName: 'Mei', locale: 'zh' }],
   },
 );
@@ -74,7 +75,7 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
   app.get('/v1/me', { preHandler: authed, schema: getSchema }, async (request) => profiles.get(callerOf(request).userId));
 
   app.patch('/v1/me', { preHandler: authed, schema: patchSchema }, async (request, reply) => {
-    const displayName = request.body.displayName?.trim();
+    const displayName = request.body.displayName === undefined ? undefined : cleanDisplayName(request.body.displayName);
     const me = await profiles.update(callerOf(request).userId, { ...(displayName !== undefined ? { displayName } : {}), ...(request.body.locale ? { locale: request.body.locale } : {}) });
     // Set from the stored, validated value: the request's text never reaches Set-Cookie.
     if (request.body.locale) {

@@ -1,6 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import { AppError } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
+import { sealEmail } from '../accounts/emails.js';
 import * as repo from '../accounts/accounts.repository.js';
 import type { UserRow } from '../accounts/accounts.repository.js';
 import type { Me } from '../accounts/accounts.schemas.js';
@@ -22,7 +23,7 @@ export function toMe(user: UserRow, google: boolean): Static<typeof Me> {
 const gone = () => new AppError('UNAUTHENTICATED');
 
 export function createProfileService(deps: AuthDeps) {
-  const { db, bus } = deps;
+  const { db, bus, config } = deps;
   return {
     async get(userId: string): Promise<Static<typeof Me>> {
       const user = await repo.findUserById(db, userId);
@@ -35,7 +36,7 @@ export function createProfileService(deps: AuthDeps) {
       const user = await db.transaction().execute(async (tx) => {
         const updated = await repo.updateProfile(tx, userId, patch);
         if (!updated) throw gone();
-        await bus.send(tx as never, 'user.updated', { userId, email: updated.email, locale: updated.locale, displayName: updated.display_name });
+        await bus.send(tx as never, 'user.updated', { userId, email: sealEmail(config, updated.email), locale: updated.locale, displayName: updated.display_name });
         return updated;
       });
       return toMe(user, (await repo.listIdentities(db, userId)).length > 0);

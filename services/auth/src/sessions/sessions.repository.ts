@@ -51,18 +51,24 @@ export async function listLiveSessions(db: Db<DB>, userId: string): Promise<Sess
     .execute();
 }
 
-/** Revokes and returns the token hashes so their cache entries can be dropped. */
-export async function revokeSessions(db: Db<DB>, where: { userId: string; sessionId?: string; tokenHash?: string }): Promise<string[]> {
+/** What revoking ended: the session ids (marked revoked for services) and token hashes (cache entries dropped). */
+export interface Revoked {
+  id: string;
+  tokenHash: string;
+}
+
+/** Revokes and returns what it ended, so cache entries can be dropped and services told. */
+export async function revokeSessions(db: Db<DB>, where: { userId: string; sessionId?: string; tokenHash?: string }): Promise<Revoked[]> {
   let q = db.updateTable('sessions').set({ revoked_at: sql<Date>`now()` }).where('user_id', '=', where.userId).where('revoked_at', 'is', null);
   if (where.sessionId) q = q.where('id', '=', where.sessionId);
   if (where.tokenHash) q = q.where('token_hash', '=', where.tokenHash);
-  const rows = await q.returning('token_hash').execute();
-  return rows.map((r) => r.token_hash);
+  const rows = await q.returning(['id', 'token_hash']).execute();
+  return rows.map((r) => ({ id: r.id, tokenHash: r.token_hash }));
 }
 
-export async function revokeSessionByHash(db: Db<DB>, tokenHash: string): Promise<string[]> {
-  const rows = await db.updateTable('sessions').set({ revoked_at: sql<Date>`now()` }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).returning('token_hash').execute();
-  return rows.map((r) => r.token_hash);
+export async function revokeSessionByHash(db: Db<DB>, tokenHash: string): Promise<Revoked[]> {
+  const rows = await db.updateTable('sessions').set({ revoked_at: sql<Date>`now()` }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).returning(['id', 'token_hash']).execute();
+  return rows.map((r) => ({ id: r.id, tokenHash: r.token_hash }));
 }
 
 /** Every token hash of a user, revoked or not (cache entries may outlive revocation by a race). */

@@ -1,11 +1,12 @@
 import { v7 as uuidv7 } from 'uuid';
-import { INTERNAL_AUDIENCES, asLocale, type Locale, type Role } from '@imlab/contracts';
+import { INTERNAL_AUDIENCES, REVOKED_SESSION_TTL_MS, asLocale, revokedSessionKey, type Locale, type Role } from '@imlab/contracts';
 import { AppError } from '@imlab/http';
 import type { Db } from '@imlab/db';
 import type { AuthDeps } from '../deps.js';
 import type { DB } from '../db.js';
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
 import * as repo from './sessions.repository.js';
+import { bounded } from '../lib/bounded.js';
 
 interface CachedSession {
   sid: string;
@@ -38,7 +39,8 @@ export function deviceLabel(header: unknown): string {
 }
 
 export function createSessionService(deps: AuthDeps) {
-  const { config, redis, keyPrefix, db, keys } = deps;
+  const { config, redis, keyPrefix, db, keys, logger } = deps;
+  const redisMs = config.AUTH_REDIS_TIMEOUT_MS;
   const cacheKey = (tokenHash: string) => `${keyPrefix}auth:session:${tokenHash}`;
   const touchKey = (sid: string) => `${keyPrefix}auth:touch:${sid}`;
 
@@ -52,7 +54,30 @@ export function createSessionService(deps: AuthDeps) {
     if (!tokenHashes.length) return;
     const multi = redis.multi();
     for (const h of tokenHashes) multi.del(cacheKey(h)).set(tombstoneKey(h), '1', 'PX', Math.ceil(config.SESSION_CACHE_TTL * 1000));
-    await multi.exec();
+    try {
+      await bounded('session cache drop', redisMs, multi.exec());
+    } catch (err) {
+      // Queued: it runs when Redis answers again; meanwhile lookups that reach Redis are stale for ≤ SESSION_CACHE_TTL.
+      logger.warn({ err }, 'session cache entries not dropped in time');
+    }
+  }
+
+  /**
+   * Ends sessions for everyone: their cached lookups go, and each is marked revoked for
+   * REVOKED_SESSION_TTL_MS, so services refuse internal tokens already minted for them (within
+   * their 1 s cache) instead of honouring them until they expire.
+   */
+  async function forget(revoked: repo.Revoked[]): Promise<void> {
+    if (!revoked.length) return;
+    const multi = redis.multi();
+    for (const r of revoked) multi.set(revokedSessionKey(keyPrefix, r.id), '1', 'PX', REVOKED_SESSION_TTL_MS);
+    try {
+      await bounded('revocation mark', redisMs, multi.exec());
+    } catch (err) {
+      // Postgres has the revocation; services learn it only when the tokens expire (≤60 s).
+      logger.error({ err, sessions: revoked.length }, 'could not mark ended sessions in Redis');
+    }
+    await dropCache(revoked.map((r) => r.tokenHash));
   }
 
   // SET unless a tombstone exists; both keys share the hash-tagged prefix, so one cluster slot.
@@ -64,7 +89,16 @@ export function createSessionService(deps: AuthDeps) {
     const tokenHash = hashToken(token);
     const now = Date.now();
     let s: CachedSession | undefined;
-    const cached = await redis.get(cacheKey(tokenHash));
+    // Redis stalled: Postgres answers alone (it is the truth; the cache only saves its reads), and
+    // nothing is written back until Redis answers again. Signed-in requests stay up, slower.
+    let degraded = false;
+    let cached: string | null = null;
+    try {
+      cached = await bounded('session cache', redisMs, redis.get(cacheKey(tokenHash)));
+    } catch (err) {
+      degraded = true;
+      logger.warn({ err }, 'session cache unavailable; reading Postgres');
+    }
     if (cached) s = JSON.parse(cached) as CachedSession;
     else {
       const row = await repo.findLiveSessionByHash(db, tokenHash);
@@ -72,13 +106,14 @@ export function createSessionService(deps: AuthDeps) {
       s = { sid: row.id, uid: row.userId, roles: row.roles, locale: row.locale, exp: row.expiresAt.getTime(), seen: row.lastSeenAt.getTime() };
     }
     if (s.exp <= now || s.seen + config.SESSION_IDLE_TTL * 1000 <= now) {
-      await dropCache([tokenHash]);
+      if (!degraded) await dropCache([tokenHash]);
       throw invalid();
     }
+    if (degraded) return s;
     // last_seen_at is written at most once per interval per session, whatever the request rate.
     let touched = false;
     if (now - s.seen >= config.SESSION_TOUCH_INTERVAL * 1000) {
-      const first = await redis.set(touchKey(s.sid), '1', 'EX', Math.max(1, Math.ceil(config.SESSION_TOUCH_INTERVAL)), 'NX');
+      const first = await bounded('session touch', redisMs, redis.set(touchKey(s.sid), '1', 'EX', Math.max(1, Math.ceil(config.SESSION_TOUCH_INTERVAL)), 'NX')).catch(() => null);
       if (first) {
         await repo.touchSession(db, s.sid);
         s.seen = now;
@@ -86,7 +121,9 @@ export function createSessionService(deps: AuthDeps) {
       }
     }
     const ttlMs = Math.min(config.SESSION_CACHE_TTL * 1000, s.exp - now);
-    if (ttlMs > 0 && (!cached || touched)) await redis.eval(SET_UNLESS_DROPPED, 2, cacheKey(tokenHash), tombstoneKey(tokenHash), JSON.stringify(s), String(Math.ceil(ttlMs)));
+    if (ttlMs > 0 && (!cached || touched)) {
+      await bounded('session cache fill', redisMs, redis.eval(SET_UNLESS_DROPPED, 2, cacheKey(tokenHash), tombstoneKey(tokenHash), JSON.stringify(s), String(Math.ceil(ttlMs)))).catch(() => undefined);
+    }
     return s;
   }
 
@@ -127,6 +164,11 @@ export function createSessionService(deps: AuthDeps) {
         throw new AppError('VALIDATION_FAILED', { message: 'unknown audience' });
       }
       const s = await lookup(token);
+      // A revocation that committed while this lookup read the session: its mark is set before
+      // the cache is dropped, so either it is seen here or the token minted now is refused by services.
+      // Redis stalled: Postgres (read by lookup then) has the revocation; only the race above is left open.
+      const marked = await bounded('revocation mark', redisMs, redis.exists(revokedSessionKey(keyPrefix, s.sid))).catch(() => 0);
+      if (marked) throw invalid();
       const expiresIn = Math.max(1, Math.min(config.INTERNAL_JWT_TTL, Math.floor((s.exp - Date.now()) / 1000)));
       // The account's locale travels in the token: services answer in it when no locale cookie came along.
       const locale = asLocale(s.locale);
@@ -135,9 +177,9 @@ export function createSessionService(deps: AuthDeps) {
     },
 
     async revokeOne(userId: string, sessionId: string): Promise<boolean> {
-      const hashes = await repo.revokeSessions(db, { userId, sessionId });
-      await dropCache(hashes);
-      return hashes.length > 0;
+      const revoked = await repo.revokeSessions(db, { userId, sessionId });
+      await forget(revoked);
+      return revoked.length > 0;
     },
 
     async revokeByToken(token: unknown): Promise<void> {
@@ -147,18 +189,22 @@ export function createSessionService(deps: AuthDeps) {
 
     /** Ends the session whose token hashes to `tokenHash` (kept instead of a token wherever one must wait). */
     async revokeByHash(tokenHash: string): Promise<void> {
-      await repo.revokeSessionByHash(db, tokenHash);
+      const revoked = await repo.revokeSessionByHash(db, tokenHash);
+      await forget(revoked);
       await dropCache([tokenHash]);
     },
 
     /** Revokes every session of a user inside `tx`; call `afterCommit` once it committed. */
     async revokeAllIn(tx: Db<DB>, userId: string): Promise<() => Promise<void>> {
-      await repo.revokeSessions(tx, { userId });
-      return () => invalidateUser(userId);
+      const revoked = await repo.revokeSessions(tx, { userId });
+      return async () => {
+        await forget(revoked);
+        await invalidateUser(userId);
+      };
     },
 
     async revokeAll(userId: string): Promise<void> {
-      await repo.revokeSessions(db, { userId });
+      await forget(await repo.revokeSessions(db, { userId }));
       await invalidateUser(userId);
     },
 
@@ -166,7 +212,7 @@ export function createSessionService(deps: AuthDeps) {
       return repo.listLiveSessions(db, userId);
     },
 
-    /** The session behind an internal token, if it is still live (tokens outlive revocation by ≤60 s). */
+    /** The session behind an internal token, if it is still live (auth's own check; services use the revocation mark). */
     findLive(sessionId: string) {
       return repo.findLiveSessionById(db, sessionId);
     },

@@ -2,14 +2,18 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ASPECT_RATIOS, IMAGE_MODEL_IDS, IMAGE_SIZES, MAX_IMAGES_PER_GENERATION, MAX_REFERENCE_IMAGES, Page, Problem, ref, StringEnum } from '@imlab/contracts';
 import type { GenerationRow, GenerationStatus, ImageRow } from '../db.js';
 
+/** The longest prompt accepted, in characters (code points); PROMPT_MAX_CHARS may only lower it. */
+export const PROMPT_SCHEMA_MAX_CHARS = 2000;
+
 const STATUSES: readonly GenerationStatus[] = ['reserving', 'queued', 'running', 'succeeded', 'failed', 'canceled', 'rejected'];
 const EXAMPLE_ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80';
 const EXAMPLE_IMAGE_ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a81';
 
 export const GenerationRequest = Type.Object(
   {
-    // The schema bounds the raw text; the service applies PROMPT_MAX_CHARS after normalising.
-    prompt: Type.String({ minLength: 1, maxLength: 8000 }),
+    // The published limit. The service checks PROMPT_MAX_CHARS (at most this) again after
+    // normalising whitespace (GENERATION_PROMPT_TOO_LONG when configured lower).
+    prompt: Type.String({ minLength: 1, maxLength: PROMPT_SCHEMA_MAX_CHARS, description: 'What to render: at most 2,000 characters.' }),
     // null (what a generation's view shows when there is none) means none.
     negativePrompt: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
     model: Type.Optional(StringEnum(IMAGE_MODEL_IDS)),

@@ -2,7 +2,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Transaction } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
-import type { ConsumeOptions, Job, ServiceContext, Worker } from '@imlab/queue';
+import { isSealed, unseal, type ConsumeOptions, type Job, type ServiceContext, type Worker } from '@imlab/queue';
 import type { Config } from '../config.js';
 import type { DB } from '../db.js';
 import { purgeUser, rememberContact } from '../contacts/contacts.service.js';
@@ -60,6 +60,9 @@ export function startConsumers({ ctx, config, mailer, metrics }: ConsumerDeps, o
     }
   };
 
+  // Auth seals addresses in messages (they sit in Redis); opened here, just before use.
+  const address = (value: string): string => (isSealed(value) ? unseal(value, config.MESSAGE_SEAL_KEY) : value);
+
   return ctx.bus.consume(
     'notification',
     {
@@ -67,15 +70,16 @@ export function startConsumers({ ctx, config, mailer, metrics }: ConsumerDeps, o
         send(log, job, {
           idempotencyKey: payload.idempotencyKey,
           template: payload.template,
-          ...(payload.to ? { to: payload.to } : {}),
+          ...(payload.to ? { to: address(payload.to) } : {}),
           ...(payload.userId ? { userId: payload.userId } : {}),
           ...(payload.locale ? { locale: payload.locale } : {}),
           data: payload.data,
           unknownContact: 'fail',
         }),
       'user.registered': async ({ tx, payload, message }) =>
-        rememberContact(tx as unknown as Transaction<DB>, { ...payload, sourceAt: new Date(message.occurredAt) }),
-      'user.updated': async ({ tx, payload, message }) => rememberContact(tx as unknown as Transaction<DB>, { ...payload, sourceAt: new Date(message.occurredAt) }),
+        rememberContact(tx as unknown as Transaction<DB>, { ...payload, email: address(payload.email), sourceAt: new Date(message.occurredAt) }),
+      'user.updated': async ({ tx, payload, message }) =>
+        rememberContact(tx as unknown as Transaction<DB>, { ...payload, email: address(payload.email), sourceAt: new Date(message.occurredAt) }),
       'user.purge': async ({ tx, payload }) => purgeUser(tx as unknown as Transaction<DB>, payload.userId),
       'ledger.low-balance': async ({ payload, message, log, job }) =>
         send(log, job, {

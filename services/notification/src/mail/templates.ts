@@ -18,6 +18,36 @@ const hi = (d: TemplateData): string => {
 };
 
 export const TEMPLATES: Record<EmailTemplate, Record<Locale, Copy>> = {
+  'google-sign-in-refused': {
+    en: (d) => {
+      const at = d.optionalDate('attemptedAt');
+      return {
+        subject: 'A Google sign-in to your account was refused',
+        preheader: 'A security notice about your account.',
+        greeting: hi(d),
+        paragraphs: [
+          `${at ? `On ${formatDate('en', at)}, someone` : 'Someone'} tried to sign in to your imagemakerlab account with a Google account other than the one linked to it. Google said it holds your email address, so we did not let it in and changed nothing.`,
+          'If that was you with a new Google account, sign in with your linked Google account or your password.',
+        ],
+        action: { label: 'Review account security', url: d.path('/settings/security') },
+        footnote: `If this was not you, your account is safe; consider resetting your password at ${d.path('/forgot-password')}.`,
+      };
+    },
+    zh: (d) => {
+      const at = d.optionalDate('attemptedAt');
+      return {
+        subject: '有人尝试用 Google 登录你的账户，已被拒绝',
+        preheader: '关于你账户的安全通知。',
+        greeting: hi(d),
+        paragraphs: [
+          `${at ? `${formatDate('zh', at)}，有人` : '有人'}尝试使用另一个 Google 账户（而非你已关联的那个）登录你的 imagemakerlab 账户。Google 声称该账户拥有你的邮箱地址，但我们没有放行，也没有做任何更改。`,
+          '如果这是你本人使用了新的 Google 账户，请使用已关联的 Google 账户或密码登录。',
+        ],
+        action: { label: '查看账户安全', url: d.path('/settings/security') },
+        footnote: `如果这不是你本人的操作，你的账户仍然安全；建议前往 ${d.path('/forgot-password')} 重置密码。`,
+      };
+    },
+  },
   'verify-email': {
     en: (d) => ({
       subject: 'Confirm your email address',
