@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['{gateway,services/*,packages/*,e2e}/test/**/*.test.ts'],
+    include: ['{gateway,services/*,packages/*,e2e,web}/test/**/*.test.ts'],
     globalSetup: ['./packages/testing/src/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 3,

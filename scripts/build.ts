@@ -100,7 +100,12 @@ console.log(`› bundled ${entryPoints.length} entry points into release/dist ($
 
 // Its own output folder, so a build here never races web/dist (tests and start.sh build that one).
 try {
-  execFileSync('pnpm', ['--filter', '@imlab/web', 'exec', 'vite', 'build', '--logLevel', 'warn', '--emptyOutDir', '--outDir', `${outDir}/web`], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('pnpm', ['--filter', '@imlab/web', 'exec', 'vite', 'build', '--logLevel', 'warn', '--emptyOutDir', '--outDir', `${outDir}/web`], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    // React's production build whatever the caller's NODE_ENV (a test runner sets `test`).
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
 } catch {
   console.error('the web app did not build (pnpm --filter @imlab/web exec vite build)');
   process.exit(1);

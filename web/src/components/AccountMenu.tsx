@@ -16,6 +16,7 @@ export function AccountMenu({ me }: { me: Me }) {
   const signOut = useSignOut();
   const name = me.displayName || me.email;
   const roles = new Set(me.roles);
+  const credits = balance.data ? t('account.credits', { count: balance.data.available }) : undefined;
 
   // A navigation closes the menu.
   const [shownFor, setShownFor] = useState(pathname);
@@ -47,11 +48,14 @@ export function AccountMenu({ me }: { me: Me }) {
   return (
     <div className="account">
       <button ref={button} type="button" className="account-button" aria-expanded={open} aria-controls={id} onClick={() => setOpen((o) => !o)}>
+        {/* Wide screens: the name and the balance; phones: just "Account" (both are in the panel). */}
         <span className="account-name">{name}</span>
-        {balance.data ? <span className="account-credits">{t('account.credits', { count: balance.data.available })}</span> : null}
+        <span className="account-short">{t('account.button')}</span>
+        {credits ? <span className="account-credits">{credits}</span> : null}
       </button>
       <div ref={panel} id={id} className="account-panel" hidden={!open}>
         <p className="account-who">{t('account.signedInAs', { name })}</p>
+        {credits ? <p className="account-balance">{credits}</p> : null}
         <nav aria-label={t('account.menuLabel')}>
           <ul>
             <li>
