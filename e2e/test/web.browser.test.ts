@@ -3,13 +3,14 @@
 // desktop widths in English and Chinese: screenshots (e2e/.output/screenshots/), axe-core with no
 // serious or critical violation, no console error, nothing sent anywhere but the gateway, no
 // horizontal scrolling; the header by keyboard; the language switch; the signed-in header.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@imlab/testing';
 import { ensureWebBuild, WEB_DIR } from '../../web/test/build.js';
 import { Browser, signUpVerified } from './browser.js';
 import { startSystem, type System } from './system.js';
@@ -25,7 +26,7 @@ interface PageElement {
   getBoundingClientRect(): { width: number; height: number; top: number; left: number; right: number };
 }
 declare const document: { documentElement: { scrollWidth: number }; activeElement: PageElement | null };
-declare const window: { innerWidth: number };
+declare const window: { innerWidth: number; dataLayer?: ArrayLike<unknown>[] };
 declare function getComputedStyle(el: PageElement): { outlineStyle: string; outlineWidth: string };
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -126,12 +127,13 @@ interface Watch {
   problems: string[];
 }
 
-async function newContext(opts: { width: number; locale?: Locale; browserLanguage?: string }): Promise<{ context: BrowserContext; page: Page; watch: Watch }> {
+async function newContext(opts: { width: number; locale?: Locale; browserLanguage?: string; base?: string }): Promise<{ context: BrowserContext; page: Page; watch: Watch }> {
+  const base = opts.base ?? sys.gatewayUrl;
   const context = await browser.newContext({ viewport: { width: opts.width, height: 900 }, locale: opts.browserLanguage ?? 'en-US' });
-  if (opts.locale) await context.addCookies([{ name: 'locale', value: opts.locale, url: sys.gatewayUrl }]);
+  if (opts.locale) await context.addCookies([{ name: 'locale', value: opts.locale, url: base }]);
   const page = await context.newPage();
   const watch: Watch = { problems: [] };
-  const origin = new URL(sys.gatewayUrl).origin;
+  const origin = new URL(base).origin;
   page.on('console', (msg) => {
     if (msg.type() !== 'error' && msg.type() !== 'warning') return;
     // Signed out, GET /v1/me answers 401: that is how the header learns it (Chromium logs the status).
@@ -147,8 +149,8 @@ async function newContext(opts: { width: number; locale?: Locale; browserLanguag
 }
 
 /** Opens a page and waits until it has its heading and the header knows who is there (GET /v1/me answered). */
-async function visit(page: Page, p: string): Promise<void> {
-  await page.goto(`${sys.gatewayUrl}${p}`, { waitUntil: 'load' });
+async function visit(page: Page, p: string, base = sys.gatewayUrl): Promise<void> {
+  await page.goto(`${base}${p}`, { waitUntil: 'load' });
   await page.locator('main h1').first().waitFor({ state: 'visible' });
   await page.locator('.sign-in, .account-button').first().waitFor({ state: 'visible' });
 }
@@ -314,4 +316,57 @@ describe('signed in', () => {
       }
     }
   }, 180_000);
+});
+
+describe('analytics when a GA4 measurement id is configured', () => {
+  it('loads gtag.js from Google and sends page views under the route template: never an id, a token or a query', async () => {
+    // A second gateway of the same system, with GA_MEASUREMENT_ID (Google itself is not reachable: its script is stubbed).
+    const port = await freePort();
+    const gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
+      cwd: root,
+      env: { ...sys.env, GATEWAY_PORT: String(port), GA_MEASUREMENT_ID: 'G-TEST12345', WEB_DIST_DIR: path.join(WEB_DIR, 'dist') },
+      stdio: 'ignore',
+    });
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
+        if (Date.now() > deadline) throw new Error('the gateway with GA did not start');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const { context, page, watch } = await newContext({ width: 1280, locale: 'en', base });
+      const google: string[] = [];
+      await context.route('https://*.googletagmanager.com/**', (route) => {
+        google.push(route.request().url());
+        return route.fulfill({ contentType: 'text/javascript', body: '/* gtag.js stand-in */' });
+      });
+      try {
+        const id = '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee';
+        await visit(page, `/generations/${id}?from=email&token=secret-token`, base);
+        const pageViews = async (n: number) => {
+          await page.waitForFunction((count) => (window.dataLayer ?? []).filter((a) => a[0] === 'event' && a[1] === 'page_view').length >= count, n);
+          return JSON.stringify(await page.evaluate(() => (window.dataLayer ?? []).map((a) => Array.from(a))));
+        };
+        let layer = await pageViews(1);
+        expect(layer).toContain(`"page_location":"${base}/generations/:id"`);
+        // a client-side navigation is counted too
+        await page.getByRole('link', { name: 'Privacy policy' }).click();
+        await page.locator('main h1', { hasText: 'Privacy policy' }).waitFor();
+        layer = await pageViews(2);
+        expect(layer).toContain(`"page_location":"${base}/privacy"`);
+        for (const secret of [id, 'secret-token', 'from=email']) expect(layer).not.toContain(secret);
+        expect(google).toEqual([expect.stringMatching(/^https:\/\/www\.googletagmanager\.com\/gtag\/js\?id=G-TEST12345$/)]);
+        // the privacy policy says analytics is on
+        await expect(page.locator('main').innerText()).resolves.toContain('Google Analytics 4 to count visits');
+        // stubbed Google is another origin; nothing else is
+        expect(watch.problems.filter((p) => !p.includes('googletagmanager.com'))).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    } finally {
+      const exited = new Promise((r) => gateway.once('exit', r));
+      gateway.kill('SIGTERM');
+      await exited;
+    }
+  }, 120_000);
 });
