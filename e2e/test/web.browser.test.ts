@@ -318,22 +318,64 @@ describe('signed in', () => {
   }, 180_000);
 });
 
+/**
+ * A second gateway in front of the same services, with settings of its own, on a port known
+ * before it starts (so its own origin can be an allowed origin for the browser's writes).
+ */
+async function withGateway(env: (base: string) => Record<string, string>, run: (base: string) => Promise<void>): Promise<void> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
+    cwd: root,
+    env: { ...sys.env, GATEWAY_PORT: String(port), WEB_DIST_DIR: path.join(WEB_DIR, 'dist'), ...env(base) },
+    stdio: 'ignore',
+  });
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
+      if (Date.now() > deadline) throw new Error('the second gateway did not start');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await run(base);
+  } finally {
+    const exited = new Promise((r) => gateway.once('exit', r));
+    gateway.kill('SIGTERM');
+    await exited;
+  }
+}
+
+describe('signing out', () => {
+  it('Sign out in the account menu ends the session: the header shows Sign in, GET /v1/me answers 401', async () => {
+    const person = new Browser(() => sys, '127.0.0.82');
+    await signUpVerified(sys, person, 'web-sign-out@example.test');
+    const sid = person.cookies.get('imlab_sid')!;
+    // The page's origin must be one the gateway takes writes from (CORS_ORIGINS or PUBLIC_BASE_URL).
+    await withGateway(
+      (base) => ({ CORS_ORIGINS: base }),
+      async (base) => {
+        const { context, page, watch } = await newContext({ width: 375, locale: 'zh', base });
+        try {
+          await context.addCookies([{ name: 'imlab_sid', value: sid, url: base, httpOnly: true, sameSite: 'Lax' }]);
+          await visit(page, '/', base);
+          await page.locator('.account-button').click();
+          await page.getByRole('button', { name: at(texts('zh', 'common'), 'account.signOut') }).click();
+          await page.locator('.sign-in').waitFor();
+          expect(await page.locator('.account-button').count()).toBe(0);
+          expect((await context.cookies()).map((c) => c.name)).not.toContain('imlab_sid');
+          expect((await person.call('GET', '/v1/me')).status).toBe(401);
+          expect(watch.problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      },
+    );
+  }, 120_000);
+});
+
 describe('analytics when a GA4 measurement id is configured', () => {
   it('loads gtag.js from Google and sends page views under the route template: never an id, a token or a query', async () => {
-    // A second gateway of the same system, with GA_MEASUREMENT_ID (Google itself is not reachable: its script is stubbed).
-    const port = await freePort();
-    const gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
-      cwd: root,
-      env: { ...sys.env, GATEWAY_PORT: String(port), GA_MEASUREMENT_ID: 'G-TEST12345', WEB_DIST_DIR: path.join(WEB_DIR, 'dist') },
-      stdio: 'ignore',
-    });
-    const base = `http://127.0.0.1:${port}`;
-    try {
-      const deadline = Date.now() + 60_000;
-      while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
-        if (Date.now() > deadline) throw new Error('the gateway with GA did not start');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+    // Google itself is not reachable from here: its script is stubbed.
+    await withGateway(() => ({ GA_MEASUREMENT_ID: 'G-TEST12345' }), async (base) => {
       const { context, page, watch } = await newContext({ width: 1280, locale: 'en', base });
       const google: string[] = [];
       await context.route('https://*.googletagmanager.com/**', (route) => {
@@ -363,10 +405,6 @@ describe('analytics when a GA4 measurement id is configured', () => {
       } finally {
         await context.close();
       }
-    } finally {
-      const exited = new Promise((r) => gateway.once('exit', r));
-      gateway.kill('SIGTERM');
-      await exited;
-    }
+    });
   }, 120_000);
 });
