@@ -395,7 +395,8 @@ describe('analytics when a GA4 measurement id is configured', () => {
         await page.getByRole('link', { name: 'Privacy policy' }).click();
         await page.locator('main h1', { hasText: 'Privacy policy' }).waitFor();
         layer = await pageViews(2);
-        expect(layer).toContain(`"page_location":"${base}/privacy"`);
+        // the page's own title, sent once its chunk and texts were there
+        expect(layer).toContain(`"page_location":"${base}/privacy","page_title":"Privacy policy · imagemakerlab"`);
         for (const secret of [id, 'secret-token', 'from=email']) expect(layer).not.toContain(secret);
         expect(google).toEqual([expect.stringMatching(/^https:\/\/www\.googletagmanager\.com\/gtag\/js\?id=G-TEST12345$/)]);
         // the privacy policy says analytics is on

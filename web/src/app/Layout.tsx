@@ -6,8 +6,12 @@ import { Footer } from '../components/Footer';
 import { trackPage } from '../analytics';
 import type { RouteHandle } from './router';
 
-/** Counts a page view per path change, under the route's template, once the page has its title. */
-function usePageViews(): void {
+/**
+ * Counts a page view per path change, under the route's template. It sits inside the page's
+ * Suspense boundary, so its effect runs once the page (a lazy chunk, its texts) has rendered,
+ * with the page's <title> already in place.
+ */
+function PageViews() {
   const { pathname } = useLocation();
   const matches = useMatches();
   const template = (matches.at(-1)?.handle as RouteHandle | undefined)?.template ?? '/';
@@ -15,10 +19,9 @@ function usePageViews(): void {
   useEffect(() => {
     if (last.current === pathname) return;
     last.current = pathname;
-    // After the page rendered its <title>.
-    const timer = setTimeout(() => trackPage(template, document.title), 0);
-    return () => clearTimeout(timer);
+    trackPage(template, document.title);
   }, [pathname, template]);
+  return null;
 }
 
 function Loading() {
@@ -32,7 +35,6 @@ function Loading() {
 
 export function Layout() {
   const { t } = useTranslation();
-  usePageViews();
   return (
     <>
       <a className="skip-link" href="#main">
@@ -42,6 +44,7 @@ export function Layout() {
       <main id="main" tabIndex={-1}>
         <Suspense fallback={<Loading />}>
           <Outlet />
+          <PageViews />
         </Suspense>
       </main>
       <Footer />
