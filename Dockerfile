@@ -8,8 +8,9 @@
 # fails when they disagree.
 ARG NODE_IMAGE=node:26-bookworm-slim@sha256:367679cf9792759492a486e4aa4b421764d71a9546a6dae8aab81a99eb797b3e
 
-# Build: install the workspace, compile every entry point (scripts/build.ts: esbuild), then
-# `pnpm deploy --prod` the release package: the compiled files and production dependencies only.
+# Build: install the workspace, compile every entry point (scripts/build.ts: esbuild), build the
+# web app (Vite, into dist/web), then `pnpm deploy --prod` the release package: the compiled files,
+# the web app's static files and production dependencies only.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 RUN npm install -g pnpm@10.34.9
@@ -19,6 +20,8 @@ RUN pnpm install --frozen-lockfile && pnpm run build
 # Run: plain node, no TypeScript at run time, no devDependencies, no second Node binary.
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
+# The gateway serves the web app built into the image (the same in compose and Kubernetes).
+ENV WEB_DIST_DIR=/app/dist/web
 WORKDIR /app
 COPY --from=build --chown=root:root /src/.build/app /app
 # The only places a process writes (mount volumes there; the root filesystem can be read-only):

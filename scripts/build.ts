@@ -6,7 +6,9 @@
 //    workspace's own packages (@imlab/*) are compiled in; every other package stays an import.
 // 2. The packages the bundles import must be exactly release/package.json's dependencies: the
 //    build fails naming any difference, so the shipped node_modules can neither miss nor carry one.
-// 3. `pnpm deploy --prod` installs release/ (its dist/ and those dependencies, from the
+// 3. The web app (web/, Vite) is built into release/dist/web: the gateway serves it from there
+//    (WEB_DIST_DIR; the image sets /app/dist/web).
+// 4. `pnpm deploy --prod` installs release/ (its dist/ and those dependencies, from the
 //    workspace's lockfile) into .build/app/: the folder the Docker image copies, and the one
 //    e2e/test/production-build.test.ts starts processes from.
 //
@@ -71,10 +73,19 @@ const result = await build({
   logLevel: 'warning',
 });
 
+/**
+ * Packages no bundle imports that an imported package needs at run time: required peers, which the
+ * deploy does not install by itself (auto-install-peers is off, see below).
+ */
+const RUNTIME_PEERS: Record<string, string> = {
+  // @bull-board/api resolves it (require.resolve('@bull-board/ui/package.json')) for the board's static files.
+  '@bull-board/ui': '@bull-board/api',
+};
+
 const used = importedPackages(result.metafile);
 const declared = new Set(Object.keys((JSON.parse(readFileSync(`${releaseDir}/package.json`, 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {}));
-const missing = [...used].filter((p) => !declared.has(p)).sort();
-const unused = [...declared].filter((p) => !used.has(p)).sort();
+const missing = [...used, ...Object.entries(RUNTIME_PEERS).filter(([, by]) => used.has(by)).map(([peer]) => peer)].filter((p) => !declared.has(p)).sort();
+const unused = [...declared].filter((p) => !used.has(p) && !(p in RUNTIME_PEERS && used.has(RUNTIME_PEERS[p]!))).sort();
 if (missing.length || unused.length) {
   console.error(
     [
@@ -86,6 +97,20 @@ if (missing.length || unused.length) {
   process.exit(1);
 }
 console.log(`› bundled ${entryPoints.length} entry points into release/dist (${used.size} packages imported)`);
+
+// Its own output folder, so a build here never races web/dist (tests and start.sh build that one).
+try {
+  execFileSync('pnpm', ['--filter', '@imlab/web', 'exec', 'vite', 'build', '--logLevel', 'warn', '--emptyOutDir', '--outDir', `${outDir}/web`], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    // React's production build whatever the caller's NODE_ENV (a test runner sets `test`).
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+} catch {
+  console.error('the web app did not build (pnpm --filter @imlab/web exec vite build)');
+  process.exit(1);
+}
+console.log('› built the web app into release/dist/web');
 
 if (!process.argv.includes('--bundle-only')) {
   rmSync(APP_DIR, { recursive: true, force: true });

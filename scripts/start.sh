@@ -10,4 +10,11 @@ cd "$(dirname "$0")/.."
 # that would stay in between), so Ctrl-C and a SIGTERM to this script's pid reach the runner,
 # which stops every process once.
 export PATH="$PWD/node_modules/.bin:$PWD/.tools/node_modules/.bin:$PATH"
+# The web app the gateway serves at / (web/dist): built first, so the printed URL opens the product.
+echo "› building the web app (web/dist)" >&2
+if ! out=$(pnpm --filter @imlab/web run build 2>&1); then
+  echo "$out" >&2
+  echo "the web app did not build" >&2
+  exit 1
+fi
 exec "$PWD/node_modules/node/bin/node" --import tsx scripts/dev.ts

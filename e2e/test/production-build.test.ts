@@ -54,6 +54,21 @@ describe('the production output', () => {
     }
   });
 
+  it('holds the built web app the gateway serves (WEB_DIST_DIR in the image)', () => {
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^ENV WEB_DIST_DIR=\/app\/dist\/web$/m);
+    const web = path.join(app, 'dist/web');
+    const html = readFileSync(path.join(web, 'index.html'), 'utf8');
+    const scripts = [...html.matchAll(/<script type="module"[^>]* src="\/(assets\/[^"]+\.js)"/g)].map((m) => m[1]!);
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const file of scripts) {
+      expect(existsSync(path.join(web, file)), file).toBe(true);
+      expect(existsSync(path.join(web, `${file}.br`)), `${file}.br`).toBe(true);
+    }
+    // the sources and tooling of the web app are not shipped
+    expect(readdirSync(path.join(app, 'node_modules/.pnpm')).filter((d) => /^(vite|react|@vitejs)@/.test(d))).toEqual([]);
+  });
+
   it('runs a service (after its migrations) and the render worker with plain node, and they answer ready', async () => {
     const { databaseUrl, redisUrl } = infra();
     const dataDir = mkdtempSync(path.join(tmpdir(), 'imlab-prod-'));
@@ -101,7 +116,7 @@ describe('the production output', () => {
     const ready = async (port: number) => {
       const deadline = Date.now() + 60_000;
       for (;;) {
-        if (ledger.exitCode !== null || worker.exitCode !== null) throw new Error(`a process exited: ${logs.slice(-8).join('')}`);
+        if (children.some((c) => c.exitCode !== null)) throw new Error(`a process exited: ${logs.slice(-8).join('')}`);
         try {
           const res = await fetch(`http://127.0.0.1:${port}/readyz`);
           if (res.ok) return (await res.json()) as { status: string };
@@ -115,11 +130,37 @@ describe('the production output', () => {
     expect((await ready(ledgerPort)).status).toBe('ok');
     expect((await ready(workerPort)).status).toBe('ok');
 
+    // The gateway from the build serves the built web app, as the image does (WEB_DIST_DIR).
+    const gatewayPort = await freePort();
+    const nowhere = 'http://127.0.0.1:9';
+    const gateway = node('dist/gateway/src/main.js', {
+      GATEWAY_PORT: String(gatewayPort),
+      WEB_DIST_DIR: path.join(app, 'dist/web'),
+      IP_HASH_SECRET: 'production-test-ip-hash-secret-0123456789',
+      AUTH_URL: nowhere,
+      LEDGER_URL: `http://127.0.0.1:${ledgerPort}`,
+      GENERATION_URL: nowhere,
+      BILLING_URL: nowhere,
+      NOTIFICATION_URL: nowhere,
+      RATE_LIMIT_PREFIX: `${testPrefix('prod')}:gw`,
+    });
+    children.push(gateway);
+    expect((await ready(gatewayPort)).status).toBe('ok');
+    // (fetch always says `Sec-Fetch-Mode: cors`, so it is not a page navigation: `/` is the page for any client)
+    const page = await fetch(`http://127.0.0.1:${gatewayPort}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self';");
+    const entry = /src="(\/assets\/[^"]+\.js)"/.exec(await page.text())![1]!;
+    const asset = await fetch(`http://127.0.0.1:${gatewayPort}${entry}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+
     // plain node, compiled JavaScript: no TypeScript loader is in the process
-    const stopped = [exitOf(ledger), exitOf(worker)];
+    const stopped = [exitOf(ledger), exitOf(worker), exitOf(gateway)];
     ledger.kill('SIGTERM');
     worker.kill('SIGTERM');
-    expect(await Promise.all(stopped)).toEqual([0, 0]);
+    gateway.kill('SIGTERM');
+    expect(await Promise.all(stopped)).toEqual([0, 0, 0]);
     expect(logs.join('')).not.toMatch(/tsx|\.ts:\d+/);
   }, 120_000);
 });

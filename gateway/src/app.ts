@@ -22,6 +22,7 @@ import { createLimiter, type Limiter } from './rate-limit/limiter.js';
 import { SessionResolver } from './session/sessions.js';
 import { OpenApiAggregator } from './openapi/merge.js';
 import { registerQueueBoard } from './admin/queue-board.js';
+import { registerWebApp } from './web/web-app.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -200,6 +201,8 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
 
   await registerQueueBoard(app, { ...deps, logger });
   await registerProxy(app, deps);
+  // The web app at / (its files and client-side routes); every path above keeps its own answer.
+  if (config.WEB_DIST_DIR) await registerWebApp(app, { ...deps, logger }, { distDir: config.WEB_DIST_DIR, gaMeasurementId: config.GA_MEASUREMENT_ID, required: config.NODE_ENV === 'production' });
 
   if (!(await limiter.waitReady(2000))) logger.warn('rate-limit Redis not reachable at start-up; auth and generation routes answer 503 until it is');
   if (refreshOpenApi) openapi.start(config.OPENAPI_REFRESH);

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { loadConfig, baseEnv, port, str, num, url, secret, duration, makeValidator } from '@imlab/config';
 
 /** `<count>/<window>`, e.g. `10/1m`: a burst of `count`, refilled evenly over `window`. */
@@ -58,6 +59,16 @@ const originList = makeValidator<string[]>((input: string) => {
 
 const bytes = num;
 
+/** A GA4 measurement id (`G-…`), or empty for no analytics. */
+const gaMeasurementId = makeValidator<string>((input: string) => {
+  const v = input.trim();
+  if (v !== '' && !/^G-[A-Z0-9]{4,20}$/.test(v)) throw new Error('expected a GA4 measurement id such as G-ABC123DEF4, or nothing');
+  return v;
+});
+
+/** The repository's web/dist, where `pnpm --filter @imlab/web build` puts the web app (development and tests). */
+const REPO_WEB_DIST = fileURLToPath(new URL('../../web/dist', import.meta.url));
+
 export const configSpec = {
   NODE_ENV: baseEnv.NODE_ENV,
   LOG_LEVEL: baseEnv.LOG_LEVEL,
@@ -89,6 +100,13 @@ export const configSpec = {
   SESSION_CACHE_TTL: duration({ default: 5, desc: 'how long a resolved session is reused in-process; 0 disables' }),
   OPENAPI_REFRESH: duration({ default: 60 }),
 
+  WEB_DIST_DIR: str({
+    default: '',
+    devDefault: REPO_WEB_DIST,
+    desc: 'the built web app (web/dist) served at /; empty = not served. The image sets /app/dist/web',
+  }),
+  GA_MEASUREMENT_ID: gaMeasurementId({ default: '', desc: 'Google Analytics 4 for the web app; empty (the default) = no analytics at all' }),
+
   RATE_LIMIT_PREFIX: str({ default: 'imlab:gw:rl' }),
   RATE_LIMIT_REDIS_TIMEOUT_MS: num({ default: 250, desc: 'a decision waits no longer than this for Redis' }),
   RATE_LIMIT_AUTH: ratePolicy({ default: { limit: 10, windowSeconds: 60 }, desc: 'login, sign-up, password reset, e-mail verification, OAuth' }),
@@ -97,6 +115,7 @@ export const configSpec = {
   RATE_LIMIT_READ: ratePolicy({ default: { limit: 1200, windowSeconds: 60 } }),
   RATE_LIMIT_WEBHOOK: ratePolicy({ default: { limit: 1200, windowSeconds: 60 } }),
   RATE_LIMIT_SESSION_RESOLVE: ratePolicy({ default: { limit: 300, windowSeconds: 60 }, desc: 'session cookies an IP may have resolved by auth (cache misses only)' }),
+  RATE_LIMIT_STATIC: ratePolicy({ default: { limit: 3000, windowSeconds: 60 }, desc: "the web app's files (index.html, /assets/*) per IP" }),
   RATE_LIMIT_NOT_FOUND: ratePolicy({ default: { limit: 60, windowSeconds: 60 }, desc: '404 answers per IP before every request is refused' }),
 };
 

@@ -174,6 +174,8 @@ export async function startGateway(fakes: Partial<Fakes>, env: Record<string, st
     // A loaded CI machine can stall Redis or this process past the 250 ms production budget, which
     // would turn an expected 200/429 into the Redis-down answer; redis-down tests set their own.
     RATE_LIMIT_REDIS_TIMEOUT_MS: '2000',
+    // The web app is served only where a test asks for it (web-app.test.ts gives its own build).
+    WEB_DIST_DIR: '',
     ...env,
   });
   const captured = captureLogs();

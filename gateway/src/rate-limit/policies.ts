@@ -2,6 +2,9 @@ import type { Config } from '../config.js';
 import type { RouteClass } from '../routing/routes.js';
 import type { Bucket } from './gcra.js';
 
+/** The /v1 route classes, and `static`: the web app's files (gateway/src/web). */
+export type PolicyClass = RouteClass | 'static';
+
 export interface Subject {
   ipHash: string;
   /** The IP hash under IP_HASH_SECRET_PREVIOUS, during a rotation. */
@@ -17,7 +20,7 @@ export interface Subject {
  * decision also checks, without spending, the 404 budget (the IP's, or the IP's and the user's when
  * signed in): a prober is refused everywhere.
  */
-export function bucketsFor(config: Config, routeClass: RouteClass, s: Subject): Bucket[] {
+export function bucketsFor(config: Config, routeClass: PolicyClass, s: Subject): Bucket[] {
   const p = config.RATE_LIMIT_PREFIX;
   const user = s.userId ? `:u:${s.userId}` : '';
   switch (routeClass) {
@@ -36,6 +39,9 @@ export function bucketsFor(config: Config, routeClass: RouteClass, s: Subject): 
     case 'read':
     case 'sse':
       return [ipBucket(p, 'read', 'read', s, config.RATE_LIMIT_READ, 1, user), probeCheck(config, s)];
+    case 'static':
+      // No session is resolved for a file: the IP alone, with a generous budget (a page load is a handful of files).
+      return [ipBucket(p, 'static', 'static', s, config.RATE_LIMIT_STATIC, 1), probeCheck(config, s)];
   }
 }
 
@@ -84,6 +90,6 @@ export function sessionResolveBucket(config: Config, s: Pick<Subject, 'ipHash' |
 }
 
 /** Auth and generation creation refuse service when Redis cannot decide; everything else degrades to a local limiter. */
-export function failsOpen(routeClass: RouteClass): boolean {
+export function failsOpen(routeClass: PolicyClass): boolean {
   return routeClass !== 'auth' && routeClass !== 'generation-create';
 }

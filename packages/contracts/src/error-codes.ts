@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   RATE_LIMITED: spec(429, 'Too many requests; please wait a moment and try again.', '请求过于频繁，请稍后再试。'),
   REQUEST_HEADERS_TOO_LARGE: spec(431, 'The request headers are too large.', '请求头过大。'),
   INTERNAL: spec(500, INTERNAL_EN, INTERNAL_ZH),
+  WEB_APP_NOT_BUILT: spec(503, 'The web app is not available on this server right now; try again shortly.', '此服务器上的网页应用暂时不可用，请稍后再试。'),
   /** A message that does not match its contract (a bug); raised by the bus. */
   CONTRACT_VIOLATION: spec(500, INTERNAL_EN, INTERNAL_ZH),
   UPSTREAM_FAILED: spec(502, 'The service failed to answer; please try again.', '服务未能正常响应，请重试。'),

@@ -1,0 +1,416 @@
+// The web app in a real browser: the real system (every service, a render worker and the gateway
+// serving web/dist) driven by Chromium through playwright-core. Every phase-1 page at phone and
+// desktop widths in English and Chinese: screenshots (e2e/.output/screenshots/), axe-core with no
+// serious or critical violation, no console error, nothing sent anywhere but the gateway, no
+// horizontal scrolling; the header by keyboard; the language switch; the signed-in header.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@imlab/testing';
+import { ensureWebBuild, WEB_DIR } from '../../web/test/build.js';
+import { Browser, signUpVerified } from './browser.js';
+import { startSystem, type System } from './system.js';
+import { loadContract, type ContractChecker } from './contract.js';
+
+// What the functions given to page.evaluate use: they run in the page; typed here (Node's types
+// have no DOM) for this file only.
+interface PageElement {
+  id: string;
+  tagName: string;
+  className: string;
+  innerText: string;
+  matches(selector: string): boolean;
+  getBoundingClientRect(): { width: number; height: number; top: number; left: number; right: number };
+}
+declare const document: { documentElement: { scrollWidth: number }; activeElement: PageElement | null };
+declare const window: { innerWidth: number; dataLayer?: ArrayLike<unknown>[] };
+declare function getComputedStyle(el: PageElement): { outlineStyle: string; outlineWidth: string };
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const SCREENSHOTS = path.join(root, 'e2e/.output/screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const WIDTHS = [375, 1280] as const;
+const LOCALES = ['en', 'zh'] as const;
+type Locale = (typeof LOCALES)[number];
+
+/** Debian's Chromium; installed here when missing and we are root, else the tests fail saying so. */
+function findChromium(): string {
+  const apt = (...args: string[]) => spawnSync('apt-get', args, { stdio: 'ignore', timeout: 900_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  const root = process.getuid?.() === 0;
+  if (!existsSync(CHROMIUM) && root && !process.env.CHROMIUM_PATH) {
+    // the package lists may be missing or old on a fresh machine: update once, then try again
+    if (!apt('install', '-y', '-q', 'chromium') && apt('update', '-q')) apt('install', '-y', '-q', 'chromium');
+  }
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `the browser tests need Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (as root), or set CHROMIUM_PATH to a Chromium binary` +
+        (root ? ' (apt-get install was tried and did not provide it)' : ''),
+    );
+  }
+  // Chinese screenshots need a CJK font; without one the text is boxes (the checks still hold).
+  const fonts = spawnSync('fc-list', [':lang=zh'], { encoding: 'utf8' });
+  if (root && fonts.status === 0 && fonts.stdout.trim() === '') apt('install', '-y', '-q', 'fonts-noto-cjk');
+  return CHROMIUM;
+}
+
+type Texts = Record<string, unknown>;
+function texts(locale: Locale, ns: string): Texts {
+  return JSON.parse(readFileSync(path.join(WEB_DIR, 'src/i18n/locales', locale, `${ns}.json`), 'utf8')) as Texts;
+}
+function at(obj: Texts, key: string): string {
+  const v = key.split('.').reduce<unknown>((o, k) => (o as Texts | undefined)?.[k], obj);
+  if (typeof v !== 'string') throw new Error(`no text at ${key}`);
+  return v;
+}
+
+interface PageCase {
+  name: string;
+  path: string;
+  /** The <h1> text: [namespace, key]. */
+  heading: [string, string];
+  /** Where the address ends up (a redirect), if not `path`. */
+  landsOn?: string;
+}
+
+const upcoming = (name: string, p: string, key: string): PageCase => ({ name, path: p, heading: ['common', `upcoming.${key}.title`] });
+const PAGES: PageCase[] = [
+  { name: 'home', path: '/', heading: ['common', 'home.title'] },
+  { name: 'privacy', path: '/privacy', heading: ['privacy', 'title'] },
+  { name: 'terms', path: '/terms', heading: ['terms', 'title'] },
+  { name: 'content-policy', path: '/content-policy', heading: ['content', 'title'] },
+  { name: 'changelog', path: '/changelog', heading: ['changelog', 'title'] },
+  { name: 'contact', path: '/contact', heading: ['contact', 'title'] },
+  { name: 'not-found', path: '/no/such/page', heading: ['common', 'notFound.title'] },
+  upcoming('gallery', '/gallery', 'gallery'),
+  upcoming('pricing', '/pricing', 'pricing'),
+  upcoming('sign-up', '/sign-up', 'signUp'),
+  upcoming('sign-in', '/sign-in', 'signIn'),
+  { ...upcoming('sign-in-google-error', '/sign-in?error=link_requires_password', 'signIn') },
+  { ...upcoming('login', '/login', 'signIn'), landsOn: '/sign-in' },
+  upcoming('verify-email', '/verify-email?token=not-a-real-token', 'verifyEmail'),
+  upcoming('forgot-password', '/forgot-password', 'forgotPassword'),
+  upcoming('reset-password', '/reset-password?token=not-a-real-token', 'resetPassword'),
+  upcoming('create', '/create', 'create'),
+  upcoming('generation', '/generations/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', 'generation'),
+  upcoming('library', '/library', 'library'),
+  upcoming('settings', '/settings', 'settings'),
+  upcoming('settings-security', '/settings/security', 'settings'),
+  upcoming('orders', '/billing/orders', 'orders'),
+  upcoming('billing-success', '/billing/success?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', 'billingSuccess'),
+  upcoming('billing-cancel', '/billing/cancel?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', 'billingCancel'),
+  upcoming('finance', '/finance', 'finance'),
+  upcoming('ops', '/ops', 'ops'),
+];
+
+let sys: System;
+let contract: ContractChecker;
+let browser: Chromium;
+
+beforeAll(async () => {
+  const executablePath = findChromium();
+  const dist = await ensureWebBuild();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  sys = await startSystem('web', { WEB_DIST_DIR: dist });
+  // the API calls this suite makes for its people are checked against the served document too
+  contract = await loadContract(sys.gatewayUrl);
+  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+}, 900_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await sys?.stop();
+  expect(contract?.mismatches ?? []).toEqual([]);
+});
+
+/** What a page did that it must not: console errors, uncaught errors, requests to other origins. */
+interface Watch {
+  problems: string[];
+}
+
+async function newContext(opts: { width: number; locale?: Locale; browserLanguage?: string; base?: string }): Promise<{ context: BrowserContext; page: Page; watch: Watch }> {
+  const base = opts.base ?? sys.gatewayUrl;
+  const context = await browser.newContext({ viewport: { width: opts.width, height: 900 }, locale: opts.browserLanguage ?? 'en-US' });
+  if (opts.locale) await context.addCookies([{ name: 'locale', value: opts.locale, url: base }]);
+  const page = await context.newPage();
+  const watch: Watch = { problems: [] };
+  const origin = new URL(base).origin;
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error' && msg.type() !== 'warning') return;
+    // Signed out, GET /v1/me answers 401: that is how the header learns it (Chromium logs the status).
+    if (/status of 401/.test(msg.text()) && msg.location().url === `${origin}/v1/me`) return;
+    watch.problems.push(`console ${msg.type()}: ${msg.text()} (${msg.location().url})`);
+  });
+  page.on('pageerror', (err) => watch.problems.push(`page error: ${err.message}`));
+  page.on('request', (req) => {
+    const url = req.url();
+    if (!url.startsWith('data:') && !url.startsWith('blob:') && new URL(url).origin !== origin) watch.problems.push(`request to another origin: ${url}`);
+  });
+  return { context, page, watch };
+}
+
+/** Opens a page and waits until it has its heading and the header knows who is there (GET /v1/me answered). */
+async function visit(page: Page, p: string, base = sys.gatewayUrl): Promise<void> {
+  await page.goto(`${base}${p}`, { waitUntil: 'load' });
+  await page.locator('main h1').first().waitFor({ state: 'visible' });
+  await page.locator('.sign-in, .account-button').first().waitFor({ state: 'visible' });
+}
+
+async function seriousViolations(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page }).analyze();
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+describe('every page, at 375 and 1280 px, in English and Chinese', () => {
+  for (const locale of LOCALES) {
+    for (const width of WIDTHS) {
+      it(`${locale} at ${width} px: renders its heading, passes axe, logs no error, scrolls only down`, async () => {
+        const { context, page, watch } = await newContext({ width, locale });
+        try {
+          for (const c of PAGES) {
+            await visit(page, c.path);
+            const where = `${c.path} (${locale}, ${width} px)`;
+            expect(new URL(page.url()).pathname, where).toBe(c.landsOn ?? c.path.split('?')[0]);
+            expect(await page.getAttribute('html', 'lang'), where).toBe(locale === 'zh' ? 'zh-Hans' : 'en');
+            expect((await page.locator('main h1').first().innerText()).trim(), where).toBe(at(texts(locale, c.heading[0]), c.heading[1]));
+            expect(await page.title(), where).toContain('imagemakerlab');
+            if (c.name === 'sign-in-google-error') await expect(page.getByRole('alert').innerText()).resolves.toContain(at(texts(locale, 'common'), 'signInErrors.link_requires_password'));
+            expect(await page.evaluate(() => document.documentElement.scrollWidth), `${where}: wider than the window`).toBeLessThanOrEqual(width);
+            await page.screenshot({ path: path.join(SCREENSHOTS, `${locale}-${width}-${c.name}.png`), fullPage: true });
+            expect(await seriousViolations(page), where).toEqual([]);
+          }
+          expect(watch.problems).toEqual([]);
+          // Only our own cookie: nothing from analytics when none is configured (the default).
+          expect((await context.cookies()).map((c) => c.name)).toEqual(['locale']);
+        } finally {
+          await context.close();
+        }
+      }, 300_000);
+    }
+  }
+});
+
+describe('the header by keyboard', () => {
+  for (const width of WIDTHS) {
+    it(`at ${width} px: Tab goes skip link, brand, Home, Gallery, Pricing, Sign in, 中文, each with a visible focus ring`, async () => {
+      const { context, page, watch } = await newContext({ width, locale: 'en' });
+      try {
+        await visit(page, '/');
+        const expected = ['Skip to content', 'imagemakerlab', 'Home', 'Gallery', 'Pricing', 'Sign in', '中文'];
+        const seen: string[] = [];
+        for (let i = 0; i < expected.length; i++) {
+          await page.keyboard.press('Tab');
+          const focus = await page.evaluate(() => {
+            const el = document.activeElement as PageElement;
+            const style = getComputedStyle(el);
+            const box = el.getBoundingClientRect();
+            return {
+              text: el.innerText.trim(),
+              visibleRing: el.matches(':focus-visible') && style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
+              onScreen: box.width > 0 && box.height > 0 && box.top >= 0 && box.left >= 0 && box.right <= window.innerWidth,
+            };
+          });
+          seen.push(focus.text);
+          expect(focus.visibleRing, `focus ring on ${focus.text}`).toBe(true);
+          expect(focus.onScreen, `${focus.text} is on screen when focused`).toBe(true);
+        }
+        expect(seen).toEqual(expected);
+        await page.screenshot({ path: path.join(SCREENSHOTS, `en-${width}-keyboard-focus.png`) });
+
+        // The skip link takes focus to the content.
+        await page.keyboard.press('Shift+Tab');
+        for (let i = 0; i < expected.length - 2; i++) await page.keyboard.press('Shift+Tab');
+        expect(await page.evaluate(() => (document.activeElement as PageElement).innerText.trim())).toBe('Skip to content');
+        await page.keyboard.press('Enter');
+        expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+
+        // A link followed by keyboard: the new page's heading has focus, the title follows.
+        await page.getByRole('link', { name: 'Privacy policy' }).focus();
+        await page.keyboard.press('Enter');
+        await page.locator('main h1', { hasText: 'Privacy policy' }).waitFor();
+        expect(await page.evaluate(() => document.activeElement?.tagName + ':' + (document.activeElement as PageElement).innerText)).toBe('H1:Privacy policy');
+        expect(await page.title()).toBe('Privacy policy · imagemakerlab');
+        expect(watch.problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }, 120_000);
+  }
+});
+
+describe('the language', () => {
+  it('switches with 中文 / English: the text, <html lang> and the locale cookie (a year, path /, SameSite=Lax)', async () => {
+    const { context, page, watch } = await newContext({ width: 1280 });
+    try {
+      await visit(page, '/privacy');
+      expect(await page.locator('main h1').innerText()).toBe('Privacy policy');
+      await page.getByRole('button', { name: '中文' }).click();
+      await page.locator('main h1', { hasText: '隐私政策' }).waitFor();
+      expect(await page.getAttribute('html', 'lang')).toBe('zh-Hans');
+      expect(await page.locator('.site-header').innerText()).toContain('作品广场');
+      const cookie = (await context.cookies()).find((c) => c.name === 'locale')!;
+      expect(cookie).toMatchObject({ value: 'zh', path: '/', sameSite: 'Lax', httpOnly: false });
+      expect(cookie.expires - Date.now() / 1000).toBeGreaterThan(365 * 86400 - 120);
+      // the choice holds on the next visit
+      await visit(page, '/terms');
+      expect(await page.locator('main h1').innerText()).toBe('服务条款');
+      await page.getByRole('button', { name: 'English' }).click();
+      await page.locator('main h1', { hasText: 'Terms of service' }).waitFor();
+      expect((await context.cookies()).find((c) => c.name === 'locale')?.value).toBe('en');
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('follows the browser language when no cookie says otherwise', async () => {
+    const { context, page } = await newContext({ width: 375, browserLanguage: 'zh-CN' });
+    try {
+      await visit(page, '/');
+      expect(await page.locator('main h1').innerText()).toBe(at(texts('zh', 'common'), 'home.title'));
+      expect(await context.cookies()).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
+
+describe('signed in', () => {
+  it('the header shows the account menu with the credit balance; the menu opens, closes with Escape and passes axe', async () => {
+    const person = new Browser(() => ({ sys, contract }), '127.0.0.81');
+    await signUpVerified(sys, person, 'web-browser@example.test');
+    for (const locale of LOCALES) {
+      for (const width of WIDTHS) {
+        const { context, page, watch } = await newContext({ width, locale });
+        try {
+          await context.addCookies([{ name: 'imlab_sid', value: person.cookies.get('imlab_sid')!, url: sys.gatewayUrl, httpOnly: true, sameSite: 'Lax' }]);
+          await visit(page, '/');
+          const button = page.locator('.account-button');
+          await button.waitFor();
+          const common = texts(locale, 'common');
+          const credits = at(common, 'account.credits_other').replace('{{count}}', '40');
+          // the balance is in the button on a wide screen; a phone shows "Account" there
+          await page.locator('.account-panel .account-balance').waitFor({ state: 'attached' });
+          if (width > 760) await expect(button.innerText()).resolves.toContain(credits);
+          else expect((await button.innerText()).trim()).toBe(at(common, 'account.button'));
+          expect(await page.getByRole('link', { name: at(common, 'nav.signIn') }).count()).toBe(0);
+          expect(await button.getAttribute('aria-expanded')).toBe('false');
+          expect(await page.evaluate(() => document.documentElement.scrollWidth), 'wider than the window').toBeLessThanOrEqual(width);
+          await button.click();
+          expect(await button.getAttribute('aria-expanded')).toBe('true');
+          await page.getByRole('link', { name: at(common, 'account.library') }).waitFor();
+          await expect(page.locator('.account-panel').innerText()).resolves.toContain(credits);
+          expect(await page.evaluate(() => document.documentElement.scrollWidth), 'wider than the window, menu open').toBeLessThanOrEqual(width);
+          await page.screenshot({ path: path.join(SCREENSHOTS, `${locale}-${width}-account-menu.png`) });
+          expect(await seriousViolations(page)).toEqual([]);
+          await page.keyboard.press('Escape');
+          expect(await button.getAttribute('aria-expanded')).toBe('false');
+          expect(await page.evaluate(() => document.activeElement?.className)).toBe('account-button');
+          // the home page's call to action leads to creating once signed in
+          expect(await page.getByRole('link', { name: at(common, 'home.cta') }).getAttribute('href')).toBe('/create');
+          expect(watch.problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      }
+    }
+  }, 180_000);
+});
+
+/**
+ * A second gateway in front of the same services, with settings of its own, on a port known
+ * before it starts (so its own origin can be an allowed origin for the browser's writes).
+ */
+async function withGateway(env: (base: string) => Record<string, string>, run: (base: string) => Promise<void>): Promise<void> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
+    cwd: root,
+    env: { ...sys.env, GATEWAY_PORT: String(port), WEB_DIST_DIR: path.join(WEB_DIR, 'dist'), ...env(base) },
+    stdio: 'ignore',
+  });
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
+      if (Date.now() > deadline) throw new Error('the second gateway did not start');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await run(base);
+  } finally {
+    const exited = new Promise((r) => gateway.once('exit', r));
+    gateway.kill('SIGTERM');
+    await exited;
+  }
+}
+
+describe('signing out', () => {
+  it('Sign out in the account menu ends the session: the header shows Sign in, GET /v1/me answers 401', async () => {
+    const person = new Browser(() => ({ sys, contract }), '127.0.0.82');
+    await signUpVerified(sys, person, 'web-sign-out@example.test');
+    const sid = person.cookies.get('imlab_sid')!;
+    // The page's origin must be one the gateway takes writes from (CORS_ORIGINS or PUBLIC_BASE_URL).
+    await withGateway(
+      (base) => ({ CORS_ORIGINS: base }),
+      async (base) => {
+        const { context, page, watch } = await newContext({ width: 375, locale: 'zh', base });
+        try {
+          await context.addCookies([{ name: 'imlab_sid', value: sid, url: base, httpOnly: true, sameSite: 'Lax' }]);
+          await visit(page, '/', base);
+          await page.locator('.account-button').click();
+          await page.getByRole('button', { name: at(texts('zh', 'common'), 'account.signOut') }).click();
+          await page.locator('.sign-in').waitFor();
+          expect(await page.locator('.account-button').count()).toBe(0);
+          expect((await context.cookies()).map((c) => c.name)).not.toContain('imlab_sid');
+          expect((await person.call('GET', '/v1/me')).status).toBe(401);
+          expect(watch.problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      },
+    );
+  }, 120_000);
+});
+
+describe('analytics when a GA4 measurement id is configured', () => {
+  it('loads gtag.js from Google and sends page views under the route template: never an id, a token or a query', async () => {
+    // Google itself is not reachable from here: its script is stubbed.
+    await withGateway(() => ({ GA_MEASUREMENT_ID: 'G-TEST12345' }), async (base) => {
+      const { context, page, watch } = await newContext({ width: 1280, locale: 'en', base });
+      const google: string[] = [];
+      await context.route('https://*.googletagmanager.com/**', (route) => {
+        google.push(route.request().url());
+        return route.fulfill({ contentType: 'text/javascript', body: '/* gtag.js stand-in */' });
+      });
+      try {
+        const id = '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee';
+        await visit(page, `/generations/${id}?from=email&token=secret-token`, base);
+        const pageViews = async (n: number) => {
+          await page.waitForFunction((count) => (window.dataLayer ?? []).filter((a) => a[0] === 'event' && a[1] === 'page_view').length >= count, n);
+          return JSON.stringify(await page.evaluate(() => (window.dataLayer ?? []).map((a) => Array.from(a))));
+        };
+        let layer = await pageViews(1);
+        expect(layer).toContain(`"page_location":"${base}/generations/:id"`);
+        // a client-side navigation is counted too
+        await page.getByRole('link', { name: 'Privacy policy' }).click();
+        await page.locator('main h1', { hasText: 'Privacy policy' }).waitFor();
+        layer = await pageViews(2);
+        // the page's own title, sent once its chunk and texts were there
+        expect(layer).toContain(`"page_location":"${base}/privacy","page_title":"Privacy policy · imagemakerlab"`);
+        for (const secret of [id, 'secret-token', 'from=email']) expect(layer).not.toContain(secret);
+        expect(google).toEqual([expect.stringMatching(/^https:\/\/www\.googletagmanager\.com\/gtag\/js\?id=G-TEST12345$/)]);
+        // the privacy policy says analytics is on
+        await expect(page.locator('main').innerText()).resolves.toContain('Google Analytics 4 to count visits');
+        // stubbed Google is another origin; nothing else is
+        expect(watch.problems.filter((p) => !p.includes('googletagmanager.com'))).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    });
+  }, 120_000);
+});

@@ -1,0 +1,70 @@
+import { lazy, type ComponentType } from 'react';
+import { Navigate, useLocation } from 'react-router';
+import type { UpcomingPage } from '../pages/Upcoming';
+
+const Home = lazy(() => import('../pages/Home'));
+const Document = lazy(() => import('../pages/Document'));
+const Upcoming = lazy(() => import('../pages/Upcoming'));
+const SignIn = lazy(() => import('../pages/SignIn'));
+const NotFound = lazy(() => import('../pages/NotFound'));
+
+export interface AppRoute {
+  /** react-router path below the layout; `/${path}` is also the analytics page path. */
+  path: string;
+  Component: ComponentType;
+}
+
+const upcoming = (page: UpcomingPage): ComponentType =>
+  function UpcomingRoute() {
+    return <Upcoming page={page} />;
+  };
+const doc = (namespace: 'privacy' | 'terms' | 'content' | 'changelog' | 'contact'): ComponentType =>
+  function DocumentRoute() {
+    return <Document namespace={namespace} />;
+  };
+
+/** `/login` is what people (and older links) type: the sign-in page, with its query string. */
+function ToSignIn() {
+  const { search } = useLocation();
+  return <Navigate to={`/sign-in${search}`} replace />;
+}
+
+/**
+ * Every page of the app. Paths other services link to are kept as they are: auth's emails
+ * (/verify-email?token=, /reset-password?token=), its Google sign-in errors (/sign-in?error=),
+ * notification's emails (/forgot-password, /settings/security, /billing/orders, /pricing,
+ * /generations/:id) and billing's Stripe return pages (/billing/success?order=, /billing/cancel?order=).
+ */
+export const ROUTES: AppRoute[] = [
+  { path: '', Component: Home },
+  { path: 'privacy', Component: doc('privacy') },
+  { path: 'terms', Component: doc('terms') },
+  { path: 'content-policy', Component: doc('content') },
+  { path: 'changelog', Component: doc('changelog') },
+  { path: 'contact', Component: doc('contact') },
+  { path: 'gallery', Component: upcoming('gallery') },
+  { path: 'pricing', Component: upcoming('pricing') },
+  { path: 'sign-up', Component: upcoming('signUp') },
+  { path: 'sign-in', Component: SignIn },
+  { path: 'login', Component: ToSignIn },
+  { path: 'verify-email', Component: upcoming('verifyEmail') },
+  { path: 'forgot-password', Component: upcoming('forgotPassword') },
+  { path: 'reset-password', Component: upcoming('resetPassword') },
+  { path: 'create', Component: upcoming('create') },
+  { path: 'generations/:id', Component: upcoming('generation') },
+  { path: 'library', Component: upcoming('library') },
+  { path: 'settings', Component: upcoming('settings') },
+  { path: 'settings/:section', Component: upcoming('settings') },
+  { path: 'billing/orders', Component: upcoming('orders') },
+  { path: 'billing/success', Component: upcoming('billingSuccess') },
+  { path: 'billing/cancel', Component: upcoming('billingCancel') },
+  { path: 'finance', Component: upcoming('finance') },
+  { path: 'ops', Component: upcoming('ops') },
+  { path: '*', Component: NotFound },
+];
+
+/** The analytics page path of a route: its template, with a fixed name for unknown addresses. */
+export function pageTemplate(path: string | undefined): string {
+  if (path === undefined) return '/';
+  return path === '*' ? '/(not-found)' : `/${path}`;
+}

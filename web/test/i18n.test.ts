@@ -1,0 +1,73 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { detectLocale, localeCookie, localeFromCookie, localeFromLanguages } from '../src/i18n/locale.js';
+import { WEB_DIR } from './build.js';
+
+const LOCALES_DIR = path.join(WEB_DIR, 'src/i18n/locales');
+
+/** Every key path of a JSON value (arrays by index), with the type of what it holds. */
+function shape(value: unknown, prefix = ''): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => shape(v, `${prefix}[${i}]`));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => shape(v, prefix ? `${prefix}.${k}` : k));
+  return [`${prefix}:${typeof value}`];
+}
+
+/** The `<tag>` names a text uses. */
+const tags = (text: string) => [...text.matchAll(/<(\w+)>/g)].map((m) => m[1]).sort();
+
+describe('the texts', () => {
+  const namespaces = readdirSync(path.join(LOCALES_DIR, 'en')).filter((f) => f.endsWith('.json'));
+
+  it('exist in English and Chinese for the same namespaces', () => {
+    expect(readdirSync(path.join(LOCALES_DIR, 'zh')).filter((f) => f.endsWith('.json')).sort()).toEqual([...namespaces].sort());
+    expect(namespaces).toEqual(expect.arrayContaining(['common.json', 'privacy.json', 'terms.json', 'content.json', 'changelog.json', 'contact.json']));
+  });
+
+  for (const ns of namespaces) {
+    it(`${ns}: the same keys, no empty text, the same markup in both languages`, () => {
+      const en = JSON.parse(readFileSync(path.join(LOCALES_DIR, 'en', ns), 'utf8')) as unknown;
+      const zh = JSON.parse(readFileSync(path.join(LOCALES_DIR, 'zh', ns), 'utf8')) as unknown;
+      // pluralised keys differ by language (Chinese has one form): compared without the suffix
+      const norm = (keys: string[]) => [...new Set(keys.map((k) => k.replace(/_(one|other)(?=:)/, '')))].sort();
+      expect(norm(shape(zh))).toEqual(norm(shape(en)));
+      const texts = (v: unknown): string[] => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.flatMap(texts) : v && typeof v === 'object' ? Object.values(v).flatMap(texts) : []);
+      for (const t of [...texts(en), ...texts(zh)]) expect(t.trim(), ns).not.toBe('');
+      const pairs = (v: unknown, w: unknown): [string, string][] =>
+        typeof v === 'string' && typeof w === 'string'
+          ? [[v, w]]
+          : v && w && typeof v === 'object' && typeof w === 'object'
+            ? Object.keys(v).flatMap((k) => pairs((v as Record<string, unknown>)[k], (w as Record<string, unknown>)[k]))
+            : [];
+      for (const [a, b] of pairs(en, zh)) expect(tags(b), a).toEqual(tags(a));
+    });
+  }
+
+  it('say nothing about paths outside the app', () => {
+    for (const lng of ['en', 'zh']) for (const ns of namespaces) expect(readFileSync(path.join(LOCALES_DIR, lng, ns), 'utf8')).not.toMatch(/\/tmp\/|file:\/\//);
+  });
+});
+
+describe('the language', () => {
+  it('comes from the locale cookie first', () => {
+    expect(localeFromCookie('a=1; locale=zh; b=2')).toBe('zh');
+    expect(localeFromCookie('locale=en')).toBe('en');
+    expect(localeFromCookie('locale=fr')).toBeUndefined();
+    expect(localeFromCookie('xlocale=zh')).toBeUndefined();
+    expect(detectLocale('locale=en', ['zh-CN'])).toBe('en');
+  });
+
+  it('else from the browser: any Chinese reads the Simplified text, anything else English', () => {
+    expect(localeFromLanguages(['zh-CN', 'en'])).toBe('zh');
+    expect(localeFromLanguages(['zh-TW'])).toBe('zh');
+    expect(localeFromLanguages(['fr-FR', 'zh'])).toBe('zh');
+    expect(localeFromLanguages(['de-DE', 'fr'])).toBe('en');
+    expect(localeFromLanguages([])).toBe('en');
+    expect(detectLocale('', ['en-GB', 'zh-CN'])).toBe('en');
+  });
+
+  it('is remembered in the cookie auth reads: a year, the whole site, SameSite=Lax, Secure on https', () => {
+    expect(localeCookie('zh', false)).toBe('locale=zh; path=/; max-age=31536000; samesite=lax');
+    expect(localeCookie('en', true)).toBe('locale=en; path=/; max-age=31536000; samesite=lax; secure');
+  });
+});
