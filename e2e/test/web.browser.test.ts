@@ -330,21 +330,23 @@ describe('signed in', () => {
 async function withGateway(env: (base: string) => Record<string, string>, run: (base: string) => Promise<void>): Promise<void> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  // its own ports: the system's gateway holds GATEWAY_PORT and METRICS_PORT
   const gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
     cwd: root,
-    env: { ...sys.env, GATEWAY_PORT: String(port), WEB_DIST_DIR: path.join(WEB_DIR, 'dist'), ...env(base) },
+    env: { ...sys.env, GATEWAY_PORT: String(port), METRICS_PORT: String(await freePort()), WEB_DIST_DIR: path.join(WEB_DIR, 'dist'), ...env(base) },
     stdio: 'ignore',
   });
+  const exited = new Promise((r) => gateway.once('exit', r));
   try {
     const deadline = Date.now() + 60_000;
     while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
+      if (gateway.exitCode !== null || gateway.signalCode !== null) throw new Error(`the second gateway exited (${gateway.exitCode ?? gateway.signalCode})`);
       if (Date.now() > deadline) throw new Error('the second gateway did not start');
       await new Promise((r) => setTimeout(r, 200));
     }
     await run(base);
   } finally {
-    const exited = new Promise((r) => gateway.once('exit', r));
-    gateway.kill('SIGTERM');
+    if (gateway.exitCode === null && gateway.signalCode === null) gateway.kill('SIGTERM');
     await exited;
   }
 }

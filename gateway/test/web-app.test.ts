@@ -152,7 +152,10 @@ describe('the web app at /', () => {
     expect((await send(`${gw.url}/healthz`, { headers: HTML_NAVIGATION })).json()).toEqual({ status: 'ok' });
     expect((await send(`${gw.url}/readyz`, { headers: HTML_NAVIGATION })).headers['content-type']).toMatch(/^application\/json/);
     expect((await send(`${gw.url}/openapi.json`, { headers: HTML_NAVIGATION })).json()).toMatchObject({ openapi: '3.1.0' });
-    expect((await send(`${gw.url}/metrics`, { headers: HTML_NAVIGATION })).text).toContain('http_request_duration_seconds');
+    // metrics live on the internal listener only: the public port answers 404, never the page
+    const metrics = await send(`${gw.url}/metrics`, { headers: HTML_NAVIGATION });
+    expect(metrics.status).toBe(404);
+    expect(metrics.headers['content-type']).toMatch(/^application\/problem\+json/);
     const docs = await send(`${gw.url}/docs`, { headers: HTML_NAVIGATION });
     expect(docs.status).toBeLessThan(400);
     expect(docs.text).not.toContain('<div id="root">');
