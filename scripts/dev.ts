@@ -2,13 +2,20 @@
 // every service, one render worker and the gateway as child processes (tsx), waits until every
 // one of them answers ready and prints the gateway's URL. Ctrl-C (or SIGTERM) stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // Locally nobody can reach Stripe, so a new account gets a few credits to try generating with.
-const env = { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development', SIGNUP_BONUS_CREDITS: process.env.SIGNUP_BONUS_CREDITS ?? '20' };
+// The internal secret is made for this run (every child gets the same one), never a constant.
+const env = {
+  ...process.env,
+  NODE_ENV: process.env.NODE_ENV ?? 'development',
+  SIGNUP_BONUS_CREDITS: process.env.SIGNUP_BONUS_CREDITS ?? '20',
+  INTERNAL_API_TOKEN: process.env.INTERNAL_API_TOKEN ?? randomBytes(32).toString('base64url'),
+};
 const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
 
 interface Proc {

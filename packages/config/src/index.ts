@@ -73,6 +73,8 @@ type Cleaned<S extends Specs> = { readonly [K in keyof S]: S[K] extends Validato
  */
 export type ConfigCheck<S extends Specs> = (config: Partial<Cleaned<S>>, problems: Record<string, string>) => void;
 
+export const MIN_INTERNAL_TOKEN_LENGTH = 32;
+
 export function loadConfig<S extends Specs>(service: string, specs: S, env: NodeJS.ProcessEnv = process.env, check?: ConfigCheck<S>): Cleaned<S> {
   const problems: Record<string, string> = {};
   const cleaned = cleanEnv(env, specs, {
@@ -90,6 +92,12 @@ export function loadConfig<S extends Specs>(service: string, specs: S, env: Node
       }
     },
   });
+  // The shared internal secret opens every /internal/* route: in production it must be long enough
+  // to be random (32 characters or more), never a guessable phrase of a few words.
+  const internal = 'INTERNAL_API_TOKEN' in specs ? env.INTERNAL_API_TOKEN : undefined;
+  if (env.NODE_ENV === 'production' && typeof internal === 'string' && !('INTERNAL_API_TOKEN' in problems) && internal.length < MIN_INTERNAL_TOKEN_LENGTH) {
+    problems.INTERNAL_API_TOKEN = `must be at least ${MIN_INTERNAL_TOKEN_LENGTH} characters in production (e.g. openssl rand -base64 32)`;
+  }
   if (check) {
     const rules: Record<string, string> = {};
     const valid = Object.fromEntries(Object.entries(cleaned as Record<string, unknown>).filter(([k]) => !(k in problems)));

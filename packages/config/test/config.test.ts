@@ -65,3 +65,28 @@ describe('loadConfig', () => {
     expect(databaseUrlFor('postgres://u@h:5432/postgres?sslmode=disable', 'imlab_auth')).toBe('postgres://u@h:5432/imlab_auth?sslmode=disable');
   });
 });
+
+describe('the internal secret', () => {
+  const specs = { ...baseEnv };
+  const production = {
+    NODE_ENV: 'production',
+    DATABASE_URL: 'postgres://db/x',
+    REDIS_URL: 'redis://cache:6379',
+    PUBLIC_BASE_URL: 'https://imagemakerlab.test',
+    AUTH_JWKS_URL: 'http://auth/.well-known/jwks.json',
+    MESSAGE_SEAL_KEY: 'a-message-seal-key-of-enough-length-0123',
+  };
+
+  it('is refused in production when shorter than 32 characters, without echoing it', () => {
+    let error: unknown;
+    try {
+      loadConfig('auth', specs, { ...production, INTERNAL_API_TOKEN: 'letmein-please-2026' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(Object.keys((error as ConfigError).problems)).toEqual(['INTERNAL_API_TOKEN']);
+    expect((error as Error).message).not.toContain('letmein');
+    expect(loadConfig('auth', specs, { ...production, INTERNAL_API_TOKEN: 'x'.repeat(32) }).INTERNAL_API_TOKEN).toHaveLength(32);
+  });
+});
