@@ -12,7 +12,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@imlab/testing';
 import { ensureWebBuild, WEB_DIR } from '../../web/test/build.js';
-import { Browser, signUpVerified } from './browser.js';
+import { Browser, mailedToken, signUpVerified, until } from './browser.js';
 import { startSystem, type System } from './system.js';
 import { loadContract, type ContractChecker } from './contract.js';
 
@@ -35,6 +35,7 @@ const SCREENSHOTS = path.join(root, 'e2e/.output/screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const WIDTHS = [375, 1280] as const;
+const PASSWORD_FORM = 'lantern harbour fog 2026';
 const LOCALES = ['en', 'zh'] as const;
 type Locale = (typeof LOCALES)[number];
 
@@ -88,13 +89,13 @@ const PAGES: PageCase[] = [
   { name: 'not-found', path: '/no/such/page', heading: ['common', 'notFound.title'] },
   upcoming('gallery', '/gallery', 'gallery'),
   upcoming('pricing', '/pricing', 'pricing'),
-  upcoming('sign-up', '/sign-up', 'signUp'),
-  upcoming('sign-in', '/sign-in', 'signIn'),
-  { ...upcoming('sign-in-google-error', '/sign-in?error=link_requires_password', 'signIn') },
-  { ...upcoming('login', '/login', 'signIn'), landsOn: '/sign-in' },
-  upcoming('verify-email', '/verify-email?token=not-a-real-token', 'verifyEmail'),
-  upcoming('forgot-password', '/forgot-password', 'forgotPassword'),
-  upcoming('reset-password', '/reset-password?token=not-a-real-token', 'resetPassword'),
+  { name: 'sign-up', path: '/sign-up', heading: ['auth', 'signUp.title'] },
+  { name: 'sign-in', path: '/sign-in', heading: ['auth', 'signIn.title'] },
+  { name: 'sign-in-google-error', path: '/sign-in?error=link_requires_password', heading: ['auth', 'signIn.title'] },
+  { name: 'login', path: '/login', heading: ['auth', 'signIn.title'], landsOn: '/sign-in' },
+  { name: 'verify-email', path: '/verify-email?token=not-a-real-token', heading: ['auth', 'verify.title'] },
+  { name: 'forgot-password', path: '/forgot-password', heading: ['auth', 'forgot.title'] },
+  { name: 'reset-password', path: '/reset-password?token=not-a-real-token', heading: ['auth', 'reset.title'] },
   upcoming('create', '/create', 'create'),
   upcoming('generation', '/generations/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', 'generation'),
   upcoming('library', '/library', 'library'),
@@ -143,6 +144,8 @@ async function newContext(opts: { width: number; locale?: Locale; browserLanguag
     if (msg.type() !== 'error' && msg.type() !== 'warning') return;
     // Signed out, GET /v1/me answers 401: that is how the header learns it (Chromium logs the status).
     if (/status of 401/.test(msg.text()) && msg.location().url === `${origin}/v1/me`) return;
+    // A refused link or sign-in is shown on the page; Chromium logs its status too.
+    if (/status of 4\d\d/.test(msg.text()) && [`${origin}/v1/auth/verify-email`, `${origin}/v1/auth/login`].includes(msg.location().url)) return;
     watch.problems.push(`console ${msg.type()}: ${msg.text()} (${msg.location().url})`);
   });
   page.on('pageerror', (err) => watch.problems.push(`page error: ${err.message}`));
@@ -329,19 +332,21 @@ describe('signed in', () => {
  */
 async function withGateway(env: (base: string) => Record<string, string>, run: (base: string) => Promise<void>): Promise<void> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  // its own ports: the system's gateway holds GATEWAY_PORT and METRICS_PORT
   const gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
     cwd: root,
-    env: { ...sys.env, GATEWAY_PORT: String(port), METRICS_PORT: String(await freePort()), WEB_DIST_DIR: path.join(WEB_DIR, 'dist'), ...env(base) },
-    stdio: 'ignore',
+    env: { ...sys.env, GATEWAY_PORT: String(port), METRICS_PORT: String(metricsPort), WEB_DIST_DIR: path.join(WEB_DIR, 'dist'), ...env(base) },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let stderr = '';
+  gateway.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const exited = new Promise((r) => gateway.once('exit', r));
   try {
     const deadline = Date.now() + 60_000;
     while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
-      if (gateway.exitCode !== null || gateway.signalCode !== null) throw new Error(`the second gateway exited (${gateway.exitCode ?? gateway.signalCode})`);
-      if (Date.now() > deadline) throw new Error('the second gateway did not start');
+      if (gateway.exitCode !== null || gateway.signalCode !== null) throw new Error(`the second gateway exited: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`the second gateway did not start: ${stderr}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     await run(base);
@@ -377,6 +382,80 @@ describe('signing out', () => {
       },
     );
   }, 120_000);
+});
+
+describe('signing up, confirming the address and signing in through the forms', () => {
+  const flows: { locale: Locale; width: number; email: string }[] = [
+    { locale: 'en', width: 1280, email: 'web-form-en@example.test' },
+    { locale: 'zh', width: 375, email: 'web-form-zh@example.test' },
+  ];
+  it('sign up → the mailed link → verified → sign in → the header shows the account (en at 1280 px, zh at 375 px), each page passing axe', async () => {
+    await withGateway(
+      (base) => ({ CORS_ORIGINS: base }),
+      async (base) => {
+        for (const { locale, width, email } of flows) {
+          const auth = texts(locale, 'auth');
+          const { context, page, watch } = await newContext({ width, locale, base });
+          const shot = async (name: string) => {
+            expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name}: wider than the window`).toBeLessThanOrEqual(width);
+            await page.screenshot({ path: path.join(SCREENSHOTS, `${locale}-${width}-${name}.png`), fullPage: true });
+            expect(await seriousViolations(page), name).toEqual([]);
+          };
+          try {
+            // Sign up: an empty submit names the first error and focuses its field.
+            await visit(page, '/sign-up', base);
+            await page.locator('main').getByRole('button', { name: at(auth, 'signUp.submit') }).click();
+            await page.locator('#email-error').waitFor();
+            expect(await page.evaluate(() => document.activeElement?.id)).toBe('email');
+            expect(await page.getAttribute('#email', 'aria-invalid')).toBe('true');
+            await shot('sign-up-errors');
+            await page.getByLabel(at(auth, 'fields.email')).fill(email);
+            await page.getByLabel(at(auth, 'fields.password'), { exact: true }).fill(PASSWORD_FORM);
+            await page.getByLabel(at(auth, 'fields.displayName')).fill('Form Person');
+            await page.locator('main').getByRole('button', { name: at(auth, 'signUp.submit') }).click();
+            await page.locator('main h1', { hasText: at(auth, 'signUp.sentTitle') }).waitFor();
+            await shot('sign-up-sent');
+
+            // The link from the email confirms the address.
+            const token = await until(async () => mailedToken(sys, email, 'verify-email'), 20_000);
+            await visit(page, `/verify-email?token=${encodeURIComponent(token)}`, base);
+            await page.getByText(at(auth, 'verify.done')).waitFor();
+            await shot('verify-email-done');
+
+            // A wrong password: the API's own (localized) detail, announced.
+            await page.locator('main').getByRole('link', { name: at(auth, 'verify.toSignIn') }).click();
+            await page.locator('main h1', { hasText: at(auth, 'signIn.title') }).waitFor();
+            await page.getByLabel(at(auth, 'fields.email')).fill(email);
+            await page.getByLabel(at(auth, 'fields.password'), { exact: true }).fill('not the password 1');
+            await page.locator('main').getByRole('button', { name: at(auth, 'signIn.submit'), exact: true }).click();
+            const alert = page.locator('main [role=alert]');
+            await alert.waitFor();
+            expect((await alert.innerText()).trim()).toContain(at(auth, 'errors.signInTitle'));
+            await shot('sign-in-refused');
+            expect(await page.getAttribute('a.button-google', 'href')).toBe('/v1/auth/google/start?returnTo=%2F');
+
+            // The right one: home, with the account in the header.
+            await page.getByLabel(at(auth, 'fields.password'), { exact: true }).fill(PASSWORD_FORM);
+            await page.locator('main').getByRole('button', { name: at(auth, 'signIn.submit'), exact: true }).click();
+            await page.locator('.account-button').waitFor();
+            expect(new URL(page.url()).pathname).toBe('/');
+            expect(await page.locator('.sign-in').count()).toBe(0);
+            await shot('signed-in');
+
+            // Forgot password: the same answer whatever the address.
+            await visit(page, '/forgot-password', base);
+            await page.getByLabel(at(auth, 'fields.email')).fill('nobody-here@example.test');
+            await page.locator('main').getByRole('button', { name: at(auth, 'forgot.submit') }).click();
+            await page.getByText(at(auth, 'forgot.sent')).waitFor();
+            await shot('forgot-password-sent');
+            expect(watch.problems).toEqual([]);
+          } finally {
+            await context.close();
+          }
+        }
+      },
+    );
+  }, 240_000);
 });
 
 describe('analytics when a GA4 measurement id is configured', () => {

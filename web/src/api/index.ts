@@ -1,68 +1,68 @@
 /**
- * Every call the web app makes to the API goes through this module (the gateway, same origin,
- * with the session cookie). For now it is a minimal `fetch` wrapper for the few calls the page
- * frame needs; it is to be replaced by the typed client generated from /openapi.json
- * (packages/client), keeping these function names for the pages that use them.
+ * Every call the web app makes to the API goes through the typed client generated from the
+ * gateway's OpenAPI document (@imlab/client): same origin, with the session cookie. A problem
+ * answer becomes an ApiError whose `problem.detail` is already in the person's language (the API
+ * reads the `locale` cookie).
  */
+import { ApiError, createApiClient, ok, type Schemas } from '@imlab/client';
 
-/** The account, as `GET /v1/me` answers it (the fields the page frame reads). */
-export interface Me {
-  id: string;
-  email: string;
-  emailVerified: boolean;
-  displayName: string;
-  locale: 'en' | 'zh';
-  roles: string[];
-}
+export { ApiError };
 
+/** The account, as `GET /v1/me` answers it. */
+export type Me = Schemas['Account'];
 /** `GET /v1/credits/balance`. */
-export interface Balance {
-  available: number;
-  held: number;
-}
+export type Balance = Awaited<ReturnType<typeof getBalance>>;
+export type SignUpRequest = Schemas['SignupRequest'];
+export type SignInRequest = Schemas['LoginRequest'];
 
-/** A problem+json answer (RFC 9457) or a failed request. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly requestId: string | undefined,
-  ) {
-    super(`${status} ${code}`);
-    this.name = 'ApiError';
-  }
-}
-
-async function call<T>(method: 'GET' | 'POST', path: string): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    credentials: 'include',
-    headers: method === 'POST' ? { accept: 'application/json', 'content-type': 'application/json' } : { accept: 'application/json' },
-  });
-  const text = await res.text();
-  const body = text ? (JSON.parse(text) as unknown) : undefined;
-  if (!res.ok) {
-    const code = typeof (body as { code?: unknown } | undefined)?.code === 'string' ? (body as { code: string }).code : 'HTTP_ERROR';
-    throw new ApiError(res.status, code, res.headers.get('x-request-id') ?? undefined);
-  }
-  return body as T;
-}
+/** The page's own origin (the gateway serves both the app and the API). */
+export const api = createApiClient({ baseUrl: location.origin });
 
 /** The signed-in account, or null when signed out (401). */
 export async function getMe(): Promise<Me | null> {
   try {
-    return await call<Me>('GET', '/v1/me');
+    return await ok(api.GET('/v1/me'));
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return null;
     throw err;
   }
 }
 
-export function getBalance(): Promise<Balance> {
-  return call<Balance>('GET', '/v1/credits/balance');
+export function getBalance() {
+  return ok(api.GET('/v1/credits/balance'));
 }
 
 /** Ends this browser's session (`POST /v1/auth/logout`). */
 export async function signOut(): Promise<void> {
-  await call<unknown>('POST', '/v1/auth/logout');
+  await ok(api.POST('/v1/auth/logout'));
+}
+
+/** Creates an account; the answer (202) is the same whether or not the address can be used. */
+export async function signUp(body: SignUpRequest): Promise<void> {
+  await ok(api.POST('/v1/auth/signup', { body }));
+}
+
+/** Confirms an address with the token from its email. */
+export async function verifyEmail(token: string): Promise<void> {
+  await ok(api.POST('/v1/auth/verify-email', { body: { token } }));
+}
+
+/** Signs in with email and password: the session cookie is set, the account answered. */
+export function signIn(body: SignInRequest): Promise<Me> {
+  return ok(api.POST('/v1/auth/login', { body }));
+}
+
+/** Asks for a reset link; the answer (202) is the same whether or not an account exists. */
+export async function requestPasswordReset(email: string): Promise<void> {
+  await ok(api.POST('/v1/auth/password/forgot', { body: { email } }));
+}
+
+/** Sets a new password with the token from the reset email. */
+export async function resetPassword(token: string, password: string): Promise<void> {
+  await ok(api.POST('/v1/auth/password/reset', { body: { token, password } }));
+}
+
+/** What to show for a failed call: the API's own (localized) detail, when it gave one. */
+export function problemDetail(err: unknown): string | undefined {
+  return err instanceof ApiError ? err.problem?.detail : undefined;
 }

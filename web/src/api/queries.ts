@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { getBalance, getMe, signOut } from './index';
+import { getBalance, getMe, signIn, signOut } from './index';
 
 export const queryKeys = {
   me: ['me'] as const,
@@ -22,6 +22,18 @@ export function useSignOut() {
     onSuccess: () => {
       client.setQueryData(queryKeys.me, null);
       client.removeQueries({ queryKey: queryKeys.balance });
+    },
+  });
+}
+
+/** Signs in; the header learns the account from the answer. */
+export function useSignIn() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: signIn,
+    onSuccess: (me) => {
+      client.setQueryData(queryKeys.me, me);
+      void client.invalidateQueries({ queryKey: queryKeys.balance });
     },
   });
 }

@@ -6,6 +6,10 @@ const Home = lazy(() => import('../pages/Home'));
 const Document = lazy(() => import('../pages/Document'));
 const Upcoming = lazy(() => import('../pages/Upcoming'));
 const SignIn = lazy(() => import('../pages/SignIn'));
+const SignUp = lazy(() => import('../pages/SignUp'));
+const VerifyEmail = lazy(() => import('../pages/VerifyEmail'));
+const ForgotPassword = lazy(() => import('../pages/ForgotPassword'));
+const ResetPassword = lazy(() => import('../pages/ResetPassword'));
 const NotFound = lazy(() => import('../pages/NotFound'));
 
 export interface AppRoute {
@@ -44,12 +48,12 @@ export const ROUTES: AppRoute[] = [
   { path: 'contact', Component: doc('contact') },
   { path: 'gallery', Component: upcoming('gallery') },
   { path: 'pricing', Component: upcoming('pricing') },
-  { path: 'sign-up', Component: upcoming('signUp') },
+  { path: 'sign-up', Component: SignUp },
   { path: 'sign-in', Component: SignIn },
   { path: 'login', Component: ToSignIn },
-  { path: 'verify-email', Component: upcoming('verifyEmail') },
-  { path: 'forgot-password', Component: upcoming('forgotPassword') },
-  { path: 'reset-password', Component: upcoming('resetPassword') },
+  { path: 'verify-email', Component: VerifyEmail },
+  { path: 'forgot-password', Component: ForgotPassword },
+  { path: 'reset-password', Component: ResetPassword },
   { path: 'create', Component: upcoming('create') },
   { path: 'generations/:id', Component: upcoming('generation') },
   { path: 'library', Component: upcoming('library') },

@@ -6,11 +6,6 @@ import { Page } from '../components/Page';
 export type UpcomingPage =
   | 'gallery'
   | 'pricing'
-  | 'signUp'
-  | 'signIn'
-  | 'verifyEmail'
-  | 'forgotPassword'
-  | 'resetPassword'
   | 'create'
   | 'generation'
   | 'library'

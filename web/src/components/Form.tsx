@@ -1,0 +1,90 @@
+import { useEffect, useRef, type InputHTMLAttributes, type ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+
+/** A labelled input; its error (if any) is tied to it with aria-describedby and aria-invalid. */
+export function Field({
+  id,
+  label,
+  error,
+  hint,
+  ...input
+}: { id: string; label: string; error?: string | undefined; hint?: ReactNode } & InputHTMLAttributes<HTMLInputElement>) {
+  const described = [hint ? `${id}-hint` : undefined, error ? `${id}-error` : undefined].filter(Boolean).join(' ') || undefined;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} name={id} aria-invalid={error ? true : undefined} aria-describedby={described} {...input} />
+      {hint ? (
+        <p id={`${id}-hint`} className="field-hint">
+          {hint}
+        </p>
+      ) : null}
+      {error ? (
+        <p id={`${id}-error`} className="field-error">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/**
+ * The reason a form did not go through, announced (role=alert) and focused, so a keyboard or
+ * screen-reader user lands on it.
+ */
+export function FormAlert({ message, title }: { message: string | undefined; title?: string }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (message) ref.current?.focus();
+  }, [message]);
+  if (!message) return null;
+  return (
+    <div ref={ref} className="alert" role="alert" tabIndex={-1}>
+      {title ? <h2>{title}</h2> : null}
+      <p>{message}</p>
+    </div>
+  );
+}
+
+/** Field errors of a form, by field name; focuses the first field with one. */
+export type FieldErrors = Partial<Record<string, string>>;
+export function focusFirstError(form: HTMLFormElement | null, errors: FieldErrors): void {
+  const first = Object.keys(errors).find((k) => errors[k]);
+  if (!first || !form) return;
+  (form.elements.namedItem(first) as HTMLElement | null)?.focus();
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The checks the browser can make before asking the API (the API checks again). */
+export function useChecks() {
+  const { t } = useTranslation('auth');
+  return {
+    email: (v: string) => (!v.trim() ? t('errors.emailRequired') : EMAIL.test(v.trim()) ? undefined : t('errors.emailInvalid')),
+    password: (v: string) => (!v ? t('errors.passwordRequired') : undefined),
+    newPassword: (v: string) => (!v ? t('errors.passwordRequired') : v.length < 8 ? t('errors.passwordShort') : undefined),
+  };
+}
+
+/** A simple strength hint: length and variety. The API is the judge (it also refuses common ones). */
+export function passwordStrength(v: string): 'empty' | 'short' | 'fair' | 'strong' {
+  if (!v) return 'empty';
+  if (v.length < 8) return 'short';
+  const kinds = [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((r) => r.test(v)).length;
+  return v.length >= 14 || (v.length >= 10 && kinds >= 3) ? 'strong' : 'fair';
+}
+
+export function PasswordHint({ value }: { value: string }) {
+  const { t } = useTranslation('auth');
+  const strength = passwordStrength(value);
+  return (
+    <span className={`strength strength-${strength}`} aria-live="polite">
+      {t(`strength.${strength}`)}
+    </span>
+  );
+}
+
+/** The place a sign-in goes back to: a path of this app, never another site. */
+export function safeReturnTo(value: string | null): string {
+  return value && value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\') ? value : '/';
+}
