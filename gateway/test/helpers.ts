@@ -24,7 +24,7 @@ export interface FakeService {
   close(): Promise<void>;
 }
 
-const INTERNAL_TOKEN = 'test-internal-token-0123456789';
+const INTERNAL_TOKEN = 'test-internal-token-0123456789abcdef';
 
 /**
  * A stand-in for one service over real HTTP: records every request it receives (headers and the
