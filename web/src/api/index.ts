@@ -66,3 +66,11 @@ export async function resetPassword(token: string, password: string): Promise<vo
 export function problemDetail(err: unknown): string | undefined {
   return err instanceof ApiError ? err.problem?.detail : undefined;
 }
+
+/**
+ * What a form tells the person after its request failed: the API's own words (already in their
+ * language), else `fallback`; nothing while it has not failed.
+ */
+export function failureOf(state: { isError: boolean; error: unknown }, fallback: string): string | undefined {
+  return state.isError ? (problemDetail(state.error) ?? fallback) : undefined;
+}

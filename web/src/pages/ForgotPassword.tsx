@@ -4,7 +4,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
-import { problemDetail, requestPasswordReset } from '../api';
+import { failureOf, requestPasswordReset } from '../api';
 
 /** Always the same answer, whether or not an account has the address. */
 export default function ForgotPassword() {
@@ -37,7 +37,7 @@ export default function ForgotPassword() {
   }
   return (
     <Page title={t('forgot.title')} lead={t('forgot.lead')} className="narrow">
-      <FormAlert title={t('errors.title')} message={mutation.isError ? (problemDetail(mutation.error) ?? t('errors.generic')) : undefined} />
+      <FormAlert title={t('errors.title')} message={failureOf(mutation, t('errors.generic'))} />
       <form ref={form} className="form" noValidate onSubmit={submit}>
         <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => setEmail(e.target.value)} />
         <button type="submit" className="button-primary" disabled={mutation.isPending}>

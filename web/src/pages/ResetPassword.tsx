@@ -4,7 +4,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert, PasswordHint, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
-import { problemDetail, resetPassword } from '../api';
+import { failureOf, resetPassword } from '../api';
 
 /** `/reset-password?token=…` (the link in the email): a new password. */
 export default function ResetPassword() {
@@ -41,7 +41,7 @@ export default function ResetPassword() {
     <Page title={t('reset.title')} lead={t('reset.lead')} className="narrow">
       <FormAlert
         title={t('errors.title')}
-        message={token === '' ? t('reset.noToken') : mutation.isError ? (problemDetail(mutation.error) ?? t('errors.generic')) : undefined}
+        message={token === '' ? t('reset.noToken') : failureOf(mutation, t('errors.generic'))}
       />
       <form ref={form} className="form" noValidate onSubmit={submit}>
         <Field

@@ -3,7 +3,7 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert, focusFirstError, safeReturnTo, useChecks, type FieldErrors } from '../components/Form';
-import { problemDetail } from '../api';
+import { failureOf } from '../api';
 import { useSignIn } from '../api/queries';
 
 const KNOWN = new Set(['oauth_state', 'oauth_failed', 'oauth_unavailable', 'email_unverified', 'account_conflict', 'account_disabled', 'link_requires_password']);
@@ -40,7 +40,7 @@ export default function SignIn() {
           <p>{googleMessage}</p>
         </div>
       ) : null}
-      <FormAlert title={t('errors.signInTitle')} message={signIn.isError ? (problemDetail(signIn.error) ?? t('errors.generic')) : undefined} />
+      <FormAlert title={t('errors.signInTitle')} message={failureOf(signIn, t('errors.generic'))} />
       <form ref={form} className="form" noValidate onSubmit={submit}>
         <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => setEmail(e.target.value)} />
         <Field

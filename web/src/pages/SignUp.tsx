@@ -4,7 +4,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert, PasswordHint, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
-import { problemDetail, signUp } from '../api';
+import { failureOf, signUp } from '../api';
 import type { Locale } from '../i18n/locale';
 
 export default function SignUp() {
@@ -42,7 +42,7 @@ export default function SignUp() {
 
   return (
     <Page title={t('signUp.title')} lead={t('signUp.lead')} className="narrow">
-      <FormAlert title={t('errors.title')} message={mutation.isError ? (problemDetail(mutation.error) ?? t('errors.generic')) : undefined} />
+      <FormAlert title={t('errors.title')} message={failureOf(mutation, t('errors.generic'))} />
       <form ref={form} className="form" noValidate onSubmit={submit}>
         <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => setEmail(e.target.value)} />
         <Field

@@ -3,7 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { FormAlert } from '../components/Form';
-import { problemDetail, verifyEmail } from '../api';
+import { failureOf, verifyEmail } from '../api';
 
 /** `/verify-email?token=…` (the link in the email): the token is sent once, on load. */
 export default function VerifyEmail() {
@@ -22,7 +22,7 @@ export default function VerifyEmail() {
     gcTime: Infinity,
     refetchOnWindowFocus: false,
   });
-  const failed = token === '' ? t('verify.noToken') : result.isError ? (problemDetail(result.error) ?? t('errors.generic')) : undefined;
+  const failed = token === '' ? t('verify.noToken') : failureOf(result, t('errors.generic'));
   return (
     <Page title={t('verify.title')} className="narrow">
       {result.isSuccess ? (
