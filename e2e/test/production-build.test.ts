@@ -135,6 +135,8 @@ describe('the production output', () => {
     const nowhere = 'http://127.0.0.1:9';
     const gateway = node('dist/gateway/src/main.js', {
       GATEWAY_PORT: String(gatewayPort),
+      // its own internal metrics port: the default (9464) may be held by another gateway of the run
+      METRICS_PORT: String(await freePort()),
       WEB_DIST_DIR: path.join(app, 'dist/web'),
       IP_HASH_SECRET: 'production-test-ip-hash-secret-0123456789',
       AUTH_URL: nowhere,
