@@ -21,10 +21,11 @@ export default defineConfig({
         },
       },
       // Chromium and a second whole system take both cores: the browser tests run after the rest,
-      // so they do not starve the timing-sensitive tests (lease races, expiry races) of CPU.
+      // so they do not starve the timing-sensitive tests (lease races, expiry races) of CPU, and
+      // one file at a time (each starts its own system).
       {
         extends: true,
-        test: { name: 'browser', include: [BROWSER_TESTS], sequence: { groupOrder: 1 } },
+        test: { name: 'browser', include: [BROWSER_TESTS], sequence: { groupOrder: 1 }, fileParallelism: false },
       },
     ],
   },

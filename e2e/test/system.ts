@@ -56,7 +56,16 @@ async function waitFor(url: string, timeoutMs: number, what: string): Promise<vo
   }
 }
 
-export async function startSystem(label: string, extraEnv: Record<string, string> = {}): Promise<System> {
+export interface StartOptions {
+  /**
+   * The gateway's own address is the product's public address (PUBLIC_BASE_URL: the links in
+   * emails, Stripe's return pages) and an allowed origin: what a real browser on the served web
+   * app needs. Otherwise the product lives at http://app.imagemakerlab.test.
+   */
+  selfOrigin?: boolean;
+}
+
+export async function startSystem(label: string, extraEnv: Record<string, string> = {}, options: StartOptions = {}): Promise<System> {
   const { databaseUrl, redisUrl } = infra();
   const dataDir = mkdtempSync(path.join(tmpdir(), `imlab-e2e-${label}-`));
   const prefix = testPrefix(label);
@@ -73,7 +82,7 @@ export async function startSystem(label: string, extraEnv: Record<string, string
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,
-    PUBLIC_BASE_URL: 'http://app.imagemakerlab.test',
+    PUBLIC_BASE_URL: options.selfOrigin ? local(ports.gateway) : 'http://app.imagemakerlab.test',
     AUTH_JWKS_URL: `${local(ports.auth)}/.well-known/jwks.json`,
     INTERNAL_API_TOKEN: 'e2e-internal-token-0123456789',
     MESSAGE_SEAL_KEY: 'e2e-message-seal-key-0123456789',
@@ -88,7 +97,7 @@ export async function startSystem(label: string, extraEnv: Record<string, string
     // Seven services and a worker share two cores here: a Redis answer slower than the 250 ms
     // production budget would turn a sign-up into the Redis-down 503.
     RATE_LIMIT_REDIS_TIMEOUT_MS: '2000',
-    CORS_ORIGINS: 'http://app.imagemakerlab.test',
+    CORS_ORIGINS: options.selfOrigin ? `http://app.imagemakerlab.test,${local(ports.gateway)}` : 'http://app.imagemakerlab.test',
     IP_HASH_SECRET: 'e2e-ip-hash-secret-0123456789',
     SIGNUP_BONUS_CREDITS: '40',
     MAILBOX_DIR: path.join(dataDir, 'mailbox'),

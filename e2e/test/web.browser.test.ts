@@ -3,71 +3,16 @@
 // desktop widths in English and Chinese: screenshots (e2e/.output/screenshots/), axe-core with no
 // serious or critical violation, no console error, nothing sent anywhere but the gateway, no
 // horizontal scrolling; the header by keyboard; the language switch; the signed-in header.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@imlab/testing';
-import { ensureWebBuild, WEB_DIR } from '../../web/test/build.js';
-import { Browser, mailedToken, signUpVerified, until } from './browser.js';
-import { startSystem, type System } from './system.js';
-import { loadContract, type ContractChecker } from './contract.js';
+import { mailText, until } from './browser.js';
+import { at, LOCALES, newContext as openContext, screen, SCREENSHOTS, seriousViolations, startWebSystem, texts, visit as open, WIDTHS, withGateway, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
 
-// What the functions given to page.evaluate use: they run in the page; typed here (Node's types
-// have no DOM) for this file only.
-interface PageElement {
-  id: string;
-  tagName: string;
-  className: string;
-  innerText: string;
-  matches(selector: string): boolean;
-  getBoundingClientRect(): { width: number; height: number; top: number; left: number; right: number };
-}
 declare const document: { documentElement: { scrollWidth: number }; activeElement: PageElement | null };
 declare const window: { innerWidth: number; dataLayer?: ArrayLike<unknown>[] };
 declare function getComputedStyle(el: PageElement): { outlineStyle: string; outlineWidth: string };
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const SCREENSHOTS = path.join(root, 'e2e/.output/screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const WIDTHS = [375, 1280] as const;
 const PASSWORD_FORM = 'lantern harbour fog 2026';
-const LOCALES = ['en', 'zh'] as const;
-type Locale = (typeof LOCALES)[number];
-
-/** Debian's Chromium; installed here when missing and we are root, else the tests fail saying so. */
-function findChromium(): string {
-  const apt = (...args: string[]) => spawnSync('apt-get', args, { stdio: 'ignore', timeout: 900_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
-  const root = process.getuid?.() === 0;
-  if (!existsSync(CHROMIUM) && root && !process.env.CHROMIUM_PATH) {
-    // the package lists may be missing or old on a fresh machine: update once, then try again
-    if (!apt('install', '-y', '-q', 'chromium') && apt('update', '-q')) apt('install', '-y', '-q', 'chromium');
-  }
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `the browser tests need Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (as root), or set CHROMIUM_PATH to a Chromium binary` +
-        (root ? ' (apt-get install was tried and did not provide it)' : ''),
-    );
-  }
-  // Chinese screenshots need a CJK font; without one the text is boxes (the checks still hold).
-  const fonts = spawnSync('fc-list', [':lang=zh'], { encoding: 'utf8' });
-  if (root && fonts.status === 0 && fonts.stdout.trim() === '') apt('install', '-y', '-q', 'fonts-noto-cjk');
-  return CHROMIUM;
-}
-
-type Texts = Record<string, unknown>;
-function texts(locale: Locale, ns: string): Texts {
-  return JSON.parse(readFileSync(path.join(WEB_DIR, 'src/i18n/locales', locale, `${ns}.json`), 'utf8')) as Texts;
-}
-function at(obj: Texts, key: string): string {
-  const v = key.split('.').reduce<unknown>((o, k) => (o as Texts | undefined)?.[k], obj);
-  if (typeof v !== 'string') throw new Error(`no text at ${key}`);
-  return v;
-}
 
 interface PageCase {
   name: string;
@@ -108,67 +53,18 @@ const PAGES: PageCase[] = [
   upcoming('ops', '/ops', 'ops'),
 ];
 
-let sys: System;
-let contract: ContractChecker;
-let browser: Chromium;
+let web: WebSystem;
 
 beforeAll(async () => {
-  const executablePath = findChromium();
-  const dist = await ensureWebBuild();
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  sys = await startSystem('web', { WEB_DIST_DIR: dist });
-  // the API calls this suite makes for its people are checked against the served document too
-  contract = await loadContract(sys.gatewayUrl);
-  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+  web = await startWebSystem('web');
 }, 900_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await sys?.stop();
-  expect(contract?.mismatches ?? []).toEqual([]);
+  await web?.stop();
 });
 
-/** What a page did that it must not: console errors, uncaught errors, requests to other origins. */
-interface Watch {
-  problems: string[];
-}
-
-async function newContext(opts: { width: number; locale?: Locale; browserLanguage?: string; base?: string }): Promise<{ context: BrowserContext; page: Page; watch: Watch }> {
-  const base = opts.base ?? sys.gatewayUrl;
-  const context = await browser.newContext({ viewport: { width: opts.width, height: 900 }, locale: opts.browserLanguage ?? 'en-US' });
-  if (opts.locale) await context.addCookies([{ name: 'locale', value: opts.locale, url: base }]);
-  const page = await context.newPage();
-  const watch: Watch = { problems: [] };
-  const origin = new URL(base).origin;
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error' && msg.type() !== 'warning') return;
-    // Signed out, GET /v1/me answers 401: that is how the header learns it (Chromium logs the status).
-    if (/status of 401/.test(msg.text()) && msg.location().url === `${origin}/v1/me`) return;
-    // A refused link or sign-in is shown on the page; Chromium logs its status too.
-    if (/status of 4\d\d/.test(msg.text()) && [`${origin}/v1/auth/verify-email`, `${origin}/v1/auth/login`].includes(msg.location().url)) return;
-    watch.problems.push(`console ${msg.type()}: ${msg.text()} (${msg.location().url})`);
-  });
-  page.on('pageerror', (err) => watch.problems.push(`page error: ${err.message}`));
-  page.on('request', (req) => {
-    const url = req.url();
-    if (!url.startsWith('data:') && !url.startsWith('blob:') && new URL(url).origin !== origin) watch.problems.push(`request to another origin: ${url}`);
-  });
-  return { context, page, watch };
-}
-
-/** Opens a page and waits until it has its heading and the header knows who is there (GET /v1/me answered). */
-async function visit(page: Page, p: string, base = sys.gatewayUrl): Promise<void> {
-  await page.goto(`${base}${p}`, { waitUntil: 'load' });
-  await page.locator('main h1').first().waitFor({ state: 'visible' });
-  await page.locator('.sign-in, .account-button').first().waitFor({ state: 'visible' });
-}
-
-async function seriousViolations(page: Page): Promise<string[]> {
-  const result = await new AxeBuilder({ page }).analyze();
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
+const newContext = (opts: ContextOptions) => openContext(web, opts);
+const visit = (page: Parameters<typeof open>[0], p: string, base = web.sys.gatewayUrl) => open(page, base, p);
 
 describe('every page, at 375 and 1280 px, in English and Chinese', () => {
   for (const locale of LOCALES) {
@@ -286,13 +182,11 @@ describe('the language', () => {
 
 describe('signed in', () => {
   it('the header shows the account menu with the credit balance; the menu opens, closes with Escape and passes axe', async () => {
-    const person = new Browser(() => ({ sys, contract }), '127.0.0.81');
-    await signUpVerified(sys, person, 'web-browser@example.test');
+    const person = await web.signedUp('127.0.0.81', 'web-browser@example.test');
     for (const locale of LOCALES) {
       for (const width of WIDTHS) {
-        const { context, page, watch } = await newContext({ width, locale });
+        const { context, page, watch } = await newContext({ width, locale, as: person });
         try {
-          await context.addCookies([{ name: 'imlab_sid', value: person.cookies.get('imlab_sid')!, url: sys.gatewayUrl, httpOnly: true, sameSite: 'Lax' }]);
           await visit(page, '/');
           const button = page.locator('.account-button');
           await button.waitFor();
@@ -326,61 +220,23 @@ describe('signed in', () => {
   }, 180_000);
 });
 
-/**
- * A second gateway in front of the same services, with settings of its own, on a port known
- * before it starts (so its own origin can be an allowed origin for the browser's writes).
- */
-async function withGateway(env: (base: string) => Record<string, string>, run: (base: string) => Promise<void>): Promise<void> {
-  const port = await freePort();
-  const metricsPort = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
-    cwd: root,
-    env: { ...sys.env, GATEWAY_PORT: String(port), METRICS_PORT: String(metricsPort), WEB_DIST_DIR: path.join(WEB_DIR, 'dist'), ...env(base) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  gateway.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  const exited = new Promise((r) => gateway.once('exit', r));
-  try {
-    const deadline = Date.now() + 60_000;
-    while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
-      if (gateway.exitCode !== null || gateway.signalCode !== null) throw new Error(`the second gateway exited: ${stderr}`);
-      if (Date.now() > deadline) throw new Error(`the second gateway did not start: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await run(base);
-  } finally {
-    if (gateway.exitCode === null && gateway.signalCode === null) gateway.kill('SIGTERM');
-    await exited;
-  }
-}
-
 describe('signing out', () => {
   it('Sign out in the account menu ends the session: the header shows Sign in, GET /v1/me answers 401', async () => {
-    const person = new Browser(() => ({ sys, contract }), '127.0.0.82');
-    await signUpVerified(sys, person, 'web-sign-out@example.test');
-    const sid = person.cookies.get('imlab_sid')!;
-    // The page's origin must be one the gateway takes writes from (CORS_ORIGINS or PUBLIC_BASE_URL).
-    await withGateway(
-      (base) => ({ CORS_ORIGINS: base }),
-      async (base) => {
-        const { context, page, watch } = await newContext({ width: 375, locale: 'zh', base });
-        try {
-          await context.addCookies([{ name: 'imlab_sid', value: sid, url: base, httpOnly: true, sameSite: 'Lax' }]);
-          await visit(page, '/', base);
-          await page.locator('.account-button').click();
-          await page.getByRole('button', { name: at(texts('zh', 'common'), 'account.signOut') }).click();
-          await page.locator('.sign-in').waitFor();
-          expect(await page.locator('.account-button').count()).toBe(0);
-          expect((await context.cookies()).map((c) => c.name)).not.toContain('imlab_sid');
-          expect((await person.call('GET', '/v1/me')).status).toBe(401);
-          expect(watch.problems).toEqual([]);
-        } finally {
-          await context.close();
-        }
-      },
-    );
+    const person = await web.signedUp('127.0.0.82', 'web-sign-out@example.test');
+    // the page's origin is an allowed origin of the gateway (its PUBLIC_BASE_URL): the write is same-origin
+    const { context, page, watch } = await newContext({ width: 375, locale: 'zh', as: person });
+    try {
+      await visit(page, '/');
+      await page.locator('.account-button').click();
+      await page.getByRole('button', { name: at(texts('zh', 'common'), 'account.signOut') }).click();
+      await page.locator('.sign-in').waitFor();
+      expect(await page.locator('.account-button').count()).toBe(0);
+      expect((await context.cookies()).map((c) => c.name)).not.toContain('imlab_sid');
+      expect((await person.call('GET', '/v1/me')).status).toBe(401);
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
   }, 120_000);
 });
 
@@ -390,17 +246,13 @@ describe('signing up, confirming the address and signing in through the forms', 
     { locale: 'zh', width: 375, email: 'web-form-zh@example.test' },
   ];
   it('sign up → the mailed link → verified → sign in → the header shows the account (en at 1280 px, zh at 375 px), each page passing axe', async () => {
-    await withGateway(
-      (base) => ({ CORS_ORIGINS: base }),
-      async (base) => {
+    {
+      {
         for (const { locale, width, email } of flows) {
           const auth = texts(locale, 'auth');
-          const { context, page, watch } = await newContext({ width, locale, base });
-          const shot = async (name: string) => {
-            expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name}: wider than the window`).toBeLessThanOrEqual(width);
-            await page.screenshot({ path: path.join(SCREENSHOTS, `${locale}-${width}-${name}.png`), fullPage: true });
-            expect(await seriousViolations(page), name).toEqual([]);
-          };
+          const base = web.sys.gatewayUrl;
+          const { context, page, watch } = await newContext({ width, locale });
+          const shot = (name: string) => screen(page, name, { locale, width });
           try {
             // Sign up: an empty submit names the first error and focuses its field.
             await visit(page, '/sign-up', base);
@@ -416,9 +268,10 @@ describe('signing up, confirming the address and signing in through the forms', 
             await page.locator('main h1', { hasText: at(auth, 'signUp.sentTitle') }).waitFor();
             await shot('sign-up-sent');
 
-            // The link from the email confirms the address.
-            const token = await until(async () => mailedToken(sys, email, 'verify-email'), 20_000);
-            await visit(page, `/verify-email?token=${encodeURIComponent(token)}`, base);
+            // The link in the email (the development mailbox) opens the app and confirms the address.
+            const link = await until(async () => /https?:\/\/\S+\/verify-email\?token=[A-Za-z0-9_-]+/.exec(mailText(web.sys, email, 'verify-email') ?? '')?.[0], 20_000);
+            expect(link.startsWith(`${base}/verify-email?token=`)).toBe(true);
+            await visit(page, link.slice(base.length), base);
             await page.getByText(at(auth, 'verify.done')).waitFor();
             await shot('verify-email-done');
 
@@ -453,15 +306,15 @@ describe('signing up, confirming the address and signing in through the forms', 
             await context.close();
           }
         }
-      },
-    );
+      }
+    }
   }, 240_000);
 });
 
 describe('analytics when a GA4 measurement id is configured', () => {
   it('loads gtag.js from Google and sends page views under the route template: never an id, a token or a query', async () => {
     // Google itself is not reachable from here: its script is stubbed.
-    await withGateway(() => ({ GA_MEASUREMENT_ID: 'G-TEST12345' }), async (base) => {
+    await withGateway(web, () => ({ GA_MEASUREMENT_ID: 'G-TEST12345' }), async (base) => {
       const { context, page, watch } = await newContext({ width: 1280, locale: 'en', base });
       const google: string[] = [];
       await context.route('https://*.googletagmanager.com/**', (route) => {

@@ -1,0 +1,225 @@
+// What every browser test file shares: Debian's Chromium under playwright-core, the real system
+// (every service, a render worker, the gateway serving web/dist, a Stripe fake behind billing) at
+// the gateway's own origin, browser contexts that record what a page must not do (console errors,
+// uncaught errors, requests to other origins), axe-core, screenshots and the app's own texts.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+import { expect } from 'vitest';
+import { freePort } from '@imlab/testing';
+import { ensureWebBuild, WEB_DIR } from '../../web/test/build.js';
+import { startFakeStripe } from '../../services/billing/test/support/fake-stripe.js';
+import { Browser, signUpVerified } from './browser.js';
+import { startSystem, WEBHOOK_SECRET, type E2E, type System } from './system.js';
+import { loadContract, type ContractChecker } from './contract.js';
+
+// What the functions given to page.evaluate use: they run in the page; typed here (Node's types
+// have no DOM).
+export interface PageElement {
+  id: string;
+  tagName: string;
+  className: string;
+  innerText: string;
+  matches(selector: string): boolean;
+  getBoundingClientRect(): { width: number; height: number; top: number; left: number; right: number };
+}
+declare const document: { documentElement: { scrollWidth: number }; activeElement: PageElement | null };
+
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+export const SCREENSHOTS = path.join(root, 'e2e/.output/screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const WIDTHS = [375, 1280] as const;
+export const LOCALES = ['en', 'zh'] as const;
+export type Locale = (typeof LOCALES)[number];
+
+/** Debian's Chromium; installed here when missing and we are root, else the tests fail saying so. */
+export function findChromium(): string {
+  const apt = (...args: string[]) => spawnSync('apt-get', args, { stdio: 'ignore', timeout: 900_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  const isRoot = process.getuid?.() === 0;
+  if (!existsSync(CHROMIUM) && isRoot && !process.env.CHROMIUM_PATH) {
+    // the package lists may be missing or old on a fresh machine: update once, then try again
+    if (!apt('install', '-y', '-q', 'chromium') && apt('update', '-q')) apt('install', '-y', '-q', 'chromium');
+  }
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `the browser tests need Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (as root), or set CHROMIUM_PATH to a Chromium binary` +
+        (isRoot ? ' (apt-get install was tried and did not provide it)' : ''),
+    );
+  }
+  // Chinese screenshots need a CJK font; without one the text is boxes (the checks still hold).
+  const fonts = spawnSync('fc-list', [':lang=zh'], { encoding: 'utf8' });
+  if (isRoot && fonts.status === 0 && fonts.stdout.trim() === '') apt('install', '-y', '-q', 'fonts-noto-cjk');
+  return CHROMIUM;
+}
+
+export type Texts = Record<string, unknown>;
+/** The app's own texts: web/src/i18n/locales/<locale>/<ns>.json. */
+export function texts(locale: Locale, ns: string): Texts {
+  return JSON.parse(readFileSync(path.join(WEB_DIR, 'src/i18n/locales', locale, `${ns}.json`), 'utf8')) as Texts;
+}
+/** One text by its dotted key; `vars` fills {{placeholders}}. */
+export function at(obj: Texts, key: string, vars: Record<string, string | number> = {}): string {
+  const v = key.split('.').reduce<unknown>((o, k) => (o as Texts | undefined)?.[k], obj);
+  if (typeof v !== 'string') throw new Error(`no text at ${key}`);
+  return v.replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(vars[name] ?? `{{${name}}}`));
+}
+
+/** What a page did that it must not: console errors, uncaught errors, requests to other origins. */
+export interface Watch {
+  problems: string[];
+}
+
+export interface WebSystem {
+  sys: System;
+  contract: ContractChecker;
+  chromium: Chromium;
+  stripe: E2E['stripe'];
+  /** A person of the API (the generated client on a cookie jar), from their own loopback address. */
+  person(ip: string): Browser;
+  /** A signed-up, verified, signed-in person; their session cookie can be given to a browser context. */
+  signedUp(ip: string, email: string): Promise<Browser>;
+  stop(): Promise<void>;
+}
+
+/**
+ * web/dist built, the real system at its own origin (the links in emails and Stripe's return pages
+ * open the app, and the page's writes are same-origin), a Stripe fake, Chromium.
+ */
+export async function startWebSystem(label: string, env: Record<string, string> = {}): Promise<WebSystem> {
+  const executablePath = findChromium();
+  const dist = await ensureWebBuild();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const stripe = await startFakeStripe();
+  const sys = await startSystem(
+    label,
+    {
+      WEB_DIST_DIR: dist,
+      STRIPE_API_BASE: stripe.base,
+      STRIPE_SECRET_KEY: 'sk_test_web_0123456789',
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ...env,
+    },
+    { selfOrigin: true },
+  );
+  // the API calls the tests make for their people are checked against the served document too
+  const contract = await loadContract(sys.gatewayUrl, { outside: { '/admin/queues': 'the ops queue board, a web page of the gateway' } });
+  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+  const web: WebSystem = {
+    sys,
+    contract,
+    chromium: browser,
+    stripe,
+    person: (ip) => new Browser(() => ({ sys, contract }), ip),
+    async signedUp(ip, email) {
+      const b = web.person(ip);
+      await signUpVerified(sys, b, email);
+      return b;
+    },
+    async stop() {
+      await browser.close();
+      await sys.stop();
+      await stripe.close();
+      expect(contract.mismatches).toEqual([]);
+    },
+  };
+  return web;
+}
+
+export interface ContextOptions {
+  width: number;
+  /** The `locale` cookie, as the language switch sets it. */
+  locale?: Locale;
+  /** The browser's own language (Accept-Language, navigator.languages). */
+  browserLanguage?: string;
+  /** Another gateway of the same system (withGateway). */
+  base?: string;
+  /** Signed in as this person (their session cookie). */
+  as?: Browser;
+  /** Addresses other than the gateway's this context may request (a stand-in for Stripe Checkout). */
+  allowOrigins?: string[];
+}
+
+/** A fresh browser context (its own cookies) and page, watched for what no page may do. */
+export async function newContext(web: WebSystem, opts: ContextOptions): Promise<{ context: BrowserContext; page: Page; watch: Watch }> {
+  const base = opts.base ?? web.sys.gatewayUrl;
+  const context = await web.chromium.newContext({ viewport: { width: opts.width, height: 900 }, locale: opts.browserLanguage ?? 'en-US' });
+  if (opts.locale) await context.addCookies([{ name: 'locale', value: opts.locale, url: base }]);
+  if (opts.as) await context.addCookies([{ name: 'imlab_sid', value: opts.as.cookies.get('imlab_sid')!, url: base, httpOnly: true, sameSite: 'Lax' }]);
+  const page = await context.newPage();
+  const watch: Watch = { problems: [] };
+  const origin = new URL(base).origin;
+  const allowed = new Set([origin, ...(opts.allowOrigins ?? []).map((o) => new URL(o).origin)]);
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error' && msg.type() !== 'warning') return;
+    // Chromium logs the status of every refused fetch. A refusal the page expects and shows
+    // (signed out: GET /v1/me is 401; a wrong password; a 402 or 422 shown on the form) is not an
+    // error of the page: those are the 4xx answers. A 5xx always is.
+    if (/status of 4\d\d/.test(msg.text()) && msg.location().url.startsWith(`${origin}/v1/`)) return;
+    watch.problems.push(`console ${msg.type()}: ${msg.text()} (${msg.location().url})`);
+  });
+  page.on('pageerror', (err) => watch.problems.push(`page error: ${err.message}`));
+  page.on('request', (req) => {
+    const url = req.url();
+    if (!url.startsWith('data:') && !url.startsWith('blob:') && !allowed.has(new URL(url).origin)) watch.problems.push(`request to another origin: ${url}`);
+  });
+  return { context, page, watch };
+}
+
+/** Opens a page and waits until it has its heading and the header knows who is there (GET /v1/me answered). */
+export async function visit(page: Page, base: string, p: string): Promise<void> {
+  await page.goto(`${base}${p}`, { waitUntil: 'load' });
+  await page.locator('main h1').first().waitFor({ state: 'visible' });
+  await page.locator('.sign-in, .account-button').first().waitFor({ state: 'visible' });
+}
+
+/** axe-core's serious and critical violations on the page as it is now. */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page }).analyze();
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/**
+ * The checks every screen of a journey gets: no wider than the window, a full-page screenshot
+ * (e2e/.output/screenshots/<locale>-<width>-<name>.png) and no serious axe violation.
+ */
+export async function screen(page: Page, name: string, opts: { locale: Locale; width: number }): Promise<void> {
+  expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name}: wider than the window`).toBeLessThanOrEqual(opts.width);
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${opts.locale}-${opts.width}-${name}.png`), fullPage: true });
+  expect(await seriousViolations(page), name).toEqual([]);
+}
+
+/**
+ * A second gateway in front of the same services, with settings of its own, on a port known
+ * before it starts (so its own origin can be an allowed origin for the browser's writes).
+ */
+export async function withGateway(web: WebSystem, env: (base: string) => Record<string, string>, run: (base: string) => Promise<void>): Promise<void> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
+    cwd: root,
+    env: { ...web.sys.env, GATEWAY_PORT: String(port), METRICS_PORT: String(metricsPort), WEB_DIST_DIR: path.join(WEB_DIR, 'dist'), ...env(base) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  gateway.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const exited = new Promise((r) => gateway.once('exit', r));
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
+      if (gateway.exitCode !== null || gateway.signalCode !== null) throw new Error(`the second gateway exited: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`the second gateway did not start: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await run(base);
+  } finally {
+    if (gateway.exitCode === null && gateway.signalCode === null) gateway.kill('SIGTERM');
+    await exited;
+  }
+}
