@@ -36,6 +36,13 @@ export const configSpec = {
    * answer 503 (their limits are never skipped).
    */
   AUTH_REDIS_TIMEOUT_MS: num({ default: 250 }),
+  /**
+   * Sign-up, sign-in, forgot-password, verification resend and password reset answer no earlier
+   * than this long after the request arrived, whatever the address (known, unverified, unknown) and
+   * whatever the outcome: their timing tells nothing about an account. Above the slowest honest
+   * path (an argon2id hash plus a transaction); 0 in development and tests, which set it themselves.
+   */
+  CREDENTIAL_ANSWER_FLOOR_MS: num({ default: 400, devDefault: 0 }),
   AUTH_SIGNING_KEYS: jwkList({ default: '' }),
   /** Development only: where a generated signing key is kept when AUTH_SIGNING_KEYS is unset. */
   AUTH_KEYS_FILE: str({ default: '.data/auth/signing-keys.json' }),

@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Type } from '@sinclair/typebox';
+import { Counter } from 'prom-client';
 import { INTERNAL_HEADERS, ref } from '@imlab/contracts';
 import { errors, JSON_BODY_ERRORS, operation, type App } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
@@ -64,15 +66,40 @@ const resetSchema = {
   response: { 204: Type.Null({ description: 'The password is changed' }), ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_INVALID_TOKEN', 'AUTH_WEAK_PASSWORD'] }) },
 };
 
+/**
+ * The answer of a credential route leaves no earlier than CREDENTIAL_ANSWER_FLOOR_MS after the
+ * request arrived (onSend runs for every outcome: success, refusal, error), so its timing is the
+ * floor's and not the work's. An answer that took longer than the floor is counted: the floor is
+ * then too low for this machine.
+ */
+function answerFloor(app: App, floorMs: number) {
+  const overruns = new Counter({
+    name: 'auth_credential_floor_overrun_total',
+    help: 'Credential answers (sign-up, sign-in, forgot, resend, reset) whose work took longer than CREDENTIAL_ANSWER_FLOOR_MS',
+    labelNames: ['route'],
+    registers: [app.metricsRegistry],
+  });
+  return {
+    onSend: async (request: { routeOptions: { url?: string } }, reply: { elapsedTime: number }) => {
+      if (floorMs <= 0) return;
+      const wait = floorMs - reply.elapsedTime;
+      if (wait > 0) await sleep(wait);
+      else overruns.inc({ route: request.routeOptions.url ?? 'unknown' });
+    },
+  };
+}
+
 const ACCEPTED = { status: 'accepted', message: 'If the address can be used, an email is on its way.' } as const;
 
 export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: AccountService, sessions: SessionService, profiles: ProfileService): void {
   const { config } = deps;
   const authed = requireCaller(deps.keys, sessions);
+  const { onSend } = answerFloor(app, config.CREDENTIAL_ANSWER_FLOOR_MS);
 
   app.post(
     '/v1/auth/signup',
     {
+      onSend,
       schema: {
         ...operation('createAccount', {
           tag: 'auth',
@@ -111,7 +138,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
     },
   );
 
-  app.post('/v1/auth/verify-email/resend', { schema: resendSchema }, async (request, reply) => {
+  app.post('/v1/auth/verify-email/resend', { onSend, schema: resendSchema }, async (request, reply) => {
     accounts.resendVerification(request.body.email);
     return reply.code(202).send(ACCEPTED);
   });
@@ -119,6 +146,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
   app.post(
     '/v1/auth/login',
     {
+      onSend,
       schema: {
         ...operation('createSession', {
           tag: 'auth',
@@ -165,12 +193,12 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
     return reply.code(204).send(null);
   });
 
-  app.post('/v1/auth/password/forgot', { schema: forgotSchema }, async (request, reply) => {
+  app.post('/v1/auth/password/forgot', { onSend, schema: forgotSchema }, async (request, reply) => {
     accounts.forgotPassword(request.body.email, ipHashOf(request));
     return reply.code(202).send(ACCEPTED);
   });
 
-  app.post('/v1/auth/password/reset', { schema: resetSchema }, async (request, reply) => {
+  app.post('/v1/auth/password/reset', { onSend, schema: resetSchema }, async (request, reply) => {
     await accounts.resetPassword(request.body.token, request.body.password);
     clearSessionCookie(reply, config);
     return reply.code(204).send(null);

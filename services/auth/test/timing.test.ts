@@ -1,0 +1,80 @@
+// The credential routes take the same time for a verified, an unverified and an unknown address:
+// requests of the three kinds interleaved, and the medians of their answer times within 1 ms.
+// Before CREDENTIAL_ANSWER_FLOOR_MS a taken address's sign-up and a known address's login were
+// measurably slower (the background work of a taken sign-up, the account lookup), which this test
+// showed (medians 2–9 ms apart here with the floor at 0).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, ipHash, signedInUser, startAuth, type TestAuth } from './helpers.js';
+
+const FLOOR_MS = Number(process.env.TIMING_TEST_FLOOR_MS ?? 100);
+const PASSWORD = 'correct horse battery staple';
+
+let t: TestAuth;
+beforeAll(async () => {
+  t = await startAuth('auth_timing', {
+    CREDENTIAL_ANSWER_FLOOR_MS: String(FLOOR_MS),
+    // the limits are not what is measured here
+    SIGNUPS_PER_IP_PER_DAY: '100000',
+    LOGIN_FREE_ATTEMPTS: '100000',
+    LINK_EMAILS_PER_ADDRESS_PER_DAY: '100000',
+  });
+  await signedInUser(t, 'verified@example.com', PASSWORD);
+  expect((await call(t.url, 'POST', '/v1/auth/signup', { body: { email: 'unverified@example.com', password: PASSWORD }, headers: { 'x-imlab-ip-hash': ipHash() } })).status).toBe(202);
+}, 60_000);
+afterAll(async () => {
+  await t?.close();
+});
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+type Kind = 'verified' | 'unverified' | 'unknown';
+const KINDS: Kind[] = ['verified', 'unverified', 'unknown'];
+
+/** `rounds` rounds, each one request of every kind (in a rotating order), timed from send to the whole answer. */
+async function measure(rounds: number, request: (kind: Kind, i: number) => Promise<{ status: number }>, expectStatus: number): Promise<Record<Kind, number[]>> {
+  const times: Record<Kind, number[]> = { verified: [], unverified: [], unknown: [] };
+  for (let i = 0; i < rounds; i++) {
+    for (let k = 0; k < KINDS.length; k++) {
+      const kind = KINDS[(i + k) % KINDS.length]!;
+      const start = performance.now();
+      const answer = await request(kind, i);
+      times[kind].push(performance.now() - start);
+      expect(answer.status, `${kind} #${i}`).toBe(expectStatus);
+    }
+  }
+  return times;
+}
+
+function expectSameTiming(times: Record<Kind, number[]>): void {
+  const medians = KINDS.map((k) => median(times[k]));
+  const summary = KINDS.map((k, i) => `${k} ${medians[i]!.toFixed(2)} ms`).join(', ');
+  // nothing answers before the floor
+  for (const k of KINDS) expect(Math.min(...times[k]), summary).toBeGreaterThanOrEqual(FLOOR_MS - 1);
+  expect(Math.max(...medians) - Math.min(...medians), summary).toBeLessThan(1);
+}
+
+const address = (kind: Kind, i: number, route: string) => (kind === 'unknown' ? `nobody-${route}-${i}@example.com` : `${kind}@example.com`);
+
+describe('the credential routes answer in the same time whatever the address', () => {
+  it('sign-up: a verified, an unverified and a free address', async () => {
+    const times = await measure(50, (kind, i) => call(t.url, 'POST', '/v1/auth/signup', { body: { email: address(kind, i, 'signup'), password: PASSWORD }, headers: { 'x-imlab-ip-hash': ipHash() } }), 202);
+    expectSameTiming(times);
+  }, 120_000);
+
+  it('sign-in with a wrong password: a verified, an unverified and an unknown address', async () => {
+    const times = await measure(50, (kind, i) => call(t.url, 'POST', '/v1/auth/login', { body: { email: address(kind, i, 'login'), password: 'not the password at all' } }), 401);
+    expectSameTiming(times);
+  }, 120_000);
+
+  it('forgot-password and verification resend: a verified, an unverified and an unknown address', async () => {
+    for (const path of ['/v1/auth/password/forgot', '/v1/auth/verify-email/resend']) {
+      const times = await measure(30, (kind, i) => call(t.url, 'POST', path, { body: { email: address(kind, i, 'mail') } }), 202);
+      expectSameTiming(times);
+    }
+  }, 120_000);
+
+});
