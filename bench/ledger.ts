@@ -347,6 +347,7 @@ async function main() {
         NODE_ENV: 'development',
         LOG_LEVEL: 'warn',
         PORT: String(port),
+        METRICS_PORT: '0',
         DATABASE_URL: SERVER,
         REDIS_URL: REDIS,
         DATABASE_NAME: databaseName,

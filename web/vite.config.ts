@@ -3,6 +3,18 @@ import path from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+import { PAGE_PATHS } from './src/app/paths.js';
+
+/** `dist/routes.json`: the page addresses, for the gateway to answer unknown ones 404 (src/app/paths.ts). */
+function routeManifest(): Plugin {
+  return {
+    name: 'imlab-route-manifest',
+    apply: 'build',
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: 'routes.json', source: `${JSON.stringify({ paths: PAGE_PATHS }, null, 2)}\n` });
+    },
+  };
+}
 
 /**
  * Writes `.br` and `.gz` next to every text asset, so the gateway (@fastify/static `preCompressed`)
@@ -34,7 +46,7 @@ function precompress(): Plugin {
 const gateway = process.env.GATEWAY_URL ?? 'http://localhost:8080';
 
 export default defineConfig({
-  plugins: [react(), precompress()],
+  plugins: [react(), precompress(), routeManifest()],
   build: {
     target: 'es2022',
     // Every browser this supports has <link rel="modulepreload">: no polyfill in the entry chunk.

@@ -86,6 +86,7 @@ interface Container {
   name: string;
   args?: string[];
   env?: { name: string; value?: string }[];
+  ports?: { name?: string; containerPort: number }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   securityContext?: { allowPrivilegeEscalation?: boolean; capabilities?: { drop?: string[] } };
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
@@ -224,6 +225,23 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
       } else {
         expect(open, `${d.metadata.name}: nothing open to all`).toEqual([]);
       }
+    }
+  });
+
+  it('scrapes every process on its own metrics port (METRICS_PORT), which no Service exposes', () => {
+    for (const d of deployments) {
+      const spec = pod(d);
+      const main = spec.containers[0]!;
+      const annotations = (d.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {};
+      const metricsPort = (main.ports ?? []).find((p) => p.name === 'metrics')?.containerPort;
+      expect(metricsPort, `${d.metadata.name}: a port named metrics`).toBeDefined();
+      expect(annotations['prometheus.io/port'], d.metadata.name).toBe(String(metricsPort));
+      const env = envOf(main);
+      expect(env.METRICS_PORT ?? env.WORKER_METRICS_PORT, `${d.metadata.name}: listens for /metrics there`).toBe(String(metricsPort));
+    }
+    for (const svc of objects.filter((o) => o.kind === 'Service')) {
+      const ports = (svc.spec as { ports: { name?: string; targetPort?: string | number }[] }).ports;
+      expect(ports.map((p) => p.targetPort ?? p.name), svc.metadata.name).not.toContain('metrics');
     }
   });
 

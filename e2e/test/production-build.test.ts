@@ -109,8 +109,8 @@ describe('the production output', () => {
       expect(code, `${entry}: ${logs.slice(-5).join('')}`).toBe(0);
     }
 
-    const ledger = node('dist/services/credits-ledger/src/main.js', { PORT: String(ledgerPort), DATABASE_NAME: ledgerDb });
-    const worker = node('dist/services/generation/src/worker.js', { WORKER_PORT: String(workerPort), PORT: String(generationPort), DATABASE_NAME: generationDb });
+    const ledger = node('dist/services/credits-ledger/src/main.js', { PORT: String(ledgerPort), METRICS_PORT: '0', DATABASE_NAME: ledgerDb });
+    const worker = node('dist/services/generation/src/worker.js', { WORKER_PORT: String(workerPort), WORKER_METRICS_PORT: '0', PORT: String(generationPort), DATABASE_NAME: generationDb });
     children.push(ledger, worker);
 
     const ready = async (port: number) => {

@@ -42,6 +42,17 @@ describe('the API document', () => {
   });
 });
 
+describe('metrics', () => {
+  it('every process serves /metrics on its own internal listener; no public port answers it', async () => {
+    for (const [name, url] of Object.entries(e2e.sys.serviceUrls)) {
+      expect((await fetch(`${url}/metrics`)).status, `${name}'s public port`).toBe(404);
+      const scrape = await fetch(e2e.sys.metricsUrls[name]!);
+      expect(scrape.status, `${name}'s metrics listener`).toBe(200);
+      expect(await scrape.text(), name).toMatch(/^process_cpu_user_seconds_total\{[^}]*service=/m);
+    }
+  });
+});
+
 journeySuite(e2e);
 billingSuite(e2e);
 privacySuite(e2e);

@@ -32,6 +32,10 @@ export interface SystemProcess {
 
 export interface System {
   gatewayUrl: string;
+  /** Each process's internal /metrics listener, by process name. */
+  metricsUrls: Record<string, string>;
+  /** Each service's public address, by process name. */
+  serviceUrls: Record<string, string>;
   env: Record<string, string>;
   dataDir: string;
   prefix: string;
@@ -71,6 +75,9 @@ export async function startSystem(label: string, extraEnv: Record<string, string
   const prefix = testPrefix(label);
   const rateLimitPrefix = `${prefix}:gw`;
   const ports = { gateway: await freePort(), auth: await freePort(), ledger: await freePort(), generation: await freePort(), billing: await freePort(), notification: await freePort(), worker: await freePort(), gatewayMetrics: await freePort() };
+  // every process's /metrics listener on a port of its own (they share this host)
+  const metricsPorts: Record<string, number> = {};
+  for (const name of ['auth', 'credits-ledger', 'generation', 'render-worker', 'billing', 'notification', 'gateway']) metricsPorts[name] = name === 'gateway' ? ports.gatewayMetrics : await freePort();
   const databases: Record<string, string> = {};
   for (const s of ['auth', 'ledger', 'generation', 'billing', 'notification']) databases[s] = (await createTestDatabase(`${label}_${s}`)).name;
   const local = (port: number) => `http://127.0.0.1:${port}`;
@@ -92,7 +99,6 @@ export async function startSystem(label: string, extraEnv: Record<string, string
     BILLING_URL: local(ports.billing),
     NOTIFICATION_URL: local(ports.notification),
     GATEWAY_PORT: String(ports.gateway),
-    METRICS_PORT: String(ports.gatewayMetrics),
     RATE_LIMIT_PREFIX: rateLimitPrefix,
     // Seven services and a worker share two cores here: a Redis answer slower than the 250 ms
     // production budget would turn a sign-up into the Redis-down 503.
@@ -113,13 +119,13 @@ export async function startSystem(label: string, extraEnv: Record<string, string
     ...extraEnv,
   };
   const procs: SystemProcess[] = [
-    { name: 'auth', entry: 'services/auth/src/main.ts', env: { PORT: String(ports.auth), DATABASE_NAME: databases.auth! } },
-    { name: 'credits-ledger', entry: 'services/credits-ledger/src/main.ts', env: { PORT: String(ports.ledger), DATABASE_NAME: databases.ledger! } },
-    { name: 'generation', entry: 'services/generation/src/main.ts', env: { PORT: String(ports.generation), DATABASE_NAME: databases.generation! } },
-    { name: 'render-worker', entry: 'services/generation/src/worker.ts', env: { DATABASE_NAME: databases.generation! } },
-    { name: 'billing', entry: 'services/billing/src/main.ts', env: { PORT: String(ports.billing), DATABASE_NAME: databases.billing! } },
-    { name: 'notification', entry: 'services/notification/src/main.ts', env: { PORT: String(ports.notification), DATABASE_NAME: databases.notification! } },
-    { name: 'gateway', entry: 'gateway/src/main.ts', env: {} },
+    { name: 'auth', entry: 'services/auth/src/main.ts', env: { METRICS_PORT: String(metricsPorts['auth']), PORT: String(ports.auth), DATABASE_NAME: databases.auth! } },
+    { name: 'credits-ledger', entry: 'services/credits-ledger/src/main.ts', env: { METRICS_PORT: String(metricsPorts['credits-ledger']), PORT: String(ports.ledger), DATABASE_NAME: databases.ledger! } },
+    { name: 'generation', entry: 'services/generation/src/main.ts', env: { METRICS_PORT: String(metricsPorts['generation']), PORT: String(ports.generation), DATABASE_NAME: databases.generation! } },
+    { name: 'render-worker', entry: 'services/generation/src/worker.ts', env: { WORKER_METRICS_PORT: String(metricsPorts['render-worker']), DATABASE_NAME: databases.generation! } },
+    { name: 'billing', entry: 'services/billing/src/main.ts', env: { METRICS_PORT: String(metricsPorts['billing']), PORT: String(ports.billing), DATABASE_NAME: databases.billing! } },
+    { name: 'notification', entry: 'services/notification/src/main.ts', env: { METRICS_PORT: String(metricsPorts['notification']), PORT: String(ports.notification), DATABASE_NAME: databases.notification! } },
+    { name: 'gateway', entry: 'gateway/src/main.ts', env: { METRICS_PORT: String(metricsPorts.gateway) } },
   ];
   const health: Record<string, string> = {
     auth: `${local(ports.auth)}/readyz`,
@@ -134,6 +140,8 @@ export async function startSystem(label: string, extraEnv: Record<string, string
 
   const system: System = {
     gatewayUrl: local(ports.gateway),
+    metricsUrls: Object.fromEntries(Object.entries(metricsPorts).map(([name, port]) => [name, `${local(port)}/metrics`])),
+    serviceUrls: { auth: local(ports.auth), 'credits-ledger': local(ports.ledger), generation: local(ports.generation), 'render-worker': local(ports.worker), billing: local(ports.billing), notification: local(ports.notification), gateway: local(ports.gateway) },
     env,
     dataDir,
     prefix,

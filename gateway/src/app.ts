@@ -5,11 +5,11 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Agent, request as undiciRequest } from 'undici';
 import { lazyChildLogger, type Logger } from '@imlab/logger';
-import { clientErrorHandler, frameworkErrors, useDrainAnswers } from '@imlab/http';
+import { clientErrorHandler, closeMetrics, createMetricsServer, frameworkErrors, useDrainAnswers } from '@imlab/http';
 import type { ServiceName } from '@imlab/contracts';
 import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
-import { createMetrics, createMetricsServer, forwardedRouteLabel } from './metrics.js';
+import { createMetrics, forwardedRouteLabel } from './metrics.js';
 import { normalizeClientAddress } from './identity/client-address.js';
 import { createHasher } from './identity/hash.js';
 import { createDeviceLabeler } from './identity/device.js';
@@ -188,7 +188,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     reply.code(ok ? 200 : 503);
     return { status: ok ? 'ok' : 'unavailable', checks };
   });
-  const metricsServer = createMetricsServer(metrics);
+  const metricsServer = createMetricsServer(metrics.registry);
 
   app.get('/openapi.json', { schema: { hide: true } as object }, async () => openapi.document());
   await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'imagemakerlab API', version: '1.0.0' } } });
@@ -208,8 +208,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
   if (refreshOpenApi) openapi.start(config.OPENAPI_REFRESH);
   app.addHook('onClose', async () => {
     openapi.stop();
-    metricsServer.closeAllConnections();
-    if (metricsServer.listening) await new Promise((r) => metricsServer.close(r));
+    await closeMetrics(metricsServer);
     await limiter.close();
     await dispatcher.close();
   });

@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, baseEnv, port, str, num, url, secret, duration, makeValidator } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, num, url, secret, duration, makeValidator, listenPort } from '@imlab/config';
 
 /** `<count>/<window>`, e.g. `10/1m`: a burst of `count`, refilled evenly over `window`. */
 export interface RatePolicySpec {
@@ -80,7 +80,7 @@ export const configSpec = {
   INTERNAL_API_TOKEN: baseEnv.INTERNAL_API_TOKEN,
   GATEWAY_PORT: port({ default: 8080 }),
   /** The internal listener for /metrics (Prometheus), on HOST; never exposed by the public Service. */
-  METRICS_PORT: port({ default: 9464 }),
+  METRICS_PORT: listenPort({ default: 9464 }),
 
   AUTH_URL: url({ devDefault: 'http://127.0.0.1:4001' }),
   LEDGER_URL: url({ devDefault: 'http://127.0.0.1:4002' }),

@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface GatewayMetrics {
@@ -79,22 +78,3 @@ export function forwardedRouteLabel(path: string, status: number, prefix: string
 }
 const templates = new Map<string, string>();
 
-/**
- * The internal listener (METRICS_PORT): GET /metrics and nothing else. Never the public port: the
- * counters name routes, rate-limit decisions and upstream failures an outsider has no business
- * reading, and the public listener answers /metrics 404 like any unknown path.
- */
-export function createMetricsServer(m: GatewayMetrics): Server {
-  const server = createServer((req, res) => {
-    if ((req.method === 'GET' || req.method === 'HEAD') && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-      m.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': m.registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
-        () => res.writeHead(500).end(),
-      );
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-  });
-  server.keepAliveTimeout = 65_000;
-  return server;
-}

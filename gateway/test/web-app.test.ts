@@ -21,6 +21,7 @@ function fakeBuild(): string {
   writeFileSync(path.join(dir, 'assets/index-Zz99Yy88.css'), 'body{margin:0}');
   writeFileSync(path.join(dir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
   writeFileSync(path.join(dir, 'robots.txt'), 'User-agent: *\n');
+  writeFileSync(path.join(dir, 'routes.json'), JSON.stringify({ paths: ['', 'privacy', 'pricing', 'generations/:id', 'verify-email', 'billing/success'] }));
   return dir;
 }
 
@@ -104,7 +105,7 @@ describe('the web app at /', () => {
   });
 
   it('falls back to index.html for page navigations to client-side routes', async () => {
-    for (const route of ['/privacy', '/generations/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', '/verify-email?token=abc', '/billing/success?order=1', '/no/such/page', '/index.html']) {
+    for (const route of ['/privacy', '/privacy/', '/generations/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', '/verify-email?token=abc', '/billing/success?order=1', '/index.html']) {
       const res = await send(`${gw.url}${route}`, { headers: HTML_NAVIGATION });
       expect(res.status, route).toBe(200);
       expect(res.text, route).toContain('<div id="root">');
@@ -115,6 +116,16 @@ describe('the web app at /', () => {
     expect((await send(`${gw.url}/pricing`, { headers: { accept: 'text/html' } })).status).toBe(200);
     // HEAD of a navigation too
     expect((await send(`${gw.url}/pricing`, { method: 'HEAD', headers: HTML_NAVIGATION })).status).toBe(200);
+  });
+
+  it('answers an address no page has with the app (its "page not found") and a 404 status', async () => {
+    for (const route of ['/no/such/page', '/generations', '/generations/1/more', '/privacyx', '/Privacy']) {
+      const res = await send(`${gw.url}${route}`, { headers: HTML_NAVIGATION });
+      expect(res.status, route).toBe(404);
+      expect(res.text, route).toContain('<div id="root">');
+      expect(res.headers['content-type'], route).toContain('text/html');
+      expect(res.headers['content-security-policy'], route).toBe(webAppCsp(''));
+    }
   });
 
   it('does not fall back for what is not a page navigation', async () => {

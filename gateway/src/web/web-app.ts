@@ -85,6 +85,36 @@ function indexPage(distDir: string, gaMeasurementId: string) {
   };
 }
 
+/**
+ * The app's page addresses (`routes.json`, written by the web build from web/src/app/paths.ts),
+ * read again when the file changes. `isPage` answers undefined when the build has no manifest
+ * (every navigation is then a page, as before).
+ */
+function pageAddresses(distDir: string) {
+  const file = path.join(distDir, 'routes.json');
+  let cached: { mtimeMs: number; size: number; patterns: RegExp[] } | undefined;
+  const compile = (template: string) =>
+    new RegExp(`^/${template.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}$`);
+  return async (pathname: string): Promise<boolean | undefined> => {
+    let s;
+    try {
+      s = await stat(file);
+    } catch {
+      return undefined;
+    }
+    if (!cached || cached.mtimeMs !== s.mtimeMs || cached.size !== s.size) {
+      try {
+        const { paths } = JSON.parse(await readFile(file, 'utf8')) as { paths: string[] };
+        cached = { mtimeMs: s.mtimeMs, size: s.size, patterns: paths.map(compile) };
+      } catch {
+        return undefined;
+      }
+    }
+    const p = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+    return cached.patterns.some((re) => re.test(p));
+  };
+}
+
 export interface WebAppOptions {
   distDir: string;
   gaMeasurementId: string;
@@ -101,7 +131,8 @@ type WebDeps = Pick<ProxyDeps, 'config' | 'limiter' | 'metrics'> & { logger: Log
  * - Other files at the top of the build (favicon, robots.txt): revalidated (`no-cache`).
  * - `/` and any other GET/HEAD that is a browser's page navigation (and whose last segment has no
  *   file extension): index.html, `no-cache` with an ETag, under the app's CSP; the app's router
- *   shows the page (or its own "page not found").
+ *   shows the page, or its own "page not found" — answered 404 when the build's `routes.json`
+ *   lists no page at that address.
  * - Never for `/v1/*`, `/docs`, `/admin/*`, `/metrics`, `/openapi.json`, `/healthz`, `/readyz`:
  *   those keep their routes, and unknown paths under them, like any request that is not a page
  *   navigation, get the usual 404 problem+json.
@@ -112,6 +143,7 @@ export async function registerWebApp(app: FastifyInstance, deps: WebDeps, option
   const { distDir, gaMeasurementId } = options;
   const csp = webAppCsp(gaMeasurementId);
   const readIndex = indexPage(distDir, gaMeasurementId);
+  const isPage = pageAddresses(distDir);
   if (!existsSync(path.join(distDir, 'index.html'))) {
     if (options.required) throw new Error(`WEB_DIST_DIR (${distDir}) holds no index.html: the web app was not built into this image`);
     deps.logger.warn({ distDir }, 'the web app is not built (no index.html): pages answer 503 until `pnpm --filter @imlab/web build` has run');
@@ -143,7 +175,8 @@ export async function registerWebApp(app: FastifyInstance, deps: WebDeps, option
     return undefined;
   }
 
-  async function sendIndex(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  /** index.html; `status` 404 for an address no page has (the app then shows its "page not found"). */
+  async function sendIndex(request: FastifyRequest, reply: FastifyReply, status = 200): Promise<FastifyReply> {
     const page = await readIndex();
     if (!page) {
       reply.header('retry-after', '5');
@@ -151,8 +184,8 @@ export async function registerWebApp(app: FastifyInstance, deps: WebDeps, option
     }
     reply.header('content-security-policy', csp).header('cache-control', 'no-cache').header('etag', page.etag);
     const ifNoneMatch = request.headers['if-none-match'];
-    if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === page.etag)) return reply.code(304).send();
-    return reply.type('text/html; charset=utf-8').send(page.body);
+    if (status === 200 && ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === page.etag)) return reply.code(304).send();
+    return reply.code(status).type('text/html; charset=utf-8').send(page.body);
   }
 
   const hidden = { schema: { hide: true } as object };
@@ -169,7 +202,7 @@ export async function registerWebApp(app: FastifyInstance, deps: WebDeps, option
     const last = pathname.slice(pathname.lastIndexOf('/') + 1);
     // A file at the top of the build (favicon.svg, robots.txt).
     if (!pathname.slice(1).includes('/') && !last.startsWith('.') && last.includes('.') && existsSync(path.join(distDir, last))) return reply.sendFile(last);
-    if (!last.includes('.') && isNavigation(request)) return sendIndex(request, reply);
+    if (!last.includes('.') && isNavigation(request)) return sendIndex(request, reply, (await isPage(pathname)) === false ? 404 : 200);
     return answerProbe(deps, request, reply, 'NOT_FOUND');
   });
 }

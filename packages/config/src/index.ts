@@ -25,6 +25,13 @@ export const duration = makeValidator<number>((input: string) => {
   return n * factor;
 });
 
+/** A port to listen on, or 0 for any free one (tests running many processes side by side). */
+export const listenPort = makeValidator<number>((input: string) => {
+  const n = Number(input);
+  if (!/^\d+$/.test(input.trim()) || n > 65535) throw new Error('expected a port number (0 = any free port)');
+  return n;
+});
+
 /** Comma-separated list. */
 export const list = makeValidator<string[]>((input: string) =>
   input

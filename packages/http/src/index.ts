@@ -9,3 +9,4 @@ export * from './json-body.js';
 export * from './drain.js';
 export * from './openapi.js';
 export { contractViolations, UNIVERSAL_PROBLEM_CODES } from './contract-check.js';
+export { createMetricsServer, listenMetrics, closeMetrics } from './metrics.js';

@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics, Histogram } from 'prom-client';
 
@@ -17,9 +18,38 @@ export function registerMetrics(app: FastifyInstance, service: string): Registry
     const route = request.routeOptions.url ?? 'unmatched';
     duration.labels(request.method, route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
   });
-  app.get('/metrics', { schema: { hide: true } as object }, async (_req, reply) => {
-    reply.header('content-type', registry.contentType);
-    return registry.metrics();
-  });
   return registry;
+}
+
+/**
+ * The internal listener (METRICS_PORT) of a process: GET /metrics and nothing else. Never the
+ * public port: the counters name routes, outcomes and failures an outsider has no business
+ * reading, and the public listener answers /metrics 404 like any unknown path.
+ */
+export function createMetricsServer(registry: Pick<Registry, 'metrics' | 'contentType'>): Server {
+  const server = createServer((req, res) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+  });
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+/** Starts a metrics listener on `port` (0: any free port) and answers it with the port it got. */
+export async function listenMetrics(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : port;
+}
+
+/** Closes a metrics listener (its idle scrape connections too). */
+export async function closeMetrics(server: Server): Promise<void> {
+  server.closeAllConnections();
+  if (server.listening) await new Promise((r) => server.close(r));
 }

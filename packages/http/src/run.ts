@@ -1,5 +1,7 @@
 import closeWithGrace from 'close-with-grace';
+import type { Registry } from 'prom-client';
 import type { Logger } from '@imlab/logger';
+import { closeMetrics, createMetricsServer, listenMetrics } from './metrics.js';
 
 export interface Closable {
   close(): Promise<unknown> | unknown;
@@ -14,6 +16,8 @@ export interface RunOptions {
   /** Closed after the app, in order: workers, relays, then pools. */
   closables?: Closable[];
   graceMs?: number;
+  /** /metrics on its own internal listener (METRICS_PORT; 0 = any free port, logged), never on `port`. */
+  metrics?: { port: number; registry: Registry };
 }
 
 /**
@@ -23,10 +27,12 @@ export interface RunOptions {
  */
 export async function runService(opts: RunOptions): Promise<void> {
   const { logger } = opts;
+  const metricsServer = opts.metrics ? createMetricsServer(opts.metrics.registry) : undefined;
   closeWithGrace({ delay: opts.graceMs ?? 10_000, logger: logger as never }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an error');
     else logger.info({ signal }, 'shutting down');
     if (opts.app) await opts.app.close();
+    if (metricsServer) await closeMetrics(metricsServer);
     for (const c of opts.closables ?? []) {
       try {
         await c.close();
@@ -36,6 +42,10 @@ export async function runService(opts: RunOptions): Promise<void> {
     }
     logger.info('stopped');
   });
+  if (metricsServer && opts.metrics) {
+    const port = await listenMetrics(metricsServer, opts.metrics.port, opts.host ?? '127.0.0.1');
+    logger.info({ port }, 'metrics listener up');
+  }
   if (opts.app && opts.port !== undefined) {
     const address = await opts.app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
     logger.info({ address }, 'listening');

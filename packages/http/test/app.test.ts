@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { Type } from '@sinclair/typebox';
 import { createLogger } from '@imlab/logger';
 import { startTestIssuer } from '@imlab/testing';
-import { AppError, authenticate, buildApp, registerInternalAuth, requireRole, type App } from '../src/index.js';
+import { AppError, authenticate, buildApp, closeMetrics, createMetricsServer, listenMetrics, registerInternalAuth, requireRole, type App } from '../src/index.js';
 
 let app: App;
 let issuer: Awaited<ReturnType<typeof startTestIssuer>>;
@@ -207,10 +207,22 @@ describe('shared app factory', () => {
     expect((await app.inject({ url: '/v1/finance', headers: { authorization: `Bearer ${finance}` } })).statusCode).toBe(200);
   });
 
-  it('serves health, readiness, metrics and its OpenAPI document', async () => {
+  it('serves health, readiness and its OpenAPI document; /metrics only on the metrics listener', async () => {
     expect((await app.inject('/healthz')).statusCode).toBe(200);
     expect((await app.inject('/readyz')).json()).toMatchObject({ status: 'ok' });
-    expect((await app.inject('/metrics')).body).toContain('http_request_duration_seconds');
+    // the public app does not know /metrics: a 404 like any unknown path
+    expect((await app.inject('/metrics')).statusCode).toBe(404);
+    const server = createMetricsServer(app.metricsRegistry);
+    const port = await listenMetrics(server, 0, '127.0.0.1');
+    try {
+      const scrape = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(scrape.status).toBe(200);
+      expect(scrape.headers.get('content-type')).toContain('text/plain');
+      expect(await scrape.text()).toContain('http_request_duration_seconds');
+      expect((await fetch(`http://127.0.0.1:${port}/v1/things`)).status).toBe(404);
+    } finally {
+      await closeMetrics(server);
+    }
     const doc = (await app.inject('/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toContain('/v1/things');

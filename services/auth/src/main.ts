@@ -12,4 +12,4 @@ const ctx = await contextFromConfig<DB>('auth', config, logger, new URL('../migr
 const app = await build({ config, logger, ctx });
 await ctx.bus.startRelay();
 const privacyWorker = startPrivacyWorker(app.auth.privacy, config.PRIVACY_POLL_MS, logger);
-await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [privacyWorker, ctx], graceMs: config.SHUTDOWN_GRACE_MS });
+await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [privacyWorker, ctx], graceMs: config.SHUTDOWN_GRACE_MS, metrics: { port: config.METRICS_PORT, registry: app.metricsRegistry } });

@@ -1,4 +1,4 @@
-import { loadConfig, baseEnv, port, str, url, duration, num, makeValidator } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, url, duration, num, makeValidator, listenPort } from '@imlab/config';
 import { parsePricingPacks, DEFAULT_PACKS, type Pack } from './pricing/catalog.js';
 
 /** PRICING_PACKS: a JSON array of packs; validated at start-up with every problem named. */
@@ -7,6 +7,8 @@ const pricingPacks = makeValidator<readonly Pack[]>((input: string) => parsePric
 export const configSpec = {
   ...baseEnv,
   PORT: port({ default: 4004 }),
+  /** /metrics, on its own internal listener (never the public PORT). */
+  METRICS_PORT: listenPort({ default: 9404 }),
   DATABASE_NAME: str({ default: 'imlab_billing' }),
   STRIPE_SECRET_KEY: str({ devDefault: 'sk_test_development_placeholder', desc: 'Stripe secret API key' }),
   STRIPE_WEBHOOK_SECRET: str({ devDefault: 'whsec_development_placeholder', desc: 'signing secret of the Stripe webhook endpoint' }),

@@ -19,4 +19,4 @@ const sweeper = startSweeper(
   { db: ctx.db, bus: ctx.bus, stripe, log: logger.child({ component: 'sweeper' }), ageSeconds: config.PENDING_ORDER_SWEEP_AGE },
   config.PENDING_ORDER_SWEEP_INTERVAL,
 );
-await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [sweeper, ctx], graceMs: config.SHUTDOWN_GRACE_MS });
+await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [sweeper, ctx], graceMs: config.SHUTDOWN_GRACE_MS, metrics: { port: config.METRICS_PORT, registry: app.metricsRegistry } });

@@ -24,7 +24,7 @@ const children: ChildProcess[] = [];
 /** Starts billing's real entry point as its own process and waits until it is ready. */
 async function startProcess(): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port), METRICS_PORT: '0' }, stdio: 'ignore' });
   children.push(child);
   const base = `http://127.0.0.1:${port}`;
   await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, 100);

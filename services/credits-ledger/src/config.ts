@@ -1,8 +1,10 @@
-import { loadConfig, baseEnv, port, str, num, duration } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, num, duration, listenPort } from '@imlab/config';
 
 export const configSpec = {
   ...baseEnv,
   PORT: port({ default: 4002 }),
+  /** /metrics, on its own internal listener (never the public PORT). */
+  METRICS_PORT: listenPort({ default: 9402 }),
   DATABASE_NAME: str({ default: 'imlab_ledger' }),
   /** `ledger.low-balance` is emitted when a user's available balance drops below this. */
   LOW_BALANCE_THRESHOLD: num({ default: 10 }),

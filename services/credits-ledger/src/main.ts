@@ -25,4 +25,4 @@ const background = startBackground({
 });
 await ctx.bus.startRelay();
 // Close order: HTTP first, then the background tasks (they finish their run), then bus and pool.
-await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [background, ctx], graceMs: config.SHUTDOWN_GRACE_MS });
+await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [background, ctx], graceMs: config.SHUTDOWN_GRACE_MS, metrics: { port: config.METRICS_PORT, registry: app.metricsRegistry } });

@@ -1,12 +1,16 @@
-import { loadConfig, baseEnv, port, str, num, url, duration, bool } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, num, url, duration, bool, listenPort } from '@imlab/config';
 import { openAiTierProblems, type OpenAiTiers } from './render/providers/capabilities.js';
 import { PROMPT_SCHEMA_MAX_CHARS } from './generations/generations.schemas.js';
 
 export const configSpec = {
   ...baseEnv,
   PORT: port({ default: 4003 }),
+  /** /metrics, on its own internal listener (never the public PORT). */
+  METRICS_PORT: listenPort({ default: 9403 }),
   /** Health and metrics of the render worker process. */
   WORKER_PORT: port({ default: 4103 }),
+  /** The render worker's /metrics listener. */
+  WORKER_METRICS_PORT: listenPort({ default: 9413 }),
   DATABASE_NAME: str({ default: 'imlab_generation' }),
   DB_POOL_SIZE: num({ default: 10 }),
 

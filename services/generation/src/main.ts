@@ -12,4 +12,4 @@ const app = await build({ config, logger, ctx });
 startConsumers(app, ctx);
 const sweeper = startSweeper(app, ctx, config.SWEEP_INTERVAL_MS);
 await ctx.bus.startRelay();
-await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [sweeper, ctx], graceMs: config.SHUTDOWN_GRACE_MS });
+await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [sweeper, ctx], graceMs: config.SHUTDOWN_GRACE_MS, metrics: { port: config.METRICS_PORT, registry: app.metricsRegistry } });

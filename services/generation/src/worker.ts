@@ -16,4 +16,4 @@ const { app } = await startRenderWorker({ config, logger, ctx });
 await ctx.bus.startRelay();
 // SIGTERM: stop serving health, let running renders finish (bus.close waits for the worker); a
 // render that outlives the grace period is handed back when its lock expires.
-await runService({ logger, app, port: config.WORKER_PORT, host: config.HOST, closables: [ctx], graceMs: config.SHUTDOWN_GRACE_MS });
+await runService({ logger, app, port: config.WORKER_PORT, host: config.HOST, closables: [ctx], graceMs: config.SHUTDOWN_GRACE_MS, metrics: { port: config.WORKER_METRICS_PORT, registry: app.metricsRegistry } });

@@ -152,9 +152,9 @@ describe('saga with the openai provider', () => {
     expect(fake.seen.filter((r) => r.json?.prompt === 'always-500 here')).toHaveLength(3);
     await eventually(() => h.ledger.balance(user).available === 10);
     expect(h.ledger.count('capture', res.body.id)).toBe(0);
-    const api = await (await fetch(`${h.url}/metrics`)).text();
+    const api = await h.app.metricsRegistry.metrics();
     expect(api).toMatch(/queue_jobs\{[^}]*queue="generation-render"[^}]*state="waiting"/);
-    const worker = (await workerApp.inject({ method: 'GET', url: '/metrics' })).body;
+    const worker = await workerApp.metricsRegistry.metrics();
     expect(worker).toMatch(/generation_provider_errors_total\{[^}]*provider="openai",code="GENERATION_PROVIDER_UNAVAILABLE"[^}]*\} 3/);
     expect(worker).toMatch(/generation_refunds_total\{[^}]*reason="provider-error"[^}]*\} [12]/);
     expect(worker).toContain('generation_render_duration_seconds_bucket');

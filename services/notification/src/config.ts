@@ -1,9 +1,11 @@
-import { loadConfig, baseEnv, num, port, str, url } from '@imlab/config';
+import { loadConfig, baseEnv, num, port, str, url, listenPort } from '@imlab/config';
 import { isResendWebhookSecret } from './webhooks/signature.js';
 
 export const configSpec = {
   ...baseEnv,
   PORT: port({ default: 4005 }),
+  /** /metrics, on its own internal listener (never the public PORT). */
+  METRICS_PORT: listenPort({ default: 9405 }),
   DATABASE_NAME: str({ default: 'imlab_notification' }),
   RESEND_API_KEY: str({ default: '', desc: 'empty: emails go to the development mailbox (MAILBOX_DIR) instead of Resend' }),
   RESEND_BASE_URL: url({ default: 'https://api.resend.com' }),

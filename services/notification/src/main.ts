@@ -16,4 +16,4 @@ const ctx = await contextFromConfig<DB>('notification', config, logger, new URL(
 const app = await build({ config, logger, ctx });
 startConsumers({ ctx, config, mailer, metrics: app.metricsRegistry });
 await ctx.bus.startRelay();
-await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [ctx], graceMs: config.SHUTDOWN_GRACE_MS });
+await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [ctx], graceMs: config.SHUTDOWN_GRACE_MS, metrics: { port: config.METRICS_PORT, registry: app.metricsRegistry } });

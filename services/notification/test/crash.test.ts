@@ -39,6 +39,7 @@ async function startServiceProcess(): Promise<ChildProcess> {
       NODE_ENV: 'test',
       LOG_LEVEL: 'warn',
       PORT: String(port),
+      METRICS_PORT: '0',
       HOST: '127.0.0.1',
       DATABASE_URL: c.DATABASE_URL,
       DATABASE_NAME: c.DATABASE_NAME,

@@ -194,9 +194,9 @@ describe('email.send through Resend', () => {
   });
 });
 
-describe('GET /metrics', () => {
+describe('metrics', () => {
   it('counts emails by template and outcome', async () => {
-    const res = await svc.app.inject({ method: 'GET', url: '/metrics' });
+    const res = { body: await svc.app.metricsRegistry.metrics() };
     expect(res.body).toMatch(/notification_emails_total\{[^}]*template="verify-email"[^}]*outcome="sent"[^}]*\} [1-9]/);
     expect(res.body).toMatch(/notification_emails_total\{[^}]*template="low-balance"[^}]*outcome="retry"[^}]*\} [1-9]/);
     expect(res.body).toMatch(/notification_emails_total\{[^}]*template="password-changed"[^}]*outcome="failed"[^}]*\} [1-9]/);

@@ -1,6 +1,9 @@
 import { lazy, type ComponentType } from 'react';
 import { Navigate, useLocation } from 'react-router';
 import type { UpcomingPage } from '../pages/Upcoming';
+import type { PAGE_PATHS } from './paths';
+
+type PagePath = (typeof PAGE_PATHS)[number];
 
 const Home = lazy(() => import('../pages/Home'));
 const Document = lazy(() => import('../pages/Document'));
@@ -13,8 +16,11 @@ const ResetPassword = lazy(() => import('../pages/ResetPassword'));
 const NotFound = lazy(() => import('../pages/NotFound'));
 
 export interface AppRoute {
-  /** react-router path below the layout; `/${path}` is also the analytics page path. */
-  path: string;
+  /**
+   * react-router path below the layout; `/${path}` is also the analytics page path. One of
+   * PAGE_PATHS (the build's routes.json, which the gateway answers 200 for), or the catch-all.
+   */
+  path: PagePath | '*';
   Component: ComponentType;
 }
 

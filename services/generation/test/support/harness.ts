@@ -121,7 +121,7 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
       const port = await freePort();
       const child = spawn(process.execPath, ['--import', tsxLoader, path.join(root, 'src/worker.ts')], {
         cwd: root,
-        env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'warn', WORKER_PORT: String(port), ...workerEnv },
+        env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'warn', WORKER_PORT: String(port), WORKER_METRICS_PORT: '0', ...workerEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
