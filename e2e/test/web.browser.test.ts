@@ -73,8 +73,10 @@ describe('every page, at 375 and 1280 px, in English and Chinese', () => {
         const { context, page, watch } = await newContext({ width, locale });
         try {
           for (const c of PAGES) {
-            await visit(page, c.path);
+            const status = await visit(page, c.path);
             const where = `${c.path} (${locale}, ${width} px)`;
+            // an address no page has: the app's "page not found", and the status says so too
+            expect(status, where).toBe(c.name === 'not-found' ? 404 : 200);
             expect(new URL(page.url()).pathname, where).toBe(c.landsOn ?? c.path.split('?')[0]);
             expect(await page.getAttribute('html', 'lang'), where).toBe(locale === 'zh' ? 'zh-Hans' : 'en');
             expect((await page.locator('main h1').first().innerText()).trim(), where).toBe(at(texts(locale, c.heading[0]), c.heading[1]));

@@ -159,6 +159,8 @@ export async function newContext(web: WebSystem, opts: ContextOptions): Promise<
     // (signed out: GET /v1/me is 401; a wrong password; a 402 or 422 shown on the form) is not an
     // error of the page: those are the 4xx answers. A 5xx always is.
     if (/status of 4\d\d/.test(msg.text()) && msg.location().url.startsWith(`${origin}/v1/`)) return;
+    // An address no page has is answered 404 (with the app's "page not found"): the document's own status.
+    if (/status of 404/.test(msg.text()) && msg.location().url === page.url()) return;
     watch.problems.push(`console ${msg.type()}: ${msg.text()} (${msg.location().url})`);
   });
   page.on('pageerror', (err) => watch.problems.push(`page error: ${err.message}`));
@@ -169,11 +171,15 @@ export async function newContext(web: WebSystem, opts: ContextOptions): Promise<
   return { context, page, watch };
 }
 
-/** Opens a page and waits until it has its heading and the header knows who is there (GET /v1/me answered). */
-export async function visit(page: Page, base: string, p: string): Promise<void> {
-  await page.goto(`${base}${p}`, { waitUntil: 'load' });
+/**
+ * Opens a page and waits until it has its heading and the header knows who is there (GET /v1/me
+ * answered); answers the HTTP status of the document.
+ */
+export async function visit(page: Page, base: string, p: string): Promise<number | undefined> {
+  const response = await page.goto(`${base}${p}`, { waitUntil: 'load' });
   await page.locator('main h1').first().waitFor({ state: 'visible' });
   await page.locator('.sign-in, .account-button').first().waitFor({ state: 'visible' });
+  return response?.status();
 }
 
 /** axe-core's serious and critical violations on the page as it is now. */
