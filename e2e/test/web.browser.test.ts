@@ -3,16 +3,18 @@
 // desktop widths in English and Chinese: screenshots (e2e/.output/screenshots/), axe-core with no
 // serious or critical violation, no console error, nothing sent anywhere but the gateway, no
 // horizontal scrolling; the header by keyboard; the language switch; the signed-in header.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailText, until } from './browser.js';
-import { at, LOCALES, newContext as openContext, screen, SCREENSHOTS, seriousViolations, startWebSystem, texts, visit as open, WIDTHS, withGateway, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
+import { at, largestContentfulPaint, LOCALES, newContext as openContext, screen, SCREENSHOTS, seriousViolations, startWebSystem, texts, visit as open, WIDTHS, withGateway, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
 
 declare const document: { documentElement: { scrollWidth: number }; activeElement: PageElement | null };
 declare const window: { innerWidth: number; dataLayer?: ArrayLike<unknown>[] };
 declare function getComputedStyle(el: PageElement): { outlineStyle: string; outlineWidth: string };
 
 const PASSWORD_FORM = 'lantern harbour fog 2026';
+const LCP_FILE = path.join(SCREENSHOTS, '..', 'lcp.json');
 
 interface PageCase {
   name: string;
@@ -311,6 +313,36 @@ describe('signing up, confirming the address and signing in through the forms', 
       }
     }
   }, 240_000);
+});
+
+describe('Largest Contentful Paint', () => {
+  it('of Home and Gallery, signed out, at 375 and 1280 px: measured in the browser and written to e2e/.output/lcp.json', async () => {
+    // A record for docs/benchmarks.md, not a timed assertion: the machine running the suite is
+    // shared. Each measurement is a fresh context (nothing cached), median of three.
+    const results: Record<string, { medianMs: number; runs: number[]; element: string }> = {};
+    for (const p of ['/', '/gallery']) {
+      for (const width of WIDTHS) {
+        const runs: number[] = [];
+        let element = '';
+        for (let i = 0; i < 3; i++) {
+          const { context, page } = await newContext({ width, locale: 'en' });
+          try {
+            await visit(page, p);
+            const lcp = await largestContentfulPaint(page);
+            expect(lcp.ms, `${p} at ${width} px`).toBeGreaterThan(0);
+            runs.push(lcp.ms);
+            element = lcp.element;
+          } finally {
+            await context.close();
+          }
+        }
+        runs.sort((a, b) => a - b);
+        results[`${p} ${width}px`] = { medianMs: runs[1]!, runs, element };
+      }
+    }
+    mkdirSync(path.dirname(LCP_FILE), { recursive: true });
+    writeFileSync(LCP_FILE, `${JSON.stringify({ measuredAt: new Date().toISOString(), results }, null, 2)}\n`);
+  }, 180_000);
 });
 
 describe('analytics when a GA4 measurement id is configured', () => {

@@ -182,6 +182,29 @@ export async function visit(page: Page, base: string, p: string): Promise<number
   return response?.status();
 }
 
+/**
+ * Largest Contentful Paint of the page as loaded (ms since navigation start), read in the page from
+ * the browser's own `largest-contentful-paint` entries (buffered), and what element it was.
+ */
+export async function largestContentfulPaint(page: Page): Promise<{ ms: number; element: string }> {
+  return page.evaluate(
+    () =>
+      new Promise<{ ms: number; element: string }>((resolve) => {
+        type Entry = { startTime: number; element?: { tagName: string; className: string } | null };
+        // the last entry the browser reported before input is the LCP; wait a little for late images
+        const entries: Entry[] = [];
+        new (globalThis as unknown as { PerformanceObserver: new (cb: (list: { getEntries(): Entry[] }) => void) => { observe(o: object): void } }).PerformanceObserver((list) => entries.push(...list.getEntries())).observe({
+          type: 'largest-contentful-paint',
+          buffered: true,
+        });
+        setTimeout(() => {
+          const last = entries.at(-1);
+          resolve({ ms: Math.round(last?.startTime ?? -1), element: last?.element ? `${last.element.tagName.toLowerCase()}.${last.element.className}` : 'none' });
+        }, 1000);
+      }),
+  );
+}
+
 /** axe-core's serious and critical violations on the page as it is now. */
 export async function seriousViolations(page: Page): Promise<string[]> {
   const result = await new AxeBuilder({ page }).analyze();
