@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, baseEnv, port, str, num, url, secret, duration, makeValidator, listenPort } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, num, url, secret, duration, makeValidator, listenPort, internalApiToken } from '@imlab/config';
 
 /** `<count>/<window>`, e.g. `10/1m`: a burst of `count`, refilled evenly over `window`. */
 export interface RatePolicySpec {
@@ -77,7 +77,7 @@ export const configSpec = {
   QUEUE_PREFIX: baseEnv.QUEUE_PREFIX,
   PUBLIC_BASE_URL: baseEnv.PUBLIC_BASE_URL,
   SHUTDOWN_GRACE_MS: baseEnv.SHUTDOWN_GRACE_MS,
-  INTERNAL_API_TOKEN: baseEnv.INTERNAL_API_TOKEN,
+  INTERNAL_API_TOKEN: internalApiToken,
   GATEWAY_PORT: port({ default: 8080 }),
   /** The internal listener for /metrics (Prometheus), on HOST; never exposed by the public Service. */
   METRICS_PORT: listenPort({ default: 9464 }),

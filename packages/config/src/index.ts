@@ -63,8 +63,15 @@ export const baseEnv = {
   QUEUE_LOCK_MS: num({ default: 30_000, desc: 'how long a consumer holds a job before BullMQ may hand it to another (crash recovery time)' }),
   QUEUE_STALLED_INTERVAL_MS: num({ default: 30_000, desc: 'how often BullMQ looks for jobs whose consumer died' }),
   MESSAGE_SEAL_KEY: secret({ devDefault: 'dev-message-seal-key-change-me', desc: 'encrypts secrets that messages must carry (email link tokens)' }),
-  INTERNAL_API_TOKEN: str({ devDefault: 'dev-internal-token-change-me', desc: 'shared secret for /internal/* service-to-service routes' }),
 };
+
+/**
+ * The secret the gateway presents to auth's `/internal/sessions/resolve` — its one internal call.
+ * Only the gateway and auth read it; every other internal call carries a service token auth signs
+ * (serviceAudience in @imlab/contracts). Production wants 32+ characters; ./scripts/start.sh makes
+ * a random one per run.
+ */
+export const internalApiToken = str({ devDefault: 'dev-internal-token-change-me', desc: "the gateway's secret for auth's /internal/sessions/resolve (gateway and auth only)" });
 
 type Specs = { [key: string]: ValidatorSpec<unknown> };
 type Cleaned<S extends Specs> = { readonly [K in keyof S]: S[K] extends ValidatorSpec<infer T> ? T : never };

@@ -14,6 +14,17 @@ export interface InternalClaims {
 export const INTERNAL_JWT_ISSUER = 'imlab-auth';
 
 /**
+ * Service tokens: auth's calls to another service's `/internal/*` routes (the account export)
+ * carry a short-lived token auth signs with its own key, `sub` `service:auth`, `aud`
+ * `internal:<service>` — an audience no session ever resolves to, so a person's token never opens
+ * an internal route and a service token never opens a person's.
+ */
+export const serviceAudience = (service: string): string => `internal:${service}`;
+export const SERVICE_SUBJECT_PREFIX = 'service:';
+/** How long a service token lives; callers reuse one until shortly before it expires. */
+export const SERVICE_TOKEN_TTL_SECONDS = 60;
+
+/**
  * Redis key auth sets (value `1`) when it ends a session — logout, logout-all, password reset,
  * deletion, a device signed out, a Google sign-in replacing a session — for
  * REVOKED_SESSION_TTL_MS, longer than any internal token lives (services refuse one 5 min after

@@ -1,13 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwksCache, jwtVerify, type ExportedJWKSCache, type JWKSCacheInput, type JWTVerifyGetKey } from 'jose';
-import { INTERNAL_JWT_ISSUER, revokedSessionKey, type InternalClaims, type Role } from '@imlab/contracts';
+import { INTERNAL_JWT_ISSUER, revokedSessionKey, serviceAudience, SERVICE_SUBJECT_PREFIX, type InternalClaims, type Role } from '@imlab/contracts';
 import { AppError } from './app-error.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Set by registerInternalAuth: the claims of a valid internal token for this service, or a throw. */
     verifyInternalToken(token: string): Promise<InternalClaims>;
+    /** Set by registerInternalAuth: the calling service of a valid service token for this service's /internal/* routes, or a throw. */
+    verifyServiceToken(token: string): Promise<{ caller: string }>;
   }
   interface FastifyRequest {
     /** The verified internal token's claims, set by `authenticate` (null before). */
@@ -149,6 +151,19 @@ export async function registerInternalAuth(app: FastifyInstance, opts: InternalA
     }
     return payload;
   });
+  app.decorate('verifyServiceToken', async (token: string): Promise<{ caller: string }> => {
+    const { payload } = await jwtVerify(token, keys, {
+      algorithms: [INTERNAL_JWT_ALGORITHM],
+      issuer: INTERNAL_JWT_ISSUER,
+      audience: serviceAudience(opts.audience),
+      requiredClaims: ['exp', 'iat', 'sub'],
+    });
+    if (Date.now() / 1000 - payload.iat! > MAX_TOKEN_AGE_SECONDS) {
+      throw new errors.JWTExpired('"iat" claim timestamp check failed (too far in the past)', payload, 'iat', 'check_failed');
+    }
+    if (!payload.sub!.startsWith(SERVICE_SUBJECT_PREFIX)) throw new errors.JWTClaimValidationFailed('not a service token', payload, 'sub', 'check_failed');
+    return { caller: payload.sub!.slice(SERVICE_SUBJECT_PREFIX.length) };
+  });
 }
 
 /** "Bearer <token>", the scheme in any case, one space, no other. */
@@ -179,8 +194,29 @@ export function requireRole(...roles: Role[]) {
 export const INTERNAL_TOKEN_HEADER = 'x-imlab-internal-token';
 
 /**
- * preHandler factory for `/internal/*` routes (gateway → auth session resolution, auth → services
- * for exports): the caller must present INTERNAL_API_TOKEN. Compared in constant time.
+ * preValidation factory for a service's `/internal/*` routes (auth → services, for the account
+ * export): the caller presents a service token (INTERNAL_TOKEN_HEADER) that auth signed for this
+ * service (`aud` internal:<this service>), short-lived, naming a caller in `callers`. There is no
+ * shared secret: a leak of one service's configuration opens no other service's internal routes.
+ */
+export function requireServiceToken(...callers: string[]) {
+  return async function checkServiceToken(request: FastifyRequest): Promise<void> {
+    const given = request.headers[INTERNAL_TOKEN_HEADER];
+    const token = typeof given === 'string' ? given : '';
+    let caller: string | undefined;
+    try {
+      if (token) caller = (await request.server.verifyServiceToken(token)).caller;
+    } catch (err) {
+      throw new AppError('FORBIDDEN', { message: 'internal endpoint', cause: err });
+    }
+    if (!caller || !callers.includes(caller)) throw new AppError('FORBIDDEN', { message: 'internal endpoint' });
+  };
+}
+
+/**
+ * preHandler factory for auth's `/internal/sessions/resolve`, the gateway's one internal call: the
+ * gateway presents INTERNAL_API_TOKEN, a secret only the gateway and auth hold (no other service
+ * has it). Compared in constant time.
  */
 export function requireInternalToken(expected: string) {
   const want = Buffer.from(expected);

@@ -9,6 +9,8 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 export async function startTestIssuer(): Promise<{
   jwksUrl: string;
   sign: (claims: { sub: string; roles?: string[]; sid?: string; aud: string; expiresIn?: string; iss?: string; locale?: string }) => Promise<string>;
+  /** A service token as auth signs it for `service`'s /internal/* routes (`caller` and `aud` overridable for the attack tests). */
+  signService: (service: string, opts?: { caller?: string; aud?: string; expiresIn?: string }) => Promise<string>;
   close: () => Promise<void>;
 }> {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
@@ -34,6 +36,15 @@ export async function startTestIssuer(): Promise<{
         .setIssuer(c.iss ?? 'imlab-auth')
         .setIssuedAt()
         .setExpirationTime(c.expiresIn ?? '60s')
+        .sign(privateKey),
+    signService: (service, o = {}) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'EdDSA', kid })
+        .setSubject(`service:${o.caller ?? 'auth'}`)
+        .setAudience(o.aud ?? `internal:${service}`)
+        .setIssuer('imlab-auth')
+        .setIssuedAt()
+        .setExpirationTime(o.expiresIn ?? '60s')
         .sign(privateKey),
     close: () => new Promise((r) => server.close(() => r())),
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unzipSync, strFromU8 } from 'fflate';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { sql } from '@imlab/db';
 import { startFakeOidcIssuer, type FakeOidcIssuer } from '@imlab/testing';
 import { loadAuthConfig, MAX_PURGE_DELAY_SECONDS } from '../src/config.js';
@@ -13,16 +14,30 @@ import { call, settle, bearer, ipHash, outboxMessages, sentEmails, signedInUser,
 // a real 1x1 PNG
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 
-/** Stands in for the ledger's and generation's /internal/users/:id/export (and generation's files). */
+/**
+ * Stands in for the ledger's, generation's and billing's /internal/users/:id/export (and
+ * generation's files): answers only auth's service token for `service`, checked as the services
+ * check it (auth's JWKS, `aud` internal:<service>, `sub` service:auth).
+ */
 async function fakeExportService(
+  service: string,
   body: (userId: string) => unknown,
   files: Record<string, { type: string; bytes: Buffer }> = {},
 ): Promise<{ url: string; calls: string[]; fail: { status: number | null }; close(): Promise<void> }> {
   const calls: string[] = [];
   const fail = { status: null as number | null };
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(async (req, res) => {
     const m = /^\/internal\/users\/([0-9a-f-]+)\/export$/.exec(req.url ?? '');
-    if (req.headers['x-imlab-internal-token'] !== INTERNAL_TOKEN) return void res.writeHead(403).end();
+    const token = req.headers['x-imlab-internal-token'];
+    const valid = await jwtVerify(typeof token === 'string' ? token : '', createRemoteJWKSet(new URL(`${t.url}/.well-known/jwks.json`)), {
+      algorithms: ['EdDSA'],
+      issuer: 'imlab-auth',
+      audience: `internal:${service}`,
+    }).then(
+      ({ payload }) => payload.sub === 'service:auth',
+      () => false,
+    );
+    if (!valid) return void res.writeHead(403).end();
     const file = files[req.url ?? ''];
     if (file) return void res.writeHead(200, { 'content-type': file.type }).end(file.bytes);
     if (!m) return void res.writeHead(404).end();
@@ -57,8 +72,9 @@ async function c(...args: Parameters<typeof call>) {
 const resolve = (token: string) => c(t.url, 'POST', '/internal/sessions/resolve', { body: { token, audience: 'auth' }, headers: { 'x-imlab-internal-token': INTERNAL_TOKEN } });
 
 beforeAll(async () => {
-  ledger = await fakeExportService((userId) => ({ userId, transactions: [{ id: 't1', amount: 50, kind: 'grant' }] }));
+  ledger = await fakeExportService('credits-ledger', (userId) => ({ userId, transactions: [{ id: 't1', amount: 50, kind: 'grant' }] }));
   generation = await fakeExportService(
+    'generation',
     (userId) => ({
       userId,
       generations: [{ id: 'g1', prompt: 'a quiet workshop', images: [{ id: 'img1', url: '/internal/images/img1/original', thumbUrl: '/internal/images/img1/thumb' }] }],
@@ -66,7 +82,7 @@ beforeAll(async () => {
     }),
     { '/internal/images/img1/original': { type: 'image/png', bytes: PNG }, '/internal/uploads/up1': { type: 'image/png', bytes: PNG } },
   );
-  billing = await fakeExportService((userId) => ({ userId, orders: [{ id: 'o1', packId: 'starter', credits: 100, amount: 500, currency: 'usd', status: 'paid' }] }));
+  billing = await fakeExportService('billing', (userId) => ({ userId, orders: [{ id: 'o1', packId: 'starter', credits: 100, amount: 500, currency: 'usd', status: 'paid' }] }));
   issuer = await startFakeOidcIssuer(CLIENT);
   t = await startAuth('auth_privacy', {
     LEDGER_URL: ledger.url,

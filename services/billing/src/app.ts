@@ -49,6 +49,6 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE,
   });
   registerReconciliationRoutes(app, ctx.db);
-  registerPrivacyRoutes(app, ctx.db, config.INTERNAL_API_TOKEN);
+  registerPrivacyRoutes(app, ctx.db);
   return app;
 }

@@ -615,12 +615,14 @@ describe('privacy', () => {
     expect(stored).toMatchObject({ type: 'checkout.session.completed', order_id: c.orderId, payment_intent_id: c.pi, amount: 500, currency: 'usd' });
   });
 
-  it('exports a person\'s orders to auth over the internal token only', async () => {
+  it('exports a person\'s orders to auth (its service token) only', async () => {
     const c = await paidOrder();
     const url = `${h.base}/internal/users/${c.userId}/export`;
     expect((await fetch(url)).status).toBe(403);
     expect((await fetch(url, { headers: { 'x-imlab-internal-token': 'wrong-token-of-same-size!!!' } })).status).toBe(403);
-    const res = await fetch(url, { headers: { 'x-imlab-internal-token': h.config.INTERNAL_API_TOKEN } });
+    expect((await fetch(url, { headers: { 'x-imlab-internal-token': await h.issuer.signService('billing', { caller: 'gateway' }) } })).status).toBe(403);
+    expect((await fetch(url, { headers: { 'x-imlab-internal-token': await h.issuer.signService('credits-ledger') } })).status).toBe(403);
+    const res = await fetch(url, { headers: { 'x-imlab-internal-token': await h.issuer.signService('billing') } });
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toEqual({ userId: c.userId, orders: [expect.objectContaining({ id: c.orderId, status: 'paid', amount: 500, credits: 100 })] });

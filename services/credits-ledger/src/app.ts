@@ -21,6 +21,6 @@ export async function build({ config, logger, ctx }: AppDeps): Promise<App> {
   ctx.bus.registerMetrics(app.metricsRegistry, ['credits-ledger']);
   creditsRoutes(app, ctx.db);
   financeRoutes(app, ctx.db, config.LEDGER_SEAL_SECRET);
-  privacyRoutes(app, ctx.db, config.INTERNAL_API_TOKEN);
+  privacyRoutes(app, ctx.db);
   return app;
 }

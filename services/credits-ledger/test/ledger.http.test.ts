@@ -18,7 +18,7 @@ let issuer: Awaited<ReturnType<typeof startTestIssuer>>;
 
 beforeAll(async () => {
   issuer = await startTestIssuer();
-  L = await startLedger('ledger-http', { env: { AUTH_JWKS_URL: issuer.jwksUrl, INTERNAL_API_TOKEN: 'test-internal-token-0123456789' } });
+  L = await startLedger('ledger-http', { env: { AUTH_JWKS_URL: issuer.jwksUrl } });
   app = await build({ config: L.config, logger: createLogger({ service: 'credits-ledger', level: 'silent' }), ctx: L.ctx });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
@@ -321,13 +321,26 @@ describe('finance API', () => {
 });
 
 describe('privacy', () => {
-  it('exports a person’s transaction history to callers holding the internal token only', async () => {
+  it('exports a person’s transaction history to auth (its service token) only', async () => {
     const u = user();
     await grant(u, 12);
     expect((await get(`/internal/users/${u}/export`)).status).toBe(403);
     expect((await get('/internal/users/not-a-uuid/export')).status).toBe(403); // the token first, then the input
     expect((await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': 'wrong-token-0123456789abc' })).status).toBe(403);
-    const res = await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': 'test-internal-token-0123456789' });
+    // a person's own token, another service's service token, one for another service, an expired one: refused
+    for (const wrong of [
+      await tokenFor(u),
+      await tokenFor(u, ['admin']),
+      await issuer.signService('credits-ledger', { caller: 'gateway' }),
+      await issuer.signService('generation'),
+      await issuer.signService('credits-ledger', { aud: 'credits-ledger' }),
+      await issuer.signService('credits-ledger', { expiresIn: '-1s' }),
+    ]) {
+      expect((await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': wrong })).status).toBe(403);
+    }
+    // and a service token does not open a person's routes
+    expect((await get('/v1/credits/balance', await issuer.signService('credits-ledger'))).status).toBe(401);
+    const res = await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': await issuer.signService('credits-ledger') });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ userId: u, balance: { available: 12, held: 0 }, transactions: [{ kind: 'purchase', amount: 12 }] });
   });
@@ -358,7 +371,7 @@ describe('privacy', () => {
       select (select count(*) from accounts where owner_id = ${u}) + (select count(*) from holds h join accounts a on a.id = h.subject_id where a.owner_id = ${u}) as n`.execute(L.db);
     expect(Number(mentions.rows[0]!.n)).toBe(0);
 
-    expect((await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': 'test-internal-token-0123456789' })).body).toMatchObject({ transactions: [], balance: { available: 0, held: 0 } });
+    expect((await get(`/internal/users/${u}/export`, undefined, { 'x-imlab-internal-token': await issuer.signService('credits-ledger') })).body).toMatchObject({ transactions: [], balance: { available: 0, held: 0 } });
     expect((await get('/v1/admin/ledger/trial-balance', fin)).body.totals.balance).toBe(0);
     // Scrubbing references does not touch what the checkpoints seal.
     expect((await get('/v1/admin/ledger/verify', fin)).body).toMatchObject({ ok: true });

@@ -219,7 +219,7 @@ describe('privacy', () => {
   it('exports a person’s generations with internal links to every image, behind the internal token', async () => {
     expect((await h.api('GET', `/internal/users/${bob}/export`)).status).toBe(403);
     expect((await h.api('GET', '/internal/users/not-a-uuid/export')).status).toBe(403); // the token first, then the input
-    const headers = { 'x-imlab-internal-token': h.config.INTERNAL_API_TOKEN };
+    const headers = { 'x-imlab-internal-token': await h.issuer.signService('generation') };
     const res = await h.api('GET', `/internal/users/${bob}/export`, { headers });
     expect(res.status).toBe(200);
     expect(res.body.generations).toHaveLength(2);

@@ -64,7 +64,7 @@ describe('POST /v1/uploads', () => {
     const other = await upload(jpeg, 'image/jpeg', uuidv7());
     expect(other.body.id).not.toBe(first.body.id);
 
-    const stored = await h.api('GET', `/internal/uploads/${first.body.id}`, { headers: { 'x-imlab-internal-token': h.config.INTERNAL_API_TOKEN } });
+    const stored = await h.api('GET', `/internal/uploads/${first.body.id}`, { headers: { 'x-imlab-internal-token': await h.issuer.signService('generation') } });
     const meta = await sharp(stored.body).metadata();
     expect(meta.exif).toBeUndefined();
     expect(stored.body.includes(Buffer.from('SpyCam'))).toBe(false);
@@ -109,7 +109,7 @@ describe('POST /v1/uploads', () => {
     const payload = Buffer.concat([Buffer.from('<html><script>alert(document.cookie)</script></html>'), Buffer.from('PK\x03\x04polyglot-zip', 'latin1')]);
     const res = await upload(Buffer.concat([png, payload]));
     expect(res.status).toBe(201);
-    const stored = await h.api('GET', `/internal/uploads/${res.body.id}`, { headers: { 'x-imlab-internal-token': h.config.INTERNAL_API_TOKEN } });
+    const stored = await h.api('GET', `/internal/uploads/${res.body.id}`, { headers: { 'x-imlab-internal-token': await h.issuer.signService('generation') } });
     expect(stored.body.includes(Buffer.from('<script>'))).toBe(false);
     expect(stored.body.includes(Buffer.from('PK\x03\x04', 'latin1'))).toBe(false);
     // and an HTML document with PNG bytes inside is not an image at all
@@ -190,7 +190,7 @@ describe('POST /v1/uploads', () => {
     const up = await upload(png);
     const n = await sweepExpiredUploads(h.ctx.db, h.app.generation.deletions, new Date(Date.now() + h.config.UPLOAD_TTL * 1000 + 1000));
     expect(n).toBeGreaterThanOrEqual(1);
-    const stored = await h.api('GET', `/internal/uploads/${up.body.id}`, { headers: { 'x-imlab-internal-token': h.config.INTERNAL_API_TOKEN } });
+    const stored = await h.api('GET', `/internal/uploads/${up.body.id}`, { headers: { 'x-imlab-internal-token': await h.issuer.signService('generation') } });
     expect(stored.status).toBe(404);
   });
 });

@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, createLocalJWKSet, type JWK, type CryptoKey, type JWTPayload } from 'jose';
-import { INTERNAL_JWT_ISSUER, type Locale, type Role } from '@imlab/contracts';
+import { INTERNAL_JWT_ISSUER, serviceAudience, SERVICE_SUBJECT_PREFIX, SERVICE_TOKEN_TTL_SECONDS, type Locale, type Role } from '@imlab/contracts';
 import type { Logger } from '@imlab/logger';
 
 export const ALG = 'EdDSA';
@@ -11,6 +11,11 @@ export interface KeyRing {
   /** Public keys of every configured key (current first), as served at /.well-known/jwks.json. */
   jwks: { keys: JWK[] };
   sign(claims: { sub: string; sid: string; roles: Role[]; aud: string; locale?: Locale }, ttlSeconds: number): Promise<string>;
+  /**
+   * A service token for auth's calls to `service`'s /internal/* routes (`sub` service:auth, `aud`
+   * internal:<service>), reused until 15 s before it expires.
+   */
+  serviceToken(service: string): Promise<string>;
   /** Verifies an internal token addressed to `audience` with the same pinned rules services use. */
   verify(token: string, audience: string): Promise<JWTPayload & { sid?: string; roles?: Role[]; locale?: unknown }>;
 }
@@ -32,7 +37,22 @@ export async function keyRingFrom(jwks: JWK[]): Promise<KeyRing> {
   const signingKey = (await importJWK({ ...current, alg: ALG }, ALG)) as CryptoKey;
   const published = { keys: jwks.map(publicPart) };
   const localSet = createLocalJWKSet(published);
+  const serviceTokens = new Map<string, { token: string; renewAt: number }>();
   return {
+    serviceToken: async (service) => {
+      const cached = serviceTokens.get(service);
+      if (cached && Date.now() < cached.renewAt) return cached.token;
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: ALG, kid: current.kid!, typ: 'JWT' })
+        .setIssuer(INTERNAL_JWT_ISSUER)
+        .setSubject(`${SERVICE_SUBJECT_PREFIX}auth`)
+        .setAudience(serviceAudience(service))
+        .setIssuedAt()
+        .setExpirationTime(`${SERVICE_TOKEN_TTL_SECONDS}s`)
+        .sign(signingKey);
+      serviceTokens.set(service, { token, renewAt: Date.now() + (SERVICE_TOKEN_TTL_SECONDS - 15) * 1000 });
+      return token;
+    },
     jwks: published,
     sign: ({ sub, sid, roles, aud, locale }, ttl) =>
       new SignJWT({ sid, roles, ...(locale ? { locale } : {}) })

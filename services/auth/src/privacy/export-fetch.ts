@@ -5,10 +5,10 @@ export interface Fetched {
   bytes: Uint8Array;
 }
 
-/** GET {base}{path} from another service with the internal token; non-2xx is an error. */
-export async function fetchInternal(base: string, path: string, internalToken: string, timeoutMs = 30_000): Promise<Fetched> {
+/** GET {base}{path} from another service with auth's service token for it; non-2xx is an error. */
+export async function fetchInternal(base: string, path: string, serviceToken: string, timeoutMs = 30_000): Promise<Fetched> {
   const url = new URL(path, base);
-  const res = await fetch(url, { headers: { [INTERNAL_TOKEN_HEADER]: internalToken }, signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetch(url, { headers: { [INTERNAL_TOKEN_HEADER]: serviceToken }, signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) {
     await res.body?.cancel();
     throw new Error(`GET ${url.pathname} answered ${res.status}`);
@@ -17,8 +17,8 @@ export async function fetchInternal(base: string, path: string, internalToken: s
 }
 
 /** A service's part of the export: GET /internal/users/:userId/export, JSON. */
-export async function fetchUserExport(base: string, userId: string, internalToken: string): Promise<unknown> {
-  const { contentType, bytes } = await fetchInternal(base, `/internal/users/${encodeURIComponent(userId)}/export`, internalToken);
+export async function fetchUserExport(base: string, userId: string, serviceToken: string): Promise<unknown> {
+  const { contentType, bytes } = await fetchInternal(base, `/internal/users/${encodeURIComponent(userId)}/export`, serviceToken);
   if (!contentType.includes('json')) throw new Error(`export from ${new URL(base).host} is not JSON (${contentType || 'no content type'})`);
   return JSON.parse(Buffer.from(bytes).toString('utf8'));
 }

@@ -144,9 +144,9 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
           sessions: liveSessions.map((s) => ({ createdAt: s.created_at.toISOString(), lastSeenAt: s.last_seen_at.toISOString(), device: s.device })),
         };
         const [credits, images, orders] = await Promise.all([
-          fetchUserExport(config.LEDGER_URL, user.id, config.INTERNAL_API_TOKEN),
-          fetchUserExport(config.GENERATION_URL, user.id, config.INTERNAL_API_TOKEN),
-          fetchUserExport(config.BILLING_URL, user.id, config.INTERNAL_API_TOKEN),
+          fetchUserExport(config.LEDGER_URL, user.id, await deps.keys.serviceToken('credits-ledger')),
+          fetchUserExport(config.GENERATION_URL, user.id, await deps.keys.serviceToken('generation')),
+          fetchUserExport(config.BILLING_URL, user.id, await deps.keys.serviceToken('billing')),
         ]);
         await mkdir(exportDir, { recursive: true });
         const fileName = `${job.id}.zip`;
@@ -160,7 +160,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
           archive.add('credits.json', text(credits), true);
           archive.add('orders.json', text(orders), true);
           // image files first, then the listing that points at them
-          await inlineInternalFiles(images, (path) => fetchInternal(config.GENERATION_URL, path, config.INTERNAL_API_TOKEN), (name, data) => archive.add(name, data));
+          await inlineInternalFiles(images, async (path) => fetchInternal(config.GENERATION_URL, path, await deps.keys.serviceToken('generation')), (name, data) => archive.add(name, data));
           archive.add('images.json', text(images), true);
           bytes = await archive.finish();
         } catch (err) {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { requestLocale, requireInternalToken, type App } from '@imlab/http';
+import { requestLocale, requireServiceToken, type App } from '@imlab/http';
 import { Problem } from '@imlab/contracts';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
@@ -8,12 +8,12 @@ import { balanceOf, decodeCursor, movementsOf, type Movement as MovementT } from
 
 const Export = Type.Object({ userId: Type.String(), balance: Balance, transactions: Type.Array(Movement) }, { additionalProperties: false });
 
-/** Auth's export saga collects the person's transaction history here (internal token only). */
-export function privacyRoutes(app: App, db: Kysely<DB>, internalToken: string): void {
+/** Auth's export saga collects the person's transaction history here (auth's service token only). */
+export function privacyRoutes(app: App, db: Kysely<DB>): void {
   app.get(
     '/internal/users/:userId/export',
     {
-      preValidation: requireInternalToken(internalToken),
+      preValidation: requireServiceToken('auth'),
       schema: {
         hide: true,
         params: Type.Object({ userId: Type.String({ format: 'uuid' }) }),

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { requireInternalToken, notFound, type App } from '@imlab/http';
+import { requireServiceToken, notFound, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import type { Config } from '../config.js';
@@ -14,8 +14,9 @@ const Binary = Type.Unsafe<Buffer>({ type: 'string', format: 'binary' });
 
 /** Service-to-service routes for the account export; the gateway never forwards /internal/*. */
 export function privacyRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; config: Config }): void {
-  const { db, storage, config } = deps;
-  const guard = requireInternalToken(config.INTERNAL_API_TOKEN);
+  const { db, storage } = deps;
+  // auth's export saga, and no one else
+  const guard = requireServiceToken('auth');
   app.get(
     '/internal/users/:userId/export',
     { preValidation: guard, schema: { hide: true, params: Type.Object({ userId: Type.String({ format: 'uuid' }) }), response: { 200: Type.Unknown(), 403: ProblemRef } } as object },

@@ -32,6 +32,8 @@ export interface Harness {
   ledger: FakeLedger;
   storageDir: string;
   token(userId: string, audience?: string): Promise<string>;
+  /** The stand-in for auth's keys: user tokens and service tokens (auth's calls to /internal/*). */
+  issuer: Awaited<ReturnType<typeof startTestIssuer>>;
   api(method: string, path: string, opts?: { user?: string; body?: unknown; raw?: Buffer; contentType?: string; headers?: Record<string, string> }): Promise<{ status: number; body: Body; headers: Headers }>;
   waitFor(userId: string, id: string, statuses: string[], timeoutMs?: number): Promise<Body>;
   startWorker(env?: Record<string, string>): Promise<RenderWorker>;
@@ -87,6 +89,7 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
     ledger,
     storageDir,
     token,
+    issuer,
     async api(method, p, opts = {}) {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };
       if (opts.user) headers.authorization = `Bearer ${await token(opts.user)}`;
