@@ -1,7 +1,7 @@
 // The privacy policy's promises, checked against the whole running system.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unzipSync, strFromU8 } from 'fflate';
@@ -13,6 +13,15 @@ import { CLIENT_IPS, PASSWORD, generate, signUpVerified, until, type Browser } f
 
 const PROMPT_MARKER = 'teal origami crane promptmarker9';
 const person = () => shared.person!;
+
+/** How many `template` mails to `to` the development mailbox holds. */
+function mailCount(sys: System, to: string, template: string): number {
+  const dir = path.join(sys.dataDir, 'mailbox');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.txt'))
+    .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+    .filter((t) => t.includes(`To: ${to}`) && t.includes(`Template: ${template}`)).length;
+}
 const shared: { person?: Browser; userId?: string; imageFiles?: string[] } = {};
 
 function files(dir: string): string[] {
@@ -132,13 +141,26 @@ beforeAll(async () => {
     }
   }, 90_000);
 
-  it('deletes the account: profile, images and transactions go; the books keep no link to the person', async () => {
+  it('deletes the account: profile, images and transactions go; the books keep no link to the person; a service down meanwhile finishes its part when back, then the last email goes', async () => {
     const userId = shared.userId!;
     expect(shared.imageFiles!.length).toBeGreaterThan(0);
+    const finance = e2e.browser(CLIENT_IPS.privacy);
+    expect((await finance.api.POST('/v1/auth/login', { body: { email: 'finance@example.com', password: PASSWORD } })).response.status).toBe(200);
+    // generation is down while the purge runs
+    await e2e.sys.kill('generation', 'SIGTERM');
     const del = await person().api.DELETE('/v1/me', { body: { password: PASSWORD } });
     expect(del.response.status).toBeLessThan(300);
     expect((await person().api.GET('/v1/me')).response.status).toBe(401);
     expect((await person().api.GET('/v1/credits/balance')).response.status).toBe(401);
+
+    // ops sees the deletion unfinished, waiting for generation only; no email yet
+    const pending = await until(async () => {
+      const list = await finance.api.GET('/v1/admin/accounts/deletions');
+      return list.data?.deletions.find((d) => d.partsPending.length === 1 && d.partsPending[0] === 'generation');
+    }, 60_000);
+    expect(pending.partsDone).toEqual(['billing', 'credits-ledger', 'notification']);
+    expect(mailCount(e2e.sys, 'lin@example.com', 'account-deleted')).toBe(0);
+    await e2e.sys.start('generation');
 
     const needles = [userId, 'lin@example.com', PROMPT_MARKER];
     // outbox/inbox hold message payloads for their short retention (see docs/architecture.md)
@@ -156,14 +178,17 @@ beforeAll(async () => {
     );
     const left = files(path.join(e2e.sys.dataDir, 'images')).filter((f) => shared.imageFiles!.includes(f));
     expect(left).toEqual([]);
-    // the books still balance after the anonymisation
-    const finance = e2e.browser(CLIENT_IPS.privacy);
-    expect((await finance.api.POST('/v1/auth/login', { body: { email: 'finance@example.com', password: PASSWORD } })).response.status).toBe(200);
+    // the books still balance after the purge
     const tb = await finance.api.GET('/v1/admin/ledger/trial-balance');
     expect(tb.response.status).toBe(200);
     expect(JSON.stringify(tb.data)).not.toContain(userId);
     const verify = await finance.api.GET('/v1/admin/ledger/verify');
     expect(verify.response.status).toBe(200);
-  }, 120_000);
+    // every part done: the receipt is complete and the last email went, once
+    await eventually(async () => !(await finance.api.GET('/v1/admin/accounts/deletions')).data?.deletions.some((d) => d.id === pending.id), 30_000);
+    await eventually(() => mailCount(e2e.sys, 'lin@example.com', 'account-deleted') === 1, 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(mailCount(e2e.sys, 'lin@example.com', 'account-deleted')).toBe(1);
+  }, 180_000);
 });
 }

@@ -33,6 +33,7 @@ const OWNERS: readonly { prefix: string; service: ServiceName }[] = (
     ['/v1/pricing', 'billing'],
     ['/v1/billing', 'billing'],
     ['/v1/admin/billing', 'billing'],
+    ['/v1/admin/accounts', 'auth'],
     ['/v1/notifications/webhooks', 'notification'],
   ] as const
 ).map(([prefix, service]) => ({ prefix, service }));

@@ -46,6 +46,7 @@ export const API_TAGS = [
   { name: 'gallery', description: 'Published images, public.' },
   { name: 'billing', description: 'Credit packs, prices, Stripe Checkout and orders.' },
   { name: 'finance', description: 'Ledger audit and payment reconciliation, for the `finance` and `admin` roles.' },
+  { name: 'operations', description: 'What ops watches: account deletions not finished everywhere. For the `ops` and `admin` roles.' },
   { name: 'webhooks', description: 'Calls from providers (Stripe, Resend), authenticated by their signature over the raw body.' },
 ] as const;
 export type ApiTag = (typeof API_TAGS)[number]['name'];

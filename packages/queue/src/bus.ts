@@ -414,6 +414,12 @@ export class Bus {
             return seen?.result ?? null;
           }
           const result = (await handler({ tx, message, payload: message.payload, log, job })) ?? null;
+          // A purge's receipt: the transaction that did this service's part also tells auth it is
+          // done (one place for every service; a handler cannot forget it).
+          if (message.name === 'user.purge') {
+            const { deletionId } = message.payload as Payload<'user.purge'>;
+            if (deletionId) await this.send(tx, 'user.purge-completed', { deletionId, service: queueName as Payload<'user.purge-completed'>['service'] });
+          }
           await tx
             .updateTable('inbox')
             .set({ result: JSON.stringify(result) })

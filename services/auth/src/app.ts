@@ -17,6 +17,7 @@ import { profileSchemas, registerProfileRoutes } from './profile/profile.routes.
 import { registerInternalRoutes } from './sessions/internal.routes.js';
 import { registerGoogleRoutes } from './google/google.routes.js';
 import { privacySchemas, registerPrivacyRoutes } from './privacy/privacy.routes.js';
+import { registerDeletionGauges } from './privacy/inbox.js';
 import { warmPasswordHasher } from './lib/passwords.js';
 import { createBackground } from './lib/background.js';
 
@@ -71,6 +72,7 @@ export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App
   const google = createGoogleService(deps, sessions, accounts);
   const privacy = createPrivacyService(deps, sessions, accounts);
   app.decorate('auth', { deps, sessions, accounts, privacy });
+  registerDeletionGauges(app.metricsRegistry, ctx, privacy.receipts, config.DELETION_OVERDUE_AFTER);
 
   registerInternalRoutes(app, deps, sessions);
   registerAccountRoutes(app, deps, accounts, sessions, profiles);

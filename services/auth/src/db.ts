@@ -68,7 +68,22 @@ export interface ExportTable {
   expires_at: Date | null;
 }
 
+/** One purged account: a random id, each service's part as it reported done, the sealed address until the last email went. */
+export interface DeletionReceiptTable {
+  id: string;
+  /** when the purge was due (the end of the grace period) */
+  due_at: Date;
+  purged_at: Generated<Date>;
+  /** service name → ISO time its part of the purge was done */
+  parts_done: Generated<Record<string, string>>;
+  email_sealed: string | null;
+  email_locale: Generated<'en' | 'zh'>;
+  completed_at: Date | null;
+  email_sent_at: Date | null;
+}
+
 export interface DB extends QueueTables {
+  deletion_receipts: DeletionReceiptTable;
   users: UserTable;
   identities: IdentityTable;
   sessions: SessionTable;

@@ -141,7 +141,7 @@ describe('DELETE /v1/me', () => {
     await sql`update users set purge_after = now() - interval '1 second' where id = ${userId}`.execute(t.ctx.db);
     expect((await t.app.auth.privacy.runOnce()).purged).toBe(1);
 
-    expect(await outboxMessages(t, 'user.purge')).toContainEqual({ userId });
+    expect(await outboxMessages(t, 'user.purge')).toContainEqual({ userId, deletionId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     const dump = await sql<{ t: string }>`
       select coalesce(string_agg(x, E'\n'), '') as t from (
         select row_to_json(u)::text as x from users u union all select row_to_json(s)::text from sessions s
@@ -159,6 +159,57 @@ describe('DELETE /v1/me', () => {
     expect(again.status).toBe(202);
     await settle(t);
     expect((await t.ctx.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id).not.toBe(userId);
+  });
+
+  it('keeps a receipt under a deletion id naming nobody; the last service\'s report sends the account-deleted email, once', async () => {
+    const email = 'receipt@example.com';
+    const { sid, userId } = await signedInUser(t, email);
+    expect((await c(t.url, 'DELETE', '/v1/me', { body: { password: PASSWORD }, headers: await bearer(t, sid) })).status).toBe(202);
+    await sql`update users set purge_after = now() - interval '1 second' where id = ${userId}`.execute(t.ctx.db);
+    expect((await t.app.auth.privacy.runOnce()).purged).toBe(1);
+    const purge = (await outboxMessages(t, 'user.purge')).find((m) => m.userId === userId)!;
+    const deletionId = purge.deletionId as string;
+    const receipt = await t.ctx.db.selectFrom('deletion_receipts').selectAll().where('id', '=', deletionId).executeTakeFirstOrThrow();
+    // the address waits sealed for the last email; nothing else names the person
+    expect(receipt.email_sealed).toMatch(/^sealed:/);
+    expect(JSON.stringify(receipt)).not.toContain(userId);
+    expect(JSON.stringify(receipt)).not.toContain(email);
+
+    // ops sees it unfinished, with what is missing (ops or admin only)
+    const plain = await signedInUser(t, 'plain-person@example.com');
+    const refused = await c(t.url, 'GET', '/v1/admin/accounts/deletions', { headers: await bearer(t, plain.sid) });
+    expect([refused.status, refused.body.code]).toEqual([403, 'FORBIDDEN']);
+    const ops = await signedInUser(t, 'ops-person@example.com');
+    await sql`update users set roles = '{user,ops}' where email = 'ops-person@example.com'`.execute(t.ctx.db);
+    const asOps = await bearer(t, ops.sid);
+    const listed = await c(t.url, 'GET', '/v1/admin/accounts/deletions', { headers: asOps });
+    expect(listed.status).toBe(200);
+    expect(listed.body.deletions).toContainEqual(expect.objectContaining({ id: deletionId, partsDone: [], partsPending: ['credits-ledger', 'generation', 'billing', 'notification'] }));
+    expect((await c(t.url, 'GET', '/v1/admin/accounts/deletions?olderThanDays=2', { headers: asOps })).body.deletions.map((d: { id: string }) => d.id)).not.toContain(deletionId);
+    const gauge = async () => (await t.app.metricsRegistry.getSingleMetric('auth_deletions_incomplete')!.get()).values.find((v) => v.labels.age === 'any')!.value;
+    expect(await gauge()).toBeGreaterThanOrEqual(1);
+
+    const report = (service: string) => t.ctx.db.transaction().execute((tx) => t.app.auth.privacy.receipts.partDone(tx, deletionId, service));
+    const deleted = async () => (await sentEmails(t, email)).filter((m) => m.template === 'account-deleted');
+    for (const service of ['credits-ledger', 'billing', 'notification']) expect(await report(service)).toEqual({ complete: false, emailed: false });
+    expect(await report('billing')).toEqual({ complete: false, emailed: false }); // a repeated report changes nothing
+    expect(await deleted()).toEqual([]);
+    expect(await report('generation')).toEqual({ complete: true, emailed: true });
+    const mails = await deleted();
+    expect(mails).toHaveLength(1);
+    expect(mails[0]).toMatchObject({ to: email, idempotencyKey: `account-deleted:${deletionId}` });
+    // no user id: notification forgot the person; the address travelled sealed
+    const raw = (await t.ctx.db.selectFrom('outbox').select('payload').where('name', '=', 'email.send').execute()).map((r) => r.payload as Record<string, unknown>).find((p) => p.idempotencyKey === `account-deleted:${deletionId}`)!;
+    expect(raw.userId).toBeUndefined();
+    expect(String(raw.to)).toMatch(/^sealed:/);
+    // the address is gone from the receipt; a late duplicate sends nothing more
+    const done = await t.ctx.db.selectFrom('deletion_receipts').selectAll().where('id', '=', deletionId).executeTakeFirstOrThrow();
+    expect(done.email_sealed).toBeNull();
+    expect(done.completed_at).not.toBeNull();
+    expect(Object.keys(done.parts_done).sort()).toEqual(['billing', 'credits-ledger', 'generation', 'notification']);
+    expect(await report('generation')).toEqual({ complete: true, emailed: false });
+    expect(await deleted()).toHaveLength(1);
+    expect((await c(t.url, 'GET', '/v1/admin/accounts/deletions', { headers: asOps })).body.deletions.map((d: { id: string }) => d.id)).not.toContain(deletionId);
   });
 
   it('deletes sign-up bonus claims once their window is over (no IP hash kept beside a credit history)', async () => {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { event } from './define.js';
+import { command, event } from './define.js';
 import { Uuid, Locale, IsoDate, Hash } from './common.js';
 
 /**
@@ -10,6 +10,9 @@ import { Uuid, Locale, IsoDate, Hash } from './common.js';
 export const SealedEmail = Type.String({ minLength: 1, maxLength: 2048, pattern: '^sealed:', description: 'an email address sealed under MESSAGE_SEAL_KEY' });
 /** An address, plain or sealed: auth always seals; the plain form remains for tools and senders without the key. */
 export const EmailOrSealed = Type.Union([Type.String({ format: 'email' }), SealedEmail]);
+
+/** The services that hold something of a person and purge it on `user.purge` (auth does its own part first). */
+export const PURGE_PARTS = ['credits-ledger', 'generation', 'billing', 'notification'] as const;
 
 export const authMessages = {
   /** A person signed up (email or Google). Notification keeps the contact for later emails. */
@@ -34,8 +37,19 @@ export const authMessages = {
    * retrying, or the person's data would stay forever.
    */
   'user.purge': event(
-    ['credits-ledger', 'generation', 'billing', 'notification'],
-    Type.Object({ userId: Uuid }, { additionalProperties: false }),
+    PURGE_PARTS,
+    // deletionId: the receipt's id (names nobody); each subscriber reports its part done under it
+    Type.Object({ userId: Uuid, deletionId: Type.Optional(Uuid) }, { additionalProperties: false }),
+    { persistent: true },
+  ),
+  /**
+   * A service finished its part of a purge (sent by the bus itself, in the transaction of that
+   * service's `user.purge` handler): auth's deletion receipt records it, and sends the last email
+   * once every part is done.
+   */
+  'user.purge-completed': command(
+    'auth',
+    Type.Object({ deletionId: Uuid, service: Type.Union(PURGE_PARTS.map((s) => Type.Literal(s))) }, { additionalProperties: false }),
     { persistent: true },
   ),
   /** Export of everything a person owns: each listed service contributes its part. */

@@ -10,6 +10,7 @@ import type { QueueName } from '../queues.js';
 export * from './define.js';
 export * from './common.js';
 export { EMAIL_TEMPLATES, type EmailTemplate } from './notification.js';
+export { PURGE_PARTS } from './auth.js';
 export { LedgerReserveResult, LedgerHoldOutcome, LedgerPostingResult } from './ledger.js';
 
 /** Every message name and its schema. Each domain's file is owned by the service that owns the message. */

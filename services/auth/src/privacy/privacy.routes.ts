@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import { ref, StringEnum } from '@imlab/contracts';
-import { binaryContent, errors, operation, type App } from '@imlab/http';
+import { AppError, binaryContent, errors, operation, type App } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import type { PrivacyService } from './privacy.service.js';
@@ -49,8 +49,44 @@ const DeletionScheduled = Type.Object(
 );
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'The export id.' }) });
 
+const IncompleteDeletion = Type.Object(
+  {
+    id: Type.String({ format: 'uuid', description: 'The deletion id: random, names nobody.' }),
+    dueAt: Type.String({ format: 'date-time', description: 'When the purge was due (the end of the grace period).' }),
+    purgedAt: Type.String({ format: 'date-time', description: "When auth did its part and told the services." }),
+    partsDone: Type.Array(Type.String(), { description: 'Services that reported their part done.' }),
+    partsPending: Type.Array(Type.String(), { description: 'Services that have not yet.' }),
+  },
+  { $id: 'IncompleteDeletion', additionalProperties: false },
+);
+const IncompleteDeletions = Type.Object(
+  { olderThanDays: Type.Number(), deletions: Type.Array(ref(IncompleteDeletion), { description: 'At most 500, the oldest first.' }) },
+  {
+    $id: 'IncompleteDeletions',
+    additionalProperties: false,
+    examples: [
+      {
+        olderThanDays: 2,
+        deletions: [{ id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a71', dueAt: '2026-11-10T10:00:00.000Z', purgedAt: '2026-11-10T10:00:04.000Z', partsDone: ['billing', 'credits-ledger', 'notification'], partsPending: ['generation'] }],
+      },
+    ],
+  },
+);
+
 /** The privacy routes' schemas, registered with the app. */
-export const privacySchemas = [ExportView, DeletionRequest, DeletionScheduled];
+export const privacySchemas = [ExportView, DeletionRequest, DeletionScheduled, IncompleteDeletion, IncompleteDeletions];
+
+const OPS_ROLES = ['ops', 'admin'] as const;
+const incompleteDeletionsSchema = {
+  ...operation('listIncompleteDeletions', {
+    tag: 'operations',
+    access: { roles: OPS_ROLES },
+    summary: 'Deletions not finished everywhere',
+    description: 'Account purges some service has not reported done, due more than `olderThanDays` days ago (default 0: every unfinished one). Each names only its random deletion id.',
+  }),
+  querystring: Type.Object({ olderThanDays: Type.Optional(Type.Number({ minimum: 0, maximum: 3650, default: 0 })) }, { additionalProperties: false }),
+  response: { 200: ref(IncompleteDeletions, { description: 'The unfinished deletions' }), ...errors({ 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 403: ['FORBIDDEN'] }) },
+};
 
 const startExportSchema = {
   ...operation('createExport', {
@@ -69,6 +105,12 @@ const getExportSchema = {
 
 export function registerPrivacyRoutes(app: App, deps: AuthDeps, privacy: PrivacyService, sessions: SessionService): void {
   const authed = requireCaller(deps.keys, sessions);
+
+  app.get('/v1/admin/accounts/deletions', { preHandler: authed, schema: incompleteDeletionsSchema }, async (request) => {
+    if (!callerOf(request).roles.some((r) => (OPS_ROLES as readonly string[]).includes(r))) throw new AppError('FORBIDDEN', { message: `requires role ${OPS_ROLES.join(' or ')}` });
+    const olderThanDays = request.query.olderThanDays ?? 0;
+    return { olderThanDays, deletions: await privacy.receipts.incomplete(deps.db, olderThanDays * 86400) };
+  });
 
   app.delete(
     '/v1/me',

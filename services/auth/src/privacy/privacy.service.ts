@@ -15,6 +15,7 @@ import { publicLink, sendEmail } from '../accounts/emails.js';
 import { toMe } from '../profile/profile.service.js';
 import { fetchInternal, fetchUserExport, inlineInternalFiles } from './export-fetch.js';
 import { createZipFile } from './zip-file.js';
+import { createReceipts } from './receipts.js';
 
 const README = `Your imagemakerlab export.
 
@@ -42,10 +43,12 @@ export function exportView(row: ExportRow) {
 
 export function createPrivacyService(deps: AuthDeps, sessions: SessionService, accounts: AccountService) {
   const { config, db, bus, logger } = deps;
+  const receipts = createReceipts(deps);
   const exportDir = resolve(config.EXPORT_DIR);
 
   return {
     exportDir,
+    receipts,
 
     /**
      * Disables the account now (sessions revoked, sign-in refused) and schedules the purge.
@@ -94,7 +97,10 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
         const hashes = await sessionsRepo.tokenHashesOf(tx, user.id);
         const files = await repo.exportFilesOf(tx, user.id);
         await repo.scrubSentOutbox(tx, user.id, user.email);
-        await bus.send(tx as never, 'user.purge', { userId: user.id });
+        // The receipt's id names nobody: every service reports its part done under it.
+        const deletionId = uuidv7();
+        await receipts.open(tx, user, deletionId);
+        await bus.send(tx as never, 'user.purge', { userId: user.id, deletionId });
         await accountsRepo.unlinkBonusClaims(tx, user.id);
         await accountsRepo.deleteUser(tx, user.id);
         return { userId: user.id, email: user.email, hashes, files };

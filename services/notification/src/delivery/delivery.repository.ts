@@ -6,7 +6,8 @@ export interface NewDelivery {
   idempotencyKey: string;
   template: string;
   userId: string | null;
-  recipientHash: string;
+  /** null for the account-deleted email: sent after the purge, it keeps no trace of the address */
+  recipientHash: string | null;
   locale: Locale;
   provider: string;
 }

@@ -106,12 +106,14 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
     idempotencyKey: req.idempotencyKey,
     template: req.template,
     userId: req.userId ?? null,
-    recipientHash: addressHash(to),
+    // The last email of a deleted account: the log keeps that it went, not to whom (nothing
+    // naming the person outlives the purge, a hash of their address included).
+    recipientHash: req.template === 'account-deleted' ? null : addressHash(to),
     locale,
     provider: deps.mailer.name,
   };
 
-  if (await isSuppressed(db, row.recipientHash)) {
+  if (await isSuppressed(db, addressHash(to))) {
     if ((await unlessPurged(db, req.userId, (tx) => recordUnsent(tx, row, 'suppressed', null))) === PURGED) return skippedAfterPurge(log, req);
     log.info({ template: req.template, deliveryId: row.id }, 'recipient suppressed; email not sent');
     return { status: 'suppressed', deliveryId: row.id };
