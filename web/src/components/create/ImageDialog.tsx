@@ -42,7 +42,7 @@ export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage;
   const titleId = `image-${image.id}-title`;
   const confirmId = `image-${image.id}-confirm`;
   return (
-    <dialog ref={dialog} className="image-dialog" aria-labelledby={titleId} onClose={() => onClose(deleted.current)}>
+    <dialog ref={dialog} className="image-dialog" aria-labelledby={titleId} onClose={(e) => e.target === e.currentTarget && onClose(deleted.current)}>
       <div className="image-dialog-head">
         <h2 id={titleId}>{t('image.title')}</h2>
         <button type="button" className="button-quiet" onClick={() => dialog.current?.close()}>
@@ -78,7 +78,12 @@ export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage;
           {t('image.delete')}
         </button>
       </div>
-      <dialog ref={confirm} className="confirm-dialog" aria-labelledby={confirmId} onClose={() => !deleted.current && deleteButton.current?.focus()}>
+      <dialog ref={confirm} className="confirm-dialog" aria-labelledby={confirmId} onClose={(e) => {
+          // React passes a nested dialog's close on to its parents: only this one's own counts
+          e.stopPropagation();
+          if (!deleted.current) deleteButton.current?.focus();
+        }}
+      >
         <h2 id={confirmId}>{t('image.confirmTitle')}</h2>
         <p>{t('image.confirmText')}</p>
         {failureOf(remove, t('errors.generic')) ? (
@@ -87,7 +92,7 @@ export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage;
           </p>
         ) : null}
         <div className="actions">
-          <button type="button" className="button-quiet" autoFocus onClick={() => confirm.current?.close()}>
+          <button type="button" className="button-quiet" onClick={() => confirm.current?.close()}>
             {t('image.keep')}
           </button>
           <button type="button" className="button button-danger-solid" disabled={remove.isPending} onClick={() => remove.mutate()}>
