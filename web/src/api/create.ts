@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from 'react';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { ApiError, FINAL_STATUSES, generationEvents, ok, uploadImage, type ImageType, type Schemas } from '@imlab/client';
+import { FINAL_STATUSES, generationEvents, ok, uploadImage, type ImageType, type Schemas } from '@imlab/client';
 import { api } from './index';
 import { queryKeys } from './queries';
 
@@ -71,14 +71,6 @@ export function useCreateGeneration() {
       void client.invalidateQueries({ queryKey: createKeys.list });
     },
   });
-}
-
-/** Credits missing for a refused (402) create: the problem's `shortfall`, else cost minus balance. */
-export function shortfallOf(err: unknown, cost: number | undefined, available: number | undefined): number | undefined {
-  if (!(err instanceof ApiError) || err.status !== 402) return undefined;
-  const given = err.problem?.shortfall;
-  if (typeof given === 'number' && given > 0) return given;
-  return cost !== undefined && available !== undefined ? Math.max(1, cost - available) : undefined;
 }
 
 /**

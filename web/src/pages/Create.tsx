@@ -5,10 +5,10 @@ import type { ImageType } from '@imlab/client';
 import { Page } from '../components/Page';
 import { FormAlert, type FieldErrors } from '../components/Form';
 import { AccountGate } from '../components/create/AccountGate';
-import { ApiError, failureOf, problemDetail } from '../api';
+import { fieldOfError, shortfallOf } from '../components/create/outcome';
+import { failureOf, problemDetail } from '../api';
 import { useBalance } from '../api/queries';
 import {
-  shortfallOf,
   uploadReference,
   useCreateGeneration,
   useDebounced,
@@ -31,40 +31,6 @@ interface Reference {
   status: 'uploading' | 'done' | 'failed';
   uploadId?: string;
   error?: string;
-}
-
-/** Where the API's refusal of a field is shown: the form's own field ids. */
-const FIELD_OF: Record<string, string> = {
-  prompt: 'prompt',
-  negativePrompt: 'negativePrompt',
-  model: 'model',
-  size: 'aspectRatio',
-  aspectRatio: 'aspectRatio',
-  count: 'count',
-  seed: 'seed',
-  referenceUploadIds: 'references',
-};
-
-/** The field an API refusal is about, if it is about one. */
-function fieldOfError(err: unknown): string | undefined {
-  if (!(err instanceof ApiError) || err.status !== 422) return undefined;
-  switch (err.code) {
-    case 'GENERATION_CONTENT_POLICY':
-    case 'GENERATION_PROMPT_EMPTY':
-    case 'GENERATION_PROMPT_TOO_LONG':
-      return 'prompt';
-    case 'GENERATION_SIZE_MISMATCH':
-      return 'aspectRatio';
-    case 'GENERATION_REFERENCES_UNSUPPORTED':
-    case 'GENERATION_REFERENCE_NOT_FOUND':
-      return 'references';
-    case 'GENERATION_UNSUPPORTED_OPTION': {
-      const field = err.problem?.field;
-      return typeof field === 'string' ? (FIELD_OF[field] ?? 'model') : 'model';
-    }
-    default:
-      return undefined;
-  }
 }
 
 export default function Create() {

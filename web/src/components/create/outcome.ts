@@ -1,5 +1,48 @@
 import type { TFunction } from 'i18next';
+import { ApiError } from '@imlab/client';
 import type { Generation } from '../../api/create';
+
+/** Where the API's refusal of a field is shown: the form's own field ids. */
+const FIELD_OF: Record<string, string> = {
+  prompt: 'prompt',
+  negativePrompt: 'negativePrompt',
+  model: 'model',
+  size: 'aspectRatio',
+  aspectRatio: 'aspectRatio',
+  count: 'count',
+  seed: 'seed',
+  referenceUploadIds: 'references',
+};
+
+/** The field an API refusal is about, if it is about one. */
+export function fieldOfError(err: unknown): string | undefined {
+  if (!(err instanceof ApiError) || err.status !== 422) return undefined;
+  switch (err.code) {
+    case 'GENERATION_CONTENT_POLICY':
+    case 'GENERATION_PROMPT_EMPTY':
+    case 'GENERATION_PROMPT_TOO_LONG':
+      return 'prompt';
+    case 'GENERATION_SIZE_MISMATCH':
+      return 'aspectRatio';
+    case 'GENERATION_REFERENCES_UNSUPPORTED':
+    case 'GENERATION_REFERENCE_NOT_FOUND':
+      return 'references';
+    case 'GENERATION_UNSUPPORTED_OPTION': {
+      const field = err.problem?.field;
+      return typeof field === 'string' ? (FIELD_OF[field] ?? 'model') : 'model';
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Credits missing for a refused (402) create: the problem's `shortfall`, else cost minus balance. */
+export function shortfallOf(err: unknown, cost: number | undefined, available: number | undefined): number | undefined {
+  if (!(err instanceof ApiError) || err.status !== 402) return undefined;
+  const given = err.problem?.shortfall;
+  if (typeof given === 'number' && given > 0) return given;
+  return cost !== undefined && available !== undefined ? Math.max(1, cost - available) : undefined;
+}
 
 const KNOWN_REASONS = new Set([
   'GENERATION_CANCELED',
