@@ -14,6 +14,9 @@ const VerifyEmail = lazy(() => import('../pages/VerifyEmail'));
 const ForgotPassword = lazy(() => import('../pages/ForgotPassword'));
 const ResetPassword = lazy(() => import('../pages/ResetPassword'));
 const NotFound = lazy(() => import('../pages/NotFound'));
+const Create = lazy(() => import('../pages/Create'));
+const Generation = lazy(() => import('../pages/Generation'));
+const Library = lazy(() => import('../pages/Library'));
 
 export interface AppRoute {
   /**
@@ -60,9 +63,9 @@ export const ROUTES: AppRoute[] = [
   { path: 'verify-email', Component: VerifyEmail },
   { path: 'forgot-password', Component: ForgotPassword },
   { path: 'reset-password', Component: ResetPassword },
-  { path: 'create', Component: upcoming('create') },
-  { path: 'generations/:id', Component: upcoming('generation') },
-  { path: 'library', Component: upcoming('library') },
+  { path: 'create', Component: Create },
+  { path: 'generations/:id', Component: Generation },
+  { path: 'library', Component: Library },
   { path: 'settings', Component: upcoming('settings') },
   { path: 'settings/:section', Component: upcoming('settings') },
   { path: 'billing/orders', Component: upcoming('orders') },
