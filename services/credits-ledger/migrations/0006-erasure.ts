@@ -33,6 +33,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       erased_at timestamptz not null default now()
     )`.execute(db);
   await sql`create index erased_transfer_hashes_chain_order on erased_transfer_hashes (xid, transfer_id)`.execute(db);
+  // Accounts re-keyed by purges before this migration are erased by the background loop.
+  await sql`create index accounts_anonymized on accounts (owner_id) where anonymized_at is not null`.execute(db);
   // The purge looks up the checkpoint that seals a given transfer.
   await sql`create index checkpoints_chain_order on checkpoints (last_xid, last_transfer_id)`.execute(db);
 
@@ -86,6 +88,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
       return new;
     end $$`.execute(db);
   await sql`drop index checkpoints_chain_order`.execute(db);
+  await sql`drop index accounts_anonymized`.execute(db);
   await sql`drop table erased_transfer_hashes`.execute(db);
   await sql`delete from accounts where type = 'erased' and owner_id is null`.execute(db);
   await sql`alter table accounts drop constraint accounts_type_check`.execute(db);

@@ -5,7 +5,7 @@ import { eventually } from '@imlab/testing';
 import type { DB } from '../src/db.js';
 import * as ledger from '../src/ledger/ledger.service.js';
 import { findUserAccounts } from '../src/ledger/ledger.repository.js';
-import { purgeUser } from '../src/privacy/privacy.service.js';
+import { eraseAnonymizedAccounts, purgeUser } from '../src/privacy/privacy.service.js';
 import { sealAll, verify } from '../src/audit/audit.service.js';
 import * as finance from '../src/finance/finance.service.js';
 import { inMinutes, invariantViolations, startLedger, user, type TestLedger } from './support/ledger.js';
@@ -286,5 +286,32 @@ describe('user.purge removes the person’s transactions', () => {
     const tb = await finance.trialBalance(L.db, null);
     expect(tb.totals.balance).toBe(0);
     expect(tb.storedBalancesMatch).toBe(true);
+  });
+
+  it('erases the accounts earlier purges only re-keyed, with the same guarantees', async () => {
+    const p = user();
+    await grant(p, 30);
+    const h = randomUUID();
+    await reserve(p, h, 8);
+    await capture(h, 5);
+    await sealEverything();
+    const acc = (await findUserAccounts(L.db, p))!;
+    // What the purge did before erasure existed: a random owner, the rows kept.
+    await sql`update accounts set owner_id = ${randomUUID()}, anonymized_at = now() where owner_id = ${p}`.execute(L.db);
+    const before = await financeView();
+
+    expect(await eraseAnonymizedAccounts(L.db)).toBe(1);
+    expect(await eraseAnonymizedAccounts(L.db)).toBe(0);
+
+    const ids = [acc.availableId, acc.heldId];
+    expect(await rowsNaming(ids)).toEqual([]);
+    const after = await financeView();
+    expect(after.systemNow).toEqual(before.systemNow);
+    expect(after.statements).toEqual(before.statements);
+    expect(after.peopleAndErased).toBe(before.peopleAndErased);
+    expect(await invariantViolations(L.db)).toEqual([]);
+    expect(await verify(L.db, secret())).toMatchObject({ ok: true });
+    await sealEverything();
+    expect(await verify(L.db, secret())).toMatchObject({ ok: true, unsealedTransfers: 0 });
   });
 });

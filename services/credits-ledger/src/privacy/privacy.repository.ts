@@ -86,6 +86,23 @@ export async function deletePerson(tx: Transaction<DB>, ids: string[]): Promise<
   return Number(res.numAffectedRows ?? 0);
 }
 
+/** An owner (a random id, not a person's) of accounts re-keyed by a purge before erasure existed. */
+export async function nextAnonymizedOwner(tx: Transaction<DB>): Promise<string | undefined> {
+  const row = await tx
+    .selectFrom('accounts')
+    .select('owner_id')
+    .where('anonymized_at', 'is not', null)
+    .where('owner_id', 'is not', null)
+    .limit(1)
+    .executeTakeFirst();
+  return row?.owner_id ?? undefined;
+}
+
+export async function accountIdsOfOwner(tx: Transaction<DB>, ownerId: string): Promise<string[]> {
+  const rows = await tx.selectFrom('accounts').select(['id', 'type']).where('owner_id', '=', ownerId).execute();
+  return rows.sort((a, b) => (a.type === b.type ? 0 : a.type === 'available' ? -1 : 1)).map((r) => r.id);
+}
+
 /** Published messages we still keep in the outbox carry the user id in their payload. */
 export async function deleteSentMessagesAbout(tx: Transaction<DB>, userId: string): Promise<void> {
   await tx
