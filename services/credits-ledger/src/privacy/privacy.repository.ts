@@ -87,8 +87,8 @@ export async function deletePerson(tx: Transaction<DB>, ids: string[]): Promise<
 }
 
 /** An owner (a random id, not a person's) of accounts re-keyed by a purge before erasure existed. */
-export async function nextAnonymizedOwner(tx: Transaction<DB>): Promise<string | undefined> {
-  const row = await tx
+export async function nextAnonymizedOwner(db: Db<DB>): Promise<string | undefined> {
+  const row = await db
     .selectFrom('accounts')
     .select('owner_id')
     .where('anonymized_at', 'is not', null)
