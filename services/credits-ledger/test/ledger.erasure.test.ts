@@ -214,6 +214,28 @@ describe('user.purge removes the person’s transactions', () => {
     expect(await invariantViolations(L.db)).toEqual([]);
   });
 
+  it('lets a transfer be deleted only for the accounts the transaction names, and a sealed one only after its chain hashes are kept', async () => {
+    const p = user();
+    const other = user();
+    await grant(p, 4);
+    await grant(other, 4);
+    await sealEverything();
+    await grant(p, 1); // not sealed
+    const acc = (await findUserAccounts(L.db, p))!;
+    const [sealed, unsealed] = (await sql<{ id: number }>`select id from transfers where credit_account_id = ${acc.availableId} order by id`.execute(L.db)).rows.map((r) => Number(r.id));
+    const othersId = Number((await sql<{ id: number }>`select id from transfers where credit_account_id = ${(await findUserAccounts(L.db, other))!.availableId}`.execute(L.db)).rows[0]!.id);
+    const attempt = (id: number) =>
+      L.db.transaction().execute(async (tx) => {
+        await sql`select set_config('imlab.ledger_erase_accounts', ${acc.availableId}, true)`.execute(tx);
+        await sql`delete from transfers where id = ${id}`.execute(tx);
+        throw new Error('rolled back');
+      });
+    await expect(attempt(othersId)).rejects.toThrow(/immutable/);
+    await expect(attempt(sealed!)).rejects.toThrow(/chain hashes/);
+    await expect(attempt(unsealed!)).rejects.toThrow(/rolled back/); // allowed: never in the chain
+    expect(await verify(L.db, secret())).toMatchObject({ ok: true });
+  });
+
   it('refuses to erase inside a checkpoint that does not verify (it would hide the tampering)', async () => {
     const p = user();
     await grant(p, 9);
