@@ -55,6 +55,19 @@ async function redisContains(sys: System, needle: string): Promise<string[]> {
   return hits;
 }
 
+async function ledgerAccountIds(sys: System, userId: string): Promise<string[]> {
+  const pg = (await import('pg')).default;
+  const u = new URL(infra().databaseUrl);
+  u.pathname = `/${sys.databases.ledger!}`;
+  const client = new pg.Client({ connectionString: u.toString() });
+  await client.connect();
+  try {
+    return (await client.query<{ id: string }>('select id from accounts where owner_id = $1', [userId])).rows.map((r) => r.id);
+  } finally {
+    await client.end();
+  }
+}
+
 async function grantRoles(sys: System, email: string, roles: string[]): Promise<void> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   await new Promise<void>((resolve, reject) => {
@@ -146,6 +159,9 @@ beforeAll(async () => {
     expect(shared.imageFiles!.length).toBeGreaterThan(0);
     const finance = e2e.browser(CLIENT_IPS.privacy);
     expect((await finance.api.POST('/v1/auth/login', { body: { email: 'finance@example.com', password: PASSWORD } })).response.status).toBe(200);
+    // The person's ledger accounts: after the purge no row may carry their ids either (their transfers are gone).
+    const ledgerAccounts = await ledgerAccountIds(e2e.sys, userId);
+    expect(ledgerAccounts.length).toBe(2);
     // generation is down while the purge runs
     await e2e.sys.kill('generation', 'SIGTERM');
     const del = await person().api.DELETE('/v1/me', { body: { password: PASSWORD } });
@@ -162,7 +178,7 @@ beforeAll(async () => {
     expect(mailCount(e2e.sys, 'lin@example.com', 'account-deleted')).toBe(0);
     await e2e.sys.start('generation');
 
-    const needles = [userId, 'lin@example.com', PROMPT_MARKER];
+    const needles = [userId, 'lin@example.com', PROMPT_MARKER, ...ledgerAccounts];
     // outbox/inbox hold message payloads for their short retention (see docs/architecture.md)
     const skip = ['outbox', 'inbox'];
     await eventually(
@@ -178,12 +194,15 @@ beforeAll(async () => {
     );
     const left = files(path.join(e2e.sys.dataDir, 'images')).filter((f) => shared.imageFiles!.includes(f));
     expect(left).toEqual([]);
-    // the books still balance after the purge
+    // the books still balance after the erasure (what the person had left stays on `erased`), and the chain verifies
     const tb = await finance.api.GET('/v1/admin/ledger/trial-balance');
     expect(tb.response.status).toBe(200);
     expect(JSON.stringify(tb.data)).not.toContain(userId);
+    expect(tb.data).toMatchObject({ totals: { balance: 0 }, storedBalancesMatch: true });
+    expect(tb.data!.lines.find((l) => l.type === 'erased')).toMatchObject({ scope: 'system' });
     const verify = await finance.api.GET('/v1/admin/ledger/verify');
     expect(verify.response.status).toBe(200);
+    expect(verify.data).toMatchObject({ ok: true, firstMismatch: null });
     // every part done: the receipt is complete and the last email went, once
     await eventually(async () => !(await finance.api.GET('/v1/admin/accounts/deletions')).data?.deletions.some((d) => d.id === pending.id), 30_000);
     await eventually(() => mailCount(e2e.sys, 'lin@example.com', 'account-deleted') === 1, 30_000);

@@ -3,6 +3,7 @@ import type { Logger } from '@imlab/logger';
 import type { DB } from './db.js';
 import { expireDue, type LedgerDeps } from './ledger/ledger.service.js';
 import { sealAll } from './audit/audit.service.js';
+import { eraseAnonymizedAccounts } from './privacy/privacy.service.js';
 
 /** A periodic task that never overlaps itself and finishes its current run on close. */
 function every(ms: number, log: Logger, name: string, run: () => Promise<unknown>): { close(): Promise<void> } {
@@ -58,6 +59,11 @@ export function startBackground(opts: {
       if (n > 0) log.info({ released: n }, 'expired holds released');
     }),
     every(opts.sealMs, log, 'sealer', () => sealAll(opts.db, opts.sealSecret)),
+    // Accounts re-keyed by purges from before erasure existed: erased a few people per run until none is left.
+    every(opts.sealMs, log, 'legacy-erasure', async () => {
+      const n = await eraseAnonymizedAccounts(opts.db);
+      if (n > 0) log.info({ erased: n }, 'anonymised accounts of earlier purges erased');
+    }),
   ];
   return {
     async close() {

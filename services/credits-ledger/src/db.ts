@@ -3,7 +3,7 @@ import type { QueueTables } from '@imlab/queue';
 import type { PurgeTombstoneTables } from '@imlab/db';
 
 export const USER_ACCOUNT_TYPES = ['available', 'held'] as const;
-export const SYSTEM_ACCOUNT_TYPES = ['issuance', 'promo', 'consumed', 'forfeited', 'debt'] as const;
+export const SYSTEM_ACCOUNT_TYPES = ['issuance', 'promo', 'consumed', 'forfeited', 'debt', 'erased'] as const;
 export type UserAccountType = (typeof USER_ACCOUNT_TYPES)[number];
 export type SystemAccountType = (typeof SYSTEM_ACCOUNT_TYPES)[number];
 export type AccountType = UserAccountType | SystemAccountType;
@@ -83,7 +83,17 @@ export interface CheckpointTable {
   sealed_at: Generated<Date>;
 }
 
+/** What the chain keeps of a sealed transfer erased at purge: its position and the chain hash before and after it. */
+export interface ErasedTransferHashTable {
+  transfer_id: number;
+  xid: string;
+  prev_hash: string;
+  hash: string;
+  erased_at: Generated<Date>;
+}
+
 export interface DB extends QueueTables, PurgeTombstoneTables {
+  erased_transfer_hashes: ErasedTransferHashTable;
   accounts: AccountTable;
   postings: PostingTable;
   holds: HoldTable;

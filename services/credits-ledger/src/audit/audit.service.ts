@@ -1,6 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from '@imlab/db';
+import type { Db, Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
+import { invariantBroken } from '../ledger/ledger.errors.js';
 import * as repo from './audit.repository.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -17,27 +18,34 @@ function sealOf(secret: string, c: { lastXid: string; lastTransferId: number; co
 
 /**
  * Seals the next run of final transfers into a checkpoint. Runs in REPEATABLE READ so the xmin
- * horizon and the rows read are one snapshot; takes no lock a writer could wait on.
+ * horizon and the rows read are one snapshot; takes no lock a writer could wait on. The sealer's
+ * lock is taken on the connection before the transaction starts (see repo.trySealLock).
  * Returns the number of transfers sealed (0 when nothing was final or another sealer runs).
  */
 export async function sealOnce(db: Kysely<DB>, secret: string, batch = 20_000): Promise<number> {
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .execute(async (tx) => {
-      if (!(await repo.trySealLock(tx))) return 0;
-      const last = await repo.lastCheckpoint(tx);
-      const from = last ? { xid: last.last_xid, id: last.last_transfer_id } : repo.CHAIN_START;
-      const rows = await repo.unsealedTransfers(tx, from, batch);
-      if (rows.length === 0) return 0;
-      const prevHash = last?.hash ?? GENESIS_HASH;
-      let hash = prevHash;
-      for (const t of rows) hash = chainHash(hash, t);
-      const end = rows[rows.length - 1]!;
-      const c = { lastXid: end.xid, lastTransferId: end.id, count: rows.length, prevHash, hash };
-      await repo.insertCheckpoint(tx, { ...c, seal: sealOf(secret, c) });
-      return rows.length;
-    });
+  return db.connection().execute(async (conn) => {
+    if (!(await repo.trySealLock(conn))) return 0;
+    try {
+      return await conn
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .execute(async (tx) => {
+          const last = await repo.lastCheckpoint(tx);
+          const from = last ? { xid: last.last_xid, id: last.last_transfer_id } : repo.CHAIN_START;
+          const rows = await repo.unsealedTransfers(tx, from, batch);
+          if (rows.length === 0) return 0;
+          const prevHash = last?.hash ?? GENESIS_HASH;
+          let hash = prevHash;
+          for (const t of rows) hash = chainHash(hash, t);
+          const end = rows[rows.length - 1]!;
+          const c = { lastXid: end.xid, lastTransferId: end.id, count: rows.length, prevHash, hash };
+          await repo.insertCheckpoint(tx, { ...c, seal: sealOf(secret, c) });
+          return rows.length;
+        });
+    } finally {
+      await repo.sealUnlock(conn);
+    }
+  });
 }
 
 /** Seals until nothing final is left (the background loop and tests call this). */
@@ -70,7 +78,11 @@ export interface VerifyReport {
 
 const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
-/** Recomputes every checkpoint from the transfers it covers and reports the first that disagrees. */
+/**
+ * Recomputes every checkpoint from the transfers it covers and reports the first that disagrees.
+ * A transfer erased at purge counts with the hashes it left: the chain computed up to it must equal
+ * the hash kept before it, and continues from the hash kept after it.
+ */
 export async function verify(db: Kysely<DB>, secret: string): Promise<VerifyReport> {
   const checkpoints = await repo.listCheckpoints(db);
   let prevHash = GENESIS_HASH;
@@ -96,16 +108,27 @@ export async function verify(db: Kysely<DB>, secret: string): Promise<VerifyRepo
     let count = 0;
     let cursor = from;
     let firstId: number | null = null;
+    let brokenAt: { id: number; expected: string; actual: string } | null = null;
     for (;;) {
-      const rows = await repo.chainRange(db, cursor, to, 5000);
-      for (const t of rows) {
-        firstId ??= t.id;
-        hash = chainHash(hash, t);
+      const entries = await repo.chainEntries(db, cursor, to, 5000);
+      for (const e of entries) {
+        const id = e.erased ? e.id : e.row.id;
+        firstId ??= id;
+        if (!e.erased) hash = chainHash(hash, e.row);
+        else {
+          // An erased transfer: the chain must reach it as it stood when it was erased; it goes on from the kept hash.
+          if (brokenAt === null && e.prevHash !== hash) brokenAt = { id, expected: e.prevHash, actual: hash };
+          hash = e.hash;
+        }
       }
-      count += rows.length;
-      if (rows.length < 5000) break;
-      const last = rows[rows.length - 1]!;
-      cursor = { xid: last.xid, id: last.id };
+      count += entries.length;
+      if (entries.length < 5000) break;
+      const last = entries[entries.length - 1]!;
+      cursor = last.erased ? { xid: last.xid, id: last.id } : { xid: last.row.xid, id: last.row.id };
+    }
+    if (brokenAt) {
+      firstMismatch = fail('hash', brokenAt.expected, brokenAt.actual, firstId);
+      break;
     }
     if (count !== cp.transfer_count) firstMismatch = fail('count', String(cp.transfer_count), String(count), firstId);
     else if (hash !== cp.hash) firstMismatch = fail('hash', cp.hash, hash, firstId);
@@ -116,4 +139,56 @@ export async function verify(db: Kysely<DB>, secret: string): Promise<VerifyRepo
   }
   const unsealed = firstMismatch ? 0 : await repo.countAfter(db, from);
   return { ok: firstMismatch === null, checkpoints: checkpoints.length, sealedTransfers: sealed, unsealedTransfers: unsealed, firstMismatch, verifiedAt: new Date().toISOString() };
+}
+
+/** The chain hash before and after one sealed transfer, kept when the transfer is erased. */
+export interface ErasedHash {
+  id: number;
+  xid: string;
+  prevHash: string;
+  hash: string;
+}
+
+/**
+ * The chain hashes around each of `positions` (sealed transfers, in chain order), computed by
+ * walking each checkpoint that seals one of them from the hash it starts from. Refuses when a
+ * walked checkpoint does not end on its sealed hash: the purge must not erase evidence of tampering.
+ * Reads under the caller's seal lock (repo.lockSealing), so no checkpoint is added meanwhile.
+ */
+export async function hashesAround(db: Db<DB>, positions: repo.ChainPosition[]): Promise<ErasedHash[]> {
+  const out: ErasedHash[] = [];
+  let i = 0;
+  while (i < positions.length) {
+    const cp = await repo.checkpointSealing(db, positions[i]!);
+    if (!cp) throw invariantBroken(`transfer ${positions[i]!.id} is not sealed`);
+    const to = { xid: cp.last_xid, id: cp.last_transfer_id };
+    const wanted = new Set<number>();
+    while (i < positions.length && cmp(positions[i]!, to) <= 0) wanted.add(positions[i++]!.id);
+    let hash = cp.prev_hash;
+    let cursor: repo.ChainPosition = cp.from;
+    for (;;) {
+      const entries = await repo.chainEntries(db, cursor, to, 5000);
+      for (const e of entries) {
+        if (e.erased) hash = e.hash;
+        else {
+          const next = chainHash(hash, e.row);
+          if (wanted.has(e.row.id)) out.push({ id: e.row.id, xid: e.row.xid, prevHash: hash, hash: next });
+          hash = next;
+        }
+      }
+      if (entries.length < 5000) break;
+      const last = entries[entries.length - 1]!;
+      cursor = last.erased ? { xid: last.xid, id: last.id } : { xid: last.row.xid, id: last.row.id };
+    }
+    if (hash !== cp.hash) throw invariantBroken(`checkpoint ${cp.id} does not verify; erasing inside it would hide that`);
+  }
+  return out;
+}
+
+/** Chain order of two positions (xid8 as decimal text, then id). */
+function cmp(a: repo.ChainPosition, b: repo.ChainPosition): number {
+  const ax = BigInt(a.xid);
+  const bx = BigInt(b.xid);
+  if (ax !== bx) return ax < bx ? -1 : 1;
+  return a.id - b.id;
 }
