@@ -11,6 +11,9 @@ const VerifyEmail = lazy(() => import('../pages/VerifyEmail'));
 const ForgotPassword = lazy(() => import('../pages/ForgotPassword'));
 const ResetPassword = lazy(() => import('../pages/ResetPassword'));
 const NotFound = lazy(() => import('../pages/NotFound'));
+const Settings = lazy(() => import('../pages/Settings'));
+const Finance = lazy(() => import('../pages/Finance'));
+const Ops = lazy(() => import('../pages/Ops'));
 
 export interface AppRoute {
   /** react-router path below the layout; `/${path}` is also the analytics page path. */
@@ -57,13 +60,13 @@ export const ROUTES: AppRoute[] = [
   { path: 'create', Component: upcoming('create') },
   { path: 'generations/:id', Component: upcoming('generation') },
   { path: 'library', Component: upcoming('library') },
-  { path: 'settings', Component: upcoming('settings') },
-  { path: 'settings/:section', Component: upcoming('settings') },
+  { path: 'settings', Component: Settings },
+  { path: 'settings/:section', Component: Settings },
   { path: 'billing/orders', Component: upcoming('orders') },
   { path: 'billing/success', Component: upcoming('billingSuccess') },
   { path: 'billing/cancel', Component: upcoming('billingCancel') },
-  { path: 'finance', Component: upcoming('finance') },
-  { path: 'ops', Component: upcoming('ops') },
+  { path: 'finance', Component: Finance },
+  { path: 'ops', Component: Ops },
   { path: '*', Component: NotFound },
 ];
 
