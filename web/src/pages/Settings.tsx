@@ -191,6 +191,10 @@ function Security({ onEnded }: { onEnded: () => void }) {
   const [confirming, setConfirming] = useState(false);
   const [revoked, setRevoked] = useState<string | undefined>();
   const status = useRef<HTMLParagraphElement>(null);
+  // after a revoke its button is gone: focus goes to the sentence saying what happened
+  useEffect(() => {
+    if (revoked) status.current?.focus();
+  }, [revoked]);
 
   return (
     <>
@@ -227,10 +231,7 @@ function Security({ onEnded }: { onEnded: () => void }) {
                     disabled={revoke.isPending}
                     onClick={() =>
                       revoke.mutate(s.id, {
-                        onSuccess: () => {
-                          setRevoked(s.device);
-                          status.current?.focus();
-                        },
+                        onSuccess: () => setRevoked(s.device),
                       })
                     }
                   >
