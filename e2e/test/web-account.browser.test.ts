@@ -219,6 +219,10 @@ describe('data export', () => {
       const zip = unzipSync(new Uint8Array(bytes));
       expect(Object.keys(zip)).toEqual(expect.arrayContaining(['README.txt', 'profile.json', 'credits.json']));
       expect(JSON.parse(strFromU8(zip['profile.json']!))).toMatchObject({ email });
+      // coming back later in the same tab: the ready export is shown again
+      await visit(page, '/settings/privacy');
+      await page.getByRole('button', { name: at(s, 'privacy.exportDownload') }).waitFor();
+      await page.getByText(at(s, 'privacy.exportReady').split('{{')[0]!).waitFor();
       expect(watch.problems).toEqual([]);
     } finally {
       await context.close();

@@ -164,7 +164,8 @@ export function useExport(id: string | undefined) {
     queryKey: accountKeys.export(id ?? ''),
     queryFn: () => getExport(id!),
     enabled: !!id,
-    refetchInterval: (q) => (q.state.data && (q.state.data.status === 'ready' || q.state.data.status === 'failed') ? false : 2000),
+    retry: false,
+    refetchInterval: (q) => (q.state.status === 'error' || q.state.data?.status === 'ready' || q.state.data?.status === 'failed' ? false : 2000),
   });
 }
 

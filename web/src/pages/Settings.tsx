@@ -97,9 +97,15 @@ function SignedOut({ ended }: { ended: Ended | undefined }) {
           <p>{ended.kind === 'deleted' ? t('ended.deleted', { date: dateOnly(i18n.language, ended.purgeAfter) }) : t('ended.everywhere')}</p>
         </div>
       ) : null}
-      <SignInPrompt text={t('signedOut.text')} signIn={t('signedOut.signIn')}>
-        {ended?.kind === 'deleted' ? null : <Link to="/sign-up">{t('signedOut.signUp')}</Link>}
-      </SignInPrompt>
+      {ended?.kind === 'deleted' ? (
+        <p>
+          <Link to="/">{t('signedOut.home')}</Link>
+        </p>
+      ) : (
+        <SignInPrompt text={t('signedOut.text')} signIn={t('signedOut.signIn')}>
+          <Link to="/sign-up">{t('signedOut.signUp')}</Link>
+        </SignInPrompt>
+      )}
     </Page>
   );
 }
@@ -344,17 +350,32 @@ function Orders() {
   );
 }
 
-function Export() {
+/** The export this tab started last (there is no list of exports): shown again when the person comes back. */
+const exportKey = (userId: string) => `imlab-export:${userId}`;
+function rememberedExport(userId: string): string | undefined {
+  try {
+    return sessionStorage.getItem(exportKey(userId)) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function Export({ userId }: { userId: string }) {
   const { t, i18n } = useTranslation('settings');
+  const [remembered] = useState(() => rememberedExport(userId));
   const start = useStartExport();
-  const current = useExport(start.data?.id);
+  const current = useExport(start.data?.id ?? remembered);
   const download = useMutation({ mutationFn: (path: string) => saveFile(path, `imagemakerlab-export.zip`) });
-  const state = current.data ?? start.data;
+  // an export that expired (404) is simply forgotten
+  const state = current.isError ? start.data : (current.data ?? start.data);
   const downloadButton = useRef<HTMLButtonElement>(null);
   const ready = state?.status === 'ready' && state.downloadUrl;
+  // focus goes to the download once the export this visit waited for is ready (not on arrival)
+  const seen = useRef<string | undefined>(undefined);
   useEffect(() => {
-    if (ready) downloadButton.current?.focus();
-  }, [ready]);
+    if (ready && seen.current && seen.current !== 'ready') downloadButton.current?.focus();
+    seen.current = state?.status;
+  }, [ready, state?.status]);
 
   return (
     <Section id="export-title" title={t('privacy.exportTitle')}>
@@ -370,7 +391,22 @@ function Export() {
           {t('privacy.exportDownload')}
         </button>
       ) : (
-        <button type="button" className="button-quiet" disabled={start.isPending || (!!state && state.status !== 'failed')} onClick={() => start.mutate()}>
+        <button
+          type="button"
+          className="button-quiet"
+          disabled={start.isPending || (!!state && state.status !== 'failed')}
+          onClick={() =>
+            start.mutate(undefined, {
+              onSuccess: (e) => {
+                try {
+                  sessionStorage.setItem(exportKey(userId), e.id);
+                } catch {
+                  // private mode: not remembered
+                }
+              },
+            })
+          }
+        >
           {start.isPending ? t('privacy.exportStarting') : t('privacy.exportStart')}
         </button>
       )}
@@ -451,7 +487,7 @@ function DeleteAccount({ me, onDeleted }: { me: Me; onDeleted: (purgeAfter: stri
 function Privacy({ me, onDeleted }: { me: Me; onDeleted: (purgeAfter: string) => void }) {
   return (
     <>
-      <Export />
+      <Export userId={me.id} />
       <DeleteAccount me={me} onDeleted={onDeleted} />
     </>
   );
