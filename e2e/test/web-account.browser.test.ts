@@ -79,6 +79,8 @@ describe('profile and language', () => {
       const name = page.getByLabel(at(en, 'profile.displayName'));
       await name.waitFor();
       expect(await name.inputValue()).toBe((await ok(person.api.GET('/v1/me'))).displayName);
+      // /settings is the profile section, marked as the current one
+      expect((await page.locator('.settings-nav a[aria-current=page]').innerText()).trim()).toBe(at(en, 'sections.profile'));
       await screen(page, 'settings-profile', { locale: 'en', width: 1280 });
 
       await name.fill('Harbour Lin');

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
-import { Link, NavLink, useParams } from 'react-router';
+import { Link, useParams } from 'react-router';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
@@ -65,9 +65,10 @@ export default function Settings() {
           <ul>
             {SECTIONS.map((s) => (
               <li key={s}>
-                <NavLink to={`/settings/${s}`} aria-current={s === section ? 'page' : undefined}>
+                {/* /settings is the profile too: the current section is marked, whichever address */}
+                <Link to={`/settings/${s}`} aria-current={s === section ? 'page' : undefined}>
                   {t(`sections.${s}`)}
-                </NavLink>
+                </Link>
               </li>
             ))}
           </ul>
