@@ -46,13 +46,13 @@ const PAGES: PageCase[] = [
   { name: 'create', path: '/create', heading: ['create', 'title'] },
   { name: 'generation', path: '/generations/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', heading: ['create', 'generation.title'] },
   { name: 'library', path: '/library', heading: ['library', 'title'] },
-  upcoming('settings', '/settings', 'settings'),
-  upcoming('settings-security', '/settings/security', 'settings'),
+  { name: 'settings', path: '/settings', heading: ['settings', 'title'] },
+  { name: 'settings-security', path: '/settings/security', heading: ['settings', 'title'] },
   upcoming('orders', '/billing/orders', 'orders'),
   upcoming('billing-success', '/billing/success?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', 'billingSuccess'),
   upcoming('billing-cancel', '/billing/cancel?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', 'billingCancel'),
-  upcoming('finance', '/finance', 'finance'),
-  upcoming('ops', '/ops', 'ops'),
+  { name: 'finance', path: '/finance', heading: ['finance', 'title'] },
+  { name: 'ops', path: '/ops', heading: ['finance', 'ops.title'] },
 ];
 
 let web: WebSystem;

@@ -17,6 +17,9 @@ const NotFound = lazy(() => import('../pages/NotFound'));
 const Create = lazy(() => import('../pages/Create'));
 const Generation = lazy(() => import('../pages/Generation'));
 const Library = lazy(() => import('../pages/Library'));
+const Settings = lazy(() => import('../pages/Settings'));
+const Finance = lazy(() => import('../pages/Finance'));
+const Ops = lazy(() => import('../pages/Ops'));
 
 export interface AppRoute {
   /**
@@ -66,13 +69,13 @@ export const ROUTES: AppRoute[] = [
   { path: 'create', Component: Create },
   { path: 'generations/:id', Component: Generation },
   { path: 'library', Component: Library },
-  { path: 'settings', Component: upcoming('settings') },
-  { path: 'settings/:section', Component: upcoming('settings') },
+  { path: 'settings', Component: Settings },
+  { path: 'settings/:section', Component: Settings },
   { path: 'billing/orders', Component: upcoming('orders') },
   { path: 'billing/success', Component: upcoming('billingSuccess') },
   { path: 'billing/cancel', Component: upcoming('billingCancel') },
-  { path: 'finance', Component: upcoming('finance') },
-  { path: 'ops', Component: upcoming('ops') },
+  { path: 'finance', Component: Finance },
+  { path: 'ops', Component: Ops },
   { path: '*', Component: NotFound },
 ];
 

@@ -1,0 +1,385 @@
+// Account settings, the account's language, finance and ops in a real browser against the real
+// system: what the person sees, and what the API then says (GET /v1/me, the sessions, the export's
+// zip, the ledger's CSV). Key screens in English and Chinese at 375 and 1280 px via screen().
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { strFromU8, unzipSync } from 'fflate';
+import type { Page } from 'playwright-core';
+import { download as apiDownload, ok } from '@imlab/client';
+import { PASSWORD, until, type Browser } from './browser.js';
+import { at, LOCALES, newContext as openContext, root, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
+
+declare const document: { activeElement: PageElement | null };
+
+let web: WebSystem;
+
+beforeAll(async () => {
+  web = await startWebSystem('web-account');
+}, 900_000);
+
+afterAll(async () => {
+  await web?.stop();
+});
+
+const newContext = (opts: ContextOptions) => openContext(web, opts);
+const visit = (page: Page, p: string) => open(page, web.sys.gatewayUrl, p);
+const settingsTexts = (locale: Locale) => texts(locale, 'settings');
+const financeTexts = (locale: Locale) => texts(locale, 'finance');
+
+/** The roles CLI of auth, as an operator runs it; a new sign-in then carries the roles. */
+async function grantRoles(email: string, roles: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', email, ...roles], {
+      cwd: root,
+      env: { ...web.sys.env, DATABASE_NAME: web.sys.databases.auth! },
+      stdio: 'ignore',
+    });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
+  });
+}
+
+async function signedUpWithRoles(ip: string, email: string, roles: string[]): Promise<Browser> {
+  const person = await web.signedUp(ip, email);
+  await grantRoles(email, roles);
+  expect((await person.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } })).response.status).toBe(200);
+  expect((await ok(person.api.GET('/v1/me'))).roles).toEqual(expect.arrayContaining(roles));
+  return person;
+}
+
+const focusedText = (page: Page) => page.evaluate(() => (document.activeElement as PageElement).innerText.trim());
+
+describe('settings, signed out', () => {
+  it('/settings and /settings/security show the heading and a sign-in link that comes back here', async () => {
+    for (const locale of LOCALES) {
+      const { context, page, watch } = await newContext({ width: 375, locale });
+      try {
+        const s = settingsTexts(locale);
+        await visit(page, '/settings/security');
+        expect((await page.locator('main h1').innerText()).trim()).toBe(at(s, 'title'));
+        await page.getByText(at(s, 'signedOut.text')).waitFor();
+        expect(await page.locator('main').getByRole('link', { name: at(s, 'signedOut.signIn') }).getAttribute('href')).toBe('/sign-in?returnTo=%2Fsettings%2Fsecurity');
+        await screen(page, 'settings-signed-out', { locale, width: 375 });
+        expect(watch.problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }
+  }, 120_000);
+});
+
+describe('profile and language', () => {
+  it('changes the display name and the language: the page switches, GET /v1/me and the locale cookie say so; the header switch saves the language too', async () => {
+    const person = await web.signedUp('127.0.0.140', 'acct-profile@example.test');
+    const { context, page, watch } = await newContext({ width: 1280, locale: 'en', as: person });
+    try {
+      const en = settingsTexts('en');
+      const zh = settingsTexts('zh');
+      await visit(page, '/settings');
+      const name = page.getByLabel(at(en, 'profile.displayName'));
+      await name.waitFor();
+      expect(await name.inputValue()).toBe((await ok(person.api.GET('/v1/me'))).displayName);
+      // /settings is the profile section, marked as the current one
+      expect((await page.locator('.settings-nav a[aria-current=page]').innerText()).trim()).toBe(at(en, 'sections.profile'));
+      await screen(page, 'settings-profile', { locale: 'en', width: 1280 });
+
+      await name.fill('Harbour Lin');
+      await page.getByLabel(at(en, 'profile.language')).selectOption('zh');
+      await page.getByRole('button', { name: at(en, 'profile.save') }).click();
+      // the page is now in Chinese, and says it saved
+      await page.locator('main h1', { hasText: at(zh, 'title') }).waitFor();
+      await page.getByText(at(zh, 'profile.saved')).waitFor();
+      expect(await page.getAttribute('html', 'lang')).toBe('zh-Hans');
+      expect((await context.cookies()).find((c) => c.name === 'locale')?.value).toBe('zh');
+      const me = await ok(person.api.GET('/v1/me'));
+      expect(me).toMatchObject({ displayName: 'Harbour Lin', locale: 'zh' });
+      await screen(page, 'settings-profile-saved', { locale: 'zh', width: 1280 });
+
+      // the header's switch: the page and the account follow
+      await page.getByRole('button', { name: 'English' }).click();
+      await page.locator('main h1', { hasText: at(en, 'title') }).waitFor();
+      await until(async () => ((await ok(person.api.GET('/v1/me'))).locale === 'en' ? true : undefined), 10_000);
+      expect((await context.cookies()).find((c) => c.name === 'locale')?.value).toBe('en');
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+    // a phone, in Chinese: the same form fits
+    const phone = await newContext({ width: 375, locale: 'zh', as: person });
+    try {
+      await visit(phone.page, '/settings/profile');
+      await phone.page.getByLabel(at(settingsTexts('zh'), 'profile.displayName')).waitFor();
+      await screen(phone.page, 'settings-profile', { locale: 'zh', width: 375 });
+      expect(phone.watch.problems).toEqual([]);
+    } finally {
+      await phone.context.close();
+    }
+  }, 180_000);
+});
+
+describe('sessions', () => {
+  it('a second session appears; revoking it ends it (its GET /v1/me is 401); sign out everywhere signs this browser out too', async () => {
+    const email = 'acct-sessions@example.test';
+    const person = await web.signedUp('127.0.0.141', email);
+    // the same person signs in elsewhere, through the API
+    const other = web.person('127.0.0.142');
+    expect((await other.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } })).response.status).toBe(200);
+    const otherId = (await ok(other.api.GET('/v1/me/sessions'))).items.find((s) => s.current)!.id;
+
+    for (const [locale, width] of [['zh', 375], ['en', 1280]] as const) {
+      const { context, page, watch } = await newContext({ width, locale, as: person });
+      try {
+        const s = settingsTexts(locale);
+        await visit(page, '/settings/security');
+        await page.locator('.session').first().waitFor();
+        const sessions = await ok(person.api.GET('/v1/me/sessions'));
+        expect(await page.locator('.session').count()).toBe(sessions.items.length);
+        await page.locator('.session', { hasText: at(s, 'security.current') }).waitFor();
+        await screen(page, 'settings-security', { locale, width });
+        if (locale === 'zh') {
+          expect(sessions.items.map((i) => i.id)).toContain(otherId);
+          // the other session's button (the current one has none)
+          const revoke = page.locator('.session').filter({ hasNot: page.locator('.session-current') }).getByRole('button', { name: at(s, 'security.revoke') });
+          expect(await revoke.count()).toBe(sessions.items.length - 1);
+          await revoke.first().click();
+          await page.locator('.status-line', { hasText: at(s, 'security.revoked', { device: sessions.items.find((i) => i.id === otherId)!.device }) }).waitFor();
+          expect(await page.evaluate(() => document.activeElement?.className)).toBe('status-line');
+          await until(async () => ((await other.call('GET', '/v1/me')).status === 401 ? true : undefined), 10_000);
+          await until(async () => ((await page.locator('.session').count()) === sessions.items.length - 1 ? true : undefined), 10_000);
+          expect((await ok(person.api.GET('/v1/me/sessions'))).items.map((i) => i.id)).not.toContain(otherId);
+        } else {
+          // sign out everywhere, through its confirmation dialog
+          await page.getByRole('button', { name: at(s, 'security.everywhere') }).click();
+          const dialog = page.getByRole('dialog', { name: at(s, 'security.everywhereConfirmTitle') });
+          await dialog.waitFor();
+          expect(await focusedText(page)).toBe(at(s, 'cancel'));
+          await screen(page, 'settings-sign-out-everywhere-dialog', { locale, width });
+          await dialog.getByRole('button', { name: at(s, 'security.everywhere') }).click();
+          await page.getByText(at(s, 'ended.everywhere')).waitFor();
+          await page.locator('.sign-in').waitFor();
+          expect(await focusedText(page)).toBe(at(s, 'ended.everywhere'));
+          await screen(page, 'settings-signed-out-everywhere', { locale, width });
+          expect((await person.call('GET', '/v1/me')).status).toBe(401);
+        }
+        expect(watch.problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }
+  }, 180_000);
+});
+
+describe('credit history', () => {
+  it('shows the sign-up bonus line in words, as the API words it, with a signed amount (en and zh, 375 and 1280 px)', async () => {
+    const person = await web.signedUp('127.0.0.143', 'acct-credits@example.test');
+    await until(async () => ((await ok(person.api.GET('/v1/credits/balance'))).available === 40 ? true : undefined), 20_000);
+    for (const locale of LOCALES) {
+      person.cookies.set('locale', locale);
+      const lines = (await ok(person.api.GET('/v1/credits/transactions'))).items;
+      expect(lines).toEqual([expect.objectContaining({ kind: 'bonus', amount: 40 })]);
+      expect(lines[0]!.description).toBe(locale === 'en' ? 'Sign-up bonus — 40 credits' : '注册奖励 — 40 积分');
+      for (const width of WIDTHS) {
+        const { context, page, watch } = await newContext({ width, locale, as: person });
+        try {
+          const s = settingsTexts(locale);
+          await visit(page, '/settings/credits');
+          const line = page.locator('.credit-line').first();
+          await line.waitFor();
+          expect(await page.locator('.credit-line').count()).toBe(1);
+          expect(await line.locator('.credit-description').innerText()).toBe(lines[0]!.description);
+          expect(await line.locator('.credit-kind').innerText()).toBe(at(s, 'credits.kind.bonus'));
+          expect(await line.locator('.credit-amount').innerText()).toBe('+40');
+          await screen(page, 'settings-credits', { locale, width });
+          expect(watch.problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      }
+    }
+  }, 180_000);
+});
+
+describe('data export', () => {
+  it('start → ready → download: the zip (PK…) holds the person’s profile', async () => {
+    const email = 'acct-export@example.test';
+    const person = await web.signedUp('127.0.0.144', email);
+    const { context, page, watch } = await newContext({ width: 375, locale: 'zh', as: person });
+    try {
+      const s = settingsTexts('zh');
+      await visit(page, '/settings/privacy');
+      const started = page.waitForResponse((r) => r.url().endsWith('/v1/me/exports') && r.request().method() === 'POST');
+      await page.getByRole('button', { name: at(s, 'privacy.exportStart') }).click();
+      const { id } = (await (await started).json()) as { id: string };
+      const downloadButton = page.getByRole('button', { name: at(s, 'privacy.exportDownload') });
+      await downloadButton.waitFor({ timeout: 60_000 });
+      expect(await focusedText(page)).toBe(at(s, 'privacy.exportDownload'));
+      expect(await ok(person.api.GET('/v1/me/exports/{id}', { params: { path: { id } } }))).toMatchObject({ status: 'ready', downloadUrl: `/v1/me/exports/${id}/download` });
+      await screen(page, 'settings-export-ready', { locale: 'zh', width: 375 });
+      const [file] = await Promise.all([page.waitForEvent('download'), downloadButton.click()]);
+      const bytes = await readFile((await file.path())!);
+      expect(bytes.subarray(0, 2).toString()).toBe('PK');
+      const zip = unzipSync(new Uint8Array(bytes));
+      expect(Object.keys(zip)).toEqual(expect.arrayContaining(['README.txt', 'profile.json', 'credits.json']));
+      expect(JSON.parse(strFromU8(zip['profile.json']!))).toMatchObject({ email });
+      // coming back later in the same tab: the ready export is shown again
+      await visit(page, '/settings/privacy');
+      await page.getByRole('button', { name: at(s, 'privacy.exportDownload') }).waitFor();
+      await page.getByText(at(s, 'privacy.exportReady').split('{{')[0]!).waitFor();
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 180_000);
+});
+
+describe('deleting the account', () => {
+  const cases = [
+    { locale: 'en', width: 1280, ip: '127.0.0.145', email: 'acct-delete-en@example.test' },
+    { locale: 'zh', width: 375, ip: '127.0.0.146', email: 'acct-delete-zh@example.test' },
+  ] as const;
+  it('explains what happens; a wrong password is refused in the person’s language; the right one closes the account: signed out, GET /v1/me 401, sign-in refused', async () => {
+    for (const { locale, width, ip, email } of cases) {
+      const person = await web.signedUp(ip, email);
+      const { context, page, watch } = await newContext({ width, locale, as: person });
+      try {
+        const s = settingsTexts(locale);
+        await visit(page, '/settings/privacy');
+        await page.getByText(at(s, 'privacy.deleteLater')).waitFor();
+        // nothing typed: the field says so and has focus
+        await page.getByRole('button', { name: at(s, 'privacy.delete') }).click();
+        await page.locator('#deletePassword-error').waitFor();
+        expect(await page.evaluate(() => document.activeElement?.id)).toBe('deletePassword');
+        await screen(page, 'settings-privacy', { locale, width });
+
+        // the wrong password: confirmed, then refused with the API's own words
+        await page.getByLabel(at(s, 'privacy.password')).fill('not my password 42');
+        await page.getByRole('button', { name: at(s, 'privacy.delete') }).click();
+        const dialog = page.getByRole('dialog', { name: at(s, 'privacy.deleteConfirmTitle') });
+        await dialog.waitFor();
+        await screen(page, 'settings-delete-dialog', { locale, width });
+        await dialog.getByRole('button', { name: at(s, 'privacy.deleteConfirm') }).click();
+        const alert = page.locator('main [role=alert]');
+        await alert.waitFor();
+        expect(await alert.innerText()).toContain(locale === 'en' ? 'The password is incorrect.' : '密码不正确。');
+        expect(await page.evaluate(() => document.activeElement?.className)).toBe('alert');
+        expect((await person.call('GET', '/v1/me')).status).toBe(200);
+
+        // Escape cancels the dialog: nothing happens
+        await page.getByRole('button', { name: at(s, 'privacy.delete') }).click();
+        await dialog.waitFor();
+        await page.keyboard.press('Escape');
+        await dialog.waitFor({ state: 'hidden' });
+
+        // the right one
+        await page.getByLabel(at(s, 'privacy.password')).fill(PASSWORD);
+        await page.getByRole('button', { name: at(s, 'privacy.delete') }).click();
+        await dialog.waitFor();
+        await dialog.getByRole('button', { name: at(s, 'privacy.deleteConfirm') }).click();
+        const done = page.locator('.notice-done[role=status]');
+        await done.waitFor();
+        await page.locator('.sign-in').waitFor();
+        expect(await page.evaluate(() => document.activeElement?.className)).toContain('notice-done');
+        await screen(page, 'settings-deleted', { locale, width });
+        expect((await person.call('GET', '/v1/me')).status).toBe(401);
+        const again = web.person(ip);
+        expect((await again.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } })).response.status).toBe(401);
+        expect(watch.problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }
+  }, 240_000);
+});
+
+describe('finance and ops', () => {
+  it('a finance person sees the trial balance totals, checks the ledger, reconciles, looks up a statement and downloads the CSV', async () => {
+    const finance = await signedUpWithRoles('127.0.0.147', 'acct-finance@example.test', ['finance']);
+    for (const locale of LOCALES) {
+      for (const width of WIDTHS) {
+        const { context, page, watch } = await newContext({ width, locale, as: finance });
+        try {
+          const f = financeTexts(locale);
+          await visit(page, '/finance');
+          expect((await page.locator('main h1').innerText()).trim()).toBe(at(f, 'title'));
+          const table = page.locator('table.trial-balance');
+          await table.waitFor();
+          const tb = await ok(finance.api.GET('/v1/admin/ledger/trial-balance'));
+          const fmt = new Intl.NumberFormat(locale === 'zh' ? 'zh-CN' : 'en-US');
+          const totals = (await table.locator('tfoot td').allInnerTexts()).map((t) => t.trim());
+          expect(totals.slice(0, 2)).toEqual([fmt.format(tb.totals.debits), fmt.format(tb.totals.credits)]);
+          expect(tb.totals.debits).toBeGreaterThan(0);
+          await page.getByText(at(f, 'trial.balanced')).waitFor();
+          await screen(page, 'finance', { locale, width });
+          expect(watch.problems).toEqual([]);
+          if (width !== 1280) continue;
+
+          await page.getByRole('button', { name: at(f, 'verify.run') }).click();
+          await page.locator('.check-ok', { hasText: at(f, 'verify.ok').split('{{')[0]!.trim() }).waitFor();
+
+          await page.getByRole('button', { name: at(f, 'reconciliation.run') }).click();
+          await page.getByText(at(f, 'reconciliation.noOrders')).waitFor();
+
+          const system = tb.lines.find((l) => l.accountId)!;
+          await page.getByLabel(at(f, 'statement.account')).fill(system.accountId!);
+          await page.getByRole('button', { name: at(f, 'statement.show') }).click();
+          await page.locator('.statement-summary').waitFor();
+          expect(await page.locator('.statement-summary').innerText()).toContain(system.type);
+
+          const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: at(f, 'csv.download') }).click()]);
+          const csv = (await readFile((await file.path())!)).toString('utf8');
+          const header = (await (await apiDownload(finance.options, '/v1/admin/ledger/export.csv')).text()).split('\n')[0]!;
+          expect(header.startsWith('transfer_id,')).toBe(true);
+          expect(csv.split('\n')[0]).toBe(header);
+          expect(csv.split('\n').length).toBeGreaterThan(2);
+          await screen(page, 'finance-results', { locale, width });
+          expect(watch.problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      }
+    }
+  }, 300_000);
+
+  it('a plain person is told /finance and /ops are not for them (the API agrees: 403); an ops person gets the queue board link', async () => {
+    const plain = await web.signedUp('127.0.0.148', 'acct-plain@example.test');
+    expect((await plain.call('GET', '/v1/admin/ledger/trial-balance')).status).toBe(403);
+    const ops = await signedUpWithRoles('127.0.0.149', 'acct-ops@example.test', ['ops']);
+    for (const locale of LOCALES) {
+      const f = financeTexts(locale);
+      for (const width of WIDTHS) {
+        const { context, page, watch } = await newContext({ width, locale, as: plain });
+        try {
+          await visit(page, '/finance');
+          await page.getByText(at(f, 'notAllowed.title')).waitFor();
+          expect(await page.locator('table').count()).toBe(0);
+          await screen(page, 'finance-not-allowed', { locale, width });
+          await visit(page, '/ops');
+          expect((await page.locator('main h1').innerText()).trim()).toBe(at(f, 'ops.title'));
+          await page.getByText(at(f, 'notAllowed.title')).waitFor();
+          expect(await page.locator('main a[href="/admin/queues"]').count()).toBe(0);
+          expect(watch.problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+        const opsView = await newContext({ width, locale, as: ops });
+        try {
+          await visit(opsView.page, '/ops');
+          const link = opsView.page.locator('main').getByRole('link', { name: at(f, 'ops.boardLink') });
+          await link.waitFor();
+          expect(await link.getAttribute('href')).toBe('/admin/queues');
+          await opsView.page.getByText(at(f, 'ops.boardText')).waitFor();
+          await screen(opsView.page, 'ops', { locale, width });
+          // the finance page is not theirs
+          await visit(opsView.page, '/finance');
+          await opsView.page.getByText(at(f, 'notAllowed.title')).waitFor();
+          expect(opsView.watch.problems).toEqual([]);
+        } finally {
+          await opsView.context.close();
+        }
+      }
+    }
+    // the board the link leads to answers the ops person, not the plain one
+    expect((await ops.call('GET', '/admin/queues')).status).toBe(200);
+    expect((await plain.call('GET', '/admin/queues')).status).toBe(403);
+  }, 300_000);
+});

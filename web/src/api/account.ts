@@ -1,0 +1,174 @@
+/**
+ * The account's own calls (settings: profile, sessions, credit history, export, deletion) and the
+ * finance views, with their query hooks. Every call goes through the generated client.
+ */
+import { download, ok, type Schemas } from '@imlab/client';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, type Me } from './index';
+import { queryKeys } from './queries';
+import type { Locale } from '../i18n/locale';
+
+export type Session = Schemas['Session'];
+export type CreditLine = Schemas['CreditTransactionPage']['items'][number];
+export type DataExport = Schemas['DataExport'];
+export type AccountUpdate = Schemas['AccountUpdate'];
+export type TrialBalance = Schemas['TrialBalance'];
+export type LedgerStatement = Schemas['LedgerStatement'];
+export type LedgerAccountBalance = Schemas['LedgerAccountBalance'];
+export type LedgerVerification = Schemas['LedgerVerification'];
+export type Reconciliation = Schemas['Reconciliation'];
+
+export const accountKeys = {
+  sessions: ['me', 'sessions'] as const,
+  credits: (lang: string) => ['credits', 'transactions', lang] as const,
+  export: (id: string) => ['me', 'exports', id] as const,
+  trialBalance: ['finance', 'trial-balance'] as const,
+};
+
+/** Changes the display name and/or the language (auth also sets the `locale` cookie). */
+export function updateAccount(body: AccountUpdate): Promise<Me> {
+  return ok(api.PATCH('/v1/me', { body }));
+}
+
+/**
+ * The header's language switch, signed in: the account's language follows, so emails come in it.
+ * A failure is swallowed: the switch itself already happened.
+ */
+export async function saveLocale(locale: Locale): Promise<Me | undefined> {
+  try {
+    return await updateAccount({ locale });
+  } catch {
+    return undefined;
+  }
+}
+
+export function listSessions() {
+  return ok(api.GET('/v1/me/sessions'));
+}
+
+export async function revokeSession(id: string): Promise<void> {
+  await ok(api.DELETE('/v1/me/sessions/{id}', { params: { path: { id } } }));
+}
+
+export async function signOutEverywhere(): Promise<void> {
+  await ok(api.POST('/v1/auth/logout-all'));
+}
+
+export function creditHistory(cursor: string | undefined) {
+  return ok(api.GET('/v1/credits/transactions', { params: { query: { limit: 20, ...(cursor ? { cursor } : {}) } } }));
+}
+
+export function startExport(): Promise<DataExport> {
+  return ok(api.POST('/v1/me/exports'));
+}
+
+export function getExport(id: string): Promise<DataExport> {
+  return ok(api.GET('/v1/me/exports/{id}', { params: { path: { id } } }));
+}
+
+/** Closes the account: every session ends; everything is deleted after the grace period. */
+export function deleteAccount(password: string | undefined) {
+  return ok(api.DELETE('/v1/me', { body: password === undefined ? {} : { password } }));
+}
+
+/** A file of the API (an export archive, the ledger CSV), saved by the browser under `name`. */
+export async function saveFile(path: string, name: string): Promise<void> {
+  const blob = await download({ baseUrl: location.origin }, path);
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+export function getTrialBalance() {
+  return ok(api.GET('/v1/admin/ledger/trial-balance'));
+}
+
+export function getStatement(id: string, from: string, to: string) {
+  return Promise.all([
+    ok(api.GET('/v1/admin/ledger/accounts/{id}/statement', { params: { path: { id }, query: { from, to, limit: 100 } } })),
+    ok(api.GET('/v1/admin/ledger/accounts/{id}/balance', { params: { path: { id } } })),
+  ]).then(([statement, balance]) => ({ statement, balance }));
+}
+
+export function getReconciliation(from: string, to: string) {
+  return ok(api.GET('/v1/admin/billing/reconciliation', { params: { query: { from, to } } }));
+}
+
+export function verifyLedger() {
+  return ok(api.GET('/v1/admin/ledger/verify'));
+}
+
+// --- hooks ---
+
+export function useUpdateAccount() {
+  const client = useQueryClient();
+  return useMutation({ mutationFn: updateAccount, onSuccess: (me) => client.setQueryData(queryKeys.me, me) });
+}
+
+export function useSessions(enabled: boolean) {
+  return useQuery({ queryKey: accountKeys.sessions, queryFn: listSessions, enabled, retry: 1 });
+}
+
+export function useRevokeSession() {
+  const client = useQueryClient();
+  return useMutation({ mutationFn: revokeSession, onSuccess: () => client.invalidateQueries({ queryKey: accountKeys.sessions }) });
+}
+
+/** After the account's sessions ended (everywhere, or the account closed): the app is signed out. */
+function useSignedOut() {
+  const client = useQueryClient();
+  return () => {
+    client.setQueryData(queryKeys.me, null);
+    client.removeQueries({ queryKey: queryKeys.balance });
+    client.removeQueries({ queryKey: accountKeys.sessions });
+    client.removeQueries({ queryKey: ['credits'] });
+  };
+}
+
+export function useSignOutEverywhere() {
+  const signedOut = useSignedOut();
+  return useMutation({ mutationFn: signOutEverywhere, onSuccess: signedOut });
+}
+
+export function useDeleteAccount() {
+  const signedOut = useSignedOut();
+  return useMutation({ mutationFn: deleteAccount, onSuccess: signedOut });
+}
+
+/** The credit history, newest first, a page at a time; the lines' words are in `lang` (the API's). */
+export function useCreditHistory(enabled: boolean, lang: string) {
+  return useInfiniteQuery({
+    queryKey: accountKeys.credits(lang),
+    queryFn: ({ pageParam }) => creditHistory(pageParam),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    enabled,
+    retry: 1,
+  });
+}
+
+export function useStartExport() {
+  const client = useQueryClient();
+  return useMutation({ mutationFn: startExport, onSuccess: (e) => client.setQueryData(accountKeys.export(e.id), e) });
+}
+
+/** One export, asked again every 2 s until it is ready or failed. */
+export function useExport(id: string | undefined) {
+  return useQuery({
+    queryKey: accountKeys.export(id ?? ''),
+    queryFn: () => getExport(id!),
+    enabled: !!id,
+    retry: false,
+    refetchInterval: (q) => (q.state.status === 'error' || q.state.data?.status === 'ready' || q.state.data?.status === 'failed' ? false : 2000),
+  });
+}
+
+export function useTrialBalance(enabled: boolean) {
+  return useQuery({ queryKey: accountKeys.trialBalance, queryFn: getTrialBalance, enabled, retry: 1 });
+}

@@ -1,0 +1,383 @@
+import { useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useMutation } from '@tanstack/react-query';
+import { useTranslation } from 'react-i18next';
+import { Page } from '../components/Page';
+import { Field, FormAlert } from '../components/Form';
+import { failureOf } from '../api';
+import { getReconciliation, getStatement, saveFile, useTrialBalance, verifyLedger } from '../api/account';
+import { dateTime, money, number } from './account/common';
+import { StaffGate } from './account/StaffGate';
+import '../styles/account.css';
+
+/** `/finance`: for the roles finance and admin. */
+export default function Finance() {
+  const { t } = useTranslation('finance');
+  return (
+    <StaffGate roles={['finance', 'admin']} title={t('title')} signedOut={t('signedOut')}>
+      {() => (
+        <Page title={t('title')} lead={t('lead')} className="staff finance">
+          <TrialBalanceSection />
+          <VerifySection />
+          <StatementSection />
+          <ReconciliationSection />
+          <CsvSection />
+        </Page>
+      )}
+    </StaffGate>
+  );
+}
+
+function Section({ id, title, children }: { id: string; title: string; children: ReactNode }) {
+  return (
+    <section className="finance-section" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+/** A table that may be wider than a phone: it scrolls inside its own focusable, labelled region. */
+function TableScroll({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="table-scroll" role="region" aria-label={label} tabIndex={0}>
+      {children}
+    </div>
+  );
+}
+
+const today = () => new Date().toISOString().slice(0, 10);
+const monthStart = () => `${today().slice(0, 8)}01`;
+/** Whole UTC days: the start of `from`, the end of `to`. */
+const period = (from: string, to: string) => ({ from: `${from}T00:00:00.000Z`, to: `${to}T23:59:59.999Z` });
+
+function Period({ prefix, from, to, setFrom, setTo }: { prefix: string; from: string; to: string; setFrom: (v: string) => void; setTo: (v: string) => void }) {
+  const { t } = useTranslation('finance');
+  return (
+    <div className="period">
+      <Field id={`${prefix}-from`} label={t('from')} type="date" required value={from} onChange={(e) => setFrom(e.target.value)} />
+      <Field id={`${prefix}-to`} label={t('to')} type="date" required value={to} onChange={(e) => setTo(e.target.value)} />
+    </div>
+  );
+}
+
+function TrialBalanceSection() {
+  const { t, i18n } = useTranslation('finance');
+  const lang = i18n.language;
+  const trial = useTrialBalance(true);
+  const n = (v: number) => number(lang, v);
+  return (
+    <Section id="trial-title" title={t('trial.title')}>
+      {trial.isPending ? (
+        <p className="loading" role="status">
+          {t('trial.loading')}
+        </p>
+      ) : trial.isError ? (
+        <FormAlert title={t('error')} message={failureOf(trial, t('genericError'))} />
+      ) : (
+        <>
+          <p className="muted">{t('trial.asOf', { date: dateTime(lang, trial.data.asOf) })}</p>
+          <TableScroll label={t('trial.tableLabel')}>
+            <table className="data-table trial-balance">
+              <thead>
+                <tr>
+                  <th scope="col">{t('trial.type')}</th>
+                  <th scope="col">{t('trial.scope')}</th>
+                  <th scope="col" className="num">
+                    {t('trial.accounts')}
+                  </th>
+                  <th scope="col" className="num">
+                    {t('trial.debits')}
+                  </th>
+                  <th scope="col" className="num">
+                    {t('trial.credits')}
+                  </th>
+                  <th scope="col" className="num">
+                    {t('trial.balance')}
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {trial.data.lines.map((line) => (
+                  <tr key={`${line.scope}:${line.type}:${line.accountId ?? ''}`}>
+                    <th scope="row">
+                      {line.type}
+                      {line.accountId ? <span className="account-id">{line.accountId}</span> : null}
+                    </th>
+                    <td>{line.scope === 'system' ? t('trial.scopeSystem') : t('trial.scopeUsers')}</td>
+                    <td className="num">{n(line.accounts)}</td>
+                    <td className="num">{n(line.debits)}</td>
+                    <td className="num">{n(line.credits)}</td>
+                    <td className="num">{n(line.balance)}</td>
+                  </tr>
+                ))}
+              </tbody>
+              <tfoot>
+                <tr className="totals">
+                  <th scope="row" colSpan={3}>
+                    {t('trial.totals')}
+                  </th>
+                  <td className="num">{n(trial.data.totals.debits)}</td>
+                  <td className="num">{n(trial.data.totals.credits)}</td>
+                  <td className="num">{n(trial.data.totals.balance)}</td>
+                </tr>
+              </tfoot>
+            </table>
+          </TableScroll>
+          <ul className="checks">
+            <li className={trial.data.totals.balance === 0 ? 'check-ok' : 'check-bad'}>{trial.data.totals.balance === 0 ? t('trial.balanced') : t('trial.unbalanced')}</li>
+            {trial.data.storedBalancesMatch === null ? null : (
+              <li className={trial.data.storedBalancesMatch ? 'check-ok' : 'check-bad'}>{trial.data.storedBalancesMatch ? t('trial.storedMatch') : t('trial.storedMismatch')}</li>
+            )}
+          </ul>
+          <button type="button" className="button-quiet" disabled={trial.isFetching} onClick={() => void trial.refetch()}>
+            {t('trial.refresh')}
+          </button>
+        </>
+      )}
+    </Section>
+  );
+}
+
+function VerifySection() {
+  const { t } = useTranslation('finance');
+  const verify = useMutation({ mutationFn: verifyLedger });
+  const r = verify.data;
+  return (
+    <Section id="verify-title" title={t('verify.title')}>
+      <p>{t('verify.text')}</p>
+      <FormAlert title={t('error')} message={failureOf(verify, t('genericError'))} />
+      <div aria-live="polite">
+        {r ? (
+          r.ok || !r.firstMismatch ? (
+            <p className="check-ok">{t('verify.ok', { checkpoints: r.checkpoints, sealed: r.sealedTransfers, unsealed: r.unsealedTransfers })}</p>
+          ) : (
+            <p className="check-bad">
+              {t('verify.mismatch', { checkpoint: r.firstMismatch.checkpointId, reason: r.firstMismatch.reason, expected: r.firstMismatch.expected, actual: r.firstMismatch.actual })}
+            </p>
+          )
+        ) : null}
+      </div>
+      <button type="button" className="button-quiet" disabled={verify.isPending} onClick={() => verify.mutate()}>
+        {verify.isPending ? t('verify.running') : t('verify.run')}
+      </button>
+    </Section>
+  );
+}
+
+function StatementSection() {
+  const { t, i18n } = useTranslation('finance');
+  const lang = i18n.language;
+  const [account, setAccount] = useState('');
+  const [from, setFrom] = useState(monthStart);
+  const [to, setTo] = useState(today);
+  const [error, setError] = useState<string | undefined>();
+  const form = useRef<HTMLFormElement>(null);
+  const lookup = useMutation({ mutationFn: (q: { id: string; from: string; to: string }) => getStatement(q.id, q.from, q.to) });
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (!account.trim()) {
+      setError(t('statement.accountRequired'));
+      (form.current?.elements.namedItem('statement-account') as HTMLElement | null)?.focus();
+      return;
+    }
+    setError(undefined);
+    lookup.mutate({ id: account.trim(), ...period(from, to) });
+  };
+  const data = lookup.data;
+
+  return (
+    <Section id="statement-title" title={t('statement.title')}>
+      <form ref={form} className="form form-wide" noValidate onSubmit={submit}>
+        <Field id="statement-account" label={t('statement.account')} type="text" spellCheck={false} value={account} error={error} hint={t('statement.accountHint')} onChange={(e) => setAccount(e.target.value)} />
+        <Period prefix="statement" from={from} to={to} setFrom={setFrom} setTo={setTo} />
+        <p className="field-hint">{t('utc')}</p>
+        <button type="submit" className="button-primary" disabled={lookup.isPending}>
+          {lookup.isPending ? t('statement.loading') : t('statement.show')}
+        </button>
+      </form>
+      <FormAlert title={t('error')} message={failureOf(lookup, t('genericError'))} />
+      <div aria-live="polite">
+        {data ? (
+          <>
+            <p className="statement-summary">
+              {t('statement.summary', {
+                type: data.statement.account.type,
+                scope: data.statement.account.scope,
+                opening: number(lang, data.statement.openingBalance),
+                closing: number(lang, data.statement.closingBalance),
+                now: number(lang, data.balance.balance),
+              })}
+            </p>
+            {data.statement.account.anonymized ? <p className="muted">{t('statement.anonymized')}</p> : null}
+          </>
+        ) : null}
+      </div>
+      {data ? (
+        data.statement.items.length === 0 ? (
+          <p className="empty">{t('statement.empty')}</p>
+        ) : (
+          <>
+            <TableScroll label={t('statement.tableLabel')}>
+              <table className="data-table">
+                <thead>
+                  <tr>
+                    <th scope="col">{t('statement.when')}</th>
+                    <th scope="col">{t('statement.kind')}</th>
+                    <th scope="col">{t('statement.side')}</th>
+                    <th scope="col" className="num">
+                      {t('statement.amount')}
+                    </th>
+                    <th scope="col">{t('statement.counter')}</th>
+                    <th scope="col">{t('statement.reference')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.statement.items.map((item) => (
+                    <tr key={`${item.transferId}:${item.side}`}>
+                      <td>{dateTime(lang, item.createdAt)}</td>
+                      <td>{item.kind}</td>
+                      <td>{item.side}</td>
+                      <td className="num">{number(lang, item.amount, true)}</td>
+                      <td className="account-id">{item.counterAccountId}</td>
+                      <td className="account-id">{item.reference ?? '—'}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableScroll>
+            {data.statement.nextCursor ? <p className="muted">{t('statement.more')}</p> : null}
+          </>
+        )
+      ) : null}
+    </Section>
+  );
+}
+
+function ReconciliationSection() {
+  const { t, i18n } = useTranslation('finance');
+  const lang = i18n.language;
+  const [from, setFrom] = useState(monthStart);
+  const [to, setTo] = useState(today);
+  const run = useMutation({ mutationFn: (q: { from: string; to: string }) => getReconciliation(q.from, q.to) });
+  const r = run.data;
+  return (
+    <Section id="reconciliation-title" title={t('reconciliation.title')}>
+      <p>{t('reconciliation.text')}</p>
+      <form
+        className="form form-wide"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          run.mutate(period(from, to));
+        }}
+      >
+        <Period prefix="reconciliation" from={from} to={to} setFrom={setFrom} setTo={setTo} />
+        <p className="field-hint">{t('utc')}</p>
+        <button type="submit" className="button-primary" disabled={run.isPending}>
+          {run.isPending ? t('reconciliation.loading') : t('reconciliation.run')}
+        </button>
+      </form>
+      <FormAlert title={t('error')} message={failureOf(run, t('genericError'))} />
+      <div aria-live="polite">
+        {r ? (
+          r.orders.length === 0 ? (
+            <p className="empty">{t('reconciliation.noOrders')}</p>
+          ) : r.mismatches.length === 0 ? (
+            <p className="check-ok">{t('reconciliation.allMatch', { count: r.orders.length })}</p>
+          ) : (
+            <div className="check-bad">
+              <p>{t('reconciliation.mismatches', { count: r.mismatches.length })}</p>
+              <ul>
+                {r.mismatches.map((m) => (
+                  <li key={m.orderId}>
+                    <span className="account-id">{m.orderId}</span>: {m.reasons.join('; ')}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          )
+        ) : null}
+      </div>
+      {r && r.totals.length > 0 ? (
+        <TableScroll label={t('reconciliation.tableLabel')}>
+          <table className="data-table">
+            <thead>
+              <tr>
+                <th scope="col">{t('reconciliation.currency')}</th>
+                <th scope="col" className="num">
+                  {t('reconciliation.orders')}
+                </th>
+                <th scope="col" className="num">
+                  {t('reconciliation.gross')}
+                </th>
+                <th scope="col" className="num">
+                  {t('reconciliation.refunded')}
+                </th>
+                <th scope="col" className="num">
+                  {t('reconciliation.disputesLost')}
+                </th>
+                <th scope="col" className="num">
+                  {t('reconciliation.net')}
+                </th>
+                <th scope="col" className="num">
+                  {t('reconciliation.granted')}
+                </th>
+                <th scope="col" className="num">
+                  {t('reconciliation.clawedBack')}
+                </th>
+                <th scope="col" className="num">
+                  {t('reconciliation.restored')}
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {r.totals.map((row) => (
+                <tr key={row.currency}>
+                  <th scope="row">{row.currency.toUpperCase()}</th>
+                  <td className="num">{number(lang, row.orders)}</td>
+                  <td className="num">{money(lang, row.gross, row.currency)}</td>
+                  <td className="num">{money(lang, row.refunded, row.currency)}</td>
+                  <td className="num">{money(lang, row.disputesLost, row.currency)}</td>
+                  <td className="num">{money(lang, row.net, row.currency)}</td>
+                  <td className="num">{number(lang, row.creditsGranted)}</td>
+                  <td className="num">{number(lang, row.creditsClawedBack)}</td>
+                  <td className="num">{number(lang, row.creditsRestored)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableScroll>
+      ) : null}
+    </Section>
+  );
+}
+
+function CsvSection() {
+  const { t } = useTranslation('finance');
+  const [from, setFrom] = useState(monthStart);
+  const [to, setTo] = useState(today);
+  const csv = useMutation({
+    mutationFn: (q: { from: string; to: string }) => saveFile(`/v1/admin/ledger/export.csv?${new URLSearchParams(q).toString()}`, `ledger-transfers-${from}-${to}.csv`),
+  });
+  return (
+    <Section id="csv-title" title={t('csv.title')}>
+      <p>{t('csv.text')}</p>
+      <form
+        className="form form-wide"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          csv.mutate(period(from, to));
+        }}
+      >
+        <Period prefix="csv" from={from} to={to} setFrom={setFrom} setTo={setTo} />
+        <p className="field-hint">{t('utc')}</p>
+        <button type="submit" className="button-primary" disabled={csv.isPending}>
+          {csv.isPending ? t('csv.downloading') : t('csv.download')}
+        </button>
+      </form>
+      <FormAlert title={t('csv.failed')} message={failureOf(csv, t('genericError'))} />
+    </Section>
+  );
+}

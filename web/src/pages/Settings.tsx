@@ -1,0 +1,495 @@
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { Link, useParams } from 'react-router';
+import { useMutation } from '@tanstack/react-query';
+import { useTranslation } from 'react-i18next';
+import { Page } from '../components/Page';
+import { Field, FormAlert } from '../components/Form';
+import { failureOf, type Me } from '../api';
+import { useBalance, useMe } from '../api/queries';
+import {
+  saveFile,
+  useCreditHistory,
+  useDeleteAccount,
+  useExport,
+  useRevokeSession,
+  useSessions,
+  useSignOutEverywhere,
+  useStartExport,
+  useUpdateAccount,
+  type CreditLine,
+} from '../api/account';
+import { switchLocale } from '../i18n';
+import { isLocale, type Locale } from '../i18n/locale';
+import { ConfirmDialog, SignInPrompt, dateOnly, dateTime, number } from './account/common';
+import '../styles/account.css';
+
+const SECTIONS = ['profile', 'security', 'credits', 'orders', 'privacy'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** Why the account's sessions just ended here: shown on the signed-out page that follows. */
+type Ended = { kind: 'everywhere' } | { kind: 'deleted'; purgeAfter: string };
+
+/** `/settings` and `/settings/:section`: profile, security, credits, orders, privacy. */
+export default function Settings() {
+  const { t } = useTranslation('settings');
+  const { section: param } = useParams();
+  const section: Section = (SECTIONS as readonly string[]).includes(param ?? '') ? (param as Section) : 'profile';
+  const me = useMe();
+  const [ended, setEnded] = useState<Ended | undefined>();
+
+  if (me.isPending) {
+    return (
+      <Page title={t('title')} className="settings">
+        <p className="loading" role="status">
+          {t('loading')}
+        </p>
+      </Page>
+    );
+  }
+  if (me.isError) {
+    return (
+      <Page title={t('title')} className="settings">
+        <FormAlert message={t('loadFailed')} />
+        <button type="button" className="button-quiet" onClick={() => void me.refetch()}>
+          {t('retry')}
+        </button>
+      </Page>
+    );
+  }
+  if (!me.data) return <SignedOut ended={ended} />;
+
+  return (
+    <Page title={t('title')} lead={t('lead')} className="settings">
+      <div className="settings-layout">
+        <nav className="settings-nav" aria-label={t('sections.label')}>
+          <ul>
+            {SECTIONS.map((s) => (
+              <li key={s}>
+                {/* /settings is the profile too: the current section is marked, whichever address */}
+                <Link to={`/settings/${s}`} aria-current={s === section ? 'page' : undefined}>
+                  {t(`sections.${s}`)}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="settings-body">
+          {section === 'profile' ? <Profile me={me.data} /> : null}
+          {section === 'security' ? <Security onEnded={() => setEnded({ kind: 'everywhere' })} /> : null}
+          {section === 'credits' ? <Credits /> : null}
+          {section === 'orders' ? <Orders /> : null}
+          {section === 'privacy' ? <Privacy me={me.data} onDeleted={(purgeAfter) => setEnded({ kind: 'deleted', purgeAfter })} /> : null}
+        </div>
+      </div>
+    </Page>
+  );
+}
+
+function SignedOut({ ended }: { ended: Ended | undefined }) {
+  const { t, i18n } = useTranslation('settings');
+  const status = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (ended) status.current?.focus();
+  }, [ended]);
+  return (
+    <Page title={t('title')} className="settings narrow">
+      {ended ? (
+        <div ref={status} className="notice notice-done" role="status" tabIndex={-1}>
+          <p>{ended.kind === 'deleted' ? t('ended.deleted', { date: dateOnly(i18n.language, ended.purgeAfter) }) : t('ended.everywhere')}</p>
+        </div>
+      ) : null}
+      {ended?.kind === 'deleted' ? (
+        <p>
+          <Link to="/">{t('signedOut.home')}</Link>
+        </p>
+      ) : (
+        <SignInPrompt text={t('signedOut.text')} signIn={t('signedOut.signIn')}>
+          <Link to="/sign-up">{t('signedOut.signUp')}</Link>
+        </SignInPrompt>
+      )}
+    </Page>
+  );
+}
+
+function Section({ id, title, children }: { id: string; title: string; children: ReactNode }) {
+  return (
+    <section className="settings-section" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+function Profile({ me }: { me: Me }) {
+  const { t, i18n } = useTranslation('settings');
+  const [displayName, setDisplayName] = useState(me.displayName);
+  const [locale, setLocale] = useState<Locale>(me.locale);
+  const [error, setError] = useState<string | undefined>();
+  const update = useUpdateAccount();
+  const nameRef = useRef<HTMLFormElement>(null);
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if ([...displayName].length > 64) {
+      setError(t('profile.displayNameLong'));
+      (nameRef.current?.elements.namedItem('displayName') as HTMLElement | null)?.focus();
+      return;
+    }
+    setError(undefined);
+    update.mutate(
+      { displayName: displayName.trim(), locale },
+      {
+        onSuccess: (saved) => {
+          setDisplayName(saved.displayName);
+          if (saved.locale !== i18n.language) void switchLocale(saved.locale);
+        },
+      },
+    );
+  };
+
+  return (
+    <Section id="profile-title" title={t('sections.profile')}>
+      <FormAlert title={t('profile.failedTitle')} message={failureOf(update, t('genericError'))} />
+      <form ref={nameRef} className="form" noValidate onSubmit={submit}>
+        <div className="field">
+          <span className="field-label">{t('profile.email')}</span>
+          <span className="field-value">{me.email}</span>
+        </div>
+        <Field
+          id="displayName"
+          label={t('profile.displayName')}
+          type="text"
+          autoComplete="nickname"
+          value={displayName}
+          error={error}
+          hint={t('profile.displayNameHint')}
+          onChange={(e) => setDisplayName(e.target.value)}
+        />
+        <div className="field">
+          <label htmlFor="locale">{t('profile.language')}</label>
+          <select id="locale" name="locale" aria-describedby="locale-hint" value={locale} onChange={(e) => isLocale(e.target.value) && setLocale(e.target.value)}>
+            <option value="en">English</option>
+            <option value="zh" lang="zh-Hans">
+              中文
+            </option>
+          </select>
+          <p id="locale-hint" className="field-hint">
+            {t('profile.languageHint')}
+          </p>
+        </div>
+        <div className="actions-row">
+          <button type="submit" className="button-primary" disabled={update.isPending}>
+            {update.isPending ? t('profile.saving') : t('profile.save')}
+          </button>
+          <span className="saved" role="status">
+            {update.isSuccess ? t('profile.saved') : ''}
+          </span>
+        </div>
+      </form>
+    </Section>
+  );
+}
+
+function Security({ onEnded }: { onEnded: () => void }) {
+  const { t, i18n } = useTranslation('settings');
+  const sessions = useSessions(true);
+  const revoke = useRevokeSession();
+  const everywhere = useSignOutEverywhere();
+  const [confirming, setConfirming] = useState(false);
+  const [revoked, setRevoked] = useState<string | undefined>();
+  const status = useRef<HTMLParagraphElement>(null);
+  // after a revoke its button is gone: focus goes to the sentence saying what happened
+  useEffect(() => {
+    if (revoked) status.current?.focus();
+  }, [revoked]);
+
+  return (
+    <>
+      <Section id="sessions-title" title={t('security.sessionsTitle')}>
+        <p className="muted">{t('security.sessionsLead')}</p>
+        <FormAlert title={t('security.revokeFailed')} message={failureOf(revoke, t('genericError'))} />
+        <p ref={status} className="status-line" role="status" tabIndex={-1}>
+          {revoked ? t('security.revoked', { device: revoked }) : ''}
+        </p>
+        {sessions.isPending ? (
+          <p className="loading" role="status">
+            {t('security.loading')}
+          </p>
+        ) : sessions.isError ? (
+          <FormAlert message={failureOf(sessions, t('genericError'))} />
+        ) : (
+          <ul className="session-list">
+            {sessions.data.items.map((s) => (
+              <li key={s.id} className="session">
+                <div>
+                  <p className="session-device">
+                    {s.device}
+                    {s.current ? <span className="badge session-current">{t('security.current')}</span> : null}
+                  </p>
+                  <p className="muted session-when">
+                    {t('security.signedIn', { date: dateTime(i18n.language, s.createdAt) })} · {t('security.lastSeen', { date: dateTime(i18n.language, s.lastSeenAt) })}
+                  </p>
+                </div>
+                {s.current ? null : (
+                  <button
+                    type="button"
+                    className="button-quiet"
+                    aria-label={t('security.revokeLabel', { device: s.device, date: dateTime(i18n.language, s.createdAt) })}
+                    disabled={revoke.isPending}
+                    onClick={() =>
+                      revoke.mutate(s.id, {
+                        onSuccess: () => setRevoked(s.device),
+                      })
+                    }
+                  >
+                    {t('security.revoke')}
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+      <Section id="everywhere-title" title={t('security.everywhereTitle')}>
+        <p>{t('security.everywhereText')}</p>
+        <FormAlert title={t('security.everywhereFailed')} message={failureOf(everywhere, t('genericError'))} />
+        <button type="button" className="button-quiet" disabled={everywhere.isPending} onClick={() => setConfirming(true)}>
+          {t('security.everywhere')}
+        </button>
+        <ConfirmDialog
+          open={confirming}
+          title={t('security.everywhereConfirmTitle')}
+          text={<p>{t('security.everywhereConfirmText')}</p>}
+          confirm={t('security.everywhere')}
+          cancel={t('cancel')}
+          busy={everywhere.isPending}
+          onClose={() => setConfirming(false)}
+          onConfirm={() => {
+            // the dialog closes first (focus goes back to its button), then the outcome is shown
+            setConfirming(false);
+            everywhere.mutate(undefined, { onSuccess: onEnded });
+          }}
+        />
+      </Section>
+      <Section id="password-title" title={t('security.passwordTitle')}>
+        <p>{t('security.passwordText')}</p>
+        <p>
+          <Link to="/forgot-password">{t('security.passwordLink')}</Link>
+        </p>
+      </Section>
+    </>
+  );
+}
+
+function CreditRow({ line }: { line: CreditLine }) {
+  const { t, i18n } = useTranslation('settings');
+  return (
+    <li className="credit-line">
+      <div className="credit-what">
+        <span className={`badge credit-kind credit-kind-${line.kind}`}>{t(`credits.kind.${line.kind}`)}</span>
+        <span className="credit-description">{line.description}</span>
+        {line.generationId ? (
+          <Link className="credit-link" to={`/generations/${line.generationId}`}>
+            {t('credits.viewGeneration')}
+          </Link>
+        ) : null}
+        <time className="muted credit-when" dateTime={line.createdAt}>
+          {dateTime(i18n.language, line.createdAt)}
+        </time>
+      </div>
+      <span className={line.amount < 0 ? 'credit-amount negative' : 'credit-amount positive'}>{number(i18n.language, line.amount, true)}</span>
+    </li>
+  );
+}
+
+function Credits() {
+  const { t, i18n } = useTranslation('settings');
+  const lang = i18n.language;
+  const balance = useBalance(true);
+  const history = useCreditHistory(true, lang);
+  const lines = history.data?.pages.flatMap((p) => p.items) ?? [];
+  return (
+    <Section id="credits-title" title={t('credits.title')}>
+      {balance.data ? <p className="credit-balance">{t('credits.balance', { available: number(lang, balance.data.available), held: number(lang, balance.data.held) })}</p> : null}
+      {history.isPending ? (
+        <p className="loading" role="status">
+          {t('credits.loading')}
+        </p>
+      ) : history.isError ? (
+        <FormAlert message={failureOf(history, t('genericError'))} />
+      ) : lines.length === 0 ? (
+        <p className="empty">{t('credits.empty')}</p>
+      ) : (
+        <>
+          <ul className="credit-list" aria-label={t('credits.tableLabel')}>
+            {lines.map((line) => (
+              <CreditRow key={line.id} line={line} />
+            ))}
+          </ul>
+          {history.hasNextPage ? (
+            <button type="button" className="button-quiet" disabled={history.isFetchingNextPage} onClick={() => void history.fetchNextPage()}>
+              {history.isFetchingNextPage ? t('credits.loadingMore') : t('credits.more')}
+            </button>
+          ) : null}
+        </>
+      )}
+    </Section>
+  );
+}
+
+function Orders() {
+  const { t } = useTranslation('settings');
+  return (
+    <Section id="orders-title" title={t('orders.title')}>
+      <p>{t('orders.text')}</p>
+      <p>
+        <Link className="button" to="/billing/orders">
+          {t('orders.link')}
+        </Link>
+      </p>
+    </Section>
+  );
+}
+
+/** The export this tab started last (there is no list of exports): shown again when the person comes back. */
+const exportKey = (userId: string) => `imlab-export:${userId}`;
+function rememberedExport(userId: string): string | undefined {
+  try {
+    return sessionStorage.getItem(exportKey(userId)) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function Export({ userId }: { userId: string }) {
+  const { t, i18n } = useTranslation('settings');
+  const [remembered] = useState(() => rememberedExport(userId));
+  const start = useStartExport();
+  const current = useExport(start.data?.id ?? remembered);
+  const download = useMutation({ mutationFn: (path: string) => saveFile(path, `imagemakerlab-export.zip`) });
+  // an export that expired (404) is simply forgotten
+  const state = current.isError ? start.data : (current.data ?? start.data);
+  const downloadButton = useRef<HTMLButtonElement>(null);
+  const ready = state?.status === 'ready' && state.downloadUrl;
+  // focus goes to the download once the export this visit waited for is ready (not on arrival)
+  const seen = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    if (ready && seen.current && seen.current !== 'ready') downloadButton.current?.focus();
+    seen.current = state?.status;
+  }, [ready, state?.status]);
+
+  return (
+    <Section id="export-title" title={t('privacy.exportTitle')}>
+      <p>{t('privacy.exportText')}</p>
+      <FormAlert title={t('privacy.exportStartFailed')} message={failureOf(start, t('genericError'))} />
+      <div className="export-status" aria-live="polite">
+        {state && (state.status === 'pending' || state.status === 'running') ? <p className="loading">{t('privacy.exportPending')}</p> : null}
+        {state?.status === 'failed' ? <p className="form-error">{t('privacy.exportFailed')}</p> : null}
+        {ready ? <p className="notice-done">{t('privacy.exportReady', { date: dateTime(i18n.language, state.expiresAt ?? state.createdAt) })}</p> : null}
+      </div>
+      {ready ? (
+        <button ref={downloadButton} type="button" className="button" disabled={download.isPending} onClick={() => download.mutate(state.downloadUrl!)}>
+          {t('privacy.exportDownload')}
+        </button>
+      ) : (
+        <button
+          type="button"
+          className="button-quiet"
+          disabled={start.isPending || (!!state && state.status !== 'failed')}
+          onClick={() =>
+            start.mutate(undefined, {
+              onSuccess: (e) => {
+                try {
+                  sessionStorage.setItem(exportKey(userId), e.id);
+                } catch {
+                  // private mode: not remembered
+                }
+              },
+            })
+          }
+        >
+          {start.isPending ? t('privacy.exportStarting') : t('privacy.exportStart')}
+        </button>
+      )}
+      <FormAlert title={t('privacy.exportDownloadFailed')} message={failureOf(download, t('genericError'))} />
+    </Section>
+  );
+}
+
+function DeleteAccount({ me, onDeleted }: { me: Me; onDeleted: (purgeAfter: string) => void }) {
+  const { t } = useTranslation('settings');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | undefined>();
+  const [confirming, setConfirming] = useState(false);
+  const remove = useDeleteAccount();
+  const form = useRef<HTMLFormElement>(null);
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (me.hasPassword && !password) {
+      setError(t('privacy.passwordRequired'));
+      (form.current?.elements.namedItem('deletePassword') as HTMLElement | null)?.focus();
+      return;
+    }
+    setError(undefined);
+    remove.reset();
+    setConfirming(true);
+  };
+
+  return (
+    <Section id="delete-title" title={t('privacy.deleteTitle')}>
+      <p>{t('privacy.deleteLead')}</p>
+      <ul className="delete-facts">
+        <li>{t('privacy.deleteNow')}</li>
+        <li>{t('privacy.deleteLater')}</li>
+        <li>{t('privacy.deleteKept')}</li>
+        <li>{t('privacy.deleteCredits')}</li>
+      </ul>
+      <p>
+        <Link to="/privacy">{t('privacy.deleteMore')}</Link>
+      </p>
+      <FormAlert title={t('privacy.deleteFailed')} message={failureOf(remove, t('genericError'))} />
+      <form ref={form} className="form" noValidate onSubmit={submit}>
+        {me.hasPassword ? (
+          <Field
+            id="deletePassword"
+            label={t('privacy.password')}
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            error={error}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        ) : (
+          <p className="muted">{t('privacy.noPassword')}</p>
+        )}
+        <button type="submit" className="button-danger" disabled={remove.isPending}>
+          {remove.isPending ? t('privacy.deleting') : t('privacy.delete')}
+        </button>
+      </form>
+      <ConfirmDialog
+        open={confirming}
+        title={t('privacy.deleteConfirmTitle')}
+        text={<p>{t('privacy.deleteConfirmText')}</p>}
+        confirm={t('privacy.deleteConfirm')}
+        cancel={t('cancel')}
+        onClose={() => setConfirming(false)}
+        onConfirm={() => {
+          // the dialog closes first (focus goes back to the form), then the outcome is shown
+          setConfirming(false);
+          remove.mutate(me.hasPassword ? password : undefined, { onSuccess: (answer) => onDeleted(answer.purgeAfter) });
+        }}
+      />
+    </Section>
+  );
+}
+
+function Privacy({ me, onDeleted }: { me: Me; onDeleted: (purgeAfter: string) => void }) {
+  return (
+    <>
+      <Export userId={me.id} />
+      <DeleteAccount me={me} onDeleted={onDeleted} />
+    </>
+  );
+}
