@@ -542,3 +542,6 @@ export class FakeComfyUi {
 }
 
 export const startFakeComfyUi = (opts?: { stepMs?: number }) => FakeComfyUi.start(opts);
+
+/** A PNG of one colour (for reference uploads in tests that do not depend on sharp themselves). */
+export const solidPng = (width: number, height: number, rgb: { r: number; g: number; b: number }) => sharp({ create: { width, height, channels: 3, background: rgb } }).png().toBuffer();
