@@ -271,6 +271,21 @@ describe('saga with the comfyui provider', () => {
     expect(h.ledger.violations).toEqual([]);
   });
 
+  it('a farm that is down: retried, then failed and refunded, never charged', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    await Promise.all([fake.down(), second.down()]);
+    try {
+      const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'nobody home', model: 'imlab-draft' } });
+      const g = await h.waitFor(user, created.body.id, ['failed', 'succeeded'], 30_000);
+      expect(g).toMatchObject({ status: 'failed', errorCode: 'GENERATION_PROVIDER_UNREACHABLE', images: [] });
+      await eventually(() => h.ledger.balance(user).available === 10);
+      expect(h.ledger.balance(user)).toEqual({ available: 10, held: 0, consumed: 0 });
+    } finally {
+      await Promise.all([fake.up(), second.up()]);
+    }
+  });
+
   it('walks the whole capability table: every tier, size, aspect ratio, seed, negative prompt and reference count renders through the fake', async () => {
     const options = (await h.api('GET', '/v1/generations/options')).body;
     const user = uuidv7();
