@@ -159,6 +159,8 @@ export class ComfyUiProvider implements ImageProvider {
       signal.addEventListener('abort', onAbort, { once: true });
       ws.once('open', () => {
         signal.removeEventListener('abort', onAbort);
+        // Later socket errors end in 'close', which follow() handles; none may go unheard.
+        ws.on('error', () => undefined);
         resolve(ws);
       });
       ws.once('error', (err) => {
@@ -245,7 +247,9 @@ export class ComfyUiProvider implements ImageProvider {
   private async follow(base: string, ws: WebSocket, promptId: string, req: RenderRequest): Promise<void> {
     const outcome = new Outcome();
     let socketOpen = true;
+    // Wakes the HTTP lookups: at once when the socket drops, for good when the job has ended.
     const wake = new AbortController();
+    const stop = new AbortController();
     ws.on('message', (raw, isBinary) => {
       if (isBinary) return; // previews
       let msg: WsMessage;
@@ -277,10 +281,10 @@ export class ComfyUiProvider implements ImageProvider {
     const poll = (async () => {
       let failures = 0;
       while (!outcome.done) {
-        await sleep(socketOpen ? this.pollMs * 10 : this.pollMs, undefined, { signal: socketOpen ? AbortSignal.any([wake.signal, req.signal]) : req.signal }).catch(() => undefined);
+        await sleep(socketOpen ? this.pollMs * 10 : this.pollMs, undefined, { signal: AbortSignal.any(socketOpen ? [wake.signal, stop.signal, req.signal] : [stop.signal, req.signal]) }).catch(() => undefined);
         if (outcome.done) return;
         try {
-          const state = await this.lookup(base, promptId, req.signal);
+          const state = await this.lookup(base, promptId, AbortSignal.any([req.signal, stop.signal]));
           failures = 0;
           if (state === 'done') outcome.resolve();
           else if (state === 'lost') outcome.reject(lost('forgot the job (restarted?)'));
@@ -295,6 +299,7 @@ export class ComfyUiProvider implements ImageProvider {
       await outcome.promise;
     } finally {
       req.signal.removeEventListener('abort', abort);
+      stop.abort();
       await poll.catch(() => undefined);
     }
   }
