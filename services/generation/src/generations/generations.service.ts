@@ -254,7 +254,7 @@ export class GenerationService {
       const current = await repo.findGeneration(t, id);
       if (current?.status === 'canceled') {
         // Canceled while the ledger was still placing the hold: give it back.
-        await this.d.bus.send(t as never, 'ledger.release', { holdId: id, reason: 'canceled' });
+        await this.lifecycle.releaseLateHold(t, id);
       }
       return undefined;
     };

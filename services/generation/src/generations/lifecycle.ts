@@ -87,6 +87,14 @@ export class Lifecycle {
     return row;
   }
 
+  /**
+   * A hold placed for a generation already canceled (the cancel's release reached the ledger
+   * before its reserve): released again, as the cancel's release.
+   */
+  async releaseLateHold(tx: Db<DB>, id: string): Promise<void> {
+    await this.d.bus.send(tx as never, 'ledger.release', { holdId: id, reason: ENDINGS.canceled.release });
+  }
+
   /** After the commit: counted, and (unless the caller notifies itself) published. */
   async ended(row: GenerationRow, ending: Ending, opts: { publish?: boolean } = {}): Promise<void> {
     this.d.metrics.refunds.labels(ending.refund).inc();
