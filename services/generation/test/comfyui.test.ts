@@ -214,7 +214,7 @@ describe('saga with the comfyui provider', () => {
   let second: FakeComfyUi;
   beforeAll(async () => {
     second = await startFakeComfyUi({ stepMs: 5 });
-    h = await startHarness('comfyui', { IMAGE_PROVIDER: 'comfyui', COMFYUI_URLS: `${fake.baseUrl},${second.baseUrl}`, COMFYUI_POLL_MS: '50', RENDER_MAX_ATTEMPTS: '3' });
+    h = await startHarness('comfyui', { IMAGE_PROVIDER: 'comfyui', COMFYUI_URLS: `${fake.baseUrl},${second.baseUrl}`, COMFYUI_POLL_MS: '50', RENDER_MAX_ATTEMPTS: '3', RENDER_CONCURRENCY: '4', RENDER_USER_CAP: '4' });
     await h.startWorker();
   });
   afterAll(async () => {
@@ -326,5 +326,5 @@ describe('saga with the comfyui provider', () => {
     // Both servers took a share.
     expect(fake.seen.length).toBeGreaterThan(0);
     expect(second.seen.length).toBeGreaterThan(0);
-  });
+  }, 120_000);
 });
