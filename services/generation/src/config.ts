@@ -1,5 +1,7 @@
 import { loadConfig, baseEnv, port, str, num, url, duration, bool, listenPort } from '@imlab/config';
+import { IMAGE_MODEL_IDS } from '@imlab/contracts';
 import { openAiTierProblems, type OpenAiTiers } from './render/providers/capabilities.js';
+import { loadTierWorkflow, type ComfyUiTiers } from './render/providers/comfyui-workflow.js';
 import { PROMPT_SCHEMA_MAX_CHARS } from './generations/generations.schemas.js';
 
 export const configSpec = {
@@ -14,7 +16,7 @@ export const configSpec = {
   DATABASE_NAME: str({ default: 'imlab_generation' }),
   DB_POOL_SIZE: num({ default: 10 }),
 
-  IMAGE_PROVIDER: str({ choices: ['local', 'openai'], default: 'local' }),
+  IMAGE_PROVIDER: str({ choices: ['local', 'openai', 'comfyui'], default: 'local' }),
   /** Artificial render time of the local provider (load tests). */
   LOCAL_RENDER_MS: num({ default: 0 }),
   OPENAI_API_KEY: str({ default: '' }),
@@ -29,6 +31,14 @@ export const configSpec = {
   /** Allow two tiers at different prices to render with the same model and quality. */
   OPENAI_ALLOW_SHARED_TIER_MODEL: bool({ default: false }),
   PROVIDER_TIMEOUT_MS: num({ default: 120_000 }),
+  /** The ComfyUI servers, comma-separated base URLs (http://gpu-1:8188,http://gpu-2:8188): each render goes to the least busy. */
+  COMFYUI_URLS: str({ default: '' }),
+  /** An API-format workflow file per tier (its node map beside it: x.json → x.nodes.json); empty: the shipped one. */
+  COMFYUI_WORKFLOW_DRAFT: str({ default: '' }),
+  COMFYUI_WORKFLOW_STANDARD: str({ default: '' }),
+  COMFYUI_WORKFLOW_PRO: str({ default: '' }),
+  /** How often a job is looked up over HTTP once its WebSocket has dropped. */
+  COMFYUI_POLL_MS: num({ default: 1000 }),
 
   STORAGE: str({ choices: ['fs', 's3'], default: 'fs' }),
   STORAGE_DIR: str({ default: '.data/generation' }),
@@ -85,6 +95,35 @@ export function openAiTiersOf(config: Partial<Pick<Config, TierVars>>): OpenAiTi
   };
 }
 
+const COMFYUI_TIER_VARS = {
+  'imlab-draft': 'COMFYUI_WORKFLOW_DRAFT',
+  'imlab-standard': 'COMFYUI_WORKFLOW_STANDARD',
+  'imlab-pro': 'COMFYUI_WORKFLOW_PRO',
+} as const;
+
+/** The ComfyUI base URLs of COMFYUI_URLS (comma- or space-separated). */
+export const comfyUiUrlsOf = (value: string) => value.split(/[\s,]+/).filter(Boolean);
+
+const comfyCache = new Map<string, ComfyUiTiers>();
+
+/** The workflow and node map per tier (files read once per set of paths). Throws naming the bad variable. */
+export function comfyUiTiersOf(config: Partial<Pick<Config, (typeof COMFYUI_TIER_VARS)[keyof typeof COMFYUI_TIER_VARS]>>): ComfyUiTiers {
+  const key = IMAGE_MODEL_IDS.map((id) => config[COMFYUI_TIER_VARS[id]] ?? '').join('\n');
+  let tiers = comfyCache.get(key);
+  if (!tiers) {
+    tiers = {} as ComfyUiTiers;
+    for (const id of IMAGE_MODEL_IDS) {
+      try {
+        tiers[id] = loadTierWorkflow(id, config[COMFYUI_TIER_VARS[id]] ?? '');
+      } catch (err) {
+        throw new Error(`${COMFYUI_TIER_VARS[id]}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    comfyCache.set(key, tiers);
+  }
+  return tiers;
+}
+
 export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
   // Cross-variable rules envalid cannot express, reported in the same message.
   return loadConfig('generation', configSpec, env, (config, problems) => {
@@ -98,6 +137,20 @@ export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
       const tiers = openAiTiersOf(config);
       if (tiers) Object.assign(problems, openAiTierProblems(tiers, config.OPENAI_ALLOW_SHARED_TIER_MODEL ?? false));
     }
+    if (config.IMAGE_PROVIDER === 'comfyui') {
+      const urls = comfyUiUrlsOf(config.COMFYUI_URLS ?? '');
+      if (urls.length === 0) problems.COMFYUI_URLS = 'is required when IMAGE_PROVIDER=comfyui (comma-separated base URLs of the ComfyUI servers)';
+      const bad = urls.filter((u) => !/^https?:\/\/[^/\s]+/.test(u) || !URL.canParse(u));
+      if (bad.length) problems.COMFYUI_URLS = `has URLs that are not http(s) base URLs: ${bad.join(', ')}`;
+      for (const id of IMAGE_MODEL_IDS) {
+        try {
+          comfyUiTiersOf({ [COMFYUI_TIER_VARS[id]]: config[COMFYUI_TIER_VARS[id]] ?? '' });
+        } catch (err) {
+          problems[COMFYUI_TIER_VARS[id]] = (err as Error).message.replace(`${COMFYUI_TIER_VARS[id]}: `, '');
+        }
+      }
+    }
+    if (config.COMFYUI_POLL_MS !== undefined && config.COMFYUI_POLL_MS < 10) problems.COMFYUI_POLL_MS = 'must be at least 10';
     if (config.PROMPT_MAX_CHARS !== undefined && (config.PROMPT_MAX_CHARS < 1 || config.PROMPT_MAX_CHARS > PROMPT_SCHEMA_MAX_CHARS)) {
       problems.PROMPT_MAX_CHARS = `must be between 1 and ${PROMPT_SCHEMA_MAX_CHARS} (the limit the API document states)`;
     }

@@ -1,6 +1,7 @@
 import { sql, type Db, type Kysely, type Transaction } from '@imlab/db';
 import type { Insertable, Updateable } from 'kysely';
 import type { DB, GenerationRow, GenerationStatus, GenerationTable } from '../db.js';
+import { OPEN_STATUSES } from '../db.js';
 
 export async function insertGeneration(db: Db<DB>, row: Insertable<GenerationTable>): Promise<GenerationRow> {
   return db.insertInto('generations').values(row).returningAll().executeTakeFirstOrThrow();
@@ -38,8 +39,9 @@ export async function listAllForUser(db: Db<DB>, userId: string): Promise<Genera
 }
 
 /**
- * The only way a generation changes state: a conditional update from one of `from`. Returns the
- * updated row, or undefined when the row was not in one of those states (someone else won).
+ * A conditional update from one of `from`: the updated row, or undefined when the row was not in
+ * one of those states (someone else won). Called through lifecycle.ts#move, which owns the table
+ * of moves and where each may start from.
  */
 export async function transition(
   db: Db<DB>,
@@ -81,7 +83,7 @@ export async function lockExpiredOpen(tx: Transaction<DB>, now: Date, limit = 10
   return tx
     .selectFrom('generations')
     .selectAll()
-    .where('status', 'in', ['reserving', 'queued', 'running'])
+    .where('status', 'in', OPEN_STATUSES)
     .where('hold_expires_at', '<', now)
     .orderBy('hold_expires_at')
     .limit(limit)
@@ -95,13 +97,13 @@ export async function deleteGenerationsOfUser(db: Db<DB>, userId: string): Promi
   return Number(res.numDeletedRows);
 }
 
-/** queued (or running, when a crashed or retried attempt is taken over) → running under a new lease. */
-export async function claim(tx: Transaction<DB>, id: string, lease: string): Promise<GenerationRow | undefined> {
+/** The claim move (lifecycle.ts MOVES.claim: queued, or running when an attempt is taken over → running) under a new lease, counting the attempt. */
+export async function claim(tx: Transaction<DB>, id: string, lease: string, from: readonly GenerationStatus[]): Promise<GenerationRow | undefined> {
   return tx
     .updateTable('generations')
     .set((eb) => ({ status: 'running', lease, attempt: eb('attempt', '+', 1), started_at: new Date(), updated_at: new Date() }))
     .where('id', '=', id)
-    .where('status', 'in', ['queued', 'running'])
+    .where('status', 'in', from)
     .returningAll()
     .executeTakeFirst();
 }

@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import type { GenerationMetrics } from '../metrics.js';
 import type { StatusEvents } from './status-events.js';
 import * as repo from './generations.repository.js';
+import { ENDINGS, Lifecycle, move } from './lifecycle.js';
 import * as images from '../images/images.repository.js';
 import * as uploads from '../uploads/uploads.repository.js';
 import { checkPolicy, normalisePrompt } from './policy.js';
@@ -157,11 +158,13 @@ function outcomeOf(g: GenerationRow): CreateOutcome {
 }
 
 export class GenerationService {
-  constructor(private readonly d: GenerationDeps) {}
+  private readonly lifecycle: Lifecycle;
+  constructor(private readonly d: GenerationDeps) {
+    this.lifecycle = new Lifecycle(d);
+  }
 
   private async publish(g: GenerationRow | undefined): Promise<void> {
-    if (!g) return;
-    await this.d.events.publish(g.id, g.status).catch((err) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'status publish failed'));
+    await this.lifecycle.publish(g);
   }
 
   /**
@@ -243,7 +246,7 @@ export class GenerationService {
   /** reserving → queued and the render job, in one transaction. Idempotent (event and wait both call it). */
   async onHoldPlaced(id: string, tx?: Transaction<DB>): Promise<void> {
     const run = async (t: Transaction<DB>) => {
-      const g = await repo.transition(t, id, ['reserving'], { status: 'queued', queued_at: new Date() });
+      const g = await move(t, id, 'queue', { queued_at: new Date() });
       if (g) {
         await this.d.bus.send(t as never, 'generation.render', { generationId: id, userId: g.user_id });
         return g;
@@ -251,7 +254,7 @@ export class GenerationService {
       const current = await repo.findGeneration(t, id);
       if (current?.status === 'canceled') {
         // Canceled while the ledger was still placing the hold: give it back.
-        await this.d.bus.send(t as never, 'ledger.release', { holdId: id, reason: 'canceled' });
+        await this.lifecycle.releaseLateHold(t, id);
       }
       return undefined;
     };
@@ -261,7 +264,7 @@ export class GenerationService {
   }
 
   async onHoldRejected(id: string, shortfall: number, code = 'LEDGER_INSUFFICIENT_CREDITS', tx?: Transaction<DB>): Promise<GenerationRow | undefined> {
-    const g = await repo.transition(tx ?? this.d.db, id, ['reserving'], { status: 'rejected', error_code: code, shortfall, finished_at: new Date() });
+    const g = await move(tx ?? this.d.db, id, 'reject', { error_code: code, shortfall, finished_at: new Date() });
     if (g && !tx) await this.publish(g);
     return g;
   }
@@ -272,11 +275,10 @@ export class GenerationService {
    * exists to make that rare): it is logged and counted, never changed.
    */
   async onHoldExpired(tx: Transaction<DB>, id: string): Promise<GenerationRow | undefined> {
-    const g = await repo.transition(tx, id, ['reserving', 'queued', 'running'], { status: 'failed', error_code: 'GENERATION_HOLD_EXPIRED', finished_at: new Date(), lease: null });
-    if (g) {
-      await this.d.bus.send(tx as never, 'generation.finished', { generationId: id, userId: g.user_id, status: 'failed', refunded: true, errorCode: 'GENERATION_HOLD_EXPIRED' });
-      this.d.metrics.refunds.labels('hold-expired').inc();
-    } else if ((await repo.findGeneration(tx, id))?.status === 'succeeded') {
+    const g = await this.lifecycle.endIn(tx, id, ENDINGS.ledgerExpired);
+    // The inbox handler announces the new status once its transaction committed.
+    if (g) await this.lifecycle.ended(g, ENDINGS.ledgerExpired, { publish: false });
+    else if ((await repo.findGeneration(tx, id))?.status === 'succeeded') {
       this.d.metrics.uncharged.inc();
       this.d.logger.error({ generationId: id }, 'succeeded generation was never charged: its hold expired before the capture arrived');
     }
@@ -286,21 +288,13 @@ export class GenerationService {
   async cancel(userId: string, id: string): Promise<GenerationView> {
     const owned = await repo.findOwnedGeneration(this.d.db, id, userId);
     if (!owned) throw notFound('generation', 'GENERATION_NOT_FOUND');
-    const g = await this.d.db.transaction().execute(async (tx) => {
-      const row = await repo.transition(tx, id, ['reserving', 'queued', 'running'], { status: 'canceled', error_code: 'GENERATION_CANCELED', finished_at: new Date(), lease: null });
-      if (!row) return undefined;
-      // Released even while reserving: a release that beats the reserve is repeated on hold-placed.
-      await this.d.bus.send(tx as never, 'ledger.release', { holdId: id, reason: 'canceled' });
-      await this.d.bus.send(tx as never, 'generation.finished', { generationId: id, userId, status: 'canceled', refunded: true, errorCode: 'GENERATION_CANCELED' });
-      return row;
-    });
+    // Released even while reserving: a release that beats the reserve is repeated on hold-placed.
+    const g = await this.lifecycle.end(id, ENDINGS.canceled);
     if (!g) {
       const current = (await repo.findGeneration(this.d.db, id))!;
       if (current.status === 'canceled') return this.view(current);
       throw new AppError('GENERATION_NOT_CANCELABLE', { params: { status: current.status } });
     }
-    this.d.metrics.refunds.labels('canceled').inc();
-    await this.publish(g);
     return this.view(g);
   }
 
@@ -335,18 +329,12 @@ export class GenerationService {
       const rows = await repo.lockExpiredOpen(tx, now);
       const out: GenerationRow[] = [];
       for (const row of rows) {
-        const g = await repo.transition(tx, row.id, ['reserving', 'queued', 'running'], { status: 'failed', error_code: 'GENERATION_HOLD_EXPIRED', finished_at: now, lease: null });
-        if (!g) continue;
-        await this.d.bus.send(tx as never, 'ledger.release', { holdId: g.id, reason: 'hold-expired' });
-        await this.d.bus.send(tx as never, 'generation.finished', { generationId: g.id, userId: g.user_id, status: 'failed', refunded: true, errorCode: 'GENERATION_HOLD_EXPIRED' });
-        out.push(g);
+        const g = await this.lifecycle.endIn(tx, row.id, ENDINGS.holdRanOut, { now });
+        if (g) out.push(g);
       }
       return out;
     });
-    for (const g of failed) {
-      this.d.metrics.refunds.labels('hold-expired').inc();
-      await this.publish(g);
-    }
+    for (const g of failed) await this.lifecycle.ended(g, ENDINGS.holdRanOut);
     return failed.length;
   }
 }

@@ -1,5 +1,7 @@
 import type { Config } from '../../config.js';
-import { openAiTiersOf } from '../../config.js';
+import { comfyUiTiersOf, comfyUiUrlsOf, openAiTiersOf } from '../../config.js';
+import { ComfyUiProvider } from './comfyui.js';
+import { comfyUiCapabilities } from './comfyui-workflow.js';
 import { localCapabilities, openAiCapabilities, type ProviderCapabilities } from './capabilities.js';
 import { LocalProvider } from './local.js';
 import { OpenAiProvider } from './openai.js';
@@ -9,6 +11,8 @@ export * from './provider.js';
 export * from './capabilities.js';
 export { LocalProvider } from './local.js';
 export { OpenAiProvider } from './openai.js';
+export { ComfyUiProvider } from './comfyui.js';
+export * from './comfyui-workflow.js';
 
 type ProviderConfig = Pick<
   Config,
@@ -22,6 +26,11 @@ type ProviderConfig = Pick<
   | 'OPENAI_QUALITY_STANDARD'
   | 'OPENAI_MODEL_PRO'
   | 'OPENAI_QUALITY_PRO'
+  | 'COMFYUI_URLS'
+  | 'COMFYUI_WORKFLOW_DRAFT'
+  | 'COMFYUI_WORKFLOW_STANDARD'
+  | 'COMFYUI_WORKFLOW_PRO'
+  | 'COMFYUI_POLL_MS'
 >;
 
 const cache = new WeakMap<object, ProviderCapabilities>();
@@ -30,7 +39,8 @@ const cache = new WeakMap<object, ProviderCapabilities>();
 export function capabilitiesFor(config: ProviderConfig): ProviderCapabilities {
   let caps = cache.get(config);
   if (!caps) {
-    caps = config.IMAGE_PROVIDER === 'openai' ? openAiCapabilities(openAiTiersOf(config)!) : localCapabilities();
+    caps =
+      config.IMAGE_PROVIDER === 'openai' ? openAiCapabilities(openAiTiersOf(config)!) : config.IMAGE_PROVIDER === 'comfyui' ? comfyUiCapabilities(comfyUiTiersOf(config)) : localCapabilities();
     cache.set(config, caps);
   }
   return caps;
@@ -38,5 +48,6 @@ export function capabilitiesFor(config: ProviderConfig): ProviderCapabilities {
 
 export function createProvider(config: ProviderConfig): ImageProvider {
   if (config.IMAGE_PROVIDER === 'openai') return new OpenAiProvider({ apiKey: config.OPENAI_API_KEY, baseUrl: config.OPENAI_BASE_URL, tiers: openAiTiersOf(config)! });
+  if (config.IMAGE_PROVIDER === 'comfyui') return new ComfyUiProvider({ baseUrls: comfyUiUrlsOf(config.COMFYUI_URLS), tiers: comfyUiTiersOf(config), pollMs: config.COMFYUI_POLL_MS });
   return new LocalProvider(config.LOCAL_RENDER_MS);
 }

@@ -23,7 +23,7 @@ const badResponse = (message: string, retryable: boolean) => new ProviderError('
  * The body, read only up to `max` bytes: a misbehaving (or compromised) "compatible" server must
  * not be able to fill the worker's memory with one answer.
  */
-async function readCapped(res: Response, max: number): Promise<Buffer> {
+export async function readCapped(res: Response, max: number): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (declared > max) {
     await res.body?.cancel().catch(() => undefined);

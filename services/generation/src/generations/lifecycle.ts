@@ -1,0 +1,114 @@
+import type { Updateable } from 'kysely';
+import type { Db, Kysely } from '@imlab/db';
+import type { Bus } from '@imlab/queue';
+import type { Logger } from '@imlab/logger';
+import type { GenerationEndCode } from '@imlab/contracts';
+import type { DB, GenerationRow, GenerationStatus, GenerationTable } from '../db.js';
+import { OPEN_STATUSES } from '../db.js';
+import type { GenerationMetrics } from '../metrics.js';
+import type { StatusEvents } from './status-events.js';
+import * as repo from './generations.repository.js';
+
+/**
+ * The generation's state machine, the one place it is written: every move and the states it may
+ * start from. States only change through `move` (a conditional update: a row that is not in one of
+ * `from` any more is left alone and the caller learns that someone else won).
+ *
+ *   reserving → queued | rejected | canceled | failed
+ *   queued    → running | canceled | failed
+ *   running   → succeeded | queued (transient retry) | running (taken over) | failed | canceled
+ */
+export const MOVES = {
+  /** The ledger placed the hold: the render job is written in the same transaction. */
+  queue: { from: ['reserving'], to: 'queued' },
+  /** The ledger refused the hold (not enough credits): nothing was held. */
+  reject: { from: ['reserving'], to: 'rejected' },
+  /** A worker takes the job under a new lease (running: a crashed or stalled attempt taken over). */
+  claim: { from: ['queued', 'running'], to: 'running' },
+  /** A transient render failure: queued again for the next attempt (under the attempt's lease). */
+  retry: { from: ['running'], to: 'queued' },
+  /** Images stored; the capture is written in the same transaction (under the attempt's lease). */
+  succeed: { from: ['running'], to: 'succeeded' },
+  /** An ending: the hold is given back (see ENDINGS). */
+  fail: { from: OPEN_STATUSES, to: 'failed' },
+  cancel: { from: OPEN_STATUSES, to: 'canceled' },
+} as const satisfies Record<string, { from: readonly GenerationStatus[]; to: GenerationStatus }>;
+
+export type MoveName = keyof typeof MOVES;
+
+/** One move of the state machine: the row after it, or undefined when the generation had moved on. */
+export function move(db: Db<DB>, id: string, name: MoveName, patch: Omit<Updateable<GenerationTable>, 'status'> = {}, extra: { lease?: string } = {}): Promise<GenerationRow | undefined> {
+  const m = MOVES[name];
+  return repo.transition(db, id, [...m.from], { ...patch, status: m.to }, extra);
+}
+
+/** How an unfinished generation ends without images, and the messages that go with it. */
+export interface Ending {
+  move: 'fail' | 'cancel';
+  code: GenerationEndCode;
+  /** `ledger.release`'s reason; null when the ledger gave the hold back itself (it expired there). */
+  release: string | null;
+  /** The `generation_refunds_total{reason}` label. */
+  refund: 'canceled' | 'hold-expired' | 'provider-error';
+}
+
+export const ENDINGS = {
+  /** The person canceled (a release that beats the reserve is repeated on hold-placed). */
+  canceled: { move: 'cancel', code: 'GENERATION_CANCELED', release: 'canceled', refund: 'canceled' },
+  /** The hold's time ran out here (the sweeper, or a render too late to capture): released. */
+  holdRanOut: { move: 'fail', code: 'GENERATION_HOLD_EXPIRED', release: 'hold-expired', refund: 'hold-expired' },
+  /** The ledger expired the hold and said so: nothing to release. */
+  ledgerExpired: { move: 'fail', code: 'GENERATION_HOLD_EXPIRED', release: null, refund: 'hold-expired' },
+  /** The image service failed for good (or for the last attempt). */
+  renderFailed: (code: GenerationEndCode): Ending => ({ move: 'fail', code, release: code.slice(0, 100), refund: 'provider-error' }),
+} as const satisfies Record<string, Ending | ((code: GenerationEndCode) => Ending)>;
+
+export interface LifecycleDeps {
+  db: Kysely<DB>;
+  bus: Bus;
+  events: StatusEvents;
+  metrics: GenerationMetrics;
+  logger: Logger;
+}
+
+/**
+ * Every ending in one place: fail or cancel + release + generation.finished in the caller's
+ * transaction (`endIn`), then the refund metric and the status publish once it committed
+ * (`ended`); `end` does both in a transaction of its own.
+ */
+export class Lifecycle {
+  constructor(private readonly d: LifecycleDeps) {}
+
+  async endIn(tx: Db<DB>, id: string, ending: Ending, opts: { lease?: string | null; now?: Date } = {}): Promise<GenerationRow | undefined> {
+    const row = await move(tx, id, ending.move, { error_code: ending.code, finished_at: opts.now ?? new Date(), lease: null }, opts.lease ? { lease: opts.lease } : {});
+    if (!row) return undefined;
+    if (ending.release !== null) await this.d.bus.send(tx as never, 'ledger.release', { holdId: id, reason: ending.release });
+    await this.d.bus.send(tx as never, 'generation.finished', { generationId: id, userId: row.user_id, status: row.status === 'canceled' ? 'canceled' : 'failed', refunded: true, errorCode: ending.code });
+    return row;
+  }
+
+  /**
+   * A hold placed for a generation already canceled (the cancel's release reached the ledger
+   * before its reserve): released again, as the cancel's release.
+   */
+  async releaseLateHold(tx: Db<DB>, id: string): Promise<void> {
+    await this.d.bus.send(tx as never, 'ledger.release', { holdId: id, reason: ENDINGS.canceled.release });
+  }
+
+  /** After the commit: counted, and (unless the caller notifies itself) published. */
+  async ended(row: GenerationRow, ending: Ending, opts: { publish?: boolean } = {}): Promise<void> {
+    this.d.metrics.refunds.labels(ending.refund).inc();
+    if (opts.publish !== false) await this.publish(row);
+  }
+
+  async end(id: string, ending: Ending, opts: { lease?: string | null } = {}): Promise<GenerationRow | undefined> {
+    const row = await this.d.db.transaction().execute((tx) => this.endIn(tx, id, ending, opts));
+    if (row) await this.ended(row, ending);
+    return row;
+  }
+
+  async publish(row: GenerationRow | undefined): Promise<void> {
+    if (!row) return;
+    await this.d.events.publish(row.id, row.status).catch((err) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'status publish failed'));
+  }
+}
