@@ -93,7 +93,9 @@ export async function startWebSystem(label: string, env: Record<string, string> 
   const executablePath = findChromium();
   const dist = await ensureWebBuild();
   mkdirSync(SCREENSHOTS, { recursive: true });
-  const stripe = await startFakeStripe();
+  // Stripe Checkout's page is served by the fake too (a browser can open it); its Pay sends the
+  // signed webhook to this system's gateway.
+  const stripe = await startFakeStripe({ hostedCheckout: true });
   const sys = await startSystem(
     label,
     {
@@ -105,6 +107,7 @@ export async function startWebSystem(label: string, env: Record<string, string> 
     },
     { selfOrigin: true },
   );
+  stripe.deliverWebhooksTo(`${sys.gatewayUrl}/v1/billing/webhook`, WEBHOOK_SECRET);
   // the API calls the tests make for their people are checked against the served document too
   const contract = await loadContract(sys.gatewayUrl, { outside: { '/admin/queues': 'the ops queue board, a web page of the gateway' } });
   const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
