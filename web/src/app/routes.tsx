@@ -11,6 +11,11 @@ const VerifyEmail = lazy(() => import('../pages/VerifyEmail'));
 const ForgotPassword = lazy(() => import('../pages/ForgotPassword'));
 const ResetPassword = lazy(() => import('../pages/ResetPassword'));
 const NotFound = lazy(() => import('../pages/NotFound'));
+const Gallery = lazy(() => import('../pages/Gallery'));
+const Pricing = lazy(() => import('../pages/Pricing'));
+const Orders = lazy(() => import('../pages/Orders'));
+const BillingSuccess = lazy(() => import('../pages/BillingSuccess'));
+const BillingCancel = lazy(() => import('../pages/BillingCancel'));
 
 export interface AppRoute {
   /** react-router path below the layout; `/${path}` is also the analytics page path. */
@@ -46,8 +51,8 @@ export const ROUTES: AppRoute[] = [
   { path: 'content-policy', Component: doc('content') },
   { path: 'changelog', Component: doc('changelog') },
   { path: 'contact', Component: doc('contact') },
-  { path: 'gallery', Component: upcoming('gallery') },
-  { path: 'pricing', Component: upcoming('pricing') },
+  { path: 'gallery', Component: Gallery },
+  { path: 'pricing', Component: Pricing },
   { path: 'sign-up', Component: SignUp },
   { path: 'sign-in', Component: SignIn },
   { path: 'login', Component: ToSignIn },
@@ -59,9 +64,9 @@ export const ROUTES: AppRoute[] = [
   { path: 'library', Component: upcoming('library') },
   { path: 'settings', Component: upcoming('settings') },
   { path: 'settings/:section', Component: upcoming('settings') },
-  { path: 'billing/orders', Component: upcoming('orders') },
-  { path: 'billing/success', Component: upcoming('billingSuccess') },
-  { path: 'billing/cancel', Component: upcoming('billingCancel') },
+  { path: 'billing/orders', Component: Orders },
+  { path: 'billing/success', Component: BillingSuccess },
+  { path: 'billing/cancel', Component: BillingCancel },
   { path: 'finance', Component: upcoming('finance') },
   { path: 'ops', Component: upcoming('ops') },
   { path: '*', Component: NotFound },
