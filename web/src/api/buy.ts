@@ -101,15 +101,4 @@ export function useCreditsArrived(orderId: string, enabled: boolean, every: numb
   return useQuery({ queryKey: buyKeys.purchase(orderId), queryFn: () => creditsArrived(orderId), enabled, refetchInterval: every, retry: 1 });
 }
 
-/** An amount of a currency's minor unit (cents) for the locale: "$5.00", "US$5.00". */
-export function formatMoney(minor: number, currency: string, locale: string): string {
-  const code = currency.toUpperCase();
-  const digits = new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
-  return new Intl.NumberFormat(locale === 'zh' ? 'zh-CN' : 'en-US', { style: 'currency', currency: code }).format(minor / 10 ** digits);
-}
-
-/** The smallest pack (fewest credits) that covers `needed` credits; the largest when none does. */
-export function packFor(packs: readonly CreditPack[], needed: number): CreditPack | undefined {
-  const sorted = [...packs].sort((a, b) => a.credits - b.credits);
-  return sorted.find((p) => p.credits >= needed) ?? sorted.at(-1);
-}
+export { formatMoney, packFor } from './money';

@@ -11,11 +11,13 @@ import '../styles/buy.css';
 function Viewer({ image, onClose }: { image: GalleryImage; onClose: () => void }) {
   const { t, i18n } = useTranslation('gallery');
   const dialog = useRef<HTMLDialogElement>(null);
+  const closeButton = useRef<HTMLButtonElement>(null);
   const name = image.author.displayName;
   const date = formatDate(image.publishedAt, i18n.resolvedLanguage);
   useEffect(() => {
     const d = dialog.current;
     if (d && !d.open) d.showModal();
+    closeButton.current?.focus();
   }, []);
   return (
     <dialog ref={dialog} className="viewer" aria-labelledby="viewer-title" onClose={onClose} onClick={(e) => e.target === dialog.current && dialog.current?.close()}>
@@ -30,7 +32,7 @@ function Viewer({ image, onClose }: { image: GalleryImage; onClose: () => void }
             </a>
           </p>
           <form method="dialog">
-            <button type="submit" className="button" autoFocus>
+            <button ref={closeButton} type="submit" className="button">
               {t('close')}
             </button>
           </form>
@@ -52,7 +54,8 @@ export default function Gallery() {
   // Infinite scroll: the next page when the end of the grid comes near (the button does the same by keyboard).
   useEffect(() => {
     const el = sentinel.current;
-    if (!el || !hasNextPage) return;
+    // without IntersectionObserver (old browsers) the Load more button does it
+    if (!el || !hasNextPage || typeof IntersectionObserver === 'undefined') return;
     const observer = new IntersectionObserver(
       (entries) => {
         if (entries.some((e) => e.isIntersecting) && !isFetchingNextPage) void fetchNextPage();

@@ -100,7 +100,7 @@ export default function Pricing() {
                     <h3 id={`pack-${pack.id}`}>{name}</h3>
                     <p className="pack-credits">{t('credits', { count: pack.credits })}</p>
                     <p className="pack-price">{formatMoney(pack.price, pack.currency, lang)}</p>
-                    <p className="muted">{t('perCredit', { price: formatMoney(pack.price / pack.credits, pack.currency, lang) })}</p>
+                    <p className="muted">{t('perCredit', { price: formatMoney(pack.price / pack.credits, pack.currency, lang, 1) })}</p>
                     {signedIn ? (
                       <button type="button" className={highlighted ? 'button' : 'button-quiet'} disabled={checkout.isPending} onClick={() => buy(pack)}>
                         {pending ? t('buying') : t('buy', { name })}

@@ -158,7 +158,7 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     const s = sessions.get(id);
     const html = (status: number, title: string, body: string) => {
       res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head><body><main>${body}</main></body></html>`);
+      res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><title>${escapeHtml(title)}</title></head><body><main>${body}</main></body></html>`);
     };
     if (!s) return html(404, 'Checkout not found', '<h1>Checkout not found</h1>');
     if (method === 'GET') {
