@@ -301,6 +301,43 @@ describe('buying credits', () => {
     }, 240_000);
   }
 
+  it('when Stripe confirms late, the success page shows the order waiting, announces the payment and the credits when they come, and the header follows', async () => {
+    const person = await web.signedUp('127.0.0.106', 'web-buyer-late@example.test');
+    await until(async () => ((await balance(person)) === 40 ? true : undefined), 20_000);
+    const pack = [...(await ok(person.api.GET('/v1/pricing'))).packs].sort((x, y) => x.credits - y.credits)[0]!;
+    const b = texts('en', 'billing');
+    const { context, page, watch } = await newContext({ width: 375, locale: 'en', as: person, allowOrigins: [web.stripe.base] });
+    web.stripe.holdWebhooks();
+    try {
+      await visit(page, '/pricing');
+      await page.getByRole('button', { name: at(texts('en', 'pricing'), 'buy', { name: pack.name.en }) }).click();
+      await page.waitForURL(`${web.stripe.base}/c/pay/**`);
+      await page.getByRole('button', { name: 'Pay' }).click();
+      await page.waitForURL(`${web.sys.gatewayUrl}/billing/success?order=**`);
+      const orderId = new URL(page.url()).searchParams.get('order')!;
+      const status = page.locator('.progress[role=status]');
+      await status.getByText(at(b, 'success.waitingPayment')).waitFor();
+      expect(await status.getAttribute('aria-live')).toBe('polite');
+      expect(await page.locator('.order-summary').innerText()).toContain(at(b, 'status.pending'));
+      await screen(page, 'billing-success-waiting', { locale: 'en', width: 375 });
+      // nothing paid yet, as the API says too
+      expect((await ok(person.api.GET('/v1/billing/orders'))).items[0]).toMatchObject({ id: orderId, status: 'pending' });
+      expect(await balance(person)).toBe(40);
+
+      // Stripe's event arrives: the page sees it without a reload
+      await web.stripe.releaseWebhooks();
+      await status.getByText(at(b, 'success.done_other', { count: pack.credits })).waitFor({ timeout: 30_000 });
+      await status.getByText(at(b, 'success.balance_other', { count: 40 + pack.credits })).waitFor();
+      expect(await page.locator('.order-summary').innerText()).toContain(at(b, 'status.paid'));
+      await page.locator('.account-panel .account-balance', { hasText: `${40 + pack.credits} credits` }).waitFor({ state: 'attached' });
+      expect(await balance(person)).toBe(40 + pack.credits);
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await web.stripe.releaseWebhooks();
+      await context.close();
+    }
+  }, 240_000);
+
   const cancelers: { locale: Locale; width: number; ip: string; email: string }[] = [
     { locale: 'en', width: 375, ip: '127.0.0.104', email: 'web-cancel-en@example.test' },
     { locale: 'zh', width: 1280, ip: '127.0.0.105', email: 'web-cancel-zh@example.test' },

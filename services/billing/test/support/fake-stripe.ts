@@ -71,6 +71,12 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
   failCreates(n: number): void;
   /** Where the hosted page's Pay sends the signed event (known only once the system runs). */
   deliverWebhooksTo(url: string, secret: string): void;
+  /**
+   * While held, the hosted page's Pay keeps its event (Stripe's webhook arriving late); the
+   * browser still goes to success_url. `releaseWebhooks()` sends what was kept.
+   */
+  holdWebhooks(): void;
+  releaseWebhooks(): Promise<void>;
   close(): Promise<void>;
 }> {
   const requests: RecordedRequest[] = [];
@@ -83,6 +89,19 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
   const charges = new Map<string, Record<string, unknown>>();
   let failing = 0;
   let webhook: { url: string; secret: string } | undefined;
+  let holding = false;
+  const heldEvents: string[] = [];
+  /** Sends one signed event to the webhook URL; answers its status. */
+  async function sendWebhook(payload: string): Promise<number> {
+    if (!webhook) return 0;
+    const answer = await fetch(webhook.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': signer.webhooks.generateTestHeaderString({ payload, secret: webhook.secret }), 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+      body: payload,
+    });
+    await answer.arrayBuffer();
+    return answer.status;
+  }
 
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -176,13 +195,11 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       if (webhook) {
         const ev = fixture('event');
         const payload = JSON.stringify({ ...ev, id: `evt_test_${rand()}`, type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000), data: { object: structuredClone(s) } });
-        const answer = await fetch(webhook.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'stripe-signature': signer.webhooks.generateTestHeaderString({ payload, secret: webhook.secret }), 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
-          body: payload,
-        });
-        await answer.arrayBuffer();
-        if (!answer.ok) return html(502, 'Webhook refused', `<h1>The webhook answered ${answer.status}</h1>`);
+        if (holding) heldEvents.push(payload);
+        else {
+          const status = await sendWebhook(payload);
+          if (status < 200 || status >= 300) return html(502, 'Webhook refused', `<h1>The webhook answered ${status}</h1>`);
+        }
       }
       res.writeHead(303, { location: String(s.success_url).replace('{CHECKOUT_SESSION_ID}', s.id) });
       return void res.end();
@@ -281,6 +298,16 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     },
     deliverWebhooksTo(url, secret) {
       webhook = { url, secret };
+    },
+    holdWebhooks() {
+      holding = true;
+    },
+    async releaseWebhooks() {
+      holding = false;
+      for (const payload of heldEvents.splice(0)) {
+        const status = await sendWebhook(payload);
+        if (status < 200 || status >= 300) throw new Error(`fake stripe: the webhook answered ${status}`);
+      }
     },
     close: () => new Promise((r) => server.close(() => r())),
   };
