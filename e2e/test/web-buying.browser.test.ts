@@ -5,7 +5,7 @@
 // 1280 px in English and Chinese pass axe-core with no serious or critical violation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '@imlab/client';
-import { until, type Browser } from './browser.js';
+import { PASSWORD, until, type Browser } from './browser.js';
 import { at, LOCALES, newContext as openContext, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
 
 declare const document: { documentElement: { scrollWidth: number; scrollHeight: number }; activeElement: PageElement | null };
@@ -380,13 +380,27 @@ describe('buying credits', () => {
     }, 240_000);
   }
 
-  it('signed out, the orders and success pages ask to sign in and come back', async () => {
+  it('signed out, the orders and success pages ask to sign in; signing in comes back to the order (not theirs: said so)', async () => {
     const { context, page, watch } = await newContext({ width: 375, locale: 'en' });
     try {
       await visit(page, '/billing/orders');
       const link = page.locator('main').getByRole('link', { name: 'Sign in' });
       expect(await link.getAttribute('href')).toBe('/sign-in?returnTo=%2Fbilling%2Forders');
       await screen(page, 'billing-orders-signed-out', { locale: 'en', width: 375 });
+      const order = '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee';
+      await visit(page, `/billing/success?order=${order}`);
+      expect(await page.locator('main h1').innerText()).toBe(at(texts('en', 'billing'), 'success.title'));
+      expect(await page.locator('main').getByRole('link', { name: 'Sign in' }).getAttribute('href')).toBe(`/sign-in?returnTo=${encodeURIComponent(`/billing/success?order=${order}`)}`);
+      // signing in there comes back to the order
+      const person = await web.signedUp('127.0.0.107', 'web-return@example.test');
+      await page.locator('main').getByRole('link', { name: 'Sign in' }).click();
+      await page.getByLabel(at(texts('en', 'auth'), 'fields.email')).fill('web-return@example.test');
+      await page.getByLabel(at(texts('en', 'auth'), 'fields.password'), { exact: true }).fill(PASSWORD);
+      await page.locator('main').getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.waitForURL(`${web.sys.gatewayUrl}/billing/success?order=${order}`);
+      // not one of theirs: said so, nothing made up
+      await page.getByText(at(texts('en', 'billing'), 'success.notFound')).waitFor();
+      expect((await ok(person.api.GET('/v1/billing/orders'))).items).toEqual([]);
       expect(watch.problems).toEqual([]);
     } finally {
       await context.close();
