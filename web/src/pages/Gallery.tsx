@@ -126,9 +126,7 @@ export default function Gallery() {
             <p className="muted" role="status">
               {isFetchingNextPage ? t('loadingMore') : hasNextPage ? t('shown', { count: images.length }) : t('end')}
             </p>
-            {gallery.isFetchNextPageError ? (
-              <LoadError error={gallery.error} fallback={t('error')} retry={() => void fetchNextPage()} retryLabel={t('retry')} />
-            ) : null}
+            {gallery.isFetchNextPageError ? <LoadError error={gallery.error} fallback={t('error')} retry={() => void fetchNextPage()} retryLabel={t('retry')} /> : null}
             {hasNextPage ? (
               <button type="button" className="button-quiet" disabled={isFetchingNextPage} onClick={() => void fetchNextPage()}>
                 {t('loadMore')}
