@@ -25,7 +25,6 @@ interface PageCase {
   landsOn?: string;
 }
 
-const upcoming = (name: string, p: string, key: string): PageCase => ({ name, path: p, heading: ['common', `upcoming.${key}.title`] });
 const PAGES: PageCase[] = [
   { name: 'home', path: '/', heading: ['common', 'home.title'] },
   { name: 'privacy', path: '/privacy', heading: ['privacy', 'title'] },
@@ -34,8 +33,8 @@ const PAGES: PageCase[] = [
   { name: 'changelog', path: '/changelog', heading: ['changelog', 'title'] },
   { name: 'contact', path: '/contact', heading: ['contact', 'title'] },
   { name: 'not-found', path: '/no/such/page', heading: ['common', 'notFound.title'] },
-  upcoming('gallery', '/gallery', 'gallery'),
-  upcoming('pricing', '/pricing', 'pricing'),
+  { name: 'gallery', path: '/gallery', heading: ['gallery', 'title'] },
+  { name: 'pricing', path: '/pricing', heading: ['pricing', 'title'] },
   { name: 'sign-up', path: '/sign-up', heading: ['auth', 'signUp.title'] },
   { name: 'sign-in', path: '/sign-in', heading: ['auth', 'signIn.title'] },
   { name: 'sign-in-google-error', path: '/sign-in?error=link_requires_password', heading: ['auth', 'signIn.title'] },
@@ -48,9 +47,9 @@ const PAGES: PageCase[] = [
   { name: 'library', path: '/library', heading: ['library', 'title'] },
   { name: 'settings', path: '/settings', heading: ['settings', 'title'] },
   { name: 'settings-security', path: '/settings/security', heading: ['settings', 'title'] },
-  upcoming('orders', '/billing/orders', 'orders'),
-  upcoming('billing-success', '/billing/success?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', 'billingSuccess'),
-  upcoming('billing-cancel', '/billing/cancel?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', 'billingCancel'),
+  { name: 'orders', path: '/billing/orders', heading: ['billing', 'orders.title'] },
+  { name: 'billing-success', path: '/billing/success?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', heading: ['billing', 'success.title'] },
+  { name: 'billing-cancel', path: '/billing/cancel?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', heading: ['billing', 'cancel.title'] },
   { name: 'finance', path: '/finance', heading: ['finance', 'title'] },
   { name: 'ops', path: '/ops', heading: ['finance', 'ops.title'] },
 ];

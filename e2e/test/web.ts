@@ -13,7 +13,7 @@ import { freePort } from '@imlab/testing';
 import { ensureWebBuild, WEB_DIR } from '../../web/test/build.js';
 import { startFakeStripe } from '../../services/billing/test/support/fake-stripe.js';
 import { Browser, signUpVerified } from './browser.js';
-import { startSystem, WEBHOOK_SECRET, type E2E, type System } from './system.js';
+import { startSystem, WEBHOOK_SECRET, type System } from './system.js';
 import { loadContract, type ContractChecker } from './contract.js';
 
 // What the functions given to page.evaluate use: they run in the page; typed here (Node's types
@@ -56,6 +56,8 @@ export function findChromium(): string {
   return CHROMIUM;
 }
 
+export type FakeStripe = Awaited<ReturnType<typeof startFakeStripe>>;
+
 export type Texts = Record<string, unknown>;
 /** The app's own texts: web/src/i18n/locales/<locale>/<ns>.json. */
 export function texts(locale: Locale, ns: string): Texts {
@@ -77,7 +79,8 @@ export interface WebSystem {
   sys: System;
   contract: ContractChecker;
   chromium: Chromium;
-  stripe: E2E['stripe'];
+  /** The Stripe fake, with its hosted Checkout stand-in. */
+  stripe: FakeStripe;
   /** A person of the API (the generated client on a cookie jar), from their own loopback address. */
   person(ip: string): Browser;
   /** A signed-up, verified, signed-in person; their session cookie can be given to a browser context. */
@@ -93,7 +96,9 @@ export async function startWebSystem(label: string, env: Record<string, string> 
   const executablePath = findChromium();
   const dist = await ensureWebBuild();
   mkdirSync(SCREENSHOTS, { recursive: true });
-  const stripe = await startFakeStripe();
+  // Stripe Checkout's page is served by the fake too (a browser can open it); its Pay sends the
+  // signed webhook to this system's gateway.
+  const stripe = await startFakeStripe({ hostedCheckout: true });
   const sys = await startSystem(
     label,
     {
@@ -105,6 +110,7 @@ export async function startWebSystem(label: string, env: Record<string, string> 
     },
     { selfOrigin: true },
   );
+  stripe.deliverWebhooksTo(`${sys.gatewayUrl}/v1/billing/webhook`, WEBHOOK_SECRET);
   // the API calls the tests make for their people are checked against the served document too
   const contract = await loadContract(sys.gatewayUrl, { outside: { '/admin/queues': 'the ops queue board, a web page of the gateway' } });
   const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });

@@ -1,13 +1,11 @@
 import { lazy, type ComponentType } from 'react';
 import { Navigate, useLocation } from 'react-router';
-import type { UpcomingPage } from '../pages/Upcoming';
 import type { PAGE_PATHS } from './paths';
 
 type PagePath = (typeof PAGE_PATHS)[number];
 
 const Home = lazy(() => import('../pages/Home'));
 const Document = lazy(() => import('../pages/Document'));
-const Upcoming = lazy(() => import('../pages/Upcoming'));
 const SignIn = lazy(() => import('../pages/SignIn'));
 const SignUp = lazy(() => import('../pages/SignUp'));
 const VerifyEmail = lazy(() => import('../pages/VerifyEmail'));
@@ -20,6 +18,11 @@ const Library = lazy(() => import('../pages/Library'));
 const Settings = lazy(() => import('../pages/Settings'));
 const Finance = lazy(() => import('../pages/Finance'));
 const Ops = lazy(() => import('../pages/Ops'));
+const Gallery = lazy(() => import('../pages/Gallery'));
+const Pricing = lazy(() => import('../pages/Pricing'));
+const Orders = lazy(() => import('../pages/Orders'));
+const BillingSuccess = lazy(() => import('../pages/BillingSuccess'));
+const BillingCancel = lazy(() => import('../pages/BillingCancel'));
 
 export interface AppRoute {
   /**
@@ -30,10 +33,6 @@ export interface AppRoute {
   Component: ComponentType;
 }
 
-const upcoming = (page: UpcomingPage): ComponentType =>
-  function UpcomingRoute() {
-    return <Upcoming page={page} />;
-  };
 const doc = (namespace: 'privacy' | 'terms' | 'content' | 'changelog' | 'contact'): ComponentType =>
   function DocumentRoute() {
     return <Document namespace={namespace} />;
@@ -58,8 +57,8 @@ export const ROUTES: AppRoute[] = [
   { path: 'content-policy', Component: doc('content') },
   { path: 'changelog', Component: doc('changelog') },
   { path: 'contact', Component: doc('contact') },
-  { path: 'gallery', Component: upcoming('gallery') },
-  { path: 'pricing', Component: upcoming('pricing') },
+  { path: 'gallery', Component: Gallery },
+  { path: 'pricing', Component: Pricing },
   { path: 'sign-up', Component: SignUp },
   { path: 'sign-in', Component: SignIn },
   { path: 'login', Component: ToSignIn },
@@ -71,9 +70,9 @@ export const ROUTES: AppRoute[] = [
   { path: 'library', Component: Library },
   { path: 'settings', Component: Settings },
   { path: 'settings/:section', Component: Settings },
-  { path: 'billing/orders', Component: upcoming('orders') },
-  { path: 'billing/success', Component: upcoming('billingSuccess') },
-  { path: 'billing/cancel', Component: upcoming('billingCancel') },
+  { path: 'billing/orders', Component: Orders },
+  { path: 'billing/success', Component: BillingSuccess },
+  { path: 'billing/cancel', Component: BillingCancel },
   { path: 'finance', Component: Finance },
   { path: 'ops', Component: Ops },
   { path: '*', Component: NotFound },

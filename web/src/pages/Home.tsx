@@ -1,7 +1,11 @@
+import { lazy, Suspense } from 'react';
 import { Link } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { useMe } from '../api/queries';
 import { usePageHeading } from '../components/Page';
+
+/** The latest published images: a chunk of its own (with the gallery's texts), so Home's stays small. */
+const RecentGallery = lazy(() => import('./RecentGallery'));
 
 interface Step {
   title: string;
@@ -66,10 +70,15 @@ export default function Home() {
 
       <section className="recent" aria-labelledby="recent-title">
         <h2 id="recent-title">{t('home.recentTitle')}</h2>
-        <div className="recent-frame">
-          <p>{t('home.recentText')}</p>
-          <Link to="/gallery">{t('home.recentLink')}</Link>
-        </div>
+        <Suspense
+          fallback={
+            <div className="recent-frame">
+              <p>{t('loading')}</p>
+            </div>
+          }
+        >
+          <RecentGallery />
+        </Suspense>
       </section>
     </div>
   );

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import Stripe from 'stripe';
 
 /** Stripe's published example objects, kept in this repository (`../fixtures/stripe/`, see its README). */
 export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/stripe', import.meta.url));
@@ -32,12 +33,26 @@ function stripeError(status: number, type: string, message: string, code?: strin
   return { status, body: { error: { type, message, ...(code ? { code } : {}) } } };
 }
 
+const signer = new Stripe('sk_test_signing_only');
+const escapeHtml = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export interface FakeStripeOptions {
+  /**
+   * Serve a hosted-checkout stand-in a browser can open: each session's `url` is the fake's own
+   * `/c/pay/<id>` page (amount, Pay, Cancel) instead of checkout.stripe.com.
+   */
+  hostedCheckout?: boolean;
+}
+
 /**
  * A local stand-in for the Stripe endpoints billing uses — Checkout Session create and retrieve,
  * Refund create — speaking Stripe's wire format (form-encoded requests, JSON objects built on the
- * published fixtures, Stripe-style errors, idempotency keys replayed).
+ * published fixtures, Stripe-style errors, idempotency keys replayed). With `hostedCheckout`, also
+ * the Checkout page itself: Pay completes the session, sends the signed
+ * `checkout.session.completed` event to the webhook URL given by `deliverWebhooksTo`, and sends
+ * the browser to the session's `success_url`; Cancel sends it to `cancel_url`.
  */
-export async function startFakeStripe(): Promise<{
+export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<{
   base: string;
   requests: RecordedRequest[];
   sessions: Map<string, Session>;
@@ -54,6 +69,14 @@ export async function startFakeStripe(): Promise<{
   update(id: string, patch: Record<string, unknown>): Session;
   /** The next N create calls answer 500. */
   failCreates(n: number): void;
+  /** Where the hosted page's Pay sends the signed event (known only once the system runs). */
+  deliverWebhooksTo(url: string, secret: string): void;
+  /**
+   * While held, the hosted page's Pay keeps its event (Stripe's webhook arriving late); the
+   * browser still goes to success_url. `releaseWebhooks()` sends what was kept.
+   */
+  holdWebhooks(): void;
+  releaseWebhooks(): Promise<void>;
   close(): Promise<void>;
 }> {
   const requests: RecordedRequest[] = [];
@@ -65,6 +88,20 @@ export async function startFakeStripe(): Promise<{
   const paymentIntents = new Map<string, Record<string, unknown>>();
   const charges = new Map<string, Record<string, unknown>>();
   let failing = 0;
+  let webhook: { url: string; secret: string } | undefined;
+  let holding = false;
+  const heldEvents: string[] = [];
+  /** Sends one signed event to the webhook URL; answers its status. */
+  async function sendWebhook(payload: string): Promise<number> {
+    if (!webhook) return 0;
+    const answer = await fetch(webhook.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': signer.webhooks.generateTestHeaderString({ payload, secret: webhook.secret }), 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+      body: payload,
+    });
+    await answer.arrayBuffer();
+    return answer.status;
+  }
 
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -80,6 +117,11 @@ export async function startFakeStripe(): Promise<{
         params,
         query: Object.fromEntries(url.searchParams),
       });
+      const hosted = /^\/c\/pay\/([^/]+)$/.exec(url.pathname);
+      if (options.hostedCheckout && hosted) {
+        await checkoutPage(decodeURIComponent(hosted[1]!), req.method ?? 'GET', params, res);
+        return;
+      }
       let answer: { status: number; body: unknown };
       if (!req.headers.authorization?.startsWith('Bearer sk_')) {
         answer = stripeError(401, 'invalid_request_error', 'Invalid API Key provided');
@@ -128,6 +170,46 @@ export async function startFakeStripe(): Promise<{
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
+  const base = `http://127.0.0.1:${port}`;
+
+  /** The hosted Checkout stand-in: GET shows the amount with Pay and Cancel; POST acts. */
+  async function checkoutPage(id: string, method: string, form: Record<string, string>, res: ServerResponse): Promise<void> {
+    const s = sessions.get(id);
+    const html = (status: number, title: string, body: string) => {
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><title>${escapeHtml(title)}</title></head><body><main>${body}</main></body></html>`);
+    };
+    if (!s) return html(404, 'Checkout not found', '<h1>Checkout not found</h1>');
+    if (method === 'GET') {
+      const amount = `${((s.amount_total as number) / 100).toFixed(2)} ${String(s.currency ?? '').toUpperCase()}`;
+      if (s.status !== 'open') return html(410, 'Checkout is over', '<h1>This checkout is over</h1>');
+      return html(
+        200,
+        'Pay · Stripe Checkout (test)',
+        `<h1>Pay ${escapeHtml(amount)}</h1><p id="amount">${escapeHtml(amount)}</p>` +
+          `<form method="post"><button type="submit" name="action" value="pay">Pay</button> <button type="submit" name="action" value="cancel">Cancel</button></form>`,
+      );
+    }
+    if (form.action === 'pay' && s.status === 'open') {
+      Object.assign(s, { status: 'complete', payment_status: 'paid', payment_intent: `pi_test_${rand()}` });
+      if (webhook) {
+        const ev = fixture('event');
+        const payload = JSON.stringify({ ...ev, id: `evt_test_${rand()}`, type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000), data: { object: structuredClone(s) } });
+        if (holding) heldEvents.push(payload);
+        else {
+          const status = await sendWebhook(payload);
+          if (status < 200 || status >= 300) return html(502, 'Webhook refused', `<h1>The webhook answered ${status}</h1>`);
+        }
+      }
+      res.writeHead(303, { location: String(s.success_url).replace('{CHECKOUT_SESSION_ID}', s.id) });
+      return void res.end();
+    }
+    if (form.action === 'cancel') {
+      res.writeHead(303, { location: String(s.cancel_url).replace('{CHECKOUT_SESSION_ID}', s.id) });
+      return void res.end();
+    }
+    return html(400, 'Unknown action', '<h1>Unknown action</h1>');
+  }
 
   /** Stripe's `expand[]` for what billing asks: a session's payment_intent and its latest_charge. */
   function expand(session: Session, query: URLSearchParams): Record<string, unknown> {
@@ -169,13 +251,13 @@ export async function startFakeStripe(): Promise<{
       status: 'open',
       payment_status: 'unpaid',
       payment_intent: null,
-      url: `https://checkout.stripe.com/c/pay/${id}`,
+      url: options.hostedCheckout ? `${base}/c/pay/${id}` : `https://checkout.stripe.com/c/pay/${id}`,
     });
     return s;
   }
 
   return {
-    base: `http://127.0.0.1:${port}`,
+    base,
     requests,
     sessions,
     refunds,
@@ -213,6 +295,19 @@ export async function startFakeStripe(): Promise<{
     },
     failCreates(n) {
       failing = n;
+    },
+    deliverWebhooksTo(url, secret) {
+      webhook = { url, secret };
+    },
+    holdWebhooks() {
+      holding = true;
+    },
+    async releaseWebhooks() {
+      holding = false;
+      for (const payload of heldEvents.splice(0)) {
+        const status = await sendWebhook(payload);
+        if (status < 200 || status >= 300) throw new Error(`fake stripe: the webhook answered ${status}`);
+      }
     },
     close: () => new Promise((r) => server.close(() => r())),
   };

@@ -1,0 +1,409 @@
+// The gallery, Home's recent images, the pricing and buying credits in a real browser: the real
+// system (every service, a render worker, the gateway serving web/dist) and the Stripe fake's
+// hosted Checkout stand-in (Pay sends the signed webhook through the gateway, then returns to the
+// app). Each test checks what the person sees and what the API then says; key screens at 375 and
+// 1280 px in English and Chinese pass axe-core with no serious or critical violation.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ok } from '@imlab/client';
+import { PASSWORD, until, type Browser } from './browser.js';
+import { at, LOCALES, newContext as openContext, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
+
+declare const document: { documentElement: { scrollWidth: number; scrollHeight: number }; activeElement: PageElement | null };
+declare const window: { scrollTo(x: number, y: number): void; IntersectionObserver?: unknown };
+
+let web: WebSystem;
+/** The people who published images, and how many images are in the gallery. */
+let publishers: Browser[] = [];
+let published = 0;
+
+beforeAll(async () => {
+  web = await startWebSystem('web-buying');
+}, 900_000);
+
+afterAll(async () => {
+  await web?.stop();
+});
+
+const newContext = (opts: ContextOptions) => openContext(web, opts);
+const visit = (page: Parameters<typeof open>[0], p: string) => open(page, web.sys.gatewayUrl, p);
+const balance = async (b: Browser) => (await ok(b.api.GET('/v1/credits/balance'))).available;
+
+/** `n` images made through the API with the cheapest tier and size, each published. */
+async function publishImages(b: Browser, n: number, label: string): Promise<void> {
+  const { tiers } = await ok(b.api.GET('/v1/generations/options'));
+  const cheapest = tiers.flatMap((t) => t.sizes.map((s) => ({ model: t.id, size: s.size, credits: s.creditsPerImage, max: t.maxCount }))).sort((x, y) => x.credits - y.credits)[0]!;
+  let made = 0;
+  while (made < n) {
+    const count = Math.min(cheapest.max, n - made);
+    const created = await b.api.POST('/v1/generations', { body: { prompt: `${label} harbour study ${made}`, model: cheapest.model as never, size: cheapest.size as never, count } });
+    expect(created.response.status, JSON.stringify(created.error)).toBe(202);
+    const id = created.data!.id;
+    const done = await until(async () => {
+      const r = await b.api.GET('/v1/generations/{id}', { params: { path: { id } } });
+      return r.data?.status === 'succeeded' ? r.data : undefined;
+    }, 60_000);
+    for (const img of done.images) {
+      const res = await b.api.POST('/v1/images/{id}/publish', { params: { path: { id: img.id } } });
+      expect(res.response.status).toBe(200);
+    }
+    made += done.images.length;
+  }
+}
+
+/** Enough published images for more than one page of the gallery (24 a page), from two people. */
+async function ensurePublished(): Promise<void> {
+  if (published) return;
+  publishers = [await web.signedUp('127.0.0.100', 'web-gallery-a@example.test'), await web.signedUp('127.0.0.101', 'web-gallery-b@example.test')];
+  for (const p of publishers) await until(async () => ((await balance(p)) === 40 ? true : undefined), 20_000);
+  await publishImages(publishers[0]!, 16, 'first');
+  await publishImages(publishers[1]!, 14, 'second');
+  published = (await ok(web.person('127.0.0.119').api.GET('/v1/gallery', { params: { query: { limit: 100 } } }))).items.length;
+  expect(published).toBeGreaterThanOrEqual(30);
+}
+
+describe('the gallery, signed out', () => {
+  for (const locale of LOCALES) {
+    for (const width of WIDTHS) {
+      it(`${locale} at ${width} px: lazy WebP thumbnails with their size set, the next page on scrolling, only display names, the large view`, async () => {
+        await ensurePublished();
+        const g = texts(locale, 'gallery');
+        const { context, page, watch } = await newContext({ width, locale });
+        const thumbs: { url: string; type: string | null }[] = [];
+        page.on('response', (r) => {
+          if (/\/v1\/images\/[^/]+\/thumb$/.test(r.url())) thumbs.push({ url: r.url(), type: r.headers()['content-type'] ?? null });
+        });
+        try {
+          await visit(page, '/gallery');
+          const items = page.locator('.gallery-grid > li');
+          await until(async () => ((await items.count()) >= 24 ? true : undefined), 20_000);
+          const first = page.locator('.gallery-grid img').first();
+          await first.waitFor();
+          expect(await first.getAttribute('loading')).toBe('lazy');
+          expect(await first.getAttribute('src')).toMatch(/^\/v1\/images\/[0-9a-f-]{36}\/thumb$/);
+          expect(Number(await first.getAttribute('width'))).toBeGreaterThan(0);
+          expect(Number(await first.getAttribute('height'))).toBeGreaterThan(0);
+          await until(async () => (thumbs.length > 0 ? true : undefined), 10_000);
+          expect(thumbs.every((t) => t.type === 'image/webp')).toBe(true);
+          // lazy: on a phone, the images far below the window were not asked for yet
+          if (width === 375) expect(thumbs.length).toBeLessThan(24);
+          // Only the display name: no address, no account id of the people who published.
+          const text = await page.locator('main').innerText();
+          for (const p of publishers) {
+            const me = await ok(p.api.GET('/v1/me'));
+            expect(text).not.toContain(me.email);
+            expect(text).not.toContain(me.id);
+          }
+          expect(text).toContain(at(g, 'by', { name: 'Mei <b>Ling</b>' }));
+          expect(text).not.toContain('harbour study'); // the API does not publish prompts
+          await screen(page, 'gallery', { locale, width });
+
+          // Scrolling down loads the next page, until every image is there.
+          for (let i = 0; i < 10 && (await items.count()) < published; i++) {
+            await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+            await page.waitForTimeout(300);
+          }
+          await until(async () => ((await items.count()) === published ? true : undefined), 20_000);
+          await page.getByText(at(g, 'end')).waitFor();
+          expect(await page.getByRole('button', { name: at(g, 'loadMore') }).count()).toBe(0);
+
+          // The large view: a modal dialog with the name, closed by Escape, focus back on the image.
+          const openers = page.locator('.gallery-open');
+          await openers.nth(2).click();
+          const dialog = page.getByRole('dialog');
+          await dialog.waitFor();
+          expect(await dialog.innerText()).toContain('Mei <b>Ling</b>');
+          expect(await dialog.locator('img').getAttribute('src')).toMatch(/^\/v1\/images\/[0-9a-f-]{36}$/);
+          expect(await page.evaluate(() => (document.activeElement as PageElement).innerText.trim())).toBe(at(g, 'close'));
+          await screen(page, 'gallery-viewer', { locale, width });
+          await page.keyboard.press('Escape');
+          await dialog.waitFor({ state: 'hidden' });
+          expect(await page.evaluate(() => (document.activeElement as PageElement).className)).toBe('gallery-open');
+          expect(watch.problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      }, 300_000);
+    }
+  }
+
+  it('without IntersectionObserver, "Load more" by keyboard loads the next page', async () => {
+    await ensurePublished();
+    const { context, page, watch } = await newContext({ width: 1280, locale: 'en' });
+    await context.addInitScript(() => {
+      delete window.IntersectionObserver;
+    });
+    try {
+      await visit(page, '/gallery');
+      const items = page.locator('.gallery-grid > li');
+      await until(async () => ((await items.count()) === 24 ? true : undefined), 20_000);
+      const more = page.getByRole('button', { name: 'Load more' });
+      await more.focus();
+      await page.keyboard.press('Enter');
+      await until(async () => ((await items.count()) === Math.min(published, 48) ? true : undefined), 20_000);
+      await expect(page.locator('.gallery-more [role=status]').innerText()).resolves.toBe(published <= 48 ? 'That is every published image.' : `${48} images shown.`);
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
+});
+
+describe('Home', () => {
+  for (const locale of LOCALES) {
+    it(`${locale}: the recently published strip shows the newest public images`, async () => {
+      await ensurePublished();
+      const { context, page, watch } = await newContext({ width: 1280, locale });
+      try {
+        await visit(page, '/');
+        const strip = page.locator('.recent-strip img');
+        await strip.first().waitFor();
+        expect(await strip.count()).toBe(6);
+        const newest = (await ok(web.person('127.0.0.119').api.GET('/v1/gallery', { params: { query: { limit: 6 } } }))).items.map((i) => i.thumbUrl);
+        expect(await strip.evaluateAll((els) => els.map((e) => (e as unknown as { getAttribute(name: string): string | null }).getAttribute('src')))).toEqual(newest);
+        await page.getByRole('link', { name: at(texts(locale, 'gallery'), 'recentLink') }).waitFor();
+        await screen(page, 'home-recent', { locale, width: 1280 });
+        expect(watch.problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }, 120_000);
+  }
+});
+
+describe('pricing', () => {
+  for (const locale of LOCALES) {
+    for (const width of WIDTHS) {
+      it(`${locale} at ${width} px: every pack with its price in the locale's format, every tier, Buy asks a signed-out person to sign in`, async () => {
+        const pricing = await ok(web.person('127.0.0.118').api.GET('/v1/pricing'));
+        const options = await ok(web.person('127.0.0.118').api.GET('/v1/generations/options'));
+        const p = texts(locale, 'pricing');
+        const { context, page, watch } = await newContext({ width, locale });
+        try {
+          await visit(page, '/pricing');
+          const packs = page.locator('.pack');
+          await packs.first().waitFor();
+          expect(await packs.count()).toBe(pricing.packs.length);
+          for (const [i, pack] of pricing.packs.entries()) {
+            const card = packs.nth(i);
+            const price = new Intl.NumberFormat(locale === 'zh' ? 'zh-CN' : 'en-US', { style: 'currency', currency: pack.currency.toUpperCase() }).format(pack.price / 100);
+            expect(await card.locator('h3').innerText()).toBe(pack.name[locale]);
+            expect(await card.locator('.pack-price').innerText()).toBe(price);
+            expect(await card.locator('.pack-credits').innerText()).toBe(at(p, 'credits_other', { count: pack.credits }));
+            const link = card.getByRole('link', { name: at(p, 'signInToBuy', { name: pack.name[locale] }) });
+            expect(await link.getAttribute('href')).toBe('/sign-in?returnTo=%2Fpricing');
+          }
+          const tiers = page.locator('.tier');
+          await tiers.first().waitFor();
+          expect(await tiers.count()).toBe(options.tiers.length);
+          for (const [i, tier] of options.tiers.entries()) {
+            const card = await tiers.nth(i).innerText();
+            expect(card).toContain(at(p, 'maxCount', { count: tier.maxCount }));
+            for (const s of tier.sizes) expect(card).toContain(`${s.width}×${s.height}`);
+          }
+          await screen(page, 'pricing', { locale, width });
+          expect(watch.problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      }, 120_000);
+    }
+  }
+
+  it('/pricing?shortfall=N says how many credits are missing and highlights the smallest pack that covers them', async () => {
+    const pricing = await ok(web.person('127.0.0.118').api.GET('/v1/pricing'));
+    const sorted = [...pricing.packs].sort((a, b) => a.credits - b.credits);
+    const shortfall = sorted[0]!.credits + 1; // more than the smallest pack
+    const cover = sorted.find((pk) => pk.credits >= shortfall)!;
+    for (const locale of LOCALES) {
+      const p = texts(locale, 'pricing');
+      const { context, page, watch } = await newContext({ width: 375, locale });
+      try {
+        await visit(page, `/pricing?shortfall=${shortfall}`);
+        const notice = page.locator('.shortfall');
+        await notice.waitFor();
+        expect(await notice.innerText()).toContain(at(p, 'shortfall_other', { count: shortfall }));
+        expect(await notice.innerText()).toContain(at(p, 'shortfallHelp', { name: cover.name[locale] }));
+        const recommended = page.locator('.pack.recommended');
+        expect(await recommended.count()).toBe(1);
+        expect(await recommended.locator('h3').innerText()).toBe(cover.name[locale]);
+        // signing in comes back to the same page, shortfall and all
+        expect(await recommended.getByRole('link').getAttribute('href')).toBe(`/sign-in?returnTo=${encodeURIComponent(`/pricing?shortfall=${shortfall}`)}`);
+        await screen(page, 'pricing-shortfall', { locale, width: 375 });
+        expect(watch.problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }
+  }, 120_000);
+});
+
+describe('buying credits', () => {
+  const buyers: { locale: Locale; width: number; ip: string; email: string }[] = [
+    { locale: 'en', width: 1280, ip: '127.0.0.102', email: 'web-buyer-en@example.test' },
+    { locale: 'zh', width: 375, ip: '127.0.0.103', email: 'web-buyer-zh@example.test' },
+  ];
+  for (const { locale, width, ip, email } of buyers) {
+    it(`${locale} at ${width} px: Pricing → Buy → Stripe Checkout → Pay → the success page shows the order paid and the new balance → Orders lists it`, async () => {
+      const person = await web.signedUp(ip, email);
+      await until(async () => ((await balance(person)) === 40 ? true : undefined), 20_000);
+      const pricing = await ok(person.api.GET('/v1/pricing'));
+      const pack = [...pricing.packs].sort((a, b) => a.credits - b.credits)[0]!;
+      const p = texts(locale, 'pricing');
+      const b = texts(locale, 'billing');
+      const common = texts(locale, 'common');
+      const { context, page, watch } = await newContext({ width, locale, as: person, allowOrigins: [web.stripe.base] });
+      try {
+        await visit(page, '/pricing');
+        await screen(page, 'pricing-signed-in', { locale, width });
+        await page.getByRole('button', { name: at(p, 'buy', { name: pack.name[locale] }) }).click();
+
+        // Stripe Checkout (the fake's page), in the person's language as the API asked
+        await page.waitForURL(`${web.stripe.base}/c/pay/**`);
+        const session = [...web.stripe.sessions.values()].find((s) => page.url().endsWith(`/c/pay/${s.id}`))!;
+        expect(session.locale).toBe(locale);
+        expect(session.amount_total).toBe(pack.price);
+        await page.getByRole('button', { name: 'Pay' }).click();
+
+        // Back in the app: the order, paid, and the credits
+        await page.waitForURL(`${web.sys.gatewayUrl}/billing/success?order=**`);
+        const orderId = new URL(page.url()).searchParams.get('order')!;
+        expect(session.metadata).toEqual({ orderId });
+        await page.locator('main h1', { hasText: at(b, 'success.title') }).waitFor();
+        const status = page.locator('.progress[role=status]');
+        await status.getByText(at(b, 'success.done_other', { count: pack.credits })).waitFor({ timeout: 30_000 });
+        await status.getByText(at(b, 'success.balance_other', { count: 40 + pack.credits })).waitFor();
+        expect(await page.locator('.order-summary').innerText()).toContain(at(b, 'status.paid'));
+        expect(await page.locator('.order-summary').innerText()).toContain(pack.name[locale]);
+        // the header's balance followed
+        await page.locator('.account-panel .account-balance', { hasText: at(common, 'account.credits_other', { count: 40 + pack.credits }) }).waitFor({ state: 'attached' });
+        await screen(page, 'billing-success', { locale, width });
+
+        // what the API says: the order paid, the ledger's balance up by the pack
+        expect(await balance(person)).toBe(40 + pack.credits);
+        const orders = await ok(person.api.GET('/v1/billing/orders'));
+        expect(orders.items[0]).toMatchObject({ id: orderId, packId: pack.id, status: 'paid', credits: pack.credits, amount: pack.price });
+        const history = await ok(person.api.GET('/v1/credits/transactions'));
+        expect(history.items.filter((t) => t.kind === 'purchase' && t.orderId === orderId).map((t) => t.amount)).toEqual([pack.credits]);
+
+        // the orders page lists it
+        await page.getByRole('link', { name: at(b, 'success.orders') }).click();
+        await page.locator('main h1', { hasText: at(b, 'orders.title') }).waitFor();
+        const row = page.locator('.order').first();
+        await row.waitFor();
+        expect(await row.innerText()).toContain(pack.name[locale]);
+        expect(await row.innerText()).toContain(at(b, 'status.paid'));
+        expect(await page.locator('.order').count()).toBe(1);
+        await screen(page, 'billing-orders', { locale, width });
+        expect(watch.problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }, 240_000);
+  }
+
+  it('when Stripe confirms late, the success page shows the order waiting, announces the payment and the credits when they come, and the header follows', async () => {
+    const person = await web.signedUp('127.0.0.106', 'web-buyer-late@example.test');
+    await until(async () => ((await balance(person)) === 40 ? true : undefined), 20_000);
+    const pack = [...(await ok(person.api.GET('/v1/pricing'))).packs].sort((x, y) => x.credits - y.credits)[0]!;
+    const b = texts('en', 'billing');
+    const { context, page, watch } = await newContext({ width: 375, locale: 'en', as: person, allowOrigins: [web.stripe.base] });
+    web.stripe.holdWebhooks();
+    try {
+      await visit(page, '/pricing');
+      await page.getByRole('button', { name: at(texts('en', 'pricing'), 'buy', { name: pack.name.en }) }).click();
+      await page.waitForURL(`${web.stripe.base}/c/pay/**`);
+      await page.getByRole('button', { name: 'Pay' }).click();
+      await page.waitForURL(`${web.sys.gatewayUrl}/billing/success?order=**`);
+      const orderId = new URL(page.url()).searchParams.get('order')!;
+      const status = page.locator('.progress[role=status]');
+      await status.getByText(at(b, 'success.waitingPayment')).waitFor();
+      expect(await status.getAttribute('aria-live')).toBe('polite');
+      expect(await page.locator('.order-summary').innerText()).toContain(at(b, 'status.pending'));
+      await screen(page, 'billing-success-waiting', { locale: 'en', width: 375 });
+      // nothing paid yet, as the API says too
+      expect((await ok(person.api.GET('/v1/billing/orders'))).items[0]).toMatchObject({ id: orderId, status: 'pending' });
+      expect(await balance(person)).toBe(40);
+
+      // Stripe's event arrives: the page sees it without a reload
+      await web.stripe.releaseWebhooks();
+      await status.getByText(at(b, 'success.done_other', { count: pack.credits })).waitFor({ timeout: 30_000 });
+      await status.getByText(at(b, 'success.balance_other', { count: 40 + pack.credits })).waitFor();
+      expect(await page.locator('.order-summary').innerText()).toContain(at(b, 'status.paid'));
+      await page.locator('.account-panel .account-balance', { hasText: `${40 + pack.credits} credits` }).waitFor({ state: 'attached' });
+      expect(await balance(person)).toBe(40 + pack.credits);
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await web.stripe.releaseWebhooks();
+      await context.close();
+    }
+  }, 240_000);
+
+  const cancelers: { locale: Locale; width: number; ip: string; email: string }[] = [
+    { locale: 'en', width: 375, ip: '127.0.0.104', email: 'web-cancel-en@example.test' },
+    { locale: 'zh', width: 1280, ip: '127.0.0.105', email: 'web-cancel-zh@example.test' },
+  ];
+  for (const { locale, width, ip, email } of cancelers) {
+    it(`${locale} at ${width} px: Cancel on Stripe Checkout → the cancel page says nothing was charged; no credits, the order not paid`, async () => {
+      const person = await web.signedUp(ip, email);
+      await until(async () => ((await balance(person)) === 40 ? true : undefined), 20_000);
+      const pricing = await ok(person.api.GET('/v1/pricing'));
+      const pack = pricing.packs.at(-1)!;
+      const b = texts(locale, 'billing');
+      const { context, page, watch } = await newContext({ width, locale, as: person, allowOrigins: [web.stripe.base] });
+      try {
+        await visit(page, '/pricing');
+        await page.getByRole('button', { name: at(texts(locale, 'pricing'), 'buy', { name: pack.name[locale] }) }).click();
+        await page.waitForURL(`${web.stripe.base}/c/pay/**`);
+        await page.getByRole('button', { name: 'Cancel' }).click();
+        await page.waitForURL(`${web.sys.gatewayUrl}/billing/cancel?order=**`);
+        const orderId = new URL(page.url()).searchParams.get('order')!;
+        await page.locator('main h1', { hasText: at(b, 'cancel.title') }).waitFor();
+        expect(await page.locator('main').innerText()).toContain(at(b, 'cancel.text'));
+        expect(await page.getByRole('link', { name: at(b, 'cancel.back') }).getAttribute('href')).toBe('/pricing');
+        await screen(page, 'billing-cancel', { locale, width });
+
+        expect(await balance(person)).toBe(40);
+        const orders = await ok(person.api.GET('/v1/billing/orders'));
+        expect(orders.items).toHaveLength(1);
+        expect(orders.items[0]).toMatchObject({ id: orderId, packId: pack.id, paidAt: null });
+        expect(orders.items[0]!.status).not.toBe('paid');
+
+        // the orders page shows it as not paid
+        await page.getByRole('link', { name: at(b, 'cancel.orders') }).click();
+        const row = page.locator('.order').first();
+        await row.waitFor();
+        expect(await row.innerText()).toContain(at(b, `status.${orders.items[0]!.status}`));
+        expect(watch.problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }, 240_000);
+  }
+
+  it('signed out, the orders and success pages ask to sign in; signing in comes back to the order (not theirs: said so)', async () => {
+    const { context, page, watch } = await newContext({ width: 375, locale: 'en' });
+    try {
+      await visit(page, '/billing/orders');
+      const link = page.locator('main').getByRole('link', { name: 'Sign in' });
+      expect(await link.getAttribute('href')).toBe('/sign-in?returnTo=%2Fbilling%2Forders');
+      await screen(page, 'billing-orders-signed-out', { locale: 'en', width: 375 });
+      const order = '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee';
+      await visit(page, `/billing/success?order=${order}`);
+      expect(await page.locator('main h1').innerText()).toBe(at(texts('en', 'billing'), 'success.title'));
+      expect(await page.locator('main').getByRole('link', { name: 'Sign in' }).getAttribute('href')).toBe(`/sign-in?returnTo=${encodeURIComponent(`/billing/success?order=${order}`)}`);
+      // signing in there comes back to the order
+      const person = await web.signedUp('127.0.0.107', 'web-return@example.test');
+      await page.locator('main').getByRole('link', { name: 'Sign in' }).click();
+      await page.getByLabel(at(texts('en', 'auth'), 'fields.email')).fill('web-return@example.test');
+      await page.getByLabel(at(texts('en', 'auth'), 'fields.password'), { exact: true }).fill(PASSWORD);
+      await page.locator('main').getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.waitForURL(`${web.sys.gatewayUrl}/billing/success?order=${order}`);
+      // not one of theirs: said so, nothing made up
+      await page.getByText(at(texts('en', 'billing'), 'success.notFound')).waitFor();
+      expect((await ok(person.api.GET('/v1/billing/orders'))).items).toEqual([]);
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});

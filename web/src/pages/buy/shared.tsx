@@ -1,0 +1,52 @@
+import { Link, useLocation } from 'react-router';
+import { useTranslation } from 'react-i18next';
+import { Page } from '../../components/Page';
+import { problemDetail } from '../../api';
+import type { GalleryImage } from '../../api/buy';
+
+/** The Intl locale of the page's language. */
+export function intlLocale(language: string | undefined): string {
+  return language === 'zh' ? 'zh-CN' : 'en-US';
+}
+
+export function formatDate(iso: string, language: string | undefined): string {
+  return new Intl.DateTimeFormat(intlLocale(language), { dateStyle: 'medium' }).format(new Date(iso));
+}
+
+/** A page of one's own, signed out: the page's heading and a way to sign in that comes back here. */
+export function SignInPrompt({ title }: { title: string }) {
+  const { t } = useTranslation('billing');
+  const { pathname, search } = useLocation();
+  return (
+    <Page title={title} className="narrow">
+      <div className="notice">
+        <h2>{t('signInTitle')}</h2>
+        <p>{t('signInText')}</p>
+        <p>
+          <Link className="button" to={`/sign-in?returnTo=${encodeURIComponent(pathname + search)}`}>
+            {t('signIn')}
+          </Link>
+        </p>
+      </div>
+    </Page>
+  );
+}
+
+/** A failed load: the API's own (localized) words when it gave some, else `fallback`; and a retry. */
+export function LoadError({ error, fallback, retry, retryLabel }: { error: unknown; fallback: string; retry: () => void; retryLabel: string }) {
+  return (
+    <div className="alert load-error" role="alert">
+      <p>{problemDetail(error) ?? fallback}</p>
+      <p>
+        <button type="button" className="button-quiet" onClick={retry}>
+          {retryLabel}
+        </button>
+      </p>
+    </div>
+  );
+}
+
+/** A gallery thumbnail (WebP, loaded when near): its box has the image's own shape, so nothing moves when it arrives. */
+export function Thumb({ image, alt }: { image: GalleryImage; alt: string }) {
+  return <img src={image.thumbUrl} alt={alt} width={image.width} height={image.height} loading="lazy" decoding="async" />;
+}
