@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, ipHash, signedInUser, startAuth, type TestAuth } from './helpers.js';
 
-const FLOOR_MS = Number(process.env.TIMING_TEST_FLOOR_MS ?? 100);
+// Well above the slowest honest answer here (an argon2id hash on a shared, loaded machine), as
+// production's 400 ms is on its own: an answer that outruns the floor shows its work's timing.
+const FLOOR_MS = Number(process.env.TIMING_TEST_FLOOR_MS ?? 300);
 const PASSWORD = 'correct horse battery staple';
 
 let t: TestAuth;
@@ -61,18 +63,18 @@ const address = (kind: Kind, i: number, route: string) => (kind === 'unknown' ? 
 
 describe('the credential routes answer in the same time whatever the address', () => {
   it('sign-up: a verified, an unverified and a free address', async () => {
-    const times = await measure(50, (kind, i) => call(t.url, 'POST', '/v1/auth/signup', { body: { email: address(kind, i, 'signup'), password: PASSWORD }, headers: { 'x-imlab-ip-hash': ipHash() } }), 202);
+    const times = await measure(30, (kind, i) => call(t.url, 'POST', '/v1/auth/signup', { body: { email: address(kind, i, 'signup'), password: PASSWORD }, headers: { 'x-imlab-ip-hash': ipHash() } }), 202);
     expectSameTiming(times);
   }, 120_000);
 
   it('sign-in with a wrong password: a verified, an unverified and an unknown address', async () => {
-    const times = await measure(50, (kind, i) => call(t.url, 'POST', '/v1/auth/login', { body: { email: address(kind, i, 'login'), password: 'not the password at all' } }), 401);
+    const times = await measure(30, (kind, i) => call(t.url, 'POST', '/v1/auth/login', { body: { email: address(kind, i, 'login'), password: 'not the password at all' } }), 401);
     expectSameTiming(times);
   }, 120_000);
 
   it('forgot-password and verification resend: a verified, an unverified and an unknown address', async () => {
     for (const path of ['/v1/auth/password/forgot', '/v1/auth/verify-email/resend']) {
-      const times = await measure(30, (kind, i) => call(t.url, 'POST', path, { body: { email: address(kind, i, 'mail') } }), 202);
+      const times = await measure(15, (kind, i) => call(t.url, 'POST', path, { body: { email: address(kind, i, 'mail') } }), 202);
       expectSameTiming(times);
     }
   }, 120_000);
