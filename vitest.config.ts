@@ -25,7 +25,7 @@ export default defineConfig({
       // one file at a time (each starts its own system).
       {
         extends: true,
-        test: { name: 'browser', include: [BROWSER_TESTS], sequence: { groupOrder: 1 }, fileParallelism: false },
+        test: { name: 'browser', include: [BROWSER_TESTS], sequence: { groupOrder: 1 } },
       },
     ],
   },
