@@ -12,7 +12,7 @@ import { expect } from 'vitest';
 import { freePort } from '@imlab/testing';
 import { ensureWebBuild, WEB_DIR } from '../../web/test/build.js';
 import { startFakeStripe } from '../../services/billing/test/support/fake-stripe.js';
-import { Browser, signUpVerified } from './browser.js';
+import { Browser, signUpVerified, until } from './browser.js';
 import { startSystem, WEBHOOK_SECRET, type System } from './system.js';
 import { loadContract, type ContractChecker } from './contract.js';
 
@@ -123,6 +123,9 @@ export async function startWebSystem(label: string, env: Record<string, string> 
     async signedUp(ip, email) {
       const b = web.person(ip);
       await signUpVerified(sys, b, email);
+      // The sign-up bonus reaches the ledger through the queue after the verification: a test that
+      // spends at once would race it on a busy machine.
+      await until(async () => ((await b.api.GET('/v1/credits/balance')).data?.available ?? 0) >= Number(sys.env.SIGNUP_BONUS_CREDITS ?? 0) || undefined, 30_000);
       return b;
     },
     async stop() {
