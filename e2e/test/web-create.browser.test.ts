@@ -2,11 +2,10 @@
 // service, the render worker with a slow local renderer, the gateway serving web/dist): what the
 // person sees, and what the API then says (balance, generations, images, the public gallery).
 import { readFileSync } from 'node:fs';
-import { crc32, deflateSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until, type Browser } from './browser.js';
-import { at, newContext as openContext, screen, startWebSystem, texts, visit as open, type ContextOptions, type Locale, type WebSystem } from './web.js';
+import { at, png, newContext as openContext, screen, startWebSystem, texts, visit as open, type ContextOptions, type Locale, type WebSystem } from './web.js';
 
 interface Focused {
   id: string;
@@ -32,25 +31,6 @@ afterAll(async () => {
 const newContext = (opts: ContextOptions) => openContext(web, opts);
 const visit = (page: Page, p: string) => open(page, web.sys.gatewayUrl, p);
 
-/** A small solid-colour PNG (8-bit RGB), made here so the test needs no image library. */
-function png(width: number, height: number, rgb: [number, number, number]): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bit depth
-  header[9] = 2; // RGB
-  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => rgb).flat())]);
-  const raw = Buffer.concat(Array.from({ length: height }, () => row));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 async function balanceOf(person: Browser) {
   const r = await person.api.GET('/v1/credits/balance');

@@ -7,13 +7,12 @@
 // everything the person does is done through the pages; the API client only checks what the
 // system then says. English at 1280 px, Chinese at 375 px; the key screens pass axe-core.
 import { readFile } from 'node:fs/promises';
-import { crc32, deflateSync } from 'node:zlib';
 import { strFromU8, unzipSync } from 'fflate';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '@imlab/client';
 import { mailText, PASSWORD, until, type Browser } from './browser.js';
-import { at, newContext as openContext, screen, startWebSystem, texts, visit as open, type ContextOptions, type Locale, type WebSystem } from './web.js';
+import { at, png, newContext as openContext, screen, startWebSystem, texts, visit as open, type ContextOptions, type Locale, type WebSystem } from './web.js';
 
 let web: WebSystem;
 
@@ -31,25 +30,6 @@ afterAll(async () => {
 const newContext = (opts: ContextOptions) => openContext(web, opts);
 const visit = (page: Page, p: string) => open(page, web.sys.gatewayUrl, p);
 
-/** A small solid-colour PNG (8-bit RGB), made here so the test needs no image library. */
-function png(width: number, height: number, rgb: [number, number, number]): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bit depth
-  header[9] = 2; // RGB
-  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => rgb).flat())]);
-  const raw = Buffer.concat(Array.from({ length: height }, () => row));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 const balanceOf = async (b: Browser) => ok(b.api.GET('/v1/credits/balance'));
 

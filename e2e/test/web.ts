@@ -3,6 +3,7 @@
 // the gateway's own origin, browser contexts that record what a page must not do (console errors,
 // uncaught errors, requests to other origins), axe-core, screenshots and the app's own texts.
 import { spawn, spawnSync } from 'node:child_process';
+import { crc32, deflateSync } from 'node:zlib';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -260,4 +261,24 @@ export async function withGateway(web: WebSystem, env: (base: string) => Record<
     if (gateway.exitCode === null && gateway.signalCode === null) gateway.kill('SIGTERM');
     await exited;
   }
+}
+
+/** A small solid-colour PNG (8-bit RGB), made here so the test needs no image library. */
+export function png(width: number, height: number, rgb: [number, number, number]): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // RGB
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => rgb).flat())]);
+  const raw = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }

@@ -6,7 +6,7 @@ import { Page } from '../components/Page';
 import { buyKeys, useCreditsArrived, useOrder } from '../api/buy';
 import { queryKeys, useBalance, useMe } from '../api/queries';
 import { OrderSummary } from './buy/OrderSummary';
-import { LoadError, SignInPrompt } from './buy/shared';
+import { LoadError, SignInPage } from './buy/shared';
 import '../styles/buy.css';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -115,7 +115,7 @@ export default function BillingSuccess() {
       </Page>
     );
   }
-  if (!me.data) return <SignInPrompt title={t('success.title')} />;
+  if (!me.data) return <SignInPage title={t('success.title')} />;
   return (
     <Page title={t('success.title')} lead={t('success.lead')} className="narrow billing-page">
       {UUID.test(orderId) ? (

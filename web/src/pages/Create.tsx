@@ -291,6 +291,9 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
                   e.target.value = '';
                 }}
               />
+              <label htmlFor="references" className="file-button" aria-hidden="true">
+                {t('fields.chooseFiles', { count: tier.references.max })}
+              </label>
               {err('references')}
               <div role="alert" className="ref-messages">
                 {refMessages.map((m) => (

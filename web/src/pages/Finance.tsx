@@ -1,4 +1,4 @@
-import { useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
@@ -48,15 +48,45 @@ function TableScroll({ label, children }: { label: string; children: ReactNode }
 const today = () => new Date().toISOString().slice(0, 10);
 const monthStart = () => `${today().slice(0, 8)}01`;
 /** Whole UTC days: the start of `from`, the end of `to`. */
-const period = (from: string, to: string) => ({ from: `${from}T00:00:00.000Z`, to: `${to}T23:59:59.999Z` });
-
-function Period({ prefix, from, to, setFrom, setTo }: { prefix: string; from: string; to: string; setFrom: (v: string) => void; setTo: (v: string) => void }) {
+/** A period (whole UTC days, this month so far to start with) and the button that acts on it. */
+function PeriodForm({
+  prefix,
+  busy,
+  label,
+  busyLabel,
+  onSubmit,
+  children,
+}: {
+  prefix: string;
+  busy: boolean;
+  label: string;
+  busyLabel: string;
+  onSubmit: (p: { from: string; to: string }) => void;
+  /** Fields before the period. */
+  children?: ReactNode;
+}) {
   const { t } = useTranslation('finance');
+  const [from, setFrom] = useState(monthStart);
+  const [to, setTo] = useState(today);
   return (
-    <div className="period">
-      <Field id={`${prefix}-from`} label={t('from')} type="date" required value={from} onChange={(e) => setFrom(e.target.value)} />
-      <Field id={`${prefix}-to`} label={t('to')} type="date" required value={to} onChange={(e) => setTo(e.target.value)} />
-    </div>
+    <form
+      className="form form-wide"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSubmit({ from: `${from}T00:00:00.000Z`, to: `${to}T23:59:59.999Z` });
+      }}
+    >
+      {children}
+      <div className="period">
+        <Field id={`${prefix}-from`} label={t('from')} type="date" required value={from} onChange={(e) => setFrom(e.target.value)} />
+        <Field id={`${prefix}-to`} label={t('to')} type="date" required value={to} onChange={(e) => setTo(e.target.value)} />
+      </div>
+      <p className="field-hint">{t('utc')}</p>
+      <button type="submit" className="button-primary" disabled={busy}>
+        {busy ? busyLabel : label}
+      </button>
+    </form>
   );
 }
 
@@ -168,34 +198,25 @@ function StatementSection() {
   const { t, i18n } = useTranslation('finance');
   const lang = i18n.language;
   const [account, setAccount] = useState('');
-  const [from, setFrom] = useState(monthStart);
-  const [to, setTo] = useState(today);
   const [error, setError] = useState<string | undefined>();
-  const form = useRef<HTMLFormElement>(null);
   const lookup = useMutation({ mutationFn: (q: { id: string; from: string; to: string }) => getStatement(q.id, q.from, q.to) });
 
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
+  const submit = (p: { from: string; to: string }) => {
     if (!account.trim()) {
       setError(t('statement.accountRequired'));
-      (form.current?.elements.namedItem('statement-account') as HTMLElement | null)?.focus();
+      document.getElementById('statement-account')?.focus();
       return;
     }
     setError(undefined);
-    lookup.mutate({ id: account.trim(), ...period(from, to) });
+    lookup.mutate({ id: account.trim(), ...p });
   };
   const data = lookup.data;
 
   return (
     <Section id="statement-title" title={t('statement.title')}>
-      <form ref={form} className="form form-wide" noValidate onSubmit={submit}>
+      <PeriodForm prefix="statement" busy={lookup.isPending} label={t('statement.show')} busyLabel={t('statement.loading')} onSubmit={submit}>
         <Field id="statement-account" label={t('statement.account')} type="text" spellCheck={false} value={account} error={error} hint={t('statement.accountHint')} onChange={(e) => setAccount(e.target.value)} />
-        <Period prefix="statement" from={from} to={to} setFrom={setFrom} setTo={setTo} />
-        <p className="field-hint">{t('utc')}</p>
-        <button type="submit" className="button-primary" disabled={lookup.isPending}>
-          {lookup.isPending ? t('statement.loading') : t('statement.show')}
-        </button>
-      </form>
+      </PeriodForm>
       <FormAlert title={t('error')} message={failureOf(lookup, t('genericError'))} />
       <div aria-live="polite">
         {data ? (
@@ -257,27 +278,12 @@ function StatementSection() {
 function ReconciliationSection() {
   const { t, i18n } = useTranslation('finance');
   const lang = i18n.language;
-  const [from, setFrom] = useState(monthStart);
-  const [to, setTo] = useState(today);
   const run = useMutation({ mutationFn: (q: { from: string; to: string }) => getReconciliation(q.from, q.to) });
   const r = run.data;
   return (
     <Section id="reconciliation-title" title={t('reconciliation.title')}>
       <p>{t('reconciliation.text')}</p>
-      <form
-        className="form form-wide"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          run.mutate(period(from, to));
-        }}
-      >
-        <Period prefix="reconciliation" from={from} to={to} setFrom={setFrom} setTo={setTo} />
-        <p className="field-hint">{t('utc')}</p>
-        <button type="submit" className="button-primary" disabled={run.isPending}>
-          {run.isPending ? t('reconciliation.loading') : t('reconciliation.run')}
-        </button>
-      </form>
+      <PeriodForm prefix="reconciliation" busy={run.isPending} label={t('reconciliation.run')} busyLabel={t('reconciliation.loading')} onSubmit={(q) => run.mutate(q)} />
       <FormAlert title={t('error')} message={failureOf(run, t('genericError'))} />
       <div aria-live="polite">
         {r ? (
@@ -355,28 +361,13 @@ function ReconciliationSection() {
 
 function CsvSection() {
   const { t } = useTranslation('finance');
-  const [from, setFrom] = useState(monthStart);
-  const [to, setTo] = useState(today);
   const csv = useMutation({
-    mutationFn: (q: { from: string; to: string }) => saveFile(`/v1/admin/ledger/export.csv?${new URLSearchParams(q).toString()}`, `ledger-transfers-${from}-${to}.csv`),
+    mutationFn: (q: { from: string; to: string }) => saveFile(`/v1/admin/ledger/export.csv?${new URLSearchParams(q).toString()}`, `ledger-transfers-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv`),
   });
   return (
     <Section id="csv-title" title={t('csv.title')}>
       <p>{t('csv.text')}</p>
-      <form
-        className="form form-wide"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          csv.mutate(period(from, to));
-        }}
-      >
-        <Period prefix="csv" from={from} to={to} setFrom={setFrom} setTo={setTo} />
-        <p className="field-hint">{t('utc')}</p>
-        <button type="submit" className="button-primary" disabled={csv.isPending}>
-          {csv.isPending ? t('csv.downloading') : t('csv.download')}
-        </button>
-      </form>
+      <PeriodForm prefix="csv" busy={csv.isPending} label={t('csv.download')} busyLabel={t('csv.downloading')} onSubmit={(q) => csv.mutate(q)} />
       <FormAlert title={t('csv.failed')} message={failureOf(csv, t('genericError'))} />
     </Section>
   );

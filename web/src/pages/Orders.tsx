@@ -4,7 +4,7 @@ import { Page } from '../components/Page';
 import { formatMoney, useOrders } from '../api/buy';
 import { useMe } from '../api/queries';
 import { usePackName } from './buy/OrderSummary';
-import { LoadError, SignInPrompt, formatDate } from './buy/shared';
+import { LoadError, SignInPage, formatDate } from './buy/shared';
 import '../styles/buy.css';
 
 /** The person's orders (notification emails link here): date, pack, credits, amount, status. */
@@ -89,7 +89,7 @@ export default function Orders() {
       </Page>
     );
   }
-  if (!me.data) return <SignInPrompt title={t('orders.title')} />;
+  if (!me.data) return <SignInPage title={t('orders.title')} />;
   return (
     <Page title={t('orders.title')} lead={t('orders.lead')} className="narrow billing-page">
       <OrderList />

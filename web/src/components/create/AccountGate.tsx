@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
-import { Link, useLocation } from 'react-router';
+import { Link } from 'react-router';
+import { SignInPrompt } from '../SignInPrompt';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../Page';
 import { useMe } from '../../api/queries';
@@ -13,27 +14,15 @@ export function AccountGate({ title, children }: { title: string; children: (me:
   const { t } = useTranslation('create');
   const { t: tc } = useTranslation();
   const me = useMe();
-  const { pathname, search } = useLocation();
   if (me.data) return <>{children(me.data)}</>;
   if (me.data === null) {
-    const returnTo = encodeURIComponent(`${pathname}${search}`);
     return (
       <Page title={title} className="narrow">
-        <div className="notice">
-          <p>{t('signedOut.text')}</p>
-        </div>
-        <ul className="inline-links">
-          <li>
-            <Link className="button" to={`/sign-in?returnTo=${returnTo}`}>
-              {t('signedOut.signIn')}
-            </Link>
-          </li>
-          <li>
-            <Link className="button-quiet" to="/sign-up">
-              {t('signedOut.signUp')}
-            </Link>
-          </li>
-        </ul>
+        <SignInPrompt text={t('signedOut.text')} signIn={t('signedOut.signIn')}>
+          <Link className="button-quiet" to="/sign-up">
+            {t('signedOut.signUp')}
+          </Link>
+        </SignInPrompt>
       </Page>
     );
   }

@@ -1,21 +1,6 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react';
-import { Link, useLocation } from 'react-router';
 
-/** For a signed-out visitor: why there is nothing here, and the way in (back to this address after). */
-export function SignInPrompt({ text, signIn, children }: { text: string; signIn: string; children?: ReactNode }) {
-  const { pathname, search } = useLocation();
-  return (
-    <div className="notice">
-      <p>{text}</p>
-      <p className="actions-row">
-        <Link className="button" to={`/sign-in?returnTo=${encodeURIComponent(pathname + search)}`}>
-          {signIn}
-        </Link>
-        {children}
-      </p>
-    </div>
-  );
-}
+export { SignInPrompt } from '../../components/SignInPrompt';
 
 /**
  * A confirmation: the native modal <dialog> (the rest of the page is inert, focus stays inside,

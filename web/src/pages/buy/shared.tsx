@@ -1,6 +1,6 @@
-import { Link, useLocation } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../../components/Page';
+import { SignInPrompt } from '../../components/SignInPrompt';
 import { problemDetail } from '../../api';
 import type { GalleryImage } from '../../api/buy';
 
@@ -14,20 +14,11 @@ export function formatDate(iso: string, language: string | undefined): string {
 }
 
 /** A page of one's own, signed out: the page's heading and a way to sign in that comes back here. */
-export function SignInPrompt({ title }: { title: string }) {
+export function SignInPage({ title }: { title: string }) {
   const { t } = useTranslation('billing');
-  const { pathname, search } = useLocation();
   return (
     <Page title={title} className="narrow">
-      <div className="notice">
-        <h2>{t('signInTitle')}</h2>
-        <p>{t('signInText')}</p>
-        <p>
-          <Link className="button" to={`/sign-in?returnTo=${encodeURIComponent(pathname + search)}`}>
-            {t('signIn')}
-          </Link>
-        </p>
-      </div>
+      <SignInPrompt heading={t('signInTitle')} text={t('signInText')} signIn={t('signIn')} />
     </Page>
   );
 }
