@@ -95,7 +95,7 @@ describe('the gallery, signed out', () => {
           }
           expect(text).toContain(at(g, 'by', { name: 'Mei <b>Ling</b>' }));
           expect(text).not.toContain('harbour study'); // the API does not publish prompts
-          await screen(page, 'gallery', { locale, width });
+          await screen(page, 'gallery-published', { locale, width });
 
           // Scrolling down loads the next page, until every image is there.
           for (let i = 0; i < 10 && (await items.count()) < published; i++) {

@@ -1,4 +1,4 @@
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
@@ -32,10 +32,20 @@ function LibraryPage() {
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
   const shown = items.filter((g) => matches(g, filter));
 
+  // After "Show more", focus goes to the first new card once it is on the page (not at a fixed
+  // moment after the fetch: on a busy device the render can come later than the next frame).
+  const [focusAt, setFocusAt] = useState<number | null>(null);
+  useEffect(() => {
+    if (focusAt === null) return;
+    const link = listRef.current?.querySelectorAll<HTMLAnchorElement>('.gen-link')[focusAt];
+    if (!link && list.isFetchingNextPage) return;
+    link?.focus();
+    setFocusAt(null);
+  }, [focusAt, list.isFetchingNextPage, shown.length]);
   const loadMore = async () => {
     const before = shown.length;
     await list.fetchNextPage();
-    requestAnimationFrame(() => listRef.current?.querySelectorAll<HTMLAnchorElement>('.gen-link')[before]?.focus());
+    setFocusAt(before);
   };
 
   let body;
