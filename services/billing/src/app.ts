@@ -2,7 +2,7 @@ import { buildApp, registerInternalAuth, type App } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import type { ServiceContext } from '@imlab/queue';
 import type { Config } from './config.js';
-import type { DB } from './db.js';
+import type { DB, TaxBehavior } from './db.js';
 import type { Stripe } from './stripe/stripe-client.js';
 import { pricingSchemas, registerPricingRoutes } from './pricing/pricing.routes.js';
 import { checkoutSchemas, registerCheckoutRoutes } from './checkout/checkout.routes.js';
@@ -10,6 +10,7 @@ import { orderSchemas, registerOrderRoutes } from './orders/orders.routes.js';
 import { registerWebhookRoutes, webhookSchemas } from './webhooks/webhooks.routes.js';
 import { reconciliationSchemas, registerReconciliationRoutes } from './reconciliation/reconciliation.routes.js';
 import { registerPrivacyRoutes } from './privacy/privacy.routes.js';
+import { registerStripeMoneyRoutes, stripeMoneySchemas } from './stripe-money/stripe-money.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -24,7 +25,7 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     service: 'billing',
     logger,
     readiness: ctx.readiness,
-    schemas: [...pricingSchemas, ...checkoutSchemas, ...orderSchemas, ...webhookSchemas, ...reconciliationSchemas],
+    schemas: [...pricingSchemas, ...checkoutSchemas, ...orderSchemas, ...webhookSchemas, ...reconciliationSchemas, ...stripeMoneySchemas],
   });
   await registerInternalAuth(app as never, { audience: 'billing', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['billing']);
@@ -38,6 +39,7 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     successPath: config.CHECKOUT_SUCCESS_PATH,
     cancelPath: config.CHECKOUT_CANCEL_PATH,
     sessionTtlSeconds: config.CHECKOUT_SESSION_TTL,
+    tax: { automatic: config.STRIPE_AUTOMATIC_TAX, behavior: config.PRICES_TAX_BEHAVIOR as TaxBehavior },
     log: logger,
   });
   registerOrderRoutes(app, ctx.db);
@@ -49,6 +51,7 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE,
   });
   registerReconciliationRoutes(app, ctx.db);
+  registerStripeMoneyRoutes(app, { db: ctx.db, stripe, log: logger });
   registerPrivacyRoutes(app, ctx.db);
   return app;
 }

@@ -207,6 +207,14 @@ export async function requestOrphanRefund(tx: Transaction<DB>, order: OrderRow, 
 }
 
 /**
+ * What Stripe should take for the order: its price, plus the tax when Stripe Tax adds it to an
+ * exclusive price (an inclusive price already contains it).
+ */
+export function expectedPaid(order: Pick<OrderRow, 'amount' | 'tax_behavior'>, tax: number): number {
+  return order.tax_behavior === 'exclusive' ? order.amount + tax : order.amount;
+}
+
+/**
  * Payment confirmed by Stripe (webhook or sweeper): the order becomes paid once, the receipt
  * event goes out once, and the ledger is settled. Safe to call any number of times.
  */
@@ -215,14 +223,15 @@ export async function markPaid(
   order: OrderRow,
   paymentIntentId: string | null,
   deps: SettleDeps,
-  paid: { amount: number | null; currency: string | null; at?: Date | null } = { amount: null, currency: null },
+  paid: { amount: number | null; currency: string | null; at?: Date | null; tax?: number | null } = { amount: null, currency: null },
 ): Promise<void> {
   const patch: Parameters<typeof orders.updateOrder>[2] = {};
   if (paymentIntentId && !order.stripe_payment_intent_id) patch.stripe_payment_intent_id = paymentIntentId;
   if (order.paid_amount === null && paid.amount !== null) {
     patch.paid_amount = paid.amount;
     patch.paid_currency = paid.currency?.toLowerCase() ?? order.currency;
-    if (paid.amount !== order.amount || patch.paid_currency !== order.currency) {
+    if (order.tax_amount === null && paid.tax !== undefined && paid.tax !== null) patch.tax_amount = paid.tax;
+    if (paid.amount !== expectedPaid(order, paid.tax ?? 0) || patch.paid_currency !== order.currency) {
       // The session was created with the order's own price; a difference means something upstream changed it.
       deps.log.error({ orderId: order.id }, 'paid amount differs from the order amount; flagged for reconciliation');
     }
