@@ -80,8 +80,8 @@ describe('GET /v1/admin/billing/reconciliation', () => {
     expect(res.body.mismatches).toEqual([{ orderId: unposted.orderId, reasons: ['grant not posted by the ledger'] }]);
 
     expect(res.body.totals).toEqual([
-      { currency: 'cny', orders: 1, gross: 9000, refunded: 3000, disputesLost: 0, net: 6000, creditsGranted: 300, creditsClawedBack: 100, creditsRestored: 0 },
-      { currency: 'usd', orders: 3, gross: 1500, refunded: 0, disputesLost: 500, net: 1000, creditsGranted: 200, creditsClawedBack: 100, creditsRestored: 0 },
+      { currency: 'cny', orders: 1, gross: 9000, refunded: 3000, disputesLost: 0, net: 6000, tax: 0, creditsGranted: 300, creditsClawedBack: 100, creditsRestored: 0 },
+      { currency: 'usd', orders: 3, gross: 1500, refunded: 0, disputesLost: 500, net: 1000, tax: 0, creditsGranted: 200, creditsClawedBack: 100, creditsRestored: 0 },
     ]);
   });
 

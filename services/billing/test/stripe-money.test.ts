@@ -31,7 +31,7 @@ async function paidOn(when: Date, packId = 'starter') {
 const charge = (pi: string, amount: number, created: Date, fee: number) =>
   h.stripe.putBalanceTransaction({ type: 'charge', amount, fee, currency: 'usd', created, source: chargeObject({ paymentIntent: pi, amount, amountRefunded: 0, currency: 'usd', id: `ch_test_${rand()}` }) });
 const refund = (pi: string, amount: number, created: Date) =>
-  h.stripe.putBalanceTransaction({ type: 'refund', amount: -amount, currency: 'usd', created, source: { ...fixture('refund'), id: `re_test_${rand()}`, payment_intent: pi, amount } });
+  h.stripe.putBalanceTransaction({ type: 'refund', amount: -amount, currency: 'usd', created, source: { ...fixture<Record<string, unknown>>('refund'), id: `re_test_${rand()}`, payment_intent: pi, amount } });
 const dispute = (pi: string, amount: number, created: Date, fee: number, category: 'dispute' | 'dispute_reversal' = 'dispute') =>
   h.stripe.putBalanceTransaction({
     type: 'adjustment',

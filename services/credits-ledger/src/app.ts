@@ -7,6 +7,7 @@ import { creditSchemas, creditsRoutes } from './credits/credits.routes.js';
 import { financeRoutes } from './finance/finance.routes.js';
 import { financeSchemas } from './finance/finance.schemas.js';
 import { privacyRoutes } from './privacy/privacy.routes.js';
+import { revenueRoutes, revenueSchemas } from './revenue/revenue.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -16,11 +17,12 @@ export interface AppDeps {
 
 /** Builds the credits-ledger app; never listens (main.ts does). */
 export async function build({ config, logger, ctx }: AppDeps): Promise<App> {
-  const app = await buildApp({ service: 'credits-ledger', logger, readiness: ctx.readiness, schemas: [...creditSchemas, ...financeSchemas] });
+  const app = await buildApp({ service: 'credits-ledger', logger, readiness: ctx.readiness, schemas: [...creditSchemas, ...financeSchemas, ...revenueSchemas] });
   await registerInternalAuth(app as never, { audience: 'credits-ledger', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['credits-ledger']);
   creditsRoutes(app, ctx.db);
   financeRoutes(app, ctx.db, config.LEDGER_SEAL_SECRET);
+  revenueRoutes(app, ctx.db, config.LEDGER_SEAL_SECRET);
   privacyRoutes(app, ctx.db);
   return app;
 }

@@ -184,7 +184,7 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
     const command = { idempotencyKey: w.key, userId: order.user_id, amount: w.credits, reference: `order:${order.id}` };
     const after = previous === undefined ? {} : { after: previous };
     if (w.kind === 'grant') {
-      await deps.bus.send(outbox(tx), 'ledger.grant', { ...command, source: 'purchase' });
+      await deps.bus.send(outbox(tx), 'ledger.grant', { ...command, source: 'purchase', value: saleValue(order) });
     } else {
       await deps.bus.send(outbox(tx), w.kind === 'clawback' ? 'ledger.clawback' : 'ledger.restore', { ...command, ...after });
     }
@@ -204,6 +204,15 @@ export async function requestOrphanRefund(tx: Transaction<DB>, order: OrderRow, 
   await deps.bus.send(outbox(tx), 'billing.refund-orphaned-order', { orderId: order.id });
   deps.log.warn({ orderId: order.id }, 'paid order nobody can be credited for; refund requested');
   return true;
+}
+
+/**
+ * What the pack was sold for, net of tax: the revenue its credits carry to the ledger. An
+ * inclusive price contains the tax Stripe Tax computed; an exclusive one is the revenue itself.
+ */
+export function saleValue(order: Pick<OrderRow, 'amount' | 'currency' | 'tax_amount' | 'tax_behavior'>): { amount: number; currency: string } {
+  const tax = order.tax_behavior === 'inclusive' ? Math.min(order.tax_amount ?? 0, order.amount) : 0;
+  return { amount: order.amount - tax, currency: order.currency };
 }
 
 /**
