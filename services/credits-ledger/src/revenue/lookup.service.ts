@@ -10,7 +10,7 @@ import type { DB } from '../db.js';
 export async function lookup(db: Kysely<DB>, q: { userId?: string | undefined; accountId?: string | undefined; orderId?: string | undefined }) {
   const given = [q.userId, q.accountId, q.orderId].filter((v) => v !== undefined).length;
   if (given !== 1) throw badRequest('VALIDATION_FAILED', 'give exactly one of userId, accountId, orderId');
-  let owner: string | null = null;
+  let owner: string;
   if (q.userId) owner = q.userId.toLowerCase();
   else if (q.accountId) {
     const acc = await db.selectFrom('accounts').select(['owner_id', 'type']).where('id', '=', q.accountId).executeTakeFirst();
