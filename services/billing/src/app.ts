@@ -11,6 +11,7 @@ import { registerWebhookRoutes, webhookSchemas } from './webhooks/webhooks.route
 import { reconciliationSchemas, registerReconciliationRoutes } from './reconciliation/reconciliation.routes.js';
 import { registerPrivacyRoutes } from './privacy/privacy.routes.js';
 import { registerStripeMoneyRoutes, stripeMoneySchemas } from './stripe-money/stripe-money.routes.js';
+import { lookupSchemas, registerLookupRoutes } from './lookup/lookup.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -25,7 +26,7 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     service: 'billing',
     logger,
     readiness: ctx.readiness,
-    schemas: [...pricingSchemas, ...checkoutSchemas, ...orderSchemas, ...webhookSchemas, ...reconciliationSchemas, ...stripeMoneySchemas],
+    schemas: [...pricingSchemas, ...checkoutSchemas, ...orderSchemas, ...webhookSchemas, ...reconciliationSchemas, ...stripeMoneySchemas, ...lookupSchemas],
   });
   await registerInternalAuth(app as never, { audience: 'billing', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['billing']);
@@ -52,6 +53,7 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
   });
   registerReconciliationRoutes(app, ctx.db);
   registerStripeMoneyRoutes(app, { db: ctx.db, stripe, log: logger });
+  registerLookupRoutes(app, ctx.db);
   registerPrivacyRoutes(app, ctx.db);
   return app;
 }

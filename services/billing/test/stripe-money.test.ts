@@ -228,6 +228,21 @@ describe('Stripe money: import, match, tie out (a month in Asia/Shanghai)', () =
   });
 });
 
+describe('GET /v1/admin/billing/lookup', () => {
+  it('goes from a charge, a PaymentIntent, an order or a person to the orders (ids only)', async () => {
+    const order = await h.db.selectFrom('orders').selectAll().where('stripe_charge_id', 'is not', null).orderBy('paid_at').executeTakeFirstOrThrow();
+    const byCharge = await finance(`/v1/admin/billing/lookup?chargeId=${order.stripe_charge_id}`);
+    expect(byCharge.status).toBe(200);
+    expect(byCharge.body.items).toEqual([{ orderId: order.id, userId: order.user_id, status: order.status, paymentIntentId: order.stripe_payment_intent_id, chargeId: order.stripe_charge_id }]);
+    expect((await finance(`/v1/admin/billing/lookup?paymentIntentId=${order.stripe_payment_intent_id}`)).body.items[0].orderId).toBe(order.id);
+    expect((await finance(`/v1/admin/billing/lookup?userId=${order.user_id}`)).body.items.map((o: { orderId: string }) => o.orderId)).toContain(order.id);
+    expect((await finance(`/v1/admin/billing/lookup?orderId=${order.id}`)).body.items[0].chargeId).toBe(order.stripe_charge_id);
+    expect((await finance('/v1/admin/billing/lookup?chargeId=ch_nobody')).status).toBe(404);
+    expect((await finance(`/v1/admin/billing/lookup?orderId=${order.id}&userId=${order.user_id}`)).status).toBe(400);
+    expect((await finance(`/v1/admin/billing/lookup?orderId=${order.id}`, ['user'])).status).toBe(403);
+  });
+});
+
 describe('Stripe Tax at Checkout', () => {
   it('asks Stripe to compute the tax on a tax-exclusive price and stores the tax with the order', async () => {
     const c = await h.checkout(h.newUser(), 'starter');
