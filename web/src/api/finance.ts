@@ -1,0 +1,50 @@
+/**
+ * Finance's month-end calls: Stripe's money (import, tie-out), the credit liability and revenue,
+ * the period close and the lookups. Every call goes through the generated client.
+ */
+import { ok, type Schemas } from '@imlab/client';
+import { api } from './index';
+
+export type StripeTieOut = Schemas['StripeTieOut'];
+export type LedgerRevenue = Schemas['LedgerRevenue'];
+export type LedgerPeriodClose = Schemas['LedgerPeriodClose'];
+export type BillingOrderLookup = Schemas['BillingOrderLookup'];
+export type LedgerLookup = Schemas['LedgerLookup'];
+
+/** A calendar month read in an IANA time zone (the API checks both). */
+export interface MonthQuery {
+  month: string;
+  tz: string;
+}
+
+export function importStripe(q: MonthQuery) {
+  return ok(api.POST('/v1/admin/billing/stripe-imports', { body: q }));
+}
+
+export function getMonthEnd(q: MonthQuery) {
+  return Promise.all([ok(api.GET('/v1/admin/billing/stripe-reconciliation', { params: { query: q } })), ok(api.GET('/v1/admin/ledger/revenue', { params: { query: q } }))]).then(
+    ([stripe, revenue]) => ({ stripe, revenue }),
+  );
+}
+
+export function closeMonth(q: MonthQuery) {
+  return ok(api.POST('/v1/admin/ledger/periods/close', { body: q }));
+}
+
+export type LookupKind = 'orderId' | 'chargeId' | 'userId';
+
+/** From an order, a Stripe charge or a person to their orders and ledger accounts (ids only). */
+export async function lookupBooks(kind: LookupKind, id: string): Promise<{ orders: BillingOrderLookup['items']; ledger: LedgerLookup | null }> {
+  const orders = (await ok(api.GET('/v1/admin/billing/lookup', { params: { query: { [kind]: id } } }))).items;
+  const userId = kind === 'userId' ? id : orders.find((o) => o.userId)?.userId;
+  const ledger = userId ? await ok(api.GET('/v1/admin/ledger/lookup', { params: { query: { userId } } })).catch(() => null) : null;
+  return { orders, ledger };
+}
+
+/** The month-end CSVs, each streamed by its service. */
+export const MONTH_END_CSVS = [
+  { key: 'transactions', path: '/v1/admin/billing/balance-transactions.csv', file: 'stripe-balance-transactions' },
+  { key: 'payouts', path: '/v1/admin/billing/payouts.csv', file: 'stripe-payouts' },
+  { key: 'revenue', path: '/v1/admin/ledger/revenue.csv', file: 'ledger-revenue' },
+  { key: 'movements', path: '/v1/admin/ledger/revenue/movements.csv', file: 'ledger-revenue-movements' },
+] as const;
