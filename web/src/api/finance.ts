@@ -35,7 +35,14 @@ export type LookupKind = 'orderId' | 'chargeId' | 'userId';
 
 /** From an order, a Stripe charge or a person to their orders and ledger accounts (ids only). */
 export async function lookupBooks(kind: LookupKind, id: string): Promise<{ orders: BillingOrderLookup['items']; ledger: LedgerLookup | null }> {
-  const orders = (await ok(api.GET('/v1/admin/billing/lookup', { params: { query: { [kind]: id } } }))).items;
+  // A person who never bought anything has no orders (404): their ledger accounts still answer.
+  const orders = await ok(api.GET('/v1/admin/billing/lookup', { params: { query: { [kind]: id } } })).then(
+    (r) => r.items,
+    (err: unknown) => {
+      if (kind === 'userId' && (err as { status?: number }).status === 404) return [];
+      throw err;
+    },
+  );
   const userId = kind === 'userId' ? id : orders.find((o) => o.userId)?.userId;
   const ledger = userId ? await ok(api.GET('/v1/admin/ledger/lookup', { params: { query: { userId } } })).catch(() => null) : null;
   return { orders, ledger };
