@@ -356,13 +356,12 @@ describe('finance and ops', () => {
           const f = financeTexts(locale);
           await visit(page, '/finance');
           await page.getByRole('heading', { name: at(f, 'monthEnd.title') }).waitFor();
-          await page.getByLabel(at(f, 'monthEnd.month')).fill(month);
-          // Keyboard only: from the month to the zone, typed, then the import button.
-          await page.getByLabel(at(f, 'monthEnd.month')).focus();
-          await page.keyboard.press('Tab');
+          await page.getByLabel(at(f, 'monthEnd.month'), { exact: true }).fill(month);
+          // The zone typed and the import pressed from the keyboard (a month input's own Tab stops are its segments).
+          await page.getByLabel(at(f, 'monthEnd.tz'), { exact: true }).focus();
           await page.keyboard.press('ControlOrMeta+a');
           await page.keyboard.type(tz);
-          expect(await page.getByLabel(at(f, 'monthEnd.tz')).inputValue()).toBe(tz);
+          expect(await page.getByLabel(at(f, 'monthEnd.tz'), { exact: true }).inputValue()).toBe(tz);
           await page.getByRole('button', { name: at(f, 'monthEnd.import') }).focus();
           await page.keyboard.press('Enter');
           await page.locator('.check-ok', { hasText: at(f, 'monthEnd.tiesOut', { currency: 'USD' }) }).waitFor();
@@ -382,8 +381,8 @@ describe('finance and ops', () => {
           await page.getByRole('button', { name: at(f, 'monthEnd.close', { month }) }).click();
           await page.getByRole('alert').filter({ hasText: month }).waitFor();
 
-          await page.getByLabel(at(f, 'lookup.kind')).selectOption('userId');
-          await page.getByLabel(at(f, 'lookup.id')).fill(me.id);
+          await page.getByLabel(at(f, 'lookup.kind'), { exact: true }).selectOption('userId');
+          await page.getByLabel(at(f, 'lookup.id'), { exact: true }).fill(me.id);
           await page.getByRole('button', { name: at(f, 'lookup.find') }).click();
           await page.locator('.lookup-result dd', { hasText: me.id }).first().waitFor();
           expect(await page.locator('.lookup-result').innerText()).toContain('available');

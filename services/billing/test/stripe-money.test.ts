@@ -195,6 +195,17 @@ describe('Stripe money: import, match, tie out (a month in Asia/Shanghai)', () =
     expect(nov.body.currencies[0]).toMatchObject({ payouts: 553, charges: 600, fees: 47, tiesOut: true });
   });
 
+  it('imports what became available when Stripe says so (balance.available)', async () => {
+    const recent = charge('pi_test_recent_unknown', 700, new Date(Date.now() - 3600_000), 20);
+    expect(await h.db.selectFrom('stripe_balance_transactions').select('id').where('id', '=', recent.id as string).executeTakeFirst()).toBeUndefined();
+    expect((await h.webhook(stripeEvent('balance.available', { object: 'balance', livemode: false, available: [{ amount: 700, currency: 'usd' }], pending: [] }))).status).toBe(200);
+    await h.settled();
+    const stored = await h.db.selectFrom('stripe_balance_transactions').selectAll().where('id', '=', recent.id as string).executeTakeFirstOrThrow();
+    expect(stored).toMatchObject({ amount: 700, fee: 20, net: 680, type: 'charge', payment_intent_id: 'pi_test_recent_unknown', payout_id: null });
+    const ev = await h.db.selectFrom('stripe_events').select(['status']).where('type', '=', 'balance.available').executeTakeFirstOrThrow();
+    expect(ev.status).toBe('processed');
+  });
+
   it('follows every page of a long list (auto-pagination with starting_after)', async () => {
     for (let i = 0; i < 130; i++) charge(`pi_test_bulk_${i}`, 100 + i, new Date(Date.UTC(2026, 7, 1, 0, i)), 1);
     const res = await h.api('POST', '/v1/admin/billing/stripe-imports', { userId: h.newUser(), roles: ['finance'], body: { from: '2026-08-01', to: '2026-08-02' } });
