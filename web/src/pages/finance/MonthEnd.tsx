@@ -149,7 +149,7 @@ export function MonthEndSection() {
               {t(r.revenue.trialBalance.tiesOut ? 'monthEnd.trialTies' : 'monthEnd.trialDiffers', { outstanding: number(lang, r.revenue.trialBalance.outstandingCredits), held: number(lang, r.revenue.trialBalance.heldByPeople) })}
             </li>
           </ul>
-          <p className="muted">{r.revenue.rule}</p>
+          <p className="muted">{t('monthEnd.rule')}</p>
 
           <h3>{t('monthEnd.csvTitle')}</h3>
           <div className="actions">
