@@ -25,6 +25,9 @@ export interface Period {
   label: string;
 }
 
+/** The zone a period is read in when none is given. */
+export const DEFAULT_TIME_ZONE = 'UTC';
+
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
@@ -83,7 +86,7 @@ export function nextMonth(month: string): string {
  * or FINANCE_TIMEZONE_INVALID (400, problem+json), before any query runs.
  */
 export function resolvePeriod(q: PeriodQuery, opts: { maxDays?: number } = {}): Period {
-  const tz = validTimeZone(q.tz ?? 'UTC');
+  const tz = validTimeZone(q.tz ?? DEFAULT_TIME_ZONE);
   const maxDays = opts.maxDays ?? 366;
   if (q.month !== undefined) {
     if (q.from !== undefined || q.to !== undefined) throw invalid('format');

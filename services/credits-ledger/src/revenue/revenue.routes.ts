@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import { ref, StringEnum } from '@imlab/contracts';
-import { csvStream, errors, invalidCursor, operation, PeriodQuery, requireRole, resolvePeriod, type App } from '@imlab/http';
+import { csvStream, DEFAULT_TIME_ZONE, errors, invalidCursor, operation, PeriodQuery, requireRole, resolvePeriod, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { closeMonth, findClose, listCloses } from './close.service.js';
@@ -235,7 +235,7 @@ export function revenueRoutes(app: App, db: Kysely<DB>, sealSecret: string): voi
         response: { 200: ref(Close, { description: 'The close' }), ...errors(denied, { 400: ['VALIDATION_FAILED', 'FINANCE_PERIOD_INVALID', 'FINANCE_TIMEZONE_INVALID'], 409: ['FINANCE_PERIOD_CLOSED', 'FINANCE_PERIOD_NOT_OVER'] }) },
       },
     },
-    async (request) => closeMonth(db, sealSecret, request.body.month, request.body.tz ?? 'UTC'),
+    async (request) => closeMonth(db, sealSecret, request.body.month, request.body.tz ?? DEFAULT_TIME_ZONE),
   );
 
   app.get(
