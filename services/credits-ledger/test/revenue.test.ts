@@ -153,6 +153,25 @@ describe('credit liability and revenue (first in, first out at each pack\'s pric
     expect((await call('GET', `/v1/admin/ledger/lookup?userId=${people.a}`, undefined, ['user'])).status).toBe(403);
   });
 
+  it('downloads the trial balance and an account statement as CSV', async () => {
+    const tb = await call('GET', '/v1/admin/ledger/trial-balance.csv');
+    expect(tb.status).toBe(200);
+    expect(tb.type).toBe('text/csv; charset=utf-8');
+    const lines = tb.text.split('\r\n');
+    expect(lines[0]).toBe('as_of,account_id,type,scope,accounts,debits,credits,balance');
+    const json = (await call('GET', '/v1/admin/ledger/trial-balance')).body;
+    expect(lines).toHaveLength(1 + json.lines.length + 1 + 1);
+    expect(lines.at(-2)).toMatch(new RegExp(`,,total,,,${json.totals.debits},${json.totals.credits},0$`));
+    const account = json.lines.find((l: { type: string }) => l.type === 'consumed').accountId;
+    const statement = await call('GET', `/v1/admin/ledger/accounts/${account}/statement.csv?${PERIOD()}`);
+    expect(statement.status).toBe(200);
+    const rows = statement.text.split('\r\n');
+    expect(rows[0]).toBe('transfer_id,created_at,kind,side,amount,counter_account_id,reference');
+    // consumed was credited by every capture: A's two, B's and C's.
+    expect(rows.filter((r) => /,capture,credit,/.test(r))).toHaveLength(4);
+    expect((await call('GET', `/v1/admin/ledger/accounts/${randomUUID()}/statement.csv?${PERIOD()}`)).body.code).toBe('LEDGER_ACCOUNT_NOT_FOUND');
+  });
+
   it('answers problem+json for a bad period, time zone or cursor', async () => {
     const tz = await call('GET', '/v1/admin/ledger/revenue?month=2026-11&tz=Europe%2FNowhere');
     expect(tz.status).toBe(400);

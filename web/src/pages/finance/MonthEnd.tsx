@@ -35,6 +35,13 @@ export function MonthEndSection() {
   const imported = useMutation({ mutationFn: importStripe, onSuccess: () => report.mutate(q) });
   const close = useMutation({ mutationFn: closeMonth, onSuccess: () => report.mutate(q) });
   const csv = useMutation({ mutationFn: (c: (typeof MONTH_END_CSVS)[number]) => saveFile(`${c.path}?${new URLSearchParams({ ...q }).toString()}`, `${c.file}-${q.month}.csv`) });
+  // The two reports that take instants: the month's bounds as the API resolved them.
+  const periodCsv = useMutation({
+    mutationFn: (p: { kind: 'reconciliation' | 'trialBalance'; from: string; to: string }) =>
+      p.kind === 'reconciliation'
+        ? saveFile(`/v1/admin/billing/reconciliation.csv?${new URLSearchParams({ from: p.from, to: p.to }).toString()}`, `billing-reconciliation-${q.month}.csv`)
+        : saveFile(`/v1/admin/ledger/trial-balance.csv?${new URLSearchParams({ at: new Date(Date.parse(p.to) - 1).toISOString() }).toString()}`, `ledger-trial-balance-${q.month}.csv`),
+  });
   const r = report.data;
   const m = (minor: number, currency: string | null) => (currency ? money(lang, minor, currency) : number(lang, minor));
 
@@ -158,8 +165,14 @@ export function MonthEndSection() {
                 {t(`monthEnd.csv.${c.key}`)}
               </button>
             ))}
+            <button type="button" className="button-quiet" disabled={periodCsv.isPending} onClick={() => periodCsv.mutate({ kind: 'reconciliation', from: r.stripe.from, to: r.stripe.to })}>
+              {t('monthEnd.csv.reconciliation')}
+            </button>
+            <button type="button" className="button-quiet" disabled={periodCsv.isPending} onClick={() => periodCsv.mutate({ kind: 'trialBalance', from: r.stripe.from, to: r.stripe.to })}>
+              {t('monthEnd.csv.trialBalance')}
+            </button>
           </div>
-          <FormAlert title={t('csv.failed')} message={failureOf(csv, t('genericError'))} />
+          <FormAlert title={t('csv.failed')} message={failureOf(csv, t('genericError')) ?? failureOf(periodCsv, t('genericError'))} />
 
           {r.revenue.closed ? null : (
             <>
