@@ -374,7 +374,7 @@ describe('finance and ops', () => {
 
           const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: at(f, 'monthEnd.csv.transactions') }).click()]);
           const lines = (await readFile((await file.path())!)).toString('utf8').split('\r\n');
-          expect(lines[0]).toBe('transaction_id,created_at,type,reporting_category,currency,amount,fee,net,status,source_id,payment_intent_id,order_id,payout_id,differences');
+          expect(lines[0]).toBe('transaction_id,created_at,booked_at,type,reporting_category,currency,amount,fee,net,status,source_id,payment_intent_id,order_id,payout_id,differences');
           expect(lines.some((l) => l.startsWith(`${charge.id as string},`) && l.includes(',usd,1234,66,1168,'))).toBe(true);
 
           // The month is not over: the close is refused, and the page says so in the person's language.

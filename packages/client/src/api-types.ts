@@ -133,6 +133,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/billing/periods/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a month on billing's side
+         * @description Freezes the Stripe tie-out of a month that is over (in `tz`); Stripe money imported later for it counts in the next open period.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        post: operations["closeBillingPeriod"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/billing/reconciliation": {
         parameters: {
             query?: never;
@@ -2267,6 +2289,11 @@ export interface components {
         };
         StripeBalanceTransaction: {
             amount: number;
+            /**
+             * Format: date-time
+             * @description When the books count it: `createdAt`, or the start of the next open period when it was imported after its month was closed.
+             */
+            bookedAt: string;
             /** Format: date-time */
             createdAt: string;
             /** @description ISO 4217 code, lower case (`usd`); amounts are in its minor unit (cents). */
@@ -2327,6 +2354,10 @@ export interface components {
         };
         /** @description Per currency: payouts = net sales − fees ± timing ± unmatched, with our paid orders (sales, tax) beside Stripe's charges. */
         StripeTieOut: {
+            closed: {
+                /** Format: date-time */
+                closedAt: string;
+            } | null;
             currencies: {
                 charges: number;
                 /** @description ISO 4217 code, lower case (`usd`); amounts are in its minor unit (cents). */
@@ -2964,6 +2995,86 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    closeBillingPeriod: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    month: string;
+                    tz?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The frozen tie-out */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripeTieOut"];
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Conflict: `FINANCE_PERIOD_CLOSED`, `FINANCE_PERIOD_NOT_OVER`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_CLOSED" | "FINANCE_PERIOD_NOT_OVER";
                     };
                 };
             };

@@ -105,6 +105,8 @@ export interface BalanceTransactionTable {
   payout_id: string | null;
   imported_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** When the books count it: Stripe's `created`, or the end of the last closed month if that is later (migration 0008). */
+  effective_at: Generated<Date>;
 }
 
 export interface PayoutTable {
@@ -117,11 +119,22 @@ export interface PayoutTable {
   balance_transaction_id: string | null;
   imported_at: Generated<Date>;
   updated_at: Generated<Date>;
+  effective_at: Generated<Date>;
+}
+
+export interface BillingPeriodCloseTable {
+  month: string;
+  tz: string;
+  period_from: Date;
+  period_to: Date;
+  closed_at: Generated<Date>;
+  figures: ColumnType<unknown, string, string>;
 }
 
 export interface DB extends QueueTables {
   stripe_balance_transactions: BalanceTransactionTable;
   stripe_payouts: PayoutTable;
+  billing_period_closes: BillingPeriodCloseTable;
   orders: OrderTable;
   order_disputes: OrderDisputeTable;
   order_postings: OrderPostingTable;

@@ -97,7 +97,7 @@ describe('Stripe money: import, match, tie out (a month in Asia/Shanghai)', () =
     expect(await snapshot()).toEqual(rows);
     // Only ids, amounts, fees, currencies, dates, types, statuses and source ids are kept.
     expect(Object.keys(rows[0]!).sort()).toEqual(
-      ['amount', 'available_on', 'created', 'currency', 'fee', 'id', 'imported_at', 'net', 'payment_intent_id', 'payout_id', 'reporting_category', 'source_id', 'status', 'type', 'updated_at'].sort(),
+      ['amount', 'available_on', 'created', 'currency', 'effective_at', 'fee', 'id', 'imported_at', 'net', 'payment_intent_id', 'payout_id', 'reporting_category', 'source_id', 'status', 'type', 'updated_at'].sort(),
     );
     // The SDK asked the list endpoints with Stripe's filters and expanded the sources.
     const listCall = h.stripe.requests.find((r) => r.path === '/v1/balance_transactions' && r.query['created[gte]']);
@@ -167,17 +167,40 @@ describe('Stripe money: import, match, tie out (a month in Asia/Shanghai)', () =
     expect(csv.headers.get('content-disposition')).toBe('attachment; filename="stripe-balance-transactions.csv"');
     const text = await csv.text();
     const lines = text.split('\r\n');
-    expect(lines[0]).toBe('transaction_id,created_at,type,reporting_category,currency,amount,fee,net,status,source_id,payment_intent_id,order_id,payout_id,differences');
+    expect(lines[0]).toBe('transaction_id,created_at,booked_at,type,reporting_category,currency,amount,fee,net,status,source_id,payment_intent_id,order_id,payout_id,differences');
     expect(lines.at(-1)).toBe('');
     expect(lines).toHaveLength(1 + 12 + 1);
     const strangerLine = lines.find((l) => l.startsWith(`${ids.stranger},`))!;
-    expect(strangerLine.split(',').slice(4, 8)).toEqual(['usd', '1000', '59', '941']);
+    expect(strangerLine.split(',').slice(5, 9)).toEqual(['usd', '1000', '59', '941']);
     expect(strangerLine.endsWith(',fee:-59;unmatched:1000')).toBe(true);
 
     const payoutsCsv = await fetch(`${h.base}/v1/admin/billing/payouts.csv?${OCT}`, { headers: { authorization: `Bearer ${await h.token(h.newUser(), ['finance'])}` } });
     const rows = (await payoutsCsv.text()).trimEnd().split('\r\n');
     expect(rows[0]).toBe('payout_id,created_at,arrival_date,status,currency,amount,transactions,matched_to_orders,gross,fees,net,difference');
     expect(rows).toHaveLength(3);
+  });
+
+  it('closes October: its tie-out is frozen, and Stripe money for it imported later counts in November', async () => {
+    const before = (await finance(`/v1/admin/billing/stripe-reconciliation?${OCT}`)).body;
+    const closed = await h.api('POST', '/v1/admin/billing/periods/close', { userId: h.newUser(), roles: ['finance'], body: { month: '2026-10', tz: 'Asia/Shanghai' } });
+    expect(closed.status).toBe(200);
+    expect(closed.body.closed.closedAt).toEqual(expect.any(String));
+    expect(closed.body.currencies).toEqual(before.currencies);
+    const again = await h.api('POST', '/v1/admin/billing/periods/close', { userId: h.newUser(), roles: ['finance'], body: { month: '2026-10', tz: 'Asia/Shanghai' } });
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('FINANCE_PERIOD_CLOSED');
+    const notOver = await h.api('POST', '/v1/admin/billing/periods/close', { userId: h.newUser(), roles: ['finance'], body: { month: '2099-01', tz: 'UTC' } });
+    expect(notOver.body.code).toBe('FINANCE_PERIOD_NOT_OVER');
+
+    // A late fee Stripe dates in October, imported after the close.
+    const late = h.stripe.putBalanceTransaction({ type: 'stripe_fee', amount: -75, currency: 'usd', created: at('2026-10-20T09:00:00Z'), source: null, reportingCategory: 'fee' });
+    expect((await h.api('POST', '/v1/admin/billing/stripe-imports', { userId: h.newUser(), roles: ['finance'], body: { month: '2026-10', tz: 'Asia/Shanghai' } })).status).toBe(200);
+    const october = (await finance(`/v1/admin/billing/stripe-reconciliation?${OCT}`)).body;
+    expect(october.closed).toEqual(closed.body.closed);
+    expect(october.currencies).toEqual(before.currencies);
+    const november = await finance('/v1/admin/billing/balance-transactions?month=2026-11&tz=Asia%2FShanghai&limit=500');
+    const moved = november.body.items.find((t: { transactionId: string }) => t.transactionId === late.id);
+    expect(moved).toMatchObject({ createdAt: '2026-10-20T09:00:00.000Z', bookedAt: '2026-10-31T16:00:00.000Z' });
   });
 
   it('imports a payout when Stripe says it is paid (payout.paid)', async () => {

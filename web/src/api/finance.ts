@@ -27,8 +27,31 @@ export function getMonthEnd(q: MonthQuery) {
   );
 }
 
-export function closeMonth(q: MonthQuery) {
-  return ok(api.POST('/v1/admin/ledger/periods/close', { body: q }));
+const closedAlready = (err: unknown) => (err as { code?: string }).code === 'FINANCE_PERIOD_CLOSED';
+
+/**
+ * Closes the month in both books: the ledger (figures and checkpoint), then billing (the Stripe
+ * tie-out). A retry after a half-done close finishes it; a month closed in both is refused.
+ */
+export async function closeMonth(q: MonthQuery): Promise<LedgerPeriodClose> {
+  let ledger: LedgerPeriodClose | undefined;
+  let ledgerRefused: unknown;
+  try {
+    ledger = await ok(api.POST('/v1/admin/ledger/periods/close', { body: q }));
+  } catch (err) {
+    if (!closedAlready(err)) throw err;
+    ledgerRefused = err;
+  }
+  try {
+    await ok(api.POST('/v1/admin/billing/periods/close', { body: q }));
+  } catch (err) {
+    if (!closedAlready(err) || ledgerRefused) throw err;
+  }
+  if (ledger) return ledger;
+  const closes = await ok(api.GET('/v1/admin/ledger/periods'));
+  const found = closes.items.find((c) => c.month === q.month && c.tz === q.tz);
+  if (!found) throw ledgerRefused;
+  return found;
 }
 
 export type LookupKind = 'orderId' | 'chargeId' | 'userId';

@@ -5,6 +5,13 @@ import type { BalanceTransactionTable, DB, PayoutTable } from '../db.js';
 export type BalanceTransactionInsert = Insertable<BalanceTransactionTable>;
 
 /**
+ * When a newly imported item counts in the books: Stripe's date, unless that lies in a closed
+ * month — then the end of the last closed month, the start of the next open period (a closed
+ * month never changes). Set on the first import only.
+ */
+const effectiveAt = (created: Date) => sql<Date>`greatest(${created}::timestamptz, coalesce((select max(period_to) from billing_period_closes), ${created}::timestamptz))`;
+
+/**
  * Stores a balance transaction, or brings a stored one up to date (status, availability, its
  * payout once known). A payout link is never taken away: a later import from a list without the
  * `payout` filter does not know it.
@@ -12,7 +19,7 @@ export type BalanceTransactionInsert = Insertable<BalanceTransactionTable>;
 export async function upsertBalanceTransaction(db: Db<DB>, row: BalanceTransactionInsert): Promise<void> {
   await db
     .insertInto('stripe_balance_transactions')
-    .values(row)
+    .values({ ...row, effective_at: effectiveAt(row.created as Date) })
     .onConflict((oc) =>
       oc.column('id').doUpdateSet({
         status: (eb) => eb.ref('excluded.status'),
@@ -28,7 +35,7 @@ export async function upsertBalanceTransaction(db: Db<DB>, row: BalanceTransacti
 export async function upsertPayout(db: Db<DB>, row: Insertable<PayoutTable>): Promise<void> {
   await db
     .insertInto('stripe_payouts')
-    .values(row)
+    .values({ ...row, effective_at: effectiveAt(row.created as Date) })
     .onConflict((oc) =>
       oc.column('id').doUpdateSet({
         status: (eb) => eb.ref('excluded.status'),
@@ -66,11 +73,12 @@ export interface TransactionLine {
   net: number;
   currency: string;
   created: Date;
+  effective_at: Date;
   status: string | null;
   source_id: string | null;
   payment_intent_id: string | null;
   payout_id: string | null;
-  payout_created: Date | null;
+  payout_effective_at: Date | null;
   payout_status: string | null;
   order_id: string | null;
   order_amount: number | null;
@@ -83,24 +91,24 @@ export interface TransactionLine {
  * payout created in [from, to) (a payout carries earlier activity), ordered by (created, id),
  * keyset-paged after `after`. Payout transactions themselves are left out (the payout is the row).
  */
-export async function transactionLines(db: Db<DB>, from: Date, to: Date, after: { created: Date; id: string } | null, limit: number): Promise<TransactionLine[]> {
+export async function transactionLines(db: Db<DB>, from: Date, to: Date, after: { effective_at: Date; id: string } | null, limit: number): Promise<TransactionLine[]> {
   const { rows } = await sql<TransactionLine>`
-    select t.id, t.type, t.reporting_category, t.amount, t.fee, t.net, t.currency, t.created, t.status, t.source_id,
-           t.payment_intent_id, t.payout_id, p.created as payout_created, p.status as payout_status,
+    select t.id, t.type, t.reporting_category, t.amount, t.fee, t.net, t.currency, t.created, t.effective_at, t.status, t.source_id,
+           t.payment_intent_id, t.payout_id, p.effective_at as payout_effective_at, p.status as payout_status,
            o.id as order_id, o.amount as order_amount, o.paid_amount as order_paid_amount, o.tax_amount as order_tax_amount
     from stripe_balance_transactions t
     left join stripe_payouts p on p.id = t.payout_id
     left join orders o on o.stripe_payment_intent_id = t.payment_intent_id
     where t.type <> 'payout'
-      and ((t.created >= ${from} and t.created < ${to}) or (p.created >= ${from} and p.created < ${to}))
-      ${after ? sql`and (t.created, t.id) > (${after.created}, ${after.id})` : sql``}
-    order by t.created, t.id
+      and ((t.effective_at >= ${from} and t.effective_at < ${to}) or (p.effective_at >= ${from} and p.effective_at < ${to}))
+      ${after ? sql`and (t.effective_at, t.id) > (${after.effective_at}, ${after.id})` : sql``}
+    order by t.effective_at, t.id
     limit ${limit}`.execute(db);
   return rows;
 }
 
-export async function transactionCursor(db: Db<DB>, id: string): Promise<{ created: Date; id: string } | undefined> {
-  return db.selectFrom('stripe_balance_transactions').select(['created', 'id']).where('id', '=', id).executeTakeFirst();
+export async function transactionCursor(db: Db<DB>, id: string): Promise<{ effective_at: Date; id: string } | undefined> {
+  return db.selectFrom('stripe_balance_transactions').select(['effective_at', 'id']).where('id', '=', id).executeTakeFirst();
 }
 
 export interface PayoutLine {
@@ -109,6 +117,7 @@ export interface PayoutLine {
   currency: string;
   status: string;
   created: Date;
+  effective_at: Date;
   arrival_date: Date | null;
   transactions: number;
   gross: number;
@@ -118,9 +127,9 @@ export interface PayoutLine {
 }
 
 /** Payouts created in [from, to), with the sums of the balance transactions they settled; keyset-paged. */
-export async function payoutLines(db: Db<DB>, from: Date, to: Date, after: { created: Date; id: string } | null, limit: number): Promise<PayoutLine[]> {
+export async function payoutLines(db: Db<DB>, from: Date, to: Date, after: { effective_at: Date; id: string } | null, limit: number): Promise<PayoutLine[]> {
   const { rows } = await sql<PayoutLine>`
-    select p.id, p.amount, p.currency, p.status, p.created, p.arrival_date,
+    select p.id, p.amount, p.currency, p.status, p.created, p.effective_at, p.arrival_date,
            count(t.id)::int8 as transactions,
            coalesce(sum(t.amount), 0)::int8 as gross,
            coalesce(sum(t.fee), 0)::int8 as fees,
@@ -129,16 +138,16 @@ export async function payoutLines(db: Db<DB>, from: Date, to: Date, after: { cre
     from stripe_payouts p
     left join stripe_balance_transactions t on t.payout_id = p.id and t.type <> 'payout'
     left join orders o on o.stripe_payment_intent_id = t.payment_intent_id
-    where p.created >= ${from} and p.created < ${to}
-      ${after ? sql`and (p.created, p.id) > (${after.created}, ${after.id})` : sql``}
+    where p.effective_at >= ${from} and p.effective_at < ${to}
+      ${after ? sql`and (p.effective_at, p.id) > (${after.effective_at}, ${after.id})` : sql``}
     group by p.id
-    order by p.created, p.id
+    order by p.effective_at, p.id
     limit ${limit}`.execute(db);
   return rows;
 }
 
-export async function payoutCursor(db: Db<DB>, id: string): Promise<{ created: Date; id: string } | undefined> {
-  return db.selectFrom('stripe_payouts').select(['created', 'id']).where('id', '=', id).executeTakeFirst();
+export async function payoutCursor(db: Db<DB>, id: string): Promise<{ effective_at: Date; id: string } | undefined> {
+  return db.selectFrom('stripe_payouts').select(['effective_at', 'id']).where('id', '=', id).executeTakeFirst();
 }
 
 /** Orders paid in [from, to) whose payment no imported charge names: Stripe's side of them is missing. */
@@ -169,7 +178,26 @@ export async function payoutsByCurrency(db: Db<DB>, from: Date, to: Date): Promi
   const { rows } = await sql<{ currency: string; payouts: number; amount: number }>`
     select currency, count(*)::int8 as payouts, coalesce(sum(amount), 0)::int8 as amount
     from stripe_payouts
-    where created >= ${from} and created < ${to} and status not in ('failed', 'canceled')
+    where effective_at >= ${from} and effective_at < ${to} and status not in ('failed', 'canceled')
     group by currency order by currency`.execute(db);
   return rows;
+}
+
+export interface BillingCloseRow {
+  month: string;
+  tz: string;
+  period_from: Date;
+  period_to: Date;
+  closed_at: Date;
+  figures: unknown;
+}
+
+export async function findClose(db: Db<DB>, month: string, tz: string): Promise<BillingCloseRow | undefined> {
+  return db.selectFrom('billing_period_closes').selectAll().where('month', '=', month).where('tz', '=', tz).executeTakeFirst() as Promise<BillingCloseRow | undefined>;
+}
+
+/** Records a close; false when that month in that zone was closed before. */
+export async function insertClose(db: Db<DB>, row: { month: string; tz: string; period_from: Date; period_to: Date; figures: string }): Promise<boolean> {
+  const inserted = await db.insertInto('billing_period_closes').values(row).onConflict((oc) => oc.columns(['month', 'tz']).doNothing()).returning('month').executeTakeFirst();
+  return inserted !== undefined;
 }

@@ -1,12 +1,13 @@
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import { ref, StringEnum } from '@imlab/contracts';
-import { csvStream, errors, operation, PeriodQuery, requireRole, resolvePeriod, type App } from '@imlab/http';
+import { csvStream, DEFAULT_TIME_ZONE, errors, operation, PeriodQuery, requireRole, resolvePeriod, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { Currency } from '../schemas.js';
 import { importPeriod, type ImportDeps } from './stripe-money.import.js';
 import * as report from './stripe-money.service.js';
+import { closeMonth, tieOutReport } from './stripe-money.close.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -29,6 +30,7 @@ const BalanceTransaction = Type.Object(
     net: Type.Integer(),
     currency: Currency,
     createdAt: Type.String({ format: 'date-time' }),
+    bookedAt: Type.String({ format: 'date-time', description: 'When the books count it: `createdAt`, or the start of the next open period when it was imported after its month was closed.' }),
     status: Nullable(Type.String()),
     sourceId: Nullable(Type.String({ description: 'The charge, refund or dispute id.' })),
     paymentIntentId: Nullable(Type.String()),
@@ -92,6 +94,7 @@ const TieOut = Type.Object(
     ),
     differences: Type.Object({ transactions: Type.Integer(), fee: Type.Integer(), timing: Type.Integer(), unmatched: Type.Integer(), amount: Type.Integer() }),
     ordersWithoutCharge: Type.Array(Type.Object({ orderId: Type.String(), currency: Currency, amount: Type.Integer(), paidAt: Type.String({ format: 'date-time' }) })),
+    closed: Nullable(Type.Object({ closedAt: Type.String({ format: 'date-time' }) }, { description: 'Set for a closed month: these figures were frozen then.' })),
   },
   {
     $id: 'StripeTieOut',
@@ -123,7 +126,7 @@ const csvResponse = (file: string, what: string) => ({
   content: { 'text/csv': { schema: { type: 'string' } } },
 });
 
-const TRANSACTION_COLUMNS = ['transaction_id', 'created_at', 'type', 'reporting_category', 'currency', 'amount', 'fee', 'net', 'status', 'source_id', 'payment_intent_id', 'order_id', 'payout_id', 'differences'] as const;
+const TRANSACTION_COLUMNS = ['transaction_id', 'created_at', 'booked_at', 'type', 'reporting_category', 'currency', 'amount', 'fee', 'net', 'status', 'source_id', 'payment_intent_id', 'order_id', 'payout_id', 'differences'] as const;
 const PAYOUT_COLUMNS = ['payout_id', 'created_at', 'arrival_date', 'status', 'currency', 'amount', 'transactions', 'matched_to_orders', 'gross', 'fees', 'net', 'difference'] as const;
 
 /** Finance's view of Stripe's money: import a period, then the tie-out, the transactions and the payouts. */
@@ -171,7 +174,25 @@ export function registerStripeMoneyRoutes(app: App, deps: ImportDeps & { db: Kys
         response: { 200: ref(TieOut, { description: 'The tie-out' }), ...errors(denied, periodErrors) },
       },
     },
-    async (request) => report.tieOut(deps.db, resolvePeriod(request.query)),
+    async (request) => tieOutReport(deps.db, request.query),
+  );
+
+  app.post(
+    '/v1/admin/billing/periods/close',
+    {
+      preValidation,
+      schema: {
+        ...operation('closeBillingPeriod', {
+          tag: 'finance',
+          access,
+          summary: 'Close a month on billing\'s side',
+          description: 'Freezes the Stripe tie-out of a month that is over (in `tz`); Stripe money imported later for it counts in the next open period.',
+        }),
+        body: Type.Object({ month: Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$' }), tz: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+        response: { 200: ref(TieOut, { description: 'The frozen tie-out' }), ...errors(denied, periodErrors, { 409: ['FINANCE_PERIOD_CLOSED', 'FINANCE_PERIOD_NOT_OVER'] }) },
+      },
+    },
+    async (request) => closeMonth(deps.db, request.body.month, request.body.tz ?? DEFAULT_TIME_ZONE),
   );
 
   app.get(
@@ -209,6 +230,7 @@ export function registerStripeMoneyRoutes(app: App, deps: ImportDeps & { db: Kys
           yield page.map((t) => ({
             transaction_id: t.transactionId,
             created_at: t.createdAt,
+            booked_at: t.bookedAt,
             type: t.type,
             reporting_category: t.reportingCategory,
             currency: t.currency,

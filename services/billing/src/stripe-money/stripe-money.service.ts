@@ -21,6 +21,8 @@ export interface TransactionView {
   net: number;
   currency: string;
   createdAt: string;
+  /** When the books count it: `createdAt`, or the start of the next open period if it arrived after its month was closed. */
+  bookedAt: string;
   status: string | null;
   sourceId: string | null;
   paymentIntentId: string | null;
@@ -55,8 +57,8 @@ export function classify(line: repo.TransactionLine, period: Period): Transactio
     const expected = line.order_paid_amount ?? line.order_amount ?? 0;
     if (line.amount !== expected) differences.push({ kind: 'amount', amount: line.amount - expected, explanation: `Stripe charged ${line.amount} ${c}, the order says ${expected} ${c}` });
   }
-  const createdIn = inPeriod(line.created, period);
-  const paidOutIn = line.payout_status !== 'failed' && line.payout_status !== 'canceled' && inPeriod(line.payout_created, period);
+  const createdIn = inPeriod(line.effective_at, period);
+  const paidOutIn = line.payout_status !== 'failed' && line.payout_status !== 'canceled' && inPeriod(line.payout_effective_at, period);
   if (createdIn && !paidOutIn) {
     differences.push({
       kind: 'timing',
@@ -64,7 +66,7 @@ export function classify(line: repo.TransactionLine, period: Period): Transactio
       explanation: line.payout_id ? `paid out by ${line.payout_id}, outside this period` : `not paid out yet (${line.status ?? 'pending'})`,
     });
   } else if (!createdIn && paidOutIn) {
-    differences.push({ kind: 'timing', amount: line.net, explanation: `earlier activity (${line.created.toISOString()}) paid out in this period by ${line.payout_id}` });
+    differences.push({ kind: 'timing', amount: line.net, explanation: `earlier activity (${line.effective_at.toISOString()}) paid out in this period by ${line.payout_id}` });
   }
   return {
     transactionId: line.id,
@@ -75,6 +77,7 @@ export function classify(line: repo.TransactionLine, period: Period): Transactio
     net: line.net,
     currency: c,
     createdAt: line.created.toISOString(),
+    bookedAt: line.effective_at.toISOString(),
     status: line.status,
     sourceId: line.source_id,
     paymentIntentId: line.payment_intent_id,
@@ -102,13 +105,13 @@ export async function transactionsPage(db: Db<DB>, period: Period, cursor: strin
 
 /** Every line of the period, page by page (for the CSV and the summary). */
 export async function* allTransactions(db: Db<DB>, period: Period, pageSize = 1000): AsyncGenerator<TransactionView[]> {
-  let after: { created: Date; id: string } | null = null;
+  let after: { effective_at: Date; id: string } | null = null;
   for (;;) {
     const rows = await repo.transactionLines(db, period.from, period.to, after, pageSize);
     if (rows.length === 0) return;
     yield rows.map((r) => classify(r, period));
     const last = rows[rows.length - 1]!;
-    after = { created: last.created, id: last.id };
+    after = { effective_at: last.effective_at, id: last.id };
     if (rows.length < pageSize) return;
   }
 }
@@ -152,13 +155,13 @@ export async function payoutsPage(db: Db<DB>, period: Period, cursor: string | u
 }
 
 export async function* allPayouts(db: Db<DB>, period: Period, pageSize = 500): AsyncGenerator<PayoutView[]> {
-  let after: { created: Date; id: string } | null = null;
+  let after: { effective_at: Date; id: string } | null = null;
   for (;;) {
     const rows = await repo.payoutLines(db, period.from, period.to, after, pageSize);
     if (rows.length === 0) return;
     yield rows.map(payoutView);
     const last = rows[rows.length - 1]!;
-    after = { created: last.created, id: last.id };
+    after = { effective_at: last.effective_at, id: last.id };
     if (rows.length < pageSize) return;
   }
 }
@@ -208,7 +211,7 @@ export async function tieOut(db: Db<DB>, period: Period) {
     for (const l of page) {
       counts.transactions++;
       const t = row(l.currency);
-      const createdIn = new Date(l.createdAt) >= period.from && new Date(l.createdAt) < period.to;
+      const createdIn = new Date(l.bookedAt) >= period.from && new Date(l.bookedAt) < period.to;
       for (const d of l.differences) {
         counts[d.kind]++;
         if (d.kind === 'timing') {
@@ -239,6 +242,7 @@ export async function tieOut(db: Db<DB>, period: Period) {
     from: period.from.toISOString(),
     to: period.to.toISOString(),
     tz: period.tz,
+    closed: null as { closedAt: string } | null,
     currencies: [...by.values()].sort((a, b) => a.currency.localeCompare(b.currency)),
     differences: counts,
     ordersWithoutCharge: withoutCharge.map((o) => ({ orderId: o.id, currency: o.currency, amount: o.paid_amount ?? o.amount, paidAt: o.paid_at.toISOString() })),
