@@ -171,6 +171,10 @@ export function financeSuite(e2e: E2E): void {
       const closed = await books.api.POST('/v1/admin/ledger/periods/close', { body: { month: '2026-01', tz: 'Asia/Shanghai' } });
       expect(closed.response.status).toBe(200);
       expect((await books.api.POST('/v1/admin/ledger/periods/close', { body: { month: '2026-01', tz: 'Asia/Shanghai' } })).response.status).toBe(409);
+      const billingClose = await books.api.POST('/v1/admin/billing/periods/close', { body: { month: '2026-01', tz: 'Asia/Shanghai' } });
+      expect(billingClose.response.status).toBe(200);
+      expect(billingClose.data!.closed).not.toBeNull();
+      expect((await books.api.POST('/v1/admin/billing/periods/close', { body: { month: '2026-01', tz: 'Asia/Shanghai' } })).response.status).toBe(409);
     }, 240_000);
   });
 }
