@@ -86,7 +86,9 @@ async function recogniseOne(tx: Tx, t: repo.TransferToRecognise, erasedId: strin
       });
       return [{ transfer_id: t.id, lot_id: lot.id, kind: 'sold', credits: t.amount, amount: lot.value, currency: lot.currency, reference: t.reference, created_at: t.created_at }];
     }
-    case 'grant_promo': {
+    case 'grant_promo':
+    case 'grant_goodwill': {
+      // Promo, bonus and goodwill credits are free: a lot without money.
       const lot = await repo.insertLot(tx, { pool, source: 'free', reference: t.reference, currency: null, credits: t.amount, value: 0, remaining: t.amount, remaining_value: 0, created_at: t.created_at });
       return [{ transfer_id: t.id, lot_id: lot.id, kind: 'granted_free', credits: t.amount, amount: 0, currency: null, reference: t.reference, created_at: t.created_at }];
     }
@@ -98,6 +100,8 @@ async function recogniseOne(tx: Tx, t: repo.TransferToRecognise, erasedId: strin
     case 'restore':
       return restore(tx, t, pool);
     default:
+      // Any other grant into a person's account (a source added later) is free credits too.
+      if (t.kind.startsWith('grant_')) return recogniseOne(tx, { ...t, kind: 'grant_promo' }, erasedId);
       // reserve, release, capture_return, expire move credits between a person's own accounts;
       // clawback_debt and restore_debt move debt, which is not a credit anyone holds.
       return [];
