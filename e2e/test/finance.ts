@@ -86,8 +86,11 @@ export function financeSuite(e2e: E2E): void {
       const dpLost = newDisputeId();
       const dpWon = newDisputeId();
       await webhook(stripeEvent('charge.dispute.created', disputeObject({ id: dpLost, paymentIntent: lost.pi, amount: lost.amount, status: 'needs_response', currency: 'usd' })));
-      await webhook(stripeEvent('charge.dispute.closed', disputeObject({ id: dpLost, paymentIntent: lost.pi, amount: lost.amount, status: 'lost', currency: 'usd' })));
       await webhook(stripeEvent('charge.dispute.created', disputeObject({ id: dpWon, paymentIntent: won.pi, amount: won.amount, status: 'needs_response', currency: 'usd' })));
+      // Both clawbacks landed before the outcomes are sent (billing applies events in any order,
+      // and a dispute first seen already won takes nothing: the figures below assume it took first).
+      await eventually(async () => (await balance(disputer)).available === 40, 20_000);
+      await webhook(stripeEvent('charge.dispute.closed', disputeObject({ id: dpLost, paymentIntent: lost.pi, amount: lost.amount, status: 'lost', currency: 'usd' })));
       await webhook(stripeEvent('charge.dispute.closed', disputeObject({ id: dpWon, paymentIntent: won.pi, amount: won.amount, status: 'won', currency: 'usd' })));
       await eventually(async () => (await balance(disputer)).available === 40 + won.credits, 20_000);
       await eventually(async () => (await balance(refunded)).available === 40, 20_000);
