@@ -14,7 +14,7 @@ import { WEBHOOK_SECRET, type E2E } from './system.js';
 import { PASSWORD, signUpVerified, until, type Browser } from './browser.js';
 
 /** Addresses of its own: the strict sign-in budget and the sign-up bonus are per address. */
-const IPS = { spender: '127.0.0.80', books: '127.0.0.81', refunded: '127.0.0.82', disputer: '127.0.0.83' } as const;
+const IPS = { spender: '127.0.0.96', books: '127.0.0.97', refunded: '127.0.0.98', disputer: '127.0.0.99' } as const;
 
 export function financeSuite(e2e: E2E): void {
   async function webhook(event: Record<string, unknown>): Promise<void> {

@@ -341,7 +341,7 @@ describe('finance and ops', () => {
   }, 300_000);
 
   it('a finance person imports the month from Stripe, sees it tie out, downloads its CSV, cannot close a month not over, and goes from a person to their books', async () => {
-    const finance = await signedUpWithRoles('127.0.0.148', 'acct-month-end@example.test', ['finance']);
+    const finance = await signedUpWithRoles('127.0.0.157', 'acct-month-end@example.test', ['finance']);
     const me = await ok(finance.api.GET('/v1/me'));
     const tz = 'Asia/Shanghai';
     const month = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit' }).format(new Date()).slice(0, 7);
