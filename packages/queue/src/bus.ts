@@ -413,12 +413,16 @@ export class Bus {
             log.debug('duplicate delivery ignored');
             return seen?.result ?? null;
           }
-          const result = (await handler({ tx, message, payload: message.payload, log, job })) ?? null;
+          let result = (await handler({ tx, message, payload: message.payload, log, job })) ?? null;
           // A purge's receipt: the transaction that did this service's part also tells auth it is
-          // done (one place for every service; a handler cannot forget it).
+          // done (one place for every service; a handler cannot forget it), and leaves this
+          // service's own tombstone — the inbox row, naming only the deletion id, with the time.
           if (message.name === 'user.purge') {
             const { deletionId } = message.payload as Payload<'user.purge'>;
-            if (deletionId) await this.send(tx, 'user.purge-completed', { deletionId, service: queueName as Payload<'user.purge-completed'>['service'] });
+            if (deletionId) {
+              await this.send(tx, 'user.purge-completed', { deletionId, service: queueName as Payload<'user.purge-completed'>['service'] });
+              result = { ...(typeof result === 'object' && result !== null ? result : {}), deletionId };
+            }
           }
           await tx
             .updateTable('inbox')

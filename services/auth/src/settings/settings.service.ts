@@ -174,6 +174,7 @@ export function createSettingsService(deps: AuthDeps, sessions: SessionService, 
      * account it comes back with to this account instead of signing in.
      */
     async startGoogleLink(caller: Caller, currentPassword: string | undefined): Promise<{ url: string }> {
+      if (!config.GOOGLE_CLIENT_ID || !config.GOOGLE_CLIENT_SECRET) throw new AppError('AUTH_GOOGLE_DISABLED', { message: 'Google sign-in is not configured' });
       const user = await activeUser(caller.userId);
       if ((await repo.listIdentities(db, user.id)).length > 0) throw new AppError('AUTH_GOOGLE_ALREADY_LINKED');
       await accounts.reauthenticate(caller, user, currentPassword);
