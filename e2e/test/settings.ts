@@ -7,6 +7,9 @@ import { CLIENT_IPS, PASSWORD, generate, mailText, signUpVerified, until, type B
 import { queryDb, type E2E, type System } from './system.js';
 
 const EMAIL = 'settings-person@example.com';
+/** The same person's other devices (each address has its own strict sign-in budget). */
+const OTHER_DEVICE = '127.0.0.87';
+const PHONE = '127.0.0.88';
 const NEW_EMAIL = 'settings-person.moved@example.com';
 
 /** The `name=` token of the newest `template` mail to `to`. */
@@ -34,7 +37,7 @@ export function settingsSuite(e2e: E2E): void {
       imageId = generation.images[0]!.id;
       expect((await person.api.POST('/v1/images/{id}/publish', { params: { path: { id: imageId } } })).response.status).toBeLessThan(300);
 
-      const laptop = e2e.browser(CLIENT_IPS.settings);
+      const laptop = e2e.browser(OTHER_DEVICE);
       expect((await laptop.api.POST('/v1/auth/login', { body: { email: EMAIL, password: PASSWORD } })).response.status).toBe(200);
       const wrong = await person.api.PUT('/v1/me/password', { body: { currentPassword: 'not my password', newPassword: 'a brand new workshop 7' } });
       expect(wrong.response.status).toBe(403);
@@ -59,7 +62,7 @@ export function settingsSuite(e2e: E2E): void {
     it('changing the email address: the new inbox confirms, the old one is told', async () => {
       expect((await person.api.POST('/v1/me/email', { body: { newEmail: NEW_EMAIL, currentPassword: 'a brand new workshop 7' } })).response.status).toBe(202);
       const confirm = await linkParam(e2e, NEW_EMAIL, 'email-change-confirm', 'confirm');
-      const anyone = e2e.browser(CLIENT_IPS.settings);
+      const anyone = e2e.browser(OTHER_DEVICE);
       const confirmed = await anyone.api.POST('/v1/auth/email/confirm', { body: { token: confirm } });
       expect(confirmed.response.status).toBe(200);
       expect((await ok(person.api.GET('/v1/me'))).email).toBe(NEW_EMAIL);
@@ -68,7 +71,7 @@ export function settingsSuite(e2e: E2E): void {
 
     it('deleting and then keeping the account during the grace period restores everything', async () => {
       const balance = await ok(person.api.GET('/v1/credits/balance'));
-      const anonymous = e2e.browser(CLIENT_IPS.settings);
+      const anonymous = e2e.browser(OTHER_DEVICE);
       const inGallery = async () => JSON.stringify((await ok(anonymous.api.GET('/v1/gallery'))).items).includes(imageId);
       expect(await inGallery()).toBe(true);
 
@@ -77,13 +80,16 @@ export function settingsSuite(e2e: E2E): void {
       expect((await person.api.GET('/v1/me')).response.status).toBe(401);
       await until(async () => ((await inGallery()) ? undefined : true), 20_000);
 
-      const signIn = await person.call('POST', '/v1/auth/login', { email: NEW_EMAIL, password: 'a brand new workshop 7' });
+      // they change their mind, on their phone
+      const phone = e2e.browser(PHONE);
+      const signIn = await phone.call('POST', '/v1/auth/login', { email: NEW_EMAIL, password: 'a brand new workshop 7' });
       expect(signIn.status).toBe(403);
       expect(signIn.body.code).toBe('AUTH_DELETION_SCHEDULED');
-      expect((await person.api.GET('/v1/me')).response.status).toBe(401);
-      const kept = await person.api.POST('/v1/auth/account/restore', { body: { token: signIn.body.restoreToken } });
+      expect((await phone.api.GET('/v1/me')).response.status).toBe(401);
+      const kept = await phone.api.POST('/v1/auth/account/restore', { body: { token: signIn.body.restoreToken } });
       expect(kept.response.status).toBe(200);
       expect(kept.data!.email).toBe(NEW_EMAIL);
+      person = phone;
 
       expect((await person.api.GET('/v1/me')).response.status).toBe(200);
       await until(async () => ((await inGallery()) ? true : undefined), 20_000);
