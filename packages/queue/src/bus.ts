@@ -286,7 +286,8 @@ export class Bus {
     const outboxBefore = new Date(now.getTime() - (this.opts.outboxRetentionMs ?? 24 * HOUR));
     const inboxBefore = new Date(now.getTime() - (this.opts.inboxRetentionMs ?? 14 * 24 * HOUR));
     const o = await this.opts.db.deleteFrom('outbox').where('sent_at', '<', outboxBefore).executeTakeFirst();
-    const i = await this.opts.db.deleteFrom('inbox').where('processed_at', '<', inboxBefore).executeTakeFirst();
+    // A purge's inbox row is this service's deletion receipt (it names only the deletion id): kept.
+    const i = await this.opts.db.deleteFrom('inbox').where('processed_at', '<', inboxBefore).where('name', '!=', 'user.purge').executeTakeFirst();
     // BullMQ trims finished jobs by age only when another job finishes in the same queue: a queue
     // that goes quiet after a burst of failures would keep those payloads (emails, display names)
     // forever. The queues this bus consumes are cleaned here, on the same schedule.
