@@ -6,3 +6,4 @@
 export { POLICY_RULES, POLICY_VERSION, type LocalizedText, type PolicyCategory, type PolicyRule } from './rules.js';
 export { normaliseForPolicy, toSimplified } from './normalise.js';
 export { matchPolicy, readText, type PolicyText } from './match.js';
+export { scoreCorpus, type CorpusItem, type CorpusScore } from './score.js';

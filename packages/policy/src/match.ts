@@ -93,9 +93,13 @@ function joinSingleLetterRuns(tokens: string[], detachArticle: boolean): string[
   const out: string[] = [];
   let run: string[] = [];
   const flush = () => {
-    if (detachArticle && run.length >= 3 && ONE_LETTER_WORDS.has(run[0]!)) out.push(run.shift()!);
+    // "a r a p e a" → a, rape, a: the one-letter words at either end may be words of their own.
+    const head = detachArticle && run.length >= 3 && ONE_LETTER_WORDS.has(run[0]!) ? run.shift() : undefined;
+    const tail = detachArticle && run.length >= 3 && ONE_LETTER_WORDS.has(run[run.length - 1]!) ? run.pop() : undefined;
+    if (head) out.push(head);
     if (run.length >= 2) out.push(run.join(''));
     else out.push(...run);
+    if (tail) out.push(tail);
     run = [];
   };
   for (const t of tokens) {

@@ -8,7 +8,7 @@
  *    variation selectors, tags, Hangul fillers) are removed: n\u200Bude → nude.
  * 3. Traditional (and Taiwan, Hong Kong) Chinese → Simplified with OpenCC (opencc-js), so one
  *    set of Simplified terms covers both: 強姦 → 强奸.
- * 4. Case folding (upper then lower case, so ß → ss).
+ * 4. Case folding (lower, upper, lower again: ẞ → ß → SS → ss).
  * 5. Confusables → Latin (the `confusables` library, built from Unicode's confusables data and
  *    aimed at exactly this): Cyrillic and Greek look-alikes, accented and decorated letters
  *    (nudе with a Cyrillic е, fück). Applied to everything but Chinese, Japanese and Korean
@@ -40,7 +40,7 @@ export function toSimplified(text: string): string {
 export function normaliseForPolicy(text: string): string {
   let s = text.normalize('NFKC').replace(CONTROL, ' ').replace(INVISIBLE, '');
   s = toSimplified(s);
-  s = s.toUpperCase().toLowerCase();
+  s = s.toLowerCase().toUpperCase().toLowerCase();
   s = s.replace(NOT_CJK, (run) => removeConfusables(run));
   return s.normalize('NFD').replace(/\p{M}/gu, '').normalize('NFC').toLowerCase();
 }

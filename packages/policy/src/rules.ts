@@ -39,6 +39,10 @@ export interface PolicyRule {
 /** The version of the whole rule set (a date and a counter); answered with every refusal. */
 export const POLICY_VERSION = '2026-12-06.1';
 
+/**
+ * Rules are tried in this order and the first that matches is named: the more specific and more
+ * serious first, plain nudity and explicit content last.
+ */
 export const POLICY_RULES: readonly PolicyRule[] = [
   {
     id: 'minors-sexual',
@@ -103,6 +107,42 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     version: 2,
     terms: ['rape', 'raped', 'rapes', 'raping', 'rapist', 'rapists', 'gang rape', 'sexual assault', 'sexually assaulted', 'molest*', 'qiangjian', '强奸', '轮奸', '迷奸', '性侵', '弓虽女干', '猥亵儿童'],
     allow: ['rape field', 'rape fields', 'rape flower*', 'field of rape', 'fields of rape', 'oilseed rape', 'rape seed', 'rape oil'],
+  },
+  {
+    id: 'non-consensual-intimate',
+    category: 'non-consensual',
+    description: { en: 'intimate imagery of real people without consent', zh: '未经同意的真实人物私密影像' },
+    version: 2,
+    terms: ['deepfake nude*', 'deepfake porn*', 'deepfake naked', 'revenge porn*', 'undress photo', 'nudify', 'nudified', 'upskirt', 'downblouse', 'hidden camera nude*', 'hidden camera shower', 'spy cam shower', '换脸色情', '换脸 裸体', '偷拍 裸照', '偷拍 裙底', '偷拍 洗澡', '一键脱衣', '脱衣软件', '裙底'],
+  },
+  {
+    id: 'graphic-violence',
+    category: 'violence',
+    description: { en: 'graphic gore or mutilation', zh: '血腥、肢解等残忍画面' },
+    version: 1,
+    terms: ['dismember*', 'disembowel*', 'mutilated corpse', 'mutilated body', 'severed head', 'torture porn', 'gore porn', 'guro', '肢解', '碎尸', '开膛破肚', '血腥虐杀', '虐杀'],
+  },
+  {
+    id: 'terrorism',
+    category: 'extremism',
+    description: { en: 'terrorist propaganda or graphic executions', zh: '恐怖主义宣传或血腥处决画面' },
+    version: 2,
+    terms: ['behead*', 'decapitation video', 'execution video', 'isis propaganda', 'isis recruitment', 'jihadi propaganda', 'terrorist propaganda', 'terrorist recruitment', 'terrorist recruiting', 'terror attack glorif*', '斩首', '恐怖主义 宣传', '恐怖分子 招募', '圣战 宣传', '处决视频'],
+  },
+  {
+    id: 'self-harm',
+    category: 'self-harm',
+    description: { en: 'encouragement of self-harm', zh: '鼓励自我伤害' },
+    version: 2,
+    terms: ['kill myself', 'killing myself', 'suicide instructions', 'suicide method', 'suicide methods', 'suicide guide', 'suicide tutorial', 'how to commit suicide', 'self harm tutorial', 'self harm guide', 'how to self harm', 'how to cut myself', '自杀方法', '自杀教程', '如何自杀', '怎么自杀', '自残教程', '怎么自残', '割腕教程'],
+  },
+  {
+    id: 'hate-speech',
+    category: 'hate',
+    description: { en: 'slurs or hateful propaganda against a group', zh: '针对群体的蔑称或仇恨宣传' },
+    version: 1,
+    terms: ['nigger', 'niggers', 'kike', 'kikes', 'spic', 'spics', 'chink', 'chinks', 'gas the jews', 'heil hitler', 'white genocide', 'nazi propaganda', '支那', '黑鬼', '纳粹宣传', '种族清洗宣传'],
+    allow: ['chink in', 'chink of', 'chinks in', 'chinks of', 'spic and span', '印度支那'],
   },
   {
     id: 'sexual-explicit',
@@ -194,48 +234,12 @@ export const POLICY_RULES: readonly PolicyRule[] = [
       'pussy cat',
       'pussy cats',
       // 颜色, 景色, 特色… followed by 情 (情调, 情人节): the 色 belongs to the word before.
-      ...[...'颜景特夜月暮红橙绿青蓝紫黑白灰金银粉棕本角出脸神湖山秋春'].map((c) => `${c}色情`),
+      ...[...'颜景特夜月暮红橙绿青蓝紫黑白灰金银粉棕本角出神湖山秋春'].map((c) => `${c}色情`),
       '露点温度',
       '露点仪',
       '露点计',
       // 异性交友, 个性交流, 理性交谈…: 性 ends the word before.
       ...[...'异个两同理感线属惯弹'].map((c) => `${c}性交`),
     ],
-  },
-  {
-    id: 'non-consensual-intimate',
-    category: 'non-consensual',
-    description: { en: 'intimate imagery of real people without consent', zh: '未经同意的真实人物私密影像' },
-    version: 2,
-    terms: ['deepfake nude*', 'deepfake porn*', 'deepfake naked', 'revenge porn*', 'undress photo', 'nudify', 'nudified', 'upskirt', 'downblouse', 'hidden camera nude*', 'hidden camera shower', 'spy cam shower', '换脸色情', '换脸 裸体', '偷拍 裸照', '偷拍 裙底', '偷拍 洗澡', '一键脱衣', '脱衣软件', '裙底'],
-  },
-  {
-    id: 'graphic-violence',
-    category: 'violence',
-    description: { en: 'graphic gore or mutilation', zh: '血腥、肢解等残忍画面' },
-    version: 1,
-    terms: ['dismember*', 'disembowel*', 'mutilated corpse', 'mutilated body', 'severed head', 'torture porn', 'gore porn', 'guro', '肢解', '碎尸', '开膛破肚', '血腥虐杀', '虐杀'],
-  },
-  {
-    id: 'terrorism',
-    category: 'extremism',
-    description: { en: 'terrorist propaganda or graphic executions', zh: '恐怖主义宣传或血腥处决画面' },
-    version: 2,
-    terms: ['behead*', 'decapitation video', 'execution video', 'isis propaganda', 'isis recruitment', 'jihadi propaganda', 'terrorist propaganda', 'terrorist recruitment', 'terrorist recruiting', 'terror attack glorif*', '斩首', '恐怖主义 宣传', '恐怖分子 招募', '圣战 宣传', '处决视频'],
-  },
-  {
-    id: 'self-harm',
-    category: 'self-harm',
-    description: { en: 'encouragement of self-harm', zh: '鼓励自我伤害' },
-    version: 2,
-    terms: ['kill myself', 'killing myself', 'suicide instructions', 'suicide method', 'suicide methods', 'suicide guide', 'suicide tutorial', 'how to commit suicide', 'self harm tutorial', 'self harm guide', 'how to self harm', 'how to cut myself', '自杀方法', '自杀教程', '如何自杀', '怎么自杀', '自残教程', '怎么自残', '割腕教程'],
-  },
-  {
-    id: 'hate-speech',
-    category: 'hate',
-    description: { en: 'slurs or hateful propaganda against a group', zh: '针对群体的蔑称或仇恨宣传' },
-    version: 1,
-    terms: ['nigger', 'niggers', 'kike', 'kikes', 'spic', 'spics', 'chink', 'chinks', 'gas the jews', 'heil hitler', 'white genocide', 'nazi propaganda', '支那', '黑鬼', '纳粹宣传', '种族清洗宣传'],
-    allow: ['chink in', 'chink of', 'chinks in', 'chinks of', 'spic and span', '印度支那'],
   },
 ];
