@@ -27,7 +27,7 @@ const twToSimplified = Converter({ from: 'tw', to: 'cn' });
 // eslint-disable-next-line no-control-regex -- control characters are what this removes
 const CONTROL = /[\u0000-\u001F\u007F-\u009F]/g;
 /** Characters that show as nothing (format characters and the blank-looking fillers). */
-const INVISIBLE = /[\p{Cf}\u034F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u2800\u3164\uFE00-\uFE0F\uFFA0\u{E0100}-\u{E01EF}]/gu;
+const INVISIBLE = /\p{Cf}|[\u115F\u1160\u2800\u3164\uFFA0]|[\u180B-\u180F]|\u034F|\u17B4|\u17B5|[\uFE00-\uFE0F]|[\u{E0100}-\u{E01EF}]/gu;
 /** Runs of text outside the CJK scripts (and their punctuation), where confusables apply. */
 const NOT_CJK = /[^\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}\u3000-\u303F\u30FC]+/gu;
 
