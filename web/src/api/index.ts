@@ -6,6 +6,8 @@
  */
 import { ApiError, createApiClient, ok, type Schemas } from '@imlab/client';
 
+export { refusedRule } from './refusal';
+
 export { ApiError };
 
 /** The account, as `GET /v1/me` answers it. */
@@ -60,21 +62,6 @@ export async function requestPasswordReset(email: string): Promise<void> {
 /** Sets a new password with the token from the reset email. */
 export async function resetPassword(token: string, password: string): Promise<void> {
   await ok(api.POST('/v1/auth/password/reset', { body: { token, password } }));
-}
-
-/**
- * The rule a content policy refusal names (GENERATION_CONTENT_POLICY, IMAGE_CONTENT_POLICY,
- * AUTH_DISPLAY_NAME_POLICY), in the page's language: the problem carries the rule's words in both
- * languages, so the page does not depend on which language the API answered in (the `locale`
- * cookie, else the account's). Undefined for any other failure.
- */
-export function refusedRule(err: unknown, language: string): { text: string; field: string | undefined } | undefined {
-  if (!(err instanceof ApiError) || err.status !== 422) return undefined;
-  const words = err.problem?.ruleDescription as { en?: unknown; zh?: unknown } | undefined;
-  const text = language === 'zh' ? words?.zh : words?.en;
-  if (typeof text !== 'string') return undefined;
-  const field = err.problem?.field;
-  return { text, field: typeof field === 'string' ? field : undefined };
 }
 
 /** What to show for a failed call: the API's own (localized) detail, when it gave one. */

@@ -1,6 +1,6 @@
 import type { TFunction } from 'i18next';
 import { ApiError } from '@imlab/client';
-import { problemDetail, refusedRule } from '../../api';
+import { refusedRule } from '../../api/refusal';
 import type { Generation } from '../../api/create';
 
 /** Where the API's refusal of a field is shown: the form's own field ids. */
@@ -47,7 +47,7 @@ export function fieldOfError(err: unknown): string | undefined {
 export function fieldErrorText(t: TFunction<'create'>, language: string, err: unknown): string | undefined {
   const rule = refusedRule(err, language);
   if (rule) return t(`errors.policy.${rule.field === 'negativePrompt' || rule.field === 'referenceUploadIds' ? rule.field : 'prompt'}`, { rule: rule.text });
-  return problemDetail(err);
+  return err instanceof ApiError ? err.problem?.detail : undefined;
 }
 
 /** Credits missing for a refused (402) create: the problem's `shortfall`, else cost minus balance. */
