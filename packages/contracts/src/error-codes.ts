@@ -41,6 +41,11 @@ const UNAVAILABLE_ZH = '服务暂时不可用，请稍后再试。';
 const FINISHED_EN: Record<string, string> = { succeeded: 'has finished', failed: 'has failed', canceled: 'was already canceled', rejected: 'was rejected' };
 const FINISHED_ZH: Record<string, string> = { succeeded: '已完成', failed: '已失败', canceled: '已取消', rejected: '已被拒绝' };
 
+/** What the content policy refused (GENERATION_CONTENT_POLICY, IMAGE_CONTENT_POLICY). */
+export type PolicyField = 'prompt' | 'negativePrompt' | 'referenceUploadIds' | 'image';
+const POLICY_FIELD_EN: Record<PolicyField, string> = { prompt: 'The prompt', negativePrompt: 'The negative prompt', referenceUploadIds: 'A reference image', image: 'The image' };
+const POLICY_FIELD_ZH: Record<PolicyField, string> = { prompt: '提示词', negativePrompt: '反向提示词', referenceUploadIds: '参考图片', image: '图片' };
+
 /** A generation request's fields, in words (GENERATION_UNSUPPORTED_OPTION). */
 const OPTION_EN: Record<string, string> = { size: 'size', aspectRatio: 'aspect ratio', count: 'number of images', seed: 'seed', negativePrompt: 'negative prompt', referenceUploadIds: 'reference image' };
 const OPTION_ZH: Record<string, string> = { size: '尺寸', aspectRatio: '宽高比', count: '图片数量', seed: '随机种子', negativePrompt: '反向提示词', referenceUploadIds: '参考图片' };
@@ -120,6 +125,7 @@ export const ERROR_CODES = {
   ),
   AUTH_GOOGLE_ALREADY_LINKED: spec(409, 'A Google account is already linked; unlink it first to link another.', '已关联一个 Google 账户；请先取消关联，再关联其他账户。'),
   AUTH_GOOGLE_NOT_LINKED: spec(409, 'No Google account is linked.', '尚未关联 Google 账户。'),
+  AUTH_DISPLAY_NAME_POLICY: spec(422, (p: { rule: LocalizedText }) => `This display name breaks the content policy: ${p.rule.en}.`, (p) => `该显示名称违反内容政策：${p.rule.zh}。`),
   AUTH_GOOGLE_DISABLED: spec(404, 'Google sign-in is not available here.', '此处未开通 Google 登录。'),
   AUTH_TOO_MANY_ATTEMPTS: spec(429, 'Too many failed attempts; try again later, or reset your password.', '失败次数过多，请稍后再试，或重置密码。'),
   AUTH_SIGNUP_LIMIT: spec(429, 'Too many sign-ups from this network today; try again tomorrow.', '今天来自该网络的注册过多，请明天再试。'),
@@ -154,7 +160,20 @@ export const ERROR_CODES = {
   UPLOAD_TOO_MANY_PIXELS: spec(422, (p: { maxPixels: number }) => `Images are limited to ${p.maxPixels} pixels.`, (p) => `图片像素数不得超过 ${p.maxPixels}。`),
   GENERATION_PROMPT_EMPTY: spec(422, 'The prompt is empty.', '提示词为空。'),
   GENERATION_PROMPT_TOO_LONG: spec(422, (p: { maxChars: number }) => `The prompt is longer than ${p.maxChars} characters.`, (p) => `提示词超过了 ${p.maxChars} 个字符。`),
-  GENERATION_CONTENT_POLICY: spec(422, (p: { rule: LocalizedText }) => `The prompt breaks the content policy: ${p.rule.en}.`, (p) => `提示词违反内容政策：${p.rule.zh}。`),
+  /** A request the content policy (or the moderation model) refuses; `rule` names the rule, `field` what broke it. */
+  GENERATION_CONTENT_POLICY: spec(
+    422,
+    (p: { rule: LocalizedText; field?: PolicyField }) => `${POLICY_FIELD_EN[p.field ?? 'prompt']} breaks the content policy: ${p.rule.en}.`,
+    (p) => `${POLICY_FIELD_ZH[p.field ?? 'prompt']}违反内容政策：${p.rule.zh}。`,
+  ),
+  /** Publishing re-checks the image's prompts (rules change) and, when moderation is on, the image. */
+  IMAGE_CONTENT_POLICY: spec(
+    422,
+    (p: { rule: LocalizedText; field?: PolicyField }) => `This image cannot be published: ${POLICY_FIELD_EN[p.field ?? 'prompt'].toLowerCase()} breaks the content policy: ${p.rule.en}.`,
+    (p) => `无法发布这张图片：${POLICY_FIELD_ZH[p.field ?? 'prompt']}违反内容政策：${p.rule.zh}。`,
+  ),
+  /** The moderation model could not be asked and the configuration says not to go on without it. */
+  MODERATION_UNAVAILABLE: spec(503, 'Content checks are unavailable right now; please try again shortly.', '内容审核暂时不可用，请稍后再试。'),
   GENERATION_SIZE_MISMATCH: spec(
     422,
     (p: { size: string; aspectRatio: string }) => `Size ${p.size} does not have aspect ratio ${p.aspectRatio}.`,

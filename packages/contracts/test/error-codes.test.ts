@@ -115,7 +115,9 @@ describe('the error code registry', () => {
     GENERATION_NOT_CANCELABLE: [{ status: 'succeeded' }, { status: 'failed' }, { status: 'canceled' }, { status: 'rejected' }, { status: 'other' }],
     UPLOAD_TOO_MANY_PIXELS: [{ maxPixels: 40_000_000 }],
     GENERATION_PROMPT_TOO_LONG: [{ maxChars: 2000 }],
-    GENERATION_CONTENT_POLICY: [{ rule: { en: 'sexual violence', zh: '性暴力' } }],
+    GENERATION_CONTENT_POLICY: [{ rule: { en: 'sexual violence', zh: '性暴力' } }, ...(['prompt', 'negativePrompt', 'referenceUploadIds'] as const).map((field) => ({ rule: { en: 'sexual violence', zh: '性暴力' }, field }))],
+    IMAGE_CONTENT_POLICY: (['prompt', 'negativePrompt', 'image'] as const).map((field) => ({ rule: { en: 'sexual violence', zh: '性暴力' }, field })),
+    AUTH_DISPLAY_NAME_POLICY: [{ rule: { en: 'slurs or hateful propaganda against a group', zh: '针对群体的蔑称或仇恨宣传' } }],
     GENERATION_SIZE_MISMATCH: [{ size: '1024x1024', aspectRatio: '16:9' }],
     GENERATION_REFERENCES_UNSUPPORTED: [{ model: 'imlab-fast' }],
     GENERATION_UNSUPPORTED_OPTION: [

@@ -15,6 +15,7 @@ import { uploadRoutes, uploadSchemas } from './uploads/uploads.routes.js';
 import { generationSchemas } from './generations/generations.schemas.js';
 import { sweepExpiredUploads } from './uploads/uploads.service.js';
 import { privacyRoutes } from './privacy/privacy.routes.js';
+import { Moderation } from './moderation/moderation.js';
 
 export interface AppDeps {
   config: Config;
@@ -52,13 +53,14 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
   ctx.bus.registerMetrics(app.metricsRegistry, ['generation', 'generation-render']);
   const metrics = createMetrics(app.metricsRegistry);
   const events = new StatusEvents(ctx.bus.redis, ctx.bus.prefix);
-  const service = new GenerationService({ db: ctx.db, bus: ctx.bus, config, events, metrics, logger });
+  const moderation = new Moderation(config, logger);
+  const service = new GenerationService({ db: ctx.db, bus: ctx.bus, config, events, metrics, logger, storage, moderation });
   const deletions = new StorageDeletions({ db: ctx.db, storage, log: logger, metrics, pending: createSweepMetrics(app.metricsRegistry).storageDeletionsPending });
   app.decorate('generation', { service, events, storage, deletions, metrics });
   app.addHook('onClose', async () => events.close());
 
   generationRoutes(app, { config, service, events });
-  imageRoutes(app, { db: ctx.db, storage, deletions });
+  imageRoutes(app, { db: ctx.db, storage, deletions, moderation, metrics });
   await uploadRoutes(app, { db: ctx.db, storage, deletions, config });
   privacyRoutes(app, { db: ctx.db, storage, config });
   return app;

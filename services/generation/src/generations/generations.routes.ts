@@ -84,7 +84,7 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
           access: 'session',
           summary: 'Create a generation',
           description:
-            'Holds the credits the generation costs and queues the render. Not enough credits: 402 with `shortfall` (the generation is kept as rejected). With an `Idempotency-Key`, the same request again answers the same generation; the same key with another request is 422 `GENERATION_IDEMPOTENCY_KEY_REUSED`. Follow it with `GET /v1/generations/{id}` or its event stream.',
+            'Holds the credits the generation costs and queues the render. The prompt and the negative prompt are checked against the content policy first (422 `GENERATION_CONTENT_POLICY` names the rule and the `field`; nothing is held); with model moderation on, so are the prompt and the reference images (503 `MODERATION_UNAVAILABLE` when the model cannot answer and the service is set to fail closed). Not enough credits: 402 with `shortfall` (the generation is kept as rejected). With an `Idempotency-Key`, the same request again answers the same generation; the same key with another request is 422 `GENERATION_IDEMPOTENCY_KEY_REUSED`. Follow it with `GET /v1/generations/{id}` or its event stream.',
         }),
         headers: IdempotencyHeaders,
         body: ref(GenerationRequest),
@@ -94,6 +94,7 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
             401: ['UNAUTHENTICATED'],
             402: ['LEDGER_INSUFFICIENT_CREDITS'],
             422: [...REQUEST_REFUSED, 'GENERATION_REFERENCE_NOT_FOUND', 'GENERATION_IDEMPOTENCY_KEY_REUSED'],
+            503: ['MODERATION_UNAVAILABLE'],
           }),
         },
       },

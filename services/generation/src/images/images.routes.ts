@@ -8,6 +8,8 @@ import type { ObjectStorage } from '../storage/storage.js';
 import type { StorageDeletions } from '../storage/deletions.js';
 import { IdParams, PageQuery } from '../generations/generations.schemas.js';
 import * as images from './images.service.js';
+import type { Moderation } from '../moderation/moderation.js';
+import type { GenerationMetrics } from '../metrics.js';
 
 const EXAMPLE_IMAGE_ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a81';
 const Published = Type.Object(
@@ -68,8 +70,8 @@ export function sendImage(req: FastifyRequest, reply: FastifyReply, file: images
   return reply.type(file.contentType).send(file.bytes);
 }
 
-export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; deletions: StorageDeletions }): void {
-  const { db, storage, deletions } = deps;
+export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; deletions: StorageDeletions; moderation: Moderation; metrics: GenerationMetrics }): void {
+  const { db, storage, deletions, moderation, metrics } = deps;
   for (const variant of ['original', 'thumb'] as const) {
     app.get(
       variant === 'original' ? '/v1/images/:id' : '/v1/images/:id/thumb',
@@ -111,12 +113,18 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
     {
       preHandler: authenticate,
       schema: {
-        ...operation('publishImage', { tag: 'images', access: 'session', summary: 'Publish an image', description: 'Puts one of the person\'s images in the public gallery (under their display name).' }),
+        ...operation('publishImage', {
+          tag: 'images',
+          access: 'session',
+          summary: 'Publish an image',
+          description:
+            "Puts one of the person's images in the public gallery (under their display name). Its prompts are checked again against the content policy as it is now (422 `IMAGE_CONTENT_POLICY` names the rule); with model moderation on, the prompt and the image are checked too, and 503 `MODERATION_UNAVAILABLE` answers while the moderation model cannot (publishing never goes on without it).",
+        }),
         params: IdParams,
-        response: { 200: publication, ...errors(imageErrors) },
+        response: { 200: publication, ...errors(imageErrors, { 422: ['IMAGE_CONTENT_POLICY'], 500: ['IMAGE_MISSING'], 503: ['MODERATION_UNAVAILABLE'] }) },
       },
     },
-    async (req) => ({ id: (await images.setPublished(db, req.params.id, req.user.sub, true)).id, published: true }),
+    async (req) => ({ id: (await images.publish({ db, storage, moderation, metrics }, req.params.id, req.user.sub)).id, published: true }),
   );
   app.delete(
     '/v1/images/:id/publish',
