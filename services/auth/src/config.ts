@@ -65,7 +65,7 @@ export const configSpec = {
   /** DELETE /me without a password is allowed this long after signing in. */
   RECENT_LOGIN_WINDOW: duration({ default: 10 * 60 }),
   ACCOUNT_PURGE_DELAY: duration({ default: 7 * 86400 }),
-  /** A purge some service has not reported done this long after it was due counts as overdue (auth_deletions_incomplete{age="overdue"}). */
+  /** A purge some service has not reported done this long after it was due counts as overdue (imlab_auth_deletions_incomplete{age="overdue"}). */
   DELETION_OVERDUE_AFTER: duration({ default: 2 * 86400 }),
   GOOGLE_CLIENT_ID: str({ default: '' }),
   GOOGLE_CLIENT_SECRET: str({ default: '' }),

@@ -159,7 +159,7 @@ describe('images', () => {
       const keys = (await recorded()).map((r) => r.key);
       expect(keys).toHaveLength(2); // the PNG and its thumbnail
       for (const key of keys) expect(key.startsWith(`u/${alice}/g/${aliceGen.id}/`)).toBe(true);
-      expect(await h.app.metricsRegistry.metrics()).toMatch(/^generation_storage_deletion_failures_total\{service="generation"\} 1$/m);
+      expect(await h.app.metricsRegistry.metrics()).toMatch(/^imlab_generation_storage_deletion_failures_total\{service="generation"\} 1$/m);
 
       // Storage still down: the sweep leaves them recorded and waits before the next try.
       expect(await deletions.sweep()).toEqual({ deleted: 0, failed: 2 });
@@ -177,7 +177,7 @@ describe('images', () => {
     expect(await deletions.sweep()).toEqual({ deleted: 2, failed: 0 });
     expect(before.length - (await files(h.storageDir)).length).toBe(2);
     expect(await h.ctx.db.selectFrom('storage_deletions').selectAll().execute()).toEqual([]);
-    expect(await h.app.metricsRegistry.metrics()).toMatch(/^generation_storage_deletions_pending\{service="generation"\} 0$/m);
+    expect(await h.app.metricsRegistry.metrics()).toMatch(/^imlab_generation_storage_deletions_pending\{service="generation"\} 0$/m);
   });
 
   it('the sweep deletes what storage accepts when it refuses one object of a batch', async () => {
