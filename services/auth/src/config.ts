@@ -1,4 +1,4 @@
-import { loadConfig, baseEnv, port, str, url, num, duration, makeValidator, listenPort, internalApiToken } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, url, num, duration, makeValidator, listenPort, internalApiToken, messageSealKey } from '@imlab/config';
 import { PERSISTENT_RETRY_SPAN_MS } from '@imlab/queue';
 
 /** JSON list of signing JWKs (first = current, private; the rest may be public, kept for rotation). */
@@ -19,6 +19,7 @@ const jwkList = makeValidator<string>((input: string) => {
 
 export const configSpec = {
   ...baseEnv,
+  MESSAGE_SEAL_KEY: messageSealKey,
   PORT: port({ default: 4001 }),
   INTERNAL_API_TOKEN: internalApiToken,
   /** /metrics, on its own internal listener (never the public PORT). */
