@@ -10,6 +10,7 @@ import type { ServiceName } from '@imlab/contracts';
 import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
 import { createMetrics, forwardedRouteLabel } from './metrics.js';
+import { clientAddress } from './identity/cloudflare.js';
 import { normalizeClientAddress } from './identity/client-address.js';
 import { createHasher } from './identity/hash.js';
 import { createDeviceLabeler } from './identity/device.js';
@@ -120,7 +121,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
   // Identity first: the raw address and user agent are turned into hashes and a coarse label,
   // and only those are kept on the request.
   app.addHook('onRequest', (request, reply, done) => {
-    const address = normalizeClientAddress(request.ip ?? '');
+    const address = normalizeClientAddress(clientAddress(config.EDGE_PROFILE, request.ip ?? '', request.headers['cf-connecting-ip']));
     const ua = request.headers['user-agent'] ?? '';
     request.edge = {
       ipHash: hasher.ip(address),
