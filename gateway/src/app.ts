@@ -5,7 +5,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Agent, request as undiciRequest } from 'undici';
 import { lazyChildLogger, type Logger } from '@imlab/logger';
-import { clientErrorHandler, closeMetrics, createMetricsServer, frameworkErrors, useDrainAnswers } from '@imlab/http';
+import { clientErrorHandler, closeMetrics, createMetricsServer, frameworkErrors, requestTrace, useDrainAnswers } from '@imlab/http';
+import type { IncomingMessage } from 'node:http';
 import type { ServiceName } from '@imlab/contracts';
 import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
@@ -73,7 +74,8 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     requestIdHeader: false,
     genReqId: () => randomUUID(),
     // Per-request loggers are built only when a request actually logs (most never do at info+).
-    childLoggerFactory: (parent, bindings, options) => lazyChildLogger(parent as Logger, bindings, options) as never,
+    // Every log line of a request names its trace: the client's traceparent continued, or a new one.
+    childLoggerFactory: (parent, bindings, options, raw) => lazyChildLogger(parent as Logger, { ...bindings, traceId: requestTrace(raw as IncomingMessage).traceId }, options) as never,
     // What Fastify's router or Node's parser refuse before any hook runs: problem+json too, with
     // the security headers the onRequest hook would have set.
     frameworkErrors: (error, request, reply) => frameworkErrors(error, request, reply.headers(frameworkAnswerHeaders)),

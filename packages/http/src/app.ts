@@ -9,6 +9,8 @@ import type {
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { requestTrace, withTrace } from './trace.js';
 import swagger from '@fastify/swagger';
 import type { Logger } from '@imlab/logger';
 import { clientErrorHandler, frameworkErrors, registerProblemHandlers } from './problem.js';
@@ -115,8 +117,13 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     schemaController: { compilersFactory: { buildValidator } },
     frameworkErrors,
     clientErrorHandler,
+    // Every log line of a request names its trace (W3C traceparent from the gateway; trace.ts).
+    childLoggerFactory: (logger, bindings, options, raw) => logger.child({ ...bindings, traceId: requestTrace(raw as IncomingMessage).traceId }, options),
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  // The handler, and every message it sends, run in the request's trace.
+  app.addHook('onRequest', (request, _reply, done) => withTrace(requestTrace(request.raw), done));
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -3,11 +3,11 @@ import type { Kysely, Transaction } from 'kysely';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { isPersistent, targetsOf, type MessageName, type Payload, type QueueName } from '@imlab/contracts';
-import { AppError } from '@imlab/http';
+import { AppError, childSpan, currentTrace, formatTraceparent, parseTraceparent, withTrace } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import { Gauge, type Registry } from 'prom-client';
 import { connectRedis, queuePrefix, type Redis } from './redis.js';
-import { envelopeProblem, payloadProblem, type Envelope } from './envelope.js';
+import { envelopeProblem, packOrigin, payloadProblem, unpackOrigin, type Envelope } from './envelope.js';
 import type { QueueTables } from './migrations.js';
 import { deferOf, MAX_DEFER_MS, retryAfterOf } from './retry-after.js';
 
@@ -81,6 +81,12 @@ export interface BusOptions {
 }
 
 const HOUR = 3600_000;
+
+/** The traceparent of the running span, if any. */
+const tracing = (): string | undefined => {
+  const trace = currentTrace();
+  return trace ? formatTraceparent(trace) : undefined;
+};
 
 export interface SendOptions {
   /** Message id; also the BullMQ jobId. Defaults to a UUIDv7. */
@@ -176,7 +182,8 @@ export class Bus {
     const { targets } = message;
     await tx
       .insertInto('outbox')
-      .values({ id, name, payload: JSON.stringify(payload), targets, request_id: opts.requestId ?? null, delay_ms: opts.delayMs ?? 0 })
+      // The trace it is sent in (a request's, or the message being handled): the consumer continues it.
+      .values({ id, name, payload: JSON.stringify(payload), targets, request_id: packOrigin(opts.requestId, tracing()), delay_ms: opts.delayMs ?? 0 })
       .execute();
     return id;
   }
@@ -254,7 +261,7 @@ export class Bus {
             name: row.name,
             payload: row.payload,
             occurredAt: row.created_at.toISOString(),
-            ...(row.request_id ? { requestId: row.request_id } : {}),
+            ...unpackOrigin(row.request_id),
           } as Envelope;
           for (const target of row.targets as QueueName[]) {
             const list = byQueue.get(target) ?? [];
@@ -346,9 +353,10 @@ export class Bus {
         throw new UnrecoverableError(problem);
       }
       const message = job.data as Envelope;
-      const jobLog = log.child({ jobId: job.id, messageName: message.name, ...(message.requestId ? { requestId: message.requestId } : {}) });
+      const trace = childSpan(parseTraceparent(message.traceparent));
+      const jobLog = log.child({ jobId: job.id, messageName: message.name, ...(message.requestId ? { requestId: message.requestId } : {}), traceId: trace.traceId });
       try {
-        return await processor({ message, log: jobLog, job, ...(token ? { token } : {}) });
+        return await withTrace(trace, () => processor({ message, log: jobLog, job, ...(token ? { token } : {}) }));
       } catch (err) {
         const ageMs = Date.now() - Date.parse(message.occurredAt);
         const deferMs = token && ageMs < (opts.maxDeferMs ?? MAX_DEFER_MS) ? deferOf(err, ageMs) : undefined;

@@ -258,3 +258,38 @@ describe('queue metrics: how long the oldest work has waited', () => {
     }
   });
 });
+
+describe('trace context through the outbox', () => {
+  it('a message sent in a trace is handled in it (a span of its own), and what the handler sends stays in it', async () => {
+    const { withTrace, parseTraceparent, currentTrace } = await import('@imlab/http');
+    const bus = newBus(testPrefix('trace'));
+    const seen: { traceId?: string; spanId?: string }[] = [];
+    bus.consume(
+      'credits-ledger',
+      {
+        'ledger.grant': async ({ tx, payload, message }: { tx: unknown; payload: { amount: number }; message: { id: string } }) => {
+          seen.push({ ...currentTrace() });
+          await sql`insert into effects (message_id, amount) values (${message.id}, ${payload.amount})`.execute(tx as Kysely<unknown>);
+          return {};
+        },
+      } as never,
+      { concurrency: 1 },
+    );
+    await bus.startRelay();
+    const origin = parseTraceparent('00-11112222333344445555666677778888-1111222233334444-01')!;
+    const id = await withTrace(origin, () => db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(41), { requestId: 'req-41' })));
+    await eventually(async () => (await effectsFor(id)) === 1);
+    expect(seen[0]?.traceId).toBe('11112222333344445555666677778888');
+    expect(seen[0]?.spanId).not.toBe('1111222233334444');
+    const job = await bus.queue('credits-ledger').getJob(id);
+    expect(job?.data).toMatchObject({ requestId: 'req-41', traceparent: '00-11112222333344445555666677778888-1111222233334444-01' });
+    // outside any trace: no traceparent, the request id alone as before
+    const plain = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(42), { requestId: 'req-42' }));
+    await eventually(async () => (await effectsFor(plain)) === 1);
+    const plainJob = await bus.queue('credits-ledger').getJob(plain);
+    expect(plainJob?.data.requestId).toBe('req-42');
+    expect(plainJob?.data.traceparent).toBeUndefined();
+    expect(seen[1]?.traceId).toMatch(/^[0-9a-f]{32}$/); // the consumer starts one
+    await bus.close();
+  });
+});
