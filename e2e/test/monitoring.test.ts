@@ -55,7 +55,7 @@ const registered = registeredInCode();
 const defaults = (() => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  return registry.getMetricsAsArray().map((m) => ({ name: m.name, kind: m.type, labels: new Set<string>() }));
+  return registry.getMetricsAsArray().map((m) => ({ name: m.name, kind: String(m.type), labels: new Set<string>() }));
 })();
 // Added by Prometheus to every series it scrapes (the PodMonitor's target labels), and `service`,
 // every registry's default label.
@@ -63,7 +63,7 @@ const TARGET_LABELS = ['namespace', 'pod', 'container', 'job', 'instance', 'endp
 
 /** Every series name a scrape can show, with its labels (histograms: _bucket, _count, _sum). */
 function knownSeries(): Map<string, Set<string>> {
-  const series = new Map<string, Set<string>>([['up', new Set()]]);
+  const series = new Map<string, Set<string>>([['up', new Set(TARGET_LABELS)]]);
   const add = (name: string, kind: string, labels: Set<string>) => {
     const all = new Set([...labels, ...TARGET_LABELS]);
     if (kind === 'histogram' || kind === 'Histogram') {
