@@ -5,7 +5,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Agent, request as undiciRequest } from 'undici';
 import { lazyChildLogger, type Logger } from '@imlab/logger';
-import { clientErrorHandler, closeMetrics, createMetricsServer, frameworkErrors, requestTrace, useDrainAnswers } from '@imlab/http';
+import { clientErrorHandler, closeMetrics, createMetricsServer, endRequestSpan, frameworkErrors, requestSpan, runInContext, setupTracing, useDrainAnswers } from '@imlab/http';
 import type { IncomingMessage } from 'node:http';
 import type { ServiceName } from '@imlab/contracts';
 import type { Config } from './config.js';
@@ -57,6 +57,7 @@ export function upstreamsFrom(config: Config): Upstreams {
 
 /** Builds the gateway; never listens (main.ts does). */
 export async function build({ config, logger, refreshOpenApi = false }: GatewayDeps): Promise<Gateway> {
+  setupTracing('gateway');
   const upstreams = Object.fromEntries(Object.entries(upstreamsFrom(config)).map(([k, v]) => [k, v.replace(/\/+$/, '')])) as Upstreams;
   // Headers for answers Fastify makes before any hook runs (set below, with the security headers).
   let frameworkAnswerHeaders: Record<string, string> = {};
@@ -75,7 +76,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     genReqId: () => randomUUID(),
     // Per-request loggers are built only when a request actually logs (most never do at info+).
     // Every log line of a request names its trace: the client's traceparent continued, or a new one.
-    childLoggerFactory: (parent, bindings, options, raw) => lazyChildLogger(parent as Logger, { ...bindings, traceId: requestTrace(raw as IncomingMessage).traceId }, options) as never,
+    childLoggerFactory: (parent, bindings, options, raw) => lazyChildLogger(parent as Logger, { ...bindings, traceId: requestSpan(raw as IncomingMessage).span.spanContext().traceId }, options) as never,
     // What Fastify's router or Node's parser refuse before any hook runs: problem+json too, with
     // the security headers the onRequest hook would have set.
     frameworkErrors: (error, request, reply) => frameworkErrors(error, request, reply.headers(frameworkAnswerHeaders)),
@@ -133,12 +134,18 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     };
     reply.headers(securityHeaders);
     reply.header('x-request-id', request.id);
-    done();
+    // The rest of the request runs in its span (the caller's trace continued, or a new one).
+    runInContext(requestSpan(request.raw).ctx, done);
   });
   app.addHook('onResponse', (request, reply, done) => {
     const forwarded = request.edge?.route;
     const route = forwarded ? forwardedRouteLabel(request.url.split('?')[0]!, reply.statusCode, forwarded.prefix) : (request.routeOptions.url ?? 'unmatched');
     metrics.duration.labels(request.method, route === '/v1/*' ? 'unmatched' : route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
+    endRequestSpan(request.raw, route, reply.statusCode);
+    done();
+  });
+  app.addHook('onRequestAbort', (request, done) => {
+    endRequestSpan(request.raw, undefined, 499);
     done();
   });
 

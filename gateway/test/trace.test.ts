@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTraceparent } from '@imlab/http';
+import { parseTraceparent, recordSpans } from '@imlab/http';
 import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
 
 // The gateway is where a trace starts (or where a caller's continues): it logs the trace id and
@@ -41,5 +41,20 @@ describe('trace context at the gateway', () => {
     const malformed = parseTraceparent((await forwarded({ traceparent: '00-zz-yy-01' })).seen.traceparent);
     expect(malformed?.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(malformed!.traceId).not.toBe(fresh!.traceId);
+  });
+
+  it('records its own server span, the parent of what the service receives', async () => {
+    const recording = recordSpans();
+    try {
+      const { seen } = await forwarded({ traceparent: '00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-01' });
+      const sent = parseTraceparent(seen.traceparent)!;
+      const span = recording.finished().find((s) => s.spanContext().spanId === sent.spanId);
+      expect(span?.spanContext().traceId).toBe('1af7651916cd43dd8448eb211c80319c');
+      expect(span?.parentSpanContext?.spanId).toBe('c7ad6b7169203331');
+      expect(span?.name).toBe('GET /v1/pricing');
+      expect(span?.attributes['http.response.status_code']).toBe(200);
+    } finally {
+      recording.stop();
+    }
   });
 });

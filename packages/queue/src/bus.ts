@@ -3,7 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { isPersistent, targetsOf, type MessageName, type Payload, type QueueName } from '@imlab/contracts';
-import { AppError, childSpan, currentTrace, formatTraceparent, parseTraceparent, withTrace } from '@imlab/http';
+import { activeTraceparent, AppError, runInContext, SpanKind, startSpan } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import { Gauge, type Registry } from 'prom-client';
 import { connectRedis, queuePrefix, type Redis } from './redis.js';
@@ -82,11 +82,6 @@ export interface BusOptions {
 
 const HOUR = 3600_000;
 
-/** The traceparent of the running span, if any. */
-const tracing = (): string | undefined => {
-  const trace = currentTrace();
-  return trace ? formatTraceparent(trace) : undefined;
-};
 
 export interface SendOptions {
   /** Message id; also the BullMQ jobId. Defaults to a UUIDv7. */
@@ -183,7 +178,7 @@ export class Bus {
     await tx
       .insertInto('outbox')
       // The trace it is sent in (a request's, or the message being handled): the consumer continues it.
-      .values({ id, name, payload: JSON.stringify(payload), targets, request_id: packOrigin(opts.requestId, tracing()), delay_ms: opts.delayMs ?? 0 })
+      .values({ id, name, payload: JSON.stringify(payload), targets, request_id: packOrigin(opts.requestId, activeTraceparent()), delay_ms: opts.delayMs ?? 0 })
       .execute();
     return id;
   }
@@ -353,11 +348,13 @@ export class Bus {
         throw new UnrecoverableError(problem);
       }
       const message = job.data as Envelope;
-      const trace = childSpan(parseTraceparent(message.traceparent));
-      const jobLog = log.child({ jobId: job.id, messageName: message.name, ...(message.requestId ? { requestId: message.requestId } : {}), traceId: trace.traceId });
+      // A span of the trace the message was sent in (or a new one), for the handler and what it sends.
+      const { span, ctx } = startSpan(`process ${message.name}`, SpanKind.CONSUMER, message.traceparent, { 'messaging.destination.name': queueName, 'messaging.message.id': message.id });
+      const jobLog = log.child({ jobId: job.id, messageName: message.name, ...(message.requestId ? { requestId: message.requestId } : {}), traceId: span.spanContext().traceId });
       try {
-        return await withTrace(trace, () => processor({ message, log: jobLog, job, ...(token ? { token } : {}) }));
+        return await runInContext(ctx, () => processor({ message, log: jobLog, job, ...(token ? { token } : {}) }));
       } catch (err) {
+        span.recordException(err as Error);
         const ageMs = Date.now() - Date.parse(message.occurredAt);
         const deferMs = token && ageMs < (opts.maxDeferMs ?? MAX_DEFER_MS) ? deferOf(err, ageMs) : undefined;
         if (deferMs !== undefined) {
@@ -383,6 +380,8 @@ export class Bus {
           jobLog.info({ retryAfterMs: waitMs }, 'retry waits for the provider\'s Retry-After');
         }
         throw err;
+      } finally {
+        span.end();
       }
     };
     const worker = new Worker(queueName, wrapped, {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { parseTraceparent } from '@imlab/http';
+import { parseTraceparent, recordSpans } from '@imlab/http';
 import { startHarness, type Harness } from './support/harness.js';
 
 // One trace from the request the gateway forwards (its traceparent) through the generation API, the
@@ -52,5 +52,36 @@ describe('trace context across the generation path', () => {
     const render = (await h.ctx.bus.queue('generation-render').getJobs(['completed'], 0, 200)).find((j) => j?.data.payload.generationId === created.body.id)!;
     expect(parseTraceparent(render.data.traceparent)?.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(parseTraceparent(render.data.traceparent)?.traceId).not.toBe('ab'.repeat(16));
+  });
+});
+
+describe('the spans of that trace (OpenTelemetry)', () => {
+  it('links the API request to the gateway’s span, and the worker’s render to the same trace', async () => {
+    const recording = recordSpans();
+    try {
+      const traceId = 'ef'.repeat(16);
+      const gatewaySpan = '12'.repeat(8);
+      const created = await h.api('POST', '/v1/generations', {
+        user: alice,
+        body: { prompt: 'a windmill in fog', count: 1, size: '512x512', seed: 9 },
+        headers: { traceparent: `00-${traceId}-${gatewaySpan}-01` },
+      });
+      await h.waitFor(alice, created.body.id, ['succeeded']);
+      const spans = recording.finished().filter((s) => s.spanContext().traceId === traceId);
+      const server = spans.find((s) => s.name === 'POST /v1/generations')!;
+      expect(server, spans.map((s) => s.name).join(', ')).toBeDefined();
+      expect(server.parentSpanContext?.spanId).toBe(gatewaySpan);
+      const render = spans.find((s) => s.name === 'process generation.render')!;
+      expect(render, spans.map((s) => s.name).join(', ')).toBeDefined();
+      // every span of the trace descends from the API's request span
+      const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+      const ancestors = (s: (typeof spans)[number]): string[] => {
+        const parent = s.parentSpanContext?.spanId;
+        return parent && byId.has(parent) ? [parent, ...ancestors(byId.get(parent)!)] : parent ? [parent] : [];
+      };
+      expect(ancestors(render)).toContain(server.spanContext().spanId);
+    } finally {
+      recording.stop();
+    }
   });
 });
