@@ -165,6 +165,82 @@ describe('k8s/components/monitoring/prometheus-rule.yaml', () => {
     expect(r.stdout).toMatch(new RegExp(`SUCCESS: ${alerts.length} rules found`));
   });
 
+  it('fires the alerts on the series that mean trouble, and not on healthy ones (promtool test rules)', () => {
+    const promtool = debianTool('promtool', 'prometheus');
+    const dir = mkdtempSync(path.join(tmpdir(), 'imlab-rules-'));
+    // Without annotations: promtool compares them too, and these cases are about when alerts fire
+    // (the annotations' templates are checked by `promtool check rules` above).
+    const bare = rule.spec.groups.map((g) => ({ ...g, rules: g.rules.map(({ annotations: _annotations, ...r }) => r) }));
+    writeFileSync(path.join(dir, 'rules.yaml'), JSON.stringify({ groups: bare }));
+    const ns = 'namespace="imagemakerlab"';
+    const tests = [
+      {
+        // a stuck relay: the oldest unsent row ages; a healthy one stays near 0
+        interval: '1m',
+        input_series: [
+          { series: `imlab_outbox_oldest_unsent_age_seconds{${ns},service="billing",pod="b-1"}`, values: '0+60x15' },
+          { series: `imlab_outbox_oldest_unsent_age_seconds{${ns},service="auth",pod="a-1"}`, values: '0x15' },
+        ],
+        alert_rule_test: [
+          { eval_time: '4m', alertname: 'OutboxBacklogOld', exp_alerts: [] },
+          { eval_time: '12m', alertname: 'OutboxBacklogOld', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'imagemakerlab', service: 'billing' } }] },
+        ],
+      },
+      {
+        interval: '1m',
+        input_series: [
+          { series: `imlab_auth_deletions_incomplete{${ns},service="auth",pod="a-1",age="overdue"}`, values: '0 0 1 1' },
+          { series: `imlab_auth_deletions_incomplete{${ns},service="auth",pod="a-1",age="recent"}`, values: '3 3 3 3' },
+        ],
+        alert_rule_test: [
+          { eval_time: '1m', alertname: 'DeletionsOverdue', exp_alerts: [] },
+          { eval_time: '3m', alertname: 'DeletionsOverdue', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'imagemakerlab' } }] },
+        ],
+      },
+      {
+        // 10 % of the generation API's answers are 5xx for 15 minutes; the ledger's are fine
+        interval: '1m',
+        input_series: [
+          { series: `imlab_http_request_duration_seconds_count{${ns},service="generation",status="200"}`, values: '0+90x20' },
+          { series: `imlab_http_request_duration_seconds_count{${ns},service="generation",status="503"}`, values: '0+10x20' },
+          { series: `imlab_http_request_duration_seconds_count{${ns},service="credits-ledger",status="200"}`, values: '0+100x20' },
+        ],
+        alert_rule_test: [{ eval_time: '18m', alertname: 'HighServerErrorRatio', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'imagemakerlab', service: 'generation' } }] }],
+      },
+      {
+        interval: '1m',
+        input_series: [
+          { series: `imlab_generation_uncharged_total{${ns},service="generation",pod="g-1"}`, values: '0 0 0 1 1' },
+          { series: `imlab_ledger_verification_ok{${ns},service="credits-ledger",pod="l-1"}`, values: '1 1 0 0 0' },
+        ],
+        alert_rule_test: [
+          { eval_time: '1m', alertname: 'GenerationsUncharged', exp_alerts: [] },
+          { eval_time: '4m', alertname: 'GenerationsUncharged', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'imagemakerlab' } }] },
+          { eval_time: '1m', alertname: 'LedgerVerificationFailed', exp_alerts: [] },
+          { eval_time: '3m', alertname: 'LedgerVerificationFailed', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'imagemakerlab' } }] },
+        ],
+      },
+      {
+        interval: '1m',
+        input_series: [
+          { series: `imlab_queue_oldest_waiting_age_seconds{${ns},service="generation",pod="w-1",queue="generation-render"}`, values: '0+60x12' },
+          { series: `imlab_queue_oldest_waiting_age_seconds{${ns},service="generation",pod="w-2",queue="generation-render"}`, values: '0+60x12' },
+          { series: `imlab_http_problems_total{${ns},service="billing",code="BILLING_WEBHOOK_SIGNATURE_INVALID",status="400"}`, values: '0+1x12' },
+          { series: `imlab_metrics_source_unavailable{${ns},service="billing",pod="b-1",source="redis"}`, values: '1x12' },
+        ],
+        alert_rule_test: [
+          { eval_time: '10m', alertname: 'RenderQueueWaitingTooLong', exp_alerts: [{ exp_labels: { severity: 'warning', namespace: 'imagemakerlab' } }] },
+          { eval_time: '12m', alertname: 'WebhookSignatureFailures', exp_alerts: [{ exp_labels: { severity: 'warning', namespace: 'imagemakerlab', service: 'billing', code: 'BILLING_WEBHOOK_SIGNATURE_INVALID' } }] },
+          { eval_time: '5m', alertname: 'RedisUnreachable', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'imagemakerlab', service: 'billing' } }] },
+          { eval_time: '5m', alertname: 'PostgresUnreachable', exp_alerts: [] },
+        ],
+      },
+    ];
+    writeFileSync(path.join(dir, 'tests.yaml'), JSON.stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests }));
+    const r = spawnSync(promtool, ['test', 'rules', path.join(dir, 'tests.yaml')], { encoding: 'utf8' });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+  });
+
   it('has the alerts on-call needs', () => {
     expect(alerts.map((a) => a.alert)).toEqual(
       expect.arrayContaining([
