@@ -114,7 +114,7 @@ export const configSpec = {
 
   RATE_LIMIT_PREFIX: str({ default: 'imlab:gw:rl' }),
   RATE_LIMIT_REDIS_TIMEOUT_MS: num({ default: 250, desc: 'a decision waits no longer than this for Redis' }),
-  RATE_LIMIT_AUTH: ratePolicy({ default: { limit: 10, windowSeconds: 60 }, desc: 'login, sign-up, password reset, e-mail verification, OAuth' }),
+  RATE_LIMIT_AUTH: ratePolicy({ default: { limit: 10, windowSeconds: 60 }, desc: 'login, sign-up, password reset, e-mail verification, OAuth, and the signed-in changes of password, email address and Google link' }),
   RATE_LIMIT_GENERATION: ratePolicy({ default: { limit: 20, windowSeconds: 60 }, desc: 'POST /v1/generations, per user and per IP' }),
   RATE_LIMIT_WRITE: ratePolicy({ default: { limit: 120, windowSeconds: 60 } }),
   RATE_LIMIT_READ: ratePolicy({ default: { limit: 1200, windowSeconds: 60 } }),

@@ -155,6 +155,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/account/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Keep an account scheduled for deletion
+         * @description With the `restoreToken` a sign-in answered (AUTH_DELETION_SCHEDULED): the deletion is cancelled, published images go back to the gallery, an email confirms it, and this browser is signed in.
+         *
+         *     Public: no session needed.
+         */
+        post: operations["restoreAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/email/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a new email address
+         * @description With the token from the link sent to the new address: the account signs in with it from now on. The old address is told, with a link that takes the change back.
+         *
+         *     Public: no session needed.
+         */
+        post: operations["confirmEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/email/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take an email change back
+         * @description With the token from the link sent to the old address: the account goes back to it, every session ends, the password is dropped and a Google account linked since the change is unlinked; a reset link goes to the old address to choose a new password.
+         *
+         *     Public: no session needed.
+         */
+        post: operations["undoEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/google/callback": {
         parameters: {
             query?: never;
@@ -164,7 +230,7 @@ export interface paths {
         };
         /**
          * Google's redirect back
-         * @description Where Google sends the browser back. On success the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `email_unverified`, `link_requires_password`, `account_conflict`, `google_account_mismatch`: the address belongs to an account linked to another Google account, whose owner is told by email; message: `AUTH_GOOGLE_ACCOUNT_MISMATCH`). Parameters not listed are passed on to the token check.
+         * @description Where Google sends the browser back. A link flow (`intent=link`) goes back to `/settings/security?google=linked`, or `?google=<reason>` (`google_in_use`, `google_already_linked`, `link_expired`, `oauth_failed`, …). On success the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `deletion_scheduled` (the account is in its grace period; the fragment carries `restore` (a token for `POST /v1/auth/account/restore`) and `purgeAfter`), `email_unverified`, `link_requires_password`, `account_conflict`, `google_account_mismatch`: the address belongs to an account linked to another Google account, whose owner is told by email; message: `AUTH_GOOGLE_ACCOUNT_MISMATCH`). Parameters not listed are passed on to the token check.
          *
          *     Public: no session needed.
          */
@@ -210,7 +276,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with email and password
-         * @description Signs in and answers the account; sets the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`).
+         * @description Signs in and answers the account; sets the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`). The right password to an account scheduled for deletion answers 403 AUTH_DELETION_SCHEDULED with `purgeAfter` and a `restoreToken` that keeps it (`POST /v1/auth/account/restore`).
          *
          *     Public: no session needed.
          */
@@ -757,6 +823,28 @@ export interface paths {
         patch: operations["updateAccount"];
         trace?: never;
     };
+    "/v1/me/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the email address
+         * @description Sends a link to the new address; the change happens when it is opened (`POST /v1/auth/email/confirm`). The old address is then told and can take it back for a week. The answer is the same whether or not another account has the new address.
+         *
+         *     Needs a session.
+         */
+        post: operations["requestEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/exports": {
         parameters: {
             query?: never;
@@ -816,6 +904,72 @@ export interface paths {
          */
         get: operations["downloadExport"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/google/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Link a Google account
+         * @description Confirms with the password (or a recent sign-in) and answers where to send the browser: through Google's account chooser and back to `/settings/security?google=linked`. Valid for a few minutes, for this session.
+         *
+         *     Needs a session.
+         */
+        post: operations["startGoogleLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/google/unlink": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unlink the Google account
+         * @description Removes Google as a way to sign in. Refused when it is the only one (set a password first). An email tells the person.
+         *
+         *     Needs a session.
+         */
+        post: operations["unlinkGoogle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change or set the password
+         * @description Changes the password (the current one, or a recent sign-in, confirms it), or sets a first one on a Google-only account. Every other session ends; this one stays. An email tells the person.
+         *
+         *     Needs a session.
+         */
+        put: operations["changePassword"];
         post?: never;
         delete?: never;
         options?: never;
@@ -991,6 +1145,15 @@ export interface components {
             status: "scheduled";
         };
         /**
+         * @description The `restoreToken` of the AUTH_DELETION_SCHEDULED answer to a sign-in (valid for a few minutes, once).
+         * @example {
+         *       "token": "q3v6Jt0cH2m9sXh1bE4yR8wK5nA7pL0z"
+         *     }
+         */
+        AccountRestoreRequest: {
+            token: string;
+        };
+        /**
          * @description What to change. A blank `displayName` removes the name (the gallery then says anonymous). Bidi controls, zero-width and other invisible characters are removed.
          * @example {
          *       "displayName": "Mei",
@@ -1126,6 +1289,27 @@ export interface components {
             message: string;
             /** @enum {string} */
             status: "accepted";
+        };
+        /**
+         * @example {
+         *       "email": "mei.new@example.com"
+         *     }
+         */
+        EmailChanged: {
+            /** @description The account's address from now on. */
+            email: string;
+        };
+        /**
+         * @example {
+         *       "newEmail": "mei.new@example.com",
+         *       "currentPassword": "lantern-harbour-fog-7"
+         *     }
+         */
+        EmailChangeRequest: {
+            /** @description The current password. Without it (or on an account without one), a sign-in within the last few minutes is needed. */
+            currentPassword?: string;
+            /** Format: email */
+            newEmail: string;
         };
         /**
          * @example {
@@ -1404,6 +1588,15 @@ export interface components {
                 width: number;
             }[];
         };
+        /**
+         * @example {
+         *       "url": "/v1/auth/google/start?intent=link&returnTo=%2Fsettings%2Fsecurity"
+         *     }
+         */
+        GoogleLinkStart: {
+            /** @description Where to send the browser (a same-site path) to choose the Google account. */
+            url: string;
+        };
         /** @description A generated image. */
         Image: {
             height: number;
@@ -1601,6 +1794,18 @@ export interface components {
             nextCursor: string | null;
         };
         /**
+         * @description The new password must have 8–256 characters and not be a common one. On an account that signs in only with Google this sets its first password (a recent sign-in confirms it).
+         * @example {
+         *       "currentPassword": "lantern-harbour-fog-7",
+         *       "newPassword": "quiet-workshop-lamp-9"
+         *     }
+         */
+        PasswordChangeRequest: {
+            /** @description The current password. Without it (or on an account without one), a sign-in within the last few minutes is needed. */
+            currentPassword?: string;
+            newPassword: string;
+        };
+        /**
          * @description The token from the reset email and the new password.
          * @example {
          *       "token": "q3v6Jt0cH2m9sXh1bE4yR8wK5nA7pL0z",
@@ -1660,7 +1865,7 @@ export interface components {
              * @description A registered error code (packages/contracts/src/error-codes.ts).
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "WEB_APP_NOT_BUILT" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_SESSION_COOKIE_CONFLICT" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_ACCOUNT_MISMATCH" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_UNSUPPORTED_OPTION" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
+            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "WEB_APP_NOT_BUILT" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_SESSION_COOKIE_CONFLICT" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_ACCOUNT_MISMATCH" | "AUTH_DELETION_SCHEDULED" | "AUTH_EMAIL_UNCHANGED" | "AUTH_EMAIL_TAKEN" | "AUTH_LAST_SIGN_IN_METHOD" | "AUTH_GOOGLE_ALREADY_LINKED" | "AUTH_GOOGLE_NOT_LINKED" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_UNSUPPORTED_OPTION" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
             /** @description What went wrong, a sentence in the person's language (the code's message). */
             detail?: string;
             errors?: {
@@ -1674,6 +1879,16 @@ export interface components {
             type: string;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * @description The current password, or nothing after a recent sign-in.
+         * @example {
+         *       "currentPassword": "lantern-harbour-fog-7"
+         *     }
+         */
+        Reauthentication: {
+            /** @description The current password. Without it (or on an account without one), a sign-in within the last few minutes is needed. */
+            currentPassword?: string;
         };
         /** @description Each order paid in the period with the credits it should have moved and those the ledger moved; the mismatches; totals per currency. */
         Reconciliation: {
@@ -2420,6 +2635,229 @@ export interface operations {
             504: components["responses"]["UpstreamTimeout"];
         };
     };
+    restoreAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountRestoreRequest"];
+            };
+        };
+        responses: {
+            /** @description Kept and signed in: the account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Bad Request: `AUTH_INVALID_TOKEN`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_INVALID_TOKEN" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            401: components["responses"]["GatewaySessionCookieConflict"];
+            403: components["responses"]["GatewayCsrfRejected"];
+            /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    confirmEmailChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The address is changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailChanged"];
+                };
+            };
+            /** @description Bad Request: `AUTH_INVALID_TOKEN`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_INVALID_TOKEN" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            401: components["responses"]["GatewaySessionCookieConflict"];
+            403: components["responses"]["GatewayCsrfRejected"];
+            /** @description Conflict: `AUTH_EMAIL_TAKEN`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_EMAIL_TAKEN";
+                    };
+                };
+            };
+            /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    undoEmailChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The change is taken back; a reset link is on its way */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request: `AUTH_INVALID_TOKEN`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_INVALID_TOKEN" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            401: components["responses"]["GatewaySessionCookieConflict"];
+            403: components["responses"]["GatewayCsrfRejected"];
+            /** @description Conflict: `AUTH_EMAIL_TAKEN`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_EMAIL_TAKEN";
+                    };
+                };
+            };
+            /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
     finishGoogleSignIn: {
         parameters: {
             query?: {
@@ -2492,6 +2930,8 @@ export interface operations {
     startGoogleSignIn: {
         parameters: {
             query?: {
+                /** @description Link the Google account to the signed-in account instead of signing in; needs the intent set by `POST /v1/me/google/link` for this session moments before. */
+                intent?: "link";
                 /** @description A path of the app to come back to after signing in. */
                 returnTo?: string;
             };
@@ -2599,7 +3039,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: `AUTH_EMAIL_NOT_VERIFIED`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            /** @description Forbidden: `AUTH_DELETION_SCHEDULED`, `AUTH_EMAIL_NOT_VERIFIED`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2607,7 +3047,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "AUTH_EMAIL_NOT_VERIFIED" | "GATEWAY_CSRF_REJECTED";
+                        code?: "AUTH_DELETION_SCHEDULED" | "AUTH_EMAIL_NOT_VERIFIED" | "GATEWAY_CSRF_REJECTED";
                     };
                 };
             };
@@ -4506,6 +4946,106 @@ export interface operations {
             504: components["responses"]["UpstreamTimeout"];
         };
     };
+    requestEmailChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailChangeRequest"];
+            };
+        };
+        responses: {
+            /** @description If the address can be used, a link is on its way to it */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailAccepted"];
+                };
+            };
+            /** @description Bad Request: `AUTH_EMAIL_UNCHANGED`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_EMAIL_UNCHANGED" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `AUTH_REAUTH_REQUIRED`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_REAUTH_REQUIRED" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `AUTH_TOO_MANY_ATTEMPTS`. From the gateway: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_TOO_MANY_ATTEMPTS" | "RATE_LIMITED";
+                    };
+                };
+            };
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
     createExport: {
         parameters: {
             query?: never;
@@ -4668,6 +5208,338 @@ export interface operations {
                 };
             };
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    startGoogleLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Reauthentication"];
+            };
+        };
+        responses: {
+            /** @description Send the browser there */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GoogleLinkStart"];
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `AUTH_REAUTH_REQUIRED`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_REAUTH_REQUIRED" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Not Found: `AUTH_GOOGLE_DISABLED`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_GOOGLE_DISABLED";
+                    };
+                };
+            };
+            /** @description Conflict: `AUTH_GOOGLE_ALREADY_LINKED`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_GOOGLE_ALREADY_LINKED";
+                    };
+                };
+            };
+            /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `AUTH_TOO_MANY_ATTEMPTS`. From the gateway: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_TOO_MANY_ATTEMPTS" | "RATE_LIMITED";
+                    };
+                };
+            };
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    unlinkGoogle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Reauthentication"];
+            };
+        };
+        responses: {
+            /** @description Unlinked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `AUTH_REAUTH_REQUIRED`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_REAUTH_REQUIRED" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Conflict: `AUTH_GOOGLE_NOT_LINKED`, `AUTH_LAST_SIGN_IN_METHOD`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_GOOGLE_NOT_LINKED" | "AUTH_LAST_SIGN_IN_METHOD";
+                    };
+                };
+            };
+            /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `AUTH_TOO_MANY_ATTEMPTS`. From the gateway: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_TOO_MANY_ATTEMPTS" | "RATE_LIMITED";
+                    };
+                };
+            };
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChangeRequest"];
+            };
+        };
+        responses: {
+            /** @description The password is changed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request: `AUTH_WEAK_PASSWORD`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_WEAK_PASSWORD" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `AUTH_REAUTH_REQUIRED`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_REAUTH_REQUIRED" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `AUTH_TOO_MANY_ATTEMPTS`. From the gateway: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_TOO_MANY_ATTEMPTS" | "RATE_LIMITED";
+                    };
+                };
+            };
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];
             503: components["responses"]["ServiceUnavailable"];

@@ -105,6 +105,21 @@ export const ERROR_CODES = {
     'This email address belongs to an account that signs in with a different Google account. Sign in with that Google account or with your password.',
     '该邮箱地址所属的账户已关联另一个 Google 账户。请使用那个 Google 账户或密码登录。',
   ),
+  /** A correct sign-in to an account scheduled for deletion: `purgeAfter` and a `restoreToken` (for POST /v1/auth/account/restore) come along. */
+  AUTH_DELETION_SCHEDULED: spec(
+    403,
+    'This account is scheduled for deletion. You can keep it: everything in it is still here until the deletion date.',
+    '该账户已安排删除。你可以保留它：在删除日期之前，其中的一切都还在。',
+  ),
+  AUTH_EMAIL_UNCHANGED: spec(400, 'This is already the email address of your account.', '这已经是你账户的邮箱地址。'),
+  AUTH_EMAIL_TAKEN: spec(409, 'Another account uses this email address now; the change was not made.', '该邮箱地址现已被另一个账户使用，未作更改。'),
+  AUTH_LAST_SIGN_IN_METHOD: spec(
+    409,
+    'This is the only way to sign in to your account. Set a password first, then unlink Google.',
+    '这是你账户唯一的登录方式。请先设置密码，再取消关联 Google。',
+  ),
+  AUTH_GOOGLE_ALREADY_LINKED: spec(409, 'A Google account is already linked; unlink it first to link another.', '已关联一个 Google 账户；请先取消关联，再关联其他账户。'),
+  AUTH_GOOGLE_NOT_LINKED: spec(409, 'No Google account is linked.', '尚未关联 Google 账户。'),
   AUTH_GOOGLE_DISABLED: spec(404, 'Google sign-in is not available here.', '此处未开通 Google 登录。'),
   AUTH_TOO_MANY_ATTEMPTS: spec(429, 'Too many failed attempts; try again later, or reset your password.', '失败次数过多，请稍后再试，或重置密码。'),
   AUTH_SIGNUP_LIMIT: spec(429, 'Too many sign-ups from this network today; try again tomorrow.', '今天来自该网络的注册过多，请明天再试。'),

@@ -288,7 +288,8 @@ export class Bus {
     const outboxBefore = new Date(now.getTime() - (this.opts.outboxRetentionMs ?? 24 * HOUR));
     const inboxBefore = new Date(now.getTime() - (this.opts.inboxRetentionMs ?? 14 * 24 * HOUR));
     const o = await this.opts.db.deleteFrom('outbox').where('sent_at', '<', outboxBefore).executeTakeFirst();
-    const i = await this.opts.db.deleteFrom('inbox').where('processed_at', '<', inboxBefore).executeTakeFirst();
+    // A purge's inbox row is this service's deletion receipt (it names only the deletion id): kept.
+    const i = await this.opts.db.deleteFrom('inbox').where('processed_at', '<', inboxBefore).where('name', '!=', 'user.purge').executeTakeFirst();
     // BullMQ trims finished jobs by age only when another job finishes in the same queue: a queue
     // that goes quiet after a burst of failures would keep those payloads (emails, display names)
     // forever. The queues this bus consumes are cleaned here, on the same schedule.
@@ -420,12 +421,16 @@ export class Bus {
             log.debug('duplicate delivery ignored');
             return seen?.result ?? null;
           }
-          const result = (await handler({ tx, message, payload: message.payload, log, job })) ?? null;
+          let result = (await handler({ tx, message, payload: message.payload, log, job })) ?? null;
           // A purge's receipt: the transaction that did this service's part also tells auth it is
-          // done (one place for every service; a handler cannot forget it).
+          // done (one place for every service; a handler cannot forget it), and leaves this
+          // service's own tombstone — the inbox row, naming only the deletion id, with the time.
           if (message.name === 'user.purge') {
             const { deletionId } = message.payload as Payload<'user.purge'>;
-            if (deletionId) await this.send(tx, 'user.purge-completed', { deletionId, service: queueName as Payload<'user.purge-completed'>['service'] });
+            if (deletionId) {
+              await this.send(tx, 'user.purge-completed', { deletionId, service: queueName as Payload<'user.purge-completed'>['service'] });
+              result = { ...(typeof result === 'object' && result !== null ? result : {}), deletionId };
+            }
           }
           await tx
             .updateTable('inbox')

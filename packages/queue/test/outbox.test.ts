@@ -182,15 +182,18 @@ describe('transactional outbox and inbox', () => {
     expect(await q.getJob(failed.id!)).toBeUndefined();
   });
 
-  it('prunes sent outbox rows and old inbox records, keeping unsent ones', async () => {
+  it('prunes sent outbox rows and old inbox records, keeping unsent ones and purge receipts', async () => {
     const bus = newBus(testPrefix('prune'));
     const unsent = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(21)));
     const sent = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(22)));
     await db.updateTable('outbox').set({ sent_at: new Date(Date.now() - 2 * 24 * 3600_000) }).where('id', '=', sent).execute();
     await db.insertInto('inbox').values({ message_id: 'old-message', consumer: 'credits-ledger', name: 'ledger.grant', processed_at: new Date(Date.now() - 20 * 24 * 3600_000) }).execute();
+    // a purge's inbox row is the service's deletion receipt (only the deletion id): never pruned
+    await db.insertInto('inbox').values({ message_id: 'old-purge', consumer: 'credits-ledger', name: 'user.purge', result: JSON.stringify({ deletionId: '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee' }), processed_at: new Date(Date.now() - 400 * 24 * 3600_000) }).execute();
     const pruned = await bus.prune();
     expect(pruned.outbox).toBeGreaterThanOrEqual(1);
     expect(pruned.inbox).toBe(1);
+    expect(await db.selectFrom('inbox').select('message_id').where('message_id', '=', 'old-purge').execute()).toEqual([{ message_id: 'old-purge' }]);
     expect(await db.selectFrom('outbox').select('id').where('id', 'in', [sent, unsent]).execute()).toEqual([{ id: unsent }]);
     await db.deleteFrom('outbox').where('id', '=', unsent).execute();
   });

@@ -17,6 +17,8 @@ import { profileSchemas, registerProfileRoutes } from './profile/profile.routes.
 import { registerInternalRoutes } from './sessions/internal.routes.js';
 import { registerGoogleRoutes } from './google/google.routes.js';
 import { privacySchemas, registerPrivacyRoutes } from './privacy/privacy.routes.js';
+import { registerSettingsRoutes, settingsSchemas } from './settings/settings.routes.js';
+import { createSettingsService } from './settings/settings.service.js';
 import { registerDeletionGauges } from './privacy/inbox.js';
 import { warmPasswordHasher } from './lib/passwords.js';
 import { createBackground } from './lib/background.js';
@@ -44,7 +46,7 @@ declare module 'fastify' {
 
 /** Builds the auth app; never listens (main.ts does). */
 export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App> {
-  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas] });
+  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas, ...settingsSchemas] });
   ctx.bus.registerMetrics(app.metricsRegistry, ['auth']);
   await app.register(cookie);
   // 429 answers carry Retry-After (the problem body has it as retryAfter too).
@@ -71,6 +73,7 @@ export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App
   const profiles = createProfileService(deps);
   const google = createGoogleService(deps, sessions, accounts);
   const privacy = createPrivacyService(deps, sessions, accounts);
+  const settings = createSettingsService(deps, sessions, accounts);
   app.decorate('auth', { deps, sessions, accounts, privacy });
   registerDeletionGauges(app.metricsRegistry, ctx, privacy.receipts, config.DELETION_OVERDUE_AFTER);
 
@@ -79,5 +82,6 @@ export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App
   registerProfileRoutes(app, deps, profiles, sessions);
   registerGoogleRoutes(app, deps, google);
   registerPrivacyRoutes(app, deps, privacy, sessions);
+  registerSettingsRoutes(app, deps, settings, accounts, sessions, profiles);
   return app;
 }

@@ -52,6 +52,10 @@ export const configSpec = {
   AUTH_KEYS_FILE: str({ default: '.data/auth/signing-keys.json' }),
   VERIFY_TOKEN_TTL: duration({ default: 24 * 3600 }),
   RESET_TOKEN_TTL: duration({ default: 3600 }),
+  /** How long the link to a new address confirms an email change. */
+  EMAIL_CHANGE_TTL: duration({ default: 24 * 3600 }),
+  /** How long the old address can take an email change back. */
+  EMAIL_UNDO_WINDOW: duration({ default: 7 * 86400 }),
   VERIFY_RESEND_COOLDOWN: duration({ default: 60 }),
   /** Verification and reset mails one address receives per day at most (whoever asks, from wherever). */
   LINK_EMAILS_PER_ADDRESS_PER_DAY: num({ default: 10 }),
@@ -63,7 +67,7 @@ export const configSpec = {
   LOGIN_BACKOFF_BASE: duration({ default: 2 }),
   /** The backoff never grows past this, so an attacker can only delay the owner, never lock them out. */
   LOGIN_BACKOFF_MAX: duration({ default: 15 * 60 }),
-  /** DELETE /me without a password is allowed this long after signing in. */
+  /** A sign-in this recent confirms a sensitive change without the password (deleting the account, changing the password or email, linking Google). */
   RECENT_LOGIN_WINDOW: duration({ default: 10 * 60 }),
   ACCOUNT_PURGE_DELAY: duration({ default: 7 * 86400 }),
   /** A purge some service has not reported done this long after it was due counts as overdue (imlab_auth_deletions_incomplete{age="overdue"}). */

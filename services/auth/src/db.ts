@@ -38,11 +38,15 @@ export interface SessionTable {
   revoked_at: Date | null;
 }
 
+export type EmailTokenPurpose = 'verify' | 'reset' | 'email-change' | 'email-undo' | 'restore';
+
 export interface EmailTokenTable {
   id: string;
   user_id: string;
-  purpose: 'verify' | 'reset';
+  purpose: EmailTokenPurpose;
   token_hash: string;
+  /** email-change: the new address; email-undo: the old one to go back to. */
+  email: string | null;
   expires_at: Date;
   used_at: Date | null;
   created_at: Timestamp;

@@ -128,11 +128,16 @@ describe('DELETE /v1/me', () => {
     const mail = (await sentEmails(t, email)).find((m) => m.template === 'account-deletion-scheduled');
     expect(mail?.data.purgeAfter).toBe(del.body.purgeAfter);
 
-    // signing in is refused exactly like an unknown address
-    const login = await c(t.url, 'POST', '/v1/auth/login', { body: { email, password: PASSWORD } });
+    // a wrong password is refused exactly like an unknown address; the right one is offered to keep
+    // the account (settings.test.ts) and still signs nothing in
+    const wrong = await c(t.url, 'POST', '/v1/auth/login', { body: { email, password: 'not the password at all' } });
     const unknown = await c(t.url, 'POST', '/v1/auth/login', { body: { email: 'never@example.com', password: PASSWORD } });
-    expect(login.status).toBe(401);
-    expect({ ...login.body, requestId: 0 }).toEqual({ ...unknown.body, requestId: 0 });
+    expect(wrong.status).toBe(401);
+    expect({ ...wrong.body, requestId: 0 }).toEqual({ ...unknown.body, requestId: 0 });
+    const right = await c(t.url, 'POST', '/v1/auth/login', { body: { email, password: PASSWORD } });
+    expect(right.status).toBe(403);
+    expect(right.body).toMatchObject({ code: 'AUTH_DELETION_SCHEDULED', purgeAfter: del.body.purgeAfter });
+    expect(right.cookies.imlab_sid).toBeUndefined();
 
     // nothing happens before the delay
     expect((await t.app.auth.privacy.runOnce()).purged).toBe(0);
@@ -233,7 +238,7 @@ describe('DELETE /v1/me', () => {
     expect(await t.ctx.db.selectFrom('identities').select('subject').where('subject', '=', 'g-leave').execute()).toEqual([]);
   });
 
-  it('refuses Google sign-in to an account waiting for its purge', async () => {
+  it('signs nobody in with Google to an account waiting for its purge (it offers to keep it instead)', async () => {
     const first = await c(t.url, 'GET', '/v1/auth/google/start');
     const back = new URL(issuer.approve(first.headers.get('location')!, { sub: 'g-grace', email: 'g-grace@gmail.example', email_verified: true }));
     const sid = (await c(t.url, 'GET', back.pathname + back.search, { cookies: { imlab_sid: first.cookies.imlab_sid! } })).cookies.imlab_sid!;
@@ -241,7 +246,7 @@ describe('DELETE /v1/me', () => {
     const again = await c(t.url, 'GET', '/v1/auth/google/start');
     const back2 = new URL(issuer.approve(again.headers.get('location')!, { sub: 'g-grace', email: 'g-grace@gmail.example', email_verified: true }));
     const r = await c(t.url, 'GET', back2.pathname + back2.search, { cookies: { imlab_sid: again.cookies.imlab_sid! } });
-    expect(new URL(r.headers.get('location')!).searchParams.get('error')).toBe('account_disabled');
+    expect(new URL(r.headers.get('location')!).searchParams.get('error')).toBe('deletion_scheduled');
     expect(r.cookies.imlab_sid).toBeUndefined();
   });
 

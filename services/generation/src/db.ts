@@ -48,6 +48,8 @@ export interface ImageTable {
   thumb_key: string;
   thumb_sha256: string;
   published_at: Date | null;
+  /** Set while a deletion request keeps the image off the gallery: when it had been published. */
+  withdrawn_published_at: Generated<Date | null>;
   created_at: Generated<Date>;
 }
 

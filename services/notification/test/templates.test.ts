@@ -18,6 +18,11 @@ const SAMPLE: Record<EmailTemplate, Record<string, string | number>> = {
   'account-deleted': {},
   'export-ready': { link: '/exports/0190a1b2-0000-7000-8000-000000000003', expiresAt: '2026-03-08T00:00:00Z' },
   'google-sign-in-refused': { attemptedAt: '2026-03-01T10:00:00Z' },
+  'email-change-confirm': { link: '/email-change?confirm=tok_change_789', expiresInHours: 24 },
+  'email-changed': { link: '/email-change?undo=tok_undo_012', newEmailMasked: 'm•••@example.com', undoDays: 7 },
+  'google-linked': { linkedAt: '2026-03-01T10:00:00Z' },
+  'google-unlinked': { unlinkedAt: '2026-03-01T10:00:00Z' },
+  'account-deletion-cancelled': {},
 };
 
 describe('email templates', () => {

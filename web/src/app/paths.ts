@@ -20,6 +20,7 @@ export const PAGE_PATHS = [
   'verify-email',
   'forgot-password',
   'reset-password',
+  'email-change',
   'create',
   'generations/:id',
   'library',

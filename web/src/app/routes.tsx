@@ -9,6 +9,7 @@ const Document = lazy(() => import('../pages/Document'));
 const SignIn = lazy(() => import('../pages/SignIn'));
 const SignUp = lazy(() => import('../pages/SignUp'));
 const VerifyEmail = lazy(() => import('../pages/VerifyEmail'));
+const EmailChange = lazy(() => import('../pages/EmailChange'));
 const ForgotPassword = lazy(() => import('../pages/ForgotPassword'));
 const ResetPassword = lazy(() => import('../pages/ResetPassword'));
 const NotFound = lazy(() => import('../pages/NotFound'));
@@ -63,6 +64,7 @@ export const ROUTES: AppRoute[] = [
   { path: 'sign-in', Component: SignIn },
   { path: 'login', Component: ToSignIn },
   { path: 'verify-email', Component: VerifyEmail },
+  { path: 'email-change', Component: EmailChange },
   { path: 'forgot-password', Component: ForgotPassword },
   { path: 'reset-password', Component: ResetPassword },
   { path: 'create', Component: Create },

@@ -21,6 +21,7 @@ import {
 import { switchLocale } from '../i18n';
 import { isLocale, type Locale } from '../i18n/locale';
 import { ConfirmDialog, SignInPrompt, dateOnly, dateTime, number } from './account/common';
+import { EmailForm, GoogleLink, PasswordForm } from './account/SignInMethods';
 import '../styles/account.css';
 
 const SECTIONS = ['profile', 'security', 'credits', 'orders', 'privacy'] as const;
@@ -75,7 +76,7 @@ export default function Settings() {
         </nav>
         <div className="settings-body">
           {section === 'profile' ? <Profile me={me.data} /> : null}
-          {section === 'security' ? <Security onEnded={() => setEnded({ kind: 'everywhere' })} /> : null}
+          {section === 'security' ? <Security me={me.data} onEnded={() => setEnded({ kind: 'everywhere' })} /> : null}
           {section === 'credits' ? <Credits /> : null}
           {section === 'orders' ? <Orders /> : null}
           {section === 'privacy' ? <Privacy me={me.data} onDeleted={(purgeAfter) => setEnded({ kind: 'deleted', purgeAfter })} /> : null}
@@ -190,7 +191,7 @@ function Profile({ me }: { me: Me }) {
   );
 }
 
-function Security({ onEnded }: { onEnded: () => void }) {
+function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
   const { t, i18n } = useTranslation('settings');
   const sessions = useSessions(true);
   const revoke = useRevokeSession();
@@ -271,12 +272,9 @@ function Security({ onEnded }: { onEnded: () => void }) {
           }}
         />
       </Section>
-      <Section id="password-title" title={t('security.passwordTitle')}>
-        <p>{t('security.passwordText')}</p>
-        <p>
-          <Link to="/forgot-password">{t('security.passwordLink')}</Link>
-        </p>
-      </Section>
+      <PasswordForm me={me} />
+      <EmailForm me={me} />
+      <GoogleLink me={me} />
     </>
   );
 }

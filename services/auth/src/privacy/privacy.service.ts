@@ -10,7 +10,6 @@ import * as accountsRepo from '../accounts/accounts.repository.js';
 import * as sessionsRepo from '../sessions/sessions.repository.js';
 import * as repo from './privacy.repository.js';
 import type { ExportRow } from './privacy.repository.js';
-import { verifyPassword } from '../lib/passwords.js';
 import { publicLink, sendEmail } from '../accounts/emails.js';
 import { toMe } from '../profile/profile.service.js';
 import { fetchInternal, fetchUserExport, inlineInternalFiles } from './export-fetch.js';
@@ -57,17 +56,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
     async requestDeletion(caller: Caller, password: string | undefined): Promise<{ purgeAfter: string }> {
       const user = await accountsRepo.findUserById(db, caller.userId);
       if (!user || user.status !== 'active') throw new AppError('UNAUTHENTICATED');
-      const recent = Date.now() - caller.authenticatedAt.getTime() <= config.RECENT_LOGIN_WINDOW * 1000;
-      if (password !== undefined) {
-        const wait = await accounts.backoff.retryAfter(user.email);
-        if (wait > 0) throw new AppError('AUTH_TOO_MANY_ATTEMPTS', { details: { retryAfter: wait } });
-        if (!(await verifyPassword(user.password_hash, password))) {
-          await accounts.backoff.recordFailure(user.email);
-          throw new AppError('AUTH_REAUTH_REQUIRED', { params: { reason: 'wrong-password' } });
-        }
-      } else if (!recent) {
-        throw new AppError('AUTH_REAUTH_REQUIRED', { params: { reason: 'confirm' } });
-      }
+      await accounts.reauthenticate(caller, user, password);
       const purgeAfter = new Date(Date.now() + config.ACCOUNT_PURGE_DELAY * 1000);
       const afterCommit = await db.transaction().execute(async (tx) => {
         await accountsRepo.markDeleted(tx, user.id, purgeAfter);

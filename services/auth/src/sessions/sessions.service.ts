@@ -194,12 +194,17 @@ export function createSessionService(deps: AuthDeps) {
       await dropCache([tokenHash]);
     },
 
-    /** Revokes every session of a user inside `tx`; call `afterCommit` once it committed. */
-    async revokeAllIn(tx: Db<DB>, userId: string): Promise<() => Promise<void>> {
-      const revoked = await repo.revokeSessions(tx, { userId });
+    /**
+     * Revokes every session of a user inside `tx` (all but `keepSessionId` when given: the one
+     * that made a change keeps going); call `afterCommit` once it committed.
+     */
+    async revokeAllIn(tx: Db<DB>, userId: string, keepSessionId?: string): Promise<() => Promise<void>> {
+      const revoked = await repo.revokeSessions(tx, { userId, ...(keepSessionId ? { exceptSessionId: keepSessionId } : {}) });
       return async () => {
         await forget(revoked);
-        await invalidateUser(userId);
+        // Every cached lookup of the account goes too (a race may have cached an ended one), except
+        // when one session stays: its entries were dropped with the others' by forget.
+        if (!keepSessionId) await invalidateUser(userId);
       };
     },
 

@@ -51,7 +51,24 @@ export async function galleryPage(db: Db<DB>, opts: { after?: { publishedAt: Dat
 }
 
 /** Takes every image of a person off the public gallery (their account is being deleted). */
+/** A deletion request: nothing of theirs stays public; each image remembers when it was published. */
 export async function unpublishAllOfUser(db: Db<DB>, userId: string): Promise<number> {
-  const res = await db.updateTable('images').set({ published_at: null }).where('user_id', '=', userId).where('published_at', 'is not', null).executeTakeFirst();
+  const res = await db
+    .updateTable('images')
+    .set((eb) => ({ withdrawn_published_at: eb.ref('published_at'), published_at: null }))
+    .where('user_id', '=', userId)
+    .where('published_at', 'is not', null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+/** The deletion request was undone: what it took off the gallery goes back, as it was. */
+export async function republishWithdrawn(db: Db<DB>, userId: string): Promise<number> {
+  const res = await db
+    .updateTable('images')
+    .set((eb) => ({ published_at: eb.ref('withdrawn_published_at'), withdrawn_published_at: null }))
+    .where('user_id', '=', userId)
+    .where('withdrawn_published_at', 'is not', null)
+    .executeTakeFirst();
   return Number(res.numUpdatedRows);
 }
