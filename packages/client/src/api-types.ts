@@ -4406,6 +4406,8 @@ export interface operations {
                 headers: {
                     /** @description `public, no-cache` once published, `private, no-cache` otherwise. */
                     "cache-control"?: string;
+                    /** @description For a CDN in front (RFC 9213): `public, max-age=300` for a published image's thumbnail, `no-store` for an unpublished image; absent for a published original (the CDN revalidates it like a browser). */
+                    "cdn-cache-control"?: string;
                     /** @description The bytes' hash; revalidate with If-None-Match. */
                     etag?: string;
                     [name: string]: unknown;
@@ -4715,6 +4717,8 @@ export interface operations {
                 headers: {
                     /** @description `public, no-cache` once published, `private, no-cache` otherwise. */
                     "cache-control"?: string;
+                    /** @description For a CDN in front (RFC 9213): `public, max-age=300` for a published image's thumbnail, `no-store` for an unpublished image; absent for a published original (the CDN revalidates it like a browser). */
+                    "cdn-cache-control"?: string;
                     /** @description The bytes' hash; revalidate with If-None-Match. */
                     etag?: string;
                     [name: string]: unknown;

@@ -1,4 +1,4 @@
-import { loadConfig, baseEnv, port, str, url, num, duration, makeValidator, listenPort, internalApiToken } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, url, num, duration, makeValidator, listenPort, internalApiToken, messageSealKey } from '@imlab/config';
 import { PERSISTENT_RETRY_SPAN_MS } from '@imlab/queue';
 
 /** JSON list of signing JWKs (first = current, private; the rest may be public, kept for rotation). */
@@ -19,6 +19,7 @@ const jwkList = makeValidator<string>((input: string) => {
 
 export const configSpec = {
   ...baseEnv,
+  MESSAGE_SEAL_KEY: messageSealKey,
   PORT: port({ default: 4001 }),
   INTERNAL_API_TOKEN: internalApiToken,
   /** /metrics, on its own internal listener (never the public PORT). */
@@ -69,7 +70,7 @@ export const configSpec = {
   /** A sign-in this recent confirms a sensitive change without the password (deleting the account, changing the password or email, linking Google). */
   RECENT_LOGIN_WINDOW: duration({ default: 10 * 60 }),
   ACCOUNT_PURGE_DELAY: duration({ default: 7 * 86400 }),
-  /** A purge some service has not reported done this long after it was due counts as overdue (auth_deletions_incomplete{age="overdue"}). */
+  /** A purge some service has not reported done this long after it was due counts as overdue (imlab_auth_deletions_incomplete{age="overdue"}). */
   DELETION_OVERDUE_AFTER: duration({ default: 2 * 86400 }),
   GOOGLE_CLIENT_ID: str({ default: '' }),
   GOOGLE_CLIENT_SECRET: str({ default: '' }),

@@ -191,7 +191,7 @@ describe('DELETE /v1/me', () => {
     expect(listed.status).toBe(200);
     expect(listed.body.deletions).toContainEqual(expect.objectContaining({ id: deletionId, partsDone: [], partsPending: ['credits-ledger', 'generation', 'billing', 'notification'] }));
     expect((await c(t.url, 'GET', '/v1/admin/accounts/deletions?olderThanDays=2', { headers: asOps })).body.deletions.map((d: { id: string }) => d.id)).not.toContain(deletionId);
-    const gauge = async () => (await t.app.metricsRegistry.getSingleMetric('auth_deletions_incomplete')!.get()).values.find((v) => v.labels.age === 'any')!.value;
+    const gauge = async () => (await t.app.metricsRegistry.getSingleMetric('imlab_auth_deletions_incomplete')!.get()).values.find((v) => v.labels.age === 'any')!.value;
     expect(await gauge()).toBeGreaterThanOrEqual(1);
 
     const report = (service: string) => t.ctx.db.transaction().execute((tx) => t.app.auth.privacy.receipts.partDone(tx, deletionId, service));

@@ -74,7 +74,7 @@ const resetSchema = {
  */
 function answerFloor(app: App, floorMs: number) {
   const overruns = new Counter({
-    name: 'auth_credential_floor_overrun_total',
+    name: 'imlab_auth_credential_floor_overruns_total',
     help: 'Credential answers (sign-up, sign-in, forgot, resend, reset) whose work took longer than CREDENTIAL_ANSWER_FLOOR_MS',
     labelNames: ['route'],
     registers: [app.metricsRegistry],

@@ -20,12 +20,12 @@ export function consumeAuthInbox(ctx: ServiceContext<DB>, receipts: Receipts, op
 }
 
 /**
- * `auth_deletions_incomplete`: purges some service has not reported done, all of them and those
+ * `imlab_auth_deletions_incomplete`: purges some service has not reported done, all of them and those
  * `overdueAfterSeconds` past their due date (the removal promise is at risk: alert on it).
  */
 export function registerDeletionGauges(registry: Registry, ctx: ServiceContext<DB>, receipts: Receipts, overdueAfterSeconds: number): void {
   new Gauge({
-    name: 'auth_deletions_incomplete',
+    name: 'imlab_auth_deletions_incomplete',
     help: 'Account purges not yet reported done by every service (age=any), and those past their due date by more than the alert window (age=overdue)',
     labelNames: ['age'],
     registers: [registry],

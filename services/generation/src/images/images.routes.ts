@@ -64,8 +64,18 @@ async function viewerOf(req: FastifyRequest, reply: FastifyReply): Promise<strin
   return req.user.sub;
 }
 
-export function sendImage(req: FastifyRequest, reply: FastifyReply, file: images.ImageFile, cache: string) {
+/**
+ * What a CDN in front (Cloudflare, or any that honours RFC 9213's CDN-Cache-Control) may keep, apart
+ * from what browsers may: a published image's thumbnail is what the gallery shows by the dozen, so
+ * the edge keeps it EDGE_THUMB_SECONDS (an image unpublished or deleted can still be served from the
+ * edge that long: docs/operations.md "Edge caching"); anything private is never stored by a CDN,
+ * whatever its rules say.
+ */
+export const EDGE_THUMB_SECONDS = 300;
+
+export function sendImage(req: FastifyRequest, reply: FastifyReply, file: images.ImageFile, cache: string, edge?: string) {
   reply.header('etag', file.etag).header('cache-control', cache).header('x-content-type-options', 'nosniff').header('vary', 'authorization');
+  if (edge) reply.header('cdn-cache-control', edge);
   if (req.headers['if-none-match'] === file.etag) return reply.code(304).send();
   return reply.type(file.contentType).send(file.bytes);
 }
@@ -90,6 +100,9 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
               headers: {
                 etag: Type.String({ description: 'The bytes\' hash; revalidate with If-None-Match.' }),
                 'cache-control': Type.String({ description: '`public, no-cache` once published, `private, no-cache` otherwise.' }),
+                'cdn-cache-control': Type.String({
+                  description: `For a CDN in front (RFC 9213): \`public, max-age=${EDGE_THUMB_SECONDS}\` for a published image's thumbnail, \`no-store\` for an unpublished image; absent for a published original (the CDN revalidates it like a browser).`,
+                }),
               },
               content: binaryContent([FILES[variant].mediaType]),
             },
@@ -103,7 +116,8 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
         // Stored, but revalidated on every use (a cheap 304 through the ETag and the visibility check):
         // an image unpublished or deleted, or whose owner asked for deletion, stops being served at once,
         // by shared caches and by the browser alike.
-        return sendImage(req, reply, file, file.published ? 'public, no-cache' : 'private, no-cache');
+        const edge = !file.published ? 'no-store' : variant === 'thumb' ? `public, max-age=${EDGE_THUMB_SECONDS}` : undefined;
+        return sendImage(req, reply, file, file.published ? 'public, no-cache' : 'private, no-cache', edge);
       },
     );
   }
