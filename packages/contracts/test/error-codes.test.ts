@@ -57,6 +57,8 @@ const CONTEXTS = [
  * an answer that was not problem+json.
  */
 const NOT_PROBLEM_CODES = new Set([
+  // an HTTP method's default (trace span names)
+  'GET',
   'ECONNRESET',
   'ENOENT',
   'EEXIST',
