@@ -192,13 +192,14 @@ export class GenerationService {
       const existing = await repo.findByIdempotencyKey(this.d.db, userId, idempotencyKey);
       if (existing) return this.replay(existing, hash);
     }
+    let references: UploadRow[] = [];
     if (r.referenceUploadIds.length) {
       const owned = await uploads.findOwnedUploads(this.d.db, userId, r.referenceUploadIds);
-      const live = owned.filter((u) => u.expires_at === null || u.expires_at.getTime() > Date.now());
-      if (live.length !== r.referenceUploadIds.length) throw referenceMissing();
-      checkReferenceFormats(this.d.config, r.model, live.map((u) => u.mime));
-      await this.moderate(r.prompt, live);
-    } else await this.moderate(r.prompt, []);
+      references = owned.filter((u) => u.expires_at === null || u.expires_at.getTime() > Date.now());
+      if (references.length !== r.referenceUploadIds.length) throw referenceMissing();
+      checkReferenceFormats(this.d.config, r.model, references.map((u) => u.mime));
+    }
+    await this.moderate(r.prompt, references);
     const id = uuidv7();
     const expiresAt = new Date(Date.now() + this.d.config.HOLD_TTL * 1000);
     let reserveMessageId: string;

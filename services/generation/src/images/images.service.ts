@@ -48,39 +48,44 @@ async function load(storage: ObjectStorage, img: ImageRow, variant: 'original' |
   };
 }
 
+type PublishDeps = { db: Kysely<DB>; storage: ObjectStorage; moderation: Moderation; metrics: GenerationMetrics };
+
 /**
  * Publishes one of the person's images after checking it again: the content policy as it is now
  * on its prompts (rules change after an image is made), then, when enabled, the moderation model
  * on its prompt and the image itself — which must answer: its outage refuses (fail closed).
  */
-export async function publish(deps: { db: Kysely<DB>; storage: ObjectStorage; moderation: Moderation; metrics: GenerationMetrics }, id: string, userId: string): Promise<ImageRow> {
-  const { db, storage, moderation, metrics } = deps;
-  const img = await repo.findImage(db, id);
+export async function publish(deps: PublishDeps, id: string, userId: string): Promise<ImageRow> {
+  const img = await repo.findImage(deps.db, id);
   if (!img || img.user_id !== userId) throw notFound('image', 'IMAGE_NOT_FOUND');
-  const generation = await generations.findGeneration(db, img.generation_id);
   try {
-    checkPrompts('IMAGE_CONTENT_POLICY', generation?.prompt ?? '', generation?.negative_prompt ?? null);
-    if (moderation.enabled) {
-      const bytes = await storage.get(img.storage_key);
-      if (!bytes) throw new AppError('IMAGE_MISSING', { message: 'the stored image is missing' });
-      let flag;
-      try {
-        flag = await moderation.check([
-          { field: 'prompt', text: generation?.prompt ?? '' },
-          { field: 'image', image: { bytes, mime: 'image/png' } },
-        ]);
-      } catch (err) {
-        if (!(err instanceof ModerationUnavailable)) throw err;
-        metrics.moderationOutages.inc({ check: 'publish', outcome: 'refused' });
-        throw new AppError('MODERATION_UNAVAILABLE', { message: `moderation unavailable: ${err.message}`, cause: err });
-      }
-      if (flag) throw policyRefusal('IMAGE_CONTENT_POLICY', flag.rule, flag.field);
-    }
+    await checkForPublishing(deps, img);
   } catch (err) {
-    if (err instanceof AppError && err.code === 'IMAGE_CONTENT_POLICY') metrics.policyRefusals.inc({ check: 'publish', rule: String(err.details?.rule) });
+    if (err instanceof AppError && err.code === 'IMAGE_CONTENT_POLICY') deps.metrics.policyRefusals.inc({ check: 'publish', rule: String(err.details?.rule) });
     throw err;
   }
-  return setPublished(db, id, userId, true);
+  return setPublished(deps.db, id, userId, true);
+}
+
+async function checkForPublishing({ db, storage, moderation, metrics }: PublishDeps, img: ImageRow): Promise<void> {
+  const generation = await generations.findGeneration(db, img.generation_id);
+  const prompt = generation?.prompt ?? '';
+  checkPrompts('IMAGE_CONTENT_POLICY', prompt, generation?.negative_prompt ?? null);
+  if (!moderation.enabled) return;
+  const bytes = await storage.get(img.storage_key);
+  if (!bytes) throw new AppError('IMAGE_MISSING', { message: 'the stored image is missing' });
+  let flag;
+  try {
+    flag = await moderation.check([
+      { field: 'prompt', text: prompt },
+      { field: 'image', image: { bytes, mime: 'image/png' } },
+    ]);
+  } catch (err) {
+    if (!(err instanceof ModerationUnavailable)) throw err;
+    metrics.moderationOutages.inc({ check: 'publish', outcome: 'refused' });
+    throw new AppError('MODERATION_UNAVAILABLE', { message: `moderation unavailable: ${err.message}`, cause: err });
+  }
+  if (flag) throw policyRefusal('IMAGE_CONTENT_POLICY', flag.rule, flag.field);
 }
 
 export async function setPublished(db: Kysely<DB>, id: string, userId: string, published: boolean): Promise<ImageRow> {
