@@ -158,6 +158,15 @@ export const ERROR_CODES = {
   GENERATION_REFERENCE_NOT_FOUND: spec(422, 'A reference upload does not exist or has expired.', '某张参考图片不存在或已过期。'),
   GENERATION_IDEMPOTENCY_KEY_REUSED: spec(422, 'This Idempotency-Key was used for a different request.', '该 Idempotency-Key 已用于另一个请求。'),
   IMAGE_MISSING: spec(500, INTERNAL_EN, INTERNAL_ZH),
+  IMAGE_TAKEN_DOWN: spec(403, 'This image was taken down under the content policy; it cannot be published again.', '该图片因违反内容政策已被下架，无法再次发布。'),
+  IMAGE_ALREADY_REPORTED: spec(409, 'You have already reported this image; thank you.', '你已举报过这张图片，谢谢。'),
+  IMAGE_REPORT_RATE_LIMITED: spec(429, 'Too many reports from this network; please try again later.', '来自该网络的举报过多，请稍后再试。'),
+  MODERATION_NOT_APPLICABLE: spec(
+    409,
+    (p: { action: 'dismiss' | 'takedown' | 'restore' }) =>
+      p.action === 'restore' ? 'Only a taken-down image can be restored.' : p.action === 'takedown' ? 'This image is already taken down.' : 'This image has no open reports to dismiss.',
+    (p) => (p.action === 'restore' ? '只有已下架的图片才能恢复。' : p.action === 'takedown' ? '该图片已被下架。' : '该图片没有待处理的举报。'),
+  ),
   STORAGE_OBJECTS_RECLAIMED: spec(503, UNAVAILABLE_EN, UNAVAILABLE_ZH),
 
   // ── Generation: why a generation ended without images (its `errorCode`, a refund's `reason`) ──

@@ -1,6 +1,7 @@
 import type { Locale } from './messages/common.js';
 
-export const ROLES = ['user', 'admin', 'finance', 'ops'] as const;
+/** `moderator` reviews reported gallery images (admin may too). */
+export const ROLES = ['user', 'admin', 'finance', 'ops', 'moderator'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Claims of the ~60 s internal JWT that auth signs and every service verifies. */

@@ -15,6 +15,7 @@ import { uploadRoutes, uploadSchemas } from './uploads/uploads.routes.js';
 import { generationSchemas } from './generations/generations.schemas.js';
 import { sweepExpiredUploads } from './uploads/uploads.service.js';
 import { privacyRoutes } from './privacy/privacy.routes.js';
+import { moderationRoutes, moderationSchemas } from './moderation/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -46,7 +47,7 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
     readiness: { ...ctx.readiness, storage: () => storage.ping() },
     // Uploads have their own, larger limit on their route.
     bodyLimit: 64 * 1024,
-    schemas: [...generationSchemas, ...imageSchemas, ...uploadSchemas],
+    schemas: [...generationSchemas, ...imageSchemas, ...uploadSchemas, ...moderationSchemas],
   });
   await registerInternalAuth(app as never, { audience: 'generation', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['generation', 'generation-render']);
@@ -61,6 +62,7 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
   imageRoutes(app, { db: ctx.db, storage, deletions });
   await uploadRoutes(app, { db: ctx.db, storage, deletions, config });
   privacyRoutes(app, { db: ctx.db, storage, config });
+  moderationRoutes(app, { db: ctx.db, bus: ctx.bus, redis: ctx.bus.redis, prefix: ctx.bus.prefix, config });
   return app;
 }
 

@@ -49,6 +49,23 @@ export interface ImageTable {
   thumb_sha256: string;
   published_at: Date | null;
   created_at: Generated<Date>;
+  /** Reported by REPORT_HIDE_THRESHOLD distinct people: out of the gallery until reviewed. */
+  hidden_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** Taken down by a moderator (unpublished; cannot be published again until restored). */
+  taken_down_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  takedown_rule: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface ImageReportTable {
+  id: string;
+  image_id: string;
+  /** `u:<user id>` or `a:<ip hash>`; `x:<report id>` once the reporter is purged. */
+  reporter_key: string;
+  reason: string;
+  note: string | null;
+  created_at: Generated<Date>;
+  resolved_at: Date | null;
+  resolution: 'dismissed' | 'taken-down' | null;
 }
 
 export interface UploadTable {
@@ -87,8 +104,10 @@ export interface DB extends QueueTables, PurgeTombstoneTables {
   uploads: UploadTable;
   user_profiles: UserProfileTable;
   storage_deletions: StorageDeletionTable;
+  image_reports: ImageReportTable;
 }
 
 export type GenerationRow = Selectable<GenerationTable>;
 export type ImageRow = Selectable<ImageTable>;
 export type UploadRow = Selectable<UploadTable>;
+export type ImageReportRow = Selectable<ImageReportTable>;

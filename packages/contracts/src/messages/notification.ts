@@ -14,6 +14,7 @@ export const EMAIL_TEMPLATES = [
   'account-deleted',
   'export-ready',
   'google-sign-in-refused',
+  'image-taken-down',
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -33,6 +34,7 @@ export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
  * - account-deleted: (nothing) — send it with `to`: the contact is gone after `user.purge`
  * - export-ready: link, expiresAt?
  * - google-sign-in-refused: attemptedAt? — a Google account other than the linked one tried to sign in with the address
+ * - image-taken-down: rule (a MODERATION_REASONS id), takenDownAt? — a moderator took one of the person's gallery images down
  */
 export const notificationMessages = {
   /**

@@ -53,13 +53,14 @@ const FILES = {
   thumb: { operationId: 'getImageThumbnail', mediaType: 'image/webp', summary: 'An image\'s thumbnail (WebP)', what: 'The WebP thumbnail' },
 } as const;
 const imageErrors = { 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 404: ['IMAGE_NOT_FOUND'] } as const;
+const publishErrors = { ...imageErrors, 403: ['IMAGE_TAKEN_DOWN'] } as const;
 const publication = ref(Published, { description: 'The image and whether it is published' });
 
 /** Signed-in viewer when a token came along; anonymous otherwise (published images only). */
-async function viewerOf(req: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
+async function viewerOf(req: FastifyRequest, reply: FastifyReply): Promise<images.Viewer | undefined> {
   if (!req.headers.authorization) return undefined;
   await authenticate(req, reply);
-  return req.user.sub;
+  return { id: req.user.sub, roles: req.user.roles };
 }
 
 export function sendImage(req: FastifyRequest, reply: FastifyReply, file: images.ImageFile, cache: string) {
@@ -111,9 +112,14 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
     {
       preHandler: authenticate,
       schema: {
-        ...operation('publishImage', { tag: 'images', access: 'session', summary: 'Publish an image', description: 'Puts one of the person\'s images in the public gallery (under their display name).' }),
+        ...operation('publishImage', {
+          tag: 'images',
+          access: 'session',
+          summary: 'Publish an image',
+          description: 'Puts one of the person\'s images in the public gallery (under their display name). An image a moderator took down cannot be published again (403 `IMAGE_TAKEN_DOWN`).',
+        }),
         params: IdParams,
-        response: { 200: publication, ...errors(imageErrors) },
+        response: { 200: publication, ...errors(publishErrors) },
       },
     },
     async (req) => ({ id: (await images.setPublished(db, req.params.id, req.user.sub, true)).id, published: true }),
