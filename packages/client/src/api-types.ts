@@ -23,6 +23,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log
+         * @description Every back-office action (moderation, suspensions, goodwill credits, support look-ups), newest first; filter by actor, target person or action. Append-only.
+         *
+         *     Needs a session whose account has the `admin` role.
+         */
+        get: operations["listAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/billing/reconciliation": {
         parameters: {
             query?: never;
@@ -149,6 +171,94 @@ export interface paths {
         get: operations["verifyLedgerCheckpoints"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/moderation/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The review queue
+         * @description Images with open reports (oldest report first) or, with `status=taken-down`, the images taken down (latest first). Moderators may view these images' files whatever their state.
+         *
+         *     Needs a session whose account has the `moderator` or `admin` role.
+         */
+        get: operations["listModerationQueue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/moderation/images/{id}/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dismiss an image's reports
+         * @description The open reports were unfounded: they are closed, the image returns to the gallery. The written reason goes to the audit log.
+         *
+         *     Needs a session whose account has the `moderator` or `admin` role.
+         */
+        post: operations["dismissImageReports"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/moderation/images/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore a taken-down image
+         * @description Undoes a takedown: the image is published again. The written reason goes to the audit log.
+         *
+         *     Needs a session whose account has the `moderator` or `admin` role.
+         */
+        post: operations["restoreImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/moderation/images/{id}/takedown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take an image down
+         * @description Unpublishes the image; its owner cannot publish it again until it is restored and is told by email, in their language, which rule it broke. Open reports are closed. The written reason goes to the audit log.
+         *
+         *     Needs a session whose account has the `moderator` or `admin` role.
+         */
+        post: operations["takeDownImage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -684,7 +794,7 @@ export interface paths {
         put?: never;
         /**
          * Publish an image
-         * @description Puts one of the person's images in the public gallery (under their display name).
+         * @description Puts one of the person's images in the public gallery (under their display name). An image a moderator took down cannot be published again (403 `IMAGE_TAKEN_DOWN`).
          *
          *     Needs a session.
          */
@@ -696,6 +806,28 @@ export interface paths {
          *     Needs a session.
          */
         delete: operations["unpublishImage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/images/{id}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a gallery image
+         * @description Anyone may report a published image once (signed in: once per account; signed out: once per network address), with a reason from the fixed list and an optional note. Reports are limited per network address. An image reported by enough different people leaves the gallery until a moderator reviews it.
+         *
+         *     The session is optional (what it changes is said above).
+         */
+        post: operations["reportImage"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1000,6 +1132,36 @@ export interface components {
         AccountUpdate: {
             displayName?: string;
             locale?: "en" | "zh";
+        };
+        /** @description One back-office action: ids only, never an address or a name. */
+        AuditEntry: {
+            /** @enum {string} */
+            action: "image.reports-dismissed" | "image.taken-down" | "image.restored" | "account.suspended" | "account.unsuspended" | "credits.goodwill-granted" | "support.account-viewed" | "support.prompts-viewed";
+            /** @description Who acted (null once their account was purged). */
+            actorId: string | null;
+            /**
+             * Format: date-time
+             * @description When the action committed.
+             */
+            at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The written reason given. */
+            reason: string;
+            /** @description The service that acted. */
+            service: string;
+            /** @description Other ids it touched (image, posting…). */
+            targetIds: {
+                [key: string]: string;
+            };
+            /** @description Whom it concerns (null: nobody in particular, or purged since). */
+            targetUserId: string | null;
+        };
+        /** @description One page of the audit log, newest first. */
+        AuditPage: {
+            items: components["schemas"]["AuditEntry"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            nextCursor: string | null;
         };
         /**
          * @example {
@@ -1451,6 +1613,19 @@ export interface components {
             id: string;
             published: boolean;
         };
+        /**
+         * @description The report was received; moderators review it.
+         * @example {
+         *       "id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a81",
+         *       "received": true
+         *     }
+         */
+        ImageReportReceipt: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {boolean} */
+            received: true;
+        };
         IncompleteDeletion: {
             /**
              * Format: date-time
@@ -1563,6 +1738,61 @@ export interface components {
             email: string;
             password: string;
         };
+        /** @description The image after the decision. */
+        ModerationDecision: {
+            /**
+             * Format: uuid
+             * @description The audit record of this action.
+             */
+            auditId: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description `hidden`: out of the gallery after reports, until reviewed; `taken-down`: unpublished by a moderator.
+             * @enum {string}
+             */
+            state: "published" | "hidden" | "unpublished" | "taken-down";
+        };
+        /** @description A reported or taken-down image and its reports. */
+        ModerationItem: {
+            height: number;
+            /** Format: uuid */
+            imageId: string;
+            openReports: number;
+            /**
+             * Format: uuid
+             * @description The owner's account id (ids only; support looks people up).
+             */
+            ownerId: string;
+            /** @description Every report on the image, oldest first; reporters are never named. */
+            reports: {
+                note: string | null;
+                /**
+                 * @description Why, from the fixed list (the content policy's headings).
+                 * @enum {string}
+                 */
+                reason: "sexual" | "minors" | "violence" | "hate" | "harassment" | "self-harm" | "illegal" | "copyright" | "spam" | "other";
+                /** Format: date-time */
+                reportedAt: string;
+                /** @description null while open. */
+                resolution: ("dismissed" | "taken-down") | null;
+            }[];
+            /**
+             * @description `hidden`: out of the gallery after reports, until reviewed; `taken-down`: unpublished by a moderator.
+             * @enum {string}
+             */
+            state: "published" | "hidden" | "unpublished" | "taken-down";
+            takedownRule: ("sexual" | "minors" | "violence" | "hate" | "harassment" | "self-harm" | "illegal" | "copyright" | "spam" | "other") | null;
+            thumbUrl: string;
+            url: string;
+            width: number;
+        };
+        /** @description One page of the review queue. */
+        ModerationQueue: {
+            items: components["schemas"]["ModerationItem"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            nextCursor: string | null;
+        };
         /**
          * @description A purchase of a credit pack.
          * @example {
@@ -1660,7 +1890,7 @@ export interface components {
              * @description A registered error code (packages/contracts/src/error-codes.ts).
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "WEB_APP_NOT_BUILT" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_SESSION_COOKIE_CONFLICT" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_ACCOUNT_MISMATCH" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_UNSUPPORTED_OPTION" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
+            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "WEB_APP_NOT_BUILT" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_SESSION_COOKIE_CONFLICT" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_ACCOUNT_MISMATCH" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_UNSUPPORTED_OPTION" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "IMAGE_TAKEN_DOWN" | "IMAGE_ALREADY_REPORTED" | "IMAGE_REPORT_RATE_LIMITED" | "MODERATION_NOT_APPLICABLE" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
             /** @description What went wrong, a sentence in the person's language (the code's message). */
             detail?: string;
             errors?: {
@@ -1983,6 +2213,74 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    listAuditLog: {
+        parameters: {
+            query?: {
+                action?: "image.reports-dismissed" | "image.taken-down" | "image.restored" | "account.suspended" | "account.unsuspended" | "credits.goodwill-granted" | "support.account-viewed" | "support.prompts-viewed";
+                actorId?: string;
+                /** @description The `nextCursor` of the previous page; empty or absent for the first. */
+                cursor?: string;
+                limit?: number;
+                targetUserId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the log */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Bad Request: `INVALID_CURSOR`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "INVALID_CURSOR" | "VALIDATION_FAILED";
                     };
                 };
             };
@@ -2410,6 +2708,360 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    listModerationQueue: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page; empty or absent for the first. */
+                cursor?: string;
+                limit?: number;
+                /** @description `open`: images with reports to review (oldest first); `taken-down`: to restore (latest first). */
+                status?: "open" | "taken-down";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the queue */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModerationQueue"];
+                };
+            };
+            /** @description Bad Request: `INVALID_CURSOR`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "INVALID_CURSOR" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    dismissImageReports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Why: a written reason, kept in the audit log. */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The image after the decision */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModerationDecision"];
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Not Found: `IMAGE_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "IMAGE_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description Conflict: `MODERATION_NOT_APPLICABLE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "MODERATION_NOT_APPLICABLE";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    restoreImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Why: a written reason, kept in the audit log. */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The image after the decision */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModerationDecision"];
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Not Found: `IMAGE_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "IMAGE_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description Conflict: `MODERATION_NOT_APPLICABLE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "MODERATION_NOT_APPLICABLE";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    takeDownImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Why: a written reason, kept in the audit log. */
+                    reason: string;
+                    /**
+                     * @description Why, from the fixed list (the content policy's headings).
+                     * @enum {string}
+                     */
+                    rule: "sexual" | "minors" | "violence" | "hate" | "harassment" | "self-harm" | "illegal" | "copyright" | "spam" | "other";
+                };
+            };
+        };
+        responses: {
+            /** @description The image after the decision */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModerationDecision"];
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Not Found: `IMAGE_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "IMAGE_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description Conflict: `MODERATION_NOT_APPLICABLE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "MODERATION_NOT_APPLICABLE";
                     };
                 };
             };
@@ -4118,7 +4770,18 @@ export interface operations {
                     };
                 };
             };
-            403: components["responses"]["GatewayCsrfRejected"];
+            /** @description Forbidden: `IMAGE_TAKEN_DOWN`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "IMAGE_TAKEN_DOWN" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
             /** @description Not Found: `IMAGE_NOT_FOUND`. */
             404: {
                 headers: {
@@ -4196,6 +4859,105 @@ export interface operations {
                 };
             };
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    reportImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Anything the moderators should know (optional). */
+                    note?: string;
+                    /**
+                     * @description Why, from the fixed list (the content policy's headings).
+                     * @enum {string}
+                     */
+                    reason: "sexual" | "minors" | "violence" | "hate" | "harassment" | "self-harm" | "illegal" | "copyright" | "spam" | "other";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageReportReceipt"];
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            403: components["responses"]["GatewayCsrfRejected"];
+            /** @description Not Found: `IMAGE_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "IMAGE_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description Conflict: `IMAGE_ALREADY_REPORTED`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "IMAGE_ALREADY_REPORTED";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `IMAGE_REPORT_RATE_LIMITED`. From the gateway: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "IMAGE_REPORT_RATE_LIMITED" | "RATE_LIMITED";
+                    };
+                };
+            };
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];
             503: components["responses"]["ServiceUnavailable"];

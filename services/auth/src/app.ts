@@ -19,6 +19,7 @@ import { registerGoogleRoutes } from './google/google.routes.js';
 import { privacySchemas, registerPrivacyRoutes } from './privacy/privacy.routes.js';
 import { registerDeletionGauges } from './privacy/inbox.js';
 import { warmPasswordHasher } from './lib/passwords.js';
+import { auditSchemas, registerAuditRoutes } from './audit/index.js';
 import { createBackground } from './lib/background.js';
 
 export interface AppDeps {
@@ -44,7 +45,7 @@ declare module 'fastify' {
 
 /** Builds the auth app; never listens (main.ts does). */
 export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App> {
-  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas] });
+  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas, ...auditSchemas] });
   ctx.bus.registerMetrics(app.metricsRegistry, ['auth']);
   await app.register(cookie);
   // 429 answers carry Retry-After (the problem body has it as retryAfter too).
@@ -79,5 +80,6 @@ export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App
   registerProfileRoutes(app, deps, profiles, sessions);
   registerGoogleRoutes(app, deps, google);
   registerPrivacyRoutes(app, deps, privacy, sessions);
+  registerAuditRoutes(app, deps, sessions);
   return app;
 }

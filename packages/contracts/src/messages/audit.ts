@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { command } from './define.js';
 import { Uuid, IsoDate } from './common.js';
+import { SERVICES } from '../queues.js';
 
 /** Every back-office action, by name (the audit log's `action`). */
 export const AUDIT_ACTIONS = [
@@ -26,6 +27,8 @@ export const AuditRecord = Type.Object(
   {
     id: Uuid,
     at: IsoDate,
+    /** The service that acted. */
+    service: Type.Union(SERVICES.map((s) => Type.Literal(s))),
     actorId: Uuid,
     action: Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a))),
     /** The person the action concerns (their export includes it; their purge removes their id from it). */

@@ -58,7 +58,7 @@ export async function report(deps: ModerationDeps, input: { imageId: string; rep
 /** The audit record of a moderator's action, in the action's transaction (auth keeps the log). */
 async function audit(tx: Transaction<DB>, bus: Bus, actorId: string, action: AuditAction, img: ImageRow, reason: string): Promise<string> {
   const id = uuidv7();
-  await bus.send(tx, 'audit.record', { id, at: new Date().toISOString(), actorId, action, targetUserId: img.user_id, targetIds: { image: img.id }, reason });
+  await bus.send(tx, 'audit.record', { id, at: new Date().toISOString(), service: 'generation', actorId, action, targetUserId: img.user_id, targetIds: { image: img.id }, reason });
   return id;
 }
 
