@@ -30,4 +30,5 @@ export const PAGE_PATHS = [
   'billing/cancel',
   'finance',
   'ops',
+  'moderation',
 ] as const;

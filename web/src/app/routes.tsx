@@ -18,6 +18,7 @@ const Library = lazy(() => import('../pages/Library'));
 const Settings = lazy(() => import('../pages/Settings'));
 const Finance = lazy(() => import('../pages/Finance'));
 const Ops = lazy(() => import('../pages/Ops'));
+const Moderation = lazy(() => import('../pages/Moderation'));
 const Gallery = lazy(() => import('../pages/Gallery'));
 const Pricing = lazy(() => import('../pages/Pricing'));
 const Orders = lazy(() => import('../pages/Orders'));
@@ -75,6 +76,7 @@ export const ROUTES: AppRoute[] = [
   { path: 'billing/cancel', Component: BillingCancel },
   { path: 'finance', Component: Finance },
   { path: 'ops', Component: Ops },
+  { path: 'moderation', Component: Moderation },
   { path: '*', Component: NotFound },
 ];
 
