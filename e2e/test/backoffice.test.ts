@@ -90,6 +90,39 @@ describe('reports and review, through the gateway', () => {
   }, 120_000);
 });
 
+describe('suspension, through the gateway', () => {
+  it('suspend → sessions dead at the gateway at once (even its cached one), sign-in refused, the person told; unsuspend lifts it', async () => {
+    const member = e2e.browser(IPS.member);
+    await signUpVerified(e2e.sys, member, 'member@example.com');
+    const memberId = (await ok(member.api.GET('/v1/me'))).id;
+    // the gateway now reuses this session for SESSION_CACHE_TTL (30 s here)
+    expect((await member.api.GET('/v1/generations')).response.status).toBe(200);
+    expect((await member.api.GET('/v1/generations')).response.status).toBe(200);
+
+    const admin = people.admin!;
+    expect((await people.moderator!.api.POST('/v1/admin/accounts/{id}/suspend', { params: { path: { id: memberId } }, body: { reason: 'spam' } })).error).toMatchObject({ status: 403 });
+    expect((await admin.api.POST('/v1/admin/accounts/{id}/suspend', { params: { path: { id: memberId } }, body: { reason: 'x' } })).error).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
+    const suspended = await admin.api.POST('/v1/admin/accounts/{id}/suspend', { params: { path: { id: memberId } }, body: { reason: 'spam accounts ring, see ticket 42' } });
+    expect(suspended.data).toMatchObject({ userId: memberId, suspended: true });
+    // at once: no grace for the session the gateway had cached
+    expect((await member.api.GET('/v1/generations')).error).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
+    expect((await member.api.GET('/v1/me')).response.status).toBe(401);
+    const again = await member.api.POST('/v1/auth/login', { body: { email: 'member@example.com', password: PASSWORD } });
+    expect(again.error).toMatchObject({ status: 403, code: 'ACCOUNT_SUSPENDED' });
+    expect((await admin.api.POST('/v1/admin/accounts/{id}/suspend', { params: { path: { id: memberId } }, body: { reason: 'twice' } })).error).toMatchObject({ status: 409, code: 'ACCOUNT_SUSPENSION_UNCHANGED' });
+    expect(await eventually(() => mailText(e2e.sys, 'member@example.com', 'account-suspended'), 30_000)).toContain('suspended');
+
+    const lifted = await admin.api.POST('/v1/admin/accounts/{id}/unsuspend', { params: { path: { id: memberId } }, body: { reason: 'appeal accepted' } });
+    expect(lifted.data).toMatchObject({ userId: memberId, suspended: false });
+    expect((await member.api.POST('/v1/auth/login', { body: { email: 'member@example.com', password: PASSWORD } })).response.status).toBe(200);
+    expect((await member.api.GET('/v1/generations')).response.status).toBe(200);
+    await eventually(() => mailText(e2e.sys, 'member@example.com', 'account-reinstated'), 30_000);
+    const log = await ok(admin.api.GET('/v1/admin/audit', { params: { query: { targetUserId: memberId } } }));
+    expect(log.items.map((i) => i.action)).toEqual(['account.unsuspended', 'account.suspended']);
+    expect(log.items[1]).toMatchObject({ service: 'auth', reason: 'spam accounts ring, see ticket 42' });
+  }, 120_000);
+});
+
 describe('the API document, after all of it', () => {
   it('declared every answer: status, content type, headers and body', () => {
     const { mismatches } = e2e.contract;

@@ -105,6 +105,14 @@ export const ERROR_CODES = {
     'This email address belongs to an account that signs in with a different Google account. Sign in with that Google account or with your password.',
     '该邮箱地址所属的账户已关联另一个 Google 账户。请使用那个 Google 账户或密码登录。',
   ),
+  /** An admin suspended the account: sign-in, creating, publishing and buying are refused. */
+  ACCOUNT_SUSPENDED: spec(403, 'This account is suspended. Write to support if you think this is a mistake.', '该账户已被暂停。如认为有误，请联系客服。'),
+  ACCOUNT_NOT_FOUND: spec(404, 'There is no such account.', '不存在该账户。'),
+  ACCOUNT_SUSPENSION_UNCHANGED: spec(
+    409,
+    (p: { suspended: boolean }) => (p.suspended ? 'This account is already suspended.' : 'This account is not suspended.'),
+    (p) => (p.suspended ? '该账户已处于暂停状态。' : '该账户未被暂停。'),
+  ),
   AUTH_GOOGLE_DISABLED: spec(404, 'Google sign-in is not available here.', '此处未开通 Google 登录。'),
   AUTH_TOO_MANY_ATTEMPTS: spec(429, 'Too many failed attempts; try again later, or reset your password.', '失败次数过多，请稍后再试，或重置密码。'),
   AUTH_SIGNUP_LIMIT: spec(429, 'Too many sign-ups from this network today; try again tomorrow.', '今天来自该网络的注册过多，请明天再试。'),

@@ -10,3 +10,4 @@ export * from './drain.js';
 export * from './openapi.js';
 export { contractViolations, UNIVERSAL_PROBLEM_CODES } from './contract-check.js';
 export { createMetricsServer, listenMetrics, closeMetrics } from './metrics.js';
+export { refuseSuspended, type SuspensionSource } from './suspension.js';

@@ -15,6 +15,8 @@ export interface UserTable {
   status: Generated<'active' | 'deleted'>;
   purge_after: Date | null;
   signup_ip_hash: string | null;
+  /** Suspended by an admin (back-office): no sign-in, no session. */
+  suspended_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

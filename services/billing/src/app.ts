@@ -39,7 +39,7 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     cancelPath: config.CHECKOUT_CANCEL_PATH,
     sessionTtlSeconds: config.CHECKOUT_SESSION_TTL,
     log: logger,
-  });
+  }, { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix });
   registerOrderRoutes(app, ctx.db);
   await registerWebhookRoutes(app, {
     db: ctx.db,

@@ -58,8 +58,9 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
   app.decorate('generation', { service, events, storage, deletions, metrics });
   app.addHook('onClose', async () => events.close());
 
-  generationRoutes(app, { config, service, events });
-  imageRoutes(app, { db: ctx.db, storage, deletions });
+  const suspension = { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix };
+  generationRoutes(app, { config, service, events, suspension });
+  imageRoutes(app, { db: ctx.db, storage, deletions, suspension });
   await uploadRoutes(app, { db: ctx.db, storage, deletions, config });
   privacyRoutes(app, { db: ctx.db, storage, config });
   moderationRoutes(app, { db: ctx.db, bus: ctx.bus, redis: ctx.bus.redis, prefix: ctx.bus.prefix, config });

@@ -5,7 +5,7 @@ import { startHarness, type Body, type Harness } from './support/harness.js';
 let h: Harness;
 const owner = uuidv7();
 const moderatorId = uuidv7();
-const readers = [uuidv7(), uuidv7(), uuidv7()];
+const readers: [string, string, string] = [uuidv7(), uuidv7(), uuidv7()];
 let images: Body[];
 const ip = (n: number) => n.toString(16).padStart(64, '0');
 
@@ -139,5 +139,21 @@ describe('/v1/admin/moderation', () => {
       .poll(async () => (await h.ctx.db.selectFrom('image_reports').select('id').where('reporter_key', '=', `u:${readers[0]}`).execute()).length, { timeout: 15_000 })
       .toBe(0);
     expect((await h.ctx.db.selectFrom('image_reports').select('reporter_key').where('reporter_key', 'like', 'x:%').execute()).length).toBeGreaterThan(0);
+  });
+});
+
+describe('a suspended account', () => {
+  it('may not create or publish (403 ACCOUNT_SUSPENDED) while auth marks it; unmarked, it may', async () => {
+    const key = `${h.ctx.bus.prefix}auth:user-suspended:${owner}`;
+    await h.ctx.bus.redis.set(key, '1');
+    try {
+      expect((await h.api('POST', '/v1/generations', { user: owner, body: { prompt: 'anything', count: 1, size: '512x512' } })).body).toMatchObject({ status: 403, code: 'ACCOUNT_SUSPENDED' });
+      expect((await h.api('POST', `/v1/images/${images[1].id}/publish`, { user: owner })).body).toMatchObject({ status: 403, code: 'ACCOUNT_SUSPENDED' });
+      // reading stays possible
+      expect((await h.api('GET', '/v1/generations', { user: owner })).status).toBe(200);
+    } finally {
+      await h.ctx.bus.redis.del(key);
+    }
+    expect((await h.api('POST', `/v1/images/${images[1].id}/publish`, { user: owner })).status).toBe(200);
   });
 });

@@ -19,6 +19,8 @@ const SAMPLE: Record<EmailTemplate, Record<string, string | number>> = {
   'export-ready': { link: '/exports/0190a1b2-0000-7000-8000-000000000003', expiresAt: '2026-03-08T00:00:00Z' },
   'google-sign-in-refused': { attemptedAt: '2026-03-01T10:00:00Z' },
   'image-taken-down': { rule: 'violence', takenDownAt: '2026-03-01T10:00:00Z' },
+  'account-suspended': {},
+  'account-reinstated': {},
 };
 
 describe('email templates', () => {

@@ -15,6 +15,8 @@ export const EMAIL_TEMPLATES = [
   'export-ready',
   'google-sign-in-refused',
   'image-taken-down',
+  'account-suspended',
+  'account-reinstated',
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -34,6 +36,8 @@ export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
  * - account-deleted: (nothing) — send it with `to`: the contact is gone after `user.purge`
  * - export-ready: link, expiresAt?
  * - google-sign-in-refused: attemptedAt? — a Google account other than the linked one tried to sign in with the address
+ * - account-suspended: (nothing) — an admin suspended the account
+ * - account-reinstated: (nothing) — the suspension was lifted
  * - image-taken-down: rule (a MODERATION_REASONS id), takenDownAt? — a moderator took one of the person's gallery images down
  */
 export const notificationMessages = {

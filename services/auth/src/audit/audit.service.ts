@@ -1,6 +1,6 @@
 import type { Db, Kysely, Transaction } from '@imlab/db';
 import { AppError } from '@imlab/http';
-import { UUID_RE, type AuditRecord } from '@imlab/contracts';
+import { UUID_RE, type AuditAction, type AuditRecord } from '@imlab/contracts';
 import type { DB } from '../db.js';
 import * as repo from './audit.repository.js';
 
@@ -30,7 +30,7 @@ export const view = (r: repo.AuditRow) => ({
   at: r.at.toISOString(),
   service: r.service,
   actorId: r.actor_id,
-  action: r.action,
+  action: r.action as AuditAction,
   targetUserId: r.target_user_id,
   targetIds: r.target_ids,
   reason: r.reason,

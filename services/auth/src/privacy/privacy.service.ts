@@ -16,6 +16,7 @@ import { toMe } from '../profile/profile.service.js';
 import { fetchInternal, fetchUserExport, inlineInternalFiles } from './export-fetch.js';
 import { createZipFile } from './zip-file.js';
 import { auditExportFor, forgetInAudit } from '../audit/index.js';
+import { suspendedUserKey } from '@imlab/contracts';
 import { createReceipts } from './receipts.js';
 
 const README = `Your imagemakerlab export.
@@ -114,6 +115,8 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
       await Promise.all(purged.files.map((f) => rm(join(exportDir, f), { force: true })));
       await sessions.dropCached(purged.hashes);
       await accounts.backoff.clear(purged.email);
+      // a suspension's mark names them too
+      await deps.redis.del(suspendedUserKey(deps.keyPrefix, purged.userId)).catch(() => undefined);
       logger.info({ userId: purged.userId }, 'account purged');
       return true;
     },

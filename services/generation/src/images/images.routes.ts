@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Page, ref } from '@imlab/contracts';
-import { authenticate, binaryContent, errors, operation, type App } from '@imlab/http';
+import { authenticate, binaryContent, errors, operation, refuseSuspended, type App, type SuspensionSource } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import type { ObjectStorage } from '../storage/storage.js';
@@ -53,7 +53,7 @@ const FILES = {
   thumb: { operationId: 'getImageThumbnail', mediaType: 'image/webp', summary: 'An image\'s thumbnail (WebP)', what: 'The WebP thumbnail' },
 } as const;
 const imageErrors = { 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 404: ['IMAGE_NOT_FOUND'] } as const;
-const publishErrors = { ...imageErrors, 403: ['IMAGE_TAKEN_DOWN'] } as const;
+const publishErrors = { ...imageErrors, 403: ['IMAGE_TAKEN_DOWN', 'ACCOUNT_SUSPENDED'] } as const;
 const publication = ref(Published, { description: 'The image and whether it is published' });
 
 /** Signed-in viewer when a token came along; anonymous otherwise (published images only). */
@@ -69,8 +69,9 @@ export function sendImage(req: FastifyRequest, reply: FastifyReply, file: images
   return reply.type(file.contentType).send(file.bytes);
 }
 
-export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; deletions: StorageDeletions }): void {
+export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; deletions: StorageDeletions; suspension: SuspensionSource }): void {
   const { db, storage, deletions } = deps;
+  const notSuspended = refuseSuspended(deps.suspension);
   for (const variant of ['original', 'thumb'] as const) {
     app.get(
       variant === 'original' ? '/v1/images/:id' : '/v1/images/:id/thumb',
@@ -110,7 +111,7 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
   app.post(
     '/v1/images/:id/publish',
     {
-      preHandler: authenticate,
+      preHandler: [authenticate, notSuspended],
       schema: {
         ...operation('publishImage', {
           tag: 'images',

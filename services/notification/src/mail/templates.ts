@@ -7,7 +7,7 @@ import { TemplateDataError, formatDate, formatInt, formatMoney, type TemplateDat
  * Copy for every template in English and Chinese. Data keys each template reads (documented for
  * callers in packages/contracts/src/messages/notification.ts). Paths of the web app that this
  * service links to itself: /login, /forgot-password, /settings/security, /billing/orders,
- * /pricing, /generations/:id, /content-policy.
+ * /pricing, /generations/:id, /content-policy, /terms.
  */
 
 type Copy = (d: TemplateData) => EmailContent;
@@ -25,6 +25,44 @@ const ruleOf = (d: TemplateData): ModerationReason => {
 };
 
 export const TEMPLATES: Record<EmailTemplate, Record<Locale, Copy>> = {
+  'account-suspended': {
+    en: (d) => ({
+      subject: 'Your account is suspended',
+      preheader: 'You cannot sign in to imagemakerlab for now.',
+      greeting: hi(d),
+      paragraphs: [
+        'We have suspended your imagemakerlab account after a review under our terms and content policy. You are signed out everywhere, and you cannot sign in, create, publish or buy credits while the suspension lasts.',
+        'Your images and credits are kept. If you think this is a mistake, reply to this email and tell us why.',
+      ],
+      action: { label: 'Read the terms', url: d.path('/terms') },
+    }),
+    zh: (d) => ({
+      subject: '你的账户已被暂停',
+      preheader: '你暂时无法登录 imagemakerlab。',
+      greeting: hi(d),
+      paragraphs: [
+        '经审核，我们依据服务条款和内容政策暂停了你的 imagemakerlab 账户。你已在所有设备上退出登录；暂停期间无法登录、创作、发布或购买积分。',
+        '你的图片和积分会被保留。如果你认为这是误判，请回复此邮件说明理由。',
+      ],
+      action: { label: '阅读服务条款', url: d.path('/terms') },
+    }),
+  },
+  'account-reinstated': {
+    en: (d) => ({
+      subject: 'Your account is active again',
+      preheader: 'You can sign in to imagemakerlab again.',
+      greeting: hi(d),
+      paragraphs: ['The suspension of your imagemakerlab account has been lifted. You can sign in, create, publish and buy credits again.'],
+      action: { label: 'Sign in', url: d.path('/login') },
+    }),
+    zh: (d) => ({
+      subject: '你的账户已恢复',
+      preheader: '你可以重新登录 imagemakerlab 了。',
+      greeting: hi(d),
+      paragraphs: ['你的 imagemakerlab 账户已解除暂停。你可以重新登录、创作、发布和购买积分。'],
+      action: { label: '登录', url: d.path('/login') },
+    }),
+  },
   'image-taken-down': {
     en: (d) => {
       const at = d.optionalDate('takenDownAt');

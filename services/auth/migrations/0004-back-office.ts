@@ -2,7 +2,10 @@
 import { sql, type Kysely } from 'kysely';
 
 /**
- * Frozen: the audit log of every back-office action (issue #20), kept by auth for every service
+ * Frozen. Suspension (issue #20): `users.suspended_at` — set, the account cannot sign in and its
+ * sessions are ended; cleared by unsuspending.
+ *
+ * The audit log of every back-office action (issue #20), kept by auth for every service
  * (they send `audit.record` through their outbox in the action's transaction). Ids only: who
  * (actor), whom (target person) and what (other ids), when, and the written reason.
  *
@@ -11,6 +14,7 @@ import { sql, type Kysely } from 'kysely';
  * else may change, and a blanked id never comes back).
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  await sql`alter table users add column suspended_at timestamptz`.execute(db);
   await sql`
     create table audit_log (
       id uuid primary key,
@@ -47,4 +51,5 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`drop table audit_log`.execute(db);
   await sql`drop function audit_log_append_only()`.execute(db);
+  await sql`alter table users drop column suspended_at`.execute(db);
 }

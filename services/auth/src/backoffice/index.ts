@@ -1,0 +1,2 @@
+export { createSuspensionService, isSuspended, auditHere, type SuspensionService } from './suspension.service.js';
+export { registerSuspensionRoutes, suspensionSchemas } from './suspension.routes.js';
