@@ -34,7 +34,7 @@ async function staff(ip: string, email: string, roles: string[]): Promise<Browse
 const people: { owner?: Browser; ownerId?: string; moderator?: Browser; moderatorId?: string; admin?: Browser; imageId?: string } = {};
 
 beforeAll(async () => {
-  e2e.sys = await startSystem('backoffice', { REPORT_HIDE_THRESHOLD: '2', LOCAL_RENDER_MS: '200', SESSION_CACHE_TTL: '30' });
+  e2e.sys = await startSystem('backoffice', { REPORT_HIDE_THRESHOLD: '2', LOCAL_RENDER_MS: '200', SESSION_CACHE_TTL: '30', GOODWILL_MAX_PER_GRANT: '30', GOODWILL_MAX_PER_ADMIN_PER_DAY: '40' });
   e2e.contract = await loadContract(e2e.sys.gatewayUrl, { outside: { '/admin/queues': 'the ops queue board' } });
   people.owner = e2e.browser(IPS.owner);
   await signUpVerified(e2e.sys, people.owner, 'owner@example.com');
@@ -120,6 +120,38 @@ describe('suspension, through the gateway', () => {
     const log = await ok(admin.api.GET('/v1/admin/audit', { params: { query: { targetUserId: memberId } } }));
     expect(log.items.map((i) => i.action)).toEqual(['account.unsuspended', 'account.suspended']);
     expect(log.items[1]).toMatchObject({ service: 'auth', reason: 'spam accounts ring, see ticket 42' });
+  }, 120_000);
+});
+
+describe('goodwill credits, through the gateway', () => {
+  it('an admin grants credits with a reason: capped, in the person\'s history as goodwill (in their language), in the books, audited', async () => {
+    const owner = people.owner!;
+    const admin = people.admin!;
+    const before = await ok(owner.api.GET('/v1/credits/balance'));
+    const tbBefore = await ok(admin.api.GET('/v1/admin/ledger/trial-balance'));
+    const body = { userId: people.ownerId!, amount: 15, reason: 'render outage on 5 December, ticket 77' };
+    expect((await people.moderator!.api.POST('/v1/admin/ledger/goodwill', { body })).error).toMatchObject({ status: 403 });
+    expect((await admin.api.POST('/v1/admin/ledger/goodwill', { body: { ...body, amount: 31 } })).error).toMatchObject({ status: 422, code: 'LEDGER_GOODWILL_CAP' });
+    const granted = await admin.api.POST('/v1/admin/ledger/goodwill', { body });
+    expect(granted.response.status).toBe(201);
+    expect(granted.data).toMatchObject({ userId: people.ownerId, amount: 15, grantedTodayByYou: 15 });
+    // the day's cap (40 here) counts what this admin already gave
+    expect((await admin.api.POST('/v1/admin/ledger/goodwill', { body: { ...body, amount: 30 } })).error).toMatchObject({ status: 422, code: 'LEDGER_GOODWILL_CAP' });
+    expect((await ok(owner.api.GET('/v1/credits/balance'))).available).toBe(before.available + 15);
+    const history = await ok(owner.api.GET('/v1/credits/transactions'));
+    expect(history.items[0]).toMatchObject({ kind: 'goodwill', amount: 15 });
+    expect(history.items[0]!.description).toMatch(/goodwill/i);
+    owner.cookies.set('locale', 'zh');
+    const zh = await ok(owner.api.GET('/v1/credits/transactions'));
+    owner.cookies.delete('locale');
+    expect(zh.items[0]!.description).toContain('客服补偿积分');
+    // the books: the goodwill account gave exactly that, and everything still balances
+    const tb = await ok(admin.api.GET('/v1/admin/ledger/trial-balance'));
+    const goodwill = (t: typeof tb) => t.lines.find((l) => l.type === 'goodwill')?.balance ?? 0;
+    expect(goodwill(tb) - goodwill(tbBefore)).toBe(-15);
+    expect(tb.totals.balance).toBe(0);
+    const entry = await eventually(async () => (await ok(admin.api.GET('/v1/admin/audit', { params: { query: { action: 'credits.goodwill-granted' } } }))).items[0], 30_000);
+    expect(entry).toMatchObject({ service: 'credits-ledger', targetUserId: people.ownerId, reason: '15 credits: render outage on 5 December, ticket 77' });
   }, 120_000);
 });
 

@@ -128,6 +128,11 @@ export const ERROR_CODES = {
   LEDGER_IDEMPOTENCY_CONFLICT: spec(409, 'This idempotency key was already used for a different request.', '该幂等键已用于另一个请求。'),
   LEDGER_POSTING_OUT_OF_ORDER: spec(409, 'This posting waits for an earlier one that has not arrived yet.', '此记账需等待尚未到达的前一笔记账。'),
   LEDGER_HOLD_CLOSED: spec(409, 'The credits held for this generation were already released or used.', '为本次生成冻结的积分已释放或已使用。'),
+  LEDGER_GOODWILL_CAP: spec(
+    422,
+    (p: { cap: 'grant' | 'day'; limit: number }) => (p.cap === 'grant' ? `One goodwill grant is at most ${p.limit} credits.` : `You may grant at most ${p.limit} goodwill credits a day.`),
+    (p) => (p.cap === 'grant' ? `单次补偿最多 ${p.limit} 积分。` : `你每天最多可发放 ${p.limit} 补偿积分。`),
+  ),
   LEDGER_CAPTURE_EXCEEDS_HOLD: spec(422, 'More credits were asked for than the hold keeps.', '要扣除的积分超过了冻结的数额。'),
   LEDGER_INVARIANT_BROKEN: spec(500, INTERNAL_EN, INTERNAL_ZH),
   LEDGER_CONTENDED: spec(503, 'The balance is busy; please try again.', '余额正在更新，请重试。'),
