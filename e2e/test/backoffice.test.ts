@@ -155,6 +155,27 @@ describe('goodwill credits, through the gateway', () => {
   }, 120_000);
 });
 
+describe('support look-up, through the gateway', () => {
+  it('finds an account by email or id with a written reason; prompts only when asked, each look-up audited', async () => {
+    const admin = people.admin!;
+    expect((await people.moderator!.api.POST('/v1/admin/support/lookup', { body: { email: 'owner@example.com', reason: 'ticket 88' } })).error).toMatchObject({ status: 403 });
+    expect((await admin.api.POST('/v1/admin/support/lookup', { body: { email: 'owner@example.com', userId: people.ownerId!, reason: 'ticket 88' } })).error).toMatchObject({ status: 400 });
+    expect((await admin.api.POST('/v1/admin/support/lookup', { body: { email: 'nobody@example.com', reason: 'ticket 88' } })).error).toMatchObject({ status: 404, code: 'ACCOUNT_NOT_FOUND' });
+    const plain = await ok(admin.api.POST('/v1/admin/support/lookup', { body: { email: 'OWNER@example.com', reason: 'ticket 88: missing credits' } }));
+    expect(plain.account).toMatchObject({ id: people.ownerId, email: 'owner@example.com', suspended: false });
+    expect(plain.balance.available).toBeGreaterThan(0);
+    expect(plain.generations.length).toBeGreaterThan(0);
+    expect(plain.generations.every((g) => g.prompt === null)).toBe(true);
+    expect(JSON.stringify(plain)).not.toContain('lighthouse');
+    const withPrompts = await ok(admin.api.POST('/v1/admin/support/lookup', { body: { userId: people.ownerId!, reason: 'ticket 89: a prompt refused wrongly?', showPrompts: true } }));
+    expect(withPrompts.generations.map((g) => g.prompt)).toContain('a lighthouse at dusk');
+    const log = await ok(admin.api.GET('/v1/admin/audit', { params: { query: { targetUserId: people.ownerId! } } }));
+    const actions = log.items.map((i) => `${i.action} ${i.reason}`);
+    expect(actions).toEqual(expect.arrayContaining(['support.account-viewed ticket 88: missing credits', 'support.prompts-viewed ticket 89: a prompt refused wrongly?']));
+    expect(actions.filter((a) => a.startsWith('support.prompts-viewed'))).toHaveLength(1);
+  }, 120_000);
+});
+
 describe('the API document, after all of it', () => {
   it('declared every answer: status, content type, headers and body', () => {
     const { mismatches } = e2e.contract;

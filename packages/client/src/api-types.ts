@@ -331,6 +331,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/support/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Look an account up (support)
+         * @description One account by email or id: profile, balance, latest credit lines, orders and generations. A written reason is required and kept in the audit log; prompts are shown only with `showPrompts`, recorded as its own audit action. A POST so that addresses stay out of URLs and logs.
+         *
+         *     Needs a session whose account has the `admin` role.
+         */
+        post: operations["lookUpAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/google/callback": {
         parameters: {
             query?: never;
@@ -2121,6 +2143,77 @@ export interface components {
             duplicate: boolean;
             received: boolean;
         };
+        /** @description One account as support sees it. */
+        SupportAccount: {
+            account: {
+                /** Format: date-time */
+                createdAt: string;
+                displayName: string;
+                email: string;
+                emailVerified: boolean;
+                google: boolean;
+                /** Format: uuid */
+                id: string;
+                locale: string;
+                roles: string[];
+                /** @description `active`, or `deleted` (waiting for its purge). */
+                status: string;
+                suspended: boolean;
+            };
+            /** Format: uuid */
+            auditId: string;
+            balance: {
+                available: number;
+                held: number;
+            };
+            /** @description The latest 50 lines of the credit history. */
+            creditLines: {
+                amount: number;
+                createdAt: string;
+                description: string;
+                kind: string;
+            }[];
+            /** @description The latest 50 generations, newest first. */
+            generations: {
+                cost: number;
+                count: number;
+                createdAt: string;
+                errorCode: string | null;
+                id: string;
+                images: number;
+                model: string;
+                negativePrompt: string | null;
+                prompt: string | null;
+                published: number;
+                status: string;
+            }[];
+            /** @description The latest 50 orders. */
+            orders: {
+                amount: number | null;
+                createdAt: string;
+                credits: number | null;
+                currency: string | null;
+                id: string;
+                status: string;
+            }[];
+            promptsShown: boolean;
+        };
+        SupportLookupRequest: {
+            /** @description Find the account by its address… */
+            email?: string;
+            /** @description Why: a written reason, kept in the audit log. */
+            reason: string;
+            /**
+             * @description Show the prompts too (recorded as its own audit action, with the reason).
+             * @default false
+             */
+            showPrompts: boolean;
+            /**
+             * Format: uuid
+             * @description …or by its id (exactly one of the two).
+             */
+            userId?: string;
+        };
         /** @description Every account type's debits, credits and balance at an instant; the totals balance to zero. */
         TrialBalance: {
             /** Format: date-time */
@@ -3449,6 +3542,94 @@ export interface operations {
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];
             503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    lookUpAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SupportLookupRequest"];
+            };
+        };
+        responses: {
+            /** @description The account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportAccount"];
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Not Found: `ACCOUNT_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "ACCOUNT_NOT_FOUND";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            /** @description Service Unavailable: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE";
+                    };
+                };
+            };
             504: components["responses"]["UpstreamTimeout"];
         };
     };

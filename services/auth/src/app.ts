@@ -20,7 +20,7 @@ import { privacySchemas, registerPrivacyRoutes } from './privacy/privacy.routes.
 import { registerDeletionGauges } from './privacy/inbox.js';
 import { warmPasswordHasher } from './lib/passwords.js';
 import { auditSchemas, registerAuditRoutes } from './audit/index.js';
-import { createSuspensionService, registerSuspensionRoutes, suspensionSchemas } from './backoffice/index.js';
+import { createSupportService, createSuspensionService, registerSupportRoutes, registerSuspensionRoutes, supportSchemas, suspensionSchemas } from './backoffice/index.js';
 import { createBackground } from './lib/background.js';
 
 export interface AppDeps {
@@ -46,7 +46,7 @@ declare module 'fastify' {
 
 /** Builds the auth app; never listens (main.ts does). */
 export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App> {
-  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas, ...auditSchemas, ...suspensionSchemas] });
+  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas, ...auditSchemas, ...suspensionSchemas, ...supportSchemas] });
   ctx.bus.registerMetrics(app.metricsRegistry, ['auth']);
   await app.register(cookie);
   // 429 answers carry Retry-After (the problem body has it as retryAfter too).
@@ -83,5 +83,6 @@ export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App
   registerPrivacyRoutes(app, deps, privacy, sessions);
   registerAuditRoutes(app, deps, sessions);
   registerSuspensionRoutes(app, deps, sessions, createSuspensionService(deps, sessions));
+  registerSupportRoutes(app, deps, sessions, createSupportService(deps));
   return app;
 }
