@@ -176,6 +176,33 @@ describe('support look-up, through the gateway', () => {
   }, 120_000);
 });
 
+describe('daily metrics, through the gateway', () => {
+  it('an admin reads aggregated daily counts of every service; small counts are suppressed, no person is named', async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    expect((await people.moderator!.api.GET('/v1/admin/metrics/daily', { params: { query: { from: day, to: day } } })).error).toMatchObject({ status: 403 });
+    expect((await people.admin!.api.GET('/v1/admin/metrics/daily', { params: { query: { from: day, to: '2000-01-01' } } })).error).toMatchObject({ status: 400 });
+    const m = await ok(people.admin!.api.GET('/v1/admin/metrics/daily', { params: { query: { from: day, to: day } } }));
+    const find = (service: string, metric: string, labels: Record<string, string> = {}) =>
+      m.items.find((i) => i.service === service && i.metric === metric && Object.entries(labels).every(([k, v]) => i.labels[k] === v));
+    // four people signed up and verified today here, two reports: counts 1–4 are suppressed
+    expect(find('auth', 'signups')).toMatchObject({ value: null });
+    expect(find('auth', 'verified')).toMatchObject({ value: null });
+    expect(find('generation', 'reports', { reason: 'violence' })).toMatchObject({ value: null });
+    expect(find('credits-ledger', 'credits', { flow: 'goodwill' })?.value).toBe(15);
+    // four sign-up bonuses of 40
+    expect(find('credits-ledger', 'credits', { flow: 'bonus' })?.value).toBe(160);
+    const text = JSON.stringify(m);
+    for (const id of [people.ownerId!, people.moderatorId!]) expect(text).not.toContain(id);
+    expect(text).not.toMatch(/@example\.com/);
+    // and Prometheus has today's counts as gauges
+    const scrape = (await (await fetch(e2e.sys.metricsUrls['auth']!)).text()).split('\n').filter((l) => l.startsWith('imlab_')).join('\n');
+    // prom-client writes NaN as "Nan" (Prometheus parses either)
+    expect(scrape).toMatch(/^imlab_auth_signups_today_accounts\{[^}]*\} nan$/im);
+    const ledger = (await (await fetch(e2e.sys.metricsUrls['credits-ledger']!)).text()).split('\n').filter((l) => l.startsWith('imlab_')).join('\n');
+    expect(ledger).toMatch(/^imlab_ledger_credits_today_credits\{[^}]*flow="goodwill"[^}]*\} 15$/m);
+  }, 60_000);
+});
+
 describe('the API document, after all of it', () => {
   it('declared every answer: status, content type, headers and body', () => {
     const { mismatches } = e2e.contract;

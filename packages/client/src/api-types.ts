@@ -243,6 +243,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/metrics/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Daily product metrics
+         * @description Daily counts from every service's own data, from `from` to `to` (UTC days, at most a year): sign-ups, verified addresses, generations by tier and outcome, prompts refused by rule, reports by reason, credits sold, given, spent and refunded. No row is about a person; counts from 1 to 4 are suppressed (`value: null`).
+         *
+         *     Needs a session whose account has the `admin` role.
+         */
+        get: operations["listDailyMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/moderation/images": {
         parameters: {
             query?: never;
@@ -1348,6 +1370,31 @@ export interface components {
             }[];
             nextCursor: string | null;
         };
+        DailyCount: {
+            /**
+             * Format: date
+             * @description UTC calendar day.
+             */
+            day: string;
+            /** @description tier and outcome, rule, reason, flow… */
+            labels: {
+                [key: string]: string;
+            };
+            /** @description signups, verified, generations, refusals, reports, credits */
+            metric: string;
+            service: string;
+            /** @description null: fewer than 5, suppressed. */
+            value: number | null;
+        };
+        /** @description Aggregated, anonymised daily counts of every service. */
+        DailyCounts: {
+            /** Format: date */
+            from: string;
+            items: components["schemas"]["DailyCount"][];
+            suppressedBelow: number;
+            /** Format: date */
+            to: string;
+        };
         /**
          * @description An export of everything the account holds (profile, credits, images, orders), built in the background; an email says when it is ready.
          * @example {
@@ -2203,11 +2250,8 @@ export interface components {
             email?: string;
             /** @description Why: a written reason, kept in the audit log. */
             reason: string;
-            /**
-             * @description Show the prompts too (recorded as its own audit action, with the reason).
-             * @default false
-             */
-            showPrompts: boolean;
+            /** @description Show the prompts too (false when left out) (recorded as its own audit action, with the reason). */
+            showPrompts?: boolean;
             /**
              * Format: uuid
              * @description …or by its id (exactly one of the two).
@@ -3188,6 +3232,81 @@ export interface operations {
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];
             503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    listDailyMetrics: {
+        parameters: {
+            query: {
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DailyCounts"];
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            /** @description Service Unavailable: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE";
+                    };
+                };
+            };
             504: components["responses"]["UpstreamTimeout"];
         };
     };

@@ -10,3 +10,4 @@ export * from './internal-headers.js';
 export * from './session-cookie.js';
 export * from './catalog.js';
 export * from './moderation.js';
+export * from './metrics.js';

@@ -1,4 +1,5 @@
-import { buildApp, registerInternalAuth, type App } from '@imlab/http';
+import { buildApp, registerDailyMetrics, registerInternalAuth, type App } from '@imlab/http';
+import { LEDGER_DAILY_METRICS, ledgerDailyCounts } from './daily/daily.js';
 import type { Logger } from '@imlab/logger';
 import type { ServiceContext } from '@imlab/queue';
 import type { Config } from './config.js';
@@ -25,6 +26,7 @@ export async function build({ config, logger, ctx }: AppDeps): Promise<App> {
   creditsRoutes(app, ctx.db);
   financeRoutes(app, ctx.db, config.LEDGER_SEAL_SECRET);
   privacyRoutes(app, ctx.db);
+  registerDailyMetrics(app, { service: 'credits-ledger', gaugeService: 'ledger', metrics: LEDGER_DAILY_METRICS, counts: (from, to) => ledgerDailyCounts(ctx.db, from, to) });
   // the system account ids are read once, when the first grant needs them
   let deps: Promise<LedgerDeps> | undefined;
   goodwillRoutes(app, ctx.db, () => (deps ??= ledgerDeps(ctx, config)), { perGrant: config.GOODWILL_MAX_PER_GRANT, perActorPerDay: config.GOODWILL_MAX_PER_ADMIN_PER_DAY });

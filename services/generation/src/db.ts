@@ -68,6 +68,14 @@ export interface ImageReportTable {
   resolution: 'dismissed' | 'taken-down' | null;
 }
 
+/** Per-day counts of what stores nothing itself (refused prompts, by rule). */
+export interface DailyCountTable {
+  day: ColumnType<Date, string, string>;
+  metric: string;
+  label: string;
+  count: number;
+}
+
 export interface UploadTable {
   id: string;
   user_id: string;
@@ -105,6 +113,7 @@ export interface DB extends QueueTables, PurgeTombstoneTables {
   user_profiles: UserProfileTable;
   storage_deletions: StorageDeletionTable;
   image_reports: ImageReportTable;
+  daily_counts: DailyCountTable;
 }
 
 export type GenerationRow = Selectable<GenerationTable>;

@@ -14,7 +14,7 @@ const SupportLookupRequest = Type.Object(
     email: Type.Optional(Type.String({ minLength: 3, maxLength: 320, description: 'Find the account by its address…' })),
     userId: Type.Optional(Type.String({ format: 'uuid', description: '…or by its id (exactly one of the two).' })),
     reason: AuditReason,
-    showPrompts: Type.Optional(Type.Boolean({ default: false, description: 'Show the prompts too (recorded as its own audit action, with the reason).' })),
+    showPrompts: Type.Optional(Type.Boolean({ description: 'Show the prompts too (false when left out) (recorded as its own audit action, with the reason).' })),
   },
   { $id: 'SupportLookupRequest', additionalProperties: false },
 );
