@@ -203,6 +203,15 @@ describe('daily metrics, through the gateway', () => {
   }, 60_000);
 });
 
+describe('fraud signals, through the gateway', () => {
+  it('are for admins, ids only', async () => {
+    expect((await people.moderator!.api.GET('/v1/admin/fraud/signals')).error).toMatchObject({ status: 403 });
+    const signals = await ok(people.admin!.api.GET('/v1/admin/fraud/signals'));
+    // nobody here signed up five times from one address, failed three payments or disputed
+    expect(signals.items).toEqual([]);
+  });
+});
+
 describe('the API document, after all of it', () => {
   it('declared every answer: status, content type, headers and body', () => {
     const { mismatches } = e2e.contract;

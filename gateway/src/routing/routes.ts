@@ -37,6 +37,7 @@ const OWNERS: readonly { prefix: string; service: ServiceName }[] = (
     ['/v1/admin/audit', 'auth'],
     ['/v1/admin/support', 'auth'],
     ['/v1/admin/metrics', 'auth'],
+    ['/v1/admin/fraud', 'auth'],
     ['/v1/admin/moderation', 'generation'],
     ['/v1/notifications/webhooks', 'notification'],
   ] as const

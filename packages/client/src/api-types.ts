@@ -111,6 +111,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/fraud/signals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fraud signals
+         * @description Accounts to look at (flags, never blocks): 5 or more sign-ups from one address (its /64 for IPv6) in 30 days; 3 or more failed payments in 30 days; a dispute after buying 1,000 credits or more in the 30 days before it. Ids only; look an account up with the support look-up.
+         *
+         *     Needs a session whose account has the `admin` role.
+         */
+        get: operations["listFraudSignals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/ledger/accounts/{id}/balance": {
         parameters: {
             query?: never;
@@ -1465,6 +1487,19 @@ export interface components {
             /** @enum {boolean} */
             verified: true;
         };
+        FraudSignal: {
+            /** @description Accounts from the same address (/64), failed payments, or disputes. */
+            count: number;
+            /** Format: date-time */
+            lastAt: string;
+            signal: "shared-address" | "failed-payments" | "dispute-after-heavy-buying";
+            /** Format: uuid */
+            userId: string;
+        };
+        /** @description Accounts flagged for a look; nothing is blocked. */
+        FraudSignals: {
+            items: components["schemas"]["FraudSignal"][];
+        };
         /** @description A published image. */
         GalleryImage: {
             author: {
@@ -2804,6 +2839,66 @@ export interface operations {
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];
             503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    listFraudSignals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The flagged accounts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FraudSignals"];
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            /** @description Service Unavailable: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE";
+                    };
+                };
+            };
             504: components["responses"]["UpstreamTimeout"];
         };
     };

@@ -26,3 +26,16 @@ export function suppressSmall<T extends { value: number | null }>(rows: T[], bel
 
 /** The day as `YYYY-MM-DD` (UTC). */
 export const utcDay = (d: Date | string): string => (typeof d === 'string' ? d.slice(0, 10) : d.toISOString().slice(0, 10));
+
+/** Fraud signals (issue #20): flags for an admin to look at, never a block. */
+export const FRAUD_SIGNALS = ['shared-address', 'failed-payments', 'dispute-after-heavy-buying'] as const;
+export const FraudSignal = Type.Object(
+  {
+    userId: Type.String({ format: 'uuid' }),
+    signal: Type.Union(FRAUD_SIGNALS.map((s) => Type.Literal(s))),
+    count: Type.Integer({ minimum: 1, description: 'Accounts from the same address (/64), failed payments, or disputes.' }),
+    lastAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'FraudSignal', additionalProperties: false },
+);
+export type FraudSignal = Static<typeof FraudSignal>;
