@@ -46,6 +46,7 @@ const PAGES: PageCase[] = [
   { name: 'finance', path: '/finance', heading: ['finance', 'title'] },
   { name: 'ops', path: '/ops', heading: ['finance', 'ops.title'] },
   { name: 'moderation', path: '/moderation', heading: ['moderation', 'title'] },
+  { name: 'back-office', path: '/back-office', heading: ['admin', 'title'] },
 ];
 
 let web: WebSystem;

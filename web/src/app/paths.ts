@@ -31,4 +31,5 @@ export const PAGE_PATHS = [
   'finance',
   'ops',
   'moderation',
+  'back-office',
 ] as const;

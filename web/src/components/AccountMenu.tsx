@@ -85,6 +85,11 @@ export function AccountMenu({ me }: { me: Me }) {
                 <Link to="/moderation">{t('account.moderation')}</Link>
               </li>
             ) : null}
+            {roles.has('admin') ? (
+              <li>
+                <Link to="/back-office">{t('account.admin')}</Link>
+              </li>
+            ) : null}
           </ul>
         </nav>
         <button type="button" className="button-quiet" disabled={signOut.isPending} onClick={() => signOut.mutate()}>
