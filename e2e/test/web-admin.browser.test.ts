@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ok } from '@imlab/client';
 import { PASSWORD, type Browser } from './browser.js';
-import { at, newContext as openContext, root, screen, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
+import { at, newContext as openContext, root, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
 
 let web: WebSystem;
 let admin: Browser;
@@ -70,6 +70,7 @@ describe('/back-office', () => {
       await page.getByRole('region', { name: at(a, 'metrics.title') }).first().getByText(at(a, 'metrics.names.credits')).first().waitFor();
       await page.getByText(at(a, 'fraud.empty')).waitFor();
       await screen(page, 'admin', { locale: 'en', width: 1280 });
+      expect(await seriousViolations(page)).toEqual([]);
       expect(watch.problems).toEqual([]);
     } finally {
       await context.close();
@@ -85,6 +86,7 @@ describe('/back-office', () => {
       await phone.page.getByRole('region', { name: at(zh, 'audit.title') }).first().waitFor();
       expect(await phone.page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
       await screen(phone.page, 'admin', { locale: 'zh', width: 375 });
+      expect(await seriousViolations(phone.page)).toEqual([]);
       expect(phone.watch.problems).toEqual([]);
     } finally {
       await phone.context.close();

@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { ok } from '@imlab/client';
 import { eventually } from '@imlab/testing';
 import { PASSWORD, generate, mailText, type Browser } from './browser.js';
-import { at, newContext as openContext, root, screen, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
+import { at, newContext as openContext, root, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
 
 let web: WebSystem;
 let owner: Browser;
@@ -56,6 +56,7 @@ describe('reporting from the gallery, signed out', () => {
       await reason.selectOption({ label: at(m, 'reasons.violence') });
       await dialog.getByLabel(at(g, 'report.note')).fill('looks like gore');
       await screen(page, 'gallery-report', { locale: 'en', width: 1280 });
+      expect(await seriousViolations(page)).toEqual([]);
       await dialog.getByRole('button', { name: at(g, 'report.send') }).click();
       await dialog.getByRole('status').filter({ hasText: at(g, 'report.thanks') }).waitFor();
       expect(watch.problems).toEqual([]);
@@ -93,6 +94,7 @@ describe('/moderation', () => {
       await item.getByText(at(zh, 'states.hidden')).waitFor();
       await item.getByText('looks like gore').waitFor();
       await screen(page, 'moderation-queue', { locale: 'zh', width: 1280 });
+      expect(await seriousViolations(page)).toEqual([]);
       // a takedown needs a written reason and a rule
       await item.getByRole('button', { name: at(zh, 'takedown') }).click();
       await item.getByText(at(zh, 'reasonRequired')).waitFor();
