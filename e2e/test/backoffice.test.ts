@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '@imlab/client';
 import { eventually } from '@imlab/testing';
-import { startSystem, type E2E, type System } from './system.js';
+import { scanDatabase, startSystem, type E2E, type System } from './system.js';
 import { Browser, PASSWORD, generate, mailText, signUpVerified } from './browser.js';
 import { loadContract } from './contract.js';
 
@@ -210,6 +210,19 @@ describe('fraud signals, through the gateway', () => {
     // nobody here signed up five times from one address, failed three payments or disputed
     expect(signals.items).toEqual([]);
   });
+});
+
+describe('after all of it', () => {
+  it('no back-office, report or metrics table names a person beyond ids: no address, email, display name or prompt', async () => {
+    const needles = [...Object.values(IPS), 'owner@example.com', 'member@example.com', 'moderator@example.com', 'admin@example.com', 'a lighthouse at dusk'];
+    const db = e2e.sys.databases;
+    // generation and the ledger hold the reports, takedowns, daily counts and goodwill grants (the prompt lives in generations, the owner's own row)
+    expect(await scanDatabase(db.generation!, needles, ['generations'])).toEqual([]);
+    expect(await scanDatabase(db.ledger!, needles)).toEqual([]);
+    // auth: the audit log (users and the outbox hold what they always held)
+    const authHits = await scanDatabase(db.auth!, [...needles, 'Mei <b>Ling</b>'], ['users', 'outbox', 'identities', 'sessions', 'email_tokens', 'exports', 'deletion_receipts', 'signup_bonus_claims', 'inbox']);
+    expect(authHits).toEqual([]);
+  }, 60_000);
 });
 
 describe('the API document, after all of it', () => {
