@@ -29,6 +29,22 @@ const order = (userId: string, status: 'failed' | 'paid' | 'disputed', credits =
   refund_failed_at: null,
 });
 
+describe('a suspended account', () => {
+  it('may not start a checkout (403 ACCOUNT_SUSPENDED) while auth marks it, and nothing is created', async () => {
+    const userId = randomUUID();
+    const key = `${B.ctx.bus.prefix}auth:user-suspended:${userId}`;
+    await B.ctx.bus.redis.set(key, '1');
+    try {
+      const res = await B.api('POST', '/v1/billing/checkout', { userId, body: { packId: B.config.PRICING_PACKS[0]!.id } });
+      expect(res.body).toMatchObject({ status: 403, code: 'ACCOUNT_SUSPENDED' });
+      expect(await B.db.selectFrom('orders').select('id').where('user_id', '=', userId).execute()).toEqual([]);
+    } finally {
+      await B.ctx.bus.redis.del(key);
+    }
+    expect((await B.api('POST', '/v1/billing/checkout', { userId, body: { packId: B.config.PRICING_PACKS[0]!.id } })).status).toBe(201);
+  });
+});
+
 describe('billing fraud signals (flags, never blocks)', () => {
   it('flags three failed payments in 30 days, and a dispute after buying 1,000 credits or more; not less', async () => {
     const failing = randomUUID();
