@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { startHarness, type Body, type Harness } from './support/harness.js';
+import { generationDailyCounts } from '../src/daily/daily.js';
 
 let h: Harness;
 const owner = uuidv7();
@@ -155,5 +156,29 @@ describe('a suspended account', () => {
       await h.ctx.bus.redis.del(key);
     }
     expect((await h.api('POST', `/v1/images/${images[1].id}/publish`, { user: owner })).status).toBe(200);
+  });
+});
+
+describe('daily metrics of generation', () => {
+  it('counts generations by tier and outcome, refusals by rule (the prompt is never stored) and reports by reason; small counts suppressed on the way out', async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    // 'beheading' is a term of the terrorism rule (whatever the rule set becomes, it names a rule id)
+    const refused = await h.api('POST', '/v1/generations', { user: owner, body: { prompt: 'a beheading scene', count: 1, size: '512x512' } });
+    expect(refused.status).toBe(422);
+    const rule = refused.body.rule as string;
+    const rows = await generationDailyCounts(h.ctx.db, day, day);
+    expect(rows).toContainEqual({ day, metric: 'refusals', labels: { rule }, value: 1 });
+    expect(rows).toContainEqual(expect.objectContaining({ day, metric: 'generations', labels: { tier: 'imlab-standard', outcome: 'succeeded' } }));
+    expect(rows.filter((r) => r.metric === 'reports').reduce((n, r) => n + (r.value ?? 0), 0)).toBe(
+      Number((await h.ctx.db.selectFrom('image_reports').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n),
+    );
+    expect(JSON.stringify(await h.ctx.db.selectFrom('daily_counts').selectAll().execute())).not.toContain('beheading');
+    // what leaves for auth: 1–4 become null
+    const token = await h.issuer.signService('generation');
+    const internal = await fetch(`${h.url}/internal/metrics/daily?from=${day}&to=${day}`, { headers: { 'x-imlab-internal-token': token } });
+    expect(internal.status).toBe(200);
+    const out = (await internal.json()) as Body[];
+    expect(out).toContainEqual({ day, service: 'generation', metric: 'refusals', labels: { rule }, value: null });
+    expect((await fetch(`${h.url}/internal/metrics/daily?from=${day}&to=${day}`, { headers: { authorization: `Bearer ${await h.token(owner)}` } })).status).toBe(403);
   });
 });
