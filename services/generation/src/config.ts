@@ -86,6 +86,12 @@ export const configSpec = {
   /** Unused reference uploads are deleted after this. */
   UPLOAD_TTL: duration({ default: 86_400 }),
   SWEEP_INTERVAL_MS: num({ default: 60_000 }),
+
+  /** Distinct open reports that hide a gallery image until a moderator reviews it. */
+  REPORT_HIDE_THRESHOLD: num({ default: 3 }),
+  /** Reports one hashed address may send per REPORT_RATE_WINDOW. */
+  REPORT_RATE_LIMIT: num({ default: 10 }),
+  REPORT_RATE_WINDOW: duration({ default: 3600 }),
 };
 
 export type Config = ReturnType<typeof loadGenerationConfig>;
@@ -165,6 +171,8 @@ export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
     }
     if (config.MODERATION_ENABLED && !config.MODERATION_API_KEY) problems.MODERATION_API_KEY = 'is required when MODERATION_ENABLED=true';
     if (config.MODERATION_TIMEOUT_MS !== undefined && (config.MODERATION_TIMEOUT_MS < 100 || config.MODERATION_TIMEOUT_MS > 60_000)) problems.MODERATION_TIMEOUT_MS = 'must be between 100 and 60000';
+    if (config.REPORT_HIDE_THRESHOLD !== undefined && config.REPORT_HIDE_THRESHOLD < 1) problems.REPORT_HIDE_THRESHOLD = 'must be at least 1';
+    if (config.REPORT_RATE_LIMIT !== undefined && config.REPORT_RATE_LIMIT < 1) problems.REPORT_RATE_LIMIT = 'must be at least 1';
     if (config.RENDER_CONCURRENCY !== undefined && config.RENDER_CONCURRENCY < 1) problems.RENDER_CONCURRENCY = 'must be at least 1';
     if (config.RENDER_USER_CAP !== undefined && config.RENDER_USER_CAP < 1) problems.RENDER_USER_CAP = 'must be at least 1';
     if (config.HOLD_CAPTURE_MARGIN !== undefined && config.HOLD_TTL !== undefined && config.HOLD_CAPTURE_MARGIN >= config.HOLD_TTL) {

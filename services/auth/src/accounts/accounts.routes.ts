@@ -158,7 +158,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
         body: ref(LoginBody),
         response: {
           200: ref(Me, { description: 'Signed in: the account' }),
-          ...errors(JSON_BODY_ERRORS, { 401: ['AUTH_INVALID_CREDENTIALS'], 403: ['AUTH_EMAIL_NOT_VERIFIED', 'AUTH_DELETION_SCHEDULED'], 429: ['AUTH_TOO_MANY_ATTEMPTS'] }),
+          ...errors(JSON_BODY_ERRORS, { 401: ['AUTH_INVALID_CREDENTIALS'], 403: ['AUTH_EMAIL_NOT_VERIFIED', 'AUTH_DELETION_SCHEDULED', 'ACCOUNT_SUSPENDED'], 429: ['AUTH_TOO_MANY_ATTEMPTS'] }),
         },
       },
     },

@@ -17,14 +17,25 @@ export interface ImageFile {
   published: boolean;
 }
 
-/** Owner, or anyone once published. Not found (never forbidden) otherwise: existence stays private. */
-async function visible(db: Kysely<DB>, id: string, viewer: string | undefined): Promise<ImageRow> {
-  const img = await repo.findImage(db, id);
-  if (!img || (img.user_id !== viewer && img.published_at === null)) throw notFound('image', 'IMAGE_NOT_FOUND');
-  return img;
+/** Who asks for an image: nobody (signed out), or a person with their roles. */
+export interface Viewer {
+  id: string;
+  roles: readonly string[];
 }
 
-export async function readImage(db: Kysely<DB>, storage: ObjectStorage, id: string, viewer: string | undefined, variant: 'original' | 'thumb'): Promise<ImageFile> {
+/**
+ * Owner, or anyone once published (and not hidden after reports); moderators also see what was
+ * reported or taken down. Not found (never forbidden) otherwise: existence stays private.
+ */
+async function visible(db: Kysely<DB>, id: string, viewer: Viewer | undefined): Promise<ImageRow> {
+  const img = await repo.findImage(db, id);
+  if (!img) throw notFound('image', 'IMAGE_NOT_FOUND');
+  if (img.user_id === viewer?.id || (img.published_at !== null && img.hidden_at === null)) return img;
+  if (viewer?.roles.some((r) => r === 'moderator' || r === 'admin') && (img.published_at !== null || img.taken_down_at !== null || (await repo.isReported(db, img.id)))) return img;
+  throw notFound('image', 'IMAGE_NOT_FOUND');
+}
+
+export async function readImage(db: Kysely<DB>, storage: ObjectStorage, id: string, viewer: Viewer | undefined, variant: 'original' | 'thumb'): Promise<ImageFile> {
   const img = await visible(db, id, viewer);
   return load(storage, img, variant);
 }
@@ -44,7 +55,8 @@ async function load(storage: ObjectStorage, img: ImageRow, variant: 'original' |
     bytes,
     contentType: variant === 'original' ? 'image/png' : 'image/webp',
     etag: `"${variant === 'original' ? img.sha256 : img.thumb_sha256}"`,
-    published: img.published_at !== null,
+    // shared caches may keep only what anyone may see
+    published: img.published_at !== null && img.hidden_at === null,
   };
 }
 
@@ -90,7 +102,11 @@ async function checkForPublishing({ db, storage, moderation, metrics }: PublishD
 
 export async function setPublished(db: Kysely<DB>, id: string, userId: string, published: boolean): Promise<ImageRow> {
   const img = await repo.setPublished(db, id, userId, published ? new Date() : null);
-  if (!img) throw notFound('image', 'IMAGE_NOT_FOUND');
+  if (!img) {
+    // a taken-down image stays unpublished until a moderator restores it
+    if (published && (await repo.findImage(db, id))?.user_id === userId) throw new AppError('IMAGE_TAKEN_DOWN');
+    throw notFound('image', 'IMAGE_NOT_FOUND');
+  }
   return img;
 }
 
