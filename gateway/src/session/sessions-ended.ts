@@ -27,7 +27,10 @@ export function listenForEndedSessions(opts: { redisUrl: string; queuePrefix: st
   void redis.subscribe(channel).catch((err: unknown) => opts.logger.warn({ err }, 'could not subscribe to the sessions-ended channel'));
   return {
     close: async () => {
-      await redis.quit().catch(() => redis.disconnect());
+      // QUIT waits in the offline queue of a client that never connected (Redis down): drop it.
+      if (redis.status !== 'ready') return redis.disconnect();
+      await Promise.race([redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+      redis.disconnect();
     },
   };
 }
