@@ -11,7 +11,7 @@ import type { E2E, System } from './system.js';
 
 export const CLIENT_IP = '127.0.0.77';
 /** Each suite browses from its own loopback address (the sign-up bonus is once per IP hash). */
-export const CLIENT_IPS = { journey: CLIENT_IP, billing: '127.0.0.78', privacy: '127.0.0.79' } as const;
+export const CLIENT_IPS = { journey: CLIENT_IP, billing: '127.0.0.78', privacy: '127.0.0.79', settings: '127.0.0.80' } as const;
 export const CLIENT_UA = 'E2eDistinctBrowser/7.7 (journey-ua-marker)';
 export const ORIGIN = 'http://app.imagemakerlab.test';
 export const PASSWORD = 'a quiet workshop 2026';

@@ -1,8 +1,10 @@
 // The deployment files start what they say: every process in docker-compose.yml and in the k8s
-// manifests (base and overlays) gets a configuration its own loader accepts, knows every variable
-// it is given, and is stopped within its pod's grace; the migrations run before each service.
+// manifests (base and every overlay, built by kustomize itself) gets a configuration its own loader
+// accepts from its own Secret's keys only, knows every variable it is given, and is stopped within
+// its pod's grace; the migrations run before each service; every object validates against its
+// schema (Kubernetes, KEDA, Prometheus Operator, cert-manager, Gateway API, External Secrets).
 import { describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,8 @@ import { loadGenerationConfig } from '../../services/generation/src/config.js';
 import { loadBillingConfig } from '../../services/billing/src/config.js';
 import { loadNotificationConfig } from '../../services/notification/src/config.js';
 import { loadGatewayConfig } from '../../gateway/src/config.js';
+import { kustomizeBuild } from './tools.js';
+import { validateObject } from './k8s-schemas.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
@@ -81,7 +85,7 @@ describe('docker-compose.yml', () => {
 
 // ── k8s ─────────────────────────────────────────────────────────────────────────────────────────
 
-type K8sObject = { kind: string; metadata: { name: string }; data?: Record<string, unknown>; spec?: Record<string, unknown> };
+type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> }; data?: Record<string, unknown>; spec?: Record<string, unknown> };
 interface Container {
   name: string;
   args?: string[];
@@ -98,74 +102,109 @@ interface Container {
 }
 interface PodSpec {
   terminationGracePeriodSeconds?: number;
+  automountServiceAccountToken?: boolean;
+  topologySpreadConstraints?: { topologyKey: string; labelSelector?: { matchLabels?: Record<string, string> } }[];
   initContainers?: Container[];
   containers: Container[];
   volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[];
   securityContext?: { runAsNonRoot?: boolean };
 }
 
-const docsOf = (file: string): K8sObject[] => parseAllDocuments(read(file)).map((d) => d.toJS() as K8sObject).filter(Boolean);
-
-/** kustomize's resources, with the JSON patches an overlay applies (replace and add, as used here). */
-function build(dir: string): K8sObject[] {
-  const k = parse(read(path.join(dir, 'kustomization.yaml'))) as { resources?: string[]; patches?: { target: { kind: string; name?: string }; patch: string }[] };
-  const objects = (k.resources ?? []).flatMap((r) => (r.endsWith('.yaml') ? docsOf(path.join(dir, r)) : build(path.join(dir, r))));
-  for (const p of k.patches ?? []) {
-    for (const target of objects.filter((o) => o.kind === p.target.kind && (!p.target.name || o.metadata.name === p.target.name))) {
-      for (const op of parse(p.patch) as { op: string; path: string; value: unknown }[]) {
-        const keys = op.path.split('/').slice(1);
-        const last = keys.pop()!;
-        let at = target as unknown as Record<string, unknown>;
-        for (const key of keys) at = at[key] as Record<string, unknown>;
-        if (op.op === 'replace') expect(at, `${dir}: ${op.path} must exist to be replaced`).toHaveProperty([last]);
-        else expect(op.op).toBe('add');
-        at[last] = op.value;
-      }
-    }
-  }
-  return objects;
-}
+const build = (dir: string): K8sObject[] => parseAllDocuments(kustomizeBuild(path.join(root, dir))).map((d) => d.toJS() as K8sObject).filter(Boolean);
 
 /** Values that pass each secret's validation, standing in for the secret store. */
 function sampleSecrets(keys: string[]): Env {
   const { privateKey } = generateKeyPairSync('ed25519');
   const samples: Env = {
-    DATABASE_URL: 'postgres://imlab:secret@postgres.internal:5432/postgres',
-    REDIS_URL: 'redis://:secret@redis.internal:6379',
+    DATABASE_URL: 'postgres://imlab_service:secret@imlab-postgres-rw:5432/postgres',
+    DATABASE_ADMIN_URL: 'postgres://postgres:secret@imlab-postgres-rw:5432/postgres',
+    REDIS_URL: 'redis://:secret@redis:6379',
     AUTH_SIGNING_KEYS: JSON.stringify([{ ...privateKey.export({ format: 'jwk' }), kid: 'k1' }]),
     STRIPE_SECRET_KEY: `sk_live_${randomBytes(12).toString('hex')}`,
     STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(12).toString('hex')}`,
     RESEND_API_KEY: `re_${randomBytes(12).toString('hex')}`,
     RESEND_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
-    MAIL_FROM: 'imagemakerlab <hello@imagemakerlab.example>',
-    S3_ENDPOINT: 'https://s3.example',
-    GOOGLE_CLIENT_ID: 'client.apps.googleusercontent.com',
   };
   return Object.fromEntries(keys.map((key) => [key, samples[key] ?? randomBytes(24).toString('base64url')]));
 }
 
-const secretKeys = read('k8s/base/secret-keys.txt')
-  .split('\n')
-  .map((l) => l.trim())
-  .filter((l) => l && !l.startsWith('#'));
+/** Each Secret's keys: the ExternalSecrets of components/external-secrets are the list. */
+const secretKeys = new Map(
+  docsOfFile('k8s/components/external-secrets/external-secrets.yaml').map((o) => [
+    o.metadata.name,
+    ((o.spec as { data: { secretKey: string }[] }).data ?? []).map((d) => d.secretKey),
+  ]),
+);
+function docsOfFile(file: string): K8sObject[] {
+  return parseAllDocuments(read(file)).map((d) => d.toJS() as K8sObject).filter(Boolean);
+}
+/** The Secret each Deployment's processes read, and the service whose configuration that is. */
+const SECRET_OF: Record<string, string> = {
+  gateway: 'imlab-gateway',
+  auth: 'imlab-auth',
+  'credits-ledger': 'imlab-credits-ledger',
+  generation: 'imlab-generation',
+  'render-worker': 'imlab-generation',
+  billing: 'imlab-billing',
+  notification: 'imlab-notification',
+};
 const overlays = readdirSync(path.join(root, 'k8s/overlays')).map((o) => `k8s/overlays/${o}`);
+const components = readdirSync(path.join(root, 'k8s/components')).filter((c) => existsSync(path.join(root, 'k8s/components', c, 'kustomization.yaml')));
+
+describe('k8s/components/external-secrets', () => {
+  it('gives each Secret only keys its own processes read (the gateway never holds Stripe or OpenAI keys)', () => {
+    const dev = { NODE_ENV: 'development' };
+    const own: Record<string, string[]> = {
+      'imlab-gateway': Object.keys(loadGatewayConfig(dev)),
+      'imlab-auth': Object.keys(loadAuthConfig(dev)),
+      'imlab-credits-ledger': Object.keys(loadLedgerConfig(dev)),
+      'imlab-generation': Object.keys(loadGenerationConfig(dev)),
+      'imlab-billing': Object.keys(loadBillingConfig(dev)),
+      'imlab-notification': Object.keys(loadNotificationConfig(dev)),
+      // only the migrate init containers mount it; every service's migrate reads it
+      'imlab-db-admin': Object.keys(loadLedgerConfig(dev)),
+    };
+    expect([...secretKeys.keys()].sort()).toEqual(Object.keys(own).sort());
+    for (const [secret, keys] of secretKeys) expect(keys.filter((k) => !own[secret]!.includes(k)), `${secret}: keys its processes never read`).toEqual([]);
+    expect(secretKeys.get('imlab-gateway')).not.toContain('STRIPE_SECRET_KEY');
+    expect(secretKeys.get('imlab-gateway')).not.toContain('OPENAI_API_KEY');
+    expect(secretKeys.get('imlab-gateway')).not.toContain('DATABASE_URL');
+    expect([...secretKeys].filter(([, keys]) => keys.includes('MESSAGE_SEAL_KEY')).map(([s]) => s).sort()).toEqual(['imlab-auth', 'imlab-notification']);
+    expect([...secretKeys].filter(([, keys]) => keys.includes('DATABASE_ADMIN_URL')).map(([s]) => s)).toEqual(['imlab-db-admin']);
+  });
+});
 
 describe.each(['k8s/base', ...overlays])('%s', (dir) => {
   const objects = build(dir);
   const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'imlab-config')!;
-  const deployments = objects.filter((o) => o.kind === 'Deployment');
+  const deployments = objects.filter((o) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/part-of'] === 'imagemakerlab');
   const pod = (d: K8sObject) => (d.spec as { template: { spec: PodSpec } }).template.spec;
+  const podLabels = (d: K8sObject) => (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
   const envOf = (c: Container): Env => ({
     ...strings(configMap.data),
-    ...sampleSecrets(secretKeys),
+    ...Object.assign({}, ...(c.envFrom ?? []).flatMap((f) => (f.secretRef ? [sampleSecrets(secretKeys.get(f.secretRef.name) ?? [])] : []))),
     ...Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? ''])),
   });
 
-  it('gives every container (init containers included) a configuration its process accepts', () => {
+  it('validates every object against its schema (Kubernetes and each operator it names)', () => {
+    const problems = objects.flatMap((o) => {
+      const error = validateObject(o);
+      return error ? [`${o.kind}/${o.metadata.name}: ${error}`] : [];
+    });
+    expect(problems).toEqual([]);
+    // the check itself bites
+    expect(validateObject({ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'x' }, spec: { scaleTargetRef: { name: 'x' }, fallback: { failureThreshold: 3 } } } as never)).toMatch(/required property/);
+    expect(validateObject({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { selector: {}, template: { spec: { containers: [{ name: 'a', ports: [{ containerPort: 'http' }] }] } } } } as never)).toMatch(/integer/);
+  });
+
+  it("gives every container (init containers included) a configuration its process accepts from its own Secret's keys", () => {
     expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['auth', 'billing', 'credits-ledger', 'gateway', 'generation', 'notification', 'render-worker']);
     for (const d of deployments) {
+      const secret = SECRET_OF[d.metadata.name]!;
+      for (const c of pod(d).containers) expect(c.envFrom, `${d.metadata.name}/${c.name}`).toEqual([{ configMapRef: { name: 'imlab-config' } }, { secretRef: { name: secret } }]);
+      // only the migrate step holds the admin connection that creates the service's role
+      for (const c of pod(d).initContainers ?? []) expect(c.envFrom, `${d.metadata.name}/${c.name}`).toEqual([{ configMapRef: { name: 'imlab-config' } }, { secretRef: { name: secret } }, { secretRef: { name: 'imlab-db-admin' } }]);
       for (const c of [...(pod(d).initContainers ?? []), ...pod(d).containers]) {
-        expect(c.envFrom, `${d.metadata.name}/${c.name}`).toEqual([{ configMapRef: { name: 'imlab-config' } }, { secretRef: { name: 'imlab-secrets' } }]);
         const loaders = loadersOf(c.args?.[0] ?? '');
         expect(loaders, `${d.metadata.name}/${c.name}: ${c.args?.[0]}`).toHaveLength(1);
         const config = accepted(loaders[0]!, envOf(c), `${dir} ${d.metadata.name}/${c.name}`);
@@ -174,10 +213,9 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
     }
   });
 
-  it('names only variables some process knows, and every secret key is used', () => {
-    const known = knownVariables(envOf({ name: 'any' }));
+  it('names only variables some process knows', () => {
+    const known = knownVariables({ ...strings(configMap.data), ...sampleSecrets([...new Set([...secretKeys.values()].flat())]) });
     expect(Object.keys(configMap.data ?? {}).filter((k) => !known.has(k))).toEqual([]);
-    expect(secretKeys.filter((k) => !known.has(k))).toEqual([]);
     for (const d of deployments) for (const c of pod(d).containers) expect((c.env ?? []).map((e) => e.name).filter((k) => !known.has(k)), d.metadata.name).toEqual([]);
   });
 
@@ -198,7 +236,17 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
       expect(sleep, d.metadata.name).toBeGreaterThan(0);
       const config = loadersOf(entry)[0]!(envOf(main!));
       expect(spec.terminationGracePeriodSeconds! * 1000, d.metadata.name).toBeGreaterThanOrEqual(sleep * 1000 + Number(config.SHUTDOWN_GRACE_MS));
+    }
+  });
+
+  it('runs every pod without privileges, with a read-only root filesystem, no API token, spread over zones and nodes', () => {
+    for (const d of deployments) {
+      const spec = pod(d);
       expect(spec.securityContext?.runAsNonRoot, d.metadata.name).toBe(true);
+      expect(spec.automountServiceAccountToken, d.metadata.name).toBe(false);
+      const spread = spec.topologySpreadConstraints ?? [];
+      expect(spread.map((t) => t.topologyKey).sort(), d.metadata.name).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+      for (const t of spread) expect(t.labelSelector?.matchLabels, d.metadata.name).toEqual({ 'app.kubernetes.io/name': d.metadata.name });
       for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
         expect(c.securityContext, `${d.metadata.name}/${c.name}`).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
         expect(c.resources?.requests?.memory && c.resources?.limits?.memory, `${d.metadata.name}/${c.name}: memory request and limit`).toBeTruthy();
@@ -206,20 +254,24 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
     }
   });
 
-  it('lets only the gateway take connections from outside the system, on its public port only (not metrics)', () => {
-    type Selector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values: string[] }[] };
-    const selects = (sel: Selector, labels: Record<string, string>) =>
-      Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
-      (sel.matchExpressions ?? []).every((e) => (e.operator === 'In' ? e.values.includes(labels[e.key] ?? '') : e.operator === 'NotIn' ? !e.values.includes(labels[e.key] ?? '') : false));
-    type Rule = { from?: unknown[]; ports?: { port: string | number }[] };
-    const policies = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.spec as { podSelector: Selector; policyTypes: string[]; ingress?: Rule[] });
+  type Selector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values: string[] }[] };
+  const selects = (sel: Selector | undefined, labels: Record<string, string>) =>
+    !!sel &&
+    Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
+    (sel.matchExpressions ?? []).every((e) => (e.operator === 'In' ? e.values.includes(labels[e.key] ?? '') : e.operator === 'NotIn' ? !e.values.includes(labels[e.key] ?? '') : false));
+  type Peer = { podSelector?: Selector; namespaceSelector?: Selector; ipBlock?: { cidr: string } };
+  type Rule = { from?: Peer[]; to?: Peer[]; ports?: { port: string | number; protocol?: string }[] };
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.spec as { podSelector: Selector; policyTypes: string[]; ingress?: Rule[]; egress?: Rule[] });
+  const applying = (labels: Record<string, string>, type: 'Ingress' | 'Egress') => policies.filter((p) => p.policyTypes.includes(type) && selects(p.podSelector, labels));
+
+  it('denies by default, and lets only the gateway take connections from outside the system, on its public port only (not metrics)', () => {
     for (const d of deployments) {
-      const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
-      const applying = policies.filter((p) => p.policyTypes.includes('Ingress') && selects(p.podSelector, labels));
-      const rules = applying.flatMap((p) => p.ingress ?? []);
+      const labels = podLabels(d);
+      for (const type of ['Ingress', 'Egress'] as const) expect(applying(labels, type).length, `${d.metadata.name}: ${type} restricted`).toBeGreaterThan(0);
       // A rule without `from` admits anyone: only the gateway's public port may have one.
-      const open = rules.filter((r) => !r.from);
-      expect(applying.length, `${d.metadata.name}: ingress restricted`).toBeGreaterThan(0);
+      const open = applying(labels, 'Ingress')
+        .flatMap((p) => p.ingress ?? [])
+        .filter((r) => !r.from);
       if (d.metadata.name === 'gateway') {
         expect(open.flatMap((r) => r.ports?.map((p) => p.port) ?? ['every port']), 'gateway: only http is public').toEqual(['http']);
       } else {
@@ -228,20 +280,94 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
     }
   });
 
-  it('scrapes every process on its own metrics port (METRICS_PORT), which no Service exposes', () => {
+  it('lets each pod reach only what it needs: DNS, Redis, Postgres, its peers, its providers', () => {
+    const byName = new Map(deployments.map((d) => [d.metadata.name, podLabels(d)]));
+    const egress = (name: string) => applying(byName.get(name)!, 'Egress').flatMap((p) => p.egress ?? []);
+    const reaches = (from: string, to: string) => egress(from).some((r) => r.ports?.some((p) => p.port === 'http') && (r.to ?? []).some((peer) => selects(peer.podSelector, byName.get(to)!)));
+    const internet = (name: string) => egress(name).some((r) => (r.to ?? []).some((peer) => peer.ipBlock?.cidr === '0.0.0.0/0'));
+    const toPort = (name: string, port: number) => egress(name).some((r) => r.ports?.some((p) => p.port === port));
+    for (const name of byName.keys()) {
+      expect(toPort(name, 53) && toPort(name, 6379) && toPort(name, 5432), `${name}: DNS, Redis, Postgres`).toBe(true);
+      expect(reaches(name, 'auth') || name === 'auth', `${name}: auth's JWKS`).toBe(true);
+    }
+    for (const service of ['auth', 'credits-ledger', 'generation', 'billing', 'notification']) expect(reaches('gateway', service), `gateway → ${service}`).toBe(true);
+    for (const service of ['credits-ledger', 'generation', 'billing']) expect(reaches('auth', service), `auth → ${service}`).toBe(true);
+    expect(reaches('billing', 'credits-ledger')).toBe(false);
+    expect(reaches('gateway', 'render-worker')).toBe(false);
+    expect([...byName.keys()].filter(internet).sort()).toEqual(['auth', 'billing', 'generation', 'notification', 'render-worker']);
+  });
+
+  it('serves /metrics on each process’s own metrics port (METRICS_PORT), which no Service exposes', () => {
     for (const d of deployments) {
-      const spec = pod(d);
-      const main = spec.containers[0]!;
-      const annotations = (d.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {};
+      const main = pod(d).containers[0]!;
       const metricsPort = (main.ports ?? []).find((p) => p.name === 'metrics')?.containerPort;
       expect(metricsPort, `${d.metadata.name}: a port named metrics`).toBeDefined();
-      expect(annotations['prometheus.io/port'], d.metadata.name).toBe(String(metricsPort));
       const env = envOf(main);
       expect(env.METRICS_PORT ?? env.WORKER_METRICS_PORT, `${d.metadata.name}: listens for /metrics there`).toBe(String(metricsPort));
+      // the Prometheus Operator ignores these: the PodMonitor is what scrapes
+      expect((d.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {}).not.toHaveProperty(['prometheus.io/scrape']);
     }
     for (const svc of objects.filter((o) => o.kind === 'Service')) {
       const ports = (svc.spec as { ports: { name?: string; targetPort?: string | number }[] }).ports;
       expect(ports.map((p) => p.targetPort ?? p.name), svc.metadata.name).not.toContain('metrics');
+    }
+    const monitors = objects.filter((o) => o.kind === 'PodMonitor');
+    if (dir.includes('production')) expect(monitors.length).toBe(1);
+    for (const m of monitors) {
+      const spec = m.spec as { selector: Selector; podMetricsEndpoints: { port: string; path: string }[] };
+      expect(spec.podMetricsEndpoints).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })]);
+      for (const d of deployments) expect(selects(spec.selector, podLabels(d)), `PodMonitor scrapes ${d.metadata.name}`).toBe(true);
+    }
+  });
+
+  it('leaves the replica count to the autoscalers: HPAs on CPU for the gateway and the services, KEDA for render workers', () => {
+    const hpas = objects.filter((o) => o.kind === 'HorizontalPodAutoscaler');
+    const scaled = objects.filter((o) => o.kind === 'ScaledObject');
+    if (!dir.endsWith('/dev')) for (const d of deployments) expect(d.spec, `${d.metadata.name}: a fixed replicas resets the autoscaler on every apply`).not.toHaveProperty('replicas');
+    if (dir.includes('production')) {
+      const targets = hpas.map((h) => (h.spec as { scaleTargetRef: { name: string }; metrics: { resource: { name: string } }[] }).scaleTargetRef.name);
+      expect(targets.sort()).toEqual(['auth', 'billing', 'credits-ledger', 'gateway', 'generation', 'notification']);
+      for (const h of hpas) expect((h.spec as { metrics: { resource?: { name: string } }[] }).metrics.map((m) => m.resource?.name)).toEqual(['cpu']);
+      expect(scaled).toHaveLength(1);
+      const so = scaled[0]!;
+      const spec = so.spec as { scaleTargetRef: { name: string }; fallback?: { replicas: number }; triggers: { type: string; metadata: { query: string; ignoreNullValues?: string } }[] };
+      expect(spec.scaleTargetRef.name).toBe('render-worker');
+      expect(spec.fallback?.replicas).toBeGreaterThan(1);
+      const [trigger] = spec.triggers;
+      expect(trigger!.metadata.ignoreNullValues).toBe('false');
+      // the namespace the objects land in, not another environment's
+      expect(so.metadata.namespace).toBeTruthy();
+      expect(trigger!.metadata.query).toContain(`namespace="${so.metadata.namespace}"`);
+      expect(trigger!.metadata.query).toMatch(/imlab_queue_jobs\{[^}]*queue="generation-render"[^}]*state=~"waiting\|prioritized"/);
+    }
+    if (dir.endsWith('/dev')) {
+      // applies on a bare cluster: nothing that needs an operator's CRDs
+      const groups = new Set(objects.map((o) => o.apiVersion.split('/').slice(0, -1).join('/')));
+      expect([...groups].filter((g) => g.includes('.') && !g.endsWith('k8s.io'))).toEqual([]);
+      expect(deployments.every((d) => (d.spec as { replicas?: number }).replicas === 1)).toBe(true);
+    }
+  });
+
+  it('terminates TLS at the edge with a cert-manager certificate, in front of the gateway only', () => {
+    if (!dir.includes('production')) return expect(objects.filter((o) => o.kind === 'Ingress' || o.kind === 'HTTPRoute')).toEqual([]);
+    const issuers = new Set(objects.filter((o) => o.kind === 'ClusterIssuer').map((o) => o.metadata.name));
+    const ingress = objects.filter((o) => o.kind === 'Ingress');
+    const routes = objects.filter((o) => o.kind === 'HTTPRoute');
+    expect(ingress.length + routes.length).toBeGreaterThan(0);
+    for (const i of ingress) {
+      const spec = i.spec as { tls: { secretName: string }[]; rules: { http: { paths: { backend: { service: { name: string } } }[] } }[] };
+      expect(issuers.has(i.metadata.annotations?.['cert-manager.io/cluster-issuer'] ?? '')).toBe(true);
+      expect(spec.tls[0]?.secretName).toBeTruthy();
+      expect(spec.rules.flatMap((r) => r.http.paths.map((p) => p.backend.service.name))).toEqual(['gateway']);
+    }
+    if (routes.length) {
+      const certificates = objects.filter((o) => o.kind === 'Certificate').map((c) => c.spec as { secretName: string; issuerRef: { name: string } });
+      const gateway = objects.find((o) => o.kind === 'Gateway')!.spec as { listeners: { protocol: string; tls?: { certificateRefs: { name: string }[] } }[] };
+      const https = gateway.listeners.find((l) => l.protocol === 'HTTPS')!;
+      expect(certificates.map((c) => c.secretName)).toContain(https.tls!.certificateRefs[0]!.name);
+      for (const c of certificates) expect(issuers.has(c.issuerRef.name)).toBe(true);
+      const backends = routes.flatMap((r) => (r.spec as { rules: { backendRefs?: { name: string; port: number }[] }[] }).rules.flatMap((x) => x.backendRefs ?? []));
+      expect(backends).toEqual([{ name: 'gateway', port: 8080 }]);
     }
   });
 
@@ -253,7 +379,7 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
       const claim = pod(d).volumes?.find((v) => v.name === mount?.name)?.persistentVolumeClaim?.claimName;
       expect(claim, `${name} mounts ${dirPath} from a claim`).toBeDefined();
       // ReadWriteOnce only where every Deployment runs one replica (a single-node dev cluster).
-      const singleNode = deployments.every((x) => (x.spec as { replicas: number }).replicas === 1);
+      const singleNode = deployments.every((x) => (x.spec as { replicas?: number }).replicas === 1);
       const modes = (claims.get(claim!)?.spec as { accessModes: string[] }).accessModes;
       expect(modes.some((m) => m === 'ReadWriteMany' || (singleNode && m === 'ReadWriteOnce')), `${claim}: ${modes.join(', ')}`).toBe(true);
       return claim;
@@ -265,5 +391,37 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
     // Images on the filesystem: the render worker writes what the generation API serves.
     const storage = loadGenerationConfig(envOf(pod(deployments.find((x) => x.metadata.name === 'generation')!).containers[0]!));
     if (storage.STORAGE === 'fs') expect(mountOf('generation', String(storage.STORAGE_DIR))).toBe(mountOf('render-worker', String(storage.STORAGE_DIR)));
+  });
+});
+
+describe('k8s/components', () => {
+  it('are each used by an overlay (none is dead)', () => {
+    const used = new Set(overlays.flatMap((o) => ((parse(read(`${o}/kustomization.yaml`)) as { components?: string[] }).components ?? []).map((c) => path.basename(c))));
+    expect(components.filter((c) => !used.has(c))).toEqual([]);
+  });
+
+  it('the Cloudflare profile keys clients by CF-Connecting-IP and stores images in R2 through the S3 driver', () => {
+    const config = build('k8s/overlays/production').find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'imlab-config')!;
+    const env = strings(config.data);
+    expect(env.EDGE_PROFILE).toBe('cloudflare');
+    expect(env.S3_ENDPOINT).toMatch(/^https:\/\/[A-Za-z0-9_]+\.r2\.cloudflarestorage\.com$/);
+    const gen = loadGenerationConfig({ ...env, ...sampleSecrets(secretKeys.get('imlab-generation')!) });
+    expect(gen).toMatchObject({ STORAGE: 's3', S3_REGION: 'auto', S3_FORCE_PATH_STYLE: 'true' });
+  });
+
+  it('the data stores: Redis with noeviction and AOF, not clustered; Postgres with backups for point-in-time recovery', () => {
+    const objects = docsOfFile('k8s/components/datastores/redis.yaml').concat(docsOfFile('k8s/components/datastores/postgres.yaml'));
+    const conf = String(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'imlab-redis')!.data!['redis.conf']);
+    expect(conf).toMatch(/^maxmemory-policy noeviction$/m);
+    expect(conf).toMatch(/^appendonly yes$/m);
+    expect(conf).not.toMatch(/cluster-enabled yes/);
+    // CloudNativePG publishes no schema package here: its fields are checked by name.
+    const cluster = objects.find((o) => o.kind === 'Cluster')!.spec as { instances: number; backup: { retentionPolicy: string; barmanObjectStore: { destinationPath: string; wal: unknown } } };
+    expect(cluster.instances).toBeGreaterThanOrEqual(3);
+    expect(cluster.backup.barmanObjectStore.destinationPath).toMatch(/^s3:\/\//);
+    expect(cluster.backup.barmanObjectStore.wal).toBeDefined(); // WAL archiving: point-in-time recovery
+    expect(cluster.backup.retentionPolicy).toMatch(/^\d+d$/);
+    const scheduled = objects.find((o) => o.kind === 'ScheduledBackup')!.spec as { cluster: { name: string } };
+    expect(scheduled.cluster.name).toBe(objects.find((o) => o.kind === 'Cluster')!.metadata.name);
   });
 });

@@ -8,7 +8,7 @@ import { unzipSync, strFromU8 } from 'fflate';
 import { Redis } from 'ioredis';
 import { download, ok } from '@imlab/client';
 import { eventually, infra } from '@imlab/testing';
-import { scanDatabase, type E2E, type System } from './system.js';
+import { queryDb, scanDatabase, type E2E, type System } from './system.js';
 import { CLIENT_IPS, PASSWORD, generate, signUpVerified, until, type Browser } from './browser.js';
 
 const PROMPT_MARKER = 'teal origami crane promptmarker9';
@@ -56,16 +56,7 @@ async function redisContains(sys: System, needle: string): Promise<string[]> {
 }
 
 async function ledgerAccountIds(sys: System, userId: string): Promise<string[]> {
-  const pg = (await import('pg')).default;
-  const u = new URL(infra().databaseUrl);
-  u.pathname = `/${sys.databases.ledger!}`;
-  const client = new pg.Client({ connectionString: u.toString() });
-  await client.connect();
-  try {
-    return (await client.query<{ id: string }>('select id from accounts where owner_id = $1', [userId])).rows.map((r) => r.id);
-  } finally {
-    await client.end();
-  }
+  return (await queryDb(sys, 'ledger', 'select id from accounts where owner_id = $1', [userId])).map((r) => String(r.id));
 }
 
 async function grantRoles(sys: System, email: string, roles: string[]): Promise<void> {
@@ -206,6 +197,12 @@ beforeAll(async () => {
     expect(verify.data).toMatchObject({ ok: true, firstMismatch: null });
     // every part done: the receipt is complete and the last email went, once
     await eventually(async () => !(await finance.api.GET('/v1/admin/accounts/deletions')).data?.deletions.some((d) => d.id === pending.id), 30_000);
+    // and each service keeps its own receipt: the inbox row of its part, naming only the deletion id
+    for (const db of ['ledger', 'generation', 'billing', 'notification'] as const) {
+      const rows = await queryDb(e2e.sys, db, "select processed_at, result from inbox where name = 'user.purge' and result->>'deletionId' = $1", [pending.id]);
+      expect(rows, db).toHaveLength(1);
+      expect(JSON.stringify(rows[0]!.result), db).not.toContain(userId);
+    }
     await eventually(() => mailCount(e2e.sys, 'lin@example.com', 'account-deleted') === 1, 30_000);
     await new Promise((r) => setTimeout(r, 1000));
     expect(mailCount(e2e.sys, 'lin@example.com', 'account-deleted')).toBe(1);

@@ -12,6 +12,7 @@ import { billingSuite } from './billing.js';
 import { privacySuite } from './privacy.js';
 import { leakSuite } from './leaks.js';
 import { financeSuite } from './finance.js';
+import { settingsSuite } from './settings.js';
 
 const e2e = { browser: (ip?: string) => new Browser(() => e2e, ip) } as E2E;
 
@@ -58,6 +59,7 @@ journeySuite(e2e);
 billingSuite(e2e);
 financeSuite(e2e);
 privacySuite(e2e);
+settingsSuite(e2e);
 leakSuite(e2e);
 
 describe('the API document, after all of it', () => {

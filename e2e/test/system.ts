@@ -211,3 +211,17 @@ export async function scanDatabase(databaseName: string, needles: string[], skip
   }
   return hits;
 }
+
+/** Rows of one query against one service's database. */
+export async function queryDb(sys: System, db: string, text: string, values: unknown[]): Promise<Record<string, unknown>[]> {
+  const pg = (await import('pg')).default;
+  const u = new URL(infra().databaseUrl);
+  u.pathname = `/${sys.databases[db]!}`;
+  const client = new pg.Client({ connectionString: u.toString() });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as Record<string, unknown>[];
+  } finally {
+    await client.end();
+  }
+}

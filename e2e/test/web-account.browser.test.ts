@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { strFromU8, unzipSync } from 'fflate';
 import type { Page } from 'playwright-core';
 import { download as apiDownload, ok } from '@imlab/client';
-import { PASSWORD, until, type Browser } from './browser.js';
+import { PASSWORD, mailText, until, type Browser } from './browser.js';
 import { at, LOCALES, newContext as openContext, root, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
 
 declare const document: { activeElement: PageElement | null };
@@ -110,6 +110,19 @@ describe('profile and language', () => {
       await visit(phone.page, '/settings/profile');
       await phone.page.getByLabel(at(settingsTexts('zh'), 'profile.displayName')).waitFor();
       await screen(phone.page, 'settings-profile', { locale: 'zh', width: 375 });
+      // A name the content policy forbids (full-width, dotted) is refused at the field, naming the
+      // rule in the page's language (the account's is English by now); the old name stays.
+      const zh = settingsTexts('zh');
+      const name = phone.page.getByLabel(at(zh, 'profile.displayName'));
+      await name.fill('Ｎ.Ｕ.Ｄ.Ｅ');
+      await phone.page.getByRole('button', { name: at(zh, 'profile.save') }).click();
+      const error = phone.page.locator('#displayName-error');
+      await error.waitFor();
+      expect(await error.innerText()).toBe('该显示名称违反内容政策：裸露或露骨的色情内容。');
+      await until(async () => ((await phone.page.evaluate(() => document.activeElement?.id)) === 'displayName' ? true : undefined));
+      expect(await name.getAttribute('aria-invalid')).toBe('true');
+      await screen(phone.page, 'settings-profile-policy', { locale: 'zh', width: 375 });
+      expect((await ok(person.api.GET('/v1/me'))).displayName).toBe('Harbour Lin');
       expect(phone.watch.problems).toEqual([]);
     } finally {
       await phone.context.close();
@@ -232,12 +245,87 @@ describe('data export', () => {
   }, 180_000);
 });
 
+describe('password, email address and Google', () => {
+  const cases = [
+    { locale: 'en', width: 1280, ip: '127.0.0.150', email: 'acct-methods-en@example.test', moved: 'acct-methods-en.moved@example.test' },
+    { locale: 'zh', width: 375, ip: '127.0.0.151', email: 'acct-methods-zh@example.test', moved: 'acct-methods-zh.moved@example.test' },
+  ] as const;
+  it('changes the password (a wrong current one is refused in the person’s language; other devices are signed out), moves the account to a new address through the mailed link, and the old address can take it back', async () => {
+    for (const { locale, width, ip, email, moved } of cases) {
+      const person = await web.signedUp(ip, email);
+      const laptop = web.person(ip);
+      expect((await laptop.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } })).response.status).toBe(200);
+      const { context, page, watch } = await newContext({ width, locale, as: person });
+      try {
+        const s = settingsTexts(locale);
+        await visit(page, '/settings/security');
+        const passwordForm = page.locator('section', { has: page.getByRole('heading', { name: at(s, 'security.password.title'), exact: true }) });
+        await passwordForm.waitFor();
+        // the wrong current password
+        await passwordForm.getByLabel(at(s, 'security.password.current')).fill('not my password 42');
+        await passwordForm.getByLabel(at(s, 'security.password.new')).fill('a brighter workshop 88');
+        await passwordForm.getByRole('button', { name: at(s, 'security.password.submit') }).click();
+        const refused = passwordForm.locator('[role=alert]');
+        await refused.waitFor();
+        expect(await refused.innerText()).toContain(locale === 'en' ? 'The password is incorrect.' : '密码不正确。');
+        expect((await laptop.call('GET', '/v1/me')).status).toBe(200);
+        // the right one
+        await passwordForm.getByLabel(at(s, 'security.password.current')).fill(PASSWORD);
+        await passwordForm.getByRole('button', { name: at(s, 'security.password.submit') }).click();
+        await passwordForm.getByRole('status').filter({ hasText: at(s, 'security.password.changed') }).waitFor();
+        expect(await focusedText(page)).toBe(at(s, 'security.password.changed'));
+        await screen(page, 'settings-password-changed', { locale, width });
+        expect((await laptop.call('GET', '/v1/me')).status).toBe(401);
+        expect((await person.call('GET', '/v1/me')).status).toBe(200);
+
+        // Google is not configured here: the section says none is linked, and linking says why it cannot
+        const google = page.locator('section', { has: page.getByRole('heading', { name: at(s, 'security.google.title'), exact: true }) });
+        await google.getByText(at(s, 'security.google.notLinked')).waitFor();
+        await google.getByLabel(at(s, 'security.password.current')).fill('a brighter workshop 88');
+        await google.getByRole('button', { name: at(s, 'security.google.link') }).click();
+        await google.locator('[role=alert]').filter({ hasText: locale === 'en' ? 'Google sign-in is not available here.' : '此处未开通 Google 登录。' }).waitFor();
+
+        // a new email address
+        const emailForm = page.locator('section', { has: page.getByRole('heading', { name: at(s, 'security.email.title'), exact: true }) });
+        await emailForm.getByText(at(s, 'security.email.current', { email })).waitFor();
+        await emailForm.getByLabel(at(s, 'security.email.new')).fill(moved);
+        await emailForm.getByLabel(at(s, 'security.password.current')).fill('a brighter workshop 88');
+        await emailForm.getByRole('button', { name: at(s, 'security.email.submit') }).click();
+        await emailForm.getByRole('status').filter({ hasText: at(s, 'security.email.sent', { email: moved }) }).waitFor();
+        await screen(page, 'settings-email-sent', { locale, width });
+
+        // the link in the new inbox opens the app; pressing the button moves the account
+        const confirmLink = await until(async () => /https?:\/\/\S*\/email-change\?confirm=[A-Za-z0-9_-]+/.exec(mailText(web.sys, moved, 'email-change-confirm') ?? '')?.[0], 20_000);
+        await page.goto(confirmLink);
+        await page.getByRole('heading', { name: at(s, 'emailChange.title') }).waitFor();
+        await page.getByRole('button', { name: at(s, 'emailChange.confirm') }).click();
+        await page.getByRole('status').filter({ hasText: at(s, 'emailChange.confirmed', { email: moved }) }).waitFor();
+        await screen(page, 'email-change-confirmed', { locale, width });
+        expect((await ok(person.api.GET('/v1/me'))).email).toBe(moved);
+
+        // the old inbox says "not me": the account goes back and everyone is signed out
+        const undoLink = await until(async () => /https?:\/\/\S*\/email-change\?undo=[A-Za-z0-9_-]+/.exec(mailText(web.sys, email, 'email-changed') ?? '')?.[0], 20_000);
+        await page.goto(undoLink);
+        await page.getByRole('heading', { name: at(s, 'emailChange.undoTitle') }).waitFor();
+        await screen(page, 'email-change-undo', { locale, width });
+        await page.getByRole('button', { name: at(s, 'emailChange.undo') }).click();
+        await page.getByRole('status').filter({ hasText: at(s, 'emailChange.undone') }).waitFor();
+        expect((await person.call('GET', '/v1/me')).status).toBe(401);
+        await until(async () => mailText(web.sys, email, 'password-reset'), 20_000);
+        expect(watch.problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }
+  }, 240_000);
+});
+
 describe('deleting the account', () => {
   const cases = [
     { locale: 'en', width: 1280, ip: '127.0.0.145', email: 'acct-delete-en@example.test' },
     { locale: 'zh', width: 375, ip: '127.0.0.146', email: 'acct-delete-zh@example.test' },
   ] as const;
-  it('explains what happens; a wrong password is refused in the person’s language; the right one closes the account: signed out, GET /v1/me 401, sign-in refused', async () => {
+  it('explains what happens; a wrong password is refused in the person’s language; the right one closes the account: signed out, GET /v1/me 401; signing in again offers to keep it, and keeping it brings the account back', async () => {
     for (const { locale, width, ip, email } of cases) {
       const person = await web.signedUp(ip, email);
       const { context, page, watch } = await newContext({ width, locale, as: person });
@@ -281,8 +369,28 @@ describe('deleting the account', () => {
         expect(await page.evaluate(() => document.activeElement?.className)).toContain('notice-done');
         await screen(page, 'settings-deleted', { locale, width });
         expect((await person.call('GET', '/v1/me')).status).toBe(401);
+        // a wrong password learns nothing; the right one is told the account is closing
         const again = web.person(ip);
-        expect((await again.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } })).response.status).toBe(401);
+        expect((await again.api.POST('/v1/auth/login', { body: { email, password: 'not my password 42' } })).response.status).toBe(401);
+
+        // changed their mind: signing in offers to keep it
+        const a = texts(locale, 'auth');
+        await visit(page, '/sign-in');
+        await page.getByLabel(at(a, 'fields.email')).fill(email);
+        await page.getByLabel(at(a, 'fields.password'), { exact: true }).fill(PASSWORD);
+        await page.getByRole('button', { name: at(a, 'signIn.submit') }).click();
+        const offer = page.getByRole('alert').filter({ hasText: at(a, 'keep.title') });
+        await offer.waitFor();
+        await screen(page, 'sign-in-keep-account', { locale, width });
+        await page.getByRole('button', { name: at(a, 'keep.submit') }).click();
+        const welcome = page.getByRole('status').filter({ hasText: at(a, 'keep.keptTitle') });
+        await welcome.waitFor();
+        expect(await page.evaluate(() => document.activeElement?.className)).toContain('notice-done');
+        // the form is gone, the header knows the person, the account answers again
+        expect(await page.locator('main form').count()).toBe(0);
+        expect((await page.context().request.get(`${web.sys.gatewayUrl}/v1/me`)).status()).toBe(200);
+        await page.getByRole('link', { name: at(a, 'keep.continue') }).click();
+        await page.waitForURL('**/library');
         expect(watch.problems).toEqual([]);
       } finally {
         await context.close();

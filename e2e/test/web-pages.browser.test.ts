@@ -35,6 +35,8 @@ const PAGES: PageCase[] = [
   { name: 'verify-email', path: '/verify-email?token=not-a-real-token', heading: ['auth', 'verify.title'] },
   { name: 'forgot-password', path: '/forgot-password', heading: ['auth', 'forgot.title'] },
   { name: 'reset-password', path: '/reset-password?token=not-a-real-token', heading: ['auth', 'reset.title'] },
+  { name: 'email-change', path: '/email-change?confirm=not-a-real-token', heading: ['settings', 'emailChange.title'] },
+  { name: 'email-change-undo', path: '/email-change?undo=not-a-real-token', heading: ['settings', 'emailChange.undoTitle'] },
   { name: 'create', path: '/create', heading: ['create', 'title'] },
   { name: 'generation', path: '/generations/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', heading: ['create', 'generation.title'] },
   { name: 'library', path: '/library', heading: ['library', 'title'] },
@@ -45,6 +47,8 @@ const PAGES: PageCase[] = [
   { name: 'billing-cancel', path: '/billing/cancel?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', heading: ['billing', 'cancel.title'] },
   { name: 'finance', path: '/finance', heading: ['finance', 'title'] },
   { name: 'ops', path: '/ops', heading: ['finance', 'ops.title'] },
+  { name: 'moderation', path: '/moderation', heading: ['moderation', 'title'] },
+  { name: 'back-office', path: '/back-office', heading: ['admin', 'title'] },
 ];
 
 let web: WebSystem;

@@ -5,11 +5,13 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Agent, request as undiciRequest } from 'undici';
 import { lazyChildLogger, type Logger } from '@imlab/logger';
-import { clientErrorHandler, closeMetrics, createMetricsServer, frameworkErrors, useDrainAnswers } from '@imlab/http';
+import { clientErrorHandler, closeMetrics, createMetricsServer, endRequestSpan, frameworkErrors, requestSpan, runInContext, setupTracing, useDrainAnswers } from '@imlab/http';
+import type { IncomingMessage } from 'node:http';
 import type { ServiceName } from '@imlab/contracts';
 import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
 import { createMetrics, forwardedRouteLabel } from './metrics.js';
+import { clientAddress } from './identity/cloudflare.js';
 import { normalizeClientAddress } from './identity/client-address.js';
 import { createHasher } from './identity/hash.js';
 import { createDeviceLabeler } from './identity/device.js';
@@ -20,6 +22,7 @@ import { answerProbe, registerProxy } from './routing/proxy.js';
 import type { Upstreams } from './routing/routes.js';
 import { createLimiter, type Limiter } from './rate-limit/limiter.js';
 import { SessionResolver } from './session/sessions.js';
+import { listenForEndedSessions } from './session/sessions-ended.js';
 import { OpenApiAggregator } from './openapi/merge.js';
 import { registerQueueBoard } from './admin/queue-board.js';
 import { registerWebApp } from './web/web-app.js';
@@ -55,6 +58,7 @@ export function upstreamsFrom(config: Config): Upstreams {
 
 /** Builds the gateway; never listens (main.ts does). */
 export async function build({ config, logger, refreshOpenApi = false }: GatewayDeps): Promise<Gateway> {
+  setupTracing('gateway');
   const upstreams = Object.fromEntries(Object.entries(upstreamsFrom(config)).map(([k, v]) => [k, v.replace(/\/+$/, '')])) as Upstreams;
   // Headers for answers Fastify makes before any hook runs (set below, with the security headers).
   let frameworkAnswerHeaders: Record<string, string> = {};
@@ -72,7 +76,8 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     requestIdHeader: false,
     genReqId: () => randomUUID(),
     // Per-request loggers are built only when a request actually logs (most never do at info+).
-    childLoggerFactory: (parent, bindings, options) => lazyChildLogger(parent as Logger, bindings, options) as never,
+    // Every log line of a request names its trace: the client's traceparent continued, or a new one.
+    childLoggerFactory: (parent, bindings, options, raw) => lazyChildLogger(parent as Logger, { ...bindings, traceId: requestSpan(raw as IncomingMessage).span.spanContext().traceId }, options) as never,
     // What Fastify's router or Node's parser refuse before any hook runs: problem+json too, with
     // the security headers the onRequest hook would have set.
     frameworkErrors: (error, request, reply) => frameworkErrors(error, request, reply.headers(frameworkAnswerHeaders)),
@@ -120,7 +125,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
   // Identity first: the raw address and user agent are turned into hashes and a coarse label,
   // and only those are kept on the request.
   app.addHook('onRequest', (request, reply, done) => {
-    const address = normalizeClientAddress(request.ip ?? '');
+    const address = normalizeClientAddress(clientAddress(config.EDGE_PROFILE, request.ip ?? '', request.headers['cf-connecting-ip']));
     const ua = request.headers['user-agent'] ?? '';
     request.edge = {
       ipHash: hasher.ip(address),
@@ -130,12 +135,18 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     };
     reply.headers(securityHeaders);
     reply.header('x-request-id', request.id);
-    done();
+    // The rest of the request runs in its span (the caller's trace continued, or a new one).
+    runInContext(requestSpan(request.raw).ctx, done);
   });
   app.addHook('onResponse', (request, reply, done) => {
     const forwarded = request.edge?.route;
     const route = forwarded ? forwardedRouteLabel(request.url.split('?')[0]!, reply.statusCode, forwarded.prefix) : (request.routeOptions.url ?? 'unmatched');
     metrics.duration.labels(request.method, route === '/v1/*' ? 'unmatched' : route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
+    endRequestSpan(request.raw, route, reply.statusCode);
+    done();
+  });
+  app.addHook('onRequestAbort', (request, done) => {
+    endRequestSpan(request.raw, undefined, 499);
     done();
   });
 
@@ -199,6 +210,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     transformSpecification: () => openapi.document(),
   });
 
+  const endedSessions = listenForEndedSessions({ redisUrl: config.REDIS_URL, queuePrefix: config.QUEUE_PREFIX, sessions, logger });
   await registerQueueBoard(app, { ...deps, logger });
   await registerProxy(app, deps);
   // The web app at / (its files and client-side routes); every path above keeps its own answer.
@@ -210,6 +222,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     openapi.stop();
     await closeMetrics(metricsServer);
     await limiter.close();
+    await endedSessions.close();
     await dispatcher.close();
   });
   return { app, metricsServer, limiter, openapi };

@@ -91,6 +91,11 @@ export const configSpec = {
   IP_HASH_SECRET: secret({ devDefault: 'dev-ip-hash-secret-change-me', desc: 'HMAC key for client IP and user-agent hashes' }),
   IP_HASH_SECRET_PREVIOUS: str({ default: '', desc: 'the secret being rotated out; rate-limit buckets keyed by it still count' }),
   TRUSTED_PROXIES: proxyList({ default: [], desc: 'peers whose X-Forwarded-For is believed (right-most untrusted hop wins)' }),
+  /**
+   * `cloudflare`: the client address is CF-Connecting-IP when the request came from one of
+   * Cloudflare's published ranges (gateway/src/identity/cloudflare.ts), the peer's otherwise.
+   */
+  EDGE_PROFILE: str({ choices: ['none', 'cloudflare'] as const, default: 'none', desc: 'the CDN in front of the gateway, whose client-address header is believed from its own ranges only' }),
   CORS_ORIGINS: originList({ default: [], devDefault: ['http://localhost:5173', 'http://localhost:3000'] }),
 
   BODY_LIMIT: bytes({ default: 1024 * 1024, desc: 'bytes, JSON and other small bodies' }),
@@ -109,7 +114,7 @@ export const configSpec = {
 
   RATE_LIMIT_PREFIX: str({ default: 'imlab:gw:rl' }),
   RATE_LIMIT_REDIS_TIMEOUT_MS: num({ default: 250, desc: 'a decision waits no longer than this for Redis' }),
-  RATE_LIMIT_AUTH: ratePolicy({ default: { limit: 10, windowSeconds: 60 }, desc: 'login, sign-up, password reset, e-mail verification, OAuth' }),
+  RATE_LIMIT_AUTH: ratePolicy({ default: { limit: 10, windowSeconds: 60 }, desc: 'login, sign-up, password reset, e-mail verification, OAuth, and the signed-in changes of password, email address and Google link' }),
   RATE_LIMIT_GENERATION: ratePolicy({ default: { limit: 20, windowSeconds: 60 }, desc: 'POST /v1/generations, per user and per IP' }),
   RATE_LIMIT_WRITE: ratePolicy({ default: { limit: 120, windowSeconds: 60 } }),
   RATE_LIMIT_READ: ratePolicy({ default: { limit: 1200, windowSeconds: 60 } }),

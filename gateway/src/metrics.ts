@@ -17,32 +17,32 @@ export function createMetrics(): GatewayMetrics {
   return {
     registry,
     duration: new Histogram({
-      name: 'http_request_duration_seconds',
+      name: 'imlab_http_request_duration_seconds',
       help: 'Gateway latency by route template, method and status (includes the upstream)',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
     rateLimit: new Counter({
-      name: 'gateway_rate_limit_decisions_total',
+      name: 'imlab_gateway_rate_limit_decisions_total',
       help: 'Rate-limit decisions; decision = allowed | limited | fail_open_local | fail_closed',
       labelNames: ['policy', 'decision'],
       registers: [registry],
     }),
     rateLimitBatch: new Histogram({
-      name: 'gateway_rate_limit_batch_decisions',
+      name: 'imlab_gateway_rate_limit_batch_decisions',
       help: 'Rate-limit decisions sent to Redis together in one script call (one event-loop turn)',
       buckets: [1, 2, 4, 8, 16, 32, 64],
       registers: [registry],
     }),
     upstreamErrors: new Counter({
-      name: 'gateway_upstream_errors_total',
+      name: 'imlab_gateway_upstream_errors_total',
       help: 'Upstream failures by service; kind = unavailable | timeout | failed',
       labelNames: ['service', 'kind'],
       registers: [registry],
     }),
     sessions: new Counter({
-      name: 'gateway_session_resolutions_total',
+      name: 'imlab_gateway_session_resolutions_total',
       help: 'Session cookie resolutions; result = session | anonymous | unavailable',
       labelNames: ['result'],
       registers: [registry],

@@ -106,7 +106,7 @@ describe('health and metrics', () => {
     await send(`${gw.url}/v1/generations/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`);
     const text = (await send(`${gw.metricsUrl}/metrics`)).text;
     expect(text).toMatch(/http_request_duration_seconds_bucket\{[^}]*route="\/v1\/generations\/:id"/);
-    expect(text).toMatch(/gateway_rate_limit_decisions_total\{[^}]*policy="read"[^}]*decision="allowed"[^}]*\} \d+/);
+    expect(text).toMatch(/imlab_gateway_rate_limit_decisions_total\{[^}]*policy="read"[^}]*decision="allowed"[^}]*\} \d+/);
   });
 
   it('labels answers that did not succeed by the service prefix: made-up paths add no series', async () => {

@@ -183,7 +183,7 @@ describe('upstream failures', () => {
       expect(res.json()).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
       expect(res.text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:1\b|undici|stack/i);
       const metrics = await send(`${down.metricsUrl}/metrics`);
-      expect(metrics.text).toMatch(/gateway_upstream_errors_total\{[^}]*service="credits-ledger"[^}]*kind="unavailable"[^}]*\} 1/);
+      expect(metrics.text).toMatch(/imlab_gateway_upstream_errors_total\{[^}]*service="credits-ledger"[^}]*kind="unavailable"[^}]*\} 1/);
     } finally {
       await down.close();
     }
@@ -283,7 +283,7 @@ describe('a client that goes away mid-upload', () => {
       await expect.poll(() => serviceSawAbort, { timeout: 3000 }).toBe(true);
       expect(received).toBeLessThan(1_000_000);
       const metrics = await send(`${gw2.url}/metrics`);
-      expect(metrics.text).not.toMatch(/gateway_upstream_errors_total\{[^}]*service="generation"/);
+      expect(metrics.text).not.toMatch(/imlab_gateway_upstream_errors_total\{[^}]*service="generation"/);
     } finally {
       await gw2.close();
       service.closeAllConnections();

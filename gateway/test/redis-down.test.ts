@@ -60,8 +60,8 @@ describe('when Redis is down', () => {
 
   it('counts both kinds of degraded decision in /metrics and reports not ready', async () => {
     const metrics = (await send(`${gw.metricsUrl}/metrics`)).text;
-    expect(metrics).toMatch(/gateway_rate_limit_decisions_total\{[^}]*policy="auth"[^}]*decision="fail_closed"[^}]*\} \d+/);
-    expect(metrics).toMatch(/gateway_rate_limit_decisions_total\{[^}]*policy="read"[^}]*decision="fail_open_local"[^}]*\} \d+/);
+    expect(metrics).toMatch(/imlab_gateway_rate_limit_decisions_total\{[^}]*policy="auth"[^}]*decision="fail_closed"[^}]*\} \d+/);
+    expect(metrics).toMatch(/imlab_gateway_rate_limit_decisions_total\{[^}]*policy="read"[^}]*decision="fail_open_local"[^}]*\} \d+/);
     const ready = await send(`${gw.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(ready.json()).toMatchObject({ status: 'unavailable', checks: { auth: 'ok', billing: 'ok' } });

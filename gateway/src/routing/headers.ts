@@ -69,6 +69,8 @@ export function readCookieValues(header: string | undefined, name: string): stri
 
 export interface ForwardContext {
   requestId: string;
+  /** W3C traceparent naming the gateway's span of the request: the service continues the trace. */
+  traceparent: string;
   ipHash: string;
   uaHash: string;
   device: string;
@@ -93,6 +95,8 @@ export function forwardRequestHeaders(headers: IncomingHttpHeaders, ctx: Forward
     out[name] = headers[name];
   }
   out[INTERNAL_HEADERS.requestId] = ctx.requestId;
+  // The client's own traceparent and tracestate are not forwarded: the gateway's span is the parent.
+  out.traceparent = ctx.traceparent;
   out[INTERNAL_HEADERS.ipHash] = ctx.ipHash;
   out[INTERNAL_HEADERS.uaHash] = ctx.uaHash;
   out[INTERNAL_HEADERS.device] = ctx.device;

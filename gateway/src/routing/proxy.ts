@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
 import { sessionCookieName, type ErrorCode } from '@imlab/contracts';
-import { AppError, jsonHoldsNul, nulRefused, problem, rememberAccountLocale, requestLocale, sendDraining, sendProblem } from '@imlab/http';
+import { AppError, jsonHoldsNul, nulRefused, problem, rememberAccountLocale, requestLocale, sendDraining, sendProblem, activeTraceparent, requestSpan } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
@@ -269,6 +269,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     if (request.edge.locale) cookies.push([LOCALE_COOKIE, request.edge.locale]);
     const headers = forwardRequestHeaders(request.headers, {
       requestId: request.id,
+      traceparent: activeTraceparent(requestSpan(request.raw).ctx)!,
       ipHash: request.edge.ipHash,
       uaHash: request.edge.uaHash,
       device: request.edge.device,

@@ -34,6 +34,11 @@ const OWNERS: readonly { prefix: string; service: ServiceName }[] = (
     ['/v1/billing', 'billing'],
     ['/v1/admin/billing', 'billing'],
     ['/v1/admin/accounts', 'auth'],
+    ['/v1/admin/audit', 'auth'],
+    ['/v1/admin/support', 'auth'],
+    ['/v1/admin/metrics', 'auth'],
+    ['/v1/admin/fraud', 'auth'],
+    ['/v1/admin/moderation', 'generation'],
     ['/v1/notifications/webhooks', 'notification'],
   ] as const
 ).map(([prefix, service]) => ({ prefix, service }));
@@ -43,7 +48,9 @@ function ownerOf(path: string): { prefix: string; service: ServiceName } | undef
 }
 
 /** Auth endpoints anyone can hammer to guess passwords or send mail: the strict policy, IP-keyed. */
-const STRICT_AUTH = /^\/v1\/auth\/(signup|login|verify-email|verify-email\/resend|password\/forgot|password\/reset|google\/start|google\/callback)$/;
+const STRICT_AUTH = /^\/v1\/auth\/(signup|login|verify-email|verify-email\/resend|password\/forgot|password\/reset|google\/start|google\/callback|email\/confirm|email\/undo|account\/restore)$/;
+/** Signed-in changes that check a password or mail an address: the strict policy too, with the session resolved. */
+const STRICT_ACCOUNT = /^\/v1\/me\/(password|email|google\/link|google\/unlink)$/;
 /** Public and anonymous: resolving a session there would only cost an auth round trip. */
 const ANONYMOUS = /^\/v1\/(pricing|gallery|generations\/options)$/;
 const SSE = /^\/v1\/generations\/[^/]+\/events$/;
@@ -60,6 +67,7 @@ export function classify(method: string, path: string): RouteInfo | undefined {
   const base = { ...owner, session: true, timeoutFactor: 1, body: 'default' as const };
   if (isWebhook(path)) return { ...base, routeClass: 'webhook', session: false };
   if (STRICT_AUTH.test(path)) return { ...base, routeClass: 'auth', session: false };
+  if (!safe && STRICT_ACCOUNT.test(path)) return { ...base, routeClass: 'auth' };
   if (safe && SSE.test(path)) return { ...base, routeClass: 'sse', timeoutFactor: 0 };
   if (safe) return { ...base, routeClass: 'read', session: !ANONYMOUS.test(path) };
   if (method === 'POST' && path === '/v1/generations') return { ...base, routeClass: 'generation-create' };

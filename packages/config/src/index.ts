@@ -62,8 +62,19 @@ export const baseEnv = {
   DB_POOL_SIZE: num({ default: 10, desc: 'Postgres connections per process' }),
   QUEUE_LOCK_MS: num({ default: 30_000, desc: 'how long a consumer holds a job before BullMQ may hand it to another (crash recovery time)' }),
   QUEUE_STALLED_INTERVAL_MS: num({ default: 30_000, desc: 'how often BullMQ looks for jobs whose consumer died' }),
-  MESSAGE_SEAL_KEY: secret({ devDefault: 'dev-message-seal-key-change-me', desc: 'encrypts secrets that messages must carry (email link tokens)' }),
+  /**
+   * The migrate command only (never the running service): a role that may create this service's
+   * database and its login role (DATABASE_URL's user), which then owns it. Empty: the database and
+   * role already exist (managed Postgres without such a role: docs/operations.md).
+   */
+  DATABASE_ADMIN_URL: str({ default: '', desc: 'admin connection for the migrate command: creates the database and the role of DATABASE_URL' }),
 };
+
+/**
+ * Seals secrets that messages must carry (email link tokens, addresses): only auth (seals) and
+ * notification (opens) read it, so only their Secrets hold it.
+ */
+export const messageSealKey = secret({ devDefault: 'dev-message-seal-key-change-me', desc: 'encrypts secrets that messages must carry (email link tokens)' });
 
 /**
  * The secret the gateway presents to auth's `/internal/sessions/resolve` — its one internal call.

@@ -14,7 +14,7 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems;
     expect(Object.keys(problems).sort()).toEqual(
-      ['AUTH_JWKS_URL', 'DATABASE_URL', 'MESSAGE_SEAL_KEY', 'IP_HASH_SECRET', 'PORT', 'PUBLIC_BASE_URL', 'REDIS_URL', 'STRIPE_SECRET_KEY'].sort(),
+      ['AUTH_JWKS_URL', 'DATABASE_URL', 'IP_HASH_SECRET', 'PORT', 'PUBLIC_BASE_URL', 'REDIS_URL', 'STRIPE_SECRET_KEY'].sort(),
     );
     const message = (error as Error).message;
     for (const key of Object.keys(problems)) expect(message).toContain(key);

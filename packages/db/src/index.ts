@@ -71,6 +71,69 @@ export async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+/**
+ * Least privilege, run by a service's migrate command with an admin connection: the login role of
+ * `url` (its user and password) exists and owns the database of `url`, which nobody else may
+ * connect to (CONNECT and TEMP revoked from PUBLIC), and everything already in its public schema
+ * (an install from before per-service roles) is handed to it. The running service then connects as
+ * that role: rights on its own database only. Rerunning it sets the role's password again (rotation).
+ */
+export async function provisionDatabase(adminUrl: string, url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const role = decodeURIComponent(target.username);
+  const password = decodeURIComponent(target.password);
+  if (!/^[a-z0-9_]+$/i.test(name)) throw new Error(`refusing to provision database with unusual name "${name}"`);
+  if (!/^[a-z][a-z0-9_]*$/.test(role)) throw new Error(`refusing to provision role with unusual name "${role}" (lower case letters, digits, _)`);
+  if (!password) throw new Error(`DATABASE_URL names role "${role}" without a password: the migrate command sets it from there`);
+  const admin = new URL(adminUrl);
+  const adminRole = decodeURIComponent(admin.username);
+  if (adminRole === role) throw new Error('DATABASE_URL must name the service\'s own role, not the admin of DATABASE_ADMIN_URL');
+  admin.pathname = '/postgres';
+  const ignoreRace = (err: unknown, ...codes: string[]) => {
+    // another replica's migrate created it between our check and create
+    if (!codes.includes((err as { code?: string }).code ?? '')) throw err;
+  };
+  const server = new pg.Client({ connectionString: admin.toString() });
+  await server.connect();
+  try {
+    const literal = server.escapeLiteral(password);
+    const found = await server.query('select 1 from pg_roles where rolname = $1', [role]);
+    if (found.rowCount === 0) await server.query(`create role "${role}" login password ${literal}`).catch((err) => ignoreRace(err, '42710', '23505'));
+    await server.query(`alter role "${role}" with login nosuperuser nocreatedb nocreaterole password ${literal}`);
+    const db = await server.query('select 1 from pg_database where datname = $1', [name]);
+    if (db.rowCount === 0) await server.query(`create database "${name}" owner "${role}"`).catch((err) => ignoreRace(err, '42P04', '23505'));
+    await server.query(`alter database "${name}" owner to "${role}"`);
+    await server.query(`revoke all on database "${name}" from public`);
+  } finally {
+    await server.end();
+  }
+  admin.pathname = `/${name}`;
+  const inside = new pg.Client({ connectionString: admin.toString() });
+  await inside.connect();
+  try {
+    await inside.query(
+      `do $$ declare r record; begin
+        for r in select c.oid::regclass as rel from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm') and c.relowner <> $r$${role}$r$::regrole loop
+          execute format('alter table %s owner to %I', r.rel, $r$${role}$r$);
+        end loop;
+        for r in select c.oid::regclass as rel from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind = 'S' and c.relowner <> $r$${role}$r$::regrole
+            and not exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype in ('a', 'i')) loop
+          execute format('alter sequence %s owner to %I', r.rel, $r$${role}$r$);
+        end loop;
+        for r in select p.oid::regprocedure as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+          where n.nspname = 'public' and p.proowner <> $r$${role}$r$::regrole loop
+          execute format('alter function %s owner to %I', r.fn, $r$${role}$r$);
+        end loop;
+      end $$`,
+    );
+  } finally {
+    await inside.end();
+  }
+}
+
 export async function dropDatabase(url: string): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.slice(1));

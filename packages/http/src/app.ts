@@ -9,6 +9,8 @@ import type {
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { endRequestSpan, requestSpan, runInContext, setupTracing } from './trace.js';
 import swagger from '@fastify/swagger';
 import type { Logger } from '@imlab/logger';
 import { clientErrorHandler, frameworkErrors, registerProblemHandlers } from './problem.js';
@@ -90,6 +92,7 @@ const buildValidator: ValidatorFactory = (externalSchemas, ajvOptions) => {
 };
 
 export async function buildApp(opts: BuildAppOptions): Promise<App> {
+  setupTracing(opts.service);
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
@@ -115,8 +118,15 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     schemaController: { compilersFactory: { buildValidator } },
     frameworkErrors,
     clientErrorHandler,
+    // Every log line of a request names its trace (W3C traceparent from the gateway; trace.ts).
+    childLoggerFactory: (logger, bindings, options, raw) => logger.child({ ...bindings, traceId: requestSpan(raw as IncomingMessage).span.spanContext().traceId }, options),
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  // The handler, and every message it sends, run in the request's span (trace.ts).
+  app.addHook('onRequest', (request, _reply, done) => runInContext(requestSpan(request.raw).ctx, done));
+  app.addHook('onResponse', async (request, reply) => endRequestSpan(request.raw, request.routeOptions.url, reply.statusCode));
+  app.addHook('onRequestAbort', async (request) => endRequestSpan(request.raw, request.routeOptions.url, 499));
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

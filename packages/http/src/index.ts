@@ -12,3 +12,6 @@ export { contractViolations, UNIVERSAL_PROBLEM_CODES } from './contract-check.js
 export * from './period.js';
 export * from './csv.js';
 export { createMetricsServer, listenMetrics, closeMetrics } from './metrics.js';
+export * from './trace.js';
+export { refuseSuspended, type SuspensionSource } from './suspension.js';
+export { registerDailyMetrics, type DailyMetric, type ServiceDailyCount } from './daily-metrics.js';

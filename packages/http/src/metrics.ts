@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { Registry, collectDefaultMetrics, Histogram } from 'prom-client';
+import { Registry, collectDefaultMetrics, Counter, Histogram } from 'prom-client';
+import { problemCodes } from './problem.js';
 
 /** A registry per app so tests can build several apps in one process. */
 export function registerMetrics(app: FastifyInstance, service: string): Registry {
@@ -8,15 +9,24 @@ export function registerMetrics(app: FastifyInstance, service: string): Registry
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
   const duration = new Histogram({
-    name: 'http_request_duration_seconds',
+    name: 'imlab_http_request_duration_seconds',
     help: 'HTTP request latency by route, method and status',
     labelNames: ['method', 'route', 'status'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  // By registered error code (a closed set, so bounded): webhook signature failures, 402s, 5xx causes.
+  const problems = new Counter({
+    name: 'imlab_http_problems_total',
+    help: 'problem+json answers by error code and status',
+    labelNames: ['code', 'status'],
+    registers: [registry],
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     duration.labels(request.method, route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
+    const code = problemCodes.get(request);
+    if (code) problems.labels(code, String(reply.statusCode)).inc();
   });
   return registry;
 }

@@ -30,7 +30,11 @@ export function problem<C extends ErrorCode>(code: C, locale: Locale, opts: Prob
   return { type: 'about:blank', title: problemTitle(status, locale), status, code, detail, ...errors, ...extra };
 }
 
+/** The code of each problem answered, for the metrics hook (`imlab_http_problems_total{code}`). */
+export const problemCodes = new WeakMap<FastifyRequest, string>();
+
 export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
+  problemCodes.set(reply.request, body.code);
   return reply
     .code(body.status)
     .header('content-type', 'application/problem+json; charset=utf-8')

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@imlab/logger';
 import { closeMetrics, createMetricsServer, listenMetrics } from './metrics.js';
+import { flushTracing } from './trace.js';
 
 export interface Closable {
   close(): Promise<unknown> | unknown;
@@ -40,6 +41,7 @@ export async function runService(opts: RunOptions): Promise<void> {
         logger.error({ err: e }, 'error while closing');
       }
     }
+    await flushTracing().catch((e: unknown) => logger.warn({ err: e }, 'could not export the last spans'));
     logger.info('stopped');
   });
   if (metricsServer && opts.metrics) {

@@ -218,7 +218,10 @@ describe('shared app factory', () => {
       const scrape = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(scrape.status).toBe(200);
       expect(scrape.headers.get('content-type')).toContain('text/plain');
-      expect(await scrape.text()).toContain('http_request_duration_seconds');
+      const text = await scrape.text();
+      expect(text).toContain('imlab_http_request_duration_seconds');
+      // the 404 answered above, by its registered code
+      expect(text).toMatch(/^imlab_http_problems_total\{code="NOT_FOUND",status="404",service="[^"]+"\} [1-9]/m);
       expect((await fetch(`http://127.0.0.1:${port}/v1/things`)).status).toBe(404);
     } finally {
       await closeMetrics(server);

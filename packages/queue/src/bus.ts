@@ -3,11 +3,11 @@ import type { Kysely, Transaction } from 'kysely';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { isPersistent, targetsOf, type MessageName, type Payload, type QueueName } from '@imlab/contracts';
-import { AppError } from '@imlab/http';
+import { activeTraceparent, AppError, runInContext, SpanKind, startSpan } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import { Gauge, type Registry } from 'prom-client';
 import { connectRedis, queuePrefix, type Redis } from './redis.js';
-import { envelopeProblem, payloadProblem, type Envelope } from './envelope.js';
+import { envelopeProblem, packOrigin, payloadProblem, unpackOrigin, type Envelope } from './envelope.js';
 import type { QueueTables } from './migrations.js';
 import { deferOf, MAX_DEFER_MS, retryAfterOf } from './retry-after.js';
 
@@ -81,6 +81,7 @@ export interface BusOptions {
 }
 
 const HOUR = 3600_000;
+
 
 export interface SendOptions {
   /** Message id; also the BullMQ jobId. Defaults to a UUIDv7. */
@@ -176,7 +177,8 @@ export class Bus {
     const { targets } = message;
     await tx
       .insertInto('outbox')
-      .values({ id, name, payload: JSON.stringify(payload), targets, request_id: opts.requestId ?? null, delay_ms: opts.delayMs ?? 0 })
+      // The trace it is sent in (a request's, or the message being handled): the consumer continues it.
+      .values({ id, name, payload: JSON.stringify(payload), targets, request_id: packOrigin(opts.requestId, activeTraceparent()), delay_ms: opts.delayMs ?? 0 })
       .execute();
     return id;
   }
@@ -254,7 +256,7 @@ export class Bus {
             name: row.name,
             payload: row.payload,
             occurredAt: row.created_at.toISOString(),
-            ...(row.request_id ? { requestId: row.request_id } : {}),
+            ...unpackOrigin(row.request_id),
           } as Envelope;
           for (const target of row.targets as QueueName[]) {
             const list = byQueue.get(target) ?? [];
@@ -286,7 +288,8 @@ export class Bus {
     const outboxBefore = new Date(now.getTime() - (this.opts.outboxRetentionMs ?? 24 * HOUR));
     const inboxBefore = new Date(now.getTime() - (this.opts.inboxRetentionMs ?? 14 * 24 * HOUR));
     const o = await this.opts.db.deleteFrom('outbox').where('sent_at', '<', outboxBefore).executeTakeFirst();
-    const i = await this.opts.db.deleteFrom('inbox').where('processed_at', '<', inboxBefore).executeTakeFirst();
+    // A purge's inbox row is this service's deletion receipt (it names only the deletion id): kept.
+    const i = await this.opts.db.deleteFrom('inbox').where('processed_at', '<', inboxBefore).where('name', '!=', 'user.purge').executeTakeFirst();
     // BullMQ trims finished jobs by age only when another job finishes in the same queue: a queue
     // that goes quiet after a burst of failures would keep those payloads (emails, display names)
     // forever. The queues this bus consumes are cleaned here, on the same schedule.
@@ -346,10 +349,13 @@ export class Bus {
         throw new UnrecoverableError(problem);
       }
       const message = job.data as Envelope;
-      const jobLog = log.child({ jobId: job.id, messageName: message.name, ...(message.requestId ? { requestId: message.requestId } : {}) });
+      // A span of the trace the message was sent in (or a new one), for the handler and what it sends.
+      const { span, ctx } = startSpan(`process ${message.name}`, SpanKind.CONSUMER, message.traceparent, { 'messaging.destination.name': queueName, 'messaging.message.id': message.id });
+      const jobLog = log.child({ jobId: job.id, messageName: message.name, ...(message.requestId ? { requestId: message.requestId } : {}), traceId: span.spanContext().traceId });
       try {
-        return await processor({ message, log: jobLog, job, ...(token ? { token } : {}) });
+        return await runInContext(ctx, () => processor({ message, log: jobLog, job, ...(token ? { token } : {}) }));
       } catch (err) {
+        span.recordException(err as Error);
         const ageMs = Date.now() - Date.parse(message.occurredAt);
         const deferMs = token && ageMs < (opts.maxDeferMs ?? MAX_DEFER_MS) ? deferOf(err, ageMs) : undefined;
         if (deferMs !== undefined) {
@@ -375,6 +381,8 @@ export class Bus {
           jobLog.info({ retryAfterMs: waitMs }, 'retry waits for the provider\'s Retry-After');
         }
         throw err;
+      } finally {
+        span.end();
       }
     };
     const worker = new Worker(queueName, wrapped, {
@@ -413,12 +421,16 @@ export class Bus {
             log.debug('duplicate delivery ignored');
             return seen?.result ?? null;
           }
-          const result = (await handler({ tx, message, payload: message.payload, log, job })) ?? null;
+          let result = (await handler({ tx, message, payload: message.payload, log, job })) ?? null;
           // A purge's receipt: the transaction that did this service's part also tells auth it is
-          // done (one place for every service; a handler cannot forget it).
+          // done (one place for every service; a handler cannot forget it), and leaves this
+          // service's own tombstone — the inbox row, naming only the deletion id, with the time.
           if (message.name === 'user.purge') {
             const { deletionId } = message.payload as Payload<'user.purge'>;
-            if (deletionId) await this.send(tx, 'user.purge-completed', { deletionId, service: queueName as Payload<'user.purge-completed'>['service'] });
+            if (deletionId) {
+              await this.send(tx, 'user.purge-completed', { deletionId, service: queueName as Payload<'user.purge-completed'>['service'] });
+              result = { ...(typeof result === 'object' && result !== null ? result : {}), deletionId };
+            }
           }
           await tx
             .updateTable('inbox')
@@ -437,35 +449,66 @@ export class Bus {
   }
 
   /**
-   * queue_jobs{queue,state} for /metrics: waiting + prioritized + delayed is the backlog ops scale on.
+   * imlab_queue_jobs{queue,state} for /metrics: waiting + prioritized + delayed is the backlog ops scale on;
+   * imlab_queue_oldest_waiting_age_seconds{queue} is how long the oldest job ready to run has waited
+   * (0 when none waits), imlab_outbox_oldest_unsent_age_seconds how long the oldest unsent outbox
+   * row has waited (0 when none): a stuck relay or a queue nobody consumes shows as an age that
+   * grows, which a count alone does not tell apart from a busy but healthy system.
    * Read when scraped, within METRICS_READ_TIMEOUT_MS: with Redis or Postgres down a scrape must
    * not hang or fail (every other metric would be lost exactly during the outage), so the last
-   * values stay and `metrics_source_unavailable{source}` says they are stale.
+   * values stay and `imlab_metrics_source_unavailable{source}` says they are stale.
    */
   registerMetrics(registry: Registry, queues: QueueName[]): void {
-    // One read per scrape, shared by the three gauges (prom-client collects them concurrently).
+    // One read per scrape, shared by the gauges (prom-client collects them concurrently).
     let reading: Promise<void> | undefined;
+    const readQueue = async (q: QueueName) => {
+      const queue = this.queue(q);
+      // The oldest of each list: `asc` reads waiting from its tail (BullMQ pushes new jobs at the head).
+      const [counts, oldest] = await Promise.all([queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed'), queue.getJobs(['waiting', 'prioritized'], 0, 0, true)]);
+      const firstTimestamp = Math.min(...oldest.filter(Boolean).map((j) => j.timestamp));
+      return { counts, oldestAge: Number.isFinite(firstTimestamp) ? Math.max(0, (Date.now() - firstTimestamp) / 1000) : 0 };
+    };
     const read = () =>
       (reading ??= (async () => {
         const [jobs, outbox] = await Promise.allSettled([
-          within(Promise.all(queues.map((q) => this.queue(q).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed'))), METRICS_READ_TIMEOUT_MS),
-          within(this.opts.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('sent_at', 'is', null).executeTakeFirst(), METRICS_READ_TIMEOUT_MS),
+          within(Promise.all(queues.map(readQueue)), METRICS_READ_TIMEOUT_MS),
+          within(
+            this.opts.db
+              .selectFrom('outbox')
+              .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('created_at').as('oldest')])
+              .where('sent_at', 'is', null)
+              .executeTakeFirst(),
+            METRICS_READ_TIMEOUT_MS,
+          ),
         ]);
         if (jobs.status === 'fulfilled') {
-          jobs.value.forEach((counts, i) => {
+          jobs.value.forEach(({ counts, oldestAge }, i) => {
             for (const [state, n] of Object.entries(counts)) queueJobs.labels(queues[i]!, state).set(n);
+            oldestWaiting.labels(queues[i]!).set(oldestAge);
           });
         }
-        if (outbox.status === 'fulfilled') outboxUnsent.set(Number(outbox.value?.n ?? 0));
+        if (outbox.status === 'fulfilled') {
+          outboxUnsent.set(Number(outbox.value?.n ?? 0));
+          const oldest = outbox.value?.oldest ? new Date(outbox.value.oldest as Date | string).getTime() : NaN;
+          outboxAge.set(Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0);
+        }
         unavailable.labels('redis').set(jobs.status === 'fulfilled' ? 0 : 1);
         unavailable.labels('postgres').set(outbox.status === 'fulfilled' ? 0 : 1);
       })().finally(() => {
         reading = undefined;
       }));
-    const queueJobs = new Gauge({ name: 'queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry], collect: read });
-    const outboxUnsent = new Gauge({ name: 'outbox_unsent', help: 'Outbox rows not yet published', registers: [registry], collect: read });
+    const queueJobs = new Gauge({ name: 'imlab_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry], collect: read });
+    const oldestWaiting = new Gauge({
+      name: 'imlab_queue_oldest_waiting_age_seconds',
+      help: 'Age of the oldest job waiting to run (waiting or prioritized), since it was created; 0 when none waits',
+      labelNames: ['queue'],
+      registers: [registry],
+      collect: read,
+    });
+    const outboxUnsent = new Gauge({ name: 'imlab_outbox_unsent_messages', help: 'Outbox rows not yet published', registers: [registry], collect: read });
+    const outboxAge = new Gauge({ name: 'imlab_outbox_oldest_unsent_age_seconds', help: 'Age of the oldest outbox row not yet published; 0 when none', registers: [registry], collect: read });
     const unavailable = new Gauge({
-      name: 'metrics_source_unavailable',
+      name: 'imlab_metrics_source_unavailable',
       help: '1 when the last scrape could not read this source (its gauges keep their last values)',
       labelNames: ['source'],
       registers: [registry],

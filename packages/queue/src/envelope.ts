@@ -9,6 +9,8 @@ export const EnvelopeSchema = Type.Object({
   payload: Type.Unknown(),
   occurredAt: Type.String(),
   requestId: Type.Optional(Type.String()),
+  /** The W3C traceparent of the span that sent it (the consumer continues that trace). */
+  traceparent: Type.Optional(Type.String({ maxLength: 128 })),
 });
 
 export interface Envelope<N extends MessageName = MessageName> {
@@ -17,6 +19,25 @@ export interface Envelope<N extends MessageName = MessageName> {
   payload: Payload<N>;
   occurredAt: string;
   requestId?: string;
+  traceparent?: string;
+}
+
+/**
+ * Where a message came from, as the outbox keeps it in its `request_id` column (the bus's own
+ * column, read by nothing else): the request id, then after a space the traceparent of the span
+ * that sent it. One column, so no migration of every service's outbox was needed.
+ */
+export function packOrigin(requestId: string | undefined, traceparent: string | undefined): string | null {
+  if (!traceparent) return requestId ?? null;
+  return `${requestId ?? ''} ${traceparent}`;
+}
+
+export function unpackOrigin(column: string | null): Pick<Envelope, 'requestId' | 'traceparent'> {
+  if (!column) return {};
+  const space = column.indexOf(' ');
+  const requestId = space === -1 ? column : column.slice(0, space);
+  const traceparent = space === -1 ? '' : column.slice(space + 1);
+  return { ...(requestId ? { requestId } : {}), ...(traceparent ? { traceparent } : {}) };
 }
 
 const envelopeCheck = TypeCompiler.Compile(EnvelopeSchema);

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
-import { createDb, ensureDatabase, migrateToLatest, pingDb } from '@imlab/db';
+import { createDb, ensureDatabase, migrateToLatest, pingDb, provisionDatabase } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
 import type { Logger } from '@imlab/logger';
 import { assertRedisReady } from './redis.js';
@@ -78,10 +78,15 @@ export async function createServiceContext<DB extends QueueTables>(opts: Service
   };
 }
 
-/** The `migrate` command of a service: create the database if missing, apply every migration. */
-export async function runMigrations(opts: { databaseUrl: string; databaseName: string; migrationsFolder: string; logger: Logger }): Promise<string[]> {
+/**
+ * The `migrate` command of a service: create the database if missing, apply every migration. With
+ * an admin connection (DATABASE_ADMIN_URL) it first provisions the service's own role and database
+ * (provisionDatabase), and the migrations then run as that role, so it owns what they create.
+ */
+export async function runMigrations(opts: { databaseUrl: string; databaseName: string; migrationsFolder: string; logger: Logger; adminUrl?: string }): Promise<string[]> {
   const url = databaseUrlFor(opts.databaseUrl, opts.databaseName);
-  await ensureDatabase(url);
+  if (opts.adminUrl) await provisionDatabase(opts.adminUrl, url);
+  else await ensureDatabase(url);
   const db = createDb<unknown>(url, { max: 1 });
   try {
     const applied = await migrateToLatest(db, { folder: opts.migrationsFolder, extra: queueMigrations });
@@ -98,6 +103,7 @@ export interface StandardServiceConfig {
   LOG_LEVEL: string;
   DATABASE_URL: string;
   DATABASE_NAME: string;
+  DATABASE_ADMIN_URL?: string;
   REDIS_URL: string;
   QUEUE_PREFIX: string;
   DB_POOL_SIZE: number;
@@ -134,5 +140,11 @@ export function contextFromConfig<DB extends QueueTables>(
 
 /** A service's `migrate` command: `await migrateFromConfig(config, new URL('../migrations', import.meta.url), logger)`. */
 export function migrateFromConfig(config: StandardServiceConfig, migrations: URL, logger: Logger): Promise<string[]> {
-  return runMigrations({ databaseUrl: config.DATABASE_URL, databaseName: config.DATABASE_NAME, migrationsFolder: fileURLToPath(migrations), logger });
+  return runMigrations({
+    databaseUrl: config.DATABASE_URL,
+    databaseName: config.DATABASE_NAME,
+    migrationsFolder: fileURLToPath(migrations),
+    logger,
+    ...(config.DATABASE_ADMIN_URL ? { adminUrl: config.DATABASE_ADMIN_URL } : {}),
+  });
 }

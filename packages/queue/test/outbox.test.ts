@@ -182,15 +182,18 @@ describe('transactional outbox and inbox', () => {
     expect(await q.getJob(failed.id!)).toBeUndefined();
   });
 
-  it('prunes sent outbox rows and old inbox records, keeping unsent ones', async () => {
+  it('prunes sent outbox rows and old inbox records, keeping unsent ones and purge receipts', async () => {
     const bus = newBus(testPrefix('prune'));
     const unsent = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(21)));
     const sent = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(22)));
     await db.updateTable('outbox').set({ sent_at: new Date(Date.now() - 2 * 24 * 3600_000) }).where('id', '=', sent).execute();
     await db.insertInto('inbox').values({ message_id: 'old-message', consumer: 'credits-ledger', name: 'ledger.grant', processed_at: new Date(Date.now() - 20 * 24 * 3600_000) }).execute();
+    // a purge's inbox row is the service's deletion receipt (only the deletion id): never pruned
+    await db.insertInto('inbox').values({ message_id: 'old-purge', consumer: 'credits-ledger', name: 'user.purge', result: JSON.stringify({ deletionId: '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee' }), processed_at: new Date(Date.now() - 400 * 24 * 3600_000) }).execute();
     const pruned = await bus.prune();
     expect(pruned.outbox).toBeGreaterThanOrEqual(1);
     expect(pruned.inbox).toBe(1);
+    expect(await db.selectFrom('inbox').select('message_id').where('message_id', '=', 'old-purge').execute()).toEqual([{ message_id: 'old-purge' }]);
     expect(await db.selectFrom('outbox').select('id').where('id', 'in', [sent, unsent]).execute()).toEqual([{ id: unsent }]);
     await db.deleteFrom('outbox').where('id', '=', unsent).execute();
   });
@@ -203,9 +206,9 @@ describe('queue metrics while Redis or Postgres cannot answer', () => {
     const registry = new Registry();
     bus.registerMetrics(registry, ['generation']);
     const healthy = await registry.metrics();
-    expect(healthy).toMatch(/metrics_source_unavailable\{source="redis"\} 0/);
-    expect(healthy).toMatch(/metrics_source_unavailable\{source="postgres"\} 0/);
-    expect(healthy).toMatch(/queue_jobs\{queue="generation",state="waiting"\} \d+/);
+    expect(healthy).toMatch(/imlab_metrics_source_unavailable\{source="redis"\} 0/);
+    expect(healthy).toMatch(/imlab_metrics_source_unavailable\{source="postgres"\} 0/);
+    expect(healthy).toMatch(/imlab_queue_jobs\{queue="generation",state="waiting"\} \d+/);
 
     // Redis stalls (a command that never answers) and Postgres refuses (a query that fails).
     const queue = bus.queue('generation');
@@ -218,12 +221,78 @@ describe('queue metrics while Redis or Postgres cannot answer', () => {
       const started = Date.now();
       const during = await registry.metrics();
       expect(Date.now() - started).toBeLessThan(3000);
-      expect(during).toMatch(/metrics_source_unavailable\{source="redis"\} 1/);
-      expect(during).toMatch(/metrics_source_unavailable\{source="postgres"\} 1/);
-      expect(during).toMatch(/queue_jobs\{queue="generation",state="waiting"\} \d+/); // the last value
+      expect(during).toMatch(/imlab_metrics_source_unavailable\{source="redis"\} 1/);
+      expect(during).toMatch(/imlab_metrics_source_unavailable\{source="postgres"\} 1/);
+      expect(during).toMatch(/imlab_queue_jobs\{queue="generation",state="waiting"\} \d+/); // the last value
     } finally {
       queue.getJobCounts = originalCounts;
       (bus as unknown as { opts: { db: unknown } }).opts.db = realDb;
     }
+  });
+});
+
+describe('queue metrics: how long the oldest work has waited', () => {
+  it('reports the age of the oldest unsent outbox row and of the oldest job waiting in each queue', async () => {
+    const { Registry } = await import('prom-client');
+    const bus = newBus(testPrefix('metrics-age'));
+    const registry = new Registry();
+    bus.registerMetrics(registry, ['generation', 'billing']);
+    const value = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+
+    // Nothing waits in this prefix's queues yet.
+    const idle = await registry.metrics();
+    expect(value(idle, 'imlab_queue_oldest_waiting_age_seconds{queue="generation"}')).toBe(0);
+
+    // An outbox row the relay (not started) has not published for 90 s, a job created 2 minutes ago.
+    const id = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(31)));
+    await db.updateTable('outbox').set({ created_at: new Date(Date.now() - 90_000) }).where('id', '=', id).execute();
+    await bus.queue('generation').add('probe', {}, { timestamp: Date.now() - 120_000 });
+    try {
+      const text = await registry.metrics();
+      expect(value(text, 'imlab_outbox_oldest_unsent_age_seconds')).toBeGreaterThanOrEqual(90);
+      expect(value(text, 'imlab_outbox_unsent_messages')).toBeGreaterThanOrEqual(1);
+      const age = value(text, 'imlab_queue_oldest_waiting_age_seconds{queue="generation"}');
+      expect(age).toBeGreaterThanOrEqual(120);
+      expect(age).toBeLessThan(180);
+      expect(value(text, 'imlab_queue_oldest_waiting_age_seconds{queue="billing"}')).toBe(0);
+    } finally {
+      await db.deleteFrom('outbox').where('id', '=', id).execute();
+      await bus.queue('generation').obliterate({ force: true });
+    }
+  });
+});
+
+describe('trace context through the outbox', () => {
+  it('a message sent in a trace is handled in it (a span of its own), and what the handler sends stays in it', async () => {
+    const { withTrace, parseTraceparent, currentTrace } = await import('@imlab/http');
+    const bus = newBus(testPrefix('trace'));
+    const seen: { traceId?: string; spanId?: string }[] = [];
+    bus.consume(
+      'credits-ledger',
+      {
+        'ledger.grant': async ({ tx, payload, message }: { tx: unknown; payload: { amount: number }; message: { id: string } }) => {
+          seen.push({ ...currentTrace() });
+          await sql`insert into effects (message_id, amount) values (${message.id}, ${payload.amount})`.execute(tx as Kysely<unknown>);
+          return {};
+        },
+      } as never,
+      { concurrency: 1 },
+    );
+    await bus.startRelay();
+    const origin = parseTraceparent('00-11112222333344445555666677778888-1111222233334444-01')!;
+    const id = await withTrace(origin, () => db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(41), { requestId: 'req-41' })));
+    await eventually(async () => (await effectsFor(id)) === 1);
+    expect(seen[0]?.traceId).toBe('11112222333344445555666677778888');
+    expect(seen[0]?.spanId).not.toBe('1111222233334444');
+    const job = await bus.queue('credits-ledger').getJob(id);
+    expect(job?.data).toMatchObject({ requestId: 'req-41', traceparent: '00-11112222333344445555666677778888-1111222233334444-01' });
+    // outside any trace: no traceparent, the request id alone as before
+    const plain = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(42), { requestId: 'req-42' }));
+    await eventually(async () => (await effectsFor(plain)) === 1);
+    const plainJob = await bus.queue('credits-ledger').getJob(plain);
+    expect(plainJob?.data.requestId).toBe('req-42');
+    expect(plainJob?.data.traceparent).toBeUndefined();
+    expect(seen[1]?.traceId).toMatch(/^[0-9a-f]{32}$/); // the consumer starts one
+    await bus.close();
   });
 });

@@ -17,8 +17,14 @@ import { profileSchemas, registerProfileRoutes } from './profile/profile.routes.
 import { registerInternalRoutes } from './sessions/internal.routes.js';
 import { registerGoogleRoutes } from './google/google.routes.js';
 import { privacySchemas, registerPrivacyRoutes } from './privacy/privacy.routes.js';
+import { registerSettingsRoutes, settingsSchemas } from './settings/settings.routes.js';
+import { createSettingsService } from './settings/settings.service.js';
 import { registerDeletionGauges } from './privacy/inbox.js';
 import { warmPasswordHasher } from './lib/passwords.js';
+import { auditSchemas, registerAuditRoutes } from './audit/index.js';
+import { metricsSchemas, registerMetricsRoutes } from './backoffice/metrics.js';
+import { fraudSchemas, registerFraudRoutes } from './backoffice/fraud.js';
+import { createSupportService, createSuspensionService, registerSupportRoutes, registerSuspensionRoutes, supportSchemas, suspensionSchemas } from './backoffice/index.js';
 import { createBackground } from './lib/background.js';
 
 export interface AppDeps {
@@ -44,7 +50,7 @@ declare module 'fastify' {
 
 /** Builds the auth app; never listens (main.ts does). */
 export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App> {
-  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas] });
+  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas, ...settingsSchemas, ...auditSchemas, ...suspensionSchemas, ...supportSchemas, ...metricsSchemas, ...fraudSchemas] });
   ctx.bus.registerMetrics(app.metricsRegistry, ['auth']);
   await app.register(cookie);
   // 429 answers carry Retry-After (the problem body has it as retryAfter too).
@@ -71,6 +77,7 @@ export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App
   const profiles = createProfileService(deps);
   const google = createGoogleService(deps, sessions, accounts);
   const privacy = createPrivacyService(deps, sessions, accounts);
+  const settings = createSettingsService(deps, sessions, accounts);
   app.decorate('auth', { deps, sessions, accounts, privacy });
   registerDeletionGauges(app.metricsRegistry, ctx, privacy.receipts, config.DELETION_OVERDUE_AFTER);
 
@@ -79,5 +86,11 @@ export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App
   registerProfileRoutes(app, deps, profiles, sessions);
   registerGoogleRoutes(app, deps, google);
   registerPrivacyRoutes(app, deps, privacy, sessions);
+  registerSettingsRoutes(app, deps, settings, accounts, sessions, profiles);
+  registerAuditRoutes(app, deps, sessions);
+  registerSuspensionRoutes(app, deps, sessions, createSuspensionService(deps, sessions));
+  registerSupportRoutes(app, deps, sessions, createSupportService(deps));
+  registerMetricsRoutes(app, deps, sessions);
+  registerFraudRoutes(app, deps, sessions);
   return app;
 }

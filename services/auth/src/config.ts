@@ -1,4 +1,4 @@
-import { loadConfig, baseEnv, port, str, url, num, duration, makeValidator, listenPort, internalApiToken } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, url, num, duration, makeValidator, listenPort, internalApiToken, messageSealKey } from '@imlab/config';
 import { PERSISTENT_RETRY_SPAN_MS } from '@imlab/queue';
 
 /** JSON list of signing JWKs (first = current, private; the rest may be public, kept for rotation). */
@@ -19,6 +19,7 @@ const jwkList = makeValidator<string>((input: string) => {
 
 export const configSpec = {
   ...baseEnv,
+  MESSAGE_SEAL_KEY: messageSealKey,
   PORT: port({ default: 4001 }),
   INTERNAL_API_TOKEN: internalApiToken,
   /** /metrics, on its own internal listener (never the public PORT). */
@@ -51,6 +52,10 @@ export const configSpec = {
   AUTH_KEYS_FILE: str({ default: '.data/auth/signing-keys.json' }),
   VERIFY_TOKEN_TTL: duration({ default: 24 * 3600 }),
   RESET_TOKEN_TTL: duration({ default: 3600 }),
+  /** How long the link to a new address confirms an email change. */
+  EMAIL_CHANGE_TTL: duration({ default: 24 * 3600 }),
+  /** How long the old address can take an email change back. */
+  EMAIL_UNDO_WINDOW: duration({ default: 7 * 86400 }),
   VERIFY_RESEND_COOLDOWN: duration({ default: 60 }),
   /** Verification and reset mails one address receives per day at most (whoever asks, from wherever). */
   LINK_EMAILS_PER_ADDRESS_PER_DAY: num({ default: 10 }),
@@ -62,10 +67,10 @@ export const configSpec = {
   LOGIN_BACKOFF_BASE: duration({ default: 2 }),
   /** The backoff never grows past this, so an attacker can only delay the owner, never lock them out. */
   LOGIN_BACKOFF_MAX: duration({ default: 15 * 60 }),
-  /** DELETE /me without a password is allowed this long after signing in. */
+  /** A sign-in this recent confirms a sensitive change without the password (deleting the account, changing the password or email, linking Google). */
   RECENT_LOGIN_WINDOW: duration({ default: 10 * 60 }),
   ACCOUNT_PURGE_DELAY: duration({ default: 7 * 86400 }),
-  /** A purge some service has not reported done this long after it was due counts as overdue (auth_deletions_incomplete{age="overdue"}). */
+  /** A purge some service has not reported done this long after it was due counts as overdue (imlab_auth_deletions_incomplete{age="overdue"}). */
   DELETION_OVERDUE_AFTER: duration({ default: 2 * 86400 }),
   GOOGLE_CLIENT_ID: str({ default: '' }),
   GOOGLE_CLIENT_SECRET: str({ default: '' }),

@@ -8,6 +8,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { sql } from '@imlab/db';
 import { startFakeOidcIssuer, type FakeOidcIssuer } from '@imlab/testing';
 import { loadAuthConfig, MAX_PURGE_DELAY_SECONDS } from '../src/config.js';
+import { recordAudit } from '../src/audit/index.js';
 import { PERSISTENT_RETRY_SPAN_MS } from '@imlab/queue';
 import { call, settle, bearer, ipHash, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
@@ -128,11 +129,16 @@ describe('DELETE /v1/me', () => {
     const mail = (await sentEmails(t, email)).find((m) => m.template === 'account-deletion-scheduled');
     expect(mail?.data.purgeAfter).toBe(del.body.purgeAfter);
 
-    // signing in is refused exactly like an unknown address
-    const login = await c(t.url, 'POST', '/v1/auth/login', { body: { email, password: PASSWORD } });
+    // a wrong password is refused exactly like an unknown address; the right one is offered to keep
+    // the account (settings.test.ts) and still signs nothing in
+    const wrong = await c(t.url, 'POST', '/v1/auth/login', { body: { email, password: 'not the password at all' } });
     const unknown = await c(t.url, 'POST', '/v1/auth/login', { body: { email: 'never@example.com', password: PASSWORD } });
-    expect(login.status).toBe(401);
-    expect({ ...login.body, requestId: 0 }).toEqual({ ...unknown.body, requestId: 0 });
+    expect(wrong.status).toBe(401);
+    expect({ ...wrong.body, requestId: 0 }).toEqual({ ...unknown.body, requestId: 0 });
+    const right = await c(t.url, 'POST', '/v1/auth/login', { body: { email, password: PASSWORD } });
+    expect(right.status).toBe(403);
+    expect(right.body).toMatchObject({ code: 'AUTH_DELETION_SCHEDULED', purgeAfter: del.body.purgeAfter });
+    expect(right.cookies.imlab_sid).toBeUndefined();
 
     // nothing happens before the delay
     expect((await t.app.auth.privacy.runOnce()).purged).toBe(0);
@@ -186,7 +192,7 @@ describe('DELETE /v1/me', () => {
     expect(listed.status).toBe(200);
     expect(listed.body.deletions).toContainEqual(expect.objectContaining({ id: deletionId, partsDone: [], partsPending: ['credits-ledger', 'generation', 'billing', 'notification'] }));
     expect((await c(t.url, 'GET', '/v1/admin/accounts/deletions?olderThanDays=2', { headers: asOps })).body.deletions.map((d: { id: string }) => d.id)).not.toContain(deletionId);
-    const gauge = async () => (await t.app.metricsRegistry.getSingleMetric('auth_deletions_incomplete')!.get()).values.find((v) => v.labels.age === 'any')!.value;
+    const gauge = async () => (await t.app.metricsRegistry.getSingleMetric('imlab_auth_deletions_incomplete')!.get()).values.find((v) => v.labels.age === 'any')!.value;
     expect(await gauge()).toBeGreaterThanOrEqual(1);
 
     const report = (service: string) => t.ctx.db.transaction().execute((tx) => t.app.auth.privacy.receipts.partDone(tx, deletionId, service));
@@ -233,7 +239,7 @@ describe('DELETE /v1/me', () => {
     expect(await t.ctx.db.selectFrom('identities').select('subject').where('subject', '=', 'g-leave').execute()).toEqual([]);
   });
 
-  it('refuses Google sign-in to an account waiting for its purge', async () => {
+  it('signs nobody in with Google to an account waiting for its purge (it offers to keep it instead)', async () => {
     const first = await c(t.url, 'GET', '/v1/auth/google/start');
     const back = new URL(issuer.approve(first.headers.get('location')!, { sub: 'g-grace', email: 'g-grace@gmail.example', email_verified: true }));
     const sid = (await c(t.url, 'GET', back.pathname + back.search, { cookies: { imlab_sid: first.cookies.imlab_sid! } })).cookies.imlab_sid!;
@@ -241,7 +247,7 @@ describe('DELETE /v1/me', () => {
     const again = await c(t.url, 'GET', '/v1/auth/google/start');
     const back2 = new URL(issuer.approve(again.headers.get('location')!, { sub: 'g-grace', email: 'g-grace@gmail.example', email_verified: true }));
     const r = await c(t.url, 'GET', back2.pathname + back2.search, { cookies: { imlab_sid: again.cookies.imlab_sid! } });
-    expect(new URL(r.headers.get('location')!).searchParams.get('error')).toBe('account_disabled');
+    expect(new URL(r.headers.get('location')!).searchParams.get('error')).toBe('deletion_scheduled');
     expect(r.cookies.imlab_sid).toBeUndefined();
   });
 
@@ -269,6 +275,12 @@ describe('exports', () => {
   it('collects profile, credits and images into a zip only its owner can download', async () => {
     const { sid, userId } = await signedInUser(t, 'exporter@example.com');
     const auth = await bearer(t, sid);
+    // a back-office action that concerned them (and one that did not)
+    const takedown = { id: uuidv7(), at: new Date().toISOString(), service: 'generation' as const, actorId: uuidv7(), action: 'image.taken-down' as const, targetUserId: userId, targetIds: { image: uuidv7() }, reason: 'graphic violence' };
+    await t.ctx.db.transaction().execute(async (tx) => {
+      await recordAudit(tx, takedown);
+      await recordAudit(tx, { ...takedown, id: uuidv7(), targetUserId: uuidv7() });
+    });
     const req = await c(t.url, 'POST', '/v1/me/exports', { headers: auth });
     expect(req.status).toBe(202);
     expect(req.body.status).toBe('pending');
@@ -288,7 +300,9 @@ describe('exports', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/zip');
     const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
-    expect(Object.keys(files).sort()).toEqual(['README.txt', 'credits.json', 'images.json', 'images/img1.png', 'orders.json', 'profile.json', 'uploads/up1.png']);
+    expect(Object.keys(files).sort()).toEqual(['README.txt', 'audit.json', 'credits.json', 'images.json', 'images/img1.png', 'orders.json', 'profile.json', 'uploads/up1.png']);
+    // the actor was never an account here (no user row): stored without their id
+    expect(JSON.parse(strFromU8(files['audit.json']!))).toEqual([{ ...takedown, actorId: null }]);
     expect(JSON.parse(strFromU8(files['orders.json']!))).toEqual({ userId, orders: [{ id: 'o1', packId: 'starter', credits: 100, amount: 500, currency: 'usd', status: 'paid' }] });
     expect(billing.calls).toContain(userId);
     expect(Buffer.from(files['images/img1.png']!)).toEqual(PNG);

@@ -2,7 +2,8 @@ import type { Kysely } from '@imlab/db';
 import type { Logger } from '@imlab/logger';
 import type { DB } from './db.js';
 import { expireDue, type LedgerDeps } from './ledger/ledger.service.js';
-import { sealAll } from './audit/audit.service.js';
+import { Gauge, type Registry } from 'prom-client';
+import { sealAll, verify } from './audit/audit.service.js';
 import { eraseAnonymizedAccounts } from './privacy/privacy.service.js';
 import { recognise } from './revenue/revenue.service.js';
 
@@ -39,7 +40,24 @@ export async function sweepExpiredHolds(db: Kysely<DB>, deps: LedgerDeps, graceS
   }
 }
 
-/** The outbox poll, the hold sweeper and the checkpoint sealer; none takes a lock the write path waits on for long. */
+/**
+ * Verifies the sealed checkpoints and says so on /metrics: `imlab_ledger_verification_ok` 1 when the
+ * last run found every checkpoint intact, 0 when one does not verify (tampering, or checkpoints
+ * sealed with another LEDGER_SEAL_SECRET); the timestamp of the last completed run says the check
+ * still runs at all.
+ */
+export function ledgerVerifier(db: Kysely<DB>, secret: string, registry: Registry, log: Logger): () => Promise<void> {
+  const ok = new Gauge({ name: 'imlab_ledger_verification_ok', help: '1 when the last verification of the sealed checkpoints found no mismatch, 0 when it found one', registers: [registry] });
+  const lastRun = new Gauge({ name: 'imlab_ledger_verification_last_run_timestamp_seconds', help: 'When the last verification of the sealed checkpoints completed', registers: [registry] });
+  return async () => {
+    const report = await verify(db, secret);
+    ok.set(report.ok ? 1 : 0);
+    lastRun.set(Date.now() / 1000);
+    if (!report.ok) log.error({ mismatch: report.firstMismatch }, 'ledger checkpoints do not verify');
+  };
+}
+
+/** The outbox poll, the hold sweeper, the checkpoint sealer and verifier; none takes a lock the write path waits on for long. */
 export function startBackground(opts: {
   db: Kysely<DB>;
   deps: LedgerDeps;
@@ -50,6 +68,8 @@ export function startBackground(opts: {
   sealMs: number;
   sealSecret: string;
   outboxPollMs: number;
+  verifyMs: number;
+  registry: Registry;
 }) {
   const log = opts.logger.child({ component: 'background' });
   const tasks = [
@@ -62,6 +82,7 @@ export function startBackground(opts: {
     every(opts.sealMs, log, 'sealer', () => sealAll(opts.db, opts.sealSecret)),
     // The revenue subledger follows the transfers (finance's reports also catch up before answering).
     every(opts.sealMs, log, 'revenue', () => recognise(opts.db)),
+    every(opts.verifyMs, log, 'verifier', ledgerVerifier(opts.db, opts.sealSecret, opts.registry, log)),
     // Accounts re-keyed by purges from before erasure existed: erased a few people per run until none is left.
     every(opts.sealMs, log, 'legacy-erasure', async () => {
       const n = await eraseAnonymizedAccounts(opts.db);

@@ -8,6 +8,10 @@ export const configSpec = {
   DATABASE_NAME: str({ default: 'imlab_ledger' }),
   /** `ledger.low-balance` is emitted when a user's available balance drops below this. */
   LOW_BALANCE_THRESHOLD: num({ default: 10 }),
+  /** Goodwill credits (admin): at most this many in one grant… */
+  GOODWILL_MAX_PER_GRANT: num({ default: 100 }),
+  /** …and this many granted by one admin per UTC day. */
+  GOODWILL_MAX_PER_ADMIN_PER_DAY: num({ default: 500 }),
   /** How often expired holds are released. */
   HOLD_SWEEP_INTERVAL: duration({ default: 5, desc: 'seconds, or 5s, 1m' }),
   /**
@@ -19,6 +23,11 @@ export const configSpec = {
   HOLD_EXPIRY_GRACE: duration({ default: 6 * 3600, desc: 'seconds, or 30m, 6h' }),
   /** How often the transfer log is sealed into a hash checkpoint. */
   SEAL_INTERVAL: duration({ default: 10, desc: 'seconds, or 10s, 1m' }),
+  /**
+   * How often the sealed checkpoints are re-verified in the background (`GET /v1/admin/ledger/verify`
+   * on demand does the same): `imlab_ledger_verification_ok` 0 pages finance and on-call.
+   */
+  VERIFY_INTERVAL: duration({ default: 3600, desc: 'seconds, or 30m, 1h' }),
   /** HMAC key over each checkpoint: rewriting transfers and checkpoints together needs this key. */
   LEDGER_SEAL_SECRET: str({ devDefault: 'dev-ledger-seal-secret-change-me' }),
   /** The ledger's outbox has no NOTIFY trigger (see migrations/0002); the relay polls this often. */

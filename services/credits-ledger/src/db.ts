@@ -3,7 +3,7 @@ import type { QueueTables } from '@imlab/queue';
 import type { PurgeTombstoneTables } from '@imlab/db';
 
 export const USER_ACCOUNT_TYPES = ['available', 'held'] as const;
-export const SYSTEM_ACCOUNT_TYPES = ['issuance', 'promo', 'consumed', 'forfeited', 'debt', 'erased'] as const;
+export const SYSTEM_ACCOUNT_TYPES = ['issuance', 'promo', 'consumed', 'forfeited', 'debt', 'erased', 'goodwill'] as const;
 export type UserAccountType = (typeof USER_ACCOUNT_TYPES)[number];
 export type SystemAccountType = (typeof SYSTEM_ACCOUNT_TYPES)[number];
 export type AccountType = UserAccountType | SystemAccountType;
@@ -13,6 +13,7 @@ export type HoldStatus = 'open' | 'captured' | 'released' | 'expired' | 'rejecte
 export type TransferKind =
   | 'grant_purchase'
   | 'grant_promo'
+  | 'grant_goodwill'
   | 'reserve'
   | 'capture'
   | 'capture_return'
@@ -22,6 +23,15 @@ export type TransferKind =
   | 'clawback_debt'
   | 'restore'
   | 'restore_debt';
+
+/** A goodwill grant: who gave how much to whom (the per-admin daily cap). */
+export interface GoodwillGrantTable {
+  posting_key: string;
+  actor_id: string | null;
+  user_id: string;
+  amount: number;
+  created_at: Generated<Date>;
+}
 
 export interface AccountTable {
   id: Generated<string>;
@@ -40,7 +50,7 @@ export interface PostingTable {
   subject_id: string | null;
   result: ColumnType<unknown, string | undefined, string>;
   created_at: Generated<Date>;
-  /** What a purchase grant was sold for, net of tax (migration 0007). */
+  /** What a purchase grant was sold for, net of tax (migration 0008). */
   value_amount: ColumnType<number | null, number | null | undefined, number | null>;
   value_currency: ColumnType<string | null, string | null | undefined, string | null>;
 }
@@ -98,7 +108,7 @@ export interface ErasedTransferHashTable {
 export type LotSource = 'purchase' | 'free' | 'restore' | 'unpriced';
 export type MovementKind = 'sold' | 'granted_free' | 'spent' | 'refunded' | 'clawed_back' | 'restored';
 
-/** A grant of credits to a person and what is left of it (migration 0007). */
+/** A grant of credits to a person and what is left of it (migration 0008). */
 export interface RevenueLotTable {
   id: Generated<number>;
   pool: string | null;
@@ -153,4 +163,5 @@ export interface DB extends QueueTables, PurgeTombstoneTables {
   holds: HoldTable;
   transfers: TransferTable;
   checkpoints: CheckpointTable;
+  goodwill_grants: GoodwillGrantTable;
 }

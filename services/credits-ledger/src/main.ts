@@ -22,6 +22,8 @@ const background = startBackground({
   sealMs: config.SEAL_INTERVAL * 1000,
   sealSecret: config.LEDGER_SEAL_SECRET,
   outboxPollMs: config.OUTBOX_POLL_MS,
+  verifyMs: config.VERIFY_INTERVAL * 1000,
+  registry: app.metricsRegistry,
 });
 await ctx.bus.startRelay();
 // Close order: HTTP first, then the background tasks (they finish their run), then bus and pool.

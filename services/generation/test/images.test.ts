@@ -39,6 +39,8 @@ describe('images', () => {
     expect(res.status).toBe(200);
     // Revalidated on every use, so a deleted image is not served from a cache afterwards.
     expect(res.headers.get('cache-control')).toBe('private, no-cache');
+    // and never stored by a CDN in front (Cloudflare), whatever its cache rules say
+    expect(res.headers.get('cdn-cache-control')).toBe('no-store');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     const meta = await sharp(res.body).metadata();
     expect(meta).toMatchObject({ format: 'png', width: 512, height: 512 });
@@ -48,6 +50,8 @@ describe('images', () => {
     expect(again.status).toBe(304);
     const thumb = await h.api('GET', img.thumbUrl, { user: alice });
     expect(thumb.headers.get('content-type')).toBe('image/webp');
+    expect(thumb.headers.get('cache-control')).toBe('private, no-cache');
+    expect(thumb.headers.get('cdn-cache-control')).toBe('no-store');
     expect((await sharp(thumb.body).metadata()).width).toBeLessThanOrEqual(384);
   });
 
@@ -117,6 +121,11 @@ describe('images', () => {
     const pub = await h.api('GET', first.url);
     expect(pub.status).toBe(200);
     expect(pub.headers.get('cache-control')).toBe('public, no-cache');
+    expect(pub.headers.get('cdn-cache-control')).toBeNull(); // the original: the edge revalidates it
+    // the gallery's thumbnails: kept at the edge for a few minutes, revalidated by browsers
+    const pubThumb = await h.api('GET', first.thumbUrl);
+    expect(pubThumb.headers.get('cache-control')).toBe('public, no-cache');
+    expect(pubThumb.headers.get('cdn-cache-control')).toBe('public, max-age=300');
     expect((await h.api('GET', first.url, { user: bob })).status).toBe(200);
     // unpublish hides it again
     await h.api('DELETE', `/v1/images/${first.id}/publish`, { user: alice });
@@ -159,7 +168,7 @@ describe('images', () => {
       const keys = (await recorded()).map((r) => r.key);
       expect(keys).toHaveLength(2); // the PNG and its thumbnail
       for (const key of keys) expect(key.startsWith(`u/${alice}/g/${aliceGen.id}/`)).toBe(true);
-      expect(await h.app.metricsRegistry.metrics()).toMatch(/^generation_storage_deletion_failures_total\{service="generation"\} 1$/m);
+      expect(await h.app.metricsRegistry.metrics()).toMatch(/^imlab_generation_storage_deletion_failures_total\{service="generation"\} 1$/m);
 
       // Storage still down: the sweep leaves them recorded and waits before the next try.
       expect(await deletions.sweep()).toEqual({ deleted: 0, failed: 2 });
@@ -177,7 +186,7 @@ describe('images', () => {
     expect(await deletions.sweep()).toEqual({ deleted: 2, failed: 0 });
     expect(before.length - (await files(h.storageDir)).length).toBe(2);
     expect(await h.ctx.db.selectFrom('storage_deletions').selectAll().execute()).toEqual([]);
-    expect(await h.app.metricsRegistry.metrics()).toMatch(/^generation_storage_deletions_pending\{service="generation"\} 0$/m);
+    expect(await h.app.metricsRegistry.metrics()).toMatch(/^imlab_generation_storage_deletions_pending\{service="generation"\} 0$/m);
   });
 
   it('the sweep deletes what storage accepts when it refuses one object of a batch', async () => {

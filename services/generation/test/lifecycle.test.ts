@@ -115,7 +115,7 @@ describe('generation lifecycle around the render', () => {
     const worker = await h.startWorker({ LOCAL_RENDER_MS: '0' });
     const created = await h.api('POST', '/v1/generations', { user, body: { prompt: 'capture delayed past expiry', model: 'imlab-draft' } });
     h.ledger.expiresBeforeCapture.add(created.body.id);
-    const uncharged = async () => Number(/^generation_uncharged_total(?:\{[^}]*\})? (\d+)/m.exec(await h.app.metricsRegistry.metrics())?.[1] ?? 0);
+    const uncharged = async () => Number(/^imlab_generation_uncharged_total(?:\{[^}]*\})? (\d+)/m.exec(await h.app.metricsRegistry.metrics())?.[1] ?? 0);
     const before = await uncharged();
     await h.waitFor(user, created.body.id, ['succeeded']);
     await eventually(async () => (await uncharged()) === before + 1);

@@ -153,10 +153,10 @@ describe('saga with the openai provider', () => {
     await eventually(() => h.ledger.balance(user).available === 10);
     expect(h.ledger.count('capture', res.body.id)).toBe(0);
     const api = await h.app.metricsRegistry.metrics();
-    expect(api).toMatch(/queue_jobs\{[^}]*queue="generation-render"[^}]*state="waiting"/);
+    expect(api).toMatch(/imlab_queue_jobs\{[^}]*queue="generation-render"[^}]*state="waiting"/);
     const worker = await workerApp.metricsRegistry.metrics();
-    expect(worker).toMatch(/generation_provider_errors_total\{[^}]*provider="openai",code="GENERATION_PROVIDER_UNAVAILABLE"[^}]*\} 3/);
-    expect(worker).toMatch(/generation_refunds_total\{[^}]*reason="provider-error"[^}]*\} [12]/);
+    expect(worker).toMatch(/imlab_generation_provider_errors_total\{[^}]*provider="openai",code="GENERATION_PROVIDER_UNAVAILABLE"[^}]*\} 3/);
+    expect(worker).toMatch(/imlab_generation_refunds_total\{[^}]*reason="provider-error"[^}]*\} [12]/);
     expect(worker).toContain('generation_render_duration_seconds_bucket');
   });
 

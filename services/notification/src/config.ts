@@ -1,8 +1,9 @@
-import { loadConfig, baseEnv, num, port, str, url, listenPort } from '@imlab/config';
+import { loadConfig, baseEnv, num, port, str, url, listenPort, messageSealKey } from '@imlab/config';
 import { isResendWebhookSecret } from './webhooks/signature.js';
 
 export const configSpec = {
   ...baseEnv,
+  MESSAGE_SEAL_KEY: messageSealKey,
   PORT: port({ default: 4005 }),
   /** /metrics, on its own internal listener (never the public PORT). */
   METRICS_PORT: listenPort({ default: 9405 }),

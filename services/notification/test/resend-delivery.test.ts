@@ -197,9 +197,9 @@ describe('email.send through Resend', () => {
 describe('metrics', () => {
   it('counts emails by template and outcome', async () => {
     const res = { body: await svc.app.metricsRegistry.metrics() };
-    expect(res.body).toMatch(/notification_emails_total\{[^}]*template="verify-email"[^}]*outcome="sent"[^}]*\} [1-9]/);
-    expect(res.body).toMatch(/notification_emails_total\{[^}]*template="low-balance"[^}]*outcome="retry"[^}]*\} [1-9]/);
-    expect(res.body).toMatch(/notification_emails_total\{[^}]*template="password-changed"[^}]*outcome="failed"[^}]*\} [1-9]/);
+    expect(res.body).toMatch(/imlab_notification_emails_total\{[^}]*template="verify-email"[^}]*outcome="sent"[^}]*\} [1-9]/);
+    expect(res.body).toMatch(/imlab_notification_emails_total\{[^}]*template="low-balance"[^}]*outcome="retry"[^}]*\} [1-9]/);
+    expect(res.body).toMatch(/imlab_notification_emails_total\{[^}]*template="password-changed"[^}]*outcome="failed"[^}]*\} [1-9]/);
   });
 });
 

@@ -18,6 +18,14 @@ const SAMPLE: Record<EmailTemplate, Record<string, string | number>> = {
   'account-deleted': {},
   'export-ready': { link: '/exports/0190a1b2-0000-7000-8000-000000000003', expiresAt: '2026-03-08T00:00:00Z' },
   'google-sign-in-refused': { attemptedAt: '2026-03-01T10:00:00Z' },
+  'email-change-confirm': { link: '/email-change?confirm=tok_change_789', expiresInHours: 24 },
+  'email-changed': { link: '/email-change?undo=tok_undo_012', newEmailMasked: 'm•••@example.com', undoDays: 7 },
+  'google-linked': { linkedAt: '2026-03-01T10:00:00Z' },
+  'google-unlinked': { unlinkedAt: '2026-03-01T10:00:00Z' },
+  'account-deletion-cancelled': {},
+  'image-taken-down': { rule: 'violence', takenDownAt: '2026-03-01T10:00:00Z' },
+  'account-suspended': {},
+  'account-reinstated': {},
 };
 
 describe('email templates', () => {
@@ -78,6 +86,14 @@ describe('email templates', () => {
       /currency/,
     );
     expect(() => renderEmail({ template: 'account-deletion-scheduled', locale: 'en', data: { purgeAfter: 'soon' }, publicBaseUrl: BASE })).toThrow(/purgeAfter/);
+    expect(() => renderEmail({ template: 'image-taken-down', locale: 'en', data: { rule: 'made-up' }, publicBaseUrl: BASE })).toThrow(/rule/);
+  });
+
+  it('names the rule a takedown broke in the reader\'s language', () => {
+    const en = renderEmail({ template: 'image-taken-down', locale: 'en', data: { rule: 'violence' }, publicBaseUrl: BASE });
+    const zh = renderEmail({ template: 'image-taken-down', locale: 'zh', data: { rule: 'violence' }, publicBaseUrl: BASE });
+    expect(en.text).toContain('graphic violence');
+    expect(zh.text).toContain('血腥暴力内容');
   });
 });
 

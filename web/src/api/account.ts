@@ -71,6 +71,40 @@ export function deleteAccount(password: string | undefined) {
   return ok(api.DELETE('/v1/me', { body: password === undefined ? {} : { password } }));
 }
 
+/** Changes the password (or sets a first one on a Google-only account); other sessions end. */
+export async function changePassword(body: Schemas['PasswordChangeRequest']): Promise<void> {
+  await ok(api.PUT('/v1/me/password', { body }));
+}
+
+/** Mails a confirmation link to the new address; the same answer whether or not it can be used. */
+export async function requestEmailChange(body: Schemas['EmailChangeRequest']): Promise<void> {
+  await ok(api.POST('/v1/me/email', { body }));
+}
+
+/** The link from the new inbox: the account moves to it. */
+export function confirmEmailChange(token: string): Promise<Schemas['EmailChanged']> {
+  return ok(api.POST('/v1/auth/email/confirm', { body: { token } }));
+}
+
+/** The link from the old inbox: the change is taken back and the account locked down. */
+export async function undoEmailChange(token: string): Promise<void> {
+  await ok(api.POST('/v1/auth/email/undo', { body: { token } }));
+}
+
+/** Where to send the browser to choose the Google account to link. */
+export function startGoogleLink(currentPassword: string | undefined): Promise<Schemas['GoogleLinkStart']> {
+  return ok(api.POST('/v1/me/google/link', { body: currentPassword ? { currentPassword } : {} }));
+}
+
+export async function unlinkGoogle(currentPassword: string | undefined): Promise<void> {
+  await ok(api.POST('/v1/me/google/unlink', { body: currentPassword ? { currentPassword } : {} }));
+}
+
+/** Keeps an account scheduled for deletion (the token from the sign-in's answer); signs in. */
+export function restoreAccount(token: string): Promise<Me> {
+  return ok(api.POST('/v1/auth/account/restore', { body: { token } }));
+}
+
 /** A file of the API (an export archive, the ledger CSV), saved by the browser under `name`. */
 export async function saveFile(path: string, name: string): Promise<void> {
   const blob = await download({ baseUrl: location.origin }, path);
@@ -109,6 +143,41 @@ export function verifyLedger() {
 export function useUpdateAccount() {
   const client = useQueryClient();
   return useMutation({ mutationFn: updateAccount, onSuccess: (me) => client.setQueryData(queryKeys.me, me) });
+}
+
+export function useChangePassword() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: changePassword,
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: queryKeys.me });
+      void client.invalidateQueries({ queryKey: accountKeys.sessions });
+    },
+  });
+}
+
+export function useRequestEmailChange() {
+  return useMutation({ mutationFn: requestEmailChange });
+}
+
+export function useUnlinkGoogle() {
+  const client = useQueryClient();
+  return useMutation({ mutationFn: unlinkGoogle, onSuccess: () => client.invalidateQueries({ queryKey: queryKeys.me }) });
+}
+
+export function useStartGoogleLink() {
+  return useMutation({ mutationFn: startGoogleLink, onSuccess: ({ url }) => location.assign(url) });
+}
+
+export function useRestoreAccount() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: restoreAccount,
+    onSuccess: (me) => {
+      client.setQueryData(queryKeys.me, me);
+      void client.invalidateQueries({ queryKey: queryKeys.balance });
+    },
+  });
 }
 
 export function useSessions(enabled: boolean) {

@@ -20,6 +20,7 @@ export const PAGE_PATHS = [
   'verify-email',
   'forgot-password',
   'reset-password',
+  'email-change',
   'create',
   'generations/:id',
   'library',
@@ -30,4 +31,6 @@ export const PAGE_PATHS = [
   'billing/cancel',
   'finance',
   'ops',
+  'moderation',
+  'back-office',
 ] as const;

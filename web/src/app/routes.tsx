@@ -9,6 +9,7 @@ const Document = lazy(() => import('../pages/Document'));
 const SignIn = lazy(() => import('../pages/SignIn'));
 const SignUp = lazy(() => import('../pages/SignUp'));
 const VerifyEmail = lazy(() => import('../pages/VerifyEmail'));
+const EmailChange = lazy(() => import('../pages/EmailChange'));
 const ForgotPassword = lazy(() => import('../pages/ForgotPassword'));
 const ResetPassword = lazy(() => import('../pages/ResetPassword'));
 const NotFound = lazy(() => import('../pages/NotFound'));
@@ -18,6 +19,8 @@ const Library = lazy(() => import('../pages/Library'));
 const Settings = lazy(() => import('../pages/Settings'));
 const Finance = lazy(() => import('../pages/Finance'));
 const Ops = lazy(() => import('../pages/Ops'));
+const Moderation = lazy(() => import('../pages/Moderation'));
+const Admin = lazy(() => import('../pages/Admin'));
 const Gallery = lazy(() => import('../pages/Gallery'));
 const Pricing = lazy(() => import('../pages/Pricing'));
 const Orders = lazy(() => import('../pages/Orders'));
@@ -63,6 +66,7 @@ export const ROUTES: AppRoute[] = [
   { path: 'sign-in', Component: SignIn },
   { path: 'login', Component: ToSignIn },
   { path: 'verify-email', Component: VerifyEmail },
+  { path: 'email-change', Component: EmailChange },
   { path: 'forgot-password', Component: ForgotPassword },
   { path: 'reset-password', Component: ResetPassword },
   { path: 'create', Component: Create },
@@ -75,6 +79,8 @@ export const ROUTES: AppRoute[] = [
   { path: 'billing/cancel', Component: BillingCancel },
   { path: 'finance', Component: Finance },
   { path: 'ops', Component: Ops },
+  { path: 'moderation', Component: Moderation },
+  { path: 'back-office', Component: Admin },
   { path: '*', Component: NotFound },
 ];
 

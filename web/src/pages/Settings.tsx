@@ -4,7 +4,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert } from '../components/Form';
-import { failureOf, type Me } from '../api';
+import { failureOf, refusedRule, type Me } from '../api';
 import { useBalance, useMe } from '../api/queries';
 import {
   saveFile,
@@ -21,6 +21,7 @@ import {
 import { switchLocale } from '../i18n';
 import { isLocale, type Locale } from '../i18n/locale';
 import { ConfirmDialog, SignInPrompt, dateOnly, dateTime, number } from './account/common';
+import { EmailForm, GoogleLink, PasswordForm } from './account/SignInMethods';
 import '../styles/account.css';
 
 const SECTIONS = ['profile', 'security', 'credits', 'orders', 'privacy'] as const;
@@ -75,7 +76,7 @@ export default function Settings() {
         </nav>
         <div className="settings-body">
           {section === 'profile' ? <Profile me={me.data} /> : null}
-          {section === 'security' ? <Security onEnded={() => setEnded({ kind: 'everywhere' })} /> : null}
+          {section === 'security' ? <Security me={me.data} onEnded={() => setEnded({ kind: 'everywhere' })} /> : null}
           {section === 'credits' ? <Credits /> : null}
           {section === 'orders' ? <Orders /> : null}
           {section === 'privacy' ? <Privacy me={me.data} onDeleted={(purgeAfter) => setEnded({ kind: 'deleted', purgeAfter })} /> : null}
@@ -143,13 +144,19 @@ function Profile({ me }: { me: Me }) {
           setDisplayName(saved.displayName);
           if (saved.locale !== i18n.language) void switchLocale(saved.locale);
         },
+        onError: (err) => {
+          if (refusedRule(err, i18n.language)) requestAnimationFrame(() => (nameRef.current?.elements.namedItem('displayName') as HTMLElement | null)?.focus());
+        },
       },
     );
   };
 
+  // A name the content policy refuses is said at the field, naming the rule in the page's language.
+  const nameRefused = update.isError ? refusedRule(update.error, i18n.language) : undefined;
+
   return (
     <Section id="profile-title" title={t('sections.profile')}>
-      <FormAlert title={t('profile.failedTitle')} message={failureOf(update, t('genericError'))} />
+      <FormAlert title={t('profile.failedTitle')} message={nameRefused ? undefined : failureOf(update, t('genericError'))} />
       <form ref={nameRef} className="form" noValidate onSubmit={submit}>
         <div className="field">
           <span className="field-label">{t('profile.email')}</span>
@@ -161,7 +168,7 @@ function Profile({ me }: { me: Me }) {
           type="text"
           autoComplete="nickname"
           value={displayName}
-          error={error}
+          error={error ?? (nameRefused ? t('profile.displayNamePolicy', { rule: nameRefused.text }) : undefined)}
           hint={t('profile.displayNameHint')}
           onChange={(e) => setDisplayName(e.target.value)}
         />
@@ -190,7 +197,7 @@ function Profile({ me }: { me: Me }) {
   );
 }
 
-function Security({ onEnded }: { onEnded: () => void }) {
+function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
   const { t, i18n } = useTranslation('settings');
   const sessions = useSessions(true);
   const revoke = useRevokeSession();
@@ -271,12 +278,9 @@ function Security({ onEnded }: { onEnded: () => void }) {
           }}
         />
       </Section>
-      <Section id="password-title" title={t('security.passwordTitle')}>
-        <p>{t('security.passwordText')}</p>
-        <p>
-          <Link to="/forgot-password">{t('security.passwordLink')}</Link>
-        </p>
-      </Section>
+      <PasswordForm me={me} />
+      <EmailForm me={me} />
+      <GoogleLink me={me} />
     </>
   );
 }

@@ -1,10 +1,12 @@
-import { useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert, focusFirstError, safeReturnTo, useChecks, type FieldErrors } from '../components/Form';
-import { failureOf } from '../api';
+import { ApiError, failureOf } from '../api';
 import { useSignIn } from '../api/queries';
+import { useRestoreAccount } from '../api/account';
+import { dateOnly } from './account/common';
 
 const KNOWN = new Set(['oauth_state', 'oauth_failed', 'oauth_unavailable', 'email_unverified', 'account_conflict', 'account_disabled', 'link_requires_password']);
 
@@ -20,9 +22,13 @@ export default function SignIn() {
   const [password, setPassword] = useState('');
   const [errors, setErrors] = useState<FieldErrors>({});
   const signIn = useSignIn();
+  const [kept, setKept] = useState(false);
   const returnTo = safeReturnTo(params.get('returnTo'));
   const error = params.get('error');
-  const googleMessage = error ? tc(`signInErrors.${KNOWN.has(error) ? error : 'unknown'}`) : undefined;
+  const googleMessage = error && error !== 'deletion_scheduled' ? tc(`signInErrors.${KNOWN.has(error) ? error : 'unknown'}`) : undefined;
+  // The account is scheduled for deletion and the sign-in proved it is theirs: offer to keep it.
+  // From the password form, the answer carries the token; from Google, the address's fragment does.
+  const scheduled = scheduledDeletion(signIn.error) ?? (error === 'deletion_scheduled' ? fromFragment() : undefined);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -40,7 +46,9 @@ export default function SignIn() {
           <p>{googleMessage}</p>
         </div>
       ) : null}
-      <FormAlert title={t('errors.signInTitle')} message={failureOf(signIn, t('errors.generic'))} />
+      {scheduled ? <KeepAccount {...scheduled} returnTo={returnTo} onKept={() => setKept(true)} /> : <FormAlert title={t('errors.signInTitle')} message={failureOf(signIn, t('errors.generic'))} />}
+      {kept ? null : (
+        <>
       <form ref={form} className="form" noValidate onSubmit={submit}>
         <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => setEmail(e.target.value)} />
         <Field
@@ -69,6 +77,69 @@ export default function SignIn() {
       <p>
         {t('signIn.noAccount')} <Link to="/sign-up">{t('signIn.toSignUp')}</Link>
       </p>
+        </>
+      )}
     </Page>
+  );
+}
+
+interface Scheduled {
+  token: string;
+  purgeAfter: string;
+}
+
+function scheduledDeletion(err: unknown): Scheduled | undefined {
+  if (!(err instanceof ApiError) || err.code !== 'AUTH_DELETION_SCHEDULED') return undefined;
+  const extra = err.problem as unknown as Record<string, unknown>;
+  return typeof extra.restoreToken === 'string' && typeof extra.purgeAfter === 'string' ? { token: extra.restoreToken, purgeAfter: extra.purgeAfter } : undefined;
+}
+
+function fromFragment(): Scheduled | undefined {
+  const f = new URLSearchParams(location.hash.slice(1));
+  const token = f.get('restore');
+  const purgeAfter = f.get('purgeAfter');
+  return token && purgeAfter ? { token, purgeAfter } : undefined;
+}
+
+/** The account is closing: when, and a button that keeps it (and signs in). */
+function KeepAccount({ token, purgeAfter, returnTo, onKept }: Scheduled & { returnTo: string; onKept: () => void }) {
+  const { t, i18n } = useTranslation('auth');
+  const restore = useRestoreAccount();
+  const ref = useRef<HTMLDivElement>(null);
+  const kept = restore.isSuccess;
+  useEffect(() => ref.current?.focus(), [kept]);
+  if (kept) {
+    return (
+      <div ref={ref} className="notice notice-done" role="status" tabIndex={-1}>
+        <h2>{t('keep.keptTitle')}</h2>
+        <p>{t('keep.kept')}</p>
+        <p>
+          <Link to={returnTo === '/' ? '/library' : returnTo}>{t('keep.continue')}</Link>
+        </p>
+      </div>
+    );
+  }
+  return (
+    <div ref={ref} className="notice" role="alert" tabIndex={-1}>
+      <h2>{t('keep.title')}</h2>
+      <p>{t('keep.text', { date: dateOnly(i18n.language, purgeAfter) })}</p>
+      <FormAlert message={failureOf(restore, t('errors.generic'))} />
+      <button
+        type="button"
+        className="button-primary"
+        disabled={restore.isPending}
+        onClick={() =>
+          restore.mutate(token, {
+            // the token is spent: it leaves the address bar (and the history) with the fragment
+            onSuccess: () => {
+              history.replaceState(history.state, '', location.pathname + location.search);
+              onKept();
+            },
+          })
+        }
+      >
+        {restore.isPending ? t('keep.submitting') : t('keep.submit')}
+      </button>
+    </div>
   );
 }

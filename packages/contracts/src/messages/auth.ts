@@ -32,6 +32,12 @@ export const authMessages = {
    */
   'user.deletion-requested': event(['generation'], Type.Object({ userId: Uuid, purgeAfter: IsoDate }, { additionalProperties: false }), { persistent: true }),
   /**
+   * The person kept their account during the grace period (signed in and chose to keep it):
+   * generation puts back on the gallery what the deletion request took off. Persistent, like the
+   * request it undoes.
+   */
+  'user.deletion-cancelled': event(['generation'], Type.Object({ userId: Uuid }, { additionalProperties: false }), { persistent: true }),
+  /**
    * Every service removes or anonymises what it holds about userId. Persistent: auth has already
    * deleted its side, so a subscriber that fails for a while (storage or database down) must keep
    * retrying, or the person's data would stay forever.

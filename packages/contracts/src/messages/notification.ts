@@ -14,6 +14,14 @@ export const EMAIL_TEMPLATES = [
   'account-deleted',
   'export-ready',
   'google-sign-in-refused',
+  'email-change-confirm',
+  'email-changed',
+  'google-linked',
+  'google-unlinked',
+  'account-deletion-cancelled',
+  'image-taken-down',
+  'account-suspended',
+  'account-reinstated',
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -33,6 +41,14 @@ export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
  * - account-deleted: (nothing) — send it with `to`: the contact is gone after `user.purge`
  * - export-ready: link, expiresAt?
  * - google-sign-in-refused: attemptedAt? — a Google account other than the linked one tried to sign in with the address
+ * - email-change-confirm: link, expiresInHours? — sent with `to`: the new address, which confirms the change
+ * - email-changed: link, newEmailMasked, undoDays? — to the old address: the change happened; the link takes it back
+ * - google-linked: linkedAt? — a Google account was linked for signing in
+ * - google-unlinked: unlinkedAt? — the Google account was unlinked
+ * - account-deletion-cancelled: (nothing) — the person kept the account during the grace period
+ * - account-suspended: (nothing) — an admin suspended the account
+ * - account-reinstated: (nothing) — the suspension was lifted
+ * - image-taken-down: rule (a MODERATION_REASONS id), takenDownAt? — a moderator took one of the person's gallery images down
  */
 export const notificationMessages = {
   /**

@@ -1,7 +1,7 @@
 import { sql, type Db, type Transaction } from '@imlab/db';
 import type { Selectable } from 'kysely';
 import type { Role } from '@imlab/contracts';
-import type { DB, UserTable } from '../db.js';
+import type { DB, EmailTokenPurpose, UserTable } from '../db.js';
 
 export type UserRow = Selectable<UserTable>;
 
@@ -87,18 +87,38 @@ export async function claimDuePurge(tx: Transaction<DB>): Promise<UserRow | unde
     .executeTakeFirst();
 }
 
+/** Keeps an account scheduled for deletion whose purge has not started (the row still exists and is not claimed). */
+export async function restoreDeleted(tx: Transaction<DB>, id: string): Promise<UserRow | undefined> {
+  return tx
+    .updateTable('users')
+    .set({ status: 'active', purge_after: null, updated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where('status', '=', 'deleted')
+    .where('purge_after', '>', sql<Date>`now()`)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** A new sign-in address, verified by the link that confirmed it. False: another account has it. */
+export async function setEmail(tx: Transaction<DB>, id: string, email: string): Promise<boolean> {
+  const taken = await tx.selectFrom('users').select('id').where('email', '=', email).where('id', '!=', id).executeTakeFirst();
+  if (taken) return false;
+  await tx.updateTable('users').set({ email, email_verified_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+  return true;
+}
+
 export async function deleteUser(db: Db<DB>, id: string): Promise<void> {
   await db.deleteFrom('users').where('id', '=', id).execute();
 }
 
 // ---- single-use email tokens -------------------------------------------------------------
 
-export async function insertEmailToken(db: Db<DB>, t: { id: string; userId: string; purpose: 'verify' | 'reset'; tokenHash: string; expiresAt: Date }): Promise<void> {
-  await db.insertInto('email_tokens').values({ id: t.id, user_id: t.userId, purpose: t.purpose, token_hash: t.tokenHash, expires_at: t.expiresAt }).execute();
+export async function insertEmailToken(db: Db<DB>, t: { id: string; userId: string; purpose: EmailTokenPurpose; tokenHash: string; expiresAt: Date; email?: string }): Promise<void> {
+  await db.insertInto('email_tokens').values({ id: t.id, user_id: t.userId, purpose: t.purpose, token_hash: t.tokenHash, expires_at: t.expiresAt, email: t.email ?? null }).execute();
 }
 
 /** Marks the token used if it is unused and unexpired; one statement, so two racing uses cannot both win. */
-export async function consumeEmailToken(db: Db<DB>, purpose: 'verify' | 'reset', tokenHash: string): Promise<{ userId: string } | undefined> {
+export async function consumeEmailToken(db: Db<DB>, purpose: EmailTokenPurpose, tokenHash: string): Promise<{ userId: string; email: string | null; createdAt: Date } | undefined> {
   const row = await db
     .updateTable('email_tokens')
     .set({ used_at: sql<Date>`now()` })
@@ -106,13 +126,13 @@ export async function consumeEmailToken(db: Db<DB>, purpose: 'verify' | 'reset',
     .where('purpose', '=', purpose)
     .where('used_at', 'is', null)
     .where('expires_at', '>', sql<Date>`now()`)
-    .returning('user_id')
+    .returning(['user_id', 'email', 'created_at'])
     .executeTakeFirst();
-  return row ? { userId: row.user_id } : undefined;
+  return row ? { userId: row.user_id, email: row.email, createdAt: row.created_at } : undefined;
 }
 
 /** Voids every outstanding token of a purpose (a new one was issued, or the password changed). */
-export async function voidEmailTokens(db: Db<DB>, userId: string, purpose: 'verify' | 'reset'): Promise<void> {
+export async function voidEmailTokens(db: Db<DB>, userId: string, purpose: EmailTokenPurpose): Promise<void> {
   await db.updateTable('email_tokens').set({ used_at: sql<Date>`now()` }).where('user_id', '=', userId).where('purpose', '=', purpose).where('used_at', 'is', null).execute();
 }
 
@@ -168,4 +188,11 @@ export async function hasIdentity(db: Db<DB>, userId: string): Promise<boolean> 
 
 export async function listIdentities(db: Db<DB>, userId: string): Promise<{ issuer: string; subject: string }[]> {
   return db.selectFrom('identities').select(['issuer', 'subject']).where('user_id', '=', userId).execute();
+}
+
+export async function deleteIdentities(db: Db<DB>, userId: string, where: { issuer?: string; since?: Date } = {}): Promise<number> {
+  let q = db.deleteFrom('identities').where('user_id', '=', userId);
+  if (where.issuer) q = q.where('issuer', '=', where.issuer);
+  if (where.since) q = q.where('created_at', '>=', where.since);
+  return Number((await q.executeTakeFirst()).numDeletedRows);
 }

@@ -74,7 +74,7 @@ const resetSchema = {
  */
 function answerFloor(app: App, floorMs: number) {
   const overruns = new Counter({
-    name: 'auth_credential_floor_overrun_total',
+    name: 'imlab_auth_credential_floor_overruns_total',
     help: 'Credential answers (sign-up, sign-in, forgot, resend, reset) whose work took longer than CREDENTIAL_ANSWER_FLOOR_MS',
     labelNames: ['route'],
     registers: [app.metricsRegistry],
@@ -105,10 +105,11 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
           tag: 'auth',
           access: 'public',
           summary: 'Create an account',
-          description: 'Creates the account and sends the verification email. The answer is the same whether or not the address already has an account.',
+          description:
+            'Creates the account and sends the verification email. The answer is the same whether or not the address already has an account. A display name the content policy forbids is refused (422 `AUTH_DISPLAY_NAME_POLICY`, naming the rule) and nothing is created.',
         }),
         body: ref(SignupBody),
-        response: { 202: accepted, ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_WEAK_PASSWORD'], 429: ['AUTH_SIGNUP_LIMIT'] }) },
+        response: { 202: accepted, ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_WEAK_PASSWORD'], 422: ['AUTH_DISPLAY_NAME_POLICY'], 429: ['AUTH_SIGNUP_LIMIT'] }) },
       },
     },
     async (request, reply) => {
@@ -152,12 +153,12 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
           tag: 'auth',
           access: 'public',
           summary: 'Sign in with email and password',
-          description: 'Signs in and answers the account; sets the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`).',
+          description: 'Signs in and answers the account; sets the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) and the `locale` cookie. Repeated failures for an address are slowed down (429 with `Retry-After`). The right password to an account scheduled for deletion answers 403 AUTH_DELETION_SCHEDULED with `purgeAfter` and a `restoreToken` that keeps it (`POST /v1/auth/account/restore`).',
         }),
         body: ref(LoginBody),
         response: {
           200: ref(Me, { description: 'Signed in: the account' }),
-          ...errors(JSON_BODY_ERRORS, { 401: ['AUTH_INVALID_CREDENTIALS'], 403: ['AUTH_EMAIL_NOT_VERIFIED'], 429: ['AUTH_TOO_MANY_ATTEMPTS'] }),
+          ...errors(JSON_BODY_ERRORS, { 401: ['AUTH_INVALID_CREDENTIALS'], 403: ['AUTH_EMAIL_NOT_VERIFIED', 'AUTH_DELETION_SCHEDULED', 'ACCOUNT_SUSPENDED'], 429: ['AUTH_TOO_MANY_ATTEMPTS'] }),
         },
       },
     },

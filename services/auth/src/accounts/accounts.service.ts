@@ -6,7 +6,7 @@ import type { DB } from '../db.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../lib/passwords.js';
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
-import { NO_DISPLAY_NAME, cleanDisplayName, normaliseEmail } from '../lib/email.js';
+import { NO_DISPLAY_NAME, checkDisplayName, cleanDisplayName, normaliseEmail } from '../lib/email.js';
 import { createBackoff } from './backoff.js';
 import { failClosed } from '../lib/bounded.js';
 import { sealEmail, sealedLink, sendEmail } from './emails.js';
@@ -127,9 +127,22 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     await db.transaction().execute((tx) => issueResetLink(tx, user, `reset:${user.id}:${ipHash ?? 'unknown'}`));
   }
 
+  /** Closed, but the purge is still ahead: the person may keep the account. */
+  function inGracePeriod(user: UserRow): boolean {
+    return user.status === 'deleted' && user.purge_after !== null && user.purge_after.getTime() > Date.now();
+  }
+
+  /** The answer to a proven sign-in to an account in its grace period: when it goes, and a token to keep it. */
+  async function deletionScheduled(user: UserRow): Promise<AppError> {
+    const token = newToken();
+    await repo.insertEmailToken(db, { id: uuidv7(), userId: user.id, purpose: 'restore', tokenHash: hashToken(token), expiresAt: new Date(Date.now() + config.OAUTH_STATE_TTL * 1000) });
+    return new AppError('AUTH_DELETION_SCHEDULED', { details: { purgeAfter: user.purge_after!.toISOString(), restoreToken: token } });
+  }
+
   return {
     backoff,
     issueVerification,
+    issueResetLink,
     grantSignupBonus,
 
     /**
@@ -139,6 +152,8 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     async signup(input: { email: string; password: string; displayName?: string; locale: 'en' | 'zh'; ipHash?: string }): Promise<void> {
       const email = normaliseEmail(input.email);
       const password = checkPasswordPolicy(input.password);
+      const displayName = cleanDisplayName(input.displayName ?? '') || NO_DISPLAY_NAME;
+      checkDisplayName(displayName);
       await countSignup(input.ipHash);
       const passwordHash = await hashPassword(password);
       // After the answer: whether the address is taken must not show in the timing either.
@@ -148,7 +163,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
             id: uuidv7(),
             email,
             passwordHash,
-            displayName: cleanDisplayName(input.displayName ?? '') || NO_DISPLAY_NAME,
+            displayName,
             locale: input.locale,
             signupIpHash: input.ipHash ?? null,
             verified: false,
@@ -221,26 +236,77 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     /**
      * Unknown, deleted, Google-only and wrong-password accounts all get the same 401 after the
      * same argon2 work; the backoff counts by email hash for known and unknown alike. During
-     * backoff even the right password gets the backoff answer.
+     * backoff even the right password gets the backoff answer. The right password to an account
+     * scheduled for deletion (still in its grace period) gets AUTH_DELETION_SCHEDULED with a
+     * single-use token that keeps the account (POST /v1/auth/account/restore): only whoever knows
+     * the password learns that the account is closing.
      */
     async login(input: { email: string; password: string; device: string; presentedToken?: string }): Promise<{ user: UserRow; token: string; maxAge: number }> {
       const email = normaliseEmail(input.email);
       const wait = await backoff.retryAfter(email);
       if (wait > 0) throw new AppError('AUTH_TOO_MANY_ATTEMPTS', { details: { retryAfter: wait } });
       const user = await repo.findUserByEmail(db, email);
-      const usable = user && user.status === 'active' ? user : undefined;
+      const usable = user && (user.status === 'active' || inGracePeriod(user)) ? user : undefined;
       const ok = await verifyPassword(usable?.password_hash, input.password);
       if (!usable || !ok) {
         await backoff.recordFailure(email);
         throw invalidCredentials();
       }
       await backoff.clear(email);
+      if (usable.status !== 'active') throw await deletionScheduled(usable);
       if (!usable.email_verified_at) throw new AppError('AUTH_EMAIL_NOT_VERIFIED');
       // No fixation: whatever session id the browser brought is ended and a new one issued.
       if (input.presentedToken) await sessions.revokeByToken(input.presentedToken);
       const { token, maxAge } = await sessions.create(db, usable.id, input.device);
       return { user: usable, token, maxAge };
     },
+
+    inGracePeriod,
+    deletionScheduled,
+
+    /**
+     * Keeps an account scheduled for deletion: active again, a new session, generation puts its
+     * published images back, and the person is told by email. Refused once the purge has begun.
+     */
+    async restore(rawToken: unknown, device: string): Promise<{ user: UserRow; token: string; maxAge: number }> {
+      if (!looksLikeToken(rawToken)) throw invalidToken();
+      const done = await db.transaction().execute(async (tx) => {
+        const consumed = await repo.consumeEmailToken(tx, 'restore', hashToken(rawToken));
+        if (!consumed) throw invalidToken();
+        const user = await repo.restoreDeleted(tx, consumed.userId);
+        if (!user) throw invalidToken();
+        await repo.voidEmailTokens(tx, user.id, 'restore');
+        await bus.send(tx as never, 'user.deletion-cancelled', { userId: user.id });
+        await sendEmail(config, bus, tx, { template: 'account-deletion-cancelled', user, data: { displayName: user.display_name }, idempotencyKey: `account-deletion-cancelled:${uuidv7()}` });
+        const session = await sessions.create(tx, user.id, device);
+        return { user, ...session };
+      });
+      logger.info({ userId: done.user.id }, 'account kept: deletion cancelled');
+      return { user: done.user, token: done.token, maxAge: done.maxAge };
+    },
+
+    /**
+     * For changes that give or take a way in (password, email, Google): the current password when
+     * the account has one and it is given (with the sign-in backoff), else a sign-in within
+     * RECENT_LOGIN_WINDOW.
+     */
+    async reauthenticate(caller: { authenticatedAt: Date }, user: UserRow, password: string | undefined): Promise<void> {
+      if (password !== undefined && user.password_hash) {
+        const wait = await backoff.retryAfter(user.email);
+        if (wait > 0) throw new AppError('AUTH_TOO_MANY_ATTEMPTS', { details: { retryAfter: wait } });
+        if (!(await verifyPassword(user.password_hash, password))) {
+          await backoff.recordFailure(user.email);
+          throw new AppError('AUTH_REAUTH_REQUIRED', { params: { reason: 'wrong-password' } });
+        }
+        return;
+      }
+      if (Date.now() - caller.authenticatedAt.getTime() > config.RECENT_LOGIN_WINDOW * 1000) {
+        throw new AppError('AUTH_REAUTH_REQUIRED', { params: { reason: 'confirm' } });
+      }
+    },
+
+    capPassed,
+    cooldownPassed,
 
     /** Answers at once; the lookup and the mail happen after, so timing tells nothing. */
     forgotPassword(rawEmail: string, ipHash?: string): void {

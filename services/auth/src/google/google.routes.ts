@@ -46,7 +46,10 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
           description:
             'Redirects the browser to Google\'s account chooser; Google sends it back to `/v1/auth/google/callback`. A browser with a live session keeps it through the flow; a signed-in browser sent here by another site goes back to the app instead.',
         }),
-        querystring: Type.Object({ returnTo: Type.Optional(Type.String({ maxLength: 2048, description: 'A path of the app to come back to after signing in.' })) }),
+        querystring: Type.Object({
+          returnTo: Type.Optional(Type.String({ maxLength: 2048, description: 'A path of the app to come back to after signing in.' })),
+          intent: Type.Optional(Type.Literal('link', { description: 'Link the Google account to the signed-in account instead of signing in; needs the intent set by `POST /v1/me/google/link` for this session moments before.' })),
+        }),
         response: {
           302: redirect('To Google (or, signed in and sent by another site, back to the app)'),
           ...errors({ 400: ['VALIDATION_FAILED'], 404: ['AUTH_GOOGLE_DISABLED'], 503: ['AUTH_GOOGLE_UNAVAILABLE'] }),
@@ -56,13 +59,21 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
     async (request, reply) => {
       if (!google.enabled) throw new AppError('AUTH_GOOGLE_DISABLED', { message: 'Google sign-in is not configured' });
       const current = request.cookies[sessionCookie(config)];
-      const { cookie, url } = await google.start({
-        returnTo: request.query.returnTo,
-        locale: localeFromCookie(request.cookies[LOCALE_COOKIE]) ?? 'en',
-        crossSite: request.headers['sec-fetch-site'] === 'cross-site',
-        ...(current ? { currentCookie: current } : {}),
-      });
       reply.header('cache-control', 'no-store');
+      let started: { cookie?: string; url?: string };
+      try {
+        started = await google.start({
+          returnTo: request.query.returnTo,
+          locale: localeFromCookie(request.cookies[LOCALE_COOKIE]) ?? 'en',
+          crossSite: request.headers['sec-fetch-site'] === 'cross-site',
+          ...(current ? { currentCookie: current } : {}),
+          ...(request.query.intent ? { intent: request.query.intent } : {}),
+        });
+      } catch (err) {
+        if (err instanceof GoogleSignInError) return reply.redirect(site(`/settings/security?google=${err.code}`), 302);
+        throw err;
+      }
+      const { cookie, url } = started;
       // Signed in and sent here by another site: back to the app, nothing changed.
       if (!url) return reply.redirect(site('/'), 302);
       // Only for a browser without a live session: a value that keys the pending sign-in, never a
@@ -81,7 +92,7 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
           access: 'public',
           summary: 'Google\'s redirect back',
           description:
-            'Where Google sends the browser back. On success the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `email_unverified`, `link_requires_password`, `account_conflict`, `google_account_mismatch`: the address belongs to an account linked to another Google account, whose owner is told by email; message: `AUTH_GOOGLE_ACCOUNT_MISMATCH`). Parameters not listed are passed on to the token check.',
+            'Where Google sends the browser back. A link flow (`intent=link`) goes back to `/settings/security?google=linked`, or `?google=<reason>` (`google_in_use`, `google_already_linked`, `link_expired`, `oauth_failed`, …). On success the session cookie (`__Host-imlab_sid`; `imlab_sid` in development) is set (a previous session of this browser ends) and the browser goes to the `returnTo` path; a refused sign-in goes to `/sign-in?error=<reason>` (`oauth_state`, `oauth_failed`, `account_disabled`, `deletion_scheduled` (the account is in its grace period; the fragment carries `restore` (a token for `POST /v1/auth/account/restore`) and `purgeAfter`), `email_unverified`, `link_requires_password`, `account_conflict`, `google_account_mismatch`: the address belongs to an account linked to another Google account, whose owner is told by email; message: `AUTH_GOOGLE_ACCOUNT_MISMATCH`). Parameters not listed are passed on to the token check.',
         }),
         querystring: CallbackQuery,
         response: { 302: redirect('Back to the app: signed in, or to the sign-in page with the reason'), ...errors({ 400: ['VALIDATION_FAILED'], 404: ['AUTH_GOOGLE_DISABLED'] }) },
@@ -91,20 +102,24 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
       if (!google.enabled) throw new AppError('AUTH_GOOGLE_DISABLED', { message: 'Google sign-in is not configured' });
       reply.header('cache-control', 'no-store');
       try {
-        const { token, maxAge, returnTo } = await google.callback({
+        const { token, maxAge, returnTo, linked } = await google.callback({
           cookie: request.cookies[sessionCookie(config)],
           query: request.query,
           device: deviceLabel(request.headers[INTERNAL_HEADERS.device]),
           ...(ipHashOf(request) ? { ipHash: ipHashOf(request)! } : {}),
         });
-        setSessionCookie(reply, config, token, maxAge);
+        if (linked) return reply.redirect(site('/settings/security?google=linked'), 302);
+        if (token && maxAge) setSessionCookie(reply, config, token, maxAge);
         return reply.redirect(site(returnTo), 302);
       } catch (err) {
         if (!(err instanceof GoogleSignInError)) throw err;
         logger.warn({ code: err.code, problem: GOOGLE_REFUSAL_PROBLEMS[err.code], reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'google sign-in refused');
         // The cookie is left alone: a pending value is not a session and expires by itself, and
         // clearing would let any page log a signed-in person out by linking here.
-        return reply.redirect(site(`/sign-in?error=${err.code}`), 302);
+        if (err.extra.link) return reply.redirect(site(`/settings/security?google=${err.code}`), 302);
+        // The token that keeps the account rides in the fragment: it never reaches a server or a log.
+        const restore = err.extra.restore ? `#${new URLSearchParams({ restore: err.extra.restore.token, purgeAfter: err.extra.restore.purgeAfter })}` : '';
+        return reply.redirect(site(`/sign-in?error=${err.code}${restore}`), 302);
       }
     },
   );

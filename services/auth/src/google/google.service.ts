@@ -9,6 +9,7 @@ import type { AccountService } from '../accounts/accounts.service.js';
 import * as repo from '../accounts/accounts.repository.js';
 import { NO_DISPLAY_NAME, normaliseEmail } from '../lib/email.js';
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
+import { linkIntentKey } from '../settings/settings.service.js';
 
 interface PendingLogin {
   state: string;
@@ -18,6 +19,8 @@ interface PendingLogin {
   /** hash of the session cookie the browser had before, ended when the new session starts */
   previous?: string;
   locale: 'en' | 'zh';
+  /** Linking, not signing in: the account of the session that asked (POST /v1/me/google/link). */
+  linkUserId?: string;
 }
 
 /** Codes the callback redirects with (`/sign-in?error=…`); the page shows a message for each. */
@@ -37,10 +40,14 @@ export type GoogleErrorCode =
   | 'account_disabled'
   | 'oauth_unavailable'
   | 'link_requires_password'
-  | 'google_account_mismatch';
+  | 'google_account_mismatch'
+  | 'google_in_use'
+  | 'link_expired'
+  | 'deletion_scheduled'
+  | 'google_already_linked';
 
 /** The registered problem whose message (en, zh) the sign-in page shows for a redirect reason that has one. */
-export const GOOGLE_REFUSAL_PROBLEMS: Partial<Record<GoogleErrorCode, ErrorCode>> = { google_account_mismatch: 'AUTH_GOOGLE_ACCOUNT_MISMATCH' };
+export const GOOGLE_REFUSAL_PROBLEMS: Partial<Record<GoogleErrorCode, ErrorCode>> = { google_account_mismatch: 'AUTH_GOOGLE_ACCOUNT_MISMATCH', google_already_linked: 'AUTH_GOOGLE_ALREADY_LINKED' };
 
 /** At most one "Google sign-in refused" mail per account per this long, however often it is tried. */
 const MISMATCH_MAIL_COOLDOWN_SECONDS = 3600;
@@ -50,6 +57,8 @@ export class GoogleSignInError extends Error {
     readonly code: GoogleErrorCode,
     message: string,
     options?: { cause?: unknown },
+    /** link: the refusal ends a link flow (back to the settings); restore: the account is in its grace period. */
+    readonly extra: { link?: boolean; restore?: { token: string; purgeAfter: string } } = {},
   ) {
     super(message, options);
   }
@@ -106,11 +115,19 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
      * Metadata says cross-site) is not taken through Google, where an account chooser that
      * remembers a Google account could silently switch them to another account.
      */
-    async start(input: { returnTo: unknown; currentCookie?: string; crossSite: boolean; locale: 'en' | 'zh' }): Promise<{ cookie?: string; url?: string }> {
+    async start(input: { returnTo: unknown; currentCookie?: string; crossSite: boolean; locale: 'en' | 'zh'; intent?: 'link' }): Promise<{ cookie?: string; url?: string }> {
       const current = looksLikeToken(input.currentCookie) ? input.currentCookie : undefined;
       const session = current === undefined ? undefined : await sessions.live(current);
       const live = session !== undefined;
       if (live && input.crossSite) return {};
+      // Linking needs the intent this session set through the API (reauthenticated, CSRF-checked):
+      // a bare link to ?intent=link from anywhere links nothing.
+      let linkUserId: string | undefined;
+      if (input.intent === 'link') {
+        const intended = live ? await redis.getdel(linkIntentKey(keyPrefix, session.sid)) : null;
+        if (!intended || intended !== session?.uid) throw new GoogleSignInError('link_expired', 'no link intent for this session');
+        linkUserId = intended;
+      }
       // The cookie must outlast the sign-in: one about to expire is set again (the same value; the
       // server still ends the session at its own expiry).
       const lastsThrough = live && session.exp - Date.now() > config.OAUTH_STATE_TTL * 1000;
@@ -128,7 +145,8 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         returnTo: safeReturnTo(input.returnTo),
         locale: input.locale,
         // Only the hash waits in Redis: the cookie itself is a live credential for up to SESSION_TTL.
-        ...(current ? { previous: hashToken(current) } : {}),
+        ...(current && !linkUserId ? { previous: hashToken(current) } : {}),
+        ...(linkUserId ? { linkUserId } : {}),
       };
       await redis.set(pendingKey(cookie, pending.state), JSON.stringify(pending), 'EX', Math.ceil(config.OAUTH_STATE_TTL));
       const url = oidc.buildAuthorizationUrl(c, {
@@ -142,14 +160,15 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       return { ...(lastsThrough ? {} : { cookie }), url: url.toString() };
     },
 
-    async callback(input: { cookie: unknown; query: Record<string, string>; device: string; ipHash?: string }): Promise<{ token: string; maxAge: number; returnTo: string }> {
+    async callback(input: { cookie: unknown; query: Record<string, string>; device: string; ipHash?: string }): Promise<{ token?: string; maxAge?: number; returnTo: string; linked?: boolean }> {
       if (!looksLikeToken(input.cookie)) throw new GoogleSignInError('oauth_state', 'callback without a pending sign-in in this browser');
       if (typeof input.query.state !== 'string' || input.query.state === '') throw new GoogleSignInError('oauth_state', 'callback without state');
       const raw = await redis.getdel(pendingKey(input.cookie, input.query.state));
       if (!raw) throw new GoogleSignInError('oauth_state', 'no pending sign-in for this browser (expired, used, or never started)');
       const pending = JSON.parse(raw) as PendingLogin;
-      if (typeof input.query.state !== 'string' || input.query.state !== pending.state) throw new GoogleSignInError('oauth_state', 'state does not match this browser');
-      if (input.query.error) throw new GoogleSignInError('oauth_failed', 'the provider returned an error');
+      const during = { link: pending.linkUserId !== undefined };
+      if (typeof input.query.state !== 'string' || input.query.state !== pending.state) throw new GoogleSignInError('oauth_state', 'state does not match this browser', undefined, during);
+      if (input.query.error) throw new GoogleSignInError('oauth_failed', 'the provider returned an error', undefined, during);
 
       let claims: oidc.IDToken;
       try {
@@ -161,15 +180,46 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
         if (!idClaims) throw new Error('no id_token');
         claims = idClaims;
       } catch (err) {
-        throw new GoogleSignInError('oauth_failed', 'the authorization code or id_token was rejected', { cause: err });
+        throw new GoogleSignInError('oauth_failed', 'the authorization code or id_token was rejected', { cause: err }, during);
       }
 
+      if (pending.linkUserId) {
+        try {
+          await linkIdentity(pending.linkUserId, claims);
+        } catch (err) {
+          if (err instanceof GoogleSignInError) throw new GoogleSignInError(err.code, err.message, { cause: err.cause }, { link: true });
+          throw err;
+        }
+        return { returnTo: pending.returnTo, linked: true };
+      }
       const userId = await signInWithClaims(claims, pending.locale, input.ipHash);
       if (pending.previous) await sessions.revokeByHash(pending.previous);
-      const { token, maxAge } = await sessions.create(db, userId, input.device);
+      // suspended by an admin: refused like a disabled account (the sign-in page says so)
+      const { token, maxAge } = await sessions.create(db, userId, input.device).catch((err: unknown) => {
+        throw err instanceof AppError && err.code === 'ACCOUNT_SUSPENDED' ? new GoogleSignInError('account_disabled', 'account is suspended') : err;
+      });
       return { token, maxAge, returnTo: pending.returnTo };
     },
   };
+
+  /**
+   * Links the Google account the browser came back with to the signed-in account that asked. Its
+   * address does not matter (sign-in is by issuer + subject); a Google account already linked to
+   * any account is refused, and so is a second one.
+   */
+  async function linkIdentity(userId: string, claims: oidc.IDToken): Promise<void> {
+    await db.transaction().execute(async (tx) => {
+      const user = await repo.lockUser(tx, userId);
+      if (!user || user.status !== 'active') throw new GoogleSignInError('account_disabled', 'the account is not active');
+      const known = await repo.findIdentity(tx, claims.iss, claims.sub);
+      if (known && known.userId !== userId) throw new GoogleSignInError('google_in_use', 'this Google account is linked to another account');
+      if (known) return;
+      if ((await repo.listIdentities(tx, userId)).length > 0) throw new GoogleSignInError('google_already_linked', 'the account already has a Google account linked');
+      await repo.insertIdentity(tx, { issuer: claims.iss, subject: claims.sub, userId });
+      await sendEmail(config, bus, tx, { template: 'google-linked', user, data: { displayName: user.display_name, linkedAt: new Date().toISOString() }, idempotencyKey: `google-linked:${uuidv7()}` });
+    });
+    logger.info({ userId }, 'google account linked');
+  }
 
   /**
    * Account keyed by issuer + subject. Linking by email only when Google says the address is
@@ -183,6 +233,11 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       const known = await repo.findIdentity(tx, issuer, subject);
       if (known) {
         const user = await repo.findUserById(tx, known.userId);
+        if (user && accounts.inGracePeriod(user)) {
+          // Proven by Google like a password sign-in: the person may keep the account.
+          const { details } = await accounts.deletionScheduled(user);
+          throw new GoogleSignInError('deletion_scheduled', 'account is scheduled for deletion', undefined, { restore: { token: String(details?.restoreToken), purgeAfter: String(details?.purgeAfter) } });
+        }
         if (!user || user.status !== 'active') throw new GoogleSignInError('account_disabled', 'account is scheduled for deletion');
         return { userId: user.id, afterCommit: undefined };
       }

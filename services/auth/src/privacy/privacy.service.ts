@@ -10,11 +10,12 @@ import * as accountsRepo from '../accounts/accounts.repository.js';
 import * as sessionsRepo from '../sessions/sessions.repository.js';
 import * as repo from './privacy.repository.js';
 import type { ExportRow } from './privacy.repository.js';
-import { verifyPassword } from '../lib/passwords.js';
 import { publicLink, sendEmail } from '../accounts/emails.js';
 import { toMe } from '../profile/profile.service.js';
 import { fetchInternal, fetchUserExport, inlineInternalFiles } from './export-fetch.js';
 import { createZipFile } from './zip-file.js';
+import { auditExportFor, forgetInAudit } from '../audit/index.js';
+import { suspendedUserKey } from '@imlab/contracts';
 import { createReceipts } from './receipts.js';
 
 const README = `Your imagemakerlab export.
@@ -25,6 +26,8 @@ orders.json    your purchases: credit packs, amounts paid, refunds and disputes
 images.json    your generations (prompts, settings, status) and uploads; each image's "file"
 images/        the images themselves
 uploads/       reference images you uploaded
+audit.json     what our staff did that concerned you (image takedowns, suspensions, goodwill
+               credits, support look-ups), with their written reasons
 `;
 
 const MAX_EXPORT_ATTEMPTS = 5;
@@ -57,17 +60,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
     async requestDeletion(caller: Caller, password: string | undefined): Promise<{ purgeAfter: string }> {
       const user = await accountsRepo.findUserById(db, caller.userId);
       if (!user || user.status !== 'active') throw new AppError('UNAUTHENTICATED');
-      const recent = Date.now() - caller.authenticatedAt.getTime() <= config.RECENT_LOGIN_WINDOW * 1000;
-      if (password !== undefined) {
-        const wait = await accounts.backoff.retryAfter(user.email);
-        if (wait > 0) throw new AppError('AUTH_TOO_MANY_ATTEMPTS', { details: { retryAfter: wait } });
-        if (!(await verifyPassword(user.password_hash, password))) {
-          await accounts.backoff.recordFailure(user.email);
-          throw new AppError('AUTH_REAUTH_REQUIRED', { params: { reason: 'wrong-password' } });
-        }
-      } else if (!recent) {
-        throw new AppError('AUTH_REAUTH_REQUIRED', { params: { reason: 'confirm' } });
-      }
+      await accounts.reauthenticate(caller, user, password);
       const purgeAfter = new Date(Date.now() + config.ACCOUNT_PURGE_DELAY * 1000);
       const afterCommit = await db.transaction().execute(async (tx) => {
         await accountsRepo.markDeleted(tx, user.id, purgeAfter);
@@ -103,12 +96,16 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
         await bus.send(tx as never, 'user.purge', { userId: user.id, deletionId });
         await accountsRepo.unlinkBonusClaims(tx, user.id);
         await accountsRepo.deleteUser(tx, user.id);
+        // the audit log keeps what staff did, but no longer whom it concerned (or who did it)
+        await forgetInAudit(tx, user.id);
         return { userId: user.id, email: user.email, hashes, files };
       });
       if (!purged) return false;
       await Promise.all(purged.files.map((f) => rm(join(exportDir, f), { force: true })));
       await sessions.dropCached(purged.hashes);
       await accounts.backoff.clear(purged.email);
+      // a suspension's mark names them too
+      await deps.redis.del(suspendedUserKey(deps.keyPrefix, purged.userId)).catch(() => undefined);
       logger.info({ userId: purged.userId }, 'account purged');
       return true;
     },
@@ -165,6 +162,8 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
           archive.add('profile.json', text(profile), true);
           archive.add('credits.json', text(credits), true);
           archive.add('orders.json', text(orders), true);
+          // back-office actions that concerned them (takedowns, suspensions, goodwill credits…)
+          archive.add('audit.json', text(await auditExportFor(db, user.id)), true);
           // image files first, then the listing that points at them
           await inlineInternalFiles(images, async (path) => fetchInternal(config.GENERATION_URL, path, await deps.keys.serviceToken('generation')), (name, data) => archive.add(name, data));
           archive.add('images.json', text(images), true);

@@ -58,9 +58,10 @@ export interface Revoked {
 }
 
 /** Revokes and returns what it ended, so cache entries can be dropped and services told. */
-export async function revokeSessions(db: Db<DB>, where: { userId: string; sessionId?: string; tokenHash?: string }): Promise<Revoked[]> {
+export async function revokeSessions(db: Db<DB>, where: { userId: string; sessionId?: string; tokenHash?: string; exceptSessionId?: string }): Promise<Revoked[]> {
   let q = db.updateTable('sessions').set({ revoked_at: sql<Date>`now()` }).where('user_id', '=', where.userId).where('revoked_at', 'is', null);
   if (where.sessionId) q = q.where('id', '=', where.sessionId);
+  if (where.exceptSessionId) q = q.where('id', '!=', where.exceptSessionId);
   if (where.tokenHash) q = q.where('token_hash', '=', where.tokenHash);
   const rows = await q.returning(['id', 'token_hash']).execute();
   return rows.map((r) => ({ id: r.id, tokenHash: r.token_hash }));

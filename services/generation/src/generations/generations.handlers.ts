@@ -7,7 +7,7 @@ import type { StatusEvents } from './status-events.js';
 import { upsertProfile } from '../users/users.repository.js';
 import { purgeUser } from '../privacy/privacy.service.js';
 import * as repo from './generations.repository.js';
-import { unpublishAllOfUser } from '../images/images.repository.js';
+import { republishWithdrawn, unpublishAllOfUser } from '../images/images.repository.js';
 
 /**
  * The generation inbox. Each handler runs in the inbox transaction (deduplicated by message id)
@@ -40,6 +40,8 @@ export function generationHandlers(service: GenerationService, storage: ObjectSt
     'user.updated': async ({ tx: t, payload, message }) => ({ applied: await upsertProfile(tx(t), payload.userId, payload.displayName, new Date(message.occurredAt)) }),
     // Deletion requested: the account is closed now, the purge follows later; nothing of theirs stays public meanwhile.
     'user.deletion-requested': async ({ tx: t, payload }) => ({ unpublished: await unpublishAllOfUser(tx(t), payload.userId) }),
+    // The person kept the account in its grace period: the gallery gets back what the request took off.
+    'user.deletion-cancelled': async ({ tx: t, payload }) => ({ republished: await republishWithdrawn(tx(t), payload.userId) }),
     'user.purge': async ({ tx: t, payload }) => purgeUser(tx(t), storage, payload.userId),
     // Exports are pulled by auth from GET /internal/users/:userId/export; nothing to do here.
     'export.requested': async () => ({ served: 'GET /internal/users/:userId/export' }),

@@ -48,7 +48,7 @@ export interface Ending {
   code: GenerationEndCode;
   /** `ledger.release`'s reason; null when the ledger gave the hold back itself (it expired there). */
   release: string | null;
-  /** The `generation_refunds_total{reason}` label. */
+  /** The `imlab_generation_refunds_total{reason}` label. */
   refund: 'canceled' | 'hold-expired' | 'provider-error';
 }
 

@@ -76,6 +76,8 @@ export interface S3Options {
   accessKeyId: string;
   secretAccessKey: string;
   forcePathStyle: boolean;
+  /** R2 (and other S3-compatible stores): send checksums only where the operation requires one. */
+  checksumsWhenRequired?: boolean;
 }
 
 /** S3-compatible storage (AWS, Cloudflare R2, MinIO, ...). */
@@ -88,6 +90,9 @@ export class S3Storage implements ObjectStorage {
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle,
       credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+      // Checksums only where the API demands one (DeleteObjects): what Cloudflare R2 asks of clients
+      // whose defaults add newer checksum headers it may refuse.
+      ...(opts.checksumsWhenRequired ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
     });
   }
   async put(key: string, body: Buffer, contentType: string): Promise<void> {
@@ -129,6 +134,15 @@ export class S3Storage implements ObjectStorage {
   }
 }
 
+/** Cloudflare R2's S3 API: `https://<account id>.r2.cloudflarestorage.com` (optionally `.eu.` or `.fedramp.`). */
+export function isR2Endpoint(endpoint: string): boolean {
+  try {
+    return new URL(endpoint).hostname.endsWith('.r2.cloudflarestorage.com');
+  } catch {
+    return false;
+  }
+}
+
 export function createStorage(config: {
   STORAGE: string;
   STORAGE_DIR: string;
@@ -147,6 +161,7 @@ export function createStorage(config: {
       accessKeyId: config.S3_ACCESS_KEY_ID,
       secretAccessKey: config.S3_SECRET_ACCESS_KEY,
       forcePathStyle: config.S3_FORCE_PATH_STYLE === 'true',
+      checksumsWhenRequired: isR2Endpoint(config.S3_ENDPOINT),
     });
   }
   return new FsStorage(config.STORAGE_DIR);

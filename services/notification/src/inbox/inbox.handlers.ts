@@ -13,7 +13,7 @@ export interface ConsumerDeps {
   ctx: ServiceContext<DB>;
   config: Config;
   mailer: Mailer;
-  /** The app's registry: `notification_emails_total{template,outcome}` goes there. */
+  /** The app's registry: `imlab_notification_emails_total{template,outcome}` goes there. */
   metrics?: Registry;
 }
 
@@ -35,7 +35,7 @@ const isLastAttempt = (job: Job): boolean => job.attemptsMade + 1 >= (job.opts.a
  */
 export function startConsumers({ ctx, config, mailer, metrics }: ConsumerDeps, opts: ConsumeOptions = {}): Worker {
   const emails = new Counter({
-    name: 'notification_emails_total',
+    name: 'imlab_notification_emails_total',
     help: 'Email attempts by template and outcome (sent, suppressed, skipped, duplicate, retry, failed, ...)',
     labelNames: ['template', 'outcome'],
     registers: metrics ? [metrics] : [],

@@ -1,13 +1,13 @@
-import type { EmailTemplate } from '@imlab/contracts';
+import { MODERATION_REASON_TEXT, isModerationReason, type EmailTemplate, type ModerationReason } from '@imlab/contracts';
 import type { Locale } from '../db.js';
 import type { EmailContent } from './content.js';
-import { formatDate, formatInt, formatMoney, type TemplateData } from './data.js';
+import { TemplateDataError, formatDate, formatInt, formatMoney, type TemplateData } from './data.js';
 
 /*
  * Copy for every template in English and Chinese. Data keys each template reads (documented for
  * callers in packages/contracts/src/messages/notification.ts). Paths of the web app that this
  * service links to itself: /login, /forgot-password, /settings/security, /billing/orders,
- * /pricing, /generations/:id.
+ * /pricing, /generations/:id, /content-policy, /terms.
  */
 
 type Copy = (d: TemplateData) => EmailContent;
@@ -17,7 +17,82 @@ const hi = (d: TemplateData): string => {
   return d.locale === 'zh' ? (name ? `${name}，你好：` : '你好：') : name ? `Hi ${name},` : 'Hi,';
 };
 
+/** The rule a takedown names, in the email's language (an unknown id is a permanent failure). */
+const ruleOf = (d: TemplateData): ModerationReason => {
+  const rule = d.string('rule', 40);
+  if (!isModerationReason(rule)) throw new TemplateDataError('data.rule must be one of MODERATION_REASONS');
+  return rule;
+};
+
 export const TEMPLATES: Record<EmailTemplate, Record<Locale, Copy>> = {
+  'account-suspended': {
+    en: (d) => ({
+      subject: 'Your account is suspended',
+      preheader: 'You cannot sign in to imagemakerlab for now.',
+      greeting: hi(d),
+      paragraphs: [
+        'We have suspended your imagemakerlab account after a review under our terms and content policy. You are signed out everywhere, and you cannot sign in, create, publish or buy credits while the suspension lasts.',
+        'Your images and credits are kept. If you think this is a mistake, reply to this email and tell us why.',
+      ],
+      action: { label: 'Read the terms', url: d.path('/terms') },
+    }),
+    zh: (d) => ({
+      subject: '你的账户已被暂停',
+      preheader: '你暂时无法登录 imagemakerlab。',
+      greeting: hi(d),
+      paragraphs: [
+        '经审核，我们依据服务条款和内容政策暂停了你的 imagemakerlab 账户。你已在所有设备上退出登录；暂停期间无法登录、创作、发布或购买积分。',
+        '你的图片和积分会被保留。如果你认为这是误判，请回复此邮件说明理由。',
+      ],
+      action: { label: '阅读服务条款', url: d.path('/terms') },
+    }),
+  },
+  'account-reinstated': {
+    en: (d) => ({
+      subject: 'Your account is active again',
+      preheader: 'You can sign in to imagemakerlab again.',
+      greeting: hi(d),
+      paragraphs: ['The suspension of your imagemakerlab account has been lifted. You can sign in, create, publish and buy credits again.'],
+      action: { label: 'Sign in', url: d.path('/login') },
+    }),
+    zh: (d) => ({
+      subject: '你的账户已恢复',
+      preheader: '你可以重新登录 imagemakerlab 了。',
+      greeting: hi(d),
+      paragraphs: ['你的 imagemakerlab 账户已解除暂停。你可以重新登录、创作、发布和购买积分。'],
+      action: { label: '登录', url: d.path('/login') },
+    }),
+  },
+  'image-taken-down': {
+    en: (d) => {
+      const at = d.optionalDate('takenDownAt');
+      return {
+        subject: 'One of your gallery images was taken down',
+        preheader: 'A moderator removed an image from the public gallery.',
+        greeting: hi(d),
+        paragraphs: [
+          `${at ? `On ${formatDate('en', at)}, a` : 'A'} moderator took one of your images out of the public gallery because it breaks our content policy: ${MODERATION_REASON_TEXT[ruleOf(d)].en}.`,
+          'The image is still in your library, visible only to you, and it cannot be published again. If you think this was a mistake, reply to this email and tell us why.',
+        ],
+        action: { label: 'Read the content policy', url: d.path('/content-policy') },
+        footnote: 'Repeated breaches of the content policy can lead to the account being suspended.',
+      };
+    },
+    zh: (d) => {
+      const at = d.optionalDate('takenDownAt');
+      return {
+        subject: '你在画廊中的一张图片已被下架',
+        preheader: '审核员将一张图片从公开画廊中移除。',
+        greeting: hi(d),
+        paragraphs: [
+          `${at ? `${formatDate('zh', at)}，` : ''}审核员将你的一张图片从公开画廊中下架，因为它违反了我们的内容政策：${MODERATION_REASON_TEXT[ruleOf(d)].zh}。`,
+          '这张图片仍在你的图库中，只有你自己可以看到，但无法再次发布。如果你认为这是误判，请回复此邮件说明理由。',
+        ],
+        action: { label: '阅读内容政策', url: d.path('/content-policy') },
+        footnote: '多次违反内容政策可能导致账户被暂停。',
+      };
+    },
+  },
   'google-sign-in-refused': {
     en: (d) => {
       const at = d.optionalDate('attemptedAt');
@@ -203,8 +278,10 @@ export const TEMPLATES: Record<EmailTemplate, Record<Locale, Copy>> = {
       paragraphs: [
         'We received your request to delete your imagemakerlab account. The account is disabled and you have been signed out everywhere.',
         `On ${formatDate('en', d.date('purgeAfter'))} your profile, images and transaction history will be permanently deleted.`,
+        'Changed your mind? Sign in before that date and choose to keep the account: everything in it comes back, and your published images return to the gallery.',
       ],
-      footnote: 'If you did not ask for this, contact support before that date.',
+      action: { label: 'Sign in to keep the account', url: d.path('/sign-in') },
+      footnote: 'If you did not ask for this, sign in and keep the account, then change your password.',
     }),
     zh: (d) => ({
       subject: '你的账户已安排删除',
@@ -213,8 +290,10 @@ export const TEMPLATES: Record<EmailTemplate, Record<Locale, Copy>> = {
       paragraphs: [
         '我们已收到删除你的 imagemakerlab 账户的请求。账户已停用，你已在所有设备上退出登录。',
         `你的个人资料、图片和交易记录将于 ${formatDate('zh', d.date('purgeAfter'))} 被永久删除。`,
+        '改变主意了？在该日期之前登录并选择保留账户：其中的一切都会恢复，你公开的图片也会回到画廊。',
       ],
-      footnote: '如果这不是你本人的请求，请在该日期之前联系客服。',
+      action: { label: '登录以保留账户', url: d.path('/sign-in') },
+      footnote: '如果这不是你本人的请求，请登录并保留账户，然后修改密码。',
     }),
   },
   'account-deleted': {
@@ -235,6 +314,129 @@ export const TEMPLATES: Record<EmailTemplate, Record<Locale, Copy>> = {
         '你的 imagemakerlab 账户已被删除，个人资料、图片和交易记录也一并删除。',
         '依法必须保留的会计记录已不再包含任何能识别你身份的信息。这是你从我们这里收到的最后一封邮件。',
       ],
+    }),
+  },
+  'email-change-confirm': {
+    en: (d) => {
+      const hours = d.optionalInt('expiresInHours');
+      return {
+        subject: 'Confirm your new email address',
+        preheader: 'One click to move your imagemakerlab account to this address.',
+        greeting: hi(d),
+        paragraphs: [
+          'You asked to sign in to your imagemakerlab account with this email address from now on. Confirm that this inbox is yours to finish the change.',
+          ...(hours ? [`The link works for ${formatInt('en', hours)} hours.`] : []),
+        ],
+        action: { label: 'Confirm new address', url: d.link('link') },
+        footnote: 'If you did not ask for this, ignore this email: nothing changes.',
+      };
+    },
+    zh: (d) => {
+      const hours = d.optionalInt('expiresInHours');
+      return {
+        subject: '请确认你的新邮箱地址',
+        preheader: '一键把你的 imagemakerlab 账户改用此地址。',
+        greeting: hi(d),
+        paragraphs: ['你请求今后使用此邮箱地址登录 imagemakerlab 账户。请确认此邮箱属于你，以完成更改。', ...(hours ? [`该链接在 ${formatInt('zh', hours)} 小时内有效。`] : [])],
+        action: { label: '确认新地址', url: d.link('link') },
+        footnote: '如果这不是你本人的请求，请忽略这封邮件：不会有任何更改。',
+      };
+    },
+  },
+  'email-changed': {
+    en: (d) => {
+      const days = d.optionalInt('undoDays');
+      return {
+        subject: 'The email address of your account was changed',
+        preheader: 'A security notice about your account.',
+        greeting: hi(d),
+        paragraphs: [
+          `Your imagemakerlab account now signs in with ${d.string('newEmailMasked')}. Emails about the account go there from now on; this is the last one to this address.`,
+          `If you did not make this change, take it back${days ? ` within ${formatInt('en', days)} days` : ''}: the account returns to this address, every session is signed out and you choose a new password.`,
+        ],
+        action: { label: 'This was not me: undo the change', url: d.link('link') },
+        footnote: 'If you made the change, there is nothing to do.',
+      };
+    },
+    zh: (d) => {
+      const days = d.optionalInt('undoDays');
+      return {
+        subject: '你账户的邮箱地址已更改',
+        preheader: '关于你账户的安全通知。',
+        greeting: hi(d),
+        paragraphs: [
+          `你的 imagemakerlab 账户现在使用 ${d.string('newEmailMasked')} 登录。今后有关账户的邮件将发往该地址；这是发往本地址的最后一封。`,
+          `如果这不是你本人的操作，请${days ? `在 ${formatInt('zh', days)} 天内` : ''}撤销：账户将改回本地址，所有会话都会退出登录，并由你设置新密码。`,
+        ],
+        action: { label: '不是我本人操作：撤销更改', url: d.link('link') },
+        footnote: '如果是你本人更改的，无需任何操作。',
+      };
+    },
+  },
+  'google-linked': {
+    en: (d) => {
+      const at = d.optionalDate('linkedAt');
+      return {
+        subject: 'A Google account was linked to your account',
+        preheader: 'A security notice about your account.',
+        greeting: hi(d),
+        paragraphs: [`${at ? `On ${formatDate('en', at)} a` : 'A'} Google account was linked to your imagemakerlab account. You can now sign in with Google as well.`],
+        action: { label: 'Review account security', url: d.path('/settings/security') },
+        footnote: `If this was not you, unlink it in your settings and reset your password at ${d.path('/forgot-password')}.`,
+      };
+    },
+    zh: (d) => {
+      const at = d.optionalDate('linkedAt');
+      return {
+        subject: '你的账户已关联一个 Google 账户',
+        preheader: '关于你账户的安全通知。',
+        greeting: hi(d),
+        paragraphs: [`${at ? `${formatDate('zh', at)}，` : ''}一个 Google 账户已关联到你的 imagemakerlab 账户。现在你也可以用 Google 登录。`],
+        action: { label: '查看账户安全', url: d.path('/settings/security') },
+        footnote: `如果这不是你本人的操作，请在设置中取消关联，并前往 ${d.path('/forgot-password')} 重置密码。`,
+      };
+    },
+  },
+  'google-unlinked': {
+    en: (d) => {
+      const at = d.optionalDate('unlinkedAt');
+      return {
+        subject: 'Google was unlinked from your account',
+        preheader: 'A security notice about your account.',
+        greeting: hi(d),
+        paragraphs: [`${at ? `On ${formatDate('en', at)} the` : 'The'} Google account was unlinked from your imagemakerlab account. Sign in with your email address and password from now on.`],
+        action: { label: 'Review account security', url: d.path('/settings/security') },
+        footnote: `If this was not you, reset your password now at ${d.path('/forgot-password')}.`,
+      };
+    },
+    zh: (d) => {
+      const at = d.optionalDate('unlinkedAt');
+      return {
+        subject: '你的账户已取消关联 Google',
+        preheader: '关于你账户的安全通知。',
+        greeting: hi(d),
+        paragraphs: [`${at ? `${formatDate('zh', at)}，` : ''}Google 账户已与你的 imagemakerlab 账户取消关联。今后请使用邮箱地址和密码登录。`],
+        action: { label: '查看账户安全', url: d.path('/settings/security') },
+        footnote: `如果这不是你本人的操作，请立即前往 ${d.path('/forgot-password')} 重置密码。`,
+      };
+    },
+  },
+  'account-deletion-cancelled': {
+    en: (d) => ({
+      subject: 'Your account will not be deleted',
+      preheader: 'You kept your imagemakerlab account.',
+      greeting: hi(d),
+      paragraphs: ['You chose to keep your imagemakerlab account, so its deletion is cancelled. Your profile, images and credits are as you left them; images you had published are back in the gallery.'],
+      action: { label: 'Open imagemakerlab', url: d.path('/library') },
+      footnote: `If this was not you, reset your password now at ${d.path('/forgot-password')} and delete the account again from its settings.`,
+    }),
+    zh: (d) => ({
+      subject: '你的账户不会被删除',
+      preheader: '你保留了 imagemakerlab 账户。',
+      greeting: hi(d),
+      paragraphs: ['你选择保留 imagemakerlab 账户，删除已取消。你的个人资料、图片和积分都保持原样；你曾公开的图片已重新出现在画廊中。'],
+      action: { label: '打开 imagemakerlab', url: d.path('/library') },
+      footnote: `如果这不是你本人的操作，请立即前往 ${d.path('/forgot-password')} 重置密码，并在设置中再次删除账户。`,
     }),
   },
   'export-ready': {

@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { parseTraceparent, recordSpans } from '@imlab/http';
+import { startHarness, type Harness } from './support/harness.js';
+
+// One trace from the request the gateway forwards (its traceparent) through the generation API, the
+// outbox and the queues to the ledger, the render worker, and the worker's capture back to the ledger.
+let h: Harness;
+const alice = randomUUID();
+beforeAll(async () => {
+  h = await startHarness('trace');
+  await h.startWorker();
+  h.ledger.grant(alice, 50);
+});
+afterAll(async () => h?.close());
+
+describe('trace context across the generation path', () => {
+  it('carries the trace of the request to every message it causes, up to the worker’s capture', async () => {
+    const traceId = 'ab'.repeat(16);
+    const gatewaySpan = 'cd'.repeat(8);
+    const created = await h.api('POST', '/v1/generations', {
+      user: alice,
+      body: { prompt: 'a lighthouse at dusk', count: 1, size: '512x512', seed: 7 },
+      headers: { traceparent: `00-${traceId}-${gatewaySpan}-01` },
+    });
+    expect(created.status).toBe(202);
+    await h.waitFor(alice, created.body.id, ['succeeded']);
+
+    const jobsOf = async (queue: 'generation-render' | 'credits-ledger') =>
+      (await h.ctx.bus.queue(queue).getJobs(['completed', 'active', 'waiting'], 0, 200)).filter(Boolean).map((j) => j.data as { name: string; payload: Record<string, unknown>; traceparent?: string });
+    const render = (await jobsOf('generation-render')).find((m) => m.payload.generationId === created.body.id)!;
+    expect(render, 'the render job').toBeDefined();
+    const ledger = (await jobsOf('credits-ledger')).filter((m) => JSON.stringify(m.payload).includes(created.body.id) || m.payload.userId === alice);
+    const names = ledger.map((m) => m.name);
+    expect(names).toEqual(expect.arrayContaining(['ledger.reserve', 'ledger.capture']));
+
+    for (const message of [render, ...ledger]) {
+      const trace = parseTraceparent(message.traceparent);
+      expect(trace?.traceId, message.name).toBe(traceId);
+      // each hop is a span of its own, never the gateway's
+      expect(trace?.spanId, message.name).not.toBe(gatewaySpan);
+    }
+    // the capture was sent by the worker, in a span of its own (a child of the render message's)
+    const capture = ledger.find((m) => m.name === 'ledger.capture')!;
+    expect(parseTraceparent(capture.traceparent)!.spanId).not.toBe(parseTraceparent(render.traceparent)!.spanId);
+  });
+
+  it('starts a trace of its own for a request that comes without one', async () => {
+    const created = await h.api('POST', '/v1/generations', { user: alice, body: { prompt: 'a quiet harbour', count: 1, size: '512x512', seed: 8 } });
+    expect(created.status).toBe(202);
+    await h.waitFor(alice, created.body.id, ['succeeded']);
+    const render = (await h.ctx.bus.queue('generation-render').getJobs(['completed'], 0, 200)).find((j) => j?.data.payload.generationId === created.body.id)!;
+    expect(parseTraceparent(render.data.traceparent)?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(parseTraceparent(render.data.traceparent)?.traceId).not.toBe('ab'.repeat(16));
+  });
+});
+
+describe('the spans of that trace (OpenTelemetry)', () => {
+  it('links the API request to the gateway’s span, and the worker’s render to the same trace', async () => {
+    const recording = recordSpans();
+    try {
+      const traceId = 'ef'.repeat(16);
+      const gatewaySpan = '12'.repeat(8);
+      const created = await h.api('POST', '/v1/generations', {
+        user: alice,
+        body: { prompt: 'a windmill in fog', count: 1, size: '512x512', seed: 9 },
+        headers: { traceparent: `00-${traceId}-${gatewaySpan}-01` },
+      });
+      await h.waitFor(alice, created.body.id, ['succeeded']);
+      const spans = recording.finished().filter((s) => s.spanContext().traceId === traceId);
+      const server = spans.find((s) => s.name === 'POST /v1/generations')!;
+      expect(server, spans.map((s) => s.name).join(', ')).toBeDefined();
+      expect(server.parentSpanContext?.spanId).toBe(gatewaySpan);
+      const render = spans.find((s) => s.name === 'process generation.render')!;
+      expect(render, spans.map((s) => s.name).join(', ')).toBeDefined();
+      // every span of the trace descends from the API's request span
+      const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+      const ancestors = (s: (typeof spans)[number]): string[] => {
+        const parent = s.parentSpanContext?.spanId;
+        return parent && byId.has(parent) ? [parent, ...ancestors(byId.get(parent)!)] : parent ? [parent] : [];
+      };
+      expect(ancestors(render)).toContain(server.spanContext().spanId);
+    } finally {
+      recording.stop();
+    }
+  });
+});
