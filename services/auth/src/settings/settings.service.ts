@@ -31,7 +31,7 @@ export const linkIntentKey = (prefix: string, sessionId: string) => `${prefix}au
  * sign-in's backoff), tells the person by email, and never leaves the account without a way in.
  */
 export function createSettingsService(deps: AuthDeps, sessions: SessionService, accounts: AccountService) {
-  const { config, db, bus, redis, keyPrefix, logger } = deps;
+  const { config, db, bus, redis, keyPrefix, logger, background } = deps;
 
   async function activeUser(userId: string): Promise<UserRow> {
     const user = await repo.findUserById(db, userId);
@@ -69,32 +69,36 @@ export function createSettingsService(deps: AuthDeps, sessions: SessionService, 
     },
 
     /**
-     * Sends a confirmation link to the new address. The answer is the same whether or not another
-     * account has that address (then nothing is sent): it tells nobody who is signed up.
+     * Sends a confirmation link to the new address. The answer is the same, and leaves as soon,
+     * whether or not another account has that address (then nothing is sent): the lookup and the
+     * mail happen after it, so neither the words nor the timing tell who is signed up.
      */
     async requestEmailChange(caller: Caller, input: { newEmail: string; currentPassword?: string }): Promise<void> {
       const newEmail = normaliseEmail(input.newEmail);
       const user = await activeUser(caller.userId);
       if (newEmail === user.email) throw new AppError('AUTH_EMAIL_UNCHANGED');
       await accounts.reauthenticate(caller, user, input.currentPassword);
-      if (await repo.findUserByEmail(db, newEmail)) {
-        logger.info({ userId: user.id }, 'email change to an address in use: nothing sent');
-        return;
-      }
-      // One link per cooldown, and a daily cap per account: the form cannot be used to mail anyone at will.
-      if (!(await accounts.cooldownPassed('email-change', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
-      if (!(await accounts.capPassed(`email-change:${user.id}`))) return;
-      const token = newToken();
-      await db.transaction().execute(async (tx) => {
-        await repo.voidEmailTokens(tx, user.id, 'email-change');
-        await repo.insertEmailToken(tx, { id: uuidv7(), userId: user.id, purpose: 'email-change', tokenHash: hashToken(token), expiresAt: new Date(Date.now() + config.EMAIL_CHANGE_TTL * 1000), email: newEmail });
-        await bus.send(tx as never, 'email.send', {
-          template: 'email-change-confirm',
-          to: sealEmail(config, newEmail),
-          userId: user.id,
-          locale: user.locale,
-          data: { link: sealedLink(config, '/email-change', { confirm: token }), displayName: user.display_name, expiresInHours: Math.max(1, Math.round(config.EMAIL_CHANGE_TTL / 3600)) },
-          idempotencyKey: `email-change-confirm:${uuidv7()}`,
+      // After the answer: whether the address is taken must not show in the timing either.
+      background.run('email-change', async () => {
+        if (await repo.findUserByEmail(db, newEmail)) {
+          logger.info({ userId: user.id }, 'email change to an address in use: nothing sent');
+          return;
+        }
+        // One link per cooldown, and a daily cap per account: the form cannot be used to mail anyone at will.
+        if (!(await accounts.cooldownPassed('email-change', user.id, config.VERIFY_RESEND_COOLDOWN))) return;
+        if (!(await accounts.capPassed(`email-change:${user.id}`))) return;
+        const token = newToken();
+        await db.transaction().execute(async (tx) => {
+          await repo.voidEmailTokens(tx, user.id, 'email-change');
+          await repo.insertEmailToken(tx, { id: uuidv7(), userId: user.id, purpose: 'email-change', tokenHash: hashToken(token), expiresAt: new Date(Date.now() + config.EMAIL_CHANGE_TTL * 1000), email: newEmail });
+          await bus.send(tx as never, 'email.send', {
+            template: 'email-change-confirm',
+            to: sealEmail(config, newEmail),
+            userId: user.id,
+            locale: user.locale,
+            data: { link: sealedLink(config, '/email-change', { confirm: token }), displayName: user.display_name, expiresInHours: Math.max(1, Math.round(config.EMAIL_CHANGE_TTL / 3600)) },
+            idempotencyKey: `email-change-confirm:${uuidv7()}`,
+          });
         });
       });
     },
