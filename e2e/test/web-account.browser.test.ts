@@ -110,6 +110,19 @@ describe('profile and language', () => {
       await visit(phone.page, '/settings/profile');
       await phone.page.getByLabel(at(settingsTexts('zh'), 'profile.displayName')).waitFor();
       await screen(phone.page, 'settings-profile', { locale: 'zh', width: 375 });
+      // A name the content policy forbids (full-width, dotted) is refused at the field, naming the
+      // rule in the page's language (the account's is English by now); the old name stays.
+      const zh = settingsTexts('zh');
+      const name = phone.page.getByLabel(at(zh, 'profile.displayName'));
+      await name.fill('Ｎ.Ｕ.Ｄ.Ｅ');
+      await phone.page.getByRole('button', { name: at(zh, 'profile.save') }).click();
+      const error = phone.page.locator('#displayName-error');
+      await error.waitFor();
+      expect(await error.innerText()).toBe('该显示名称违反内容政策：裸露或露骨的色情内容。');
+      await until(async () => ((await phone.page.evaluate(() => document.activeElement?.id)) === 'displayName' ? true : undefined));
+      expect(await name.getAttribute('aria-invalid')).toBe('true');
+      await screen(phone.page, 'settings-profile-policy', { locale: 'zh', width: 375 });
+      expect((await ok(person.api.GET('/v1/me'))).displayName).toBe('Harbour Lin');
       expect(phone.watch.problems).toEqual([]);
     } finally {
       await phone.context.close();

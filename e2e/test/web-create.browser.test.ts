@@ -250,7 +250,8 @@ describe('creating', () => {
       const { context, page, watch } = await newContext({ width, locale, as: person });
       try {
         await visit(page, '/create');
-        await page.locator('#prompt').fill('一幅斩首的画面');
+        // Traditional characters, spaced out: the policy reads through both.
+        await page.locator('#prompt').fill('一幅 斬 首 的畫面');
         // said while writing (the quote checks the prompt) …
         const error = page.locator('#prompt-error');
         await error.waitFor();
@@ -258,11 +259,21 @@ describe('creating', () => {
         // … and on submit, with focus on the prompt
         await page.locator('.create-submit').click();
         await until(async () => ((await focusOf(page)).id === 'prompt' ? true : undefined));
-        expect(await error.innerText()).toBe('提示词违反内容政策：恐怖主义宣传或血腥处决画面。');
+        expect(await error.innerText()).toBe('提示词违反内容政策：恐怖主义宣传或血腥处决画面。未扣除任何积分。');
         expect(await page.getAttribute('#prompt', 'aria-invalid')).toBe('true');
         expect(await page.getAttribute('#prompt', 'aria-describedby')).toContain('prompt-error');
         expect(new URL(page.url()).pathname).toBe('/create');
         await screen(page, 'create-policy', { locale, width });
+        // The negative prompt is checked too, and refused at its own field.
+        await page.locator('#prompt').fill('海边的灯塔');
+        await page.locator('#negativePrompt').fill('n.u.d.e');
+        await page.locator('.create-submit').click();
+        const negativeError = page.locator('#negativePrompt-error');
+        await negativeError.waitFor();
+        expect(await negativeError.innerText()).toBe('反向提示词违反内容政策：裸露或露骨的色情内容。未扣除任何积分。');
+        await until(async () => ((await focusOf(page)).id === 'negativePrompt' ? true : undefined));
+        expect(await page.getAttribute('#negativePrompt', 'aria-invalid')).toBe('true');
+        await page.locator('#negativePrompt').fill('');
         // a prompt is still required: emptied, the form says so before asking the API
         await page.locator('#prompt').fill('');
         await page.locator('.create-submit').click();

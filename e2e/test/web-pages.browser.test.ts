@@ -47,6 +47,8 @@ const PAGES: PageCase[] = [
   { name: 'billing-cancel', path: '/billing/cancel?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', heading: ['billing', 'cancel.title'] },
   { name: 'finance', path: '/finance', heading: ['finance', 'title'] },
   { name: 'ops', path: '/ops', heading: ['finance', 'ops.title'] },
+  { name: 'moderation', path: '/moderation', heading: ['moderation', 'title'] },
+  { name: 'back-office', path: '/back-office', heading: ['admin', 'title'] },
 ];
 
 let web: WebSystem;

@@ -22,6 +22,7 @@ import { answerProbe, registerProxy } from './routing/proxy.js';
 import type { Upstreams } from './routing/routes.js';
 import { createLimiter, type Limiter } from './rate-limit/limiter.js';
 import { SessionResolver } from './session/sessions.js';
+import { listenForEndedSessions } from './session/sessions-ended.js';
 import { OpenApiAggregator } from './openapi/merge.js';
 import { registerQueueBoard } from './admin/queue-board.js';
 import { registerWebApp } from './web/web-app.js';
@@ -209,6 +210,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     transformSpecification: () => openapi.document(),
   });
 
+  const endedSessions = listenForEndedSessions({ redisUrl: config.REDIS_URL, queuePrefix: config.QUEUE_PREFIX, sessions, logger });
   await registerQueueBoard(app, { ...deps, logger });
   await registerProxy(app, deps);
   // The web app at / (its files and client-side routes); every path above keeps its own answer.
@@ -220,6 +222,7 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     openapi.stop();
     await closeMetrics(metricsServer);
     await limiter.close();
+    await endedSessions.close();
     await dispatcher.close();
   });
   return { app, metricsServer, limiter, openapi };

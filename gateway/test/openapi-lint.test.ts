@@ -97,7 +97,7 @@ describe('the merged OpenAPI document', () => {
       // A session is required exactly where the description says so, and roles are named.
       const needsSession = op.security.length > 0 && !op.security.some((s: Json) => Object.keys(s).length === 0);
       expect(needsSession, where).toBe(/Needs a session/.test(op.description));
-      if (path.startsWith('/v1/admin/')) expect(op.description, where).toMatch(/`(finance|ops)` or `admin` role/);
+      if (path.startsWith('/v1/admin/')) expect(op.description, where).toMatch(/(`(finance|ops|moderator)` or )?`admin` role/);
     }
     expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: '__Host-imlab_sid' });
   });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiError, type Generation, type Problem } from '@imlab/client';
 import { GENERATION_END_CODES } from '../../packages/contracts/src/error-codes.js';
-import { endOf, fieldOfError, shortfallOf } from '../src/components/create/outcome.js';
+import { endOf, fieldErrorText, fieldOfError, shortfallOf } from '../src/components/create/outcome.js';
 import { WEB_DIR } from './build.js';
 
 const problem = (code: Problem['code'], status: number, extra: Record<string, unknown> = {}): ApiError =>
@@ -23,6 +23,23 @@ describe('a refusal of the create form', () => {
     expect(fieldOfError(problem('GENERATION_IDEMPOTENCY_KEY_REUSED', 422))).toBeUndefined();
     expect(fieldOfError(problem('LEDGER_INSUFFICIENT_CREDITS', 402, { shortfall: 3 }))).toBeUndefined();
     expect(fieldOfError(new Error('network'))).toBeUndefined();
+  });
+
+  it('a content policy refusal goes to the field it names and names the rule in the page\'s language, whatever language the API answered in', () => {
+    const ruleDescription = { en: 'nudity or sexually explicit content', zh: '裸露或露骨的色情内容' };
+    const negative = problem('GENERATION_CONTENT_POLICY', 422, { rule: 'sexual-explicit', field: 'negativePrompt', ruleDescription });
+    expect(fieldOfError(negative)).toBe('negativePrompt');
+    expect(fieldOfError(problem('GENERATION_CONTENT_POLICY', 422, { rule: 'moderation:violence/graphic', field: 'referenceUploadIds', ruleDescription }))).toBe('references');
+    const t = ((key: string, vars?: { rule?: string }) => `${key}|${vars?.rule}`) as unknown as Parameters<typeof fieldErrorText>[0];
+    expect(fieldErrorText(t, 'zh', negative)).toBe('errors.policy.negativePrompt|裸露或露骨的色情内容');
+    expect(fieldErrorText(t, 'en', negative)).toBe('errors.policy.negativePrompt|nudity or sexually explicit content');
+    // Without the rule's words (an older API): its own detail.
+    expect(fieldErrorText(t, 'en', problem('GENERATION_CONTENT_POLICY', 422, { rule: 'terrorism' }))).toBe('localized');
+    for (const lng of ['en', 'zh']) {
+      const policy = (JSON.parse(readFileSync(path.join(WEB_DIR, 'src/i18n/locales', lng, 'create.json'), 'utf8')) as { errors: { policy: Record<string, string> } }).errors.policy;
+      expect(Object.keys(policy).sort()).toEqual(['negativePrompt', 'prompt', 'referenceUploadIds']);
+      for (const text of Object.values(policy)) expect(text).toContain('{{rule}}');
+    }
   });
 
   it('402: the shortfall the problem names, else what the quote exceeds the balance by', () => {

@@ -34,6 +34,11 @@ const OWNERS: readonly { prefix: string; service: ServiceName }[] = (
     ['/v1/billing', 'billing'],
     ['/v1/admin/billing', 'billing'],
     ['/v1/admin/accounts', 'auth'],
+    ['/v1/admin/audit', 'auth'],
+    ['/v1/admin/support', 'auth'],
+    ['/v1/admin/metrics', 'auth'],
+    ['/v1/admin/fraud', 'auth'],
+    ['/v1/admin/moderation', 'generation'],
     ['/v1/notifications/webhooks', 'notification'],
   ] as const
 ).map(([prefix, service]) => ({ prefix, service }));

@@ -41,6 +41,11 @@ const UNAVAILABLE_ZH = '服务暂时不可用，请稍后再试。';
 const FINISHED_EN: Record<string, string> = { succeeded: 'has finished', failed: 'has failed', canceled: 'was already canceled', rejected: 'was rejected' };
 const FINISHED_ZH: Record<string, string> = { succeeded: '已完成', failed: '已失败', canceled: '已取消', rejected: '已被拒绝' };
 
+/** What the content policy refused (GENERATION_CONTENT_POLICY, IMAGE_CONTENT_POLICY). */
+export type PolicyField = 'prompt' | 'negativePrompt' | 'referenceUploadIds' | 'image';
+const POLICY_FIELD_EN: Record<PolicyField, string> = { prompt: 'The prompt', negativePrompt: 'The negative prompt', referenceUploadIds: 'A reference image', image: 'The image' };
+const POLICY_FIELD_ZH: Record<PolicyField, string> = { prompt: '提示词', negativePrompt: '反向提示词', referenceUploadIds: '参考图片', image: '图片' };
+
 /** A generation request's fields, in words (GENERATION_UNSUPPORTED_OPTION). */
 const OPTION_EN: Record<string, string> = { size: 'size', aspectRatio: 'aspect ratio', count: 'number of images', seed: 'seed', negativePrompt: 'negative prompt', referenceUploadIds: 'reference image' };
 const OPTION_ZH: Record<string, string> = { size: '尺寸', aspectRatio: '宽高比', count: '图片数量', seed: '随机种子', negativePrompt: '反向提示词', referenceUploadIds: '参考图片' };
@@ -120,6 +125,15 @@ export const ERROR_CODES = {
   ),
   AUTH_GOOGLE_ALREADY_LINKED: spec(409, 'A Google account is already linked; unlink it first to link another.', '已关联一个 Google 账户；请先取消关联，再关联其他账户。'),
   AUTH_GOOGLE_NOT_LINKED: spec(409, 'No Google account is linked.', '尚未关联 Google 账户。'),
+  AUTH_DISPLAY_NAME_POLICY: spec(422, (p: { rule: LocalizedText }) => `This display name breaks the content policy: ${p.rule.en}.`, (p) => `该显示名称违反内容政策：${p.rule.zh}。`),
+  /** An admin suspended the account: sign-in, creating, publishing and buying are refused. */
+  ACCOUNT_SUSPENDED: spec(403, 'This account is suspended. Write to support if you think this is a mistake.', '该账户已被暂停。如认为有误，请联系客服。'),
+  ACCOUNT_NOT_FOUND: spec(404, 'There is no such account.', '不存在该账户。'),
+  ACCOUNT_SUSPENSION_UNCHANGED: spec(
+    409,
+    (p: { suspended: boolean }) => (p.suspended ? 'This account is already suspended.' : 'This account is not suspended.'),
+    (p) => (p.suspended ? '该账户已处于暂停状态。' : '该账户未被暂停。'),
+  ),
   AUTH_GOOGLE_DISABLED: spec(404, 'Google sign-in is not available here.', '此处未开通 Google 登录。'),
   AUTH_TOO_MANY_ATTEMPTS: spec(429, 'Too many failed attempts; try again later, or reset your password.', '失败次数过多，请稍后再试，或重置密码。'),
   AUTH_SIGNUP_LIMIT: spec(429, 'Too many sign-ups from this network today; try again tomorrow.', '今天来自该网络的注册过多，请明天再试。'),
@@ -135,6 +149,11 @@ export const ERROR_CODES = {
   LEDGER_IDEMPOTENCY_CONFLICT: spec(409, 'This idempotency key was already used for a different request.', '该幂等键已用于另一个请求。'),
   LEDGER_POSTING_OUT_OF_ORDER: spec(409, 'This posting waits for an earlier one that has not arrived yet.', '此记账需等待尚未到达的前一笔记账。'),
   LEDGER_HOLD_CLOSED: spec(409, 'The credits held for this generation were already released or used.', '为本次生成冻结的积分已释放或已使用。'),
+  LEDGER_GOODWILL_CAP: spec(
+    422,
+    (p: { cap: 'grant' | 'day'; limit: number }) => (p.cap === 'grant' ? `One goodwill grant is at most ${p.limit} credits.` : `You may grant at most ${p.limit} goodwill credits a day.`),
+    (p) => (p.cap === 'grant' ? `单次补偿最多 ${p.limit} 积分。` : `你每天最多可发放 ${p.limit} 补偿积分。`),
+  ),
   LEDGER_CAPTURE_EXCEEDS_HOLD: spec(422, 'More credits were asked for than the hold keeps.', '要扣除的积分超过了冻结的数额。'),
   LEDGER_INVARIANT_BROKEN: spec(500, INTERNAL_EN, INTERNAL_ZH),
   LEDGER_CONTENDED: spec(503, 'The balance is busy; please try again.', '余额正在更新，请重试。'),
@@ -154,7 +173,20 @@ export const ERROR_CODES = {
   UPLOAD_TOO_MANY_PIXELS: spec(422, (p: { maxPixels: number }) => `Images are limited to ${p.maxPixels} pixels.`, (p) => `图片像素数不得超过 ${p.maxPixels}。`),
   GENERATION_PROMPT_EMPTY: spec(422, 'The prompt is empty.', '提示词为空。'),
   GENERATION_PROMPT_TOO_LONG: spec(422, (p: { maxChars: number }) => `The prompt is longer than ${p.maxChars} characters.`, (p) => `提示词超过了 ${p.maxChars} 个字符。`),
-  GENERATION_CONTENT_POLICY: spec(422, (p: { rule: LocalizedText }) => `The prompt breaks the content policy: ${p.rule.en}.`, (p) => `提示词违反内容政策：${p.rule.zh}。`),
+  /** A request the content policy (or the moderation model) refuses; `rule` names the rule, `field` what broke it. */
+  GENERATION_CONTENT_POLICY: spec(
+    422,
+    (p: { rule: LocalizedText; field?: PolicyField }) => `${POLICY_FIELD_EN[p.field ?? 'prompt']} breaks the content policy: ${p.rule.en}.`,
+    (p) => `${POLICY_FIELD_ZH[p.field ?? 'prompt']}违反内容政策：${p.rule.zh}。`,
+  ),
+  /** Publishing re-checks the image's prompts (rules change) and, when moderation is on, the image. */
+  IMAGE_CONTENT_POLICY: spec(
+    422,
+    (p: { rule: LocalizedText; field?: PolicyField }) => `This image cannot be published: ${POLICY_FIELD_EN[p.field ?? 'prompt'].toLowerCase()} breaks the content policy: ${p.rule.en}.`,
+    (p) => `无法发布这张图片：${POLICY_FIELD_ZH[p.field ?? 'prompt']}违反内容政策：${p.rule.zh}。`,
+  ),
+  /** The moderation model could not be asked and the configuration says not to go on without it. */
+  MODERATION_UNAVAILABLE: spec(503, 'Content checks are unavailable right now; please try again shortly.', '内容审核暂时不可用，请稍后再试。'),
   GENERATION_SIZE_MISMATCH: spec(
     422,
     (p: { size: string; aspectRatio: string }) => `Size ${p.size} does not have aspect ratio ${p.aspectRatio}.`,
@@ -173,6 +205,15 @@ export const ERROR_CODES = {
   GENERATION_REFERENCE_NOT_FOUND: spec(422, 'A reference upload does not exist or has expired.', '某张参考图片不存在或已过期。'),
   GENERATION_IDEMPOTENCY_KEY_REUSED: spec(422, 'This Idempotency-Key was used for a different request.', '该 Idempotency-Key 已用于另一个请求。'),
   IMAGE_MISSING: spec(500, INTERNAL_EN, INTERNAL_ZH),
+  IMAGE_TAKEN_DOWN: spec(403, 'This image was taken down under the content policy; it cannot be published again.', '该图片因违反内容政策已被下架，无法再次发布。'),
+  IMAGE_ALREADY_REPORTED: spec(409, 'You have already reported this image; thank you.', '你已举报过这张图片，谢谢。'),
+  IMAGE_REPORT_RATE_LIMITED: spec(429, 'Too many reports from this network; please try again later.', '来自该网络的举报过多，请稍后再试。'),
+  MODERATION_NOT_APPLICABLE: spec(
+    409,
+    (p: { action: 'dismiss' | 'takedown' | 'restore' }) =>
+      p.action === 'restore' ? 'Only a taken-down image can be restored.' : p.action === 'takedown' ? 'This image is already taken down.' : 'This image has no open reports to dismiss.',
+    (p) => (p.action === 'restore' ? '只有已下架的图片才能恢复。' : p.action === 'takedown' ? '该图片已被下架。' : '该图片没有待处理的举报。'),
+  ),
   STORAGE_OBJECTS_RECLAIMED: spec(503, UNAVAILABLE_EN, UNAVAILABLE_ZH),
 
   // ── Generation: why a generation ended without images (its `errorCode`, a refund's `reason`) ──

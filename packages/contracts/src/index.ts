@@ -9,3 +9,5 @@ export * from './roles.js';
 export * from './internal-headers.js';
 export * from './session-cookie.js';
 export * from './catalog.js';
+export * from './moderation.js';
+export * from './metrics.js';

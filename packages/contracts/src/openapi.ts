@@ -47,6 +47,8 @@ export const API_TAGS = [
   { name: 'billing', description: 'Credit packs, prices, Stripe Checkout and orders.' },
   { name: 'finance', description: 'Ledger audit and payment reconciliation, for the `finance` and `admin` roles.' },
   { name: 'operations', description: 'What ops watches: account deletions not finished everywhere. For the `ops` and `admin` roles.' },
+  { name: 'moderation', description: 'Reporting gallery images (anyone) and reviewing reports: dismiss, take down, restore (the `moderator` and `admin` roles).' },
+  { name: 'back-office', description: 'Support and safety for the `admin` role (some for `moderator`): the audit log of every back-office action.' },
   { name: 'webhooks', description: 'Calls from providers (Stripe, Resend), authenticated by their signature over the raw body.' },
 ] as const;
 export type ApiTag = (typeof API_TAGS)[number]['name'];

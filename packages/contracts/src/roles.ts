@@ -1,6 +1,7 @@
 import type { Locale } from './messages/common.js';
 
-export const ROLES = ['user', 'admin', 'finance', 'ops'] as const;
+/** `moderator` reviews reported gallery images (admin may too). */
+export const ROLES = ['user', 'admin', 'finance', 'ops', 'moderator'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Claims of the ~60 s internal JWT that auth signs and every service verifies. */
@@ -34,3 +35,17 @@ export const SERVICE_TOKEN_TTL_SECONDS = 60;
  */
 export const revokedSessionKey = (prefix: string, sid: string): string => `${prefix}auth:session-revoked:${sid}`;
 export const REVOKED_SESSION_TTL_MS = 10 * 60 * 1000;
+
+/**
+ * Redis key auth sets (value `1`, no expiry) while an admin keeps an account suspended; services
+ * refuse creating, publishing and buying for a token whose `sub` is marked (a token minted just
+ * before the suspension; the suspension itself ended every session). Postgres (`users.suspended_at`)
+ * is the truth; the mark is removed on unsuspension and on purge.
+ */
+export const suspendedUserKey = (prefix: string, userId: string): string => `${prefix}auth:user-suspended:${userId}`;
+
+/**
+ * Redis pub/sub channel on which auth announces a user id whose sessions all ended (suspension):
+ * every gateway drops its in-process reuse of that person's sessions at once.
+ */
+export const sessionsEndedChannel = (prefix: string): string => `${prefix}auth:sessions-ended`;

@@ -57,6 +57,8 @@ const CONTEXTS = [
  * an answer that was not problem+json.
  */
 const NOT_PROBLEM_CODES = new Set([
+  // an HTTP method's default (trace span names)
+  'GET',
   'ECONNRESET',
   'ENOENT',
   'EEXIST',
@@ -111,11 +113,16 @@ describe('the error code registry', () => {
     PAYLOAD_TOO_LARGE: [undefined, { maxBytes: 1024 }],
     AUTH_WEAK_PASSWORD: [{ rule: 'length', min: 10, max: 128 }, { rule: 'breached' }],
     AUTH_REAUTH_REQUIRED: [{ reason: 'wrong-password' }, { reason: 'confirm' }],
+    ACCOUNT_SUSPENSION_UNCHANGED: [{ suspended: true }, { suspended: false }],
+    LEDGER_GOODWILL_CAP: [{ cap: 'grant', limit: 500 }, { cap: 'day', limit: 2000 }],
+    MODERATION_NOT_APPLICABLE: [{ action: 'dismiss' }, { action: 'takedown' }, { action: 'restore' }],
     LEDGER_INSUFFICIENT_CREDITS: [undefined, { cost: 12, shortfall: 5 }],
     GENERATION_NOT_CANCELABLE: [{ status: 'succeeded' }, { status: 'failed' }, { status: 'canceled' }, { status: 'rejected' }, { status: 'other' }],
     UPLOAD_TOO_MANY_PIXELS: [{ maxPixels: 40_000_000 }],
     GENERATION_PROMPT_TOO_LONG: [{ maxChars: 2000 }],
-    GENERATION_CONTENT_POLICY: [{ rule: { en: 'sexual violence', zh: '性暴力' } }],
+    GENERATION_CONTENT_POLICY: [{ rule: { en: 'sexual violence', zh: '性暴力' } }, ...(['prompt', 'negativePrompt', 'referenceUploadIds'] as const).map((field) => ({ rule: { en: 'sexual violence', zh: '性暴力' }, field }))],
+    IMAGE_CONTENT_POLICY: (['prompt', 'negativePrompt', 'image'] as const).map((field) => ({ rule: { en: 'sexual violence', zh: '性暴力' }, field })),
+    AUTH_DISPLAY_NAME_POLICY: [{ rule: { en: 'slurs or hateful propaganda against a group', zh: '针对群体的蔑称或仇恨宣传' } }],
     GENERATION_SIZE_MISMATCH: [{ size: '1024x1024', aspectRatio: '16:9' }],
     GENERATION_REFERENCES_UNSUPPORTED: [{ model: 'imlab-fast' }],
     GENERATION_UNSUPPORTED_OPTION: [

@@ -11,3 +11,5 @@ export * from './openapi.js';
 export { contractViolations, UNIVERSAL_PROBLEM_CODES } from './contract-check.js';
 export { createMetricsServer, listenMetrics, closeMetrics } from './metrics.js';
 export * from './trace.js';
+export { refuseSuspended, type SuspensionSource } from './suspension.js';
+export { registerDailyMetrics, type DailyMetric, type ServiceDailyCount } from './daily-metrics.js';

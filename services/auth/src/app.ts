@@ -21,6 +21,10 @@ import { registerSettingsRoutes, settingsSchemas } from './settings/settings.rou
 import { createSettingsService } from './settings/settings.service.js';
 import { registerDeletionGauges } from './privacy/inbox.js';
 import { warmPasswordHasher } from './lib/passwords.js';
+import { auditSchemas, registerAuditRoutes } from './audit/index.js';
+import { metricsSchemas, registerMetricsRoutes } from './backoffice/metrics.js';
+import { fraudSchemas, registerFraudRoutes } from './backoffice/fraud.js';
+import { createSupportService, createSuspensionService, registerSupportRoutes, registerSuspensionRoutes, supportSchemas, suspensionSchemas } from './backoffice/index.js';
 import { createBackground } from './lib/background.js';
 
 export interface AppDeps {
@@ -46,7 +50,7 @@ declare module 'fastify' {
 
 /** Builds the auth app; never listens (main.ts does). */
 export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App> {
-  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas, ...settingsSchemas] });
+  const app = await buildApp({ service: 'auth', logger, readiness: ctx.readiness, schemas: [...accountSchemas, ...profileSchemas, ...privacySchemas, ...settingsSchemas, ...auditSchemas, ...suspensionSchemas, ...supportSchemas, ...metricsSchemas, ...fraudSchemas] });
   ctx.bus.registerMetrics(app.metricsRegistry, ['auth']);
   await app.register(cookie);
   // 429 answers carry Retry-After (the problem body has it as retryAfter too).
@@ -83,5 +87,10 @@ export async function build({ config, logger, ctx, keys }: AppDeps): Promise<App
   registerGoogleRoutes(app, deps, google);
   registerPrivacyRoutes(app, deps, privacy, sessions);
   registerSettingsRoutes(app, deps, settings, accounts, sessions, profiles);
+  registerAuditRoutes(app, deps, sessions);
+  registerSuspensionRoutes(app, deps, sessions, createSuspensionService(deps, sessions));
+  registerSupportRoutes(app, deps, sessions, createSupportService(deps));
+  registerMetricsRoutes(app, deps, sessions);
+  registerFraudRoutes(app, deps, sessions);
   return app;
 }

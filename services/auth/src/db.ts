@@ -15,6 +15,8 @@ export interface UserTable {
   status: Generated<'active' | 'deleted'>;
   purge_after: Date | null;
   signup_ip_hash: string | null;
+  /** Suspended by an admin (back-office): no sign-in, no session. */
+  suspended_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -86,7 +88,23 @@ export interface DeletionReceiptTable {
   email_sent_at: Date | null;
 }
 
+/** One back-office action (audit/): ids only; append-only in the database. */
+export interface AuditLogTable {
+  id: string;
+  at: Date;
+  recorded_at: Generated<Date>;
+  service: string;
+  /** null once the actor's account was purged */
+  actor_id: string | null;
+  action: string;
+  /** null when the action concerns nobody in particular, or once that person was purged */
+  target_user_id: string | null;
+  target_ids: Record<string, string>;
+  reason: string;
+}
+
 export interface DB extends QueueTables {
+  audit_log: AuditLogTable;
   deletion_receipts: DeletionReceiptTable;
   users: UserTable;
   identities: IdentityTable;

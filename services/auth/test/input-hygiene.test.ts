@@ -37,3 +37,41 @@ describe('display names', () => {
     expect(blank.body.displayName).toBe('');
   });
 });
+
+describe('display names and the content policy', () => {
+  it('refuses a sign-up whose display name breaks a rule (422 naming it, in the person\'s language) and creates nothing', async () => {
+    for (const [displayName, rule] of [
+      ['n1gg3r', 'hate-speech'],
+      ['Ｒ Ａ Ｐ Ｉ Ｓ Ｔ', 'sexual-violence'],
+      ['強姦犯', 'sexual-violence'],
+    ] as const) {
+      const email = `refused-${rule}-${displayName.length}@example.com`;
+      const s = await call(t.url, 'POST', '/v1/auth/signup', { body: { email, password: 'correct horse battery staple', displayName }, headers: { 'x-imlab-ip-hash': ipHash(), 'accept-language': 'zh-CN' } });
+      expect(s.status, displayName).toBe(422);
+      expect(s.headers.get('content-type')).toContain('application/problem+json');
+      expect(s.body).toMatchObject({ code: 'AUTH_DISPLAY_NAME_POLICY', rule, field: 'displayName' });
+      expect(s.body.detail).toMatch(/^该显示名称违反内容政策：/);
+      expect(JSON.stringify(s.body)).not.toContain(displayName);
+      await settle(t);
+      expect(await t.ctx.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst()).toBeUndefined();
+    }
+  });
+
+  it('refuses such a name on PATCH /v1/me and keeps the old one; harmless look-alikes pass', async () => {
+    const { sid } = await signedInUser(t, 'rename@example.com');
+    const headers = await bearer(t, sid);
+    expect((await call(t.url, 'PATCH', '/v1/me', { body: { displayName: 'Mei' }, headers })).body.displayName).toBe('Mei');
+    const refused = await call(t.url, 'PATCH', '/v1/me', { body: { displayName: 'nu\u200Bde pics', locale: 'zh' }, headers });
+    expect(refused.status).toBe(422);
+    expect(refused.body).toMatchObject({ code: 'AUTH_DISPLAY_NAME_POLICY', rule: 'sexual-explicit', ruleDescription: { en: 'nudity or sexually explicit content', zh: '裸露或露骨的色情内容' } });
+    expect(refused.body.detail).toBe('This display name breaks the content policy: nudity or sexually explicit content.');
+    const me = await call(t.url, 'GET', '/v1/me', { headers });
+    // Nothing changed: neither the name nor the locale sent with it.
+    expect(me.body).toMatchObject({ displayName: 'Mei', locale: 'en' });
+    for (const name of ['Scunthorpe Sam', 'Cocktail Queen', 'The Therapist', '刺客信条']) {
+      const ok = await call(t.url, 'PATCH', '/v1/me', { body: { displayName: name }, headers });
+      expect(ok.status, name).toBe(200);
+      expect(ok.body.displayName).toBe(name);
+    }
+  });
+});

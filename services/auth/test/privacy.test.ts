@@ -8,6 +8,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { sql } from '@imlab/db';
 import { startFakeOidcIssuer, type FakeOidcIssuer } from '@imlab/testing';
 import { loadAuthConfig, MAX_PURGE_DELAY_SECONDS } from '../src/config.js';
+import { recordAudit } from '../src/audit/index.js';
 import { PERSISTENT_RETRY_SPAN_MS } from '@imlab/queue';
 import { call, settle, bearer, ipHash, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
@@ -274,6 +275,12 @@ describe('exports', () => {
   it('collects profile, credits and images into a zip only its owner can download', async () => {
     const { sid, userId } = await signedInUser(t, 'exporter@example.com');
     const auth = await bearer(t, sid);
+    // a back-office action that concerned them (and one that did not)
+    const takedown = { id: uuidv7(), at: new Date().toISOString(), service: 'generation' as const, actorId: uuidv7(), action: 'image.taken-down' as const, targetUserId: userId, targetIds: { image: uuidv7() }, reason: 'graphic violence' };
+    await t.ctx.db.transaction().execute(async (tx) => {
+      await recordAudit(tx, takedown);
+      await recordAudit(tx, { ...takedown, id: uuidv7(), targetUserId: uuidv7() });
+    });
     const req = await c(t.url, 'POST', '/v1/me/exports', { headers: auth });
     expect(req.status).toBe(202);
     expect(req.body.status).toBe('pending');
@@ -293,7 +300,9 @@ describe('exports', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/zip');
     const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
-    expect(Object.keys(files).sort()).toEqual(['README.txt', 'credits.json', 'images.json', 'images/img1.png', 'orders.json', 'profile.json', 'uploads/up1.png']);
+    expect(Object.keys(files).sort()).toEqual(['README.txt', 'audit.json', 'credits.json', 'images.json', 'images/img1.png', 'orders.json', 'profile.json', 'uploads/up1.png']);
+    // the actor was never an account here (no user row): stored without their id
+    expect(JSON.parse(strFromU8(files['audit.json']!))).toEqual([{ ...takedown, actorId: null }]);
     expect(JSON.parse(strFromU8(files['orders.json']!))).toEqual({ userId, orders: [{ id: 'o1', packId: 'starter', credits: 100, amount: 500, currency: 'usd', status: 'paid' }] });
     expect(billing.calls).toContain(userId);
     expect(Buffer.from(files['images/img1.png']!)).toEqual(PNG);

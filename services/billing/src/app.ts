@@ -1,4 +1,5 @@
 import { buildApp, registerInternalAuth, type App } from '@imlab/http';
+import { registerFraudRoutes } from './fraud/fraud.js';
 import type { Logger } from '@imlab/logger';
 import type { ServiceContext } from '@imlab/queue';
 import type { Config } from './config.js';
@@ -39,8 +40,9 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     cancelPath: config.CHECKOUT_CANCEL_PATH,
     sessionTtlSeconds: config.CHECKOUT_SESSION_TTL,
     log: logger,
-  });
+  }, { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix });
   registerOrderRoutes(app, ctx.db);
+  registerFraudRoutes(app, ctx.db);
   await registerWebhookRoutes(app, {
     db: ctx.db,
     bus: ctx.bus,

@@ -8,6 +8,10 @@ export const configSpec = {
   DATABASE_NAME: str({ default: 'imlab_ledger' }),
   /** `ledger.low-balance` is emitted when a user's available balance drops below this. */
   LOW_BALANCE_THRESHOLD: num({ default: 10 }),
+  /** Goodwill credits (admin): at most this many in one grant… */
+  GOODWILL_MAX_PER_GRANT: num({ default: 100 }),
+  /** …and this many granted by one admin per UTC day. */
+  GOODWILL_MAX_PER_ADMIN_PER_DAY: num({ default: 500 }),
   /** How often expired holds are released. */
   HOLD_SWEEP_INTERVAL: duration({ default: 5, desc: 'seconds, or 5s, 1m' }),
   /**

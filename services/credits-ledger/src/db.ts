@@ -3,7 +3,7 @@ import type { QueueTables } from '@imlab/queue';
 import type { PurgeTombstoneTables } from '@imlab/db';
 
 export const USER_ACCOUNT_TYPES = ['available', 'held'] as const;
-export const SYSTEM_ACCOUNT_TYPES = ['issuance', 'promo', 'consumed', 'forfeited', 'debt', 'erased'] as const;
+export const SYSTEM_ACCOUNT_TYPES = ['issuance', 'promo', 'consumed', 'forfeited', 'debt', 'erased', 'goodwill'] as const;
 export type UserAccountType = (typeof USER_ACCOUNT_TYPES)[number];
 export type SystemAccountType = (typeof SYSTEM_ACCOUNT_TYPES)[number];
 export type AccountType = UserAccountType | SystemAccountType;
@@ -13,6 +13,7 @@ export type HoldStatus = 'open' | 'captured' | 'released' | 'expired' | 'rejecte
 export type TransferKind =
   | 'grant_purchase'
   | 'grant_promo'
+  | 'grant_goodwill'
   | 'reserve'
   | 'capture'
   | 'capture_return'
@@ -22,6 +23,15 @@ export type TransferKind =
   | 'clawback_debt'
   | 'restore'
   | 'restore_debt';
+
+/** A goodwill grant: who gave how much to whom (the per-admin daily cap). */
+export interface GoodwillGrantTable {
+  posting_key: string;
+  actor_id: string | null;
+  user_id: string;
+  amount: number;
+  created_at: Generated<Date>;
+}
 
 export interface AccountTable {
   id: Generated<string>;
@@ -99,4 +109,5 @@ export interface DB extends QueueTables, PurgeTombstoneTables {
   holds: HoldTable;
   transfers: TransferTable;
   checkpoints: CheckpointTable;
+  goodwill_grants: GoodwillGrantTable;
 }

@@ -1,4 +1,4 @@
-import { buildApp, registerInternalAuth, type App } from '@imlab/http';
+import { AppError, buildApp, registerDailyMetrics, registerInternalAuth, type App } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import type { ServiceContext } from '@imlab/queue';
 import type { Config } from './config.js';
@@ -15,6 +15,9 @@ import { uploadRoutes, uploadSchemas } from './uploads/uploads.routes.js';
 import { generationSchemas } from './generations/generations.schemas.js';
 import { sweepExpiredUploads } from './uploads/uploads.service.js';
 import { privacyRoutes } from './privacy/privacy.routes.js';
+import { Moderation } from './moderation/moderation.js';
+import { moderationRoutes, moderationSchemas } from './moderation/index.js';
+import { GENERATION_DAILY_METRICS, countRefusal, generationDailyCounts } from './daily/daily.js';
 
 export interface AppDeps {
   config: Config;
@@ -46,21 +49,30 @@ export async function build({ config, logger, ctx, storage = createStorage(confi
     readiness: { ...ctx.readiness, storage: () => storage.ping() },
     // Uploads have their own, larger limit on their route.
     bodyLimit: 64 * 1024,
-    schemas: [...generationSchemas, ...imageSchemas, ...uploadSchemas],
+    schemas: [...generationSchemas, ...imageSchemas, ...uploadSchemas, ...moderationSchemas],
   });
   await registerInternalAuth(app as never, { audience: 'generation', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['generation', 'generation-render']);
   const metrics = createMetrics(app.metricsRegistry);
   const events = new StatusEvents(ctx.bus.redis, ctx.bus.prefix);
-  const service = new GenerationService({ db: ctx.db, bus: ctx.bus, config, events, metrics, logger });
+  const moderation = new Moderation(config, logger);
+  const service = new GenerationService({ db: ctx.db, bus: ctx.bus, config, events, metrics, logger, storage, moderation });
   const deletions = new StorageDeletions({ db: ctx.db, storage, log: logger, metrics, pending: createSweepMetrics(app.metricsRegistry).storageDeletionsPending });
   app.decorate('generation', { service, events, storage, deletions, metrics });
   app.addHook('onClose', async () => events.close());
 
-  generationRoutes(app, { config, service, events });
-  imageRoutes(app, { db: ctx.db, storage, deletions });
+  const suspension = { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix };
+  generationRoutes(app, { config, service, events, suspension });
+  imageRoutes(app, { db: ctx.db, storage, deletions, moderation, metrics, suspension });
   await uploadRoutes(app, { db: ctx.db, storage, deletions, config });
   privacyRoutes(app, { db: ctx.db, storage, config });
+  moderationRoutes(app, { db: ctx.db, bus: ctx.bus, redis: ctx.bus.redis, prefix: ctx.bus.prefix, config });
+  registerDailyMetrics(app, { service: 'generation', gaugeService: 'generation', metrics: GENERATION_DAILY_METRICS, counts: (from, to) => generationDailyCounts(ctx.db, from, to) });
+  // A refused prompt leaves no row: its rule is counted for the daily metrics (never the prompt or the person).
+  app.addHook('onError', async (_req, _reply, err) => {
+    const rule = err instanceof AppError && err.code === 'GENERATION_CONTENT_POLICY' ? err.details?.rule : undefined;
+    if (typeof rule === 'string') await countRefusal(ctx.db, rule).catch((e: unknown) => app.log.warn({ err: e }, 'refusal not counted'));
+  });
   return app;
 }
 

@@ -72,11 +72,26 @@ export const configSpec = {
   /** At most PROMPT_SCHEMA_MAX_CHARS (2,000), the limit the API document states. */
   PROMPT_MAX_CHARS: num({ default: PROMPT_SCHEMA_MAX_CHARS }),
 
+  /** Model moderation (an OpenAI-compatible POST {base}/v1/moderations) on top of the content policy's rules; off by default. */
+  MODERATION_ENABLED: bool({ default: false }),
+  MODERATION_BASE_URL: url({ default: 'https://api.openai.com' }),
+  MODERATION_API_KEY: str({ default: '' }),
+  MODERATION_MODEL: str({ default: 'omni-moderation-latest' }),
+  MODERATION_TIMEOUT_MS: num({ default: 5000 }),
+  /** When the endpoint cannot answer while a generation is created: go on (open) or refuse with 503 (closed). Publishing always refuses. */
+  MODERATION_CREATE_OUTAGE: str({ choices: ['open', 'closed'] as const, default: 'open' }),
+
   UPLOAD_MAX_BYTES: num({ default: 10 * 1024 * 1024 }),
   UPLOAD_MAX_PIXELS: num({ default: 40_000_000 }),
   /** Unused reference uploads are deleted after this. */
   UPLOAD_TTL: duration({ default: 86_400 }),
   SWEEP_INTERVAL_MS: num({ default: 60_000 }),
+
+  /** Distinct open reports that hide a gallery image until a moderator reviews it. */
+  REPORT_HIDE_THRESHOLD: num({ default: 3 }),
+  /** Reports one hashed address may send per REPORT_RATE_WINDOW. */
+  REPORT_RATE_LIMIT: num({ default: 10 }),
+  REPORT_RATE_WINDOW: duration({ default: 3600 }),
 };
 
 export type Config = ReturnType<typeof loadGenerationConfig>;
@@ -154,6 +169,10 @@ export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
     if (config.PROMPT_MAX_CHARS !== undefined && (config.PROMPT_MAX_CHARS < 1 || config.PROMPT_MAX_CHARS > PROMPT_SCHEMA_MAX_CHARS)) {
       problems.PROMPT_MAX_CHARS = `must be between 1 and ${PROMPT_SCHEMA_MAX_CHARS} (the limit the API document states)`;
     }
+    if (config.MODERATION_ENABLED && !config.MODERATION_API_KEY) problems.MODERATION_API_KEY = 'is required when MODERATION_ENABLED=true';
+    if (config.MODERATION_TIMEOUT_MS !== undefined && (config.MODERATION_TIMEOUT_MS < 100 || config.MODERATION_TIMEOUT_MS > 60_000)) problems.MODERATION_TIMEOUT_MS = 'must be between 100 and 60000';
+    if (config.REPORT_HIDE_THRESHOLD !== undefined && config.REPORT_HIDE_THRESHOLD < 1) problems.REPORT_HIDE_THRESHOLD = 'must be at least 1';
+    if (config.REPORT_RATE_LIMIT !== undefined && config.REPORT_RATE_LIMIT < 1) problems.REPORT_RATE_LIMIT = 'must be at least 1';
     if (config.RENDER_CONCURRENCY !== undefined && config.RENDER_CONCURRENCY < 1) problems.RENDER_CONCURRENCY = 'must be at least 1';
     if (config.RENDER_USER_CAP !== undefined && config.RENDER_USER_CAP < 1) problems.RENDER_USER_CAP = 'must be at least 1';
     if (config.HOLD_CAPTURE_MARGIN !== undefined && config.HOLD_TTL !== undefined && config.HOLD_CAPTURE_MARGIN >= config.HOLD_TTL) {

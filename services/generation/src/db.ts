@@ -51,6 +51,31 @@ export interface ImageTable {
   /** Set while a deletion request keeps the image off the gallery: when it had been published. */
   withdrawn_published_at: Generated<Date | null>;
   created_at: Generated<Date>;
+  /** Reported by REPORT_HIDE_THRESHOLD distinct people: out of the gallery until reviewed. */
+  hidden_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** Taken down by a moderator (unpublished; cannot be published again until restored). */
+  taken_down_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  takedown_rule: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface ImageReportTable {
+  id: string;
+  image_id: string;
+  /** `u:<user id>` or `a:<ip hash>`; `x:<report id>` once the reporter is purged. */
+  reporter_key: string;
+  reason: string;
+  note: string | null;
+  created_at: Generated<Date>;
+  resolved_at: Date | null;
+  resolution: 'dismissed' | 'taken-down' | null;
+}
+
+/** Per-day counts of what stores nothing itself (refused prompts, by rule). */
+export interface DailyCountTable {
+  day: ColumnType<Date, string, string>;
+  metric: string;
+  label: string;
+  count: number;
 }
 
 export interface UploadTable {
@@ -89,8 +114,11 @@ export interface DB extends QueueTables, PurgeTombstoneTables {
   uploads: UploadTable;
   user_profiles: UserProfileTable;
   storage_deletions: StorageDeletionTable;
+  image_reports: ImageReportTable;
+  daily_counts: DailyCountTable;
 }
 
 export type GenerationRow = Selectable<GenerationTable>;
 export type ImageRow = Selectable<ImageTable>;
 export type UploadRow = Selectable<UploadTable>;
+export type ImageReportRow = Selectable<ImageReportTable>;

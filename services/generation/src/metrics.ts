@@ -7,6 +7,9 @@ export interface GenerationMetrics {
   refunds: Counter<'reason'>;
   uncharged: Counter;
   storageDeletionFailures: Counter;
+  /** Content policy refusals of creations and publications, by rule (a moderation flag is `moderation:<category>`). */
+  policyRefusals: Counter<'check' | 'rule'>;
+  moderationOutages: Counter<'check' | 'outcome'>;
 }
 
 /** Generation's own metrics on the app's registry (queue depth comes from bus.registerMetrics). */
@@ -35,6 +38,13 @@ export function createMetrics(registry: Registry): GenerationMetrics {
     storageDeletionFailures: new Counter({
       name: 'imlab_generation_storage_deletion_failures_total',
       help: 'Times storage failed to delete objects whose rows are gone (retried by the sweep)',
+      registers: [registry],
+    }),
+    policyRefusals: new Counter({ name: 'imlab_generation_policy_refusals_total', help: 'Creations and publications refused by the content policy or the moderation model, by rule', labelNames: ['check', 'rule'], registers: [registry] }),
+    moderationOutages: new Counter({
+      name: 'imlab_generation_moderation_outages_total',
+      help: 'Times the moderation endpoint could not answer, by check (create, publish) and what was done (allowed, refused)',
+      labelNames: ['check', 'outcome'],
       registers: [registry],
     }),
   };

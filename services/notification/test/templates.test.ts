@@ -23,6 +23,9 @@ const SAMPLE: Record<EmailTemplate, Record<string, string | number>> = {
   'google-linked': { linkedAt: '2026-03-01T10:00:00Z' },
   'google-unlinked': { unlinkedAt: '2026-03-01T10:00:00Z' },
   'account-deletion-cancelled': {},
+  'image-taken-down': { rule: 'violence', takenDownAt: '2026-03-01T10:00:00Z' },
+  'account-suspended': {},
+  'account-reinstated': {},
 };
 
 describe('email templates', () => {
@@ -83,6 +86,14 @@ describe('email templates', () => {
       /currency/,
     );
     expect(() => renderEmail({ template: 'account-deletion-scheduled', locale: 'en', data: { purgeAfter: 'soon' }, publicBaseUrl: BASE })).toThrow(/purgeAfter/);
+    expect(() => renderEmail({ template: 'image-taken-down', locale: 'en', data: { rule: 'made-up' }, publicBaseUrl: BASE })).toThrow(/rule/);
+  });
+
+  it('names the rule a takedown broke in the reader\'s language', () => {
+    const en = renderEmail({ template: 'image-taken-down', locale: 'en', data: { rule: 'violence' }, publicBaseUrl: BASE });
+    const zh = renderEmail({ template: 'image-taken-down', locale: 'zh', data: { rule: 'violence' }, publicBaseUrl: BASE });
+    expect(en.text).toContain('graphic violence');
+    expect(zh.text).toContain('血腥暴力内容');
   });
 });
 

@@ -6,6 +6,8 @@
  */
 import { ApiError, createApiClient, ok, type Schemas } from '@imlab/client';
 
+export { refusedRule } from './refusal';
+
 export { ApiError };
 
 /** The account, as `GET /v1/me` answers it. */

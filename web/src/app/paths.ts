@@ -31,4 +31,6 @@ export const PAGE_PATHS = [
   'billing/cancel',
   'finance',
   'ops',
+  'moderation',
+  'back-office',
 ] as const;

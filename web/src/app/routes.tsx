@@ -19,6 +19,8 @@ const Library = lazy(() => import('../pages/Library'));
 const Settings = lazy(() => import('../pages/Settings'));
 const Finance = lazy(() => import('../pages/Finance'));
 const Ops = lazy(() => import('../pages/Ops'));
+const Moderation = lazy(() => import('../pages/Moderation'));
+const Admin = lazy(() => import('../pages/Admin'));
 const Gallery = lazy(() => import('../pages/Gallery'));
 const Pricing = lazy(() => import('../pages/Pricing'));
 const Orders = lazy(() => import('../pages/Orders'));
@@ -77,6 +79,8 @@ export const ROUTES: AppRoute[] = [
   { path: 'billing/cancel', Component: BillingCancel },
   { path: 'finance', Component: Finance },
   { path: 'ops', Component: Ops },
+  { path: 'moderation', Component: Moderation },
+  { path: 'back-office', Component: Admin },
   { path: '*', Component: NotFound },
 ];
 

@@ -80,6 +80,16 @@ export function AccountMenu({ me }: { me: Me }) {
                 <Link to="/ops">{t('account.ops')}</Link>
               </li>
             ) : null}
+            {roles.has('moderator') || roles.has('admin') ? (
+              <li>
+                <Link to="/moderation">{t('account.moderation')}</Link>
+              </li>
+            ) : null}
+            {roles.has('admin') ? (
+              <li>
+                <Link to="/back-office">{t('account.admin')}</Link>
+              </li>
+            ) : null}
           </ul>
         </nav>
         <button type="button" className="button-quiet" disabled={signOut.isPending} onClick={() => signOut.mutate()}>

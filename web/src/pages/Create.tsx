@@ -5,7 +5,7 @@ import type { ImageType } from '@imlab/client';
 import { Page } from '../components/Page';
 import { FormAlert, type FieldErrors } from '../components/Form';
 import { AccountGate } from '../components/create/AccountGate';
-import { fieldOfError, shortfallOf } from '../components/create/outcome';
+import { fieldErrorText, fieldOfError, shortfallOf } from '../components/create/outcome';
 import { failureOf, problemDetail } from '../api';
 import { useBalance } from '../api/queries';
 import {
@@ -58,7 +58,7 @@ function CreateForm() {
 }
 
 function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
-  const { t } = useTranslation('create');
+  const { t, i18n } = useTranslation('create');
   const navigate = useNavigate();
   const form = useRef<HTMLFormElement>(null);
   const insufficientRef = useRef<HTMLDivElement>(null);
@@ -112,7 +112,7 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
   const short = available !== undefined && cost > available ? cost - available : 0;
   // The quote's refusal of the prompt (the content policy) is shown as the person writes.
   const quoteField = quote.isError ? fieldOfError(quote.error) : undefined;
-  const fieldError = (id: string) => errors[id] ?? (quoteField === id && settled.prompt === body.prompt ? problemDetail(quote.error) : undefined);
+  const fieldError = (id: string) => errors[id] ?? (quoteField === id && settled.prompt === body.prompt && settled.negativePrompt === body.negativePrompt ? fieldErrorText(t, i18n.language, quote.error) : undefined);
   const shortfall = shortfallOf(create.error, cost, available);
   const submitFailure = create.isError && shortfall === undefined && !fieldOfError(create.error) ? failureOf(create, t('errors.generic')) : undefined;
 
@@ -193,7 +193,7 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
         onError: (err) => {
           const field = fieldOfError(err);
           if (!field) return;
-          setErrors({ [field]: problemDetail(err) ?? t('errors.generic') });
+          setErrors({ [field]: fieldErrorText(t, i18n.language, err) ?? t('errors.generic') });
           requestAnimationFrame(() => (field === 'model' ? form.current?.querySelector<HTMLInputElement>('input[name=model]:checked') : document.getElementById(field))?.focus());
         },
       },
@@ -255,7 +255,10 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
                 value={negative}
                 aria-invalid={fieldError('negativePrompt') ? true : undefined}
                 aria-describedby={describedBy('negativePrompt', true)}
-                onChange={(e) => setNegative(e.target.value)}
+                onChange={(e) => {
+                  setNegative(e.target.value);
+                  setErrors((x) => ({ ...x, negativePrompt: undefined }));
+                }}
               />
               <p id="negativePrompt-hint" className="field-hint">
                 {t('fields.negativeHint')}

@@ -1,10 +1,13 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { useGallery, type GalleryImage } from '../api/buy';
 import { useMe } from '../api/queries';
 import { LoadError, Thumb, formatDate } from './buy/shared';
+import { FormAlert } from '../components/Form';
+import { failureOf } from '../api';
+import { MODERATION_REASONS, useReportImage, type ModerationReason } from '../api/moderation';
 import '../styles/buy.css';
 
 /** One image large, in a modal dialog (focus stays inside; Escape or Close ends it, focus goes back). */
@@ -31,6 +34,7 @@ function Viewer({ image, onClose }: { image: GalleryImage; onClose: () => void }
               {t('fullSize')}
             </a>
           </p>
+          <ReportImage imageId={image.id} />
           <form method="dialog">
             <button ref={closeButton} type="submit" className="button">
               {t('close')}
@@ -39,6 +43,100 @@ function Viewer({ image, onClose }: { image: GalleryImage; onClose: () => void }
         </div>
       </div>
     </dialog>
+  );
+}
+
+/**
+ * "Report this image": a reason from the fixed list and an optional note, for anyone (signed in or
+ * not). The API says when this person already reported it, or reports too often, in their language.
+ */
+function ReportImage({ imageId }: { imageId: string }) {
+  const { t } = useTranslation(['gallery', 'moderation']);
+  const id = useId();
+  const [open, setOpen] = useState(false);
+  const [reason, setReason] = useState<ModerationReason | ''>('');
+  const [note, setNote] = useState('');
+  const [missing, setMissing] = useState(false);
+  const report = useReportImage();
+  const select = useRef<HTMLSelectElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (open) select.current?.focus();
+  }, [open]);
+  if (report.isSuccess) {
+    return (
+      <p className="notice" role="status">
+        {t('report.thanks')}
+      </p>
+    );
+  }
+  if (!open) {
+    return (
+      <p>
+        <button ref={opener} type="button" className="button-quiet" aria-expanded="false" onClick={() => setOpen(true)}>
+          {t('report.open')}
+        </button>
+      </p>
+    );
+  }
+  return (
+    <form
+      className="form report-form"
+      aria-labelledby={`${id}-title`}
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!reason) {
+          setMissing(true);
+          select.current?.focus();
+          return;
+        }
+        report.mutate({ id: imageId, reason, note });
+      }}
+    >
+      <h3 id={`${id}-title`}>{t('report.title')}</h3>
+      <p className="muted">{t('report.intro')}</p>
+      <FormAlert title={t('report.error')} message={failureOf(report, t('report.error'))} />
+      <div className="field">
+        <label htmlFor={`${id}-reason`}>{t('report.reason')}</label>
+        <select
+          ref={select}
+          id={`${id}-reason`}
+          required
+          value={reason}
+          aria-invalid={missing && !reason ? true : undefined}
+          aria-describedby={missing && !reason ? `${id}-reason-error` : undefined}
+          onChange={(e) => setReason(e.target.value as ModerationReason)}
+        >
+          <option value="">{t('report.choose')}</option>
+          {MODERATION_REASONS.map((r) => (
+            <option key={r} value={r}>
+              {t(`moderation:reasons.${r}`)}
+            </option>
+          ))}
+        </select>
+        {missing && !reason ? (
+          <p id={`${id}-reason-error`} className="field-error">
+            {t('report.reasonRequired')}
+          </p>
+        ) : null}
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-note`}>{t('report.note')}</label>
+        <textarea id={`${id}-note`} rows={3} maxLength={500} value={note} aria-describedby={`${id}-note-hint`} onChange={(e) => setNote(e.target.value)} />
+        <p id={`${id}-note-hint`} className="field-hint">
+          {t('report.noteHint')}
+        </p>
+      </div>
+      <div className="actions-row">
+        <button type="submit" className="button-primary" disabled={report.isPending}>
+          {report.isPending ? t('report.sending') : t('report.send')}
+        </button>
+        <button type="button" className="button-quiet" onClick={() => setOpen(false)}>
+          {t('report.cancel')}
+        </button>
+      </div>
+    </form>
   );
 }
 

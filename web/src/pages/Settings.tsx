@@ -4,7 +4,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert } from '../components/Form';
-import { failureOf, type Me } from '../api';
+import { failureOf, refusedRule, type Me } from '../api';
 import { useBalance, useMe } from '../api/queries';
 import {
   saveFile,
@@ -144,13 +144,19 @@ function Profile({ me }: { me: Me }) {
           setDisplayName(saved.displayName);
           if (saved.locale !== i18n.language) void switchLocale(saved.locale);
         },
+        onError: (err) => {
+          if (refusedRule(err, i18n.language)) requestAnimationFrame(() => (nameRef.current?.elements.namedItem('displayName') as HTMLElement | null)?.focus());
+        },
       },
     );
   };
 
+  // A name the content policy refuses is said at the field, naming the rule in the page's language.
+  const nameRefused = update.isError ? refusedRule(update.error, i18n.language) : undefined;
+
   return (
     <Section id="profile-title" title={t('sections.profile')}>
-      <FormAlert title={t('profile.failedTitle')} message={failureOf(update, t('genericError'))} />
+      <FormAlert title={t('profile.failedTitle')} message={nameRefused ? undefined : failureOf(update, t('genericError'))} />
       <form ref={nameRef} className="form" noValidate onSubmit={submit}>
         <div className="field">
           <span className="field-label">{t('profile.email')}</span>
@@ -162,7 +168,7 @@ function Profile({ me }: { me: Me }) {
           type="text"
           autoComplete="nickname"
           value={displayName}
-          error={error}
+          error={error ?? (nameRefused ? t('profile.displayNamePolicy', { rule: nameRefused.text }) : undefined)}
           hint={t('profile.displayNameHint')}
           onChange={(e) => setDisplayName(e.target.value)}
         />

@@ -4,7 +4,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert, PasswordHint, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
-import { failureOf, signUp } from '../api';
+import { failureOf, refusedRule, signUp } from '../api';
 import type { Locale } from '../i18n/locale';
 
 export default function SignUp() {
@@ -23,8 +23,14 @@ export default function SignUp() {
     const found: FieldErrors = { email: checks.email(email), password: checks.newPassword(password) };
     setErrors(found);
     if (Object.values(found).some(Boolean)) return focusFirstError(form.current, found);
-    mutation.mutate({ email: email.trim(), password, locale, ...(displayName.trim() ? { displayName: displayName.trim() } : {}) });
+    mutation.mutate(
+      { email: email.trim(), password, locale, ...(displayName.trim() ? { displayName: displayName.trim() } : {}) },
+      { onError: (err) => void (refusedRule(err, i18n.language) && requestAnimationFrame(() => document.getElementById('displayName')?.focus())) },
+    );
   };
+
+  // A name the content policy refuses is said at the field, naming the rule in the page's language.
+  const nameRefused = mutation.isError ? refusedRule(mutation.error, i18n.language) : undefined;
 
   if (mutation.isSuccess) {
     return (
@@ -42,7 +48,7 @@ export default function SignUp() {
 
   return (
     <Page title={t('signUp.title')} lead={t('signUp.lead')} className="narrow">
-      <FormAlert title={t('errors.title')} message={failureOf(mutation, t('errors.generic'))} />
+      <FormAlert title={t('errors.title')} message={nameRefused ? undefined : failureOf(mutation, t('errors.generic'))} />
       <form ref={form} className="form" noValidate onSubmit={submit}>
         <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => setEmail(e.target.value)} />
         <Field
@@ -56,7 +62,16 @@ export default function SignUp() {
           hint={<PasswordHint value={password} />}
           onChange={(e) => setPassword(e.target.value)}
         />
-        <Field id="displayName" label={t('fields.displayName')} type="text" autoComplete="nickname" maxLength={64} value={displayName} onChange={(e) => setDisplayName(e.target.value)} />
+        <Field
+          id="displayName"
+          label={t('fields.displayName')}
+          type="text"
+          autoComplete="nickname"
+          maxLength={64}
+          value={displayName}
+          error={nameRefused ? t('errors.displayNamePolicy', { rule: nameRefused.text }) : undefined}
+          onChange={(e) => setDisplayName(e.target.value)}
+        />
         <div className="field">
           <label htmlFor="locale">{t('fields.locale')}</label>
           <select id="locale" name="locale" value={locale} onChange={(e) => setLocale(e.target.value === 'zh' ? 'zh' : 'en')}>

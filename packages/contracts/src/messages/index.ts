@@ -4,6 +4,7 @@ import { billingMessages } from './billing.js';
 import { generationMessages } from './generation.js';
 import { ledgerMessages } from './ledger.js';
 import { notificationMessages } from './notification.js';
+import { auditMessages } from './audit.js';
 import type { MessageDef } from './define.js';
 import type { QueueName } from '../queues.js';
 
@@ -11,6 +12,7 @@ export * from './define.js';
 export * from './common.js';
 export { EMAIL_TEMPLATES, type EmailTemplate } from './notification.js';
 export { PURGE_PARTS } from './auth.js';
+export { AUDIT_ACTIONS, AuditRecord, AuditReason, type AuditAction } from './audit.js';
 export { LedgerReserveResult, LedgerHoldOutcome, LedgerPostingResult } from './ledger.js';
 
 /** Every message name and its schema. Each domain's file is owned by the service that owns the message. */
@@ -20,6 +22,7 @@ export const MESSAGES = {
   ...generationMessages,
   ...billingMessages,
   ...notificationMessages,
+  ...auditMessages,
 } satisfies Record<string, MessageDef>;
 
 export type MessageName = keyof typeof MESSAGES;

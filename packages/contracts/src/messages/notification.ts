@@ -19,6 +19,9 @@ export const EMAIL_TEMPLATES = [
   'google-linked',
   'google-unlinked',
   'account-deletion-cancelled',
+  'image-taken-down',
+  'account-suspended',
+  'account-reinstated',
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -43,6 +46,9 @@ export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
  * - google-linked: linkedAt? — a Google account was linked for signing in
  * - google-unlinked: unlinkedAt? — the Google account was unlinked
  * - account-deletion-cancelled: (nothing) — the person kept the account during the grace period
+ * - account-suspended: (nothing) — an admin suspended the account
+ * - account-reinstated: (nothing) — the suspension was lifted
+ * - image-taken-down: rule (a MODERATION_REASONS id), takenDownAt? — a moderator took one of the person's gallery images down
  */
 export const notificationMessages = {
   /**

@@ -105,10 +105,11 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
           tag: 'auth',
           access: 'public',
           summary: 'Create an account',
-          description: 'Creates the account and sends the verification email. The answer is the same whether or not the address already has an account.',
+          description:
+            'Creates the account and sends the verification email. The answer is the same whether or not the address already has an account. A display name the content policy forbids is refused (422 `AUTH_DISPLAY_NAME_POLICY`, naming the rule) and nothing is created.',
         }),
         body: ref(SignupBody),
-        response: { 202: accepted, ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_WEAK_PASSWORD'], 429: ['AUTH_SIGNUP_LIMIT'] }) },
+        response: { 202: accepted, ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_WEAK_PASSWORD'], 422: ['AUTH_DISPLAY_NAME_POLICY'], 429: ['AUTH_SIGNUP_LIMIT'] }) },
       },
     },
     async (request, reply) => {
@@ -157,7 +158,7 @@ export function registerAccountRoutes(app: App, deps: AuthDeps, accounts: Accoun
         body: ref(LoginBody),
         response: {
           200: ref(Me, { description: 'Signed in: the account' }),
-          ...errors(JSON_BODY_ERRORS, { 401: ['AUTH_INVALID_CREDENTIALS'], 403: ['AUTH_EMAIL_NOT_VERIFIED', 'AUTH_DELETION_SCHEDULED'], 429: ['AUTH_TOO_MANY_ATTEMPTS'] }),
+          ...errors(JSON_BODY_ERRORS, { 401: ['AUTH_INVALID_CREDENTIALS'], 403: ['AUTH_EMAIL_NOT_VERIFIED', 'AUTH_DELETION_SCHEDULED', 'ACCOUNT_SUSPENDED'], 429: ['AUTH_TOO_MANY_ATTEMPTS'] }),
         },
       },
     },

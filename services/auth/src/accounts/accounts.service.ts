@@ -6,7 +6,7 @@ import type { DB } from '../db.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../lib/passwords.js';
 import { hashToken, looksLikeToken, newToken } from '../lib/tokens.js';
-import { NO_DISPLAY_NAME, cleanDisplayName, normaliseEmail } from '../lib/email.js';
+import { NO_DISPLAY_NAME, checkDisplayName, cleanDisplayName, normaliseEmail } from '../lib/email.js';
 import { createBackoff } from './backoff.js';
 import { failClosed } from '../lib/bounded.js';
 import { sealEmail, sealedLink, sendEmail } from './emails.js';
@@ -152,6 +152,8 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     async signup(input: { email: string; password: string; displayName?: string; locale: 'en' | 'zh'; ipHash?: string }): Promise<void> {
       const email = normaliseEmail(input.email);
       const password = checkPasswordPolicy(input.password);
+      const displayName = cleanDisplayName(input.displayName ?? '') || NO_DISPLAY_NAME;
+      checkDisplayName(displayName);
       await countSignup(input.ipHash);
       const passwordHash = await hashPassword(password);
       // After the answer: whether the address is taken must not show in the timing either.
@@ -161,7 +163,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
             id: uuidv7(),
             email,
             passwordHash,
-            displayName: cleanDisplayName(input.displayName ?? '') || NO_DISPLAY_NAME,
+            displayName,
             locale: input.locale,
             signupIpHash: input.ipHash ?? null,
             verified: false,

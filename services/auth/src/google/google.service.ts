@@ -194,7 +194,10 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       }
       const userId = await signInWithClaims(claims, pending.locale, input.ipHash);
       if (pending.previous) await sessions.revokeByHash(pending.previous);
-      const { token, maxAge } = await sessions.create(db, userId, input.device);
+      // suspended by an admin: refused like a disabled account (the sign-in page says so)
+      const { token, maxAge } = await sessions.create(db, userId, input.device).catch((err: unknown) => {
+        throw err instanceof AppError && err.code === 'ACCOUNT_SUSPENDED' ? new GoogleSignInError('account_disabled', 'account is suspended') : err;
+      });
       return { token, maxAge, returnTo: pending.returnTo };
     },
   };

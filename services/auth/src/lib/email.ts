@@ -1,3 +1,6 @@
+import { AppError } from '@imlab/http';
+import { matchPolicy, POLICY_VERSION } from '@imlab/policy';
+
 /** Stored and compared form of an address: NFKC, trimmed, lower-cased. */
 export function normaliseEmail(email: string): string {
   return email.normalize('NFKC').trim().toLowerCase();
@@ -23,4 +26,19 @@ const INVISIBLE = /[\p{Cc}\p{Cf}\u2028\u2029\u180E]/gu;
 /** A display name as stored: NFC, invisible and control characters removed, trimmed. */
 export function cleanDisplayName(name: string): string {
   return name.normalize('NFC').replace(INVISIBLE, '').trim();
+}
+
+/**
+ * Refuses a display name the content policy (@imlab/policy, the rules prompts are checked
+ * against) forbids: it shows next to every image the person publishes. Checked on the cleaned
+ * name, before anything is stored; the 422 names the rule, never the name.
+ */
+export function checkDisplayName(cleaned: string): void {
+  const rule = matchPolicy(cleaned);
+  if (rule) {
+    throw new AppError('AUTH_DISPLAY_NAME_POLICY', {
+      params: { rule: rule.description },
+      details: { rule: rule.id, field: 'displayName', policyVersion: POLICY_VERSION, ruleDescription: rule.description },
+    });
+  }
 }

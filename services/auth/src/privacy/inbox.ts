@@ -3,8 +3,9 @@ import type { ServiceContext } from '@imlab/queue';
 import { Gauge, type Registry } from 'prom-client';
 import type { DB } from '../db.js';
 import type { Receipts } from './receipts.js';
+import { recordAudit } from '../audit/index.js';
 
-/** Auth's inbox: the services' reports that their part of a purge is done. */
+/** Auth's inbox: the services' reports that their part of a purge is done, and their audit records. */
 export function consumeAuthInbox(ctx: ServiceContext<DB>, receipts: Receipts, opts: { concurrency?: number } = {}) {
   return ctx.bus.consume(
     'auth',
@@ -14,6 +15,8 @@ export function consumeAuthInbox(ctx: ServiceContext<DB>, receipts: Receipts, op
         if (result.complete && result.emailed) log.info({ deletionId: payload.deletionId }, 'deletion complete everywhere; the last email is on its way');
         return result;
       },
+      // The audit log (auth keeps it for every service): one row per record id.
+      'audit.record': async ({ tx, payload }) => recordAudit(tx as unknown as Transaction<DB>, payload),
     },
     { concurrency: opts.concurrency ?? 2 },
   );

@@ -14,6 +14,8 @@ import { publicLink, sendEmail } from '../accounts/emails.js';
 import { toMe } from '../profile/profile.service.js';
 import { fetchInternal, fetchUserExport, inlineInternalFiles } from './export-fetch.js';
 import { createZipFile } from './zip-file.js';
+import { auditExportFor, forgetInAudit } from '../audit/index.js';
+import { suspendedUserKey } from '@imlab/contracts';
 import { createReceipts } from './receipts.js';
 
 const README = `Your imagemakerlab export.
@@ -24,6 +26,8 @@ orders.json    your purchases: credit packs, amounts paid, refunds and disputes
 images.json    your generations (prompts, settings, status) and uploads; each image's "file"
 images/        the images themselves
 uploads/       reference images you uploaded
+audit.json     what our staff did that concerned you (image takedowns, suspensions, goodwill
+               credits, support look-ups), with their written reasons
 `;
 
 const MAX_EXPORT_ATTEMPTS = 5;
@@ -92,12 +96,16 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
         await bus.send(tx as never, 'user.purge', { userId: user.id, deletionId });
         await accountsRepo.unlinkBonusClaims(tx, user.id);
         await accountsRepo.deleteUser(tx, user.id);
+        // the audit log keeps what staff did, but no longer whom it concerned (or who did it)
+        await forgetInAudit(tx, user.id);
         return { userId: user.id, email: user.email, hashes, files };
       });
       if (!purged) return false;
       await Promise.all(purged.files.map((f) => rm(join(exportDir, f), { force: true })));
       await sessions.dropCached(purged.hashes);
       await accounts.backoff.clear(purged.email);
+      // a suspension's mark names them too
+      await deps.redis.del(suspendedUserKey(deps.keyPrefix, purged.userId)).catch(() => undefined);
       logger.info({ userId: purged.userId }, 'account purged');
       return true;
     },
@@ -154,6 +162,8 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
           archive.add('profile.json', text(profile), true);
           archive.add('credits.json', text(credits), true);
           archive.add('orders.json', text(orders), true);
+          // back-office actions that concerned them (takedowns, suspensions, goodwill credits…)
+          archive.add('audit.json', text(await auditExportFor(db, user.id)), true);
           // image files first, then the listing that points at them
           await inlineInternalFiles(images, async (path) => fetchInternal(config.GENERATION_URL, path, await deps.keys.serviceToken('generation')), (name, data) => archive.add(name, data));
           archive.add('images.json', text(images), true);

@@ -6,7 +6,7 @@ import type { ProfileService } from './profile.service.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import { Me } from '../accounts/accounts.schemas.js';
 import { setLocaleCookie } from '../sessions/cookies.js';
-import { cleanDisplayName } from '../lib/email.js';
+import { checkDisplayName, cleanDisplayName } from '../lib/email.js';
 import { callerOf, requireCaller } from '../http/request-auth.js';
 
 const PatchMe = Type.Object(
@@ -66,16 +66,18 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
       tag: 'account',
       access: 'session',
       summary: 'Change the display name or locale',
-      description: 'Changes the display name and/or the locale (emails are then sent in it; the `locale` cookie is set too).',
+      description:
+        'Changes the display name and/or the locale (emails are then sent in it; the `locale` cookie is set too). A display name the content policy forbids is refused (422 `AUTH_DISPLAY_NAME_POLICY`, naming the rule) and nothing changes.',
     }),
     body: ref(PatchMe),
-    response: { 200: ref(Me, { description: 'The changed account' }), ...errors(JSON_BODY_ERRORS, { 401: ['UNAUTHENTICATED'] }) },
+    response: { 200: ref(Me, { description: 'The changed account' }), ...errors(JSON_BODY_ERRORS, { 401: ['UNAUTHENTICATED'], 422: ['AUTH_DISPLAY_NAME_POLICY'] }) },
   };
 
   app.get('/v1/me', { preHandler: authed, schema: getSchema }, async (request) => profiles.get(callerOf(request).userId));
 
   app.patch('/v1/me', { preHandler: authed, schema: patchSchema }, async (request, reply) => {
     const displayName = request.body.displayName === undefined ? undefined : cleanDisplayName(request.body.displayName);
+    if (displayName) checkDisplayName(displayName);
     const me = await profiles.update(callerOf(request).userId, { ...(displayName !== undefined ? { displayName } : {}), ...(request.body.locale ? { locale: request.body.locale } : {}) });
     // Set from the stored, validated value: the request's text never reaches Set-Cookie.
     if (request.body.locale) {

@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
+import { isSuspended } from '../backoffice/suspension.service.js';
 import { INTERNAL_AUDIENCES, REVOKED_SESSION_TTL_MS, asLocale, revokedSessionKey, type Locale, type Role } from '@imlab/contracts';
 import { AppError } from '@imlab/http';
 import type { Db } from '@imlab/db';
@@ -139,6 +140,8 @@ export function createSessionService(deps: AuthDeps) {
 
     /** Starts a session: a fresh 256-bit token (never one the client offered), only its hash stored. */
     async create(dbOrTx: Db<DB>, userId: string, device: string): Promise<{ token: string; sessionId: string; maxAge: number }> {
+      // a suspended account gets no session, whichever way it signs in
+      if (await isSuspended(dbOrTx, userId)) throw new AppError('ACCOUNT_SUSPENDED');
       const token = newToken();
       const sessionId = uuidv7();
       const expiresAt = new Date(Date.now() + config.SESSION_TTL * 1000);

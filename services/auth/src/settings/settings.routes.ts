@@ -186,7 +186,7 @@ export function registerSettingsRoutes(app: App, deps: AuthDeps, settings: Setti
             'With the `restoreToken` a sign-in answered (AUTH_DELETION_SCHEDULED): the deletion is cancelled, published images go back to the gallery, an email confirms it, and this browser is signed in.',
         }),
         body: ref(RestoreBody),
-        response: { 200: ref(Me, { description: 'Kept and signed in: the account' }), ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_INVALID_TOKEN'] }) },
+        response: { 200: ref(Me, { description: 'Kept and signed in: the account' }), ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_INVALID_TOKEN'], 403: ['ACCOUNT_SUSPENDED'] }) },
       },
     },
     async (request, reply) => {

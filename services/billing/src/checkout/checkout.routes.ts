@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ref, StringEnum } from '@imlab/contracts';
-import { authenticate, errors, JSON_BODY_ERRORS, operation, type App } from '@imlab/http';
+import { authenticate, errors, JSON_BODY_ERRORS, operation, refuseSuspended, type App, type SuspensionSource } from '@imlab/http';
 import { startCheckout, type CheckoutDeps } from './checkout.service.js';
 
 const CheckoutRequest = Type.Object(
@@ -22,11 +22,12 @@ const CheckoutSession = Type.Object(
 export const checkoutSchemas = [CheckoutRequest, CheckoutSession];
 
 /** POST /v1/billing/checkout: signed-in person buys a pack; answers the Stripe Checkout URL. */
-export function registerCheckoutRoutes(app: App, deps: CheckoutDeps): void {
+export function registerCheckoutRoutes(app: App, deps: CheckoutDeps, suspension: SuspensionSource): void {
   app.post(
     '/v1/billing/checkout',
     {
       preValidation: authenticate,
+      preHandler: refuseSuspended(suspension),
       schema: {
         ...operation('createCheckoutSession', {
           tag: 'billing',
@@ -46,6 +47,7 @@ export function registerCheckoutRoutes(app: App, deps: CheckoutDeps): void {
           201: ref(CheckoutSession, { description: 'The order is created; send the browser to `url`' }),
           ...errors(JSON_BODY_ERRORS, {
             401: ['UNAUTHENTICATED'],
+            403: ['ACCOUNT_SUSPENDED'],
             404: ['BILLING_PACK_NOT_FOUND'],
             409: ['BILLING_CHECKOUT_IN_PROGRESS', 'BILLING_CONFLICT'],
             422: ['BILLING_IDEMPOTENCY_KEY_REUSED', 'BILLING_CHECKOUT_OVER'],

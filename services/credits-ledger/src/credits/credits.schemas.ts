@@ -11,7 +11,7 @@ export const Movement = Type.Object(
       type: 'string',
       enum: [...MOVEMENT_KINDS],
       description:
-        'purchase: credits bought; bonus: credits given (the sign-up bonus); generation: credits held for a generation; ' +
+        'purchase: credits bought; bonus: credits given (the sign-up bonus); goodwill: credits our support team gave (with a reason, kept in the audit log); generation: credits held for a generation; ' +
         'refund: credits back from a generation that was canceled, failed, expired or delivered fewer images; ' +
         'clawback: credits taken back after a purchase was refunded or disputed; restore: credits given back after a dispute was won.',
     }),

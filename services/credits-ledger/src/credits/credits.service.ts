@@ -5,7 +5,7 @@ import { findUserAccounts } from '../ledger/ledger.repository.js';
 import { listAvailableMovements, type MovementRow } from './credits.repository.js';
 
 /** What a line of the history is, as a person thinks of it (the ledger's transfer kinds, grouped). */
-export const MOVEMENT_KINDS = ['purchase', 'bonus', 'generation', 'refund', 'clawback', 'restore'] as const;
+export const MOVEMENT_KINDS = ['purchase', 'bonus', 'goodwill', 'generation', 'refund', 'clawback', 'restore'] as const;
 export type MovementKind = (typeof MOVEMENT_KINDS)[number];
 
 export interface Movement {
@@ -30,6 +30,7 @@ const ORDER_REF = /^order:(.{1,190})$/;
 const KIND_OF: Record<TransferKind, MovementKind> = {
   grant_purchase: 'purchase',
   grant_promo: 'bonus',
+  grant_goodwill: 'goodwill',
   reserve: 'generation',
   release: 'refund',
   expire: 'refund',
@@ -69,6 +70,7 @@ const TEXT = {
     purchase: (n: number) => `Credit purchase — ${credits(n, 'en')}`,
     signupBonus: (n: number) => `Sign-up bonus — ${credits(n, 'en')}`,
     bonus: (n: number) => `Bonus credits — ${credits(n, 'en')}`,
+    goodwill: (n: number) => `Goodwill credits from our support team — ${credits(n, 'en')}`,
     generation: (n: number) => `Image generation — ${credits(n, 'en')}`,
     refund: (why: string) => `Refund — ${why}`,
     notCompleted: 'the generation did not complete',
@@ -80,6 +82,7 @@ const TEXT = {
     purchase: (n: number) => `购买积分 — ${credits(n, 'zh')}`,
     signupBonus: (n: number) => `注册奖励 — ${credits(n, 'zh')}`,
     bonus: (n: number) => `赠送积分 — ${credits(n, 'zh')}`,
+    goodwill: (n: number) => `客服补偿积分 — ${credits(n, 'zh')}`,
     generation: (n: number) => `图像生成 — ${credits(n, 'zh')}`,
     refund: (why: string) => `退款 — ${why}`,
     notCompleted: '生成未完成',
@@ -109,6 +112,9 @@ export function describe(row: MovementRow, locale: Locale): Pick<Movement, 'kind
       break;
     case 'bonus':
       description = ref === 'signup-bonus' ? t.signupBonus(row.amount) : t.bonus(row.amount);
+      break;
+    case 'goodwill':
+      description = t.goodwill(row.amount);
       break;
     case 'generation':
       description = t.generation(row.amount);

@@ -5,7 +5,7 @@ import { isPurged, type Transaction } from '@imlab/db';
 import type { Bus } from '@imlab/queue';
 import type { Payload, LedgerHoldOutcome, LedgerPostingResult, LedgerReserveResult } from '@imlab/contracts';
 import type { QueueTables } from '@imlab/queue';
-import type { DB, SystemAccountType } from '../db.js';
+import type { DB, SystemAccountType, TransferKind } from '../db.js';
 import * as repo from './ledger.repository.js';
 import { captureExceedsHold, idempotencyConflict, invariantBroken, postingOutOfOrder, reserveContended } from './ledger.errors.js';
 
@@ -62,13 +62,24 @@ async function noteBalanceDrop(tx: Tx, deps: LedgerDeps, userId: string, before:
 /** What a grant, clawback or restore for a purged person does: nothing (there is nobody to credit or charge). */
 const PURGED_NOOP: LedgerPostingResult = { amount: 0, debt: 0 };
 
-/** Purchase or promo credits: issuance/promo → available. */
-export async function grant(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.grant'>): Promise<LedgerPostingResult> {
+/** Where granted credits come from, by source. */
+const GRANT_SOURCES = {
+  purchase: { account: 'issuance', kind: 'grant_purchase' },
+  promo: { account: 'promo', kind: 'grant_promo' },
+  goodwill: { account: 'goodwill', kind: 'grant_goodwill' },
+} as const satisfies Record<string, { account: SystemAccountType; kind: TransferKind }>;
+
+/** A grant as the ledger posts it: the `ledger.grant` command's, or a goodwill grant an admin made here. */
+export type GrantInput = Omit<Payload<'ledger.grant'>, 'source'> & { source: keyof typeof GRANT_SOURCES };
+
+/** Purchase, promo or goodwill credits: issuance/promo/goodwill → available. */
+export async function grant(tx: Tx, deps: LedgerDeps, p: GrantInput): Promise<LedgerPostingResult> {
   const hash = requestHash('grant', [p.userId, p.amount, p.source, p.reference]);
   const result: LedgerPostingResult = { amount: p.amount, debt: 0 };
-  const debit = deps.system[p.source === 'purchase' ? 'issuance' : 'promo'];
-  const kind = p.source === 'purchase' ? 'grant_purchase' : 'grant_promo';
-  const event = outboxEvent('ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'grant', userId: p.userId, ...result, reference: p.reference });
+  const debit = deps.system[GRANT_SOURCES[p.source].account];
+  const kind = GRANT_SOURCES[p.source].kind;
+  // Billing reconciles orders against purchase and promo grants; goodwill is nothing of billing's.
+  const event = p.source === 'goodwill' ? null : outboxEvent('ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'grant', userId: p.userId, ...result, reference: p.reference });
   const grantRow = { key: p.idempotencyKey, requestHash: hash, userId: p.userId, amount: p.amount, debit, kind, reference: p.reference, result, event } as const;
   let posted = await repo.postGrant(tx, grantRow);
   if (!posted.hasAccount) {

@@ -1,4 +1,5 @@
 import { beginPurge, markPurged, type Kysely, type Transaction } from '@imlab/db';
+import { forgetInGoodwill } from '../goodwill/goodwill.service.js';
 import type { DB } from '../db.js';
 import { lockSealing } from '../audit/audit.repository.js';
 import { hashesAround } from '../audit/audit.service.js';
@@ -26,6 +27,7 @@ export async function purgeUser(tx: Transaction<DB>, userId: string): Promise<Pu
   const acc = await repo.accountsOf(tx, userId);
   const result: PurgeResult = acc ? await eraseAccounts(tx, acc.heldId ? [acc.availableId, acc.heldId] : [acc.availableId]) : { accounts: 0, transfers: 0, aggregates: 0 };
   await repo.deleteSentMessagesAbout(tx, userId);
+  await forgetInGoodwill(tx, userId);
   await markPurged(tx, userId);
   return result;
 }

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { ref } from '@imlab/contracts';
-import { authenticate, AppError, errors, JSON_BODY_ERRORS, operation, type App } from '@imlab/http';
+import { authenticate, AppError, errors, JSON_BODY_ERRORS, operation, type App, refuseSuspended, type SuspensionSource } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GenerationStatus } from '../db.js';
 import { OPEN_STATUSES, TERMINAL_STATUSES } from '../db.js';
@@ -26,7 +26,8 @@ const generation = ref(GenerationView, { description: 'The generation' });
 /** One `status` event: the generation as `GET /v1/generations/{id}` answers it. */
 const SSE_EXAMPLE = `id: running\nevent: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"running",…}\n\nevent: progress\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","percent":45}\n\n: ping\n\nid: succeeded\nevent: status\ndata: {"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a80","status":"succeeded",…,"images":[…]}\n\n`;
 
-export function generationRoutes(app: App, deps: { config: Config; service: GenerationService; events: StatusEvents }): void {
+export function generationRoutes(app: App, deps: { config: Config; service: GenerationService; events: StatusEvents; suspension: SuspensionSource }): void {
+  const notSuspended = refuseSuspended(deps.suspension);
   // Open event streams end when the service shuts down (the browser's EventSource reconnects to
   // another instance); otherwise close() would wait for them until the grace period ran out.
   const streams = new Set<() => void>();
@@ -77,14 +78,14 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
   app.post(
     '/v1/generations',
     {
-      preHandler: authenticate,
+      preHandler: [authenticate, notSuspended],
       schema: {
         ...operation('createGeneration', {
           tag: 'generations',
           access: 'session',
           summary: 'Create a generation',
           description:
-            'Holds the credits the generation costs and queues the render. Not enough credits: 402 with `shortfall` (the generation is kept as rejected). With an `Idempotency-Key`, the same request again answers the same generation; the same key with another request is 422 `GENERATION_IDEMPOTENCY_KEY_REUSED`. Follow it with `GET /v1/generations/{id}` or its event stream.',
+            'Holds the credits the generation costs and queues the render. The prompt and the negative prompt are checked against the content policy first (422 `GENERATION_CONTENT_POLICY` names the rule and the `field`; nothing is held); with model moderation on, so are the prompt and the reference images (503 `MODERATION_UNAVAILABLE` when the model cannot answer and the service is set to fail closed). Not enough credits: 402 with `shortfall` (the generation is kept as rejected). With an `Idempotency-Key`, the same request again answers the same generation; the same key with another request is 422 `GENERATION_IDEMPOTENCY_KEY_REUSED`. Follow it with `GET /v1/generations/{id}` or its event stream.',
         }),
         headers: IdempotencyHeaders,
         body: ref(GenerationRequest),
@@ -93,7 +94,9 @@ export function generationRoutes(app: App, deps: { config: Config; service: Gene
           ...errors(JSON_BODY_ERRORS, {
             401: ['UNAUTHENTICATED'],
             402: ['LEDGER_INSUFFICIENT_CREDITS'],
+            403: ['ACCOUNT_SUSPENDED'],
             422: [...REQUEST_REFUSED, 'GENERATION_REFERENCE_NOT_FOUND', 'GENERATION_IDEMPOTENCY_KEY_REUSED'],
+            503: ['MODERATION_UNAVAILABLE'],
           }),
         },
       },

@@ -16,7 +16,10 @@ import * as repo from './generations.repository.js';
 import { ENDINGS, Lifecycle, move } from './lifecycle.js';
 import * as images from '../images/images.repository.js';
 import * as uploads from '../uploads/uploads.repository.js';
-import { checkPolicy, normalisePrompt } from './policy.js';
+import { checkPrompts, normalisePrompt, policyRefusal } from './policy.js';
+import { ModerationUnavailable, type Moderation } from '../moderation/moderation.js';
+import type { ObjectStorage } from '../storage/storage.js';
+import type { UploadRow } from '../db.js';
 import { generationView, type GenerationRequest, type GenerationView } from './generations.schemas.js';
 
 export interface GenerationDeps {
@@ -26,6 +29,9 @@ export interface GenerationDeps {
   events: StatusEvents;
   metrics: GenerationMetrics;
   logger: Logger;
+  /** Reads reference uploads for the moderation model. */
+  storage: ObjectStorage;
+  moderation: Moderation;
 }
 
 export interface NormalisedRequest {
@@ -56,10 +62,8 @@ export function prepare(config: Config, input: GenerationRequest): NormalisedReq
     throw new AppError('GENERATION_PROMPT_TOO_LONG', { params: { maxChars: config.PROMPT_MAX_CHARS }, details: { maxChars: config.PROMPT_MAX_CHARS } });
   }
   const negative = input.negativePrompt === undefined || input.negativePrompt === null ? '' : normalisePrompt(input.negativePrompt);
-  const rule = checkPolicy(prompt);
-  if (rule) {
-    throw new AppError('GENERATION_CONTENT_POLICY', { params: { rule: rule.description }, details: { rule: rule.id } });
-  }
+  // Both prompts, before anything else about the request: a refusal is answered before any hold.
+  checkPrompts('GENERATION_CONTENT_POLICY', prompt, negative || null);
   const model = input.model ?? DEFAULT_IMAGE_MODEL;
   const tier = capabilitiesFor(config).tiers[model];
   const unsupported = (field: string, allowed: string[]) => new AppError('GENERATION_UNSUPPORTED_OPTION', { params: { field, model, allowed }, details: { field, model, allowed } });
@@ -173,18 +177,29 @@ export class GenerationService {
    * ledger's hold-placed / hold-rejected events.
    */
   async create(userId: string, input: GenerationRequest, idempotencyKey: string | undefined, requestId: string): Promise<CreateOutcome> {
+    try {
+      return await this.createChecked(userId, input, idempotencyKey, requestId);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'GENERATION_CONTENT_POLICY') this.d.metrics.policyRefusals.inc({ check: 'create', rule: String(err.details?.rule) });
+      throw err;
+    }
+  }
+
+  private async createChecked(userId: string, input: GenerationRequest, idempotencyKey: string | undefined, requestId: string): Promise<CreateOutcome> {
     const r = prepare(this.d.config, input);
     const hash = requestHash(r);
     if (idempotencyKey) {
       const existing = await repo.findByIdempotencyKey(this.d.db, userId, idempotencyKey);
       if (existing) return this.replay(existing, hash);
     }
+    let references: UploadRow[] = [];
     if (r.referenceUploadIds.length) {
       const owned = await uploads.findOwnedUploads(this.d.db, userId, r.referenceUploadIds);
-      const live = owned.filter((u) => u.expires_at === null || u.expires_at.getTime() > Date.now());
-      if (live.length !== r.referenceUploadIds.length) throw referenceMissing();
-      checkReferenceFormats(this.d.config, r.model, live.map((u) => u.mime));
+      references = owned.filter((u) => u.expires_at === null || u.expires_at.getTime() > Date.now());
+      if (references.length !== r.referenceUploadIds.length) throw referenceMissing();
+      checkReferenceFormats(this.d.config, r.model, references.map((u) => u.mime));
     }
+    await this.moderate(r.prompt, references);
     const id = uuidv7();
     const expiresAt = new Date(Date.now() + this.d.config.HOLD_TTL * 1000);
     let reserveMessageId: string;
@@ -234,6 +249,32 @@ export class GenerationService {
     }
     const g = (await repo.findGeneration(this.d.db, id))!;
     return outcomeOf(g);
+  }
+
+  /**
+   * The moderation model (when enabled) on the prompt and the reference images, before anything is
+   * held. Its outage lets the request through or refuses it (503), as MODERATION_CREATE_OUTAGE says.
+   */
+  private async moderate(prompt: string, references: UploadRow[]): Promise<void> {
+    const { moderation, storage } = this.d;
+    if (!moderation.enabled) return;
+    const images = await Promise.all(
+      references.map(async (u) => {
+        const bytes = await storage.get(u.storage_key);
+        if (!bytes) throw referenceMissing();
+        return { field: 'referenceUploadIds' as const, image: { bytes, mime: u.mime } };
+      }),
+    );
+    let flag;
+    try {
+      flag = await moderation.check([{ field: 'prompt', text: prompt }, ...images]);
+    } catch (err) {
+      if (!(err instanceof ModerationUnavailable)) throw err;
+      this.d.metrics.moderationOutages.inc({ check: 'create', outcome: moderation.createFailsOpen ? 'allowed' : 'refused' });
+      if (moderation.createFailsOpen) return;
+      throw new AppError('MODERATION_UNAVAILABLE', { message: `moderation unavailable: ${err.message}`, cause: err });
+    }
+    if (flag) throw policyRefusal('GENERATION_CONTENT_POLICY', flag.rule, flag.field);
   }
 
   private replay(existing: GenerationRow, hash: string): CreateOutcome {

@@ -1,48 +1,19 @@
 /**
- * The content policy checked before anything is charged. Each rule has an id that the 422 names,
- * and terms in English and Chinese. Matching runs on the normalised prompt (NFKC, lower case,
- * zero-width characters removed), Latin terms on word boundaries, CJK terms as substrings (Chinese
- * has no spaces between words).
+ * The content policy as generation applies it: the rules and the matcher live in @imlab/policy
+ * (shared with auth's display names); this module turns a match into the 422 and keeps the form
+ * prompts are stored in.
  */
-import type { LocalizedText } from '@imlab/contracts';
+import type { PolicyField } from '@imlab/contracts';
+import { AppError } from '@imlab/http';
+import { matchPolicy, POLICY_VERSION, type LocalizedText } from '@imlab/policy';
 
-export interface PolicyRule {
+/** A refused rule as the answer names it: a policy rule, or a moderation model's category. */
+export interface RefusedRule {
   id: string;
-  /** What the rule forbids, in both languages (the 422's message names it). */
   description: LocalizedText;
-  terms: string[];
 }
 
-export const POLICY_RULES: PolicyRule[] = [
-  {
-    id: 'minors-sexual',
-    description: { en: 'sexual content involving minors', zh: '涉及未成年人的色情内容' },
-    terms: ['child porn', 'child sexual', 'underage nude', 'underage sex', 'loli hentai', 'naked child', '儿童色情', '幼女色情', '未成年色情', '未成年裸体', '萝莉色情'],
-  },
-  {
-    id: 'sexual-violence',
-    description: { en: 'sexual violence', zh: '性暴力' },
-    terms: ['rape', 'raping', 'sexual assault', '强奸', '性侵'],
-  },
-  {
-    id: 'terrorism',
-    description: { en: 'terrorist propaganda or graphic executions', zh: '恐怖主义宣传或血腥处决画面' },
-    terms: ['beheading', 'isis propaganda', 'terrorist recruitment', '斩首', '恐怖主义宣传', '恐怖分子招募'],
-  },
-  {
-    id: 'self-harm',
-    description: { en: 'encouragement of self-harm', zh: '鼓励自我伤害' },
-    terms: ['how to kill myself', 'suicide instructions', 'self-harm tutorial', '自杀方法', '自残教程'],
-  },
-  {
-    id: 'non-consensual-intimate',
-    description: { en: 'intimate imagery of real people without consent', zh: '未经同意的真实人物私密影像' },
-    terms: ['deepfake nude', 'revenge porn', 'undress photo of', '换脸色情', '偷拍裸照'],
-  },
-];
-
 const ZERO_WIDTH = /[\u200B-\u200D\u2060\uFEFF\u00AD]/g;
-const CJK = /[\u3400-\u9FFF\uF900-\uFAFF]/;
 
 /** The form prompts are stored and checked in: NFKC, no zero-width or control characters, single spaces. */
 export function normalisePrompt(text: string): string {
@@ -55,23 +26,26 @@ export function normalisePrompt(text: string): string {
     .trim();
 }
 
-function escape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/**
+ * The refusal: the message names the rule in the person's language; the body also carries the
+ * rule's id, what broke it, the rule set's version and the rule's words in both languages (so a
+ * page shows them in its own language even when the cookie says otherwise).
+ */
+export function policyRefusal(code: 'GENERATION_CONTENT_POLICY' | 'IMAGE_CONTENT_POLICY', rule: RefusedRule, field: PolicyField): AppError {
+  return new AppError(code, {
+    params: { rule: rule.description, field },
+    details: { rule: rule.id, field, policyVersion: POLICY_VERSION, ruleDescription: rule.description },
+  });
 }
 
-const compiled = POLICY_RULES.map((rule) => ({
-  rule,
-  patterns: rule.terms.map((t) => (CJK.test(t) ? new RegExp(escape(t).replace(/\s+/g, '\\s*'), 'u') : new RegExp(`(?<![\\p{L}\\p{N}])${escape(t).replace(/\s+/g, '[\\s_\\-.]*')}(?![\\p{L}\\p{N}])`, 'iu'))),
-}));
-
-/** The first rule a text breaks, or undefined. */
-export function checkPolicy(...texts: (string | null | undefined)[]): PolicyRule | undefined {
-  for (const text of texts) {
-    if (!text) continue;
-    const t = text.toLowerCase();
-    // "r a p e", "r.a.p.e": runs of single letters are read as one word too.
-    const joined = t.replace(/(?<![\p{L}\p{N}])\p{L}(?:[\s._*-]+\p{L}(?![\p{L}\p{N}]))+/gu, (m) => m.replace(/[\s._*-]+/g, ''));
-    for (const { rule, patterns } of compiled) if (patterns.some((p) => p.test(t) || p.test(joined))) return rule;
+/** Throws the refusal for the first of the prompts that breaks a rule (the prompt before the negative prompt). */
+export function checkPrompts(code: 'GENERATION_CONTENT_POLICY' | 'IMAGE_CONTENT_POLICY', prompt: string, negativePrompt: string | null): void {
+  const fields: [PolicyField, string | null][] = [
+    ['prompt', prompt],
+    ['negativePrompt', negativePrompt],
+  ];
+  for (const [field, text] of fields) {
+    const rule = matchPolicy(text);
+    if (rule) throw policyRefusal(code, rule, field);
   }
-  return undefined;
 }

@@ -15,8 +15,15 @@ export async function findImage(db: Db<DB>, id: string): Promise<ImageRow | unde
   return db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** Publishing a taken-down image changes nothing (undefined), like an image of someone else. */
 export async function setPublished(db: Db<DB>, id: string, userId: string, at: Date | null): Promise<ImageRow | undefined> {
-  return db.updateTable('images').set({ published_at: at }).where('id', '=', id).where('user_id', '=', userId).returningAll().executeTakeFirst();
+  let q = db.updateTable('images').set({ published_at: at }).where('id', '=', id).where('user_id', '=', userId);
+  if (at !== null) q = q.where('taken_down_at', 'is', null);
+  return q.returningAll().executeTakeFirst();
+}
+
+export async function isReported(db: Db<DB>, imageId: string): Promise<boolean> {
+  return (await db.selectFrom('image_reports').select('id').where('image_id', '=', imageId).limit(1).executeTakeFirst()) !== undefined;
 }
 
 export async function deleteImage(db: Db<DB>, id: string, userId: string): Promise<ImageRow | undefined> {
@@ -41,7 +48,9 @@ export async function galleryPage(db: Db<DB>, opts: { after?: { publishedAt: Dat
     .selectFrom('images')
     .leftJoin('user_profiles', 'user_profiles.user_id', 'images.user_id')
     .select(['images.id', 'images.width', 'images.height', 'images.published_at', 'user_profiles.display_name'])
-    .where('images.published_at', 'is not', null);
+    .where('images.published_at', 'is not', null)
+    // reported by enough people: out of the gallery until a moderator reviews it
+    .where('images.hidden_at', 'is', null);
   if (opts.after) {
     const { publishedAt, id } = opts.after;
     q = q.where((eb) => eb.or([eb('images.published_at', '<', publishedAt), eb.and([eb('images.published_at', '=', publishedAt), eb('images.id', '<', id)])]));
@@ -69,6 +78,8 @@ export async function republishWithdrawn(db: Db<DB>, userId: string): Promise<nu
     .set((eb) => ({ published_at: eb.ref('withdrawn_published_at'), withdrawn_published_at: null }))
     .where('user_id', '=', userId)
     .where('withdrawn_published_at', 'is not', null)
+    // taken down by a moderator meanwhile: it stays down
+    .where('taken_down_at', 'is', null)
     .executeTakeFirst();
   return Number(res.numUpdatedRows);
 }

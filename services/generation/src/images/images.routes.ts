@@ -1,13 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Page, ref } from '@imlab/contracts';
-import { authenticate, binaryContent, errors, operation, type App } from '@imlab/http';
+import { authenticate, binaryContent, errors, operation, refuseSuspended, type App, type SuspensionSource } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import type { StorageDeletions } from '../storage/deletions.js';
 import { IdParams, PageQuery } from '../generations/generations.schemas.js';
 import * as images from './images.service.js';
+import type { Moderation } from '../moderation/moderation.js';
+import type { GenerationMetrics } from '../metrics.js';
 
 const EXAMPLE_IMAGE_ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a81';
 const Published = Type.Object(
@@ -53,13 +55,14 @@ const FILES = {
   thumb: { operationId: 'getImageThumbnail', mediaType: 'image/webp', summary: 'An image\'s thumbnail (WebP)', what: 'The WebP thumbnail' },
 } as const;
 const imageErrors = { 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 404: ['IMAGE_NOT_FOUND'] } as const;
+const publishErrors = { ...imageErrors, 403: ['IMAGE_TAKEN_DOWN', 'ACCOUNT_SUSPENDED'] } as const;
 const publication = ref(Published, { description: 'The image and whether it is published' });
 
 /** Signed-in viewer when a token came along; anonymous otherwise (published images only). */
-async function viewerOf(req: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
+async function viewerOf(req: FastifyRequest, reply: FastifyReply): Promise<images.Viewer | undefined> {
   if (!req.headers.authorization) return undefined;
   await authenticate(req, reply);
-  return req.user.sub;
+  return { id: req.user.sub, roles: req.user.roles };
 }
 
 /**
@@ -78,8 +81,9 @@ export function sendImage(req: FastifyRequest, reply: FastifyReply, file: images
   return reply.type(file.contentType).send(file.bytes);
 }
 
-export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; deletions: StorageDeletions }): void {
-  const { db, storage, deletions } = deps;
+export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectStorage; deletions: StorageDeletions; moderation: Moderation; metrics: GenerationMetrics; suspension: SuspensionSource }): void {
+  const { db, storage, deletions, moderation, metrics } = deps;
+  const notSuspended = refuseSuspended(deps.suspension);
   for (const variant of ['original', 'thumb'] as const) {
     app.get(
       variant === 'original' ? '/v1/images/:id' : '/v1/images/:id/thumb',
@@ -123,14 +127,20 @@ export function imageRoutes(app: App, deps: { db: Kysely<DB>; storage: ObjectSto
   app.post(
     '/v1/images/:id/publish',
     {
-      preHandler: authenticate,
+      preHandler: [authenticate, notSuspended],
       schema: {
-        ...operation('publishImage', { tag: 'images', access: 'session', summary: 'Publish an image', description: 'Puts one of the person\'s images in the public gallery (under their display name).' }),
+        ...operation('publishImage', {
+          tag: 'images',
+          access: 'session',
+          summary: 'Publish an image',
+          description:
+            "Puts one of the person's images in the public gallery (under their display name). Its prompts are checked again against the content policy as it is now (422 `IMAGE_CONTENT_POLICY` names the rule); with model moderation on, the prompt and the image are checked too, and 503 `MODERATION_UNAVAILABLE` answers while the moderation model cannot (publishing never goes on without it). An image a moderator took down cannot be published again (403 `IMAGE_TAKEN_DOWN`).",
+        }),
         params: IdParams,
-        response: { 200: publication, ...errors(imageErrors) },
+        response: { 200: publication, ...errors(publishErrors, { 422: ['IMAGE_CONTENT_POLICY'], 500: ['IMAGE_MISSING'], 503: ['MODERATION_UNAVAILABLE'] }) },
       },
     },
-    async (req) => ({ id: (await images.setPublished(db, req.params.id, req.user.sub, true)).id, published: true }),
+    async (req) => ({ id: (await images.publish({ db, storage, moderation, metrics }, req.params.id, req.user.sub)).id, published: true }),
   );
   app.delete(
     '/v1/images/:id/publish',

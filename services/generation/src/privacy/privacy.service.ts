@@ -8,6 +8,7 @@ import * as images from '../images/images.repository.js';
 import * as uploads from '../uploads/uploads.repository.js';
 import * as users from '../users/users.repository.js';
 import { generationView } from '../generations/generations.schemas.js';
+import { forgetReporter } from '../moderation/index.js';
 
 /**
  * user.purge: the stored objects go first (idempotent, so a retried purge finishes the job), then
@@ -24,6 +25,8 @@ export async function purgeUser(db: Transaction<DB>, storage: ObjectStorage, use
   // files it wrote after the first pass are named by no record any more (its commit took them back).
   await storage.deletePrefix(keys.userPrefix(userId));
   await users.deleteProfile(db, userId);
+  // reports they sent stay (they count for their image) but no longer name them
+  await forgetReporter(db, userId);
   // Last: an image deletion or upload expiry that held these rows has committed its records by now.
   await StorageDeletions.dueNow(db, userId);
   await markPurged(db, userId);

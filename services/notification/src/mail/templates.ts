@@ -1,13 +1,13 @@
-import type { EmailTemplate } from '@imlab/contracts';
+import { MODERATION_REASON_TEXT, isModerationReason, type EmailTemplate, type ModerationReason } from '@imlab/contracts';
 import type { Locale } from '../db.js';
 import type { EmailContent } from './content.js';
-import { formatDate, formatInt, formatMoney, type TemplateData } from './data.js';
+import { TemplateDataError, formatDate, formatInt, formatMoney, type TemplateData } from './data.js';
 
 /*
  * Copy for every template in English and Chinese. Data keys each template reads (documented for
  * callers in packages/contracts/src/messages/notification.ts). Paths of the web app that this
  * service links to itself: /login, /forgot-password, /settings/security, /billing/orders,
- * /pricing, /generations/:id.
+ * /pricing, /generations/:id, /content-policy, /terms.
  */
 
 type Copy = (d: TemplateData) => EmailContent;
@@ -17,7 +17,82 @@ const hi = (d: TemplateData): string => {
   return d.locale === 'zh' ? (name ? `${name}，你好：` : '你好：') : name ? `Hi ${name},` : 'Hi,';
 };
 
+/** The rule a takedown names, in the email's language (an unknown id is a permanent failure). */
+const ruleOf = (d: TemplateData): ModerationReason => {
+  const rule = d.string('rule', 40);
+  if (!isModerationReason(rule)) throw new TemplateDataError('data.rule must be one of MODERATION_REASONS');
+  return rule;
+};
+
 export const TEMPLATES: Record<EmailTemplate, Record<Locale, Copy>> = {
+  'account-suspended': {
+    en: (d) => ({
+      subject: 'Your account is suspended',
+      preheader: 'You cannot sign in to imagemakerlab for now.',
+      greeting: hi(d),
+      paragraphs: [
+        'We have suspended your imagemakerlab account after a review under our terms and content policy. You are signed out everywhere, and you cannot sign in, create, publish or buy credits while the suspension lasts.',
+        'Your images and credits are kept. If you think this is a mistake, reply to this email and tell us why.',
+      ],
+      action: { label: 'Read the terms', url: d.path('/terms') },
+    }),
+    zh: (d) => ({
+      subject: '你的账户已被暂停',
+      preheader: '你暂时无法登录 imagemakerlab。',
+      greeting: hi(d),
+      paragraphs: [
+        '经审核，我们依据服务条款和内容政策暂停了你的 imagemakerlab 账户。你已在所有设备上退出登录；暂停期间无法登录、创作、发布或购买积分。',
+        '你的图片和积分会被保留。如果你认为这是误判，请回复此邮件说明理由。',
+      ],
+      action: { label: '阅读服务条款', url: d.path('/terms') },
+    }),
+  },
+  'account-reinstated': {
+    en: (d) => ({
+      subject: 'Your account is active again',
+      preheader: 'You can sign in to imagemakerlab again.',
+      greeting: hi(d),
+      paragraphs: ['The suspension of your imagemakerlab account has been lifted. You can sign in, create, publish and buy credits again.'],
+      action: { label: 'Sign in', url: d.path('/login') },
+    }),
+    zh: (d) => ({
+      subject: '你的账户已恢复',
+      preheader: '你可以重新登录 imagemakerlab 了。',
+      greeting: hi(d),
+      paragraphs: ['你的 imagemakerlab 账户已解除暂停。你可以重新登录、创作、发布和购买积分。'],
+      action: { label: '登录', url: d.path('/login') },
+    }),
+  },
+  'image-taken-down': {
+    en: (d) => {
+      const at = d.optionalDate('takenDownAt');
+      return {
+        subject: 'One of your gallery images was taken down',
+        preheader: 'A moderator removed an image from the public gallery.',
+        greeting: hi(d),
+        paragraphs: [
+          `${at ? `On ${formatDate('en', at)}, a` : 'A'} moderator took one of your images out of the public gallery because it breaks our content policy: ${MODERATION_REASON_TEXT[ruleOf(d)].en}.`,
+          'The image is still in your library, visible only to you, and it cannot be published again. If you think this was a mistake, reply to this email and tell us why.',
+        ],
+        action: { label: 'Read the content policy', url: d.path('/content-policy') },
+        footnote: 'Repeated breaches of the content policy can lead to the account being suspended.',
+      };
+    },
+    zh: (d) => {
+      const at = d.optionalDate('takenDownAt');
+      return {
+        subject: '你在画廊中的一张图片已被下架',
+        preheader: '审核员将一张图片从公开画廊中移除。',
+        greeting: hi(d),
+        paragraphs: [
+          `${at ? `${formatDate('zh', at)}，` : ''}审核员将你的一张图片从公开画廊中下架，因为它违反了我们的内容政策：${MODERATION_REASON_TEXT[ruleOf(d)].zh}。`,
+          '这张图片仍在你的图库中，只有你自己可以看到，但无法再次发布。如果你认为这是误判，请回复此邮件说明理由。',
+        ],
+        action: { label: '阅读内容政策', url: d.path('/content-policy') },
+        footnote: '多次违反内容政策可能导致账户被暂停。',
+      };
+    },
+  },
   'google-sign-in-refused': {
     en: (d) => {
       const at = d.optionalDate('attemptedAt');

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { failureOf } from '../../api';
+import { failureOf, refusedRule } from '../../api';
 import { deleteImage, setPublished, useImageChanged, type GeneratedImage } from '../../api/create';
 
 /**
@@ -10,7 +10,7 @@ import { deleteImage, setPublished, useImageChanged, type GeneratedImage } from 
  * `onClose(deleted)` runs once it closed; the opener puts focus back where it belongs.
  */
 export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage; prompt: string; onClose: (deleted: boolean) => void }) {
-  const { t } = useTranslation('create');
+  const { t, i18n } = useTranslation('create');
   const dialog = useRef<HTMLDialogElement>(null);
   const confirm = useRef<HTMLDialogElement>(null);
   const deleteButton = useRef<HTMLButtonElement>(null);
@@ -39,6 +39,10 @@ export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage;
     if (d && !d.open) d.showModal();
   }, []);
 
+  // Publishing re-checks the content policy: a refusal names its rule in the page's language.
+  const refused = publish.isError ? refusedRule(publish.error, i18n.language) : undefined;
+  const what = refused?.field === 'negativePrompt' || refused?.field === 'image' ? refused.field : 'prompt';
+  const publishFailure = refused ? t('image.policy', { what: t(`image.policyWhat.${what}`), rule: refused.text }) : failureOf(publish, t('errors.generic'));
   const titleId = `image-${image.id}-title`;
   const confirmId = `image-${image.id}-confirm`;
   return (
@@ -62,9 +66,9 @@ export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage;
       <p className="image-state" role="status">
         {published ? t('image.published') : t('image.private')}
       </p>
-      {failureOf(publish, t('errors.generic')) ? (
+      {publishFailure ? (
         <p className="form-error" role="alert">
-          {failureOf(publish, t('errors.generic'))}
+          {publishFailure}
         </p>
       ) : null}
       <div className="actions image-actions">

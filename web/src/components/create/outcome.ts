@@ -1,5 +1,6 @@
 import type { TFunction } from 'i18next';
 import { ApiError } from '@imlab/client';
+import { refusedRule } from '../../api/refusal';
 import type { Generation } from '../../api/create';
 
 /** Where the API's refusal of a field is shown: the form's own field ids. */
@@ -18,7 +19,10 @@ const FIELD_OF: Record<string, string> = {
 export function fieldOfError(err: unknown): string | undefined {
   if (!(err instanceof ApiError) || err.status !== 422) return undefined;
   switch (err.code) {
-    case 'GENERATION_CONTENT_POLICY':
+    case 'GENERATION_CONTENT_POLICY': {
+      const field = err.problem?.field;
+      return typeof field === 'string' ? (FIELD_OF[field] ?? 'prompt') : 'prompt';
+    }
     case 'GENERATION_PROMPT_EMPTY':
     case 'GENERATION_PROMPT_TOO_LONG':
       return 'prompt';
@@ -34,6 +38,16 @@ export function fieldOfError(err: unknown): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * What to say under the field an API refusal is about: a content policy refusal names its rule in
+ * the page's language; anything else is the API's own detail.
+ */
+export function fieldErrorText(t: TFunction<'create'>, language: string, err: unknown): string | undefined {
+  const rule = refusedRule(err, language);
+  if (rule) return t(`errors.policy.${rule.field === 'negativePrompt' || rule.field === 'referenceUploadIds' ? rule.field : 'prompt'}`, { rule: rule.text });
+  return err instanceof ApiError ? err.problem?.detail : undefined;
 }
 
 /** Credits missing for a refused (402) create: the problem's `shortfall`, else cost minus balance. */

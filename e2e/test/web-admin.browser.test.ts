@@ -1,0 +1,103 @@
+// The back office (/back-office) in a real browser against the real system: an admin looks a person up
+// with a written reason, grants goodwill credits, suspends the account; the audit log, metrics and
+// fraud signals show; the API agrees. English at 1280 px, Chinese on a phone.
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { ok } from '@imlab/client';
+import { PASSWORD, type Browser } from './browser.js';
+import { at, newContext as openContext, root, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
+
+let web: WebSystem;
+let admin: Browser;
+let person: Browser;
+
+async function grantRoles(email: string, roles: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...web.sys.env, DATABASE_NAME: web.sys.databases.auth! }, stdio: 'ignore' });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
+  });
+}
+
+beforeAll(async () => {
+  web = await startWebSystem('web-admin');
+  person = await web.signedUp('127.0.0.171', 'web-admin-person@example.test');
+  admin = await web.signedUp('127.0.0.170', 'web-admin-admin@example.test');
+  await grantRoles('web-admin-admin@example.test', ['admin']);
+  expect((await admin.api.POST('/v1/auth/login', { body: { email: 'web-admin-admin@example.test', password: PASSWORD } })).response.status).toBe(200);
+}, 900_000);
+
+afterAll(async () => {
+  await web?.stop();
+});
+
+const newContext = (opts: ContextOptions) => openContext(web, opts);
+const visit = (page: Page, p: string) => open(page, web.sys.gatewayUrl, p);
+
+describe('/back-office', () => {
+  it('looks a person up with a reason, grants goodwill credits, suspends them; the audit log shows it all', async () => {
+    const a = texts('en', 'admin');
+    const { context, page, watch } = await newContext({ width: 1280, locale: 'en', as: admin });
+    try {
+      await visit(page, '/back-office');
+      const support = page.getByRole('region', { name: at(a, 'support.title') });
+      // a reason is required
+      await support.getByLabel(at(a, 'support.who')).fill('web-admin-person@example.test');
+      await support.getByRole('button', { name: at(a, 'support.find') }).click();
+      await support.getByText(at(a, 'reasonRequired')).waitFor();
+      await support.getByLabel(at(a, 'reason')).first().fill('ticket 301: credits missing');
+      await support.getByRole('button', { name: at(a, 'support.find') }).click();
+      await support.getByRole('heading', { name: 'web-admin-person@example.test' }).waitFor();
+      await support.getByText(at(a, 'support.balanceValue', { available: '40', held: '0' })).waitFor();
+      await support.getByText(at(a, 'support.promptsHidden')).waitFor();
+
+      const goodwill = page.getByRole('form', { name: at(a, 'goodwill.title') });
+      await goodwill.getByLabel(at(a, 'goodwill.amount')).fill('10');
+      await goodwill.getByLabel(at(a, 'reason')).fill('render outage, ticket 301');
+      await goodwill.getByRole('button', { name: at(a, 'goodwill.grant') }).click();
+      await goodwill.getByRole('status').filter({ hasText: at(a, 'goodwill.done', { amount: '10', today: '10' }) }).waitFor();
+      expect((await ok(person.api.GET('/v1/credits/balance'))).available).toBe(50);
+
+      const suspend = page.getByRole('form', { name: at(a, 'suspend.title') });
+      await suspend.getByLabel(at(a, 'reason')).fill('abuse, ticket 302');
+      await suspend.getByRole('button', { name: at(a, 'suspend.do') }).click();
+      await page.getByRole('status').filter({ hasText: at(a, 'suspend.done') }).waitFor();
+      expect((await person.api.GET('/v1/me')).response.status).toBe(401);
+
+      // the audit log lists the look-up, the grant and the suspension
+      const audit = page.getByRole('region', { name: at(a, 'audit.title') }).first();
+      for (const action of ['support_account-viewed', 'credits_goodwill-granted', 'account_suspended']) await audit.getByText(at(a, `audit.actions.${action}`)).first().waitFor();
+      await page.getByRole('region', { name: at(a, 'metrics.title') }).first().getByText(at(a, 'metrics.names.credits')).first().waitFor();
+      await page.getByText(at(a, 'fraud.empty')).waitFor();
+      await screen(page, 'admin', { locale: 'en', width: 1280 });
+      expect(await seriousViolations(page)).toEqual([]);
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 240_000);
+
+  it('in Chinese on a phone: fits, and a person without the role is told so', async () => {
+    const zh = texts('zh', 'admin');
+    const phone = await newContext({ width: 375, locale: 'zh', as: admin });
+    try {
+      await visit(phone.page, '/back-office');
+      expect((await phone.page.locator('main h1').innerText()).trim()).toBe(at(zh, 'title'));
+      await phone.page.getByRole('region', { name: at(zh, 'audit.title') }).first().waitFor();
+      expect(await phone.page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+      await screen(phone.page, 'admin', { locale: 'zh', width: 375 });
+      expect(await seriousViolations(phone.page)).toEqual([]);
+      expect(phone.watch.problems).toEqual([]);
+    } finally {
+      await phone.context.close();
+    }
+    const other = await web.signedUp('127.0.0.172', 'web-admin-other@example.test');
+    const { context, page } = await newContext({ width: 375, locale: 'zh', as: other });
+    try {
+      await visit(page, '/back-office');
+      await page.getByRole('alert').filter({ hasText: at(texts('zh', 'finance'), 'notAllowed.title') }).waitFor();
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,142 @@
+// Reporting a gallery image and reviewing reports in a real browser against the real system: a
+// signed-out visitor reports from the large view (en), the image leaves the gallery, a moderator
+// takes it down and restores it on /moderation (zh), by keyboard where it matters; the API and the
+// owner's mailbox say what happened.
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { ok } from '@imlab/client';
+import { eventually } from '@imlab/testing';
+import { PASSWORD, generate, mailText, type Browser } from './browser.js';
+import { at, newContext as openContext, root, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
+
+let web: WebSystem;
+let owner: Browser;
+let imageId: string;
+
+beforeAll(async () => {
+  // one report hides an image here, so one visitor's report shows the whole path
+  web = await startWebSystem('web-moderation', { REPORT_HIDE_THRESHOLD: '1', LOCAL_RENDER_MS: '200' });
+  owner = await web.signedUp('127.0.0.160', 'web-mod-owner@example.test');
+  imageId = (await generate(owner, 'a red kite over dunes')).images[0]!.id;
+  await ok(owner.api.POST('/v1/images/{id}/publish', { params: { path: { id: imageId } } }));
+}, 900_000);
+
+afterAll(async () => {
+  await web?.stop();
+});
+
+const newContext = (opts: ContextOptions) => openContext(web, opts);
+const visit = (page: Page, p: string) => open(page, web.sys.gatewayUrl, p);
+const inGallery = async () => (await ok(web.person('127.0.0.169').api.GET('/v1/gallery', { params: { query: { limit: 100 } } }))).items.some((i) => i.id === imageId);
+
+async function grantRoles(email: string, roles: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...web.sys.env, DATABASE_NAME: web.sys.databases.auth! }, stdio: 'ignore' });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
+  });
+}
+
+describe('reporting from the gallery, signed out', () => {
+  it('asks for a reason, sends the report, thanks the visitor; the image leaves the gallery', async () => {
+    const { context, page, watch } = await newContext({ width: 1280, locale: 'en' });
+    try {
+      const g = texts('en', 'gallery');
+      const m = texts('en', 'moderation');
+      await visit(page, '/gallery');
+      await page.locator('.gallery-open').first().click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('button', { name: at(g, 'report.open') }).click();
+      // the reason list has focus; sending without one says what is missing
+      const reason = dialog.getByLabel(at(g, 'report.reason'));
+      await reason.waitFor();
+      await dialog.getByRole('button', { name: at(g, 'report.send') }).click();
+      await dialog.getByText(at(g, 'report.reasonRequired')).waitFor();
+      expect(await reason.getAttribute('aria-invalid')).toBe('true');
+      await reason.selectOption({ label: at(m, 'reasons.violence') });
+      await dialog.getByLabel(at(g, 'report.note')).fill('looks like gore');
+      await screen(page, 'gallery-report', { locale: 'en', width: 1280 });
+      expect(await seriousViolations(page)).toEqual([]);
+      await dialog.getByRole('button', { name: at(g, 'report.send') }).click();
+      await dialog.getByRole('status').filter({ hasText: at(g, 'report.thanks') }).waitFor();
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+    await eventually(async () => !(await inGallery()), 10_000);
+  }, 120_000);
+});
+
+describe('/moderation', () => {
+  it('a person without the role is told so; a moderator takes the image down and restores it, in Chinese', async () => {
+    const zh = texts('zh', 'moderation');
+    const finance = texts('zh', 'finance');
+    // the owner has no role: the page says so
+    {
+      const { context, page } = await newContext({ width: 375, locale: 'zh', as: owner });
+      try {
+        await visit(page, '/moderation');
+        await page.getByRole('alert').filter({ hasText: at(finance, 'notAllowed.title') }).waitFor();
+      } finally {
+        await context.close();
+      }
+    }
+    const moderator = await web.signedUp('127.0.0.161', 'web-mod-moderator@example.test');
+    await grantRoles('web-mod-moderator@example.test', ['moderator']);
+    expect((await moderator.api.POST('/v1/auth/login', { body: { email: 'web-mod-moderator@example.test', password: PASSWORD } })).response.status).toBe(200);
+
+    const { context, page, watch } = await newContext({ width: 1280, locale: 'zh', as: moderator });
+    try {
+      await visit(page, '/moderation');
+      expect((await page.locator('main h1').innerText()).trim()).toBe(at(zh, 'title'));
+      const item = page.locator('.moderation-item').first();
+      await item.waitFor();
+      await item.getByText(at(zh, 'states.hidden')).waitFor();
+      await item.getByText('looks like gore').waitFor();
+      await screen(page, 'moderation-queue', { locale: 'zh', width: 1280 });
+      expect(await seriousViolations(page)).toEqual([]);
+      // a takedown needs a written reason and a rule
+      await item.getByRole('button', { name: at(zh, 'takedown') }).click();
+      await item.getByText(at(zh, 'reasonRequired')).waitFor();
+      await item.getByLabel(at(zh, 'reason')).fill('画面血腥，核实属实');
+      await item.getByRole('button', { name: at(zh, 'takedown') }).click();
+      await item.getByText(at(zh, 'ruleRequired')).waitFor();
+      // by keyboard: the rule list, then the button
+      await item.getByLabel(at(zh, 'rule')).focus();
+      await item.getByLabel(at(zh, 'rule')).selectOption({ label: at(zh, 'reasons.violence') });
+      await item.getByRole('button', { name: at(zh, 'takedown') }).focus();
+      await page.keyboard.press('Enter');
+      await page.getByRole('status').filter({ hasText: at(zh, 'done.takedown') }).waitFor();
+      // the decided image left the queue; focus is on what happened
+      expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } } }).document.activeElement.getAttribute('role'))).toBe('status');
+
+      // the owner is told, and the API agrees
+      const mail = await eventually(() => mailText(web.sys, 'web-mod-owner@example.test', 'image-taken-down'), 30_000);
+      expect(mail).toContain('graphic violence');
+      expect((await owner.api.POST('/v1/images/{id}/publish', { params: { path: { id: imageId } } })).error?.code).toBe('IMAGE_TAKEN_DOWN');
+
+      // under "taken down": restore it
+      await page.getByLabel(at(zh, 'tabs.taken-down')).check();
+      const down = page.locator('.moderation-item').first();
+      await down.getByText(at(zh, 'takenDownFor', { rule: at(zh, 'reasons.violence') })).waitFor();
+      await down.getByLabel(at(zh, 'reason')).fill('申诉成立：这是一幅画');
+      await down.getByRole('button', { name: at(zh, 'restore') }).click();
+      await page.getByRole('status').filter({ hasText: at(zh, 'done.restore') }).waitFor();
+      await eventually(() => inGallery(), 10_000);
+      await screen(page, 'moderation-restored', { locale: 'zh', width: 1280 });
+      expect(watch.problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+    // a phone: the queue fits
+    const phone = await newContext({ width: 375, locale: 'en', as: moderator });
+    try {
+      await visit(phone.page, '/moderation');
+      await phone.page.getByText(at(texts('en', 'moderation'), 'emptyOpen')).waitFor();
+      expect(await phone.page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+      expect(phone.watch.problems).toEqual([]);
+    } finally {
+      await phone.context.close();
+    }
+  }, 240_000);
+});

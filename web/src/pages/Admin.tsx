@@ -1,0 +1,331 @@
+import { useId, useState, type FormEvent, type ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Page } from '../components/Page';
+import { Field, FormAlert } from '../components/Form';
+import { failureOf } from '../api';
+import { useAuditLog, useDailyMetrics, useFraudSignals, useGrantGoodwill, useLookUp, useSetSuspended, type SupportAccount } from '../api/admin';
+import { dateTime, number } from './account/common';
+import { StaffGate } from './account/StaffGate';
+import '../styles/account.css';
+
+/** `/back-office` (not `/admin`: the gateway's queue board lives under it): support look-up, suspension, goodwill credits, the audit log, metrics and fraud signals (role admin). */
+export default function Admin() {
+  const { t } = useTranslation('admin');
+  return (
+    <StaffGate roles={['admin']} title={t('title')} signedOut={t('signedOut')}>
+      {() => (
+        <Page title={t('title')} lead={t('lead')} className="staff admin">
+          <SupportSection />
+          <AuditSection />
+          <MetricsSection />
+          <FraudSection />
+        </Page>
+      )}
+    </StaffGate>
+  );
+}
+
+function Section({ id, title, children }: { id: string; title: string; children: ReactNode }) {
+  return (
+    <section className="finance-section" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+/** A written reason (kept in the audit log): at least 3 characters. */
+function ReasonField({ id, value, onChange, error }: { id: string; value: string; onChange: (v: string) => void; error?: string | undefined }) {
+  const { t } = useTranslation('admin');
+  return <Field id={id} label={t('reason')} hint={t('reasonHint')} error={error} value={value} maxLength={1000} onChange={(e) => onChange(e.target.value)} />;
+}
+
+function SupportSection() {
+  const { t, i18n } = useTranslation('admin');
+  const lang = i18n.language;
+  const id = useId();
+  const lookUp = useLookUp();
+  const [who, setWho] = useState('');
+  const [reason, setReason] = useState('');
+  const [showPrompts, setShowPrompts] = useState(false);
+  const [errors, setErrors] = useState<{ who?: string; reason?: string }>({});
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const found = { ...(who.trim() ? {} : { who: t('support.whoRequired') }), ...(reason.trim().length < 3 ? { reason: t('reasonRequired') } : {}) };
+    setErrors(found);
+    if (found.who) return document.getElementById(`${id}-who`)?.focus();
+    if (found.reason) return document.getElementById(`${id}-reason`)?.focus();
+    const q = who.trim();
+    lookUp.mutate({ ...(/^[0-9a-f-]{36}$/i.test(q) ? { userId: q } : { email: q }), reason: reason.trim(), showPrompts });
+  };
+  const account = lookUp.data;
+  return (
+    <Section id="support-title" title={t('support.title')}>
+      <form className="form form-wide" noValidate onSubmit={submit}>
+        <FormAlert title={t('error')} message={failureOf(lookUp, t('genericError'))} />
+        <Field id={`${id}-who`} label={t('support.who')} error={errors.who} value={who} onChange={(e) => setWho(e.target.value)} autoComplete="off" />
+        <ReasonField id={`${id}-reason`} value={reason} onChange={setReason} error={errors.reason} />
+        <div className="field field-check">
+          <input id={`${id}-prompts`} type="checkbox" checked={showPrompts} onChange={(e) => setShowPrompts(e.target.checked)} />
+          <label htmlFor={`${id}-prompts`}>{t('support.showPrompts')}</label>
+        </div>
+        <button type="submit" className="button-primary" disabled={lookUp.isPending}>
+          {lookUp.isPending ? t('working') : t('support.find')}
+        </button>
+      </form>
+      {account ? <AccountView account={account} lang={lang} /> : null}
+    </Section>
+  );
+}
+
+function AccountView({ account: a, lang }: { account: SupportAccount; lang: string }) {
+  const { t } = useTranslation('admin');
+  const n = (v: number) => number(lang, v);
+  return (
+    <div className="support-account" aria-live="polite">
+      <h3>{a.account.email}</h3>
+      <dl className="facts">
+        <dt>{t('support.id')}</dt>
+        <dd>{a.account.id}</dd>
+        <dt>{t('support.status')}</dt>
+        <dd>{a.account.suspended ? t('support.suspended') : a.account.status === 'active' ? t('support.active') : t('support.deleted')}</dd>
+        <dt>{t('support.roles')}</dt>
+        <dd>{a.account.roles.join(', ')}</dd>
+        <dt>{t('support.created')}</dt>
+        <dd>{dateTime(lang, a.account.createdAt)}</dd>
+        <dt>{t('support.balance')}</dt>
+        <dd>{t('support.balanceValue', { available: n(a.balance.available), held: n(a.balance.held) })}</dd>
+        <dt>{t('support.orders')}</dt>
+        <dd>{n(a.orders.length)}</dd>
+      </dl>
+      <h4>{t('support.generations')}</h4>
+      {a.generations.length === 0 ? (
+        <p className="muted">{t('support.none')}</p>
+      ) : (
+        <ul className="report-list">
+          {a.generations.slice(0, 10).map((g) => (
+            <li key={g.id}>
+              {dateTime(lang, g.createdAt)} — {g.model}, {g.status}, {t('support.cost', { cost: n(g.cost) })}
+              {g.prompt !== null ? <blockquote>{g.prompt}</blockquote> : null}
+            </li>
+          ))}
+        </ul>
+      )}
+      {a.promptsShown ? null : <p className="muted">{t('support.promptsHidden')}</p>}
+      <SuspendForm userId={a.account.id} suspended={a.account.suspended} />
+      <GoodwillForm userId={a.account.id} />
+    </div>
+  );
+}
+
+function SuspendForm({ userId, suspended }: { userId: string; suspended: boolean }) {
+  const { t } = useTranslation('admin');
+  const id = useId();
+  const action = useSetSuspended();
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | undefined>();
+  const now = action.data ? action.data.suspended : suspended;
+  return (
+    <form
+      className="form form-wide"
+      aria-labelledby={`${id}-title`}
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (reason.trim().length < 3) {
+          setError(t('reasonRequired'));
+          return document.getElementById(`${id}-reason`)?.focus();
+        }
+        setError(undefined);
+        action.mutate({ id: userId, reason: reason.trim(), suspend: !now });
+      }}
+    >
+      <h4 id={`${id}-title`}>{now ? t('suspend.liftTitle') : t('suspend.title')}</h4>
+      <p className="muted">{now ? t('suspend.liftText') : t('suspend.text')}</p>
+      <FormAlert title={t('error')} message={failureOf(action, t('genericError'))} />
+      <ReasonField id={`${id}-reason`} value={reason} onChange={setReason} error={error} />
+      <button type="submit" className={now ? 'button-primary' : 'button-danger'} disabled={action.isPending}>
+        {action.isPending ? t('working') : now ? t('suspend.lift') : t('suspend.do')}
+      </button>
+      {action.data ? (
+        <p className="notice" role="status">
+          {action.data.suspended ? t('suspend.done') : t('suspend.lifted')}
+        </p>
+      ) : null}
+    </form>
+  );
+}
+
+function GoodwillForm({ userId }: { userId: string }) {
+  const { t, i18n } = useTranslation('admin');
+  const id = useId();
+  const grant = useGrantGoodwill();
+  const [amount, setAmount] = useState('');
+  const [reason, setReason] = useState('');
+  const [errors, setErrors] = useState<{ amount?: string; reason?: string }>({});
+  return (
+    <form
+      className="form form-wide"
+      aria-labelledby={`${id}-title`}
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const value = Number(amount);
+        const found = { ...(Number.isInteger(value) && value > 0 ? {} : { amount: t('goodwill.amountRequired') }), ...(reason.trim().length < 3 ? { reason: t('reasonRequired') } : {}) };
+        setErrors(found);
+        if (found.amount) return document.getElementById(`${id}-amount`)?.focus();
+        if (found.reason) return document.getElementById(`${id}-reason`)?.focus();
+        grant.mutate({ userId, amount: value, reason: reason.trim() });
+      }}
+    >
+      <h4 id={`${id}-title`}>{t('goodwill.title')}</h4>
+      <FormAlert title={t('error')} message={failureOf(grant, t('genericError'))} />
+      <Field id={`${id}-amount`} label={t('goodwill.amount')} type="number" min={1} inputMode="numeric" error={errors.amount} value={amount} onChange={(e) => setAmount(e.target.value)} />
+      <ReasonField id={`${id}-reason`} value={reason} onChange={setReason} error={errors.reason} />
+      <button type="submit" className="button-primary" disabled={grant.isPending}>
+        {grant.isPending ? t('working') : t('goodwill.grant')}
+      </button>
+      {grant.data ? (
+        <p className="notice" role="status">
+          {t('goodwill.done', { amount: number(i18n.language, grant.data.amount), today: number(i18n.language, grant.data.grantedTodayByYou) })}
+        </p>
+      ) : null}
+    </form>
+  );
+}
+
+function AuditSection() {
+  const { t, i18n } = useTranslation('admin');
+  const log = useAuditLog();
+  return (
+    <Section id="audit-title" title={t('audit.title')}>
+      {log.isPending ? (
+        <p className="loading" role="status">
+          {t('loading')}
+        </p>
+      ) : log.isError ? (
+        <FormAlert title={t('error')} message={failureOf(log, t('genericError'))} />
+      ) : log.data.items.length === 0 ? (
+        <p className="muted">{t('audit.empty')}</p>
+      ) : (
+        <div className="table-scroll" role="region" aria-label={t('audit.title')} tabIndex={0}>
+          <table className="data-table">
+            <thead>
+              <tr>
+                <th scope="col">{t('audit.when')}</th>
+                <th scope="col">{t('audit.action')}</th>
+                <th scope="col">{t('audit.target')}</th>
+                <th scope="col">{t('audit.reason')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {log.data.items.map((e) => (
+                <tr key={e.id}>
+                  <td>{dateTime(i18n.language, e.at)}</td>
+                  {/* action ids hold a dot, the key separator: image.taken-down → image_taken-down */}
+                  <td>{t(`audit.actions.${e.action.replace('.', '_')}`)}</td>
+                  <td className="mono">{e.targetUserId ?? '—'}</td>
+                  <td>{e.reason}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Section>
+  );
+}
+
+const today = () => new Date().toISOString().slice(0, 10);
+const weekAgo = () => new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10);
+
+function MetricsSection() {
+  const { t, i18n } = useTranslation('admin');
+  const id = useId();
+  const [from, setFrom] = useState(weekAgo);
+  const [to, setTo] = useState(today);
+  const [period, setPeriod] = useState({ from: weekAgo(), to: today() });
+  const metrics = useDailyMetrics(period.from, period.to);
+  return (
+    <Section id="metrics-title" title={t('metrics.title')}>
+      <p className="muted">{t('metrics.text')}</p>
+      <form
+        className="form form-wide"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          setPeriod({ from, to });
+        }}
+      >
+        <div className="period">
+          <Field id={`${id}-from`} label={t('metrics.from')} type="date" value={from} onChange={(e) => setFrom(e.target.value)} />
+          <Field id={`${id}-to`} label={t('metrics.to')} type="date" value={to} onChange={(e) => setTo(e.target.value)} />
+        </div>
+        <button type="submit" className="button-quiet">
+          {t('metrics.show')}
+        </button>
+      </form>
+      {metrics.isPending ? (
+        <p className="loading" role="status">
+          {t('loading')}
+        </p>
+      ) : metrics.isError ? (
+        <FormAlert title={t('error')} message={failureOf(metrics, t('genericError'))} />
+      ) : metrics.data.items.length === 0 ? (
+        <p className="muted">{t('metrics.empty')}</p>
+      ) : (
+        <div className="table-scroll" role="region" aria-label={t('metrics.title')} tabIndex={0}>
+          <table className="data-table">
+            <thead>
+              <tr>
+                <th scope="col">{t('metrics.day')}</th>
+                <th scope="col">{t('metrics.metric')}</th>
+                <th scope="col">{t('metrics.labels')}</th>
+                <th scope="col" className="num">
+                  {t('metrics.value')}
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {metrics.data.items.map((m, k) => (
+                <tr key={k}>
+                  <td>{m.day}</td>
+                  <td>{t(`metrics.names.${m.metric}`, { defaultValue: m.metric })}</td>
+                  <td>{Object.values(m.labels).join(' · ') || '—'}</td>
+                  <td className="num">{m.value === null ? t('metrics.suppressed') : number(i18n.language, m.value)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Section>
+  );
+}
+
+function FraudSection() {
+  const { t, i18n } = useTranslation('admin');
+  const fraud = useFraudSignals();
+  return (
+    <Section id="fraud-title" title={t('fraud.title')}>
+      <p className="muted">{t('fraud.text')}</p>
+      {fraud.isPending ? (
+        <p className="loading" role="status">
+          {t('loading')}
+        </p>
+      ) : fraud.isError ? (
+        <FormAlert title={t('error')} message={failureOf(fraud, t('genericError'))} />
+      ) : fraud.data.items.length === 0 ? (
+        <p className="muted">{t('fraud.empty')}</p>
+      ) : (
+        <ul className="report-list">
+          {fraud.data.items.map((f, k) => (
+            <li key={k}>
+              <span className="mono">{f.userId}</span> — {t(`fraud.signals.${f.signal}`, { count: f.count })} ({dateTime(i18n.language, f.lastAt)})
+            </li>
+          ))}
+        </ul>
+      )}
+    </Section>
+  );
+}
