@@ -11,6 +11,7 @@ import { journeySuite } from './journey.js';
 import { billingSuite } from './billing.js';
 import { privacySuite } from './privacy.js';
 import { leakSuite } from './leaks.js';
+import { financeSuite } from './finance.js';
 import { settingsSuite } from './settings.js';
 
 const e2e = { browser: (ip?: string) => new Browser(() => e2e, ip) } as E2E;
@@ -56,6 +57,7 @@ describe('metrics', () => {
 
 journeySuite(e2e);
 billingSuite(e2e);
+financeSuite(e2e);
 privacySuite(e2e);
 settingsSuite(e2e);
 leakSuite(e2e);

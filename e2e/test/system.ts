@@ -1,6 +1,7 @@
 // Starts the real system for end-to-end tests: every service, a render worker and the gateway as
 // separate Node processes (exactly the entry points the start script runs), each on its own
 // database and a queue prefix of this test file, with every line they log kept for inspection.
+import type { startFakeStripe } from '../../services/billing/test/support/fake-stripe.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,9 +16,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 export const WEBHOOK_SECRET = 'whsec_e2e_0123456789abcdef';
 
 /** What the suites share: one running system (started once: seven processes are not cheap). */
+type FakeStripe = Awaited<ReturnType<typeof startFakeStripe>>;
+
 export interface E2E {
   sys: System;
-  stripe: { sessions: Map<string, Record<string, unknown> & { id: string; metadata: Record<string, string> }>; base: string; close(): Promise<void> };
+  stripe: Pick<FakeStripe, 'sessions' | 'base' | 'close' | 'putBalanceTransaction' | 'putPayout'>;
   browser(ip?: string): Browser;
   /** The gateway's API document, which every answer a browser gets is checked against. */
   contract: ContractChecker;

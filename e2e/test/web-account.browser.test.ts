@@ -448,6 +448,61 @@ describe('finance and ops', () => {
     }
   }, 300_000);
 
+  it('a finance person imports the month from Stripe, sees it tie out, downloads its CSV, cannot close a month not over, and goes from a person to their books', async () => {
+    const finance = await signedUpWithRoles('127.0.0.157', 'acct-month-end@example.test', ['finance']);
+    const me = await ok(finance.api.GET('/v1/me'));
+    const tz = 'Asia/Shanghai';
+    const month = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit' }).format(new Date()).slice(0, 7);
+    // Stripe paid out a charge no order knows: the month ties out, with one unmatched item.
+    const created = new Date(Date.now() - 60_000);
+    const charge = web.stripe.putBalanceTransaction({ type: 'charge', amount: 1234, fee: 66, currency: 'usd', created, source: { id: 'ch_test_browser_month', object: 'charge', payment_intent: 'pi_test_browser_nobody' } });
+    web.stripe.putPayout({ transactions: [charge.id as string], currency: 'usd', created });
+    for (const locale of LOCALES) {
+      for (const width of WIDTHS) {
+        const { context, page, watch } = await newContext({ width, locale, as: finance });
+        try {
+          const f = financeTexts(locale);
+          await visit(page, '/finance');
+          await page.getByRole('heading', { name: at(f, 'monthEnd.title') }).waitFor();
+          await page.getByLabel(at(f, 'monthEnd.month'), { exact: true }).fill(month);
+          // The zone typed and the import pressed from the keyboard (a month input's own Tab stops are its segments).
+          await page.getByLabel(at(f, 'monthEnd.tz'), { exact: true }).focus();
+          await page.keyboard.press('ControlOrMeta+a');
+          await page.keyboard.type(tz);
+          expect(await page.getByLabel(at(f, 'monthEnd.tz'), { exact: true }).inputValue()).toBe(tz);
+          await page.getByRole('button', { name: at(f, 'monthEnd.import') }).focus();
+          await page.keyboard.press('Enter');
+          await page.locator('.check-ok', { hasText: at(f, 'monthEnd.tiesOut', { currency: 'USD' }) }).waitFor();
+          const stripeTable = page.getByRole('region', { name: at(f, 'monthEnd.stripeTitle') });
+          expect(await stripeTable.locator('tbody th').allInnerTexts()).toEqual(['USD']);
+          await page.getByRole('heading', { name: at(f, 'monthEnd.revenueTitle') }).waitFor();
+          await screen(page, 'finance-month-end', { locale, width });
+          expect(watch.problems).toEqual([]);
+          if (width !== 1280) continue;
+
+          const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: at(f, 'monthEnd.csv.transactions') }).click()]);
+          const lines = (await readFile((await file.path())!)).toString('utf8').split('\r\n');
+          expect(lines[0]).toBe('transaction_id,created_at,booked_at,type,reporting_category,currency,amount,fee,net,status,source_id,payment_intent_id,order_id,payout_id,differences');
+          expect(lines.some((l) => l.startsWith(`${charge.id as string},`) && l.includes(',usd,1234,66,1168,'))).toBe(true);
+
+          // The month is not over: the close is refused, and the page says so in the person's language.
+          await page.getByRole('button', { name: at(f, 'monthEnd.close', { month }) }).click();
+          await page.getByRole('alert').filter({ hasText: month }).waitFor();
+
+          await page.getByLabel(at(f, 'lookup.kind'), { exact: true }).selectOption('userId');
+          await page.getByLabel(at(f, 'lookup.id'), { exact: true }).fill(me.id);
+          await page.getByRole('button', { name: at(f, 'lookup.find') }).click();
+          await page.locator('.lookup-result dd', { hasText: me.id }).first().waitFor();
+          expect(await page.locator('.lookup-result').innerText()).toContain('available');
+          await screen(page, 'finance-month-end-results', { locale, width });
+          expect(watch.problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      }
+    }
+  }, 300_000);
+
   it('a plain person is told /finance and /ops are not for them (the API agrees: 403); an ops person gets the queue board link', async () => {
     const plain = await web.signedUp('127.0.0.148', 'acct-plain@example.test');
     expect((await plain.call('GET', '/v1/admin/ledger/trial-balance')).status).toBe(403);

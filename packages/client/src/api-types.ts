@@ -89,6 +89,138 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/billing/balance-transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The period's Stripe balance transactions, matched to orders
+         * @description Each with its order, its payout and every difference (fee, timing, unmatched, amount); `cursor` is the `nextCursor` of the page before.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["listStripeBalanceTransactions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/billing/balance-transactions.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The period's Stripe balance transactions as CSV
+         * @description As the JSON list, streamed; `differences` is `kind:amount` items separated by `;`.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["exportStripeBalanceTransactions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/billing/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * From an order, a Stripe charge or a person to the orders
+         * @description Give one of `orderId`, `chargeId`, `paymentIntentId`, `userId`; answers the orders with their person and Stripe ids.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["lookupBillingOrders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/billing/payouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The period's payouts with the transactions they settled
+         * @description Payouts created in the period, each with the sums of its balance transactions and how many match an order; their lines are in the balance transactions (`payoutId`).
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["listStripePayouts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/billing/payouts.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The period's payouts as CSV
+         * @description As the JSON list, streamed.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["exportStripePayouts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/billing/periods/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a month on billing's side
+         * @description Freezes the Stripe tie-out of a month that is over (in `tz`); Stripe money imported later for it counts in the next open period.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        post: operations["closeBillingPeriod"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/billing/reconciliation": {
         parameters: {
             query?: never;
@@ -103,6 +235,72 @@ export interface paths {
          *     Needs a session whose account has the `finance` or `admin` role.
          */
         get: operations["getBillingReconciliation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/billing/reconciliation.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Orders against the ledger for a period, as CSV
+         * @description One line per order paid in the period: amounts in minor units with the currency, the credits expected and posted, whether it matches and why not.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["exportBillingReconciliation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/billing/stripe-imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Stripe's balance transactions and payouts for a period
+         * @description Lists Stripe's balance transactions and payouts created in the period (all pages) and each payout's transactions, and stores their ids, amounts, fees, currencies, dates and types. Importing again changes nothing but statuses and payout links.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        post: operations["importStripeMoney"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/billing/stripe-reconciliation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stripe's payouts against our sales for a period
+         * @description Per currency: our paid orders, Stripe's charges, refunds, disputes and fees for them, what no order matches, the timing items and the period's payouts.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["getStripeTieOut"];
         put?: never;
         post?: never;
         delete?: never;
@@ -177,6 +375,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/ledger/accounts/{id}/statement.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One account's postings as CSV
+         * @description Every posting of the account from `from` to `to`, streamed in keyset pages.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["exportLedgerAccountStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/ledger/export.csv": {
         parameters: {
             query?: never;
@@ -221,6 +441,160 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/ledger/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * From a person, an account or an order to the books
+         * @description Give one of `userId`, `accountId`, `orderId`: answers the person, their ledger accounts and the orders their postings name (ids only).
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["lookupLedgerAccount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/ledger/periods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Closed months
+         * @description Every closed month, newest first, with its checkpoint and frozen figures.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["listLedgerPeriodCloses"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/ledger/periods/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a month
+         * @description Freezes a month that is over (in `tz`): its figures and the newest tamper-evidence checkpoint are stored; later corrections are dated in the next open period.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        post: operations["closeLedgerPeriod"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/ledger/revenue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Credit liability and revenue for a period
+         * @description Per currency: the liability at the start, credits sold (deferred revenue), spent (revenue recognised), refunded, clawed back, restored, and the liability at the end, tied to the credits people hold.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["getLedgerRevenue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/ledger/revenue.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Credit liability and revenue as CSV
+         * @description One line per currency (an empty currency: credits without money).
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["exportLedgerRevenue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/ledger/revenue/movements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The period's revenue movements
+         * @description Every change of a lot (sold, granted free, spent, refunded, clawed back, restored) with its money, in pages.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["listLedgerRevenueMovements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/ledger/revenue/movements.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The period's revenue movements as CSV
+         * @description As the JSON list, streamed.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["exportLedgerRevenueMovements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/ledger/trial-balance": {
         parameters: {
             query?: never;
@@ -235,6 +609,28 @@ export interface paths {
          *     Needs a session whose account has the `finance` or `admin` role.
          */
         get: operations["getTrialBalance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/ledger/trial-balance.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Trial balance as CSV
+         * @description The trial balance at an instant (now by default), one account line per row, then the totals.
+         *
+         *     Needs a session whose account has the `finance` or `admin` role.
+         */
+        get: operations["exportTrialBalance"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1469,6 +1865,17 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null on the last page. */
             nextCursor: string | null;
         };
+        /** @description Ids only: the orders, their person and their Stripe payment and charge. */
+        BillingOrderLookup: {
+            items: {
+                chargeId: string | null;
+                /** Format: uuid */
+                orderId: string;
+                paymentIntentId: string | null;
+                status: string;
+                userId: string | null;
+            }[];
+        };
         /**
          * @example {
          *       "packId": "starter",
@@ -2086,6 +2493,102 @@ export interface components {
             at: string;
             balance: number;
         };
+        /** @description Ids only: the person, their ledger accounts and the orders their postings name. */
+        LedgerLookup: {
+            accounts: {
+                /** Format: uuid */
+                accountId: string;
+                type: string;
+            }[];
+            /** @description Orders the person's ledger postings name (`order:<id>`). */
+            orderIds: string[];
+            userId: string | null;
+        };
+        LedgerPeriodClose: {
+            checkpoint: {
+                hash: string;
+                id: number;
+                lastTransferId: number;
+            } | null;
+            /** Format: date-time */
+            closedAt: string;
+            figures: components["schemas"]["LedgerRevenue"];
+            /** Format: date-time */
+            from: string;
+            month: string;
+            /** Format: date-time */
+            to: string;
+            tz: string;
+        };
+        LedgerPeriodCloseList: {
+            items: components["schemas"]["LedgerPeriodClose"][];
+            nextCursor: string | null;
+        };
+        /** @description The credit liability and revenue in currency for a period; a closed month answers the figures frozen at its close. */
+        LedgerRevenue: {
+            closed: {
+                checkpoint: {
+                    hash: string;
+                    id: number;
+                    lastTransferId: number;
+                } | null;
+                /** Format: date-time */
+                closedAt: string;
+            } | null;
+            currencies: {
+                balances: boolean;
+                clawedBack: number;
+                closingLiability: number;
+                credits: {
+                    clawedBack: number;
+                    closing: number;
+                    grantedFree: number;
+                    opening: number;
+                    refunded: number;
+                    restored: number;
+                    sold: number;
+                    spent: number;
+                };
+                currency: string | null;
+                openingLiability: number;
+                refunded: number;
+                restored: number;
+                /** @description Deferred revenue added: credits sold, at their price net of tax. */
+                sold: number;
+                /** @description Revenue recognised: credits spent, at their lot's price. */
+                spent: number;
+            }[];
+            /** Format: date-time */
+            from: string;
+            lotsAgree: boolean | null;
+            rule: string;
+            /** Format: date-time */
+            to: string;
+            trialBalance: {
+                heldByPeople: number;
+                outstandingCredits: number;
+                tiesOut: boolean;
+            };
+            tz: string;
+        };
+        LedgerRevenueMovement: {
+            /** @description Minor units of `currency`. */
+            amount: number;
+            /** Format: date-time */
+            createdAt: string;
+            credits: number;
+            currency: string | null;
+            /** @enum {string} */
+            kind: "sold" | "granted_free" | "spent" | "refunded" | "clawed_back" | "restored";
+            lotId: number | null;
+            movementId: number;
+            reference: string | null;
+            transferId: number;
+        };
+        LedgerRevenueMovementPage: {
+            items: components["schemas"]["LedgerRevenueMovement"][];
+            nextCursor: string | null;
+        };
         /** @description One account's postings in a period, with its balance before and after; paged by `cursor`. */
         LedgerStatement: {
             account: components["schemas"]["LedgerAccount"];
@@ -2302,7 +2805,7 @@ export interface components {
              * @description A registered error code (packages/contracts/src/error-codes.ts).
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "WEB_APP_NOT_BUILT" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_SESSION_COOKIE_CONFLICT" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_ACCOUNT_MISMATCH" | "AUTH_DELETION_SCHEDULED" | "AUTH_EMAIL_UNCHANGED" | "AUTH_EMAIL_TAKEN" | "AUTH_LAST_SIGN_IN_METHOD" | "AUTH_GOOGLE_ALREADY_LINKED" | "AUTH_GOOGLE_NOT_LINKED" | "AUTH_DISPLAY_NAME_POLICY" | "ACCOUNT_SUSPENDED" | "ACCOUNT_NOT_FOUND" | "ACCOUNT_SUSPENSION_UNCHANGED" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_GOODWILL_CAP" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "IMAGE_CONTENT_POLICY" | "MODERATION_UNAVAILABLE" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_UNSUPPORTED_OPTION" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "IMAGE_TAKEN_DOWN" | "IMAGE_ALREADY_REPORTED" | "IMAGE_REPORT_RATE_LIMITED" | "MODERATION_NOT_APPLICABLE" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
+            code: "VALIDATION_FAILED" | "BAD_REQUEST" | "MALFORMED_REQUEST" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "PATH_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "REQUEST_HEADERS_TOO_LARGE" | "INTERNAL" | "WEB_APP_NOT_BUILT" | "CONTRACT_VIOLATION" | "UPSTREAM_FAILED" | "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_BAD_PATH" | "GATEWAY_SESSION_COOKIE_CONFLICT" | "GATEWAY_CSRF_REJECTED" | "GATEWAY_READ_ONLY" | "GATEWAY_LENGTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_WEAK_PASSWORD" | "AUTH_INVALID_CREDENTIALS" | "AUTH_SESSION_INVALID" | "AUTH_EMAIL_NOT_VERIFIED" | "AUTH_REAUTH_REQUIRED" | "AUTH_GOOGLE_ACCOUNT_MISMATCH" | "AUTH_DELETION_SCHEDULED" | "AUTH_EMAIL_UNCHANGED" | "AUTH_EMAIL_TAKEN" | "AUTH_LAST_SIGN_IN_METHOD" | "AUTH_GOOGLE_ALREADY_LINKED" | "AUTH_GOOGLE_NOT_LINKED" | "AUTH_DISPLAY_NAME_POLICY" | "ACCOUNT_SUSPENDED" | "ACCOUNT_NOT_FOUND" | "ACCOUNT_SUSPENSION_UNCHANGED" | "AUTH_GOOGLE_DISABLED" | "AUTH_TOO_MANY_ATTEMPTS" | "AUTH_SIGNUP_LIMIT" | "AUTH_GOOGLE_UNAVAILABLE" | "LEDGER_INSUFFICIENT_CREDITS" | "LEDGER_ACCOUNT_NOT_FOUND" | "LEDGER_IDEMPOTENCY_CONFLICT" | "LEDGER_POSTING_OUT_OF_ORDER" | "LEDGER_HOLD_CLOSED" | "LEDGER_GOODWILL_CAP" | "LEDGER_CAPTURE_EXCEEDS_HOLD" | "LEDGER_INVARIANT_BROKEN" | "LEDGER_CONTENDED" | "UPLOAD_EMPTY" | "IMAGE_NOT_FOUND" | "UPLOAD_NOT_FOUND" | "GENERATION_NOT_FOUND" | "GENERATION_NOT_CANCELABLE" | "UPLOAD_UNSUPPORTED_TYPE" | "UPLOAD_UNREADABLE" | "UPLOAD_TOO_MANY_PIXELS" | "GENERATION_PROMPT_EMPTY" | "GENERATION_PROMPT_TOO_LONG" | "GENERATION_CONTENT_POLICY" | "IMAGE_CONTENT_POLICY" | "MODERATION_UNAVAILABLE" | "GENERATION_SIZE_MISMATCH" | "GENERATION_REFERENCES_UNSUPPORTED" | "GENERATION_UNSUPPORTED_OPTION" | "GENERATION_REFERENCE_NOT_FOUND" | "GENERATION_IDEMPOTENCY_KEY_REUSED" | "IMAGE_MISSING" | "IMAGE_TAKEN_DOWN" | "IMAGE_ALREADY_REPORTED" | "IMAGE_REPORT_RATE_LIMITED" | "MODERATION_NOT_APPLICABLE" | "STORAGE_OBJECTS_RECLAIMED" | "GENERATION_CANCELED" | "GENERATION_RENDER_ERROR" | "GENERATION_REFERENCE_MISSING" | "GENERATION_PROVIDER_TIMEOUT" | "GENERATION_PROVIDER_UNREACHABLE" | "GENERATION_PROVIDER_BAD_RESPONSE" | "GENERATION_PROVIDER_QUOTA" | "GENERATION_PROVIDER_RATE_LIMITED" | "GENERATION_PROVIDER_UNAVAILABLE" | "GENERATION_PROVIDER_AUTH" | "GENERATION_PROVIDER_POLICY" | "GENERATION_PROVIDER_REJECTED" | "GENERATION_HOLD_EXPIRED" | "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "FINANCE_PERIOD_CLOSED" | "FINANCE_PERIOD_NOT_OVER" | "FINANCE_STRIPE_UNAVAILABLE" | "BILLING_RECONCILIATION_PERIOD_INVALID" | "BILLING_WEBHOOK_SIGNATURE_MISSING" | "BILLING_WEBHOOK_SIGNATURE_INVALID" | "BILLING_WEBHOOK_MALFORMED" | "BILLING_PACK_NOT_FOUND" | "BILLING_CONFLICT" | "BILLING_CHECKOUT_IN_PROGRESS" | "BILLING_IDEMPOTENCY_KEY_REUSED" | "BILLING_CHECKOUT_OVER" | "BILLING_EVENT_NOT_FOUND" | "BILLING_STRIPE_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_SIGNATURE_INVALID" | "NOTIFICATION_WEBHOOK_MALFORMED" | "NOTIFICATION_SEND_IN_PROGRESS" | "NOTIFICATION_INVALID_DATA" | "NOTIFICATION_PROVIDER_REJECTED" | "NOTIFICATION_CONTACT_UNKNOWN" | "NOTIFICATION_PROVIDER_UNAVAILABLE" | "NOTIFICATION_WEBHOOK_NOT_CONFIGURED";
             /** @description What went wrong, a sentence in the person's language (the code's message). */
             detail?: string;
             errors?: {
@@ -2334,6 +2837,8 @@ export interface components {
                 orderId: string;
                 reasons: string[];
             }[];
+            /** @description More orders follow: ask again with `cursor` (mismatches and totals always cover the whole period). */
+            nextCursor: string | null;
             orders: {
                 amount: number;
                 /** @description ISO 4217 code, lower case (`usd`); amounts are in its minor unit (cents). */
@@ -2355,6 +2860,9 @@ export interface components {
                 paidAt: string;
                 refundedAmount: number;
                 status: string;
+                /** @description Tax Stripe Tax computed for the order (minor units); null without Stripe Tax. */
+                tax: number | null;
+                taxBehavior: "inclusive" | "exclusive" | null;
             }[];
             to: string;
             totals: {
@@ -2368,6 +2876,8 @@ export interface components {
                 net: number;
                 orders: number;
                 refunded: number;
+                /** @description Tax collected on the orders, in minor units (not revenue). */
+                tax: number;
             }[];
         };
         /**
@@ -2428,6 +2938,118 @@ export interface components {
             email: string;
             locale?: "en" | "zh";
             password: string;
+        };
+        StripeBalanceTransaction: {
+            amount: number;
+            /**
+             * Format: date-time
+             * @description When the books count it: `createdAt`, or the start of the next open period when it was imported after its month was closed.
+             */
+            bookedAt: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description ISO 4217 code, lower case (`usd`); amounts are in its minor unit (cents). */
+            currency: string;
+            differences: components["schemas"]["StripeDifference"][];
+            fee: number;
+            net: number;
+            orderId: string | null;
+            paymentIntentId: string | null;
+            payoutId: string | null;
+            reportingCategory: string | null;
+            sourceId: string | null;
+            status: string | null;
+            transactionId: string;
+            type: string;
+        };
+        /** @description The period's balance transactions (created in it, or paid out by one of its payouts), each matched to an order, in pages. */
+        StripeBalanceTransactionPage: {
+            items: components["schemas"]["StripeBalanceTransaction"][];
+            nextCursor: string | null;
+        };
+        StripeDifference: {
+            /** @description Minor units of the line's currency this item puts between our sales and the payout. */
+            amount: number;
+            explanation: string;
+            /** @enum {string} */
+            kind: "fee" | "timing" | "unmatched" | "amount";
+        };
+        StripeImportResult: {
+            balanceTransactions: number;
+            chargesLinked: number;
+            /** Format: date-time */
+            from: string;
+            payouts: number;
+            /** Format: date-time */
+            to: string;
+        };
+        StripePayout: {
+            amount: number;
+            arrivalDate: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description ISO 4217 code, lower case (`usd`); amounts are in its minor unit (cents). */
+            currency: string;
+            /** @description amount − the net of its transactions; 0 when they explain it. */
+            difference: number;
+            fees: number;
+            gross: number;
+            matchedToOrders: number;
+            net: number;
+            payoutId: string;
+            status: string;
+            transactions: number;
+        };
+        StripePayoutPage: {
+            items: components["schemas"]["StripePayout"][];
+            nextCursor: string | null;
+        };
+        /** @description Per currency: payouts = net sales − fees ± timing ± unmatched, with our paid orders (sales, tax) beside Stripe's charges. */
+        StripeTieOut: {
+            closed: {
+                /** Format: date-time */
+                closedAt: string;
+            } | null;
+            currencies: {
+                charges: number;
+                /** @description ISO 4217 code, lower case (`usd`); amounts are in its minor unit (cents). */
+                currency: string;
+                disputes: number;
+                fees: number;
+                net: number;
+                netSales: number;
+                notYetPaidOut: number;
+                ordersPaid: number;
+                paidAtStripe: number;
+                paidOutFromEarlier: number;
+                payouts: number;
+                refunds: number;
+                sales: number;
+                tax: number;
+                tiesOut: boolean;
+                unexplained: number;
+                unmatched: number;
+            }[];
+            differences: {
+                amount: number;
+                fee: number;
+                timing: number;
+                transactions: number;
+                unmatched: number;
+            };
+            /** Format: date-time */
+            from: string;
+            ordersWithoutCharge: {
+                amount: number;
+                /** @description ISO 4217 code, lower case (`usd`); amounts are in its minor unit (cents). */
+                currency: string;
+                orderId: string;
+                /** Format: date-time */
+                paidAt: string;
+            }[];
+            /** Format: date-time */
+            to: string;
+            tz: string;
         };
         /**
          * @example {
@@ -2993,10 +3615,459 @@ export interface operations {
             504: components["responses"]["UpstreamTimeout"];
         };
     };
+    listStripeBalanceTransactions: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description Start (inclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                from?: string;
+                limit?: number;
+                /** @description A calendar month in `tz`, `YYYY-MM`; or give `from` and `to`. */
+                month?: string;
+                /** @description End (exclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                to?: string;
+                /** @description IANA time zone the dates and month are read in (`Europe/Paris`, `Asia/Shanghai`); `UTC` by default. */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of transactions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripeBalanceTransactionPage"];
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `INVALID_CURSOR`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "INVALID_CURSOR" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    exportStripeBalanceTransactions: {
+        parameters: {
+            query?: {
+                /** @description Start (inclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                from?: string;
+                /** @description A calendar month in `tz`, `YYYY-MM`; or give `from` and `to`. */
+                month?: string;
+                /** @description End (exclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                to?: string;
+                /** @description IANA time zone the dates and month are read in (`Europe/Paris`, `Asia/Shanghai`); `UTC` by default. */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The transactions, one per line after a header line (RFC 4180, amounts in minor units with their currency) */
+            200: {
+                headers: {
+                    /** @description attachment; filename="stripe-balance-transactions.csv" */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    lookupBillingOrders: {
+        parameters: {
+            query?: {
+                chargeId?: string;
+                orderId?: string;
+                paymentIntentId?: string;
+                userId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The orders */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillingOrderLookup"];
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            /** @description Not Found: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "NOT_FOUND";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    listStripePayouts: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description Start (inclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                from?: string;
+                limit?: number;
+                /** @description A calendar month in `tz`, `YYYY-MM`; or give `from` and `to`. */
+                month?: string;
+                /** @description End (exclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                to?: string;
+                /** @description IANA time zone the dates and month are read in (`Europe/Paris`, `Asia/Shanghai`); `UTC` by default. */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of payouts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripePayoutPage"];
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `INVALID_CURSOR`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "INVALID_CURSOR" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    exportStripePayouts: {
+        parameters: {
+            query?: {
+                /** @description Start (inclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                from?: string;
+                /** @description A calendar month in `tz`, `YYYY-MM`; or give `from` and `to`. */
+                month?: string;
+                /** @description End (exclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                to?: string;
+                /** @description IANA time zone the dates and month are read in (`Europe/Paris`, `Asia/Shanghai`); `UTC` by default. */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The payouts, one per line after a header line (RFC 4180, amounts in minor units with their currency) */
+            200: {
+                headers: {
+                    /** @description attachment; filename="stripe-payouts.csv" */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    closeBillingPeriod: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    month: string;
+                    tz?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The frozen tie-out */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripeTieOut"];
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Conflict: `FINANCE_PERIOD_CLOSED`, `FINANCE_PERIOD_NOT_OVER`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_CLOSED" | "FINANCE_PERIOD_NOT_OVER";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
     getBillingReconciliation: {
         parameters: {
             query: {
+                /** @description The last order id of the page before. */
+                cursor?: string;
                 from: string;
+                limit?: number;
                 to: string;
             };
             header?: never;
@@ -3014,6 +4085,72 @@ export interface operations {
                     "application/json": components["schemas"]["Reconciliation"];
                 };
             };
+            /** @description Bad Request: `BILLING_RECONCILIATION_PERIOD_INVALID`, `INVALID_CURSOR`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "BILLING_RECONCILIATION_PERIOD_INVALID" | "INVALID_CURSOR" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    exportBillingReconciliation: {
+        parameters: {
+            query: {
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The orders, one per line after a header line (RFC 4180) */
+            200: {
+                headers: {
+                    /** @description attachment; filename="billing-reconciliation.csv" */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
             /** @description Bad Request: `BILLING_RECONCILIATION_PERIOD_INVALID`, `VALIDATION_FAILED`. */
             400: {
                 headers: {
@@ -3023,6 +4160,161 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "BILLING_RECONCILIATION_PERIOD_INVALID" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    importStripeMoney: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Start (inclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                    from?: string;
+                    /** @description A calendar month in `tz`, `YYYY-MM`; or give `from` and `to`. */
+                    month?: string;
+                    /** @description End (exclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                    to?: string;
+                    /** @description IANA time zone the dates and month are read in (`Europe/Paris`, `Asia/Shanghai`); `UTC` by default. */
+                    tz?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What was imported */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripeImportResult"];
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            /** @description Bad Gateway: `FINANCE_STRIPE_UNAVAILABLE`. From the gateway: `UPSTREAM_FAILED`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_STRIPE_UNAVAILABLE" | "UPSTREAM_FAILED";
+                    };
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    getStripeTieOut: {
+        parameters: {
+            query?: {
+                /** @description Start (inclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                from?: string;
+                /** @description A calendar month in `tz`, `YYYY-MM`; or give `from` and `to`. */
+                month?: string;
+                /** @description End (exclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                to?: string;
+                /** @description IANA time zone the dates and month are read in (`Europe/Paris`, `Asia/Shanghai`); `UTC` by default. */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tie-out */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripeTieOut"];
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "VALIDATION_FAILED";
                     };
                 };
             };
@@ -3277,6 +4569,87 @@ export interface operations {
             504: components["responses"]["UpstreamTimeout"];
         };
     };
+    exportLedgerAccountStatement: {
+        parameters: {
+            query: {
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path: {
+                /** @description The ledger account id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The postings, one per line after a header line (RFC 4180) */
+            200: {
+                headers: {
+                    /** @description attachment; filename="ledger-statement.csv" */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            /** @description Not Found: `LEDGER_ACCOUNT_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "LEDGER_ACCOUNT_NOT_FOUND";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
     exportLedgerTransfers: {
         parameters: {
             query?: {
@@ -3432,6 +4805,496 @@ export interface operations {
             504: components["responses"]["UpstreamTimeout"];
         };
     };
+    lookupLedgerAccount: {
+        parameters: {
+            query?: {
+                accountId?: string;
+                orderId?: string;
+                userId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ids */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerLookup"];
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            /** @description Not Found: `LEDGER_ACCOUNT_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "LEDGER_ACCOUNT_NOT_FOUND";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    listLedgerPeriodCloses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The closes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerPeriodCloseList"];
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    closeLedgerPeriod: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    month: string;
+                    tz?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The close */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerPeriodClose"];
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. From the gateway: `GATEWAY_CSRF_REJECTED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "GATEWAY_CSRF_REJECTED";
+                    };
+                };
+            };
+            /** @description Conflict: `FINANCE_PERIOD_CLOSED`, `FINANCE_PERIOD_NOT_OVER`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_CLOSED" | "FINANCE_PERIOD_NOT_OVER";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    getLedgerRevenue: {
+        parameters: {
+            query?: {
+                /** @description Start (inclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                from?: string;
+                /** @description A calendar month in `tz`, `YYYY-MM`; or give `from` and `to`. */
+                month?: string;
+                /** @description End (exclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                to?: string;
+                /** @description IANA time zone the dates and month are read in (`Europe/Paris`, `Asia/Shanghai`); `UTC` by default. */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerRevenue"];
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    exportLedgerRevenue: {
+        parameters: {
+            query?: {
+                /** @description Start (inclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                from?: string;
+                /** @description A calendar month in `tz`, `YYYY-MM`; or give `from` and `to`. */
+                month?: string;
+                /** @description End (exclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                to?: string;
+                /** @description IANA time zone the dates and month are read in (`Europe/Paris`, `Asia/Shanghai`); `UTC` by default. */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures, one currency per line */
+            200: {
+                headers: {
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    listLedgerRevenueMovements: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description Start (inclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                from?: string;
+                limit?: number;
+                /** @description A calendar month in `tz`, `YYYY-MM`; or give `from` and `to`. */
+                month?: string;
+                /** @description End (exclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                to?: string;
+                /** @description IANA time zone the dates and month are read in (`Europe/Paris`, `Asia/Shanghai`); `UTC` by default. */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of movements */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerRevenueMovementPage"];
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `INVALID_CURSOR`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "INVALID_CURSOR" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    exportLedgerRevenueMovements: {
+        parameters: {
+            query?: {
+                /** @description Start (inclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                from?: string;
+                /** @description A calendar month in `tz`, `YYYY-MM`; or give `from` and `to`. */
+                month?: string;
+                /** @description End (exclusive): a date `YYYY-MM-DD` (midnight in `tz`) or a date-time with an offset. */
+                to?: string;
+                /** @description IANA time zone the dates and month are read in (`Europe/Paris`, `Asia/Shanghai`); `UTC` by default. */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The movements, one per line */
+            200: {
+                headers: {
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad Request: `FINANCE_PERIOD_INVALID`, `FINANCE_TIMEZONE_INVALID`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FINANCE_PERIOD_INVALID" | "FINANCE_TIMEZONE_INVALID" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
     getTrialBalance: {
         parameters: {
             query?: {
@@ -3451,6 +5314,72 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TrialBalance"];
+                };
+            };
+            /** @description Bad Request: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description Unauthorized: `UNAUTHENTICATED`. From the gateway: `GATEWAY_SESSION_COOKIE_CONFLICT`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNAUTHENTICATED" | "GATEWAY_SESSION_COOKIE_CONFLICT";
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    exportTrialBalance: {
+        parameters: {
+            query?: {
+                /** @description The instant to report on (inclusive); now when absent. */
+                at?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lines, one per line after a header line (RFC 4180) */
+            200: {
+                headers: {
+                    /** @description attachment; filename="ledger-trial-balance.csv" */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
                 };
             };
             /** @description Bad Request: `VALIDATION_FAILED`. */

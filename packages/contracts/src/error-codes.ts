@@ -232,6 +232,22 @@ export const ERROR_CODES = {
   GENERATION_PROVIDER_REJECTED: spec(502, 'The image service refused the request.', '图像服务拒绝了该请求。'),
   GENERATION_HOLD_EXPIRED: spec(504, 'The image was not ready in time.', '图像未能按时生成。'),
 
+  // ── Finance (periods shared by billing's and the ledger's finance reports) ──────────────────
+  FINANCE_PERIOD_INVALID: spec(
+    400,
+    (p: { reason: 'format' | 'order' | 'length'; maxDays?: number }) =>
+      p.reason === 'format'
+        ? 'Give the period as month=YYYY-MM, or from and to as dates (YYYY-MM-DD) or date-times.'
+        : p.reason === 'order'
+          ? '"to" must be after "from".'
+          : `The period may span at most ${p.maxDays ?? 366} days.`,
+    (p) => (p.reason === 'format' ? '请以 month=YYYY-MM，或以日期（YYYY-MM-DD）或日期时间形式的 from 和 to 指定时间段。' : p.reason === 'order' ? '“to” 必须晚于 “from”。' : `时间段最长为 ${p.maxDays ?? 366} 天。`),
+  ),
+  FINANCE_TIMEZONE_INVALID: spec(400, (p: { tz: string }) => `"${p.tz}" is not an IANA time zone (such as Europe/Paris or Asia/Shanghai).`, (p) => `“${p.tz}”不是 IANA 时区名称（例如 Europe/Paris 或 Asia/Shanghai）。`),
+  FINANCE_PERIOD_CLOSED: spec(409, (p: { month: string }) => `The period ${p.month} is closed; corrections go to the next open period.`, (p) => `${p.month} 期间已结账；更正记入下一个未结账期间。`),
+  FINANCE_PERIOD_NOT_OVER: spec(409, (p: { month: string }) => `The period ${p.month} has not ended yet; it can be closed once it is over.`, (p) => `${p.month} 期间尚未结束，结束后才能结账。`),
+  FINANCE_STRIPE_UNAVAILABLE: spec(502, 'Stripe did not answer the import; please try again.', 'Stripe 未响应导入请求，请重试。'),
+
   // ── Billing ─────────────────────────────────────────────────────────────────────────────────
   BILLING_RECONCILIATION_PERIOD_INVALID: spec(
     400,

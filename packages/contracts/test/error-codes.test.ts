@@ -133,6 +133,10 @@ describe('the error code registry', () => {
     BILLING_RECONCILIATION_PERIOD_INVALID: [{ rule: 'order' }, { rule: 'length', maxDays: 366 }],
     BILLING_WEBHOOK_SIGNATURE_INVALID: [undefined, { stale: true }],
     BILLING_PACK_NOT_FOUND: [{ packId: 'pack_x' }],
+    FINANCE_PERIOD_INVALID: [{ reason: 'format' }, { reason: 'order' }, { reason: 'length', maxDays: 93 }],
+    FINANCE_TIMEZONE_INVALID: [{ tz: 'Mars/Olympus' }],
+    FINANCE_PERIOD_CLOSED: [{ month: '2026-11' }],
+    FINANCE_PERIOD_NOT_OVER: [{ month: '2026-12' }],
   };
 
   it('has a readable message in English and in Chinese for every code (and every variant of it)', () => {

@@ -9,6 +9,8 @@ export * from './json-body.js';
 export * from './drain.js';
 export * from './openapi.js';
 export { contractViolations, UNIVERSAL_PROBLEM_CODES } from './contract-check.js';
+export * from './period.js';
+export * from './csv.js';
 export { createMetricsServer, listenMetrics, closeMetrics } from './metrics.js';
 export * from './trace.js';
 export { refuseSuspended, type SuspensionSource } from './suspension.js';

@@ -3,7 +3,7 @@ import { registerFraudRoutes } from './fraud/fraud.js';
 import type { Logger } from '@imlab/logger';
 import type { ServiceContext } from '@imlab/queue';
 import type { Config } from './config.js';
-import type { DB } from './db.js';
+import type { DB, TaxBehavior } from './db.js';
 import type { Stripe } from './stripe/stripe-client.js';
 import { pricingSchemas, registerPricingRoutes } from './pricing/pricing.routes.js';
 import { checkoutSchemas, registerCheckoutRoutes } from './checkout/checkout.routes.js';
@@ -11,6 +11,8 @@ import { orderSchemas, registerOrderRoutes } from './orders/orders.routes.js';
 import { registerWebhookRoutes, webhookSchemas } from './webhooks/webhooks.routes.js';
 import { reconciliationSchemas, registerReconciliationRoutes } from './reconciliation/reconciliation.routes.js';
 import { registerPrivacyRoutes } from './privacy/privacy.routes.js';
+import { registerStripeMoneyRoutes, stripeMoneySchemas } from './stripe-money/stripe-money.routes.js';
+import { lookupSchemas, registerLookupRoutes } from './lookup/lookup.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -25,7 +27,7 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     service: 'billing',
     logger,
     readiness: ctx.readiness,
-    schemas: [...pricingSchemas, ...checkoutSchemas, ...orderSchemas, ...webhookSchemas, ...reconciliationSchemas],
+    schemas: [...pricingSchemas, ...checkoutSchemas, ...orderSchemas, ...webhookSchemas, ...reconciliationSchemas, ...stripeMoneySchemas, ...lookupSchemas],
   });
   await registerInternalAuth(app as never, { audience: 'billing', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['billing']);
@@ -39,6 +41,7 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     successPath: config.CHECKOUT_SUCCESS_PATH,
     cancelPath: config.CHECKOUT_CANCEL_PATH,
     sessionTtlSeconds: config.CHECKOUT_SESSION_TTL,
+    tax: { automatic: config.STRIPE_AUTOMATIC_TAX, behavior: config.PRICES_TAX_BEHAVIOR as TaxBehavior },
     log: logger,
   }, { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix });
   registerOrderRoutes(app, ctx.db);
@@ -51,6 +54,8 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
     toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE,
   });
   registerReconciliationRoutes(app, ctx.db);
+  registerStripeMoneyRoutes(app, { db: ctx.db, stripe, log: logger });
+  registerLookupRoutes(app, ctx.db);
   registerPrivacyRoutes(app, ctx.db);
   return app;
 }

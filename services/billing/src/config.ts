@@ -1,4 +1,4 @@
-import { loadConfig, baseEnv, port, str, url, duration, num, makeValidator, listenPort } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, url, duration, num, bool, makeValidator, listenPort } from '@imlab/config';
 import { parsePricingPacks, DEFAULT_PACKS, type Pack } from './pricing/catalog.js';
 
 /** PRICING_PACKS: a JSON array of packs; validated at start-up with every problem named. */
@@ -22,6 +22,10 @@ export const configSpec = {
   /** Lifetime of a Checkout Session (Stripe accepts 30 minutes to 24 hours). */
   CHECKOUT_SESSION_TTL: duration({ default: 3600 }),
   PRICING_PACKS: pricingPacks({ default: DEFAULT_PACKS }),
+  /** Checkout asks Stripe Tax to compute the tax (`automatic_tax[enabled]`); the tax is stored with the order. */
+  STRIPE_AUTOMATIC_TAX: bool({ default: false }),
+  /** Whether pack prices include the tax (`inclusive`) or get it added at Checkout (`exclusive`); Stripe's `tax_behavior`. */
+  PRICES_TAX_BEHAVIOR: str({ choices: ['inclusive', 'exclusive'] as const, default: 'inclusive' }),
   /** Pending orders older than this are looked up at Stripe by the sweeper. */
   PENDING_ORDER_SWEEP_AGE: duration({ default: 900 }),
   PENDING_ORDER_SWEEP_INTERVAL: duration({ default: 300 }),

@@ -29,7 +29,14 @@ export interface OrderTable {
   idempotency_key: ColumnType<string | null, string | null | undefined, string | null>;
   request_hash: ColumnType<string | null, string | null | undefined, string | null>;
   checkout_url: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The payment's charge, learnt from the imported balance transactions (migration 0007). */
+  stripe_charge_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Tax Stripe Tax computed for the session (`total_details.amount_tax`), and the price's behaviour then. */
+  tax_amount: ColumnType<number | null, number | null | undefined, number | null>;
+  tax_behavior: ColumnType<TaxBehavior | null, TaxBehavior | null | undefined, TaxBehavior | null>;
 }
+
+export type TaxBehavior = 'inclusive' | 'exclusive';
 
 export interface OrderDisputeTable {
   id: string;
@@ -69,6 +76,7 @@ export interface StripeEventTable {
   object_status: string | null;
   amount: number | null;
   currency: string | null;
+  tax_amount: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface LedgerPostingTable {
@@ -80,7 +88,53 @@ export interface LedgerPostingTable {
   received_at: Generated<Date>;
 }
 
+/** A Stripe balance transaction: ids, amounts, fee, currency, dates, type, source (migration 0007). */
+export interface BalanceTransactionTable {
+  id: string;
+  type: string;
+  reporting_category: string | null;
+  amount: number;
+  fee: number;
+  net: number;
+  currency: string;
+  created: Date;
+  available_on: Date | null;
+  status: string | null;
+  source_id: string | null;
+  payment_intent_id: string | null;
+  payout_id: string | null;
+  imported_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  /** When the books count it: Stripe's `created`, or the end of the last closed month if that is later (migration 0008). */
+  effective_at: Generated<Date>;
+}
+
+export interface PayoutTable {
+  id: string;
+  amount: number;
+  currency: string;
+  status: string;
+  created: Date;
+  arrival_date: Date | null;
+  balance_transaction_id: string | null;
+  imported_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  effective_at: Generated<Date>;
+}
+
+export interface BillingPeriodCloseTable {
+  month: string;
+  tz: string;
+  period_from: Date;
+  period_to: Date;
+  closed_at: Generated<Date>;
+  figures: ColumnType<unknown, string, string>;
+}
+
 export interface DB extends QueueTables {
+  stripe_balance_transactions: BalanceTransactionTable;
+  stripe_payouts: PayoutTable;
+  billing_period_closes: BillingPeriodCloseTable;
   orders: OrderTable;
   order_disputes: OrderDisputeTable;
   order_postings: OrderPostingTable;

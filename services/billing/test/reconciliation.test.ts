@@ -80,8 +80,8 @@ describe('GET /v1/admin/billing/reconciliation', () => {
     expect(res.body.mismatches).toEqual([{ orderId: unposted.orderId, reasons: ['grant not posted by the ledger'] }]);
 
     expect(res.body.totals).toEqual([
-      { currency: 'cny', orders: 1, gross: 9000, refunded: 3000, disputesLost: 0, net: 6000, creditsGranted: 300, creditsClawedBack: 100, creditsRestored: 0 },
-      { currency: 'usd', orders: 3, gross: 1500, refunded: 0, disputesLost: 500, net: 1000, creditsGranted: 200, creditsClawedBack: 100, creditsRestored: 0 },
+      { currency: 'cny', orders: 1, gross: 9000, refunded: 3000, disputesLost: 0, net: 6000, tax: 0, creditsGranted: 300, creditsClawedBack: 100, creditsRestored: 0 },
+      { currency: 'usd', orders: 3, gross: 1500, refunded: 0, disputesLost: 500, net: 1000, tax: 0, creditsGranted: 200, creditsClawedBack: 100, creditsRestored: 0 },
     ]);
   });
 
@@ -97,5 +97,37 @@ describe('GET /v1/admin/billing/reconciliation', () => {
       reasons: ['Stripe reported 450 eur paid for an order of 500 usd'],
     });
     expect(h.logs.text()).toContain('paid amount differs from the order amount');
+  });
+
+  it('pages the orders (mismatches and totals cover the whole period) and downloads them as CSV', async () => {
+    const q = period();
+    const whole = await recon(q);
+    const n = whole.body.orders.length;
+    expect(n).toBeGreaterThan(3);
+    expect(whole.body.nextCursor).toBeNull();
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await h.api('GET', `/v1/admin/billing/reconciliation?from=${encodeURIComponent(q.from)}&to=${encodeURIComponent(q.to)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { userId: h.newUser(), roles: ['finance'] });
+      expect(page.status).toBe(200);
+      expect(page.body.totals).toEqual(whole.body.totals);
+      expect(page.body.mismatches).toEqual(whole.body.mismatches);
+      seen.push(...page.body.orders.map((o: { orderId: string }) => o.orderId));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(whole.body.orders.map((o: { orderId: string }) => o.orderId));
+    const bad = await h.api('GET', `/v1/admin/billing/reconciliation?from=${encodeURIComponent(q.from)}&to=${encodeURIComponent(q.to)}&cursor=nope`, { userId: h.newUser(), roles: ['finance'] });
+    expect(bad.body.code).toBe('INVALID_CURSOR');
+
+    const csv = await fetch(`${h.base}/v1/admin/billing/reconciliation.csv?from=${encodeURIComponent(q.from)}&to=${encodeURIComponent(q.to)}`, { headers: { authorization: `Bearer ${await h.token(h.newUser(), ['finance'])}` } });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    const lines = (await csv.text()).split('\r\n');
+    expect(lines[0]).toBe(
+      'order_id,paid_at,status,currency,amount,tax,tax_behavior,refunded_amount,disputed_amount,expected_granted,expected_clawed_back,expected_restored,ledger_granted,ledger_clawed_back,ledger_restored,ledger_debt,matches,mismatch_reasons',
+    );
+    expect(lines).toHaveLength(n + 2);
+    const mismatch = whole.body.mismatches[0];
+    expect(lines.find((l) => l.startsWith(mismatch.orderId))).toContain(`,false,${mismatch.reasons.join('; ')}`);
   });
 });

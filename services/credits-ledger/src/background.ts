@@ -5,6 +5,7 @@ import { expireDue, type LedgerDeps } from './ledger/ledger.service.js';
 import { Gauge, type Registry } from 'prom-client';
 import { sealAll, verify } from './audit/audit.service.js';
 import { eraseAnonymizedAccounts } from './privacy/privacy.service.js';
+import { recognise } from './revenue/revenue.service.js';
 
 /** A periodic task that never overlaps itself and finishes its current run on close. */
 function every(ms: number, log: Logger, name: string, run: () => Promise<unknown>): { close(): Promise<void> } {
@@ -79,6 +80,8 @@ export function startBackground(opts: {
       if (n > 0) log.info({ released: n }, 'expired holds released');
     }),
     every(opts.sealMs, log, 'sealer', () => sealAll(opts.db, opts.sealSecret)),
+    // The revenue subledger follows the transfers (finance's reports also catch up before answering).
+    every(opts.sealMs, log, 'revenue', () => recognise(opts.db)),
     every(opts.verifyMs, log, 'verifier', ledgerVerifier(opts.db, opts.sealSecret, opts.registry, log)),
     // Accounts re-keyed by purges from before erasure existed: erased a few people per run until none is left.
     every(opts.sealMs, log, 'legacy-erasure', async () => {

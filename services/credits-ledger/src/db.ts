@@ -50,6 +50,9 @@ export interface PostingTable {
   subject_id: string | null;
   result: ColumnType<unknown, string | undefined, string>;
   created_at: Generated<Date>;
+  /** What a purchase grant was sold for, net of tax (migration 0008). */
+  value_amount: ColumnType<number | null, number | null | undefined, number | null>;
+  value_currency: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface HoldTable {
@@ -102,7 +105,58 @@ export interface ErasedTransferHashTable {
   erased_at: Generated<Date>;
 }
 
+export type LotSource = 'purchase' | 'free' | 'restore' | 'unpriced';
+export type MovementKind = 'sold' | 'granted_free' | 'spent' | 'refunded' | 'clawed_back' | 'restored';
+
+/** A grant of credits to a person and what is left of it (migration 0008). */
+export interface RevenueLotTable {
+  id: Generated<number>;
+  pool: string | null;
+  source: LotSource;
+  reference: string | null;
+  currency: string | null;
+  credits: number;
+  value: number;
+  remaining: number;
+  remaining_value: number;
+  created_at: Date;
+}
+
+export interface RevenueMovementTable {
+  id: Generated<number>;
+  transfer_id: number;
+  lot_id: number | null;
+  kind: MovementKind;
+  credits: number;
+  amount: number;
+  currency: string | null;
+  reference: string | null;
+  created_at: Date;
+}
+
+export interface RevenueCursorTable {
+  id: number;
+  last_xid: string;
+  last_transfer_id: number;
+}
+
+export interface PeriodCloseTable {
+  month: string;
+  tz: string;
+  period_from: Date;
+  period_to: Date;
+  closed_at: Generated<Date>;
+  checkpoint_id: number | null;
+  checkpoint_hash: string | null;
+  last_transfer_id: number | null;
+  figures: ColumnType<unknown, string, string>;
+}
+
 export interface DB extends QueueTables, PurgeTombstoneTables {
+  revenue_lots: RevenueLotTable;
+  revenue_movements: RevenueMovementTable;
+  revenue_cursor: RevenueCursorTable;
+  period_closes: PeriodCloseTable;
   erased_transfer_hashes: ErasedTransferHashTable;
   accounts: AccountTable;
   postings: PostingTable;

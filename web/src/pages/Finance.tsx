@@ -7,6 +7,7 @@ import { failureOf } from '../api';
 import { getReconciliation, getStatement, saveFile, useTrialBalance, verifyLedger } from '../api/account';
 import { dateTime, money, number } from './account/common';
 import { StaffGate } from './account/StaffGate';
+import { LookupSection, MonthEndSection } from './finance/MonthEnd';
 import '../styles/account.css';
 
 /** `/finance`: for the roles finance and admin. */
@@ -16,11 +17,13 @@ export default function Finance() {
     <StaffGate roles={['finance', 'admin']} title={t('title')} signedOut={t('signedOut')}>
       {() => (
         <Page title={t('title')} lead={t('lead')} className="staff finance">
+          <MonthEndSection />
           <TrialBalanceSection />
           <VerifySection />
           <StatementSection />
           <ReconciliationSection />
           <CsvSection />
+          <LookupSection />
         </Page>
       )}
     </StaffGate>

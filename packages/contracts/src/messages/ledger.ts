@@ -27,6 +27,12 @@ export const ledgerMessages = {
         amount: PositiveInt,
         source: Type.Union([Type.Literal('purchase'), Type.Literal('promo')]),
         reference: Type.String({ maxLength: 200 }),
+        /**
+         * What the credits were sold for, net of tax, in the currency's minor unit (purchases only):
+         * the price each credit's revenue is recognised at when it is spent (finance's revenue
+         * report). Not part of the idempotency hash: a redelivery carries the same value.
+         */
+        value: Type.Optional(Type.Object({ amount: NonNegativeInt, currency: Type.String({ pattern: '^[a-z]{3}$' }) }, { additionalProperties: false })),
       },
       { additionalProperties: false },
     ),

@@ -3,7 +3,7 @@ import type { Logger } from '@imlab/logger';
 import { AppError } from '@imlab/http';
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import type { DB } from '../db.js';
+import type { DB, TaxBehavior } from '../db.js';
 import type { Pack } from '../pricing/catalog.js';
 import type { Stripe } from '../stripe/stripe-client.js';
 import * as orders from '../orders/orders.repository.js';
@@ -16,6 +16,8 @@ export interface CheckoutDeps {
   successPath: string;
   cancelPath: string;
   sessionTtlSeconds: number;
+  /** Stripe Tax on Checkout, and whether the pack price includes the tax. */
+  tax: { automatic: boolean; behavior: TaxBehavior };
   log: Logger;
 }
 
@@ -58,6 +60,8 @@ export async function startCheckout(
     closed_at: null,
     idempotency_key: key ?? null,
     request_hash: key ? requestHash : null,
+    // Known when the order is made, so a retry asks Stripe for what the first request did.
+    tax_behavior: deps.tax.automatic ? deps.tax.behavior : null,
   });
   if (inserted) return { ...(await openSession(deps, inserted, pack, input.locale)), replayed: false };
 
@@ -101,9 +105,15 @@ async function openSession(deps: CheckoutDeps, order: orders.OrderRow, pack: Pac
           {
             quantity: 1,
             // the order's price, not today's catalog: a retry asks for what the order says
-            price_data: { currency: order.currency, unit_amount: order.amount, product_data: { name: pack.name[locale] } },
+            price_data: {
+              currency: order.currency,
+              unit_amount: order.amount,
+              product_data: { name: pack.name[locale] },
+              ...(order.tax_behavior ? { tax_behavior: order.tax_behavior } : {}),
+            },
           },
         ],
+        ...(order.tax_behavior ? { automatic_tax: { enabled: true } } : {}),
         locale: locale === 'zh' ? 'zh' : 'en',
         success_url: pageUrl(deps.publicBaseUrl, deps.successPath, orderId),
         cancel_url: pageUrl(deps.publicBaseUrl, deps.cancelPath, orderId),

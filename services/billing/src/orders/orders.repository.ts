@@ -65,7 +65,7 @@ export async function lockPaymentIntent(tx: Transaction<DB>, paymentIntentId: st
 export async function updateOrder(
   tx: Transaction<DB>,
   orderId: string,
-  patch: Partial<Pick<OrderRow, 'status' | 'stripe_payment_intent_id' | 'refunded_amount' | 'paid_at' | 'closed_at' | 'auto_refund_requested_at' | 'paid_amount' | 'paid_currency' | 'refund_failed_at'>>,
+  patch: Partial<Pick<OrderRow, 'status' | 'stripe_payment_intent_id' | 'refunded_amount' | 'paid_at' | 'closed_at' | 'auto_refund_requested_at' | 'paid_amount' | 'paid_currency' | 'refund_failed_at' | 'tax_amount'>>,
 ): Promise<void> {
   await tx
     .updateTable('orders')

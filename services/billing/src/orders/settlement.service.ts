@@ -184,7 +184,7 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
     const command = { idempotencyKey: w.key, userId: order.user_id, amount: w.credits, reference: `order:${order.id}` };
     const after = previous === undefined ? {} : { after: previous };
     if (w.kind === 'grant') {
-      await deps.bus.send(outbox(tx), 'ledger.grant', { ...command, source: 'purchase' });
+      await deps.bus.send(outbox(tx), 'ledger.grant', { ...command, source: 'purchase', value: saleValue(order) });
     } else {
       await deps.bus.send(outbox(tx), w.kind === 'clawback' ? 'ledger.clawback' : 'ledger.restore', { ...command, ...after });
     }
@@ -207,6 +207,23 @@ export async function requestOrphanRefund(tx: Transaction<DB>, order: OrderRow, 
 }
 
 /**
+ * What the pack was sold for, net of tax: the revenue its credits carry to the ledger. An
+ * inclusive price contains the tax Stripe Tax computed; an exclusive one is the revenue itself.
+ */
+export function saleValue(order: Pick<OrderRow, 'amount' | 'currency' | 'tax_amount' | 'tax_behavior'>): { amount: number; currency: string } {
+  const tax = order.tax_behavior === 'inclusive' ? Math.min(order.tax_amount ?? 0, order.amount) : 0;
+  return { amount: order.amount - tax, currency: order.currency };
+}
+
+/**
+ * What Stripe should take for the order: its price, plus the tax when Stripe Tax adds it to an
+ * exclusive price (an inclusive price already contains it).
+ */
+export function expectedPaid(order: Pick<OrderRow, 'amount' | 'tax_behavior'>, tax: number): number {
+  return order.tax_behavior === 'exclusive' ? order.amount + tax : order.amount;
+}
+
+/**
  * Payment confirmed by Stripe (webhook or sweeper): the order becomes paid once, the receipt
  * event goes out once, and the ledger is settled. Safe to call any number of times.
  */
@@ -215,14 +232,15 @@ export async function markPaid(
   order: OrderRow,
   paymentIntentId: string | null,
   deps: SettleDeps,
-  paid: { amount: number | null; currency: string | null; at?: Date | null } = { amount: null, currency: null },
+  paid: { amount: number | null; currency: string | null; at?: Date | null; tax?: number | null } = { amount: null, currency: null },
 ): Promise<void> {
   const patch: Parameters<typeof orders.updateOrder>[2] = {};
   if (paymentIntentId && !order.stripe_payment_intent_id) patch.stripe_payment_intent_id = paymentIntentId;
   if (order.paid_amount === null && paid.amount !== null) {
     patch.paid_amount = paid.amount;
     patch.paid_currency = paid.currency?.toLowerCase() ?? order.currency;
-    if (paid.amount !== order.amount || patch.paid_currency !== order.currency) {
+    if (order.tax_amount === null && paid.tax !== undefined && paid.tax !== null) patch.tax_amount = paid.tax;
+    if (paid.amount !== expectedPaid(order, paid.tax ?? 0) || patch.paid_currency !== order.currency) {
       // The session was created with the order's own price; a difference means something upstream changed it.
       deps.log.error({ orderId: order.id }, 'paid amount differs from the order amount; flagged for reconciliation');
     }

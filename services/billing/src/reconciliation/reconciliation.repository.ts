@@ -20,6 +20,8 @@ export interface ReconRow {
   paid_amount: number | null;
   paid_currency: string | null;
   auto_refund_requested_at: Date | null;
+  tax_amount: number | null;
+  tax_behavior: 'inclusive' | 'exclusive' | null;
   ledger_granted: number;
   ledger_clawed_back: number;
   ledger_debt: number;
@@ -46,6 +48,8 @@ export async function paidOrdersWithLedger(db: Db<DB>, from: Date, to: Date): Pr
       'o.paid_amount',
       'o.paid_currency',
       'o.auto_refund_requested_at',
+      'o.tax_amount',
+      'o.tax_behavior',
       ledgerSum('grant', sql`l.amount`).as('ledger_granted'),
       // A clawback takes what is available (`amount`) and books the rest as debt (`debt`).
       ledgerSum('clawback', sql`l.amount + l.debt`).as('ledger_clawed_back'),

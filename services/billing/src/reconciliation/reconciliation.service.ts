@@ -1,7 +1,7 @@
 import type { Kysely } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import type { DB } from '../db.js';
-import { factsNetClawback } from '../orders/settlement.service.js';
+import { expectedPaid, factsNetClawback } from '../orders/settlement.service.js';
 import * as repo from './reconciliation.repository.js';
 
 const MAX_PERIOD_MS = 366 * 24 * 3600 * 1000;
@@ -14,6 +14,9 @@ export interface ReconOrder {
   refundedAmount: number;
   disputedAmount: number;
   paidAt: string;
+  /** Tax Stripe Tax computed (null without Stripe Tax) and whether the price included it. */
+  tax: number | null;
+  taxBehavior: 'inclusive' | 'exclusive' | null;
   expected: { granted: number; clawedBack: number; restored: number };
   ledger: { granted: number; clawedBack: number; restored: number; debt: number };
   matches: boolean;
@@ -26,6 +29,8 @@ export interface CurrencyTotals {
   refunded: number;
   disputesLost: number;
   net: number;
+  /** Tax collected on the period's orders (part of what customers paid, not revenue). */
+  tax: number;
   creditsGranted: number;
   creditsClawedBack: number;
   creditsRestored: number;
@@ -61,8 +66,9 @@ export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) 
     const netFromFacts = orphan ? 0 : factsNetClawback(r, own);
     const reasons: string[] = [];
     if (orphan && r.refunded_amount < r.amount) reasons.push(`paid after its owner's purge: the automatic refund is not confirmed by Stripe yet (${r.refunded_amount} of ${r.amount} refunded)`);
-    if (r.paid_amount !== null && (r.paid_amount !== r.amount || r.paid_currency !== r.currency)) {
-      reasons.push(`Stripe reported ${r.paid_amount} ${r.paid_currency ?? '?'} paid for an order of ${r.amount} ${r.currency}`);
+    const due = expectedPaid(r, r.tax_amount ?? 0);
+    if (r.paid_amount !== null && (r.paid_amount !== due || r.paid_currency !== r.currency)) {
+      reasons.push(`Stripe reported ${r.paid_amount} ${r.paid_currency ?? '?'} paid for an order of ${due} ${r.currency}`);
     }
     if (ledger.granted === 0 && !orphan) reasons.push('grant not posted by the ledger');
     else if (ledger.granted !== expected.granted) reasons.push(`granted ${ledger.granted}, expected ${expected.granted}`);
@@ -80,6 +86,8 @@ export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) 
       refundedAmount: r.refunded_amount,
       disputedAmount: own.reduce((s, d) => s + d.amount, 0),
       paidAt: r.paid_at.toISOString(),
+      tax: r.tax_amount,
+      taxBehavior: r.tax_behavior,
       expected,
       ledger,
       matches: reasons.length === 0,
@@ -92,6 +100,7 @@ export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) 
       refunded: 0,
       disputesLost: 0,
       net: 0,
+      tax: 0,
       creditsGranted: 0,
       creditsClawedBack: 0,
       creditsRestored: 0,
@@ -101,6 +110,7 @@ export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) 
     t.refunded += r.refunded_amount;
     t.disputesLost += disputesLost;
     t.net = t.gross - t.refunded - t.disputesLost;
+    t.tax += r.tax_amount ?? 0;
     t.creditsGranted += ledger.granted;
     t.creditsClawedBack += ledger.clawedBack;
     t.creditsRestored += ledger.restored;

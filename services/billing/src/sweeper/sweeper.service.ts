@@ -82,7 +82,7 @@ async function sweepOne(deps: SweeperDeps, candidate: { id: string; stripe_sessi
       if (paymentIntentId) await orders.lockPaymentIntent(tx, paymentIntentId);
       const order = await orders.lockOrder(tx, candidate.id);
       if (!order) return;
-      await markPaid(tx, order, paymentIntentId, { bus: deps.bus, log: deps.log }, { amount: session.amount_total ?? null, currency: session.currency ?? null, at: chargedAt(session) });
+      await markPaid(tx, order, paymentIntentId, { bus: deps.bus, log: deps.log }, { amount: session.amount_total ?? null, currency: session.currency ?? null, at: chargedAt(session), tax: session.total_details?.amount_tax ?? null });
       if (paymentIntentId) await applyParked(tx, paymentIntentId, { bus: deps.bus, log: deps.log, stripe: deps.stripe });
     });
     result.fulfilled++;

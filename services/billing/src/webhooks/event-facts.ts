@@ -12,6 +12,8 @@ export interface EventFacts {
   objectStatus: string | null;
   amount: number | null;
   currency: string | null;
+  /** A checkout session's `total_details.amount_tax` (Stripe Tax). */
+  taxAmount: number | null;
 }
 
 
@@ -46,6 +48,7 @@ export function factsOf(event: Stripe.Event): EventFacts {
     objectStatus: null,
     amount: null,
     currency: null,
+    taxAmount: null,
   };
   if (event.type.startsWith('checkout.session.')) {
     return {
@@ -56,6 +59,7 @@ export function factsOf(event: Stripe.Event): EventFacts {
       objectStatus: str(obj.payment_status, 40),
       amount: int(obj.amount_total),
       currency: currencyOf(obj.currency),
+      taxAmount: obj.total_details && typeof obj.total_details === 'object' ? int((obj.total_details as Obj).amount_tax) : null,
     };
   }
   // Charges, Refunds and Disputes carry the same few facts; only which amount counts differs.
@@ -72,5 +76,7 @@ export function factsOf(event: Stripe.Event): EventFacts {
   if (event.type === 'charge.refunded') return objectFacts(obj.amount_refunded);
   // A Refund (this refund's own amount and status: pending, succeeded, failed, canceled...) or a Dispute.
   if (REFUND_EVENTS.has(event.type) || event.type.startsWith('charge.dispute.')) return objectFacts(obj.amount);
+  // A Payout: its id, amount, currency and status; its transactions are imported when it is paid.
+  if (event.type.startsWith('payout.')) return objectFacts(obj.amount);
   return base;
 }

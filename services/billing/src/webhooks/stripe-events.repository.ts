@@ -19,6 +19,7 @@ export async function insertEvent(db: Db<DB>, f: EventFacts): Promise<boolean> {
       object_status: f.objectStatus,
       amount: f.amount,
       currency: f.currency,
+      tax_amount: f.taxAmount,
       processed_at: null,
     })
     .onConflict((oc) => oc.column('id').doNothing())

@@ -7,6 +7,7 @@ import type { Stripe } from '../stripe/stripe-client.js';
 import * as orders from '../orders/orders.repository.js';
 import { markPaid, mergeDispute, settleOrder } from '../orders/settlement.service.js';
 import { factsOf } from './event-facts.js';
+import { importPayout, importRecent } from '../stripe-money/stripe-money.import.js';
 import * as events from './stripe-events.repository.js';
 import type { StripeEventRow } from './stripe-events.repository.js';
 
@@ -120,6 +121,19 @@ async function apply(tx: Transaction<DB>, ev: StripeEventRow, deps: ProcessDeps)
         await refreshRefunded(tx, order, ev, deps);
         await settleOrder(tx, order.id, deps);
       });
+    case 'payout.paid':
+    case 'payout.updated':
+    case 'payout.failed':
+    case 'payout.canceled': {
+      // Stripe's money for reconciliation: the payout as Stripe holds it now, and what it settled.
+      if (!ev.object_id) return 'ignored';
+      const payout = await deps.stripe.payouts.retrieve(ev.object_id);
+      await importPayout({ db: tx, stripe: deps.stripe, log: deps.log }, payout);
+      return 'processed';
+    }
+    case 'balance.available':
+      await importRecent({ db: tx, stripe: deps.stripe, log: deps.log });
+      return 'processed';
     default:
       // Stripe sends what the endpoint subscribes to and sometimes more: acknowledged, ignored.
       return 'ignored';
@@ -137,7 +151,7 @@ async function applySession(tx: Transaction<DB>, ev: StripeEventRow, deps: Proce
     ev.type === 'checkout.session.async_payment_succeeded' ||
     (ev.type === 'checkout.session.completed' && (ev.object_status === 'paid' || ev.object_status === 'no_payment_required'));
   if (paid) {
-    await markPaid(tx, order, ev.payment_intent_id, deps, { amount: ev.amount, currency: ev.currency, at: ev.created });
+    await markPaid(tx, order, ev.payment_intent_id, deps, { amount: ev.amount, currency: ev.currency, at: ev.created, tax: ev.tax_amount });
   } else if (ev.type === 'checkout.session.async_payment_failed') {
     if (order.status === 'pending') await orders.updateOrder(tx, order.id, { status: 'failed', closed_at: new Date() });
   } else if (ev.type === 'checkout.session.expired') {

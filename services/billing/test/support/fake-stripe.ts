@@ -6,7 +6,7 @@ import Stripe from 'stripe';
 
 /** Stripe's published example objects, kept in this repository (`../fixtures/stripe/`, see its README). */
 export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/stripe', import.meta.url));
-export function fixture<T = Record<string, unknown>>(name: 'checkout.session' | 'charge' | 'dispute' | 'event' | 'refund' | 'payment_intent'): T {
+export function fixture<T = Record<string, unknown>>(name: 'checkout.session' | 'charge' | 'dispute' | 'event' | 'refund' | 'payment_intent' | 'balance_transaction' | 'payout'): T {
   return JSON.parse(readFileSync(`${FIXTURES_DIR}/${name}.json`, 'utf8')) as T;
 }
 
@@ -36,17 +36,78 @@ function stripeError(status: number, type: string, message: string, code?: strin
 const signer = new Stripe('sk_test_signing_only');
 const escapeHtml = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+export interface BalanceTransactionInput {
+  id?: string;
+  type: 'charge' | 'refund' | 'adjustment' | 'stripe_fee' | 'payment_failure_refund' | 'payout';
+  amount: number;
+  fee?: number;
+  currency: string;
+  created: Date;
+  /** The charge, refund or dispute object (or a bare id). */
+  source?: Record<string, unknown> | string | null;
+  reportingCategory?: string;
+  status?: 'pending' | 'available';
+  availableOn?: Date;
+}
+
+export interface PayoutInput {
+  id?: string;
+  transactions: string[];
+  amount?: number;
+  currency: string;
+  created: Date;
+  arrivalDate?: Date;
+  status?: 'paid' | 'pending' | 'in_transit' | 'canceled' | 'failed';
+}
+
+const unix = (d: Date) => Math.floor(d.getTime() / 1000);
+
+/**
+ * Stripe's list semantics for what billing imports: newest first, `limit` (1–100, default 10),
+ * `starting_after` (an id of the previous page), `created[gt|gte|lt|lte]` and equality filters.
+ */
+function listPage(all: Record<string, unknown>[], query: URLSearchParams, url: string, filters: string[]): { status: number; body: unknown } {
+  let rows = all.slice().reverse();
+  rows.sort((a, b) => (b.created as number) - (a.created as number));
+  for (const op of ['gt', 'gte', 'lt', 'lte'] as const) {
+    const v = query.get(`created[${op}]`);
+    if (v === null) continue;
+    const n = Number(v);
+    rows = rows.filter((r) => {
+      const c = r.created as number;
+      return op === 'gt' ? c > n : op === 'gte' ? c >= n : op === 'lt' ? c < n : c <= n;
+    });
+  }
+  for (const f of filters) {
+    const v = query.get(f);
+    if (v !== null) rows = rows.filter((r) => r[f] === v);
+  }
+  const limit = Number(query.get('limit') ?? 10);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) return stripeError(400, 'invalid_request_error', 'Invalid integer: limit must be between 1 and 100', 'parameter_invalid_integer');
+  const after = query.get('starting_after');
+  let from = 0;
+  if (after) {
+    from = rows.findIndex((r) => r.id === after) + 1;
+    if (from === 0) return stripeError(400, 'invalid_request_error', `No such object: '${after}'`, 'resource_missing');
+  }
+  const data = rows.slice(from, from + limit);
+  return { status: 200, body: { object: 'list', url, has_more: from + limit < rows.length, data } };
+}
+
 export interface FakeStripeOptions {
   /**
    * Serve a hosted-checkout stand-in a browser can open: each session's `url` is the fake's own
    * `/c/pay/<id>` page (amount, Pay, Cancel) instead of checkout.stripe.com.
    */
   hostedCheckout?: boolean;
+  /** The rate the Stripe Tax stand-in charges when a session asks for `automatic_tax` (0.2). */
+  taxRate?: number;
 }
 
 /**
  * A local stand-in for the Stripe endpoints billing uses — Checkout Session create and retrieve,
- * Refund create — speaking Stripe's wire format (form-encoded requests, JSON objects built on the
+ * Refund create and list, Balance Transaction and Payout lists (Stripe's pagination and filters)
+ * — speaking Stripe's wire format (form-encoded requests, JSON objects built on the
  * published fixtures, Stripe-style errors, idempotency keys replayed). With `hostedCheckout`, also
  * the Checkout page itself: Pay completes the session, sends the signed
  * `checkout.session.completed` event to the webhook URL given by `deliverWebhooksTo`, and sends
@@ -65,6 +126,17 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
   putRefund(r: { id: string; paymentIntent: string; amount: number; status: string }): Record<string, unknown>;
   /** Records a PaymentIntent (built on the published fixture), expanded into its session when asked. */
   putPaymentIntent(pi: { id: string; status: string; lastPaymentError?: Record<string, unknown> | null; chargedAt?: Date }): Record<string, unknown>;
+  /**
+   * Records a balance transaction as Stripe's books hold it (built on the published fixture):
+   * `source` is the charge, refund or dispute object it moved money for (its id is what the list
+   * answers; `expand[]=data.source` answers the object). Returns the transaction.
+   */
+  putBalanceTransaction(t: BalanceTransactionInput): Record<string, unknown>;
+  /**
+   * Records a payout of the given balance transactions (they get `payout`), with its own
+   * `payout`-type balance transaction (−amount); amount defaults to the sum of their net.
+   */
+  putPayout(p: PayoutInput): Record<string, unknown>;
   /** Changes a stored session as Stripe would after the customer acts (paid, expired...). */
   update(id: string, patch: Record<string, unknown>): Session;
   /** The next N create calls answer 500. */
@@ -87,6 +159,10 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
   const held = new Map<string, Record<string, unknown>>();
   const paymentIntents = new Map<string, Record<string, unknown>>();
   const charges = new Map<string, Record<string, unknown>>();
+  const balanceTransactions: Record<string, unknown>[] = [];
+  const payouts: Record<string, unknown>[] = [];
+  /** The objects balance transactions moved money for, by id, for `expand[]=data.source`. */
+  const sources = new Map<string, Record<string, unknown>>();
   let failing = 0;
   let webhook: { url: string; secret: string } | undefined;
   let holding = false;
@@ -157,6 +233,24 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
         const limit = Number(url.searchParams.get('limit') ?? 10);
         const data = all.slice(from, from + limit);
         answer = { status: 200, body: { object: 'list', url: '/v1/refunds', has_more: from + limit < all.length, data } };
+      } else if (req.method === 'GET' && url.pathname === '/v1/balance_transactions') {
+        answer = listPage(balanceTransactions, url.searchParams, '/v1/balance_transactions', ['payout', 'type', 'currency', 'source']);
+        const expandSource = [...url.searchParams.entries()].some(([k, v]) => /^expand\[\d*\]$/.test(k) && v === 'data.source');
+        if (answer.status === 200) {
+          const body = answer.body as { data: Record<string, unknown>[] };
+          // `payout` is not a field of the object, only a filter: the list answers Stripe's shape.
+          body.data = body.data.map((t) => {
+            const { payout: _payout, ...rest } = structuredClone(t);
+            if (expandSource && typeof rest.source === 'string') rest.source = structuredClone(sources.get(rest.source) ?? rest.source);
+            return rest;
+          });
+        }
+      } else if (req.method === 'GET' && url.pathname === '/v1/payouts') {
+        answer = listPage(payouts, url.searchParams, '/v1/payouts', ['status', 'currency']);
+      } else if (req.method === 'GET' && url.pathname.startsWith('/v1/payouts/')) {
+        const id = decodeURIComponent(url.pathname.slice('/v1/payouts/'.length));
+        const p = payouts.find((x) => x.id === id);
+        answer = p ? { status: 200, body: p } : stripeError(404, 'invalid_request_error', `No such payout: '${id}'`, 'resource_missing');
       } else if (req.method === 'GET' && url.pathname.startsWith('/v1/checkout/sessions/')) {
         const id = decodeURIComponent(url.pathname.slice('/v1/checkout/sessions/'.length));
         const s = sessions.get(id);
@@ -235,14 +329,23 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     }
     const unit = Number(p['line_items[0][price_data][unit_amount]'] ?? 0);
     const qty = Number(p['line_items[0][quantity]'] ?? 1);
+    // Stripe Tax stand-in: one rate for every customer (options.taxRate, 20% by default). An
+    // exclusive price gets the tax added; an inclusive one contains it.
+    const automaticTax = p['automatic_tax[enabled]'] === 'true';
+    const behavior = p['line_items[0][price_data][tax_behavior]'] ?? 'unspecified';
+    const rate = options.taxRate ?? 0.2;
+    const subtotal = unit * qty;
+    const tax = !automaticTax ? 0 : behavior === 'inclusive' ? subtotal - Math.round(subtotal / (1 + rate)) : Math.round(subtotal * rate);
     Object.assign(s, {
+      automatic_tax: { enabled: automaticTax, liability: automaticTax ? { type: 'self' } : null, status: automaticTax ? 'complete' : null, provider: automaticTax ? 'stripe' : null },
+      total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: tax },
       id,
       mode: p.mode,
       client_reference_id: p.client_reference_id ?? null,
       metadata,
       currency: p['line_items[0][price_data][currency]'] ?? null,
-      amount_subtotal: unit * qty,
-      amount_total: unit * qty,
+      amount_subtotal: subtotal,
+      amount_total: behavior === 'inclusive' ? subtotal : subtotal + tax,
       success_url: p.success_url,
       cancel_url: p.cancel_url,
       expires_at: Number(p.expires_at ?? Math.floor(Date.now() / 1000) + 86400),
@@ -261,6 +364,75 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     requests,
     sessions,
     refunds,
+    putBalanceTransaction(t) {
+      const source = t.source ?? null;
+      const sourceId = typeof source === 'string' ? source : source ? String(source.id) : null;
+      if (source && typeof source === 'object') sources.set(sourceId!, structuredClone(source));
+      const fee = t.fee ?? 0;
+      const created = unix(t.created);
+      const txn: Record<string, unknown> = {
+        ...fixture('balance_transaction'),
+        id: t.id ?? `txn_test_${rand()}`,
+        type: t.type,
+        amount: t.amount,
+        fee,
+        fee_details: fee ? [{ amount: fee, application: null, currency: t.currency, description: 'Stripe processing fees', type: 'stripe_fee' }] : [],
+        net: t.amount - fee,
+        currency: t.currency,
+        created,
+        available_on: t.availableOn ? unix(t.availableOn) : created + 2 * 86400,
+        status: t.status ?? 'available',
+        source: sourceId,
+        reporting_category: t.reportingCategory ?? (t.type === 'adjustment' ? 'dispute' : t.type),
+        description: null,
+        payout: null,
+      };
+      const known = balanceTransactions.findIndex((x) => x.id === txn.id);
+      if (known >= 0) balanceTransactions[known] = txn;
+      else balanceTransactions.push(txn);
+      return structuredClone(txn);
+    },
+    putPayout(p) {
+      const id = p.id ?? `po_test_${rand()}`;
+      const included = balanceTransactions.filter((t) => p.transactions.includes(t.id as string));
+      const amount = p.amount ?? included.reduce((s, t) => s + (t.net as number), 0);
+      const created = unix(p.created);
+      const own = {
+        ...fixture('balance_transaction'),
+        id: `txn_test_${rand()}`,
+        type: 'payout',
+        reporting_category: 'payout',
+        amount: -amount,
+        fee: 0,
+        fee_details: [],
+        net: -amount,
+        currency: p.currency,
+        created,
+        available_on: created,
+        status: 'available',
+        source: id,
+        description: 'STRIPE PAYOUT',
+        payout: id,
+      };
+      balanceTransactions.push(own);
+      for (const t of included) t.payout = id;
+      const payout = {
+        ...fixture('payout'),
+        id,
+        amount,
+        currency: p.currency,
+        created,
+        arrival_date: unix(p.arrivalDate ?? new Date(p.created.getTime() + 2 * 86400_000)),
+        status: p.status ?? 'paid',
+        balance_transaction: own.id,
+        automatic: true,
+        destination: `ba_test_${rand(8)}`,
+      };
+      const known = payouts.findIndex((x) => x.id === id);
+      if (known >= 0) payouts[known] = payout;
+      else payouts.push(payout);
+      return structuredClone(payout);
+    },
     update(id, patch) {
       const s = sessions.get(id);
       if (!s) throw new Error(`fake stripe: no session ${id}`);

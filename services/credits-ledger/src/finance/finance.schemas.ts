@@ -77,6 +77,8 @@ export const Statement = Type.Object(
   { $id: 'LedgerStatement', additionalProperties: false, description: 'One account\'s postings in a period, with its balance before and after; paged by `cursor`.' },
 );
 
+export const PeriodBounds = Type.Object({ from: Type.String({ format: 'date-time' }), to: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
+
 export const ExportQuery = Type.Object(
   { from: Type.Optional(Type.String({ format: 'date-time' })), to: Type.Optional(Type.String({ format: 'date-time' })) },
   { additionalProperties: false },

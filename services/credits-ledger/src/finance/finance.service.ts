@@ -103,3 +103,26 @@ export async function* exportCsv(db: Db<DB>, from: Date | null, to: Date | null,
     if (rows.length < pageSize) return;
   }
 }
+
+/** A statement's postings for CSV, one keyset page at a time. */
+export async function* statementPages(db: Db<DB>, id: string, from: Date, to: Date, pageSize = 2000) {
+  let after = 0;
+  for (;;) {
+    const rows = await repo.statementLines(db, id, from, to, after, pageSize);
+    if (rows.length === 0) return;
+    yield rows.map((r) => {
+      const credit = r.credit_account_id === id;
+      return {
+        transfer_id: r.id,
+        created_at: r.created_at.toISOString(),
+        kind: r.kind,
+        side: credit ? 'credit' : 'debit',
+        amount: credit ? r.amount : -r.amount,
+        counter_account_id: credit ? r.debit_account_id : r.credit_account_id,
+        reference: r.reference,
+      };
+    });
+    after = rows[rows.length - 1]!.id;
+    if (rows.length < pageSize) return;
+  }
+}

@@ -272,6 +272,11 @@ export async function postGrant(
   return { postingId: r.posted_id ?? undefined, hasAccount: r.has_account };
 }
 
+/** What a purchase grant's credits were sold for (net of tax), kept on its posting. */
+export async function setPostingValue(tx: Transaction<DB>, postingId: number, value: { amount: number; currency: string }): Promise<void> {
+  await tx.updateTable('postings').set({ value_amount: value.amount, value_currency: value.currency }).where('id', '=', postingId).execute();
+}
+
 export interface ReserveOutcome {
   inserted: boolean;
   /** The person's available account, when they have one. */

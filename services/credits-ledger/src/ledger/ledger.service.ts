@@ -93,6 +93,8 @@ export async function grant(tx: Tx, deps: LedgerDeps, p: GrantInput): Promise<Le
     posted = await repo.postGrant(tx, grantRow);
   }
   if (posted.postingId === undefined) return duplicatePosting(tx, p.idempotencyKey, hash);
+  // The price its credits are recognised at when spent (finance's revenue report).
+  if (p.value) await repo.setPostingValue(tx, posted.postingId, p.value);
   // `ledger.posted` was written by the same call.
   return result;
 }

@@ -5,6 +5,7 @@ import { lockSealing } from '../audit/audit.repository.js';
 import { hashesAround } from '../audit/audit.service.js';
 import { systemAccountIds } from '../ledger/ledger.repository.js';
 import * as repo from './privacy.repository.js';
+import { unlinkPools } from '../revenue/revenue.repository.js';
 
 export interface PurgeResult {
   /** The person's accounts deleted (0 on a repeated purge, or for someone who never had any). */
@@ -52,6 +53,8 @@ export async function eraseAccounts(tx: Transaction<DB>, ids: string[]): Promise
   await repo.keepErasedHashes(tx, await hashesAround(tx, sealed));
   const system = await systemAccountIds(tx);
   const aggregates = await repo.insertAggregates(tx, ids, system.erased);
+  // Their revenue lots stay (unspent credits are still a liability), no longer linked to an account.
+  await unlinkPools(tx, ids);
   const transfers = await repo.deletePerson(tx, ids);
   return { accounts: ids.length, transfers, aggregates };
 }

@@ -1,0 +1,266 @@
+import { useState, type ReactNode } from 'react';
+import { useMutation } from '@tanstack/react-query';
+import { useTranslation } from 'react-i18next';
+import { Field, FormAlert } from '../../components/Form';
+import { failureOf } from '../../api';
+import { saveFile } from '../../api/account';
+import { closeMonth, getMonthEnd, importStripe, lookupBooks, MONTH_END_CSVS, type LookupKind, type MonthQuery } from '../../api/finance';
+import { dateTime, money, number } from '../account/common';
+
+/** Last month, the usual one to close. */
+const lastMonth = () => {
+  const d = new Date();
+  d.setUTCDate(1);
+  d.setUTCMonth(d.getUTCMonth() - 1);
+  return d.toISOString().slice(0, 7);
+};
+const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+function Table({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="table-scroll" role="region" aria-label={label} tabIndex={0}>
+      <table className="data-table">{children}</table>
+    </div>
+  );
+}
+
+/** Month-end: a month in a time zone; Stripe's money tied to our sales, the credit liability and revenue, the CSVs, the close. */
+export function MonthEndSection() {
+  const { t, i18n } = useTranslation('finance');
+  const lang = i18n.language;
+  const [month, setMonth] = useState(lastMonth);
+  const [tz, setTz] = useState(browserZone);
+  const q: MonthQuery = { month, tz: tz.trim() };
+  const report = useMutation({ mutationFn: getMonthEnd });
+  const imported = useMutation({ mutationFn: importStripe, onSuccess: () => report.mutate(q) });
+  const close = useMutation({ mutationFn: closeMonth, onSuccess: () => report.mutate(q) });
+  const csv = useMutation({ mutationFn: (c: (typeof MONTH_END_CSVS)[number]) => saveFile(`${c.path}?${new URLSearchParams({ ...q }).toString()}`, `${c.file}-${q.month}.csv`) });
+  // The two reports that take instants: the month's bounds as the API resolved them.
+  const periodCsv = useMutation({
+    mutationFn: (p: { kind: 'reconciliation' | 'trialBalance'; from: string; to: string }) =>
+      p.kind === 'reconciliation'
+        ? saveFile(`/v1/admin/billing/reconciliation.csv?${new URLSearchParams({ from: p.from, to: p.to }).toString()}`, `billing-reconciliation-${q.month}.csv`)
+        : saveFile(`/v1/admin/ledger/trial-balance.csv?${new URLSearchParams({ at: new Date(Date.parse(p.to) - 1).toISOString() }).toString()}`, `ledger-trial-balance-${q.month}.csv`),
+  });
+  const r = report.data;
+  const m = (minor: number, currency: string | null) => (currency ? money(lang, minor, currency) : number(lang, minor));
+
+  return (
+    <section className="finance-section" aria-labelledby="month-end-title">
+      <h2 id="month-end-title">{t('monthEnd.title')}</h2>
+      <p>{t('monthEnd.text')}</p>
+      <form
+        className="form form-wide"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          report.mutate(q);
+        }}
+      >
+        <div className="period">
+          <Field id="month-end-month" label={t('monthEnd.month')} type="month" required value={month} onChange={(e) => setMonth(e.target.value)} />
+          <Field id="month-end-tz" label={t('monthEnd.tz')} type="text" spellCheck={false} autoComplete="off" value={tz} hint={t('monthEnd.tzHint')} onChange={(e) => setTz(e.target.value)} />
+        </div>
+        <div className="actions">
+          <button type="submit" className="button-primary" disabled={report.isPending}>
+            {report.isPending ? t('monthEnd.loading') : t('monthEnd.show')}
+          </button>
+          <button type="button" className="button-quiet" disabled={imported.isPending} onClick={() => imported.mutate(q)}>
+            {imported.isPending ? t('monthEnd.importing') : t('monthEnd.import')}
+          </button>
+        </div>
+      </form>
+      <FormAlert title={t('error')} message={failureOf(report, t('genericError')) ?? failureOf(imported, t('genericError')) ?? failureOf(close, t('genericError'))} />
+      <div aria-live="polite">
+        {imported.data ? <p className="check-ok">{t('monthEnd.imported', { transactions: imported.data.balanceTransactions, payouts: imported.data.payouts })}</p> : null}
+        {close.data ? <p className="check-ok">{t('monthEnd.closedNow', { month: close.data.month, checkpoint: close.data.checkpoint?.id ?? '—' })}</p> : null}
+      </div>
+      {r ? (
+        <>
+          <h3>{t('monthEnd.stripeTitle')}</h3>
+          {r.stripe.currencies.length === 0 ? (
+            <p className="empty">{t('monthEnd.noStripe')}</p>
+          ) : (
+            <Table label={t('monthEnd.stripeTitle')}>
+              <thead>
+                <tr>
+                  <th scope="col">{t('reconciliation.currency')}</th>
+                  {(['sales', 'tax', 'charges', 'refunds', 'disputes', 'fees', 'unmatched', 'notYetPaidOut', 'paidOutFromEarlier', 'payouts', 'unexplained'] as const).map((k) => (
+                    <th key={k} scope="col" className="num">
+                      {t(`monthEnd.stripe.${k}`)}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {r.stripe.currencies.map((c) => (
+                  <tr key={c.currency}>
+                    <th scope="row">{c.currency.toUpperCase()}</th>
+                    {([c.sales, c.tax, c.charges, c.refunds, c.disputes, c.fees, c.unmatched, c.notYetPaidOut, c.paidOutFromEarlier, c.payouts, c.unexplained] as const).map((v, i) => (
+                      <td key={i} className="num">
+                        {money(lang, v, c.currency)}
+                      </td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </Table>
+          )}
+          <ul className="checks">
+            {r.stripe.currencies.map((c) => (
+              <li key={c.currency} className={c.tiesOut ? 'check-ok' : 'check-bad'}>
+                {c.tiesOut ? t('monthEnd.tiesOut', { currency: c.currency.toUpperCase() }) : t('monthEnd.unexplained', { currency: c.currency.toUpperCase(), amount: money(lang, c.unexplained, c.currency) })}
+              </li>
+            ))}
+            <li className={r.stripe.differences.unmatched === 0 ? 'check-ok' : 'check-bad'}>{t('monthEnd.differences', { ...r.stripe.differences })}</li>
+          </ul>
+
+          <h3>{t('monthEnd.revenueTitle')}</h3>
+          {r.revenue.closed ? <p className="muted">{t('monthEnd.closed', { date: dateTime(lang, r.revenue.closed.closedAt), checkpoint: r.revenue.closed.checkpoint?.id ?? '—' })}</p> : null}
+          {r.revenue.currencies.length === 0 ? (
+            <p className="empty">{t('monthEnd.noRevenue')}</p>
+          ) : (
+            <Table label={t('monthEnd.revenueTitle')}>
+              <thead>
+                <tr>
+                  <th scope="col">{t('reconciliation.currency')}</th>
+                  {(['opening', 'sold', 'spent', 'refunded', 'clawedBack', 'restored', 'closing'] as const).map((k) => (
+                    <th key={k} scope="col" className="num">
+                      {t(`monthEnd.revenue.${k}`)}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {r.revenue.currencies.map((c) => (
+                  <tr key={c.currency ?? 'none'}>
+                    <th scope="row">{c.currency ? c.currency.toUpperCase() : t('monthEnd.freeCredits')}</th>
+                    {c.currency
+                      ? [c.openingLiability, c.sold, c.spent, c.refunded, c.clawedBack, c.restored, c.closingLiability].map((v, i) => (
+                          <td key={i} className="num">
+                            {m(v, c.currency)}
+                          </td>
+                        ))
+                      : [c.credits.opening, c.credits.grantedFree, c.credits.spent, c.credits.refunded, c.credits.clawedBack, c.credits.restored, c.credits.closing].map((v, i) => (
+                          <td key={i} className="num">
+                            {t('monthEnd.creditsValue', { n: number(lang, v) })}
+                          </td>
+                        ))}
+                  </tr>
+                ))}
+              </tbody>
+            </Table>
+          )}
+          <ul className="checks">
+            <li className={r.revenue.trialBalance.tiesOut ? 'check-ok' : 'check-bad'}>
+              {t(r.revenue.trialBalance.tiesOut ? 'monthEnd.trialTies' : 'monthEnd.trialDiffers', { outstanding: number(lang, r.revenue.trialBalance.outstandingCredits), held: number(lang, r.revenue.trialBalance.heldByPeople) })}
+            </li>
+          </ul>
+          <p className="muted">{t('monthEnd.rule')}</p>
+
+          <h3>{t('monthEnd.csvTitle')}</h3>
+          <div className="actions">
+            {MONTH_END_CSVS.map((c) => (
+              <button key={c.key} type="button" className="button-quiet" disabled={csv.isPending} onClick={() => csv.mutate(c)}>
+                {t(`monthEnd.csv.${c.key}`)}
+              </button>
+            ))}
+            <button type="button" className="button-quiet" disabled={periodCsv.isPending} onClick={() => periodCsv.mutate({ kind: 'reconciliation', from: r.stripe.from, to: r.stripe.to })}>
+              {t('monthEnd.csv.reconciliation')}
+            </button>
+            <button type="button" className="button-quiet" disabled={periodCsv.isPending} onClick={() => periodCsv.mutate({ kind: 'trialBalance', from: r.stripe.from, to: r.stripe.to })}>
+              {t('monthEnd.csv.trialBalance')}
+            </button>
+          </div>
+          <FormAlert title={t('csv.failed')} message={failureOf(csv, t('genericError')) ?? failureOf(periodCsv, t('genericError'))} />
+
+          {r.revenue.closed ? null : (
+            <>
+              <h3>{t('monthEnd.closeTitle')}</h3>
+              <p>{t('monthEnd.closeText')}</p>
+              <button type="button" className="button-primary" disabled={close.isPending} onClick={() => close.mutate(q)}>
+                {close.isPending ? t('monthEnd.closing') : t('monthEnd.close', { month: q.month })}
+              </button>
+            </>
+          )}
+        </>
+      ) : null}
+    </section>
+  );
+}
+
+/** From an order, a Stripe charge or a person to their books and back: ids only. */
+export function LookupSection() {
+  const { t } = useTranslation('finance');
+  const [kind, setKind] = useState<LookupKind>('orderId');
+  const [id, setId] = useState('');
+  const [error, setError] = useState<string | undefined>();
+  const lookup = useMutation({ mutationFn: (q: { kind: LookupKind; id: string }) => lookupBooks(q.kind, q.id) });
+  const r = lookup.data;
+  return (
+    <section className="finance-section" aria-labelledby="lookup-title">
+      <h2 id="lookup-title">{t('lookup.title')}</h2>
+      <p>{t('lookup.text')}</p>
+      <form
+        className="form form-wide"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!id.trim()) {
+            setError(t('lookup.required'));
+            document.getElementById('lookup-id')?.focus();
+            return;
+          }
+          setError(undefined);
+          lookup.mutate({ kind, id: id.trim() });
+        }}
+      >
+        <div className="field">
+          <label htmlFor="lookup-kind">{t('lookup.kind')}</label>
+          <select id="lookup-kind" name="lookup-kind" value={kind} onChange={(e) => setKind(e.target.value as LookupKind)}>
+            <option value="orderId">{t('lookup.kinds.orderId')}</option>
+            <option value="chargeId">{t('lookup.kinds.chargeId')}</option>
+            <option value="userId">{t('lookup.kinds.userId')}</option>
+          </select>
+        </div>
+        <Field id="lookup-id" label={t('lookup.id')} type="text" spellCheck={false} autoComplete="off" value={id} error={error} onChange={(e) => setId(e.target.value)} />
+        <button type="submit" className="button-primary" disabled={lookup.isPending}>
+          {lookup.isPending ? t('lookup.loading') : t('lookup.find')}
+        </button>
+      </form>
+      <FormAlert title={t('error')} message={failureOf(lookup, t('genericError'))} />
+      <div aria-live="polite">
+        {r ? (
+          <dl className="lookup-result">
+            <dt>{t('lookup.person')}</dt>
+            <dd className="account-id">{r.ledger?.userId ?? r.orders.find((o) => o.userId)?.userId ?? t('lookup.purged')}</dd>
+            <dt>{t('lookup.accounts')}</dt>
+            <dd>
+              {r.ledger?.accounts.length ? (
+                <ul>
+                  {r.ledger.accounts.map((a) => (
+                    <li key={a.accountId}>
+                      {a.type}: <span className="account-id">{a.accountId}</span>
+                    </li>
+                  ))}
+                </ul>
+              ) : (
+                '—'
+              )}
+            </dd>
+            <dt>{t('lookup.orders')}</dt>
+            <dd>
+              <ul>
+                {r.orders.map((o) => (
+                  <li key={o.orderId}>
+                    <span className="account-id">{o.orderId}</span> · {o.status} · <span className="account-id">{o.chargeId ?? o.paymentIntentId ?? '—'}</span>
+                  </li>
+                ))}
+              </ul>
+            </dd>
+          </dl>
+        ) : null}
+      </div>
+    </section>
+  );
+}
