@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrlFor } from '@imlab/config';
 import { createDb, type Kysely } from '@imlab/db';
-import { createTestDatabase } from '@imlab/testing';
+import { createTestDatabase, eventually } from '@imlab/testing';
 import type { DB } from '../src/db.js';
 import * as ledger from '../src/ledger/ledger.service.js';
 import { sealAll, verify } from '../src/audit/audit.service.js';
@@ -34,7 +34,11 @@ describe('restoring the ledger from a backup', () => {
     const holdId = randomUUID();
     await L.run((tx) => ledger.reserve(tx, L.deps, { holdId, userId: alice, amount: 10, expiresAt: inMinutes(10), reference: `generation:${holdId}` }));
     await L.run((tx) => ledger.capture(tx, L.deps, { holdId }, new Date()));
-    await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+    // Sealing takes only transfers below every open transaction's snapshot: seal until all are in a checkpoint.
+    await eventually(async () => {
+      await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+      return (await verify(L.db, L.config.LEDGER_SEAL_SECRET)).unsealedTransfers === 0;
+    });
 
     const source = databaseUrlFor(L.config.DATABASE_URL, L.config.DATABASE_NAME);
     const target = await createTestDatabase('ledger-restored');

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { createLogger } from '@imlab/logger';
+import { eventually } from '@imlab/testing';
 import * as ledger from '../src/ledger/ledger.service.js';
-import { sealAll } from '../src/audit/audit.service.js';
+import { sealAll, verify } from '../src/audit/audit.service.js';
 import { ledgerVerifier } from '../src/background.js';
 import { startLedger, user, type TestLedger } from './support/ledger.js';
 
@@ -22,7 +23,11 @@ describe('the background ledger verifier', () => {
   it('reports 1 while the checkpoints verify and 0 once one was sealed with another secret', async () => {
     const key = `order:${randomUUID()}`;
     await L.run((tx) => ledger.grant(tx, L.deps, { idempotencyKey: key, userId: user(), amount: 5, source: 'purchase', reference: key }));
-    await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+    // Sealing takes only transfers below every open transaction's snapshot: seal until all are in a checkpoint.
+    await eventually(async () => {
+      await sealAll(L.db, L.config.LEDGER_SEAL_SECRET);
+      return (await verify(L.db, L.config.LEDGER_SEAL_SECRET)).unsealedTransfers === 0;
+    });
     const registry = new Registry();
     const before = Date.now() / 1000;
     const run = ledgerVerifier(L.db, L.config.LEDGER_SEAL_SECRET, registry, createLogger({ service: 'test', level: 'silent' }));
