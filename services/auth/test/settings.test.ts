@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOidcIssuer, type FakeOidcIssuer, type FakeOidcUser } from '@imlab/testing';
+import { hashToken } from '../src/lib/tokens.js';
 import { bearer, call, ipHash, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
 let t: TestAuth;
@@ -13,8 +14,6 @@ beforeAll(async () => {
     GOOGLE_ISSUER: issuer.issuer,
     GOOGLE_CLIENT_ID: CLIENT.clientId,
     GOOGLE_CLIENT_SECRET: CLIENT.clientSecret,
-    // a sign-in counts as recent for 2 s here: the tests below wait it out to need the password
-    RECENT_LOGIN_WINDOW: '2s',
     LOGIN_FREE_ATTEMPTS: '3',
   });
 });
@@ -24,7 +23,9 @@ afterAll(async () => {
 });
 
 const resolve = (token: string) => call(t.url, 'POST', '/internal/sessions/resolve', { body: { token, audience: 'auth' }, headers: { 'x-imlab-internal-token': INTERNAL_TOKEN } });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The session signed in an hour ago: past RECENT_LOGIN_WINDOW, a change needs the password. */
+const signedInLongAgo = (sid: string) =>
+  t.ctx.db.updateTable('sessions').set({ authenticated_at: new Date(Date.now() - 3600_000) }).where('token_hash', '=', hashToken(sid)).execute();
 const userRow = (id: string) => t.ctx.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 const login = (email: string, password: string) => call(t.url, 'POST', '/v1/auth/login', { body: { email, password } });
 /** A request as the gateway forwards it for the session `sid`. */
@@ -35,7 +36,7 @@ describe('changing the password while signed in', () => {
   it('needs the current password once the sign-in is not recent, ends every other session, keeps this one, and mails the person', async () => {
     const { sid, userId } = await signedInUser(t, 'pw-change@example.com');
     const other = (await login('pw-change@example.com', PASSWORD)).cookies.imlab_sid!;
-    await sleep(2100);
+    await signedInLongAgo(sid);
     const missing = await as(sid, 'PUT', '/v1/me/password', { newPassword: 'a new lantern harbour 9' });
     expect(missing.status).toBe(403);
     expect(missing.body).toMatchObject({ code: 'AUTH_REAUTH_REQUIRED' });
@@ -91,7 +92,7 @@ describe('changing the password while signed in', () => {
 
   it('an old Google-only session (not recent) cannot set a password without signing in again', async () => {
     const s = await googleSignIn({ sub: 'g-set-2', email: 'stale-google@gmail.example', email_verified: true });
-    await sleep(2100);
+    await signedInLongAgo(s);
     const r = await as(s, 'PUT', '/v1/me/password', { currentPassword: 'anything at all', newPassword: 'first password of mine 3' });
     expect(r.status).toBe(403);
     expect(r.body).toMatchObject({ code: 'AUTH_REAUTH_REQUIRED' });
@@ -262,7 +263,6 @@ describe('keeping an account scheduled for deletion', () => {
 
   it('Google sign-in to an account in its grace period offers to keep it too (the token in the fragment only)', async () => {
     const s = await googleSignIn({ sub: 'g-keep-1', email: 'keep-google@gmail.example', email_verified: true });
-    await sleep(50);
     expect((await as(s, 'DELETE', '/v1/me', {})).status).toBe(202);
     const answer = await googleSignInAnswer({ sub: 'g-keep-1', email: 'keep-google@gmail.example', email_verified: true });
     const location = new URL(answer.headers.get('location')!);
