@@ -26,3 +26,33 @@ describe('route classes', () => {
     expect(classify('POST', '/v1/me/exports')).toMatchObject({ routeClass: 'write', session: true });
   });
 });
+
+describe('the route table', () => {
+  it.each([
+    ['POST', '/v1/auth/logout', 'token'],
+    ['POST', '/v1/auth/password/reset', 'token'],
+    ['POST', '/v1/auth/email/undo', 'token'],
+    ['POST', '/v1/auth/logout-all', 'account'],
+    ['PUT', '/v1/me/password', 'account'],
+    ['DELETE', '/v1/me', 'account'],
+  ])('%s %s ends sessions at the gateway (%s)', (method, path, ends) => {
+    expect(classify(method, path)?.endsSessions).toBe(ends);
+  });
+
+  it('nothing else ends sessions, and reading never does', () => {
+    for (const [method, path] of [['GET', '/v1/me'], ['PATCH', '/v1/me'], ['POST', '/v1/auth/login'], ['GET', '/v1/auth/logout'], ['POST', '/v1/generations']] as const) {
+      expect(classify(method, path)?.endsSessions, `${method} ${path}`).toBeUndefined();
+    }
+  });
+
+  it('classifies webhooks, event streams, uploads, anonymous reads and unknown prefixes', () => {
+    expect(classify('POST', '/v1/billing/webhook')).toMatchObject({ service: 'billing', routeClass: 'webhook', session: false });
+    expect(classify('POST', '/v1/notifications/webhooks/resend')).toMatchObject({ service: 'notification', routeClass: 'webhook', session: false });
+    expect(classify('GET', '/v1/generations/abc/events')).toMatchObject({ routeClass: 'sse', timeoutFactor: 0 });
+    expect(classify('POST', '/v1/uploads')).toMatchObject({ routeClass: 'write', body: 'upload', timeoutFactor: 4 });
+    expect(classify('POST', '/v1/generations')).toMatchObject({ routeClass: 'generation-create', session: true });
+    expect(classify('GET', '/v1/gallery')).toMatchObject({ routeClass: 'read', session: false });
+    expect(classify('GET', '/v1/gallery/abc')).toMatchObject({ routeClass: 'read', session: true });
+    expect(classify('GET', '/v1/nowhere')).toBeUndefined();
+  });
+});

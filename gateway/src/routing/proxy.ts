@@ -201,15 +201,13 @@ function upstreamError(error: Error): { status: 502 | 503 | 504; code: ErrorCode
   return { status: 502, code: 'UPSTREAM_FAILED', kind: 'failed' };
 }
 
-/** Logout-like answers seen here drop this process's reuse of the session at once. */
+/** A success of a route that ends sessions (routes.ts) drops this process's reuse of them at once. */
 function forgetSessionsAfter(deps: ProxyDeps, request: FastifyRequest, status: number): void {
-  if (status < 200 || status >= 300 || request.method === 'GET') return;
-  const path = request.url.split('?')[0];
+  const ends = request.edge.route?.endsSessions;
+  if (!ends || status < 200 || status >= 300) return;
   const { sessionToken, session } = request.edge;
-  const logoutLike = path === '/v1/auth/logout' || path === '/v1/auth/logout-all' || path === '/v1/auth/password/reset' || (path === '/v1/me' && request.method === 'DELETE');
-  if (!logoutLike) return;
   if (sessionToken) deps.sessions.forgetToken(sessionToken);
-  if (session && path !== '/v1/auth/logout') deps.sessions.forgetUser(session.userId);
+  if (ends === 'account' && session) deps.sessions.forgetUser(session.userId);
 }
 
 /**
