@@ -192,6 +192,9 @@ describe('pricing', () => {
             const link = card.getByRole('link', { name: at(p, 'signInToBuy', { name: pack.name[locale] }) });
             expect(await link.getAttribute('href')).toBe('/sign-in?returnTo=%2Fpricing');
           }
+          // the prices include tax here (PRICES_TAX_BEHAVIOR's default), and the page says so
+          expect(pricing.tax).toEqual({ pricesInclude: true, calculatedAtCheckout: false });
+          expect(await page.locator('.tax-note').innerText()).toBe(at(p, 'tax.included'));
           const tiers = page.locator('.tier');
           await tiers.first().waitFor();
           expect(await tiers.count()).toBe(options.tiers.length);

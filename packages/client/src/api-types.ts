@@ -1712,7 +1712,7 @@ export interface paths {
         };
         /**
          * Credit packs and prices
-         * @description The credit packs on sale with their prices, and what an image costs by model and size.
+         * @description The credit packs on sale with their prices, whether those include tax, and what an image costs by model and size.
          *
          *     Public: no session needed.
          */
@@ -2770,6 +2770,10 @@ export interface components {
          *           }
          *         }
          *       ],
+         *       "tax": {
+         *         "pricesInclude": true,
+         *         "calculatedAtCheckout": false
+         *       },
          *       "imageCosts": {
          *         "models": [
          *           {
@@ -2799,6 +2803,7 @@ export interface components {
         Pricing: {
             imageCosts: components["schemas"]["ImageCosts"];
             packs: components["schemas"]["CreditPack"][];
+            tax: components["schemas"]["TaxTerms"];
         };
         Problem: {
             /**
@@ -3129,6 +3134,13 @@ export interface components {
              * @description …or by its id (exactly one of the two).
              */
             userId?: string;
+        };
+        /** @description How tax relates to the prices shown (`PRICES_TAX_BEHAVIOR`, `STRIPE_AUTOMATIC_TAX`). */
+        TaxTerms: {
+            /** @description Stripe Tax works out the tax for the buyer's address at checkout. */
+            calculatedAtCheckout: boolean;
+            /** @description true: the prices include tax (nothing is added at checkout); false: tax is added at checkout where it applies. */
+            pricesInclude: boolean;
         };
         /** @description Every account type's debits, credits and balance at an instant; the totals balance to zero. */
         TrialBalance: {

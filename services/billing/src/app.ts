@@ -32,7 +32,7 @@ export async function build({ config, logger, ctx, stripe }: AppDeps): Promise<A
   await registerInternalAuth(app as never, { audience: 'billing', jwksUrl: config.AUTH_JWKS_URL, revocation: { redis: ctx.bus.redis, keyPrefix: ctx.bus.prefix } });
   ctx.bus.registerMetrics(app.metricsRegistry, ['billing']);
 
-  registerPricingRoutes(app, config.PRICING_PACKS);
+  registerPricingRoutes(app, config.PRICING_PACKS, { behavior: config.PRICES_TAX_BEHAVIOR, automatic: config.STRIPE_AUTOMATIC_TAX });
   registerCheckoutRoutes(app, {
     db: ctx.db,
     stripe,

@@ -21,6 +21,8 @@ describe('GET /v1/pricing', () => {
     const draft = res.body.imageCosts.models.find((m: { id: string }) => m.id === 'imlab-draft');
     expect(draft.creditsPerImage).toBeGreaterThan(0);
     expect(res.body.imageCosts.sizes).toContain('1024x1024');
+    // PRICES_TAX_BEHAVIOR=inclusive and no Stripe Tax by default: the page says prices include tax
+    expect(res.body.tax).toEqual({ pricesInclude: true, calculatedAtCheckout: false });
   });
 });
 

@@ -114,6 +114,9 @@ export default function Pricing() {
                 );
               })}
             </ul>
+            {pricing.data ? (
+              <p className="tax-note">{t(pricing.data.tax.pricesInclude ? 'tax.included' : pricing.data.tax.calculatedAtCheckout ? 'tax.addedCalculated' : 'tax.added')}</p>
+            ) : null}
             <p className="muted" aria-live="polite">
               {checkout.isPending ? t('buying') : signedIn ? t('checkoutNote') : me.isPending ? '' : t('signInNote')}
             </p>

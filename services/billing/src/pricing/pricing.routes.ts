@@ -40,13 +40,22 @@ const ImageCosts = Type.Object(
   { $id: 'ImageCosts', additionalProperties: true, description: 'What an image costs: credits per image by model, plus a surcharge above `largeImagePixels`.' },
 );
 
+const TaxTerms = Type.Object(
+  {
+    pricesInclude: Type.Boolean({ description: 'true: the prices include tax (nothing is added at checkout); false: tax is added at checkout where it applies.' }),
+    calculatedAtCheckout: Type.Boolean({ description: 'Stripe Tax works out the tax for the buyer\'s address at checkout.' }),
+  },
+  { $id: 'TaxTerms', description: 'How tax relates to the prices shown (`PRICES_TAX_BEHAVIOR`, `STRIPE_AUTOMATIC_TAX`).' },
+);
+
 const Pricing = Type.Object(
-  { packs: Type.Array(ref(PackView)), imageCosts: ref(ImageCosts) },
+  { packs: Type.Array(ref(PackView)), imageCosts: ref(ImageCosts), tax: ref(TaxTerms) },
   {
     $id: 'Pricing',
     examples: [
       {
         packs: [{ id: 'starter', credits: 100, price: 500, currency: 'usd', name: { en: 'Starter pack', zh: '入门包' } }],
+        tax: { pricesInclude: true, calculatedAtCheckout: false },
         imageCosts: {
           models: [{ id: 'imlab-standard', label: 'Standard', description: 'Balanced quality for most work.', creditsPerImage: 2, largeImageSurcharge: 1, acceptsReferences: true }],
           sizes: ['512x512', '1024x1024', '1536x1024'],
@@ -60,13 +69,14 @@ const Pricing = Type.Object(
   },
 );
 /** The pricing route's components, registered with the app. */
-export const pricingSchemas = [PackView, ImageCosts, Pricing];
+export const pricingSchemas = [PackView, ImageCosts, TaxTerms, Pricing];
 
 /** GET /v1/pricing: public, no token. */
-export function registerPricingRoutes(app: App, packs: readonly Pack[]): void {
+export function registerPricingRoutes(app: App, packs: readonly Pack[], tax: { behavior: 'inclusive' | 'exclusive'; automatic: boolean }): void {
   const body = {
     packs: packs.map((p) => ({ id: p.id, credits: p.credits, price: p.price, currency: p.currency, name: { ...p.name } })),
     imageCosts: catalogDocument(),
+    tax: { pricesInclude: tax.behavior === 'inclusive', calculatedAtCheckout: tax.automatic },
   };
   app.get(
     '/v1/pricing',
@@ -76,7 +86,7 @@ export function registerPricingRoutes(app: App, packs: readonly Pack[]): void {
           tag: 'billing',
           access: 'public',
           summary: 'Credit packs and prices',
-          description: 'The credit packs on sale with their prices, and what an image costs by model and size.',
+          description: 'The credit packs on sale with their prices, whether those include tax, and what an image costs by model and size.',
         }),
         response: { 200: ref(Pricing, { description: 'Packs and image costs' }) },
       },
