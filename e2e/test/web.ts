@@ -107,6 +107,10 @@ export async function startWebSystem(label: string, env: Record<string, string> 
       STRIPE_API_BASE: stripe.base,
       STRIPE_SECRET_KEY: 'sk_test_web_0123456789',
       STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      // Chromium's pages all come from 127.0.0.1: one file's people together sign in, change
+      // passwords and open emailed links far more often a minute than one person would. The strict
+      // limit itself is tested in gateway/test/rate-limit.security.test.ts.
+      RATE_LIMIT_AUTH: '60/1m',
       ...env,
     },
     { selfOrigin: true },

@@ -1,10 +1,10 @@
-import { useId, useState, type FormEvent, type ReactNode } from 'react';
+import { useId, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert } from '../components/Form';
 import { failureOf } from '../api';
 import { useAuditLog, useDailyMetrics, useFraudSignals, useGrantGoodwill, useLookUp, useSetSuspended, type SupportAccount } from '../api/admin';
-import { dateTime, number } from './account/common';
+import { Section, dateTime, number } from './account/common';
 import { StaffGate } from './account/StaffGate';
 import '../styles/account.css';
 
@@ -25,14 +25,6 @@ export default function Admin() {
   );
 }
 
-function Section({ id, title, children }: { id: string; title: string; children: ReactNode }) {
-  return (
-    <section className="finance-section" aria-labelledby={id}>
-      <h2 id={id}>{title}</h2>
-      {children}
-    </section>
-  );
-}
 
 /** A written reason (kept in the audit log): at least 3 characters. */
 function ReasonField({ id, value, onChange, error }: { id: string; value: string; onChange: (v: string) => void; error?: string | undefined }) {
@@ -60,7 +52,7 @@ function SupportSection() {
   };
   const account = lookUp.data;
   return (
-    <Section id="support-title" title={t('support.title')}>
+    <Section kind="finance" id="support-title" title={t('support.title')}>
       <form className="form form-wide" noValidate onSubmit={submit}>
         <FormAlert title={t('error')} message={failureOf(lookUp, t('genericError'))} />
         <Field id={`${id}-who`} label={t('support.who')} error={errors.who} value={who} onChange={(e) => setWho(e.target.value)} autoComplete="off" />
@@ -198,7 +190,7 @@ function AuditSection() {
   const { t, i18n } = useTranslation('admin');
   const log = useAuditLog();
   return (
-    <Section id="audit-title" title={t('audit.title')}>
+    <Section kind="finance" id="audit-title" title={t('audit.title')}>
       {log.isPending ? (
         <p className="loading" role="status">
           {t('loading')}
@@ -247,7 +239,7 @@ function MetricsSection() {
   const [period, setPeriod] = useState({ from: weekAgo(), to: today() });
   const metrics = useDailyMetrics(period.from, period.to);
   return (
-    <Section id="metrics-title" title={t('metrics.title')}>
+    <Section kind="finance" id="metrics-title" title={t('metrics.title')}>
       <p className="muted">{t('metrics.text')}</p>
       <form
         className="form form-wide"
@@ -307,7 +299,7 @@ function FraudSection() {
   const { t, i18n } = useTranslation('admin');
   const fraud = useFraudSignals();
   return (
-    <Section id="fraud-title" title={t('fraud.title')}>
+    <Section kind="finance" id="fraud-title" title={t('fraud.title')}>
       <p className="muted">{t('fraud.text')}</p>
       {fraud.isPending ? (
         <p className="loading" role="status">

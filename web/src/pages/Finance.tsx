@@ -5,7 +5,7 @@ import { Page } from '../components/Page';
 import { Field, FormAlert } from '../components/Form';
 import { failureOf } from '../api';
 import { getReconciliation, getStatement, saveFile, useTrialBalance, verifyLedger } from '../api/account';
-import { dateTime, money, number } from './account/common';
+import { Section, dateTime, money, number } from './account/common';
 import { StaffGate } from './account/StaffGate';
 import { LookupSection, MonthEndSection } from './finance/MonthEnd';
 import '../styles/account.css';
@@ -30,14 +30,6 @@ export default function Finance() {
   );
 }
 
-function Section({ id, title, children }: { id: string; title: string; children: ReactNode }) {
-  return (
-    <section className="finance-section" aria-labelledby={id}>
-      <h2 id={id}>{title}</h2>
-      {children}
-    </section>
-  );
-}
 
 /** A table that may be wider than a phone: it scrolls inside its own focusable, labelled region. */
 function TableScroll({ label, children }: { label: string; children: ReactNode }) {
@@ -99,7 +91,7 @@ function TrialBalanceSection() {
   const trial = useTrialBalance(true);
   const n = (v: number) => number(lang, v);
   return (
-    <Section id="trial-title" title={t('trial.title')}>
+    <Section kind="finance" id="trial-title" title={t('trial.title')}>
       {trial.isPending ? (
         <p className="loading" role="status">
           {t('trial.loading')}
@@ -176,7 +168,7 @@ function VerifySection() {
   const verify = useMutation({ mutationFn: verifyLedger });
   const r = verify.data;
   return (
-    <Section id="verify-title" title={t('verify.title')}>
+    <Section kind="finance" id="verify-title" title={t('verify.title')}>
       <p>{t('verify.text')}</p>
       <FormAlert title={t('error')} message={failureOf(verify, t('genericError'))} />
       <div aria-live="polite">
@@ -216,7 +208,7 @@ function StatementSection() {
   const data = lookup.data;
 
   return (
-    <Section id="statement-title" title={t('statement.title')}>
+    <Section kind="finance" id="statement-title" title={t('statement.title')}>
       <PeriodForm prefix="statement" busy={lookup.isPending} label={t('statement.show')} busyLabel={t('statement.loading')} onSubmit={submit}>
         <Field id="statement-account" label={t('statement.account')} type="text" spellCheck={false} value={account} error={error} hint={t('statement.accountHint')} onChange={(e) => setAccount(e.target.value)} />
       </PeriodForm>
@@ -284,7 +276,7 @@ function ReconciliationSection() {
   const run = useMutation({ mutationFn: (q: { from: string; to: string }) => getReconciliation(q.from, q.to) });
   const r = run.data;
   return (
-    <Section id="reconciliation-title" title={t('reconciliation.title')}>
+    <Section kind="finance" id="reconciliation-title" title={t('reconciliation.title')}>
       <p>{t('reconciliation.text')}</p>
       <PeriodForm prefix="reconciliation" busy={run.isPending} label={t('reconciliation.run')} busyLabel={t('reconciliation.loading')} onSubmit={(q) => run.mutate(q)} />
       <FormAlert title={t('error')} message={failureOf(run, t('genericError'))} />
@@ -368,7 +360,7 @@ function CsvSection() {
     mutationFn: (q: { from: string; to: string }) => saveFile(`/v1/admin/ledger/export.csv?${new URLSearchParams(q).toString()}`, `ledger-transfers-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv`),
   });
   return (
-    <Section id="csv-title" title={t('csv.title')}>
+    <Section kind="finance" id="csv-title" title={t('csv.title')}>
       <p>{t('csv.text')}</p>
       <PeriodForm prefix="csv" busy={csv.isPending} label={t('csv.download')} busyLabel={t('csv.downloading')} onSubmit={(q) => csv.mutate(q)} />
       <FormAlert title={t('csv.failed')} message={failureOf(csv, t('genericError'))} />

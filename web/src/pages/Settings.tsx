@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useParams } from 'react-router';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
@@ -20,7 +20,7 @@ import {
 } from '../api/account';
 import { switchLocale } from '../i18n';
 import { isLocale, type Locale } from '../i18n/locale';
-import { ConfirmDialog, SignInPrompt, dateOnly, dateTime, number } from './account/common';
+import { ConfirmDialog, Section, SignInPrompt, dateOnly, dateTime, number } from './account/common';
 import { EmailForm, GoogleLink, PasswordForm } from './account/SignInMethods';
 import '../styles/account.css';
 
@@ -112,14 +112,6 @@ function SignedOut({ ended }: { ended: Ended | undefined }) {
   );
 }
 
-function Section({ id, title, children }: { id: string; title: string; children: ReactNode }) {
-  return (
-    <section className="settings-section" aria-labelledby={id}>
-      <h2 id={id}>{title}</h2>
-      {children}
-    </section>
-  );
-}
 
 function Profile({ me }: { me: Me }) {
   const { t, i18n } = useTranslation('settings');
@@ -155,7 +147,7 @@ function Profile({ me }: { me: Me }) {
   const nameRefused = update.isError ? refusedRule(update.error, i18n.language) : undefined;
 
   return (
-    <Section id="profile-title" title={t('sections.profile')}>
+    <Section kind="settings" id="profile-title" title={t('sections.profile')}>
       <FormAlert title={t('profile.failedTitle')} message={nameRefused ? undefined : failureOf(update, t('genericError'))} />
       <form ref={nameRef} className="form" noValidate onSubmit={submit}>
         <div className="field">
@@ -212,7 +204,7 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
 
   return (
     <>
-      <Section id="sessions-title" title={t('security.sessionsTitle')}>
+      <Section kind="settings" id="sessions-title" title={t('security.sessionsTitle')}>
         <p className="muted">{t('security.sessionsLead')}</p>
         <FormAlert title={t('security.revokeFailed')} message={failureOf(revoke, t('genericError'))} />
         <p ref={status} className="status-line" role="status" tabIndex={-1}>
@@ -257,7 +249,7 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
           </ul>
         )}
       </Section>
-      <Section id="everywhere-title" title={t('security.everywhereTitle')}>
+      <Section kind="settings" id="everywhere-title" title={t('security.everywhereTitle')}>
         <p>{t('security.everywhereText')}</p>
         <FormAlert title={t('security.everywhereFailed')} message={failureOf(everywhere, t('genericError'))} />
         <button type="button" className="button-quiet" disabled={everywhere.isPending} onClick={() => setConfirming(true)}>
@@ -313,7 +305,7 @@ function Credits() {
   const history = useCreditHistory(true, lang);
   const lines = history.data?.pages.flatMap((p) => p.items) ?? [];
   return (
-    <Section id="credits-title" title={t('credits.title')}>
+    <Section kind="settings" id="credits-title" title={t('credits.title')}>
       {balance.data ? <p className="credit-balance">{t('credits.balance', { available: number(lang, balance.data.available), held: number(lang, balance.data.held) })}</p> : null}
       {history.isPending ? (
         <p className="loading" role="status">
@@ -344,7 +336,7 @@ function Credits() {
 function Orders() {
   const { t } = useTranslation('settings');
   return (
-    <Section id="orders-title" title={t('orders.title')}>
+    <Section kind="settings" id="orders-title" title={t('orders.title')}>
       <p>{t('orders.text')}</p>
       <p>
         <Link className="button" to="/billing/orders">
@@ -383,7 +375,7 @@ function Export({ userId }: { userId: string }) {
   }, [ready, state?.status]);
 
   return (
-    <Section id="export-title" title={t('privacy.exportTitle')}>
+    <Section kind="settings" id="export-title" title={t('privacy.exportTitle')}>
       <p>{t('privacy.exportText')}</p>
       <FormAlert title={t('privacy.exportStartFailed')} message={failureOf(start, t('genericError'))} />
       <div className="export-status" aria-live="polite">
@@ -441,7 +433,7 @@ function DeleteAccount({ me, onDeleted }: { me: Me; onDeleted: (purgeAfter: stri
   };
 
   return (
-    <Section id="delete-title" title={t('privacy.deleteTitle')}>
+    <Section kind="settings" id="delete-title" title={t('privacy.deleteTitle')}>
       <p>{t('privacy.deleteLead')}</p>
       <ul className="delete-facts">
         <li>{t('privacy.deleteNow')}</li>

@@ -1,21 +1,14 @@
-import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Field, FormAlert, PasswordHint, focusFirstError, useChecks, type FieldErrors } from '../../components/Form';
 import { failureOf, type Me } from '../../api';
 import { useChangePassword, useRequestEmailChange, useStartGoogleLink, useUnlinkGoogle } from '../../api/account';
+import { Section } from './common';
 
 /** Reasons the Google link flow comes back with (`/settings/security?google=…`). */
 const GOOGLE_OUTCOMES = new Set(['linked', 'google_in_use', 'google_already_linked', 'link_expired', 'oauth_state', 'oauth_failed', 'account_disabled']);
 
-function Block({ id, title, children }: { id: string; title: string; children: ReactNode }) {
-  return (
-    <section className="settings-section" aria-labelledby={id}>
-      <h2 id={id}>{title}</h2>
-      {children}
-    </section>
-  );
-}
 
 /** A sentence that says a change went through: announced, and focused so keyboard users hear it. */
 function Done({ message }: { message: string | undefined }) {
@@ -61,7 +54,7 @@ export function PasswordForm({ me }: { me: Me }) {
   };
 
   return (
-    <Block id="password-title" title={setting ? t('security.password.setTitle') : t('security.password.title')}>
+    <Section kind="settings" id="password-title" title={setting ? t('security.password.setTitle') : t('security.password.title')}>
       <p className="muted">{setting ? t('security.password.setLead') : t('security.password.lead')}</p>
       <FormAlert title={t('security.password.failed')} message={failureOf(change, t('genericError'))} />
       <Done message={done} />
@@ -95,7 +88,7 @@ export function PasswordForm({ me }: { me: Me }) {
           {change.isPending ? t('security.password.saving') : setting ? t('security.password.submitSet') : t('security.password.submit')}
         </button>
       </form>
-    </Block>
+    </Section>
   );
 }
 
@@ -129,7 +122,7 @@ export function EmailForm({ me }: { me: Me }) {
   };
 
   return (
-    <Block id="email-title" title={t('security.email.title')}>
+    <Section kind="settings" id="email-title" title={t('security.email.title')}>
       <p>{t('security.email.current', { email: me.email })}</p>
       <p className="muted">{t('security.email.lead')}</p>
       <FormAlert title={t('security.email.failed')} message={failureOf(request, t('genericError'))} />
@@ -154,7 +147,7 @@ export function EmailForm({ me }: { me: Me }) {
           {request.isPending ? t('security.email.sending') : t('security.email.submit')}
         </button>
       </form>
-    </Block>
+    </Section>
   );
 }
 
@@ -202,7 +195,7 @@ export function GoogleLink({ me }: { me: Me }) {
   };
 
   return (
-    <Block id="google-title" title={t('security.google.title')}>
+    <Section kind="settings" id="google-title" title={t('security.google.title')}>
       {shown === 'linked' ? <Done message={t('security.google.linked')} /> : null}
       {shown && shown !== 'linked' ? <FormAlert title={t('security.google.failed')} message={t(`security.google.outcome.${shown}`)} /> : null}
       <FormAlert title={t('security.google.failed')} message={failureOf(start.isError ? start : unlink, t('genericError'))} />
@@ -231,6 +224,6 @@ export function GoogleLink({ me }: { me: Me }) {
           </button>
         </form>
       )}
-    </Block>
+    </Section>
   );
 }

@@ -56,3 +56,13 @@ export const number = (lang: string, n: number, signed = false) =>
   new Intl.NumberFormat(lang === 'zh' ? 'zh-CN' : 'en-US', signed ? { signDisplay: 'exceptZero' } : {}).format(n);
 export const money = (lang: string, minor: number, currency: string) =>
   new Intl.NumberFormat(lang === 'zh' ? 'zh-CN' : 'en-US', { style: 'currency', currency: currency.toUpperCase() }).format(minor / 100);
+
+/** A titled part of a settings, finance or back-office page (`kind` picks its card style). */
+export function Section({ id, title, kind, children }: { id: string; title: string; kind: 'settings' | 'finance'; children: ReactNode }) {
+  return (
+    <section className={`${kind}-section`} aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      {children}
+    </section>
+  );
+}
