@@ -20,7 +20,8 @@ import { Queue, Worker, QueueEvents } from 'bullmq';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { v7 as uuidv7 } from 'uuid';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, connectRedis, type QueueTables } from '@imlab/queue';
+import { connectRedis, type QueueTables } from '@imlab/queue';
+import { createServiceContext } from '@imlab/service';
 import { createDb, ensureDatabase, dropDatabase, sql, type Kysely } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
 

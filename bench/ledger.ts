@@ -31,7 +31,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, type ServiceContext } from '@imlab/queue';
+import { createServiceContext, type ServiceContext } from '@imlab/service';
 import { dropDatabase, sql } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
 import type { DB } from '../services/credits-ledger/src/db.js';
@@ -373,7 +373,7 @@ async function main() {
         while (next < COMMANDS) {
           const i = next++;
           await ctx.db.transaction().execute((tx) =>
-            ctx.bus.send(tx as never, 'ledger.grant', { idempotencyKey: randomUUID(), userId: users[i % USERS]!, amount: 1, source: 'purchase', reference: 'ord_e2e' }),
+            ctx.bus.send(tx, 'ledger.grant', { idempotencyKey: randomUUID(), userId: users[i % USERS]!, amount: 1, source: 'purchase', reference: 'ord_e2e' }),
           );
         }
       }),

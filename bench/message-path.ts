@@ -15,7 +15,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext } from '@imlab/queue';
+import { createServiceContext } from '@imlab/service';
 import { dropDatabase, sql } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
 import type { DB } from '../services/credits-ledger/src/db.js';
@@ -25,6 +25,7 @@ const repo = path.resolve(here, '..');
 const tsx = path.join(repo, 'node_modules/.bin/tsx');
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 3000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
+const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? CLIENTS);
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const log = createLogger({ service: 'bench', level: 'info' });
@@ -61,7 +62,7 @@ try {
       DATABASE_NAME: databaseName,
       QUEUE_PREFIX: prefix,
       DB_POOL_SIZE: String(CLIENTS),
-      INBOX_CONCURRENCY: String(CLIENTS),
+      INBOX_CONCURRENCY: String(CONSUMERS),
       ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}` } : {}),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -78,7 +79,7 @@ try {
       while (next < COMMANDS) {
         const i = next++;
         await ctx.db.transaction().execute((tx) =>
-          ctx.bus.send(tx as never, 'ledger.grant', { idempotencyKey: randomUUID(), userId: users[i % users.length]!, amount: 1, source: 'purchase', reference: 'ord_mp' }),
+          ctx.bus.send(tx, 'ledger.grant', { idempotencyKey: randomUUID(), userId: users[i % users.length]!, amount: 1, source: 'purchase', reference: 'ord_mp' }),
         );
       }
     }),

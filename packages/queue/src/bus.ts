@@ -1,15 +1,19 @@
 import { Queue, QueueEvents, Worker, Job, UnrecoverableError, DelayedError, type JobsOptions, type Processor } from 'bullmq';
-import type { Kysely, Transaction } from 'kysely';
-import pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
-import { isPersistent, targetsOf, type MessageName, type Payload, type QueueName } from '@imlab/contracts';
-import { activeTraceparent, AppError, runInContext, SpanKind, startSpan } from '@imlab/http';
+import type { Kysely } from 'kysely';
+import type { MessageName, Payload, QueueName } from '@imlab/contracts';
+import { AppError, runInContext, SpanKind, startSpan } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import { Gauge, type Registry } from 'prom-client';
 import { connectRedis, queuePrefix, type Redis } from './redis.js';
-import { envelopeProblem, packOrigin, payloadProblem, unpackOrigin, type Envelope } from './envelope.js';
+import { envelopeProblem, type Envelope } from './envelope.js';
 import type { QueueTables } from './migrations.js';
 import { deferOf, MAX_DEFER_MS, retryAfterOf } from './retry-after.js';
+import { queueTables, pruneOutbox, writeOutbox, type Executor, type SendOptions } from './outbox.js';
+import { Relay } from './relay.js';
+import { Inbox, pruneInbox, type Handlers, type InboxBatching } from './inbox.js';
+
+export { prepareMessage, queueTables, type Executor, type SendOptions } from './outbox.js';
+export type { Handler, Handlers, InboxBatching } from './inbox.js';
 
 /** How long finished jobs (their payloads can name a person) stay in Redis. */
 export const COMPLETED_JOB_RETENTION_S = 24 * 3600;
@@ -54,10 +58,10 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: FAILED_JOB_RETENTION_S },
 };
 
-export interface BusOptions {
+export interface BusOptions<DB extends QueueTables = QueueTables> {
   service: string;
   /** The service's own database: the outbox and inbox live there. */
-  db: Kysely<QueueTables>;
+  db: Kysely<DB>;
   /** Needed for LISTEN (the relay wakes on commit); omit to poll only. */
   databaseUrl?: string;
   redisUrl: string;
@@ -82,30 +86,17 @@ export interface BusOptions {
 
 const HOUR = 3600_000;
 
-
-export interface SendOptions {
-  /** Message id; also the BullMQ jobId. Defaults to a UUIDv7. */
-  id?: string;
-  delayMs?: number;
-  requestId?: string;
-}
-
-export type Handler<N extends MessageName = MessageName> = (ctx: {
-  tx: Transaction<QueueTables>;
-  message: Envelope<N>;
-  payload: Payload<N>;
-  log: Logger;
-  job: Job;
-}) => Promise<unknown>;
-
-export type Handlers = { [N in MessageName]?: Handler<N> };
-
 export type RawHandler = (ctx: { message: Envelope; log: Logger; job: Job; token?: string }) => Promise<unknown>;
 
 export interface ConsumeOptions {
   concurrency?: number;
   lockDuration?: number;
   stalledInterval?: number;
+  /**
+   * Group commit: messages that arrive while a transaction runs are applied together in the next
+   * one (see InboxBatching). Off by default; for inboxes whose handlers only touch the database.
+   */
+  batch?: InboxBatching | false;
   /** Called just before the effect's transaction commits; tests use it to simulate crashes. */
   beforeCommit?: (message: Envelope) => Promise<void> | void;
   /** Called after the effect committed, before BullMQ records the job done; tests crash here. */
@@ -117,23 +108,12 @@ export interface ConsumeOptions {
 }
 
 /**
- * What the outbox holds for one message: its payload checked against contracts (a producer bug is
- * a CONTRACT_VIOLATION, never a half-written message), an id (UUIDv7 unless given), and the
- * queues it goes to. Null when nobody subscribes to the event yet.
+ * The messaging side of a service, generic over the service's database: the outbox (writeOutbox,
+ * written in the caller's transaction), the relay (outbox → BullMQ, jobId = message id) and the
+ * inbox (dedupe in the same transaction as the effect) share one Redis connection and the queues.
+ * Process wiring (pool, migrations, readiness) is @imlab/service's.
  */
-export function prepareMessage<N extends MessageName>(name: N, payload: Payload<N>, id?: string): { id: string; name: N; payload: Payload<N>; targets: QueueName[] } | null {
-  const problem = payloadProblem(name, payload);
-  if (problem) throw new AppError('CONTRACT_VIOLATION', { message: problem, retryable: false });
-  const targets = [...targetsOf(name)];
-  return targets.length === 0 ? null : { id: id ?? uuidv7(), name, payload, targets };
-}
-
-/**
- * The messaging side of a service: writes messages to its outbox inside the caller's
- * transaction, relays them to BullMQ (jobId = message id), and consumes its inbox with
- * dedupe in the same transaction as the effect.
- */
-export class Bus {
+export class Bus<DB extends QueueTables = QueueTables> {
   readonly prefix: string;
   readonly redis: Redis;
   private readonly queues = new Map<QueueName, Queue>();
@@ -141,18 +121,31 @@ export class Bus {
   private readonly workers: Worker[] = [];
   /** Queues this bus consumes (and cleans of old finished jobs). */
   private readonly consumed = new Set<QueueName>();
-  private relayTimer: NodeJS.Timeout | undefined;
-  private listener: pg.Client | undefined;
-  private relayRunning: Promise<number> | undefined;
-  private relayAgain = false;
-  private closed = false;
-  /** Test hook: throw here to simulate a relay that dies after publishing, before marking sent. */
-  afterPublishHook: (() => Promise<void> | void) | undefined;
+  private readonly relay: Relay;
 
-  constructor(private readonly opts: BusOptions) {
+  constructor(private readonly opts: BusOptions<DB>) {
     this.prefix = queuePrefix(opts.prefix);
     this.redis = connectRedis(opts.redisUrl, `${opts.service}-bus`);
     this.redis.on('error', (err) => opts.logger.warn({ err: { message: err.message } }, 'redis connection error'));
+    let lastPrune = 0;
+    this.relay = new Relay({
+      db: queueTables(opts.db),
+      ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
+      logger: opts.logger,
+      ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
+      persistentJobOptions: PERSISTENT_JOB_OPTIONS,
+      publish: (queue, jobs) => this.queue(queue).addBulk(jobs),
+      onPoll: () => {
+        if (Date.now() - lastPrune < HOUR) return;
+        lastPrune = Date.now();
+        this.prune().catch((err) => opts.logger.warn({ err }, 'outbox/inbox prune failed'));
+      },
+    });
+  }
+
+  /** Test hook: throw here to simulate a relay that dies after publishing, before marking sent. */
+  set afterPublishHook(hook: (() => Promise<void> | void) | undefined) {
+    this.relay.afterPublishHook = hook;
   }
 
   queue(name: QueueName): Queue {
@@ -170,126 +163,30 @@ export class Bus {
    * Writes a message to the outbox in `tx`. Nothing is published unless the transaction commits.
    * Commands go to their owner; events to every subscriber listed in contracts.
    */
-  async send<N extends MessageName>(tx: Kysely<QueueTables> | Transaction<QueueTables>, name: N, payload: Payload<N>, opts: SendOptions = {}): Promise<string> {
-    const id = opts.id ?? uuidv7();
-    const message = prepareMessage(name, payload, id);
-    if (!message) return id; // an event nobody subscribes to yet
-    const { targets } = message;
-    await tx
-      .insertInto('outbox')
-      // The trace it is sent in (a request's, or the message being handled): the consumer continues it.
-      .values({ id, name, payload: JSON.stringify(payload), targets, request_id: packOrigin(opts.requestId, activeTraceparent()), delay_ms: opts.delayMs ?? 0 })
-      .execute();
-    return id;
+  send<N extends MessageName>(tx: Executor<DB>, name: N, payload: Payload<N>, opts: SendOptions = {}): Promise<string> {
+    return writeOutbox(tx, name, payload, opts);
   }
 
   /** Starts the relay: LISTEN for commits, plus a slow poll as a safety net. */
-  async startRelay(): Promise<void> {
-    if (this.opts.databaseUrl) {
-      this.listener = new pg.Client({ connectionString: this.opts.databaseUrl });
-      this.listener.on('error', (err) => this.opts.logger.warn({ err: { message: err.message } }, 'outbox listener error'));
-      await this.listener.connect();
-      this.listener.on('notification', () => this.kick());
-      await this.listener.query('listen imlab_outbox');
-    }
-    let lastPrune = 0;
-    const poll = () => {
-      this.relayTimer = setTimeout(() => {
-        this.kick();
-        if (Date.now() - lastPrune > HOUR) {
-          lastPrune = Date.now();
-          this.prune().catch((err) => this.opts.logger.warn({ err }, 'outbox/inbox prune failed'));
-        }
-        if (!this.closed) poll();
-      }, this.opts.pollMs ?? 1000);
-      this.relayTimer.unref();
-    };
-    poll();
-    this.kick();
+  startRelay(): Promise<void> {
+    return this.relay.start();
   }
 
   /** Asks the relay to run now (coalesces concurrent kicks). */
   kick(): void {
-    if (this.closed) return;
-    if (this.relayRunning) {
-      this.relayAgain = true;
-      return;
-    }
-    this.relayRunning = this.flush()
-      .catch((err) => {
-        this.opts.logger.error({ err }, 'outbox relay failed');
-        return 0;
-      })
-      .finally(() => {
-        this.relayRunning = undefined;
-        if (this.relayAgain) {
-          this.relayAgain = false;
-          this.kick();
-        }
-      });
+    this.relay.kick();
   }
 
-  /**
-   * Publishes every unsent outbox row, with jobId = message id, then marks them sent, in one
-   * transaction holding the rows (SKIP LOCKED, so several relays can run). A crash between
-   * publishing and marking re-publishes: BullMQ drops a duplicate jobId still known, and
-   * consumers dedupe by message id otherwise.
-   */
-  async flush(batch = 200): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await this.opts.db.transaction().execute(async (tx) => {
-        const rows = await tx
-          .selectFrom('outbox')
-          .selectAll()
-          .where('sent_at', 'is', null)
-          .orderBy('id')
-          .limit(batch)
-          .forUpdate()
-          .skipLocked()
-          .execute();
-        if (rows.length === 0) return 0;
-        const byQueue = new Map<QueueName, { name: string; data: Envelope; opts: JobsOptions }[]>();
-        for (const row of rows) {
-          const data = {
-            id: row.id,
-            name: row.name,
-            payload: row.payload,
-            occurredAt: row.created_at.toISOString(),
-            ...unpackOrigin(row.request_id),
-          } as Envelope;
-          for (const target of row.targets as QueueName[]) {
-            const list = byQueue.get(target) ?? [];
-            const persistent = isPersistent(row.name as MessageName) ? PERSISTENT_JOB_OPTIONS : {};
-            list.push({ name: row.name, data, opts: { jobId: row.id, ...persistent, ...(row.delay_ms > 0 ? { delay: row.delay_ms } : {}) } });
-            byQueue.set(target, list);
-          }
-        }
-        for (const [queueName, jobs] of byQueue) await this.queue(queueName).addBulk(jobs);
-        if (this.afterPublishHook) await this.afterPublishHook();
-        await tx
-          .updateTable('outbox')
-          .set({ sent_at: new Date() })
-          .where(
-            'id',
-            'in',
-            rows.map((r) => r.id),
-          )
-          .execute();
-        return rows.length;
-      });
-      total += n;
-      if (n < batch) return total;
-    }
+  /** Publishes every unsent outbox row now (see Relay.flush); returns how many. */
+  flush(batch?: number): Promise<number> {
+    return this.relay.flush(batch);
   }
 
   /** Deletes sent outbox rows and inbox records past their retention; returns how many. */
   async prune(now = new Date()): Promise<{ outbox: number; inbox: number; jobs: number }> {
-    const outboxBefore = new Date(now.getTime() - (this.opts.outboxRetentionMs ?? 24 * HOUR));
-    const inboxBefore = new Date(now.getTime() - (this.opts.inboxRetentionMs ?? 14 * 24 * HOUR));
-    const o = await this.opts.db.deleteFrom('outbox').where('sent_at', '<', outboxBefore).executeTakeFirst();
-    // A purge's inbox row is this service's deletion receipt (it names only the deletion id): kept.
-    const i = await this.opts.db.deleteFrom('inbox').where('processed_at', '<', inboxBefore).where('name', '!=', 'user.purge').executeTakeFirst();
+    const db = queueTables(this.opts.db);
+    const outbox = await pruneOutbox(db, new Date(now.getTime() - (this.opts.outboxRetentionMs ?? 24 * HOUR)));
+    const inbox = await pruneInbox(db, new Date(now.getTime() - (this.opts.inboxRetentionMs ?? 14 * 24 * HOUR)));
     // BullMQ trims finished jobs by age only when another job finishes in the same queue: a queue
     // that goes quiet after a burst of failures would keep those payloads (emails, display names)
     // forever. The queues this bus consumes are cleaned here, on the same schedule.
@@ -299,7 +196,7 @@ export class Bus {
       jobs += (await q.clean(this.opts.completedJobRetentionMs ?? COMPLETED_JOB_RETENTION_S * 1000, 5000, 'completed')).length;
       jobs += (await q.clean(this.opts.failedJobRetentionMs ?? FAILED_JOB_RETENTION_S * 1000, 5000, 'failed')).length;
     }
-    return { outbox: Number(o.numDeletedRows), inbox: Number(i.numDeletedRows), jobs };
+    return { outbox, inbox, jobs };
   }
 
   /**
@@ -400,52 +297,21 @@ export class Bus {
   }
 
   /**
-   * Consumes a service inbox: each message's handler runs in one transaction that first records
-   * the message id in `inbox`; a message seen before returns the stored result and does nothing.
+   * Consumes a service inbox (see Inbox): each message's handler runs in a transaction that first
+   * records the message id in `inbox`; a message seen before returns the stored result and does
+   * nothing. When the transaction sent messages, the relay runs at once.
    */
-  consume(queueName: QueueName, handlers: Handlers, opts: ConsumeOptions = {}): Worker {
-    return this.worker(
-      queueName,
-      async ({ message, log, job }) => {
-        const handler = handlers[message.name] as Handler | undefined;
-        if (!handler) throw new UnrecoverableError(`${queueName} has no handler for ${message.name}`);
-        const result = await this.opts.db.transaction().execute(async (tx) => {
-          const inserted = await tx
-            .insertInto('inbox')
-            .values({ message_id: message.id, consumer: queueName, name: message.name })
-            .onConflict((oc) => oc.doNothing())
-            .returning('message_id')
-            .executeTakeFirst();
-          if (!inserted) {
-            const seen = await tx.selectFrom('inbox').select('result').where('message_id', '=', message.id).where('consumer', '=', queueName).executeTakeFirst();
-            log.debug('duplicate delivery ignored');
-            return seen?.result ?? null;
-          }
-          let result = (await handler({ tx, message, payload: message.payload, log, job })) ?? null;
-          // A purge's receipt: the transaction that did this service's part also tells auth it is
-          // done (one place for every service; a handler cannot forget it), and leaves this
-          // service's own tombstone — the inbox row, naming only the deletion id, with the time.
-          if (message.name === 'user.purge') {
-            const { deletionId } = message.payload as Payload<'user.purge'>;
-            if (deletionId) {
-              await this.send(tx, 'user.purge-completed', { deletionId, service: queueName as Payload<'user.purge-completed'>['service'] });
-              result = { ...(typeof result === 'object' && result !== null ? result : {}), deletionId };
-            }
-          }
-          await tx
-            .updateTable('inbox')
-            .set({ result: JSON.stringify(result) })
-            .where('message_id', '=', message.id)
-            .where('consumer', '=', queueName)
-            .execute();
-          if (opts.beforeCommit) await opts.beforeCommit(message);
-          return result;
-        });
-        if (opts.afterCommit) await opts.afterCommit(message);
-        return result;
-      },
-      opts,
-    );
+  consume(queueName: QueueName, handlers: Handlers<DB>, opts: ConsumeOptions = {}): Worker {
+    const inbox = new Inbox<DB>({
+      db: this.opts.db,
+      queue: queueName,
+      handlers,
+      batch: opts.batch ?? false,
+      onSent: () => this.kick(),
+      ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}),
+      ...(opts.afterCommit ? { afterCommit: opts.afterCommit } : {}),
+    });
+    return this.worker(queueName, (delivery) => inbox.process(delivery), opts);
   }
 
   /**
@@ -473,7 +339,7 @@ export class Bus {
         const [jobs, outbox] = await Promise.allSettled([
           within(Promise.all(queues.map(readQueue)), METRICS_READ_TIMEOUT_MS),
           within(
-            this.opts.db
+            queueTables(this.opts.db)
               .selectFrom('outbox')
               .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('created_at').as('oldest')])
               .where('sent_at', 'is', null)
@@ -526,11 +392,8 @@ export class Bus {
    * back by its lock expiring), the relay stops, connections close.
    */
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.relayTimer);
     await Promise.all(this.workers.map((w) => w.close()));
-    if (this.relayRunning) await this.relayRunning;
-    await this.listener?.end().catch(() => {});
+    await this.relay.close();
     await Promise.all([...this.events.values()].map((e) => e.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.redis.disconnect();

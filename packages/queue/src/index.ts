@@ -4,6 +4,5 @@ export * from './envelope.js';
 export * from './bus.js';
 export * from './retry-after.js';
 export { UnrecoverableError, type Job, type Worker } from 'bullmq';
-export * from './runtime.js';
 export * from './sealed.js';
 export * from './board.js';

@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import { buildApp, AppError, type App } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
-import type { ServiceContext } from '@imlab/queue';
+import type { ServiceContext } from '@imlab/service';
 import type { Config } from './config.js';
 import type { DB } from './db.js';
 import type { AuthDeps } from './deps.js';

@@ -12,7 +12,7 @@ export interface AuthDeps {
   config: Config;
   logger: Logger;
   db: Kysely<DB>;
-  bus: Bus;
+  bus: Bus<DB>;
   /** The bus's connection; every key is under `keyPrefix` (hash-tagged, per test file in tests). */
   redis: Redis;
   keyPrefix: string;

@@ -26,7 +26,7 @@ const record = (over: Partial<AuditRecord> = {}): AuditRecord => ({
   reason: 'graphic violence, three reports',
   ...over,
 });
-const send = (r: AuditRecord) => auth.ctx.db.transaction().execute((tx) => auth.ctx.bus.send(tx as never, 'audit.record', r));
+const send = (r: AuditRecord) => auth.ctx.db.transaction().execute((tx) => auth.ctx.bus.send(tx, 'audit.record', r));
 const row = (id: string) => auth.ctx.db.selectFrom('audit_log').selectAll().where('id', '=', id).executeTakeFirst();
 
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@imlab/logger';
-import { contextFromConfig, type ServiceContext } from '@imlab/queue';
+import { contextFromConfig, type ServiceContext } from '@imlab/service';
 import { captureLogs, createTestDatabase, infra, testPrefix } from '@imlab/testing';
 import type { App } from '@imlab/http';
 import { build } from '../src/app.js';

@@ -1,7 +1,7 @@
 import { buildApp, registerInternalAuth, type App } from '@imlab/http';
 import { registerFraudRoutes } from './fraud/fraud.js';
 import type { Logger } from '@imlab/logger';
-import type { ServiceContext } from '@imlab/queue';
+import type { ServiceContext } from '@imlab/service';
 import type { Config } from './config.js';
 import type { DB, TaxBehavior } from './db.js';
 import type { Stripe } from './stripe/stripe-client.js';

@@ -255,7 +255,7 @@ describe('POST /v1/billing/checkout with an Idempotency-Key', () => {
     const userId = h.newUser();
     const res = await h.api('POST', '/v1/billing/checkout', { userId, body: { packId: 'starter' }, headers: { 'idempotency-key': 'mine@example.com' } });
     expect(res.status).toBe(201);
-    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId }));
+    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx, 'user.purge', { userId }));
     await h.settled();
     expect(await h.order(res.body.orderId)).toMatchObject({ user_id: null, idempotency_key: null, request_hash: null, checkout_url: null });
   });

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, type ServiceContext } from '@imlab/queue';
+import { createServiceContext, type ServiceContext } from '@imlab/service';
 import { createTestDatabase, testPrefix, startTestIssuer, infra, freePort, eventually } from '@imlab/testing';
 import type { DB } from '../src/db.js';
 import { startFakeStripe } from './support/fake-stripe.js';

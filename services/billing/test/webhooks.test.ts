@@ -630,7 +630,7 @@ describe('privacy', () => {
 
   it('unlinks purged people from their orders, which stay for the books', async () => {
     const c = await paidOrder();
-    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId: c.userId }));
+    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx, 'user.purge', { userId: c.userId }));
     await h.settled();
     const order = await h.order(c.orderId);
     expect(order).toMatchObject({ user_id: null, status: 'paid', amount: 500, credits: 100 });
@@ -648,7 +648,7 @@ describe('privacy', () => {
 
   it('refunds at Stripe, once, an order paid after its owner was purged (nobody to credit)', async () => {
     const c = await checkoutReady();
-    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId: c.userId }));
+    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx, 'user.purge', { userId: c.userId }));
     await h.settled();
     // The bank debit settles days later; Stripe also redelivers the event.
     await h.webhook(c.completed);
@@ -675,9 +675,9 @@ describe('privacy', () => {
 
   it('refunds an order whose grant the ledger refused (its purge reached the ledger before billing\'s)', async () => {
     const c = await paidOrder(); // billing still links the order: its copy of the purge has not run
-    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'ledger.grant-refused', { idempotencyKey: `order:${c.orderId}`, reference: `order:${c.orderId}` }));
+    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx, 'ledger.grant-refused', { idempotencyKey: `order:${c.orderId}`, reference: `order:${c.orderId}` }));
     await h.settled();
-    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'ledger.grant-refused', { idempotencyKey: `order:${c.orderId}`, reference: `order:${c.orderId}` }));
+    await h.db.transaction().execute((tx) => h.ctx.bus.send(tx, 'ledger.grant-refused', { idempotencyKey: `order:${c.orderId}`, reference: `order:${c.orderId}` }));
     await h.settled();
     expect(h.stripe.refunds.filter((r) => r.payment_intent === c.pi)).toHaveLength(1);
     expect((await h.order(c.orderId)).auto_refund_requested_at).not.toBeNull();

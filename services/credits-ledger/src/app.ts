@@ -1,7 +1,7 @@
 import { buildApp, registerDailyMetrics, registerInternalAuth, type App } from '@imlab/http';
 import { LEDGER_DAILY_METRICS, ledgerDailyCounts } from './daily/daily.js';
 import type { Logger } from '@imlab/logger';
-import type { ServiceContext } from '@imlab/queue';
+import type { ServiceContext } from '@imlab/service';
 import type { Config } from './config.js';
 import type { DB } from './db.js';
 import { creditSchemas, creditsRoutes } from './credits/credits.routes.js';

@@ -1,4 +1,5 @@
-import type { Worker, ConsumeOptions, ServiceContext } from '@imlab/queue';
+import type { Worker, ConsumeOptions } from '@imlab/queue';
+import type { ServiceContext } from '@imlab/service';
 import type { Config } from './config.js';
 import type { DB } from './db.js';
 import { systemAccountIds } from './ledger/ledger.repository.js';

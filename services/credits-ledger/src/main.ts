@@ -1,6 +1,6 @@
 import { createLogger } from '@imlab/logger';
 import { runService } from '@imlab/http';
-import { contextFromConfig } from '@imlab/queue';
+import { contextFromConfig } from '@imlab/service';
 import { loadLedgerConfig } from './config.js';
 import { build } from './app.js';
 import { consumeInbox, ledgerDeps } from './inbox.js';

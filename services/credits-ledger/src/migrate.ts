@@ -1,5 +1,5 @@
 import { createLogger } from '@imlab/logger';
-import { migrateFromConfig } from '@imlab/queue';
+import { migrateFromConfig } from '@imlab/service';
 import { loadLedgerConfig } from './config.js';
 
 const config = loadLedgerConfig();

@@ -33,7 +33,7 @@ function startConsumer() {
 
 /** Sends a command through the outbox (as other services do) and waits for the ledger's answer. */
 async function command<N extends MessageName>(name: N, payload: Payload<N>, id = randomUUID()): Promise<unknown> {
-  await L.db.transaction().execute((tx) => L.ctx.bus.send(tx as never, name, payload, { id }));
+  await L.db.transaction().execute((tx) => L.ctx.bus.send(tx, name, payload, { id }));
   const r = await L.ctx.bus.waitForResult('credits-ledger', id, 10_000);
   if (r.timedOut) throw new Error(`${name} ${id} did not finish`);
   return r.result;
@@ -132,7 +132,7 @@ describe('ledger inbox through the real queue', () => {
     const grantKey = `order:${randomUUID()}`;
     const clawbackId = randomUUID();
     const clawback = { idempotencyKey: `${grantKey}:refund:250`, userId: u, amount: 50, reference: grantKey, after: grantKey };
-    await L.db.transaction().execute((tx) => L.ctx.bus.send(tx as never, 'ledger.clawback', clawback, { id: clawbackId }));
+    await L.db.transaction().execute((tx) => L.ctx.bus.send(tx, 'ledger.clawback', clawback, { id: clawbackId }));
     // The clawback is tried and sent back to wait (again and again) while no grant exists.
     const job = () => L.ctx.bus.queue('credits-ledger').getJob(clawbackId);
     await eventually(async () => (await (await job())?.getState()) === 'delayed', 10_000, 20);
@@ -161,7 +161,7 @@ describe('ledger inbox through the real queue', () => {
     const holdId = randomUUID();
     const id = randomUUID();
     try {
-      await L.db.transaction().execute((tx) => L.ctx.bus.send(tx as never, 'ledger.reserve', { holdId, userId: u, amount: 8, expiresAt: inMinutes(5), reference: 'gen_contended' }, { id }));
+      await L.db.transaction().execute((tx) => L.ctx.bus.send(tx, 'ledger.reserve', { holdId, userId: u, amount: 8, expiresAt: inMinutes(5), reference: 'gen_contended' }, { id }));
       const job = await eventually(async () => {
         const j = await L.ctx.bus.queue('credits-ledger').getJob(id);
         return j && j.attemptsMade >= 1 ? j : undefined;
@@ -238,7 +238,7 @@ describe('a consumer killed in the middle of a command', () => {
     await eventually(() => out.includes('READY'), 20_000);
     // A partial capture: two account updates and two transfers, all written, none committed.
     const captureId = randomUUID();
-    await L.db.transaction().execute((tx) => L.ctx.bus.send(tx as never, 'ledger.capture', { holdId, amount: 4 }, { id: captureId }));
+    await L.db.transaction().execute((tx) => L.ctx.bus.send(tx, 'ledger.capture', { holdId, amount: 4 }, { id: captureId }));
     await inCommand;
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));

@@ -1,6 +1,6 @@
 import { AppError, buildApp, registerDailyMetrics, registerInternalAuth, type App } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
-import type { ServiceContext } from '@imlab/queue';
+import type { ServiceContext } from '@imlab/service';
 import type { Config } from './config.js';
 import type { DB } from './db.js';
 import { createStorage, type ObjectStorage } from './storage/storage.js';

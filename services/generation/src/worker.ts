@@ -1,6 +1,6 @@
 import { createLogger } from '@imlab/logger';
 import { runService } from '@imlab/http';
-import { contextFromConfig } from '@imlab/queue';
+import { contextFromConfig } from '@imlab/service';
 import { loadGenerationConfig } from './config.js';
 import { startRenderWorker } from './render/render.worker.js';
 import type { DB } from './db.js';

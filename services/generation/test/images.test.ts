@@ -252,7 +252,7 @@ describe('privacy', () => {
     expect((await h.api('DELETE', `/v1/images/${bobImage.id}`, { user: bob })).status).toBe(204);
     down.mockRestore();
     expect(await h.ctx.db.selectFrom('storage_deletions').select('key').where('user_id', '=', bob).execute()).toHaveLength(2);
-    await h.ctx.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId: bob }));
+    await h.ctx.db.transaction().execute((tx) => h.ctx.bus.send(tx, 'user.purge', { userId: bob }));
     await eventually(async () => (await h.api('GET', '/v1/generations', { user: bob })).body.items.length === 0);
     expect(await bobFiles()).toEqual([]);
     const left = await h.ctx.db.selectFrom('uploads').select('id').where('user_id', '=', bob).execute();
@@ -266,11 +266,11 @@ describe('privacy', () => {
   it('keeps the display name from user.registered / user.updated and nothing else', async () => {
     const carol = uuidv7();
     await h.ctx.db.transaction().execute((tx) =>
-      h.ctx.bus.send(tx as never, 'user.registered', { userId: carol, email: 'carol@example.com', locale: 'en', displayName: 'Carol' }),
+      h.ctx.bus.send(tx, 'user.registered', { userId: carol, email: 'carol@example.com', locale: 'en', displayName: 'Carol' }),
     );
     await eventually(async () => (await h.ctx.db.selectFrom('user_profiles').selectAll().where('user_id', '=', carol).executeTakeFirst())?.display_name === 'Carol');
     await h.ctx.db.transaction().execute((tx) =>
-      h.ctx.bus.send(tx as never, 'user.updated', { userId: carol, email: 'c@example.com', locale: 'zh', displayName: 'Carol C' }),
+      h.ctx.bus.send(tx, 'user.updated', { userId: carol, email: 'c@example.com', locale: 'zh', displayName: 'Carol C' }),
     );
     await eventually(async () => (await h.ctx.db.selectFrom('user_profiles').selectAll().where('user_id', '=', carol).executeTakeFirst())?.display_name === 'Carol C');
     const row = await h.ctx.db.selectFrom('user_profiles').selectAll().where('user_id', '=', carol).executeTakeFirstOrThrow();
@@ -286,7 +286,7 @@ describe('privacy', () => {
     const listed = async () => (await h.api('GET', '/v1/gallery?limit=100')).body.items.some((i: Body) => i.id === g.images[0].id);
     expect(await listed()).toBe(true);
     await h.ctx.db.transaction().execute((tx) =>
-      h.ctx.bus.send(tx as never, 'user.deletion-requested', { userId: erin, purgeAfter: new Date(Date.now() + 7 * 86_400_000).toISOString() }),
+      h.ctx.bus.send(tx, 'user.deletion-requested', { userId: erin, purgeAfter: new Date(Date.now() + 7 * 86_400_000).toISOString() }),
     );
     await eventually(async () => !(await listed()));
     expect((await h.api('GET', g.images[0].url)).status).toBe(404); // no longer public
@@ -307,7 +307,7 @@ describe('privacy', () => {
     await deliver('user.updated', 'Dan (older edit)', new Date(t0 - 3000));
     expect(await profile()).toEqual({ display_name: 'Dan the Renamed' });
 
-    await h.ctx.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId: dan }));
+    await h.ctx.db.transaction().execute((tx) => h.ctx.bus.send(tx, 'user.purge', { userId: dan }));
     await eventually(async () => (await profile()) === undefined);
     await deliver('user.updated', 'Dan after purge', new Date());
     expect(await profile()).toBeUndefined();

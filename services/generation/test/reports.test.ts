@@ -135,7 +135,7 @@ describe('/v1/admin/moderation', () => {
   });
 
   it('a purged reporter is no longer named by their reports', async () => {
-    await h.ctx.db.transaction().execute((tx) => h.ctx.bus.send(tx as never, 'user.purge', { userId: readers[0] }));
+    await h.ctx.db.transaction().execute((tx) => h.ctx.bus.send(tx, 'user.purge', { userId: readers[0] }));
     await expect
       .poll(async () => (await h.ctx.db.selectFrom('image_reports').select('id').where('reporter_key', '=', `u:${readers[0]}`).execute()).length, { timeout: 15_000 })
       .toBe(0);

@@ -1,7 +1,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { createLogger } from '@imlab/logger';
-import { contextFromConfig, type ConsumeOptions, type ServiceContext } from '@imlab/queue';
+import { type ConsumeOptions } from '@imlab/queue';
+import { contextFromConfig, type ServiceContext } from '@imlab/service';
 import { createTestDatabase, eventually, infra, testPrefix } from '@imlab/testing';
 import type { MessageName, Payload } from '@imlab/contracts';
 import type { App } from '@imlab/http';
@@ -51,7 +52,7 @@ export async function startService(
     ctx,
     app,
     async publish(name, payload, id) {
-      const messageId = await ctx.bus.send(ctx.db as never, name, payload, id ? { id } : {});
+      const messageId = await ctx.bus.send(ctx.db, name, payload, id ? { id } : {});
       ctx.bus.kick();
       return messageId;
     },

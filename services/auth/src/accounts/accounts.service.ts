@@ -94,7 +94,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
     if (await repo.bonusClaimedByUser(tx, userId)) return false;
     if (await repo.bonusClaimedSince(tx, ipHash, new Date(Date.now() - config.SIGNUP_BONUS_WINDOW * 1000))) return false;
     await repo.insertBonusClaim(tx, { id: uuidv7(), ipHash, userId });
-    await bus.send(tx as never, 'ledger.grant', {
+    await bus.send(tx, 'ledger.grant', {
       idempotencyKey: `signup-bonus:${userId}`,
       userId,
       amount: config.SIGNUP_BONUS_CREDITS,
@@ -171,7 +171,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
           if (inserted) {
             await cooldownPassed('verify', inserted.id, config.VERIFY_RESEND_COOLDOWN);
             await issueVerification(tx, inserted);
-            await bus.send(tx as never, 'user.registered', { userId: inserted.id, email: sealEmail(config, email), locale: inserted.locale, displayName: inserted.display_name });
+            await bus.send(tx, 'user.registered', { userId: inserted.id, email: sealEmail(config, email), locale: inserted.locale, displayName: inserted.display_name });
           }
           return inserted;
         });
@@ -220,7 +220,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         await repo.markEmailVerified(tx, user.id);
         const afterCommit = await sessions.revokeAllIn(tx, user.id);
         const ipHash = user.signup_ip_hash ?? requestIpHash;
-        await bus.send(tx as never, 'user.verified', { userId: user.id, ...(ipHash ? { ipHash } : {}) });
+        await bus.send(tx, 'user.verified', { userId: user.id, ...(ipHash ? { ipHash } : {}) });
         await grantSignupBonus(tx, user.id, ipHash);
         // Password dropped by conflicting sign-ups (see signup), and no other way in: the owner
         // chooses one through a reset link, sent now.
@@ -276,7 +276,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         const user = await repo.restoreDeleted(tx, consumed.userId);
         if (!user) throw invalidToken();
         await repo.voidEmailTokens(tx, user.id, 'restore');
-        await bus.send(tx as never, 'user.deletion-cancelled', { userId: user.id });
+        await bus.send(tx, 'user.deletion-cancelled', { userId: user.id });
         await sendEmail(config, bus, tx, { template: 'account-deletion-cancelled', user, data: { displayName: user.display_name }, idempotencyKey: `account-deletion-cancelled:${uuidv7()}` });
         const session = await sessions.create(tx, user.id, device);
         return { user, ...session };
@@ -328,7 +328,7 @@ export function createAccountService(deps: AuthDeps, sessions: SessionService) {
         await repo.markEmailVerified(tx, user.id);
         if (!user.email_verified_at) {
           // the reset link proved the inbox: this is the account's verification
-          await bus.send(tx as never, 'user.verified', { userId: user.id, ...(user.signup_ip_hash ? { ipHash: user.signup_ip_hash } : {}) });
+          await bus.send(tx, 'user.verified', { userId: user.id, ...(user.signup_ip_hash ? { ipHash: user.signup_ip_hash } : {}) });
           await grantSignupBonus(tx, user.id, user.signup_ip_hash ?? undefined);
         }
         await repo.voidEmailTokens(tx, user.id, 'reset');

@@ -33,7 +33,7 @@ export function sealEmail(config: Pick<Config, 'MESSAGE_SEAL_KEY'>, email: strin
 /** Queues an email through notification's inbox, in the caller's transaction. */
 export async function sendEmail(
   config: Config,
-  bus: Bus,
+  bus: Bus<DB>,
   tx: Db<DB>,
   mail: { template: EmailTemplate; user: { id: string; email: string; locale: 'en' | 'zh' }; data: Record<string, string | number | boolean | null>; idempotencyKey: string },
 ): Promise<void> {
@@ -41,5 +41,5 @@ export async function sendEmail(
   // The user id goes along with the address: notification links the delivery to the person, so
   // their purge scrubs it even where it never learnt the contact (a lost user.registered).
   // The address travels sealed: the job sits in Redis (and BullMQ keeps it for days).
-  await bus.send(tx as never, 'email.send', { ...rest, to: sealEmail(config, user.email), userId: user.id, locale: user.locale });
+  await bus.send(tx, 'email.send', { ...rest, to: sealEmail(config, user.email), userId: user.id, locale: user.locale });
 }

@@ -38,7 +38,7 @@ export function createSuspensionService(deps: AuthDeps, sessions: SessionService
       await tx.updateTable('users').set({ suspended_at: suspend ? new Date() : null }).where('id', '=', userId).execute();
       const after = suspend ? await sessions.revokeAllIn(tx, userId) : async () => {};
       const auditId = await auditHere(tx, actorId, suspend ? 'account.suspended' : 'account.unsuspended', userId, reason);
-      await bus.send(tx as never, 'email.send', {
+      await bus.send(tx, 'email.send', {
         template: suspend ? 'account-suspended' : 'account-reinstated',
         userId,
         locale: user.locale,

@@ -277,7 +277,7 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
           await repo.voidEmailTokens(tx, user.id, 'reset');
           afterCommit = await sessions.revokeAllIn(tx, user.id);
           await repo.markEmailVerified(tx, user.id);
-          await bus.send(tx as never, 'user.verified', { userId: user.id, ...(ipHash ? { ipHash } : {}) });
+          await bus.send(tx, 'user.verified', { userId: user.id, ...(ipHash ? { ipHash } : {}) });
           await accounts.grantSignupBonus(tx, user.id, ipHash);
         }
         await repo.insertIdentity(tx, { issuer, subject, userId: user.id });
@@ -295,8 +295,8 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       });
       if (!created) throw new GoogleSignInError('account_conflict', 'the address was taken concurrently');
       await repo.insertIdentity(tx, { issuer, subject, userId: created.id });
-      await bus.send(tx as never, 'user.registered', { userId: created.id, email: sealEmail(config, email), locale: created.locale, displayName: created.display_name });
-      await bus.send(tx as never, 'user.verified', { userId: created.id, ...(ipHash ? { ipHash } : {}) });
+      await bus.send(tx, 'user.registered', { userId: created.id, email: sealEmail(config, email), locale: created.locale, displayName: created.display_name });
+      await bus.send(tx, 'user.verified', { userId: created.id, ...(ipHash ? { ipHash } : {}) });
       await accounts.grantSignupBonus(tx, created.id, ipHash);
       return { userId: created.id, afterCommit: undefined };
     });

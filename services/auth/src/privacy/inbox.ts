@@ -1,5 +1,4 @@
-import type { Transaction } from '@imlab/db';
-import type { ServiceContext } from '@imlab/queue';
+import type { ServiceContext } from '@imlab/service';
 import { Gauge, type Registry } from 'prom-client';
 import type { DB } from '../db.js';
 import type { Receipts } from './receipts.js';
@@ -11,12 +10,12 @@ export function consumeAuthInbox(ctx: ServiceContext<DB>, receipts: Receipts, op
     'auth',
     {
       'user.purge-completed': async ({ tx, payload, log }) => {
-        const result = await receipts.partDone(tx as unknown as Transaction<DB>, payload.deletionId, payload.service);
+        const result = await receipts.partDone(tx, payload.deletionId, payload.service);
         if (result.complete && result.emailed) log.info({ deletionId: payload.deletionId }, 'deletion complete everywhere; the last email is on its way');
         return result;
       },
       // The audit log (auth keeps it for every service): one row per record id.
-      'audit.record': async ({ tx, payload }) => recordAudit(tx as unknown as Transaction<DB>, payload),
+      'audit.record': async ({ tx, payload }) => recordAudit(tx, payload),
     },
     { concurrency: opts.concurrency ?? 2 },
   );

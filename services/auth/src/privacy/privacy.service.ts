@@ -65,7 +65,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
       const afterCommit = await db.transaction().execute(async (tx) => {
         await accountsRepo.markDeleted(tx, user.id, purgeAfter);
         const done = await sessions.revokeAllIn(tx, user.id);
-        await bus.send(tx as never, 'user.deletion-requested', { userId: user.id, purgeAfter: purgeAfter.toISOString() });
+        await bus.send(tx, 'user.deletion-requested', { userId: user.id, purgeAfter: purgeAfter.toISOString() });
         await sendEmail(config, bus, tx, {
           template: 'account-deletion-scheduled',
           user,
@@ -93,7 +93,7 @@ export function createPrivacyService(deps: AuthDeps, sessions: SessionService, a
         // The receipt's id names nobody: every service reports its part done under it.
         const deletionId = uuidv7();
         await receipts.open(tx, user, deletionId);
-        await bus.send(tx as never, 'user.purge', { userId: user.id, deletionId });
+        await bus.send(tx, 'user.purge', { userId: user.id, deletionId });
         await accountsRepo.unlinkBonusClaims(tx, user.id);
         await accountsRepo.deleteUser(tx, user.id);
         // the audit log keeps what staff did, but no longer whom it concerned (or who did it)

@@ -40,7 +40,7 @@ export function createReceipts(deps: { config: Config; bus: Bus }) {
       let emailed = false;
       if (row.email_sealed) {
         // No userId: the person is gone from notification too; `to` carries the sealed address.
-        await bus.send(tx as never, 'email.send', { template: 'account-deleted', to: row.email_sealed, locale: row.email_locale, data: {}, idempotencyKey: `account-deleted:${row.id}` });
+        await bus.send(tx, 'email.send', { template: 'account-deleted', to: row.email_sealed, locale: row.email_locale, data: {}, idempotencyKey: `account-deleted:${row.id}` });
         emailed = true;
       }
       await tx.updateTable('deletion_receipts').set({ completed_at: sql<Date>`now()`, email_sealed: null, email_sent_at: emailed ? sql<Date>`now()` : null }).where('id', '=', row.id).execute();

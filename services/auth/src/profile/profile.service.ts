@@ -36,7 +36,7 @@ export function createProfileService(deps: AuthDeps) {
       const user = await db.transaction().execute(async (tx) => {
         const updated = await repo.updateProfile(tx, userId, patch);
         if (!updated) throw gone();
-        await bus.send(tx as never, 'user.updated', { userId, email: sealEmail(config, updated.email), locale: updated.locale, displayName: updated.display_name });
+        await bus.send(tx, 'user.updated', { userId, email: sealEmail(config, updated.email), locale: updated.locale, displayName: updated.display_name });
         return updated;
       });
       return toMe(user, (await repo.listIdentities(db, userId)).length > 0);

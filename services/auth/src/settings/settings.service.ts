@@ -91,7 +91,7 @@ export function createSettingsService(deps: AuthDeps, sessions: SessionService, 
         await db.transaction().execute(async (tx) => {
           await repo.voidEmailTokens(tx, user.id, 'email-change');
           await repo.insertEmailToken(tx, { id: uuidv7(), userId: user.id, purpose: 'email-change', tokenHash: hashToken(token), expiresAt: new Date(Date.now() + config.EMAIL_CHANGE_TTL * 1000), email: newEmail });
-          await bus.send(tx as never, 'email.send', {
+          await bus.send(tx, 'email.send', {
             template: 'email-change-confirm',
             to: sealEmail(config, newEmail),
             userId: user.id,
@@ -122,7 +122,7 @@ export function createSettingsService(deps: AuthDeps, sessions: SessionService, 
           // Links sent to the old address (reset, verification) must not act on the account any more.
           await repo.voidEmailTokens(tx, user.id, 'reset');
           await repo.voidEmailTokens(tx, user.id, 'verify');
-          await bus.send(tx as never, 'email.send', {
+          await bus.send(tx, 'email.send', {
             template: 'email-changed',
             to: sealEmail(config, oldEmail),
             userId: user.id,
@@ -130,7 +130,7 @@ export function createSettingsService(deps: AuthDeps, sessions: SessionService, 
             data: { link: sealedLink(config, '/email-change', { undo }), newEmailMasked: maskEmail(consumed.email), displayName: user.display_name, undoDays: Math.max(1, Math.round(config.EMAIL_UNDO_WINDOW / 86400)) },
             idempotencyKey: `email-changed:${uuidv7()}`,
           });
-          await bus.send(tx as never, 'user.updated', { userId: user.id, email: sealEmail(config, consumed.email), locale: user.locale, displayName: user.display_name });
+          await bus.send(tx, 'user.updated', { userId: user.id, email: sealEmail(config, consumed.email), locale: user.locale, displayName: user.display_name });
           return { email: consumed.email };
         });
       } catch (err) {
@@ -160,7 +160,7 @@ export function createSettingsService(deps: AuthDeps, sessions: SessionService, 
           for (const purpose of ['email-change', 'email-undo', 'verify', 'reset'] as const) await repo.voidEmailTokens(tx, user.id, purpose);
           const done = await sessions.revokeAllIn(tx, user.id);
           const restored = { ...user, email: consumed.email };
-          await bus.send(tx as never, 'user.updated', { userId: user.id, email: sealEmail(config, consumed.email), locale: user.locale, displayName: user.display_name });
+          await bus.send(tx, 'user.updated', { userId: user.id, email: sealEmail(config, consumed.email), locale: user.locale, displayName: user.display_name });
           await accounts.issueResetLink(tx, restored, null);
           return done;
         });

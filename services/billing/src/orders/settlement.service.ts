@@ -1,5 +1,5 @@
 import type { Transaction } from '@imlab/db';
-import type { Bus, QueueTables } from '@imlab/queue';
+import type { Bus } from '@imlab/queue';
 import type { Logger } from '@imlab/logger';
 import type { DB, OrderStatus, PostingCause, PostingKind } from '../db.js';
 import { creditsFor } from '../pricing/catalog.js';
@@ -12,11 +12,10 @@ const DISPUTE_TERMINAL = new Set(['won', 'lost', 'warning_closed', 'prevented'])
 const DISPUTE_MERCHANT_WON = new Set(['won', 'warning_closed', 'prevented']);
 
 export interface SettleDeps {
-  bus: Bus;
+  bus: Bus<DB>;
   log: Logger;
 }
 
-const outbox = (tx: Transaction<DB>) => tx as unknown as Transaction<QueueTables>;
 
 export function disputeFavoursMerchant(d: Pick<DisputeRow, 'status' | 'funds_reinstated'>): boolean {
   return d.funds_reinstated || DISPUTE_MERCHANT_WON.has(d.status);
@@ -184,9 +183,9 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
     const command = { idempotencyKey: w.key, userId: order.user_id, amount: w.credits, reference: `order:${order.id}` };
     const after = previous === undefined ? {} : { after: previous };
     if (w.kind === 'grant') {
-      await deps.bus.send(outbox(tx), 'ledger.grant', { ...command, source: 'purchase', value: saleValue(order) });
+      await deps.bus.send(tx, 'ledger.grant', { ...command, source: 'purchase', value: saleValue(order) });
     } else {
-      await deps.bus.send(outbox(tx), w.kind === 'clawback' ? 'ledger.clawback' : 'ledger.restore', { ...command, ...after });
+      await deps.bus.send(tx, w.kind === 'clawback' ? 'ledger.clawback' : 'ledger.restore', { ...command, ...after });
     }
     previous = w.key;
     deps.log.info({ orderId: order.id, kind: w.kind, cause: w.cause, credits: w.credits }, 'ledger command sent');
@@ -201,7 +200,7 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
 export async function requestOrphanRefund(tx: Transaction<DB>, order: OrderRow, deps: SettleDeps): Promise<boolean> {
   if (!order.paid_at || order.auto_refund_requested_at || order.refunded_amount >= order.amount || !order.stripe_payment_intent_id) return false;
   await orders.updateOrder(tx, order.id, { auto_refund_requested_at: new Date() });
-  await deps.bus.send(outbox(tx), 'billing.refund-orphaned-order', { orderId: order.id });
+  await deps.bus.send(tx, 'billing.refund-orphaned-order', { orderId: order.id });
   deps.log.warn({ orderId: order.id }, 'paid order nobody can be credited for; refund requested');
   return true;
 }
@@ -255,7 +254,7 @@ export async function markPaid(
   }
   if (Object.keys(patch).length) await orders.updateOrder(tx, order.id, patch);
   if (firstTime && order.user_id) {
-    await deps.bus.send(outbox(tx), 'order.paid', { orderId: order.id, userId: order.user_id, credits: order.credits, amount: order.amount, currency: order.currency });
+    await deps.bus.send(tx, 'order.paid', { orderId: order.id, userId: order.user_id, credits: order.credits, amount: order.amount, currency: order.currency });
   }
   await settleOrder(tx, order.id, deps);
 }

@@ -1,4 +1,3 @@
-import type { Transaction } from '@imlab/db';
 import type { Handler } from '@imlab/queue';
 import type { DB } from '../db.js';
 import { recordLedgerPosting } from './reconciliation.repository.js';
@@ -10,10 +9,10 @@ export const orderOfKey = (key: string): string | null => ORDER_KEY.exec(key)?.[
  * ledger.posted: keeps what the ledger did for billing's keys (`order:<id>…`); the user id in the
  * event is not stored — reconciliation needs only the order.
  */
-export const ledgerPostedHandler: Handler<'ledger.posted'> = async ({ tx, payload }) => {
+export const ledgerPostedHandler: Handler<'ledger.posted', DB> = async ({ tx, payload }) => {
   const orderId = orderOfKey(payload.idempotencyKey);
   if (!orderId) return { stored: false };
-  await recordLedgerPosting(tx as unknown as Transaction<DB>, {
+  await recordLedgerPosting(tx, {
     idempotency_key: payload.idempotencyKey,
     order_id: orderId,
     kind: payload.kind,

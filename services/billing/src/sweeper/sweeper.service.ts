@@ -9,7 +9,7 @@ import { applyParked } from '../webhooks/stripe-events.service.js';
 
 export interface SweeperDeps {
   db: Kysely<DB>;
-  bus: Bus;
+  bus: Bus<DB>;
   stripe: Stripe;
   log: Logger;
   /** Pending orders older than this many seconds are looked up. */

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from '@imlab/db';
-import type { Bus, QueueTables } from '@imlab/queue';
+import type { Bus } from '@imlab/queue';
 import type { Logger } from '@imlab/logger';
 import { AppError } from '@imlab/http';
 import type { DB, StripeEventStatus } from '../db.js';
@@ -13,13 +13,12 @@ import type { StripeEventRow } from './stripe-events.repository.js';
 
 export interface WebhookDeps {
   db: Kysely<DB>;
-  bus: Bus;
+  bus: Bus<DB>;
   stripe: Stripe;
   webhookSecret: string;
   toleranceSeconds: number;
 }
 
-const outbox = (tx: Transaction<DB>) => tx as unknown as Transaction<QueueTables>;
 
 /**
  * Verifies the signature over the raw body with the SDK, then stores the event by id and queues
@@ -41,14 +40,14 @@ export async function receiveWebhook(deps: WebhookDeps, rawBody: Buffer, signatu
   const facts = factsOf(event);
   const stored = await deps.db.transaction().execute(async (tx) => {
     const inserted = await events.insertEvent(tx, facts);
-    if (inserted) await deps.bus.send(outbox(tx), 'billing.stripe-event', { eventId: facts.id }, { requestId });
+    if (inserted) await deps.bus.send(tx, 'billing.stripe-event', { eventId: facts.id }, { requestId });
     return inserted;
   });
   return { duplicate: !stored };
 }
 
 export interface ProcessDeps {
-  bus: Bus;
+  bus: Bus<DB>;
   log: Logger;
   /** Asked for the payment's refunds once a refund of the order has failed (refreshRefunded). */
   stripe: Stripe;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
-import { contextFromConfig, type ConsumeOptions, type ServiceContext } from '@imlab/queue';
+import { type ConsumeOptions } from '@imlab/queue';
+import { contextFromConfig, type ServiceContext } from '@imlab/service';
 import { sql } from '@imlab/db';
 import type { App } from '@imlab/http';
 import { createTestDatabase, testPrefix, startTestIssuer, infra, captureLogs, eventually } from '@imlab/testing';

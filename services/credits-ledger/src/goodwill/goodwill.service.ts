@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import type { Transaction } from '@imlab/db';
-import type { QueueTables } from '@imlab/queue';
 import type { DB } from '../db.js';
 import { grant, type LedgerDeps } from '../ledger/ledger.service.js';
 
@@ -42,7 +41,7 @@ export async function grantGoodwill(
     if (posted.amount === 0) throw new AppError('ACCOUNT_NOT_FOUND', { message: 'that account was purged' });
     await tx.insertInto('goodwill_grants').values({ posting_key: postingKey, actor_id: input.actorId, user_id: input.userId, amount: input.amount }).execute();
     const auditId = randomUUID();
-    await deps.bus.send(tx as unknown as Transaction<QueueTables>, 'audit.record', {
+    await deps.bus.send(tx, 'audit.record', {
       id: auditId,
       at: new Date().toISOString(),
       service: 'credits-ledger',

@@ -4,13 +4,12 @@ import { prepareMessage } from '@imlab/queue';
 import { isPurged, type Transaction } from '@imlab/db';
 import type { Bus } from '@imlab/queue';
 import type { Payload, LedgerHoldOutcome, LedgerPostingResult, LedgerReserveResult } from '@imlab/contracts';
-import type { QueueTables } from '@imlab/queue';
 import type { DB, SystemAccountType, TransferKind } from '../db.js';
 import * as repo from './ledger.repository.js';
 import { captureExceedsHold, idempotencyConflict, invariantBroken, postingOutOfOrder, reserveContended } from './ledger.errors.js';
 
 export interface LedgerDeps {
-  bus: Bus;
+  bus: Bus<DB>;
   system: Record<SystemAccountType, string>;
   lowBalanceThreshold: number;
 }
@@ -18,7 +17,6 @@ export interface LedgerDeps {
 type Tx = Transaction<DB>;
 
 /** Outbox writes go through the bus in the caller's transaction. */
-const outbox = (tx: Tx) => tx as unknown as Transaction<QueueTables>;
 
 /**
  * The outbox row Bus.send would write (validated payload, uuidv7 id, the subscribers), for the
@@ -56,7 +54,7 @@ async function duplicatePosting(tx: Tx, key: string, hash: string): Promise<Ledg
 /** Emits `ledger.low-balance` once per crossing from at-or-above the threshold to below it. */
 async function noteBalanceDrop(tx: Tx, deps: LedgerDeps, userId: string, before: number, after: number): Promise<void> {
   const t = deps.lowBalanceThreshold;
-  if (before >= t && after < t) await deps.bus.send(outbox(tx), 'ledger.low-balance', { userId, available: after, threshold: t });
+  if (before >= t && after < t) await deps.bus.send(tx, 'ledger.low-balance', { userId, available: after, threshold: t });
 }
 
 /** What a grant, clawback or restore for a purged person does: nothing (there is nobody to credit or charge). */
@@ -86,7 +84,7 @@ export async function grant(tx: Tx, deps: LedgerDeps, p: GrantInput): Promise<Le
     // First credits of this person (or a grant that arrived after their purge): open the accounts, then post.
     if (await isPurged(tx, p.userId)) {
       // Money was paid for a purchase nobody can receive any more: billing refunds it.
-      if (p.source === 'purchase') await deps.bus.send(outbox(tx), 'ledger.grant-refused', { idempotencyKey: p.idempotencyKey, reference: p.reference });
+      if (p.source === 'purchase') await deps.bus.send(tx, 'ledger.grant-refused', { idempotencyKey: p.idempotencyKey, reference: p.reference });
       return PURGED_NOOP;
     }
     await userAccounts(tx, p.userId);
@@ -143,12 +141,12 @@ export async function reserve(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.reser
   if (after === undefined) {
     const shortfall = p.amount - balance;
     await repo.resolveHold(tx, p.holdId, { status: 'rejected', shortfall });
-    await deps.bus.send(outbox(tx), 'ledger.hold-rejected', { holdId: p.holdId, userId: p.userId, amount: p.amount, shortfall });
+    await deps.bus.send(tx, 'ledger.hold-rejected', { holdId: p.holdId, userId: p.userId, amount: p.amount, shortfall });
     return { status: 'rejected', code: 'LEDGER_INSUFFICIENT_CREDITS', shortfall };
   }
   await noteBalanceDrop(tx, deps, p.userId, after + p.amount, after);
   // The single call wrote `ledger.hold-placed` itself when its debit went through; the retry path did not.
-  if (posted.after === undefined) await deps.bus.send(outbox(tx), 'ledger.hold-placed', placed);
+  if (posted.after === undefined) await deps.bus.send(tx, 'ledger.hold-placed', placed);
   return { status: 'placed' };
 }
 
@@ -213,7 +211,7 @@ async function returnHold(tx: Tx, hold: repo.HoldRow, kind: 'release' | 'expire'
 async function expireHold(tx: Tx, deps: LedgerDeps, hold: repo.HoldRow): Promise<number> {
   const returned = await returnHold(tx, hold, 'expire', 'expired');
   const userId = await repo.ownerOf(tx, hold.subject_id!);
-  if (userId) await deps.bus.send(outbox(tx), 'ledger.hold-expired', { holdId: hold.id, userId, amount: returned });
+  if (userId) await deps.bus.send(tx, 'ledger.hold-expired', { holdId: hold.id, userId, amount: returned });
   return returned;
 }
 
@@ -290,7 +288,7 @@ export async function clawback(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.claw
   const result: LedgerPostingResult = { amount: take, debt };
   await repo.setPostingResult(tx, postingId, result);
   await noteBalanceDrop(tx, deps, p.userId, before, before - take);
-  await deps.bus.send(outbox(tx), 'ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'clawback', userId: p.userId, ...result, reference: p.reference });
+  await deps.bus.send(tx, 'ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'clawback', userId: p.userId, ...result, reference: p.reference });
   return result;
 }
 
@@ -315,6 +313,6 @@ export async function restore(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.resto
   ]);
   const result: LedgerPostingResult = { amount: give, debt: repaid };
   await repo.setPostingResult(tx, postingId, result);
-  await deps.bus.send(outbox(tx), 'ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'restore', userId: p.userId, ...result, reference: p.reference });
+  await deps.bus.send(tx, 'ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'restore', userId: p.userId, ...result, reference: p.reference });
   return result;
 }

@@ -3,7 +3,8 @@
  * write but not committed when it prints IN_COMMAND and waits to be killed with SIGKILL.
  */
 import { createLogger } from '@imlab/logger';
-import { contextFromConfig, type ConsumeOptions } from '@imlab/queue';
+import { type ConsumeOptions } from '@imlab/queue';
+import { contextFromConfig } from '@imlab/service';
 import { loadLedgerConfig } from '../../src/config.js';
 import type { DB } from '../../src/db.js';
 import { consumeInbox, ledgerDeps } from '../../src/inbox.js';

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
-import { contextFromConfig, type ServiceContext } from '@imlab/queue';
+import { contextFromConfig, type ServiceContext } from '@imlab/service';
 import { createDb, sql, type Kysely, type Transaction } from '@imlab/db';
 import { createTestDatabase, infra, testPrefix } from '@imlab/testing';
 import { loadLedgerConfig, type Config } from '../../src/config.js';

@@ -14,7 +14,7 @@ import { republishWithdrawn, unpublishAllOfUser } from '../images/images.reposit
  * and every state change is conditional, so redelivery and the API's own wait racing these
  * events are both harmless.
  */
-export function generationHandlers(service: GenerationService, storage: ObjectStorage, events: StatusEvents): Handlers {
+export function generationHandlers(service: GenerationService, storage: ObjectStorage, events: StatusEvents): Handlers<DB> {
   const tx = (t: unknown) => t as Transaction<DB>;
   // The row is re-read by SSE readers, and a poll covers a notice that arrives before the commit.
   const notify = (id: string, status: Parameters<StatusEvents['publish']>[1]) => setTimeout(() => void events.publish(id, status).catch(() => {}), 20).unref();

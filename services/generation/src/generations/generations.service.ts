@@ -24,7 +24,7 @@ import { generationView, type GenerationRequest, type GenerationView } from './g
 
 export interface GenerationDeps {
   db: Kysely<DB>;
-  bus: Bus;
+  bus: Bus<DB>;
   config: Config;
   events: StatusEvents;
   metrics: GenerationMetrics;
@@ -225,7 +225,7 @@ export class GenerationService {
         // Checked again here, atomically with the insert: an upload that expired (or was swept) meanwhile fails the request, not the render.
         if ((await uploads.markUsed(tx, userId, r.referenceUploadIds)) !== r.referenceUploadIds.length) throw referenceMissing();
         return this.d.bus.send(
-          tx as never,
+          tx,
           'ledger.reserve',
           { holdId: id, userId, amount: r.cost, expiresAt: expiresAt.toISOString(), reference: `generation:${id}` },
           { requestId },
@@ -289,7 +289,7 @@ export class GenerationService {
     const run = async (t: Transaction<DB>) => {
       const g = await move(t, id, 'queue', { queued_at: new Date() });
       if (g) {
-        await this.d.bus.send(t as never, 'generation.render', { generationId: id, userId: g.user_id });
+        await this.d.bus.send(t, 'generation.render', { generationId: id, userId: g.user_id });
         return g;
       }
       const current = await repo.findGeneration(t, id);

@@ -65,7 +65,7 @@ export const ENDINGS = {
 
 export interface LifecycleDeps {
   db: Kysely<DB>;
-  bus: Bus;
+  bus: Bus<DB>;
   events: StatusEvents;
   metrics: GenerationMetrics;
   logger: Logger;
@@ -82,8 +82,8 @@ export class Lifecycle {
   async endIn(tx: Db<DB>, id: string, ending: Ending, opts: { lease?: string | null; now?: Date } = {}): Promise<GenerationRow | undefined> {
     const row = await move(tx, id, ending.move, { error_code: ending.code, finished_at: opts.now ?? new Date(), lease: null }, opts.lease ? { lease: opts.lease } : {});
     if (!row) return undefined;
-    if (ending.release !== null) await this.d.bus.send(tx as never, 'ledger.release', { holdId: id, reason: ending.release });
-    await this.d.bus.send(tx as never, 'generation.finished', { generationId: id, userId: row.user_id, status: row.status === 'canceled' ? 'canceled' : 'failed', refunded: true, errorCode: ending.code });
+    if (ending.release !== null) await this.d.bus.send(tx, 'ledger.release', { holdId: id, reason: ending.release });
+    await this.d.bus.send(tx, 'generation.finished', { generationId: id, userId: row.user_id, status: row.status === 'canceled' ? 'canceled' : 'failed', refunded: true, errorCode: ending.code });
     return row;
   }
 
@@ -92,7 +92,7 @@ export class Lifecycle {
    * before its reserve): released again, as the cancel's release.
    */
   async releaseLateHold(tx: Db<DB>, id: string): Promise<void> {
-    await this.d.bus.send(tx as never, 'ledger.release', { holdId: id, reason: ENDINGS.canceled.release });
+    await this.d.bus.send(tx, 'ledger.release', { holdId: id, reason: ENDINGS.canceled.release });
   }
 
   /** After the commit: counted, and (unless the caller notifies itself) published. */

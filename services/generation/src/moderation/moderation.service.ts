@@ -10,7 +10,7 @@ import * as repo from './moderation.repository.js';
 
 export interface ModerationDeps {
   db: Kysely<DB>;
-  bus: Bus;
+  bus: Bus<DB>;
   redis: Redis;
   prefix: string;
   config: Pick<Config, 'REPORT_HIDE_THRESHOLD' | 'REPORT_RATE_LIMIT' | 'REPORT_RATE_WINDOW'>;
@@ -56,7 +56,7 @@ export async function report(deps: ModerationDeps, input: { imageId: string; rep
 }
 
 /** The audit record of a moderator's action, in the action's transaction (auth keeps the log). */
-async function audit(tx: Transaction<DB>, bus: Bus, actorId: string, action: AuditAction, img: ImageRow, reason: string): Promise<string> {
+async function audit(tx: Transaction<DB>, bus: Bus<DB>, actorId: string, action: AuditAction, img: ImageRow, reason: string): Promise<string> {
   const id = uuidv7();
   await bus.send(tx, 'audit.record', { id, at: new Date().toISOString(), service: 'generation', actorId, action, targetUserId: img.user_id, targetIds: { image: img.id }, reason });
   return id;

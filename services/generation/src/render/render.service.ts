@@ -29,7 +29,7 @@ interface Attempt {
 
 export interface RenderDeps {
   db: Kysely<DB>;
-  bus: Bus;
+  bus: Bus<DB>;
   config: Config;
   events: StatusEvents;
   metrics: GenerationMetrics;
@@ -201,8 +201,8 @@ export class RenderService {
       if (!row) return undefined;
       await imagesRepo.insertImages(tx, rows);
       await StorageDeletions.keep(tx, stored);
-      await this.d.bus.send(tx as never, 'ledger.capture', charged === claimed.cost ? { holdId: claimed.id } : { holdId: claimed.id, amount: charged });
-      await this.d.bus.send(tx as never, 'generation.finished', { generationId: claimed.id, userId: claimed.user_id, status: 'succeeded', refunded: false });
+      await this.d.bus.send(tx, 'ledger.capture', charged === claimed.cost ? { holdId: claimed.id } : { holdId: claimed.id, amount: charged });
+      await this.d.bus.send(tx, 'generation.finished', { generationId: claimed.id, userId: claimed.user_id, status: 'succeeded', refunded: false });
       return row;
     });
     if (!done) {

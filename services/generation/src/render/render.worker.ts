@@ -1,6 +1,7 @@
 import { buildApp, type App } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
-import type { ServiceContext, Worker } from '@imlab/queue';
+import type { Worker } from '@imlab/queue';
+import type { ServiceContext } from '@imlab/service';
 import type { Config } from '../config.js';
 import type { DB } from '../db.js';
 import { createMetrics } from '../metrics.js';

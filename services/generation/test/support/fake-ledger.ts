@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@imlab/logger';
 import { AppError } from '@imlab/http';
-import { createServiceContext, type QueueTables, type ServiceContext } from '@imlab/queue';
+import { type QueueTables } from '@imlab/queue';
+import { createServiceContext, type ServiceContext } from '@imlab/service';
 import { createTestDatabase, infra } from '@imlab/testing';
 
 type HoldState = 'held' | 'captured' | 'released' | 'expired';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createLogger } from '@imlab/logger';
-import { contextFromConfig, type ServiceContext } from '@imlab/queue';
+import { contextFromConfig, type ServiceContext } from '@imlab/service';
 import { createTestDatabase, eventually, freePort, infra, startTestIssuer, testPrefix } from '@imlab/testing';
 import type { App } from '@imlab/http';
 import { loadGenerationConfig, type Config } from '../../src/config.js';

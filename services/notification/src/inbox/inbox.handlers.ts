@@ -1,8 +1,8 @@
 import { Counter, type Registry } from 'prom-client';
-import type { Transaction } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
-import { isSealed, unseal, type ConsumeOptions, type Job, type ServiceContext, type Worker } from '@imlab/queue';
+import { isSealed, unseal, type ConsumeOptions, type Job, type Worker } from '@imlab/queue';
+import { type ServiceContext } from '@imlab/service';
 import type { Config } from '../config.js';
 import type { DB } from '../db.js';
 import { purgeUser, rememberContact } from '../contacts/contacts.service.js';
@@ -77,10 +77,10 @@ export function startConsumers({ ctx, config, mailer, metrics }: ConsumerDeps, o
           unknownContact: 'fail',
         }),
       'user.registered': async ({ tx, payload, message }) =>
-        rememberContact(tx as unknown as Transaction<DB>, { ...payload, email: address(payload.email), sourceAt: new Date(message.occurredAt) }),
+        rememberContact(tx, { ...payload, email: address(payload.email), sourceAt: new Date(message.occurredAt) }),
       'user.updated': async ({ tx, payload, message }) =>
-        rememberContact(tx as unknown as Transaction<DB>, { ...payload, email: address(payload.email), sourceAt: new Date(message.occurredAt) }),
-      'user.purge': async ({ tx, payload }) => purgeUser(tx as unknown as Transaction<DB>, payload.userId),
+        rememberContact(tx, { ...payload, email: address(payload.email), sourceAt: new Date(message.occurredAt) }),
+      'user.purge': async ({ tx, payload }) => purgeUser(tx, payload.userId),
       'ledger.low-balance': async ({ payload, message, log, job }) =>
         send(log, job, {
           // One email per event: the ledger decides when a balance crossing is worth telling.

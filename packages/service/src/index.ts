@@ -1,12 +1,14 @@
+/**
+ * Process wiring of a service, apart from messaging (@imlab/queue): its database created and
+ * migrated, its pool, its Bus, readiness checks and the `migrate` command.
+ */
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { createDb, ensureDatabase, migrateToLatest, pingDb, provisionDatabase } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
 import type { Logger } from '@imlab/logger';
-import { assertRedisReady } from './redis.js';
-import { Bus } from './bus.js';
-import { queueMigrations, type QueueTables } from './migrations.js';
+import { assertRedisReady, Bus, queueMigrations, type QueueTables } from '@imlab/queue';
 
 export interface ServiceContextOptions {
   service: string;
@@ -26,9 +28,9 @@ export interface ServiceContextOptions {
   stalledInterval?: number;
 }
 
-export interface ServiceContext<DB> {
+export interface ServiceContext<DB extends QueueTables> {
   db: Kysely<DB>;
-  bus: Bus;
+  bus: Bus<DB>;
   databaseUrl: string;
   readiness: Record<string, () => Promise<void>>;
   close(): Promise<void>;
@@ -56,9 +58,9 @@ export async function createServiceContext<DB extends QueueTables>(opts: Service
     applicationName: opts.service,
     onIdleError: (err) => opts.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle Postgres connection lost'),
   });
-  const bus = new Bus({
+  const bus = new Bus<DB>({
     service: opts.service,
-    db: db as unknown as Kysely<QueueTables>,
+    db,
     databaseUrl,
     redisUrl: opts.redisUrl,
     prefix: opts.queuePrefix,
