@@ -97,8 +97,8 @@ export interface ConsumeOptions {
    * one (see InboxBatching). Off by default; for inboxes whose handlers only touch the database.
    */
   batch?: InboxBatching | false;
-  /** Called just before the effect's transaction commits; tests use it to simulate crashes. */
-  beforeCommit?: (message: Envelope) => Promise<void> | void;
+  /** Called just before the effect's transaction commits, per message with its whole group; tests use it to simulate crashes. */
+  beforeCommit?: (message: Envelope, group: readonly Envelope[]) => Promise<void> | void;
   /** Called after the effect committed, before BullMQ records the job done; tests crash here. */
   afterCommit?: (message: Envelope) => Promise<void> | void;
   /** Cap on an error's `retryAfterMs` (default MAX_RETRY_AFTER_MS). */

@@ -35,8 +35,8 @@ export interface InboxOptions<DB extends QueueTables> {
   queue: QueueName;
   handlers: Handlers<DB>;
   batch?: InboxBatching | false;
-  /** Called just before the effect's transaction commits; tests use it to simulate crashes. */
-  beforeCommit?: (message: Envelope) => Promise<void> | void;
+  /** Called just before the effect's transaction commits, per message with its whole group; tests use it to simulate crashes. */
+  beforeCommit?: (message: Envelope, group: readonly Envelope[]) => Promise<void> | void;
   /** Called after the effect committed, before BullMQ records the job done; tests crash here. */
   afterCommit?: (message: Envelope) => Promise<void> | void;
   /** The transaction sent messages: wake the relay (it need not wait for its poll). */
@@ -169,7 +169,10 @@ export class Inbox<DB extends QueueTables> {
           from unnest(${doneIds}::text[], ${doneIds.map((id) => JSON.stringify(done.get(id)))}::jsonb[]) as r(id, result)
           where inbox.consumer = ${queue} and inbox.message_id = r.id`.execute(q);
       }
-      if (this.opts.beforeCommit) for (const d of group) await this.opts.beforeCommit(d.message);
+      if (this.opts.beforeCommit) {
+        const messages = group.map((d) => d.message);
+        for (const m of messages) await this.opts.beforeCommit(m, messages);
+      }
       sent = sentIn(tx);
       return out;
     });

@@ -34,6 +34,14 @@ export const configSpec = {
   OUTBOX_POLL_MS: num({ default: 100 }),
   /** Worker concurrency of the credits-ledger inbox. */
   INBOX_CONCURRENCY: num({ default: 16 }),
+  /**
+   * Group commit of the inbox: commands that arrive while a transaction runs are applied together in
+   * the next one, up to this many (1 turns it off). Each command keeps its own inbox record and result;
+   * a group with a failing command is rolled back and its commands run one by one.
+   */
+  INBOX_BATCH: num({ default: 64 }),
+  /** Inbox transactions running at once when grouping (more lanes overlap one group's commit with the next group's work). */
+  INBOX_LANES: num({ default: 1 }),
   DB_POOL_SIZE: num({ default: 20 }),
 };
 

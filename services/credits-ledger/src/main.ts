@@ -12,7 +12,7 @@ const logger = createLogger({ service: 'credits-ledger', level: config.LOG_LEVEL
 const ctx = await contextFromConfig<DB>('credits-ledger', config, logger, new URL('../migrations', import.meta.url));
 const app = await build({ config, logger, ctx });
 const deps = await ledgerDeps(ctx, config);
-consumeInbox(ctx, deps, { concurrency: config.INBOX_CONCURRENCY });
+consumeInbox(ctx, deps, { concurrency: config.INBOX_CONCURRENCY, batch: config.INBOX_BATCH > 1 ? { max: config.INBOX_BATCH, lanes: config.INBOX_LANES } : false });
 const background = startBackground({
   db: ctx.db,
   deps,
