@@ -183,7 +183,9 @@ async function scenario(ctx: ServiceContext<DB>, redis: Redis, n: number, worker
     worker.kill('SIGTERM');
     await Promise.race([new Promise((r) => worker.once('exit', r)), sleep(15_000)]);
     if (worker.exitCode === null) worker.kill('SIGKILL');
-    await queue.obliterate({ force: true });
+    // The renders' capture and finished messages went to queues nobody consumes here: all cleared.
+    for (const q of ['generation-render', 'credits-ledger', 'generation'] as const) await ctx.bus.queue(q).obliterate({ force: true });
+    await sql`delete from outbox`.execute(ctx.db);
     await sql`delete from generations`.execute(ctx.db);
   }
 }
@@ -227,7 +229,7 @@ async function main() {
     QUEUE_PREFIX: prefix,
     STORAGE_DIR: storageDir,
     LOCAL_RENDER_MS: '0',
-    RENDER_CONCURRENCY: '2',
+    RENDER_CONCURRENCY: process.env.BENCH_RENDER_CONCURRENCY ?? '4',
     RENDER_USER_CAP: '2',
   };
   try {
