@@ -161,11 +161,11 @@ function reads(db: Kysely<DB>, s: Subjects) {
     { key: 'balance', label: 'balance (one person)', n: ITER, call: (i: number) => balanceOf(db, pick(i).owner) },
     { key: 'history', label: 'history, first page of 20 (one person, ~10 transfers)', n: ITER, call: (i: number) => movementsOf(db, pick(i).owner, null, 20, 'en') },
     { key: 'statement', label: 'statement, first page of 200 (one person\'s available account, the year)', n: ITER, call: (i: number) => finance.statement(db, pick(i).avail, YEAR_FROM, YEAR_TO, 0, 200) },
-    { key: 'trial', label: 'trial balance (now, every account)', n: Math.max(5, Math.round(ITER / 10)), call: () => finance.trialBalance(db, null) },
+    { key: 'trial', label: 'trial balance (now, every account)', n: Math.max(5, Math.round(ITER / 20)), call: () => finance.trialBalance(db, null) },
     { key: 'heavyHistory', label: `history, a page of 20 in the middle of a ${HEAVY_TRANSFERS.toLocaleString('en')}-transfer history`, n: ITER, call: () => movementsOf(db, s.heavy.owner, s.heavyMidCursor, 20, 'en') },
     { key: 'heavyStatement', label: `statement, first page of 200, the same long history`, n: Math.max(5, Math.round(ITER / 4)), call: () => finance.statement(db, s.heavy.avail, YEAR_FROM, YEAR_TO, 0, 200) },
-    { key: 'systemBalance', label: 'balance of the `consumed` system account (derived from its transfers)', n: Math.max(5, Math.round(ITER / 10)), call: () => finance.balanceAt(db, s.system.consumed!, null) },
-    { key: 'systemStatement', label: 'statement of `consumed`, the last day, first page of 200', n: Math.max(5, Math.round(ITER / 10)), call: () => finance.statement(db, s.system.consumed!, s.lastDay.from, s.lastDay.to, 0, 200) },
+    { key: 'systemBalance', label: 'balance of the `consumed` system account (derived from its transfers)', n: Math.max(5, Math.round(ITER / 20)), call: () => finance.balanceAt(db, s.system.consumed!, null) },
+    { key: 'systemStatement', label: 'statement of `consumed`, the last day, first page of 200', n: Math.max(5, Math.round(ITER / 20)), call: () => finance.statement(db, s.system.consumed!, s.lastDay.from, s.lastDay.to, 0, 200) },
   ];
 }
 
