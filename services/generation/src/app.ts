@@ -100,6 +100,7 @@ export function startSweeper(app: App, ctx: ServiceContext<DB>, intervalMs: numb
       // Each step on its own: one failing (storage down) does not hold up the others (holds expire).
       const steps: [string, () => Promise<unknown>][] = [
         ['holds', () => service.sweepExpired()],
+        ['dispatch', () => service.sweepDispatch()],
         ['uploads', () => sweepExpiredUploads(ctx.db, deletions)],
         ['storage-deletions', () => deletions.sweep()],
       ];

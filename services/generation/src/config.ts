@@ -53,6 +53,12 @@ export const configSpec = {
   RENDER_CONCURRENCY: num({ default: 2 }),
   /** Running renders one person may have across all workers. */
   RENDER_USER_CAP: num({ default: 2 }),
+  /**
+   * Render jobs one person may have on the queue at once (queued or running); the rest wait in the
+   * database and are dispatched oldest first as theirs end, so a long backlog never stands in
+   * front of someone else's job (fair dispatch, docs/benchmarks.md "Render backlog").
+   */
+  RENDER_USER_QUEUED: num({ default: 4 }),
   /** Attempts for transient provider errors before the generation fails and is refunded. */
   RENDER_MAX_ATTEMPTS: num({ default: 4 }),
   /** BullMQ job lock; a killed worker's job is recovered after about lock + stalled interval. */
@@ -175,6 +181,7 @@ export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
     if (config.REPORT_RATE_LIMIT !== undefined && config.REPORT_RATE_LIMIT < 1) problems.REPORT_RATE_LIMIT = 'must be at least 1';
     if (config.RENDER_CONCURRENCY !== undefined && config.RENDER_CONCURRENCY < 1) problems.RENDER_CONCURRENCY = 'must be at least 1';
     if (config.RENDER_USER_CAP !== undefined && config.RENDER_USER_CAP < 1) problems.RENDER_USER_CAP = 'must be at least 1';
+    if (config.RENDER_USER_QUEUED !== undefined && config.RENDER_USER_QUEUED < 1) problems.RENDER_USER_QUEUED = 'must be at least 1';
     if (config.HOLD_CAPTURE_MARGIN !== undefined && config.HOLD_TTL !== undefined && config.HOLD_CAPTURE_MARGIN >= config.HOLD_TTL) {
       problems.HOLD_CAPTURE_MARGIN = `must be shorter than HOLD_TTL (${config.HOLD_TTL} s)`;
     }

@@ -33,6 +33,8 @@ export interface GenerationTable {
   queued_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
+  /** When its render job was put on the queue (migration 0007); null while it waits for its person's slot. */
+  dispatched_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface ImageTable {

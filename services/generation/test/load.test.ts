@@ -84,4 +84,43 @@ describe('many generations at once', () => {
     expect(waiting).toBeGreaterThanOrEqual(6); // the backlog was really there
     expect(startedAfter).toBeGreaterThanOrEqual(waiting / 2);
   }, 90_000);
+  it('fair dispatch: a person has at most RENDER_USER_QUEUED render jobs on the queue, the rest follow as theirs end, and someone else\'s goes out at once', async () => {
+    const heavy = uuidv7();
+    const light = uuidv7();
+    h.ledger.grant(heavy, 16);
+    h.ledger.grant(light, 1);
+    const limit = h.config.RENDER_USER_QUEUED;
+    const created = await Promise.all(Array.from({ length: 16 }, (_, i) => h.api('POST', '/v1/generations', { user: heavy, body: { prompt: `queue ${i}`, model: 'imlab-draft' } })));
+    const ids = created.map((r) => r.body.id as string);
+    const mine = await h.api('POST', '/v1/generations', { user: light, body: { prompt: 'mine', model: 'imlab-draft' } });
+    let onQueue = 0;
+    let heldBack = 0;
+    await eventually(
+      async () => {
+        const { rows } = await sql<{ q: number; w: number; done: number }>`
+          select count(*) filter (where status in ('queued', 'running') and dispatched_at is not null)::int as q,
+                 count(*) filter (where status = 'queued' and dispatched_at is null)::int as w,
+                 count(*) filter (where status = 'succeeded')::int as done
+          from generations where user_id = ${heavy}`.execute(h.ctx.db);
+        onQueue = Math.max(onQueue, rows[0]!.q);
+        heldBack = Math.max(heldBack, rows[0]!.w);
+        return rows[0]!.done === ids.length;
+      },
+      60_000,
+      50,
+    );
+    expect(onQueue).toBeLessThanOrEqual(limit);
+    expect(heldBack).toBeGreaterThan(0); // the backlog really waited in the database
+    // Every render job the queue ever saw for the heavy person: one per generation, never more.
+    // (BullMQ records a job completed just after the generation's commit: waited for.)
+    const heavyJobs = async () => (await h.ctx.bus.queue('generation-render').getJobs(['completed', 'active'], 0, 1000)).filter((j) => j?.data.payload.userId === heavy);
+    await eventually(async () => (await heavyJobs()).length >= ids.length);
+    expect((await heavyJobs()).map((j) => j.data.payload.generationId as string).sort()).toEqual([...ids].sort());
+    // The light person's job went out in the transaction that queued it, not after the backlog.
+    const { rows } = await sql<{ d: Date | null; q: Date | null }>`select dispatched_at as d, queued_at as q from generations where id = ${mine.body.id}`.execute(h.ctx.db);
+    expect(rows[0]!.d).not.toBeNull();
+    expect(Math.abs(rows[0]!.d!.getTime() - rows[0]!.q!.getTime())).toBeLessThan(1000);
+    await eventually(() => ids.every((id) => h.ledger.count('capture', id) === 1));
+    expect(h.ledger.violations).toEqual([]);
+  }, 90_000);
 });

@@ -287,9 +287,13 @@ export class GenerationService {
   /** reserving → queued and the render job, in one transaction. Idempotent (event and wait both call it). */
   async onHoldPlaced(id: string, tx?: Transaction<DB>): Promise<void> {
     const run = async (t: Transaction<DB>) => {
+      // The person's lock before the row (the order dispatch and the claim use).
+      const found = await repo.findGeneration(t, id);
+      if (found) await repo.lockUser(t, found.user_id);
       const g = await move(t, id, 'queue', { queued_at: new Date() });
       if (g) {
-        await this.d.bus.send(t, 'generation.render', { generationId: id, userId: g.user_id });
+        // Its render job goes out now if the person has a free slot on the queue, else when one of theirs ends.
+        await this.lifecycle.dispatchIn(t, g.user_id);
         return g;
       }
       const current = await repo.findGeneration(t, id);
@@ -316,7 +320,11 @@ export class GenerationService {
    * exists to make that rare): it is logged and counted, never changed.
    */
   async onHoldExpired(tx: Transaction<DB>, id: string): Promise<GenerationRow | undefined> {
+    const found = await repo.findGeneration(tx, id);
+    if (found) await repo.lockUser(tx, found.user_id);
     const g = await this.lifecycle.endIn(tx, id, ENDINGS.ledgerExpired);
+    // A slot on the queue may have come free: the person's next generation goes out with this commit.
+    if (g) await this.lifecycle.dispatchIn(tx, g.user_id);
     // The inbox handler announces the new status once its transaction committed.
     if (g) await this.lifecycle.ended(g, ENDINGS.ledgerExpired, { publish: false });
     else if ((await repo.findGeneration(tx, id))?.status === 'succeeded') {
@@ -376,7 +384,14 @@ export class GenerationService {
       return out;
     });
     for (const g of failed) await this.lifecycle.ended(g, ENDINGS.holdRanOut);
+    // Outside the sweep's transaction (it holds many people's rows; dispatch takes a person's lock first).
+    for (const user of new Set(failed.map((g) => g.user_id))) await this.lifecycle.dispatch(user);
     return failed.length;
+  }
+
+  /** Dispatches what waits for a slot (the safety net behind the dispatch at every ending). */
+  async sweepDispatch(): Promise<number> {
+    return this.lifecycle.sweepDispatch();
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Updateable } from 'kysely';
-import type { Db, Kysely } from '@imlab/db';
+import type { Db, Kysely, Transaction } from '@imlab/db';
 import type { Bus } from '@imlab/queue';
 import type { Logger } from '@imlab/logger';
 import type { GenerationEndCode } from '@imlab/contracts';
@@ -7,6 +7,7 @@ import type { DB, GenerationRow, GenerationStatus, GenerationTable } from '../db
 import { OPEN_STATUSES } from '../db.js';
 import type { GenerationMetrics } from '../metrics.js';
 import type { StatusEvents } from './status-events.js';
+import type { Config } from '../config.js';
 import * as repo from './generations.repository.js';
 
 /**
@@ -69,6 +70,7 @@ export interface LifecycleDeps {
   events: StatusEvents;
   metrics: GenerationMetrics;
   logger: Logger;
+  config: Pick<Config, 'RENDER_USER_QUEUED'>;
 }
 
 /**
@@ -103,8 +105,43 @@ export class Lifecycle {
 
   async end(id: string, ending: Ending, opts: { lease?: string | null } = {}): Promise<GenerationRow | undefined> {
     const row = await this.d.db.transaction().execute((tx) => this.endIn(tx, id, ending, opts));
-    if (row) await this.ended(row, ending);
+    if (row) {
+      await this.ended(row, ending);
+      await this.dispatch(row.user_id);
+    }
     return row;
+  }
+
+  /**
+   * Fair dispatch: puts the person's oldest queued, undispatched generations on the render queue
+   * while they have fewer than RENDER_USER_QUEUED there, in `tx`. Takes the person's lock first
+   * (the claim's lock: the count and the marks cannot race another dispatch or a claim). A caller
+   * that also moves one of the person's generations in `tx` takes the lock before that move, so
+   * the order is always person, then rows.
+   */
+  async dispatchIn(tx: Transaction<DB>, userId: string): Promise<number> {
+    await repo.lockUser(tx, userId);
+    const rows = await repo.markDispatched(tx, userId, this.d.config.RENDER_USER_QUEUED);
+    for (const g of rows) await this.d.bus.send(tx, 'generation.render', { generationId: g.id, userId: g.user_id });
+    return rows.length;
+  }
+
+  /**
+   * dispatchIn in a transaction of its own, after one of the person's generations ended (an
+   * ending never waits for it; a failure here is left to the sweep, which dispatches what waits).
+   */
+  async dispatch(userId: string): Promise<void> {
+    await this.d.db
+      .transaction()
+      .execute((tx) => this.dispatchIn(tx, userId))
+      .catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'dispatch after an ending failed; the sweep will do it'));
+  }
+
+  /** The safety net: everyone with generations waiting for a slot gets a dispatch. */
+  async sweepDispatch(): Promise<number> {
+    let n = 0;
+    for (const user of await repo.usersWaitingForDispatch(this.d.db)) n += await this.d.db.transaction().execute((tx) => this.dispatchIn(tx, user));
+    return n;
   }
 
   async publish(row: GenerationRow | undefined): Promise<void> {

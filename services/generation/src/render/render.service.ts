@@ -214,6 +214,8 @@ export class RenderService {
     }
     this.d.metrics.renderDuration.labels('succeeded').observe((performance.now() - attempt.started) / 1000);
     await this.lifecycle.publish(done);
+    // The person's next queued generation takes the slot this one leaves on the queue.
+    await this.lifecycle.dispatch(done.user_id);
     return { status: 'succeeded', images: rows.length };
   }
 
