@@ -26,7 +26,7 @@
  * its event-loop delay and GC time are read from its own /metrics listener. Prints a markdown report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -211,6 +211,31 @@ async function scrape(url: string): Promise<Map<string, number>> {
   return out;
 }
 
+/** CPU time (user + system) the processes have used so far, in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  try {
+    for (const pid of pids) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    }
+  } catch {
+    return NaN;
+  }
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 function medianOf<T>(xs: T[], key: (x: T) => number): number {
   return median(xs.map(key));
 }
@@ -239,11 +264,16 @@ async function main(): Promise<void> {
     redisNote = 'a private redis-server';
     await new Promise((r) => setTimeout(r, 500));
   }
-  startTs('bench/gateway-upstream.ts', [String(servicePort)]);
-  startTs('bench/gateway-floor.ts', [String(floorPort), String(servicePort)]);
-  startTs('bench/gateway-floor.ts', [String(floorRedisPort), String(servicePort), redisUrl]);
-  startTs('bench/gateway-peer.ts', [String(peerPort), String(servicePort), redisUrl]);
-  startTs('gateway/src/main.ts', [], {
+  const pids: Record<string, () => number[]> = {};
+  const upstream = startTs('bench/gateway-upstream.ts', [String(servicePort)]);
+  const floor = startTs('bench/gateway-floor.ts', [String(floorPort), String(servicePort)]);
+  const floorRedis = startTs('bench/gateway-floor.ts', [String(floorRedisPort), String(servicePort), redisUrl]);
+  const peer = startTs('bench/gateway-peer.ts', [String(peerPort), String(servicePort), redisUrl]);
+  pids.direct = () => [upstream.pid!];
+  pids.floor = () => [floor.pid!];
+  pids['floor+redis'] = () => [floorRedis.pid!];
+  pids.peer = () => [peer.pid!];
+  const gatewayProcess = startTs('gateway/src/main.ts', [], {
     NODE_ENV: 'development',
     LOG_LEVEL: 'warn',
     GATEWAY_PORT: String(gatewayPort),
@@ -260,7 +290,10 @@ async function main(): Promise<void> {
   });
   nginxDir = mkdtempSync(join(tmpdir(), 'imlab-bench-nginx-'));
   writeFileSync(join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, nginxPort, servicePort));
-  start('nginx', ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-g', 'daemon off;']);
+  const nginx = start('nginx', ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-g', 'daemon off;']);
+  pids.gateway = () => [gatewayProcess.pid!];
+  // The worker does the work; the master only supervises.
+  pids.nginx = () => childPids(nginx.pid!);
 
   const targets = {
     direct: `${service}${PATH}`,
@@ -278,7 +311,11 @@ async function main(): Promise<void> {
   const rounds: Record<string, Run>[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const round: Record<string, Run> = {};
-    for (const name of names) round[name] = await load(targets[name], SATURATION_SECONDS);
+    for (const name of names) {
+      const cpu = cpuMs(pids[name]!());
+      round[name] = await load(targets[name], SATURATION_SECONDS);
+      round[name].cpuUsPerRequest = ((cpuMs(pids[name]!()) - cpu) * 1000) / (round[name].rps * SATURATION_SECONDS);
+    }
     rounds.push(round);
   }
   // Each variant's round with the median throughput stands for it in the table.
@@ -297,7 +334,9 @@ async function main(): Promise<void> {
     for (const name of names) {
       await paced(targets[name], HALF_LOAD_LEAD_IN_SECONDS, halfRate, HEADERS);
       const before = name === 'gateway' ? await scrape(metricsUrl) : undefined;
+      const cpu = cpuMs(pids[name]!());
       round[name] = await paced(targets[name], HALF_LOAD_SECONDS, halfRate, HEADERS);
+      round[name].cpuUsPerRequest = ((cpuMs(pids[name]!()) - cpu) * 1000) / (round[name].rps * HALF_LOAD_SECONDS);
       if (before) {
         const after = await scrape(metricsUrl);
         loops.push({
@@ -326,11 +365,11 @@ async function main(): Promise<void> {
   const lines = [
     `Run: ${started.toISOString()} → ${new Date().toISOString()}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), load average (1/5/15 min) at start ${loadBefore}, at end ${loadAfter}, Node ${process.version}, rate limits in ${redisNote}, saturation load by ${LOADGEN}, ${CONNECTIONS} connections, ${SATURATION_SECONDS} s per variant per round, ${ROUNDS} interleaved rounds; half load ${HALF_LOAD_SECONDS} s per variant per round, ${ROUNDS} interleaved rounds; load generator, service, proxies, Redis and nginx on the same machine.`,
     '',
-    `| variant | saturation req/s (median of ${ROUNDS}) | every round | p50 ms | p99 ms | errors | half load (${halfRate} req/s): p50 ms | p99 ms (median of ${ROUNDS}) | p99 added over direct, every round |`,
-    '|---|---:|---|---:|---:|---:|---:|---:|---|',
+    `| variant | saturation req/s (median of ${ROUNDS}) | every round | p50 ms | p99 ms | CPU µs per request | errors | half load (${halfRate} req/s): p50 ms | p99 ms (median of ${ROUNDS}) | p99 added over direct, every round | CPU µs per request |`,
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|',
     ...names.map(
       (n) =>
-        `| ${n} | ${fmt(s[n]!.rps, 0)} | ${rounds.map((r) => fmt(r[n]!.rps, 0)).join(' / ')} | ${fmt(s[n]!.p50)} | ${fmt(s[n]!.p99)} | ${rounds.reduce((a, r) => a + r[n]!.non2xx, 0) + halfRounds.reduce((a, r) => a + r[n]!.non2xx, 0)} | ${fmt(halfMedian(n, 'p50'))} | ${fmt(halfMedian(n, 'p99'))} | ${n === 'direct' ? '—' : everyAdded(n)} |`,
+        `| ${n} | ${fmt(s[n]!.rps, 0)} | ${rounds.map((r) => fmt(r[n]!.rps, 0)).join(' / ')} | ${fmt(s[n]!.p50)} | ${fmt(s[n]!.p99)} | ${fmt(medianOf(rounds, (r) => r[n]!.cpuUsPerRequest ?? NaN), 0)} | ${rounds.reduce((a, r) => a + r[n]!.non2xx, 0) + halfRounds.reduce((a, r) => a + r[n]!.non2xx, 0)} | ${fmt(halfMedian(n, 'p50'))} | ${fmt(halfMedian(n, 'p99'))} | ${n === 'direct' ? '—' : everyAdded(n)} | ${fmt(medianOf(halfRounds, (r) => r[n]!.cpuUsPerRequest ?? NaN), 0)} |`,
     ),
     '',
     `| goal | measured (median over rounds of the within-round value) | verdict |`,
@@ -340,6 +379,7 @@ async function main(): Promise<void> {
     `| gateway throughput ≥ 1.3 × the Node peer | ${fmt(gwPeer)} (every round: ${rounds.map((r) => fmt(r.gateway!.rps / r.peer!.rps)).join(' / ')}) | ${verdict(gwPeer >= 1.3)} |`,
     `| gateway p99 lower than the peer's | saturation ${fmt(s.gateway!.p99)} vs ${fmt(s.peer!.p99)} ms; half load ${fmt(halfMedian('gateway', 'p99'))} vs ${fmt(halfMedian('peer', 'p99'))} ms | ${verdict(s.gateway!.p99 < s.peer!.p99 && halfMedian('gateway', 'p99') < halfMedian('peer', 'p99'))} |`,
     '',
+    `CPU per request is the proxy's own process (nginx: its worker; direct: the service) over the window, median over rounds: less sensitive than throughput to other work on the machine. Gateway / peer CPU per request at saturation: ${fmt(medianOf(rounds, (r) => r.gateway!.cpuUsPerRequest! / r.peer!.cpuUsPerRequest!))}, at half load: ${fmt(medianOf(halfRounds, (r) => r.gateway!.cpuUsPerRequest! / r.peer!.cpuUsPerRequest!))}.`,
     `References: gateway / direct ${fmt(ratio('gateway', 'direct'))}; nginx / direct ${fmt(ratio('nginx', 'direct'))}; floor / nginx ${fmt(ratio('floor', 'nginx'))}; floor+redis / nginx ${fmt(ratio('floor+redis', 'nginx'))}; peer / nginx ${fmt(ratio('peer', 'nginx'))}; gateway / floor ${fmt(ratio('gateway', 'floor'))}; gateway / floor+redis ${fmt(ratio('gateway', 'floor+redis'))}.`,
     `The gateway's own event loop during its half-load windows (prom-client's monitorEventLoopDelay, 10 ms resolution): delay p99 ${loops.map((l) => fmt(l.lagP99Ms, 1)).join(' / ')} ms, max ${loops.map((l) => fmt(l.lagMaxMs, 1)).join(' / ')} ms; GC ${loops.map((l) => fmt(l.gcMs, 0)).join(' / ')} ms per ${HALF_LOAD_SECONDS} s window.`,
   ];

@@ -5,6 +5,8 @@ export interface Run {
   p50: number;
   p99: number;
   non2xx: number;
+  /** CPU time the process under test used per answered request, when measured. */
+  cpuUsPerRequest?: number;
 }
 
 /**
