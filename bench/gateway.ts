@@ -2,32 +2,37 @@
  * Gateway benchmark: one script, one run.
  *
  *   apt-get update && apt-get install -y nginx wrk # once: the nginx comparison, the load generator
- *   pnpm exec tsx bench/gateway.ts                 # from the repository root
+ *   flock /work/bench.lock pnpm --filter @imlab/bench gateway   # or: pnpm exec tsx bench/gateway.ts
  *
  * Rate limits go to a private redis-server when one is installed, else to REDIS_URL.
  *
- * The same small GET (/v1/credits/balance, a real @imlab/http app) is measured four ways (and two references):
+ * The same small GET (/v1/credits/balance, a real @imlab/http app) is measured these ways:
  *   direct  — the service itself;
- *   gateway — through gateway/src/main.ts: identity hashing, one Redis rate-limit decision, session
- *             cookie resolution (auth's answer reused in-process for SESSION_CACHE_TTL), proxying;
+ *   gateway — through gateway/src/main.ts: identity hashing, one Redis rate-limit decision over two
+ *             buckets, CSRF/CORS, session cookie resolution (auth's answer reused in-process for
+ *             SESSION_CACHE_TTL), proxying;
  *   nginx   — `limit_req` + `proxy_pass` (keepalive upstream) to the same service, 1 worker;
+ *   peer    — bench/gateway-peer.ts: the Node proxy built from stock parts (Fastify,
+ *             @fastify/http-proxy, @fastify/rate-limit with its Redis store, keyed by IP);
  *   floor   — reference only: bench/gateway-floor.ts, the gateway's Fastify server and undici
  *             dispatch path with none of its features (what Node's HTTP stack alone costs here);
  *   floor+redis — reference only: the floor plus the gateway's Redis rate-limit decision.
  * First each at saturation (wrk, else autocannon; fixed connections, as fast as possible) in
  * BENCH_ROUNDS interleaved rounds (this machine's speed drifts within minutes, so every round runs
- * every variant back to back; ratios are taken within a round, their median reported), then each at half
- * of the gateway's saturation throughput with an evenly paced open-loop client (after 5 s of the same
- * as warm-up), where the added p99
- * latency is read. Prints a markdown report.
+ * every variant back to back; ratios are taken within a round, their median reported), then each at
+ * half of the gateway's saturation throughput with an evenly paced open-loop client, again in
+ * BENCH_ROUNDS interleaved rounds (after one warm-up at that pace per variant), where the p99 added
+ * over direct in the same round is read (median over rounds). During each gateway half-load window
+ * its event-loop delay and GC time are read from its own /metrics listener. Prints a markdown report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { paced, type Run } from './paced.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 /**
@@ -36,10 +41,13 @@ const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
  * milliseconds), else REDIS_URL. BENCH_SHARED_REDIS=1 forces REDIS_URL.
  */
 const SHARED_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const SATURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SATURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const HALF_LOAD_SECONDS = Number(process.env.BENCH_HALF_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const HALF_LOAD_WARMUP_SECONDS = 5;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const HALF_LOAD_WARMUP_SECONDS = 3;
+/** Paced load before each measured half-load window, not counted (the client's sockets, the JIT). */
+const HALF_LOAD_LEAD_IN_SECONDS = 1;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PATH = '/v1/credits/balance';
 const HEADERS = { cookie: 'imlab_sid=bench-session-token', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' };
 
@@ -82,12 +90,6 @@ async function waitFor(url: string, ms = 20_000): Promise<void> {
   }
 }
 
-interface Run {
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-}
 
 /**
  * Saturation load: wrk (Debian package `wrk`, C, one thread) when installed, else autocannon.
@@ -136,90 +138,6 @@ async function autocannonLoad(url: string, seconds: number): Promise<Run> {
   samples.sort((a, b) => a - b);
   const pct = (p: number) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))] ?? NaN;
   return { rps: result.requests.average, p50: pct(50), p99: pct(99), non2xx: result.non2xx + result.errors };
-}
-
-/**
- * Open-loop load at an even pace: every millisecond the requests due by then are started, each
- * timed from when it was due (no coordinated omission). autocannon's rate mode fires all
- * connections in the same tick, so its latencies at a fixed rate measure those bursts, not the
- * proxy. The client speaks HTTP/1.1 on plain keep-alive sockets with one pre-built request: an
- * undici Pool here used twice the CPU and was itself the largest source of tail latency (direct
- * p99 89–233 ms against 3–4 ms with this client, same service, same rate).
- */
-async function paced(url: string, seconds: number, rate: number): Promise<Run> {
-  const { hostname, port, pathname } = new URL(url);
-  const head = Object.entries(HEADERS)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('');
-  const request = Buffer.from(`GET ${pathname} HTTP/1.1\r\nhost: ${hostname}:${port}\r\n${head}\r\n`, 'latin1');
-  const samples: number[] = [];
-  const idle: Socket[] = [];
-  const due: number[] = [];
-  const sockets = new Set<Socket>();
-
-  const send = () => {
-    while (due.length && idle.length) {
-      const socket = idle.pop()!;
-      dueAt.set(socket, due.shift()!);
-      socket.write(request);
-    }
-  };
-  const dueAt = new Map<Socket, number>();
-  const open = () =>
-    new Promise<Socket>((resolve, reject) => {
-      const socket = connect(Number(port), hostname);
-      let buffer: Buffer = Buffer.alloc(0);
-      socket.setNoDelay(true);
-      socket.once('connect', () => resolve(socket));
-      socket.once('error', reject);
-      socket.on('close', () => {
-        sockets.delete(socket);
-        dueAt.delete(socket);
-        const i = idle.indexOf(socket);
-        if (i >= 0) idle.splice(i, 1);
-      });
-      socket.on('data', (chunk: Buffer) => {
-        buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
-        for (;;) {
-          const end = buffer.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          const headers = buffer.subarray(0, end).toString('latin1');
-          const length = /\r\ncontent-length:\s*(\d+)/i.exec(headers);
-          if (!length) throw new Error(`${url}: the paced client needs answers with a content-length`);
-          const total = end + 4 + Number(length[1]);
-          if (buffer.length < total) return;
-          buffer = buffer.subarray(total);
-          if (headers.startsWith('HTTP/1.1 200')) samples.push(performance.now() - dueAt.get(socket)!);
-          dueAt.delete(socket);
-          idle.push(socket);
-          send();
-        }
-      });
-      sockets.add(socket);
-    });
-
-  for (let i = 0; i < 64; i++) idle.push(await open());
-  const start = performance.now();
-  const total = Math.floor(rate * seconds);
-  let sent = 0;
-  while (sent < total) {
-    const now = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-    for (; sent < now; sent++) due.push(start + (sent / rate) * 1000);
-    send();
-    // Every connection busy: open another rather than let requests wait for one (open loop).
-    if (due.length && !idle.length && sockets.size < 1024) idle.push(await open());
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  const deadline = performance.now() + 30_000;
-  while ((dueAt.size > 0 || due.length > 0) && performance.now() < deadline) {
-    send();
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  const errors = total - samples.length; // refused, failed or never answered
-  for (const socket of sockets) socket.destroy();
-  samples.sort((a, b) => a - b);
-  const pct = (p: number) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))] ?? NaN;
-  return { rps: samples.length / seconds, p50: pct(50), p99: pct(99), non2xx: errors };
 }
 
 function hasCommand(cmd: string): boolean {
@@ -276,11 +194,67 @@ function median(xs: number[]): number {
 
 const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
+/** The gateway's own event-loop delay and GC time, from its /metrics listener (prom-client resets the delay histogram on every scrape). */
+interface LoopStats {
+  lagP99Ms: number;
+  lagMaxMs: number;
+  gcMs: number;
+}
+
+async function scrape(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(url)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(nodejs_eventloop_lag_(?:p99|max)_seconds|nodejs_gc_duration_seconds_sum)(\{[^}]*\})?\s+([\d.e+-]+)$/.exec(line);
+    if (m) out.set(m[1]!, (out.get(m[1]!) ?? 0) + Number(m[3]));
+  }
+  return out;
+}
+
+/** CPU time (user + system) the processes have used so far, in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  try {
+    for (const pid of pids) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    }
+  } catch {
+    return NaN;
+  }
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function medianOf<T>(xs: T[], key: (x: T) => number): number {
+  return median(xs.map(key));
+}
+
 async function main(): Promise<void> {
   const loadBefore = loadavg()
-    .map((l) => l.toFixed(1))
+    .map((l) => l.toFixed(2))
     .join(' / ');
-  const [servicePort, gatewayPort, nginxPort, redisPort, floorPort, floorRedisPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const started = new Date();
+  const [servicePort, gatewayPort, nginxPort, redisPort, floorPort, floorRedisPort, peerPort, metricsPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const service = `http://127.0.0.1:${servicePort}`;
   let redisUrl = SHARED_REDIS_URL;
   let redisNote = 'the shared development Redis';
@@ -290,13 +264,20 @@ async function main(): Promise<void> {
     redisNote = 'a private redis-server';
     await new Promise((r) => setTimeout(r, 500));
   }
-  startTs('bench/gateway-upstream.ts', [String(servicePort)]);
-  startTs('bench/gateway-floor.ts', [String(floorPort), String(servicePort)]);
-  startTs('bench/gateway-floor.ts', [String(floorRedisPort), String(servicePort), redisUrl]);
-  startTs('gateway/src/main.ts', [], {
+  const pids: Record<string, () => number[]> = {};
+  const upstream = startTs('bench/gateway-upstream.ts', [String(servicePort)]);
+  const floor = startTs('bench/gateway-floor.ts', [String(floorPort), String(servicePort)]);
+  const floorRedis = startTs('bench/gateway-floor.ts', [String(floorRedisPort), String(servicePort), redisUrl]);
+  const peer = startTs('bench/gateway-peer.ts', [String(peerPort), String(servicePort), redisUrl]);
+  pids.direct = () => [upstream.pid!];
+  pids.floor = () => [floor.pid!];
+  pids['floor+redis'] = () => [floorRedis.pid!];
+  pids.peer = () => [peer.pid!];
+  const gatewayProcess = startTs('gateway/src/main.ts', [], {
     NODE_ENV: 'development',
     LOG_LEVEL: 'warn',
     GATEWAY_PORT: String(gatewayPort),
+    METRICS_PORT: String(metricsPort),
     REDIS_URL: redisUrl,
     RATE_LIMIT_PREFIX: `imlab:bench:${Date.now()}`,
     RATE_LIMIT_READ: '100000000/1m',
@@ -309,57 +290,98 @@ async function main(): Promise<void> {
   });
   nginxDir = mkdtempSync(join(tmpdir(), 'imlab-bench-nginx-'));
   writeFileSync(join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, nginxPort, servicePort));
-  start('nginx', ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-g', 'daemon off;']);
+  const nginx = start('nginx', ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-g', 'daemon off;']);
+  pids.gateway = () => [gatewayProcess.pid!];
+  // The worker does the work; the master only supervises.
+  pids.nginx = () => childPids(nginx.pid!);
 
   const targets = {
     direct: `${service}${PATH}`,
     gateway: `http://127.0.0.1:${gatewayPort}${PATH}`,
     nginx: `http://127.0.0.1:${nginxPort}${PATH}`,
+    peer: `http://127.0.0.1:${peerPort}${PATH}`,
     floor: `http://127.0.0.1:${floorPort}${PATH}`,
     'floor+redis': `http://127.0.0.1:${floorRedisPort}${PATH}`,
   };
+  const names = Object.keys(targets) as (keyof typeof targets)[];
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   for (const url of Object.values(targets)) await waitFor(url);
   for (const url of Object.values(targets)) await load(url, 3); // warm-up: JIT, keep-alive pools
 
   const rounds: Record<string, Run>[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const round: Record<string, Run> = {};
-    for (const [name, url] of Object.entries(targets)) round[name] = await load(url, SATURATION_SECONDS);
+    for (const name of names) {
+      const cpu = cpuMs(pids[name]!());
+      round[name] = await load(targets[name], SATURATION_SECONDS);
+      round[name].cpuUsPerRequest = ((cpuMs(pids[name]!()) - cpu) * 1000) / (round[name].rps * SATURATION_SECONDS);
+    }
     rounds.push(round);
   }
   // Each variant's round with the median throughput stands for it in the table.
-  const saturated: Record<string, Run> = Object.fromEntries(
-    Object.keys(targets).map((n) => [n, [...rounds.map((r) => r[n]!)].sort((a, b) => a.rps - b.rps)[Math.floor(ROUNDS / 2)]!]),
-  );
+  const saturated: Record<string, Run> = Object.fromEntries(names.map((n) => [n, [...rounds.map((r) => r[n]!)].sort((a, b) => a.rps - b.rps)[Math.floor(ROUNDS / 2)]!]));
   /** Median over rounds of a / b, both measured in the same round. */
   const ratio = (a: string, b: string) => median(rounds.map((r) => r[a]!.rps / r[b]!.rps));
   const halfRate = Math.floor(saturated.gateway!.rps / 2);
-  const half: Record<string, Run> = {};
-  for (const [name, url] of Object.entries(targets)) {
-    // Warm-up at the same pace first: right after a change of load pattern the gateway runs slow
-    // for one to four seconds (re-optimisation), which would otherwise be most of its p99.
-    await paced(url, HALF_LOAD_WARMUP_SECONDS, halfRate);
-    half[name] = await paced(url, SATURATION_SECONDS, halfRate);
+
+  // Half load: one warm-up at the pace per variant (right after saturation a Node process runs slow
+  // for a few seconds, re-optimising), then interleaved rounds, each window after a short lead-in.
+  for (const name of names) await paced(targets[name], HALF_LOAD_WARMUP_SECONDS, halfRate, HEADERS);
+  const halfRounds: Record<string, Run>[] = [];
+  const loops: LoopStats[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const round: Record<string, Run> = {};
+    for (const name of names) {
+      await paced(targets[name], HALF_LOAD_LEAD_IN_SECONDS, halfRate, HEADERS);
+      const before = name === 'gateway' ? await scrape(metricsUrl) : undefined;
+      const cpu = cpuMs(pids[name]!());
+      round[name] = await paced(targets[name], HALF_LOAD_SECONDS, halfRate, HEADERS);
+      round[name].cpuUsPerRequest = ((cpuMs(pids[name]!()) - cpu) * 1000) / (round[name].rps * HALF_LOAD_SECONDS);
+      if (before) {
+        const after = await scrape(metricsUrl);
+        loops.push({
+          lagP99Ms: (after.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
+          lagMaxMs: (after.get('nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
+          gcMs: ((after.get('nodejs_gc_duration_seconds_sum') ?? NaN) - (before.get('nodejs_gc_duration_seconds_sum') ?? NaN)) * 1000,
+        });
+      }
+    }
+    halfRounds.push(round);
   }
+  const halfMedian = (n: string, k: 'p50' | 'p99') => medianOf(halfRounds, (r) => r[n]![k]);
+  /** Median over rounds of the p99 `n` adds over direct in the same round. */
+  const added = (n: string) => medianOf(halfRounds, (r) => r[n]!.p99 - r.direct!.p99);
+  const everyAdded = (n: string) => halfRounds.map((r) => fmt(r[n]!.p99 - r.direct!.p99, 1)).join(' / ');
+  const loadAfter = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
 
   const s = saturated;
+  const verdict = (ok: boolean) => (ok ? '**met**' : '**not met**');
+  const gwNginx = ratio('gateway', 'nginx');
+  const gwPeer = ratio('gateway', 'peer');
+  const gwAdded = added('gateway');
+  const peerAdded = added('peer');
   const lines = [
-    `Run: ${new Date().toISOString()}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), load average before the run ${loadBefore}, Node ${process.version}, rate limits in ${redisNote}, saturation load by ${LOADGEN}, ${CONNECTIONS} connections, ${SATURATION_SECONDS} s per run; load generator, service, gateway, Redis and nginx on the same machine.`,
+    `Run: ${started.toISOString()} → ${new Date().toISOString()}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), load average (1/5/15 min) at start ${loadBefore}, at end ${loadAfter}, Node ${process.version}, rate limits in ${redisNote}, saturation load by ${LOADGEN}, ${CONNECTIONS} connections, ${SATURATION_SECONDS} s per variant per round, ${ROUNDS} interleaved rounds; half load ${HALF_LOAD_SECONDS} s per variant per round, ${ROUNDS} interleaved rounds; load generator, service, proxies, Redis and nginx on the same machine.`,
     '',
-    `| variant | saturation req/s (median of ${ROUNDS}) | every round | p50 ms | p99 ms | errors | at half load (${halfRate} req/s): p50 ms | p99 ms |`,
-    '|---|---:|---|---:|---:|---:|---:|---:|',
-    ...Object.keys(targets).map(
+    `| variant | saturation req/s (median of ${ROUNDS}) | every round | p50 ms | p99 ms | CPU µs per request | errors | half load (${halfRate} req/s): p50 ms | p99 ms (median of ${ROUNDS}) | p99 added over direct, every round | CPU µs per request |`,
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|',
+    ...names.map(
       (n) =>
-        `| ${n} | ${fmt(s[n]!.rps, 0)} | ${rounds.map((r) => fmt(r[n]!.rps, 0)).join(' / ')} | ${fmt(s[n]!.p50)} | ${fmt(s[n]!.p99)} | ${rounds.reduce((a, r) => a + r[n]!.non2xx, 0) + half[n]!.non2xx} | ${fmt(half[n]!.p50)} | ${fmt(half[n]!.p99)} |`,
+        `| ${n} | ${fmt(s[n]!.rps, 0)} | ${rounds.map((r) => fmt(r[n]!.rps, 0)).join(' / ')} | ${fmt(s[n]!.p50)} | ${fmt(s[n]!.p99)} | ${fmt(medianOf(rounds, (r) => r[n]!.cpuUsPerRequest ?? NaN), 0)} | ${rounds.reduce((a, r) => a + r[n]!.non2xx, 0) + halfRounds.reduce((a, r) => a + r[n]!.non2xx, 0)} | ${fmt(halfMedian(n, 'p50'))} | ${fmt(halfMedian(n, 'p99'))} | ${n === 'direct' ? '—' : everyAdded(n)} | ${fmt(medianOf(halfRounds, (r) => r[n]!.cpuUsPerRequest ?? NaN), 0)} |`,
     ),
     '',
-    `Throughput ratios, each the median over rounds of the ratio within a round:`,
-    `- gateway / nginx: ${fmt(ratio('gateway', 'nginx'))} (target ≥ 0.50); every round: ${rounds.map((r) => fmt(r.gateway!.rps / r.nginx!.rps)).join(' / ')}`,
-    `- gateway / direct: ${fmt(ratio('gateway', 'direct'))}; nginx / direct: ${fmt(ratio('nginx', 'direct'))}`,
-    `- floor (Node proxy without the gateway's features) / nginx: ${fmt(ratio('floor', 'nginx'))}; gateway / floor: ${fmt(ratio('gateway', 'floor'))}`,
-    `- floor+redis (the floor plus the gateway's Redis rate-limit decision) / nginx: ${fmt(ratio('floor+redis', 'nginx'))}; gateway / floor+redis: ${fmt(ratio('gateway', 'floor+redis'))}`,
-    `- half load: evenly paced open-loop requests after ${HALF_LOAD_WARMUP_SECONDS} s of the same, latency counted from each request's due time`,
-    `- p99 added by the gateway over direct at half load: ${fmt(half.gateway!.p99 - half.direct!.p99)} ms (target ≤ 2 ms); by nginx: ${fmt(half.nginx!.p99 - half.direct!.p99)} ms`,
+    `| goal | measured (median over rounds of the within-round value) | verdict |`,
+    '|---|---|---|',
+    `| gateway p99 added over direct at half load ≤ 2 ms | ${fmt(gwAdded)} ms (every round: ${everyAdded('gateway')}); nginx ${fmt(added('nginx'))}, peer ${fmt(peerAdded)}, floor ${fmt(added('floor'))}, floor+redis ${fmt(added('floor+redis'))} ms | ${verdict(gwAdded <= 2)} |`,
+    `| gateway throughput ≥ 0.6 × nginx | ${fmt(gwNginx)} (every round: ${rounds.map((r) => fmt(r.gateway!.rps / r.nginx!.rps)).join(' / ')}) | ${verdict(gwNginx >= 0.6)} |`,
+    `| gateway throughput ≥ 1.3 × the Node peer | ${fmt(gwPeer)} (every round: ${rounds.map((r) => fmt(r.gateway!.rps / r.peer!.rps)).join(' / ')}) | ${verdict(gwPeer >= 1.3)} |`,
+    `| gateway p99 lower than the peer's | saturation ${fmt(s.gateway!.p99)} vs ${fmt(s.peer!.p99)} ms; half load ${fmt(halfMedian('gateway', 'p99'))} vs ${fmt(halfMedian('peer', 'p99'))} ms | ${verdict(s.gateway!.p99 < s.peer!.p99 && halfMedian('gateway', 'p99') < halfMedian('peer', 'p99'))} |`,
+    '',
+    `CPU per request is the proxy's own process (nginx: its worker; direct: the service) over the window, median over rounds: less sensitive than throughput to other work on the machine. Gateway / peer CPU per request at saturation: ${fmt(medianOf(rounds, (r) => r.gateway!.cpuUsPerRequest! / r.peer!.cpuUsPerRequest!))}, at half load: ${fmt(medianOf(halfRounds, (r) => r.gateway!.cpuUsPerRequest! / r.peer!.cpuUsPerRequest!))}.`,
+    `References: gateway / direct ${fmt(ratio('gateway', 'direct'))}; nginx / direct ${fmt(ratio('nginx', 'direct'))}; floor / nginx ${fmt(ratio('floor', 'nginx'))}; floor+redis / nginx ${fmt(ratio('floor+redis', 'nginx'))}; peer / nginx ${fmt(ratio('peer', 'nginx'))}; gateway / floor ${fmt(ratio('gateway', 'floor'))}; gateway / floor+redis ${fmt(ratio('gateway', 'floor+redis'))}.`,
+    `The gateway's own event loop during its half-load windows (prom-client's monitorEventLoopDelay, 10 ms resolution): delay p99 ${loops.map((l) => fmt(l.lagP99Ms, 1)).join(' / ')} ms, max ${loops.map((l) => fmt(l.lagMaxMs, 1)).join(' / ')} ms; GC ${loops.map((l) => fmt(l.gcMs, 0)).join(' / ')} ms per ${HALF_LOAD_SECONDS} s window.`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -65,6 +65,32 @@ describe('GET /openapi.json', () => {
     }
   });
 
+  it('merges again only when a document changed (an unchanged refresh neither parses nor merges)', async () => {
+    const port = await freePort();
+    let version = '1';
+    const service = createServer((req, res) => {
+      res.writeHead(req.url === '/openapi.json' ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ openapi: '3.1.0', info: { title: 'notification', version }, paths: { [`/v1/notifications/webhooks/v${version}`]: { post: { responses: { 200: { description: 'ok' } } } } } }));
+    });
+    await new Promise<void>((r) => service.listen(port, '127.0.0.1', r));
+    const g = await startGateway({ ...fakes, notification: undefined }, { NOTIFICATION_URL: `http://127.0.0.1:${port}` });
+    try {
+      await g.gateway.openapi.refresh();
+      const first = g.gateway.openapi.document();
+      await g.gateway.openapi.refresh();
+      expect(g.gateway.openapi.document()).toBe(first); // the same object: nothing was merged
+      version = '2';
+      await g.gateway.openapi.refresh();
+      const second = g.gateway.openapi.document() as { paths: Record<string, unknown> };
+      expect(second).not.toBe(first);
+      expect(Object.keys(second.paths)).toContain('/v1/notifications/webhooks/v2');
+      expect(Object.keys(second.paths)).not.toContain('/v1/notifications/webhooks/v1');
+    } finally {
+      await g.close();
+      await new Promise((r) => service.close(r));
+    }
+  });
+
   it('picks up a service that comes back on the next refresh', async () => {
     const late = await startGateway({ ...fakes });
     try {

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent } from 'undici';
-import { SessionResolver } from '../src/session/sessions.js';
+import { refreshLeadMs, SessionResolver } from '../src/session/sessions.js';
 
 /** An auth stand-in whose answers can be held back until the test lets them go. */
 let server: Server;
@@ -151,5 +151,46 @@ describe('SessionResolver', () => {
     const again = r.resolve('bob', 'ledger', admit);
     expect(again).toBeInstanceOf(Promise);
     expect(await again).toMatchObject({ kind: 'session' });
+  });
+  it('refreshes a session in use in the background before its entry runs out, never serving it past its expiry', async () => {
+    const ttl = 400; // refreshed ahead in its last 80 ms
+    const r = new SessionResolver({ authUrl, internalToken: 'test-internal-token-0123456789', timeoutMs: 2000, cacheTtlMs: ttl, dispatcher });
+    let admitted = 0;
+    const admit = async () => void admitted++;
+    await r.resolve('alice', 'ledger', admit);
+    expect(asked).toEqual(['alice:ledger']);
+    // early in its life: the cached answer, nothing asked
+    expect(r.resolve('alice', 'ledger', admit)).not.toBeInstanceOf(Promise);
+    await new Promise((done) => setTimeout(done, ttl - refreshLeadMs(ttl) + 20));
+    // in the refresh window: still answered at once, and one lookup (one admission) starts behind it
+    const release = held();
+    expect(r.resolve('alice', 'ledger', admit)).toMatchObject({ kind: 'session', session: { userId: 'usr_alice' } });
+    expect(r.resolve('alice', 'ledger', admit)).not.toBeInstanceOf(Promise);
+    await until(() => asked.length === 2);
+    expect(admitted).toBe(2);
+    // auth slower than the entry's remaining life: past its expiry the entry is not used, requests join the lookup
+    await new Promise((done) => setTimeout(done, refreshLeadMs(ttl)));
+    const joined = r.resolve('alice', 'ledger', admit);
+    expect(joined).toBeInstanceOf(Promise);
+    release();
+    expect(await joined).toMatchObject({ kind: 'session' });
+    // the refreshed entry answers from the cache, and nothing more was asked
+    expect(r.resolve('alice', 'ledger', admit)).not.toBeInstanceOf(Promise);
+    expect(asked).toEqual(['alice:ledger', 'alice:ledger']);
+    expect(admitted).toBe(2);
+  });
+
+  it('does not keep a background refresh that was under way when the cookie was logged out', async () => {
+    const ttl = 400;
+    const r = new SessionResolver({ authUrl, internalToken: 'test-internal-token-0123456789', timeoutMs: 2000, cacheTtlMs: ttl, dispatcher });
+    await r.resolve('alice', 'ledger');
+    await new Promise((done) => setTimeout(done, ttl - refreshLeadMs(ttl) + 20));
+    const release = held();
+    expect(r.resolve('alice', 'ledger')).not.toBeInstanceOf(Promise);
+    await until(() => asked.length === 2);
+    r.forgetToken('alice');
+    release();
+    await new Promise((done) => setTimeout(done, 20));
+    expect(await notCached(r, 'alice')).toBe(true);
   });
 });
