@@ -3,7 +3,8 @@ import type { Kysely, Transaction } from 'kysely';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { isPersistent, targetsOf, type MessageName, type Payload, type QueueName } from '@imlab/contracts';
-import { activeTraceparent, AppError, runInContext, SpanKind, startSpan } from '@imlab/http';
+import { BullMQOtel } from 'bullmq-otel';
+import { activeContext, activeTraceparent, AppError, instrumentationEnabled, runInContext, SpanKind, startSpan } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import { Gauge, type Registry } from 'prom-client';
 import { connectRedis, queuePrefix, type Redis } from './redis.js';
@@ -146,6 +147,13 @@ export class Bus {
   private relayRunning: Promise<number> | undefined;
   private relayAgain = false;
   private closed = false;
+  /**
+   * BullMQ's own telemetry (its producer, consumer and job-state spans through `bullmq-otel`) when
+   * the `bullmq` instrumentation is on (@imlab/http's instrument()). Each job carries its message's
+   * traceparent as BullMQ's telemetry metadata, so BullMQ's consumer span continues the trace the
+   * message was sent in, and the handler's span (below) is its child: one trace per message.
+   */
+  private readonly telemetry = instrumentationEnabled('bullmq') ? new BullMQOtel({ tracerName: 'bullmq' }) : undefined;
   /** Test hook: throw here to simulate a relay that dies after publishing, before marking sent. */
   afterPublishHook: (() => Promise<void> | void) | undefined;
 
@@ -158,7 +166,7 @@ export class Bus {
   queue(name: QueueName): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.redis, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      q = new Queue(name, { connection: this.redis, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS, ...(this.telemetry ? { telemetry: this.telemetry } : {}) });
       // every in-flight waitForResult listens for the queue closing; an API under load has many
       q.setMaxListeners(1000);
       this.queues.set(name, q);
@@ -261,7 +269,10 @@ export class Bus {
           for (const target of row.targets as QueueName[]) {
             const list = byQueue.get(target) ?? [];
             const persistent = isPersistent(row.name as MessageName) ? PERSISTENT_JOB_OPTIONS : {};
-            list.push({ name: row.name, data, opts: { jobId: row.id, ...persistent, ...(row.delay_ms > 0 ? { delay: row.delay_ms } : {}) } });
+            // BullMQ's consumer span continues the message's own trace, never the relay's batch (the
+            // relay runs outside any request: its addBulk span is not recorded, see trace.ts).
+            const telemetry = this.telemetry ? { telemetry: data.traceparent ? { metadata: JSON.stringify({ traceparent: data.traceparent }) } : { omitContext: true } } : {};
+            list.push({ name: row.name, data, opts: { jobId: row.id, ...persistent, ...(row.delay_ms > 0 ? { delay: row.delay_ms } : {}), ...telemetry } });
             byQueue.set(target, list);
           }
         }
@@ -349,8 +360,9 @@ export class Bus {
         throw new UnrecoverableError(problem);
       }
       const message = job.data as Envelope;
-      // A span of the trace the message was sent in (or a new one), for the handler and what it sends.
-      const { span, ctx } = startSpan(`process ${message.name}`, SpanKind.CONSUMER, message.traceparent, { 'messaging.destination.name': queueName, 'messaging.message.id': message.id });
+      // A span of the trace the message was sent in (or a new one), for the handler and what it sends;
+      // with BullMQ's telemetry on, a child of BullMQ's consumer span (itself in that trace).
+      const { span, ctx } = startSpan(`process ${message.name}`, SpanKind.CONSUMER, message.traceparent, { 'messaging.destination.name': queueName, 'messaging.message.id': message.id }, this.telemetry ? activeContext() : undefined);
       const jobLog = log.child({ jobId: job.id, messageName: message.name, ...(message.requestId ? { requestId: message.requestId } : {}), traceId: span.spanContext().traceId });
       try {
         return await runInContext(ctx, () => processor({ message, log: jobLog, job, ...(token ? { token } : {}) }));
@@ -393,6 +405,7 @@ export class Bus {
       lockDuration: opts.lockDuration ?? this.opts.lockDuration ?? 30_000,
       stalledInterval: opts.stalledInterval ?? this.opts.stalledInterval ?? 30_000,
       maxStalledCount: 3,
+      ...(this.telemetry ? { telemetry: this.telemetry } : {}),
     });
     worker.on('error', (err) => log.error({ err }, 'worker error'));
     this.workers.push(worker);
