@@ -447,4 +447,18 @@ describe('k8s/components', () => {
     const scheduled = objects.find((o) => o.kind === 'ScheduledBackup')!.spec as { cluster: { name: string } };
     expect(scheduled.cluster.name).toBe(objects.find((o) => o.kind === 'Cluster')!.metadata.name);
   });
+
+  it("the restore drill's recovery Cluster (docs/operations.md) validates and reads the backups the Cluster writes", () => {
+    // Point-in-time recovery itself needs a cluster and is not run here: this checks what can be.
+    const section = read('docs/operations.md').split('## Restore from backup')[1]!;
+    const recovery = parse(/```yaml\n([\s\S]*?)```/.exec(section)![1]!.replace(/^ {3}/gm, '')) as K8sObject;
+    expect(validateObject(recovery)).toBeUndefined();
+    const spec = recovery.spec as { bootstrap: { recovery: { source: string; recoveryTarget: { targetTime: string } } }; externalClusters: { name: string; barmanObjectStore: unknown }[] };
+    const cluster = docsOfFile('k8s/components/datastores/postgres.yaml').find((o) => o.kind === 'Cluster')!;
+    const source = spec.externalClusters.find((c) => c.name === spec.bootstrap.recovery.source)!;
+    expect(source.name).toBe(cluster.metadata.name);
+    const { wal: _wal, data: _data, ...store } = (cluster.spec as { backup: { barmanObjectStore: Record<string, unknown> } }).backup.barmanObjectStore;
+    expect(source.barmanObjectStore).toEqual(store);
+    expect(Number.isNaN(Date.parse(spec.bootstrap.recovery.recoveryTarget.targetTime.replace(' ', 'T').replace(/\+00$/, 'Z')))).toBe(false);
+  });
 });
