@@ -7,7 +7,7 @@ const TIMING_TESTS = 'services/auth/test/timing.test.ts';
 export default defineConfig({
   test: {
     globalSetup: ['./packages/testing/src/global-setup.ts'],
-    setupFiles: ['./packages/http/test/contract-setup.ts'],
+    setupFiles: ['./packages/http/test/instrument-setup.ts', './packages/http/test/contract-setup.ts'],
     pool: 'forks',
     maxWorkers: 3,
     testTimeout: 30_000,

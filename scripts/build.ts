@@ -26,7 +26,8 @@ export const APP_DIR = `${root}.build/app`;
 
 const entryPoints = [
   'gateway/src/main.ts',
-  ...globSync('services/*/src/{main,migrate,worker}.ts', { cwd: root }),
+  'gateway/src/serve.ts',
+  ...globSync('services/*/src/{main,serve,migrate,worker,worker-serve}.ts', { cwd: root }),
   'services/auth/src/cli/roles.ts',
   'scripts/migrate.ts',
   ...globSync('services/*/migrations/*.ts', { cwd: root }),

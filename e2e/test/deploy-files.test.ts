@@ -2,7 +2,8 @@
 // manifests (base and every overlay, built by kustomize itself) gets a configuration its own loader
 // accepts from its own Secret's keys only, knows every variable it is given, and is stopped within
 // its pod's grace; the migrations run before each service; every object validates against its
-// schema (Kubernetes, KEDA, Prometheus Operator, cert-manager, Gateway API, External Secrets).
+// schema (Kubernetes, KEDA, Prometheus Operator, cert-manager, Gateway API, External Secrets,
+// CloudNativePG).
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -195,6 +196,28 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
     // the check itself bites
     expect(validateObject({ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'x' }, spec: { scaleTargetRef: { name: 'x' }, fallback: { failureThreshold: 3 } } } as never)).toMatch(/required property/);
     expect(validateObject({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { selector: {}, template: { spec: { containers: [{ name: 'a', ports: [{ containerPort: 'http' }] }] } } } } as never)).toMatch(/integer/);
+  });
+
+  it('validates the CloudNativePG objects against their schema, and the schema refuses wrong fields', () => {
+    const cnpg = objects.filter((o) => o.apiVersion === 'postgresql.cnpg.io/v1');
+    if (dir === 'k8s/base' || dir === 'k8s/overlays/dev') expect(cnpg).toEqual([]); // applies to a bare cluster
+    else expect(cnpg.map((o) => o.kind).sort()).toEqual(['Cluster', 'ScheduledBackup']);
+    for (const o of cnpg) expect(validateObject(o), `${o.kind}/${o.metadata.name}`).toBeUndefined();
+    const cluster = docsOfFile('k8s/components/datastores/postgres.yaml').find((o) => o.kind === 'Cluster')!;
+    const scheduled = docsOfFile('k8s/components/datastores/postgres.yaml').find((o) => o.kind === 'ScheduledBackup')!;
+    type Spec = { instances?: unknown; primaryUpdateStrategy?: unknown; backup: { barmanObjectStore: { destinationPath?: unknown; wal: { compression?: unknown } } }; cluster?: unknown; backupOwnerReference?: unknown };
+    const changed = (o: K8sObject, change: (spec: Spec) => void) => {
+      const copy = structuredClone(o) as K8sObject & { spec: Spec };
+      change(copy.spec);
+      return validateObject(copy);
+    };
+    expect(validateObject(cluster)).toBeUndefined();
+    expect(changed(cluster, (s) => (s.instances = 'three'))).toMatch(/spec\/instances must be integer/);
+    expect(changed(cluster, (s) => (s.backup.barmanObjectStore.wal.compression = 'zip'))).toMatch(/compression must be equal to one of the allowed values/);
+    expect(changed(cluster, (s) => (s.primaryUpdateStrategy = 'whenever'))).toMatch(/primaryUpdateStrategy must be equal to one of the allowed values/);
+    expect(changed(cluster, (s) => delete s.backup.barmanObjectStore.destinationPath)).toMatch(/barmanObjectStore must have required property destinationPath/);
+    expect(changed(scheduled, (s) => delete s.cluster)).toMatch(/spec must have required property cluster/);
+    expect(changed(scheduled, (s) => (s.backupOwnerReference = 'everyone'))).toMatch(/backupOwnerReference must be equal to one of the allowed values/);
   });
 
   it("gives every container (init containers included) a configuration its process accepts from its own Secret's keys", () => {
@@ -415,7 +438,7 @@ describe('k8s/components', () => {
     expect(conf).toMatch(/^maxmemory-policy noeviction$/m);
     expect(conf).toMatch(/^appendonly yes$/m);
     expect(conf).not.toMatch(/cluster-enabled yes/);
-    // CloudNativePG publishes no schema package here: its fields are checked by name.
+    // Their schema (k8s-schemas.ts) checks types and values; what they must say is checked here.
     const cluster = objects.find((o) => o.kind === 'Cluster')!.spec as { instances: number; backup: { retentionPolicy: string; barmanObjectStore: { destinationPath: string; wal: unknown } } };
     expect(cluster.instances).toBeGreaterThanOrEqual(3);
     expect(cluster.backup.barmanObjectStore.destinationPath).toMatch(/^s3:\/\//);
@@ -423,5 +446,19 @@ describe('k8s/components', () => {
     expect(cluster.backup.retentionPolicy).toMatch(/^\d+d$/);
     const scheduled = objects.find((o) => o.kind === 'ScheduledBackup')!.spec as { cluster: { name: string } };
     expect(scheduled.cluster.name).toBe(objects.find((o) => o.kind === 'Cluster')!.metadata.name);
+  });
+
+  it("the restore drill's recovery Cluster (docs/operations.md) validates and reads the backups the Cluster writes", () => {
+    // Point-in-time recovery itself needs a cluster and is not run here: this checks what can be.
+    const section = read('docs/operations.md').split('## Restore from backup')[1]!;
+    const recovery = parse(/```yaml\n([\s\S]*?)```/.exec(section)![1]!.replace(/^ {3}/gm, '')) as K8sObject;
+    expect(validateObject(recovery)).toBeUndefined();
+    const spec = recovery.spec as { bootstrap: { recovery: { source: string; recoveryTarget: { targetTime: string } } }; externalClusters: { name: string; barmanObjectStore: unknown }[] };
+    const cluster = docsOfFile('k8s/components/datastores/postgres.yaml').find((o) => o.kind === 'Cluster')!;
+    const source = spec.externalClusters.find((c) => c.name === spec.bootstrap.recovery.source)!;
+    expect(source.name).toBe(cluster.metadata.name);
+    const { wal: _wal, data: _data, ...store } = (cluster.spec as { backup: { barmanObjectStore: Record<string, unknown> } }).backup.barmanObjectStore;
+    expect(source.barmanObjectStore).toEqual(store);
+    expect(Number.isNaN(Date.parse(spec.bootstrap.recovery.recoveryTarget.targetTime.replace(' ', 'T').replace(/\+00$/, 'Z')))).toBe(false);
   });
 });

@@ -11,7 +11,6 @@ import type { ServiceName } from '@imlab/contracts';
 import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
 import { createMetrics, forwardedRouteLabel } from './metrics.js';
-import { clientAddress } from './identity/cloudflare.js';
 import { normalizeClientAddress } from './identity/client-address.js';
 import { createHasher } from './identity/hash.js';
 import { createDeviceLabeler } from './identity/device.js';
@@ -19,7 +18,7 @@ import { staticSecurityHeaders } from './security/headers.js';
 import { registerCors } from './security/cors.js';
 import { normalizeUrl } from './routing/normalize-path.js';
 import { answerProbe, registerProxy } from './routing/proxy.js';
-import type { Upstreams } from './routing/routes.js';
+import { clientAddress, clientHeaderOf, METRICS_PATH, type Upstreams } from './routing/routes.js';
 import { createLimiter, type Limiter } from './rate-limit/limiter.js';
 import { SessionResolver } from './session/sessions.js';
 import { listenForEndedSessions } from './session/sessions-ended.js';
@@ -120,12 +119,13 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
   });
   frameworkAnswerHeaders = securityHeaders;
   const deviceLabel = createDeviceLabeler();
+  const edgeHeader = clientHeaderOf(config.EDGE_PROFILE);
 
   app.decorateRequest('edge', null as never);
   // Identity first: the raw address and user agent are turned into hashes and a coarse label,
   // and only those are kept on the request.
   app.addHook('onRequest', (request, reply, done) => {
-    const address = normalizeClientAddress(clientAddress(config.EDGE_PROFILE, request.ip ?? '', request.headers['cf-connecting-ip']));
+    const address = normalizeClientAddress(clientAddress(config.EDGE_PROFILE, request.ip ?? '', edgeHeader ? request.headers[edgeHeader] : undefined));
     const ua = request.headers['user-agent'] ?? '';
     request.edge = {
       ipHash: hasher.ip(address),
@@ -199,7 +199,8 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
     reply.code(ok ? 200 : 503);
     return { status: ok ? 'ok' : 'unavailable', checks };
   });
-  const metricsServer = createMetricsServer(metrics.registry);
+  // The route table's `metrics` surface: on its own listener (main.ts), never on this one.
+  const metricsServer = createMetricsServer(metrics.registry, METRICS_PATH);
 
   app.get('/openapi.json', { schema: { hide: true } as object }, async () => openapi.document());
   await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'imagemakerlab API', version: '1.0.0' } } });

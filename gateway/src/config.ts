@@ -1,6 +1,10 @@
 import { BlockList, isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, baseEnv, port, str, num, url, secret, duration, makeValidator, listenPort, internalApiToken } from '@imlab/config';
+import { EDGE_PROFILES, type EdgeProfile } from './routing/routes.js';
+
+/** The edge presets of the route table (routing/routes.ts). */
+const EDGE_PROFILE_NAMES = Object.keys(EDGE_PROFILES) as EdgeProfile[];
 
 /** `<count>/<window>`, e.g. `10/1m`: a burst of `count`, refilled evenly over `window`. */
 export interface RatePolicySpec {
@@ -95,7 +99,7 @@ export const configSpec = {
    * `cloudflare`: the client address is CF-Connecting-IP when the request came from one of
    * Cloudflare's published ranges (gateway/src/identity/cloudflare.ts), the peer's otherwise.
    */
-  EDGE_PROFILE: str({ choices: ['none', 'cloudflare'] as const, default: 'none', desc: 'the CDN in front of the gateway, whose client-address header is believed from its own ranges only' }),
+  EDGE_PROFILE: str({ choices: EDGE_PROFILE_NAMES, default: 'none', desc: 'the CDN in front of the gateway, whose client-address header is believed from its own ranges only' }),
   CORS_ORIGINS: originList({ default: [], devDefault: ['http://localhost:5173', 'http://localhost:3000'] }),
 
   BODY_LIMIT: bytes({ default: 1024 * 1024, desc: 'bytes, JSON and other small bodies' }),

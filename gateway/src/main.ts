@@ -1,11 +1,7 @@
-import { createLogger } from '@imlab/logger';
-import { listenMetrics, runService } from '@imlab/http';
-import { loadGatewayConfig } from './config.js';
-import { build } from './app.js';
+// Entry point. OpenTelemetry's instrumentations (pg, ioredis, undici, BullMQ) patch those modules as
+// they load, so they are registered first and the gateway is imported only then (dynamically: a static
+// import would load pg and ioredis before this line runs). See @imlab/http/instrument.
+import { instrument } from '@imlab/http/instrument';
 
-const config = loadGatewayConfig();
-const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
-const { app, metricsServer } = await build({ config, logger, refreshOpenApi: true });
-// /metrics only here, never on the public port.
-logger.info({ port: await listenMetrics(metricsServer, config.METRICS_PORT, config.HOST) }, 'metrics listener up');
-await runService({ logger, app, port: config.GATEWAY_PORT, host: config.HOST, graceMs: config.SHUTDOWN_GRACE_MS });
+instrument('gateway');
+await import('./serve.js');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLOUDFLARE_IPV4, CLOUDFLARE_IPV6, CLOUDFLARE_RANGES_AS_OF, clientAddress, isCloudflareAddress } from '../src/identity/cloudflare.js';
+import { CLOUDFLARE_IPV4, CLOUDFLARE_IPV6, CLOUDFLARE_RANGES_AS_OF, isCloudflareAddress } from '../src/identity/cloudflare.js';
+import { clientAddress } from '../src/routing/routes.js';
 import { createHasher } from '../src/identity/hash.js';
 import { normalizeClientAddress } from '../src/identity/client-address.js';
 import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { classify } from '../src/routing/routes.js';
+import { classify, clientAddress, clientHeaderOf, EDGE_PROFILES, METRICS_PATH, SURFACES, surfaceOf } from '../src/routing/routes.js';
+import { CLOUDFLARE_RANGES_AS_OF } from '../src/identity/cloudflare.js';
+import { isReservedPath } from '../src/web/web-app.js';
+import { loadGatewayConfig } from '../src/config.js';
 
 describe('route classes', () => {
   it.each([
@@ -54,5 +57,59 @@ describe('the route table', () => {
     expect(classify('GET', '/v1/gallery')).toMatchObject({ routeClass: 'read', session: false });
     expect(classify('GET', '/v1/gallery/abc')).toMatchObject({ routeClass: 'read', session: true });
     expect(classify('GET', '/v1/nowhere')).toBeUndefined();
+  });
+});
+
+describe('the surfaces of the gateway (the same table)', () => {
+  it.each([
+    ['/v1/pricing', 'api', 'public'],
+    ['/v1', 'api', 'public'],
+    ['/docs', 'gateway', 'public'],
+    ['/docs/static/index.html', 'gateway', 'public'],
+    ['/openapi.json', 'gateway', 'public'],
+    ['/admin/queues', 'gateway', 'public'],
+    ['/healthz', 'gateway', 'public'],
+    ['/readyz', 'gateway', 'public'],
+    ['/metrics', 'metrics', 'metrics'],
+    ['/internal/sessions/resolve', 'hidden', 'public'],
+    ['/.well-known/security.txt', 'hidden', 'public'],
+    ['/__gateway/refused-path', 'hidden', 'public'],
+    ['/', 'web', 'public'],
+    ['/library', 'web', 'public'],
+    ['/assets/index-abc.js', 'web', 'public'],
+    ['/metricsx', 'web', 'public'],
+    ['/v1x', 'web', 'public'],
+  ])('%s: %s, on the %s listener', (path, surface, listener) => {
+    expect(surfaceOf(path)).toMatchObject({ surface, listener });
+  });
+
+  it('the web app answers exactly the paths no other surface claims', () => {
+    for (const { prefix, surface } of SURFACES) {
+      if (prefix === '/') continue;
+      expect(isReservedPath(prefix), prefix).toBe(surface !== 'web');
+      expect(isReservedPath(`${prefix}/anything`), prefix).toBe(surface !== 'web');
+    }
+    expect(isReservedPath('/settings/profile')).toBe(false);
+  });
+
+  it('serves metrics on the metrics listener only, at the path the table names', () => {
+    expect(METRICS_PATH).toBe('/metrics');
+    expect(SURFACES.filter((s) => s.listener === 'metrics').map((s) => s.prefix)).toEqual([METRICS_PATH]);
+  });
+});
+
+describe('edge presets (EDGE_PROFILE)', () => {
+  it('are the choices the configuration accepts', () => {
+    for (const profile of Object.keys(EDGE_PROFILES)) expect(loadGatewayConfig({ NODE_ENV: 'development', EDGE_PROFILE: profile }).EDGE_PROFILE).toBe(profile);
+    expect(() => loadGatewayConfig({ NODE_ENV: 'development', EDGE_PROFILE: 'fastly' })).toThrow(/EDGE_PROFILE/);
+  });
+
+  it('name the header the edge speaks for the client in, believed from the edge only', () => {
+    expect(clientHeaderOf('none')).toBeUndefined();
+    expect(clientHeaderOf('cloudflare')).toBe('cf-connecting-ip');
+    expect(EDGE_PROFILES.cloudflare.asOf).toBe(CLOUDFLARE_RANGES_AS_OF);
+    expect(clientAddress('cloudflare', '162.158.1.2', '198.51.100.7')).toBe('198.51.100.7');
+    expect(clientAddress('cloudflare', '203.0.113.9', '198.51.100.7')).toBe('203.0.113.9');
+    expect(clientAddress('none', '162.158.1.2', '198.51.100.7')).toBe('162.158.1.2');
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTraceparent, recordSpans } from '@imlab/http';
+import { instrumentationEnabled, parseTraceparent, recordSpans, SpanKind } from '@imlab/http';
 import { closeClients, send, startFakes, startGateway, type Fakes, type RunningGateway } from './helpers.js';
 
 // The gateway is where a trace starts (or where a caller's continues): it logs the trace id and
@@ -48,7 +48,18 @@ describe('trace context at the gateway', () => {
     try {
       const { seen } = await forwarded({ traceparent: '00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-01' });
       const sent = parseTraceparent(seen.traceparent)!;
-      const span = recording.finished().find((s) => s.spanContext().spanId === sent.spanId);
+      const spans = recording.finished();
+      // With OpenTelemetry's undici instrumentation on (as in tests: packages/http/test/instrument-setup.ts)
+      // the service receives the traceparent of the gateway's client span, a child of its server span;
+      // without it, the server span's own.
+      const sentSpan = spans.find((s) => s.spanContext().spanId === sent.spanId)!;
+      expect(sentSpan, spans.map((s) => s.name).join(', ')).toBeDefined();
+      const span = instrumentationEnabled('undici') ? spans.find((s) => s.spanContext().spanId === sentSpan.parentSpanContext?.spanId) : sentSpan;
+      if (instrumentationEnabled('undici')) {
+        expect(sentSpan.kind).toBe(SpanKind.CLIENT);
+        expect(sentSpan.attributes['url.full']).toBe(`${fakes.billing.url}/v1/pricing`);
+        expect(seen.traceparent).not.toContain(','); // one traceparent, never the gateway's and undici's
+      }
       expect(span?.spanContext().traceId).toBe('1af7651916cd43dd8448eb211c80319c');
       expect(span?.parentSpanContext?.spanId).toBe('c7ad6b7169203331');
       expect(span?.name).toBe('GET /v1/pricing');

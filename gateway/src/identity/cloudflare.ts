@@ -38,18 +38,3 @@ export function isCloudflareAddress(address: string): boolean {
   if (family === 0) return false;
   return ranges.check(addr, family === 4 ? 'ipv4' : 'ipv6');
 }
-
-export type EdgeProfile = 'none' | 'cloudflare';
-
-/**
- * The client's address. `peer` is what the socket and TRUSTED_PROXIES establish (the right-most
- * untrusted X-Forwarded-For hop: with Cloudflare in front of the ingress, a Cloudflare edge server).
- * Behind Cloudflare, that edge server names the client in CF-Connecting-IP: believed only when
- * the peer really is Cloudflare. A request sent around Cloudflare to the origin is keyed by its own
- * address, whatever CF-Connecting-IP it carries.
- */
-export function clientAddress(profile: EdgeProfile, peer: string, cfConnectingIp: string | string[] | undefined): string {
-  if (profile !== 'cloudflare' || typeof cfConnectingIp !== 'string' || !isCloudflareAddress(peer)) return peer;
-  const claimed = cfConnectingIp.trim();
-  return isIP(claimed) ? claimed : peer;
-}

@@ -69,8 +69,12 @@ export function readCookieValues(header: string | undefined, name: string): stri
 
 export interface ForwardContext {
   requestId: string;
-  /** W3C traceparent naming the gateway's span of the request: the service continues the trace. */
-  traceparent: string;
+  /**
+   * W3C traceparent naming the gateway's span of the request: the service continues the trace.
+   * Undefined when OpenTelemetry's undici instrumentation is on: it adds the traceparent of its own
+   * client span (a child of the gateway's), and a second header would make both unreadable.
+   */
+  traceparent: string | undefined;
   ipHash: string;
   uaHash: string;
   device: string;
@@ -96,7 +100,7 @@ export function forwardRequestHeaders(headers: IncomingHttpHeaders, ctx: Forward
   }
   out[INTERNAL_HEADERS.requestId] = ctx.requestId;
   // The client's own traceparent and tracestate are not forwarded: the gateway's span is the parent.
-  out.traceparent = ctx.traceparent;
+  if (ctx.traceparent) out.traceparent = ctx.traceparent;
   out[INTERNAL_HEADERS.ipHash] = ctx.ipHash;
   out[INTERNAL_HEADERS.uaHash] = ctx.uaHash;
   out[INTERNAL_HEADERS.device] = ctx.device;

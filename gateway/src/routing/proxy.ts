@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
 import { sessionCookieName, type ErrorCode } from '@imlab/contracts';
-import { AppError, jsonHoldsNul, nulRefused, problem, rememberAccountLocale, requestLocale, sendDraining, sendProblem, activeTraceparent, requestSpan } from '@imlab/http';
+import { AppError, jsonHoldsNul, nulRefused, problem, rememberAccountLocale, requestLocale, sendDraining, sendProblem, activeTraceparent, instrumentationEnabled, requestSpan, runInContext } from '@imlab/http';
 import type { Config } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Limiter } from '../rate-limit/limiter.js';
@@ -267,7 +267,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     if (request.edge.locale) cookies.push([LOCALE_COOKIE, request.edge.locale]);
     const headers = forwardRequestHeaders(request.headers, {
       requestId: request.id,
-      traceparent: activeTraceparent(requestSpan(request.raw).ctx)!,
+      traceparent: instrumentationEnabled('undici') ? undefined : activeTraceparent(requestSpan(request.raw).ctx)!,
       ipHash: request.edge.ipHash,
       uaHash: request.edge.uaHash,
       device: request.edge.device,
@@ -293,7 +293,8 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     }
     let answer;
     try {
-      answer = await sendUpstream(deps.dispatcher, {
+      // In the request's span: undici's client span (when instrumented) is its child.
+      answer = await runInContext(requestSpan(request.raw).ctx, () => sendUpstream(deps.dispatcher, {
         origin: upstreams[route.service],
         path: request.url,
         method: request.method as Dispatcher.HttpMethod,
@@ -303,7 +304,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
         // An event stream runs as long as it likes, but its service must start it in time.
         headersTimeoutMs: config.UPSTREAM_TIMEOUT * 1000 * Math.max(route.timeoutFactor, 1),
         bufferLimit: BUFFERED_ANSWER_LIMIT,
-      });
+      }));
     } catch (error) {
       // The client went away mid-request (an upload cut short): nobody to answer, no service fault.
       if (!request.raw.socket || request.raw.socket.destroyed) return reply;

@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import type { ServiceName } from '@imlab/contracts';
+import { CLOUDFLARE_RANGES_AS_OF, isCloudflareAddress } from '../identity/cloudflare.js';
 
 /**
  * Route classes decide the rate-limit policy, whether a session is resolved, how the body is read
@@ -141,3 +143,78 @@ export function classify(method: string, path: string): RouteInfo | undefined {
 
 /** Where a service listens, by name. */
 export type Upstreams = Record<ServiceName, string>;
+
+/**
+ * Every surface of the gateway, in the same table as the routes: the first rule whose prefix is the
+ * path (or a parent of it) says who answers and on which listener. `api` is the proxied /v1 space
+ * (ROUTES and OWNERS above decide the rest); `gateway` the gateway's own pages and probes; `metrics`
+ * the Prometheus endpoint, served only on the internal metrics listener (METRICS_PORT) — on the
+ * public one it is a 404 like any unknown path; `hidden` what is never answered from outside (a
+ * 404 problem); `web` the web app (web/dist), which takes every path no other rule claims.
+ */
+export type Surface = 'api' | 'gateway' | 'metrics' | 'hidden' | 'web';
+export type Listener = 'public' | 'metrics';
+export interface SurfaceRule {
+  prefix: string;
+  surface: Surface;
+  listener: Listener;
+}
+
+export const SURFACES: readonly SurfaceRule[] = [
+  { prefix: '/v1', surface: 'api', listener: 'public' },
+  { prefix: '/docs', surface: 'gateway', listener: 'public' },
+  { prefix: '/openapi.json', surface: 'gateway', listener: 'public' },
+  { prefix: '/admin', surface: 'gateway', listener: 'public' },
+  { prefix: '/healthz', surface: 'gateway', listener: 'public' },
+  { prefix: '/readyz', surface: 'gateway', listener: 'public' },
+  { prefix: '/metrics', surface: 'metrics', listener: 'metrics' },
+  { prefix: '/internal', surface: 'hidden', listener: 'public' },
+  { prefix: '/.well-known', surface: 'hidden', listener: 'public' },
+  { prefix: '/__gateway', surface: 'hidden', listener: 'public' },
+  { prefix: '/', surface: 'web', listener: 'public' },
+];
+
+/** The surface a path belongs to (the `web` rule takes whatever no other rule claims). */
+export function surfaceOf(pathname: string): SurfaceRule {
+  return SURFACES.find(({ prefix }) => prefix === '/' || pathname === prefix || pathname.startsWith(`${prefix}/`))!;
+}
+
+/** The path the metrics listener answers (the table's `metrics` rule). */
+export const METRICS_PATH = SURFACES.find((s) => s.surface === 'metrics')!.prefix;
+
+/**
+ * What sits in front of the gateway (EDGE_PROFILE), as presets of the same table: which request
+ * header names the client, and which peers are believed when they do. `none`: the socket's address
+ * (or the right-most untrusted X-Forwarded-For hop, TRUSTED_PROXIES). `cloudflare`: CF-Connecting-IP,
+ * from Cloudflare's published ranges only (identity/cloudflare.ts, dated `asOf`).
+ */
+export type EdgeProfile = 'none' | 'cloudflare';
+export interface EdgePreset {
+  /** The header the edge names the client's address in. */
+  clientHeader?: string;
+  /** Whether `peer` is one of the edge's own servers (only they are believed). */
+  isEdge?: (peer: string) => boolean;
+  /** When the edge's address ranges were taken. */
+  asOf?: string;
+}
+export const EDGE_PROFILES: Readonly<Record<EdgeProfile, EdgePreset>> = {
+  none: {},
+  cloudflare: { clientHeader: 'cf-connecting-ip', isEdge: isCloudflareAddress, asOf: CLOUDFLARE_RANGES_AS_OF },
+};
+
+/**
+ * The client's address. `peer` is what the socket and TRUSTED_PROXIES establish (the right-most
+ * untrusted X-Forwarded-For hop: with Cloudflare in front of the ingress, a Cloudflare edge server).
+ * Behind an edge with a preset, that edge server names the client in the preset's header: believed
+ * only when the peer really is the edge. A request sent around the edge to the origin is keyed by
+ * its own address, whatever header it carries.
+ */
+export function clientAddress(profile: EdgeProfile, peer: string, claimedHeader: string | string[] | undefined): string {
+  const { clientHeader, isEdge } = EDGE_PROFILES[profile];
+  if (!clientHeader || !isEdge || typeof claimedHeader !== 'string' || !isEdge(peer)) return peer;
+  const claimed = claimedHeader.trim();
+  return isIP(claimed) ? claimed : peer;
+}
+
+/** The header of the request `clientAddress` reads for `profile` (none for `none`). */
+export const clientHeaderOf = (profile: EdgeProfile): string | undefined => EDGE_PROFILES[profile].clientHeader;

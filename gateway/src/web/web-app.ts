@@ -9,15 +9,16 @@ import type { Logger } from '@imlab/logger';
 import { bucketsFor } from '../rate-limit/policies.js';
 import { refusingPolicy, setRateLimitHeaders } from '../rate-limit/headers.js';
 import { answerProbe, subjectOf, type ProxyDeps } from '../routing/proxy.js';
+import { surfaceOf } from '../routing/routes.js';
 
 /**
- * Paths the web app never answers: the API, the gateway's own pages and probes, and what is never
- * reachable from outside. Unknown paths under them stay 404 problem+json (and spend the 404 budget).
+ * Paths the web app never answers: every surface of the route table (routing/routes.ts, SURFACES)
+ * other than `web` — the API, the gateway's own pages and probes, the metrics path and what is
+ * never reachable from outside. Unknown paths under them stay 404 problem+json (and spend the 404
+ * budget).
  */
-const NOT_THE_APP = ['/v1', '/docs', '/admin', '/metrics', '/openapi.json', '/healthz', '/readyz', '/internal', '/.well-known', '/__gateway'];
-
 export function isReservedPath(pathname: string): boolean {
-  return NOT_THE_APP.some((p) => pathname === p || pathname.startsWith(`${p}/`));
+  return surfaceOf(pathname).surface !== 'web';
 }
 
 /** Hosts Google Analytics 4 needs (Google's documented CSP for GA4), only when it is configured. */

@@ -15,3 +15,4 @@ export { createMetricsServer, listenMetrics, closeMetrics } from './metrics.js';
 export * from './trace.js';
 export { refuseSuspended, type SuspensionSource } from './suspension.js';
 export { registerDailyMetrics, type DailyMetric, type ServiceDailyCount } from './daily-metrics.js';
+export * from './instrument.js';

@@ -36,9 +36,9 @@ export function registerMetrics(app: FastifyInstance, service: string): Registry
  * public port: the counters name routes, outcomes and failures an outsider has no business
  * reading, and the public listener answers /metrics 404 like any unknown path.
  */
-export function createMetricsServer(registry: Pick<Registry, 'metrics' | 'contentType'>): Server {
+export function createMetricsServer(registry: Pick<Registry, 'metrics' | 'contentType'>, path = '/metrics'): Server {
   const server = createServer((req, res) => {
-    if ((req.method === 'GET' || req.method === 'HEAD') && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+    if ((req.method === 'GET' || req.method === 'HEAD') && (req.url === path || req.url?.startsWith(`${path}?`))) {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
         () => res.writeHead(500).end(),

@@ -3,7 +3,7 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, Tr
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ConsoleSpanExporter, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, ConsoleSpanExporter, InMemorySpanExporter, ParentBasedSampler, SamplingDecision, SimpleSpanProcessor, TracerProvider, type ReadableSpan, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 
 /**
@@ -73,7 +73,22 @@ export function exporterFromEnv(env: NodeJS.ProcessEnv) {
   return undefined;
 }
 
+/**
+ * Which spans may start a trace: only a request (SERVER) or a message (CONSUMER). A span with a
+ * parent follows its parent's decision (ParentBased). Without this, every SQL statement, Redis
+ * command or BullMQ housekeeping call made outside a request or a message (the outbox relay's
+ * poll, a worker's blocking wait for its next job, stalled-job checks, JWKS refreshes) would be a
+ * one-span trace of its own: noise, and a second trace beside the message's. Dropped spans stay
+ * valid for propagation (their trace id is kept), they are only not recorded.
+ */
+export const ownRootsOnly: Sampler = {
+  shouldSample: (_ctx, _traceId, _name, kind) =>
+    ({ decision: kind === SpanKind.SERVER || kind === SpanKind.CONSUMER ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD }),
+  toString: () => 'OwnRootsOnly',
+};
+
 let provider: TracerProvider | undefined;
+let exporting = false;
 /**
  * Sets up tracing for this process once (the first service to ask names the resource): the
  * AsyncLocalStorage context manager, the W3C propagator and the tracer provider.
@@ -81,14 +96,25 @@ let provider: TracerProvider | undefined;
 export function setupTracing(service: string, env: NodeJS.ProcessEnv = process.env): void {
   if (provider) return;
   const exporter = exporterFromEnv(env);
+  exporting = exporter !== undefined;
   provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || `imagemakerlab-${service}` }),
+    sampler: new ParentBasedSampler({ root: ownRootsOnly }),
     spanProcessors: [fanout, ...(exporter ? [new BatchSpanProcessor({ exporter })] : [])],
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
 }
+
+/** The process's tracer provider (set up on first use): what the instrumentations report to. */
+export function tracerProvider(): TracerProvider {
+  if (!provider) setupTracing('process');
+  return provider!;
+}
+
+/** Whether spans leave this process (an exporter was configured by the OTEL_* variables). */
+export const tracingExported = (): boolean => exporting;
 
 /** Sends what is left to the exporter (at shutdown). */
 export async function flushTracing(): Promise<void> {
@@ -104,12 +130,20 @@ const tracer = () => {
  * A span of `kind`, a child of the trace `traceparent` names (a remote parent), or the root of a
  * new trace; with the context to run its work in.
  */
-export function startSpan(name: string, kind: SpanKind, traceparent: unknown, attributes: Record<string, string> = {}): { span: Span; ctx: Context } {
+export function startSpan(name: string, kind: SpanKind, traceparent: unknown, attributes: Record<string, string> = {}, within?: Context): { span: Span; ctx: Context } {
   const spans = tracer(); // sets tracing up first: the propagator below is the global one
-  const parent = propagation.extract(ROOT_CONTEXT, parseTraceparent(traceparent) ? { traceparent: String(traceparent).trim().toLowerCase() } : {});
+  const remote = propagation.extract(ROOT_CONTEXT, parseTraceparent(traceparent) ? { traceparent: String(traceparent).trim().toLowerCase() } : {});
+  // `within` (e.g. BullMQ's own consumer span, itself continued from the same traceparent) is the
+  // parent when it belongs to the trace the traceparent names, or when there is no traceparent.
+  const inner = within ? trace.getSpanContext(within) : undefined;
+  const outer = trace.getSpanContext(remote);
+  const parent = within && inner && trace.isSpanContextValid(inner) && (!outer || outer.traceId === inner.traceId) ? within : remote;
   const span = spans.startSpan(name, { kind, attributes }, parent);
   return { span, ctx: trace.setSpan(parent, span) };
 }
+
+/** The context running now (a request's or a message's span, or none). */
+export const activeContext = (): Context => context.active();
 
 /** Runs `fn` (and everything it starts) in `ctx`. */
 export function runInContext<T>(ctx: Context, fn: () => T): T {

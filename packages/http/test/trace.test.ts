@@ -42,6 +42,39 @@ describe('W3C traceparent', () => {
   });
 });
 
+describe('which spans are recorded', () => {
+  it('starts traces only with a request or a message: a library span outside one is not recorded', () => {
+    const recording = recordSpans();
+    try {
+      // what the outbox relay's poll, a worker's wait for jobs or a JWKS refresh would make
+      const { span: stray } = startSpan('pg.query SELECT', SpanKind.CLIENT, undefined);
+      stray.end();
+      expect(stray.isRecording()).toBe(false);
+      const { span: request, ctx } = startSpan('GET /v1/x', SpanKind.SERVER, undefined);
+      const { span: message } = startSpan('process x', SpanKind.CONSUMER, undefined);
+      // inside a request, library spans are its children and recorded
+      const { span: query } = startSpan('pg.query SELECT', SpanKind.CLIENT, undefined, {}, ctx);
+      for (const s of [query, message, request]) s.end();
+      expect(recording.finished().map((s) => s.name).sort()).toEqual(['GET /v1/x', 'pg.query SELECT', 'process x']);
+      expect(recording.finished().find((s) => s.name === 'pg.query SELECT')!.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+    } finally {
+      recording.stop();
+    }
+  });
+
+  it('follows a caller that did not sample its trace', () => {
+    const recording = recordSpans();
+    try {
+      const { span } = startSpan('GET /v1/x', SpanKind.SERVER, '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00');
+      span.end();
+      expect(span.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+      expect(recording.finished()).toEqual([]);
+    } finally {
+      recording.stop();
+    }
+  });
+});
+
 describe('a service app and the trace of each request', () => {
   let app: App;
   const logs = captureLogs();
@@ -115,7 +148,7 @@ describe('exporting spans (the standard OTEL_* variables)', () => {
       const exporter = exporterFromEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: endpoint })!;
       expect(exporter.constructor.name).toBe('OTLPTraceExporter');
       const recording = recordSpans();
-      const { span } = startSpan('exported', SpanKind.INTERNAL, undefined);
+      const { span } = startSpan('exported', SpanKind.SERVER, undefined);
       span.end();
       const [finished] = recording.finished().filter((s) => s.name === 'exported');
       recording.stop();

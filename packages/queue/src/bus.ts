@@ -1,7 +1,8 @@
 import { Queue, QueueEvents, Worker, Job, UnrecoverableError, DelayedError, type JobsOptions, type Processor } from 'bullmq';
 import type { Kysely } from 'kysely';
 import type { MessageName, Payload, QueueName } from '@imlab/contracts';
-import { AppError, runInContext, SpanKind, startSpan } from '@imlab/http';
+import { BullMQOtel } from 'bullmq-otel';
+import { activeContext, AppError, instrumentationEnabled, runInContext, SpanKind, startSpan } from '@imlab/http';
 import type { Logger } from '@imlab/logger';
 import { Gauge, type Registry } from 'prom-client';
 import { connectRedis, queuePrefix, type Redis } from './redis.js';
@@ -122,6 +123,13 @@ export class Bus<DB extends QueueTables = QueueTables> {
   /** Queues this bus consumes (and cleans of old finished jobs). */
   private readonly consumed = new Set<QueueName>();
   private readonly relay: Relay;
+  /**
+   * BullMQ's own telemetry (its producer, consumer and job-state spans through `bullmq-otel`) when
+   * the `bullmq` instrumentation is on (@imlab/http's instrument()). Each job carries its message's
+   * traceparent as BullMQ's telemetry metadata, so BullMQ's consumer span continues the trace the
+   * message was sent in, and the handler's span (below) is its child: one trace per message.
+   */
+  private readonly telemetry = instrumentationEnabled('bullmq') ? new BullMQOtel({ tracerName: 'bullmq' }) : undefined;
 
   constructor(private readonly opts: BusOptions<DB>) {
     this.prefix = queuePrefix(opts.prefix);
@@ -134,6 +142,9 @@ export class Bus<DB extends QueueTables = QueueTables> {
       logger: opts.logger,
       ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
       persistentJobOptions: PERSISTENT_JOB_OPTIONS,
+      // BullMQ's consumer span continues the message's own trace, never the relay's batch (the
+      // relay runs outside any request: its addBulk span is not recorded, see trace.ts).
+      ...(this.telemetry ? { jobOptions: (data: Envelope) => ({ telemetry: data.traceparent ? { metadata: JSON.stringify({ traceparent: data.traceparent }) } : { omitContext: true } }) } : {}),
       publish: (queue, jobs) => this.queue(queue).addBulk(jobs),
       onPoll: () => {
         if (Date.now() - lastPrune < HOUR) return;
@@ -151,7 +162,7 @@ export class Bus<DB extends QueueTables = QueueTables> {
   queue(name: QueueName): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.redis, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      q = new Queue(name, { connection: this.redis, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS, ...(this.telemetry ? { telemetry: this.telemetry } : {}) });
       // every in-flight waitForResult listens for the queue closing; an API under load has many
       q.setMaxListeners(1000);
       this.queues.set(name, q);
@@ -246,8 +257,9 @@ export class Bus<DB extends QueueTables = QueueTables> {
         throw new UnrecoverableError(problem);
       }
       const message = job.data as Envelope;
-      // A span of the trace the message was sent in (or a new one), for the handler and what it sends.
-      const { span, ctx } = startSpan(`process ${message.name}`, SpanKind.CONSUMER, message.traceparent, { 'messaging.destination.name': queueName, 'messaging.message.id': message.id });
+      // A span of the trace the message was sent in (or a new one), for the handler and what it sends;
+      // with BullMQ's telemetry on, a child of BullMQ's consumer span (itself in that trace).
+      const { span, ctx } = startSpan(`process ${message.name}`, SpanKind.CONSUMER, message.traceparent, { 'messaging.destination.name': queueName, 'messaging.message.id': message.id }, this.telemetry ? activeContext() : undefined);
       const jobLog = log.child({ jobId: job.id, messageName: message.name, ...(message.requestId ? { requestId: message.requestId } : {}), traceId: span.spanContext().traceId });
       try {
         return await runInContext(ctx, () => processor({ message, log: jobLog, job, ...(token ? { token } : {}) }));
@@ -290,6 +302,7 @@ export class Bus<DB extends QueueTables = QueueTables> {
       lockDuration: opts.lockDuration ?? this.opts.lockDuration ?? 30_000,
       stalledInterval: opts.stalledInterval ?? this.opts.stalledInterval ?? 30_000,
       maxStalledCount: 3,
+      ...(this.telemetry ? { telemetry: this.telemetry } : {}),
     });
     worker.on('error', (err) => log.error({ err }, 'worker error'));
     this.workers.push(worker);

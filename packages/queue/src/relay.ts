@@ -22,6 +22,8 @@ export interface RelayOptions {
   pollMs?: number;
   /** Publishes the jobs of one batch, per queue (BullMQ addBulk: one round trip per queue). */
   publish: (queue: QueueName, jobs: OutgoingJob[]) => Promise<unknown>;
+  /** More options for a message's job (BullMQ's telemetry metadata). */
+  jobOptions?: (data: Envelope) => JobsOptions;
   /** Job options a persistent message (`user.purge`) is sent with. */
   persistentJobOptions: JobsOptions;
   /** Runs on the poll timer: housekeeping that shares its schedule (pruning). */
@@ -103,7 +105,7 @@ export class Relay {
           const persistent = isPersistent(row.name as MessageName) ? this.opts.persistentJobOptions : {};
           for (const target of row.targets as QueueName[]) {
             const list = byQueue.get(target) ?? [];
-            list.push({ name: row.name, data, opts: { jobId: row.id, ...persistent, ...(row.delay_ms > 0 ? { delay: row.delay_ms } : {}) } });
+            list.push({ name: row.name, data, opts: { jobId: row.id, ...persistent, ...(row.delay_ms > 0 ? { delay: row.delay_ms } : {}), ...this.opts.jobOptions?.(data) } });
             byQueue.set(target, list);
           }
         }

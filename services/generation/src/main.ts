@@ -1,15 +1,7 @@
-import { createLogger } from '@imlab/logger';
-import { runService } from '@imlab/http';
-import { contextFromConfig } from '@imlab/service';
-import { loadGenerationConfig } from './config.js';
-import { build, startConsumers, startSweeper } from './app.js';
-import type { DB } from './db.js';
+// Entry point. OpenTelemetry's instrumentations (pg, ioredis, undici, BullMQ) patch those modules as
+// they load, so they are registered first and the service is imported only then (dynamically: a static
+// import would load pg and ioredis before this line runs). See @imlab/http/instrument.
+import { instrument } from '@imlab/http/instrument';
 
-const config = loadGenerationConfig();
-const logger = createLogger({ service: 'generation', level: config.LOG_LEVEL });
-const ctx = await contextFromConfig<DB>('generation', config, logger, new URL('../migrations', import.meta.url));
-const app = await build({ config, logger, ctx });
-startConsumers(app, ctx);
-const sweeper = startSweeper(app, ctx, config.SWEEP_INTERVAL_MS);
-await ctx.bus.startRelay();
-await runService({ logger, app, port: config.PORT, host: config.HOST, closables: [sweeper, ctx], graceMs: config.SHUTDOWN_GRACE_MS, metrics: { port: config.METRICS_PORT, registry: app.metricsRegistry } });
+instrument('generation');
+await import('./serve.js');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { parseTraceparent, recordSpans } from '@imlab/http';
+import { eventually } from '@imlab/testing';
 import { startHarness, type Harness } from './support/harness.js';
 
 // One trace from the request the gateway forwards (its traceparent) through the generation API, the
@@ -30,7 +31,12 @@ describe('trace context across the generation path', () => {
       (await h.ctx.bus.queue(queue).getJobs(['completed', 'active', 'waiting'], 0, 200)).filter(Boolean).map((j) => j.data as { name: string; payload: Record<string, unknown>; traceparent?: string });
     const render = (await jobsOf('generation-render')).find((m) => m.payload.generationId === created.body.id)!;
     expect(render, 'the render job').toBeDefined();
-    const ledger = (await jobsOf('credits-ledger')).filter((m) => JSON.stringify(m.payload).includes(created.body.id) || m.payload.userId === alice);
+    // the capture is committed with the success and relayed right after it: it may reach the queue
+    // a moment after the generation reads as succeeded
+    const ledger = await eventually(async () => {
+      const found = (await jobsOf('credits-ledger')).filter((m) => JSON.stringify(m.payload).includes(created.body.id) || m.payload.userId === alice);
+      return found.some((m) => m.name === 'ledger.capture') ? found : undefined;
+    }).then((found) => found!);
     const names = ledger.map((m) => m.name);
     expect(names).toEqual(expect.arrayContaining(['ledger.reserve', 'ledger.capture']));
 
@@ -80,6 +86,23 @@ describe('the spans of that trace (OpenTelemetry)', () => {
         return parent && byId.has(parent) ? [parent, ...ancestors(byId.get(parent)!)] : parent ? [parent] : [];
       };
       expect(ancestors(render)).toContain(server.spanContext().spanId);
+
+      // OpenTelemetry's instrumentations (on in tests, see packages/http/test/instrument-setup.ts):
+      // the request's SQL statements and Redis commands, and the worker's, are spans of this trace too
+      const descends = (s: (typeof spans)[number], from: (typeof spans)[number]) => ancestors(s).includes(from.spanContext().spanId);
+      const sql = spans.filter((s) => s.attributes['db.system.name'] === 'postgresql' || s.attributes['db.system'] === 'postgresql');
+      const redis = spans.filter((s) => s.attributes['db.system.name'] === 'redis' || s.attributes['db.system'] === 'redis');
+      expect(sql.filter((s) => descends(s, server)).length, 'SQL under the API request').toBeGreaterThan(0);
+      expect(sql.filter((s) => descends(s, render)).length, 'SQL under the render').toBeGreaterThan(0);
+      expect(redis.filter((s) => descends(s, render)).length, 'Redis commands under the render').toBeGreaterThan(0);
+      // BullMQ's own consumer span is in the same trace, between the message and the handler's span
+      const bullmq = spans.find((s) => s.instrumentationScope.name === 'bullmq' && s.spanContext().spanId === render.parentSpanContext?.spanId);
+      expect(bullmq, spans.map((s) => `${s.instrumentationScope.name}:${s.name}`).join(', ')).toBeDefined();
+      // and no message of this request made a trace of its own: every recorded BullMQ consumer span
+      // of its render job is in this trace
+      const renderJobSpans = recording.finished().filter((s) => s.instrumentationScope.name === 'bullmq' && s.attributes['bullmq.job.name'] === 'generation.render' && String(s.attributes['bullmq.job.id']) === String(render.attributes['messaging.message.id']));
+      expect(renderJobSpans.length).toBeGreaterThan(0);
+      expect(new Set(renderJobSpans.map((s) => s.spanContext().traceId))).toEqual(new Set([traceId]));
     } finally {
       recording.stop();
     }
