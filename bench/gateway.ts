@@ -2,7 +2,7 @@
  * Gateway benchmark: one script, one run.
  *
  *   apt-get update && apt-get install -y nginx wrk # once: the nginx comparison, the load generator
- *   flock /work/bench.lock pnpm --filter @imlab/bench gateway   # or: pnpm exec tsx bench/gateway.ts
+ *   pnpm --filter @imlab/bench gateway   # or: pnpm exec tsx bench/gateway.ts
  *
  * Rate limits go to a private redis-server when one is installed, else to REDIS_URL.
  *

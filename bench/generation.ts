@@ -112,27 +112,56 @@ async function startLedger(prefix: string, dbName: string) {
   return { ctx, captures: () => captures };
 }
 
-async function pipelineRun(label: string, apiPort: number, sign: (sub: string) => Promise<string>, genDb: Kysely<unknown>, n: number) {
+/**
+ * `n` generations through the API: from CLIENTS closed-loop clients (saturation), or with
+ * `pace` = creates per second from an open-loop client (a create every 1/pace s whether or not the
+ * earlier ones finished: the load of a given arrival rate, below saturation).
+ */
+async function pipelineRun(label: string, apiPort: number, sign: (sub: string) => Promise<string>, genDb: Kysely<unknown>, n: number, opts: { clients?: number; pace?: number; gapMs?: number } = {}) {
   const users = Array.from({ length: 50 }, () => uuidv7());
   const tokens = await Promise.all(users.map(sign));
   const since = new Date();
   const t0 = performance.now();
   let next = 0;
   const ids: string[] = [];
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      while (next < n) {
-        const i = next++;
-        const res = await fetch(`http://127.0.0.1:${apiPort}/v1/generations`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${tokens[i % users.length]}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ prompt: `bench ${label} ${i}`, model: 'imlab-draft', size: '512x512' }),
-        });
-        if (res.status !== 202) throw new Error(`create answered ${res.status}: ${await res.text()}`);
-        ids.push(((await res.json()) as { id: string }).id);
-      }
-    }),
-  );
+  const create = async (i: number) => {
+    const res = await fetch(`http://127.0.0.1:${apiPort}/v1/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens[i % users.length]}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: `bench ${label} ${i}`, model: 'imlab-draft', size: '512x512' }),
+    });
+    if (res.status !== 202) throw new Error(`create answered ${res.status}: ${await res.text()}`);
+    ids.push(((await res.json()) as { id: string }).id);
+  };
+  if (opts.pace) {
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      const due = t0 + (i * 1000) / opts.pace;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      pending.push(create(i));
+    }
+    await Promise.all(pending);
+  } else {
+    await Promise.all(
+      Array.from({ length: opts.clients ?? CLIENTS }, async () => {
+        while (next < n) {
+          const i = next++;
+          await create(i);
+          if (opts.gapMs) {
+            // idle: the generation finishes before the next one is asked for
+            const id = ids[ids.length - 1]!;
+            for (;;) {
+              const { rows } = await sql<{ status: string }>`select status from generations where id = ${id}`.execute(genDb);
+              if (rows[0]?.status === 'succeeded') break;
+              await sleep(2);
+            }
+            await sleep(opts.gapMs);
+          }
+        }
+      }),
+    );
+  }
   const createdMs = performance.now() - t0;
   for (;;) {
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from generations where status = 'succeeded' and created_at >= ${since}`.execute(genDb);
@@ -140,9 +169,9 @@ async function pipelineRun(label: string, apiPort: number, sign: (sub: string) =
     await sleep(20);
   }
   const totalMs = performance.now() - t0;
-  const { rows } = await sql<{ q: number; s: number; r: number }>`
+  const { rows } = await sql<{ q: number; s: number; r: number; h: number }>`
     select extract(epoch from (started_at - queued_at)) * 1000 as q, extract(epoch from (finished_at - created_at)) * 1000 as s,
-           extract(epoch from (finished_at - started_at)) * 1000 as r
+           extract(epoch from (finished_at - started_at)) * 1000 as r, extract(epoch from (queued_at - created_at)) * 1000 as h
     from generations where created_at >= ${since} and status = 'succeeded'`.execute(genDb);
   const startLat = rows.map((r) => Number(r.q));
   const e2e = rows.map((r) => Number(r.s));
@@ -157,6 +186,8 @@ async function pipelineRun(label: string, apiPort: number, sign: (sub: string) =
     e2eP50: pct(e2e, 50),
     e2eP99: pct(e2e, 99),
     renderP50: pct(render, 50),
+    /** created → queued: the reserve's round trip through the ledger. */
+    holdP50: pct(rows.map((r) => Number(r.h)), 50),
   };
 }
 
@@ -243,9 +274,15 @@ async function main() {
     await waitReady(w2);
     const two = await pipelineRun('2 workers', apiPort, iss.sign, genDb, N);
     log.info(two, 'pipeline, 2 workers');
+    // At idle: one generation at a time, the next asked for 100 ms after the last succeeded.
+    const idle = await pipelineRun('idle', apiPort, iss.sign, genDb, 40, { clients: 1, gapMs: 100 });
+    log.info(idle, 'pipeline, idle');
+    // At half of the 2-worker saturation rate, open loop: enqueue → start where the queue is not full.
+    const half = await pipelineRun('half load', apiPort, iss.sign, genDb, Math.min(N, 200), { pace: two.perSecond / 2 });
+    log.info(half, 'pipeline, half load');
     const bare2 = await bareBullmq(`{imlab_bench_bare2_${tag}}`, N, 2);
     log.info({ bare1, bare2 }, 'bare BullMQ');
-    await writeDocs({ one, two, bare1, bare2, loadAtStart });
+    await writeDocs({ one, two, idle, half, bare1, bare2, loadAtStart });
   } finally {
     for (const p of procs) p.kill('SIGTERM');
     await sleep(1500);
@@ -270,7 +307,7 @@ async function main() {
 type Run = Awaited<ReturnType<typeof pipelineRun>>;
 type Bare = Awaited<ReturnType<typeof bareBullmq>>;
 
-async function writeDocs(r: { one: Run; two: Run; bare1: Bare; bare2: Bare; loadAtStart: number }) {
+async function writeDocs(r: { one: Run; two: Run; idle: Run; half: Run; bare1: Bare; bare2: Bare; loadAtStart: number }) {
   const f = (x: number, d = 1) => x.toFixed(d);
   const section = `<!-- generation:start -->
 ## Generation
@@ -283,10 +320,13 @@ queued + render command → relay → worker process (RENDER_CONCURRENCY=4) → 
 The API, the workers, Postgres, Redis and the load generator share the same cores (1-minute load average at the start:
 ${f(r.loadAtStart)}, other test suites were running), so treat these as orders of magnitude, not capacity figures.
 
-| | generations/s | creates/s | enqueue→start p50 | enqueue→start p99 | render (start→succeeded) p50 | create→succeeded p50 | create→succeeded p99 |
-|---|---|---|---|---|---|---|---|
-| pipeline, 1 worker | ${f(r.one.perSecond)} | ${f(r.one.createPerSecond)} | ${f(r.one.startP50, 0)} ms | ${f(r.one.startP99, 0)} ms | ${f(r.one.renderP50, 0)} ms | ${f(r.one.e2eP50, 0)} ms | ${f(r.one.e2eP99, 0)} ms |
-| pipeline, 2 workers | ${f(r.two.perSecond)} | ${f(r.two.createPerSecond)} | ${f(r.two.startP50, 0)} ms | ${f(r.two.startP99, 0)} ms | ${f(r.two.renderP50, 0)} ms | ${f(r.two.e2eP50, 0)} ms | ${f(r.two.e2eP99, 0)} ms |
+| | generations/s | creates/s | create→queued (reserve) p50 | enqueue→start p50 | enqueue→start p99 | render (start→succeeded) p50 | create→succeeded p50 | create→succeeded p99 |
+|---|---|---|---|---|---|---|---|---|
+${[r.one, r.two, r.half, r.idle].map((x) => `| ${x === r.half ? `pipeline, 2 workers, half load (open loop, ${f(r.two.perSecond / 2)}/s)` : x === r.idle ? 'pipeline, idle (one at a time, 40)' : `pipeline, ${x.label}`} | ${f(x.perSecond)} | ${f(x.createPerSecond)} | ${f(x.holdP50, 0)} ms | ${f(x.startP50, 0)} ms | ${f(x.startP99, 0)} ms | ${f(x.renderP50, 0)} ms | ${f(x.e2eP50, 0)} ms | ${f(x.e2eP99, 0)} ms |`).join('\n')}
+
+Goals (issue #22): ≥ 150 generations/s with 2 workers — ${r.two.perSecond >= 150 ? 'met' : 'not met'} (${f(r.two.perSecond)}/s);
+create → succeeded ≤ 25 ms median at idle — ${r.idle.e2eP50 <= 25 ? 'met' : 'not met'} (${f(r.idle.e2eP50, 0)} ms, measured from the database's own timestamps
+in the generation service, not through the gateway and the event stream).
 
 | bare BullMQ add → process (same run, no-op processor, concurrency 8) | jobs/s | add→process p50 | p99 |
 |---|---|---|---|

@@ -5,7 +5,7 @@
 // (spans batched to a local OTLP/HTTP sink). Reported: requests per second and the server process's
 // CPU time per request (user + system, from process.cpuUsage, after a warm-up).
 // CPU per request is the figure to compare: requests per second follow whatever else the machine runs.
-//   flock /work/bench.lock pnpm --filter @imlab/bench tracing      (BENCH_SECONDS, default 6)
+//   pnpm --filter @imlab/bench tracing      (BENCH_SECONDS, default 6)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';

@@ -55,7 +55,8 @@ describe('trace context across the generation path', () => {
     const created = await h.api('POST', '/v1/generations', { user: alice, body: { prompt: 'a quiet harbour', count: 1, size: '512x512', seed: 8 } });
     expect(created.status).toBe(202);
     await h.waitFor(alice, created.body.id, ['succeeded']);
-    const render = (await h.ctx.bus.queue('generation-render').getJobs(['completed'], 0, 200)).find((j) => j?.data.payload.generationId === created.body.id)!;
+    // the worker commits the success before BullMQ hears the job is done: wait for the job too
+    const render = (await eventually(async () => (await h.ctx.bus.queue('generation-render').getJobs(['completed'], 0, 200)).find((j) => j?.data.payload.generationId === created.body.id)))!;
     expect(parseTraceparent(render.data.traceparent)?.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(parseTraceparent(render.data.traceparent)?.traceId).not.toBe('ab'.repeat(16));
   });
@@ -73,7 +74,12 @@ describe('the spans of that trace (OpenTelemetry)', () => {
         headers: { traceparent: `00-${traceId}-${gatewaySpan}-01` },
       });
       await h.waitFor(alice, created.body.id, ['succeeded']);
-      const spans = recording.finished().filter((s) => s.spanContext().traceId === traceId);
+      // the render's spans end after its transaction commits (the success is visible a moment before)
+      const spans = (await eventually(() => {
+        const all = recording.finished().filter((s) => s.spanContext().traceId === traceId);
+        const done = all.find((s) => s.name === 'process generation.render');
+        return done && all.some((s) => s.instrumentationScope.name === 'bullmq' && s.spanContext().spanId === done.parentSpanContext?.spanId) ? all : undefined;
+      }))!;
       const server = spans.find((s) => s.name === 'POST /v1/generations')!;
       expect(server, spans.map((s) => s.name).join(', ')).toBeDefined();
       expect(server.parentSpanContext?.spanId).toBe(gatewaySpan);
