@@ -22,8 +22,7 @@
  *
  * Writes the "Ledger" section of docs/benchmarks.md (between the ledger markers).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,6 +33,7 @@ import { createLogger } from '@imlab/logger';
 import { createServiceContext, type ServiceContext } from '@imlab/service';
 import { dropDatabase, sql } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
+import { backendPids as pidsOf, cpuNow, cpuSince, pgbenchDatabase, startLedgerService, type Cpu } from './support/machine.js';
 import type { DB } from '../services/credits-ledger/src/db.js';
 import { ledgerDeps } from '../services/credits-ledger/src/inbox.js';
 import * as ledger from '../services/credits-ledger/src/ledger/ledger.service.js';
@@ -54,95 +54,6 @@ const tag = randomBytes(3).toString('hex');
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-
-/** CPU seconds used so far by each `postgres` process on this machine, and by the whole machine (non-idle). */
-function cpuNow(): { postgres: Map<number, number>; machine: number; at: number } {
-  const hz = 100;
-  const postgres = new Map<number, number>();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-      const f = stat.slice(close + 2).split(' ');
-      postgres.set(Number(pid), (Number(f[11]) + Number(f[12])) / hz);
-    } catch {
-      // the process ended between readdir and read
-    }
-  }
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
-  const idle = cpu[3]! + cpu[4]!;
-  const machine = (cpu.reduce((a, b) => a + b, 0) - idle) / hz;
-  return { postgres, machine, at: Date.now() };
-}
-
-interface Cpu {
-  /** Cores busy on average during the case: all postgres processes, the backends serving the benchmark, its client processes, the machine. */
-  postgres: number;
-  backends: number;
-  client: number;
-  machine: number;
-}
-
-/**
- * Per-process deltas (a backend that exits inside the window is left out rather than counted
- * negative). `ours` are the benchmark's backends, from pg_stat_activity.
- */
-function cpuSince(start: ReturnType<typeof cpuNow>, clientSeconds: number, ours: Set<number>, end = cpuNow()): Cpu {
-  const wall = (end.at - start.at) / 1000;
-  let postgres = 0;
-  let backends = 0;
-  for (const [pid, s] of end.postgres) {
-    const d = s - (start.postgres.get(pid) ?? 0);
-    postgres += d;
-    if (ours.has(pid)) backends += d;
-  }
-  return { postgres: postgres / wall, backends: backends / wall, client: clientSeconds / wall, machine: (end.machine - start.machine) / wall };
-}
-
-function backendPids(database: string): Set<number> {
-  const u = new URL(SERVER);
-  const out = execFileSync('psql', ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres'), '-Atc', `select pid from pg_stat_activity where datname = '${database}'`, 'postgres'], { encoding: 'utf8' });
-  return new Set(out.split('\n').filter(Boolean).map(Number));
-}
-
-/** pgbench's database (scale 10), initialised once; `run` is one `pgbench -N` of SECONDS. */
-function pgbenchDatabase() {
-  const db = `imlab_bench_pgbench_${tag}`;
-  const u = new URL(SERVER);
-  const conn = ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres')];
-  execFileSync('createdb', [...conn, db]);
-  execFileSync('pgbench', [...conn, '-i', '-q', '-s', '10', db], { stdio: ['ignore', 'ignore', 'ignore'] });
-  execFileSync('psql', [...conn, '-q', '-c', 'vacuum analyze', db]);
-  return {
-    async run(): Promise<CaseResult> {
-      // /usr/bin/time reports pgbench's own CPU (user + system seconds) on stderr. Postgres CPU is
-      // sampled inside the run (its backends exit with pgbench).
-      const run = spawn('/usr/bin/time', ['-f', 'cpu %U %S', 'pgbench', ...conn, '-N', '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), db]);
-      let stdout = '';
-      let stderr = '';
-      run.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      run.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise((r) => run.once('exit', r));
-      await sleep(1500);
-      const before = cpuNow();
-      await sleep((SECONDS - 2) * 1000);
-      const end = cpuNow();
-      const ours = backendPids(db);
-      await exited;
-      const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
-      if (!m) throw new Error(`cannot read pgbench output:\n${stdout}\n${stderr}`);
-      const t = /cpu ([\d.]+) ([\d.]+)/.exec(stderr);
-      // pgbench's own CPU covers the whole run: averaged over it.
-      const cpu = cpuSince(before, 0, ours, end);
-      const result = { rate: Number(m[1]), errors: 0, cpu: { ...cpu, client: t ? (Number(t[1]) + Number(t[2])) / SECONDS : 0 } };
-      log.info({ name: 'pgbench -N', ...result }, 'case done');
-      return result;
-    },
-    drop: () => execFileSync('dropdb', [...conn, '--if-exists', '--force', db]),
-  };
-}
 
 /** The mean of several runs of one case (rates and CPU averaged). */
 function mean(rs: CaseResult[]): CaseResult {
@@ -268,7 +179,7 @@ async function runCase(name: CaseName, databaseName: string, prefix: string, wor
     const before = cpuNow();
     for (const p of procs) p.stdin!.write('go\n');
     const results = await Promise.all(readers.map(async (read) => JSON.parse(await read()) as { rate: number; errors: number; cpuSeconds: number }));
-    const cpu = cpuSince(before, results.reduce((a, r) => a + r.cpuSeconds, 0), backendPids(databaseName));
+    const cpu = cpuSince(before, results.reduce((a, r) => a + r.cpuSeconds, 0), pidsOf(SERVER, databaseName));
     const result = { rate: results.reduce((a, r) => a + r.rate, 0), errors: results.reduce((a, r) => a + r.errors, 0), cpu };
     log.info({ name, workers, ...result }, 'case done');
     return result;
@@ -284,7 +195,7 @@ async function main() {
   const migrationsFolder = path.join(repo, 'services/credits-ledger/migrations');
   const loadBefore = loadavg()[0]!;
   log.info({ seconds: SECONDS, clients: CLIENTS, rounds: ROUNDS }, 'start');
-  const pgdb = pgbenchDatabase();
+  const pgdb = pgbenchDatabase(SERVER, tag);
 
   const ctx = await createServiceContext<DB>({
     service: 'credits-ledger',
@@ -297,7 +208,7 @@ async function main() {
     migrate: true,
     poolSize: CLIENTS + 2,
   });
-  let service: ChildProcess | undefined;
+  let service: Awaited<ReturnType<typeof startLedgerService>> | undefined;
   try {
     const deps = await ledgerDeps(ctx, { LOW_BALANCE_THRESHOLD: 10 });
     const users = Array.from({ length: USERS }, () => randomUUID());
@@ -316,7 +227,7 @@ async function main() {
     // load moves within minutes, so each round compares cases run seconds apart.
     const rounds: { pg: CaseResult; spread: CaseResult; hot: CaseResult }[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      rounds.push({ pg: await pgdb.run(), spread: await runCase('spread', databaseName, prefix), hot: await runCase('hot', databaseName, prefix) });
+      rounds.push({ pg: { ...(await pgdb.run(CLIENTS, SECONDS)), errors: 0 }, spread: await runCase('spread', databaseName, prefix), hot: await runCase('hot', databaseName, prefix) });
     }
     const pg = mean(rounds.map((r) => r.pg));
     const pgTps = pg.rate;
@@ -339,31 +250,13 @@ async function main() {
     await sql`drop trigger outbox_notify on outbox`.execute(ctx.db);
 
     // End to end: the real service process consumes its inbox.
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    service = spawn(tsx, [path.join(repo, 'services/credits-ledger/src/main.ts')], {
-      cwd: path.join(repo, 'services/credits-ledger'),
-      env: {
-        PATH: process.env.PATH ?? '',
-        NODE_ENV: 'development',
-        LOG_LEVEL: 'warn',
-        PORT: String(port),
-        METRICS_PORT: '0',
-        DATABASE_URL: SERVER,
-        REDIS_URL: REDIS,
-        DATABASE_NAME: databaseName,
-        QUEUE_PREFIX: prefix,
-        DB_POOL_SIZE: String(CLIENTS),
-        INBOX_CONCURRENCY: String(CLIENTS),
-        SEAL_INTERVAL: '5',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+    service = await startLedgerService({
+      server: SERVER,
+      redis: REDIS,
+      databaseName,
+      prefix,
+      env: { DB_POOL_SIZE: String(CLIENTS), INBOX_CONCURRENCY: String(CLIENTS), SEAL_INTERVAL: '5' },
     });
-    for (let i = 0; ; i++) {
-      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false);
-      if (ok) break;
-      if (i > 300) throw new Error('ledger service did not become ready');
-      await sleep(100);
-    }
     const inboxBefore = Number((await sql<{ n: number }>`select count(*) as n from inbox`.execute(ctx.db)).rows[0]!.n);
     log.info({ commands: COMMANDS }, 'end to end: outbox → relay → BullMQ → ledger inbox');
     const started = Date.now();
@@ -439,10 +332,7 @@ engineers' builds and tests ran at the same time, so absolute numbers and even t
     await writeFile(file, next2);
     log.info({ file }, 'docs updated');
   } finally {
-    if (service && service.exitCode === null) {
-      service.kill('SIGTERM');
-      await new Promise((r) => service!.once('exit', r));
-    }
+    await service?.stop();
     await ctx.close();
     await dropDatabase(databaseUrlFor(SERVER, databaseName));
     pgdb.drop();
