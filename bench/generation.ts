@@ -259,10 +259,10 @@ async function main() {
   const procs: ChildProcess[] = [];
   const genDb = createDb<unknown>(databaseUrlFor(SERVER, genDbName), { max: 2 });
   try {
-    procs.push(spawnProc('main.ts', { ...env, PORT: String(apiPort) }));
+    procs.push(spawnProc('main.ts', { ...env, PORT: String(apiPort), METRICS_PORT: '0' }));
     await waitReady(apiPort);
     const w1 = await freePort();
-    procs.push(spawnProc('worker.ts', { ...env, WORKER_PORT: String(w1) }));
+    procs.push(spawnProc('worker.ts', { ...env, WORKER_PORT: String(w1), WORKER_METRICS_PORT: '0' }));
     await waitReady(w1);
     log.info('warm-up');
     await pipelineRun('warmup', apiPort, iss.sign, genDb, 30);
@@ -270,7 +270,7 @@ async function main() {
     const one = await pipelineRun('1 worker', apiPort, iss.sign, genDb, N);
     log.info(one, 'pipeline, 1 worker');
     const w2 = await freePort();
-    procs.push(spawnProc('worker.ts', { ...env, WORKER_PORT: String(w2) }));
+    procs.push(spawnProc('worker.ts', { ...env, WORKER_PORT: String(w2), WORKER_METRICS_PORT: '0' }));
     await waitReady(w2);
     const two = await pipelineRun('2 workers', apiPort, iss.sign, genDb, N);
     log.info(two, 'pipeline, 2 workers');
@@ -318,7 +318,7 @@ N = ${r.one.n} generations per run from ${CLIENTS} concurrent clients over 50 pe
 generation goes the whole way: HTTP create → outbox → relay → ledger reserve (in-process stand-in answering at once) →
 queued + render command → relay → worker process (RENDER_CONCURRENCY=4) → store → succeeded + capture in one transaction.
 The API, the workers, Postgres, Redis and the load generator share the same cores (1-minute load average at the start:
-${f(r.loadAtStart)}, other test suites were running), so treat these as orders of magnitude, not capacity figures.
+${f(r.loadAtStart)}; other work may share the machine), so treat these as orders of magnitude, not capacity figures.
 
 | | generations/s | creates/s | create→queued (reserve) p50 | enqueue→start p50 | enqueue→start p99 | render (start→succeeded) p50 | create→succeeded p50 | create→succeeded p99 |
 |---|---|---|---|---|---|---|---|---|
