@@ -417,6 +417,8 @@ describe('finance and ops', () => {
           expect(totals.slice(0, 2)).toEqual([fmt.format(tb.totals.debits), fmt.format(tb.totals.credits)]);
           expect(tb.totals.debits).toBeGreaterThan(0);
           await page.getByText(at(f, 'trial.balanced')).waitFor();
+          // account types in the person's language (zh keeps the API's name beside the word)
+          expect(await table.locator('tbody th').first().innerText()).toContain(at(f, `trial.types.${tb.lines[0]!.type}`));
           await screen(page, 'finance', { locale, width });
           expect(watch.problems).toEqual([]);
           if (width !== 1280) continue;

@@ -30,7 +30,6 @@ export default function Finance() {
   );
 }
 
-
 /** A table that may be wider than a phone: it scrolls inside its own focusable, labelled region. */
 function TableScroll({ label, children }: { label: string; children: ReactNode }) {
   return (
@@ -90,6 +89,7 @@ function TrialBalanceSection() {
   const lang = i18n.language;
   const trial = useTrialBalance(true);
   const n = (v: number) => number(lang, v);
+  const typeLabel = (type: string) => t(`trial.types.${type}`, { defaultValue: type });
   return (
     <Section kind="finance" id="trial-title" title={t('trial.title')}>
       {trial.isPending ? (
@@ -125,7 +125,9 @@ function TrialBalanceSection() {
                 {trial.data.lines.map((line) => (
                   <tr key={`${line.scope}:${line.type}:${line.accountId ?? ''}`}>
                     <th scope="row">
-                      {line.type}
+                      {typeLabel(line.type)}
+                      {/* the type as the API and the CSVs name it, where the word differs */}
+                      {typeLabel(line.type).toLowerCase() === line.type ? null : <span className="account-id">{line.type}</span>}
                       {line.accountId ? <span className="account-id">{line.accountId}</span> : null}
                     </th>
                     <td>{line.scope === 'system' ? t('trial.scopeSystem') : t('trial.scopeUsers')}</td>
