@@ -100,9 +100,10 @@ export class Inbox<DB extends QueueTables> {
       results = await this.together(group);
     } catch (err) {
       // Somebody in the group failed (or the group met a deadlock): nothing of it was committed.
-      // Each message runs alone, so only the failing one fails, with its own error and retry.
+      // Each message runs alone, in arrival order, so only the failing one fails, with its own
+      // error and retry (and one lane still holds one connection).
       group[0]!.log.debug({ size: group.length, reason: (err as Error).message }, 'inbox group rolled back; applying its messages one by one');
-      await Promise.all(group.map((w) => this.alone(w).then(w.resolve, w.reject)));
+      for (const w of group) await this.alone(w).then(w.resolve, w.reject);
       return;
     }
     group.forEach((w, i) => w.resolve(results[i]));
