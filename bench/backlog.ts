@@ -29,11 +29,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import { v7 as uuidv7 } from 'uuid';
 import { createLogger } from '@imlab/logger';
 import { connectRedis, type Redis } from '@imlab/queue';
-import { createServiceContext, type ServiceContext } from '@imlab/service';
+import type { ServiceContext } from '@imlab/service';
 import { dropDatabase, sql } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
 import { Registry } from 'prom-client';
@@ -41,7 +40,7 @@ import type { DB } from '../services/generation/src/db.js';
 import { Lifecycle } from '../services/generation/src/generations/lifecycle.js';
 import { StatusEvents } from '../services/generation/src/generations/status-events.js';
 import { createMetrics } from '../services/generation/src/metrics.js';
-import { SERVER, REDIS, repo, sleep, ms, machine, writeSection } from './scale-common.js';
+import { SERVER, REDIS, repo, sleep, ms, machine, writeSection, freePort, generationContext } from './support/common.js';
 
 const log = createLogger({ service: 'bench', level: 'info' });
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
@@ -49,14 +48,6 @@ const FAIR_TIMEOUT_S = Number(process.env.BENCH_FAIR_TIMEOUT_S ?? 60);
 const tag = randomBytes(3).toString('hex');
 const prefix = `{imlab_bench_backlog_${tag}}`;
 const tsxLoader = pathToFileURL(path.join(repo, 'node_modules/tsx/dist/loader.mjs')).href;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
@@ -231,17 +222,7 @@ async function main() {
   const start = machine();
   const databaseName = `imlab_bench_backlog_${tag}`;
   const storageDir = await mkdtemp(path.join(tmpdir(), 'imlab-backlog-'));
-  const ctx = await createServiceContext<DB>({
-    service: 'generation',
-    logger: createLogger({ service: 'bench-generation', level: 'warn' }),
-    databaseUrl: SERVER,
-    databaseName,
-    redisUrl: REDIS,
-    queuePrefix: prefix,
-    migrationsFolder: path.join(repo, 'services/generation/migrations'),
-    migrate: true,
-    poolSize: 4,
-  });
+  const ctx = await generationContext(databaseName, prefix, 4);
   const redis = connectRedis(REDIS, 'bench-backlog');
   const workerEnv = {
     NODE_ENV: 'development',

@@ -9,26 +9,15 @@
  *   PROBE_NODE_ARGS='--trace-gc' PROBE_ENV='{"SESSION_CACHE_TTL":"0"}' pnpm exec tsx bench/gateway-probe.ts
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { paced } from './paced.js';
+import { freePort } from './support/common.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const [rate = 1600, windows = 10, seconds = 2] = process.argv.slice(2).map(Number);
 const HEADERS = { cookie: 'imlab_sid=bench-session-token', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' };
 const children: ChildProcess[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -27,12 +27,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { paced, type Run } from './paced.js';
+import { freePort } from './support/common.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 /**
@@ -53,17 +53,6 @@ const HEADERS = { cookie: 'imlab_sid=bench-session-token', 'user-agent': 'Mozill
 
 const children: ChildProcess[] = [];
 let nginxDir: string | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** Node processes are started directly (no tsx CLI wrapper in between), so signals reach them. */
 function startTs(file: string, args: string[] = [], env: Record<string, string> = {}): ChildProcess {

@@ -24,6 +24,7 @@ import { connectRedis, type QueueTables } from '@imlab/queue';
 import { createServiceContext } from '@imlab/service';
 import { createDb, ensureDatabase, dropDatabase, sql, type Kysely } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
+import { freePort } from './support/common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
@@ -40,14 +41,6 @@ const pct = (xs: number[], p: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function issuer() {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });

@@ -33,7 +33,7 @@ import path from 'node:path';
 import type { DB } from '../services/credits-ledger/src/db.js';
 import { balanceOf, movementsOf } from '../services/credits-ledger/src/credits/credits.service.js';
 import * as finance from '../services/credits-ledger/src/finance/finance.service.js';
-import { SERVER, repo, pct, ms, machine, writeSection } from './scale-common.js';
+import { SERVER, repo, pct, ms, machine, writeSection } from './support/common.js';
 
 const log = createLogger({ service: 'bench', level: 'info' });
 const ITER = Number(process.env.BENCH_ITER ?? 200);

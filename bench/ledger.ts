@@ -33,7 +33,7 @@ import { createLogger } from '@imlab/logger';
 import { createServiceContext, type ServiceContext } from '@imlab/service';
 import { dropDatabase, sql } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
-import { backendPids as pidsOf, cpuNow, cpuSince, pgbenchDatabase, startLedgerService, type Cpu } from './support/machine.js';
+import { backendPids as pidsOf, cpuNow, cpuSince, pgbenchDatabase, startLedgerService, type Cpu, writeGrants } from './support/machine.js';
 import type { DB } from '../services/credits-ledger/src/db.js';
 import { ledgerDeps } from '../services/credits-ledger/src/inbox.js';
 import * as ledger from '../services/credits-ledger/src/ledger/ledger.service.js';
@@ -260,17 +260,7 @@ async function main() {
     const inboxBefore = Number((await sql<{ n: number }>`select count(*) as n from inbox`.execute(ctx.db)).rows[0]!.n);
     log.info({ commands: COMMANDS }, 'end to end: outbox → relay → BullMQ → ledger inbox');
     const started = Date.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async () => {
-        while (next < COMMANDS) {
-          const i = next++;
-          await ctx.db.transaction().execute((tx) =>
-            ctx.bus.send(tx, 'ledger.grant', { idempotencyKey: randomUUID(), userId: users[i % USERS]!, amount: 1, source: 'purchase', reference: 'ord_e2e' }),
-          );
-        }
-      }),
-    );
+    await writeGrants(ctx, users, COMMANDS, CLIENTS, 'ord_e2e');
     const sentAt = Date.now();
     for (;;) {
       const n = Number((await sql<{ n: number }>`select count(*) as n from inbox`.execute(ctx.db)).rows[0]!.n) - inboxBefore;

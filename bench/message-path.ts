@@ -28,7 +28,7 @@ import { databaseUrlFor } from '@imlab/config';
 import type { DB } from '../services/credits-ledger/src/db.js';
 import { ledgerDeps } from '../services/credits-ledger/src/inbox.js';
 import * as ledger from '../services/credits-ledger/src/ledger/ledger.service.js';
-import { backendPids, cpuNow, pgbenchDatabase, processCpu, startLedgerService } from './support/machine.js';
+import { backendPids, cpuNow, pgbenchDatabase, processCpu, startLedgerService, writeGrants } from './support/machine.js';
 
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 4000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
@@ -111,17 +111,7 @@ async function runCase(c: Case, round: number): Promise<Result> {
     const inboxBefore = Number((await sql<{ n: string }>`select count(*) as n from inbox`.execute(ctx.db)).rows[0]!.n);
     const cpu0 = { at: cpuNow(), service: processCpu(servicePid), redis: await redisCpu(redis), writer: process.cpuUsage() };
     const started = Date.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async () => {
-        while (next < COMMANDS) {
-          const i = next++;
-          await ctx.db.transaction().execute((tx) =>
-            ctx.bus.send(tx, 'ledger.grant', { idempotencyKey: randomUUID(), userId: users[i % USERS]!, amount: 1, source: 'purchase', reference: 'ord_mp' }),
-          );
-        }
-      }),
-    );
+    await writeGrants(ctx, users, COMMANDS, CLIENTS, 'ord_mp');
     const written = Date.now();
     let ours = new Set<number>();
     for (;;) {

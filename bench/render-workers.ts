@@ -21,15 +21,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import { v7 as uuidv7 } from 'uuid';
 import { createLogger } from '@imlab/logger';
 import { connectRedis } from '@imlab/queue';
-import { createServiceContext, type ServiceContext } from '@imlab/service';
+import type { ServiceContext } from '@imlab/service';
 import { dropDatabase, sql } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
 import type { DB } from '../services/generation/src/db.js';
-import { SERVER, REDIS, repo, sleep, machine, writeSection, cpuSnapshot } from './scale-common.js';
+import { SERVER, REDIS, repo, sleep, machine, writeSection, cpuSnapshot, freePort, generationContext } from './support/common.js';
 
 const log = createLogger({ service: 'bench', level: 'info' });
 const N = Number(process.env.BENCH_N ?? 400);
@@ -38,14 +37,6 @@ const COUNTS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 const tag = randomBytes(3).toString('hex');
 const prefix = `{imlab_bench_rworkers_${tag}}`;
 const tsxLoader = pathToFileURL(path.join(repo, 'node_modules/tsx/dist/loader.mjs')).href;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function waitReady(port: number, child: ChildProcess) {
   for (let i = 0; i < 300; i++) {
@@ -140,17 +131,7 @@ async function main() {
   const start = machine();
   const databaseName = `imlab_bench_rworkers_${tag}`;
   const storageDir = await mkdtemp(path.join(tmpdir(), 'imlab-rworkers-'));
-  const ctx = await createServiceContext<DB>({
-    service: 'generation',
-    logger: createLogger({ service: 'bench-generation', level: 'warn' }),
-    databaseUrl: SERVER,
-    databaseName,
-    redisUrl: REDIS,
-    queuePrefix: prefix,
-    migrationsFolder: path.join(repo, 'services/generation/migrations'),
-    migrate: true,
-    poolSize: 3,
-  });
+  const ctx = await generationContext(databaseName, prefix, 3);
   const env = {
     NODE_ENV: 'development',
     LOG_LEVEL: 'warn',

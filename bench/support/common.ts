@@ -1,19 +1,50 @@
 /**
- * What the "cost as work grows" benches (#22: ledger-scale, backlog, render-workers) share:
- * percentiles, the machine's state, and writing one section of docs/benchmarks.md between its
+ * What the benches share: settings, percentiles, a free port, the machine's state, the generation
+ * service's database and context, and writing one section of docs/benchmarks.md between its
  * markers while keeping the hand-written notes below the generated part across runs.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@imlab/logger';
+import { createServiceContext, type ServiceContext } from '@imlab/service';
+import type { DB as GenerationDB } from '../../services/generation/src/db.js';
 
-export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The generation service's own database (created and migrated) with its pool and bus, for benches that drive it directly. */
+export function generationContext(databaseName: string, queuePrefix: string, poolSize: number): Promise<ServiceContext<GenerationDB>> {
+  return createServiceContext<GenerationDB>({
+    service: 'generation',
+    logger: createLogger({ service: 'bench-generation', level: 'warn' }),
+    databaseUrl: SERVER,
+    databaseName,
+    redisUrl: REDIS,
+    queuePrefix,
+    migrationsFolder: path.join(repo, 'services/generation/migrations'),
+    migrate: true,
+    poolSize,
+  });
+}
+
+/** A port nobody listens on right now (for a child process to take). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 /** The p-th percentile (nearest rank) of `xs`. */
 export function pct(xs: number[], p: number): number {

@@ -6,7 +6,10 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ServiceContext } from '@imlab/service';
+import type { DB as LedgerDB } from '../../services/credits-ledger/src/db.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -158,4 +161,20 @@ export async function startLedgerService(opts: { server: string; redis: string; 
     await sleep(100);
   }
   return { process: child, port, stop };
+}
+
+/**
+ * `commands` `ledger.grant` commands (1 credit each, to `users` in turn), each committed to the
+ * ledger's outbox in its own transaction as a service's request would, from `clients` concurrent writers.
+ */
+export async function writeGrants(ctx: ServiceContext<LedgerDB>, users: string[], commands: number, clients: number, reference: string): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < commands) {
+        const i = next++;
+        await ctx.db.transaction().execute((tx) => ctx.bus.send(tx, 'ledger.grant', { idempotencyKey: randomUUID(), userId: users[i % users.length]!, amount: 1, source: 'purchase', reference }));
+      }
+    }),
+  );
 }
