@@ -1,8 +1,10 @@
 // The credential routes take the same time for a verified, an unverified and an unknown address:
-// requests of the three kinds interleaved, and the medians of their answer times within 1 ms.
+// requests of the three kinds interleaved, and the medians of their answer times within 1.5 ms.
 // Before CREDENTIAL_ANSWER_FLOOR_MS a taken address's sign-up and a known address's login were
 // measurably slower (the background work of a taken sign-up, the account lookup), which this test
-// showed (medians 2–9 ms apart here with the floor at 0).
+// showed (medians 2–9 ms apart here with the floor at 0). The tolerance sits under the smallest of
+// those leaks; 1 ms was tighter than the noise of a median on this loaded machine (CI once saw
+// 1.08 ms between three addresses that take the same path to the same floor).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, ipHash, signedInUser, startAuth, type TestAuth } from './helpers.js';
 
@@ -56,7 +58,7 @@ function expectSameTiming(times: Record<Kind, number[]>): void {
   const summary = KINDS.map((k, i) => `${k} ${medians[i]!.toFixed(2)} ms`).join(', ');
   // nothing answers before the floor
   for (const k of KINDS) expect(Math.min(...times[k]), summary).toBeGreaterThanOrEqual(FLOOR_MS - 1);
-  expect(Math.max(...medians) - Math.min(...medians), summary).toBeLessThan(1);
+  expect(Math.max(...medians) - Math.min(...medians), summary).toBeLessThan(1.5);
 }
 
 const address = (kind: Kind, i: number, route: string) => (kind === 'unknown' ? `nobody-${route}-${i}@example.com` : `${kind}@example.com`);
@@ -74,9 +76,9 @@ describe('the credential routes answer in the same time whatever the address', (
 
   it('forgot-password and verification resend: a verified, an unverified and an unknown address', async () => {
     for (const path of ['/v1/auth/password/forgot', '/v1/auth/verify-email/resend']) {
-      const times = await measure(15, (kind, i) => call(t.url, 'POST', path, { body: { email: address(kind, i, 'mail') } }), 202);
+      const times = await measure(25, (kind, i) => call(t.url, 'POST', path, { body: { email: address(kind, i, 'mail') } }), 202);
       expectSameTiming(times);
     }
-  }, 120_000);
+  }, 180_000);
 
 });

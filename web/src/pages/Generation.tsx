@@ -55,10 +55,11 @@ function GenerationShown({ g, percent, streamError }: { g: GenerationView; perce
   const end = endOf(t, g);
   const shownPercent = g.status === 'succeeded' ? 100 : g.status === 'running' ? percent : undefined;
 
-  // After Cancel, focus goes to the outcome (the button is gone).
+  // After Cancel, focus goes to the outcome as soon as it shows: the button that had focus is gone,
+  // and the event stream may report the cancel before the request itself answers.
   useEffect(() => {
-    if (cancel.isSuccess) statusRef.current?.focus();
-  }, [cancel.isSuccess]);
+    if (!cancel.isIdle && (final || cancel.isSuccess)) statusRef.current?.focus();
+  }, [cancel.isIdle, cancel.isSuccess, final]);
 
   const statusText =
     g.status === 'running' && percent !== undefined ? t('generation.status.runningPercent', { percent }) : t(`generation.status.${g.status}`);
