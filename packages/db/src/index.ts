@@ -1,13 +1,13 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Migrator, FileMigrationProvider } from 'kysely/migration';
-import type { Transaction } from 'kysely';
+import type { RawBuilder, Transaction } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 export { sql };
-export type { Kysely, Transaction };
+export type { Kysely, RawBuilder, Transaction };
 export * from './purge-tombstones.js';
 
 /** Repository functions take this first: the caller owns the transaction. */

@@ -152,7 +152,24 @@ export interface PeriodCloseTable {
   figures: ColumnType<unknown, string, string>;
 }
 
+/** A UTC calendar month whose totals are in monthly_totals (migration 0009). */
+export interface TotalMonthTable {
+  month: Date;
+  rolled_at: Generated<Date>;
+}
+
+/** Debits and credits in one month: per system account (account_id), per user account type (account_id null). */
+export interface MonthlyTotalTable {
+  month: Date;
+  type: string;
+  account_id: string | null;
+  debits: number;
+  credits: number;
+}
+
 export interface DB extends QueueTables, PurgeTombstoneTables {
+  total_months: TotalMonthTable;
+  monthly_totals: MonthlyTotalTable;
   revenue_lots: RevenueLotTable;
   revenue_movements: RevenueMovementTable;
   revenue_cursor: RevenueCursorTable;

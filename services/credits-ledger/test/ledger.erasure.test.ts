@@ -8,7 +8,8 @@ import { findUserAccounts } from '../src/ledger/ledger.repository.js';
 import { eraseAnonymizedAccounts, purgeUser } from '../src/privacy/privacy.service.js';
 import { sealAll, verify } from '../src/audit/audit.service.js';
 import * as finance from '../src/finance/finance.service.js';
-import { inMinutes, invariantViolations, startLedger, user, type TestLedger } from './support/ledger.js';
+import { backdate as backdateTransfers, idsAfter as transfersAfter, inMinutes, invariantViolations, maxTransferId as maxId, monthStart, startLedger, user, type TestLedger } from './support/ledger.js';
+import { ROLL_UP_AFTER_MS, rollUpClosedMonths } from '../src/finance/totals.js';
 
 // user.purge removes the person's transfers; the books still balance, the system accounts' figures
 // do not move in any calendar month, and the hash chain still verifies (docs/architecture.md).
@@ -35,18 +36,9 @@ const reserve = (userId: string, holdId: string, amount: number) =>
 const capture = (holdId: string, amount?: number) => L.run((tx) => ledger.capture(tx, L.deps, { holdId, ...(amount === undefined ? {} : { amount }) }, new Date()));
 const release = (holdId: string) => L.run((tx) => ledger.release(tx, L.deps, { holdId, reason: 'canceled' }));
 
-/** As the owner of the database (the trigger off): moves transfers to another instant, for a history over two months. */
-async function backdate(ids: number[], to: Date): Promise<void> {
-  await L.db.transaction().execute(async (tx) => {
-    await sql`alter table transfers disable trigger transfers_immutable`.execute(tx);
-    await sql`update transfers set created_at = ${to} where id = any(${ids}::int8[])`.execute(tx);
-    await sql`alter table transfers enable trigger transfers_immutable`.execute(tx);
-  });
-}
-const maxTransferId = async () => Number((await sql<{ m: string | null }>`select max(id) as m from transfers`.execute(L.db)).rows[0]!.m ?? 0);
-const idsAfter = async (id: number) => (await sql<{ id: number }>`select id from transfers where id > ${id} order by id`.execute(L.db)).rows.map((r) => Number(r.id));
-
-const monthStart = (d: Date, plus = 0) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + plus, 1));
+const backdate = (ids: number[], to: Date) => backdateTransfers(L.db, ids, to);
+const maxTransferId = () => maxId(L.db);
+const idsAfter = (id: number) => transfersAfter(L.db, id);
 const SYSTEM = ['issuance', 'promo', 'consumed', 'forfeited', 'debt'] as const;
 
 /** What finance sees of the system accounts: trial balance now and at the end of last month, and both months' statements. */
@@ -74,6 +66,10 @@ async function financeView() {
   const users = (tb: typeof tbNow) => tb.lines.filter((l) => l.scope === 'users' || l.type === 'erased').reduce((t, l) => t + l.balance, 0);
   return { systemNow: system(tbNow), systemLastMonth: system(tbLast), statements, tbNow, tbLast, peopleAndErased: users(tbNow), peopleAndErasedLast: users(tbLast) };
 }
+
+/** financeView without the instants it was taken at. */
+const figures = (v: Awaited<ReturnType<typeof financeView>>) => ({ ...v, tbNow: v.tbNow.lines, tbLast: v.tbLast.lines });
+const rolledMonths = async () => (await L.db.selectFrom('total_months').select('month').execute()).map((r) => r.month);
 
 /** Rows of any ledger table (the outbox and inbox aside: messages on their way) whose text contains one of `needles`. */
 async function rowsNaming(needles: string[]): Promise<string[]> {
@@ -137,7 +133,13 @@ describe('user.purge removes the person’s transactions', () => {
     const acc = (await findUserAccounts(L.db, p))!;
     const ids = [acc.availableId, acc.heldId];
     expect(acc).toMatchObject({ available: 21, held: 4 });
+    // Last month rolled up (finance/totals.ts): its figures now come from its totals, and are the same.
+    const scanned = await financeView();
+    const lastMonth = monthStart(now, -1);
+    expect(await rollUpClosedMonths(L.db, new Date(monthStart(now).getTime() + ROLL_UP_AFTER_MS), 12)).toBeGreaterThanOrEqual(1);
+    expect(await rolledMonths()).toContainEqual(lastMonth);
     const before = await financeView();
+    expect(figures(before)).toEqual(figures(scanned));
     const othersBefore = await Promise.all(others.map((o) => findUserAccounts(L.db, o)));
     const personTransfers = Number(
       (await sql<{ n: string }>`select count(*) as n from transfers where debit_account_id = any(${ids}::uuid[]) or credit_account_id = any(${ids}::uuid[]) or subject_id = any(${ids}::uuid[])`.execute(L.db)).rows[0]!.n,
@@ -156,6 +158,8 @@ describe('user.purge removes the person’s transactions', () => {
 
     // Every system account's figures, now and at the end of last month, and both months' statements.
     const after = await financeView();
+    // Their month's totals no longer held: dropped by the purge; rolled up again, the same figures.
+    expect(await rolledMonths()).not.toContainEqual(lastMonth);
     expect(after.systemNow).toEqual(before.systemNow);
     expect(after.systemLastMonth).toEqual(before.systemLastMonth);
     expect(after.statements).toEqual(before.statements);
@@ -166,6 +170,9 @@ describe('user.purge removes the person’s transactions', () => {
     expect(after.tbNow.totals.balance).toBe(0);
     expect(after.tbNow.storedBalancesMatch).toBe(true);
     expect(await invariantViolations(L.db)).toEqual([]);
+    await rollUpClosedMonths(L.db, new Date(monthStart(now).getTime() + ROLL_UP_AFTER_MS), 12);
+    expect(await rolledMonths()).toContainEqual(lastMonth);
+    expect(figures(await financeView())).toEqual(figures(after));
     // The aggregates say nothing finer than a month: dated at its first instant, no hold, posting or reference.
     const aggregates = await sql<{ created_at: Date; hold_id: string | null; posting_id: number | null; reference: string | null; subject_id: string | null }>`
       select created_at, hold_id, posting_id, reference, subject_id from transfers where debit_account_id = ${L.deps.system.erased} or credit_account_id = ${L.deps.system.erased}`.execute(L.db);

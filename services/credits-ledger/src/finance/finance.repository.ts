@@ -1,5 +1,6 @@
-import { sql, type Db } from '@imlab/db';
+import { sql, type Db, type RawBuilder } from '@imlab/db';
 import type { DB } from '../db.js';
+import { coverage, onOneSnapshot, totalsOf } from './totals.js';
 
 export interface TrialBalanceRow {
   account_id: string | null;
@@ -13,37 +14,55 @@ export interface TrialBalanceRow {
 /**
  * Debit and credit totals per system account, and per account type across all users, as of `at`
  * (inclusive). `stored` is the sum of the stored user balances, the figure the write path maintains.
+ * The months rolled up count by their totals, the rest by its transfers (totals.ts), on one snapshot.
  */
 export async function trialBalance(db: Db<DB>, at: Date | null): Promise<TrialBalanceRow[]> {
-  const until = at ? sql`where created_at <= ${at}` : sql``;
-  const { rows } = await sql<TrialBalanceRow>`
-    with d as (select debit_account_id as acc, sum(amount) as s from transfers ${until} group by 1),
-         c as (select credit_account_id as acc, sum(amount) as s from transfers ${until} group by 1)
-    select case when a.owner_id is null then a.id::text end as account_id,
-           a.type,
-           count(*)::int8 as accounts,
-           coalesce(sum(d.s), 0)::int8 as debits,
-           coalesce(sum(c.s), 0)::int8 as credits,
-           sum(a.balance)::int8 as stored
-    from accounts a
-    left join d on d.acc = a.id
-    left join c on c.acc = a.id
-    group by 1, 2
-    order by (a.type in ('available', 'held')) desc, 2`.execute(db);
-  return rows;
+  return onOneSnapshot(db, async (db) => {
+    const cover = await coverage(db, at, true);
+    const { rows } = await sql<TrialBalanceRow>`
+      with d as (select debit_account_id as acc, sum(amount) as s from transfers where ${cover.uncovered} group by 1),
+           c as (select credit_account_id as acc, sum(amount) as s from transfers where ${cover.uncovered} group by 1)
+      select case when a.owner_id is null then a.id::text end as account_id,
+             a.type,
+             count(*)::int8 as accounts,
+             coalesce(sum(d.s), 0)::int8 as debits,
+             coalesce(sum(c.s), 0)::int8 as credits,
+             sum(a.balance)::int8 as stored
+      from accounts a
+      left join d on d.acc = a.id
+      left join c on c.acc = a.id
+      group by 1, 2
+      order by (a.type in ('available', 'held')) desc, 2`.execute(db);
+    const totals = new Map((await totalsOf(db, cover.months)).map((t) => [`${t.type}/${t.account_id ?? ''}`, t]));
+    return rows.map((r) => {
+      const t = totals.get(`${r.type}/${r.account_id ?? ''}`);
+      return t ? { ...r, debits: r.debits + t.debits, credits: r.credits + t.credits } : r;
+    });
+  });
 }
 
 export async function findAccount(db: Db<DB>, id: string) {
   return db.selectFrom('accounts').select(['id', 'type', 'owner_id', 'anonymized_at']).where('id', '=', id).executeTakeFirst();
 }
 
-/** credits − debits of one account over transfers created strictly before `before` (all when null). */
-export async function balanceBefore(db: Db<DB>, accountId: string, before: Date | null): Promise<number> {
-  const cond = before ? sql`and created_at < ${before}` : sql``;
-  const { rows } = await sql<{ balance: number }>`
-    select (coalesce((select sum(amount) from transfers where credit_account_id = ${accountId} ${cond}), 0)
-          - coalesce((select sum(amount) from transfers where debit_account_id = ${accountId} ${cond}), 0))::int8 as balance`.execute(db);
-  return rows[0]?.balance ?? 0;
+/**
+ * credits − debits of one account over transfers created strictly before `before` (all when null).
+ * A system account (`system`), which every posting of its kind moves, counts its months rolled up by
+ * their totals; a person's account has few transfers and sums them.
+ */
+export async function balanceBefore(db: Db<DB>, accountId: string, before: Date | null, system: boolean): Promise<number> {
+  const sum = async (db: Db<DB>, cond: RawBuilder<unknown>) => {
+    const { rows } = await sql<{ balance: number }>`
+      select (coalesce((select sum(amount) from transfers where credit_account_id = ${accountId} and ${cond}), 0)
+            - coalesce((select sum(amount) from transfers where debit_account_id = ${accountId} and ${cond}), 0))::int8 as balance`.execute(db);
+    return rows[0]?.balance ?? 0;
+  };
+  if (!system) return sum(db, before ? sql`created_at < ${before}` : sql`true`);
+  return onOneSnapshot(db, async (db) => {
+    const cover = await coverage(db, before, false);
+    const rolled = (await totalsOf(db, cover.months, accountId)).reduce((b, t) => b + t.credits - t.debits, 0);
+    return rolled + (await sum(db, cover.uncovered));
+  });
 }
 
 export interface StatementLine {

@@ -40,15 +40,15 @@ export async function balanceAt(db: Db<DB>, id: string, at: Date | null) {
   const acc = await accountOrThrow(db, id);
   // "at" is inclusive: the balance after every transfer made at or before that instant.
   const before = at ? new Date(at.getTime() + 1) : null;
-  return { account: describeAccount(acc), at: (at ?? new Date()).toISOString(), balance: await repo.balanceBefore(db, id, before) };
+  return { account: describeAccount(acc), at: (at ?? new Date()).toISOString(), balance: await repo.balanceBefore(db, id, before, acc.owner_id === null) };
 }
 
 export async function statement(db: Db<DB>, id: string, from: Date, to: Date, afterId: number, limit: number) {
   if (from.getTime() > to.getTime()) throw badRequest('VALIDATION_FAILED', '"from" must not be after "to"');
   const acc = await accountOrThrow(db, id);
   const [opening, closing, rows] = await Promise.all([
-    repo.balanceBefore(db, id, from),
-    repo.balanceBefore(db, id, to),
+    repo.balanceBefore(db, id, from, acc.owner_id === null),
+    repo.balanceBefore(db, id, to, acc.owner_id === null),
     repo.statementLines(db, id, from, to, afterId, limit + 1),
   ]);
   const page = rows.slice(0, limit);

@@ -6,6 +6,7 @@ import { hashesAround } from '../audit/audit.service.js';
 import { systemAccountIds } from '../ledger/ledger.repository.js';
 import * as repo from './privacy.repository.js';
 import { unlinkPools } from '../revenue/revenue.repository.js';
+import { reopenMonthsOf } from '../finance/totals.js';
 
 export interface PurgeResult {
   /** The person's accounts deleted (0 on a repeated purge, or for someone who never had any). */
@@ -43,7 +44,8 @@ export async function purgeUser(tx: Transaction<DB>, userId: string): Promise<Pu
  * 3. aggregate transfers between `erased` and the other accounts, per calendar month and kind,
  *    replace theirs: every other account keeps its monthly debits and credits, and what they still
  *    had stays on `erased`;
- * 4. their transfers, holds, postings and accounts are deleted.
+ * 4. their transfers, holds, postings and accounts are deleted;
+ * 5. the monthly totals of the months their transfers were in are dropped (finance/totals.ts).
  */
 export async function eraseAccounts(tx: Transaction<DB>, ids: string[]): Promise<PurgeResult> {
   if (ids.length === 0) return { accounts: 0, transfers: 0, aggregates: 0 };
@@ -51,6 +53,8 @@ export async function eraseAccounts(tx: Transaction<DB>, ids: string[]): Promise
   await repo.lockPerson(tx, ids);
   const { sealed } = await repo.transferPositions(tx, ids);
   await repo.keepErasedHashes(tx, await hashesAround(tx, sealed));
+  // their months' totals no longer hold: dropped, to be rolled up again from the rewritten transfers
+  await reopenMonthsOf(tx, ids);
   const system = await systemAccountIds(tx);
   const aggregates = await repo.insertAggregates(tx, ids, system.erased);
   // Their revenue lots stay (unspent credits are still a liability), no longer linked to an account.

@@ -54,6 +54,19 @@ export async function startLedger(label: string, opts: { poolSize?: number; env?
 export const user = () => randomUUID();
 export const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
 
+/** As the owner of the database (the trigger off): moves transfers to another instant, for a history over several months. */
+export async function backdate(db: Kysely<DB>, ids: number[], to: Date): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await sql`alter table transfers disable trigger transfers_immutable`.execute(tx);
+    await sql`update transfers set created_at = ${to} where id = any(${ids}::int8[])`.execute(tx);
+    await sql`alter table transfers enable trigger transfers_immutable`.execute(tx);
+  });
+}
+export const maxTransferId = async (db: Kysely<DB>) => Number((await sql<{ m: string | null }>`select max(id) as m from transfers`.execute(db)).rows[0]!.m ?? 0);
+export const idsAfter = async (db: Kysely<DB>, id: number) => (await sql<{ id: number }>`select id from transfers where id > ${id} order by id`.execute(db)).rows.map((r) => Number(r.id));
+/** The first instant (UTC) of `d`'s month, `plus` months on. */
+export const monthStart = (d: Date, plus = 0) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + plus, 1));
+
 /**
  * The ledger's invariants, checked on the whole database:
  * - every transfer balances by construction, so the sum over all accounts of (credits − debits) is
