@@ -6,7 +6,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { sealAll, verify } from './audit/audit.service.js';
 import { eraseAnonymizedAccounts } from './privacy/privacy.service.js';
 import { recognise } from './revenue/revenue.service.js';
-import { rollUpClosedMonths } from './finance/totals.js';
+import { rollUpClosedDays } from './finance/totals.js';
 
 /** A periodic task that never overlaps itself and finishes its current run on close. */
 function every(ms: number, log: Logger, name: string, run: () => Promise<unknown>): { close(): Promise<void> } {
@@ -58,7 +58,7 @@ export function ledgerVerifier(db: Kysely<DB>, secret: string, registry: Registr
   };
 }
 
-/** The outbox poll, the hold sweeper, the checkpoint sealer and verifier, the monthly totals; none takes a lock the write path waits on for long. */
+/** The outbox poll, the hold sweeper, the checkpoint sealer and verifier, the daily totals; none takes a lock the write path waits on for long. */
 export function startBackground(opts: {
   db: Kysely<DB>;
   deps: LedgerDeps;
@@ -83,10 +83,10 @@ export function startBackground(opts: {
     every(opts.sealMs, log, 'sealer', () => sealAll(opts.db, opts.sealSecret)),
     // The revenue subledger follows the transfers (finance's reports also catch up before answering).
     every(opts.sealMs, log, 'revenue', () => recognise(opts.db)),
-    // Monthly totals for the trial balance and the system accounts' balances (finance/totals.ts).
-    every(opts.sealMs, log, 'monthly-totals', async () => {
-      const n = await rollUpClosedMonths(opts.db);
-      if (n > 0) log.info({ months: n }, 'monthly totals rolled up');
+    // Daily totals for the trial balance and the system accounts' balances (finance/totals.ts).
+    every(opts.sealMs, log, 'daily-totals', async () => {
+      const n = await rollUpClosedDays(opts.db);
+      if (n > 0) log.info({ days: n }, 'daily totals rolled up');
     }),
     every(opts.verifyMs, log, 'verifier', ledgerVerifier(opts.db, opts.sealSecret, opts.registry, log)),
     // Accounts re-keyed by purges from before erasure existed: erased a few people per run until none is left.

@@ -152,15 +152,15 @@ export interface PeriodCloseTable {
   figures: ColumnType<unknown, string, string>;
 }
 
-/** A UTC calendar month whose totals are in monthly_totals (migration 0009). */
-export interface TotalMonthTable {
-  month: Date;
+/** A UTC day whose totals are in daily_totals (migration 0009). */
+export interface TotalDayTable {
+  day: Date;
   rolled_at: Generated<Date>;
 }
 
-/** Debits and credits in one month: per system account (account_id), per user account type (account_id null). */
-export interface MonthlyTotalTable {
-  month: Date;
+/** Debits and credits on one day: per system account (account_id), per user account type (account_id null). */
+export interface DailyTotalTable {
+  day: Date;
   type: string;
   account_id: string | null;
   debits: number;
@@ -168,8 +168,8 @@ export interface MonthlyTotalTable {
 }
 
 export interface DB extends QueueTables, PurgeTombstoneTables {
-  total_months: TotalMonthTable;
-  monthly_totals: MonthlyTotalTable;
+  total_days: TotalDayTable;
+  daily_totals: DailyTotalTable;
   revenue_lots: RevenueLotTable;
   revenue_movements: RevenueMovementTable;
   revenue_cursor: RevenueCursorTable;

@@ -9,7 +9,7 @@ import { eraseAnonymizedAccounts, purgeUser } from '../src/privacy/privacy.servi
 import { sealAll, verify } from '../src/audit/audit.service.js';
 import * as finance from '../src/finance/finance.service.js';
 import { backdate as backdateTransfers, idsAfter as transfersAfter, inMinutes, invariantViolations, maxTransferId as maxId, monthStart, startLedger, user, type TestLedger } from './support/ledger.js';
-import { ROLL_UP_AFTER_MS, rollUpClosedMonths } from '../src/finance/totals.js';
+import { ROLL_UP_AFTER_MS, rollUpClosedDays } from '../src/finance/totals.js';
 
 // user.purge removes the person's transfers; the books still balance, the system accounts' figures
 // do not move in any calendar month, and the hash chain still verifies (docs/architecture.md).
@@ -69,7 +69,8 @@ async function financeView() {
 
 /** financeView without the instants it was taken at. */
 const figures = (v: Awaited<ReturnType<typeof financeView>>) => ({ ...v, tbNow: v.tbNow.lines, tbLast: v.tbLast.lines });
-const rolledMonths = async () => (await L.db.selectFrom('total_months').select('month').execute()).map((r) => r.month);
+const rolledDays = async () => (await L.db.selectFrom('total_days').select('day').execute()).map((r) => r.day);
+const dayOf = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
 
 /** Rows of any ledger table (the outbox and inbox aside: messages on their way) whose text contains one of `needles`. */
 async function rowsNaming(needles: string[]): Promise<string[]> {
@@ -133,11 +134,13 @@ describe('user.purge removes the person’s transactions', () => {
     const acc = (await findUserAccounts(L.db, p))!;
     const ids = [acc.availableId, acc.heldId];
     expect(acc).toMatchObject({ available: 21, held: 4 });
-    // Last month rolled up (finance/totals.ts): its figures now come from its totals, and are the same.
+    // Last month's days rolled up (finance/totals.ts): its figures now come from their totals, and are the same.
     const scanned = await financeView();
-    const lastMonth = monthStart(now, -1);
-    expect(await rollUpClosedMonths(L.db, new Date(monthStart(now).getTime() + ROLL_UP_AFTER_MS), 12)).toBeGreaterThanOrEqual(1);
-    expect(await rolledMonths()).toContainEqual(lastMonth);
+    const rollUp = () => rollUpClosedDays(L.db, new Date(monthStart(now).getTime() + ROLL_UP_AFTER_MS), 400);
+    // their days: of their transfers, and the first of that month, where their aggregates will be dated
+    const theirDays = [dayOf(lastMonthMid), monthStart(now, -1)];
+    expect(await rollUp()).toBeGreaterThanOrEqual(10);
+    expect(await rolledDays()).toContainEqual(theirDays[0]);
     const before = await financeView();
     expect(figures(before)).toEqual(figures(scanned));
     const othersBefore = await Promise.all(others.map((o) => findUserAccounts(L.db, o)));
@@ -158,8 +161,9 @@ describe('user.purge removes the person’s transactions', () => {
 
     // Every system account's figures, now and at the end of last month, and both months' statements.
     const after = await financeView();
-    // Their month's totals no longer held: dropped by the purge; rolled up again, the same figures.
-    expect(await rolledMonths()).not.toContainEqual(lastMonth);
+    // The totals of their days (and of the day their aggregates are dated) no longer held: dropped by
+    // the purge; rolled up again, the same figures.
+    for (const day of theirDays) expect(await rolledDays()).not.toContainEqual(day);
     expect(after.systemNow).toEqual(before.systemNow);
     expect(after.systemLastMonth).toEqual(before.systemLastMonth);
     expect(after.statements).toEqual(before.statements);
@@ -170,8 +174,8 @@ describe('user.purge removes the person’s transactions', () => {
     expect(after.tbNow.totals.balance).toBe(0);
     expect(after.tbNow.storedBalancesMatch).toBe(true);
     expect(await invariantViolations(L.db)).toEqual([]);
-    await rollUpClosedMonths(L.db, new Date(monthStart(now).getTime() + ROLL_UP_AFTER_MS), 12);
-    expect(await rolledMonths()).toContainEqual(lastMonth);
+    await rollUp();
+    for (const day of theirDays) expect(await rolledDays()).toContainEqual(day);
     expect(figures(await financeView())).toEqual(figures(after));
     // The aggregates say nothing finer than a month: dated at its first instant, no hold, posting or reference.
     const aggregates = await sql<{ created_at: Date; hold_id: string | null; posting_id: number | null; reference: string | null; subject_id: string | null }>`

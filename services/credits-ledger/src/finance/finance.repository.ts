@@ -1,6 +1,6 @@
 import { sql, type Db, type RawBuilder } from '@imlab/db';
 import type { DB } from '../db.js';
-import { coverage, onOneSnapshot, totalsOf } from './totals.js';
+import { onOneSnapshot, totalsUpTo, uncovered } from './totals.js';
 
 export interface TrialBalanceRow {
   account_id: string | null;
@@ -14,31 +14,39 @@ export interface TrialBalanceRow {
 /**
  * Debit and credit totals per system account, and per account type across all users, as of `at`
  * (inclusive). `stored` is the sum of the stored user balances, the figure the write path maintains.
- * The months rolled up count by their totals, the rest by its transfers (totals.ts), on one snapshot.
+ * The days rolled up count by their totals, the rest by its transfers (totals.ts), on one snapshot.
  */
 export async function trialBalance(db: Db<DB>, at: Date | null): Promise<TrialBalanceRow[]> {
   return onOneSnapshot(db, async (db) => {
-    const cover = await coverage(db, at, true);
+    const rest = await uncovered(db, at, true);
+    // One system account per type (accounts_system_type), so the type alone is the key: the
+    // accounts aggregate into a handful of groups (a hash, no sort of every account).
     const { rows } = await sql<TrialBalanceRow>`
-      with d as (select debit_account_id as acc, sum(amount) as s from transfers where ${cover.uncovered} group by 1),
-           c as (select credit_account_id as acc, sum(amount) as s from transfers where ${cover.uncovered} group by 1)
-      select case when a.owner_id is null then a.id::text end as account_id,
-             a.type,
-             count(*)::int8 as accounts,
-             coalesce(sum(d.s), 0)::int8 as debits,
-             coalesce(sum(c.s), 0)::int8 as credits,
-             sum(a.balance)::int8 as stored
-      from accounts a
-      left join d on d.acc = a.id
-      left join c on c.acc = a.id
-      group by 1, 2
-      order by (a.type in ('available', 'held')) desc, 2`.execute(db);
-    const totals = new Map((await totalsOf(db, cover.months)).map((t) => [`${t.type}/${t.account_id ?? ''}`, t]));
+      with live as (select debit_account_id as acc, amount as d, 0::int8 as c from transfers where ${rest}
+                    union all
+                    select credit_account_id, 0::int8, amount from transfers where ${rest}),
+           -- the few accounts moved since the last day rolled up, each looked up by its key (a
+           -- join would hash every account to find them)
+           moved as (select type, sum(d) as d, sum(c) as c
+                     from (select (select a.type from accounts a where a.id = l.acc) as type, l.d, l.c
+                           from (select acc, sum(d) as d, sum(c) as c from live group by acc) l) x
+                     group by type),
+           held as (select type, count(*) as n, sum(balance) as stored, min(id::text) filter (where owner_id is null) as system_id from accounts group by type)
+      select case when held.type in ('available', 'held') then null else held.system_id end as account_id,
+             held.type,
+             held.n::int8 as accounts,
+             coalesce(moved.d, 0)::int8 as debits,
+             coalesce(moved.c, 0)::int8 as credits,
+             held.stored::int8 as stored
+      from held
+      left join moved on moved.type = held.type
+      order by (held.type in ('available', 'held')) desc, 2`.execute(db);
+    const totals = new Map((await totalsUpTo(db, at)).map((t) => [`${t.type}/${t.account_id ?? ''}`, t]));
     return rows.map((r) => {
       const t = totals.get(`${r.type}/${r.account_id ?? ''}`);
       return t ? { ...r, debits: r.debits + t.debits, credits: r.credits + t.credits } : r;
     });
-  });
+  }, { serial: true });
 }
 
 export async function findAccount(db: Db<DB>, id: string) {
@@ -47,7 +55,7 @@ export async function findAccount(db: Db<DB>, id: string) {
 
 /**
  * credits − debits of one account over transfers created strictly before `before` (all when null).
- * A system account (`system`), which every posting of its kind moves, counts its months rolled up by
+ * A system account (`system`), which every posting of its kind moves, counts its days rolled up by
  * their totals; a person's account has few transfers and sums them.
  */
 export async function balanceBefore(db: Db<DB>, accountId: string, before: Date | null, system: boolean): Promise<number> {
@@ -59,9 +67,8 @@ export async function balanceBefore(db: Db<DB>, accountId: string, before: Date 
   };
   if (!system) return sum(db, before ? sql`created_at < ${before}` : sql`true`);
   return onOneSnapshot(db, async (db) => {
-    const cover = await coverage(db, before, false);
-    const rolled = (await totalsOf(db, cover.months, accountId)).reduce((b, t) => b + t.credits - t.debits, 0);
-    return rolled + (await sum(db, cover.uncovered));
+    const rolled = (await totalsUpTo(db, before, accountId)).reduce((b, t) => b + t.credits - t.debits, 0);
+    return rolled + (await sum(db, await uncovered(db, before, false)));
   });
 }
 

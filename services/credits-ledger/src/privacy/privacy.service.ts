@@ -6,7 +6,7 @@ import { hashesAround } from '../audit/audit.service.js';
 import { systemAccountIds } from '../ledger/ledger.repository.js';
 import * as repo from './privacy.repository.js';
 import { unlinkPools } from '../revenue/revenue.repository.js';
-import { reopenMonthsOf } from '../finance/totals.js';
+import { reopenDaysOf } from '../finance/totals.js';
 
 export interface PurgeResult {
   /** The person's accounts deleted (0 on a repeated purge, or for someone who never had any). */
@@ -45,7 +45,7 @@ export async function purgeUser(tx: Transaction<DB>, userId: string): Promise<Pu
  *    replace theirs: every other account keeps its monthly debits and credits, and what they still
  *    had stays on `erased`;
  * 4. their transfers, holds, postings and accounts are deleted;
- * 5. the monthly totals of the months their transfers were in are dropped (finance/totals.ts).
+ * 5. the daily totals of the days their transfers and the aggregates are on are dropped (finance/totals.ts).
  */
 export async function eraseAccounts(tx: Transaction<DB>, ids: string[]): Promise<PurgeResult> {
   if (ids.length === 0) return { accounts: 0, transfers: 0, aggregates: 0 };
@@ -53,8 +53,8 @@ export async function eraseAccounts(tx: Transaction<DB>, ids: string[]): Promise
   await repo.lockPerson(tx, ids);
   const { sealed } = await repo.transferPositions(tx, ids);
   await repo.keepErasedHashes(tx, await hashesAround(tx, sealed));
-  // their months' totals no longer hold: dropped, to be rolled up again from the rewritten transfers
-  await reopenMonthsOf(tx, ids);
+  // their days' totals no longer hold: dropped, to be rolled up again from the rewritten transfers
+  await reopenDaysOf(tx, ids);
   const system = await systemAccountIds(tx);
   const aggregates = await repo.insertAggregates(tx, ids, system.erased);
   // Their revenue lots stay (unspent credits are still a liability), no longer linked to an account.

@@ -8,12 +8,12 @@ import * as ledger from '../src/ledger/ledger.service.js';
 import * as finance from '../src/finance/finance.service.js';
 import { purgeUser } from '../src/privacy/privacy.service.js';
 import { startBackground } from '../src/background.js';
-import { monthsToRollUp, ROLL_UP_AFTER_MS, rollUpClosedMonths } from '../src/finance/totals.js';
+import { daysToRollUp, ROLL_UP_AFTER_MS, rollUpClosedDays } from '../src/finance/totals.js';
 import { backdate, idsAfter, inMinutes, invariantViolations, maxTransferId, monthStart, startLedger, user, type TestLedger } from './support/ledger.js';
 
-// Monthly totals (finance/totals.ts): the trial balance and the system accounts' balances add the
-// totals of the months rolled up to the transfers of the rest. Whatever is rolled up, every figure
-// as of every instant is what the transfers themselves say; a purge reopens its months.
+// Daily totals (finance/totals.ts): the trial balance and the system accounts' balances add the
+// totals of the days rolled up to the transfers of the rest. Whatever is rolled up, every figure as
+// of every instant is what the transfers themselves say; a purge reopens its days.
 
 let L: TestLedger;
 beforeAll(async () => {
@@ -25,8 +25,16 @@ afterAll(async () => {
 
 const SYSTEM = ['issuance', 'promo', 'consumed', 'forfeited', 'debt', 'erased'] as const;
 const now = new Date();
-/** An hour into this month: every earlier month may be rolled up. */
+/** An hour into this month: every earlier day may be rolled up. */
 const afterLastMonth = new Date(monthStart(now).getTime() + ROLL_UP_AFTER_MS);
+const DAY = 86_400_000;
+const dayOf = (d: Date) => new Date(Math.floor(d.getTime() / DAY) * DAY);
+/** Every day from `from`'s to the one before `to`'s, as ISO strings. */
+const daysBetween = (from: Date, to: Date) => {
+  const out: string[] = [];
+  for (let t = dayOf(from).getTime(); t < dayOf(to).getTime(); t += DAY) out.push(new Date(t).toISOString());
+  return out;
+};
 
 const grant = (userId: string, amount: number) => {
   const key = `order:${randomUUID()}`;
@@ -68,7 +76,7 @@ const systemBalance = (f: Figures, type: string) => {
   const [d, c] = f[`${type}/${L.deps.system[type as keyof typeof L.deps.system]}`] ?? [0, 0];
   return c - d;
 };
-const rolledMonths = async () => (await L.db.selectFrom('total_months').select('month').orderBy('month').execute()).map((r) => r.month.toISOString());
+const rolledDays = async () => (await L.db.selectFrom('total_days').select('day').orderBy('day').execute()).map((r) => r.day.toISOString());
 
 /** Every figure as of each instant, from the reads (trial balance, system balances, a statement) against the oracle. */
 async function expectFiguresAsTheTransfersSay(instants: Date[]): Promise<void> {
@@ -88,7 +96,7 @@ async function expectFiguresAsTheTransfersSay(instants: Date[]): Promise<void> {
   expect(s.closingBalance).toBe(systemBalance(await fromTransfers(sql`x.created_at < ${to}`), 'consumed'));
 }
 
-describe('monthly totals', () => {
+describe('daily totals', () => {
   const people = [user(), user(), user()];
   const instants = [
     new Date(monthStart(now, -4).getTime() - 1),
@@ -113,30 +121,34 @@ describe('monthly totals', () => {
     await activity(people[2]!, new Date());
   }, 60_000);
 
-  it('rolls up each month ended an hour ago, not the month under way nor one ended less than an hour ago', async () => {
-    expect((await monthsToRollUp(L.db, new Date(afterLastMonth.getTime() - 60_000))).map((m) => m.toISOString())).toEqual(
-      [-4, -3, -2].map((k) => monthStart(now, k).toISOString()),
-    );
-    expect((await monthsToRollUp(L.db, afterLastMonth)).map((m) => m.toISOString())).toEqual([-4, -3, -2, -1].map((k) => monthStart(now, k).toISOString()));
+  it('rolls up each day ended an hour ago, from the first transfer on; not today, nor a day ended less than an hour ago', async () => {
+    const first = monthStart(now, -4);
+    expect((await daysToRollUp(L.db, new Date(afterLastMonth.getTime() - 60_000))).map((d) => d.toISOString())).toEqual(daysBetween(first, new Date(monthStart(now).getTime() - DAY)));
+    expect((await daysToRollUp(L.db, afterLastMonth)).map((d) => d.toISOString())).toEqual(daysBetween(first, monthStart(now)));
   });
 
-  it('gives every figure as of every instant as the transfers say, before and after the months are rolled up', async () => {
+  it('gives every figure as of every instant as the transfers say, before and after the days are rolled up', async () => {
     await expectFiguresAsTheTransfersSay(instants);
-    expect(await rollUpClosedMonths(L.db, afterLastMonth, 12)).toBe(4);
-    expect(await rolledMonths()).toEqual([-4, -3, -2, -1].map((k) => monthStart(now, k).toISOString()));
-    expect(await rollUpClosedMonths(L.db, afterLastMonth, 12)).toBe(0);
+    const due = daysBetween(monthStart(now, -4), monthStart(now));
+    // a few days per run, oldest first: a partly rolled-up history reads right too
+    expect(await rollUpClosedDays(L.db, afterLastMonth, 40)).toBe(40);
+    expect(await rolledDays()).toEqual(due.slice(0, 40));
+    await expectFiguresAsTheTransfersSay(instants);
+    expect(await rollUpClosedDays(L.db, afterLastMonth, 400)).toBe(due.length - 40);
+    expect(await rolledDays()).toEqual(due);
+    expect(await rollUpClosedDays(L.db, afterLastMonth, 400)).toBe(0);
     await expectFiguresAsTheTransfersSay(instants);
     // People are counted per type, never named: the totals hold a person's account only as a type.
-    const keys = await L.db.selectFrom('monthly_totals').select(['type', 'account_id']).execute();
+    const keys = await L.db.selectFrom('daily_totals').select(['type', 'account_id']).execute();
     for (const k of keys) expect(k.account_id === null).toBe(k.type === 'available' || k.type === 'held');
     expect(await invariantViolations(L.db)).toEqual([]);
   });
 
-  it('reads the totals, not the transfers, for the months rolled up', async () => {
-    await rollUpClosedMonths(L.db, afterLastMonth, 12);
+  it('reads the totals, not the transfers, for the days rolled up', async () => {
+    await rollUpClosedDays(L.db, afterLastMonth, 400);
     const before = await finance.balanceAt(L.db, L.deps.system.consumed, null);
-    const month = monthStart(now, -2);
-    const change = (by: number) => sql`update monthly_totals set debits = debits + ${by} where month = ${month} and account_id = ${L.deps.system.consumed}`.execute(L.db);
+    const day = monthStart(now, -2);
+    const change = (by: number) => sql`update daily_totals set debits = debits + ${by} where day = ${day} and account_id = ${L.deps.system.consumed}`.execute(L.db);
     await change(7);
     try {
       expect((await finance.balanceAt(L.db, L.deps.system.consumed, null)).balance).toBe(before.balance - 7);
@@ -148,43 +160,43 @@ describe('monthly totals', () => {
     expect((await finance.balanceAt(L.db, L.deps.system.consumed, null)).balance).toBe(before.balance);
   });
 
-  it('a purge reopens the months it rewrites; racing roll-ups, every month rolled up still sums its transfers', async () => {
+  it('a purge reopens the days it rewrites; racing roll-ups, every day rolled up still sums its transfers', async () => {
     const purged = [user(), user(), user()];
-    for (const p of purged) {
-      await activity(p, new Date(monthStart(now, -2).getTime() + 5 * 86400_000));
-      await activity(p, new Date(monthStart(now, -1).getTime() + 5 * 86400_000));
-    }
-    await rollUpClosedMonths(L.db, afterLastMonth, 12);
-    // A purge alone: its two months are dropped, the others kept.
+    const theirDays = [new Date(monthStart(now, -2).getTime() + 5 * DAY + 3_600_000), new Date(monthStart(now, -1).getTime() + 5 * DAY + 3_600_000)];
+    for (const p of purged) for (const at of theirDays) await activity(p, at);
+    await rollUpClosedDays(L.db, afterLastMonth, 400);
+    const all = await rolledDays();
+    // A purge alone: the days of their transfers and the first days of those months (where their
+    // aggregates are dated) are dropped, the others kept.
     await L.run((tx) => purgeUser(tx, purged[0]!));
-    expect(await rolledMonths()).toEqual([-4, -3].map((k) => monthStart(now, k).toISOString()));
+    const reopened = [...theirDays.map(dayOf), monthStart(now, -2), monthStart(now, -1)].map((d) => d.toISOString());
+    expect(await rolledDays()).toEqual(all.filter((d) => !reopened.includes(d)));
     await expectFiguresAsTheTransfersSay(instants);
 
     // Purges and roll-ups at once, several times: whatever order the lock gives them.
     for (const p of purged.slice(1)) {
-      await Promise.all([rollUpClosedMonths(L.db, afterLastMonth, 12), L.run((tx) => purgeUser(tx, p)), rollUpClosedMonths(L.db, afterLastMonth, 12)]);
-      await sql`delete from total_months where month = ${monthStart(now, -4)}`.execute(L.db);
-      await Promise.all([L.run((tx) => purgeUser(tx, user())), rollUpClosedMonths(L.db, afterLastMonth, 12)]);
+      await Promise.all([rollUpClosedDays(L.db, afterLastMonth, 400), L.run((tx) => purgeUser(tx, p)), rollUpClosedDays(L.db, afterLastMonth, 400)]);
+      await sql`delete from total_days where day >= ${monthStart(now, -4)} and day < ${monthStart(now, -3)}`.execute(L.db);
+      await Promise.all([L.run((tx) => purgeUser(tx, user())), rollUpClosedDays(L.db, afterLastMonth, 400)]);
     }
-    const months = await L.db.selectFrom('total_months').select('month').execute();
-    for (const { month } of months) {
-      const end = monthStart(month, 1);
-      const rolled = Object.fromEntries(
-        (await L.db.selectFrom('monthly_totals').selectAll().where('month', '=', month).execute())
-          .filter((t) => t.debits !== 0 || t.credits !== 0)
-          .map((t) => [`${t.type}/${t.account_id ?? ''}`, [t.debits, t.credits]]),
+    const days = await L.db.selectFrom('total_days').select('day').execute();
+    expect(days.length).toBeGreaterThan(60);
+    const rolled = await L.db.selectFrom('daily_totals').selectAll().execute();
+    for (const { day } of days) {
+      const mine = Object.fromEntries(
+        rolled.filter((t) => t.day.getTime() === day.getTime() && (t.debits !== 0 || t.credits !== 0)).map((t) => [`${t.type}/${t.account_id ?? ''}`, [t.debits, t.credits]]),
       );
-      expect(rolled, month.toISOString()).toEqual(await fromTransfers(sql`x.created_at >= ${month} and x.created_at < ${end}`));
+      expect(mine, day.toISOString()).toEqual(await fromTransfers(sql`x.created_at >= ${day} and x.created_at < ${new Date(day.getTime() + DAY)}`));
     }
     await expectFiguresAsTheTransfersSay(instants);
     expect(await invariantViolations(L.db)).toEqual([]);
   });
 
   it('the service rolls them up in the background', async () => {
-    await sql`delete from total_months`.execute(L.db);
-    // Months ended an hour ago or more: when this runs in the first hour of a month, its last month is not yet due.
-    const due = (await monthsToRollUp(L.db, new Date())).map((m) => m.toISOString());
-    expect(due.length).toBeGreaterThanOrEqual(3);
+    await sql`delete from total_days`.execute(L.db);
+    // Days ended an hour ago or more, from the first transfer's on.
+    const due = (await daysToRollUp(L.db, new Date())).map((d) => d.toISOString());
+    expect(due.length).toBeGreaterThanOrEqual(100);
     const bg = startBackground({
       db: L.db,
       deps: L.deps,
@@ -198,8 +210,8 @@ describe('monthly totals', () => {
       registry: new Registry(),
     });
     try {
-      await eventually(async () => (await rolledMonths()).length === due.length);
-      expect(await rolledMonths()).toEqual(due);
+      await eventually(async () => (await rolledDays()).length === due.length);
+      expect(await rolledDays()).toEqual(due);
     } finally {
       await bg.close();
     }
