@@ -192,6 +192,40 @@ describe('daily totals', () => {
     expect(await invariantViolations(L.db)).toEqual([]);
   });
 
+  it('does not roll up a day while a transaction begun before it ended is still open (it could still date a transfer in it)', async () => {
+    const today = dayOf(new Date());
+    // as if it were two hours into tomorrow: today is due
+    const later = new Date(today.getTime() + DAY + 2 * 3_600_000);
+    // every day before today rolled up
+    await rollUpClosedDays(L.db, new Date(today.getTime() + ROLL_UP_AFTER_MS), 400);
+    // a transaction begun now, on a connection of its own, held open
+    let opened!: () => void;
+    let finish!: () => void;
+    const isOpen = new Promise<void>((r) => (opened = r));
+    const done = new Promise<void>((r) => (finish = r));
+    const held = L.db.connection().execute(async (conn) => {
+      await sql`begin`.execute(conn);
+      await sql`select 1`.execute(conn);
+      opened();
+      await done;
+      await sql`commit`.execute(conn);
+    });
+    try {
+      await isOpen;
+      expect(await rollUpClosedDays(L.db, later, 400)).toBe(0);
+      expect(await rolledDays()).not.toContain(today.toISOString());
+      finish();
+      await held;
+      expect(await rollUpClosedDays(L.db, later, 400)).toBe(1);
+      expect(await rolledDays()).toContain(today.toISOString());
+    } finally {
+      finish();
+      await held;
+      // the other tests date transfers today before moving them: today must stay open for them
+      await sql`delete from total_days where day >= ${today}`.execute(L.db);
+    }
+  });
+
   it('the service rolls them up in the background', async () => {
     await sql`delete from total_days`.execute(L.db);
     // Days ended an hour ago or more, from the first transfer's on.

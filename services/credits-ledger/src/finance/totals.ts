@@ -92,13 +92,19 @@ export async function daysToRollUp(db: Db<DB>, now: Date): Promise<Date[]> {
 /**
  * Rolls up one day from its transfers, under the sealer's lock (a purge, which reopens the days it
  * rewrites, holds it too: it has committed before these statements' snapshots, or starts after
- * this commits). Returns false when the day was rolled up meanwhile.
+ * this commits). Returns false when the day was rolled up meanwhile, or when a transaction that
+ * began before the day ended is still open on this database: a transfer is dated by its
+ * transaction's start, so that one could still add to the day (the hour's wait makes this rare).
  */
 export async function rollUpDay(tx: Transaction<DB>, day: Date): Promise<boolean> {
   await lockSealing(tx);
+  const end = dayEnd(day);
+  const { rows: open } = await sql<{ n: number }>`
+    select count(*)::int as n from pg_stat_activity
+    where datname = current_database() and pid <> pg_backend_pid() and xact_start < ${end}`.execute(tx);
+  if ((open[0]?.n ?? 0) > 0) return false;
   const inserted = await tx.insertInto('total_days').values({ day }).onConflict((oc) => oc.column('day').doNothing()).executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
-  const end = dayEnd(day);
   // One system account per type (accounts_system_type): the type alone is the key.
   await sql`
     insert into daily_totals (day, type, account_id, debits, credits)
@@ -113,11 +119,15 @@ export async function rollUpDay(tx: Transaction<DB>, day: Date): Promise<boolean
   return true;
 }
 
-/** Rolls up at most `limit` of the days due, oldest first, one transaction each. Returns how many. */
+/**
+ * Rolls up at most `limit` of the days due, oldest first, one transaction each; stops at a day that
+ * cannot be rolled up yet (a transaction open since before it ended). Returns how many.
+ */
 export async function rollUpClosedDays(db: Kysely<DB>, now = new Date(), limit = 31): Promise<number> {
   let n = 0;
   for (const day of (await daysToRollUp(db, now)).slice(0, limit)) {
-    if (await db.transaction().execute((tx) => rollUpDay(tx, day))) n++;
+    if (!(await db.transaction().execute((tx) => rollUpDay(tx, day)))) break;
+    n++;
   }
   return n;
 }
