@@ -433,7 +433,10 @@ describe('finance and ops', () => {
           await page.getByLabel(at(f, 'statement.account')).fill(system.accountId!);
           await page.getByRole('button', { name: at(f, 'statement.show') }).click();
           await page.locator('.statement-summary').waitFor();
-          expect(await page.locator('.statement-summary').innerText()).toContain(system.type);
+          // the account's type and scope in the page's language, as in the trial balance
+          const summary = await page.locator('.statement-summary').innerText();
+          expect(summary).toContain(at(f, `trial.types.${system.type}`));
+          expect(summary).toContain(at(f, 'trial.scopeSystem'));
 
           const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: at(f, 'csv.download') }).click()]);
           const csv = (await readFile((await file.path())!)).toString('utf8');

@@ -8,6 +8,7 @@ import { getReconciliation, getStatement, saveFile, useTrialBalance, verifyLedge
 import { Section, dateTime, money, number } from './account/common';
 import { StaffGate } from './account/StaffGate';
 import { LookupSection, MonthEndSection } from './finance/MonthEnd';
+import { TableScroll } from './finance/TableScroll';
 import '../styles/account.css';
 
 /** `/finance`: for the roles finance and admin. */
@@ -30,14 +31,11 @@ export default function Finance() {
   );
 }
 
-/** A table that may be wider than a phone: it scrolls inside its own focusable, labelled region. */
-function TableScroll({ label, children }: { label: string; children: ReactNode }) {
-  return (
-    <div className="table-scroll" role="region" aria-label={label} tabIndex={0}>
-      {children}
-    </div>
-  );
-}
+/** A ledger account type in the page's language (the API's name when there is no word for it). */
+const useAccountType = () => {
+  const { t } = useTranslation('finance');
+  return (type: string) => t(`trial.types.${type}`, { defaultValue: type });
+};
 
 const today = () => new Date().toISOString().slice(0, 10);
 const monthStart = () => `${today().slice(0, 8)}01`;
@@ -89,7 +87,7 @@ function TrialBalanceSection() {
   const lang = i18n.language;
   const trial = useTrialBalance(true);
   const n = (v: number) => number(lang, v);
-  const typeLabel = (type: string) => t(`trial.types.${type}`, { defaultValue: type });
+  const typeLabel = useAccountType();
   return (
     <Section kind="finance" id="trial-title" title={t('trial.title')}>
       {trial.isPending ? (
@@ -101,8 +99,7 @@ function TrialBalanceSection() {
       ) : (
         <>
           <p className="muted">{t('trial.asOf', { date: dateTime(lang, trial.data.asOf) })}</p>
-          <TableScroll label={t('trial.tableLabel')}>
-            <table className="data-table trial-balance">
+          <TableScroll label={t('trial.tableLabel')} className="trial-balance">
               <thead>
                 <tr>
                   <th scope="col">{t('trial.type')}</th>
@@ -148,7 +145,6 @@ function TrialBalanceSection() {
                   <td className="num">{n(trial.data.totals.balance)}</td>
                 </tr>
               </tfoot>
-            </table>
           </TableScroll>
           <ul className="checks">
             <li className={trial.data.totals.balance === 0 ? 'check-ok' : 'check-bad'}>{trial.data.totals.balance === 0 ? t('trial.balanced') : t('trial.unbalanced')}</li>
@@ -197,6 +193,7 @@ function StatementSection() {
   const [account, setAccount] = useState('');
   const [error, setError] = useState<string | undefined>();
   const lookup = useMutation({ mutationFn: (q: { id: string; from: string; to: string }) => getStatement(q.id, q.from, q.to) });
+  const typeLabel = useAccountType();
 
   const submit = (p: { from: string; to: string }) => {
     if (!account.trim()) {
@@ -220,8 +217,8 @@ function StatementSection() {
           <>
             <p className="statement-summary">
               {t('statement.summary', {
-                type: data.statement.account.type,
-                scope: data.statement.account.scope,
+                type: typeLabel(data.statement.account.type),
+                scope: data.statement.account.scope === 'system' ? t('trial.scopeSystem') : t('statement.scopeUser'),
                 opening: number(lang, data.statement.openingBalance),
                 closing: number(lang, data.statement.closingBalance),
                 now: number(lang, data.balance.balance),
@@ -237,7 +234,6 @@ function StatementSection() {
         ) : (
           <>
             <TableScroll label={t('statement.tableLabel')}>
-              <table className="data-table">
                 <thead>
                   <tr>
                     <th scope="col">{t('statement.when')}</th>
@@ -262,7 +258,6 @@ function StatementSection() {
                     </tr>
                   ))}
                 </tbody>
-              </table>
             </TableScroll>
             {data.statement.nextCursor ? <p className="muted">{t('statement.more')}</p> : null}
           </>
@@ -304,7 +299,6 @@ function ReconciliationSection() {
       </div>
       {r && r.totals.length > 0 ? (
         <TableScroll label={t('reconciliation.tableLabel')}>
-          <table className="data-table">
             <thead>
               <tr>
                 <th scope="col">{t('reconciliation.currency')}</th>
@@ -349,7 +343,6 @@ function ReconciliationSection() {
                 </tr>
               ))}
             </tbody>
-          </table>
         </TableScroll>
       ) : null}
     </Section>

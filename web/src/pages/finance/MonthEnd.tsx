@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Field, FormAlert } from '../../components/Form';
@@ -6,6 +6,7 @@ import { failureOf } from '../../api';
 import { saveFile } from '../../api/account';
 import { closeMonth, getMonthEnd, importStripe, lookupBooks, MONTH_END_CSVS, type LookupKind, type MonthQuery } from '../../api/finance';
 import { dateTime, money, number } from '../account/common';
+import { TableScroll } from './TableScroll';
 
 /** Last month, the usual one to close. */
 const lastMonth = () => {
@@ -15,14 +16,6 @@ const lastMonth = () => {
   return d.toISOString().slice(0, 7);
 };
 const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-
-function Table({ label, children }: { label: string; children: ReactNode }) {
-  return (
-    <div className="table-scroll" role="region" aria-label={label} tabIndex={0}>
-      <table className="data-table">{children}</table>
-    </div>
-  );
-}
 
 /** Month-end: a month in a time zone; Stripe's money tied to our sales, the credit liability and revenue, the CSVs, the close. */
 export function MonthEndSection() {
@@ -81,7 +74,7 @@ export function MonthEndSection() {
           {r.stripe.currencies.length === 0 ? (
             <p className="empty">{t('monthEnd.noStripe')}</p>
           ) : (
-            <Table label={t('monthEnd.stripeTitle')}>
+            <TableScroll label={t('monthEnd.stripeTitle')}>
               <thead>
                 <tr>
                   <th scope="col">{t('reconciliation.currency')}</th>
@@ -104,7 +97,7 @@ export function MonthEndSection() {
                   </tr>
                 ))}
               </tbody>
-            </Table>
+            </TableScroll>
           )}
           <ul className="checks">
             {r.stripe.currencies.map((c) => (
@@ -120,7 +113,7 @@ export function MonthEndSection() {
           {r.revenue.currencies.length === 0 ? (
             <p className="empty">{t('monthEnd.noRevenue')}</p>
           ) : (
-            <Table label={t('monthEnd.revenueTitle')}>
+            <TableScroll label={t('monthEnd.revenueTitle')}>
               <thead>
                 <tr>
                   <th scope="col">{t('reconciliation.currency')}</th>
@@ -149,7 +142,7 @@ export function MonthEndSection() {
                   </tr>
                 ))}
               </tbody>
-            </Table>
+            </TableScroll>
           )}
           <ul className="checks">
             <li className={r.revenue.trialBalance.tiesOut ? 'check-ok' : 'check-bad'}>
