@@ -30,7 +30,8 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
-import { createServiceContext, type ServiceContext } from '@imlab/service';
+import type { ServiceContext } from '@imlab/service';
+import { REDIS, repo, SERVER, serviceContext } from './support/common.js';
 import { dropDatabase, sql } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
 import { backendPids as pidsOf, cpuNow, cpuSince, pgbenchDatabase, startLedgerService, type Cpu, writeGrants } from './support/machine.js';
@@ -39,15 +40,11 @@ import { ledgerDeps } from '../services/credits-ledger/src/inbox.js';
 import * as ledger from '../services/credits-ledger/src/ledger/ledger.service.js';
 import type { LedgerDeps } from '../services/credits-ledger/src/ledger/ledger.service.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..');
 const tsx = path.join(repo, 'node_modules/.bin/tsx');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 3000);
 const USERS = 2000;
-const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const log = createLogger({ service: 'bench', level: 'info' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tag = randomBytes(3).toString('hex');
@@ -109,19 +106,7 @@ function operation(name: CaseName, ctx: ServiceContext<DB>, deps: LedgerDeps, us
   }
 }
 
-function workerContext(databaseName: string, prefix: string, poolSize: number) {
-  return createServiceContext<DB>({
-    service: 'credits-ledger',
-    logger: createLogger({ service: 'credits-ledger', level: 'warn' }),
-    databaseUrl: SERVER,
-    databaseName,
-    redisUrl: REDIS,
-    queuePrefix: prefix,
-    migrationsFolder: path.join(repo, 'services/credits-ledger/migrations'),
-    migrate: false,
-    poolSize,
-  });
-}
+const workerContext = (databaseName: string, prefix: string, poolSize: number) => serviceContext<DB>('credits-ledger', databaseName, prefix, poolSize, false);
 
 /** Child process mode: run one case's share of the clients, report rate and own CPU as a JSON line. */
 async function worker() {
@@ -192,22 +177,11 @@ async function runCase(name: CaseName, databaseName: string, prefix: string, wor
 async function main() {
   const databaseName = `imlab_bench_ledger_${tag}`;
   const prefix = `{imlab_bench_ledger_${tag}}`;
-  const migrationsFolder = path.join(repo, 'services/credits-ledger/migrations');
   const loadBefore = loadavg()[0]!;
   log.info({ seconds: SECONDS, clients: CLIENTS, rounds: ROUNDS }, 'start');
   const pgdb = pgbenchDatabase(SERVER, tag);
 
-  const ctx = await createServiceContext<DB>({
-    service: 'credits-ledger',
-    logger: createLogger({ service: 'credits-ledger', level: 'warn' }),
-    databaseUrl: SERVER,
-    databaseName,
-    redisUrl: REDIS,
-    queuePrefix: prefix,
-    migrationsFolder,
-    migrate: true,
-    poolSize: CLIENTS + 2,
-  });
+  const ctx = await serviceContext<DB>('credits-ledger', databaseName, prefix, CLIENTS + 2);
   let service: Awaited<ReturnType<typeof startLedgerService>> | undefined;
   try {
     const deps = await ledgerDeps(ctx, { LOW_BALANCE_THRESHOLD: 10 });

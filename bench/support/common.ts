@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@imlab/logger';
 import { createServiceContext, type ServiceContext } from '@imlab/service';
+import type { QueueTables } from '@imlab/queue';
 import type { DB as GenerationDB } from '../../services/generation/src/db.js';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -19,20 +20,23 @@ export const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The generation service's own database (created and migrated) with its pool and bus, for benches that drive it directly. */
-export function generationContext(databaseName: string, queuePrefix: string, poolSize: number): Promise<ServiceContext<GenerationDB>> {
-  return createServiceContext<GenerationDB>({
-    service: 'generation',
-    logger: createLogger({ service: 'bench-generation', level: 'warn' }),
+/** A service's own database (migrated when `migrate`) with its pool and bus, for benches that drive the service's code directly. */
+export function serviceContext<DB extends QueueTables>(service: string, databaseName: string, queuePrefix: string, poolSize: number, migrate = true): Promise<ServiceContext<DB>> {
+  return createServiceContext<DB>({
+    service,
+    logger: createLogger({ service: `bench-${service}`, level: 'warn' }),
     databaseUrl: SERVER,
     databaseName,
     redisUrl: REDIS,
     queuePrefix,
-    migrationsFolder: path.join(repo, 'services/generation/migrations'),
-    migrate: true,
+    migrationsFolder: path.join(repo, 'services', service, 'migrations'),
+    migrate,
     poolSize,
   });
 }
+
+/** The generation service's own database (created and migrated) with its pool and bus. */
+export const generationContext = (databaseName: string, queuePrefix: string, poolSize: number) => serviceContext<GenerationDB>('generation', databaseName, queuePrefix, poolSize);
 
 /** A port nobody listens on right now (for a child process to take). */
 export function freePort(): Promise<number> {
