@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { crc32, deflateSync } from 'node:zlib';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -33,13 +34,17 @@ export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const SCREENSHOTS = path.join(root, 'e2e/.output/screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const APT_LOCK = path.join(os.tmpdir(), 'imlab-apt.lock');
 export const WIDTHS = [375, 1280] as const;
 export const LOCALES = ['en', 'zh'] as const;
 export type Locale = (typeof LOCALES)[number];
 
 /** Debian's Chromium; installed here when missing and we are root, else the tests fail saying so. */
 export function findChromium(): string {
-  const apt = (...args: string[]) => spawnSync('apt-get', args, { stdio: 'ignore', timeout: 900_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  // Every browser file may get here at once on a fresh machine: one apt at a time (the others wait on
+  // the lock, then find the package installed), and apt itself waits for dpkg's lock.
+  const apt = (...args: string[]) =>
+    spawnSync('flock', [APT_LOCK, 'apt-get', '-o', 'DPkg::Lock::Timeout=900', ...args], { stdio: 'ignore', timeout: 900_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
   const isRoot = process.getuid?.() === 0;
   if (!existsSync(CHROMIUM) && isRoot && !process.env.CHROMIUM_PATH) {
     // the package lists may be missing or old on a fresh machine: update once, then try again
