@@ -413,12 +413,26 @@ describe('finance and ops', () => {
           await table.waitFor();
           const tb = await ok(finance.api.GET('/v1/admin/ledger/trial-balance'));
           const fmt = new Intl.NumberFormat(locale === 'zh' ? 'zh-CN' : 'en-US');
-          const totals = (await table.locator('tfoot td').allInnerTexts()).map((t) => t.trim());
+          const totals = (await table.locator('tfoot td.num').allInnerTexts()).map((t) => t.trim());
           expect(totals.slice(0, 2)).toEqual([fmt.format(tb.totals.debits), fmt.format(tb.totals.credits)]);
           expect(tb.totals.debits).toBeGreaterThan(0);
           await page.getByText(at(f, 'trial.balanced')).waitFor();
           // account types in the person's language (zh keeps the API's name beside the word)
           expect(await table.locator('tbody th').first().innerText()).toContain(at(f, `trial.types.${tb.lines[0]!.type}`));
+          // on a phone every figure shows without scrolling the table sideways: Scope and Accounts
+          // fold into the row header ("System · 1 account"); on a wide screen they are columns
+          const region = page.getByRole('region', { name: at(f, 'trial.tableLabel') });
+          const overflow = await region.evaluate((el: PageElement & { scrollWidth: number; clientWidth: number }) => el.scrollWidth - el.clientWidth);
+          const scopeHeader = table.getByRole('columnheader', { name: at(f, 'trial.scope') });
+          const folded = table.locator('tbody th .trial-scope').first();
+          if (width === 375) {
+            expect(overflow).toBeLessThanOrEqual(0);
+            expect(await scopeHeader.isVisible()).toBe(false);
+            expect(await folded.innerText()).toContain(tb.lines[0]!.scope === 'system' ? at(f, 'trial.scopeSystem') : at(f, 'trial.scopeUsers'));
+          } else {
+            expect(await scopeHeader.isVisible()).toBe(true);
+            expect(await folded.isVisible()).toBe(false);
+          }
           await screen(page, 'finance', { locale, width });
           expect(watch.problems).toEqual([]);
           if (width !== 1280) continue;

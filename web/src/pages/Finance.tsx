@@ -88,6 +88,7 @@ function TrialBalanceSection() {
   const trial = useTrialBalance(true);
   const n = (v: number) => number(lang, v);
   const typeLabel = useAccountType();
+  const scopeLabel = (scope: string) => (scope === 'system' ? t('trial.scopeSystem') : t('trial.scopeUsers'));
   return (
     <Section kind="finance" id="trial-title" title={t('trial.title')}>
       {trial.isPending ? (
@@ -103,8 +104,10 @@ function TrialBalanceSection() {
               <thead>
                 <tr>
                   <th scope="col">{t('trial.type')}</th>
-                  <th scope="col">{t('trial.scope')}</th>
-                  <th scope="col" className="num">
+                  <th scope="col" className="phone-folded">
+                    {t('trial.scope')}
+                  </th>
+                  <th scope="col" className="num phone-folded">
                     {t('trial.accounts')}
                   </th>
                   <th scope="col" className="num">
@@ -126,9 +129,11 @@ function TrialBalanceSection() {
                       {/* the type as the API and the CSVs name it, where the word differs */}
                       {typeLabel(line.type).toLowerCase() === line.type ? null : <span className="account-id">{line.type}</span>}
                       {line.accountId ? <span className="account-id">{line.accountId}</span> : null}
+                      {/* on a phone the scope and the count of accounts stand here, not in columns of their own */}
+                      <span className="phone-only trial-scope">{t('trial.scopeAndAccounts', { scope: scopeLabel(line.scope), count: line.accounts, accounts: n(line.accounts) })}</span>
                     </th>
-                    <td>{line.scope === 'system' ? t('trial.scopeSystem') : t('trial.scopeUsers')}</td>
-                    <td className="num">{n(line.accounts)}</td>
+                    <td className="phone-folded">{scopeLabel(line.scope)}</td>
+                    <td className="num phone-folded">{n(line.accounts)}</td>
                     <td className="num">{n(line.debits)}</td>
                     <td className="num">{n(line.credits)}</td>
                     <td className="num">{n(line.balance)}</td>
@@ -137,9 +142,9 @@ function TrialBalanceSection() {
               </tbody>
               <tfoot>
                 <tr className="totals">
-                  <th scope="row" colSpan={3}>
-                    {t('trial.totals')}
-                  </th>
+                  <th scope="row">{t('trial.totals')}</th>
+                  <td className="phone-folded" />
+                  <td className="phone-folded" />
                   <td className="num">{n(trial.data.totals.debits)}</td>
                   <td className="num">{n(trial.data.totals.credits)}</td>
                   <td className="num">{n(trial.data.totals.balance)}</td>
