@@ -94,5 +94,27 @@ describe('every page, at 375 and 1280 px, in English and Chinese', () => {
       }, 300_000);
     }
   }
+
+  // The check above passes only because the pages are right: the same call finds what is wrong.
+  it('the axe check finds a serious violation when a page has one', async () => {
+    const { context, page } = await newContext({ width: 1280, locale: 'en' });
+    try {
+      await visit(page, '/');
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.evaluate(() => {
+        const d = document as unknown as { createElement(tag: string): { style: { color: string }; textContent: string; setAttribute(n: string, v: string): void }; querySelector(s: string): { append(...n: unknown[]): void } };
+        const button = d.createElement('button');
+        const faint = d.createElement('p');
+        faint.textContent = 'barely there';
+        faint.style.color = '#f2f2f2';
+        d.querySelector('main')!.append(button, faint);
+      });
+      const found = await seriousViolations(page);
+      expect(found.some((v) => v.startsWith('button-name (critical)'))).toBe(true);
+      expect(found.some((v) => v.startsWith('color-contrast (serious)'))).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
 });
 

@@ -224,9 +224,14 @@ export async function largestContentfulPaint(page: Page): Promise<{ ms: number; 
   );
 }
 
-/** axe-core's serious and critical violations on the page as it is now. */
+/**
+ * axe-core's serious and critical violations on the page as it is now. Legacy mode runs axe in the
+ * page itself instead of opening a blank page per call to gather the frames' results (our pages
+ * have no cross-origin frame, the one thing it then leaves out), and only violations carry their
+ * nodes back: half the time per call (1.2 s → 0.5 s on a quiet machine, same violations).
+ */
 export async function seriousViolations(page: Page): Promise<string[]> {
-  const result = await new AxeBuilder({ page }).analyze();
+  const result = await new AxeBuilder({ page }).setLegacyMode().options({ resultTypes: ['violations'] }).analyze();
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
