@@ -492,9 +492,16 @@ describe('finance and ops', () => {
           await page.getByRole('button', { name: at(f, 'monthEnd.import') }).focus();
           await page.keyboard.press('Enter');
           await page.locator('.check-ok', { hasText: at(f, 'monthEnd.tiesOut', { currency: 'USD' }) }).waitFor();
+          // a column per currency, a line per figure: on a phone too, nothing to scroll sideways
           const stripeTable = page.getByRole('region', { name: at(f, 'monthEnd.stripeTitle') });
-          expect(await stripeTable.locator('tbody th').allInnerTexts()).toEqual(['USD']);
+          expect((await stripeTable.locator('thead th').allInnerTexts()).map((s) => s.trim())).toEqual([at(f, 'monthEnd.item'), 'USD']);
+          expect((await stripeTable.locator('tbody th').allInnerTexts()).map((s) => s.trim())).toEqual(['sales', 'tax', 'charges', 'refunds', 'disputes', 'fees', 'unmatched', 'notYetPaidOut', 'paidOutFromEarlier', 'payouts', 'unexplained'].map((k) => at(f, `monthEnd.stripe.${k}`)));
           await page.getByRole('heading', { name: at(f, 'monthEnd.revenueTitle') }).waitFor();
+          const revenueTable = page.getByRole('region', { name: at(f, 'monthEnd.revenueTitle') });
+          await revenueTable.waitFor();
+          for (const region of [stripeTable, revenueTable]) {
+            expect(await region.evaluate((el: PageElement & { scrollWidth: number; clientWidth: number }) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(0);
+          }
           await screen(page, 'finance-month-end', { locale, width });
           expect(watch.problems).toEqual([]);
           if (width !== 1280) continue;
@@ -512,7 +519,8 @@ describe('finance and ops', () => {
           await page.getByLabel(at(f, 'lookup.id'), { exact: true }).fill(me.id);
           await page.getByRole('button', { name: at(f, 'lookup.find') }).click();
           await page.locator('.lookup-result dd', { hasText: me.id }).first().waitFor();
-          expect(await page.locator('.lookup-result').innerText()).toContain('available');
+          // the account types and the order statuses in the page's language
+          expect(await page.locator('.lookup-result').innerText()).toContain(at(f, 'trial.types.available'));
           await screen(page, 'finance-month-end-results', { locale, width });
           expect(watch.problems).toEqual([]);
         } finally {

@@ -71,7 +71,7 @@ function SupportSection() {
 }
 
 function AccountView({ account: a, lang }: { account: SupportAccount; lang: string }) {
-  const { t } = useTranslation('admin');
+  const { t } = useTranslation(['admin', 'create']);
   const n = (v: number) => number(lang, v);
   return (
     <div className="support-account" aria-live="polite">
@@ -97,7 +97,7 @@ function AccountView({ account: a, lang }: { account: SupportAccount; lang: stri
         <ul className="report-list">
           {a.generations.slice(0, 10).map((g) => (
             <li key={g.id}>
-              {dateTime(lang, g.createdAt)} — {g.model}, {g.status}, {t('support.cost', { cost: n(g.cost) })}
+              {dateTime(lang, g.createdAt)} — {g.model}, {t(`statusShort.${g.status}`, { ns: 'create', defaultValue: g.status })}, {t('support.cost', { count: g.cost, cost: n(g.cost) })}
               {g.prompt !== null ? <blockquote>{g.prompt}</blockquote> : null}
             </li>
           ))}

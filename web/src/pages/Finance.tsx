@@ -9,6 +9,7 @@ import { Section, dateTime, money, number } from './account/common';
 import { StaffGate } from './account/StaffGate';
 import { LookupSection, MonthEndSection } from './finance/MonthEnd';
 import { TableScroll } from './finance/TableScroll';
+import { useAccountType } from './finance/accountType';
 import '../styles/account.css';
 
 /** `/finance`: for the roles finance and admin. */
@@ -31,11 +32,6 @@ export default function Finance() {
   );
 }
 
-/** A ledger account type in the page's language (the API's name when there is no word for it). */
-const useAccountType = () => {
-  const { t } = useTranslation('finance');
-  return (type: string) => t(`trial.types.${type}`, { defaultValue: type });
-};
 
 const today = () => new Date().toISOString().slice(0, 10);
 const monthStart = () => `${today().slice(0, 8)}01`;

@@ -7,6 +7,7 @@ import { saveFile } from '../../api/account';
 import { closeMonth, getMonthEnd, importStripe, lookupBooks, MONTH_END_CSVS, type LookupKind, type MonthQuery } from '../../api/finance';
 import { dateTime, money, number } from '../account/common';
 import { TableScroll } from './TableScroll';
+import { useAccountType } from './accountType';
 
 /** Last month, the usual one to close. */
 const lastMonth = () => {
@@ -16,6 +17,19 @@ const lastMonth = () => {
   return d.toISOString().slice(0, 7);
 };
 const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+/** The lines of Stripe's money against our sales, in their order: each a figure per currency. */
+const STRIPE_LINES = ['sales', 'tax', 'charges', 'refunds', 'disputes', 'fees', 'unmatched', 'notYetPaidOut', 'paidOutFromEarlier', 'payouts', 'unexplained'] as const;
+/** The lines of the credit liability: [text, the figure of a paid currency, the count of free credits]. */
+const REVENUE_LINES = [
+  ['opening', 'openingLiability', 'opening'],
+  ['sold', 'sold', 'grantedFree'],
+  ['spent', 'spent', 'spent'],
+  ['refunded', 'refunded', 'refunded'],
+  ['clawedBack', 'clawedBack', 'clawedBack'],
+  ['restored', 'restored', 'restored'],
+  ['closing', 'closingLiability', 'closing'],
+] as const;
 
 /** Month-end: a month in a time zone; Stripe's money tied to our sales, the credit liability and revenue, the CSVs, the close. */
 export function MonthEndSection() {
@@ -74,24 +88,25 @@ export function MonthEndSection() {
           {r.stripe.currencies.length === 0 ? (
             <p className="empty">{t('monthEnd.noStripe')}</p>
           ) : (
-            <TableScroll label={t('monthEnd.stripeTitle')}>
+            // one column per currency and a line per figure, as on a statement: it fits a phone
+            <TableScroll label={t('monthEnd.stripeTitle')} className="by-currency" compact>
               <thead>
                 <tr>
-                  <th scope="col">{t('reconciliation.currency')}</th>
-                  {(['sales', 'tax', 'charges', 'refunds', 'disputes', 'fees', 'unmatched', 'notYetPaidOut', 'paidOutFromEarlier', 'payouts', 'unexplained'] as const).map((k) => (
-                    <th key={k} scope="col" className="num">
-                      {t(`monthEnd.stripe.${k}`)}
+                  <th scope="col">{t('monthEnd.item')}</th>
+                  {r.stripe.currencies.map((c) => (
+                    <th key={c.currency} scope="col" className="num">
+                      {c.currency.toUpperCase()}
                     </th>
                   ))}
                 </tr>
               </thead>
               <tbody>
-                {r.stripe.currencies.map((c) => (
-                  <tr key={c.currency}>
-                    <th scope="row">{c.currency.toUpperCase()}</th>
-                    {([c.sales, c.tax, c.charges, c.refunds, c.disputes, c.fees, c.unmatched, c.notYetPaidOut, c.paidOutFromEarlier, c.payouts, c.unexplained] as const).map((v, i) => (
-                      <td key={i} className="num">
-                        {money(lang, v, c.currency)}
+                {STRIPE_LINES.map((k) => (
+                  <tr key={k}>
+                    <th scope="row">{t(`monthEnd.stripe.${k}`)}</th>
+                    {r.stripe.currencies.map((c) => (
+                      <td key={c.currency} className="num">
+                        {money(lang, c[k], c.currency)}
                       </td>
                     ))}
                   </tr>
@@ -113,32 +128,26 @@ export function MonthEndSection() {
           {r.revenue.currencies.length === 0 ? (
             <p className="empty">{t('monthEnd.noRevenue')}</p>
           ) : (
-            <TableScroll label={t('monthEnd.revenueTitle')}>
+            <TableScroll label={t('monthEnd.revenueTitle')} className="by-currency" compact>
               <thead>
                 <tr>
-                  <th scope="col">{t('reconciliation.currency')}</th>
-                  {(['opening', 'sold', 'spent', 'refunded', 'clawedBack', 'restored', 'closing'] as const).map((k) => (
-                    <th key={k} scope="col" className="num">
-                      {t(`monthEnd.revenue.${k}`)}
+                  <th scope="col">{t('monthEnd.item')}</th>
+                  {r.revenue.currencies.map((c) => (
+                    <th key={c.currency ?? 'none'} scope="col" className="num">
+                      {c.currency ? c.currency.toUpperCase() : t('monthEnd.freeCredits')}
                     </th>
                   ))}
                 </tr>
               </thead>
               <tbody>
-                {r.revenue.currencies.map((c) => (
-                  <tr key={c.currency ?? 'none'}>
-                    <th scope="row">{c.currency ? c.currency.toUpperCase() : t('monthEnd.freeCredits')}</th>
-                    {c.currency
-                      ? [c.openingLiability, c.sold, c.spent, c.refunded, c.clawedBack, c.restored, c.closingLiability].map((v, i) => (
-                          <td key={i} className="num">
-                            {m(v, c.currency)}
-                          </td>
-                        ))
-                      : [c.credits.opening, c.credits.grantedFree, c.credits.spent, c.credits.refunded, c.credits.clawedBack, c.credits.restored, c.credits.closing].map((v, i) => (
-                          <td key={i} className="num">
-                            {t('monthEnd.creditsValue', { n: number(lang, v) })}
-                          </td>
-                        ))}
+                {REVENUE_LINES.map(([k, paid, free]) => (
+                  <tr key={k}>
+                    <th scope="row">{t(`monthEnd.revenue.${k}`)}</th>
+                    {r.revenue.currencies.map((c) => (
+                      <td key={c.currency ?? 'none'} className="num">
+                        {c.currency ? m(c[paid], c.currency) : t('monthEnd.creditsValue', { count: c.credits[free], n: number(lang, c.credits[free]) })}
+                      </td>
+                    ))}
                   </tr>
                 ))}
               </tbody>
@@ -184,7 +193,8 @@ export function MonthEndSection() {
 
 /** From an order, a Stripe charge or a person to their books and back: ids only. */
 export function LookupSection() {
-  const { t } = useTranslation('finance');
+  const { t } = useTranslation(['finance', 'billing']);
+  const typeLabel = useAccountType();
   const [kind, setKind] = useState<LookupKind>('orderId');
   const [id, setId] = useState('');
   const [error, setError] = useState<string | undefined>();
@@ -233,7 +243,9 @@ export function LookupSection() {
                 <ul>
                   {r.ledger.accounts.map((a) => (
                     <li key={a.accountId}>
-                      {a.type}: <span className="account-id">{a.accountId}</span>
+                      {typeLabel(a.type)}
+                      {/* the type as the API and the CSVs name it, where the word differs */}
+                      {typeLabel(a.type).toLowerCase() === a.type ? null : ` (${a.type})`}: <span className="account-id">{a.accountId}</span>
                     </li>
                   ))}
                 </ul>
@@ -246,7 +258,7 @@ export function LookupSection() {
               <ul>
                 {r.orders.map((o) => (
                   <li key={o.orderId}>
-                    <span className="account-id">{o.orderId}</span> · {o.status} · <span className="account-id">{o.chargeId ?? o.paymentIntentId ?? '—'}</span>
+                    <span className="account-id">{o.orderId}</span> · {t(`status.${o.status}`, { ns: 'billing', defaultValue: o.status })} · <span className="account-id">{o.chargeId ?? o.paymentIntentId ?? '—'}</span>
                   </li>
                 ))}
               </ul>
