@@ -95,13 +95,15 @@ export async function daysToRollUp(db: Db<DB>, now: Date): Promise<Date[]> {
  * this commits). Returns false when the day was rolled up meanwhile, or when a transaction that
  * began before the day ended is still open on this database: a transfer is dated by its
  * transaction's start, so that one could still add to the day (the hour's wait makes this rare).
+ * Only client sessions count: autovacuum and other background workers write no transfer, and a
+ * long vacuum must not hold the roll-up back.
  */
 export async function rollUpDay(tx: Transaction<DB>, day: Date): Promise<boolean> {
   await lockSealing(tx);
   const end = dayEnd(day);
   const { rows: open } = await sql<{ n: number }>`
     select count(*)::int as n from pg_stat_activity
-    where datname = current_database() and pid <> pg_backend_pid() and xact_start < ${end}`.execute(tx);
+    where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid() and xact_start < ${end}`.execute(tx);
   if ((open[0]?.n ?? 0) > 0) return false;
   const inserted = await tx.insertInto('total_days').values({ day }).onConflict((oc) => oc.column('day').doNothing()).executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
