@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { strFromU8, unzipSync } from 'fflate';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { download as apiDownload, ok } from '@imlab/client';
 import { PASSWORD, mailText, until, type Browser } from './browser.js';
 import { at, LOCALES, newContext as openContext, root, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
@@ -47,6 +47,8 @@ async function signedUpWithRoles(ip: string, email: string, roles: string[]): Pr
   return person;
 }
 
+/** How far a scrolling region's content is wider than the region (0 or less: it all shows). */
+const sidewaysOverflow = (region: Locator) => region.evaluate((el: PageElement & { scrollWidth: number; clientWidth: number }) => el.scrollWidth - el.clientWidth);
 const focusedText = (page: Page) => page.evaluate(() => (document.activeElement as PageElement).innerText.trim());
 
 describe('settings, signed out', () => {
@@ -421,8 +423,7 @@ describe('finance and ops', () => {
           expect(await table.locator('tbody th').first().innerText()).toContain(at(f, `trial.types.${tb.lines[0]!.type}`));
           // on a phone every figure shows without scrolling the table sideways: Scope and Accounts
           // fold into the row header ("System · 1 account"); on a wide screen they are columns
-          const region = page.getByRole('region', { name: at(f, 'trial.tableLabel') });
-          const overflow = await region.evaluate((el: PageElement & { scrollWidth: number; clientWidth: number }) => el.scrollWidth - el.clientWidth);
+          const overflow = await sidewaysOverflow(page.getByRole('region', { name: at(f, 'trial.tableLabel') }));
           const scopeHeader = table.getByRole('columnheader', { name: at(f, 'trial.scope') });
           const folded = table.locator('tbody th .trial-scope').first();
           if (width === 375) {
@@ -499,9 +500,7 @@ describe('finance and ops', () => {
           await page.getByRole('heading', { name: at(f, 'monthEnd.revenueTitle') }).waitFor();
           const revenueTable = page.getByRole('region', { name: at(f, 'monthEnd.revenueTitle') });
           await revenueTable.waitFor();
-          for (const region of [stripeTable, revenueTable]) {
-            expect(await region.evaluate((el: PageElement & { scrollWidth: number; clientWidth: number }) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(0);
-          }
+          for (const region of [stripeTable, revenueTable]) expect(await sidewaysOverflow(region)).toBeLessThanOrEqual(0);
           await screen(page, 'finance-month-end', { locale, width });
           expect(watch.problems).toEqual([]);
           if (width !== 1280) continue;
@@ -511,16 +510,23 @@ describe('finance and ops', () => {
           expect(lines[0]).toBe('transaction_id,created_at,booked_at,type,reporting_category,currency,amount,fee,net,status,source_id,payment_intent_id,order_id,payout_id,differences');
           expect(lines.some((l) => l.startsWith(`${charge.id as string},`) && l.includes(',usd,1234,66,1168,'))).toBe(true);
 
-          // The month is not over: the close is refused, and the page says so in the person's language.
+          // The close acts on the month on screen, not on what the month field says since: a past
+          // month typed there (and not shown) would close. The month on screen is not over: the
+          // close is refused beside its button, in the person's language, and the refusal has the focus.
+          await page.getByLabel(at(f, 'monthEnd.month'), { exact: true }).fill('2025-01');
           await page.getByRole('button', { name: at(f, 'monthEnd.close', { month }) }).click();
-          await page.getByRole('alert').filter({ hasText: month }).waitFor();
+          const refused = page.locator('.month-close [role=alert]');
+          await refused.filter({ hasText: at(f, 'monthEnd.closeFailed', { month }) }).waitFor();
+          expect(await refused.evaluate((el) => el === (document.activeElement as unknown))).toBe(true);
 
           await page.getByLabel(at(f, 'lookup.kind'), { exact: true }).selectOption('userId');
           await page.getByLabel(at(f, 'lookup.id'), { exact: true }).fill(me.id);
           await page.getByRole('button', { name: at(f, 'lookup.find') }).click();
           await page.locator('.lookup-result dd', { hasText: me.id }).first().waitFor();
-          // the account types and the order statuses in the page's language
-          expect(await page.locator('.lookup-result').innerText()).toContain(at(f, 'trial.types.available'));
+          // the account types in the page's language; a person without orders is told so
+          const found = await page.locator('.lookup-result').innerText();
+          expect(found).toContain(at(f, 'trial.types.available'));
+          expect(found).toContain(at(f, 'lookup.noOrders'));
           await screen(page, 'finance-month-end-results', { locale, width });
           expect(watch.problems).toEqual([]);
         } finally {

@@ -9,7 +9,7 @@ import { Section, dateTime, money, number } from './account/common';
 import { StaffGate } from './account/StaffGate';
 import { LookupSection, MonthEndSection } from './finance/MonthEnd';
 import { TableScroll } from './finance/TableScroll';
-import { useAccountType } from './finance/accountType';
+import { AccountTypeName, useAccountType } from './finance/AccountType';
 import '../styles/account.css';
 
 /** `/finance`: for the roles finance and admin. */
@@ -31,7 +31,6 @@ export default function Finance() {
     </StaffGate>
   );
 }
-
 
 const today = () => new Date().toISOString().slice(0, 10);
 const monthStart = () => `${today().slice(0, 8)}01`;
@@ -83,7 +82,6 @@ function TrialBalanceSection() {
   const lang = i18n.language;
   const trial = useTrialBalance(true);
   const n = (v: number) => number(lang, v);
-  const typeLabel = useAccountType();
   const scopeLabel = (scope: string) => (scope === 'system' ? t('trial.scopeSystem') : t('trial.scopeUsers'));
   return (
     <Section kind="finance" id="trial-title" title={t('trial.title')}>
@@ -97,55 +95,53 @@ function TrialBalanceSection() {
         <>
           <p className="muted">{t('trial.asOf', { date: dateTime(lang, trial.data.asOf) })}</p>
           <TableScroll label={t('trial.tableLabel')} className="trial-balance">
-              <thead>
-                <tr>
-                  <th scope="col">{t('trial.type')}</th>
-                  <th scope="col" className="phone-folded">
-                    {t('trial.scope')}
+            <thead>
+              <tr>
+                <th scope="col">{t('trial.type')}</th>
+                <th scope="col" className="phone-folded">
+                  {t('trial.scope')}
+                </th>
+                <th scope="col" className="num phone-folded">
+                  {t('trial.accounts')}
+                </th>
+                <th scope="col" className="num">
+                  {t('trial.debits')}
+                </th>
+                <th scope="col" className="num">
+                  {t('trial.credits')}
+                </th>
+                <th scope="col" className="num">
+                  {t('trial.balance')}
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {trial.data.lines.map((line) => (
+                <tr key={`${line.scope}:${line.type}:${line.accountId ?? ''}`}>
+                  <th scope="row">
+                    <AccountTypeName type={line.type} />
+                    {line.accountId ? <span className="account-id">{line.accountId}</span> : null}
+                    {/* on a phone the scope and the count of accounts stand here, not in columns of their own */}
+                    <span className="phone-only trial-scope">{t('trial.scopeAndAccounts', { scope: scopeLabel(line.scope), count: line.accounts, accounts: n(line.accounts) })}</span>
                   </th>
-                  <th scope="col" className="num phone-folded">
-                    {t('trial.accounts')}
-                  </th>
-                  <th scope="col" className="num">
-                    {t('trial.debits')}
-                  </th>
-                  <th scope="col" className="num">
-                    {t('trial.credits')}
-                  </th>
-                  <th scope="col" className="num">
-                    {t('trial.balance')}
-                  </th>
+                  <td className="phone-folded">{scopeLabel(line.scope)}</td>
+                  <td className="num phone-folded">{n(line.accounts)}</td>
+                  <td className="num">{n(line.debits)}</td>
+                  <td className="num">{n(line.credits)}</td>
+                  <td className="num">{n(line.balance)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {trial.data.lines.map((line) => (
-                  <tr key={`${line.scope}:${line.type}:${line.accountId ?? ''}`}>
-                    <th scope="row">
-                      {typeLabel(line.type)}
-                      {/* the type as the API and the CSVs name it, where the word differs */}
-                      {typeLabel(line.type).toLowerCase() === line.type ? null : <span className="account-id">{line.type}</span>}
-                      {line.accountId ? <span className="account-id">{line.accountId}</span> : null}
-                      {/* on a phone the scope and the count of accounts stand here, not in columns of their own */}
-                      <span className="phone-only trial-scope">{t('trial.scopeAndAccounts', { scope: scopeLabel(line.scope), count: line.accounts, accounts: n(line.accounts) })}</span>
-                    </th>
-                    <td className="phone-folded">{scopeLabel(line.scope)}</td>
-                    <td className="num phone-folded">{n(line.accounts)}</td>
-                    <td className="num">{n(line.debits)}</td>
-                    <td className="num">{n(line.credits)}</td>
-                    <td className="num">{n(line.balance)}</td>
-                  </tr>
-                ))}
-              </tbody>
-              <tfoot>
-                <tr className="totals">
-                  <th scope="row">{t('trial.totals')}</th>
-                  <td className="phone-folded" />
-                  <td className="phone-folded" />
-                  <td className="num">{n(trial.data.totals.debits)}</td>
-                  <td className="num">{n(trial.data.totals.credits)}</td>
-                  <td className="num">{n(trial.data.totals.balance)}</td>
-                </tr>
-              </tfoot>
+              ))}
+            </tbody>
+            <tfoot>
+              <tr className="totals">
+                <th scope="row">{t('trial.totals')}</th>
+                <td className="phone-folded" />
+                <td className="phone-folded" />
+                <td className="num">{n(trial.data.totals.debits)}</td>
+                <td className="num">{n(trial.data.totals.credits)}</td>
+                <td className="num">{n(trial.data.totals.balance)}</td>
+              </tr>
+            </tfoot>
           </TableScroll>
           <ul className="checks">
             <li className={trial.data.totals.balance === 0 ? 'check-ok' : 'check-bad'}>{trial.data.totals.balance === 0 ? t('trial.balanced') : t('trial.unbalanced')}</li>
@@ -235,30 +231,30 @@ function StatementSection() {
         ) : (
           <>
             <TableScroll label={t('statement.tableLabel')}>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('statement.when')}</th>
-                    <th scope="col">{t('statement.kind')}</th>
-                    <th scope="col">{t('statement.side')}</th>
-                    <th scope="col" className="num">
-                      {t('statement.amount')}
-                    </th>
-                    <th scope="col">{t('statement.counter')}</th>
-                    <th scope="col">{t('statement.reference')}</th>
+              <thead>
+                <tr>
+                  <th scope="col">{t('statement.when')}</th>
+                  <th scope="col">{t('statement.kind')}</th>
+                  <th scope="col">{t('statement.side')}</th>
+                  <th scope="col" className="num">
+                    {t('statement.amount')}
+                  </th>
+                  <th scope="col">{t('statement.counter')}</th>
+                  <th scope="col">{t('statement.reference')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.statement.items.map((item) => (
+                  <tr key={`${item.transferId}:${item.side}`}>
+                    <td>{dateTime(lang, item.createdAt)}</td>
+                    <td>{item.kind}</td>
+                    <td>{item.side}</td>
+                    <td className="num">{number(lang, item.amount, true)}</td>
+                    <td className="account-id">{item.counterAccountId}</td>
+                    <td className="account-id">{item.reference ?? '—'}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {data.statement.items.map((item) => (
-                    <tr key={`${item.transferId}:${item.side}`}>
-                      <td>{dateTime(lang, item.createdAt)}</td>
-                      <td>{item.kind}</td>
-                      <td>{item.side}</td>
-                      <td className="num">{number(lang, item.amount, true)}</td>
-                      <td className="account-id">{item.counterAccountId}</td>
-                      <td className="account-id">{item.reference ?? '—'}</td>
-                    </tr>
-                  ))}
-                </tbody>
+                ))}
+              </tbody>
             </TableScroll>
             {data.statement.nextCursor ? <p className="muted">{t('statement.more')}</p> : null}
           </>
@@ -300,50 +296,50 @@ function ReconciliationSection() {
       </div>
       {r && r.totals.length > 0 ? (
         <TableScroll label={t('reconciliation.tableLabel')}>
-            <thead>
-              <tr>
-                <th scope="col">{t('reconciliation.currency')}</th>
-                <th scope="col" className="num">
-                  {t('reconciliation.orders')}
-                </th>
-                <th scope="col" className="num">
-                  {t('reconciliation.gross')}
-                </th>
-                <th scope="col" className="num">
-                  {t('reconciliation.refunded')}
-                </th>
-                <th scope="col" className="num">
-                  {t('reconciliation.disputesLost')}
-                </th>
-                <th scope="col" className="num">
-                  {t('reconciliation.net')}
-                </th>
-                <th scope="col" className="num">
-                  {t('reconciliation.granted')}
-                </th>
-                <th scope="col" className="num">
-                  {t('reconciliation.clawedBack')}
-                </th>
-                <th scope="col" className="num">
-                  {t('reconciliation.restored')}
-                </th>
+          <thead>
+            <tr>
+              <th scope="col">{t('reconciliation.currency')}</th>
+              <th scope="col" className="num">
+                {t('reconciliation.orders')}
+              </th>
+              <th scope="col" className="num">
+                {t('reconciliation.gross')}
+              </th>
+              <th scope="col" className="num">
+                {t('reconciliation.refunded')}
+              </th>
+              <th scope="col" className="num">
+                {t('reconciliation.disputesLost')}
+              </th>
+              <th scope="col" className="num">
+                {t('reconciliation.net')}
+              </th>
+              <th scope="col" className="num">
+                {t('reconciliation.granted')}
+              </th>
+              <th scope="col" className="num">
+                {t('reconciliation.clawedBack')}
+              </th>
+              <th scope="col" className="num">
+                {t('reconciliation.restored')}
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {r.totals.map((row) => (
+              <tr key={row.currency}>
+                <th scope="row">{row.currency.toUpperCase()}</th>
+                <td className="num">{number(lang, row.orders)}</td>
+                <td className="num">{money(lang, row.gross, row.currency)}</td>
+                <td className="num">{money(lang, row.refunded, row.currency)}</td>
+                <td className="num">{money(lang, row.disputesLost, row.currency)}</td>
+                <td className="num">{money(lang, row.net, row.currency)}</td>
+                <td className="num">{number(lang, row.creditsGranted)}</td>
+                <td className="num">{number(lang, row.creditsClawedBack)}</td>
+                <td className="num">{number(lang, row.creditsRestored)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {r.totals.map((row) => (
-                <tr key={row.currency}>
-                  <th scope="row">{row.currency.toUpperCase()}</th>
-                  <td className="num">{number(lang, row.orders)}</td>
-                  <td className="num">{money(lang, row.gross, row.currency)}</td>
-                  <td className="num">{money(lang, row.refunded, row.currency)}</td>
-                  <td className="num">{money(lang, row.disputesLost, row.currency)}</td>
-                  <td className="num">{money(lang, row.net, row.currency)}</td>
-                  <td className="num">{number(lang, row.creditsGranted)}</td>
-                  <td className="num">{number(lang, row.creditsClawedBack)}</td>
-                  <td className="num">{number(lang, row.creditsRestored)}</td>
-                </tr>
-              ))}
-            </tbody>
+            ))}
+          </tbody>
         </TableScroll>
       ) : null}
     </Section>

@@ -1,13 +1,13 @@
-import { useState } from 'react';
-import { useMutation } from '@tanstack/react-query';
+import { useEffect, useRef, useState } from 'react';
+import { useMutation, type UseMutationResult } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Field, FormAlert } from '../../components/Form';
 import { failureOf } from '../../api';
 import { saveFile } from '../../api/account';
-import { closeMonth, getMonthEnd, importStripe, lookupBooks, MONTH_END_CSVS, type LookupKind, type MonthQuery } from '../../api/finance';
+import { closeMonth, getMonthEnd, importStripe, lookupBooks, MONTH_END_CSVS, type LedgerPeriodClose, type LookupKind, type MonthQuery } from '../../api/finance';
 import { dateTime, money, number } from '../account/common';
 import { TableScroll } from './TableScroll';
-import { useAccountType } from './accountType';
+import { AccountTypeName } from './AccountType';
 
 /** Last month, the usual one to close. */
 const lastMonth = () => {
@@ -39,15 +39,22 @@ export function MonthEndSection() {
   const [tz, setTz] = useState(browserZone);
   const q: MonthQuery = { month, tz: tz.trim() };
   const report = useMutation({ mutationFn: getMonthEnd });
-  const imported = useMutation({ mutationFn: importStripe, onSuccess: () => report.mutate(q) });
-  const close = useMutation({ mutationFn: closeMonth, onSuccess: () => report.mutate(q) });
-  const csv = useMutation({ mutationFn: (c: (typeof MONTH_END_CSVS)[number]) => saveFile(`${c.path}?${new URLSearchParams({ ...q }).toString()}`, `${c.file}-${q.month}.csv`) });
+  const close = useMutation({ mutationFn: closeMonth, onSuccess: (_, closed) => report.mutate(closed) });
+  /** Shows a month (what a close acted on before belongs to the month shown then). */
+  const show = (query: MonthQuery) => {
+    close.reset();
+    report.mutate(query);
+  };
+  const imported = useMutation({ mutationFn: importStripe, onSuccess: (_, query) => show(query) });
+  // The month on screen, not what the month field says now: the CSVs and the close act on what the person sees.
+  const shown = report.data ? report.variables : undefined;
+  const csv = useMutation({ mutationFn: ({ c, month }: { c: (typeof MONTH_END_CSVS)[number]; month: MonthQuery }) => saveFile(`${c.path}?${new URLSearchParams({ ...month }).toString()}`, `${c.file}-${month.month}.csv`) });
   // The two reports that take instants: the month's bounds as the API resolved them.
   const periodCsv = useMutation({
-    mutationFn: (p: { kind: 'reconciliation' | 'trialBalance'; from: string; to: string }) =>
+    mutationFn: (p: { kind: 'reconciliation' | 'trialBalance'; from: string; to: string; month: string }) =>
       p.kind === 'reconciliation'
-        ? saveFile(`/v1/admin/billing/reconciliation.csv?${new URLSearchParams({ from: p.from, to: p.to }).toString()}`, `billing-reconciliation-${q.month}.csv`)
-        : saveFile(`/v1/admin/ledger/trial-balance.csv?${new URLSearchParams({ at: new Date(Date.parse(p.to) - 1).toISOString() }).toString()}`, `ledger-trial-balance-${q.month}.csv`),
+        ? saveFile(`/v1/admin/billing/reconciliation.csv?${new URLSearchParams({ from: p.from, to: p.to }).toString()}`, `billing-reconciliation-${p.month}.csv`)
+        : saveFile(`/v1/admin/ledger/trial-balance.csv?${new URLSearchParams({ at: new Date(Date.parse(p.to) - 1).toISOString() }).toString()}`, `ledger-trial-balance-${p.month}.csv`),
   });
   const r = report.data;
   const m = (minor: number, currency: string | null) => (currency ? money(lang, minor, currency) : number(lang, minor));
@@ -61,7 +68,7 @@ export function MonthEndSection() {
         noValidate
         onSubmit={(e) => {
           e.preventDefault();
-          report.mutate(q);
+          show(q);
         }}
       >
         <div className="period">
@@ -77,12 +84,11 @@ export function MonthEndSection() {
           </button>
         </div>
       </form>
-      <FormAlert title={t('error')} message={failureOf(report, t('genericError')) ?? failureOf(imported, t('genericError')) ?? failureOf(close, t('genericError'))} />
+      <FormAlert title={t('error')} message={failureOf(report, t('genericError')) ?? failureOf(imported, t('genericError'))} />
       <div aria-live="polite">
         {imported.data ? <p className="check-ok">{t('monthEnd.imported', { transactions: imported.data.balanceTransactions, payouts: imported.data.payouts })}</p> : null}
-        {close.data ? <p className="check-ok">{t('monthEnd.closedNow', { month: close.data.month, checkpoint: close.data.checkpoint?.id ?? '—' })}</p> : null}
       </div>
-      {r ? (
+      {r && shown ? (
         <>
           <h3>{t('monthEnd.stripeTitle')}</h3>
           {r.stripe.currencies.length === 0 ? (
@@ -163,38 +169,61 @@ export function MonthEndSection() {
           <h3>{t('monthEnd.csvTitle')}</h3>
           <div className="actions">
             {MONTH_END_CSVS.map((c) => (
-              <button key={c.key} type="button" className="button-quiet" disabled={csv.isPending} onClick={() => csv.mutate(c)}>
+              <button key={c.key} type="button" className="button-quiet" disabled={csv.isPending} onClick={() => csv.mutate({ c, month: shown })}>
                 {t(`monthEnd.csv.${c.key}`)}
               </button>
             ))}
-            <button type="button" className="button-quiet" disabled={periodCsv.isPending} onClick={() => periodCsv.mutate({ kind: 'reconciliation', from: r.stripe.from, to: r.stripe.to })}>
+            <button type="button" className="button-quiet" disabled={periodCsv.isPending} onClick={() => periodCsv.mutate({ kind: 'reconciliation', from: r.stripe.from, to: r.stripe.to, month: shown.month })}>
               {t('monthEnd.csv.reconciliation')}
             </button>
-            <button type="button" className="button-quiet" disabled={periodCsv.isPending} onClick={() => periodCsv.mutate({ kind: 'trialBalance', from: r.stripe.from, to: r.stripe.to })}>
+            <button type="button" className="button-quiet" disabled={periodCsv.isPending} onClick={() => periodCsv.mutate({ kind: 'trialBalance', from: r.stripe.from, to: r.stripe.to, month: shown.month })}>
               {t('monthEnd.csv.trialBalance')}
             </button>
           </div>
           <FormAlert title={t('csv.failed')} message={failureOf(csv, t('genericError')) ?? failureOf(periodCsv, t('genericError'))} />
 
-          {r.revenue.closed ? null : (
-            <>
-              <h3>{t('monthEnd.closeTitle')}</h3>
-              <p>{t('monthEnd.closeText')}</p>
-              <button type="button" className="button-primary" disabled={close.isPending} onClick={() => close.mutate(q)}>
-                {close.isPending ? t('monthEnd.closing') : t('monthEnd.close', { month: q.month })}
-              </button>
-            </>
-          )}
+          {r.revenue.closed && !close.data ? null : <CloseMonth month={shown} close={close} />}
         </>
       ) : null}
     </section>
   );
 }
 
+/**
+ * Closing the month on screen. What came of it shows here, where the person pressed the button:
+ * the refusal (focused, as every FormAlert), or the checkpoint, which takes the focus the button had.
+ */
+function CloseMonth({ month, close }: { month: MonthQuery; close: UseMutationResult<LedgerPeriodClose, Error, MonthQuery> }) {
+  const { t } = useTranslation('finance');
+  const done = useRef<HTMLParagraphElement>(null);
+  useEffect(() => {
+    if (close.data) done.current?.focus();
+  }, [close.data]);
+  return (
+    <div className="month-close">
+      <h3>{t('monthEnd.closeTitle')}</h3>
+      {close.data ? (
+        <p ref={done} className="check-ok" role="status" tabIndex={-1}>
+          {t('monthEnd.closedNow', { month: close.data.month, checkpoint: close.data.checkpoint?.id ?? '—' })}
+        </p>
+      ) : (
+        <>
+          <p>{t('monthEnd.closeText')}</p>
+          <div className="actions">
+            <button type="button" className="button-primary" disabled={close.isPending} onClick={() => close.mutate(month)}>
+              {close.isPending ? t('monthEnd.closing') : t('monthEnd.close', { month: month.month })}
+            </button>
+          </div>
+        </>
+      )}
+      <FormAlert title={t('monthEnd.closeFailed', { month: month.month })} message={failureOf(close, t('genericError'))} />
+    </div>
+  );
+}
+
 /** From an order, a Stripe charge or a person to their books and back: ids only. */
 export function LookupSection() {
   const { t } = useTranslation(['finance', 'billing']);
-  const typeLabel = useAccountType();
   const [kind, setKind] = useState<LookupKind>('orderId');
   const [id, setId] = useState('');
   const [error, setError] = useState<string | undefined>();
@@ -234,7 +263,7 @@ export function LookupSection() {
       <FormAlert title={t('error')} message={failureOf(lookup, t('genericError'))} />
       <div aria-live="polite">
         {r ? (
-          <dl className="lookup-result">
+          <dl className="facts lookup-result">
             <dt>{t('lookup.person')}</dt>
             <dd className="account-id">{r.ledger?.userId ?? r.orders.find((o) => o.userId)?.userId ?? t('lookup.purged')}</dd>
             <dt>{t('lookup.accounts')}</dt>
@@ -243,9 +272,8 @@ export function LookupSection() {
                 <ul>
                   {r.ledger.accounts.map((a) => (
                     <li key={a.accountId}>
-                      {typeLabel(a.type)}
-                      {/* the type as the API and the CSVs name it, where the word differs */}
-                      {typeLabel(a.type).toLowerCase() === a.type ? null : ` (${a.type})`}: <span className="account-id">{a.accountId}</span>
+                      <AccountTypeName type={a.type} />
+                      <span className="account-id">{a.accountId}</span>
                     </li>
                   ))}
                 </ul>
@@ -255,13 +283,17 @@ export function LookupSection() {
             </dd>
             <dt>{t('lookup.orders')}</dt>
             <dd>
-              <ul>
-                {r.orders.map((o) => (
-                  <li key={o.orderId}>
-                    <span className="account-id">{o.orderId}</span> · {t(`status.${o.status}`, { ns: 'billing', defaultValue: o.status })} · <span className="account-id">{o.chargeId ?? o.paymentIntentId ?? '—'}</span>
-                  </li>
-                ))}
-              </ul>
+              {r.orders.length === 0 ? (
+                t('lookup.noOrders')
+              ) : (
+                <ul>
+                  {r.orders.map((o) => (
+                    <li key={o.orderId}>
+                      <span className="account-id">{o.orderId}</span> · {t(`status.${o.status}`, { ns: 'billing', defaultValue: o.status })} · <span className="account-id">{o.chargeId ?? o.paymentIntentId ?? '—'}</span>
+                    </li>
+                  ))}
+                </ul>
+              )}
             </dd>
           </dl>
         ) : null}
