@@ -7,6 +7,7 @@ import { sealAll, verify } from './audit/audit.service.js';
 import { eraseAnonymizedAccounts } from './privacy/privacy.service.js';
 import { recognise } from './revenue/revenue.service.js';
 import { rollUpClosedDays } from './finance/totals.js';
+import { foldAccountTotals, verifyAccountTotals } from './finance/account-totals.js';
 
 /** A periodic task that never overlaps itself and finishes its current run on close. */
 function every(ms: number, log: Logger, name: string, run: () => Promise<unknown>): { close(): Promise<void> } {
@@ -45,20 +46,29 @@ export async function sweepExpiredHolds(db: Kysely<DB>, deps: LedgerDeps, graceS
  * Verifies the sealed checkpoints and says so on /metrics: `imlab_ledger_verification_ok` 1 when the
  * last run found every checkpoint intact, 0 when one does not verify (tampering, or checkpoints
  * sealed with another LEDGER_SEAL_SECRET); the timestamp of the last completed run says the check
- * still runs at all.
+ * still runs at all. The same run compares the account totals the trial balance reads with a scan
+ * of the accounts (`imlab_ledger_account_totals_ok`).
  */
 export function ledgerVerifier(db: Kysely<DB>, secret: string, registry: Registry, log: Logger): () => Promise<void> {
   const ok = new Gauge({ name: 'imlab_ledger_verification_ok', help: '1 when the last verification of the sealed checkpoints found no mismatch, 0 when it found one', registers: [registry] });
   const lastRun = new Gauge({ name: 'imlab_ledger_verification_last_run_timestamp_seconds', help: 'When the last verification of the sealed checkpoints completed', registers: [registry] });
+  const totalsOk = new Gauge({
+    name: 'imlab_ledger_account_totals_ok',
+    help: '1 when the last verification found the kept account totals equal to a scan of the accounts, 0 when not (accounts written with triggers off)',
+    registers: [registry],
+  });
   return async () => {
     const report = await verify(db, secret);
+    const totals = await verifyAccountTotals(db);
     ok.set(report.ok ? 1 : 0);
+    totalsOk.set(totals.length === 0 ? 1 : 0);
     lastRun.set(Date.now() / 1000);
     if (!report.ok) log.error({ mismatch: report.firstMismatch }, 'ledger checkpoints do not verify');
+    if (totals.length > 0) log.error({ mismatches: totals }, 'ledger account totals differ from the accounts');
   };
 }
 
-/** The outbox poll, the hold sweeper, the checkpoint sealer and verifier, the daily totals; none takes a lock the write path waits on for long. */
+/** The outbox poll, the hold sweeper, the checkpoint sealer and verifier, the daily and account totals; none takes a lock the write path waits on for long. */
 export function startBackground(opts: {
   db: Kysely<DB>;
   deps: LedgerDeps;
@@ -88,6 +98,8 @@ export function startBackground(opts: {
       const n = await rollUpClosedDays(opts.db);
       if (n > 0) log.info({ days: n }, 'daily totals rolled up');
     }),
+    // The account totals' rows per session, folded so the trial balance reads a few rows per type.
+    every(opts.sealMs, log, 'account-totals', () => foldAccountTotals(opts.db)),
     every(opts.verifyMs, log, 'verifier', ledgerVerifier(opts.db, opts.sealSecret, opts.registry, log)),
     // Accounts re-keyed by purges from before erasure existed: erased a few people per run until none is left.
     every(opts.sealMs, log, 'legacy-erasure', async () => {

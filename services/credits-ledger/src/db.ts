@@ -167,7 +167,16 @@ export interface DailyTotalTable {
   credits: number;
 }
 
+/** Accounts and their stored balances per type, in rows per database session (slot: its backend pid, 0: folded); migration 0010. */
+export interface AccountTotalTable {
+  type: string;
+  slot: number;
+  accounts: number;
+  balance: number;
+}
+
 export interface DB extends QueueTables, PurgeTombstoneTables {
+  account_totals: AccountTotalTable;
   total_days: TotalDayTable;
   daily_totals: DailyTotalTable;
   revenue_lots: RevenueLotTable;

@@ -105,6 +105,12 @@ export async function invariantViolations(db: Kysely<DB>): Promise<string[]> {
       coalesce(sum(t.amount) filter (where t.kind in ('release', 'expire', 'capture_return')), 0)::int8 as returned
     from holds h left join transfers t on t.hold_id = h.id
     group by h.id`.execute(db);
+  const { rows: totals } = await sql<{ type: string; kept: string; scanned: string }>`
+    with kept as (select type, sum(accounts)::int8 as n, sum(balance)::int8 as b from account_totals group by type),
+         scanned as (select type, count(*)::int8 as n, sum(balance)::int8 as b from accounts group by type)
+    select coalesce(k.type, s.type) as type, coalesce(k.n, 0) || '/' || coalesce(k.b, 0) as kept, coalesce(s.n, 0) || '/' || coalesce(s.b, 0) as scanned
+    from kept k full join scanned s on s.type = k.type`.execute(db);
+  for (const t of totals) if (t.kept !== t.scanned) problems.push(`account totals of ${t.type} say ${t.kept} (accounts/balance) but the accounts ${t.scanned}`);
   for (const h of holds) {
     const placed = h.reserves === 1;
     if (h.reserves > 1) problems.push(`hold ${h.id} reserved ${h.reserves} times`);
