@@ -212,12 +212,15 @@ describe('k8s/components/monitoring/prometheus-rule.yaml', () => {
         input_series: [
           { series: `imlab_generation_uncharged_total{${ns},service="generation",pod="g-1"}`, values: '0 0 0 1 1' },
           { series: `imlab_ledger_verification_ok{${ns},service="credits-ledger",pod="l-1"}`, values: '1 1 0 0 0' },
+          { series: `imlab_ledger_account_totals_ok{${ns},service="credits-ledger",pod="l-1"}`, values: '1 1 1 0 0' },
         ],
         alert_rule_test: [
           { eval_time: '1m', alertname: 'GenerationsUncharged', exp_alerts: [] },
           { eval_time: '4m', alertname: 'GenerationsUncharged', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'imagemakerlab' } }] },
           { eval_time: '1m', alertname: 'LedgerVerificationFailed', exp_alerts: [] },
           { eval_time: '3m', alertname: 'LedgerVerificationFailed', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'imagemakerlab' } }] },
+          { eval_time: '2m', alertname: 'LedgerAccountTotalsMismatch', exp_alerts: [] },
+          { eval_time: '4m', alertname: 'LedgerAccountTotalsMismatch', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'imagemakerlab' } }] },
         ],
       },
       {
@@ -250,6 +253,7 @@ describe('k8s/components/monitoring/prometheus-rule.yaml', () => {
         'HighServerErrorRatio',
         'QueueJobsFailed',
         'LedgerVerificationFailed',
+        'LedgerAccountTotalsMismatch',
         'WebhookSignatureFailures',
         'DeletionsOverdue',
         'RedisUnreachable',

@@ -167,12 +167,14 @@ export interface DailyTotalTable {
   credits: number;
 }
 
-/** Accounts and their stored balances per type, in rows per database session (slot: its backend pid, 0: folded); migration 0010. */
+/** Per account type: its accounts, their stored balances, their transfers' debits and credits; in rows per database session (slot: its backend pid, 0: folded); migration 0010. */
 export interface AccountTotalTable {
   type: string;
   slot: number;
   accounts: number;
   balance: number;
+  debits: number;
+  credits: number;
 }
 
 export interface DB extends QueueTables, PurgeTombstoneTables {

@@ -118,24 +118,47 @@ describe('account totals', () => {
 
     const p = user();
     await activity(p);
-    // As a replica would apply rows: no trigger fires, so the totals do not see this change.
-    const bypass = (by: number) =>
+    // As a replica would apply rows: no trigger fires, so the totals do not see these changes.
+    const bypass = (statement: ReturnType<typeof sql>) =>
       L.run(async (tx) => {
         await sql`set local session_replication_role = replica`.execute(tx);
-        await sql`update accounts set balance = balance + ${by} where owner_id = ${p} and type = 'available'`.execute(tx);
+        await statement.execute(tx);
       });
-    await bypass(4);
+    await bypass(sql`update accounts set balance = balance + 4 where owner_id = ${p} and type = 'available'`);
     try {
       const mismatches = await verifyAccountTotals(L.db);
       expect(mismatches).toEqual([expect.objectContaining({ type: 'available' })]);
-      expect(mismatches[0]!.scannedBalance - mismatches[0]!.balance).toBe(4);
+      expect(mismatches[0]!.found.balance - mismatches[0]!.kept.balance).toBe(4);
       await run();
       expect(await series(registry, 'imlab_ledger_account_totals_ok')).toBe(0);
     } finally {
-      await bypass(-4);
+      await bypass(sql`update accounts set balance = balance - 4 where owner_id = ${p} and type = 'available'`);
     }
     await run();
     expect(await series(registry, 'imlab_ledger_account_totals_ok')).toBe(1);
+
+    // A transfer written behind the triggers' back: its debit and credit are missing from the totals
+    // (checked inside the transaction that wrote it, which is then rolled back: transfers stay).
+    const rollback = new Error('rollback');
+    await L.db
+      .transaction()
+      .execute(async (tx) => {
+        const { rows } = await sql<{ id: number }>`
+          select id from transfers where kind = 'capture' and debit_account_id = (select id from accounts where owner_id = ${p} and type = 'held')`.execute(tx);
+        await sql`set local session_replication_role = replica`.execute(tx);
+        await sql`insert into transfers (debit_account_id, credit_account_id, amount, kind) select debit_account_id, credit_account_id, 2, kind from transfers where id = ${rows[0]!.id}`.execute(tx);
+        await sql`set local session_replication_role = origin`.execute(tx);
+        const mismatches = await verifyAccountTotals(tx);
+        expect(mismatches.map((m) => [m.type, m.found.debits - m.kept.debits, m.found.credits - m.kept.credits])).toEqual([
+          ['consumed', 0, 2],
+          ['held', 2, 0],
+        ]);
+        throw rollback;
+      })
+      .catch((err: unknown) => {
+        if (err !== rollback) throw err;
+      });
+    expect(await verifyAccountTotals(L.db)).toEqual([]);
   });
 
   it('start, on a ledger that already has accounts, from the accounts there', async () => {

@@ -1,9 +1,11 @@
 import { sql, type Db, type Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
+import { trialBalanceFromDays, trialBalanceNow } from './finance.repository.js';
 
-// Account totals (migration 0010): per account type, how many accounts there are and what their
-// stored balances sum to, kept by a trigger on `accounts` in rows per database session. The trial
-// balance reads them instead of scanning every account.
+// Account totals (migration 0010): per account type, how many accounts there are, what their
+// stored balances sum to and their transfers' debits and credits, kept by triggers on `accounts`
+// and `transfers` in rows per database session. The trial balance "now" reads them instead of
+// every account and the transfers since the last day rolled up.
 
 /** An arbitrary key for pg_try_advisory_xact_lock: one fold at a time across the ledger's replicas. */
 const FOLD_LOCK = 0x1ed9e7_70;
@@ -22,11 +24,13 @@ export async function foldAccountTotals(db: Kysely<DB>): Promise<number> {
       with gone as (
         delete from account_totals
         where (type, slot) in (select type, slot from account_totals where slot <> 0 for update skip locked)
-        returning type, accounts, balance),
+        returning type, accounts, balance, debits, credits),
       folded as (
-        insert into account_totals (type, slot, accounts, balance)
-        select type, 0, sum(accounts), sum(balance) from gone group by type
-        on conflict (type, slot) do update set accounts = account_totals.accounts + excluded.accounts, balance = account_totals.balance + excluded.balance)
+        insert into account_totals (type, slot, accounts, balance, debits, credits)
+        select type, 0, sum(accounts), sum(balance), sum(debits), sum(credits) from gone group by type
+        on conflict (type, slot) do update
+          set accounts = account_totals.accounts + excluded.accounts, balance = account_totals.balance + excluded.balance,
+              debits = account_totals.debits + excluded.debits, credits = account_totals.credits + excluded.credits)
       select count(*)::int as n from gone`.execute(tx);
     return rows[0]?.n ?? 0;
   });
@@ -34,32 +38,46 @@ export async function foldAccountTotals(db: Kysely<DB>): Promise<number> {
 
 export interface AccountTotalsMismatch {
   type: string;
-  /** From account_totals. */
-  accounts: number;
-  balance: number;
-  /** From a scan of `accounts`. */
-  scannedAccounts: number;
-  scannedBalance: number;
+  /** What account_totals says. */
+  kept: { accounts: number; balance: number; debits: number; credits: number };
+  /** What a scan of `accounts` (accounts, balance) and the daily totals with the transfers they do not cover (debits, credits) say. */
+  found: { accounts: number; balance: number; debits: number; credits: number };
 }
 
 /**
- * Compares the totals with a full scan of `accounts` on one snapshot: they differ only if a session
- * wrote `accounts` with triggers switched off (or the totals were edited by hand). O(accounts):
- * the background's verifier runs it, never a read a person waits on.
+ * Compares the totals, on one snapshot, with a full scan of `accounts` and with the trial balance
+ * from the daily totals and the transfers they do not cover: they differ only if a session wrote
+ * `accounts` or `transfers` with triggers switched off (or the totals were edited by hand).
+ * O(accounts): the background's verifier runs it, never a read a person waits on.
  */
 export async function verifyAccountTotals(db: Db<DB>): Promise<AccountTotalsMismatch[]> {
   const check = async (db: Db<DB>) => {
-    const { rows } = await sql<AccountTotalsMismatch>`
-      with kept as (select type, sum(accounts)::int8 as accounts, sum(balance)::int8 as balance from account_totals group by type),
-           scanned as (select type, count(*)::int8 as accounts, coalesce(sum(balance), 0)::int8 as balance from accounts group by type)
-      select coalesce(k.type, s.type) as type,
-             coalesce(k.accounts, 0)::int8 as accounts, coalesce(k.balance, 0)::int8 as balance,
-             coalesce(s.accounts, 0)::int8 as "scannedAccounts", coalesce(s.balance, 0)::int8 as "scannedBalance"
-      from kept k full join scanned s on s.type = k.type
-      where coalesce(k.accounts, 0) <> coalesce(s.accounts, 0) or coalesce(k.balance, 0) <> coalesce(s.balance, 0)
-      order by 1`.execute(db);
-    return rows;
+    const kept = new Map((await trialBalanceNow(db)).map((r) => [r.type, r]));
+    const fromDays = new Map((await trialBalanceFromDays(db, null)).map((r) => [r.type, r]));
+    const { rows: scanned } = await sql<{ type: string; accounts: number; balance: number }>`
+      select type, count(*)::int8 as accounts, coalesce(sum(balance), 0)::int8 as balance from accounts group by type`.execute(db);
+    const scan = new Map(scanned.map((r) => [r.type, r]));
+    const out: AccountTotalsMismatch[] = [];
+    for (const type of [...new Set([...kept.keys(), ...fromDays.keys(), ...scan.keys()])].sort()) {
+      const k = kept.get(type);
+      const d = fromDays.get(type);
+      const a = scan.get(type);
+      const mismatch = {
+        type,
+        kept: { accounts: k?.accounts ?? 0, balance: k?.stored ?? 0, debits: k?.debits ?? 0, credits: k?.credits ?? 0 },
+        found: { accounts: a?.accounts ?? 0, balance: a?.balance ?? 0, debits: d?.debits ?? 0, credits: d?.credits ?? 0 },
+      };
+      if (Object.entries(mismatch.kept).some(([key, v]) => mismatch.found[key as keyof typeof mismatch.found] !== v)) out.push(mismatch);
+    }
+    return out;
   };
   if (db.isTransaction) return check(db);
-  return (db as Kysely<DB>).transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(check);
+  return (db as Kysely<DB>)
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute(async (tx) => {
+      await sql`set local max_parallel_workers_per_gather = 0`.execute(tx);
+      return check(tx);
+    });
 }

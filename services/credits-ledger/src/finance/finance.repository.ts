@@ -13,10 +13,36 @@ export interface TrialBalanceRow {
 
 /**
  * Debit and credit totals per system account, and per account type across all users, as of `at`
- * (inclusive). `stored` is the sum of the stored user balances, the figure the write path maintains.
- * The days rolled up count by their totals, the rest by its transfers (totals.ts), on one snapshot.
+ * (inclusive; now when null). `stored` is the sum of the stored user balances, the figure the
+ * write path maintains. Now: the account totals, a few rows per type (account-totals.ts). As of an
+ * instant: the days rolled up count by their totals, the rest by its transfers (totals.ts).
  */
 export async function trialBalance(db: Db<DB>, at: Date | null): Promise<TrialBalanceRow[]> {
+  return at === null ? trialBalanceNow(db) : trialBalanceFromDays(db, at);
+}
+
+export async function trialBalanceNow(db: Db<DB>): Promise<TrialBalanceRow[]> {
+  const { rows } = await sql<TrialBalanceRow>`
+    select case when t.type in ('available', 'held') then null
+                else (select a.id::text from accounts a where a.owner_id is null and a.type = t.type) end as account_id,
+           t.type,
+           sum(t.accounts)::int8 as accounts,
+           sum(t.debits)::int8 as debits,
+           sum(t.credits)::int8 as credits,
+           sum(t.balance)::int8 as stored
+    from account_totals t
+    group by t.type
+    having sum(t.accounts) <> 0 or sum(t.debits) <> 0 or sum(t.credits) <> 0
+    order by (t.type in ('available', 'held')) desc, 2`.execute(db);
+  return rows;
+}
+
+/**
+ * The trial balance from the daily totals and the transfers no day covers, on one snapshot: the
+ * only way as of a past instant, and the verifier's second opinion on the account totals now.
+ * The accounts and stored balances are today's (account totals) whatever `at` is.
+ */
+export async function trialBalanceFromDays(db: Db<DB>, at: Date | null): Promise<TrialBalanceRow[]> {
   return onOneSnapshot(db, async (db) => {
     const rest = await uncovered(db, at, true);
     // One system account per type (accounts_system_type), so the type alone is the key.
@@ -30,8 +56,6 @@ export async function trialBalance(db: Db<DB>, at: Date | null): Promise<TrialBa
                      from (select (select a.type from accounts a where a.id = l.acc) as type, l.d, l.c
                            from (select acc, sum(d) as d, sum(c) as c from live group by acc) l) x
                      group by type),
-           -- the accounts and their stored balances per type, kept by a trigger (account-totals.ts):
-           -- a few rows per type, however many people there are
            held as (select t.type, sum(t.accounts) as n, sum(t.balance) as stored,
                            (select a.id::text from accounts a where a.owner_id is null and a.type = t.type) as system_id
                     from account_totals t group by t.type having sum(t.accounts) <> 0)

@@ -106,11 +106,18 @@ export async function invariantViolations(db: Kysely<DB>): Promise<string[]> {
     from holds h left join transfers t on t.hold_id = h.id
     group by h.id`.execute(db);
   const { rows: totals } = await sql<{ type: string; kept: string; scanned: string }>`
-    with kept as (select type, sum(accounts)::int8 as n, sum(balance)::int8 as b from account_totals group by type),
-         scanned as (select type, count(*)::int8 as n, sum(balance)::int8 as b from accounts group by type)
-    select coalesce(k.type, s.type) as type, coalesce(k.n, 0) || '/' || coalesce(k.b, 0) as kept, coalesce(s.n, 0) || '/' || coalesce(s.b, 0) as scanned
+    with kept as (select type, sum(accounts)::int8 as n, sum(balance)::int8 as b, sum(debits)::int8 as d, sum(credits)::int8 as c from account_totals group by type),
+         moved as (select a.type, sum(x.d)::int8 as d, sum(x.c)::int8 as c
+                   from (select debit_account_id as acc, amount as d, 0 as c from transfers union all select credit_account_id, 0, amount from transfers) x
+                   join accounts a on a.id = x.acc group by a.type),
+         held as (select type, count(*)::int8 as n, sum(balance)::int8 as b from accounts group by type),
+         scanned as (select coalesce(h.type, m.type) as type, coalesce(h.n, 0) as n, coalesce(h.b, 0) as b, coalesce(m.d, 0) as d, coalesce(m.c, 0) as c
+                     from held h full join moved m on m.type = h.type)
+    select coalesce(k.type, s.type) as type,
+           concat_ws('/', coalesce(k.n, 0), coalesce(k.b, 0), coalesce(k.d, 0), coalesce(k.c, 0)) as kept,
+           concat_ws('/', coalesce(s.n, 0), coalesce(s.b, 0), coalesce(s.d, 0), coalesce(s.c, 0)) as scanned
     from kept k full join scanned s on s.type = k.type`.execute(db);
-  for (const t of totals) if (t.kept !== t.scanned) problems.push(`account totals of ${t.type} say ${t.kept} (accounts/balance) but the accounts ${t.scanned}`);
+  for (const t of totals) if (t.kept !== t.scanned) problems.push(`account totals of ${t.type} say ${t.kept} (accounts/balance/debits/credits) but the accounts and transfers ${t.scanned}`);
   for (const h of holds) {
     const placed = h.reserves === 1;
     if (h.reserves > 1) problems.push(`hold ${h.id} reserved ${h.reserves} times`);
