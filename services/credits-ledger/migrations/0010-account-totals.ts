@@ -7,7 +7,7 @@ import { sql, type Kysely } from 'kysely';
  * the account of every transfer made since the last day rolled up).
  *
  * - account_totals: per account type, the number of accounts, the sum of their stored balances,
- *   and the debits and credits of all their transfers. Kept by triggers, whoever writes the row
+ *   and the debits and credits of all their transfers. Kept by statement triggers, whoever writes
  *   (the posting functions, a purge, a migration): on `accounts` for every insert, delete and
  *   balance change; on `transfers` for every insert and delete (transfers are immutable
  *   otherwise). A type's system account is the only one of its type (accounts_system_type), so the
@@ -16,8 +16,8 @@ import { sql, type Kysely } from 'kysely';
  *   backend pid), so two postings never wait on each other here and no lock order can deadlock.
  *   The background folds the rows into slot 0 (finance/account-totals.ts), skipping any row a
  *   transaction holds; a session whose row was folded meanwhile starts a new one.
- * - Each trigger reads the change from its own row (new.balance − old.balance; a transfer's amount
- *   and accounts), so the trial balance still compares the balances the write path stored with the
+ * - Each trigger reads the change from the rows its statement changed (their balances before and
+ *   after; a transfer's amount and accounts), so the trial balance still compares the balances the write path stored with the
  *   transfers it wrote. Only a session that switches triggers off could part the totals from the
  *   rows; the background's verifier compares them with a scan of `accounts` and with the daily
  *   totals plus the transfers they do not cover.
@@ -36,54 +36,66 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       credits bigint not null default 0,
       primary key (type, slot)
     ) with (fillfactor = 50)`.execute(db);
+  // Statement triggers over transition tables: one upsert per type a statement touches, not one
+  // per row (a row updated N times in one transaction leaves N versions that every later update
+  // of it in that transaction walks: per-row upserts made a bulk statement quadratic).
+  // PostgreSQL allows transition tables only on single-event triggers without column lists.
+  // Each branch names only the transition tables its event has (a statement naming another fails).
   await sql`
-    create function account_totals_add(t text, n bigint, b bigint, dr bigint, cr bigint) returns void language plpgsql as $$
-    begin
-      update account_totals set accounts = accounts + n, balance = balance + b, debits = debits + dr, credits = credits + cr
-      where type = t and slot = pg_backend_pid();
-      if not found then
-        insert into account_totals (type, slot, accounts, balance, debits, credits) values (t, pg_backend_pid(), n, b, dr, cr)
-        on conflict (type, slot) do update
-          set accounts = account_totals.accounts + excluded.accounts, balance = account_totals.balance + excluded.balance,
-              debits = account_totals.debits + excluded.debits, credits = account_totals.credits + excluded.credits;
-      end if;
-    end $$`.execute(db);
-  await sql`
-    create function account_totals_track_account() returns trigger language plpgsql as $$
+    create function account_totals_track_accounts() returns trigger language plpgsql as $$
     begin
       if tg_op = 'INSERT' then
-        perform account_totals_add(new.type, 1, new.balance, 0, 0);
+        insert into account_totals as t (type, slot, accounts, balance)
+        select type, pg_backend_pid(), count(*), sum(balance) from new_rows group by type
+        on conflict (type, slot) do update set accounts = t.accounts + excluded.accounts, balance = t.balance + excluded.balance;
       elsif tg_op = 'DELETE' then
-        perform account_totals_add(old.type, -1, -old.balance, 0, 0);
-      elsif new.type is distinct from old.type then
-        perform account_totals_add(old.type, -1, -old.balance, 0, 0);
-        perform account_totals_add(new.type, 1, new.balance, 0, 0);
-      elsif new.balance <> old.balance then
-        perform account_totals_add(new.type, 0, new.balance - old.balance, 0, 0);
+        insert into account_totals as t (type, slot, accounts, balance)
+        select type, pg_backend_pid(), -count(*), -sum(balance) from old_rows group by type
+        on conflict (type, slot) do update set accounts = t.accounts + excluded.accounts, balance = t.balance + excluded.balance;
+      else
+        insert into account_totals as t (type, slot, accounts, balance)
+        select type, pg_backend_pid(), sum(n), sum(b)
+        from (select type, 1 as n, balance as b from new_rows union all select type, -1, -balance from old_rows) x
+        group by type
+        having sum(n) <> 0 or sum(b) <> 0
+        on conflict (type, slot) do update set accounts = t.accounts + excluded.accounts, balance = t.balance + excluded.balance;
       end if;
       return null;
     end $$`.execute(db);
-  // A transfer names accounts that exist (a purge deletes the transfers before the accounts):
-  // "into strict" fails the statement rather than count a transfer under no type.
+  // A transfer names accounts that exist (a purge deletes the transfers before the accounts): one
+  // that did not would have no type, and the not-null type fails the statement rather than count
+  // it nowhere.
   await sql`
-    create function account_totals_track_transfer() returns trigger language plpgsql as $$
-    declare
-      r record;
-      s int8 := case when tg_op = 'INSERT' then 1 else -1 end;
-      d text;
-      c text;
+    create function account_totals_track_transfers() returns trigger language plpgsql as $$
     begin
-      if tg_op = 'INSERT' then r := new; else r := old; end if;
-      select a.type into strict d from accounts a where a.id = r.debit_account_id;
-      select a.type into strict c from accounts a where a.id = r.credit_account_id;
-      perform account_totals_add(d, 0, 0, s * r.amount, 0);
-      perform account_totals_add(c, 0, 0, 0, s * r.amount);
+      if tg_op = 'INSERT' then
+        insert into account_totals as t (type, slot, debits, credits)
+        select a.type, pg_backend_pid(), sum(x.d), sum(x.c)
+        from (select debit_account_id as acc, amount as d, 0::int8 as c from new_rows
+              union all
+              select credit_account_id, 0::int8, amount from new_rows) x
+        left join accounts a on a.id = x.acc
+        group by a.type
+        on conflict (type, slot) do update set debits = t.debits + excluded.debits, credits = t.credits + excluded.credits;
+      else
+        insert into account_totals as t (type, slot, debits, credits)
+        select a.type, pg_backend_pid(), -sum(x.d), -sum(x.c)
+        from (select debit_account_id as acc, amount as d, 0::int8 as c from old_rows
+              union all
+              select credit_account_id, 0::int8, amount from old_rows) x
+        left join accounts a on a.id = x.acc
+        group by a.type
+        on conflict (type, slot) do update set debits = t.debits + excluded.debits, credits = t.credits + excluded.credits;
+      end if;
       return null;
     end $$`.execute(db);
   // Creating the triggers locks out writers to `accounts` and `transfers` until this migration
   // commits, so the totals taken below and the triggers' first changes follow each other exactly.
-  await sql`create trigger accounts_totals after insert or update of type, balance or delete on accounts for each row execute function account_totals_track_account()`.execute(db);
-  await sql`create trigger transfers_totals after insert or delete on transfers for each row execute function account_totals_track_transfer()`.execute(db);
+  await sql`create trigger accounts_totals_insert after insert on accounts referencing new table as new_rows for each statement execute function account_totals_track_accounts()`.execute(db);
+  await sql`create trigger accounts_totals_update after update on accounts referencing old table as old_rows new table as new_rows for each statement execute function account_totals_track_accounts()`.execute(db);
+  await sql`create trigger accounts_totals_delete after delete on accounts referencing old table as old_rows for each statement execute function account_totals_track_accounts()`.execute(db);
+  await sql`create trigger transfers_totals_insert after insert on transfers referencing new table as new_rows for each statement execute function account_totals_track_transfers()`.execute(db);
+  await sql`create trigger transfers_totals_delete after delete on transfers referencing old table as old_rows for each statement execute function account_totals_track_transfers()`.execute(db);
   await sql`
     insert into account_totals (type, slot, accounts, balance, debits, credits)
     with held as (select type, count(*) as n, coalesce(sum(balance), 0) as b from accounts group by type),
@@ -94,10 +106,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await sql`drop trigger transfers_totals on transfers`.execute(db);
-  await sql`drop trigger accounts_totals on accounts`.execute(db);
-  await sql`drop function account_totals_track_transfer()`.execute(db);
-  await sql`drop function account_totals_track_account()`.execute(db);
-  await sql`drop function account_totals_add(text, bigint, bigint, bigint, bigint)`.execute(db);
+  for (const [trigger, table] of [
+    ['transfers_totals_delete', 'transfers'],
+    ['transfers_totals_insert', 'transfers'],
+    ['accounts_totals_delete', 'accounts'],
+    ['accounts_totals_update', 'accounts'],
+    ['accounts_totals_insert', 'accounts'],
+  ] as const) {
+    await sql`drop trigger ${sql.id(trigger)} on ${sql.id(table)}`.execute(db);
+  }
+  await sql`drop function account_totals_track_transfers()`.execute(db);
+  await sql`drop function account_totals_track_accounts()`.execute(db);
   await sql`drop table account_totals`.execute(db);
 }
