@@ -468,15 +468,22 @@ describe('finance and ops', () => {
     }
   }, 300_000);
 
-  it('a finance person imports the month from Stripe, sees it tie out, downloads its CSV, cannot close a month not over, and goes from a person to their books', async () => {
+  it('a finance person imports the month from Stripe, sees it tie out, downloads its CSV, cannot close a month not over but closes one that is, and goes from a person to their books and orders', async () => {
     const finance = await signedUpWithRoles('127.0.0.157', 'acct-month-end@example.test', ['finance']);
     const me = await ok(finance.api.GET('/v1/me'));
+    const noOrders = await ok((await web.signedUp('127.0.0.158', 'acct-no-orders@example.test')).api.GET('/v1/me'));
     const tz = 'Asia/Shanghai';
     const month = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit' }).format(new Date()).slice(0, 7);
     // Stripe paid out a charge no order knows: the month ties out, with one unmatched item.
     const created = new Date(Date.now() - 60_000);
     const charge = web.stripe.putBalanceTransaction({ type: 'charge', amount: 1234, fee: 66, currency: 'usd', created, source: { id: 'ch_test_browser_month', object: 'charge', payment_intent: 'pi_test_browser_nobody' } });
     web.stripe.putPayout({ transactions: [charge.id as string], currency: 'usd', created });
+    // The finance person bought a pack (Stripe's hosted page, paid), so the lookup has an order to show.
+    const pack = [...(await ok(finance.api.GET('/v1/pricing'))).packs].sort((x, y) => x.credits - y.credits)[0]!;
+    const checkout = await ok(finance.api.POST('/v1/billing/checkout', { body: { packId: pack.id } }));
+    const paid = await fetch(checkout.url, { method: 'POST', body: new URLSearchParams({ action: 'pay' }), redirect: 'manual' });
+    expect(paid.status).toBe(303);
+    await until(async () => ((await ok(finance.api.GET('/v1/billing/orders'))).items.find((o) => o.id === checkout.orderId)?.status === 'paid' ? true : undefined), 20_000);
     for (const locale of LOCALES) {
       for (const width of WIDTHS) {
         const { context, page, watch } = await newContext({ width, locale, as: finance });
@@ -518,15 +525,39 @@ describe('finance and ops', () => {
           const refused = page.locator('.month-close [role=alert]');
           await refused.filter({ hasText: at(f, 'monthEnd.closeFailed', { month }) }).waitFor();
           expect(await refused.evaluate((el) => el === (document.activeElement as unknown))).toBe(true);
+          // That past month, shown, is over: it closes, and the checkpoint it was closed on takes the
+          // focus the button had (one month per language: a month closes once).
+          const past = locale === 'en' ? '2025-01' : '2025-02';
+          await page.getByLabel(at(f, 'monthEnd.month'), { exact: true }).fill(past);
+          await page.getByRole('button', { name: at(f, 'monthEnd.import') }).click();
+          // imported, and Stripe had nothing then: said so, not "import it first"
+          await page.locator('.finance-section .empty', { hasText: at(f, 'monthEnd.noStripeImported') }).waitFor();
+          await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: past }) }).click();
+          const closedNow = page.locator('.month-close [role=status]');
+          await closedNow.waitFor();
+          const closes = await ok(finance.api.GET('/v1/admin/ledger/periods'));
+          const close = closes.items.find((c) => c.month === past && c.tz === tz);
+          expect(close).toBeDefined();
+          expect(await closedNow.innerText()).toBe(at(f, 'monthEnd.closedNow', { month: past, checkpoint: close!.checkpoint?.id ?? '—' }));
+          expect(await closedNow.evaluate((el) => el === (document.activeElement as unknown))).toBe(true);
+          expect(await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: past }) }).count()).toBe(0);
+          await screen(page, 'finance-month-closed', { locale, width });
 
+          // a person without orders is told so
           await page.getByLabel(at(f, 'lookup.kind'), { exact: true }).selectOption('userId');
+          await page.getByLabel(at(f, 'lookup.id'), { exact: true }).fill(noOrders.id);
+          await page.getByRole('button', { name: at(f, 'lookup.find') }).click();
+          await page.locator('.lookup-result dd', { hasText: noOrders.id }).first().waitFor();
+          expect(await page.locator('.lookup-result').innerText()).toContain(at(f, 'lookup.noOrders'));
+
           await page.getByLabel(at(f, 'lookup.id'), { exact: true }).fill(me.id);
           await page.getByRole('button', { name: at(f, 'lookup.find') }).click();
           await page.locator('.lookup-result dd', { hasText: me.id }).first().waitFor();
-          // the account types in the page's language; a person without orders is told so
+          // the account types and the order's status in the page's language
           const found = await page.locator('.lookup-result').innerText();
           expect(found).toContain(at(f, 'trial.types.available'));
-          expect(found).toContain(at(f, 'lookup.noOrders'));
+          expect(await page.locator('.lookup-result li', { hasText: checkout.orderId }).innerText()).toContain(at(texts(locale, 'billing'), 'status.paid'));
+          expect(found).not.toContain(at(f, 'lookup.noOrders'));
           await screen(page, 'finance-month-end-results', { locale, width });
           expect(watch.problems).toEqual([]);
         } finally {

@@ -92,7 +92,8 @@ export function MonthEndSection() {
         <>
           <h3>{t('monthEnd.stripeTitle')}</h3>
           {r.stripe.currencies.length === 0 ? (
-            <p className="empty">{t('monthEnd.noStripe')}</p>
+            // just imported and still empty: Stripe has nothing in it (not "import it first")
+            <p className="empty">{imported.variables?.month === shown.month && imported.variables.tz === shown.tz && imported.isSuccess ? t('monthEnd.noStripeImported') : t('monthEnd.noStripe')}</p>
           ) : (
             // one column per currency and a line per figure, as on a statement: it fits a phone
             <TableScroll label={t('monthEnd.stripeTitle')} className="by-currency" compact>
@@ -288,8 +289,11 @@ export function LookupSection() {
               ) : (
                 <ul>
                   {r.orders.map((o) => (
+                    // as the accounts above: the word first, then the ids, a line each
                     <li key={o.orderId}>
-                      <span className="account-id">{o.orderId}</span> · {t(`status.${o.status}`, { ns: 'billing', defaultValue: o.status })} · <span className="account-id">{o.chargeId ?? o.paymentIntentId ?? '—'}</span>
+                      {t(`status.${o.status}`, { ns: 'billing', defaultValue: o.status })}
+                      <span className="account-id">{o.orderId}</span>
+                      <span className="account-id">{o.chargeId ?? o.paymentIntentId ?? '—'}</span>
                     </li>
                   ))}
                 </ul>
