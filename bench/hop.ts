@@ -31,8 +31,13 @@ const { load, cores } = machine();
 const at = new Date().toISOString().slice(0, 16);
 const ctx = await generationContext(databaseName, `bench-hop-${tag}`, 4);
 type Row = { commit: number; pickup: number; stamped: number; handler: number; total: number };
-/** The two consumers, one after the other on the same queue: the service's inbox, and BullMQ's worker alone (Bus.worker). */
-const results: Record<'inbox' | 'raw', Row[]> = { inbox: [], raw: [] };
+/**
+ * The consumers, one after the other on the same queue: the service's inbox, BullMQ's worker alone
+ * (Bus.worker), both at the services' concurrency (4 here), and BullMQ's worker alone at
+ * concurrency 1 (with more, BullMQ's fetch loop asks Redis for a second job before it starts the
+ * first: one more moveToActive round trip at idle).
+ */
+const results: Record<'inbox' | 'raw' | 'single', Row[]> = { inbox: [], raw: [], single: [] };
 try {
   const entered = new Map<string, { at: number; done: () => void }>();
   const arrived = ({ message }: { message: { id: string } }) => {
@@ -45,8 +50,11 @@ try {
   };
   await ctx.bus.startRelay();
   const queue = ctx.bus.queue('credits-ledger');
-  for (const mode of ['raw', 'inbox'] as const) {
-    const worker = mode === 'inbox' ? ctx.bus.consume('credits-ledger', { 'ledger.grant': arrived } as never) : ctx.bus.worker('credits-ledger', arrived);
+  for (const mode of ['raw', 'single', 'inbox'] as const) {
+    const worker =
+      mode === 'inbox'
+        ? ctx.bus.consume('credits-ledger', { 'ledger.grant': arrived } as never, { concurrency: 4 })
+        : ctx.bus.worker('credits-ledger', arrived, { concurrency: mode === 'single' ? 1 : 4 });
     await sleep(1000);
     for (let i = 0; i < HOPS + 10; i++) {
       let done!: () => void;
@@ -82,15 +90,16 @@ const cell = (rows: Row[], k: keyof Row) => {
   const xs = rows.map((r) => r[k]);
   return `${ms(mean(xs))} / ${ms(pct(xs, 50))} / ${ms(pct(xs, 99))}`;
 };
-const line = (name: string, k: keyof Row) => `| ${name} | ${cell(results.inbox, k)} | ${cell(results.raw, k)} |`;
+const line = (name: string, k: keyof Row) => `| ${name} | ${cell(results.inbox, k)} | ${cell(results.raw, k)} | ${cell(results.single, k)} |`;
 const text = `## One hop at idle (#22)
 
 \`pnpm --filter @imlab/bench hop\` (bench/hop.ts), run ${at}Z on ${cores} CPU cores (load average ${load.toFixed(1)} at the start),
 ${results.inbox.length} messages one at a time per consumer: the generation service's outbox (NOTIFY on commit) → the relay → BullMQ →
-the service's inbox consumer (\`Bus.consume\`), then the same with BullMQ's worker alone (\`Bus.worker\`: no inbox transaction).
+the service's inbox consumer (\`Bus.consume\`), then the same with BullMQ's worker alone (\`Bus.worker\`: no inbox transaction),
+both at concurrency 4, and BullMQ's worker alone at concurrency 1.
 
-| stage (ms: mean / p50 / p99) | inbox consumer | BullMQ worker alone |
-|---|---|---|
+| stage (ms: mean / p50 / p99) | inbox consumer | BullMQ worker alone | BullMQ worker alone, concurrency 1 |
+|---|---|---|---|
 ${line('the sender commits (BEGIN, outbox INSERT, COMMIT)', 'commit')}
 ${line('commit → picked up (the relay woken by NOTIFY claims the row and publishes it with addBulk; a BullMQ worker moves it to active)', 'pickup')}
 ${line('picked up → handler (the job back in Node, the envelope checked; with the inbox: its transaction begun, the message recorded)', 'handler')}
