@@ -47,14 +47,14 @@ export async function sweepExpiredHolds(db: Kysely<DB>, deps: LedgerDeps, graceS
  * last run found every checkpoint intact, 0 when one does not verify (tampering, or checkpoints
  * sealed with another LEDGER_SEAL_SECRET); the timestamp of the last completed run says the check
  * still runs at all. The same run compares the account totals the trial balance reads with a scan
- * of the accounts (`imlab_ledger_account_totals_ok`).
+ * of the accounts and with the daily totals (`imlab_ledger_account_totals_ok`).
  */
 export function ledgerVerifier(db: Kysely<DB>, secret: string, registry: Registry, log: Logger): () => Promise<void> {
   const ok = new Gauge({ name: 'imlab_ledger_verification_ok', help: '1 when the last verification of the sealed checkpoints found no mismatch, 0 when it found one', registers: [registry] });
   const lastRun = new Gauge({ name: 'imlab_ledger_verification_last_run_timestamp_seconds', help: 'When the last verification of the sealed checkpoints completed', registers: [registry] });
   const totalsOk = new Gauge({
     name: 'imlab_ledger_account_totals_ok',
-    help: '1 when the last verification found the kept account totals equal to a scan of the accounts, 0 when not (accounts written with triggers off)',
+    help: '1 when the last verification found the account totals equal to a scan of the accounts and to the daily totals, 0 when not (rows written with triggers off)',
     registers: [registry],
   });
   return async () => {
