@@ -82,10 +82,17 @@ export async function findAccount(db: Db<DB>, id: string) {
 
 /**
  * credits − debits of one account over transfers created strictly before `before` (all when null).
- * A system account (`system`), which every posting of its kind moves, counts its days rolled up by
- * their totals; a person's account has few transfers and sums them.
+ * A system account (`system`), which every posting of its kind moves, is the only account of its
+ * type: now, its balance is its type's account totals; before an instant, its days rolled up count
+ * by their totals. A person's account has few transfers and sums them.
  */
 export async function balanceBefore(db: Db<DB>, accountId: string, before: Date | null, system: boolean): Promise<number> {
+  if (system && !before) {
+    const { rows } = await sql<{ balance: number }>`
+      select coalesce(sum(t.credits) - sum(t.debits), 0)::int8 as balance
+      from account_totals t where t.type = (select a.type from accounts a where a.id = ${accountId} and a.owner_id is null)`.execute(db);
+    return rows[0]?.balance ?? 0;
+  }
   const sum = async (db: Db<DB>, cond: RawBuilder<unknown>) => {
     const { rows } = await sql<{ balance: number }>`
       select (coalesce((select sum(amount) from transfers where credit_account_id = ${accountId} and ${cond}), 0)
