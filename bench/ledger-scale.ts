@@ -172,7 +172,7 @@ function reads(db: Kysely<DB>, s: Subjects) {
     { key: 'trial', label: 'trial balance (now, every account)', n: Math.max(5, Math.round(ITER / 20)), call: () => finance.trialBalance(db, null) },
     { key: 'heavyHistory', label: `history, a page of 20 in the middle of a ${HEAVY_TRANSFERS.toLocaleString('en')}-transfer history`, n: ITER, call: () => movementsOf(db, s.heavy.owner, s.heavyMidCursor, 20, 'en') },
     { key: 'heavyStatement', label: `statement, first page of 200, the same long history`, n: Math.max(5, Math.round(ITER / 4)), call: () => finance.statement(db, s.heavy.avail, YEAR_FROM, YEAR_TO, 0, 200) },
-    { key: 'systemBalance', label: 'balance of the `consumed` system account (derived from its transfers)', n: Math.max(5, Math.round(ITER / 20)), call: () => finance.balanceAt(db, s.system.consumed!, null) },
+    { key: 'systemBalance', label: "balance of the `consumed` system account (now: its type's account totals)", n: Math.max(5, Math.round(ITER / 20)), call: () => finance.balanceAt(db, s.system.consumed!, null) },
     { key: 'systemStatement', label: 'statement of `consumed`, the last day, first page of 200', n: Math.max(5, Math.round(ITER / 20)), call: () => finance.statement(db, s.system.consumed!, s.lastDay.from, s.lastDay.to, 0, 200) },
     { key: 'trialAsOf', label: 'trial balance as of an instant a day ago (daily totals, and the transfers they do not cover)', n: Math.max(5, Math.round(ITER / 20)), call: () => finance.trialBalance(db, s.lastDay.from) },
   ];
@@ -342,7 +342,7 @@ Goal (issue #22): the four reads (the first four rows) stay flat from 10k to 1M 
 ${FLAT}× the pages (8 kB buffers, from EXPLAIN ANALYZE of all its statements) it touched at 10k, and none scans
 \`transfers\`. Latencies are beside them; on shared cores their ratio is mostly the machine's noise. The other rows are
 extras: one person with a long history, a system account (whose balance is derived from its transfers, by design:
-its days rolled up count by their totals), and the trial balance as of a past instant (the daily totals and the
+now from its type's account totals, over a period from its days' totals and the rest of its transfers), and the trial balance as of a past instant (the daily totals and the
 transfers of the part of a day they do not cover).
 
 | read | calls | 10k p50 / p99 ms | 1M p50 / p99 ms | pages 10k → 1M | seq scan of transfers at 1M | goal |
