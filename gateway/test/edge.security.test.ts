@@ -69,6 +69,26 @@ describe('sessions at the edge', () => {
     expect(fakes.billing.requests[before]!.headers.authorization).toBeUndefined();
   });
 
+  it("stops reusing a person's sessions as soon as their suspension through this gateway succeeds (no sessions-ended message needed)", async () => {
+    const member = '01a24c17-951f-73f1-bdc0-a4ee8461e858';
+    fakes.auth.sessions.set('sid-member', member);
+    fakes.auth.sessions.set('sid-admin', 'usr_admin');
+    const memberHeaders = { cookie: 'imlab_sid=sid-member', origin: APP };
+    expect((await send(`${gw.url}/v1/billing/orders`, { headers: memberHeaders })).status).toBe(200);
+    const n = fakes.auth.resolves.length;
+    await send(`${gw.url}/v1/billing/orders`, { headers: memberHeaders });
+    expect(fakes.auth.resolves.length).toBe(n); // reused from the in-process cache
+    fakes.auth.on('POST', `/v1/admin/accounts/${member}/suspend`, (_req, res) => {
+      fakes.auth.sessions.delete('sid-member');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ userId: member, suspended: true }));
+    });
+    const suspended = await send(`${gw.url}/v1/admin/accounts/${member}/suspend`, { method: 'POST', headers: { cookie: 'imlab_sid=sid-admin', origin: APP, 'content-type': 'application/json' }, body: '{"reason":"spam ring, ticket 42"}' });
+    expect(suspended.status).toBe(200);
+    const before = fakes.billing.requests.length;
+    await send(`${gw.url}/v1/billing/orders`, { headers: memberHeaders });
+    expect(fakes.billing.requests[before]!.headers.authorization).toBeUndefined();
+  });
+
   it('answers 503 when a cookie cannot be resolved because auth is down, and serves anonymous requests', async () => {
     const noAuth = await startGateway({ ...fakes, auth: undefined });
     try {

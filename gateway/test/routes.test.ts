@@ -38,12 +38,13 @@ describe('the route table', () => {
     ['POST', '/v1/auth/logout-all', 'account'],
     ['PUT', '/v1/me/password', 'account'],
     ['DELETE', '/v1/me', 'account'],
+    ['POST', '/v1/admin/accounts/01a24c17-951f-73f1-bdc0-a4ee8461e858/suspend', 'target'],
   ])('%s %s ends sessions at the gateway (%s)', (method, path, ends) => {
     expect(classify(method, path)?.endsSessions).toBe(ends);
   });
 
   it('nothing else ends sessions, and reading never does', () => {
-    for (const [method, path] of [['GET', '/v1/me'], ['PATCH', '/v1/me'], ['POST', '/v1/auth/login'], ['GET', '/v1/auth/logout'], ['POST', '/v1/generations']] as const) {
+    for (const [method, path] of [['GET', '/v1/me'], ['PATCH', '/v1/me'], ['POST', '/v1/auth/login'], ['GET', '/v1/auth/logout'], ['POST', '/v1/generations'], ['POST', '/v1/admin/accounts/01a24c17-951f-73f1-bdc0-a4ee8461e858/unsuspend']] as const) {
       expect(classify(method, path)?.endsSessions, `${method} ${path}`).toBeUndefined();
     }
   });

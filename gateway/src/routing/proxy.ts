@@ -12,7 +12,7 @@ import { csrfVerdictFor } from '../security/csrf.js';
 import type { ResolvedSession, SessionResolver, SessionResult } from '../session/sessions.js';
 import { sendUpstream } from './forward.js';
 import { forwardRequestHeaders, forwardResponseHeaders, readCookieValues, readCookies } from './headers.js';
-import { classify, type RouteInfo, type Upstreams } from './routes.js';
+import { classify, SUSPEND_PATH, type RouteInfo, type Upstreams } from './routes.js';
 
 /** The session cookie's name: `__Host-imlab_sid` in production, `imlab_sid` in development and tests (as auth sets it). */
 export const sessionCookieOf = (config: Pick<Config, 'NODE_ENV'>): string => sessionCookieName(config.NODE_ENV);
@@ -205,6 +205,12 @@ function upstreamError(error: Error): { status: 502 | 503 | 504; code: ErrorCode
 function forgetSessionsAfter(deps: ProxyDeps, request: FastifyRequest, status: number): void {
   const ends = request.edge.route?.endsSessions;
   if (!ends || status < 200 || status >= 300) return;
+  if (ends === 'target') {
+    // the suspended person's sessions, not the admin's
+    const target = SUSPEND_PATH.exec(request.url.split('?')[0]!)?.[1];
+    if (target) deps.sessions.forgetUser(target);
+    return;
+  }
   const { sessionToken, session } = request.edge;
   if (sessionToken) deps.sessions.forgetToken(sessionToken);
   if (ends === 'account' && session) deps.sessions.forgetUser(session.userId);
@@ -336,9 +342,13 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer', bodyLimit: config.BODY_LIMIT }, jsonParser as never);
     scope.addContentTypeParser('*', streamParser(config));
+    // Before the answer leaves: whoever reads it and sends the next request finds the sessions gone.
+    scope.addHook('onSend', (request, reply, payload, done) => {
+      forgetSessionsAfter(deps, request, reply.statusCode);
+      done(null, payload);
+    });
     scope.addHook('onResponse', (request, reply, done) => {
       if (reply.statusCode === 404 && request.edge.route) void limiter.charge([probeBucket(config, subjectOf(request.edge))]);
-      forgetSessionsAfter(deps, request, reply.statusCode);
       done();
     });
     scope.route({ method: METHODS, url: '/v1/*', exposeHeadRoute: false, schema: { hide: true } as object, onRequest: admit, handler: forward });

@@ -55,10 +55,15 @@ function ownerOf(path: string): { prefix: string; service: ServiceName } | undef
  * What a successful answer ends at this gateway (its few seconds of session reuse): `token` — the
  * session the request came with (sign-out, a reset or undo that the browser brought a cookie to);
  * `account` — every session of the signed-in account (sign out everywhere, a password change,
- * closing the account). Services refuse ended sessions by their own revocation marks; this only
- * spares the short reuse window.
+ * closing the account); `target` — every session of the account the path names (an admin's
+ * suspension: the gateway that relays it forgets them before the admin sees the answer; the others
+ * hear it on auth's sessions-ended channel). Services refuse ended sessions by their own revocation
+ * marks; this only spares the short reuse window.
  */
-export type EndsSessions = 'token' | 'account';
+export type EndsSessions = 'token' | 'account' | 'target';
+
+/** The account a `target` route names: /v1/admin/accounts/<id>/suspend. */
+export const SUSPEND_PATH = /^\/v1\/admin\/accounts\/([0-9a-f-]{36})\/suspend$/;
 
 /**
  * One line per kind of public route. The first line that matches the method and the canonical
@@ -104,6 +109,7 @@ export const ROUTES: readonly RouteRule[] = [
   { methods: 'unsafe', path: '/v1/auth/logout', routeClass: 'write', session: true, endsSessions: 'token' },
   { methods: 'unsafe', path: '/v1/auth/logout-all', routeClass: 'write', session: true, endsSessions: 'account' },
   { methods: ['DELETE'], path: '/v1/me', routeClass: 'write', session: true, endsSessions: 'account' },
+  { methods: ['POST'], path: SUSPEND_PATH, routeClass: 'write', session: true, endsSessions: 'target' },
   // Reads.
   { methods: 'safe', path: SSE, routeClass: 'sse', session: true, timeoutFactor: 0 },
   { methods: 'safe', path: ANONYMOUS, routeClass: 'read', session: false },
