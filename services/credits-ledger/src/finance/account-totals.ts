@@ -1,6 +1,7 @@
 import { sql, type Db, type Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
 import { trialBalanceFromDays, trialBalanceNow } from './finance.repository.js';
+import { onOneSnapshot } from './totals.js';
 
 // Account totals (migration 0010): per account type, how many accounts there are, what their
 // stored balances sum to and their transfers' debits and credits, kept by triggers on `accounts`
@@ -36,6 +37,8 @@ export async function foldAccountTotals(db: Kysely<DB>): Promise<number> {
   });
 }
 
+const FIGURES = ['accounts', 'balance', 'debits', 'credits'] as const;
+
 export interface AccountTotalsMismatch {
   type: string;
   /** What account_totals says. */
@@ -52,32 +55,21 @@ export interface AccountTotalsMismatch {
  */
 export async function verifyAccountTotals(db: Db<DB>): Promise<AccountTotalsMismatch[]> {
   const check = async (db: Db<DB>) => {
-    const kept = new Map((await trialBalanceNow(db)).map((r) => [r.type, r]));
+    const totals = new Map((await trialBalanceNow(db)).map((r) => [r.type, r]));
     const fromDays = new Map((await trialBalanceFromDays(db, null)).map((r) => [r.type, r]));
     const { rows: scanned } = await sql<{ type: string; accounts: number; balance: number }>`
       select type, count(*)::int8 as accounts, coalesce(sum(balance), 0)::int8 as balance from accounts group by type`.execute(db);
     const scan = new Map(scanned.map((r) => [r.type, r]));
     const out: AccountTotalsMismatch[] = [];
-    for (const type of [...new Set([...kept.keys(), ...fromDays.keys(), ...scan.keys()])].sort()) {
-      const k = kept.get(type);
+    for (const type of [...new Set([...totals.keys(), ...fromDays.keys(), ...scan.keys()])].sort()) {
+      const k = totals.get(type);
       const d = fromDays.get(type);
       const a = scan.get(type);
-      const mismatch = {
-        type,
-        kept: { accounts: k?.accounts ?? 0, balance: k?.stored ?? 0, debits: k?.debits ?? 0, credits: k?.credits ?? 0 },
-        found: { accounts: a?.accounts ?? 0, balance: a?.balance ?? 0, debits: d?.debits ?? 0, credits: d?.credits ?? 0 },
-      };
-      if (Object.entries(mismatch.kept).some(([key, v]) => mismatch.found[key as keyof typeof mismatch.found] !== v)) out.push(mismatch);
+      const kept = { accounts: k?.accounts ?? 0, balance: k?.stored ?? 0, debits: k?.debits ?? 0, credits: k?.credits ?? 0 };
+      const found = { accounts: a?.accounts ?? 0, balance: a?.balance ?? 0, debits: d?.debits ?? 0, credits: d?.credits ?? 0 };
+      if (FIGURES.some((f) => kept[f] !== found[f])) out.push({ type, kept, found });
     }
     return out;
   };
-  if (db.isTransaction) return check(db);
-  return (db as Kysely<DB>)
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .setAccessMode('read only')
-    .execute(async (tx) => {
-      await sql`set local max_parallel_workers_per_gather = 0`.execute(tx);
-      return check(tx);
-    });
+  return onOneSnapshot(db, check, { serial: true });
 }
