@@ -319,7 +319,7 @@ ${[r.one, r.two, r.half, r.idle].map((x) => `| ${x === r.half ? `pipeline, 2 wor
 
 Goals (issue #22): ≥ 150 generations/s with 2 workers — ${r.two.perSecond >= 150 ? 'met' : 'not met'} (${f(r.two.perSecond)}/s);
 create → succeeded ≤ 25 ms median at idle — ${r.idle.e2eP50 <= 25 ? 'met' : 'not met'} (${f(r.idle.e2eP50, 0)} ms, measured from the database's own timestamps
-in the generation service, not through the gateway and the event stream).
+in the generation service; through the gateway and the event stream: "Generation through the gateway" below).
 
 | bare BullMQ add → process (same run, no-op processor, concurrency 8) | jobs/s | add→process p50 | p99 |
 |---|---|---|---|

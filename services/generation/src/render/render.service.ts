@@ -1,5 +1,4 @@
 import { v7 as uuidv7 } from 'uuid';
-import sharp from 'sharp';
 import { createHash } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
 import type { Kysely } from '@imlab/db';
@@ -18,6 +17,7 @@ import * as repo from '../generations/generations.repository.js';
 import * as imagesRepo from '../images/images.repository.js';
 import * as uploadsRepo from '../uploads/uploads.repository.js';
 import { ProviderError, type ImageProvider } from './providers/provider.js';
+import { encodeForStorage } from './encode.js';
 import { ENDINGS, Lifecycle, MOVES, move, type Ending } from '../generations/lifecycle.js';
 
 /** One attempt at a render: its lease, when it started, and what it stored so far. */
@@ -41,8 +41,6 @@ export interface RenderDeps {
 
 /** How long after its hold expires an attempt's images are deleted if no commit kept them. */
 const UNKEPT_RENDER_GRACE_MS = 3600_000;
-
-export const THUMB_SIZE = 384;
 
 function asProviderError(err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
@@ -156,9 +154,8 @@ export class RenderService {
       new Date(claimed.hold_expires_at.getTime() + UNKEPT_RENDER_GRACE_MS),
     );
     for (const [idx, bytes] of raw.entries()) {
-      // Re-encode whatever the provider sent: exact size, PNG, no metadata.
-      const png = await sharp(bytes, { limitInputPixels: 64_000_000 }).resize(claimed.width, claimed.height, { fit: 'cover' }).png().toBuffer();
-      const thumb = await sharp(png).resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside' }).webp({ quality: 75 }).toBuffer();
+      // Re-encode whatever the provider sent: exact size, PNG, no metadata; and its thumbnail.
+      const { png, thumb } = await encodeForStorage(bytes, claimed.width, claimed.height);
       const key = keys.image(claimed.user_id, claimed.id, lease, idx);
       const thumbKey = keys.thumb(claimed.user_id, claimed.id, lease, idx);
       await this.d.storage.put(key, png, 'image/png');

@@ -1,0 +1,61 @@
+import { describe, it, expect } from 'vitest';
+import sharp from 'sharp';
+import { encodeForStorage, THUMB_SIZE } from '../src/render/encode.js';
+import { paint } from '../src/render/providers/local.js';
+
+/** A provider's 8-bit RGB PNG of another size than asked, carrying EXIF, an ICC profile and XMP. */
+async function providerPng(width: number, height: number): Promise<Buffer> {
+  const raw = paint({ prompt: 'a harbour at dusk', negativePrompt: null, model: 'imlab-standard', width, height, seed: 9 }, 0);
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .withMetadata({ exif: { IFD0: { Copyright: 'provider-marker', ImageDescription: 'a prompt someone wrote' } } })
+    .withIccProfile('srgb')
+    .withXmp('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>')
+    .png()
+    .toBuffer();
+}
+
+describe('encodeForStorage: what the render worker stores of a provider image', () => {
+  it('a PNG of exactly the asked size, without the provider’s metadata, and a WebP thumbnail within THUMB_SIZE', async () => {
+    const input = await providerPng(300, 200);
+    expect((await sharp(input).metadata()).exif).toBeDefined();
+    const { png, thumb } = await encodeForStorage(input, 512, 768);
+    const meta = await sharp(png).metadata();
+    expect(meta).toMatchObject({ format: 'png', width: 512, height: 768, channels: 3, depth: 'uchar' });
+    expect(meta.exif).toBeUndefined();
+    expect(meta.icc).toBeUndefined();
+    expect(meta.xmp).toBeUndefined();
+    expect(png.includes('provider-marker')).toBe(false);
+    const t = await sharp(thumb).metadata();
+    expect(t).toMatchObject({ format: 'webp', width: THUMB_SIZE * (512 / 768), height: THUMB_SIZE });
+    expect(t.exif).toBeUndefined();
+  });
+
+  it('stores the same PNG bytes as decoding and re-encoding the provider’s image in one pipeline, and a thumbnail of those pixels', async () => {
+    const input = await providerPng(512, 512);
+    const { png, thumb } = await encodeForStorage(input, 512, 512);
+    const direct = await sharp(input).resize(512, 512, { fit: 'cover' }).png().toBuffer();
+    expect(png.equals(direct)).toBe(true);
+    // The thumbnail shows the stored image: its pixels match a thumbnail made from the stored PNG
+    // (WebP is lossy: compared on the decoded pixels, within a small error).
+    const fromPng = await sharp(png).resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside' }).raw().toBuffer();
+    const ours = await sharp(thumb).raw().toBuffer();
+    expect(ours.length).toBe(fromPng.length);
+    let diff = 0;
+    for (let i = 0; i < ours.length; i++) diff += Math.abs(ours[i]! - fromPng[i]!);
+    expect(diff / ours.length).toBeLessThan(3);
+  });
+
+  it('keeps transparency and stores 8 bits per channel from a 16-bit RGBA PNG', async () => {
+    const input = await sharp({ create: { width: 64, height: 64, channels: 4, background: { r: 10, g: 200, b: 30, alpha: 0.5 } } })
+      .png({ force: true })
+      .toColourspace('rgb16')
+      .toBuffer();
+    expect((await sharp(input).metadata()).depth).toBe('ushort');
+    const { png } = await encodeForStorage(input, 32, 32);
+    const meta = await sharp(png).metadata();
+    expect(meta).toMatchObject({ width: 32, height: 32, channels: 4, depth: 'uchar', hasAlpha: true });
+    const { channels } = await sharp(png).stats();
+    expect(channels[3]!.mean).toBeCloseTo(128, -1);
+    expect(channels[1]!.mean).toBeCloseTo(200, -1);
+  });
+});
