@@ -272,7 +272,7 @@ async function writeDocs(r: { start: { load: number; cores: number }; end: { loa
   const text = `## Render backlog (#22 b)
 
 \`pnpm --filter @imlab/bench backlog\` (bench/backlog.ts), run ${when} on ${r.start.cores} shared CPU cores (load average
-${r.start.load.toFixed(1)} at the start, ${r.end.load.toFixed(1)} at the end; other engineers' work ran at the same time).
+${r.start.load.toFixed(1)} at the start, ${r.end.load.toFixed(1)} at the end; whatever else ran on the machine is in its figures).
 One heavy user with ${f.backlog.toLocaleString('en')} queued generations, two ways in the same run: **fair dispatch** (what generation does now:
 at most RENDER_USER_QUEUED=4 of a person's render jobs on the queue, the rest wait in the table) and **queue-all** (what it did
 before: every render job on the queue; its ${a.backlog.toLocaleString('en')} \`generation.render\` messages go from the outbox through the real relay,

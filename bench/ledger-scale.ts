@@ -336,7 +336,7 @@ ${r.big.size}), loaded in ${r.big.loadS.toFixed(0)} s, over the year up to the r
 totals (as the ledger's background does an hour after a day ends), leaving today's ${r.big.live.toLocaleString('en')} transfers for a read
 as of an instant to sum from the transfers themselves; then VACUUM ANALYZE. Each read is the service function its route
 calls, one call at a time from one client; times in ms. Load average (1 min) ${r.start.load.toFixed(1)} at the start,
-${r.end.load.toFixed(1)} at the end: other engineers' work ran on the same two cores.
+${r.end.load.toFixed(1)} at the end (other work, if any, shares the two cores).
 
 Goal (issue #22): the four reads (the first four rows) stay flat from 10k to 1M — here: at 1M each touches at most
 ${FLAT}× the pages (8 kB buffers, from EXPLAIN ANALYZE of all its statements) it touched at 10k, and none scans

@@ -174,12 +174,12 @@ async function writeDocs(r: { start: { load: number; cores: number }; end: { loa
   const text = `## Render workers (#22 c)
 
 \`pnpm --filter @imlab/bench render-workers\` (bench/render-workers.ts), run ${when} on ${r.start.cores} shared CPU cores (load average
-${r.start.load.toFixed(1)} at the start, ${r.end.load.toFixed(1)} at the end; other engineers' work ran at the same time).
+${r.start.load.toFixed(1)} at the start, ${r.end.load.toFixed(1)} at the end; whatever else ran on the machine is in its figures).
 ${N} queued generations over ${PEOPLE} people per case (RENDER_USER_CAP never binds), relayed from the outbox once every worker
 process is ready; the clock stops when all succeeded. LOCAL_RENDER_MS=0: no artificial wait, but the local provider still
 paints a 512x512 image and the worker encodes the PNG and the WebP thumbnail, writes both to the fs storage and commits
 success + capture (+ the relay of those messages). CPU from /proc: the worker processes, this run's Postgres backends,
-redis-server (shared: other engineers' clients too), and the whole machine (everything running on it).
+redis-server (shared with any other client of it), and the whole machine (everything running on it).
 
 | worker processes | renders at once | generations/s | vs 1 worker | render p50 (claim → succeeded) | CPU ms per generation: workers + Postgres + Redis | machine CPU ms per generation | cores busy: workers / Postgres / Redis / machine |
 |---:|---:|---:|---:|---:|---|---:|---|
