@@ -10,7 +10,7 @@ import { download as apiDownload, ok } from '@imlab/client';
 import { PASSWORD, mailText, until, type Browser } from './browser.js';
 import { at, LOCALES, newContext as openContext, root, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
 
-declare const document: { activeElement: PageElement | null };
+declare const document: { documentElement: { scrollWidth: number; clientWidth: number }; activeElement: PageElement | null };
 
 let web: WebSystem;
 

@@ -118,7 +118,7 @@ export class Bus<DB extends QueueTables = QueueTables> {
   readonly prefix: string;
   readonly redis: Redis;
   private readonly queues = new Map<QueueName, Queue>();
-  private readonly events = new Map<QueueName, QueueEvents>();
+  private readonly events = new Map<QueueName, Promise<QueueEvents>>();
   private readonly workers: Worker[] = [];
   /** Queues this bus consumes (and cleans of old finished jobs). */
   private readonly consumed = new Set<QueueName>();
@@ -211,17 +211,36 @@ export class Bus<DB extends QueueTables = QueueTables> {
   }
 
   /**
+   * The queue's events reader, reading on from the last event already in the stream. Left to
+   * itself BullMQ's reader starts at "$", i.e. at whatever its first XREAD finds last — and that
+   * read goes out only after a CLIENT SETNAME round trip, later than `waitUntilReady` (which
+   * `waitUntilFinished` relies on): a job finishing in between went unseen, and the first wait of
+   * a new process timed out (its saga then went on by events, the person waited RESERVE_WAIT_MS).
+   */
+  private async eventsReader(queueName: QueueName): Promise<QueueEvents> {
+    const [last] = await this.redis.xrevrange(this.queue(queueName).keys.events!, '+', '-', 'COUNT', 1);
+    const events = new QueueEvents(queueName, { connection: this.redis.duplicate(), prefix: this.prefix, lastEventId: last?.[0] ?? '0-0' });
+    await events.waitUntilReady();
+    return events;
+  }
+
+  /**
    * Waits up to `timeoutMs` for the job `jobId` on `queue` to finish and returns its result.
    * `{ timedOut: true }` when it has not: the saga still completes through events.
    */
   async waitForResult<T = unknown>(queueName: QueueName, jobId: string, timeoutMs: number): Promise<{ timedOut: false; result: T } | { timedOut: true }> {
     const deadline = Date.now() + timeoutMs;
-    let events = this.events.get(queueName);
-    if (!events) {
-      events = new QueueEvents(queueName, { connection: this.redis.duplicate(), prefix: this.prefix });
-      this.events.set(queueName, events);
-      await events.waitUntilReady();
+    let reader = this.events.get(queueName);
+    if (!reader) {
+      const made = this.eventsReader(queueName);
+      reader = made;
+      this.events.set(queueName, made);
+      // Redis down at the first wait: the next wait tries again.
+      made.catch(() => {
+        if (this.events.get(queueName) === made) this.events.delete(queueName);
+      });
     }
+    const events = await reader;
     let job: Job | undefined;
     while (!job) {
       job = await Job.fromId(this.queue(queueName), jobId);
@@ -407,7 +426,7 @@ export class Bus<DB extends QueueTables = QueueTables> {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
     await this.relay.close();
-    await Promise.all([...this.events.values()].map((e) => e.close()));
+    await Promise.all([...this.events.values()].map(async (e) => (await e.catch(() => undefined))?.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.redis.disconnect();
   }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { sql, type Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
+import { QueueEvents } from 'bullmq';
 import { createDb, migrateToLatest } from '@imlab/db';
 import { createLogger } from '@imlab/logger';
 import { createTestDatabase, testPrefix, infra, eventually } from '@imlab/testing';
@@ -64,6 +65,40 @@ describe('transactional outbox and inbox', () => {
     const result = await bus.waitForResult('credits-ledger', id, 5000);
     expect(result).toEqual({ timedOut: false, result: { applied: 5 } });
     // its relay would otherwise publish the other tests' rows under this prefix
+    await bus.close();
+  });
+
+  it('answers the first wait of a process whose job finished before the events reader first read (BullMQ starts it at "$")', async () => {
+    const bus = newBus(testPrefix('first-wait'));
+    await bus.startRelay();
+    // An answer from before this wait is in the events stream already: it must not be taken for this one.
+    const earlier = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(41)));
+    const consumer = bus.consume('credits-ledger', grantHandler() as never, { concurrency: 1 });
+    await eventually(async () => (await effectsFor(earlier)) === 1);
+    await consumer.close();
+    // The new reader's first XREAD is held back (it goes out after a CLIENT SETNAME round trip, so
+    // a job can finish in between); meanwhile the wait checks the job (not finished), then the job finishes.
+    const id = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(42)));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const run = QueueEvents.prototype.run;
+    QueueEvents.prototype.run = async function (this: QueueEvents) {
+      await gate;
+      return run.call(this);
+    };
+    try {
+      const waiting = bus.waitForResult('credits-ledger', id, 4000);
+      await new Promise((r) => setTimeout(r, 300));
+      const second = bus.consume('credits-ledger', grantHandler() as never, { concurrency: 1 });
+      await eventually(async () => (await effectsFor(id)) === 1);
+      await eventually(async () => (await bus.queue('credits-ledger').getJobState(id)) === 'completed');
+      release();
+      expect(await waiting).toEqual({ timedOut: false, result: { applied: 42 } });
+      await second.close();
+    } finally {
+      QueueEvents.prototype.run = run;
+      release();
+    }
     await bus.close();
   });
 
