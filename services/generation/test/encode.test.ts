@@ -1,6 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import sharp from 'sharp';
 import { encodeForStorage, THUMB_SIZE } from '../src/render/encode.js';
+
+/** `width`×`height` scaled to fit within THUMB_SIZE × THUMB_SIZE (sharp's `inside`). */
+const within = (width: number, height: number) => {
+  const scale = Math.min(THUMB_SIZE / width, THUMB_SIZE / height);
+  return { width: Math.round(width * scale), height: Math.round(height * scale) };
+};
 import { paint } from '../src/render/providers/local.js';
 
 /** A provider's 8-bit RGB PNG of another size than asked, carrying EXIF, an ICC profile and XMP. */
@@ -30,19 +36,29 @@ describe('encodeForStorage: what the render worker stores of a provider image', 
     expect(t.exif).toBeUndefined();
   });
 
-  it('stores the same PNG bytes as decoding and re-encoding the provider’s image in one pipeline, and a thumbnail of those pixels', async () => {
+  it('stores the same PNG bytes as decoding and re-encoding the provider’s image in one pipeline', async () => {
     const input = await providerPng(512, 512);
-    const { png, thumb } = await encodeForStorage(input, 512, 512);
-    const direct = await sharp(input).resize(512, 512, { fit: 'cover' }).png().toBuffer();
-    expect(png.equals(direct)).toBe(true);
-    // The thumbnail shows the stored image: its pixels match a thumbnail made from the stored PNG
-    // (WebP is lossy: compared on the decoded pixels, within a small error).
-    const fromPng = await sharp(png).resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside' }).raw().toBuffer();
-    const ours = await sharp(thumb).raw().toBuffer();
-    expect(ours.length).toBe(fromPng.length);
-    let diff = 0;
-    for (let i = 0; i < ours.length; i++) diff += Math.abs(ours[i]! - fromPng[i]!);
-    expect(diff / ours.length).toBeLessThan(3);
+    const { png } = await encodeForStorage(input, 512, 512);
+    expect(png.equals(await sharp(input).resize(512, 512, { fit: 'cover' }).png().toBuffer())).toBe(true);
+  });
+
+  it('makes a thumbnail with the stored image’s framing, also when the provider sent another shape', async () => {
+    for (const [from, to] of [
+      [[512, 512], [512, 512]],
+      [[300, 200], [512, 768]],
+      [[640, 360], [512, 512]],
+    ] as const) {
+      const { png, thumb } = await encodeForStorage(await providerPng(from[0], from[1]), to[0], to[1]);
+      expect(await sharp(thumb).metadata()).toMatchObject(within(to[0], to[1]));
+      // Its pixels match a thumbnail made from the stored PNG (WebP is lossy: compared on the
+      // decoded pixels, within a small error).
+      const fromPng = await sharp(png).resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside' }).removeAlpha().raw().toBuffer();
+      const ours = await sharp(thumb).removeAlpha().raw().toBuffer();
+      expect(ours.length).toBe(fromPng.length);
+      let diff = 0;
+      for (let i = 0; i < ours.length; i++) diff += Math.abs(ours[i]! - fromPng[i]!);
+      expect(diff / ours.length, `${from.join('x')} → ${to.join('x')}`).toBeLessThan(3);
+    }
   });
 
   it('keeps transparency and stores 8 bits per channel from a 16-bit RGBA PNG', async () => {
