@@ -4,7 +4,7 @@ import sharp from 'sharp';
 export const THUMB_SIZE = 384;
 /**
  * libwebp's effort for thumbnails (0–6; sharp's default is 4). At 2 a 384 px thumbnail takes about
- * half the time of 4 and is ~5 % larger (docs/benchmarks.md, "Generation through the gateway").
+ * half the time of 4 and is ~5 % larger (docs/benchmarks.md, "Generation": the encode, measured alone).
  */
 export const THUMB_WEBP_EFFORT = 2;
 
