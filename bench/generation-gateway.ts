@@ -128,7 +128,7 @@ try {
     const id = created.data!.id;
     let event = 0;
     let status = '';
-    for await (const e of generationEvents(id, me.options)) {
+    for await (const e of generationEvents(id, { ...me.options, signal: AbortSignal.timeout(60_000) })) {
       status = e.generation.status;
       if (status === 'succeeded' || status === 'failed') event = now();
     }

@@ -32,6 +32,8 @@ const repo = path.resolve(here, '..');
 const tsxLoader = pathToFileURL(path.join(repo, 'node_modules/tsx/dist/loader.mjs')).href;
 const N = Number(process.env.BENCH_N ?? 300);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
+/** How long a run waits for its generations to succeed before it gives up. */
+const WAIT_LIMIT_MS = 120_000;
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const log = createLogger({ service: 'bench', level: 'info' });
@@ -144,9 +146,11 @@ async function pipelineRun(label: string, apiPort: number, sign: (sub: string) =
           if (opts.gapMs) {
             // idle: the generation finishes before the next one is asked for
             const id = ids[ids.length - 1]!;
+            const until = performance.now() + WAIT_LIMIT_MS;
             for (;;) {
               const { rows } = await sql<{ status: string }>`select status from generations where id = ${id}`.execute(genDb);
               if (rows[0]?.status === 'succeeded') break;
+              if (performance.now() > until) throw new Error(`${label}: generation ${id} still ${rows[0]?.status} after ${WAIT_LIMIT_MS / 1000} s`);
               await sleep(2);
             }
             await sleep(opts.gapMs);
@@ -156,9 +160,16 @@ async function pipelineRun(label: string, apiPort: number, sign: (sub: string) =
     );
   }
   const createdMs = performance.now() - t0;
+  // A generation that never finishes (a lost answer: the ledger stand-in sends no events to go on
+  // by) ends the run with its state, rather than a bench that waits for ever.
+  const deadline = performance.now() + WAIT_LIMIT_MS;
   for (;;) {
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from generations where status = 'succeeded' and created_at >= ${since}`.execute(genDb);
     if (rows[0]!.n >= n) break;
+    if (performance.now() > deadline) {
+      const { rows: states } = await sql<{ status: string; n: number }>`select status, count(*)::int as n from generations where created_at >= ${since} group by status`.execute(genDb);
+      throw new Error(`${label}: not every generation succeeded within ${WAIT_LIMIT_MS / 1000} s (${states.map((r) => `${r.status} ${r.n}`).join(', ')})`);
+    }
     await sleep(20);
   }
   const totalMs = performance.now() - t0;
