@@ -21,11 +21,11 @@
  * gateway" section of docs/benchmarks.md.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { createApiClient, generationEvents, type ApiClientOptions } from '@imlab/client';
+import { eventually, removeTestRun } from '@imlab/testing';
 import { REDIS, SERVER, machine, ms, pct, sleep, writeSection } from './support/common.js';
 
 const IDLE = Number(process.env.BENCH_IDLE ?? 40);
@@ -36,6 +36,7 @@ process.env.IMLAB_TEST_RUN = runId;
 process.env.DATABASE_URL ??= SERVER;
 process.env.REDIS_URL ??= REDIS;
 const { startSystem } = await import('@imlab/e2e/test/system.js');
+const { mailedToken } = await import('@imlab/e2e/test/browser.js');
 
 const now = () => performance.timeOrigin + performance.now();
 const { load, cores } = machine();
@@ -60,16 +61,6 @@ function person(baseUrl: string, origin: string) {
   };
   const options: ApiClientOptions = { baseUrl, fetch: fetchImpl };
   return { options, api: createApiClient(options) };
-}
-
-function mailedToken(dir: string, to: string): string | undefined {
-  if (!existsSync(dir)) return undefined;
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.txt'))) {
-    const text = readFileSync(path.join(dir, f), 'utf8');
-    const m = /token=([A-Za-z0-9_-]+)/.exec(text);
-    if (m && text.includes(`To: ${to}`) && text.includes('Template: verify-email')) return m[1];
-  }
-  return undefined;
 }
 
 type Row = { answered: number; event: number; before: number; reserve: number; hop: number; render: number; commit: number; delivery: number; server: number };
@@ -104,20 +95,12 @@ try {
   const password = 'a quiet workshop 2026';
   const signup = await me.api.POST('/v1/auth/signup', { body: { email, password, displayName: 'Bench' } });
   if (signup.response.status !== 202) throw new Error(`sign-up answered ${signup.response.status}`);
-  let token: string | undefined;
-  for (let i = 0; i < 100 && !token; i++) {
-    token = mailedToken(path.join(sys.dataDir, 'mailbox'), email);
-    if (!token) await sleep(200);
-  }
-  if (!token) throw new Error('no verification mail');
+  const token = await eventually(() => mailedToken(sys, email, 'verify-email'), 20_000);
   await me.api.POST('/v1/auth/verify-email', { body: { token } });
   const login = await me.api.POST('/v1/auth/login', { body: { email, password } });
   if (login.response.status !== 200) throw new Error(`login answered ${login.response.status}`);
-  for (let i = 0; i < 100; i++) {
-    const b = await me.api.GET('/v1/credits/balance');
-    if ((b.data?.available ?? 0) > 0) break;
-    await sleep(200);
-  }
+  // the sign-up bonus, granted by the ledger once auth's event reaches it
+  await eventually(async () => ((await me.api.GET('/v1/credits/balance')).data?.available ?? 0) > 0, 20_000);
 
   for (let i = 0; i < IDLE + WARMUP; i++) {
     await sleep(150);
@@ -148,19 +131,7 @@ try {
   listener.disconnect();
   await genDb.end().catch(() => undefined);
   await sys.stop();
-  const admin = new pg.Client({ connectionString: SERVER });
-  await admin.connect();
-  const dbs = await admin.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`imlabt_${runId}_%`]);
-  for (const { datname } of dbs.rows) await admin.query(`drop database if exists "${datname}" with (force)`);
-  await admin.end();
-  const redis = new Redis(REDIS);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `{imlabt_${runId}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
+  await removeTestRun(SERVER, REDIS, runId);
   rmSync(sys.dataDir, { recursive: true, force: true });
 }
 

@@ -43,6 +43,11 @@ describe('the route table', () => {
     expect(classify(method, path)?.endsSessions).toBe(ends);
   });
 
+  it("a suspension names the account whose sessions end (the path's, never the caller's)", () => {
+    expect(classify('POST', '/v1/admin/accounts/01a24c17-951f-73f1-bdc0-a4ee8461e858/suspend')?.target).toBe('01a24c17-951f-73f1-bdc0-a4ee8461e858');
+    expect(classify('POST', '/v1/auth/logout-all')?.target).toBeUndefined();
+  });
+
   it('nothing else ends sessions, and reading never does', () => {
     for (const [method, path] of [['GET', '/v1/me'], ['PATCH', '/v1/me'], ['POST', '/v1/auth/login'], ['GET', '/v1/auth/logout'], ['POST', '/v1/generations'], ['POST', '/v1/admin/accounts/01a24c17-951f-73f1-bdc0-a4ee8461e858/unsuspend']] as const) {
       expect(classify(method, path)?.endsSessions, `${method} ${path}`).toBeUndefined();

@@ -12,7 +12,7 @@ import { csrfVerdictFor } from '../security/csrf.js';
 import type { ResolvedSession, SessionResolver, SessionResult } from '../session/sessions.js';
 import { sendUpstream } from './forward.js';
 import { forwardRequestHeaders, forwardResponseHeaders, readCookieValues, readCookies } from './headers.js';
-import { classify, SUSPEND_PATH, type RouteInfo, type Upstreams } from './routes.js';
+import { classify, type RouteInfo, type Upstreams } from './routes.js';
 
 /** The session cookie's name: `__Host-imlab_sid` in production, `imlab_sid` in development and tests (as auth sets it). */
 export const sessionCookieOf = (config: Pick<Config, 'NODE_ENV'>): string => sessionCookieName(config.NODE_ENV);
@@ -207,7 +207,7 @@ function forgetSessionsAfter(deps: ProxyDeps, request: FastifyRequest, status: n
   if (!ends || status < 200 || status >= 300) return;
   if (ends === 'target') {
     // the suspended person's sessions, not the admin's
-    const target = SUSPEND_PATH.exec(request.url.split('?')[0]!)?.[1];
+    const target = request.edge.route?.target;
     if (target) deps.sessions.forgetUser(target);
     return;
   }

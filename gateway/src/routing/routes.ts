@@ -21,6 +21,8 @@ export interface RouteInfo {
   body: 'default' | 'upload';
   /** What a success ends at this gateway, if anything. */
   endsSessions?: EndsSessions;
+  /** For `target`: the account whose sessions end (from the canonical path). */
+  target?: string;
 }
 
 /** Owners of the public /v1 prefixes (services serve the same paths). */
@@ -63,7 +65,7 @@ function ownerOf(path: string): { prefix: string; service: ServiceName } | undef
 export type EndsSessions = 'token' | 'account' | 'target';
 
 /** The account a `target` route names: /v1/admin/accounts/<id>/suspend. */
-export const SUSPEND_PATH = /^\/v1\/admin\/accounts\/([0-9a-f-]{36})\/suspend$/;
+const SUSPEND_PATH = /^\/v1\/admin\/accounts\/([0-9a-f-]{36})\/suspend$/;
 
 /**
  * One line per kind of public route. The first line that matches the method and the canonical
@@ -144,6 +146,8 @@ export function classify(method: string, path: string): RouteInfo | undefined {
     timeoutFactor: rule.timeoutFactor ?? 1,
     body: rule.body ?? 'default',
     ...(rule.endsSessions ? { endsSessions: rule.endsSessions } : {}),
+    // a `target` rule's path names the account in its first group
+    ...(rule.endsSessions === 'target' && typeof rule.path !== 'string' ? { target: rule.path.exec(path)?.[1] } : {}),
   };
 }
 

@@ -1,6 +1,5 @@
-import pg from 'pg';
-import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
+import { removeTestRun } from './cleanup.js';
 
 const started: { stop(): Promise<unknown> }[] = [];
 
@@ -29,19 +28,7 @@ export default async function setup(project: TestProject) {
   project.provide('runId', runId);
 
   return async () => {
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-    await client.connect();
-    const dbs = await client.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`imlabt_${runId}_%`]);
-    for (const { datname } of dbs.rows) await client.query(`drop database if exists "${datname}" with (force)`);
-    await client.end();
-    const redis = new Redis(process.env.REDIS_URL!);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `{imlabt_${runId}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
+    await removeTestRun(process.env.DATABASE_URL!, process.env.REDIS_URL!, runId);
     for (const c of started) await c.stop();
   };
 }

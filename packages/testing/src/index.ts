@@ -4,6 +4,8 @@ import { Writable } from 'node:stream';
 import { createServer } from 'node:net';
 import { ensureDatabase, dropDatabase } from '@imlab/db';
 
+export { removeTestRun } from './cleanup.js';
+
 export function infra(): { databaseUrl: string; redisUrl: string; runId: string } {
   return {
     databaseUrl: process.env.DATABASE_URL ?? inject('databaseUrl'),

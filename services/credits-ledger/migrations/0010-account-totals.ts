@@ -94,7 +94,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // Postings wait for the backfill, which reads every transfer once: 0.8 s for its query over 1M
   // transfers and 200k accounts on the 2-core dev VM (stand-in tables). The inbox keeps the
   // commands that arrive meanwhile; they apply after the commit.
-
   await sql`create trigger accounts_totals_insert after insert on accounts referencing new table as new_rows for each statement execute function account_totals_track_accounts()`.execute(db);
   await sql`create trigger accounts_totals_update after update on accounts referencing old table as old_rows new table as new_rows for each statement execute function account_totals_track_accounts()`.execute(db);
   await sql`create trigger accounts_totals_delete after delete on accounts referencing old table as old_rows for each statement execute function account_totals_track_accounts()`.execute(db);
