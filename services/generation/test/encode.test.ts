@@ -74,4 +74,11 @@ describe('encodeForStorage: what the render worker stores of a provider image', 
     expect(channels[3]!.mean).toBeCloseTo(128, -1);
     expect(channels[1]!.mean).toBeCloseTo(200, -1);
   });
+
+  it('refuses what is not an image, and an image past the pixel limit, rather than storing anything', async () => {
+    await expect(encodeForStorage(Buffer.from('<html>not an image</html>'), 64, 64)).rejects.toThrow();
+    // 9000 × 9000 = 81 megapixels, over the 64 the worker decodes
+    const huge = await sharp({ create: { width: 9000, height: 9000, channels: 3, background: '#808080' } }).png({ compressionLevel: 9 }).toBuffer();
+    await expect(encodeForStorage(huge, 64, 64)).rejects.toThrow(/pixel limit/i);
+  });
 });
