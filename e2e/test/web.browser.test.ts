@@ -114,7 +114,7 @@ describe('the language', () => {
 });
 
 describe('signed in', () => {
-  it('the header shows the account menu with the credit balance; the menu opens, closes with Escape and passes axe', async () => {
+  it('the header leads a signed-in person to creating and the library, and shows the account menu with the credit balance; the menu opens, closes with Escape and passes axe', async () => {
     const person = await web.signedUp('127.0.0.81', 'web-browser@example.test');
     for (const locale of LOCALES) {
       for (const width of WIDTHS) {
@@ -130,11 +130,16 @@ describe('signed in', () => {
           if (width > 760) await expect(button.innerText()).resolves.toContain(credits);
           else expect((await button.innerText()).trim()).toBe(at(common, 'account.button'));
           expect(await page.getByRole('link', { name: at(common, 'nav.signIn') }).count()).toBe(0);
+          // signed in, the main navigation leads to creating and the library first (the brand goes home)
+          const mainNav = page.getByRole('navigation', { name: at(common, 'nav.label') });
+          expect(await mainNav.getByRole('link').allInnerTexts()).toEqual(['account.create', 'account.library', 'nav.gallery', 'nav.pricing'].map((k) => at(common, k)));
+          expect(await Promise.all((await mainNav.getByRole('link').all()).map((link) => link.getAttribute('href')))).toEqual(['/create', '/library', '/gallery', '/pricing']);
+          expect((await mainNav.boundingBox())!.height, 'the main navigation on one line').toBeLessThan(60);
           expect(await button.getAttribute('aria-expanded')).toBe('false');
           expect(await page.evaluate(() => document.documentElement.scrollWidth), 'wider than the window').toBeLessThanOrEqual(width);
           await button.click();
           expect(await button.getAttribute('aria-expanded')).toBe('true');
-          await page.getByRole('link', { name: at(common, 'account.library') }).waitFor();
+          await page.locator('.account-panel').getByRole('link', { name: at(common, 'account.library') }).waitFor();
           await expect(page.locator('.account-panel').innerText()).resolves.toContain(credits);
           expect(await page.evaluate(() => document.documentElement.scrollWidth), 'wider than the window, menu open').toBeLessThanOrEqual(width);
           await page.screenshot({ path: path.join(SCREENSHOTS, `${locale}-${width}-account-menu.png`) });

@@ -17,8 +17,13 @@ function AccountArea() {
   );
 }
 
+/**
+ * The main navigation: signed in, the two places a person works in (creating, the library) come
+ * first and the brand is the way home; signed out (or until GET /v1/me answers), home.
+ */
 export function Header() {
   const { t } = useTranslation();
+  const signedIn = Boolean(useMe().data);
   return (
     <header className="site-header">
       <div className="site-header-inner">
@@ -28,11 +33,22 @@ export function Header() {
         </Link>
         <nav className="main-nav" aria-label={t('nav.label')}>
           <ul>
-            <li>
-              <NavLink to="/" end>
-                {t('nav.home')}
-              </NavLink>
-            </li>
+            {signedIn ? (
+              <>
+                <li>
+                  <NavLink to="/create">{t('account.create')}</NavLink>
+                </li>
+                <li>
+                  <NavLink to="/library">{t('account.library')}</NavLink>
+                </li>
+              </>
+            ) : (
+              <li>
+                <NavLink to="/" end>
+                  {t('nav.home')}
+                </NavLink>
+              </li>
+            )}
             <li>
               <NavLink to="/gallery">{t('nav.gallery')}</NavLink>
             </li>
