@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadAuthConfig } from '../../services/auth/src/config.js';
 import { loadLedgerConfig } from '../../services/credits-ledger/src/config.js';
-import { loadGenerationConfig } from '../../services/generation/src/config.js';
+import { loadGenerationConfig, workerPoolSize } from '../../services/generation/src/config.js';
 import { loadBillingConfig } from '../../services/billing/src/config.js';
-import { loadNotificationConfig } from '../../services/notification/src/config.js';
+import { loadNotificationConfig, notificationPoolSize } from '../../services/notification/src/config.js';
 import { loadGatewayConfig } from '../../gateway/src/config.js';
 import { kustomizeBuild } from './tools.js';
 import { validateObject } from './k8s-schemas.js';
@@ -369,6 +369,49 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
       expect([...groups].filter((g) => g.includes('.') && !g.endsWith('k8s.io'))).toEqual([]);
       expect(deployments.every((d) => (d.spec as { replicas?: number }).replicas === 1)).toBe(true);
     }
+  });
+
+  it("fits every process's Postgres connections, at the autoscalers' maxima and a rolling update's surge, within the Cluster's max_connections", () => {
+    const cluster = objects.find((o) => o.kind === 'Cluster');
+    if (!cluster) return; // no Postgres of its own (base, dev): the servers are the operator's
+    const parameters = (cluster.spec as { postgresql: { parameters: Record<string, string> } }).postgresql.parameters;
+    const maxConnections = Number(parameters.max_connections);
+    const reserved = Number(parameters.superuser_reserved_connections ?? 3);
+    // CloudNativePG's instance manager and its metrics exporter, a migration job, an operator's psql
+    const HEADROOM = 20;
+    const maxReplicas = (name: string): number => {
+      const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === name);
+      if (hpa) return (hpa.spec as { maxReplicas: number }).maxReplicas;
+      const scaled = objects.find((o) => o.kind === 'ScaledObject' && (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === name);
+      if (scaled) return (scaled.spec as { maxReplicaCount: number }).maxReplicaCount;
+      return (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!.spec as { replicas?: number }).replicas ?? 1;
+    };
+    // a rolling update runs up to maxSurge pods more (Kubernetes's default: 25 %, rounded up)
+    const surge = (d: K8sObject, replicas: number): number => {
+      const value = (d.spec as { strategy?: { rollingUpdate?: { maxSurge?: number | string } } }).strategy?.rollingUpdate?.maxSurge ?? '25%';
+      return typeof value === 'number' ? value : Math.ceil((replicas * parseFloat(value)) / 100);
+    };
+    // each process: its pool (as its entry point sizes it) and the relay's LISTEN connection
+    const connectionsOf = (entry: string, config: Record<string, unknown>): number => {
+      if (entry === 'dist/gateway/src/main.js') return 0;
+      if (entry === 'dist/services/generation/src/worker.js') return workerPoolSize(config as never) + 1;
+      if (entry === 'dist/services/notification/src/main.js') return notificationPoolSize(config as never) + 1;
+      return Number(config.DB_POOL_SIZE) + 1;
+    };
+    const rows = deployments.map((d) => {
+      const main = pod(d).containers[0]!;
+      const entry = main.args![0]!;
+      const replicas = maxReplicas(d.metadata.name);
+      const pods = replicas + surge(d, replicas);
+      const each = connectionsOf(entry, loadersOf(entry)[0]!(envOf(main)));
+      return { name: d.metadata.name, pods, each, total: pods * each };
+    });
+    const total = rows.reduce((sum, r) => sum + r.total, 0);
+    expect(total + HEADROOM, JSON.stringify(rows)).toBeLessThanOrEqual(maxConnections - reserved);
+    // the count itself: every process with a database holds connections, the render workers' are counted
+    expect(rows.find((r) => r.name === 'gateway')!.total).toBe(0);
+    expect(rows.filter((r) => r.name !== 'gateway').every((r) => r.each >= 3)).toBe(true);
+    expect(rows.find((r) => r.name === 'render-worker')!.pods).toBeGreaterThanOrEqual(20);
   });
 
   it('terminates TLS at the edge with a cert-manager certificate, in front of the gateway only', () => {

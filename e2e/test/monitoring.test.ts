@@ -238,6 +238,20 @@ describe('k8s/components/monitoring/prometheus-rule.yaml', () => {
           { eval_time: '5m', alertname: 'PostgresUnreachable', exp_alerts: [] },
         ],
       },
+      {
+        // the gateway decides without Redis from minute 5 on; before, every decision was Redis's
+        interval: '1m',
+        input_series: [
+          { series: `imlab_gateway_rate_limit_decisions_total{${ns},pod="gw-1",policy="general",decision="allowed"}`, values: '0+600x14' },
+          { series: `imlab_gateway_rate_limit_decisions_total{${ns},pod="gw-1",policy="general",decision="limited"}`, values: '0+5x14' },
+          { series: `imlab_gateway_rate_limit_decisions_total{${ns},pod="gw-1",policy="general",decision="fail_open_local"}`, values: '0x5 0+300x9' },
+          { series: `imlab_gateway_rate_limit_decisions_total{${ns},pod="gw-1",policy="auth",decision="fail_closed"}`, values: '0x5 0+20x9' },
+        ],
+        alert_rule_test: [
+          { eval_time: '4m', alertname: 'GatewayRateLimitDegraded', exp_alerts: [] },
+          { eval_time: '10m', alertname: 'GatewayRateLimitDegraded', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'imagemakerlab' } }] },
+        ],
+      },
     ];
     writeFileSync(path.join(dir, 'tests.yaml'), JSON.stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests }));
     const r = spawnSync(promtool, ['test', 'rules', path.join(dir, 'tests.yaml')], { encoding: 'utf8' });
@@ -257,6 +271,7 @@ describe('k8s/components/monitoring/prometheus-rule.yaml', () => {
         'WebhookSignatureFailures',
         'DeletionsOverdue',
         'RedisUnreachable',
+        'GatewayRateLimitDegraded',
         'PostgresUnreachable',
       ]),
     );

@@ -187,3 +187,9 @@ export function loadGenerationConfig(env: NodeJS.ProcessEnv = process.env) {
     }
   });
 }
+
+/**
+ * The render worker's Postgres pool: a connection per render at once and two more (the relay and
+ * the rest of the worker). k8s's connection budget is checked against it (e2e/test/deploy-files.test.ts).
+ */
+export const workerPoolSize = (config: Pick<Config, 'RENDER_CONCURRENCY'>) => Math.max(2, config.RENDER_CONCURRENCY + 2);

@@ -1,16 +1,14 @@
 import { createLogger } from '@imlab/logger';
 import { runService } from '@imlab/http';
 import { contextFromConfig } from '@imlab/service';
-import { loadGenerationConfig } from './config.js';
+import { loadGenerationConfig, workerPoolSize } from './config.js';
 import { startRenderWorker } from './render/render.worker.js';
 import type { DB } from './db.js';
 
 // The render worker (its entry point is worker.ts): render workers only, scaled by ops on the generation-render queue depth.
 const config = loadGenerationConfig();
 const logger = createLogger({ service: 'generation-worker', level: config.LOG_LEVEL });
-const ctx = await contextFromConfig<DB>('generation-worker', config, logger, new URL('../migrations', import.meta.url), {
-  poolSize: Math.max(2, config.RENDER_CONCURRENCY + 2),
-});
+const ctx = await contextFromConfig<DB>('generation-worker', config, logger, new URL('../migrations', import.meta.url), { poolSize: workerPoolSize(config) });
 const { app } = await startRenderWorker({ config, logger, ctx });
 // Capture and release commands are written to the outbox; this process relays its own.
 await ctx.bus.startRelay();

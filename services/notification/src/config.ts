@@ -28,3 +28,10 @@ export function loadNotificationConfig(env: NodeJS.ProcessEnv = process.env) {
     }
   });
 }
+
+/**
+ * The Postgres pool: each email job holds its inbox transaction and briefly needs a second
+ * connection for the delivery state (see delivery.service.ts), so the pool must outnumber the
+ * concurrency. k8s's connection budget is checked against it (e2e/test/deploy-files.test.ts).
+ */
+export const notificationPoolSize = (config: Pick<Config, 'EMAIL_CONCURRENCY'>) => config.EMAIL_CONCURRENCY * 2 + 2;

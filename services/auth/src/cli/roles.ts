@@ -10,7 +10,7 @@ import { normaliseEmail } from '../lib/email.js';
 import * as accounts from '../accounts/accounts.repository.js';
 import { tokenHashesOf } from '../sessions/sessions.repository.js';
 
-const USAGE = 'usage: pnpm --filter @imlab/auth roles <email> [role ...]   (roles: user admin finance ops; none given = show current)';
+const USAGE = `usage: pnpm --filter @imlab/auth roles <email> [role ...]   (roles: ${ROLES.join(' ')}; the list replaces the current one, user always kept; none given = show current)`;
 
 /**
  * Shows or sets a person's roles. `user` is always kept. Cached session lookups are dropped so
