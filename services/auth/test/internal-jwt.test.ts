@@ -160,6 +160,24 @@ describe('roles', () => {
     expect((await whoami(after.token, '/finance-only')).status).toBe(200);
   });
 
+  it('adds and removes roles with +role/-role, keeping the rest (user always stays)', async () => {
+    await signedInUser(t, 'staff@example.com');
+    const out: string[] = [];
+    const roles = async () => (await t.ctx.db.selectFrom('users').select('roles').where('email', '=', 'staff@example.com').executeTakeFirstOrThrow()).roles;
+    expect(await runRolesCommand(['staff@example.com', 'admin'], t.env, (l) => out.push(l))).toBe(0);
+    expect(await runRolesCommand(['staff@example.com', '+finance', '+moderator'], t.env, (l) => out.push(l))).toBe(0);
+    expect(await roles()).toEqual(['user', 'admin', 'finance', 'moderator']);
+    expect(await runRolesCommand(['staff@example.com', '-admin', '-user', '+ops'], t.env, (l) => out.push(l))).toBe(0);
+    expect(await roles()).toEqual(['user', 'finance', 'moderator', 'ops']);
+    expect(out.at(-1)).toBe('staff@example.com: user finance moderator ops');
+    // the two forms are not mixed, and an unknown role after a sign is refused: nothing changes
+    expect(await runRolesCommand(['staff@example.com', 'admin', '+finance'], t.env, (l) => out.push(l))).toBe(2);
+    expect(out.at(-1)).toMatch(/not both/);
+    expect(await runRolesCommand(['staff@example.com', '+root'], t.env, (l) => out.push(l))).toBe(2);
+    expect(out.at(-1)).toMatch(/unknown role\(s\): \+root/);
+    expect(await roles()).toEqual(['user', 'finance', 'moderator', 'ops']);
+  });
+
   it('refuses an unknown role and changes nothing', async () => {
     await signedInUser(t, 'plain@example.com');
     const out: string[] = [];

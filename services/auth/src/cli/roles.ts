@@ -10,11 +10,14 @@ import { normaliseEmail } from '../lib/email.js';
 import * as accounts from '../accounts/accounts.repository.js';
 import { tokenHashesOf } from '../sessions/sessions.repository.js';
 
-const USAGE = `usage: pnpm --filter @imlab/auth roles <email> [role ...]   (roles: ${ROLES.join(' ')}; the list replaces the current one, user always kept; none given = show current)`;
+const USAGE = `usage: pnpm --filter @imlab/auth roles <email> [role ...]   the list replaces the current one
+       pnpm --filter @imlab/auth roles <email> +role -role ...   adds and removes, keeps the rest
+       (roles: ${ROLES.join(' ')}; user is always kept; none given = show current)`;
 
 /**
- * Shows or sets a person's roles. `user` is always kept. Cached session lookups are dropped so
- * the next internal token carries the new roles.
+ * Shows or sets a person's roles: a plain list replaces them, `+role` / `-role` add and remove
+ * (the two forms are not mixed). `user` is always kept. Cached session lookups are dropped so the
+ * next internal token carries the new roles.
  */
 export async function runRolesCommand(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
   const [rawEmail, ...wanted] = args.filter((a) => a !== '--');
@@ -22,7 +25,12 @@ export async function runRolesCommand(args: string[], env: NodeJS.ProcessEnv, ou
     out(USAGE);
     return 2;
   }
-  const bad = wanted.filter((r) => !(ROLES as readonly string[]).includes(r));
+  const signed = wanted.filter((r) => r.startsWith('+') || r.startsWith('-'));
+  if (signed.length && signed.length !== wanted.length) {
+    out(`either a list of roles or +role/-role changes, not both\n${USAGE}`);
+    return 2;
+  }
+  const bad = wanted.filter((r) => !(ROLES as readonly string[]).includes(signed.length ? r.slice(1) : r));
   if (bad.length) {
     out(`unknown role(s): ${bad.join(', ')}\n${USAGE}`);
     return 2;
@@ -40,7 +48,9 @@ export async function runRolesCommand(args: string[], env: NodeJS.ProcessEnv, ou
       out(`${user.email}: ${user.roles.join(' ')}`);
       return 0;
     }
-    const roles = [...new Set<Role>(['user', ...(wanted as Role[])])];
+    const removed = new Set(signed.filter((r) => r.startsWith('-')).map((r) => r.slice(1)));
+    const listed = signed.length ? [...user.roles.filter((r) => !removed.has(r)), ...signed.filter((r) => r.startsWith('+')).map((r) => r.slice(1))] : wanted;
+    const roles = [...new Set<Role>(['user', ...(listed as Role[])])];
     await accounts.setRoles(db, user.id, roles);
     const hashes = await tokenHashesOf(db, user.id);
     if (hashes.length) {
