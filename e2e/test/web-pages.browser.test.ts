@@ -43,7 +43,7 @@ const PAGES: PageCase[] = [
   { name: 'settings', path: '/settings', heading: ['settings', 'title'] },
   { name: 'settings-security', path: '/settings/security', heading: ['settings', 'title'] },
   { name: 'orders', path: '/billing/orders', heading: ['billing', 'orders.title'] },
-  { name: 'billing-success', path: '/billing/success?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', heading: ['billing', 'success.title'] },
+  { name: 'billing-success', path: '/billing/success?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', heading: ['billing', 'success.signedOutTitle'] },
   { name: 'billing-cancel', path: '/billing/cancel?order=0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee', heading: ['billing', 'cancel.title'] },
   { name: 'finance', path: '/finance', heading: ['finance', 'title'] },
   { name: 'ops', path: '/ops', heading: ['finance', 'ops.title'] },

@@ -142,6 +142,10 @@ describe('signed in', () => {
           await page.locator('.account-panel').getByRole('link', { name: at(common, 'account.library') }).waitFor();
           await expect(page.locator('.account-panel').innerText()).resolves.toContain(credits);
           expect(await page.evaluate(() => document.documentElement.scrollWidth), 'wider than the window, menu open').toBeLessThanOrEqual(width);
+          // the whole menu on screen (a box running off the left edge does not widen the page)
+          const menu = (await page.locator('.account-panel').boundingBox())!;
+          expect(menu.x, 'the menu starts on screen').toBeGreaterThanOrEqual(0);
+          expect(menu.x + menu.width, 'the menu ends on screen').toBeLessThanOrEqual(width);
           await page.screenshot({ path: path.join(SCREENSHOTS, `${locale}-${width}-account-menu.png`) });
           expect(await seriousViolations(page)).toEqual([]);
           await page.keyboard.press('Escape');

@@ -115,7 +115,9 @@ export default function BillingSuccess() {
       </Page>
     );
   }
-  if (!me.data) return <SignInPage title={t('success.title')} />;
+  // Signed out (another browser, or the session ended while paying): no thanks for a purchase this
+  // page cannot show; the payment and its credits do not depend on it.
+  if (!me.data) return <SignInPage title={t('success.signedOutTitle')} text={t('success.signedOutText')} />;
   return (
     <Page title={t('success.title')} lead={t('success.lead')} className="narrow billing-page">
       {UUID.test(orderId) ? (

@@ -3,6 +3,7 @@ import { Link } from 'react-router';
 import { Trans, useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { analyticsEnabled } from '../analytics';
+import { longDay } from '../i18n/dates';
 
 export const CONTACT_EMAIL = 'contact@imagemakerlab.com';
 
@@ -43,7 +44,7 @@ export default function Document({ namespace }: { namespace: 'privacy' | 'terms'
   const analytics = analyticsEnabled();
   const shown = (b: Block) => !b.when || (b.when === 'analytics-on') === analytics;
   const text = (key: string) => <Trans ns={namespace} i18nKey={key} components={TAGS} />;
-  const dateFormat = new Intl.DateTimeFormat(i18n.resolvedLanguage === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'long', timeZone: 'UTC' });
+  const dateOf = (date: string) => longDay(i18n.resolvedLanguage, date, 'UTC');
   const updated = t('updated', { defaultValue: '' });
   return (
     <Page title={t('title')} lead={t('lead')} className={`document document-${namespace}`}>
@@ -54,7 +55,7 @@ export default function Document({ namespace }: { namespace: 'privacy' | 'terms'
           <ol>
             {sections.map((s) => (
               <li key={s.id}>
-                <a href={`#${s.id}`}>{s.date ? `${dateFormat.format(new Date(s.date))} · ${s.title}` : s.title}</a>
+                <a href={`#${s.id}`}>{s.date ? `${dateOf(s.date)} · ${s.title}` : s.title}</a>
               </li>
             ))}
           </ol>
@@ -66,7 +67,7 @@ export default function Document({ namespace }: { namespace: 'privacy' | 'terms'
             <h2 id={`${s.id}-title`}>
               {s.date ? (
                 <>
-                  <time dateTime={s.date}>{dateFormat.format(new Date(s.date))}</time>
+                  <time dateTime={s.date}>{dateOf(s.date)}</time>
                   <span className="heading-sep" aria-hidden="true">
                     {' · '}
                   </span>

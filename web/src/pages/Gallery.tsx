@@ -4,7 +4,8 @@ import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { useGallery, type GalleryImage } from '../api/buy';
 import { useMe } from '../api/queries';
-import { LoadError, Thumb, formatDate } from './buy/shared';
+import { LoadError, Thumb } from './buy/shared';
+import { day } from '../i18n/dates';
 import { FormAlert } from '../components/Form';
 import { failureOf } from '../api';
 import { MODERATION_REASONS, useReportImage, type ModerationReason } from '../api/moderation';
@@ -16,7 +17,7 @@ function Viewer({ image, onClose }: { image: GalleryImage; onClose: () => void }
   const dialog = useRef<HTMLDialogElement>(null);
   const closeButton = useRef<HTMLButtonElement>(null);
   const name = image.author.displayName;
-  const date = formatDate(image.publishedAt, i18n.resolvedLanguage);
+  const date = day(i18n.resolvedLanguage, image.publishedAt);
   useEffect(() => {
     const d = dialog.current;
     if (d && !d.open) d.showModal();
@@ -195,7 +196,7 @@ export default function Gallery() {
           <ul className="gallery-grid">
             {images.map((image) => {
               const name = image.author.displayName;
-              const date = formatDate(image.publishedAt, lang);
+              const date = day(lang, image.publishedAt);
               return (
                 <li key={image.id}>
                   <figure>

@@ -4,7 +4,8 @@ import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { AccountGate } from '../components/create/AccountGate';
 import { ImageDialog } from '../components/create/ImageDialog';
-import { endOf, formatDate } from '../components/create/outcome';
+import { endOf } from '../components/create/outcome';
+import { dateTime, sentenceGap } from '../i18n/dates';
 import { ApiError, failureOf, problemDetail } from '../api';
 import { isFinal, useCancelGeneration, useGeneration, type GeneratedImage, type Generation as GenerationView } from '../api/create';
 import '../styles/create.css';
@@ -70,7 +71,7 @@ function GenerationShown({ g, percent, streamError }: { g: GenerationView; perce
       <div ref={statusRef} className={`generation-status status-${g.status}`} tabIndex={-1}>
         <p className="status-line" role="status" aria-live="polite" aria-atomic="true">
           <span className={`status-dot dot-${g.status}`} aria-hidden="true" /> {statusText}
-          {end ? <> {end.credits}</> : null}
+          {end ? <>{sentenceGap(i18n.language)}{end.credits}</> : null}
         </p>
         {!final ? (
           <div
@@ -87,7 +88,9 @@ function GenerationShown({ g, percent, streamError }: { g: GenerationView; perce
         {end && g.status !== 'canceled' ? (
           <div className="alert">
             <p>
-              <strong>{end.reason}</strong> {end.credits}
+              <strong>{end.reason}</strong>
+              {sentenceGap(i18n.language)}
+              {end.credits}
             </p>
           </div>
         ) : null}
@@ -160,7 +163,7 @@ function GenerationShown({ g, percent, streamError }: { g: GenerationView; perce
           <dd>{t('price.cost', { count: g.cost })}</dd>
           <dt>{t('generation.created')}</dt>
           <dd>
-            <time dateTime={g.createdAt}>{formatDate(i18n.language, g.createdAt)}</time>
+            <time dateTime={g.createdAt}>{dateTime(i18n.language, g.createdAt)}</time>
           </dd>
         </dl>
       </section>

@@ -4,7 +4,8 @@ import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { AccountGate } from '../components/create/AccountGate';
 import { ImageDialog } from '../components/create/ImageDialog';
-import { endOf, formatDate } from '../components/create/outcome';
+import { endOf } from '../components/create/outcome';
+import { dateTime, sentenceGap } from '../i18n/dates';
 import { problemDetail } from '../api';
 import { isFinal, useGenerations, type GeneratedImage, type Generation } from '../api/create';
 import '../styles/create.css';
@@ -114,12 +115,14 @@ function LibraryPage() {
                       {g.width}×{g.height}
                     </span>
                     <span>{tc('price.cost', { count: g.cost })}</span>
-                    <time dateTime={g.createdAt}>{formatDate(i18n.language, g.createdAt)}</time>
+                    <time dateTime={g.createdAt}>{dateTime(i18n.language, g.createdAt)}</time>
                   </p>
                 </div>
                 {end ? (
                   <p className={g.status === 'canceled' ? 'gen-end muted' : 'gen-end gen-failed'}>
-                    {end.reason} {end.credits}
+                    {end.reason}
+                    {sentenceGap(i18n.language)}
+                    {end.credits}
                   </p>
                 ) : null}
                 {!isFinal(g) ? (

@@ -4,7 +4,8 @@ import { Page } from '../components/Page';
 import { formatMoney, useOrders } from '../api/buy';
 import { useMe } from '../api/queries';
 import { usePackName } from './buy/OrderSummary';
-import { LoadError, SignInPage, formatDate } from './buy/shared';
+import { LoadError, SignInPage } from './buy/shared';
+import { day } from '../i18n/dates';
 import '../styles/buy.css';
 
 /** The person's orders (notification emails link here): date, pack, credits, amount, status. */
@@ -47,7 +48,7 @@ function OrderList() {
               <div>
                 <dt>{t('fields.date')}</dt>
                 <dd>
-                  <time dateTime={o.createdAt}>{formatDate(o.createdAt, lang)}</time>
+                  <time dateTime={o.createdAt}>{day(lang, o.createdAt)}</time>
                 </dd>
               </div>
               <div>

@@ -1,7 +1,8 @@
 import { Link } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { useGallery } from '../api/buy';
-import { Thumb, formatDate } from './buy/shared';
+import { Thumb } from './buy/shared';
+import { day } from '../i18n/dates';
 import '../styles/buy.css';
 
 /** Home's strip of the latest published images (the first page of the gallery, six of them). */
@@ -29,7 +30,7 @@ export default function RecentGallery() {
       <ul>
         {images.map((image) => {
           const name = image.author.displayName;
-          const date = formatDate(image.publishedAt, i18n.resolvedLanguage);
+          const date = day(i18n.resolvedLanguage, image.publishedAt);
           return (
             <li key={image.id}>
               <Thumb image={image} alt={t('alt', { name, date })} />

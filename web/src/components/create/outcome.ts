@@ -86,8 +86,3 @@ export function endOf(t: TFunction<'create'>, g: Generation): { reason: string; 
   const credits = g.status === 'rejected' ? t('generation.nothingCharged') : t('generation.creditsBack', { count: g.cost });
   return { reason: t(`reasons.${code}`), credits };
 }
-
-/** A date and time in the page's language. */
-export function formatDate(language: string, iso: string): string {
-  return new Intl.DateTimeFormat(language === 'zh' ? 'zh-CN' : 'en', { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
-}

@@ -49,9 +49,7 @@ export function ConfirmDialog({
   );
 }
 
-export const dateTime = (lang: string, iso: string) =>
-  new Intl.DateTimeFormat(lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
-export const dateOnly = (lang: string, iso: string) => new Intl.DateTimeFormat(lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'long' }).format(new Date(iso));
+export { dateTime, longDay as dateOnly } from '../../i18n/dates';
 export const number = (lang: string, n: number, signed = false) =>
   new Intl.NumberFormat(lang === 'zh' ? 'zh-CN' : 'en-US', signed ? { signDisplay: 'exceptZero' } : {}).format(n);
 export const money = (lang: string, minor: number, currency: string) =>

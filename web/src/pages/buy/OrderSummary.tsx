@@ -1,6 +1,6 @@
 import { useTranslation } from 'react-i18next';
 import { formatMoney, usePricing, type Order } from '../../api/buy';
-import { formatDate } from './shared';
+import { day } from '../../i18n/dates';
 
 /** The pack's name in the page's language (from the pricing), else its id. */
 export function usePackName() {
@@ -36,7 +36,7 @@ export function OrderSummary({ order }: { order: Order }) {
       <div>
         <dt>{t('fields.date')}</dt>
         <dd>
-          <time dateTime={order.createdAt}>{formatDate(order.createdAt, lang)}</time>
+          <time dateTime={order.createdAt}>{day(lang, order.createdAt)}</time>
         </dd>
       </div>
     </dl>

@@ -9,16 +9,12 @@ export function intlLocale(language: string | undefined): string {
   return language === 'zh' ? 'zh-CN' : 'en-US';
 }
 
-export function formatDate(iso: string, language: string | undefined): string {
-  return new Intl.DateTimeFormat(intlLocale(language), { dateStyle: 'medium' }).format(new Date(iso));
-}
-
 /** A page of one's own, signed out: the page's heading and a way to sign in that comes back here. */
-export function SignInPage({ title }: { title: string }) {
+export function SignInPage({ title, text }: { title: string; text?: string }) {
   const { t } = useTranslation('billing');
   return (
     <Page title={title} className="narrow">
-      <SignInPrompt heading={t('signInTitle')} text={t('signInText')} signIn={t('signIn')} />
+      <SignInPrompt heading={t('signInTitle')} text={text ?? t('signInText')} signIn={t('signIn')} />
     </Page>
   );
 }

@@ -1,0 +1,20 @@
+/**
+ * Dates and times in the page's language, one style on every page: English day-month-year with a
+ * 24-hour clock ("6 Dec 2026, 20:54"), Chinese in its own order ("2026年12月6日 20:54"). Numbers
+ * and money keep their own locales (en-US: "$4.99", not "US$4.99").
+ */
+const dateLocale = (language: string | undefined) => (language === 'zh' ? 'zh-CN' : 'en-GB');
+
+/** What goes between two sentences: a space in English, nothing after Chinese 。 */
+export const sentenceGap = (language: string | undefined) => (language === 'zh' ? '' : ' ');
+
+/** A date and time: "6 Dec 2026, 20:54". */
+export const dateTime = (language: string | undefined, iso: string) =>
+  new Intl.DateTimeFormat(dateLocale(language), { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
+
+/** A day: "6 Dec 2026". */
+export const day = (language: string | undefined, iso: string) => new Intl.DateTimeFormat(dateLocale(language), { dateStyle: 'medium' }).format(new Date(iso));
+
+/** A day written out: "6 December 2026" (in `timeZone` when given). */
+export const longDay = (language: string | undefined, iso: string | Date, timeZone?: string) =>
+  new Intl.DateTimeFormat(dateLocale(language), { dateStyle: 'long', ...(timeZone ? { timeZone } : {}) }).format(typeof iso === 'string' ? new Date(iso) : iso);
