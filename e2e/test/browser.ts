@@ -105,16 +105,21 @@ export class Browser {
 /** `eventually` for a value: what `fn` answers once it answers one (it never answers undefined). */
 export const until = <T>(fn: () => Promise<T | undefined>, timeoutMs?: number): Promise<T> => eventually(fn, timeoutMs) as Promise<T>;
 
-/** The text of the newest `template` mail to `to` in the development mailbox, if any. */
-export function mailText(sys: System, to: string, template: string): string | undefined {
+/** The texts of every `template` mail to `to` in the development mailbox, oldest first. */
+export function mailTexts(sys: System, to: string, template: string): string[] {
   const dir = path.join(sys.dataDir, 'mailbox');
-  const texts = readdirSync(dir)
+  return readdirSync(dir)
     .filter((f) => f.endsWith('.txt'))
     .sort()
     .map((f) => readFileSync(path.join(dir, f), 'utf8'))
     .filter((t) => t.includes(`To: ${to}`) && t.includes(`Template: ${template}`));
-  return texts.at(-1);
 }
+
+/** The text of the newest `template` mail to `to` in the development mailbox, if any. */
+export const mailText = (sys: System, to: string, template: string): string | undefined => mailTexts(sys, to, template).at(-1);
+
+/** How many `template` mails to `to` the development mailbox holds. */
+export const mailCount = (sys: System, to: string, template: string): number => mailTexts(sys, to, template).length;
 
 /** The token of the newest `template` mail to `to` in the development mailbox. */
 export function mailedToken(sys: System, to: string, template: string): string {

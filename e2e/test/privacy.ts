@@ -1,7 +1,7 @@
 // The privacy policy's promises, checked against the whole running system.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unzipSync, strFromU8 } from 'fflate';
@@ -9,19 +9,11 @@ import { Redis } from 'ioredis';
 import { download, ok } from '@imlab/client';
 import { eventually, infra } from '@imlab/testing';
 import { queryDb, scanDatabase, type E2E, type System } from './system.js';
-import { CLIENT_IPS, PASSWORD, generate, signUpVerified, until, type Browser } from './browser.js';
+import { CLIENT_IPS, PASSWORD, generate, mailCount, signUpVerified, until, type Browser } from './browser.js';
 
 const PROMPT_MARKER = 'teal origami crane promptmarker9';
 const person = () => shared.person!;
 
-/** How many `template` mails to `to` the development mailbox holds. */
-function mailCount(sys: System, to: string, template: string): number {
-  const dir = path.join(sys.dataDir, 'mailbox');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.txt'))
-    .map((f) => readFileSync(path.join(dir, f), 'utf8'))
-    .filter((t) => t.includes(`To: ${to}`) && t.includes(`Template: ${template}`)).length;
-}
 const shared: { person?: Browser; userId?: string; imageFiles?: string[] } = {};
 
 function files(dir: string): string[] {

@@ -117,7 +117,8 @@ describe('the gallery, signed out', () => {
           await screen(page, 'gallery-viewer', { locale, width });
           await page.keyboard.press('Escape');
           await dialog.waitFor({ state: 'hidden' });
-          expect(await page.evaluate(() => (document.activeElement as PageElement).className)).toBe('gallery-open');
+          // the dialog's close event (which moves the focus back) is a task queued after it hides
+          await until(async () => ((await page.evaluate(() => (document.activeElement as PageElement).className)) === 'gallery-open' ? true : undefined), 5_000);
           expect(watch.problems).toEqual([]);
         } finally {
           await context.close();

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generate, mailText, until } from './browser.js';
+import { generate, mailCount, mailText, mailTexts, until } from './browser.js';
 import { at, largestContentfulPaint, LOCALES, newContext as openContext, screen, SCREENSHOTS, seriousViolations, startWebSystem, texts, visit as open, WIDTHS, withGateway, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
 
 declare const document: { documentElement: { scrollWidth: number }; activeElement: PageElement | null };
@@ -18,7 +18,8 @@ const LCP_FILE = path.join(SCREENSHOTS, '..', 'lcp.json');
 let web: WebSystem;
 
 beforeAll(async () => {
-  web = await startWebSystem('web');
+  // a new confirmation link at once, as often as the tests ask (the cooldown is auth's own test's)
+  web = await startWebSystem('web', { VERIFY_RESEND_COOLDOWN: '0' });
 }, 900_000);
 
 afterAll(async () => {
@@ -178,6 +179,82 @@ describe('signing out', () => {
       expect(watch.problems).toEqual([]);
     } finally {
       await context.close();
+    }
+  }, 120_000);
+});
+
+describe('a confirmation link lost or expired', () => {
+  it('sends a new one from the sign-up page, from a refused sign-in and from the failed link; the newest link confirms (en at 1280 px, zh at 375 px)', async () => {
+    for (const { locale, width } of [
+      { locale: 'en' as const, width: 1280 },
+      { locale: 'zh' as const, width: 375 },
+    ]) {
+      const auth = texts(locale, 'auth');
+      const email = `web-resend-${locale}@example.test`;
+      const sentText = at(auth, 'resend.sent').replace('{{email}}', email);
+      const mails = () => mailCount(web.sys, email, 'verify-email');
+      const { context, page, watch } = await newContext({ width, locale });
+      const main = page.locator('main');
+      // auth sends one link a second at most even with VERIFY_RESEND_COOLDOWN=0 (a quiet drop, by design)
+      const afterCooldown = () => page.waitForTimeout(1100);
+      try {
+        await visit(page, '/sign-up');
+        await page.getByLabel(at(auth, 'fields.email')).fill(email);
+        await page.getByLabel(at(auth, 'fields.password'), { exact: true }).fill(PASSWORD_FORM);
+        await main.getByRole('button', { name: at(auth, 'signUp.submit') }).click();
+        await main.locator('h1', { hasText: at(auth, 'signUp.sentTitle') }).waitFor();
+        await until(async () => (mails() === 1 ? true : undefined), 20_000);
+
+        // 1. the mail did not come: send it again from the page that said it was sent
+        await afterCooldown();
+        await main.getByRole('button', { name: at(auth, 'resend.submit') }).click();
+        await main.getByText(sentText).waitFor();
+        await until(async () => (mails() === 2 ? true : undefined), 20_000);
+
+        // 2. signing in before confirming: the API's words, and the new link to the address typed
+        await afterCooldown();
+        await visit(page, '/sign-in');
+        await page.getByLabel(at(auth, 'fields.email')).fill(email);
+        await page.getByLabel(at(auth, 'fields.password'), { exact: true }).fill(PASSWORD_FORM);
+        await main.getByRole('button', { name: at(auth, 'signIn.submit'), exact: true }).click();
+        await main.getByRole('button', { name: at(auth, 'resend.submit') }).click();
+        await main.getByText(sentText).waitFor();
+        await until(async () => (mails() === 3 ? true : undefined), 20_000);
+        expect(await page.locator('.account-button').count()).toBe(0);
+
+        // 3. an old or broken link: the address is asked for (checked before anything is sent)
+        await visit(page, '/verify-email?token=an-old-link-that-no-longer-works-0123456789');
+        await main.getByText(at(auth, 'verify.failedHelp')).waitFor();
+        await main.getByRole('button', { name: at(auth, 'resend.submit') }).click();
+        await page.locator('#resendEmail-error').waitFor();
+        expect(await page.evaluate(() => document.activeElement?.id)).toBe('resendEmail');
+        await page.getByLabel(at(auth, 'fields.email')).fill(email);
+        await screen(page, 'verify-email-resend', { locale, width });
+        await afterCooldown();
+        expect(await seriousViolations(page)).toEqual([]);
+        await main.getByRole('button', { name: at(auth, 'resend.submit') }).click();
+        await main.getByText(sentText).waitFor();
+        await until(async () => (mails() === 4 ? true : undefined), 20_000);
+
+        // each new link voids the ones before it; the newest confirms the address, and the heading says so
+        const links = mailTexts(web.sys, email, 'verify-email').map((text) => /https?:\/\/\S+\/verify-email\?token=[A-Za-z0-9_-]+/.exec(text)![0]);
+        expect(new Set(links).size).toBe(4);
+        await visit(page, links[0]!.slice(web.sys.gatewayUrl.length));
+        await main.getByText(at(auth, 'verify.failedHelp')).waitFor();
+        const link = /https?:\/\/\S+\/verify-email\?token=[A-Za-z0-9_-]+/.exec(mailText(web.sys, email, 'verify-email') ?? '')![0];
+        await visit(page, link.slice(web.sys.gatewayUrl.length));
+        await main.getByText(at(auth, 'verify.done')).waitFor();
+        expect(await main.locator('h1').innerText()).toBe(at(auth, 'verify.doneTitle'));
+        // an address with no account waiting gets the same answer, and no mail
+        await visit(page, '/verify-email?token=an-old-link-that-no-longer-works-0123456789');
+        await page.getByLabel(at(auth, 'fields.email')).fill(`nobody-${locale}@example.test`);
+        await main.getByRole('button', { name: at(auth, 'resend.submit') }).click();
+        await main.getByText(at(auth, 'resend.sent').replace('{{email}}', `nobody-${locale}@example.test`)).waitFor();
+        expect(mailCount(web.sys, `nobody-${locale}@example.test`, 'verify-email')).toBe(0);
+        expect(watch.problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
     }
   }, 120_000);
 });

@@ -49,6 +49,11 @@ export async function verifyEmail(token: string): Promise<void> {
   await ok(api.POST('/v1/auth/verify-email', { body: { token } }));
 }
 
+/** Asks for a new confirmation link for an account still waiting for one (the answer never says whether there is one). */
+export async function resendVerification(email: string): Promise<void> {
+  await ok(api.POST('/v1/auth/verify-email/resend', { body: { email } }));
+}
+
 /** Signs in with email and password: the session cookie is set, the account answered. */
 export function signIn(body: SignInRequest): Promise<Me> {
   return ok(api.POST('/v1/auth/login', { body }));

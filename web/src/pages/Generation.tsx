@@ -165,6 +165,14 @@ function GenerationShown({ g, percent, streamError }: { g: GenerationView; perce
           <dd>
             <time dateTime={g.createdAt}>{dateTime(i18n.language, g.createdAt)}</time>
           </dd>
+          {g.finishedAt ? (
+            <>
+              <dt>{t('generation.finished')}</dt>
+              <dd>
+                <time dateTime={g.finishedAt}>{dateTime(i18n.language, g.finishedAt)}</time>
+              </dd>
+            </>
+          ) : null}
         </dl>
       </section>
       <ul className="inline-links">

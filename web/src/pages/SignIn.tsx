@@ -7,6 +7,7 @@ import { ApiError, failureOf } from '../api';
 import { useSignIn } from '../api/queries';
 import { useRestoreAccount } from '../api/account';
 import { dateOnly } from './account/common';
+import { ResendConfirmation } from '../components/ResendConfirmation';
 
 const KNOWN = new Set(['oauth_state', 'oauth_failed', 'oauth_unavailable', 'email_unverified', 'account_conflict', 'account_disabled', 'link_requires_password']);
 
@@ -47,6 +48,8 @@ export default function SignIn() {
         </div>
       ) : null}
       {scheduled ? <KeepAccount {...scheduled} returnTo={returnTo} onKept={() => setKept(true)} /> : <FormAlert title={t('errors.signInTitle')} message={failureOf(signIn, t('errors.generic'))} />}
+      {/* The right password to an address not confirmed yet: the new link, to the address typed. */}
+      {signIn.error instanceof ApiError && signIn.error.code === 'AUTH_EMAIL_NOT_VERIFIED' && signIn.variables ? <ResendConfirmation key={signIn.variables.email} email={signIn.variables.email} /> : null}
       {kept ? null : (
         <>
       <form ref={form} className="form" noValidate onSubmit={submit}>

@@ -6,6 +6,7 @@ import { Page } from '../components/Page';
 import { Field, FormAlert, PasswordHint, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
 import { failureOf, refusedRule, signUp } from '../api';
 import type { Locale } from '../i18n/locale';
+import { ResendConfirmation } from '../components/ResendConfirmation';
 
 export default function SignUp() {
   const { t, i18n } = useTranslation('auth');
@@ -39,6 +40,7 @@ export default function SignUp() {
           <p>{t('signUp.sent', { email: email.trim() })}</p>
         </div>
         <p className="muted">{t('signUp.sentHelp')}</p>
+        <ResendConfirmation email={email.trim()} />
         <p>
           <Link to="/sign-in">{t('signUp.toSignIn')}</Link>
         </p>

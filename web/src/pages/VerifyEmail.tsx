@@ -3,6 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { FormAlert } from '../components/Form';
+import { ResendConfirmation } from '../components/ResendConfirmation';
 import { failureOf, verifyEmail } from '../api';
 
 /** `/verify-email?token=…` (the link in the email): the token is sent once, on load. */
@@ -24,7 +25,7 @@ export default function VerifyEmail() {
   });
   const failed = token === '' ? t('verify.noToken') : failureOf(result, t('errors.generic'));
   return (
-    <Page title={t('verify.title')} className="narrow">
+    <Page title={result.isSuccess ? t('verify.doneTitle') : t('verify.title')} className="narrow">
       {result.isSuccess ? (
         <>
           <div className="notice" role="status">
@@ -38,8 +39,9 @@ export default function VerifyEmail() {
         <>
           <FormAlert title={t('verify.failedTitle')} message={failed} />
           <p className="muted">{t('verify.failedHelp')}</p>
+          <ResendConfirmation />
           <p>
-            <Link to="/sign-up">{t('verify.toSignUp')}</Link>
+            <Link to="/sign-in">{t('verify.toSignIn')}</Link> · <Link to="/sign-up">{t('verify.toSignUp')}</Link>
           </p>
         </>
       ) : (

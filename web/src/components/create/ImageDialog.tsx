@@ -89,7 +89,7 @@ export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage;
         }}
       >
         <h2 id={confirmId}>{t('image.confirmTitle')}</h2>
-        <p>{t('image.confirmText')}</p>
+        <p>{published ? t('image.confirmTextPublished') : t('image.confirmText')}</p>
         {failureOf(remove, t('errors.generic')) ? (
           <p className="form-error" role="alert">
             {failureOf(remove, t('errors.generic'))}
