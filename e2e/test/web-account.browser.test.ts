@@ -156,8 +156,11 @@ describe('sessions', () => {
           // the other session's button (the current one has none)
           const revoke = page.locator('.session').filter({ hasNot: page.locator('.session-current') }).getByRole('button', { name: at(s, 'security.revoke') });
           expect(await revoke.count()).toBe(sessions.items.length - 1);
+          // the devices are named in the page's language (the gateway's label is English: "Chrome on Linux")
+          for (const name of await page.locator('.session-device').allInnerTexts()) expect(name).not.toMatch(/ on |Unknown device|^Browser/);
+          const otherName = (await page.locator('.session').filter({ hasNot: page.locator('.session-current') }).first().locator('.session-device').innerText()).trim();
           await revoke.first().click();
-          await page.locator('.status-line', { hasText: at(s, 'security.revoked', { device: sessions.items.find((i) => i.id === otherId)!.device }) }).waitFor();
+          await page.locator('.status-line', { hasText: at(s, 'security.revoked', { device: otherName }) }).waitFor();
           expect(await page.evaluate(() => document.activeElement?.className)).toBe('status-line');
           await until(async () => ((await other.call('GET', '/v1/me')).status === 401 ? true : undefined), 10_000);
           await until(async () => ((await page.locator('.session').count()) === sessions.items.length - 1 ? true : undefined), 10_000);
@@ -508,6 +511,12 @@ describe('finance and ops', () => {
           const revenueTable = page.getByRole('region', { name: at(f, 'monthEnd.revenueTitle') });
           await revenueTable.waitFor();
           for (const region of [stripeTable, revenueTable]) expect(await sidewaysOverflow(region)).toBeLessThanOrEqual(0);
+          // every column's credits owed at the end (a paid currency's under its money, the free
+          // column's alone) add up to the credits the check beside it compares with the ledger
+          const owed = (await revenueTable.locator('tbody tr').last().locator('td').allInnerTexts()).map((cell) => Number(/([\d,]+)\s*(?:credits?|积分)/.exec(cell)?.[1]?.replaceAll(',', '') ?? NaN));
+          const report = await ok(finance.api.GET('/v1/admin/ledger/revenue', { params: { query: { month, tz } } }));
+          expect(owed.reduce((a, b) => a + b, 0)).toBe(report.trialBalance.outstandingCredits);
+          expect(report.currencies.some((c) => c.currency !== null && c.credits.closing > 0)).toBe(true);
           await screen(page, 'finance-month-end', { locale, width });
 
           // a person without orders is told so

@@ -57,12 +57,19 @@ describe('/back-office', () => {
       await goodwill.getByRole('button', { name: at(a, 'goodwill.grant') }).click();
       await goodwill.getByRole('status').filter({ hasText: at(a, 'goodwill.done', { amount: '10', today: '10' }) }).waitFor();
       expect((await ok(person.api.GET('/v1/credits/balance'))).available).toBe(50);
+      // the summary says so, and the form is empty again: a second click cannot grant the same credits
+      await support.getByText(at(a, 'support.balanceValue', { available: '50', held: '0' })).waitFor();
+      expect(await goodwill.getByLabel(at(a, 'goodwill.amount')).inputValue()).toBe('');
+      expect(await goodwill.getByLabel(at(a, 'reason')).inputValue()).toBe('');
 
       const suspend = page.getByRole('form', { name: at(a, 'suspend.title') });
       await suspend.getByLabel(at(a, 'reason')).fill('abuse, ticket 302');
       await suspend.getByRole('button', { name: at(a, 'suspend.do') }).click();
       await page.getByRole('status').filter({ hasText: at(a, 'suspend.done') }).waitFor();
       expect((await person.api.GET('/v1/me')).response.status).toBe(401);
+      // the summary's status follows, and lifting it asks for a reason of its own
+      await support.locator('.facts dd', { hasText: at(a, 'support.suspended') }).waitFor();
+      expect(await page.getByRole('form', { name: at(a, 'suspend.liftTitle') }).getByLabel(at(a, 'reason')).inputValue()).toBe('');
 
       // the audit log lists the look-up, the grant and the suspension
       const audit = page.getByRole('region', { name: at(a, 'audit.title') }).first();

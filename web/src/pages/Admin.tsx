@@ -73,6 +73,10 @@ function SupportSection() {
 function AccountView({ account: a, lang }: { account: SupportAccount; lang: string }) {
   const { t } = useTranslation(['admin', 'create']);
   const n = (v: number) => number(lang, v);
+  // What this admin did since the look-up shows in the summary at once (the look-up itself is
+  // audited, so it is not run again behind their back).
+  const [suspended, setSuspended] = useState(a.account.suspended);
+  const [granted, setGranted] = useState(0);
   return (
     <div className="support-account" aria-live="polite">
       <h3>{a.account.email}</h3>
@@ -80,13 +84,13 @@ function AccountView({ account: a, lang }: { account: SupportAccount; lang: stri
         <dt>{t('support.id')}</dt>
         <dd>{a.account.id}</dd>
         <dt>{t('support.status')}</dt>
-        <dd>{a.account.suspended ? t('support.suspended') : a.account.status === 'active' ? t('support.active') : t('support.deleted')}</dd>
+        <dd>{suspended ? t('support.suspended') : a.account.status === 'active' ? t('support.active') : t('support.deleted')}</dd>
         <dt>{t('support.roles')}</dt>
         <dd>{a.account.roles.join(', ')}</dd>
         <dt>{t('support.created')}</dt>
         <dd>{dateTime(lang, a.account.createdAt)}</dd>
         <dt>{t('support.balance')}</dt>
-        <dd>{t('support.balanceValue', { available: n(a.balance.available), held: n(a.balance.held) })}</dd>
+        <dd>{t('support.balanceValue', { available: n(a.balance.available + granted), held: n(a.balance.held) })}</dd>
         <dt>{t('support.orders')}</dt>
         <dd>{n(a.orders.length)}</dd>
       </dl>
@@ -104,19 +108,19 @@ function AccountView({ account: a, lang }: { account: SupportAccount; lang: stri
         </ul>
       )}
       {a.promptsShown ? null : <p className="muted">{t('support.promptsHidden')}</p>}
-      <SuspendForm userId={a.account.id} suspended={a.account.suspended} />
-      <GoodwillForm userId={a.account.id} />
+      <SuspendForm userId={a.account.id} suspended={suspended} onDone={setSuspended} />
+      <GoodwillForm userId={a.account.id} onDone={(amount) => setGranted((g) => g + amount)} />
     </div>
   );
 }
 
-function SuspendForm({ userId, suspended }: { userId: string; suspended: boolean }) {
+function SuspendForm({ userId, suspended, onDone }: { userId: string; suspended: boolean; onDone: (suspended: boolean) => void }) {
   const { t } = useTranslation('admin');
   const id = useId();
   const action = useSetSuspended();
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | undefined>();
-  const now = action.data ? action.data.suspended : suspended;
+  const now = suspended;
   return (
     <form
       className="form form-wide"
@@ -129,9 +133,23 @@ function SuspendForm({ userId, suspended }: { userId: string; suspended: boolean
           return document.getElementById(`${id}-reason`)?.focus();
         }
         setError(undefined);
-        action.mutate({ id: userId, reason: reason.trim(), suspend: !now });
+        action.mutate(
+          { id: userId, reason: reason.trim(), suspend: !now },
+          {
+            onSuccess: (answer) => {
+              // a reason belongs to one action: the next one is written anew
+              setReason('');
+              onDone(answer.suspended);
+            },
+          },
+        );
       }}
     >
+      {action.data ? (
+        <p className="notice notice-done" role="status">
+          {action.data.suspended ? t('suspend.done') : t('suspend.lifted')}
+        </p>
+      ) : null}
       <h4 id={`${id}-title`}>{now ? t('suspend.liftTitle') : t('suspend.title')}</h4>
       <p className="muted">{now ? t('suspend.liftText') : t('suspend.text')}</p>
       <FormAlert title={t('error')} message={failureOf(action, t('genericError'))} />
@@ -139,16 +157,11 @@ function SuspendForm({ userId, suspended }: { userId: string; suspended: boolean
       <button type="submit" className={now ? 'button-primary' : 'button-danger'} disabled={action.isPending}>
         {action.isPending ? t('working') : now ? t('suspend.lift') : t('suspend.do')}
       </button>
-      {action.data ? (
-        <p className="notice" role="status">
-          {action.data.suspended ? t('suspend.done') : t('suspend.lifted')}
-        </p>
-      ) : null}
     </form>
   );
 }
 
-function GoodwillForm({ userId }: { userId: string }) {
+function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: number) => void }) {
   const { t, i18n } = useTranslation('admin');
   const id = useId();
   const grant = useGrantGoodwill();
@@ -167,7 +180,17 @@ function GoodwillForm({ userId }: { userId: string }) {
         setErrors(found);
         if (found.amount) return document.getElementById(`${id}-amount`)?.focus();
         if (found.reason) return document.getElementById(`${id}-reason`)?.focus();
-        grant.mutate({ userId, amount: value, reason: reason.trim() });
+        grant.mutate(
+          { userId, amount: value, reason: reason.trim() },
+          {
+            onSuccess: (answer) => {
+              // cleared, so a second click cannot grant the same credits again by mistake
+              setAmount('');
+              setReason('');
+              onDone(answer.amount);
+            },
+          },
+        );
       }}
     >
       <h4 id={`${id}-title`}>{t('goodwill.title')}</h4>

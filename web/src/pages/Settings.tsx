@@ -196,6 +196,13 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
   const everywhere = useSignOutEverywhere();
   const [confirming, setConfirming] = useState(false);
   const [revoked, setRevoked] = useState<string | undefined>();
+  // The gateway's coarse label ("Firefox on macOS", "Browser on Linux", "Unknown device") in the page's language.
+  const deviceName = (label: string) => {
+    if (label === 'Unknown device') return t('security.device.unknown');
+    const m = /^(.+) on (.+)$/.exec(label);
+    if (!m) return label;
+    return m[1] === 'Browser' ? t('security.device.browserOn', { os: m[2] }) : t('security.device.on', { browser: m[1], os: m[2] });
+  };
   const status = useRef<HTMLParagraphElement>(null);
   // after a revoke its button is gone: focus goes to the sentence saying what happened
   useEffect(() => {
@@ -222,7 +229,7 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
               <li key={s.id} className="session">
                 <div>
                   <p className="session-device">
-                    {s.device}
+                    {deviceName(s.device)}
                     {s.current ? <span className="badge session-current">{t('security.current')}</span> : null}
                   </p>
                   <p className="muted session-when">
@@ -233,11 +240,11 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
                   <button
                     type="button"
                     className="button-quiet"
-                    aria-label={t('security.revokeLabel', { device: s.device, date: dateTime(i18n.language, s.createdAt) })}
+                    aria-label={t('security.revokeLabel', { device: deviceName(s.device), date: dateTime(i18n.language, s.createdAt) })}
                     disabled={revoke.isPending}
                     onClick={() =>
                       revoke.mutate(s.id, {
-                        onSuccess: () => setRevoked(s.device),
+                        onSuccess: () => setRevoked(deviceName(s.device)),
                       })
                     }
                   >

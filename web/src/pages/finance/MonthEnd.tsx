@@ -20,7 +20,11 @@ const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'U
 
 /** The lines of Stripe's money against our sales, in their order: each a figure per currency. */
 const STRIPE_LINES = ['sales', 'tax', 'charges', 'refunds', 'disputes', 'fees', 'unmatched', 'notYetPaidOut', 'paidOutFromEarlier', 'payouts', 'unexplained'] as const;
-/** The lines of the credit liability: [text, the figure of a paid currency, the count of free credits]. */
+/**
+ * The lines of the credit liability: [text, the money of a paid currency, the credits line]. A paid
+ * currency's cell shows its money and, under it, its credits; the free column its credits (granted,
+ * not sold), so the columns' credits add up to what the check below compares with the ledger.
+ */
 const REVENUE_LINES = [
   ['opening', 'openingLiability', 'opening'],
   ['sold', 'sold', 'grantedFree'],
@@ -152,7 +156,14 @@ export function MonthEndSection() {
                     <th scope="row">{t(`monthEnd.revenue.${k}`)}</th>
                     {r.revenue.currencies.map((c) => (
                       <td key={c.currency ?? 'none'} className="num">
-                        {c.currency ? m(c[paid], c.currency) : t('monthEnd.creditsValue', { count: c.credits[free], n: number(lang, c.credits[free]) })}
+                        {c.currency ? (
+                          <>
+                            {m(c[paid], c.currency)}
+                            <span className="figure-credits">{t('monthEnd.creditsValue', { count: c.credits[k === 'sold' ? 'sold' : free], n: number(lang, c.credits[k === 'sold' ? 'sold' : free]) })}</span>
+                          </>
+                        ) : (
+                          t('monthEnd.creditsValue', { count: c.credits[free], n: number(lang, c.credits[free]) })
+                        )}
                       </td>
                     ))}
                   </tr>
