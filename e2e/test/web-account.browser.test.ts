@@ -8,6 +8,7 @@ import { strFromU8, unzipSync } from 'fflate';
 import type { Locator, Page } from 'playwright-core';
 import { download as apiDownload, ok } from '@imlab/client';
 import { PASSWORD, mailText, until, type Browser } from './browser.js';
+import { monthName } from '../../web/src/i18n/dates.js';
 import { at, LOCALES, newContext as openContext, root, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
 
 declare const document: { documentElement: { scrollWidth: number; clientWidth: number }; activeElement: PageElement | null };
@@ -548,9 +549,9 @@ describe('finance and ops', () => {
           // month typed there (and not shown) would close. The month on screen is not over: the
           // close is refused beside its button, in the person's language, and the refusal has the focus.
           await page.getByLabel(at(f, 'monthEnd.month'), { exact: true }).fill('2025-01');
-          await page.getByRole('button', { name: at(f, 'monthEnd.close', { month }) }).click();
+          await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: monthName(locale, month) }) }).click();
           const refused = page.locator('.month-close [role=alert]');
-          await refused.filter({ hasText: at(f, 'monthEnd.closeFailed', { month }) }).waitFor();
+          await refused.filter({ hasText: at(f, 'monthEnd.closeFailed', { month: monthName(locale, month) }) }).waitFor();
           expect(await refused.evaluate((el) => el === (document.activeElement as unknown))).toBe(true);
           // That past month, shown, is over: it closes, and the checkpoint it was closed on takes the
           // focus the button had (one month per language and width: a month closes once).
@@ -559,15 +560,15 @@ describe('finance and ops', () => {
           await page.getByRole('button', { name: at(f, 'monthEnd.import') }).click();
           // imported, and Stripe had nothing then: said so, not "import it first"
           await page.locator('.finance-section .empty', { hasText: at(f, 'monthEnd.noStripeImported') }).waitFor();
-          await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: past }) }).click();
+          await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: monthName(locale, past) }) }).click();
           const closedNow = page.locator('.month-close [role=status]');
           await closedNow.waitFor();
           const closes = await ok(finance.api.GET('/v1/admin/ledger/periods'));
           const close = closes.items.find((c) => c.month === past && c.tz === tz);
           expect(close).toBeDefined();
-          expect(await closedNow.innerText()).toBe(at(f, 'monthEnd.closedNow', { month: past, checkpoint: close!.checkpoint?.id ?? '—' }));
+          expect(await closedNow.innerText()).toBe(at(f, 'monthEnd.closedNow', { month: monthName(locale, past), checkpoint: close!.checkpoint?.id ?? '—' }));
           expect(await closedNow.evaluate((el) => el === (document.activeElement as unknown))).toBe(true);
-          expect(await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: past }) }).count()).toBe(0);
+          expect(await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: monthName(locale, past) }) }).count()).toBe(0);
           // the close, its checkpoint and the CSV buttons fit a phone: nothing to scroll sideways
           for (const region of [page.locator('.month-close'), page.locator('.finance-section').filter({ has: page.getByRole('heading', { name: at(f, 'monthEnd.csvTitle') }) })]) {
             expect(await sidewaysOverflow(region)).toBeLessThanOrEqual(0);

@@ -18,3 +18,7 @@ export const day = (language: string | undefined, iso: string) => new Intl.DateT
 /** A day written out: "6 December 2026" (in `timeZone` when given). */
 export const longDay = (language: string | undefined, iso: string | Date, timeZone?: string) =>
   new Intl.DateTimeFormat(dateLocale(language), { dateStyle: 'long', ...(timeZone ? { timeZone } : {}) }).format(typeof iso === 'string' ? new Date(iso) : iso);
+
+/** A calendar month named ("December 2026", "2026年12月") from its `YYYY-MM`. */
+export const monthName = (language: string | undefined, month: string) =>
+  new Intl.DateTimeFormat(dateLocale(language), { year: 'numeric', month: 'long', timeZone: 'UTC' }).format(new Date(`${month}-01T00:00:00Z`));

@@ -6,6 +6,7 @@ import { failureOf } from '../../api';
 import { saveFile } from '../../api/account';
 import { closeMonth, getMonthEnd, importStripe, lookupBooks, MONTH_END_CSVS, type LedgerPeriodClose, type LookupKind, type MonthQuery } from '../../api/finance';
 import { dateTime, money, number } from '../account/common';
+import { monthName } from '../../i18n/dates';
 import { TableScroll } from './TableScroll';
 import { AccountTypeName } from './AccountType';
 
@@ -206,7 +207,7 @@ export function MonthEndSection() {
  * the refusal (focused, as every FormAlert), or the checkpoint, which takes the focus the button had.
  */
 function CloseMonth({ month, close }: { month: MonthQuery; close: UseMutationResult<LedgerPeriodClose, Error, MonthQuery> }) {
-  const { t } = useTranslation('finance');
+  const { t, i18n } = useTranslation('finance');
   const done = useRef<HTMLParagraphElement>(null);
   useEffect(() => {
     if (close.data) done.current?.focus();
@@ -216,19 +217,19 @@ function CloseMonth({ month, close }: { month: MonthQuery; close: UseMutationRes
       <h3>{t('monthEnd.closeTitle')}</h3>
       {close.data ? (
         <p ref={done} className="check-ok" role="status" tabIndex={-1}>
-          {t('monthEnd.closedNow', { month: close.data.month, checkpoint: close.data.checkpoint?.id ?? '—' })}
+          {t('monthEnd.closedNow', { month: monthName(i18n.language, close.data.month), checkpoint: close.data.checkpoint?.id ?? '—' })}
         </p>
       ) : (
         <>
           <p>{t('monthEnd.closeText')}</p>
           <div className="actions">
             <button type="button" className="button-primary" disabled={close.isPending} onClick={() => close.mutate(month)}>
-              {close.isPending ? t('monthEnd.closing') : t('monthEnd.close', { month: month.month })}
+              {close.isPending ? t('monthEnd.closing') : t('monthEnd.close', { month: monthName(i18n.language, month.month) })}
             </button>
           </div>
         </>
       )}
-      <FormAlert title={t('monthEnd.closeFailed', { month: month.month })} message={failureOf(close, t('genericError'))} />
+      <FormAlert title={t('monthEnd.closeFailed', { month: monthName(i18n.language, month.month) })} message={failureOf(close, t('genericError'))} />
     </div>
   );
 }
