@@ -132,7 +132,11 @@ export function MonthEndSection() {
                 {c.tiesOut ? t('monthEnd.tiesOut', { currency: c.currency.toUpperCase() }) : t('monthEnd.unexplained', { currency: c.currency.toUpperCase(), amount: money(lang, c.unexplained, c.currency) })}
               </li>
             ))}
-            <li className={r.stripe.differences.unmatched === 0 ? 'check-ok' : 'check-bad'}>{t('monthEnd.differences', { ...r.stripe.differences })}</li>
+            <li className={r.stripe.differences.unmatched === 0 && r.stripe.differences.amount === 0 ? 'check-ok' : 'check-bad'}>
+              {r.stripe.differences.unmatched === 0 && r.stripe.differences.amount === 0
+                ? t('monthEnd.differencesOk', { count: r.stripe.differences.transactions, ...r.stripe.differences })
+                : t('monthEnd.differencesBad', { count: r.stripe.differences.unmatched + r.stripe.differences.amount, ...r.stripe.differences })}
+            </li>
           </ul>
 
           <h3>{t('monthEnd.revenueTitle')}</h3>
