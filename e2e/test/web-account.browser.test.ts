@@ -387,6 +387,8 @@ describe('deleting the account', () => {
         await page.getByRole('button', { name: at(a, 'signIn.submit') }).click();
         const offer = page.getByRole('alert').filter({ hasText: at(a, 'keep.title') });
         await offer.waitFor();
+        // one choice at a time: no second sign-in form beside the offer
+        expect(await page.locator('main form').count()).toBe(0);
         await screen(page, 'sign-in-keep-account', { locale, width });
         await page.getByRole('button', { name: at(a, 'keep.submit') }).click();
         const welcome = page.getByRole('status').filter({ hasText: at(a, 'keep.keptTitle') });

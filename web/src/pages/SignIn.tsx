@@ -50,7 +50,8 @@ export default function SignIn() {
       {scheduled ? <KeepAccount {...scheduled} returnTo={returnTo} onKept={() => setKept(true)} /> : <FormAlert title={t('errors.signInTitle')} message={failureOf(signIn, t('errors.generic'))} />}
       {/* The right password to an address not confirmed yet: the new link, to the address typed. */}
       {signIn.error instanceof ApiError && signIn.error.code === 'AUTH_EMAIL_NOT_VERIFIED' && signIn.variables ? <ResendConfirmation key={signIn.variables.email} email={signIn.variables.email} /> : null}
-      {kept ? null : (
+      {/* The account is closing and the sign-in proved it theirs: one choice at a time (keep it, or leave the page). */}
+      {kept || scheduled ? null : (
         <>
       <form ref={form} className="form" noValidate onSubmit={submit}>
         <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => setEmail(e.target.value)} />
