@@ -189,7 +189,8 @@ describe('pricing', () => {
             const price = new Intl.NumberFormat(locale === 'zh' ? 'zh-CN' : 'en-US', { style: 'currency', currency: pack.currency.toUpperCase() }).format(pack.price / 100);
             expect(await card.locator('h3').innerText()).toBe(pack.name[locale]);
             expect(await card.locator('.pack-price').innerText()).toBe(price);
-            expect(await card.locator('.pack-credits').innerText()).toBe(at(p, 'credits_other', { count: pack.credits }));
+            // thousands grouped as the page's language does: 1,500
+            expect(await card.locator('.pack-credits').innerText()).toBe(at(p, 'credits_other', { n: new Intl.NumberFormat(locale === 'zh' ? 'zh-CN' : 'en-US').format(pack.credits) }));
             const link = card.getByRole('link', { name: at(p, 'signInToBuy', { name: pack.name[locale] }) });
             expect(await link.getAttribute('href')).toBe('/sign-in?returnTo=%2Fpricing');
           }
