@@ -75,6 +75,11 @@ describe('/back-office', () => {
       const audit = page.getByRole('region', { name: at(a, 'audit.title') }).first();
       for (const action of ['support_account-viewed', 'credits_goodwill-granted', 'account_suspended']) await audit.getByText(at(a, `audit.actions.${action}`)).first().waitFor();
       await page.getByRole('region', { name: at(a, 'metrics.title') }).first().getByText(at(a, 'metrics.names.credits')).first().waitFor();
+      // what was counted, in words: the sign-up bonus, not the ledger's code for it
+      const metricsTable = page.getByRole('region', { name: at(a, 'metrics.title') }).last();
+      await metricsTable.getByText(at(a, 'metrics.values.flow.bonus')).first().waitFor();
+      expect(await metricsTable.innerText()).not.toMatch(/\tbonus\t|\d{4}-\d{2}-\d{2}/);
+      expect(await support.locator('.facts').innerText()).toContain(at(a, 'roles.user'));
       await page.getByText(at(a, 'fraud.empty')).waitFor();
       await screen(page, 'admin', { locale: 'en', width: 1280 });
       expect(await seriousViolations(page)).toEqual([]);

@@ -7,6 +7,7 @@ import { useAuditLog, useDailyMetrics, useFraudSignals, useGrantGoodwill, useLoo
 import { Section, dateTime, number } from './account/common';
 import { StaffGate } from './account/StaffGate';
 import '../styles/account.css';
+import { longDay } from '../i18n/dates';
 
 /** `/back-office` (not `/admin`: the gateway's queue board lives under it): support look-up, suspension, goodwill credits, the audit log, metrics and fraud signals (role admin). */
 export default function Admin() {
@@ -86,7 +87,7 @@ function AccountView({ account: a, lang }: { account: SupportAccount; lang: stri
         <dt>{t('support.status')}</dt>
         <dd>{suspended ? t('support.suspended') : a.account.status === 'active' ? t('support.active') : t('support.deleted')}</dd>
         <dt>{t('support.roles')}</dt>
-        <dd>{a.account.roles.join(', ')}</dd>
+        <dd>{a.account.roles.map((r) => t(`roles.${r}`, { defaultValue: r })).join(', ')}</dd>
         <dt>{t('support.created')}</dt>
         <dd>{dateTime(lang, a.account.createdAt)}</dd>
         <dt>{t('support.balance')}</dt>
@@ -304,9 +305,9 @@ function MetricsSection() {
             <tbody>
               {metrics.data.items.map((m, k) => (
                 <tr key={k}>
-                  <td>{m.day}</td>
+                  <td>{longDay(i18n.language, m.day, 'UTC')}</td>
                   <td>{t(`metrics.names.${m.metric}`, { defaultValue: m.metric })}</td>
-                  <td>{Object.values(m.labels).join(' · ') || '—'}</td>
+                  <td>{Object.entries(m.labels).map(([key, value]) => t(`metrics.values.${key}.${value}`, { defaultValue: value })).join(' · ') || '—'}</td>
                   <td className="num">{m.value === null ? t('metrics.suppressed') : number(i18n.language, m.value)}</td>
                 </tr>
               ))}
