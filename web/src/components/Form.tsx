@@ -1,4 +1,4 @@
-import { useEffect, useRef, type InputHTMLAttributes, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 
 /** A labelled input; its error (if any) is tied to it with aria-describedby and aria-invalid. */
@@ -57,6 +57,25 @@ export function focusFirstError(form: HTMLFormElement | null, errors: FieldError
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** The checks the browser can make before asking the API (the API checks again). */
+/**
+ * A form whose one field is an email address (`field` is its id): checked on submit, the error
+ * focused, else `send(address)` with the address trimmed.
+ */
+export function useEmailForm(field: string, send: (email: string) => void, initial = '') {
+  const checks = useChecks();
+  const form = useRef<HTMLFormElement>(null);
+  const [email, setEmail] = useState(initial);
+  const [error, setError] = useState<string | undefined>();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const found = checks.email(email);
+    setError(found);
+    if (found) return focusFirstError(form.current, { [field]: found });
+    send(email.trim());
+  };
+  return { form, email, setEmail, error, submit };
+}
+
 export function useChecks() {
   const { t } = useTranslation('auth');
   return {

@@ -1,8 +1,7 @@
-import { useRef, useState, type FormEvent } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { failureOf, resendVerification } from '../api';
-import { Field, FormAlert, focusFirstError, useChecks, type FieldErrors } from './Form';
+import { Field, FormAlert, useEmailForm } from './Form';
 
 /**
  * A new confirmation link for an account that is still waiting for its first: to the address the
@@ -11,11 +10,8 @@ import { Field, FormAlert, focusFirstError, useChecks, type FieldErrors } from '
  */
 export function ResendConfirmation({ email: given }: { email?: string }) {
   const { t } = useTranslation('auth');
-  const checks = useChecks();
-  const form = useRef<HTMLFormElement>(null);
-  const [email, setEmail] = useState(given ?? '');
-  const [errors, setErrors] = useState<FieldErrors>({});
   const resend = useMutation({ mutationFn: (address: string) => resendVerification(address) });
+  const { form, email, setEmail, error, submit } = useEmailForm('resendEmail', (address) => resend.mutate(address), given ?? '');
 
   if (resend.isSuccess) {
     return (
@@ -24,18 +20,11 @@ export function ResendConfirmation({ email: given }: { email?: string }) {
       </div>
     );
   }
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    const found: FieldErrors = { resendEmail: checks.email(email) };
-    setErrors(found);
-    if (found.resendEmail) return focusFirstError(form.current, found);
-    resend.mutate(email.trim());
-  };
   return (
     <form ref={form} className="form resend-form" noValidate onSubmit={submit} aria-label={t('resend.label')}>
       <FormAlert message={failureOf(resend, t('errors.generic'))} />
       {given === undefined ? (
-        <Field id="resendEmail" name="resendEmail" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.resendEmail} onChange={(e) => setEmail(e.target.value)} />
+        <Field id="resendEmail" name="resendEmail" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={error} onChange={(e) => setEmail(e.target.value)} />
       ) : null}
       <button type="submit" className={given === undefined ? 'button-primary' : 'button-quiet'} disabled={resend.isPending}>
         {resend.isPending ? t('resend.sending') : t('resend.submit')}

@@ -4,10 +4,10 @@ import { Page } from '../components/Page';
 import { Field, FormAlert } from '../components/Form';
 import { failureOf } from '../api';
 import { useAuditLog, useDailyMetrics, useFraudSignals, useGrantGoodwill, useLookUp, useSetSuspended, type SupportAccount } from '../api/admin';
-import { Section, dateTime, number } from './account/common';
+import { Section, number } from './account/common';
 import { StaffGate } from './account/StaffGate';
 import '../styles/account.css';
-import { longDay } from '../i18n/dates';
+import { dateTime, longDay } from '../i18n/dates';
 
 /** `/back-office` (not `/admin`: the gateway's queue board lives under it): support look-up, suspension, goodwill credits, the audit log, metrics and fraud signals (role admin). */
 export default function Admin() {
@@ -194,6 +194,11 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
         );
       }}
     >
+      {grant.data ? (
+        <p className="notice notice-done" role="status">
+          {t('goodwill.done', { amount: number(i18n.language, grant.data.amount), today: number(i18n.language, grant.data.grantedTodayByYou) })}
+        </p>
+      ) : null}
       <h4 id={`${id}-title`}>{t('goodwill.title')}</h4>
       <FormAlert title={t('error')} message={failureOf(grant, t('genericError'))} />
       <Field id={`${id}-amount`} label={t('goodwill.amount')} type="number" min={1} inputMode="numeric" error={errors.amount} value={amount} onChange={(e) => setAmount(e.target.value)} />
@@ -201,11 +206,6 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
       <button type="submit" className="button-primary" disabled={grant.isPending}>
         {grant.isPending ? t('working') : t('goodwill.grant')}
       </button>
-      {grant.data ? (
-        <p className="notice" role="status">
-          {t('goodwill.done', { amount: number(i18n.language, grant.data.amount), today: number(i18n.language, grant.data.grantedTodayByYou) })}
-        </p>
-      ) : null}
     </form>
   );
 }

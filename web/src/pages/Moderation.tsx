@@ -4,7 +4,7 @@ import { Page } from '../components/Page';
 import { FormAlert } from '../components/Form';
 import { failureOf } from '../api';
 import { MODERATION_REASONS, useDecide, useModerationQueue, type Decision, type ModerationItem, type ModerationReason, type QueueStatus } from '../api/moderation';
-import { dateTime } from './account/common';
+import { dateTime } from '../i18n/dates';
 import { StaffGate } from './account/StaffGate';
 import '../styles/account.css';
 

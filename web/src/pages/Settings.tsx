@@ -20,7 +20,8 @@ import {
 } from '../api/account';
 import { switchLocale } from '../i18n';
 import { isLocale, type Locale } from '../i18n/locale';
-import { ConfirmDialog, Section, SignInPrompt, dateOnly, dateTime, number } from './account/common';
+import { ConfirmDialog, Section, SignInPrompt, number } from './account/common';
+import { dateTime, longDay } from '../i18n/dates';
 import { EmailForm, GoogleLink, PasswordForm } from './account/SignInMethods';
 import '../styles/account.css';
 
@@ -96,7 +97,7 @@ function SignedOut({ ended }: { ended: Ended | undefined }) {
     <Page title={t('title')} className="settings narrow">
       {ended ? (
         <div ref={status} className="notice notice-done" role="status" tabIndex={-1}>
-          <p>{ended.kind === 'deleted' ? t('ended.deleted', { date: dateOnly(i18n.language, ended.purgeAfter) }) : t('ended.everywhere')}</p>
+          <p>{ended.kind === 'deleted' ? t('ended.deleted', { date: longDay(i18n.language, ended.purgeAfter) }) : t('ended.everywhere')}</p>
         </div>
       ) : null}
       {ended?.kind === 'deleted' ? (

@@ -6,7 +6,7 @@ import { Field, FormAlert, focusFirstError, safeReturnTo, useChecks, type FieldE
 import { ApiError, failureOf } from '../api';
 import { useSignIn } from '../api/queries';
 import { useRestoreAccount } from '../api/account';
-import { dateOnly } from './account/common';
+import { longDay } from '../i18n/dates';
 import { ResendConfirmation } from '../components/ResendConfirmation';
 
 const KNOWN = new Set(['oauth_state', 'oauth_failed', 'oauth_unavailable', 'email_unverified', 'account_conflict', 'account_disabled', 'link_requires_password']);
@@ -40,7 +40,7 @@ export default function SignIn() {
   };
 
   return (
-    <Page title={t('signIn.title')} lead={t('signIn.lead')} className="narrow">
+    <Page title={t('signIn.title')} lead={scheduled ? undefined : t('signIn.lead')} className="narrow">
       {googleMessage && !signIn.isError ? (
         <div className="alert" role="alert">
           <h2>{tc('signInErrors.title')}</h2>
@@ -126,7 +126,7 @@ function KeepAccount({ token, purgeAfter, returnTo, onKept }: Scheduled & { retu
   return (
     <div ref={ref} className="notice" role="alert" tabIndex={-1}>
       <h2>{t('keep.title')}</h2>
-      <p>{t('keep.text', { date: dateOnly(i18n.language, purgeAfter) })}</p>
+      <p>{t('keep.text', { date: longDay(i18n.language, purgeAfter) })}</p>
       <FormAlert message={failureOf(restore, t('errors.generic'))} />
       <button
         type="button"

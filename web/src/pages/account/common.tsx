@@ -49,7 +49,6 @@ export function ConfirmDialog({
   );
 }
 
-export { dateTime, longDay as dateOnly } from '../../i18n/dates';
 export const number = (lang: string, n: number, signed = false) =>
   new Intl.NumberFormat(lang === 'zh' ? 'zh-CN' : 'en-US', signed ? { signDisplay: 'exceptZero' } : {}).format(n);
 export const money = (lang: string, minor: number, currency: string) =>

@@ -5,8 +5,8 @@ import { Field, FormAlert } from '../../components/Form';
 import { failureOf } from '../../api';
 import { saveFile } from '../../api/account';
 import { closeMonth, getMonthEnd, importStripe, lookupBooks, MONTH_END_CSVS, type LedgerPeriodClose, type LookupKind, type MonthQuery } from '../../api/finance';
-import { dateTime, money, number } from '../account/common';
-import { monthName } from '../../i18n/dates';
+import { money, number } from '../account/common';
+import { dateTime, monthName } from '../../i18n/dates';
 import { TableScroll } from './TableScroll';
 import { AccountTypeName } from './AccountType';
 
@@ -22,18 +22,18 @@ const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'U
 /** The lines of Stripe's money against our sales, in their order: each a figure per currency. */
 const STRIPE_LINES = ['sales', 'tax', 'charges', 'refunds', 'disputes', 'fees', 'unmatched', 'notYetPaidOut', 'paidOutFromEarlier', 'payouts', 'unexplained'] as const;
 /**
- * The lines of the credit liability: [text, the money of a paid currency, the credits line]. A paid
- * currency's cell shows its money and, under it, its credits; the free column its credits (granted,
- * not sold), so the columns' credits add up to what the check below compares with the ledger.
+ * The lines of the credit liability: [text, a paid currency's money, its credits, the free credits].
+ * A paid currency's cell shows its money and, under it, its credits; the free column its credits
+ * (granted, not sold), so the columns' credits add up to what the check below compares with the ledger.
  */
 const REVENUE_LINES = [
-  ['opening', 'openingLiability', 'opening'],
-  ['sold', 'sold', 'grantedFree'],
-  ['spent', 'spent', 'spent'],
-  ['refunded', 'refunded', 'refunded'],
-  ['clawedBack', 'clawedBack', 'clawedBack'],
-  ['restored', 'restored', 'restored'],
-  ['closing', 'closingLiability', 'closing'],
+  ['opening', 'openingLiability', 'opening', 'opening'],
+  ['sold', 'sold', 'sold', 'grantedFree'],
+  ['spent', 'spent', 'spent', 'spent'],
+  ['refunded', 'refunded', 'refunded', 'refunded'],
+  ['clawedBack', 'clawedBack', 'clawedBack', 'clawedBack'],
+  ['restored', 'restored', 'restored', 'restored'],
+  ['closing', 'closingLiability', 'closing', 'closing'],
 ] as const;
 
 /** Month-end: a month in a time zone; Stripe's money tied to our sales, the credit liability and revenue, the CSVs, the close. */
@@ -62,6 +62,8 @@ export function MonthEndSection() {
         : saveFile(`/v1/admin/ledger/trial-balance.csv?${new URLSearchParams({ at: new Date(Date.parse(p.to) - 1).toISOString() }).toString()}`, `ledger-trial-balance-${p.month}.csv`),
   });
   const r = report.data;
+  // Stripe transactions that need a look: matching no order, or charged another amount than it
+  const toLookAt = r ? r.stripe.differences.unmatched + r.stripe.differences.amount : 0;
   const m = (minor: number, currency: string | null) => (currency ? money(lang, minor, currency) : number(lang, minor));
 
   return (
@@ -132,10 +134,8 @@ export function MonthEndSection() {
                 {c.tiesOut ? t('monthEnd.tiesOut', { currency: c.currency.toUpperCase() }) : t('monthEnd.unexplained', { currency: c.currency.toUpperCase(), amount: money(lang, c.unexplained, c.currency) })}
               </li>
             ))}
-            <li className={r.stripe.differences.unmatched === 0 && r.stripe.differences.amount === 0 ? 'check-ok' : 'check-bad'}>
-              {r.stripe.differences.unmatched === 0 && r.stripe.differences.amount === 0
-                ? t('monthEnd.differencesOk', { count: r.stripe.differences.transactions, ...r.stripe.differences })
-                : t('monthEnd.differencesBad', { count: r.stripe.differences.unmatched + r.stripe.differences.amount, ...r.stripe.differences })}
+            <li className={toLookAt === 0 ? 'check-ok' : 'check-bad'}>
+              {toLookAt === 0 ? t('monthEnd.differencesOk', { count: r.stripe.differences.transactions, ...r.stripe.differences }) : t('monthEnd.differencesBad', { count: toLookAt, ...r.stripe.differences })}
             </li>
           </ul>
 
@@ -156,7 +156,7 @@ export function MonthEndSection() {
                 </tr>
               </thead>
               <tbody>
-                {REVENUE_LINES.map(([k, paid, free]) => (
+                {REVENUE_LINES.map(([k, paid, paidCredits, free]) => (
                   <tr key={k}>
                     <th scope="row">{t(`monthEnd.revenue.${k}`)}</th>
                     {r.revenue.currencies.map((c) => (
@@ -164,7 +164,7 @@ export function MonthEndSection() {
                         {c.currency ? (
                           <>
                             {m(c[paid], c.currency)}
-                            <span className="figure-credits">{t('monthEnd.creditsValue', { count: c.credits[k === 'sold' ? 'sold' : free], n: number(lang, c.credits[k === 'sold' ? 'sold' : free]) })}</span>
+                            <span className="figure-credits">{t('monthEnd.creditsValue', { count: c.credits[paidCredits], n: number(lang, c.credits[paidCredits]) })}</span>
                           </>
                         ) : (
                           t('monthEnd.creditsValue', { count: c.credits[free], n: number(lang, c.credits[free]) })
