@@ -44,11 +44,15 @@ interface Case {
   name: string;
   env: Record<string, string>;
 }
-const CASES: Case[] = [
+const ALL_CASES: Case[] = [
   { name: 'one per transaction', env: { INBOX_BATCH: '1' } },
   { name: 'group commit', env: { INBOX_BATCH: '64', INBOX_LANES: '1' } },
   { name: 'group commit, 2 lanes', env: { INBOX_BATCH: '64', INBOX_LANES: '2' } },
+  // more jobs in flight than writers: the groups can grow past 32 while a transaction runs
+  { name: 'group commit, 128 in flight', env: { INBOX_BATCH: '128', INBOX_LANES: '1', INBOX_CONCURRENCY: '128' } },
 ];
+/** BENCH_CASES: a comma-separated list of case names (default: all). */
+const CASES = process.env.BENCH_CASES ? ALL_CASES.filter((c) => process.env.BENCH_CASES!.split(',').includes(c.name)) : ALL_CASES;
 
 interface Result {
   rate: number;
@@ -65,8 +69,8 @@ async function redisCpu(redis: Redis): Promise<number> {
 }
 
 async function runCase(c: Case, round: number): Promise<Result> {
-  const databaseName = `imlab_bench_mp_${tag}_${round}_${CASES.indexOf(c)}`;
-  const prefix = `bench-mp-${tag}-${round}-${CASES.indexOf(c)}`;
+  const databaseName = `imlab_bench_mp_${tag}_${round}_${ALL_CASES.indexOf(c)}`;
+  const prefix = `bench-mp-${tag}-${round}-${ALL_CASES.indexOf(c)}`;
   const ctx = await createServiceContext<DB>({
     service: 'bench-writer',
     logger: log,

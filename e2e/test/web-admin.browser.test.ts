@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ok } from '@imlab/client';
-import { PASSWORD, type Browser } from './browser.js';
+import { PASSWORD, generate, type Browser } from './browser.js';
 import { at, newContext as openContext, root, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
 
 let web: WebSystem;
@@ -25,6 +25,11 @@ beforeAll(async () => {
   admin = await web.signedUp('127.0.0.170', 'web-admin-admin@example.test');
   await grantRoles('web-admin-admin@example.test', ['admin']);
   expect((await admin.api.POST('/v1/auth/login', { body: { email: 'web-admin-admin@example.test', password: PASSWORD } })).response.status).toBe(200);
+  // for the daily metrics: a gallery image reported as spam, and a prompt refused under the policy
+  const imageId = (await generate(admin, 'a paper boat on a pond')).images[0]!.id;
+  await ok(admin.api.POST('/v1/images/{id}/publish', { params: { path: { id: imageId } } }));
+  await ok(person.api.POST('/v1/images/{id}/reports', { params: { path: { id: imageId } }, body: { reason: 'spam' } }));
+  expect((await admin.api.POST('/v1/generations', { body: { prompt: 'a n u d e woman on a beach', count: 1 } })).error).toMatchObject({ code: 'GENERATION_CONTENT_POLICY', rule: 'sexual-explicit' });
 }, 900_000);
 
 afterAll(async () => {
@@ -78,7 +83,10 @@ describe('/back-office', () => {
       // what was counted, in words: the sign-up bonus, not the ledger's code for it
       const metricsTable = page.getByRole('region', { name: at(a, 'metrics.title') }).last();
       await metricsTable.getByText(at(a, 'metrics.values.flow.bonus')).first().waitFor();
-      expect(await metricsTable.innerText()).not.toMatch(/\tbonus\t|\d{4}-\d{2}-\d{2}/);
+      // the report's reason as the report form names it, the refused prompt's rule as the policy does
+      await metricsTable.getByText(at(texts('en', 'moderation'), 'reasons.spam'), { exact: true }).waitFor();
+      await metricsTable.getByText('nudity or sexually explicit content', { exact: true }).waitFor();
+      expect(await metricsTable.innerText()).not.toMatch(/\tbonus\t|\tspam\t|\tsexual-explicit\t|\d{4}-\d{2}-\d{2}/);
       expect(await support.locator('.facts').innerText()).toContain(at(a, 'roles.user'));
       await page.getByText(at(a, 'fraud.empty')).waitFor();
       await screen(page, 'admin', { locale: 'en', width: 1280 });

@@ -190,7 +190,9 @@ describe('pricing', () => {
             expect(await card.locator('h3').innerText()).toBe(pack.name[locale]);
             expect(await card.locator('.pack-price').innerText()).toBe(price);
             // thousands grouped as the page's language does: 1,500
-            expect(await card.locator('.pack-credits').innerText()).toBe(at(p, 'credits_other', { n: new Intl.NumberFormat(locale === 'zh' ? 'zh-CN' : 'en-US').format(pack.credits) }));
+            const credits = await card.locator('.pack-credits').innerText();
+            expect(credits).toBe(at(p, 'credits_other', { count: pack.credits }));
+            if (pack.credits >= 1000) expect(credits).toMatch(/^\d{1,3}(,\d{3})+ /);
             const link = card.getByRole('link', { name: at(p, 'signInToBuy', { name: pack.name[locale] }) });
             expect(await link.getAttribute('href')).toBe('/sign-in?returnTo=%2Fpricing');
           }
@@ -299,6 +301,18 @@ describe('buying credits', () => {
         expect(await row.innerText()).toContain(at(b, 'status.paid'));
         expect(await page.locator('.order').count()).toBe(1);
         await screen(page, 'billing-orders', { locale, width });
+
+        // and so does the settings' Orders tab, inside the settings (its tabs stay)
+        await visit(page, '/settings/orders');
+        const tab = page.locator('section', { has: page.getByRole('heading', { name: at(texts(locale, 'settings'), 'orders.title'), exact: true, level: 2 }) });
+        const inTab = tab.locator('.order');
+        await inTab.first().waitFor();
+        expect(await inTab.count()).toBe(1);
+        expect(await inTab.getByRole('heading', { level: 3 }).innerText()).toBe(pack.name[locale]);
+        expect(await inTab.innerText()).toContain(at(b, 'status.paid'));
+        const sections = page.getByRole('navigation', { name: at(texts(locale, 'settings'), 'sections.label') });
+        expect(await sections.getByRole('link', { name: at(texts(locale, 'settings'), 'sections.orders') }).getAttribute('aria-current')).toBe('page');
+        await screen(page, 'settings-orders', { locale, width });
         expect(watch.problems).toEqual([]);
       } finally {
         await context.close();

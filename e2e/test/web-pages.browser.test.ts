@@ -71,6 +71,7 @@ describe('every page, at 375 and 1280 px, in English and Chinese', () => {
         const { context, page, watch } = await newContext({ width, locale });
         try {
           for (const c of PAGES) {
+            const methods = c.name === 'sign-in' ? page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/auth/methods') : undefined;
             const status = await visit(page, c.path);
             const where = `${c.path} (${locale}, ${width} px)`;
             // an address no page has: the app's "page not found", and the status says so too
@@ -79,6 +80,13 @@ describe('every page, at 375 and 1280 px, in English and Chinese', () => {
             expect(await page.getAttribute('html', 'lang'), where).toBe(locale === 'zh' ? 'zh-Hans' : 'en');
             expect((await page.locator('main h1').first().innerText()).trim(), where).toBe(at(texts(locale, c.heading[0]), c.heading[1]));
             expect(await page.title(), where).toContain('imagemakerlab');
+            if (methods) {
+              // No Google client in this system: the page offers the password only, and says so
+              expect(await (await methods).json()).toEqual({ password: true, google: false });
+              await page.waitForTimeout(200);
+              expect(await page.locator('a.button-google').count(), where).toBe(0);
+              expect(await page.locator('main .lead').innerText(), where).toBe(at(texts(locale, 'auth'), 'signIn.leadPasswordOnly'));
+            }
             if (c.name === 'sign-in-google-error') await expect(page.getByRole('alert').innerText()).resolves.toContain(at(texts(locale, 'common'), 'signInErrors.link_requires_password'));
             expect(await page.evaluate(() => document.documentElement.scrollWidth), `${where}: wider than the window`).toBeLessThanOrEqual(width);
             await page.screenshot({ path: path.join(SCREENSHOTS, `${locale}-${width}-${c.name}.png`), fullPage: true });

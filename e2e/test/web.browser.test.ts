@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOidcIssuer, type FakeOidcIssuer } from '@imlab/testing';
 import { generate, mailCount, mailText, mailTexts, until } from './browser.js';
 import { at, largestContentfulPaint, LOCALES, newContext as openContext, screen, SCREENSHOTS, seriousViolations, startWebSystem, texts, visit as open, WIDTHS, withGateway, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
 
@@ -16,14 +17,24 @@ const PASSWORD_FORM = 'lantern harbour fog 2026';
 const LCP_FILE = path.join(SCREENSHOTS, '..', 'lcp.json');
 
 let web: WebSystem;
+/** Google's part, played by a local OpenID provider that signs real id_tokens. */
+let google: FakeOidcIssuer;
+const GOOGLE_CLIENT = { clientId: 'imlab-web-test.apps.example', clientSecret: 'web-test-google-secret-0123456789' };
 
 beforeAll(async () => {
-  // a new confirmation link at once, as often as the tests ask (the cooldown is auth's own test's)
-  web = await startWebSystem('web', { VERIFY_RESEND_COOLDOWN: '0' });
+  google = await startFakeOidcIssuer(GOOGLE_CLIENT);
+  web = await startWebSystem('web', {
+    // a new confirmation link at once, as often as the tests ask (the cooldown is auth's own test's)
+    VERIFY_RESEND_COOLDOWN: '0',
+    GOOGLE_ISSUER: google.issuer,
+    GOOGLE_CLIENT_ID: GOOGLE_CLIENT.clientId,
+    GOOGLE_CLIENT_SECRET: GOOGLE_CLIENT.clientSecret,
+  });
 }, 900_000);
 
 afterAll(async () => {
   await web?.stop();
+  await google?.close();
 });
 
 const newContext = (opts: ContextOptions) => openContext(web, opts);
@@ -125,7 +136,7 @@ describe('signed in', () => {
           const button = page.locator('.account-button');
           await button.waitFor();
           const common = texts(locale, 'common');
-          const credits = at(common, 'account.credits_other').replace('{{count}}', '40');
+          const credits = at(common, 'account.credits_other', { count: 40 });
           // the balance is in the button on a wide screen; a phone shows "Account" there
           await page.locator('.account-panel .account-balance').waitFor({ state: 'attached' });
           if (width > 760) await expect(button.innerText()).resolves.toContain(credits);
@@ -253,6 +264,40 @@ describe('a confirmation link lost or expired', () => {
         expect(mailCount(web.sys, `nobody-${locale}@example.test`, 'verify-email')).toBe(0);
         expect(watch.problems).toEqual([]);
       } finally {
+        await context.close();
+      }
+    }
+  }, 120_000);
+});
+
+describe('signing in with Google', () => {
+  it('Continue with Google → Google → back signed in, on the page that asked; the account is the address Google vouches for (en at 1280 px, zh at 375 px)', async () => {
+    for (const { locale, width } of [
+      { locale: 'en' as const, width: 1280 },
+      { locale: 'zh' as const, width: 375 },
+    ]) {
+      const auth = texts(locale, 'auth');
+      const email = `web-google-${locale}@gmail.example`;
+      const { context, page, watch } = await newContext({ width, locale, allowOrigins: [google.issuer] });
+      // Google's account chooser: the person picks their account and Google sends the browser back
+      const chooser = google.chooseAccount({ sub: `g-web-${locale}`, email, email_verified: true });
+      const asked = chooser.length;
+      try {
+        await visit(page, '/sign-in?returnTo=%2Flibrary');
+        const button = page.locator('main').getByRole('link', { name: at(auth, 'signIn.google') });
+        await button.waitFor();
+        expect(await page.locator('main .lead').innerText()).toBe(at(auth, 'signIn.lead'));
+        await screen(page, 'sign-in-with-google', { locale, width });
+        await button.click();
+        await page.waitForURL((u) => new URL(u).pathname === '/library');
+        await page.locator('.account-button').waitFor();
+        expect(chooser).toHaveLength(asked + 1);
+        expect(new URL(chooser.at(-1)!).searchParams.get('client_id')).toBe(GOOGLE_CLIENT.clientId);
+        const me = (await page.evaluate(async () => (await fetch('/v1/me')).json())) as { email: string; google: boolean };
+        expect(me).toMatchObject({ email, google: true });
+        expect(watch.problems).toEqual([]);
+      } finally {
+        google.chooseAccount(undefined);
         await context.close();
       }
     }

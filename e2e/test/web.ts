@@ -69,11 +69,25 @@ export type Texts = Record<string, unknown>;
 export function texts(locale: Locale, ns: string): Texts {
   return JSON.parse(readFileSync(path.join(WEB_DIR, 'src/i18n/locales', locale, `${ns}.json`), 'utf8')) as Texts;
 }
-/** One text by its dotted key; `vars` fills {{placeholders}}. */
+/**
+ * One text by its dotted key; `vars` fills {{placeholders}}. A `{{name, number}}` placeholder is
+ * grouped by thousands as both languages write it (1,500), written out here rather than with Intl
+ * so that the tests do not share the app's way of formatting.
+ */
 export function at(obj: Texts, key: string, vars: Record<string, string | number> = {}): string {
   const v = key.split('.').reduce<unknown>((o, k) => (o as Texts | undefined)?.[k], obj);
   if (typeof v !== 'string') throw new Error(`no text at ${key}`);
-  return v.replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(vars[name] ?? `{{${name}}}`));
+  return v.replace(/\{\{(\w+)(, number)?\}\}/g, (whole, name: string, asNumber?: string) => {
+    const value = vars[name];
+    if (value === undefined) return whole;
+    return asNumber && typeof value === 'number' ? grouped(value) : String(value);
+  });
+}
+
+/** 1500 → "1,500"; -12345 → "-12,345". */
+export function grouped(n: number): string {
+  const digits = String(Math.abs(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return n < 0 ? `-${digits}` : digits;
 }
 
 /** What a page did that it must not: console errors, uncaught errors, requests to other origins. */

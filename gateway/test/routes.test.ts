@@ -28,6 +28,10 @@ describe('route classes', () => {
     expect(classify('GET', '/v1/me/sessions')).toMatchObject({ routeClass: 'read', session: true });
     expect(classify('POST', '/v1/me/exports')).toMatchObject({ routeClass: 'write', session: true });
   });
+
+  it('the ways to sign in are a public read: no session resolved, not spent from the strict budget', () => {
+    expect(classify('GET', '/v1/auth/methods')).toMatchObject({ service: 'auth', routeClass: 'read', session: false });
+  });
 });
 
 describe('the route table', () => {

@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import i18next from 'i18next';
+import { POLICY_RULES } from '@imlab/policy';
 import { describe, expect, it } from 'vitest';
 import { detectLocale, localeCookie, localeFromCookie, localeFromLanguages } from '../src/i18n/locale.js';
 import { WEB_DIR } from './build.js';
@@ -42,6 +44,37 @@ describe('the texts', () => {
       for (const [a, b] of pairs(en, zh)) expect(tags(b), a).toEqual(tags(a));
     });
   }
+
+  it('group the numbers they count (1,500 credits, not 1500)', async () => {
+    // A count is a raw number: every text that shows one formats it; the other numbers reach the
+    // texts formatted already (number() in pages/account/common) or are named here.
+    const RAW_NUMBERS = ['count', 'transactions', 'payouts', 'checkpoints', 'sealed', 'unsealed'];
+    for (const lng of ['en', 'zh'])
+      for (const ns of namespaces) {
+        const text = readFileSync(path.join(LOCALES_DIR, lng, ns), 'utf8');
+        for (const name of RAW_NUMBERS) expect(text, `${lng}/${ns}`).not.toContain(`{{${name}}}`);
+      }
+    const i18n = i18next.createInstance();
+    await i18n.init({
+      lng: 'en',
+      resources: {
+        en: { t: { credits_one: '{{count, number}} credit', credits_other: '{{count, number}} credits' } },
+        zh: { t: { credits_other: '{{count, number}} 积分' } },
+      },
+      ns: ['t'],
+      defaultNS: 't',
+    });
+    expect(i18n.t('credits', { count: 1500 })).toBe('1,500 credits');
+    expect(i18n.t('credits', { count: 1 })).toBe('1 credit');
+    expect(i18n.t('credits', { count: 1500, lng: 'zh' })).toBe('1,500 积分');
+  });
+
+  it("name every content-policy rule in the back office's daily metrics with the policy's own words", () => {
+    for (const lng of ['en', 'zh'] as const) {
+      const admin = JSON.parse(readFileSync(path.join(LOCALES_DIR, lng, 'admin.json'), 'utf8')) as { metrics: { values: { rule: Record<string, string> } } };
+      expect(admin.metrics.values.rule).toEqual(Object.fromEntries(POLICY_RULES.map((r) => [r.id, r.description[lng]])));
+    }
+  });
 
   it('say nothing about paths outside the app', () => {
     for (const lng of ['en', 'zh']) for (const ns of namespaces) expect(readFileSync(path.join(LOCALES_DIR, lng, ns), 'utf8')).not.toMatch(/\/tmp\/|file:\/\//);

@@ -91,7 +91,7 @@ const STRICT_AUTH = /^\/v1\/auth\/(signup|login|verify-email|verify-email\/resen
 /** Signed-in changes that check a password or mail an address. */
 const STRICT_ACCOUNT = /^\/v1\/me\/(email|google\/link|google\/unlink)$/;
 /** Public and anonymous: resolving a session there would only cost an auth round trip. */
-const ANONYMOUS = /^\/v1\/(pricing|gallery|generations\/options)$/;
+const ANONYMOUS = /^\/v1\/(pricing|gallery|generations\/options|auth\/methods)$/;
 const SSE = /^\/v1\/generations\/[^/]+\/events$/;
 const WEBHOOKS = /^\/v1\/notifications\/webhooks\//;
 const ANY = /^/;

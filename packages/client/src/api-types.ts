@@ -969,6 +969,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ways to sign in here
+         * @description What the sign-in and settings pages offer: an email address and password always; Google only where this deployment has a Google client configured (elsewhere `/v1/auth/google/start` answers `AUTH_GOOGLE_DISABLED`).
+         *
+         *     Public: no session needed.
+         */
+        get: operations["getSignInMethods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/password/forgot": {
         parameters: {
             query?: never;
@@ -6526,6 +6548,40 @@ export interface operations {
                 };
             };
             403: components["responses"]["GatewayCsrfRejected"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    getSignInMethods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ways to sign in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Signing in with Google, and linking a Google account in the settings. */
+                        google: boolean;
+                        /**
+                         * @description Signing up and in with an email address and a password.
+                         * @enum {boolean}
+                         */
+                        password: true;
+                    };
+                };
+            };
+            401: components["responses"]["GatewaySessionCookieConflict"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             502: components["responses"]["UpstreamFailed"];

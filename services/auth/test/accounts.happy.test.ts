@@ -14,6 +14,18 @@ afterAll(async () => {
   await t?.close();
 });
 
+describe('the ways to sign in', () => {
+  it('are an email address and a password only, where no Google client is configured; Google sign-in itself says so', async () => {
+    const r = await call(t.url, 'GET', '/v1/auth/methods');
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ password: true, google: false });
+    expect(r.headers.get('cache-control')).toBe('public, max-age=300');
+    const google = await call(t.url, 'GET', '/v1/auth/google/start');
+    expect(google.status).toBe(404);
+    expect(google.body).toMatchObject({ code: 'AUTH_GOOGLE_DISABLED' });
+  });
+});
+
 describe('sign-up, verification and login', () => {
   it('signs up, mails a verification link built from PUBLIC_BASE_URL, verifies, and logs in with a fresh session cookie', async () => {
     const email = 'ada@example.com';

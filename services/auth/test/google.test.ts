@@ -40,6 +40,12 @@ const errorOf = (location: string | null) => new URL(location!).searchParams.get
 const usersWithEmail = async (email: string) => t.ctx.db.selectFrom('users').select('id').where('email', '=', email).execute();
 
 describe('Google sign-in', () => {
+  it('is one of the ways to sign in where a Google client is configured', async () => {
+    const r = await call(t.url, 'GET', '/v1/auth/methods');
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ password: true, google: true });
+  });
+
   it('creates an account keyed by issuer and subject, signs in with a new session, and returns to a safe path', async () => {
     const { start: s, answer } = await signIn({ sub: 'g-100', email: 'Lin@Gmail.example', email_verified: true, name: 'Lin' }, undefined, '/library?tab=mine');
     // the start step only sets imlab_sid, short-lived, and it is not a session

@@ -1,14 +1,21 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { getBalance, getMe, signIn, signOut } from './index';
+import { ok } from '@imlab/client';
+import { api, getBalance, getMe, signIn, signOut } from './index';
 
 export const queryKeys = {
   me: ['me'] as const,
   balance: ['credits', 'balance'] as const,
+  signInMethods: ['auth', 'methods'] as const,
 };
 
 /** The signed-in account (null when signed out); undefined while loading or when the API is unreachable. */
 export function useMe() {
   return useQuery({ queryKey: queryKeys.me, queryFn: getMe, staleTime: 60_000, retry: 1 });
+}
+
+/** How people sign in here: an email address and a password, and Google where this deployment has a Google client. */
+export function useSignInMethods() {
+  return useQuery({ queryKey: queryKeys.signInMethods, queryFn: () => ok(api.GET('/v1/auth/methods')), staleTime: 300_000, retry: 1 });
 }
 
 export function useBalance(enabled: boolean) {

@@ -9,6 +9,9 @@ import { StaffGate } from './account/StaffGate';
 import '../styles/account.css';
 import { dateTime, longDay } from '../i18n/dates';
 
+/** A daily metric's label in words: a report's reason as the report form names it, the rest from the back office's texts. */
+const labelText = (key: string, value: string) => (key === 'reason' ? `moderation:reasons.${value}` : `metrics.values.${key}.${value}`);
+
 /** `/back-office` (not `/admin`: the gateway's queue board lives under it): support look-up, suspension, goodwill credits, the audit log, metrics and fraud signals (role admin). */
 export default function Admin() {
   const { t } = useTranslation('admin');
@@ -102,7 +105,7 @@ function AccountView({ account: a, lang }: { account: SupportAccount; lang: stri
         <ul className="report-list">
           {a.generations.slice(0, 10).map((g) => (
             <li key={g.id}>
-              {dateTime(lang, g.createdAt)} — {g.model}, {t(`statusShort.${g.status}`, { ns: 'create', defaultValue: g.status })}, {t('support.cost', { count: g.cost, cost: n(g.cost) })}
+              {dateTime(lang, g.createdAt)} — {g.model}, {t(`statusShort.${g.status}`, { ns: 'create', defaultValue: g.status })}, {t('support.cost', { count: g.cost })}
               {g.prompt !== null ? <blockquote>{g.prompt}</blockquote> : null}
             </li>
           ))}
@@ -256,7 +259,7 @@ const today = () => new Date().toISOString().slice(0, 10);
 const weekAgo = () => new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10);
 
 function MetricsSection() {
-  const { t, i18n } = useTranslation('admin');
+  const { t, i18n } = useTranslation(['admin', 'moderation']);
   const id = useId();
   const [from, setFrom] = useState(weekAgo);
   const [to, setTo] = useState(today);
@@ -307,7 +310,7 @@ function MetricsSection() {
                 <tr key={k}>
                   <td>{longDay(i18n.language, m.day, 'UTC')}</td>
                   <td>{t(`metrics.names.${m.metric}`, { defaultValue: m.metric })}</td>
-                  <td>{Object.entries(m.labels).map(([key, value]) => t(`metrics.values.${key}.${value}`, { defaultValue: value })).join(' · ') || '—'}</td>
+                  <td>{Object.entries(m.labels).map(([key, value]) => t(labelText(key, value), { defaultValue: value })).join(' · ') || '—'}</td>
                   <td className="num">{m.value === null ? t('metrics.suppressed') : number(i18n.language, m.value)}</td>
                 </tr>
               ))}

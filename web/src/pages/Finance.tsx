@@ -123,7 +123,7 @@ function TrialBalanceSection() {
                     <AccountTypeName type={line.type} />
                     {line.accountId ? <span className="account-id">{line.accountId}</span> : null}
                     {/* on a phone the scope and the count of accounts stand here, not in columns of their own */}
-                    <span className="phone-only trial-scope">{t('trial.scopeAndAccounts', { scope: scopeLabel(line.scope), count: line.accounts, accounts: n(line.accounts) })}</span>
+                    <span className="phone-only trial-scope">{t('trial.scopeAndAccounts', { scope: scopeLabel(line.scope), count: line.accounts })}</span>
                   </th>
                   <td className="phone-folded">{scopeLabel(line.scope)}</td>
                   <td className="num phone-folded">{n(line.accounts)}</td>

@@ -6,10 +6,14 @@ import { useMe } from '../api/queries';
 import { usePackName } from './buy/OrderSummary';
 import { LoadError, SignInPage } from './buy/shared';
 import { day } from '../i18n/dates';
+import { number } from './account/common';
 import '../styles/buy.css';
 
-/** The person's orders (notification emails link here): date, pack, credits, amount, status. */
-function OrderList() {
+/**
+ * The person's orders: date, pack, credits, amount, status. On its own page (notification emails
+ * link there) and in the settings' Orders tab; `Heading` is each order's heading level there.
+ */
+export function OrderList({ Heading = 'h2' }: { Heading?: 'h2' | 'h3' }) {
   const { t, i18n } = useTranslation('billing');
   const orders = useOrders(true);
   const packName = usePackName();
@@ -41,7 +45,7 @@ function OrderList() {
         {items.map((o) => (
           <li key={o.id} className="order">
             <div className="order-head">
-              <h2>{packName(o.packId)}</h2>
+              <Heading>{packName(o.packId)}</Heading>
               <span className={`order-status status-${o.status}`}>{t(`status.${o.status}`)}</span>
             </div>
             <dl>
@@ -53,7 +57,7 @@ function OrderList() {
               </div>
               <div>
                 <dt>{t('fields.credits')}</dt>
-                <dd>{o.credits}</dd>
+                <dd>{number(lang, o.credits)}</dd>
               </div>
               <div>
                 <dt>{t('fields.amount')}</dt>

@@ -6,7 +6,6 @@ import { failureOf } from '../api';
 import { useMe } from '../api/queries';
 import { formatMoney, packFor, useCheckout, usePricing, useTierOptions, type CreditPack, type Tier } from '../api/buy';
 import { LoadError } from './buy/shared';
-import { number } from './account/common';
 import '../styles/buy.css';
 
 /** `?shortfall=N`: the credits a generation lacked (the create page links here after a 402). */
@@ -99,7 +98,7 @@ export default function Pricing() {
                   <li key={pack.id} className={highlighted ? 'pack recommended' : 'pack'} aria-labelledby={`pack-${pack.id}`}>
                     {highlighted ? <p className="badge">{t('recommended')}</p> : null}
                     <h3 id={`pack-${pack.id}`}>{name}</h3>
-                    <p className="pack-credits">{t('credits', { count: pack.credits, n: number(lang, pack.credits) })}</p>
+                    <p className="pack-credits">{t('credits', { count: pack.credits })}</p>
                     <p className="pack-price">{formatMoney(pack.price, pack.currency, lang)}</p>
                     <p className="muted">{t('perCredit', { price: formatMoney(pack.price / pack.credits, pack.currency, lang, 1) })}</p>
                     {signedIn ? (

@@ -5,7 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert } from '../components/Form';
 import { failureOf, refusedRule, type Me } from '../api';
-import { useBalance, useMe } from '../api/queries';
+import { useBalance, useMe, useSignInMethods } from '../api/queries';
 import {
   saveFile,
   useCreditHistory,
@@ -23,6 +23,7 @@ import { isLocale, type Locale } from '../i18n/locale';
 import { ConfirmDialog, Section, SignInPrompt, number } from './account/common';
 import { dateTime, longDay } from '../i18n/dates';
 import { EmailForm, GoogleLink, PasswordForm } from './account/SignInMethods';
+import { OrderList } from './Orders';
 import '../styles/account.css';
 
 const SECTIONS = ['profile', 'security', 'credits', 'orders', 'privacy'] as const;
@@ -195,6 +196,7 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
   const sessions = useSessions(true);
   const revoke = useRevokeSession();
   const everywhere = useSignOutEverywhere();
+  const methods = useSignInMethods();
   const [confirming, setConfirming] = useState(false);
   const [revoked, setRevoked] = useState<string | undefined>();
   // The gateway's coarse label ("Firefox on macOS", "Browser on Linux", "Unknown device") in the page's language.
@@ -280,7 +282,8 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
       </Section>
       <PasswordForm me={me} />
       <EmailForm me={me} />
-      <GoogleLink me={me} />
+      {/* Linking needs Google configured here; an account linked already can still see and unlink it. */}
+      {methods.data?.google || me.google ? <GoogleLink me={me} /> : null}
     </>
   );
 }
@@ -346,11 +349,7 @@ function Orders() {
   return (
     <Section kind="settings" id="orders-title" title={t('orders.title')}>
       <p>{t('orders.text')}</p>
-      <p>
-        <Link className="button" to="/billing/orders">
-          {t('orders.link')}
-        </Link>
-      </p>
+      <OrderList Heading="h3" />
     </Section>
   );
 }

@@ -4,14 +4,14 @@ import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Field, FormAlert, focusFirstError, safeReturnTo, useChecks, type FieldErrors } from '../components/Form';
 import { ApiError, failureOf } from '../api';
-import { useSignIn } from '../api/queries';
+import { useSignIn, useSignInMethods } from '../api/queries';
 import { useRestoreAccount } from '../api/account';
 import { longDay } from '../i18n/dates';
 import { ResendConfirmation } from '../components/ResendConfirmation';
 
 const KNOWN = new Set(['oauth_state', 'oauth_failed', 'oauth_unavailable', 'email_unverified', 'account_conflict', 'account_disabled', 'link_requires_password']);
 
-/** Email and password, or Google; `?returnTo=` is where to go after; `?error=` is why a Google sign-in came back here. */
+/** Email and password, or Google (where configured); `?returnTo=` is where to go after; `?error=` is why a Google sign-in came back here. */
 export default function SignIn() {
   const { t } = useTranslation('auth');
   const { t: tc } = useTranslation();
@@ -23,6 +23,8 @@ export default function SignIn() {
   const [password, setPassword] = useState('');
   const [errors, setErrors] = useState<FieldErrors>({});
   const signIn = useSignIn();
+  // Google is offered only where this deployment can take a person there.
+  const google = useSignInMethods().data?.google === true;
   const [kept, setKept] = useState(false);
   const returnTo = safeReturnTo(params.get('returnTo'));
   const error = params.get('error');
@@ -40,7 +42,7 @@ export default function SignIn() {
   };
 
   return (
-    <Page title={t('signIn.title')} lead={scheduled ? undefined : t('signIn.lead')} className="narrow">
+    <Page title={t('signIn.title')} lead={scheduled ? undefined : t(google ? 'signIn.lead' : 'signIn.leadPasswordOnly')} className="narrow">
       {googleMessage && !signIn.isError ? (
         <div className="alert" role="alert">
           <h2>{tc('signInErrors.title')}</h2>
@@ -72,12 +74,16 @@ export default function SignIn() {
       <p>
         <Link to="/forgot-password">{t('signIn.forgot')}</Link>
       </p>
-      <p className="or">{t('signIn.or')}</p>
-      <p>
-        <a className="button-google" href={`/v1/auth/google/start?returnTo=${encodeURIComponent(returnTo)}`}>
-          {t('signIn.google')}
-        </a>
-      </p>
+      {google ? (
+        <>
+          <p className="or">{t('signIn.or')}</p>
+          <p>
+            <a className="button-google" href={`/v1/auth/google/start?returnTo=${encodeURIComponent(returnTo)}`}>
+              {t('signIn.google')}
+            </a>
+          </p>
+        </>
+      ) : null}
       <p>
         {t('signIn.noAccount')} <Link to="/sign-up">{t('signIn.toSignUp')}</Link>
       </p>

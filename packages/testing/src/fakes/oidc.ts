@@ -41,6 +41,12 @@ export interface FakeOidcIssuer {
    * and returns the URL it would redirect to (`redirect_uri?code=…&state=…`).
    */
   approve(authorizationUrl: string, user: FakeOidcUser, tamper?: IdTokenTamper): string;
+  /**
+   * For a real browser: the account the person picks in the provider's account chooser. A browser
+   * that GETs the authorization endpoint is sent straight back (302) as `approve` would send it;
+   * with no account chosen (the default) the endpoint answers 404. Answers the URLs it was asked.
+   */
+  chooseAccount(user: FakeOidcUser | undefined): string[];
   /** Successful and refused token requests seen, for assertions. */
   tokenRequests: { ok: number; refused: number };
   close(): Promise<void>;
@@ -66,6 +72,8 @@ export async function startFakeOidcIssuer(opts: { clientId: string; clientSecret
   const codes = new Map<string, PendingCode>();
   const stats = { ok: 0, refused: 0 };
   let issuer = '';
+  let chosen: FakeOidcUser | undefined;
+  const asked: string[] = [];
 
   const refuse = (res: ServerResponse, error: string) => {
     stats.refused += 1;
@@ -90,6 +98,18 @@ export async function startFakeOidcIssuer(opts: { clientId: string; clientSecret
             scopes_supported: ['openid', 'email', 'profile'],
           }),
         );
+        return;
+      }
+      if (req.method === 'GET' && url.pathname === '/authorize' && chosen) {
+        asked.push(url.toString());
+        let location: string;
+        try {
+          location = fake.approve(url.toString(), chosen);
+        } catch (err) {
+          res.writeHead(400, { 'content-type': 'text/plain' }).end((err as Error).message);
+          return;
+        }
+        res.writeHead(302, { location, 'cache-control': 'no-store' }).end();
         return;
       }
       if (req.method === 'GET' && url.pathname === '/jwks') {
@@ -143,9 +163,13 @@ export async function startFakeOidcIssuer(opts: { clientId: string; clientSecret
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   issuer = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
-  return {
+  const fake: FakeOidcIssuer = {
     issuer,
     tokenRequests: stats,
+    chooseAccount(user) {
+      chosen = user;
+      return asked;
+    },
     approve(authorizationUrl, user, tamper = {}) {
       const u = new URL(authorizationUrl);
       if (`${u.origin}${u.pathname}` !== `${issuer}/authorize`) throw new Error(`not this issuer's authorization endpoint: ${u.origin}${u.pathname}`);
@@ -178,4 +202,5 @@ export async function startFakeOidcIssuer(opts: { clientId: string; clientSecret
         server.close(() => r());
       }),
   };
+  return fake;
 }

@@ -36,6 +36,34 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
   const site = (path: string) => new URL(path, config.PUBLIC_BASE_URL).toString();
 
   app.get(
+    '/v1/auth/methods',
+    {
+      schema: {
+        ...operation('getSignInMethods', {
+          tag: 'auth',
+          access: 'public',
+          summary: 'Ways to sign in here',
+          description:
+            'What the sign-in and settings pages offer: an email address and password always; Google only where this deployment has a Google client configured (elsewhere `/v1/auth/google/start` answers `AUTH_GOOGLE_DISABLED`).',
+        }),
+        response: {
+          200: Type.Object(
+            {
+              password: Type.Literal(true, { description: 'Signing up and in with an email address and a password.' }),
+              google: Type.Boolean({ description: 'Signing in with Google, and linking a Google account in the settings.' }),
+            },
+            { additionalProperties: false, description: 'The ways to sign in' },
+          ),
+        },
+      },
+    },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return { password: true as const, google: google.enabled };
+    },
+  );
+
+  app.get(
     '/v1/auth/google/start',
     {
       schema: {

@@ -164,10 +164,10 @@ export function MonthEndSection() {
                         {c.currency ? (
                           <>
                             {m(c[paid], c.currency)}
-                            <span className="figure-credits">{t('monthEnd.creditsValue', { count: c.credits[paidCredits], n: number(lang, c.credits[paidCredits]) })}</span>
+                            <span className="figure-credits">{t('monthEnd.creditsValue', { count: c.credits[paidCredits] })}</span>
                           </>
                         ) : (
-                          t('monthEnd.creditsValue', { count: c.credits[free], n: number(lang, c.credits[free]) })
+                          t('monthEnd.creditsValue', { count: c.credits[free] })
                         )}
                       </td>
                     ))}
@@ -199,7 +199,7 @@ export function MonthEndSection() {
           </div>
           <FormAlert title={t('csv.failed')} message={failureOf(csv, t('genericError')) ?? failureOf(periodCsv, t('genericError'))} />
 
-          {r.revenue.closed && !close.data ? null : <CloseMonth month={shown} close={close} />}
+          {r.revenue.closed && !close.data ? null : <CloseMonth month={shown} endsAt={r.stripe.to} shownAt={report.submittedAt} close={close} />}
         </>
       ) : null}
     </section>
@@ -210,8 +210,11 @@ export function MonthEndSection() {
  * Closing the month on screen. What came of it shows here, where the person pressed the button:
  * the refusal (focused, as every FormAlert), or the checkpoint, which takes the focus the button had.
  */
-function CloseMonth({ month, close }: { month: MonthQuery; close: UseMutationResult<LedgerPeriodClose, Error, MonthQuery> }) {
+function CloseMonth({ month, endsAt, shownAt, close }: { month: MonthQuery; endsAt: string; shownAt: number; close: UseMutationResult<LedgerPeriodClose, Error, MonthQuery> }) {
   const { t, i18n } = useTranslation('finance');
+  // A month still running when the report was asked for cannot be closed (the API refuses it): the
+  // page says from when it can be.
+  const running = Date.parse(endsAt) > shownAt;
   const done = useRef<HTMLParagraphElement>(null);
   useEffect(() => {
     if (close.data) done.current?.focus();
@@ -223,6 +226,8 @@ function CloseMonth({ month, close }: { month: MonthQuery; close: UseMutationRes
         <p ref={done} className="check-ok" role="status" tabIndex={-1}>
           {t('monthEnd.closedNow', { month: monthName(i18n.language, close.data.month), checkpoint: close.data.checkpoint?.id ?? '—' })}
         </p>
+      ) : running ? (
+        <p>{t('monthEnd.notOver', { month: monthName(i18n.language, month.month), date: dateTime(i18n.language, endsAt) })}</p>
       ) : (
         <>
           <p>{t('monthEnd.closeText')}</p>
