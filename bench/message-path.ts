@@ -48,11 +48,13 @@ const ALL_CASES: Case[] = [
   { name: 'one per transaction', env: { INBOX_BATCH: '1' } },
   { name: 'group commit', env: { INBOX_BATCH: '64', INBOX_LANES: '1' } },
   { name: 'group commit, 2 lanes', env: { INBOX_BATCH: '64', INBOX_LANES: '2' } },
-  // more jobs in flight than writers: the groups can grow past 32 while a transaction runs
+  // how many jobs the consumer takes at once bounds a group (the cases above: as many as writers)
+  { name: 'group commit, 16 in flight', env: { INBOX_BATCH: '64', INBOX_LANES: '1', INBOX_CONCURRENCY: '16' } },
+  { name: 'group commit, 64 in flight', env: { INBOX_BATCH: '64', INBOX_LANES: '1', INBOX_CONCURRENCY: '64' } },
   { name: 'group commit, 128 in flight', env: { INBOX_BATCH: '128', INBOX_LANES: '1', INBOX_CONCURRENCY: '128' } },
 ];
-/** BENCH_CASES: a comma-separated list of case names (default: all). */
-const CASES = process.env.BENCH_CASES ? ALL_CASES.filter((c) => process.env.BENCH_CASES!.split(',').includes(c.name)) : ALL_CASES;
+/** BENCH_CASES: case names separated by `;` (default: all). */
+const CASES = process.env.BENCH_CASES ? ALL_CASES.filter((c) => process.env.BENCH_CASES!.split(';').includes(c.name)) : ALL_CASES;
 
 interface Result {
   rate: number;

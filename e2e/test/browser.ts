@@ -129,10 +129,14 @@ export function mailedToken(sys: System, to: string, template: string): string {
 }
 
 export async function signUpVerified(sys: System, b: Browser, email: string): Promise<void> {
-  expect((await b.api.POST('/v1/auth/signup', { body: { email, password: PASSWORD, displayName: 'Mei <b>Ling</b>' } })).response.status).toBe(202);
+  // a refusal says which problem it was (a 503 from the gateway names the store or service it lacked)
+  const signedUp = await b.api.POST('/v1/auth/signup', { body: { email, password: PASSWORD, displayName: 'Mei <b>Ling</b>' } });
+  expect(signedUp.response.status, `sign-up: ${JSON.stringify(signedUp.error)}`).toBe(202);
   const token = await eventually(() => mailedToken(sys, email, 'verify-email'), 20_000);
-  expect((await b.api.POST('/v1/auth/verify-email', { body: { token } })).response.status).toBeLessThan(300);
-  expect((await b.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } })).response.status).toBe(200);
+  const verified = await b.api.POST('/v1/auth/verify-email', { body: { token } });
+  expect(verified.response.status, `verify: ${JSON.stringify(verified.error)}`).toBeLessThan(300);
+  const signedIn = await b.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } });
+  expect(signedIn.response.status, `sign-in: ${JSON.stringify(signedIn.error)}`).toBe(200);
   expect(b.cookies.has('imlab_sid')).toBe(true);
 }
 
