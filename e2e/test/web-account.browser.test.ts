@@ -170,6 +170,8 @@ describe('sessions', () => {
           // sign out everywhere, through its confirmation dialog
           await page.getByRole('button', { name: at(s, 'security.everywhere') }).click();
           const dialog = page.getByRole('dialog', { name: at(s, 'security.everywhereConfirmTitle') });
+          // an account with a password and no Google: the password is the way back in, Google is not mentioned
+          await dialog.getByText(at(s, 'security.everywhereConfirmText'), { exact: true }).waitFor();
           await dialog.waitFor();
           expect(await focusedText(page)).toBe(at(s, 'cancel'));
           await screen(page, 'settings-sign-out-everywhere-dialog', { locale, width });

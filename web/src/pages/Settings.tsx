@@ -268,7 +268,7 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
         <ConfirmDialog
           open={confirming}
           title={t('security.everywhereConfirmTitle')}
-          text={<p>{t('security.everywhereConfirmText')}</p>}
+          text={<p>{t(me.google ? (me.hasPassword ? 'security.everywhereConfirmTextBoth' : 'security.everywhereConfirmTextGoogle') : 'security.everywhereConfirmText')}</p>}
           confirm={t('security.everywhere')}
           cancel={t('cancel')}
           busy={everywhere.isPending}
