@@ -10,12 +10,15 @@
  *   one per transaction   INBOX_BATCH=1: each command its own inbox transaction (before group commit)
  *   group commit          INBOX_BATCH=64, one lane (the service's default)
  *   group commit, 2 lanes INBOX_BATCH=64, INBOX_LANES=2
+ *   group commit, N in flight  the consumer takes N commands at once (16, 64: the service's default, 128)
+ * (The first three take one command per writer at once, INBOX_CONCURRENCY=CLIENTS.)
  * For each: commands/s from the first write to the last command applied, CPU ms per command (the
  * service process, its Postgres backends, the writers' backends, Redis, the writer process) from
  * /proc and Redis INFO, and where a message spent its time (written → relayed → applied, p50/p99).
  *
  *   pnpm --filter @imlab/bench message-path      (BENCH_COMMANDS=4000, BENCH_CLIENTS=32, BENCH_ROUNDS=2,
- *                                                BENCH_PROFILE=dir for CPU profiles of the service)
+ *                                                BENCH_PROFILE=dir for CPU profiles of the service,
+ *                                                BENCH_CASES='name;name' for some of the cases)
  * Prints a markdown report (docs/benchmarks.md, "Message path").
  */
 import { randomBytes, randomUUID } from 'node:crypto';
