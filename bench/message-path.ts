@@ -57,7 +57,10 @@ const ALL_CASES: Case[] = [
   { name: 'group commit, 128 in flight', env: { INBOX_BATCH: '128', INBOX_LANES: '1', INBOX_CONCURRENCY: '128' } },
 ];
 /** BENCH_CASES: case names separated by `;` (default: all). */
-const CASES = process.env.BENCH_CASES ? ALL_CASES.filter((c) => process.env.BENCH_CASES!.split(';').includes(c.name)) : ALL_CASES;
+const asked = process.env.BENCH_CASES?.split(';');
+const unknown = asked?.filter((name) => !ALL_CASES.some((c) => c.name === name)) ?? [];
+if (unknown.length) throw new Error(`BENCH_CASES: no case named ${unknown.map((n) => `"${n}"`).join(', ')} (cases: ${ALL_CASES.map((c) => c.name).join('; ')})`);
+const CASES = asked ? ALL_CASES.filter((c) => asked.includes(c.name)) : ALL_CASES;
 
 interface Result {
   rate: number;

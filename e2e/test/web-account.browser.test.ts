@@ -549,12 +549,11 @@ describe('finance and ops', () => {
           expect(lines[0]).toBe('transaction_id,created_at,booked_at,type,reporting_category,currency,amount,fee,net,status,source_id,payment_intent_id,order_id,payout_id,differences');
           expect(lines.some((l) => l.startsWith(`${charge.id as string},`) && l.includes(',usd,1234,66,1168,'))).toBe(true);
 
-          // The close acts on the month on screen, not on what the month field says since. The month
-          // on screen is not over: no close is offered (the API would refuse it), and the page says
-          // from when it can be; a past month typed in the field, not shown, changes nothing.
-          await page.getByLabel(at(f, 'monthEnd.month'), { exact: true }).fill('2025-01');
+          // The month on screen is not over: no close is offered (the API would refuse it), and the
+          // page says from when it can be, in the month's time zone.
           const notOver = at(f, 'monthEnd.notOver', { month: monthName(locale, month) }).split('{{date}}')[0]!;
           await page.locator('.month-close p', { hasText: notOver }).waitFor();
+          expect(await page.locator('.month-close p', { hasText: notOver }).innerText()).toContain(`(${tz})`);
           expect(await page.locator('.month-close button').count()).toBe(0);
           // That past month, shown, is over: it closes, and the checkpoint it was closed on takes the
           // focus the button had (one month per language and width: a month closes once).
@@ -563,12 +562,15 @@ describe('finance and ops', () => {
           await page.getByRole('button', { name: at(f, 'monthEnd.import') }).click();
           // imported, and Stripe had nothing then: said so, not "import it first"
           await page.locator('.finance-section .empty', { hasText: at(f, 'monthEnd.noStripeImported') }).waitFor();
+          // the close acts on the month on screen, not on what the month field says since
+          await page.getByLabel(at(f, 'monthEnd.month'), { exact: true }).fill('2024-06');
           await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: monthName(locale, past) }) }).click();
           const closedNow = page.locator('.month-close [role=status]');
           await closedNow.waitFor();
           const closes = await ok(finance.api.GET('/v1/admin/ledger/periods'));
           const close = closes.items.find((c) => c.month === past && c.tz === tz);
           expect(close).toBeDefined();
+          expect(closes.items.some((c) => c.month === '2024-06')).toBe(false);
           expect(await closedNow.innerText()).toBe(at(f, 'monthEnd.closedNow', { month: monthName(locale, past), checkpoint: close!.checkpoint?.id ?? '—' }));
           expect(await closedNow.evaluate((el) => el === (document.activeElement as unknown))).toBe(true);
           expect(await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: monthName(locale, past) }) }).count()).toBe(0);

@@ -84,8 +84,9 @@ export function at(obj: Texts, key: string, vars: Record<string, string | number
   });
 }
 
-/** 1500 → "1,500"; -12345 → "-12,345". */
+/** 1500 → "1,500"; -12345 → "-12,345" (counts: whole numbers only). */
 export function grouped(n: number): string {
+  if (!Number.isInteger(n)) throw new Error(`grouped() takes whole numbers: ${n}`);
   const digits = String(Math.abs(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return n < 0 ? `-${digits}` : digits;
 }

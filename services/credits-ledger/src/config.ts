@@ -36,7 +36,8 @@ export const configSpec = {
    * Commands the credits-ledger inbox takes from the queue at once. With group commit this bounds a
    * group: 64 applied 23 % more commands a second than 16 under load (docs/benchmarks.md, "Message
    * path"); each one taken but not yet applied is handed out again if the process dies (the inbox
-   * makes the second delivery a no-op).
+   * makes the second delivery a no-op). This assumes group commit: with INBOX_BATCH=1 every command
+   * is a transaction of its own, so keep this at most DB_POOL_SIZE.
    */
   INBOX_CONCURRENCY: num({ default: 64 }),
   /**

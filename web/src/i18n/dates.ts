@@ -8,9 +8,9 @@ const dateLocale = (language: string | undefined) => (language === 'zh' ? 'zh-CN
 /** What goes between two sentences: a space in English, nothing after Chinese 。 */
 export const sentenceGap = (language: string | undefined) => (language === 'zh' ? '' : ' ');
 
-/** A date and time: "6 Dec 2026, 20:54". */
-export const dateTime = (language: string | undefined, iso: string) =>
-  new Intl.DateTimeFormat(dateLocale(language), { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
+/** A date and time: "6 Dec 2026, 20:54" (in `timeZone` when given, else the browser's). */
+export const dateTime = (language: string | undefined, iso: string, timeZone?: string) =>
+  new Intl.DateTimeFormat(dateLocale(language), { dateStyle: 'medium', timeStyle: 'short', ...(timeZone ? { timeZone } : {}) }).format(new Date(iso));
 
 /** A day: "6 Dec 2026". */
 export const day = (language: string | undefined, iso: string) => new Intl.DateTimeFormat(dateLocale(language), { dateStyle: 'medium' }).format(new Date(iso));

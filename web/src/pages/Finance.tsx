@@ -160,7 +160,9 @@ function TrialBalanceSection() {
 }
 
 function VerifySection() {
-  const { t } = useTranslation('finance');
+  const { t, i18n } = useTranslation('finance');
+  // a count mismatch compares two numbers (grouped as any count); the others compare hashes
+  const value = (reason: string, v: string) => (reason === 'count' && /^\d+$/.test(v) ? number(i18n.language, Number(v)) : v);
   const verify = useMutation({ mutationFn: verifyLedger });
   const r = verify.data;
   return (
@@ -173,7 +175,7 @@ function VerifySection() {
             <p className="check-ok">{t('verify.ok', { checkpoints: r.checkpoints, sealed: r.sealedTransfers, unsealed: r.unsealedTransfers })}</p>
           ) : (
             <p className="check-bad">
-              {t('verify.mismatch', { checkpoint: r.firstMismatch.checkpointId, reason: r.firstMismatch.reason, expected: r.firstMismatch.expected, actual: r.firstMismatch.actual })}
+              {t('verify.mismatch', { checkpoint: r.firstMismatch.checkpointId, reason: r.firstMismatch.reason, expected: value(r.firstMismatch.reason, r.firstMismatch.expected), actual: value(r.firstMismatch.reason, r.firstMismatch.actual) })}
             </p>
           )
         ) : null}

@@ -191,6 +191,13 @@ function Profile({ me }: { me: Me }) {
   );
 }
 
+/** What signing out everywhere leaves this account to sign in again with. */
+function wayBackIn(me: Me, googleHere: boolean): string {
+  const google = me.google && googleHere;
+  if (google) return me.hasPassword ? 'security.everywhereConfirmTextBoth' : 'security.everywhereConfirmTextGoogle';
+  return me.hasPassword ? 'security.everywhereConfirmText' : 'security.everywhereConfirmTextReset';
+}
+
 function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
   const { t, i18n } = useTranslation('settings');
   const sessions = useSessions(true);
@@ -268,7 +275,7 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
         <ConfirmDialog
           open={confirming}
           title={t('security.everywhereConfirmTitle')}
-          text={<p>{t(me.google ? (me.hasPassword ? 'security.everywhereConfirmTextBoth' : 'security.everywhereConfirmTextGoogle') : 'security.everywhereConfirmText')}</p>}
+          text={<p>{t(wayBackIn(me, methods.data?.google !== false))}</p>}
           confirm={t('security.everywhere')}
           cancel={t('cancel')}
           busy={everywhere.isPending}

@@ -23,8 +23,10 @@ export default function SignIn() {
   const [password, setPassword] = useState('');
   const [errors, setErrors] = useState<FieldErrors>({});
   const signIn = useSignIn();
-  // Google is offered only where this deployment can take a person there.
-  const google = useSignInMethods().data?.google === true;
+  // Google is offered only where this deployment can take a person there; if the API cannot say,
+  // it is offered as before (the start answers for itself).
+  const methods = useSignInMethods();
+  const google = methods.isError || methods.data?.google === true;
   const [kept, setKept] = useState(false);
   const returnTo = safeReturnTo(params.get('returnTo'));
   const error = params.get('error');

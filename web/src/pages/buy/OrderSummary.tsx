@@ -1,6 +1,7 @@
 import { useTranslation } from 'react-i18next';
 import { formatMoney, usePricing, type Order } from '../../api/buy';
 import { day } from '../../i18n/dates';
+import { number } from '../account/common';
 
 /** The pack's name in the page's language (from the pricing), else its id. */
 export function usePackName() {
@@ -23,7 +24,7 @@ export function OrderSummary({ order }: { order: Order }) {
       </div>
       <div>
         <dt>{t('fields.credits')}</dt>
-        <dd>{order.credits}</dd>
+        <dd>{number(lang ?? 'en', order.credits)}</dd>
       </div>
       <div>
         <dt>{t('fields.amount')}</dt>

@@ -199,22 +199,44 @@ export function MonthEndSection() {
           </div>
           <FormAlert title={t('csv.failed')} message={failureOf(csv, t('genericError')) ?? failureOf(periodCsv, t('genericError'))} />
 
-          {r.revenue.closed && !close.data ? null : <CloseMonth month={shown} endsAt={r.stripe.to} shownAt={report.submittedAt} close={close} />}
+          {r.revenue.closed && !close.data ? null : <CloseMonth key={`${shown.month} ${shown.tz}`} month={shown} endsAt={r.stripe.to} close={close} />}
         </>
       ) : null}
     </section>
   );
 }
 
+/** An instant in the month's time zone, named ("1 Jan 2027, 00:00 (Asia/Shanghai)"); the browser's own if Intl does not know the zone. */
+function inZone(language: string, iso: string, tz: string): string {
+  try {
+    return `${dateTime(language, iso, tz)} (${tz})`;
+  } catch {
+    return dateTime(language, iso);
+  }
+}
+
+/** True until the instant `at`, then false: the component renders again when it passes. */
+function useBefore(at: string): boolean {
+  const end = Date.parse(at);
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    if (now >= end) return;
+    // a timer holds at most ~24.8 days: one further away is set again when that one fires
+    const timer = setTimeout(() => setNow(Date.now()), Math.min(end - now, 2 ** 31 - 1));
+    return () => clearTimeout(timer);
+  }, [end, now]);
+  return now < end;
+}
+
 /**
  * Closing the month on screen. What came of it shows here, where the person pressed the button:
  * the refusal (focused, as every FormAlert), or the checkpoint, which takes the focus the button had.
  */
-function CloseMonth({ month, endsAt, shownAt, close }: { month: MonthQuery; endsAt: string; shownAt: number; close: UseMutationResult<LedgerPeriodClose, Error, MonthQuery> }) {
+function CloseMonth({ month, endsAt, close }: { month: MonthQuery; endsAt: string; close: UseMutationResult<LedgerPeriodClose, Error, MonthQuery> }) {
   const { t, i18n } = useTranslation('finance');
-  // A month still running when the report was asked for cannot be closed (the API refuses it): the
-  // page says from when it can be.
-  const running = Date.parse(endsAt) > shownAt;
+  // A month still running cannot be closed (the API refuses it, and stays the judge): the page says
+  // from when it can be, in the month's own time zone, and offers the close once that has passed.
+  const running = useBefore(endsAt);
   const done = useRef<HTMLParagraphElement>(null);
   useEffect(() => {
     if (close.data) done.current?.focus();
@@ -227,7 +249,7 @@ function CloseMonth({ month, endsAt, shownAt, close }: { month: MonthQuery; ends
           {t('monthEnd.closedNow', { month: monthName(i18n.language, close.data.month), checkpoint: close.data.checkpoint?.id ?? '—' })}
         </p>
       ) : running ? (
-        <p>{t('monthEnd.notOver', { month: monthName(i18n.language, month.month), date: dateTime(i18n.language, endsAt) })}</p>
+        <p>{t('monthEnd.notOver', { month: monthName(i18n.language, month.month), date: inZone(i18n.language, endsAt, month.tz) })}</p>
       ) : (
         <>
           <p>{t('monthEnd.closeText')}</p>
