@@ -6,7 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOidcIssuer, type FakeOidcIssuer } from '@imlab/testing';
-import { generate, mailCount, mailText, mailTexts, until } from './browser.js';
+import { ok } from '@imlab/client';
+import { PASSWORD, generate, mailCount, mailText, mailTexts, until } from './browser.js';
 import { at, largestContentfulPaint, LOCALES, newContext as openContext, screen, SCREENSHOTS, seriousViolations, startWebSystem, texts, visit as open, WIDTHS, withGateway, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
 
 declare const document: { documentElement: { scrollWidth: number }; activeElement: PageElement | null };
@@ -302,6 +303,65 @@ describe('signing in with Google', () => {
       }
     }
   }, 120_000);
+});
+
+describe('linking Google in the settings', () => {
+  it('links a Google account after the password, signs in with it from another browser, and unlinks it (en at 1280 px, zh at 375 px)', async () => {
+    for (const { locale, width, ip } of [
+      { locale: 'en' as const, width: 1280, ip: '127.0.0.84' },
+      { locale: 'zh' as const, width: 375, ip: '127.0.0.85' },
+    ]) {
+      const s = texts(locale, 'settings');
+      const auth = texts(locale, 'auth');
+      const email = `web-link-${locale}@example.test`;
+      const person = await web.signedUp(ip, email);
+      const chooser = google.chooseAccount({ sub: `g-link-${locale}`, email: `link-${locale}@gmail.example`, email_verified: true });
+      const asked = chooser.length;
+      const { context, page, watch } = await newContext({ width, locale, as: person, allowOrigins: [google.issuer] });
+      try {
+        await visit(page, '/settings/security');
+        const section = page.locator('section', { has: page.getByRole('heading', { name: at(s, 'security.google.title'), exact: true }) });
+        await section.getByText(at(s, 'security.google.notLinked')).waitFor();
+        // the password first: without it, nothing leaves the page
+        await section.getByRole('button', { name: at(s, 'security.google.link') }).click();
+        await section.getByText(at(s, 'security.google.passwordRequired')).waitFor();
+        expect(chooser).toHaveLength(asked);
+        await section.getByLabel(at(s, 'security.password.current')).fill(PASSWORD);
+        await section.getByRole('button', { name: at(s, 'security.google.link') }).click();
+        // to Google and back: linked, said once (the address forgets the outcome)
+        await section.getByText(at(s, 'security.google.linked')).waitFor();
+        await section.getByText(at(s, 'security.google.isLinked')).waitFor();
+        expect(new URL(page.url()).search).toBe('');
+        expect(chooser).toHaveLength(asked + 1);
+        await screen(page, 'settings-google-linked', { locale, width });
+        expect((await ok(person.api.GET('/v1/me'))).google).toBe(true);
+
+        // another browser signs in to the same account with that Google account
+        const other = await newContext({ width, locale, allowOrigins: [google.issuer] });
+        try {
+          await visit(other.page, '/sign-in');
+          await other.page.locator('main').getByRole('link', { name: at(auth, 'signIn.google') }).click();
+          await other.page.locator('.account-button').waitFor();
+          const me = (await other.page.evaluate(async () => (await fetch('/v1/me')).json())) as { email: string };
+          expect(me.email).toBe(email);
+          expect(other.watch.problems).toEqual([]);
+        } finally {
+          await other.context.close();
+        }
+
+        // unlinked again, with the password
+        await section.getByLabel(at(s, 'security.password.current')).fill(PASSWORD);
+        await section.getByRole('button', { name: at(s, 'security.google.unlink') }).click();
+        await section.getByText(at(s, 'security.google.unlinked')).waitFor();
+        await section.getByText(at(s, 'security.google.notLinked')).waitFor();
+        expect((await ok(person.api.GET('/v1/me'))).google).toBe(false);
+        expect(watch.problems).toEqual([]);
+      } finally {
+        google.chooseAccount(undefined);
+        await context.close();
+      }
+    }
+  }, 180_000);
 });
 
 describe('signing up, confirming the address and signing in through the forms', () => {
