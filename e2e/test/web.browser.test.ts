@@ -349,7 +349,14 @@ describe('linking Google in the settings', () => {
           await other.context.close();
         }
 
-        // unlinked again, with the password
+        // a wrong password keeps Google linked, and the alert says it was the unlinking that failed
+        await section.getByLabel(at(s, 'security.password.current')).fill('not my password 42');
+        await section.getByRole('button', { name: at(s, 'security.google.unlink') }).click();
+        const refused = section.locator('[role=alert]', { hasText: at(s, 'security.google.unlinkFailed') });
+        await refused.waitFor();
+        expect(await refused.innerText()).toContain(locale === 'en' ? 'The password is incorrect.' : '密码不正确。');
+        expect((await ok(person.api.GET('/v1/me'))).google).toBe(true);
+        // unlinked, with the right one
         await section.getByLabel(at(s, 'security.password.current')).fill(PASSWORD);
         await section.getByRole('button', { name: at(s, 'security.google.unlink') }).click();
         await section.getByText(at(s, 'security.google.unlinked')).waitFor();

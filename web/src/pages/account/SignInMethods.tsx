@@ -198,7 +198,8 @@ export function GoogleLink({ me }: { me: Me }) {
     <Section kind="settings" id="google-title" title={t('security.google.title')}>
       {shown === 'linked' ? <Done message={t('security.google.linked')} /> : null}
       {shown && shown !== 'linked' ? <FormAlert title={t('security.google.failed')} message={t(`security.google.outcome.${shown}`)} /> : null}
-      <FormAlert title={t('security.google.failed')} message={failureOf(start.isError ? start : unlink, t('genericError'))} />
+      <FormAlert title={t('security.google.failed')} message={failureOf(start, t('genericError'))} />
+      <FormAlert title={t('security.google.unlinkFailed')} message={failureOf(unlink, t('genericError'))} />
       <Done message={done} />
       <p>{me.google ? t('security.google.isLinked') : t('security.google.notLinked')}</p>
       {me.google && !me.hasPassword ? (
