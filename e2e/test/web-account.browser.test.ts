@@ -553,7 +553,7 @@ describe('finance and ops', () => {
           // page says from when it can be, in the month's time zone.
           const notOver = at(f, 'monthEnd.notOver', { month: monthName(locale, month) }).split('{{date}}')[0]!;
           await page.locator('.month-close p', { hasText: notOver }).waitFor();
-          expect(await page.locator('.month-close p', { hasText: notOver }).innerText()).toContain(`(${tz})`);
+          expect(await page.locator('.month-close p', { hasText: notOver }).innerText()).toContain(locale === 'zh' ? `（${tz}）` : ` (${tz})`);
           expect(await page.locator('.month-close button').count()).toBe(0);
           // That past month, shown, is over: it closes, and the checkpoint it was closed on takes the
           // focus the button had (one month per language and width: a month closes once).

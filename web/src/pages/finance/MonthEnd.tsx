@@ -209,7 +209,8 @@ export function MonthEndSection() {
 /** An instant in the month's time zone, named ("1 Jan 2027, 00:00 (Asia/Shanghai)"); the browser's own if Intl does not know the zone. */
 function inZone(language: string, iso: string, tz: string): string {
   try {
-    return `${dateTime(language, iso, tz)} (${tz})`;
+    // Chinese text takes full-width parentheses
+    return language === 'zh' ? `${dateTime(language, iso, tz)}（${tz}）` : `${dateTime(language, iso, tz)} (${tz})`;
   } catch {
     return dateTime(language, iso);
   }
