@@ -50,6 +50,12 @@ async function signedUpWithRoles(ip: string, email: string, roles: string[]): Pr
 
 /** How far a scrolling region's content is wider than the region (0 or less: it all shows). */
 const sidewaysOverflow = (region: Locator) => region.evaluate((el: PageElement & { scrollWidth: number; clientWidth: number }) => el.scrollWidth - el.clientWidth);
+/** The email-change page's "from → to" list, as [term, value] pairs in order. */
+async function changeFacts(page: Page): Promise<string[][]> {
+  await page.locator('dl.email-change-facts').waitFor();
+  const cells = (await page.locator('dl.email-change-facts > dt, dl.email-change-facts > dd').allInnerTexts()).map((x) => x.trim());
+  return cells.flatMap((_, i) => (i % 2 === 0 ? [[cells[i]!, cells[i + 1]!]] : []));
+}
 const focusedText = (page: Page) => page.evaluate(() => (document.activeElement as PageElement).innerText.trim());
 
 describe('settings, signed out', () => {
@@ -137,9 +143,10 @@ describe('sessions', () => {
   it('a second session appears; revoking it ends it (its GET /v1/me is 401); sign out everywhere signs this browser out too', async () => {
     const email = 'acct-sessions@example.test';
     const person = await web.signedUp('127.0.0.141', email);
-    // the same person signs in elsewhere, through the API
+    // the same person signs in elsewhere, through the API, as Firefox on a Mac
     const other = web.person('127.0.0.142');
-    expect((await other.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } })).response.status).toBe(200);
+    const firefox = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0';
+    expect((await other.api.POST('/v1/auth/login', { body: { email, password: PASSWORD }, headers: { 'user-agent': firefox } })).response.status).toBe(200);
     const otherId = (await ok(other.api.GET('/v1/me/sessions'))).items.find((s) => s.current)!.id;
 
     for (const [locale, width] of [['zh', 375], ['en', 1280]] as const) {
@@ -157,8 +164,16 @@ describe('sessions', () => {
           // the other session's button (the current one has none)
           const revoke = page.locator('.session').filter({ hasNot: page.locator('.session-current') }).getByRole('button', { name: at(s, 'security.revoke') });
           expect(await revoke.count()).toBe(sessions.items.length - 1);
-          // the devices are named in the page's language (the gateway's label is English: "Chrome on Linux")
-          for (const name of await page.locator('.session-device').allInnerTexts()) expect(name).not.toMatch(/ on |Unknown device|^Browser/);
+          // the devices are named in the page's language, from the parts the API gives (its label is English: "Chrome on Linux")
+          const named = (d: { browser: string | null; os: string | null }) =>
+            d.browser && d.os ? at(s, 'security.device.on', { browser: d.browser, os: d.os })
+            : d.browser ? d.browser
+            : d.os ? at(s, 'security.device.browserOn', { os: d.os })
+            : at(s, 'security.device.unknown');
+          expect(sessions.items.find((i) => i.id === otherId)).toMatchObject({ browser: 'Firefox', os: 'macOS' });
+          const shown = (await page.locator('.session-device').allInnerTexts()).map((name) => name.replace(at(s, 'security.current'), '').trim());
+          expect(shown).toEqual(sessions.items.map(named));
+          for (const name of shown) expect(name).not.toMatch(/ on |Unknown device|^Browser/);
           const otherName = (await page.locator('.session').filter({ hasNot: page.locator('.session-current') }).first().locator('.session-device').innerText()).trim();
           await revoke.first().click();
           await page.locator('.status-line', { hasText: at(s, 'security.revoked', { device: otherName }) }).waitFor();
@@ -302,17 +317,33 @@ describe('password, email address and Google', () => {
 
         // the link in the new inbox opens the app; pressing the button moves the account
         const confirmLink = await until(async () => /https?:\/\/\S*\/email-change\?confirm=[A-Za-z0-9_-]+/.exec(mailText(web.sys, moved, 'email-change-confirm') ?? '')?.[0], 20_000);
+        const masked = (address: string) => `${address[0]}•••${address.slice(address.indexOf('@'))}`;
         await page.goto(confirmLink);
         await page.getByRole('heading', { name: at(s, 'emailChange.title') }).waitFor();
+        // before anything changes, the page says from which address to which
+        expect(await changeFacts(page)).toEqual([
+          [at(s, 'emailChange.now'), masked(email)],
+          [at(s, 'emailChange.new'), moved],
+        ]);
+        await screen(page, 'email-change-confirm', { locale, width });
+        expect((await ok(person.api.GET('/v1/me'))).email).toBe(email);
         await page.getByRole('button', { name: at(s, 'emailChange.confirm') }).click();
         await page.getByRole('status').filter({ hasText: at(s, 'emailChange.confirmed', { email: moved }) }).waitFor();
         await screen(page, 'email-change-confirmed', { locale, width });
         expect((await ok(person.api.GET('/v1/me'))).email).toBe(moved);
+        // the link a second time: said to be spent at once, and no button to press
+        await page.goto(confirmLink);
+        await page.getByRole('heading', { name: at(s, 'emailChange.invalidTitle') }).waitFor();
+        expect(await page.getByRole('button', { name: at(s, 'emailChange.confirm') }).count()).toBe(0);
 
         // the old inbox says "not me": the account goes back and everyone is signed out
         const undoLink = await until(async () => /https?:\/\/\S*\/email-change\?undo=[A-Za-z0-9_-]+/.exec(mailText(web.sys, email, 'email-changed') ?? '')?.[0], 20_000);
         await page.goto(undoLink);
         await page.getByRole('heading', { name: at(s, 'emailChange.undoTitle') }).waitFor();
+        expect(await changeFacts(page)).toEqual([
+          [at(s, 'emailChange.now'), masked(moved)],
+          [at(s, 'emailChange.backTo'), email],
+        ]);
         await screen(page, 'email-change-undo', { locale, width });
         await page.getByRole('button', { name: at(s, 'emailChange.undo') }).click();
         await page.getByRole('status').filter({ hasText: at(s, 'emailChange.undone') }).waitFor();

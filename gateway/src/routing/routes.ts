@@ -87,7 +87,7 @@ interface RouteRule {
 }
 
 /** Credential endpoints and emailed links anyone can hammer to guess passwords or send mail. */
-const STRICT_AUTH = /^\/v1\/auth\/(signup|login|verify-email|verify-email\/resend|password\/forgot|google\/start|google\/callback|email\/confirm|account\/restore)$/;
+const STRICT_AUTH = /^\/v1\/auth\/(signup|login|verify-email|verify-email\/resend|password\/forgot|google\/start|google\/callback|email\/confirm|email\/(?:confirm|undo)\/preview|account\/restore)$/;
 /** Signed-in changes that check a password or mail an address. */
 const STRICT_ACCOUNT = /^\/v1\/me\/(email|google\/link|google\/unlink)$/;
 /** Public and anonymous: resolving a session there would only cost an auth round trip. */

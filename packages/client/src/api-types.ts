@@ -837,6 +837,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/email/confirm/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * See what a new-address link will do
+         * @description With the token from the link sent to the new address: the address the account has now (masked) and the new one. Nothing changes; the link stays usable.
+         *
+         *     Public: no session needed.
+         */
+        post: operations["previewEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/email/undo": {
         parameters: {
             query?: never;
@@ -853,6 +875,28 @@ export interface paths {
          *     Public: no session needed.
          */
         post: operations["undoEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/email/undo/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * See what a take-it-back link will do
+         * @description With the token from the link sent to the old address: the address the account has now (masked) and the old one it would go back to. Nothing changes; the link stays usable.
+         *
+         *     Public: no session needed.
+         */
+        post: operations["previewEmailUndo"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2059,6 +2103,19 @@ export interface components {
             email: string;
         };
         /**
+         * @description What the link will do. Looking does not use the link.
+         * @example {
+         *       "from": "m•••@example.com",
+         *       "to": "mei.new@example.com"
+         *     }
+         */
+        EmailChangePreview: {
+            /** @description The account's address now, masked (`m•••@example.com`). */
+            from: string;
+            /** @description The address the account will have once the link is used, in full: the inbox the link was sent to. */
+            to: string;
+        };
+        /**
          * @example {
          *       "newEmail": "mei.new@example.com",
          *       "currentPassword": "lantern-harbour-fog-7"
@@ -2919,16 +2976,20 @@ export interface components {
             received: boolean;
         };
         Session: {
+            /** @description The browser, by name (no version); null when not known. For a client to word the device in its own language. */
+            browser: "Edge" | "Opera" | "Samsung Internet" | "Firefox" | "Chrome" | "Safari" | "curl" | "Bot" | null;
             /** Format: date-time */
             createdAt: string;
             /** @description The session of this request. */
             current: boolean;
-            /** @description A coarse label such as "Firefox on macOS". */
+            /** @description A coarse label in English, such as "Firefox on macOS", "Browser on Linux" or "Unknown device". */
             device: string;
             /** Format: uuid */
             id: string;
             /** Format: date-time */
             lastSeenAt: string;
+            /** @description The operating system, by name (no version); null when not known. */
+            os: "iOS" | "Android" | "ChromeOS" | "macOS" | "Windows" | "Linux" | null;
         };
         /**
          * @description Every active session of the account, newest first.
@@ -2939,6 +3000,8 @@ export interface components {
          *           "createdAt": "2026-11-02T09:15:00.000Z",
          *           "lastSeenAt": "2026-11-03T18:40:12.000Z",
          *           "device": "Firefox on macOS",
+         *           "browser": "Firefox",
+         *           "os": "macOS",
          *           "current": true
          *         }
          *       ],
@@ -6182,6 +6245,73 @@ export interface operations {
             504: components["responses"]["UpstreamTimeout"];
         };
     };
+    previewEmailChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description What the link will do */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailChangePreview"];
+                };
+            };
+            /** @description Bad Request: `AUTH_INVALID_TOKEN`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_INVALID_TOKEN" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            401: components["responses"]["GatewaySessionCookieConflict"];
+            403: components["responses"]["GatewayCsrfRejected"];
+            /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
     undoEmailChange: {
         parameters: {
             query?: never;
@@ -6228,6 +6358,73 @@ export interface operations {
                     };
                 };
             };
+            /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["UpstreamFailed"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    previewEmailUndo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description What the link will do */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailChangePreview"];
+                };
+            };
+            /** @description Bad Request: `AUTH_INVALID_TOKEN`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "AUTH_INVALID_TOKEN" | "VALIDATION_FAILED";
+                    };
+                };
+            };
+            401: components["responses"]["GatewaySessionCookieConflict"];
+            403: components["responses"]["GatewayCsrfRejected"];
             /** @description Payload Too Large: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {

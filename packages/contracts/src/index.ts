@@ -11,3 +11,4 @@ export * from './session-cookie.js';
 export * from './catalog.js';
 export * from './moderation.js';
 export * from './metrics.js';
+export * from './device.js';

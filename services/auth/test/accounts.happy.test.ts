@@ -142,9 +142,9 @@ describe('sessions', () => {
     expect((await call(t.url, 'GET', '/v1/me/sessions?cursor=&limit=20', { headers: await bearer(t, sid) })).body.items).toHaveLength(2);
     expect((await call(t.url, 'GET', '/v1/me/sessions?cursor=garbage', { headers: await bearer(t, sid) })).body).toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
     const current = list.body.items.find((s: { current: boolean }) => s.current);
-    expect(current.device).toBe('Safari on iOS');
+    expect(current).toMatchObject({ device: 'Safari on iOS', browser: 'Safari', os: 'iOS' });
     const theOther = list.body.items.find((s: { current: boolean }) => !s.current);
-    expect(theOther.device).toBe('Chrome on Windows');
+    expect(theOther).toMatchObject({ device: 'Chrome on Windows', browser: 'Chrome', os: 'Windows' });
 
     const del = await call(t.url, 'DELETE', `/v1/me/sessions/${theOther.id}`, { headers: await bearer(t, sid) });
     expect(del.status).toBe(204);

@@ -109,7 +109,17 @@ describe('changing the email address', () => {
     expect((await userRow(userId)).email).toBe('move-me@example.com');
     const [confirmMail] = (await sentEmails(t, 'moved.here@example.com')).filter((m) => m.template === 'email-change-confirm');
     expect(confirmMail).toBeDefined();
-    const confirmed = await call(t.url, 'POST', '/v1/auth/email/confirm', { body: { token: linkToken(confirmMail!.data.link, 'confirm') } });
+    const confirmToken = linkToken(confirmMail!.data.link, 'confirm');
+    // the link's page can say what it will do, and looking uses nothing up (twice, then still confirmable)
+    for (let i = 0; i < 2; i++) {
+      const preview = await call(t.url, 'POST', '/v1/auth/email/confirm/preview', { body: { token: confirmToken } });
+      expect(preview.status).toBe(200);
+      expect(preview.body).toEqual({ from: 'm•••@example.com', to: 'moved.here@example.com' });
+    }
+    // a link's token is good for its own purpose only
+    expect((await call(t.url, 'POST', '/v1/auth/email/undo/preview', { body: { token: confirmToken } })).body).toMatchObject({ code: 'AUTH_INVALID_TOKEN' });
+    expect((await userRow(userId)).email).toBe('move-me@example.com');
+    const confirmed = await call(t.url, 'POST', '/v1/auth/email/confirm', { body: { token: confirmToken } });
     expect(confirmed.status).toBe(200);
     expect(confirmed.body).toEqual({ email: 'moved.here@example.com' });
     expect((await userRow(userId)).email).toBe('moved.here@example.com');
@@ -124,8 +134,16 @@ describe('changing the email address', () => {
 
     const [told] = (await sentEmails(t, 'move-me@example.com')).filter((m) => m.template === 'email-changed');
     expect(told!.data.newEmailMasked).toBe('m•••@example.com');
-    const undo = await call(t.url, 'POST', '/v1/auth/email/undo', { body: { token: linkToken(told!.data.link, 'undo') } });
+    // a used link says so before anyone presses a button
+    const usedPreview = await call(t.url, 'POST', '/v1/auth/email/confirm/preview', { body: { token: confirmToken } });
+    expect(usedPreview.status).toBe(400);
+    expect(usedPreview.body).toMatchObject({ code: 'AUTH_INVALID_TOKEN' });
+    const undoToken = linkToken(told!.data.link, 'undo');
+    expect((await call(t.url, 'POST', '/v1/auth/email/undo/preview', { body: { token: undoToken } })).body).toEqual({ from: 'm•••@example.com', to: 'move-me@example.com' });
+    expect((await userRow(userId)).email).toBe('moved.here@example.com');
+    const undo = await call(t.url, 'POST', '/v1/auth/email/undo', { body: { token: undoToken } });
     expect(undo.status).toBe(204);
+    expect((await call(t.url, 'POST', '/v1/auth/email/undo/preview', { body: { token: undoToken } })).status).toBe(400);
     const back = await userRow(userId);
     expect(back.email).toBe('move-me@example.com');
     // locked down: no session, no password, a reset link to the old address
@@ -150,6 +168,16 @@ describe('changing the email address', () => {
     expect((await sentEmails(t, 'taken-already@example.com')).length).toBe(before);
     expect((await as(sid, 'POST', '/v1/me/email', { newEmail: 'wants-taken@example.com', currentPassword: PASSWORD })).body).toMatchObject({ code: 'AUTH_EMAIL_UNCHANGED' });
     expect((await as(sid, 'POST', '/v1/me/email', { newEmail: 'not an address', currentPassword: PASSWORD })).status).toBe(400);
+  });
+
+  it('a preview of a link refuses what is not a live token, as a problem', async () => {
+    for (const path of ['/v1/auth/email/confirm/preview', '/v1/auth/email/undo/preview']) {
+      const missing = await call(t.url, 'POST', path, { body: {} });
+      expect(missing.status).toBe(400);
+      expect(missing.headers.get('content-type')).toContain('application/problem+json');
+      expect(missing.body).toMatchObject({ code: 'VALIDATION_FAILED' });
+      expect((await call(t.url, 'POST', path, { body: { token: 'q3v6Jt0cH2m9sXh1bE4yR8wK5nA7pL0z' } })).body).toMatchObject({ code: 'AUTH_INVALID_TOKEN' });
+    }
   });
 
   it('a confirmation that arrives after someone else took the address changes nothing', async () => {

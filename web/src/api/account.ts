@@ -81,6 +81,14 @@ export async function requestEmailChange(body: Schemas['EmailChangeRequest']): P
   await ok(api.POST('/v1/me/email', { body }));
 }
 
+/**
+ * What an email-change link will do, without using it: the account's address now (masked) and
+ * the one it will have. `confirm`: the link sent to the new address; `undo`: the one sent to the old.
+ */
+export function previewEmailChange(kind: 'confirm' | 'undo', token: string): Promise<Schemas['EmailChangePreview']> {
+  return ok(kind === 'confirm' ? api.POST('/v1/auth/email/confirm/preview', { body: { token } }) : api.POST('/v1/auth/email/undo/preview', { body: { token } }));
+}
+
 /** The link from the new inbox: the account moves to it. */
 export function confirmEmailChange(token: string): Promise<Schemas['EmailChanged']> {
   return ok(api.POST('/v1/auth/email/confirm', { body: { token } }));

@@ -1,17 +1,19 @@
 import { useEffect, useRef } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
+import { ApiError } from '@imlab/client';
 import { Page } from '../components/Page';
 import { FormAlert } from '../components/Form';
 import { failureOf } from '../api';
 import { queryKeys } from '../api/queries';
-import { confirmEmailChange, undoEmailChange } from '../api/account';
+import { confirmEmailChange, previewEmailChange, undoEmailChange } from '../api/account';
 
 /**
  * `/email-change?confirm=…` (the link sent to the new address) and `/email-change?undo=…` (the one
- * sent to the old address). Nothing happens on load — mail scanners open links too — only when the
- * person presses the button.
+ * sent to the old address). On load the page only asks what the link will do — which address the
+ * account has now and which it will have — so the person sees it before pressing the button; that
+ * look uses nothing up (mail scanners open links too). The change happens on the button.
  */
 export default function EmailChange() {
   const { t } = useTranslation('settings');
@@ -19,15 +21,26 @@ export default function EmailChange() {
   const client = useQueryClient();
   const confirmToken = params.get('confirm');
   const undoToken = params.get('undo');
+  const kind = undoToken ? 'undo' : 'confirm';
+  const token = undoToken ?? confirmToken;
   const confirm = useMutation({ mutationFn: confirmEmailChange, onSuccess: () => client.invalidateQueries({ queryKey: queryKeys.me }) });
   const undo = useMutation({ mutationFn: undoEmailChange, onSuccess: () => client.setQueryData(queryKeys.me, null) });
+  const action = kind === 'undo' ? undo : confirm;
+  const preview = useQuery({
+    queryKey: ['email-change-preview', kind, token],
+    queryFn: () => previewEmailChange(kind, token!),
+    // Once used, the link previews as invalid: never ask again after the button.
+    enabled: token !== null && action.isIdle,
+    retry: false,
+    staleTime: Infinity,
+    refetchOnWindowFocus: false,
+  });
   const done = useRef<HTMLDivElement>(null);
-  const succeeded = confirm.isSuccess || undo.isSuccess;
   useEffect(() => {
-    if (succeeded) done.current?.focus();
-  }, [succeeded]);
+    if (action.isSuccess) done.current?.focus();
+  }, [action.isSuccess]);
 
-  if (!confirmToken && !undoToken) {
+  if (!token) {
     return (
       <Page title={t('emailChange.title')} className="narrow">
         <FormAlert message={t('emailChange.noToken')} />
@@ -38,45 +51,62 @@ export default function EmailChange() {
     );
   }
 
-  if (undoToken) {
+  const title = kind === 'undo' ? t('emailChange.undoTitle') : t('emailChange.title');
+  if (action.isSuccess) {
     return (
-      <Page title={t('emailChange.undoTitle')} lead={undo.isSuccess ? undefined : t('emailChange.undoLead')} className="narrow">
-        {undo.isSuccess ? (
-          <div ref={done} className="notice notice-done" role="status" tabIndex={-1}>
-            <p>{t('emailChange.undone')}</p>
-            <p>
-              <Link to="/sign-in">{t('emailChange.toSignIn')}</Link>
-            </p>
-          </div>
-        ) : (
-          <>
-            <FormAlert title={t('emailChange.failedTitle')} message={failureOf(undo, t('genericError'))} />
-            <button type="button" className="button-primary" disabled={undo.isPending} onClick={() => undo.mutate(undoToken)}>
-              {undo.isPending ? t('emailChange.working') : t('emailChange.undo')}
-            </button>
-          </>
-        )}
+      <Page title={title} className="narrow">
+        <div ref={done} className="notice notice-done" role="status" tabIndex={-1}>
+          {kind === 'undo' ? (
+            <>
+              <p>{t('emailChange.undone')}</p>
+              <p>
+                <Link to="/sign-in">{t('emailChange.toSignIn')}</Link>
+              </p>
+            </>
+          ) : (
+            <>
+              <p>{t('emailChange.confirmed', { email: confirm.data?.email })}</p>
+              <p>
+                <Link to="/settings/security">{t('emailChange.toSettings')}</Link>
+              </p>
+            </>
+          )}
+        </div>
+      </Page>
+    );
+  }
+
+  // A link that is used, expired or not one of ours says so at once, with no button to press.
+  if (preview.error instanceof ApiError && preview.error.status === 400) {
+    return (
+      <Page title={title} className="narrow">
+        <FormAlert title={t('emailChange.invalidTitle')} message={failureOf(preview, t('genericError'))} />
+        <p className="muted">{kind === 'undo' ? t('emailChange.invalidUndoHelp') : t('emailChange.invalidHelp')}</p>
+        <p>{kind === 'undo' ? <Link to="/contact">{t('emailChange.toContact')}</Link> : <Link to="/settings/security">{t('emailChange.toSettings')}</Link>}</p>
       </Page>
     );
   }
 
   return (
-    <Page title={t('emailChange.title')} lead={confirm.isSuccess ? undefined : t('emailChange.lead')} className="narrow">
-      {confirm.isSuccess ? (
-        <div ref={done} className="notice notice-done" role="status" tabIndex={-1}>
-          <p>{t('emailChange.confirmed', { email: confirm.data.email })}</p>
-          <p>
-            <Link to="/settings/security">{t('emailChange.toSettings')}</Link>
-          </p>
-        </div>
-      ) : (
-        <>
-          <FormAlert title={t('emailChange.failedTitle')} message={failureOf(confirm, t('genericError'))} />
-          <button type="button" className="button-primary" disabled={confirm.isPending} onClick={() => confirm.mutate(confirmToken!)}>
-            {confirm.isPending ? t('emailChange.working') : t('emailChange.confirm')}
-          </button>
-        </>
-      )}
+    <Page title={title} lead={kind === 'undo' ? t('emailChange.undoLead') : t('emailChange.lead')} className="narrow">
+      {preview.isPending ? (
+        <p className="loading" role="status">
+          {t('emailChange.checking')}
+        </p>
+      ) : preview.data ? (
+        <dl className="facts email-change-facts">
+          <dt>{t('emailChange.now')}</dt>
+          <dd>{preview.data.from}</dd>
+          <dt>{kind === 'undo' ? t('emailChange.backTo') : t('emailChange.new')}</dt>
+          <dd>
+            <strong>{preview.data.to}</strong>
+          </dd>
+        </dl>
+      ) : null}
+      <FormAlert title={t('emailChange.failedTitle')} message={failureOf(action, t('genericError'))} />
+      <button type="button" className="button-primary" disabled={action.isPending || preview.isPending} onClick={() => (kind === 'undo' ? undo.mutate(token) : confirm.mutate(token))}>
+        {action.isPending ? t('emailChange.working') : kind === 'undo' ? t('emailChange.undo') : t('emailChange.confirm')}
+      </button>
     </Page>
   );
 }

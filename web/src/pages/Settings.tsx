@@ -206,12 +206,13 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
   const methods = useSignInMethods();
   const [confirming, setConfirming] = useState(false);
   const [revoked, setRevoked] = useState<string | undefined>();
-  // The gateway's coarse label ("Firefox on macOS", "Browser on Linux", "Unknown device") in the page's language.
-  const deviceName = (label: string) => {
-    if (label === 'Unknown device') return t('security.device.unknown');
-    const m = /^(.+) on (.+)$/.exec(label);
-    if (!m) return label;
-    return m[1] === 'Browser' ? t('security.device.browserOn', { os: m[2] }) : t('security.device.on', { browser: m[1], os: m[2] });
+  // The device's browser and system, as the API names them, in a sentence of the page's language.
+  const deviceName = ({ browser, os }: { browser: string | null; os: string | null }) => {
+    const name = browser === 'Bot' ? t('security.device.bot') : browser;
+    if (name && os) return t('security.device.on', { browser: name, os });
+    if (name) return name;
+    if (os) return t('security.device.browserOn', { os });
+    return t('security.device.unknown');
   };
   const status = useRef<HTMLParagraphElement>(null);
   // after a revoke its button is gone: focus goes to the sentence saying what happened
@@ -239,7 +240,7 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
               <li key={s.id} className="session">
                 <div>
                   <p className="session-device">
-                    {deviceName(s.device)}
+                    {deviceName(s)}
                     {s.current ? <span className="badge session-current">{t('security.current')}</span> : null}
                   </p>
                   <p className="muted session-when">
@@ -250,11 +251,11 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
                   <button
                     type="button"
                     className="button-quiet"
-                    aria-label={t('security.revokeLabel', { device: deviceName(s.device), date: dateTime(i18n.language, s.createdAt) })}
+                    aria-label={t('security.revokeLabel', { device: deviceName(s), date: dateTime(i18n.language, s.createdAt) })}
                     disabled={revoke.isPending}
                     onClick={() =>
                       revoke.mutate(s.id, {
-                        onSuccess: () => setRevoked(deviceName(s.device)),
+                        onSuccess: () => setRevoked(deviceName(s)),
                       })
                     }
                   >

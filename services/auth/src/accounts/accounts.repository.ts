@@ -117,6 +117,19 @@ export async function insertEmailToken(db: Db<DB>, t: { id: string; userId: stri
   await db.insertInto('email_tokens').values({ id: t.id, user_id: t.userId, purpose: t.purpose, token_hash: t.tokenHash, expires_at: t.expiresAt, email: t.email ?? null }).execute();
 }
 
+/** An unused, unexpired token's account and address, without using it (a link's page shows what it will do). */
+export async function peekEmailToken(db: Db<DB>, purpose: EmailTokenPurpose, tokenHash: string): Promise<{ userId: string; email: string | null } | undefined> {
+  const row = await db
+    .selectFrom('email_tokens')
+    .select(['user_id', 'email'])
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .executeTakeFirst();
+  return row ? { userId: row.user_id, email: row.email } : undefined;
+}
+
 /** Marks the token used if it is unused and unexpired; one statement, so two racing uses cannot both win. */
 export async function consumeEmailToken(db: Db<DB>, purpose: EmailTokenPurpose, tokenHash: string): Promise<{ userId: string; email: string | null; createdAt: Date } | undefined> {
   const row = await db

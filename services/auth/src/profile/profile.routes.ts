@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Locale, ref } from '@imlab/contracts';
+import { DEVICE_BROWSERS, DEVICE_SYSTEMS, Locale, parseDeviceLabel, ref } from '@imlab/contracts';
 import { AppError, type App, errors, invalidCursor, JSON_BODY_ERRORS, operation } from '@imlab/http';
 import type { AuthDeps } from '../deps.js';
 import type { ProfileService } from './profile.service.js';
@@ -29,7 +29,9 @@ const SessionItem = Type.Object(
     id: Type.String({ format: 'uuid' }),
     createdAt: Type.String({ format: 'date-time' }),
     lastSeenAt: Type.String({ format: 'date-time' }),
-    device: Type.String({ description: 'A coarse label such as "Firefox on macOS".' }),
+    device: Type.String({ description: 'A coarse label in English, such as "Firefox on macOS", "Browser on Linux" or "Unknown device".' }),
+    browser: Type.Union([...DEVICE_BROWSERS.map((b) => Type.Literal(b)), Type.Null()], { description: 'The browser, by name (no version); null when not known. For a client to word the device in its own language.' }),
+    os: Type.Union([...DEVICE_SYSTEMS.map((o) => Type.Literal(o)), Type.Null()], { description: 'The operating system, by name (no version); null when not known.' }),
     current: Type.Boolean({ description: 'The session of this request.' }),
   },
   { $id: 'Session' },
@@ -42,7 +44,7 @@ const SessionList = Type.Object(
     description: 'Every active session of the account, newest first.',
     examples: [
       {
-        items: [{ id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a60', createdAt: '2026-11-02T09:15:00.000Z', lastSeenAt: '2026-11-03T18:40:12.000Z', device: 'Firefox on macOS', current: true }],
+        items: [{ id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a60', createdAt: '2026-11-02T09:15:00.000Z', lastSeenAt: '2026-11-03T18:40:12.000Z', device: 'Firefox on macOS', browser: 'Firefox', os: 'macOS', current: true }],
         nextCursor: null,
       },
     ],
@@ -112,7 +114,7 @@ export function registerProfileRoutes(app: App, deps: AuthDeps, profiles: Profil
       const caller = callerOf(request);
       const rows = await sessions.list(caller.userId);
       return {
-        items: rows.map((s) => ({ id: s.id, createdAt: s.created_at.toISOString(), lastSeenAt: s.last_seen_at.toISOString(), device: s.device, current: s.id === caller.sessionId })),
+        items: rows.map((s) => ({ id: s.id, createdAt: s.created_at.toISOString(), lastSeenAt: s.last_seen_at.toISOString(), device: s.device, ...parseDeviceLabel(s.device), current: s.id === caller.sessionId })),
         // A person's active sessions fit one page; the list has the shape of every other list.
         nextCursor: null,
       };

@@ -32,6 +32,13 @@ const EmailChanged = Type.Object(
   { email: Type.String({ description: 'The account\'s address from now on.' }) },
   { $id: 'EmailChanged', examples: [{ email: 'mei.new@example.com' }] },
 );
+const EmailChangePreview = Type.Object(
+  {
+    from: Type.String({ description: "The account's address now, masked (`m•••@example.com`)." }),
+    to: Type.String({ description: 'The address the account will have once the link is used, in full: the inbox the link was sent to.' }),
+  },
+  { $id: 'EmailChangePreview', description: 'What the link will do. Looking does not use the link.', examples: [{ from: 'm•••@example.com', to: 'mei.new@example.com' }] },
+);
 const Confirmation = Type.Object(
   { currentPassword: CurrentPassword },
   { $id: 'Reauthentication', additionalProperties: false, description: 'The current password, or nothing after a recent sign-in.', examples: [{ currentPassword: 'lantern-harbour-fog-7' }] },
@@ -45,7 +52,7 @@ const RestoreBody = Type.Object(
   { $id: 'AccountRestoreRequest', additionalProperties: false, description: 'The `restoreToken` of the AUTH_DELETION_SCHEDULED answer to a sign-in (valid for a few minutes, once).', examples: [{ token: 'q3v6Jt0cH2m9sXh1bE4yR8wK5nA7pL0z' }] },
 );
 
-export const settingsSchemas = [PasswordChange, EmailChange, EmailChanged, Confirmation, GoogleLinkStart, RestoreBody];
+export const settingsSchemas = [PasswordChange, EmailChange, EmailChanged, EmailChangePreview, Confirmation, GoogleLinkStart, RestoreBody];
 
 const REAUTH_ERRORS = { 401: ['UNAUTHENTICATED'], 403: ['AUTH_REAUTH_REQUIRED'], 429: ['AUTH_TOO_MANY_ATTEMPTS'] } as const;
 
@@ -95,6 +102,35 @@ export function registerSettingsRoutes(app: App, deps: AuthDeps, settings: Setti
       return reply.code(202).send({ status: 'accepted', message: 'If the address can be used, an email is on its way.' });
     },
   );
+
+  for (const [path, purpose, operationId, summary, description] of [
+    [
+      '/v1/auth/email/confirm/preview',
+      'email-change',
+      'previewEmailChange',
+      'See what a new-address link will do',
+      'With the token from the link sent to the new address: the address the account has now (masked) and the new one. Nothing changes; the link stays usable.',
+    ],
+    [
+      '/v1/auth/email/undo/preview',
+      'email-undo',
+      'previewEmailUndo',
+      'See what a take-it-back link will do',
+      'With the token from the link sent to the old address: the address the account has now (masked) and the old one it would go back to. Nothing changes; the link stays usable.',
+    ],
+  ] as const) {
+    app.post(
+      path,
+      {
+        schema: {
+          ...operation(operationId, { tag: 'auth', access: 'public', summary, description }),
+          body: ref(TokenBody),
+          response: { 200: ref(EmailChangePreview, { description: 'What the link will do' }), ...errors(JSON_BODY_ERRORS, { 400: ['VALIDATION_FAILED', 'AUTH_INVALID_TOKEN'] }) },
+        },
+      },
+      async (request) => settings.previewEmailChange(request.body.token, purpose),
+    );
+  }
 
   app.post(
     '/v1/auth/email/confirm',
