@@ -56,6 +56,12 @@ async function changeFacts(page: Page): Promise<string[][]> {
   const cells = (await page.locator('dl.email-change-facts > dt, dl.email-change-facts > dd').allInnerTexts()).map((x) => x.trim());
   return cells.flatMap((_, i) => (i % 2 === 0 ? [[cells[i]!, cells[i + 1]!]] : []));
 }
+/** Chooses a month (`YYYY-MM`) in the month-end's month field: its year, then its month. */
+async function chooseMonth(page: Page, f: ReturnType<typeof financeTexts>, month: string): Promise<void> {
+  const field = page.getByRole('group', { name: at(f, 'monthEnd.month'), exact: true });
+  await field.getByLabel(at(f, 'monthEnd.year'), { exact: true }).selectOption(month.slice(0, 4));
+  await field.getByLabel(at(f, 'monthEnd.monthOfYear'), { exact: true }).selectOption(month.slice(5));
+}
 const focusedText = (page: Page) => page.evaluate(() => (document.activeElement as PageElement).innerText.trim());
 
 describe('settings, signed out', () => {
@@ -528,8 +534,13 @@ describe('finance and ops', () => {
           const f = financeTexts(locale);
           await visit(page, '/finance');
           await page.getByRole('heading', { name: at(f, 'monthEnd.title') }).waitFor();
-          await page.getByLabel(at(f, 'monthEnd.month'), { exact: true }).fill(month);
-          // The zone typed and the import pressed from the keyboard (a month input's own Tab stops are its segments).
+          await chooseMonth(page, f, month);
+          // the month's parts are in the page's language (not the browser's), named as the page names months
+          const chosen = page.getByRole('group', { name: at(f, 'monthEnd.month'), exact: true }).locator('select');
+          expect(await chosen.evaluateAll((selects) => selects.map((el) => (el as unknown as { selectedOptions: PageElement[] }).selectedOptions[0]!.innerText).join(' '))).toBe(
+            locale === 'zh' ? `${month.slice(0, 4)}年 ${Number(month.slice(5))}月` : monthName(locale, month),
+          );
+          // The zone typed and the import pressed from the keyboard.
           await page.getByLabel(at(f, 'monthEnd.tz'), { exact: true }).focus();
           await page.keyboard.press('ControlOrMeta+a');
           await page.keyboard.type(tz);
@@ -589,12 +600,12 @@ describe('finance and ops', () => {
           // That past month, shown, is over: it closes, and the checkpoint it was closed on takes the
           // focus the button had (one month per language and width: a month closes once).
           const past = { en: { 375: '2025-03', 1280: '2025-01' }, zh: { 375: '2025-04', 1280: '2025-02' } }[locale][width];
-          await page.getByLabel(at(f, 'monthEnd.month'), { exact: true }).fill(past);
+          await chooseMonth(page, f, past);
           await page.getByRole('button', { name: at(f, 'monthEnd.import') }).click();
           // imported, and Stripe had nothing then: said so, not "import it first"
           await page.locator('.finance-section .empty', { hasText: at(f, 'monthEnd.noStripeImported') }).waitFor();
           // the close acts on the month on screen, not on what the month field says since
-          await page.getByLabel(at(f, 'monthEnd.month'), { exact: true }).fill('2024-06');
+          await chooseMonth(page, f, '2024-06');
           await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: monthName(locale, past) }) }).click();
           const closedNow = page.locator('.month-close [role=status]');
           await closedNow.waitFor();

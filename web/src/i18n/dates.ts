@@ -22,3 +22,9 @@ export const longDay = (language: string | undefined, iso: string | Date, timeZo
 /** A calendar month named ("December 2026", "2026年12月") from its `YYYY-MM`. */
 export const monthName = (language: string | undefined, month: string) =>
   new Intl.DateTimeFormat(dateLocale(language), { year: 'numeric', month: 'long', timeZone: 'UTC' }).format(new Date(`${month}-01T00:00:00Z`));
+
+/** The twelve months' names, January first, as `monthName` writes them ("January" …; "1月" …, not "一月"). */
+export const monthsOfYear = (language: string | undefined) => {
+  const format = new Intl.DateTimeFormat(dateLocale(language), { month: language === 'zh' ? 'numeric' : 'long', timeZone: 'UTC' });
+  return Array.from({ length: 12 }, (_, i) => format.format(new Date(Date.UTC(2000, i, 1))));
+};

@@ -9,6 +9,7 @@ import { money, number } from '../account/common';
 import { dateTime, monthName } from '../../i18n/dates';
 import { TableScroll } from './TableScroll';
 import { AccountTypeName } from './AccountType';
+import { MonthField } from './MonthField';
 
 /** Last month, the usual one to close. */
 const lastMonth = () => {
@@ -79,7 +80,7 @@ export function MonthEndSection() {
         }}
       >
         <div className="period">
-          <Field id="month-end-month" label={t('monthEnd.month')} type="month" required value={month} onChange={(e) => setMonth(e.target.value)} />
+          <MonthField id="month-end-month" label={t('monthEnd.month')} value={month} onChange={setMonth} />
           <Field id="month-end-tz" label={t('monthEnd.tz')} type="text" spellCheck={false} autoComplete="off" value={tz} hint={t('monthEnd.tzHint')} onChange={(e) => setTz(e.target.value)} />
         </div>
         <div className="actions">
