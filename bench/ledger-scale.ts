@@ -58,7 +58,10 @@ const SMALL_TO = new Date(YEAR_FROM.getTime() + 19 * 86_400_000);
 class Capture implements KyselyPlugin {
   on = false;
   seen: CompiledQuery[] = [];
-  constructor(private readonly compile: (node: RootOperationNode, queryId: PluginTransformQueryArgs['queryId']) => CompiledQuery) {}
+  private readonly compile: (node: RootOperationNode, queryId: PluginTransformQueryArgs['queryId']) => CompiledQuery;
+  constructor(compile: (node: RootOperationNode, queryId: PluginTransformQueryArgs['queryId']) => CompiledQuery) {
+    this.compile = compile;
+  }
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
     if (this.on) this.seen.push(this.compile(args.node, args.queryId));
     return args.node;

@@ -47,7 +47,14 @@ let stopping = false;
 function run(name: string, entry: string, color: number, onExit?: (code: number | null) => void, extraEnv: Record<string, string> = {}): ChildProcess {
   // Own process group: Ctrl-C reaches only this script, which then stops each child once with
   // SIGTERM (a child that saw the terminal's SIGINT too would take the second signal as "exit now").
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // The sources run as they are: Node strips the types (scripts/ts-resolve.mjs maps `./x.js` imports
+  // to `./x.ts`), and V8's compile cache spares each start compiling the same modules again.
+  const child = spawn(process.execPath, ['--import', './scripts/ts-resolve.mjs', entry], {
+    cwd: root,
+    env: { NODE_COMPILE_CACHE: `${root}node_modules/.cache/node-compile`, ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const tag = `\x1b[${color}m${name.padEnd(14)}\x1b[0m│ `;
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${tag}${line}\n`));

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '@imlab/client';
-import { eventually } from '@imlab/testing';
+import { eventually, TS_NODE_ARGS } from '@imlab/testing';
 import { scanDatabase, startSystem, type E2E, type System } from './system.js';
 import { Browser, PASSWORD, generate, mailText, signUpVerified } from './browser.js';
 import { loadContract } from './contract.js';
@@ -17,7 +17,7 @@ const IPS = { owner: '127.0.0.90', moderator: '127.0.0.91', admin: '127.0.0.92',
 async function grantRoles(sys: System, email: string, roles: string[]): Promise<void> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...sys.env, DATABASE_NAME: sys.databases.auth! }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...sys.env, DATABASE_NAME: sys.databases.auth! }, stdio: 'ignore' });
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
   });
 }

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { fetch as undiciFetch } from 'undici';
 import { ok } from '@imlab/client';
-import { eventually } from '@imlab/testing';
+import { eventually, TS_NODE_ARGS } from '@imlab/testing';
 import { chargeObject, newPaymentIntentId, sessionObject, signature, stripeEvent } from '../../services/billing/test/support/events.js';
 import { WEBHOOK_SECRET, type E2E } from './system.js';
 import { CLIENT_IPS, PASSWORD, mailText, signUpVerified, until, type Browser } from './browser.js';
@@ -69,7 +69,7 @@ describe('buying credits', () => {
     const finance = e2e.browser(CLIENT_IPS.billing);
     await signUpVerified(e2e.sys, finance, 'books@example.com');
     await new Promise<void>((resolve, reject) =>
-      spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', 'books@example.com', 'finance'], { cwd: root, env: { ...e2e.sys.env, DATABASE_NAME: e2e.sys.databases.auth! }, stdio: 'ignore' }).on('exit', (c) =>
+      spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', 'books@example.com', 'finance'], { cwd: root, env: { ...e2e.sys.env, DATABASE_NAME: e2e.sys.databases.auth! }, stdio: 'ignore' }).on('exit', (c) =>
         c === 0 ? resolve() : reject(new Error(`roles exited ${c}`)),
       ),
     );

@@ -41,10 +41,15 @@ export class Browser {
   private client: ApiClient | undefined;
 
   /** `e2e` is read at call time: suites build browsers before the system has started. */
+  private readonly e2e: () => Pick<E2E, 'sys' | 'contract'>;
+  private readonly ip: string;
   constructor(
-    private readonly e2e: () => Pick<E2E, 'sys' | 'contract'>,
-    private readonly ip: string = CLIENT_IP,
-  ) {}
+    e2e: () => Pick<E2E, 'sys' | 'contract'>,
+    ip: string = CLIENT_IP,
+  ) {
+    this.e2e = e2e;
+    this.ip = ip;
+  }
 
   /**
    * The browser's fetch: its cookie jar, source address (an undici Agent with localAddress), user

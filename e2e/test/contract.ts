@@ -73,10 +73,12 @@ export class ContractChecker {
   private readonly validators = new Map<string, ValidateFunction>();
   private readonly basePath: string;
 
+  private readonly options: ContractOptions;
   constructor(
     document: OpenApiDocument,
-    private readonly options: ContractOptions = {},
+    options: ContractOptions = {},
   ) {
+    this.options = options;
     this.document = document;
     this.basePath = new URL(document.servers?.[0]?.url ?? 'http://localhost').pathname.replace(/\/+$/, '');
     // strict: false, because OpenAPI adds its own keywords (example, discriminator…) to schemas.

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { fetch as undiciFetch } from 'undici';
 import { ok } from '@imlab/client';
-import { eventually } from '@imlab/testing';
+import { eventually, TS_NODE_ARGS } from '@imlab/testing';
 import { chargeObject, disputeObject, newDisputeId, newPaymentIntentId, sessionObject, signature, stripeEvent } from '../../services/billing/test/support/events.js';
 import { fixture } from '../../services/billing/test/support/fake-stripe.js';
 import { WEBHOOK_SECRET, type E2E } from './system.js';
@@ -110,7 +110,7 @@ export function financeSuite(e2e: E2E): void {
       const books = e2e.browser(IPS.books);
       await signUpVerified(e2e.sys, books, 'month-end@example.com');
       await new Promise<void>((resolve, reject) =>
-        spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', 'month-end@example.com', 'finance'], { cwd: root, env: { ...e2e.sys.env, DATABASE_NAME: e2e.sys.databases.auth! }, stdio: 'ignore' }).on('exit', (c) =>
+        spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', 'month-end@example.com', 'finance'], { cwd: root, env: { ...e2e.sys.env, DATABASE_NAME: e2e.sys.databases.auth! }, stdio: 'ignore' }).on('exit', (c) =>
           c === 0 ? resolve() : reject(new Error(`roles exited ${c}`)),
         ),
       );

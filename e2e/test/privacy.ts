@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { unzipSync, strFromU8 } from 'fflate';
 import { Redis } from 'ioredis';
 import { download, ok } from '@imlab/client';
-import { eventually, infra } from '@imlab/testing';
+import { eventually, infra, TS_NODE_ARGS } from '@imlab/testing';
 import { queryDb, scanDatabase, type E2E, type System } from './system.js';
 import { CLIENT_IPS, PASSWORD, generate, mailCount, signUpVerified, until, type Browser } from './browser.js';
 
@@ -54,7 +54,7 @@ async function ledgerAccountIds(sys: System, userId: string): Promise<string[]> 
 async function grantRoles(sys: System, email: string, roles: string[]): Promise<void> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', email, ...roles], {
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', email, ...roles], {
       cwd: root,
       env: { ...sys.env, DATABASE_NAME: sys.databases.auth! },
       stdio: 'ignore',

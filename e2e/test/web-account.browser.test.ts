@@ -10,6 +10,7 @@ import { download as apiDownload, ok } from '@imlab/client';
 import { PASSWORD, mailText, until, type Browser } from './browser.js';
 import { monthName } from '../../web/src/i18n/dates.js';
 import { at, LOCALES, newContext as openContext, root, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
+import { TS_NODE_ARGS } from '@imlab/testing';
 
 declare const document: { documentElement: { scrollWidth: number; clientWidth: number }; activeElement: PageElement | null };
 
@@ -31,7 +32,7 @@ const financeTexts = (locale: Locale) => texts(locale, 'finance');
 /** The roles CLI of auth, as an operator runs it; a new sign-in then carries the roles. */
 async function grantRoles(email: string, roles: string[]): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', email, ...roles], {
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', email, ...roles], {
       cwd: root,
       env: { ...web.sys.env, DATABASE_NAME: web.sys.databases.auth! },
       stdio: 'ignore',

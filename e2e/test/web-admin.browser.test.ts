@@ -7,6 +7,7 @@ import type { Page } from 'playwright-core';
 import { ok } from '@imlab/client';
 import { PASSWORD, generate, type Browser } from './browser.js';
 import { at, newContext as openContext, root, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
+import { TS_NODE_ARGS } from '@imlab/testing';
 
 let web: WebSystem;
 let admin: Browser;
@@ -14,7 +15,7 @@ let person: Browser;
 
 async function grantRoles(email: string, roles: string[]): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...web.sys.env, DATABASE_NAME: web.sys.databases.auth! }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...web.sys.env, DATABASE_NAME: web.sys.databases.auth! }, stdio: 'ignore' });
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
   });
 }

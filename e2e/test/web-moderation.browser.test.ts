@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ok } from '@imlab/client';
-import { eventually } from '@imlab/testing';
+import { eventually, TS_NODE_ARGS } from '@imlab/testing';
 import { PASSWORD, generate, mailText, type Browser } from './browser.js';
 import { at, newContext as openContext, root, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
 
@@ -32,7 +32,7 @@ const inGallery = async () => (await ok(web.person('127.0.0.169').api.GET('/v1/g
 
 async function grantRoles(email: string, roles: string[]): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...web.sys.env, DATABASE_NAME: web.sys.databases.auth! }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...web.sys.env, DATABASE_NAME: web.sys.databases.auth! }, stdio: 'ignore' });
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
   });
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 import { expect } from 'vitest';
-import { freePort } from '@imlab/testing';
+import { freePort, TS_NODE_ARGS } from '@imlab/testing';
 import { ensureWebBuild, WEB_DIR } from '../../web/test/build.js';
 import { startFakeStripe } from '../../services/billing/test/support/fake-stripe.js';
 import { Browser, signUpVerified, until } from './browser.js';
@@ -270,7 +270,7 @@ export async function withGateway(web: WebSystem, env: (base: string) => Record<
   const port = await freePort();
   const metricsPort = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
+  const gateway = spawn(process.execPath, [...TS_NODE_ARGS, 'gateway/src/main.ts'], {
     cwd: root,
     env: { ...web.sys.env, GATEWAY_PORT: String(port), METRICS_PORT: String(metricsPort), WEB_DIST_DIR: path.join(WEB_DIR, 'dist'), ...env(base) },
     stdio: ['ignore', 'ignore', 'pipe'],

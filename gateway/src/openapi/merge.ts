@@ -222,12 +222,20 @@ export class OpenApiAggregator {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
+  private readonly upstreams: Upstreams;
+  private readonly publicBaseUrl: string;
+  private readonly dispatcher: Agent;
+  private readonly logger: Logger;
   constructor(
-    private readonly upstreams: Upstreams,
-    private readonly publicBaseUrl: string,
-    private readonly dispatcher: Agent,
-    private readonly logger: Logger,
+    upstreams: Upstreams,
+    publicBaseUrl: string,
+    dispatcher: Agent,
+    logger: Logger,
   ) {
+    this.upstreams = upstreams;
+    this.publicBaseUrl = publicBaseUrl;
+    this.dispatcher = dispatcher;
+    this.logger = logger;
     this.merged = mergeOpenApi({}, publicBaseUrl, Object.keys(upstreams) as ServiceName[]);
   }
 

@@ -104,7 +104,10 @@ export function intervalMs(b: Pick<Bucket, 'limit' | 'windowSeconds'>): number {
  */
 export class LocalGcra {
   private readonly tats = new Map<string, number>();
-  constructor(private readonly maxKeys = 100_000) {}
+  private readonly maxKeys;
+  constructor(maxKeys = 100_000) {
+    this.maxKeys = maxKeys;
+  }
 
   decide(buckets: Bucket[], now = Date.now()): Decision {
     if (this.tats.size > this.maxKeys) this.sweep(now);

@@ -106,10 +106,15 @@ export class DecisionBatcher {
   private queue: Pending[] = [];
   private scheduled = false;
 
+  private readonly call: (keysAndArgs: (string | number)[]) => Promise<unknown[]>;
+  private readonly observe?: (decisions: number) => void;
   constructor(
-    private readonly call: (keysAndArgs: (string | number)[]) => Promise<unknown[]>,
-    private readonly observe?: (decisions: number) => void,
-  ) {}
+    call: (keysAndArgs: (string | number)[]) => Promise<unknown[]>,
+    observe?: (decisions: number) => void,
+  ) {
+    this.call = call;
+    this.observe = observe;
+  }
 
   decide(buckets: Bucket[]): Promise<Decision | undefined> {
     return new Promise((done) => {

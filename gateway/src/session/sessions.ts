@@ -51,7 +51,10 @@ export class SessionResolver {
   private readonly inflight = new Map<string, Promise<SessionResult>>();
   /** Bumped by every forget: a lookup that started before it does not fill the cache. */
   private generation = 0;
-  constructor(private readonly opts: SessionResolverOptions) {}
+  private readonly opts: SessionResolverOptions;
+  constructor(opts: SessionResolverOptions) {
+    this.opts = opts;
+  }
 
   static tokenKey(token: string, audience: string): string {
     return `${hash('sha256', token, 'base64url')}:${audience}`;

@@ -150,10 +150,15 @@ export async function dropDatabase(url: string): Promise<void> {
 
 /** Combines frozen migrations shipped by shared packages (outbox, inbox) with a service's folder. */
 class CombinedProvider implements MigrationProvider {
+  private readonly folder: string | undefined;
+  private readonly extra: Record<string, Migration>;
   constructor(
-    private readonly folder: string | undefined,
-    private readonly extra: Record<string, Migration>,
-  ) {}
+    folder: string | undefined,
+    extra: Record<string, Migration>,
+  ) {
+    this.folder = folder;
+    this.extra = extra;
+  }
   async getMigrations(): Promise<Record<string, Migration>> {
     const own = this.folder ? await new FileMigrationProvider({ fs, path, migrationFolder: this.folder }).getMigrations() : {};
     return { ...this.extra, ...own };

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { request } from 'undici';
 import { SpanKind } from '@opentelemetry/api';
-import { infra, testPrefix } from '@imlab/testing';
+import { infra, testPrefix, TS_NODE_ARGS } from '@imlab/testing';
 import { instrumentationEnabled, instrumentationsFromEnv, recordSpans, runInContext, startSpan, urlWithoutQuery } from '../src/index.js';
 
 describe('which instrumentations run', () => {
@@ -33,7 +33,7 @@ describe('which instrumentations run', () => {
   ])('an entry point that calls instrument() first, with %o', (env, expected) => {
     const fixture = fileURLToPath(new URL('./fixtures/instrumented-entry.ts', import.meta.url));
     const root = fileURLToPath(new URL('../../../', import.meta.url));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...TS_NODE_ARGS, fixture], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual(expected);
   });

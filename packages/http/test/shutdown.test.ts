@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { eventually, freePort } from '@imlab/testing';
+import { eventually, freePort, TS_NODE_ARGS } from '@imlab/testing';
 
 describe('graceful shutdown', () => {
   it('lets an in-flight request finish on SIGTERM, then exits cleanly', async () => {
     const port = await freePort();
     const script = fileURLToPath(new URL('./fixtures/slow-server.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script, String(port)], {
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, script, String(port)], {
       cwd: fileURLToPath(new URL('../../..', import.meta.url)),
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -104,11 +104,18 @@ type LogArgs = Parameters<Logger['info']>;
  */
 class LazyChild {
   private real: Logger | undefined;
+  private readonly parent: Logger;
+  private readonly bindings: Record<string, unknown>;
+  private readonly options: Parameters<Logger['child']>[1];
   constructor(
-    private readonly parent: Logger,
-    private readonly bindings: Record<string, unknown>,
-    private readonly options: Parameters<Logger['child']>[1],
-  ) {}
+    parent: Logger,
+    bindings: Record<string, unknown>,
+    options: Parameters<Logger['child']>[1],
+  ) {
+    this.parent = parent;
+    this.bindings = bindings;
+    this.options = options;
+  }
   private materialise(): Logger {
     return (this.real ??= this.parent.child<never>(this.bindings, this.options as never));
   }

@@ -131,7 +131,9 @@ export class Bus<DB extends QueueTables = QueueTables> {
    */
   private readonly telemetry = instrumentationEnabled('bullmq') ? new BullMQOtel({ tracerName: 'bullmq' }) : undefined;
 
-  constructor(private readonly opts: BusOptions<DB>) {
+  private readonly opts: BusOptions<DB>;
+  constructor(opts: BusOptions<DB>) {
+    this.opts = opts;
     this.prefix = queuePrefix(opts.prefix);
     this.redis = connectRedis(opts.redisUrl, `${opts.service}-bus`);
     this.redis.on('error', (err) => opts.logger.warn({ err: { message: err.message } }, 'redis connection error'));

@@ -64,7 +64,10 @@ export class Inbox<DB extends QueueTables> {
   private readonly waiting: Waiting[] = [];
   private busyLanes = 0;
 
-  constructor(private readonly opts: InboxOptions<DB>) {}
+  private readonly opts: InboxOptions<DB>;
+  constructor(opts: InboxOptions<DB>) {
+    this.opts = opts;
+  }
 
   /** Applies one delivery; resolves with its result (the stored one for a duplicate). */
   process(delivery: Delivery): Promise<unknown> {

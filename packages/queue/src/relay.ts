@@ -44,7 +44,10 @@ export class Relay {
   /** Test hook: throw here to simulate a relay that dies after publishing, before marking sent. */
   afterPublishHook: (() => Promise<void> | void) | undefined;
 
-  constructor(private readonly opts: RelayOptions) {}
+  private readonly opts: RelayOptions;
+  constructor(opts: RelayOptions) {
+    this.opts = opts;
+  }
 
   async start(): Promise<void> {
     if (this.opts.databaseUrl) {

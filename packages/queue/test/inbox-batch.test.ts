@@ -7,7 +7,7 @@ import type { Job } from 'bullmq';
 import { createDb, migrateToLatest } from '@imlab/db';
 import { createLogger } from '@imlab/logger';
 import { AppError } from '@imlab/http';
-import { createTestDatabase, testPrefix, infra, eventually } from '@imlab/testing';
+import { createTestDatabase, testPrefix, infra, eventually, TS_NODE_ARGS } from '@imlab/testing';
 import { Bus, queueMigrations, type Envelope, type Handlers, type QueueTables } from '../src/index.js';
 import { Inbox } from '../src/inbox.js';
 
@@ -151,7 +151,7 @@ describe('group commit in the inbox', () => {
     const bus = new Bus<DB>({ service: 'test', db, databaseUrl: dbInfo.url, redisUrl: infra().redisUrl, prefix, logger, pollMs: 60_000 });
     buses.push(bus);
     const script = fileURLToPath(new URL('./fixtures/crash-consumer.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script, dbInfo.url, infra().redisUrl, prefix, 'inside-group'], {
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, script, dbInfo.url, infra().redisUrl, prefix, 'inside-group'], {
       cwd: fileURLToPath(new URL('../../..', import.meta.url)),
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -6,7 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { QueueEvents } from 'bullmq';
 import { createDb, migrateToLatest } from '@imlab/db';
 import { createLogger } from '@imlab/logger';
-import { createTestDatabase, testPrefix, infra, eventually } from '@imlab/testing';
+import { createTestDatabase, testPrefix, infra, eventually, TS_NODE_ARGS } from '@imlab/testing';
 import { Bus, queueMigrations, type QueueTables, type Worker } from '../src/index.js';
 
 const USER = '0190f5f0-0000-7000-8000-000000000001';
@@ -162,7 +162,7 @@ describe('transactional outbox and inbox', () => {
     const bus = newBus(prefix);
     const id = await db.transaction().execute((tx) => bus.send(tx, 'ledger.grant', grant(13)));
     const script = fileURLToPath(new URL('./fixtures/crash-consumer.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script, dbInfo.url, infra().redisUrl, prefix], {
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, script, dbInfo.url, infra().redisUrl, prefix], {
       cwd: fileURLToPath(new URL('../../..', import.meta.url)),
       stdio: ['ignore', 'pipe', 'inherit'],
     });

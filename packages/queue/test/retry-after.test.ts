@@ -22,8 +22,10 @@ function newBus(prefix: string): Bus {
 
 /** An error the way a provider adapter throws it: retryable, with the advertised wait. */
 class RateLimited extends Error {
-  constructor(readonly retryAfterMs: number) {
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number) {
     super('provider answered 429');
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

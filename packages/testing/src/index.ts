@@ -2,6 +2,8 @@ import { inject } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensureDatabase, dropDatabase } from '@imlab/db';
 
 export { removeTestRun } from './cleanup.js';
@@ -105,3 +107,12 @@ export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 10_000
 }
 export * from './jwt-issuer.js';
 export * from './fakes/oidc.js';
+
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+/**
+ * How tests start a process from TypeScript sources: Node strips the types itself and
+ * scripts/ts-resolve.mjs maps `./x.js` imports to `./x.ts`; V8's compile cache (on disk, under
+ * node_modules/.cache) spares each new process compiling the same ~1,700 modules again.
+ */
+export const TS_NODE_ARGS: readonly string[] = ['--import', path.join(repoRoot, 'scripts', 'ts-resolve.mjs')];
+export const TS_NODE_ENV: Readonly<Record<string, string>> = { NODE_COMPILE_CACHE: path.join(repoRoot, 'node_modules', '.cache', 'node-compile') };

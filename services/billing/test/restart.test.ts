@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '@imlab/logger';
 import { createServiceContext, type ServiceContext } from '@imlab/service';
-import { createTestDatabase, testPrefix, startTestIssuer, infra, freePort, eventually } from '@imlab/testing';
+import { createTestDatabase, testPrefix, startTestIssuer, infra, freePort, eventually, TS_NODE_ARGS } from '@imlab/testing';
 import type { DB } from '../src/db.js';
 import { startFakeStripe } from './support/fake-stripe.js';
 import { startFakeLedger } from './support/fake-ledger.js';
@@ -24,7 +24,7 @@ const children: ChildProcess[] = [];
 /** Starts billing's real entry point as its own process and waits until it is ready. */
 async function startProcess(): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port), METRICS_PORT: '0' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, MAIN], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port), METRICS_PORT: '0' }, stdio: 'ignore' });
   children.push(child);
   const base = `http://127.0.0.1:${port}`;
   await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000, 100);

@@ -38,7 +38,10 @@ export class FakeResend {
   private server: Server | undefined;
   url = '';
 
-  constructor(readonly apiKey = `re_test_${randomUUID().slice(0, 8)}`) {}
+  readonly apiKey;
+  constructor(apiKey = `re_test_${randomUUID().slice(0, 8)}`) {
+    this.apiKey = apiKey;
+  }
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));

@@ -53,14 +53,13 @@ export const GOOGLE_REFUSAL_PROBLEMS: Partial<Record<GoogleErrorCode, ErrorCode>
 const MISMATCH_MAIL_COOLDOWN_SECONDS = 3600;
 
 export class GoogleSignInError extends Error {
-  constructor(
-    readonly code: GoogleErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-    /** link: the refusal ends a link flow (back to the settings); restore: the account is in its grace period. */
-    readonly extra: { link?: boolean; restore?: { token: string; purgeAfter: string } } = {},
-  ) {
+  readonly code: GoogleErrorCode;
+  /** link: the refusal ends a link flow (back to the settings); restore: the account is in its grace period. */
+  readonly extra: { link?: boolean; restore?: { token: string; purgeAfter: string } };
+  constructor(code: GoogleErrorCode, message: string, options?: { cause?: unknown }, extra: { link?: boolean; restore?: { token: string; purgeAfter: string } } = {}) {
     super(message, options);
+    this.code = code;
+    this.extra = extra;
   }
 }
 

@@ -163,7 +163,9 @@ function outcomeOf(g: GenerationRow): CreateOutcome {
 
 export class GenerationService {
   private readonly lifecycle: Lifecycle;
-  constructor(private readonly d: GenerationDeps) {
+  private readonly d: GenerationDeps;
+  constructor(d: GenerationDeps) {
+    this.d = d;
     this.lifecycle = new Lifecycle(d);
   }
 

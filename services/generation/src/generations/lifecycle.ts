@@ -79,7 +79,10 @@ export interface LifecycleDeps {
  * (`ended`); `end` does both in a transaction of its own.
  */
 export class Lifecycle {
-  constructor(private readonly d: LifecycleDeps) {}
+  private readonly d: LifecycleDeps;
+  constructor(d: LifecycleDeps) {
+    this.d = d;
+  }
 
   async endIn(tx: Db<DB>, id: string, ending: Ending, opts: { lease?: string | null; now?: Date } = {}): Promise<GenerationRow | undefined> {
     const row = await move(tx, id, ending.move, { error_code: ending.code, finished_at: opts.now ?? new Date(), lease: null }, opts.lease ? { lease: opts.lease } : {});

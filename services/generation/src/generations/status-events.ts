@@ -12,10 +12,12 @@ export class StatusEvents {
   private sub: Redis | undefined;
   private ready: Promise<unknown> | undefined;
 
+  private readonly redis: Redis;
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     prefix: string,
   ) {
+    this.redis = redis;
     this.channel = `${prefix}:generation-status`;
     this.emitter.setMaxListeners(0);
   }

@@ -75,10 +75,15 @@ function isAnswer(body: unknown): body is ModerationAnswer {
 }
 
 export class Moderation {
+  private readonly config: ModerationConfig;
+  private readonly logger: Logger;
   constructor(
-    private readonly config: ModerationConfig,
-    private readonly logger: Logger,
-  ) {}
+    config: ModerationConfig,
+    logger: Logger,
+  ) {
+    this.config = config;
+    this.logger = logger;
+  }
 
   get enabled(): boolean {
     return this.config.MODERATION_ENABLED;

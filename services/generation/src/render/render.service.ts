@@ -59,7 +59,9 @@ function asProviderError(err: unknown): ProviderError {
  */
 export class RenderService {
   private readonly lifecycle: Lifecycle;
-  constructor(private readonly d: RenderDeps) {
+  private readonly d: RenderDeps;
+  constructor(d: RenderDeps) {
+    this.d = d;
     this.lifecycle = new Lifecycle(d);
   }
 

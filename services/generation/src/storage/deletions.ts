@@ -14,6 +14,15 @@ export interface StoredObject {
 /** The longest wait between two tries of a deletion storage keeps refusing. */
 const MAX_BACKOFF_SECONDS = 3600;
 
+interface DeletionDeps {
+  db: Kysely<DB>;
+  storage: ObjectStorage;
+  log: Logger;
+  metrics: Pick<GenerationMetrics, 'storageDeletionFailures'>;
+  /** Set by the sweep; only where the sweep runs (the API process), not in render workers. */
+  pending?: Gauge;
+}
+
 /**
  * Stored objects no row names. Deleting: the rows and the record of their objects go in one
  * transaction (`request`); the objects are deleted after it commits (`deleteNow`), and whatever
@@ -25,16 +34,10 @@ const MAX_BACKOFF_SECONDS = 3600;
  * pointed to.
  */
 export class StorageDeletions {
-  constructor(
-    private readonly d: {
-      db: Kysely<DB>;
-      storage: ObjectStorage;
-      log: Logger;
-      metrics: Pick<GenerationMetrics, 'storageDeletionFailures'>;
-      /** Set by the sweep; only where the sweep runs (the API process), not in render workers. */
-      pending?: Gauge;
-    },
-  ) {}
+  private readonly d: DeletionDeps;
+  constructor(d: DeletionDeps) {
+    this.d = d;
+  }
 
   /** In the transaction that deletes the rows naming these objects. */
   static async request(tx: Db<DB>, objects: StoredObject[]): Promise<void> {

@@ -84,7 +84,9 @@ export interface S3Options {
 export class S3Storage implements ObjectStorage {
   readonly kind = 's3' as const;
   readonly client: S3Client;
-  constructor(private readonly opts: S3Options) {
+  private readonly opts: S3Options;
+  constructor(opts: S3Options) {
+    this.opts = opts;
     this.client = new S3Client({
       region: opts.region,
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),

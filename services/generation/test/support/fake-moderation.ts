@@ -33,7 +33,9 @@ export class FakeModeration {
   url = '';
   private readonly server: Server;
 
-  private constructor(readonly apiKey: string) {
+  readonly apiKey: string;
+  private constructor(apiKey: string) {
+    this.apiKey = apiKey;
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));

@@ -9,12 +9,21 @@ type Value = string | number | boolean | null;
 
 /** Typed, bounded access to an email's `data`, with links resolved against PUBLIC_BASE_URL. */
 export class TemplateData {
+  private readonly data: Record<string, Value>;
+  readonly locale: Locale;
+  private readonly publicBaseUrl: string;
+  private readonly fallbackName: string | undefined;
   constructor(
-    private readonly data: Record<string, Value>,
-    readonly locale: Locale,
-    private readonly publicBaseUrl: string,
-    private readonly fallbackName: string | undefined,
-  ) {}
+    data: Record<string, Value>,
+    locale: Locale,
+    publicBaseUrl: string,
+    fallbackName: string | undefined,
+  ) {
+    this.data = data;
+    this.locale = locale;
+    this.publicBaseUrl = publicBaseUrl;
+    this.fallbackName = fallbackName;
+  }
 
   /** The display name from data, else the contact's; cleaned of control characters, bounded. */
   get displayName(): string | undefined {

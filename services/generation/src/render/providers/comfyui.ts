@@ -88,7 +88,9 @@ export class ComfyUiProvider implements ImageProvider {
   readonly capabilities: ProviderCapabilities;
   private readonly bases: string[];
   private turn = Math.floor(Math.random() * 1000);
-  constructor(private readonly opts: ComfyUiOptions) {
+  private readonly opts: ComfyUiOptions;
+  constructor(opts: ComfyUiOptions) {
+    this.opts = opts;
     if (opts.baseUrls.length === 0) throw new Error('ComfyUI needs at least one base URL');
     this.bases = opts.baseUrls.map((u) => u.replace(/\/+$/, ''));
     this.capabilities = comfyUiCapabilities(opts.tiers);

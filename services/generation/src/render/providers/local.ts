@@ -64,7 +64,10 @@ const REFERENCE_WEIGHT = 0.5;
 export class LocalProvider implements ImageProvider {
   readonly name = 'local';
   readonly capabilities: ProviderCapabilities = localCapabilities();
-  constructor(private readonly renderMs: number) {}
+  private readonly renderMs: number;
+  constructor(renderMs: number) {
+    this.renderMs = renderMs;
+  }
 
   async render(req: RenderRequest): Promise<Buffer[]> {
     if (this.renderMs > 0) {

@@ -63,7 +63,9 @@ export class OpenAiProvider implements ImageProvider {
   readonly name = 'openai';
   readonly capabilities: ProviderCapabilities;
   private readonly base: string;
-  constructor(private readonly opts: OpenAiOptions) {
+  private readonly opts: OpenAiOptions;
+  constructor(opts: OpenAiOptions) {
+    this.opts = opts;
     this.base = opts.baseUrl.replace(/\/+$/, '');
     this.capabilities = openAiCapabilities(opts.tiers);
   }

@@ -12,10 +12,15 @@ import type { Mailer, OutgoingEmail } from './provider.js';
 export class MailboxMailer implements Mailer {
   readonly name = 'mailbox';
 
+  private readonly dir: string;
+  private readonly logger: Logger;
   constructor(
-    private readonly dir: string,
-    private readonly logger: Logger,
-  ) {}
+    dir: string,
+    logger: Logger,
+  ) {
+    this.dir = dir;
+    this.logger = logger;
+  }
 
   async send(mail: OutgoingEmail): Promise<{ providerId: string }> {
     await mkdir(this.dir, { recursive: true });

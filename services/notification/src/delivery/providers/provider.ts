@@ -14,13 +14,19 @@ export interface OutgoingEmail {
  * `retryAfterMs`: the provider's Retry-After; the queue worker waits that long before the retry.
  */
 export class ProviderError extends Error {
+  readonly retryable: boolean;
+  readonly status: number | null;
+  readonly retryAfterMs?: number;
   constructor(
     message: string,
-    readonly retryable: boolean,
-    readonly status: number | null,
-    readonly retryAfterMs?: number,
+    retryable: boolean,
+    status: number | null,
+    retryAfterMs?: number,
   ) {
     super(message);
+    this.retryable = retryable;
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
     this.name = 'ProviderError';
   }
 }

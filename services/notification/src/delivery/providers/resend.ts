@@ -18,7 +18,9 @@ export class ResendMailer implements Mailer {
   readonly name = 'resend';
   private readonly client: Resend;
 
-  constructor(private readonly opts: ResendMailerOptions) {
+  private readonly opts: ResendMailerOptions;
+  constructor(opts: ResendMailerOptions) {
+    this.opts = opts;
     this.client = new Resend(opts.apiKey, { baseUrl: opts.baseUrl.replace(/\/+$/, '') });
   }
 
