@@ -1,5 +1,5 @@
 // Starts the whole system for local development: migrates every service database, then runs
-// every service, one render worker and the gateway as child processes (tsx), waits until every
+// every service, one render worker and the gateway as child processes (the sources, through Node's type stripping), waits until every
 // one of them answers ready and prints the gateway's URL. Ctrl-C (or SIGTERM) stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -48,13 +48,8 @@ function run(name: string, entry: string, color: number, onExit?: (code: number 
   // Own process group: Ctrl-C reaches only this script, which then stops each child once with
   // SIGTERM (a child that saw the terminal's SIGINT too would take the second signal as "exit now").
   // The sources run as they are: Node strips the types (scripts/ts-resolve.mjs maps `./x.js` imports
-  // to `./x.ts`), and V8's compile cache spares each start compiling the same modules again.
-  const child = spawn(process.execPath, ['--import', './scripts/ts-resolve.mjs', entry], {
-    cwd: root,
-    env: { NODE_COMPILE_CACHE: `${root}node_modules/.cache/node-compile`, ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  // to `./x.ts` and turns V8's compile cache on).
+  const child = spawn(process.execPath, ['--import', './scripts/ts-resolve.mjs', entry], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const tag = `\x1b[${color}m${name.padEnd(14)}\x1b[0m│ `;
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${tag}${line}\n`));

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, freePort, infra, testPrefix, TS_NODE_ARGS, TS_NODE_ENV } from '@imlab/testing';
+import { createTestDatabase, freePort, infra, testPrefix, TS_NODE_ARGS } from '@imlab/testing';
 import type { Browser } from './browser.js';
 import type { ContractChecker } from './contract.js';
 
@@ -153,7 +153,7 @@ export async function startSystem(label: string, extraEnv: Record<string, string
     databases,
     async start(name) {
       const p = procs.find((x) => x.name === name)!;
-      const child = spawn(process.execPath, [...TS_NODE_ARGS, p.entry], { cwd: root, env: { ...env, ...TS_NODE_ENV, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...TS_NODE_ARGS, p.entry], { cwd: root, env: { ...env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout!.on('data', (d) => logs.push(String(d)));
       child.stderr!.on('data', (d) => logs.push(String(d)));
       p.child = child;
@@ -174,7 +174,7 @@ export async function startSystem(label: string, extraEnv: Record<string, string
   // migrations first, one service at a time (each creates its own database objects)
   for (const p of procs.filter((x) => x.name !== 'gateway' && x.name !== 'render-worker')) {
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, [...TS_NODE_ARGS, p.entry.replace('main.ts', 'migrate.ts')], { cwd: root, env: { ...env, ...TS_NODE_ENV, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...TS_NODE_ARGS, p.entry.replace('main.ts', 'migrate.ts')], { cwd: root, env: { ...env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.on('data', (d) => logs.push(String(d)));
       child.stderr.on('data', (d) => logs.push(String(d)));
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${p.name} migrate exited ${code}: ${logs.slice(-3).join('')}`))));

@@ -8,6 +8,8 @@ describe('route classes', () => {
   it.each([
     ['POST', '/v1/auth/login'],
     ['POST', '/v1/auth/email/confirm'],
+    ['POST', '/v1/auth/email/confirm/preview'],
+    ['POST', '/v1/auth/email/undo/preview'],
     ['POST', '/v1/auth/email/undo'],
     ['POST', '/v1/auth/account/restore'],
   ])('%s %s is a credential route: the strict per-address budget, no session resolved', (method, path) => {

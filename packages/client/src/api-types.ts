@@ -848,7 +848,7 @@ export interface paths {
         put?: never;
         /**
          * See what a new-address link will do
-         * @description With the token from the link sent to the new address: the address the account has now (masked) and the new one. Nothing changes; the link stays usable.
+         * @description With the token from the link sent to the new address: the address the account will have (`to`). Nothing changes; the link stays usable.
          *
          *     Public: no session needed.
          */
@@ -2105,13 +2105,16 @@ export interface components {
         /**
          * @description What the link will do. Looking does not use the link.
          * @example {
-         *       "from": "m•••@example.com",
          *       "to": "mei.new@example.com"
+         *     }
+         * @example {
+         *       "from": "m•••@example.com",
+         *       "to": "mei@example.com"
          *     }
          */
         EmailChangePreview: {
-            /** @description The account's address now, masked (`m•••@example.com`). */
-            from: string;
+            /** @description The account's address now, masked (`m•••@example.com`): only for the take-it-back link (the old inbox's mail showed the new address so). The new-address link's preview has none. */
+            from?: string;
             /** @description The address the account will have once the link is used, in full: the inbox the link was sent to. */
             to: string;
         };

@@ -24,7 +24,7 @@ describe('which instrumentations run', () => {
     expect(urlWithoutQuery({ origin: 'https://api.example/', path: '/v1/x' })).toEqual({ 'url.full': 'https://api.example/v1/x', 'url.query': '' });
   });
 
-  // A real process, as the services start (node --import tsx src/main.ts, or node dist/…/main.js):
+  // A real process, as the services start (node --import ./scripts/ts-resolve.mjs src/main.ts, or node dist/…/main.js):
   // the loader hook must patch ioredis, imported by name as an ES module, and pg.
   it.each([
     [{ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'pg,ioredis,undici,bullmq' }, { enabled: ['pg', 'ioredis', 'undici', 'bullmq'], ioredis: true, pg: true }],

@@ -110,9 +110,8 @@ export * from './fakes/oidc.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 /**
- * How tests start a process from TypeScript sources: Node strips the types itself and
- * scripts/ts-resolve.mjs maps `./x.js` imports to `./x.ts`; V8's compile cache (on disk, under
- * node_modules/.cache) spares each new process compiling the same ~1,700 modules again.
+ * How tests start a process from TypeScript sources: Node strips the types itself, and
+ * scripts/ts-resolve.mjs maps `./x.js` imports to `./x.ts` and turns on V8's compile cache. The
+ * process started is the one that runs (no loader process in between): a SIGKILL reaches it.
  */
 export const TS_NODE_ARGS: readonly string[] = ['--import', path.join(repoRoot, 'scripts', 'ts-resolve.mjs')];
-export const TS_NODE_ENV: Readonly<Record<string, string>> = { NODE_COMPILE_CACHE: path.join(repoRoot, 'node_modules', '.cache', 'node-compile') };

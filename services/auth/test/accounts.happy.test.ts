@@ -145,6 +145,11 @@ describe('sessions', () => {
     expect(current).toMatchObject({ device: 'Safari on iOS', browser: 'Safari', os: 'iOS' });
     const theOther = list.body.items.find((s: { current: boolean }) => !s.current);
     expect(theOther).toMatchObject({ device: 'Chrome on Windows', browser: 'Chrome', os: 'Windows' });
+    // a label the gateway would not make is not stored as given: an unknown device
+    const odd = await call(t.url, 'POST', '/v1/auth/login', { body: { email: 'sessions@example.com', password: 'correct horse battery staple' }, headers: { 'x-imlab-device': 'Mozilla/5.0 (X11; Linux x86_64)' } });
+    expect(odd.status).toBe(200);
+    const oddOne = (await call(t.url, 'GET', '/v1/me/sessions', { headers: await bearer(t, sid) })).body.items.find((s: { device: string }) => !['Safari on iOS', 'Chrome on Windows'].includes(s.device));
+    expect(oddOne).toMatchObject({ device: 'Unknown device', browser: null, os: null });
 
     const del = await call(t.url, 'DELETE', `/v1/me/sessions/${theOther.id}`, { headers: await bearer(t, sid) });
     expect(del.status).toBe(204);

@@ -47,8 +47,11 @@ type Kind = 'verified' | 'unverified' | 'unknown';
 const KINDS: Kind[] = ['verified', 'unverified', 'unknown'];
 
 /** `rounds` rounds (a multiple of three: each kind as often first, second and third), each one request of every kind, timed from send to the whole answer. */
-async function measure(rounds: number, request: (kind: Kind, i: number) => Promise<{ status: number }>, expectStatus: number): Promise<Record<Kind, number[]>> {
-  const times: Record<Kind, number[]> = { verified: [], unverified: [], unknown: [] };
+type Times = Record<Kind, number[]> & { overruns: number };
+
+async function measure(rounds: number, request: (kind: Kind, i: number) => Promise<{ status: number }>, expectStatus: number): Promise<Times> {
+  const before = await floorOverruns();
+  const times: Times = { verified: [], unverified: [], unknown: [], overruns: 0 };
   for (let i = 0; i < rounds; i++) {
     for (let k = 0; k < KINDS.length; k++) {
       const kind = KINDS[(i + k) % KINDS.length]!;
@@ -58,16 +61,24 @@ async function measure(rounds: number, request: (kind: Kind, i: number) => Promi
       expect(answer.status, `${kind} #${i}`).toBe(expectStatus);
     }
   }
+  times.overruns = (await floorOverruns()) - before;
   return times;
 }
 
-function expectSameTiming(times: Record<Kind, number[]>): void {
+/** Answers whose work outran the floor: then a gap shows the machine, not a leak, and the test says so. */
+async function floorOverruns(): Promise<number> {
+  const metric = await t.app.metricsRegistry.getSingleMetric('imlab_auth_credential_floor_overruns_total')?.get();
+  return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+}
+
+function expectSameTiming(times: Times): void {
   const medians = KINDS.map((k) => median(times[k]));
   // times[kind][i] is round i's request of that kind: the rounds pair them
   const pairs = KINDS.flatMap((a, i) => KINDS.slice(i + 1).map((b) => ({ a, b, gap: median(times[a].map((t, round) => t - times[b][round]!)) })));
   const summary = `medians ${KINDS.map((k, i) => `${k} ${medians[i]!.toFixed(2)} ms`).join(', ')}; median per-round gaps ${pairs.map((p) => `${p.a}−${p.b} ${p.gap.toFixed(2)} ms`).join(', ')}`;
-  // nothing answers before the floor
+  // nothing answers before the floor, and no work outran it (else the floor is too low for this machine)
   for (const k of KINDS) expect(Math.min(...times[k]), summary).toBeGreaterThanOrEqual(FLOOR_MS - 1);
+  expect(times.overruns, `answers whose work took longer than the ${FLOOR_MS} ms floor (raise TIMING_TEST_FLOOR_MS); ${summary}`).toBe(0);
   for (const p of pairs) expect(Math.abs(p.gap), summary).toBeLessThan(1.5);
 }
 

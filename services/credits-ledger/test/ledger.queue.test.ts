@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '@imlab/testing';
+import { eventually, TS_NODE_ARGS } from '@imlab/testing';
 import type { ConsumeOptions, Job, Worker } from '@imlab/queue';
 import { sql } from '@imlab/db';
 import type { MessageName, Payload } from '@imlab/contracts';
@@ -208,8 +207,7 @@ async function queueEvents() {
 
 describe('a consumer killed in the middle of a command', () => {
   const here = fileURLToPath(new URL('.', import.meta.url));
-  // The loader runs in this very process (no tsx wrapper process), so SIGKILL hits the consumer itself.
-  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href;
+  // The process started runs the consumer itself (no loader process in between): SIGKILL hits it.
   let child: ChildProcess | undefined;
   afterAll(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
@@ -224,7 +222,7 @@ describe('a consumer killed in the middle of a command', () => {
     await L.run((tx) => ledger.reserve(tx, L.deps, { holdId, userId: u, amount: 10, expiresAt: inMinutes(5), reference: 'gen' }));
     const transfersBefore = await L.db.selectFrom('transfers').select('id').where('hold_id', '=', holdId).execute();
 
-    child = spawn(process.execPath, ['--import', tsxLoader, `${here}support/crash-child.ts`], {
+    child = spawn(process.execPath, [...TS_NODE_ARGS, `${here}support/crash-child.ts`], {
       env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: L.config.DATABASE_URL, REDIS_URL: L.config.REDIS_URL, DATABASE_NAME: L.config.DATABASE_NAME, QUEUE_PREFIX: L.config.QUEUE_PREFIX },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

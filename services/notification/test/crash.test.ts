@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { eventually, freePort } from '@imlab/testing';
+import { eventually, freePort, TS_NODE_ARGS } from '@imlab/testing';
 import { createLogger } from '@imlab/logger';
 import { createMailer } from '../src/delivery/providers/index.js';
 import { startConsumers } from '../src/inbox/inbox.handlers.js';
@@ -33,7 +32,7 @@ afterAll(async () => {
 async function startServiceProcess(): Promise<ChildProcess> {
   const port = await freePort();
   const c = svc.config;
-  const proc = spawn(process.execPath, ['--import', createRequire(import.meta.url).resolve('tsx/esm'), fileURLToPath(new URL('../src/main.ts', import.meta.url))], {
+  const proc = spawn(process.execPath, [...TS_NODE_ARGS, fileURLToPath(new URL('../src/main.ts', import.meta.url))], {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'test',

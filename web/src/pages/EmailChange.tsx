@@ -23,13 +23,28 @@ export default function EmailChange() {
   const undoToken = params.get('undo');
   const kind = undoToken ? 'undo' : 'confirm';
   const token = undoToken ?? confirmToken;
-  const confirm = useMutation({ mutationFn: confirmEmailChange, onSuccess: () => client.invalidateQueries({ queryKey: queryKeys.me }) });
-  const undo = useMutation({ mutationFn: undoEmailChange, onSuccess: () => client.setQueryData(queryKeys.me, null) });
+  // Once used, the link previews as invalid: its cached preview goes (coming back to this page in
+  // the app must not show the button again).
+  const forgetPreviews = () => client.removeQueries({ queryKey: ['email-change-preview'] });
+  const confirm = useMutation({
+    mutationFn: confirmEmailChange,
+    onSuccess: () => {
+      forgetPreviews();
+      return client.invalidateQueries({ queryKey: queryKeys.me });
+    },
+  });
+  const undo = useMutation({
+    mutationFn: undoEmailChange,
+    onSuccess: () => {
+      forgetPreviews();
+      client.setQueryData(queryKeys.me, null);
+    },
+  });
   const action = kind === 'undo' ? undo : confirm;
   const preview = useQuery({
     queryKey: ['email-change-preview', kind, token],
     queryFn: () => previewEmailChange(kind, token!),
-    // Once used, the link previews as invalid: never ask again after the button.
+    // never asked again once the button was pressed (a used link previews as invalid)
     enabled: token !== null && action.isIdle,
     retry: false,
     staleTime: Infinity,
@@ -95,14 +110,21 @@ export default function EmailChange() {
         </p>
       ) : preview.data ? (
         <dl className="facts email-change-facts">
-          <dt>{t('emailChange.now')}</dt>
-          <dd>{preview.data.from}</dd>
+          {preview.data.from ? (
+            <>
+              <dt>{t('emailChange.now')}</dt>
+              <dd>{preview.data.from}</dd>
+            </>
+          ) : null}
           <dt>{kind === 'undo' ? t('emailChange.backTo') : t('emailChange.new')}</dt>
           <dd>
             <strong>{preview.data.to}</strong>
           </dd>
         </dl>
-      ) : null}
+      ) : (
+        // the link could not be looked at (too many tries, the service away): the button may still work
+        <FormAlert title={t('emailChange.previewFailedTitle')} message={failureOf(preview, t('genericError'))} />
+      )}
       <FormAlert title={t('emailChange.failedTitle')} message={failureOf(action, t('genericError'))} />
       <button type="button" className="button-primary" disabled={action.isPending || preview.isPending} onClick={() => (kind === 'undo' ? undo.mutate(token) : confirm.mutate(token))}>
         {action.isPending ? t('emailChange.working') : kind === 'undo' ? t('emailChange.undo') : t('emailChange.confirm')}

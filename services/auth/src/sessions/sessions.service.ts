@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { isSuspended } from '../backoffice/suspension.service.js';
-import { INTERNAL_AUDIENCES, REVOKED_SESSION_TTL_MS, asLocale, revokedSessionKey, type Locale, type Role } from '@imlab/contracts';
+import { INTERNAL_AUDIENCES, REVOKED_SESSION_TTL_MS, asLocale, deviceLabel as labelOf, parseDeviceLabel, revokedSessionKey, type Locale, type Role } from '@imlab/contracts';
 import { AppError } from '@imlab/http';
 import type { Db } from '@imlab/db';
 import type { AuthDeps } from '../deps.js';
@@ -32,11 +32,12 @@ export interface ResolvedSession {
 
 const invalid = () => new AppError('AUTH_SESSION_INVALID');
 
-/** Coarse label from the gateway ("Firefox on macOS"); anything unexpected is dropped, never stored raw. */
+/**
+ * The gateway's coarse label ("Firefox on macOS"), read back into its parts and written again by
+ * the same module that made it: anything else is an unknown device, never stored raw.
+ */
 export function deviceLabel(header: unknown): string {
-  if (typeof header !== 'string') return '';
-  const label = header.trim();
-  return /^[\p{L}\p{N} ._()/-]{1,64}$/u.test(label) ? label : '';
+  return labelOf(parseDeviceLabel(typeof header === 'string' ? header.trim() : ''));
 }
 
 export function createSessionService(deps: AuthDeps) {

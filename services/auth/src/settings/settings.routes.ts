@@ -34,10 +34,12 @@ const EmailChanged = Type.Object(
 );
 const EmailChangePreview = Type.Object(
   {
-    from: Type.String({ description: "The account's address now, masked (`m•••@example.com`)." }),
+    from: Type.Optional(
+      Type.String({ description: "The account's address now, masked (`m•••@example.com`): only for the take-it-back link (the old inbox's mail showed the new address so). The new-address link's preview has none." }),
+    ),
     to: Type.String({ description: 'The address the account will have once the link is used, in full: the inbox the link was sent to.' }),
   },
-  { $id: 'EmailChangePreview', description: 'What the link will do. Looking does not use the link.', examples: [{ from: 'm•••@example.com', to: 'mei.new@example.com' }] },
+  { $id: 'EmailChangePreview', description: 'What the link will do. Looking does not use the link.', examples: [{ to: 'mei.new@example.com' }, { from: 'm•••@example.com', to: 'mei@example.com' }] },
 );
 const Confirmation = Type.Object(
   { currentPassword: CurrentPassword },
@@ -109,7 +111,7 @@ export function registerSettingsRoutes(app: App, deps: AuthDeps, settings: Setti
       'email-change',
       'previewEmailChange',
       'See what a new-address link will do',
-      'With the token from the link sent to the new address: the address the account has now (masked) and the new one. Nothing changes; the link stays usable.',
+      'With the token from the link sent to the new address: the address the account will have (`to`). Nothing changes; the link stays usable.',
     ],
     [
       '/v1/auth/email/undo/preview',

@@ -104,24 +104,26 @@ export function createSettingsService(deps: AuthDeps, sessions: SessionService, 
     },
 
     /**
-     * The link from the new inbox: the account moves to it. The old address is told, with a link
-     * that takes the change back for EMAIL_UNDO_WINDOW. Sessions stay (the person did this).
+     * What an email-change link will do, before the person presses its button. Whoever holds the
+     * link reads the inbox it was sent to, so that address is shown in full (`to`). The other one
+     * only as much as that inbox's mail showed: the old inbox's "your address was changed" mail
+     * shows the new address masked, so its link's preview does too (`from`); the new inbox's mail
+     * showed nothing of the old address (a mistyped new address must not learn whose it was), so
+     * its preview has no `from`. Uses nothing up, so a mail scanner opening the page changes nothing.
      */
-    /**
-     * What an email-change link will do, before the person presses its button: the account's
-     * address now (masked) and the one it will have. The address the link was sent to is shown in
-     * full (whoever holds the link reads that inbox); the other one only as much as the mails show.
-     * Uses nothing up, so a mail scanner opening the page changes nothing.
-     */
-    async previewEmailChange(rawToken: unknown, purpose: 'email-change' | 'email-undo'): Promise<{ from: string; to: string }> {
+    async previewEmailChange(rawToken: unknown, purpose: 'email-change' | 'email-undo'): Promise<{ from?: string; to: string }> {
       if (!looksLikeToken(rawToken)) throw invalidToken();
       const token = await repo.peekEmailToken(db, purpose, hashToken(rawToken));
       if (!token?.email) throw invalidToken();
       const user = await repo.findUserById(db, token.userId);
       if (!user || user.status !== 'active') throw invalidToken();
-      return { from: maskEmail(user.email), to: token.email };
+      return purpose === 'email-undo' ? { from: maskEmail(user.email), to: token.email } : { to: token.email };
     },
 
+    /**
+     * The link from the new inbox: the account moves to it. The old address is told, with a link
+     * that takes the change back for EMAIL_UNDO_WINDOW. Sessions stay (the person did this).
+     */
     async confirmEmailChange(rawToken: unknown): Promise<{ email: string }> {
       if (!looksLikeToken(rawToken)) throw invalidToken();
       try {

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from '@imlab/logger';
 import { contextFromConfig, type ServiceContext } from '@imlab/service';
-import { createTestDatabase, eventually, freePort, infra, startTestIssuer, testPrefix } from '@imlab/testing';
+import { createTestDatabase, eventually, freePort, infra, startTestIssuer, testPrefix, TS_NODE_ARGS } from '@imlab/testing';
 import type { App } from '@imlab/http';
 import { loadGenerationConfig, type Config } from '../../src/config.js';
 import { build, startConsumers } from '../../src/app.js';
@@ -14,10 +14,8 @@ import type { DB } from '../../src/db.js';
 import { FakeLedger } from './fake-ledger.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const repoRoot = path.resolve(root, '../..');
-// The tsx loader in this very process, not the tsx CLI: the CLI runs the script in a grandchild
-// that a SIGKILL of the CLI would orphan, and the crash tests must kill the real worker.
-const tsxLoader = pathToFileURL(path.join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
+// The worker runs in the process started (TS_NODE_ARGS: no loader process in between): the crash
+// tests' SIGKILL reaches the real worker.
 
 // Responses are asserted field by field in the tests; a loose type keeps them readable.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -122,7 +120,7 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
     },
     async spawnWorker(workerEnv = {}) {
       const port = await freePort();
-      const child = spawn(process.execPath, ['--import', tsxLoader, path.join(root, 'src/worker.ts')], {
+      const child = spawn(process.execPath, [...TS_NODE_ARGS, path.join(root, 'src/worker.ts')], {
         cwd: root,
         env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'warn', WORKER_PORT: String(port), WORKER_METRICS_PORT: '0', ...workerEnv },
         stdio: ['ignore', 'pipe', 'pipe'],

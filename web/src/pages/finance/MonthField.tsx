@@ -15,7 +15,7 @@ export function MonthField({ id, label, value, onChange }: { id: string; label: 
   const [year, month] = value.split('-') as [string, string];
   const thisYear = new Date().getUTCFullYear();
   const years = Array.from({ length: YEARS }, (_, i) => String(thisYear - i));
-  // a month from further back (typed into the address, say) stays choosable rather than silently replaced
+  // a month from further back than the list stays what it is rather than silently becoming another
   if (!years.includes(year)) years.push(year);
   const monthSelect = (
     <select key="month" id={`${id}-month`} aria-label={t('monthEnd.monthOfYear')} value={month} onChange={(e) => onChange(`${year}-${e.target.value}`)}>
