@@ -334,6 +334,7 @@ describe('password, email address and Google', () => {
         expect((await ok(person.api.GET('/v1/me'))).email).toBe(email);
         await page.getByRole('button', { name: at(s, 'emailChange.confirm') }).click();
         await page.getByRole('status').filter({ hasText: at(s, 'emailChange.confirmed', { email: moved }) }).waitFor();
+        expect((await page.locator('main h1').innerText()).trim()).toBe(at(s, 'emailChange.doneTitle'));
         await screen(page, 'email-change-confirmed', { locale, width });
         expect((await ok(person.api.GET('/v1/me'))).email).toBe(moved);
         // back to the link's page within the app (to the settings, then Back): said to be spent at
@@ -355,6 +356,7 @@ describe('password, email address and Google', () => {
         await screen(page, 'email-change-undo', { locale, width });
         await page.getByRole('button', { name: at(s, 'emailChange.undo') }).click();
         await page.getByRole('status').filter({ hasText: at(s, 'emailChange.undone') }).waitFor();
+        expect((await page.locator('main h1').innerText()).trim()).toBe(at(s, 'emailChange.undoneTitle'));
         expect((await person.call('GET', '/v1/me')).status).toBe(401);
         await until(async () => mailText(web.sys, email, 'password-reset'), 20_000);
         expect(watch.problems).toEqual([]);
@@ -644,6 +646,9 @@ describe('finance and ops', () => {
         try {
           await visit(page, '/finance');
           await page.getByText(at(f, 'notAllowed.title')).waitFor();
+          // the roles it needs by their names in the page's language, not their codes
+          const roleNames = new Intl.ListFormat(locale, { type: 'disjunction' }).format(['finance', 'admin'].map((r) => at(texts(locale, 'admin'), `roles.${r}`)));
+          expect((await page.locator('.notice-refused p').innerText()).trim()).toBe(at(f, 'notAllowed.text', { roles: roleNames }));
           expect(await page.locator('table').count()).toBe(0);
           await screen(page, 'finance-not-allowed', { locale, width });
           await visit(page, '/ops');

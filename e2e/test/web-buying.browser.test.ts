@@ -298,6 +298,8 @@ describe('buying credits', () => {
         const row = page.locator('.order').first();
         await row.waitFor();
         expect(await row.innerText()).toContain(pack.name[locale]);
+        // with the order number the receipt shows (what to quote when writing about a payment)
+        expect((await row.locator('.order-number dd').innerText()).trim()).toBe(orderId);
         expect(await row.innerText()).toContain(at(b, 'status.paid'));
         expect(await page.locator('.order').count()).toBe(1);
         await screen(page, 'billing-orders', { locale, width });
@@ -336,6 +338,8 @@ describe('buying credits', () => {
       const orderId = new URL(page.url()).searchParams.get('order')!;
       const status = page.locator('.progress[role=status]');
       await status.getByText(at(b, 'success.waitingPayment')).waitFor();
+      // no thanks for a purchase not paid yet
+      expect((await page.locator('main h1').innerText()).trim()).toBe(at(b, 'success.pendingTitle'));
       expect(await status.getAttribute('aria-live')).toBe('polite');
       expect(await page.locator('.order-summary').innerText()).toContain(at(b, 'status.pending'));
       await screen(page, 'billing-success-waiting', { locale: 'en', width: 375 });
@@ -348,6 +352,7 @@ describe('buying credits', () => {
       await status.getByText(at(b, 'success.done_other', { count: pack.credits })).waitFor({ timeout: 30_000 });
       await status.getByText(at(b, 'success.balance_other', { count: 40 + pack.credits })).waitFor();
       expect(await page.locator('.order-summary').innerText()).toContain(at(b, 'status.paid'));
+      expect((await page.locator('main h1').innerText()).trim()).toBe(at(b, 'success.title'));
       await page.locator('.account-panel .account-balance', { hasText: `${40 + pack.credits} credits` }).waitFor({ state: 'attached' });
       expect(await balance(person)).toBe(40 + pack.credits);
       expect(watch.problems).toEqual([]);

@@ -188,6 +188,8 @@ describe('creating', () => {
       // focus moved to the outcome (the button is gone)
       expect((await focusOf(page)).className).toContain('generation-status');
       expect(await cancel.count()).toBe(0);
+      // its details say the price was not charged
+      await page.locator('.details dd', { hasText: at(c, 'generation.costNotCharged', { cost: at(c, 'price.cost_other', { count: 2 }) }) }).waitFor();
       await screen(page, 'generation-canceled', { locale, width });
       expect(await generationOf(person, id)).toMatchObject({ status: 'canceled', errorCode: 'GENERATION_CANCELED' });
       // the canceled one's 2 are back; the first one's 2 are spent once it finishes

@@ -149,11 +149,6 @@ function SuspendForm({ userId, suspended, onDone }: { userId: string; suspended:
         );
       }}
     >
-      {action.data ? (
-        <p className="notice notice-done" role="status">
-          {action.data.suspended ? t('suspend.done') : t('suspend.lifted')}
-        </p>
-      ) : null}
       <h4 id={`${id}-title`}>{now ? t('suspend.liftTitle') : t('suspend.title')}</h4>
       <p className="muted">{now ? t('suspend.liftText') : t('suspend.text')}</p>
       <FormAlert title={t('error')} message={failureOf(action, t('genericError'))} />
@@ -161,6 +156,12 @@ function SuspendForm({ userId, suspended, onDone }: { userId: string; suspended:
       <button type="submit" className={now ? 'button-primary' : 'button-danger'} disabled={action.isPending}>
         {action.isPending ? t('working') : now ? t('suspend.lift') : t('suspend.do')}
       </button>
+      {/* under the button that did it, not above the next section's heading */}
+      {action.data ? (
+        <p className="notice notice-done" role="status">
+          {action.data.suspended ? t('suspend.done') : t('suspend.lifted')}
+        </p>
+      ) : null}
     </form>
   );
 }
@@ -197,11 +198,6 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
         );
       }}
     >
-      {grant.data ? (
-        <p className="notice notice-done" role="status">
-          {t('goodwill.done', { amount: number(i18n.language, grant.data.amount), today: number(i18n.language, grant.data.grantedTodayByYou) })}
-        </p>
-      ) : null}
       <h4 id={`${id}-title`}>{t('goodwill.title')}</h4>
       <FormAlert title={t('error')} message={failureOf(grant, t('genericError'))} />
       <Field id={`${id}-amount`} label={t('goodwill.amount')} type="number" min={1} inputMode="numeric" error={errors.amount} value={amount} onChange={(e) => setAmount(e.target.value)} />
@@ -209,6 +205,11 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
       <button type="submit" className="button-primary" disabled={grant.isPending}>
         {grant.isPending ? t('working') : t('goodwill.grant')}
       </button>
+      {grant.data ? (
+        <p className="notice notice-done" role="status">
+          {t('goodwill.done', { amount: number(i18n.language, grant.data.amount), today: number(i18n.language, grant.data.grantedTodayByYou) })}
+        </p>
+      ) : null}
     </form>
   );
 }

@@ -106,9 +106,15 @@ export default function BillingSuccess() {
   const [params] = useSearchParams();
   const me = useMe();
   const orderId = params.get('order') ?? '';
+  // The same order Progress follows (one query): thanks only once it is paid.
+  const status = useOrder(orderId, UUID.test(orderId) && Boolean(me.data), false).data?.status;
+  const title =
+    status === 'paid' || status === 'refunded' || status === 'disputed' ? t('success.title')
+    : status === 'failed' || status === 'expired' ? t('success.signedOutTitle')
+    : t('success.pendingTitle');
   if (me.isPending) {
     return (
-      <Page title={t('success.title')} className="narrow">
+      <Page title={title} className="narrow">
         <p className="loading" role="status">
           {t('success.loading')}
         </p>
@@ -119,7 +125,7 @@ export default function BillingSuccess() {
   // page cannot show; the payment and its credits do not depend on it.
   if (!me.data) return <SignInPage title={t('success.signedOutTitle')} text={t('success.signedOutText')} />;
   return (
-    <Page title={t('success.title')} lead={t('success.lead')} className="narrow billing-page">
+    <Page title={title} lead={t('success.lead')} className="narrow billing-page">
       {UUID.test(orderId) ? (
         <Progress orderId={orderId} />
       ) : (

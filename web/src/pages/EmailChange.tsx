@@ -69,7 +69,7 @@ export default function EmailChange() {
   const title = kind === 'undo' ? t('emailChange.undoTitle') : t('emailChange.title');
   if (action.isSuccess) {
     return (
-      <Page title={title} className="narrow">
+      <Page title={kind === 'undo' ? t('emailChange.undoneTitle') : t('emailChange.doneTitle')} className="narrow">
         <div ref={done} className="notice notice-done" role="status" tabIndex={-1}>
           {kind === 'undo' ? (
             <>

@@ -160,7 +160,8 @@ function GenerationShown({ g, percent, streamError }: { g: GenerationView; perce
             </>
           ) : null}
           <dt>{t('generation.cost')}</dt>
-          <dd>{t('price.cost', { count: g.cost })}</dd>
+          {/* a generation that ended without images is not charged: its held credits went back */}
+          <dd>{g.status === 'failed' || g.status === 'canceled' ? t('generation.costNotCharged', { cost: t('price.cost', { count: g.cost }) }) : t('price.cost', { count: g.cost })}</dd>
           <dt>{t('generation.created')}</dt>
           <dd>
             <time dateTime={g.createdAt}>{dateTime(i18n.language, g.createdAt)}</time>

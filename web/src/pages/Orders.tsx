@@ -66,6 +66,11 @@ export function OrderList({ Heading = 'h2' }: { Heading?: 'h2' | 'h3' }) {
                   {o.refundedAmount > 0 ? <span className="muted"> · {t('orders.refunded', { amount: formatMoney(o.refundedAmount, o.currency, lang) })}</span> : null}
                 </dd>
               </div>
+              {/* what the receipt calls it, and what to quote when writing to us about a payment */}
+              <div className="order-number">
+                <dt>{t('fields.orderNumber')}</dt>
+                <dd>{o.id}</dd>
+              </div>
             </dl>
           </li>
         ))}

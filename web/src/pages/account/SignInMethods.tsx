@@ -201,7 +201,8 @@ export function GoogleLink({ me }: { me: Me }) {
       <FormAlert title={t('security.google.failed')} message={failureOf(start, t('genericError'))} />
       <FormAlert title={t('security.google.unlinkFailed')} message={failureOf(unlink, t('genericError'))} />
       <Done message={done} />
-      <p>{me.google ? t('security.google.isLinked') : t('security.google.notLinked')}</p>
+      {/* right after linking, the notice above says it: not said twice */}
+      {shown === 'linked' && me.google ? null : <p>{me.google ? t('security.google.isLinked') : t('security.google.notLinked')}</p>}
       {me.google && !me.hasPassword ? (
         <p className="muted">{t('security.google.onlyWay')}</p>
       ) : (

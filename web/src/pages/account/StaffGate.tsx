@@ -12,8 +12,11 @@ import { SignInPrompt } from './common';
  * else the page. The <h1> is the page's own title in every case.
  */
 export function StaffGate({ roles, title, signedOut, children }: { roles: string[]; title: string; signedOut: string; children: (me: Me) => ReactNode }) {
-  const { t } = useTranslation('finance');
+  // admin's texts too: the roles' names
+  const { t, i18n } = useTranslation(['finance', 'admin']);
   const me = useMe();
+  // the roles by their names in the page's language ("Finance or Admin", "财务或管理员"), not their codes
+  const roleNames = new Intl.ListFormat(i18n.language, { type: 'disjunction' }).format(roles.map((r) => t(`admin:roles.${r}`)));
   if (me.isPending) {
     return (
       <Page title={title} className="staff">
@@ -42,7 +45,7 @@ export function StaffGate({ roles, title, signedOut, children }: { roles: string
       <Page title={title} className="staff narrow">
         <div className="notice notice-refused" role="alert">
           <h2>{t('notAllowed.title')}</h2>
-          <p>{t('notAllowed.text', { roles: roles.join(', ') })}</p>
+          <p>{t('notAllowed.text', { roles: roleNames })}</p>
         </div>
         <p>
           <Link to="/">{t('notAllowed.home')}</Link>
