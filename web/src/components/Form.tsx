@@ -73,7 +73,12 @@ export function useEmailForm(field: string, send: (email: string) => void, initi
     if (found) return focusFirstError(form.current, { [field]: found });
     send(email.trim());
   };
-  return { form, email, setEmail, error, submit };
+  // an error shown goes as soon as the address is right (a new one waits for the next submit)
+  const change = (value: string) => {
+    setEmail(value);
+    if (error && !checks.email(value)) setError(undefined);
+  };
+  return { form, email, setEmail: change, error, submit };
 }
 
 export function useChecks() {

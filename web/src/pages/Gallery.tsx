@@ -28,7 +28,13 @@ function Viewer({ image, onClose }: { image: GalleryImage; onClose: () => void }
       <div className="viewer-body">
         <img src={image.url} alt={t('alt', { name, date })} width={image.width} height={image.height} />
         <div className="viewer-meta">
-          <h2 id="viewer-title">{t('viewer', { name })}</h2>
+          {/* Close is quiet and at the top, as in the library's dialog: the report's buttons are the actions here */}
+          <div className="viewer-head">
+            <h2 id="viewer-title">{t('viewer', { name })}</h2>
+            <button ref={closeButton} type="button" className="button-quiet" onClick={() => dialog.current?.close()}>
+              {t('close')}
+            </button>
+          </div>
           <p className="muted">{t('published', { date })}</p>
           <p>
             <a href={image.url} target="_blank" rel="noopener">
@@ -36,11 +42,6 @@ function Viewer({ image, onClose }: { image: GalleryImage; onClose: () => void }
             </a>
           </p>
           <ReportImage imageId={image.id} />
-          <form method="dialog">
-            <button ref={closeButton} type="submit" className="button">
-              {t('close')}
-            </button>
-          </form>
         </div>
       </div>
     </dialog>
