@@ -221,6 +221,9 @@ describe('creating', () => {
       await page.locator('#count').selectOption('4');
       await page.locator('.price-cost', { hasText: at(c, 'price.cost_other', { count: 24 }) }).waitFor();
       await page.locator('.price-short', { hasText: at(c, 'price.short_other', { count: 8 }) }).waitFor();
+      // buying is the main action now, with the shortfall; Create is still there (the balance may be behind)
+      expect(await page.getByRole('link', { name: at(c, 'price.buy') }).getAttribute('href')).toBe('/pricing?shortfall=8');
+      expect(await page.locator('.create-submit').getAttribute('class')).toContain('button-quiet');
       await page.locator('.create-submit').click();
       const alert = page.locator('.alert[role=alert]', { hasText: at(c, 'errors.insufficientTitle') });
       await alert.waitFor();

@@ -401,12 +401,16 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
             </p>
             {!settled.prompt ? <p className="muted price-note">{t('price.estimate')}</p> : null}
             {available !== undefined ? <p className="price-balance">{t('price.balance', { count: available })}</p> : null}
+            {/* short of credits: buying them is the main action; Create stays (the balance shown may be behind) */}
             {short > 0 ? (
-              <p className="price-short">
-                {t('price.short', { count: short })} <Link to={`/pricing?shortfall=${short}`}>{t('price.buy')}</Link>
-              </p>
+              <>
+                <p className="price-short">{t('price.short', { count: short })}</p>
+                <Link className="button create-buy" to={`/pricing?shortfall=${short}`}>
+                  {t('price.buy')}
+                </Link>
+              </>
             ) : null}
-            <button type="submit" className="button-primary create-submit" disabled={create.isPending}>
+            <button type="submit" className={short > 0 ? 'button-quiet create-submit' : 'button-primary create-submit'} disabled={create.isPending}>
               {create.isPending ? t('submitting') : t('submit')}
             </button>
           </div>
