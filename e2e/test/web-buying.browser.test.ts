@@ -205,6 +205,9 @@ describe('pricing', () => {
           for (const [i, tier] of options.tiers.entries()) {
             const card = await tiers.nth(i).innerText();
             expect(card).toContain(at(p, 'maxCount', { count: tier.maxCount }));
+            // named and described in the same words as on the create page (one text for both)
+            expect(card).toContain(at(texts(locale, 'common'), `tiers.${tier.id}.label`));
+            expect(card).toContain(at(texts(locale, 'common'), `tiers.${tier.id}.description`));
             for (const s of tier.sizes) expect(card).toContain(`${s.width}×${s.height}`);
           }
           await screen(page, 'pricing', { locale, width });

@@ -216,7 +216,7 @@ describe('creating', () => {
     try {
       await visit(page, '/create');
       await page.locator('#prompt').fill('a field of sunflowers');
-      await page.getByRole('radio', { name: new RegExp(at(c, 'tiers.imlab-pro.label')) }).check();
+      await page.getByRole('radio', { name: new RegExp(at(texts(locale, 'common'), 'tiers.imlab-pro.label')) }).check();
       await page.locator('#aspectRatio').selectOption('3:2');
       await page.locator('#count').selectOption('4');
       await page.locator('.price-cost', { hasText: at(c, 'price.cost_other', { count: 24 }) }).waitFor();

@@ -200,7 +200,7 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
     );
   };
 
-  const tierText = (x: Tier, what: 'label' | 'description') => t(`tiers.${x.id}.${what}`, { defaultValue: x[what] });
+  const tierText = (x: Tier, what: 'label' | 'description') => t(`common:tiers.${x.id}.${what}`, { defaultValue: x[what] });
   const describedBy = (id: string, hint: boolean) => [hint ? `${id}-hint` : '', fieldError(id) ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
   const err = (id: string) =>
     fieldError(id) ? (

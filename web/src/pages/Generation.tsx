@@ -138,7 +138,7 @@ function GenerationShown({ g, percent, streamError }: { g: GenerationView; perce
         <h2 id="details-title">{t('generation.details')}</h2>
         <dl className="facts">
           <dt>{t('generation.tier')}</dt>
-          <dd>{t(`tiers.${g.model}.label`, { defaultValue: g.model })}</dd>
+          <dd>{t(`common:tiers.${g.model}.label`, { defaultValue: g.model })}</dd>
           <dt>{t('generation.size')}</dt>
           <dd>
             {g.width}×{g.height}

@@ -110,7 +110,7 @@ function LibraryPage() {
                   </h2>
                   <p className="gen-meta">
                     <span className={`status-pill pill-${g.status}`}>{tc(`statusShort.${g.status}`)}</span>
-                    <span>{tc(`tiers.${g.model}.label`, { defaultValue: g.model })}</span>
+                    <span>{tc(`common:tiers.${g.model}.label`, { defaultValue: g.model })}</span>
                     <span>
                       {g.width}×{g.height}
                     </span>

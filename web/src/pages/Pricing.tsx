@@ -17,8 +17,8 @@ function shortfallOf(value: string | null): number | undefined {
 
 function TierCard({ tier }: { tier: Tier }) {
   const { t } = useTranslation('pricing');
-  const label = t(`tiers.${tier.id}.label`, { defaultValue: tier.label });
-  const description = t(`tiers.${tier.id}.description`, { defaultValue: tier.description });
+  const label = t(`common:tiers.${tier.id}.label`, { defaultValue: tier.label });
+  const description = t(`common:tiers.${tier.id}.description`, { defaultValue: tier.description });
   const cheapest = Math.min(...tier.sizes.map((s) => s.creditsPerImage), tier.creditsPerImage);
   return (
     <li className="tier">
