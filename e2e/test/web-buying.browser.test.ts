@@ -119,6 +119,12 @@ describe('the gallery, signed out', () => {
           await dialog.waitFor({ state: 'hidden' });
           // the dialog's close event (which moves the focus back) is a task queued after it hides
           await until(async () => ((await page.evaluate(() => (document.activeElement as PageElement).className)) === 'gallery-open' ? true : undefined), 5_000);
+          // and by its Close button: the same
+          await openers.nth(2).click();
+          await dialog.waitFor();
+          await dialog.getByRole('button', { name: at(g, 'close'), exact: true }).click();
+          await dialog.waitFor({ state: 'hidden' });
+          await until(async () => ((await page.evaluate(() => (document.activeElement as PageElement).className)) === 'gallery-open' ? true : undefined), 5_000);
           expect(watch.problems).toEqual([]);
         } finally {
           await context.close();

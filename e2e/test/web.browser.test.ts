@@ -332,8 +332,10 @@ describe('linking Google in the settings', () => {
         await section.getByRole('button', { name: at(s, 'security.google.link') }).click();
         // to Google and back: linked, said once (the address forgets the outcome)
         await section.getByText(at(s, 'security.google.linked')).waitFor();
-        // …and not said again in the section's own sentence
+        // …and not said again in the section's own sentence (nor that it is not linked: Unlink is offered)
         expect(await section.getByText(at(s, 'security.google.isLinked')).count()).toBe(0);
+        expect(await section.getByText(at(s, 'security.google.notLinked')).count()).toBe(0);
+        await section.getByRole('button', { name: at(s, 'security.google.unlink') }).waitFor();
         expect(new URL(page.url()).search).toBe('');
         expect(chooser).toHaveLength(asked + 1);
         await screen(page, 'settings-google-linked', { locale, width });

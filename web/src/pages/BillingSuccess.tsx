@@ -110,8 +110,9 @@ export default function BillingSuccess() {
   const status = useOrder(orderId, UUID.test(orderId) && Boolean(me.data), false).data?.status;
   const title =
     status === 'paid' || status === 'refunded' || status === 'disputed' ? t('success.title')
-    : status === 'failed' || status === 'expired' ? t('success.signedOutTitle')
-    : t('success.pendingTitle');
+    : status === 'pending' ? t('success.pendingTitle')
+    : status === 'failed' || status === 'expired' ? t('success.notPaidTitle')
+    : t('success.orderTitle');
   if (me.isPending) {
     return (
       <Page title={title} className="narrow">
