@@ -398,7 +398,12 @@ describe('signing up, confirming the address and signing in through the forms', 
             expect(await page.getAttribute('#email', 'aria-invalid')).toBe('true');
             await shot('sign-up-errors');
             await page.getByLabel(at(auth, 'fields.email')).fill(email);
+            // a field put right loses its error at once; the other keeps its own until it is right too
+            expect(await page.locator('#email-error').count()).toBe(0);
+            expect(await page.getAttribute('#email', 'aria-invalid')).toBeNull();
+            await page.locator('#password-error').waitFor();
             await page.getByLabel(at(auth, 'fields.password'), { exact: true }).fill(PASSWORD_FORM);
+            expect(await page.locator('#password-error').count()).toBe(0);
             await page.getByLabel(at(auth, 'fields.displayName')).fill('Form Person');
             await page.locator('main').getByRole('button', { name: at(auth, 'signUp.submit') }).click();
             await page.locator('main h1', { hasText: at(auth, 'signUp.sentTitle') }).waitFor();

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type Dispatch, type FormEvent, type InputHTMLAttributes, type ReactNode, type SetStateAction } from 'react';
 import { useTranslation } from 'react-i18next';
 
 /** A labelled input; its error (if any) is tied to it with aria-describedby and aria-invalid. */
@@ -56,7 +56,11 @@ export function focusFirstError(form: HTMLFormElement | null, errors: FieldError
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** The checks the browser can make before asking the API (the API checks again). */
+/** An error shown for `field` goes as soon as its value passes its check (a new one waits for the next submit). */
+export function clearIfValid(setErrors: Dispatch<SetStateAction<FieldErrors>>, field: string, problem: string | undefined): void {
+  if (!problem) setErrors((e) => (e[field] ? { ...e, [field]: undefined } : e));
+}
+
 /**
  * A form whose one field is an email address (`field` is its id): checked on submit, the error
  * focused, else `send(address)` with the address trimmed.
@@ -81,6 +85,7 @@ export function useEmailForm(field: string, send: (email: string) => void, initi
   return { form, email, setEmail: change, error, submit };
 }
 
+/** The checks the browser can make before asking the API (the API checks again). */
 export function useChecks() {
   const { t } = useTranslation('auth');
   return {

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
-import { Field, FormAlert, focusFirstError, safeReturnTo, useChecks, type FieldErrors } from '../components/Form';
+import { Field, FormAlert, clearIfValid, focusFirstError, safeReturnTo, useChecks, type FieldErrors } from '../components/Form';
 import { ApiError, failureOf } from '../api';
 import { useSignIn, useSignInMethods } from '../api/queries';
 import { useRestoreAccount } from '../api/account';
@@ -58,7 +58,7 @@ export default function SignIn() {
       {kept || scheduled ? null : (
         <>
       <form ref={form} className="form" noValidate onSubmit={submit}>
-        <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => setEmail(e.target.value)} />
+        <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => (setEmail(e.target.value), clearIfValid(setErrors, 'email', checks.email(e.target.value)))} />
         <Field
           id="password"
           label={t('fields.password')}
@@ -67,7 +67,7 @@ export default function SignIn() {
           required
           value={password}
           error={errors.password}
-          onChange={(e) => setPassword(e.target.value)}
+          onChange={(e) => (setPassword(e.target.value), clearIfValid(setErrors, 'password', checks.password(e.target.value)))}
         />
         <button type="submit" className="button-primary" disabled={signIn.isPending}>
           {signIn.isPending ? t('signIn.submitting') : t('signIn.submit')}

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
-import { Field, FormAlert, PasswordHint, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
+import { Field, FormAlert, PasswordHint, clearIfValid, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
 import { failureOf, refusedRule, signUp } from '../api';
 import type { Locale } from '../i18n/locale';
 import { ResendConfirmation } from '../components/ResendConfirmation';
@@ -52,7 +52,7 @@ export default function SignUp() {
     <Page title={t('signUp.title')} lead={t('signUp.lead')} className="narrow">
       <FormAlert title={t('errors.title')} message={nameRefused ? undefined : failureOf(mutation, t('errors.generic'))} />
       <form ref={form} className="form" noValidate onSubmit={submit}>
-        <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => setEmail(e.target.value)} />
+        <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => (setEmail(e.target.value), clearIfValid(setErrors, 'email', checks.email(e.target.value)))} />
         <Field
           id="password"
           label={t('fields.password')}
@@ -62,7 +62,7 @@ export default function SignUp() {
           value={password}
           error={errors.password}
           hint={<PasswordHint value={password} />}
-          onChange={(e) => setPassword(e.target.value)}
+          onChange={(e) => (setPassword(e.target.value), clearIfValid(setErrors, 'password', checks.newPassword(e.target.value)))}
         />
         <Field
           id="displayName"
