@@ -143,6 +143,22 @@ describe('profile and language', () => {
     } finally {
       await phone.context.close();
     }
+    // Signing in on a browser showing Chinese: the page takes the account's language (English), as
+    // the sign-in's cookie says, without a reload.
+    const elsewhere = await newContext({ width: 375, locale: 'zh' });
+    try {
+      const auth = { en: texts('en', 'auth'), zh: texts('zh', 'auth') };
+      await visit(elsewhere.page, '/sign-in');
+      await elsewhere.page.getByLabel(at(auth.zh, 'fields.email')).fill('acct-profile@example.test');
+      await elsewhere.page.getByLabel(at(auth.zh, 'fields.password'), { exact: true }).fill(PASSWORD);
+      await elsewhere.page.locator('main').getByRole('button', { name: at(auth.zh, 'signIn.submit'), exact: true }).click();
+      await elsewhere.page.locator('.account-button').waitFor();
+      await until(async () => ((await elsewhere.page.getAttribute('html', 'lang')) === 'en' ? true : undefined), 10_000);
+      expect((await elsewhere.context.cookies()).find((c) => c.name === 'locale')?.value).toBe('en');
+      expect(elsewhere.watch.problems).toEqual([]);
+    } finally {
+      await elsewhere.context.close();
+    }
   }, 180_000);
 });
 

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ok } from '@imlab/client';
 import { api, getBalance, getMe, signIn, signOut } from './index';
+import { i18n, switchLocale } from '../i18n';
 
 export const queryKeys = {
   me: ['me'] as const,
@@ -41,6 +42,8 @@ export function useSignIn() {
     onSuccess: (me) => {
       client.setQueryData(queryKeys.me, me);
       void client.invalidateQueries({ queryKey: queryKeys.balance });
+      // The account's language from now on, as the sign-in's locale cookie says (and a reload would show).
+      if (me.locale !== i18n.language) void switchLocale(me.locale);
     },
   });
 }
