@@ -3,7 +3,7 @@ import { Link, useSearchParams } from 'react-router';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
-import { Field, FormAlert, PasswordHint, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
+import { Field, FormAlert, PasswordHint, clearIfValid, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
 import { failureOf, resetPassword } from '../api';
 
 /** `/reset-password?token=…` (the link in the email): a new password. */
@@ -53,7 +53,7 @@ export default function ResetPassword() {
           value={password}
           error={errors.password}
           hint={<PasswordHint value={password} />}
-          onChange={(e) => setPassword(e.target.value)}
+          onChange={(e) => (setPassword(e.target.value), clearIfValid(setErrors, 'password', checks.newPassword(e.target.value)))}
         />
         <button type="submit" className="button-primary" disabled={mutation.isPending || token === ''}>
           {t('reset.submit')}

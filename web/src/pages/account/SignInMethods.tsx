@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
-import { Field, FormAlert, PasswordHint, focusFirstError, useChecks, type FieldErrors } from '../../components/Form';
+import { Field, FormAlert, PasswordHint, clearIfValid, focusFirstError, useChecks, type FieldErrors } from '../../components/Form';
 import { failureOf, type Me } from '../../api';
 import { useChangePassword, useRequestEmailChange, useStartGoogleLink, useUnlinkGoogle } from '../../api/account';
 import { Section } from './common';
@@ -70,7 +70,7 @@ export function PasswordForm({ me }: { me: Me }) {
             required
             value={current}
             error={errors.currentPassword}
-            onChange={(e) => setCurrent(e.target.value)}
+            onChange={(e) => (setCurrent(e.target.value), clearIfValid(setErrors, 'currentPassword', checks.password(e.target.value)))}
           />
         )}
         <Field
@@ -82,7 +82,7 @@ export function PasswordForm({ me }: { me: Me }) {
           value={next}
           error={errors.newPassword}
           hint={<PasswordHint value={next} />}
-          onChange={(e) => setNext(e.target.value)}
+          onChange={(e) => (setNext(e.target.value), clearIfValid(setErrors, 'newPassword', checks.newPassword(e.target.value)))}
         />
         <button type="submit" className="button-primary" disabled={change.isPending}>
           {change.isPending ? t('security.password.saving') : setting ? t('security.password.submitSet') : t('security.password.submit')}
@@ -128,7 +128,7 @@ export function EmailForm({ me }: { me: Me }) {
       <FormAlert title={t('security.email.failed')} message={failureOf(request, t('genericError'))} />
       <Done message={sentTo ? t('security.email.sent', { email: sentTo }) : undefined} />
       <form ref={form} className="form" noValidate onSubmit={submit}>
-        <Field id="newEmail" label={t('security.email.new')} type="email" autoComplete="email" required value={email} error={errors.newEmail} onChange={(e) => setEmail(e.target.value)} />
+        <Field id="newEmail" label={t('security.email.new')} type="email" autoComplete="email" required value={email} error={errors.newEmail} onChange={(e) => (setEmail(e.target.value), clearIfValid(setErrors, 'newEmail', checks.email(e.target.value)))} />
         {me.hasPassword ? (
           <Field
             id="emailPassword"
@@ -138,7 +138,7 @@ export function EmailForm({ me }: { me: Me }) {
             required
             value={current}
             error={errors.emailPassword}
-            onChange={(e) => setCurrent(e.target.value)}
+            onChange={(e) => (setCurrent(e.target.value), clearIfValid(setErrors, 'emailPassword', checks.password(e.target.value)))}
           />
         ) : (
           <p className="field-hint">{t('security.recentHint')}</p>
