@@ -15,6 +15,9 @@ import { confirmEmailChange, previewEmailChange, undoEmailChange } from '../api/
  * account has now and which it will have — so the person sees it before pressing the button; that
  * look uses nothing up (mail scanners open links too). The change happens on the button.
  */
+/** Every link's preview, under one key: forgotten together once a link is used. */
+const PREVIEW = ['email-change-preview'] as const;
+
 export default function EmailChange() {
   const { t } = useTranslation('settings');
   const [params] = useSearchParams();
@@ -25,7 +28,7 @@ export default function EmailChange() {
   const token = undoToken ?? confirmToken;
   // Once used, the link previews as invalid: its cached preview goes (coming back to this page in
   // the app must not show the button again).
-  const forgetPreviews = () => client.removeQueries({ queryKey: ['email-change-preview'] });
+  const forgetPreviews = () => client.removeQueries({ queryKey: PREVIEW });
   const confirm = useMutation({
     mutationFn: confirmEmailChange,
     onSuccess: () => {
@@ -42,7 +45,7 @@ export default function EmailChange() {
   });
   const action = kind === 'undo' ? undo : confirm;
   const preview = useQuery({
-    queryKey: ['email-change-preview', kind, token],
+    queryKey: [...PREVIEW, kind, token],
     queryFn: () => previewEmailChange(kind, token!),
     // never asked again once the button was pressed (a used link previews as invalid)
     enabled: token !== null && action.isIdle,

@@ -15,8 +15,6 @@ export function StaffGate({ roles, title, signedOut, children }: { roles: string
   // admin's texts too: the roles' names
   const { t, i18n } = useTranslation(['finance', 'admin']);
   const me = useMe();
-  // the roles by their names in the page's language ("Finance or Admin", "财务或管理员"), not their codes
-  const roleNames = new Intl.ListFormat(i18n.language, { type: 'disjunction' }).format(roles.map((r) => t(`admin:roles.${r}`)));
   if (me.isPending) {
     return (
       <Page title={title} className="staff">
@@ -41,6 +39,8 @@ export function StaffGate({ roles, title, signedOut, children }: { roles: string
     );
   }
   if (!me.data.roles.some((r) => roles.includes(r))) {
+    // the roles by their names in the page's language ("Finance or Admin", "财务或管理员"), not their codes
+    const roleNames = new Intl.ListFormat(i18n.language, { type: 'disjunction' }).format(roles.map((r) => t(`admin:roles.${r}`)));
     return (
       <Page title={title} className="staff narrow">
         <div className="notice notice-refused" role="alert">
