@@ -17,11 +17,43 @@ export type Handler<N extends MessageName = MessageName, DB extends QueueTables 
 
 export type Handlers<DB extends QueueTables = QueueTables> = { [N in MessageName]?: Handler<N, DB> };
 
+/** One message of a run a group handler applies at once. */
+export interface GroupItem<N extends MessageName = MessageName> {
+  message: Envelope<N>;
+  payload: Payload<N>;
+  log: Logger;
+  job: Job;
+}
+
+/**
+ * Applies a run of messages of one name in the caller's transaction, with one result per item in
+ * the same order: the same effects and results as the handler applied to each item in turn.
+ */
+export type GroupHandler<N extends MessageName = MessageName, DB extends QueueTables = QueueTables> = (ctx: {
+  tx: Transaction<DB>;
+  items: readonly GroupItem<N>[];
+}) => Promise<unknown[]>;
+
+/**
+ * A handler that can also take a run of its messages at once (`group`): with group commit, the
+ * messages of one name that follow each other in a group go to `group` in one call, so a handler
+ * whose effect is one database call can make it one call for the run (the ledger's grants).
+ */
+export function withGroup<N extends MessageName, DB extends QueueTables>(
+  one: Handler<N, DB>,
+  group: GroupHandler<N, DB>,
+): Handler<N, DB> & { group: GroupHandler<N, DB> } {
+  return Object.assign(((ctx) => one(ctx)) as Handler<N, DB>, { group });
+}
+
+type AnyHandler<DB extends QueueTables> = Handler<MessageName, DB> & { group?: GroupHandler<MessageName, DB> };
+
 /**
  * Group commit for an inbox: the messages that arrive while a transaction is running are applied
  * together in the next one (up to `max`), in arrival order, each exactly as it would be alone. One
  * BEGIN, one inbox INSERT, one result UPDATE and one COMMIT (one WAL flush) then serve the whole
- * group; each message still costs its handler's own statements.
+ * group; each message still costs its handler's own statements, unless its handler takes a run of
+ * its messages at once (withGroup).
  */
 export interface InboxBatching {
   /** Most messages in one transaction (default 64). */
@@ -141,30 +173,29 @@ export class Inbox<DB extends QueueTables> {
       }
       const out: unknown[] = [];
       const done = new Map<string, unknown>();
-      for (const { message, log, job } of group) {
-        if (seen.has(message.id)) {
-          log.debug('duplicate delivery ignored');
-          out.push(seen.get(message.id));
-          continue;
+      for (let i = 0; i < group.length; ) {
+        const handler = this.opts.handlers[group[i]!.message.name] as AnyHandler<DB>;
+        // A run: the messages of this name from here on (only one without a group handler).
+        let end = i + 1;
+        if (handler.group) while (end < group.length && group[end]!.message.name === group[i]!.message.name) end++;
+        const run = group.slice(i, end);
+        // Each message of the run applied once: not one seen before, nor one already in this group.
+        const todo = new Map<string, Delivery>();
+        for (const d of run) if (!seen.has(d.message.id) && !done.has(d.message.id) && !todo.has(d.message.id)) todo.set(d.message.id, d);
+        if (todo.size > 0) {
+          const items = [...todo.values()].map(({ message, log, job }) => ({ message, payload: message.payload, log, job }));
+          const results =
+            handler.group && items.length > 1 ? await handler.group({ tx, items }) : [(await handler({ tx, ...items[0]! })) ?? null];
+          if (results.length !== items.length) throw new Error(`${group[i]!.message.name}: the group handler answered ${results.length} results for ${items.length} messages`);
+          for (const [k, { message }] of items.entries()) done.set(message.id, await purgeReceipt(tx, queue, message, results[k] ?? null));
         }
-        if (done.has(message.id)) {
-          out.push(done.get(message.id)); // the same message delivered twice into one group
-          continue;
+        for (const { message, log } of run) {
+          if (seen.has(message.id)) {
+            log.debug('duplicate delivery ignored');
+            out.push(seen.get(message.id));
+          } else out.push(done.get(message.id)); // applied above (or earlier in this group: the same message delivered twice)
         }
-        const handler = this.opts.handlers[message.name] as Handler<MessageName, DB>;
-        let result = (await handler({ tx, message, payload: message.payload, log, job })) ?? null;
-        // A purge's receipt: the transaction that did this service's part also tells auth it is
-        // done (one place for every service; a handler cannot forget it), and leaves this
-        // service's own tombstone — the inbox row, naming only the deletion id, with the time.
-        if (message.name === 'user.purge') {
-          const { deletionId } = message.payload as Payload<'user.purge'>;
-          if (deletionId) {
-            await writeOutbox(tx, 'user.purge-completed', { deletionId, service: queue as Payload<'user.purge-completed'>['service'] });
-            result = { ...(typeof result === 'object' && result !== null ? result : {}), deletionId };
-          }
-        }
-        done.set(message.id, result);
-        out.push(result);
+        i = end;
       }
       if (done.size > 0) {
         const doneIds = [...done.keys()];
@@ -184,6 +215,19 @@ export class Inbox<DB extends QueueTables> {
     if (this.opts.afterCommit) for (const d of group) await this.opts.afterCommit(d.message);
     return results;
   }
+}
+
+/**
+ * A purge's receipt: the transaction that did this service's part also tells auth it is done (one
+ * place for every service; a handler cannot forget it), and leaves this service's own tombstone —
+ * the inbox row, naming only the deletion id, with the time. Other messages keep their result.
+ */
+async function purgeReceipt<DB extends QueueTables>(tx: Transaction<DB>, queue: QueueName, message: Envelope, result: unknown): Promise<unknown> {
+  if (message.name !== 'user.purge') return result;
+  const { deletionId } = message.payload as Payload<'user.purge'>;
+  if (!deletionId) return result;
+  await writeOutbox(tx, 'user.purge-completed', { deletionId, service: queue as Payload<'user.purge-completed'>['service'] });
+  return { ...(typeof result === 'object' && result !== null ? result : {}), deletionId };
 }
 
 /** Deletes inbox records processed before `before`, except purge receipts; returns how many. */

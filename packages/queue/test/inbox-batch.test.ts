@@ -8,7 +8,7 @@ import { createDb, migrateToLatest } from '@imlab/db';
 import { createLogger } from '@imlab/logger';
 import { AppError } from '@imlab/http';
 import { createTestDatabase, testPrefix, infra, eventually, TS_NODE_ARGS } from '@imlab/testing';
-import { Bus, queueMigrations, type Envelope, type Handlers, type QueueTables } from '../src/index.js';
+import { Bus, queueMigrations, withGroup, type Envelope, type Handlers, type QueueTables } from '../src/index.js';
 import { Inbox } from '../src/inbox.js';
 
 // Group commit in the inbox (ConsumeOptions.batch): messages that arrive while a transaction runs
@@ -84,6 +84,54 @@ describe('group commit in the inbox', () => {
     expect(rows.map((r) => r.message_id).sort()).toEqual([messages[0]!, messages[1]!, messages[3]!, messages[4]!].map((m) => m.id).sort());
     // the refused one left no inbox record either: a retry would run it again
     expect(await db.selectFrom('inbox').select('message_id').where('message_id', '=', messages[2]!.id).execute()).toEqual([]);
+  });
+
+  it('hands each run of one name to its group handler in one call; seen and repeated messages keep their one result', async () => {
+    const calls: number[] = [];
+    const grouped: Handlers<DB> = {
+      'ledger.grant': withGroup(handlers['ledger.grant']!, async ({ tx, items }) => {
+        calls.push(items.length);
+        await tx.insertInto('effects').values(items.map((i) => ({ message_id: i.message.id, amount: i.payload.amount }))).execute();
+        if (items.some((i) => i.payload.amount === 13)) throw new AppError('VALIDATION_FAILED', { message: 'thirteen is refused', retryable: false });
+        return items.map((i) => ({ applied: i.payload.amount, together: items.length }));
+      }),
+      'ledger.release': async ({ tx, message }) => {
+        await tx.insertInto('effects').values({ message_id: message.id, amount: 0 }).execute();
+        return { released: true };
+      },
+    };
+    const inbox = new Inbox<DB>({ db, queue: 'credits-ledger', handlers: grouped, batch: { max: 64, lanes: 1 }, onSent: () => {} });
+    const process = (message: Envelope) => inbox.process({ message, log: logger, job: {} as Job });
+    const known = envelope(700);
+    expect(await process(known)).toEqual({ applied: 700 }); // alone: the one-message handler
+    const idle = () => new Promise((resolve) => setImmediate(resolve)); // the lane is free again
+    await idle();
+    const release: Envelope<'ledger.release'> = { id: uuidv7(), name: 'ledger.release', payload: { holdId: uuidv7(), reason: 'test' }, occurredAt: new Date().toISOString() };
+    const [a, b, c, d] = [envelope(702), envelope(703), envelope(704), envelope(705)];
+    // the first runs alone; the rest arrive meanwhile and share the next transaction
+    const results = await Promise.all([envelope(701), a, b, known, a, release, c, d].map(process));
+    expect(results).toEqual([
+      { applied: 701 },
+      { applied: 702, together: 2 },
+      { applied: 703, together: 2 },
+      { applied: 700 },
+      { applied: 702, together: 2 },
+      { released: true },
+      { applied: 704, together: 2 },
+      { applied: 705, together: 2 },
+    ]);
+    // two runs of grants (split by the release), each one call with each new message once
+    expect(calls).toEqual([2, 2]);
+    expect((await effectsOf([known, a, b, release, c, d].map((m) => m.id))).map((r) => r.message_id).sort()).toEqual([known, a, b, release, c, d].map((m) => m.id).sort());
+
+    // a run that fails rolls its group back; then each message runs alone and only the failing one fails
+    calls.length = 0;
+    await idle();
+    const failing = [envelope(706), envelope(707), envelope(13), envelope(708)];
+    const settled = await Promise.allSettled([envelope(709), ...failing].map(process));
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(calls).toEqual([4]);
+    expect((await effectsOf(failing.map((m) => m.id))).map((r) => r.message_id).sort()).toEqual([failing[0]!, failing[1]!, failing[3]!].map((m) => m.id).sort());
   });
 
   it('through BullMQ: a burst is applied in fewer transactions than messages, each message once, and the relay carries what the handlers sent', async () => {

@@ -272,6 +272,36 @@ export async function postGrant(
   return { postingId: r.posted_id ?? undefined, hasAccount: r.has_account };
 }
 
+/** A grant for postGrants: postGrant's arguments plus the purchase's value. */
+export type GrantRow = Parameters<typeof postGrant>[1] & { value?: { amount: number; currency: string } | undefined };
+
+/**
+ * A run of grants in one call (migrations/0011): for each, in order, what postGrant answers for it
+ * alone at that point — with the value of each posted purchase kept on its posting.
+ */
+export async function postGrants(tx: Transaction<DB>, grants: readonly GrantRow[]): Promise<GrantOutcome[]> {
+  const arg = grants.map((g) => ({
+    key: g.key,
+    requestHash: g.requestHash,
+    userId: g.userId,
+    amount: g.amount,
+    debit: g.debit,
+    kind: g.kind,
+    reference: g.reference,
+    result: g.result,
+    valueAmount: g.value?.amount ?? null,
+    valueCurrency: g.value?.currency ?? null,
+    eventId: g.event?.id ?? null,
+    eventName: g.event?.name ?? null,
+    eventPayload: g.event?.payload ?? null,
+    eventTargets: g.event?.targets ?? null,
+  }));
+  const { rows } = await sql<{ ord: number; posted_id: string | number | null; has_account: boolean }>`
+    select ord, posted_id, has_account from ledger_post_grants(${JSON.stringify(arg)}::jsonb)`.execute(tx);
+  if (rows.length !== grants.length) throw new Error(`ledger_post_grants answered ${rows.length} rows for ${grants.length} grants`);
+  return rows.map((r) => ({ postingId: r.posted_id === null ? undefined : Number(r.posted_id), hasAccount: r.has_account }));
+}
+
 /** What a purchase grant's credits were sold for (net of tax), kept on its posting. */
 export async function setPostingValue(tx: Transaction<DB>, postingId: number, value: { amount: number; currency: string }): Promise<void> {
   await tx.updateTable('postings').set({ value_amount: value.amount, value_currency: value.currency }).where('id', '=', postingId).execute();

@@ -70,16 +70,21 @@ const GRANT_SOURCES = {
 /** A grant as the ledger posts it: the `ledger.grant` command's, or a goodwill grant an admin made here. */
 export type GrantInput = Omit<Payload<'ledger.grant'>, 'source'> & { source: keyof typeof GRANT_SOURCES };
 
-/** Purchase, promo or goodwill credits: issuance/promo/goodwill → available. */
-export async function grant(tx: Tx, deps: LedgerDeps, p: GrantInput): Promise<LedgerPostingResult> {
+/** The posting a grant asks for: the function's arguments, and the result it answers. */
+function grantRow(deps: LedgerDeps, p: GrantInput) {
   const hash = requestHash('grant', [p.userId, p.amount, p.source, p.reference]);
   const result: LedgerPostingResult = { amount: p.amount, debt: 0 };
   const debit = deps.system[GRANT_SOURCES[p.source].account];
   const kind = GRANT_SOURCES[p.source].kind;
   // Billing reconciles orders against purchase and promo grants; goodwill is nothing of billing's.
   const event = p.source === 'goodwill' ? null : outboxEvent('ledger.posted', { idempotencyKey: p.idempotencyKey, kind: 'grant', userId: p.userId, ...result, reference: p.reference });
-  const grantRow = { key: p.idempotencyKey, requestHash: hash, userId: p.userId, amount: p.amount, debit, kind, reference: p.reference, result, event } as const;
-  let posted = await repo.postGrant(tx, grantRow);
+  return { key: p.idempotencyKey, requestHash: hash, userId: p.userId, amount: p.amount, debit, kind, reference: p.reference, result, event, value: p.value };
+}
+
+/** Purchase, promo or goodwill credits: issuance/promo/goodwill → available. */
+export async function grant(tx: Tx, deps: LedgerDeps, p: GrantInput): Promise<LedgerPostingResult> {
+  const row = grantRow(deps, p);
+  let posted = await repo.postGrant(tx, row);
   if (!posted.hasAccount) {
     // First credits of this person (or a grant that arrived after their purge): open the accounts, then post.
     if (await isPurged(tx, p.userId)) {
@@ -88,13 +93,26 @@ export async function grant(tx: Tx, deps: LedgerDeps, p: GrantInput): Promise<Le
       return PURGED_NOOP;
     }
     await userAccounts(tx, p.userId);
-    posted = await repo.postGrant(tx, grantRow);
+    posted = await repo.postGrant(tx, row);
   }
-  if (posted.postingId === undefined) return duplicatePosting(tx, p.idempotencyKey, hash);
+  if (posted.postingId === undefined) return duplicatePosting(tx, p.idempotencyKey, row.requestHash);
   // The price its credits are recognised at when spent (finance's revenue report).
   if (p.value) await repo.setPostingValue(tx, posted.postingId, p.value);
   // `ledger.posted` was written by the same call.
-  return result;
+  return row.result;
+}
+
+/**
+ * A run of grants (the inbox's group commit), with the results `grant` gives each in turn: the
+ * grants of people with accounts and fresh keys are posted by one call; the others (a first
+ * grant, a purged person, a key used before) then go through `grant` one by one, in order.
+ */
+export async function grants(tx: Tx, deps: LedgerDeps, ps: readonly GrantInput[]): Promise<LedgerPostingResult[]> {
+  const rows = ps.map((p) => grantRow(deps, p));
+  const outcomes = await repo.postGrants(tx, rows);
+  const results: LedgerPostingResult[] = [];
+  for (const [i, p] of ps.entries()) results.push(outcomes[i]!.postingId === undefined ? await grant(tx, deps, p) : rows[i]!.result);
+  return results;
 }
 
 /**
