@@ -10,7 +10,8 @@
  * CPU is read from /proc for the worker processes, this run's Postgres backends, redis-server (shared
  * with other engineers) and the whole machine, so the table says where each render's time went.
  *
- *   pnpm --filter @imlab/bench render-workers
+ *   pnpm --filter @imlab/bench render-workers   (BENCH_WORKERS=1,2,4, BENCH_N=400,
+ *                                              BENCH_PROFILE=dir for CPU profiles of the workers)
  *
  * Private database, storage folder and queue prefix, all removed at the end. Writes the
  * "Render workers" section of docs/benchmarks.md.
@@ -76,7 +77,8 @@ async function runCase(ctx: ServiceContext<DB>, workers: number, env: Record<str
   const procs = await Promise.all(
     Array.from({ length: workers }, async () => {
       const port = await freePort();
-      const child = spawn(process.execPath, ['--import', tsxLoader, path.join(repo, 'services/generation/src/worker.ts')], {
+      const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+      const child = spawn(process.execPath, [...profile, '--import', tsxLoader, path.join(repo, 'services/generation/src/worker.ts')], {
         cwd: path.join(repo, 'services/generation'),
         env: { PATH: process.env.PATH ?? '', ...env, WORKER_PORT: String(port), WORKER_METRICS_PORT: '0' },
         stdio: ['ignore', 'ignore', 'inherit'],
