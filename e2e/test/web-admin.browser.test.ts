@@ -51,14 +51,23 @@ describe('/back-office', () => {
       await support.getByLabel(at(a, 'support.who')).fill('web-admin-person@example.test');
       await support.getByRole('button', { name: at(a, 'support.find') }).click();
       await support.getByText(at(a, 'reasonRequired')).waitFor();
+      // too short still says so; a reason long enough takes the error away before any press
+      await support.getByLabel(at(a, 'reason')).first().fill('ti');
+      expect(await support.getByText(at(a, 'reasonRequired')).count()).toBe(1);
       await support.getByLabel(at(a, 'reason')).first().fill('ticket 301: credits missing');
+      await support.getByText(at(a, 'reasonRequired')).waitFor({ state: 'detached' });
+      expect(await support.getByLabel(at(a, 'reason')).first().getAttribute('aria-invalid')).toBeNull();
       await support.getByRole('button', { name: at(a, 'support.find') }).click();
       await support.getByRole('heading', { name: 'web-admin-person@example.test' }).waitFor();
       await support.getByText(at(a, 'support.balanceValue', { available: '40', held: '0' })).waitFor();
       await support.getByText(at(a, 'support.promptsHidden')).waitFor();
 
       const goodwill = page.getByRole('form', { name: at(a, 'goodwill.title') });
+      // no amount: said at the press, gone once a whole number is typed
+      await goodwill.getByRole('button', { name: at(a, 'goodwill.grant') }).click();
+      await goodwill.getByText(at(a, 'goodwill.amountRequired')).waitFor();
       await goodwill.getByLabel(at(a, 'goodwill.amount')).fill('10');
+      await goodwill.getByText(at(a, 'goodwill.amountRequired')).waitFor({ state: 'detached' });
       await goodwill.getByLabel(at(a, 'reason')).fill('render outage, ticket 301');
       await goodwill.getByRole('button', { name: at(a, 'goodwill.grant') }).click();
       await goodwill.getByRole('status').filter({ hasText: at(a, 'goodwill.done', { amount: '10', today: '10' }) }).waitFor();

@@ -99,11 +99,14 @@ describe('/moderation', () => {
       await item.getByRole('button', { name: at(zh, 'takedown') }).click();
       await item.getByText(at(zh, 'reasonRequired')).waitFor();
       await item.getByLabel(at(zh, 'reason')).fill('画面血腥，核实属实');
+      // put right, the reason's error goes at once
+      await item.getByText(at(zh, 'reasonRequired')).waitFor({ state: 'detached' });
       await item.getByRole('button', { name: at(zh, 'takedown') }).click();
       await item.getByText(at(zh, 'ruleRequired')).waitFor();
       // by keyboard: the rule list, then the button
       await item.getByLabel(at(zh, 'rule')).focus();
       await item.getByLabel(at(zh, 'rule')).selectOption({ label: at(zh, 'reasons.violence') });
+      await item.getByText(at(zh, 'ruleRequired')).waitFor({ state: 'detached' });
       await item.getByRole('button', { name: at(zh, 'takedown') }).focus();
       await page.keyboard.press('Enter');
       await page.getByRole('status').filter({ hasText: at(zh, 'done.takedown') }).waitFor();

@@ -1,7 +1,7 @@
 import { useId, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
-import { Field, FormAlert } from '../components/Form';
+import { clearIfValid, Field, FormAlert, type FieldErrors } from '../components/Form';
 import { failureOf } from '../api';
 import { useAuditLog, useDailyMetrics, useFraudSignals, useGrantGoodwill, useLookUp, useSetSuspended, type SupportAccount } from '../api/admin';
 import { Section, number } from './account/common';
@@ -31,6 +31,8 @@ export default function Admin() {
 
 
 /** A written reason (kept in the audit log): at least 3 characters. */
+const reasonOk = (reason: string) => reason.trim().length >= 3;
+
 function ReasonField({ id, value, onChange, error }: { id: string; value: string; onChange: (v: string) => void; error?: string | undefined }) {
   const { t } = useTranslation('admin');
   return <Field id={id} label={t('reason')} hint={t('reasonHint')} error={error} value={value} maxLength={1000} onChange={(e) => onChange(e.target.value)} />;
@@ -44,10 +46,10 @@ function SupportSection() {
   const [who, setWho] = useState('');
   const [reason, setReason] = useState('');
   const [showPrompts, setShowPrompts] = useState(false);
-  const [errors, setErrors] = useState<{ who?: string; reason?: string }>({});
+  const [errors, setErrors] = useState<FieldErrors>({});
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const found = { ...(who.trim() ? {} : { who: t('support.whoRequired') }), ...(reason.trim().length < 3 ? { reason: t('reasonRequired') } : {}) };
+    const found = { ...(who.trim() ? {} : { who: t('support.whoRequired') }), ...(reasonOk(reason) ? {} : { reason: t('reasonRequired') }) };
     setErrors(found);
     if (found.who) return document.getElementById(`${id}-who`)?.focus();
     if (found.reason) return document.getElementById(`${id}-reason`)?.focus();
@@ -59,8 +61,26 @@ function SupportSection() {
     <Section kind="finance" id="support-title" title={t('support.title')}>
       <form className="form form-wide" noValidate onSubmit={submit}>
         <FormAlert title={t('error')} message={failureOf(lookUp, t('genericError'))} />
-        <Field id={`${id}-who`} label={t('support.who')} error={errors.who} value={who} onChange={(e) => setWho(e.target.value)} autoComplete="off" />
-        <ReasonField id={`${id}-reason`} value={reason} onChange={setReason} error={errors.reason} />
+        <Field
+          id={`${id}-who`}
+          label={t('support.who')}
+          error={errors.who}
+          value={who}
+          onChange={(e) => {
+            setWho(e.target.value);
+            clearIfValid(setErrors, 'who', e.target.value.trim() ? undefined : 'required');
+          }}
+          autoComplete="off"
+        />
+        <ReasonField
+          id={`${id}-reason`}
+          value={reason}
+          onChange={(v) => {
+            setReason(v);
+            clearIfValid(setErrors, 'reason', reasonOk(v) ? undefined : 'short');
+          }}
+          error={errors.reason}
+        />
         <div className="field field-check">
           <input id={`${id}-prompts`} type="checkbox" checked={showPrompts} onChange={(e) => setShowPrompts(e.target.checked)} />
           <label htmlFor={`${id}-prompts`}>{t('support.showPrompts')}</label>
@@ -132,7 +152,7 @@ function SuspendForm({ userId, suspended, onDone }: { userId: string; suspended:
       noValidate
       onSubmit={(e) => {
         e.preventDefault();
-        if (reason.trim().length < 3) {
+        if (!reasonOk(reason)) {
           setError(t('reasonRequired'));
           return document.getElementById(`${id}-reason`)?.focus();
         }
@@ -152,7 +172,15 @@ function SuspendForm({ userId, suspended, onDone }: { userId: string; suspended:
       <h4 id={`${id}-title`}>{now ? t('suspend.liftTitle') : t('suspend.title')}</h4>
       <p className="muted">{now ? t('suspend.liftText') : t('suspend.text')}</p>
       <FormAlert title={t('error')} message={failureOf(action, t('genericError'))} />
-      <ReasonField id={`${id}-reason`} value={reason} onChange={setReason} error={error} />
+      <ReasonField
+        id={`${id}-reason`}
+        value={reason}
+        onChange={(v) => {
+          setReason(v);
+          if (reasonOk(v)) setError(undefined);
+        }}
+        error={error}
+      />
       <button type="submit" className={now ? 'button-primary' : 'button-danger'} disabled={action.isPending}>
         {action.isPending ? t('working') : now ? t('suspend.lift') : t('suspend.do')}
       </button>
@@ -172,7 +200,8 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
   const grant = useGrantGoodwill();
   const [amount, setAmount] = useState('');
   const [reason, setReason] = useState('');
-  const [errors, setErrors] = useState<{ amount?: string; reason?: string }>({});
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const amountOk = (v: string) => Number.isInteger(Number(v)) && Number(v) > 0;
   return (
     <form
       className="form form-wide"
@@ -181,7 +210,7 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
       onSubmit={(e) => {
         e.preventDefault();
         const value = Number(amount);
-        const found = { ...(Number.isInteger(value) && value > 0 ? {} : { amount: t('goodwill.amountRequired') }), ...(reason.trim().length < 3 ? { reason: t('reasonRequired') } : {}) };
+        const found = { ...(amountOk(amount) ? {} : { amount: t('goodwill.amountRequired') }), ...(reasonOk(reason) ? {} : { reason: t('reasonRequired') }) };
         setErrors(found);
         if (found.amount) return document.getElementById(`${id}-amount`)?.focus();
         if (found.reason) return document.getElementById(`${id}-reason`)?.focus();
@@ -200,8 +229,28 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
     >
       <h4 id={`${id}-title`}>{t('goodwill.title')}</h4>
       <FormAlert title={t('error')} message={failureOf(grant, t('genericError'))} />
-      <Field id={`${id}-amount`} label={t('goodwill.amount')} type="number" min={1} inputMode="numeric" error={errors.amount} value={amount} onChange={(e) => setAmount(e.target.value)} />
-      <ReasonField id={`${id}-reason`} value={reason} onChange={setReason} error={errors.reason} />
+      <Field
+        id={`${id}-amount`}
+        label={t('goodwill.amount')}
+        type="number"
+        min={1}
+        inputMode="numeric"
+        error={errors.amount}
+        value={amount}
+        onChange={(e) => {
+          setAmount(e.target.value);
+          clearIfValid(setErrors, 'amount', amountOk(e.target.value) ? undefined : 'invalid');
+        }}
+      />
+      <ReasonField
+        id={`${id}-reason`}
+        value={reason}
+        onChange={(v) => {
+          setReason(v);
+          clearIfValid(setErrors, 'reason', reasonOk(v) ? undefined : 'short');
+        }}
+        error={errors.reason}
+      />
       <button type="submit" className="button-primary" disabled={grant.isPending}>
         {grant.isPending ? t('working') : t('goodwill.grant')}
       </button>

@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
-import { FormAlert } from '../components/Form';
+import { clearIfValid, FormAlert, type FieldErrors } from '../components/Form';
 import { failureOf } from '../api';
 import { MODERATION_REASONS, useDecide, useModerationQueue, type Decision, type ModerationItem, type ModerationReason, type QueueStatus } from '../api/moderation';
 import { dateTime } from '../i18n/dates';
@@ -126,11 +126,12 @@ function DecisionForm({ item, onDone }: { item: ModerationItem; onDone: (action:
   const decide = useDecide();
   const [reason, setReason] = useState('');
   const [rule, setRule] = useState<ModerationReason | ''>('');
-  const [errors, setErrors] = useState<{ reason?: string; rule?: string }>({});
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const reasonOk = (v: string) => v.trim().length >= 3;
   const takenDown = item.state === 'taken-down';
   const act = (action: Decision['action']) => {
     const found = {
-      ...(reason.trim().length < 3 ? { reason: t('reasonRequired') } : {}),
+      ...(reasonOk(reason) ? {} : { reason: t('reasonRequired') }),
       ...(action === 'takedown' && !rule ? { rule: t('ruleRequired') } : {}),
     };
     setErrors(found);
@@ -151,7 +152,10 @@ function DecisionForm({ item, onDone }: { item: ModerationItem; onDone: (action:
           value={reason}
           aria-invalid={errors.reason ? true : undefined}
           aria-describedby={`${id}-reason-hint${errors.reason ? ` ${id}-reason-error` : ''}`}
-          onChange={(e) => setReason(e.target.value)}
+          onChange={(e) => {
+            setReason(e.target.value);
+            clearIfValid(setErrors, 'reason', reasonOk(e.target.value) ? undefined : 'short');
+          }}
         />
         <p id={`${id}-reason-hint`} className="field-hint">
           {t('reasonHint')}
@@ -165,7 +169,11 @@ function DecisionForm({ item, onDone }: { item: ModerationItem; onDone: (action:
       {takenDown ? null : (
         <div className="field">
           <label htmlFor={`${id}-rule`}>{t('rule')}</label>
-          <select id={`${id}-rule`} value={rule} aria-invalid={errors.rule ? true : undefined} aria-describedby={errors.rule ? `${id}-rule-error` : undefined} onChange={(e) => setRule(e.target.value as ModerationReason)}>
+          <select id={`${id}-rule`} value={rule} aria-invalid={errors.rule ? true : undefined} aria-describedby={errors.rule ? `${id}-rule-error` : undefined} onChange={(e) => {
+              setRule(e.target.value as ModerationReason);
+              clearIfValid(setErrors, 'rule', e.target.value ? undefined : 'required');
+            }}
+          >
             <option value="">—</option>
             {MODERATION_REASONS.map((r) => (
               <option key={r} value={r}>

@@ -301,7 +301,13 @@ export function LookupSection() {
             <option value="userId">{t('lookup.kinds.userId')}</option>
           </select>
         </div>
-        <Field id="lookup-id" label={t('lookup.id')} type="text" spellCheck={false} autoComplete="off" value={id} error={error} onChange={(e) => setId(e.target.value)} />
+        <Field id="lookup-id" label={t('lookup.id')} type="text" spellCheck={false} autoComplete="off" value={id}
+          error={error}
+          onChange={(e) => {
+            setId(e.target.value);
+            if (e.target.value.trim()) setError(undefined);
+          }}
+        />
         <button type="submit" className="button-primary" disabled={lookup.isPending}>
           {lookup.isPending ? t('lookup.loading') : t('lookup.find')}
         </button>
