@@ -2,25 +2,15 @@
 // hide an image at the threshold, a moderator takes it down, its owner is emailed, the audit log
 // holds it for admins; suspension ends sessions at the gateway at once; goodwill credits land in the
 // person's history and in the books.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '@imlab/client';
-import { eventually, TS_NODE_ARGS } from '@imlab/testing';
-import { scanDatabase, startSystem, type E2E, type System } from './system.js';
+import { eventually } from '@imlab/testing';
+import { grantRoles, scanDatabase, startSystem, type E2E } from './system.js';
 import { Browser, PASSWORD, generate, mailText, signUpVerified } from './browser.js';
 import { loadContract } from './contract.js';
 
 const e2e = { browser: (ip?: string) => new Browser(() => e2e, ip) } as E2E;
 const IPS = { owner: '127.0.0.90', moderator: '127.0.0.91', admin: '127.0.0.92', reporterA: '127.0.0.93', reporterB: '127.0.0.94', member: '127.0.0.95' } as const;
-
-async function grantRoles(sys: System, email: string, roles: string[]): Promise<void> {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...sys.env, DATABASE_NAME: sys.databases.auth! }, stdio: 'ignore' });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
-  });
-}
 
 /** A signed-in person with roles (a new sign-in carries them). */
 async function staff(ip: string, email: string, roles: string[]): Promise<Browser> {

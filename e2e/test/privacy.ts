@@ -1,14 +1,12 @@
 // The privacy policy's promises, checked against the whole running system.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { unzipSync, strFromU8 } from 'fflate';
 import { Redis } from 'ioredis';
 import { download, ok } from '@imlab/client';
-import { eventually, infra, TS_NODE_ARGS } from '@imlab/testing';
-import { queryDb, scanDatabase, type E2E, type System } from './system.js';
+import { eventually, infra } from '@imlab/testing';
+import { grantRoles, queryDb, scanDatabase, type E2E, type System } from './system.js';
 import { CLIENT_IPS, PASSWORD, generate, mailCount, signUpVerified, until, type Browser } from './browser.js';
 
 const PROMPT_MARKER = 'teal origami crane promptmarker9';
@@ -49,18 +47,6 @@ async function redisContains(sys: System, needle: string): Promise<string[]> {
 
 async function ledgerAccountIds(sys: System, userId: string): Promise<string[]> {
   return (await queryDb(sys, 'ledger', 'select id from accounts where owner_id = $1', [userId])).map((r) => String(r.id));
-}
-
-async function grantRoles(sys: System, email: string, roles: string[]): Promise<void> {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', email, ...roles], {
-      cwd: root,
-      env: { ...sys.env, DATABASE_NAME: sys.databases.auth! },
-      stdio: 'ignore',
-    });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
-  });
 }
 
 export function privacySuite(e2e: E2E): void {

@@ -185,6 +185,18 @@ export async function startSystem(label: string, extraEnv: Record<string, string
 }
 
 /** Every text-like column of every table of one service's database, with its rows' values. */
+/** The roles CLI of auth, as an operator runs it, against this system's auth database; a new sign-in then carries the roles. */
+export async function grantRoles(sys: System, email: string, roles: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', email, ...roles], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { ...sys.env, DATABASE_NAME: sys.databases.auth! },
+      stdio: 'ignore',
+    });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
+  });
+}
+
 export async function scanDatabase(databaseName: string, needles: string[], skipTables: string[] = []): Promise<string[]> {
   const pg = (await import('pg')).default;
   const u = new URL(infra().databaseUrl);

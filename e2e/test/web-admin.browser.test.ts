@@ -1,30 +1,22 @@
 // The back office (/back-office) in a real browser against the real system: an admin looks a person up
 // with a written reason, grants goodwill credits, suspends the account; the audit log, metrics and
 // fraud signals show; the API agrees. English at 1280 px, Chinese on a phone.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ok } from '@imlab/client';
 import { PASSWORD, generate, type Browser } from './browser.js';
-import { at, newContext as openContext, root, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
-import { TS_NODE_ARGS } from '@imlab/testing';
+import { grantRoles } from './system.js';
+import { at, newContext as openContext, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
 
 let web: WebSystem;
 let admin: Browser;
 let person: Browser;
 
-async function grantRoles(email: string, roles: string[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...web.sys.env, DATABASE_NAME: web.sys.databases.auth! }, stdio: 'ignore' });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
-  });
-}
-
 beforeAll(async () => {
   web = await startWebSystem('web-admin');
   person = await web.signedUp('127.0.0.171', 'web-admin-person@example.test');
   admin = await web.signedUp('127.0.0.170', 'web-admin-admin@example.test');
-  await grantRoles('web-admin-admin@example.test', ['admin']);
+  await grantRoles(web.sys, 'web-admin-admin@example.test', ['admin']);
   expect((await admin.api.POST('/v1/auth/login', { body: { email: 'web-admin-admin@example.test', password: PASSWORD } })).response.status).toBe(200);
   // for the daily metrics: a gallery image reported as spam, and a prompt refused under the policy
   const imageId = (await generate(admin, 'a paper boat on a pond')).images[0]!.id;

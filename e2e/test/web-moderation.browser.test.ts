@@ -2,13 +2,13 @@
 // signed-out visitor reports from the large view (en), the image leaves the gallery, a moderator
 // takes it down and restores it on /moderation (zh), by keyboard where it matters; the API and the
 // owner's mailbox say what happened.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ok } from '@imlab/client';
-import { eventually, TS_NODE_ARGS } from '@imlab/testing';
+import { eventually } from '@imlab/testing';
 import { PASSWORD, generate, mailText, type Browser } from './browser.js';
-import { at, newContext as openContext, root, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
+import { grantRoles } from './system.js';
+import { at, newContext as openContext, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
 
 let web: WebSystem;
 let owner: Browser;
@@ -29,13 +29,6 @@ afterAll(async () => {
 const newContext = (opts: ContextOptions) => openContext(web, opts);
 const visit = (page: Page, p: string) => open(page, web.sys.gatewayUrl, p);
 const inGallery = async () => (await ok(web.person('127.0.0.169').api.GET('/v1/gallery', { params: { query: { limit: 100 } } }))).items.some((i) => i.id === imageId);
-
-async function grantRoles(email: string, roles: string[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [...TS_NODE_ARGS, 'services/auth/src/cli/roles.ts', email, ...roles], { cwd: root, env: { ...web.sys.env, DATABASE_NAME: web.sys.databases.auth! }, stdio: 'ignore' });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`roles CLI exited ${code}`))));
-  });
-}
 
 describe('reporting from the gallery, signed out', () => {
   it('asks for a reason, sends the report, thanks the visitor; the image leaves the gallery', async () => {
@@ -82,7 +75,7 @@ describe('/moderation', () => {
       }
     }
     const moderator = await web.signedUp('127.0.0.161', 'web-mod-moderator@example.test');
-    await grantRoles('web-mod-moderator@example.test', ['moderator']);
+    await grantRoles(web.sys, 'web-mod-moderator@example.test', ['moderator']);
     expect((await moderator.api.POST('/v1/auth/login', { body: { email: 'web-mod-moderator@example.test', password: PASSWORD } })).response.status).toBe(200);
 
     const { context, page, watch } = await newContext({ width: 1280, locale: 'zh', as: moderator });
