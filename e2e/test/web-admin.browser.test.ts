@@ -43,6 +43,7 @@ describe('/back-office', () => {
       await support.getByLabel(at(a, 'support.who')).fill('web-admin-person@example.test');
       await support.getByRole('button', { name: at(a, 'support.find') }).click();
       await support.getByText(at(a, 'reasonRequired')).waitFor();
+      await screen(page, 'back-office-errors', { locale: 'en', width: 1280 });
       // too short still says so; a reason long enough takes the error away before any press
       await support.getByLabel(at(a, 'reason')).first().fill('ti');
       expect(await support.getByText(at(a, 'reasonRequired')).count()).toBe(1);
@@ -108,6 +109,12 @@ describe('/back-office', () => {
       await phone.page.getByRole('region', { name: at(zh, 'audit.title') }).first().waitFor();
       expect(await phone.page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
       await screen(phone.page, 'admin', { locale: 'zh', width: 375 });
+      // the support form's errors, on a phone
+      const support = phone.page.getByRole('region', { name: at(zh, 'support.title') });
+      await support.getByRole('button', { name: at(zh, 'support.find') }).click();
+      await support.getByText(at(zh, 'support.whoRequired')).waitFor();
+      await support.getByText(at(zh, 'reasonRequired')).waitFor();
+      await screen(phone.page, 'back-office-errors', { locale: 'zh', width: 375 });
       expect(await seriousViolations(phone.page)).toEqual([]);
       expect(phone.watch.problems).toEqual([]);
     } finally {

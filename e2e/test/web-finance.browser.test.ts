@@ -224,7 +224,6 @@ describe('finance and ops', () => {
           expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
           await screen(page, 'finance-month-closed', { locale, width });
           expect(watch.problems).toEqual([]);
-
         } finally {
           await context.close();
         }

@@ -91,6 +91,8 @@ describe('/moderation', () => {
       // a takedown needs a written reason and a rule
       await item.getByRole('button', { name: at(zh, 'takedown') }).click();
       await item.getByText(at(zh, 'reasonRequired')).waitFor();
+      await item.getByText(at(zh, 'ruleRequired')).waitFor();
+      await screen(page, 'moderation-errors', { locale: 'zh', width: 1280 });
       await item.getByLabel(at(zh, 'reason')).fill('画面血腥，核实属实');
       // put right, the reason's error goes at once
       await item.getByText(at(zh, 'reasonRequired')).waitFor({ state: 'detached' });

@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type Dispatch, type FormEvent, type SetStateAction } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { clearIfValid, Field, FormAlert, type FieldErrors } from '../components/Form';
@@ -33,9 +33,23 @@ export default function Admin() {
 /** A written reason (kept in the audit log): at least 3 characters. */
 const reasonOk = (reason: string) => reason.trim().length >= 3;
 
-function ReasonField({ id, value, onChange, error }: { id: string; value: string; onChange: (v: string) => void; error?: string | undefined }) {
+/** The form's `reason` field; its error goes once the reason is long enough. */
+function ReasonField({ id, value, setValue, errors, setErrors }: { id: string; value: string; setValue: (v: string) => void; errors: FieldErrors; setErrors: Dispatch<SetStateAction<FieldErrors>> }) {
   const { t } = useTranslation('admin');
-  return <Field id={id} label={t('reason')} hint={t('reasonHint')} error={error} value={value} maxLength={1000} onChange={(e) => onChange(e.target.value)} />;
+  return (
+    <Field
+      id={id}
+      label={t('reason')}
+      hint={t('reasonHint')}
+      error={errors.reason}
+      value={value}
+      maxLength={1000}
+      onChange={(e) => {
+        setValue(e.target.value);
+        clearIfValid(setErrors, 'reason', reasonOk(e.target.value) ? undefined : 'short');
+      }}
+    />
+  );
 }
 
 function SupportSection() {
@@ -72,15 +86,7 @@ function SupportSection() {
           }}
           autoComplete="off"
         />
-        <ReasonField
-          id={`${id}-reason`}
-          value={reason}
-          onChange={(v) => {
-            setReason(v);
-            clearIfValid(setErrors, 'reason', reasonOk(v) ? undefined : 'short');
-          }}
-          error={errors.reason}
-        />
+        <ReasonField id={`${id}-reason`} value={reason} setValue={setReason} errors={errors} setErrors={setErrors} />
         <div className="field field-check">
           <input id={`${id}-prompts`} type="checkbox" checked={showPrompts} onChange={(e) => setShowPrompts(e.target.checked)} />
           <label htmlFor={`${id}-prompts`}>{t('support.showPrompts')}</label>
@@ -143,7 +149,7 @@ function SuspendForm({ userId, suspended, onDone }: { userId: string; suspended:
   const id = useId();
   const action = useSetSuspended();
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | undefined>();
+  const [errors, setErrors] = useState<FieldErrors>({});
   const now = suspended;
   return (
     <form
@@ -153,10 +159,10 @@ function SuspendForm({ userId, suspended, onDone }: { userId: string; suspended:
       onSubmit={(e) => {
         e.preventDefault();
         if (!reasonOk(reason)) {
-          setError(t('reasonRequired'));
+          setErrors({ reason: t('reasonRequired') });
           return document.getElementById(`${id}-reason`)?.focus();
         }
-        setError(undefined);
+        setErrors({});
         action.mutate(
           { id: userId, reason: reason.trim(), suspend: !now },
           {
@@ -172,15 +178,7 @@ function SuspendForm({ userId, suspended, onDone }: { userId: string; suspended:
       <h4 id={`${id}-title`}>{now ? t('suspend.liftTitle') : t('suspend.title')}</h4>
       <p className="muted">{now ? t('suspend.liftText') : t('suspend.text')}</p>
       <FormAlert title={t('error')} message={failureOf(action, t('genericError'))} />
-      <ReasonField
-        id={`${id}-reason`}
-        value={reason}
-        onChange={(v) => {
-          setReason(v);
-          if (reasonOk(v)) setError(undefined);
-        }}
-        error={error}
-      />
+      <ReasonField id={`${id}-reason`} value={reason} setValue={setReason} errors={errors} setErrors={setErrors} />
       <button type="submit" className={now ? 'button-primary' : 'button-danger'} disabled={action.isPending}>
         {action.isPending ? t('working') : now ? t('suspend.lift') : t('suspend.do')}
       </button>
@@ -242,15 +240,7 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
           clearIfValid(setErrors, 'amount', amountOk(e.target.value) ? undefined : 'invalid');
         }}
       />
-      <ReasonField
-        id={`${id}-reason`}
-        value={reason}
-        onChange={(v) => {
-          setReason(v);
-          clearIfValid(setErrors, 'reason', reasonOk(v) ? undefined : 'short');
-        }}
-        error={errors.reason}
-      />
+      <ReasonField id={`${id}-reason`} value={reason} setValue={setReason} errors={errors} setErrors={setErrors} />
       <button type="submit" className="button-primary" disabled={grant.isPending}>
         {grant.isPending ? t('working') : t('goodwill.grant')}
       </button>
