@@ -100,6 +100,37 @@ describe('/back-office', () => {
     }
   }, 240_000);
 
+  it('a list that cannot load says so in its own words and offers Try again, which loads it (en 1280 px, zh 375 px)', async () => {
+    const cases = [
+      { locale: 'en', width: 1280, section: 'audit', path: '/v1/admin/audit', shows: 'audit.actions.support_account-viewed' },
+      { locale: 'zh', width: 375, section: 'metrics', path: '/v1/admin/metrics/daily', shows: 'metrics.names.credits' },
+    ] as const;
+    for (const c of cases) {
+      const a = texts(c.locale, 'admin');
+      const { context, page, watch } = await newContext({ width: c.width, locale: c.locale, as: admin });
+      try {
+        // the service answers 503 (a problem without words of its own) until it is back
+        let down = true;
+        await page.route(`**${c.path}?**`, (route) =>
+          down ? route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, code: 'SERVICE_UNAVAILABLE' }) }) : route.continue(),
+        );
+        await visit(page, '/back-office');
+        const section = page.getByRole('region', { name: at(a, `${c.section}.title`) }).first();
+        const alert = section.getByRole('alert');
+        await alert.getByText(at(a, `${c.section}.error`)).waitFor();
+        await screen(page, 'back-office-load-error', { locale: c.locale, width: c.width });
+        down = false;
+        await alert.getByRole('button', { name: at(texts(c.locale, 'common'), 'retry') }).click();
+        await section.getByText(at(a, c.shows)).first().waitFor();
+        expect(await section.getByRole('alert').count()).toBe(0);
+        // the 503s were answered on purpose: anything else the page did wrong still counts
+        expect(watch.problems.filter((p) => !(p.includes('status of 503') && p.includes(c.path)))).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }
+  }, 180_000);
+
   it('in Chinese on a phone: fits, and a person without the role is told so', async () => {
     const zh = texts('zh', 'admin');
     const phone = await newContext({ width: 375, locale: 'zh', as: admin });

@@ -1,6 +1,7 @@
 import { useId, useState, type Dispatch, type FormEvent, type SetStateAction } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
+import { Loaded } from '../components/Loaded';
 import { clearIfValid, Field, FormAlert, type FieldErrors } from '../components/Form';
 import { failureOf } from '../api';
 import { useAuditLog, useDailyMetrics, useFraudSignals, useGrantGoodwill, useLookUp, useSetSuspended, type SupportAccount } from '../api/admin';
@@ -258,39 +259,37 @@ function AuditSection() {
   const log = useAuditLog();
   return (
     <Section kind="finance" id="audit-title" title={t('audit.title')}>
-      {log.isPending ? (
-        <p className="loading" role="status">
-          {t('loading')}
-        </p>
-      ) : log.isError ? (
-        <FormAlert title={t('error')} message={failureOf(log, t('genericError'))} />
-      ) : log.data.items.length === 0 ? (
-        <p className="muted">{t('audit.empty')}</p>
-      ) : (
-        <div className="table-scroll" role="region" aria-label={t('audit.title')} tabIndex={0}>
-          <table className="data-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('audit.when')}</th>
-                <th scope="col">{t('audit.action')}</th>
-                <th scope="col">{t('audit.target')}</th>
-                <th scope="col">{t('audit.reason')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {log.data.items.map((e) => (
-                <tr key={e.id}>
-                  <td>{dateTime(i18n.language, e.at)}</td>
-                  {/* action ids hold a dot, the key separator: image.taken-down → image_taken-down */}
-                  <td>{t(`audit.actions.${e.action.replace('.', '_')}`)}</td>
-                  <td className="mono">{e.targetUserId ?? '—'}</td>
-                  <td>{e.reason}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <Loaded query={log} loading={t('loading')} fallback={t('audit.error')}>
+        {({ items }) =>
+          items.length === 0 ? (
+            <p className="muted">{t('audit.empty')}</p>
+          ) : (
+            <div className="table-scroll" role="region" aria-label={t('audit.title')} tabIndex={0}>
+              <table className="data-table">
+                <thead>
+                  <tr>
+                    <th scope="col">{t('audit.when')}</th>
+                    <th scope="col">{t('audit.action')}</th>
+                    <th scope="col">{t('audit.target')}</th>
+                    <th scope="col">{t('audit.reason')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((e) => (
+                    <tr key={e.id}>
+                      <td>{dateTime(i18n.language, e.at)}</td>
+                      {/* action ids hold a dot, the key separator: image.taken-down → image_taken-down */}
+                      <td>{t(`audit.actions.${e.action.replace('.', '_')}`)}</td>
+                      <td className="mono">{e.targetUserId ?? '—'}</td>
+                      <td>{e.reason}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
     </Section>
   );
 }
@@ -324,40 +323,38 @@ function MetricsSection() {
           {t('metrics.show')}
         </button>
       </form>
-      {metrics.isPending ? (
-        <p className="loading" role="status">
-          {t('loading')}
-        </p>
-      ) : metrics.isError ? (
-        <FormAlert title={t('error')} message={failureOf(metrics, t('genericError'))} />
-      ) : metrics.data.items.length === 0 ? (
-        <p className="muted">{t('metrics.empty')}</p>
-      ) : (
-        <div className="table-scroll" role="region" aria-label={t('metrics.title')} tabIndex={0}>
-          <table className="data-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('metrics.day')}</th>
-                <th scope="col">{t('metrics.metric')}</th>
-                <th scope="col">{t('metrics.labels')}</th>
-                <th scope="col" className="num">
-                  {t('metrics.value')}
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {metrics.data.items.map((m, k) => (
-                <tr key={k}>
-                  <td>{longDay(i18n.language, m.day, 'UTC')}</td>
-                  <td>{t(`metrics.names.${m.metric}`, { defaultValue: m.metric })}</td>
-                  <td>{Object.entries(m.labels).map(([key, value]) => t(labelText(key, value), { defaultValue: value })).join(' · ') || '—'}</td>
-                  <td className="num">{m.value === null ? t('metrics.suppressed') : number(i18n.language, m.value)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <Loaded query={metrics} loading={t('loading')} fallback={t('metrics.error')}>
+        {({ items }) =>
+          items.length === 0 ? (
+            <p className="muted">{t('metrics.empty')}</p>
+          ) : (
+            <div className="table-scroll" role="region" aria-label={t('metrics.title')} tabIndex={0}>
+              <table className="data-table">
+                <thead>
+                  <tr>
+                    <th scope="col">{t('metrics.day')}</th>
+                    <th scope="col">{t('metrics.metric')}</th>
+                    <th scope="col">{t('metrics.labels')}</th>
+                    <th scope="col" className="num">
+                      {t('metrics.value')}
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((m, k) => (
+                    <tr key={k}>
+                      <td>{longDay(i18n.language, m.day, 'UTC')}</td>
+                      <td>{t(`metrics.names.${m.metric}`, { defaultValue: m.metric })}</td>
+                      <td>{Object.entries(m.labels).map(([key, value]) => t(labelText(key, value), { defaultValue: value })).join(' · ') || '—'}</td>
+                      <td className="num">{m.value === null ? t('metrics.suppressed') : number(i18n.language, m.value)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
     </Section>
   );
 }
@@ -368,23 +365,21 @@ function FraudSection() {
   return (
     <Section kind="finance" id="fraud-title" title={t('fraud.title')}>
       <p className="muted">{t('fraud.text')}</p>
-      {fraud.isPending ? (
-        <p className="loading" role="status">
-          {t('loading')}
-        </p>
-      ) : fraud.isError ? (
-        <FormAlert title={t('error')} message={failureOf(fraud, t('genericError'))} />
-      ) : fraud.data.items.length === 0 ? (
-        <p className="muted">{t('fraud.empty')}</p>
-      ) : (
-        <ul className="report-list">
-          {fraud.data.items.map((f, k) => (
-            <li key={k}>
-              <span className="mono">{f.userId}</span> — {t(`fraud.signals.${f.signal}`, { count: f.count })} ({dateTime(i18n.language, f.lastAt)})
-            </li>
-          ))}
-        </ul>
-      )}
+      <Loaded query={fraud} loading={t('loading')} fallback={t('fraud.error')}>
+        {({ items }) =>
+          items.length === 0 ? (
+            <p className="muted">{t('fraud.empty')}</p>
+          ) : (
+            <ul className="report-list">
+              {items.map((f, k) => (
+                <li key={k}>
+                  <span className="mono">{f.userId}</span> — {t(`fraud.signals.${f.signal}`, { count: f.count })} ({dateTime(i18n.language, f.lastAt)})
+                </li>
+              ))}
+            </ul>
+          )
+        }
+      </Loaded>
     </Section>
   );
 }

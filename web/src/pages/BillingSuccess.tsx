@@ -3,10 +3,11 @@ import { Link, useSearchParams } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
+import { LoadError } from '../components/Loaded';
 import { buyKeys, useCreditsArrived, useOrder } from '../api/buy';
 import { queryKeys, useBalance, useMe } from '../api/queries';
 import { OrderSummary } from './buy/OrderSummary';
-import { LoadError, SignInPage } from './buy/shared';
+import { SignInPage } from './buy/shared';
 import '../styles/buy.css';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -58,7 +59,7 @@ function Progress({ orderId }: { orderId: string }) {
       </p>
     );
   }
-  if (orderPoll.isError) return <LoadError error={orderPoll.error} fallback={t('success.error')} retry={() => void refetchOrder()} retryLabel={t('retry')} />;
+  if (orderPoll.isError) return <LoadError error={orderPoll.error} fallback={t('success.error')} retry={() => void refetchOrder()} />;
   if (!order) {
     return (
       <div className="alert" role="alert">

@@ -2,6 +2,7 @@ import { useState, type ReactNode } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
+import { Loaded } from '../components/Loaded';
 import { Field, FormAlert } from '../components/Form';
 import { failureOf } from '../api';
 import { getReconciliation, getStatement, saveFile, useTrialBalance, verifyLedger } from '../api/account';
@@ -86,75 +87,71 @@ function TrialBalanceSection() {
   const scopeLabel = (scope: string) => (scope === 'system' ? t('trial.scopeSystem') : t('trial.scopeUsers'));
   return (
     <Section kind="finance" id="trial-title" title={t('trial.title')}>
-      {trial.isPending ? (
-        <p className="loading" role="status">
-          {t('trial.loading')}
-        </p>
-      ) : trial.isError ? (
-        <FormAlert title={t('error')} message={failureOf(trial, t('genericError'))} />
-      ) : (
-        <>
-          <p className="muted">{t('trial.asOf', { date: dateTime(lang, trial.data.asOf) })}</p>
-          <TableScroll label={t('trial.tableLabel')} className="trial-balance">
-            <thead>
-              <tr>
-                <th scope="col">{t('trial.type')}</th>
-                <th scope="col" className="phone-folded">
-                  {t('trial.scope')}
-                </th>
-                <th scope="col" className="num phone-folded">
-                  {t('trial.accounts')}
-                </th>
-                <th scope="col" className="num">
-                  {t('trial.debits')}
-                </th>
-                <th scope="col" className="num">
-                  {t('trial.credits')}
-                </th>
-                <th scope="col" className="num">
-                  {t('trial.balance')}
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {trial.data.lines.map((line) => (
-                <tr key={`${line.scope}:${line.type}:${line.accountId ?? ''}`}>
-                  <th scope="row">
-                    <AccountTypeName type={line.type} />
-                    {line.accountId ? <span className="account-id">{line.accountId}</span> : null}
-                    {/* on a phone the scope and the count of accounts stand here, not in columns of their own */}
-                    <span className="phone-only trial-scope">{t('trial.scopeAndAccounts', { scope: scopeLabel(line.scope), count: line.accounts })}</span>
+      <Loaded query={trial} loading={t('trial.loading')} fallback={t('trial.error')}>
+        {(data) => (
+          <>
+            <p className="muted">{t('trial.asOf', { date: dateTime(lang, data.asOf) })}</p>
+            <TableScroll label={t('trial.tableLabel')} className="trial-balance">
+              <thead>
+                <tr>
+                  <th scope="col">{t('trial.type')}</th>
+                  <th scope="col" className="phone-folded">
+                    {t('trial.scope')}
                   </th>
-                  <td className="phone-folded">{scopeLabel(line.scope)}</td>
-                  <td className="num phone-folded">{n(line.accounts)}</td>
-                  <td className="num">{n(line.debits)}</td>
-                  <td className="num">{n(line.credits)}</td>
-                  <td className="num">{n(line.balance)}</td>
+                  <th scope="col" className="num phone-folded">
+                    {t('trial.accounts')}
+                  </th>
+                  <th scope="col" className="num">
+                    {t('trial.debits')}
+                  </th>
+                  <th scope="col" className="num">
+                    {t('trial.credits')}
+                  </th>
+                  <th scope="col" className="num">
+                    {t('trial.balance')}
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-            <tfoot>
-              <tr className="totals">
-                <th scope="row">{t('trial.totals')}</th>
-                <td className="phone-folded" />
-                <td className="phone-folded" />
-                <td className="num">{n(trial.data.totals.debits)}</td>
-                <td className="num">{n(trial.data.totals.credits)}</td>
-                <td className="num">{n(trial.data.totals.balance)}</td>
-              </tr>
-            </tfoot>
-          </TableScroll>
-          <ul className="checks">
-            <li className={trial.data.totals.balance === 0 ? 'check-ok' : 'check-bad'}>{trial.data.totals.balance === 0 ? t('trial.balanced') : t('trial.unbalanced')}</li>
-            {trial.data.storedBalancesMatch === null ? null : (
-              <li className={trial.data.storedBalancesMatch ? 'check-ok' : 'check-bad'}>{trial.data.storedBalancesMatch ? t('trial.storedMatch') : t('trial.storedMismatch')}</li>
-            )}
-          </ul>
-          <button type="button" className="button-quiet" disabled={trial.isFetching} onClick={() => void trial.refetch()}>
-            {t('trial.refresh')}
-          </button>
-        </>
-      )}
+              </thead>
+              <tbody>
+                {data.lines.map((line) => (
+                  <tr key={`${line.scope}:${line.type}:${line.accountId ?? ''}`}>
+                    <th scope="row">
+                      <AccountTypeName type={line.type} />
+                      {line.accountId ? <span className="account-id">{line.accountId}</span> : null}
+                      {/* on a phone the scope and the count of accounts stand here, not in columns of their own */}
+                      <span className="phone-only trial-scope">{t('trial.scopeAndAccounts', { scope: scopeLabel(line.scope), count: line.accounts })}</span>
+                    </th>
+                    <td className="phone-folded">{scopeLabel(line.scope)}</td>
+                    <td className="num phone-folded">{n(line.accounts)}</td>
+                    <td className="num">{n(line.debits)}</td>
+                    <td className="num">{n(line.credits)}</td>
+                    <td className="num">{n(line.balance)}</td>
+                  </tr>
+                ))}
+              </tbody>
+              <tfoot>
+                <tr className="totals">
+                  <th scope="row">{t('trial.totals')}</th>
+                  <td className="phone-folded" />
+                  <td className="phone-folded" />
+                  <td className="num">{n(data.totals.debits)}</td>
+                  <td className="num">{n(data.totals.credits)}</td>
+                  <td className="num">{n(data.totals.balance)}</td>
+                </tr>
+              </tfoot>
+            </TableScroll>
+            <ul className="checks">
+              <li className={data.totals.balance === 0 ? 'check-ok' : 'check-bad'}>{data.totals.balance === 0 ? t('trial.balanced') : t('trial.unbalanced')}</li>
+              {data.storedBalancesMatch === null ? null : (
+                <li className={data.storedBalancesMatch ? 'check-ok' : 'check-bad'}>{data.storedBalancesMatch ? t('trial.storedMatch') : t('trial.storedMismatch')}</li>
+              )}
+            </ul>
+            <button type="button" className="button-quiet" disabled={trial.isFetching} onClick={() => void trial.refetch()}>
+              {t('trial.refresh')}
+            </button>
+          </>
+        )}
+      </Loaded>
     </Section>
   );
 }

@@ -2,9 +2,10 @@ import { useEffect, useId, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
+import { LoadError } from '../components/Loaded';
 import { useGallery, type GalleryImage } from '../api/buy';
 import { useMe } from '../api/queries';
-import { LoadError, Thumb } from './buy/shared';
+import { Thumb } from './buy/shared';
 import { day } from '../i18n/dates';
 import { FormAlert } from '../components/Form';
 import { failureOf } from '../api';
@@ -181,7 +182,7 @@ export default function Gallery() {
           {t('loading')}
         </p>
       ) : gallery.isError && images.length === 0 ? (
-        <LoadError error={gallery.error} fallback={t('error')} retry={() => void gallery.refetch()} retryLabel={t('retry')} />
+        <LoadError error={gallery.error} fallback={t('error')} retry={() => void gallery.refetch()} />
       ) : images.length === 0 ? (
         <div className="notice empty">
           <p>{t('empty')}</p>
@@ -226,7 +227,7 @@ export default function Gallery() {
             <p className="muted" role="status">
               {isFetchingNextPage ? t('loadingMore') : hasNextPage ? t('shown', { count: images.length }) : t('end')}
             </p>
-            {gallery.isFetchNextPageError ? <LoadError error={gallery.error} fallback={t('error')} retry={() => void fetchNextPage()} retryLabel={t('retry')} /> : null}
+            {gallery.isFetchNextPageError ? <LoadError error={gallery.error} fallback={t('error')} retry={() => void fetchNextPage()} /> : null}
             {hasNextPage ? (
               <button type="button" className="button-quiet" disabled={isFetchingNextPage} onClick={() => void fetchNextPage()}>
                 {t('loadMore')}

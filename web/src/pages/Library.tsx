@@ -2,11 +2,11 @@ import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
+import { LoadError } from '../components/Loaded';
 import { AccountGate } from '../components/create/AccountGate';
 import { ImageDialog } from '../components/create/ImageDialog';
 import { endOf } from '../components/create/outcome';
 import { dateTime, sentenceGap } from '../i18n/dates';
-import { problemDetail } from '../api';
 import { isFinal, useGenerations, type GeneratedImage, type Generation } from '../api/create';
 import '../styles/create.css';
 
@@ -56,17 +56,8 @@ function LibraryPage() {
         {t('loading')}
       </p>
     );
-  } else if (list.isError) {
-    body = (
-      <div className="alert" role="alert">
-        <p>{problemDetail(list.error) ?? t('failed')}</p>
-        <p>
-          <button type="button" className="button-quiet" onClick={() => void list.refetch()}>
-            {t('retry')}
-          </button>
-        </p>
-      </div>
-    );
+  } else if (!list.data) {
+    body = <LoadError error={list.error} fallback={t('failed')} retry={() => void list.refetch()} />;
   } else if (items.length === 0) {
     body = (
       <div className="notice empty">
@@ -154,6 +145,7 @@ function LibraryPage() {
             );
           })}
         </ul>
+        {list.isFetchNextPageError ? <LoadError error={list.error} fallback={t('failed')} retry={() => void loadMore()} /> : null}
         {list.hasNextPage ? (
           <p>
             <button type="button" className="button-quiet" disabled={list.isFetchingNextPage} onClick={() => void loadMore()}>

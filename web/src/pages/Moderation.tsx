@@ -1,6 +1,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
+import { Loaded, LoadError } from '../components/Loaded';
 import { clearIfValid, FormAlert, type FieldErrors } from '../components/Form';
 import { failureOf } from '../api';
 import { MODERATION_REASONS, useDecide, useModerationQueue, type Decision, type ModerationItem, type ModerationReason, type QueueStatus } from '../api/moderation';
@@ -55,33 +56,29 @@ function Queue() {
           </label>
         ))}
       </fieldset>
-      {queue.isPending ? (
-        <p className="loading" role="status">
-          {t('loading')}
-        </p>
-      ) : queue.isError && items.length === 0 ? (
-        <>
-          <FormAlert title={t('error')} message={failureOf(queue, t('error'))} />
-          <button type="button" className="button-quiet" onClick={() => void queue.refetch()}>
-            {t('retry')}
-          </button>
-        </>
-      ) : items.length === 0 ? (
-        <p className="notice">{status === 'open' ? t('emptyOpen') : t('emptyTakenDown')}</p>
-      ) : (
-        <ol className="moderation-list">
-          {items.map((item, i) => (
-            <li key={item.imageId}>
-              <Item item={item} n={i + 1} onDone={setDone} />
-            </li>
-          ))}
-        </ol>
-      )}
-      {queue.hasNextPage ? (
-        <button type="button" className="button-quiet" disabled={queue.isFetchingNextPage} onClick={() => void queue.fetchNextPage()}>
-          {t('loadMore')}
-        </button>
-      ) : null}
+      <Loaded query={queue} loading={t('loading')} fallback={t('error')}>
+        {() =>
+          items.length === 0 ? (
+            <p className="notice">{status === 'open' ? t('emptyOpen') : t('emptyTakenDown')}</p>
+          ) : (
+            <>
+              <ol className="moderation-list">
+                {items.map((item, i) => (
+                  <li key={item.imageId}>
+                    <Item item={item} n={i + 1} onDone={setDone} />
+                  </li>
+                ))}
+              </ol>
+              {queue.isFetchNextPageError ? <LoadError error={queue.error} fallback={t('error')} retry={() => void queue.fetchNextPage()} /> : null}
+              {queue.hasNextPage ? (
+                <button type="button" className="button-quiet" disabled={queue.isFetchingNextPage} onClick={() => void queue.fetchNextPage()}>
+                  {t('loadMore')}
+                </button>
+              ) : null}
+            </>
+          )
+        }
+      </Loaded>
     </>
   );
 }

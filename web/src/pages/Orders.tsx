@@ -1,10 +1,11 @@
 import { Link } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
+import { LoadError } from '../components/Loaded';
 import { formatMoney, useOrders } from '../api/buy';
 import { useMe } from '../api/queries';
 import { usePackName } from './buy/OrderSummary';
-import { LoadError, SignInPage } from './buy/shared';
+import { SignInPage } from './buy/shared';
 import { day } from '../i18n/dates';
 import { number } from './account/common';
 import '../styles/buy.css';
@@ -25,7 +26,7 @@ export function OrderList({ Heading = 'h2' }: { Heading?: 'h2' | 'h3' }) {
       </p>
     );
   }
-  if (orders.isError && !orders.data) return <LoadError error={orders.error} fallback={t('orders.error')} retry={() => void orders.refetch()} retryLabel={t('retry')} />;
+  if (orders.isError && !orders.data) return <LoadError error={orders.error} fallback={t('orders.error')} retry={() => void orders.refetch()} />;
   const items = orders.data.pages.flatMap((p) => p.items);
   if (items.length === 0) {
     return (
@@ -75,7 +76,7 @@ export function OrderList({ Heading = 'h2' }: { Heading?: 'h2' | 'h3' }) {
           </li>
         ))}
       </ul>
-      {orders.isFetchNextPageError ? <LoadError error={orders.error} fallback={t('orders.error')} retry={() => void orders.fetchNextPage()} retryLabel={t('retry')} /> : null}
+      {orders.isFetchNextPageError ? <LoadError error={orders.error} fallback={t('orders.error')} retry={() => void orders.fetchNextPage()} /> : null}
       {orders.hasNextPage ? (
         <p>
           <button type="button" className="button-quiet" disabled={orders.isFetchingNextPage} onClick={() => void orders.fetchNextPage()}>

@@ -1,11 +1,11 @@
 import { Link, useLocation, useSearchParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
+import { Loaded } from '../components/Loaded';
 import { FormAlert } from '../components/Form';
 import { failureOf } from '../api';
 import { useMe } from '../api/queries';
 import { formatMoney, packFor, useCheckout, usePricing, useTierOptions, type CreditPack, type Tier } from '../api/buy';
-import { LoadError } from './buy/shared';
 import '../styles/buy.css';
 
 /** `?shortfall=N`: the credits a generation lacked (the create page links here after a 402). */
@@ -81,70 +81,60 @@ export default function Pricing() {
 
       <section aria-labelledby="packs-title">
         <h2 id="packs-title">{t('packsTitle')}</h2>
-        {pricing.isPending ? (
-          <p className="loading" role="status">
-            {t('loading')}
-          </p>
-        ) : pricing.isError ? (
-          <LoadError error={pricing.error} fallback={t('error')} retry={() => void pricing.refetch()} retryLabel={t('retry')} />
-        ) : (
-          <>
-            <ul className="packs">
-              {packs.map((pack) => {
-                const name = pack.name[lang];
-                const highlighted = recommended?.id === pack.id && recommended.credits >= (shortfall ?? 0);
-                const pending = checkout.isPending && checkout.variables.packId === pack.id;
-                return (
-                  <li key={pack.id} className={highlighted ? 'pack recommended' : 'pack'} aria-labelledby={`pack-${pack.id}`}>
-                    {highlighted ? <p className="badge">{t('recommended')}</p> : null}
-                    <h3 id={`pack-${pack.id}`}>{name}</h3>
-                    <p className="pack-credits">{t('credits', { count: pack.credits })}</p>
-                    <p className="pack-price">{formatMoney(pack.price, pack.currency, lang)}</p>
-                    <p className="muted">{t('perCredit', { price: formatMoney(pack.price / pack.credits, pack.currency, lang, 1) })}</p>
-                    {signedIn ? (
-                      <button type="button" className={highlighted ? 'button' : 'button-quiet'} disabled={checkout.isPending} onClick={() => buy(pack)}>
-                        {pending ? t('buying') : t('buy', { name })}
-                      </button>
-                    ) : (
-                      <Link className={highlighted ? 'button' : 'button-quiet'} to={`/sign-in?returnTo=${returnTo}`}>
-                        {t('signInToBuy', { name })}
-                      </Link>
-                    )}
-                  </li>
-                );
-              })}
-            </ul>
-            {pricing.data ? (
-              <p className="tax-note">{t(pricing.data.tax.pricesInclude ? 'tax.included' : pricing.data.tax.calculatedAtCheckout ? 'tax.addedCalculated' : 'tax.added')}</p>
-            ) : null}
-            <p className="muted" aria-live="polite">
-              {checkout.isPending ? t('buying') : signedIn ? t('checkoutNote') : me.isPending ? '' : t('signInNote')}
-            </p>
-            {signedIn ? (
-              <p>
-                <Link to="/billing/orders">{t('ordersLink')}</Link>
+        <Loaded query={pricing} loading={t('loading')} fallback={t('error')}>
+          {(data) => (
+            <>
+              <ul className="packs">
+                {packs.map((pack) => {
+                  const name = pack.name[lang];
+                  const highlighted = recommended?.id === pack.id && recommended.credits >= (shortfall ?? 0);
+                  const pending = checkout.isPending && checkout.variables.packId === pack.id;
+                  return (
+                    <li key={pack.id} className={highlighted ? 'pack recommended' : 'pack'} aria-labelledby={`pack-${pack.id}`}>
+                      {highlighted ? <p className="badge">{t('recommended')}</p> : null}
+                      <h3 id={`pack-${pack.id}`}>{name}</h3>
+                      <p className="pack-credits">{t('credits', { count: pack.credits })}</p>
+                      <p className="pack-price">{formatMoney(pack.price, pack.currency, lang)}</p>
+                      <p className="muted">{t('perCredit', { price: formatMoney(pack.price / pack.credits, pack.currency, lang, 1) })}</p>
+                      {signedIn ? (
+                        <button type="button" className={highlighted ? 'button' : 'button-quiet'} disabled={checkout.isPending} onClick={() => buy(pack)}>
+                          {pending ? t('buying') : t('buy', { name })}
+                        </button>
+                      ) : (
+                        <Link className={highlighted ? 'button' : 'button-quiet'} to={`/sign-in?returnTo=${returnTo}`}>
+                          {t('signInToBuy', { name })}
+                        </Link>
+                      )}
+                    </li>
+                  );
+                })}
+              </ul>
+              <p className="tax-note">{t(data.tax.pricesInclude ? 'tax.included' : data.tax.calculatedAtCheckout ? 'tax.addedCalculated' : 'tax.added')}</p>
+              <p className="muted" aria-live="polite">
+                {checkout.isPending ? t('buying') : signedIn ? t('checkoutNote') : me.isPending ? '' : t('signInNote')}
               </p>
-            ) : null}
-          </>
-        )}
+              {signedIn ? (
+                <p>
+                  <Link to="/billing/orders">{t('ordersLink')}</Link>
+                </p>
+              ) : null}
+            </>
+          )}
+        </Loaded>
       </section>
 
       <section aria-labelledby="tiers-title">
         <h2 id="tiers-title">{t('tiersTitle')}</h2>
         <p className="muted">{t('tiersLead')}</p>
-        {options.isPending ? (
-          <p className="loading" role="status">
-            {t('tiersLoading')}
-          </p>
-        ) : options.isError ? (
-          <LoadError error={options.error} fallback={t('tiersError')} retry={() => void options.refetch()} retryLabel={t('retry')} />
-        ) : (
-          <ul className="tiers">
-            {options.data.tiers.map((tier) => (
-              <TierCard key={tier.id} tier={tier} />
-            ))}
-          </ul>
-        )}
+        <Loaded query={options} loading={t('tiersLoading')} fallback={t('tiersError')}>
+          {(data) => (
+            <ul className="tiers">
+              {data.tiers.map((tier) => (
+                <TierCard key={tier.id} tier={tier} />
+              ))}
+            </ul>
+          )}
+        </Loaded>
       </section>
     </Page>
   );

@@ -3,6 +3,7 @@ import { Link, useParams } from 'react-router';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
+import { Loaded, LoadError } from '../components/Loaded';
 import { Field, FormAlert } from '../components/Form';
 import { failureOf, refusedRule, type Me } from '../api';
 import { useBalance, useMe, useSignInMethods } from '../api/queries';
@@ -228,44 +229,40 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
         <p ref={status} className="status-line" role="status" tabIndex={-1}>
           {revoked ? t('security.revoked', { device: revoked }) : ''}
         </p>
-        {sessions.isPending ? (
-          <p className="loading" role="status">
-            {t('security.loading')}
-          </p>
-        ) : sessions.isError ? (
-          <FormAlert message={failureOf(sessions, t('genericError'))} />
-        ) : (
-          <ul className="session-list">
-            {sessions.data.items.map((s) => (
-              <li key={s.id} className="session">
-                <div>
-                  <p className="session-device">
-                    {deviceName(s)}
-                    {s.current ? <span className="badge session-current">{t('security.current')}</span> : null}
-                  </p>
-                  <p className="muted session-when">
-                    {t('security.signedIn', { date: dateTime(i18n.language, s.createdAt) })} · {t('security.lastSeen', { date: dateTime(i18n.language, s.lastSeenAt) })}
-                  </p>
-                </div>
-                {s.current ? null : (
-                  <button
-                    type="button"
-                    className="button-quiet"
-                    aria-label={t('security.revokeLabel', { device: deviceName(s), date: dateTime(i18n.language, s.createdAt) })}
-                    disabled={revoke.isPending}
-                    onClick={() =>
-                      revoke.mutate(s.id, {
-                        onSuccess: () => setRevoked(deviceName(s)),
-                      })
-                    }
-                  >
-                    {t('security.revoke')}
-                  </button>
-                )}
-              </li>
-            ))}
-          </ul>
-        )}
+        <Loaded query={sessions} loading={t('security.loading')} fallback={t('security.sessionsError')}>
+          {(data) => (
+            <ul className="session-list">
+              {data.items.map((s) => (
+                <li key={s.id} className="session">
+                  <div>
+                    <p className="session-device">
+                      {deviceName(s)}
+                      {s.current ? <span className="badge session-current">{t('security.current')}</span> : null}
+                    </p>
+                    <p className="muted session-when">
+                      {t('security.signedIn', { date: dateTime(i18n.language, s.createdAt) })} · {t('security.lastSeen', { date: dateTime(i18n.language, s.lastSeenAt) })}
+                    </p>
+                  </div>
+                  {s.current ? null : (
+                    <button
+                      type="button"
+                      className="button-quiet"
+                      aria-label={t('security.revokeLabel', { device: deviceName(s), date: dateTime(i18n.language, s.createdAt) })}
+                      disabled={revoke.isPending}
+                      onClick={() =>
+                        revoke.mutate(s.id, {
+                          onSuccess: () => setRevoked(deviceName(s)),
+                        })
+                      }
+                    >
+                      {t('security.revoke')}
+                    </button>
+                  )}
+                </li>
+              ))}
+            </ul>
+          )}
+        </Loaded>
       </Section>
       <Section kind="settings" id="everywhere-title" title={t('security.everywhereTitle')}>
         <p>{t('security.everywhereText')}</p>
@@ -326,28 +323,27 @@ function Credits() {
   return (
     <Section kind="settings" id="credits-title" title={t('credits.title')}>
       {balance.data ? <p className="credit-balance">{t('credits.balance', { available: number(lang, balance.data.available), held: number(lang, balance.data.held) })}</p> : null}
-      {history.isPending ? (
-        <p className="loading" role="status">
-          {t('credits.loading')}
-        </p>
-      ) : history.isError ? (
-        <FormAlert message={failureOf(history, t('genericError'))} />
-      ) : lines.length === 0 ? (
-        <p className="empty">{t('credits.empty')}</p>
-      ) : (
-        <>
-          <ul className="credit-list" aria-label={t('credits.tableLabel')}>
-            {lines.map((line) => (
-              <CreditRow key={line.id} line={line} />
-            ))}
-          </ul>
-          {history.hasNextPage ? (
-            <button type="button" className="button-quiet" disabled={history.isFetchingNextPage} onClick={() => void history.fetchNextPage()}>
-              {history.isFetchingNextPage ? t('credits.loadingMore') : t('credits.more')}
-            </button>
-          ) : null}
-        </>
-      )}
+      <Loaded query={history} loading={t('credits.loading')} fallback={t('credits.error')}>
+        {() =>
+          lines.length === 0 ? (
+            <p className="empty">{t('credits.empty')}</p>
+          ) : (
+            <>
+              <ul className="credit-list" aria-label={t('credits.tableLabel')}>
+                {lines.map((line) => (
+                  <CreditRow key={line.id} line={line} />
+                ))}
+              </ul>
+              {history.isFetchNextPageError ? <LoadError error={history.error} fallback={t('credits.error')} retry={() => void history.fetchNextPage()} /> : null}
+              {history.hasNextPage ? (
+                <button type="button" className="button-quiet" disabled={history.isFetchingNextPage} onClick={() => void history.fetchNextPage()}>
+                  {history.isFetchingNextPage ? t('credits.loadingMore') : t('credits.more')}
+                </button>
+              ) : null}
+            </>
+          )
+        }
+      </Loaded>
     </Section>
   );
 }

@@ -1,7 +1,6 @@
 import { useTranslation } from 'react-i18next';
 import { Page } from '../../components/Page';
 import { SignInPrompt } from '../../components/SignInPrompt';
-import { problemDetail } from '../../api';
 import type { GalleryImage } from '../../api/buy';
 
 /** The Intl locale of the page's language. */
@@ -16,20 +15,6 @@ export function SignInPage({ title, text }: { title: string; text?: string }) {
     <Page title={title} className="narrow">
       <SignInPrompt heading={t('signInTitle')} text={text ?? t('signInText')} signIn={t('signIn')} />
     </Page>
-  );
-}
-
-/** A failed load: the API's own (localized) words when it gave some, else `fallback`; and a retry. */
-export function LoadError({ error, fallback, retry, retryLabel }: { error: unknown; fallback: string; retry: () => void; retryLabel: string }) {
-  return (
-    <div className="alert load-error" role="alert">
-      <p>{problemDetail(error) ?? fallback}</p>
-      <p>
-        <button type="button" className="button-quiet" onClick={retry}>
-          {retryLabel}
-        </button>
-      </p>
-    </div>
   );
 }
 
