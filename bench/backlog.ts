@@ -23,7 +23,7 @@
  * Private database and queue prefix; both, and every Redis key of the prefix, are removed at the end.
  * Writes the "Render backlog" section of docs/benchmarks.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,7 +40,7 @@ import type { DB } from '../services/generation/src/db.js';
 import { Lifecycle } from '../services/generation/src/generations/lifecycle.js';
 import { StatusEvents } from '../services/generation/src/generations/status-events.js';
 import { createMetrics } from '../services/generation/src/metrics.js';
-import { SERVER, REDIS, repo, sleep, ms, machine, writeSection, freePort, generationContext } from './support/common.js';
+import { SERVER, REDIS, repo, sleep, ms, machine, writeSection, freePort, generationContext, waitReady } from './support/common.js';
 
 const log = createLogger({ service: 'bench', level: 'info' });
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
@@ -208,15 +208,6 @@ async function succeeded(ctx: ServiceContext<DB>, userId: string): Promise<numbe
   return (await sql<{ n: number }>`select count(*)::int as n from generations where user_id = ${userId} and status = 'succeeded'`.execute(ctx.db)).rows[0]!.n;
 }
 
-async function waitReady(port: number, child: ChildProcess) {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false);
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error('render worker never became ready');
-}
 
 async function main() {
   const start = machine();

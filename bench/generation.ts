@@ -24,7 +24,7 @@ import { connectRedis, type QueueTables } from '@imlab/queue';
 import { createServiceContext } from '@imlab/service';
 import { createDb, ensureDatabase, dropDatabase, sql, type Kysely } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
-import { freePort } from './support/common.js';
+import { freePort, sleep, waitReady } from './support/common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
@@ -42,7 +42,6 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function issuer() {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
@@ -68,14 +67,6 @@ function spawnProc(entry: string, env: Record<string, string>): ChildProcess {
   return child;
 }
 
-async function waitReady(port: number) {
-  for (let i = 0; i < 300; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false);
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`process on ${port} never became ready`);
-}
 
 /** Ledger stand-in: every reserve placed, every capture accepted; no bookkeeping beyond a count. */
 async function startLedger(prefix: string, dbName: string) {

@@ -16,7 +16,7 @@
  * Private database, storage folder and queue prefix, all removed at the end. Writes the
  * "Render workers" section of docs/benchmarks.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,7 +29,7 @@ import type { ServiceContext } from '@imlab/service';
 import { dropDatabase, sql } from '@imlab/db';
 import { databaseUrlFor } from '@imlab/config';
 import type { DB } from '../services/generation/src/db.js';
-import { SERVER, REDIS, repo, sleep, machine, writeSection, cpuSnapshot, freePort, generationContext } from './support/common.js';
+import { SERVER, REDIS, repo, sleep, machine, writeSection, cpuSnapshot, freePort, generationContext, waitReady } from './support/common.js';
 
 const log = createLogger({ service: 'bench', level: 'info' });
 const N = Number(process.env.BENCH_N ?? 400);
@@ -39,15 +39,6 @@ const tag = randomBytes(3).toString('hex');
 const prefix = `{imlab_bench_rworkers_${tag}}`;
 const tsxLoader = pathToFileURL(path.join(repo, 'node_modules/tsx/dist/loader.mjs')).href;
 
-async function waitReady(port: number, child: ChildProcess) {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false);
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error('render worker never became ready');
-}
 
 interface Case {
   workers: number;

@@ -3,6 +3,7 @@
  * service's database and context, and writing one section of docs/benchmarks.md between its
  * markers while keeping the hand-written notes below the generated part across runs.
  */
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -48,6 +49,17 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** Waits until the process on `port` answers /readyz (30 s at most); fails at once if `child` exits. */
+export async function waitReady(port: number, child?: ChildProcess): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (child && child.exitCode !== null) throw new Error(`the process on ${port} exited with ${child.exitCode}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false);
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`the process on ${port} never became ready`);
 }
 
 /** The p-th percentile (nearest rank) of `xs`. */
