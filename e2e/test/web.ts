@@ -32,34 +32,45 @@ declare const document: { documentElement: { scrollWidth: number }; activeElemen
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const SCREENSHOTS = path.join(root, 'e2e/.output/screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/**
+ * Debian's headless shell (package chromium-headless-shell: the same Chromium without the desktop
+ * browser's UI, the build Playwright itself runs headless); the full browser (package chromium)
+ * when only that is there.
+ */
+const HEADLESS_SHELL = '/usr/bin/chromium-headless-shell';
+const FULL_CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const APT_LOCK = path.join(os.tmpdir(), 'imlab-apt.lock');
 export const WIDTHS = [375, 1280] as const;
 export const LOCALES = ['en', 'zh'] as const;
 export type Locale = (typeof LOCALES)[number];
 
-/** Debian's Chromium; installed here when missing and we are root, else the tests fail saying so. */
+/** Debian's Chromium (its headless shell); installed here when missing and we are root, else the tests fail saying so. */
 export function findChromium(): string {
+  if (process.env.CHROMIUM_PATH) {
+    if (!existsSync(process.env.CHROMIUM_PATH)) throw new Error(`CHROMIUM_PATH names no file: ${process.env.CHROMIUM_PATH}`);
+    return process.env.CHROMIUM_PATH;
+  }
   // Every browser file may get here at once on a fresh machine: one apt at a time (the others wait on
   // the lock, then find the package installed), and apt itself waits for dpkg's lock.
   const apt = (...args: string[]) =>
     spawnSync('flock', [APT_LOCK, 'apt-get', '-o', 'DPkg::Lock::Timeout=900', ...args], { stdio: 'ignore', timeout: 900_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
   const isRoot = process.getuid?.() === 0;
-  if (!existsSync(CHROMIUM) && isRoot && !process.env.CHROMIUM_PATH) {
+  if (!existsSync(HEADLESS_SHELL) && isRoot) {
     // the package lists may be missing or old on a fresh machine: update once, then try again
-    if (!apt('install', '-y', '-q', 'chromium') && apt('update', '-q')) apt('install', '-y', '-q', 'chromium');
+    if (!apt('install', '-y', '-q', 'chromium-headless-shell') && apt('update', '-q')) apt('install', '-y', '-q', 'chromium-headless-shell');
   }
-  if (!existsSync(CHROMIUM)) {
+  const found = [HEADLESS_SHELL, FULL_CHROMIUM].find((p) => existsSync(p));
+  if (!found) {
     throw new Error(
-      `the browser tests need Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (as root), or set CHROMIUM_PATH to a Chromium binary` +
+      `the browser tests need Chromium at ${HEADLESS_SHELL} or ${FULL_CHROMIUM}: install it with \`apt-get install -y chromium-headless-shell\` (as root), or set CHROMIUM_PATH to a Chromium binary` +
         (isRoot ? ' (apt-get install was tried and did not provide it)' : ''),
     );
   }
   // Chinese screenshots need a CJK font; without one the text is boxes (the checks still hold).
   const fonts = spawnSync('fc-list', [':lang=zh'], { encoding: 'utf8' });
   if (isRoot && fonts.status === 0 && fonts.stdout.trim() === '') apt('install', '-y', '-q', 'fonts-noto-cjk');
-  return CHROMIUM;
+  return found;
 }
 
 export type FakeStripe = Awaited<ReturnType<typeof startFakeStripe>>;
