@@ -14,7 +14,7 @@ import { Relay } from './relay.js';
 import { Inbox, pruneInbox, type Handlers, type InboxBatching } from './inbox.js';
 
 export { prepareMessage, queueTables, type Executor, type SendOptions } from './outbox.js';
-export { withGroup, type GroupHandler, type GroupItem, type Handler, type Handlers, type InboxBatching } from './inbox.js';
+export { Inbox, withGroup, type Delivery, type GroupHandler, type GroupItem, type Handler, type Handlers, type InboxBatching } from './inbox.js';
 
 /** How long finished jobs (their payloads can name a person) stay in Redis. */
 export const COMPLETED_JOB_RETENTION_S = 24 * 3600;

@@ -2,8 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { sql } from 'kysely';
+import { Inbox, type Envelope, type Job } from '@imlab/queue';
+import type { Logger } from '@imlab/logger';
 import * as ledger from '../src/ledger/ledger.service.js';
+import { ledgerHandlers } from '../src/ledger/ledger.handlers.js';
 import { purgeUser } from '../src/privacy/privacy.service.js';
+import { eventually } from '@imlab/testing';
 import { invariantViolations, startLedger, type TestLedger } from './support/ledger.js';
 
 // The inbox's group commit hands a run of `ledger.grant` commands to `ledger.grants`, which posts
@@ -179,5 +183,58 @@ describe('a run of grants posted by one call', () => {
     const { rows } = await sql<{ balance: string }>`select balance::text from accounts where type = 'available' and owner_id = any(${users}::uuid[])`.execute(L.db);
     expect(rows.map((r) => r.balance)).toEqual(users.map(() => '41'));
     expect(await invariantViolations(L.db)).toEqual([]);
+  });
+
+  it('a run and a group applied one by one lock two people in opposite orders: Postgres ends one, its messages run again alone, every grant counts once', async () => {
+    const people = [randomUUID(), randomUUID()];
+    await L.run(async (tx) => {
+      for (const u of people) await ledger.grant(tx, L.deps, { idempotencyKey: `open-${u}`, userId: u, amount: 1, source: 'promo', reference: 'open' });
+    });
+    // A run locks the people's accounts in id order: `low` first.
+    const ordered = await sql<{ owner_id: string }>`select owner_id from accounts where type = 'available' and owner_id = any(${people}::uuid[]) order by id`.execute(L.db);
+    const [low, high] = ordered.rows.map((r) => r.owner_id) as [string, string];
+    const tag = randomUUID().slice(0, 8);
+    // Lane B's last grant takes its key, then waits here (still holding `high`, credited by its
+    // first grant) until lane A's run holds `low` and waits for `high`.
+    await sql.raw(`
+      create function test_pause_${tag}() returns trigger language plpgsql as $$
+      begin
+        if new.idempotency_key = '${tag}-B-low' then perform pg_sleep(1.5); end if;
+        return new;
+      end $$;
+      create trigger test_pause_${tag} before insert on postings for each row execute function test_pause_${tag}();`).execute(L.db);
+    try {
+      const reasons: string[] = [];
+      const log = {
+        debug: (o: { reason?: string }) => void (o.reason && reasons.push(o.reason)),
+        info: () => {},
+        warn: () => {},
+        error: () => {},
+      } as unknown as Logger;
+      const lane = () => new Inbox({ db: L.db, queue: 'credits-ledger', handlers: ledgerHandlers(L.deps), batch: { max: 64, lanes: 1 }, onSent: () => {} });
+      const [laneA, laneB] = [lane(), lane()];
+      const at = () => new Date().toISOString();
+      const grant = (who: string, key: string, amount: number): Envelope => ({ id: randomUUID(), name: 'ledger.grant', payload: { idempotencyKey: `${tag}-${key}`, userId: who, amount, source: 'promo', reference: 'lanes' }, occurredAt: at() });
+      const release = (): Envelope => ({ id: randomUUID(), name: 'ledger.release', payload: { holdId: randomUUID(), reason: 'test' }, occurredAt: at() });
+      // The first message of each lane runs alone; the rest arrive meanwhile and share the lane's next transaction.
+      const apply = (inbox: typeof laneA, messages: Envelope[]) => Promise.all(messages.map((message) => inbox.process({ message, log, job: {} as Job })));
+      // B: grant `high`, a release between (so the grants are not one run), grant `low`: one by one, in message order.
+      const b = apply(laneB, [release(), grant(high, 'B-high', 10), release(), grant(low, 'B-low', 100)]);
+      await eventually(async () => Number((await sql<{ n: string }>`select count(*) as n from pg_stat_activity where wait_event = 'PgSleep' and datname = current_database()`.execute(L.db)).rows[0]!.n) === 1);
+      // A: a run of grants to `low` and `high`: one call, which locks `low`, then waits for `high`.
+      const a = apply(laneA, [release(), grant(low, 'A-low', 1_000), grant(high, 'A-high', 10_000)]);
+      const [resultsA, resultsB] = await Promise.all([a, b]);
+      // Postgres found the cycle and ended one lane's transaction; that lane applied its messages alone.
+      expect(reasons.some((r) => /deadlock detected/.test(r)), reasons.join('; ')).toBe(true);
+      expect(resultsA.slice(1)).toEqual([{ amount: 1_000, debt: 0 }, { amount: 10_000, debt: 0 }]);
+      expect([resultsB[1], resultsB[3]]).toEqual([{ amount: 10, debt: 0 }, { amount: 100, debt: 0 }]);
+      const balances = await sql<{ owner_id: string; balance: string }>`select owner_id, balance::text from accounts where type = 'available' and owner_id = any(${people}::uuid[])`.execute(L.db);
+      expect(Object.fromEntries(balances.rows.map((r) => [r.owner_id, r.balance]))).toEqual({ [low]: String(1 + 100 + 1_000), [high]: String(1 + 10 + 10_000) });
+      const postings = await sql<{ n: string }>`select count(*) as n from postings where idempotency_key like ${tag + '-%'}`.execute(L.db);
+      expect(Number(postings.rows[0]!.n)).toBe(4);
+      expect(await invariantViolations(L.db)).toEqual([]);
+    } finally {
+      await sql.raw(`drop trigger test_pause_${tag} on postings; drop function test_pause_${tag}();`).execute(L.db);
+    }
   });
 });
