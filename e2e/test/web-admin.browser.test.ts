@@ -2,11 +2,11 @@
 // with a written reason, grants goodwill credits, suspends the account; the audit log, metrics and
 // fraud signals show; the API agrees. English at 1280 px, Chinese on a phone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { ok } from '@imlab/client';
 import { PASSWORD, generate, type Browser } from './browser.js';
 import { grantRoles } from './system.js';
-import { at, newContext as openContext, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type WebSystem } from './web.js';
+import { at, newContext as openContext, screen, seriousViolations, startWebSystem, texts, visit as open, type ContextOptions, type PageElement, type WebSystem } from './web.js';
 
 let web: WebSystem;
 let admin: Browser;
@@ -31,6 +31,15 @@ afterAll(async () => {
 
 const newContext = (opts: ContextOptions) => openContext(web, opts);
 const visit = (page: Page, p: string) => open(page, web.sys.gatewayUrl, p);
+
+/** The texts of a date field's chosen options, in the order the page shows them. */
+const selectedTexts = (field: Locator) => field.locator('select').evaluateAll((selects) => selects.map((el) => (el as unknown as { selectedOptions: PageElement[] }).selectedOptions[0]!.innerText));
+/** A day chosen in a date field: year, then month, then day (the field keeps the day within the month). */
+async function chooseDay(field: Locator, day: Date): Promise<void> {
+  await field.locator('select.date-year').selectOption(String(day.getUTCFullYear()));
+  await field.locator('select.date-month').selectOption(String(day.getUTCMonth() + 1));
+  await field.locator('select.date-day').selectOption(String(day.getUTCDate()));
+}
 
 describe('/back-office', () => {
   it('looks a person up with a reason, grants goodwill credits, suspends them; the audit log shows it all', async () => {
@@ -92,6 +101,10 @@ describe('/back-office', () => {
       expect(await metricsTable.innerText()).not.toMatch(/\tbonus\t|\tspam\t|\tsexual-explicit\t|\d{4}-\d{2}-\d{2}/);
       expect(await support.locator('.facts').innerText()).toContain(at(a, 'roles.user'));
       await page.getByText(at(a, 'fraud.empty')).waitFor();
+      // the metrics' period in English order and words: day, month, year
+      const weekAgo = new Date(Date.now() - 6 * 86_400_000);
+      const monthName = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'][weekAgo.getUTCMonth()];
+      expect(await selectedTexts(page.getByRole('group', { name: at(a, 'metrics.from') }))).toEqual([String(weekAgo.getUTCDate()), monthName, String(weekAgo.getUTCFullYear())]);
       await screen(page, 'admin', { locale: 'en', width: 1280 });
       expect(await seriousViolations(page)).toEqual([]);
       expect(watch.problems).toEqual([]);
@@ -146,6 +159,21 @@ describe('/back-office', () => {
       await support.getByText(at(zh, 'support.whoRequired')).waitFor();
       await support.getByText(at(zh, 'reasonRequired')).waitFor();
       await screen(phone.page, 'back-office-errors', { locale: 'zh', width: 375 });
+      // the metrics' period: each day as year, month and day in Chinese order and words (not the
+      // browser's own date box, which reads 12/01/2026 on a Chinese page); a day without metrics
+      // shows none, today's show again
+      const metrics = phone.page.getByRole('region', { name: at(zh, 'metrics.title') }).first();
+      const weekAgo = new Date(Date.now() - 6 * 86_400_000);
+      const from = metrics.getByRole('group', { name: at(zh, 'metrics.from') });
+      expect(await selectedTexts(from)).toEqual([`${weekAgo.getUTCFullYear()}年`, `${weekAgo.getUTCMonth() + 1}月`, `${weekAgo.getUTCDate()}日`]);
+      const yesterday = new Date(Date.now() - 86_400_000);
+      for (const field of [from, metrics.getByRole('group', { name: at(zh, 'metrics.to') })]) await chooseDay(field, yesterday);
+      await metrics.getByRole('button', { name: at(zh, 'metrics.show') }).click();
+      await metrics.getByText(at(zh, 'metrics.empty')).waitFor();
+      await screen(phone.page, 'back-office-period', { locale: 'zh', width: 375 });
+      await chooseDay(metrics.getByRole('group', { name: at(zh, 'metrics.to') }), new Date());
+      await metrics.getByRole('button', { name: at(zh, 'metrics.show') }).click();
+      await phone.page.getByRole('region', { name: at(zh, 'metrics.title') }).last().getByText(at(zh, 'metrics.names.credits')).first().waitFor();
       expect(await seriousViolations(phone.page)).toEqual([]);
       expect(phone.watch.problems).toEqual([]);
     } finally {

@@ -2,6 +2,7 @@ import { useId, useState, type Dispatch, type FormEvent, type SetStateAction } f
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Loaded } from '../components/Loaded';
+import { DateField } from '../components/DateField';
 import { clearIfValid, Field, FormAlert, type FieldErrors } from '../components/Form';
 import { failureOf } from '../api';
 import { useAuditLog, useDailyMetrics, useFraudSignals, useGrantGoodwill, useLookUp, useSetSuspended, type SupportAccount } from '../api/admin';
@@ -316,8 +317,8 @@ function MetricsSection() {
         }}
       >
         <div className="period">
-          <Field id={`${id}-from`} label={t('metrics.from')} type="date" value={from} onChange={(e) => setFrom(e.target.value)} />
-          <Field id={`${id}-to`} label={t('metrics.to')} type="date" value={to} onChange={(e) => setTo(e.target.value)} />
+          <DateField id={`${id}-from`} label={t('metrics.from')} value={from} onChange={setFrom} />
+          <DateField id={`${id}-to`} label={t('metrics.to')} value={to} onChange={setTo} />
         </div>
         <button type="submit" className="button-quiet">
           {t('metrics.show')}

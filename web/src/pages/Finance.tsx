@@ -3,6 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Loaded } from '../components/Loaded';
+import { DateField } from '../components/DateField';
 import { Field, FormAlert } from '../components/Form';
 import { failureOf } from '../api';
 import { getReconciliation, getStatement, saveFile, useTrialBalance, verifyLedger } from '../api/account';
@@ -68,8 +69,8 @@ function PeriodForm({
     >
       {children}
       <div className="period">
-        <Field id={`${prefix}-from`} label={t('from')} type="date" required value={from} onChange={(e) => setFrom(e.target.value)} />
-        <Field id={`${prefix}-to`} label={t('to')} type="date" required value={to} onChange={(e) => setTo(e.target.value)} />
+        <DateField id={`${prefix}-from`} label={t('from')} value={from} onChange={setFrom} />
+        <DateField id={`${prefix}-to`} label={t('to')} value={to} onChange={setTo} />
       </div>
       <p className="field-hint">{t('utc')}</p>
       <button type="submit" className="button-primary" disabled={busy}>
