@@ -137,7 +137,11 @@ export async function signUpVerified(sys: System, b: Browser, email: string): Pr
   // a refusal says which problem it was (a 503 from the gateway names the store or service it lacked)
   const signedUp = await b.api.POST('/v1/auth/signup', { body: { email, password: PASSWORD, displayName: 'Mei <b>Ling</b>' } });
   expect(signedUp.response.status, `sign-up: ${JSON.stringify(signedUp.error)}`).toBe(202);
-  const token = await eventually(() => mailedToken(sys, email, 'verify-email'), 20_000);
+  const token = await eventually(() => mailedToken(sys, email, 'verify-email'), 20_000).catch((err: Error) => {
+    // what the processes logged as going wrong meanwhile (a background task, the relay, the mailer)
+    const problems = sys.logs.flatMap((chunk) => chunk.split('\n')).filter((line) => /"level":(40|50|60)/.test(line)).slice(-8);
+    throw new Error(`${err.message}; warnings and errors logged: ${problems.join('\n') || 'none'}`);
+  });
   const verified = await b.api.POST('/v1/auth/verify-email', { body: { token } });
   expect(verified.response.status, `verify: ${JSON.stringify(verified.error)}`).toBeLessThan(300);
   const signedIn = await b.api.POST('/v1/auth/login', { body: { email, password: PASSWORD } });
