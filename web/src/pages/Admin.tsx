@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Loaded } from '../components/Loaded';
 import { DateField } from '../components/DateField';
+import { TableScroll } from './finance/TableScroll';
 import { clearIfValid, Field, FormAlert, type FieldErrors } from '../components/Form';
 import { failureOf } from '../api';
 import { useAuditLog, useDailyMetrics, useFraudSignals, useGrantGoodwill, useLookUp, useSetSuspended, type SupportAccount } from '../api/admin';
@@ -265,29 +266,27 @@ function AuditSection() {
           items.length === 0 ? (
             <p className="muted">{t('audit.empty')}</p>
           ) : (
-            <div className="table-scroll" role="region" aria-label={t('audit.title')} tabIndex={0}>
-              <table className="data-table">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('audit.when')}</th>
-                    <th scope="col">{t('audit.action')}</th>
-                    <th scope="col">{t('audit.target')}</th>
-                    <th scope="col">{t('audit.reason')}</th>
+            <TableScroll label={t('audit.title')}>
+              <thead>
+                <tr>
+                  <th scope="col">{t('audit.when')}</th>
+                  <th scope="col">{t('audit.action')}</th>
+                  <th scope="col">{t('audit.target')}</th>
+                  <th scope="col">{t('audit.reason')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((e) => (
+                  <tr key={e.id}>
+                    <td>{dateTime(i18n.language, e.at)}</td>
+                    {/* action ids hold a dot, the key separator: image.taken-down → image_taken-down */}
+                    <td>{t(`audit.actions.${e.action.replace('.', '_')}`)}</td>
+                    <td className="mono">{e.targetUserId ?? '—'}</td>
+                    <td>{e.reason}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {items.map((e) => (
-                    <tr key={e.id}>
-                      <td>{dateTime(i18n.language, e.at)}</td>
-                      {/* action ids hold a dot, the key separator: image.taken-down → image_taken-down */}
-                      <td>{t(`audit.actions.${e.action.replace('.', '_')}`)}</td>
-                      <td className="mono">{e.targetUserId ?? '—'}</td>
-                      <td>{e.reason}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                ))}
+              </tbody>
+            </TableScroll>
           )
         }
       </Loaded>
@@ -329,30 +328,28 @@ function MetricsSection() {
           items.length === 0 ? (
             <p className="muted">{t('metrics.empty')}</p>
           ) : (
-            <div className="table-scroll" role="region" aria-label={t('metrics.title')} tabIndex={0}>
-              <table className="data-table">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('metrics.day')}</th>
-                    <th scope="col">{t('metrics.metric')}</th>
-                    <th scope="col">{t('metrics.labels')}</th>
-                    <th scope="col" className="num">
-                      {t('metrics.value')}
-                    </th>
+            <TableScroll label={t('metrics.title')}>
+              <thead>
+                <tr>
+                  <th scope="col">{t('metrics.day')}</th>
+                  <th scope="col">{t('metrics.metric')}</th>
+                  <th scope="col">{t('metrics.labels')}</th>
+                  <th scope="col" className="num">
+                    {t('metrics.value')}
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((m, k) => (
+                  <tr key={k}>
+                    <td>{longDay(i18n.language, m.day, 'UTC')}</td>
+                    <td>{t(`metrics.names.${m.metric}`, { defaultValue: m.metric })}</td>
+                    <td>{Object.entries(m.labels).map(([key, value]) => t(labelText(key, value), { defaultValue: value })).join(' · ') || '—'}</td>
+                    <td className="num">{m.value === null ? t('metrics.suppressed') : number(i18n.language, m.value)}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {items.map((m, k) => (
-                    <tr key={k}>
-                      <td>{longDay(i18n.language, m.day, 'UTC')}</td>
-                      <td>{t(`metrics.names.${m.metric}`, { defaultValue: m.metric })}</td>
-                      <td>{Object.entries(m.labels).map(([key, value]) => t(labelText(key, value), { defaultValue: value })).join(' · ') || '—'}</td>
-                      <td className="num">{m.value === null ? t('metrics.suppressed') : number(i18n.language, m.value)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                ))}
+              </tbody>
+            </TableScroll>
           )
         }
       </Loaded>
