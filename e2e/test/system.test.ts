@@ -27,7 +27,8 @@ beforeAll(async () => {
     STRIPE_API_BASE: e2e.stripe.base,
     STRIPE_SECRET_KEY: 'sk_test_e2e_0123456789',
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-  });
+    // as the start script: each service's migrate command, then the processes
+  }, { migrateCommands: true });
   // The gateway serves the ops queue board outside the API: a web page, not an operation.
   e2e.contract = await loadContract(e2e.sys.gatewayUrl, { outside: { '/admin/queues': 'the ops queue board, a web page of the gateway' } });
 }, 300_000);

@@ -1,6 +1,7 @@
 // Starts the real system for end-to-end tests: every service, a render worker and the gateway as
-// separate Node processes (exactly the entry points the start script runs), each on its own
-// database and a queue prefix of this test file, with every line they log kept for inspection.
+// separate Node processes (exactly the entry points the start script runs; its migrate step when
+// asked, otherwise the processes migrate as they start), each on its own database and a queue prefix
+// of this test file, with every line they log kept for inspection.
 import type { startFakeStripe } from '../../services/billing/test/support/fake-stripe.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -70,6 +71,12 @@ export interface StartOptions {
    * app needs. Otherwise the product lives at http://app.imagemakerlab.test.
    */
   selfOrigin?: boolean;
+  /**
+   * Run each service's migrate command before its processes, as the start script does. Otherwise
+   * the processes migrate their databases themselves as they start (as every service does outside
+   * production), which spares five Node processes per system.
+   */
+  migrateCommands?: boolean;
 }
 
 export async function startSystem(label: string, extraEnv: Record<string, string> = {}, options: StartOptions = {}): Promise<System> {
@@ -171,15 +178,20 @@ export async function startSystem(label: string, extraEnv: Record<string, string
       await Promise.all(procs.map((p) => system.kill(p.name, 'SIGTERM')));
     },
   };
-  // migrations first, one service at a time (each creates its own database objects)
-  for (const p of procs.filter((x) => x.name !== 'gateway' && x.name !== 'render-worker')) {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, [...TS_NODE_ARGS, p.entry.replace('main.ts', 'migrate.ts')], { cwd: root, env: { ...env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.on('data', (d) => logs.push(String(d)));
-      child.stderr.on('data', (d) => logs.push(String(d)));
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${p.name} migrate exited ${code}: ${logs.slice(-3).join('')}`))));
-    });
-  }
+  // each service's migrate command first (the start script's step), the five side by side: each has a database of its own
+  if (options.migrateCommands) await Promise.all(
+    procs
+      .filter((x) => x.name !== 'gateway' && x.name !== 'render-worker')
+      .map(
+        (p) =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn(process.execPath, [...TS_NODE_ARGS, p.entry.replace('main.ts', 'migrate.ts')], { cwd: root, env: { ...env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+            child.stdout.on('data', (d) => logs.push(String(d)));
+            child.stderr.on('data', (d) => logs.push(String(d)));
+            child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${p.name} migrate exited ${code}: ${logs.slice(-3).join('')}`))));
+          }),
+      ),
+  );
   await Promise.all(procs.map((p) => system.start(p.name)));
   return system;
 }
