@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '@imlab/client';
 import { PASSWORD, until, type Browser } from './browser.js';
-import { at, LOCALES, newContext as openContext, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
+import { at, LOCALES, inContext as runInContext, newContext as openContext, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem , type View } from './web.js';
 
 declare const document: { documentElement: { scrollWidth: number; scrollHeight: number }; activeElement: PageElement | null };
 declare const window: { scrollTo(x: number, y: number): void; IntersectionObserver?: unknown };
@@ -25,6 +25,7 @@ afterAll(async () => {
 });
 
 const newContext = (opts: ContextOptions) => openContext(web, opts);
+const inContext = <T>(opts: ContextOptions, check: (view: View) => Promise<T>) => runInContext(web, opts, check);
 const visit = (page: Parameters<typeof open>[0], p: string) => open(page, web.sys.gatewayUrl, p);
 const balance = async (b: Browser) => (await ok(b.api.GET('/v1/credits/balance'))).available;
 
@@ -159,8 +160,7 @@ describe('Home', () => {
   for (const locale of LOCALES) {
     it(`${locale}: the recently published strip shows the newest public images`, async () => {
       await ensurePublished();
-      const { context, page, watch } = await newContext({ width: 1280, locale });
-      try {
+      await inContext({ width: 1280, locale }, async ({ page }) => {
         await visit(page, '/');
         const strip = page.locator('.recent-strip img');
         await strip.first().waitFor();
@@ -169,10 +169,7 @@ describe('Home', () => {
         expect(await strip.evaluateAll((els) => els.map((e) => (e as unknown as { getAttribute(name: string): string | null }).getAttribute('src')))).toEqual(newest);
         await page.getByRole('link', { name: at(texts(locale, 'gallery'), 'recentLink') }).waitFor();
         await screen(page, 'home-recent', { locale, width: 1280 });
-        expect(watch.problems).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }, 120_000);
   }
 });
@@ -184,8 +181,7 @@ describe('pricing', () => {
         const pricing = await ok(web.person('127.0.0.118').api.GET('/v1/pricing'));
         const options = await ok(web.person('127.0.0.118').api.GET('/v1/generations/options'));
         const p = texts(locale, 'pricing');
-        const { context, page, watch } = await newContext({ width, locale });
-        try {
+        await inContext({ width, locale }, async ({ page }) => {
           await visit(page, '/pricing');
           const packs = page.locator('.pack');
           await packs.first().waitFor();
@@ -217,10 +213,7 @@ describe('pricing', () => {
             for (const s of tier.sizes) expect(card).toContain(`${s.width}×${s.height}`);
           }
           await screen(page, 'pricing', { locale, width });
-          expect(watch.problems).toEqual([]);
-        } finally {
-          await context.close();
-        }
+        });
       }, 120_000);
     }
   }
@@ -232,8 +225,7 @@ describe('pricing', () => {
     const cover = sorted.find((pk) => pk.credits >= shortfall)!;
     for (const locale of LOCALES) {
       const p = texts(locale, 'pricing');
-      const { context, page, watch } = await newContext({ width: 375, locale });
-      try {
+      await inContext({ width: 375, locale }, async ({ page }) => {
         await visit(page, `/pricing?shortfall=${shortfall}`);
         const notice = page.locator('.shortfall');
         await notice.waitFor();
@@ -245,10 +237,7 @@ describe('pricing', () => {
         // signing in comes back to the same page, shortfall and all
         expect(await recommended.getByRole('link').getAttribute('href')).toBe(`/sign-in?returnTo=${encodeURIComponent(`/pricing?shortfall=${shortfall}`)}`);
         await screen(page, 'pricing-shortfall', { locale, width: 375 });
-        expect(watch.problems).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }
   }, 120_000);
 });
@@ -267,8 +256,7 @@ describe('buying credits', () => {
       const p = texts(locale, 'pricing');
       const b = texts(locale, 'billing');
       const common = texts(locale, 'common');
-      const { context, page, watch } = await newContext({ width, locale, as: person, allowOrigins: [web.stripe.base] });
-      try {
+      await inContext({ width, locale, as: person, allowOrigins: [web.stripe.base] }, async ({ page }) => {
         await visit(page, '/pricing');
         await screen(page, 'pricing-signed-in', { locale, width });
         await page.getByRole('button', { name: at(p, 'buy', { name: pack.name[locale] }) }).click();
@@ -324,10 +312,7 @@ describe('buying credits', () => {
         const sections = page.getByRole('navigation', { name: at(texts(locale, 'settings'), 'sections.label') });
         expect(await sections.getByRole('link', { name: at(texts(locale, 'settings'), 'sections.orders') }).getAttribute('aria-current')).toBe('page');
         await screen(page, 'settings-orders', { locale, width });
-        expect(watch.problems).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }, 240_000);
   }
 
@@ -382,8 +367,7 @@ describe('buying credits', () => {
       const pricing = await ok(person.api.GET('/v1/pricing'));
       const pack = pricing.packs.at(-1)!;
       const b = texts(locale, 'billing');
-      const { context, page, watch } = await newContext({ width, locale, as: person, allowOrigins: [web.stripe.base] });
-      try {
+      await inContext({ width, locale, as: person, allowOrigins: [web.stripe.base] }, async ({ page }) => {
         await visit(page, '/pricing');
         await page.getByRole('button', { name: at(texts(locale, 'pricing'), 'buy', { name: pack.name[locale] }) }).click();
         await page.waitForURL(`${web.stripe.base}/c/pay/**`);
@@ -406,16 +390,12 @@ describe('buying credits', () => {
         const row = page.locator('.order').first();
         await row.waitFor();
         expect(await row.innerText()).toContain(at(b, `status.${orders.items[0]!.status}`));
-        expect(watch.problems).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }, 240_000);
   }
 
   it('signed out, the orders and success pages ask to sign in; signing in comes back to the order (not theirs: said so)', async () => {
-    const { context, page, watch } = await newContext({ width: 375, locale: 'en' });
-    try {
+    await inContext({ width: 375, locale: 'en' }, async ({ page }) => {
       await visit(page, '/billing/orders');
       const link = page.locator('main').getByRole('link', { name: 'Sign in' });
       expect(await link.getAttribute('href')).toBe('/sign-in?returnTo=%2Fbilling%2Forders');
@@ -436,9 +416,6 @@ describe('buying credits', () => {
       // not one of theirs: said so, nothing made up
       await page.getByText(at(texts('en', 'billing'), 'success.notFound')).waitFor();
       expect((await ok(person.api.GET('/v1/billing/orders'))).items).toEqual([]);
-      expect(watch.problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   }, 60_000);
 });

@@ -10,7 +10,7 @@ import { download as apiDownload, ok } from '@imlab/client';
 import { PASSWORD, until, type Browser } from './browser.js';
 import { grantRoles } from './system.js';
 import { monthName } from '../../web/src/i18n/dates.js';
-import { at, LOCALES, newContext as openContext, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
+import { at, LOCALES, inContext as runInContext, newContext as openContext, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem , type View } from './web.js';
 
 declare const document: { documentElement: { scrollWidth: number; clientWidth: number }; activeElement: PageElement | null };
 
@@ -25,6 +25,7 @@ afterAll(async () => {
 });
 
 const newContext = (opts: ContextOptions) => openContext(web, opts);
+const inContext = <T>(opts: ContextOptions, check: (view: View) => Promise<T>) => runInContext(web, opts, check);
 const visit = (page: Page, p: string) => open(page, web.sys.gatewayUrl, p);
 const financeTexts = (locale: Locale) => texts(locale, 'finance');
 
@@ -50,8 +51,7 @@ describe('finance and ops', () => {
     const finance = await signedUpWithRoles('127.0.0.147', 'acct-finance@example.test', ['finance']);
     for (const locale of LOCALES) {
       for (const width of WIDTHS) {
-        const { context, page, watch } = await newContext({ width, locale, as: finance });
-        try {
+        await inContext({ width, locale, as: finance }, async ({ page, watch }) => {
           const f = financeTexts(locale);
           await visit(page, '/finance');
           expect((await page.locator('main h1').innerText()).trim()).toBe(at(f, 'title'));
@@ -80,7 +80,7 @@ describe('finance and ops', () => {
           }
           await screen(page, 'finance', { locale, width });
           expect(watch.problems).toEqual([]);
-          if (width !== 1280) continue;
+          if (width !== 1280) return;
 
           await page.getByRole('button', { name: at(f, 'verify.run') }).click();
           await page.locator('.check-ok', { hasText: at(f, 'verify.ok').split('{{')[0]!.trim() }).waitFor();
@@ -104,10 +104,7 @@ describe('finance and ops', () => {
           expect(csv.split('\n')[0]).toBe(header);
           expect(csv.split('\n').length).toBeGreaterThan(2);
           await screen(page, 'finance-results', { locale, width });
-          expect(watch.problems).toEqual([]);
-        } finally {
-          await context.close();
-        }
+        });
       }
     }
   }, 300_000);
@@ -130,8 +127,7 @@ describe('finance and ops', () => {
     await until(async () => ((await ok(finance.api.GET('/v1/billing/orders'))).items.find((o) => o.id === checkout.orderId)?.status === 'paid' ? true : undefined), 20_000);
     for (const locale of LOCALES) {
       for (const width of WIDTHS) {
-        const { context, page, watch } = await newContext({ width, locale, as: finance });
-        try {
+        await inContext({ width, locale, as: finance }, async ({ page, watch }) => {
           const f = financeTexts(locale);
           await visit(page, '/finance');
           await page.getByRole('heading', { name: at(f, 'monthEnd.title') }).waitFor();
@@ -223,10 +219,7 @@ describe('finance and ops', () => {
           }
           expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
           await screen(page, 'finance-month-closed', { locale, width });
-          expect(watch.problems).toEqual([]);
-        } finally {
-          await context.close();
-        }
+        });
       }
     }
   }, 300_000);
@@ -238,8 +231,7 @@ describe('finance and ops', () => {
     for (const locale of LOCALES) {
       const f = financeTexts(locale);
       for (const width of WIDTHS) {
-        const { context, page, watch } = await newContext({ width, locale, as: plain });
-        try {
+        await inContext({ width, locale, as: plain }, async ({ page }) => {
           await visit(page, '/finance');
           await page.getByText(at(f, 'notAllowed.title')).waitFor();
           // the roles it needs by their names in the page's language, not their codes
@@ -251,10 +243,7 @@ describe('finance and ops', () => {
           expect((await page.locator('main h1').innerText()).trim()).toBe(at(f, 'ops.title'));
           await page.getByText(at(f, 'notAllowed.title')).waitFor();
           expect(await page.locator('main a[href="/admin/queues"]').count()).toBe(0);
-          expect(watch.problems).toEqual([]);
-        } finally {
-          await context.close();
-        }
+        });
         const opsView = await newContext({ width, locale, as: ops });
         try {
           await visit(opsView.page, '/ops');

@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '@imlab/client';
 import { mailText, PASSWORD, until, type Browser } from './browser.js';
-import { at, png, newContext as openContext, screen, startWebSystem, texts, visit as open, type ContextOptions, type Locale, type WebSystem } from './web.js';
+import { at, png, inContext as runInContext, newContext as openContext, screen, startWebSystem, texts, visit as open, type ContextOptions, type Locale, type WebSystem , type View } from './web.js';
 
 let web: WebSystem;
 
@@ -28,6 +28,7 @@ afterAll(async () => {
 });
 
 const newContext = (opts: ContextOptions) => openContext(web, opts);
+const inContext = <T>(opts: ContextOptions, check: (view: View) => Promise<T>) => runInContext(web, opts, check);
 const visit = (page: Page, p: string) => open(page, web.sys.gatewayUrl, p);
 
 
@@ -35,16 +36,13 @@ const balanceOf = async (b: Browser) => ok(b.api.GET('/v1/credits/balance'));
 
 /** A signed-out visitor's /gallery, once it has loaded (the grid, or the empty notice). */
 async function galleryShows(imageId: string, locale: Locale, width: number): Promise<boolean> {
-  const { context, page, watch } = await newContext({ width, locale });
-  try {
+  return inContext({ width, locale }, async ({ page, watch }) => {
     await visit(page, '/gallery');
     await page.locator('.gallery-grid, .notice.empty').first().waitFor();
     const shown = (await page.locator(`.gallery-grid img[src="/v1/images/${imageId}/thumb"]`).count()) > 0;
     expect(watch.problems).toEqual([]);
     return shown;
-  } finally {
-    await context.close();
-  }
+  });
 }
 
 describe('the whole journey', () => {
@@ -69,8 +67,7 @@ describe('the whole journey', () => {
       const pack = [...(await ok(api.api.GET('/v1/pricing'))).packs].sort((x, y) => x.credits - y.credits)[0]!;
 
       let imageId: string | undefined;
-      const { context, page, watch } = await newContext({ width, locale, allowOrigins: [web.stripe.base] });
-      try {
+      await inContext({ width, locale, allowOrigins: [web.stripe.base] }, async ({ context, page }) => {
         // Sign up through the form.
         await visit(page, '/sign-up');
         await page.getByLabel(at(auth, 'fields.email')).fill(email);
@@ -239,10 +236,7 @@ describe('the whole journey', () => {
         expect(await page.locator('.account-button').count()).toBe(0);
         await shot(page, 'journey-deleted');
         expect((await api.call('GET', '/v1/me')).status).toBe(401);
-        expect(watch.problems).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
 
       // Signed out, the gallery no longer shows the image (unpublished at once on deletion).
       expect(imageId).toBeDefined();

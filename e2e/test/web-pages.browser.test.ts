@@ -5,7 +5,7 @@
 // gateway, no cookie but ours. Signed out: pages behind a session show their sign-in prompt.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { at, LOCALES, newContext as openContext, SCREENSHOTS, seriousViolations, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type PageElement, type WebSystem } from './web.js';
+import { at, LOCALES, inContext as runInContext, SCREENSHOTS, seriousViolations, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type PageElement, type WebSystem , type View } from './web.js';
 
 declare const document: { documentElement: { scrollWidth: number }; activeElement: PageElement | null };
 
@@ -61,15 +61,14 @@ afterAll(async () => {
   await web?.stop();
 });
 
-const newContext = (opts: ContextOptions) => openContext(web, opts);
+const inContext = <T>(opts: ContextOptions, check: (view: View) => Promise<T>) => runInContext(web, opts, check);
 const visit = (page: Parameters<typeof open>[0], p: string) => open(page, web.sys.gatewayUrl, p);
 
 describe('every page, at 375 and 1280 px, in English and Chinese', () => {
   for (const locale of LOCALES) {
     for (const width of WIDTHS) {
       it(`${locale} at ${width} px: renders its heading, logs no error, scrolls only down${(locale === 'en') === (width === 1280) ? ', passes axe' : ''}`, async () => {
-        const { context, page, watch } = await newContext({ width, locale });
-        try {
+        await inContext({ width, locale }, async ({ context, page, watch }) => {
           for (const c of PAGES) {
             const methods = c.name === 'sign-in' ? page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/auth/methods') : undefined;
             const status = await visit(page, c.path);
@@ -96,17 +95,14 @@ describe('every page, at 375 and 1280 px, in English and Chinese', () => {
           expect(watch.problems).toEqual([]);
           // Only our own cookie: nothing from analytics when none is configured (the default).
           expect((await context.cookies()).map((c) => c.name)).toEqual(['locale']);
-        } finally {
-          await context.close();
-        }
+        });
       }, 300_000);
     }
   }
 
   // The check above passes only because the pages are right: the same call finds what is wrong.
   it('the axe check finds a serious violation when a page has one', async () => {
-    const { context, page } = await newContext({ width: 1280, locale: 'en' });
-    try {
+    await inContext({ width: 1280, locale: 'en' }, async ({ page }) => {
       await visit(page, '/');
       expect(await seriousViolations(page)).toEqual([]);
       await page.evaluate(() => {
@@ -120,9 +116,7 @@ describe('every page, at 375 and 1280 px, in English and Chinese', () => {
       const found = await seriousViolations(page);
       expect(found.some((v) => v.startsWith('button-name (critical)'))).toBe(true);
       expect(found.some((v) => v.startsWith('color-contrast (serious)'))).toBe(true);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOidcIssuer, type FakeOidcIssuer } from '@imlab/testing';
 import { ok } from '@imlab/client';
 import { PASSWORD, generate, mailCount, mailText, mailTexts, until } from './browser.js';
-import { at, largestContentfulPaint, LOCALES, newContext as openContext, screen, SCREENSHOTS, seriousViolations, startWebSystem, texts, visit as open, WIDTHS, withGateway, type ContextOptions, type Locale, type PageElement, type WebSystem } from './web.js';
+import { at, largestContentfulPaint, LOCALES, inContext as runInContext, newContext as openContext, screen, SCREENSHOTS, seriousViolations, startWebSystem, texts, visit as open, WIDTHS, withGateway, type ContextOptions, type Locale, type PageElement, type WebSystem , type View } from './web.js';
 
 declare const document: { documentElement: { scrollWidth: number }; activeElement: PageElement | null };
 declare const window: { innerWidth: number; dataLayer?: ArrayLike<unknown>[] };
@@ -39,13 +39,13 @@ afterAll(async () => {
 });
 
 const newContext = (opts: ContextOptions) => openContext(web, opts);
+const inContext = <T>(opts: ContextOptions, check: (view: View) => Promise<T>) => runInContext(web, opts, check);
 const visit = (page: Parameters<typeof open>[0], p: string, base = web.sys.gatewayUrl) => open(page, base, p);
 
 describe('the header by keyboard', () => {
   for (const width of WIDTHS) {
     it(`at ${width} px: Tab goes skip link, brand, Home, Gallery, Pricing, Sign in, 中文, each with a visible focus ring`, async () => {
-      const { context, page, watch } = await newContext({ width, locale: 'en' });
-      try {
+      await inContext({ width, locale: 'en' }, async ({ page }) => {
         await visit(page, '/');
         const expected = ['Skip to content', 'imagemakerlab', 'Home', 'Gallery', 'Pricing', 'Sign in', '中文'];
         const seen: string[] = [];
@@ -81,18 +81,14 @@ describe('the header by keyboard', () => {
         await page.locator('main h1', { hasText: 'Privacy policy' }).waitFor();
         expect(await page.evaluate(() => document.activeElement?.tagName + ':' + (document.activeElement as PageElement).innerText)).toBe('H1:Privacy policy');
         expect(await page.title()).toBe('Privacy policy · imagemakerlab');
-        expect(watch.problems).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }, 120_000);
   }
 });
 
 describe('the language', () => {
   it('switches with 中文 / English: the text, <html lang> and the locale cookie (a year, path /, SameSite=Lax)', async () => {
-    const { context, page, watch } = await newContext({ width: 1280 });
-    try {
+    await inContext({ width: 1280 }, async ({ context, page }) => {
       await visit(page, '/privacy');
       expect(await page.locator('main h1').innerText()).toBe('Privacy policy');
       await page.getByRole('button', { name: '中文' }).click();
@@ -108,21 +104,15 @@ describe('the language', () => {
       await page.getByRole('button', { name: 'English' }).click();
       await page.locator('main h1', { hasText: 'Terms of service' }).waitFor();
       expect((await context.cookies()).find((c) => c.name === 'locale')?.value).toBe('en');
-      expect(watch.problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   }, 60_000);
 
   it('follows the browser language when no cookie says otherwise', async () => {
-    const { context, page } = await newContext({ width: 375, browserLanguage: 'zh-CN' });
-    try {
+    await inContext({ width: 375, browserLanguage: 'zh-CN' }, async ({ context, page }) => {
       await visit(page, '/');
       expect(await page.locator('main h1').innerText()).toBe(at(texts('zh', 'common'), 'home.title'));
       expect(await context.cookies()).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   }, 60_000);
 });
 
@@ -131,8 +121,7 @@ describe('signed in', () => {
     const person = await web.signedUp('127.0.0.81', 'web-browser@example.test');
     for (const locale of LOCALES) {
       for (const width of WIDTHS) {
-        const { context, page, watch } = await newContext({ width, locale, as: person });
-        try {
+        await inContext({ width, locale, as: person }, async ({ page }) => {
           await visit(page, '/');
           const button = page.locator('.account-button');
           await button.waitFor();
@@ -166,10 +155,7 @@ describe('signed in', () => {
           expect(await page.evaluate(() => document.activeElement?.className)).toBe('account-button');
           // the home page's call to action leads to creating once signed in
           expect(await page.getByRole('link', { name: at(common, 'home.cta') }).getAttribute('href')).toBe('/create');
-          expect(watch.problems).toEqual([]);
-        } finally {
-          await context.close();
-        }
+        });
       }
     }
   }, 180_000);
@@ -179,8 +165,7 @@ describe('signing out', () => {
   it('Sign out in the account menu ends the session: the header shows Sign in, GET /v1/me answers 401', async () => {
     const person = await web.signedUp('127.0.0.82', 'web-sign-out@example.test');
     // the page's origin is an allowed origin of the gateway (its PUBLIC_BASE_URL): the write is same-origin
-    const { context, page, watch } = await newContext({ width: 375, locale: 'zh', as: person });
-    try {
+    await inContext({ width: 375, locale: 'zh', as: person }, async ({ context, page }) => {
       await visit(page, '/');
       await page.locator('.account-button').click();
       await page.getByRole('button', { name: at(texts('zh', 'common'), 'account.signOut') }).click();
@@ -188,10 +173,7 @@ describe('signing out', () => {
       expect(await page.locator('.account-button').count()).toBe(0);
       expect((await context.cookies()).map((c) => c.name)).not.toContain('imlab_sid');
       expect((await person.call('GET', '/v1/me')).status).toBe(401);
-      expect(watch.problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   }, 120_000);
 });
 

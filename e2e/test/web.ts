@@ -187,6 +187,8 @@ export interface ContextOptions {
   as?: Browser;
   /** Addresses other than the gateway's this context may request (a stand-in for Stripe Checkout). */
   allowOrigins?: string[];
+  /** What the test makes the page do on purpose (a failure it answers itself): not counted as a problem. */
+  intended?: (problem: string) => boolean;
 }
 
 /** A fresh browser context (its own cookies) and page, watched for what no page may do. */
@@ -207,7 +209,8 @@ export async function newContext(web: WebSystem, opts: ContextOptions): Promise<
     if (/status of 4\d\d/.test(msg.text()) && msg.location().url.startsWith(`${origin}/v1/`)) return;
     // An address no page has is answered 404 (with the app's "page not found"): the document's own status.
     if (/status of 404/.test(msg.text()) && msg.location().url === page.url()) return;
-    watch.problems.push(`console ${msg.type()}: ${msg.text()} (${msg.location().url})`);
+    const problem = `console ${msg.type()}: ${msg.text()} (${msg.location().url})`;
+    if (!opts.intended?.(problem)) watch.problems.push(problem);
   });
   page.on('pageerror', (err) => watch.problems.push(`page error: ${err.message}`));
   page.on('request', (req) => {
@@ -215,6 +218,27 @@ export async function newContext(web: WebSystem, opts: ContextOptions): Promise<
     if (!url.startsWith('data:') && !url.startsWith('blob:') && !allowed.has(new URL(url).origin)) watch.problems.push(`request to another origin: ${url}`);
   });
   return { context, page, watch };
+}
+
+export interface View {
+  context: BrowserContext;
+  page: Page;
+  watch: Watch;
+}
+
+/**
+ * `check` on a fresh browser context and page (newContext); then nothing the page must not do
+ * happened (watch.problems is empty); the context closed either way. Answers what `check` answers.
+ */
+export async function inContext<T>(web: WebSystem, opts: ContextOptions, check: (view: View) => Promise<T>): Promise<T> {
+  const view = await newContext(web, opts);
+  try {
+    const result = await check(view);
+    expect(view.watch.problems).toEqual([]);
+    return result;
+  } finally {
+    await view.context.close();
+  }
 }
 
 /**
