@@ -68,12 +68,11 @@ describe('the gallery, signed out', () => {
       it(`${locale} at ${width} px: lazy WebP thumbnails with their size set, the next page on scrolling, only display names, the large view`, async () => {
         await ensurePublished();
         const g = texts(locale, 'gallery');
-        const { context, page, watch } = await newContext({ width, locale });
-        const thumbs: { url: string; type: string | null }[] = [];
-        page.on('response', (r) => {
-          if (/\/v1\/images\/[^/]+\/thumb$/.test(r.url())) thumbs.push({ url: r.url(), type: r.headers()['content-type'] ?? null });
-        });
-        try {
+        await inContext({ width, locale }, async ({ page }) => {
+          const thumbs: { url: string; type: string | null }[] = [];
+          page.on('response', (r) => {
+            if (/\/v1\/images\/[^/]+\/thumb$/.test(r.url())) thumbs.push({ url: r.url(), type: r.headers()['content-type'] ?? null });
+          });
           await visit(page, '/gallery');
           const items = page.locator('.gallery-grid > li');
           await until(async () => ((await items.count()) >= 24 ? true : undefined), 20_000);
@@ -126,21 +125,17 @@ describe('the gallery, signed out', () => {
           await dialog.getByRole('button', { name: at(g, 'close'), exact: true }).click();
           await dialog.waitFor({ state: 'hidden' });
           await until(async () => ((await page.evaluate(() => (document.activeElement as PageElement).className)) === 'gallery-open' ? true : undefined), 5_000);
-          expect(watch.problems).toEqual([]);
-        } finally {
-          await context.close();
-        }
+        });
       }, 300_000);
     }
   }
 
   it('without IntersectionObserver, "Load more" by keyboard loads the next page', async () => {
     await ensurePublished();
-    const { context, page, watch } = await newContext({ width: 1280, locale: 'en' });
-    await context.addInitScript(() => {
-      delete window.IntersectionObserver;
-    });
-    try {
+    await inContext({ width: 1280, locale: 'en' }, async ({ context, page }) => {
+      await context.addInitScript(() => {
+        delete window.IntersectionObserver;
+      });
       await visit(page, '/gallery');
       const items = page.locator('.gallery-grid > li');
       await until(async () => ((await items.count()) === 24 ? true : undefined), 20_000);
@@ -149,10 +144,7 @@ describe('the gallery, signed out', () => {
       await page.keyboard.press('Enter');
       await until(async () => ((await items.count()) === Math.min(published, 48) ? true : undefined), 20_000);
       await expect(page.locator('.gallery-more [role=status]').innerText()).resolves.toBe(published <= 48 ? 'That is every published image.' : `${48} images shown.`);
-      expect(watch.problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   }, 120_000);
 });
 
