@@ -43,6 +43,9 @@ export const redactPaths = [
   // trace): request line, cookie, user agent, forwarding headers, all of it.
   'err.rawPacket',
   '*.rawPacket',
+  // Postgres puts the values of the row it refused in an error's detail ("Key (email)=(…) already
+  // exists."): an address, a name. The message and code still say what went wrong.
+  'err.detail',
 ];
 
 /** Removes the query string: tokens, codes and states travel there. */

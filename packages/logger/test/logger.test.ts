@@ -47,6 +47,23 @@ describe('logger', () => {
     expect(out).not.toContain(JSON.stringify([...Buffer.from('RAWPACKETSID')]).slice(1, -1));
   });
 
+  it("redacts a Postgres error's detail, which holds the refused row's values (an address)", () => {
+    const { lines, stream } = capture();
+    const log = createLogger({ service: 'test', destination: stream });
+    // the shape node-postgres gives a unique violation
+    const err = Object.assign(new Error('duplicate key value violates unique constraint "users_email_key"'), {
+      code: '23505',
+      detail: 'Key (email)=(someone@example.test) already exists.',
+      constraint: 'users_email_key',
+    });
+    log.error({ err, task: 'sign-up' }, 'background task failed');
+    log.error({ err: new Error('wrapped', { cause: err }) }, 'wrapped');
+    const out = lines.join('');
+    expect(out).not.toContain('someone@example.test');
+    expect(out).toContain('23505');
+    expect(out).toContain('users_email_key');
+  });
+
   it('serialises requests without address, host or query string', () => {
     const out = serializers.req({ id: 'r1', method: 'GET', url: '/v1/auth/google/callback?code=xyz&state=abc' });
     expect(out).toEqual({ id: 'r1', method: 'GET', url: '/v1/auth/google/callback?[redacted]', route: undefined });
