@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, baseEnv, port, str, num, url, secret, duration, makeValidator, listenPort, internalApiToken } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, num, url, secret, optionalSecret, duration, makeValidator, listenPort, internalApiToken } from '@imlab/config';
 import { EDGE_PROFILES, type EdgeProfile } from './routing/routes.js';
 
 /** The edge presets of the route table (routing/routes.ts). */
@@ -93,7 +93,7 @@ export const configSpec = {
   NOTIFICATION_URL: url({ devDefault: 'http://127.0.0.1:4005' }),
 
   IP_HASH_SECRET: secret({ devDefault: 'dev-ip-hash-secret-change-me', desc: 'HMAC key for client IP and user-agent hashes' }),
-  IP_HASH_SECRET_PREVIOUS: str({ default: '', desc: 'the secret being rotated out; rate-limit buckets keyed by it still count' }),
+  IP_HASH_SECRET_PREVIOUS: optionalSecret({ default: '', desc: 'the secret being rotated out; rate-limit buckets keyed by it still count' }),
   TRUSTED_PROXIES: proxyList({ default: [], desc: 'peers whose X-Forwarded-For is believed (right-most untrusted hop wins)' }),
   /**
    * `cloudflare`: the client address is CF-Connecting-IP when the request came from one of

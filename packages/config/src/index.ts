@@ -46,6 +46,12 @@ export const secret = makeValidator<string>((input: string) => {
   return input;
 });
 
+/** A secret that may be left empty (a feature off); when set, the same 16-character floor as `secret`. */
+export const optionalSecret = makeValidator<string>((input: string) => {
+  if (input !== '' && input.length < 16) throw new Error('must be empty or at least 16 characters');
+  return input;
+});
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Variables every service reads. Development defaults mean a local run needs only Postgres and Redis. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, baseEnv, port, str, secret, ConfigError, duration, databaseUrlFor, internalApiToken } from '../src/index.js';
+import { loadConfig, baseEnv, port, str, secret, optionalSecret, ConfigError, duration, databaseUrlFor, internalApiToken } from '../src/index.js';
 
 describe('loadConfig', () => {
   const specs = { ...baseEnv, PORT: port({ default: 4000 }), STRIPE_SECRET_KEY: str(), IP_HASH_SECRET: secret() };
@@ -88,5 +88,24 @@ describe('the internal secret', () => {
     expect(Object.keys((error as ConfigError).problems)).toEqual(['INTERNAL_API_TOKEN']);
     expect((error as Error).message).not.toContain('letmein');
     expect(loadConfig('auth', specs, { ...production, INTERNAL_API_TOKEN: 'x'.repeat(32) }).INTERNAL_API_TOKEN).toHaveLength(32);
+  });
+});
+
+describe('an optional secret', () => {
+  const specs = { PREVIOUS: optionalSecret({ default: '' }) };
+
+  it('may be left empty, and when set has the same 16-character floor as a secret, without echoing it', () => {
+    expect(loadConfig('gateway', specs, {}).PREVIOUS).toBe('');
+    expect(loadConfig('gateway', specs, { PREVIOUS: '' }).PREVIOUS).toBe('');
+    expect(loadConfig('gateway', specs, { PREVIOUS: 'y'.repeat(16) }).PREVIOUS).toHaveLength(16);
+    let error: unknown;
+    try {
+      loadConfig('gateway', specs, { PREVIOUS: 'old-key' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual({ PREVIOUS: expect.stringContaining('at least 16 characters') });
+    expect((error as Error).message).not.toContain('old-key');
   });
 });

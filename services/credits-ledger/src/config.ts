@@ -1,4 +1,4 @@
-import { loadConfig, baseEnv, port, str, num, duration, listenPort } from '@imlab/config';
+import { loadConfig, baseEnv, port, str, num, duration, listenPort, secret } from '@imlab/config';
 
 export const configSpec = {
   ...baseEnv,
@@ -29,7 +29,7 @@ export const configSpec = {
    */
   VERIFY_INTERVAL: duration({ default: 3600, desc: 'seconds, or 30m, 1h' }),
   /** HMAC key over each checkpoint: rewriting transfers and checkpoints together needs this key. */
-  LEDGER_SEAL_SECRET: str({ devDefault: 'dev-ledger-seal-secret-change-me' }),
+  LEDGER_SEAL_SECRET: secret({ devDefault: 'dev-ledger-seal-secret-change-me' }),
   /** The ledger's outbox has no NOTIFY trigger (see migrations/0002); the relay polls this often. */
   OUTBOX_POLL_MS: num({ default: 100 }),
   /**
