@@ -22,7 +22,9 @@ export type TransferKind =
   | 'clawback'
   | 'clawback_debt'
   | 'restore'
-  | 'restore_debt';
+  | 'restore_debt'
+  /** Credits a returned hold gave back, taken for what the person owed from a clawback (available → debt). */
+  | 'debt_repay';
 
 /** A goodwill grant: who gave how much to whom (the per-admin daily cap). */
 export interface GoodwillGrantTable {

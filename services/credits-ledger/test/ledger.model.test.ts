@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AppError } from '@imlab/http';
 import * as ledger from '../src/ledger/ledger.service.js';
-import { findUserAccounts } from '../src/ledger/ledger.repository.js';
+import { findUserAccounts, outstandingDebt } from '../src/ledger/ledger.repository.js';
 import { sweepExpiredHolds } from '../src/background.js';
 import { invariantViolations, startLedger, type TestLedger } from './support/ledger.js';
 
@@ -111,8 +111,14 @@ function expected(m: Model, op: Op): unknown {
     m.keys.set(key, request);
     return apply();
   };
+  // Credits a hold gives back pay the person's debt from clawbacks first (they were held when the clawback came).
+  const giveBack = (user: number, amount: number) => {
+    const repaid = Math.min(m.owed[user]!, amount);
+    m.owed[user]! -= repaid;
+    m.available[user]! += amount - repaid;
+  };
   const returnHold = (h: ModelHold, status: 'released' | 'expired') => {
-    m.available[h.user]! += h.amount;
+    giveBack(h.user, h.amount);
     m.held[h.user]! -= h.amount;
     h.status = status;
     return h.amount;
@@ -152,7 +158,7 @@ function expected(m: Model, op: Op): unknown {
       const take = op.amount ?? h.amount;
       if (take > h.amount) return { error: 'LEDGER_CAPTURE_EXCEEDS_HOLD' };
       m.held[h.user]! -= h.amount;
-      m.available[h.user]! += h.amount - take;
+      giveBack(h.user, h.amount - take);
       h.status = 'captured';
       return { status: 'captured', captured: take, returned: h.amount - take };
     }
@@ -209,7 +215,8 @@ describe('ledger against a model (sequential, random command sequences)', () => 
           }
           for (let u = 0; u < 3; u++) {
             const acc = await findUserAccounts(L.db, w.users[u]!);
-            expect({ available: acc?.available ?? 0, held: acc?.held ?? 0 }).toEqual({ available: m.available[u], held: m.held[u] });
+            const owed = acc ? await outstandingDebt(L.db, acc.availableId) : 0;
+            expect({ available: acc?.available ?? 0, held: acc?.held ?? 0, owed }).toEqual({ available: m.available[u], held: m.held[u], owed: m.owed[u] });
           }
         }
         expect(await invariantViolations(L.db)).toEqual([]);

@@ -36,6 +36,8 @@ const KIND_OF: Record<TransferKind, MovementKind> = {
   expire: 'refund',
   capture_return: 'refund',
   clawback: 'clawback',
+  // a refund's or dispute's credits taken when a hold returned them (they were held when it came)
+  debt_repay: 'clawback',
   restore: 'restore',
   // These never move the available balance (held → consumed, debt ↔ issuance): listed for completeness.
   capture: 'generation',

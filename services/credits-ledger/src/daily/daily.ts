@@ -15,10 +15,10 @@ export async function ledgerDailyCounts(db: Kysely<DB>, from: string, to: string
   const { rows } = await sql<{ day: string; flow: string; n: string }>`
     select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as day,
            case kind when 'grant_purchase' then 'sold' when 'grant_promo' then 'bonus' when 'grant_goodwill' then 'goodwill'
-                     when 'capture' then 'spent' when 'clawback' then 'clawed_back' else 'refunded' end as flow,
+                     when 'capture' then 'spent' when 'clawback' then 'clawed_back' when 'debt_repay' then 'clawed_back' else 'refunded' end as flow,
            sum(amount)::text as n
       from transfers
-     where kind in ('grant_purchase', 'grant_promo', 'grant_goodwill', 'capture', 'release', 'expire', 'capture_return', 'clawback')
+     where kind in ('grant_purchase', 'grant_promo', 'grant_goodwill', 'capture', 'release', 'expire', 'capture_return', 'clawback', 'debt_repay')
        and created_at >= (${from}::date)::timestamp at time zone 'UTC' and created_at < (${to}::date + 1)::timestamp at time zone 'UTC'
      group by 1, 2`.execute(db);
   return rows.map((r) => ({ day: r.day, metric: 'credits', labels: { flow: r.flow }, value: Number(r.n) }));

@@ -138,17 +138,33 @@ export async function setPostingResult(tx: Transaction<DB>, id: number, result: 
   await tx.updateTable('postings').set({ result: JSON.stringify(result) }).where('id', '=', id).execute();
 }
 
-/** What a person still owes from clawbacks, net of restores that repaid it. */
+/** What a person still owes from clawbacks, net of restores and of returned holds that repaid it. */
 export async function outstandingDebt(db: Db<DB>, subjectId: string): Promise<number> {
   const row = await db
     .selectFrom('transfers')
     .select(
-      sql<number>`coalesce(sum(case kind when 'clawback_debt' then amount when 'restore_debt' then -amount else 0 end), 0)::int8`.as('debt'),
+      sql<number>`coalesce(sum(case kind when 'clawback_debt' then amount else -amount end), 0)::int8`.as('debt'),
     )
     .where('subject_id', '=', subjectId)
-    .where('kind', 'in', ['clawback_debt', 'restore_debt'])
+    .where('kind', 'in', DEBT_KINDS)
     .executeTakeFirstOrThrow();
   return row.debt;
+}
+
+/** The transfers that move a person's debt (migration 0012 indexes them by person: the debt is read on every returned hold). */
+const DEBT_KINDS = ['clawback_debt', 'restore_debt', 'debt_repay'] as const;
+
+/** The posting and reference of the person's newest clawback that left a debt. */
+export async function newestDebt(db: Db<DB>, subjectId: string): Promise<{ postingId: number | null; reference: string | null } | undefined> {
+  const row = await db
+    .selectFrom('transfers')
+    .select(['posting_id', 'reference'])
+    .where('subject_id', '=', subjectId)
+    .where('kind', '=', 'clawback_debt')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row && { postingId: row.posting_id, reference: row.reference };
 }
 
 // ── holds ─────────────────────────────────────────────────────────────────────────────────────────

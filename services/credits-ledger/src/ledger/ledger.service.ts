@@ -214,7 +214,7 @@ async function lockOrTombstone(tx: Tx, holdId: string, reason: string): Promise<
 }
 
 /** held → available for the whole hold (release or expiry). Account locks: available, then held. */
-async function returnHold(tx: Tx, hold: repo.HoldRow, kind: 'release' | 'expire', reason: string | null): Promise<number> {
+async function returnHold(tx: Tx, deps: Pick<LedgerDeps, 'system'>, hold: repo.HoldRow, kind: 'release' | 'expire', reason: string | null): Promise<number> {
   const amount = hold.amount!;
   await repo.creditAccount(tx, hold.subject_id!, amount);
   const held = await repo.debitAccountIfCovered(tx, hold.held_account_id!, amount);
@@ -223,11 +223,34 @@ async function returnHold(tx: Tx, hold: repo.HoldRow, kind: 'release' | 'expire'
     { debit: hold.held_account_id!, credit: hold.subject_id!, amount, kind, subjectId: hold.subject_id, holdId: hold.id, reference: hold.reference },
   ]);
   await repo.resolveHold(tx, hold.id, { status: kind === 'release' ? 'released' : 'expired', reason });
+  await collectDebt(tx, deps, hold.subject_id!, amount);
   return amount;
 }
 
+/**
+ * Credits a hold gives back first pay what the person still owes from clawbacks. A refund or
+ * dispute takes only what is available (`clawback`); credits held for generations at that moment
+ * are out of its reach and recorded as debt. Without this, releasing those holds (a cancel, a
+ * failure, an expiry, the unrendered part of a capture) would make credits whose money went back
+ * spendable again. Runs after the available account was credited in the same transaction (its row
+ * lock serialises this with the person's clawbacks and restores, as they read the debt under the
+ * same lock); available → debt, at most `returned`, as `debt_repay` on the newest clawback's
+ * posting and reference (its order: the revenue subledger takes the credits from that order's lot).
+ */
+async function collectDebt(tx: Tx, deps: Pick<LedgerDeps, 'system'>, availableId: string, returned: number): Promise<number> {
+  const owed = await repo.outstandingDebt(tx, availableId);
+  const repaid = Math.min(owed, returned);
+  if (repaid <= 0) return 0;
+  if ((await repo.debitAccountIfCovered(tx, availableId, repaid)) === undefined) throw invariantBroken('returned credits moved');
+  const debt = await repo.newestDebt(tx, availableId);
+  await repo.insertTransfers(tx, [
+    { debit: availableId, credit: deps.system.debt, amount: repaid, kind: 'debt_repay', subjectId: availableId, postingId: debt?.postingId ?? null, reference: debt?.reference ?? null },
+  ]);
+  return repaid;
+}
+
 async function expireHold(tx: Tx, deps: LedgerDeps, hold: repo.HoldRow): Promise<number> {
-  const returned = await returnHold(tx, hold, 'expire', 'expired');
+  const returned = await returnHold(tx, deps, hold, 'expire', 'expired');
   const userId = await repo.ownerOf(tx, hold.subject_id!);
   if (userId) await deps.bus.send(tx, 'ledger.hold-expired', { holdId: hold.id, userId, amount: returned });
   return returned;
@@ -259,14 +282,15 @@ export async function capture(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.captu
     ...(rest > 0 ? [{ ...base, debit: hold.held_account_id!, credit: hold.subject_id!, amount: rest, kind: 'capture_return' as const }] : []),
   ]);
   await repo.resolveHold(tx, hold.id, { status: 'captured', captured: take });
+  if (rest > 0) await collectDebt(tx, deps, hold.subject_id!, rest);
   return { status: 'captured', captured: take, returned: rest };
 }
 
-export async function release(tx: Tx, _deps: LedgerDeps, p: Payload<'ledger.release'>): Promise<LedgerHoldOutcome> {
+export async function release(tx: Tx, deps: LedgerDeps, p: Payload<'ledger.release'>): Promise<LedgerHoldOutcome> {
   const hold = await lockOrTombstone(tx, p.holdId, p.reason);
   if (!hold) return { status: 'noop', hold: 'void' };
   if (hold.status !== 'open') return { status: 'noop', hold: hold.status };
-  return { status: 'released', returned: await returnHold(tx, hold, 'release', p.reason) };
+  return { status: 'released', returned: await returnHold(tx, deps, hold, 'release', p.reason) };
 }
 
 /**

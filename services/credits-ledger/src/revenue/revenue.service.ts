@@ -95,7 +95,9 @@ async function recogniseOne(tx: Tx, t: repo.TransferToRecognise, erasedId: strin
     case 'capture':
       return take(tx, t, pool, 'spent', null);
     case 'clawback':
-      // Billing keys a refund's clawbacks `order:<id>:refund…`, a dispute's `order:<id>:dispute…`.
+    case 'debt_repay':
+      // Billing keys a refund's clawbacks `order:<id>:refund…`, a dispute's `order:<id>:dispute…`;
+      // a debt repaid from a returned hold carries the posting of the clawback that left the debt.
       return take(tx, t, pool, t.posting_key?.includes(':refund') ? 'refunded' : 'clawed_back', t.reference);
     case 'restore':
       return restore(tx, t, pool);
