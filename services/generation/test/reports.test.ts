@@ -134,12 +134,16 @@ describe('/v1/admin/moderation', () => {
     expect((await asModerator('POST', `/v1/admin/moderation/images/${priv.id}/takedown`, { rule: 'spam', reason: 'curious' })).body.code).toBe('IMAGE_NOT_FOUND');
   });
 
-  it('a purged reporter is no longer named by their reports', async () => {
+  it('a purged reporter is no longer named by their reports, and the words they wrote in them are gone', async () => {
     await h.ctx.db.transaction().execute((tx) => h.ctx.bus.send(tx, 'user.purge', { userId: readers[0] }));
     await expect
       .poll(async () => (await h.ctx.db.selectFrom('image_reports').select('id').where('reporter_key', '=', `u:${readers[0]}`).execute()).length, { timeout: 15_000 })
       .toBe(0);
-    expect((await h.ctx.db.selectFrom('image_reports').select('reporter_key').where('reporter_key', 'like', 'x:%').execute()).length).toBeGreaterThan(0);
+    const forgotten = await h.ctx.db.selectFrom('image_reports').select(['reporter_key', 'reason', 'note']).where('reporter_key', 'like', 'x:%').execute();
+    expect(forgotten.length).toBeGreaterThan(0);
+    // the report still counts for its image (its reason stays); their own words in it do not stay
+    expect(forgotten.map((r) => [r.reason, r.note])).toContainEqual(['violence', null]);
+    expect((await h.ctx.db.selectFrom('image_reports').select('id').where('note', '=', 'gore').execute()).length).toBe(0);
   });
 });
 

@@ -101,11 +101,11 @@ export async function reportsOf(db: Db<DB>, imageIds: string[]): Promise<ImageRe
   return db.selectFrom('image_reports').selectAll().where('image_id', 'in', imageIds).orderBy('created_at', 'asc').execute();
 }
 
-/** A purged reporter's keys stop naming them (the reports still count for their image). */
+/** A purged reporter's keys stop naming them and their own words (the note) go; the reports still count for their image, with their reason. */
 export async function forgetReporter(tx: Transaction<DB>, userId: string): Promise<number> {
   const r = await tx
     .updateTable('image_reports')
-    .set({ reporter_key: sql<string>`'x:' || id::text` })
+    .set({ reporter_key: sql<string>`'x:' || id::text`, note: null })
     .where('reporter_key', '=', `u:${userId}`)
     .executeTakeFirst();
   return Number(r.numUpdatedRows);
