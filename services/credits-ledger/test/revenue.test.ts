@@ -181,10 +181,21 @@ describe('credit liability and revenue (first in, first out at each pack\'s pric
     expect((await call('GET', `/v1/admin/ledger/revenue/movements?${PERIOD()}&cursor=abc`)).body.code).toBe('INVALID_CURSOR');
   });
 
-  it('a purge leaves the figures as they were', async () => {
+  it('a purge leaves the figures as they were, and nothing in them ties the person’s buying and spending together', async () => {
     const before = (await call('GET', `/v1/admin/ledger/revenue?${PERIOD()}`)).body;
+    const pool = (await findUserAccounts(L.db as never, people.a))!.availableId;
+    const theirLots = (await L.db.selectFrom('revenue_lots').select('id').where('pool', '=', pool).execute()).map((r) => r.id);
+    const theirTransfers = (await L.db.selectFrom('transfers').select('id').where('subject_id', '=', pool).execute()).map((r) => r.id);
+    const theirMovements = (await L.db.selectFrom('revenue_movements').select('id').where((eb) => eb.or([eb('lot_id', 'in', theirLots), eb('transfer_id', 'in', theirTransfers)])).execute()).map((r) => r.id);
+    expect(theirLots.length).toBeGreaterThan(0);
+    expect(theirMovements.length).toBeGreaterThan(theirLots.length);
     await L.run((tx) => purgeUser(tx, people.a));
     await caughtUp();
+    // the lots and movements stay (the figures below), with no account, order or lot between them
+    const lots = await L.db.selectFrom('revenue_lots').select(['pool', 'reference']).where('id', 'in', theirLots).execute();
+    expect(lots).toEqual(theirLots.map(() => ({ pool: null, reference: null })));
+    const movements = await L.db.selectFrom('revenue_movements').select(['lot_id', 'reference']).where('id', 'in', theirMovements).execute();
+    expect(movements).toEqual(theirMovements.map(() => ({ lot_id: null, reference: null })));
     const after = (await call('GET', `/v1/admin/ledger/revenue?${PERIOD()}`)).body;
     expect(after.currencies).toEqual(before.currencies);
     expect(after.trialBalance.tiesOut).toBe(true);

@@ -95,9 +95,23 @@ export async function erasedAccountId(db: Db<DB>): Promise<string> {
   return row?.id ?? '00000000-0000-0000-0000-000000000000';
 }
 
-/** user.purge: the person's lots stay (their unspent credits are still owed to nobody in particular), unlinked. */
+/**
+ * user.purge, before their transfers go: the person's lots stay (their unspent credits are still
+ * owed to nobody in particular) and so do the movements (past figures never change), but nothing
+ * ties them together any more: the lots lose their account and their order, the movements of the
+ * person's lots and transfers lose their lot and their order. What is left are amounts at instants,
+ * not one person's history of buying and spending.
+ */
 export async function unlinkPools(tx: Transaction<DB>, accountIds: string[]): Promise<void> {
-  if (accountIds.length) await tx.updateTable('revenue_lots').set({ pool: null }).where('pool', 'in', accountIds).execute();
+  if (accountIds.length === 0) return;
+  const lots = tx.selectFrom('revenue_lots').select('id').where('pool', 'in', accountIds);
+  const transfers = tx.selectFrom('transfers').select('id').where('subject_id', 'in', accountIds);
+  await tx
+    .updateTable('revenue_movements')
+    .set({ lot_id: null, reference: null })
+    .where((eb) => eb.or([eb('lot_id', 'in', lots), eb('transfer_id', 'in', transfers)]))
+    .execute();
+  await tx.updateTable('revenue_lots').set({ pool: null, reference: null }).where('pool', 'in', accountIds).execute();
 }
 
 export interface MovementSums {
