@@ -251,7 +251,20 @@ describe('buying credits', () => {
       await inContext({ width, locale, as: person, allowOrigins: [web.stripe.base] }, async ({ page }) => {
         await visit(page, '/pricing');
         await screen(page, 'pricing-signed-in', { locale, width });
+        // Until the browser has left for Stripe, no Buy button works again (a second click would open
+        // a second order). Stripe's page answers 204 here, so the browser stays on this one: the
+        // buttons are still busy; then the browser goes on to the session's page.
+        await page.route(`${web.stripe.base}/c/pay/**`, (route) => route.fulfill({ status: 204 }));
+        const answered = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/billing/checkout');
         await page.getByRole('button', { name: at(p, 'buy', { name: pack.name[locale] }) }).click();
+        const checkout = await answered;
+        expect(checkout.status()).toBe(201);
+        await page.waitForTimeout(500);
+        await page.getByRole('button', { name: at(p, 'buying') }).waitFor();
+        expect(await page.locator('.packs button').evaluateAll((bs) => bs.map((b) => (b as unknown as { disabled: boolean }).disabled))).toEqual(pricing.packs.map(() => true));
+        expect(await page.locator('.pricing-page p[aria-live=polite]').innerText()).toBe(at(p, 'buying'));
+        await page.unroute(`${web.stripe.base}/c/pay/**`);
+        await page.goto(((await checkout.json()) as { url: string }).url);
 
         // Stripe Checkout (the fake's page), in the person's language as the API asked
         await page.waitForURL(`${web.stripe.base}/c/pay/**`);

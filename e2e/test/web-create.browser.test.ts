@@ -235,6 +235,41 @@ describe('creating', () => {
     });
   }, 180_000);
 
+  it('zh at 375 px: the answer to Create is lost after the API made the generation; Create again opens that one: one generation, charged once', async () => {
+    const locale = 'zh';
+    const person = await web.signedUp('127.0.0.129', 'web-create-lost@example.test');
+    const c = texts(locale, 'create');
+    const before = (await balanceOf(person)).available;
+    // the connection drops on the way back, as a mobile network does: the only sign is a failed fetch
+    const lost = (p: string) => /ERR_CONNECTION_RESET|\/v1\/generations/.test(p);
+    await inContext({ width: 375, locale, as: person, intended: lost }, async ({ page }) => {
+      await visit(page, '/create');
+      await page.locator('#prompt').fill('a lighthouse in the rain');
+      let made = 0;
+      await page.route('**/v1/generations', async (route) => {
+        if (route.request().method() !== 'POST') return route.fallback();
+        const answer = await route.fetch();
+        expect(answer.status()).toBe(202);
+        made++;
+        await route.abort('connectionreset');
+      });
+      await page.locator('.create-submit').click();
+      await page.locator('.alert[role=alert]', { hasText: at(c, 'errors.generic') }).waitFor();
+      expect(made).toBe(1);
+      expect(new URL(page.url()).pathname).toBe('/create');
+      await page.unroute('**/v1/generations');
+      await page.locator('.create-submit').click();
+      await page.waitForURL(/\/generations\/[0-9a-f-]{36}$/);
+      const id = generationIdOf(page);
+      const list = (await person.api.GET('/v1/generations')).data!.items;
+      expect(list.map((g) => g.id)).toEqual([id]);
+      const g = await generationOf(person, id);
+      expect(g.prompt).toBe('a lighthouse in the rain');
+      const after = await balanceOf(person);
+      expect(before - after.available).toBe(g.cost);
+    });
+  }, 180_000);
+
   it('zh at 1280 px and 375 px: a prompt against the content policy shows the rule in Chinese at the prompt; nothing is created or held', async () => {
     const locale = 'zh';
     const person = await web.signedUp('127.0.0.124', 'web-create-policy@example.test');

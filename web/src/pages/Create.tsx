@@ -6,7 +6,7 @@ import { Page } from '../components/Page';
 import { FormAlert, type FieldErrors } from '../components/Form';
 import { AccountGate } from '../components/create/AccountGate';
 import { fieldErrorText, fieldOfError, shortfallOf } from '../components/create/outcome';
-import { failureOf, problemDetail } from '../api';
+import { ApiError, failureOf, problemDetail } from '../api';
 import { useBalance } from '../api/queries';
 import {
   uploadReference,
@@ -78,6 +78,8 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const balance = useBalance(true);
   const create = useCreateGeneration();
+  /** The request being sent and its idempotency key (see submit). */
+  const attempt = useRef<{ body: string; key: string } | undefined>(undefined);
 
   // Object URLs of the previews live as long as the page (or until removed).
   const previews = useRef(new Set<string>());
@@ -186,11 +188,17 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
     setErrors(found);
     const first = Object.keys(found).find((k) => found[k]);
     if (first) return document.getElementById(first)?.focus();
+    // One key per request until the API has answered it: a retry after a lost answer (the network, a
+    // 5xx) sends the same key, so a generation made the first time is answered again, not made and
+    // charged twice. A refusal (4xx) or a changed form is a new request with a new key.
+    const sent = JSON.stringify(body);
+    if (attempt.current?.body !== sent) attempt.current = { body: sent, key: crypto.randomUUID() };
     create.mutate(
-      { body, key: crypto.randomUUID() },
+      { body, key: attempt.current.key },
       {
         onSuccess: (accepted) => void navigate(`/generations/${accepted.id}`),
         onError: (err) => {
+          if (err instanceof ApiError && err.status < 500) attempt.current = undefined;
           const field = fieldOfError(err);
           if (!field) return;
           setErrors({ [field]: fieldErrorText(t, i18n.language, err) ?? t('errors.generic') });

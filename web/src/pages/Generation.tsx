@@ -4,7 +4,7 @@ import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { AccountGate } from '../components/create/AccountGate';
 import { ImageDialog } from '../components/create/ImageDialog';
-import { endOf } from '../components/create/outcome';
+import { costText, endOf } from '../components/create/outcome';
 import { dateTime, sentenceGap } from '../i18n/dates';
 import { ApiError, failureOf, problemDetail } from '../api';
 import { isFinal, useCancelGeneration, useGeneration, type GeneratedImage, type Generation as GenerationView } from '../api/create';
@@ -160,8 +160,7 @@ function GenerationShown({ g, percent, streamError }: { g: GenerationView; perce
             </>
           ) : null}
           <dt>{t('generation.cost')}</dt>
-          {/* a generation that ended without images is not charged: its held credits went back */}
-          <dd>{g.status === 'failed' || g.status === 'canceled' ? t('generation.costNotCharged', { cost: t('price.cost', { count: g.cost }) }) : t('price.cost', { count: g.cost })}</dd>
+          <dd>{costText(t, g)}</dd>
           <dt>{t('generation.created')}</dt>
           <dd>
             <time dateTime={g.createdAt}>{dateTime(i18n.language, g.createdAt)}</time>

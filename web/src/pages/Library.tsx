@@ -5,7 +5,7 @@ import { Page } from '../components/Page';
 import { LoadError } from '../components/Loaded';
 import { AccountGate } from '../components/create/AccountGate';
 import { ImageDialog } from '../components/create/ImageDialog';
-import { endOf } from '../components/create/outcome';
+import { costText, endOf } from '../components/create/outcome';
 import { dateTime, sentenceGap } from '../i18n/dates';
 import { isFinal, useGenerations, type GeneratedImage, type Generation } from '../api/create';
 import '../styles/create.css';
@@ -105,7 +105,7 @@ function LibraryPage() {
                     <span>
                       {g.width}×{g.height}
                     </span>
-                    <span>{tc('price.cost', { count: g.cost })}</span>
+                    <span>{costText(tc, g)}</span>
                     <time dateTime={g.createdAt}>{dateTime(i18n.language, g.createdAt)}</time>
                   </p>
                 </div>

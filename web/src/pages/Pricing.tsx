@@ -1,3 +1,4 @@
+import { useEffect, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
@@ -62,9 +63,28 @@ export default function Pricing() {
   const signedIn = Boolean(me.data);
   const returnTo = encodeURIComponent(pathname + search);
 
+  // The pack whose Stripe Checkout the browser is on its way to: the buttons stay busy until the page
+  // is gone (a second click would open a second order). Back from Stripe (the page restored from the
+  // back-forward cache) makes them usable again.
+  const [leaving, setLeaving] = useState<string | undefined>();
+  useEffect(() => {
+    const back = (e: PageTransitionEvent) => e.persisted && setLeaving(undefined);
+    addEventListener('pageshow', back);
+    return () => removeEventListener('pageshow', back);
+  }, []);
+  const busy = checkout.isPending || leaving !== undefined;
+
   const buy = (pack: CreditPack) => {
     // one key per click: a retried request answers the same order, a new click makes a new one
-    checkout.mutate({ packId: pack.id, locale: lang, key: crypto.randomUUID() }, { onSuccess: ({ url }) => location.assign(url) });
+    checkout.mutate(
+      { packId: pack.id, locale: lang, key: crypto.randomUUID() },
+      {
+        onSuccess: ({ url }) => {
+          setLeaving(pack.id);
+          location.assign(url);
+        },
+      },
+    );
   };
 
   return (
@@ -88,7 +108,7 @@ export default function Pricing() {
                 {packs.map((pack) => {
                   const name = pack.name[lang];
                   const highlighted = recommended?.id === pack.id && recommended.credits >= (shortfall ?? 0);
-                  const pending = checkout.isPending && checkout.variables.packId === pack.id;
+                  const pending = (checkout.isPending && checkout.variables.packId === pack.id) || leaving === pack.id;
                   return (
                     <li key={pack.id} className={highlighted ? 'pack recommended' : 'pack'} aria-labelledby={`pack-${pack.id}`}>
                       {highlighted ? <p className="badge">{t('recommended')}</p> : null}
@@ -97,7 +117,7 @@ export default function Pricing() {
                       <p className="pack-price">{formatMoney(pack.price, pack.currency, lang)}</p>
                       <p className="muted">{t('perCredit', { price: formatMoney(pack.price / pack.credits, pack.currency, lang, 1) })}</p>
                       {signedIn ? (
-                        <button type="button" className={highlighted ? 'button' : 'button-quiet'} disabled={checkout.isPending} onClick={() => buy(pack)}>
+                        <button type="button" className={highlighted ? 'button' : 'button-quiet'} disabled={busy} onClick={() => buy(pack)}>
                           {pending ? t('buying') : t('buy', { name })}
                         </button>
                       ) : (
@@ -111,7 +131,7 @@ export default function Pricing() {
               </ul>
               <p className="tax-note">{t(data.tax.pricesInclude ? 'tax.included' : data.tax.calculatedAtCheckout ? 'tax.addedCalculated' : 'tax.added')}</p>
               <p className="muted" aria-live="polite">
-                {checkout.isPending ? t('buying') : signedIn ? t('checkoutNote') : me.isPending ? '' : t('signInNote')}
+                {busy ? t('buying') : signedIn ? t('checkoutNote') : me.isPending ? '' : t('signInNote')}
               </p>
               {signedIn ? (
                 <p>

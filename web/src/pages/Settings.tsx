@@ -119,7 +119,10 @@ function SignedOut({ ended }: { ended: Ended | undefined }) {
 function Profile({ me }: { me: Me }) {
   const { t, i18n } = useTranslation('settings');
   const [displayName, setDisplayName] = useState(me.displayName);
-  const [locale, setLocale] = useState<Locale>(me.locale);
+  // The language as chosen here; until then the account's, which the header's switch also changes
+  // (a value copied once would send the old language back with the next name change).
+  const [chosenLocale, setLocale] = useState<Locale | undefined>();
+  const locale = chosenLocale ?? me.locale;
   const [error, setError] = useState<string | undefined>();
   const update = useUpdateAccount();
   const nameRef = useRef<HTMLFormElement>(null);
@@ -133,10 +136,11 @@ function Profile({ me }: { me: Me }) {
     }
     setError(undefined);
     update.mutate(
-      { displayName: displayName.trim(), locale },
+      { displayName: displayName.trim(), ...(chosenLocale ? { locale: chosenLocale } : {}) },
       {
         onSuccess: (saved) => {
           setDisplayName(saved.displayName);
+          setLocale(undefined);
           if (saved.locale !== i18n.language) void switchLocale(saved.locale);
         },
         onError: (err) => {

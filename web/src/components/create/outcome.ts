@@ -86,3 +86,9 @@ export function endOf(t: TFunction<'create'>, g: Generation): { reason: string; 
   const credits = g.status === 'rejected' ? t('generation.nothingCharged') : t('generation.creditsBack', { count: g.cost });
   return { reason: t(`reasons.${code}`), credits };
 }
+
+/** A generation's cost as the person is charged it: one that ended without images was not (its held credits went back). */
+export function costText(t: TFunction, g: Pick<Generation, 'status' | 'cost'>): string {
+  const cost = t('create:price.cost', { count: g.cost });
+  return g.status === 'failed' || g.status === 'canceled' || g.status === 'rejected' ? t('create:generation.costNotCharged', { cost }) : cost;
+}
