@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { factsNetClawback, mergeDispute, planPostings, type RecordedPosting } from '../src/orders/settlement.service.js';
+import { deriveStatus, factsNetClawback, mergeDispute, planPostings, type RecordedPosting } from '../src/orders/settlement.service.js';
 import type { DisputeRow } from '../src/orders/orders.repository.js';
 
 // The settlement rule on its own, for every order in which Stripe may deliver a set of events:
@@ -8,7 +8,7 @@ import type { DisputeRow } from '../src/orders/orders.repository.js';
 // amount Stripe's refund list gives after a refund failed or was canceled (it can go down).
 type Ev = { refund: number } | { refundNow: number } | { dispute: string; amount: number; status: string; reinstated?: boolean };
 
-const ORDER = { id: '00000000-0000-7000-8000-000000000001', credits: 100, amount: 500 };
+const ORDER = { id: '00000000-0000-7000-8000-000000000001', credits: 100, amount: 500, paid_amount: null as number | null };
 
 function permutations<T>(xs: T[]): T[][] {
   if (xs.length <= 1) return [xs];
@@ -100,5 +100,29 @@ describe('settlement rule: refunds and disputes together never take more than th
     expect(recorded.map((p) => `${p.kind}:${p.credits}`)).toEqual(['grant:100', 'clawback:50', 'restore:50', 'clawback:50', 'restore:50', 'clawback:50']);
     expect(new Set(recorded.map((p) => p.idempotency_key)).size).toBe(recorded.length);
     expect(net).toBe(50);
+  });
+});
+
+describe('shares of what Stripe charged', () => {
+  // A 500 pack at an exclusive price: Stripe Tax adds 100, the charge is 600; refunds and disputes
+  // are stated in the charge's money.
+  const taxed = { ...ORDER, paid_amount: 600, status: 'paid' as const, paid_at: new Date() };
+
+  it('a refund takes its share of the charge, not of the price: half the charge is half the credits', () => {
+    const half = { ...taxed, refunded_amount: 300 };
+    expect(planPostings(half, [], []).filter((w) => w.kind === 'clawback')).toEqual([{ key: `order:${ORDER.id}:refund:300`, kind: 'clawback', cause: 'refund', credits: 50 }]);
+    expect(factsNetClawback(half, [])).toBe(50);
+    expect(deriveStatus(half, [])).toBe('paid');
+    // the price's worth (500 of 600) is not the whole order
+    expect(factsNetClawback({ ...taxed, refunded_amount: 500 }, [])).toBe(83);
+    expect(deriveStatus({ ...taxed, refunded_amount: 500 }, [])).toBe('paid');
+    expect(deriveStatus({ ...taxed, refunded_amount: 600 }, [])).toBe('refunded');
+    expect(factsNetClawback({ ...taxed, refunded_amount: 600 }, [])).toBe(100);
+  });
+
+  it('a dispute of the whole charge takes the whole pack; of the price only, its share', () => {
+    const dispute = (amount: number) => mergeDispute(undefined, { id: 'dp_1', order_id: ORDER.id, amount, status: 'needs_response', funds_reinstated: false });
+    expect(factsNetClawback({ ...taxed, refunded_amount: 0 }, [dispute(600)])).toBe(100);
+    expect(factsNetClawback({ ...taxed, refunded_amount: 0 }, [dispute(300)])).toBe(50);
   });
 });

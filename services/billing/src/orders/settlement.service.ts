@@ -36,11 +36,20 @@ export function mergeDispute(known: DisputeRow | undefined, incoming: DisputeRow
   };
 }
 
+/**
+ * What Stripe took for the order, in the money its refunds and disputes are stated in: the charge
+ * once known (with tax added to an exclusive price, or in another currency under Adaptive Pricing),
+ * else the price. A refund's or dispute's share of the credits is its share of this.
+ */
+export function charged(order: Pick<OrderRow, 'amount' | 'paid_amount'>): number {
+  return order.paid_amount ?? order.amount;
+}
+
 /** The order's status follows from its facts alone, so any order of events gives the same answer. */
-export function deriveStatus(order: Pick<OrderRow, 'status' | 'paid_at' | 'refunded_amount' | 'amount'>, disputes: DisputeRow[]): OrderStatus {
+export function deriveStatus(order: Pick<OrderRow, 'status' | 'paid_at' | 'refunded_amount' | 'amount' | 'paid_amount'>, disputes: DisputeRow[]): OrderStatus {
   if (!order.paid_at) return order.status;
   if (disputes.some((d) => !disputeFavoursMerchant(d))) return 'disputed';
-  if (order.refunded_amount >= order.amount) return 'refunded';
+  if (order.refunded_amount >= charged(order)) return 'refunded';
   return 'paid';
 }
 
@@ -62,9 +71,9 @@ export interface RecordedPosting {
  * What the facts call for in the end, whatever the order they arrived in: the refund's share and
  * the share of every dispute still open or lost, together never more than the pack.
  */
-export function factsNetClawback(order: Pick<OrderRow, 'refunded_amount' | 'amount' | 'credits'>, disputes: DisputeRow[]): number {
-  const refund = creditsFor(order.refunded_amount, order.amount, order.credits);
-  const open = disputes.filter((d) => !disputeFavoursMerchant(d)).reduce((s, d) => s + creditsFor(d.amount, order.amount, order.credits), 0);
+export function factsNetClawback(order: Pick<OrderRow, 'refunded_amount' | 'amount' | 'paid_amount' | 'credits'>, disputes: DisputeRow[]): number {
+  const refund = creditsFor(order.refunded_amount, charged(order), order.credits);
+  const open = disputes.filter((d) => !disputeFavoursMerchant(d)).reduce((s, d) => s + creditsFor(d.amount, charged(order), order.credits), 0);
   return Math.min(order.credits, refund + open);
 }
 
@@ -86,7 +95,7 @@ export function factsNetClawback(order: Pick<OrderRow, 'refunded_amount' | 'amou
  * Keys are derived from facts and from what was sent before, which the order lock serialises, so
  * a replay derives the same keys and the recorded postings make it send nothing.
  */
-export function planPostings(order: Pick<OrderRow, 'id' | 'credits' | 'amount' | 'refunded_amount'>, disputes: DisputeRow[], recorded: RecordedPosting[]): Wanted[] {
+export function planPostings(order: Pick<OrderRow, 'id' | 'credits' | 'amount' | 'paid_amount' | 'refunded_amount'>, disputes: DisputeRow[], recorded: RecordedPosting[]): Wanted[] {
   const sent = new Map(recorded.map((p) => [p.idempotency_key, p]));
   const wanted: Wanted[] = [];
   const sum = (kind: PostingKind, cause?: PostingCause) => recorded.filter((p) => p.kind === kind && (!cause || p.cause === cause)).reduce((s, p) => s + Number(p.credits), 0);
@@ -110,7 +119,7 @@ export function planPostings(order: Pick<OrderRow, 'id' | 'credits' | 'amount' |
     }
   }
 
-  const refundTarget = creditsFor(order.refunded_amount, order.amount, order.credits);
+  const refundTarget = creditsFor(order.refunded_amount, charged(order), order.credits);
   // What refunds hold now: taken, minus what was given back after a refund failed at Stripe.
   const refundSent = sum('clawback', 'refund') - sum('restore', 'refund');
   // Refund postings only ever grow in number: a key suffix no earlier posting of the order used.
@@ -137,7 +146,7 @@ export function planPostings(order: Pick<OrderRow, 'id' | 'credits' | 'amount' |
   for (const d of disputes) {
     if (disputeFavoursMerchant(d) || sent.has(`${disputeKey(d)}:restore`)) continue;
     const took = tookFor(d);
-    const take = Math.min(creditsFor(d.amount, order.amount, order.credits) - took, granted - net);
+    const take = Math.min(creditsFor(d.amount, charged(order), order.credits) - took, granted - net);
     if (take <= 0) continue;
     // A top-up (the dispute was capped by a refund that then failed) is keyed by the dispute's count of postings.
     const disputePostings = recorded.filter((p) => p.idempotency_key.startsWith(disputeKey(d))).length;
@@ -198,7 +207,7 @@ export async function settleOrder(tx: Transaction<DB>, orderId: string, deps: Se
  * purge, or whose grant the ledger refused because the purge reached the ledger first.
  */
 export async function requestOrphanRefund(tx: Transaction<DB>, order: OrderRow, deps: SettleDeps): Promise<boolean> {
-  if (!order.paid_at || order.auto_refund_requested_at || order.refunded_amount >= order.amount || !order.stripe_payment_intent_id) return false;
+  if (!order.paid_at || order.auto_refund_requested_at || order.refunded_amount >= charged(order) || !order.stripe_payment_intent_id) return false;
   await orders.updateOrder(tx, order.id, { auto_refund_requested_at: new Date() });
   await deps.bus.send(tx, 'billing.refund-orphaned-order', { orderId: order.id });
   deps.log.warn({ orderId: order.id }, 'paid order nobody can be credited for; refund requested');

@@ -5,7 +5,7 @@ import { AppError } from '@imlab/http';
 import type { DB, StripeEventStatus } from '../db.js';
 import type { Stripe } from '../stripe/stripe-client.js';
 import * as orders from '../orders/orders.repository.js';
-import { markPaid, mergeDispute, settleOrder } from '../orders/settlement.service.js';
+import { charged, markPaid, mergeDispute, settleOrder } from '../orders/settlement.service.js';
 import { factsOf } from './event-facts.js';
 import { importPayout, importRecent } from '../stripe-money/stripe-money.import.js';
 import * as events from './stripe-events.repository.js';
@@ -88,7 +88,7 @@ async function apply(tx: Transaction<DB>, ev: StripeEventRow, deps: ProcessDeps)
           await refreshRefunded(tx, order, ev, deps);
         } else if (ev.amount !== null && ev.amount > order.refunded_amount) {
           // amount_refunded is cumulative: keep the largest seen, so an older event arriving late changes nothing.
-          await orders.updateOrder(tx, order.id, { refunded_amount: Math.min(ev.amount, order.amount) });
+          await orders.updateOrder(tx, order.id, { refunded_amount: Math.min(ev.amount, charged(order)) });
         }
         await settleOrder(tx, order.id, deps);
       });
@@ -181,7 +181,7 @@ async function refreshRefunded(tx: Transaction<DB>, order: orders.OrderRow, ev: 
   for await (const refund of deps.stripe.refunds.list({ payment_intent: paymentIntent, limit: 100 }, { timeout: REFUND_LIST_TIMEOUT_MS, maxNetworkRetries: 0 })) {
     if (!REFUND_UNDONE.has(refund.status ?? '')) refunded += refund.amount;
   }
-  const amount = Math.min(refunded, order.amount);
+  const amount = Math.min(refunded, charged(order));
   if (amount !== order.refunded_amount) {
     deps.log.info({ orderId: order.id, from: order.refunded_amount, to: amount }, 'refunded amount corrected from Stripe');
     await orders.updateOrder(tx, order.id, { refunded_amount: amount });
