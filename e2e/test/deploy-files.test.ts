@@ -60,7 +60,21 @@ function knownVariables(env: Env): Set<string> {
 const strings = (o: Record<string, unknown> | undefined): Env => Object.fromEntries(Object.entries(o ?? {}).map(([k, v]) => [k, String(v)]));
 
 describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { build?: string; command?: string[]; environment?: Record<string, unknown> }> };
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { build?: string; command?: string[]; environment?: Record<string, unknown>; stop_grace_period?: string }> };
+
+  it("stops every long-running process only after its own drain (SHUTDOWN_GRACE_MS), and the render worker after a render's longest wait", () => {
+    const seconds = (d: string | undefined) => {
+      const m = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(d ?? '');
+      return m && (m[1] || m[2]) ? Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0) : 10; // Docker's default: 10 s
+    };
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (!svc.build || name === 'migrate') continue;
+      const entry = svc.command?.[0] ?? IMAGE_CMD;
+      const config = loadersOf(entry)[0]!(strings(svc.environment));
+      expect(seconds(svc.stop_grace_period) * 1000, `compose ${name}: stop_grace_period`).toBeGreaterThan(Number(config.SHUTDOWN_GRACE_MS));
+      if (name === 'render-worker') expect(Number(config.SHUTDOWN_GRACE_MS), 'the render worker drains for longer than a render may take').toBeGreaterThan(Number(config.PROVIDER_TIMEOUT_MS));
+    }
+  });
 
   it('gives every process a configuration it accepts, and only variables some process knows', () => {
     let checked = 0;
@@ -96,7 +110,7 @@ interface Container {
   securityContext?: { allowPrivilegeEscalation?: boolean; capabilities?: { drop?: string[] } };
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
   startupProbe?: unknown;
-  readinessProbe?: { httpGet?: { path: string } };
+  readinessProbe?: { httpGet?: { path: string }; timeoutSeconds?: number };
   livenessProbe?: { httpGet?: { path: string } };
   resources?: { requests?: { cpu?: string; memory?: string }; limits?: { memory?: string } };
   volumeMounts?: { name: string; mountPath: string }[];
@@ -252,6 +266,9 @@ describe.each(['k8s/base', ...overlays])('%s', (dir) => {
         expect(spec.initContainers?.map((c) => c.args?.[0]), d.metadata.name).toEqual([`dist/services/${service}/src/migrate.js`]);
       }
       expect(main!.readinessProbe?.httpGet?.path, d.metadata.name).toBe('/readyz');
+      // /readyz gives each dependency 2 s (packages/http/src/health.ts; the gateway its upstreams 1 s
+      // each, side by side): the kubelet's 1 s default would fail a slow answer without its reason
+      expect(main!.readinessProbe?.timeoutSeconds, `${d.metadata.name}: readiness probe timeout`).toBeGreaterThanOrEqual(3);
       expect(main!.livenessProbe?.httpGet?.path, d.metadata.name).toBe('/healthz');
       expect(main!.startupProbe, d.metadata.name).toBeDefined();
       // preStop sleep, then the process's own drain (SHUTDOWN_GRACE_MS), inside the pod's grace.

@@ -23,7 +23,7 @@ export interface RunOptions {
 
 /**
  * Process entry helper: listen, then on SIGTERM/SIGINT close the app (stops accepting, lets
- * in-flight requests finish), then every closable in order, then exit. A second signal or the
+ * in-flight requests finish), then every closable in order, then the metrics listener, then exit. A second signal or the
  * grace period running out exits at once.
  */
 export async function runService(opts: RunOptions): Promise<void> {
@@ -33,7 +33,6 @@ export async function runService(opts: RunOptions): Promise<void> {
     if (err) logger.error({ err }, 'shutting down after an error');
     else logger.info({ signal }, 'shutting down');
     if (opts.app) await opts.app.close();
-    if (metricsServer) await closeMetrics(metricsServer);
     for (const c of opts.closables ?? []) {
       try {
         await c.close();
@@ -41,6 +40,8 @@ export async function runService(opts: RunOptions): Promise<void> {
         logger.error({ err: e }, 'error while closing');
       }
     }
+    // Last: a worker finishing its jobs (a render worker drains for minutes) can still be scraped.
+    if (metricsServer) await closeMetrics(metricsServer);
     await flushTracing().catch((e: unknown) => logger.warn({ err: e }, 'could not export the last spans'));
     logger.info('stopped');
   });

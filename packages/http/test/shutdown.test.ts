@@ -6,8 +6,9 @@ import { eventually, freePort, TS_NODE_ARGS } from '@imlab/testing';
 describe('graceful shutdown', () => {
   it('lets an in-flight request finish on SIGTERM, then exits cleanly', async () => {
     const port = await freePort();
+    const metricsPort = await freePort();
     const script = fileURLToPath(new URL('./fixtures/slow-server.ts', import.meta.url));
-    const child = spawn(process.execPath, [...TS_NODE_ARGS, script, String(port)], {
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, script, String(port), String(metricsPort)], {
       cwd: fileURLToPath(new URL('../../..', import.meta.url)),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -31,7 +32,12 @@ describe('graceful shutdown', () => {
       }
     }, 1000);
     expect(await inFlight).toEqual({ status: 200, body: { finished: true } });
+    // the work still running after the HTTP side closed can still be scraped
+    await eventually(() => output.includes('jobs draining'), 10_000);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(200);
+    expect(output).not.toContain('jobs drained');
     expect(await exited).toBe(0);
+    expect(output).toContain('jobs drained');
     expect(output).toContain('shutting down');
   });
 });
