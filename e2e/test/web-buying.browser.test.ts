@@ -56,6 +56,8 @@ async function ensurePublished(): Promise<void> {
   if (published) return;
   publishers = [await web.signedUp('127.0.0.100', 'web-gallery-a@example.test'), await web.signedUp('127.0.0.101', 'web-gallery-b@example.test')];
   for (const p of publishers) await until(async () => ((await balance(p)) === 40 ? true : undefined), 20_000);
+  // the second shows no name: the gallery says "anonymous" in the page's language
+  expect((await publishers[1]!.api.PATCH('/v1/me', { body: { displayName: '' } })).response.status).toBe(200);
   await publishImages(publishers[0]!, 16, 'first');
   await publishImages(publishers[1]!, 14, 'second');
   published = (await ok(web.person('127.0.0.119').api.GET('/v1/gallery', { params: { query: { limit: 100 } } }))).items.length;
@@ -94,6 +96,8 @@ describe('the gallery, signed out', () => {
             expect(text).not.toContain(me.id);
           }
           expect(text).toContain(at(g, 'by', { name: 'Mei <b>Ling</b>' }));
+          expect(text).toContain(at(g, 'by', { name: at(g, 'anonymous') }));
+          if (locale === 'zh') expect(text).not.toContain('anonymous');
           expect(text).not.toContain('harbour study'); // the API does not publish prompts
           await screen(page, 'gallery-published', { locale, width });
 
@@ -111,7 +115,8 @@ describe('the gallery, signed out', () => {
           await openers.nth(2).click();
           const dialog = page.getByRole('dialog');
           await dialog.waitFor();
-          expect(await dialog.innerText()).toContain('Mei <b>Ling</b>');
+          // the newest images are the second publisher's, who shows no name
+          expect(await dialog.innerText()).toContain(at(g, 'viewer', { name: at(g, 'anonymous') }));
           expect(await dialog.locator('img').getAttribute('src')).toMatch(/^\/v1\/images\/[0-9a-f-]{36}$/);
           expect(await page.evaluate(() => (document.activeElement as PageElement).innerText.trim())).toBe(at(g, 'close'));
           await screen(page, 'gallery-viewer', { locale, width });

@@ -2176,8 +2176,8 @@ export interface components {
         /** @description A published image. */
         GalleryImage: {
             author: {
-                /** @description "anonymous" when the author set no display name. */
-                displayName: string;
+                /** @description null when the author set no display name (a page says "anonymous" in its own language). */
+                displayName: string | null;
             };
             height: number;
             /** Format: uuid */

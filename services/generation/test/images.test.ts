@@ -115,7 +115,7 @@ describe('images', () => {
     expect(page2.body.items[0].id).toBe(first.id);
     // Someone who set no name (auth sends an empty one) shows as anonymous, never as an empty string.
     await h.ctx.db.updateTable('user_profiles').set({ display_name: '' }).where('user_id', '=', alice).execute();
-    expect((await h.api('GET', '/v1/gallery?limit=1')).body.items[0].author).toEqual({ displayName: 'anonymous' });
+    expect((await h.api('GET', '/v1/gallery?limit=1')).body.items[0].author).toEqual({ displayName: null });
     await h.ctx.db.updateTable('user_profiles').set({ display_name: 'Alice A.' }).where('user_id', '=', alice).execute();
     // anyone can now fetch it, with public caching
     const pub = await h.api('GET', first.url);

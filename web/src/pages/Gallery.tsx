@@ -17,7 +17,7 @@ function Viewer({ image, onClose }: { image: GalleryImage; onClose: () => void }
   const { t, i18n } = useTranslation('gallery');
   const dialog = useRef<HTMLDialogElement>(null);
   const closeButton = useRef<HTMLButtonElement>(null);
-  const name = image.author.displayName;
+  const name = image.author.displayName ?? t('anonymous');
   const date = day(i18n.resolvedLanguage, image.publishedAt);
   useEffect(() => {
     const d = dialog.current;
@@ -197,7 +197,7 @@ export default function Gallery() {
         <>
           <ul className="gallery-grid">
             {images.map((image) => {
-              const name = image.author.displayName;
+              const name = image.author.displayName ?? t('anonymous');
               const date = day(lang, image.publishedAt);
               return (
                 <li key={image.id}>

@@ -29,7 +29,7 @@ export default function RecentGallery() {
     <div className="recent-strip">
       <ul>
         {images.map((image) => {
-          const name = image.author.displayName;
+          const name = image.author.displayName ?? t('anonymous');
           const date = day(i18n.resolvedLanguage, image.publishedAt);
           return (
             <li key={image.id}>

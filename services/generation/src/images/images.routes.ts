@@ -24,7 +24,7 @@ const GalleryImage = Type.Object(
     width: Type.Integer(),
     height: Type.Integer(),
     publishedAt: Type.String({ format: 'date-time' }),
-    author: Type.Object({ displayName: Type.String({ description: '"anonymous" when the author set no display name.' }) }),
+    author: Type.Object({ displayName: Type.Union([Type.String(), Type.Null()], { description: 'null when the author set no display name (a page says "anonymous" in its own language).' }) }),
   },
   { $id: 'GalleryImage', description: 'A published image.' },
 );

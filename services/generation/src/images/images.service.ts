@@ -148,7 +148,7 @@ export async function gallery(db: Kysely<DB>, cursor: string | undefined, limit:
       width: r.width,
       height: r.height,
       publishedAt: r.published_at.toISOString(),
-      author: { displayName: r.display_name || 'anonymous' }, // none set (or none known yet)
+      author: { displayName: r.display_name || null }, // none set (or none known yet)
     })),
     nextCursor: rows.length > limit ? encodeGalleryCursor(page[page.length - 1]!) : null,
   };
