@@ -18,7 +18,16 @@ export { Inbox, withGroup, type Delivery, type GroupHandler, type GroupItem, typ
 
 /** How long finished jobs (their payloads can name a person) stay in Redis. */
 export const COMPLETED_JOB_RETENTION_S = 24 * 3600;
-export const FAILED_JOB_RETENTION_S = 14 * 24 * 3600;
+/**
+ * Failed jobs are kept 9 days for ops to see and replay: a persistent message (`user.purge`) retried
+ * for ~20 days and then kept as failed stays inside the privacy policy's 30 days (below).
+ */
+export const FAILED_JOB_RETENTION_S = 9 * 24 * 3600;
+/**
+ * The privacy policy: "the messages our services pass to each other are deleted within 30 days".
+ * A message's retries and then its time kept as failed stay inside it (test/retention.test.ts).
+ */
+export const MESSAGE_LIFETIME_LIMIT_MS = 30 * 86_400_000;
 
 /**
  * Persistent messages (`user.purge`): back off exponentially from 500 ms up to 15 minutes, then
