@@ -31,6 +31,7 @@ const PAGES: PageCase[] = [
   { name: 'sign-up', path: '/sign-up', heading: ['auth', 'signUp.title'] },
   { name: 'sign-in', path: '/sign-in', heading: ['auth', 'signIn.title'] },
   { name: 'sign-in-google-error', path: '/sign-in?error=link_requires_password', heading: ['auth', 'signIn.title'] },
+  { name: 'sign-in-google-mismatch', path: '/sign-in?error=google_account_mismatch', heading: ['auth', 'signIn.title'] },
   { name: 'login', path: '/login', heading: ['auth', 'signIn.title'], landsOn: '/sign-in' },
   { name: 'verify-email', path: '/verify-email?token=not-a-real-token', heading: ['auth', 'verify.title'] },
   { name: 'forgot-password', path: '/forgot-password', heading: ['auth', 'forgot.title'] },
@@ -87,6 +88,7 @@ describe('every page, at 375 and 1280 px, in English and Chinese', () => {
               expect(await page.locator('main .lead').innerText(), where).toBe(at(texts(locale, 'auth'), 'signIn.leadPasswordOnly'));
             }
             if (c.name === 'sign-in-google-error') await expect(page.getByRole('alert').innerText()).resolves.toContain(at(texts(locale, 'common'), 'signInErrors.link_requires_password'));
+            if (c.name === 'sign-in-google-mismatch') await expect(page.getByRole('alert').innerText()).resolves.toContain(at(texts(locale, 'common'), 'signInErrors.google_account_mismatch'));
             expect(await page.evaluate(() => document.documentElement.scrollWidth), `${where}: wider than the window`).toBeLessThanOrEqual(width);
             await page.screenshot({ path: path.join(SCREENSHOTS, `${locale}-${width}-${c.name}.png`), fullPage: true });
             // axe once per page and language, at one width each (en at 1280, zh at 375): both widths and both languages are checked

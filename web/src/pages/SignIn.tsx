@@ -9,7 +9,7 @@ import { useRestoreAccount } from '../api/account';
 import { longDay } from '../i18n/dates';
 import { ResendConfirmation } from '../components/ResendConfirmation';
 
-const KNOWN = new Set(['oauth_state', 'oauth_failed', 'oauth_unavailable', 'email_unverified', 'account_conflict', 'account_disabled', 'link_requires_password']);
+const KNOWN = new Set(['oauth_state', 'oauth_failed', 'oauth_unavailable', 'email_unverified', 'account_conflict', 'account_disabled', 'link_requires_password', 'google_account_mismatch']);
 
 /** Email and password, or Google (where configured); `?returnTo=` is where to go after; `?error=` is why a Google sign-in came back here. */
 export default function SignIn() {
