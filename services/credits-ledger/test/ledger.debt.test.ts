@@ -5,9 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '@imlab/db';
 import * as ledger from '../src/ledger/ledger.service.js';
 import { findUserAccounts, outstandingDebt } from '../src/ledger/ledger.repository.js';
-import { recognise } from '../src/revenue/revenue.service.js';
 import { sweepExpiredHolds } from '../src/background.js';
-import { inMinutes, invariantViolations, startLedger, user, type TestLedger } from './support/ledger.js';
+import { inMinutes, invariantViolations, recognisedAll, startLedger, user, type TestLedger } from './support/ledger.js';
 
 let L: TestLedger;
 
@@ -85,7 +84,7 @@ describe('a clawback while the credits are held', () => {
     const b = await allHeld(10);
     await L.run((tx) => ledger.clawback(tx, L.deps, { idempotencyKey: `${b.order}:dispute:1`, userId: b.u, amount: 10, reference: b.order }));
     await L.run((tx) => ledger.release(tx, L.deps, { holdId: b.holdId, reason: 'canceled' }));
-    for (let i = 0; i < 50 && (await recognise(L.db)) > 0; i++);
+    await recognisedAll(L.db);
     const { rows } = await sql<{ reference: string; kind: string; credits: string; amount: string }>`
       select m.reference, m.kind, sum(m.credits)::text as credits, sum(m.amount)::text as amount
         from revenue_movements m where m.reference in (${a.order}, ${b.order}) and m.kind in ('refunded', 'clawed_back') group by 1, 2 order by 2`.execute(L.db);

@@ -8,8 +8,7 @@ import { build } from '../src/app.js';
 import * as ledger from '../src/ledger/ledger.service.js';
 import { findUserAccounts } from '../src/ledger/ledger.repository.js';
 import { purgeUser } from '../src/privacy/privacy.service.js';
-import { recognise } from '../src/revenue/revenue.service.js';
-import { inMinutes, invariantViolations, startLedger, user, type TestLedger } from './support/ledger.js';
+import { inMinutes, invariantViolations, recognisedAll, startLedger, user, type TestLedger } from './support/ledger.js';
 
 let L: TestLedger;
 let app: App;
@@ -55,17 +54,7 @@ const clawback = (userId: string, key: string, orderId: string, credits: number)
 const restore = (userId: string, key: string, orderId: string, credits: number) =>
   L.run((tx) => ledger.restore(tx, L.deps, { idempotencyKey: key, userId, amount: credits, reference: `order:${orderId}` }));
 
-/** Recognises until the cluster-wide xmin lets every transfer through (other tests' transactions can hold it back a moment). */
-async function caughtUp() {
-  for (let i = 0; i < 100; i++) {
-    await recognise(L.db);
-    const { rows } = await sql<{ behind: number }>`
-      select count(*)::int8 as behind from transfers t, revenue_cursor c where (t.xid, t.id) > (c.last_xid, c.last_transfer_id)`.execute(L.db);
-    if (rows[0]!.behind === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the revenue recogniser did not catch up');
-}
+const caughtUp = () => recognisedAll(L.db);
 
 const people = { a: user(), b: user(), c: user(), d: user() };
 const orders = { a1: randomUUID(), a2: randomUUID(), b: randomUUID(), c: randomUUID(), d: randomUUID() };

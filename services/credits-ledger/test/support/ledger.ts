@@ -8,6 +8,7 @@ import { loadLedgerConfig, type Config } from '../../src/config.js';
 import type { DB } from '../../src/db.js';
 import { ledgerDeps } from '../../src/inbox.js';
 import type { LedgerDeps } from '../../src/ledger/ledger.service.js';
+import { recognise } from '../../src/revenue/revenue.service.js';
 
 export const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
 
@@ -49,6 +50,18 @@ export async function startLedger(label: string, opts: { poolSize?: number; env?
     run: (fn) => ctx.db.transaction().execute(fn),
     close: () => ctx.close(),
   };
+}
+
+/** Recognises until the cluster-wide xmin lets every transfer through (other tests' transactions, in any database, can hold it back a moment). */
+export async function recognisedAll(db: Kysely<DB>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    await recognise(db);
+    const { rows } = await sql<{ behind: number }>`
+      select count(*)::int8 as behind from transfers t, revenue_cursor c where (t.xid, t.id) > (c.last_xid, c.last_transfer_id)`.execute(db);
+    if (rows[0]!.behind === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the revenue recogniser did not catch up');
 }
 
 export const user = () => randomUUID();
