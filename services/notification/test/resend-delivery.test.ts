@@ -295,6 +295,17 @@ describe('contacts and events', () => {
   });
 });
 
+describe('the last email of a deleted account', () => {
+  it('goes, and its log row keeps neither a hash of the address nor the provider id that leads to the mail', async () => {
+    const email = addr('deleted');
+    const key = `account-deleted:${randomUUID()}`;
+    await svc.publish('email.send', { template: 'account-deleted', to: email, data: {}, idempotencyKey: key });
+    await eventually(async () => (await delivery(svc, key))?.status === 'sent');
+    expect(requestsFor(key)).toHaveLength(1);
+    expect(await delivery(svc, key)).toMatchObject({ status: 'sent', user_id: null, recipient_hash: null, provider_id: null });
+  });
+});
+
 describe('a link mail to an address whose owner has not confirmed the account', () => {
   it('carries none of the sign-up name notification holds for the account (someone else may have typed it)', async () => {
     const userId = randomUUID();

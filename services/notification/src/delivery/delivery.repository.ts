@@ -79,7 +79,7 @@ export async function recordUnsent(db: Db<DB>, d: NewDelivery, status: 'suppress
     .execute();
 }
 
-export async function markSent(db: Db<DB>, id: string, providerId: string): Promise<void> {
+export async function markSent(db: Db<DB>, id: string, providerId: string | null): Promise<void> {
   await db
     .updateTable('deliveries')
     .set({ status: 'sent', provider_id: providerId, lease_until: null, failure_reason: null, sent_at: sql`now()`, updated_at: sql`now()` })

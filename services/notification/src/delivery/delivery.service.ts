@@ -138,9 +138,12 @@ export async function deliverEmail(deps: DeliveryDeps, req: EmailRequest, attemp
   }
 
   try {
-    const { providerId } = await deps.mailer.send({ idempotencyKey: req.idempotencyKey, deliveryId: claimed.id, from: deps.from, to, email });
+    const sent = await deps.mailer.send({ idempotencyKey: req.idempotencyKey, deliveryId: claimed.id, from: deps.from, to, email });
+    // The provider's id leads to its copy of the mail, recipient included: the last email of a
+    // deleted account keeps none (as its recipient hash), in the log table or the logs.
+    const providerId = req.template === 'account-deleted' ? null : sent.providerId;
     await markSent(db, claimed.id, providerId);
-    log.info({ template: req.template, deliveryId: claimed.id, providerId, attempts: claimed.attempts }, 'email sent');
+    log.info({ template: req.template, deliveryId: claimed.id, ...(providerId ? { providerId } : {}), attempts: claimed.attempts }, 'email sent');
     return { status: 'sent', deliveryId: claimed.id };
   } catch (err) {
     const reason = withoutAddress(err instanceof Error ? err.message : String(err), to).slice(0, 500);
