@@ -5,7 +5,7 @@ import { Page } from '../components/Page';
 import { LoadError } from '../components/Loaded';
 import { useGallery, type GalleryImage } from '../api/buy';
 import { useMe } from '../api/queries';
-import { Thumb } from './buy/shared';
+import { authorOf, Thumb } from './buy/shared';
 import { day } from '../i18n/dates';
 import { FormAlert } from '../components/Form';
 import { failureOf } from '../api';
@@ -17,7 +17,7 @@ function Viewer({ image, onClose }: { image: GalleryImage; onClose: () => void }
   const { t, i18n } = useTranslation('gallery');
   const dialog = useRef<HTMLDialogElement>(null);
   const closeButton = useRef<HTMLButtonElement>(null);
-  const name = image.author.displayName ?? t('anonymous');
+  const author = authorOf(t, image);
   const date = day(i18n.resolvedLanguage, image.publishedAt);
   useEffect(() => {
     const d = dialog.current;
@@ -27,11 +27,11 @@ function Viewer({ image, onClose }: { image: GalleryImage; onClose: () => void }
   return (
     <dialog ref={dialog} className="viewer" aria-labelledby="viewer-title" onClose={onClose} onClick={(e) => e.target === dialog.current && dialog.current?.close()}>
       <div className="viewer-body">
-        <img src={image.url} alt={t('alt', { name, date })} width={image.width} height={image.height} />
+        <img src={image.url} alt={t('alt', { ...author, date })} width={image.width} height={image.height} />
         <div className="viewer-meta">
           {/* Close is quiet and at the top, as in the library's dialog: the report's buttons are the actions here */}
           <div className="viewer-head">
-            <h2 id="viewer-title">{t('viewer', { name })}</h2>
+            <h2 id="viewer-title">{t('viewer', author)}</h2>
             <button ref={closeButton} type="button" className="button-quiet" onClick={() => dialog.current?.close()}>
               {t('close')}
             </button>
@@ -197,7 +197,7 @@ export default function Gallery() {
         <>
           <ul className="gallery-grid">
             {images.map((image) => {
-              const name = image.author.displayName ?? t('anonymous');
+              const author = authorOf(t, image);
               const date = day(lang, image.publishedAt);
               return (
                 <li key={image.id}>
@@ -205,16 +205,16 @@ export default function Gallery() {
                     <button
                       type="button"
                       className="gallery-open"
-                      aria-label={t('open', { name, date })}
+                      aria-label={t('open', { ...author, date })}
                       onClick={(e) => {
                         opener.current = e.currentTarget;
                         setOpen(image);
                       }}
                     >
-                      <Thumb image={image} alt={t('alt', { name, date })} />
+                      <Thumb image={image} alt={t('alt', { ...author, date })} />
                     </button>
                     <figcaption>
-                      <span className="gallery-author">{t('by', { name })}</span>
+                      <span className="gallery-author">{t('by', author)}</span>
                       <time dateTime={image.publishedAt}>{date}</time>
                     </figcaption>
                   </figure>

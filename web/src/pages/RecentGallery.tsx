@@ -1,7 +1,7 @@
 import { Link } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { useGallery } from '../api/buy';
-import { Thumb } from './buy/shared';
+import { authorOf, Thumb } from './buy/shared';
 import { day } from '../i18n/dates';
 import '../styles/buy.css';
 
@@ -29,11 +29,11 @@ export default function RecentGallery() {
     <div className="recent-strip">
       <ul>
         {images.map((image) => {
-          const name = image.author.displayName ?? t('anonymous');
+          const author = authorOf(t, image);
           const date = day(i18n.resolvedLanguage, image.publishedAt);
           return (
             <li key={image.id}>
-              <Thumb image={image} alt={t('alt', { name, date })} />
+              <Thumb image={image} alt={t('alt', { ...author, date })} />
             </li>
           );
         })}

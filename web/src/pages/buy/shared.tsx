@@ -1,7 +1,17 @@
+import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../../components/Page';
 import { SignInPrompt } from '../../components/SignInPrompt';
 import type { GalleryImage } from '../../api/buy';
+
+/**
+ * How the gallery's texts name an image's author: their display name, or "anonymous" in the page's
+ * language with the `anonymous` context (Chinese puts no space between 匿名 and the words around
+ * it, as it does around a Latin name).
+ */
+export function authorOf(t: TFunction, image: GalleryImage): { name: string; context?: 'anonymous' } {
+  return image.author.displayName === null ? { name: t('gallery:anonymous'), context: 'anonymous' } : { name: image.author.displayName };
+}
 
 /** The Intl locale of the page's language. */
 export function intlLocale(language: string | undefined): string {
