@@ -1,4 +1,4 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { eventually } from '@imlab/testing';
 import { startHarness, type Harness } from './support/harness.js';
@@ -8,6 +8,7 @@ beforeAll(async () => {
   h = await startHarness('crash');
 });
 afterAll(async () => h?.close());
+afterEach(async () => h?.killSpawned());
 
 async function generationsOf(user: string, ids: string[]) {
   return Promise.all(ids.map(async (id) => (await h.api('GET', `/v1/generations/${id}`, { user })).body));
@@ -67,6 +68,27 @@ describe('render worker killed with SIGKILL', () => {
     expect(h.ledger.balance(user)).toEqual({ available: 100 - succeeded, held: 0, consumed: succeeded });
     await last.stop('SIGTERM');
   }, 120_000);
+
+  it('a render whose worker died under it too often fails for good: the generation fails at once, refunded, and frees the slot', async () => {
+    const user = uuidv7();
+    h.ledger.grant(user, 10);
+    const res = await h.api('POST', '/v1/generations', { user, body: { prompt: 'poison', model: 'imlab-draft' } });
+    expect(res.status).toBe(202);
+    await h.waitFor(user, res.body.id, ['queued']);
+    // What BullMQ's stalled check writes on a job stalled more than maxStalledCount times (its
+    // moveStalledJobsToWait script): the next worker to take it fails it without running it.
+    const queue = h.ctx.bus.queue('generation-render');
+    const job = await eventually(async () => (await queue.getJobs(['waiting'])).find((j) => (j.data as { payload: { generationId: string } }).payload.generationId === res.body.id));
+    if (!job) throw new Error('no render job');
+    await h.ctx.bus.redis.hset(queue.toKey(job.id!), 'defa', 'job stalled more than allowable limit');
+    await h.spawnWorker({ LOCAL_RENDER_MS: '50' });
+    const g = await h.waitFor(user, res.body.id, ['failed'], 15_000);
+    expect(g.errorCode).toBe('GENERATION_RENDER_ERROR');
+    await eventually(() => h.ledger.count('release', res.body.id) === 1);
+    expect(h.ledger.count('capture', res.body.id)).toBe(0);
+    expect(h.ledger.balance(user)).toEqual({ available: 10, held: 0, consumed: 0 });
+    expect(await queue.getJobState(job.id!)).toBe('failed');
+  }, 60_000);
 
   it('SIGTERM lets the running render finish before the worker exits', async () => {
     const user = uuidv7();

@@ -262,6 +262,22 @@ export class RenderService {
     return this.end(claimed, lease, ENDINGS.renderFailed(pe.code));
   }
 
+  /**
+   * The render job failed for good without the processor ending the generation: BullMQ fails a job
+   * whose worker died under it more than `maxStalledCount` times (a render that crashes its worker
+   * every time) without running the processor again, and an error the processor did not sort (the
+   * database gone at the last attempt) fails it too. No job will run for the generation any more,
+   * so it ends here, failed and refunded, instead of holding the person's credits and one of their
+   * render slots until its hold runs out. Under any lease: every attempt is dead or has lost its
+   * lock, and a late commit of one finds the row moved on. A generation already ended (or not yet queued) is left alone.
+   */
+  async gaveUp(generationId: string, reason: string, log: Logger): Promise<void> {
+    const g = await repo.findGeneration(this.d.db, generationId);
+    if (!g || !(MOVES.claim.from as readonly string[]).includes(g.status)) return;
+    const ended = await this.lifecycle.end(g.id, ENDINGS.renderFailed('GENERATION_RENDER_ERROR'));
+    if (ended) log.warn({ generationId, reason }, 'render job failed for good; generation failed and its hold released');
+  }
+
   /** The generation fails and its hold goes back (lifecycle.ts), under the attempt's lease when it has one. */
   private async end(g: GenerationRow, lease: string | null, ending: Ending): Promise<unknown> {
     await this.lifecycle.end(g.id, ending, { lease });

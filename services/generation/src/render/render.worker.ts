@@ -47,6 +47,16 @@ export async function startRenderWorker(deps: {
     },
     { concurrency: config.RENDER_CONCURRENCY, lockDuration: config.RENDER_LOCK_MS, stalledInterval: config.RENDER_STALLED_INTERVAL_MS },
   );
+  worker.on('failed', (job, err) => {
+    // finishedOn is set only when the job failed for good (a retry leaves it unset).
+    if (!job?.finishedOn) return;
+    const { generationId } = ((job.data as { payload?: { generationId?: string } }).payload ?? {}) as { generationId?: string };
+    if (!generationId) return;
+    render.gaveUp(generationId, err.message, logger).catch((e: unknown) =>
+      // The hold-expiry sweep ends it later.
+      logger.warn({ generationId, err: { message: (e as Error).message } }, 'could not end a generation whose render job failed'),
+    );
+  });
   app.addHook('onClose', async () => events.close());
   return { app, worker, events };
 }

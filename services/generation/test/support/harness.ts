@@ -36,6 +36,8 @@ export interface Harness {
   waitFor(userId: string, id: string, statuses: string[], timeoutMs?: number): Promise<Body>;
   startWorker(env?: Record<string, string>): Promise<RenderWorker>;
   spawnWorker(env?: Record<string, string>): Promise<SpawnedWorker>;
+  /** Kills every spawned worker still running (a failed test must not leave one taking the next test's jobs). */
+  killSpawned(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -147,8 +149,11 @@ export async function startHarness(label: string, extraEnv: Record<string, strin
       }, 30_000, 100);
       return w;
     },
+    async killSpawned() {
+      for (const w of spawned.splice(0)) await w.stop('SIGKILL');
+    },
     async close() {
-      for (const w of spawned) await w.stop('SIGKILL');
+      await h.killSpawned();
       for (const w of workers) await w.close();
       await app.close();
       await ctx.close();
