@@ -2,6 +2,7 @@
 // hide an image at the threshold, a moderator takes it down, its owner is emailed, the audit log
 // holds it for admins; suspension ends sessions at the gateway at once; goodwill credits land in the
 // person's history and in the books.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '@imlab/client';
 import { eventually } from '@imlab/testing';
@@ -120,13 +121,24 @@ describe('goodwill credits, through the gateway', () => {
     const before = await ok(owner.api.GET('/v1/credits/balance'));
     const tbBefore = await ok(admin.api.GET('/v1/admin/ledger/trial-balance'));
     const body = { userId: people.ownerId!, amount: 15, reason: 'render outage on 5 December, ticket 77' };
-    expect((await people.moderator!.api.POST('/v1/admin/ledger/goodwill', { body })).error).toMatchObject({ status: 403 });
-    expect((await admin.api.POST('/v1/admin/ledger/goodwill', { body: { ...body, amount: 31 } })).error).toMatchObject({ status: 422, code: 'LEDGER_GOODWILL_CAP' });
-    const granted = await admin.api.POST('/v1/admin/ledger/goodwill', { body });
+    const key = (k: string = randomUUID()) => ({ header: { 'idempotency-key': k } });
+    expect((await people.moderator!.api.POST('/v1/admin/ledger/goodwill', { body, params: key() })).error).toMatchObject({ status: 403 });
+    expect((await admin.api.POST('/v1/admin/ledger/goodwill', { body: { ...body, amount: 31 }, params: key() })).error).toMatchObject({ status: 422, code: 'LEDGER_GOODWILL_CAP' });
+    // without a key, a lost answer could not be retried safely: refused, nothing granted
+    const keyless = await admin.api.POST('/v1/admin/ledger/goodwill', { body } as never);
+    expect(keyless.error).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
+    expect(keyless.response.headers.get('content-type')).toContain('application/problem+json');
+    const once = randomUUID();
+    const granted = await admin.api.POST('/v1/admin/ledger/goodwill', { body, params: key(once) });
     expect(granted.response.status).toBe(201);
     expect(granted.data).toMatchObject({ userId: people.ownerId, amount: 15, grantedTodayByYou: 15 });
+    // the same request again (its answer lost): the first grant, 200, nothing granted
+    const replay = await admin.api.POST('/v1/admin/ledger/goodwill', { body, params: key(once) });
+    expect(replay.response.status).toBe(200);
+    expect(replay.data).toEqual(granted.data);
+    expect((await admin.api.POST('/v1/admin/ledger/goodwill', { body: { ...body, amount: 14 }, params: key(once) })).error).toMatchObject({ status: 409, code: 'LEDGER_IDEMPOTENCY_CONFLICT' });
     // the day's cap (40 here) counts what this admin already gave
-    expect((await admin.api.POST('/v1/admin/ledger/goodwill', { body: { ...body, amount: 30 } })).error).toMatchObject({ status: 422, code: 'LEDGER_GOODWILL_CAP' });
+    expect((await admin.api.POST('/v1/admin/ledger/goodwill', { body: { ...body, amount: 30 }, params: key() })).error).toMatchObject({ status: 422, code: 'LEDGER_GOODWILL_CAP' });
     expect((await ok(owner.api.GET('/v1/credits/balance'))).available).toBe(before.available + 15);
     const history = await ok(owner.api.GET('/v1/credits/transactions'));
     expect(history.items[0]).toMatchObject({ kind: 'goodwill', amount: 15 });

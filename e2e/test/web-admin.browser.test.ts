@@ -110,6 +110,44 @@ describe('/back-office', () => {
     });
   }, 240_000);
 
+  it('zh at 375 px: the answer to a goodwill grant is lost after the ledger granted; Grant again answers that grant: credited once', async () => {
+    const zh = texts('zh', 'admin');
+    const recipient = await web.signedUp('127.0.0.173', 'web-admin-goodwill@example.test');
+    const before = (await ok(recipient.api.GET('/v1/credits/balance'))).available;
+    // the connection drops on the way back: the only sign is a failed fetch
+    const lost = (p: string) => /ERR_CONNECTION_RESET|\/v1\/admin\/ledger\/goodwill/.test(p);
+    await inContext({ width: 375, locale: 'zh', as: admin, intended: lost }, async ({ page }) => {
+      await visit(page, '/back-office');
+      const support = page.getByRole('region', { name: at(zh, 'support.title') });
+      await support.getByLabel(at(zh, 'support.who')).fill('web-admin-goodwill@example.test');
+      await support.getByLabel(at(zh, 'reason')).first().fill('工单 401：渲染故障');
+      await support.getByRole('button', { name: at(zh, 'support.find') }).click();
+      await support.getByRole('heading', { name: 'web-admin-goodwill@example.test' }).waitFor();
+      const goodwill = page.getByRole('form', { name: at(zh, 'goodwill.title') });
+      await goodwill.getByLabel(at(zh, 'goodwill.amount')).fill('7');
+      await goodwill.getByLabel(at(zh, 'reason')).fill('渲染故障补偿，工单 401');
+      let granted = 0;
+      await page.route('**/v1/admin/ledger/goodwill', async (route) => {
+        const answer = await route.fetch();
+        expect(answer.status()).toBe(201);
+        granted++;
+        await route.abort('connectionreset');
+      });
+      await goodwill.getByRole('button', { name: at(zh, 'goodwill.grant') }).click();
+      await goodwill.getByRole('alert').getByText(at(zh, 'genericError')).waitFor();
+      expect(granted).toBe(1);
+      await page.unroute('**/v1/admin/ledger/goodwill');
+      // the form still holds the grant; pressing again sends the same key and gets the first grant back
+      await goodwill.getByRole('button', { name: at(zh, 'goodwill.grant') }).click();
+      await goodwill.getByRole('status').waitFor();
+      expect(await goodwill.getByRole('status').innerText()).toContain('7');
+      expect(await goodwill.getByLabel(at(zh, 'goodwill.amount')).inputValue()).toBe('');
+    });
+    expect((await ok(recipient.api.GET('/v1/credits/balance'))).available).toBe(before + 7);
+    const history = await ok(recipient.api.GET('/v1/credits/transactions'));
+    expect(history.items.filter((i) => i.kind === 'goodwill').map((i) => i.amount)).toEqual([7]);
+  }, 180_000);
+
   it('a list that cannot load says so in its own words and offers Try again, which loads it (en 1280 px, zh 375 px)', async () => {
     const cases = [
       { locale: 'en', width: 1280, section: 'audit', path: '/v1/admin/audit', shows: 'audit.actions.support_account-viewed' },

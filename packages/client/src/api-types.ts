@@ -430,7 +430,7 @@ export interface paths {
         put?: never;
         /**
          * Grant goodwill credits
-         * @description Credits from the `goodwill` system account to a person, at once, with a written reason (kept in the audit log). At most GOODWILL_MAX_PER_GRANT per grant and GOODWILL_MAX_PER_ADMIN_PER_DAY per admin per UTC day (422 `LEDGER_GOODWILL_CAP`). The person's history shows the line as `goodwill`.
+         * @description Credits from the `goodwill` system account to a person, at once, with a written reason (kept in the audit log). At most GOODWILL_MAX_PER_GRANT per grant and GOODWILL_MAX_PER_ADMIN_PER_DAY per admin per UTC day (422 `LEDGER_GOODWILL_CAP`). The person's history shows the line as `goodwill`. The `Idempotency-Key` is required: the same request again with the same key (an answer lost on the way back) answers the first grant (200) and grants nothing; the same key with another recipient, amount or reason is 409 `LEDGER_IDEMPOTENCY_CONFLICT`.
          *
          *     Needs a session whose account has the `admin` role.
          */
@@ -4819,7 +4819,10 @@ export interface operations {
     grantGoodwillCredits: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description One key per grant (per admin): repeating the request with it answers the first grant again, never grants twice. */
+                "idempotency-key": string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4829,6 +4832,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The same request again (same Idempotency-Key): the first grant, nothing granted now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GoodwillGrant"];
+                };
+            };
             /** @description Granted */
             201: {
                 headers: {
@@ -4883,6 +4895,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "ACCOUNT_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description Conflict: `LEDGER_IDEMPOTENCY_CONFLICT`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "LEDGER_IDEMPOTENCY_CONFLICT";
                     };
                 };
             };

@@ -36,6 +36,14 @@ export function Page<T extends TSchema>($id: string, item: T, options: SchemaOpt
 }
 
 /** The public API's areas: every operation carries exactly one of these tags. */
+/**
+ * The `Idempotency-Key` request header of the operations that make something once (a generation, a
+ * checkout, a goodwill grant): printable ASCII, as the IETF draft and Stripe use it.
+ */
+export function IdempotencyKey(description: string) {
+  return Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7E]+$', description });
+}
+
 export const API_TAGS = [
   { name: 'auth', description: 'Sign-up, email verification, sign-in (password or Google), sign-out and password reset. Sign-in sets the session cookie, `__Host-imlab_sid` (`imlab_sid` on a development server over plain http).' },
   { name: 'account', description: 'The signed-in person: profile, active sessions, data export and account deletion.' },

@@ -33,6 +33,10 @@ export interface GoodwillGrantTable {
   user_id: string;
   amount: number;
   created_at: Generated<Date>;
+  /** The grant's audit record (migration 0013; null on older rows). */
+  audit_id: string | null;
+  /** SHA-256 of the request (recipient, amount, reason): a replayed key must ask the same. */
+  request_hash: string | null;
 }
 
 export interface AccountTable {

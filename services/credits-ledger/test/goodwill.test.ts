@@ -15,7 +15,8 @@ afterAll(async () => {
 });
 
 const limits = { perGrant: 20, perActorPerDay: 30 };
-const give = (actorId: string, userId: string, amount: number) => grantGoodwill(L.db, L.deps, limits, { actorId, userId, amount, reason: 'a render outage' });
+const give = (actorId: string, userId: string, amount: number, idempotencyKey: string = randomUUID(), reason = 'a render outage') =>
+  grantGoodwill(L.db, L.deps, limits, { actorId, userId, amount, reason, idempotencyKey });
 
 describe('goodwill credits', () => {
   it('post from the goodwill account, show as goodwill in the history, and keep the books balanced', async () => {
@@ -47,6 +48,45 @@ describe('goodwill credits', () => {
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => give(other, person, 10)));
     expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(3);
     expect((await balanceOf(L.db, person)).available).toBe(60);
+  });
+
+  it('the same request again with the same key answers the first grant and grants nothing, even when sent at once or after the cap is reached', async () => {
+    const admin = randomUUID();
+    const person = randomUUID();
+    const key = randomUUID();
+    // five copies of one request at once (a double click, a retry racing the first): one grant
+    const all = await Promise.all(Array.from({ length: 5 }, () => give(admin, person, 20, key)));
+    expect(all.filter((r) => !r.replayed)).toHaveLength(1);
+    const first = all.find((r) => !r.replayed)!;
+    for (const r of all) expect(r).toMatchObject({ postingKey: first.postingKey, auditId: first.auditId, amount: 20, userId: person });
+    expect((await balanceOf(L.db, person)).available).toBe(20);
+    // the day's cap is nearly used: a replay still answers, a new grant is refused
+    await give(admin, person, 10);
+    const again = await give(admin, person, 20, key);
+    expect(again).toMatchObject({ replayed: true, auditId: first.auditId, grantedTodayByYou: 30 });
+    await expect(give(admin, person, 1)).rejects.toMatchObject({ code: 'LEDGER_GOODWILL_CAP' });
+    expect((await balanceOf(L.db, person)).available).toBe(30);
+    const audits = await L.db.selectFrom('outbox').select('payload').where('name', '=', 'audit.record').execute();
+    expect(audits.filter((a) => (a.payload as { id: string }).id === first.auditId)).toHaveLength(1);
+    expect(audits.filter((a) => (a.payload as { targetUserId: string }).targetUserId === person)).toHaveLength(2);
+  });
+
+  it('the same key with another recipient, amount or reason is refused and changes nothing; another admin\'s key is their own', async () => {
+    const admin = randomUUID();
+    const person = randomUUID();
+    const key = randomUUID();
+    await give(admin, person, 5, key);
+    await expect(give(admin, person, 6, key)).rejects.toMatchObject({ code: 'LEDGER_IDEMPOTENCY_CONFLICT' });
+    await expect(give(admin, randomUUID(), 5, key)).rejects.toMatchObject({ code: 'LEDGER_IDEMPOTENCY_CONFLICT' });
+    await expect(give(admin, person, 5, key, 'another reason')).rejects.toMatchObject({ code: 'LEDGER_IDEMPOTENCY_CONFLICT' });
+    expect((await balanceOf(L.db, person)).available).toBe(5);
+    // the key is scoped to the admin: another admin using the same string grants on their own
+    const other = await give(randomUUID(), person, 5, key);
+    expect(other.replayed).toBe(false);
+    expect((await balanceOf(L.db, person)).available).toBe(10);
+    // the posting key names neither the admin nor the key
+    expect(other.postingKey).not.toContain(key);
+    expect(other.postingKey).not.toContain(admin);
   });
 
   it('a purge forgets the person in goodwill records, as recipient and as granter', async () => {

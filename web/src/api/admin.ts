@@ -34,8 +34,9 @@ export function useSetSuspended() {
   return useMutation({ mutationFn: setSuspended, onSuccess: () => client.invalidateQueries({ queryKey: adminKeys.audit }) });
 }
 
-export function grantGoodwill(body: { userId: string; amount: number; reason: string }) {
-  return ok(api.POST('/v1/admin/ledger/goodwill', { body }));
+/** A goodwill grant; the key (see useRequestKey) makes a retry of the same grant answer the first one. */
+export function grantGoodwill({ key, ...body }: { userId: string; amount: number; reason: string; key: string }) {
+  return ok(api.POST('/v1/admin/ledger/goodwill', { body, params: { header: { 'idempotency-key': key } } }));
 }
 
 export function useGrantGoodwill() {

@@ -6,6 +6,7 @@ import { DateField } from '../components/DateField';
 import { TableScroll } from './finance/TableScroll';
 import { clearIfValid, Field, FormAlert, type FieldErrors } from '../components/Form';
 import { failureOf } from '../api';
+import { useRequestKey } from '../api/request-key';
 import { useAuditLog, useDailyMetrics, useFraudSignals, useGrantGoodwill, useLookUp, useSetSuspended, type SupportAccount } from '../api/admin';
 import { Section, number } from './account/common';
 import { StaffGate } from './account/StaffGate';
@@ -199,6 +200,7 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
   const { t, i18n } = useTranslation('admin');
   const id = useId();
   const grant = useGrantGoodwill();
+  const requestKey = useRequestKey();
   const [amount, setAmount] = useState('');
   const [reason, setReason] = useState('');
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -215,15 +217,19 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
         setErrors(found);
         if (found.amount) return document.getElementById(`${id}-amount`)?.focus();
         if (found.reason) return document.getElementById(`${id}-reason`)?.focus();
+        const body = { userId, amount: value, reason: reason.trim() };
+        // The same key until answered: a retry after a lost answer gets the first grant back, not a second.
         grant.mutate(
-          { userId, amount: value, reason: reason.trim() },
+          { ...body, key: requestKey.keyFor(body) },
           {
             onSuccess: (answer) => {
+              requestKey.answered();
               // cleared, so a second click cannot grant the same credits again by mistake
               setAmount('');
               setReason('');
               onDone(answer.amount);
             },
+            onError: (err) => requestKey.answered(err),
           },
         );
       }}

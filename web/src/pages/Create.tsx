@@ -6,8 +6,9 @@ import { Page } from '../components/Page';
 import { FormAlert, type FieldErrors } from '../components/Form';
 import { AccountGate } from '../components/create/AccountGate';
 import { fieldErrorText, fieldOfError, shortfallOf } from '../components/create/outcome';
-import { ApiError, failureOf, problemDetail } from '../api';
+import { failureOf, problemDetail } from '../api';
 import { useBalance } from '../api/queries';
+import { useRequestKey } from '../api/request-key';
 import {
   uploadReference,
   useCreateGeneration,
@@ -78,8 +79,7 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const balance = useBalance(true);
   const create = useCreateGeneration();
-  /** The request being sent and its idempotency key (see submit). */
-  const attempt = useRef<{ body: string; key: string } | undefined>(undefined);
+  const requestKey = useRequestKey();
 
   // Object URLs of the previews live as long as the page (or until removed).
   const previews = useRef(new Set<string>());
@@ -188,17 +188,13 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
     setErrors(found);
     const first = Object.keys(found).find((k) => found[k]);
     if (first) return document.getElementById(first)?.focus();
-    // One key per request until the API has answered it: a retry after a lost answer (the network, a
-    // 5xx) sends the same key, so a generation made the first time is answered again, not made and
-    // charged twice. A refusal (4xx) or a changed form is a new request with a new key.
-    const sent = JSON.stringify(body);
-    if (attempt.current?.body !== sent) attempt.current = { body: sent, key: crypto.randomUUID() };
+    // The same key until answered: a retry after a lost answer opens the generation made the first time.
     create.mutate(
-      { body, key: attempt.current.key },
+      { body, key: requestKey.keyFor(body) },
       {
         onSuccess: (accepted) => void navigate(`/generations/${accepted.id}`),
         onError: (err) => {
-          if (err instanceof ApiError && err.status < 500) attempt.current = undefined;
+          requestKey.answered(err);
           const field = fieldOfError(err);
           if (!field) return;
           setErrors({ [field]: fieldErrorText(t, i18n.language, err) ?? t('errors.generic') });

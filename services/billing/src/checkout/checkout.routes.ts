@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { ref, StringEnum } from '@imlab/contracts';
+import { IdempotencyKey, ref, StringEnum } from '@imlab/contracts';
 import { authenticate, errors, JSON_BODY_ERRORS, operation, refuseSuspended, type App, type SuspensionSource } from '@imlab/http';
 import { startCheckout, type CheckoutDeps } from './checkout.service.js';
 
@@ -37,9 +37,7 @@ export function registerCheckoutRoutes(app: App, deps: CheckoutDeps, suspension:
             'Creates an order for the pack and answers its Stripe Checkout page. With an `Idempotency-Key`, the same request again answers the same order and page (200); the same key with another pack is 422 `BILLING_IDEMPOTENCY_KEY_REUSED`, a checkout that is over 422 `BILLING_CHECKOUT_OVER`, one still being opened 409 `BILLING_CHECKOUT_IN_PROGRESS`.',
         }),
         headers: Type.Object({
-          'idempotency-key': Type.Optional(
-            Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7E]+$', description: 'Repeating a request with the same key answers its first result again (per person).' }),
-          ),
+          'idempotency-key': Type.Optional(IdempotencyKey('Repeating a request with the same key answers its first result again (per person).')),
         }),
         body: ref(CheckoutRequest),
         response: {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { AuditReason, ref } from '@imlab/contracts';
+import { AuditReason, IdempotencyKey, ref } from '@imlab/contracts';
 import { errors, operation, requireRole, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
 import type { DB } from '../db.js';
@@ -37,18 +37,22 @@ export function goodwillRoutes(app: App, db: Kysely<DB>, deps: () => Promise<Led
           access: { roles: ['admin'] },
           summary: 'Grant goodwill credits',
           description:
-            'Credits from the `goodwill` system account to a person, at once, with a written reason (kept in the audit log). At most GOODWILL_MAX_PER_GRANT per grant and GOODWILL_MAX_PER_ADMIN_PER_DAY per admin per UTC day (422 `LEDGER_GOODWILL_CAP`). The person\'s history shows the line as `goodwill`.',
+            'Credits from the `goodwill` system account to a person, at once, with a written reason (kept in the audit log). At most GOODWILL_MAX_PER_GRANT per grant and GOODWILL_MAX_PER_ADMIN_PER_DAY per admin per UTC day (422 `LEDGER_GOODWILL_CAP`). The person\'s history shows the line as `goodwill`. The `Idempotency-Key` is required: the same request again with the same key (an answer lost on the way back) answers the first grant (200) and grants nothing; the same key with another recipient, amount or reason is 409 `LEDGER_IDEMPOTENCY_CONFLICT`.',
+        }),
+        headers: Type.Object({
+          'idempotency-key': IdempotencyKey('One key per grant (per admin): repeating the request with it answers the first grant again, never grants twice.'),
         }),
         body: ref(GoodwillRequest),
         response: {
+          200: ref(GoodwillGrant, { description: 'The same request again (same Idempotency-Key): the first grant, nothing granted now' }),
           201: ref(GoodwillGrant, { description: 'Granted' }),
-          ...errors({ 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 403: ['FORBIDDEN'], 404: ['ACCOUNT_NOT_FOUND'], 422: ['LEDGER_GOODWILL_CAP'] }),
+          ...errors({ 400: ['VALIDATION_FAILED'], 401: ['UNAUTHENTICATED'], 403: ['FORBIDDEN'], 404: ['ACCOUNT_NOT_FOUND'], 409: ['LEDGER_IDEMPOTENCY_CONFLICT'], 422: ['LEDGER_GOODWILL_CAP'] }),
         },
       },
     },
     async (request, reply) => {
-      const result = await grantGoodwill(db, await deps(), limits, { actorId: request.user.sub, ...request.body });
-      return reply.code(201).send(result);
+      const { replayed, ...result } = await grantGoodwill(db, await deps(), limits, { actorId: request.user.sub, ...request.body, idempotencyKey: request.headers['idempotency-key'] });
+      return reply.code(replayed ? 200 : 201).send(result);
     },
   );
 }

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ASPECT_RATIOS, IMAGE_MODEL_IDS, IMAGE_SIZES, MAX_IMAGES_PER_GENERATION, MAX_REFERENCE_IMAGES, Page, Problem, ref, StringEnum } from '@imlab/contracts';
+import { ASPECT_RATIOS, IdempotencyKey, IMAGE_MODEL_IDS, IMAGE_SIZES, MAX_IMAGES_PER_GENERATION, MAX_REFERENCE_IMAGES, Page, Problem, ref, StringEnum } from '@imlab/contracts';
 import type { GenerationRow, GenerationStatus, ImageRow } from '../db.js';
 
 /** The longest prompt accepted, in characters (code points); PROMPT_MAX_CHARS may only lower it. */
@@ -184,9 +184,7 @@ export const PageQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
 });
 export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7E]+$', description: 'Repeating a request with the same key answers its first result again (per person).' }),
-  ),
+  'idempotency-key': Type.Optional(IdempotencyKey('Repeating a request with the same key answers its first result again (per person).')),
 });
 export const ProblemRef = Problem;
 
