@@ -6,6 +6,11 @@ import { flushTracing } from './trace.js';
 
 export interface Closable {
   close(): Promise<unknown> | unknown;
+  /**
+   * Stop taking new work (queue jobs) while the HTTP side drains; close() then finishes what runs.
+   * Called at the start of the shutdown, side by side with the app's close.
+   */
+  stopIntake?(): Promise<unknown> | unknown;
 }
 
 export interface RunOptions {
@@ -23,8 +28,10 @@ export interface RunOptions {
 
 /**
  * Process entry helper: listen, then on SIGTERM/SIGINT close the app (stops accepting, lets
- * in-flight requests finish), then every closable in order, then the metrics listener, then exit. A second signal or the
- * grace period running out exits at once.
+ * in-flight requests finish) and, side by side, stop every closable's intake (no new queue job
+ * starts while the requests drain, and the jobs running finish in the same time), then close every
+ * closable in order, then the metrics listener, then exit. A second signal or the grace period
+ * running out exits at once.
  */
 export async function runService(opts: RunOptions): Promise<void> {
   const { logger } = opts;
@@ -32,7 +39,14 @@ export async function runService(opts: RunOptions): Promise<void> {
   closeWithGrace({ delay: opts.graceMs ?? 10_000, logger: logger as never }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an error');
     else logger.info({ signal }, 'shutting down');
-    if (opts.app) await opts.app.close();
+    const intake = (opts.closables ?? []).map(async (c) => {
+      try {
+        await c.stopIntake?.();
+      } catch (e) {
+        logger.error({ err: e }, 'error while stopping intake');
+      }
+    });
+    await Promise.all([opts.app?.close(), ...intake]);
     for (const c of opts.closables ?? []) {
       try {
         await c.close();

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { eventually, freePort, TS_NODE_ARGS } from '@imlab/testing';
 
 describe('graceful shutdown', () => {
-  it('lets an in-flight request finish on SIGTERM, then exits cleanly', async () => {
+  it('lets an in-flight request finish on SIGTERM while queue intake stops at once, then exits cleanly', async () => {
     const port = await freePort();
     const metricsPort = await freePort();
     const script = fileURLToPath(new URL('./fixtures/slow-server.ts', import.meta.url));
@@ -32,6 +32,9 @@ describe('graceful shutdown', () => {
       }
     }, 1000);
     expect(await inFlight).toEqual({ status: 200, body: { finished: true } });
+    // queue intake stopped as the shutdown began, while the request was still running
+    expect(output.indexOf('intake stopped')).toBeGreaterThan(output.indexOf('shutting down'));
+    expect(output.indexOf('intake stopped')).toBeLessThan(output.indexOf('slow request finished'));
     // the work still running after the HTTP side closed can still be scraped
     await eventually(() => output.includes('jobs draining'), 10_000);
     expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(200);

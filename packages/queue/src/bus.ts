@@ -129,6 +129,8 @@ export class Bus<DB extends QueueTables = QueueTables> {
   private readonly queues = new Map<QueueName, Queue>();
   private readonly events = new Map<QueueName, Promise<QueueEvents>>();
   private readonly workers: Worker[] = [];
+  /** Set once stopConsuming began (a second call waits for the same). */
+  private stopping?: Promise<void>;
   /** Queues this bus consumes (and cleans of old finished jobs). */
   private readonly consumed = new Set<QueueName>();
   private readonly relay: Relay;
@@ -434,8 +436,18 @@ export class Bus<DB extends QueueTables = QueueTables> {
    * Graceful stop: workers finish their current jobs (a job that cannot finish in time is handed
    * back by its lock expiring), the relay stops, connections close.
    */
+  /**
+   * Stops taking jobs: every worker stops fetching and finishes the jobs it runs (BullMQ's
+   * Worker.close). The relay and the queues stay: a shutdown calls this while its HTTP side drains,
+   * so requests in flight still publish what they write and nothing new is started meanwhile.
+   */
+  async stopConsuming(): Promise<void> {
+    this.stopping ??= Promise.all(this.workers.map((w) => w.close())).then(() => undefined);
+    await this.stopping;
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+    await this.stopConsuming();
     await this.relay.close();
     await Promise.all([...this.events.values()].map(async (e) => (await e.catch(() => undefined))?.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));

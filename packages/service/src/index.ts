@@ -33,6 +33,8 @@ export interface ServiceContext<DB extends QueueTables> {
   bus: Bus<DB>;
   databaseUrl: string;
   readiness: Record<string, () => Promise<void>>;
+  /** Stops taking queue jobs (the running ones finish); the relay keeps publishing until close. */
+  stopIntake(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function createServiceContext<DB extends QueueTables>(opts: Service
     bus,
     databaseUrl,
     readiness: { postgres: () => pingDb(db as unknown as Kysely<unknown>), redis: () => bus.ping() },
+    stopIntake: () => bus.stopConsuming(),
     async close() {
       await bus.close();
       await db.destroy();

@@ -17,6 +17,12 @@ export const configSpec = {
   STRIPE_WEBHOOK_TOLERANCE: duration({ default: 300 }),
   STRIPE_TIMEOUT_MS: num({ default: 20_000 }),
   STRIPE_MAX_NETWORK_RETRIES: num({ default: 2 }),
+  /**
+   * A checkout in flight at SIGTERM waits for Stripe, which may take every attempt's timeout: the
+   * drain covers that (see the check below), so a person starting a checkout during a deploy gets
+   * their page rather than a cut connection.
+   */
+  SHUTDOWN_GRACE_MS: num({ default: 70_000 }),
   CHECKOUT_SUCCESS_PATH: str({ default: '/billing/success' }),
   CHECKOUT_CANCEL_PATH: str({ default: '/billing/cancel' }),
   /** Lifetime of a Checkout Session (Stripe accepts 30 minutes to 24 hours). */
@@ -39,5 +45,11 @@ export function loadBillingConfig(env: NodeJS.ProcessEnv = process.env) {
     const ttl = config.CHECKOUT_SESSION_TTL;
     // A margin on both sides: the expiry is computed here, then travels (SDK retries, clock skew).
     if (ttl !== undefined && (ttl < 1920 || ttl > 86_280)) problems.CHECKOUT_SESSION_TTL = 'must be between 32m and 23h58m (Stripe accepts 30 minutes to 24 hours from its own clock)';
+    const { SHUTDOWN_GRACE_MS: grace, STRIPE_TIMEOUT_MS: timeout, STRIPE_MAX_NETWORK_RETRIES: retries } = config;
+    if (grace !== undefined && timeout !== undefined && retries !== undefined) {
+      // every attempt timing out, plus the SDK's waits between them (at most a few seconds)
+      const longest = timeout * (retries + 1) + 5000;
+      if (grace < longest) problems.SHUTDOWN_GRACE_MS = `must be at least ${longest} (a Stripe call in a request may take STRIPE_TIMEOUT_MS × (STRIPE_MAX_NETWORK_RETRIES + 1) plus the waits between attempts)`;
+    }
   });
 }

@@ -62,6 +62,12 @@ describe('PRICING_PACKS', () => {
     expect(() => loadBillingConfig({ ...base, CHECKOUT_SESSION_TTL: '24h' })).toThrow(/CHECKOUT_SESSION_TTL/);
     expect(loadBillingConfig({ ...base, CHECKOUT_SESSION_TTL: '2h' }).CHECKOUT_SESSION_TTL).toBe(7200);
   });
+  it('drains long enough at shutdown for a checkout waiting on Stripe through every attempt', () => {
+    expect(loadBillingConfig(base).SHUTDOWN_GRACE_MS).toBeGreaterThanOrEqual(20_000 * 3);
+    // the 10 s every other service drains for would cut a checkout off mid-way
+    expect(() => loadBillingConfig({ ...base, SHUTDOWN_GRACE_MS: '10000' })).toThrow(/SHUTDOWN_GRACE_MS.*at least 65000/);
+    expect(loadBillingConfig({ ...base, SHUTDOWN_GRACE_MS: '20000', STRIPE_TIMEOUT_MS: '5000', STRIPE_MAX_NETWORK_RETRIES: '1' }).SHUTDOWN_GRACE_MS).toBe(20_000);
+  });
   it('requires the Stripe keys in production', () => {
     expect(() => loadBillingConfig({ NODE_ENV: 'production' })).toThrow(/STRIPE_SECRET_KEY[\s\S]*STRIPE_WEBHOOK_SECRET|STRIPE_WEBHOOK_SECRET[\s\S]*STRIPE_SECRET_KEY/);
   });
