@@ -1,4 +1,5 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { formatMoney } from '../../api/money';
 
 export { SignInPrompt } from '../../components/SignInPrompt';
 
@@ -51,8 +52,8 @@ export function ConfirmDialog({
 
 export const number = (lang: string, n: number, signed = false) =>
   new Intl.NumberFormat(lang === 'zh' ? 'zh-CN' : 'en-US', signed ? { signDisplay: 'exceptZero' } : {}).format(n);
-export const money = (lang: string, minor: number, currency: string) =>
-  new Intl.NumberFormat(lang === 'zh' ? 'zh-CN' : 'en-US', { style: 'currency', currency: currency.toUpperCase() }).format(minor / 100);
+/** An amount in the currency's minor unit (cents; yen have none), as the pricing pages show it. */
+export const money = (lang: string, minor: number, currency: string) => formatMoney(minor, currency, lang);
 
 /** A titled part of a settings, finance or back-office page (`kind` picks its card style). */
 export function Section({ id, title, kind, children }: { id: string; title: string; kind: 'settings' | 'finance'; children: ReactNode }) {
