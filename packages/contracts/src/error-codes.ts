@@ -137,7 +137,6 @@ export const ERROR_CODES = {
   AUTH_GOOGLE_DISABLED: spec(404, 'Google sign-in is not available here.', '此处未开通 Google 登录。'),
   AUTH_TOO_MANY_ATTEMPTS: spec(429, 'Too many failed attempts; try again later, or reset your password.', '失败次数过多，请稍后再试，或重置密码。'),
   AUTH_SIGNUP_LIMIT: spec(429, 'Too many sign-ups from this network today; try again tomorrow.', '今天来自该网络的注册过多，请明天再试。'),
-  AUTH_GOOGLE_UNAVAILABLE: spec(503, 'Google sign-in is unavailable right now; please try again later.', 'Google 登录暂时不可用，请稍后再试。'),
 
   // ── Credits ledger ──────────────────────────────────────────────────────────────────────────
   LEDGER_INSUFFICIENT_CREDITS: spec(

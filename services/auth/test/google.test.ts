@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOidcIssuer, type FakeOidcIssuer, type FakeOidcUser, type IdTokenTamper } from '@imlab/testing';
+import { freePort, startFakeOidcIssuer, type FakeOidcIssuer, type FakeOidcUser, type IdTokenTamper } from '@imlab/testing';
 import { call, settle, ipHash, outboxMessages, sentEmails, signedInUser, startAuth, INTERNAL_TOKEN, PUBLIC_BASE_URL, type TestAuth } from './helpers.js';
 
 let t: TestAuth;
@@ -285,6 +285,24 @@ describe('Google callback attacks', () => {
   it('builds the redirect_uri from PUBLIC_BASE_URL, not from forwarded host headers', async () => {
     const s = await start('/', { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http', forwarded: 'host=evil.example;proto=http' });
     expect(new URL(s.authorizationUrl).searchParams.get('redirect_uri')).toBe(`${PUBLIC_BASE_URL}/v1/auth/google/callback`);
+  });
+});
+
+describe('Google out of reach', () => {
+  it('sends a browser starting a sign-in back to the sign-in page with the reason, not to a JSON problem, and sets nothing', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const down = await startAuth('auth_google_down', { GOOGLE_ISSUER: dead, GOOGLE_CLIENT_ID: CLIENT.clientId, GOOGLE_CLIENT_SECRET: CLIENT.clientSecret });
+    try {
+      const r = await call(down.url, 'GET', '/v1/auth/google/start?returnTo=%2Flibrary', { headers: { 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'same-origin' } });
+      expect(r.status).toBe(302);
+      expect(r.headers.get('location')).toBe(`${PUBLIC_BASE_URL}/sign-in?error=oauth_unavailable`);
+      expect(r.setCookies).toEqual([]);
+      // a link flow goes back to the settings with it (its intent is checked first: none here)
+      const link = await call(down.url, 'GET', '/v1/auth/google/start?intent=link');
+      expect(link.headers.get('location')).toBe(`${PUBLIC_BASE_URL}/settings/security?google=link_expired`);
+    } finally {
+      await down.close();
+    }
   });
 });
 

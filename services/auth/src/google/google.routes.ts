@@ -72,7 +72,7 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
           access: 'optional-session',
           summary: 'Start Google sign-in',
           description:
-            'Redirects the browser to Google\'s account chooser; Google sends it back to `/v1/auth/google/callback`. A browser with a live session keeps it through the flow; a signed-in browser sent here by another site goes back to the app instead.',
+            'Redirects the browser to Google\'s account chooser; Google sends it back to `/v1/auth/google/callback`. A browser with a live session keeps it through the flow; a signed-in browser sent here by another site goes back to the app instead. When Google cannot be reached, the browser goes to `/sign-in?error=oauth_unavailable` (a link flow: `/settings/security?google=oauth_unavailable`); a link without its intent to `/settings/security?google=link_expired`.',
         }),
         querystring: Type.Object({
           returnTo: Type.Optional(Type.String({ maxLength: 2048, description: 'A path of the app to come back to after signing in.' })),
@@ -80,7 +80,7 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
         }),
         response: {
           302: redirect('To Google (or, signed in and sent by another site, back to the app)'),
-          ...errors({ 400: ['VALIDATION_FAILED'], 404: ['AUTH_GOOGLE_DISABLED'], 503: ['AUTH_GOOGLE_UNAVAILABLE'] }),
+          ...errors({ 400: ['VALIDATION_FAILED'], 404: ['AUTH_GOOGLE_DISABLED'] }),
         },
       },
     },
@@ -98,8 +98,10 @@ export function registerGoogleRoutes(app: App, deps: AuthDeps, google: GoogleSer
           ...(request.query.intent ? { intent: request.query.intent } : {}),
         });
       } catch (err) {
-        if (err instanceof GoogleSignInError) return reply.redirect(site(`/settings/security?google=${err.code}`), 302);
-        throw err;
+        if (!(err instanceof GoogleSignInError)) throw err;
+        logger.warn({ code: err.code, reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'google sign-in could not start');
+        const linking = err.extra.link || request.query.intent === 'link';
+        return reply.redirect(site(linking ? `/settings/security?google=${err.code}` : `/sign-in?error=${err.code}`), 302);
       }
       const { cookie, url } = started;
       // Signed in and sent here by another site: back to the app, nothing changed.

@@ -134,7 +134,9 @@ export function createGoogleService(deps: AuthDeps, sessions: SessionService, ac
       try {
         c = await client();
       } catch (err) {
-        throw new AppError('AUTH_GOOGLE_UNAVAILABLE', { cause: err });
+        // Google's discovery document could not be read: the browser goes back to the page it came
+        // from with the reason (a navigation shown a JSON problem would strand the person).
+        throw new GoogleSignInError('oauth_unavailable', 'Google\'s configuration could not be read', { cause: err }, { link: linkUserId !== undefined });
       }
       const cookie = current ?? newToken();
       const pending: PendingLogin = {

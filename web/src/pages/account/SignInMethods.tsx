@@ -7,7 +7,7 @@ import { useChangePassword, useRequestEmailChange, useStartGoogleLink, useUnlink
 import { Section } from './common';
 
 /** Reasons the Google link flow comes back with (`/settings/security?google=…`). */
-const GOOGLE_OUTCOMES = new Set(['linked', 'google_in_use', 'google_already_linked', 'link_expired', 'oauth_state', 'oauth_failed', 'account_disabled']);
+const GOOGLE_OUTCOMES = new Set(['linked', 'google_in_use', 'google_already_linked', 'link_expired', 'oauth_state', 'oauth_failed', 'oauth_unavailable', 'account_disabled']);
 
 
 /** A sentence that says a change went through: announced, and focused so keyboard users hear it. */
