@@ -41,7 +41,9 @@ describe('the shipped ComfyUI workflows', () => {
       const t = tiers[id];
       expect(workflowProblems(t), id).toEqual([]);
       const classes = Object.values(t.workflow).map((n) => n.class_type);
-      expect(classes).toEqual(expect.arrayContaining(['CheckpointLoaderSimple', 'CLIPTextEncode', 'EmptyLatentImage', 'KSampler', 'VAEDecode', 'SaveImage']));
+      expect(classes).toEqual(expect.arrayContaining(['CheckpointLoaderSimple', 'CLIPTextEncode', 'EmptyLatentImage', 'KSampler', 'VAEDecode', 'PreviewImage']));
+      // nothing kept on the GPU box's disk for good: PreviewImage writes to ComfyUI's temp folder
+      expect(classes).not.toContain('SaveImage');
     }
     expect(tiers['imlab-draft'].nodes.references).toBeNull();
     expect(tiers['imlab-standard'].nodes.references!.slots).toHaveLength(4);
@@ -65,6 +67,8 @@ describe('comfyui provider (against a fake speaking the ComfyUI wire format)', (
     expect(progress.length).toBeGreaterThan(10);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     expect(progress.at(-1)).toBe(100);
+    // The job leaves the server's history once its images are fetched: the prompt is not kept there.
+    await eventually(() => fake.historyIds().length === 0, 5000);
     // The same seed gives the same images; another seed others.
     const again = await render(provider(), { prompt: 'a lighthouse', negativePrompt: 'fog', seed: 4242, width: 768, height: 512, count: 1, model: 'imlab-standard' });
     expect((await sharp(again[0]!).raw().toBuffer()).equals(await sharp(images[0]!).raw().toBuffer())).toBe(true);
@@ -117,6 +121,8 @@ describe('comfyui provider (against a fake speaking the ComfyUI wire format)', (
     const nodeError = await failure(render(provider(), { prompt: 'node-error please' }));
     expect(nodeError).toMatchObject({ code: 'GENERATION_PROVIDER_REJECTED', retryable: false });
     expect(nodeError.message).toBe('ComfyUI node 3 (KSampler) failed: RuntimeError');
+    // a failed job's entry goes too
+    await eventually(() => fake.historyIds().length === 0, 5000);
 
     const restarts = fake.restarts;
     const restarted = await failure(render(provider(), { prompt: 'restart-always now' }));

@@ -38,7 +38,7 @@ const SCHEDULERS = ['normal', 'karras', 'exponential', 'sgm_uniform', 'simple', 
 /**
  * A stand-in for a ComfyUI server that speaks its wire format: POST /prompt (validated like the
  * real server, refusals as 400 {error, node_errors}), GET /queue, POST /queue {delete}, POST
- * /interrupt, GET /history/{id}, GET /view, POST /upload/image (multipart `image`), GET
+ * /interrupt, GET /history/{id}, POST /history {delete, clear}, GET /view, POST /upload/image (multipart `image`), GET
  * /system_stats, and /ws?clientId= with status, execution_start, execution_cached, executing,
  * progress (and binary preview frames), executed, execution_success, execution_error and
  * execution_interrupted. It evaluates the graph for real (sizes, batches, latent blends of
@@ -52,6 +52,10 @@ const SCHEDULERS = ['normal', 'karras', 'exponential', 'sgm_uniform', 'simple', 
 export class FakeComfyUi {
   readonly seen: SeenPrompt[] = [];
   readonly uploads = new Map<string, Buffer>();
+  /** The ids of the jobs in the server's history (POST /history {delete} removes them). */
+  historyIds(): string[] {
+    return [...this.history.keys()];
+  }
   readonly checkpoints = ['sd_xl_base_1.0.safetensors', 'v1-5-pruned-emaonly.safetensors'];
   /** Time per sampler step. */
   stepMs = 15;
@@ -193,6 +197,12 @@ export class FakeComfyUi {
       if (this.running && (!body.prompt_id || body.prompt_id === this.running.id)) this.running.interrupted = true;
       return this.send(res, 200, {});
     }
+    if (route === 'POST /history') {
+      const body = JSON.parse((await this.body(req)).toString() || '{}') as { delete?: string[]; clear?: boolean };
+      if (body.clear) this.history.clear();
+      for (const id of body.delete ?? []) this.history.delete(id);
+      return void res.writeHead(200).end();
+    }
     if (req.method === 'GET' && url.pathname.startsWith('/history/')) {
       const id = decodeURIComponent(url.pathname.slice('/history/'.length));
       const entry = this.history.get(id);
@@ -280,6 +290,8 @@ export class FakeComfyUi {
       VAEDecode: { inputs: { samples: link, vae: link } },
       VAEEncode: { inputs: { pixels: link, vae: link } },
       SaveImage: { inputs: { images: link, filename_prefix: { kind: 'STRING' } }, output: true },
+      // writes to ComfyUI's temp folder (emptied when it starts), type 'temp'
+      PreviewImage: { inputs: { images: link }, output: true },
       LoadImage: { inputs: { image: combo(() => [...this.uploads.keys()]) } },
       ImageScale: { inputs: { image: link, upscale_method: combo(() => ['nearest-exact', 'bilinear', 'area', 'bicubic', 'lanczos']), width: int(0, MAX_RESOLUTION), height: int(0, MAX_RESOLUTION), crop: combo(() => ['disabled', 'center']) } },
       LatentBlend: { inputs: { samples1: link, samples2: link, blend_factor: float(0, 1) } },
@@ -494,9 +506,11 @@ export class FakeComfyUi {
         case 'VAEDecode':
           out = [inputs.samples];
           break;
-        case 'SaveImage': {
+        case 'SaveImage':
+        case 'PreviewImage': {
           const img = inputs.images as { width: number; height: number; batch: number; tint: number[] | null; seed: number; text: string; negative: string };
-          const prefix = String(inputs.filename_prefix);
+          const temp = node.class_type === 'PreviewImage';
+          const prefix = temp ? `ComfyUI_temp_${createHash('sha256').update(id).digest('hex').slice(0, 5)}` : String(inputs.filename_prefix);
           const slash = prefix.lastIndexOf('/');
           const subfolder = slash >= 0 ? prefix.slice(0, slash) : '';
           const base = slash >= 0 ? prefix.slice(slash + 1) : prefix;
@@ -509,8 +523,8 @@ export class FakeComfyUi {
               .png({ compressionLevel: 1 })
               .toBuffer();
             const filename = `${base}_${String(++this.counter).padStart(5, '0')}_.png`;
-            this.files.set(`output/${subfolder}/${filename}`, png);
-            images.push({ filename, subfolder, type: 'output' });
+            this.files.set(`${temp ? 'temp' : 'output'}/${subfolder}/${filename}`, png);
+            images.push({ filename, subfolder, type: temp ? 'temp' : 'output' });
           }
           outputs[nodeId] = { images };
           emit('executed', { node: nodeId, display_node: nodeId, output: { images }, prompt_id: id });

@@ -191,12 +191,28 @@ export class ComfyUiProvider implements ImageProvider {
       req.onProgress?.(100);
       return images;
     } catch (err) {
-      if (req.signal.aborted && promptId) void this.cancel(base, promptId);
+      if (req.signal.aborted && promptId) await this.cancel(base, promptId);
       if (err instanceof ProviderError) throw err;
       if (req.signal.aborted) throw new ProviderError('GENERATION_PROVIDER_TIMEOUT', 'ComfyUI did not finish in time', { retryable: true, cause: err });
       throw err;
     } finally {
       ws.terminate();
+      // The job's history holds the whole workflow, the person's prompt included: it goes once
+      // the images are fetched or the job ended (a job still queued or running is cancelled above).
+      if (promptId) void this.forget(base, promptId);
+    }
+  }
+
+  /**
+   * Best effort: the job's entry leaves the server's history (POST /history {delete}), so the
+   * prompt is not kept there. The files ComfyUI wrote (output/, input/) stay on its disk: see
+   * docs/operations.md for the PreviewImage node and the clean-up they need.
+   */
+  private async forget(base: string, promptId: string): Promise<void> {
+    try {
+      await fetch(`${base}/history`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ delete: [promptId] }), signal: AbortSignal.timeout(5000), redirect: 'error' });
+    } catch {
+      // the server is gone or busy: its history is bounded (ComfyUI keeps the last 10,000 jobs)
     }
   }
 
