@@ -260,9 +260,14 @@ describe('password, email address and Google', () => {
         await passwordForm.getByLabel(at(s, 'security.password.current')).fill('not my password 42');
         await passwordForm.getByLabel(at(s, 'security.password.new')).fill('a brighter workshop 88');
         await passwordForm.getByRole('button', { name: at(s, 'security.password.submit') }).click();
-        const refused = passwordForm.locator('[role=alert]');
+        // said at the field it is about, which has focus; no alert for the whole form
+        const refused = page.locator('#currentPassword-error');
         await refused.waitFor();
-        expect(await refused.innerText()).toContain(locale === 'en' ? 'The password is incorrect.' : '密码不正确。');
+        expect(await refused.innerText()).toBe(locale === 'en' ? 'The password is incorrect.' : '密码不正确。');
+        expect(await page.evaluate(() => document.activeElement?.id)).toBe('currentPassword');
+        expect(await page.locator('#currentPassword').getAttribute('aria-invalid')).toBe('true');
+        expect(await passwordForm.locator('[role=alert]').count()).toBe(0);
+        await screen(page, 'settings-password-wrong', { locale, width });
         expect((await laptop.call('GET', '/v1/me')).status).toBe(200);
         // the right one
         await passwordForm.getByLabel(at(s, 'security.password.current')).fill(PASSWORD);
@@ -353,10 +358,11 @@ describe('deleting the account', () => {
         await dialog.waitFor();
         await screen(page, 'settings-delete-dialog', { locale, width });
         await dialog.getByRole('button', { name: at(s, 'privacy.deleteConfirm') }).click();
-        const alert = page.locator('main [role=alert]');
-        await alert.waitFor();
-        expect(await alert.innerText()).toContain(locale === 'en' ? 'The password is incorrect.' : '密码不正确。');
-        expect(await page.evaluate(() => document.activeElement?.className)).toBe('alert');
+        const refused = page.locator('#deletePassword-error');
+        await refused.waitFor();
+        expect(await refused.innerText()).toBe(locale === 'en' ? 'The password is incorrect.' : '密码不正确。');
+        await until(async () => (await page.evaluate(() => document.activeElement?.id)) === 'deletePassword', 5000);
+        expect(await page.locator('main [role=alert]').count()).toBe(0);
         expect((await person.call('GET', '/v1/me')).status).toBe(200);
 
         // Escape cancels the dialog: nothing happens

@@ -78,6 +78,19 @@ export function problemDetail(err: unknown): string | undefined {
  * What a form tells the person after its request failed: the API's own words (already in their
  * language), else `fallback`; nothing while it has not failed.
  */
-export function failureOf(state: { isError: boolean; error: unknown }, fallback: string): string | undefined {
-  return state.isError ? (problemDetail(state.error) ?? fallback) : undefined;
+export function failureOf(state: { isError: boolean; error: unknown }, fallback: string, fields: FailureFields = {}): string | undefined {
+  if (!state.isError || fieldOfFailure(state.error, fields)) return undefined;
+  return problemDetail(state.error) ?? fallback;
+}
+
+/** A form's refusals that are about one of its fields: error code → field id. */
+export type FailureFields = Partial<Record<string, string>>;
+
+/**
+ * The field a refusal is about (its code in `fields`, with words of the API's to show there), or
+ * undefined: such a refusal is said at the field, not in the form's alert (see showAtField).
+ */
+export function fieldOfFailure(err: unknown, fields: FailureFields): string | undefined {
+  if (!(err instanceof ApiError) || !err.problem?.detail) return undefined;
+  return fields[err.code];
 }

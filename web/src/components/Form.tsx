@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type Dispatch, type FormEvent, type InputHTMLAttributes, type ReactNode, type SetStateAction } from 'react';
 import { useTranslation } from 'react-i18next';
+import { fieldOfFailure, problemDetail, type FailureFields } from '../api';
 
 /** A labelled input; its error (if any) is tied to it with aria-describedby and aria-invalid. */
 export function Field({
@@ -52,6 +53,19 @@ export function focusFirstError(form: HTMLFormElement | null, errors: FieldError
   const first = Object.keys(errors).find((k) => errors[k]);
   if (!first || !form) return;
   (form.elements.namedItem(first) as HTMLElement | null)?.focus();
+}
+
+/**
+ * After a request failed: a refusal about one field (`fields`: its code → the field's id), such as
+ * a wrong current password or a password found in breach lists, is shown at that field in the
+ * API's words (already in the page's language) and the field is focused; anything else stays for
+ * the form's alert (failureOf with the same `fields`).
+ */
+export function showAtField(err: unknown, fields: FailureFields, setErrors: Dispatch<SetStateAction<FieldErrors>>, form: HTMLFormElement | null): void {
+  const field = fieldOfFailure(err, fields);
+  if (!field) return;
+  setErrors((e) => ({ ...e, [field]: problemDetail(err) }));
+  requestAnimationFrame(() => (form?.elements.namedItem(field) as HTMLElement | null)?.focus());
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;

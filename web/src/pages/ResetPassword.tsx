@@ -3,10 +3,13 @@ import { Link, useSearchParams } from 'react-router';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
-import { Field, FormAlert, PasswordHint, clearIfValid, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
-import { failureOf, resetPassword } from '../api';
+import { Field, FormAlert, PasswordHint, clearIfValid, focusFirstError, showAtField, useChecks, type FieldErrors } from '../components/Form';
+import { failureOf, resetPassword, type FailureFields } from '../api';
 
 /** `/reset-password?token=…` (the link in the email): a new password. */
+
+/** A password found in breach lists is said at the password field. */
+const FIELDS: FailureFields = { AUTH_WEAK_PASSWORD: 'password' };
 export default function ResetPassword() {
   const { t } = useTranslation('auth');
   const checks = useChecks();
@@ -22,7 +25,7 @@ export default function ResetPassword() {
     const found: FieldErrors = { password: checks.newPassword(password) };
     setErrors(found);
     if (found.password) return focusFirstError(form.current, found);
-    mutation.mutate(password);
+    mutation.mutate(password, { onError: (err) => showAtField(err, FIELDS, setErrors, form.current) });
   };
 
   if (mutation.isSuccess) {
@@ -41,7 +44,7 @@ export default function ResetPassword() {
     <Page title={t('reset.title')} lead={t('reset.lead')} className="narrow">
       <FormAlert
         title={t('errors.title')}
-        message={token === '' ? t('reset.noToken') : failureOf(mutation, t('errors.generic'))}
+        message={token === '' ? t('reset.noToken') : failureOf(mutation, t('errors.generic'), FIELDS)}
       />
       <form ref={form} className="form" noValidate onSubmit={submit}>
         <Field

@@ -5,7 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Loaded, LoadError } from '../components/Loaded';
 import { Field, FormAlert } from '../components/Form';
-import { failureOf, refusedRule, type Me } from '../api';
+import { failureOf, fieldOfFailure, problemDetail, refusedRule, type FailureFields, type Me } from '../api';
 import { useBalance, useMe, useSignInMethods } from '../api/queries';
 import {
   saveFile,
@@ -434,6 +434,9 @@ function DeleteAccount({ me, onDeleted }: { me: Me; onDeleted: (purgeAfter: stri
   const [confirming, setConfirming] = useState(false);
   const remove = useDeleteAccount();
   const form = useRef<HTMLFormElement>(null);
+  // a wrong password is said at the password field
+  const fields: FailureFields = me.hasPassword ? { AUTH_REAUTH_REQUIRED: 'deletePassword' } : {};
+  const refused = remove.isError && fieldOfFailure(remove.error, fields) ? problemDetail(remove.error) : undefined;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -459,7 +462,7 @@ function DeleteAccount({ me, onDeleted }: { me: Me; onDeleted: (purgeAfter: stri
       <p>
         <Link to="/privacy">{t('privacy.deleteMore')}</Link>
       </p>
-      <FormAlert title={t('privacy.deleteFailed')} message={failureOf(remove, t('genericError'))} />
+      <FormAlert title={t('privacy.deleteFailed')} message={failureOf(remove, t('genericError'), fields)} />
       <form ref={form} className="form" noValidate onSubmit={submit}>
         {me.hasPassword ? (
           <Field
@@ -469,8 +472,8 @@ function DeleteAccount({ me, onDeleted }: { me: Me; onDeleted: (purgeAfter: stri
             autoComplete="current-password"
             required
             value={password}
-            error={error}
-            onChange={(e) => setPassword(e.target.value)}
+            error={error ?? refused}
+            onChange={(e) => (setPassword(e.target.value), remove.reset())}
           />
         ) : (
           <p className="muted">{t('privacy.noPassword')}</p>
@@ -489,7 +492,10 @@ function DeleteAccount({ me, onDeleted }: { me: Me; onDeleted: (purgeAfter: stri
         onConfirm={() => {
           // the dialog closes first (focus goes back to the form), then the outcome is shown
           setConfirming(false);
-          remove.mutate(me.hasPassword ? password : undefined, { onSuccess: (answer) => onDeleted(answer.purgeAfter) });
+          remove.mutate(me.hasPassword ? password : undefined, {
+            onSuccess: (answer) => onDeleted(answer.purgeAfter),
+            onError: (err) => void (fieldOfFailure(err, fields) && requestAnimationFrame(() => document.getElementById('deletePassword')?.focus())),
+          });
         }}
       />
     </Section>

@@ -3,11 +3,14 @@ import { Link } from 'react-router';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
-import { Field, FormAlert, PasswordHint, clearIfValid, focusFirstError, useChecks, type FieldErrors } from '../components/Form';
-import { failureOf, refusedRule, signUp } from '../api';
+import { Field, FormAlert, PasswordHint, clearIfValid, focusFirstError, showAtField, useChecks, type FieldErrors } from '../components/Form';
+import { failureOf, refusedRule, signUp, type FailureFields } from '../api';
 import type { Locale } from '../i18n/locale';
 import { ResendConfirmation } from '../components/ResendConfirmation';
 
+
+/** A password found in breach lists is said at the password field. */
+const FIELDS: FailureFields = { AUTH_WEAK_PASSWORD: 'password' };
 export default function SignUp() {
   const { t, i18n } = useTranslation('auth');
   const checks = useChecks();
@@ -26,7 +29,12 @@ export default function SignUp() {
     if (Object.values(found).some(Boolean)) return focusFirstError(form.current, found);
     mutation.mutate(
       { email: email.trim(), password, locale, ...(displayName.trim() ? { displayName: displayName.trim() } : {}) },
-      { onError: (err) => void (refusedRule(err, i18n.language) && requestAnimationFrame(() => document.getElementById('displayName')?.focus())) },
+      {
+        onError: (err) => {
+          if (refusedRule(err, i18n.language)) requestAnimationFrame(() => document.getElementById('displayName')?.focus());
+          else showAtField(err, FIELDS, setErrors, form.current);
+        },
+      },
     );
   };
 
@@ -50,7 +58,7 @@ export default function SignUp() {
 
   return (
     <Page title={t('signUp.title')} lead={t('signUp.lead')} className="narrow">
-      <FormAlert title={t('errors.title')} message={nameRefused ? undefined : failureOf(mutation, t('errors.generic'))} />
+      <FormAlert title={t('errors.title')} message={nameRefused ? undefined : failureOf(mutation, t('errors.generic'), FIELDS)} />
       <form ref={form} className="form" noValidate onSubmit={submit}>
         <Field id="email" label={t('fields.email')} type="email" autoComplete="email" required value={email} error={errors.email} onChange={(e) => (setEmail(e.target.value), clearIfValid(setErrors, 'email', checks.email(e.target.value)))} />
         <Field

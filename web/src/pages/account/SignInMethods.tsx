@@ -1,8 +1,8 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
-import { Field, FormAlert, PasswordHint, clearIfValid, focusFirstError, useChecks, type FieldErrors } from '../../components/Form';
-import { failureOf, type Me } from '../../api';
+import { Field, FormAlert, PasswordHint, clearIfValid, focusFirstError, showAtField, useChecks, type FieldErrors } from '../../components/Form';
+import { failureOf, fieldOfFailure, problemDetail, type FailureFields, type Me } from '../../api';
 import { useChangePassword, useRequestEmailChange, useStartGoogleLink, useUnlinkGoogle } from '../../api/account';
 import { Section } from './common';
 
@@ -34,6 +34,8 @@ export function PasswordForm({ me }: { me: Me }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [done, setDone] = useState<string | undefined>();
   const setting = !me.hasPassword;
+  // a wrong current password, or a new one found in breach lists, is said at its field
+  const fields: FailureFields = { AUTH_WEAK_PASSWORD: 'newPassword', ...(setting ? {} : { AUTH_REAUTH_REQUIRED: 'currentPassword' }) };
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -49,6 +51,7 @@ export function PasswordForm({ me }: { me: Me }) {
           setNext('');
           setDone(setting ? t('security.password.set') : t('security.password.changed'));
         },
+        onError: (err) => showAtField(err, fields, setErrors, form.current),
       },
     );
   };
@@ -56,7 +59,7 @@ export function PasswordForm({ me }: { me: Me }) {
   return (
     <Section kind="settings" id="password-title" title={setting ? t('security.password.setTitle') : t('security.password.title')}>
       <p className="muted">{setting ? t('security.password.setLead') : t('security.password.lead')}</p>
-      <FormAlert title={t('security.password.failed')} message={failureOf(change, t('genericError'))} />
+      <FormAlert title={t('security.password.failed')} message={failureOf(change, t('genericError'), fields)} />
       <Done message={done} />
       <form ref={form} className="form" noValidate onSubmit={submit}>
         {/* the account's address, for password managers: they file the new password under it */}
@@ -102,6 +105,8 @@ export function EmailForm({ me }: { me: Me }) {
   const [current, setCurrent] = useState('');
   const [errors, setErrors] = useState<FieldErrors>({});
   const [sentTo, setSentTo] = useState<string | undefined>();
+  // an address already in use (or already this account's), or a wrong password, is said at its field
+  const fields: FailureFields = { AUTH_EMAIL_TAKEN: 'newEmail', AUTH_EMAIL_UNCHANGED: 'newEmail', ...(me.hasPassword ? { AUTH_REAUTH_REQUIRED: 'emailPassword' } : {}) };
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -117,6 +122,7 @@ export function EmailForm({ me }: { me: Me }) {
           setCurrent('');
           setSentTo(newEmail);
         },
+        onError: (err) => showAtField(err, fields, setErrors, form.current),
       },
     );
   };
@@ -125,7 +131,7 @@ export function EmailForm({ me }: { me: Me }) {
     <Section kind="settings" id="email-title" title={t('security.email.title')}>
       <p>{t('security.email.current', { email: me.email })}</p>
       <p className="muted">{t('security.email.lead')}</p>
-      <FormAlert title={t('security.email.failed')} message={failureOf(request, t('genericError'))} />
+      <FormAlert title={t('security.email.failed')} message={failureOf(request, t('genericError'), fields)} />
       <Done message={sentTo ? t('security.email.sent', { email: sentTo }) : undefined} />
       <form ref={form} className="form" noValidate onSubmit={submit}>
         <Field id="newEmail" label={t('security.email.new')} type="email" autoComplete="email" required value={email} error={errors.newEmail} onChange={(e) => (setEmail(e.target.value), clearIfValid(setErrors, 'newEmail', checks.email(e.target.value)))} />
@@ -174,6 +180,10 @@ export function GoogleLink({ me }: { me: Me }) {
   }, [outcome, params, setParams]);
 
   const busy = start.isPending || unlink.isPending;
+  // a wrong password is said at the password field
+  const fields: FailureFields = me.hasPassword ? { AUTH_REAUTH_REQUIRED: 'googlePassword' } : {};
+  const refusedHere = [start, unlink].find((m) => m.isError && fieldOfFailure(m.error, fields));
+  const focusPassword = () => requestAnimationFrame(() => document.getElementById('googlePassword')?.focus());
   const act = (e: FormEvent) => {
     e.preventDefault();
     setDone(undefined);
@@ -190,16 +200,17 @@ export function GoogleLink({ me }: { me: Me }) {
           setCurrent('');
           setDone(t('security.google.unlinked'));
         },
+        onError: focusPassword,
       });
-    else start.mutate(password);
+    else start.mutate(password, { onError: focusPassword });
   };
 
   return (
     <Section kind="settings" id="google-title" title={t('security.google.title')}>
       {shown === 'linked' ? <Done message={t('security.google.linked')} /> : null}
       {shown && shown !== 'linked' ? <FormAlert title={t('security.google.failed')} message={t(`security.google.outcome.${shown}`)} /> : null}
-      <FormAlert title={t('security.google.failed')} message={failureOf(start, t('genericError'))} />
-      <FormAlert title={t('security.google.unlinkFailed')} message={failureOf(unlink, t('genericError'))} />
+      <FormAlert title={t('security.google.failed')} message={failureOf(start, t('genericError'), fields)} />
+      <FormAlert title={t('security.google.unlinkFailed')} message={failureOf(unlink, t('genericError'), fields)} />
       <Done message={done} />
       {/* right after linking, the notice above says it: not said twice */}
       {shown === 'linked' && me.google ? null : <p>{me.google ? t('security.google.isLinked') : t('security.google.notLinked')}</p>}
@@ -215,8 +226,8 @@ export function GoogleLink({ me }: { me: Me }) {
               autoComplete="current-password"
               required
               value={current}
-              error={error}
-              onChange={(e) => setCurrent(e.target.value)}
+              error={error ?? (refusedHere ? problemDetail(refusedHere.error) : undefined)}
+              onChange={(e) => (setCurrent(e.target.value), start.reset(), unlink.reset())}
             />
           ) : (
             <p className="field-hint">{t('security.recentHint')}</p>
