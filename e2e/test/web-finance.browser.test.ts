@@ -87,6 +87,30 @@ describe('finance and ops', () => {
 
           await page.getByRole('button', { name: at(f, 'reconciliation.run') }).click();
           await page.getByText(at(f, 'reconciliation.noOrders')).waitFor();
+          // an order that disagrees with the ledger is said in the page's language, from the issues'
+          // data (the API's own answer, with one such order added: billing's tests make real ones)
+          const odd = '01900000-0000-7000-8000-00000000abcd';
+          await page.route('**/v1/admin/billing/reconciliation?**', async (route) => {
+            const real = (await (await route.fetch()).json()) as Record<string, unknown>;
+            const credits = { granted: 100, clawedBack: 0, restored: 0 };
+            const order = { orderId: odd, status: 'paid', currency: 'usd', amount: 500, refundedAmount: 0, disputedAmount: 0, paidAt: new Date().toISOString(), tax: null, taxBehavior: null, expected: credits, ledger: { ...credits, granted: 90, debt: 0 }, matches: false };
+            const issues = [
+              { kind: 'paid-differs', actual: 450, currency: 'eur', expected: 500, expectedCurrency: 'usd' },
+              { kind: 'granted', actual: 90, expected: 100 },
+            ];
+            await route.fulfill({ json: { ...real, orders: [order], mismatches: [{ orderId: odd, reasons: ['Stripe reported 450 eur paid for an order of 500 usd', 'granted 90, expected 100'], issues }] } });
+          });
+          await page.getByRole('button', { name: at(f, 'reconciliation.run') }).click();
+          const mismatch = page.locator('.check-bad li', { hasText: odd });
+          await mismatch.waitFor();
+          const said = await mismatch.innerText();
+          const eur = new Intl.NumberFormat(locale === 'zh' ? 'zh-CN' : 'en-US', { style: 'currency', currency: 'EUR' }).format(4.5);
+          const usd = new Intl.NumberFormat(locale === 'zh' ? 'zh-CN' : 'en-US', { style: 'currency', currency: 'USD' }).format(5);
+          expect(said).toContain(at(f, 'reconciliation.issues.paid-differs', { actual: eur, expected: usd }));
+          expect(said).toContain(at(f, 'reconciliation.issues.granted', { actual: '90', expected: '100' }));
+          expect(said).not.toContain(locale === 'zh' ? 'reported' : '; granted 90');
+          await screen(page, 'finance-reconciliation-mismatch', { locale, width });
+          await page.unroute('**/v1/admin/billing/reconciliation?**');
 
           const system = tb.lines.find((l) => l.accountId)!;
           await page.getByLabel(at(f, 'statement.account')).fill(system.accountId!);

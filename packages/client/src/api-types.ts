@@ -2921,7 +2921,20 @@ export interface components {
         Reconciliation: {
             from: string;
             mismatches: {
+                /** @description The same issues as data, for a reader in another language. */
+                issues: {
+                    actual?: number;
+                    currency?: string | null;
+                    expected?: number;
+                    expectedCurrency?: string;
+                    /**
+                     * @description `orphan-refund-pending`: paid after its owner's purge, Stripe has not confirmed the automatic refund (actual refunded of expected, minor units of `currency`); `paid-differs`: Stripe reported `actual` `currency` paid for an order due `expected` `expectedCurrency`; `grant-missing`: the ledger posted no grant; `granted`, `clawed-back`, `restored`: credits the ledger reported (`actual`) against those expected; `net-clawback`: credits billing clawed back net (`actual`) against what its refunds and disputes call for.
+                     * @enum {string}
+                     */
+                    kind: "orphan-refund-pending" | "paid-differs" | "grant-missing" | "granted" | "clawed-back" | "restored" | "net-clawback";
+                }[];
                 orderId: string;
+                /** @description Each issue as an English sentence (as in the CSV). */
                 reasons: string[];
             }[];
             /** @description More orders follow: ask again with `cursor` (mismatches and totals always cover the whole period). */

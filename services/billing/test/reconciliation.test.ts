@@ -77,7 +77,7 @@ describe('GET /v1/admin/billing/reconciliation', () => {
     });
     expect(byId.get(disputed.orderId)).toMatchObject({ status: 'disputed', disputedAmount: 500, matches: true, expected: { granted: 100, clawedBack: 100, restored: 0 } });
     expect(byId.get(unposted.orderId)).toMatchObject({ matches: false, ledger: { granted: 0 } });
-    expect(res.body.mismatches).toEqual([{ orderId: unposted.orderId, reasons: ['grant not posted by the ledger'] }]);
+    expect(res.body.mismatches).toEqual([{ orderId: unposted.orderId, reasons: ['grant not posted by the ledger'], issues: [{ kind: 'grant-missing' }] }]);
 
     expect(res.body.totals).toEqual([
       { currency: 'cny', orders: 1, gross: 9000, refunded: 3000, disputesLost: 0, net: 6000, tax: 0, creditsGranted: 300, creditsClawedBack: 100, creditsRestored: 0 },
@@ -95,6 +95,8 @@ describe('GET /v1/admin/billing/reconciliation', () => {
     expect(res.body.mismatches.find((m: { orderId: string }) => m.orderId === c.orderId)).toEqual({
       orderId: c.orderId,
       reasons: ['Stripe reported 450 eur paid for an order of 500 usd'],
+      // the same, as data a page says in its reader's language
+      issues: [{ kind: 'paid-differs', actual: 450, currency: 'eur', expected: 500, expectedCurrency: 'usd' }],
     });
     expect(h.logs.text()).toContain('paid amount differs from the order amount');
   });

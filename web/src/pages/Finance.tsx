@@ -270,6 +270,14 @@ function ReconciliationSection() {
   const lang = i18n.language;
   const run = useMutation({ mutationFn: (q: { from: string; to: string }) => getReconciliation(q.from, q.to) });
   const r = run.data;
+  // each issue from its data, in the reader's language (the API's `reasons` are English)
+  const cash = (minor: number | undefined, currency: string | null | undefined) => (currency ? money(lang, minor ?? 0, currency) : number(lang, minor ?? 0));
+  const issueText = (i: NonNullable<typeof r>['mismatches'][number]['issues'][number]) =>
+    i.kind === 'orphan-refund-pending'
+      ? t('reconciliation.issues.orphan-refund-pending', { actual: cash(i.actual, i.currency), expected: cash(i.expected, i.currency) })
+      : i.kind === 'paid-differs'
+        ? t('reconciliation.issues.paid-differs', { actual: cash(i.actual, i.currency), expected: cash(i.expected, i.expectedCurrency) })
+        : t(`reconciliation.issues.${i.kind}`, { actual: i.actual ?? 0, expected: i.expected ?? 0 });
   return (
     <Section kind="finance" id="reconciliation-title" title={t('reconciliation.title')}>
       <p>{t('reconciliation.text')}</p>
@@ -287,7 +295,7 @@ function ReconciliationSection() {
               <ul>
                 {r.mismatches.map((m) => (
                   <li key={m.orderId}>
-                    <span className="account-id">{m.orderId}</span>: {m.reasons.join('; ')}
+                    <span className="account-id">{m.orderId}</span> {m.issues.map((i) => issueText(i)).join(lang === 'zh' ? '；' : '; ')}
                   </li>
                 ))}
               </ul>

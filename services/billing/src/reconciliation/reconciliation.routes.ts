@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { ref } from '@imlab/contracts';
+import { ref, StringEnum } from '@imlab/contracts';
 import { Readable } from 'node:stream';
 import { csvStream, errors, invalidCursor, operation, requireRole, type App } from '@imlab/http';
 import type { Kysely } from '@imlab/db';
@@ -30,7 +30,28 @@ const Reconciliation = Type.Object(
       }),
     ),
     nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'More orders follow: ask again with `cursor` (mismatches and totals always cover the whole period).' }),
-    mismatches: Type.Array(Type.Object({ orderId: Type.String(), reasons: Type.Array(Type.String()) })),
+    mismatches: Type.Array(
+      Type.Object({
+        orderId: Type.String(),
+        reasons: Type.Array(Type.String(), { description: 'Each issue as an English sentence (as in the CSV).' }),
+        issues: Type.Array(
+          Type.Object(
+            {
+              kind: StringEnum(['orphan-refund-pending', 'paid-differs', 'grant-missing', 'granted', 'clawed-back', 'restored', 'net-clawback'] as const, {
+                description:
+                  '`orphan-refund-pending`: paid after its owner\'s purge, Stripe has not confirmed the automatic refund (actual refunded of expected, minor units of `currency`); `paid-differs`: Stripe reported `actual` `currency` paid for an order due `expected` `expectedCurrency`; `grant-missing`: the ledger posted no grant; `granted`, `clawed-back`, `restored`: credits the ledger reported (`actual`) against those expected; `net-clawback`: credits billing clawed back net (`actual`) against what its refunds and disputes call for.',
+              }),
+              actual: Type.Optional(Type.Integer()),
+              expected: Type.Optional(Type.Integer()),
+              currency: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+              expectedCurrency: Type.Optional(Type.String()),
+            },
+            { additionalProperties: false },
+          ),
+          { description: 'The same issues as data, for a reader in another language.' },
+        ),
+      }),
+    ),
     totals: Type.Array(
       Type.Object({
         currency: Currency,

@@ -41,6 +41,35 @@ export interface CurrencyTotals {
  * credits follow from the order's facts (price, cumulative refund, disputes), the same rules the
  * settlement uses; any difference is listed with its reasons.
  */
+/**
+ * One way an order disagrees with the ledger, as data (the web app says it in the reader's
+ * language); `reasonText` is the English sentence the API and the CSV also carry.
+ */
+export type ReconIssue =
+  | { kind: 'orphan-refund-pending'; actual: number; expected: number; currency: string }
+  | { kind: 'paid-differs'; actual: number; currency: string | null; expected: number; expectedCurrency: string }
+  | { kind: 'grant-missing' }
+  | { kind: 'granted' | 'clawed-back' | 'restored' | 'net-clawback'; actual: number; expected: number };
+
+export function reasonText(i: ReconIssue): string {
+  switch (i.kind) {
+    case 'orphan-refund-pending':
+      return `paid after its owner's purge: the automatic refund is not confirmed by Stripe yet (${i.actual} of ${i.expected} refunded)`;
+    case 'paid-differs':
+      return `Stripe reported ${i.actual} ${i.currency ?? '?'} paid for an order of ${i.expected} ${i.expectedCurrency}`;
+    case 'grant-missing':
+      return 'grant not posted by the ledger';
+    case 'granted':
+      return `granted ${i.actual}, expected ${i.expected}`;
+    case 'clawed-back':
+      return `clawed back ${i.actual}, expected ${i.expected}`;
+    case 'restored':
+      return `restored ${i.actual}, expected ${i.expected}`;
+    case 'net-clawback':
+      return `billing clawed back ${i.actual} net, the refunds and disputes call for ${i.expected}`;
+  }
+}
+
 export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) {
   const from = new Date(fromIso);
   const to = new Date(toIso);
@@ -50,7 +79,7 @@ export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) 
   const rows = await repo.paidOrdersWithLedger(db, from, to);
   const disputes = await repo.disputesOf(db, from, to);
   const orders: ReconOrder[] = [];
-  const mismatches: { orderId: string; reasons: string[] }[] = [];
+  const mismatches: { orderId: string; reasons: string[]; issues: ReconIssue[] }[] = [];
   const totals = new Map<string, CurrencyTotals>();
 
   for (const r of rows) {
@@ -64,20 +93,19 @@ export async function reconcile(db: Kysely<DB>, fromIso: string, toIso: string) 
     const orphan = r.auto_refund_requested_at !== null && ledger.granted === 0;
     const expected = orphan ? { granted: 0, clawedBack: 0, restored: 0 } : { granted: r.credits, clawedBack: Number(r.sent_clawed_back), restored: Number(r.sent_restored) };
     const netFromFacts = orphan ? 0 : factsNetClawback(r, own);
-    const reasons: string[] = [];
-    if (orphan && r.refunded_amount < r.amount) reasons.push(`paid after its owner's purge: the automatic refund is not confirmed by Stripe yet (${r.refunded_amount} of ${r.amount} refunded)`);
+    const issues: ReconIssue[] = [];
+    if (orphan && r.refunded_amount < r.amount) issues.push({ kind: 'orphan-refund-pending', actual: r.refunded_amount, expected: r.amount, currency: r.currency });
     const due = expectedPaid(r, r.tax_amount ?? 0);
     if (r.paid_amount !== null && (r.paid_amount !== due || r.paid_currency !== r.currency)) {
-      reasons.push(`Stripe reported ${r.paid_amount} ${r.paid_currency ?? '?'} paid for an order of ${due} ${r.currency}`);
+      issues.push({ kind: 'paid-differs', actual: r.paid_amount, currency: r.paid_currency, expected: due, expectedCurrency: r.currency });
     }
-    if (ledger.granted === 0 && !orphan) reasons.push('grant not posted by the ledger');
-    else if (ledger.granted !== expected.granted) reasons.push(`granted ${ledger.granted}, expected ${expected.granted}`);
-    if (ledger.clawedBack !== expected.clawedBack) reasons.push(`clawed back ${ledger.clawedBack}, expected ${expected.clawedBack}`);
-    if (ledger.restored !== expected.restored) reasons.push(`restored ${ledger.restored}, expected ${expected.restored}`);
-    if (expected.clawedBack - expected.restored !== netFromFacts) {
-      reasons.push(`billing clawed back ${expected.clawedBack - expected.restored} net, the refunds and disputes call for ${netFromFacts}`);
-    }
-    if (reasons.length) mismatches.push({ orderId: r.id, reasons });
+    if (ledger.granted === 0 && !orphan) issues.push({ kind: 'grant-missing' });
+    else if (ledger.granted !== expected.granted) issues.push({ kind: 'granted', actual: ledger.granted, expected: expected.granted });
+    if (ledger.clawedBack !== expected.clawedBack) issues.push({ kind: 'clawed-back', actual: ledger.clawedBack, expected: expected.clawedBack });
+    if (ledger.restored !== expected.restored) issues.push({ kind: 'restored', actual: ledger.restored, expected: expected.restored });
+    if (expected.clawedBack - expected.restored !== netFromFacts) issues.push({ kind: 'net-clawback', actual: expected.clawedBack - expected.restored, expected: netFromFacts });
+    const reasons = issues.map(reasonText);
+    if (issues.length) mismatches.push({ orderId: r.id, reasons, issues });
     orders.push({
       orderId: r.id,
       status: r.status,
