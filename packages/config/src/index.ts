@@ -106,6 +106,37 @@ export type ConfigCheck<S extends Specs> = (config: Partial<Cleaned<S>>, problem
 
 export const MIN_INTERNAL_TOKEN_LENGTH = 32;
 
+/** The OpenTelemetry instrumentations a process may switch on (OTEL_NODE_ENABLED/DISABLED_INSTRUMENTATIONS). */
+export const OTEL_INSTRUMENTATIONS = ['pg', 'ioredis', 'undici', 'bullmq'] as const;
+const OTEL_EXPORTERS = ['otlp', 'console', 'none'];
+
+const otelList = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+
+/**
+ * What is wrong with the OpenTelemetry variables every process reads (they are read before the
+ * config, by @imlab/http/instrument, which ignores values it cannot use): reported with the rest
+ * of the config's problems, in its one message.
+ */
+export function otelProblems(env: NodeJS.ProcessEnv): Record<string, string> {
+  const problems: Record<string, string> = {};
+  const exporter = (env.OTEL_TRACES_EXPORTER ?? '').trim().toLowerCase();
+  if (exporter && !OTEL_EXPORTERS.includes(exporter)) problems.OTEL_TRACES_EXPORTER = `must be one of ${OTEL_EXPORTERS.join(', ')}`;
+  for (const key of ['OTEL_NODE_ENABLED_INSTRUMENTATIONS', 'OTEL_NODE_DISABLED_INSTRUMENTATIONS']) {
+    const unknown = otelList(env[key]).filter((n) => !(OTEL_INSTRUMENTATIONS as readonly string[]).includes(n));
+    if (unknown.length) problems[key] = `names unknown instrumentation(s) ${unknown.join(', ')} (known: ${OTEL_INSTRUMENTATIONS.join(', ')})`;
+  }
+  for (const key of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']) {
+    const value = env[key];
+    if (!value) continue;
+    if (!URL.canParse(value) || !['http:', 'https:'].includes(new URL(value).protocol)) problems[key] = 'must be an http(s) URL';
+  }
+  return problems;
+}
+
 export function loadConfig<S extends Specs>(service: string, specs: S, env: NodeJS.ProcessEnv = process.env, check?: ConfigCheck<S>): Cleaned<S> {
   const problems: Record<string, string> = {};
   const cleaned = cleanEnv(env, specs, {
@@ -129,6 +160,7 @@ export function loadConfig<S extends Specs>(service: string, specs: S, env: Node
   if (env.NODE_ENV === 'production' && typeof internal === 'string' && !('INTERNAL_API_TOKEN' in problems) && internal.length < MIN_INTERNAL_TOKEN_LENGTH) {
     problems.INTERNAL_API_TOKEN = `must be at least ${MIN_INTERNAL_TOKEN_LENGTH} characters in production (e.g. openssl rand -base64 32)`;
   }
+  for (const [key, message] of Object.entries(otelProblems(env))) problems[key] ??= message;
   if (check) {
     const rules: Record<string, string> = {};
     const valid = Object.fromEntries(Object.entries(cleaned as Record<string, unknown>).filter(([k]) => !(k in problems)));

@@ -41,6 +41,31 @@ describe('loadConfig', () => {
     }).MIN).toBe(60);
   });
 
+  it('reports bad OpenTelemetry variables (read before the config, by the instrumentation) in the same one message', () => {
+    let error: unknown;
+    try {
+      loadConfig('auth', specs, {
+        NODE_ENV: 'test',
+        PORT: 'eighty',
+        STRIPE_SECRET_KEY: 'sk',
+        IP_HASH_SECRET: 'a-test-secret-of-32-characters!!',
+        OTEL_TRACES_EXPORTER: 'jaeger',
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'pg,http',
+        OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'redis',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(Object.keys((error as ConfigError).problems).sort()).toEqual(
+      ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_NODE_DISABLED_INSTRUMENTATIONS', 'OTEL_NODE_ENABLED_INSTRUMENTATIONS', 'OTEL_TRACES_EXPORTER', 'PORT'].sort(),
+    );
+    expect((error as ConfigError).problems.OTEL_NODE_ENABLED_INSTRUMENTATIONS).toMatch(/http/);
+    // well-formed ones pass
+    expect(() => loadConfig('auth', specs, { NODE_ENV: 'test', STRIPE_SECRET_KEY: 'sk', IP_HASH_SECRET: 'a-test-secret-of-32-characters!!', OTEL_TRACES_EXPORTER: 'otlp', OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'BullMQ', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).not.toThrow();
+  });
+
   it('never echoes a malformed value, which may carry a password', () => {
     let message = '';
     try {

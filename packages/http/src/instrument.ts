@@ -4,6 +4,7 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation, type UndiciRequest } from '@opentelemetry/instrumentation-undici';
 import { register as registerImportHooks, supportsSyncHooks } from 'import-in-the-middle/register-hooks.mjs';
 import { setupTracing, tracerProvider, tracingExported } from './trace.js';
+import { OTEL_INSTRUMENTATIONS } from '@imlab/config';
 
 /**
  * OpenTelemetry's own instrumentations, beside the request and message spans of trace.ts: every SQL
@@ -30,7 +31,7 @@ import { setupTracing, tracerProvider, tracingExported } from './trace.js';
  * asked) and query strings (removed from `url.full` and `url.query`: verification and reset links
  * carry tokens there).
  */
-export const INSTRUMENTATIONS = ['pg', 'ioredis', 'undici', 'bullmq'] as const;
+export const INSTRUMENTATIONS = OTEL_INSTRUMENTATIONS;
 export type InstrumentationName = (typeof INSTRUMENTATIONS)[number];
 /**
  * The modules whose ES-module imports the loader hook intercepts (nothing else goes through it): by
@@ -52,13 +53,15 @@ const listOf = (value: string | undefined): string[] =>
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
 
-/** The instrumentations the environment asks for (see above). */
+/**
+ * The instrumentations the environment asks for (see above). Names it does not know are left out
+ * here: the service's config, loaded next, refuses them with every other problem in one message
+ * (otelProblems in @imlab/config).
+ */
 export function instrumentationsFromEnv(env: NodeJS.ProcessEnv, exported: boolean): Set<InstrumentationName> {
   const asked = env.OTEL_NODE_ENABLED_INSTRUMENTATIONS !== undefined ? listOf(env.OTEL_NODE_ENABLED_INSTRUMENTATIONS) : exported ? [...INSTRUMENTATIONS] : [];
-  const unknown = [...asked, ...listOf(env.OTEL_NODE_DISABLED_INSTRUMENTATIONS)].filter((n) => !(INSTRUMENTATIONS as readonly string[]).includes(n));
-  if (unknown.length) throw new Error(`unknown OpenTelemetry instrumentation(s): ${unknown.join(', ')} (known: ${INSTRUMENTATIONS.join(', ')})`);
   const disabled = new Set(listOf(env.OTEL_NODE_DISABLED_INSTRUMENTATIONS));
-  return new Set(asked.filter((n) => !disabled.has(n)) as InstrumentationName[]);
+  return new Set(asked.filter((n): n is InstrumentationName => (INSTRUMENTATIONS as readonly string[]).includes(n) && !disabled.has(n)));
 }
 
 /** `url.full` without its query string (tokens travel there), for the undici client span. */

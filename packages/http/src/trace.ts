@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { otelProblems } from '@imlab/config';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, ConsoleSpanExporter, InMemorySpanExporter, ParentBasedSampler, SamplingDecision, SimpleSpanProcessor, TracerProvider, type ReadableSpan, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -67,6 +68,8 @@ export function recordSpans(): { finished(): ReadableSpan[]; stop(): void } {
 
 /** The span exporter the OTEL_* variables ask for; none unless asked (off by default). */
 export function exporterFromEnv(env: NodeJS.ProcessEnv) {
+  // Variables the config refuses (otelProblems): no exporter; the config's message says why.
+  if (Object.keys(otelProblems(env)).length > 0) return undefined;
   const chosen = (env.OTEL_TRACES_EXPORTER ?? '').trim().toLowerCase();
   if (chosen === 'console') return new ConsoleSpanExporter();
   if (chosen === 'otlp' || (chosen === '' && (env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT))) return new OTLPTraceExporter();

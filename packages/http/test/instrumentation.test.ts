@@ -16,7 +16,8 @@ describe('which instrumentations run', () => {
     expect([...instrumentationsFromEnv({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: ' PG, undici ' }, false)]).toEqual(['pg', 'undici']);
     expect([...instrumentationsFromEnv({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: '' }, true)]).toEqual([]);
     expect([...instrumentationsFromEnv({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'bullmq,ioredis' }, true)]).toEqual(['pg', 'undici']);
-    expect(() => instrumentationsFromEnv({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'pg,http' }, false)).toThrow(/unknown OpenTelemetry instrumentation\(s\): http/);
+    // an unknown name is left out here; the config refuses it in its one message (otelProblems)
+    expect([...instrumentationsFromEnv({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'pg,http' }, false)]).toEqual(['pg']);
   });
 
   it('drops the query string from the URL a client span records', () => {

@@ -48,6 +48,8 @@ export const configSpec = {
   S3_ACCESS_KEY_ID: str({ default: '' }),
   S3_SECRET_ACCESS_KEY: str({ default: '' }),
   S3_FORCE_PATH_STYLE: str({ choices: ['true', 'false'], default: 'true' }),
+  /** Each S3 call's limit per attempt (the SDK retries 3 times): a store that hangs fails instead. */
+  S3_TIMEOUT_MS: num({ default: 30_000 }),
 
   /** Render jobs one worker process runs at once. */
   RENDER_CONCURRENCY: num({ default: 2 }),

@@ -67,6 +67,26 @@ describe.each(backends)('%s storage', (_name, make) => {
   });
 });
 
+describe('an S3 store that hangs', () => {
+  it('fails each call after S3_TIMEOUT_MS per attempt instead of waiting for ever', async () => {
+    // accepts connections and reads requests, never answers
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const hung = new S3Storage({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', bucket: 'b', accessKeyId: 'k', secretAccessKey: 's', forcePathStyle: true, requestTimeoutMs: 300 });
+    const started = Date.now();
+    try {
+      await expect(hung.get('u/x/a.png')).rejects.toThrow();
+      await expect(hung.put('u/x/a.png', Buffer.from('x'), 'image/png')).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      hung.client.destroy();
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    }
+  }, 30_000);
+});
+
 describe('S3 deletes that S3 partly refuses', () => {
   it('fails (so a purge is retried) when DeleteObjects answers 200 with per-key errors', async () => {
     const { createServer } = await import('node:http');

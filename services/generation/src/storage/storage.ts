@@ -78,6 +78,8 @@ export interface S3Options {
   forcePathStyle: boolean;
   /** R2 (and other S3-compatible stores): send checksums only where the operation requires one. */
   checksumsWhenRequired?: boolean;
+  /** Each attempt's limit (S3_TIMEOUT_MS); the SDK's own default is to wait forever. */
+  requestTimeoutMs?: number;
 }
 
 /** S3-compatible storage (AWS, Cloudflare R2, MinIO, ...). */
@@ -92,6 +94,10 @@ export class S3Storage implements ObjectStorage {
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle,
       credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+      // A store that accepts the connection and never answers must not hold a render, a request or
+      // a purge for ever: each attempt gives up (the SDK retries up to 3 times, then it fails).
+      // (without throwOnRequestTimeout the SDK only logs a warning when the limit passes and waits on)
+      requestHandler: { connectionTimeout: 5000, requestTimeout: opts.requestTimeoutMs ?? 30_000, throwOnRequestTimeout: true },
       // Checksums only where the API demands one (DeleteObjects): what Cloudflare R2 asks of clients
       // whose defaults add newer checksum headers it may refuse.
       ...(opts.checksumsWhenRequired ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
@@ -154,6 +160,7 @@ export function createStorage(config: {
   S3_ACCESS_KEY_ID: string;
   S3_SECRET_ACCESS_KEY: string;
   S3_FORCE_PATH_STYLE: string;
+  S3_TIMEOUT_MS?: number;
 }): ObjectStorage {
   if (config.STORAGE === 's3') {
     return new S3Storage({
@@ -164,6 +171,7 @@ export function createStorage(config: {
       secretAccessKey: config.S3_SECRET_ACCESS_KEY,
       forcePathStyle: config.S3_FORCE_PATH_STYLE === 'true',
       checksumsWhenRequired: isR2Endpoint(config.S3_ENDPOINT),
+      ...(config.S3_TIMEOUT_MS ? { requestTimeoutMs: config.S3_TIMEOUT_MS } : {}),
     });
   }
   return new FsStorage(config.STORAGE_DIR);
