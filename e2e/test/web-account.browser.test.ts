@@ -268,6 +268,15 @@ describe('password, email address and Google', () => {
         expect(await page.locator('#currentPassword').getAttribute('aria-invalid')).toBe('true');
         expect(await passwordForm.locator('[role=alert]').count()).toBe(0);
         await screen(page, 'settings-password-wrong', { locale, width });
+        // switching the page's language takes the message away rather than leave it in the old one
+        const other = settingsTexts(locale === 'en' ? 'zh' : 'en');
+        await page.locator('.language-switch').click();
+        await page.getByRole('heading', { name: at(other, 'security.password.title'), exact: true }).waitFor();
+        await refused.waitFor({ state: 'detached' });
+        expect(await page.locator('#currentPassword').getAttribute('aria-invalid')).toBeNull();
+        await page.locator('.language-switch').click();
+        await page.getByRole('heading', { name: at(s, 'security.password.title'), exact: true }).waitFor();
+        await until(async () => ((await ok(person.api.GET('/v1/me'))).locale === locale ? true : undefined), 10_000);
         expect((await laptop.call('GET', '/v1/me')).status).toBe(200);
         // the right one
         await passwordForm.getByLabel(at(s, 'security.password.current')).fill(PASSWORD);

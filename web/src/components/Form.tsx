@@ -2,14 +2,27 @@ import { useEffect, useRef, useState, type Dispatch, type FormEvent, type InputH
 import { useTranslation } from 'react-i18next';
 import { fieldOfFailure, problemDetail, type FailureFields } from '../api';
 
+/**
+ * A message that was shown before the page's language changed is stale: it would stay in the old
+ * language (the API's words, or a check's text kept in state), so it is hidden until it changes;
+ * the next submit says it again in the new language.
+ */
+export function useCurrentLanguage(message: string | undefined): string | undefined {
+  const { i18n } = useTranslation();
+  const [seen, setSeen] = useState({ message, language: i18n.language });
+  if (seen.message !== message) setSeen({ message, language: i18n.language });
+  return seen.message !== message || seen.language === i18n.language ? message : undefined;
+}
+
 /** A labelled input; its error (if any) is tied to it with aria-describedby and aria-invalid. */
 export function Field({
   id,
   label,
-  error,
+  error: given,
   hint,
   ...input
 }: { id: string; label: string; error?: string | undefined; hint?: ReactNode } & InputHTMLAttributes<HTMLInputElement>) {
+  const error = useCurrentLanguage(given);
   const described = [hint ? `${id}-hint` : undefined, error ? `${id}-error` : undefined].filter(Boolean).join(' ') || undefined;
   return (
     <div className="field">
@@ -33,7 +46,8 @@ export function Field({
  * The reason a form did not go through, announced (role=alert) and focused, so a keyboard or
  * screen-reader user lands on it.
  */
-export function FormAlert({ message, title }: { message: string | undefined; title?: string }) {
+export function FormAlert({ message: given, title }: { message: string | undefined; title?: string }) {
+  const message = useCurrentLanguage(given);
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (message) ref.current?.focus();
