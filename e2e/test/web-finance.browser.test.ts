@@ -120,6 +120,16 @@ describe('finance and ops', () => {
           const summary = await page.locator('.statement-summary').innerText();
           expect(summary).toContain(at(f, `trial.types.${system.type}`));
           expect(summary).toContain(at(f, 'trial.scopeSystem'));
+          // the promo account gave the sign-up bonuses: each line's kind and side in words, the code beside
+          const promo = tb.lines.find((l) => l.type === 'promo' && l.accountId)!;
+          await page.getByLabel(at(f, 'statement.account')).fill(promo.accountId!);
+          await page.getByRole('button', { name: at(f, 'statement.show') }).click();
+          const row = page.getByRole('region', { name: at(f, 'statement.tableLabel') }).locator('tbody tr').first();
+          await row.waitFor();
+          const cells = await row.locator('td').allInnerTexts();
+          expect(cells[1]).toContain(at(f, 'statement.kinds.grant_promo'));
+          expect(cells[1]).toContain('grant_promo');
+          expect(cells[2]).toBe(at(f, 'statement.sides.debit'));
 
           const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: at(f, 'csv.download') }).click()]);
           const csv = (await readFile((await file.path())!)).toString('utf8');

@@ -12,7 +12,7 @@ import { dateTime } from '../i18n/dates';
 import { StaffGate } from './account/StaffGate';
 import { LookupSection, MonthEndSection } from './finance/MonthEnd';
 import { TableScroll } from './finance/TableScroll';
-import { AccountTypeName, useAccountType } from './finance/AccountType';
+import { AccountTypeName, CodeName, useAccountType } from './finance/AccountType';
 import '../styles/account.css';
 
 /** `/finance`: for the roles finance and admin. */
@@ -248,8 +248,10 @@ function StatementSection() {
                 {data.statement.items.map((item) => (
                   <tr key={`${item.transferId}:${item.side}`}>
                     <td>{dateTime(lang, item.createdAt)}</td>
-                    <td>{item.kind}</td>
-                    <td>{item.side}</td>
+                    <td>
+                      <CodeName label={t(`statement.kinds.${item.kind}`, { defaultValue: item.kind })} code={item.kind} />
+                    </td>
+                    <td>{t(`statement.sides.${item.side}`)}</td>
                     <td className="num">{number(lang, item.amount, true)}</td>
                     <td className="account-id">{item.counterAccountId}</td>
                     <td className="account-id">{item.reference ?? '—'}</td>

@@ -6,13 +6,17 @@ export const useAccountType = () => {
   return (type: string) => t(`trial.types.${type}`, { defaultValue: type });
 };
 
-/** An account type's word, and under it the type as the API and the CSVs name it, where the two differ. */
-export function AccountTypeName({ type }: { type: string }) {
-  const label = useAccountType()(type);
+/** A word for one of the API's codes, and under it the code as the API and the CSVs name it, where the two differ. */
+export function CodeName({ label, code }: { label: string; code: string }) {
   return (
     <>
       {label}
-      {label.toLowerCase() === type ? null : <span className="account-id">{type}</span>}
+      {label.toLowerCase() === code ? null : <span className="account-id">{code}</span>}
     </>
   );
+}
+
+/** An account type's word, and under it the type as the API names it. */
+export function AccountTypeName({ type }: { type: string }) {
+  return <CodeName label={useAccountType()(type)} code={type} />;
 }
