@@ -372,6 +372,7 @@ describe('deleting the account', () => {
         expect(await refused.innerText()).toBe(locale === 'en' ? 'The password is incorrect.' : '密码不正确。');
         await until(async () => (await page.evaluate(() => document.activeElement?.id)) === 'deletePassword', 5000);
         expect(await page.locator('main [role=alert]').count()).toBe(0);
+        await screen(page, 'settings-delete-wrong-password', { locale, width });
         expect((await person.call('GET', '/v1/me')).status).toBe(200);
 
         // Escape cancels the dialog: nothing happens

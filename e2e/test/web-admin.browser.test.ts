@@ -134,7 +134,9 @@ describe('/back-office', () => {
         await route.abort('connectionreset');
       });
       await goodwill.getByRole('button', { name: at(zh, 'goodwill.grant') }).click();
-      await goodwill.getByRole('alert').getByText(at(zh, 'genericError')).waitFor();
+      // it says pressing again is safe (the form keeps its key)
+      await goodwill.getByRole('alert').getByText(at(zh, 'goodwill.noAnswer')).waitFor();
+      await screen(page, 'back-office-goodwill-lost', { locale: 'zh', width: 375 });
       expect(granted).toBe(1);
       await page.unroute('**/v1/admin/ledger/goodwill');
       // the form still holds the grant; pressing again sends the same key and gets the first grant back
@@ -142,6 +144,7 @@ describe('/back-office', () => {
       await goodwill.getByRole('status').waitFor();
       expect(await goodwill.getByRole('status').innerText()).toContain('7');
       expect(await goodwill.getByLabel(at(zh, 'goodwill.amount')).inputValue()).toBe('');
+      await screen(page, 'back-office-goodwill-granted', { locale: 'zh', width: 375 });
     });
     expect((await ok(recipient.api.GET('/v1/credits/balance'))).available).toBe(before + 7);
     const history = await ok(recipient.api.GET('/v1/credits/transactions'));

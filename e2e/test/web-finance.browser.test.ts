@@ -101,7 +101,7 @@ describe('finance and ops', () => {
             await route.fulfill({ json: { ...real, orders: [order], mismatches: [{ orderId: odd, reasons: ['Stripe reported 450 eur paid for an order of 500 usd', 'granted 90, expected 100'], issues }] } });
           });
           await page.getByRole('button', { name: at(f, 'reconciliation.run') }).click();
-          const mismatch = page.locator('.check-bad li', { hasText: odd });
+          const mismatch = page.locator('.check-bad-list li', { hasText: odd });
           await mismatch.waitFor();
           const said = await mismatch.innerText();
           const eur = new Intl.NumberFormat(locale === 'zh' ? 'zh-CN' : 'en-US', { style: 'currency', currency: 'EUR' }).format(4.5);
@@ -130,6 +130,7 @@ describe('finance and ops', () => {
           expect(cells[1]).toContain(at(f, 'statement.kinds.grant_promo'));
           expect(cells[1]).toContain('grant_promo');
           expect(cells[2]).toBe(at(f, 'statement.sides.debit'));
+          await screen(page, 'finance-statement', { locale, width });
 
           const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: at(f, 'csv.download') }).click()]);
           const csv = (await readFile((await file.path())!)).toString('utf8');

@@ -340,6 +340,7 @@ describe('linking Google in the settings', () => {
         expect(await refused.innerText()).toBe(locale === 'en' ? 'The password is incorrect.' : '密码不正确。');
         await until(async () => (await page.evaluate(() => document.activeElement?.id)) === 'googlePassword', 5000);
         expect(await section.locator('[role=alert]').count()).toBe(0);
+        await screen(page, 'settings-google-unlink-wrong-password', { locale, width });
         expect((await ok(person.api.GET('/v1/me'))).google).toBe(true);
         // unlinked, with the right one
         await section.getByLabel(at(s, 'security.password.current')).fill(PASSWORD);

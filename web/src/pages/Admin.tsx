@@ -235,7 +235,8 @@ function GoodwillForm({ userId, onDone }: { userId: string; onDone: (amount: num
       }}
     >
       <h4 id={`${id}-title`}>{t('goodwill.title')}</h4>
-      <FormAlert title={t('error')} message={failureOf(grant, t('genericError'))} />
+      {/* no words from the API (the answer was lost): pressing again is safe, the key is kept */}
+      <FormAlert title={t('error')} message={failureOf(grant, t('goodwill.noAnswer'))} />
       <Field
         id={`${id}-amount`}
         label={t('goodwill.amount')}

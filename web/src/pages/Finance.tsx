@@ -292,9 +292,9 @@ function ReconciliationSection() {
           ) : r.mismatches.length === 0 ? (
             <p className="check-ok">{t('reconciliation.allMatch', { count: r.orders.length })}</p>
           ) : (
-            <div className="check-bad">
-              <p>{t('reconciliation.mismatches', { count: r.mismatches.length })}</p>
-              <ul>
+            <div>
+              <p className="check-bad">{t('reconciliation.mismatches', { count: r.mismatches.length })}</p>
+              <ul className="check-bad-list">
                 {r.mismatches.map((m) => (
                   <li key={m.orderId}>
                     <span className="account-id">{m.orderId}</span> {m.issues.map((i) => issueText(i)).join(lang === 'zh' ? '；' : '; ')}
