@@ -433,10 +433,6 @@ export class Bus<DB extends QueueTables = QueueTables> {
   }
 
   /**
-   * Graceful stop: workers finish their current jobs (a job that cannot finish in time is handed
-   * back by its lock expiring), the relay stops, connections close.
-   */
-  /**
    * Stops taking jobs: every worker stops fetching and finishes the jobs it runs (BullMQ's
    * Worker.close). The relay and the queues stay: a shutdown calls this while its HTTP side drains,
    * so requests in flight still publish what they write and nothing new is started meanwhile.
@@ -446,6 +442,10 @@ export class Bus<DB extends QueueTables = QueueTables> {
     await this.stopping;
   }
 
+  /**
+   * Graceful stop: workers finish their current jobs (a job that cannot finish in time is handed
+   * back by its lock expiring), the relay stops, connections close.
+   */
   async close(): Promise<void> {
     await this.stopConsuming();
     await this.relay.close();

@@ -1,9 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from '@imlab/db';
 import { AppError } from '@imlab/http';
 import type { Transaction } from '@imlab/db';
 import type { DB } from '../db.js';
-import { grant, type LedgerDeps } from '../ledger/ledger.service.js';
+import { grant, requestHash as hashOfRequest, type LedgerDeps } from '../ledger/ledger.service.js';
 
 export interface GoodwillLimits {
   /** At most this many credits in one grant. */
@@ -37,8 +37,8 @@ export async function grantGoodwill(
   limits: GoodwillLimits,
   input: { actorId: string; userId: string; amount: number; reason: string; idempotencyKey: string },
 ): Promise<GoodwillGrantResult & { replayed: boolean }> {
-  const postingKey = `goodwill:${sha256(`${input.actorId}\n${input.idempotencyKey}`).slice(0, 40)}`;
-  const requestHash = sha256(JSON.stringify([input.userId, input.amount, input.reason]));
+  const postingKey = `goodwill:${hashOfRequest('goodwill-key', [input.actorId, input.idempotencyKey]).slice(0, 40)}`;
+  const requestHash = hashOfRequest('goodwill', [input.userId, input.amount, input.reason]);
   return db.transaction().execute(async (tx) => {
     // one admin's grants one at a time: the daily sum below cannot be raced past the cap, and a
     // repeated key waits for the first request and then finds its row
@@ -81,10 +81,6 @@ export async function grantGoodwill(
     });
     return { postingKey, userId: input.userId, amount: input.amount, auditId, grantedTodayByYou: spent + input.amount, replayed: false };
   });
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /** The purge: rows naming the person as recipient go; as granter, their id is blanked. */

@@ -205,8 +205,8 @@ export class ComfyUiProvider implements ImageProvider {
 
   /**
    * Best effort: the job's entry leaves the server's history (POST /history {delete}), so the
-   * prompt is not kept there. The files ComfyUI wrote (output/, input/) stay on its disk: see
-   * docs/operations.md for the PreviewImage node and the clean-up they need.
+   * prompt is not kept there. The files ComfyUI wrote (temp/, input/) stay on its disk: see
+   * "What the farm keeps" in the service's README for the clean-up they need.
    */
   private async forget(base: string, promptId: string): Promise<void> {
     try {
