@@ -91,7 +91,10 @@ export async function build({ config, logger, refreshOpenApi = false }: GatewayD
 
   const metrics = createMetrics();
   const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 2000 } });
-  const limiter = createLimiter(config.REDIS_URL, config.RATE_LIMIT_REDIS_TIMEOUT_MS, logger, (n) => metrics.rateLimitBatch.observe(n));
+  const limiter = createLimiter(config.REDIS_URL, config.RATE_LIMIT_REDIS_TIMEOUT_MS, logger, (n) => metrics.rateLimitBatch.observe(n), {
+    max: config.RATE_LIMIT_LEASE_MAX,
+    ttlMs: config.RATE_LIMIT_LEASE_MS,
+  });
   const sessions = new SessionResolver({
     authUrl: upstreams.auth,
     internalToken: config.INTERNAL_API_TOKEN,

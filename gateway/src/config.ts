@@ -118,6 +118,8 @@ export const configSpec = {
 
   RATE_LIMIT_PREFIX: str({ default: 'imlab:gw:rl' }),
   RATE_LIMIT_REDIS_TIMEOUT_MS: num({ default: 250, desc: 'a decision waits no longer than this for Redis' }),
+  RATE_LIMIT_LEASE_MAX: count({ default: 32, desc: 'requests a busy subject may take ahead from Redis and spend here (gateway/src/rate-limit/leases.ts); 0 = every request asks Redis' }),
+  RATE_LIMIT_LEASE_MS: count({ default: 1000, min: 50, desc: 'ms a lease may be spent here before what is left goes back to Redis' }),
   RATE_LIMIT_AUTH: ratePolicy({ default: { limit: 10, windowSeconds: 60 }, desc: 'login, sign-up, password reset, e-mail verification, OAuth, and the signed-in changes of password, email address and Google link' }),
   RATE_LIMIT_GENERATION: ratePolicy({ default: { limit: 20, windowSeconds: 60 }, desc: 'POST /v1/generations, per user and per IP' }),
   RATE_LIMIT_WRITE: ratePolicy({ default: { limit: 120, windowSeconds: 60 } }),
@@ -127,6 +129,15 @@ export const configSpec = {
   RATE_LIMIT_STATIC: ratePolicy({ default: { limit: 3000, windowSeconds: 60 }, desc: "the web app's files (index.html, /assets/*) per IP" }),
   RATE_LIMIT_NOT_FOUND: ratePolicy({ default: { limit: 60, windowSeconds: 60 }, desc: '404 answers per IP before every request is refused' }),
 };
+
+/** A whole number, `min` (0) or more. */
+function count({ min = 0, ...spec }: { default: number; desc: string; min?: number }) {
+  return makeValidator<number>((input: string) => {
+    const n = Number(input);
+    if (!/^\d+$/.test(input.trim()) || !Number.isSafeInteger(n) || n < min) throw new Error(`must be a whole number, ${min} or more`);
+    return n;
+  })(spec);
+}
 
 export type Config = ReturnType<typeof loadGatewayConfig>;
 

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '@imlab/logger';
-import { GCRA_SCRIPT, LocalGcra, intervalMs, type Bucket, type BucketState, type Decision } from './gcra.js';
+import { GCRA_SCRIPT, LocalGcra, intervalMs, type Bucket, type BucketState, type Decision, type GrantedDecision } from './gcra.js';
+import { Leases, type LeaseOptions } from './leases.js';
 
 type WithGcra = Redis & { gcra(...args: (string | number)[]): Promise<unknown[]> };
 
@@ -26,7 +27,13 @@ export interface Limiter {
  * command fails at once while disconnected), no per-command retries, a short command timeout;
  * reconnection goes on in the background.
  */
-export function createLimiter(redisUrl: string, commandTimeoutMs: number, logger: Logger, observeBatch?: (decisions: number) => void): Limiter {
+export function createLimiter(
+  redisUrl: string,
+  commandTimeoutMs: number,
+  logger: Logger,
+  observeBatch?: (decisions: number) => void,
+  leaseOptions: LeaseOptions = { max: 0, ttlMs: 1000 },
+): Limiter {
   const redis = new Redis(redisUrl, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -52,17 +59,18 @@ export function createLimiter(redisUrl: string, commandTimeoutMs: number, logger
   const local = new LocalGcra();
 
   const batches = new DecisionBatcher((keysAndArgs) => scripted.gcra(...keysAndArgs), observeBatch);
+  const leases = new Leases((buckets, extra) => batches.decide(buckets, extra), leaseOptions);
 
   return {
     redis,
     async decide(buckets, failOpen) {
-      const out = await batches.decide(buckets);
-      if (out) return { source: 'redis', ...out };
+      const out = await leases.decide(buckets);
+      if (out) return { source: 'redis', allowed: out.allowed, retryAfterMs: out.retryAfterMs, buckets: out.buckets };
       if (failOpen) return { source: 'local', ...local.decide(buckets) };
       return { source: 'unavailable', allowed: false, retryAfterMs: 5000, buckets: [] };
     },
     async charge(buckets) {
-      if (!(await batches.decide(buckets))) local.decide(buckets);
+      if (!(await leases.charge(buckets))) local.decide(buckets);
     },
     waitReady(ms) {
       if (redis.status === 'ready') return Promise.resolve(true);
@@ -82,6 +90,8 @@ export function createLimiter(redisUrl: string, commandTimeoutMs: number, logger
       await redis.ping();
     },
     async close() {
+      // What leases still hold goes back first (bounded by the command timeout when Redis is gone).
+      await leases.close();
       redis.disconnect();
     },
   };
@@ -92,7 +102,8 @@ export const MAX_BATCH = 64;
 
 interface Pending {
   buckets: Bucket[];
-  done(decision: Decision | undefined): void;
+  extra: number;
+  done(decision: GrantedDecision | undefined): void;
 }
 
 /**
@@ -116,9 +127,10 @@ export class DecisionBatcher {
     this.observe = observe;
   }
 
-  decide(buckets: Bucket[]): Promise<Decision | undefined> {
+  /** `extra`: requests to take ahead for a lease (granted only when every bucket can pay for them too). */
+  decide(buckets: Bucket[], extra = 0): Promise<GrantedDecision | undefined> {
     return new Promise((done) => {
-      this.queue.push({ buckets, done });
+      this.queue.push({ buckets, extra, done });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(this.flush);
@@ -139,8 +151,8 @@ export class DecisionBatcher {
       this.observe?.(batch.length);
       const keys: string[] = [];
       const argv: number[] = [batch.length];
-      for (const { buckets } of batch) {
-        argv.push(buckets.length);
+      for (const { buckets, extra } of batch) {
+        argv.push(buckets.length, extra);
         for (const b of buckets) {
           keys.push(b.key, b.alias ?? b.key);
           argv.push(intervalMs(b), b.limit, b.cost);
@@ -156,10 +168,11 @@ export class DecisionBatcher {
     for (const { buckets, done } of batch) {
       const allowed = out[at] === 1;
       const retryAfterMs = Number(out[at + 1]);
-      at += 2;
+      const granted = Number(out[at + 2]);
+      at += 3;
       const states: BucketState[] = [];
       for (let i = 0; i < buckets.length; i++, at += 2) states.push({ remaining: Number(out[at]), resetMs: Number(out[at + 1]) });
-      done({ allowed, retryAfterMs, buckets: states });
+      done({ allowed, retryAfterMs, granted, buckets: states });
     }
   }
 }
