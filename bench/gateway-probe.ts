@@ -75,7 +75,7 @@ try {
   await waitFor(gateway);
   await paced(gateway, 5, rate, HEADERS);
   await paced(direct, 2, rate, HEADERS);
-  process.stdout.write(`rate ${rate} req/s, ${seconds} s windows\nwindow | direct p50 / p99 ms | gateway p50 / p99 ms | gateway event-loop delay p99 / max ms | GC ms\n`);
+  process.stdout.write(`rate ${rate} req/s, ${seconds} s windows\nwindow | direct p50 / p99 ms | gateway p50 / p99 ms | gateway event-loop delay p99 / max ms (late beyond the 10 ms tick) | GC ms\n`);
   for (let w = 0; w < windows; w++) {
     const d = await paced(direct, seconds, rate, HEADERS);
     await paced(gateway, 0.5, rate, HEADERS);
@@ -85,7 +85,7 @@ try {
     const ms = (k: string) => (after.get(k) ?? NaN) * 1000;
     const gc = ms('nodejs_gc_duration_seconds_sum') - (before.get('nodejs_gc_duration_seconds_sum') ?? NaN) * 1000;
     process.stdout.write(
-      `${w} | ${d.p50.toFixed(2)} / ${d.p99.toFixed(2)} | ${g.p50.toFixed(2)} / ${g.p99.toFixed(2)} | ${ms('nodejs_eventloop_lag_p99_seconds').toFixed(1)} / ${ms('nodejs_eventloop_lag_max_seconds').toFixed(1)} | ${gc.toFixed(0)}\n`,
+      `${w} | ${d.p50.toFixed(2)} / ${d.p99.toFixed(2)} | ${g.p50.toFixed(2)} / ${g.p99.toFixed(2)} | ${(ms('nodejs_eventloop_lag_p99_seconds') - 10).toFixed(1)} / ${(ms('nodejs_eventloop_lag_max_seconds') - 10).toFixed(1)} | ${gc.toFixed(0)}\n`,
     );
   }
 } finally {

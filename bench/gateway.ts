@@ -8,9 +8,11 @@
  *
  * The same small GET (/v1/credits/balance, a real @imlab/http app) is measured these ways:
  *   direct  — the service itself;
- *   gateway — through gateway/src/main.ts: identity hashing, one Redis rate-limit decision over two
- *             buckets, CSRF/CORS, session cookie resolution (auth's answer reused in-process for
+ *   gateway — through gateway/src/main.ts: identity hashing, a rate-limit decision over two buckets
+ *             (from a lease taken in Redis for a busy subject, gateway/src/rate-limit/leases.ts),
+ *             CSRF/CORS, session cookie resolution (auth's answer reused in-process for
  *             SESSION_CACHE_TTL), proxying;
+ *   gateway, leases off — the same with RATE_LIMIT_LEASE_MAX=0: one Redis decision per request;
  *   nginx   — `limit_req` + `proxy_pass` (keepalive upstream) to the same service, 1 worker;
  *   peer    — bench/gateway-peer.ts: the Node proxy built from stock parts (Fastify,
  *             @fastify/http-proxy, @fastify/rate-limit with its Redis store, keyed by IP);
@@ -184,6 +186,8 @@ function median(xs: number[]): number {
 const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 /** The gateway's own event-loop delay and GC time, from its /metrics listener (prom-client resets the delay histogram on every scrape). */
+/** prom-client's monitorEventLoopDelay resolution: its histogram records whole tick intervals. */
+const LOOP_RESOLUTION_MS = 10;
 interface LoopStats {
   lagP99Ms: number;
   lagMaxMs: number;
@@ -234,7 +238,9 @@ async function main(): Promise<void> {
     .map((l) => l.toFixed(2))
     .join(' / ');
   const started = new Date();
-  const [servicePort, gatewayPort, nginxPort, redisPort, floorPort, floorRedisPort, peerPort, metricsPort] = await Promise.all([
+  const [servicePort, gatewayPort, nginxPort, redisPort, floorPort, floorRedisPort, peerPort, metricsPort, noLeasePort, noLeaseMetricsPort] = await Promise.all([
+    freePort(),
+    freePort(),
     freePort(),
     freePort(),
     freePort(),
@@ -262,13 +268,13 @@ async function main(): Promise<void> {
   pids.floor = () => [floor.pid!];
   pids['floor+redis'] = () => [floorRedis.pid!];
   pids.peer = () => [peer.pid!];
-  const gatewayProcess = startTs('gateway/src/main.ts', [], {
+  const gatewayEnv = (port: number, metrics: number, extra: Record<string, string> = {}) => ({
     NODE_ENV: 'development',
     LOG_LEVEL: 'warn',
-    GATEWAY_PORT: String(gatewayPort),
-    METRICS_PORT: String(metricsPort),
+    GATEWAY_PORT: String(port),
+    METRICS_PORT: String(metrics),
     REDIS_URL: redisUrl,
-    RATE_LIMIT_PREFIX: `imlab:bench:${Date.now()}`,
+    RATE_LIMIT_PREFIX: `imlab:bench:${port}:${Date.now()}`,
     RATE_LIMIT_READ: '100000000/1m',
     RATE_LIMIT_NOT_FOUND: '100000000/1m',
     AUTH_URL: service,
@@ -276,7 +282,12 @@ async function main(): Promise<void> {
     GENERATION_URL: service,
     BILLING_URL: service,
     NOTIFICATION_URL: service,
+    ...extra,
   });
+  const gatewayProcess = startTs('gateway/src/main.ts', [], gatewayEnv(gatewayPort, metricsPort));
+  // The same gateway asking Redis for every request (rate-limit leases off): what leases change.
+  const noLeaseProcess = startTs('gateway/src/main.ts', [], gatewayEnv(noLeasePort, noLeaseMetricsPort, { RATE_LIMIT_LEASE_MAX: '0' }));
+  pids['gateway, leases off'] = () => [noLeaseProcess.pid!];
   nginxDir = mkdtempSync(join(tmpdir(), 'imlab-bench-nginx-'));
   writeFileSync(join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, nginxPort, servicePort));
   const nginx = start('nginx', ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-g', 'daemon off;']);
@@ -287,6 +298,7 @@ async function main(): Promise<void> {
   const targets = {
     direct: `${service}${PATH}`,
     gateway: `http://127.0.0.1:${gatewayPort}${PATH}`,
+    'gateway, leases off': `http://127.0.0.1:${noLeasePort}${PATH}`,
     nginx: `http://127.0.0.1:${nginxPort}${PATH}`,
     peer: `http://127.0.0.1:${peerPort}${PATH}`,
     floor: `http://127.0.0.1:${floorPort}${PATH}`,
@@ -329,8 +341,9 @@ async function main(): Promise<void> {
       if (before) {
         const after = await scrape(metricsUrl);
         loops.push({
-          lagP99Ms: (after.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
-          lagMaxMs: (after.get('nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
+          // prom-client reports the interval between two 10 ms ticks, not how late the second came.
+          lagP99Ms: (after.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000 - LOOP_RESOLUTION_MS,
+          lagMaxMs: (after.get('nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000 - LOOP_RESOLUTION_MS,
           gcMs: ((after.get('nodejs_gc_duration_seconds_sum') ?? NaN) - (before.get('nodejs_gc_duration_seconds_sum') ?? NaN)) * 1000,
         });
       }
@@ -369,8 +382,9 @@ async function main(): Promise<void> {
     `| gateway p99 lower than the peer's | saturation ${fmt(s.gateway!.p99)} vs ${fmt(s.peer!.p99)} ms; half load ${fmt(halfMedian('gateway', 'p99'))} vs ${fmt(halfMedian('peer', 'p99'))} ms | ${verdict(s.gateway!.p99 < s.peer!.p99 && halfMedian('gateway', 'p99') < halfMedian('peer', 'p99'))} |`,
     '',
     `CPU per request is the proxy's own process (nginx: its worker; direct: the service) over the window, median over rounds: less sensitive than throughput to other work on the machine. Gateway / peer CPU per request at saturation: ${fmt(medianOf(rounds, (r) => r.gateway!.cpuUsPerRequest! / r.peer!.cpuUsPerRequest!))}, at half load: ${fmt(medianOf(halfRounds, (r) => r.gateway!.cpuUsPerRequest! / r.peer!.cpuUsPerRequest!))}.`,
+    `Leases: gateway / gateway with leases off ${fmt(ratio('gateway', 'gateway, leases off'))} at saturation; p99 added at half load ${fmt(gwAdded)} vs ${fmt(added('gateway, leases off'))} ms; CPU per request ${fmt(medianOf(rounds, (r) => r.gateway!.cpuUsPerRequest ?? NaN), 0)} vs ${fmt(medianOf(rounds, (r) => r['gateway, leases off']!.cpuUsPerRequest ?? NaN), 0)} µs; leases off / peer ${fmt(ratio('gateway, leases off', 'peer'))}.`,
     `References: gateway / direct ${fmt(ratio('gateway', 'direct'))}; nginx / direct ${fmt(ratio('nginx', 'direct'))}; floor / nginx ${fmt(ratio('floor', 'nginx'))}; floor+redis / nginx ${fmt(ratio('floor+redis', 'nginx'))}; peer / nginx ${fmt(ratio('peer', 'nginx'))}; gateway / floor ${fmt(ratio('gateway', 'floor'))}; gateway / floor+redis ${fmt(ratio('gateway', 'floor+redis'))}.`,
-    `The gateway's own event loop during its half-load windows (prom-client's monitorEventLoopDelay, 10 ms resolution): delay p99 ${loops.map((l) => fmt(l.lagP99Ms, 1)).join(' / ')} ms, max ${loops.map((l) => fmt(l.lagMaxMs, 1)).join(' / ')} ms; GC ${loops.map((l) => fmt(l.gcMs, 0)).join(' / ')} ms per ${HALF_LOAD_SECONDS} s window.`,
+    `The gateway's own event loop during its half-load windows (prom-client's monitorEventLoopDelay: how late its 10 ms tick came, the tick itself taken off): delay p99 ${loops.map((l) => fmt(l.lagP99Ms, 1)).join(' / ')} ms, max ${loops.map((l) => fmt(l.lagMaxMs, 1)).join(' / ')} ms; GC ${loops.map((l) => fmt(l.gcMs, 0)).join(' / ')} ms per ${HALF_LOAD_SECONDS} s window.`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
