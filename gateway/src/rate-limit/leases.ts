@@ -29,7 +29,11 @@ import { intervalMs, type Bucket, type BucketState, type Decision, type GrantedD
  * (a `1/limitShare` part of its limit, at most `max`). Login, sign-up, generation creation, writes and
  * the 404 budget have small limits and are always decided by Redis one request at a time.
  * How much: a subject's first request takes none; asked again while its lease still runs, it doubles
- * (1, 2, 4, … up to the cap); a lease that ran out of time before being used up halves.
+ * (1, 2, 4, … up to the cap); a lease that ran out of time before being used up halves. Requests of
+ * the same subject that come while its lease is being asked for wait for it (their own round trip
+ * would take as long), up to the cap; those it cannot serve, and any beyond the cap, ask Redis one
+ * by one (batched), so a burst never queues behind lease after lease, and the next lease is asked
+ * for at least as many.
  */
 export interface LeaseOptions {
   /** Most requests one lease takes ahead; 0 turns leasing off. */
@@ -59,8 +63,12 @@ interface Lease {
   expiresAt: number;
   /** Redis's answer when the requests were taken. */
   states: BucketState[];
-  /** A lease request for this decision is on its way: others are decided one by one meanwhile. */
+  /** A lease request for this decision is on its way: others wait for its answer (waiters). */
   asking: boolean;
+  /** Requests that came while the lease was being asked for: served from it, or sent on their own. */
+  waiters: { buckets: Bucket[]; done: (d: Promise<Decision | undefined> | Decision) => void }[];
+  /** How many waited in vain for the last lease: the next one is asked for at least that many. */
+  want: number;
 }
 
 const signatureOf = (buckets: readonly Bucket[]): string => {
@@ -113,12 +121,19 @@ export class Leases {
       lease.units--;
       return view(lease, buckets, now);
     }
-    if (lease?.asking) return this.ask(buckets, 0);
+    // The lease is on its way: wait for it (a round trip of its own would take as long).
+    // At most a lease's worth wait: more than that would queue behind round trips one after another.
+    if (lease?.asking) {
+      const waiting = lease;
+      if (waiting.waiters.length >= cap) return this.ask(buckets, 0);
+      return new Promise((done) => waiting.waiters.push({ buckets, done }));
+    }
     // Asked again while the lease still ran: busy enough to take more ahead; after a lapse, fewer.
-    const size = !lease ? 0 : now < lease.expiresAt ? Math.min(cap, Math.max(1, lease.size * 2)) : Math.floor(lease.size / 2);
+    const size = !lease ? 0 : now < lease.expiresAt ? Math.min(cap, Math.max(1, lease.size * 2, lease.want)) : Math.floor(lease.size / 2);
+    if (lease) lease.want = 0;
     if (!lease) {
       if (this.leases.size >= this.maxEntries) return this.ask(buckets, 0);
-      lease = { buckets, units: 0, size: 0, grantedAt: now, expiresAt: now, states: [], asking: false };
+      lease = { buckets, units: 0, size: 0, grantedAt: now, expiresAt: now, states: [], asking: false, waiters: [], want: 0 };
       this.add(sig, lease);
     }
     lease.asking = true;
@@ -129,18 +144,32 @@ export class Leases {
       lease.asking = false;
     }
     const at = this.now();
+    const waiters = lease.waiters;
+    lease.waiters = [];
     if (this.leases.get(sig) !== lease) {
       // Ended while Redis answered (a 404 spent the budget it checked): what it took goes back now.
       if (answer?.granted) this.refund(buckets, answer.granted);
+      for (const w of waiters) w.done(this.ask(w.buckets, 0));
       return answer;
     }
     lease.size = size;
     lease.expiresAt = at + this.ttlMs;
-    if (!answer?.allowed) return answer;
-    lease.units = answer.granted;
-    lease.grantedAt = at;
-    lease.states = answer.buckets;
-    return view(lease, buckets, at);
+    if (answer?.allowed) {
+      lease.units = answer.granted;
+      lease.grantedAt = at;
+      lease.states = answer.buckets;
+    }
+    const mine = answer?.allowed ? view(lease, buckets, at) : answer;
+    // Those who waited are served from what was granted.
+    let served = 0;
+    for (; served < waiters.length && lease.units > 0; served++) {
+      lease.units--;
+      waiters[served]!.done(view(lease, waiters[served]!.buckets, at));
+    }
+    // The rest ask Redis each (together, in one call); the next lease is asked for at least as many.
+    if (answer?.allowed) lease.want = waiters.length - served;
+    for (const w of waiters.slice(served)) w.done(this.ask(w.buckets, 0));
+    return mine;
   }
 
   /** Spends without deciding (404 counting): ends the leases that checked these buckets. */
