@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@imlab/logger';
 import { createLimiter, type Limiter } from '../src/rate-limit/limiter.js';
 import type { Bucket } from '../src/rate-limit/gcra.js';
+import { loadGatewayConfig } from '../src/config.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = createLogger({ service: 'gateway-test', level: 'silent' });
@@ -159,5 +160,14 @@ describe('rate-limit leases', () => {
     await plain.decide([hourly(key, 10)], false);
     await plain.decide([hourly(key, 10, -5)], false);
     expect(await left(key, 10)).toBe(10);
+  });
+
+  it('is configured with whole numbers, refused together in one message otherwise', () => {
+    const config = loadGatewayConfig({ NODE_ENV: 'development' });
+    expect([config.RATE_LIMIT_LEASE_MAX, config.RATE_LIMIT_LEASE_MS]).toEqual([32, 1000]);
+    expect(loadGatewayConfig({ NODE_ENV: 'development', RATE_LIMIT_LEASE_MAX: '0' }).RATE_LIMIT_LEASE_MAX).toBe(0);
+    expect(() => loadGatewayConfig({ NODE_ENV: 'development', RATE_LIMIT_LEASE_MAX: '-1', RATE_LIMIT_LEASE_MS: '10' })).toThrow(
+      /RATE_LIMIT_LEASE_MAX[\s\S]*RATE_LIMIT_LEASE_MS|RATE_LIMIT_LEASE_MS[\s\S]*RATE_LIMIT_LEASE_MAX/,
+    );
   });
 });
