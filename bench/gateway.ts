@@ -21,7 +21,8 @@
  *   floor+redis — reference only: the floor plus the gateway's Redis rate-limit decision.
  * First each at saturation (wrk, else autocannon; fixed connections, as fast as possible) in
  * BENCH_ROUNDS interleaved rounds (this machine's speed drifts within minutes, so every round runs
- * every variant back to back; ratios are taken within a round, their median reported), then each at
+ * every variant back to back, direct first and the others in an order rotated every round; ratios are
+ * taken within a round, their median reported), then each at
  * half of the gateway's saturation throughput with an evenly paced open-loop client, again in
  * BENCH_ROUNDS interleaved rounds (after one warm-up at that pace per variant), where the p99 added
  * over direct in the same round is read (median over rounds). During each gateway half-load window
@@ -305,6 +306,11 @@ async function main(): Promise<void> {
     'floor+redis': `http://127.0.0.1:${floorRedisPort}${PATH}`,
   };
   const names = Object.keys(targets) as (keyof typeof targets)[];
+  /** Round r's order: direct first, the others rotated by r, so no variant always follows the same one. */
+  const inOrder = (r: number) => {
+    const rest = names.slice(1);
+    return [names[0]!, ...rest.slice(r % rest.length), ...rest.slice(0, r % rest.length)];
+  };
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   for (const url of Object.values(targets)) await waitFor(url);
   for (const url of Object.values(targets)) await load(url, 3); // warm-up: JIT, keep-alive pools
@@ -312,7 +318,7 @@ async function main(): Promise<void> {
   const rounds: Record<string, Run>[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const round: Record<string, Run> = {};
-    for (const name of names) {
+    for (const name of inOrder(r)) {
       const cpu = cpuMs(pids[name]!());
       round[name] = await load(targets[name], SATURATION_SECONDS);
       round[name].cpuUsPerRequest = ((cpuMs(pids[name]!()) - cpu) * 1000) / (round[name].rps * SATURATION_SECONDS);
@@ -332,7 +338,7 @@ async function main(): Promise<void> {
   const loops: LoopStats[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const round: Record<string, Run> = {};
-    for (const name of names) {
+    for (const name of inOrder(r)) {
       await paced(targets[name], HALF_LOAD_LEAD_IN_SECONDS, halfRate, HEADERS);
       const before = name === 'gateway' ? await scrape(metricsUrl) : undefined;
       const cpu = cpuMs(pids[name]!());
