@@ -15,12 +15,14 @@ const prefix = () => `imlab:test:lease:${randomUUID()}`;
 const hourly = (key: string, limit: number, cost = 1): Bucket => ({ policy: 'read', key, limit, windowSeconds: 3600, cost });
 
 const limiters: Limiter[] = [];
-const batches: number[] = [];
 let plain: Limiter;
-function leased(onBatch?: (n: number) => void): Limiter {
-  const l = createLimiter(REDIS_URL, 2000, logger, onBatch, { max: 32, ttlMs: TTL });
-  limiters.push(l);
-  return l;
+/** A gateway's limiter with leases (TTL), connected, and the sizes of the Redis calls it makes. */
+async function leased(): Promise<{ limiter: Limiter; sent: number[] }> {
+  const sent: number[] = [];
+  const limiter = createLimiter(REDIS_URL, 2000, logger, (n) => sent.push(n), { max: 32, ttlMs: TTL });
+  limiters.push(limiter);
+  expect(await limiter.waitReady(5000)).toBe(true);
+  return { limiter, sent };
 }
 
 beforeAll(async () => {
@@ -39,10 +41,9 @@ async function left(key: string, limit: number): Promise<number> {
 
 describe('rate-limit leases', () => {
   it('serves a busy subject mostly from its lease, with the same RateLimit numbers as one Redis call per request', async () => {
-    const limiter = leased((n) => batches.push(n));
-    await limiter.waitReady(5000);
+    const { limiter, sent } = await leased();
     const key = `${prefix()}:busy`;
-    batches.length = 0;
+    sent.length = 0;
     const remaining: number[] = [];
     for (let i = 0; i < 300; i++) {
       const o = await limiter.decide([hourly(key, 1200)], false);
@@ -52,7 +53,7 @@ describe('rate-limit leases', () => {
     // 1199, 1198, … exactly as without leases
     expect(remaining).toEqual(Array.from({ length: 300 }, (_, i) => 1199 - i));
     // 1200 / 50 = 24 ahead at most: 1, 2, 4, 8, 16, 24, 24, … → about one call in twenty
-    expect(batches.length).toBeLessThan(30);
+    expect(sent.length).toBeLessThan(30);
     // what the lease still holds is spent in Redis already; after it runs out, it goes back
     expect(await left(key, 1200)).toBeLessThanOrEqual(900);
     await sleep(TTL * 2.5);
@@ -60,9 +61,7 @@ describe('rate-limit leases', () => {
   });
 
   it('serves bursts of one subject from leases: those who come while a lease is asked for wait for it, up to its size', async () => {
-    const sent: number[] = [];
-    const limiter = leased((n) => sent.push(n));
-    await limiter.waitReady(5000);
+    const { limiter, sent } = await leased();
     const key = `${prefix()}:burst`;
     for (let i = 0; i < 10; i++) await limiter.decide([hourly(key, 5000)], false);
     sent.length = 0;
@@ -82,8 +81,7 @@ describe('rate-limit leases', () => {
   });
 
   it('admits exactly the limit near it: the lease is not taken when the bucket cannot pay for it', async () => {
-    const limiter = leased();
-    await limiter.waitReady(5000);
+    const { limiter } = await leased();
     const key = `${prefix()}:edge`;
     const allowed: boolean[] = [];
     for (let i = 0; i < 420; i++) allowed.push((await limiter.decide([hourly(key, 400)], false)).allowed);
@@ -94,8 +92,7 @@ describe('rate-limit leases', () => {
   });
 
   it('never admits more than the policy across several gateways sharing Redis, and loses nothing once leases run out', async () => {
-    const replicas = [leased(), leased(), leased()];
-    await Promise.all(replicas.map((r) => r.waitReady(5000)));
+    const replicas = (await Promise.all([leased(), leased(), leased()])).map((r) => r.limiter);
     const key = `${prefix()}:fleet`;
     const limit = 250;
     let admitted = 0;
@@ -119,8 +116,7 @@ describe('rate-limit leases', () => {
   });
 
   it('ends a lease at once when this gateway spends the 404 budget it checked', async () => {
-    const limiter = leased();
-    await limiter.waitReady(5000);
+    const { limiter } = await leased();
     const p = prefix();
     const read = hourly(`${p}:read`, 1200);
     const notFound = hourly(`${p}:nf`, 3, 0);
@@ -146,9 +142,7 @@ describe('rate-limit leases', () => {
   });
 
   it('never leases small budgets (login, generation, writes, the 404 budget): each of those asks Redis', async () => {
-    const calls: number[] = [];
-    const limiter = leased((n) => calls.push(n));
-    await limiter.waitReady(5000);
+    const { limiter, sent: calls } = await leased();
     const key = `${prefix()}:small`;
     calls.length = 0;
     for (let i = 0; i < 12; i++) await limiter.decide([hourly(key, 120)], false);

@@ -104,11 +104,6 @@ export class Leases {
     }
   }
 
-  /** Leases held now (for tests and metrics). */
-  get size(): number {
-    return this.leases.size;
-  }
-
   /** One decision over `buckets`: from this decision's lease when it has requests left, else from Redis. */
   async decide(buckets: Bucket[]): Promise<Decision | undefined> {
     this.spending(buckets);
