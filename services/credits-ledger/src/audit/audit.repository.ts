@@ -22,6 +22,9 @@ export interface ChainPosition {
 
 export const CHAIN_START: ChainPosition = { xid: '0', id: 0 };
 
+// The chain is in (xid, id) order, the numbers. Queries that select `xid::text as xid` must order
+// by the table's column (qualified: `t.xid`): an unqualified ORDER BY name means the output column,
+// the text, where '10' sorts before '9' (test/ledger.chain-order.test.ts).
 const chainColumns = sql`id, xid::text as xid, debit_account_id, credit_account_id, amount, kind, subject_id, posting_id, hold_id,
   to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at`;
 
@@ -62,10 +65,10 @@ export async function listCheckpoints(db: Db<DB>) {
 export async function unsealedTransfers(tx: Transaction<DB>, from: ChainPosition, limit: number): Promise<ChainRow[]> {
   const { rows } = await sql<ChainRow>`
     select ${chainColumns}
-    from transfers
-    where (xid, id) > (${from.xid}::xid8, ${from.id}::int8)
-      and xid < pg_snapshot_xmin(pg_current_snapshot())
-    order by xid, id
+    from transfers t
+    where (t.xid, t.id) > (${from.xid}::xid8, ${from.id}::int8)
+      and t.xid < pg_snapshot_xmin(pg_current_snapshot())
+    order by t.xid, t.id
     limit ${limit}`.execute(tx);
   return rows;
 }
@@ -102,9 +105,9 @@ export async function chainEntries(db: Db<DB>, from: ChainPosition, to: ChainPos
 /** The checkpoint that seals the chain position `at`, and where the chain stood before it. */
 export async function checkpointSealing(db: Db<DB>, at: ChainPosition) {
   const cp = await sql<{ id: number; last_xid: string; last_transfer_id: number; prev_hash: string; hash: string }>`
-    select id, last_xid::text as last_xid, last_transfer_id, prev_hash, hash from checkpoints
-    where (last_xid, last_transfer_id) >= (${at.xid}::xid8, ${at.id}::int8)
-    order by last_xid, last_transfer_id
+    select c.id, c.last_xid::text as last_xid, c.last_transfer_id, c.prev_hash, c.hash from checkpoints c
+    where (c.last_xid, c.last_transfer_id) >= (${at.xid}::xid8, ${at.id}::int8)
+    order by c.last_xid, c.last_transfer_id
     limit 1`.execute(db);
   const found = cp.rows[0];
   if (!found) return undefined;
