@@ -80,6 +80,31 @@ describe('profile and language', () => {
       await page.locator('main h1', { hasText: at(en, 'title') }).waitFor();
       await until(async () => ((await ok(person.api.GET('/v1/me'))).locale === 'en' ? true : undefined), 10_000);
       expect((await context.cookies()).find((c) => c.name === 'locale')?.value).toBe('en');
+
+      // Switched there and back while the first save is still on its way (held here until the
+      // second switch is made): the account ends in the page's language, saved after the first.
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((r) => (release = r));
+      const saves: string[] = [];
+      await page.route('**/v1/me', async (route) => {
+        if (route.request().method() !== 'PATCH') return route.fallback();
+        saves.push((route.request().postDataJSON() as { locale?: string }).locale ?? '');
+        if (saves.length === 1) await held;
+        return route.fallback();
+      });
+      await page.getByRole('button', { name: '中文' }).click();
+      await page.locator('main h1', { hasText: at(zh, 'title') }).waitFor();
+      await until(async () => (saves.length === 1 ? true : undefined));
+      await page.getByRole('button', { name: 'English' }).click();
+      await page.locator('main h1', { hasText: at(en, 'title') }).waitFor();
+      expect(saves).toEqual(['zh']); // not sent beside the first
+      release();
+      // the second is sent once the first has been answered
+      await until(async () => (saves.length === 2 ? true : undefined), 10_000);
+      expect(saves).toEqual(['zh', 'en']);
+      await until(async () => ((await ok(person.api.GET('/v1/me'))).locale === 'en' ? true : undefined), 10_000);
+      await until(async () => ((await context.cookies()).find((c) => c.name === 'locale')?.value === 'en' ? true : undefined));
+      await page.unroute('**/v1/me');
     });
     // a phone, in Chinese: the same form fits
     const phone = await newContext({ width: 375, locale: 'zh', as: person });

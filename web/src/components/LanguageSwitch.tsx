@@ -5,7 +5,8 @@ import { queryKeys, useMe } from '../api/queries';
 
 /**
  * 中文 / English: labelled in the language it switches to. Signed in, the account's language
- * follows too (`PATCH /v1/me`), so emails come in it; if that fails, the switch still stands.
+ * follows too (`PATCH /v1/me`, one save at a time, the last switch winning: followLocale), so
+ * emails come in it; if that fails, the switch still stands.
  */
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -14,11 +15,11 @@ export function LanguageSwitch() {
   const target = i18n.resolvedLanguage === 'zh' ? 'en' : 'zh';
   const onClick = () => {
     void switchLocale(target);
-    if (me.data && me.data.locale !== target) {
+    const account = me.data;
+    if (account) {
       // loaded on first use: the account's calls stay out of the first page's code
       void import('../api/account')
-        .then((m) => m.saveLocale(target))
-        .then((saved) => saved && client.setQueryData(queryKeys.me, saved))
+        .then((m) => m.followLocale(target, account.locale, (saved) => client.setQueryData(queryKeys.me, saved)))
         .catch(() => undefined);
     }
   };
