@@ -105,7 +105,7 @@ try {
   for (let i = 0; i < IDLE + WARMUP; i++) {
     await sleep(150);
     const t0 = now();
-    const created = await me.api.POST('/v1/generations', { body: { prompt: `a lighthouse in fog, number ${i}`, count: 1 } });
+    const created = await me.api.POST('/v1/generations', { body: { prompt: `a lighthouse in fog, number ${i}`, model: 'imlab-draft', size: '512x512', count: 1 } });
     const answered = now();
     if (created.response.status !== 202) throw new Error(`create answered ${created.response.status}: ${JSON.stringify(created.error)}`);
     const id = created.data!.id;
