@@ -105,6 +105,40 @@ describe('profile and language', () => {
       await until(async () => ((await ok(person.api.GET('/v1/me'))).locale === 'en' ? true : undefined), 10_000);
       await until(async () => ((await context.cookies()).find((c) => c.name === 'locale')?.value === 'en' ? true : undefined));
       await page.unroute('**/v1/me');
+
+      // A new name saved, and the header's switch used while that save is on its way: the switch's
+      // save goes after the name's, and the page, the form and the account end in the switch's
+      // language with the new name (the name's answer, which still says English, moves nothing).
+      let releaseName: () => void = () => undefined;
+      const nameHeld = new Promise<void>((r) => (releaseName = r));
+      const writes: unknown[] = [];
+      await page.route('**/v1/me', async (route) => {
+        if (route.request().method() !== 'PATCH') return route.fallback();
+        writes.push(route.request().postDataJSON());
+        if (writes.length === 1) await nameHeld;
+        return route.fallback();
+      });
+      await name.fill('Harbour Lin II');
+      await page.getByRole('button', { name: at(en, 'profile.save') }).click();
+      await until(async () => (writes.length === 1 ? true : undefined));
+      await page.getByRole('button', { name: '中文' }).click();
+      await page.locator('main h1', { hasText: at(zh, 'title') }).waitFor();
+      expect(writes).toEqual([{ displayName: 'Harbour Lin II' }]);
+      releaseName();
+      await until(async () => (writes.length === 2 ? true : undefined), 10_000);
+      expect(writes).toEqual([{ displayName: 'Harbour Lin II' }, { locale: 'zh' }]);
+      await until(async () => {
+        const now = await ok(person.api.GET('/v1/me'));
+        return now.locale === 'zh' && now.displayName === 'Harbour Lin II' ? true : undefined;
+      }, 10_000);
+      await page.getByText(at(zh, 'profile.saved')).waitFor();
+      expect(await page.getAttribute('html', 'lang')).toBe('zh-Hans');
+      expect(await page.locator('#locale').inputValue()).toBe('zh');
+      expect(await page.getByLabel(at(zh, 'profile.displayName')).inputValue()).toBe('Harbour Lin II');
+      await page.unroute('**/v1/me');
+      // back to English for what follows
+      await page.getByRole('button', { name: 'English' }).click();
+      await until(async () => ((await ok(person.api.GET('/v1/me'))).locale === 'en' ? true : undefined), 10_000);
     });
     // a phone, in Chinese: the same form fits
     const phone = await newContext({ width: 375, locale: 'zh', as: person });
@@ -124,7 +158,7 @@ describe('profile and language', () => {
       await until(async () => ((await phone.page.evaluate(() => document.activeElement?.id)) === 'displayName' ? true : undefined));
       expect(await name.getAttribute('aria-invalid')).toBe('true');
       await screen(phone.page, 'settings-profile-policy', { locale: 'zh', width: 375 });
-      expect((await ok(person.api.GET('/v1/me'))).displayName).toBe('Harbour Lin');
+      expect((await ok(person.api.GET('/v1/me'))).displayName).toBe('Harbour Lin II');
       expect(phone.watch.problems).toEqual([]);
     } finally {
       await phone.context.close();

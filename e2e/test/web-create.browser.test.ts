@@ -378,6 +378,34 @@ describe('the library', () => {
         await dialog.waitFor({ state: 'detached' });
         expect((await focusOf(page)).className).toBe('thumb');
 
+        // Publish, close the dialog before the answer and open it again: the new dialog knows the
+        // request is under way (its button busy), then shows the answer, not the state the list
+        // had loaded (which still says private).
+        let releasePublish: () => void = () => undefined;
+        const publishHeld = new Promise<void>((r) => (releasePublish = r));
+        const publishRoute = `**/v1/images/${image.id}/publish`;
+        await page.route(publishRoute, async (route) => {
+          await publishHeld;
+          return route.fallback();
+        });
+        await thumb.click();
+        await dialog.waitFor();
+        await dialog.getByRole('button', { name: at(c, 'image.publish') }).click();
+        await page.keyboard.press('Escape');
+        await dialog.waitFor({ state: 'detached' });
+        await thumb.click();
+        await dialog.waitFor();
+        expect(await dialog.getByRole('button', { name: at(c, 'image.publish') }).isDisabled()).toBe(true);
+        releasePublish();
+        await dialog.locator('.image-state', { hasText: at(c, 'image.published') }).waitFor();
+        expect(await dialog.getByRole('button', { name: at(c, 'image.unpublish') }).isEnabled()).toBe(true);
+        expect((await stranger.api.GET('/v1/gallery')).data!.items.map((i) => i.id)).toContain(image.id);
+        await page.unroute(publishRoute);
+        await dialog.getByRole('button', { name: at(c, 'image.unpublish') }).click();
+        await dialog.locator('.image-state', { hasText: at(c, 'image.private') }).waitFor();
+        await page.keyboard.press('Escape');
+        await dialog.waitFor({ state: 'detached' });
+
         // delete: a confirmation first (Keep it has focus), Escape keeps the image
         await thumb.click();
         await dialog.waitFor();

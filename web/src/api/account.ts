@@ -25,9 +25,19 @@ export const accountKeys = {
   trialBalance: ['finance', 'trial-balance'] as const,
 };
 
-/** Changes the display name and/or the language (auth also sets the `locale` cookie). */
+/** The account's changes under way, one after another (see updateAccount). */
+let accountWrites: Promise<unknown> = Promise.resolve();
+
+/**
+ * Changes the display name and/or the language (auth also sets the `locale` cookie). The profile
+ * form and the header's language switch both write the account: their requests go one at a time,
+ * in the order they were made, so they reach auth in that order and each answer holds every change
+ * made before it (the last answer is the account as the person left it).
+ */
 export function updateAccount(body: AccountUpdate): Promise<Me> {
-  return ok(api.PATCH('/v1/me', { body }));
+  const run = accountWrites.then(() => ok(api.PATCH('/v1/me', { body })));
+  accountWrites = run.catch(() => undefined);
+  return run;
 }
 
 /**

@@ -135,13 +135,20 @@ function Profile({ me }: { me: Me }) {
       return;
     }
     setError(undefined);
+    const sentName = displayName.trim();
+    const sentLocale = chosenLocale;
+    const pageLocale = i18n.language;
     update.mutate(
-      { displayName: displayName.trim(), ...(chosenLocale ? { locale: chosenLocale } : {}) },
+      { displayName: sentName, ...(sentLocale ? { locale: sentLocale } : {}) },
       {
         onSuccess: (saved) => {
-          setDisplayName(saved.displayName);
-          setLocale(undefined);
-          if (saved.locale !== i18n.language) void switchLocale(saved.locale);
+          // What was typed or chosen while it saved stays; what was sent now reads as saved.
+          setDisplayName((typed) => (typed.trim() === sentName ? saved.displayName : typed));
+          setLocale((chosen) => (chosen === sentLocale ? undefined : chosen));
+          // The page follows the language this form saved, unless the header's switch was used
+          // meanwhile (its save comes after this one: the person's last choice wins). A save of
+          // the name alone never moves the page.
+          if (sentLocale && i18n.language === pageLocale && saved.locale !== i18n.language) void switchLocale(saved.locale);
         },
         onError: (err) => {
           if (refusedRule(err, i18n.language)) requestAnimationFrame(() => (nameRef.current?.elements.namedItem('displayName') as HTMLElement | null)?.focus());

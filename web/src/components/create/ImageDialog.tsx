@@ -1,5 +1,5 @@
-import { useEffect, useRef, useState } from 'react';
-import { useMutation } from '@tanstack/react-query';
+import { useEffect, useRef } from 'react';
+import { useMutation, useMutationState } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { failureOf, refusedRule } from '../../api';
 import { deleteImage, setPublished, useImageChanged, type GeneratedImage } from '../../api/create';
@@ -15,15 +15,23 @@ export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage;
   const confirm = useRef<HTMLDialogElement>(null);
   const deleteButton = useRef<HTMLButtonElement>(null);
   const deleted = useRef(false);
-  const [published, setPublishedState] = useState(image.published);
   const changed = useImageChanged();
+  // Publishing is keyed by the image, so a dialog opened again (before the request answered, or
+  // before the list it was opened from refreshed) sees it: busy while it runs, then its answer,
+  // rather than the state the list held when it was loaded.
+  const publishKey = ['image-publish', image.id];
   const publish = useMutation({
+    mutationKey: publishKey,
     mutationFn: (next: boolean) => setPublished(image.id, next),
-    onSuccess: (answer) => {
-      setPublishedState(answer.published);
-      void changed();
-    },
+    onSuccess: () => void changed(),
   });
+  const publishes = useMutationState({
+    filters: { mutationKey: publishKey },
+    select: (m) => ({ status: m.state.status, published: (m.state.data as { published?: boolean } | undefined)?.published }),
+  });
+  const publishing = publish.isPending || publishes.some((p) => p.status === 'pending');
+  const answered = publishes.findLast((p) => p.status === 'success' && p.published !== undefined);
+  const published = answered?.published ?? image.published;
   const remove = useMutation({
     mutationFn: () => deleteImage(image.id),
     onSuccess: () => {
@@ -75,7 +83,7 @@ export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage;
         <a className="button" href={image.url} download={`imagemakerlab-${image.id}.png`}>
           {t('image.download')}
         </a>
-        <button type="button" className="button-quiet" disabled={publish.isPending} onClick={() => publish.mutate(!published)}>
+        <button type="button" className="button-quiet" disabled={publishing} onClick={() => publish.mutate(!published)}>
           {published ? t('image.unpublish') : t('image.publish')}
         </button>
         <button ref={deleteButton} type="button" className="button-quiet button-danger" onClick={() => confirm.current?.showModal()}>
