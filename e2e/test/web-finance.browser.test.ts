@@ -223,6 +223,34 @@ describe('finance and ops', () => {
           expect(lines[0]).toBe('transaction_id,created_at,booked_at,type,reporting_category,currency,amount,fee,net,status,source_id,payment_intent_id,order_id,payout_id,differences');
           expect(lines.some((l) => l.startsWith(`${charge.id as string},`) && l.includes(',usd,1234,66,1168,'))).toBe(true);
 
+          if (locale === 'en' && width === 1280) {
+            // An import that answers after another month was asked for does not take the page back
+            // to its month: the page, and the close that acts on the month on screen, stay on the
+            // month asked for last.
+            let releaseImport: () => void = () => undefined;
+            const importHeld = new Promise<void>((r) => (releaseImport = r));
+            const importRoute = '**/v1/admin/billing/stripe-imports';
+            let imports = 0;
+            await page.route(importRoute, async (route) => {
+              imports += 1;
+              await importHeld;
+              return route.fallback();
+            });
+            await chooseMonth(page, f, '2024-07');
+            await page.getByRole('button', { name: at(f, 'monthEnd.import') }).click();
+            await until(async () => (imports === 1 ? true : undefined));
+            await chooseMonth(page, f, month);
+            await page.getByRole('button', { name: at(f, 'monthEnd.show') }).click();
+            releaseImport();
+            // both settled: the import answered, and no report is loading
+            await until(async () =>
+              (await page.getByRole('button', { name: at(f, 'monthEnd.import') }).isEnabled()) && (await page.getByRole('button', { name: at(f, 'monthEnd.show') }).count()) === 1 ? true : undefined,
+            );
+            await page.unroute(importRoute);
+            expect(await page.getByRole('button', { name: at(f, 'monthEnd.close', { month: monthName(locale, '2024-07') }) }).count()).toBe(0);
+            await page.locator('.month-close p', { hasText: at(f, 'monthEnd.notOver', { month: monthName(locale, month) }).split('{{date}}')[0]! }).waitFor();
+          }
+
           // The month on screen is not over: no close is offered (the API would refuse it), and the
           // page says from when it can be, in the month's time zone.
           const notOver = at(f, 'monthEnd.notOver', { month: monthName(locale, month) }).split('{{date}}')[0]!;

@@ -45,13 +45,31 @@ export function MonthEndSection() {
   const [tz, setTz] = useState(browserZone);
   const q: MonthQuery = { month, tz: tz.trim() };
   const report = useMutation({ mutationFn: getMonthEnd });
-  const close = useMutation({ mutationFn: closeMonth, onSuccess: (_, closed) => report.mutate(closed) });
+  /**
+   * Bumped each time the person asks for a month (Show). An import or a close that answers later
+   * shows its month only if none was asked for meanwhile: the person's last choice stays on screen
+   * (and the close button, which acts on the month on screen, with it).
+   */
+  const asked = useRef(0);
+  const close = useMutation({
+    mutationFn: closeMonth,
+    onMutate: () => ({ asked: asked.current }),
+    onSuccess: (_, closed, context) => {
+      if (context.asked === asked.current) report.mutate(closed);
+    },
+  });
   /** Shows a month (what a close acted on before belongs to the month shown then). */
   const show = (query: MonthQuery) => {
     close.reset();
     report.mutate(query);
   };
-  const imported = useMutation({ mutationFn: importStripe, onSuccess: (_, query) => show(query) });
+  const imported = useMutation({
+    mutationFn: importStripe,
+    onMutate: () => ({ asked: asked.current }),
+    onSuccess: (_, query, context) => {
+      if (context.asked === asked.current) show(query);
+    },
+  });
   // The month on screen, not what the month field says now: the CSVs and the close act on what the person sees.
   const shown = report.data ? report.variables : undefined;
   const csv = useMutation({ mutationFn: ({ c, month }: { c: (typeof MONTH_END_CSVS)[number]; month: MonthQuery }) => saveFile(`${c.path}?${new URLSearchParams({ ...month }).toString()}`, `${c.file}-${month.month}.csv`) });
@@ -76,6 +94,7 @@ export function MonthEndSection() {
         noValidate
         onSubmit={(e) => {
           e.preventDefault();
+          asked.current += 1;
           show(q);
         }}
       >
