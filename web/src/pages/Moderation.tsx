@@ -111,7 +111,8 @@ function Item({ item, n, onDone }: { item: ModerationItem; n: number; onDone: (a
             </li>
           ))}
         </ul>
-        <DecisionForm item={item} onDone={onDone} />
+        {/* a new form once the queue says the decision took effect (its state or reports changed) */}
+        <DecisionForm key={`${item.state}:${item.openReports}`} item={item} onDone={onDone} />
       </div>
     </article>
   );
@@ -124,6 +125,10 @@ function DecisionForm({ item, onDone }: { item: ModerationItem; onDone: (action:
   const [reason, setReason] = useState('');
   const [rule, setRule] = useState<ModerationReason | ''>('');
   const [errors, setErrors] = useState<FieldErrors>({});
+  // Decided: the buttons stay off until the queue, read again, shows the item as it is now (a
+  // second decision on the old state would be refused and read as a failure of the first).
+  const [decided, setDecided] = useState(false);
+  const busy = decide.isPending || decided;
   const reasonOk = (v: string) => v.trim().length >= 3;
   const takenDown = item.state === 'taken-down';
   const act = (action: Decision['action']) => {
@@ -135,7 +140,12 @@ function DecisionForm({ item, onDone }: { item: ModerationItem; onDone: (action:
     if (found.reason) return document.getElementById(`${id}-reason`)?.focus();
     if (found.rule) return document.getElementById(`${id}-rule`)?.focus();
     const d: Decision = action === 'takedown' ? { action, id: item.imageId, reason: reason.trim(), rule: rule as ModerationReason } : { action, id: item.imageId, reason: reason.trim() };
-    decide.mutate(d, { onSuccess: () => onDone(action) });
+    decide.mutate(d, {
+      onSuccess: () => {
+        setDecided(true);
+        onDone(action);
+      },
+    });
   };
   return (
     <form className="form decision-form" aria-label={t('decision')} noValidate onSubmit={(e) => e.preventDefault()}>
@@ -187,17 +197,17 @@ function DecisionForm({ item, onDone }: { item: ModerationItem; onDone: (action:
       )}
       <div className="actions-row">
         {takenDown ? (
-          <button type="button" className="button-primary" disabled={decide.isPending} onClick={() => act('restore')}>
+          <button type="button" className="button-primary" disabled={busy} onClick={() => act('restore')}>
             {decide.isPending ? t('working') : t('restore')}
           </button>
         ) : (
           <>
             {item.openReports > 0 ? (
-              <button type="button" className="button-quiet" disabled={decide.isPending} onClick={() => act('dismiss')}>
+              <button type="button" className="button-quiet" disabled={busy} onClick={() => act('dismiss')}>
                 {t('dismiss')}
               </button>
             ) : null}
-            <button type="button" className="button-danger" disabled={decide.isPending} onClick={() => act('takedown')}>
+            <button type="button" className="button-danger" disabled={busy} onClick={() => act('takedown')}>
               {decide.isPending ? t('working') : t('takedown')}
             </button>
           </>
