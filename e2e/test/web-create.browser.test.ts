@@ -379,7 +379,7 @@ describe('the library', () => {
         expect((await focusOf(page)).className).toBe('thumb');
 
         // Publish, close the dialog before the answer and open it again: the new dialog knows the
-        // request is under way (its button busy), then shows the answer, not the state the list
+        // request is under way (its button busy: "Publishing…"), then shows the answer, not the state the list
         // had loaded (which still says private).
         let releasePublish: () => void = () => undefined;
         const publishHeld = new Promise<void>((r) => (releasePublish = r));
@@ -395,7 +395,8 @@ describe('the library', () => {
         await dialog.waitFor({ state: 'detached' });
         await thumb.click();
         await dialog.waitFor();
-        expect(await dialog.getByRole('button', { name: at(c, 'image.publish') }).isDisabled()).toBe(true);
+        expect(await dialog.getByRole('button', { name: at(c, 'image.publishing') }).isDisabled()).toBe(true);
+        await screen(page, 'library-image-publishing', { locale, width });
         releasePublish();
         await dialog.locator('.image-state', { hasText: at(c, 'image.published') }).waitFor();
         expect(await dialog.getByRole('button', { name: at(c, 'image.unpublish') }).isEnabled()).toBe(true);

@@ -27,9 +27,10 @@ export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage;
   });
   const publishes = useMutationState({
     filters: { mutationKey: publishKey },
-    select: (m) => ({ status: m.state.status, published: (m.state.data as { published?: boolean } | undefined)?.published }),
+    select: (m) => ({ status: m.state.status, next: m.state.variables as boolean | undefined, published: (m.state.data as { published?: boolean } | undefined)?.published }),
   });
-  const publishing = publish.isPending || publishes.some((p) => p.status === 'pending');
+  /** Where a publish under way (from this dialog or one closed before it answered) is taking the image. */
+  const publishing = publishes.findLast((p) => p.status === 'pending')?.next;
   const answered = publishes.findLast((p) => p.status === 'success' && p.published !== undefined);
   const published = answered?.published ?? image.published;
   const remove = useMutation({
@@ -83,8 +84,8 @@ export function ImageDialog({ image, prompt, onClose }: { image: GeneratedImage;
         <a className="button" href={image.url} download={`imagemakerlab-${image.id}.png`}>
           {t('image.download')}
         </a>
-        <button type="button" className="button-quiet" disabled={publishing} onClick={() => publish.mutate(!published)}>
-          {published ? t('image.unpublish') : t('image.publish')}
+        <button type="button" className="button-quiet" disabled={publishing !== undefined} onClick={() => publish.mutate(!published)}>
+          {publishing === undefined ? (published ? t('image.unpublish') : t('image.publish')) : publishing ? t('image.publishing') : t('image.unpublishing')}
         </button>
         <button ref={deleteButton} type="button" className="button-quiet button-danger" onClick={() => confirm.current?.showModal()}>
           {t('image.delete')}
