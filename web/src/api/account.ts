@@ -52,38 +52,6 @@ export async function saveLocale(locale: Locale): Promise<Me | undefined> {
   }
 }
 
-/** What the header's switch last asked the account's language to be, and whether a save is under way. */
-let localeWanted: Locale | undefined;
-let localeSaving = false;
-
-/**
- * The header's switch, signed in: the account's language follows the page's. Saves go one at a
- * time and the last switch wins: a switch made while a save is under way is sent after it (never
- * beside it, where the two could arrive in either order), and only if it still differs from what
- * was saved. `known` is the account's language as last loaded; `saved` gets the account as the
- * last save left it. A failed save ends the run: the page's switch itself stands.
- */
-export function followLocale(target: Locale, known: Locale, saved: (me: Me) => void): void {
-  localeWanted = target;
-  if (localeSaving || target === known) return;
-  localeSaving = true;
-  void (async () => {
-    let sent = known;
-    let last: Me | undefined;
-    try {
-      while (localeWanted !== undefined && localeWanted !== sent) {
-        sent = localeWanted;
-        const me = await saveLocale(sent);
-        if (!me) break;
-        last = me;
-      }
-    } finally {
-      localeSaving = false;
-    }
-    if (last) saved(last);
-  })();
-}
-
 export function listSessions() {
   return ok(api.GET('/v1/me/sessions'));
 }

@@ -5,8 +5,8 @@ import { queryKeys, useMe } from '../api/queries';
 
 /**
  * 中文 / English: labelled in the language it switches to. Signed in, the account's language
- * follows too (`PATCH /v1/me`, one save at a time, the last switch winning: followLocale), so
- * emails come in it; if that fails, the switch still stands.
+ * follows too (`PATCH /v1/me`, in the order of the switches), so emails come in it; if that
+ * fails, the switch still stands.
  */
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -15,11 +15,13 @@ export function LanguageSwitch() {
   const target = i18n.resolvedLanguage === 'zh' ? 'en' : 'zh';
   const onClick = () => {
     void switchLocale(target);
-    const account = me.data;
-    if (account) {
+    // Every switch is saved, even one the account seems to have already: the account's writes go
+    // in the order made (updateAccount), so the last switch is the last save, whatever answered before.
+    if (me.data) {
       // loaded on first use: the account's calls stay out of the first page's code
       void import('../api/account')
-        .then((m) => m.followLocale(target, account.locale, (saved) => client.setQueryData(queryKeys.me, saved)))
+        .then((m) => m.saveLocale(target))
+        .then((saved) => saved && client.setQueryData(queryKeys.me, saved))
         .catch(() => undefined);
     }
   };
