@@ -106,6 +106,9 @@ describe('/moderation', () => {
       await page.getByRole('status').filter({ hasText: at(zh, 'done.takedown') }).waitFor();
       expect(await item.getByText(at(zh, 'states.hidden')).count()).toBe(1);
       expect(await item.getByRole('button', { name: at(zh, 'takedown') }).isDisabled()).toBe(true);
+      // and the item says why its buttons are off
+      expect(await item.getByText(at(zh, 'decided')).count()).toBe(1);
+      await screen(page, 'moderation-decided', { locale: 'zh', width: 1280 });
       await page.unroute(queueRead);
       // the decided image left the queue; focus is on what happened
       expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } } }).document.activeElement.getAttribute('role'))).toBe('status');

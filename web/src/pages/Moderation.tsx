@@ -213,6 +213,8 @@ function DecisionForm({ item, onDone }: { item: ModerationItem; onDone: (action:
           </>
         )}
       </div>
+      {/* why the buttons are off: the decision is made, the queue has not shown it yet (its refresh failed or is on its way) */}
+      {decided ? <p className="field-hint">{t('decided')}</p> : null}
     </form>
   );
 }
