@@ -47,8 +47,8 @@ export function useTierOptions() {
 }
 
 /**
- * Starts a Stripe Checkout for a pack and answers where to send the browser. One key per click:
- * a repeated request (a retry of the same click) answers the same order instead of a second one.
+ * Starts a Stripe Checkout for a pack and answers where to send the browser. The key is the page's
+ * (useRequestKey): a request repeated after a lost answer answers the same order, not a second one.
  */
 export function startCheckout({ packId, locale, key }: { packId: string; locale: 'en' | 'zh'; key: string }) {
   return ok(api.POST('/v1/billing/checkout', { body: { packId, locale }, params: { header: { 'idempotency-key': key } } }));

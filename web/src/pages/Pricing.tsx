@@ -6,6 +6,7 @@ import { Loaded } from '../components/Loaded';
 import { FormAlert } from '../components/Form';
 import { failureOf } from '../api';
 import { useMe } from '../api/queries';
+import { useRequestKey } from '../api/request-key';
 import { formatMoney, packFor, useCheckout, usePricing, useTierOptions, type CreditPack, type Tier } from '../api/buy';
 import '../styles/buy.css';
 
@@ -56,6 +57,7 @@ export default function Pricing() {
   const pricing = usePricing();
   const options = useTierOptions();
   const checkout = useCheckout();
+  const requestKey = useRequestKey();
   const lang = i18n.resolvedLanguage === 'zh' ? 'zh' : 'en';
   const shortfall = shortfallOf(params.get('shortfall'));
   const packs = pricing.data?.packs ?? [];
@@ -75,14 +77,18 @@ export default function Pricing() {
   const busy = checkout.isPending || leaving !== undefined;
 
   const buy = (pack: CreditPack) => {
-    // one key per click: a retried request answers the same order, a new click makes a new one
+    // One key until the API answers: Buy again after a lost answer goes on to the order the first
+    // click opened (its Stripe page), not a second order; after an answer, or for another pack, a new one.
+    const body = { packId: pack.id, locale: lang } as const;
     checkout.mutate(
-      { packId: pack.id, locale: lang, key: crypto.randomUUID() },
+      { ...body, key: requestKey.keyFor(body) },
       {
         onSuccess: ({ url }) => {
+          requestKey.answered();
           setLeaving(pack.id);
           location.assign(url);
         },
+        onError: (err) => requestKey.answered(err),
       },
     );
   };
