@@ -326,7 +326,8 @@ describe('password, email address and Google', () => {
         const refused = page.locator('#currentPassword-error');
         await refused.waitFor();
         expect(await refused.innerText()).toBe(locale === 'en' ? 'The password is incorrect.' : '密码不正确。');
-        expect(await page.evaluate(() => document.activeElement?.id)).toBe('currentPassword');
+        // focus moves a frame after the error shows (showAtField)
+        await until(async () => ((await page.evaluate(() => document.activeElement?.id)) === 'currentPassword' ? true : undefined));
         expect(await page.locator('#currentPassword').getAttribute('aria-invalid')).toBe('true');
         expect(await passwordForm.locator('[role=alert]').count()).toBe(0);
         await screen(page, 'settings-password-wrong', { locale, width });
