@@ -124,7 +124,8 @@ describe('finance and ops', () => {
           const promo = tb.lines.find((l) => l.type === 'promo' && l.accountId)!;
           await page.getByLabel(at(f, 'statement.account')).fill(promo.accountId!);
           await page.getByRole('button', { name: at(f, 'statement.show') }).click();
-          const row = page.getByRole('region', { name: at(f, 'statement.tableLabel') }).locator('tbody tr').first();
+          // (a row of the promo account's own: the account shown before cannot stand in for it)
+          const row = page.getByRole('region', { name: at(f, 'statement.tableLabel') }).locator('tbody tr', { hasText: 'grant_promo' }).first();
           await row.waitFor();
           const cells = await row.locator('td').allInnerTexts();
           expect(cells[1]).toContain(at(f, 'statement.kinds.grant_promo'));
