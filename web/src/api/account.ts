@@ -6,6 +6,7 @@ import { download, ok, type Schemas } from '@imlab/client';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, type Me } from './index';
 import { queryKeys } from './queries';
+import { inOrder } from './in-order';
 import type { Locale } from '../i18n/locale';
 
 export type Session = Schemas['Session'];
@@ -25,8 +26,9 @@ export const accountKeys = {
   trialBalance: ['finance', 'trial-balance'] as const,
 };
 
-/** The account's changes under way, one after another (see updateAccount). */
-let accountWrites: Promise<unknown> = Promise.resolve();
+/** How long one of the account's writes may take before the next one goes (see inOrder). */
+const ACCOUNT_WRITE_TIMEOUT_MS = 20_000;
+const accountWrites = inOrder(ACCOUNT_WRITE_TIMEOUT_MS);
 
 /**
  * Changes the display name and/or the language (auth also sets the `locale` cookie). The profile
@@ -35,9 +37,7 @@ let accountWrites: Promise<unknown> = Promise.resolve();
  * made before it (the last answer is the account as the person left it).
  */
 export function updateAccount(body: AccountUpdate): Promise<Me> {
-  const run = accountWrites.then(() => ok(api.PATCH('/v1/me', { body })));
-  accountWrites = run.catch(() => undefined);
-  return run;
+  return accountWrites((signal) => ok(api.PATCH('/v1/me', { body, signal })));
 }
 
 /**
