@@ -283,6 +283,45 @@ describe('signing in with Google', () => {
       }
     }
   }, 120_000);
+  it('zh at 375 px: a Google account that is closing is offered to keep it on the way back from Google; keeping it says so, signs in and takes the token out of the address', async () => {
+    const auth = texts('zh', 'auth');
+    const email = 'web-google-keep@gmail.example';
+    const { context, page, watch } = await newContext({ width: 375, locale: 'zh', allowOrigins: [google.issuer] });
+    google.chooseAccount({ sub: 'g-web-keep', email, email_verified: true });
+    try {
+      // a Google account, then closed (a Google-only account needs no password)
+      await visit(page, '/sign-in');
+      await page.locator('main').getByRole('link', { name: at(auth, 'signIn.google') }).click();
+      await page.locator('.account-button').waitFor();
+      expect(await page.evaluate(async () => (await fetch('/v1/me', { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: '{}' })).status)).toBe(202);
+      await context.clearCookies({ name: 'imlab_sid' });
+
+      // signing in with Google again: back on the sign-in page, with the offer
+      await visit(page, '/sign-in');
+      await page.locator('main').getByRole('link', { name: at(auth, 'signIn.google') }).click();
+      const offer = page.getByRole('alert').filter({ hasText: at(auth, 'keep.title') });
+      await offer.waitFor();
+      expect(new URL(page.url()).searchParams.get('error')).toBe('deletion_scheduled');
+      expect(new URL(page.url()).hash).toContain('restore=');
+      await page.getByRole('button', { name: at(auth, 'keep.submit') }).click();
+      const welcome = page.getByRole('status').filter({ hasText: at(auth, 'keep.keptTitle') });
+      await welcome.waitFor();
+      // the spent token left the address; the notice stays, with focus, and no form beside it
+      await until(async () => (new URL(page.url()).hash === '' ? true : undefined));
+      await page.waitForTimeout(300);
+      expect(await welcome.isVisible()).toBe(true);
+      expect(await page.evaluate(() => document.activeElement?.className)).toContain('notice-done');
+      expect(await page.locator('main form').count()).toBe(0);
+      expect((await page.context().request.get(`${web.sys.gatewayUrl}/v1/me`)).status()).toBe(200);
+      await screen(page, 'sign-in-google-kept', { locale: 'zh', width: 375 });
+      await page.getByRole('link', { name: at(auth, 'keep.continue') }).click();
+      await page.waitForURL('**/library');
+      expect(watch.problems).toEqual([]);
+    } finally {
+      google.chooseAccount(undefined);
+      await context.close();
+    }
+  }, 120_000);
 });
 
 describe('linking Google in the settings', () => {

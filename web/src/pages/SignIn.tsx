@@ -32,8 +32,11 @@ export default function SignIn() {
   const error = params.get('error');
   const googleMessage = error && error !== 'deletion_scheduled' ? tc(`signInErrors.${KNOWN.has(error) ? error : 'unknown'}`) : undefined;
   // The account is scheduled for deletion and the sign-in proved it is theirs: offer to keep it.
-  // From the password form, the answer carries the token; from Google, the address's fragment does.
-  const scheduled = scheduledDeletion(signIn.error) ?? (error === 'deletion_scheduled' ? fromFragment() : undefined);
+  // From the password form, the answer carries the token; from Google, the address's fragment does,
+  // read once: keeping the account takes the spent token out of the address, and what it says (kept)
+  // must stay on screen after that.
+  const [fromGoogle] = useState(() => (error === 'deletion_scheduled' ? fromFragment() : undefined));
+  const scheduled = scheduledDeletion(signIn.error) ?? fromGoogle;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
