@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { strFromU8, unzipSync } from 'fflate';
 import type { Page } from 'playwright-core';
 import { ok } from '@imlab/client';
-import { PASSWORD, mailText, until } from './browser.js';
+import { PASSWORD, generate, mailText, until } from './browser.js';
 import { at, LOCALES, inContext as runInContext, newContext as openContext, screen, startWebSystem, texts, visit as open, WIDTHS, type ContextOptions, type Locale, type PageElement, type WebSystem , type View } from './web.js';
 
 declare const document: { documentElement: { scrollWidth: number; clientWidth: number }; activeElement: PageElement | null };
@@ -271,6 +271,47 @@ describe('credit history', () => {
       }
     }
   }, 180_000);
+});
+
+describe('one tab, two people', () => {
+  it('signed out in the header and in as someone else in the same tab, the credit history shows nothing of the first person while the second\'s loads (en at 1280 px)', async () => {
+    const first = await web.signedUp('127.0.0.152', 'acct-first@example.test');
+    const second = await web.signedUp('127.0.0.153', 'acct-second@example.test');
+    await generate(first, 'a first person\'s lighthouse');
+    const firstLines = (await ok(first.api.GET('/v1/credits/transactions'))).items.length;
+    expect(firstLines).toBeGreaterThan(1);
+    const a = texts('en', 'auth');
+    await inContext({ width: 1280, locale: 'en', as: first }, async ({ page }) => {
+      await visit(page, '/settings/credits');
+      await until(async () => ((await page.locator('.credit-line').count()) === firstLines ? true : undefined), 10_000);
+      // sign out in the header, then sign in from the page's own link: the app is never reloaded
+      await page.locator('.account-button').click();
+      await page.getByRole('button', { name: at(texts('en', 'common'), 'account.signOut') }).click();
+      await page.locator('main').getByRole('link', { name: at(settingsTexts('en'), 'signedOut.signIn') }).click();
+      await page.getByLabel(at(a, 'fields.email')).fill('acct-second@example.test');
+      await page.getByLabel(at(a, 'fields.password'), { exact: true }).fill(PASSWORD);
+      // the second person's history is held: until it comes, no line of the first person's shows
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((r) => (release = r));
+      let asked = 0;
+      await page.route('**/v1/credits/transactions**', async (route) => {
+        asked++;
+        await held;
+        return route.fallback();
+      });
+      await page.locator('main').getByRole('button', { name: at(a, 'signIn.submit'), exact: true }).click();
+      await page.waitForURL('**/settings/credits');
+      await until(async () => (asked > 0 ? true : undefined), 10_000);
+      await page.waitForTimeout(300);
+      expect(await page.locator('.credit-line').count()).toBe(0);
+      release();
+      await page.locator('.credit-line').first().waitFor();
+      const secondLines = (await ok(second.api.GET('/v1/credits/transactions'))).items;
+      expect(await page.locator('.credit-line').count()).toBe(secondLines.length);
+      expect(await page.locator('.credit-line .credit-description').allInnerTexts()).toEqual(secondLines.map((l) => l.description));
+      await page.unroute('**/v1/credits/transactions**');
+    });
+  }, 120_000);
 });
 
 describe('data export', () => {

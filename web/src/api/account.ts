@@ -5,7 +5,7 @@
 import { download, ok, type Schemas } from '@imlab/client';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, type Me } from './index';
-import { queryKeys } from './queries';
+import { forgetAccount, queryKeys } from './queries';
 import { inOrder } from './in-order';
 import type { Locale } from '../i18n/locale';
 
@@ -191,10 +191,7 @@ export function useRestoreAccount() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: restoreAccount,
-    onSuccess: (me) => {
-      client.setQueryData(queryKeys.me, me);
-      void client.invalidateQueries({ queryKey: queryKeys.balance });
-    },
+    onSuccess: (me) => forgetAccount(client, me),
   });
 }
 
@@ -210,12 +207,7 @@ export function useRevokeSession() {
 /** After the account's sessions ended (everywhere, or the account closed): the app is signed out. */
 function useSignedOut() {
   const client = useQueryClient();
-  return () => {
-    client.setQueryData(queryKeys.me, null);
-    client.removeQueries({ queryKey: queryKeys.balance });
-    client.removeQueries({ queryKey: accountKeys.sessions });
-    client.removeQueries({ queryKey: ['credits'] });
-  };
+  return () => forgetAccount(client, null);
 }
 
 export function useSignOutEverywhere() {

@@ -1,6 +1,6 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { ok } from '@imlab/client';
-import { api, getBalance, getMe, signIn, signOut } from './index';
+import { api, getBalance, getMe, signIn, signOut, type Me } from './index';
 import { i18n, switchLocale } from '../i18n';
 
 export const queryKeys = {
@@ -23,15 +23,25 @@ export function useBalance(enabled: boolean) {
   return useQuery({ queryKey: queryKeys.balance, queryFn: getBalance, enabled, staleTime: 30_000, retry: 1 });
 }
 
+/** What anyone may see, the same signed in or out: kept when the person changes. */
+const PUBLIC_QUERIES: readonly (readonly string[])[] = [['gallery'], ['pricing'], ['generations', 'options'], queryKeys.signInMethods];
+const isPublic = (key: readonly unknown[]) => PUBLIC_QUERIES.some((p) => p.every((part, i) => key[i] === part));
+
+/**
+ * The person changed (signed out, closed the account, or signed in, perhaps as someone else in the
+ * same tab): nothing of the last person's stays in the cache (their credit history, sessions,
+ * orders, generations, exports, staff views), so no page shows it while the new person's loads.
+ * Then the account is `me` (null: signed out). The account's own entry is kept and overwritten, so
+ * the header, which watches it, follows at once.
+ */
+export function forgetAccount(client: QueryClient, me: Me | null): void {
+  client.removeQueries({ predicate: (q) => !isPublic(q.queryKey) && !(q.queryKey.length === 1 && q.queryKey[0] === queryKeys.me[0]) });
+  client.setQueryData(queryKeys.me, me);
+}
+
 export function useSignOut() {
   const client = useQueryClient();
-  return useMutation({
-    mutationFn: signOut,
-    onSuccess: () => {
-      client.setQueryData(queryKeys.me, null);
-      client.removeQueries({ queryKey: queryKeys.balance });
-    },
-  });
+  return useMutation({ mutationFn: signOut, onSuccess: () => forgetAccount(client, null) });
 }
 
 /** Signs in; the header learns the account from the answer. */
@@ -40,8 +50,7 @@ export function useSignIn() {
   return useMutation({
     mutationFn: signIn,
     onSuccess: (me) => {
-      client.setQueryData(queryKeys.me, me);
-      void client.invalidateQueries({ queryKey: queryKeys.balance });
+      forgetAccount(client, me);
       // The account's language from now on, as the sign-in's locale cookie says (and a reload would show).
       if (me.locale !== i18n.language) void switchLocale(me.locale);
     },

@@ -6,7 +6,7 @@ import { ApiError } from '@imlab/client';
 import { Page } from '../components/Page';
 import { FormAlert } from '../components/Form';
 import { failureOf } from '../api';
-import { queryKeys } from '../api/queries';
+import { forgetAccount, queryKeys } from '../api/queries';
 import { confirmEmailChange, previewEmailChange, undoEmailChange } from '../api/account';
 
 /**
@@ -39,8 +39,8 @@ export default function EmailChange() {
   const undo = useMutation({
     mutationFn: undoEmailChange,
     onSuccess: () => {
-      forgetPreviews();
-      client.setQueryData(queryKeys.me, null);
+      // every session of the account ended: this browser is signed out, and keeps nothing of it
+      forgetAccount(client, null);
     },
   });
   const action = kind === 'undo' ? undo : confirm;
