@@ -135,6 +135,39 @@ describe('the gallery, signed out', () => {
     }
   }
 
+  it('zh at 1280 px: a next page that fails is asked for once (and its one retry), said with Try again, not asked again by the scroll; Try again loads it', async () => {
+    await ensurePublished();
+    const g = texts('zh', 'gallery');
+    const failedPage = (p: string) => p.includes('/v1/gallery') || p.includes('503');
+    await inContext({ width: 1280, locale: 'zh', intended: failedPage }, async ({ page }) => {
+      let nextPages = 0;
+      let failing = true;
+      await page.route('**/v1/gallery?**', async (route) => {
+        if (!new URL(route.request().url()).searchParams.has('cursor')) return route.fallback();
+        nextPages++;
+        if (!failing) return route.fallback();
+        return route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, code: 'SERVICE_UNAVAILABLE' }) });
+      });
+      await visit(page, '/gallery');
+      const items = page.locator('.gallery-grid > li');
+      await until(async () => ((await items.count()) === 24 ? true : undefined), 20_000);
+      await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+      const failed = page.locator('.gallery-more .load-error');
+      await failed.waitFor();
+      // the end of the grid stays in view: nothing more is asked for while the person does nothing
+      await page.waitForTimeout(2_500);
+      expect(nextPages).toBeLessThanOrEqual(2);
+      expect(await items.count()).toBe(24);
+      await screen(page, 'gallery-next-failed', { locale: 'zh', width: 1280 });
+      failing = false;
+      await failed.getByRole('button', { name: at(texts('zh', 'common'), 'retry') }).click();
+      await until(async () => ((await items.count()) === Math.min(published, 48) ? true : undefined), 20_000);
+      expect(await failed.count()).toBe(0);
+      expect(await page.locator('.gallery-more [role=status]').innerText()).toBe(published <= 48 ? at(g, 'end') : at(g, 'shown', { count: 48 }));
+      await page.unroute('**/v1/gallery?**');
+    });
+  }, 120_000);
+
   it('without IntersectionObserver, "Load more" by keyboard loads the next page', async () => {
     await ensurePublished();
     await inContext({ width: 1280, locale: 'en' }, async ({ context, page }) => {

@@ -150,13 +150,15 @@ export default function Gallery() {
   const sentinel = useRef<HTMLDivElement>(null);
   const [open, setOpen] = useState<GalleryImage | null>(null);
   const opener = useRef<HTMLButtonElement | null>(null);
-  const { hasNextPage, isFetchingNextPage, fetchNextPage } = gallery;
+  const { hasNextPage, isFetchingNextPage, fetchNextPage, isFetchNextPageError } = gallery;
 
   // Infinite scroll: the next page when the end of the grid comes near (the button does the same by keyboard).
+  // Not after a next page failed: the end of the grid is still in view, and a new observer would ask
+  // again at once, for ever; the failure is said with Try again, and scrolling resumes once it loads.
   useEffect(() => {
     const el = sentinel.current;
     // without IntersectionObserver (old browsers) the Load more button does it
-    if (!el || !hasNextPage || typeof IntersectionObserver === 'undefined') return;
+    if (!el || !hasNextPage || isFetchNextPageError || typeof IntersectionObserver === 'undefined') return;
     const observer = new IntersectionObserver(
       (entries) => {
         if (entries.some((e) => e.isIntersecting) && !isFetchingNextPage) void fetchNextPage();
@@ -165,7 +167,7 @@ export default function Gallery() {
     );
     observer.observe(el);
     return () => observer.disconnect();
-  }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
+  }, [hasNextPage, isFetchingNextPage, isFetchNextPageError, fetchNextPage]);
 
   const images = gallery.data?.pages.flatMap((p) => p.items) ?? [];
   const lang = i18n.resolvedLanguage;
