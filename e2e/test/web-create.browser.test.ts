@@ -403,10 +403,27 @@ describe('the library', () => {
         expect(await dialog.getByRole('button', { name: at(c, 'image.unpublish') }).isEnabled()).toBe(true);
         expect((await stranger.api.GET('/v1/gallery')).data!.items.map((i) => i.id)).toContain(image.id);
         await page.unroute(publishRoute);
+        await page.keyboard.press('Escape');
+        await dialog.waitFor({ state: 'detached' });
+
+        // The gallery, through the app's own links (no reload), shows it; taken out, it shows it no
+        // more on the next visit (the gallery's list is read again, not kept from before).
+        const common = texts(locale, 'common');
+        const inGallery = page.locator(`.gallery-grid img[src="/v1/images/${image.id}/thumb"]`);
+        await page.locator('.site-header').getByRole('link', { name: at(common, 'nav.gallery'), exact: true }).click();
+        await inGallery.waitFor();
+        await page.locator('.site-header').getByRole('link', { name: at(common, 'account.library'), exact: true }).click();
+        await thumb.click();
+        await dialog.waitFor();
         await dialog.getByRole('button', { name: at(c, 'image.unpublish') }).click();
         await dialog.locator('.image-state', { hasText: at(c, 'image.private') }).waitFor();
         await page.keyboard.press('Escape');
         await dialog.waitFor({ state: 'detached' });
+        await page.locator('.site-header').getByRole('link', { name: at(common, 'nav.gallery'), exact: true }).click();
+        await page.locator('.gallery-grid, .gallery-page .empty').first().waitFor();
+        await until(async () => ((await inGallery.count()) === 0 ? true : undefined), 5_000);
+        await page.locator('.site-header').getByRole('link', { name: at(common, 'account.library'), exact: true }).click();
+        await thumb.waitFor();
 
         // delete: a confirmation first (Keep it has focus), Escape keeps the image
         await thumb.click();

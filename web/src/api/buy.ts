@@ -20,9 +20,14 @@ export const buyKeys = {
   purchase: (orderId: string) => ['credits', 'purchase', orderId] as const,
 };
 
-/** One page of the public gallery (newest first). */
+/**
+ * One page of the public gallery (newest first). The answer may be kept 15 s by shared caches
+ * (`max-age=15`); this browser asks again each time (`no-cache`), so a person who has just
+ * published or taken out an image sees the gallery as it is now (the query's own staleTime still
+ * spares repeated visits).
+ */
 export function getGallery(cursor: string | undefined, limit: number) {
-  return ok(api.GET('/v1/gallery', { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
+  return ok(api.GET('/v1/gallery', { params: { query: { limit, ...(cursor ? { cursor } : {}) } }, cache: 'no-cache' }));
 }
 
 /** The gallery, page after page (`fetchNextPage` follows `nextCursor`). */

@@ -140,11 +140,15 @@ export async function deleteImage(imageId: string): Promise<void> {
   await ok(api.DELETE('/v1/images/{id}', { params: { path: { id: imageId } } }));
 }
 
-/** After a change to an image: the list and the generation pages read it again. */
+/**
+ * After a change to an image (published, taken out, deleted): the list, the generation pages and
+ * the public gallery (its page and Home's strip) read it again, so the person sees the change there.
+ */
 export function useImageChanged() {
   const client = useQueryClient();
   return async () => {
     await client.invalidateQueries({ queryKey: createKeys.list });
     await client.invalidateQueries({ queryKey: ['generations', 'one'] });
+    await client.invalidateQueries({ queryKey: ['gallery'] });
   };
 }
