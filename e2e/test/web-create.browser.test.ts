@@ -74,7 +74,9 @@ describe('creating', () => {
     it(`${locale} at ${width} px: a prompt and reference images → the generation page streams progress → the results; the balance went down by the quote`, async () => {
       const person = await web.signedUp(ip, email);
       const c = texts(locale, 'create');
-      await inContext({ width, locale, as: person }, async ({ page }) => {
+      // the upload this test fails on purpose (below) is not the page's error
+      const failedUpload = (p: string) => p.includes('/v1/uploads') && p.includes('503');
+      await inContext({ width, locale, as: person, intended: failedUpload }, async ({ page }) => {
         await visit(page, '/create');
         await page.locator('#prompt').waitFor();
         await page.locator('.price-balance', { hasText: at(c, 'price.balance_other', { count: 40 }) }).waitFor();
@@ -109,6 +111,24 @@ describe('creating', () => {
         await until(async () => ((await page.locator('.ref-done').count()) === 3 ? true : undefined));
         await page.getByRole('button', { name: at(c, 'refs.remove', { n: 3, name: 'extra.png' }) }).click();
         await until(async () => ((await page.locator('.ref').count()) === 2 ? true : undefined));
+        if (locale === 'en') {
+          // An upload that fails is said at its image, and Create is refused at the field until it is
+          // removed: it is not left out silently from a generation that is charged.
+          await page.route('**/v1/uploads', (route) =>
+            route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, code: 'SERVICE_UNAVAILABLE', detail: 'Uploads are paused.' }) }),
+          );
+          await page.locator('#references').setInputFiles({ name: 'lost.png', mimeType: 'image/png', buffer: png(16, 16, [90, 90, 90]) });
+          await page.locator('.ref-failed').waitFor();
+          await page.unroute('**/v1/uploads');
+          await page.locator('.create-submit').click();
+          const refused = page.locator('#references-error', { hasText: at(c, 'errors.failedUploads') });
+          await refused.waitFor();
+          expect(new URL(page.url()).pathname).toBe('/create');
+          expect((await person.api.GET('/v1/generations')).data!.items).toEqual([]);
+          await page.getByRole('button', { name: at(c, 'refs.remove', { n: 3, name: 'lost.png' }) }).click();
+          await refused.waitFor({ state: 'detached' });
+          expect(await page.locator('.ref').count()).toBe(2);
+        }
 
         const quote = (await (await quoted).json()) as { cost: number };
         await page.locator('.price-cost', { hasText: at(c, 'price.cost_other', { count: 2 }) }).waitFor();

@@ -166,6 +166,7 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
       return all.filter((r) => r.key !== key);
     });
     setRefMessages([]);
+    setErrors((e) => ({ ...e, references: undefined }));
     // focus goes to the next preview's Remove button, else to the file input
     requestAnimationFrame(() => {
       const buttons = form.current?.querySelectorAll<HTMLButtonElement>('.ref-remove');
@@ -185,6 +186,8 @@ function CreateWithOptions({ tiers }: { tiers: Tier[] }) {
     if (!prompt.trim()) found.prompt = t('errors.promptRequired');
     if (tier.seed && seed.trim() !== '' && !/^\d+$/.test(seed.trim())) found.seed = t('errors.seedInvalid');
     if (tier.references && refs.some((r) => r.status === 'uploading')) found.references = t('errors.waitUploads');
+    // one that failed would be left out silently, and the generation made and charged without it
+    else if (tier.references && refs.some((r) => r.status === 'failed')) found.references = t('errors.failedUploads');
     setErrors(found);
     const first = Object.keys(found).find((k) => found[k]);
     if (first) return document.getElementById(first)?.focus();
