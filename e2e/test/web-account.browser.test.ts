@@ -318,14 +318,28 @@ describe('data export', () => {
   it('start → ready → download: the zip (PK…) holds the person’s profile', async () => {
     const email = 'acct-export@example.test';
     const person = await web.signedUp('127.0.0.144', email);
-    await inContext({ width: 375, locale: 'zh', as: person }, async ({ page }) => {
+    // the check this test fails on purpose (below) is not the page's error
+    const failedCheck = (p: string) => p.includes('/v1/me/exports/') && p.includes('502');
+    await inContext({ width: 375, locale: 'zh', as: person, intended: failedCheck }, async ({ page }) => {
       const s = settingsTexts('zh');
       await visit(page, '/settings/privacy');
+      // the first check on the export fails (a 502 on the way): the page says so and keeps checking
+      let checks = 0;
+      await page.route('**/v1/me/exports/*', (route) =>
+        ++checks === 1
+          ? route.fulfill({ status: 502, contentType: 'application/problem+json', body: JSON.stringify({ type: 'about:blank', title: 'Bad Gateway', status: 502, code: 'UPSTREAM_UNAVAILABLE' }) })
+          : route.fallback(),
+      );
       const started = page.waitForResponse((r) => r.url().endsWith('/v1/me/exports') && r.request().method() === 'POST');
       await page.getByRole('button', { name: at(s, 'privacy.exportStart') }).click();
       const { id } = (await (await started).json()) as { id: string };
+      await page.getByText(at(s, 'privacy.exportCheckFailed')).waitFor();
+      expect(await page.getByRole('button', { name: at(s, 'privacy.exportStart') }).isDisabled()).toBe(true);
       const downloadButton = page.getByRole('button', { name: at(s, 'privacy.exportDownload') });
       await downloadButton.waitFor({ timeout: 60_000 });
+      expect(checks).toBeGreaterThan(1);
+      await page.unroute('**/v1/me/exports/*');
+      expect(await page.getByText(at(s, 'privacy.exportCheckFailed')).count()).toBe(0);
       expect(await focusedText(page)).toBe(at(s, 'privacy.exportDownload'));
       expect(await ok(person.api.GET('/v1/me/exports/{id}', { params: { path: { id } } }))).toMatchObject({ status: 'ready', downloadUrl: `/v1/me/exports/${id}/download` });
       await screen(page, 'settings-export-ready', { locale: 'zh', width: 375 });

@@ -2,7 +2,7 @@
  * The account's own calls (settings: profile, sessions, credit history, export, deletion) and the
  * finance views, with their query hooks. Every call goes through the generated client.
  */
-import { download, ok, type Schemas } from '@imlab/client';
+import { ApiError, download, ok, type Schemas } from '@imlab/client';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, type Me } from './index';
 import { forgetAccount, queryKeys } from './queries';
@@ -237,14 +237,21 @@ export function useStartExport() {
   return useMutation({ mutationFn: startExport, onSuccess: (e) => client.setQueryData(accountKeys.export(e.id), e) });
 }
 
-/** One export, asked again every 2 s until it is ready or failed. */
+/** The export is not there (expired, or never this person's): it is forgotten. */
+export const exportGone = (err: unknown) => err instanceof ApiError && err.status === 404;
+
+/**
+ * One export, asked again every 2 s until it is ready or failed, or gone (404). A check that
+ * fails otherwise (the network, a 5xx, a 429) is tried again at the next tick: it does not stop
+ * the waiting.
+ */
 export function useExport(id: string | undefined) {
   return useQuery({
     queryKey: accountKeys.export(id ?? ''),
     queryFn: () => getExport(id!),
     enabled: !!id,
     retry: false,
-    refetchInterval: (q) => (q.state.status === 'error' || q.state.data?.status === 'ready' || q.state.data?.status === 'failed' ? false : 2000),
+    refetchInterval: (q) => ((q.state.status === 'error' && exportGone(q.state.error)) || q.state.data?.status === 'ready' || q.state.data?.status === 'failed' ? false : 2000),
   });
 }
 

@@ -8,6 +8,7 @@ import { Field, FormAlert } from '../components/Form';
 import { failureOf, fieldOfFailure, problemDetail, refusedRule, type FailureFields, type Me } from '../api';
 import { useBalance, useMe, useSignInMethods } from '../api/queries';
 import {
+  exportGone,
   saveFile,
   useCreditHistory,
   useDeleteAccount,
@@ -385,8 +386,11 @@ function Export({ userId }: { userId: string }) {
   const start = useStartExport();
   const current = useExport(start.data?.id ?? remembered);
   const download = useMutation({ mutationFn: (path: string) => saveFile(path, `imagemakerlab-export.zip`) });
-  // an export that expired (404) is simply forgotten
-  const state = current.isError ? start.data : (current.data ?? start.data);
+  // an export that expired (404) is simply forgotten; a check that failed otherwise keeps what was
+  // known and is tried again (said below)
+  const gone = current.isError && exportGone(current.error);
+  const state = gone ? start.data : (current.data ?? start.data);
+  const checkFailed = current.isError && !gone;
   const downloadButton = useRef<HTMLButtonElement>(null);
   const ready = state?.status === 'ready' && state.downloadUrl;
   // focus goes to the download once the export this visit waited for is ready (not on arrival)
@@ -403,6 +407,7 @@ function Export({ userId }: { userId: string }) {
       <div className="export-status" aria-live="polite">
         {state && (state.status === 'pending' || state.status === 'running') ? <p className="loading">{t('privacy.exportPending')}</p> : null}
         {state?.status === 'failed' ? <p className="form-error">{t('privacy.exportFailed')}</p> : null}
+        {checkFailed && state?.status !== 'ready' && state?.status !== 'failed' ? <p className="muted">{t('privacy.exportCheckFailed')}</p> : null}
         {ready ? <p className="notice-done">{t('privacy.exportReady', { date: dateTime(i18n.language, state.expiresAt ?? state.createdAt) })}</p> : null}
       </div>
       {ready ? (
