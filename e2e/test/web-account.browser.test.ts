@@ -192,6 +192,9 @@ describe('sessions', () => {
     // the same person signs in elsewhere, through the API, as Firefox on a Mac
     const other = web.person('127.0.0.142');
     const firefox = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0';
+    // two more on the same kind of device before it (one of them signs out there later, below)
+    const more = [web.person('127.0.0.154'), web.person('127.0.0.155')];
+    for (const b of more) expect((await b.api.POST('/v1/auth/login', { body: { email, password: PASSWORD }, headers: { 'user-agent': firefox } })).response.status).toBe(200);
     expect((await other.api.POST('/v1/auth/login', { body: { email, password: PASSWORD }, headers: { 'user-agent': firefox } })).response.status).toBe(200);
     const otherId = (await ok(other.api.GET('/v1/me/sessions'))).items.find((s) => s.current)!.id;
 
@@ -226,6 +229,18 @@ describe('sessions', () => {
           await until(async () => ((await other.call('GET', '/v1/me')).status === 401 ? true : undefined), 10_000);
           await until(async () => ((await page.locator('.session').count()) === sessions.items.length - 1 ? true : undefined), 10_000);
           expect((await ok(person.api.GET('/v1/me/sessions'))).items.map((i) => i.id)).not.toContain(otherId);
+          // The two others, named alike; one has signed out there since the list was loaded. Each
+          // Sign out ends up done (an ended session is what was asked for), and each time focus goes
+          // to the sentence saying so, though it reads the same.
+          expect((await more[1]!.call('POST', '/v1/auth/logout')).status).toBeLessThan(300);
+          for (const left of [2, 1]) {
+            await revoke.first().click();
+            await until(async () => ((await page.locator('.session').count()) === sessions.items.length - 1 - (3 - left) ? true : undefined), 10_000);
+            await until(async () => ((await page.evaluate(() => document.activeElement?.className)) === 'status-line' ? true : undefined));
+            expect(await page.getByText(at(s, 'security.revokeFailed')).count()).toBe(0);
+          }
+          expect(await page.locator('.status-line', { hasText: at(s, 'security.revoked', { device: otherName }) }).count()).toBe(1);
+          expect((await more[0]!.call('GET', '/v1/me')).status).toBe(401);
         } else {
           // sign out everywhere, through its confirmation dialog
           await page.getByRole('button', { name: at(s, 'security.everywhere') }).click();

@@ -56,8 +56,16 @@ export function listSessions() {
   return ok(api.GET('/v1/me/sessions'));
 }
 
+/**
+ * Ends one of the account's sessions. One that has already ended (signed out or expired there
+ * since the list was loaded: 404) is what was asked for: done, and the list is read again.
+ */
 export async function revokeSession(id: string): Promise<void> {
-  await ok(api.DELETE('/v1/me/sessions/{id}', { params: { path: { id } } }));
+  try {
+    await ok(api.DELETE('/v1/me/sessions/{id}', { params: { path: { id } } }));
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+  }
 }
 
 export async function signOutEverywhere(): Promise<void> {

@@ -218,7 +218,8 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
   const everywhere = useSignOutEverywhere();
   const methods = useSignInMethods();
   const [confirming, setConfirming] = useState(false);
-  const [revoked, setRevoked] = useState<string | undefined>();
+  // the session ended last, by id: two devices named alike are two changes (each moves the focus)
+  const [revoked, setRevoked] = useState<{ id: string; device: string } | undefined>();
   // The device's browser and system, as the API names them, in a sentence of the page's language.
   const deviceName = ({ browser, os }: { browser: string | null; os: string | null }) => {
     const name = browser === 'Bot' ? t('security.device.bot') : browser;
@@ -239,7 +240,7 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
         <p className="muted">{t('security.sessionsLead')}</p>
         <FormAlert title={t('security.revokeFailed')} message={failureOf(revoke, t('genericError'))} />
         <p ref={status} className="status-line" role="status" tabIndex={-1}>
-          {revoked ? t('security.revoked', { device: revoked }) : ''}
+          {revoked ? t('security.revoked', { device: revoked.device }) : ''}
         </p>
         <Loaded query={sessions} loading={t('security.loading')} fallback={t('security.sessionsError')}>
           {(data) => (
@@ -263,7 +264,7 @@ function Security({ me, onEnded }: { me: Me; onEnded: () => void }) {
                       disabled={revoke.isPending}
                       onClick={() =>
                         revoke.mutate(s.id, {
-                          onSuccess: () => setRevoked(deviceName(s)),
+                          onSuccess: () => setRevoked({ id: s.id, device: deviceName(s) }),
                         })
                       }
                     >
