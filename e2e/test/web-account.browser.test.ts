@@ -349,6 +349,7 @@ describe('data export', () => {
       await page.getByRole('button', { name: at(s, 'privacy.exportStart') }).click();
       const { id } = (await (await started).json()) as { id: string };
       await page.getByText(at(s, 'privacy.exportCheckFailed')).waitFor();
+      await screen(page, 'settings-export-check-failed', { locale: 'zh', width: 375 });
       expect(await page.getByRole('button', { name: at(s, 'privacy.exportStart') }).isDisabled()).toBe(true);
       const downloadButton = page.getByRole('button', { name: at(s, 'privacy.exportDownload') });
       await downloadButton.waitFor({ timeout: 60_000 });

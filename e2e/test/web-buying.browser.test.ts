@@ -399,43 +399,48 @@ describe('buying credits', () => {
     }
   }, 240_000);
 
-  it('zh at 375 px: the answer to Buy is lost after the API opened the order; Buy again goes on to that order\'s Stripe page: one order, one Checkout session', async () => {
-    const locale = 'zh';
-    const person = await web.signedUp('127.0.0.108', 'web-buyer-lost@example.test');
-    const pricing = await ok(person.api.GET('/v1/pricing'));
-    const pack = pricing.packs[0]!;
-    const p = texts(locale, 'pricing');
-    // the connection drops on the way back, as a mobile network does: the only sign is a failed fetch
-    const lost = (m: string) => /ERR_CONNECTION_RESET|\/v1\/billing\/checkout/.test(m);
-    await inContext({ width: 375, locale, as: person, allowOrigins: [web.stripe.base], intended: lost }, async ({ page }) => {
-      await visit(page, '/pricing');
-      const keys: string[] = [];
-      await page.route('**/v1/billing/checkout', async (route) => {
-        keys.push(route.request().headers()['idempotency-key'] ?? '');
-        const answer = await route.fetch();
-        expect(answer.status()).toBe(201);
-        await route.abort('connectionreset');
-      });
-      const buy = page.getByRole('button', { name: at(p, 'buy', { name: pack.name[locale] }) });
-      await buy.click();
-      await page.locator('.alert[role=alert]', { hasText: at(p, 'checkoutError') }).waitFor();
-      expect(keys).toHaveLength(1);
-      expect(new URL(page.url()).pathname).toBe('/pricing');
-      const first = await ok(person.api.GET('/v1/billing/orders'));
-      expect(first.items).toHaveLength(1);
-      await page.unroute('**/v1/billing/checkout');
+  for (const { locale, width, ip } of [
+    { locale: 'zh' as const, width: 375, ip: '127.0.0.108' },
+    { locale: 'en' as const, width: 1280, ip: '127.0.0.109' },
+  ]) {
+    it(`${locale} at ${width} px: the answer to Buy is lost after the API opened the order; Buy again goes on to that order's Stripe page: one order, one Checkout session`, async () => {
+      const person = await web.signedUp(ip, `web-buyer-lost-${locale}@example.test`);
+      const pricing = await ok(person.api.GET('/v1/pricing'));
+      const pack = pricing.packs[0]!;
+      const p = texts(locale, 'pricing');
+      // the connection drops on the way back, as a mobile network does: the only sign is a failed fetch
+      const lost = (m: string) => /ERR_CONNECTION_RESET|\/v1\/billing\/checkout/.test(m);
+      await inContext({ width, locale, as: person, allowOrigins: [web.stripe.base], intended: lost }, async ({ page }) => {
+        await visit(page, '/pricing');
+        const keys: string[] = [];
+        await page.route('**/v1/billing/checkout', async (route) => {
+          keys.push(route.request().headers()['idempotency-key'] ?? '');
+          const answer = await route.fetch();
+          expect(answer.status()).toBe(201);
+          await route.abort('connectionreset');
+        });
+        const buy = page.getByRole('button', { name: at(p, 'buy', { name: pack.name[locale] }) });
+        await buy.click();
+        await page.locator('.alert[role=alert]', { hasText: at(p, 'checkoutError') }).waitFor();
+        await screen(page, 'pricing-checkout-lost', { locale, width });
+        expect(keys).toHaveLength(1);
+        expect(new URL(page.url()).pathname).toBe('/pricing');
+        const first = await ok(person.api.GET('/v1/billing/orders'));
+        expect(first.items).toHaveLength(1);
+        await page.unroute('**/v1/billing/checkout');
 
-      const again = page.waitForRequest((r) => new URL(r.url()).pathname === '/v1/billing/checkout');
-      await buy.click();
-      expect((await again).headers()['idempotency-key']).toBe(keys[0]);
-      await page.waitForURL(`${web.stripe.base}/c/pay/**`);
-      const orders = await ok(person.api.GET('/v1/billing/orders'));
-      expect(orders.items.map((o) => o.id)).toEqual([first.items[0]!.id]);
-      const sessions = [...web.stripe.sessions.values()].filter((s) => s.metadata?.orderId === first.items[0]!.id);
-      expect(sessions).toHaveLength(1);
-      expect(page.url().endsWith(`/c/pay/${sessions[0]!.id}`)).toBe(true);
-    });
-  }, 180_000);
+        const again = page.waitForRequest((r) => new URL(r.url()).pathname === '/v1/billing/checkout');
+        await buy.click();
+        expect((await again).headers()['idempotency-key']).toBe(keys[0]);
+        await page.waitForURL(`${web.stripe.base}/c/pay/**`);
+        const orders = await ok(person.api.GET('/v1/billing/orders'));
+        expect(orders.items.map((o) => o.id)).toEqual([first.items[0]!.id]);
+        const sessions = [...web.stripe.sessions.values()].filter((s) => s.metadata?.orderId === first.items[0]!.id);
+        expect(sessions).toHaveLength(1);
+        expect(page.url().endsWith(`/c/pay/${sessions[0]!.id}`)).toBe(true);
+      });
+    }, 180_000);
+  }
 
   const cancelers: { locale: Locale; width: number; ip: string; email: string }[] = [
     { locale: 'en', width: 375, ip: '127.0.0.104', email: 'web-cancel-en@example.test' },

@@ -111,7 +111,7 @@ describe('creating', () => {
         await until(async () => ((await page.locator('.ref-done').count()) === 3 ? true : undefined));
         await page.getByRole('button', { name: at(c, 'refs.remove', { n: 3, name: 'extra.png' }) }).click();
         await until(async () => ((await page.locator('.ref').count()) === 2 ? true : undefined));
-        if (locale === 'en') {
+        {
           // An upload that fails is said at its image, and Create is refused at the field until it is
           // removed: it is not left out silently from a generation that is charged.
           await page.route('**/v1/uploads', (route) =>
@@ -123,6 +123,7 @@ describe('creating', () => {
           await page.locator('.create-submit').click();
           const refused = page.locator('#references-error', { hasText: at(c, 'errors.failedUploads') });
           await refused.waitFor();
+          await screen(page, 'create-upload-failed', { locale, width });
           expect(new URL(page.url()).pathname).toBe('/create');
           expect((await person.api.GET('/v1/generations')).data!.items).toEqual([]);
           await page.getByRole('button', { name: at(c, 'refs.remove', { n: 3, name: 'lost.png' }) }).click();
