@@ -2,9 +2,9 @@
  * The account's own calls (settings: profile, sessions, credit history, export, deletion) and the
  * finance views, with their query hooks. Every call goes through the generated client.
  */
-import { ApiError, download, ok, type Schemas } from '@imlab/client';
+import { download, ok, type Schemas } from '@imlab/client';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, type Me } from './index';
+import { api, hasStatus, type Me } from './index';
 import { forgetAccount, queryKeys } from './queries';
 import { inOrder } from './in-order';
 import type { Locale } from '../i18n/locale';
@@ -64,7 +64,7 @@ export async function revokeSession(id: string): Promise<void> {
   try {
     await ok(api.DELETE('/v1/me/sessions/{id}', { params: { path: { id } } }));
   } catch (err) {
-    if (!(err instanceof ApiError && err.status === 404)) throw err;
+    if (!hasStatus(err, 404)) throw err;
   }
 }
 
@@ -245,9 +245,6 @@ export function useStartExport() {
   return useMutation({ mutationFn: startExport, onSuccess: (e) => client.setQueryData(accountKeys.export(e.id), e) });
 }
 
-/** The export is not there (expired, or never this person's): it is forgotten. */
-export const exportGone = (err: unknown) => err instanceof ApiError && err.status === 404;
-
 /**
  * One export, asked again every 2 s until it is ready or failed, or gone (404). A check that
  * fails otherwise (the network, a 5xx, a 429) is tried again at the next tick: it does not stop
@@ -259,7 +256,7 @@ export function useExport(id: string | undefined) {
     queryFn: () => getExport(id!),
     enabled: !!id,
     retry: false,
-    refetchInterval: (q) => ((q.state.status === 'error' && exportGone(q.state.error)) || q.state.data?.status === 'ready' || q.state.data?.status === 'failed' ? false : 2000),
+    refetchInterval: (q) => ((q.state.status === 'error' && hasStatus(q.state.error, 404)) || q.state.data?.status === 'ready' || q.state.data?.status === 'failed' ? false : 2000),
   });
 }
 

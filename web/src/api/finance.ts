@@ -3,7 +3,7 @@
  * the period close and the lookups. Every call goes through the generated client.
  */
 import { ok, type Schemas } from '@imlab/client';
-import { api } from './index';
+import { api, hasStatus } from './index';
 
 export type StripeTieOut = Schemas['StripeTieOut'];
 export type LedgerRevenue = Schemas['LedgerRevenue'];
@@ -62,7 +62,7 @@ export async function lookupBooks(kind: LookupKind, id: string): Promise<{ order
   const orders = await ok(api.GET('/v1/admin/billing/lookup', { params: { query: { [kind]: id } } })).then(
     (r) => r.items,
     (err: unknown) => {
-      if (kind === 'userId' && (err as { status?: number }).status === 404) return [];
+      if (kind === 'userId' && hasStatus(err, 404)) return [];
       throw err;
     },
   );

@@ -20,12 +20,17 @@ export type SignInRequest = Schemas['LoginRequest'];
 /** The page's own origin (the gateway serves both the app and the API). */
 export const api = createApiClient({ baseUrl: location.origin });
 
+/** The API answered with one of these statuses (a refusal the caller expects, not a failure). */
+export function hasStatus(err: unknown, ...statuses: number[]): boolean {
+  return err instanceof ApiError && statuses.includes(err.status);
+}
+
 /** The signed-in account, or null when signed out (401). */
 export async function getMe(): Promise<Me | null> {
   try {
     return await ok(api.GET('/v1/me'));
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return null;
+    if (hasStatus(err, 401)) return null;
     throw err;
   }
 }

@@ -3,10 +3,9 @@ import { ApiError } from './index';
 
 /**
  * The Idempotency-Key of a form that makes something once (a generation, a goodwill grant, a
- * checkout order): one
- * key per request until the API has answered it. A retry after a lost answer (the network, a 5xx)
- * sends the same key, so what the first request made is answered again, not made (and charged or
- * granted) twice. A refusal (4xx) or a changed form is a new request with a new key.
+ * checkout order): one key per request until the API has answered it. A retry after a lost answer
+ * (the network, a 5xx) sends the same key, so what the first request made is answered again, not
+ * made (and charged or granted) twice. A refusal (4xx) or a changed form is a new request with a new key.
  */
 export function useRequestKey() {
   const attempt = useRef<{ body: string; key: string } | undefined>(undefined);

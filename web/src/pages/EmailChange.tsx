@@ -2,10 +2,9 @@ import { useEffect, useRef } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { ApiError } from '@imlab/client';
 import { Page } from '../components/Page';
 import { FormAlert } from '../components/Form';
-import { failureOf } from '../api';
+import { failureOf, hasStatus } from '../api';
 import { forgetAccount, queryKeys } from '../api/queries';
 import { confirmEmailChange, previewEmailChange, undoEmailChange } from '../api/account';
 
@@ -95,7 +94,7 @@ export default function EmailChange() {
   }
 
   // A link that is used, expired or not one of ours says so at once, with no button to press.
-  if (preview.error instanceof ApiError && preview.error.status === 400) {
+  if (hasStatus(preview.error, 400)) {
     return (
       <Page title={title} className="narrow">
         <FormAlert title={t('emailChange.invalidTitle')} message={failureOf(preview, t('genericError'))} />

@@ -6,7 +6,7 @@ import { AccountGate } from '../components/create/AccountGate';
 import { ImageDialog } from '../components/create/ImageDialog';
 import { costText, endOf } from '../components/create/outcome';
 import { dateTime, sentenceGap } from '../i18n/dates';
-import { ApiError, failureOf, problemDetail } from '../api';
+import { failureOf, hasStatus, problemDetail } from '../api';
 import { isFinal, useCancelGeneration, useGeneration, type GeneratedImage, type Generation as GenerationView } from '../api/create';
 import '../styles/create.css';
 
@@ -20,7 +20,7 @@ function GenerationPage({ id }: { id: string }) {
   const { t } = useTranslation('create');
   const generation = useGeneration(id);
   if (generation.data) return <GenerationShown g={generation.data} percent={generation.percent} streamError={generation.streamError} />;
-  const notFound = generation.error instanceof ApiError && (generation.error.status === 404 || generation.error.status === 400);
+  const notFound = hasStatus(generation.error, 404, 400);
   return (
     <Page title={t('generation.title')} className="narrow">
       {generation.isError ? (

@@ -5,10 +5,9 @@ import { useTranslation } from 'react-i18next';
 import { Page } from '../components/Page';
 import { Loaded, LoadError } from '../components/Loaded';
 import { Field, FormAlert } from '../components/Form';
-import { failureOf, fieldOfFailure, problemDetail, refusedRule, type FailureFields, type Me } from '../api';
+import { failureOf, fieldOfFailure, hasStatus, problemDetail, refusedRule, type FailureFields, type Me } from '../api';
 import { useBalance, useMe, useSignInMethods } from '../api/queries';
 import {
-  exportGone,
   saveFile,
   useCreditHistory,
   useDeleteAccount,
@@ -389,7 +388,7 @@ function Export({ userId }: { userId: string }) {
   const download = useMutation({ mutationFn: (path: string) => saveFile(path, `imagemakerlab-export.zip`) });
   // an export that expired (404) is simply forgotten; a check that failed otherwise keeps what was
   // known and is tried again (said below)
-  const gone = current.isError && exportGone(current.error);
+  const gone = current.isError && hasStatus(current.error, 404);
   const state = gone ? start.data : (current.data ?? start.data);
   const checkFailed = current.isError && !gone;
   const downloadButton = useRef<HTMLButtonElement>(null);
